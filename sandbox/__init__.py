@@ -1,0 +1,1 @@
+"""lambda-sandbox: learn-then-enforce runtime sandbox for Python AWS Lambda functions."""
