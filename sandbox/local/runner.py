@@ -1,0 +1,529 @@
+"""Run a handler locally under the real awslambdaric, through the layer's wrapper script."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sandbox.local.runtime_api import InvocationResult, RuntimeAPIServer
+
+__all__ = ["MODES", "RunResult", "default_wrapper", "run_function"]
+
+MODES = ("off", "learn", "alert", "enforce")
+# The directory that holds the `sandbox` package (the source tree, or site-packages).
+_SANDBOX_PARENT = Path(__file__).resolve().parents[2]
+# Parent variables a local run passes on: what a process needs to run at all, credentials and
+# endpoints for AWS calls (Lambda provides these too), and the sandbox's own settings.
+_PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+_PASS_THROUGH_PREFIXES = ("AWS_", "SANDBOX_")
+# How long to wait for trailing output after the runtime process exited or answered.
+_DRAIN_S = 1.0
+
+
+def default_wrapper() -> Path:
+    """Return the source tree's ``layer/sandbox-wrapper``.
+
+    Returns
+    -------
+    Path
+        Path of the wrapper script next to the ``sandbox`` package.
+    """
+    return _SANDBOX_PARENT / "layer" / "sandbox-wrapper"
+
+
+@dataclass
+class RunResult:
+    """Outcome of :func:`run_function`.
+
+    Attributes
+    ----------
+    results : list[InvocationResult]
+        One per event, in order: the response, or the error (function error, init error,
+        ``Sandbox.Timedout``, ``Runtime.ExitError``).
+    log : list[str]
+        The log stream as CloudWatch would hold it: platform lines (``START``, ``END``,
+        ``REPORT``, timeouts, exits) and the process's stdout+stderr, one item per line.
+    init_errors : list[InvocationResult]
+        Init errors posted by the runtime, one per failed initialisation.
+    cold_starts : int
+        Runtime processes started (1 when every event ran in one warm process).
+    exit_codes : list[int | None]
+        Exit status of each runtime process (negative: killed by that signal).
+    """
+
+    results: list[InvocationResult] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    init_errors: list[InvocationResult] = field(default_factory=list)
+    cold_starts: int = 0
+    exit_codes: list[int | None] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every invocation succeeded."""
+        return all(r.ok for r in self.results)
+
+
+class _LogPump(threading.Thread):
+    """Read the runtime's merged stdout/stderr line by line into a shared log.
+
+    ``drain()`` waits until everything written to the pipe before the call has been read, so
+    platform lines (``END``...) land after the output of the invocation they close.
+    """
+
+    def __init__(self, stream: IO[bytes], emit: Callable[[str], None]):
+        super().__init__(name="runtime-log", daemon=True)
+        self._fd = stream.fileno()
+        self._stream = stream
+        self._emit = emit
+        self._wake_r, self._wake_w = os.pipe()
+        self._cond = threading.Condition()
+        self._idle_seq = 0
+        self._eof = False
+
+    def run(self) -> None:
+        pending = b""
+        drain_requested = False
+        try:
+            while True:
+                ready, _, _ = select.select([self._fd, self._wake_r], [], [])
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 4096)
+                    drain_requested = True
+                if self._fd in ready or select.select([self._fd], [], [], 0)[0]:
+                    chunk = os.read(self._fd, 65536)
+                    if not chunk:
+                        break
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        self._emit(line.decode("utf-8", "replace"))
+                    continue
+                if drain_requested:
+                    drain_requested = False
+                    with self._cond:
+                        self._idle_seq += 1
+                        self._cond.notify_all()
+        finally:
+            if pending:
+                self._emit(pending.decode("utf-8", "replace"))
+            with self._cond:
+                self._eof = True
+                self._cond.notify_all()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._stream.close()
+
+    def drain(self, timeout: float = _DRAIN_S) -> None:
+        """Wait until the pipe has been read up to this moment (or EOF, or ``timeout``)."""
+        with self._cond:
+            if self._eof:
+                return
+            target = self._idle_seq + 1
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+            self._cond.wait_for(lambda: self._eof or self._idle_seq >= target, timeout)
+
+
+class _Environment:
+    """One execution environment: a Runtime API server plus one runtime process."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: Path, server: RuntimeAPIServer):
+        self.server = server
+        self.started_at = time.monotonic()
+        self.exited: Future[int] = Future()
+        # Set once the runtime fetched its first event: init is over.
+        self.initialised = False
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Own process group: a timeout kills the runtime and anything it spawned.
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.pump: _LogPump | None = None
+        self._stdout = self.proc.stdout
+        self._waiter = threading.Thread(target=self._wait, name="runtime-wait", daemon=True)
+
+    def start_threads(self, emit: Callable[[str], None]) -> None:
+        self.pump = _LogPump(self._stdout, emit)
+        self.pump.start()
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        self.exited.set_result(self.proc.wait())
+
+    def drain(self) -> None:
+        if self.pump is not None:
+            self.pump.drain()
+
+    def max_memory_mb(self) -> int | None:
+        """Peak RSS of the runtime process (VmHWM), while it is alive."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) // 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    def kill(self) -> None:
+        """Kill the runtime's process group (only the processes this run started)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+
+    def close(self) -> None:
+        self.kill()
+        if self.pump is not None:
+            self.pump.join(timeout=_DRAIN_S)
+        self.server.close()
+
+
+def _exit_description(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name.removeprefix("SIG").lower()
+        except ValueError:
+            name = str(-code)
+        if name == "kill":
+            name = "killed"
+        return f"signal: {name}"
+    return f"exit status {code}"
+
+
+def _iso_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def run_function(
+    handler: str,
+    events: Sequence[bytes],
+    *,
+    code_dir: Path,
+    mode: str = "off",
+    profile: Path | None = None,
+    log_file: Path | None = None,
+    timeout_s: float = 30.0,
+    init_timeout_s: float = 10.0,
+    env: Mapping[str, str] | None = None,
+    function_name: str = "sandbox-local",
+    memory_mb: int = 128,
+    region: str = "us-east-1",
+    wrapper: Path | None = None,
+    python: str = sys.executable,
+    sandbox_on_path: bool = True,
+    on_log_line: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run ``handler`` on ``events`` under the real awslambdaric, as Lambda would.
+
+    The events go, in order, to one warm runtime process started as
+    ``[wrapper, python, "-m", "awslambdaric", handler]`` with ``AWS_LAMBDA_EXEC_WRAPPER`` set,
+    talking to a loopback Runtime API. As in Lambda, an environment that timed out, crashed or
+    failed to initialise is discarded and the next event starts a fresh one (a cold start).
+    Nothing here blocks without a bound: every invocation ends with a response, an error,
+    ``Sandbox.Timedout`` or ``Runtime.ExitError``.
+
+    Parameters
+    ----------
+    handler : str
+        Handler string, ``module.function`` (``pkg/module.function`` also works).
+    events : sequence of bytes
+        Event bodies (JSON), one invocation each.
+    code_dir : Path
+        The function's code (``LAMBDA_TASK_ROOT`` and working directory).
+    mode : str
+        ``SANDBOX_MODE``: ``off``, ``learn``, ``alert`` or ``enforce``.
+    profile : Path, optional
+        ``SANDBOX_PROFILE`` (compiled profile); unset by default.
+    log_file : Path, optional
+        Write the log stream here, line by line as it is produced.
+    timeout_s : float
+        Function timeout per invocation, counted from when the runtime fetches the event.
+    init_timeout_s : float
+        Limit on initialisation (process start until it asks for the first event).
+    env : mapping, optional
+        Function environment variables; override everything else.
+    function_name : str
+        ``AWS_LAMBDA_FUNCTION_NAME`` (also used in the ARN and log group).
+    memory_mb : int
+        ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``.
+    region : str
+        ``AWS_REGION`` / ``AWS_DEFAULT_REGION``.
+    wrapper : Path, optional
+        Exec wrapper script; the source tree's ``layer/sandbox-wrapper`` by default.
+    python : str
+        Interpreter with awslambdaric installed; this one by default.
+    sandbox_on_path : bool
+        Put the directory holding this ``sandbox`` package on ``PYTHONPATH`` (after the code
+        dir). Turn off to make the run use the layer's copy (next to ``wrapper``).
+    on_log_line : callable, optional
+        Called with each log line as it arrives (from a reader thread).
+
+    Returns
+    -------
+    RunResult
+        Results in event order, the log and process statistics.
+
+    Raises
+    ------
+    ValueError
+        On an unknown mode or a bad argument.
+    FileNotFoundError, PermissionError
+        When the code dir or the wrapper is missing, or the wrapper is not executable.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if timeout_s <= 0 or init_timeout_s <= 0:
+        raise ValueError("timeouts must be positive")
+    code_dir = Path(code_dir).resolve()
+    if not code_dir.is_dir():
+        raise FileNotFoundError(f"code dir {code_dir} is not a directory")
+    wrapper = Path(wrapper).resolve() if wrapper is not None else default_wrapper()
+    if not wrapper.is_file():
+        raise FileNotFoundError(f"wrapper {wrapper} not found")
+    if not os.access(wrapper, os.X_OK):
+        raise PermissionError(f"wrapper {wrapper} is not executable (Lambda execs it directly)")
+
+    arn = f"arn:aws:lambda:{region}:123456789012:function:{function_name}"
+    base_env = _function_env(
+        handler=handler,
+        code_dir=code_dir,
+        mode=mode,
+        profile=profile,
+        function_name=function_name,
+        memory_mb=memory_mb,
+        region=region,
+        wrapper=wrapper,
+        sandbox_on_path=sandbox_on_path,
+        extra=env,
+    )
+    cmd = [str(wrapper), python, "-m", "awslambdaric", handler]
+
+    result = RunResult()
+    log_lock = threading.Lock()
+    log_fh = open(log_file, "w", encoding="utf-8") if log_file is not None else None  # noqa: SIM115
+
+    def emit(line: str) -> None:
+        with log_lock:
+            result.log.append(line)
+            if log_fh is not None:
+                log_fh.write(line + "\n")
+                log_fh.flush()
+            if on_log_line is not None:
+                on_log_line(line)
+
+    current: _Environment | None = None
+    try:
+        for event in events:
+            if current is None or current.exited.done():
+                if current is not None:
+                    current.close()
+                    result.exit_codes.append(current.proc.returncode)
+                server = RuntimeAPIServer(function_arn=arn, timeout_s=timeout_s).start()
+                proc_env = dict(base_env, AWS_LAMBDA_RUNTIME_API=server.address)
+                emit(f"INIT_START Runtime Version: python:{_py_version(python)} (local)")
+                current = _Environment(cmd, proc_env, code_dir, server)
+                current.start_threads(emit)
+                result.cold_starts += 1
+            outcome, discard = _invoke(current, event, timeout_s, init_timeout_s, memory_mb, emit)
+            if discard is not None:
+                result.init_errors.append(discard)
+            result.results.append(outcome)
+    finally:
+        if current is not None:
+            current.close()
+            result.exit_codes.append(current.proc.returncode)
+        if log_fh is not None:
+            log_fh.close()
+    return result
+
+
+def _invoke(
+    envt: _Environment,
+    event: bytes,
+    timeout_s: float,
+    init_timeout_s: float,
+    memory_mb: int,
+    emit: Callable[[str], None],
+) -> tuple[InvocationResult, InvocationResult | None]:
+    """Run one invocation; return its result and the init error, if init failed."""
+    server = envt.server
+    submitted = time.monotonic()
+    invocation = server.submit(event)
+    rid = invocation.request_id
+    cold = not envt.initialised
+
+    # Phase 1: wait for the runtime to fetch the event. In a cold environment that is init,
+    # bounded by the init limit; in a warm one the function's clock is already running.
+    deadline = envt.started_at + init_timeout_s if cold else submitted + timeout_s
+    waiters: list[Future[Any]] = [invocation.started, server.init_error, envt.exited]
+    wait(waiters, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+    if not invocation.started.done():
+        if server.init_error.done():
+            init_error = server.init_error.result()
+            envt.kill()
+            envt.drain()
+            emit(
+                f"INIT_REPORT Init Duration: {(time.monotonic() - envt.started_at) * 1000:.2f} ms"
+                f"\tPhase: init\tStatus: error\tError Type: {init_error.error_type}"
+            )
+            return InvocationResult(rid, init_error.payload, init_error.error_type), init_error
+        if envt.exited.done():
+            envt.drain()
+            return _exit_error(emit, rid, envt.exited.result()), None
+        envt.kill()
+        envt.drain()
+        if cold:
+            message = f"RequestId: {rid} Error: Init timed out after {init_timeout_s:.2f} seconds"
+            emit(f"{_iso_now()} {message}")
+            emit(
+                f"INIT_REPORT Init Duration: {init_timeout_s * 1000:.2f} ms\tPhase: init"
+                "\tStatus: timeout"
+            )
+            return InvocationResult.error(rid, "Sandbox.Timedout", message), None
+        message = f"RequestId: {rid} Error: Task timed out after {timeout_s:.2f} seconds"
+        emit(f"{_iso_now()} {message}")
+        return InvocationResult.error(rid, "Sandbox.Timedout", message), None
+
+    started = invocation.started.result()
+    init_ms = (started - envt.started_at) * 1000 if cold else None
+    envt.initialised = True
+    emit(f"START RequestId: {rid} Version: $LATEST")
+
+    # Phase 2: wait for the response, an exit or the deadline.
+    deadline = (started if cold else submitted) + timeout_s
+    phase2: list[Future[Any]] = [invocation.result, envt.exited]
+    wait(
+        phase2,
+        timeout=max(0.0, deadline - time.monotonic()),
+        return_when=FIRST_COMPLETED,
+    )
+    duration_ms = (time.monotonic() - started) * 1000
+    memory = envt.max_memory_mb()
+    status = ""
+    if invocation.result.done():
+        outcome = invocation.result.result()
+        envt.drain()
+    elif envt.exited.done():
+        envt.drain()
+        outcome = _exit_error(emit, rid, envt.exited.result())
+        status = "\tStatus: error\tError Type: Runtime.ExitError"
+    else:
+        envt.kill()
+        envt.drain()
+        message = f"RequestId: {rid} Error: Task timed out after {timeout_s:.2f} seconds"
+        emit(f"{_iso_now()} {message}")
+        outcome = InvocationResult.error(rid, "Sandbox.Timedout", message)
+        status = "\tStatus: timeout"
+        duration_ms = timeout_s * 1000
+    _report(emit, rid, duration_ms, memory_mb, memory, init_ms, status)
+    return outcome, None
+
+
+def _exit_error(emit: Callable[[str], None], rid: str, code: int) -> InvocationResult:
+    message = f"RequestId: {rid} Error: Runtime exited with error: {_exit_description(code)}"
+    emit(message)
+    return InvocationResult.error(rid, "Runtime.ExitError", message)
+
+
+def _report(
+    emit: Callable[[str], None],
+    rid: str,
+    duration_ms: float,
+    memory_mb: int,
+    used_mb: int | None,
+    init_ms: float | None,
+    status: str,
+) -> None:
+    emit(f"END RequestId: {rid}")
+    line = (
+        f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms"
+        f"\tBilled Duration: {max(1, int(duration_ms + 0.999))} ms"
+        f"\tMemory Size: {memory_mb} MB"
+    )
+    if used_mb is not None:
+        line += f"\tMax Memory Used: {used_mb} MB"
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    emit(line + status)
+
+
+def _py_version(python: str) -> str:
+    if python == sys.executable:
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    return "unknown"
+
+
+def _function_env(
+    *,
+    handler: str,
+    code_dir: Path,
+    mode: str,
+    profile: Path | None,
+    function_name: str,
+    memory_mb: int,
+    region: str,
+    wrapper: Path,
+    sandbox_on_path: bool,
+    extra: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """The runtime process's environment, modelled on Lambda's reserved variables."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in _PASS_THROUGH or k.startswith(_PASS_THROUGH_PREFIXES)
+    }
+    # The parent's own PYTHONPATH/virtualenv settings are deliberately not inherited: the
+    # function sees what Lambda would give it plus what the caller passes in `extra`.
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    path_entries = [str(code_dir)]
+    if sandbox_on_path:
+        path_entries.append(str(_SANDBOX_PARENT))
+    env.update(
+        {
+            "_HANDLER": handler,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "AWS_LAMBDA_FUNCTION_NAME": function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]local"),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{py}",
+            "AWS_LAMBDA_EXEC_WRAPPER": str(wrapper),
+            "PYTHONPATH": os.pathsep.join(path_entries),
+            # Output before awslambdaric installs its unbuffered streams survives a crash.
+            "PYTHONUNBUFFERED": "1",
+            "TZ": ":UTC",
+            "SANDBOX_MODE": mode,
+        }
+    )
+    if profile is not None:
+        env["SANDBOX_PROFILE"] = str(Path(profile).resolve())
+    else:
+        env.pop("SANDBOX_PROFILE", None)
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if extra:
+        env.update(extra)
+    return env
