@@ -1,1 +1,52 @@
-"""lambda-sandbox: learn-then-enforce runtime sandbox for Python AWS Lambda functions."""
+"""lambda-sandbox: learn-then-enforce runtime sandbox for Python AWS Lambda functions.
+
+The public surface is small: :func:`install` (any Python process), :func:`status`, the errors,
+and the tooling-side :class:`Profile` model (imported lazily: the runtime never loads pydantic).
+
+Example
+-------
+>>> import sandbox
+>>> sandbox.install(mode="learn")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sandbox.errors import (
+    ConfigError,
+    ImportViolation,
+    PermissionViolation,
+    ProfileError,
+    SandboxError,
+    SandboxViolation,
+)
+from sandbox.hook import installed as status
+from sandbox.runtime import install
+
+if TYPE_CHECKING:
+    from sandbox.profile import Profile
+
+__all__ = [
+    "ConfigError",
+    "ImportViolation",
+    "PermissionViolation",
+    "Profile",
+    "ProfileError",
+    "SandboxError",
+    "SandboxViolation",
+    "__version__",
+    "install",
+    "status",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The profile model needs pydantic; load it only when the tooling asks for it.
+    if name == "Profile":
+        from sandbox.profile import Profile
+
+        return Profile
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

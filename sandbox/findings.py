@@ -1,0 +1,248 @@
+"""Violation records: one JSON line per finding, deduplicated, rate-limited, exportable.
+
+A finding says who attacked (the event source), where (the first non-library frame) and how
+(category, action, normalised target), what the sandbox did (``blocked`` or ``would-block``),
+and the profile rule that would allow it. Repeats of the same finding are counted, not
+re-logged; past ``max_per_invocation`` findings in one invocation the rest are only counted,
+and the counts are written when the invocation ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from sandbox.roots import Roots
+from sandbox.sinks import LineSink
+
+SCHEMA = 1
+_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class Invocation:
+    """The current invocation: request id and the event source (who)."""
+
+    __slots__ = ("number", "request_id", "who")
+
+    def __init__(self, request_id: str | None = None, who: dict[str, Any] | None = None, number: int = 0):
+        self.request_id = request_id
+        self.who = who or {}
+        self.number = number
+
+
+class Reporter:
+    """Writes findings; holds the dedup table and the per-invocation budget."""
+
+    def __init__(
+        self,
+        sink: LineSink,
+        *,
+        function: str,
+        version: str,
+        mode: str,
+        roots: Roots,
+        layers: dict[str, str],
+        max_per_invocation: int = 100,
+    ):
+        self.sink = sink
+        self.function = function
+        self.version = version
+        self.mode = mode
+        self.roots = roots
+        self.layers = layers
+        self.max_per_invocation = max_per_invocation
+        self._seen: dict[tuple[str, ...], int] = {}
+        self._emitted_this_invocation = 0
+        self._suppressed = 0
+        self._library_dirs = tuple(
+            d + "/" for name in ("stdlib", "site", "prefix") for d in roots.dirs.get(name, ())
+        ) + (_SANDBOX_DIR + "/",)
+
+    def site(self) -> str:
+        """``file:line`` of the first frame that is not the sandbox, stdlib or a library."""
+        frame = sys._getframe(1)
+        fallback = None
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if not filename.startswith(_SANDBOX_DIR):
+                if fallback is None:
+                    fallback = frame
+                if not filename.startswith(self._library_dirs) and not filename.startswith("<"):
+                    break
+            frame = frame.f_back  # type: ignore[assignment]
+        chosen = frame or fallback
+        if chosen is None:
+            return "<unknown>"
+        return f"{self.roots.to_symbolic(chosen.f_code.co_filename)}:{chosen.f_lineno}"
+
+    def report(
+        self,
+        *,
+        category: str,
+        action: str,
+        target: str,
+        decision: str,
+        rule: str,
+        phase: str,
+        invocation: Invocation,
+        reason: str = "not in profile",
+    ) -> None:
+        site = self.site()
+        key = (category, action, target, decision, site)
+        count = self._seen.get(key, 0) + 1
+        if len(self._seen) > 4096:
+            self._seen.clear()
+        self._seen[key] = count
+        if count > 1:
+            return
+        if self._emitted_this_invocation >= self.max_per_invocation:
+            self._suppressed += 1
+            return
+        self._emitted_this_invocation += 1
+        self.sink.write(
+            {
+                "type": "sandbox.finding",
+                "schema": SCHEMA,
+                "level": "ERROR" if decision == "blocked" else "WARN",
+                "time": _now(),
+                "function": self.function,
+                "version": self.version,
+                "request_id": invocation.request_id,
+                "phase": phase,
+                "mode": self.mode,
+                "category": category,
+                "action": action,
+                "target": target,
+                "decision": decision,
+                "reason": reason,
+                "rule": rule,
+                "site": site,
+                "who": invocation.who,
+                "layers": self.layers,
+            }
+        )
+
+    def end_invocation(self, invocation: Invocation) -> None:
+        """Write the repeat and suppressed counts of the invocation that ends, then reset."""
+        repeats = {
+            f"{k[0]} {k[1]} {k[2]}": n - 1 for k, n in self._seen.items() if n > 1
+        }
+        if repeats or self._suppressed:
+            self.sink.write(
+                {
+                    "type": "sandbox.finding.summary",
+                    "schema": SCHEMA,
+                    "level": "WARN",
+                    "time": _now(),
+                    "function": self.function,
+                    "version": self.version,
+                    "request_id": invocation.request_id,
+                    "repeats": repeats,
+                    "suppressed": self._suppressed,
+                }
+            )
+        self._seen = {k: 1 for k in self._seen}
+        self._emitted_this_invocation = 0
+        self._suppressed = 0
+
+    def internal_error(self, event: str, error: BaseException, invocation: Invocation) -> None:
+        self.sink.write(
+            {
+                "type": "sandbox.error",
+                "schema": SCHEMA,
+                "level": "ERROR",
+                "time": _now(),
+                "function": self.function,
+                "request_id": invocation.request_id,
+                "event": event,
+                "error": f"{type(error).__name__}: {error}",
+            }
+        )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def rule_hint(category: str, action: str, target: str, phase: str, roots: Roots) -> str:
+    """The profile rule (as JSON text) that would allow an access."""
+    import json
+
+    shown = target
+    rule: dict[str, Any] = {"action": action, "phase": phase}
+    if category == "processes" and action == "exec":
+        parts = target.split("\x1f")
+        shown = roots.to_symbolic(parts[0])
+        rule["argv"] = parts[1:]
+    elif category in ("files", "native", "code"):
+        shown = roots.to_symbolic(target)
+    rule["target"] = shown
+    return f"rules.{category}: " + json.dumps(rule, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- export formats
+
+
+def to_ocsf(finding: dict[str, Any]) -> dict[str, Any]:
+    """An OCSF 1.x Detection Finding (class 2004) for one finding record."""
+    blocked = finding.get("decision") == "blocked"
+    return {
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "type_uid": 200401,
+        "severity_id": 4 if blocked else 3,
+        "severity": "High" if blocked else "Medium",
+        "time": finding.get("time"),
+        "message": f"{finding.get('category')} {finding.get('action')} {finding.get('target')}",
+        "action_id": 2 if blocked else 1,
+        "action": "Denied" if blocked else "Allowed",
+        "disposition": "Blocked" if blocked else "Alert",
+        "finding_info": {
+            "uid": f"{finding.get('function')}:{finding.get('request_id')}:{finding.get('target')}",
+            "title": f"lambda-sandbox {finding.get('decision')}: {finding.get('category')}",
+            "desc": finding.get("reason"),
+            "types": [str(finding.get("category"))],
+        },
+        "resources": [{"type": "AWS::Lambda::Function", "name": finding.get("function")}],
+        "src_endpoint": {"ip": (finding.get("who") or {}).get("source_ip")},
+        "metadata": {"version": "1.1.0", "product": {"name": "lambda-sandbox", "vendor_name": "lambda-sandbox"}},
+        "unmapped": {k: finding.get(k) for k in ("site", "rule", "phase", "layers", "who")},
+    }
+
+
+def to_asff(finding: dict[str, Any], *, account: str, region: str) -> dict[str, Any]:
+    """An AWS Security Finding Format record for Security Hub's BatchImportFindings."""
+    blocked = finding.get("decision") == "blocked"
+    function = finding.get("function")
+    created = finding.get("time") or _now()
+    ident = f"{function}/{finding.get('request_id')}/{finding.get('category')}/{finding.get('target')}"
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": ident[:512],
+        "ProductArn": f"arn:aws:securityhub:{region}:{account}:product/{account}/default",
+        "GeneratorId": "lambda-sandbox",
+        "AwsAccountId": account,
+        "Types": ["TTPs/Execution" if finding.get("category") == "processes" else "Unusual Behaviors/Application"],
+        "CreatedAt": created,
+        "UpdatedAt": created,
+        "Severity": {"Label": "HIGH" if blocked else "MEDIUM"},
+        "Title": f"lambda-sandbox {finding.get('decision')}: {finding.get('category')} {finding.get('action')}"[:256],
+        "Description": f"{finding.get('target')} at {finding.get('site')} ({finding.get('reason')})"[:1024],
+        "Resources": [
+            {
+                "Type": "AwsLambdaFunction",
+                "Id": f"arn:aws:lambda:{region}:{account}:function:{function}",
+                "Region": region,
+            }
+        ],
+        "ProductFields": {
+            "sandbox/rule": str(finding.get("rule"))[:4096],
+            "sandbox/site": str(finding.get("site")),
+            "sandbox/source_ip": str((finding.get("who") or {}).get("source_ip", "")),
+        },
+    }

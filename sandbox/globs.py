@@ -1,0 +1,108 @@
+"""Glob patterns → regular expressions, with per-category meaning of ``*``.
+
+============  ==========================  ============================================
+category      ``*`` matches                ``**`` matches
+============  ==========================  ============================================
+files         within one path segment      any depth (``/a/**`` also matches ``/a``)
+network       within one DNS label/port    any number of labels
+modules       one dotted component         any number of components
+processes     anything inside one argv     —
+shell cmd     only "word" characters       —
+============  ==========================  ============================================
+
+The shell row is the security-relevant one: a rule learned from ``sh -c "convert /tmp/a.png"``
+and generalised to ``convert /tmp/*`` must not match ``convert /tmp/x; curl evil``. Inside a
+shell command string a wildcard never matches shell syntax (``; & | ` $ ( ) < > \\ ' "``,
+whitespace, newlines, globbing and brace characters), so an injected command cannot ride on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Characters a wildcard may stand for inside a shell command: letters, digits and a few
+# punctuation marks that the POSIX shell gives no meaning to. Whitespace is excluded too,
+# because a new word is a new argument (``rm /tmp/* /etc/passwd``).
+SHELL_WORD = r"[A-Za-z0-9_.,:=+@%/-]"
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
+ARG_SEP = "\x1f"  # separates exec path and argv items in a process target
+
+_CLASSES = {
+    #            *            **
+    "files": ("[^/]*", ".*"),
+    "network": ("[^.:]*", "[^:]*"),
+    "modules": ("[^.]*", ".*"),
+    "native": ("[^/]*", ".*"),
+    "code": ("[^/:]*", ".*"),
+    "arg": ("[^\x1f]*", "[^\x1f]*"),
+    "shell": (SHELL_WORD + "*", SHELL_WORD + "*"),
+}
+
+
+def is_glob(pattern: str) -> bool:
+    """Whether a pattern has wildcards (otherwise it is matched exactly)."""
+    return "*" in pattern or "?" in pattern
+
+
+def glob_to_regex(pattern: str, kind: str) -> str:
+    """Translate one glob into a regex source (no anchors) for a category ``kind``."""
+    star, double = _CLASSES[kind]
+    single = star[:-1] if star.endswith("*") else star
+    out: list[str] = []
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                # "/**" at the end also matches the directory itself.
+                if kind == "files" and out and out[-1] == "/" and i + 2 == n:
+                    out[-1] = "(?:/.*)?"
+                    i += 2
+                    continue
+                out.append(double)
+                i += 2
+                continue
+            out.append(star)
+        elif c == "?":
+            out.append(single)
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def process_target(exec_path: str, argv: list[str]) -> str:
+    """The matchable string for an exec: the path and ``argv[1:]``, separated by ``\\x1f``."""
+    return ARG_SEP.join([exec_path, *argv])
+
+
+def shell_command_index(exec_path: str, argv: list[str]) -> int:
+    """Index in ``argv`` (without argv[0]) of a shell's ``-c`` command string, or -1."""
+    base = exec_path.rsplit("/", 1)[-1]
+    if base not in SHELLS:
+        return -1
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-c" or (arg.startswith("-") and not arg.startswith("--") and "c" in arg):
+            return i + 1
+    return -1
+
+
+def process_rule_regex(
+    exec_pattern: str, argv: list[str] | None, alternatives: list[list[str]] | None = None
+) -> str:
+    """Regex source for a process rule; ``argv=None`` means any arguments.
+
+    ``alternatives`` gives, per argv item, its concrete forms (symbolic roots expanded).
+    """
+    head = glob_to_regex(exec_pattern, "files")
+    if argv is None:
+        return head + "(?:\x1f.*)?"
+    shell_at = shell_command_index(exec_pattern, argv)
+    parts = [head]
+    for i, arg in enumerate(argv):
+        kind = "shell" if i == shell_at else "arg"
+        forms = alternatives[i] if alternatives else [arg]
+        regexes = [glob_to_regex(form, kind) for form in forms]
+        parts.append(regexes[0] if len(regexes) == 1 else "(?:" + "|".join(regexes) + ")")
+    return ARG_SEP.join(parts)

@@ -1,0 +1,291 @@
+"""The audit hook: one dispatch table, early return, a re-entrancy guard, decisions by mode.
+
+Everything the hook needs lives in closure cells created by :func:`install_hook`, not in module
+globals or attributes of an object reachable from them: code in the function that rebinds
+``sandbox.hook``'s globals, reloads the module or installs a second hook changes nothing about
+the installed hook (audit hooks cannot be removed). Closure cells *can* be rewritten through
+``fn.__closure__[i].cell_contents`` with no audit event — a documented limit of any Python-level
+hook (AUDIT-FACTS bypass 4), closed only by a C-level hook.
+
+The bootstrap talks to the installed hook through audit events of its own (``sandbox.*``), so
+no handle to it needs to be kept anywhere: ``sandbox.phase`` (init → invoke, one way),
+``sandbox.invocation`` / ``sandbox.invocation_end``, and ``sandbox.status`` (a snapshot).
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.errors import ImportViolation, PermissionViolation, SandboxViolation
+from sandbox.events import DECODERS, Access, host_port, norm_host
+from sandbox.findings import Invocation, Reporter, rule_hint
+from sandbox.learn import Recorder
+from sandbox.policy import Policy
+from sandbox.resolver import AddressBook, interpose
+from sandbox.roots import Roots
+
+CACHE_LIMIT = 8192
+_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Guard(_thread._local):
+    """Per-thread re-entrancy flag: the sandbox's own work never audits itself."""
+
+    busy = False
+    invocation: Invocation | None = None
+
+
+def installed() -> dict[str, Any] | None:
+    """Status of the installed hook in this process, or ``None`` (asks it over the audit channel)."""
+    answers: list[dict[str, Any]] = []
+    sys.audit("sandbox.status", answers)
+    return answers[0] if answers else None
+
+
+def install_hook(
+    *,
+    mode: str,
+    policy: Policy,
+    roots: Roots,
+    reporter: Reporter,
+    recorder: Recorder | None,
+    runtime_api: str | None = None,
+    on_violation: str = "raise",
+    layers: dict[str, str] | None = None,
+) -> bool:
+    """Install the audit hook and the import finder once per process; ``False`` if already there.
+
+    Example
+    -------
+    >>> install_hook(mode="enforce", policy=policy, roots=roots, reporter=reporter,
+    ...              recorder=None)  # doctest: +SKIP
+    """
+    if installed() is not None:
+        return False
+    enforce = mode == "enforce"
+    learn = mode == "learn"
+    guard = _Guard()
+    cache: dict[tuple[str, str, str, str], bool] = {}
+    phase = ["init"]
+    current = [Invocation()]
+    book = AddressBook()
+    invocations = [0]
+    allows = policy.allows
+    ceiling = policy.ceiling
+    api_target = _runtime_api_target(runtime_api)
+    task_dirs = tuple(d + "/" for d in roots.dirs.get("task", ()))
+    status = {"mode": mode, "function": policy.function, "layers": dict(layers or {})}
+
+    def invocation() -> Invocation:
+        return guard.invocation or current[0]
+
+    def from_user_code() -> bool:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(task_dirs):
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
+
+    def decide(category: str, action: str, target: str, ph: str, detail: Any) -> bool:
+        if allows(category, action, target, ph):
+            return True
+        if category == "network" and action in ("connect", "sendto") and detail:
+            port = target.rsplit(":", 1)[1]
+            for name in book.names(detail):
+                if allows(category, action, f"{name}:{port}", ph):
+                    return True
+        return False
+
+    def violate(category: str, action: str, target: str, ph: str, detail: Any, ceiling_hit: bool) -> None:
+        inv = invocation()
+        shown = target
+        if category == "network" and action in ("connect", "sendto") and detail:
+            names = book.names(detail)
+            if names:
+                shown = f"{target} ({names[-1]})"
+        if learn and not ceiling_hit:
+            assert recorder is not None
+            learned = target
+            if category == "network" and action in ("connect", "sendto") and detail:
+                names = book.names(detail)
+                if names:
+                    learned = f"{names[-1]}:{target.rsplit(':', 1)[1]}"
+            recorder.record(category, action, learned, ph, inv)
+            return
+        hint = "" if ceiling_hit else rule_hint(category, action, target, ph, roots)
+        decision = "blocked" if enforce else "would-block"
+        reporter.report(
+            category=category,
+            action=action,
+            target=roots.to_symbolic(shown) if category in ("files", "native") else shown,
+            decision=decision,
+            rule=hint,
+            phase=ph,
+            invocation=inv,
+            reason="denied by the ceiling" if ceiling_hit else "not in profile",
+        )
+        if not enforce:
+            return
+        if on_violation == "exit":
+            os._exit(70)
+        error = ImportViolation if category == "modules" else PermissionViolation
+        raise error(category, action, target, hint)
+
+    def check(category: str, action: str, target: str, detail: Any) -> None:
+        ph = phase[0]
+        key = (category, action, target, ph)
+        verdict = cache.get(key)
+        if verdict is True:
+            return
+        if category == "network" and target == api_target:
+            # The runtime's own calls to the Runtime API pass; the function's code may not.
+            if not from_user_code():
+                return
+            violate(category, action, target, ph, detail, True)
+            return
+        if ceiling(category, action, target):
+            violate(category, action, target, ph, detail, True)
+            return
+        verdict = decide(category, action, target, ph, detail)
+        if verdict:
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[key] = True
+            return
+        violate(category, action, target, ph, detail, False)
+        if learn and not (category == "network" and action in ("connect", "sendto")):
+            # Recorded once; from now on it is known.
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[key] = True
+
+    # ------------------------------------------------------------------ control channel
+
+    def on_status(args: tuple[Any, ...]) -> None:
+        if args and isinstance(args[0], list):
+            args[0].append({**status, "phase": phase[0], "invocations": invocations[0]})
+
+    def on_phase(args: tuple[Any, ...]) -> None:
+        if args and args[0] == "invoke":
+            phase[0] = "invoke"  # one way: nothing returns the process to init rules
+
+    def on_invocation(args: tuple[Any, ...]) -> None:
+        invocations[0] += 1
+        request_id = args[0] if args and isinstance(args[0], str) else None
+        who = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        inv = Invocation(request_id, dict(who), invocations[0])
+        guard.invocation = inv
+        current[0] = inv
+
+    def on_invocation_end(args: tuple[Any, ...]) -> None:
+        inv = invocation()
+        reporter.end_invocation(inv)
+        if recorder is not None:
+            recorder.end_invocation(inv)
+
+    def on_setattr(args: tuple[Any, ...]) -> None:
+        # Rewriting the hook's or the finder's code/defaults would disable them silently.
+        if len(args) >= 2 and id(args[0]) in protected and args[1] in (
+            "__code__",
+            "__defaults__",
+            "__kwdefaults__",
+            "__class__",
+            "find_spec",
+        ):
+            violate("code", "tamper", f"{type(args[0]).__name__}.{args[1]}", phase[0], None, True)
+            if not enforce:
+                raise PermissionViolation("code", "tamper", str(args[1]), "")
+
+    control: dict[str, Callable[[tuple[Any, ...]], None]] = {
+        "sandbox.status": on_status,
+        "sandbox.phase": on_phase,
+        "sandbox.invocation": on_invocation,
+        "sandbox.invocation_end": on_invocation_end,
+        "object.__setattr__": on_setattr,
+    }
+
+    decoders: dict[str, Callable[[tuple[Any, ...]], list[Access] | None]] = dict(DECODERS)
+    compile_decoder = decoders.pop("compile")
+
+    def on_compile(args: tuple[Any, ...]) -> list[Access] | None:
+        # Source compiled during init is the import machinery and code generators
+        # (namedtuple, dataclasses); during invoke it is eval/exec of strings.
+        if phase[0] != "invoke":
+            return None
+        return compile_decoder(args)
+
+    decoders["compile"] = on_compile
+    dispatch: dict[str, Callable[[tuple[Any, ...]], Any]] = {**decoders, **control}
+    get = dispatch.get
+
+    def sandbox_audit_hook(event: str, args: tuple[Any, ...]) -> None:
+        handler = get(event)
+        if handler is None:
+            return
+        if guard.busy:
+            return
+        guard.busy = True
+        try:
+            accesses = handler(args)
+            if accesses:
+                for category, action, target, detail in accesses:
+                    check(category, action, target, detail)
+        except SandboxViolation:
+            raise
+        except Exception as exc:
+            reporter.internal_error(event, exc, invocation())
+            if enforce:
+                raise PermissionViolation("sandbox", "error", event, "") from exc
+        finally:
+            guard.busy = False
+
+    class SandboxFinder:
+        """First on ``sys.meta_path``: ``importlib.import_module`` raises no ``import`` event."""
+
+        @staticmethod
+        def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
+            if guard.busy:
+                return None
+            guard.busy = True
+            try:
+                check("modules", "import", fullname, None)
+            finally:
+                guard.busy = False
+            return None
+
+        @staticmethod
+        def invalidate_caches() -> None:
+            return None
+
+    finder = SandboxFinder()
+    protected = {id(sandbox_audit_hook), id(SandboxFinder.find_spec), id(finder), id(SandboxFinder)}
+    interpose(book)
+    sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
+    sys.addaudithook(sandbox_audit_hook)
+    return True
+
+
+def _runtime_api_target(runtime_api: str | None) -> str | None:
+    if not runtime_api or ":" not in runtime_api:
+        return None
+    host, _, port = runtime_api.rpartition(":")
+    name = norm_host(host)
+    return host_port(name, int(port)) if name and port.isdigit() else None
+
+
+def mark_invoke_phase() -> None:
+    """Switch the installed hook from init to invoke rules (one way)."""
+    sys.audit("sandbox.phase", "invoke")
+
+
+def begin_invocation(request_id: str | None, who: dict[str, Any]) -> None:
+    sys.audit("sandbox.invocation", request_id, who)
+
+
+def end_invocation() -> None:
+    sys.audit("sandbox.invocation_end")

@@ -1,0 +1,78 @@
+"""Symbolic roots: store paths as ``{task}/app.py`` so a profile holds on a laptop and in Lambda.
+
+A profile learned locally sees ``/home/me/fn/app.py`` and ``.venv/lib/python3.11/site-packages``;
+in Lambda the same files are ``/var/task/app.py`` and ``/var/lang/lib/python3.12/site-packages``.
+Both are written as ``{task}/app.py`` and ``{site}/...``. Roots are matched longest-first, so a
+virtualenv inside the code directory is still ``{site}``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+
+ROOT_NAMES = ("task", "opt", "stdlib", "site", "prefix", "tmp")
+
+
+class Roots:
+    """The concrete directories behind each symbolic root, for this process.
+
+    Example
+    -------
+    >>> roots = Roots.detect(task_root="/var/task")
+    >>> roots.to_symbolic("/var/task/app.py")
+    '{task}/app.py'
+    """
+
+    __slots__ = ("_ordered", "dirs")
+
+    def __init__(self, dirs: dict[str, tuple[str, ...]]):
+        self.dirs = {name: tuple(d.rstrip("/") or "/" for d in ds if d) for name, ds in dirs.items()}
+        # Longest directory first so the most specific root wins.
+        pairs = [(d, name) for name, ds in self.dirs.items() for d in ds]
+        self._ordered = tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[1])))
+
+    @classmethod
+    def detect(cls, task_root: str | None = None) -> Roots:
+        """Find the roots of the running interpreter (cheap: no imports beyond sysconfig)."""
+        paths = sysconfig.get_paths()
+        stdlib = {paths["stdlib"], paths["platstdlib"]}
+        site = {paths["purelib"], paths["platlib"]}
+        site.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
+        task = task_root or os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+        tmp = os.environ.get("TMPDIR") or "/tmp"
+        dirs = {
+            "task": (task,),
+            "opt": ("/opt",),
+            "stdlib": tuple(stdlib),
+            "site": tuple(site),
+            "prefix": tuple({sys.base_prefix, sys.prefix}),
+            "tmp": (tmp,),
+        }
+        # Resolve symlinked roots too (macOS /tmp -> /private/tmp; /var/task may be a link).
+        resolved = {
+            name: tuple(sorted({os.path.realpath(d) for d in ds} | set(ds)))
+            for name, ds in dirs.items()
+        }
+        return cls(resolved)
+
+    def to_symbolic(self, path: str) -> str:
+        """Rewrite an absolute path against the most specific root it lies under."""
+        for directory, name in self._ordered:
+            if path == directory:
+                return "{" + name + "}"
+            if path.startswith(directory) and path[len(directory) : len(directory) + 1] == "/":
+                return "{" + name + "}" + path[len(directory) :]
+        return path
+
+    def expand(self, pattern: str) -> list[str]:
+        """Every concrete form of a symbolic pattern (one per directory of its root)."""
+        if not pattern.startswith("{"):
+            return [pattern]
+        end = pattern.find("}")
+        name = pattern[1:end]
+        if name not in self.dirs:
+            return [pattern]
+        rest = pattern[end + 1 :]
+        return [("" if d == "/" else d) + rest for d in self.dirs[name]]

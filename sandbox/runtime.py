@@ -1,0 +1,164 @@
+"""``install()``: load the profile, start the kernel layer, install the audit hook — fail closed.
+
+Used by the Lambda bootstrap and by any Python process (``sandbox.install(...)``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.compiler import compile_profile, load_any
+from sandbox.config import MODES, Config
+from sandbox.errors import ConfigError, ProfileError
+from sandbox.findings import Reporter
+from sandbox.hook import install_hook, installed
+from sandbox.learn import Recorder
+from sandbox.policy import Policy
+from sandbox.roots import Roots
+from sandbox.sinks import LineSink
+
+# Learn mode with no profile of its own still starts from the base bundles, so the
+# observations hold only the function's own difference.
+LEARN_BASE = {"schema_version": 1, "function": "", "extends": ["python-runtime"], "rules": {}}
+
+ProfileSource = str | os.PathLike[str] | Mapping[str, Any] | Policy | Any
+
+
+def install(
+    mode: str | None = None,
+    profile: ProfileSource | None = None,
+    *,
+    config: Config | None = None,
+) -> dict[str, Any]:
+    """Install the sandbox in this process (once; later calls return the existing status).
+
+    Parameters
+    ----------
+    mode:
+        ``off | learn | alert | enforce``; default ``SANDBOX_MODE``.
+    profile:
+        A path to a profile or its compiled form, a profile document (dict), a
+        :class:`sandbox.Profile` or a :class:`~sandbox.policy.Policy`; default ``SANDBOX_PROFILE``.
+
+    Returns
+    -------
+    dict
+        The status: mode, function, and each layer's state (``audit``, ``seccomp``, ``landlock``).
+
+    Raises
+    ------
+    ProfileError
+        In ``alert``/``enforce`` when the profile is missing or invalid: never run unprotected.
+
+    Example
+    -------
+    >>> import sandbox
+    >>> sandbox.install(mode="enforce", profile="profiles/orders.compiled.json")  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    existing = installed()
+    if existing is not None:
+        return existing
+    config = config or Config.from_env()
+    mode = (mode or config.mode).lower()
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "off":
+        return {"mode": "off", "layers": {"audit": "off", "seccomp": "off", "landlock": "off"}}
+    roots = Roots.detect(config.task_root)
+    stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
+    policy, load_error = _load_policy(mode, profile, config, roots)
+    layers = {"audit": "active", **_kernel(policy, mode, config)}
+    recorder = None
+    if mode == "learn":
+        recorder = Recorder(
+            LineSink(stdout=True, files=(config.observations_file,)),
+            function=config.function_name,
+            version=config.function_version,
+            roots=roots,
+        )
+    reporter = Reporter(
+        stdout_sink,
+        function=config.function_name,
+        version=config.function_version,
+        mode=mode,
+        roots=roots,
+        layers=layers,
+        max_per_invocation=config.max_findings,
+    )
+    install_hook(
+        mode=mode,
+        policy=policy,
+        roots=roots,
+        reporter=reporter,
+        recorder=recorder,
+        runtime_api=config.runtime_api,
+        on_violation=config.on_violation,
+        layers=layers,
+    )
+    status = {
+        "type": "sandbox.start",
+        "level": "INFO",
+        "mode": mode,
+        "function": config.function_name,
+        "version": config.function_version,
+        "profile_sha256": policy.document.get("profile_sha256"),
+        "layers": layers,
+        "init_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if load_error:
+        status["profile_error"] = load_error
+        status["level"] = "WARN"
+    stdout_sink.write(status)
+    return status
+
+
+def _load_policy(
+    mode: str, profile: ProfileSource | None, config: Config, roots: Roots
+) -> tuple[Policy, str | None]:
+    try:
+        return _policy_from(profile, config, roots, mode), None
+    except ProfileError as exc:
+        if mode != "learn":
+            raise
+        # Learn fails open: record against the base bundles and say why.
+        return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
+
+
+def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mode: str) -> Policy:
+    if isinstance(profile, Policy):
+        return profile
+    if profile is None:
+        path = config.profile_path
+        if not os.path.exists(path) and mode == "learn" and not config.profile_explicit:
+            return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots)
+        return Policy.load(load_any(path), roots)
+    if isinstance(profile, (str, os.PathLike)):
+        return Policy.load(load_any(profile), roots)
+    if hasattr(profile, "model_dump"):  # the pydantic Profile of the tooling side
+        profile = profile.model_dump(mode="json", exclude_none=True)
+    if isinstance(profile, Mapping):
+        from sandbox.compiler import is_compiled
+
+        document = dict(profile)
+        return Policy.load(document if is_compiled(document) else compile_profile(document), roots)
+    raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
+
+
+def _kernel(policy: Policy, mode: str, config: Config) -> dict[str, str]:
+    try:
+        from sandbox.kernel import install_kernel
+    except ImportError:
+        return {"seccomp": "unsupported", "landlock": "unsupported"}
+    try:
+        return install_kernel(
+            policy.kernel,
+            mode,
+            seccomp_enabled=config.seccomp,
+            landlock_enabled=config.landlock,
+        )
+    except Exception as exc:  # a kernel layer never fails the function
+        return {"seccomp": f"error: {exc}", "landlock": "unsupported"}
