@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold-start cost)
 
 if TYPE_CHECKING:
@@ -306,7 +307,11 @@ def parse_proc_status(text: str) -> dict[str, int | None]:
         ``no_new_privs``, ``seccomp`` (0 none, 1 strict, 2 filter) and ``seccomp_filters``
         (Linux >= 5.9); None where the field is absent.
     """
-    wanted = {"NoNewPrivs": "no_new_privs", "Seccomp": "seccomp", "Seccomp_filters": "seccomp_filters"}
+    wanted = {
+        "NoNewPrivs": "no_new_privs",
+        "Seccomp": "seccomp",
+        "Seccomp_filters": "seccomp_filters",
+    }
     out: dict[str, int | None] = dict.fromkeys(wanted.values())
     for line in text.splitlines():
         key, _, value = line.partition(":")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold-start cost)
 
 if TYPE_CHECKING:

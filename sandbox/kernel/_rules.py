@@ -155,7 +155,9 @@ def build_rules(allow_exec: bool, allow_fork: bool) -> list[Rule]:
         "changing the filesystem view",
     )
     rules += _plain("unshare setns", "namespaces (escape and kernel attack surface)")
-    rules += _plain("keyctl add_key request_key", "kernel keyrings: not namespaced, exploit surface")
+    rules += _plain(
+        "keyctl add_key request_key", "kernel keyrings: not namespaced, exploit surface"
+    )
     rules += _plain("userfaultfd", "a standard primitive for widening kernel race windows")
     rules += _plain(
         "kexec_load kexec_file_load init_module finit_module delete_module reboot swapon "
