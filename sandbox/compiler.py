@@ -27,6 +27,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "modules": ("import",),
     "native": ("dlopen", "dlsym"),
     "code": ("compile",),
+    "aws": ("call",),
 }
 CATEGORIES = tuple(ACTIONS)
 RULE_PHASES = ("init", "invoke", "any")

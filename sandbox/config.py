@@ -33,6 +33,8 @@ class Config:
         Learn mode: also append observations to this file (``SANDBOX_OBSERVATIONS_FILE``).
     findings_file:
         Also append findings to this file (``SANDBOX_FINDINGS_FILE``).
+    observations_s3:
+        Learn mode: also upload observations under ``s3://bucket/prefix`` (``SANDBOX_OBSERVATIONS_S3``).
     seccomp, landlock:
         Kernel layers on/off (``SANDBOX_SECCOMP``, ``SANDBOX_LANDLOCK``: ``on|off``).
     max_findings:
@@ -45,6 +47,7 @@ class Config:
     on_violation: str = "raise"
     observations_file: str | None = None
     findings_file: str | None = None
+    observations_s3: str | None = None
     seccomp: bool = True
     landlock: bool = True
     max_findings: int = 100
@@ -78,6 +81,7 @@ class Config:
             on_violation=on_violation,
             observations_file=env.get("SANDBOX_OBSERVATIONS_FILE") or None,
             findings_file=env.get("SANDBOX_FINDINGS_FILE") or None,
+            observations_s3=env.get("SANDBOX_OBSERVATIONS_S3") or None,
             seccomp=_switch(env, "SANDBOX_SECCOMP"),
             landlock=_switch(env, "SANDBOX_LANDLOCK"),
             max_findings=max_findings,

@@ -382,7 +382,16 @@ def _compile(args: tuple[Any, ...]) -> list[Access] | None:
     return [("code", "compile", f"{site_file}:{site_name}", None)]
 
 
+def _aws_call(args: tuple[Any, ...]) -> list[Access] | None:
+    # Raised by sandbox.awscalls around botocore's API call: (service, operation, resource).
+    service, operation = str(args[0]).lower(), str(args[1])
+    resource = args[2] if len(args) > 2 and args[2] else None
+    target = f"{service}:{operation}" + (f":{resource}" if resource else "")
+    return [("aws", "call", target, None)]
+
+
 DECODERS: dict[str, Decoder] = {
+    "sandbox.aws": _aws_call,
     "open": decode_open,
     "os.remove": _writes_first,
     "os.rmdir": _writes_first,

@@ -5,6 +5,7 @@ category      ``*`` matches                ``**`` matches
 ============  ==========================  ============================================
 files         within one path segment      any depth (``/a/**`` also matches ``/a``)
 network       within one DNS label/port    any number of labels
+aws           within one ``:`` field       anything (``s3:GetObject:**``)
 modules       one dotted component         any number of components
 processes     anything inside one argv     —
 shell cmd     only "word" characters       —
@@ -34,6 +35,7 @@ _CLASSES = {
     "modules": ("[^.]*", ".*"),
     "native": ("[^/]*", ".*"),
     "code": ("[^/:]*", ".*"),
+    "aws": ("[^:]*", ".*"),
     "arg": ("[^\x1f]*", "[^\x1f]*"),
     "shell": (SHELL_WORD + "*", SHELL_WORD + "*"),
 }
