@@ -63,6 +63,10 @@ def load_handler(spec: str | None) -> Handler:
 
 _config = Config.from_env()
 _status = install(config=_config)
+if _status.get("mode", "off") != "off":
+    # Lambda's code directory is read-only: don't let the import system try to write
+    # bytecode there (each attempt would be a file write the profile has to explain).
+    sys.dont_write_bytecode = True
 _user_handler = load_handler(_config.original_handler)
 _invoked = [False]
 

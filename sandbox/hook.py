@@ -181,6 +181,8 @@ def install_hook(
         inv = Invocation(request_id, dict(who), invocations[0])
         guard.invocation = inv
         current[0] = inv
+        if recorder is not None:
+            recorder.begin_invocation()
 
     def on_invocation_end(args: tuple[Any, ...]) -> None:
         inv = invocation()

@@ -70,6 +70,9 @@ class Recorder:
         self._novel_this_invocation += 1
         self.sink.write(record)
 
+    def begin_invocation(self) -> None:
+        self._novel_this_invocation = 0
+
     def end_invocation(self, invocation: Invocation) -> None:
         self.sink.write(
             {
