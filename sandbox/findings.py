@@ -69,7 +69,7 @@ class Reporter:
             if not filename.startswith(_SANDBOX_DIR):
                 if fallback is None:
                     fallback = frame
-                if not filename.startswith(self._library_dirs) and not filename.startswith("<"):
+                if not filename.startswith(self._library_dirs) and not filename.startswith("<frozen"):
                     break
             frame = frame.f_back  # type: ignore[assignment]
         chosen = frame or fallback

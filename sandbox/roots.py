@@ -12,7 +12,7 @@ import os
 import sys
 import sysconfig
 
-ROOT_NAMES = ("task", "opt", "stdlib", "site", "prefix", "tmp")
+ROOT_NAMES = ("task", "opt", "stdlib", "site", "prefix", "tmp", "sandbox")
 
 
 class Roots:
@@ -49,6 +49,8 @@ class Roots:
             "site": tuple(site),
             "prefix": tuple({sys.base_prefix, sys.prefix}),
             "tmp": (tmp,),
+            # The sandbox's own package (in Lambda it is under /opt; in a dev install anywhere).
+            "sandbox": (os.path.dirname(os.path.abspath(__file__)),),
         }
         # Resolve symlinked roots too (macOS /tmp -> /private/tmp; /var/task may be a link).
         resolved = {

@@ -1,0 +1,99 @@
+"""Shared fixtures: run Python code in a fresh child process (audit hooks cannot be removed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Child:
+    """What a child process did: exit code, output, and the sandbox's JSON lines."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("type") == kind]
+
+    @property
+    def observations(self) -> list[dict[str, Any]]:
+        return self.of_type("sandbox.observation")
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return self.of_type("sandbox.finding")
+
+    @property
+    def lines(self) -> list[str]:
+        """Plain (non-JSON) output lines, i.e. what the test code printed."""
+        return [line for line in self.stdout.splitlines() if not line.startswith("{")]
+
+
+def run_child(
+    code: str,
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Child:
+    """Run ``code`` in a new interpreter with the repo importable; parse its JSON lines."""
+    child_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))
+    }
+    child_env["PYTHONPATH"] = str(REPO)
+    child_env["LAMBDA_TASK_ROOT"] = str(cwd)
+    child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    child_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    records = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return Child(proc.returncode, proc.stdout, proc.stderr, records)
+
+
+def profile_from_observations(
+    observations: list[dict[str, Any]], function: str = "test", extends: tuple[str, ...] = ("python-runtime",)
+) -> dict[str, Any]:
+    """A profile holding exactly the observed targets (literal rules, phase as observed)."""
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for obs in observations:
+        rule: dict[str, Any] = {"action": obs["action"], "target": obs["target"], "phase": obs["phase"]}
+        if "argv" in obs:
+            rule["argv"] = obs["argv"]
+        if rule not in rules.setdefault(obs["category"], []):
+            rules[obs["category"]].append(rule)
+    return {"schema_version": 1, "function": function, "extends": list(extends), "rules": rules}
+
+
+@pytest.fixture
+def child(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``child(code, env=...)``: run code in a subprocess whose task root is ``tmp_path``."""
+
+    def run(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Child:
+        return run_child(code, cwd=cwd or tmp_path, env=env)
+
+    return run

@@ -1,0 +1,173 @@
+"""Files: learn records reads/writes, enforce allows exactly them and blocks a neighbour."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.conftest import profile_from_observations
+
+LEARN = """
+import sandbox
+sandbox.install(mode="learn")
+from sandbox.hook import mark_invoke_phase
+mark_invoke_phase()
+open("data/allowed.txt").read()
+with open("out/result.txt", "w") as f:
+    f.write("ok")
+import os
+os.listdir("data")
+"""
+
+ENFORCE = """
+import json, os, sys
+import sandbox
+sandbox.install(mode="enforce", profile=sys.argv[1] if len(sys.argv) > 1 else "profile.json")
+from sandbox.hook import mark_invoke_phase
+mark_invoke_phase()
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except sandbox.SandboxViolation as exc:
+        print(label, "BLOCKED", type(exc).__name__, isinstance(exc, PermissionError))
+attempt("read-allowed", lambda: open("data/allowed.txt").read())
+attempt("write-allowed", lambda: open("out/result.txt", "w").write("again"))
+attempt("list-allowed", lambda: os.listdir("data"))
+attempt("read-neighbour", lambda: open("data/secret.txt").read())
+attempt("write-neighbour", lambda: open("out/other.txt", "w").write("x"))
+attempt("read-via-symlink", lambda: open("link.txt").read())
+attempt("os-open-write", lambda: os.close(os.open("data/allowed.txt", os.O_WRONLY)))
+attempt("bytes-path", lambda: open(b"data/secret.txt").read())
+import pathlib
+attempt("pathlike-dotdot", lambda: pathlib.Path("out/../data/secret.txt").read_text())
+attempt("proc-environ", lambda: open("/proc/self/environ", "rb").read())
+"""
+
+
+def _setup(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "data" / "allowed.txt").write_text("hello")
+    (tmp_path / "data" / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "data" / "secret.txt", tmp_path / "link.txt")
+
+
+def test_learn_then_enforce_files(child, tmp_path: Path) -> None:
+    # GIVEN a function that reads one file, writes one and lists a directory
+    _setup(tmp_path)
+    # WHEN it runs in learn mode
+    learned = child(LEARN)
+    assert learned.returncode == 0, learned.stderr
+    observed = {(o["action"], o["target"]) for o in learned.observations if o["category"] == "files"}
+    # THEN learn recorded those accesses against the task root, in the invoke phase
+    assert ("read", "{task}/data/allowed.txt") in observed
+    assert ("write", "{task}/out/result.txt") in observed
+    assert ("list", "{task}/data") in observed
+    assert all(o["phase"] == "invoke" for o in learned.observations)
+    # WHEN the profile built from it is enforced
+    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    enforced = child(ENFORCE)
+    assert enforced.returncode == 0, enforced.stderr
+    outcome = dict(line.split(" ", 1) for line in enforced.lines)
+    # THEN exactly the learned behaviour is allowed ...
+    assert outcome["read-allowed"] == "ALLOWED"
+    assert outcome["write-allowed"] == "ALLOWED"
+    assert outcome["list-allowed"] == "ALLOWED"
+    # ... and every neighbour is blocked with a PermissionError subclass
+    for label in (
+        "read-neighbour",
+        "write-neighbour",
+        "read-via-symlink",
+        "os-open-write",
+        "bytes-path",
+        "pathlike-dotdot",
+        "proc-environ",
+    ):
+        assert outcome[label] == "BLOCKED PermissionViolation True", label
+    # AND each block is a finding naming the real file, the decision and a rule hint
+    findings = {(f["action"], f["target"]): f for f in enforced.findings}
+    secret = findings[("read", "{task}/data/secret.txt")]
+    assert secret["decision"] == "blocked"
+    assert secret["level"] == "ERROR"
+    assert '"target": "{task}/data/secret.txt"' in secret["rule"]
+    assert secret["site"].startswith("<string>:")
+    environ = [f for f in enforced.findings if f["target"].endswith("/environ")]
+    assert environ and environ[0]["reason"] == "denied by the ceiling" and environ[0]["rule"] == ""
+
+
+def test_alert_mode_reports_but_does_not_block(child, tmp_path: Path) -> None:
+    # GIVEN a profile that allows nothing of the function's own files
+    _setup(tmp_path)
+    (tmp_path / "profile.json").write_text(
+        json.dumps({"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}})
+    )
+    # WHEN the function reads a file in alert mode, twice from the same line
+    result = child(
+        """
+        import sandbox
+        sandbox.install(mode="alert", profile="profile.json")
+        from sandbox.hook import mark_invoke_phase
+        mark_invoke_phase()
+        for _ in range(2):
+            print(open("data/secret.txt").read())
+        """
+    )
+    # THEN the reads succeed and one would-block finding (deduplicated) is reported
+    assert result.returncode == 0, result.stderr
+    assert result.lines == ["secret", "secret"]
+    hits = [f for f in result.findings if f["target"] == "{task}/data/secret.txt"]
+    assert len(hits) == 1
+    assert hits[0]["decision"] == "would-block" and hits[0]["level"] == "WARN"
+
+
+def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
+    # GIVEN a profile where a file was read only during init
+    _setup(tmp_path)
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {"files": [{"action": "read", "target": "{task}/data/allowed.txt", "phase": "init"}]},
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function reads it during init and again during an invocation
+    result = child(
+        """
+        import sandbox
+        sandbox.install(mode="enforce", profile="profile.json")
+        open("data/allowed.txt").read()
+        print("init read ok")
+        from sandbox.hook import mark_invoke_phase
+        mark_invoke_phase()
+        try:
+            open("data/allowed.txt").read()
+        except PermissionError:
+            print("invoke read blocked")
+        """
+    )
+    # THEN it is allowed in init only
+    assert result.lines == ["init read ok", "invoke read blocked"], result.stderr
+
+
+def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
+    # GIVEN a profile with no unix-socket rules
+    (tmp_path / "profile.json").write_text(
+        json.dumps({"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}})
+    )
+    # WHEN the function connects to a unix socket path
+    result = child(
+        """
+        import socket, sandbox
+        sandbox.install(mode="enforce", profile="profile.json")
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect("sock")
+        except PermissionError as exc:
+            print("blocked", exc.category, exc.action)
+        """
+    )
+    # THEN it is checked as a file 'connect' on the socket's absolute path
+    assert result.lines == ["blocked files connect"], result.stderr
+    assert result.findings[0]["target"] == "{task}/sock"

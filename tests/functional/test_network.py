@@ -1,0 +1,141 @@
+"""Network: names checked before DNS, IPs matched through the names they resolved from.
+
+Every packet here goes to 127.0.0.1. Metadata and other non-loopback targets are modelled by
+raising their audit events directly, so nothing could be sent even if a block failed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from tests.conftest import profile_from_observations
+
+SERVER = """
+import os, socket, threading
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(os.environ["TEST_PORT"])))
+listener.listen(8)
+PORT = listener.getsockname()[1]
+def serve():
+    while True:
+        conn, _ = listener.accept()
+        conn.sendall(b"pong")
+        conn.close()
+threading.Thread(target=serve, daemon=True).start()
+"""
+
+LEARN = SERVER + """
+import sandbox, sys
+sandbox.install(mode="learn")
+from sandbox.hook import mark_invoke_phase
+mark_invoke_phase()
+with socket.create_connection(("localhost", PORT)) as s:
+    print(s.recv(4).decode())
+"""
+
+ENFORCE = SERVER + """
+import sandbox, sys
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.hook import mark_invoke_phase
+mark_invoke_phase()
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except sandbox.SandboxViolation as exc:
+        print(label, "BLOCKED", exc.category, exc.action)
+attempt("learned-name", lambda: socket.create_connection(("localhost", PORT)).close())
+# Modelled (a trailing-dot name is not in /etc/hosts, so it must never be really resolved).
+attempt("learned-name-mixed-case-dot", lambda: sys.audit("socket.getaddrinfo", "LocalHost.", PORT, 0, 0, 0))
+# The machine's own hostname is answered by /etc/hosts: no DNS query even if this were allowed.
+attempt("other-name", lambda: socket.getaddrinfo(socket.gethostname(), PORT))
+attempt("other-name-gethostbyname", lambda: socket.gethostbyname(socket.gethostname()))
+# A raw IP nobody resolved: blocked even though it is loopback and the port is right.
+attempt("raw-ip", lambda: socket.create_connection(("127.0.0.2", PORT), timeout=1).close())
+attempt("other-port", lambda: socket.create_connection(("localhost", PORT + 1), timeout=1).close())
+# Modelled, never sent: the audit event alone decides, before any connect happens.
+probe = socket.socket()
+attempt("metadata-ipv4", lambda: sys.audit("socket.connect", probe, ("169.254.169.254", 80)))
+attempt("metadata-ipv6", lambda: sys.audit("socket.connect", probe, ("fd00:ec2::254", 80, 0, 0)))
+attempt("metadata-name", lambda: sys.audit("socket.getaddrinfo", "instance-data", 80, 0, 0, 0))
+attempt("ipv6-mapped", lambda: sys.audit("socket.connect", probe, ("::ffff:169.254.169.254", 80, 0, 0)))
+attempt("raw-socket", lambda: sys.audit("socket.__new__", probe, socket.AF_INET, socket.SOCK_RAW, 0))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_learn_then_enforce_network(child, tmp_path: Path) -> None:
+    # GIVEN a function that connects to a loopback service by name
+    port = _free_port()
+    env = {"TEST_PORT": str(port)}
+    learned = child(LEARN, env=env)
+    assert learned.returncode == 0, learned.stderr
+    net = {(o["action"], o["target"]) for o in learned.observations if o["category"] == "network"}
+    # THEN learn recorded the name (resolve) and the connect bound to the name, not the IP
+    assert ("resolve", "localhost") in net
+    assert ("connect", f"localhost:{port}") in net
+    # WHEN enforcing the learned profile
+    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    enforced = child(ENFORCE, env=env)
+    assert enforced.returncode == 0, enforced.stderr
+    outcome = dict(line.split(" ", 1) for line in enforced.lines)
+    # THEN the learned name and port work, whatever the case or trailing dot
+    assert outcome["learned-name"] == "ALLOWED"
+    assert outcome["learned-name-mixed-case-dot"] == "ALLOWED"
+    # AND other names are stopped at resolve time (DNS exfiltration), raw IPs and ports at connect
+    assert outcome["other-name"] == "BLOCKED network resolve"
+    assert outcome["other-name-gethostbyname"] == "BLOCKED network resolve"
+    assert outcome["raw-ip"] == "BLOCKED network connect"
+    assert outcome["other-port"] == "BLOCKED network connect"
+    # AND the ceiling stops metadata endpoints, by address and by name, and raw sockets
+    assert outcome["metadata-ipv4"] == "BLOCKED network connect"
+    assert outcome["metadata-ipv6"] == "BLOCKED network connect"
+    assert outcome["metadata-name"] == "BLOCKED network resolve"
+    assert outcome["ipv6-mapped"] == "BLOCKED network connect"
+    assert outcome["raw-socket"] == "BLOCKED network socket"
+    targets = {f["target"] for f in enforced.findings}
+    assert "169.254.169.254:80" in targets
+    assert "[fd00:ec2::254]:80" in targets
+
+
+def test_runtime_api_only_from_the_runtime(child, tmp_path: Path) -> None:
+    # GIVEN the Runtime API address and a profile allowing nothing else
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {"modules": [{"action": "import", "target": "usercode", "phase": "init"}]},
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    (tmp_path / "usercode.py").write_text(
+        "import socket, sys\n"
+        "def steal():\n"
+        "    sys.audit('socket.connect', socket.socket(), ('127.0.0.1', 9001))\n"
+    )
+    result = child(
+        """
+        import socket, sys, sandbox
+        sandbox.install(mode="enforce", profile="profile.json")
+        # WHEN code outside the task root (the runtime) connects: allowed
+        sys.audit("socket.connect", socket.socket(), ("127.0.0.1", 9001))
+        print("runtime ok")
+        # WHEN the function's own code does the same: blocked by the ceiling
+        sys.path.insert(0, ".")
+        import usercode
+        try:
+            usercode.steal()
+        except PermissionError as exc:
+            print("user blocked", exc.rule == "")
+        """,
+        env={"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"},
+    )
+    # THEN only the function's own attempt is blocked
+    assert result.lines == ["runtime ok", "user blocked True"], result.stderr + result.stdout
