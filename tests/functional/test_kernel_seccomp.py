@@ -130,13 +130,14 @@ def test_native_exec_is_denied(sections: dict[str, Path]) -> None:
         # THEN it fails (fork -> EPERM: system() returns -1 or a non-zero status)
         assert rc != 0, rc
         # AND a raw execve syscall fails with EPERM
-        argv = (ctypes.c_char_p * 2)(b"/bin/true", None)
-        ret, err = raw("execve", ctypes.cast(ctypes.c_char_p(b"/bin/true"), ctypes.c_void_p).value,
+        # (/bin/false: had the exec slipped through, the child would exit 1 and fail the test)
+        argv = (ctypes.c_char_p * 2)(b"/bin/false", None)
+        ret, err = raw("execve", ctypes.cast(ctypes.c_char_p(b"/bin/false"), ctypes.c_void_p).value,
                        ctypes.cast(argv, ctypes.c_void_p).value, 0)
         assert (ret, err) == (-1, errno.EPERM), (ret, err)
         # AND os.execv too (same syscall)
         try:
-            os.execv("/bin/true", ["true"])
+            os.execv("/bin/false", ["false"])
         except PermissionError:
             pass
         else:
@@ -183,11 +184,13 @@ def test_fork_and_raw_clone_are_denied(sections: dict[str, Path]) -> None:
         """
         # WHEN the process forks  THEN PermissionError
         try:
-            os.fork()
+            pid = os.fork()
         except PermissionError:
             pass
         else:
-            os._exit(0)
+            if pid == 0:
+                os._exit(0)
+            raise AssertionError("fork allowed")
         # AND clone3 says ENOSYS (so glibc would fall back to clone)
         assert raw("clone3", 0, 0) == (-1, errno.ENOSYS)
         # AND memfd_create (fileless exec) is refused
