@@ -6,6 +6,7 @@ Used by the Lambda bootstrap and by any Python process (``sandbox.install(...)``
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from sandbox.errors import ConfigError, ProfileError
 from sandbox.findings import Reporter
 from sandbox.hook import install_hook, installed
 from sandbox.learn import Recorder
-from sandbox.policy import Policy
+from sandbox.policy import STDLIB_EXCLUDED, Policy
 from sandbox.roots import Roots
 from sandbox.sinks import LineSink
 
@@ -59,6 +60,7 @@ def install(
     >>> sandbox.install(mode="enforce", profile="profiles/orders.compiled.json")  # doctest: +SKIP
     """
     started = time.perf_counter()
+    modules_before = set(sys.modules)
     existing = installed()
     if existing is not None:
         return existing
@@ -89,6 +91,7 @@ def install(
         layers=layers,
         max_per_invocation=config.max_findings,
     )
+    _forget_native_modules(modules_before)
     install_hook(
         mode=mode,
         policy=policy,
@@ -162,3 +165,14 @@ def _kernel(policy: Policy, mode: str, config: Config) -> dict[str, str]:
         )
     except Exception as exc:  # a kernel layer never fails the function
         return {"seccomp": f"error: {exc}", "landlock": "unsupported"}
+
+
+def _forget_native_modules(before: set[str]) -> None:
+    """Drop ctypes & co. that the sandbox itself imported (kernel loader, libseccomp binding).
+
+    The function must not inherit them for free: with them gone from ``sys.modules`` the
+    function's own ``import ctypes`` is a real, audited import again.
+    """
+    for name in set(sys.modules) - before:
+        if name.partition(".")[0] in STDLIB_EXCLUDED or name.partition(".")[0] == "pyseccomp":
+            del sys.modules[name]
