@@ -46,7 +46,8 @@ TOOLING_ONLY = frozenset(
         "cli.py",  # the `sandbox` command
         "layer_build.py",  # this module
         "profile",  # pydantic profile models (the runtime loads the compiled form with json)
-        "aws.py",  # boto3 attach/detach/publish
+        "aws",  # boto3 attach/detach/publish/inventory
+        "aws.py",
         "demo.py",
         "__main__.py",
     }

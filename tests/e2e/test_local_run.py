@@ -87,6 +87,33 @@ def test_cli_prints_one_json_line_per_response(code_dir: Path, tmp_path: Path) -
     assert any(line.startswith("invocation 3 ") for line in log_file.read_text().splitlines())
 
 
+def test_sandbox_cli_run_command(code_dir: Path, tmp_path: Path) -> None:
+    # GIVEN the `sandbox` command (sandbox.cli wires in the run subcommand) and three events
+    event_args = []
+    for n in (1, 2, 3):
+        event_args += ["--event", str(_event_file(tmp_path, n))]
+    cmd = [sys.executable, "-m", "sandbox.cli", "run", "app.handler", "--code-dir", str(code_dir)]
+    # WHEN running them in mode off
+    proc = subprocess.run(
+        [*cmd, "--mode", "off", *event_args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    # THEN the three responses come back, one JSON line each, from one warm process
+    assert proc.returncode == 0, proc.stderr
+    docs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [d["count"] for d in docs] == [1, 2, 3]
+    assert len({d["pid"] for d in docs}) == 1
+
+
+def _event_file(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / f"e{n}.json"
+    path.write_text(json.dumps({"n": n}))
+    return path
+
+
 def test_handler_exception_is_reported_as_function_error(code_dir: Path, tmp_path: Path) -> None:
     # GIVEN an event that makes the handler raise
     event = tmp_path / "event.json"
