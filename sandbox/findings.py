@@ -18,6 +18,7 @@ from sandbox.roots import Roots
 from sandbox.sinks import LineSink
 
 SCHEMA = 1
+_getframe = sys._getframe
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -26,7 +27,9 @@ class Invocation:
 
     __slots__ = ("number", "request_id", "who")
 
-    def __init__(self, request_id: str | None = None, who: dict[str, Any] | None = None, number: int = 0):
+    def __init__(
+        self, request_id: str | None = None, who: dict[str, Any] | None = None, number: int = 0
+    ):
         self.request_id = request_id
         self.who = who or {}
         self.number = number
@@ -62,14 +65,16 @@ class Reporter:
 
     def site(self) -> str:
         """``file:line`` of the first frame that is not the sandbox, stdlib or a library."""
-        frame = sys._getframe(1)
+        frame = _getframe(1)
         fallback = None
         while frame is not None:
             filename = frame.f_code.co_filename
             if not filename.startswith(_SANDBOX_DIR):
                 if fallback is None:
                     fallback = frame
-                if not filename.startswith(self._library_dirs) and not filename.startswith("<frozen"):
+                if not filename.startswith(self._library_dirs) and not filename.startswith(
+                    "<frozen"
+                ):
                     break
             frame = frame.f_back  # type: ignore[assignment]
         chosen = frame or fallback
@@ -126,9 +131,7 @@ class Reporter:
 
     def end_invocation(self, invocation: Invocation) -> None:
         """Write the repeat and suppressed counts of the invocation that ends, then reset."""
-        repeats = {
-            f"{k[0]} {k[1]} {k[2]}": n - 1 for k, n in self._seen.items() if n > 1
-        }
+        repeats = {f"{k[0]} {k[1]} {k[2]}": n - 1 for k, n in self._seen.items() if n > 1}
         if repeats or self._suppressed:
             self.sink.write(
                 {
@@ -210,7 +213,10 @@ def to_ocsf(finding: dict[str, Any]) -> dict[str, Any]:
         },
         "resources": [{"type": "AWS::Lambda::Function", "name": finding.get("function")}],
         "src_endpoint": {"ip": (finding.get("who") or {}).get("source_ip")},
-        "metadata": {"version": "1.1.0", "product": {"name": "lambda-sandbox", "vendor_name": "lambda-sandbox"}},
+        "metadata": {
+            "version": "1.1.0",
+            "product": {"name": "lambda-sandbox", "vendor_name": "lambda-sandbox"},
+        },
         "unmapped": {k: finding.get(k) for k in ("site", "rule", "phase", "layers", "who")},
     }
 
@@ -220,19 +226,29 @@ def to_asff(finding: dict[str, Any], *, account: str, region: str) -> dict[str, 
     blocked = finding.get("decision") == "blocked"
     function = finding.get("function")
     created = finding.get("time") or _now()
-    ident = f"{function}/{finding.get('request_id')}/{finding.get('category')}/{finding.get('target')}"
+    ident = (
+        f"{function}/{finding.get('request_id')}/{finding.get('category')}/{finding.get('target')}"
+    )
     return {
         "SchemaVersion": "2018-10-08",
         "Id": ident[:512],
         "ProductArn": f"arn:aws:securityhub:{region}:{account}:product/{account}/default",
         "GeneratorId": "lambda-sandbox",
         "AwsAccountId": account,
-        "Types": ["TTPs/Execution" if finding.get("category") == "processes" else "Unusual Behaviors/Application"],
+        "Types": [
+            "TTPs/Execution"
+            if finding.get("category") == "processes"
+            else "Unusual Behaviors/Application"
+        ],
         "CreatedAt": created,
         "UpdatedAt": created,
         "Severity": {"Label": "HIGH" if blocked else "MEDIUM"},
-        "Title": f"lambda-sandbox {finding.get('decision')}: {finding.get('category')} {finding.get('action')}"[:256],
-        "Description": f"{finding.get('target')} at {finding.get('site')} ({finding.get('reason')})"[:1024],
+        "Title": f"lambda-sandbox {finding.get('decision')}: {finding.get('category')} {finding.get('action')}"[
+            :256
+        ],
+        "Description": f"{finding.get('target')} at {finding.get('site')} ({finding.get('reason')})"[
+            :1024
+        ],
         "Resources": [
             {
                 "Type": "AwsLambdaFunction",

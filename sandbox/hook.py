@@ -23,6 +23,7 @@ from typing import Any
 from sandbox.errors import ImportViolation, PermissionViolation, SandboxViolation
 from sandbox.events import DECODERS, Access, host_port, norm_host
 from sandbox.findings import Invocation, Reporter, rule_hint
+from sandbox.freeze import freeze, freeze_instances
 from sandbox.learn import Recorder
 from sandbox.policy import Policy
 from sandbox.resolver import AddressBook, interpose
@@ -66,13 +67,52 @@ def install_hook(
     """
     if installed() is not None:
         return False
+    # Everything the hook touches is bound here, as closure cells: rebinding this module's
+    # globals (or the events module's) after install changes nothing.
+    _PermissionViolation = PermissionViolation
+    _ImportViolation = ImportViolation
+    _SandboxViolation = SandboxViolation
+    _rule_hint = rule_hint
+    _Invocation = Invocation
+    _exit = os._exit
+    _getframe = sys._getframe
+    from sandbox import (
+        events,
+        findings,
+        globs,
+        learn,
+        policy as policy_module,
+        resolver,
+        roots as roots_module,
+        sinks,
+    )
+
+    frozen = freeze([events, findings, globs, learn, policy_module, resolver, roots_module, sinks])
+    book = AddressBook()
+    freeze_instances(
+        [
+            o
+            for o in (
+                policy,
+                roots,
+                reporter,
+                reporter.sink,
+                recorder,
+                recorder and recorder.sink,
+                book,
+            )
+            if o
+        ],
+        frozen,
+    )
+    for matcher in policy.matchers():
+        freeze_instances([matcher], frozen)
     enforce = mode == "enforce"
     learn = mode == "learn"
     guard = _Guard()
     cache: dict[tuple[str, str, str, str], bool] = {}
     phase = ["init"]
     current = [Invocation()]
-    book = AddressBook()
     invocations = [0]
     allows = policy.allows
     ceiling = policy.ceiling
@@ -84,7 +124,7 @@ def install_hook(
         return guard.invocation or current[0]
 
     def from_user_code() -> bool:
-        frame = sys._getframe(2)
+        frame = _getframe(2)
         while frame is not None:
             if frame.f_code.co_filename.startswith(task_dirs):
                 return True
@@ -101,7 +141,9 @@ def install_hook(
                     return True
         return False
 
-    def violate(category: str, action: str, target: str, ph: str, detail: Any, ceiling_hit: bool) -> None:
+    def violate(
+        category: str, action: str, target: str, ph: str, detail: Any, ceiling_hit: bool
+    ) -> None:
         inv = invocation()
         shown = target
         if category == "network" and action in ("connect", "sendto") and detail:
@@ -117,7 +159,7 @@ def install_hook(
                     learned = f"{names[-1]}:{target.rsplit(':', 1)[1]}"
             recorder.record(category, action, learned, ph, inv)
             return
-        hint = "" if ceiling_hit else rule_hint(category, action, target, ph, roots)
+        hint = "" if ceiling_hit else _rule_hint(category, action, target, ph, roots)
         decision = "blocked" if enforce else "would-block"
         reporter.report(
             category=category,
@@ -132,8 +174,8 @@ def install_hook(
         if not enforce:
             return
         if on_violation == "exit":
-            os._exit(70)
-        error = ImportViolation if category == "modules" else PermissionViolation
+            _exit(70)
+        error = _ImportViolation if category == "modules" else _PermissionViolation
         raise error(category, action, target, hint)
 
     def check(category: str, action: str, target: str, detail: Any) -> None:
@@ -178,7 +220,7 @@ def install_hook(
         invocations[0] += 1
         request_id = args[0] if args and isinstance(args[0], str) else None
         who = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-        inv = Invocation(request_id, dict(who), invocations[0])
+        inv = _Invocation(request_id, dict(who), invocations[0])
         guard.invocation = inv
         current[0] = inv
         if recorder is not None:
@@ -192,16 +234,21 @@ def install_hook(
 
     def on_setattr(args: tuple[Any, ...]) -> None:
         # Rewriting the hook's or the finder's code/defaults would disable them silently.
-        if len(args) >= 2 and id(args[0]) in protected and args[1] in (
-            "__code__",
-            "__defaults__",
-            "__kwdefaults__",
-            "__class__",
-            "find_spec",
+        if (
+            len(args) >= 2
+            and id(args[0]) in protected
+            and args[1]
+            in (
+                "__code__",
+                "__defaults__",
+                "__kwdefaults__",
+                "__class__",
+                "find_spec",
+            )
         ):
             violate("code", "tamper", f"{type(args[0]).__name__}.{args[1]}", phase[0], None, True)
             if not enforce:
-                raise PermissionViolation("code", "tamper", str(args[1]), "")
+                raise _PermissionViolation("code", "tamper", str(args[1]), "")
 
     control: dict[str, Callable[[tuple[Any, ...]], None]] = {
         "sandbox.status": on_status,
@@ -211,7 +258,9 @@ def install_hook(
         "object.__setattr__": on_setattr,
     }
 
-    decoders: dict[str, Callable[[tuple[Any, ...]], list[Access] | None]] = dict(DECODERS)
+    decoders: dict[str, Callable[[tuple[Any, ...]], list[Access] | None]] = {
+        event: frozen.get(id(decoder), decoder) for event, decoder in DECODERS.items()
+    }
     compile_decoder = decoders.pop("compile")
 
     def on_compile(args: tuple[Any, ...]) -> list[Access] | None:
@@ -237,12 +286,12 @@ def install_hook(
             if accesses:
                 for category, action, target, detail in accesses:
                     check(category, action, target, detail)
-        except SandboxViolation:
+        except _SandboxViolation:
             raise
         except Exception as exc:
             reporter.internal_error(event, exc, invocation())
             if enforce:
-                raise PermissionViolation("sandbox", "error", event, "") from exc
+                raise _PermissionViolation("sandbox", "error", event, "") from exc
         finally:
             guard.busy = False
 
@@ -266,7 +315,7 @@ def install_hook(
 
     finder = SandboxFinder()
     protected = {id(sandbox_audit_hook), id(SandboxFinder.find_spec), id(finder), id(SandboxFinder)}
-    interpose(book)
+    frozen.get(id(interpose), interpose)(book)
     sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
     sys.addaudithook(sandbox_audit_hook)
     return True

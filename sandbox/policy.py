@@ -95,11 +95,7 @@ def build_matcher(category: str, patterns: Iterable[Any], roots: Roots) -> Match
         for concrete in roots.expand(pattern):
             if not is_glob(concrete):
                 exact.append(concrete)
-            elif (
-                category == "files"
-                and concrete.endswith("/**")
-                and not is_glob(concrete[:-3])
-            ):
+            elif category == "files" and concrete.endswith("/**") and not is_glob(concrete[:-3]):
                 prefixes.append(concrete[:-3] or "/")
             else:
                 regexes.append(glob_to_regex(concrete, _kind(category)))
@@ -173,12 +169,17 @@ class Policy:
 
     def allows(self, category: str, action: str, target: str, phase: str) -> bool:
         """Whether a rule of the profile allows this access in this phase."""
-        return self._groups.get((category, action, phase), _EMPTY).match(target)
+        matcher = self._groups.get((category, action, phase))
+        return matcher is not None and matcher.match(target)
 
     def ceiling(self, category: str, action: str, target: str) -> bool:
         """Whether the ceiling (denies no learning can override) forbids this access."""
         matcher = self._ceiling.get((category, action))
         return matcher is not None and matcher.match(target)
+
+    def matchers(self) -> list[Matcher]:
+        """Every matcher (the hook freezes them at install)."""
+        return [*self._groups.values(), *self._ceiling.values()]
 
     def has(self, category: str, action: str | None = None) -> bool:
         """Whether any rule of a category (and action) exists, in any phase."""

@@ -11,10 +11,14 @@ import json
 import os
 from typing import Any
 
+# Bound once: the function cannot reroute the sandbox's writes by rebinding os.write later.
+_write = os.write
+_json_dumps = json.dumps
+
 
 def dumps(record: dict[str, Any]) -> bytes:
     """One compact JSON line (non-UTF-8 path names stay escaped, never lost)."""
-    return (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+    return (_json_dumps(record, separators=(",", ":"), default=str) + "\n").encode()
 
 
 class LineSink:
@@ -31,7 +35,9 @@ class LineSink:
                 pass
         for path in files:
             if path:
-                fds.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+                fds.append(
+                    os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                )
         self._fds = tuple(fds)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -40,7 +46,7 @@ class LineSink:
             try:
                 view = memoryview(data)
                 while view:
-                    written = os.write(fd, view)
+                    written = _write(fd, view)
                     view = view[written:]
             except OSError:
                 pass  # a closed log pipe must never break the function

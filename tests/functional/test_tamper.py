@@ -1,0 +1,125 @@
+"""Switching the sandbox off from inside the function must not work (what we claim, tested)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PROFILE = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+
+PROBE = """
+def probe(label):
+    try:
+        open("secret.txt").read()
+        print(label, "READ")
+    except PermissionError:
+        print(label, "BLOCKED")
+"""
+
+
+def _run(child, tmp_path: Path, attack: str):  # type: ignore[no-untyped-def]
+    # The attack runs during init (where compiling and reloading are unchecked), the probe
+    # during an invocation.
+    (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    return child(
+        "import sys, importlib, sandbox\n"
+        'sandbox.install(mode="enforce", profile="profile.json")\n'
+        + PROBE
+        + attack
+        + '\nsys.audit("sandbox.phase", "invoke")\n'  # what the bootstrap's mark_invoke_phase does
+        'probe("after")\n'
+    )
+
+
+def test_mutating_module_globals_changes_nothing(child, tmp_path: Path) -> None:
+    # GIVEN enforce mode WHEN the function rebinds every global of every sandbox module
+    result = _run(
+        child,
+        tmp_path,
+        """
+for name, module in list(sys.modules.items()):
+    if name == "sandbox" or name.startswith("sandbox."):
+        for attr in list(vars(module)):
+            if not attr.startswith("__"):
+                try:
+                    setattr(module, attr, None)
+                except Exception:
+                    pass
+""",
+    )
+    # THEN reads outside the profile are still blocked
+    assert result.lines == ["after BLOCKED"], result.stderr
+
+
+def test_reload_reinstall_and_second_hook_change_nothing(child, tmp_path: Path) -> None:
+    # GIVEN enforce mode WHEN the function reloads the modules, re-installs in 'off' and
+    # 'learn', adds its own audit hook and removes the sandbox's import finder
+    result = _run(
+        child,
+        tmp_path,
+        """
+import sandbox.hook, sandbox.runtime
+importlib.reload(sandbox.hook)
+importlib.reload(sandbox.runtime)
+print("reinstall-off", sandbox.install(mode="off").get("mode"))
+print("reinstall-learn", sandbox.install(mode="learn").get("mode"))
+sys.addaudithook(lambda event, args: None)
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "SandboxFinder"]
+sys.audit("sandbox.phase", "init")  # the phase switch is one way
+""",
+    )
+    # THEN the hook still enforces, and install() reports the mode already in force
+    assert result.lines == ["reinstall-off enforce", "reinstall-learn enforce", "after BLOCKED"], (
+        result.stderr
+    )
+
+
+def test_rewriting_the_hook_code_is_refused(child, tmp_path: Path) -> None:
+    # GIVEN enforce mode WHEN the function finds the hook through gc and swaps its code
+    (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    result = child(
+        PROBE
+        + """
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+import sys
+finder = sys.meta_path[0]
+try:
+    type(finder).find_spec.__code__ = (lambda *a, **k: None).__code__
+    print("code swapped")
+except PermissionError as exc:
+    print("swap blocked", exc.category, exc.action)
+"""
+    )
+    # THEN the assignment itself is blocked (object.__setattr__ is audited for __code__)
+    assert result.lines == ["swap blocked code tamper"], result.stderr
+
+
+def test_closure_cells_are_a_documented_limit(child, tmp_path: Path) -> None:
+    # GIVEN enforce mode WHEN the function rewrites the hook's closure cells (no audit event
+    # exists for cell_contents), here the decision cache, making the read look cached-allowed
+    (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    result = child(
+        """
+import sandbox, gc, os
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.hook import mark_invoke_phase
+mark_invoke_phase()
+hook = next(o for o in gc.get_objects() if getattr(o, "__name__", "") == "sandbox_audit_hook")
+"""
+        + """
+for cell in hook.__closure__:
+    if type(cell.cell_contents).__name__ == "function" and cell.cell_contents.__name__ == "check":
+        cell.cell_contents = lambda *a: None
+try:
+    print(open("secret.txt").read())
+except PermissionError:
+    print("still blocked")
+"""
+    )
+    # THEN (honestly) a Python-level hook cannot defend its own closure: the read succeeds.
+    # gc.get_objects is audited, so a profile can deny it; a C-level hook closes this for good.
+    assert result.lines == ["s3cr3t"], result.stderr
