@@ -334,19 +334,22 @@ def run_function(
     current: _Environment | None = None
     try:
         for event in events:
-            if current is None or current.exited.done():
-                if current is not None:
-                    current.close()
-                    result.exit_codes.append(current.proc.returncode)
-                server = RuntimeAPIServer(function_arn=arn, timeout_s=timeout_s).start()
-                proc_env = dict(base_env, AWS_LAMBDA_RUNTIME_API=server.address)
-                emit(f"INIT_START Runtime Version: python:{_py_version(python)} (local)")
-                current = _Environment(cmd, proc_env, code_dir, server)
-                current.start_threads(emit)
-                result.cold_starts += 1
-            outcome, discard = _invoke(current, event, timeout_s, init_timeout_s, memory_mb, emit)
-            if discard is not None:
-                result.init_errors.append(discard)
+            outcome: InvocationResult | None = None
+            while outcome is None:
+                if current is None or current.exited.done():
+                    if current is not None:
+                        current.close()
+                        result.exit_codes.append(current.proc.returncode)
+                    current = _start_environment(cmd, base_env, code_dir, arn, timeout_s, emit)
+                    result.cold_starts += 1
+                # None: a warm environment died before taking the event (e.g. it crashed
+                # right after its previous response). Lambda would route the event to a new
+                # environment; so do we. A cold one always yields an outcome: no loop.
+                outcome, init_error = _invoke(
+                    current, event, timeout_s, init_timeout_s, memory_mb, emit
+                )
+                if init_error is not None:
+                    result.init_errors.append(init_error)
             result.results.append(outcome)
     finally:
         if current is not None:
@@ -357,6 +360,23 @@ def run_function(
     return result
 
 
+def _start_environment(
+    cmd: list[str],
+    base_env: dict[str, str],
+    code_dir: Path,
+    arn: str,
+    timeout_s: float,
+    emit: Callable[[str], None],
+) -> _Environment:
+    """Start a Runtime API server and a runtime process talking to it."""
+    server = RuntimeAPIServer(function_arn=arn, timeout_s=timeout_s).start()
+    proc_env = dict(base_env, AWS_LAMBDA_RUNTIME_API=server.address)
+    emit(f"INIT_START Runtime Version: python:{_py_version(cmd[1])} (local)")
+    envt = _Environment(cmd, proc_env, code_dir, server)
+    envt.start_threads(emit)
+    return envt
+
+
 def _invoke(
     envt: _Environment,
     event: bytes,
@@ -364,8 +384,8 @@ def _invoke(
     init_timeout_s: float,
     memory_mb: int,
     emit: Callable[[str], None],
-) -> tuple[InvocationResult, InvocationResult | None]:
-    """Run one invocation; return its result and the init error, if init failed."""
+) -> tuple[InvocationResult | None, InvocationResult | None]:
+    """Run one invocation; return its result (None: not delivered) and any init error."""
     server = envt.server
     submitted = time.monotonic()
     invocation = server.submit(event)
@@ -389,6 +409,8 @@ def _invoke(
             return InvocationResult(rid, init_error.payload, init_error.error_type), init_error
         if envt.exited.done():
             envt.drain()
+            if not cold:
+                return None, None
             return _exit_error(emit, rid, envt.exited.result()), None
         envt.kill()
         envt.drain()

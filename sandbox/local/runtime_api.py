@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "ERROR_TYPE_HEADER",
+    "MAX_RESPONSE_BYTES",
     "Invocation",
     "InvocationResult",
     "RuntimeAPIServer",
@@ -27,6 +28,8 @@ ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 _NEXT_PATH = f"{API_PREFIX}/invocation/next"
 _INIT_ERROR_PATH = f"{API_PREFIX}/init/error"
 _INVOCATION_RE = re.compile(rf"^{re.escape(API_PREFIX)}/invocation/([^/]+)/(response|error)$")
+# Lambda's limit on a synchronous response payload.
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 # How often a blocked GET /next re-checks whether the server is closing.
 _POLL_S = 0.1
 
@@ -235,6 +238,20 @@ class _Handler(BaseHTTPRequestHandler):
         if invocation is None:
             self._send_error_doc(
                 HTTPStatus.BAD_REQUEST, "InvalidRequestID", f"unknown request id {request_id}"
+            )
+            return
+        if kind == "response" and len(body) > MAX_RESPONSE_BYTES:
+            # As Lambda: the invocation fails and the runtime is told its response was refused.
+            message = (
+                f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload "
+                f"size ({MAX_RESPONSE_BYTES} bytes)."
+            )
+            api._resolve(
+                invocation,
+                InvocationResult.error(request_id, "Function.ResponseSizeTooLarge", message),
+            )
+            self._send_error_doc(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "RequestEntityTooLarge", message
             )
             return
         if kind == "response":

@@ -215,6 +215,23 @@ def test_crash_mid_invocation_is_runtime_exit_error(code_dir: Path) -> None:
     assert result.exit_codes[0] == 3
 
 
+def test_oversized_response_then_next_event_in_fresh_environment(code_dir: Path) -> None:
+    # GIVEN a handler whose first response is over Lambda's 6 MB limit
+    (code_dir / "big.py").write_text(
+        "def handler(event, context):\n"
+        "    return 'x' * (7 * 1024 * 1024) if event.get('big') else 'small'\n"
+    )
+    # WHEN running it, then a normal event
+    result = run_function("big.handler", events({"big": True}, {}), code_dir=code_dir)
+    # THEN the first fails like Lambda; awslambdaric dies on the refused post, so the second
+    # event goes to a new environment instead of being lost with the dead one
+    first, second = result.results
+    assert first.error_type == "Function.ResponseSizeTooLarge"
+    assert second.ok
+    assert second.json() == "small"
+    assert result.cold_starts == 2
+
+
 def test_crash_and_hang_during_init_are_reported(code_dir: Path) -> None:
     # GIVEN modules that exit, or hang, at import time
     (code_dir / "dies.py").write_text("import os\nos._exit(7)\n")

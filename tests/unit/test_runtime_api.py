@@ -10,7 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.local.runtime_api import ERROR_TYPE_HEADER, InvocationResult, RuntimeAPIServer
+from sandbox.local.runtime_api import (
+    ERROR_TYPE_HEADER,
+    MAX_RESPONSE_BYTES,
+    InvocationResult,
+    RuntimeAPIServer,
+)
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
 NEXT = "/2018-06-01/runtime/invocation/next"
@@ -220,6 +225,22 @@ def test_unknown_paths_and_methods(
     got, _, _ = request(api, method, path, b"" if method != "GET" else None)
     # THEN it answers 404 (unknown path) or 405 (known path, wrong method)
     assert got == status
+
+
+def test_oversized_response_fails_the_invocation(api: RuntimeAPIServer) -> None:
+    # GIVEN a fetched invocation
+    inv = api.submit(b"{}")
+    request(api, "GET", NEXT)
+    # WHEN the runtime posts a response over Lambda's 6 MB limit
+    body = b'"' + b"x" * MAX_RESPONSE_BYTES + b'"'
+    status, _, _ = request(
+        api, "POST", f"/2018-06-01/runtime/invocation/{inv.request_id}/response", body
+    )
+    # THEN the runtime gets 413 and the caller Lambda's error
+    assert status == 413
+    result = inv.result.result(timeout=1)
+    assert result.error_type == "Function.ResponseSizeTooLarge"
+    assert "exceeded maximum allowed payload size" in result.error_message
 
 
 def test_chunked_request_body(api: RuntimeAPIServer) -> None:
