@@ -73,7 +73,8 @@ def install(
     roots = Roots.detect(config.task_root)
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
     policy, load_error = _load_policy(mode, profile, config, roots)
-    layers = {"audit": "active", **_kernel(policy, mode, config)}
+    kernel_statuses, kernel_details = _kernel(policy, mode, config)
+    layers = {"audit": "active", **kernel_statuses}
     recorder = None
     if mode == "learn":
         recorder = Recorder(
@@ -110,6 +111,7 @@ def install(
         "version": config.function_version,
         "profile_sha256": policy.document.get("profile_sha256"),
         "layers": layers,
+        "kernel": kernel_details,
         "init_ms": round((time.perf_counter() - started) * 1000, 3),
     }
     if load_error:
@@ -151,20 +153,25 @@ def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mo
     raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
 
 
-def _kernel(policy: Policy, mode: str, config: Config) -> dict[str, str]:
+def _kernel(policy: Policy, mode: str, config: Config) -> tuple[dict[str, str], dict[str, Any]]:
+    """Load the kernel layer (seccomp, Landlock); statuses, plus reasons for the start record."""
     try:
-        from sandbox.kernel import install_kernel
+        from sandbox.kernel import install_kernel_detailed
     except ImportError:
-        return {"seccomp": "unsupported", "landlock": "unsupported"}
+        return {"seccomp": "unsupported", "landlock": "unsupported"}, {"reason": "no kernel module"}
     try:
-        return install_kernel(
+        result = install_kernel_detailed(
             policy.kernel,
             mode,
             seccomp_enabled=config.seccomp,
             landlock_enabled=config.landlock,
         )
     except Exception as exc:  # a kernel layer never fails the function
-        return {"seccomp": f"error: {exc}", "landlock": "unsupported"}
+        return {"seccomp": "unsupported", "landlock": "unsupported"}, {"reason": str(exc)}
+    details: dict[str, Any] = {"reasons": result.reasons}
+    if result.would_deny:
+        details["would_deny"] = result.would_deny
+    return dict(result.statuses), details
 
 
 def _forget_native_modules(before: set[str]) -> None:

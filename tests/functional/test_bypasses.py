@@ -1,0 +1,104 @@
+"""What the audit layer cannot stop, stated as tests — and the kernel layer closing it.
+
+AUDIT-FACTS bypasses 1 and 3: native code and ``_posixsubprocess.fork_exec`` raise no audit
+event. With ``SANDBOX_SECCOMP=off`` these run even in enforce mode (the honest limit); with the
+kernel layer on and a profile without subprocesses, the kernel refuses the exec.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+# ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
+# the audit layer then has no reason to object, and only the kernel can stop the exec.
+PROFILE = {
+    "schema_version": 1,
+    "function": "t",
+    "extends": ["python-runtime"],
+    "rules": {
+        "modules": [
+            {"action": "import", "target": "ctypes.**", "phase": "any"},
+            {"action": "import", "target": "_ctypes", "phase": "any"},
+        ],
+        "native": [
+            {"action": "dlopen", "target": "<main>", "phase": "any"},
+            {"action": "dlsym", "target": "system", "phase": "any"},
+        ],
+    },
+}
+
+CTYPES_SYSTEM = """
+import sandbox
+status = sandbox.install(mode="enforce", profile="profile.json")
+print("seccomp", status["layers"]["seccomp"])
+import ctypes
+rc = ctypes.CDLL(None).system(b"touch ran-ctypes")
+import os
+print("ran", os.path.exists("ran-ctypes"))
+"""
+
+FORK_EXEC = """
+import os, sys, sandbox
+status = sandbox.install(mode="enforce", profile="profile.json")
+print("seccomp", status["layers"]["seccomp"])
+import _posixsubprocess, subprocess
+args = [b"/usr/bin/touch", b"ran-forkexec"]
+r, w = os.pipe()
+try:
+    # CPython 3.11-3.13 signature (what subprocess.Popen._execute_child passes).
+    pid = _posixsubprocess.fork_exec(args, [b"/usr/bin/touch"], True, (w,), None, None,
+        -1, -1, -1, -1, -1, -1, r, w, False, False, -1, None, None, None, -1, None, False)
+    os.waitpid(pid, 0)
+except OSError as exc:
+    print("error", type(exc).__name__)
+print("ran", os.path.exists("ran-forkexec"))
+"""
+
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="the fork_exec call is written for 3.11+"
+)
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(PROFILE))
+    return path
+
+
+def test_audit_layer_alone_cannot_stop_ctypes_system(child, profile: Path) -> None:
+    # GIVEN enforce with the kernel layer off WHEN native code calls system()
+    result = child(CTYPES_SYSTEM, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
+    # THEN the command runs: the audit hook never sees it (documented limit)
+    assert result.lines == ["seccomp off", "ran True"], result.stderr
+
+
+def test_audit_layer_alone_cannot_stop_direct_fork_exec(child, profile: Path) -> None:
+    # GIVEN enforce with the kernel layer off WHEN _posixsubprocess.fork_exec is called directly
+    result = child(FORK_EXEC, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
+    # THEN the program runs (no audit event exists for it)
+    assert result.lines[0] == "seccomp off", result.stderr
+    assert result.lines[-1] == "ran True", result.stderr
+
+
+def test_kernel_layer_stops_ctypes_system(child, profile: Path) -> None:
+    # GIVEN enforce with the kernel layer on and a profile without subprocesses
+    result = child(CTYPES_SYSTEM, env={"SANDBOX_LANDLOCK": "off"})
+    if result.lines and result.lines[0] != "seccomp active":
+        pytest.skip(f"seccomp not available here: {result.lines[0]}")
+    # THEN the exec is refused by the kernel and nothing ran
+    assert result.lines == ["seccomp active", "ran False"], result.stderr
+
+
+def test_kernel_layer_stops_direct_fork_exec(child, profile: Path) -> None:
+    # GIVEN the same WHEN _posixsubprocess.fork_exec is called directly
+    result = child(FORK_EXEC, env={"SANDBOX_LANDLOCK": "off"})
+    if result.lines and result.lines[0] != "seccomp active":
+        pytest.skip(f"seccomp not available here: {result.lines[0]}")
+    # THEN the fork itself is refused (PermissionError) and nothing ran
+    assert result.lines[-1] == "ran False", result.stderr + result.stdout
