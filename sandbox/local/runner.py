@@ -297,7 +297,8 @@ def run_function(
     code_dir = Path(code_dir).resolve()
     if not code_dir.is_dir():
         raise FileNotFoundError(f"code dir {code_dir} is not a directory")
-    wrapper = Path(wrapper).resolve() if wrapper is not None else default_wrapper()
+    # absolute(), not resolve(): the wrapper finds its layer from $0, as in Lambda.
+    wrapper = Path(wrapper).absolute() if wrapper is not None else default_wrapper()
     if not wrapper.is_file():
         raise FileNotFoundError(f"wrapper {wrapper} not found")
     if not os.access(wrapper, os.X_OK):
@@ -325,7 +326,8 @@ def run_function(
     def emit(line: str) -> None:
         with log_lock:
             result.log.append(line)
-            if log_fh is not None:
+            # A reader thread can outlive the run (a grandchild holding the pipe open).
+            if log_fh is not None and not log_fh.closed:
                 log_fh.write(line + "\n")
                 log_fh.flush()
             if on_log_line is not None:
@@ -356,7 +358,8 @@ def run_function(
             current.close()
             result.exit_codes.append(current.proc.returncode)
         if log_fh is not None:
-            log_fh.close()
+            with log_lock:
+                log_fh.close()
     return result
 
 
