@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sandbox.compiler import ACTIONS, SCHEMA_VERSION, compile_profile
 from sandbox.errors import ProfileError
 
+assert SCHEMA_VERSION == 1, "update Profile.schema_version's Literal"
+
 Category = Literal["files", "network", "processes", "modules", "native", "code", "aws"]
 Phase = Literal["init", "invoke", "any"]
 
@@ -28,7 +30,13 @@ class Coverage(BaseModel):
     first_seen: str | None = None
     last_seen: str | None = None
     environments: list[str] = Field(default_factory=list)
-    literals: list[str] = Field(default_factory=list, description="Observed targets behind a glob (capped sample).")
+    literals: list[str] = Field(
+        default_factory=list, description="Observed targets behind a glob (capped sample)."
+    )
+    env_counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Observations per execution environment; count is their sum (merge takes the max per environment).",
+    )
 
 
 class Rule(BaseModel):
@@ -39,11 +47,18 @@ class Rule(BaseModel):
     action: str
     target: str = Field(min_length=1)
     phase: Phase = "any"
-    argv: list[str] | None = Field(None, description="processes/exec only: arguments after argv[0].")
+    argv: list[str] | None = Field(
+        None, description="processes/exec only: arguments after argv[0]."
+    )
     coverage: Coverage | None = None
 
     def key(self) -> tuple[str, str, str, tuple[str, ...] | None]:
-        return (self.action, self.target, self.phase, tuple(self.argv) if self.argv is not None else None)
+        return (
+            self.action,
+            self.target,
+            self.phase,
+            tuple(self.argv) if self.argv is not None else None,
+        )
 
 
 class DenyRule(BaseModel):
@@ -67,10 +82,16 @@ class Learning(BaseModel):
     last_seen: str | None = None
     last_novel: str | None = None
     invocations_since_novel: int = 0
-    sources: dict[str, Any] = Field(default_factory=dict, description="Incremental read cursors per source.")
+    sources: dict[str, Any] = Field(
+        default_factory=dict, description="Incremental read cursors per source."
+    )
+    env_invocations: dict[str, int] = Field(
+        default_factory=dict,
+        description="Highest invocation number seen per execution environment; invocations is their sum.",
+    )
 
 
-def _empty_rules() -> dict[str, list[Rule]]:
+def _empty_rules() -> dict[Category, list[Rule]]:
     return {}
 
 
@@ -87,7 +108,7 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # == sandbox.compiler.SCHEMA_VERSION
     function: str
     description: str | None = None
     extends: list[str] = Field(default_factory=list)
@@ -97,16 +118,27 @@ class Profile(BaseModel):
 
     @model_validator(mode="after")
     def _actions_fit_categories(self) -> Profile:
-        for section in (self.rules, self.deny):
+        sections: tuple[dict[Category, list[Rule]] | dict[Category, list[DenyRule]], ...] = (
+            self.rules,
+            self.deny,
+        )
+        for section in sections:
             for category, rules in section.items():
-                for index, rule in enumerate(rules):
+                items: list[Rule | DenyRule] = list(rules)
+                for index, rule in enumerate(items):
                     if rule.action not in ACTIONS[category]:
                         raise ValueError(
                             f"rules.{category}[{index}].action {rule.action!r} is not one of "
                             f"{', '.join(ACTIONS[category])}"
                         )
-                    if isinstance(rule, Rule) and rule.argv is not None and (category, rule.action) != ("processes", "exec"):
-                        raise ValueError(f"{category}[{index}].argv is only for processes/exec rules")
+                    if (
+                        isinstance(rule, Rule)
+                        and rule.argv is not None
+                        and (category, rule.action) != ("processes", "exec")
+                    ):
+                        raise ValueError(
+                            f"{category}[{index}].argv is only for processes/exec rules"
+                        )
         return self
 
     # ------------------------------------------------------------------ I/O

@@ -1,0 +1,219 @@
+"""``sandbox profile …``: build, diff, show, check, status, compile, schema.
+
+Wire into the main parser with :func:`add_profile_parser`; every subcommand sets ``func`` to a
+handler taking the parsed namespace and returning the exit code (0 ok, 1 findings/not done,
+2 usage or input errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sandbox.errors import SandboxError
+
+
+def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``profile`` and its subcommands to an ``argparse`` subparsers object.
+
+    Example
+    -------
+    >>> parser = argparse.ArgumentParser(prog="sandbox")
+    >>> _ = add_profile_parser(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["profile", "schema"]).func.__name__
+    'cmd_schema'
+    """
+    profile = subparsers.add_parser("profile", help="build, review and compile profiles")
+    sub = profile.add_subparsers(dest="profile_command", required=True)
+
+    build = sub.add_parser("build", help="build or extend a profile from learn-mode observations")
+    build.add_argument(
+        "--function", required=True, help="function name (records of others are skipped)"
+    )
+    build.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        action="extend",
+        required=True,
+        metavar="SOURCE",
+        help="file, folder, cloudwatch[:GROUP] or s3://bucket/prefix",
+    )
+    build.add_argument("--out", help="profile file (merged into when it exists); default: print")
+    build.add_argument(
+        "--threshold", type=int, default=3, help="distinct literals before a family becomes a glob"
+    )
+    build.add_argument("--region", help="AWS region for cloudwatch and s3 sources")
+    build.add_argument(
+        "--generalise-regions", action="store_true", help="AWS endpoints: region -> *"
+    )
+    build.add_argument(
+        "--extends",
+        action="append",
+        metavar="BUNDLE",
+        help="base bundles of a new profile (default python-runtime)",
+    )
+    build.add_argument(
+        "--literal-cap", type=int, default=20, help="literals kept per rule's coverage"
+    )
+    build.set_defaults(func=cmd_build)
+
+    diff = sub.add_parser("diff", help="review diff between two profiles")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.set_defaults(func=cmd_diff)
+
+    show = sub.add_parser("show", help="readable summary of a profile")
+    show.add_argument("file")
+    show.set_defaults(func=cmd_show)
+
+    check = sub.add_parser("check", help="validate and lint profiles")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=cmd_check)
+
+    status = sub.add_parser("status", help="is learning done?")
+    status.add_argument("file")
+    status.add_argument("--invocations", type=int, default=100, help="quiet invocations needed")
+    status.add_argument("--quiet-for", default="24h", help="quiet time needed (30m, 1h, 2d)")
+    status.set_defaults(func=cmd_status)
+
+    comp = sub.add_parser("compile", help="write the runtime form")
+    comp.add_argument("file")
+    comp.add_argument("-o", "--out", required=True)
+    comp.set_defaults(func=cmd_compile)
+
+    schema = sub.add_parser("schema", help="print the profile JSON Schema")
+    schema.set_defaults(func=cmd_schema)
+    return profile  # type: ignore[no-any-return]
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from sandbox.profile.build import BuildOptions, build_profile
+    from sandbox.profile.diff import diff_profiles
+    from sandbox.profile.model import Profile
+
+    if args.threshold < 1:
+        return _error("--threshold must be at least 1")
+    existing = None
+    out = Path(args.out) if args.out else None
+    try:
+        if out is not None and out.exists():
+            existing = Profile.load(out)
+        options = BuildOptions(
+            threshold=args.threshold,
+            generalise_regions=args.generalise_regions,
+            literal_cap=args.literal_cap,
+            region=args.region,
+            extends=tuple(args.extends or ("python-runtime",)),
+            base_dir=out.parent if out is not None else None,
+        )
+        profile, report = build_profile(args.function, args.sources, existing, options)
+    except SandboxError as exc:
+        return _error(str(exc))
+    print(report.summary(), file=sys.stderr)
+    if out is None:
+        sys.stdout.write(profile.to_json())
+        return 0
+    old = existing or Profile(function=args.function, extends=profile.extends)
+    print("\n".join(diff_profiles(old, profile, old_name=str(out), new_name=f"{out} (built)")))
+    profile.save(out)
+    return 0
+
+
+def _load(path: str) -> Any:
+    from sandbox.profile.model import Profile
+
+    return Profile.load(path)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from sandbox.profile.diff import diff_profiles
+
+    try:
+        old, new = _load(args.old), _load(args.new)
+    except SandboxError as exc:
+        return _error(str(exc))
+    print("\n".join(diff_profiles(old, new, old_name=args.old, new_name=args.new)))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from sandbox.profile.diff import show_profile
+
+    try:
+        print(show_profile(_load(args.file)))
+    except SandboxError as exc:
+        return _error(str(exc))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sandbox.profile.diff import check_profile
+
+    errors = 0
+    for file in args.files:
+        issues = check_profile(file)
+        for issue in issues:
+            print(issue)
+        errors += sum(1 for i in issues if i.level == "error")
+        if not issues:
+            print(f"{file}: ok")
+    return 1 if errors else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sandbox.profile.diff import learning_status, parse_duration
+
+    try:
+        quiet = parse_duration(args.quiet_for)
+        done, lines = learning_status(
+            _load(args.file), invocations=args.invocations, quiet_for=quiet
+        )
+    except (SandboxError, ValueError) as exc:
+        return _error(str(exc))
+    print("\n".join(lines))
+    return 0 if done else 1
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from sandbox.profile.diff import compile_file
+
+    try:
+        compiled = compile_file(args.file, args.out)
+    except SandboxError as exc:
+        return _error(str(exc))
+    groups: dict[str, list[Any]] = compiled["rules"]  # type: ignore[assignment]
+    rules = sum(len(v) for v in groups.values())
+    print(
+        f"{args.out}: {rules} matcher entr{'y' if rules == 1 else 'ies'}, sha256 {compiled['profile_sha256']}"
+    )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from sandbox.profile.diff import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m sandbox.profile.cli profile …``)."""
+    parser = argparse.ArgumentParser(prog="sandbox")
+    add_profile_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+
+__all__ = ["add_profile_parser", "main"]

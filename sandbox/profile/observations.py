@@ -1,0 +1,424 @@
+"""Read learn-mode observation records from files, folders, CloudWatch Logs and S3.
+
+Sources (``--from``):
+
+===========================  ==================================================================
+``PATH``                     a file of JSON lines (any text: lines may carry a log prefix)
+``DIR``                      every regular file below it, in sorted order
+``cloudwatch``               ``/aws/lambda/<function>`` through ``FilterLogEvents`` (paginated)
+``cloudwatch:GROUP``         another log group
+``s3://bucket/prefix``       every object under the prefix (``ListObjectsV2`` + ``GetObject``)
+===========================  ==================================================================
+
+Every source is read incrementally: a cursor in ``profile.learning.sources`` remembers what was
+read (a file's size and a digest of what was read; CloudWatch's last event timestamp and the
+event ids seen at that timestamp; S3's keys and ETags), so re-running a build reads only what is
+new and never counts an observation twice.
+
+A line is used when it holds a JSON object (after any prefix such as the Lambda runtime's
+``timestamp<TAB>request-id<TAB>LEVEL<TAB>``) whose ``type`` is ``sandbox.observation`` or
+``sandbox.invocation``. Anything else is skipped and counted by reason, never a crash:
+
+================  ==================================================================
+``foreign``       not a sandbox record (other log lines, start records, findings)
+``corrupt``       a sandbox record cut short or not valid JSON
+``invalid``       valid JSON but a field is missing or has the wrong type
+``newer-schema``  ``"v"`` greater than this reader understands
+``other-function``  ``function`` is not the one being built
+================  ==================================================================
+
+boto3 is imported only for the CloudWatch and S3 sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.compiler import ACTIONS
+from sandbox.errors import SandboxError
+
+SUPPORTED_VERSION = 1
+OBSERVATION = "sandbox.observation"
+INVOCATION = "sandbox.invocation"
+PHASES = ("init", "invoke")
+SKIP_REASONS = ("foreign", "corrupt", "invalid", "newer-schema", "other-function")
+_DECODER = json.JSONDecoder()
+
+Warn = Callable[[str], None]
+
+
+class SourceError(SandboxError, ValueError):
+    """A source cannot be read at all (missing file, unknown scheme, AWS error)."""
+
+
+@dataclass(frozen=True, order=True)
+class Observation:
+    """One novel access seen by one execution environment (a normalised, symbolic target)."""
+
+    env: str
+    invocation: int
+    phase: str
+    category: str
+    action: str
+    target: str
+    argv: tuple[str, ...] | None = None
+    time: str = ""
+    function: str = ""
+
+    def key(self) -> tuple[str, int, str, str, str, str, tuple[str, ...] | None]:
+        """Identity for deduplication: the same record read twice is one observation.
+
+        ``time`` and ``request_id`` are left out on purpose: the recorder writes an access once
+        per environment, so ``(env, invocation, phase, category, action, target, argv)``
+        identifies the record, whichever copy (file, stdout capture, CloudWatch) it came from.
+        """
+        return (
+            self.env,
+            self.invocation,
+            self.phase,
+            self.category,
+            self.action,
+            self.target,
+            self.argv,
+        )
+
+
+@dataclass(frozen=True, order=True)
+class InvocationEnd:
+    """The end of one invocation in one environment, with its count of novel observations."""
+
+    env: str
+    invocation: int
+    time: str = ""
+    novel: int = 0
+    function: str = ""
+
+    def key(self) -> tuple[str, int]:
+        return (self.env, self.invocation)
+
+
+@dataclass
+class ObservationSet:
+    """Observations and invocation ends, deduplicated by key, with skip counts and cursors.
+
+    Example
+    -------
+    >>> s = ObservationSet()
+    >>> s.add_line('{"type": "sandbox.invocation", "v": 1, "env": "e", "invocation": 1}', "f")
+    'invocation'
+    >>> len(s.invocations)
+    1
+    """
+
+    function: str | None = None
+    observations: dict[tuple[Any, ...], Observation] = field(default_factory=dict)
+    invocations: dict[tuple[str, int], InvocationEnd] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    lines: int = 0
+    cursors: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, item: Observation | InvocationEnd) -> None:
+        if isinstance(item, Observation):
+            self.observations.setdefault(item.key(), item)
+        else:
+            known = self.invocations.get(item.key())
+            if known is None or (item.time, item.novel) > (known.time, known.novel):
+                self.invocations[item.key()] = item
+
+    def add_line(self, line: str, source: str) -> str:
+        """Parse one line; returns ``observation``, ``invocation`` or the skip reason."""
+        self.lines += 1
+        kind, item = parse_line(line, self.function)
+        if item is None:
+            self.skipped[kind] += 1
+        else:
+            self.add(item)
+        return kind
+
+    def union(self, other: ObservationSet) -> ObservationSet:
+        """The set union (commutative, associative, idempotent on the records)."""
+        out = ObservationSet(function=self.function or other.function)
+        for item in sorted(self.observations.values()) + sorted(other.observations.values()):
+            out.add(item)
+        for inv in sorted(self.invocations.values()) + sorted(other.invocations.values()):
+            out.add(inv)
+        out.skipped = self.skipped + other.skipped
+        out.lines = self.lines + other.lines
+        out.cursors = {**self.cursors, **other.cursors}
+        return out
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def parse_line(
+    line: str, function: str | None = None
+) -> tuple[str, Observation | InvocationEnd | None]:
+    """Decode one log line into a record, or say why it is skipped.
+
+    Example
+    -------
+    >>> parse_line("2026-01-01T00:00:00Z\\tabc\\tINFO\\tnot json")
+    ('foreign', None)
+    """
+    start = line.find("{")
+    if start < 0:
+        return "foreign", None
+    try:
+        data, _end = _DECODER.raw_decode(line, start)
+    except (json.JSONDecodeError, RecursionError):
+        # A truncated sandbox record is corrupt; any other brace-bearing line is someone else's.
+        return ("corrupt" if "sandbox." in line else "foreign"), None
+    if not isinstance(data, dict):
+        return "foreign", None
+    kind = data.get("type")
+    if kind not in (OBSERVATION, INVOCATION):
+        return "foreign", None
+    version = data.get("v")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return "invalid", None
+    if version > SUPPORTED_VERSION:
+        return "newer-schema", None
+    record_function = data.get("function", "")
+    if not isinstance(record_function, str):
+        return "invalid", None
+    if function is not None and record_function != function:
+        return "other-function", None
+    env = data.get("env")
+    invocation = data.get("invocation", 0)
+    time = data.get("time", "")
+    if (
+        not isinstance(env, str)
+        or not env
+        or not isinstance(invocation, int)
+        or isinstance(invocation, bool)
+        or not isinstance(time, str)
+    ):
+        return "invalid", None
+    if kind == INVOCATION:
+        novel = data.get("novel", 0)
+        if not isinstance(novel, int) or isinstance(novel, bool):
+            return "invalid", None
+        return "invocation", InvocationEnd(env, invocation, time, novel, record_function)
+    category, action, target, phase = (
+        data.get(k) for k in ("category", "action", "target", "phase")
+    )
+    argv = data.get("argv")
+    if (
+        not isinstance(category, str)
+        or category not in ACTIONS
+        or action not in ACTIONS[category]
+        or not isinstance(target, str)
+        or not target
+        or phase not in PHASES
+        or (
+            argv is not None
+            and (not isinstance(argv, list) or not all(isinstance(a, str) for a in argv))
+        )
+    ):
+        return "invalid", None
+    assert isinstance(action, str) and isinstance(phase, str)
+    return "observation", Observation(
+        env,
+        invocation,
+        phase,
+        category,
+        action,
+        target,
+        tuple(argv) if argv is not None else None,
+        time,
+        record_function,
+    )
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def stderr_warn(message: str) -> None:
+    """Default warning channel: one line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def read_sources(
+    sources: Iterable[str],
+    *,
+    function: str | None,
+    cursors: Mapping[str, Any] | None = None,
+    region: str | None = None,
+    warn: Warn = stderr_warn,
+    clients: Mapping[str, Any] | None = None,
+) -> ObservationSet:
+    """Read every source into one :class:`ObservationSet`, resuming from ``cursors``.
+
+    Parameters
+    ----------
+    sources:
+        Paths, folders, ``cloudwatch[:GROUP]`` or ``s3://bucket/prefix``.
+    function:
+        Keep only records of this function (``None``: keep all).
+    cursors:
+        ``profile.learning.sources`` of an earlier build; the new cursors are in the result.
+    region:
+        AWS region for the CloudWatch and S3 clients.
+    clients:
+        Ready boto3 clients by service name (``logs``, ``s3``), mainly for tests.
+
+    Example
+    -------
+    >>> obs = read_sources(["observations.jsonl"], function="orders")  # doctest: +SKIP
+    """
+    cursors = dict(cursors or {})
+    out = ObservationSet(function=function)
+    for source in sources:
+        before = Counter(out.skipped)
+        if source == "cloudwatch" or source.startswith("cloudwatch:"):
+            group = source.partition(":")[2] or f"/aws/lambda/{function}"
+            _read_cloudwatch(out, group, cursors, _client("logs", region, clients), source)
+        elif source.startswith("s3://"):
+            _read_s3(out, source, cursors, _client("s3", region, clients))
+        else:
+            path = Path(source)
+            if path.is_dir():
+                files = sorted(
+                    p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                )
+                for file in files:
+                    _read_file(out, file, cursors)
+            elif path.is_file():
+                _read_file(out, path, cursors)
+            else:
+                raise SourceError(f"{source}: no such file or folder")
+        skipped = out.skipped - before
+        for reason in SKIP_REASONS:
+            if skipped[reason]:
+                warn(f"{source}: skipped {skipped[reason]} line(s): {reason}")
+    return out
+
+
+def _client(service: str, region: str | None, clients: Mapping[str, Any] | None) -> Any:
+    if clients and service in clients:
+        return clients[service]
+    try:
+        import boto3
+    except ImportError as exc:  # pragma: no cover - boto3 ships with the dev extras
+        raise SourceError(f"reading from {service} needs boto3 (pip install boto3)") from exc
+    return boto3.client(service, region_name=region) if region else boto3.client(service)
+
+
+def _read_file(out: ObservationSet, path: Path, cursors: dict[str, Any]) -> None:
+    """Read a file from where the last build stopped, if the part read then is unchanged."""
+    key = f"file:{os.path.abspath(path)}"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
+    offset = 0
+    cursor = cursors.get(key)
+    if isinstance(cursor, dict):
+        done = cursor.get("offset")
+        if (
+            isinstance(done, int)
+            and 0 < done <= len(data)
+            and hashlib.sha256(data[:done]).hexdigest() == cursor.get("sha256")
+        ):
+            offset = done
+    # Only whole lines count: a line still being written is read next time.
+    end = data.rfind(b"\n") + 1 if not data.endswith(b"\n") else len(data)
+    if end < offset:
+        end = offset
+    for line in _lines(data[offset:end]):
+        out.add_line(line, str(path))
+    cursor_out = {"offset": end, "sha256": hashlib.sha256(data[:end]).hexdigest()}
+    out.cursors[key] = cursor_out
+    cursors[key] = cursor_out
+
+
+def _lines(data: bytes) -> Iterator[str]:
+    for raw in data.splitlines():
+        if raw.strip():
+            yield raw.decode("utf-8", "replace")
+
+
+def _read_cloudwatch(
+    out: ObservationSet, group: str, cursors: dict[str, Any], client: Any, source: str
+) -> None:
+    """FilterLogEvents from the cursor's timestamp on, skipping event ids already read there."""
+    key = f"cloudwatch:{group}"
+    cursor = cursors.get(key) if isinstance(cursors.get(key), dict) else {}
+    assert isinstance(cursor, dict)
+    last_ts = int(cursor.get("timestamp", 0) or 0)
+    seen_at_last = set(cursor.get("ids", []))
+    kwargs: dict[str, Any] = {"logGroupName": group, "interleaved": True}
+    if last_ts:
+        kwargs["startTime"] = last_ts
+    max_ts, ids_at_max = last_ts, set(seen_at_last)
+    try:
+        while True:
+            page = client.filter_log_events(**kwargs)
+            for event in page.get("events", []):
+                ts = int(event.get("timestamp", 0))
+                event_id = str(event.get("eventId", ""))
+                if ts < last_ts or (ts == last_ts and event_id in seen_at_last):
+                    continue
+                for line in str(event.get("message", "")).splitlines():
+                    if line.strip():
+                        out.add_line(line, source)
+                if ts > max_ts:
+                    max_ts, ids_at_max = ts, {event_id}
+                elif ts == max_ts:
+                    ids_at_max.add(event_id)
+            token = page.get("nextToken")
+            if not token:
+                break
+            kwargs["nextToken"] = token
+    except Exception as exc:
+        if isinstance(exc, SourceError):
+            raise
+        raise SourceError(f"{source}: {exc}") from exc
+    cursor_out = {"timestamp": max_ts, "ids": sorted(ids_at_max)}
+    out.cursors[key] = cursor_out
+    cursors[key] = cursor_out
+
+
+def _read_s3(out: ObservationSet, url: str, cursors: dict[str, Any], client: Any) -> None:
+    """Every object under the prefix not read before (by key and ETag), in key order."""
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise SourceError(f"{url}: expected s3://bucket/prefix")
+    key = f"s3:{bucket}/{prefix}"
+    cursor = cursors.get(key) if isinstance(cursors.get(key), dict) else {}
+    assert isinstance(cursor, dict)
+    read: dict[str, str] = dict(cursor.get("keys", {}))
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    try:
+        while True:
+            page = client.list_objects_v2(**kwargs)
+            for item in page.get("Contents", []):
+                name, etag = item["Key"], str(item.get("ETag", "")).strip('"')
+                if read.get(name) == etag:
+                    continue
+                body = client.get_object(Bucket=bucket, Key=name)["Body"].read()
+                for line in _lines(body):
+                    out.add_line(line, f"s3://{bucket}/{name}")
+                read[name] = etag
+            if not page.get("IsTruncated"):
+                break
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+    except Exception as exc:
+        if isinstance(exc, SourceError):
+            raise
+        raise SourceError(f"{url}: {exc}") from exc
+    cursor_out = {"keys": dict(sorted(read.items()))}
+    out.cursors[key] = cursor_out
+    cursors[key] = cursor_out
