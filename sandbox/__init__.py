@@ -11,8 +11,6 @@ Example
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from sandbox.errors import (
     ConfigError,
     ImportViolation,
@@ -24,7 +22,10 @@ from sandbox.errors import (
 from sandbox.hook import installed as status
 from sandbox.runtime import install
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
+    from typing import Any
+
     from sandbox.profile import Profile
 
 __all__ = [

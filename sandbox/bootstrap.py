@@ -15,14 +15,17 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from sandbox.config import Config
 from sandbox.hook import begin_invocation, end_invocation, mark_invoke_phase
 from sandbox.runtime import install
 from sandbox.who import event_source
 
-Handler = Callable[[Any, Any], Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Handler = Callable[[Any, Any], Any]
 
 
 def _fault(kind: str, message: str) -> Exception:
@@ -37,21 +40,28 @@ def _fault(kind: str, message: str) -> Exception:
 def load_handler(spec: str | None) -> Handler:
     """Import ``module.function`` as the Lambda runtime would, with its error types."""
     if not spec:
-        raise _fault("MALFORMED_HANDLER_NAME", "Bad handler '': SANDBOX_ORIGINAL_HANDLER is not set")
+        raise _fault(
+            "MALFORMED_HANDLER_NAME", "Bad handler '': SANDBOX_ORIGINAL_HANDLER is not set"
+        )
     try:
         module_name, function_name = spec.rsplit(".", 1)
     except ValueError as exc:
         raise _fault("MALFORMED_HANDLER_NAME", f"Bad handler '{spec}': {exc}") from None
     if module_name.split(".")[0] in sys.builtin_module_names:
         raise _fault(
-            "BUILT_IN_MODULE_CONFLICT", f"Cannot use built-in module {module_name} as a handler module"
+            "BUILT_IN_MODULE_CONFLICT",
+            f"Cannot use built-in module {module_name} as a handler module",
         )
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
-        raise _fault("IMPORT_MODULE_ERROR", f"Unable to import module '{module_name}': {exc}") from None
+        raise _fault(
+            "IMPORT_MODULE_ERROR", f"Unable to import module '{module_name}': {exc}"
+        ) from None
     except SyntaxError as exc:
-        raise _fault("USER_CODE_SYNTAX_ERROR", f"Syntax error in module '{module_name}': {exc}") from None
+        raise _fault(
+            "USER_CODE_SYNTAX_ERROR", f"Syntax error in module '{module_name}': {exc}"
+        ) from None
     try:
         function: Handler = getattr(module, function_name)
     except AttributeError:

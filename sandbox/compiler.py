@@ -7,7 +7,6 @@ is handed one (the Lambda layer ships the compiled form; the pydantic model in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import ProfileError
-from sandbox.policy import FORMAT, FORMAT_VERSION
+from sandbox.policy import FORMAT, FORMAT_VERSION, is_compiled, load_json
 
 SCHEMA_VERSION = 1
 BASE_DIR = Path(__file__).parent / "data" / "base"
@@ -55,26 +54,6 @@ CEILING: dict[str, list[str]] = {
         "concurrent.interpreters",
     ],
 }
-
-
-def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a JSON object from a file, naming the file in any error."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except FileNotFoundError:
-        raise ProfileError("file not found", source=str(path)) from None
-    except OSError as exc:
-        raise ProfileError(f"cannot read: {exc.strerror}", source=str(path)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"not valid JSON: {exc}", source=str(path)) from exc
-    if not isinstance(document, dict):
-        raise ProfileError("expected a JSON object at the top level", source=str(path))
-    return document
-
-
-def is_compiled(document: Mapping[str, Any]) -> bool:
-    return document.get("format") == FORMAT
 
 
 def resolve_extends(
@@ -131,7 +110,9 @@ def iter_rules(
                 )
             target = rule.get("target")
             if not isinstance(target, str) or not target:
-                raise ProfileError("expected a non-empty string", source=source, field=f"{where}.target")
+                raise ProfileError(
+                    "expected a non-empty string", source=source, field=f"{where}.target"
+                )
             phase = rule.get("phase", "any")
             if section == "rules" and phase not in RULE_PHASES:
                 raise ProfileError(
@@ -143,7 +124,9 @@ def iter_rules(
             if argv is not None and (
                 not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)
             ):
-                raise ProfileError("expected a list of strings", source=source, field=f"{where}.argv")
+                raise ProfileError(
+                    "expected a list of strings", source=source, field=f"{where}.argv"
+                )
             out.append((category, rule))
     return out
 
@@ -202,6 +185,8 @@ def compile_profile(
         key: (sorted(value) if isinstance(value, set) else sorted(value, key=json.dumps))
         for key, value in sorted(groups.items())
     }
+    import hashlib
+
     body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     compiled: dict[str, Any] = {
         "format": FORMAT,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sandbox.errors import ConfigError
 
@@ -15,7 +14,6 @@ ON_VIOLATION = ("raise", "exit")
 DEFAULT_PROFILE_PATH = "/opt/sandbox-profile/profile.json"
 
 
-@dataclass(frozen=True)
 class Config:
     """The sandbox's settings for one process.
 
@@ -41,21 +39,62 @@ class Config:
         Findings written per invocation before the rest are only counted.
     """
 
-    mode: str = "off"
-    profile_path: str = DEFAULT_PROFILE_PATH
-    profile_explicit: bool = False
-    on_violation: str = "raise"
-    observations_file: str | None = None
-    findings_file: str | None = None
-    observations_s3: str | None = None
-    seccomp: bool = True
-    landlock: bool = True
-    max_findings: int = 100
-    function_name: str = "local"
-    function_version: str = "$LATEST"
-    task_root: str | None = None
-    original_handler: str | None = None
-    runtime_api: str | None = None
+    # A plain class, not a dataclass: building dataclasses costs milliseconds at cold start.
+    __slots__ = (
+        "findings_file",
+        "function_name",
+        "function_version",
+        "landlock",
+        "max_findings",
+        "mode",
+        "observations_file",
+        "observations_s3",
+        "on_violation",
+        "original_handler",
+        "profile_explicit",
+        "profile_path",
+        "runtime_api",
+        "seccomp",
+        "task_root",
+    )
+
+    def __init__(
+        self,
+        *,
+        mode: str = "off",
+        profile_path: str = DEFAULT_PROFILE_PATH,
+        profile_explicit: bool = False,
+        on_violation: str = "raise",
+        observations_file: str | None = None,
+        findings_file: str | None = None,
+        observations_s3: str | None = None,
+        seccomp: bool = True,
+        landlock: bool = True,
+        max_findings: int = 100,
+        function_name: str = "local",
+        function_version: str = "$LATEST",
+        task_root: str | None = None,
+        original_handler: str | None = None,
+        runtime_api: str | None = None,
+    ):
+        self.mode = mode
+        self.profile_path = profile_path
+        self.profile_explicit = profile_explicit
+        self.on_violation = on_violation
+        self.observations_file = observations_file
+        self.findings_file = findings_file
+        self.observations_s3 = observations_s3
+        self.seccomp = seccomp
+        self.landlock = landlock
+        self.max_findings = max_findings
+        self.function_name = function_name
+        self.function_version = function_version
+        self.task_root = task_root
+        self.original_handler = original_handler
+        self.runtime_api = runtime_api
+
+    def __repr__(self) -> str:
+        return "Config(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -73,7 +112,9 @@ class Config:
         try:
             max_findings = int(max_findings_raw)
         except ValueError:
-            raise ConfigError(f"SANDBOX_MAX_FINDINGS={max_findings_raw!r}: not an integer") from None
+            raise ConfigError(
+                f"SANDBOX_MAX_FINDINGS={max_findings_raw!r}: not an integer"
+            ) from None
         return cls(
             mode=mode,
             profile_path=env.get("SANDBOX_PROFILE") or DEFAULT_PROFILE_PATH,

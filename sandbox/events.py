@@ -14,12 +14,15 @@ import os
 import socket
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from sandbox.globs import process_target
 
-Access = tuple[str, str, str, Any]
-Decoder = Callable[[tuple[Any, ...]], "list[Access] | None"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Access = tuple[str, str, str, Any]
+    Decoder = Callable[[tuple[Any, ...]], "list[Access] | None"]
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -185,8 +188,14 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
     family = getattr(sock, "family", None)
     if family == socket.AF_UNIX or isinstance(address, (str, bytes)):
         if isinstance(address, bytes) and address[:1] == b"\x00":
-            return [("files", "connect" if action != "bind" else "write",
-                     "@" + address[1:].decode("utf-8", "backslashreplace"), None)]
+            return [
+                (
+                    "files",
+                    "connect" if action != "bind" else "write",
+                    "@" + address[1:].decode("utf-8", "backslashreplace"),
+                    None,
+                )
+            ]
         if isinstance(address, str) and address[:1] == "\x00":
             return [("files", "connect" if action != "bind" else "write", "@" + address[1:], None)]
         return _one("files", "connect" if action != "bind" else "write", address)

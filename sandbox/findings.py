@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 from sandbox.roots import Roots
 from sandbox.sinks import LineSink
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 SCHEMA = 1
 _getframe = sys._getframe
@@ -59,9 +63,8 @@ class Reporter:
         self._seen: dict[tuple[str, ...], int] = {}
         self._emitted_this_invocation = 0
         self._suppressed = 0
-        self._library_dirs = tuple(
-            d + "/" for name in ("stdlib", "site", "prefix") for d in roots.dirs.get(name, ())
-        ) + (_SANDBOX_DIR + "/",)
+        library = [d + "/" for name in ("stdlib", "site", "prefix") for d in roots.dirs.get(name, ())]
+        self._library_dirs = (*library, _SANDBOX_DIR + "/")
 
     def site(self) -> str:
         """``file:line`` of the first frame that is not the sandbox, stdlib or a library."""

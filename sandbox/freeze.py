@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def freeze(modules: Iterable[types.ModuleType]) -> dict[int, Any]:
@@ -28,7 +31,9 @@ def freeze(modules: Iterable[types.ModuleType]) -> dict[int, Any]:
             if isinstance(value, types.FunctionType):
                 functions.append(value)
             elif isinstance(value, type):
-                functions.extend(v for v in vars(value).values() if isinstance(v, types.FunctionType))
+                functions.extend(
+                    v for v in vars(value).values() if isinstance(v, types.FunctionType)
+                )
     for value in functions:
         if id(value.__globals__) not in snapshots or id(value) in copies:
             continue  # imported from elsewhere, or already copied

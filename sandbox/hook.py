@@ -18,16 +18,22 @@ import _thread
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from sandbox.errors import ImportViolation, PermissionViolation, SandboxViolation
-from sandbox.events import DECODERS, Access, host_port, norm_host
+from sandbox.events import DECODERS, host_port, norm_host
 from sandbox.findings import Invocation, Reporter, rule_hint
 from sandbox.freeze import freeze, freeze_instances
 from sandbox.learn import Recorder
 from sandbox.policy import Policy
 from sandbox.resolver import AddressBook, interpose
 from sandbox.roots import Roots
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sandbox.events import Access
+
 
 CACHE_LIMIT = 8192
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -81,10 +87,14 @@ def install_hook(
         findings,
         globs,
         learn,
-        policy as policy_module,
         resolver,
-        roots as roots_module,
         sinks,
+    )
+    from sandbox import (
+        policy as policy_module,
+    )
+    from sandbox import (
+        roots as roots_module,
     )
 
     frozen = freeze([events, findings, globs, learn, policy_module, resolver, roots_module, sinks])

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from sandbox.findings import Invocation
 from sandbox.globs import ARG_SEP
 from sandbox.roots import Roots
 from sandbox.sinks import LineSink
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 OBSERVATION_VERSION = 1
 
@@ -49,7 +53,9 @@ class Recorder:
             return self.roots.to_symbolic(target), None
         return target, None
 
-    def record(self, category: str, action: str, target: str, phase: str, invocation: Invocation) -> None:
+    def record(
+        self, category: str, action: str, target: str, phase: str, invocation: Invocation
+    ) -> None:
         shown, argv = self.symbolic(category, action, target)
         record: dict[str, Any] = {
             "type": "sandbox.observation",

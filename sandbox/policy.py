@@ -8,17 +8,44 @@ directory prefixes and globs. Loading it is a ``json.load``, a root expansion an
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from sandbox.errors import ProfileError
 from sandbox.globs import glob_to_regex, is_glob, process_rule_regex
 from sandbox.roots import Roots
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+
 FORMAT = "lambda-sandbox.compiled"
 FORMAT_VERSION = 1
 PHASES = ("init", "invoke")
+
+
+def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON object from a file, naming the file in any error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise ProfileError("file not found", source=str(path)) from None
+    except OSError as exc:
+        raise ProfileError(f"cannot read: {exc.strerror}", source=str(path)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"not valid JSON: {exc}", source=str(path)) from exc
+    if not isinstance(document, dict):
+        raise ProfileError("expected a JSON object at the top level", source=str(path))
+    return document
+
+
+def is_compiled(document: Mapping[str, Any]) -> bool:
+    """Whether a document is a compiled profile (rather than a profile to compile)."""
+    return document.get("format") == FORMAT
 
 
 class Matcher:

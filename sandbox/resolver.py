@@ -14,9 +14,13 @@ from __future__ import annotations
 import _socket
 import socket
 from collections.abc import Callable
-from typing import Any
 
 from sandbox.events import norm_host, norm_ip
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _MARK = "__sandbox_original__"
 MAX_ADDRESSES = 4096

@@ -28,7 +28,9 @@ class Roots:
     __slots__ = ("_ordered", "dirs")
 
     def __init__(self, dirs: dict[str, tuple[str, ...]]):
-        self.dirs = {name: tuple(d.rstrip("/") or "/" for d in ds if d) for name, ds in dirs.items()}
+        self.dirs = {
+            name: tuple(d.rstrip("/") or "/" for d in ds if d) for name, ds in dirs.items()
+        }
         # Longest directory first so the most specific root wins.
         pairs = [(d, name) for name, ds in self.dirs.items() for d in ds]
         self._ordered = tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[1])))

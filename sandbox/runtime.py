@@ -9,23 +9,26 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
 
-from sandbox.compiler import compile_profile, load_any
 from sandbox.config import MODES, Config
 from sandbox.errors import ConfigError, ProfileError
 from sandbox.findings import Reporter
 from sandbox.hook import install_hook, installed
 from sandbox.learn import Recorder
-from sandbox.policy import STDLIB_EXCLUDED, Policy
+from sandbox.policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
 from sandbox.roots import Roots
 from sandbox.sinks import LineSink
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Learn mode with no profile of its own still starts from the base bundles, so the
 # observations hold only the function's own difference.
 LEARN_BASE = {"schema_version": 1, "function": "", "extends": ["python-runtime"], "rules": {}}
 
-ProfileSource = str | os.PathLike[str] | Mapping[str, Any] | Policy | Any
+if TYPE_CHECKING:
+    ProfileSource = str | os.PathLike[str] | Mapping[str, Any] | Policy | Any
 
 
 def install(
@@ -130,6 +133,8 @@ def _load_policy(
         if mode != "learn":
             raise
         # Learn fails open: record against the base bundles and say why.
+        from sandbox.compiler import compile_profile
+
         return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
 
 
@@ -137,19 +142,25 @@ def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mo
     if isinstance(profile, Policy):
         return profile
     if profile is None:
-        path = config.profile_path
-        if not os.path.exists(path) and mode == "learn" and not config.profile_explicit:
-            return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots)
-        return Policy.load(load_any(path), roots)
+        profile = config.profile_path
+        if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
+            profile = LEARN_BASE
     if isinstance(profile, (str, os.PathLike)):
+        document = load_json(profile)
+        if is_compiled(document):
+            return Policy.load(document, roots)  # the fast path: no compiler import
+        from sandbox.compiler import load_any
+
         return Policy.load(load_any(profile), roots)
     if hasattr(profile, "model_dump"):  # the pydantic Profile of the tooling side
         profile = profile.model_dump(mode="json", exclude_none=True)
     if isinstance(profile, Mapping):
-        from sandbox.compiler import is_compiled
-
         document = dict(profile)
-        return Policy.load(document if is_compiled(document) else compile_profile(document), roots)
+        if is_compiled(document):
+            return Policy.load(document, roots)
+        from sandbox.compiler import compile_profile
+
+        return Policy.load(compile_profile(document, kernel=mode == "enforce"), roots)
     raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
 
 

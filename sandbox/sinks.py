@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # Bound once: the function cannot reroute the sandbox's writes by rebinding os.write later.
 _write = os.write

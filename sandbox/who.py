@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def event_source(event: Any) -> dict[str, Any]:
@@ -41,7 +43,11 @@ def event_source(event: Any) -> dict[str, Any]:
         if source == "aws:s3":
             bucket = (first.get("s3") or {}).get("bucket") or {}
             arn = bucket.get("arn") or arn
-        return {k: v for k, v in {"source": source, "source_arn": arn, "records": len(records)}.items() if v}
+        return {
+            k: v
+            for k, v in {"source": source, "source_arn": arn, "records": len(records)}.items()
+            if v
+        }
     if "detail-type" in event and "source" in event:
         return {
             "source": "eventbridge",
