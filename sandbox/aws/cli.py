@@ -319,9 +319,15 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
                 )
         lambda_client = opts.client("lambda")
         config = wait_updated(lambda_client, function, opts)
+        # Refuse (not Python, wrapper slot, layer limit) before publishing anything.
+        placeholder = "arn:aws:lambda:r:0:layer:{}:1"
         plan_attach(
-            config, sandbox_layer=config.get("FunctionArn", "x"), mode="learn"
-        )  # refuses early, before publishing
+            config,
+            sandbox_layer=placeholder.format("lambda-sandbox-placeholder"),
+            mode=mode,
+            profile_layer=placeholder.format("sandbox-profile-placeholder"),
+            redirect_handler=args.redirect_handler,
+        )
         compiled = profile.compile(base_dir=args.profile.resolve().parent)
         meta = profile_summary(profile, compiled)
         data = profile_zip(compiled, meta)

@@ -35,6 +35,7 @@ __all__ = [
     "SANDBOX_LAYER_PREFIX",
     "default_cache_dir",
     "find_sandbox_layer",
+    "get_layer_version",
     "is_profile_layer",
     "is_sandbox_layer",
     "layer_name_of",
@@ -174,8 +175,20 @@ def _latest_version(opts: AwsOptions, name: str) -> dict[str, Any] | None:
     return latest
 
 
+def get_layer_version(opts: AwsOptions, arn: str) -> dict[str, Any]:
+    """GetLayerVersion for a layer version ARN (the layer's ARN as name: works across accounts)."""
+    name, version = layer_name_of(arn)
+    if version is None:
+        raise FleetError(f"{arn!r} has no version number")
+    layer_arn = arn.rsplit(":", 1)[0]
+    response: dict[str, Any] = call(
+        opts.client("lambda"), "get_layer_version", opts, LayerName=layer_arn, VersionNumber=version
+    )
+    return response
+
+
 def _code_sha(opts: AwsOptions, arn: str) -> str | None:
-    response = call(opts.client("lambda"), "get_layer_version_by_arn", opts, Arn=arn)
+    response = get_layer_version(opts, arn)
     sha = response.get("Content", {}).get("CodeSha256")
     return str(sha) if sha else None
 
@@ -290,7 +303,7 @@ def read_profile_layer(
     URL in AWS); bytes are checked against ``CodeSha256`` either way.
     """
     try:
-        response = call(opts.client("lambda"), "get_layer_version_by_arn", opts, Arn=arn)
+        response = get_layer_version(opts, arn)
     except FleetError as exc:
         return None, str(exc)
     except Exception as exc:
