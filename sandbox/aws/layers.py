@@ -177,7 +177,7 @@ def _latest_version(opts: AwsOptions, name: str) -> dict[str, Any] | None:
 
 def get_layer_version(opts: AwsOptions, arn: str) -> dict[str, Any]:
     """GetLayerVersion for a layer version ARN (the layer's ARN as name: works across accounts)."""
-    name, version = layer_name_of(arn)
+    version = layer_name_of(arn)[1]
     if version is None:
         raise FleetError(f"{arn!r} has no version number")
     layer_arn = arn.rsplit(":", 1)[0]

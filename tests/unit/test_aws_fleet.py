@@ -8,21 +8,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.unit.test_aws_support import (  # noqa: F401 - fixtures
-    REGION,
-    aws,
-    config,
-    env_of,
-    layers_of,
-    make_function,
-    opts,
-    other_layer,
-    publish_sandbox,
-    write_profile,
-)
 
 from sandbox.aws.cli import main
-from sandbox.aws.layers import get_layer_version
 from sandbox.aws.functions import (
     BOOTSTRAP_HANDLER,
     WRAPPER,
@@ -33,6 +20,21 @@ from sandbox.aws.functions import (
     plan_rollback,
     select_functions,
 )
+from sandbox.aws.layers import get_layer_version
+from tests.unit import test_aws_support as support
+from tests.unit.test_aws_support import (
+    REGION,
+    config,
+    env_of,
+    layers_of,
+    make_function,
+    other_layer,
+    publish_sandbox,
+    write_profile,
+)
+
+aws = support.aws
+opts = support.opts
 
 
 def attach(opts: Any, name: str, layer: str, **kw: Any) -> Any:
