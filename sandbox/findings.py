@@ -63,7 +63,9 @@ class Reporter:
         self._seen: dict[tuple[str, ...], int] = {}
         self._emitted_this_invocation = 0
         self._suppressed = 0
-        library = [d + "/" for name in ("stdlib", "site", "prefix") for d in roots.dirs.get(name, ())]
+        library = [
+            d + "/" for name in ("stdlib", "site", "prefix") for d in roots.dirs.get(name, ())
+        ]
         self._library_dirs = (*library, _SANDBOX_DIR + "/")
 
     def site(self) -> str:
@@ -96,9 +98,10 @@ class Reporter:
         phase: str,
         invocation: Invocation,
         reason: str = "not in profile",
+        argv: list[str] | None = None,
     ) -> None:
         site = self.site()
-        key = (category, action, target, decision, site)
+        key = (category, action, target + "\x1f" + "\x1f".join(argv or ()), decision, site)
         count = self._seen.get(key, 0) + 1
         if len(self._seen) > 4096:
             self._seen.clear()
@@ -123,6 +126,7 @@ class Reporter:
                 "category": category,
                 "action": action,
                 "target": target,
+                **({"argv": argv} if argv is not None else {}),
                 "decision": decision,
                 "reason": reason,
                 "rule": rule,
@@ -134,7 +138,11 @@ class Reporter:
 
     def end_invocation(self, invocation: Invocation) -> None:
         """Write the repeat and suppressed counts of the invocation that ends, then reset."""
-        repeats = {f"{k[0]} {k[1]} {k[2]}": n - 1 for k, n in self._seen.items() if n > 1}
+        repeats = {
+            f"{k[0]} {k[1]} {k[2].replace(chr(31), ' ')}": n - 1
+            for k, n in self._seen.items()
+            if n > 1
+        }
         if repeats or self._suppressed:
             self.sink.write(
                 {
@@ -181,7 +189,7 @@ def rule_hint(category: str, action: str, target: str, phase: str, roots: Roots)
     if category == "processes" and action == "exec":
         parts = target.split("\x1f")
         shown = roots.to_symbolic(parts[0])
-        rule["argv"] = parts[1:]
+        rule["argv"] = [roots.symbolise_text(a) for a in parts[1:]]
     elif category in ("files", "native", "code"):
         shown = roots.to_symbolic(target)
     rule["target"] = shown

@@ -171,10 +171,14 @@ def install_hook(
             return
         hint = "" if ceiling_hit else _rule_hint(category, action, target, ph, roots)
         decision = "blocked" if enforce else "would-block"
+        argv = None
+        if category == "processes" and action == "exec":
+            shown, *argv = target.split("\x1f")
         reporter.report(
             category=category,
             action=action,
             target=roots.to_symbolic(shown) if category in ("files", "native") else shown,
+            argv=argv,
             decision=decision,
             rule=hint,
             phase=ph,

@@ -46,7 +46,7 @@ class Recorder:
         """The target as stored in profiles (symbolic roots), and argv for execs."""
         if category == "processes" and action == "exec":
             parts = target.split(ARG_SEP)
-            argv = [self.roots.to_symbolic(a) if a.startswith("/") else a for a in parts[1:]]
+            argv = [self.roots.symbolise_text(a) for a in parts[1:]]
             return self.roots.to_symbolic(parts[0]), argv
         if category in ("files", "native", "code"):
             # A code target is "/path/file.py:qualname" or a compiled file path.

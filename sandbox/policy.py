@@ -115,7 +115,7 @@ def build_matcher(category: str, patterns: Iterable[Any], roots: Roots) -> Match
                 continue
         if category == "processes":
             exec_pattern, argv = pattern if isinstance(pattern, list) else (pattern, None)
-            alternatives = [roots.expand(arg) for arg in argv] if argv is not None else None
+            alternatives = [roots.expand_all(arg) for arg in argv] if argv is not None else None
             for concrete in roots.expand(exec_pattern):
                 regexes.append(process_rule_regex(concrete, argv, alternatives))
             continue

@@ -70,6 +70,35 @@ class Roots:
                 return "{" + name + "}" + path[len(directory) :]
         return path
 
+    def symbolise_text(self, text: str) -> str:
+        """Rewrite every root directory inside free text (a shell command) as its token."""
+        for directory, name in self._ordered:
+            if directory == "/" or directory not in text:
+                continue
+            out, i = [], 0
+            while True:
+                j = text.find(directory, i)
+                if j < 0:
+                    out.append(text[i:])
+                    break
+                end = j + len(directory)
+                boundary = end == len(text) or text[end] in "/ \t'\";:"
+                out.append(text[i:j] + ("{" + name + "}" if boundary else directory))
+                i = end
+            text = "".join(out)
+        return text
+
+    def expand_all(self, text: str) -> list[str]:
+        """Every concrete form of text holding root tokens anywhere (e.g. in a shell command)."""
+        forms = [text]
+        for name, directories in self.dirs.items():
+            token = "{" + name + "}"
+            if token in text:
+                forms = [
+                    f.replace(token, "" if d == "/" else d) for f in forms for d in directories
+                ]
+        return forms
+
     def expand(self, pattern: str) -> list[str]:
         """Every concrete form of a symbolic pattern (one per directory of its root)."""
         if not pattern.startswith("{"):
