@@ -18,7 +18,7 @@ $(STAMP): $(PY) pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sandbox.demo
+	$(PY) examples/demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q
