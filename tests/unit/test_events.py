@@ -1,0 +1,193 @@
+"""Event decoding: every odd input normalised (bytes, PathLike, .., non-UTF-8, fds, IPv6...)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+
+import pytest
+
+from sandbox.events import DECODERS, host_port, norm_host, norm_ip, norm_path, which
+
+
+def test_paths_are_absolute_and_resolved(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a working directory with a symlink pointing elsewhere
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f").write_text("x")
+    os.symlink(tmp_path / "real" / "f", tmp_path / "link")
+    # THEN relative, bytes, PathLike, '..' and symlinked forms all name the real file
+    real = str(tmp_path / "real" / "f")
+    assert norm_path("real/f") == real
+    assert norm_path(b"real/f") == real
+    assert norm_path(pathlib.Path("real/../real/f")) == real
+    assert norm_path("link") == real
+
+
+def test_fds_and_empty_paths_are_not_files() -> None:
+    assert norm_path(3) is None
+    assert norm_path("") is None
+    assert norm_path(None) is None
+    assert norm_path("bad\x00name") is None
+
+
+def test_non_utf8_names_survive_distinctly(tmp_path: pathlib.Path) -> None:
+    # GIVEN a name that is not valid UTF-8
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9"
+    # THEN it decodes with surrogateescape and round-trips to the same bytes
+    decoded = norm_path(raw)
+    assert decoded is not None and os.fsencode(decoded) == raw
+
+
+def test_very_long_paths_are_handled(tmp_path: pathlib.Path) -> None:
+    long = str(tmp_path) + "/" + "/".join(["d" * 200] * 30)
+    assert norm_path(long) == long
+
+
+def test_dir_fd_relative_paths(tmp_path: pathlib.Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        assert norm_path("x.txt", fd) == str(tmp_path / "x.txt")
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize(
+    ("mode", "flags", "action"),
+    [
+        ("r", os.O_RDONLY, "read"),
+        ("rb", os.O_RDONLY | os.O_CLOEXEC, "read"),
+        ("w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "write"),
+        ("a", os.O_WRONLY | os.O_CREAT | os.O_APPEND, "write"),
+        ("r+", os.O_RDWR, "write"),
+        (None, os.O_RDONLY, "read"),  # os.open gives no mode: the flags decide
+        (None, os.O_WRONLY, "write"),
+        (None, os.O_RDWR | os.O_CREAT | os.O_EXCL, "write"),  # tempfile.mkstemp
+    ],
+)
+def test_open_mode_and_flags_decide_read_or_write(
+    mode: str | None, flags: int, action: str
+) -> None:
+    accesses = DECODERS["open"](("/tmp/x", mode, flags))
+    assert accesses == [("files", action, "/tmp/x", None)]
+
+
+def test_open_of_an_fd_is_not_a_file_access() -> None:
+    assert DECODERS["open"]((5, "r", 0)) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("Example.COM.", "example.com"),
+        (b"example.com", "example.com"),
+        ("[::1]", "::1"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+        ("::ffff:10.0.0.1", "10.0.0.1"),
+        ("127.000.0.1", None),  # not a canonical IPv4 literal: treated as a name
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("", None),
+    ],
+)
+def test_host_normalisation(given: object, expected: str | None) -> None:
+    result = norm_host(given)
+    if expected is None and given == "127.000.0.1":
+        assert result == "127.000.0.1"
+    else:
+        assert result == expected
+
+
+def test_ip_and_host_port_forms() -> None:
+    assert norm_ip("fe80::1%eth0") == "fe80::1%eth0"
+    assert norm_ip("not-an-ip") is None
+    assert host_port("::1", 443) == "[::1]:443"
+    assert host_port("example.com", None) == "example.com:*"
+
+
+def test_connect_to_a_name_also_checks_its_resolution() -> None:
+    sock = socket.socket()
+    try:
+        accesses = DECODERS["socket.connect"]((sock, ("LocalHost.", 80)))
+    finally:
+        sock.close()
+    assert accesses == [
+        ("network", "resolve", "localhost", None),
+        ("network", "connect", "localhost:80", "localhost"),
+    ]
+
+
+def test_unix_and_abstract_socket_addresses_are_files() -> None:
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        assert DECODERS["socket.connect"]((sock, "/run/x.sock")) == [
+            ("files", "connect", "/run/x.sock", None)
+        ]
+        assert DECODERS["socket.connect"]((sock, b"\x00abstract")) == [
+            ("files", "connect", "@abstract", None)
+        ]
+        assert DECODERS["socket.bind"]((sock, "/tmp/s.sock")) == [
+            ("files", "write", "/tmp/s.sock", None)
+        ]
+    finally:
+        sock.close()
+
+
+def test_resolving_literals_or_passive_lookups_is_not_a_query() -> None:
+    assert DECODERS["socket.getaddrinfo"]((None, 80, 0, 0, 0)) is None
+    assert DECODERS["socket.getaddrinfo"](("127.0.0.1", 80, 0, 0, 0)) is None
+    assert DECODERS["socket.getaddrinfo"](("Api.Example.com.", 443, 0, 0, 0)) == [
+        ("network", "resolve", "api.example.com", None)
+    ]
+
+
+def test_raw_and_packet_sockets_are_named() -> None:
+    decoded = DECODERS["socket.__new__"](
+        (None, socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    )
+    assert decoded == [("network", "socket", "inet/raw", None)]
+
+
+def test_exec_resolves_the_program_on_path() -> None:
+    accesses = DECODERS["subprocess.Popen"](("echo", ["echo", "hi"], None, None))
+    assert accesses is not None
+    category, action, target, argv = accesses[0]
+    assert (category, action) == ("processes", "exec")
+    assert target.split("\x1f") == [which("echo"), "hi"]
+    assert target.startswith("/")
+    assert argv == ["echo", "hi"]
+
+
+def test_os_system_is_a_shell_command() -> None:
+    accesses = DECODERS["os.system"]((b"ls; id",))
+    assert accesses is not None
+    assert accesses[0][2] == "/bin/sh\x1f-c\x1fls; id"
+
+
+def test_kill_names_self_or_other() -> None:
+    import signal
+
+    assert DECODERS["os.kill"]((os.getpid(), signal.SIGTERM)) == [
+        ("processes", "kill", "self:SIGTERM", None)
+    ]
+    assert DECODERS["os.kill"]((1, 9)) == [("processes", "kill", "other:SIGKILL", None)]
+
+
+def test_compile_of_code_objects_is_ignored_and_strings_are_located() -> None:
+    assert DECODERS["compile"]((compile("1", "<x>", "eval"), "<x>")) is None
+    accesses = DECODERS["compile"](("1+1", "<string>"))
+    assert accesses is not None
+    assert accesses[0][2].endswith(
+        "test_events.py:test_compile_of_code_objects_is_ignored_and_strings_are_located"
+    )
+    assert DECODERS["compile"]((b"x=1", "/var/task/mod.py")) == [
+        ("code", "compile", "/var/task/mod.py", None)
+    ]
+
+
+def test_aws_call_event() -> None:
+    assert DECODERS["sandbox.aws"](("S3", "GetObject", "my-bucket")) == [
+        ("aws", "call", "s3:GetObject:my-bucket", None)
+    ]

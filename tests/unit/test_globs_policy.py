@@ -1,0 +1,189 @@
+"""Globs per category and compiled policy decisions (no hook involved)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sandbox.compiler import compile_profile
+from sandbox.errors import ProfileError
+from sandbox.globs import glob_to_regex, process_rule_regex, process_target
+from sandbox.policy import Policy
+from sandbox.roots import Roots
+
+ROOTS = Roots(
+    {
+        "task": ("/var/task",),
+        "tmp": ("/tmp",),
+        "site": ("/opt/python", "/var/lang/lib/site-packages"),
+    }
+)
+
+
+def _match(pattern: str, kind: str, target: str) -> bool:
+    return re.fullmatch(glob_to_regex(pattern, kind), target) is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "target", "expected"),
+    [
+        ("/tmp/*.json", "/tmp/a.json", True),
+        ("/tmp/*.json", "/tmp/sub/a.json", False),
+        ("/tmp/**", "/tmp/sub/a.json", True),
+        ("/tmp/**", "/tmp", True),
+        ("/tmp/**", "/tmpfoo", False),
+        ("/tmp/?.txt", "/tmp/a.txt", True),
+    ],
+)
+def test_file_globs(pattern: str, target: str, expected: bool) -> None:
+    assert _match(pattern, "files", target) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "target", "expected"),
+    [
+        ("*.s3.amazonaws.com:443", "bucket.s3.amazonaws.com:443", True),
+        ("*.s3.amazonaws.com:443", "a.b.s3.amazonaws.com:443", False),
+        ("**.amazonaws.com:443", "a.b.s3.amazonaws.com:443", True),
+        ("api.example.com:*", "api.example.com:8443", True),
+        ("api.example.com:*", "api.example.com.evil.com:443", False),
+    ],
+)
+def test_network_globs(pattern: str, target: str, expected: bool) -> None:
+    assert _match(pattern, "network", target) is expected
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("convert /tmp/a1.png", True),
+        ("convert /tmp/x.png; id", False),
+        ("convert /tmp/x.png && id", False),
+        ("convert /tmp/`id`.png", False),
+        ("convert /tmp/$(id).png", False),
+        ("convert /tmp/a.png /etc/passwd.png", False),
+        ("convert /tmp/a\nid.png", False),
+        ("convert /tmp/a|id.png", False),
+        ("convert /tmp/a>x.png", False),
+    ],
+)
+def test_shell_wildcards_never_match_shell_syntax(command: str, expected: bool) -> None:
+    # GIVEN a generalised rule for sh -c "convert /tmp/*.png"
+    regex = process_rule_regex("/bin/sh", ["-c", "convert /tmp/*.png"])
+    target = process_target("/bin/sh", ["-c", command])
+    # THEN the wildcard stands for a file name only
+    assert (re.fullmatch(regex, target) is not None) is expected
+
+
+def test_plain_argv_wildcard_is_one_whole_argument() -> None:
+    regex = process_rule_regex("/usr/bin/gzip", ["-k", "*"])
+    assert re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "any thing; really"]))
+    assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "a", "b"]))
+
+
+def _policy(rules: dict, deny: dict | None = None) -> Policy:  # type: ignore[type-arg]
+    document = {"schema_version": 1, "function": "f", "rules": rules}
+    if deny:
+        document["deny"] = deny
+    return Policy.load(compile_profile(document, kernel=False), ROOTS)
+
+
+def test_symbolic_roots_expand_to_every_directory() -> None:
+    policy = _policy({"files": [{"action": "read", "target": "{site}/**"}]})
+    assert policy.allows("files", "read", "/opt/python/boto3/__init__.py", "invoke")
+    assert policy.allows("files", "read", "/var/lang/lib/site-packages/x.py", "init")
+    assert not policy.allows("files", "read", "/var/task/x.py", "init")
+
+
+def test_phases_are_separate() -> None:
+    policy = _policy({"modules": [{"action": "import", "target": "mod", "phase": "init"}]})
+    assert policy.allows("modules", "import", "mod", "init")
+    assert not policy.allows("modules", "import", "mod", "invoke")
+
+
+def test_connect_rules_imply_resolving_their_names() -> None:
+    policy = _policy({"network": [{"action": "connect", "target": "api.example.com:443"}]})
+    assert policy.allows("network", "resolve", "api.example.com", "invoke")
+    assert not policy.allows("network", "resolve", "evil.example.com", "invoke")
+
+
+def test_module_packages_and_stdlib() -> None:
+    policy = _policy(
+        {
+            "modules": [
+                {"action": "import", "target": "boto3.**"},
+                {"action": "import", "target": "{stdlib}"},
+            ]
+        }
+    )
+    assert policy.allows("modules", "import", "boto3.session", "invoke")
+    assert policy.allows("modules", "import", "json.decoder", "invoke")
+    assert not policy.allows("modules", "import", "ctypes", "invoke")
+    assert not policy.allows("modules", "import", "boto3x", "invoke")
+
+
+def test_the_ceiling_is_never_overridden() -> None:
+    policy = _policy(
+        {"files": [{"action": "read", "target": "/proc/**"}]},
+        deny={"files": [{"action": "read", "target": "/etc/shadow"}]},
+    )
+    assert policy.ceiling("files", "read", "/proc/1/environ")
+    assert policy.ceiling("files", "read", "/etc/shadow")
+    assert policy.ceiling("network", "connect", "169.254.169.254:80")
+    assert not policy.ceiling("files", "read", "/proc/1/status")
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"schema_version": 2, "function": "f"}, "schema_version"),
+        ({"schema_version": 1, "function": "f", "rules": {"disks": []}}, "rules.disks"),
+        (
+            {
+                "schema_version": 1,
+                "function": "f",
+                "rules": {"files": [{"action": "zap", "target": "/x"}]},
+            },
+            "rules.files[0].action",
+        ),
+        (
+            {
+                "schema_version": 1,
+                "function": "f",
+                "rules": {"files": [{"action": "read", "target": ""}]},
+            },
+            "rules.files[0].target",
+        ),
+        (
+            {
+                "schema_version": 1,
+                "function": "f",
+                "rules": {"files": [{"action": "read", "target": "/x", "phase": "later"}]},
+            },
+            "rules.files[0].phase",
+        ),
+        ({"schema_version": 1, "function": "f", "extends": ["nope"]}, "extends"),
+    ],
+)
+def test_invalid_profiles_name_the_field(document: dict, field: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ProfileError) as info:
+        compile_profile(document, source="p.json", kernel=False)
+    assert info.value.field == field
+    assert "p.json" in str(info.value) or field == "extends"
+
+
+def test_compiled_format_is_checked() -> None:
+    with pytest.raises(ProfileError):
+        Policy.load({"format": "other"}, ROOTS)
+    with pytest.raises(ProfileError):
+        Policy.load({"format": "lambda-sandbox.compiled", "format_version": 99, "rules": {}}, ROOTS)
+
+
+def test_roots_symbolise_most_specific_first() -> None:
+    roots = Roots({"task": ("/var/task",), "site": ("/var/task/.venv/lib/site-packages",)})
+    assert roots.to_symbolic("/var/task/app.py") == "{task}/app.py"
+    assert roots.to_symbolic("/var/task/.venv/lib/site-packages/x.py") == "{site}/x.py"
+    assert roots.to_symbolic("/var/taskforce/x") == "/var/taskforce/x"
+    assert roots.symbolise_text("wc -c /var/task/r/a.txt") == "wc -c {task}/r/a.txt"
+    assert roots.expand_all("wc {task}/a") == ["wc /var/task/a"]
