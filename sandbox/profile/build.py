@@ -395,7 +395,7 @@ class _RuleIndex:
 
     def find(self, obs: Observation) -> tuple[str, int] | None:
         if obs.category == "processes" and obs.action == "exec":
-            args = [FAKE_ROOTS.expand(a)[0] for a in obs.argv or ()]
+            args = [FAKE_ROOTS.expand_all(a)[0] for a in obs.argv or ()]
             concrete = [process_target(head, args) for head in FAKE_ROOTS.expand(obs.target)]
         elif obs.category in ("files", "native", "code"):
             concrete = FAKE_ROOTS.expand(obs.target)

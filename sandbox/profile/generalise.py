@@ -168,7 +168,9 @@ def generalise_shell(command: str) -> str:
     """
     words = re.split(r"(\s+)", command)
     return "".join(
-        generalise_path(w) if w.startswith("/") else (w if w.isspace() else generalise_name(w))
+        generalise_path(w)
+        if w.startswith(("/", "{"))
+        else (w if w.isspace() else generalise_name(w))
         for w in words
     )
 
@@ -365,7 +367,8 @@ class BaseCoverage:
     def concrete(category: str, action: str, target: str, argv: Iterable[str] | None) -> list[str]:
         """The targets to test, with fake roots expanded."""
         if category == "processes" and action == "exec":
-            args = [FAKE_ROOTS.expand(a)[0] for a in argv] if argv is not None else []
+            # Root tokens may sit anywhere in an argument (a shell command string).
+            args = [FAKE_ROOTS.expand_all(a)[0] for a in argv] if argv is not None else []
             return [ARG_SEP.join([head, *args]) for head in FAKE_ROOTS.expand(target)]
         if category in ("files", "native", "code"):
             return FAKE_ROOTS.expand(target)

@@ -75,7 +75,9 @@ def test_family_collapse_needs_threshold_distinct_literals() -> None:
     assert collapse_families("files", two, Options()) == {}
     assert set(collapse_families("files", three, Options()).values()) == {"{task}/data/*.csv"}
     # AND a configurable threshold changes it
-    assert set(collapse_families("files", two, Options(threshold=2)).values()) == {"{task}/data/*.csv"}
+    assert set(collapse_families("files", two, Options(threshold=2)).values()) == {
+        "{task}/data/*.csv"
+    }
 
 
 def test_family_mixed_extensions_and_unsafe_directories() -> None:
@@ -94,8 +96,13 @@ def test_host_family_collapses_only_with_evidence() -> None:
         "*.s3.eu-west-1.amazonaws.com:443"
     }
     # Different ports are different families; IPs and two-label names never join.
-    assert collapse_families("network", ["a.x.com:443", "b.x.com:80", "c.x.com:8443"], Options()) == {}
-    assert collapse_families("network", ["10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"], Options()) == {}
+    assert (
+        collapse_families("network", ["a.x.com:443", "b.x.com:80", "c.x.com:8443"], Options()) == {}
+    )
+    assert (
+        collapse_families("network", ["10.0.0.1:443", "10.0.0.2:443", "10.0.0.3:443"], Options())
+        == {}
+    )
     assert collapse_families("network", ["a.com:443", "b.com:443", "c.com:443"], Options()) == {}
 
 
@@ -109,7 +116,9 @@ def test_regional_endpoints_exact_unless_option() -> None:
     target = "dynamodb.us-east-1.amazonaws.com:443"
     assert generalise_host(target, Options()) == target
     assert rewrite("network", "connect", target, None, Options())[0] == target
-    assert generalise_host(target, Options(generalise_regions=True)) == "dynamodb.*.amazonaws.com:443"
+    assert (
+        generalise_host(target, Options(generalise_regions=True)) == "dynamodb.*.amazonaws.com:443"
+    )
     assert generalise_host("example.us-east-1.com:443", Options(generalise_regions=True)) == (
         "example.us-east-1.com:443"
     )
@@ -127,7 +136,9 @@ def test_shell_command_generalised_but_injection_never_matches() -> None:
     policy = Policy.load(compile_profile(doc, kernel=False), FAKE_ROOTS)
 
     def allowed(command: str) -> bool:
-        return policy.allows("processes", "exec", process_target("/bin/sh", ["-c", command]), "invoke")
+        return policy.allows(
+            "processes", "exec", process_target("/bin/sh", ["-c", command]), "invoke"
+        )
 
     # WHEN another temp name is used THEN allowed
     assert allowed("cat /tmp/tmpzz99yy_q")
@@ -150,7 +161,9 @@ def test_aws_and_exec_arguments_use_name_rows() -> None:
         "s3:GetObject:bucket/in/*.json",
         None,
     )
-    assert rewrite("processes", "exec", "/usr/bin/convert", ("{tmp}/tmpab12cd_x.png", "-resize"), Options()) == (
+    assert rewrite(
+        "processes", "exec", "/usr/bin/convert", ("{tmp}/tmpab12cd_x.png", "-resize"), Options()
+    ) == (
         "/usr/bin/convert",
         ("{tmp}/tmp*.png", "-resize"),
     )

@@ -11,16 +11,46 @@ import pytest
 from sandbox.profile.build import BuildError, BuildOptions, build_profile
 
 
-def rec(target: str, *, env: str = "e1", inv: int = 1, phase: str = "invoke", category: str = "files",
-        action: str = "read", time: str = "2026-01-01T00:00:00Z", **extra: Any) -> str:
-    return json.dumps({"type": "sandbox.observation", "v": 1, "function": "f", "env": env, "phase": phase,
-                       "invocation": inv, "time": time, "category": category, "action": action,
-                       "target": target, **extra})
+def rec(
+    target: str,
+    *,
+    env: str = "e1",
+    inv: int = 1,
+    phase: str = "invoke",
+    category: str = "files",
+    action: str = "read",
+    time: str = "2026-01-01T00:00:00Z",
+    **extra: Any,
+) -> str:
+    return json.dumps(
+        {
+            "type": "sandbox.observation",
+            "v": 1,
+            "function": "f",
+            "env": env,
+            "phase": phase,
+            "invocation": inv,
+            "time": time,
+            "category": category,
+            "action": action,
+            "target": target,
+            **extra,
+        }
+    )
 
 
 def end(env: str = "e1", inv: int = 1, time: str = "2026-01-01T00:00:05Z") -> str:
-    return json.dumps({"type": "sandbox.invocation", "v": 1, "function": "f", "env": env,
-                       "invocation": inv, "time": time, "novel": 0})
+    return json.dumps(
+        {
+            "type": "sandbox.invocation",
+            "v": 1,
+            "function": "f",
+            "env": env,
+            "invocation": inv,
+            "time": time,
+            "novel": 0,
+        }
+    )
 
 
 def write(path: Path, *lines: str) -> str:
@@ -50,7 +80,10 @@ def test_ceiling_denied_and_base_covered_never_become_rules(tmp_path: Path) -> N
     profile, report = build_profile("f", [src], warn=quiet)
     assert [r.target for r in profile.rules["files"]] == ["{task}/templates/a.html"]
     assert "network" not in profile.rules
-    assert report.ceiling_denied == ["files read /proc/1/environ", "network connect 169.254.169.254:80"]
+    assert report.ceiling_denied == [
+        "files read /proc/1/environ",
+        "network connect 169.254.169.254:80",
+    ]
     assert report.covered_by_base == 1
 
 
@@ -69,7 +102,12 @@ def test_phase_any_counts_envs_and_literals(tmp_path: Path) -> None:
     glob = rules["{task}/out/*.json"]
     assert glob.coverage is not None and glob.coverage.count == 4
     assert glob.coverage.literals == [f"{{task}}/out/r{i}.json" for i in range(4)]
-    assert profile.learning.invocations == 7 and profile.learning.environments == ["e0", "e1", "e2", "e3"]
+    assert profile.learning.invocations == 7 and profile.learning.environments == [
+        "e0",
+        "e1",
+        "e2",
+        "e3",
+    ]
 
 
 def test_incremental_build_credits_existing_rules_and_does_not_double_count(tmp_path: Path) -> None:
@@ -100,7 +138,10 @@ def test_threshold_across_builds_collapses_existing_literals(tmp_path: Path) -> 
     second, report = build_profile("f", [b], first, warn=quiet)
     assert [r.target for r in second.rules["files"]] == ["{task}/data/*.csv"]
     assert second.rules["files"][0].coverage.literals == [  # type: ignore[union-attr]
-        "{task}/data/x.csv", "{task}/data/y.csv", "{task}/data/z.csv"]
+        "{task}/data/x.csv",
+        "{task}/data/y.csv",
+        "{task}/data/z.csv",
+    ]
     assert report.families
 
 
@@ -120,12 +161,21 @@ def test_shell_exec_rule_is_generalised(tmp_path: Path) -> None:
     src = write(
         tmp_path / "o.log",
         rec("/bin/sh", category="processes", action="exec", argv=["-c", "cat /tmp/tmpab12cd_x"]),
-        rec("/bin/sh", category="processes", action="exec", argv=["-c", "cat /tmp/tmpzz99yy_q"], env="e2"),
+        rec(
+            "/bin/sh",
+            category="processes",
+            action="exec",
+            argv=["-c", "cat /tmp/tmpzz99yy_q"],
+            env="e2",
+        ),
     )
     profile, _ = build_profile("f", [src], None, BuildOptions(), warn=quiet)
     [rule] = profile.rules["processes"]
     assert rule.argv == ["-c", "cat /tmp/tmp*"] and rule.coverage is not None
-    assert rule.coverage.literals == ["/bin/sh -c 'cat /tmp/tmpab12cd_x'", "/bin/sh -c 'cat /tmp/tmpzz99yy_q'"]
+    assert rule.coverage.literals == [
+        "/bin/sh -c 'cat /tmp/tmpab12cd_x'",
+        "/bin/sh -c 'cat /tmp/tmpzz99yy_q'",
+    ]
 
 
 def test_existing_profile_of_other_function_refused(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +25,9 @@ def coverages(draw: st.DrawFn) -> Coverage:
         first_seen=first,
         last_seen=last,
         environments=sorted(env_counts),
-        literals=sorted(draw(st.sets(st.sampled_from(["/a/1", "/a/2", "/a/3", "/b/x"]), max_size=3)))[:2],
+        literals=sorted(
+            draw(st.sets(st.sampled_from(["/a/1", "/a/2", "/a/3", "/b/x"]), max_size=3))
+        )[:2],
         env_counts=dict(sorted(env_counts.items())),
     )
 
@@ -103,12 +107,32 @@ def test_phase_lattice() -> None:
 
 def test_merge_counts_are_per_environment_max() -> None:
     # GIVEN one environment's stream read partially (2) and fully (5), and another env (3)
-    a = Profile(function="f", rules={"files": [Rule(action="read", target="/a", coverage=Coverage(count=2, env_counts={"e1": 2}))]})
-    b = Profile(function="f", rules={"files": [Rule(action="read", target="/a", coverage=Coverage(count=8, env_counts={"e1": 5, "e2": 3}))]})
+    a = Profile(
+        function="f",
+        rules={
+            "files": [
+                Rule(action="read", target="/a", coverage=Coverage(count=2, env_counts={"e1": 2}))
+            ]
+        },
+    )
+    b = Profile(
+        function="f",
+        rules={
+            "files": [
+                Rule(
+                    action="read",
+                    target="/a",
+                    coverage=Coverage(count=8, env_counts={"e1": 5, "e2": 3}),
+                )
+            ]
+        },
+    )
     coverage = merge_profiles(a, b).rules["files"][0].coverage
     assert coverage is not None and coverage.count == 8
     # AND adding certainly-new observations sums
-    added = add_coverage(Coverage(count=2, env_counts={"e1": 2}), Coverage(count=1, env_counts={"e1": 1}))
+    added = add_coverage(
+        Coverage(count=2, env_counts={"e1": 2}), Coverage(count=1, env_counts={"e1": 1})
+    )
     assert added is not None and added.count == 3 and added.env_counts == {"e1": 3}
 
 
@@ -122,12 +146,19 @@ def test_merge_refuses_other_function() -> None:
 def _set(*targets: str) -> ObservationSet:
     s = ObservationSet(function="f")
     for i, target in enumerate(targets):
-        s.add_line(
-            '{"type":"sandbox.observation","v":1,"function":"f","env":"e%d","phase":"invoke",'
-            '"invocation":1,"time":"2026-01-01T00:00:00Z","category":"files","action":"write",'
-            '"target":"%s"}' % (i % 2, target),
-            "t",
-        )
+        record = {
+            "type": "sandbox.observation",
+            "v": 1,
+            "function": "f",
+            "env": f"e{i % 2}",
+            "phase": "invoke",
+            "invocation": 1,
+            "time": "2026-01-01T00:00:00Z",
+            "category": "files",
+            "action": "write",
+            "target": target,
+        }
+        s.add_line(json.dumps(record), "t")
     return s
 
 
@@ -136,7 +167,12 @@ def test_observation_union_idempotent_and_build_does_not_double_count() -> None:
     s = _set("{task}/out/a", "{task}/out/b")
     twice = merge_observations(s, s)
     # THEN the built profile is the same as from one copy
-    assert build_from_observations("f", twice)[0].to_json() == build_from_observations("f", s)[0].to_json()
+    assert (
+        build_from_observations("f", twice)[0].to_json()
+        == build_from_observations("f", s)[0].to_json()
+    )
     # AND the union is commutative
     t = _set("{task}/out/c")
-    assert merge_observations(s, t).observations.keys() == merge_observations(t, s).observations.keys()
+    assert (
+        merge_observations(s, t).observations.keys() == merge_observations(t, s).observations.keys()
+    )

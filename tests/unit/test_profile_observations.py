@@ -15,7 +15,9 @@ from sandbox.profile.observations import ObservationSet, SourceError, parse_line
 from sandbox.sinks_s3 import S3LineSink
 
 
-def obs(target: str, env: str = "e1", invocation: int = 1, function: str = "orders", **extra: Any) -> dict[str, Any]:
+def obs(
+    target: str, env: str = "e1", invocation: int = 1, function: str = "orders", **extra: Any
+) -> dict[str, Any]:
     record = {
         "type": "sandbox.observation",
         "v": 1,
@@ -104,7 +106,9 @@ def test_duplicates_are_one_observation(tmp_path: Path) -> None:
 
 def test_file_cursor_reads_only_what_is_new(tmp_path: Path) -> None:
     path = tmp_path / "obs.jsonl"
-    path.write_text(line(obs("{task}/a")) + "\n" + line(obs("{task}/b"))[:20])  # last line incomplete
+    path.write_text(
+        line(obs("{task}/a")) + "\n" + line(obs("{task}/b"))[:20]
+    )  # last line incomplete
     first = read_sources([str(path)], function="orders", warn=lambda m: None)
     assert [o.target for o in first.observations.values()] == ["{task}/a"]
     # WHEN the file grows and is read again with the cursor
@@ -161,7 +165,9 @@ def test_cloudwatch_source_paginates_and_resumes(aws: None) -> None:
 
     logs.filter_log_events = small_pages  # type: ignore[method-assign]
     # WHEN read THEN every page is followed
-    first = read_sources(["cloudwatch"], function="orders", clients={"logs": logs}, warn=lambda m: None)
+    first = read_sources(
+        ["cloudwatch"], function="orders", clients={"logs": logs}, warn=lambda m: None
+    )
     assert len(first) == 30 and len(pages) > 5
     assert first.skipped["foreign"] == 30
     cursor = first.cursors["cloudwatch:/aws/lambda/orders"]
@@ -173,11 +179,19 @@ def test_cloudwatch_source_paginates_and_resumes(aws: None) -> None:
         logEvents=[{"timestamp": base + 100, "message": line(obs("{task}/new"))}],
     )
     second = read_sources(
-        ["cloudwatch"], function="orders", clients={"logs": logs}, cursors=first.cursors, warn=lambda m: None
+        ["cloudwatch"],
+        function="orders",
+        clients={"logs": logs},
+        cursors=first.cursors,
+        warn=lambda m: None,
     )
     assert [o.target for o in second.observations.values()] == ["{task}/new"]
     third = read_sources(
-        ["cloudwatch"], function="orders", clients={"logs": logs}, cursors=second.cursors, warn=lambda m: None
+        ["cloudwatch"],
+        function="orders",
+        clients={"logs": logs},
+        cursors=second.cursors,
+        warn=lambda m: None,
     )
     assert len(third) == 0
 
@@ -198,13 +212,19 @@ def test_s3_sink_then_s3_source_incremental(aws: None) -> None:
         s3.put_object(Bucket="obs", Key=f"learn/orders/e2/junk{i}.txt", Body=b"noise\n")
     real = s3.list_objects_v2
     s3.list_objects_v2 = lambda **kw: real(MaxKeys=2, **kw)  # type: ignore[method-assign]
-    first = read_sources(["s3://obs/learn/orders"], function="orders", clients={"s3": s3}, warn=lambda m: None)
+    first = read_sources(
+        ["s3://obs/learn/orders"], function="orders", clients={"s3": s3}, warn=lambda m: None
+    )
     assert sorted(o.target for o in first.observations.values()) == ["{task}/a", "{task}/b"]
     # AND a re-run reads only new objects
     sink.write(obs("{task}/c", invocation=3))
     sink.flush()
     second = read_sources(
-        ["s3://obs/learn/orders"], function="orders", clients={"s3": s3}, cursors=first.cursors, warn=lambda m: None
+        ["s3://obs/learn/orders"],
+        function="orders",
+        clients={"s3": s3},
+        cursors=first.cursors,
+        warn=lambda m: None,
     )
     assert [o.target for o in second.observations.values()] == ["{task}/c"]
 
