@@ -1,0 +1,199 @@
+"""The runtime contract of DESIGN.md §3: fail closed/open, write-through, limits, threads, fork."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+
+EMPTY = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+
+
+def _profile(tmp_path: Path, document: dict = EMPTY) -> None:  # type: ignore[type-arg]
+    (tmp_path / "profile.json").write_text(json.dumps(document))
+
+
+def test_enforce_refuses_to_start_without_a_valid_profile(child, tmp_path: Path) -> None:
+    # GIVEN an invalid profile WHEN enforce installs
+    (tmp_path / "profile.json").write_text(
+        '{"schema_version": 1, "function": "t", "rules": {"files": 3}}'
+    )
+    result = child(
+        """
+        import sandbox
+        try:
+            sandbox.install(mode="enforce", profile="profile.json")
+        except sandbox.ProfileError as exc:
+            print("refused:", exc)
+        print("status", sandbox.status())
+        """
+    )
+    # THEN install raises, naming the file and the field, and nothing is installed
+    assert result.lines[0].startswith("refused: profile.json: rules.files: expected a list"), (
+        result.lines
+    )
+    assert result.lines[1] == "status None"
+
+
+def test_learn_fails_open_on_a_bad_profile(child, tmp_path: Path) -> None:
+    # GIVEN a corrupt profile WHEN learn installs
+    (tmp_path / "profile.json").write_text("{not json")
+    result = child(
+        """
+        import sandbox
+        status = sandbox.install(mode="learn", profile="profile.json")
+        print("mode", status["mode"], "profile_error" in status)
+        open("x.txt", "w").write("still works")
+        """
+    )
+    # THEN learning goes on against the base bundles and says why in the start record
+    assert result.lines == ["mode learn True"], result.stderr
+    assert result.of_type("sandbox.start")[0]["level"] == "WARN"
+    assert any(o["target"] == "{task}/x.txt" for o in result.observations)
+
+
+def test_observations_are_written_through_before_a_kill(tmp_path: Path) -> None:
+    # GIVEN a learning process that is SIGKILLed right after touching a file
+    out = tmp_path / "obs.jsonl"
+    code = (
+        "import sandbox, os, time\n"
+        "sandbox.install(mode='learn')\n"
+        "open('touched.txt', 'w').close()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "SANDBOX_OBSERVATIONS_FILE": str(out),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("ready"):
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    # THEN the observation is already in the file: nothing was held back
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert any(r.get("target") == "{task}/touched.txt" for r in records)
+
+
+def test_findings_are_deduplicated_and_rate_limited(child, tmp_path: Path) -> None:
+    # GIVEN enforce with at most 3 findings per invocation
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, sys
+        sandbox.install(mode="enforce", profile="profile.json")
+        sys.audit("sandbox.phase", "invoke")
+        sys.audit("sandbox.invocation", "req-1", {"source": "test"})
+        for i in range(10):
+            for _ in range(5):
+                try:
+                    open(f"f{i}.txt").read()
+                except PermissionError:
+                    pass
+        sys.audit("sandbox.invocation_end")
+        """,
+        env={"SANDBOX_MAX_FINDINGS": "3"},
+    )
+    # THEN 3 findings are written, the repeats and the rest are counted in a summary line
+    assert len(result.findings) == 3, result.stderr
+    assert all(
+        f["request_id"] == "req-1" and f["who"] == {"source": "test"} for f in result.findings
+    )
+    summary = result.of_type("sandbox.finding.summary")[0]
+    assert summary["suppressed"] == 7
+    assert len(summary["repeats"]) == 10 and set(summary["repeats"].values()) == {4}
+
+
+def test_on_violation_exit_ends_the_process(child, tmp_path: Path) -> None:
+    # GIVEN SANDBOX_ON_VIOLATION=exit WHEN the function swallows the violation
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, sandbox.hook
+        sandbox.install(mode="enforce", profile="profile.json")
+        sandbox.hook.mark_invoke_phase()  # the task root is readable during init only
+        try:
+            open("secret.txt").read()
+        except Exception:
+            print("swallowed")
+        print("still running")
+        """,
+        env={"SANDBOX_ON_VIOLATION": "exit"},
+    )
+    # THEN the process ended hard after logging the finding
+    assert result.returncode == 70
+    assert result.lines == []
+    assert result.findings and result.findings[0]["decision"] == "blocked"
+
+
+def test_threads_are_held_to_the_profile(child, tmp_path: Path) -> None:
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, sandbox.hook, threading
+        sandbox.install(mode="enforce", profile="profile.json")
+        sandbox.hook.mark_invoke_phase()
+        outcome = []
+        def work():
+            try:
+                open("secret.txt").read()
+                outcome.append("read")
+            except PermissionError:
+                outcome.append("blocked")
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        print(sorted(outcome))
+        """
+    )
+    assert result.lines == ["['blocked', 'blocked', 'blocked', 'blocked']"], result.stderr
+
+
+def test_forked_children_keep_the_hook(child, tmp_path: Path) -> None:
+    # GIVEN a profile that allows fork (and so the kernel layer allows it too)
+    _profile(tmp_path, {**EMPTY, "rules": {"processes": [{"action": "fork", "target": "fork"}]}})
+    result = child(
+        """
+        import os, sandbox, sandbox.hook
+        sandbox.install(mode="enforce", profile="profile.json")
+        sandbox.hook.mark_invoke_phase()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                open("secret.txt").read()
+                os._exit(1)
+            except PermissionError:
+                os._exit(7)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+        """
+    )
+    # THEN the child is still enforced
+    assert result.lines == ["child exit 7"], result.stderr
+
+
+def test_install_is_idempotent_and_cheap_to_query(child, tmp_path: Path) -> None:
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, time
+        first = sandbox.install(mode="enforce", profile="profile.json")
+        second = sandbox.install(mode="learn")
+        print(first["mode"], second["mode"], sandbox.status()["phase"])
+        """
+    )
+    assert result.lines == ["enforce enforce init"], result.stderr
+    assert len(result.of_type("sandbox.start")) == 1
