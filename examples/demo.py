@@ -24,12 +24,13 @@ from services import function_env, loopback_services  # noqa: E402
 from sandbox.local import run_function  # noqa: E402
 from sandbox.profile import Profile  # noqa: E402
 from sandbox.profile.build import build_profile  # noqa: E402
-from sandbox.profile.diff import show_profile  # noqa: E402
+from sandbox.profile.diff import diff_profiles, show_profile  # noqa: E402
 
 FUNCTIONS = {
     "orders": ("app.handler", HERE / "orders", "a realistic order API (S3, DynamoDB, HTTP, /tmp)"),
     "vulnerable": ("app.handler", HERE / "vulnerable", "a deliberately vulnerable function"),
 }
+REPO_PROFILES = HERE.parent / "profiles"
 BOLD, DIM, RED, GREEN, RESET = "\033[1m", "\033[2m", "\033[31m", "\033[32m", "\033[0m"
 
 
@@ -116,6 +117,20 @@ def main(argv: list[str] | None = None) -> int:
                 print("   " + line)
             if len(shown) > 14:
                 print(_c(DIM, f"   … {len(shown) - 14} more lines in {path}"))
+            reviewed = REPO_PROFILES / f"{name}.json"
+            if reviewed.exists():
+                changes = diff_profiles(
+                    Profile.load(reviewed), profile, old_name=str(reviewed), new_name=str(path)
+                )
+                changed = [line for line in changes if line.lstrip("! ").startswith(("+", "-"))]
+                print(
+                    _c(
+                        DIM,
+                        f"   review: {len(changed)} rule change(s) against the committed {reviewed.relative_to(HERE.parent)}",
+                    )
+                )
+                for line in changed[:6]:
+                    print("   " + line)
             compiled[name] = work / "profiles" / f"{name}.compiled.json"
             compiled[name].write_text(json.dumps(Profile.load(path).compile(base_dir=path.parent)))
 

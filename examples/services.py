@@ -36,8 +36,28 @@ class _Admin(_Pricing):
         self.wfile.write(body)
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+# Fixed ports when free, so learned profiles (which name host:port) are stable from run to
+# run and the committed ones in profiles/ match; any free port otherwise.
+DEFAULT_PORTS = {"pricing": 18088, "admin": 18089, "moto": 18090}
+
+
+def _free(port: int) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def _serve(handler: type[BaseHTTPRequestHandler], port: int) -> ThreadingHTTPServer:
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -47,12 +67,18 @@ def loopback_services(
     bucket: str = "orders-receipts", table: str = "orders"
 ) -> Iterator[dict[str, int]]:
     """Start pricing, admin and a moto server on 127.0.0.1; create the bucket and the table."""
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
 
-    pricing = _serve(_Pricing)
-    admin = _serve(_Admin)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log in the demo
+
+    pricing = _serve(_Pricing, DEFAULT_PORTS["pricing"])
+    admin = _serve(_Admin, DEFAULT_PORTS["admin"])
+    moto = ThreadedMotoServer(
+        ip_address="127.0.0.1", port=_free(DEFAULT_PORTS["moto"]), verbose=False
+    )
     moto.start()
     moto_port = moto.get_host_and_port()[1]
     endpoint = f"http://127.0.0.1:{moto_port}"

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lambda-sandbox {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    layer_parser: argparse.ArgumentParser | None = None
     for module_name, function_name in _FEATURES:
         try:
             module = importlib.import_module(module_name)
@@ -32,7 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
                 raise  # a missing dependency of a feature is a real error
             continue  # the feature is not part of this installation (e.g. the Lambda layer)
-        getattr(module, function_name)(subparsers)
+        added = getattr(module, function_name)(subparsers)
+        if function_name == "add_layer_parser":
+            layer_parser = added
+    # `layer publish` (fleet) joins `layer build` (layer_build) under the same `layer` command.
+    try:
+        from sandbox.aws.cli import add_layer_publish
+    except ModuleNotFoundError:
+        pass
+    else:
+        assert layer_parser is not None, "the layer command comes with the package"
+        layer_sub = next(
+            a for a in layer_parser._actions if isinstance(a, argparse._SubParsersAction)
+        )
+        add_layer_publish(layer_sub)
     return parser
 
 

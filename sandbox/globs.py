@@ -8,7 +8,8 @@ network       within one DNS label/port    any number of labels
 aws           within one ``:`` field       anything (``s3:GetObject:**``)
 modules       one dotted component         any number of components
 processes     anything inside one argv     —
-shell cmd     only "word" characters       —
+argv item     anything but ``/``          anything but ``..``
+shell cmd     only "word" characters, no ``/``, never ``..``
 ============  ==========================  ============================================
 
 The shell row is the security-relevant one: a rule learned from ``sh -c "convert /tmp/a.png"``
@@ -23,8 +24,13 @@ import re
 
 # Characters a wildcard may stand for inside a shell command: letters, digits and a few
 # punctuation marks that the POSIX shell gives no meaning to. Whitespace is excluded too,
-# because a new word is a new argument (``rm /tmp/* /etc/passwd``).
-SHELL_WORD = r"[A-Za-z0-9_.,:=+@%/-]"
+# because a new word is a new argument (``rm /tmp/* /etc/passwd``); so is "/", and ".." never
+# matches, so ``/tmp/*`` cannot climb to ``/tmp/../etc/shadow``.
+SHELL_WORD = r"(?:(?!\.\.)[A-Za-z0-9_.,:=+@%-])"
+# Inside one argv item (no shell): anything but "/" for "*"; "**" crosses directories but
+# never "..".
+_ARG_STAR = "[^\x1f/]*"
+_ARG_DOUBLE = "(?:(?!\\.\\.)[^\x1f])*"
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
 ARG_SEP = "\x1f"  # separates exec path and argv items in a process target
 
@@ -36,7 +42,7 @@ _CLASSES = {
     "native": ("[^/]*", ".*"),
     "code": ("[^/:]*", ".*"),
     "aws": ("[^:]*", ".*"),
-    "arg": ("[^\x1f]*", "[^\x1f]*"),
+    "arg": (_ARG_STAR, _ARG_DOUBLE),
     "shell": (SHELL_WORD + "*", SHELL_WORD + "*"),
 }
 

@@ -141,6 +141,37 @@ def install_hook(
             frame = frame.f_back  # type: ignore[assignment]
         return False
 
+    def findable(name: str) -> bool:
+        """Whether an import of ``name`` could load anything (asks the other finders).
+
+        Optional imports (``try: import awscrt except ImportError``) of modules that are not
+        installed are no capability: they are let through to fail as usual instead of being
+        learned as rules or reported as attacks. A module that does exist is checked.
+        """
+        parent, _, _ = name.rpartition(".")
+        path = None
+        if parent:
+            package = sys.modules.get(parent)
+            if package is None:
+                # `import a.b` is audited before `a` is imported: a missing parent means
+                # nothing can load; an existing one will be checked on its own.
+                return findable(parent)
+            path = getattr(package, "__path__", None)
+            if path is None:
+                return True  # let the import machinery decide; the check still applies
+        for other in sys.meta_path:
+            if isinstance(other, SandboxFinder):
+                continue
+            find_spec = getattr(other, "find_spec", None)
+            if find_spec is None:
+                return True
+            try:
+                if find_spec(name, path) is not None:
+                    return True
+            except Exception:
+                return True
+        return False
+
     def decide(category: str, action: str, target: str, ph: str, detail: Any) -> bool:
         if allows(category, action, target, ph):
             return True
@@ -213,6 +244,8 @@ def install_hook(
                 cache.clear()
             cache[key] = True
             return
+        if category == "modules" and not findable(target):
+            return  # nothing to load: it fails with ModuleNotFoundError as it would anyway
         violate(category, action, target, ph, detail, False)
         if learn and not (category == "network" and action in ("connect", "sendto")):
             # Recorded once; from now on it is known.
@@ -231,6 +264,8 @@ def install_hook(
             phase[0] = "invoke"  # one way: nothing returns the process to init rules
 
     def on_invocation(args: tuple[Any, ...]) -> None:
+        if invocations[0] == 0:
+            reporter.end_invocation(current[0])  # init's findings have their own budget
         invocations[0] += 1
         request_id = args[0] if args and isinstance(args[0], str) else None
         who = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
@@ -245,6 +280,11 @@ def install_hook(
         reporter.end_invocation(inv)
         if recorder is not None:
             recorder.end_invocation(inv)
+            recorder.flush()
+
+    def on_flush(args: tuple[Any, ...]) -> None:
+        if recorder is not None:
+            recorder.flush()
 
     def on_setattr(args: tuple[Any, ...]) -> None:
         # Rewriting the hook's or the finder's code/defaults would disable them silently.
@@ -269,6 +309,7 @@ def install_hook(
         "sandbox.phase": on_phase,
         "sandbox.invocation": on_invocation,
         "sandbox.invocation_end": on_invocation_end,
+        "sandbox.flush": on_flush,
         "object.__setattr__": on_setattr,
     }
 

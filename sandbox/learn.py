@@ -21,7 +21,7 @@ import time
 from sandbox.findings import Invocation
 from sandbox.globs import ARG_SEP
 from sandbox.roots import Roots
-from sandbox.sinks import LineSink
+from sandbox.sinks import LineSink, TeeSink
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -34,12 +34,20 @@ OBSERVATION_VERSION = 1
 class Recorder:
     """Writes observations for one execution environment (one process)."""
 
-    def __init__(self, sink: LineSink, *, function: str, version: str, roots: Roots):
+    def __init__(
+        self,
+        sink: LineSink | TeeSink,
+        *,
+        function: str,
+        version: str,
+        roots: Roots,
+        environment: str | None = None,
+    ):
         self.sink = sink
         self.function = function
         self.version = version
         self.roots = roots
-        self.environment = os.urandom(8).hex()
+        self.environment = environment or os.urandom(8).hex()
         self._novel_this_invocation = 0
 
     def symbolic(self, category: str, action: str, target: str) -> tuple[str, list[str] | None]:
@@ -75,6 +83,12 @@ class Recorder:
             record["argv"] = argv
         self._novel_this_invocation += 1
         self.sink.write(record)
+
+    def flush(self) -> None:
+        """Push buffered lines (the S3 sink) out; the hook calls it under its re-entrancy guard."""
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            flush()
 
     def begin_invocation(self) -> None:
         self._novel_this_invocation = 0

@@ -5,6 +5,7 @@ Used by the Lambda bootstrap and by any Python process (``sandbox.install(...)``
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ from sandbox.hook import install_hook, installed
 from sandbox.learn import Recorder
 from sandbox.policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
 from sandbox.roots import Roots
-from sandbox.sinks import LineSink
+from sandbox.sinks import LineSink, TeeSink
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -80,11 +81,20 @@ def install(
     layers = {"audit": "active", **kernel_statuses}
     recorder = None
     if mode == "learn":
+        environment = os.urandom(8).hex()
+        sink: LineSink | TeeSink = LineSink(stdout=True, files=(config.observations_file,))
+        if config.observations_s3:
+            from sandbox.sinks_s3 import S3LineSink
+
+            sink = TeeSink(sink, S3LineSink(config.observations_s3, env=environment))
+            # At exit, flush through the hook so the upload's own I/O is not audited.
+            atexit.register(sys.audit, "sandbox.flush")
         recorder = Recorder(
-            LineSink(stdout=True, files=(config.observations_file,)),
+            sink,
             function=config.function_name,
             version=config.function_version,
             roots=roots,
+            environment=environment,
         )
     reporter = Reporter(
         stdout_sink,
@@ -95,6 +105,11 @@ def install(
         layers=layers,
         max_per_invocation=config.max_findings,
     )
+    # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
+    # Before the hook, so the sandbox's own import of wrapt is not the function's.
+    from sandbox.awscalls import interpose as interpose_aws_calls
+
+    interpose_aws_calls()
     _forget_native_modules(modules_before)
     install_hook(
         mode=mode,

@@ -54,3 +54,22 @@ class LineSink:
                     view = view[written:]
             except OSError:
                 pass  # a closed log pipe must never break the function
+
+
+class TeeSink:
+    """Write each line to several sinks; ``flush`` those that buffer (the S3 sink)."""
+
+    __slots__ = ("_sinks",)
+
+    def __init__(self, *sinks: Any):
+        self._sinks = sinks
+
+    def write(self, record: dict[str, Any]) -> None:
+        for sink in self._sinks:
+            sink.write(record)
+
+    def flush(self) -> None:
+        for sink in self._sinks:
+            flush = getattr(sink, "flush", None)
+            if flush is not None:
+                flush()

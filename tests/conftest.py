@@ -76,12 +76,18 @@ def run_child(
 
 
 def profile_from_observations(
-    observations: list[dict[str, Any]], function: str = "test", extends: tuple[str, ...] = ("python-runtime",)
+    observations: list[dict[str, Any]],
+    function: str = "test",
+    extends: tuple[str, ...] = ("python-runtime",),
 ) -> dict[str, Any]:
     """A profile holding exactly the observed targets (literal rules, phase as observed)."""
     rules: dict[str, list[dict[str, Any]]] = {}
     for obs in observations:
-        rule: dict[str, Any] = {"action": obs["action"], "target": obs["target"], "phase": obs["phase"]}
+        rule: dict[str, Any] = {
+            "action": obs["action"],
+            "target": obs["target"],
+            "phase": obs["phase"],
+        }
         if "argv" in obs:
             rule["argv"] = obs["argv"]
         if rule not in rules.setdefault(obs["category"], []):

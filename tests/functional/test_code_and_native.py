@@ -36,7 +36,9 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child, tmp_path: Path) -> 
     code = [o for o in learned.observations if o["category"] == "code"]
     # THEN learn recorded the call site (file and function), not the source string
     assert [o["target"] for o in code] == ["{task}/handler.py:calc"]
-    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
     # WHEN enforcing: the same site may eval, another site may not
     enforced = child(
         """
@@ -81,7 +83,9 @@ def test_ctypes_is_a_capability_of_its_own(child, tmp_path: Path) -> None:
     assert ("modules", "import", "ctypes") in native
     assert ("native", "dlopen", "libc.so.6") in native
     assert ("native", "dlsym", "getpid") in native
-    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
     # WHEN enforcing: getpid works, resolving system() is blocked
     enforced = child(
         """

@@ -60,14 +60,18 @@ def test_learn_then_enforce_files(child, tmp_path: Path) -> None:
     # WHEN it runs in learn mode
     learned = child(LEARN)
     assert learned.returncode == 0, learned.stderr
-    observed = {(o["action"], o["target"]) for o in learned.observations if o["category"] == "files"}
+    observed = {
+        (o["action"], o["target"]) for o in learned.observations if o["category"] == "files"
+    }
     # THEN learn recorded those accesses against the task root, in the invoke phase
     assert ("read", "{task}/data/allowed.txt") in observed
     assert ("write", "{task}/out/result.txt") in observed
     assert ("list", "{task}/data") in observed
     assert all(o["phase"] == "invoke" for o in learned.observations)
     # WHEN the profile built from it is enforced
-    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
     enforced = child(ENFORCE)
     assert enforced.returncode == 0, enforced.stderr
     outcome = dict(line.split(" ", 1) for line in enforced.lines)
@@ -101,7 +105,9 @@ def test_alert_mode_reports_but_does_not_block(child, tmp_path: Path) -> None:
     # GIVEN a profile that allows nothing of the function's own files
     _setup(tmp_path)
     (tmp_path / "profile.json").write_text(
-        json.dumps({"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}})
+        json.dumps(
+            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+        )
     )
     # WHEN the function reads a file in alert mode, twice from the same line
     result = child(
@@ -129,7 +135,9 @@ def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
         "schema_version": 1,
         "function": "t",
         "extends": ["python-runtime"],
-        "rules": {"files": [{"action": "read", "target": "{task}/data/allowed.txt", "phase": "init"}]},
+        "rules": {
+            "files": [{"action": "read", "target": "{task}/data/allowed.txt", "phase": "init"}]
+        },
     }
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     # WHEN the function reads it during init and again during an invocation
@@ -154,7 +162,9 @@ def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
 def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
     # GIVEN a profile with no unix-socket rules
     (tmp_path / "profile.json").write_text(
-        json.dumps({"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}})
+        json.dumps(
+            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+        )
     )
     # WHEN the function connects to a unix socket path
     result = child(

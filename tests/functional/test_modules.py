@@ -59,7 +59,9 @@ def test_learn_then_enforce_modules(child, tmp_path: Path) -> None:
     assert ("mod_a", "init") in seen
     assert ("mod_lazy", "invoke") in seen
     # WHEN enforcing
-    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
     enforced = child(ENFORCE)
     assert enforced.returncode == 0, enforced.stderr
     outcome = dict(line.split(" ", 1) for line in enforced.lines)

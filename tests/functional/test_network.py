@@ -27,7 +27,9 @@ def serve():
 threading.Thread(target=serve, daemon=True).start()
 """
 
-LEARN = SERVER + """
+LEARN = (
+    SERVER
+    + """
 import sandbox, sys
 sandbox.install(mode="learn")
 from sandbox.hook import mark_invoke_phase
@@ -35,8 +37,11 @@ mark_invoke_phase()
 with socket.create_connection(("localhost", PORT)) as s:
     print(s.recv(4).decode())
 """
+)
 
-ENFORCE = SERVER + """
+ENFORCE = (
+    SERVER
+    + """
 import sandbox, sys
 sandbox.install(mode="enforce", profile="profile.json")
 from sandbox.hook import mark_invoke_phase
@@ -64,6 +69,7 @@ attempt("metadata-name", lambda: sys.audit("socket.getaddrinfo", "instance-data"
 attempt("ipv6-mapped", lambda: sys.audit("socket.connect", probe, ("::ffff:169.254.169.254", 80, 0, 0)))
 attempt("raw-socket", lambda: sys.audit("socket.__new__", probe, socket.AF_INET, socket.SOCK_RAW, 0))
 """
+)
 
 
 def _free_port() -> int:
@@ -83,7 +89,9 @@ def test_learn_then_enforce_network(child, tmp_path: Path) -> None:
     assert ("resolve", "localhost") in net
     assert ("connect", f"localhost:{port}") in net
     # WHEN enforcing the learned profile
-    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
     enforced = child(ENFORCE, env=env)
     assert enforced.returncode == 0, enforced.stderr
     outcome = dict(line.split(" ", 1) for line in enforced.lines)

@@ -56,7 +56,9 @@ def test_learn_then_enforce_processes(child, tmp_path: Path) -> None:
     }
     assert all(o["target"].startswith("/") for o in execs)
     # WHEN enforcing
-    (tmp_path / "profile.json").write_text(json.dumps(profile_from_observations(learned.observations)))
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
     enforced = child(ENFORCE)
     assert enforced.returncode == 0, enforced.stderr
     outcome = dict(line.split(" ", 1) for line in enforced.lines if " " in line)
@@ -89,7 +91,12 @@ def test_generalised_shell_rule_never_matches_injection(child, tmp_path: Path) -
         "extends": ["python-runtime"],
         "rules": {
             "processes": [
-                {"action": "exec", "target": "/bin/sh", "argv": ["-c", "echo /tmp/*.png"], "phase": "any"}
+                {
+                    "action": "exec",
+                    "target": "/bin/sh",
+                    "argv": ["-c", "echo /tmp/*.png"],
+                    "phase": "any",
+                }
             ]
         },
     }

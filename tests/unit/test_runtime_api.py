@@ -82,6 +82,30 @@ def test_next_blocks_until_an_event_is_queued(api: RuntimeAPIServer) -> None:
     assert not invocation.result.done()
 
 
+def test_on_next_runs_before_the_event_is_handed_over(api: RuntimeAPIServer) -> None:
+    # GIVEN a hook that records whether the invocation had started when it ran
+    seen: list[tuple[str, bool]] = []
+    api.on_next = lambda inv: seen.append((inv.request_id, inv.started.done()))
+    inv = api.submit(b"{}")
+    # WHEN the runtime fetches the event
+    status, _, _ = request(api, "GET", NEXT)
+    # THEN the hook ran first, once
+    assert status == 200
+    assert seen == [(inv.request_id, False)]
+
+
+def test_failing_on_next_does_not_break_the_api(api: RuntimeAPIServer) -> None:
+    # GIVEN a hook that raises
+    def broken(_inv: object) -> None:
+        raise RuntimeError("hook bug")
+
+    api.on_next = broken
+    api.submit(b'{"x": 1}')
+    # WHEN the runtime fetches the event / THEN it still gets it
+    status, _, body = request(api, "GET", NEXT)
+    assert (status, body) == (200, b'{"x": 1}')
+
+
 def test_optional_context_headers_absent_when_not_given(api: RuntimeAPIServer) -> None:
     # GIVEN an event without client context or identity
     api.submit(b"{}")
