@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sandbox.local.runtime_api import InvocationResult, RuntimeAPIServer
+from sandbox.local.runtime_api import Invocation, InvocationResult, RuntimeAPIServer
 
 __all__ = ["MODES", "RunResult", "default_wrapper", "run_function"]
 
@@ -27,8 +27,9 @@ _SANDBOX_PARENT = Path(__file__).resolve().parents[2]
 # endpoints for AWS calls (Lambda provides these too), and the sandbox's own settings.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 _PASS_THROUGH_PREFIXES = ("AWS_", "SANDBOX_")
-# How long to wait for trailing output after the runtime process exited or answered.
-_DRAIN_S = 1.0
+# Upper bound on waiting for the log reader to catch up (normally well under a millisecond;
+# generous so a loaded machine does not reorder the log).
+_DRAIN_S = 5.0
 
 
 def default_wrapper() -> Path:
@@ -96,7 +97,9 @@ class _LogPump(threading.Thread):
         drain_requested = False
         try:
             while True:
-                ready, _, _ = select.select([self._fd, self._wake_r], [], [])
+                # A pending drain must not wait for new output: poll, then report idle.
+                timeout = 0 if drain_requested else None
+                ready, _, _ = select.select([self._fd, self._wake_r], [], [], timeout)
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
                     drain_requested = True
@@ -377,6 +380,14 @@ def _start_environment(
     emit(f"INIT_START Runtime Version: python:{_py_version(cmd[1])} (local)")
     envt = _Environment(cmd, proc_env, code_dir, server)
     envt.start_threads(emit)
+
+    def on_next(invocation: Invocation) -> None:
+        # Runs before the event is handed over, so START precedes anything the handler
+        # prints; draining first keeps init output before it.
+        envt.drain()
+        emit(f"START RequestId: {invocation.request_id} Version: $LATEST")
+
+    server.on_next = on_next
     return envt
 
 
@@ -432,7 +443,6 @@ def _invoke(
     started = invocation.started.result()
     init_ms = (started - envt.started_at) * 1000 if cold else None
     envt.initialised = True
-    emit(f"START RequestId: {rid} Version: $LATEST")
 
     # Phase 2: wait for the response, an exit or the deadline.
     deadline = (started if cold else submitted) + timeout_s

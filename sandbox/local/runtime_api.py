@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -318,6 +319,13 @@ class RuntimeAPIServer:
     host : str
         Address to bind; loopback by default and by intent.
 
+    Attributes
+    ----------
+    on_next : callable or None
+        Called with each invocation just before it is handed to the runtime (from a request
+        thread), e.g. to log ``START`` strictly before anything the handler prints. Errors
+        raised by it are ignored.
+
     Examples
     --------
     >>> with RuntimeAPIServer(function_arn="arn:aws:lambda:us-east-1:1:function:f") as api:
@@ -337,6 +345,7 @@ class RuntimeAPIServer:
         self._httpd = _Server((host, 0), _Handler)
         self._httpd.api = self
         self._thread: threading.Thread | None = None
+        self.on_next: Callable[[Invocation], None] | None = None
 
     @property
     def address(self) -> str:
@@ -433,6 +442,11 @@ class RuntimeAPIServer:
             except queue.Empty:
                 continue
             invocation.deadline_ms = int((time.time() + self.timeout_s) * 1000)
+            if self.on_next is not None:
+                try:
+                    self.on_next(invocation)
+                except Exception:  # a logging hook must not break the Runtime API
+                    pass
             invocation.started.set_result(time.monotonic())
             return invocation
         return None

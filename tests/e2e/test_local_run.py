@@ -55,7 +55,7 @@ def test_three_events_run_in_one_warm_process(code_dir: Path, tmp_path: Path) ->
             i for i, line in enumerate(log) if line.endswith(rid) and "invocation" in line
         )
         end = log.index(f"END RequestId: {rid}")
-        assert start < printed < end
+        assert start < printed < end, log
         assert log[end + 1].startswith(f"REPORT RequestId: {rid}\t")
     assert "Init Duration" in next(x for x in log if x.startswith("REPORT"))
     # AND the log file holds the same stream, one line per line
