@@ -57,7 +57,8 @@ def norm_path(path: Any, dir_fd: Any = None) -> str | None:
             path = os.readlink(f"/proc/self/fd/{dir_fd}") + "/" + path
         except OSError:
             pass
-    return _realpath(path)
+    resolved: str = _realpath(path)
+    return resolved
 
 
 def _one(category: str, action: str, path: Any, dir_fd: Any = None) -> list[Access] | None:
@@ -120,7 +121,7 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
 
 # --------------------------------------------------------------------------- network
 
-_FAMILIES = {
+_FAMILIES: dict[int, str] = {
     socket.AF_INET: "inet",
     socket.AF_INET6: "inet6",
     socket.AF_UNIX: "unix",
@@ -128,7 +129,7 @@ _FAMILIES = {
 for _name in ("AF_NETLINK", "AF_PACKET", "AF_BLUETOOTH", "AF_CAN", "AF_ALG", "AF_VSOCK"):
     if hasattr(socket, _name):
         _FAMILIES[getattr(socket, _name)] = _name[3:].lower()
-_TYPES = {
+_TYPES: dict[int, str] = {
     socket.SOCK_STREAM: "stream",
     socket.SOCK_DGRAM: "dgram",
     socket.SOCK_RAW: "raw",
@@ -151,10 +152,10 @@ def norm_host(host: Any) -> str | None:
         return ip
     if not host.isascii():
         try:
-            host = host.encode("idna").decode("ascii")
+            return str(host.encode("idna").decode("ascii"))
         except UnicodeError:
-            return host
-    return host
+            return str(host)
+    return str(host)
 
 
 def norm_ip(text: str) -> str | None:

@@ -82,22 +82,14 @@ def install_hook(
     _Invocation = Invocation
     _exit = os._exit
     _getframe = sys._getframe
-    from sandbox import (
-        events,
-        findings,
-        globs,
-        learn,
-        resolver,
-        sinks,
-    )
-    from sandbox import (
-        policy as policy_module,
-    )
-    from sandbox import (
-        roots as roots_module,
-    )
+    from sandbox import events, findings, globs, resolver, sinks
+    from sandbox import learn as learn_module
+    from sandbox import policy as policy_module
+    from sandbox import roots as roots_module
 
-    frozen = freeze([events, findings, globs, learn, policy_module, resolver, roots_module, sinks])
+    frozen = freeze(
+        [events, findings, globs, learn_module, policy_module, resolver, roots_module, sinks]
+    )
     book = AddressBook()
     freeze_instances(
         [
@@ -371,7 +363,7 @@ def install_hook(
     finder = SandboxFinder()
     protected = {id(sandbox_audit_hook), id(SandboxFinder.find_spec), id(finder), id(SandboxFinder)}
     frozen.get(id(interpose), interpose)(book)
-    sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, finder)
     sys.addaudithook(sandbox_audit_hook)
     return True
 

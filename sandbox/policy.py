@@ -192,7 +192,7 @@ class Policy:
             if isinstance(exc, ProfileError):
                 raise
             raise ProfileError(f"malformed compiled profile: {exc}", field="rules") from exc
-        return cls(groups, ceiling, roots=roots, document=document)  # type: ignore[arg-type]
+        return cls(groups, ceiling, roots=roots, document=document)
 
     def allows(self, category: str, action: str, target: str, phase: str) -> bool:
         """Whether a rule of the profile allows this access in this phase."""
