@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 env=env,
                 function_name=name,
             )
-            for (event_name, _), res in zip(benign, result.results):
+            for (event_name, _), res in zip(benign, result.results, strict=True):
                 print(f"   {event_name:<28} {'ok' if res.ok else 'ERROR ' + str(res.error_type)}")
             if not result.ok:
                 print(_c(RED, "   learning run failed; see " + str(log)))
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 env=env,
                 function_name=name,
             )
-            for (event_name, _), res in zip(benign, result.results):
+            for (event_name, _), res in zip(benign, result.results, strict=True):
                 verdict = (
                     _c(GREEN, "passed")
                     if res.ok

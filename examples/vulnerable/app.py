@@ -29,5 +29,8 @@ def handler(event, context):  # type: ignore[no-untyped-def]
         with urllib.request.urlopen(params["url"], timeout=5) as response:
             return {"statusCode": 200, "body": response.read().decode()[:200]}
     if action == "calc":
-        return {"statusCode": 200, "body": str(eval(params["expr"]))}  # noqa: S307 - the point
+        return {
+            "statusCode": 200,
+            "body": str(eval(params["expr"])),
+        }  # the vulnerability, on purpose
     return {"statusCode": 400, "body": "unknown action"}

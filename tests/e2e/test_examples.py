@@ -115,7 +115,7 @@ def test_vulnerable_attacks_blocked_benign_pass(services: dict[str, int], tmp_pa
         env=env,
         function_name="vulnerable",
     )
-    outcomes = dict(zip([*benign, *attacks], result.results))
+    outcomes = dict(zip([*benign, *attacks], result.results, strict=True))
     # THEN benign traffic passes and each attack fails with the sandbox's error
     for name in benign:
         assert outcomes[name].ok, (name, outcomes[name].error_message)
