@@ -362,6 +362,19 @@ def _dlopen(args: tuple[Any, ...]) -> list[Access] | None:
     return [("native", "dlopen", target or name, None)]
 
 
+def _sqlite_extension(args: tuple[Any, ...]) -> list[Access] | None:
+    # SQLite loading a native extension is native code like ctypes.dlopen.
+    return _dlopen((args[1],)) if len(args) > 1 else None
+
+
+def _pthread_kill(args: tuple[Any, ...]) -> list[Access] | None:
+    try:
+        name = signal_name(args[1])
+    except ValueError:
+        name = str(args[1])
+    return [("processes", "kill", f"thread:{name}", None)]
+
+
 def _dlsym(args: tuple[Any, ...]) -> list[Access] | None:
     name = args[1]
     if isinstance(name, bytes):
@@ -454,5 +467,7 @@ DECODERS: dict[str, Decoder] = {
     "ctypes.dlopen": _dlopen,
     "ctypes.dlsym": _dlsym,
     "ctypes.dlsym/handle": _dlsym,
+    "sqlite3.load_extension": _sqlite_extension,
+    "signal.pthread_kill": _pthread_kill,
     "compile": _compile,
 }

@@ -191,3 +191,12 @@ def test_aws_call_event() -> None:
     assert DECODERS["sandbox.aws"](("S3", "GetObject", "my-bucket")) == [
         ("aws", "call", "s3:GetObject:my-bucket", None)
     ]
+
+
+def test_sqlite_extensions_are_native_code_and_thread_signals_are_kills() -> None:
+    assert DECODERS["sqlite3.load_extension"]((None, "libevil.so")) == [
+        ("native", "dlopen", "libevil.so", None)
+    ]
+    assert DECODERS["signal.pthread_kill"]((1, 9)) == [
+        ("processes", "kill", "thread:SIGKILL", None)
+    ]
