@@ -5,9 +5,12 @@ Hierarchy::
     SandboxError (Exception)
      ├── ProfileError (+ ValueError)          a profile is missing, unreadable or invalid
      ├── ConfigError (+ ValueError)           a SANDBOX_* setting is invalid
-     └── SandboxViolation                     an operation the profile does not allow
-          ├── PermissionViolation (+ PermissionError)   files, network, processes, native, code
-          └── ImportViolation (+ ImportError)           modules (so optional-import fallbacks work)
+     ├── SandboxViolation                     an operation the profile does not allow
+     │    ├── PermissionViolation (+ PermissionError)   files, network, processes, native, code, aws
+     │    └── ImportViolation (+ ImportError)           modules (so optional-import fallbacks work)
+     └── tooling errors, each beside its feature:
+          profile.observations.SourceError, profile.build.BuildError (+ ValueError),
+          layer_build.LayerBuildError (+ RuntimeError), aws.FleetError → aws.Refused
 
 Violations subclass the builtin a caller would naturally catch: code that already handles
 ``PermissionError`` from the OS handles a blocked ``open`` the same way, and ``try: import x

@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Literal, get_args
 
+from sandbox.errors import SandboxError
+
 __all__ = [
     "ARCHES",
     "TOOLING_ONLY",
@@ -67,7 +69,7 @@ _MAX_ZIPPED = 50 * 1024 * 1024
 _MAX_UNZIPPED = 250 * 1024 * 1024
 
 
-class LayerBuildError(RuntimeError):
+class LayerBuildError(SandboxError, RuntimeError):
     """The layer could not be built (no network for the wheels, missing inputs, too big)."""
 
 
