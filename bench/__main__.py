@@ -1,0 +1,172 @@
+"""``python -m bench [--check]``: the sandbox's overhead, as ratios against baselines of the same run.
+
+Full run (< 5 min on 2 cores): per-event microbenchmarks, the orders handler end to end, cold
+start (own harness and through awslambdaric), memory, the kernel filter, ddtrace side by side
+when its separate venv exists, and a hot-path breakdown. Writes ``bench/results/latest.json``,
+``latest.md`` and ``latest.png``.
+
+``--check`` (< 60 s, for CI): only the ratios that catch gross regressions; exit 1 on one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import fixtures, report
+from bench.run import CHECK, FULL, Session, check_pairs, ddtrace_python, machine, plan_dict
+from bench.stats import check
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
+    """Run the benchmark (full or check) and return every figure.
+
+    Parameters
+    ----------
+    check_only : bool
+        The fast CI subset.
+    keep : bool
+        Keep the working folder (logs, specs, profiles) for inspection.
+
+    Returns
+    -------
+    dict
+        Figures, ratios, notes and metadata.
+    """
+    plan = CHECK if check_only else FULL
+    started = time.perf_counter()
+    session = Session(plan, _say)
+    notes = session.notes
+    dd = ddtrace_python() if plan.ddtrace else None
+    if plan.ddtrace and dd is None:
+        notes.append(
+            "ddtrace: not compared — no separate venv at bench/.venv-ddtrace "
+            "(python3 -m venv bench/.venv-ddtrace && bench/.venv-ddtrace/bin/pip install "
+            "ddtrace boto3 psutil)"
+        )
+    try:
+        _say(f"working folder {session.work}")
+        _say("micro: fixtures and the micro children's learned profile")
+        session.prepare_micro()
+        if str(fixtures.EXAMPLES) not in sys.path:
+            sys.path.insert(0, str(fixtures.EXAMPLES))
+        from services import loopback_services
+
+        with loopback_services() as ports:
+            _say(f"services on 127.0.0.1: {ports}; learning the orders example")
+            session.prepare_orders(ports, through_lambda=bool(plan.lambda_modes))
+            _say(f"micro: {plan.repeats} × {len(plan.micro_modes) + bool(dd)} children")
+            session.measure_micro(dd)
+            _say(f"e2e: {plan.repeats} × {len(plan.e2e_modes) + 2 * bool(dd)} children")
+            session.measure_e2e(dd)
+            _say(f"cold start: {plan.repeats} × {len(plan.cold_modes)} children")
+            session.measure_cold()
+            if plan.lambda_modes and plan.lambda_repeats:
+                _say(f"cold start through awslambdaric: {plan.lambda_repeats} × {len(plan.lambda_modes)}")
+                session.measure_lambda_cold()
+            if plan.hotpath:
+                _say("hot path: decomposition and cProfile of the handler")
+                session.measure_hotpath()
+        if plan.kernel_repeats:
+            _say("kernel filter")
+            session.measure_kernel()
+    finally:
+        if not keep:
+            shutil.rmtree(session.work, ignore_errors=True)
+    results = dict(session.results)
+    if keep:
+        results["work"] = str(session.work)
+    if dd:
+        notes.append(
+            "ddtrace: "
+            + ddtrace_note(dd)
+            + " with DD_APPSEC_ENABLED, DD_APPSEC_RASP_ENABLED (exploit prevention), "
+            "`import ddtrace.auto`, traces to a closed loopback port. Its RASP checks only run "
+            "inside a request context that a web-framework integration opens; a bare Lambda "
+            "handler has none, so this measures ddtrace's instrumentation cost, not its "
+            "exploit-prevention decisions (compare with the sandbox's floor/learn rows)."
+        )
+    results["budgets"] = report.budgets(results)
+    results["checks"] = [v.__dict__ for v in check(check_pairs(results))]
+    results["meta"] = machine()
+    results["plan"] = plan_dict(plan)
+    results["notes"] = notes
+    results["duration_s"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def ddtrace_note(python: str) -> str:
+    """``ddtrace X.Y.Z (python)`` as installed in the separate venv."""
+    import subprocess
+
+    out = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('ddtrace'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"ddtrace {out.stdout.strip() or '?'} ({python})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line.
+
+    Parameters
+    ----------
+    argv : list[str] or None
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0, or 1 when ``--check`` found a gross regression.
+    """
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fast CI regression check (< 60 s)")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="results folder (default bench/results)"
+    )
+    args = parser.parse_args(argv)
+    results = run_session(args.check, keep=args.keep)
+    verdicts = [check_line(v) for v in results["checks"]]
+    if args.keep:
+        Path(results["work"], "results.json").write_text(json.dumps(results, indent=1))
+    if args.check:
+        print("\n".join(verdicts))
+        print(f"bench --check in {results['duration_s']} s")
+        return 0 if all(v["ok"] for v in results["checks"]) else 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    if report.chart(results, args.out / "latest.png", results["notes"].append):
+        _say(f"chart: {args.out / 'latest.png'}")
+    (args.out / "latest.md").write_text(report.markdown(results))
+    print(report.terminal(results))
+    for note in results["notes"]:
+        print(f"note: {note}")
+    print("\n".join(verdicts))
+    print(f"python -m bench in {results['duration_s']} s; results in {args.out}/latest.{{json,md}}")
+    return 0
+
+
+def check_line(verdict: dict[str, Any]) -> str:
+    """One terminal line for a check verdict."""
+    ratio = verdict["ratio"]
+    shown = "n/a" if ratio is None else f"{ratio:.2f}×"
+    state = "ok" if verdict["ok"] else "REGRESSION"
+    return f"check {state:<10} {verdict['name']:<30} {shown:>8} (limit {verdict['limit']:.2f}×)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""What the benchmarks run against: generated files and modules, the child harness, learned profiles.
+
+Everything is made fresh in one working folder per run; the services (a moto server and the
+pricing service of ``examples/services.py``) listen on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+ORDERS = EXAMPLES / "orders"
+# Environment names a child never inherits: the sandbox's and Datadog's settings, the
+# parent's Python settings (PYTHONDONTWRITEBYTECODE would make every import compile source).
+_DROP_PREFIXES = ("SANDBOX_", "DD_", "PYTHON", "AWS_", "LAMBDA_")
+
+
+class ChildError(RuntimeError):
+    """A benchmark child failed; the message holds the tail of its output."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_data(root: Path, n_files: int, n_modules: int) -> dict[str, Any]:
+    """Files to open and modules to import, two fresh sets (``a``: before install, ``b``: after).
+
+    Parameters
+    ----------
+    root : Path
+        An empty folder.
+    n_files, n_modules : int
+        Files and modules per set.
+
+    Returns
+    -------
+    dict
+        The ``data`` part of a micro spec.
+    """
+    files: dict[str, list[str]] = {}
+    modules: dict[str, list[str]] = {}
+    mods = root / "mods"
+    for tag in ("a", "b"):
+        folder = root / "files" / tag
+        folder.mkdir(parents=True)
+        files[tag] = []
+        for i in range(n_files):
+            path = folder / f"f{i:05d}.txt"
+            path.write_text("x")
+            files[tag].append(str(path))
+        package = mods / f"lsb_{tag}"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        py_compile.compile(str(package / "__init__.py"))
+        modules[tag] = []
+        for i in range(n_modules):
+            source = package / f"m{i:05d}.py"
+            source.write_text(f"VALUE = {i}\n\ndef f():\n    return VALUE\n")
+            # Bytecode up front: the import benchmark measures imports, not compilation.
+            py_compile.compile(str(source))
+            modules[tag].append(f"lsb_{tag}.m{i:05d}")
+    same = root / "files" / "same.txt"
+    same.write_text("x")
+    true = shutil.which("true") or "/bin/true"
+    return {
+        "files": files,
+        "modules": modules,
+        "modules_dir": str(mods),
+        "packages": ["lsb_a", "lsb_b"],
+        "same_file": str(same),
+        "true": os.path.realpath(true),
+    }
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The parent's environment without sandbox, Datadog, Python and AWS settings; repo on path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES)}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra or {})
+    return env
+
+
+class Harness:
+    """Starts benchmark children (``python -m bench.child``) in a working folder.
+
+    Parameters
+    ----------
+    work : Path
+        Folder for specs, logs and results.
+    python : str
+        The interpreter (the project's venv by default).
+    """
+
+    def __init__(self, work: Path, python: str = sys.executable) -> None:
+        self.work = work
+        self.python = python
+        self.count = 0
+
+    def run(
+        self,
+        spec: dict[str, Any],
+        *,
+        python: str | None = None,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        timeout: float = 240.0,
+    ) -> dict[str, Any]:
+        """Run one child and return its JSON result.
+
+        Parameters
+        ----------
+        spec : dict
+            The task spec (see :mod:`bench.child`).
+        python : str, optional
+            Another interpreter (the ddtrace venv).
+        env : dict, optional
+            Extra environment variables.
+        log : Path, optional
+            Where the child's stdout and stderr go (default a numbered file in ``work``).
+        timeout : float
+            Seconds before the child is killed.
+
+        Raises
+        ------
+        ChildError
+            When the child exits non-zero or writes no result.
+        """
+        self.count += 1
+        log = log or self.work / f"child-{self.count:04d}-{spec['task']}-{spec['mode']}.log"
+        spec_path = self.work / f"spec-{self.count:04d}.json"
+        with tempfile.TemporaryFile() as result, open(log, "wb") as out:
+            spec = dict(spec, result_fd=result.fileno())
+            if spec["task"] == "cold":
+                # The child measures from here: interpreter start is part of its cold start.
+                spec["spawned"] = time.monotonic()
+            spec_path.write_text(json.dumps(spec))
+            proc = subprocess.run(
+                [python or self.python, "-m", "bench.child", str(spec_path)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=child_env(env),
+                cwd=self.work,
+                pass_fds=(result.fileno(),),
+                timeout=timeout,
+                check=False,
+            )
+            result.seek(0)
+            raw = result.read()
+        if proc.returncode != 0 or not raw:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise ChildError(
+                f"{spec['task']}/{spec['mode']} exited {proc.returncode}; log {log}:\n{tail}"
+            )
+        return dict(json.loads(raw))
+
+
+def build_compiled(
+    name: str, logs: list[Path], folder: Path, extra_rules: dict[str, list[Any]] | None = None
+) -> Path:
+    """Build a profile from learn logs (the project's own builder) and compile it.
+
+    Parameters
+    ----------
+    name : str
+        Function name (records of other functions are skipped).
+    logs : list[Path]
+        Observation logs.
+    folder : Path
+        Where ``NAME.json`` and ``NAME.compiled.json`` go.
+    extra_rules : dict, optional
+        Rules added by hand (category → rule documents) before compiling.
+
+    Returns
+    -------
+    Path
+        The compiled profile.
+    """
+    from sandbox.profile import Profile
+    from sandbox.profile.build import build_profile
+
+    profile, _report = build_profile(name, [str(p) for p in logs], warn=lambda message: None)
+    path = folder / f"{name}.json"
+    profile.save(path)
+    if extra_rules:
+        document = json.loads(path.read_text())
+        for category, rules in extra_rules.items():
+            document["rules"].setdefault(category, []).extend(rules)
+        path.write_text(json.dumps(document, indent=2, sort_keys=True))
+    compiled = folder / f"{name}.compiled.json"
+    compiled.write_text(json.dumps(Profile.load(path).compile(base_dir=path.parent)))
+    return compiled
+
+
+def orders_events(ports: dict[str, int]) -> list[str]:
+    """The orders example's benign events, with the loopback ports filled in."""
+    values = {
+        "{PRICING_PORT}": str(ports["pricing"]),
+        "{ADMIN_PORT}": str(ports["admin"]),
+        "{HOSTNAME}": socket.gethostname(),
+    }
+    out = []
+    for path in sorted((ORDERS / "events" / "benign").glob("*.json")):
+        text = path.read_text()
+        for key, value in values.items():
+            text = text.replace(key, value)
+        out.append(text)
+    return out
+
+
+def orders_env(ports: dict[str, int]) -> dict[str, str]:
+    """The orders function's environment (as ``examples/services.function_env``) plus Lambda's."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    from services import function_env
+
+    env = dict(function_env(ports))
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": "orders",
+            "AWS_REGION": "us-east-1",
+            "LAMBDA_TASK_ROOT": str(ORDERS),
+        }
+    )
+    return env

@@ -1,0 +1,564 @@
+"""The benchmark session: fixtures, learned profiles, interleaved children, figures and ratios.
+
+Every figure is measured in fresh child processes (:mod:`bench.child`), modes interleaved
+within each repeat (``off, floor, learn, ...`` then again), and reported as min/median/max over
+the repeats plus ratios against the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import fixtures
+from bench.fixtures import Harness
+from bench.stats import check, paired_ratio, summary
+
+MICRO_BENCHES = (
+    "ignored_getframe",
+    "ignored_id",
+    "open_cached",
+    "open_first",
+    "connect",
+    "import",
+    "subprocess",
+)
+DDTRACE_PYTHON_CANDIDATES = (
+    fixtures.REPO / "bench" / ".venv-ddtrace" / "bin" / "python",
+    Path("/tmp/venv-ddtrace/bin/python"),
+)
+
+
+@dataclass
+class Plan:
+    """How much to measure.
+
+    Attributes
+    ----------
+    repeats : int
+        Interleaved repeats of every child (the min/median/max are over these).
+    micro_modes, e2e_modes, cold_modes, lambda_modes : tuple of str
+        Modes per section (``off`` is measured inside every micro child, before install).
+    sizes : dict
+        Operations per micro benchmark batch.
+    n_files, n_modules : int
+        Fresh files/modules per micro phase.
+    warm, invocations : int
+        Handler invocations per e2e child: untimed warm-up, then timed.
+    lambda_repeats : int
+        Cold starts through awslambdaric per mode (0: skip).
+    kernel_repeats : int
+        ``python -m sandbox.kernel bench`` runs (0: skip).
+    ddtrace : bool
+        Also run ddtrace (when its venv exists).
+    hotpath : bool
+        Decompose the hot path and profile the handler.
+    """
+
+    repeats: int = 5
+    micro_modes: tuple[str, ...] = ("floor", "learn", "alert", "enforce", "enforce-hook")
+    e2e_modes: tuple[str, ...] = ("off", "floor", "learn", "alert", "enforce", "enforce-hook")
+    cold_modes: tuple[str, ...] = ("off", "floor", "learn", "alert", "enforce")
+    lambda_modes: tuple[str, ...] = ("off", "learn", "alert", "enforce")
+    sizes: dict[str, int] = field(
+        default_factory=lambda: {
+            "ignored": 200_000,
+            "open": 1_000,
+            "connect": 150,
+            "subprocess": 10,
+            "batches": 5,
+        }
+    )
+    benches: tuple[str, ...] = MICRO_BENCHES
+    n_files: int = 1_000
+    n_modules: int = 150
+    warm: int = 5
+    invocations: int = 40
+    lambda_repeats: int = 3
+    kernel_repeats: int = 3
+    ddtrace: bool = True
+    hotpath: bool = True
+
+
+FULL = Plan()
+CHECK = Plan(
+    repeats=5,
+    micro_modes=("floor", "enforce"),
+    e2e_modes=("off", "enforce"),
+    cold_modes=("off", "enforce"),
+    lambda_modes=(),
+    sizes={"ignored": 100_000, "open": 10, "connect": 1, "subprocess": 1, "batches": 5},
+    benches=("ignored_getframe",),
+    n_files=10,
+    n_modules=5,
+    warm=3,
+    invocations=12,
+    lambda_repeats=0,
+    kernel_repeats=0,
+    ddtrace=False,
+    hotpath=False,
+)
+
+
+def ddtrace_python() -> str | None:
+    """The separate ddtrace venv's interpreter, if one was created (see docs/BENCHMARKS.md)."""
+    for candidate in DDTRACE_PYTHON_CANDIDATES:
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+class Session:
+    """One benchmark run: the working folder, services, profiles and the figures so far.
+
+    Parameters
+    ----------
+    plan : Plan
+        What to measure.
+    say : callable
+        Progress output (one line per step).
+    """
+
+    def __init__(self, plan: Plan, say: Callable[[str], None] = print) -> None:
+        self.plan = plan
+        self.say = say
+        self.work = Path(tempfile.mkdtemp(prefix="lsbench-"))
+        self.harness = Harness(self.work)
+        self.results: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.data: dict[str, Any] = {}
+        self.port = fixtures.free_port()
+        self.micro_profile: Path | None = None
+        self.orders_profile: Path | None = None
+        self.ports: dict[str, int] = {}
+        self.events: list[str] = []
+        self.env: dict[str, str] = {}
+        self.task_dir = self.work / "task"
+        self.task_dir.mkdir()
+
+    # ------------------------------------------------------------------ specs
+
+    def micro_spec(self, mode: str) -> dict[str, Any]:
+        """The spec of one micro child."""
+        return {
+            "task": "micro",
+            "mode": mode,
+            "sizes": self.plan.sizes,
+            "benches": list(self.plan.benches),
+            "data": self.data,
+            "port": self.port,
+            "profile": str(self.micro_profile) if self.micro_profile else None,
+        }
+
+    def micro_env(self) -> dict[str, str]:
+        """A micro child's environment: its own function name, an empty task root."""
+        return {"AWS_LAMBDA_FUNCTION_NAME": "bench-micro", "LAMBDA_TASK_ROOT": str(self.task_dir)}
+
+    def handler_spec(self, task: str, mode: str, **extra: Any) -> dict[str, Any]:
+        """The spec of one e2e or cold child (the orders example)."""
+        return {
+            "task": task,
+            "mode": "off" if mode == "ddtrace-off" else mode,
+            "env": self.env,
+            "events": self.events,
+            "code_dir": str(fixtures.ORDERS),
+            "module": "app",
+            "function": "handler",
+            "profile": str(self.orders_profile) if self.orders_profile else None,
+            "warm": self.plan.warm,
+            "invocations": self.plan.invocations,
+            **extra,
+        }
+
+    # ------------------------------------------------------------------ steps
+
+    def prepare_micro(self) -> None:
+        """Generate files and modules; learn the micro children's own profile."""
+        self.data = fixtures.make_data(self.work / "data", self.plan.n_files, self.plan.n_modules)
+        log = self.work / "micro-learn.log"
+        self.micro_profile = None
+        # Every benchmark, whatever the plan measures: the profile must allow them all.
+        spec = dict(self.micro_spec("learn"), benches=list(MICRO_BENCHES))
+        self.harness.run(spec, env=self.micro_env(), log=log)
+        # The import benchmark's package folders are listed by the import system when their
+        # first submodule is imported; a learn run does not always record that listing (seen
+        # on this machine, reported in docs/BENCHMARKS.md), so the rule is added by hand.
+        data_dir = str(self.work / "data")
+        extra = {
+            "files": [
+                {"action": "list", "phase": "any", "target": data_dir + "/**"},
+                {"action": "read", "phase": "any", "target": data_dir + "/**"},
+            ]
+        }
+        self.micro_profile = fixtures.build_compiled("bench-micro", [log], self.work, extra)
+
+    def prepare_orders(self, services: dict[str, int], through_lambda: bool) -> None:
+        """Learn the orders example in-process (and through awslambdaric); build its profile."""
+        self.ports = services
+        self.events = fixtures.orders_events(services)
+        self.env = fixtures.orders_env(services)
+        # Warm-up with bytecode writing on: later children load .pyc, never compile.
+        self.harness.run(self.handler_spec("cold", "off"))
+        logs = [self.work / "orders-learn.log"]
+        self.orders_profile = None
+        self.harness.run(
+            self.handler_spec("e2e", "learn", warm=2, invocations=4), log=logs[0]
+        )
+        if through_lambda:
+            from sandbox.local import run_function
+
+            logs.append(self.work / "orders-learn-lambda.log")
+            result = run_function(
+                "app.handler",
+                [e.encode() for e in self.events],
+                code_dir=fixtures.ORDERS,
+                mode="learn",
+                log_file=logs[1],
+                env=self.env,
+                function_name="orders",
+            )
+            if not result.ok:
+                raise fixtures.ChildError(f"learning through awslambdaric failed: see {logs[1]}")
+        self.orders_profile = fixtures.build_compiled("orders", logs, self.work)
+
+    def interleave(
+        self, modes: Iterable[str], run: Callable[[str], dict[str, Any]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Run ``run(mode)`` for every mode, ``repeats`` times, modes interleaved."""
+        out: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+        for _ in range(self.plan.repeats):
+            for mode in out:
+                out[mode].append(run(mode))
+        return out
+
+    def measure_micro(self, ddtrace: str | None) -> None:
+        """Per-event microbenchmarks (no hook measured in each child before the install)."""
+        modes = list(self.plan.micro_modes) + (["ddtrace"] if ddtrace else [])
+
+        def run(mode: str) -> dict[str, Any]:
+            python = ddtrace if mode == "ddtrace" else None
+            return self.harness.run(
+                self.micro_spec(mode), python=python, env=self.micro_env() | _dd_env()
+            )
+
+        raw = self.interleave(modes, run)
+        self.results["micro"] = micro_figures(raw, self.plan.benches)
+
+    def measure_e2e(self, ddtrace: str | None) -> None:
+        """The orders handler in one warm process per mode; RSS and peak RSS."""
+        modes = list(self.plan.e2e_modes) + (["ddtrace-off", "ddtrace"] if ddtrace else [])
+
+        def run(mode: str) -> dict[str, Any]:
+            python = ddtrace if mode.startswith("ddtrace") else None
+            return self.harness.run(self.handler_spec("e2e", mode), python=python, env=_dd_env())
+
+        raw = self.interleave(modes, run)
+        self.results["e2e"] = e2e_figures(raw)
+
+    def measure_cold(self) -> None:
+        """Process start to first handler call, the sandbox's own init, ``import boto3``."""
+        raw = self.interleave(
+            self.plan.cold_modes, lambda m: self.harness.run(self.handler_spec("cold", m))
+        )
+        boto3 = self.interleave(
+            self.plan.cold_modes, lambda m: self.harness.run(self.handler_spec("boto3", m))
+        )
+        for mode, runs in raw.items():
+            for run, other in zip(runs, boto3[mode]):
+                run["import_boto3_after_sandbox_ms"] = run.pop("import_boto3_ms")
+                run["import_boto3_ms"] = other["import_boto3_ms"]
+        self.results["cold"] = cold_figures(raw)
+
+    def measure_lambda_cold(self) -> None:
+        """Cold starts through awslambdaric and the layer's wrapper (``run_function``)."""
+        from sandbox.local import run_function
+
+        def run(mode: str) -> dict[str, Any]:
+            result = run_function(
+                "app.handler",
+                [self.events[0].encode()],
+                code_dir=fixtures.ORDERS,
+                mode=mode,
+                profile=self.orders_profile if mode != "off" else None,
+                env=self.env,
+                function_name="orders",
+            )
+            if not result.ok:
+                raise fixtures.ChildError(f"run_function {mode}: " + "\n".join(result.log[-20:]))
+            return parse_lambda_log(result.log)
+
+        raw: dict[str, list[dict[str, Any]]] = {m: [] for m in self.plan.lambda_modes}
+        for _ in range(self.plan.lambda_repeats):
+            for mode in raw:
+                raw[mode].append(run(mode))
+        self.results["lambda_cold"] = lambda_figures(raw)
+
+    def measure_kernel(self) -> None:
+        """The seccomp filter's load time and its cost per syscall (``sandbox.kernel bench``)."""
+        runs = []
+        for _ in range(self.plan.kernel_repeats):
+            out = subprocess.run(
+                [sys.executable, "-m", "sandbox.kernel", "bench"],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=fixtures.child_env(),
+                cwd=self.work,
+            )
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        self.results["kernel"] = kernel_figures(runs)
+
+    def measure_hotpath(self) -> None:
+        """Decompose the hot path (in this process, no hook) and cProfile the handler."""
+        from bench.hotpath import decompose, install_breakdown, profile_diff
+
+        self.results["hotpath"] = decompose(self.data, self.micro_profile, self.task_dir)
+        stats = {}
+        for mode in ("off", "enforce"):
+            path = self.work / f"e2e-{mode}.pstats"
+            self.harness.run(self.handler_spec("e2e", mode, cprofile=str(path)))
+            stats[mode] = path
+        self.results["hotpath"]["e2e_cprofile"] = profile_diff(stats["off"], stats["enforce"])
+        path = self.work / "install-enforce.pstats"
+        self.harness.run(self.handler_spec("cold", "enforce", cprofile=str(path)))
+        self.results["hotpath"]["install_cprofile"] = install_breakdown(path)
+
+
+def _dd_env() -> dict[str, str]:
+    """Datadog settings for the ddtrace children: AppSec + exploit prevention, nothing sent."""
+    return {
+        "DD_APPSEC_ENABLED": "true",
+        "DD_APPSEC_RASP_ENABLED": "true",
+        "DD_IAST_ENABLED": "false",
+        "DD_TRACE_ENABLED": "true",
+        "DD_SERVICE": "orders",
+        "DD_ENV": "bench",
+        # Loopback, nothing listens there: traces are dropped, never sent anywhere.
+        "DD_TRACE_AGENT_URL": "http://127.0.0.1:9",
+        "DD_REMOTE_CONFIGURATION_ENABLED": "false",
+        "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
+        "DD_TRACE_STARTUP_LOGS": "false",
+        "DD_DATA_STREAMS_ENABLED": "false",
+        "DD_PROFILING_ENABLED": "false",
+    }
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _series(raw: list[dict[str, Any]], key: str) -> list[float]:
+    return [float(r[key]) for r in raw]
+
+
+def micro_figures(raw: dict[str, list[dict[str, Any]]], benches: Iterable[str]) -> dict[str, Any]:
+    """Per benchmark: ns/op without a hook, and per mode ns/op, overhead, ×off and ×floor.
+
+    ``overhead`` is ns/op with the mode minus ns/op before the install in the same child;
+    ``x_floor`` is the paired median of overhead ÷ the empty hook's overhead.
+    """
+    out: dict[str, Any] = {}
+    for bench in benches:
+        off = [r["before"][bench] for runs in raw.values() for r in runs]
+        entry: dict[str, Any] = {"off_ns": summary(off), "modes": {}}
+        floor = [r["after"][bench] - r["before"][bench] for r in raw.get("floor", [])]
+        for mode, runs in raw.items():
+            after = [r["after"][bench] for r in runs]
+            overhead = [r["after"][bench] - r["before"][bench] for r in runs]
+            entry["modes"][mode] = {
+                "ns": summary(after),
+                "overhead_ns": summary(overhead),
+                "overhead_series": [round(v, 2) for v in overhead],
+                "x_off": paired_ratio(after, [r["before"][bench] for r in runs]),
+                "x_floor": paired_ratio(overhead, floor) if floor else None,
+            }
+        out[bench] = entry
+    statuses = {m: runs[0].get("status", {}) for m, runs in raw.items() if runs}
+    return {"benches": out, "status": statuses}
+
+
+def e2e_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per mode: median ms per invocation, RSS, peak RSS; ratios against ``off`` (paired)."""
+    out: dict[str, Any] = {}
+    off = raw.get("off", [])
+    dd_off = raw.get("ddtrace-off", [])
+    for mode, runs in raw.items():
+        base = dd_off if mode == "ddtrace" and dd_off else off
+        med = _series(runs, "median_ms")
+        rss = _series(runs, "rss_mb")
+        peak = _series(runs, "ru_maxrss_mb")
+        out[mode] = {
+            "median_ms": summary(med),
+            "median_series": [round(v, 3) for v in med],
+            "init_ms": summary(_series(runs, "init_ms")),
+            "rss_mb": summary(rss),
+            "ru_maxrss_mb": summary(peak),
+            "baseline": "ddtrace-off" if base is dd_off and mode == "ddtrace" else "off",
+            "x_off": paired_ratio(med, _series(base, "median_ms")) if base else None,
+            "rss_delta_mb": _paired_delta(rss, _series(base, "rss_mb")) if base else None,
+            "maxrss_delta_mb": _paired_delta(peak, _series(base, "ru_maxrss_mb"))
+            if base
+            else None,
+        }
+    return out
+
+
+def _paired_delta(values: list[float], base: list[float]) -> float | None:
+    deltas = [v - b for v, b in zip(values, base)]
+    return round(statistics.median(deltas), 2) if deltas else None
+
+
+def cold_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per mode: sandbox init, ``import boto3``, function init, time to first call; ×off."""
+    keys = (
+        "sandbox_init_ms",
+        "import_boto3_ms",
+        "import_boto3_after_sandbox_ms",
+        "function_init_ms",
+        "to_first_call_ms",
+    )
+    off = raw.get("off", [])
+    out: dict[str, Any] = {}
+    for mode, runs in raw.items():
+        entry: dict[str, Any] = {}
+        for key in keys:
+            values = _series(runs, key)
+            entry[key] = summary(values)
+            entry[key]["series"] = [round(v, 3) for v in values]
+            if off and key != "sandbox_init_ms":
+                entry[key]["x_off"] = paired_ratio(values, _series(off, key))
+        out[mode] = entry
+    return out
+
+
+_INIT_RE = re.compile(r"Init Duration: ([0-9.]+) ms")
+_DURATION_RE = re.compile(r"\tDuration: ([0-9.]+) ms")
+
+
+def parse_lambda_log(log: list[str]) -> dict[str, Any]:
+    """Init duration and first-invocation duration from the REPORT line; the sandbox's init."""
+    out: dict[str, Any] = {}
+    for line in log:
+        if line.startswith("REPORT"):
+            init = _INIT_RE.search(line)
+            duration = _DURATION_RE.search(line)
+            if init:
+                out["init_duration_ms"] = float(init.group(1))
+            if duration:
+                out["first_invocation_ms"] = float(duration.group(1))
+        start = line.find('{"type":"sandbox.start"')
+        if start < 0:
+            start = line.find('{"type": "sandbox.start"')
+        if start >= 0:
+            try:
+                out["sandbox_install_ms"] = float(json.loads(line[start:])["init_ms"])
+            except (ValueError, KeyError):
+                pass
+    return out
+
+
+def lambda_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per mode: awslambdaric init duration (process start → first event fetched); ×off."""
+    off = raw.get("off", [])
+    out: dict[str, Any] = {}
+    for mode, runs in raw.items():
+        entry: dict[str, Any] = {}
+        for key in ("init_duration_ms", "first_invocation_ms", "sandbox_install_ms"):
+            values = [float(r[key]) for r in runs if key in r]
+            if not values:
+                continue
+            entry[key] = summary(values)
+            base = [float(r[key]) for r in off if key in r]
+            if base and mode != "off" and len(base) == len(values):
+                entry[key]["x_off"] = paired_ratio(values, base)
+        out[mode] = entry
+    return out
+
+
+def kernel_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Filter load time, import time and ``getppid`` before/after the filter."""
+    if not runs:
+        return {}
+    before = _series(runs, "getppid_ns_before")
+    after = _series(runs, "getppid_ns_after")
+    return {
+        "install_ms": summary(_series(runs, "install_ms")),
+        "import_sandbox_kernel_ms": summary(_series(runs, "import_sandbox_kernel_ms")),
+        "getppid_ns_before": summary(before),
+        "getppid_ns_after": summary(after),
+        "per_syscall_ns": summary([a - b for a, b in zip(after, before)]),
+        "statuses": runs[0].get("statuses"),
+        "reasons": runs[0].get("reasons"),
+    }
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_pairs(results: dict[str, Any]) -> dict[str, tuple[list[float], list[float]]]:
+    """The paired series :func:`bench.stats.check` judges, from a session's results."""
+    pairs: dict[str, tuple[list[float], list[float]]] = {}
+    micro = results.get("micro", {}).get("benches", {}).get("ignored_getframe")
+    if micro and "enforce" in micro["modes"] and "floor" in micro["modes"]:
+        pairs["ignored_event_vs_floor"] = (
+            micro["modes"]["enforce"]["overhead_series"],
+            micro["modes"]["floor"]["overhead_series"],
+        )
+    e2e = results.get("e2e", {})
+    if "enforce" in e2e and "off" in e2e:
+        pairs["e2e_enforce_vs_off"] = (e2e["enforce"]["median_series"], e2e["off"]["median_series"])
+    cold = results.get("cold", {})
+    if "enforce" in cold and "off" in cold:
+        pairs["import_boto3_enforce_vs_off"] = (
+            cold["enforce"]["import_boto3_ms"]["series"],
+            cold["off"]["import_boto3_ms"]["series"],
+        )
+    return pairs
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON (for the results file)."""
+    return asdict(plan)
+
+
+def machine() -> dict[str, Any]:
+    """Machine, Python and package versions for the results file."""
+    import platform
+    from importlib import metadata
+
+    versions = {}
+    for name in ("lambda-sandbox", "boto3", "botocore", "moto", "awslambdaric", "psutil"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "packages": versions,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
