@@ -107,9 +107,13 @@ def install(
     )
     # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
     # Before the hook, so the sandbox's own import of wrapt is not the function's.
-    from sandbox.awscalls import interpose as interpose_aws_calls
+    try:
+        from sandbox.awscalls import interpose as interpose_aws_calls
 
-    interpose_aws_calls()
+        interpose_aws_calls()
+        layers["aws_calls"] = "active"
+    except ImportError:  # wrapt missing (it ships in the layer): no AWS-call category
+        layers["aws_calls"] = "unsupported"
     _forget_native_modules(modules_before)
     install_hook(
         mode=mode,
