@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench layer clean venv
+.PHONY: demo test test-pythons lint bench layer clean venv
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -22,6 +22,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The runtime supports Lambda's Python 3.10-3.13: run the suite on each interpreter found.
+PYTHONS ?= python3.10 python3.12 python3.13
+test-pythons:
+	@for py in $(PYTHONS); do \
+	  if ! command -v $$py >/dev/null 2>&1; then echo "skip $$py (not installed)"; continue; fi; \
+	  $$py -m venv .venv-$$py && .venv-$$py/bin/pip install -q -e '.[dev]' && \
+	  .venv-$$py/bin/python -m pytest -q tests/unit tests/functional tests/e2e || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sandbox tests bench examples

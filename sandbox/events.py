@@ -390,7 +390,10 @@ def caller_site() -> tuple[str, str]:
     if frame is None:
         return ("<unknown>", "<unknown>")
     code = frame.f_code
-    return (code.co_filename, getattr(code, "co_qualname", code.co_name))
+    filename = code.co_filename
+    if not filename.startswith("<"):
+        filename = os.path.normpath(os.path.abspath(filename))  # 3.10 keeps "/a/./b.py"
+    return (filename, getattr(code, "co_qualname", code.co_name))
 
 
 def _compile(args: tuple[Any, ...]) -> list[Access] | None:

@@ -85,7 +85,10 @@ class Reporter:
         chosen = frame or fallback
         if chosen is None:
             return "<unknown>"
-        return f"{self.roots.to_symbolic(chosen.f_code.co_filename)}:{chosen.f_lineno}"
+        filename = chosen.f_code.co_filename
+        if not filename.startswith("<"):
+            filename = os.path.normpath(filename)
+        return f"{self.roots.to_symbolic(filename)}:{chosen.f_lineno}"
 
     def report(
         self,
