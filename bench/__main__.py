@@ -66,14 +66,16 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
         with loopback_services() as ports:
             _say(f"services on 127.0.0.1: {ports}; learning the orders example")
             session.prepare_orders(ports, through_lambda=bool(plan.lambda_modes))
-            _say(f"micro: {plan.repeats} × {len(plan.micro_modes) + bool(dd)} children")
+            _say(f"micro: {plan.repeats} x {len(plan.micro_modes) + bool(dd)} children")
             session.measure_micro(dd)
-            _say(f"e2e: {plan.repeats} × {len(plan.e2e_modes) + 2 * bool(dd)} children")
+            _say(f"e2e: {plan.repeats} x {len(plan.e2e_modes) + 2 * bool(dd)} children")
             session.measure_e2e(dd)
-            _say(f"cold start: {plan.repeats} × {len(plan.cold_modes)} children")
+            _say(f"cold start: {plan.repeats} x {len(plan.cold_modes)} children")
             session.measure_cold()
             if plan.lambda_modes and plan.lambda_repeats:
-                _say(f"cold start through awslambdaric: {plan.lambda_repeats} × {len(plan.lambda_modes)}")
+                _say(
+                    f"cold start through awslambdaric: {plan.lambda_repeats} x {len(plan.lambda_modes)}"
+                )
                 session.measure_lambda_cold()
             if plan.hotpath:
                 _say("hot path: decomposition and cProfile of the handler")
@@ -163,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
 def check_line(verdict: dict[str, Any]) -> str:
     """One terminal line for a check verdict."""
     ratio = verdict["ratio"]
-    shown = "n/a" if ratio is None else f"{ratio:.2f}×"
+    shown = "n/a" if ratio is None else f"{ratio:.2f}x"
     state = "ok" if verdict["ok"] else "REGRESSION"
-    return f"check {state:<10} {verdict['name']:<30} {shown:>8} (limit {verdict['limit']:.2f}×)"
+    return f"check {state:<10} {verdict['name']:<30} {shown:>8} (limit {verdict['limit']:.2f}x)"
 
 
 if __name__ == "__main__":

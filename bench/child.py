@@ -61,13 +61,13 @@ def install_mode(mode: str, profile: str | None) -> dict[str, Any]:
             os.environ["SANDBOX_SECCOMP"] = "off"
         import sandbox
 
-        return dict(sandbox.install(mode="enforce" if mode == "enforce-hook" else mode, profile=profile))
+        return dict(
+            sandbox.install(mode="enforce" if mode == "enforce-hook" else mode, profile=profile)
+        )
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def best_per_op(
-    run: Callable[[int], float], n: int, batches: int
-) -> float:
+def best_per_op(run: Callable[[int], float], n: int, batches: int) -> float:
     """Nanoseconds per operation: the fastest of ``batches`` batches of ``n`` operations.
 
     Parameters
@@ -265,6 +265,20 @@ def _who(event: dict[str, Any]) -> dict[str, Any]:
     return {"source_ip": identity.get("sourceIp"), "user_agent": identity.get("userAgent")}
 
 
+def _profile_sink(spec: dict[str, Any]) -> Any:
+    """The cProfile output, opened *before* any instrumentation (writing it later would be a
+    file write the profile does not allow, and no part of the measured function)."""
+    return open(spec["cprofile"], "wb") if spec.get("cprofile") else None
+
+
+def _dump_profile(profiler: Any, sink: Any) -> None:
+    import marshal
+
+    profiler.create_stats()
+    marshal.dump(profiler.stats, sink)  # what Profile.dump_stats writes; pstats reads it
+    sink.close()
+
+
 def _prime_tempdir() -> None:
     """Resolve ``tempfile.gettempdir()`` before any instrumentation.
 
@@ -331,6 +345,7 @@ def task_e2e(spec: dict[str, Any]) -> dict[str, Any]:
         pass
     events = [json.loads(e) for e in spec["events"]]
     _prime_tempdir()
+    sink = _profile_sink(spec)
     started = time.perf_counter()
     status = install_mode(spec["mode"], spec.get("profile"))
     installed = time.perf_counter()
@@ -352,7 +367,7 @@ def task_e2e(spec: dict[str, Any]) -> dict[str, Any]:
         times.append((time.perf_counter() - t0) * 1e3)
     if profiler is not None:
         profiler.disable()
-        profiler.dump_stats(spec["cprofile"])
+        _dump_profile(profiler, sink)
     times.sort()
     return {
         "status": _short_status(status),
@@ -374,6 +389,7 @@ def task_cold(spec: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(spec["env"])
     events = [json.loads(e) for e in spec["events"]]
     _prime_tempdir()
+    sink = _profile_sink(spec)
     profiler = None
     if spec.get("cprofile"):
         import cProfile
@@ -385,7 +401,7 @@ def task_cold(spec: dict[str, Any]) -> dict[str, Any]:
     t1 = time.perf_counter()
     if profiler is not None:
         profiler.disable()
-        profiler.dump_stats(spec["cprofile"])
+        _dump_profile(profiler, sink)
     import boto3  # noqa: F401
 
     t2 = time.perf_counter()

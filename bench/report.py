@@ -33,14 +33,14 @@ def _med(figure: dict[str, Any] | None) -> float | None:
 
 def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
     if value is None:
-        return "–"
+        return "-"
     if abs(value) >= 10_000:
         return f"{value / 1000:,.0f}k{unit}"
     return f"{value:,.{digits}f}{unit}"
 
 
 def _x(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}×"
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def _modes(present: Any) -> list[str]:
@@ -56,9 +56,9 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if entry:
             out.append(
                 {
-                    "budget": f"ignored audit event ({bench}) ≤ 1.3× the empty-hook floor",
+                    "budget": f"ignored audit event ({bench}) ≤ 1.3x the empty-hook floor",
                     "measured": entry["x_floor"],
-                    "unit": "× floor (overhead)",
+                    "unit": "x floor (overhead)",
                     "limit": 1.3,
                     "met": entry["x_floor"] is not None and entry["x_floor"] <= 1.3,
                 }
@@ -68,9 +68,9 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if mode in e2e and e2e[mode]["x_off"] is not None:
             out.append(
                 {
-                    "budget": f"orders handler per invocation, {mode} ≤ 1.05× off",
+                    "budget": f"orders handler per invocation, {mode} ≤ 1.05x off",
                     "measured": e2e[mode]["x_off"],
-                    "unit": "× off",
+                    "unit": "x off",
                     "limit": 1.05,
                     "met": e2e[mode]["x_off"] <= 1.05,
                 }
@@ -90,9 +90,9 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = cold["enforce"]["import_boto3_ms"].get("x_off")
         out.append(
             {
-                "budget": "import boto3 under enforce ≤ 1.15× off",
+                "budget": "import boto3 under enforce ≤ 1.15x off",
                 "measured": ratio,
-                "unit": "× off",
+                "unit": "x off",
                 "limit": 1.15,
                 "met": ratio is not None and ratio <= 1.15,
             }
@@ -117,7 +117,7 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
     micro = results.get("micro", {}).get("benches", {})
     if micro:
         modes = _modes(next(iter(micro.values()))["modes"])
-        header = ["per event (ns/op)", "off", *[f"{m} +ns (×floor)" for m in modes]]
+        header = ["per event (ns/op)", "off", *[f"{m} +ns (xfloor)" for m in modes]]
         rows = []
         for bench, entry in micro.items():
             row = [BENCH_LABELS.get(bench, bench), _fmt(_med(entry["off_ns"]), digits=0)]
@@ -136,7 +136,8 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                 [
                     mode,
                     _fmt(_med(m["median_ms"]), " ms", 2),
-                    _x(m["x_off"]) + (" vs ddtrace-off" if m.get("baseline") == "ddtrace-off" else ""),
+                    _x(m["x_off"])
+                    + (" vs ddtrace-off" if m.get("baseline") == "ddtrace-off" else ""),
                     _fmt(_med(m["rss_mb"]), " MB"),
                     _fmt(m.get("rss_delta_mb"), " MB"),
                     _fmt(_med(m["ru_maxrss_mb"]), " MB"),
@@ -146,7 +147,7 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
         out.append(
             (
                 "Orders handler (boto3→moto S3+DynamoDB, HTTP, /tmp, logging), warm process",
-                ["mode", "per invocation", "× off", "RSS", "Δ RSS", "peak RSS", "Δ peak"],
+                ["mode", "per invocation", "x off", "RSS", "Δ RSS", "peak RSS", "Δ peak"],
                 rows,
             )
         )
@@ -165,7 +166,7 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                     f"{_fmt(_med(m['to_first_call_ms']), ' ms')} ({_x(m['to_first_call_ms'].get('x_off'))})",
                     f"{_fmt(_med(lm.get('init_duration_ms')), ' ms')} ({_x((lm.get('init_duration_ms') or {}).get('x_off'))})"
                     if lm
-                    else "–",
+                    else "-",
                 ]
             )
         out.append(
@@ -174,9 +175,9 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                 [
                     "mode",
                     "sandbox init",
-                    "import boto3 (×off)",
-                    "start → first call (×off)",
-                    "awslambdaric Init Duration (×off)",
+                    "import boto3 (xoff)",
+                    "start → first call (xoff)",
+                    "awslambdaric Init Duration (xoff)",
                 ],
                 rows,
             )
@@ -207,7 +208,9 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                 [
                     [
                         b["budget"],
-                        ("–" if b["measured"] is None else f"{b['measured']:.2f}") + " " + b["unit"],
+                        ("-" if b["measured"] is None else f"{b['measured']:.2f}")
+                        + " "
+                        + b["unit"],
                         "yes" if b["met"] else "NO",
                     ]
                     for b in verdicts
@@ -221,11 +224,11 @@ def terminal(results: dict[str, Any]) -> str:
     """Plain-text tables for the terminal."""
     chunks = []
     for title, header, rows in tables(results):
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-        lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+        lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))]
         lines.append("  ".join("-" * w for w in widths))
         for row in rows:
-            lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+            lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
         chunks.append("\n".join(lines))
     return "\n\n".join(chunks)
 
@@ -254,7 +257,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def chart(results: dict[str, Any], path: Path, note: Callable[[str], None]) -> bool:
-    """A two-panel PNG: per-event overhead ×floor, and end-to-end/cold ratios ×off."""
+    """A two-panel PNG: per-event overhead xfloor, and end-to-end/cold ratios xoff."""
     try:
         import matplotlib
 
@@ -278,7 +281,7 @@ def chart(results: dict[str, Any], path: Path, note: Callable[[str], None]) -> b
         left.set_xticklabels([BENCH_LABELS.get(b, b) for b in benches], rotation=30, ha="right")
         left.set_yscale("log")
         left.set_ylabel("overhead ÷ empty-hook overhead")
-        left.set_title("Per-event overhead (× empty Python hook)")
+        left.set_title("Per-event overhead (x empty Python hook)")
         left.legend(fontsize=7)
     groups: list[tuple[str, dict[str, float]]] = []
     e2e = results.get("e2e", {})
@@ -306,8 +309,8 @@ def chart(results: dict[str, Any], path: Path, note: Callable[[str], None]) -> b
     right.axhline(1.0, color="black", lw=0.8)
     right.set_xticks([j + 0.4 - width / 2 for j in range(len(groups))])
     right.set_xticklabels([name for name, _ in groups])
-    right.set_ylabel("× off")
-    right.set_title("Handler and cold start (× no instrumentation)")
+    right.set_ylabel("x off")
+    right.set_title("Handler and cold start (x no instrumentation)")
     right.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import fixtures
 from bench.fixtures import Harness
-from bench.stats import check, paired_ratio, summary
+from bench.stats import paired_ratio, summary
 
 MICRO_BENCHES = (
     "ignored_getframe",
@@ -83,7 +83,7 @@ class Plan:
     n_files: int = 1_000
     n_modules: int = 150
     warm: int = 5
-    invocations: int = 40
+    invocations: int = 30
     lambda_repeats: int = 3
     kernel_repeats: int = 3
     ddtrace: bool = True
@@ -211,9 +211,7 @@ class Session:
         self.harness.run(self.handler_spec("cold", "off"))
         logs = [self.work / "orders-learn.log"]
         self.orders_profile = None
-        self.harness.run(
-            self.handler_spec("e2e", "learn", warm=2, invocations=4), log=logs[0]
-        )
+        self.harness.run(self.handler_spec("e2e", "learn", warm=2, invocations=4), log=logs[0])
         if through_lambda:
             from sandbox.local import run_function
 
@@ -274,7 +272,7 @@ class Session:
             self.plan.cold_modes, lambda m: self.harness.run(self.handler_spec("boto3", m))
         )
         for mode, runs in raw.items():
-            for run, other in zip(runs, boto3[mode]):
+            for run, other in zip(runs, boto3[mode], strict=False):
                 run["import_boto3_after_sandbox_ms"] = run.pop("import_boto3_ms")
                 run["import_boto3_ms"] = other["import_boto3_ms"]
         self.results["cold"] = cold_figures(raw)
@@ -361,7 +359,7 @@ def _series(raw: list[dict[str, Any]], key: str) -> list[float]:
 
 
 def micro_figures(raw: dict[str, list[dict[str, Any]]], benches: Iterable[str]) -> dict[str, Any]:
-    """Per benchmark: ns/op without a hook, and per mode ns/op, overhead, ×off and ×floor.
+    """Per benchmark: ns/op without a hook, and per mode ns/op, overhead, xoff and xfloor.
 
     ``overhead`` is ns/op with the mode minus ns/op before the install in the same child;
     ``x_floor`` is the paired median of overhead ÷ the empty hook's overhead.
@@ -405,20 +403,18 @@ def e2e_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "baseline": "ddtrace-off" if base is dd_off and mode == "ddtrace" else "off",
             "x_off": paired_ratio(med, _series(base, "median_ms")) if base else None,
             "rss_delta_mb": _paired_delta(rss, _series(base, "rss_mb")) if base else None,
-            "maxrss_delta_mb": _paired_delta(peak, _series(base, "ru_maxrss_mb"))
-            if base
-            else None,
+            "maxrss_delta_mb": _paired_delta(peak, _series(base, "ru_maxrss_mb")) if base else None,
         }
     return out
 
 
 def _paired_delta(values: list[float], base: list[float]) -> float | None:
-    deltas = [v - b for v, b in zip(values, base)]
+    deltas = [v - b for v, b in zip(values, base, strict=False)]
     return round(statistics.median(deltas), 2) if deltas else None
 
 
 def cold_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Per mode: sandbox init, ``import boto3``, function init, time to first call; ×off."""
+    """Per mode: sandbox init, ``import boto3``, function init, time to first call; xoff."""
     keys = (
         "sandbox_init_ms",
         "import_boto3_ms",
@@ -467,7 +463,7 @@ def parse_lambda_log(log: list[str]) -> dict[str, Any]:
 
 
 def lambda_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Per mode: awslambdaric init duration (process start → first event fetched); ×off."""
+    """Per mode: awslambdaric init duration (process start → first event fetched); xoff."""
     off = raw.get("off", [])
     out: dict[str, Any] = {}
     for mode, runs in raw.items():
@@ -495,7 +491,7 @@ def kernel_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "import_sandbox_kernel_ms": summary(_series(runs, "import_sandbox_kernel_ms")),
         "getppid_ns_before": summary(before),
         "getppid_ns_after": summary(after),
-        "per_syscall_ns": summary([a - b for a, b in zip(after, before)]),
+        "per_syscall_ns": summary([a - b for a, b in zip(after, before, strict=False)]),
         "statuses": runs[0].get("statuses"),
         "reasons": runs[0].get("reasons"),
     }

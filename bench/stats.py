@@ -51,7 +51,7 @@ def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> 
     float or None
         ``None`` when there is no usable pair (a denominator ≤ 0).
     """
-    ratios = [n / d for n, d in zip(numerators, denominators) if d > 0]
+    ratios = [n / d for n, d in zip(numerators, denominators, strict=False) if d > 0]
     return round(statistics.median(ratios), 4) if ratios else None
 
 
@@ -66,7 +66,7 @@ class Threshold:
     limit : float
         Fail above this ratio.
     slack : float
-        ...but only if the absolute excess over ``limit`` × baseline is also above this (in the
+        ...but only if the absolute excess over ``limit`` x baseline is also above this (in the
         figure's own unit): a 40 ns floor measured as 15 ns on a noisy machine must not fail CI.
     what : str
         Human description for the report.
@@ -103,16 +103,16 @@ class Verdict:
 
     def line(self) -> str:
         """One line for the terminal."""
-        shown = "n/a" if self.ratio is None else f"{self.ratio:.2f}×"
+        shown = "n/a" if self.ratio is None else f"{self.ratio:.2f}x"
         state = "ok" if self.ok else "REGRESSION"
-        return f"{state:<10} {self.name:<30} {shown:>8} (limit {self.limit:.2f}×)  {self.what}"
+        return f"{state:<10} {self.name:<30} {shown:>8} (limit {self.limit:.2f}x)  {self.what}"
 
 
 def check(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> list[Verdict]:
     """Judge each check from its paired series ``(measured, baseline)``.
 
     A check fails only when the paired-median ratio is above its limit *and* the median
-    absolute excess (measured − limit × baseline) is above its slack. A check with no data
+    absolute excess (measured - limit x baseline) is above its slack. A check with no data
     passes (it is reported as ``n/a``): only a measured regression fails CI.
 
     Parameters
@@ -133,7 +133,9 @@ def check(pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> list[
         excess = None
         ok = True
         if ratio is not None:
-            excess = statistics.median(m - threshold.limit * b for m, b in zip(measured, baseline))
+            excess = statistics.median(
+                m - threshold.limit * b for m, b in zip(measured, baseline, strict=False)
+            )
             ok = not (ratio > threshold.limit and excess > threshold.slack)
         out.append(
             Verdict(

@@ -39,7 +39,7 @@ def test_healthy_numbers_pass() -> None:
 
 
 def test_ignored_event_regression_fails() -> None:
-    # GIVEN the ignored event costing 3× the empty hook (e.g. a decoder run for every event)
+    # GIVEN the ignored event costing 3x the empty hook (e.g. a decoder run for every event)
     pairs = {"ignored_event_vs_floor": ([v * 3 for v in FLOOR], FLOOR)}
     # WHEN checked THEN that check fails, and the others (no data) pass
     verdicts = _verdicts(pairs)
@@ -59,7 +59,7 @@ def test_e2e_regression_fails() -> None:
 
 
 def test_one_noisy_repeat_does_not_fail() -> None:
-    # GIVEN one repeat hit by a noisy neighbour (10×), the others healthy
+    # GIVEN one repeat hit by a noisy neighbour (10x), the others healthy
     off = [15.0, 15.0, 15.0, 15.0, 15.0]
     enforce = [15.5, 150.0, 15.4, 15.6, 15.3]
     # WHEN checked THEN the median of the pairs keeps it green
@@ -67,12 +67,14 @@ def test_one_noisy_repeat_does_not_fail() -> None:
 
 
 def test_ratio_over_limit_with_tiny_absolute_excess_passes() -> None:
-    # GIVEN a floor measured as 20 ns on a noisy machine and enforce at 50 ns (2.5×)
+    # GIVEN a floor measured as 20 ns on a noisy machine and enforce at 50 ns (2.5x)
     floor = [20.0] * 5
     enforce = [50.0] * 5
     # WHEN checked THEN the ratio is over the limit but the excess (10 ns) is within slack
     (verdict,) = [
-        v for v in check({"ignored_event_vs_floor": (enforce, floor)}) if v.name == "ignored_event_vs_floor"
+        v
+        for v in check({"ignored_event_vs_floor": (enforce, floor)})
+        if v.name == "ignored_event_vs_floor"
     ]
     assert verdict.ratio == 2.5
     assert verdict.ok is True
