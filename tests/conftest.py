@@ -16,6 +16,18 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Child-side helper: run one operation, print whether the sandbox let it through.
+ATTEMPT = """
+import sandbox as _sandbox
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except _sandbox.SandboxViolation as exc:
+        print(label, "BLOCKED", type(exc).__name__, exc.category, exc.action)
+"""
+
+
 @dataclass
 class Child:
     """What a child process did: exit code, output, and the sandbox's JSON lines."""

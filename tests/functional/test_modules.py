@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import profile_from_observations
+from tests.conftest import ATTEMPT, profile_from_observations
 
 LEARN = """
 import sys, sandbox
@@ -18,16 +18,12 @@ import importlib
 importlib.import_module("mod_lazy")
 """
 
-ENFORCE = """
+ENFORCE = (
+    ATTEMPT
+    + """
 import sys, importlib, sandbox
 sys.path.insert(0, ".")
 sandbox.install(mode="enforce", profile="profile.json")
-def attempt(label, fn):
-    try:
-        fn()
-        print(label, "ALLOWED")
-    except ImportError as exc:
-        print(label, "BLOCKED", type(exc).__name__, isinstance(exc, sandbox.SandboxViolation))
 attempt("init-learned", lambda: __import__("mod_a"))
 attempt("init-neighbour", lambda: __import__("mod_b"))
 attempt("import-module-neighbour", lambda: importlib.import_module("mod_c"))
@@ -42,6 +38,7 @@ attempt("invoke-learned-lazy", lambda: importlib.import_module("mod_lazy"))
 attempt("ctypes", lambda: __import__("ctypes"))
 attempt("subinterpreters", lambda: __import__("_xxsubinterpreters"))
 """
+)
 
 
 def _modules(tmp_path: Path) -> None:
@@ -68,12 +65,12 @@ def test_learn_then_enforce_modules(child, tmp_path: Path) -> None:
     # THEN learned imports work; neighbours raise an ImportError subclass (fallbacks keep working)
     assert outcome["init-learned"] == "ALLOWED"
     assert outcome["invoke-learned-lazy"] == "ALLOWED"
-    assert outcome["init-neighbour"] == "BLOCKED ImportViolation True"
-    assert outcome["import-module-neighbour"] == "BLOCKED ImportViolation True"
+    assert outcome["init-neighbour"] == "BLOCKED ImportViolation modules import"
+    assert outcome["import-module-neighbour"] == "BLOCKED ImportViolation modules import"
     assert outcome["fallback"] == "True"
     # AND native-memory access and subinterpreters are not in the runtime bundle
-    assert outcome["ctypes"] == "BLOCKED ImportViolation True"
-    assert outcome["subinterpreters"] == "BLOCKED ImportViolation True"
+    assert outcome["ctypes"] == "BLOCKED ImportViolation modules import"
+    assert outcome["subinterpreters"] == "BLOCKED ImportViolation modules import"
 
 
 def test_new_module_after_init_is_a_violation(child, tmp_path: Path) -> None:

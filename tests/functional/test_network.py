@@ -10,7 +10,7 @@ import json
 import socket
 from pathlib import Path
 
-from tests.conftest import profile_from_observations
+from tests.conftest import ATTEMPT, profile_from_observations
 
 SERVER = """
 import os, socket, threading
@@ -40,18 +40,13 @@ with socket.create_connection(("localhost", PORT)) as s:
 )
 
 ENFORCE = (
-    SERVER
+    ATTEMPT
+    + SERVER
     + """
 import sandbox, sys
 sandbox.install(mode="enforce", profile="profile.json")
 from sandbox.hook import mark_invoke_phase
 mark_invoke_phase()
-def attempt(label, fn):
-    try:
-        fn()
-        print(label, "ALLOWED")
-    except sandbox.SandboxViolation as exc:
-        print(label, "BLOCKED", exc.category, exc.action)
 attempt("learned-name", lambda: socket.create_connection(("localhost", PORT)).close())
 # Modelled (a trailing-dot name is not in /etc/hosts, so it must never be really resolved).
 attempt("learned-name-mixed-case-dot", lambda: sys.audit("socket.getaddrinfo", "LocalHost.", PORT, 0, 0, 0))
@@ -99,16 +94,16 @@ def test_learn_then_enforce_network(child, tmp_path: Path) -> None:
     assert outcome["learned-name"] == "ALLOWED"
     assert outcome["learned-name-mixed-case-dot"] == "ALLOWED"
     # AND other names are stopped at resolve time (DNS exfiltration), raw IPs and ports at connect
-    assert outcome["other-name"] == "BLOCKED network resolve"
-    assert outcome["other-name-gethostbyname"] == "BLOCKED network resolve"
-    assert outcome["raw-ip"] == "BLOCKED network connect"
-    assert outcome["other-port"] == "BLOCKED network connect"
+    assert outcome["other-name"] == "BLOCKED PermissionViolation network resolve"
+    assert outcome["other-name-gethostbyname"] == "BLOCKED PermissionViolation network resolve"
+    assert outcome["raw-ip"] == "BLOCKED PermissionViolation network connect"
+    assert outcome["other-port"] == "BLOCKED PermissionViolation network connect"
     # AND the ceiling stops metadata endpoints, by address and by name, and raw sockets
-    assert outcome["metadata-ipv4"] == "BLOCKED network connect"
-    assert outcome["metadata-ipv6"] == "BLOCKED network connect"
-    assert outcome["metadata-name"] == "BLOCKED network resolve"
-    assert outcome["ipv6-mapped"] == "BLOCKED network connect"
-    assert outcome["raw-socket"] == "BLOCKED network socket"
+    assert outcome["metadata-ipv4"] == "BLOCKED PermissionViolation network connect"
+    assert outcome["metadata-ipv6"] == "BLOCKED PermissionViolation network connect"
+    assert outcome["metadata-name"] == "BLOCKED PermissionViolation network resolve"
+    assert outcome["ipv6-mapped"] == "BLOCKED PermissionViolation network connect"
+    assert outcome["raw-socket"] == "BLOCKED PermissionViolation network socket"
     targets = {f["target"] for f in enforced.findings}
     assert "169.254.169.254:80" in targets
     assert "[fd00:ec2::254]:80" in targets

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import profile_from_observations
+from tests.conftest import ATTEMPT, profile_from_observations
 
 LEARN = """
 import subprocess, os, sandbox
@@ -16,17 +16,13 @@ subprocess.run(["echo", "hello"], check=True, stdout=subprocess.DEVNULL)
 subprocess.run("echo report", shell=True, check=True, stdout=subprocess.DEVNULL)
 """
 
-ENFORCE = """
+ENFORCE = (
+    ATTEMPT
+    + """
 import subprocess, os, sys, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
 from sandbox.hook import mark_invoke_phase
 mark_invoke_phase()
-def attempt(label, fn):
-    try:
-        fn()
-        print(label, "ALLOWED")
-    except sandbox.SandboxViolation as exc:
-        print(label, "BLOCKED", exc.category, exc.action)
 quiet = dict(check=True, stdout=subprocess.DEVNULL)
 attempt("argv-learned", lambda: subprocess.run(["echo", "hello"], **quiet))
 attempt("argv-by-path", lambda: subprocess.run(["/usr/bin/echo", "hello"], **quiet) if os.path.realpath("/usr/bin/echo") == os.path.realpath(__import__("shutil").which("echo")) else print("skip"))
@@ -42,6 +38,7 @@ attempt("os-exec", lambda: os.execv("/bin/sh", ["sh", "-c", "id"]))
 attempt("posix-spawn", lambda: os.posix_spawn("/usr/bin/id", ["id"], os.environ))
 attempt("fork", lambda: os.fork())
 """
+)
 
 
 def test_learn_then_enforce_processes(child, tmp_path: Path) -> None:
@@ -77,8 +74,8 @@ def test_learn_then_enforce_processes(child, tmp_path: Path) -> None:
         "os-exec",
         "posix-spawn",
     ):
-        assert outcome[label] == "BLOCKED processes exec", label
-    assert outcome["fork"] == "BLOCKED processes fork"
+        assert outcome[label] == "BLOCKED PermissionViolation processes exec", label
+    assert outcome["fork"] == "BLOCKED PermissionViolation processes fork"
     rule = next(f for f in enforced.findings if "id" in f["target"])["rule"]
     assert rule.startswith("rules.processes:")
 
