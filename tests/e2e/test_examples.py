@@ -97,6 +97,11 @@ def test_orders_learned_then_enforced(services: dict[str, int], tmp_path: Path) 
         if '"type":"sandbox.start"' in line
     )
     assert start["mode"] == "enforce" and start["layers"]["audit"] == "active"
+    # AND, where this kernel takes a filter (not nested in another one), seccomp is on too
+    from sandbox.kernel import probe
+
+    if probe().get("seccomp") == 0:
+        assert start["layers"]["seccomp"] == "active", start
 
 
 def test_vulnerable_attacks_blocked_benign_pass(services: dict[str, int], tmp_path: Path) -> None:
