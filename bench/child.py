@@ -302,12 +302,7 @@ def _load_handler(spec: dict[str, Any]) -> tuple[Callable[[Any, Any], Any], floa
     start = time.perf_counter()
     module = __import__(spec["module"])
     elapsed = time.perf_counter() - start
-    handler = getattr(module, spec["function"])
-    if spec["mode"] == "ddtrace" and spec.get("ddtrace_wrapper"):
-        from datadog_lambda.wrapper import datadog_lambda_wrapper
-
-        handler = datadog_lambda_wrapper(handler)
-    return handler, elapsed
+    return getattr(module, spec["function"]), elapsed
 
 
 def _invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], number: int) -> Any:
