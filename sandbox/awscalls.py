@@ -1,7 +1,8 @@
 """AWS API calls as audit events: wrap botocore's call path so the hook sees ``service:Operation``.
 
-:func:`interpose` registers a post-import hook on ``botocore.client``: nothing is imported until
-the function imports botocore itself. From then on every API call first raises
+:func:`interpose` registers a post-import hook on ``botocore.client`` (a small finder, not
+wrapt: wrapt 2.x imports asyncio, 50-100 ms of cold start): nothing is imported until the
+function imports botocore itself. From then on every API call first raises
 ``sys.audit("sandbox.aws", service, operation, resource)``, which :mod:`sandbox.events` decodes
 into category ``aws``, action ``call``, target ``service:Operation[:resource]``. In enforce the
 hook raises there, before any request is signed or sent, so a blocked call never leaves the
@@ -24,7 +25,8 @@ from typing import Any
 __all__ = ["installed", "interpose", "original", "resources"]
 
 _EVENT = "sandbox.aws"
-_MARK = "_self_sandbox_aws"
+_MARK = "_sandbox_aws"
+_TARGET = "botocore.client"
 _state: dict[str, Any] = {"registered": False, "original": None}
 
 
@@ -98,44 +100,93 @@ def resources(service: str, params: Mapping[str, Any]) -> tuple[str | None, ...]
     return (found or None,)
 
 
-def _audit_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    # BaseClient._make_api_call(self, operation_name, api_params)
-    operation = args[0] if args else kwargs.get("operation_name")
-    params = args[1] if len(args) > 1 else kwargs.get("api_params")
+def _audit(instance: Any, operation: Any, params: Any) -> None:
     try:
         service = instance.meta.service_model.service_name
     except AttributeError:  # not a botocore client as we know it: audit what we can
         service = "unknown"
     for resource in resources(service, params if isinstance(params, Mapping) else {}):
         sys.audit(_EVENT, service, operation, resource)
-    return wrapped(*args, **kwargs)
 
 
 def _patch(module: Any) -> None:
-    import wrapt
-
     base = module.BaseClient
     current = base.__dict__.get("_make_api_call")
     if current is None or getattr(current, _MARK, False):
         return  # already ours (interpose twice, or the module reloaded under our wrapper)
-    wrapper = wrapt.FunctionWrapper(current, _audit_call)
-    setattr(wrapper, _MARK, True)  # "_self_" prefix: stored on the proxy, not the function
+
+    # A plain function, not wrapt: wrapt 2.x imports asyncio (50-100 ms), which alone would
+    # blow the cold-start budget of DESIGN.md section 6 for every function using boto3.
+    def _make_api_call(
+        self: Any, operation_name: Any, api_params: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        _audit(self, operation_name, api_params)
+        return current(self, operation_name, api_params, *args, **kwargs)
+
+    _make_api_call.__name__ = current.__name__
+    _make_api_call.__qualname__ = current.__qualname__
+    _make_api_call.__doc__ = current.__doc__
+    _make_api_call.__wrapped__ = current  # type: ignore[attr-defined]
+    setattr(_make_api_call, _MARK, True)
     _state["original"] = current
-    base._make_api_call = wrapper
+    base._make_api_call = _make_api_call
+
+
+class _PatchingLoader:
+    """Runs the real loader, then patches the module (a post-import hook, no dependency)."""
+
+    def __init__(self, loader: Any):
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        _patch(module)
+
+
+class _PostImportFinder:
+    """On ``import botocore.client``: find it with the other finders, patch it once loaded."""
+
+    _busy = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != _TARGET or self._busy:
+            return None
+        self._busy = True
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
+                    return spec
+            return None
+        finally:
+            self._busy = False
+
+    def invalidate_caches(self) -> None:
+        return None
 
 
 def interpose() -> None:
     """Wrap ``botocore.client.BaseClient._make_api_call`` once botocore is imported (idempotent).
 
-    If botocore is already imported the wrap happens now; otherwise at its import. Calling
-    this again does nothing: every API call raises exactly one event per resource.
+    If botocore is already imported the wrap happens now; otherwise at its import, through a
+    post-import finder on ``sys.meta_path`` (nothing is imported here). Calling this again does
+    nothing: every API call raises exactly one event per resource.
     """
     if _state["registered"]:
         return
-    import wrapt
-
     _state["registered"] = True
-    wrapt.register_post_import_hook(_patch, "botocore.client")
+    module = sys.modules.get(_TARGET)
+    if module is not None:
+        _patch(module)
+        return
+    sys.meta_path.insert(0, _PostImportFinder())
 
 
 def installed() -> bool:

@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 _realpath = os.path.realpath
+_getcwd = os.getcwd
+# Absolute path → its realpath. Resolving costs a syscall per component (~10 µs for a module
+# path); the answer only changes when a symlink or directory changes, and every audited way
+# to do that clears this cache (forget_resolved_paths). The hook runs on a frozen copy of
+# this dict (sandbox.freeze), so code rebinding or filling the module's own copy changes nothing.
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_LIMIT = 4096
 _fspath = os.fspath
 _fsdecode = os.fsdecode
 
@@ -51,14 +58,33 @@ def norm_path(path: Any, dir_fd: Any = None) -> str | None:
         path = _fsdecode(path)
     if not path or "\x00" in path:
         return None
-    if path[0] != "/" and isinstance(dir_fd, int) and dir_fd >= 0:
-        try:
-            # /proc/self/fd/N names the directory the fd refers to (readlink is not audited).
-            path = os.readlink(f"/proc/self/fd/{dir_fd}") + "/" + path
-        except OSError:
-            pass
-    resolved: str = _realpath(path)
+    if path[0] != "/":
+        if isinstance(dir_fd, int) and dir_fd >= 0:
+            try:
+                # /proc/self/fd/N names the directory the fd refers to (readlink is not audited).
+                path = os.readlink(f"/proc/self/fd/{dir_fd}") + "/" + path
+            except OSError:
+                path = _getcwd() + "/" + path
+        else:
+            path = _getcwd() + "/" + path
+    resolved = _RESOLVED.get(path)
+    if resolved is None:
+        resolved = _realpath(path)
+        if len(_RESOLVED) >= _RESOLVED_LIMIT:
+            _RESOLVED.clear()
+        _RESOLVED[path] = resolved
     return resolved
+
+
+def forget_resolved_paths() -> None:
+    """Drop the realpath cache: something may have created, moved or removed a symlink.
+
+    Called by every decoder of an event that can change how a path resolves (remove, rename,
+    symlink, mkdir/rmdir, shutil's tree operations) and of every exec or fork (a child may do
+    any of these). Native code that creates symlinks is not seen — it is outside the audit
+    layer altogether.
+    """
+    _RESOLVED.clear()
 
 
 def _one(category: str, action: str, path: Any, dir_fd: Any = None) -> list[Access] | None:
@@ -79,10 +105,12 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _writes_first(args: tuple[Any, ...]) -> list[Access] | None:
+    forget_resolved_paths()
     return _one("files", "write", args[0], _arg(args, 3) if len(args) == 4 else None)
 
 
 def _writes_first_plain(args: tuple[Any, ...]) -> list[Access] | None:
+    forget_resolved_paths()
     return _one("files", "write", args[0])
 
 
@@ -96,17 +124,20 @@ def _lists_first(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _read_src_write_dst(args: tuple[Any, ...]) -> list[Access] | None:
+    forget_resolved_paths()
     out = (_one("files", "read", args[0]) or []) + (_one("files", "write", args[1]) or [])
     return out or None
 
 
 def _write_both(args: tuple[Any, ...]) -> list[Access] | None:
+    forget_resolved_paths()
     out = (_one("files", "write", args[0]) or []) + (_one("files", "write", args[1]) or [])
     return out or None
 
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
+    forget_resolved_paths()
     return _one("files", "write", args[1])
 
 
@@ -300,6 +331,7 @@ def _argv(args: Any) -> list[str]:
 
 
 def exec_access(executable: Any, args: Any, env: Any = None, cwd: Any = None) -> Access:
+    forget_resolved_paths()  # the child may create or move symlinks
     argv = _argv(args)
     exe = executable if executable is not None else (argv[0] if argv else "")
     path = which(exe, env, cwd)
@@ -322,6 +354,7 @@ def _exec(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _fork(args: tuple[Any, ...]) -> list[Access] | None:
+    forget_resolved_paths()
     return [("processes", "fork", "fork", None)]
 
 

@@ -51,6 +51,10 @@ def freeze(modules: Iterable[types.ModuleType]) -> dict[int, Any]:
         for name, value in list(snapshot.items()):
             if id(value) in copies:
                 snapshot[name] = copies[id(value)]
+            elif type(value) in (dict, list, set):
+                # Module-level mutable state (caches, tables): the frozen code gets its own
+                # copy, so filling or clearing the module's object from outside changes nothing.
+                snapshot[name] = value.copy()
     return copies
 
 

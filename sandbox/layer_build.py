@@ -40,7 +40,9 @@ _WRAPPER = _SOURCE_ROOT / "layer" / "sandbox-wrapper"
 
 # Runtime dependencies, and only those: pydantic, psutil and pyseccomp serve the tooling
 # (profile models, benchmarks, BPF compilation) and must not be shipped into every function.
-_RUNTIME_DEPENDENCIES = ("wrapt",)
+# The runtime is pure standard library today (the botocore interposer is a plain function: wrapt
+# 2.x would import asyncio at cold start); the per-arch wheel machinery stays for native deps.
+_RUNTIME_DEPENDENCIES: tuple[str, ...] = ()
 # Parts of the package that only the tooling uses; the layer does not ship them.
 TOOLING_ONLY = frozenset(
     {
@@ -82,7 +84,7 @@ def runtime_requirements() -> list[str]:
     Returns
     -------
     list of str
-        Requirement strings, e.g. ``["wrapt==1.17.2"]``.
+        Requirement strings, e.g. ``["wrapt==1.17.2"]`` (empty: the runtime needs none).
     """
     reqs = []
     for name in _RUNTIME_DEPENDENCIES:
@@ -127,6 +129,8 @@ def _install_deps(
         *platform_args,
         *requirements,
     ]
+    if not requirements:
+        return
     wheels.mkdir(parents=True, exist_ok=True)
     if _pip(install).returncode == 0:
         return
@@ -214,7 +218,7 @@ def build_layer(
 
         sandbox-wrapper            exec wrapper, mode 0755 (AWS_LAMBDA_EXEC_WRAPPER)
         python/sandbox/...         runtime part of the package (no tooling, no bytecode)
-        python/wrapt/...           runtime deps, manylinux wheels for ``arch``
+        python/<dep>/...           runtime deps (none today), manylinux wheels for ``arch``
         sandbox-profile/           profile slot (profile.json when ``profile`` is given)
 
     The zip is deterministic: sorted entries, fixed timestamps (1980-01-01) and permissions.

@@ -106,13 +106,13 @@ def install(
         max_per_invocation=config.max_findings,
     )
     # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
-    # Before the hook, so the sandbox's own import of wrapt is not the function's.
+    # Before the hook, so the finder it adds is in place before the function's imports.
     try:
         from sandbox.awscalls import interpose as interpose_aws_calls
 
         interpose_aws_calls()
         layers["aws_calls"] = "active"
-    except ImportError:  # wrapt missing (it ships in the layer): no AWS-call category
+    except ImportError:  # a layer built without it: no AWS-call category, said in the status
         layers["aws_calls"] = "unsupported"
     _forget_native_modules(modules_before)
     install_hook(
