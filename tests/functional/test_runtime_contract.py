@@ -196,3 +196,24 @@ def test_install_is_idempotent_and_cheap_to_query(child, tmp_path: Path) -> None
     )
     assert result.lines == ["enforce enforce init"], result.stderr
     assert len(result.of_type("sandbox.start")) == 1
+
+
+def test_tempfile_probe_is_part_of_the_runtime_bundle(child, tmp_path: Path) -> None:
+    # GIVEN enforce with only the base bundle WHEN tempfile finds its directory (it writes and
+    # removes a random 8-character probe file in the temp dir at its first call)
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, sandbox.hook, tempfile
+        sandbox.install(mode="enforce", profile="profile.json")
+        sandbox.hook.mark_invoke_phase()
+        found = set()
+        for _ in range(20):
+            tempfile.tempdir = None
+            found.add(tempfile.gettempdir())
+        print(sorted(found))
+        """
+    )
+    # THEN every probe passes and the temp dir is found each time
+    assert result.lines == ["['/tmp']"], result.stderr
+    assert result.findings == []
