@@ -20,8 +20,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
+# The suite, then the benchmark's gross-regression check (ratios against a baseline measured
+# in the same run, generous limits: it fails only when the hook's cost jumps, not on noise).
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(PY) -m bench --check
 
 # The runtime supports Lambda's Python 3.10-3.13: run the suite on each interpreter found.
 PYTHONS ?= python3.10 python3.12 python3.13
