@@ -381,7 +381,9 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
     name = args[0]
     if not isinstance(name, str) or not name:
         return None
-    return [("modules", "import", name, None)]
+    # A C extension raises a second event with its file: it exists and is being loaded now.
+    filename = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+    return [("modules", "import", name, filename)]
 
 
 def _dlopen(args: tuple[Any, ...]) -> list[Access] | None:

@@ -151,9 +151,9 @@ def install_hook(
             path = getattr(package, "__path__", None)
             if path is None:
                 return True  # let the import machinery decide; the check still applies
-        for other in sys.meta_path:
-            if isinstance(other, SandboxFinder):
-                continue
+        # The finders as they were at install: a finder the function adds later cannot answer
+        # "nothing here" to this question and then load the module anyway.
+        for other in original_finders:
             find_spec = getattr(other, "find_spec", None)
             if find_spec is None:
                 return True
@@ -236,8 +236,10 @@ def install_hook(
                 cache.clear()
             cache[key] = True
             return
-        if category == "modules" and not findable(target):
-            return  # nothing to load: it fails with ModuleNotFoundError as it would anyway
+        if category == "modules" and detail is None and not findable(target):
+            # Nothing to load: it fails with ModuleNotFoundError as it would anyway. (A C
+            # extension being loaded carries its file as detail and is always checked.)
+            return
         violate(category, action, target, ph, detail, False)
         if learn and not (category == "network" and action in ("connect", "sendto")):
             # Recorded once; from now on it is known.
@@ -360,6 +362,7 @@ def install_hook(
         def invalidate_caches() -> None:
             return None
 
+    original_finders = tuple(sys.meta_path)
     finder = SandboxFinder()
     protected = {id(sandbox_audit_hook), id(SandboxFinder.find_spec), id(finder), id(SandboxFinder)}
     frozen.get(id(interpose), interpose)(book)
