@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start: ~4 ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["installed", "interpose", "original", "resources"]
 

@@ -11,7 +11,7 @@ See ``../shared/AUDIT-FACTS.md`` for which events exist and when they fire.
 from __future__ import annotations
 
 import os
-import socket
+import _socket as socket  # the C module: socket.py builds enums at import (~2 ms)
 import sys
 from collections.abc import Callable
 
