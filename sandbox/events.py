@@ -10,8 +10,9 @@ See ``../shared/AUDIT-FACTS.md`` for which events exist and when they fire.
 
 from __future__ import annotations
 
-import os
 import _socket as socket  # the C module: socket.py builds enums at import (~2 ms)
+import os
+import stat
 import sys
 from collections.abc import Callable
 
@@ -28,6 +29,8 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
 _realpath = os.path.realpath
 _getcwd = os.getcwd
+_lstat = os.lstat
+_S_ISLNK = stat.S_ISLNK
 # Absolute path → its realpath. Resolving costs a syscall per component (~10 µs for a module
 # path); the answer only changes when a symlink or directory changes, and every audited way
 # to do that clears this cache (forget_resolved_paths). The hook runs on a frozen copy of
@@ -69,11 +72,35 @@ def norm_path(path: Any, dir_fd: Any = None) -> str | None:
             path = _getcwd() + "/" + path
     resolved = _RESOLVED.get(path)
     if resolved is None:
-        resolved = _realpath(path)
+        resolved = _resolve_path(path)
         if len(_RESOLVED) >= _RESOLVED_LIMIT:
             _RESOLVED.clear()
         _RESOLVED[path] = resolved
     return resolved
+
+
+def _resolve_path(path: str) -> str:
+    """``realpath``, reusing the cached resolution of the directory (one lstat per new file)."""
+    head, _, tail = path.rpartition("/")
+    if (
+        not tail
+        or tail in (".", "..")
+        or "/./" in path
+        or "/../" in path
+        or head.endswith(("/.", "/.."))
+    ):
+        return str(_realpath(path))  # dot components: let realpath apply them in order
+    directory = head or "/"
+    real_dir = _RESOLVED.get(directory)
+    if real_dir is None:
+        real_dir = str(_realpath(directory))
+        _RESOLVED[directory] = real_dir
+    try:
+        if _S_ISLNK(_lstat(path).st_mode):
+            return str(_realpath(path))
+    except OSError:
+        pass  # nothing there (yet): the name is taken as it is, in the real directory
+    return (real_dir if real_dir != "/" else "") + "/" + tail
 
 
 def forget_resolved_paths() -> None:

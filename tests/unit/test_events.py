@@ -200,3 +200,32 @@ def test_sqlite_extensions_are_native_code_and_thread_signals_are_kills() -> Non
     assert DECODERS["signal.pthread_kill"]((1, 9)) == [
         ("processes", "kill", "thread:SIGKILL", None)
     ]
+
+
+def test_cached_resolution_matches_realpath(tmp_path: pathlib.Path) -> None:
+    # GIVEN a symlinked directory, a symlinked file, and a link whose '..' climbs out
+    from sandbox import events
+
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "sub" / "f").write_text("x")
+    os.symlink(tmp_path / "real", tmp_path / "dirlink")
+    os.symlink(tmp_path / "real" / "sub" / "f", tmp_path / "real" / "filelink")
+    os.symlink(tmp_path / "real" / "sub", tmp_path / "sublink")
+    cases = [
+        tmp_path / "dirlink" / "sub" / "f",
+        tmp_path / "dirlink" / "filelink",
+        tmp_path / "dirlink" / "not-yet-created",
+        tmp_path / "sublink" / ".." / "filelink",  # '..' after a symlink: the real parent
+        tmp_path / "real" / "." / "sub" / "f",
+    ]
+    for path in cases:
+        # WHEN resolving twice (the second time from the cache)
+        first, second = norm_path(str(path)), norm_path(str(path))
+        # THEN both agree with os.path.realpath
+        assert first == second == os.path.realpath(path), path
+    # AND a symlink created later is seen once the event that made it clears the cache
+    target = str(tmp_path / "real" / "later")
+    assert norm_path(target) == target
+    events.forget_resolved_paths()
+    os.symlink("/etc/hostname", target)
+    assert norm_path(target) == os.path.realpath("/etc/hostname")
