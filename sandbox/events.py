@@ -36,6 +36,9 @@ _S_ISLNK = stat.S_ISLNK
 # to do that clears this cache (forget_resolved_paths). The hook runs on a frozen copy of
 # this dict (sandbox.freeze), so code rebinding or filling the module's own copy changes nothing.
 _RESOLVED: dict[str, str] = {}
+# Off for good once the process starts a child: a child runs alongside and may change
+# symlinks at any moment, with no audit event in this process to say so.
+_CACHE_ON = [True]
 _RESOLVED_LIMIT = 4096
 _fspath = os.fspath
 _fsdecode = os.fsdecode
@@ -44,7 +47,7 @@ _fsdecode = os.fsdecode
 # --------------------------------------------------------------------------- paths
 
 
-def norm_path(path: Any, dir_fd: Any = None) -> str | None:
+def norm_path(path: Any, dir_fd: Any = None, cache: bool = True) -> str | None:
     """An absolute, symlink-resolved path as ``str``; ``None`` for fds and empty paths.
 
     Bytes and non-UTF-8 names decode with ``surrogateescape`` (``os.fsdecode``), so they stay
@@ -70,6 +73,8 @@ def norm_path(path: Any, dir_fd: Any = None) -> str | None:
                 path = _getcwd() + "/" + path
         else:
             path = _getcwd() + "/" + path
+    if not cache or not _CACHE_ON[0]:
+        return str(_realpath(path))
     resolved = _RESOLVED.get(path)
     if resolved is None:
         resolved = _resolve_path(path)
@@ -103,19 +108,30 @@ def _resolve_path(path: str) -> str:
     return (real_dir if real_dir != "/" else "") + "/" + tail
 
 
+def stop_caching_paths() -> None:
+    """A child process exists from now on: resolve every path afresh (see forget_resolved_paths)."""
+    _CACHE_ON[0] = False
+    _RESOLVED.clear()
+
+
 def forget_resolved_paths() -> None:
-    """Drop the realpath cache: something may have created, moved or removed a symlink.
+    """Drop the realpath cache: something may create, move or remove a symlink or directory.
 
     Called by every decoder of an event that can change how a path resolves (remove, rename,
     symlink, mkdir/rmdir, shutil's tree operations) and of every exec or fork (a child may do
-    any of these). Native code that creates symlinks is not seen — it is outside the audit
-    layer altogether.
+    any of these). Audit events fire *before* the operation, so those decoders resolve their
+    own paths without the cache and clear it last: the next lookup, after the operation, starts
+    afresh. Limits: another thread resolving the same path in the instant between the event and
+    the operation could cache the old answer, and native code that creates symlinks is not seen
+    at all (it is outside the audit layer).
     """
     _RESOLVED.clear()
 
 
-def _one(category: str, action: str, path: Any, dir_fd: Any = None) -> list[Access] | None:
-    target = norm_path(path, dir_fd)
+def _one(
+    category: str, action: str, path: Any, dir_fd: Any = None, cache: bool = True
+) -> list[Access] | None:
+    target = norm_path(path, dir_fd, cache)
     return None if target is None else [(category, action, target, None)]
 
 
@@ -132,13 +148,15 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _writes_first(args: tuple[Any, ...]) -> list[Access] | None:
+    out = _one("files", "write", args[0], _arg(args, 3) if len(args) == 4 else None, False)
     forget_resolved_paths()
-    return _one("files", "write", args[0], _arg(args, 3) if len(args) == 4 else None)
+    return out
 
 
 def _writes_first_plain(args: tuple[Any, ...]) -> list[Access] | None:
+    out = _one("files", "write", args[0], None, False)
     forget_resolved_paths()
-    return _one("files", "write", args[0])
+    return out
 
 
 def _reads_first(args: tuple[Any, ...]) -> list[Access] | None:
@@ -151,21 +169,26 @@ def _lists_first(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _read_src_write_dst(args: tuple[Any, ...]) -> list[Access] | None:
+    out = (_one("files", "read", args[0], None, False) or []) + (
+        _one("files", "write", args[1], None, False) or []
+    )
     forget_resolved_paths()
-    out = (_one("files", "read", args[0]) or []) + (_one("files", "write", args[1]) or [])
     return out or None
 
 
 def _write_both(args: tuple[Any, ...]) -> list[Access] | None:
+    out = (_one("files", "write", args[0], None, False) or []) + (
+        _one("files", "write", args[1], None, False) or []
+    )
     forget_resolved_paths()
-    out = (_one("files", "write", args[0]) or []) + (_one("files", "write", args[1]) or [])
     return out or None
 
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
+    out = _one("files", "write", args[1], None, False)
     forget_resolved_paths()
-    return _one("files", "write", args[1])
+    return out
 
 
 def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
@@ -358,7 +381,7 @@ def _argv(args: Any) -> list[str]:
 
 
 def exec_access(executable: Any, args: Any, env: Any = None, cwd: Any = None) -> Access:
-    forget_resolved_paths()  # the child may create or move symlinks
+    stop_caching_paths()  # the child may create or move symlinks at any time
     argv = _argv(args)
     exe = executable if executable is not None else (argv[0] if argv else "")
     path = which(exe, env, cwd)
@@ -381,7 +404,7 @@ def _exec(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _fork(args: tuple[Any, ...]) -> list[Access] | None:
-    forget_resolved_paths()
+    stop_caching_paths()
     return [("processes", "fork", "fork", None)]
 
 

@@ -178,3 +178,73 @@ def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
     # THEN it is checked as a file 'connect' on the socket's absolute path
     assert result.lines == ["blocked files connect"], result.stderr
     assert result.findings[0]["target"] == "{task}/sock"
+
+
+def test_a_symlink_swapped_in_later_is_still_resolved(child, tmp_path: Path) -> None:
+    # GIVEN a profile allowing reads and writes of one scratch file, and a secret next to it
+    _setup(tmp_path)
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {
+            "files": [
+                {"action": "read", "target": "{task}/out/scratch.txt", "phase": "any"},
+                {"action": "write", "target": "{task}/out/scratch.txt", "phase": "any"},
+            ]
+        },
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    result = child(
+        """
+        import os, sandbox, sandbox.hook
+        sandbox.install(mode="enforce", profile="profile.json")
+        sandbox.hook.mark_invoke_phase()
+        open("out/scratch.txt", "w").write("mine")
+        print(open("out/scratch.txt").read())           # resolved and cached as allowed
+        os.remove("out/scratch.txt")
+        os.symlink(os.path.abspath("data/secret.txt"), "out/scratch.txt")
+        try:
+            print(open("out/scratch.txt").read())
+        except PermissionError as exc:
+            print("blocked", exc.target.endswith("data/secret.txt"))
+        """
+    )
+    # THEN the read through the swapped-in link is the secret's, and blocked
+    assert result.lines == ["mine", "blocked True"], result.stderr
+
+
+def test_a_directory_swapped_for_a_symlink_is_still_resolved(child, tmp_path: Path) -> None:
+    # GIVEN a profile allowing reads and writes anywhere under one scratch directory
+    _setup(tmp_path)
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {
+            "files": [
+                {"action": "read", "target": "{task}/out/**", "phase": "any"},
+                {"action": "write", "target": "{task}/out/**", "phase": "any"},
+            ]
+        },
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    result = child(
+        """
+        import os, sandbox, sandbox.hook
+        sandbox.install(mode="enforce", profile="profile.json")
+        sandbox.hook.mark_invoke_phase()
+        os.mkdir("out/d")
+        open("out/d/secret.txt", "w").write("decoy")
+        print(open("out/d/secret.txt").read())          # out/d resolved and cached
+        os.remove("out/d/secret.txt")
+        os.rmdir("out/d")
+        os.symlink(os.path.abspath("data"), "out/d")    # out/d now leads to data/
+        try:
+            print(open("out/d/secret.txt").read())
+        except PermissionError:
+            print("blocked")
+        """
+    )
+    # THEN the read through the swapped directory is a read of data/secret.txt: blocked
+    assert result.lines == ["decoy", "blocked"], result.stderr
