@@ -153,13 +153,35 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if report.chart(results, args.out / "latest.png", results["notes"].append):
         _say(f"chart: {args.out / 'latest.png'}")
-    (args.out / "latest.md").write_text(report.markdown(results))
+    summary = report.markdown(results)
+    (args.out / "latest.md").write_text(summary)
+    if args.out == RESULTS and update_readme(README, summary):
+        _say(f"README table updated: {README}")
     print(report.terminal(results))
     for note in results["notes"]:
         print(f"note: {note}")
     print("\n".join(verdicts))
     print(f"python -m bench in {results['duration_s']} s; results in {args.out}/latest.{{json,md}}")
     return 0
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_START = "<!-- bench:start (python -m bench writes this part) -->"
+README_END = "<!-- bench:end -->"
+
+
+def update_readme(readme: Path, summary: str) -> bool:
+    """Put ``summary`` between the README's bench markers; ``False`` when there are none."""
+    if not readme.is_file():
+        return False
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    readme.write_text(
+        text[: start + len(README_START)] + "\n" + summary.rstrip() + "\n" + text[end:]
+    )
+    return True
 
 
 def check_line(verdict: dict[str, Any]) -> str:

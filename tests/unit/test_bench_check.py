@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.run import check_pairs
 from bench.stats import CHECKS, check, paired_ratio, summary
 
@@ -111,3 +113,20 @@ def test_check_pairs_reads_a_session_result() -> None:
     pairs = check_pairs(results)
     assert set(pairs) == {t.name for t in CHECKS}
     assert all(v.ok for v in check(pairs))
+
+
+def test_readme_table_is_replaced_between_the_markers(tmp_path: Path) -> None:
+    # GIVEN a README with the bench markers and an old table
+    from bench.__main__ import README_END, README_START, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\nafter\n")
+    # WHEN a new summary is written
+    assert update_readme(readme, "new table\n")
+    # THEN only the part between the markers changed
+    assert readme.read_text() == f"intro\n{README_START}\nnew table\n{README_END}\nafter\n"
+    # AND a README without markers is left alone
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers")
+    assert not update_readme(plain, "x")
+    assert plain.read_text() == "no markers"
