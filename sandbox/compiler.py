@@ -208,10 +208,39 @@ def _kernel_section(rules: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     allow_exec = any(key.startswith("processes/exec/") for key in rules)
     allow_fork = allow_exec or any(key.startswith("processes/fork/") for key in rules)
+    # Landlock: writes (and creating, removing, renaming) only beneath the directory form of the
+    # profile's write rules, kept symbolic ({tmp}, {task}) and expanded where the profile loads.
+    # Reads are not restricted: native code (OpenSSL's CA files, libc's locale and resolver
+    # files, dlopen'ed libraries) reads files the audit layer never sees, so learning cannot
+    # know them and a read ruleset would break functions.
+    write_dirs = sorted(
+        {
+            static_part(target)
+            for key, targets in rules.items()
+            if key.startswith("files/write/")
+            for target in targets
+        }
+    )
     try:
-        return compile_kernel(KernelRequest(allow_exec=allow_exec, allow_fork=allow_fork))
+        return compile_kernel(
+            KernelRequest(allow_exec=allow_exec, allow_fork=allow_fork, write_dirs=tuple(write_dirs))
+        )
     except Exception as exc:  # the kernel layer is optional: say why it is missing
         return {"seccomp": None, "reason": f"kernel compile failed: {exc}"}
+
+
+def static_part(pattern: str) -> str:
+    """The longest leading part of a file glob with no wildcard: a directory, or the file itself.
+
+    Example
+    -------
+    >>> static_part("{tmp}/receipt-*.json"), static_part("{task}/out/**"), static_part("/dev/null")
+    ('{tmp}', '{task}/out', '/dev/null')
+    """
+    cut = min((i for i, c in enumerate(pattern) if c in "*?["), default=-1)
+    if cut < 0:
+        return pattern
+    return pattern[:cut].rsplit("/", 1)[0] or "/"
 
 
 def load_any(path: str | os.PathLike[str]) -> dict[str, Any]:

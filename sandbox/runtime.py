@@ -191,7 +191,7 @@ def _kernel(policy: Policy, mode: str, config: Config) -> tuple[dict[str, str], 
         return {"seccomp": "unsupported", "landlock": "unsupported"}, {"reason": "no kernel module"}
     try:
         result = install_kernel_detailed(
-            policy.kernel,
+            _concrete_kernel_section(policy),
             mode,
             seccomp_enabled=config.seccomp,
             landlock_enabled=config.landlock,
@@ -202,6 +202,19 @@ def _kernel(policy: Policy, mode: str, config: Config) -> tuple[dict[str, str], 
     if result.would_deny:
         details["would_deny"] = result.would_deny
     return dict(result.statuses), details
+
+
+def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
+    """The kernel section with Landlock's symbolic directories ({tmp}, {task}) made concrete."""
+    section = policy.kernel
+    if not isinstance(section, dict) or not isinstance(section.get("landlock"), dict):
+        return section
+    landlock = dict(section["landlock"])
+    for kind in ("read", "write", "exec"):
+        landlock[kind] = [
+            concrete for path in landlock.get(kind) or () for concrete in policy.roots.expand(path)
+        ]
+    return {**section, "landlock": landlock}
 
 
 def _forget_native_modules(before: set[str]) -> None:

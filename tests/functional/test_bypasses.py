@@ -8,6 +8,7 @@ kernel layer on and a profile without subprocesses, the kernel refuses the exec.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -145,3 +146,42 @@ def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(child, tmp_p
     # state"; the seccomp filter it sits under cannot be removed. From 3.13 the event fires.
     expected = "create_dynamic loaded" if sys.version_info < (3, 13) else "create_dynamic blocked"
     assert result.lines[1] == expected, result.stderr
+
+
+def test_landlock_holds_children_to_the_profiles_write_directories(child, tmp_path: Path) -> None:
+    # GIVEN a profile that lets the function run `touch` on any path ("**": "*" stops at "/")
+    # and write under {tmp}
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {
+            "processes": [{"action": "exec", "target": "/usr/bin/touch", "argv": ["**"]}],
+            "files": [{"action": "write", "target": "{tmp}/**"}],
+        },
+    }
+    (tmp_path / "p.json").write_text(json.dumps(profile))
+    result = child(
+        """
+        import os, subprocess, tempfile, sandbox
+        status = sandbox.install(mode="enforce", profile="p.json")
+        print("landlock", status["layers"]["landlock"])
+        inside = tempfile.mktemp(dir="/tmp")
+        # (the test's own folder is under /tmp, so "outside" is the other tmpfs, /dev/shm)
+        outside = os.path.join("/dev/shm", f"made-by-child-{os.getpid()}")
+        for path in (inside, outside):
+            # The audit hook sees only the exec (allowed); the child's own write it never sees.
+            code = subprocess.run(["/usr/bin/touch", path], stderr=subprocess.DEVNULL).returncode
+            print(os.path.basename(path).startswith("made-by-child"), os.path.exists(path))
+            if os.path.exists(path):
+                os.remove(path)
+        """
+    )
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm to write outside the temp dir")
+    if result.lines and result.lines[0] != "landlock active":
+        pytest.skip(
+            f"Landlock not available here: {result.lines[0] if result.lines else result.stderr}"
+        )
+    # THEN the child may write in the temp dir, and the kernel refuses its write elsewhere
+    assert result.lines[1:] == ["False True", "True False"], result.stderr
