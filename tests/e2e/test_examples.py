@@ -212,3 +212,30 @@ def test_off_mode_installs_nothing(services: dict[str, int]) -> None:
     # THEN it works and the sandbox wrote nothing (the wrapper did not even redirect)
     assert result.ok
     assert not any('"type":"sandbox.' in line for line in result.log)
+
+
+def test_without_the_exec_wrapper_the_handler_redirect_works(
+    services: dict[str, int], tmp_path: Path
+) -> None:
+    # GIVEN a function whose exec-wrapper slot is taken by another tool (a pass-through wrapper)
+    other_tool = tmp_path / "other-tool-wrapper"
+    other_tool.write_text('#!/bin/sh\nexport OTHER_TOOL=1\nexec "$@"\n')
+    other_tool.chmod(0o755)
+    compiled = _learn_and_compile(VULNERABLE, "vulnerable", services, tmp_path)
+    events = _events(VULNERABLE / "events" / "attack", services)
+    benign = _events(VULNERABLE / "events" / "benign", services)
+    # WHEN its handler is set to the sandbox's, with the real one in SANDBOX_ORIGINAL_HANDLER
+    result = run_function(
+        "sandbox.bootstrap.handler",
+        [benign["06-calc"], events["02-path-traversal"]],
+        code_dir=VULNERABLE,
+        mode="enforce",
+        profile=compiled,
+        env={**function_env(services), "SANDBOX_ORIGINAL_HANDLER": "app.handler"},
+        function_name="vulnerable",
+        wrapper=other_tool,
+    )
+    # THEN the function is protected all the same: benign passes, the traversal is blocked
+    assert result.results[0].ok, result.results[0].error_message
+    assert not result.results[1].ok
+    assert "lambda-sandbox blocked files read '/etc/passwd'" in result.results[1].error_message
