@@ -217,12 +217,24 @@ def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
     return {**section, "landlock": landlock}
 
 
+# The kernel layer's own ctypes-based modules: re-importing them is an audited import of
+# `_ctypes` (and of libc through ctypes.dlopen), which a profile without native code refuses.
+_NATIVE_HELPERS = frozenset({"sandbox.kernel._loader", "sandbox.kernel._ffi"})
+
+
 def _forget_native_modules(before: set[str]) -> None:
     """Drop ctypes & co. that the sandbox itself imported (kernel loader, libseccomp binding).
 
     The function must not inherit them for free: with them gone from ``sys.modules`` the
     function's own ``import ctypes`` is a real, audited import again.
     """
+    loader = sys.modules.get("sandbox.kernel._loader")
+    if loader is not None:
+        loader._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
     for name in set(sys.modules) - before:
-        if name.partition(".")[0] in STDLIB_EXCLUDED or name.partition(".")[0] == "pyseccomp":
+        top = name.partition(".")[0]
+        if top in STDLIB_EXCLUDED or top == "pyseccomp" or name in _NATIVE_HELPERS:
             del sys.modules[name]
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
+                delattr(sys.modules[parent], child)  # `from parent import child` finds it too

@@ -9,7 +9,7 @@ import sys
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold-start cost)
 
 if TYPE_CHECKING:
-    import ctypes
+    from sandbox.kernel import _ffi as ctypes  # ctypes' API without its import cost
 
 ACTIVE = "active"
 DENIED = "denied-by-host"
@@ -90,7 +90,7 @@ def libc() -> ctypes.CDLL:
     """Return libc through ctypes with errno capture (loaded once)."""
     global _LIBC
     if _LIBC is None:
-        import ctypes
+        from sandbox.kernel import _ffi as ctypes
 
         lib = ctypes.CDLL(None, use_errno=True)
         lib.syscall.restype = ctypes.c_long
@@ -133,7 +133,7 @@ def _refusal(call: str, code: int) -> tuple[str, str]:
 
 def set_no_new_privs() -> tuple[str, str] | None:
     """Set ``PR_SET_NO_NEW_PRIVS``; return a refusal ``(status, reason)`` or None on success."""
-    import ctypes
+    from sandbox.kernel import _ffi as ctypes  # ctypes' API without its import cost
 
     lib = libc()
     if lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -157,7 +157,7 @@ def load_seccomp(program: bytes, arch: str) -> tuple[str, str]:
         ``(status, reason)``: ``active``, ``denied-by-host`` or ``unsupported``. Never raises
         for a refusal.
     """
-    import ctypes
+    from sandbox.kernel import _ffi as ctypes  # ctypes' API without its import cost
 
     count = len(program) // 8
     if not count or len(program) % 8 or count > BPF_MAXINSNS:
@@ -195,7 +195,7 @@ def load_seccomp(program: bytes, arch: str) -> tuple[str, str]:
 
 def landlock_abi() -> tuple[int, str]:
     """Return ``(abi, reason)``: the Landlock ABI version, or ``-errno`` and why it is absent."""
-    import ctypes
+    from sandbox.kernel import _ffi as ctypes  # ctypes' API without its import cost
 
     ret = libc().syscall(
         ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET),
@@ -233,7 +233,7 @@ def load_landlock(
         (and what it creates later) only: call this before starting threads, or accept that
         existing threads stay unrestricted.
     """
-    import ctypes
+    from sandbox.kernel import _ffi as ctypes  # ctypes' API without its import cost
 
     abi, why = landlock_abi()
     if abi <= 0:

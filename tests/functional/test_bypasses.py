@@ -185,3 +185,30 @@ def test_landlock_holds_children_to_the_profiles_write_directories(child, tmp_pa
         )
     # THEN the child may write in the temp dir, and the kernel refuses its write elsewhere
     assert result.lines[1:] == ["False True", "True False"], result.stderr
+
+
+def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
+    child, tmp_path: Path
+) -> None:
+    # GIVEN enforce with the kernel layer loaded (its loader uses _ctypes)
+    (tmp_path / "p.json").write_text(
+        json.dumps(
+            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+        )
+    )
+    result = child(
+        """
+        import sys, sandbox
+        sandbox.install(mode="enforce", profile="p.json")
+        native = ("ctypes", "_ctypes", "pyseccomp", "sandbox.kernel._loader", "sandbox.kernel._ffi")
+        print([m for m in sys.modules if m.startswith(native)])
+        for attempt in ("from sandbox.kernel import _ffi", "import ctypes", "import _ctypes"):
+            try:
+                exec(attempt)
+                print("loaded")
+            except ImportError:
+                print("blocked")
+        """
+    )
+    # THEN nothing of it stays importable for free: each is a real, refused import again
+    assert result.lines == ["[]", "blocked", "blocked", "blocked"], result.stderr
