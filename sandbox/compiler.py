@@ -223,7 +223,9 @@ def _kernel_section(rules: Mapping[str, Any]) -> dict[str, Any] | None:
     )
     try:
         return compile_kernel(
-            KernelRequest(allow_exec=allow_exec, allow_fork=allow_fork, write_dirs=tuple(write_dirs))
+            KernelRequest(
+                allow_exec=allow_exec, allow_fork=allow_fork, write_dirs=tuple(write_dirs)
+            )
         )
     except Exception as exc:  # the kernel layer is optional: say why it is missing
         return {"seccomp": None, "reason": f"kernel compile failed: {exc}"}

@@ -91,7 +91,6 @@ class Matcher:
         return bool(self.exact or self.packages or self.prefixes or self._globs)
 
 
-
 # Standard-library modules the "{stdlib}" module target does NOT include: native-memory
 # access and test hooks are capabilities of their own and must be learned explicitly.
 STDLIB_EXCLUDED = frozenset({"ctypes", "_ctypes", "_testcapi", "_testinternalcapi", "_testbuffer"})

@@ -87,6 +87,11 @@ def run_child(
     return Child(proc.returncode, proc.stdout, proc.stderr, records)
 
 
+def profile_doc(**rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """A profile extending the runtime bundle with the given rules, e.g. ``files=[...]``."""
+    return {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": rules}
+
+
 def profile_from_observations(
     observations: list[dict[str, Any]],
     function: str = "test",

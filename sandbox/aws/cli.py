@@ -233,23 +233,28 @@ def cmd_layer_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
-def cmd_attach(args: argparse.Namespace) -> int:
-    """``sandbox attach``: add the layer and the wrapper, set the mode."""
+def _attach_all(args: argparse.Namespace, mode: str, *, upgrade: bool) -> int:
+    """Attach (or keep) the layer and the wrapper on every selected function, in ``mode``."""
     opts = _options(args)
-    chooser = _LayerChooser(opts, args.layer_arn, upgrade=True)
+    chooser = _LayerChooser(opts, args.layer_arn, upgrade=upgrade)
 
     def planner(config: Mapping[str, Any]) -> Plan:
         return plan_attach(
             config,
             sandbox_layer=chooser(config),
-            mode=args.mode,
+            mode=mode,
             profile_layer=True,
             redirect_handler=args.redirect_handler,
         )
 
     names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
     return _report([apply(opts, name, planner, dry_run=args.dry_run) for name in names], args.json)
+
+
+@_guard
+def cmd_attach(args: argparse.Namespace) -> int:
+    """``sandbox attach``: add the layer and the wrapper, set the mode."""
+    return _attach_all(args, args.mode, upgrade=True)
 
 
 @_guard
@@ -265,20 +270,7 @@ def cmd_detach(args: argparse.Namespace) -> int:
 @_guard
 def cmd_learn(args: argparse.Namespace) -> int:
     """``sandbox learn``: switch to learn (attaching if needed), keeping any profile layer."""
-    opts = _options(args)
-    chooser = _LayerChooser(opts, args.layer_arn, upgrade=False)
-
-    def planner(config: Mapping[str, Any]) -> Plan:
-        return plan_attach(
-            config,
-            sandbox_layer=chooser(config),
-            mode="learn",
-            profile_layer=True,
-            redirect_handler=args.redirect_handler,
-        )
-
-    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    return _report([apply(opts, name, planner, dry_run=args.dry_run) for name in names], args.json)
+    return _attach_all(args, "learn", upgrade=False)
 
 
 @_guard

@@ -18,13 +18,13 @@ broad glob          a target ``check`` calls over-broad
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.errors import ProfileError
+from sandbox.events import norm_ip
 from sandbox.globs import SHELLS
 from sandbox.policy import build_matcher, host_part
 from sandbox.profile.generalise import FAKE_ROOTS, BaseCoverage
@@ -48,11 +48,7 @@ def describe(category: str, rule: Rule) -> str:
 
 
 def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    return norm_ip(host) is not None
 
 
 def broad_reason(category: str, rule: Rule) -> str | None:

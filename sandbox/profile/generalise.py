@@ -49,7 +49,6 @@ deterministic fake roots, so the result does not depend on the machine running t
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -57,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.compiler import compile_profile
+from sandbox.events import norm_ip
 from sandbox.globs import ARG_SEP, glob_to_regex, is_glob, shell_command_index
 from sandbox.policy import Policy, host_part
 from sandbox.roots import ROOT_NAMES, Roots
@@ -253,11 +253,7 @@ def _collapsible_dir(directory: str) -> bool:
 
 
 def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    return norm_ip(host) is not None
 
 
 def collapse_families(category: str, targets: Iterable[str], options: Options) -> dict[str, str]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import profile_doc
+
 # ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
 # the audit layer then has no reason to object, and only the kernel can stop the exec.
 PROFILE = {
@@ -107,11 +109,7 @@ def test_kernel_layer_stops_direct_fork_exec(child, profile: Path) -> None:
 
 def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(child, tmp_path: Path) -> None:
     # GIVEN enforce with the kernel layer (whose loader uses ctypes) and a profile without ctypes
-    (tmp_path / "p.json").write_text(
-        json.dumps(
-            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
-        )
-    )
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
     result = child(
         """
         import sandbox, sys
@@ -191,11 +189,7 @@ def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
     child, tmp_path: Path
 ) -> None:
     # GIVEN enforce with the kernel layer loaded (its loader uses _ctypes)
-    (tmp_path / "p.json").write_text(
-        json.dumps(
-            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
-        )
-    )
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
     result = child(
         """
         import sys, sandbox

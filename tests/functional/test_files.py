@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.conftest import ATTEMPT, profile_from_observations
+from tests.conftest import ATTEMPT, profile_doc, profile_from_observations
 
 LEARN = """
 import sandbox
@@ -101,11 +101,7 @@ def test_learn_then_enforce_files(child, tmp_path: Path) -> None:
 def test_alert_mode_reports_but_does_not_block(child, tmp_path: Path) -> None:
     # GIVEN a profile that allows nothing of the function's own files
     _setup(tmp_path)
-    (tmp_path / "profile.json").write_text(
-        json.dumps(
-            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
-        )
-    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     # WHEN the function reads a file in alert mode, twice from the same line
     result = child(
         """
@@ -158,11 +154,7 @@ def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
 
 def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
     # GIVEN a profile with no unix-socket rules
-    (tmp_path / "profile.json").write_text(
-        json.dumps(
-            {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
-        )
-    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     # WHEN the function connects to a unix socket path
     result = child(
         """
@@ -183,17 +175,12 @@ def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
 def test_a_symlink_swapped_in_later_is_still_resolved(child, tmp_path: Path) -> None:
     # GIVEN a profile allowing reads and writes of one scratch file, and a secret next to it
     _setup(tmp_path)
-    profile = {
-        "schema_version": 1,
-        "function": "t",
-        "extends": ["python-runtime"],
-        "rules": {
-            "files": [
-                {"action": "read", "target": "{task}/out/scratch.txt", "phase": "any"},
-                {"action": "write", "target": "{task}/out/scratch.txt", "phase": "any"},
-            ]
-        },
-    }
+    profile = profile_doc(
+        files=[
+            {"action": "read", "target": "{task}/out/scratch.txt"},
+            {"action": "write", "target": "{task}/out/scratch.txt"},
+        ]
+    )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     result = child(
         """
@@ -217,17 +204,12 @@ def test_a_symlink_swapped_in_later_is_still_resolved(child, tmp_path: Path) -> 
 def test_a_directory_swapped_for_a_symlink_is_still_resolved(child, tmp_path: Path) -> None:
     # GIVEN a profile allowing reads and writes anywhere under one scratch directory
     _setup(tmp_path)
-    profile = {
-        "schema_version": 1,
-        "function": "t",
-        "extends": ["python-runtime"],
-        "rules": {
-            "files": [
-                {"action": "read", "target": "{task}/out/**", "phase": "any"},
-                {"action": "write", "target": "{task}/out/**", "phase": "any"},
-            ]
-        },
-    }
+    profile = profile_doc(
+        files=[
+            {"action": "read", "target": "{task}/out/**"},
+            {"action": "write", "target": "{task}/out/**"},
+        ]
+    )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     result = child(
         """

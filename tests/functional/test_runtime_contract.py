@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, profile_doc
 
-EMPTY = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+EMPTY = profile_doc()
 
 
 def _profile(tmp_path: Path, document: dict = EMPTY) -> None:  # type: ignore[type-arg]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-PROFILE = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+from tests.conftest import profile_doc
+
+PROFILE = profile_doc()
 
 PROBE = """
 def probe(label):
