@@ -54,6 +54,9 @@ TOOLING_ONLY = frozenset(
         "aws.py",
         "demo.py",
         "__main__.py",
+        "kernel/__main__.py",  # `python -m sandbox.kernel probe|compile|bench`
+        "kernel/_compile.py",  # BPF compilation needs libseccomp, which the layer does not ship
+        "kernel/_bpf.py",  # the test suite's BPF interpreter
     }
 )
 _SKIP_DIRS = frozenset({"__pycache__", "tests", "test"})
@@ -154,7 +157,11 @@ def _package_files(package_dir: Path) -> Iterable[tuple[str, Path]]:
     """Yield (path relative to the package's parent, file) for the runtime part of the package."""
     for path in sorted(package_dir.rglob("*")):
         rel = path.relative_to(package_dir)
-        if rel.parts[0] in TOOLING_ONLY or _SKIP_DIRS.intersection(rel.parts):
+        if (
+            rel.parts[0] in TOOLING_ONLY
+            or rel.as_posix() in TOOLING_ONLY
+            or _SKIP_DIRS.intersection(rel.parts)
+        ):
             continue
         if path.is_file() and not path.name.endswith(_SKIP_SUFFIXES):
             yield f"{package_dir.name}/{rel.as_posix()}", path

@@ -80,6 +80,8 @@ def test_only_runtime_code_is_shipped(built: tuple[str, Path]) -> None:
         assert not [t for t in top_level if t == dep or t.startswith(f"{dep}-")], dep
     shipped_parts = {n.split("/")[2] for n in entries if n.startswith("python/sandbox/")}
     assert not shipped_parts.intersection(TOOLING_ONLY)
+    shipped_paths = {n.removeprefix("python/sandbox/") for n in entries}
+    assert not shipped_paths.intersection(TOOLING_ONLY)  # nested ones, e.g. kernel/_compile.py
 
 
 def test_modes_and_timestamps_are_fixed(built: tuple[str, Path]) -> None:
