@@ -101,35 +101,36 @@ def main(argv: list[str] | None = None) -> int:
                 env=env,
                 function_name=name,
             )
-            for (event_name, _), res in zip(benign, result.results, strict=True):
-                print(f"   {event_name:<28} {'ok' if res.ok else 'ERROR ' + str(res.error_type)}")
-            if not result.ok:
-                print(_c(RED, "   learning run failed; see " + str(log)))
+            failed = [n for (n, _), r in zip(benign, result.results, strict=True) if not r.ok]
+            print(f"   {len(benign) - len(failed)}/{len(benign)} invocations ok, one warm runtime")
+            if failed:
+                print(_c(RED, f"   learning failed ({', '.join(failed)}); see {log}"))
                 return 1
 
             step(f"2. PROFILE {name}: build from the log, generalise, review")
             profile, report = build_profile(name, [str(log)], warn=lambda message: None)
             path = work / "profiles" / f"{name}.json"
             profile.save(path)
-            print(_c(DIM, "   " + report.summary().replace("\n", "\n   ")))
-            shown = show_profile(profile).splitlines()
-            for line in shown[:14]:
+            counts = report.summary().splitlines()
+            print(_c(DIM, "   " + (counts[2] if len(counts) > 2 else counts[-1])))
+            shown = [
+                line
+                for line in show_profile(profile).splitlines()
+                if line.rstrip().endswith("x]")  # the rule lines: "... (phase)  [Nx]"
+            ]
+            for line in shown[:10]:
                 print("   " + line)
-            if len(shown) > 14:
-                print(_c(DIM, f"   … {len(shown) - 14} more lines in {path}"))
+            if len(shown) > 10:
+                print(_c(DIM, f"   … {len(shown) - 10} more in {path}"))
             reviewed = REPO_PROFILES / f"{name}.json"
             if reviewed.exists():
                 changes = diff_profiles(
                     Profile.load(reviewed), profile, old_name=str(reviewed), new_name=str(path)
                 )
-                changed = [line for line in changes if line.lstrip("! ").startswith(("+", "-"))]
-                print(
-                    _c(
-                        DIM,
-                        f"   review: {len(changed)} rule change(s) against the committed {reviewed.relative_to(HERE.parent)}",
-                    )
-                )
-                for line in changed[:6]:
+                changed = [line for line in changes if line.lstrip("! ").startswith(("+ ", "- "))]
+                where = reviewed.relative_to(HERE.parent)
+                print(f"   review: {len(changed)} rule change(s) against the reviewed {where}")
+                for line in changed[:4]:
                     print("   " + line)
             compiled[name] = work / "profiles" / f"{name}.compiled.json"
             compiled[name].write_text(json.dumps(Profile.load(path).compile(base_dir=path.parent)))
@@ -146,13 +147,20 @@ def main(argv: list[str] | None = None) -> int:
                 function_name=name,
             )
             for (event_name, _), res in zip(benign, result.results, strict=True):
-                verdict = (
-                    _c(GREEN, "passed")
-                    if res.ok
-                    else _c(RED, f"FAILED {res.error_type}: {res.error_message}")
-                )
-                print(f"   {event_name:<28} {verdict}")
+                if not res.ok:
+                    print(_c(RED, f"   {event_name}: FAILED {res.error_type}: {res.error_message}"))
                 summary.append((name, event_name, "benign", "passed" if res.ok else "FAILED"))
+            start = next(
+                (
+                    json.loads(line[line.find("{") :])
+                    for line in result.log
+                    if '"sandbox.start"' in line
+                ),
+                {},
+            )
+            layers = ", ".join(f"{k} {v}" for k, v in start.get("layers", {}).items())
+            passed = sum(r.ok for r in result.results)
+            print(f"   {passed}/{len(benign)} benign invocations passed; layers: {layers}")
 
         step("4. ATTACK vulnerable: the attack events, mode=enforce")
         handler, code_dir, _ = FUNCTIONS["vulnerable"]

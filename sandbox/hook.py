@@ -197,6 +197,7 @@ def install_hook(
         argv = None
         if category == "processes" and action == "exec":
             shown, *argv = target.split("\x1f")
+            argv = [roots.symbolise_text(arg) for arg in argv]
         reporter.report(
             category=category,
             action=action,
