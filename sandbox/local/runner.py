@@ -33,14 +33,18 @@ _DRAIN_S = 5.0
 
 
 def default_wrapper() -> Path:
-    """Return the source tree's ``layer/sandbox-wrapper``.
+    """Return the source tree's ``layer/sandbox-wrapper``, or the copy installed with the package.
 
     Returns
     -------
     Path
-        Path of the wrapper script next to the ``sandbox`` package.
+        ``layer/sandbox-wrapper`` next to the ``sandbox`` package in a checkout; otherwise the
+        copy shipped as package data (``sandbox/data/sandbox-wrapper``) of an installed wheel.
     """
-    return _SANDBOX_PARENT / "layer" / "sandbox-wrapper"
+    source = _SANDBOX_PARENT / "layer" / "sandbox-wrapper"
+    if source.is_file():
+        return source
+    return Path(__file__).resolve().parent.parent / "data" / "sandbox-wrapper"
 
 
 @dataclass
