@@ -57,6 +57,7 @@ TOOLING_ONLY = frozenset(
         "kernel/__main__.py",  # `python -m sandbox.kernel probe|compile|bench`
         "kernel/_compile.py",  # BPF compilation needs libseccomp, which the layer does not ship
         "kernel/_bpf.py",  # the test suite's BPF interpreter
+        "data/sandbox-wrapper",  # the wrapper sits at the zip root, not inside the package
     }
 )
 _SKIP_DIRS = frozenset({"__pycache__", "tests", "test"})
