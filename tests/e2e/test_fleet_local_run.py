@@ -11,7 +11,6 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from sandbox.aws import AwsOptions
 from sandbox.aws.cli import main
 from sandbox.aws.layers import get_layer_version
 from sandbox.local.runner import run_function
+from sandbox.profile.build import build_profile
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_support import REGION, make_function, publish_sandbox
 
@@ -26,58 +26,35 @@ pytestmark = pytest.mark.e2e
 aws = support.aws
 opts = support.opts
 
-APP = """
-def handler(event, context):
-    if event.get("steal"):
-        with open(event["steal"]) as f:
-            return {"stolen": f.read()[:20]}
-    return {"ok": True}
-"""
-
-
-def _profile_from_learning(log: list[str], function: str) -> dict[str, Any]:
-    rules: dict[str, list[dict[str, Any]]] = {}
-    for line in log:
-        if not line.startswith("{"):
-            continue
-        record = json.loads(line)
-        if record.get("type") != "sandbox.observation":
-            continue
-        rule = {"action": record["action"], "target": record["target"], "phase": record["phase"]}
-        if "argv" in record:
-            rule["argv"] = record["argv"]
-        if rule not in rules.setdefault(record["category"], []):
-            rules[record["category"]].append(rule)
-    return {
-        "schema_version": 1,
-        "function": function,
-        "extends": ["python-runtime"],
-        "rules": rules,
-        "learning": {
-            "invocations": 200,
-            "invocations_since_novel": 150,
-            "last_novel": "2020-01-01T00:00:00Z",
-        },
-    }
+VULNERABLE = Path(__file__).resolve().parents[2] / "examples" / "vulnerable"
+REPORT = {"queryStringParameters": {"action": "report", "name": "q1.txt"}}
+TRAVERSAL = {"queryStringParameters": {"action": "report", "name": "../../../../../../etc/passwd"}}
 
 
 def test_attach_enforce_then_local_run_blocks_what_was_not_learned(
     aws: None, opts: AwsOptions, tmp_path: Path
 ) -> None:
-    # GIVEN a tiny handler whose normal behaviour was learned locally
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "app.py").write_text(APP)
-    learned = run_function("app.handler", [b'{"x": 1}'], code_dir=code, mode="learn")
+    # GIVEN the vulnerable example's report action learned locally and built into a profile
+    log = tmp_path / "learn.log"
+    learned = run_function(
+        "app.handler",
+        [json.dumps(REPORT).encode()],
+        code_dir=VULNERABLE,
+        mode="learn",
+        log_file=log,
+        function_name="orders",
+    )
     assert learned.ok, learned.log
+    built, _report = build_profile("orders", [str(log)], warn=lambda message: None)
     profile = tmp_path / "orders.json"
-    profile.write_text(json.dumps(_profile_from_learning(learned.log, "orders")))
+    built.save(profile)
     # AND the function attached and enforced in (mocked) AWS
     make_function(opts, "orders")
     publish_sandbox(opts, tmp_path)
     cache = tmp_path / "cache"
     assert main(["attach", "orders", "--region", REGION]) == 0
-    enforce = ["enforce", "orders", "--profile", str(profile), "--region", REGION]
+    # (one learning invocation is not "learning done": --force says we know)
+    enforce = ["enforce", "orders", "--profile", str(profile), "--region", REGION, "--force"]
     assert main([*enforce, "--cache-dir", str(cache)]) == 0
     config = opts.client("lambda").get_function_configuration(FunctionName="orders")
     env = config["Environment"]["Variables"]
@@ -93,8 +70,8 @@ def test_attach_enforce_then_local_run_blocks_what_was_not_learned(
     run_env["SANDBOX_PROFILE"] = str(opt / "sandbox-profile" / "profile.json")
     result = run_function(
         "app.handler",
-        [b'{"x": 2}', b'{"steal": "/etc/passwd"}'],
-        code_dir=code,
+        [json.dumps(REPORT).encode(), json.dumps(TRAVERSAL).encode()],
+        code_dir=VULNERABLE,
         mode=env["SANDBOX_MODE"],
         profile=opt / "sandbox-profile" / "profile.json",
         env=run_env,
