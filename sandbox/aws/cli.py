@@ -233,20 +233,28 @@ def cmd_layer_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attach_all(args: argparse.Namespace, mode: str, *, upgrade: bool) -> int:
-    """Attach (or keep) the layer and the wrapper on every selected function, in ``mode``."""
-    opts = _options(args)
-    chooser = _LayerChooser(opts, args.layer_arn, upgrade=upgrade)
+def _attach_planner(
+    chooser: _LayerChooser, mode: str, profile_layer: bool | str, redirect_handler: bool
+) -> Callable[[Mapping[str, Any]], Plan]:
+    """The plan for one function: its sandbox layer, the mode, the profile layer to keep/set."""
 
     def planner(config: Mapping[str, Any]) -> Plan:
         return plan_attach(
             config,
             sandbox_layer=chooser(config),
             mode=mode,
-            profile_layer=True,
-            redirect_handler=args.redirect_handler,
+            profile_layer=profile_layer,
+            redirect_handler=redirect_handler,
         )
 
+    return planner
+
+
+def _attach_all(args: argparse.Namespace, mode: str, *, upgrade: bool) -> int:
+    """Attach (or keep) the layer and the wrapper on every selected function, in ``mode``."""
+    opts = _options(args)
+    chooser = _LayerChooser(opts, args.layer_arn, upgrade=upgrade)
+    planner = _attach_planner(chooser, mode, True, args.redirect_handler)
     names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
     return _report([apply(opts, name, planner, dry_run=args.dry_run) for name in names], args.json)
 
@@ -337,16 +345,7 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
             cache_dir=args.cache_dir or default_cache_dir(),
         )
         chooser = _LayerChooser(opts, args.layer_arn, upgrade=False)
-
-        def planner(config: Mapping[str, Any]) -> Plan:
-            return plan_attach(
-                config,
-                sandbox_layer=chooser(config),
-                mode=mode,
-                profile_layer=arn,
-                redirect_handler=args.redirect_handler,
-            )
-
+        planner = _attach_planner(chooser, mode, arn, args.redirect_handler)
         outcome = apply(opts, function, planner)
         outcome.details["profile_layer"] = arn
         outcome.details["profile_published"] = published
