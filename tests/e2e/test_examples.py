@@ -239,3 +239,31 @@ def test_without_the_exec_wrapper_the_handler_redirect_works(
     assert result.results[0].ok, result.results[0].error_message
     assert not result.results[1].ok
     assert "lambda-sandbox blocked files read '/etc/passwd'" in result.results[1].error_message
+
+
+def test_multi_concurrency_mode_holds_every_worker(tmp_path: Path) -> None:
+    # GIVEN the reviewed profile of the vulnerable example, compiled
+    from sandbox.profile import Profile
+
+    profiles = REPO / "profiles"
+    compiled = tmp_path / "vulnerable.compiled.json"
+    compiled.write_text(
+        json.dumps(Profile.load(profiles / "vulnerable.json").compile(base_dir=profiles))
+    )
+    report = {"queryStringParameters": {"action": "report", "name": "q1.txt"}}
+    traversal = {"queryStringParameters": {"action": "report", "name": "../../../../../etc/passwd"}}
+    # WHEN awslambdaric runs in multi-concurrency mode (it forks a pool of workers, each
+    # importing the handler, i.e. the sandbox's bootstrap, on its own)
+    result = run_function(
+        "app.handler",
+        [json.dumps(e).encode() for e in (report, traversal, report, traversal)],
+        code_dir=VULNERABLE,
+        mode="enforce",
+        profile=compiled,
+        env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"},
+        function_name="vulnerable",
+    )
+    # THEN every worker installed the sandbox, and whichever worker served it, the attack failed
+    assert sum('"type":"sandbox.start"' in line for line in result.log) == 2
+    assert [r.ok for r in result.results] == [True, False, True, False]
+    assert all("lambda-sandbox blocked" in r.error_message for r in result.results[1::2])
