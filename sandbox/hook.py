@@ -176,7 +176,12 @@ def install_hook(
 
     def violate(
         category: str, action: str, target: str, ph: str, detail: Any, ceiling_hit: bool
-    ) -> None:
+    ) -> SandboxViolation | None:
+        """Record or report; in enforce, return the error for the hook to raise.
+
+        Returned, not raised here, so the function's traceback ends at the hook's one frame
+        rather than running through the sandbox's internals.
+        """
         inv = invocation()
         shown = target
         if category == "network" and action in ("connect", "sendto") and detail:
@@ -191,7 +196,7 @@ def install_hook(
                 if names:
                     learned = f"{names[-1]}:{target.rsplit(':', 1)[1]}"
             recorder.record(category, action, learned, ph, inv)
-            return
+            return None
         hint = "" if ceiling_hit else _rule_hint(category, action, target, ph, roots)
         decision = "blocked" if enforce else "would-block"
         argv = None
@@ -210,43 +215,43 @@ def install_hook(
             reason="denied by the ceiling" if ceiling_hit else "not in profile",
         )
         if not enforce:
-            return
+            return None
         if on_violation == "exit":
             _exit(70)
         error = _ImportViolation if category == "modules" else _PermissionViolation
-        raise error(category, action, target, hint)
+        return error(category, action, target, hint)
 
-    def check(category: str, action: str, target: str, detail: Any) -> None:
+    def check(category: str, action: str, target: str, detail: Any) -> SandboxViolation | None:
+        """The decision for one access; the error to raise when enforce blocks it."""
         ph = phase[0]
         key = (category, action, target, ph)
         verdict = cache.get(key)
         if verdict is True:
-            return
+            return None
         if category == "network" and target == api_target:
             # The runtime's own calls to the Runtime API pass; the function's code may not.
             if not from_user_code():
-                return
-            violate(category, action, target, ph, detail, True)
-            return
+                return None
+            return violate(category, action, target, ph, detail, True)
         if ceiling(category, action, target):
-            violate(category, action, target, ph, detail, True)
-            return
+            return violate(category, action, target, ph, detail, True)
         verdict = decide(category, action, target, ph, detail)
         if verdict:
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             cache[key] = True
-            return
+            return None
         if category == "modules" and detail is None and not findable(target):
             # Nothing to load: it fails with ModuleNotFoundError as it would anyway. (A C
             # extension being loaded carries its file as detail and is always checked.)
-            return
-        violate(category, action, target, ph, detail, False)
+            return None
+        error = violate(category, action, target, ph, detail, False)
         if learn and not (category == "network" and action in ("connect", "sendto")):
             # Recorded once; from now on it is known.
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             cache[key] = True
+        return error
 
     # ------------------------------------------------------------------ control channel
 
@@ -295,9 +300,11 @@ def install_hook(
                 "find_spec",
             )
         ):
-            violate("code", "tamper", f"{type(args[0]).__name__}.{args[1]}", phase[0], None, True)
-            if not enforce:
-                raise _PermissionViolation("code", "tamper", str(args[1]), "")
+            # Refused in every mode: learning does not excuse disabling the sandbox.
+            error = violate(
+                "code", "tamper", f"{type(args[0]).__name__}.{args[1]}", phase[0], None, True
+            )
+            raise error or _PermissionViolation("code", "tamper", str(args[1]), "")
 
     control: dict[str, Callable[[tuple[Any, ...]], None]] = {
         "sandbox.status": on_status,
@@ -335,7 +342,9 @@ def install_hook(
             accesses = handler(args)
             if accesses:
                 for category, action, target, detail in accesses:
-                    check(category, action, target, detail)
+                    error = check(category, action, target, detail)
+                    if error is not None:
+                        raise error
         except _SandboxViolation:
             raise
         except Exception as exc:
@@ -354,9 +363,11 @@ def install_hook(
                 return None
             guard.busy = True
             try:
-                check("modules", "import", fullname, None)
+                error = check("modules", "import", fullname, None)
             finally:
                 guard.busy = False
+            if error is not None:
+                raise error
             return None
 
         @staticmethod
