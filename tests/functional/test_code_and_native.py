@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import profile_from_observations
+from tests.conftest import profile_doc, profile_from_observations
 
 HANDLER = """
 def calc(expr):
@@ -102,3 +102,28 @@ def test_ctypes_is_a_capability_of_its_own(child, tmp_path: Path) -> None:
         env={"SANDBOX_SECCOMP": "off"},
     )
     assert enforced.lines == ["getpid True", "system blocked native dlsym system"], enforced.stderr
+
+
+def test_stdlib_code_generators_work_during_invoke(child, tmp_path: Path) -> None:
+    # GIVEN enforce with only the runtime bundle, during an invocation
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    result = child(
+        """
+        import sys, sandbox
+        sandbox.install(mode="enforce", profile="profile.json")
+        sys.audit("sandbox.phase", "invoke")
+        # WHEN late-imported code builds namedtuples and dataclasses (they compile source)
+        from collections import namedtuple
+        import dataclasses
+        Point = namedtuple("Point", "x y")
+        Item = dataclasses.make_dataclass("Item", [("name", str), ("qty", int)])
+        print(Point(1, 2).y, Item("a", 3).qty)
+        # AND the function's own code evaluates a string
+        try:
+            eval("1 + 1")
+        except PermissionError as exc:
+            print("eval blocked", exc.category)
+        """
+    )
+    # THEN the standard library's generators work, the function's own eval does not
+    assert result.lines == ["2 3", "eval blocked code"], result.stderr
