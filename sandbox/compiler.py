@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import ProfileError
-from sandbox.policy import FORMAT, FORMAT_VERSION, is_compiled, load_json
+from sandbox.policy import FORMAT, FORMAT_VERSION, host_part, is_compiled, load_json
 
 SCHEMA_VERSION = 1
 BASE_DIR = Path(__file__).parent / "data" / "base"
@@ -173,8 +173,6 @@ def compile_profile(
                     bucket_set.add(rule["target"])
                 if category == "network" and rule["action"] in ("connect", "sendto"):
                     # Connecting to a name means resolving it first.
-                    from sandbox.policy import host_part
-
                     host_key = f"network/resolve/{ph}"
                     resolve_bucket = groups.setdefault(host_key, set())
                     assert isinstance(resolve_bucket, set)

@@ -216,10 +216,3 @@ class Policy:
     def matchers(self) -> list[Matcher]:
         """Every matcher (the hook freezes them at install)."""
         return [*self._groups.values(), *self._ceiling.values()]
-
-    def has(self, category: str, action: str | None = None) -> bool:
-        """Whether any rule of a category (and action) exists, in any phase."""
-        return any(
-            bool(m) and c == category and (action is None or a == action)
-            for (c, a, _p), m in self._groups.items()
-        )
