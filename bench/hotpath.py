@@ -60,9 +60,9 @@ def decompose(data: dict[str, Any], micro_profile: Path | None, task_dir: Path) 
     """
     import botocore.client
 
-    from sandbox.events import DECODERS, decode_open
-    from sandbox.policy import Policy
-    from sandbox.roots import Roots
+    from sandbox.runtime.events import DECODERS, decode_open
+    from sandbox.runtime.policy import Policy
+    from sandbox.runtime.roots import Roots
 
     same = data["same_file"]
     deep = os.path.abspath(botocore.client.__file__)

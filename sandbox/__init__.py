@@ -19,8 +19,8 @@ from sandbox.errors import (
     SandboxError,
     SandboxViolation,
 )
-from sandbox.hook import installed as status
-from sandbox.runtime import install
+from sandbox.runtime.hook import installed as status
+from sandbox.runtime.install import install
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:

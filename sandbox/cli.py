@@ -9,9 +9,9 @@ import sys
 # (module, function adding subcommands). Each feature owns its parser; this file only wires.
 _FEATURES = (
     ("sandbox.local.cli", "add_run_parser"),
-    ("sandbox.layer_build", "add_layer_parser"),
+    ("sandbox.layer.build", "add_layer_parser"),
     ("sandbox.profile.cli", "add_profile_parser"),
-    ("sandbox.aws.cli", "add_fleet_parsers"),
+    ("sandbox.fleet.cli", "add_fleet_parsers"),
 )
 
 
@@ -36,9 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         added = getattr(module, function_name)(subparsers)
         if function_name == "add_layer_parser":
             layer_parser = added
-    # `layer publish` (fleet) joins `layer build` (layer_build) under the same `layer` command.
+    # `layer publish` (fleet) joins `layer build` (sandbox.layer.build) under the same `layer` command.
     try:
-        from sandbox.aws.cli import add_layer_publish
+        from sandbox.fleet.cli import add_layer_publish
     except ModuleNotFoundError:
         pass
     else:

@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sandbox.layer import WRAPPER, WRAPPER_NAME, stage_layer
 from sandbox.local.runtime_api import Invocation, InvocationResult, RuntimeAPIServer
 
 __all__ = ["MODES", "RunResult", "default_wrapper", "run_function"]
 
 MODES = ("off", "learn", "alert", "enforce")
-# The directory that holds the `sandbox` package (the source tree, or site-packages).
-_SANDBOX_PARENT = Path(__file__).resolve().parents[2]
 # Parent variables a local run passes on: what a process needs to run at all, credentials and
 # endpoints for AWS calls (Lambda provides these too), and the sandbox's own settings.
 _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -33,18 +33,14 @@ _DRAIN_S = 5.0
 
 
 def default_wrapper() -> Path:
-    """Return the source tree's ``layer/sandbox-wrapper``, or the copy installed with the package.
+    """The exec wrapper script as the runtime package ships it (``sandbox/runtime/sandbox-wrapper``).
 
     Returns
     -------
     Path
-        ``layer/sandbox-wrapper`` next to the ``sandbox`` package in a checkout; otherwise the
-        copy shipped as package data (``sandbox/data/sandbox-wrapper``) of an installed wheel.
+        The wrapper inside the installed (or checked-out) runtime package.
     """
-    source = _SANDBOX_PARENT / "layer" / "sandbox-wrapper"
-    if source.is_file():
-        return source
-    return Path(__file__).resolve().parent.parent / "data" / "sandbox-wrapper"
+    return WRAPPER
 
 
 @dataclass
@@ -235,9 +231,9 @@ def run_function(
     function_name: str = "sandbox-local",
     memory_mb: int = 128,
     region: str = "us-east-1",
+    layer: Path | None = None,
     wrapper: Path | None = None,
     python: str = sys.executable,
-    sandbox_on_path: bool = True,
     on_log_line: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run ``handler`` on ``events`` under the real awslambdaric, as Lambda would.
@@ -275,13 +271,15 @@ def run_function(
         ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``.
     region : str
         ``AWS_REGION`` / ``AWS_DEFAULT_REGION``.
+    layer : Path, optional
+        The run's ``/opt``: a layer laid out as Lambda extracts it (``sandbox-wrapper``,
+        ``python/``). Its ``python/`` directory is importable, as ``/opt/python`` is in Lambda.
+        By default the layer is staged afresh from this package's runtime into a temporary
+        directory (:func:`sandbox.layer.stage_layer`): what runs is what the layer ships.
     wrapper : Path, optional
-        Exec wrapper script; the source tree's ``layer/sandbox-wrapper`` by default.
+        ``AWS_LAMBDA_EXEC_WRAPPER``; the layer's ``sandbox-wrapper`` by default.
     python : str
         Interpreter with awslambdaric installed; this one by default.
-    sandbox_on_path : bool
-        Put the directory holding this ``sandbox`` package on ``PYTHONPATH`` (after the code
-        dir). Turn off to make the run use the layer's copy (next to ``wrapper``).
     on_log_line : callable, optional
         Called with each log line as it arrives (from a reader thread).
 
@@ -304,8 +302,14 @@ def run_function(
     code_dir = Path(code_dir).resolve()
     if not code_dir.is_dir():
         raise FileNotFoundError(f"code dir {code_dir} is not a directory")
+    staged: tempfile.TemporaryDirectory[str] | None = None
+    if layer is None:
+        staged = tempfile.TemporaryDirectory(prefix="sandbox-local-opt-")
+        layer = Path(staged.name)
+        stage_layer(layer)
+    layer = Path(layer).absolute()
     # absolute(), not resolve(): the wrapper finds its layer from $0, as in Lambda.
-    wrapper = Path(wrapper).absolute() if wrapper is not None else default_wrapper()
+    wrapper = Path(wrapper).absolute() if wrapper is not None else layer / WRAPPER_NAME
     if not wrapper.is_file():
         raise FileNotFoundError(f"wrapper {wrapper} not found")
     if not os.access(wrapper, os.X_OK):
@@ -321,7 +325,7 @@ def run_function(
         memory_mb=memory_mb,
         region=region,
         wrapper=wrapper,
-        sandbox_on_path=sandbox_on_path,
+        layer=layer,
         extra=env,
     )
     cmd = [str(wrapper), python, "-m", "awslambdaric", handler]
@@ -367,6 +371,8 @@ def run_function(
         if log_fh is not None:
             with log_lock:
                 log_fh.close()
+        if staged is not None:
+            staged.cleanup()
     return result
 
 
@@ -522,7 +528,7 @@ def _function_env(
     memory_mb: int,
     region: str,
     wrapper: Path,
-    sandbox_on_path: bool,
+    layer: Path,
     extra: Mapping[str, str] | None,
 ) -> dict[str, str]:
     """The runtime process's environment, modelled on Lambda's reserved variables."""
@@ -534,9 +540,8 @@ def _function_env(
     # The parent's own PYTHONPATH/virtualenv settings are deliberately not inherited: the
     # function sees what Lambda would give it plus what the caller passes in `extra`.
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
-    path_entries = [str(code_dir)]
-    if sandbox_on_path:
-        path_entries.append(str(_SANDBOX_PARENT))
+    # As in Lambda: the code directory first, then the layers' python/ directory.
+    path_entries = [str(code_dir), str(layer / "python")]
     env.update(
         {
             "_HANDLER": handler,

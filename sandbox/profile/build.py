@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from sandbox.errors import SandboxError
-from sandbox.globs import is_glob, process_target
-from sandbox.policy import build_matcher
 from sandbox.profile.generalise import (
     FAKE_ROOTS,
     BaseCoverage,
@@ -36,6 +34,8 @@ from sandbox.profile.observations import (
     read_sources,
     stderr_warn,
 )
+from sandbox.runtime.globs import is_glob, process_target
+from sandbox.runtime.policy import build_matcher
 
 DEFAULT_EXTENDS = ("python-runtime",)
 # Observed imports that mean the function uses the AWS SDK: extend the bundle instead of

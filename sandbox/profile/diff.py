@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.errors import ProfileError
-from sandbox.events import norm_ip
-from sandbox.globs import SHELLS
-from sandbox.policy import build_matcher, host_part
 from sandbox.profile.generalise import FAKE_ROOTS, BaseCoverage
 from sandbox.profile.model import Profile, Rule
+from sandbox.runtime.events import norm_ip
+from sandbox.runtime.globs import SHELLS
+from sandbox.runtime.policy import build_matcher, host_part
 
 _NATIVE_MODULES = ("ctypes", "_ctypes", "cffi", "_cffi_backend")
 
@@ -247,7 +247,7 @@ def check_profile(path: str | Path) -> list[Issue]:
         )
     except ProfileError as exc:
         return [Issue(name, exc.field or "-", "error", str(exc).split(": ")[-1])]
-    from sandbox.compiler import CEILING
+    from sandbox.runtime.compiler import CEILING
 
     ceiling: dict[str, list[str]] = {k: list(v) for k, v in CEILING.items()}
     for category, denies in profile.deny.items():

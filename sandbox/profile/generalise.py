@@ -23,7 +23,7 @@ Counter-examples that stay literal: ``libfoo.so``, ``tmpfiles``, ``deadbeef`` (n
 
 Where the table applies: file, native and code paths (all rows); ``aws`` resources and exec
 arguments (the name rows); shell command strings after ``sh -c`` (the name rows, on each word).
-In a shell command string a ``*`` only matches shell-safe characters (:mod:`sandbox.globs`), so
+In a shell command string a ``*`` only matches shell-safe characters (:mod:`sandbox.runtime.globs`), so
 ``convert /tmp/tmp*.png`` never matches ``convert /tmp/x.png; curl evil``. Network hosts,
 modules and symbols are never rewritten by the table.
 
@@ -43,7 +43,7 @@ With ``generalise_regions`` an AWS regional endpoint ``dynamodb.us-east-1.amazon
 becomes ``dynamodb.*.amazonaws.com:443``; without it the region stays exact.
 
 Stage 3: a rule the profile's ``extends`` bundles already allow is dropped, and an access the
-ceiling denies never becomes a rule (both decided with :class:`sandbox.policy.Policy` over
+ceiling denies never becomes a rule (both decided with :class:`sandbox.runtime.policy.Policy` over
 deterministic fake roots, so the result does not depend on the machine running the build).
 """
 
@@ -55,11 +55,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.compiler import compile_profile
-from sandbox.events import norm_ip
-from sandbox.globs import ARG_SEP, glob_to_regex, is_glob, shell_command_index
-from sandbox.policy import Policy, host_part
-from sandbox.roots import ROOT_NAMES, Roots
+from sandbox.runtime.compiler import compile_profile
+from sandbox.runtime.events import norm_ip
+from sandbox.runtime.globs import ARG_SEP, glob_to_regex, is_glob, shell_command_index
+from sandbox.runtime.policy import Policy, host_part
+from sandbox.runtime.roots import ROOT_NAMES, Roots
 
 DEFAULT_THRESHOLD = 3
 DEFAULT_LITERAL_CAP = 20

@@ -1,6 +1,6 @@
 """The profile model (tooling side, pydantic v2): validated, deterministic, schema-exported.
 
-The runtime never imports this module; it reads the compiled form (:mod:`sandbox.compiler`).
+The runtime never imports this module; it reads the compiled form (:mod:`sandbox.runtime.compiler`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sandbox.compiler import ACTIONS, SCHEMA_VERSION, compile_profile
 from sandbox.errors import ProfileError
+from sandbox.runtime.compiler import ACTIONS, SCHEMA_VERSION, compile_profile
 
 assert SCHEMA_VERSION == 1, "update Profile.schema_version's Literal"
 
@@ -108,7 +108,7 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1  # == sandbox.compiler.SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # == sandbox.runtime.compiler.SCHEMA_VERSION
     function: str
     description: str | None = None
     extends: list[str] = Field(default_factory=list)
@@ -195,7 +195,7 @@ class Profile(BaseModel):
         os.replace(tmp, target)
 
     def compile(self, *, base_dir: Path | None = None, kernel: bool = True) -> dict[str, Any]:
-        """The runtime form (see :func:`sandbox.compiler.compile_profile`)."""
+        """The runtime form (see :func:`sandbox.runtime.compiler.compile_profile`)."""
         document = json.loads(self.to_json())
         return compile_profile(document, base_dir=base_dir, source=self.function, kernel=kernel)
 

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.compiler import ACTIONS
 from sandbox.errors import SandboxError
+from sandbox.runtime.compiler import ACTIONS
 
 SUPPORTED_VERSION = 1
 OBSERVATION = "sandbox.observation"

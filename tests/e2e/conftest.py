@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.layer_build import LayerBuildError, build_layer
+from sandbox.layer import LAYER_PACKAGE
+from sandbox.layer.build import LayerBuildError, build_layer
 from sandbox.local.runner import default_wrapper
 
 APP = """
@@ -41,7 +42,7 @@ def handler(event, context):
     }
 """
 
-# Stand-in for sandbox.bootstrap (owned by the core package): proves the wrapper's redirection
+# Stand-in for the layer's bootstrap: proves the wrapper's redirection
 # end to end without depending on it. It imports the original handler and tags the response.
 STUB_BOOTSTRAP = """
 import importlib
@@ -82,9 +83,9 @@ def code_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def stub_layer(tmp_path: Path) -> Path:
-    """An /opt-like layer dir: the real wrapper script plus a stub sandbox.bootstrap."""
+    """An /opt-like layer dir: the real wrapper script plus a stub bootstrap module."""
     opt = tmp_path / "opt"
-    package = opt / "python" / "sandbox"
+    package = opt / "python" / LAYER_PACKAGE
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "bootstrap.py").write_text(textwrap.dedent(STUB_BOOTSTRAP))

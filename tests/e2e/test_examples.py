@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "examples"))
 
 from services import function_env, loopback_services  # noqa: E402
 
+from sandbox.layer import BOOTSTRAP_HANDLER  # noqa: E402
 from sandbox.local import run_function  # noqa: E402
 from sandbox.profile.build import build_profile  # noqa: E402
 
@@ -226,7 +227,7 @@ def test_without_the_exec_wrapper_the_handler_redirect_works(
     benign = _events(VULNERABLE / "events" / "benign", services)
     # WHEN its handler is set to the sandbox's, with the real one in SANDBOX_ORIGINAL_HANDLER
     result = run_function(
-        "sandbox.bootstrap.handler",
+        BOOTSTRAP_HANDLER,
         [benign["06-calc"], events["02-path-traversal"]],
         code_dir=VULNERABLE,
         mode="enforce",

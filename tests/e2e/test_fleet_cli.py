@@ -1,4 +1,4 @@
-"""The fleet CLI as a user runs it: ``python -m sandbox.aws.cli`` against a moto server on loopback."""
+"""The fleet CLI as a user runs it: ``python -m sandbox.fleet.cli`` against a moto server on loopback."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def fake_env(tmp_path: Path) -> dict[str, str]:
 
 def sandbox(endpoint: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sandbox.aws.cli", *args, "--endpoint-url", endpoint],
+        [sys.executable, "-m", "sandbox.fleet.cli", *args, "--endpoint-url", endpoint],
         env=fake_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,

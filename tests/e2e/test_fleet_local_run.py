@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.aws import AwsOptions
-from sandbox.aws.cli import main
-from sandbox.aws.layers import get_layer_version
+from sandbox.fleet import AwsOptions
+from sandbox.fleet.cli import main
+from sandbox.fleet.layers import get_layer_version
 from sandbox.local.runner import run_function
 from sandbox.profile.build import build_profile
 from tests.unit import test_aws_support as support

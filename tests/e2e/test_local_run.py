@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.layer import BOOTSTRAP_HANDLER, LAYER_PACKAGE
 from sandbox.local.runner import run_function
 
 pytestmark = pytest.mark.e2e
@@ -306,7 +307,7 @@ def test_function_env_matches_lambda_and_env_overrides(code_dir: Path) -> None:
         doc["AWS_EXECUTION_ENV"] == f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}"
     )
     assert doc["LAMBDA_TASK_ROOT"] == str(code_dir.resolve())
-    assert doc["AWS_LAMBDA_EXEC_WRAPPER"].endswith("layer/sandbox-wrapper")
+    assert doc["AWS_LAMBDA_EXEC_WRAPPER"].endswith("/sandbox-wrapper")
     assert doc["SANDBOX_MODE"] == "off"
     assert doc["_HANDLER"] == "envdump.handler"
     assert doc["MY_SETTING"] == "42"
@@ -318,24 +319,23 @@ def test_function_env_matches_lambda_and_env_overrides(code_dir: Path) -> None:
 def test_wrapper_redirects_to_bootstrap_under_awslambdaric(
     code_dir: Path, stub_layer: Path
 ) -> None:
-    # GIVEN a layer dir holding the wrapper and a stub sandbox.bootstrap, in learn mode
+    # GIVEN a layer dir holding the wrapper and a stub bootstrap, in learn mode
     # WHEN running two events through the real awslambdaric
     result = run_function(
         "app.handler",
         events({}, {}),
         code_dir=code_dir,
         mode="learn",
-        wrapper=stub_layer / "sandbox-wrapper",
-        sandbox_on_path=False,
+        layer=stub_layer,
     )
-    # THEN awslambdaric loaded sandbox.bootstrap.handler from the layer's python/ dir,
+    # THEN awslambdaric loaded the layer's bootstrap handler from the layer's python/ dir,
     # which called the original handler, warm across invocations
     assert result.ok, [r.payload for r in result.results]
     first, second = (r.json() for r in result.results)
     assert first["via"] == "stub-bootstrap"
-    assert first["stub_file"] == str(stub_layer / "python" / "sandbox" / "bootstrap.py")
+    assert first["stub_file"] == str(stub_layer / "python" / LAYER_PACKAGE / "bootstrap.py")
     assert first["original"] == "app.handler"
-    assert first["handler_env"] == first["argv_tail"] == "sandbox.bootstrap.handler"
+    assert first["handler_env"] == first["argv_tail"] == BOOTSTRAP_HANDLER
     assert [first["result"]["count"], second["result"]["count"]] == [1, 2]
 
 
@@ -353,8 +353,7 @@ def test_wrapper_with_preset_pythonpath(code_dir: Path, stub_layer: Path, tmp_pa
         events({}),
         code_dir=code_dir,
         mode="enforce",
-        wrapper=stub_layer / "sandbox-wrapper",
-        sandbox_on_path=False,
+        layer=stub_layer,
         env={"PYTHONPATH": f"{code_dir}{os.pathsep}{vendor}"},
     )
     # THEN the function's PYTHONPATH still works and the layer dir was appended after it
@@ -380,8 +379,8 @@ def test_wrapper_attached_twice_under_awslambdaric(
         events({}),
         code_dir=code_dir,
         mode="alert",
+        layer=stub_layer,
         wrapper=double,
-        sandbox_on_path=False,
     )
     # THEN the original handler survived the second pass and the layer is on the path once
     assert result.ok, [r.payload for r in result.results]
@@ -396,7 +395,9 @@ def test_wrapper_from_built_zip_mode_off(code_dir: Path, extracted_layer: Path) 
     wrapper = extracted_layer / "sandbox-wrapper"
     assert os.access(wrapper, os.X_OK)
     # WHEN running events with the sandbox off through that wrapper
-    result = run_function("app.handler", events({}, {}), code_dir=code_dir, wrapper=wrapper)
+    result = run_function(
+        "app.handler", events({}, {}), code_dir=code_dir, layer=extracted_layer, wrapper=wrapper
+    )
     # THEN the function runs untouched, warm
     assert [r.json()["count"] for r in result.results] == [1, 2]
 
@@ -408,7 +409,7 @@ def test_wrapper_from_built_zip_resolves_layer_package(
     wrapper = extracted_layer / "sandbox-wrapper"
     probe = (
         "import importlib.util, os; "
-        "print(importlib.util.find_spec('sandbox').origin); print(os.environ['_HANDLER'])"
+        "print(importlib.util.find_spec('_lambda_sandbox').origin); print(os.environ['_HANDLER'])"
     )
     env = {"PATH": os.environ["PATH"], "_HANDLER": "app.handler", "SANDBOX_MODE": "learn"}
     # WHEN a runtime command looks for the `sandbox` package
@@ -418,26 +419,68 @@ def test_wrapper_from_built_zip_resolves_layer_package(
     )  # fmt: skip
     # THEN it is the layer's copy under python/, and the handler was redirected
     origin, handler = out.stdout.splitlines()
-    assert origin == str(extracted_layer / "python" / "sandbox" / "__init__.py")
-    assert handler == "sandbox.bootstrap.handler"
+    assert origin == str(extracted_layer / "python" / LAYER_PACKAGE / "__init__.py")
+    assert handler == BOOTSTRAP_HANDLER
 
 
 def test_built_layer_in_learn_mode_runs_the_function(
     code_dir: Path, extracted_layer: Path, tmp_path: Path
 ) -> None:
-    # GIVEN the real layer (with the real sandbox.bootstrap) extracted to an /opt-like dir
-    if not (extracted_layer / "python" / "sandbox" / "bootstrap.py").exists():
-        pytest.skip("sandbox.bootstrap is not in the package yet")
+    # GIVEN the real layer (with the real bootstrap) extracted to an /opt-like dir
     # WHEN running events in learn mode through the layer's own wrapper and package
     result = run_function(
         "app.handler",
         events({}, {}),
         code_dir=code_dir,
         mode="learn",
-        wrapper=extracted_layer / "sandbox-wrapper",
-        sandbox_on_path=False,
+        layer=extracted_layer,
         env={"SANDBOX_OBSERVATIONS_FILE": str(tmp_path / "obs.jsonl")},
     )
     # THEN the function's own responses come back unchanged, warm
     assert result.ok, [r.payload for r in result.results] + result.log
     assert [r.json()["count"] for r in result.results] == [1, 2]
+
+
+# -- a function with its own module called "sandbox" -------------------------------------------
+
+
+def test_function_with_its_own_sandbox_module_runs_in_every_mode(tmp_path: Path) -> None:
+    # GIVEN a function whose task root has its own top-level `sandbox` package (first on
+    # sys.path in Lambda), used by its handler
+    code_dir = tmp_path / "task"
+    (code_dir / "sandbox").mkdir(parents=True)
+    (code_dir / "sandbox" / "__init__.py").write_text("NAME = 'the function own sandbox'\n")
+    (code_dir / "app.py").write_text(
+        "import sandbox\n"
+        "def handler(event, context):\n"
+        "    return {'name': sandbox.NAME, 'file': sandbox.__file__}\n"
+    )
+    log = tmp_path / "learn.log"
+    # WHEN it runs through the layer in learn mode, then alert and enforce on what was learned
+    from sandbox.profile.build import build_profile
+
+    learned = run_function(
+        "app.handler", events({}, {}), code_dir=code_dir, mode="learn", log_file=log
+    )
+    profile, _ = build_profile("sandbox-local", [str(log)], warn=lambda message: None)
+    compiled = tmp_path / "compiled.json"
+    compiled.write_text(json.dumps(profile.compile()))
+    runs = {"learn": learned}
+    for mode in ("off", "alert", "enforce"):
+        runs[mode] = run_function(
+            "app.handler", events({}, {}), code_dir=code_dir, mode=mode, profile=compiled
+        )
+    # THEN in every mode the function imports its own module and the sandbox's own package
+    # was never shadowed (an init failure would show as an error result)
+    for mode, result in runs.items():
+        assert result.ok, (mode, [r.payload for r in result.results], result.log[-5:])
+        for item in result.results:
+            assert item.json() == {
+                "name": "the function own sandbox",
+                "file": str(code_dir / "sandbox" / "__init__.py"),
+            }, mode
+    # AND the sandbox was really on: a start record in every mode but off, no findings
+    for mode in ("learn", "alert", "enforce"):
+        starts = [line for line in runs[mode].log if '"sandbox.start"' in line]
+        assert starts and f'"mode":"{mode}"' in starts[0].replace(" ", ""), mode
+        assert not [line for line in runs[mode].log if '"sandbox.finding"' in line], mode

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from sandbox.layer import BOOTSTRAP_HANDLER
 from sandbox.local.runner import default_wrapper
 
 pytestmark = pytest.mark.e2e
 
-SANDBOX_HANDLER = "sandbox.bootstrap.handler"
+SANDBOX_HANDLER = BOOTSTRAP_HANDLER
 # The "runtime command": prints what it received, as awslambdaric would see it.
 SHOW = (
     "import json, os, sys; print(json.dumps({'argv': sys.argv[1:], "

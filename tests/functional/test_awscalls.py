@@ -78,7 +78,7 @@ def test_put_object_raises_one_event_even_when_interposed_twice(moto_endpoint: s
     result = run_child(
         """
         import os
-        from sandbox import awscalls
+        from sandbox.runtime import aws_calls as awscalls
         awscalls.interpose()
         awscalls.interpose()
         lazy = "botocore" not in sys.modules and "botocore.client" not in sys.modules
@@ -103,7 +103,7 @@ def test_interpose_after_botocore_import_and_resources(moto_endpoint: str) -> No
         """
         import os
         import boto3
-        from sandbox import awscalls
+        from sandbox.runtime import aws_calls as awscalls
         awscalls.interpose(); awscalls.interpose()
         kw = dict(endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
         sqs = boto3.client("sqs", **kw)
@@ -139,7 +139,7 @@ def test_a_hook_that_raises_blocks_the_call_before_it_is_sent(moto_endpoint: str
     result = run_child(
         """
         import os
-        from sandbox import awscalls
+        from sandbox.runtime import aws_calls as awscalls
         awscalls.interpose()
         import boto3
         s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
@@ -168,7 +168,7 @@ def test_the_sandbox_hook_reports_an_aws_call_outside_the_profile(moto_endpoint:
     result = run_child(
         """
         import os
-        from sandbox import awscalls
+        from sandbox.runtime import aws_calls as awscalls
         import boto3
         s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
         s3.create_bucket(Bucket="bucket")

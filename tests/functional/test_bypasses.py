@@ -194,7 +194,7 @@ def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
         """
         import sys, sandbox
         sandbox.install(mode="enforce", profile="p.json")
-        native = ("ctypes", "_ctypes", "pyseccomp", "sandbox.kernel._loader", "sandbox.kernel._ffi")
+        native = ("ctypes", "_ctypes", "pyseccomp", "sandbox.runtime.kernel.loader", "sandbox.runtime.kernel.ffi")
         print([m for m in sys.modules if m.startswith(native)])
         for attempt in ("from sandbox.kernel import _ffi", "import ctypes", "import _ctypes"):
             try:

@@ -27,7 +27,7 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child, tmp_path: Path) -> 
         import handler
         from collections import namedtuple
         namedtuple("Point", "x y")  # code generated during init is not recorded
-        from sandbox.hook import mark_invoke_phase
+        from sandbox.runtime.hook import mark_invoke_phase
         mark_invoke_phase()
         handler.calc("1 + 1")
         """
@@ -46,7 +46,7 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child, tmp_path: Path) -> 
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
         import handler
-        from sandbox.hook import mark_invoke_phase
+        from sandbox.runtime.hook import mark_invoke_phase
         mark_invoke_phase()
         print("calc", handler.calc("2 * 21"))
         try:

@@ -11,7 +11,7 @@ from tests.conftest import ATTEMPT, profile_doc, profile_from_observations
 LEARN = """
 import sandbox
 sandbox.install(mode="learn")
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 open("data/allowed.txt").read()
 with open("out/result.txt", "w") as f:
@@ -26,7 +26,7 @@ ENFORCE = (
 import json, os, sys
 import sandbox
 sandbox.install(mode="enforce", profile=sys.argv[1] if len(sys.argv) > 1 else "profile.json")
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 attempt("read-allowed", lambda: open("data/allowed.txt").read())
 attempt("write-allowed", lambda: open("out/result.txt", "w").write("again"))
@@ -107,7 +107,7 @@ def test_alert_mode_reports_but_does_not_block(child, tmp_path: Path) -> None:
         """
         import sandbox
         sandbox.install(mode="alert", profile="profile.json")
-        from sandbox.hook import mark_invoke_phase
+        from sandbox.runtime.hook import mark_invoke_phase
         mark_invoke_phase()
         for _ in range(2):
             print(open("data/secret.txt").read())
@@ -140,7 +140,7 @@ def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
         sandbox.install(mode="enforce", profile="profile.json")
         open("data/allowed.txt").read()
         print("init read ok")
-        from sandbox.hook import mark_invoke_phase
+        from sandbox.runtime.hook import mark_invoke_phase
         mark_invoke_phase()
         try:
             open("data/allowed.txt").read()
@@ -184,9 +184,9 @@ def test_a_symlink_swapped_in_later_is_still_resolved(child, tmp_path: Path) -> 
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     result = child(
         """
-        import os, sandbox, sandbox.hook
+        import os, sandbox, sandbox.runtime.hook
         sandbox.install(mode="enforce", profile="profile.json")
-        sandbox.hook.mark_invoke_phase()
+        sandbox.runtime.hook.mark_invoke_phase()
         open("out/scratch.txt", "w").write("mine")
         print(open("out/scratch.txt").read())           # resolved and cached as allowed
         os.remove("out/scratch.txt")
@@ -213,9 +213,9 @@ def test_a_directory_swapped_for_a_symlink_is_still_resolved(child, tmp_path: Pa
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     result = child(
         """
-        import os, sandbox, sandbox.hook
+        import os, sandbox, sandbox.runtime.hook
         sandbox.install(mode="enforce", profile="profile.json")
-        sandbox.hook.mark_invoke_phase()
+        sandbox.runtime.hook.mark_invoke_phase()
         os.mkdir("out/d")
         open("out/d/secret.txt", "w").write("decoy")
         print(open("out/d/secret.txt").read())          # out/d resolved and cached

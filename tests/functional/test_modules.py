@@ -12,7 +12,7 @@ import sys, sandbox
 sys.path.insert(0, ".")
 sandbox.install(mode="learn")
 import mod_a
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 import importlib
 importlib.import_module("mod_lazy")
@@ -32,7 +32,7 @@ try:
 except ImportError:
     mod_b = None
 print("fallback", mod_b is None)
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 attempt("invoke-learned-lazy", lambda: importlib.import_module("mod_lazy"))
 attempt("ctypes", lambda: __import__("ctypes"))
@@ -89,7 +89,7 @@ def test_new_module_after_init_is_a_violation(child, tmp_path: Path) -> None:
         import sys, sandbox
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
-        from sandbox.hook import mark_invoke_phase
+        from sandbox.runtime.hook import mark_invoke_phase
         mark_invoke_phase()
         try:
             import mod_b

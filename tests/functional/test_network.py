@@ -32,7 +32,7 @@ LEARN = (
     + """
 import sandbox, sys
 sandbox.install(mode="learn")
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 with socket.create_connection(("localhost", PORT)) as s:
     print(s.recv(4).decode())
@@ -45,7 +45,7 @@ ENFORCE = (
     + """
 import sandbox, sys
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 attempt("learned-name", lambda: socket.create_connection(("localhost", PORT)).close())
 # Modelled (a trailing-dot name is not in /etc/hosts, so it must never be really resolved).

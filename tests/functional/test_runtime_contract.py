@@ -121,9 +121,9 @@ def test_on_violation_exit_ends_the_process(child, tmp_path: Path) -> None:
     _profile(tmp_path)
     result = child(
         """
-        import sandbox, sandbox.hook
+        import sandbox, sandbox.runtime.hook
         sandbox.install(mode="enforce", profile="profile.json")
-        sandbox.hook.mark_invoke_phase()  # the task root is readable during init only
+        sandbox.runtime.hook.mark_invoke_phase()  # the task root is readable during init only
         try:
             open("secret.txt").read()
         except Exception:
@@ -142,9 +142,9 @@ def test_threads_are_held_to_the_profile(child, tmp_path: Path) -> None:
     _profile(tmp_path)
     result = child(
         """
-        import sandbox, sandbox.hook, threading
+        import sandbox, sandbox.runtime.hook, threading
         sandbox.install(mode="enforce", profile="profile.json")
-        sandbox.hook.mark_invoke_phase()
+        sandbox.runtime.hook.mark_invoke_phase()
         outcome = []
         def work():
             try:
@@ -166,9 +166,9 @@ def test_forked_children_keep_the_hook(child, tmp_path: Path) -> None:
     _profile(tmp_path, {**EMPTY, "rules": {"processes": [{"action": "fork", "target": "fork"}]}})
     result = child(
         """
-        import os, sandbox, sandbox.hook
+        import os, sandbox, sandbox.runtime.hook
         sandbox.install(mode="enforce", profile="profile.json")
-        sandbox.hook.mark_invoke_phase()
+        sandbox.runtime.hook.mark_invoke_phase()
         pid = os.fork()
         if pid == 0:
             try:
@@ -204,9 +204,9 @@ def test_tempfile_probe_is_part_of_the_runtime_bundle(child, tmp_path: Path) -> 
     _profile(tmp_path)
     result = child(
         """
-        import sandbox, sandbox.hook, tempfile
+        import sandbox, sandbox.runtime.hook, tempfile
         sandbox.install(mode="enforce", profile="profile.json")
-        sandbox.hook.mark_invoke_phase()
+        sandbox.runtime.hook.mark_invoke_phase()
         found = set()
         for _ in range(20):
             tempfile.tempdir = None

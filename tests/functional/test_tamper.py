@@ -61,8 +61,8 @@ def test_reload_reinstall_and_second_hook_change_nothing(child, tmp_path: Path) 
         child,
         tmp_path,
         """
-import sandbox.hook, sandbox.runtime
-importlib.reload(sandbox.hook)
+import sandbox.runtime.hook, sandbox.runtime
+importlib.reload(sandbox.runtime.hook)
 importlib.reload(sandbox.runtime)
 print("reinstall-off", sandbox.install(mode="off").get("mode"))
 print("reinstall-learn", sandbox.install(mode="learn").get("mode"))
@@ -108,7 +108,7 @@ def test_closure_cells_are_a_documented_limit(child, tmp_path: Path) -> None:
         """
 import sandbox, gc, os
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.hook import mark_invoke_phase
+from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 hook = next(o for o in gc.get_objects() if getattr(o, "__name__", "") == "sandbox_audit_hook")
 """

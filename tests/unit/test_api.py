@@ -9,7 +9,6 @@ import types
 import pytest
 
 import sandbox
-from sandbox.config import Config
 from sandbox.errors import (
     ConfigError,
     ImportViolation,
@@ -17,7 +16,8 @@ from sandbox.errors import (
     ProfileError,
     SandboxError,
 )
-from sandbox.who import event_source
+from sandbox.runtime.config import Config
+from sandbox.runtime.event_source import event_source
 
 
 def test_all_is_honest() -> None:
@@ -80,7 +80,7 @@ def test_event_sources() -> None:
 def test_runtime_import_pulls_no_tooling_dependencies() -> None:
     # GIVEN a fresh interpreter WHEN the layer's entry modules are imported (mode off)
     code = (
-        "import sys, sandbox, sandbox.runtime, sandbox.hook\n"
+        "import sys, sandbox, sandbox.runtime, sandbox.runtime.hook\n"
         "heavy = [m for m in ('pydantic', 'typing', 'dataclasses', 'hashlib', 'boto3', 'pyseccomp', 'psutil') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from botocore.stub import ANY, Stubber
 
-from sandbox.aws.cli import main
-from sandbox.aws.cwfindings import batches, group_findings, import_to_security_hub, parse_since
+from sandbox.fleet.cli import main
+from sandbox.fleet.cwfindings import batches, group_findings, import_to_security_hub, parse_since
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_support import REGION
 

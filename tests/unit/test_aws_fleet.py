@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.aws.cli import main
-from sandbox.aws.functions import (
+from sandbox.fleet.cli import main
+from sandbox.fleet.functions import (
     BOOTSTRAP_HANDLER,
     WRAPPER,
     apply,
@@ -20,7 +20,7 @@ from sandbox.aws.functions import (
     plan_rollback,
     select_functions,
 )
-from sandbox.aws.layers import get_layer_version
+from sandbox.fleet.layers import get_layer_version
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_support import (
     REGION,
@@ -373,7 +373,7 @@ def test_environment_that_cannot_be_read_is_not_overwritten() -> None:
         "Environment": {"Error": {"ErrorCode": "AccessDeniedException", "Message": "kms"}},
     }
     # WHEN planning an attach THEN it is refused (writing would erase the variables)
-    from sandbox.aws.functions import Refused
+    from sandbox.fleet.functions import Refused
 
     with pytest.raises(Refused, match="erase"):
         plan_attach(

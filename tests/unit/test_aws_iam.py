@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.cli import main
-from sandbox.aws.iam import check_role, iam_actions, suggest_policy
+from sandbox.fleet.cli import main
+from sandbox.fleet.iam import check_role, iam_actions, suggest_policy
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_support import REGION, make_function, write_profile
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws.cli import main
+from sandbox.fleet.cli import main
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_findings import finding, put_logs
 from tests.unit.test_aws_support import REGION, make_function, publish_sandbox, write_profile

@@ -67,7 +67,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def opts(aws: None) -> Any:
-    from sandbox.aws import AwsOptions
+    from sandbox.fleet import AwsOptions
 
     return AwsOptions(region=REGION, sleep=lambda _s: None)
 
@@ -109,7 +109,7 @@ def make_function(
 
 
 def publish_sandbox(opts: Any, tmp_path: Path, runtimes: tuple[str, ...] = ("python3.11",)) -> str:
-    from sandbox.aws.layers import publish_sandbox_layer
+    from sandbox.fleet.layers import publish_sandbox_layer
 
     path = tmp_path / "sandbox-layer-x86_64.zip"
     path.write_bytes(layer_zip())

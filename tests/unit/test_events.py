@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from sandbox.events import DECODERS, host_port, norm_host, norm_ip, norm_path, which
+from sandbox.runtime.events import DECODERS, host_port, norm_host, norm_ip, norm_path, which
 
 
 def test_paths_are_absolute_and_resolved(
@@ -204,7 +204,7 @@ def test_sqlite_extensions_are_native_code_and_thread_signals_are_kills() -> Non
 
 def test_cached_resolution_matches_realpath(tmp_path: pathlib.Path) -> None:
     # GIVEN a symlinked directory, a symlinked file, and a link whose '..' climbs out
-    from sandbox import events
+    from sandbox.runtime import events
 
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "real" / "sub" / "f").write_text("x")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.compiler import compile_profile
-from sandbox.globs import process_target
-from sandbox.policy import Policy
 from sandbox.profile.generalise import (
     FAKE_ROOTS,
     BaseCoverage,
@@ -18,6 +15,9 @@ from sandbox.profile.generalise import (
     rewrite,
     subsumes,
 )
+from sandbox.runtime.compiler import compile_profile
+from sandbox.runtime.globs import process_target
+from sandbox.runtime.policy import Policy
 
 
 @pytest.mark.parametrize(

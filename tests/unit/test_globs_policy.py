@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from sandbox.compiler import compile_profile
 from sandbox.errors import ProfileError
-from sandbox.globs import glob_to_regex, process_rule_regex, process_target
-from sandbox.policy import Policy
-from sandbox.roots import Roots
+from sandbox.runtime.compiler import compile_profile
+from sandbox.runtime.globs import glob_to_regex, process_rule_regex, process_target
+from sandbox.runtime.policy import Policy
+from sandbox.runtime.roots import Roots
 
 ROOTS = Roots(
     {

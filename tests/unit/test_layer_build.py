@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.layer_build import TOOLING_ONLY, LayerBuildError, build_layer, main
+from sandbox.layer import LAYER_PACKAGE, WRAPPER, runtime_files
+from sandbox.layer.build import LayerBuildError, build_layer, main
 
 # ELF e_machine values: what the wheels' native code was built for.
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
@@ -61,27 +62,29 @@ def test_layout_is_lambda_layer_layout(built: tuple[str, Path]) -> None:
     assert path.name == f"sandbox-layer-{arch}.zip"
     assert "sandbox-wrapper" in entries
     assert "sandbox-profile/" in entries
-    assert "python/sandbox/__init__.py" in entries
+    assert f"python/{LAYER_PACKAGE}/__init__.py" in entries
     assert {n.split("/")[1] for n in entries if n.startswith("python/") and n.count("/") > 1} == {
-        "sandbox"
+        LAYER_PACKAGE
     }
     # AND entries are sorted (deterministic order)
     assert entries == sorted(entries)
 
 
-def test_only_runtime_code_is_shipped(built: tuple[str, Path]) -> None:
-    # GIVEN a built layer / WHEN listing it
-    entries = names(path=built[1])
-    # THEN no bytecode, tests, tooling modules or tooling dependencies are inside
-    assert not [n for n in entries if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
-    assert not [n for n in entries if "/tests/" in n or n.startswith("tests/")]
-    top_level = {n.split("/")[1] for n in entries if n.startswith("python/") and n.count("/") > 1}
-    for dep in TOOLING_DEPS:
-        assert not [t for t in top_level if t == dep or t.startswith(f"{dep}-")], dep
-    shipped_parts = {n.split("/")[2] for n in entries if n.startswith("python/sandbox/")}
-    assert not shipped_parts.intersection(TOOLING_ONLY)
-    shipped_paths = {n.removeprefix("python/sandbox/") for n in entries}
-    assert not shipped_paths.intersection(TOOLING_ONLY)  # nested ones, e.g. kernel/_compile.py
+def test_layer_package_equals_the_runtime_subpackage(built: tuple[str, Path]) -> None:
+    # GIVEN a built layer / WHEN reading its package files
+    prefix = f"python/{LAYER_PACKAGE}/"
+    with zipfile.ZipFile(built[1]) as zf:
+        shipped = {
+            n.removeprefix(prefix): zf.read(n)
+            for n in zf.namelist()
+            if n.startswith(prefix) and not n.endswith("/")
+        }
+        others = [n for n in zf.namelist() if not n.startswith(prefix) and not n.endswith("/")]
+    # THEN they are exactly sandbox/runtime/, file for file and byte for byte, and besides
+    # them the zip holds only the wrapper at its root
+    assert shipped == {rel: path.read_bytes() for rel, path in runtime_files()}
+    assert others == ["sandbox-wrapper"]
+    assert not [n for n in shipped if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
 
 
 def test_modes_and_timestamps_are_fixed(built: tuple[str, Path]) -> None:
@@ -105,7 +108,7 @@ def test_wrapper_in_zip_is_the_source_script(built: tuple[str, Path]) -> None:
     # GIVEN a built layer / WHEN reading its wrapper / THEN it is the source tree's script
     with zipfile.ZipFile(built[1]) as zf:
         data = zf.read("sandbox-wrapper")
-    assert data == (Path(__file__).parents[2] / "layer" / "sandbox-wrapper").read_bytes()
+    assert data == WRAPPER.read_bytes()
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
@@ -170,25 +173,25 @@ def test_runtime_package_imports_with_stdlib_and_layer_only(
     probe = f"""
 import importlib, json, pkgutil, sys
 sys.path.insert(0, {str(tmp_path / "python")!r})
-import sandbox
+import {LAYER_PACKAGE} as package
 failed = {{}}
-for mod in pkgutil.walk_packages(sandbox.__path__, "sandbox."):
+for mod in pkgutil.walk_packages(package.__path__, "{LAYER_PACKAGE}."):
     try:
         importlib.import_module(mod.name)
     except Exception as exc:
         failed[mod.name] = repr(exc)
-report = {{"failed": failed, "file": sandbox.__file__, "modules": sorted(sys.modules)}}
+report = {{"failed": failed, "file": package.__file__, "modules": sorted(sys.modules)}}
 with open("report.json", "w") as fh:
     json.dump(report, fh)
 """
-    # (sandbox.bootstrap installs the sandbox on import: give it learn mode and a handler)
+    # (the bootstrap installs the sandbox on import: give it learn mode and a handler)
     env = {
         "PATH": "/usr/bin:/bin",
         "SANDBOX_MODE": "learn",
         "SANDBOX_ORIGINAL_HANDLER": "json.dumps",
         "SANDBOX_OBSERVATIONS_FILE": str(tmp_path / "observations.jsonl"),
     }
-    # WHEN importing every module the layer ships (sandbox.bootstrap included)
+    # WHEN importing every module the layer ships (the bootstrap included)
     subprocess.run(
         [sys.executable, "-S", "-c", probe], env=env, capture_output=True, check=True, cwd=tmp_path
     )
@@ -198,8 +201,8 @@ with open("report.json", "w") as fh:
     assert report["file"].startswith(str(tmp_path / "python"))
     loaded_top = {m.split(".")[0] for m in report["modules"]}
     assert not loaded_top.intersection(TOOLING_DEPS)
-    if (tmp_path / "python" / "sandbox" / "bootstrap.py").exists():
-        assert "sandbox.bootstrap" in report["modules"]
+    assert "sandbox" not in loaded_top  # the runtime never imports the tooling package
+    assert f"{LAYER_PACKAGE}.bootstrap" in report["modules"]
 
 
 def test_bad_inputs_fail_clearly(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from sandbox.profile.observations import ObservationSet, SourceError, parse_line, read_sources
-from sandbox.sinks_s3 import S3LineSink
+from sandbox.runtime.s3_sink import S3LineSink
 
 
 def obs(

@@ -1,0 +1,259 @@
+"""Profile → runtime form: resolve ``extends``, validate, group rules into prebuilt matchers.
+
+Pure Python and ``json`` only, so the runtime can also compile a plain profile at start when it
+is handed one (the Lambda layer ships the compiled form; the pydantic model in
+:mod:`sandbox.profile` is the tooling's stricter validator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ProfileError
+from .policy import FORMAT, FORMAT_VERSION, host_part, is_compiled, load_json
+
+SCHEMA_VERSION = 1
+BASE_DIR = Path(__file__).parent / "data" / "base"
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "files": ("read", "write", "list", "connect"),
+    "network": ("resolve", "reverse", "connect", "sendto", "bind", "socket"),
+    "processes": ("exec", "fork", "kill"),
+    "modules": ("import",),
+    "native": ("dlopen", "dlsym"),
+    "code": ("compile",),
+    "aws": ("call",),
+}
+CATEGORIES = tuple(ACTIONS)
+RULE_PHASES = ("init", "invoke", "any")
+
+# The ceiling: denies that no learned or hand-written rule can override.
+CEILING: dict[str, list[str]] = {
+    "files/read": [
+        "/proc/*/environ",
+        "/proc/*/task/*/environ",
+        "/proc/*/mem",
+        "/proc/*/task/*/mem",
+    ],
+    "files/write": ["/proc/*/mem", "/proc/*/task/*/mem", "/proc/*/environ"],
+    # Instance/container metadata and credential endpoints (IPv4 link-local, EC2 IPv6).
+    "network/connect": ["169.254.*.*:*", "[fd00:ec2::254]:*"],
+    "network/sendto": ["169.254.*.*:*", "[fd00:ec2::254]:*"],
+    "network/resolve": ["instance-data", "instance-data.ec2.internal", "metadata.google.internal"],
+    # Python audit hooks are per-interpreter: a subinterpreter runs without them.
+    "modules/import": [
+        "_xxsubinterpreters",
+        "_interpreters",
+        "_xxinterpchannels",
+        "_interpchannels",
+        "_interpqueues",
+        "concurrent.interpreters",
+    ],
+}
+
+
+def resolve_extends(
+    document: Mapping[str, Any], *, base_dir: Path | None = None, _seen: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The profile and every bundle it extends (depth first), as plain documents."""
+    out: list[dict[str, Any]] = []
+    extends = document.get("extends", [])
+    if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
+        raise ProfileError("expected a list of bundle names", field="extends")
+    for name in extends:
+        if name in _seen:
+            raise ProfileError(f"cycle through {name!r}", field="extends")
+        candidates = [BASE_DIR / f"{name}.json"]
+        if base_dir is not None:
+            candidates.insert(0, base_dir / name)
+            candidates.insert(1, base_dir / f"{name}.json")
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            raise ProfileError(f"unknown bundle {name!r}", field="extends")
+        bundle = load_json(path)
+        out.extend(resolve_extends(bundle, base_dir=path.parent, _seen=(*_seen, name)))
+    out.append(dict(document))
+    return out
+
+
+def iter_rules(
+    document: Mapping[str, Any], section: str = "rules", source: str = "profile"
+) -> list[tuple[str, dict[str, Any]]]:
+    """Validate a document's rules structurally; yield ``(category, rule)`` pairs."""
+    rules = document.get(section, {})
+    if not isinstance(rules, dict):
+        raise ProfileError("expected an object keyed by category", source=source, field=section)
+    out: list[tuple[str, dict[str, Any]]] = []
+    for category, items in rules.items():
+        if category not in ACTIONS:
+            raise ProfileError(
+                f"unknown category {category!r} (expected one of {', '.join(CATEGORIES)})",
+                source=source,
+                field=f"{section}.{category}",
+            )
+        if not isinstance(items, list):
+            raise ProfileError("expected a list", source=source, field=f"{section}.{category}")
+        for index, rule in enumerate(items):
+            where = f"{section}.{category}[{index}]"
+            if not isinstance(rule, dict):
+                raise ProfileError("expected an object", source=source, field=where)
+            action = rule.get("action")
+            if action not in ACTIONS[category]:
+                raise ProfileError(
+                    f"action {action!r} is not one of {', '.join(ACTIONS[category])}",
+                    source=source,
+                    field=f"{where}.action",
+                )
+            target = rule.get("target")
+            if not isinstance(target, str) or not target:
+                raise ProfileError(
+                    "expected a non-empty string", source=source, field=f"{where}.target"
+                )
+            phase = rule.get("phase", "any")
+            if section == "rules" and phase not in RULE_PHASES:
+                raise ProfileError(
+                    f"phase {phase!r} is not one of {', '.join(RULE_PHASES)}",
+                    source=source,
+                    field=f"{where}.phase",
+                )
+            argv = rule.get("argv")
+            if argv is not None and (
+                not isinstance(argv, list) or not all(isinstance(a, str) for a in argv)
+            ):
+                raise ProfileError(
+                    "expected a list of strings", source=source, field=f"{where}.argv"
+                )
+            out.append((category, rule))
+    return out
+
+
+def compile_profile(
+    document: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    source: str = "profile",
+    kernel: bool = True,
+) -> dict[str, Any]:
+    """Compile a profile document (with its ``extends``) into the runtime form.
+
+    Example
+    -------
+    >>> doc = compile_profile({"schema_version": 1, "function": "f", "rules": {}})
+    >>> doc["format"]
+    'lambda-sandbox.compiled'
+    """
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ProfileError(
+            f"schema_version {version!r} is not supported (expected {SCHEMA_VERSION})",
+            source=source,
+            field="schema_version",
+        )
+    groups: dict[str, set[str] | list[Any]] = {}
+    ceiling: dict[str, set[str]] = {key: set(values) for key, values in CEILING.items()}
+    for layer in resolve_extends(document, base_dir=base_dir):
+        for category, rule in iter_rules(layer, "rules", source):
+            phase = rule.get("phase", "any")
+            phases = ("init", "invoke") if phase == "any" else (phase,)
+            for ph in phases:
+                key = f"{category}/{rule['action']}/{ph}"
+                if category == "processes" and rule["action"] == "exec":
+                    entry = [rule["target"], rule.get("argv")]
+                    bucket = groups.setdefault(key, [])
+                    assert isinstance(bucket, list)
+                    if entry not in bucket:
+                        bucket.append(entry)
+                else:
+                    bucket_set = groups.setdefault(key, set())
+                    assert isinstance(bucket_set, set)
+                    bucket_set.add(rule["target"])
+                if category == "network" and rule["action"] in ("connect", "sendto"):
+                    # Connecting to a name means resolving it first.
+                    host_key = f"network/resolve/{ph}"
+                    resolve_bucket = groups.setdefault(host_key, set())
+                    assert isinstance(resolve_bucket, set)
+                    resolve_bucket.add(host_part(rule["target"]))
+        for category, rule in iter_rules(layer, "deny", source):
+            ceiling.setdefault(f"{category}/{rule['action']}", set()).add(rule["target"])
+    compiled_rules = {
+        key: (sorted(value) if isinstance(value, set) else sorted(value, key=json.dumps))
+        for key, value in sorted(groups.items())
+    }
+    import hashlib
+
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    compiled: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "function": document.get("function", ""),
+        "profile_sha256": hashlib.sha256(body).hexdigest(),
+        "rules": compiled_rules,
+        "ceiling": {key: sorted(value) for key, value in sorted(ceiling.items())},
+        "kernel": _kernel_section(compiled_rules) if kernel else None,
+    }
+    return compiled
+
+
+def _kernel_section(rules: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The seccomp/Landlock section, when the kernel layer's tooling is installed beside us.
+
+    The layer ships compiled profiles only (``sandbox profile compile`` adds this section); a
+    development install also compiles it for a raw profile handed to ``install()``. Inside the
+    layer the runtime is not the ``sandbox.runtime`` package, and nothing is imported: a module
+    of the function's that happens to be called ``sandbox`` must never be loaded by the sandbox.
+    """
+    if __package__ != "sandbox.runtime":
+        return None
+    try:
+        from sandbox.kernel import KernelRequest, compile_kernel
+    except ImportError:
+        return None
+    allow_exec = any(key.startswith("processes/exec/") for key in rules)
+    allow_fork = allow_exec or any(key.startswith("processes/fork/") for key in rules)
+    # Landlock: writes (and creating, removing, renaming) only beneath the directory form of the
+    # profile's write rules, kept symbolic ({tmp}, {task}) and expanded where the profile loads.
+    # Reads are not restricted: native code (OpenSSL's CA files, libc's locale and resolver
+    # files, dlopen'ed libraries) reads files the audit layer never sees, so learning cannot
+    # know them and a read ruleset would break functions.
+    write_dirs = sorted(
+        {
+            static_part(target)
+            for key, targets in rules.items()
+            if key.startswith("files/write/")
+            for target in targets
+        }
+    )
+    try:
+        return compile_kernel(
+            KernelRequest(
+                allow_exec=allow_exec, allow_fork=allow_fork, write_dirs=tuple(write_dirs)
+            )
+        )
+    except Exception as exc:  # the kernel layer is optional: say why it is missing
+        return {"seccomp": None, "reason": f"kernel compile failed: {exc}"}
+
+
+def static_part(pattern: str) -> str:
+    """The longest leading part of a file glob with no wildcard: a directory, or the file itself.
+
+    Example
+    -------
+    >>> static_part("{tmp}/receipt-*.json"), static_part("{task}/out/**"), static_part("/dev/null")
+    ('{tmp}', '{task}/out', '/dev/null')
+    """
+    cut = min((i for i, c in enumerate(pattern) if c in "*?["), default=-1)
+    if cut < 0:
+        return pattern
+    return pattern[:cut].rsplit("/", 1)[0] or "/"
+
+
+def load_any(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a profile or a compiled profile from a file; always return the compiled form."""
+    document = load_json(path)
+    if is_compiled(document):
+        return document
+    return compile_profile(document, base_dir=Path(path).parent, source=str(path))

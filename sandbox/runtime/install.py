@@ -1,0 +1,240 @@
+"""``install()``: load the profile, start the kernel layer, install the audit hook — fail closed.
+
+Used by the Lambda bootstrap and by any Python process (``sandbox.install(...)``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import time
+from collections.abc import Mapping
+
+from .config import MODES, Config
+from .errors import ConfigError, ProfileError
+from .findings import Reporter
+from .hook import install_hook, installed
+from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
+from .recorder import Recorder
+from .roots import Roots
+from .sinks import LineSink, TeeSink
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+# Learn mode with no profile of its own still starts from the base bundles, so the
+# observations hold only the function's own difference.
+LEARN_BASE = {"schema_version": 1, "function": "", "extends": ["python-runtime"], "rules": {}}
+
+if TYPE_CHECKING:
+    ProfileSource = str | os.PathLike[str] | Mapping[str, Any] | Policy | Any
+
+
+def install(
+    mode: str | None = None,
+    profile: ProfileSource | None = None,
+    *,
+    config: Config | None = None,
+) -> dict[str, Any]:
+    """Install the sandbox in this process (once; later calls return the existing status).
+
+    Parameters
+    ----------
+    mode:
+        ``off | learn | alert | enforce``; default ``SANDBOX_MODE``.
+    profile:
+        A path to a profile or its compiled form, a profile document (dict), a
+        :class:`sandbox.Profile` or a :class:`~sandbox.runtime.policy.Policy`; default ``SANDBOX_PROFILE``.
+
+    Returns
+    -------
+    dict
+        The status: mode, function, and each layer's state (``audit``, ``seccomp``, ``landlock``).
+
+    Raises
+    ------
+    ProfileError
+        In ``alert``/``enforce`` when the profile is missing or invalid: never run unprotected.
+
+    Example
+    -------
+    >>> import sandbox
+    >>> sandbox.install(mode="enforce", profile="profiles/orders.compiled.json")  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    modules_before = set(sys.modules)
+    existing = installed()
+    if existing is not None:
+        return existing
+    config = config or Config.from_env()
+    mode = (mode or config.mode).lower()
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "off":
+        return {"mode": "off", "layers": {"audit": "off", "seccomp": "off", "landlock": "off"}}
+    roots = Roots.detect(config.task_root)
+    stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
+    policy, load_error = _load_policy(mode, profile, config, roots)
+    kernel_statuses, kernel_details = _kernel(policy, mode, config)
+    layers = {"audit": "active", **kernel_statuses}
+    recorder = None
+    if mode == "learn":
+        environment = os.urandom(8).hex()
+        sink: LineSink | TeeSink = LineSink(stdout=True, files=(config.observations_file,))
+        if config.observations_s3:
+            from .s3_sink import S3LineSink
+
+            sink = TeeSink(sink, S3LineSink(config.observations_s3, env=environment))
+            # At exit, flush through the hook so the upload's own I/O is not audited.
+            atexit.register(sys.audit, "sandbox.flush")
+        recorder = Recorder(
+            sink,
+            function=config.function_name,
+            version=config.function_version,
+            roots=roots,
+            environment=environment,
+        )
+    reporter = Reporter(
+        stdout_sink,
+        function=config.function_name,
+        version=config.function_version,
+        mode=mode,
+        roots=roots,
+        layers=layers,
+        max_per_invocation=config.max_findings,
+    )
+    # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
+    # Before the hook, so the finder it adds is in place before the function's imports.
+    try:
+        from .aws_calls import interpose as interpose_aws_calls
+
+        interpose_aws_calls()
+        layers["aws_calls"] = "active"
+    except ImportError:  # a layer built without it: no AWS-call category, said in the status
+        layers["aws_calls"] = "unsupported"
+    _forget_native_modules(modules_before)
+    install_hook(
+        mode=mode,
+        policy=policy,
+        roots=roots,
+        reporter=reporter,
+        recorder=recorder,
+        runtime_api=config.runtime_api,
+        on_violation=config.on_violation,
+        layers=layers,
+    )
+    status = {
+        "type": "sandbox.start",
+        "level": "INFO",
+        "mode": mode,
+        "function": config.function_name,
+        "version": config.function_version,
+        "profile_sha256": policy.document.get("profile_sha256"),
+        "layers": layers,
+        "kernel": kernel_details,
+        "init_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if load_error:
+        status["profile_error"] = load_error
+        status["level"] = "WARN"
+    stdout_sink.write(status)
+    return status
+
+
+def _load_policy(
+    mode: str, profile: ProfileSource | None, config: Config, roots: Roots
+) -> tuple[Policy, str | None]:
+    try:
+        return _policy_from(profile, config, roots, mode), None
+    except ProfileError as exc:
+        if mode != "learn":
+            raise
+        # Learn fails open: record against the base bundles and say why.
+        from .compiler import compile_profile
+
+        return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
+
+
+def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mode: str) -> Policy:
+    if isinstance(profile, Policy):
+        return profile
+    if profile is None:
+        profile = config.profile_path
+        if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
+            profile = LEARN_BASE
+    if isinstance(profile, (str, os.PathLike)):
+        document = load_json(profile)
+        if is_compiled(document):
+            return Policy.load(document, roots)  # the fast path: no compiler import
+        from .compiler import load_any
+
+        return Policy.load(load_any(profile), roots)
+    if hasattr(profile, "model_dump"):  # the pydantic Profile of the tooling side
+        profile = profile.model_dump(mode="json", exclude_none=True)
+    if isinstance(profile, Mapping):
+        document = dict(profile)
+        if is_compiled(document):
+            return Policy.load(document, roots)
+        from .compiler import compile_profile
+
+        return Policy.load(compile_profile(document, kernel=mode == "enforce"), roots)
+    raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
+
+
+def _kernel(policy: Policy, mode: str, config: Config) -> tuple[dict[str, str], dict[str, Any]]:
+    """Load the kernel layer (seccomp, Landlock); statuses, plus reasons for the start record."""
+    try:
+        from .kernel import install_kernel_detailed
+    except ImportError:
+        return {"seccomp": "unsupported", "landlock": "unsupported"}, {"reason": "no kernel module"}
+    try:
+        result = install_kernel_detailed(
+            _concrete_kernel_section(policy),
+            mode,
+            seccomp_enabled=config.seccomp,
+            landlock_enabled=config.landlock,
+        )
+    except Exception as exc:  # a kernel layer never fails the function
+        return {"seccomp": "unsupported", "landlock": "unsupported"}, {"reason": str(exc)}
+    details: dict[str, Any] = {"reasons": result.reasons}
+    if result.would_deny:
+        details["would_deny"] = result.would_deny
+    return dict(result.statuses), details
+
+
+def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
+    """The kernel section with Landlock's symbolic directories ({tmp}, {task}) made concrete."""
+    section = policy.kernel
+    if not isinstance(section, dict) or not isinstance(section.get("landlock"), dict):
+        return section
+    landlock = dict(section["landlock"])
+    for kind in ("read", "write", "exec"):
+        landlock[kind] = [
+            concrete for path in landlock.get(kind) or () for concrete in policy.roots.expand(path)
+        ]
+    return {**section, "landlock": landlock}
+
+
+# The kernel layer's own ctypes-based modules: re-importing them is an audited import of
+# `_ctypes` (and of libc through ctypes.dlopen), which a profile without native code refuses.
+_NATIVE_HELPERS = frozenset({"sandbox.runtime.kernel.loader", "sandbox.runtime.kernel.ffi"})
+
+
+def _forget_native_modules(before: set[str]) -> None:
+    """Drop ctypes & co. that the sandbox itself imported (kernel loader, libseccomp binding).
+
+    The function must not inherit them for free: with them gone from ``sys.modules`` the
+    function's own ``import ctypes`` is a real, audited import again.
+    """
+    loader = sys.modules.get("sandbox.runtime.kernel.loader")
+    if loader is not None:
+        loader._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
+    for name in set(sys.modules) - before:
+        top = name.partition(".")[0]
+        if top in STDLIB_EXCLUDED or top == "pyseccomp" or name in _NATIVE_HELPERS:
+            del sys.modules[name]
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
+                delattr(sys.modules[parent], child)  # `from parent import child` finds it too
