@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.runtime.compiler import ACTIONS
+from sandbox.runtime.categories import ACTIONS
 
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSION = 2  # 2 adds the "mac" field (see sandbox.runtime.recorder)
 OBSERVATION = "sandbox.observation"
 INVOCATION = "sandbox.invocation"
 PHASES = ("init", "invoke")

@@ -3,7 +3,7 @@
 :func:`interpose` registers a post-import hook on ``botocore.client`` (a small finder, not
 wrapt: wrapt 2.x imports asyncio, 50-100 ms of cold start): nothing is imported until the
 function imports botocore itself. From then on every API call first raises
-``sys.audit("sandbox.aws", service, operation, resource)``, which :mod:`sandbox.runtime.events` decodes
+``sys.audit("sandbox.aws", service, operation, resource)``, which :mod:`sandbox.runtime.decoders.aws` decodes
 into category ``aws``, action ``call``, target ``service:Operation[:resource]``. In enforce the
 hook raises there, before any request is signed or sent, so a blocked call never leaves the
 process. (botocore may retry a ``PermissionError``; each retry is blocked again.)
