@@ -29,8 +29,8 @@ Limits, stated plainly:
 - A relative name is resolved against the working directory when the statement is prepared;
   Python's statement cache may run the same prepared ``ATTACH`` again after a ``chdir``.
 - Between ``connect()`` and the next profile event of the creating thread, another thread
-  holding the connection could run a statement unguarded; a C-level profiler (``cProfile``)
-  running at that moment is replaced by a Python-level call to it.
+  holding the connection could run a statement unguarded. A C-level profile function active at
+  that moment (``cProfile`` on Python 3.11 and older) cannot be put back and is switched off.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ _bytes = bytes
 _bytearray = bytearray
 _append = bytearray.append
 _len = len
+_callable = callable
 _HEX = {c: i for i, c in enumerate(b"0123456789abcdef")}
 _HEX.update({c: i + 10 for i, c in enumerate(b"ABCDEF")})
 _PERCENT = 37  # ord("%")
@@ -216,7 +217,7 @@ def _flush(frame: Any, event: str, arg: Any) -> None:
                 waiting.append((connection, authorize))
         except Exception:
             pass  # not a real connection (a forged event): nothing to guard
-    previous = entry[1]
+    previous = entry[1] if _callable(entry[1]) else None  # a C profiler cannot be put back
     entry[2] += 1
     if not waiting or entry[2] > _MAX_EVENTS:
         _PENDING.pop(_get_ident(), None)
