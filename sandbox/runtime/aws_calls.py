@@ -349,8 +349,8 @@ def call_resources(
         The call's parameters (a :func:`snapshot`); anything but an exact ``dict`` is
         :data:`UNDECODABLE`.
     service_model:
-        The client's ``meta.service_model``; without it the member names present in
-        ``params`` are classified by name alone.
+        The client's ``meta.service_model``; without it (or for an undecodable operation) the
+        member names present in ``params`` are classified by name alone.
 
     Examples
     --------
@@ -362,7 +362,7 @@ def call_resources(
     fields = _fields(params)
     if fields is None:
         return (UNDECODABLE,)
-    if service_model is not None:
+    if service_model is not None and type(operation) is str and operation != UNDECODABLE:
         members = resource_members(service_model, operation)
     else:
         members = ()

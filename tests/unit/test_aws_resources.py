@@ -300,3 +300,63 @@ def test_s3transfer_upload_download_and_copy_name_their_buckets(
     assert by_operation["HeadObject"] == {("src",)}
     copies = by_operation.get("CopyObject", set()) | by_operation.get("UploadPartCopy", set())
     assert copies == {("dst", "src")}
+
+
+class _Client:
+    """Just what the interposer reads from a botocore client: ``meta.service_model``."""
+
+    def __init__(self, service: str) -> None:
+        self.meta = type("Meta", (), {"service_model": model(service)})()
+
+
+def test_audit_raises_one_event_per_resource_on_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the interposer's event function replaced by a recorder
+    events: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(aws_calls, "_audit_event", lambda *args: events.append(args))
+    params = {"Bucket": "dst", "Key": "k", "CopySource": {"Bucket": "src", "Key": "k"}}
+    # WHEN a CopyObject call is audited
+    sent = aws_calls._audit(_Client("s3"), "CopyObject", params)
+    # THEN there is one event per bucket, and what is to be sent is an equal, separate copy
+    assert events == [
+        ("sandbox.aws", "s3", "CopyObject", "dst"),
+        ("sandbox.aws", "s3", "CopyObject", "src"),
+    ]
+    assert sent == params and sent is not params and sent["CopySource"] is not params["CopySource"]
+
+
+def test_audit_of_undecodable_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN parameters that are not a dict, and an operation name that is not an exact str
+    events: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(aws_calls, "_audit_event", lambda *args: events.append(args))
+    odd = UserDict({"Bucket": "b"})
+
+    class Op(str):
+        pass
+
+    # WHEN both are audited
+    sent = aws_calls._audit(_Client("s3"), "PutObject", odd)
+    aws_calls._audit(_Client("s3"), Op("PutObject"), {"Bucket": "b"})
+    # THEN the events carry the undecodable marker, and the odd mapping is passed on as it is
+    assert events == [
+        ("sandbox.aws", "s3", "PutObject", UNDECODABLE),
+        ("sandbox.aws", "s3", UNDECODABLE, "b"),
+    ]
+    assert sent is odd
+
+
+def test_audit_refuses_a_call_whose_copy_changed_during_its_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an event function that reaches into the auditing frame and rewrites the copy
+    import sys
+
+    def rewrite(*args: Any) -> None:
+        sys._getframe(1).f_locals["frozen"]["Bucket"] = "victim"
+
+    monkeypatch.setattr(aws_calls, "_audit_event", rewrite)
+    # WHEN a call is audited
+    # THEN it is refused as a sandbox violation
+    from sandbox.errors import PermissionViolation
+
+    with pytest.raises(PermissionViolation, match="changed while audited"):
+        aws_calls._audit(_Client("s3"), "PutObject", {"Bucket": "allowed", "Key": "k"})
