@@ -88,6 +88,13 @@ SERVICE_MEMBERS: dict[str, frozenset[str]] = {
 
 # Captured once: code under the sandbox can rebind builtins and module globals at any time.
 _audit_event = sys.audit
+_type = type
+_str = str
+_dict = dict
+_list = list
+_tuple: type[tuple[Any, ...]] = tuple
+_set = set
+_Exception = Exception
 _dict_items = dict.items
 _endswith = str.endswith
 _startswith = str.startswith
@@ -131,8 +138,8 @@ def snapshot(value: Any) -> Any:
 
 
 def _copy(value: Any, memo: dict[int, tuple[Any, Any]], depth: int) -> Any:
-    kind = type(value)
-    if kind is not dict and kind is not list and kind is not tuple:
+    kind = _type(value)
+    if kind is not _dict and kind is not _list and kind is not _tuple:
         return value
     if depth >= _SNAPSHOT_DEPTH:
         return value
@@ -141,7 +148,7 @@ def _copy(value: Any, memo: dict[int, tuple[Any, Any]], depth: int) -> Any:
         return done[1]
     depth += 1
     # The memo holds each original too, so no id can be reused while the copy is made.
-    if kind is dict:
+    if kind is _dict:
         new_dict: dict[Any, Any] = {}
         memo[_id(value)] = (value, new_dict)
         for key, item in _dict_items(value):
@@ -151,7 +158,7 @@ def _copy(value: Any, memo: dict[int, tuple[Any, Any]], depth: int) -> Any:
     memo[_id(value)] = (value, new_list)
     for item in value:  # iterating an exact list or tuple runs no code of the caller's
         new_list.append(_copy(item, memo, depth))
-    if kind is tuple:
+    if kind is _tuple:
         # A tuple holding itself cannot be rebuilt; its copy holds the list instead (botocore
         # takes lists and tuples alike).
         frozen = (*new_list,)
@@ -202,9 +209,9 @@ def resource_members(service_model: Any, operation: str) -> tuple[tuple[str, str
     """
     try:
         service = service_model.service_name
-    except Exception:
+    except _Exception:
         return ()
-    if type(service) is not str or type(operation) is not str:
+    if _type(service) is not _str or _type(operation) is not _str:
         return ()
     key = (service, operation)
     cached = _MEMBERS.get(key)
@@ -220,7 +227,7 @@ def resource_members(service_model: Any, operation: str) -> tuple[tuple[str, str
             kind = _classify(service, name, type_name, item)
             if kind is not None:
                 found += ((name, kind),)
-    except Exception:  # no such operation in this model: nothing names a resource
+    except _Exception:  # no such operation in this model: nothing names a resource
         found = ()
     if _len(_MEMBERS) >= _MEMBERS_LIMIT:
         _MEMBERS.clear()
@@ -260,13 +267,13 @@ def _unquote(text: str) -> str:
 
 def _copy_source_bucket(value: Any) -> str | None:
     """The source bucket of S3 ``CopySource``: ``"bucket/key[?versionId=v]"`` or a dict."""
-    if type(value) is dict:
+    if _type(value) is _dict:
         fields = _fields(value)
         bucket = fields.get("Bucket") if fields is not None else None
-        if type(bucket) is not str:
+        if _type(bucket) is not _str:
             return UNDECODABLE
         value = bucket + "/"  # botocore sends "Bucket/quoted-Key": the bucket is not quoted
-    elif type(value) is not str:
+    elif _type(value) is not _str:
         return UNDECODABLE
     text = _unquote(value)  # S3 decodes the header before reading the bucket out of it
     if _startswith(text, "/"):
@@ -284,7 +291,7 @@ def _fields(mapping: dict[Any, Any]) -> dict[str, Any] | None:
     """The members of an exact dict by name; ``None`` when a key is not an exact ``str``."""
     out: dict[str, Any] = {}
     for key, value in _dict_items(mapping):
-        if type(key) is not str:
+        if _type(key) is not _str:
             return None  # botocore would read it as a member: it cannot be decided on
         out[key] = value
     return out
@@ -295,35 +302,35 @@ def _names(service: str, name: str, kind: str, value: Any) -> tuple[str | None, 
     if kind == "copy":
         return (_copy_source_bucket(value),)
     if kind == "tables":
-        if type(value) is not dict:
+        if _type(value) is not _dict:
             return (UNDECODABLE,)
         tables = _fields(value)
         if tables is None:
             return (UNDECODABLE,)
         return (*_sorted(tables),)
     if kind == "transact":
-        if type(value) is not list and type(value) is not tuple:
+        if _type(value) is not _list and _type(value) is not _tuple:
             return (UNDECODABLE,)
-        found: set[str] = set()
+        found: set[str] = _set()
         for item in value:
-            operations = _fields(item) if type(item) is dict else None
+            operations = _fields(item) if _type(item) is _dict else None
             if operations is None:
                 return (UNDECODABLE,)
             for operation in operations.values():
-                fields = _fields(operation) if type(operation) is dict else None
+                fields = _fields(operation) if _type(operation) is _dict else None
                 table = fields.get("TableName") if fields is not None else None
-                if type(table) is not str:
+                if _type(table) is not _str:
                     return (UNDECODABLE,)
                 found.add(table)
         return (*_sorted(found),)
     if kind == "names":
-        if type(value) is not list and type(value) is not tuple:
+        if _type(value) is not _list and _type(value) is not _tuple:
             return (UNDECODABLE,)
         out: tuple[str | None, ...] = ()
         for item in value:
             out += _names(service, name, "name", item)
         return out
-    if type(value) is not str:
+    if _type(value) is not _str:
         return (UNDECODABLE,)
     if not value:
         return (None,)  # AWS rejects an empty name: nothing is touched
@@ -357,18 +364,18 @@ def call_resources(
     >>> call_resources("s3", "CopyObject", {"Bucket": "dst", "CopySource": "src/k?versionId=1"})
     ('dst', 'src')
     """
-    if type(params) is not dict:
+    if _type(params) is not _dict:
         return (UNDECODABLE,)
     fields = _fields(params)
     if fields is None:
         return (UNDECODABLE,)
-    if service_model is not None and type(operation) is str and operation != UNDECODABLE:
+    if service_model is not None and _type(operation) is _str and operation != UNDECODABLE:
         members = resource_members(service_model, operation)
     else:
         members = ()
         for name, value in fields.items():
             kind = _classify(service, name, None, None)
-            listed = type(value) is list or type(value) is tuple
+            listed = _type(value) is _list or _type(value) is _tuple
             if kind == "name" and listed:
                 kind = "names" if name in SERVICE_MEMBERS.get(service, ()) else None
             if kind is not None:
@@ -425,9 +432,9 @@ def _audit(instance: Any, operation: Any, params: Any) -> Any:
         service = model.service_name
     except AttributeError:  # not a botocore client as we know it: audit what we can
         model, service = None, "unknown"
-    if type(service) is not str:
+    if _type(service) is not _str:
         service = UNDECODABLE
-    name = operation if type(operation) is str else UNDECODABLE
+    name = operation if _type(operation) is _str else UNDECODABLE
     frozen = snapshot(params)
     found = call_resources(service, name, frozen, model)
     for resource in found:

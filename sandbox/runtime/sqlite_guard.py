@@ -56,6 +56,9 @@ _SQLITE_OK = 0
 _SQLITE_DENY = 1
 # Captured once: code under the sandbox can rebind os.path.realpath or builtins at any time.
 _realpath = os.path.realpath
+_type = type
+_str = str
+_Exception = Exception
 _getcwd = os.getcwd
 _startswith = str.startswith
 _find = str.find
@@ -157,7 +160,7 @@ def attach_targets(name: Any) -> tuple[tuple[str, str], ...]:
     >>> attach_targets(None)
     (('write', '<undecodable>'),)
     """
-    if type(name) is not str:
+    if _type(name) is not _str:
         return (("write", UNDECODABLE),)
     if name == "" or name == ":memory:":
         return ()
@@ -174,7 +177,7 @@ def _decide_attach(name: Any, decide: Decide) -> int:
         for action, path in attach_targets(name):
             if decide("files", action, path) is not True:
                 return _SQLITE_DENY
-    except Exception:  # the hook blocking (SandboxViolation) or failing: refuse, fail closed
+    except _Exception:  # the hook blocking (SandboxViolation) or failing: refuse, fail closed
         return _SQLITE_DENY
     return _SQLITE_OK
 
@@ -213,9 +216,9 @@ def _flush(frame: Any, event: str, arg: Any) -> None:
             # Python code before __init__ finished): try again at the next event. A closed
             # connection needs nothing any more.
             message = exc.args[0] if exc.args else ""
-            if type(message) is str and _find(message, "closed") < 0:
+            if _type(message) is _str and _find(message, "closed") < 0:
                 waiting.append((connection, authorize))
-        except Exception:
+        except _Exception:
             pass  # not a real connection (a forged event): nothing to guard
     previous = entry[1] if _callable(entry[1]) else None  # a C profiler cannot be put back
     entry[2] += 1
