@@ -138,7 +138,7 @@ def snapshot(value: Any) -> Any:
 
 
 def _copy(value: Any, memo: dict[int, tuple[Any, Any]], depth: int) -> Any:
-    kind = _type(value)
+    kind: Any = _type(value)
     if kind is not _dict and kind is not _list and kind is not _tuple:
         return value
     if depth >= _SNAPSHOT_DEPTH:
