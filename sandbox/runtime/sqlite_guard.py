@@ -31,6 +31,8 @@ Limits, stated plainly:
 - Between ``connect()`` and the next profile event of the creating thread, another thread
   holding the connection could run a statement unguarded. A C-level profile function active at
   that moment (``cProfile`` on Python 3.11 and older) cannot be put back and is switched off.
+  Code that clears the profile slot inside that window (a later audit hook at the same event)
+  leaves the connection unguarded until the thread's next connection arms the install again.
 """
 
 from __future__ import annotations
@@ -271,8 +273,12 @@ def guard_connection(connection: Any, decide: Decide) -> None:
         pass  # not initialised yet: the usual case from the audit event
     ident = _get_ident()
     entry = _PENDING.get(ident)
+    current = _getprofile()
     if entry is not None:
         entry[0].append((connection, authorize))
-        return
-    _PENDING[ident] = [[(connection, authorize)], _getprofile(), 0]
+        if current is _flush:
+            return
+        entry[1] = current  # something replaced the one-shot profile function: arm it again
+    else:
+        _PENDING[ident] = [[(connection, authorize)], current, 0]
     _setprofile(_flush)

@@ -213,6 +213,35 @@ def test_the_deferred_install_holds_in_awkward_orders(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == []
 
 
+def test_a_profile_slot_cleared_at_the_event_is_armed_again_by_the_next_connection(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a later audit hook that clears the profile slot at the first connection's event
+    # (code that runs can do this: a documented limit until the next connection is made)
+    child = guarded(
+        """
+        CLEARED = []
+        def clearing_hook(event, args):
+            if event == "sqlite3.connect/handle" and not CLEARED:
+                CLEARED.append(True)
+                sys.setprofile(None)
+        sys.addaudithook(clearing_hook)
+        first = sqlite3.connect(":memory:")
+        # WHEN the first connection attaches, then a second connection is made and both attach
+        before = attempt(lambda: first.execute("ATTACH 'outside/a.db' AS a"))
+        second = sqlite3.connect(":memory:")
+        after = attempt(lambda: first.execute("ATTACH 'outside/b.db' AS b"))
+        other = attempt(lambda: second.execute("ATTACH 'outside/c.db' AS c"))
+        print(json.dumps({"before": before, "after": after, "other": other}))
+        """,
+        tmp_path,
+    )
+    # THEN the first connection went unguarded until the second one armed the install again
+    denied = "DatabaseError: not authorized"
+    assert result(child) == {"before": "ok", "after": denied, "other": denied}
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["a.db"]
+
+
 def test_limit_code_that_runs_can_remove_the_authorizer(tmp_path: Path) -> None:
     # GIVEN the guard (a documented limit: it stops SQL injection, not code execution)
     child = guarded(
