@@ -187,4 +187,3 @@ def test_vacuum_into_is_decided_as_the_write_of_its_target(
     writes = [path for _, action, path in decide.asked if action == "write"]
     assert writes == [os.path.join(str(tmp_path.resolve()), p) for p in ("ok/copy.db", "copy.db")]
     assert (tmp_path / "ok" / "copy.db").exists() and not (tmp_path / "copy.db").exists()
-
