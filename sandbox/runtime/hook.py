@@ -30,6 +30,8 @@ from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
+from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
+from .sqlite_guard import guard_connection
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -57,11 +59,13 @@ CONTROL_EVENTS = frozenset(
         "object.__setattr__",
         "sqlite3.connect/handle",
         "sandbox.import",
+        "sandbox.sqlite",
     }
 )
 # Events for which the core hands the callback the code object that raised them.
 CALLER_EVENTS = frozenset(
     {
+        "sys.setprofile",
         "sandbox.phase",
         "sandbox.invocation",
         "sandbox.invocation_end",
@@ -92,6 +96,8 @@ INSTALL_TIME = frozenset(
 )
 # Raised by the import guard (the meta-path finder) so its decision runs inside the core.
 IMPORT_EVENT = "sandbox.import"
+# Raised by the SQLite authorizer for each file an ATTACH or VACUUM INTO would open.
+SQLITE_EVENT = "sandbox.sqlite"
 
 
 # The control helpers bind ``sys.audit`` as a default argument: rebinding this module's globals
@@ -181,6 +187,7 @@ def install_hook(
         globs,
         paths,
         sinks,
+        sqlite_guard,
         values,
     )
     from . import decoders as decoders_package
@@ -206,6 +213,7 @@ def install_hook(
         recorder_module,
         roots_module,
         sinks,
+        sqlite_guard,
         values,
         decoders_package,
         aws,
@@ -360,6 +368,16 @@ def _build(
         if event == IMPORT_EVENT:
             name = args[0] if args and type(args[0]) is str else None
             return check("modules", "import", name, None) if name else None
+        if event == SQLITE_EVENT:
+            # A file an ATTACH or VACUUM INTO would open, asked by the SQLite authorizer.
+            if len(args) != 3 or type(args[2]) is not str:
+                return None
+            path = args[2]
+            if path == SQLITE_UNDECODABLE:
+                path = UNDECODABLE + "sqlite database name"
+            return check(args[0], args[1], path, None)
+        if event == "sys.setprofile" and caller is not None and caller in code_module.OWN_CODES:
+            return None  # the SQLite guard handing the profile slot back
         decoder = frozen_decoders[event]
         if event in INVOKE_ONLY and phase_of() != "invoke":
             return None
@@ -560,6 +578,7 @@ def _control(
 ) -> dict[str, Callable[[tuple[Any, ...], Any], Any]]:
     """The control events: honoured only when raised by the control code (the bootstrap's)."""
     protected_names = ("__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec")
+    audit = _audit
     phase_of = core.phase
     enter_invoke = core.enter_invoke
 
@@ -646,8 +665,16 @@ def _control(
         code = getattr(target, "__code__", None)
         return code is not None and code in code_module.OWN_CODES
 
+    def decide_sqlite_file(category: str, action: str, path: str) -> bool:
+        # Runs in the authorizer, outside the hook: the decision goes through the core like
+        # any event; a refusal raises here, which makes SQLite refuse the statement.
+        audit(SQLITE_EVENT, category, action, path)
+        return True
+
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
-        return None  # the SQLite authorizer is attached here (see sqlite_guard)
+        if args:
+            guard_connection(args[0], decide_sqlite_file)
+        return None
 
     return {
         "sandbox.status": on_status,
