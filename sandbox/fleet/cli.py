@@ -157,6 +157,13 @@ def _report(outcomes: Sequence[Outcome], as_json: bool) -> int:
     return 1 if any(not o.ok for o in outcomes) else 0
 
 
+def _doc(func: Callable[..., Any]) -> str:
+    """A command's docstring as help text: plain words, no reStructuredText markup."""
+    import inspect
+
+    return inspect.cleandoc(func.__doc__ or "").replace("``", "")
+
+
 def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the tool's own errors into a message and exit status 1 (no traceback)."""
 
@@ -436,53 +443,89 @@ def cmd_iam_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _print_findings(function: str, since: str, agg: Any) -> None:
+    from sandbox.fleet.cwfindings import who_label
+
+    print(
+        f"{function}: {agg.occurrences} occurrences of {len(agg.groups)} distinct findings "
+        f"since {since} ({agg.lines} logged, {agg.repeats} repeats, "
+        f"{agg.suppressed} over the per-invocation budget)"
+    )
+    for group in agg.groups:
+        print(
+            f"  {group['count']:>5}x {group['decision']:<11} {group['category']} "
+            f"{group['action']} {group['target']}"
+        )
+        print(
+            f"         first {group['first_seen']}  last {group['last_seen']}  "
+            f"invocations {group['invocations']}"
+        )
+        print(
+            f"         where: {', '.join(group['sites']) or '-'}   "
+            f"phase: {', '.join(group['phases']) or '-'}"
+        )
+        for index, caller in enumerate(group["who"]):
+            label = "who:  " if index == 0 else "      "
+            paths = f"  {', '.join(caller['paths'])}" if caller.get("paths") else ""
+            print(f"         {label} {caller['count']:>5}x {who_label(caller)}{paths}")
+        if group.get("rule"):
+            print(f"         allow with: {group['rule']}")
+    if agg.unattributed:
+        print(
+            f"  ({agg.unattributed} repeats counted without their caller: "
+            "their invocation's finding line is outside the window)"
+        )
+
+
 @_guard
 def cmd_findings(args: argparse.Namespace) -> int:
-    """``sandbox findings``: findings from CloudWatch Logs, grouped; export to Security Hub/OCSF."""
+    """``sandbox findings``: every distinct finding of a function from CloudWatch Logs, with
+    its count, first and last seen and each caller; export to OCSF or Security Hub.
+
+    Exit status: 0 no finding, 1 findings (or a failed export or lookup), 2 usage error.
+    """
     from sandbox.fleet.cwfindings import (
-        group_findings,
+        aggregate,
         import_to_security_hub,
         parse_since,
         read_findings,
+        read_findings_files,
+        require_function,
     )
     from sandbox.fleet.export import to_ocsf
 
     opts = _options(args)
-    records = list(read_findings(opts, args.function, since_ms=parse_since(args.since)))
-    if args.ocsf:
-        for record in records:
-            print(json.dumps(to_ocsf(record), sort_keys=True))
-    elif args.json:
-        print(json.dumps(group_findings(records), indent=2, sort_keys=True))
+    records: list[dict[str, Any]] = []
+    if args.logs:
+        records.extend(read_findings_files(args.logs, args.function))
     else:
-        groups = group_findings(records)
+        name = require_function(opts, args.function)
+        records.extend(read_findings(opts, name, since_ms=parse_since(args.since)))
+    agg = aggregate(records)
+    if args.ocsf:
+        region = None if args.logs else opts.region_name()
+        for group in agg.groups:
+            print(json.dumps(to_ocsf(group, region=region), sort_keys=True))
+    elif args.json:
         print(
-            f"{args.function}: {len(records)} findings in {len(groups)} groups since {args.since}"
+            json.dumps(
+                {"function": args.function, "since": args.since, **agg.to_dict()},
+                indent=2,
+                sort_keys=True,
+            )
         )
-        for group in groups:
-            print(
-                f"  {group['count']:>5}x {group['decision']:<11} {group['category']} "
-                f"{group['action']} {group['target']}"
-            )
-            print(
-                f"         where: {', '.join(group['sites']) or '-'}   "
-                f"phase: {', '.join(group['phases']) or '-'}"
-            )
-            print(
-                f"         who:   {', '.join(group['sources']) or '-'}   "
-                f"requests: {group['requests']}"
-            )
-            print(f"         first {group['first']}  last {group['last']}")
-            if group.get("rule"):
-                print(f"         allow with: {group['rule']}")
+    else:
+        _print_findings(args.function, args.since, agg)
+    status = 1 if agg.groups else 0
     if args.to_securityhub:
         if not records:
             print("nothing to send to Security Hub", file=sys.stderr)
-            return 0
+            return status
         summary = import_to_security_hub(opts, records)
         print(
-            f"Security Hub: {summary['success']} imported, {summary['failed']} failed "
-            f"in {summary['batches']} batches",
+            f"Security Hub: {summary['created']} created, {summary['updated']} updated, "
+            f"{summary['unchanged']} unchanged; {summary['success']} imported, "
+            f"{summary['failed']} failed in {summary['batches']} batches",
             file=sys.stderr,
         )
         for error in summary["errors"][:10]:
@@ -490,8 +533,9 @@ def cmd_findings(args: argparse.Namespace) -> int:
                 f"  {error.get('Id')}: {error.get('ErrorCode')} {error.get('ErrorMessage')}",
                 file=sys.stderr,
             )
-        return 1 if summary["failed"] else 0
-    return 0
+        if summary["failed"]:
+            return 1
+    return status
 
 
 # --------------------------------------------------------------------------- parsers
@@ -656,19 +700,31 @@ def add_fleet_parsers(subparsers: Any) -> None:
     check.set_defaults(func=cmd_iam_check, command="iam check")
 
     findings = subparsers.add_parser(
-        "findings", help="findings from CloudWatch Logs", description=cmd_findings.__doc__
+        "findings",
+        help="a function's findings from CloudWatch Logs, aggregated",
+        description=_doc(cmd_findings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     findings.add_argument("function", metavar="FUNCTION")
     findings.add_argument(
         "--since", default="1h", help="how far back: 1h, 30m, 2d or an ISO time (default 1h)"
     )
+    findings.add_argument(
+        "--logs",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="read these files or folders of log lines instead of CloudWatch Logs (repeatable)",
+    )
     out = findings.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="the groups as JSON")
-    out.add_argument("--ocsf", action="store_true", help="one OCSF Detection Finding per line")
+    out.add_argument("--json", action="store_true", help="the distinct findings as JSON")
+    out.add_argument(
+        "--ocsf", action="store_true", help="one OCSF Detection Finding per distinct finding"
+    )
     findings.add_argument(
         "--to-securityhub",
         action="store_true",
-        help="send as ASFF (BatchImportFindings, batches of 100)",
+        help="create or update one ASFF finding per distinct finding (BatchImportFindings)",
     )
     _aws_options(findings)
     findings.set_defaults(func=cmd_findings, command="findings")
