@@ -443,12 +443,12 @@ def cmd_iam_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _print_findings(function: str, since: str, agg: Any) -> None:
+def _print_findings(function: str, window: str, agg: Any) -> None:
     from sandbox.fleet.cwfindings import who_label
 
     print(
         f"{function}: {agg.occurrences} occurrences of {len(agg.groups)} distinct findings "
-        f"since {since} ({agg.lines} logged, {agg.repeats} repeats, "
+        f"{window} ({agg.lines} logged, {agg.repeats} repeats, "
         f"{agg.suppressed} over the per-invocation budget)"
     )
     for group in agg.groups:
@@ -515,7 +515,8 @@ def cmd_findings(args: argparse.Namespace) -> int:
             )
         )
     else:
-        _print_findings(args.function, args.since, agg)
+        window = "in the files given" if args.logs else f"since {args.since}"
+        _print_findings(args.function, window, agg)
     status = 1 if agg.groups else 0
     if args.to_securityhub:
         if not records:
