@@ -539,6 +539,47 @@ def cmd_findings(args: argparse.Namespace) -> int:
     return status
 
 
+@_guard
+def cmd_report(args: argparse.Namespace) -> int:
+    """sandbox report: one self-contained HTML page for the functions: the profile as a map
+    (categories, rules, risk marks, counts), the learning curve, findings over time, and who,
+    where and how for each finding. Reads CloudWatch Logs and the functions' configuration, or
+    local files of log lines (--logs).
+
+    Exit status: 0 written, 1 a function does not exist or could not be read, 2 usage error.
+    """
+    from sandbox.fleet.cwfindings import parse_since
+    from sandbox.fleet.report import collect, render_html
+    from sandbox.profile import Profile
+
+    if not args.html and not args.json:
+        print("sandbox report: give --html FILE, --json, or both", file=sys.stderr)
+        return 2
+    profiles: dict[str, Path] = {}
+    for path in args.profile or []:
+        profiles[Profile.load(path).function] = path
+    opts = None if args.logs else _options(args)
+    reports = [
+        collect(
+            function,
+            opts=opts,
+            profile_path=profiles.get(function),
+            logs=args.logs or (),
+            since_ms=parse_since(args.since),
+            cache_dir=args.cache_dir or default_cache_dir(),
+        )
+        for function in args.functions
+    ]
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(reports), encoding="utf-8")
+    if args.json:
+        print(json.dumps(reports, indent=2, sort_keys=True))
+    else:
+        print(f"wrote {args.html} ({len(reports)} functions)")
+    return 0
+
+
 # --------------------------------------------------------------------------- parsers
 
 
@@ -729,6 +770,37 @@ def add_fleet_parsers(subparsers: Any) -> None:
     )
     _aws_options(findings)
     findings.set_defaults(func=cmd_findings, command="findings")
+
+    report = subparsers.add_parser(
+        "report",
+        help="an HTML report: profile map, learning curve, findings over time",
+        description=_doc(cmd_report),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("functions", nargs="+", metavar="FUNCTION")
+    report.add_argument("--html", type=Path, metavar="FILE", help="write the page here")
+    report.add_argument("--json", action="store_true", help="print the report's data as JSON")
+    report.add_argument(
+        "--profile",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="a function's profile file (repeatable; matched by its function name); "
+        "default: the deployed profile layer's summary",
+    )
+    report.add_argument(
+        "--logs",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="read these files or folders of log lines instead of AWS (repeatable)",
+    )
+    report.add_argument(
+        "--since", default="7d", help="findings from how far back: 7d, 24h or an ISO time"
+    )
+    report.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
+    _aws_options(report)
+    report.set_defaults(func=cmd_report, command="report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
