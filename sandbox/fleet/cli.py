@@ -364,9 +364,15 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
 
 @_guard
 def cmd_inventory(args: argparse.Namespace) -> int:
-    """``sandbox inventory``: the Python functions and the sandbox on each."""
+    """sandbox inventory: per Python function, the mode, the sandbox and profile layer versions,
+    the learning state, the hosts and AWS services it talks to (from its deployed profile),
+    whether its role grants more than the profile uses (iam check against the profile layer),
+    and with --findings its last findings and who caused them.
+
+    Exit status: 0 listed, 1 a named function does not exist or AWS could not be read, 2 usage.
+    """
     from sandbox.fleet.cwfindings import parse_since
-    from sandbox.fleet.inventory import collect, format_table
+    from sandbox.fleet.inventory import collect, format_csv, format_table
 
     opts = _options(args)
     rows = collect(
@@ -374,12 +380,15 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         args.functions,
         cache_dir=args.cache_dir or default_cache_dir(),
         findings=args.findings,
+        iam=not args.no_iam,
         since_ms=parse_since(args.since) if args.findings else None,
         min_invocations=args.min_quiet_invocations,
         quiet=_duration(args.min_quiet_time),
     )
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+    elif args.csv:
+        sys.stdout.write(format_csv(rows))
     else:
         print(format_table(rows))
     return 0
@@ -694,14 +703,26 @@ def add_fleet_parsers(subparsers: Any) -> None:
     inventory = subparsers.add_parser(
         "inventory",
         help="Python functions and the sandbox on each",
-        description=cmd_inventory.__doc__,
+        description=_doc(cmd_inventory),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inventory.add_argument(
         "functions", nargs="*", metavar="FUNCTION", help="only these (default all Python functions)"
     )
-    inventory.add_argument("--json", action="store_true")
+    inventory_out = inventory.add_mutually_exclusive_group()
+    inventory_out.add_argument("--json", action="store_true", help="the rows as JSON")
+    inventory_out.add_argument(
+        "--csv", action="store_true", help="the rows as CSV (lists joined with ;)"
+    )
     inventory.add_argument(
-        "--findings", action="store_true", help="also read the last finding from CloudWatch Logs"
+        "--findings",
+        action="store_true",
+        help="also read the last findings and their callers from CloudWatch Logs",
+    )
+    inventory.add_argument(
+        "--no-iam",
+        action="store_true",
+        help="skip comparing each role with its deployed profile (no IAM reads)",
     )
     inventory.add_argument(
         "--since", default="24h", help="with --findings: how far back (default 24h)"
