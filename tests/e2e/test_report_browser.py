@@ -13,6 +13,7 @@ import pytest
 from sandbox.fleet.cli import main
 from tests.e2e.chromium import Browser, find_chromium
 
+pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
