@@ -116,7 +116,9 @@ def require_function(opts: AwsOptions, function: str) -> str:
         ``GetFunctionConfiguration`` says ``ResourceNotFoundException``.
     """
     try:
-        config = call(opts.client("lambda"), "get_function_configuration", opts, FunctionName=function)
+        config = call(
+            opts.client("lambda"), "get_function_configuration", opts, FunctionName=function
+        )
     except FleetError:
         raise
     except Exception as exc:
@@ -400,7 +402,7 @@ def aggregate(records: Iterable[Mapping[str, Any]]) -> Aggregate:
                 if candidates:
                     group = max(candidates, key=lambda g: g.last_seen or "")
                 else:  # the finding line is outside what was read: keep the count anyway
-                    parts = text.split(" ", 2) + ["", ""]
+                    parts = [*text.split(" ", 2), "", ""]
                     key = (function, parts[0], parts[1], parts[2], "unknown")
                     group = groups.get(key) or _Group(function, *key[1:])
                     groups[key] = group
@@ -499,7 +501,7 @@ def import_to_security_hub(
         "unchanged": 0,
     }
     out: list[dict[str, Any]] = []
-    for group, ident in zip(groups, ids):
+    for group, ident in zip(groups, ids, strict=True):
         old = existing.get(ident)
         if old is None:
             out.append(to_asff(group, account=account, region=region, now=now))

@@ -335,8 +335,12 @@ def merge_state(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
             callers[key] = dict(caller)
             continue
         known["count"] = int(known.get("count") or 0) + int(caller.get("count") or 0)
-        known["first_seen"] = min(filter(None, (known.get("first_seen"), caller.get("first_seen"))), default=None)
-        known["last_seen"] = max(filter(None, (known.get("last_seen"), caller.get("last_seen"))), default=None)
+        known["first_seen"] = min(
+            filter(None, (known.get("first_seen"), caller.get("first_seen"))), default=None
+        )
+        known["last_seen"] = max(
+            filter(None, (known.get("last_seen"), caller.get("last_seen"))), default=None
+        )
         known["paths"] = sorted({*(known.get("paths") or []), *(caller.get("paths") or [])})
     merged["who"] = sorted(callers.values(), key=lambda c: -int(c.get("count") or 0))
     merged["who_other_count"] = int(old.get("who_other_count") or 0)

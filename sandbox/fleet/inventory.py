@@ -32,7 +32,9 @@ COLUMNS = (
 )
 
 
-def _iam_check(opts: AwsOptions, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
+def _iam_check(
+    opts: AwsOptions, config: Mapping[str, Any], meta: Mapping[str, Any]
+) -> dict[str, Any]:
     """The role against the deployed profile's AWS calls (``iam check`` on the profile layer)."""
     from sandbox.fleet.iam import check_role, role_policies
 

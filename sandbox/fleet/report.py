@@ -183,7 +183,7 @@ def findings_buckets(groups: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     size = next((s for s in _BUCKETS if (high - low) // s < _MAX_BUCKETS), _BUCKETS[-1])
     start = low - low % size
     count = (high - start) // size + 1
-    buckets = [
+    buckets: list[dict[str, Any]] = [
         {
             "start": dt.datetime.fromtimestamp(start + i * size, tz=dt.timezone.utc).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"
@@ -194,7 +194,8 @@ def findings_buckets(groups: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for i in range(count)
     ]
     for second, decision, n in events:
-        buckets[(second - start) // size][decision] += n
+        bucket = buckets[(second - start) // size]
+        bucket[decision] = int(bucket[decision]) + n
     return {"seconds": size, "buckets": buckets}
 
 
@@ -318,7 +319,7 @@ def _who_cell(caller: Mapping[str, Any]) -> str:
 
     paths = ", ".join(caller.get("paths") or [])
     return (
-        f'<li><span class="n">{_e(caller.get("count"))}×</span> {_e(who_label(caller))}'
+        f'<li><span class="n">{_e(caller.get("count"))}x</span> {_e(who_label(caller))}'
         + (f' <span class="dim">{_e(paths)}</span>' if paths else "")
         + f' <span class="dim">{_e(caller.get("first_seen"))} → {_e(caller.get("last_seen"))}'
         "</span></li>"
@@ -410,7 +411,10 @@ def _function_html(index: int, report: Mapping[str, Any]) -> str:
         ("to review", sum(c["risky"] for c in profile.get("categories", []))),
         ("invocations learned", learning.get("invocations", "-")),
         ("quiet invocations", learning.get("invocations_since_novel", "-")),
-        ("findings", f"{findings.get('distinct', 0)} distinct, {findings.get('occurrences', 0)} in all"),
+        (
+            "findings",
+            f"{findings.get('distinct', 0)} distinct, {findings.get('occurrences', 0)} in all",
+        ),
     ]
     cards = "".join(
         f"<div class='card'><div class='k'>{_e(k)}</div><div class='v'>{_e(v)}</div></div>"
@@ -591,7 +595,11 @@ def render_html(reports: Sequence[Mapping[str, Any]], *, generated: str | None =
     names = ", ".join(str(r["function"]) for r in reports)
     sections = "".join(_function_html(i, r) for i, r in enumerate(reports))
     data = _json_for_script(
-        {"functions": [{"curve": r.get("curve") or [], "buckets": r.get("buckets")} for r in reports]}
+        {
+            "functions": [
+                {"curve": r.get("curve") or [], "buckets": r.get("buckets")} for r in reports
+            ]
+        }
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -296,7 +296,9 @@ def read_sources(
             client = _client("logs", region, clients)
             done = False
             if insights:
-                done = _read_insights(out, group, function, cursors, client, source, insights_bin, warn)
+                done = _read_insights(
+                    out, group, function, cursors, client, source, insights_bin, warn
+                )
             if not done:
                 _read_cloudwatch(out, group, cursors, client, source)
         elif source.startswith("s3://"):

@@ -170,7 +170,10 @@ class Browser:
             ):
                 texts = [str(a.get("value", a.get("description"))) for a in params.get("args", [])]
                 out.append(f"console.{params['type']}: {' '.join(texts)}")
-            elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning"):
+            elif method == "Log.entryAdded" and params["entry"].get("level") in (
+                "error",
+                "warning",
+            ):
                 out.append(f"log: {params['entry'].get('text')}")
         return out
 

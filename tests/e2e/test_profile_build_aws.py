@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_fleet_cli import client, server  # noqa: F401 (the moto server fixture)
+from tests.e2e.test_fleet_cli import client
 from tests.unit.test_profile_observations import inv, obs
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +25,20 @@ LINES = [
     inv("e1", 1),
     inv("e1", 2),
 ]
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    """A moto server on loopback."""
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        moto.stop()
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -61,7 +76,8 @@ def _targets(stdout: str) -> dict[str, list[str]]:
 
 
 def test_cloudwatch_source_honours_endpoint_and_aws_profile_and_insights_falls_back(
-    server: str, tmp_path: Path  # noqa: F811
+    server: str,
+    tmp_path: Path,
 ) -> None:
     # GIVEN a moto server whose CloudWatch Logs hold a function's observation lines
     logs = client(server, "logs")
@@ -88,7 +104,7 @@ def test_cloudwatch_source_honours_endpoint_and_aws_profile_and_insights_falls_b
     assert "reading every line with FilterLogEvents instead" in insights.stderr
 
 
-def test_s3_source_honours_endpoint_and_aws_profile(server: str, tmp_path: Path) -> None:  # noqa: F811
+def test_s3_source_honours_endpoint_and_aws_profile(server: str, tmp_path: Path) -> None:
     # GIVEN observation lines in an S3 bucket of the moto server
     s3 = client(server, "s3")
     s3.create_bucket(Bucket="observations")
@@ -109,9 +125,11 @@ def test_s3_source_honours_endpoint_and_aws_profile(server: str, tmp_path: Path)
     assert _targets(built.stdout)["processes"] == ["/bin/ls"]
 
 
-def test_unknown_aws_profile_is_an_input_error(server: str, tmp_path: Path) -> None:  # noqa: F811
+def test_unknown_aws_profile_is_an_input_error(server: str, tmp_path: Path) -> None:
     # GIVEN no AWS profile named "nope" WHEN building from CloudWatch with it
-    built = _build(tmp_path, "--from", "cloudwatch", "--endpoint-url", server, "--profile-name", "nope")
+    built = _build(
+        tmp_path, "--from", "cloudwatch", "--endpoint-url", server, "--profile-name", "nope"
+    )
     # THEN a clear message and exit status 2, no traceback
     assert built.returncode == 2
     assert "--profile-name nope" in built.stderr and "Traceback" not in built.stderr

@@ -44,7 +44,14 @@ def _sample_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
         capture_output=True,
     )
     page = tmp_path / "report.html"
-    args = ["report", "orders", "--logs", str(logs), "--profile", str(REPO / "profiles/orders.json")]
+    args = [
+        "report",
+        "orders",
+        "--logs",
+        str(logs),
+        "--profile",
+        str(REPO / "profiles/orders.json"),
+    ]
     assert main([*args, "--html", str(page), "--json"]) == 0
     return page, json.loads(capsys.readouterr().out)
 

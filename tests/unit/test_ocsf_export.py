@@ -26,7 +26,7 @@ def _unknown_keys(sent: Any, parsed: Any, path: str = "") -> list[str]:
                 out.extend(_unknown_keys(value, parsed[key], f"{path}{key}."))
         return out
     if isinstance(sent, list) and isinstance(parsed, list):
-        return [k for s, p in zip(sent, parsed) for k in _unknown_keys(s, p, path)]
+        return [k for s, p in zip(sent, parsed, strict=False) for k in _unknown_keys(s, p, path)]
     return []
 
 

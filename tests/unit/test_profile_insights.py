@@ -32,7 +32,9 @@ def test_queries_select_one_function_and_aggregate_server_side() -> None:
         'filter type = "sandbox.invocation" and function = "orders"'
     )
     assert "by env, bin(30m) as period, v" in queries.invocations
-    assert all(q.rstrip().endswith("| limit 10000") for q in (queries.observations, queries.invocations))
+    assert all(
+        q.rstrip().endswith("| limit 10000") for q in (queries.observations, queries.invocations)
+    )
 
 
 def test_function_names_are_quoted_as_literals() -> None:
@@ -61,7 +63,13 @@ def _rows(records: list[dict[str, Any]], bin_minutes: int = 60) -> tuple[list[An
 
     observation_rows = [
         row(
-            dict(zip(("env", "phase", "category", "action", "target", "argv_key", "v"), key))
+            dict(
+                zip(
+                    ("env", "phase", "category", "action", "target", "argv_key", "v"),
+                    key,
+                    strict=True,
+                )
+            )
             | {
                 "n": len(rs),
                 "first_invocation": min(r["invocation"] for r in rs),
@@ -93,7 +101,14 @@ def test_answers_become_the_records_the_line_reader_would_have_read() -> None:
         obs("{task}/a", env="e1", invocation=1),
         obs("{task}/a", env="e1", invocation=3),
         obs("{task}/b", env="e2", invocation=2),
-        obs("/bin/ls", env="e2", invocation=2, category="processes", action="exec", argv=["-l", "x,y"]),
+        obs(
+            "/bin/ls",
+            env="e2",
+            invocation=2,
+            category="processes",
+            action="exec",
+            argv=["-l", "x,y"],
+        ),
         *(inv("e1", i) for i in (1, 2, 3)),
         *(inv("e2", i) for i in (1, 2)),
     ]
@@ -110,7 +125,9 @@ def test_answers_become_the_records_the_line_reader_would_have_read() -> None:
     # THEN every record is valid, each distinct access per environment is there once (its first
     # invocation), argv intact, and the invocations per environment are exact
     assert kinds == {"observation", "invocation"}
-    distinct = {(o.env, o.category, o.action, o.target, o.argv) for o in direct.observations.values()}
+    distinct = {
+        (o.env, o.category, o.action, o.target, o.argv) for o in direct.observations.values()
+    }
     assert {
         (o.env, o.category, o.action, o.target, o.argv) for o in aggregated.observations.values()
     } == distinct

@@ -69,7 +69,14 @@ def test_learning_curve_is_summed_beyond_its_points() -> None:
     # GIVEN 1000 invocations, one novel observation every tenth
     observed = ObservationSet()
     for i in range(1000):
-        observed.add(InvocationEnd("e", i + 1, f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z", int(i % 10 == 0)))
+        observed.add(
+            InvocationEnd(
+                "e",
+                i + 1,
+                f"2024-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                int(i % 10 == 0),
+            )
+        )
     # WHEN drawn with at most 400 points
     curve = learning_curve(observed, points=400)
     # THEN fewer points, nothing lost: the last total is every novel observation
@@ -80,7 +87,10 @@ def test_learning_curve_is_summed_beyond_its_points() -> None:
 def test_findings_buckets_split_blocked_from_would_block() -> None:
     # GIVEN occurrences over two days WHEN bucketed THEN at most 48 buckets, counts preserved
     groups = [
-        {"decision": "blocked", "timeline": [["2024-01-01T00:00:00Z", 3], ["2024-01-02T23:00:00Z", 1]]},
+        {
+            "decision": "blocked",
+            "timeline": [["2024-01-01T00:00:00Z", 3], ["2024-01-02T23:00:00Z", 1]],
+        },
         {"decision": "would-block", "timeline": [["2024-01-01T12:00:00Z", 2]]},
     ]
     result = findings_buckets(groups)
