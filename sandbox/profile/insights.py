@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "MAX_ROWS",
+    "SETTLE_SECONDS",
     "InsightsUnavailable",
     "Queries",
     "build_queries",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 MAX_ROWS = 10_000  # Logs Insights returns at most this many result rows per query
+# Query up to this many seconds ago: lines still being ingested for the last moments would be
+# missed for good, since the next build starts after the end of this one.
+SETTLE_SECONDS = 60
 OBSERVATION_FIELDS = ("env", "phase", "category", "action", "target", "argv_key", "v")
 INVOCATION_FIELDS = ("env", "period", "n", "last_invocation", "first", "last", "v")
 
@@ -239,12 +243,16 @@ def read_insights(
 ) -> tuple[list[dict[str, Any]], int]:
     """Run both queries on ``group`` from ``start`` (epoch seconds); records and the end used.
 
+    ``end`` defaults to :data:`SETTLE_SECONDS` ago; the next read starts after it.
+
     Raises
     ------
     InsightsUnavailable
         Insights could not give a complete, aggregated answer.
     """
-    end = int(time.time()) if end is None else end
+    end = int(time.time()) - SETTLE_SECONDS if end is None else end
+    if start > end:
+        return [], start - 1  # nothing settled since the last read
     queries = build_queries(function, bin_minutes=bin_minutes)
     records = observation_records(
         _run(client, group, queries.observations, start, end, timeout=timeout, sleep=sleep),

@@ -84,7 +84,7 @@ def test_cloudwatch_source_honours_endpoint_and_aws_profile_and_insights_falls_b
     group = "/aws/lambda/orders"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) - 600_000  # settled: older than Insights' settle time
     logs.put_log_events(
         logGroupName=group,
         logStreamName="s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -144,3 +145,38 @@ def test_an_answer_without_the_aggregates_is_refused() -> None:
         observation_records(raw, "orders")
     with pytest.raises(InsightsUnavailable, match="aggregate fields"):
         invocation_records(raw, "orders")
+
+
+def test_moto_ignores_stats_so_insights_is_unavailable_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN moto's CloudWatch Logs holding settled lines (ten minutes old) and fresh ones
+    from moto import mock_aws
+
+    from sandbox.profile.insights import SETTLE_SECONDS, read_insights
+    from tests.unit.test_aws_support import fake_credentials
+
+    fake_credentials(monkeypatch)
+    with mock_aws():
+        import boto3
+
+        logs = boto3.client("logs", region_name="us-east-1")
+        logs.create_log_group(logGroupName="/aws/lambda/orders")
+        logs.create_log_stream(logGroupName="/aws/lambda/orders", logStreamName="s")
+        now = int(time.time())
+        logs.put_log_events(
+            logGroupName="/aws/lambda/orders",
+            logStreamName="s",
+            logEvents=[
+                {"timestamp": (now - 600) * 1000, "message": json.dumps(obs("{task}/a"))},
+                {"timestamp": now * 1000, "message": json.dumps(obs("{task}/b"))},
+            ],
+        )
+        # WHEN only the fresh lines are in the window, and then the settled ones too
+        fresh, fresh_end = read_insights(logs, "/aws/lambda/orders", "orders", start=now - 30)
+        # THEN lines younger than the settle time wait for a later build (no error), and
+        # moto's raw answer to the aggregate queries is refused
+        assert (fresh, fresh_end) == ([], now - 31)  # not queried: the cursor stays put
+        assert now - 30 > now - SETTLE_SECONDS
+        with pytest.raises(InsightsUnavailable, match="aggregate fields"):
+            read_insights(logs, "/aws/lambda/orders", "orders", start=now - 3600)
