@@ -495,13 +495,13 @@ def cmd_findings(args: argparse.Namespace) -> int:
     """
     from sandbox.fleet.cwfindings import (
         aggregate,
-        import_to_security_hub,
         parse_since,
         read_findings,
         read_findings_files,
         require_function,
     )
     from sandbox.fleet.export import to_ocsf
+    from sandbox.fleet.securityhub import import_to_security_hub
 
     opts = _options(args)
     records: list[dict[str, Any]] = []
@@ -558,7 +558,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     Exit status: 0 written, 1 a function does not exist or could not be read, 2 usage error.
     """
     from sandbox.fleet.cwfindings import parse_since
-    from sandbox.fleet.report import collect, render_html
+    from sandbox.fleet.report import collect
+    from sandbox.fleet.report_page import render_html
     from sandbox.profile import Profile
 
     if not args.html and not args.json:

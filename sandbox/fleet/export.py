@@ -14,7 +14,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["OCSF_VERSION", "WHO_SLOTS", "asff_state", "merge_state", "to_asff", "to_ocsf"]
+__all__ = [
+    "OCSF_VERSION",
+    "WHO_SLOTS",
+    "asff_state",
+    "finding_id_asff",
+    "merge_state",
+    "to_asff",
+    "to_ocsf",
+]
 
 OCSF_VERSION = "1.5.0"
 WHO_SLOTS = 20  # callers written one per ProductFields entry; the rest are summed
@@ -162,6 +170,17 @@ def to_ocsf(
     return event
 
 
+def finding_id_asff(group: Mapping[str, Any], *, account: str, region: str) -> str:
+    """The ASFF ``Id`` of a distinct finding: account, region and its deterministic id.
+
+    Example
+    -------
+    >>> finding_id_asff({"id": "lambda-sandbox/f/files-read/0"}, account="1", region="r")
+    '1/r/lambda-sandbox/f/files-read/0'
+    """
+    return f"{account}/{region}/{group['id']}"[:512]
+
+
 def _types(group: Mapping[str, Any]) -> list[str]:
     if group.get("category") == "processes":
         return ["TTPs/Execution"]
@@ -202,8 +221,6 @@ def to_asff(
     >>> record["ProductFields"]["sandbox/count"], record["UpdatedAt"]
     ('2', '2024-05-01T10:05:00Z')
     """
-    from sandbox.fleet.cwfindings import finding_id_asff
-
     blocked = _blocked(group)
     function = str(group.get("function") or "")
     first = str(group.get("first_seen") or now or _now())

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from sandbox.fleet.cli import main
-from sandbox.fleet.cwfindings import aggregate, batches, import_to_security_hub, parse_since
+from sandbox.fleet.cwfindings import aggregate, parse_since
+from sandbox.fleet.securityhub import batches, import_to_security_hub
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_support import REGION
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from sandbox.fleet.cli import main
-from sandbox.fleet.report import findings_buckets, learning_curve, render_html
+from sandbox.fleet.report import findings_buckets, learning_curve
+from sandbox.fleet.report_page import render_html
 from sandbox.profile.observations import InvocationEnd, ObservationSet
 from tests.unit import test_aws_support as support
 from tests.unit.test_aws_findings import finding, put_logs
