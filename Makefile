@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-pythons lint bench layer clean venv
+.PHONY: demo test test-pythons lint bench layer clean venv report-screenshot
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -46,6 +46,21 @@ bench: $(STAMP)
 layer: $(STAMP)
 	$(PY) -m sandbox.cli layer build --arch x86_64
 	$(PY) -m sandbox.cli layer build --arch arm64
+
+# docs/img/report.png: `sandbox report` on sample log lines, shot by headless Chromium
+# (Debian's chromium package; generated, not committed).
+CHROMIUM ?= chromium
+report-screenshot: $(STAMP)
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "error: $(CHROMIUM) not found (apt-get install chromium)"; exit 1; }
+	mkdir -p build/report docs/img
+	$(PY) examples/report_sample.py build/report/orders.jsonl
+	$(PY) -m sandbox.cli report orders --logs build/report/orders.jsonl \
+	  --profile profiles/orders.json --html build/report/report.html
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
+	  --disable-component-update --disable-sync --no-first-run \
+	  --user-data-dir=build/report/chromium --hide-scrollbars --window-size=1280,1900 \
+	  --screenshot=docs/img/report.png file://$(CURDIR)/build/report/report.html
+	@echo "wrote docs/img/report.png"
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
