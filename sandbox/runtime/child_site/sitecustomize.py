@@ -1,0 +1,121 @@
+"""Run by ``site`` at the start of every Python child of a protected function: install the sandbox first.
+
+The sandbox puts this directory first on ``PYTHONPATH`` (``child.prepare_environment``), so a
+child that inherits the environment imports this module before any code of its own runs. It
+
+1. loads the runtime package — the directory above this one — under its private name
+   ``_lambda_sandbox`` (as the layer ships it; in a development install the same files are
+   ``sandbox.runtime``, loaded here once more under the private name);
+2. calls its ``install()``, which reads ``SANDBOX_MODE``, ``SANDBOX_PROFILE`` and ``SANDBOX_PHASE``
+   from the environment: same profile, mode and phase as the parent;
+3. runs the next ``sitecustomize`` on ``sys.path`` (a distribution's or the function's own),
+   under the sandbox now;
+4. fails closed: in ``enforce`` (or with a mode it cannot read) a child whose sandbox cannot be
+   installed prints the error to stderr and exits with status 70 — it never runs unprotected;
+   in ``learn``/``alert`` it reports the error on stderr and goes on.
+
+This directory must hold nothing but this file: every entry in it shadows a module of that
+name in every child.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from types import ModuleType
+
+RUNTIME_NAME = "_lambda_sandbox"
+FAIL_CLOSED_STATUS = 70  # EX_SOFTWARE, as the hook's on_violation=exit uses
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(_HERE)
+
+
+def _say(message: str) -> None:
+    """To fd 2 directly: ``sys.stderr`` may not be set up, or replaced, this early."""
+    try:
+        os.write(2, f"lambda-sandbox (child {os.getpid()}): {message}\n".encode(errors="replace"))
+    except OSError:
+        pass
+
+
+def load_runtime() -> ModuleType:
+    """The runtime package under ``_lambda_sandbox``: the one already loaded from here, or loaded now."""
+    init = os.path.join(_PACKAGE_DIR, "__init__.py")
+    existing = sys.modules.get(RUNTIME_NAME)
+    existing_file = getattr(existing, "__file__", None)
+    if (
+        existing is not None
+        and existing_file
+        and os.path.realpath(existing_file) == os.path.realpath(init)
+    ):
+        return existing
+    import importlib.util
+
+    # Anything under the name from elsewhere (a stale or planted module) is replaced.
+    for name in [n for n in sys.modules if n == RUNTIME_NAME or n.startswith(RUNTIME_NAME + ".")]:
+        del sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        RUNTIME_NAME, init, submodule_search_locations=[_PACKAGE_DIR]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the sandbox runtime from {_PACKAGE_DIR}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[RUNTIME_NAME] = module  # before exec: its relative imports look it up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(RUNTIME_NAME, None)
+        raise
+    return module
+
+
+def install_sandbox() -> dict[str, object]:
+    """Install the sandbox in this child from its environment; the start status."""
+    import importlib
+
+    load_runtime()
+    install_module = importlib.import_module(RUNTIME_NAME + ".install")
+    status: dict[str, object] = install_module.install()
+    return status
+
+
+def chain_next_sitecustomize() -> ModuleType | None:
+    """Run the ``sitecustomize`` that this one shadows (the next on ``sys.path``), if any."""
+    from importlib.machinery import PathFinder
+    from importlib.util import module_from_spec
+
+    here = os.path.realpath(_HERE)
+    rest = [p for p in sys.path if isinstance(p, str) and os.path.realpath(p or ".") != here]
+    spec = PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return None
+    module = module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # as site.py treats its own sitecustomize: report, go on
+        _say(f"error in {spec.origin}: {type(exc).__name__}: {exc}")
+    return module
+
+
+def main() -> ModuleType | None:
+    """Install, then chain; exit 70 instead of running unprotected in enforce."""
+    mode = (os.environ.get("SANDBOX_MODE") or "off").strip().lower()
+    try:
+        install_sandbox()
+    except BaseException as exc:  # whatever it is, the child must not run unprotected
+        if mode in ("off", "learn", "alert"):
+            _say(
+                f"the sandbox could not be installed ({mode}: going on): {type(exc).__name__}: {exc}"
+            )
+        else:
+            _say(
+                f"the sandbox could not be installed, not running unprotected: {type(exc).__name__}: {exc}"
+            )
+            os._exit(FAIL_CLOSED_STATUS)
+    return chain_next_sitecustomize()
+
+
+_chained = main()

@@ -1,0 +1,330 @@
+"""Python children: protected with the parent's profile and mode, however they are started."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.runtime.child import child_site_dir, python_child_problem
+from sandbox.runtime.compiler import compile_profile
+from tests.conftest import REPO, profile_doc, run_child
+
+# The child's attempt: read a file outside the profile and say what happened (and whose error).
+WORKER = """
+def read_secret(path):
+    try:
+        with open(path) as f:
+            result = "ALLOWED " + f.read().strip()
+    except PermissionError as exc:
+        result = "BLOCKED " + type(exc).__module__ + "." + type(exc).__name__
+    print("child:", result, flush=True)
+"""
+
+# The parent: optionally install the sandbox, optionally give its children the environment that
+# protects them (what install() will do itself once wired), then start one child one way.
+PARENT = """
+import os, sys
+import sandbox
+from sandbox.runtime.child import prepare_environment
+MODE, PROTECT, HOW, SECRET = {mode!r}, {protect!r}, {how!r}, {secret!r}
+if MODE != "off":
+    sandbox.install(mode=MODE, profile="profile.json")
+if PROTECT:
+    for name, value in prepare_environment(MODE, os.path.abspath("profile.json"), "init").items():
+        os.environ[name] = value
+sys.stdout.flush()
+CHILD = f"import worker; worker.read_secret({{SECRET!r}})"
+if HOW == "subprocess":
+    import subprocess
+    subprocess.run([sys.executable, "-c", CHILD], check=False)
+elif HOW == "posix_spawn":
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", CHILD], os.environ)
+    os.waitpid(pid, 0)
+else:
+    import multiprocessing, worker
+    process = multiprocessing.get_context(HOW).Process(target=worker.read_secret, args=(SECRET,))
+    process.start()
+    process.join()
+"""
+
+HOW = ["subprocess", "spawn", "forkserver", "posix_spawn"]
+
+
+def _profile() -> dict[str, object]:
+    """The function's profile: run Python, fork (forkserver), the worker module; no secret."""
+    return profile_doc(
+        processes=[
+            {"action": "exec", "target": sys.executable, "phase": "any"},
+            {"action": "exec", "target": os.path.realpath(sys.executable), "phase": "any"},
+            {"action": "fork", "target": "fork", "phase": "any"},
+        ],
+        modules=[{"action": "import", "target": "worker", "phase": "any"}],
+        files=[
+            # multiprocessing's private directory (the forkserver's socket lives there)
+            {"action": action, "target": target, "phase": "any"}
+            for action in ("read", "write", "list", "connect")
+            for target in ("{tmp}/pymp-*", "{tmp}/pymp-*/**")
+        ],
+        network=[
+            {"action": "socket", "target": "unix/stream", "phase": "any"},
+            {"action": "socket", "target": "unix/-1", "phase": "any"},  # socket(fileno=...)
+        ],
+    )
+
+
+@pytest.fixture
+def task(tmp_path: Path) -> Path:
+    """A task root with the worker and the compiled profile; the secret lies outside it."""
+    root = tmp_path / "task"
+    root.mkdir()
+    (root / "worker.py").write_text(WORKER)
+    compiled = compile_profile(_profile(), kernel=True)
+    (root / "profile.json").write_text(json.dumps(compiled))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    return root
+
+
+def _parent(task: Path, *, mode: str, protect: bool, how: str):  # type: ignore[no-untyped-def]
+    secret = str(task.parent / "secret.txt")
+    code = PARENT.format(mode=mode, protect=protect, how=how, secret=secret)
+    return run_child(code, cwd=task, timeout=120)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_python_child_is_protected_with_the_parents_profile_and_mode(task: Path, how: str) -> None:
+    # GIVEN a parent in enforce whose children inherit the sandbox's environment
+    # WHEN it starts a Python child (this way) that reads a file the profile does not allow
+    result = _parent(task, mode="enforce", protect=True, how=how)
+    assert result.returncode == 0, result.stderr
+    # THEN the child's read is refused by the sandbox inside the child
+    assert "child: BLOCKED _lambda_sandbox.errors.PermissionViolation" in result.lines, (
+        result.stdout + result.stderr
+    )
+    blocked = [
+        f
+        for f in result.findings
+        if f["category"] == "files" and f["target"].endswith("secret.txt")
+    ]
+    assert blocked and all(f["decision"] == "blocked" for f in blocked)
+    # AND the child started its own sandbox, in enforce (the parent's record and the child's)
+    starts = result.of_type("sandbox.start")
+    assert len(starts) >= 2
+    assert {s["mode"] for s in starts} == {"enforce"}
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_without_the_sandbox_the_childs_read_succeeds(task: Path, how: str) -> None:
+    # GIVEN no sandbox at all WHEN the same child reads the same file
+    result = _parent(task, mode="off", protect=False, how=how)
+    assert result.returncode == 0, result.stderr
+    # THEN the read works: the attack is real without protection
+    assert "child: ALLOWED s3cr3t" in result.lines, result.stdout + result.stderr
+    assert result.of_type("sandbox.start") == []
+
+
+@pytest.mark.parametrize("how", ["spawn", "subprocess"])
+def test_a_parent_sandbox_alone_leaves_python_children_unprotected(task: Path, how: str) -> None:
+    # GIVEN a parent in enforce whose environment does NOT carry the sandbox to children
+    result = _parent(task, mode="enforce", protect=False, how=how)
+    assert result.returncode == 0, result.stderr
+    # THEN its Python child runs without a hook and reads the file (the hole this closes)
+    assert "child: ALLOWED s3cr3t" in result.lines, result.stdout + result.stderr
+    assert len(result.of_type("sandbox.start")) == 1
+
+
+# ------------------------------------------------------------------ what undoes it
+
+
+ESCAPES = """
+import json, os, subprocess, sys
+import sandbox
+from sandbox.runtime.child import prepare_environment, python_child_problem
+sandbox.install(mode="enforce", profile="profile.json")
+for name, value in prepare_environment("enforce", os.path.abspath("profile.json"), "init").items():
+    os.environ[name] = value
+sys.stdout.flush()
+# Inline (with -I the working directory is not on sys.path, so no worker module).
+CHILD = "print('child: ALLOWED', open({secret!r}).read().strip())"
+for label, argv, env in [
+    ("isolated", [sys.executable, "-I", "-c", CHILD], None),
+    ("empty-env", [sys.executable, "-c", CHILD], {{"PATH": os.environ.get("PATH", "")}}),
+]:
+    problem = python_child_problem(sys.executable, argv, env, dict(os.environ))
+    print(label, "problem:", json.dumps(problem))
+    sys.stdout.flush()
+    subprocess.run(argv, env=env, cwd=os.getcwd(), check=False)
+"""
+
+
+def test_isolated_or_empty_environment_children_are_detected(task: Path) -> None:
+    # GIVEN a protected parent WHEN it starts Python with -I, or with an environment of its own
+    secret = str(task.parent / "secret.txt")
+    result = run_child(ESCAPES.format(secret=secret), cwd=task, timeout=120)
+    assert result.returncode == 0, result.stderr
+    problems = {
+        line.split(" problem: ")[0]: json.loads(line.split(" problem: ")[1])
+        for line in result.lines
+        if " problem: " in line
+    }
+    # THEN python_child_problem names why each child would run unprotected
+    assert "-I" in problems["isolated"]
+    assert "SANDBOX_MODE" in problems["empty-env"]
+    # AND today (before the hook asks it) such children do run unprotected: both reads work
+    assert result.lines.count("child: ALLOWED s3cr3t") == 2, result.stdout + result.stderr
+
+
+def test_the_protecting_environment_has_no_problem(task: Path) -> None:
+    # GIVEN the environment prepare_environment gives
+    code = """
+import json, os, sys
+from sandbox.runtime.child import prepare_environment, python_child_problem
+env = dict(os.environ)
+env.update(prepare_environment("enforce", os.path.abspath("profile.json"), "invoke", environ=env))
+argv = [sys.executable, "-c", "pass"]
+print(json.dumps([python_child_problem(sys.executable, argv, None, env),
+                  python_child_problem(sys.executable, argv, dict(env), env)]))
+"""
+    result = run_child(code, cwd=task)
+    assert result.returncode == 0, result.stderr
+    # THEN an inherited or copied environment starts a protected child
+    assert json.loads(result.lines[-1]) == [None, None]
+
+
+# ------------------------------------------------------------------ child_site/sitecustomize.py
+
+
+def _site_env(task: Path, mode: str, profile: str, *extra_path: str) -> dict[str, str]:
+    return {
+        "SANDBOX_MODE": mode,
+        "SANDBOX_PROFILE": profile,
+        "PYTHONPATH": os.pathsep.join([child_site_dir(), *extra_path, str(REPO)]),
+    }
+
+
+def test_sitecustomize_installs_under_the_private_name(task: Path) -> None:
+    # GIVEN a Python started with the sandbox's environment (as any inheriting child is)
+    code = """
+import sys
+print("runtime", sys.modules["_lambda_sandbox"].__name__, "sandbox" in sys.modules)
+import _lambda_sandbox.hook as hook
+print("status", hook.installed()["mode"])
+"""
+    result = run_child(code, cwd=task, env=_site_env(task, "enforce", str(task / "profile.json")))
+    assert result.returncode == 0, result.stderr
+    # THEN the runtime was loaded as _lambda_sandbox (not the tooling's package) and installed
+    assert "runtime _lambda_sandbox False" in result.lines
+    assert "status enforce" in result.lines
+    assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce"]
+
+
+def test_sitecustomize_fails_closed_in_enforce(task: Path) -> None:
+    # GIVEN enforce with a profile that does not exist
+    env = _site_env(task, "enforce", str(task / "missing.json"))
+    # WHEN a Python child starts
+    result = run_child("print('child code ran')", cwd=task, env=env)
+    # THEN it never runs its code: status 70, the reason on stderr
+    assert result.returncode == 70
+    assert "child code ran" not in result.stdout
+    assert "not running unprotected" in result.stderr
+
+
+def test_sitecustomize_reports_and_goes_on_in_learn(task: Path) -> None:
+    # GIVEN learn with an invalid setting the sandbox rejects
+    env = {**_site_env(task, "learn", str(task / "profile.json")), "SANDBOX_SECCOMP": "maybe"}
+    # WHEN a Python child starts
+    result = run_child("print('child code ran')", cwd=task, env=env)
+    # THEN learn never breaks the child: it runs, and the error is reported
+    assert result.returncode == 0, result.stderr
+    assert "child code ran" in result.lines
+    assert "could not be installed (learn: going on)" in result.stderr
+
+
+def test_sitecustomize_chains_the_next_one_under_the_sandbox(task: Path, tmp_path: Path) -> None:
+    # GIVEN a distribution's own sitecustomize later on the path
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "sitecustomize.py").write_text(
+        "import sys\n"
+        "import _lambda_sandbox.hook as hook\n"
+        "print('chained, sandbox', (hook.installed() or {}).get('mode'), flush=True)\n"
+    )
+    env = _site_env(task, "enforce", str(task / "profile.json"), str(other))
+    profile = json.loads((task / "profile.json").read_text())
+    # (the chained file is read under the sandbox, so the profile must allow it)
+    doc = _profile()
+    doc["rules"]["files"].append({"action": "read", "target": f"{other}/**", "phase": "any"})  # type: ignore[index]
+    (task / "profile.json").write_text(json.dumps(compile_profile(doc, kernel=True)))
+    assert profile  # the fixture's profile was replaced by one that also allows that read
+    # WHEN a Python child starts
+    result = run_child("print('child code ran')", cwd=task, env=env)
+    # THEN the other sitecustomize ran, after the sandbox was installed, then the child's code
+    assert result.returncode == 0, result.stderr
+    assert result.lines == ["chained, sandbox enforce", "child code ran"]
+
+
+# ------------------------------------------------------------------ needs the hook's wiring
+
+WIRING = (
+    "needs the hook to call sandbox.runtime.child (issue #10 class 4 wiring, not in this branch)"
+)
+
+
+@pytest.mark.skip(reason=WIRING)
+def test_install_itself_protects_children(task: Path) -> None:
+    # GIVEN a parent that only installs the sandbox (install() applies prepare_environment)
+    code = PARENT.replace("if PROTECT:", "if False:").format(
+        mode="enforce", protect=False, how="spawn", secret=str(task.parent / "secret.txt")
+    )
+    result = run_child(code, cwd=task, timeout=120)
+    # THEN its spawn child is protected all the same
+    assert "child: BLOCKED _lambda_sandbox.errors.PermissionViolation" in result.lines
+
+
+@pytest.mark.skip(reason=WIRING)
+def test_hook_refuses_an_unprotected_python_child(task: Path) -> None:
+    # GIVEN a protected parent WHEN it starts Python with -I (its exec otherwise allowed)
+    code = """
+import os, subprocess, sys, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+try:
+    subprocess.run([sys.executable, "-I", "-c", "print('child code ran')"], check=False)
+except PermissionError as exc:
+    print("refused", type(exc).__name__)
+"""
+    result = run_child(code, cwd=task, timeout=120)
+    # THEN the exec is refused and reported
+    assert "refused PermissionViolation" in result.lines
+    assert "child code ran" not in result.lines
+
+
+@pytest.mark.skip(reason=WIRING)
+def test_hook_decides_a_dangerous_environment_change(task: Path) -> None:
+    # GIVEN a protected parent WHEN it sets LD_PRELOAD for its children
+    code = """
+import os, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+try:
+    os.environ["LD_PRELOAD"] = "/tmp/evil.so"
+except PermissionError as exc:
+    print("refused", type(exc).__name__)
+"""
+    result = run_child(code, cwd=task)
+    # THEN the change is refused as an access of its own
+    assert "refused PermissionViolation" in result.lines
+    assert any(
+        f["category"] == "processes"
+        and f["action"] == "env"
+        and f["target"].startswith("LD_PRELOAD=")
+        for f in result.findings
+    )
+
+
+def test_python_child_problem_sees_the_running_interpreter() -> None:
+    # GIVEN this interpreter's own path WHEN asked with isolation flags hidden in a cluster
+    problem = python_child_problem(sys.executable, [sys.executable, "-bIc", "pass"], None, {})
+    # THEN it is recognised as Python and the flag found
+    assert problem is not None and "-I" in problem
