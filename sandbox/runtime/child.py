@@ -33,7 +33,8 @@ What can undo it, and who decides
 - Before the exec: a change of the process's own environment (``os.environ[...] = ...``,
   ``os.putenv``, ``os.unsetenv``) to a variable of :data:`DANGEROUS_ENV` is decided by the hook
   as an access of its own (``processes env NAME=value``; :func:`env_problem` says why the
-  variable matters) — learnable like any other rule.
+  variable matters) — learnable like any other rule. The same changes made through an exec's
+  explicit environment, for any program, are listed by :func:`dangerous_env_changes`.
 
 What bounds a non-Python child
 ------------------------------
@@ -86,6 +87,7 @@ __all__ = [
     "DANGEROUS_PREFIXES",
     "SANDBOX_ENV",
     "child_site_dir",
+    "dangerous_env_changes",
     "env_problem",
     "prepare_environment",
     "python_child_problem",
@@ -338,6 +340,44 @@ def env_problem(name: str, value: str | None) -> str | None:
     return f"{name_text} {_why(name_text)}"
 
 
+def dangerous_env_changes(
+    env: dict[str, str] | None, inherited: dict[str, str]
+) -> list[tuple[str, str | None, str]] | None:
+    """The dangerous variables an exec's explicit environment changes, for ANY program.
+
+    An explicit ``env`` that sets ``LD_PRELOAD`` or ``GIT_SSH_COMMAND`` for a learned command is
+    the same change as ``os.environ[...] = ...`` before it: the hook decides each one as a
+    ``processes env NAME=value`` access. Compared with ``inherited`` (the environment the hook
+    tracks); ``None`` (for an inherited environment) changes nothing.
+
+    Returns
+    -------
+    list or None
+        ``(name, value or None for removed, reason)`` per change that matters, sorted by name;
+        ``None`` when either environment is not plain text (treat the exec as unprotected).
+
+    Example
+    -------
+    >>> dangerous_env_changes({"LD_PRELOAD": "/tmp/x.so", "A": "1"}, {"A": "0"})
+    [('LD_PRELOAD', '/tmp/x.so', 'LD_PRELOAD loads a shared object into every child')]
+    """
+    if env is None:
+        return []
+    child_env = _decode_env(env)
+    passed_on = _decode_env(inherited)
+    if child_env is None or passed_on is None:
+        return None
+    changes: list[tuple[str, str | None, str]] = []
+    for name in sorted({*child_env, *passed_on}):
+        value = child_env.get(name)
+        if value == passed_on.get(name):
+            continue
+        reason = env_problem(name, value)
+        if reason is not None:
+            changes.append((name, value, reason))
+    return changes
+
+
 def _why(name: str) -> str:
     if _startswith(name, "LD_") or name == "GLIBC_TUNABLES":
         return (
@@ -396,15 +436,16 @@ def python_child_problem(
     >>> python_child_problem("/bin/ls", ["ls"], {}, {}) is None
     True
     """
-    reference = _decode_env(inherited)
-    if reference is None:
+    passed_on = _decode_env(inherited)
+    if passed_on is None:
         return "the inherited environment is not plain text"
+    reference = passed_on
     if expected is not None:
         overlay = _decode_env(expected)
         if overlay is None:
             return "the expected environment is not plain text"
-        reference = {**reference, **overlay}
-    child_env = reference if env is None else _decode_env(env)
+        reference = {**passed_on, **overlay}
+    child_env = passed_on if env is None else _decode_env(env)
     if child_env is None:
         return "an explicit environment that is not plain text"
     path = _text(exec_path)
@@ -551,8 +592,8 @@ def _env_unprotects(env: dict[str, str], reference: dict[str, str], user_site: b
             "an environment without PYTHONNOUSERSITE (user site .pth files run before the sandbox)"
         )
     for name in (*env, *reference):
-        if name == "PYTHONPATH" or _startswith(name, "SANDBOX_"):
-            continue
+        if name in ("PYTHONPATH", "PYTHONNOUSERSITE") or _startswith(name, "SANDBOX_"):
+            continue  # judged above
         value = env.get(name)
         if value != reference.get(name) and (
             name in DANGEROUS_ENV or _startswith(name, DANGEROUS_PREFIXES)

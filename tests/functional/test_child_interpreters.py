@@ -328,3 +328,37 @@ def test_python_child_problem_sees_the_running_interpreter() -> None:
     problem = python_child_problem(sys.executable, [sys.executable, "-bIc", "pass"], None, {})
     # THEN it is recognised as Python and the flag found
     assert problem is not None and "-I" in problem
+
+
+# ------------------------------------------------------------------ the layer's package name
+
+LAYER_PARENT = """
+import os, subprocess, sys
+import _lambda_sandbox.install as install
+from _lambda_sandbox.child import prepare_environment
+install.install(mode="enforce", profile="profile.json")
+for name, value in prepare_environment("enforce", os.path.abspath("profile.json"), "init").items():
+    os.environ[name] = value
+print("parent runtime", install.__file__.startswith({layer!r}), "sandbox" in sys.modules)
+sys.stdout.flush()
+child = "import sys, worker; print('child runtime', sys.modules['_lambda_sandbox'].__file__.startswith({layer!r})); worker.read_secret({secret!r})"
+subprocess.run([sys.executable, "-c", child], check=False)
+"""
+
+
+def test_children_are_protected_under_the_layers_package_name(task: Path, tmp_path: Path) -> None:
+    # GIVEN the runtime as the layer ships it (_lambda_sandbox, no `sandbox` package importable)
+    from sandbox.layer import stage_layer
+
+    opt = tmp_path / "opt"
+    stage_layer(opt)
+    layer_python = str(opt / "python")
+    code = LAYER_PARENT.format(layer=layer_python, secret=str(tmp_path / "secret.txt"))
+    # WHEN a parent running from the layer starts a Python child that reads outside the profile
+    result = run_child(code, cwd=task, env={"PYTHONPATH": layer_python}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # THEN parent and child both run the layer's package, and the child's read is refused
+    assert "parent runtime True False" in result.lines
+    assert "child runtime True" in result.lines
+    assert "child: BLOCKED _lambda_sandbox.errors.PermissionViolation" in result.lines
+    assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce", "enforce"]
