@@ -253,17 +253,58 @@ def test_sitecustomize_chains_the_next_one_under_the_sandbox(task: Path, tmp_pat
         "print('chained, sandbox', (hook.installed() or {}).get('mode'), flush=True)\n"
     )
     env = _site_env(task, "enforce", str(task / "profile.json"), str(other))
-    profile = json.loads((task / "profile.json").read_text())
-    # (the chained file is read under the sandbox, so the profile must allow it)
+    # (it is read under the sandbox already, so the profile allows reading it)
     doc = _profile()
     doc["rules"]["files"].append({"action": "read", "target": f"{other}/**", "phase": "any"})  # type: ignore[index]
     (task / "profile.json").write_text(json.dumps(compile_profile(doc, kernel=True)))
-    assert profile  # the fixture's profile was replaced by one that also allows that read
     # WHEN a Python child starts
     result = run_child("print('child code ran')", cwd=task, env=env)
     # THEN the other sitecustomize ran, after the sandbox was installed, then the child's code
     assert result.returncode == 0, result.stderr
     assert result.lines == ["chained, sandbox enforce", "child code ran"]
+
+
+def _older_interpreters() -> list[str]:
+    """Interpreters older than the runtime supports that this machine happens to have."""
+    found = set()
+    for version in ("2.7", "3.6", "3.7", "3.8", "3.9"):
+        for candidate in Path(sys.base_prefix).parent.glob(f"{version}*/bin/python{version}"):
+            found.add(str(candidate))
+        for directory in ("/usr/bin", "/usr/local/bin"):
+            if os.access(f"{directory}/python{version}", os.X_OK):
+                found.add(f"{directory}/python{version}")
+    return sorted(found)
+
+
+@pytest.mark.skipif(not _older_interpreters(), reason="no Python older than 3.10 on this machine")
+@pytest.mark.parametrize("mode", ["enforce", "learn"])
+def test_older_interpreters_fail_closed_in_enforce(task: Path, mode: str) -> None:
+    import subprocess
+
+    for python in _older_interpreters():
+        # GIVEN a child interpreter too old for the runtime (even Python 2 compiles the file)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")},
+            **_site_env(task, mode, str(task / "profile.json")),
+            "PYTHONPATH": child_site_dir(),
+        }
+        # WHEN it starts
+        proc = subprocess.run(
+            [python, "-c", "print('child code ran')"],
+            env=env,
+            cwd=task,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        # THEN enforce never runs it unprotected; learn runs it and says why it is not protected
+        assert "older than the sandbox supports" in proc.stderr, (python, proc.stderr)
+        if mode == "enforce":
+            assert proc.returncode == 70, (python, proc.stderr)
+            assert "child code ran" not in proc.stdout
+        else:
+            assert proc.returncode == 0, (python, proc.stderr)
+            assert "child code ran" in proc.stdout
 
 
 # ------------------------------------------------------------------ needs the hook's wiring
