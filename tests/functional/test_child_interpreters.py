@@ -6,12 +6,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sandbox.runtime.child import child_site_dir, python_child_problem
 from sandbox.runtime.compiler import compile_profile
-from tests.conftest import REPO, profile_doc, run_child
+from tests.conftest import REPO, Child, profile_doc, run_child
 
 # The child's attempt: read a file outside the profile and say what happened (and whose error).
 WORKER = """
@@ -76,6 +77,17 @@ def _profile() -> dict[str, object]:
     )
 
 
+def child_records(result: Child, kind: str) -> list[dict[str, Any]]:
+    """The children's JSON lines of one type: a child's sandbox writes them to its stderr."""
+    records = []
+    for line in result.stderr.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("type") == kind:
+                records.append(record)
+    return records
+
+
 @pytest.fixture
 def task(tmp_path: Path) -> Path:
     """A task root with the worker and the compiled profile; the secret lies outside it."""
@@ -106,14 +118,16 @@ def test_python_child_is_protected_with_the_parents_profile_and_mode(task: Path,
     )
     blocked = [
         f
-        for f in result.findings
+        for f in child_records(result, "sandbox.finding")
         if f["category"] == "files" and f["target"].endswith("secret.txt")
     ]
     assert blocked and all(f["decision"] == "blocked" for f in blocked)
-    # AND the child started its own sandbox, in enforce (the parent's record and the child's)
-    starts = result.of_type("sandbox.start")
-    assert len(starts) >= 2
-    assert {s["mode"] for s in starts} == {"enforce"}
+    # AND the child started its own sandbox, in enforce (its record on its stderr, never
+    # mixed into its stdout; the parent's own record on the parent's stdout)
+    assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce"]
+    starts = child_records(result, "sandbox.start")
+    assert starts and {s["mode"] for s in starts} == {"enforce"}
+    assert not [f for f in result.findings if f["target"].endswith("secret.txt")]
 
 
 @pytest.mark.parametrize("how", HOW)
@@ -123,7 +137,7 @@ def test_without_the_sandbox_the_childs_read_succeeds(task: Path, how: str) -> N
     assert result.returncode == 0, result.stderr
     # THEN the read works: the attack is real without protection
     assert "child: ALLOWED s3cr3t" in result.lines, result.stdout + result.stderr
-    assert result.of_type("sandbox.start") == []
+    assert result.of_type("sandbox.start") == child_records(result, "sandbox.start") == []
 
 
 @pytest.mark.parametrize("how", ["spawn", "subprocess"])
@@ -134,6 +148,7 @@ def test_a_parent_sandbox_alone_leaves_python_children_unprotected(task: Path, h
     # THEN its Python child runs without a hook and reads the file (the hole this closes)
     assert "child: ALLOWED s3cr3t" in result.lines, result.stdout + result.stderr
     assert len(result.of_type("sandbox.start")) == 1
+    assert child_records(result, "sandbox.start") == []
 
 
 # ------------------------------------------------------------------ what undoes it
@@ -194,6 +209,23 @@ print(json.dumps([python_child_problem(sys.executable, argv, None, env),
     assert json.loads(result.lines[-1]) == [None, None]
 
 
+def test_a_protected_childs_stdout_is_its_own(task: Path) -> None:
+    # GIVEN a protected parent that reads a Python child's stdout as its result
+    code = """
+import os, subprocess, sys, sandbox
+from sandbox.runtime.child import prepare_environment
+sandbox.install(mode="enforce", profile="profile.json")
+os.environ.update(prepare_environment("enforce", os.path.abspath("profile.json"), "init"))
+out = subprocess.check_output([sys.executable, "-c", "print('{\\"answer\\": 42}')"])
+print("child stdout", repr(out))
+"""
+    result = run_child(code, cwd=task, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # THEN it holds exactly what the child printed; the child's sandbox wrote to stderr
+    assert "child stdout b'{\"answer\": 42}\\n'" in result.lines, result.stdout
+    assert [s["mode"] for s in child_records(result, "sandbox.start")] == ["enforce"]
+
+
 # ------------------------------------------------------------------ child_site/sitecustomize.py
 
 
@@ -218,7 +250,7 @@ print("status", hook.installed()["mode"])
     # THEN the runtime was loaded as _lambda_sandbox (not the tooling's package) and installed
     assert "runtime _lambda_sandbox False" in result.lines
     assert "status enforce" in result.lines
-    assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce"]
+    assert [s["mode"] for s in child_records(result, "sandbox.start")] == ["enforce"]
 
 
 def test_sitecustomize_fails_closed_in_enforce(task: Path) -> None:
@@ -402,4 +434,5 @@ def test_children_are_protected_under_the_layers_package_name(task: Path, tmp_pa
     assert "parent runtime True False" in result.lines
     assert "child runtime True" in result.lines
     assert "child: BLOCKED _lambda_sandbox.errors.PermissionViolation" in result.lines
-    assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce", "enforce"]
+    assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce"]  # the parent
+    assert [s["mode"] for s in child_records(result, "sandbox.start")] == ["enforce"]

@@ -7,7 +7,9 @@ child that inherits the environment imports this module before any code of its o
    ``_lambda_sandbox`` (as the layer ships it; in a development install the same files are
    ``sandbox.runtime``, loaded here once more under the private name);
 2. calls its ``install()``, which reads ``SANDBOX_MODE``, ``SANDBOX_PROFILE`` and ``SANDBOX_PHASE``
-   from the environment: same profile, mode and phase as the parent;
+   from the environment: same profile, mode and phase as the parent. The child's sandbox
+   writes its JSON lines (``sandbox.start``, findings, observations) to the child's stderr,
+   never into its stdout, which is often the child's result;
 3. runs the next ``sitecustomize`` on ``sys.path`` (a distribution's or the function's own),
    under the sandbox now;
 4. fails closed: in ``enforce`` (or with a mode it cannot read) a child whose sandbox cannot be
@@ -28,7 +30,8 @@ import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
-    from types import ModuleType  # noqa: F401 (the type comments use it)
+    from collections.abc import Callable  # noqa: F401 (the type comments use them)
+    from types import ModuleType  # noqa: F401
 
 RUNTIME_NAME = "_lambda_sandbox"
 FAIL_CLOSED_STATUS = 70  # EX_SOFTWARE, as the hook's on_violation=exit uses
@@ -92,8 +95,43 @@ def install_sandbox():
 
     load_runtime()
     install_module = importlib.import_module(RUNTIME_NAME + ".install")
-    status = install_module.install()  # type: dict[str, object]
+    restore = _records_to_stderr()
+    try:
+        status = install_module.install()  # type: dict[str, object]
+    finally:
+        restore()
     return status
+
+
+def _records_to_stderr():
+    # type: () -> Callable[[], None]
+    """Point fd 1 at stderr while ``install()`` takes its private duplicate of "stdout".
+
+    A child's stdout is often its result (``check_output([sys.executable, ...])``, the AWS
+    CLI's JSON): the sandbox's own lines must not be mixed into it. Its records go to the
+    child's stderr instead (in Lambda, CloudWatch as well). Returns the function that puts
+    fd 1 back as it was (closed, if it was closed).
+    """
+    try:
+        saved = os.dup(1)
+    except OSError:
+        saved = -1  # no stdout at all
+    try:
+        os.dup2(2, 1)
+    except OSError:  # no stderr either: leave fd 1 as it is
+        if saved >= 0:
+            os.close(saved)
+        return lambda: None
+
+    def restore():
+        # type: () -> None
+        if saved >= 0:
+            os.dup2(saved, 1)
+            os.close(saved)
+        else:
+            os.close(1)
+
+    return restore
 
 
 def chain_next_sitecustomize():
