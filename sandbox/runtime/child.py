@@ -3,7 +3,7 @@
 What protects a Python child
 ----------------------------
 Audit hooks are per interpreter: a new Python process starts with none. At install the sandbox
-puts :func:`prepare_environment`'s variables into its own environment — ``SANDBOX_MODE``,
+puts :func:`prepare_environment`'s variables into its own environment: ``SANDBOX_MODE``,
 ``SANDBOX_PROFILE`` (an absolute path to a compiled profile), ``SANDBOX_PHASE`` (a child started
 during invoke starts in invoke), ``PYTHONPATH`` with the ``child_site/`` directory first and, when
 the function itself runs without a user site directory, ``PYTHONNOUSERSITE=1``. Every child that
@@ -11,7 +11,7 @@ inherits the environment therefore imports ``child_site/sitecustomize.py`` durin
 (``site`` imports ``sitecustomize`` from the first ``sys.path`` entry that has one, and the
 ``PYTHONPATH`` entries come before the standard library and site-packages; the script's own
 directory is added only later). That module loads this package under its private name
-``_lambda_sandbox`` and calls ``install()`` — same profile, same mode, same phase — before the
+``_lambda_sandbox`` and calls ``install()`` (same profile, same mode, same phase) before the
 child's own code runs; then it runs the next ``sitecustomize`` on the path (a distribution's or
 the function's own). In ``enforce`` a child whose install fails exits with status 70 instead of
 running unprotected. This holds however the child is started: ``subprocess``, ``os.exec*``,
@@ -27,36 +27,39 @@ What can undo it, and who decides
   that import a module before ``site`` (``-W``/``PYTHONWARNINGS`` with a dotted category),
   ``-X presite``, an environment without our variables or with a weakened ``SANDBOX_*``
   setting, a dangerous variable (``LD_PRELOAD``, ``PYTHONHOME``...) changed for the child, or an
-  ``argv[0]`` other than the executable (CPython on Linux finds its standard library — and
-  ``site`` itself — relative to ``argv[0]``). It sees through ``env`` (``/usr/bin/env -i python3
+  ``argv[0]`` other than the executable (CPython on Linux finds its standard library, and
+  ``site`` itself, relative to ``argv[0]``). It sees through ``env`` (``/usr/bin/env -i python3
   ...``) and ``#!`` scripts whose interpreter is Python.
 - Before the exec: a change of the process's own environment (``os.environ[...] = ...``,
   ``os.putenv``, ``os.unsetenv``) to a variable of :data:`DANGEROUS_ENV` is decided by the hook
   as an access of its own (``processes env NAME=value``; :func:`env_problem` says why the
-  variable matters) — learnable like any other rule. The same changes made through an exec's
+  variable matters), learnable like any other rule. The same changes made through an exec's
   explicit environment, for any program, are listed by :func:`dangerous_env_changes`.
 
 What bounds a non-Python child
 ------------------------------
 A child that is not Python (a shell, ``git``, a compiled tool, a Node.js script) runs no audit
 hook. The exec itself is decided by the hook against the learned commands (exact path and
-argv; a wildcard in a learned shell command never matches shell syntax), and the kernel layers
-are inherited across ``fork`` and ``exec`` and cannot be removed: seccomp refuses every exec and
-fork when the profile has no process rule at all, and always refuses ptrace, raw and packet
-sockets, ``bpf``, ``mount``, ``keyctl``, ``userfaultfd`` and ``io_uring``; Landlock (kernel ≥ 5.13,
-where active) confines writes to the directories of the profile's write rules and exec to the
-directories of its process rules. Nothing bounds a non-Python child's reads, network
-connections or the commands it runs in turn once the profile allows exec: a learned command is
-trusted with everything it can do, so the variables that would turn it into arbitrary code
-(:data:`DANGEROUS_ENV`) are decided by the hook before they reach it.
+argv; a wildcard in a learned shell command never matches shell syntax). In ``enforce`` the
+kernel layers are inherited across ``fork`` and ``exec`` and cannot be removed: seccomp refuses
+``execve``/``execveat``/``memfd_create`` when the profile has no exec rule, and new processes
+(``fork``, ``vfork``, ``clone`` without ``CLONE_THREAD``) when it has neither exec nor fork; it
+always refuses ptrace and ``process_vm_*``, raw and packet sockets, ``bpf``, ``mount``,
+namespaces, ``keyctl``, ``userfaultfd`` and ``io_uring``. Landlock (kernel 5.13 or later, where
+the host allows it) confines writes to the directories of the profile's write rules, and exec
+to the directories of its process rules (no exec at all when it has none). Nothing bounds a
+non-Python child's reads, network connections or the commands it runs in turn once the profile
+allows exec: a learned command is trusted with everything it can do, which is why the
+variables that would turn it into other code (:data:`DANGEROUS_ENV`) are decided by the hook
+before they reach it. In ``learn`` and ``alert`` the kernel layers are not loaded.
 
 Honest limits
 -------------
 - ``_posixsubprocess.fork_exec`` (or native code) called directly with a hand-built
   environment raises no audit event: neither function here is ever asked. Only the kernel
   layers bound such a child (the ``processes`` exec rules do not apply to it).
-- An interpreter that is not recognisable as one — a copy of the binary under another name,
-  or an embedded Python in another program — is a non-Python child here.
+- An interpreter that is not recognisable as one (a copy of the binary under another name,
+  an embedded Python in another program) is a non-Python child here.
 - A Python that finds its standard library in a directory the function can write (a planted
   ``pyvenv.cfg`` or ``lib/pythonX.Y`` next to a copied or linked binary) runs that
   directory's ``site``: the file rules (and Landlock) must keep such directories unwritable.
@@ -67,13 +70,18 @@ Honest limits
   children ``multiprocessing`` starts, without an audit event.
 - The environment tracked by the hook is the one Python changes: ``setenv`` from native code is
   not seen.
-- Each protected child writes its own ``sandbox.start`` record and findings as JSON lines to its
-  stdout (a private duplicate of fd 1, as the function does).
+- A child interpreter older than the runtime supports (3.10) cannot be protected: in
+  ``enforce`` it exits with status 70, in ``learn``/``alert`` it runs unprotected and says so
+  on stderr.
+- Each protected child writes its own ``sandbox.start`` record and findings as JSON lines to
+  its stderr (never into its stdout, which is often its result), wherever the parent pointed
+  that: a child started with ``stderr=DEVNULL`` reports nowhere, though it is still enforced.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from .errors import ConfigError
@@ -127,7 +135,10 @@ _os_open = os.open
 _os_read = os.read
 _os_close = os.close
 _X_OK = os.X_OK
-_O_RDONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# Non-blocking: an executable path that names a FIFO must not hang the hook.
+_O_RDONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+_fstat = os.fstat
+_S_ISREG = stat.S_ISREG
 _pathsep = os.pathsep
 _defpath = os.defpath
 _environ = os.environ
@@ -254,6 +265,7 @@ def prepare_environment(
         Name → value for each variable that changes: ``SANDBOX_MODE``, ``SANDBOX_PROFILE``,
         ``SANDBOX_PHASE``, ``PYTHONPATH`` (``child_site/`` first, the existing entries after it)
         and, when this process has no user site directory on ``sys.path``, ``PYTHONNOUSERSITE``.
+        Called again at the switch to invoke, it returns ``{"SANDBOX_PHASE": "invoke"}``.
 
     Raises
     ------
@@ -649,8 +661,9 @@ def _env_problem(
 
 def _is_python(path: str) -> bool:
     real = _realpath(path)
-    if real in (_realpath(_executable), _realpath(_base_executable)):
-        return True
+    for interpreter in (_executable, _base_executable):
+        if interpreter and real == _realpath(interpreter):  # sys.executable may be empty
+            return True
     return _python_name(_basename(path)) or _python_name(_basename(real))
 
 
@@ -669,6 +682,8 @@ def _shebang(path: str) -> tuple[str, list[str]] | None:
     except (OSError, ValueError):
         return None
     try:
+        if not _S_ISREG(_fstat(fd).st_mode):
+            return None
         head = _os_read(fd, 256)
     except OSError:
         return None

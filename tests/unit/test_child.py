@@ -458,3 +458,13 @@ def test_dangerous_env_changes_of_an_explicit_environment() -> None:
     # AND an inherited environment changes nothing; an undecodable one is not trusted
     assert dangerous_env_changes(None, inherited) == []
     assert dangerous_env_changes({"A": bytearray(b"1")}, inherited) is None  # type: ignore[dict-item]
+
+
+def test_an_executable_path_that_is_a_fifo_does_not_hang(
+    protected: dict[str, str], tmp_path: Path
+) -> None:
+    # GIVEN an "executable" that is a FIFO nobody writes to
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    # WHEN it is checked for a #! line THEN the answer comes at once: not Python
+    assert python_child_problem(str(fifo), [str(fifo)], None, protected) is None
