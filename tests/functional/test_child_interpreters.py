@@ -436,3 +436,31 @@ def test_children_are_protected_under_the_layers_package_name(task: Path, tmp_pa
     assert "child: BLOCKED _lambda_sandbox.errors.PermissionViolation" in result.lines
     assert [s["mode"] for s in result.of_type("sandbox.start")] == ["enforce"]  # the parent
     assert [s["mode"] for s in child_records(result, "sandbox.start")] == ["enforce"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="install._forget_native_modules names the kernel loader 'sandbox.runtime.kernel.*': "
+    "under _lambda_sandbox (the layer, and every child) its ready-made libc stays in sys.modules",
+)
+def test_a_protected_child_inherits_no_ready_made_native_code(task: Path, tmp_path: Path) -> None:
+    # GIVEN a protected child (the runtime loaded as _lambda_sandbox, kernel layer active)
+    code = """
+import os, sys
+loader = sys.modules.get("_lambda_sandbox.kernel.loader")
+libc = getattr(loader, "_LIBC", None)
+if libc is None:
+    print("no native code left")
+else:
+    ffi = sys.modules["_lambda_sandbox.kernel.ffi"]
+    path = ffi.create_string_buffer({secret!r}.encode())
+    # openat(AT_FDCWD, path, O_RDONLY), every argument a full register (syscall is variadic)
+    fd = libc.syscall(ffi.c_long(257), ffi.c_long(-100), path, ffi.c_long(0))
+    print("read around the hook:", os.read(fd, 64) if fd >= 0 else fd)
+"""
+    secret = str(tmp_path / "secret.txt")
+    env = _site_env(task, "enforce", str(task / "profile.json"))
+    # WHEN its code looks for the sandbox's own native helpers
+    result = run_child(code.format(secret=secret), cwd=task, env=env)
+    # THEN there are none to use (else openat runs with no audit event: file rules bypassed)
+    assert result.lines == ["no native code left"], result.stdout + result.stderr
