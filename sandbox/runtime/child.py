@@ -413,7 +413,7 @@ def python_child_problem(
     env: dict[str, str] | None,
     inherited: dict[str, str],
     *,
-    expected: Mapping[str, str] | None = None,
+    expected: dict[str, str] | None = None,
 ) -> str | None:
     """Why a Python child of this exec would run WITHOUT the sandbox, or ``None``.
 
@@ -422,7 +422,13 @@ def python_child_problem(
     name: ``python``, ``python3``, ``python3.12``, ``python3.13t``, ``python3.11-dbg``... and ``pypy``
     too (it honours the same options, variables and ``sitecustomize``; whether the sandbox then
     installs under PyPy is its child's own business: in enforce it exits 70 if not).
-    ``/usr/bin/env`` and ``#!`` scripts are followed to the program they start.
+    ``/usr/bin/env`` and ``#!`` scripts are followed to the program they start (the first 256
+    bytes of a regular file are read for a ``#!`` line).
+
+    Only plain values are read, and never through their own methods: ``str`` and ``bytes``
+    (decoded as the OS does), ``list``/``tuple`` argv, ``dict`` environments and ``os.environ``
+    itself (through its plain data dict). Anything else, a ``str`` subclass for instance, or the
+    same name twice as ``str`` and ``bytes``, is a reason: such a child counts as unprotected.
 
     Parameters
     ----------
