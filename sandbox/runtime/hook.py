@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 _audit = sys.audit
 _getframe = sys._getframe
+_putenv = __import__("os").putenv
+PHASE_VARIABLE = "SANDBOX_PHASE"
 
 # Events the hook answers besides the decoders'. Control events are the bootstrap's channel to
 # the installed hook (no handle to it is kept anywhere).
@@ -90,6 +92,8 @@ INSTALL_TIME = frozenset(
         "glob_to_regex",
         "process_rule_regex",
         "LineSink.__init__",
+        "prepare_environment",
+        "_user_site_in_use",
         "Recorder.__init__",
         "Matcher.prepare",
     }
@@ -258,6 +262,7 @@ def install_hook(
     frozen_code = frozen(code)
     frozen_code.OWN_CODES = own_codes
     frozen_code.IMPORT_CODES = _import_codes()
+    frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | _source_reader_codes()
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen(address_book).interpose(book)
     if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
@@ -300,6 +305,15 @@ def _import_codes() -> frozenset[CodeType]:
         getattr(external.FileFinder, "_fill_cache", None),
         external.FileLoader.get_data,
     ]
+    return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
+
+
+def _source_reader_codes() -> frozenset[CodeType]:
+    """linecache's and tokenize's readers: a traceback shows source lines in any phase."""
+    import linecache
+    import tokenize
+
+    wanted = [tokenize.open, linecache.updatecache]
     return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
 
 
@@ -579,6 +593,8 @@ def _control(
     """The control events: honoured only when raised by the control code (the bootstrap's)."""
     protected_names = ("__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec")
     audit = _audit
+    putenv = _putenv
+    apply_env = environ.apply
     phase_of = core.phase
     enter_invoke = core.enter_invoke
 
@@ -602,8 +618,11 @@ def _control(
     def on_phase(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
             return refused("sandbox.phase")
-        if args and args[0] == "invoke":
+        if args and args[0] == "invoke" and phase_of() != "invoke":
             enter_invoke()  # one way: nothing returns the process to init rules
+            # Python children started from now on start in invoke too (their environment).
+            putenv(PHASE_VARIABLE, "invoke")
+            apply_env(PHASE_VARIABLE, "invoke")
         return None
 
     def on_invocation(args: tuple[Any, ...], caller: Any) -> Any:

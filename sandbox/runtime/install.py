@@ -128,6 +128,12 @@ def install(
         # Fail closed: enforce never starts with a setting it could not use.
         raise ConfigError("cannot enforce: " + "; ".join(problems))
     _forget_native_modules(modules_before)
+    try:
+        _protect_children(mode, profile, config, policy)
+    except (OSError, ValueError) as exc:
+        if mode == "enforce":
+            raise ConfigError(f"cannot protect child processes: {exc}") from exc
+        problems.append(f"child processes will run without the sandbox: {exc}")
     install_hook(
         mode=mode,
         policy=policy,
@@ -164,6 +170,31 @@ def install(
         status["level"] = "WARN"
     stdout_sink.write(status)
     return status
+
+
+def _protect_children(mode: str, profile: Any, config: Config, policy: Policy) -> None:
+    """Set the environment every Python child inherits so that it installs the sandbox first.
+
+    The child loads the same compiled profile: the given file, or — for a profile handed over
+    as a document — a private copy written now. Runs before the hook exists (no decision).
+    """
+    from . import child, environ
+
+    path = profile if isinstance(profile, (str, os.PathLike)) else None
+    if path is None and profile is None and os.path.exists(config.profile_path):
+        path = config.profile_path
+    if path is None:
+        import json
+        import tempfile
+
+        handle, name = tempfile.mkstemp(prefix="sandbox-profile-", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(dict(policy.document), out)
+        path = name
+    changes = child.prepare_environment(mode, os.fspath(path), config.phase)
+    for name, value in changes.items():
+        os.environ[name] = value
+        environ.apply(name, value)
 
 
 def _load_policy(
@@ -242,7 +273,10 @@ def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
 
 # The kernel layer's own ctypes-based modules: re-importing them is an audited import of
 # `_ctypes` (and of libc through ctypes.dlopen), which a profile without native code refuses.
-_NATIVE_HELPERS = frozenset({"sandbox.runtime.kernel.loader", "sandbox.runtime.kernel.ffi"})
+# Named from this package's own name: "sandbox.runtime" in a development install,
+# "_lambda_sandbox" in the layer and in every protected child interpreter.
+_PACKAGE = __package__ or "sandbox.runtime"
+_NATIVE_HELPERS = frozenset({_PACKAGE + ".kernel.loader", _PACKAGE + ".kernel.ffi"})
 
 
 def _forget_native_modules(before: set[str]) -> None:
@@ -251,7 +285,7 @@ def _forget_native_modules(before: set[str]) -> None:
     The function must not inherit them for free: with them gone from ``sys.modules`` the
     function's own ``import ctypes`` is a real, audited import again.
     """
-    loader = sys.modules.get("sandbox.runtime.kernel.loader")
+    loader = sys.modules.get(_PACKAGE + ".kernel.loader")
     if loader is not None:
         loader._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
     for name in set(sys.modules) - before:

@@ -193,10 +193,41 @@ def as_argv(value: object) -> list[str] | str:
     return out
 
 
+_Environ = _type(os.environ)
+_object_dict = object.__getattribute__
+# What subprocess calls to turn os.environ into the child's environment: its class's methods
+# and the instance's decoders. Compared by identity at each use, so a rebound one is seen.
+_ENVIRON_NAMES = ("__getitem__", "__iter__", "__len__")
+_ENVIRON_METHODS = tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES)
+_ENVIRON_DECODERS = (
+    _object_dict(os.environ, "__dict__").get("decodekey"),
+    _object_dict(os.environ, "__dict__").get("decodevalue"),
+)
+
+
+def _environ_data(value: object) -> object:
+    """``os.environ``'s own data dict (encoded), if nothing that reads it was rebound."""
+    if tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES) != _ENVIRON_METHODS:
+        return None
+    instance = _object_dict(value, "__dict__")
+    if (instance.get("decodekey"), instance.get("decodevalue")) != _ENVIRON_DECODERS:
+        return None
+    return instance.get("_data")
+
+
 def as_env(value: object) -> dict[str, str] | str | None:
-    """An ``env`` mapping of an exec (exact dict of str/bytes); ``None`` = inherit; else undecodable."""
+    """An ``env`` mapping of an exec; ``None`` = inherit; else undecodable.
+
+    Exact ``dict`` of str/bytes, or ``os.environ`` itself (read from its own data dict, as long
+    as nothing that subprocess would call on it was rebound).
+    """
     if value is None:
         return None
+    if _type(value) is _Environ:
+        data = _environ_data(value)
+        if _type(data) is not _dict:
+            return undecodable(value)
+        value = data
     if _type(value) is not _dict:
         return undecodable(value)
     out: dict[str, str] = {}

@@ -48,6 +48,8 @@ _CodeType = _type((lambda: None).__code__)
 # and the import system's code objects that compile and unmarshal module files.
 OWN_CODES: frozenset[CodeType] = frozenset()
 IMPORT_CODES: frozenset[CodeType] = frozenset()
+# The import system's and the traceback machinery's readers (linecache, tokenize.open).
+MACHINERY_CODES: frozenset[CodeType] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
 

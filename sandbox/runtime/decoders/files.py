@@ -16,6 +16,7 @@ import os
 from .. import paths
 from ..categories import UNDECODABLE
 from ..values import as_int, as_path, undecodable
+from . import code as _code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,6 +122,25 @@ def _relative_os_open(action: str, name: str) -> list[Access]:
     return [("files", action, c, None) for c in candidates]
 
 
+# What the import system and the traceback machinery read for themselves: module files under
+# the module roots, and the directories they list. These belong to the import (decided by the
+# module's name) or to an error being formatted (the function's own source lines in a
+# traceback, at any phase), not to the function's code.
+_MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
+
+
+def _for_the_machinery(target: str, listing: bool) -> bool:
+    if not listing and not target.endswith(_MODULE_SUFFIXES):
+        return False
+    frame = _code.caller_frame(3)
+    if frame is None or frame.f_code not in _code.MACHINERY_CODES:
+        return False
+    for root in _code.MODULE_ROOTS:
+        if target == root or target.startswith(root + "/"):
+            return True
+    return False
+
+
 def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
     path, mode, flags = args[0], args[1], args[2]
     flag_bits = as_int(flags)
@@ -141,7 +161,10 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         and not _str_startswith(value, UNDECODABLE)
     ):
         return _relative_os_open(action, value)
-    return _one(action, path)
+    accesses = _one(action, path)
+    if accesses and action == "read" and _for_the_machinery(accesses[0][2], False):
+        return None
+    return accesses
 
 
 def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
@@ -184,7 +207,10 @@ def _writes_first(args: tuple[Any, ...]) -> list[Access] | None:
 
 def _lists_first(args: tuple[Any, ...]) -> list[Access] | None:
     path = args[0] if args else None
-    return _one("list", "." if path is None else path)
+    accesses = _one("list", "." if path is None else path)
+    if accesses and _for_the_machinery(accesses[0][2], True):
+        return None
+    return accesses
 
 
 def _chdir(args: tuple[Any, ...]) -> list[Access] | None:

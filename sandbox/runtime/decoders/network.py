@@ -180,10 +180,14 @@ def _socket_new(args: tuple[Any, ...]) -> list[Access] | None:
         return [("network", "socket", undecodable(args[1] if family is None else args[2]), None)]
     if family < 0:
         # socket(fileno=n) adopts a descriptor the sandbox did not see connected (the event
-        # carries no descriptor number): decided as what it is, an adoption.
-        return [("network", "adopt", "fd", None)]
+        # carries no descriptor number): decided as what it is, an adoption of any socket.
+        return [("network", "adopt", "any", None)]
     fam = _FAMILIES.get(family, _str(family))
-    typ = _TYPES.get(kind & _TYPE_MASK, _str(kind)) if kind >= 0 else "any"
+    if kind < 0:
+        # socket(family, fileno=n): the type is read from the descriptor, so this adopts an
+        # existing socket of that family (multiprocessing's forkserver does, for AF_UNIX).
+        return [("network", "adopt", fam, None)]
+    typ = _TYPES.get(kind & _TYPE_MASK, _str(kind))
     return [("network", "socket", fam + "/" + typ, None)]
 
 
