@@ -31,12 +31,15 @@ from sandbox.fleet.functions import (
 )
 from sandbox.fleet.layers import (
     PYTHON_RUNTIMES,
+    SSM_PREFIX,
     default_cache_dir,
     find_sandbox_layer,
     profile_summary,
     profile_zip,
     publish_profile_layer,
     publish_sandbox_layer,
+    share_layer_version,
+    write_layer_parameters,
 )
 
 __all__ = ["add_fleet_parsers", "add_layer_publish", "main"]
@@ -224,12 +227,33 @@ def cmd_layer_publish(args: argparse.Namespace) -> int:
                 raise FleetError(str(exc)) from exc
         zip_path = zip_path or Path("dist") / f"sandbox-layer-{args.arch}.zip"
         results.extend(publish_sandbox_layer(opts, zip_path, arch=args.arch, runtimes=[runtime]))
+    for item in results:
+        item["shared_with"] = [
+            share_layer_version(opts, str(item["arn"]), organization_id=org)
+            for org in args.share_org
+        ] + [
+            share_layer_version(opts, str(item["arn"]), account=acct) for acct in args.share_account
+        ]
+        item["ssm_parameters"] = []
+        if not args.no_ssm:
+            from sandbox import __version__
+
+            item["ssm_parameters"] = write_layer_parameters(
+                opts,
+                [item],
+                arch=args.arch,
+                prefix=args.ssm_prefix,
+                releases=("latest", __version__),
+            )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
         for item in results:
             state = "published" if item["published"] else "unchanged"
             print(f"{item['runtime']} {args.arch}: {item['arn']} ({state})")
+            for parameter in item["ssm_parameters"]:
+                state = "written" if parameter["written"] else "unchanged"
+                print(f"  ssm {parameter['name']} ({state})")
     return 0
 
 
@@ -514,7 +538,9 @@ def add_layer_publish(layer_subparsers: Any) -> argparse.ArgumentParser:
         help="publish the built layer zip (one version per runtime)",
         description="PublishLayerVersion of dist/sandbox-layer-<arch>.zip as "
         "lambda-sandbox-pyXY-<arch>, "
-        "one layer per Python runtime. Unchanged bytes are not published again.",
+        "one layer per Python runtime. Unchanged bytes are not published again. Each layer "
+        "version ARN is written to the SSM parameters PREFIX/layer/<arch>/<runtime>/latest "
+        "and .../<release of this tool>, so templates resolve it by name.",
     )
     publish.add_argument("--arch", choices=("x86_64", "arm64"), required=True)
     publish.add_argument(
@@ -530,6 +556,28 @@ def add_layer_publish(layer_subparsers: Any) -> argparse.ArgumentParser:
         "--build",
         action="store_true",
         help="build the zip for each runtime first (needs the wheels)",
+    )
+    publish.add_argument(
+        "--ssm-prefix",
+        default=SSM_PREFIX,
+        metavar="PREFIX",
+        help="SSM parameters PREFIX/layer/<arch>/<runtime>/{latest,<release>} receive each "
+        f"layer version ARN (default {SSM_PREFIX})",
+    )
+    publish.add_argument("--no-ssm", action="store_true", help="write no SSM parameters")
+    publish.add_argument(
+        "--share-org",
+        action="append",
+        default=[],
+        metavar="ORG_ID",
+        help="let every account of this AWS Organization use the layer versions (repeatable)",
+    )
+    publish.add_argument(
+        "--share-account",
+        action="append",
+        default=[],
+        metavar="ACCOUNT_ID",
+        help="let this account use the layer versions (repeatable)",
     )
     publish.add_argument("--json", action="store_true")
     _aws_options(publish)
