@@ -41,6 +41,7 @@ from sandbox.fleet.layers import (
     share_layer_version,
     write_layer_parameters,
 )
+from sandbox.fleet.versions import apply_versioned, rollback_alias
 
 __all__ = ["add_fleet_parsers", "add_layer_publish", "main"]
 
@@ -126,7 +127,19 @@ def _profile_options(parser: argparse.ArgumentParser, *, learning: bool) -> None
     parser.add_argument(
         "--dry-run", action="store_true", help="check and show, publish and change nothing"
     )
+    _alias_option(parser)
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+
+def _alias_option(parser: argparse.ArgumentParser, *, rollback: bool = False) -> None:
+    parser.add_argument(
+        "--alias",
+        metavar="NAME",
+        help="move this alias back to its previous version (then roll $LATEST back too)"
+        if rollback
+        else "after changing $LATEST, publish a version and move this alias to it "
+        "(created if missing); a failed update leaves the alias where it was",
+    )
 
 
 def _options(args: argparse.Namespace) -> AwsOptions:
@@ -280,7 +293,13 @@ def _attach_all(args: argparse.Namespace, mode: str, *, upgrade: bool) -> int:
     chooser = _LayerChooser(opts, args.layer_arn, upgrade=upgrade)
     planner = _attach_planner(chooser, mode, True, args.redirect_handler)
     names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    return _report([apply(opts, name, planner, dry_run=args.dry_run) for name in names], args.json)
+    return _report(
+        [
+            apply_versioned(opts, name, planner, alias=args.alias, dry_run=args.dry_run)
+            for name in names
+        ],
+        args.json,
+    )
 
 
 @_guard
@@ -310,6 +329,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     """``sandbox rollback``: the previous mode and profile layer version (``SANDBOX_PREVIOUS``)."""
     opts = _options(args)
     names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
+    if args.alias:
+        return _report(
+            [rollback_alias(opts, name, args.alias, dry_run=args.dry_run) for name in names],
+            args.json,
+        )
     return _report(
         [apply(opts, name, plan_rollback, dry_run=args.dry_run) for name in names], args.json
     )
@@ -370,7 +394,7 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
         )
         chooser = _LayerChooser(opts, args.layer_arn, upgrade=False)
         planner = _attach_planner(chooser, mode, arn, args.redirect_handler)
-        outcome = apply(opts, function, planner)
+        outcome = apply_versioned(opts, function, planner, alias=args.alias)
         outcome.details["profile_layer"] = arn
         outcome.details["profile_published"] = published
         return _report([outcome], args.json)
@@ -613,6 +637,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         action="store_true",
         help="attach by handler redirection (when AWS_LAMBDA_EXEC_WRAPPER is another tool's)",
     )
+    _alias_option(attach)
     _aws_options(attach)
     attach.set_defaults(func=cmd_attach, command="attach")
 
@@ -641,6 +666,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         "--layer-arn", metavar="ARN", help="sandbox layer version when not yet attached"
     )
     learn.add_argument("--redirect-handler", action="store_true")
+    _alias_option(learn)
     _aws_options(learn)
     learn.set_defaults(func=cmd_learn, command="learn")
 
@@ -650,6 +676,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         description=cmd_rollback.__doc__,
     )
     _selection(rollback)
+    _alias_option(rollback, rollback=True)
     _aws_options(rollback)
     rollback.set_defaults(func=cmd_rollback, command="rollback")
 
