@@ -1,5 +1,5 @@
 """The fleet subcommands: layer publish, attach, detach, enforce, alert, learn, rollback,
-inventory, iam suggest|check, findings. Wired into ``sandbox`` by :func:`add_fleet_parsers`.
+status, inventory, iam suggest|check, findings. Wired into ``sandbox`` by :func:`add_fleet_parsers`.
 
 Exit status: 0 done (or nothing to do), 1 a function was refused or failed, an issue was found
 (``iam check``), or the command could not run; 2 usage errors (argparse).
@@ -404,6 +404,39 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
 
 
 @_guard
+def cmd_status(args: argparse.Namespace) -> int:
+    """``sandbox status``: does what is deployed match the repository and the latest layer?"""
+    from sandbox.fleet.drift import check_function, format_status
+
+    if args.profile is not None and (len(args.functions) != 1 or args.tag or args.all_python):
+        raise FleetError("--profile FILE is for one function; use --profiles DIR for several")
+    opts = _options(args)
+    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
+    statuses = []
+    for name in names:
+        profile = args.profile
+        if profile is None and args.profiles is not None:
+            candidate = args.profiles / f"{name.rsplit(':function:', 1)[-1].split(':')[0]}.json"
+            profile = candidate if candidate.is_file() else None
+        statuses.append(
+            check_function(
+                opts,
+                name,
+                profile=profile,
+                mode=args.mode,
+                qualifier=args.alias,
+                ssm_prefix=args.ssm_prefix,
+                cache_dir=args.cache_dir or default_cache_dir(),
+            )
+        )
+    if args.json:
+        print(json.dumps([s.to_dict() for s in statuses], indent=2, sort_keys=True))
+    else:
+        print(format_status(statuses))
+    return 1 if any(s.drift for s in statuses) else 0
+
+
+@_guard
 def cmd_inventory(args: argparse.Namespace) -> int:
     """``sandbox inventory``: the Python functions and the sandbox on each."""
     from sandbox.fleet.cwfindings import parse_since
@@ -700,6 +733,36 @@ def add_fleet_parsers(subparsers: Any) -> None:
     inventory.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
     _aws_options(inventory)
     inventory.set_defaults(func=cmd_inventory, command="inventory")
+
+    status = subparsers.add_parser(
+        "status",
+        help="drift: deployed sandbox vs the repository's profiles and the latest layer",
+        description=cmd_status.__doc__,
+    )
+    status.add_argument("functions", nargs="*", metavar="FUNCTION", help="function names or ARNs")
+    status.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    status.add_argument("--all", dest="all_python", action="store_true")
+    expected = status.add_mutually_exclusive_group()
+    expected.add_argument(
+        "--profiles",
+        type=Path,
+        metavar="DIR",
+        help="the repository's profiles: DIR/<function>.json is each function's",
+    )
+    expected.add_argument(
+        "--profile", type=Path, metavar="FILE", help="the profile of the (one) function"
+    )
+    status.add_argument(
+        "--mode", choices=("off", "learn", "alert", "enforce"), help="the mode expected"
+    )
+    status.add_argument(
+        "--alias", metavar="NAME", help="check this alias or version (what callers run)"
+    )
+    status.add_argument("--ssm-prefix", default=SSM_PREFIX, metavar="PREFIX")
+    status.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
+    status.add_argument("--json", action="store_true")
+    _aws_options(status)
+    status.set_defaults(func=cmd_status, command="status")
 
     iam = subparsers.add_parser("iam", help="least-privilege IAM from a profile")
     iam_sub = iam.add_subparsers(dest="iam_command", required=True)

@@ -45,6 +45,7 @@ __all__ = [
     "get_layer_version",
     "is_profile_layer",
     "is_sandbox_layer",
+    "latest_layer_version_arn",
     "layer_name_of",
     "profile_layer_name",
     "profile_summary",
@@ -301,6 +302,13 @@ def _latest_version(opts: AwsOptions, name: str) -> dict[str, Any] | None:
         return None
     latest: dict[str, Any] = max(versions, key=lambda v: int(v["Version"]))
     return latest
+
+
+def latest_layer_version_arn(opts: AwsOptions, layer: str) -> str | None:
+    """The newest version ARN of a layer (name, or layer ARN for another account's); ``None``
+    when it has no version."""
+    latest = _latest_version(opts, layer)
+    return str(latest["LayerVersionArn"]) if latest else None
 
 
 def get_layer_version(opts: AwsOptions, arn: str) -> dict[str, Any]:
