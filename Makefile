@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-pythons lint bench layer clean venv
+.PHONY: demo test test-iac test-pythons lint bench layer clean venv
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -25,6 +25,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 	$(PY) -m bench --check
+
+# The infrastructure-as-code tests with the `cdk` extra (aws-cdk-lib, which runs on Node.js):
+# installing it takes about a minute, so `make test` leaves it out (its CDK tests skip there).
+test-iac: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,cdk]'
+	SANDBOX_REQUIRE_CDK=1 $(PY) -m pytest -q tests/unit/test_iac_*.py
 
 # The runtime supports Lambda's Python 3.10-3.13: run the suite on each interpreter found.
 PYTHONS ?= python3.10 python3.12 python3.13
