@@ -343,6 +343,7 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
     @_guard
     def command(args: argparse.Namespace) -> int:
         from sandbox.profile import Profile
+        from sandbox.profile.package import layer_description
 
         opts = _options(args)
         function = args.function
@@ -389,7 +390,7 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
             opts,
             function,
             data,
-            description=f"lambda-sandbox profile {sha} for {short}",
+            description=layer_description(short, str(compiled.get("profile_sha256", ""))),
             cache_dir=args.cache_dir or default_cache_dir(),
         )
         chooser = _LayerChooser(opts, args.layer_arn, upgrade=False)
