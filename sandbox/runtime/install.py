@@ -9,11 +9,12 @@ import atexit
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from .config import MODES, Config
+from .config import Config, check_mode
 from .errors import ConfigError, ProfileError
 from .findings import Reporter
+from .hook import flush as flush_observations
 from .hook import install_hook, installed
 from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
 from .recorder import Recorder
@@ -37,6 +38,7 @@ def install(
     profile: ProfileSource | None = None,
     *,
     config: Config | None = None,
+    control: tuple[Callable[..., Any], ...] | None = None,
 ) -> dict[str, Any]:
     """Install the sandbox in this process (once; later calls return the existing status).
 
@@ -46,7 +48,11 @@ def install(
         ``off | learn | alert | enforce``; default ``SANDBOX_MODE``.
     profile:
         A path to a profile or its compiled form, a profile document (dict), a
-        :class:`sandbox.Profile` or a :class:`~sandbox.runtime.policy.Policy`; default ``SANDBOX_PROFILE``.
+        :class:`sandbox.Profile` or a :class:`~sandbox.policy.Policy`; default ``SANDBOX_PROFILE``.
+    control:
+        The functions whose code may send the hook its control events (phase, invocation
+        begin and end). The Lambda bootstrap passes its own handler; by default the helpers of
+        :mod:`.hook` (``mark_invoke_phase``...), for processes that install the sandbox themselves.
 
     Returns
     -------
@@ -57,6 +63,9 @@ def install(
     ------
     ProfileError
         In ``alert``/``enforce`` when the profile is missing or invalid: never run unprotected.
+    ConfigError
+        In ``enforce`` when a ``SANDBOX_*`` setting or an output file cannot be used (learn and
+        alert report the problem in the start record and go on with the default).
 
     Example
     -------
@@ -69,13 +78,13 @@ def install(
     if existing is not None:
         return existing
     config = config or Config.from_env()
-    mode = (mode or config.mode).lower()
-    if mode not in MODES:
-        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    mode = check_mode(mode or config.mode)
     if mode == "off":
         return {"mode": "off", "layers": {"audit": "off", "seccomp": "off", "landlock": "off"}}
+    problems = list(config.problems)
     roots = Roots.detect(config.task_root)
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
+    problems += stdout_sink.problems
     policy, load_error = _load_policy(mode, profile, config, roots)
     kernel_statuses, kernel_details = _kernel(policy, mode, config)
     layers = {"audit": "active", **kernel_statuses}
@@ -83,12 +92,13 @@ def install(
     if mode == "learn":
         environment = os.urandom(8).hex()
         sink: LineSink | TeeSink = LineSink(stdout=True, files=(config.observations_file,))
+        problems += sink.problems
         if config.observations_s3:
             from .s3_sink import S3LineSink
 
             sink = TeeSink(sink, S3LineSink(config.observations_s3, env=environment))
             # At exit, flush through the hook so the upload's own I/O is not audited.
-            atexit.register(sys.audit, "sandbox.flush")
+            atexit.register(flush_observations)
         recorder = Recorder(
             sink,
             function=config.function_name,
@@ -114,6 +124,9 @@ def install(
         layers["aws_calls"] = "active"
     except ImportError:  # a layer built without it: no AWS-call category, said in the status
         layers["aws_calls"] = "unsupported"
+    if problems and mode == "enforce":
+        # Fail closed: enforce never starts with a setting it could not use.
+        raise ConfigError("cannot enforce: " + "; ".join(problems))
     _forget_native_modules(modules_before)
     install_hook(
         mode=mode,
@@ -124,6 +137,8 @@ def install(
         runtime_api=config.runtime_api,
         on_violation=config.on_violation,
         layers=layers,
+        control=control,
+        start_phase=config.phase,
     )
     status = {
         "type": "sandbox.start",
@@ -136,6 +151,14 @@ def install(
         "kernel": kernel_details,
         "init_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    if recorder is not None:
+        # The observations' MAC key, announced before the function's code runs (recorder.py).
+        status["env"] = recorder.environment
+        status["observation_key"] = recorder.key.hex()
+    if problems:
+        # Learn and alert fail open: the problem is reported and the default used.
+        status["problems"] = problems
+        status["level"] = "WARN"
     if load_error:
         status["profile_error"] = load_error
         status["level"] = "WARN"
