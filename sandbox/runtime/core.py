@@ -26,13 +26,14 @@ _type = type
 _str = str
 
 _state: dict[str, Any] = {"installed": False, "mode": "off", "phase": "init"}
-_local = threading.local()
+# The per-thread guard, made by install(): no module-level object to share with anyone.
+_locals: list[Any] = [None]
 _cache: set[str] = set()
 _own: list[frozenset[CodeType]] = [frozenset()]
 
 
 def _depth() -> int:
-    return getattr(_local, "depth", 0)
+    return getattr(_locals[0], "depth", 0)
 
 
 def _caller_is_own(depth: int = 2) -> bool:
@@ -53,7 +54,7 @@ def install(
     _state["installed"] = True
     _state["mode"] = mode
     _own[0] = own_codes
-    local = _local
+    local = _locals[0] = threading.local()
     get_frame = _getframe
 
     def sandbox_audit_hook(event: str, args: tuple[Any, ...]) -> None:

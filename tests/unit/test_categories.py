@@ -20,9 +20,13 @@ def _produced_accesses() -> set[tuple[str, str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Tuple) and len(node.elts) == 4:
                 first, second = node.elts[0], node.elts[1]
-                if isinstance(first, ast.Constant) and isinstance(second, ast.Constant):
-                    if isinstance(first.value, str) and isinstance(second.value, str):
-                        found.add((first.value, second.value))
+                if (
+                    isinstance(first, ast.Constant)
+                    and isinstance(second, ast.Constant)
+                    and isinstance(first.value, str)
+                    and isinstance(second.value, str)
+                ):
+                    found.add((first.value, second.value))
     return found
 
 
