@@ -11,7 +11,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
+$(STAMP): $(PY) pyproject.toml setup.py sandbox/runtime/_core.c
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
