@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-pythons lint bench layer clean venv
+.PHONY: demo test test-pythons lint bench layer native arm64-root clean venv
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -46,6 +46,20 @@ bench: $(STAMP)
 layer: $(STAMP)
 	$(PY) -m sandbox.cli layer build --arch x86_64
 	$(PY) -m sandbox.cli layer build --arch arm64
+
+# The native core for every Lambda Python (3.10-3.13) and both architectures, with Zig, into
+# build/native/<arch>/ (the layer build does this itself; this target just shows the objects).
+native: $(STAMP)
+	$(PY) -m sandbox.layer.native
+
+# Optional: Debian's arm64 Python under qemu-user, so the suite also runs the aarch64 core
+# (tests/functional/test_core_api.py, kind native-arm64). Debian/Ubuntu hosts, as root.
+ARM64_ROOT ?= build/arm64-root
+arm64-root:
+	command -v qemu-aarch64 >/dev/null && command -v mmdebstrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user mmdebstrap; }
+	test -x $(ARM64_ROOT)/usr/bin/python3.11 || mmdebstrap --arch=arm64 --variant=extract \
+	  --include=python3.11-minimal,libpython3.11-stdlib,libpython3.11-dev bookworm $(ARM64_ROOT)
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

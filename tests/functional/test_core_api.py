@@ -3,12 +3,19 @@
 Every case runs in a fresh interpreter (audit hooks cannot be removed); ``SANDBOX_NATIVE=off``
 selects the fallback. Where the two differ by design (what Python cannot hide), the test says
 so and asserts each side's documented behaviour.
+
+A third kind, ``native-arm64``, runs the same cases on the aarch64 build: the layer staged for
+arm64 and Debian's arm64 Python under ``qemu-aarch64`` (``make arm64-root`` prepares them);
+skipped where those are not present.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -16,32 +23,89 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_child
+from sandbox.layer import LAYER_PACKAGE, stage_layer
+from tests.conftest import REPO, Child, run_child
 
 NATIVE_BUILT = importlib.util.find_spec("sandbox.runtime._core") is not None
+ARM64_ROOT = Path(os.environ.get("SANDBOX_ARM64_ROOT", REPO / "build" / "arm64-root"))
+ARM64_PYTHON = ARM64_ROOT / "usr" / "bin" / "python3.11"
+QEMU = shutil.which("qemu-aarch64")
+ARM64_READY = bool(QEMU) and ARM64_PYTHON.is_file() and importlib.util.find_spec("ziglang")
 
-KINDS = [
-    pytest.param(
-        "native",
-        marks=pytest.mark.skipif(not NATIVE_BUILT, reason="_core extension not built here"),
+NATIVE = pytest.param(
+    "native", marks=pytest.mark.skipif(not NATIVE_BUILT, reason="_core extension not built here")
+)
+NATIVE_ARM64 = pytest.param(
+    "native-arm64",
+    marks=pytest.mark.skipif(
+        not ARM64_READY, reason="no qemu-aarch64 + arm64 root (make arm64-root)"
     ),
-    "python",
-]
+)
+_ARM64_LAYER: list[Path] = []
+
+
+@pytest.fixture(scope="session")
+def arm64_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The layer staged for arm64 (the native core cross-built), once per session."""
+    from sandbox.layer.native import build_native
+
+    dest = tmp_path_factory.mktemp("arm64-layer")
+    stage_layer(dest, build_native("arm64", tmp_path_factory.mktemp("arm64-native")))
+    return dest
+
+
+@pytest.fixture(params=[NATIVE, "python", NATIVE_ARM64])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each core: native (this interpreter), python (fallback), native-arm64 (under qemu)."""
+    if request.param == "native-arm64":
+        _ARM64_LAYER[:] = [request.getfixturevalue("arm64_layer")]
+    return str(request.param)
+
+
+@pytest.fixture(params=[NATIVE, NATIVE_ARM64])
+def native_kind(request: pytest.FixtureRequest) -> str:
+    """The native cores only."""
+    if request.param == "native-arm64":
+        _ARM64_LAYER[:] = [request.getfixturevalue("arm64_layer")]
+    return str(request.param)
+
 
 PRELUDE = """
 import gc, json, os, sys, traceback
-from sandbox.runtime import core
-assert core.KIND == {kind!r}, (core.KIND, {kind!r})
+{import_core}
+assert core.KIND == {expected!r}, (core.KIND, {expected!r})
 def emit(**kw):
     print("RESULT " + json.dumps(kw), flush=True)
 """
 
 
+def _run_arm64(code: str, cwd: Path) -> Child:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = str(_ARM64_LAYER[0] / "python")
+    proc = subprocess.run(
+        [str(QEMU), "-L", str(ARM64_ROOT), str(ARM64_PYTHON), "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return Child(proc.returncode, proc.stdout, proc.stderr)
+
+
 def run_core(kind: str, body: str, tmp_path: Path) -> dict[str, Any]:
     """Run ``body`` under the chosen core in a child; return what it ``emit``-ted."""
     env = {"SANDBOX_NATIVE": "off"} if kind == "python" else {}
-    code = PRELUDE.format(kind=kind) + textwrap.dedent(body)
-    child = run_child(code, cwd=tmp_path, env=env)
+    if kind == "native-arm64":
+        import_core = f"from {LAYER_PACKAGE} import core"
+    else:
+        import_core = "from sandbox.runtime import core"
+    expected = "python" if kind == "python" else "native"
+    code = PRELUDE.format(import_core=import_core, expected=expected) + textwrap.dedent(body)
+    if kind == "native-arm64":
+        child = _run_arm64(code, tmp_path)
+    else:
+        child = run_child(code, cwd=tmp_path, env=env)
     results = [
         json.loads(line.removeprefix("RESULT "))
         for line in child.stdout.splitlines()
@@ -52,14 +116,26 @@ def run_core(kind: str, body: str, tmp_path: Path) -> dict[str, Any]:
     return result
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_kind_follows_sandbox_native(kind: str, tmp_path: Path) -> None:
-    # GIVEN the environment of each kind WHEN importing the core THEN KIND names it
-    result = run_core(kind, "emit(kind=core.KIND, installed=core.installed())", tmp_path)
-    assert result == {"kind": kind, "installed": False}
+    # GIVEN the environment of each kind WHEN importing the core
+    body = """
+    import platform
+    emit(kind=core.KIND, installed=core.installed(), file=os.path.basename(core._impl.__file__),
+         machine=platform.machine())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN KIND names it, and the native one is the extension built for that machine
+    assert result["kind"] == ("python" if kind == "python" else "native")
+    assert result["installed"] is False
+    if kind == "python":
+        assert result["file"] == "core_fallback.py"
+    else:
+        assert result["file"].startswith("_core.cpython-")
+        assert result["file"].endswith(f"-{result['machine']}-linux-gnu.so")
+    if kind == "native-arm64":
+        assert result["machine"] == "aarch64"
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path) -> None:
     # GIVEN a core handling zz.a (with its caller) and zz.b
     body = """
@@ -85,7 +161,6 @@ def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path)
     assert result == result | {"installed": True, "again": False, "mode": "learn"}
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_own_frames_are_ignored_and_foreign_frames_decided(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that raises handled events itself and through code not its own
     body = """
@@ -108,7 +183,6 @@ def test_own_frames_are_ignored_and_foreign_frames_decided(kind: str, tmp_path: 
     assert result["inside"] is False
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_nesting_is_limited(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback whose foreign helper raises a handled event again, without end
     body = """
@@ -131,7 +205,6 @@ def test_nesting_is_limited(kind: str, tmp_path: Path) -> None:
     assert result == {"depth": 8, "errors": ["lambda-sandbox: nested audit events too deep"]}
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_returned_exception_is_raised_without_sandbox_frames(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that returns an exception for zz.deny
     body = """
@@ -152,7 +225,7 @@ def test_returned_exception_is_raised_without_sandbox_frames(kind: str, tmp_path
     assert result["message"] == "denied zz.deny"
     names = [name for _, name in result["frames"]]
     sandbox_frames = [f for f, _ in result["frames"] if f in result["files"]]
-    if kind == "native":
+    if kind != "python":
         # AND no frame of the sandbox is in the traceback: it ends in the raising frame
         assert names == ["<module>", "victim"]
         assert sandbox_frames == []
@@ -162,7 +235,6 @@ def test_returned_exception_is_raised_without_sandbox_frames(kind: str, tmp_path
         assert sandbox_frames != []
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_callback_errors_propagate(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that raises for zz.boom and returns a non-exception for zz.odd
     body = """
@@ -185,7 +257,6 @@ def test_callback_errors_propagate(kind: str, tmp_path: Path) -> None:
     assert result == {"out": {"zz.boom": "ValueError", "zz.odd": "TypeError"}, "inside": False}
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_phase_is_one_way_and_only_the_sandbox_moves_it(kind: str, tmp_path: Path) -> None:
     # GIVEN a core whose own code includes mark()
     body = """
@@ -216,7 +287,6 @@ def test_phase_is_one_way_and_only_the_sandbox_moves_it(kind: str, tmp_path: Pat
     assert result["out"] == ["init", "refused", "refused", "init", "invoke", "invoke"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that fills the cache, and foreign code that tries to
     body = """
@@ -297,7 +367,6 @@ emit(traced="secret_callback" in traced, cantrace=cantrace)
 """
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_tracing_cannot_observe_the_callback(kind: str, tmp_path: Path) -> None:
     # GIVEN sys.settrace and sys.setprofile hooks installed by the function
     # WHEN it also sets __cantrace__ on every function of the core and every audit hook found
@@ -315,7 +384,7 @@ for obj in found:
             pass
 """
     result = run_core(kind, TRACE_BODY.replace("{attack}", attack), tmp_path)
-    if kind == "native":
+    if kind != "python":
         # THEN the callback ran unobserved: the hook is C, nothing took __cantrace__
         assert result == {"traced": False, "cantrace": []}
     else:
@@ -324,7 +393,6 @@ for obj in found:
         assert result["traced"] is True
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_tracing_is_off_in_the_callback_by_default(kind: str, tmp_path: Path) -> None:
     # GIVEN sys.settrace/sys.setprofile hooks WHEN an event is decided (no __cantrace__)
     result = run_core(kind, TRACE_BODY.replace("{attack}", ""), tmp_path)
@@ -333,8 +401,9 @@ def test_tracing_is_off_in_the_callback_by_default(kind: str, tmp_path: Path) ->
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
-@pytest.mark.parametrize("kind", KINDS)
 def test_sys_monitoring_cannot_observe_the_callback(kind: str, tmp_path: Path) -> None:
+    if kind == "native-arm64":
+        pytest.skip("the arm64 interpreter is 3.11: no sys.monitoring")
     # GIVEN a sys.monitoring PY_START callback for every code object
     body = """
     seen = []
@@ -381,30 +450,20 @@ emit(seen=seen)
 """
 
 
-def test_signal_handlers_do_not_run_inside_the_native_callback(tmp_path: Path) -> None:
-    if not NATIVE_BUILT:
-        pytest.skip("_core extension not built here")
+def test_signal_handlers_do_not_run_inside_the_native_callback(
+    native_kind: str, tmp_path: Path
+) -> None:
     # GIVEN a SIGALRM timer that fires while a slow callback runs
     # WHEN the event is decided by the native core (signals blocked during the callback)
-    result = run_core("native", SIGNAL_BODY.format(extra="frozenset()"), tmp_path)
+    result = run_core(native_kind, SIGNAL_BODY.format(extra="frozenset()"), tmp_path)
     # THEN the Python handler ran once, after the callback, and saw none of its frames
     assert result["seen"] == [{"inside": False, "callback_frame": False}]
 
 
-@pytest.mark.parametrize(
-    ("kind", "extra"),
-    [
-        pytest.param(
-            "native",
-            "frozenset(), block_signals=False",
-            marks=pytest.mark.skipif(not NATIVE_BUILT, reason="_core extension not built"),
-        ),
-        ("python", "frozenset()"),
-    ],
-)
-def test_without_signal_blocking_handlers_run_inside(kind: str, extra: str, tmp_path: Path) -> None:
+def test_without_signal_blocking_handlers_run_inside(kind: str, tmp_path: Path) -> None:
     # GIVEN the same timer, with the native core's signal blocking switched off, or the Python
     # core (which cannot block them: a documented limit)
+    extra = "frozenset()" if kind == "python" else "frozenset(), block_signals=False"
     # WHEN the event is decided
     result = run_core(kind, SIGNAL_BODY.format(extra=extra), tmp_path)
     # THEN the handler ran inside the callback and could see its frame
@@ -439,12 +498,11 @@ emit(found=found, forged=forged, module_refs=module_refs, phase=core.phase())
 """
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_gc_walk_finds_the_core_state_only_in_python(kind: str, tmp_path: Path) -> None:
     # GIVEN a cache key added by the sandbox's callback
     # WHEN the function walks gc.get_objects() for it and writes into what it finds
     result = run_core(kind, GC_BODY, tmp_path)
-    if kind == "native":
+    if kind != "python":
         # THEN nothing holds it, nothing could be forged, the module holds only its dict
         assert result["found"] == []
         assert result["forged"] is False
@@ -455,7 +513,6 @@ def test_gc_walk_finds_the_core_state_only_in_python(kind: str, tmp_path: Path) 
         assert result["forged"] is True
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_fallback_phase_cell_is_reachable_native_is_not(kind: str, tmp_path: Path) -> None:
     # GIVEN the invoke phase entered by the sandbox
     body = """
@@ -472,7 +529,7 @@ def test_fallback_phase_cell_is_reachable_native_is_not(kind: str, tmp_path: Pat
     emit(rewritten=rewritten, phase=core.phase())
     """
     result = run_core(kind, body, tmp_path)
-    if kind == "native":
+    if kind != "python":
         # THEN the native phase is out of reach
         assert result == {"rewritten": 0, "phase": "invoke"}
     else:
@@ -480,7 +537,6 @@ def test_fallback_phase_cell_is_reachable_native_is_not(kind: str, tmp_path: Pat
         assert result == {"rewritten": 1, "phase": "init"}
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_each_thread_has_its_own_flag(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that, for zz.block, waits inside until released
     body = """
@@ -510,7 +566,6 @@ def test_each_thread_has_its_own_flag(kind: str, tmp_path: Path) -> None:
     assert result["calls"] == [["zz.block", "worker", True], ["zz.main", "MainThread", True]]
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_forked_child_keeps_working(kind: str, tmp_path: Path) -> None:
     # GIVEN an installed core with a cached key
     body = """
@@ -538,7 +593,6 @@ def test_forked_child_keeps_working(kind: str, tmp_path: Path) -> None:
     assert result["child"] == [["zz.f", "zz.f"], True, False, "enforce"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_install_refused_by_an_earlier_hook(kind: str, tmp_path: Path) -> None:
     # GIVEN an earlier audit hook that refuses new hooks
     body = """
@@ -559,7 +613,6 @@ def test_install_refused_by_an_earlier_hook(kind: str, tmp_path: Path) -> None:
     assert result == {"outcome": "no more hooks", "installed": False}
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_bad_arguments_are_refused(kind: str, tmp_path: Path) -> None:
     # GIVEN bad install arguments WHEN installing THEN each is a TypeError and nothing installs
     body = """
