@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sandbox.errors import SandboxError
@@ -40,6 +40,7 @@ __all__ = [
     "elf_glibc_versions",
     "elf_machine",
     "find_headers",
+    "interpreters",
     "main",
     "native_files",
 ]
@@ -75,17 +76,36 @@ class NativeBuildError(SandboxError, RuntimeError):
     """The native core could not be built (no Zig, no headers for a Python, a bad object)."""
 
 
-def _interpreters(version: str) -> Iterable[Path]:
-    """Candidate interpreters of ``version``: on PATH, then under pyenv's root."""
+def interpreters(version: str) -> Iterator[Path]:
+    """Working interpreters of CPython ``version`` (``3.X``): on PATH, then under pyenv's root.
+
+    Each candidate is run once to confirm its version (a pyenv shim on PATH may not run).
+
+    Example
+    -------
+    >>> next(interpreters("3.11"), None)  # doctest: +SKIP
+    PosixPath('/usr/bin/python3.11')
+    """
+    candidates = []
     found = shutil.which(f"python{version}")
     if found:
-        yield Path(found)
+        candidates.append(Path(found))
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if root.is_dir():
         for candidate in sorted(root.glob(f"{version}.*"), reverse=True):
             exe = candidate / "bin" / f"python{version}"
             if re.fullmatch(rf"{re.escape(version)}\.\d+", candidate.name) and exe.is_file():
-                yield exe
+                candidates.append(exe)
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    for exe in candidates:
+        try:
+            proc = subprocess.run(
+                [str(exe), "-c", probe], capture_output=True, text=True, check=False, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if proc.returncode == 0 and proc.stdout.strip() == version:
+            yield exe
 
 
 def find_headers(version: str) -> Path:
@@ -97,7 +117,7 @@ def find_headers(version: str) -> Path:
     True
     """
     probe = "import sysconfig; print(sysconfig.get_paths()['include'])"
-    for exe in _interpreters(version):
+    for exe in interpreters(version):
         proc = subprocess.run([str(exe), "-c", probe], capture_output=True, text=True, check=False)
         include = Path(proc.stdout.strip())
         if proc.returncode == 0 and (include / "Python.h").is_file():
