@@ -46,9 +46,10 @@ _CodeType = type((lambda: None).__code__)
 
 
 class _Depth(_thread._local):
-    """Per-thread depth of callback calls (0: not inside)."""
+    """Per-thread depth of callback calls (0: not inside), and the hook's own frame lookup."""
 
     depth = 0
+    fetching = False
 
 
 def _refuse(what: str) -> PermissionError:
@@ -139,8 +140,15 @@ def install(
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names:
             return
-        code = _getframe(1).f_code
-        depth = _local.depth
+        local = _local
+        if local.fetching:
+            return  # the sys._getframe event of the line below
+        local.fetching = True
+        try:
+            code = _getframe(1).f_code
+        finally:
+            local.fetching = False
+        depth = local.depth
         if depth:
             if code in _own:
                 return

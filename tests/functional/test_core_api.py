@@ -161,6 +161,25 @@ def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path)
     assert result == result | {"installed": True, "again": False, "mode": "learn"}
 
 
+def test_the_frame_lookup_event_itself_can_be_handled(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core handling sys._getframe, the event of the frame lookup the hook may use
+    body = """
+    calls = []
+    def callback(event, args, caller):
+        calls.append([event, caller.co_name])
+    def probe():
+        return sys._getframe()
+    core.install(frozenset({"sys._getframe"}), callback, frozenset({callback.__code__}),
+                 "enforce", frozenset({"sys._getframe"}))
+    # WHEN the function looks up its frame
+    probe()
+    emit(calls=calls)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the function's lookup was decided once, with its caller; nothing looped
+    assert result["calls"] == [["sys._getframe", "probe"]]
+
+
 def test_own_frames_are_ignored_and_foreign_frames_decided(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that raises handled events itself and through code not its own
     body = """
