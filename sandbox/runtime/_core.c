@@ -384,6 +384,7 @@ static name_set g_caller_events;
 static code_set g_own_codes;
 static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;
+static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
 static sigset_t g_blocked;        /* everything but the synchronous, fatal signals */
 
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
@@ -502,6 +503,13 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed || !name_set_has(&g_names, event)) {
         return 0;
     }
+    if (PyInterpreterState_Get() != g_interp) {
+        /* C hooks are process-wide: a subinterpreter's event must not run the main
+         * interpreter's callback. Handled events there are refused (fail closed). */
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: audit event outside the main interpreter");
+        return -1;
+    }
     if (t_depth > 0) {
         if (caller_is_own()) {
             return 0; /* the sandbox's own work */
@@ -583,6 +591,7 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_INCREF(callback);
     g_callback = callback;
     g_block_signals = block_signals;
+    g_interp = PyInterpreterState_Get();
     sigfillset(&g_blocked);
     sigdelset(&g_blocked, SIGSEGV);
     sigdelset(&g_blocked, SIGBUS);

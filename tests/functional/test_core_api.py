@@ -556,6 +556,38 @@ def test_fallback_phase_cell_is_reachable_native_is_not(kind: str, tmp_path: Pat
         assert result == {"rewritten": 1, "phase": "init"}
 
 
+def test_subinterpreter_events_never_run_the_callback(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core handling zz.sub, and a subinterpreter (skipped where CPython has no module)
+    body = """
+    try:
+        import _interpreters as si
+    except ImportError:
+        import _xxsubinterpreters as si
+    calls = []
+    def callback(event, args, caller):
+        calls.append(event)
+    core.install(frozenset({"zz.sub"}), callback, frozenset({callback.__code__}), "enforce")
+    interp = si.create()
+    # WHEN code in the subinterpreter raises the event
+    try:
+        out = si.run_string(interp, "import sys; sys.audit('zz.sub')")
+        out = "error" if out else "ran"
+    except Exception as exc:
+        out = "PermissionError" if "PermissionError" in str(exc) else repr(exc)
+    si.destroy(interp)
+    emit(out=out, calls=calls)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the main interpreter's callback never ran there
+    assert result["calls"] == []
+    if kind != "python":
+        # AND the native hook (process-wide) refused the event: fail closed
+        assert result["out"] in ("PermissionError", "error")
+    else:
+        # (the Python hook belongs to the main interpreter: it never sees the event)
+        assert result["out"] == "ran"
+
+
 def test_each_thread_has_its_own_flag(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that, for zz.block, waits inside until released
     body = """
