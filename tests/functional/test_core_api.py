@@ -4,9 +4,10 @@ Every case runs in a fresh interpreter (audit hooks cannot be removed); ``SANDBO
 selects the fallback. Where the two differ by design (what Python cannot hide), the test says
 so and asserts each side's documented behaviour.
 
-A third kind, ``native-arm64``, runs the same cases on the aarch64 build: the layer staged for
-arm64 and Debian's arm64 Python under ``qemu-aarch64`` (``make arm64-root`` prepares them);
-skipped where those are not present.
+More native kinds run the same cases on the objects the layer ships: ``native-arm64``, the
+layer staged for arm64 in Debian's arm64 Python under ``qemu-aarch64`` (``make arm64-root``
+prepares them; skipped where absent), and ``native-3.X``, the x86_64 layer in each other
+installed Lambda Python (3.10-3.13).
 """
 
 from __future__ import annotations
@@ -24,49 +25,77 @@ from typing import Any
 import pytest
 
 from sandbox.layer import LAYER_PACKAGE, stage_layer
+from sandbox.layer.native import PYTHONS, interpreters
 from tests.conftest import REPO, Child, run_child
 
 NATIVE_BUILT = importlib.util.find_spec("sandbox.runtime._core") is not None
+ZIG = importlib.util.find_spec("ziglang") is not None
 ARM64_ROOT = Path(os.environ.get("SANDBOX_ARM64_ROOT", REPO / "build" / "arm64-root"))
 ARM64_PYTHON = ARM64_ROOT / "usr" / "bin" / "python3.11"
 QEMU = shutil.which("qemu-aarch64")
-ARM64_READY = bool(QEMU) and ARM64_PYTHON.is_file() and importlib.util.find_spec("ziglang")
+ARM64_READY = bool(QEMU) and ARM64_PYTHON.is_file() and ZIG
+HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# The other Lambda Pythons installed here, each running the x86_64 layer's object for it.
+OTHER_PYTHONS = {
+    v: exe for v in PYTHONS if v != HOST and (exe := next(interpreters(v), None)) is not None
+}
 
-NATIVE = pytest.param(
-    "native", marks=pytest.mark.skipif(not NATIVE_BUILT, reason="_core extension not built here")
-)
-NATIVE_ARM64 = pytest.param(
-    "native-arm64",
-    marks=pytest.mark.skipif(
-        not ARM64_READY, reason="no qemu-aarch64 + arm64 root (make arm64-root)"
-    ),
-)
-_ARM64_LAYER: list[Path] = []
+
+def _kind_param(name: str, ready: bool, why: str) -> Any:
+    return pytest.param(name, marks=pytest.mark.skipif(not ready, reason=why))
+
+
+NATIVE_KINDS = [
+    _kind_param("native", NATIVE_BUILT, "_core extension not built here"),
+    _kind_param("native-arm64", ARM64_READY, "no qemu-aarch64 + arm64 root (make arm64-root)"),
+    *(_kind_param(f"native-{v}", ZIG, "ziglang not installed") for v in sorted(OTHER_PYTHONS)),
+]
+_LAYER: dict[str, Path] = {}
+
+
+def kind_version(kind: str) -> tuple[int, int]:
+    """The CPython version a kind's child runs."""
+    if kind == "native-arm64":
+        return (3, 11)
+    if kind.startswith("native-"):
+        major, minor = kind.removeprefix("native-").split(".")
+        return (int(major), int(minor))
+    return (sys.version_info[0], sys.version_info[1])
 
 
 @pytest.fixture(scope="session")
-def arm64_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The layer staged for arm64 (the native core cross-built), once per session."""
+def staged_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The layer staged per arch (its native core cross-built), once per session, lazily."""
+    return {}
+
+
+def _layer_for(kind: str, request: pytest.FixtureRequest) -> None:
+    if kind in ("native", "python"):
+        return
     from sandbox.layer.native import build_native
 
-    dest = tmp_path_factory.mktemp("arm64-layer")
-    stage_layer(dest, build_native("arm64", tmp_path_factory.mktemp("arm64-native")))
-    return dest
+    arch = "arm64" if kind == "native-arm64" else "x86_64"
+    layers: dict[str, Path] = request.getfixturevalue("staged_layers")
+    if arch not in layers:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        dest = factory.mktemp(f"layer-{arch}")
+        stage_layer(dest, build_native(arch, factory.mktemp(f"native-{arch}")))
+        layers[arch] = dest
+    _LAYER[kind] = layers[arch]
 
 
-@pytest.fixture(params=[NATIVE, "python", NATIVE_ARM64])
+@pytest.fixture(params=[NATIVE_KINDS[0], "python", *NATIVE_KINDS[1:]])
 def kind(request: pytest.FixtureRequest) -> str:
-    """Each core: native (this interpreter), python (fallback), native-arm64 (under qemu)."""
-    if request.param == "native-arm64":
-        _ARM64_LAYER[:] = [request.getfixturevalue("arm64_layer")]
+    """Each core: native (this interpreter), python (the fallback), native-arm64 (the aarch64
+    object under qemu), native-3.X (the x86_64 layer's object in another installed CPython)."""
+    _layer_for(str(request.param), request)
     return str(request.param)
 
 
-@pytest.fixture(params=[NATIVE, NATIVE_ARM64])
+@pytest.fixture(params=NATIVE_KINDS)
 def native_kind(request: pytest.FixtureRequest) -> str:
     """The native cores only."""
-    if request.param == "native-arm64":
-        _ARM64_LAYER[:] = [request.getfixturevalue("arm64_layer")]
+    _layer_for(str(request.param), request)
     return str(request.param)
 
 
@@ -79,32 +108,31 @@ def emit(**kw):
 """
 
 
-def _run_arm64(code: str, cwd: Path) -> Child:
+def _run_from_layer(kind: str, code: str, cwd: Path) -> Child:
+    """Run ``code`` in the kind's interpreter with only the staged layer on its path."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"}
-    env["PYTHONPATH"] = str(_ARM64_LAYER[0] / "python")
-    proc = subprocess.run(
-        [str(QEMU), "-L", str(ARM64_ROOT), str(ARM64_PYTHON), "-c", code],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env["PYTHONPATH"] = str(_LAYER[kind] / "python")
+    if kind == "native-arm64":
+        cmd = [str(QEMU), "-L", str(ARM64_ROOT), str(ARM64_PYTHON), "-S", "-c", code]
+    else:
+        cmd = [str(OTHER_PYTHONS[kind.removeprefix("native-")]), "-S", "-c", code]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     return Child(proc.returncode, proc.stdout, proc.stderr)
 
 
 def run_core(kind: str, body: str, tmp_path: Path) -> dict[str, Any]:
     """Run ``body`` under the chosen core in a child; return what it ``emit``-ted."""
-    env = {"SANDBOX_NATIVE": "off"} if kind == "python" else {}
-    if kind == "native-arm64":
+    from_layer = kind not in ("native", "python")
+    if from_layer:
         import_core = f"from {LAYER_PACKAGE} import core"
     else:
         import_core = "from sandbox.runtime import core"
     expected = "python" if kind == "python" else "native"
     code = PRELUDE.format(import_core=import_core, expected=expected) + textwrap.dedent(body)
-    if kind == "native-arm64":
-        child = _run_arm64(code, tmp_path)
+    if from_layer:
+        child = _run_from_layer(kind, code, tmp_path)
     else:
+        env = {"SANDBOX_NATIVE": "off"} if kind == "python" else {}
         child = run_child(code, cwd=tmp_path, env=env)
     results = [
         json.loads(line.removeprefix("RESULT "))
@@ -134,6 +162,8 @@ def test_kind_follows_sandbox_native(kind: str, tmp_path: Path) -> None:
         assert result["file"].endswith(f"-{result['machine']}-linux-gnu.so")
     if kind == "native-arm64":
         assert result["machine"] == "aarch64"
+    if kind != "python":
+        assert f"cpython-{''.join(map(str, kind_version(kind)))}-" in result["file"]
 
 
 def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path) -> None:
@@ -419,10 +449,9 @@ def test_tracing_is_off_in_the_callback_by_default(kind: str, tmp_path: Path) ->
     assert result["traced"] is False
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
 def test_sys_monitoring_cannot_observe_the_callback(kind: str, tmp_path: Path) -> None:
-    if kind == "native-arm64":
-        pytest.skip("the arm64 interpreter is 3.11: no sys.monitoring")
+    if kind_version(kind) < (3, 12):
+        pytest.skip("sys.monitoring is 3.12+")
     # GIVEN a sys.monitoring PY_START callback for every code object
     body = """
     seen = []
