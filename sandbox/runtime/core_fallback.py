@@ -158,7 +158,13 @@ def install(
 
     def _is_own_caller() -> bool:
         # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
-        return _getframe(3).f_code in _own
+        # The lookup raises sys._getframe: the hook ignores it (as the native core raises none).
+        local = _local
+        local.fetching = True
+        try:
+            return _getframe(3).f_code in _own
+        finally:
+            local.fetching = False
 
     def _enter_invoke() -> None:
         if not _is_own_caller():

@@ -197,17 +197,23 @@ def test_the_frame_lookup_event_itself_can_be_handled(kind: str, tmp_path: Path)
     calls = []
     def callback(event, args, caller):
         calls.append([event, caller.co_name])
+        core.cache_add("seen")
+    def mark():
+        core.enter_invoke()
     def probe():
         return sys._getframe()
-    core.install(frozenset({"sys._getframe"}), callback, frozenset({callback.__code__}),
-                 "enforce", frozenset({"sys._getframe"}))
-    # WHEN the function looks up its frame
+    core.install(frozenset({"sys._getframe"}), callback,
+                 frozenset({callback.__code__, mark.__code__}), "enforce",
+                 frozenset({"sys._getframe"}))
+    # WHEN the function looks up its frame, and the sandbox uses the core's guarded calls
     probe()
-    emit(calls=calls)
+    mark()
+    emit(calls=calls, phase=core.phase(), cached=core.cache_has("seen"))
     """
     result = run_core(kind, body, tmp_path)
-    # THEN the function's lookup was decided once, with its caller; nothing looped
-    assert result["calls"] == [["sys._getframe", "probe"]]
+    # THEN the function's lookup was decided once, with its caller; the core's own checks
+    # raised nothing the callback saw, and nothing looped
+    assert result == {"calls": [["sys._getframe", "probe"]], "phase": "invoke", "cached": True}
 
 
 def test_own_frames_are_ignored_and_foreign_frames_decided(kind: str, tmp_path: Path) -> None:
