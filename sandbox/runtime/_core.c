@@ -28,16 +28,40 @@
 /* Hashing                                                                               */
 
 static inline uint64_t
-fnv1a(const unsigned char *p, size_t n, uint64_t h)
+mix64(uint64_t h)
 {
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
     return h;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
+/* A word-at-a-time hash of a byte string (cache keys: paths, hosts...), fixed-size loads. */
+static uint64_t
+bytes_hash(const char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xc2b2ae3d27d4eb4fULL;
+        h = (h << 31) | (h >> 33);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        if (n >= 8) {
+            memcpy(&w, p + n - 8, 8); /* overlapping tail: one fixed-size load */
+        }
+        else {
+            for (size_t k = 0; k < n; k++) {
+                w = (w << 8) | (unsigned char)p[k];
+            }
+        }
+        h = (h ^ w) * 0xc2b2ae3d27d4eb4fULL;
+    }
+    return mix64(h);
+}
 
 static size_t
 table_size_for(size_t n)
@@ -111,11 +135,7 @@ name_hash(const char *s, size_t len)
                 : 0;
         b = 0;
     }
-    uint64_t h = (a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^ len;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
+    return mix64((a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^ len);
 }
 
 static int
@@ -671,8 +691,7 @@ core_cache_has(PyObject *self, PyObject *key)
     if (check_key(key) < 0 || str_units(key, &kind, &data, &len) < 0) {
         return NULL;
     }
-    uint64_t h = fnv1a((const unsigned char *)data, (size_t)len * (size_t)kind,
-                       FNV_OFFSET ^ (uint64_t)kind);
+    uint64_t h = bytes_hash(data, (size_t)len * (size_t)kind, (uint64_t)kind);
     cache_find(h, kind, data, len, &found);
     return PyBool_FromLong(found);
 }
@@ -691,7 +710,7 @@ core_cache_add(PyObject *self, PyObject *key)
         return NULL;
     }
     size_t nbytes = (size_t)len * (size_t)kind;
-    uint64_t h = fnv1a((const unsigned char *)data, nbytes, FNV_OFFSET ^ (uint64_t)kind);
+    uint64_t h = bytes_hash(data, nbytes, (uint64_t)kind);
     size_t j = cache_find(h, kind, data, len, &found);
     if (found) {
         Py_RETURN_NONE;
