@@ -17,7 +17,8 @@ timed loop is a real C-raised event; ``sys.audit`` is timed too):
 
 Budget (issue: ignored events): ``native_ignored`` overhead <= 0.35 x ``empty_py`` overhead.
 Also measured: loading the core and installing it in a fresh process (``init_ms``; the
-``sandbox.runtime`` package is imported before the clock starts).
+``sandbox.runtime`` package is imported before the clock starts), and a decision-cache lookup
+(``cache_has_ns``, a miss with a path key, loop overhead included).
 """
 
 from __future__ import annotations
@@ -90,8 +91,16 @@ def best_ns(fn, arg=None):
         best = min(best, time.perf_counter() - start)
     return best / n * 1e9
 
-print(json.dumps({"getframe_ns": best_ns(sys._getframe), "audit_ns": best_ns(sys.audit, 1),
-                  "init_ms": init_ms}))
+out = {"getframe_ns": best_ns(sys._getframe), "audit_ns": best_ns(sys.audit, 1),
+       "init_ms": init_ms}
+if config.endswith("_ignored"):
+    # A decision-cache lookup (a miss) with a typical key: an absolute path.
+    key = "open:/var/task/vendor/botocore/data/dynamodb/2012-08-10/service-2.json"
+    start = time.perf_counter()
+    for _ in range(n):
+        core.cache_has(key)
+    out["cache_has_ns"] = (time.perf_counter() - start) / n * 1e9
+print(json.dumps(out))
 """
 
 
@@ -157,6 +166,11 @@ def run(rounds: int = 5, n: int = 200_000) -> dict[str, Any]:
                 key = f"{config}_vs_empty_py" + ("" if loop == "getframe_ns" else "_sys_audit")
                 ratios[key] = round(statistics.median(per_round), 3)
     out["ratios"] = ratios
+    out["cache_has_ns"] = {
+        c: round(statistics.median(s["cache_has_ns"] for s in samples[c]), 1)
+        for c in CONFIGS
+        if "cache_has_ns" in samples[c][0]
+    }
     # c_floor's figure is ctypes' import, not a core's: left out.
     out["init_ms"] = {
         c: round(statistics.median(s["init_ms"] for s in samples[c]), 2)
@@ -184,6 +198,8 @@ def _table(result: dict[str, Any]) -> str:
             f"| {config} | {g} | {og} | {a} | {oa} | {result['init_ms'].get(config, '-')} |"
         )
     lines.append("")
+    for config, ns in result["cache_has_ns"].items():
+        lines.append(f"- cache_has (miss, 72-char key, loop included), {config}: {ns} ns")
     for key, value in sorted(result["ratios"].items()):
         lines.append(f"- {key}: {value}")
     budget = result["budget"]
