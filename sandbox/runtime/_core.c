@@ -688,7 +688,10 @@ core_cache_has(PyObject *self, PyObject *key)
     int kind, found;
     const void *data;
     Py_ssize_t len;
-    if (check_key(key) < 0 || str_units(key, &kind, &data, &len) < 0) {
+    if (!PyUnicode_CheckExact(key)) {
+        Py_RETURN_FALSE; /* only exact str keys are ever stored; no method of key is called */
+    }
+    if (str_units(key, &kind, &data, &len) < 0) {
         return NULL;
     }
     uint64_t h = bytes_hash(data, (size_t)len * (size_t)kind, (uint64_t)kind);
@@ -768,7 +771,8 @@ static PyMethodDef core_methods[] = {
     {"phase", core_phase, METH_NOARGS, "phase() -> str: 'init', then 'invoke' for good."},
     {"enter_invoke", core_enter_invoke, METH_NOARGS,
      "enter_invoke(): init -> invoke, one way; only from the sandbox's own code."},
-    {"cache_has", core_cache_has, METH_O, "cache_has(key: str) -> bool"},
+    {"cache_has", core_cache_has, METH_O,
+     "cache_has(key: str) -> bool: False for anything but an exact str."},
     {"cache_add", core_cache_add, METH_O,
      "cache_add(key: str): only from the sandbox's own code inside the callback."},
     {"cache_clear", core_cache_clear, METH_NOARGS,

@@ -1,17 +1,17 @@
 """The audit hook's core: the native ``_core`` extension, or its pure-Python fallback.
 
 ``KIND`` says which one is active: ``"native"`` unless the extension cannot be loaded for this
-interpreter or ``SANDBOX_NATIVE=off`` is set. Both implement the same contract
-(``docs/NATIVE.md``); only the native one keeps its state out of Python's reach.
+interpreter or ``SANDBOX_NATIVE=off`` is set; ``LOAD_ERROR`` says why not (``None`` when
+native). Both implement the same contract (``docs/NATIVE.md``); only the native one keeps its
+state out of Python's reach.
+
+The choice is made once, at import, by module-level code (no function here: nothing for the
+hook's freezing to copy, nothing that reaches a module at call time).
 """
 
 from __future__ import annotations
 
-import os
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
-if TYPE_CHECKING:
-    from types import ModuleType
+from os import environ as _environ
 
 __all__ = [
     "KIND",
@@ -27,22 +27,22 @@ __all__ = [
     "phase",
 ]
 
+KIND: str
+LOAD_ERROR: str | None
+if _environ.get("SANDBOX_NATIVE", "").strip().lower() in ("off", "0", "false", "no"):
+    from . import core_fallback as _impl
 
-def _choose() -> tuple[ModuleType, str, str | None]:
-    if os.environ.get("SANDBOX_NATIVE", "").strip().lower() in {"off", "0", "false", "no"}:
-        from . import core_fallback
-
-        return core_fallback, "python", "SANDBOX_NATIVE=off"
+    KIND, LOAD_ERROR = "python", "SANDBOX_NATIVE=off"
+else:
     try:
-        from . import _core  # type: ignore[attr-defined]
-    except ImportError as exc:
-        from . import core_fallback
+        from . import _core as _impl  # type: ignore[attr-defined, no-redef]
+    except ImportError as _exc:
+        from . import core_fallback as _impl
 
-        return core_fallback, "python", f"{type(exc).__name__}: {exc}"
-    return _core, "native", None
-
-
-_impl, KIND, LOAD_ERROR = _choose()
+        KIND, LOAD_ERROR = "python", f"{type(_exc).__name__}: {_exc}"
+        del _exc
+    else:
+        KIND, LOAD_ERROR = "native", None
 
 install = _impl.install
 mode = _impl.mode

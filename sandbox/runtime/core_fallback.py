@@ -43,6 +43,12 @@ CACHE_LIMIT = 8192
 MAX_NESTING = 8
 
 _CodeType = type((lambda: None).__code__)
+# Bound at import: no function here looks a module up at call time (code in the function
+# could rebind ``sys.audit`` or ``gc.disable``; the hook's freezing refuses such lookups).
+_getframe = sys._getframe
+_audit = sys.audit
+_addaudithook = sys.addaudithook
+_gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 
 
 class _Depth(_thread._local):
@@ -110,8 +116,6 @@ def install(
     _local = _Depth()
     _cache: set[str] = set()
     _phase = ["init"]
-    _getframe = sys._getframe
-    _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
     _PermissionError = PermissionError
     _BaseException = BaseException
     _TypeError = TypeError
@@ -172,9 +176,7 @@ def install(
         _phase[0] = "invoke"
 
     def _cache_has(key: str) -> bool:
-        if type(key) is not _str:
-            raise _TypeError(f"cache key must be str, not {type(key).__name__}")
-        return key in _cache
+        return type(key) is _str and key in _cache
 
     def _cache_add(key: str) -> None:
         if not _local.depth or not _is_own_caller():
@@ -192,8 +194,8 @@ def install(
             raise _refuse("cache_clear")
         _cache.clear()
 
-    sys.audit("sys.addaudithook")  # refused by an existing hook: raise, as the native core
-    sys.addaudithook(_hook)
+    _audit("sys.addaudithook")  # refused by an existing hook: raise, as the native core
+    _addaudithook(_hook)
     _api.update(
         mode=lambda: _mode,
         phase=lambda: _phase[0],
@@ -264,7 +266,9 @@ def enter_invoke() -> None:
 
 
 def cache_has(key: str) -> bool:
-    """Whether ``key`` (an exact ``str``) is in the decision cache.
+    """Whether ``key`` is in the decision cache (anything but an exact ``str``: ``False``).
+
+    No method of ``key`` is called.
 
     Example
     -------
@@ -272,8 +276,6 @@ def cache_has(key: str) -> bool:
     False
     """
     if not _api:
-        if type(key) is not str:
-            raise TypeError(f"cache key must be str, not {type(key).__name__}")
         return False
     return bool(_api["cache_has"](key))
 

@@ -357,9 +357,14 @@ def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Pa
                 core.cache_add(f"k{i}")
         elif event == "zz.clear":
             core.cache_clear()
+        elif event == "zz.add_subclass":
+            try:
+                core.cache_add(Key("k1"))
+            except TypeError:
+                out["inside_subclass"] = "TypeError"
         else:
             foreign_add()
-    core.install(frozenset({"zz.fill", "zz.clear", "zz.foreign"}), callback,
+    core.install(frozenset({"zz.fill", "zz.clear", "zz.foreign", "zz.add_subclass"}), callback,
                  frozenset({callback.__code__}), "enforce")
     for fn, arg in ((core.cache_add, "x"), (core.cache_clear, None)):
         try:
@@ -382,10 +387,13 @@ def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Pa
         def __eq__(self, other):
             out["method"] = "called"
             return True
+    out["subclass"] = core.cache_has(Key("k1"))
+    out["not_str"] = [core.cache_has(b"k1"), core.cache_has(1)]
     try:
-        core.cache_has(Key("k1"))
-    except TypeError:
-        out["subclass"] = "refused"
+        core.cache_add(Key("k1"))
+    except (TypeError, PermissionError):
+        out["add_subclass"] = "refused"
+    sys.audit("zz.add_subclass")
     emit(**out)
     """
     result = run_core(kind, body, tmp_path)
@@ -397,8 +405,11 @@ def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Pa
     assert result["full"] == [True, True, False]
     assert result["over"] == [False, True]
     assert result["cleared"] is False
-    # AND only an exact str is accepted, without calling any of the key's methods
-    assert result["subclass"] == "refused"
+    # AND only an exact str is ever found or stored, without calling any of the key's methods
+    assert result["subclass"] is False
+    assert result["not_str"] == [False, False]
+    assert result["add_subclass"] == "refused"
+    assert result["inside_subclass"] == "TypeError"
     assert "method" not in result
 
 
