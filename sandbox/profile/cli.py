@@ -1,4 +1,4 @@
-"""``sandbox profile …``: build, diff, show, check, status, compile, schema.
+"""``sandbox profile …``: build, diff, show, check, status, compile, package, schema.
 
 Wire into the main parser with :func:`add_profile_parser`; every subcommand sets ``func`` to a
 handler taking the parsed namespace and returning the exit code (0 ok, 1 findings/not done,
@@ -47,6 +47,18 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     build.add_argument("--region", help="AWS region for cloudwatch and s3 sources")
     build.add_argument(
+        "--endpoint-url", metavar="URL", help="AWS API endpoint for cloudwatch and s3 sources"
+    )
+    build.add_argument(
+        "--profile-name", metavar="NAME", help="named AWS profile (credentials) for the sources"
+    )
+    build.add_argument(
+        "--insights",
+        action="store_true",
+        help="cloudwatch sources: aggregate server-side with Logs Insights (falls back to "
+        "reading every line where it cannot)",
+    )
+    build.add_argument(
         "--generalise-regions", action="store_true", help="AWS endpoints: region -> *"
     )
     build.add_argument(
@@ -84,6 +96,25 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
     comp.add_argument("-o", "--out", required=True)
     comp.set_defaults(func=cmd_compile)
 
+    package = sub.add_parser(
+        "package",
+        help="the compiled profile as a Lambda layer (zip or directory), deterministic",
+        description="Compile a reviewed profile and lay it out as the profile layer "
+        "(/opt/sandbox-profile/profile.json). OUT ending in .zip: the layer zip, the same bytes "
+        "for the same profile; otherwise a directory with the layer's files.",
+    )
+    package.add_argument("file", metavar="PROFILE")
+    package.add_argument("-o", "--out", required=True, metavar="DIR_OR_ZIP")
+    package.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="also write the manifest (function, profile_sha256, description, code_sha256, zip)",
+    )
+    shown = package.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    shown.add_argument("--print-sha256", action="store_true", help="print only the profile's hash")
+    package.set_defaults(func=cmd_package)
+
     schema = sub.add_parser("schema", help="print the profile JSON Schema")
     schema.set_defaults(func=cmd_schema)
     return profile  # type: ignore[no-any-return]
@@ -92,6 +123,28 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def _aws_clients(args: argparse.Namespace) -> dict[str, Any] | None:
+    """boto3 clients for the cloudwatch and s3 sources, honouring the endpoint and AWS profile."""
+    services = {
+        "logs" if s.startswith("cloudwatch") else "s3"
+        for s in args.sources
+        if s == "cloudwatch" or s.startswith(("cloudwatch:", "s3://"))
+    }
+    if not services or not (args.endpoint_url or args.profile_name):
+        return None  # the sources make their own clients (region only) when needed
+    from sandbox.profile.observations import SourceError
+
+    try:
+        import boto3
+    except ImportError as exc:  # pragma: no cover - boto3 ships with the dev extras
+        raise SourceError("reading from AWS needs boto3 (pip install boto3)") from exc
+    try:
+        session = boto3.session.Session(profile_name=args.profile_name, region_name=args.region)
+    except Exception as exc:  # botocore.exceptions.ProfileNotFound
+        raise SourceError(f"--profile-name {args.profile_name}: {exc}") from exc
+    return {name: session.client(name, endpoint_url=args.endpoint_url) for name in services}
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -113,8 +166,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             region=args.region,
             extends=tuple(args.extends or ("python-runtime",)),
             base_dir=out.parent if out is not None else None,
+            insights=args.insights,
         )
-        profile, report = build_profile(args.function, args.sources, existing, options)
+        profile, report = build_profile(
+            args.function, args.sources, existing, options, clients=_aws_clients(args)
+        )
     except SandboxError as exc:
         return _error(str(exc))
     print(report.summary(), file=sys.stderr)
@@ -194,6 +250,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(
         f"{args.out}: {rules} matcher entr{'y' if rules == 1 else 'ies'}, sha256 {compiled['profile_sha256']}"
     )
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    import json
+
+    from sandbox.profile.package import package_profile, write_manifest, write_package
+
+    try:
+        package = package_profile(args.file)
+        out = write_package(package, args.out)
+        if args.manifest:
+            write_manifest(package, out, args.manifest)
+    except SandboxError as exc:
+        return _error(str(exc))
+    if args.json:
+        print(json.dumps(package.manifest(out), indent=2, sort_keys=True))
+    elif args.print_sha256:
+        print(package.profile_sha256)
+    else:
+        print(f"{out}: profile layer of {package.function}, sha256 {package.profile_sha256}")
     return 0
 
 

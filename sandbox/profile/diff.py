@@ -26,7 +26,7 @@ from pathlib import Path
 from sandbox.errors import ProfileError
 from sandbox.profile.generalise import FAKE_ROOTS, BaseCoverage
 from sandbox.profile.model import Profile, Rule
-from sandbox.runtime.events import norm_ip
+from sandbox.runtime.decoders.network import norm_ip
 from sandbox.runtime.globs import SHELLS
 from sandbox.runtime.policy import build_matcher, host_part
 

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.runtime.compiler import compile_profile
-from sandbox.runtime.events import norm_ip
+from sandbox.runtime.decoders.network import norm_ip
 from sandbox.runtime.globs import ARG_SEP, glob_to_regex, is_glob, shell_command_index
 from sandbox.runtime.policy import Policy, host_part
 from sandbox.runtime.roots import ROOT_NAMES, Roots
