@@ -26,11 +26,8 @@ from pathlib import Path
 from sandbox.errors import ProfileError
 from sandbox.profile.generalise import FAKE_ROOTS, BaseCoverage
 from sandbox.profile.model import Profile, Rule
-from sandbox.runtime.events import norm_ip
-from sandbox.runtime.globs import SHELLS
-from sandbox.runtime.policy import build_matcher, host_part
-
-_NATIVE_MODULES = ("ctypes", "_ctypes", "cffi", "_cffi_backend")
+from sandbox.profile.risk import broad_reason, risk
+from sandbox.runtime.policy import build_matcher
 
 
 def describe(category: str, rule: Rule) -> str:
@@ -45,79 +42,6 @@ def describe(category: str, rule: Rule) -> str:
     if rule.argv is not None:
         text += " " + json.dumps(rule.argv)
     return f"{text} ({rule.phase})"
-
-
-def _is_ip(host: str) -> bool:
-    return norm_ip(host) is not None
-
-
-def broad_reason(category: str, rule: Rule) -> str | None:
-    """Why a rule's target is over-broad, or ``None``.
-
-    Example
-    -------
-    >>> broad_reason("files", Rule(action="read", target="/**"))
-    'matches every path'
-    >>> broad_reason("files", Rule(action="write", target="{tmp}/**")) is None
-    True
-    """
-    target = rule.target
-    if category in ("files", "native", "code") or (
-        category == "processes" and rule.action == "exec"
-    ):
-        if target in ("*", "**", "/*", "/**") or target.startswith(("**", "/**", "/*/")):
-            return "matches every path"
-        if (
-            category == "files"
-            and rule.action == "write"
-            and target in ("{task}/**", "{site}/**", "{stdlib}/**", "{prefix}/**", "{opt}/**")
-        ):
-            return "write to a whole code root"
-    elif category == "network":
-        host = host_part(target) if ":" in target or target.startswith("[") else target
-        if host.replace(".", "").replace("*", "") == "":
-            return "matches every host"
-    elif (
-        category in ("modules", "aws")
-        and target.replace(".", "").replace(":", "").replace("*", "") == ""
-    ):
-        return "matches everything"
-    return None
-
-
-def risk(category: str, rule: Rule) -> str | None:
-    """Why an added rule deserves a reviewer's attention, or ``None``.
-
-    Example
-    -------
-    >>> risk("files", Rule(action="write", target="{task}/cache.db"))
-    'write outside {tmp}'
-    """
-    broad = broad_reason(category, rule)
-    if broad:
-        return f"broad glob: {broad}"
-    target = rule.target
-    if category == "files":
-        if target.startswith("/proc"):
-            return "/proc"
-        if rule.action == "write" and not (
-            target == "{tmp}" or target.startswith("{tmp}/") or target == "/dev/null"
-        ):
-            return "write outside {tmp}"
-    elif category == "processes":
-        if target.rsplit("/", 1)[-1] in SHELLS:
-            return "shell"
-        return "exec"
-    elif category == "network" and rule.action in ("connect", "sendto", "bind"):
-        if _is_ip(host_part(target)):
-            return "raw IP host"
-    elif category == "native":
-        return "native code"
-    elif category == "modules" and target.partition(".")[0] in _NATIVE_MODULES:
-        return "native code (ctypes)"
-    elif category == "code":
-        return "code compile"
-    return None
 
 
 def diff_profiles(
