@@ -235,6 +235,7 @@ def run_function(
     wrapper: Path | None = None,
     python: str = sys.executable,
     on_log_line: Callable[[str], None] | None = None,
+    on_result: Callable[[int, InvocationResult], None] | None = None,
 ) -> RunResult:
     """Run ``handler`` on ``events`` under the real awslambdaric, as Lambda would.
 
@@ -282,6 +283,9 @@ def run_function(
         Interpreter with awslambdaric installed; this one by default.
     on_log_line : callable, optional
         Called with each log line as it arrives (from a reader thread).
+    on_result : callable, optional
+        Called with ``(index, result)`` as each invocation finishes, in event order (results
+        stream: an interrupted run has reported every invocation that finished).
 
     Returns
     -------
@@ -364,6 +368,8 @@ def run_function(
                 if init_error is not None:
                     result.init_errors.append(init_error)
             result.results.append(outcome)
+            if on_result is not None:
+                on_result(len(result.results) - 1, outcome)
     finally:
         if current is not None:
             current.close()

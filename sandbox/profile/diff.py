@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sandbox.errors import ProfileError
 from sandbox.profile.generalise import FAKE_ROOTS, BaseCoverage
-from sandbox.profile.model import Profile, Rule
+from sandbox.profile.model import Profile, Rule, atomic_write
 from sandbox.profile.risk import broad_reason, risk
 from sandbox.runtime.policy import build_matcher
 
@@ -105,6 +105,74 @@ def diff_profiles(
     return lines
 
 
+def rule_dict(category: str, rule: Rule) -> dict[str, object]:
+    """One rule as a JSON-ready dict with its risk mark (``None`` when not risky)."""
+    data: dict[str, object] = {"category": category, "action": rule.action, "target": rule.target}
+    if rule.argv is not None:
+        data["argv"] = list(rule.argv)
+    data["phase"] = rule.phase
+    data["risk"] = risk(category, rule)
+    if rule.coverage is not None:
+        data["count"] = rule.coverage.count
+    return data
+
+
+def diff_json(old: Profile, new: Profile) -> dict[str, object]:
+    """The review diff as data: added/removed rules (with risk), extends and deny changes.
+
+    Example
+    -------
+    >>> diff_json(Profile(function="f"), Profile(function="f"))["changed"]
+    False
+    """
+    added: list[dict[str, object]] = []
+    removed: list[dict[str, object]] = []
+    for category in sorted(set(old.rules) | set(new.rules)):
+        before = {describe(category, r): r for r in old.rules.get(category, [])}
+        after = {describe(category, r): r for r in new.rules.get(category, [])}
+        added += [rule_dict(category, after[t]) for t in sorted(set(after) - set(before))]
+        removed += [rule_dict(category, before[t]) for t in sorted(set(before) - set(after))]
+    deny_old = {(c, d.action, d.target) for c, ds in old.deny.items() for d in ds}
+    deny_new = {(c, d.action, d.target) for c, ds in new.deny.items() for d in ds}
+    extends = {
+        "added": sorted(set(new.extends) - set(old.extends)),
+        "removed": sorted(set(old.extends) - set(new.extends)),
+    }
+    deny = {
+        "added": [list(d) for d in sorted(deny_new - deny_old)],
+        "removed": [list(d) for d in sorted(deny_old - deny_new)],
+    }
+    changed = bool(added or removed or extends["added"] or extends["removed"])
+    changed = changed or bool(deny["added"] or deny["removed"])
+    return {
+        "changed": changed,
+        "added": added,
+        "removed": removed,
+        "risky_added": sum(1 for r in added if r["risk"]),
+        "extends": extends,
+        "deny": deny,
+    }
+
+
+def show_json(profile: Profile) -> dict[str, object]:
+    """A profile's rules (with risk marks) and learning evidence as data."""
+    return {
+        "function": profile.function,
+        "extends": list(profile.extends),
+        "rules": [
+            rule_dict(category, rule)
+            for category, rules in sorted(profile.rules.items())
+            for rule in rules
+        ],
+        "deny": [
+            {"category": c, "action": d.action, "target": d.target, "reason": d.reason}
+            for c, ds in sorted(profile.deny.items())
+            for d in ds
+        ],
+        "learning": profile.learning.model_dump(mode="json", exclude={"sources"}),
+    }
+
+
 def show_profile(profile: Profile) -> str:
     """A readable summary of one profile.
 
@@ -137,8 +205,11 @@ class Issue:
 
     file: str
     where: str
-    level: str  # "error" | "warning"
+    level: str  # "error" | "warning" | "risk" (a rule to read; fails only with --strict)
     reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "where": self.where, "level": self.level, "reason": self.reason}
 
     def __str__(self) -> str:
         return f"{self.file}: {self.where}: {self.level}: {self.reason}"
@@ -149,7 +220,11 @@ def _ceiling_probe(pattern: str) -> str:
 
 
 def check_profile(path: str | Path) -> list[Issue]:
-    """Validate a profile file and lint it: over-broad globs, rules the ceiling denies.
+    """Validate a profile file and lint it: over-broad globs, rules the ceiling denies, risky rules.
+
+    Levels: ``error`` (invalid, over-broad, denied by the ceiling), ``warning`` (overlaps the
+    ceiling), ``risk`` (a rule a reviewer must read: a shell or any exec, a raw IP, a write
+    under ``{task}``, native code, ``code compile``; ``check --strict`` fails on these).
 
     Example
     -------
@@ -183,6 +258,9 @@ def check_profile(path: str | Path) -> list[Issue]:
             broad = broad_reason(category, rule)
             if broad:
                 issues.append(Issue(name, where, "error", f"over-broad glob: {broad}"))
+            mark = risk(category, rule)
+            if mark and not broad:
+                issues.append(Issue(name, where, "risk", f"risky rule: {mark}"))
             if base.denied(category, rule.action, rule.target, rule.argv):
                 issues.append(Issue(name, where, "error", "the ceiling denies this rule entirely"))
                 continue
@@ -241,6 +319,50 @@ def learning_evidence(profile: Profile) -> list[str]:
     ]
 
 
+def status_data(
+    profile: Profile,
+    *,
+    invocations: int = 100,
+    quiet_for: float = 86400.0,
+    now: _dt.datetime | None = None,
+) -> dict[str, object]:
+    """Is learning done, as data (the evidence ``status`` prints; ``status --json``).
+
+    Novelty is derived from the rules' first observations (:func:`sandbox.profile.merge.novelty`),
+    so the answer does not depend on how the observations were batched into builds.
+
+    Example
+    -------
+    >>> status_data(Profile(function="f"))["done"]
+    False
+    """
+    from sandbox.profile.merge import novelty
+
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    learning = profile.learning
+    last_novel, since, per_env = novelty(profile)
+    last = _parse_time(last_novel) or _parse_time(learning.first_seen)
+    quiet = (now - last).total_seconds() if last else 0.0
+    enough_calls = since >= invocations
+    enough_time = last is not None and quiet >= quiet_for
+    return {
+        "function": profile.function,
+        "done": enough_calls and enough_time,
+        "invocations": learning.invocations,
+        "environments": len(learning.environments),
+        "first_seen": learning.first_seen,
+        "last_seen": learning.last_seen,
+        "last_novel": last_novel,
+        "invocations_since_novel": since,
+        "quiet_invocations_per_environment": len(per_env),
+        "need_invocations": invocations,
+        "quiet_seconds": int(quiet),
+        "need_quiet_seconds": int(quiet_for),
+        "enough_invocations": enough_calls,
+        "enough_time": enough_time,
+    }
+
+
 def learning_status(
     profile: Profile,
     *,
@@ -256,24 +378,19 @@ def learning_status(
     >>> done
     False
     """
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    learning = profile.learning
-    last = _parse_time(learning.last_novel) or _parse_time(learning.first_seen)
-    quiet = (now - last).total_seconds() if last else 0.0
-    enough_calls = learning.invocations_since_novel >= invocations
-    enough_time = last is not None and quiet >= quiet_for
-    lines = learning_evidence(profile)
-    lines.append(
-        f"  quiet invocations: {learning.invocations_since_novel} (need {invocations}) "
-        f"{'ok' if enough_calls else 'not yet'}"
-    )
-    lines.append(
-        f"  quiet time: {_fmt(quiet)} (need {_fmt(quiet_for)}) {'ok' if enough_time else 'not yet'}"
-    )
-    done = enough_calls and enough_time
-    lines.insert(
-        0, f"{profile.function}: learning {'done: ready for alert/enforce' if done else 'not done'}"
-    )
+    data = status_data(profile, invocations=invocations, quiet_for=quiet_for, now=now)
+    done = bool(data["done"])
+    lines = [
+        f"{profile.function}: learning {'done: ready for alert/enforce' if done else 'not done'}",
+        f"learning: {data['invocations']} invocation(s) in {data['environments']} environment(s), "
+        f"{data['first_seen'] or '-'} .. {data['last_seen'] or '-'}",
+        f"  last novel observation: {data['last_novel'] or '-'}; "
+        f"{data['invocations_since_novel']} invocation(s) since",
+        f"  quiet invocations: {data['invocations_since_novel']} (need {invocations}) "
+        f"{'ok' if data['enough_invocations'] else 'not yet'}",
+        f"  quiet time: {_fmt(float(data['quiet_seconds']))} (need {_fmt(quiet_for)}) "  # type: ignore[arg-type]
+        f"{'ok' if data['enough_time'] else 'not yet'}",
+    ]
     return done, lines
 
 
@@ -292,11 +409,15 @@ def compile_file(path: str | Path, out: str | Path) -> dict[str, object]:
     -------
     >>> compile_file("profiles/orders.json", "build/orders.compiled.json")  # doctest: +SKIP
     """
+    target = Path(out)
+    if target.is_dir():
+        raise ProfileError(
+            "is a directory; give the compiled file's name (e.g. build/NAME.compiled.json)",
+            source=str(target),
+        )
     profile = Profile.load(path)
     compiled = profile.compile(base_dir=Path(path).parent)
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(compiled, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    atomic_write(target, json.dumps(compiled, indent=1, sort_keys=True) + "\n")
     return compiled
 
 

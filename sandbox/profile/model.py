@@ -40,7 +40,8 @@ class Coverage(BaseModel):
         description="Observations per execution environment; count is their sum (merge takes the max per environment).",
     )
     first_env: str | None = Field(
-        default=None, description="Environment of the first observation (ordered by time, env, invocation)."
+        default=None,
+        description="Environment of the first observation (ordered by time, env, invocation).",
     )
     first_invocation: int | None = Field(
         default=None, description="Invocation number of the first observation in first_env."
