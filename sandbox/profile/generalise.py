@@ -178,9 +178,31 @@ def collapse_families(category: str, targets: Iterable[str], options: Options) -
     return out
 
 
-def _name_glob(names: Iterable[str]) -> str:
-    extensions = {_extension(n) for n in names}
-    return "*" + (extensions.pop() if len(extensions) == 1 else "")
+def _name_glob(names: Iterable[str]) -> str | None:
+    """``*`` plus the longest suffix from a ``.`` that every name shares after a literal stem.
+
+    Names may hold the table's globs in that suffix (s3transfer's ``report.csv.*``): they join
+    ``*.csv.*``. Without a shared suffix, literal names give ``*``; a glob stem gives ``None``.
+
+    Example
+    -------
+    >>> _name_glob(["a.csv.*", "bb.csv.*", "c.csv.*"])
+    '*.csv.*'
+    >>> _name_glob(["a.txt", "b.csv"])
+    '*'
+    """
+    items = sorted(set(names))
+    first = items[0]
+    for i, char in enumerate(first):
+        if char != "." or i == 0:
+            continue
+        suffix = first[i:]
+        if all(
+            n.endswith(suffix) and len(n) > len(suffix) and not is_glob(n[: -len(suffix)])
+            for n in items
+        ):
+            return "*" + suffix
+    return None if any(is_glob(n) for n in items) else "*"
 
 
 _SEPARATORS = "-_.:=+@,"
@@ -240,13 +262,24 @@ def path_families(targets: Iterable[str], threshold: int) -> dict[str, str]:
         by_dir: dict[str, set[str]] = defaultdict(set)
         for pattern in patterns:
             directory, sep, name = pattern.rpartition("/")
-            if sep and name and not is_glob(name) and _collapsible_dir(directory):
+            if sep and name and "*" != name and "**" not in name and _collapsible_dir(directory):
                 by_dir[directory].add(name)
         for directory, names in sorted(by_dir.items()):
-            if len(names) >= threshold:
-                glob = f"{directory}/{_name_glob(names)}"
-                for name in names:
-                    change[f"{directory}/{name}"] = glob
+            if len(names) < threshold:
+                continue
+            # All names together when they share a suffix; else literal names and names
+            # holding the table's globs (``report.csv.*``) each form their own family.
+            together = _name_glob(names)
+            parts = (
+                [names]
+                if together is not None
+                else [{n for n in names if not is_glob(n)}, {n for n in names if is_glob(n)}]
+            )
+            for part in parts:
+                name_glob = _name_glob(part) if len(part) >= threshold else None
+                for name in part if name_glob is not None else ():
+                    if name != name_glob:
+                        change[f"{directory}/{name}"] = f"{directory}/{name_glob}"
         # 2. directory components, the same rest (exact), then the same rest but the last name
         if not change:
             change = _component_families(patterns, threshold, loose=False) or (
@@ -271,7 +304,7 @@ def _component_families(patterns: list[str], threshold: int, *, loose: bool) -> 
             if loose:
                 if is_glob(rest[-1]):
                     continue
-                rest = (*rest[:-1], _name_glob([rest[-1]]))
+                rest = (*rest[:-1], _extension(rest[-1]))
             groups[(head, i, rest)].setdefault(value, pattern)
     change: dict[str, str] = {}
     for (head, _i, rest), members in sorted(groups.items(), key=lambda kv: (-kv[0][1], kv[0])):
@@ -281,7 +314,7 @@ def _component_families(patterns: list[str], threshold: int, *, loose: bool) -> 
         tail = list(rest)
         if loose:
             names = [p.rsplit("/", 1)[1] for p in members.values()]
-            tail[-1] = _name_glob(names) if len(set(names)) > 1 else names[0]
+            tail[-1] = (_name_glob(names) or "*") if len(set(names)) > 1 else names[0]
         for pattern in members.values():
             change[pattern] = "/".join([head, glob, *tail])
     return change
@@ -304,7 +337,8 @@ def _value_glob(values: list[str], shell: bool) -> str | None:
         directory = dirs.pop()
         if not directory or not _collapsible_dir(directory):
             return None
-        return f"{directory}/{_name_glob(v.rpartition('/')[2] for v in values)}"
+        name_glob = _name_glob(v.rpartition("/")[2] for v in values)
+        return f"{directory}/{name_glob}" if name_glob else None
     if any("/" in v for v in values):
         return None
     return affix_glob(values)
