@@ -247,7 +247,7 @@ def build_from_observations(
                 if r.action == action and r.argv is None
             ]
             targets = [r.target for r in rules if r.argv is None] + [r.target for r in own]
-            mapping = collapse_families(category, targets, gen)
+            mapping = collapse_families(category, targets, gen, action)
             if not mapping:
                 continue
             for glob in set(mapping.values()):

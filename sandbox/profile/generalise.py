@@ -141,20 +141,32 @@ def _is_ip(host: str) -> bool:
     return norm_ip(host) is not None
 
 
-def collapse_families(category: str, targets: Iterable[str], options: Options) -> dict[str, str]:
+_CODE_ROOTS = tuple(f"{{{root}}}/" for root in ("task", "site", "stdlib", "prefix", "opt", "runtime"))
+
+
+def collapse_families(
+    category: str, targets: Iterable[str], options: Options, action: str = ""
+) -> dict[str, str]:
     """Stage 2: which targets join a family glob (only those that change).
 
-    Files and native paths form families over the last name (``dir/*.ext``) and over directory
-    components (``{tmp}/avatars/user-*/photo.jpg``); a directory that is already a glob (a
-    per-call temp directory, ``{tmp}/tmp*``) forms families like any other.
+    Files and native paths (and the files of modules compiled from source, ``code``) form
+    families over the last name (``dir/*.ext``) and over directory components
+    (``{tmp}/avatars/user-*/photo.jpg``); a directory that is already a glob (a per-call temp
+    directory, ``{tmp}/tmp*``) forms families like any other. Writes under a code root
+    (``{task}``, ``{site}``, ``{stdlib}``, ``{prefix}``, ``{opt}``, ``{runtime}``) never do.
 
     Example
     -------
     >>> collapse_families("files", ["{tmp}/a.txt", "{tmp}/b.txt", "{tmp}/c.txt"], Options())
     {'{tmp}/a.txt': '{tmp}/*.txt', '{tmp}/b.txt': '{tmp}/*.txt', '{tmp}/c.txt': '{tmp}/*.txt'}
     """
-    if category in ("files", "native"):
-        return path_families(targets, options.threshold)
+    if category in ("files", "native", "code"):
+        paths = [t for t in targets if t.startswith(("/", "{"))]
+        if category == "code":  # a module compiled from source: a path without a call site
+            paths = [t for t in paths if ":" not in t]
+        if action == "write":  # writes into code stay literal: a reviewer must see each one
+            paths = [t for t in paths if not t.startswith(_CODE_ROOTS)]
+        return path_families(paths, options.threshold)
     literals = sorted({t for t in targets if not is_glob(t)})
     families: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for target in literals:
