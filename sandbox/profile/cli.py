@@ -129,7 +129,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         if function is None:
             local = [s for s in args.sources if not s.startswith(("cloudwatch", "s3://"))]
-            names = functions_in(local, region=args.region) if local == args.sources else []
+            names = functions_in(local) if local == args.sources else []
             if len(names) != 1:
                 found = ", ".join(names) if names else "none"
                 return _error(

@@ -141,7 +141,9 @@ def _is_ip(host: str) -> bool:
     return norm_ip(host) is not None
 
 
-_CODE_ROOTS = tuple(f"{{{root}}}/" for root in ("task", "site", "stdlib", "prefix", "opt", "runtime"))
+_CODE_ROOTS = tuple(
+    f"{{{root}}}/" for root in ("task", "site", "stdlib", "prefix", "opt", "runtime")
+)
 
 
 def collapse_families(
@@ -274,7 +276,7 @@ def path_families(targets: Iterable[str], threshold: int) -> dict[str, str]:
         by_dir: dict[str, set[str]] = defaultdict(set)
         for pattern in patterns:
             directory, sep, name = pattern.rpartition("/")
-            if sep and name and "*" != name and "**" not in name and _collapsible_dir(directory):
+            if sep and name and name != "*" and "**" not in name and _collapsible_dir(directory):
                 by_dir[directory].add(name)
         for directory, names in sorted(by_dir.items()):
             if len(names) < threshold:

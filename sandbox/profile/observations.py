@@ -365,18 +365,33 @@ def file_cursor_key(path: Path, data: bytes) -> str:
     return f"file:{path.name}#{hashlib.sha256(first).hexdigest()[:16]}"
 
 
-def functions_in(sources: Iterable[str], *, region: str | None = None) -> list[str]:
-    """The function names of the observation records in ``sources`` (files and folders).
+def functions_in(sources: Iterable[str]) -> list[str]:
+    """The function names of the observation records in local ``sources`` (files, folders).
 
     Example
     -------
     >>> functions_in(["learn.log"])  # doctest: +SKIP
     ['orders']
     """
-    observed = read_sources(sources, function=None, region=region, warn=lambda message: None)
-    names = {o.function for o in observed.observations.values()}
-    names |= {i.function for i in observed.invocations.values()}
-    return sorted(n for n in names if n)
+    names: set[str] = set()
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files = [path]
+        else:
+            raise SourceError(f"{source}: no such file or folder")
+        for file in files:
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise SourceError(f"{file}: cannot read: {exc.strerror}") from exc
+            for line in _lines(data):
+                _kind, item = parse_line(line)
+                if item is not None and item.function:
+                    names.add(item.function)
+    return sorted(names)
 
 
 def _lines(data: bytes) -> Iterator[str]:

@@ -437,12 +437,29 @@ SHELL_PER_EVENT = Spec(
         {"id": i, "text": "y\n" * (n % 5 + 1)}
         for n, i in enumerate(
             [
-                "r1", "r2", "report_3", "job-42", "x", "Z9", "a.b", "id=7", "v1.2.3", "foo+bar",
-                "k-1-2", "UPPER", "mixed_Case-9", "n0", "last", "t@home", "pct%20", "c,d",
-                "e:f", "20261201",
+                "r1",
+                "r2",
+                "report_3",
+                "job-42",
+                "x",
+                "Z9",
+                "a.b",
+                "id=7",
+                "v1.2.3",
+                "foo+bar",
+                "k-1-2",
+                "UPPER",
+                "mixed_Case-9",
+                "n0",
+                "last",
+                "t@home",
+                "pct%20",
+                "c,d",
+                "e:f",
+                "20261201",
             ]
         )
-    ],  # fmt: skip
+    ],
     attacks=lambda ctx: [
         {"id": "x;touch${IFS}pwned", "text": "1\n"},
         {"id": "x; touch pwned", "text": "1\n"},

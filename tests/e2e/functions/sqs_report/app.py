@@ -32,8 +32,11 @@ def handler(event, context):  # type: ignore[no-untyped-def]
             failures.append({"itemIdentifier": record["messageId"]})
     batch = event["Records"][0]["attributes"]["MessageGroupId"]
     # The vulnerability: the report name comes from the first message's attributes.
-    name = event["Records"][0].get("messageAttributes", {}).get("report", {}).get(
-        "stringValue", "report.csv"
+    name = (
+        event["Records"][0]
+        .get("messageAttributes", {})
+        .get("report", {})
+        .get("stringValue", "report.csv")
     )
     folder = os.path.join(tempfile.gettempdir(), "reports", batch)
     os.makedirs(folder, exist_ok=True)
