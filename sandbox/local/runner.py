@@ -259,7 +259,7 @@ def run_function(
     profile : Path, optional
         ``SANDBOX_PROFILE`` (compiled profile); unset by default.
     log_file : Path, optional
-        Write the log stream here, line by line as it is produced.
+        Write the log stream here, line by line as it is produced (its directory is created).
     timeout_s : float
         Function timeout per invocation, counted from when the runtime fetches the event.
     init_timeout_s : float
@@ -336,6 +336,8 @@ def run_function(
 
     result = RunResult()
     log_lock = threading.Lock()
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     log_fh = open(log_file, "w", encoding="utf-8") if log_file is not None else None  # noqa: SIM115
 
     def emit(line: str) -> None:

@@ -260,7 +260,7 @@ def check_profile(path: str | Path) -> list[Issue]:
                 issues.append(Issue(name, where, "error", f"over-broad glob: {broad}"))
             mark = risk(category, rule)
             if mark and not broad:
-                issues.append(Issue(name, where, "risk", f"risky rule: {mark}"))
+                issues.append(Issue(name, where, "risk", mark))
             if base.denied(category, rule.action, rule.target, rule.argv):
                 issues.append(Issue(name, where, "error", "the ceiling denies this rule entirely"))
                 continue

@@ -178,7 +178,7 @@ def test_check_reports_risky_rules_and_fails_with_strict(
     code, out, _err = _run(capsys, "check", str(path))
     assert code == 0
     for reason in ("shell", "raw IP host", "write under {task}"):
-        assert f"risk: risky rule: {reason}" in out
+        assert f"risk: {reason}" in out
     # WHEN checked with --strict THEN it fails
     assert _run(capsys, "check", "--strict", str(path))[0] == 1
     # AND --json gives the same issues as data
