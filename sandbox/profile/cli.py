@@ -177,7 +177,10 @@ def _locked(out: Path | None) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # a filesystem without flock: build unlocked, say so
+            print(f"warning: cannot lock {directory}: {exc.strerror or exc}", file=sys.stderr)
         yield
     finally:
         os.close(fd)
@@ -223,12 +226,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from sandbox.profile.diff import check_profile
+    from sandbox.profile.check import check_profile
 
     failing = {"error"} | ({"warning", "risk"} if args.strict else set())
     results: dict[str, list[dict[str, str]]] = {}
     failed = False
     for file in args.files:
+        if file.endswith(".learning.json"):
+            # `check profiles/*.json` also names the learning records: they are read (and
+            # validated) with their profile.
+            if not args.json:
+                print(f"{file}: learning record, checked with its profile")
+            continue
         issues = check_profile(file)
         results[file] = [i.as_dict() for i in issues]
         failed = failed or any(i.level in failing for i in issues)
@@ -245,7 +254,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from sandbox.profile.diff import learning_status, parse_duration, status_data
+    from sandbox.profile.status import learning_status, parse_duration, status_data
 
     try:
         quiet = parse_duration(args.quiet_for)
@@ -262,7 +271,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from sandbox.profile.diff import compile_file
+    from sandbox.profile.compiled import compile_file
 
     try:
         compiled = compile_file(args.file, args.out)
@@ -279,7 +288,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from sandbox.profile.diff import schema_text
+    from sandbox.profile.compiled import schema_text
 
     sys.stdout.write(schema_text())
     return 0

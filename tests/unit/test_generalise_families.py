@@ -37,7 +37,7 @@ def _obs(inv: int, category: str, action: str, target: str, **extra: Any) -> str
             "v": 1,
             "function": "f",
             "env": "e1",
-            "phase": "invoke",
+            "phase": extra.pop("phase", "invoke"),
             "invocation": inv,
             "time": f"2026-01-01T00:00:{inv:02d}Z",
             "category": category,
@@ -281,3 +281,26 @@ def test_argument_families_through_the_builder(tmp_path: Path) -> None:
     # WHEN a fourth id comes under enforce THEN it is allowed; an injection is not
     assert _allows(policy, "/opt/bin/job", "--run", "r-d4")
     assert not _allows(policy, "/opt/bin/job", "--run", "x; touch /tmp/p")
+
+
+# --------------------------------------------------------------------------- bundle noise
+
+
+def test_sdk_and_stdlib_noise_is_in_the_bundles(tmp_path: Path) -> None:
+    # GIVEN what every boto3 function does at import and on typing/ast internals
+    noise = [
+        _obs(0, "modules", "import", "boto3", phase="init"),
+        _obs(0, "network", "bind", "[::1]:0", phase="init"),
+        _obs(1, "code", "compile", "{stdlib}/typing.py:ForwardRef.__init__"),
+        _obs(1, "code", "compile", "{stdlib}/ast.py:parse"),
+        _obs(1, "files", "write", "{tmp}/report.json"),
+    ]
+    log = tmp_path / "learn.log"
+    log.write_text("\n".join(noise) + "\n")
+    # WHEN the profile is built
+    profile, _report = build_profile("f", [str(log)], warn=lambda message: None)
+    # THEN only the function's own write is a rule: the rest is covered by aws-sdk/python-runtime
+    assert profile.extends == ["aws-sdk"]
+    assert {c: [r.target for r in rules] for c, rules in profile.rules.items()} == {
+        "files": ["{tmp}/report.json"]
+    }

@@ -288,3 +288,21 @@ def test_concurrent_builds_into_one_profile_lose_nothing(tmp_path: Path) -> None
     assert profile.learning.env_invocations == {f"env{i}": 30 for i in range(4)}
     assert profile.learning.invocations == 120
     assert not list(out.parent.glob(".*"))  # no temp or lock file left behind
+
+
+def test_check_of_a_glob_skips_learning_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a profile and its learning record, named together by `profiles/*.json`
+    out = tmp_path / "orders.json"
+    _run(capsys, "build", "--from", str(_log(tmp_path / "l.log", 1, 2)), "--out", str(out))
+    files = sorted(str(p) for p in tmp_path.glob("*.json"))
+    assert len(files) == 2
+    # WHEN both are checked THEN the record is read with its profile, not linted as one
+    code, text, _err = _run(capsys, "check", *files)
+    assert code == 0
+    assert "learning record, checked with its profile" in text
+    # AND a corrupt record makes its profile fail to load, with the record's name
+    learning_path(out).write_text("{")
+    code, text, _err = _run(capsys, "check", str(out))
+    assert code == 1 and "orders.learning.json" in text
