@@ -253,6 +253,23 @@ def affix_glob(values: Iterable[str]) -> str:
     return f"{prefix}*{suffix}"
 
 
+def _by_extension(names: set[str], threshold: int) -> list[set[str]]:
+    """Names of several extensions split by extension when every group has the evidence.
+
+    ``a.csv b.csv c.csv a.csv.out b.csv.out c.csv.out`` give ``*.csv`` and ``*.csv.out``
+    rather than ``*``; when some extension has fewer than ``threshold`` names, all names stay
+    one family (``*``), so a new extension never blocks where the evidence was mixed.
+    """
+    if _name_glob(names) != "*":
+        return [names]
+    groups: dict[str, set[str]] = defaultdict(set)
+    for name in names:
+        groups[_extension(name)].add(name)
+    if len(groups) > 1 and "" not in groups and all(len(g) >= threshold for g in groups.values()):
+        return [groups[ext] for ext in sorted(groups)]
+    return [names]
+
+
 def path_families(targets: Iterable[str], threshold: int) -> dict[str, str]:
     """Path families with evidence: over last names, then over directory components.
 
@@ -290,10 +307,13 @@ def path_families(targets: Iterable[str], threshold: int) -> dict[str, str]:
                 else [{n for n in names if not is_glob(n)}, {n for n in names if is_glob(n)}]
             )
             for part in parts:
-                name_glob = _name_glob(part) if len(part) >= threshold else None
-                for name in part if name_glob is not None else ():
-                    if name != name_glob:
-                        change[f"{directory}/{name}"] = f"{directory}/{name_glob}"
+                if len(part) < threshold:
+                    continue
+                for group in _by_extension(part, threshold):
+                    name_glob = _name_glob(group)
+                    for name in group if name_glob is not None else ():
+                        if name != name_glob:
+                            change[f"{directory}/{name}"] = f"{directory}/{name_glob}"
         # 2. directory components, the same rest (exact), then the same rest but the last name
         if not change:
             change = _component_families(patterns, threshold, loose=False) or (

@@ -304,3 +304,20 @@ def test_sdk_and_stdlib_noise_is_in_the_bundles(tmp_path: Path) -> None:
     assert {c: [r.target for r in rules] for c, rules in profile.rules.items()} == {
         "files": ["{tmp}/report.json"]
     }
+
+
+def test_names_of_several_extensions_split_only_with_evidence_for_each() -> None:
+    # GIVEN downloads (s3transfer temp names), inputs and outputs in one directory
+    stems = ["sales-q1", "inventory", "returns_2026"]
+    names = [f"{{tmp}}/{s}.csv" for s in stems] + [f"{{tmp}}/{s}.csv.out" for s in stems]
+    names += [f"{{tmp}}/{s}.csv.*" for s in stems]
+    # WHEN families form THEN each extension with enough names gets its own glob
+    assert set(path_families(names, 3).values()) == {
+        "{tmp}/*.csv",
+        "{tmp}/*.csv.out",
+        "{tmp}/*.csv.*",
+    }
+    # AND names whose extensions lack the evidence stay one family
+    assert set(path_families(["{tmp}/a.txt", "{tmp}/b.csv", "{tmp}/c.json"], 3).values()) == {
+        "{tmp}/*"
+    }
