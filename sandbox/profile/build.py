@@ -319,8 +319,7 @@ def _coverage(obs: Observation, literal: str | None) -> Coverage:
         environments=[obs.env],
         literals=[literal] if literal else [],
         env_counts={obs.env: 1},
-        first_env=obs.env,
-        first_invocation=obs.invocation,
+        first=(obs.time, obs.env, obs.invocation),
     )
 
 

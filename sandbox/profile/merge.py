@@ -58,11 +58,8 @@ def _literals(a: Iterable[str], b: Iterable[str], cap: int) -> list[str]:
 
 def _first(a: Coverage, b: Coverage) -> dict[str, Any]:
     """The earlier first observation of two coverage records, as model fields."""
-    ka, kb = a.first_key(), b.first_key()
-    if ka is None and kb is None:
-        return {}
-    winner = a if kb is None or (ka is not None and ka <= kb) else b
-    return {"first_env": winner.first_env, "first_invocation": winner.first_invocation}
+    known = [k for k in (a.first_key(), b.first_key()) if k is not None]
+    return {"first": min(known)} if known else {}
 
 
 def join_coverage(
@@ -192,7 +189,7 @@ def novelty(profile: Profile) -> tuple[str | None, int, dict[str, int]]:
     -------
     >>> p = Profile(function="f", learning=Learning(env_invocations={"e": 40}),
     ...             rules={"files": [Rule(action="read", target="/a", coverage=Coverage(
-    ...                 count=1, first_seen="t", first_env="e", first_invocation=10))]})
+    ...                 count=1, first=("t", "e", 10)))]})
     >>> novelty(p)[:2]
     ('t', 30)
     """

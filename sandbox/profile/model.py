@@ -39,19 +39,14 @@ class Coverage(BaseModel):
         default_factory=dict,
         description="Observations per execution environment; count is their sum (merge takes the max per environment).",
     )
-    first_env: str | None = Field(
+    first: tuple[str, str, int] | None = Field(
         default=None,
-        description="Environment of the first observation (ordered by time, env, invocation).",
-    )
-    first_invocation: int | None = Field(
-        default=None, description="Invocation number of the first observation in first_env."
+        description="The first observation: (time, environment, invocation); joined by min.",
     )
 
     def first_key(self) -> tuple[str, str, int] | None:
         """The first observation's place in the total order ``(time, env, invocation)``."""
-        if self.first_env is None:
-            return None
-        return (self.first_seen or "", self.first_env, self.first_invocation or 0)
+        return self.first
 
 
 class Rule(BaseModel):
