@@ -1,44 +1,29 @@
 """Observations → rules: the generalisation table, evidence-based families, base coverage.
 
 Stage 1, the table (applied to every literal, no evidence needed: these names are generated
-per call and would never be seen twice):
+per call and would never be seen twice), lives in :mod:`sandbox.runtime.generalisation` so that
+the runtime's block messages suggest the rule this builder writes; it is re-exported here
+(``generalise_name``, ``generalise_path``, ``generalise_shell``, ``generalise_argv``).
 
-==================  ======================================  =====================================
-row                 literal                                  rule
-==================  ======================================  =====================================
-``pycache``         ``{task}/pkg/__pycache__/m.cpython-311.pyc``  ``{task}/pkg/__pycache__/*.pyc``
-``dist-info``       ``{site}/requests-2.31.0.dist-info/RECORD``    ``{site}/requests-*.dist-info/**``
-``proc-pid``        ``/proc/4242/status``, ``/proc/1/task/7/stat``  ``/proc/*/status``, ``/proc/*/task/*/stat``
-``tmp-probe``       ``{tmp}/9nhb8_5f`` (8 chars, a digit or ``_``)  ``{tmp}/*``
-``cpython-ext``     ``_speedups.cpython-311-x86_64-linux-gnu.so``  ``_speedups.cpython-*.so``
-``versioned-so``    ``libffi.so.8.1.2``                      ``libffi.so.*``
-``uuid``            ``3f2c…-…-…-…-…`` (8-4-4-4-12 hex)       ``*``
-``tempfile``        ``tmpab12cd_x`` (``tmp`` + 8 of ``[a-z0-9_]``)  ``tmp*``
-``hex-id``          ≥ 8 hex digits with a digit and a letter  ``*``
-``digits``          ≥ 6 digits (timestamps, ids)             ``*``
-==================  ======================================  =====================================
+Stage 2, families (need evidence: at least ``threshold`` distinct values, default 3):
 
-Counter-examples that stay literal: ``libfoo.so``, ``tmpfiles``, ``deadbeef`` (no digit),
-``12345`` (five digits), ``/proc/self/status``, ``{tmp}/download`` (no digit or ``_``).
+==================  ====================================================  =========================
+category            family                                                 rule
+==================  ====================================================  =========================
+files/native/code   ≥ N names in one directory (the directory may be a     ``dir/*.ext`` (per
+                    glob: a per-call temp directory ``{tmp}/tmp*``)         extension with evidence,
+                                                                           else ``dir/*``)
+files/native/code   ≥ N values of one directory component                  ``{tmp}/u/user-*/a.jpg``
+processes           ≥ N values in one argv position / one ``sh -c`` word   ``--run run-*``,
+                                                                           ``wc -l {tmp}/*.txt``
+network             ≥ N hosts ``<label>.<rest>:port``, ``rest`` ≥ 2 labels  ``*.<rest>:port``
+modules             ≥ N submodules of one package (not top level)          ``pkg.sub.*``
+==================  ====================================================  =========================
 
-Where the table applies: file, native and code paths (all rows); ``aws`` resources and exec
-arguments (the name rows); shell command strings after ``sh -c`` (the name rows, on each word).
-In a shell command string a ``*`` only matches shell-safe characters (:mod:`sandbox.runtime.globs`), so
-``convert /tmp/tmp*.png`` never matches ``convert /tmp/x.png; curl evil``. Network hosts,
-modules and symbols are never rewritten by the table.
-
-Stage 2, families (need evidence: at least ``threshold`` distinct literals, default 3):
-
-==============  =====================================================  ==========================
-category        family                                                  rule
-==============  =====================================================  ==========================
-files/native    ≥ N distinct names in one directory, same extension     ``dir/*.ext`` (else ``dir/*``)
-network         ≥ N hosts ``<label>.<rest>:port``, ``rest`` ≥ 2 labels  ``*.<rest>:port``
-modules         ≥ N submodules of one package (not top level)           ``pkg.sub.*``
-==============  =====================================================  ==========================
-
-Directories never collapsed: ``/`` and any top-level directory (``/etc``, ``/proc``, ``/dev`` …)
-and anything under ``/proc``, ``/sys`` or ``/dev``. Raw IP hosts never join a family.
+Never collapsed: ``/`` and any top-level directory (``/etc``, ``/proc``, ``/dev`` …), anything
+under ``/proc``, ``/sys`` or ``/dev``, raw IP hosts, writes under a code root (``{task}``,
+``{site}``, ``{stdlib}``, ``{prefix}``, ``{opt}``, ``{runtime}``), exec values that are flags,
+hold ``..`` or shell syntax, and interpreters' code arguments (``python -c``).
 With ``generalise_regions`` an AWS regional endpoint ``dynamodb.us-east-1.amazonaws.com:443``
 becomes ``dynamodb.*.amazonaws.com:443``; without it the region stays exact.
 
