@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-pythons lint bench layer clean venv
+.PHONY: demo test test-pythons python3.14 lint bench layer clean venv report-screenshot
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -27,13 +27,22 @@ test: $(STAMP)
 	$(PY) -m bench --check
 
 # The runtime supports Lambda's Python 3.10-3.13: run the suite on each interpreter found.
+# CPython 3.14 comes from `make python3.14` (a private prefix, see scripts/get-python3.14.sh);
+# it is tested last, when present. `make test-pythons PY314=` leaves it out.
 PYTHONS ?= python3.10 python3.12 python3.13
+PY314   ?= $(HOME)/.cache/lambda-sandbox/python3.14/bin/python3.14
 test-pythons:
-	@for py in $(PYTHONS); do \
+	@for py in $(PYTHONS) $(PY314); do \
 	  if ! command -v $$py >/dev/null 2>&1; then echo "skip $$py (not installed)"; continue; fi; \
-	  $$py -m venv .venv-$$py && .venv-$$py/bin/pip install -q -e '.[dev]' && \
-	  .venv-$$py/bin/python -m pytest -q tests/unit tests/functional tests/e2e || exit 1; \
+	  venv=.venv-$$(basename $$py); \
+	  $$py -m venv $$venv && $$venv/bin/pip install -q -e '.[dev]' && \
+	  $$venv/bin/python -m pytest -q tests/unit tests/functional tests/e2e || exit 1; \
 	done
+
+# Provide CPython 3.14 at $(PY314) (default prefix ~/.cache/lambda-sandbox/python3.14);
+# a no-op when it is already there and works.
+python3.14:
+	PY314_PREFIX=$(PY314:/bin/python3.14=) bash scripts/get-python3.14.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sandbox tests bench examples
@@ -46,6 +55,21 @@ bench: $(STAMP)
 layer: $(STAMP)
 	$(PY) -m sandbox.cli layer build --arch x86_64
 	$(PY) -m sandbox.cli layer build --arch arm64
+
+# docs/img/report.png: `sandbox report` on sample log lines, shot by headless Chromium
+# (Debian's chromium package; generated, not committed).
+CHROMIUM ?= chromium
+report-screenshot: $(STAMP)
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "error: $(CHROMIUM) not found (apt-get install chromium)"; exit 1; }
+	mkdir -p build/report docs/img
+	$(PY) examples/report_sample.py build/report/orders.jsonl
+	$(PY) -m sandbox.cli report orders --logs build/report/orders.jsonl \
+	  --profile profiles/orders.json --html build/report/report.html
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
+	  --disable-component-update --disable-sync --no-first-run \
+	  --user-data-dir=build/report/chromium --hide-scrollbars --window-size=1280,1900 \
+	  --screenshot=docs/img/report.png file://$(CURDIR)/build/report/report.html
+	@echo "wrote docs/img/report.png"
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -157,6 +157,13 @@ def _report(outcomes: Sequence[Outcome], as_json: bool) -> int:
     return 1 if any(not o.ok for o in outcomes) else 0
 
 
+def _doc(func: Callable[..., Any]) -> str:
+    """A command's docstring as help text: plain words, no reStructuredText markup."""
+    import inspect
+
+    return inspect.cleandoc(func.__doc__ or "").replace("``", "")
+
+
 def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the tool's own errors into a message and exit status 1 (no traceback)."""
 
@@ -357,9 +364,15 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
 
 @_guard
 def cmd_inventory(args: argparse.Namespace) -> int:
-    """``sandbox inventory``: the Python functions and the sandbox on each."""
+    """sandbox inventory: per Python function, the mode, the sandbox and profile layer versions,
+    the learning state, the hosts and AWS services it talks to (from its deployed profile),
+    whether its role grants more than the profile uses (iam check against the profile layer),
+    and with --findings its last findings and who caused them.
+
+    Exit status: 0 listed, 1 a named function does not exist or AWS could not be read, 2 usage.
+    """
     from sandbox.fleet.cwfindings import parse_since
-    from sandbox.fleet.inventory import collect, format_table
+    from sandbox.fleet.inventory import collect, format_csv, format_table
 
     opts = _options(args)
     rows = collect(
@@ -367,12 +380,15 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         args.functions,
         cache_dir=args.cache_dir or default_cache_dir(),
         findings=args.findings,
+        iam=not args.no_iam,
         since_ms=parse_since(args.since) if args.findings else None,
         min_invocations=args.min_quiet_invocations,
         quiet=_duration(args.min_quiet_time),
     )
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+    elif args.csv:
+        sys.stdout.write(format_csv(rows))
     else:
         print(format_table(rows))
     return 0
@@ -436,53 +452,90 @@ def cmd_iam_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _print_findings(function: str, window: str, agg: Any) -> None:
+    from sandbox.fleet.cwfindings import who_label
+
+    print(
+        f"{function}: {agg.occurrences} occurrences of {len(agg.groups)} distinct findings "
+        f"{window} ({agg.lines} logged, {agg.repeats} repeats, "
+        f"{agg.suppressed} over the per-invocation budget)"
+    )
+    for group in agg.groups:
+        print(
+            f"  {group['count']:>5}x {group['decision']:<11} {group['category']} "
+            f"{group['action']} {group['target']}"
+        )
+        print(
+            f"         first {group['first_seen']}  last {group['last_seen']}  "
+            f"invocations {group['invocations']}"
+        )
+        print(
+            f"         where: {', '.join(group['sites']) or '-'}   "
+            f"phase: {', '.join(group['phases']) or '-'}"
+        )
+        for index, caller in enumerate(group["who"]):
+            label = "who:  " if index == 0 else "      "
+            paths = f"  {', '.join(caller['paths'])}" if caller.get("paths") else ""
+            print(f"         {label} {caller['count']:>5}x {who_label(caller)}{paths}")
+        if group.get("rule"):
+            print(f"         allow with: {group['rule']}")
+    if agg.unattributed:
+        print(
+            f"  ({agg.unattributed} repeats counted without their caller: "
+            "their invocation's finding line is outside the window)"
+        )
+
+
 @_guard
 def cmd_findings(args: argparse.Namespace) -> int:
-    """``sandbox findings``: findings from CloudWatch Logs, grouped; export to Security Hub/OCSF."""
+    """``sandbox findings``: every distinct finding of a function from CloudWatch Logs, with
+    its count, first and last seen and each caller; export to OCSF or Security Hub.
+
+    Exit status: 0 no finding, 1 findings (or a failed export or lookup), 2 usage error.
+    """
     from sandbox.fleet.cwfindings import (
-        group_findings,
-        import_to_security_hub,
+        aggregate,
         parse_since,
         read_findings,
+        read_findings_files,
+        require_function,
     )
     from sandbox.fleet.export import to_ocsf
+    from sandbox.fleet.securityhub import import_to_security_hub
 
     opts = _options(args)
-    records = list(read_findings(opts, args.function, since_ms=parse_since(args.since)))
-    if args.ocsf:
-        for record in records:
-            print(json.dumps(to_ocsf(record), sort_keys=True))
-    elif args.json:
-        print(json.dumps(group_findings(records), indent=2, sort_keys=True))
+    records: list[dict[str, Any]] = []
+    if args.logs:
+        records.extend(read_findings_files(args.logs, args.function))
     else:
-        groups = group_findings(records)
+        name = require_function(opts, args.function)
+        records.extend(read_findings(opts, name, since_ms=parse_since(args.since)))
+    agg = aggregate(records)
+    if args.ocsf:
+        region = None if args.logs else opts.region_name()
+        for group in agg.groups:
+            print(json.dumps(to_ocsf(group, region=region), sort_keys=True))
+    elif args.json:
         print(
-            f"{args.function}: {len(records)} findings in {len(groups)} groups since {args.since}"
+            json.dumps(
+                {"function": args.function, "since": args.since, **agg.to_dict()},
+                indent=2,
+                sort_keys=True,
+            )
         )
-        for group in groups:
-            print(
-                f"  {group['count']:>5}x {group['decision']:<11} {group['category']} "
-                f"{group['action']} {group['target']}"
-            )
-            print(
-                f"         where: {', '.join(group['sites']) or '-'}   "
-                f"phase: {', '.join(group['phases']) or '-'}"
-            )
-            print(
-                f"         who:   {', '.join(group['sources']) or '-'}   "
-                f"requests: {group['requests']}"
-            )
-            print(f"         first {group['first']}  last {group['last']}")
-            if group.get("rule"):
-                print(f"         allow with: {group['rule']}")
+    else:
+        window = "in the files given" if args.logs else f"since {args.since}"
+        _print_findings(args.function, window, agg)
+    status = 1 if agg.groups else 0
     if args.to_securityhub:
         if not records:
             print("nothing to send to Security Hub", file=sys.stderr)
-            return 0
+            return status
         summary = import_to_security_hub(opts, records)
         print(
-            f"Security Hub: {summary['success']} imported, {summary['failed']} failed "
-            f"in {summary['batches']} batches",
+            f"Security Hub: {summary['created']} created, {summary['updated']} updated, "
+            f"{summary['unchanged']} unchanged; {summary['success']} imported, "
+            f"{summary['failed']} failed in {summary['batches']} batches",
             file=sys.stderr,
         )
         for error in summary["errors"][:10]:
@@ -490,7 +543,50 @@ def cmd_findings(args: argparse.Namespace) -> int:
                 f"  {error.get('Id')}: {error.get('ErrorCode')} {error.get('ErrorMessage')}",
                 file=sys.stderr,
             )
-        return 1 if summary["failed"] else 0
+        if summary["failed"]:
+            return 1
+    return status
+
+
+@_guard
+def cmd_report(args: argparse.Namespace) -> int:
+    """sandbox report: one self-contained HTML page for the functions: the profile as a map
+    (categories, rules, risk marks, counts), the learning curve, findings over time, and who,
+    where and how for each finding. Reads CloudWatch Logs and the functions' configuration, or
+    local files of log lines (--logs).
+
+    Exit status: 0 written, 1 a function does not exist or could not be read, 2 usage error.
+    """
+    from sandbox.fleet.cwfindings import parse_since
+    from sandbox.fleet.report import collect
+    from sandbox.fleet.report_page import render_html
+    from sandbox.profile import Profile
+
+    if not args.html and not args.json:
+        print("sandbox report: give --html FILE, --json, or both", file=sys.stderr)
+        return 2
+    profiles: dict[str, Path] = {}
+    for path in args.profile or []:
+        profiles[Profile.load(path).function] = path
+    opts = None if args.logs else _options(args)
+    reports = [
+        collect(
+            function,
+            opts=opts,
+            profile_path=profiles.get(function),
+            logs=args.logs or (),
+            since_ms=parse_since(args.since),
+            cache_dir=args.cache_dir or default_cache_dir(),
+        )
+        for function in args.functions
+    ]
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_html(reports), encoding="utf-8")
+    if args.json:
+        print(json.dumps(reports, indent=2, sort_keys=True))
+    else:
+        print(f"wrote {args.html} ({len(reports)} functions)")
     return 0
 
 
@@ -608,14 +704,26 @@ def add_fleet_parsers(subparsers: Any) -> None:
     inventory = subparsers.add_parser(
         "inventory",
         help="Python functions and the sandbox on each",
-        description=cmd_inventory.__doc__,
+        description=_doc(cmd_inventory),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inventory.add_argument(
         "functions", nargs="*", metavar="FUNCTION", help="only these (default all Python functions)"
     )
-    inventory.add_argument("--json", action="store_true")
+    inventory_out = inventory.add_mutually_exclusive_group()
+    inventory_out.add_argument("--json", action="store_true", help="the rows as JSON")
+    inventory_out.add_argument(
+        "--csv", action="store_true", help="the rows as CSV (lists joined with ;)"
+    )
     inventory.add_argument(
-        "--findings", action="store_true", help="also read the last finding from CloudWatch Logs"
+        "--findings",
+        action="store_true",
+        help="also read the last findings and their callers from CloudWatch Logs",
+    )
+    inventory.add_argument(
+        "--no-iam",
+        action="store_true",
+        help="skip comparing each role with its deployed profile (no IAM reads)",
     )
     inventory.add_argument(
         "--since", default="24h", help="with --findings: how far back (default 24h)"
@@ -656,22 +764,65 @@ def add_fleet_parsers(subparsers: Any) -> None:
     check.set_defaults(func=cmd_iam_check, command="iam check")
 
     findings = subparsers.add_parser(
-        "findings", help="findings from CloudWatch Logs", description=cmd_findings.__doc__
+        "findings",
+        help="a function's findings from CloudWatch Logs, aggregated",
+        description=_doc(cmd_findings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     findings.add_argument("function", metavar="FUNCTION")
     findings.add_argument(
         "--since", default="1h", help="how far back: 1h, 30m, 2d or an ISO time (default 1h)"
     )
+    findings.add_argument(
+        "--logs",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="read these files or folders of log lines instead of CloudWatch Logs (repeatable)",
+    )
     out = findings.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="the groups as JSON")
-    out.add_argument("--ocsf", action="store_true", help="one OCSF Detection Finding per line")
+    out.add_argument("--json", action="store_true", help="the distinct findings as JSON")
+    out.add_argument(
+        "--ocsf", action="store_true", help="one OCSF Detection Finding per distinct finding"
+    )
     findings.add_argument(
         "--to-securityhub",
         action="store_true",
-        help="send as ASFF (BatchImportFindings, batches of 100)",
+        help="create or update one ASFF finding per distinct finding (BatchImportFindings)",
     )
     _aws_options(findings)
     findings.set_defaults(func=cmd_findings, command="findings")
+
+    report = subparsers.add_parser(
+        "report",
+        help="an HTML report: profile map, learning curve, findings over time",
+        description=_doc(cmd_report),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("functions", nargs="+", metavar="FUNCTION")
+    report.add_argument("--html", type=Path, metavar="FILE", help="write the page here")
+    report.add_argument("--json", action="store_true", help="print the report's data as JSON")
+    report.add_argument(
+        "--profile",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="a function's profile file (repeatable; matched by its function name); "
+        "default: the deployed profile layer's summary",
+    )
+    report.add_argument(
+        "--logs",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="read these files or folders of log lines instead of AWS (repeatable)",
+    )
+    report.add_argument(
+        "--since", default="7d", help="findings from how far back: 7d, 24h or an ISO time"
+    )
+    report.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
+    _aws_options(report)
+    report.set_defaults(func=cmd_report, command="report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,6 +58,7 @@ class BuildOptions:
     region: str | None = None
     extends: tuple[str, ...] = DEFAULT_EXTENDS
     base_dir: Path | None = None
+    insights: bool = False  # CloudWatch sources aggregated by Logs Insights
 
     def generalise(self) -> Options:
         return Options(self.threshold, self.generalise_regions, self.literal_cap)
@@ -140,6 +141,7 @@ def build_profile(
         region=options.region,
         warn=warn,
         clients=clients,
+        insights=options.insights,
     )
     return build_from_observations(function, observed, existing, options)
 

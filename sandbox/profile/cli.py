@@ -59,6 +59,18 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     build.add_argument("--region", help="AWS region for cloudwatch and s3 sources")
     build.add_argument(
+        "--endpoint-url", metavar="URL", help="AWS API endpoint for cloudwatch and s3 sources"
+    )
+    build.add_argument(
+        "--profile-name", metavar="NAME", help="named AWS profile (credentials) for the sources"
+    )
+    build.add_argument(
+        "--insights",
+        action="store_true",
+        help="cloudwatch sources: aggregate server-side with Logs Insights (falls back to "
+        "reading every line where it cannot)",
+    )
+    build.add_argument(
         "--generalise-regions", action="store_true", help="AWS endpoints: region -> *"
     )
     build.add_argument(
@@ -114,6 +126,28 @@ def _error(message: str) -> int:
     return 2
 
 
+def _aws_clients(args: argparse.Namespace) -> dict[str, Any] | None:
+    """boto3 clients for the cloudwatch and s3 sources, honouring the endpoint and AWS profile."""
+    services = {
+        "logs" if s.startswith("cloudwatch") else "s3"
+        for s in args.sources
+        if s == "cloudwatch" or s.startswith(("cloudwatch:", "s3://"))
+    }
+    if not services or not (args.endpoint_url or args.profile_name):
+        return None  # the sources make their own clients (region only) when needed
+    from sandbox.profile.observations import SourceError
+
+    try:
+        import boto3
+    except ImportError as exc:  # pragma: no cover - boto3 ships with the dev extras
+        raise SourceError("reading from AWS needs boto3 (pip install boto3)") from exc
+    try:
+        session = boto3.session.Session(profile_name=args.profile_name, region_name=args.region)
+    except Exception as exc:  # botocore.exceptions.ProfileNotFound
+        raise SourceError(f"--profile-name {args.profile_name}: {exc}") from exc
+    return {name: session.client(name, endpoint_url=args.endpoint_url) for name in services}
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from sandbox.profile.build import BuildOptions, build_profile
     from sandbox.profile.diff import diff_profiles
@@ -146,8 +180,11 @@ def cmd_build(args: argparse.Namespace) -> int:
                 region=args.region,
                 extends=tuple(args.extends or ("python-runtime",)),
                 base_dir=out.parent if out is not None else None,
+                insights=args.insights,
             )
-            profile, report = build_profile(function, args.sources, existing, options)
+            profile, report = build_profile(
+                function, args.sources, existing, options, clients=_aws_clients(args)
+            )
             if out is not None:
                 profile.save(out)
     except SandboxError as exc:

@@ -43,7 +43,7 @@ from typing import Any
 
 from sandbox.runtime import generalisation as _table
 from sandbox.runtime.compiler import compile_profile
-from sandbox.runtime.events import norm_ip
+from sandbox.runtime.decoders.network import norm_ip
 from sandbox.runtime.globs import ARG_SEP, glob_to_regex, is_glob
 from sandbox.runtime.policy import Policy, host_part
 from sandbox.runtime.roots import ROOT_NAMES, Roots

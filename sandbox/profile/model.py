@@ -15,7 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sandbox.errors import ProfileError
-from sandbox.runtime.compiler import ACTIONS, SCHEMA_VERSION, compile_profile
+from sandbox.runtime.categories import ACTIONS
+from sandbox.runtime.compiler import SCHEMA_VERSION, compile_profile
 
 assert SCHEMA_VERSION == 1, "update Profile.schema_version's Literal"
 

@@ -5,7 +5,8 @@ Sources (``--from``):
 ===========================  ==================================================================
 ``PATH``                     a file of JSON lines (any text: lines may carry a log prefix)
 ``DIR``                      every regular file below it, in sorted order
-``cloudwatch``               ``/aws/lambda/<function>`` through ``FilterLogEvents`` (paginated)
+``cloudwatch``               ``/aws/lambda/<function>`` through ``FilterLogEvents`` (paginated),
+                             or aggregated server-side by Logs Insights (``insights=True``)
 ``cloudwatch:GROUP``         another log group
 ``s3://bucket/prefix``       every object under the prefix (``ListObjectsV2`` + ``GetObject``)
 ===========================  ==================================================================
@@ -42,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.runtime.compiler import ACTIONS
+from sandbox.runtime.categories import ACTIONS
 
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSION = 2  # 2 adds the "mac" field (see sandbox.runtime.recorder)
 OBSERVATION = "sandbox.observation"
 INVOCATION = "sandbox.invocation"
 PHASES = ("init", "invoke")
@@ -257,6 +258,8 @@ def read_sources(
     region: str | None = None,
     warn: Warn = stderr_warn,
     clients: Mapping[str, Any] | None = None,
+    insights: bool = False,
+    insights_bin: int = 60,
 ) -> ObservationSet:
     """Read every source into one :class:`ObservationSet`, resuming from ``cursors``.
 
@@ -271,7 +274,13 @@ def read_sources(
     region:
         AWS region for the CloudWatch and S3 clients.
     clients:
-        Ready boto3 clients by service name (``logs``, ``s3``), mainly for tests.
+        Ready boto3 clients by service name (``logs``, ``s3``): an endpoint or a named AWS
+        profile, and tests.
+    insights:
+        Let CloudWatch Logs Insights aggregate the CloudWatch sources server-side
+        (:mod:`sandbox.profile.insights`); where it cannot, warn and read every line.
+    insights_bin:
+        Minutes per bin of the Insights invocation counts.
 
     Example
     -------
@@ -283,7 +292,14 @@ def read_sources(
         before = Counter(out.skipped)
         if source == "cloudwatch" or source.startswith("cloudwatch:"):
             group = source.partition(":")[2] or f"/aws/lambda/{function}"
-            _read_cloudwatch(out, group, cursors, _client("logs", region, clients), source)
+            client = _client("logs", region, clients)
+            done = False
+            if insights:
+                done = _read_insights(
+                    out, group, function, cursors, client, source, insights_bin, warn
+                )
+            if not done:
+                _read_cloudwatch(out, group, cursors, client, source)
         elif source.startswith("s3://"):
             _read_s3(out, source, cursors, _client("s3", region, clients))
         else:
@@ -439,6 +455,46 @@ def _read_cloudwatch(
     cursor_out = {"timestamp": max_ts, "ids": sorted(ids_at_max)}
     out.cursors[key] = cursor_out
     cursors[key] = cursor_out
+
+
+def _read_insights(
+    out: ObservationSet,
+    group: str,
+    function: str | None,
+    cursors: dict[str, Any],
+    client: Any,
+    source: str,
+    bin_minutes: int,
+    warn: Warn,
+) -> bool:
+    """Read through Logs Insights; ``False`` (after a warning) when it cannot answer."""
+    from sandbox.profile.insights import InsightsUnavailable, read_insights
+
+    if not function:
+        warn(f"{source}: Logs Insights needs the function name; reading every line instead")
+        return False
+    key = f"insights:{group}"
+    done = cursors.get(key) if isinstance(cursors.get(key), dict) else {}
+    lines_cursor = cursors.get(f"cloudwatch:{group}")
+    assert isinstance(done, dict)
+    start = int(done.get("end", -1)) + 1
+    if isinstance(lines_cursor, dict) and lines_cursor.get("timestamp"):
+        start = max(start, int(lines_cursor["timestamp"]) // 1000 + 1)
+    try:
+        records, end = read_insights(client, group, function, start=start, bin_minutes=bin_minutes)
+    except InsightsUnavailable as exc:
+        warn(f"{source}: Logs Insights: {exc}; reading every line with FilterLogEvents instead")
+        return False
+    for record in records:
+        out.add_line(json.dumps(record), source)
+    # Both cursors move: a later build, with or without Insights, starts after this second.
+    for name, cursor in (
+        (key, {"end": end}),
+        (f"cloudwatch:{group}", {"timestamp": end * 1000 + 999, "ids": []}),
+    ):
+        out.cursors[name] = cursor
+        cursors[name] = cursor
+    return True
 
 
 def _read_s3(out: ObservationSet, url: str, cursors: dict[str, Any], client: Any) -> None:

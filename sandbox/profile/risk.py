@@ -11,14 +11,14 @@ write outside tmp   other ``files`` ``write`` not under ``{tmp}`` (``/dev/null``
 exec / shell        any ``processes`` rule; ``shell`` when the executable is a shell
 raw IP host         ``network`` rule whose host is an IP address
 native code         any ``native`` rule, or importing ``ctypes``/``_ctypes``/``cffi``
-code compile        any ``code`` rule (``eval``/``exec`` of strings after init)
+code <action>      any ``code`` rule (``code compile``: ``eval``/``exec`` of strings after init)
 ==================  =======================================================================
 """
 
 from __future__ import annotations
 
 from sandbox.profile.model import Rule
-from sandbox.runtime.events import norm_ip
+from sandbox.runtime.decoders.network import norm_ip
 from sandbox.runtime.globs import SHELLS
 from sandbox.runtime.policy import host_part
 
@@ -101,7 +101,7 @@ def risk(category: str, rule: Rule) -> str | None:
     elif category == "modules" and target.partition(".")[0] in _NATIVE_MODULES:
         return "native code (ctypes)"
     elif category == "code":
-        return "code compile"
+        return f"code {rule.action}"
     return None
 
 

@@ -15,7 +15,8 @@ import _socket
 import sys
 from collections.abc import Callable
 
-from .events import norm_host, norm_ip
+from .categories import UNDECODABLE
+from .decoders.network import norm_host, norm_ip
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ def interpose(book: AddressBook) -> None:
     """Wrap the resolver functions so their answers land in ``book`` (idempotent)."""
 
     def remember(host: Any, addresses: list[str]) -> None:
+        # The host exactly as the resolver got it (exact str/bytes only): a hostile object that
+        # answers one name to the sandbox and another to the resolver is never remembered.
         name = norm_host(host)
-        if name is None or norm_ip(name) is not None:
+        if name is None or name.startswith(UNDECODABLE) or norm_ip(name) is not None:
             return
         book.add(name, [a for a in (norm_ip(x) for x in addresses) if a])
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 from .config import Config
 from .event_source import event_source
-from .hook import begin_invocation, end_invocation, mark_invoke_phase
 from .install import install
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -71,23 +70,43 @@ def load_handler(spec: str | None) -> Handler:
     return function
 
 
+_invoked = [False]
+
+
+def handler(
+    event: Any,
+    context: Any,
+    _audit: Callable[..., None] = sys.audit,
+    _event_source: Callable[[Any], dict[str, Any]] = event_source,
+) -> Any:
+    """Run the function's handler under the sandbox (invoke phase).
+
+    The control events are raised here, in this function's own code: the hook honours them
+    only from it, so the function cannot forge a request id or an event source for findings.
+    """
+    if not _invoked[0]:
+        _invoked[0] = True
+        _audit("sandbox.phase", "invoke")
+    _audit("sandbox.invocation", getattr(context, "aws_request_id", None), _event_source(event))
+    try:
+        return _user_handler(event, context)
+    finally:
+        _audit("sandbox.invocation_end")
+
+
+def _load_failed(_audit: Callable[..., None] = sys.audit) -> None:
+    """The function's module did not load: the runtime will post the init error itself."""
+    _audit("sandbox.init_failed")
+
+
 _config = Config.from_env()
-_status = install(config=_config)
+_status = install(config=_config, control=(handler, _load_failed))
 if _status.get("mode", "off") != "off":
     # Lambda's code directory is read-only: don't let the import system try to write
     # bytecode there (each attempt would be a file write the profile has to explain).
     sys.dont_write_bytecode = True
-_user_handler = load_handler(_config.original_handler)
-_invoked = [False]
-
-
-def handler(event: Any, context: Any) -> Any:
-    """Run the function's handler under the sandbox (invoke phase)."""
-    if not _invoked[0]:
-        _invoked[0] = True
-        mark_invoke_phase()
-    begin_invocation(getattr(context, "aws_request_id", None), event_source(event))
-    try:
-        return _user_handler(event, context)
-    finally:
-        end_invocation()
+try:
+    _user_handler = load_handler(_config.original_handler)
+except BaseException:
+    _load_failed()
+    raise

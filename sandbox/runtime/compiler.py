@@ -13,23 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .categories import ACTIONS, CATEGORIES
+from .config import RULE_PHASES
 from .errors import ProfileError
 from .policy import FORMAT, FORMAT_VERSION, host_part, is_compiled, load_json
 
 SCHEMA_VERSION = 1
 BASE_DIR = Path(__file__).parent / "data" / "base"
 
-ACTIONS: dict[str, tuple[str, ...]] = {
-    "files": ("read", "write", "list", "connect"),
-    "network": ("resolve", "reverse", "connect", "sendto", "bind", "socket"),
-    "processes": ("exec", "fork", "kill"),
-    "modules": ("import",),
-    "native": ("dlopen", "dlsym"),
-    "code": ("compile",),
-    "aws": ("call",),
-}
-CATEGORIES = tuple(ACTIONS)
-RULE_PHASES = ("init", "invoke", "any")
 
 # The ceiling: denies that no learned or hand-written rule can override.
 CEILING: dict[str, list[str]] = {
@@ -40,6 +31,8 @@ CEILING: dict[str, list[str]] = {
         "/proc/*/task/*/mem",
     ],
     "files/write": ["/proc/*/mem", "/proc/*/task/*/mem", "/proc/*/environ"],
+    # The sandbox's own control of child interpreters and the dynamic loader: never granted.
+    "processes/env": ["SANDBOX_*=*", "LD_PRELOAD=*", "LD_AUDIT=*"],
     # Instance/container metadata and credential endpoints (IPv4 link-local, EC2 IPv6).
     "network/connect": ["169.254.*.*:*", "[fd00:ec2::254]:*"],
     "network/sendto": ["169.254.*.*:*", "[fd00:ec2::254]:*"],

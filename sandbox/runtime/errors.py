@@ -87,9 +87,10 @@ class PermissionViolation(SandboxViolation, PermissionError):
         return str(self.strerror)
 
 
-class ImportViolation(SandboxViolation, ImportError):
-    """A blocked module import (an ``ImportError`` so fallbacks keep working)."""
+class ImportViolation(SandboxViolation, ModuleNotFoundError):
+    """A blocked module import: a ``ModuleNotFoundError`` (an ``ImportError``), so
+    ``except ImportError`` and ``except ModuleNotFoundError`` fallbacks keep working."""
 
     def __init__(self, category: str, action: str, target: str, rule: str = ""):
         message = self._describe(category, action, target, rule)
-        ImportError.__init__(self, message, name=target)
+        ModuleNotFoundError.__init__(self, message, name=target)

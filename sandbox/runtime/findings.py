@@ -1,10 +1,13 @@
-"""Violation records: one JSON line per finding, deduplicated, rate-limited, exportable.
+"""Violation records: one JSON line per distinct finding per invocation — a blocked target is never silent.
 
-A finding says who attacked (the event source), where (the first non-library frame) and how
-(category, action, normalised target), what the sandbox did (``blocked`` or ``would-block``),
-and the profile rule that would allow it. Repeats of the same finding are counted, not
-re-logged; past ``max_per_invocation`` findings in one invocation the rest are only counted,
-and the counts are written when the invocation ends.
+A finding says who attacked (the event source of the invocation the thread belongs to), where
+(the first frame that is neither the sandbox nor a library) and how (category, action,
+normalised target), what the sandbox did (``blocked`` or ``would-block``), and the profile rule
+that would allow it. Every distinct target refused in an invocation is written at least once in
+that invocation: the first ``max_per_invocation`` as complete records, any more as compact ones
+(so junk findings cannot push the real one out). Repeats are counted and the counts written when
+the invocation ends, together with CloudWatch Embedded Metric Format lines (blocked and
+would-block counts per category), which make dashboards and alarms work with no API call.
 """
 
 from __future__ import annotations
@@ -13,21 +16,29 @@ import os
 import sys
 import time
 
+from .categories import ARG_SEP
+from .decoders import code as _code_module
 from .roots import Roots
-from .sinks import LineSink
+from .sinks import TEXT_ENCODER, LineSink
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
+    from types import FrameType
     from typing import Any
 
 
 SCHEMA = 1
+METRICS_NAMESPACE = "lambda-sandbox"
 _getframe = sys._getframe
-_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+_strftime = time.strftime
+_gmtime = time.gmtime
+_time = time.time
+_exit = os._exit
+_getattr = getattr
 
 
 class Invocation:
-    """The current invocation: request id and the event source (who)."""
+    """An invocation: request id, the event source (who), and its number in this process."""
 
     __slots__ = ("number", "request_id", "who")
 
@@ -40,7 +51,7 @@ class Invocation:
 
 
 class Reporter:
-    """Writes findings; holds the dedup table and the per-invocation budget."""
+    """Writes findings; holds the per-invocation table of what was refused, and the metrics."""
 
     def __init__(
         self,
@@ -52,6 +63,7 @@ class Reporter:
         roots: Roots,
         layers: dict[str, str],
         max_per_invocation: int = 100,
+        suggest: Any = None,
     ):
         self.sink = sink
         self.function = function
@@ -60,35 +72,50 @@ class Reporter:
         self.roots = roots
         self.layers = layers
         self.max_per_invocation = max_per_invocation
+        self.suggest = suggest  # the builder's generalisation, for rule hints (optional)
         self._seen: dict[tuple[str, ...], int] = {}
-        self._emitted_this_invocation = 0
-        self._suppressed = 0
+        self._complete = 0
+        self._compact = 0
+        self._metrics: dict[tuple[str, str], int] = {}
         library = [
             d + "/" for name in ("stdlib", "site", "prefix") for d in roots.dirs.get(name, ())
         ]
-        self._library_dirs = (*library, _SANDBOX_DIR + "/")
+        self._library_dirs = tuple(library)
 
     def site(self) -> str:
         """``file:line`` of the first frame that is not the sandbox, stdlib or a library."""
-        frame = _getframe(1)
+        frame: FrameType | None = _getframe(1)
+        own = _code_module.OWN_CODES
         fallback = None
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if not filename.startswith(_SANDBOX_DIR):
+            code = frame.f_code
+            if code not in own:
+                filename = code.co_filename
                 if fallback is None:
                     fallback = frame
                 if not filename.startswith(self._library_dirs) and not filename.startswith(
                     "<frozen"
                 ):
                     break
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         chosen = frame or fallback
         if chosen is None:
             return "<unknown>"
-        filename = chosen.f_code.co_filename
-        if not filename.startswith("<"):
-            filename = os.path.normpath(filename)
-        return f"{self.roots.to_symbolic(filename)}:{chosen.f_lineno}"
+        filename = _code_module._norm(chosen.f_code.co_filename)
+        return self.roots.to_symbolic(filename) + ":" + str(chosen.f_lineno)
+
+    def rule_hint(self, category: str, action: str, target: str, phase: str) -> str:
+        """The profile rule (as JSON text) that would allow an access: the builder's form of it."""
+        shown, argv = self.roots.symbolic(category, target)
+        if self.suggest is not None:
+            try:
+                shown, argv = self.suggest(category, action, shown, argv)
+            except Exception:
+                pass  # a hint is a courtesy: the literal rule will do
+        rule: dict[str, Any] = {"action": action, "phase": phase, "target": shown}
+        if argv is not None:
+            rule["argv"] = argv
+        return "rules." + category + ": " + TEXT_ENCODER.encode(rule)
 
     def report(
         self,
@@ -97,57 +124,74 @@ class Reporter:
         action: str,
         target: str,
         decision: str,
-        rule: str,
         phase: str,
         invocation: Invocation,
         reason: str = "not in profile",
-        argv: list[str] | None = None,
+        named: str | None = None,
+        hint: bool = True,
     ) -> None:
         site = self.site()
-        key = (category, action, target + "\x1f" + "\x1f".join(argv or ()), decision, site)
+        key = (category, action, target, decision, site)
         count = self._seen.get(key, 0) + 1
-        if len(self._seen) > 4096:
-            self._seen.clear()
         self._seen[key] = count
+        metric = (category, decision)
+        self._metrics[metric] = self._metrics.get(metric, 0) + 1
         if count > 1:
-            return
-        if self._emitted_this_invocation >= self.max_per_invocation:
-            self._suppressed += 1
-            return
-        self._emitted_this_invocation += 1
-        self.sink.write(
-            {
-                "type": "sandbox.finding",
-                "schema": SCHEMA,
-                "level": "ERROR" if decision == "blocked" else "WARN",
-                "time": _now(),
-                "function": self.function,
-                "version": self.version,
-                "request_id": invocation.request_id,
-                "phase": phase,
-                "mode": self.mode,
-                "category": category,
-                "action": action,
-                "target": target,
-                **({"argv": argv} if argv is not None else {}),
-                "decision": decision,
-                "reason": reason,
-                "rule": rule,
-                "site": site,
-                "who": invocation.who,
-                "layers": self.layers,
-            }
-        )
+            return  # counted; the invocation's summary says how often
+        shown, argv = self.roots.symbolic(category, target)
+        if named:
+            shown = shown + " (" + named + ")"
+        record: dict[str, Any] = {
+            "type": "sandbox.finding",
+            "schema": SCHEMA,
+            "level": "ERROR" if decision == "blocked" else "WARN",
+            "time": _now(),
+            "function": self.function,
+            "request_id": invocation.request_id,
+            "category": category,
+            "action": action,
+            "target": shown,
+            "decision": decision,
+        }
+        if argv is not None:
+            record["argv"] = argv
+        if self._complete < self.max_per_invocation:
+            self._complete += 1
+            record.update(
+                {
+                    "version": self.version,
+                    "phase": phase,
+                    "mode": self.mode,
+                    "reason": reason,
+                    "rule": self.rule_hint(category, action, target, phase) if hint else "",
+                    "site": site,
+                    "who": invocation.who,
+                    "layers": self.layers,
+                }
+            )
+        else:
+            # Past the budget: still written (a distinct refused target is never silent),
+            # without the parts that cost most.
+            self._compact += 1
+            record["compact"] = True
+            record["site"] = site
+        self._write(record)
 
-    def end_invocation(self, invocation: Invocation) -> None:
-        """Write the repeat and suppressed counts of the invocation that ends, then reset."""
+    def _write(self, record: dict[str, Any]) -> None:
+        written = self.sink.write(record)
+        if not written and self.mode == "enforce" and _getattr(self.sink, "tampered", False):
+            # Nothing can be reported any more: the function does not run on unwatched.
+            _exit(70)
+
+    def end_invocation(self, invocation: Invocation, quiet: int = 0) -> None:
+        """Write the repeat counts and metrics of the invocation that ends, then reset."""
         repeats = {
-            f"{k[0]} {k[1]} {k[2].replace(chr(31), ' ')}": n - 1
+            " ".join((k[0], k[1], k[2].replace(ARG_SEP, " "))): n - 1
             for k, n in self._seen.items()
             if n > 1
         }
-        if repeats or self._suppressed:
-            self.sink.write(
+        if repeats or self._compact:
+            self._write(
                 {
                     "type": "sandbox.finding.summary",
                     "schema": SCHEMA,
@@ -157,15 +201,28 @@ class Reporter:
                     "version": self.version,
                     "request_id": invocation.request_id,
                     "repeats": repeats,
-                    "suppressed": self._suppressed,
+                    "compact": self._compact,
+                    "optional_imports_refused": quiet,
                 }
             )
-        self._seen = {k: 1 for k in self._seen}
-        self._emitted_this_invocation = 0
-        self._suppressed = 0
+        self._write_metrics()
+        self._seen = {}
+        self._complete = 0
+        self._compact = 0
+
+    def _write_metrics(self) -> None:
+        if not self._metrics:
+            return
+        by_category: dict[str, dict[str, int]] = {}
+        for (category, decision), count in self._metrics.items():
+            name = "blocked" if decision == "blocked" else "would_block"
+            by_category.setdefault(category, {})[name] = count
+        self._metrics = {}
+        for category, counts in sorted(by_category.items()):
+            self._write(emf(self.function, category, counts))
 
     def internal_error(self, event: str, error: BaseException, invocation: Invocation) -> None:
-        self.sink.write(
+        self._write(
             {
                 "type": "sandbox.error",
                 "schema": SCHEMA,
@@ -174,26 +231,36 @@ class Reporter:
                 "function": self.function,
                 "request_id": invocation.request_id,
                 "event": event,
-                "error": f"{type(error).__name__}: {error}",
+                "error": type(error).__name__ + ": " + str(error),
             }
         )
 
 
+def emf(function: str, category: str, counts: dict[str, int]) -> dict[str, Any]:
+    """A CloudWatch Embedded Metric Format record: counts per category for one function.
+
+    Example
+    -------
+    >>> emf("orders", "files", {"blocked": 2})["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    [{'Name': 'blocked', 'Unit': 'Count'}]
+    """
+    return {
+        "_aws": {
+            "Timestamp": int(_time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["function", "category"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in sorted(counts)],
+                }
+            ],
+        },
+        "type": "sandbox.metrics",
+        "function": function,
+        "category": category,
+        **counts,
+    }
+
+
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def rule_hint(category: str, action: str, target: str, phase: str, roots: Roots) -> str:
-    """The profile rule (as JSON text) that would allow an access."""
-    import json
-
-    shown = target
-    rule: dict[str, Any] = {"action": action, "phase": phase}
-    if category == "processes" and action == "exec":
-        parts = target.split("\x1f")
-        shown = roots.to_symbolic(parts[0])
-        rule["argv"] = [roots.symbolise_text(a) for a in parts[1:]]
-    elif category in ("files", "native", "code"):
-        shown = roots.to_symbolic(target)
-    rule["target"] = shown
-    return f"rules.{category}: " + json.dumps(rule, sort_keys=True)
+    return _strftime("%Y-%m-%dT%H:%M:%SZ", _gmtime())

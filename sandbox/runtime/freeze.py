@@ -1,13 +1,28 @@
-"""Snapshot a module's functions so rebinding its globals later cannot change them.
+"""Private copies of the hook's code, so rebinding anything the function can reach changes nothing.
 
-Code in the function can rebind any module global (``sandbox.runtime.events.norm_path = ...``) with no
-audit event. The hook therefore runs *copies* of its decoder functions whose globals are a
-private snapshot taken at install time, before the function's code loads; functions that call
-each other inside the snapshot call the copies too.
+Code in the function can rebind any module global (``sandbox.runtime.paths.resolve = ...``),
+any attribute of a class (``Matcher.match = ...``), any builtin (``builtins.isinstance = ...``)
+and any standard-library function (``posixpath.abspath = ...``) with no audit event. So at
+install, before the function's code loads, the hook's modules are copied:
+
+- each module gets a private *snapshot* of its globals, and a private module object wrapping
+  it (``paths.resolve`` inside frozen code finds the snapshot, not the real module);
+- every snapshot's ``__builtins__`` is a private copy of the builtins taken at install, so the
+  frozen functions (and every function they create later) resolve ``len``, ``isinstance``... there;
+- every function is re-created on its module's snapshot, every class gets a frozen subclass
+  whose namespace holds the frozen methods and copies of its class attributes;
+- :func:`verify` refuses to install if any frozen function still reaches a module that is not
+  one of the private copies (a standard-library module looked up at call time, e.g. ``os.path``):
+  everything it calls must be bound at import (``_lstat = os.lstat``).
+
+What this cannot do (a documented limit of any Python-level hook): an object reached through
+the hook's frames or ``gc`` exposes the snapshots themselves. The native core keeps the hook's
+frames out of reach and the ``introspect`` category refuses ``gc`` walks.
 """
 
 from __future__ import annotations
 
+import builtins
 import types
 from collections.abc import Iterable
 
@@ -15,64 +30,187 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold sta
 if TYPE_CHECKING:
     from typing import Any
 
+_FunctionType = types.FunctionType
+_ModuleType = types.ModuleType
+_CodeType = types.CodeType
 
-def freeze(modules: Iterable[types.ModuleType]) -> dict[int, Any]:
-    """Copy the functions and methods of ``modules`` onto snapshot globals.
 
-    Returns a map ``id(original) → copy``; the snapshots themselves point at the copies.
-    """
-    snapshots: dict[int, dict[str, Any]] = {}
-    for module in modules:
-        snapshots[id(module.__dict__)] = dict(module.__dict__)
-    copies: dict[int, Any] = {}
-    functions: list[types.FunctionType] = []
-    for snapshot in snapshots.values():
-        for value in snapshot.values():
-            if isinstance(value, types.FunctionType):
-                functions.append(value)
-            elif isinstance(value, type):
-                functions.extend(
-                    v for v in vars(value).values() if isinstance(v, types.FunctionType)
+class Frozen:
+    """The result of :func:`freeze`: maps from originals to their private copies."""
+
+    __slots__ = ("builtins", "copies", "modules", "snapshots")
+
+    def __init__(self) -> None:
+        self.copies: dict[int, Any] = {}  # id(original function or class) → copy
+        self.modules: dict[int, types.ModuleType] = {}  # id(original module) → private module
+        self.snapshots: dict[int, dict[str, Any]] = {}  # id(original module dict) → snapshot
+        self.builtins: dict[str, Any] = dict(builtins.__dict__)
+
+    def __call__(self, original: Any) -> Any:
+        """The private copy of a function, class or module (error if there is none)."""
+        found = self.copies.get(id(original)) or self.modules.get(id(original))
+        if found is None:
+            raise RuntimeError(f"lambda-sandbox: {original!r} was not frozen")
+        return found
+
+    def codes(self) -> frozenset[types.CodeType]:
+        """Every code object the frozen functions run (nested functions included)."""
+        out: set[types.CodeType] = set()
+        pending = [c.__code__ for c in self.copies.values() if isinstance(c, _FunctionType)]
+        for cls in self.copies.values():
+            if isinstance(cls, type):
+                pending.extend(
+                    v.__code__ for v in vars(cls).values() if isinstance(v, _FunctionType)
                 )
-    for value in functions:
-        if id(value.__globals__) not in snapshots or id(value) in copies:
-            continue  # imported from elsewhere, or already copied
-        clone = types.FunctionType(
-            value.__code__,
-            snapshots[id(value.__globals__)],
-            value.__name__,
-            value.__defaults__,
-            value.__closure__,
-        )
-        clone.__kwdefaults__ = value.__kwdefaults__
-        clone.__qualname__ = value.__qualname__
-        copies[id(value)] = clone
-    for snapshot in snapshots.values():
+        while pending:
+            code = pending.pop()
+            if code in out:
+                continue
+            out.add(code)
+            pending.extend(c for c in code.co_consts if isinstance(c, _CodeType))
+        return frozenset(out)
+
+
+def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
+    """Copy the functions, classes and globals of ``modules`` (see the module docstring)."""
+    frozen = Frozen()
+    modules = list(modules)
+    for module in modules:
+        # The private module's own dict is the snapshot: module attribute lookups and the
+        # frozen functions' globals see one and the same private copy.
+        private = _ModuleType(module.__name__, module.__doc__)
+        snapshot = private.__dict__
+        snapshot.update(module.__dict__)
+        snapshot["__builtins__"] = frozen.builtins
+        frozen.snapshots[id(module.__dict__)] = snapshot
+        frozen.modules[id(module)] = private
+    # Functions first (classes' methods need them), each on its own module's snapshot.
+    for module in modules:
+        snapshot = frozen.snapshots[id(module.__dict__)]
+        for value in list(snapshot.values()):
+            _copy_function(value, frozen)
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                for attr in vars(value).values():
+                    _copy_function(attr, frozen)
+            if type(value) is dict:  # dispatch tables: functions made by factories at import
+                for item in value.values():
+                    _copy_function(item, frozen)
+    for module in modules:
+        snapshot = frozen.snapshots[id(module.__dict__)]
+        for value in list(snapshot.values()):
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                _copy_class(value, frozen)
+    for module in modules:
+        snapshot = frozen.snapshots[id(module.__dict__)]
         for name, value in list(snapshot.items()):
-            if id(value) in copies:
-                snapshot[name] = copies[id(value)]
-            elif type(value) in (dict, list, set):
-                # Module-level mutable state (caches, tables): the frozen code gets its own
-                # copy, so filling or clearing the module's object from outside changes nothing.
+            if name == "__builtins__":
+                continue
+            replacement = frozen.copies.get(id(value)) or frozen.modules.get(id(value))
+            if replacement is not None:
+                snapshot[name] = replacement
+            elif type(value) is dict:
+                # Module-level tables and caches: the frozen code gets its own copy, with the
+                # functions in it replaced by their frozen copies.
+                snapshot[name] = {
+                    k: frozen.copies.get(id(v)) or frozen.modules.get(id(v)) or v
+                    for k, v in value.items()
+                }
+            elif type(value) in (list, set):
                 snapshot[name] = value.copy()
-    return copies
+    return frozen
 
 
-def freeze_instances(instances: Iterable[Any], copies: dict[int, Any]) -> None:
-    """Give each instance a subclass whose methods are the frozen copies (same layout).
+def _copy_function(value: Any, frozen: Frozen) -> None:
+    if not isinstance(value, _FunctionType) or id(value) in frozen.copies:
+        return
+    snapshot = frozen.snapshots.get(id(value.__globals__))
+    if snapshot is None:
+        return  # imported from elsewhere (not one of the frozen modules)
+    closure = None
+    if value.__closure__:
+        # New cells: a cell shared with the original could be rewritten through it.
+        closure = tuple(_cell(cell, frozen) for cell in value.__closure__)
+    clone = _FunctionType(value.__code__, snapshot, value.__name__, value.__defaults__, closure)
+    clone.__kwdefaults__ = value.__kwdefaults__
+    clone.__qualname__ = value.__qualname__
+    frozen.copies[id(value)] = clone
 
-    Attribute lookups still go through the class, so rebinding a *module global* cannot
-    change what the instance does. (Assigning to the class attributes themselves is a
-    different, documented limit: plain class attributes are mutable with no audit event.)
-    """
-    frozen_classes: dict[type, type] = {}
+
+def _cell(cell: Any, frozen: Frozen) -> Any:
+    try:
+        content = cell.cell_contents
+    except ValueError:  # an empty cell (a name bound later)
+        return types.CellType()
+    return types.CellType(frozen.copies.get(id(content), content))
+
+
+def _copy_class(cls: type, frozen: Frozen) -> None:
+    if id(cls) in frozen.copies:
+        return
+    namespace: dict[str, Any] = {"__slots__": (), "__module__": cls.__module__}
+    for klass in reversed(cls.__mro__):
+        if klass is object:
+            continue
+        for name, value in vars(klass).items():
+            if name in ("__dict__", "__weakref__", "__slots__", "__module__", "__qualname__"):
+                continue
+            if isinstance(value, _FunctionType):
+                namespace[name] = frozen.copies.get(id(value), value)
+            elif isinstance(value, (staticmethod, classmethod)):
+                inner = value.__func__
+                namespace[name] = type(value)(frozen.copies.get(id(inner), inner))
+            elif not (name.startswith("__") and name.endswith("__")) or name in ("__doc__",):
+                namespace[name] = value
+    try:
+        copy = type(cls)(cls.__name__, (cls,), namespace)
+    except TypeError:
+        return  # a class that cannot be subclassed keeps its own (checked by verify)
+    copy.__qualname__ = cls.__qualname__
+    frozen.copies[id(cls)] = copy
+
+
+def freeze_instances(instances: Iterable[Any], frozen: Frozen) -> None:
+    """Give each instance its class's frozen copy (same layout, frozen methods)."""
     for instance in instances:
-        cls = type(instance)
-        if cls not in frozen_classes:
-            namespace: dict[str, Any] = {"__slots__": (), "__module__": cls.__module__}
-            for klass in reversed(cls.__mro__):
-                for name, value in vars(klass).items():
-                    if isinstance(value, types.FunctionType) and id(value) in copies:
-                        namespace[name] = copies[id(value)]
-            frozen_classes[cls] = type(cls.__name__, (cls,), namespace)
-        instance.__class__ = frozen_classes[cls]
+        copy = frozen.copies.get(id(type(instance)))
+        if copy is not None:
+            instance.__class__ = copy
+
+
+def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
+    """Refuse to install if frozen code still reaches a module that is not a private copy.
+
+    A module looked up at call time (``os.path.join(...)``) can be rebound by the function;
+    the frozen code must bind what it calls at import instead.
+
+    Raises
+    ------
+    RuntimeError
+        Naming the function and the module it reaches.
+    """
+    privates = {id(m) for m in frozen.modules.values()}
+    exempt = set(install_time)
+    problems: list[str] = []
+    for copy in list(frozen.copies.values()):
+        functions = [copy] if isinstance(copy, _FunctionType) else []
+        if isinstance(copy, type):
+            functions = [v for v in vars(copy).values() if isinstance(v, _FunctionType)]
+        for function in functions:
+            if function.__qualname__ in exempt:
+                continue
+            names = _names(function.__code__)
+            for name in names:
+                value = function.__globals__.get(name)
+                if isinstance(value, _ModuleType) and id(value) not in privates:
+                    problems.append(f"{function.__qualname__} reaches module {value.__name__}")
+    if problems:
+        detail = "; ".join(sorted(set(problems)))
+        raise RuntimeError("lambda-sandbox: unfrozen code on the hook's path: " + detail)
+
+
+def _names(code: types.CodeType) -> set[str]:
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, _CodeType):
+            out |= _names(const)
+    return out

@@ -44,6 +44,8 @@ _CLASSES = {
     "aws": ("[^:]*", ".*"),
     "arg": (_ARG_STAR, _ARG_DOUBLE),
     "shell": (SHELL_WORD + "*", SHELL_WORD + "*"),
+    # An environment entry NAME=value (processes/env): the value is opaque text.
+    "env": (".*", ".*"),
 }
 
 
@@ -86,13 +88,28 @@ def process_target(exec_path: str, argv: list[str]) -> str:
 
 
 def shell_command_index(exec_path: str, argv: list[str]) -> int:
-    """Index in ``argv`` (without argv[0]) of a shell's ``-c`` command string, or -1."""
-    base = exec_path.rsplit("/", 1)[-1]
-    if base not in SHELLS:
-        return -1
-    for i, arg in enumerate(argv[:-1]):
-        if arg == "-c" or (arg.startswith("-") and not arg.startswith("--") and "c" in arg):
-            return i + 1
+    """Index in ``argv`` (without argv[0]) of a shell's ``-c`` command string, or -1.
+
+    The shell may be the program itself or sit behind any number of wrappers (``timeout 5 sh
+    -c …``, ``env -i X=1 bash -c …``, ``nice``, ``nohup``, ``xargs``, ``stdbuf``, ``sudo``,
+    ``busybox sh``…): wrappers are not parsed, the first shell word followed by a ``-c`` option
+    decides. Mistaking a plain argument ``sh`` for a shell only makes the glob stricter.
+
+    Example
+    -------
+    >>> shell_command_index("/usr/bin/timeout", ["5", "sh", "-c", "wc -l x"])
+    3
+    """
+    words = [exec_path, *argv]
+    for i, word in enumerate(words):
+        if word.rsplit("/", 1)[-1] not in SHELLS:
+            continue
+        for j in range(i + 1, len(words) - 1):
+            arg = words[j]
+            if arg == "-c" or (arg.startswith("-") and not arg.startswith("--") and "c" in arg):
+                return j  # the command string is words[j + 1], i.e. argv[j]
+            if not arg.startswith("-"):
+                break  # a script file: no command string
     return -1
 
 

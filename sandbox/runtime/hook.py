@@ -1,56 +1,150 @@
-"""The audit hook: one dispatch table, early return, a re-entrancy guard, decisions by mode.
+"""The audit hook: decoders → decision → learn, alert or enforce, on top of the hook's core.
 
-Everything the hook needs lives in closure cells created by :func:`install_hook`, not in module
-globals or attributes of an object reachable from them: code in the function that rebinds
-``sandbox.runtime.hook``'s globals, reloads the module or installs a second hook changes nothing about
-the installed hook (audit hooks cannot be removed). Closure cells *can* be rewritten through
-``fn.__closure__[i].cell_contents`` with no audit event — a documented limit of any Python-level
-hook (AUDIT-FACTS bypass 4), closed only by a C-level hook.
+The *core* (:mod:`.core`: native C where it loads, Python otherwise) owns the hook itself: it
+filters event names, keeps the per-thread re-entrancy guard, the phase and the decision cache,
+and raises what the decision returns. This module builds the decision, in small factories:
 
-The bootstrap talks to the installed hook through audit events of its own (``sandbox.*``), so
-no handle to it needs to be kept anywhere: ``sandbox.phase`` (init → invoke, one way),
-``sandbox.invocation`` / ``sandbox.invocation_end``, and ``sandbox.status`` (a snapshot).
+- :func:`_decider`: an access → allowed or a violation (ceiling, cache, policy, address book);
+- :func:`_violations`: what a violation does in each mode (record, report, raise, exit);
+- :func:`_control`: the ``sandbox.*`` control events, honoured only from the bootstrap's code;
+- :func:`_import_guard`: the first ``sys.meta_path`` finder (``importlib.import_module`` raises no
+  ``import`` event);
+- :func:`_callback`: the function the core calls for every event it does not ignore.
+
+Everything runs on private frozen copies of the runtime's modules (:mod:`.freeze`): code in the
+function that rebinds a module global, a class attribute, a builtin or a standard-library
+function changes nothing the hook does. ``install_hook`` refuses to install if anything the
+hook calls was left unfrozen.
 """
 
 from __future__ import annotations
 
 import _thread
-import os
 import sys
 from collections.abc import Callable
 
-from .address_book import AddressBook, interpose
-from .errors import ImportViolation, PermissionViolation, SandboxViolation
-from .events import DECODERS, host_port, norm_host
-from .findings import Invocation, Reporter, rule_hint
-from .freeze import freeze, freeze_instances
-from .policy import Policy
-from .recorder import Recorder
-from .roots import Roots
+from . import core, environ
+from .categories import ARG_SEP, UNDECODABLE, violation_class
+from .decoders import code as code_module
+from .decoders.code import INVOKE_ONLY
+from .errors import PermissionViolation, SandboxViolation
+from .findings import Invocation
+from .freeze import freeze, freeze_instances, verify
+from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
+from .sqlite_guard import guard_connection
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
+    from types import CodeType
     from typing import Any
 
-    from .events import Access
+    from .findings import Reporter
+    from .policy import Policy
+    from .recorder import Recorder
+    from .roots import Roots
+
+_audit = sys.audit
+_getframe = sys._getframe
+_putenv = __import__("os").putenv
+PHASE_VARIABLE = "SANDBOX_PHASE"
+
+# Events the hook answers besides the decoders'. Control events are the bootstrap's channel to
+# the installed hook (no handle to it is kept anywhere).
+CONTROL_EVENTS = frozenset(
+    {
+        "sandbox.status",
+        "sandbox.phase",
+        "sandbox.invocation",
+        "sandbox.invocation_end",
+        "sandbox.flush",
+        "sandbox.init_failed",
+        "object.__setattr__",
+        "sqlite3.connect/handle",
+        "sandbox.import",
+        "sandbox.sqlite",
+    }
+)
+# Events for which the core hands the callback the code object that raised them.
+CALLER_EVENTS = frozenset(
+    {
+        "sys.setprofile",
+        "sandbox.phase",
+        "sandbox.invocation",
+        "sandbox.invocation_end",
+        "sandbox.flush",
+        "sandbox.init_failed",
+    }
+)
+# Functions of the frozen modules that run only while installing (before the function's code
+# loads), where looking a module attribute up is safe; everything else the hook may call must
+# have bound what it uses at import (checked by freeze.verify at every install).
+INSTALL_TIME = frozenset(
+    {
+        "install_hook",
+        "install",
+        "_build",
+        "_control",
+        "_decider",
+        "_violations",
+        "_import_guard",
+        "interpose",
+        "load_json",
+        "glob_to_regex",
+        "process_rule_regex",
+        "LineSink.__init__",
+        "prepare_environment",
+        "_user_site_in_use",
+        "Recorder.__init__",
+        "Matcher.prepare",
+    }
+)
+# Raised by the import guard (the meta-path finder) so its decision runs inside the core.
+IMPORT_EVENT = "sandbox.import"
+# Raised by the SQLite authorizer for each file an ATTACH or VACUUM INTO would open.
+SQLITE_EVENT = "sandbox.sqlite"
 
 
-CACHE_LIMIT = 8192
-_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-class _Guard(_thread._local):
-    """Per-thread re-entrancy flag: the sandbox's own work never audits itself."""
-
-    busy = False
-    invocation: Invocation | None = None
+# The control helpers bind ``sys.audit`` as a default argument: rebinding this module's globals
+# cannot stop them (and assigning their ``__defaults__`` is refused like any tamper).
 
 
 def installed() -> dict[str, Any] | None:
     """Status of the installed hook in this process, or ``None`` (asks it over the audit channel)."""
     answers: list[dict[str, Any]] = []
-    sys.audit("sandbox.status", answers)
+    _audit("sandbox.status", answers)
     return answers[0] if answers else None
+
+
+def mark_invoke_phase(_audit: Callable[..., None] = sys.audit) -> None:
+    """Switch the installed hook from init to invoke rules (one way)."""
+    _audit("sandbox.phase", "invoke")
+
+
+def begin_invocation(
+    request_id: str | None, who: dict[str, Any], _audit: Callable[..., None] = sys.audit
+) -> None:
+    """Tell the hook an invocation starts (request id and event source, for findings)."""
+    _audit("sandbox.invocation", request_id, who)
+
+
+def end_invocation(_audit: Callable[..., None] = sys.audit) -> None:
+    """Tell the hook the invocation ended (summaries and the learn record are written)."""
+    _audit("sandbox.invocation_end")
+
+
+def flush(_audit: Callable[..., None] = sys.audit) -> None:
+    """Push buffered observations out (the S3 sink); registered with ``atexit`` in learn mode."""
+    _audit("sandbox.flush")
+
+
+def report_init_failed(_audit: Callable[..., None] = sys.audit) -> None:
+    """The function's code failed to load: the runtime may post the init error to its API."""
+    _audit("sandbox.init_failed")
+
+
+# The control functions any process may use when it installs the sandbox itself
+# (``sandbox.install()``); the Lambda bootstrap replaces them with its own handler's code.
+DEFAULT_CONTROL = (mark_invoke_phase, begin_invocation, end_invocation, flush, report_init_failed)
 
 
 def install_hook(
@@ -63,8 +157,23 @@ def install_hook(
     runtime_api: str | None = None,
     on_violation: str = "raise",
     layers: dict[str, str] | None = None,
+    control: tuple[Callable[..., Any], ...] | None = None,
+    start_phase: str = "init",
 ) -> bool:
-    """Install the audit hook and the import finder once per process; ``False`` if already there.
+    """Install the audit hook and the import guard once per process; ``False`` if already there.
+
+    Parameters
+    ----------
+    control:
+        Functions whose code may send control events (phase, invocation begin/end); by
+        default this module's helpers. Events from any other code are refused.
+    start_phase:
+        ``invoke`` for a Python child started during an invocation.
+
+    Raises
+    ------
+    RuntimeError
+        When anything on the hook's path was left unfrozen (a bug in the sandbox).
 
     Example
     -------
@@ -73,88 +182,337 @@ def install_hook(
     """
     if installed() is not None:
         return False
-    # Everything the hook touches is bound here, as closure cells: rebinding this module's
-    # globals (or the events module's) after install changes nothing.
-    _PermissionViolation = PermissionViolation
-    _ImportViolation = ImportViolation
-    _SandboxViolation = SandboxViolation
-    _rule_hint = rule_hint
-    _Invocation = Invocation
-    _exit = os._exit
-    _getframe = sys._getframe
-    from . import address_book, events, findings, globs, sinks
+    from . import (
+        address_book,
+        categories,
+        child,
+        errors,
+        findings,
+        globs,
+        paths,
+        sinks,
+        sqlite_guard,
+        values,
+    )
+    from . import decoders as decoders_package
     from . import policy as policy_module
     from . import recorder as recorder_module
     from . import roots as roots_module
+    from .decoders import aws, code, files, modules, native, network, processes
 
-    frozen = freeze(
-        [events, findings, globs, recorder_module, policy_module, address_book, roots_module, sinks]
+    values.capture_pathlib()
+    this = sys.modules[__name__]
+    runtime_modules = [
+        this,
+        core,
+        address_book,
+        categories,
+        child,
+        environ,
+        errors,
+        findings,
+        globs,
+        paths,
+        policy_module,
+        recorder_module,
+        roots_module,
+        sinks,
+        sqlite_guard,
+        values,
+        decoders_package,
+        aws,
+        code,
+        files,
+        modules,
+        native,
+        network,
+        processes,
+    ]
+    import json.encoder
+
+    runtime_modules.append(json.encoder)  # the sandbox's own encoders run json's Python code
+    frozen = freeze(runtime_modules)
+    verify(frozen, install_time=INSTALL_TIME)
+    book = address_book.AddressBook()
+    instances = [policy, roots, reporter, reporter.sink, book, *policy.matchers(), *sinks.ENCODERS]
+    if recorder is not None:
+        instances += [recorder, recorder.sink]
+    freeze_instances([o for o in instances if o is not None], frozen)
+    policy.prepare()  # every regex compiled now, before the function's code runs
+
+    control_codes = frozenset(f.__code__ for f in (control or DEFAULT_CONTROL))
+    finders = tuple(sys.meta_path)
+    build = frozen(_build)
+    names, callback, guard = build(
+        mode=mode,
+        policy=policy,
+        roots=roots,
+        reporter=reporter,
+        recorder=recorder,
+        book=book,
+        runtime_api=runtime_api,
+        on_violation=on_violation,
+        layers=dict(layers or {}),
+        control_codes=control_codes,
+        finders=finders,
+        start_phase=start_phase,
+        frozen_decoders=frozen(decoders_package).DECODERS,
     )
-    book = AddressBook()
-    freeze_instances(
-        [
-            o
-            for o in (
-                policy,
-                roots,
-                reporter,
-                reporter.sink,
-                recorder,
-                recorder and recorder.sink,
-                book,
-            )
-            if o
-        ],
-        frozen,
-    )
-    for matcher in policy.matchers():
-        freeze_instances([matcher], frozen)
-    enforce = mode == "enforce"
-    learn = mode == "learn"
-    guard = _Guard()
-    cache: dict[tuple[str, str, str, str], bool] = {}
-    phase = ["init"]
+    own_codes = frozen.codes() | frozenset(_codes_of(callback, guard))
+    frozen_code = frozen(code)
+    frozen_code.OWN_CODES = own_codes
+    frozen_code.IMPORT_CODES = _import_codes()
+    frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | _source_reader_codes()
+    frozen_code.MODULE_ROOTS = _module_roots(roots)
+    frozen(address_book).interpose(book)
+    if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
+        return False
+    if start_phase == "invoke":
+        _audit("sandbox.phase", "invoke")
+    sys.meta_path.insert(0, guard)
+    return True
+
+
+def _codes_of(*objects: Any) -> list[CodeType]:
+    out: list[CodeType] = []
+    pending: list[Any] = []
+    for obj in objects:
+        function = getattr(obj, "__func__", obj)
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            pending.append(code)
+        for value in vars(type(obj)).values() if not hasattr(obj, "__code__") else ():
+            inner = getattr(value, "__func__", value)
+            if hasattr(inner, "__code__"):
+                pending.append(inner.__code__)
+    while pending:
+        code = pending.pop()
+        if code in out:
+            continue
+        out.append(code)
+        pending.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+    return out
+
+
+def _import_codes() -> frozenset[CodeType]:
+    """The import system's functions that compile, unmarshal and list for a module load."""
+    from importlib import _bootstrap_external as external
+
+    wanted = [
+        external.SourceLoader.get_code,
+        external.SourceLoader.source_to_code,
+        getattr(external, "_compile_bytecode", None),
+        getattr(external.FileFinder, "_fill_cache", None),
+        external.FileLoader.get_data,
+    ]
+    return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
+
+
+def _source_reader_codes() -> frozenset[CodeType]:
+    """linecache's and tokenize's readers: a traceback shows source lines in any phase."""
+    import linecache
+    import tokenize
+
+    wanted = [tokenize.open, linecache.updatecache]
+    return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
+
+
+def _module_roots(roots: Roots) -> tuple[str, ...]:
+    found: list[str] = []
+    for name in ("task", "site", "stdlib", "runtime"):
+        found.extend(roots.dirs.get(name, ()))
+    found.append("/opt/python")
+    # Longest first: a site-packages inside the task root names modules from itself.
+    return tuple(sorted(set(found), key=lambda d: -len(d)))
+
+
+def _runtime_api_target(runtime_api: str | None) -> str | None:
+    from .decoders.network import host_port, norm_host
+
+    if not runtime_api or ":" not in runtime_api:
+        return None
+    host, _, port = runtime_api.rpartition(":")
+    name = norm_host(host)
+    return host_port(name, int(port)) if name and port.isdigit() else None
+
+
+def _build(
+    *,
+    mode: str,
+    policy: Policy,
+    roots: Roots,
+    reporter: Reporter,
+    recorder: Recorder | None,
+    book: Any,
+    runtime_api: str | None,
+    on_violation: str,
+    layers: dict[str, str],
+    control_codes: frozenset[CodeType],
+    finders: tuple[Any, ...],
+    start_phase: str,
+    frozen_decoders: dict[str, Callable[[tuple[Any, ...]], Any]],
+) -> tuple[frozenset[str], Callable[..., Any], Any]:
+    """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
+    status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
+    state = {"invocations": 0, "init_failed": False, "quiet": 0}
+    threads = _thread._local()
     current = [Invocation()]
-    invocations = [0]
-    allows = policy.allows
-    ceiling = policy.ceiling
     api_target = _runtime_api_target(runtime_api)
-    task_dirs = tuple(d + "/" for d in roots.dirs.get("task", ()))
-    status = {"mode": mode, "function": policy.function, "layers": dict(layers or {})}
+    phase_of = core.phase
+    apply_env = environ.apply
 
     def invocation() -> Invocation:
-        return guard.invocation or current[0]
+        # The invocation a thread belongs to: the one during which it was first seen (a thread
+        # left running into the next invocation is not charged to the next caller).
+        origin = getattr(threads, "origin", None)
+        if origin is None:
+            origin = threads.origin = current[0]
+        return origin
 
-    def from_user_code() -> bool:
-        frame = _getframe(2)
-        while frame is not None:
-            if frame.f_code.co_filename.startswith(task_dirs):
-                return True
-            frame = frame.f_back  # type: ignore[assignment]
-        return False
+    violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
+    check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
+    handlers = _control(
+        status, state, current, threads, reporter, recorder, control_codes, violate, check
+    )
+
+    def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
+        handler = handlers.get(event)
+        if handler is not None:
+            return handler(args, caller)
+        if event == IMPORT_EVENT:
+            name = args[0] if args and type(args[0]) is str else None
+            return check("modules", "import", name, None) if name else None
+        if event == SQLITE_EVENT:
+            # A file an ATTACH or VACUUM INTO would open, asked by the SQLite authorizer.
+            if len(args) != 3 or type(args[2]) is not str:
+                return None
+            path = args[2]
+            if path == SQLITE_UNDECODABLE:
+                path = UNDECODABLE + "sqlite database name"
+            return check(args[0], args[1], path, None)
+        if event == "sys.setprofile" and caller is not None and caller in code_module.OWN_CODES:
+            return None  # the SQLite guard handing the profile slot back
+        decoder = frozen_decoders[event]
+        if event in INVOKE_ONLY and phase_of() != "invoke":
+            return None
+        try:
+            accesses = decoder(args)
+            if not accesses:
+                return None
+            for category, action, target, detail in accesses:
+                error = check(category, action, target, detail)
+                if error is not None:
+                    return error
+                if category == "processes" and action == "env" and type(detail) is tuple:
+                    apply_env(detail[1], detail[2])  # allowed: the copy follows
+        except Exception as exc:  # a bug of the sandbox's own
+            reporter.internal_error(event, exc, invocation())
+            if mode == "enforce":
+                return PermissionViolation("sandbox", "error", event, "")
+        return None
+
+    names = frozenset(frozen_decoders) | CONTROL_EVENTS
+    return names, callback, _import_guard()
+
+
+def _violations(
+    mode: str,
+    roots: Roots,
+    reporter: Reporter,
+    recorder: Recorder | None,
+    book: Any,
+    on_violation: str,
+    invocation: Callable[[], Invocation],
+) -> Callable[..., SandboxViolation | None]:
+    """What a refused access does in each mode; returns the error for the hook to raise."""
+    enforce = mode == "enforce"
+    learn = mode == "learn"
+    from os import _exit
+
+    def violate(
+        category: str, action: str, target: str, phase: str, detail: Any, reason: str | None
+    ) -> SandboxViolation | None:
+        """``reason`` is set for denials no rule can lift (ceiling, undecodable, unprotected)."""
+        inv = invocation()
+        named = None
+        if category == "network" and action in ("connect", "sendto") and detail:
+            names = book.names(detail)
+            named = names[-1] if names else None
+        if learn and reason is None:
+            assert recorder is not None
+            learned = target
+            if named is not None:
+                learned = named + ":" + target.rsplit(":", 1)[1]
+            recorder.record(category, action, learned, phase, inv)
+            return None
+        reporter.report(
+            category=category,
+            action=action,
+            target=target,
+            named=named,
+            decision="blocked" if enforce else "would-block",
+            phase=phase,
+            invocation=inv,
+            reason=reason or "not in profile",
+            hint=reason is None,
+        )
+        if not enforce:
+            return None
+        if on_violation == "exit":
+            _exit(70)
+        shown = target if not target.startswith(UNDECODABLE) else "<" + target[1:] + ">"
+        hint = reporter.rule_hint(category, action, target, phase) if reason is None else ""
+        return violation_class(category)(category, action, shown.replace(ARG_SEP, " "), hint)
+
+    return violate
+
+
+def _decider(
+    mode: str,
+    policy: Policy,
+    reporter: Reporter,
+    book: Any,
+    api_target: str | None,
+    state: dict[str, Any],
+    finders: tuple[Any, ...],
+    violate: Callable[..., SandboxViolation | None],
+) -> Callable[[str, str, str, Any], SandboxViolation | None]:
+    """An access → ``None`` (allowed) or the violation to raise (enforce)."""
+    learn = mode == "learn"
+    allows = policy.allows
+    ceiling = policy.ceiling
+    cache_has = core.cache_has
+    cache_add = core.cache_add
+    phase_of = core.phase
+    import sys as _sys
+
+    modules_table = _sys.modules
+    meta_path = _sys.meta_path
 
     def findable(name: str) -> bool:
-        """Whether an import of ``name`` could load anything (asks the other finders).
+        """Whether an import of ``name`` could load anything (decides reporting only).
 
-        Optional imports (``try: import awscrt except ImportError``) of modules that are not
-        installed are no capability: they are let through to fail as usual instead of being
-        learned as rules or reported as attacks. A module that does exist is checked.
+        Asks the finders of install time; a package's ``__path__`` is read from its module
+        dict, never through an attribute a module subclass could answer for. A refused name
+        stays refused whatever this answers: it only keeps optional imports of modules that
+        are not installed out of the findings and the learned profile.
         """
         parent, _, _ = name.rpartition(".")
         path = None
         if parent:
-            package = sys.modules.get(parent)
+            package = modules_table.get(parent)
             if package is None:
-                # `import a.b` is audited before `a` is imported: a missing parent means
-                # nothing can load; an existing one will be checked on its own.
                 return findable(parent)
-            path = getattr(package, "__path__", None)
+            namespace = getattr(package, "__dict__", None)
+            path = namespace.get("__path__") if type(namespace) is dict else None
             if path is None:
-                return True  # let the import machinery decide; the check still applies
-        # The finders as they were at install: a finder the function adds later cannot answer
-        # "nothing here" to this question and then load the module anyway.
-        for other in original_finders:
-            find_spec = getattr(other, "find_spec", None)
+                return True
+        # The finders of install time, then any the function added since (six's importer for
+        # six.moves): a finder that lies can only keep a refusal out of the report, never
+        # lift it.
+        current = [f for f in meta_path if f not in finders and type(f).__name__ != "SandboxFinder"]
+        for finder in (*finders, *current):
+            find_spec = getattr(finder, "find_spec", None)
             if find_spec is None:
                 return True
             try:
@@ -164,241 +522,209 @@ def install_hook(
                 return True
         return False
 
-    def decide(category: str, action: str, target: str, ph: str, detail: Any) -> bool:
+    def allowed_by_rules(category: str, action: str, target: str, ph: str, detail: Any) -> bool:
         if allows(category, action, target, ph):
             return True
         if category == "network" and action in ("connect", "sendto") and detail:
             port = target.rsplit(":", 1)[1]
             for name in book.names(detail):
-                if allows(category, action, f"{name}:{port}", ph):
+                if allows(category, action, name + ":" + port, ph):
                     return True
         return False
 
-    def violate(
-        category: str, action: str, target: str, ph: str, detail: Any, ceiling_hit: bool
-    ) -> SandboxViolation | None:
-        """Record or report; in enforce, return the error for the hook to raise.
-
-        Returned, not raised here, so the function's traceback ends at the hook's one frame
-        rather than running through the sandbox's internals.
-        """
-        inv = invocation()
-        shown = target
-        if category == "network" and action in ("connect", "sendto") and detail:
-            names = book.names(detail)
-            if names:
-                shown = f"{target} ({names[-1]})"
-        if learn and not ceiling_hit:
-            assert recorder is not None
-            learned = target
-            if category == "network" and action in ("connect", "sendto") and detail:
-                names = book.names(detail)
-                if names:
-                    learned = f"{names[-1]}:{target.rsplit(':', 1)[1]}"
-            recorder.record(category, action, learned, ph, inv)
-            return None
-        hint = "" if ceiling_hit else _rule_hint(category, action, target, ph, roots)
-        decision = "blocked" if enforce else "would-block"
-        argv = None
-        if category == "processes" and action == "exec":
-            shown, *argv = target.split("\x1f")
-            argv = [roots.symbolise_text(arg) for arg in argv]
-        reporter.report(
-            category=category,
-            action=action,
-            target=roots.to_symbolic(shown) if category in ("files", "native") else shown,
-            argv=argv,
-            decision=decision,
-            rule=hint,
-            phase=ph,
-            invocation=inv,
-            reason="denied by the ceiling" if ceiling_hit else "not in profile",
-        )
-        if not enforce:
-            return None
-        if on_violation == "exit":
-            _exit(70)
-        error = _ImportViolation if category == "modules" else _PermissionViolation
-        return error(category, action, target, hint)
-
     def check(category: str, action: str, target: str, detail: Any) -> SandboxViolation | None:
-        """The decision for one access; the error to raise when enforce blocks it."""
-        ph = phase[0]
-        key = (category, action, target, ph)
-        verdict = cache.get(key)
-        if verdict is True:
+        ph = phase_of()
+        if target.startswith(UNDECODABLE):
+            return violate(
+                category, action, target, ph, detail, "an argument the sandbox cannot read"
+            )
+        if type(detail) is tuple and detail and detail[0] == "unprotected":
+            return violate(
+                category,
+                action,
+                target,
+                ph,
+                None,
+                "a Python child would run unprotected: " + detail[1],
+            )
+        key = category + ARG_SEP + action + ARG_SEP + ph + ARG_SEP + target
+        if cache_has(key):
             return None
         if category == "network" and target == api_target:
-            # The runtime's own calls to the Runtime API pass; the function's code may not.
-            if not from_user_code():
+            # The runtime client talks to the Runtime API through native code; a Python
+            # socket to it is the function's. After a failed init, it is the runtime's own
+            # error report (the function never ran).
+            if state["init_failed"]:
                 return None
-            return violate(category, action, target, ph, detail, True)
+            return violate(
+                category, action, target, ph, detail, "the Lambda Runtime API is the runtime's"
+            )
         if ceiling(category, action, target):
-            return violate(category, action, target, ph, detail, True)
-        verdict = decide(category, action, target, ph, detail)
-        if verdict:
-            if len(cache) >= CACHE_LIMIT:
-                cache.clear()
-            cache[key] = True
+            return violate(category, action, target, ph, detail, "denied by the ceiling")
+        if allowed_by_rules(category, action, target, ph, detail):
+            cache_add(key)
             return None
         if category == "modules" and detail is None and not findable(target):
-            # Nothing to load: it fails with ModuleNotFoundError as it would anyway. (A C
-            # extension being loaded carries its file as detail and is always checked.)
+            # Nothing could load it: refused without a finding or a learned rule (an optional
+            # import of a module that is not installed fails as "not found" would).
+            if mode == "enforce":
+                state["quiet"] += 1
+                return violation_class("modules")("modules", "import", target, "")
             return None
-        error = violate(category, action, target, ph, detail, False)
+        error = violate(category, action, target, ph, detail, None)
         if learn and not (category == "network" and action in ("connect", "sendto")):
-            # Recorded once; from now on it is known.
-            if len(cache) >= CACHE_LIMIT:
-                cache.clear()
-            cache[key] = True
+            cache_add(key)  # recorded once; from now on it is known
         return error
 
-    # ------------------------------------------------------------------ control channel
+    return check
 
-    def on_status(args: tuple[Any, ...]) -> None:
-        if args and isinstance(args[0], list):
-            args[0].append({**status, "phase": phase[0], "invocations": invocations[0]})
 
-    def on_phase(args: tuple[Any, ...]) -> None:
-        if args and args[0] == "invoke":
-            phase[0] = "invoke"  # one way: nothing returns the process to init rules
+def _control(
+    status: dict[str, Any],
+    state: dict[str, Any],
+    current: list[Invocation],
+    threads: Any,
+    reporter: Reporter,
+    recorder: Recorder | None,
+    control_codes: frozenset[CodeType],
+    violate: Callable[..., SandboxViolation | None],
+    check: Callable[[str, str, str, Any], SandboxViolation | None],
+) -> dict[str, Callable[[tuple[Any, ...], Any], Any]]:
+    """The control events: honoured only when raised by the control code (the bootstrap's)."""
+    protected_names = ("__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec")
+    audit = _audit
+    putenv = _putenv
+    apply_env = environ.apply
+    phase_of = core.phase
+    enter_invoke = core.enter_invoke
 
-    def on_invocation(args: tuple[Any, ...]) -> None:
-        if invocations[0] == 0:
-            reporter.end_invocation(current[0])  # init's findings have their own budget
-        invocations[0] += 1
-        request_id = args[0] if args and isinstance(args[0], str) else None
-        who = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-        inv = _Invocation(request_id, dict(who), invocations[0])
-        guard.invocation = inv
+    def trusted(caller: Any) -> bool:
+        return caller is not None and caller in control_codes
+
+    def refused(what: str) -> Any:
+        return violate(
+            "code",
+            "tamper",
+            "control event " + what,
+            phase_of(),
+            None,
+            "a control event from outside the sandbox",
+        )
+
+    def on_status(args: tuple[Any, ...], caller: Any) -> None:
+        if args and type(args[0]) is list:
+            args[0].append({**status, "phase": phase_of(), "invocations": state["invocations"]})
+
+    def on_phase(args: tuple[Any, ...], caller: Any) -> Any:
+        if not trusted(caller):
+            return refused("sandbox.phase")
+        if args and args[0] == "invoke" and phase_of() != "invoke":
+            enter_invoke()  # one way: nothing returns the process to init rules
+            # Python children started from now on start in invoke too (their environment).
+            putenv(PHASE_VARIABLE, "invoke")
+            apply_env(PHASE_VARIABLE, "invoke")
+        return None
+
+    def on_invocation(args: tuple[Any, ...], caller: Any) -> Any:
+        if not trusted(caller):
+            return refused("sandbox.invocation")
+        if state["invocations"] == 0:
+            reporter.end_invocation(current[0])  # init's findings have their own summary
+        state["invocations"] += 1
+        request_id = args[0] if args and type(args[0]) is str else None
+        who = dict(args[1]) if len(args) > 1 and type(args[1]) is dict else {}
+        inv = Invocation(request_id, who, state["invocations"])
         current[0] = inv
+        threads.origin = inv  # the thread running the handler belongs to this invocation
         if recorder is not None:
             recorder.begin_invocation()
+        return None
 
-    def on_invocation_end(args: tuple[Any, ...]) -> None:
-        inv = invocation()
-        reporter.end_invocation(inv)
+    def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
+        if not trusted(caller):
+            return refused("sandbox.invocation_end")
+        inv = current[0]
+        reporter.end_invocation(inv, quiet=state["quiet"])
+        state["quiet"] = 0
         if recorder is not None:
             recorder.end_invocation(inv)
             recorder.flush()
+        return None
 
-    def on_flush(args: tuple[Any, ...]) -> None:
-        if recorder is not None:
+    def on_flush(args: tuple[Any, ...], caller: Any) -> Any:
+        if recorder is not None and trusted(caller):
             recorder.flush()
+        return None
 
-    def on_setattr(args: tuple[Any, ...]) -> None:
-        # Rewriting the hook's or the finder's code/defaults would disable them silently.
-        if (
-            len(args) >= 2
-            and id(args[0]) in protected
-            and args[1]
-            in (
-                "__code__",
-                "__defaults__",
-                "__kwdefaults__",
-                "__class__",
-                "find_spec",
-            )
-        ):
-            # Refused in every mode: learning does not excuse disabling the sandbox.
-            error = violate(
-                "code", "tamper", f"{type(args[0]).__name__}.{args[1]}", phase[0], None, True
-            )
-            raise error or _PermissionViolation("code", "tamper", str(args[1]), "")
+    def on_init_failed(args: tuple[Any, ...], caller: Any) -> Any:
+        if not trusted(caller):
+            return refused("sandbox.init_failed")
+        state["init_failed"] = True  # the runtime will post the init error itself
+        return None
 
-    control: dict[str, Callable[[tuple[Any, ...]], None]] = {
+    def on_setattr(args: tuple[Any, ...], caller: Any) -> Any:
+        # Rewriting the code or defaults of any of the sandbox's functions would change what
+        # it does: refused in every mode (learning does not excuse disabling the sandbox).
+        if len(args) >= 2 and args[1] in protected_names:
+            target = args[0]
+            code = getattr(target, "__code__", None) if args[1] != "__class__" else None
+            if (code is not None and code in control_codes) or _is_own(target):
+                error = violate(
+                    "code",
+                    "tamper",
+                    type(target).__name__ + "." + args[1],
+                    phase_of(),
+                    None,
+                    "the sandbox's own code",
+                )
+                return error or PermissionViolation("code", "tamper", str(args[1]), "")
+        return None
+
+    def _is_own(target: Any) -> bool:
+        code = getattr(target, "__code__", None)
+        return code is not None and code in code_module.OWN_CODES
+
+    def decide_sqlite_file(category: str, action: str, path: str) -> bool:
+        # Runs in the authorizer, outside the hook: the decision goes through the core like
+        # any event; a refusal raises here, which makes SQLite refuse the statement.
+        audit(SQLITE_EVENT, category, action, path)
+        return True
+
+    def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
+        if args:
+            guard_connection(args[0], decide_sqlite_file)
+        return None
+
+    return {
         "sandbox.status": on_status,
         "sandbox.phase": on_phase,
         "sandbox.invocation": on_invocation,
         "sandbox.invocation_end": on_invocation_end,
         "sandbox.flush": on_flush,
+        "sandbox.init_failed": on_init_failed,
         "object.__setattr__": on_setattr,
+        "sqlite3.connect/handle": on_sqlite_handle,
     }
 
-    decoders: dict[str, Callable[[tuple[Any, ...]], list[Access] | None]] = {
-        event: frozen.get(id(decoder), decoder) for event, decoder in DECODERS.items()
-    }
-    compile_decoder = decoders.pop("compile")
 
-    def on_compile(args: tuple[Any, ...]) -> list[Access] | None:
-        # Source compiled during init is the import machinery and code generators
-        # (namedtuple, dataclasses); during invoke it is eval/exec of strings.
-        if phase[0] != "invoke":
-            return None
-        return compile_decoder(args)
+def _import_guard() -> Any:
+    """The first ``sys.meta_path`` finder: ``importlib.import_module`` raises no import event.
 
-    decoders["compile"] = on_compile
-    dispatch: dict[str, Callable[[tuple[Any, ...]], Any]] = {**decoders, **control}
-    get = dispatch.get
-
-    def sandbox_audit_hook(event: str, args: tuple[Any, ...]) -> None:
-        handler = get(event)
-        if handler is None:
-            return
-        if guard.busy:
-            return
-        guard.busy = True
-        try:
-            accesses = handler(args)
-            if accesses:
-                for category, action, target, detail in accesses:
-                    error = check(category, action, target, detail)
-                    if error is not None:
-                        raise error
-        except _SandboxViolation:
-            raise
-        except Exception as exc:
-            reporter.internal_error(event, exc, invocation())
-            if enforce:
-                raise _PermissionViolation("sandbox", "error", event, "") from exc
-        finally:
-            guard.busy = False
+    It raises an audit event of its own, so the decision runs inside the core like any other
+    (and a refusal surfaces from here as the ``ImportViolation`` the hook returns).
+    """
+    audit = _audit
 
     class SandboxFinder:
-        """First on ``sys.meta_path``: ``importlib.import_module`` raises no ``import`` event."""
+        __slots__ = ()
 
         @staticmethod
         def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
-            if guard.busy:
-                return None
-            guard.busy = True
-            try:
-                error = check("modules", "import", fullname, None)
-            finally:
-                guard.busy = False
-            if error is not None:
-                raise error
+            audit(IMPORT_EVENT, fullname)
             return None
 
         @staticmethod
         def invalidate_caches() -> None:
             return None
 
-    original_finders = tuple(sys.meta_path)
-    finder = SandboxFinder()
-    protected = {id(sandbox_audit_hook), id(SandboxFinder.find_spec), id(finder), id(SandboxFinder)}
-    frozen.get(id(interpose), interpose)(book)
-    sys.meta_path.insert(0, finder)
-    sys.addaudithook(sandbox_audit_hook)
-    return True
-
-
-def _runtime_api_target(runtime_api: str | None) -> str | None:
-    if not runtime_api or ":" not in runtime_api:
-        return None
-    host, _, port = runtime_api.rpartition(":")
-    name = norm_host(host)
-    return host_port(name, int(port)) if name and port.isdigit() else None
-
-
-def mark_invoke_phase() -> None:
-    """Switch the installed hook from init to invoke rules (one way)."""
-    sys.audit("sandbox.phase", "invoke")
-
-
-def begin_invocation(request_id: str | None, who: dict[str, Any]) -> None:
-    sys.audit("sandbox.invocation", request_id, who)
-
-
-def end_invocation() -> None:
-    sys.audit("sandbox.invocation_end")
+    return SandboxFinder()

@@ -9,11 +9,12 @@ import atexit
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from .config import MODES, Config
+from .config import Config, check_mode
 from .errors import ConfigError, ProfileError
 from .findings import Reporter
+from .hook import flush as flush_observations
 from .hook import install_hook, installed
 from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
 from .recorder import Recorder
@@ -37,6 +38,7 @@ def install(
     profile: ProfileSource | None = None,
     *,
     config: Config | None = None,
+    control: tuple[Callable[..., Any], ...] | None = None,
 ) -> dict[str, Any]:
     """Install the sandbox in this process (once; later calls return the existing status).
 
@@ -46,7 +48,11 @@ def install(
         ``off | learn | alert | enforce``; default ``SANDBOX_MODE``.
     profile:
         A path to a profile or its compiled form, a profile document (dict), a
-        :class:`sandbox.Profile` or a :class:`~sandbox.runtime.policy.Policy`; default ``SANDBOX_PROFILE``.
+        :class:`sandbox.Profile` or a :class:`~sandbox.policy.Policy`; default ``SANDBOX_PROFILE``.
+    control:
+        The functions whose code may send the hook its control events (phase, invocation
+        begin and end). The Lambda bootstrap passes its own handler; by default the helpers of
+        :mod:`.hook` (``mark_invoke_phase``...), for processes that install the sandbox themselves.
 
     Returns
     -------
@@ -57,6 +63,9 @@ def install(
     ------
     ProfileError
         In ``alert``/``enforce`` when the profile is missing or invalid: never run unprotected.
+    ConfigError
+        In ``enforce`` when a ``SANDBOX_*`` setting or an output file cannot be used (learn and
+        alert report the problem in the start record and go on with the default).
 
     Example
     -------
@@ -69,13 +78,13 @@ def install(
     if existing is not None:
         return existing
     config = config or Config.from_env()
-    mode = (mode or config.mode).lower()
-    if mode not in MODES:
-        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    mode = check_mode(mode or config.mode)
     if mode == "off":
         return {"mode": "off", "layers": {"audit": "off", "seccomp": "off", "landlock": "off"}}
+    problems = list(config.problems)
     roots = Roots.detect(config.task_root)
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
+    problems += stdout_sink.problems
     policy, load_error = _load_policy(mode, profile, config, roots)
     kernel_statuses, kernel_details = _kernel(policy, mode, config)
     layers = {"audit": "active", **kernel_statuses}
@@ -83,12 +92,13 @@ def install(
     if mode == "learn":
         environment = os.urandom(8).hex()
         sink: LineSink | TeeSink = LineSink(stdout=True, files=(config.observations_file,))
+        problems += sink.problems
         if config.observations_s3:
             from .s3_sink import S3LineSink
 
             sink = TeeSink(sink, S3LineSink(config.observations_s3, env=environment))
             # At exit, flush through the hook so the upload's own I/O is not audited.
-            atexit.register(sys.audit, "sandbox.flush")
+            atexit.register(flush_observations)
         recorder = Recorder(
             sink,
             function=config.function_name,
@@ -114,7 +124,16 @@ def install(
         layers["aws_calls"] = "active"
     except ImportError:  # a layer built without it: no AWS-call category, said in the status
         layers["aws_calls"] = "unsupported"
+    if problems and mode == "enforce":
+        # Fail closed: enforce never starts with a setting it could not use.
+        raise ConfigError("cannot enforce: " + "; ".join(problems))
     _forget_native_modules(modules_before)
+    try:
+        _protect_children(mode, profile, config, policy)
+    except (OSError, ValueError) as exc:
+        if mode == "enforce":
+            raise ConfigError(f"cannot protect child processes: {exc}") from exc
+        problems.append(f"child processes will run without the sandbox: {exc}")
     install_hook(
         mode=mode,
         policy=policy,
@@ -124,6 +143,8 @@ def install(
         runtime_api=config.runtime_api,
         on_violation=config.on_violation,
         layers=layers,
+        control=control,
+        start_phase=config.phase,
     )
     status = {
         "type": "sandbox.start",
@@ -136,11 +157,44 @@ def install(
         "kernel": kernel_details,
         "init_ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    if recorder is not None:
+        # The observations' MAC key, announced before the function's code runs (recorder.py).
+        status["env"] = recorder.environment
+        status["observation_key"] = recorder.key.hex()
+    if problems:
+        # Learn and alert fail open: the problem is reported and the default used.
+        status["problems"] = problems
+        status["level"] = "WARN"
     if load_error:
         status["profile_error"] = load_error
         status["level"] = "WARN"
     stdout_sink.write(status)
     return status
+
+
+def _protect_children(mode: str, profile: Any, config: Config, policy: Policy) -> None:
+    """Set the environment every Python child inherits so that it installs the sandbox first.
+
+    The child loads the same compiled profile: the given file, or — for a profile handed over
+    as a document — a private copy written now. Runs before the hook exists (no decision).
+    """
+    from . import child, environ
+
+    path = profile if isinstance(profile, (str, os.PathLike)) else None
+    if path is None and profile is None and os.path.exists(config.profile_path):
+        path = config.profile_path
+    if path is None:
+        import json
+        import tempfile
+
+        handle, name = tempfile.mkstemp(prefix="sandbox-profile-", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(dict(policy.document), out)
+        path = name
+    changes = child.prepare_environment(mode, os.fspath(path), config.phase)
+    for name, value in changes.items():
+        os.environ[name] = value
+        environ.apply(name, value)
 
 
 def _load_policy(
@@ -219,7 +273,10 @@ def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
 
 # The kernel layer's own ctypes-based modules: re-importing them is an audited import of
 # `_ctypes` (and of libc through ctypes.dlopen), which a profile without native code refuses.
-_NATIVE_HELPERS = frozenset({"sandbox.runtime.kernel.loader", "sandbox.runtime.kernel.ffi"})
+# Named from this package's own name: "sandbox.runtime" in a development install,
+# "_lambda_sandbox" in the layer and in every protected child interpreter.
+_PACKAGE = __package__ or "sandbox.runtime"
+_NATIVE_HELPERS = frozenset({_PACKAGE + ".kernel.loader", _PACKAGE + ".kernel.ffi"})
 
 
 def _forget_native_modules(before: set[str]) -> None:
@@ -228,7 +285,7 @@ def _forget_native_modules(before: set[str]) -> None:
     The function must not inherit them for free: with them gone from ``sys.modules`` the
     function's own ``import ctypes`` is a real, audited import again.
     """
-    loader = sys.modules.get("sandbox.runtime.kernel.loader")
+    loader = sys.modules.get(_PACKAGE + ".kernel.loader")
     if loader is not None:
         loader._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
     for name in set(sys.modules) - before:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
+from .categories import REGISTRY
 from .errors import ProfileError
 from .globs import glob_to_regex, is_glob, process_rule_regex
 from .roots import Roots
@@ -83,9 +84,14 @@ class Matcher:
             return False
         regex = self._regex
         if regex is None:
+            self.prepare()  # outside the hook (tooling); the hook prepares every matcher at install
+            regex = self._regex
+        return regex is not None and regex.match(target) is not None
+
+    def prepare(self) -> None:
+        if self._globs and self._regex is None:
             source = "|".join(build() for build in self._globs)
-            regex = self._regex = re.compile("(?:" + source + ")\\Z")
-        return regex.match(target) is not None
+            self._regex = re.compile("(?:" + source + ")\\Z")
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.packages or self.prefixes or self._globs)
@@ -103,17 +109,22 @@ def stdlib_modules() -> frozenset[str]:
     return frozenset(sys.stdlib_module_names) - STDLIB_EXCLUDED
 
 
-def _kind(category: str) -> str:
-    return {"processes": "files", "native": "native"}.get(category, category)
+def _kind(category: str, action: str) -> str:
+    if category == "processes" and action == "env":
+        return "env"
+    entry = REGISTRY.get(category)
+    return entry.glob_class if entry is not None else category
 
 
-def build_matcher(category: str, patterns: Iterable[Any], roots: Roots) -> Matcher:
-    """Compile rule targets (symbolic globs) of one category into a :class:`Matcher`."""
+def build_matcher(
+    category: str, patterns: Iterable[Any], roots: Roots, action: str = ""
+) -> Matcher:
+    """Compile rule targets (symbolic globs) of one (category, action) into a :class:`Matcher`."""
     exact: list[str] = []
     prefixes: list[str] = []
     regexes: list[Callable[[], str]] = []  # each builds its regex source when first needed
     packages: set[str] = set()
-    kind = _kind(category)
+    kind = _kind(category, action)
     for pattern in patterns:
         if category == "modules":
             if pattern == "{stdlib}":
@@ -122,7 +133,7 @@ def build_matcher(category: str, patterns: Iterable[Any], roots: Roots) -> Match
             if pattern.endswith(".**") and not is_glob(pattern[:-3]) and "." not in pattern[:-3]:
                 packages.add(pattern[:-3])
                 continue
-        if category == "processes":
+        if category == "processes" and action in ("exec", ""):
             exec_pattern, argv = pattern if isinstance(pattern, list) else (pattern, None)
             alternatives = [roots.expand_all(arg) for arg in argv] if argv is not None else None
             for concrete in roots.expand(exec_pattern):
@@ -192,9 +203,11 @@ class Policy:
                 category, action, phase = key.split("/")
                 if phase not in PHASES:
                     raise ProfileError(f"unknown phase {phase!r}", field=f"rules.{key}")
-                groups[(category, action, phase)] = build_matcher(category, patterns, roots)
+                groups[(category, action, phase)] = build_matcher(category, patterns, roots, action)
             ceiling = {
-                tuple(key.split("/")): build_matcher(key.split("/")[0], patterns, roots)
+                tuple(key.split("/")): build_matcher(
+                    key.split("/")[0], patterns, roots, key.split("/")[1]
+                )
                 for key, patterns in document.get("ceiling", {}).items()
             }
         except (KeyError, ValueError, TypeError, AttributeError, re.error) as exc:
@@ -212,6 +225,12 @@ class Policy:
         """Whether the ceiling (denies no learning can override) forbids this access."""
         matcher = self._ceiling.get((category, action))
         return matcher is not None and matcher.match(target)
+
+    def prepare(self) -> None:
+        """Compile every matcher's regex now (install does, before the function's code runs:
+        compiling later would run ``re``'s Python code, whose module globals it could rebind)."""
+        for matcher in self.matchers():
+            matcher.prepare()
 
     def matchers(self) -> list[Matcher]:
         """Every matcher (the hook freezes them at install)."""

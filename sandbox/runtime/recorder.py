@@ -1,16 +1,26 @@
-"""Learn mode's recorder: each novel observation written through at once as a JSON line.
+"""Learn mode's recorder: each novel observation written through at once, authenticated.
 
-Observation format (``"type": "sandbox.observation"``, ``"v": 1``)::
+Observation format (``"type": "sandbox.observation"``, ``"v": 2``)::
 
-    {"type": "sandbox.observation", "v": 1, "function": "orders", "version": "$LATEST",
+    {"type": "sandbox.observation", "v": 2, "function": "orders", "version": "$LATEST",
      "env": "6f1c…", "phase": "invoke", "request_id": "…", "invocation": 3,
      "time": "2026-11-29T03:00:00Z", "category": "files", "action": "read",
-     "target": "{task}/templates/order.html"}
+     "target": "{task}/templates/order.html", "mac": "…"}
 
 ``target`` is normalised and written against symbolic roots; an ``exec`` also carries ``argv``
 (without argv[0]). Each invocation's end writes ``"type": "sandbox.invocation"`` with the count of
 novel observations, which is how ``profile status`` knows learning has settled. Nothing is held
 back until the invocation ends, so a timeout, crash or SIGKILL loses nothing already seen.
+
+Authentication: the function's own output goes to the same log stream, and a line it prints
+(an event field echoed into a log message is enough) would otherwise be read as an observation
+and become a rule. So every record carries ``mac`` = HMAC-SHA256 over its canonical JSON under
+a key drawn at install for this process (``env``), and the ``sandbox.start`` record — written
+before the function's code loads — announces the key. The profile builder accepts a record only
+when its MAC verifies under the key of its environment's start record, and a start record only
+where it can be the sandbox's (first in its log stream after the platform's ``INIT_START``).
+Limit: code already running arbitrary Python during learning can read the key from memory
+(learning blocks nothing); learn on benign traffic.
 """
 
 from __future__ import annotations
@@ -19,16 +29,36 @@ import os
 import time
 
 from .findings import Invocation
-from .globs import ARG_SEP
 from .roots import Roots
-from .sinks import LineSink, TeeSink
+from .sinks import _ENCODER, LineSink, TeeSink
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any
 
+try:  # the C implementation (OpenSSL): no Python code whose module globals could be rebound
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # pragma: no cover - every CPython with ssl has it
+    from hmac import digest as _hmac_digest  # type: ignore[assignment]
 
-OBSERVATION_VERSION = 1
+OBSERVATION_VERSION = 2
+_strftime = time.strftime
+_gmtime = time.gmtime
+_bytes_hex = bytes.hex
+_str_encode = str.encode
+
+
+def mac(key: bytes, record: dict[str, Any]) -> str:
+    """The MAC of a record (every field but ``mac``), over its canonical JSON.
+
+    Example
+    -------
+    >>> len(mac(b"k" * 32, {"type": "sandbox.observation", "target": "/tmp/x"}))
+    64
+    """
+    body = {k: v for k, v in record.items() if k != "mac"}
+    canonical = _ENCODER.encode(dict(sorted(body.items())))
+    return _bytes_hex(_hmac_digest(key, _str_encode(canonical, "utf-8"), "sha256"))
 
 
 class Recorder:
@@ -42,29 +72,20 @@ class Recorder:
         version: str,
         roots: Roots,
         environment: str | None = None,
+        key: bytes | None = None,
     ):
         self.sink = sink
         self.function = function
         self.version = version
         self.roots = roots
         self.environment = environment or os.urandom(8).hex()
+        self.key = key or os.urandom(32)
         self._novel_this_invocation = 0
-
-    def symbolic(self, category: str, action: str, target: str) -> tuple[str, list[str] | None]:
-        """The target as stored in profiles (symbolic roots), and argv for execs."""
-        if category == "processes" and action == "exec":
-            parts = target.split(ARG_SEP)
-            argv = [self.roots.symbolise_text(a) for a in parts[1:]]
-            return self.roots.to_symbolic(parts[0]), argv
-        if category in ("files", "native", "code"):
-            # A code target is "/path/file.py:qualname" or a compiled file path.
-            return self.roots.to_symbolic(target), None
-        return target, None
 
     def record(
         self, category: str, action: str, target: str, phase: str, invocation: Invocation
     ) -> None:
-        shown, argv = self.symbolic(category, action, target)
+        shown, argv = self.roots.symbolic(category, target)
         record: dict[str, Any] = {
             "type": "sandbox.observation",
             "v": OBSERVATION_VERSION,
@@ -81,6 +102,7 @@ class Recorder:
         }
         if argv is not None:
             record["argv"] = argv
+        record["mac"] = mac(self.key, record)
         self._novel_this_invocation += 1
         self.sink.write(record)
 
@@ -94,21 +116,21 @@ class Recorder:
         self._novel_this_invocation = 0
 
     def end_invocation(self, invocation: Invocation) -> None:
-        self.sink.write(
-            {
-                "type": "sandbox.invocation",
-                "v": OBSERVATION_VERSION,
-                "function": self.function,
-                "version": self.version,
-                "env": self.environment,
-                "request_id": invocation.request_id,
-                "invocation": invocation.number,
-                "time": _now(),
-                "novel": self._novel_this_invocation,
-            }
-        )
+        record: dict[str, Any] = {
+            "type": "sandbox.invocation",
+            "v": OBSERVATION_VERSION,
+            "function": self.function,
+            "version": self.version,
+            "env": self.environment,
+            "request_id": invocation.request_id,
+            "invocation": invocation.number,
+            "time": _now(),
+            "novel": self._novel_this_invocation,
+        }
+        record["mac"] = mac(self.key, record)
+        self.sink.write(record)
         self._novel_this_invocation = 0
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return _strftime("%Y-%m-%dT%H:%M:%SZ", _gmtime())

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
+from .categories import ARG_SEP, REGISTRY, UNDECODABLE
+
+_SYMBOLIC = {name: entry.symbolic for name, entry in REGISTRY.items()}
 ROOT_NAMES = ("task", "opt", "stdlib", "site", "runtime", "prefix", "tmp", "sandbox")
 
 
@@ -91,6 +94,36 @@ class Roots:
                 i = end
             text = "".join(out)
         return text
+
+    def symbolic(self, category: str, target: str) -> tuple[str, list[str] | None]:
+        """A target as profiles, observations and findings show it, and argv for an exec.
+
+        The one place that decides what is written against symbolic roots (from the category
+        registry): paths (``files``, ``native``), a command's program and its arguments
+        (``processes``), the file part of a call site (``code``: ``{task}/app.py:handler``).
+
+        Example
+        -------
+        >>> roots = Roots({"task": ("/var/task",)})
+        >>> roots.symbolic("code", "/var/task/app.py:handler")
+        ('{task}/app.py:handler', None)
+        """
+        kind = _SYMBOLIC.get(category, "none")
+        if target.startswith(UNDECODABLE):
+            return "<" + target[1:] + ">", None
+        if kind == "path":
+            return self.to_symbolic(target), None
+        if kind == "command":
+            if ARG_SEP not in target:
+                return self.symbolise_text(target), None
+            program, *argv = target.split(ARG_SEP)
+            return self.to_symbolic(program), [self.symbolise_text(a) for a in argv]
+        if kind == "site" and target.startswith("/"):
+            path, sep, name = target.rpartition(":")
+            if sep and "/" not in name:
+                return self.to_symbolic(path) + ":" + name, None
+            return self.to_symbolic(target), None
+        return target, None
 
     def expand_all(self, text: str) -> list[str]:
         """Every concrete form of text holding root tokens anywhere (e.g. in a shell command)."""

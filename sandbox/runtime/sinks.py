@@ -1,13 +1,18 @@
 """Where the sandbox's JSON lines go: a private duplicate of stdout, and optionally files.
 
-The sink duplicates fd 1 at install, so a function that closes or redirects stdout cannot
-silence findings, and writes with ``os.write`` (not audited, no Python buffering): one
-``write`` per line keeps lines whole in CloudWatch.
+The sink duplicates fd 1 at install, so a function that closes or redirects ``sys.stdout``
+cannot silence findings, and writes with ``os.write`` (not audited, no Python buffering): one
+``write`` per line keeps lines whole in CloudWatch. ``os.dup2`` is not audited either: code in
+the function could put ``/dev/null`` over the sandbox's descriptor. So each descriptor's identity
+(device, inode) is taken at install and checked before every write; a descriptor that no longer
+is what it was is dropped, the tampering is written to what remains (stderr last), and
+``tampered`` tells the reporter (which in enforce ends the process: it will not run unprotected
+*and* unwatched).
 """
 
 from __future__ import annotations
 
-import json
+import json.encoder
 import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -15,45 +20,101 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-# Bound once: the function cannot reroute the sandbox's writes by rebinding os.write later.
+# Bound once: the function cannot reroute the sandbox's writes by rebinding os.write later,
+# nor change its encoding by rebinding json's module globals (the encoder is the sandbox's own
+# instance; the hook runs on frozen copies of its class).
 _write = os.write
-_json_dumps = json.dumps
+_fstat = os.fstat
+_str = str
+_OSError = OSError
+_memoryview = memoryview
+_ENCODER = json.encoder.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=True)
+# For JSON inside messages people read (a rule hint): the usual ", " and ": " separators.
+TEXT_ENCODER = json.encoder.JSONEncoder(sort_keys=True, default=str)
+ENCODERS = (_ENCODER, TEXT_ENCODER)
+_str_encode = str.encode
 
 
 def dumps(record: dict[str, Any]) -> bytes:
     """One compact JSON line (non-UTF-8 path names stay escaped, never lost)."""
-    return (_json_dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+    return _str_encode(_ENCODER.encode(record) + "\n", "ascii")
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        st = _fstat(fd)
+    except _OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 class LineSink:
-    """Append JSON lines to one or more file descriptors owned by the sandbox."""
+    """Append JSON lines to file descriptors owned by the sandbox (identity-checked)."""
 
-    __slots__ = ("_fds",)
+    __slots__ = ("_fds", "problems", "tampered")
 
     def __init__(self, *, stdout: bool = True, files: tuple[str | None, ...] = ()):
-        fds: list[int] = []
+        fds: list[tuple[int, tuple[int, int] | None]] = []
+        self.problems: list[str] = []
+        self.tampered = False
         if stdout:
             try:
-                fds.append(os.dup(1))
+                fd = os.dup(1)
+                fds.append((fd, _identity(fd)))
             except OSError:
                 pass
         for path in files:
-            if path:
-                fds.append(
-                    os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-                )
-        self._fds = tuple(fds)
-
-    def write(self, record: dict[str, Any]) -> None:
-        data = dumps(record)
-        for fd in self._fds:
+            if not path:
+                continue
             try:
-                view = memoryview(data)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                # Reported by install(): learn and alert go on without this file, enforce stops.
+                self.problems.append(f"cannot write {path}: {exc.strerror}")
+                continue
+            fds.append((fd, _identity(fd)))
+        self._fds = fds
+
+    def write(self, record: dict[str, Any]) -> bool:
+        """Write one line to every intact descriptor; ``False`` when none took it."""
+        data = dumps(record)
+        written = False
+        lost: list[int] = []
+        for fd, identity in self._fds:
+            if _identity(fd) != identity:
+                lost.append(fd)
+                continue
+            try:
+                view = _memoryview(data)
                 while view:
-                    written = _write(fd, view)
-                    view = view[written:]
-            except OSError:
+                    count = _write(fd, view)
+                    view = view[count:]
+                written = True
+            except _OSError:
                 pass  # a closed log pipe must never break the function
+        if lost:
+            self._lose(lost)
+            if written or self._fds:
+                return self.write(record) if not written else True
+        return written
+
+    def _lose(self, lost: list[int]) -> None:
+        self.tampered = True
+        self._fds = [(fd, ident) for fd, ident in self._fds if fd not in lost]
+        note = dumps(
+            {
+                "type": "sandbox.tamper",
+                "level": "ERROR",
+                "what": "a descriptor of the sandbox's output was replaced (dup2)",
+                "fds": lost,
+            }
+        )
+        targets = [fd for fd, _ in self._fds] or [2]
+        for fd in targets:
+            try:
+                _write(fd, note)
+            except _OSError:
+                pass
 
 
 class TeeSink:
@@ -64,9 +125,19 @@ class TeeSink:
     def __init__(self, *sinks: Any):
         self._sinks = sinks
 
-    def write(self, record: dict[str, Any]) -> None:
+    @property
+    def tampered(self) -> bool:
+        return any(getattr(s, "tampered", False) for s in self._sinks)
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for s in self._sinks for p in getattr(s, "problems", [])]
+
+    def write(self, record: dict[str, Any]) -> bool:
+        written = False
         for sink in self._sinks:
-            sink.write(record)
+            written = bool(sink.write(record)) or written
+        return written
 
     def flush(self) -> None:
         for sink in self._sinks:

@@ -488,13 +488,9 @@ PLUGIN_LOADER = Spec(
 )
 
 SPECS = [S3_PIPELINE, BATCH_JOB, CRUD_API, WEBHOOK, SQS_REPORT, SHELL_PER_EVENT, PLUGIN_LOADER]
-# Functions that still block because of runtime causes fixed separately (see the issue).
-XFAIL = {
-    "batch_job": "runtime: dir_fd cleanup of TemporaryDirectory (shutil.rmtree) learned as "
-    "{task}/<name>, so each new file name blocks",
-    "plugin_loader": "runtime: the import finder's side effects on importlib caches "
-    "(list {task}/plugins unseen in learn), then the error path reads {task}/app.py at invoke",
-}
+# Functions that would block because of a runtime cause fixed separately: marked
+# xfail(reason="runtime: <cause>") here until the runtime lands.
+XFAIL: dict[str, str] = {}  # none since the runtime resolves dir_fd and import side effects
 
 
 # --------------------------------------------------------------------------- the flow

@@ -111,7 +111,7 @@ def test_stdlib_code_generators_work_during_invoke(child, tmp_path: Path) -> Non
         """
         import sys, sandbox
         sandbox.install(mode="enforce", profile="profile.json")
-        sys.audit("sandbox.phase", "invoke")
+        __import__("sandbox.runtime.hook", fromlist=["_"]).mark_invoke_phase()
         # WHEN late-imported code builds namedtuples and dataclasses (they compile source)
         from collections import namedtuple
         import dataclasses

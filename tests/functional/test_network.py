@@ -109,36 +109,41 @@ def test_learn_then_enforce_network(child, tmp_path: Path) -> None:
     assert "[fd00:ec2::254]:80" in targets
 
 
-def test_runtime_api_only_from_the_runtime(child, tmp_path: Path) -> None:
-    # GIVEN the Runtime API address and a profile allowing nothing else
+def test_runtime_api_is_never_reached_from_python_code(child, tmp_path: Path) -> None:
+    # GIVEN the Runtime API address (the runtime client reaches it through native code, never
+    # through a Python socket) and a profile allowing nothing else
     profile = {
         "schema_version": 1,
         "function": "t",
         "extends": ["python-runtime"],
-        "rules": {"modules": [{"action": "import", "target": "usercode", "phase": "init"}]},
+        "rules": {"network": [{"action": "connect", "target": "127.0.0.1:*", "phase": "any"}]},
     }
     (tmp_path / "profile.json").write_text(json.dumps(profile))
-    (tmp_path / "usercode.py").write_text(
-        "import socket, sys\n"
-        "def steal():\n"
-        "    sys.audit('socket.connect', socket.socket(), ('127.0.0.1', 9001))\n"
-    )
     result = child(
         """
-        import socket, sys, sandbox
+        import socket, sys, threading, sandbox
+        from sandbox.runtime import hook
         sandbox.install(mode="enforce", profile="profile.json")
-        # WHEN code outside the task root (the runtime) connects: allowed
-        sys.audit("socket.connect", socket.socket(), ("127.0.0.1", 9001))
-        print("runtime ok")
-        # WHEN the function's own code does the same: blocked by the ceiling
-        sys.path.insert(0, ".")
-        import usercode
-        try:
-            usercode.steal()
-        except PermissionError as exc:
-            print("user blocked", exc.rule == "")
+        def attempt(label):
+            try:
+                sys.audit("socket.connect", socket.socket(), ("127.0.0.1", 9001))
+                print(label, "allowed")
+            except PermissionError as exc:
+                print(label, "blocked", exc.rule == "")
+        # WHEN the function's code connects, from the main thread or another thread, even
+        # with a rule allowing every loopback port
+        attempt("main")
+        t = threading.Thread(target=attempt, args=("thread",)); t.start(); t.join()
+        # WHEN the function's module failed to load, the runtime posts the init error itself
+        hook.report_init_failed()
+        attempt("after-init-failure")
         """,
         env={"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"},
     )
-    # THEN only the function's own attempt is blocked
-    assert result.lines == ["runtime ok", "user blocked True"], result.stderr + result.stdout
+    # THEN the ceiling refuses it (no frame heuristic: a thread changes nothing) until a failed
+    # init hands the address back to the runtime's own error report
+    assert result.lines == [
+        "main blocked True",
+        "thread blocked True",
+        "after-init-failure allowed",
+    ], result.stderr + result.stdout

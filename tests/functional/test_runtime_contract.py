@@ -87,33 +87,40 @@ def test_observations_are_written_through_before_a_kill(tmp_path: Path) -> None:
     assert any(r.get("target") == "{task}/touched.txt" for r in records)
 
 
-def test_findings_are_deduplicated_and_rate_limited(child, tmp_path: Path) -> None:
+def test_findings_are_deduplicated_and_never_silent(child, tmp_path: Path) -> None:
     # GIVEN enforce with at most 3 findings per invocation
     _profile(tmp_path)
     result = child(
         """
         import sandbox, sys
         sandbox.install(mode="enforce", profile="profile.json")
-        sys.audit("sandbox.phase", "invoke")
-        sys.audit("sandbox.invocation", "req-1", {"source": "test"})
+        __import__("sandbox.runtime.hook", fromlist=["_"]).mark_invoke_phase()
+        __import__("sandbox.runtime.hook", fromlist=["_"]).begin_invocation("req-1", {"source": "test"})
         for i in range(10):
             for _ in range(5):
                 try:
                     open(f"f{i}.txt").read()
                 except PermissionError:
                     pass
-        sys.audit("sandbox.invocation_end")
+        __import__("sandbox.runtime.hook", fromlist=["_"]).end_invocation()
         """,
         env={"SANDBOX_MAX_FINDINGS": "3"},
     )
-    # THEN 3 findings are written, the repeats and the rest are counted in a summary line
-    assert len(result.findings) == 3, result.stderr
-    assert all(
-        f["request_id"] == "req-1" and f["who"] == {"source": "test"} for f in result.findings
-    )
+    # THEN every distinct refused target is written once: 3 complete records, the other 7
+    # compact (never silent), and the repeats are counted in a summary line
+    complete = [f for f in result.findings if not f.get("compact")]
+    compact = [f for f in result.findings if f.get("compact")]
+    assert (len(complete), len(compact)) == (3, 7), result.stderr
+    assert len({f["target"] for f in result.findings}) == 10
+    assert all(f["request_id"] == "req-1" for f in result.findings)
+    assert all(f["who"] == {"source": "test"} for f in complete)
     summary = result.of_type("sandbox.finding.summary")[0]
-    assert summary["suppressed"] == 7
+    assert summary["compact"] == 7
     assert len(summary["repeats"]) == 10 and set(summary["repeats"].values()) == {4}
+    # AND the invocation's counts go out as a CloudWatch Embedded Metric Format line
+    metrics = result.of_type("sandbox.metrics")
+    assert [(m["category"], m["blocked"]) for m in metrics] == [("files", 50)]
+    assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambda-sandbox"
 
 
 def test_on_violation_exit_ends_the_process(child, tmp_path: Path) -> None:

@@ -26,10 +26,12 @@ def _run(child, tmp_path: Path, attack: str):  # type: ignore[no-untyped-def]
     (tmp_path / "secret.txt").write_text("s3cr3t")
     return child(
         "import sys, importlib, sandbox\n"
+        "from sandbox.runtime.hook import mark_invoke_phase as _enter_invoke\n"
         'sandbox.install(mode="enforce", profile="profile.json")\n'
         + PROBE
         + attack
-        + '\nsys.audit("sandbox.phase", "invoke")\n'  # what the bootstrap's mark_invoke_phase does
+        # The control helper captured before the attack (what the bootstrap's handler does).
+        + "\n_enter_invoke()\n"
         'probe("after")\n'
     )
 
@@ -68,13 +70,19 @@ print("reinstall-off", sandbox.install(mode="off").get("mode"))
 print("reinstall-learn", sandbox.install(mode="learn").get("mode"))
 sys.addaudithook(lambda event, args: None)
 sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "SandboxFinder"]
-sys.audit("sandbox.phase", "init")  # the phase switch is one way
+try:
+    sys.audit("sandbox.phase", "init")  # control events come from the sandbox's code only
+except PermissionError as exc:
+    print("control refused", exc.category, exc.action)
 """,
     )
     # THEN the hook still enforces, and install() reports the mode already in force
-    assert result.lines == ["reinstall-off enforce", "reinstall-learn enforce", "after BLOCKED"], (
-        result.stderr
-    )
+    assert result.lines == [
+        "reinstall-off enforce",
+        "reinstall-learn enforce",
+        "control refused code tamper",
+        "after BLOCKED",
+    ], result.stderr
 
 
 def test_rewriting_the_hook_code_is_refused(child, tmp_path: Path) -> None:
@@ -99,29 +107,30 @@ except PermissionError as exc:
     assert result.lines == ["swap blocked code tamper"], result.stderr
 
 
-def test_closure_cells_are_a_documented_limit(child, tmp_path: Path) -> None:
-    # GIVEN enforce mode WHEN the function rewrites the hook's closure cells (no audit event
-    # exists for cell_contents), here the decision cache, making the read look cached-allowed
+def test_walking_gc_for_the_hooks_state_is_refused(child, tmp_path: Path) -> None:
+    # GIVEN enforce mode WHEN the function walks gc.get_objects() looking for the hook's
+    # closure cells (the decision cache, the dispatch table) to rewrite them
     (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
     (tmp_path / "secret.txt").write_text("s3cr3t")
     result = child(
         """
-import sandbox, gc, os
-sandbox.install(mode="enforce", profile="profile.json")
+import sandbox, gc
 from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="profile.json")
 mark_invoke_phase()
-hook = next(o for o in gc.get_objects() if getattr(o, "__name__", "") == "sandbox_audit_hook")
-"""
-        + """
-for cell in hook.__closure__:
-    if type(cell.cell_contents).__name__ == "function" and cell.cell_contents.__name__ == "check":
-        cell.cell_contents = lambda *a: None
+for walk in (lambda: gc.get_objects(), lambda: gc.get_referrers(open),
+             lambda: gc.get_referents(sandbox)):
+    try:
+        walk()
+        print("walked")
+    except PermissionError as exc:
+        print("refused", exc.category, exc.action)
 try:
     print(open("secret.txt").read())
 except PermissionError:
     print("still blocked")
 """
     )
-    # THEN (honestly) a Python-level hook cannot defend its own closure: the read succeeds.
-    # gc.get_objects is audited, so a profile can deny it; a C-level hook closes this for good.
-    assert result.lines == ["s3cr3t"], result.stderr
+    # THEN every way into the garbage collector's object lists is refused (the profile never
+    # learned it), and the read stays blocked
+    assert result.lines == ["refused code introspect"] * 3 + ["still blocked"], result.stderr

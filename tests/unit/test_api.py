@@ -43,13 +43,20 @@ def test_violations_are_natural_builtins() -> None:
     assert issubclass(ProfileError, ValueError)
 
 
-def test_config_rejects_bad_values() -> None:
+def test_config_collects_bad_values_as_problems_and_refuses_an_unknown_mode() -> None:
+    # GIVEN an unknown mode THEN it is an error at once (no safe default exists)
     with pytest.raises(ConfigError, match="SANDBOX_MODE"):
         Config.from_env({"SANDBOX_MODE": "block-everything"})
-    with pytest.raises(ConfigError, match="SANDBOX_SECCOMP"):
-        Config.from_env({"SANDBOX_SECCOMP": "maybe"})
+    # GIVEN a misspelt switch THEN it becomes a problem (install decides: enforce refuses to
+    # start, learn and alert report it) and the protective default is used
+    config = Config.from_env({"SANDBOX_SECCOMP": "maybe", "SANDBOX_MAX_FINDINGS": "lots"})
+    assert config.seccomp is True and config.max_findings == 100
+    assert sorted(p.split("=")[0] for p in config.problems) == [
+        "SANDBOX_MAX_FINDINGS",
+        "SANDBOX_SECCOMP",
+    ]
     config = Config.from_env({"SANDBOX_MODE": "Enforce ", "AWS_LAMBDA_FUNCTION_NAME": "orders"})
-    assert config.mode == "enforce" and config.function_name == "orders"
+    assert config.mode == "enforce" and config.function_name == "orders" and not config.problems
 
 
 def test_event_sources() -> None:

@@ -72,7 +72,7 @@ def test_corrupt_foreign_and_mismatched_lines_are_counted_never_merged(
         '{"type": "sandbox.start", "mode": "learn"}',
         '{"level": "INFO", "msg": "other tool"}',
         line(obs("{task}/b", function="billing")),
-        line(obs("{task}/c", v=2)),
+        line(obs("{task}/c", v=99)),
         line({**obs("{task}/d"), "category": "nope"}),
         line({**obs("{task}/e"), "invocation": "x"}),
         "\x00\xff binary garbage {",

@@ -8,7 +8,19 @@ import socket
 
 import pytest
 
-from sandbox.runtime.events import DECODERS, host_port, norm_host, norm_ip, norm_path, which
+from sandbox.runtime import paths
+from sandbox.runtime.categories import UNDECODABLE
+from sandbox.runtime.decoders import DECODERS
+from sandbox.runtime.decoders.files import target_of as norm_path
+from sandbox.runtime.decoders.network import host_port, norm_host, norm_ip
+from sandbox.runtime.decoders.processes import find_program
+from sandbox.runtime.values import capture_pathlib
+
+capture_pathlib()
+
+
+def which(name: str) -> str:
+    return find_program(name, os.environ.get("PATH"), None)
 
 
 def test_paths_are_absolute_and_resolved(
@@ -27,8 +39,22 @@ def test_paths_are_absolute_and_resolved(
     assert norm_path("link") == real
 
 
-def test_fds_and_empty_paths_are_not_files() -> None:
-    assert norm_path(3) is None
+def test_fds_name_the_file_they_are_open_on_and_empty_paths_no_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    # GIVEN an fd open on a file WHEN decoding it as a path THEN it is that file
+    fd = os.open(tmp_path / "f", os.O_CREAT | os.O_WRONLY)
+    try:
+        assert norm_path(fd) == str(tmp_path / "f")
+    finally:
+        os.close(fd)
+    # AND an fd that names no file (a pipe) is refused, not "no access"
+    read_end, write_end = os.pipe()
+    try:
+        assert norm_path(read_end) == UNDECODABLE + "fd"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
     assert norm_path("") is None
     assert norm_path(None) is None
     assert norm_path("bad\x00name") is None
@@ -42,9 +68,14 @@ def test_non_utf8_names_survive_distinctly(tmp_path: pathlib.Path) -> None:
     assert decoded is not None and os.fsencode(decoded) == raw
 
 
-def test_very_long_paths_are_handled(tmp_path: pathlib.Path) -> None:
-    long = str(tmp_path) + "/" + "/".join(["d" * 200] * 30)
-    assert norm_path(long) == long
+def test_paths_the_kernel_refuses_are_decided_at_once(tmp_path: pathlib.Path) -> None:
+    # GIVEN a path of a few MB (a data-only attack on the cost of checking) and one just
+    # under PATH_MAX
+    huge = str(tmp_path) + "/" + "/".join(["d" * 200] * 20_000)
+    fits = str(tmp_path) + "/" + "/".join(["d" * 200] * 15)
+    # THEN the first is refused without being walked, the second resolves
+    assert norm_path(huge) == UNDECODABLE + "unresolvable path"
+    assert norm_path(fits) == fits
 
 
 def test_dir_fd_relative_paths(tmp_path: pathlib.Path) -> None:
@@ -166,25 +197,33 @@ def test_os_system_is_a_shell_command() -> None:
     assert accesses[0][2] == "/bin/sh\x1f-c\x1fls; id"
 
 
-def test_kill_names_self_or_other() -> None:
+def test_kill_names_self_group_all_or_other() -> None:
     import signal
 
     assert DECODERS["os.kill"]((os.getpid(), signal.SIGTERM)) == [
         ("processes", "kill", "self:SIGTERM", None)
     ]
     assert DECODERS["os.kill"]((1, 9)) == [("processes", "kill", "other:SIGKILL", None)]
+    # pid 0 is the caller's whole process group, -1 every process it may signal
+    assert DECODERS["os.kill"]((0, 9)) == [("processes", "kill", "group:SIGKILL", None)]
+    assert DECODERS["os.kill"]((-1, 9)) == [("processes", "kill", "all:SIGKILL", None)]
 
 
-def test_compile_of_code_objects_is_ignored_and_strings_are_located() -> None:
-    assert DECODERS["compile"]((compile("1", "<x>", "eval"), "<x>")) is None
-    accesses = DECODERS["compile"](("1+1", "<string>"))
-    assert accesses is not None
-    assert accesses[0][2].endswith(
-        "test_events.py:test_compile_of_code_objects_is_ignored_and_strings_are_located"
-    )
-    assert DECODERS["compile"]((b"x=1", "/var/task/mod.py")) == [
-        ("code", "compile", "/var/task/mod.py", None)
-    ]
+def test_compile_is_located_at_its_call_site_whatever_it_compiles() -> None:
+    # GIVEN source, an AST, and source claiming to be a module file
+    import ast
+
+    here = "test_decoders.py:test_compile_is_located_at_its_call_site_whatever_it_compiles"
+    for source, filename in (
+        ("1+1", "<string>"),
+        (ast.parse("1"), "<x>"),
+        (b"x=1", "/var/task/m.py"),
+    ):
+        accesses = DECODERS["compile"]((source, filename))
+        # THEN each is decided by where it was compiled (the claimed file does not count:
+        # only the import system compiling a module is decided by the file)
+        assert accesses is not None and accesses[0][:2] == ("code", "compile")
+        assert accesses[0][2].endswith(here), accesses
 
 
 def test_aws_call_event() -> None:
@@ -204,8 +243,6 @@ def test_sqlite_extensions_are_native_code_and_thread_signals_are_kills() -> Non
 
 def test_cached_resolution_matches_realpath(tmp_path: pathlib.Path) -> None:
     # GIVEN a symlinked directory, a symlinked file, and a link whose '..' climbs out
-    from sandbox.runtime import events
-
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "real" / "sub" / "f").write_text("x")
     os.symlink(tmp_path / "real", tmp_path / "dirlink")
@@ -226,6 +263,6 @@ def test_cached_resolution_matches_realpath(tmp_path: pathlib.Path) -> None:
     # AND a symlink created later is seen once the event that made it clears the cache
     target = str(tmp_path / "real" / "later")
     assert norm_path(target) == target
-    events.forget_resolved_paths()
+    paths.forget_resolved_paths()
     os.symlink("/etc/hostname", target)
     assert norm_path(target) == os.path.realpath("/etc/hostname")

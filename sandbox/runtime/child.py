@@ -1,0 +1,749 @@
+"""Child processes: the environment that protects a Python child, and what would undo it.
+
+What protects a Python child
+----------------------------
+Audit hooks are per interpreter: a new Python process starts with none. At install the sandbox
+puts :func:`prepare_environment`'s variables into its own environment: ``SANDBOX_MODE``,
+``SANDBOX_PROFILE`` (an absolute path to a compiled profile), ``SANDBOX_PHASE`` (a child started
+during invoke starts in invoke), ``PYTHONPATH`` with the ``child_site/`` directory first and, when
+the function itself runs without a user site directory, ``PYTHONNOUSERSITE=1``. Every child that
+inherits the environment therefore imports ``child_site/sitecustomize.py`` during its start-up
+(``site`` imports ``sitecustomize`` from the first ``sys.path`` entry that has one, and the
+``PYTHONPATH`` entries come before the standard library and site-packages; the script's own
+directory is added only later). That module loads this package under its private name
+``_lambda_sandbox`` and calls ``install()`` (same profile, same mode, same phase) before the
+child's own code runs; then it runs the next ``sitecustomize`` on the path (a distribution's or
+the function's own). In ``enforce`` a child whose install fails exits with status 70 instead of
+running unprotected. This holds however the child is started: ``subprocess``, ``os.exec*``,
+``os.posix_spawn``, and ``multiprocessing``'s ``spawn`` and ``forkserver`` start methods, which
+call ``_posixsubprocess.fork_exec`` directly (no audit event) with the inherited environment.
+(``fork`` children are copies of the parent: the hook is already in them.)
+
+What can undo it, and who decides
+---------------------------------
+- At the exec: :func:`python_child_problem` tells the hook, for an exec it is about to decide,
+  whether a Python interpreter would start without the sandbox: isolation options before the
+  script (``-I``, ``-E``, ``-S``, also inside combined options such as ``-IS``), warning filters
+  that import a module before ``site`` (``-W``/``PYTHONWARNINGS`` with a dotted category),
+  ``-X presite``, an environment without our variables or with a weakened ``SANDBOX_*``
+  setting, a dangerous variable (``LD_PRELOAD``, ``PYTHONHOME``...) changed for the child, or an
+  ``argv[0]`` other than the executable (CPython on Linux finds its standard library, and
+  ``site`` itself, relative to ``argv[0]``). It sees through ``env`` (``/usr/bin/env -i python3
+  ...``) and ``#!`` scripts whose interpreter is Python.
+- Before the exec: a change of the process's own environment (``os.environ[...] = ...``,
+  ``os.putenv``, ``os.unsetenv``) to a variable of :data:`DANGEROUS_ENV` is decided by the hook
+  as an access of its own (``processes env NAME=value``; :func:`env_problem` says why the
+  variable matters), learnable like any other rule. The same changes made through an exec's
+  explicit environment, for any program, are listed by :func:`dangerous_env_changes`.
+
+What bounds a non-Python child
+------------------------------
+A child that is not Python (a shell, ``git``, a compiled tool, a Node.js script) runs no audit
+hook. The exec itself is decided by the hook against the learned commands (exact path and
+argv; a wildcard in a learned shell command never matches shell syntax). In ``enforce`` the
+kernel layers are inherited across ``fork`` and ``exec`` and cannot be removed: seccomp refuses
+``execve``/``execveat``/``memfd_create`` when the profile has no exec rule, and new processes
+(``fork``, ``vfork``, ``clone`` without ``CLONE_THREAD``) when it has neither exec nor fork; it
+always refuses ptrace and ``process_vm_*``, raw and packet sockets, ``bpf``, ``mount``,
+namespaces, ``keyctl``, ``userfaultfd`` and ``io_uring``. Landlock (kernel 5.13 or later, where
+the host allows it) confines writes to the directories of the profile's write rules, and exec
+to the directories of its process rules (no exec at all when it has none). Nothing bounds a
+non-Python child's reads, network connections or the commands it runs in turn once the profile
+allows exec: a learned command is trusted with everything it can do, which is why the
+variables that would turn it into other code (:data:`DANGEROUS_ENV`) are decided by the hook
+before they reach it. In ``learn`` and ``alert`` the kernel layers are not loaded.
+
+Honest limits
+-------------
+- ``_posixsubprocess.fork_exec`` (or native code) called directly with a hand-built
+  environment raises no audit event: neither function here is ever asked. Only the kernel
+  layers bound such a child (the ``processes`` exec rules do not apply to it).
+- An interpreter that is not recognisable as one (a copy of the binary under another name,
+  an embedded Python in another program) is a non-Python child here.
+- A Python that finds its standard library in a directory the function can write (a planted
+  ``pyvenv.cfg`` or ``lib/pythonX.Y`` next to a copied or linked binary) runs that
+  directory's ``site``: the file rules (and Landlock) must keep such directories unwritable.
+- ``.pth`` files in site-packages run before ``sitecustomize``, in children as in the function
+  itself (where they run before the bootstrap): writing one needs a file write the profile
+  allows.
+- A parent started with ``-I``, ``-E`` or ``-S`` (the Lambda runtime is not) passes them on to the
+  children ``multiprocessing`` starts, without an audit event.
+- The environment tracked by the hook is the one Python changes: ``setenv`` from native code is
+  not seen.
+- A child interpreter older than the runtime supports (3.10) cannot be protected: in
+  ``enforce`` it exits with status 70, in ``learn``/``alert`` it runs unprotected and says so
+  on stderr.
+- Each protected child writes its own ``sandbox.start`` record and findings as JSON lines to
+  its stderr (never into its stdout, which is often its result), wherever the parent pointed
+  that: a child started with ``stderr=DEVNULL`` reports nowhere, though it is still enforced.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+from .errors import ConfigError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "DANGEROUS_ENV",
+    "DANGEROUS_PREFIXES",
+    "SANDBOX_ENV",
+    "child_site_dir",
+    "dangerous_env_changes",
+    "env_problem",
+    "prepare_environment",
+    "python_child_problem",
+]
+
+# Bound once, at import: the hook calls these while deciding on values the function built, so
+# nothing here may call a method of those values or a name the function can rebind later.
+_type = type
+_str = str
+_bytes = bytes
+_list = list
+_tuple: type[tuple[object, ...]] = tuple
+_dict = dict
+_len = len
+_startswith = str.startswith
+_split = str.split
+_strip = str.strip
+_lstrip = str.lstrip
+_partition = str.partition
+_join_str = str.join
+_decode = bytes.decode
+_bytes_startswith = bytes.startswith
+_bytes_partition = bytes.partition
+_bytes_strip = bytes.strip
+_realpath = os.path.realpath
+_abspath = os.path.abspath
+_normpath = os.path.normpath
+_basename = os.path.basename
+_dirname = os.path.dirname
+_path_join = os.path.join
+_isfile = os.path.isfile
+_access = os.access
+_os_open = os.open
+_os_read = os.read
+_os_close = os.close
+_X_OK = os.X_OK
+# Non-blocking: an executable path that names a FIFO must not hang the hook.
+_O_RDONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+_fstat = os.fstat
+_S_ISREG = stat.S_ISREG
+_pathsep = os.pathsep
+_defpath = os.defpath
+_environ = os.environ
+_object_getattribute = object.__getattribute__
+_dict_get = dict.get
+_fs_encoding = sys.getfilesystemencoding()
+_executable = sys.executable
+_base_executable = getattr(sys, "_base_executable", sys.executable)
+
+CHILD_SITE_DIR = _path_join(_dirname(_abspath(__file__)), "child_site")
+
+# The variables that carry the sandbox's configuration to a child, and the ones a child's
+# environment must keep unchanged: a different value weakens or switches off its sandbox.
+SANDBOX_ENV = ("SANDBOX_MODE", "SANDBOX_PROFILE", "SANDBOX_PHASE")
+_PROTECTING = (*SANDBOX_ENV, "SANDBOX_SECCOMP", "SANDBOX_LANDLOCK", "SANDBOX_ON_VIOLATION")
+_ACTIVE_MODES = ("learn", "alert", "enforce")
+_PHASES = ("init", "invoke")
+
+# Environment variables that turn a learned command into arbitrary code, point a resolver
+# somewhere else, or unprotect a Python child. A change of one (set or unset) in the
+# function's process is decided by the hook as ``processes env NAME=value``. Why each is here:
+DANGEROUS_ENV = frozenset(
+    {
+        # Dynamic loader: a shared object (or audit library) loaded into every child, before main.
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "LD_BIND_NOW",
+        "GLIBC_TUNABLES",  # the loader's tunables (CVE-2023-4911)
+        # Python children: where the interpreter, its standard library and its path come from.
+        "PYTHONPATH",  # only the value with our child_site/ first is harmless
+        "PYTHONHOME",  # another standard library: its site.py need not run sitecustomize
+        "PYTHONPLATLIBDIR",  # the same, through the platform library directory's name
+        "PYTHONUSERBASE",  # the user site directory: its .pth files run before sitecustomize
+        "PYTHONNOUSERSITE",  # unset: the user site directory (and its .pth files) comes back
+        "PYTHONSTARTUP",  # a file an interactive Python runs
+        "PYTHONINSPECT",  # a Python that reads code from stdin after its script
+        "PYTHONBREAKPOINT",  # breakpoint() calls any importable callable
+        "PYTHONWARNINGS",  # a filter with a dotted category imports a module before site
+        # Shells: code run at start-up, or the meaning of a learned command line.
+        "BASH_ENV",  # a file bash runs before a non-interactive command
+        "ENV",  # the same for sh (dash, busybox) when interactive
+        "SHELLOPTS",  # e.g. xtrace, which evaluates PS4
+        "BASHOPTS",
+        "PS4",  # expanded (command substitution) for every traced command
+        "PROMPT_COMMAND",
+        "IFS",  # how older shells split a learned command's words
+        "PATH",  # which program a command name inside a learned shell command runs
+        "HOME",  # dotfiles that configure commands (.gitconfig, .curlrc, .npmrc), Python's user site
+        "XDG_CONFIG_HOME",  # the same for tools that read $XDG_CONFIG_HOME (git, pip)
+        # glibc: modules loaded by iconv, and where host names are resolved.
+        "GCONV_PATH",
+        "LOCALDOMAIN",
+        "RES_OPTIONS",
+        "HOSTALIASES",
+        # OpenSSL: a configuration file can load engines/providers (native code) in any child.
+        "OPENSSL_CONF",
+        "OPENSSL_ENGINES",
+        "OPENSSL_MODULES",
+        # Other interpreters' "run this first" options and library paths.
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        # git: commands it runs, or the repository/configuration it trusts (hooks, core.*).
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_EXEC_PATH",
+        "GIT_PAGER",
+        "GIT_EDITOR",
+        "GIT_ASKPASS",
+        "GIT_PROXY_COMMAND",
+        "GIT_EXTERNAL_DIFF",
+        "GIT_DIR",
+        "GIT_TEMPLATE_DIR",
+        "SSH_ASKPASS",
+        "PAGER",
+        "EDITOR",
+        "VISUAL",
+    }
+)
+# Whole families: the loader's LD_* switches, bash's exported functions (``BASH_FUNC_ls%%``
+# redefines a command inside a learned shell command), git's configuration injection
+# (GIT_CONFIG, GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS...), and the sandbox's
+# own settings (a change would weaken or switch off the sandbox of every child).
+DANGEROUS_PREFIXES = ("LD_", "BASH_FUNC_", "GIT_CONFIG", "SANDBOX_")
+
+
+def child_site_dir() -> str:
+    """The absolute path of the ``child_site/`` directory (holds only ``sitecustomize.py``).
+
+    Example
+    -------
+    >>> child_site_dir().endswith("/child_site")
+    True
+    """
+    return CHILD_SITE_DIR
+
+
+def prepare_environment(
+    mode: str, profile_path: str, phase: str, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The variables to set in this process so that every Python child installs the sandbox.
+
+    Parameters
+    ----------
+    mode:
+        ``learn | alert | enforce``: the child's mode (the parent's).
+    profile_path:
+        The compiled profile the child loads (made absolute: a child may run elsewhere).
+    phase:
+        ``init | invoke``: the phase the child starts in.
+    environ:
+        The current environment (default ``os.environ``); only what differs is returned.
+
+    Returns
+    -------
+    dict
+        Name → value for each variable that changes: ``SANDBOX_MODE``, ``SANDBOX_PROFILE``,
+        ``SANDBOX_PHASE``, ``PYTHONPATH`` (``child_site/`` first, the existing entries after it)
+        and, when this process has no user site directory on ``sys.path``, ``PYTHONNOUSERSITE``.
+        Called again at the switch to invoke, it returns ``{"SANDBOX_PHASE": "invoke"}``.
+
+    Raises
+    ------
+    ConfigError
+        On a mode, phase or profile path the child could not use.
+
+    Example
+    -------
+    >>> changes = prepare_environment("enforce", "/opt/p.json", "init", environ={})
+    >>> changes["PYTHONPATH"] == child_site_dir(), changes["SANDBOX_MODE"]
+    (True, 'enforce')
+    """
+    if mode not in _ACTIVE_MODES:
+        raise ConfigError(f"child mode {mode!r}: expected one of {', '.join(_ACTIVE_MODES)}")
+    if phase not in _PHASES:
+        raise ConfigError(f"child phase {phase!r}: expected one of {', '.join(_PHASES)}")
+    if _type(profile_path) is not _str or not profile_path:
+        raise ConfigError(f"child profile {profile_path!r}: expected a path")
+    env = _environ if environ is None else environ
+    wanted = {
+        "SANDBOX_MODE": mode,
+        "SANDBOX_PROFILE": _abspath(profile_path),
+        "SANDBOX_PHASE": phase,
+        "PYTHONPATH": _with_child_site(env.get("PYTHONPATH", "")),
+    }
+    if not _user_site_in_use():
+        # Then the function runs without one, and so must its children: a user site
+        # directory's .pth files would run before sitecustomize, i.e. before the sandbox.
+        wanted["PYTHONNOUSERSITE"] = env.get("PYTHONNOUSERSITE") or "1"
+    return {name: value for name, value in wanted.items() if env.get(name) != value}
+
+
+def _with_child_site(pythonpath: str) -> str:
+    entries = [e for e in _split(pythonpath, _pathsep) if e != CHILD_SITE_DIR] if pythonpath else []
+    return _join_str(_pathsep, [CHILD_SITE_DIR, *entries])
+
+
+def _user_site_in_use() -> bool:
+    site = sys.modules.get("site")
+    if site is None or not getattr(site, "ENABLE_USER_SITE", False):
+        return False
+    user_site = getattr(site, "USER_SITE", None)
+    return _type(user_site) is _str and user_site in sys.path
+
+
+def env_problem(name: str, value: str | None) -> str | None:
+    """Why setting (``value``) or unsetting (``None``) ``name`` matters, or ``None`` if it does not.
+
+    Only names in :data:`DANGEROUS_ENV` or with a prefix in :data:`DANGEROUS_PREFIXES` matter.
+    Unsetting matters only for what protects children (``SANDBOX_*``, ``PYTHONPATH``,
+    ``PYTHONNOUSERSITE``). ``PYTHONPATH`` whose first entry is ``child_site/`` and
+    ``PYTHONWARNINGS`` whose filters import nothing are harmless; so is setting
+    ``PYTHONNOUSERSITE``. A name or value that is not a plain ``str`` or ``bytes`` matters.
+
+    Example
+    -------
+    >>> env_problem("LD_PRELOAD", "/tmp/x.so")
+    'LD_PRELOAD loads a shared object into every child'
+    >>> env_problem("LANG", "C.UTF-8") is None
+    True
+    """
+    name_text = _text(name)
+    if name_text is None:
+        return "an environment variable name that is not text"
+    if name_text not in DANGEROUS_ENV and not _startswith(name_text, DANGEROUS_PREFIXES):
+        return None
+    if value is None:
+        if _startswith(name_text, "SANDBOX_") or name_text in ("PYTHONPATH", "PYTHONNOUSERSITE"):
+            return f"unsetting {name_text} would leave Python children unprotected"
+        return None
+    text = _text(value)
+    if text is None:
+        return f"a value of {name_text} that is not text"
+    if name_text == "PYTHONPATH":
+        if _partition(text, _pathsep)[0] == CHILD_SITE_DIR:
+            return None
+        return (
+            "PYTHONPATH without the sandbox's child_site first leaves Python children unprotected"
+        )
+    if name_text == "PYTHONWARNINGS":
+        return _warning_filters_problem(_split(text, ","), "PYTHONWARNINGS")
+    if name_text == "PYTHONNOUSERSITE":
+        return None
+    return f"{name_text} {_why(name_text)}"
+
+
+def dangerous_env_changes(
+    env: dict[str, str] | None, inherited: dict[str, str]
+) -> list[tuple[str, str | None, str]] | None:
+    """The dangerous variables an exec's explicit environment changes, for ANY program.
+
+    An explicit ``env`` that sets ``LD_PRELOAD`` or ``GIT_SSH_COMMAND`` for a learned command is
+    the same change as ``os.environ[...] = ...`` before it: the hook decides each one as a
+    ``processes env NAME=value`` access. Compared with ``inherited`` (the environment the hook
+    tracks); ``None`` (for an inherited environment) changes nothing.
+
+    Returns
+    -------
+    list or None
+        ``(name, value or None for removed, reason)`` per change that matters, sorted by name;
+        ``None`` when either environment is not plain text (treat the exec as unprotected).
+
+    Example
+    -------
+    >>> dangerous_env_changes({"LD_PRELOAD": "/tmp/x.so", "A": "1"}, {"A": "0"})
+    [('LD_PRELOAD', '/tmp/x.so', 'LD_PRELOAD loads a shared object into every child')]
+    """
+    if env is None:
+        return []
+    child_env = _decode_env(env)
+    passed_on = _decode_env(inherited)
+    if child_env is None or passed_on is None:
+        return None
+    changes: list[tuple[str, str | None, str]] = []
+    for name in sorted({*child_env, *passed_on}):
+        value = child_env.get(name)
+        if value == passed_on.get(name):
+            continue
+        reason = env_problem(name, value)
+        if reason is not None:
+            changes.append((name, value, reason))
+    return changes
+
+
+def _why(name: str) -> str:
+    if _startswith(name, "LD_") or name == "GLIBC_TUNABLES":
+        return (
+            "loads a shared object into every child"
+            if name in ("LD_PRELOAD", "LD_AUDIT")
+            else "changes how the dynamic loader loads every child"
+        )
+    if _startswith(name, "SANDBOX_"):
+        return "configures the sandbox of every child"
+    if _startswith(name, ("PYTHON",)):
+        return "changes what a Python child runs before or instead of its script"
+    if _startswith(name, ("BASH", "PS4", "PROMPT_COMMAND", "SHELLOPTS", "IFS")) or name == "ENV":
+        return "runs code in, or changes the meaning of, a shell command"
+    if _startswith(name, ("LOCALDOMAIN", "RES_OPTIONS", "HOSTALIASES")):
+        return "redirects host name resolution in children"
+    if name == "PATH":
+        return "changes which program a command name runs"
+    return "can make a learned command run other code"
+
+
+def python_child_problem(
+    exec_path: str,
+    argv: list[str],
+    env: dict[str, str] | None,
+    inherited: dict[str, str],
+    *,
+    expected: dict[str, str] | None = None,
+) -> str | None:
+    """Why a Python child of this exec would run WITHOUT the sandbox, or ``None``.
+
+    ``None`` also for executables that are not Python: the kernel layers bound those (module
+    docstring). An interpreter is recognised by its real path (this interpreter's) or by its
+    name: ``python``, ``python3``, ``python3.12``, ``python3.13t``, ``python3.11-dbg``... and ``pypy``
+    too (it honours the same options, variables and ``sitecustomize``; whether the sandbox then
+    installs under PyPy is its child's own business: in enforce it exits 70 if not).
+    ``/usr/bin/env`` and ``#!`` scripts are followed to the program they start (the first 256
+    bytes of a regular file are read for a ``#!`` line).
+
+    Only plain values are read, and never through their own methods: ``str`` and ``bytes``
+    (decoded as the OS does), ``list``/``tuple`` argv, ``dict`` environments and ``os.environ``
+    itself (through its plain data dict). Anything else, a ``str`` subclass for instance, or the
+    same name twice as ``str`` and ``bytes``, is a reason: such a child counts as unprotected.
+
+    Parameters
+    ----------
+    exec_path:
+        The executable the exec runs (resolved as the hook resolves it).
+    argv:
+        The full argument vector, ``argv[0]`` included.
+    env:
+        The child's explicit environment, or ``None`` for an inherited one.
+    inherited:
+        The environment this process passes on (the one the hook tracks).
+    expected:
+        The values :func:`prepare_environment` set; default: those in ``inherited``.
+
+    Example
+    -------
+    >>> import sys
+    >>> python_child_problem(sys.executable, [sys.executable, "-I", "-c", "pass"], None, {})
+    'the interpreter option -I (isolated: no environment, no user site)'
+    >>> python_child_problem("/bin/ls", ["ls"], {}, {}) is None
+    True
+    """
+    passed_on = _decode_env(inherited)
+    if passed_on is None:
+        return "the inherited environment is not plain text"
+    reference = passed_on
+    if expected is not None:
+        overlay = _decode_env(expected)
+        if overlay is None:
+            return "the expected environment is not plain text"
+        reference = {**passed_on, **overlay}
+    child_env = passed_on if env is None else _decode_env(env)
+    if child_env is None:
+        return "an explicit environment that is not plain text"
+    path = _text(exec_path)
+    args = _decode_argv(argv)
+    if path is None or args is None:
+        return "an executable or arguments that are not plain text"
+    return _problem(path, args, child_env, reference, 0)
+
+
+# Linux follows at most 4 levels of #! interpreters; env and scripts count the same here.
+_MAX_DEPTH = 4
+
+
+def _problem(
+    path: str, argv: list[str], env: dict[str, str], reference: dict[str, str], depth: int
+) -> str | None:
+    if depth > _MAX_DEPTH:
+        return "too many levels of env or #! interpreters"
+    if _is_python(path):
+        return _python_problem(path, argv, env, reference)
+    if _basename(path) == "env" or _basename(_realpath(path)) == "env":
+        return _env_problem(argv, env, reference, depth)
+    shebang = _shebang(path)
+    if shebang is not None:
+        interpreter, extra = shebang
+        script_argv = [interpreter, *extra, path, *argv[1:]]
+        return _problem(interpreter, script_argv, env, reference, depth + 1)
+    return None
+
+
+def _python_problem(
+    path: str, argv: list[str], env: dict[str, str], reference: dict[str, str]
+) -> str | None:
+    user_site = True
+    i = 1
+    while i < _len(argv):
+        arg = argv[i]
+        if arg == "-" or arg == "--" or not _startswith(arg, "-"):
+            break  # the script (or stdin): later arguments are the script's own
+        if _startswith(arg, "--"):
+            # --check-hash-based-pycs takes a value; --help/--version exit at once.
+            if arg == "--check-hash-based-pycs":
+                i += 1
+            elif arg not in ("--help", "--version", "--help-env", "--help-xoptions", "--help-all"):
+                return f"the unknown interpreter option {arg}"
+            i += 1
+            continue
+        j = 1
+        stop = False
+        while j < _len(arg):
+            letter = arg[j]
+            if letter in "IES":
+                return f"the interpreter option -{letter} ({_ISOLATION[letter]})"
+            if letter == "s":
+                user_site = False
+            elif letter in "cm":
+                stop = True  # the command or module: the rest belongs to it
+                break
+            elif letter in "WX":
+                value = arg[j + 1 :]
+                if not value:
+                    i += 1
+                    if i >= _len(argv):
+                        return f"the interpreter option -{letter} without a value"
+                    value = argv[i]
+                problem = (
+                    _warning_filters_problem([value], "-W")
+                    if letter == "W"
+                    else _xoption_problem(value)
+                )
+                if problem is not None:
+                    return problem
+                break
+            elif letter not in _HARMLESS_LETTERS:
+                return f"the unknown interpreter option -{letter}"
+            j += 1
+        if stop:
+            break
+        i += 1
+    problem = _argv0_problem(path, argv, env)
+    if problem is not None:
+        return problem
+    return _env_unprotects(env, reference, user_site)
+
+
+_ISOLATION = {
+    "I": "isolated: no environment, no user site",
+    "E": "ignores PYTHONPATH and the SANDBOX_* settings' route in",
+    "S": "no site module, so no sitecustomize",
+}
+# Options that change nothing about how the sandbox gets in: bytes warnings, no bytecode,
+# debug output, help, inspect, optimise, safe path, quiet, hash seed, no user site (stricter),
+# unbuffered, verbose, version, skip first line.
+_HARMLESS_LETTERS = "bBdhiOPqRsuvVx?"
+
+
+def _warning_filters_problem(filters: list[str], where: str) -> str | None:
+    # action:message:category:module:lineno — a dotted category is imported by the warnings
+    # machinery at start-up, before site (and so before the sandbox) runs.
+    for item in filters:
+        fields = _split(item, ":")
+        if _len(fields) >= 3 and "." in _strip(fields[2]):
+            return f"a {where} filter imports {_strip(fields[2])} before the sandbox"
+    return None
+
+
+def _xoption_problem(value: str) -> str | None:
+    name = _partition(value, "=")[0]
+    if name == "presite":  # debug builds: imports a module before site
+        return "the interpreter option -X presite imports a module before the sandbox"
+    return None
+
+
+def _argv0_problem(path: str, argv: list[str], env: dict[str, str]) -> str | None:
+    # CPython on Linux derives sys.prefix — the standard library, site.py, pyvenv.cfg — from
+    # argv[0], not from the file it runs: a different argv[0] can point it at planted files.
+    if not argv:
+        return "an empty argv (the interpreter would search for its own prefix)"
+    program = argv[0]
+    if "/" in program:
+        located: str | None = _normpath(_abspath(program))
+    else:
+        located = _which(program, env.get("PATH", _defpath))
+        if located is None:
+            return None  # not found: the build's own prefix is used
+    if located != _normpath(_abspath(path)):
+        return f"argv[0] {program!r} is not the executable (Python finds its library from argv[0])"
+    return None
+
+
+def _env_unprotects(env: dict[str, str], reference: dict[str, str], user_site: bool) -> str | None:
+    mode = env.get("SANDBOX_MODE", "")
+    if mode not in _ACTIVE_MODES:
+        return "an environment without SANDBOX_MODE" if not mode else f"SANDBOX_MODE={mode}"
+    if not env.get("SANDBOX_PROFILE"):
+        return "an environment without SANDBOX_PROFILE"
+    for name in _PROTECTING:
+        if env.get(name) != reference.get(name):
+            return f"{name} differs from the sandbox's ({env.get(name)!r})"
+    if _partition(env.get("PYTHONPATH", ""), _pathsep)[0] != CHILD_SITE_DIR:
+        return "a PYTHONPATH without the sandbox's child_site first"
+    if user_site and not env.get("PYTHONNOUSERSITE") and reference.get("PYTHONNOUSERSITE"):
+        return (
+            "an environment without PYTHONNOUSERSITE (user site .pth files run before the sandbox)"
+        )
+    for name in (*env, *reference):
+        if name in ("PYTHONPATH", "PYTHONNOUSERSITE") or _startswith(name, "SANDBOX_"):
+            continue  # judged above
+        value = env.get(name)
+        if value != reference.get(name) and (
+            name in DANGEROUS_ENV or _startswith(name, DANGEROUS_PREFIXES)
+        ):
+            problem = env_problem(name, value)
+            if problem is not None:
+                return f"the child's environment changes {name}: {problem}"
+    return None
+
+
+def _env_problem(
+    argv: list[str], env: dict[str, str], reference: dict[str, str], depth: int
+) -> str | None:
+    """``env [-i] [-u NAME] [NAME=VALUE]... COMMAND ARGS``: the command in the resulting env."""
+    result = _dict(env)
+    i = 1
+    while i < _len(argv):
+        arg = argv[i]
+        if arg in ("-i", "-", "--ignore-environment"):
+            result = {}
+        elif arg in ("-0", "--null", "-v", "--debug"):
+            pass
+        elif arg == "--":
+            i += 1
+            break
+        elif arg in ("-u", "--unset", "-C", "--chdir"):
+            i += 1
+            if i < _len(argv) and arg in ("-u", "--unset"):
+                result.pop(argv[i], None)
+        elif _startswith(arg, "--unset="):
+            result.pop(_partition(arg, "=")[2], None)
+        elif _startswith(arg, "-u"):
+            result.pop(arg[2:], None)
+        elif _startswith(arg, ("--chdir=", "-C")):
+            pass
+        elif _startswith(arg, "-"):
+            # -S/--split-string and anything newer: not followed, so not trusted.
+            return f"an env option this check does not follow ({arg})"
+        elif "=" in arg:
+            name, _, value = _partition(arg, "=")
+            result[name] = value
+        else:
+            break
+        i += 1
+    if i >= _len(argv):
+        return None  # env alone prints the environment
+    command = argv[i]
+    located = command if "/" in command else _which(command, result.get("PATH", _defpath))
+    if located is None:
+        return None  # nothing to run
+    return _problem(located, argv[i:], result, reference, depth + 1)
+
+
+def _is_python(path: str) -> bool:
+    real = _realpath(path)
+    for interpreter in (_executable, _base_executable):
+        if interpreter and real == _realpath(interpreter):  # sys.executable may be empty
+            return True
+    return _python_name(_basename(path)) or _python_name(_basename(real))
+
+
+def _python_name(name: str) -> bool:
+    for stem in ("python", "pypy"):
+        if _startswith(name, stem):
+            rest = _lstrip(name[_len(stem) :], "0123456789.")
+            return rest in ("", "d", "m", "dm", "t", "td", "u", "-dbg", "-debug")
+    return False
+
+
+def _shebang(path: str) -> tuple[str, list[str]] | None:
+    """``(interpreter, [argument])`` of a ``#!`` script, as Linux reads it (first line, one arg)."""
+    try:
+        fd = _os_open(path, _O_RDONLY)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not _S_ISREG(_fstat(fd).st_mode):
+            return None
+        head = _os_read(fd, 256)
+    except OSError:
+        return None
+    finally:
+        _os_close(fd)
+    if not _bytes_startswith(head, b"#!"):
+        return None
+    line = _bytes_strip(_bytes_partition(head[2:], b"\n")[0], b" \t")
+    interpreter, _, rest = _bytes_partition(line, b" ")
+    if b"\t" in interpreter:
+        interpreter, _, rest = _bytes_partition(line, b"\t")
+    extra = _bytes_strip(rest, b" \t")
+    text = _decode(interpreter, _fs_encoding, "surrogateescape")
+    return text, ([_decode(extra, _fs_encoding, "surrogateescape")] if extra else [])
+
+
+def _which(name: str, search: str) -> str | None:
+    for directory in _split(search, _pathsep):
+        candidate = _path_join(directory or ".", name)
+        if _isfile(candidate) and _access(candidate, _X_OK):
+            return _normpath(_abspath(candidate))
+    return None
+
+
+def _text(value: object) -> str | None:
+    """A plain ``str`` as is, a plain ``bytes`` decoded as the OS would; anything else ``None``."""
+    if _type(value) is _str:
+        return value
+    if _type(value) is _bytes:
+        return _decode(value, _fs_encoding, "surrogateescape")
+    return None
+
+
+def _decode_argv(argv: object) -> list[str] | None:
+    if _type(argv) is not _list and _type(argv) is not _tuple:
+        return None
+    out: list[str] = []
+    for item in argv:
+        text = _text(item)
+        if text is None:
+            return None
+        out.append(text)
+    return out
+
+
+def _decode_env(env: object) -> dict[str, str] | None:
+    """A plain dict of str/bytes, decoded; ``os.environ`` itself through its plain data dict."""
+    if _type(env) is _type(_environ):
+        # os.environ (exactly that class): its data is a plain dict of encoded bytes.
+        env = _dict_get(_object_getattribute(env, "__dict__"), "_data")
+    if _type(env) is not _dict:
+        return None
+    out: dict[str, str] = {}
+    for key, value in _dict.items(env):
+        name = _text(key)
+        text = _text(value)
+        if name is None or text is None or name in out:
+            return None  # undecodable, or the same name twice (which one wins is the OS's)
+        out[name] = text
+    return out

@@ -1,0 +1,181 @@
+"""Code: evaluated source, module code run outside the finders, hand-built code, and the hook's own safety.
+
+- ``compile`` of source (``eval``/``exec``/``compile``, an AST included) is decided by its call
+  site, ``{task}/app.py:handler``: the filename the caller *claims* does not count, except for
+  the import system compiling a module file (then it is the file, and ``modules`` decides).
+- ``exec`` of a module's code object (``co_name == "<module>"``) is decided by the module's file
+  and the module name it implies: ``spec_from_file_location`` + ``exec_module`` skip every
+  finder, but not this.
+- ``code.__new__``/``function.__new__`` (``types.CodeType``, ``code.replace``) and ``marshal.loads``
+  outside the import system build code that never went through ``compile``: ``construct`` and
+  ``unmarshal``, decided by site.
+- ``sys.addaudithook`` (``hook``: a later hook runs between the sandbox's decision and the
+  operation), ``gc.get_objects``/``get_referrers``/``get_referents`` and ``sys._current_frames``
+  (``introspect``: the ways to reach another object's or thread's state), ``sys.settrace``,
+  ``sys.setprofile`` and ``sys.monitoring`` callbacks (``trace``) are capabilities of their own.
+
+During init, compiling, building and unmarshalling code is what the import system and the code
+generators (``namedtuple``, ``dataclasses``) do: only invoke decides those (see the hook).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..values import as_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType, FrameType
+    from typing import Any
+
+    Access = tuple[str, str, str, Any]
+
+_type = type
+_str = str
+_len = len
+_getframe = sys._getframe
+_str_startswith = str.startswith
+_str_endswith = str.endswith
+_str_rpartition = str.rpartition
+_str_replace = str.replace
+_str_split = str.split
+_str_join = str.join
+_getattr = getattr
+_CodeType = _type((lambda: None).__code__)
+
+# Filled at install (hook.py): the sandbox's own code objects, whose frames are never a site,
+# and the import system's code objects that compile and unmarshal module files.
+OWN_CODES: frozenset[CodeType] = frozenset()
+IMPORT_CODES: frozenset[CodeType] = frozenset()
+# The import system's and the traceback machinery's readers (linecache, tokenize.open).
+MACHINERY_CODES: frozenset[CodeType] = frozenset()
+# Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
+MODULE_ROOTS: tuple[str, ...] = ()
+
+
+def _norm(filename: str) -> str:
+    """A frame's file as an absolute, ``.``-free path (3.10 keeps ``/a/./b.py``)."""
+    if _str_startswith(filename, "<") or not _str_startswith(filename, "/"):
+        return filename
+    parts: list[str] = []
+    for part in _str_split(filename, "/"):
+        if not part or part == ".":
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + _str_join("/", parts)
+
+
+def caller_frame(depth: int = 1) -> FrameType | None:
+    """The innermost frame that is not the sandbox's own code."""
+    frame: FrameType | None = _getframe(depth + 1)
+    own = OWN_CODES
+    while frame is not None and frame.f_code in own:
+        frame = frame.f_back
+    return frame
+
+
+def caller_site(depth: int = 1) -> str:
+    """``/path/file.py:qualname`` of the innermost frame outside the sandbox."""
+    frame = caller_frame(depth + 1)
+    if frame is None:
+        return "<unknown>:<unknown>"
+    code = frame.f_code
+    name = _getattr(code, "co_qualname", code.co_name)
+    return _norm(code.co_filename) + ":" + name
+
+
+def _from_import_system(depth: int = 2) -> bool:
+    frame = caller_frame(depth + 1)
+    return frame is not None and frame.f_code in IMPORT_CODES
+
+
+def module_name(filename: str) -> str | None:
+    """The dotted module a file under a module root implies (``{site}/yaml/cyaml.py`` → ``yaml.cyaml``)."""
+    for root in MODULE_ROOTS:
+        if _str_startswith(filename, root + "/"):
+            rest = filename[_len(root) + 1 :]
+            for suffix in ("/__init__.py", ".py", ".pyc"):
+                if _str_endswith(rest, suffix):
+                    rest = rest[: -_len(suffix)]
+                    break
+            else:
+                return None
+            if "." in rest or not rest:
+                return None
+            return _str_replace(rest, "/", ".")
+    return None
+
+
+def _compile(args: tuple[Any, ...]) -> list[Access] | None:
+    filename = as_text(args[1]) if _len(args) > 1 else None
+    if filename is not None and _str_startswith(filename, "/") and _from_import_system():
+        # The import system compiling a module's source file: the module decides.
+        return [("code", "compile", _norm(filename), None)]
+    return [("code", "compile", caller_site(), None)]
+
+
+def _exec(args: tuple[Any, ...]) -> list[Access] | None:
+    code = args[0]
+    if _type(code) is not _CodeType or code.co_name != "<module>":
+        return None  # a string was compiled (decided there); a function body runs as a call
+    filename = code.co_filename
+    if _type(filename) is not _str or not _str_startswith(filename, "/"):
+        # "<string>" and friends: compiled from source at a call site (decided there),
+        # unmarshalled or built by hand (decided there too); "<frozen …>": the interpreter's own.
+        return None
+    filename = _norm(filename)
+    out: list[Access] = [("code", "exec", filename, None)]
+    name = module_name(filename)
+    if name is not None:
+        out.append(("modules", "import", name, filename))
+    return out
+
+
+def _construct(args: tuple[Any, ...]) -> list[Access] | None:
+    return [("code", "construct", caller_site(), None)]
+
+
+def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
+    if _from_import_system():
+        return None  # a module's cached bytecode; the module decides
+    return [("code", "unmarshal", caller_site(), None)]
+
+
+def _hook(args: tuple[Any, ...]) -> list[Access] | None:
+    return [("code", "hook", caller_site(), None)]
+
+
+def _introspect(args: tuple[Any, ...]) -> list[Access] | None:
+    return [("code", "introspect", caller_site(), None)]
+
+
+def _trace(args: tuple[Any, ...]) -> list[Access] | None:
+    return [("code", "trace", caller_site(), None)]
+
+
+# Events decided only during invoke (init is the import system and the code generators).
+INVOKE_ONLY = frozenset(
+    {"compile", "exec", "code.__new__", "function.__new__", "marshal.loads", "marshal.load"}
+)
+
+DECODERS = {
+    "compile": _compile,
+    "exec": _exec,
+    "code.__new__": _construct,
+    "function.__new__": _construct,
+    "marshal.loads": _unmarshal,
+    "marshal.load": _unmarshal,
+    "sys.addaudithook": _hook,
+    "gc.get_objects": _introspect,
+    "gc.get_referrers": _introspect,
+    "gc.get_referents": _introspect,
+    "sys._current_frames": _introspect,
+    "sys.settrace": _trace,
+    "sys.setprofile": _trace,
+    "sys.monitoring.register_callback": _trace,
+}

@@ -1,0 +1,268 @@
+"""Files: ``open``, the ``os.*`` and ``shutil.*`` file events, listings, ``chdir``, SQLite databases.
+
+Every path is resolved against what the kernel will use: the directory behind ``dir_fd``, the
+file behind an fd argument (``os.chmod(fd)``, ``os.listdir(fd)``...), or the working directory.
+The ``open`` event carries no ``dir_fd`` (``os.open(name, flags, dir_fd=fd)`` raises it with the
+bare name): a relative ``os.open`` is decided against every directory the name could be in —
+the working directory and each directory descriptor the process holds — where it exists.
+Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, chdir, the
+shutil trees) fire before the operation: they resolve their own paths afresh and drop the cache.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import paths
+from ..categories import UNDECODABLE
+from ..values import as_int, as_path, undecodable
+from . import code as _code
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Access = tuple[str, str, str, Any]
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0)
+_type = type
+_str = str
+_int = int
+_len = len
+_str_startswith = str.startswith
+_str_find = str.find
+_listdir = os.listdir
+_readlink = os.readlink
+_stat = os.stat
+_lstat = os.lstat
+_S_ISDIR = __import__("stat").S_ISDIR
+_OSError = OSError
+_ValueError = ValueError
+_forget = paths.forget_resolved_paths
+_resolve = paths.resolve
+_fd_path = paths.fd_path
+_absolute = paths.absolute
+
+
+def target_of(path: Any, dir_fd: Any = None, cache: bool = True) -> str | None:
+    """The resolved target for a path argument: a real path, an undecodable marker, or None.
+
+    ``None`` means the argument names no file (``None`` itself). An fd names the file it is
+    open on; an fd or a base directory that cannot be known is undecodable (refused).
+    """
+    value = as_path(path)
+    if value is None:
+        return None
+    if _type(value) is _int:
+        found = _fd_path(value)
+        return found if found is not None else UNDECODABLE + "fd"
+    text: str = value  # type: ignore[assignment]
+    if _str_startswith(text, UNDECODABLE):
+        return text
+    if not text or _str_find(text, "\x00") >= 0:
+        return None  # the kernel refuses these (ValueError before any system call)
+    base_fd = None
+    if dir_fd is not None:
+        base_fd = as_int(dir_fd)
+        if base_fd is None:
+            return undecodable(dir_fd)
+    resolved = _resolve(text, base_fd, cache)
+    return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
+
+
+def _one(action: str, path: Any, dir_fd: Any = None, cache: bool = True) -> list[Access] | None:
+    target = target_of(path, dir_fd, cache)
+    return None if target is None else [("files", action, target, None)]
+
+
+def _arg(args: tuple[Any, ...], index: int) -> Any:
+    return args[index] if _len(args) > index else None
+
+
+def _directory_fds() -> list[str]:
+    """Directories the process holds descriptors on (candidates for an unseen ``dir_fd``)."""
+    found: list[str] = []
+    try:
+        names = _listdir("/proc/self/fd")
+    except _OSError:
+        return found
+    for name in names:
+        try:
+            target = _readlink("/proc/self/fd/" + name)
+        except _OSError:
+            continue
+        if not _str_startswith(target, "/"):
+            continue
+        try:
+            if _S_ISDIR(_stat(target).st_mode) and target not in found:
+                found.append(target)
+        except _OSError:
+            continue
+    return found
+
+
+def _relative_os_open(action: str, name: str) -> list[Access]:
+    """``os.open`` of a relative name: the event does not say which ``dir_fd`` the kernel uses."""
+    candidates: list[str] = []
+    for base in [paths.cwd() or "/", *_directory_fds()]:
+        full = (base if base != "/" else "") + "/" + name
+        try:
+            _lstat(full)
+        except (_OSError, _ValueError):
+            continue
+        resolved = _resolve(full)
+        if resolved is not None and resolved not in candidates:
+            candidates.append(resolved)
+    if not candidates:
+        # Nowhere yet (a file being created): the working directory is the only base the
+        # sandbox can name; a create under a dir_fd elsewhere is a documented limit.
+        target = target_of(name)
+        return [] if target is None else [("files", action, target, None)]
+    return [("files", action, c, None) for c in candidates]
+
+
+# What the import system and the traceback machinery read for themselves: module files under
+# the module roots, and the directories they list. These belong to the import (decided by the
+# module's name) or to an error being formatted (the function's own source lines in a
+# traceback, at any phase), not to the function's code.
+_MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
+
+
+def _for_the_machinery(target: str, listing: bool) -> bool:
+    if not listing and not target.endswith(_MODULE_SUFFIXES):
+        return False
+    frame = _code.caller_frame(3)
+    if frame is None or frame.f_code not in _code.MACHINERY_CODES:
+        return False
+    for root in _code.MODULE_ROOTS:
+        if target == root or target.startswith(root + "/"):
+            return True
+    return False
+
+
+def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
+    path, mode, flags = args[0], args[1], args[2]
+    flag_bits = as_int(flags)
+    write = bool(flag_bits is not None and (flag_bits & _WRITE_FLAGS or flag_bits & _O_TMPFILE))
+    if _type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode):
+        write = True
+    elif mode is not None and _type(mode) is not _str:
+        return [("files", "write", undecodable(mode), None)]
+    action = "write" if write else "read"
+    value = as_path(path)
+    if _type(value) is _int:
+        return None  # open(fd): wraps a descriptor already open (decided when it was opened)
+    if (
+        mode is None
+        and _type(value) is _str
+        and value
+        and not _str_startswith(value, "/")
+        and not _str_startswith(value, UNDECODABLE)
+    ):
+        return _relative_os_open(action, value)
+    accesses = _one(action, path)
+    if accesses and action == "read" and _for_the_machinery(accesses[0][2], False):
+        return None
+    return accesses
+
+
+def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
+    def decode(args: tuple[Any, ...]) -> list[Access] | None:
+        dir_fd = _arg(args, dir_fd_index) if dir_fd_index is not None else None
+        out = _one(action, _arg(args, path_index), dir_fd, False)
+        _forget()
+        return out
+
+    return decode
+
+
+def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
+    def decode(args: tuple[Any, ...]) -> list[Access] | None:
+        first_fd = _arg(args, 2) if dir_fds else None
+        second_fd = _arg(args, 3) if dir_fds else None
+        out = (_one(first_action, args[0], first_fd, False) or []) + (
+            _one(second_action, _arg(args, 1), second_fd, False) or []
+        )
+        _forget()
+        return out or None
+
+    return decode
+
+
+def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
+    # Only the new link is written; reads through it are resolved to the real file later.
+    out = _one("write", _arg(args, 1), _arg(args, 2), False)
+    _forget()
+    return out
+
+
+def _reads_first(args: tuple[Any, ...]) -> list[Access] | None:
+    return _one("read", args[0])
+
+
+def _writes_first(args: tuple[Any, ...]) -> list[Access] | None:
+    return _one("write", args[0])
+
+
+def _lists_first(args: tuple[Any, ...]) -> list[Access] | None:
+    path = args[0] if args else None
+    accesses = _one("list", "." if path is None else path)
+    if accesses and _for_the_machinery(accesses[0][2], True):
+        return None
+    return accesses
+
+
+def _chdir(args: tuple[Any, ...]) -> list[Access] | None:
+    # Entering a directory moves the base of every later relative path: decided as a listing,
+    # and the cached working directory is dropped (the event fires before the change).
+    out = _one("list", args[0])
+    paths.forget_cwd()
+    return out
+
+
+def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
+    database = args[0]
+    value = as_path(database)
+    if _type(value) is _str and (value in ("", ":memory:") or _str_startswith(value, "file:")):
+        if value in ("", ":memory:") or "mode=memory" in value:
+            return None
+        uri_path = value[5:].partition("?")[0]
+        if _str_startswith(uri_path, "//"):
+            uri_path = "/" + uri_path[2:].partition("/")[2]
+        return _one("write", uri_path)
+    return _one("write", database)
+
+
+DECODERS = {
+    "open": decode_open,
+    "os.remove": _mutating("write", 0, 1),
+    "os.rmdir": _mutating("write", 0, 1),
+    "os.mkdir": _mutating("write", 0, 2),
+    "os.chmod": _mutating("write", 0, 2),
+    "os.chown": _mutating("write", 0, 3),
+    "os.utime": _mutating("write", 0, 3),
+    "os.truncate": _mutating("write", 0, None),
+    "os.setxattr": _mutating("write", 0, None),
+    "os.removexattr": _mutating("write", 0, None),
+    "os.getxattr": _reads_first,
+    "os.listxattr": _reads_first,
+    "os.rename": _two("write", "write", True),
+    "os.link": _two("read", "write", True),
+    "os.symlink": _symlink,
+    "os.listdir": _lists_first,
+    "os.scandir": _lists_first,
+    "os.chdir": _chdir,
+    "shutil.copyfile": _two("read", "write", False),
+    "shutil.copymode": _two("read", "write", False),
+    "shutil.copystat": _two("read", "write", False),
+    "shutil.copytree": _two("read", "write", False),
+    "shutil.move": _two("write", "write", False),
+    "shutil.rmtree": _mutating("write", 0, 1),
+    "shutil.chown": _mutating("write", 0, None),
+    "shutil.make_archive": _mutating("write", 0, None),
+    "shutil.unpack_archive": _two("read", "write", False),
+    "tempfile.mkstemp": _writes_first,
+    "tempfile.mkdtemp": _writes_first,
+    "sqlite3.connect": _sqlite,
+}

@@ -1,0 +1,59 @@
+"""Native code: ``ctypes.dlopen``/``dlsym`` and SQLite extensions (what the audit layer cannot follow)."""
+
+from __future__ import annotations
+
+from ..values import as_path, as_text, undecodable
+from .files import target_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Access = tuple[str, str, str, Any]
+
+_type = type
+_str = str
+_len = len
+_str_startswith = str.startswith
+
+
+def _dlopen(args: tuple[Any, ...]) -> list[Access] | None:
+    name = args[0]
+    if name is None:
+        return [("native", "dlopen", "<main>", None)]
+    text = as_path(name)
+    if _type(text) is not _str:
+        return [("native", "dlopen", undecodable(name), None)]
+    if "/" in text:
+        target = target_of(text)
+        return [("native", "dlopen", target or text, None)]
+    return [("native", "dlopen", text, None)]
+
+
+def _sqlite_extension(args: tuple[Any, ...]) -> list[Access] | None:
+    # SQLite loading a native extension is native code like ctypes.dlopen.
+    return _dlopen((args[1],)) if _len(args) > 1 else None
+
+
+def _dlsym(args: tuple[Any, ...]) -> list[Access] | None:
+    name = args[1]
+    text = as_text(name)
+    if text is None:
+        number = name if _type(name) is int else None
+        return [
+            (
+                "native",
+                "dlsym",
+                "#" + _str(number) if number is not None else undecodable(name),
+                None,
+            )
+        ]
+    return [("native", "dlsym", text, None)]
+
+
+DECODERS = {
+    "ctypes.dlopen": _dlopen,
+    "ctypes.dlsym": _dlsym,
+    "ctypes.dlsym/handle": _dlsym,
+    "sqlite3.load_extension": _sqlite_extension,
+}

@@ -1,0 +1,205 @@
+"""Network: sockets, connects, sends, binds and name lookups, read from exact built-in types.
+
+A name is checked at ``getaddrinfo``/``gethostbyname`` — before any DNS query — and an IP at
+``connect``/``sendto`` (allowed when an allowed name resolved to it, see ``address_book``).
+``connect(("name", port))`` resolves inside C with no lookup event: the name is checked too.
+The socket's family is read through ``_socket.socket``'s own member descriptor, never through
+an attribute a subclass could answer for; hosts and ports only from exact ``str``/``bytes``/``int``.
+"""
+
+from __future__ import annotations
+
+import _socket
+
+from ..categories import UNDECODABLE
+from ..values import HOST_MAX, as_int, as_path, as_text, undecodable
+from .files import target_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Access = tuple[str, str, str, Any]
+
+_type = type
+_str = str
+_tuple: Any = tuple
+_len = len
+_str_lower = str.lower
+_str_rstrip = str.rstrip
+_str_startswith = str.startswith
+_str_endswith = str.endswith
+_str_isascii = str.isascii
+_str_encode = str.encode
+_bytes_decode = bytes.decode
+_str_partition = str.partition
+_inet_pton = _socket.inet_pton
+_inet_ntop = _socket.inet_ntop
+_AF_INET = _socket.AF_INET
+_AF_INET6 = _socket.AF_INET6
+_AF_UNIX = getattr(_socket, "AF_UNIX", 1)
+_sock_family = _socket.socket.__dict__["family"].__get__  # the C member: a raw int
+_OSError = OSError
+_ValueError = ValueError
+_UnicodeError = UnicodeError
+
+_FAMILIES: dict[int, str] = {_AF_INET: "inet", _AF_INET6: "inet6", _AF_UNIX: "unix"}
+for _name in ("AF_NETLINK", "AF_PACKET", "AF_BLUETOOTH", "AF_CAN", "AF_ALG", "AF_VSOCK"):
+    if hasattr(_socket, _name):
+        _FAMILIES[getattr(_socket, _name)] = _name[3:].lower()
+_TYPES: dict[int, str] = {
+    _socket.SOCK_STREAM: "stream",
+    _socket.SOCK_DGRAM: "dgram",
+    _socket.SOCK_RAW: "raw",
+    _socket.SOCK_SEQPACKET: "seqpacket",
+}
+_TYPE_MASK = ~(getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(_socket, "SOCK_CLOEXEC", 0))
+
+
+def norm_ip(text: str) -> str | None:
+    """Canonical IP text (IPv4-mapped IPv6 becomes IPv4), or ``None`` if not an IP literal."""
+    try:
+        return _inet_ntop(_AF_INET, _inet_pton(_AF_INET, text))
+    except (_OSError, _ValueError):
+        pass
+    if ":" not in text:
+        return None
+    text, _, scope = _str_partition(text, "%")
+    try:
+        packed = _inet_pton(_AF_INET6, text)
+    except (_OSError, _ValueError):
+        return None
+    if packed[:12] == b"\x00" * 10 + b"\xff\xff":
+        return _inet_ntop(_AF_INET, packed[12:])
+    return _inet_ntop(_AF_INET6, packed) + ("%" + scope if scope else "")
+
+
+def norm_host(host: Any) -> str | None:
+    """Lower-case, no trailing dot, IDNA for non-ASCII; IP literals canonical; undecodable marked.
+
+    Only exact ``str``/``bytes`` are read; ``None`` and the empty name are no host.
+    """
+    text = as_text(host)
+    if text is None:
+        return None if host is None else undecodable(host)
+    if not text:
+        return None
+    if _len(text) > HOST_MAX + 2:
+        return UNDECODABLE + "host too long"
+    text = _str_lower(_str_rstrip(text, "."))
+    if _str_startswith(text, "[") and _str_endswith(text, "]"):
+        text = text[1:-1]
+    ip = norm_ip(text)
+    if ip is not None:
+        return ip
+    if not _str_isascii(text):
+        try:
+            return _bytes_decode(_str_encode(text, "idna"), "ascii")
+        except _UnicodeError:
+            return UNDECODABLE + "host"
+    return text
+
+
+def host_port(host: str, port: Any) -> str:
+    """``host:port`` with IPv6 literals bracketed; a port that is not an exact int is ``*``."""
+    shown = "[" + host + "]" if ":" in host else host
+    number = as_int(port)
+    return shown + ":" + (_str(number) if number is not None else "*")
+
+
+def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
+    try:
+        family = _sock_family(sock)
+    except (TypeError, _ValueError):
+        family = None
+    file_action = "connect" if action != "bind" else "write"
+    if family == _AF_UNIX:
+        value = as_path(address) if _type(address) is not _str else address
+        if _type(value) is _str and _str_startswith(value, "\x00"):
+            return [("files", file_action, "@" + value[1:], None)]
+        if _type(address) is bytes and address[:1] == b"\x00":
+            return [
+                (
+                    "files",
+                    file_action,
+                    "@" + _bytes_decode(address[1:], "utf-8", "backslashreplace"),
+                    None,
+                )
+            ]
+        target = target_of(address)
+        return None if target is None else [("files", file_action, target, None)]
+    if _type(address) is not _tuple or _len(address) < 2:
+        return [("network", action, undecodable(address), None)]
+    host = norm_host(address[0])
+    if host is None:
+        host = "0.0.0.0" if family == _AF_INET else "::"
+    if _str_startswith(host, UNDECODABLE):
+        return [("network", action, host, None)]
+    if as_int(address[1]) is None:
+        return [("network", action, undecodable(address[1]), None)]
+    out: list[Access] = []
+    if action != "bind" and norm_ip(host) is None:
+        # connect(("name", port)) resolves inside C with no getaddrinfo event.
+        out.append(("network", "resolve", host, None))
+    out.append(("network", action, host_port(host, address[1]), host))
+    return out
+
+
+def _connect(args: tuple[Any, ...]) -> list[Access] | None:
+    return _address(args[0], args[1], "connect")
+
+
+def _sendto(args: tuple[Any, ...]) -> list[Access] | None:
+    if args[1] is None:
+        return None  # sendmsg on a connected socket: the connect was decided
+    return _address(args[0], args[1], "sendto")
+
+
+def _bind(args: tuple[Any, ...]) -> list[Access] | None:
+    return _address(args[0], args[1], "bind")
+
+
+def _resolve(args: tuple[Any, ...]) -> list[Access] | None:
+    host = norm_host(args[0])
+    if host is None or norm_ip(host) is not None:
+        return None  # passive lookups and literals send no DNS query
+    return [("network", "resolve", host, None)]
+
+
+def _reverse(args: tuple[Any, ...]) -> list[Access] | None:
+    first = args[0]
+    if _type(first) is _tuple and first:
+        first = first[0]
+    host = norm_host(first)
+    return None if host is None else [("network", "reverse", host, None)]
+
+
+def _socket_new(args: tuple[Any, ...]) -> list[Access] | None:
+    family, kind = as_int(args[1]), as_int(args[2])
+    if family is None or kind is None:
+        return [("network", "socket", undecodable(args[1] if family is None else args[2]), None)]
+    if family < 0:
+        # socket(fileno=n) adopts a descriptor the sandbox did not see connected (the event
+        # carries no descriptor number): decided as what it is, an adoption of any socket.
+        return [("network", "adopt", "any", None)]
+    fam = _FAMILIES.get(family, _str(family))
+    if kind < 0:
+        # socket(family, fileno=n): the type is read from the descriptor, so this adopts an
+        # existing socket of that family (multiprocessing's forkserver does, for AF_UNIX).
+        return [("network", "adopt", fam, None)]
+    typ = _TYPES.get(kind & _TYPE_MASK, _str(kind))
+    return [("network", "socket", fam + "/" + typ, None)]
+
+
+DECODERS = {
+    "socket.__new__": _socket_new,
+    "socket.connect": _connect,
+    "socket.sendto": _sendto,
+    "socket.sendmsg": _sendto,
+    "socket.bind": _bind,
+    "socket.getaddrinfo": _resolve,
+    "socket.gethostbyname": _resolve,
+    "socket.gethostbyname_ex": _resolve,
+    "socket.gethostbyaddr": _reverse,
+    "socket.getnameinfo": _reverse,
+}

@@ -1,0 +1,288 @@
+"""Processes: exec (Popen, os.exec*, posix_spawn[p], os.spawn*, os.system), fork, kill, environment.
+
+The program is found the way the kernel and C library will find it: ``PATH`` from the ``env``
+argument for ``Popen`` (the caller's own for ``posix_spawnp``), relative entries and relative
+programs against the child's working directory (``cwd=``), and for ``posix_spawn`` — whose event
+does not say whether the ``p`` variant is used — both readings are decided. The environment a
+child gets is part of what it will do: a variable that turns a learned command into other code
+(``LD_PRELOAD``, ``PYTHONPATH``, ``BASH_ENV``...) or redirects the resolver (``LOCALDOMAIN``,
+``RES_OPTIONS``, ``HOSTALIASES``) is an access of its own (``processes env NAME=value``), whether
+it is passed in ``env=`` or set in this process with ``os.putenv``. A Python child must start
+under the sandbox; one that would not (isolated ``-I``/``-E``/``-S``, an environment without the
+sandbox's variables) is refused whatever the profile says.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import child, environ, paths
+from ..categories import ARG_SEP, UNDECODABLE
+from ..values import ARG_MAX, as_argv, as_env, as_int, as_path, as_text, undecodable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Access = tuple[str, str, str, Any]
+
+_type = type
+_str = str
+_int = int
+_list = list
+_len = len
+_str_startswith = str.startswith
+_str_split = str.split
+_str_join = str.join
+_str_find = str.find
+_stat = os.stat
+_access = os.access
+_X_OK = os.X_OK
+_getpid = os.getpid
+_getpgrp = os.getpgrp
+_S_ISREG = __import__("stat").S_ISREG
+_OSError = OSError
+_ValueError = ValueError
+_DEFPATH = os.defpath
+_SIGNALS: dict[int, str] = {}
+try:
+    import signal as _signal_module
+
+    _SIGNALS = {int(s): s.name for s in _signal_module.Signals}
+except Exception:  # pragma: no cover - every POSIX Python has signal
+    pass
+
+
+def _is_program(path: str) -> bool:
+    try:
+        return _S_ISREG(_stat(path).st_mode) and _access(path, _X_OK)
+    except (_OSError, _ValueError):
+        return False
+
+
+def _join(base: str, name: str) -> str:
+    return (base if base != "/" else "") + "/" + name
+
+
+def _in_dir(name: str, directory: str | None) -> str | None:
+    """``name`` as the kernel finds it from ``directory`` (the child's cwd), lexically normalised.
+
+    The path is kept as given (``/bin/sh`` stays ``/bin/sh``, not the ``dash`` or ``bash`` it
+    links to, nor ``/usr/bin/sh``), so a profile learned on one system holds on another.
+    """
+    full = name if _str_startswith(name, "/") else None
+    if full is None:
+        base = directory if directory is not None else paths.cwd()
+        if base is None:
+            return None
+        full = _join(base, name)
+    return _lexical(full)
+
+
+def _lexical(path: str) -> str:
+    parts: list[str] = []
+    for part in _str_split(path, "/"):
+        if not part or part == ".":
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + _str_join("/", parts)
+
+
+def find_program(name: str, search_path: str | None, cwd: str | None) -> str:
+    """Where an ``execvp``-style search finds ``name`` (``name`` itself if nowhere).
+
+    ``search_path`` is the ``PATH`` the search uses; relative entries (``""`` is ``.``) and a
+    relative ``name`` with a ``/`` resolve against ``cwd``, the child's working directory.
+    """
+    if "/" in name:
+        found = _in_dir(name, cwd)
+        return found if found is not None else UNDECODABLE + "unresolvable program"
+    for directory in _str_split(search_path if search_path is not None else _DEFPATH, ":"):
+        candidate = _in_dir(_join(directory or ".", name), cwd)
+        if candidate is not None and _is_program(candidate):
+            return candidate
+    return name
+
+
+def process_target(exec_path: str, argv: list[str]) -> str:
+    """The matchable string for an exec: the path and ``argv[1:]``, separated by ``\\x1f``."""
+    return _str_join(ARG_SEP, [exec_path, *argv])
+
+
+def _env_accesses(env: dict[str, str] | None) -> list[Access]:
+    """A child's variables that differ from what this process has (inheriting is no change)."""
+    if env is None:
+        return []
+    out: list[Access] = []
+    for name, value in env.items():
+        if environ.get(name) == value:
+            continue
+        if child.env_problem(name, value) is not None:
+            out.append(("processes", "env", name + "=" + value, None))
+    return out
+
+
+def exec_accesses(
+    program: Any, args: Any, env: Any, cwd: Any, *, search: str | None = "env"
+) -> list[Access]:
+    """The accesses of starting a program (see the module docstring).
+
+    ``search``: ``"env"`` (Popen: PATH from ``env`` if given, else inherited), ``"none"`` (a
+    plain exec of the path), ``"both"`` (posix_spawn: relative to cwd, and the caller's PATH).
+    """
+    paths.child_started()  # a child may change symlinks at any time from now on
+    argv = as_argv(args) if args is not None else []
+    if _type(argv) is _str:
+        return [("processes", "exec", argv, None)]  # undecodable
+    arguments: list[str] = argv  # type: ignore[assignment]
+    for item in arguments:
+        if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
+            return [("processes", "exec", UNDECODABLE + "argument", None)]
+    children_env = as_env(env)
+    if _type(children_env) is _str:
+        return [("processes", "exec", children_env, None)]
+    child_env: dict[str, str] | None = children_env  # type: ignore[assignment]
+    directory = None
+    if cwd is not None:
+        base = as_path(cwd)
+        if _type(base) is not _str or _str_startswith(base, UNDECODABLE):
+            return [("processes", "exec", undecodable(cwd), None)]
+        directory = paths.resolve(base)
+    name = as_path(program) if program is not None else (arguments[0] if arguments else "")
+    if _type(name) is not _str or _str_startswith(name, UNDECODABLE):
+        return [("processes", "exec", undecodable(program), None)]
+    inherited_path = environ.get("PATH")
+    if search == "env":
+        search_path = child_env.get("PATH", _DEFPATH) if child_env is not None else inherited_path
+        programs = [find_program(name, search_path, directory)]
+    elif search == "both" and "/" not in name:
+        programs = [
+            find_program("./" + name, None, directory),
+            find_program(name, inherited_path, directory),
+        ]
+    else:
+        programs = [find_program(name if "/" in name else "./" + name, None, directory)]
+    out: list[Access] = []
+    problem_env = child_env if child_env is not None else None
+    for found in programs:
+        if found in [o[2].partition(ARG_SEP)[0] for o in out]:
+            continue
+        problem = child.python_child_problem(found, arguments, problem_env, environ.ENVIRON)
+        detail = ("unprotected", problem) if problem is not None else arguments
+        out.append(("processes", "exec", process_target(found, arguments[1:]), detail))
+    return out + _env_accesses(child_env)
+
+
+def _popen(args: tuple[Any, ...]) -> list[Access] | None:
+    return exec_accesses(args[0], args[1], _arg(args, 3), _arg(args, 2))
+
+
+def _exec(args: tuple[Any, ...]) -> list[Access] | None:
+    return exec_accesses(args[0], args[1], _arg(args, 2), None, search="none")
+
+
+def _posix_spawn(args: tuple[Any, ...]) -> list[Access] | None:
+    return exec_accesses(args[0], args[1], _arg(args, 2), None, search="both")
+
+
+def _spawn(args: tuple[Any, ...]) -> list[Access] | None:
+    # os.spawn*(mode, path, args, env): a plain exec of the path in a forked child.
+    return exec_accesses(args[1], args[2], _arg(args, 3), None, search="none")
+
+
+def _system(args: tuple[Any, ...]) -> list[Access] | None:
+    command = as_text(args[0])
+    if command is None:
+        return [("processes", "exec", undecodable(args[0]), None)]
+    return exec_accesses("/bin/sh", ["sh", "-c", command], None, None, search="none")
+
+
+def _fork(args: tuple[Any, ...]) -> list[Access] | None:
+    paths.child_started()
+    return [("processes", "fork", "fork", None)]
+
+
+def _pty_spawn(args: tuple[Any, ...]) -> list[Access] | None:
+    paths.child_started()
+    return [("processes", "fork", "fork", None)]
+
+
+def signal_name(number: Any) -> str:
+    value = as_int(number)
+    if value is None:
+        return "?"
+    return _SIGNALS.get(value, _str(value))
+
+
+def _kill(args: tuple[Any, ...]) -> list[Access] | None:
+    pid = as_int(args[0])
+    if pid is None:
+        return [("processes", "kill", undecodable(args[0]), None)]
+    if pid == _getpid():
+        who = "self"
+    elif pid == 0:
+        who = "group"  # pid 0 is the caller's whole process group, not the caller
+    elif pid == -1:
+        who = "all"
+    elif pid < 0:
+        who = "group" if -pid == _getpgrp() else "other-group"
+    else:
+        who = "other"
+    return [("processes", "kill", who + ":" + signal_name(args[1]), None)]
+
+
+def _killpg(args: tuple[Any, ...]) -> list[Access] | None:
+    group = as_int(args[0])
+    if group is None:
+        return [("processes", "kill", undecodable(args[0]), None)]
+    who = "group" if group in (0, _getpgrp()) else "other-group"
+    return [("processes", "kill", who + ":" + signal_name(args[1]), None)]
+
+
+def _pthread_kill(args: tuple[Any, ...]) -> list[Access] | None:
+    return [("processes", "kill", "thread:" + signal_name(args[1]), None)]
+
+
+def _putenv(args: tuple[Any, ...]) -> list[Access] | None:
+    name, value = as_text(args[0]), as_text(args[1])
+    if name is None or value is None:
+        return [("processes", "env", undecodable(args[0] if name is None else args[1]), None)]
+    if child.env_problem(name, value) is None:
+        environ.apply(name, value)  # harmless: no decision needed, the copy follows
+        return None
+    return [("processes", "env", name + "=" + value, ("setenv", name, value))]
+
+
+def _unsetenv(args: tuple[Any, ...]) -> list[Access] | None:
+    name = as_text(args[0])
+    if name is None:
+        return [("processes", "env", undecodable(args[0]), None)]
+    if child.env_problem(name, None) is None:
+        environ.apply(name, None)
+        return None
+    return [("processes", "env", name + "=", ("setenv", name, None))]
+
+
+def _arg(args: tuple[Any, ...], index: int) -> Any:
+    return args[index] if _len(args) > index else None
+
+
+DECODERS = {
+    "subprocess.Popen": _popen,
+    "os.system": _system,
+    "os.exec": _exec,
+    "os.posix_spawn": _posix_spawn,
+    "os.spawn": _spawn,
+    "os.fork": _fork,
+    "os.forkpty": _fork,
+    "pty.spawn": _pty_spawn,
+    "os.kill": _kill,
+    "os.killpg": _killpg,
+    "signal.pthread_kill": _pthread_kill,
+    "os.putenv": _putenv,
+    "os.unsetenv": _unsetenv,
+}

@@ -1,0 +1,197 @@
+"""Resolve a path the way the kernel will: against ``dir_fd`` or the cwd, through symlinks, in linear time.
+
+The decision is made on the real file: relative names are joined to the directory the kernel
+will use (the directory behind ``dir_fd``, read from ``/proc/self/fd``; the working directory
+otherwise), and symlinks are followed component by component with ``lstat``/``readlink`` only
+(C functions bound at import: no ``posixpath`` code whose module globals the function could
+rebind). A path the kernel would refuse (longer than ``PATH_MAX``, a symlink loop) or whose base
+cannot be known (a ``dir_fd`` that names no directory) resolves to ``None``: the caller refuses it.
+
+Resolved answers are cached. Before any child process exists, every audited way to change a
+resolution (remove, rename, symlink, mkdir/rmdir, chdir, the shutil tree operations) clears the
+cache. Once a child exists it could swap a symlink at any moment with no event in this process,
+so each cached answer is re-validated with one ``stat`` before use: the identity (device,
+inode) of what it resolved to — the file itself, or for a name that does not exist yet, its
+directory — must be unchanged, or the path is resolved afresh. Limit: another thread or process
+swapping a link in the instant between the decision and the system call (time of check to
+time of use) is not seen; only the kernel layer (Landlock) closes that.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as _stat_module
+
+from .values import PATH_MAX
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_lstat = os.lstat
+_stat = os.stat
+_readlink = os.readlink
+_getcwd = os.getcwd
+_S_ISLNK = _stat_module.S_ISLNK
+_str_split = str.split
+_str_rfind = str.rfind
+_str_startswith = str.startswith
+_str_endswith = str.endswith
+_len = len
+_OSError = OSError
+_ValueError = ValueError
+_AT_FDCWD = -100
+_MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
+_CACHE_LIMIT = 4096
+
+# The resolution cache and its state; the hook runs on a private frozen copy of these
+# containers (see freeze.py), and with the native core the decision cache sits in C.
+_RESOLVED: dict[str, tuple[str, int, int]] = {}
+_STATE: dict[str, Any] = {"validate": False, "cwd": ""}
+
+
+def fd_path(fd: int) -> str | None:
+    """The path an open descriptor refers to, or ``None`` (a socket, pipe, deleted file...)."""
+    if fd < 0:
+        return None
+    try:
+        target = _readlink("/proc/self/fd/" + str(fd))
+    except (_OSError, _ValueError):
+        return None
+    if not _str_startswith(target, "/") or _str_endswith(target, " (deleted)"):
+        return None
+    return target
+
+
+def cwd() -> str | None:
+    """The working directory the kernel uses for relative names (cached until a chdir)."""
+    current: str = _STATE["cwd"]
+    if not current:
+        try:
+            current = _getcwd()
+        except _OSError:
+            return None
+        _STATE["cwd"] = current
+    return current
+
+
+def forget_cwd() -> None:
+    """An ``os.chdir`` is about to happen: read the working directory afresh from now on."""
+    _STATE["cwd"] = ""
+
+
+def absolute(path: str, dir_fd: int | None = None) -> str | None:
+    """``path`` joined to the directory the kernel would use; ``None`` when that is unknown."""
+    if _str_startswith(path, "/"):
+        return path
+    # No dir_fd (the events pass -1) or AT_FDCWD: the working directory.
+    base = cwd() if dir_fd is None or dir_fd < 0 else fd_path(dir_fd)
+    if base is None:
+        return None
+    return (base if base != "/" else "") + "/" + path
+
+
+def realpath(path: str) -> str | None:
+    """Resolve ``..``, ``.`` and symlinks of an absolute path like the kernel; ``None`` on a loop.
+
+    Linear in the number of components: each is looked at once (plus the components of each
+    symlink's target, at most 40 symlinks), and the input is at most ``PATH_MAX`` long.
+
+    Example
+    -------
+    >>> realpath("/usr/../usr/./bin") == os.path.realpath("/usr/bin")
+    True
+    """
+    if _len(path) > PATH_MAX:
+        return None
+    pending = _str_split(path, "/")
+    pending.reverse()
+    parts: list[str] = []  # resolved components
+    links = 0
+    missing = False
+    while pending:
+        name = pending.pop()
+        if not name or name == ".":
+            continue
+        if name == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(name)
+        if missing:
+            continue  # below a name that does not exist nothing can be a link
+        current = "/" + "/".join(parts)
+        try:
+            mode = _lstat(current).st_mode
+        except _OSError:
+            missing = True
+            continue
+        if not _S_ISLNK(mode):
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            return None
+        try:
+            target = _readlink(current)
+        except _OSError:
+            return None
+        parts.pop()
+        if _str_startswith(target, "/"):
+            parts = []
+        more = _str_split(target, "/")
+        more.reverse()
+        pending.extend(more)
+    return "/" + "/".join(parts)
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """(device, inode) of the file, or of its directory when the name does not exist."""
+    try:
+        st = _stat(path)
+    except _OSError:
+        cut = _str_rfind(path, "/")
+        try:
+            st = _stat(path[:cut] or "/")
+        except _OSError:
+            return (-1, -1)
+        return (st.st_dev, -st.st_ino - 1)  # marked: the identity of the directory
+    return (st.st_dev, st.st_ino)
+
+
+def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | None:
+    """The real path the kernel will open for ``path`` (see the module docstring).
+
+    ``cache=False`` for events that may themselves change how paths resolve (they fire
+    *before* the operation): those resolve afresh and then clear the cache.
+    """
+    full = absolute(path, dir_fd)
+    if full is None or _len(full) > PATH_MAX:
+        return None
+    if not cache:
+        return realpath(full)
+    entry = _RESOLVED.get(full)
+    if entry is not None:
+        resolved, dev, ino = entry
+        if not _STATE["validate"] or _identity(resolved) == (dev, ino):
+            return resolved
+    fresh = realpath(full)
+    if fresh is None:
+        return None
+    resolved = fresh
+    if _len(_RESOLVED) >= _CACHE_LIMIT:
+        _RESOLVED.clear()
+    dev, ino = _identity(resolved) if _STATE["validate"] else (0, 0)
+    _RESOLVED[full] = (resolved, dev, ino)
+    return resolved
+
+
+def forget_resolved_paths() -> None:
+    """Something may create, move or remove a symlink or directory: drop every cached answer."""
+    _RESOLVED.clear()
+
+
+def child_started() -> None:
+    """A child process exists from now on: validate each cached answer before using it."""
+    if not _STATE["validate"]:
+        _STATE["validate"] = True
+        _RESOLVED.clear()

@@ -1,0 +1,284 @@
+"""SQLite ``ATTACH`` and ``VACUUM INTO`` as file writes: an authorizer on every connection.
+
+SQLite opens (and creates) the files named by ``ATTACH DATABASE 'name' AS x`` and
+``VACUUM INTO 'name'`` itself, in C: no audit event fires for them. Every connection does raise
+``sqlite3.connect/handle`` (Python 3.10+, also for ``factory=`` subclasses); the hook calls
+:func:`guard_connection` there, which installs an authorizer. The event fires just before the
+connection is marked initialised, when ``set_authorizer`` is still refused, so the install
+happens at the next profile event of the same thread (a one-shot ``sys.setprofile`` function,
+which hands the event and the profile slot back to any profiler that was there): any Python
+call or return after ``connect()``, ``conn.execute`` included, comes first.
+
+SQLite asks the authorizer with action ``SQLITE_ATTACH`` and the file name for both statements
+(``VACUUM INTO`` runs an internal ``ATTACH 'name' AS vacuum_db`` while it executes, so its target
+arrives even when it was a bound parameter). The authorizer resolves the name as SQLite will
+(:func:`attach_targets`) and asks the hook's ``decide("files", "write", path)``; a refusal makes
+SQLite fail the statement (``sqlite3.DatabaseError: not authorized`` for ``ATTACH``,
+``authorization denied`` for ``VACUUM INTO``) before the file is opened.
+
+Limits, stated plainly:
+
+- This holds against *data-only* attackers (SQL injection: ``ATTACH '/tmp/x'`` smuggled into a
+  query string). It does not hold against code that already runs arbitrary Python: such code
+  can call ``connection.set_authorizer(None)`` (no audit event) and attach what it likes. An
+  application that installs its own authorizer replaces this one the same way.
+- ``ATTACH ? AS x`` (or any non-literal expression) reaches the authorizer without its value:
+  it is decided as :data:`UNDECODABLE`, which the hook must refuse in enforce.
+- A ``file:`` name is checked under both readings (URI and plain file name), since whether
+  SQLite parses URIs depends on how the connection was opened and how SQLite was compiled.
+- A relative name is resolved against the working directory when the statement is prepared;
+  Python's statement cache may run the same prepared ``ATTACH`` again after a ``chdir``.
+- Between ``connect()`` and the next profile event of the creating thread, another thread
+  holding the connection could run a statement unguarded. A C-level profile function active at
+  that moment (``cProfile`` on Python 3.11 and older) cannot be put back and is switched off.
+  Code that clears the profile slot inside that window (a later audit hook at the same event)
+  leaves the connection unguarded until the thread's next connection arms the install again.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Decide = Callable[[str, str, str], bool]
+
+__all__ = ["UNDECODABLE", "attach_targets", "guard_connection"]
+
+UNDECODABLE = "<undecodable>"
+"""The target of a name that cannot be read safely (not an exact ``str``): always refuse it."""
+
+_SQLITE_ATTACH = 24  # sqlite3.SQLITE_ATTACH (fixed by SQLite's C API; no import needed here)
+_SQLITE_OK = 0
+_SQLITE_DENY = 1
+# Captured once: code under the sandbox can rebind os.path.realpath or builtins at any time.
+_realpath = os.path.realpath
+_type = type
+_str = str
+_Exception = Exception
+_getcwd = os.getcwd
+_startswith = str.startswith
+_find = str.find
+_split = str.split
+_partition = str.partition
+_encode = str.encode
+_decode = bytes.decode
+_bytes = bytes
+_bytearray = bytearray
+_append = bytearray.append
+_len = len
+_callable = callable
+_HEX = {c: i for i, c in enumerate(b"0123456789abcdef")}
+_HEX.update({c: i + 10 for i, c in enumerate(b"ABCDEF")})
+_PERCENT = 37  # ord("%")
+_getprofile = sys.getprofile
+_setprofile = sys.setprofile
+_get_ident = _thread.get_ident
+# Thread id → [connections waiting for their authorizer, previous profile function, events seen].
+_PENDING: dict[int, list[Any]] = {}
+_MAX_EVENTS = 100_000  # a safety valve: a connection never initialised stops costing anything
+_state: dict[str, Any] = {}
+
+
+def _unquote(text: str) -> str:
+    """Percent-decode like SQLite's URI parser: ``%HH`` → byte, ``%00`` ends the text."""
+    raw = _encode(text, "utf-8", "surrogateescape")
+    out = _bytearray()
+    i, n = 0, _len(raw)
+    while i < n:
+        c = raw[i]
+        if c == _PERCENT and i + 2 < n and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
+            c = _HEX[raw[i + 1]] * 16 + _HEX[raw[i + 2]]
+            if c == 0:
+                break  # SQLite ignores the rest of the path after %00
+            i += 3
+        else:
+            i += 1
+        _append(out, c)
+    return _decode(_bytes(out), "utf-8", "surrogateescape")
+
+
+def _parse_uri(uri: str) -> tuple[str | None, str]:
+    """``file:`` URI → (decoded path or ``None`` when SQLite rejects it, last ``mode`` value)."""
+    rest = uri[5:]
+    if _startswith(rest, "//"):
+        end = _find(rest, "/", 2)
+        end = _len(rest) if end < 0 else end
+        authority = rest[2:end]
+        if authority != "" and authority != "localhost":
+            return None, ""  # "invalid uri authority": SQLite opens nothing
+        rest = rest[end:]
+    hash_at = _find(rest, "#")
+    if hash_at >= 0:
+        rest = rest[:hash_at]
+    path, _, query = _partition(rest, "?")
+    mode = ""
+    if query:
+        for pair in _split(query, "&"):
+            key, _, value = _partition(pair, "=")
+            if _unquote(key) == "mode":
+                mode = _unquote(value)  # the last one wins, as in SQLite
+    return _unquote(path), mode
+
+
+def _absolute(path: str) -> str:
+    if not _startswith(path, "/"):
+        path = _getcwd() + "/" + path  # SQLite's unix VFS makes it absolute the same way
+    resolved: str = _realpath(path)
+    return resolved
+
+
+def attach_targets(name: Any) -> tuple[tuple[str, str], ...]:
+    """The ``(action, absolute path)`` pairs SQLite may open for an ``ATTACH`` name.
+
+    Empty for ``''`` (a private temporary database), ``':memory:'`` and ``file:`` URIs with
+    ``mode=memory`` or the path ``:memory:``. A ``file:`` name yields both readings (a URI and a
+    plain relative file name). ``mode=ro`` makes the URI reading a ``read``; everything else is a
+    ``write`` (an attached database is created when missing and writable by later statements).
+    Anything but an exact ``str`` yields ``(("write", UNDECODABLE),)``.
+
+    Parameters
+    ----------
+    name:
+        The file name SQLite passes to the authorizer (``None`` when it was not a literal).
+
+    Returns
+    -------
+    tuple of (str, str)
+
+    Examples
+    --------
+    >>> attach_targets(":memory:")
+    ()
+    >>> attach_targets("/data/x.db")
+    (('write', '/data/x.db'),)
+    >>> attach_targets("file:///data/x%2Edb?mode=ro")[1]
+    ('read', '/data/x.db')
+    >>> attach_targets(None)
+    (('write', '<undecodable>'),)
+    """
+    if _type(name) is not _str:
+        return (("write", UNDECODABLE),)
+    if name == "" or name == ":memory:":
+        return ()
+    targets: tuple[tuple[str, str], ...] = (("write", _absolute(name)),)
+    if _startswith(name, "file:"):
+        path, mode = _parse_uri(name)
+        if path is not None and path != "" and path != ":memory:" and mode != "memory":
+            targets += (("read" if mode == "ro" else "write", _absolute(path)),)
+    return targets
+
+
+def _decide_attach(name: Any, decide: Decide) -> int:
+    try:
+        for action, path in attach_targets(name):
+            if decide("files", action, path) is not True:
+                return _SQLITE_DENY
+    except _Exception:  # the hook blocking (SandboxViolation) or failing: refuse, fail closed
+        return _SQLITE_DENY
+    return _SQLITE_OK
+
+
+def _base_methods() -> tuple[Any, Any]:
+    methods = _state.get("methods")
+    if methods is None:
+        # A connection exists, so sqlite3 is loaded: this import only reads sys.modules.
+        import sqlite3
+
+        methods = _state["methods"] = (sqlite3.Connection.set_authorizer, sqlite3.ProgrammingError)
+    return methods
+
+
+def _authorizer(decide: Decide) -> Callable[[int, Any, Any, Any, Any], int]:
+    def authorize(action: int, arg1: Any, arg2: Any, database: Any, source: Any) -> int:
+        if action != _SQLITE_ATTACH:  # every other statement: one comparison
+            return _SQLITE_OK
+        return _decide_attach(arg1, decide)
+
+    return authorize
+
+
+def _flush(frame: Any, event: str, arg: Any) -> None:
+    """Profile function: install the authorizers this thread's new connections still wait for."""
+    entry = _PENDING.get(_get_ident())
+    if entry is None:
+        return
+    set_authorizer, programming_error = _base_methods()
+    waiting: list[tuple[Any, Any]] = []
+    for connection, authorize in entry[0]:
+        try:
+            set_authorizer(connection, authorize)
+        except programming_error as exc:
+            # Still inside connect() (a later audit hook or our own caller is running
+            # Python code before __init__ finished): try again at the next event. A closed
+            # connection needs nothing any more.
+            message = exc.args[0] if exc.args else ""
+            if _type(message) is _str and _find(message, "closed") < 0:
+                waiting.append((connection, authorize))
+        except _Exception:
+            pass  # not a real connection (a forged event): nothing to guard
+    previous = entry[1] if _callable(entry[1]) else None  # a C profiler cannot be put back
+    entry[2] += 1
+    if not waiting or entry[2] > _MAX_EVENTS:
+        _PENDING.pop(_get_ident(), None)
+        _setprofile(previous)
+    else:
+        entry[0] = waiting
+    if previous is not None:
+        previous(frame, event, arg)  # the event belongs to the profiler that was there
+
+
+def guard_connection(connection: Any, decide: Decide) -> None:
+    """Install the ATTACH/VACUUM INTO authorizer on a new connection (call it from the hook).
+
+    At ``sqlite3.connect/handle`` the connection is not initialised yet (CPython 3.10-3.13
+    raise the event just before marking it so, and refuse ``set_authorizer`` until then), so
+    the authorizer is installed at the next profile event of this thread: a one-shot
+    ``sys.setprofile`` function that puts any previous profile function back and passes it the
+    event. Any Python-level call or return after ``connect()`` (``conn.execute`` itself is one)
+    fires it before the connection can run a statement. The base class's ``set_authorizer`` is
+    called, never the connection's own (a ``factory=`` subclass may override it). A connection
+    that is already initialised is guarded at once. Raises ``TypeError`` when ``connection`` is
+    not a ``sqlite3.Connection``; the hook treats that like any internal error.
+
+    Parameters
+    ----------
+    connection:
+        The argument of the ``sqlite3.connect/handle`` audit event.
+    decide:
+        ``decide(category, action, path) -> bool``: ``True`` lets the file be opened; the hook
+        reports or blocks on its own. An exception counts as a refusal.
+
+    Example
+    -------
+    >>> import sqlite3
+    >>> conn = sqlite3.connect(":memory:")
+    >>> guard_connection(conn, lambda category, action, path: path.startswith("/tmp/"))
+    >>> conn.execute("ATTACH DATABASE '/etc/x.db' AS x")
+    Traceback (most recent call last):
+    ...
+    sqlite3.DatabaseError: not authorized
+    """
+    set_authorizer, programming_error = _base_methods()
+    authorize = _authorizer(decide)
+    try:
+        set_authorizer(connection, authorize)
+        return
+    except programming_error:
+        pass  # not initialised yet: the usual case from the audit event
+    ident = _get_ident()
+    entry = _PENDING.get(ident)
+    current = _getprofile()
+    if entry is not None:
+        entry[0].append((connection, authorize))
+        if current is _flush:
+            return
+        entry[1] = current  # something replaced the one-shot profile function: arm it again
+    else:
+        _PENDING[ident] = [[(connection, authorize)], current, 0]
+    _setprofile(_flush)

@@ -1,0 +1,240 @@
+"""Read audit-event arguments as the kernel will receive them: exact built-in types only.
+
+An audit event hands over the caller's own objects. A ``str`` subclass can answer ``lower()``
+differently from its data, a ``PathLike`` can answer ``__fspath__`` once for the event and
+again for the system call, an ``int`` subclass can claim another value through ``__int__``.
+So nothing here ever calls a method of an argument: values are read only from exact built-in
+types, through the built-in implementations captured at import (``str.lower(x)``, never
+``x.lower()``), and from the exact standard ``pathlib`` classes and ``os.DirEntry``, whose
+conversion is the one the operating-system call will make. Anything else is *undecodable*:
+a target starting with :data:`~.categories.UNDECODABLE` that no rule matches — blocked in
+enforce, reported in alert, recorded in learn — never "no access, allowed".
+
+Everything a function here calls is bound at import (module-level names), so code that later
+rebinds ``builtins.isinstance`` or ``os.fsdecode`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .categories import UNDECODABLE
+
+# Bound at import: the built-in implementations, never looked up again.
+_str = str
+_bytes = bytes
+_int = int
+_bool = bool
+_tuple: type = tuple
+_list = list
+_dict = dict
+_type = type
+_len = len
+_bytearray = bytearray
+_memoryview = memoryview
+_str_join = str.join
+_bytes_decode = bytes.decode
+_bytes_join = bytes.join
+_int_index = int.__index__
+_str_str = str.__str__
+_str_startswith = str.startswith
+_fs_encoding = sys.getfilesystemencoding()
+_fs_errors = sys.getfilesystemencodeerrors()
+_DirEntry: type = _type(None)  # replaced below by os.DirEntry (not importable by name)
+try:
+    with os.scandir(os.path.dirname(__file__)) as _it:
+        for _entry in _it:
+            _DirEntry = _type(_entry)
+            break
+except OSError:  # pragma: no cover - our own directory is always listable
+    pass
+_dir_entry_path = getattr(_DirEntry, "path", None)
+
+# The kernel refuses longer paths (ENAMETOOLONG) and longer single arguments (E2BIG): an
+# input past these is decided at once, whatever its content, so no check grows with it.
+PATH_MAX = 4096
+ARG_MAX = 131072  # MAX_ARG_STRLEN: the longest single argv/env string execve accepts
+HOST_MAX = 253
+
+# The exact pathlib classes and their original conversion methods, captured once at install
+# (see :func:`capture_pathlib`): {class: (__fspath__, __str__)}.
+# A list compared with ``is``, never a dict: a lookup would hash the argument's type, and a
+# metaclass of the attacker's can define ``__hash__``/``__eq__``.
+_PATH_TYPES: list[tuple[type, object, object]] = []
+_type_dict = type.__dict__["__dict__"].__get__
+_mro = type.__dict__["__mro__"].__get__
+
+
+def _lookup(kind: type, name: str) -> object:
+    for klass in _mro(kind):
+        found = _type_dict(klass).get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def capture_pathlib() -> None:
+    """Record the standard ``pathlib`` classes and their conversion methods.
+
+    Called at install, before the function's code runs, so what is recorded is the real
+    thing (inside Lambda the runtime client has imported pathlib already: no cost). A pathlib
+    class whose ``__fspath__`` or ``__str__`` was rebound later no longer counts as standard.
+    """
+    if _PATH_TYPES:
+        return
+    import pathlib
+
+    for kind in (pathlib.PurePosixPath, pathlib.PosixPath, pathlib.PurePath, pathlib.Path):
+        _PATH_TYPES.append((kind, _lookup(kind, "__fspath__"), _lookup(kind, "__str__")))
+
+
+_type_name = type.__dict__["__name__"].__get__
+
+
+def undecodable(value: object) -> str:
+    """The target for an argument the sandbox does not read: ``\\x00`` + its type's name.
+
+    The name is read through ``type``'s own getter: a metaclass cannot answer for it.
+    """
+    name = _type_name(_type(value))
+    return UNDECODABLE + (name if _type(name) is _str else "?")
+
+
+def is_undecodable(target: str) -> bool:
+    return _str_startswith(target, UNDECODABLE)
+
+
+def as_int(value: object) -> int | None:
+    """An ``int`` as the C API reads it: its stored value; ``None`` for anything that is not an int.
+
+    Subclasses count (``IntEnum`` members such as ``socket.AF_INET`` and ``signal.SIGTERM`` are
+    what real code passes): the C API reads their digits and never calls an overridden
+    ``__index__`` or ``__int__``, and neither does ``int.__index__`` applied here. Whether the
+    type is an int is read from its real MRO, not through ``isinstance`` (which would consult an
+    overridable ``__class__``).
+    """
+    kind = _type(value)
+    if kind is _int or kind is _bool or _int in _mro(kind):
+        return _int_index(value)  # type: ignore[arg-type]
+    return None
+
+
+def as_text(value: object) -> str | None:
+    """Exact ``str`` or ``bytes``/``bytearray``/``memoryview`` (decoded as the OS would); else None."""
+    kind = _type(value)
+    if kind is _str:
+        return value  # type: ignore[return-value]
+    if kind is _bytes:
+        return _bytes_decode(value, _fs_encoding, _fs_errors)  # type: ignore[arg-type]
+    if kind is _bytearray or kind is _memoryview:
+        # Copied first: a buffer can change after the decision; the copy cannot.
+        return _bytes_decode(_bytes_join(b"", [value]), _fs_encoding, _fs_errors)  # type: ignore[list-item]
+    return None
+
+
+def as_path(value: object) -> str | int | None:
+    """A path argument as the kernel receives it.
+
+    Returns
+    -------
+    str
+        The path text (may be relative; the caller resolves it), or an undecodable target.
+    int
+        A file descriptor (the operation names an open file, not a path).
+    None
+        No path at all (``None``).
+
+    Example
+    -------
+    >>> as_path(b"/tmp/x"), as_path(3), as_path(None)
+    ('/tmp/x', 3, None)
+    """
+    if value is None:
+        return None
+    kind = _type(value)
+    if kind is _str:
+        return value  # type: ignore[return-value]
+    if kind is _bytes:
+        return _bytes_decode(value, _fs_encoding, _fs_errors)  # type: ignore[arg-type]
+    if kind is _int or kind is _bool or _int in _mro(kind):
+        return _int_index(value)  # type: ignore[arg-type]
+    if kind is _DirEntry and _dir_entry_path is not None:
+        path = _dir_entry_path.__get__(value)  # the C struct member: what os.fspath() returns
+        return as_path(path) if _type(path) in (_str, _bytes) else undecodable(value)
+    for path_type, fspath, to_str in _PATH_TYPES:
+        if kind is not path_type:
+            continue
+        if _lookup(kind, "__fspath__") is not fspath or _lookup(kind, "__str__") is not to_str:
+            return undecodable(value)  # pathlib's conversion was rebound: not standard any more
+        # The class's own conversion, which the system call repeats: for the standard classes
+        # it is a pure function of the object's parts.
+        text = fspath(value)  # type: ignore[operator]
+        return text if _type(text) is _str else undecodable(value)
+    if kind is _bytearray or kind is _memoryview:
+        return as_text(value)
+    return undecodable(value)
+
+
+def as_argv(value: object) -> list[str] | str:
+    """An argv list (list/tuple of exact str/bytes/PathLike) or a lone command; else undecodable."""
+    kind = _type(value)
+    if kind is _str or kind is _bytes:
+        text = as_path(value)
+        return [text] if _type(text) is _str else undecodable(value)
+    if kind is not _list and kind is not _tuple:
+        return undecodable(value)
+    out: list[str] = []
+    for item in value:  # type: ignore[attr-defined]
+        text = as_path(item)
+        if _type(text) is not _str:
+            return undecodable(item)
+        out.append(text)
+    return out
+
+
+_Environ = _type(os.environ)
+_object_dict = object.__getattribute__
+# What subprocess calls to turn os.environ into the child's environment: its class's methods
+# and the instance's decoders. Compared by identity at each use, so a rebound one is seen.
+_ENVIRON_NAMES = ("__getitem__", "__iter__", "__len__")
+_ENVIRON_METHODS = tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES)
+_ENVIRON_DECODERS = (
+    _object_dict(os.environ, "__dict__").get("decodekey"),
+    _object_dict(os.environ, "__dict__").get("decodevalue"),
+)
+
+
+def _environ_data(value: object) -> object:
+    """``os.environ``'s own data dict (encoded), if nothing that reads it was rebound."""
+    if tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES) != _ENVIRON_METHODS:
+        return None
+    instance = _object_dict(value, "__dict__")
+    if (instance.get("decodekey"), instance.get("decodevalue")) != _ENVIRON_DECODERS:
+        return None
+    return instance.get("_data")
+
+
+def as_env(value: object) -> dict[str, str] | str | None:
+    """An ``env`` mapping of an exec; ``None`` = inherit; else undecodable.
+
+    Exact ``dict`` of str/bytes, or ``os.environ`` itself (read from its own data dict, as long
+    as nothing that subprocess would call on it was rebound).
+    """
+    if value is None:
+        return None
+    if _type(value) is _Environ:
+        data = _environ_data(value)
+        if _type(data) is not _dict:
+            return undecodable(value)
+        value = data
+    if _type(value) is not _dict:
+        return undecodable(value)
+    out: dict[str, str] = {}
+    for key, item in _dict.items(value):
+        name = as_text(key)
+        text = as_text(item)
+        if name is None or text is None:
+            return undecodable(item if name is not None else key)
+        out[name] = text
+    return out
