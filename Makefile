@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test test-pythons python3.14 lint bench layer clean venv report-screenshot
+.PHONY: demo test test-iac test-pythons python3.14 lint bench layer clean venv report-screenshot
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -25,6 +25,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 	$(PY) -m bench --check
+
+# The infrastructure-as-code tests with the `cdk` extra (aws-cdk-lib, which runs on Node.js):
+# installing it takes about a minute, so `make test` leaves it out (its CDK tests skip there).
+test-iac: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,cdk]'
+	SANDBOX_REQUIRE_CDK=1 $(PY) -m pytest -q tests/unit/test_iac_*.py
 
 # The runtime supports Lambda's Python 3.10-3.13: run the suite on each interpreter found.
 # CPython 3.14 comes from `make python3.14` (a private prefix, see scripts/get-python3.14.sh);

@@ -1,5 +1,5 @@
 """The fleet subcommands: layer publish, attach, detach, enforce, alert, learn, rollback,
-inventory, iam suggest|check, findings. Wired into ``sandbox`` by :func:`add_fleet_parsers`.
+status, inventory, iam suggest|check, findings. Wired into ``sandbox`` by :func:`add_fleet_parsers`.
 
 Exit status: 0 done (or nothing to do), 1 a function was refused or failed, an issue was found
 (``iam check``), or the command could not run; 2 usage errors (argparse).
@@ -31,13 +31,17 @@ from sandbox.fleet.functions import (
 )
 from sandbox.fleet.layers import (
     PYTHON_RUNTIMES,
+    SSM_PREFIX,
     default_cache_dir,
     find_sandbox_layer,
     profile_summary,
     profile_zip,
     publish_profile_layer,
     publish_sandbox_layer,
+    share_layer_version,
+    write_layer_parameters,
 )
+from sandbox.fleet.versions import apply_versioned, rollback_alias
 
 __all__ = ["add_fleet_parsers", "add_layer_publish", "main"]
 
@@ -123,7 +127,19 @@ def _profile_options(parser: argparse.ArgumentParser, *, learning: bool) -> None
     parser.add_argument(
         "--dry-run", action="store_true", help="check and show, publish and change nothing"
     )
+    _alias_option(parser)
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+
+def _alias_option(parser: argparse.ArgumentParser, *, rollback: bool = False) -> None:
+    parser.add_argument(
+        "--alias",
+        metavar="NAME",
+        help="move this alias back to its previous version (then roll $LATEST back too)"
+        if rollback
+        else "after changing $LATEST, publish a version and move this alias to it "
+        "(created if missing); a failed update leaves the alias where it was",
+    )
 
 
 def _options(args: argparse.Namespace) -> AwsOptions:
@@ -231,12 +247,33 @@ def cmd_layer_publish(args: argparse.Namespace) -> int:
                 raise FleetError(str(exc)) from exc
         zip_path = zip_path or Path("dist") / f"sandbox-layer-{args.arch}.zip"
         results.extend(publish_sandbox_layer(opts, zip_path, arch=args.arch, runtimes=[runtime]))
+    for item in results:
+        item["shared_with"] = [
+            share_layer_version(opts, str(item["arn"]), organization_id=org)
+            for org in args.share_org
+        ] + [
+            share_layer_version(opts, str(item["arn"]), account=acct) for acct in args.share_account
+        ]
+        item["ssm_parameters"] = []
+        if not args.no_ssm:
+            from sandbox import __version__
+
+            item["ssm_parameters"] = write_layer_parameters(
+                opts,
+                [item],
+                arch=args.arch,
+                prefix=args.ssm_prefix,
+                releases=("latest", __version__),
+            )
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
         for item in results:
             state = "published" if item["published"] else "unchanged"
             print(f"{item['runtime']} {args.arch}: {item['arn']} ({state})")
+            for parameter in item["ssm_parameters"]:
+                state = "written" if parameter["written"] else "unchanged"
+                print(f"  ssm {parameter['name']} ({state})")
     return 0
 
 
@@ -263,7 +300,13 @@ def _attach_all(args: argparse.Namespace, mode: str, *, upgrade: bool) -> int:
     chooser = _LayerChooser(opts, args.layer_arn, upgrade=upgrade)
     planner = _attach_planner(chooser, mode, True, args.redirect_handler)
     names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    return _report([apply(opts, name, planner, dry_run=args.dry_run) for name in names], args.json)
+    return _report(
+        [
+            apply_versioned(opts, name, planner, alias=args.alias, dry_run=args.dry_run)
+            for name in names
+        ],
+        args.json,
+    )
 
 
 @_guard
@@ -293,6 +336,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     """``sandbox rollback``: the previous mode and profile layer version (``SANDBOX_PREVIOUS``)."""
     opts = _options(args)
     names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
+    if args.alias:
+        return _report(
+            [rollback_alias(opts, name, args.alias, dry_run=args.dry_run) for name in names],
+            args.json,
+        )
     return _report(
         [apply(opts, name, plan_rollback, dry_run=args.dry_run) for name in names], args.json
     )
@@ -302,6 +350,7 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
     @_guard
     def command(args: argparse.Namespace) -> int:
         from sandbox.profile import Profile
+        from sandbox.profile.package import layer_description
 
         opts = _options(args)
         function = args.function
@@ -348,18 +397,51 @@ def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
             opts,
             function,
             data,
-            description=f"lambda-sandbox profile {sha} for {short}",
+            description=layer_description(short, str(compiled.get("profile_sha256", ""))),
             cache_dir=args.cache_dir or default_cache_dir(),
         )
         chooser = _LayerChooser(opts, args.layer_arn, upgrade=False)
         planner = _attach_planner(chooser, mode, arn, args.redirect_handler)
-        outcome = apply(opts, function, planner)
+        outcome = apply_versioned(opts, function, planner, alias=args.alias)
         outcome.details["profile_layer"] = arn
         outcome.details["profile_published"] = published
         return _report([outcome], args.json)
 
     command.__doc__ = f"``sandbox {mode}``: publish the profile layer, attach it, switch to {mode}."
     return command
+
+
+@_guard
+def cmd_status(args: argparse.Namespace) -> int:
+    """``sandbox status``: does what is deployed match the repository and the latest layer?"""
+    from sandbox.fleet.drift import check_function, format_status
+
+    if args.profile is not None and (len(args.functions) != 1 or args.tag or args.all_python):
+        raise FleetError("--profile FILE is for one function; use --profiles DIR for several")
+    opts = _options(args)
+    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
+    statuses = []
+    for name in names:
+        profile = args.profile
+        if profile is None and args.profiles is not None:
+            candidate = args.profiles / f"{name.rsplit(':function:', 1)[-1].split(':')[0]}.json"
+            profile = candidate if candidate.is_file() else None
+        statuses.append(
+            check_function(
+                opts,
+                name,
+                profile=profile,
+                mode=args.mode,
+                qualifier=args.alias,
+                ssm_prefix=args.ssm_prefix,
+                cache_dir=args.cache_dir or default_cache_dir(),
+            )
+        )
+    if args.json:
+        print(json.dumps([s.to_dict() for s in statuses], indent=2, sort_keys=True))
+    else:
+        print(format_status(statuses))
+    return 1 if any(s.drift for s in statuses) else 0
 
 
 @_guard
@@ -610,7 +692,9 @@ def add_layer_publish(layer_subparsers: Any) -> argparse.ArgumentParser:
         help="publish the built layer zip (one version per runtime)",
         description="PublishLayerVersion of dist/sandbox-layer-<arch>.zip as "
         "lambda-sandbox-pyXY-<arch>, "
-        "one layer per Python runtime. Unchanged bytes are not published again.",
+        "one layer per Python runtime. Unchanged bytes are not published again. Each layer "
+        "version ARN is written to the SSM parameters PREFIX/layer/<arch>/<runtime>/latest "
+        "and .../<release of this tool>, so templates resolve it by name.",
     )
     publish.add_argument("--arch", choices=("x86_64", "arm64"), required=True)
     publish.add_argument(
@@ -626,6 +710,28 @@ def add_layer_publish(layer_subparsers: Any) -> argparse.ArgumentParser:
         "--build",
         action="store_true",
         help="build the zip for each runtime first (needs the wheels)",
+    )
+    publish.add_argument(
+        "--ssm-prefix",
+        default=SSM_PREFIX,
+        metavar="PREFIX",
+        help="SSM parameters PREFIX/layer/<arch>/<runtime>/{latest,<release>} receive each "
+        f"layer version ARN (default {SSM_PREFIX})",
+    )
+    publish.add_argument("--no-ssm", action="store_true", help="write no SSM parameters")
+    publish.add_argument(
+        "--share-org",
+        action="append",
+        default=[],
+        metavar="ORG_ID",
+        help="let every account of this AWS Organization use the layer versions (repeatable)",
+    )
+    publish.add_argument(
+        "--share-account",
+        action="append",
+        default=[],
+        metavar="ACCOUNT_ID",
+        help="let this account use the layer versions (repeatable)",
     )
     publish.add_argument("--json", action="store_true")
     _aws_options(publish)
@@ -661,6 +767,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         action="store_true",
         help="attach by handler redirection (when AWS_LAMBDA_EXEC_WRAPPER is another tool's)",
     )
+    _alias_option(attach)
     _aws_options(attach)
     attach.set_defaults(func=cmd_attach, command="attach")
 
@@ -689,6 +796,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         "--layer-arn", metavar="ARN", help="sandbox layer version when not yet attached"
     )
     learn.add_argument("--redirect-handler", action="store_true")
+    _alias_option(learn)
     _aws_options(learn)
     learn.set_defaults(func=cmd_learn, command="learn")
 
@@ -698,6 +806,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         description=cmd_rollback.__doc__,
     )
     _selection(rollback)
+    _alias_option(rollback, rollback=True)
     _aws_options(rollback)
     rollback.set_defaults(func=cmd_rollback, command="rollback")
 
@@ -733,6 +842,36 @@ def add_fleet_parsers(subparsers: Any) -> None:
     inventory.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
     _aws_options(inventory)
     inventory.set_defaults(func=cmd_inventory, command="inventory")
+
+    status = subparsers.add_parser(
+        "status",
+        help="drift: deployed sandbox vs the repository's profiles and the latest layer",
+        description=cmd_status.__doc__,
+    )
+    status.add_argument("functions", nargs="*", metavar="FUNCTION", help="function names or ARNs")
+    status.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    status.add_argument("--all", dest="all_python", action="store_true")
+    expected = status.add_mutually_exclusive_group()
+    expected.add_argument(
+        "--profiles",
+        type=Path,
+        metavar="DIR",
+        help="the repository's profiles: DIR/<function>.json is each function's",
+    )
+    expected.add_argument(
+        "--profile", type=Path, metavar="FILE", help="the profile of the (one) function"
+    )
+    status.add_argument(
+        "--mode", choices=("off", "learn", "alert", "enforce"), help="the mode expected"
+    )
+    status.add_argument(
+        "--alias", metavar="NAME", help="check this alias or version (what callers run)"
+    )
+    status.add_argument("--ssm-prefix", default=SSM_PREFIX, metavar="PREFIX")
+    status.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
+    status.add_argument("--json", action="store_true")
+    _aws_options(status)
+    status.set_defaults(func=cmd_status, command="status")
 
     iam = subparsers.add_parser("iam", help="least-privilege IAM from a profile")
     iam_sub = iam.add_subparsers(dest="iam_command", required=True)

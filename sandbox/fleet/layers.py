@@ -8,6 +8,12 @@ Names (letters, digits, ``-``, ``_``; Lambda's rule):
   Lambda, the default ``SANDBOX_PROFILE``), beside ``sandbox-profile/meta.json`` (function,
   profile digest, learning state, hosts and AWS services) that ``inventory`` reads back.
 
+Each published sandbox layer version is also written to SSM parameters, like the public Powertools
+layers, so templates resolve the current version by name (:func:`ssm_parameter_name`):
+
+- ``/lambda-sandbox/layer/x86_64/python3.12/latest``: the newest version;
+- ``/lambda-sandbox/layer/x86_64/python3.12/0.1.0``: the version for this release of the tool.
+
 Profile zips are deterministic: the same compiled profile gives the same bytes, hence the same
 ``CodeSha256``, so publishing it again reuses the existing version (idempotent). Every published
 zip is also kept in a local cache keyed by that digest, so ``inventory`` can read a profile back
@@ -27,17 +33,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sandbox.fleet._api import AwsOptions, FleetError, call, paginate
+from sandbox.fleet._api import AwsOptions, FleetError, call, error_code, paginate
 
 __all__ = [
     "PROFILE_LAYER_PREFIX",
     "PYTHON_RUNTIMES",
     "SANDBOX_LAYER_PREFIX",
+    "SSM_PREFIX",
     "default_cache_dir",
     "find_sandbox_layer",
     "get_layer_version",
     "is_profile_layer",
     "is_sandbox_layer",
+    "latest_layer_version_arn",
     "layer_name_of",
     "profile_layer_name",
     "profile_summary",
@@ -46,11 +54,15 @@ __all__ = [
     "publish_sandbox_layer",
     "read_profile_layer",
     "sandbox_layer_name",
+    "share_layer_version",
+    "ssm_parameter_name",
+    "write_layer_parameters",
 ]
 
 PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
 SANDBOX_LAYER_PREFIX = "lambda-sandbox-"
 PROFILE_LAYER_PREFIX = "sandbox-profile-"
+SSM_PREFIX = "/lambda-sandbox"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _LAYER_ARN = re.compile(
     r"^arn:[^:]+:lambda:[^:]*:[^:]*:layer:(?P<name>[A-Za-z0-9_-]+)(?::(?P<version>\d+))?$"
@@ -157,6 +169,123 @@ def publish_sandbox_layer(
     return out
 
 
+def ssm_parameter_name(
+    runtime: str, arch: str, *, prefix: str = SSM_PREFIX, release: str = "latest"
+) -> str:
+    """The SSM parameter holding the sandbox layer version ARN for a runtime and arch.
+
+    Example
+    -------
+    >>> ssm_parameter_name("python3.12", "arm64")
+    '/lambda-sandbox/layer/arm64/python3.12/latest'
+    """
+    if not prefix.startswith("/") or prefix.endswith("/"):
+        raise FleetError(f"SSM prefix {prefix!r}: expected /name (a leading slash, none trailing)")
+    return f"{prefix}/layer/{arch}/{runtime}/{release}"
+
+
+def write_layer_parameters(
+    opts: AwsOptions,
+    published: Sequence[Mapping[str, Any]],
+    *,
+    arch: str,
+    prefix: str = SSM_PREFIX,
+    releases: Sequence[str] = ("latest",),
+) -> list[dict[str, Any]]:
+    """Write each layer version ARN to its SSM parameters (one per release label).
+
+    A parameter already holding the ARN is left alone, so re-publishing unchanged bytes writes
+    nothing and the parameter's history shows only real changes.
+
+    Parameters
+    ----------
+    published:
+        :func:`publish_sandbox_layer`'s answer (``runtime`` and ``arn`` per item).
+    releases:
+        The last path element(s): ``latest`` and, e.g., the tool's version.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "value", "written"}`` per parameter.
+    """
+    client = opts.client("ssm")
+    out = []
+    for item in published:
+        for release in releases:
+            name = ssm_parameter_name(str(item["runtime"]), arch, prefix=prefix, release=release)
+            value = str(item["arn"])
+            try:
+                current = call(client, "get_parameter", opts, Name=name)["Parameter"]["Value"]
+            except FleetError:
+                raise
+            except Exception as exc:
+                if error_code(exc) != "ParameterNotFound":
+                    raise
+                current = None
+            if current == value:
+                out.append({"name": name, "value": value, "written": False})
+                continue
+            call(
+                client,
+                "put_parameter",
+                opts,
+                Name=name,
+                Value=value,
+                Type="String",
+                Overwrite=True,
+                Description=f"lambda-sandbox layer version ARN ({item['runtime']}, {arch})",
+            )
+            out.append({"name": name, "value": value, "written": True})
+    return out
+
+
+def share_layer_version(
+    opts: AwsOptions, arn: str, *, organization_id: str | None = None, account: str | None = None
+) -> str:
+    """Let an AWS Organization (or one account) use a layer version: ``AddLayerVersionPermission``.
+
+    Idempotent: the statement id is derived from the grantee, and an existing one is kept.
+
+    Returns
+    -------
+    str
+        The statement id.
+    """
+    if (organization_id is None) == (account is None):
+        raise FleetError("share with exactly one of an organization id or an account id")
+    name, version = layer_name_of(arn)
+    if version is None:
+        raise FleetError(f"{arn!r} has no version number")
+    grantee = organization_id or account or ""
+    sid = f"lambda-sandbox-{grantee}"
+    kwargs: dict[str, Any] = {
+        "LayerName": name,
+        "VersionNumber": version,
+        "StatementId": sid,
+        "Action": "lambda:GetLayerVersion",
+        "Principal": "*" if organization_id else str(account),
+    }
+    if organization_id:
+        kwargs["OrganizationId"] = organization_id
+    client = opts.client("lambda")
+    try:
+        policy = call(
+            client, "get_layer_version_policy", opts, LayerName=name, VersionNumber=version
+        )
+        statements = json.loads(policy.get("Policy") or "{}").get("Statement", [])
+    except FleetError:
+        raise
+    except Exception as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        statements = []
+    if any(statement.get("Sid") == sid for statement in statements):
+        return sid  # already shared: adding it again would be a conflict
+    call(client, "add_layer_version_permission", opts, **kwargs)
+    return sid
+
+
 def _latest_version(opts: AwsOptions, name: str) -> dict[str, Any] | None:
     client = opts.client("lambda")
     try:
@@ -173,6 +302,13 @@ def _latest_version(opts: AwsOptions, name: str) -> dict[str, Any] | None:
         return None
     latest: dict[str, Any] = max(versions, key=lambda v: int(v["Version"]))
     return latest
+
+
+def latest_layer_version_arn(opts: AwsOptions, layer: str) -> str | None:
+    """The newest version ARN of a layer (name, or layer ARN for another account's); ``None``
+    when it has no version."""
+    latest = _latest_version(opts, layer)
+    return str(latest["LayerVersionArn"]) if latest else None
 
 
 def get_layer_version(opts: AwsOptions, arn: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``sandbox profile …``: build, diff, show, check, status, compile, schema.
+"""``sandbox profile …``: build, diff, show, check, status, compile, package, schema.
 
 Wire into the main parser with :func:`add_profile_parser`; every subcommand sets ``func`` to a
 handler taking the parsed namespace and returning the exit code (0 ok; 1 ``check`` found
@@ -115,6 +115,25 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
     comp.add_argument("file")
     comp.add_argument("-o", "--out", required=True)
     comp.set_defaults(func=cmd_compile)
+
+    package = sub.add_parser(
+        "package",
+        help="the compiled profile as a Lambda layer (zip or directory), deterministic",
+        description="Compile a reviewed profile and lay it out as the profile layer "
+        "(/opt/sandbox-profile/profile.json). OUT ending in .zip: the layer zip, the same bytes "
+        "for the same profile; otherwise a directory with the layer's files.",
+    )
+    package.add_argument("file", metavar="PROFILE")
+    package.add_argument("-o", "--out", required=True, metavar="DIR_OR_ZIP")
+    package.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="also write the manifest (function, profile_sha256, description, code_sha256, zip)",
+    )
+    shown = package.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    shown.add_argument("--print-sha256", action="store_true", help="print only the profile's hash")
+    package.set_defaults(func=cmd_package)
 
     schema = sub.add_parser("schema", help="print the profile JSON Schema")
     schema.set_defaults(func=cmd_schema)
@@ -321,6 +340,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
     print(
         f"{args.out}: {rules} matcher entr{'y' if rules == 1 else 'ies'}, sha256 {compiled['profile_sha256']}"
     )
+    return 0
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    import json
+
+    from sandbox.profile.package import package_profile, write_manifest, write_package
+
+    try:
+        package = package_profile(args.file)
+        out = write_package(package, args.out)
+        if args.manifest:
+            write_manifest(package, out, args.manifest)
+    except SandboxError as exc:
+        return _error(str(exc))
+    if args.json:
+        print(json.dumps(package.manifest(out), indent=2, sort_keys=True))
+    elif args.print_sha256:
+        print(package.profile_sha256)
+    else:
+        print(f"{out}: profile layer of {package.function}, sha256 {package.profile_sha256}")
     return 0
 
 

@@ -326,6 +326,34 @@ def _module_roots(roots: Roots) -> tuple[str, ...]:
     return tuple(sorted(set(found), key=lambda d: -len(d)))
 
 
+_clock_gettime = __import__("time").clock_gettime
+_CLOCK_BOOTTIME = getattr(__import__("time"), "CLOCK_BOOTTIME", 7)
+_native_id = _thread.get_native_id
+_TICKS = __import__("os").sysconf("SC_CLK_TCK")
+
+
+def _boot_seconds() -> float:
+    return _clock_gettime(_CLOCK_BOOTTIME)
+
+
+def _origin_of_this_thread(history: list[tuple[float, Invocation]]) -> Invocation | None:
+    """The invocation that was running when the kernel started the calling thread."""
+    try:
+        with open("/proc/self/task/" + str(_native_id()) + "/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        started = int(fields[19]) / _TICKS  # field 22 (starttime), after "pid (comm)"
+    except (OSError, ValueError, IndexError):
+        return None
+    # The start time has clock-tick granularity (usually 10 ms) and is rounded down: the
+    # invocation running at that instant is the earliest the thread can belong to, and the
+    # one it is charged to when two began within the same tick (never the later caller).
+    chosen = None
+    for begun, inv in history:
+        if begun <= started:
+            chosen = inv
+    return chosen
+
+
 def _runtime_api_target(runtime_api: str | None) -> str | None:
     from .decoders.network import host_port, norm_host
 
@@ -357,22 +385,24 @@ def _build(
     state = {"invocations": 0, "init_failed": False, "quiet": 0}
     threads = _thread._local()
     current = [Invocation()]
+    history: list[tuple[float, Invocation]] = [(0.0, current[0])]  # (start, invocation)
     api_target = _runtime_api_target(runtime_api)
     phase_of = core.phase
     apply_env = environ.apply
 
     def invocation() -> Invocation:
-        # The invocation a thread belongs to: the one during which it was first seen (a thread
-        # left running into the next invocation is not charged to the next caller).
+        # The invocation a thread belongs to: the one that was running when the kernel started
+        # the thread (its start time in /proc), so a thread left running into the next
+        # invocation is not charged to the next caller.
         origin = getattr(threads, "origin", None)
         if origin is None:
-            origin = threads.origin = current[0]
+            origin = threads.origin = _origin_of_this_thread(history) or current[0]
         return origin
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
     handlers = _control(
-        status, state, current, threads, reporter, recorder, control_codes, violate, check
+        status, state, current, history, threads, reporter, recorder, control_codes, violate, check
     )
 
     def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
@@ -583,6 +613,7 @@ def _control(
     status: dict[str, Any],
     state: dict[str, Any],
     current: list[Invocation],
+    history: list[tuple[float, Invocation]],
     threads: Any,
     reporter: Reporter,
     recorder: Recorder | None,
@@ -635,6 +666,9 @@ def _control(
         who = dict(args[1]) if len(args) > 1 and type(args[1]) is dict else {}
         inv = Invocation(request_id, who, state["invocations"])
         current[0] = inv
+        history.append((_boot_seconds(), inv))
+        if len(history) > 64:
+            del history[1:2]
         threads.origin = inv  # the thread running the handler belongs to this invocation
         if recorder is not None:
             recorder.begin_invocation()

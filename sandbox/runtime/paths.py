@@ -116,6 +116,7 @@ def realpath(path: str) -> str | None:
         if name == "..":
             if parts:
                 parts.pop()
+            missing = False  # back above the missing name: look again, as realpath does
             continue
         parts.append(name)
         if missing:

@@ -51,12 +51,14 @@ def _identity(fd: int) -> tuple[int, int] | None:
 class LineSink:
     """Append JSON lines to file descriptors owned by the sandbox (identity-checked)."""
 
-    __slots__ = ("_fds", "problems", "tampered")
+    __slots__ = ("_fallback", "_fds", "problems", "tampered")
 
     def __init__(self, *, stdout: bool = True, files: tuple[str | None, ...] = ()):
         fds: list[tuple[int, tuple[int, int] | None]] = []
         self.problems: list[str] = []
         self.tampered = False
+        # stderr as it was at install: where lines go once every descriptor of ours is lost.
+        self._fallback = (2, _identity(2))
         if stdout:
             try:
                 fd = os.dup(1)
@@ -94,8 +96,16 @@ class LineSink:
                 pass  # a closed log pipe must never break the function
         if lost:
             self._lose(lost)
-            if written or self._fds:
-                return self.write(record) if not written else True
+            if not written and self._fds:
+                return self.write(record)
+        if not written and not self._fds:
+            fd, identity = self._fallback
+            if identity is not None and _identity(fd) == identity:
+                try:
+                    _write(fd, data)
+                    written = True
+                except _OSError:
+                    pass
         return written
 
     def _lose(self, lost: list[int]) -> None:

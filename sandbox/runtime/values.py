@@ -181,7 +181,9 @@ def as_argv(value: object) -> list[str] | str:
     kind = _type(value)
     if kind is _str or kind is _bytes:
         text = as_path(value)
-        return [text] if _type(text) is _str else undecodable(value)
+        if _type(text) is not _str or _str_startswith(text, UNDECODABLE):
+            return undecodable(value)
+        return [text]
     if kind is not _list and kind is not _tuple:
         return undecodable(value)
     out: list[str] = []
@@ -189,6 +191,8 @@ def as_argv(value: object) -> list[str] | str:
         text = as_path(item)
         if _type(text) is not _str:
             return undecodable(item)
+        if _str_startswith(text, UNDECODABLE):
+            return text
         out.append(text)
     return out
 

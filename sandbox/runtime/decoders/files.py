@@ -135,10 +135,7 @@ def _for_the_machinery(target: str, listing: bool) -> bool:
     frame = _code.caller_frame(3)
     if frame is None or frame.f_code not in _code.MACHINERY_CODES:
         return False
-    for root in _code.MODULE_ROOTS:
-        if target == root or target.startswith(root + "/"):
-            return True
-    return False
+    return any(target == root or target.startswith(root + "/") for root in _code.MODULE_ROOTS)
 
 
 def decode_open(args: tuple[Any, ...]) -> list[Access] | None:

@@ -1,0 +1,1 @@
+"""Infrastructure-as-code helpers: the CDK aspect (:mod:`sandbox.iac.cdk`, extra ``cdk``)."""

@@ -1,0 +1,304 @@
+"""Hardening II: what an attacker inside the process does to the hook itself (one subprocess per case).
+
+The audit layer alone holds each of these wherever Python can hold it; where only the native
+core can (state reachable through frames of the Python core), the limit is stated by a test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import profile_doc
+
+AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+
+HARNESS = """
+import os, sys, socket, subprocess, threading
+import sandbox
+from sandbox.runtime.hook import mark_invoke_phase, begin_invocation, end_invocation
+sandbox.install(mode={mode!r}, profile="profile.json")
+mark_invoke_phase()
+def attempt(label, fn):
+    try:
+        result = fn()
+        print(label, "DONE", repr(result)[:60])
+    except PermissionError as exc:
+        print(label, "REFUSED", getattr(exc, "category", "?"), getattr(exc, "action", "?"))
+    except Exception as exc:
+        print(label, "ERROR", type(exc).__name__, str(exc)[:80])
+def secret():
+    return open("secret.txt").read()
+"""
+
+
+def _run(
+    child, tmp_path: Path, attack: str, rules: dict | None = None, mode: str = "enforce", env=None
+):  # type: ignore[no-untyped-def]
+    doc = profile_doc(
+        **(
+            rules
+            or {
+                "processes": [
+                    {
+                        "action": "exec",
+                        "target": "/usr/bin/wc",
+                        "argv": ["-c", "{task}/allowed.txt"],
+                        "phase": "any",
+                    }
+                ]
+            }
+        )
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    (tmp_path / "allowed.txt").write_text("ok")
+    return child(HARNESS.format(mode=mode) + attack, env={**AUDIT_ALONE, **(env or {})})
+
+
+def _outcomes(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {line.split(" ", 2)[0]: line.split(" ", 2)[1] for line in result.lines if " " in line}
+
+
+def test_class1_a_later_audit_hook_is_refused(child, tmp_path: Path) -> None:
+    # GIVEN a learned `wc -c allowed.txt` WHEN the function adds an audit hook that rewrites
+    # the argv list of the allowed Popen between the sandbox's decision and the fork
+    attack = """
+def rewrite(event, args):
+    if event == "subprocess.Popen" and isinstance(args[1], list):
+        args[1][:] = ["/bin/sh", "-c", "cat secret.txt"]
+attempt("add-hook", lambda: sys.addaudithook(rewrite))
+out = subprocess.run(["/usr/bin/wc", "-c", os.path.abspath("allowed.txt")], capture_output=True, text=True)
+print("ran", "s3cr3t" in out.stdout)
+"""
+    result = _run(child, tmp_path, attack)
+    # THEN the new hook never runs (refused: CPython drops a hook an existing hook objects to)
+    # and the learned command runs as decided
+    assert "ran False" in result.lines, result.stdout + result.stderr
+    assert any(f["category"] == "code" and f["action"] == "hook" for f in result.findings)
+
+
+def test_class4_rebinding_builtins_and_stdlib_changes_no_decision(child, tmp_path: Path) -> None:
+    # GIVEN the function rebinds the builtins and the stdlib functions a Python hook might call
+    attack = """
+import builtins, posixpath, os.path, json
+builtins.isinstance = lambda *a: True
+builtins.len = lambda *a: 0
+builtins.type = lambda *a: str
+posixpath.abspath = lambda p: "/var/task/allowed.txt"
+os.path.realpath = lambda p, **k: "/var/task/allowed.txt"
+sys._getframe = lambda *a: None
+json.dumps = lambda *a, **k: ""
+attempt("read-secret", secret)
+attempt("environ", lambda: open("/proc/self/environ").read())
+"""
+    result = _run(child, tmp_path, attack)
+    outcome = _outcomes(result)
+    # THEN every decision is the same: the hook runs on private copies bound at install
+    assert outcome["read-secret"] == "REFUSED", result.stdout + result.stderr
+    assert outcome["environ"] == "REFUSED"
+    assert {"{task}/secret.txt"} <= {f["target"] for f in result.findings}
+
+
+def test_class2_state_reachable_through_gc_is_refused(child, tmp_path: Path) -> None:
+    # GIVEN enforce WHEN the function looks for the hook's containers through gc
+    attack = """
+import gc
+attempt("gc-objects", lambda: len(gc.get_objects()))
+attempt("gc-referrers", lambda: gc.get_referrers(sys.modules))
+attempt("current-frames", lambda: sys._current_frames())
+attempt("read-secret", secret)
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack))
+    # THEN every way in is refused (introspection is a capability the profile never learned)
+    assert outcome == {
+        k: "REFUSED" for k in ("gc-objects", "gc-referrers", "current-frames", "read-secret")
+    }
+
+
+GC_MUTATION = """
+import gc
+for obj in list(gc.get_objects()):
+    try:
+        if type(obj) is dict:
+            for key in list(obj):
+                if type(key) is str and key.startswith("files"):
+                    obj[key] = True
+        elif type(obj) is set:
+            obj.add("files\\x1fread\\x1finvoke\\x1f" + os.path.abspath("secret.txt"))
+    except Exception:
+        pass
+attempt("read-secret", secret)
+"""
+
+
+def test_class2_python_core_limit_state_mutated_through_gc_when_allowed(
+    child, tmp_path: Path
+) -> None:
+    # GIVEN a profile that learned gc introspection at the attacker's site (the one way in)
+    rules = {"code": [{"action": "introspect", "target": "**", "phase": "any"}]}
+    result = _run(child, tmp_path, GC_MUTATION, rules, env={"SANDBOX_NATIVE": "off"})
+    # THEN with the Python core (documented limit) its decision cache is a set gc can reach:
+    # adding the key makes the read look decided. The native core keeps it in C memory.
+    assert _outcomes(result)["read-secret"] in ("DONE", "REFUSED")
+    if _outcomes(result)["read-secret"] == "DONE":
+        assert result.of_type("sandbox.start")[0]["layers"]["audit"] == "python"
+
+
+def test_class5_tracing_and_profiling_callbacks_are_refused(child, tmp_path: Path) -> None:
+    # GIVEN enforce WHEN the function installs trace or profile callbacks to observe or rewrite
+    # the hook's frames (a __cantrace__ attribute set on anything changes nothing without them)
+    attack = """
+attempt("settrace", lambda: sys.settrace(lambda *a: None))
+attempt("setprofile", lambda: sys.setprofile(lambda *a: None))
+attempt("thread-settrace", lambda: threading.settrace(lambda *a: None) or sys.settrace(None))
+attempt("read-secret", secret)
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack))
+    # THEN they are refused
+    assert outcome["settrace"] == "REFUSED" and outcome["setprofile"] == "REFUSED"
+    assert outcome["read-secret"] == "REFUSED"
+
+
+def test_class3_a_signal_handler_running_inside_the_hook_is_still_audited(
+    child, tmp_path: Path
+) -> None:
+    # GIVEN a signal handler that fires very often, reading the secret whenever it runs —
+    # including while the hook is deciding something (it runs between the hook's bytecodes)
+    attack = """
+import signal
+got = []
+def handler(signum, frame):
+    try:
+        got.append(open("secret.txt").read())
+    except PermissionError:
+        got.append("refused")
+signal.signal(signal.SIGALRM, handler)
+signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
+for i in range(3000):
+    try:
+        open("allowed.txt").read()
+    except PermissionError:
+        pass
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("handler-ran", len(got) > 0, "secret-read", "s3cr3t" in got)
+"""
+    rules = {"files": [{"action": "read", "target": "{task}/allowed.txt", "phase": "any"}]}
+    result = _run(child, tmp_path, attack, rules)
+    # THEN whenever it ran, the secret stayed refused
+    assert "handler-ran True secret-read False" in result.lines, (
+        result.stdout[-2000:] + result.stderr
+    )
+
+
+def test_class6_adopting_a_descriptor_the_sandbox_did_not_see_is_decided(
+    child, tmp_path: Path
+) -> None:
+    # GIVEN a socket the process holds (as the runtime client holds its keep-alive connection)
+    attack = """
+a, b = socket.socketpair()
+attempt("adopt-any", lambda: socket.socket(fileno=os.dup(a.fileno())))
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack))
+    # THEN wrapping a descriptor of unknown kind is refused (decided as an adoption)
+    assert outcome["adopt-any"] == "REFUSED"
+
+
+def test_class9_exec_and_resolver_are_modelled_as_the_kernel_does(child, tmp_path: Path) -> None:
+    # GIVEN a learned `sh -c true` and a rule for /bin/sh WHEN the function puts a fake sh in
+    # a directory it controls and runs Popen with cwd= there and a relative PATH entry
+    (tmp_path / "evil").mkdir()
+    fake = tmp_path / "evil" / "sh"
+    fake.write_text("#!/bin/sh\necho PWNED\n")
+    fake.chmod(0o755)
+    attack = """
+attempt("relative-path-entry", lambda: subprocess.run(["sh", "-c", "true"], cwd="evil",
+        env={"PATH": ".:/usr/bin:/bin"}, capture_output=True, text=True).stdout)
+attempt("localdomain", lambda: os.putenv("LOCALDOMAIN", "attacker.example"))
+attempt("res-options", lambda: os.environ.__setitem__("RES_OPTIONS", "ndots:15"))
+attempt("kill-group", lambda: os.kill(0, 0))
+"""
+    rules = {
+        "processes": [
+            {"action": "exec", "target": "/bin/sh", "argv": ["-c", "true"], "phase": "any"}
+        ]
+    }
+    outcome = _outcomes(_run(child, tmp_path, attack, rules))
+    # THEN the program found in the child's cwd (what would really run) is refused, the
+    # resolver's environment cannot be redirected, and pid 0 is the whole group, not "self"
+    assert outcome["relative-path-entry"] == "REFUSED"
+    assert outcome["localdomain"] == "REFUSED" and outcome["res-options"] == "REFUSED"
+    assert outcome["kill-group"] == "REFUSED"
+
+
+def test_class10_findings_cannot_be_blinded_or_redirected(child, tmp_path: Path) -> None:
+    # GIVEN alert mode WHEN the function puts /dev/null over every descriptor the sandbox may
+    # write to but stderr, and forges a code object's file name
+    attack = """
+devnull = os.open("/dev/null", os.O_WRONLY)
+for fd in range(3, 64):
+    try:
+        if fd != devnull:
+            os.fstat(fd); os.dup2(devnull, fd)
+    except OSError:
+        pass
+attempt("read-secret", secret)
+code = (lambda: 0).__code__
+attempt("forged-filename", lambda: code.replace(co_filename="/var/task/innocent.py"))
+"""
+    result = _run(child, tmp_path, attack, mode="alert")
+    # THEN the tampering itself is reported on what remains (stderr), and the forged code
+    # object is a finding of its own (built by hand, never compiled)
+    assert "sandbox.tamper" in result.stderr
+    assert "{task}/secret.txt" in result.stderr or "{task}/secret.txt" in result.stdout
+
+
+def test_class10_a_thread_left_running_is_not_charged_to_the_next_caller(
+    child, tmp_path: Path
+) -> None:
+    # GIVEN a thread started during invocation 1 that acts during invocation 2
+    attack = """
+go = threading.Event()
+def late():
+    go.wait()
+    try:
+        secret()
+    except PermissionError:
+        pass
+import time
+begin_invocation("request-1", {"source_ip": "198.51.100.1"})
+time.sleep(0.05)  # thread start times have clock-tick granularity (10 ms)
+t = threading.Thread(target=late); t.start()
+time.sleep(0.05)
+try:
+    open("first.txt").read()
+except (PermissionError, FileNotFoundError):
+    pass
+end_invocation()
+begin_invocation("request-2", {"source_ip": "203.0.113.2"})
+go.set(); t.join()
+end_invocation()
+"""
+    result = _run(child, tmp_path, attack, mode="alert")
+    finding = next(f for f in result.findings if f["target"] == "{task}/secret.txt")
+    # THEN its finding is charged to the invocation the thread was started in (from the
+    # kernel's start time of the thread), not to the next caller
+    assert finding["request_id"] == "request-1", finding
+    assert finding["who"] == {"source_ip": "198.51.100.1"}
+
+
+@pytest.mark.parametrize("layers", [AUDIT_ALONE, {}], ids=["audit-alone", "kernel-on"])
+def test_control_events_from_the_functions_code_are_refused(
+    child, tmp_path: Path, layers: dict[str, str]
+) -> None:
+    # GIVEN a process installed by the Lambda bootstrap (control only from its handler)
+    attack = """
+attempt("forge-invocation", lambda: sys.audit("sandbox.invocation", "forged", {"source_ip": "1.2.3.4"}))
+attempt("back-to-init", lambda: sys.audit("sandbox.phase", "init"))
+attempt("init-failed", lambda: sys.audit("sandbox.init_failed"))
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack, env=layers))
+    # THEN none is honoured from the function's own code
+    assert outcome == {k: "REFUSED" for k in ("forge-invocation", "back-to-init", "init-failed")}

@@ -1,0 +1,191 @@
+"""Property tests: a decoded argument is what the kernel will receive, or a refusal — never a lie.
+
+For generated hostile objects (subclasses overriding every string method and dunder, PathLikes
+that change their answer, bytearrays, memoryviews, very long and odd paths), the value the
+sandbox decides on equals the value the operating-system call gets, or it is undecodable.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sandbox.runtime import paths
+from sandbox.runtime.categories import UNDECODABLE
+from sandbox.runtime.globs import glob_to_regex
+from sandbox.runtime.values import PATH_MAX, as_argv, as_int, as_path, as_text, capture_pathlib
+
+capture_pathlib()
+
+TEXT = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40
+)
+BYTES = st.binary(max_size=40).filter(lambda b: b"\x00" not in b)
+METHODS = [
+    "lower",
+    "upper",
+    "strip",
+    "rstrip",
+    "decode",
+    "encode",
+    "__format__",
+    "__str__",
+    "__fspath__",
+    "__eq__",
+    "__hash__",
+    "startswith",
+    "endswith",
+    "split",
+    "__getitem__",
+    "__iter__",
+    "__len__",
+    "__index__",
+    "__int__",
+    "__repr__",
+    "partition",
+    "find",
+]
+
+
+def liar_class(base: type, overridden: list[str]) -> type:
+    """A subclass of ``base`` whose chosen methods all answer "allowed.txt"."""
+
+    def lie(*args: Any, **kwargs: Any) -> Any:
+        return "allowed.txt"
+
+    return type("Liar", (base,), {name: lie for name in overridden})
+
+
+@given(TEXT)
+def test_exact_str_is_taken_as_the_kernel_takes_it(text: str) -> None:
+    assert as_path(text) == text
+
+
+@given(BYTES)
+def test_exact_bytes_decode_as_the_filesystem_encoding_does(raw: bytes) -> None:
+    # THEN the decoded name round-trips to the very bytes the kernel receives
+    decoded = as_path(raw)
+    assert isinstance(decoded, str) and os.fsencode(decoded) == raw
+
+
+@given(BYTES, st.sampled_from(["bytearray", "memoryview"]))
+def test_buffers_are_copied_then_decoded(raw: bytes, kind: str) -> None:
+    buffer: Any = bytearray(raw) if kind == "bytearray" else memoryview(raw)
+    decoded = as_path(buffer)
+    assert isinstance(decoded, str) and os.fsencode(decoded) == raw
+    if kind == "bytearray":
+        buffer[:] = b"changed"  # a later change does not reach the decision already made
+        assert os.fsencode(decoded) == raw
+
+
+@given(
+    st.sampled_from([str, bytes]), st.lists(st.sampled_from(METHODS), min_size=1, unique=True), TEXT
+)
+def test_subclasses_are_undecodable_whatever_they_override(
+    base: type, methods: list[str], text: str
+) -> None:
+    cls = liar_class(base, methods)
+    try:
+        value = cls(text) if base is str else cls(text.encode())
+    except Exception:
+        return  # the override made the value unconstructible: nothing to decide
+    for decoded in (as_path(value), as_text(value) or UNDECODABLE + "x"):
+        assert isinstance(decoded, str) and decoded.startswith(UNDECODABLE)
+    argv = as_argv([value])
+    assert isinstance(argv, str) and argv.startswith(UNDECODABLE)
+
+
+@given(
+    st.lists(st.sampled_from(["secret.txt", "allowed.txt", "/etc/passwd"]), min_size=2, max_size=6)
+)
+def test_pathlikes_that_change_answer_are_undecodable(answers: list[str]) -> None:
+    class Changing:
+        calls = 0
+
+        def __fspath__(self) -> str:
+            Changing.calls += 1
+            return answers[Changing.calls % len(answers)]
+
+    assert as_path(Changing()) == UNDECODABLE + "Changing"
+
+
+@given(st.lists(TEXT.filter(lambda t: "/" not in t and t not in ("", ".", "..")), max_size=6))
+def test_standard_pathlib_objects_decode_to_their_string(parts: list[str]) -> None:
+    for cls in (pathlib.PurePosixPath, pathlib.PosixPath):
+        path = cls("/", *parts)
+        assert as_path(path) == str(path)
+
+
+@given(st.integers(min_value=-(2**40), max_value=2**40))
+def test_int_subclasses_are_read_by_their_value_not_their_methods(number: int) -> None:
+    class Lying(int):
+        def __index__(self) -> int:
+            return 8080
+
+        def __int__(self) -> int:
+            return 8080
+
+    # THEN the value is the stored one (what PyLong_AsLong reads), whatever __index__ says
+    assert as_int(Lying(number)) == number
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.sampled_from(["a", "b", "link", "loop", "..", ".", "", "missing", "dirlink"]),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_realpath_agrees_with_the_kernels_view(
+    tmp_path_factory: Any, components: list[str]
+) -> None:
+    # GIVEN a tree with a file symlink, a directory symlink and a loop
+    base = tmp_path_factory.getbasetemp() / "tree"
+    if not base.exists():
+        (base / "a" / "b").mkdir(parents=True)
+        (base / "a" / "b" / "f").write_text("x")
+        os.symlink(base / "a" / "b" / "f", base / "a" / "link")
+        os.symlink(base / "a", base / "dirlink")
+        os.symlink(base / "loop", base / "loop")
+    path = str(base) + "/" + "/".join(components)
+    ours = paths.realpath(path)
+    try:
+        theirs = os.path.realpath(path, strict=True)
+    except OSError:
+        theirs = None
+    # THEN where the path exists, both resolve it the same; a loop is refused (None)
+    if theirs is not None:
+        assert ours == theirs
+    if "loop" in components and ours is not None:
+        assert ours == os.path.realpath(path)
+
+
+@given(st.integers(min_value=PATH_MAX + 1, max_value=PATH_MAX * 50))
+def test_paths_longer_than_the_kernel_takes_are_refused(length: int) -> None:
+    assert paths.realpath("/" + "a" * length) is None
+    assert paths.resolve("/" + "a" * length) is None
+
+
+SHELL_INJECTIONS = st.text(alphabet=";&|`$()<>\\'\" \t\n*?[]{}!#~/", min_size=1, max_size=6)
+
+
+@given(
+    st.text(alphabet="abcdefghij0123456789._-", max_size=8),
+    SHELL_INJECTIONS,
+    st.text(alphabet="abc", max_size=4),
+)
+def test_a_shell_word_wildcard_never_matches_shell_syntax(
+    prefix: str, injected: str, suffix: str
+) -> None:
+    # GIVEN the learned shell word "convert /tmp/*.png" WHEN the wildcard would have to cover
+    # shell syntax, a space, a slash or ".." THEN it does not match
+    import re
+
+    regex = re.compile(glob_to_regex("convert /tmp/*.png", "shell") + r"\Z")
+    assert regex.match(f"convert /tmp/{prefix}{injected}{suffix}.png") is None
+    assert regex.match("convert /tmp/../etc/passwd.png") is None
