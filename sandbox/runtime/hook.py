@@ -211,9 +211,12 @@ def install_hook(
 
     values.capture_pathlib()
     this = sys.modules[__name__]
+    from . import core_fallback
+
     runtime_modules = [
         this,
         core,
+        core_fallback,
         address_book,
         categories,
         child,
