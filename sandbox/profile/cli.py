@@ -41,7 +41,9 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="file, folder, cloudwatch[:GROUP] or s3://bucket/prefix",
     )
-    build.add_argument("--out", help="profile file (merged into when it exists); default: print")
+    build.add_argument(
+        "-o", "--out", help="profile file (merged into when it exists); default: print"
+    )
     build.add_argument(
         "--threshold", type=int, default=3, help="distinct literals before a family becomes a glob"
     )
@@ -75,25 +77,33 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", help="review diff between two profiles")
     diff.add_argument("old")
     diff.add_argument("new")
+    diff.add_argument(
+        "--exit-code", action="store_true", help="exit 1 when the profiles differ (0: the same)"
+    )
+    diff.add_argument("--json", action="store_true", help="the diff as JSON")
     diff.set_defaults(func=cmd_diff)
 
     show = sub.add_parser("show", help="readable summary of a profile")
     show.add_argument("file")
+    show.add_argument("--json", action="store_true", help="the profile as JSON, risks marked")
     show.set_defaults(func=cmd_show)
 
     check = sub.add_parser("check", help="validate and lint profiles")
     check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--json", action="store_true", help="the issues as JSON")
     check.set_defaults(func=cmd_check)
 
     status = sub.add_parser("status", help="is learning done?")
     status.add_argument("file")
     status.add_argument("--invocations", type=int, default=100, help="quiet invocations needed")
     status.add_argument("--quiet-for", default="24h", help="quiet time needed (30m, 1h, 2d)")
+    status.add_argument("--json", action="store_true", help="the verdict as JSON")
     status.set_defaults(func=cmd_status)
 
     comp = sub.add_parser("compile", help="write the runtime form")
     comp.add_argument("file")
     comp.add_argument("-o", "--out", required=True)
+    comp.add_argument("--json", action="store_true", help="print the result as JSON")
     comp.set_defaults(func=cmd_compile)
 
     package = sub.add_parser(
@@ -189,52 +199,126 @@ def _load(path: str) -> Any:
     return Profile.load(path)
 
 
+def _rules(profile: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """(category, description) → the rule as JSON with its risk (``None`` when not risky)."""
+    from sandbox.profile.diff import describe, risk
+
+    return {
+        (category, describe(category, rule)): {
+            "category": category,
+            **rule.model_dump(mode="json", exclude_none=True),
+            "risk": risk(category, rule),
+        }
+        for category, rules in profile.rules.items()
+        for rule in rules
+    }
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
+    import json
+
     from sandbox.profile.diff import diff_profiles
 
     try:
         old, new = _load(args.old), _load(args.new)
     except SandboxError as exc:
         return _error(str(exc))
-    print("\n".join(diff_profiles(old, new, old_name=args.old, new_name=args.new)))
-    return 0
+    lines = diff_profiles(old, new, old_name=args.old, new_name=args.new)
+    changed = lines[2:] != ["(no changes)"]
+    if args.json:
+        before, after = _rules(old), _rules(new)
+        document = {
+            "old": args.old,
+            "new": args.new,
+            "changed": changed,
+            "added": [after[k] for k in sorted(set(after) - set(before))],
+            "removed": [before[k] for k in sorted(set(before) - set(after))],
+            "lines": lines,
+        }
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        print("\n".join(lines))
+    return 1 if args.exit_code and changed else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    import json
+
     from sandbox.profile.diff import show_profile
 
     try:
-        print(show_profile(_load(args.file)))
+        profile = _load(args.file)
     except SandboxError as exc:
         return _error(str(exc))
+    if args.json:
+        document = json.loads(profile.to_json())
+        document["rules"] = {}
+        for rule in _rules(profile).values():
+            document["rules"].setdefault(rule.pop("category"), []).append(rule)
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        print(show_profile(profile))
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
     from sandbox.profile.diff import check_profile
 
+    missing = [file for file in args.files if not Path(file).is_file()]
+    if missing:
+        return _error(f"no such file: {', '.join(missing)}")
     errors = 0
+    found = []
     for file in args.files:
         issues = check_profile(file)
-        for issue in issues:
-            print(issue)
+        found.extend(issues)
+        if not args.json:
+            for issue in issues:
+                print(issue)
+            if not issues:
+                print(f"{file}: ok")
         errors += sum(1 for i in issues if i.level == "error")
-        if not issues:
-            print(f"{file}: ok")
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"file": i.file, "where": i.where, "level": i.level, "reason": i.reason}
+                    for i in found
+                ],
+                indent=2,
+            )
+        )
     return 1 if errors else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
     from sandbox.profile.diff import learning_status, parse_duration
 
     try:
         quiet = parse_duration(args.quiet_for)
-        done, lines = learning_status(
-            _load(args.file), invocations=args.invocations, quiet_for=quiet
-        )
+        profile = _load(args.file)
+        done, lines = learning_status(profile, invocations=args.invocations, quiet_for=quiet)
     except (SandboxError, ValueError) as exc:
         return _error(str(exc))
-    print("\n".join(lines))
+    if args.json:
+        learning = profile.learning
+        document = {
+            "function": profile.function,
+            "done": done,
+            "invocations": learning.invocations,
+            "invocations_since_novel": learning.invocations_since_novel,
+            "last_novel": learning.last_novel,
+            "need_invocations": args.invocations,
+            "need_quiet_seconds": quiet,
+            "lines": lines,
+        }
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        print("\n".join(lines))
     return 0 if done else 1
 
 
@@ -247,6 +331,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return _error(str(exc))
     groups: dict[str, list[Any]] = compiled["rules"]  # type: ignore[assignment]
     rules = sum(len(v) for v in groups.values())
+    if args.json:
+        import json
+
+        result = {"out": args.out, "entries": rules, "profile_sha256": compiled["profile_sha256"]}
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return 0
     print(
         f"{args.out}: {rules} matcher entr{'y' if rules == 1 else 'ies'}, sha256 {compiled['profile_sha256']}"
     )
