@@ -222,9 +222,7 @@ def wait(client: Any, waiter_name: str, opts: AwsOptions, what: str, **kwargs: A
     except WaiterError as exc:
         last = exc.last_response or {}
         if _error_code_of(last) in ACCESS_DENIED:
-            operation = client.meta.service_model.operation_model(
-                client.get_waiter(waiter_name).config.operation
-            ).name
+            operation = str(client.get_waiter(waiter_name).config.operation)
             raise _denied(client, operation, exc) from exc
         config = last.get("Configuration", last)
         reason = (

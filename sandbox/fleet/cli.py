@@ -116,7 +116,10 @@ def _selection(parser: argparse.ArgumentParser, *, names_help: str | None = None
         help="select the Python functions with this tag (repeatable: all must match)",
     )
     parser.add_argument(
-        "--all", dest="all_python", action="store_true", help="every Python function in the region"
+        "--all",
+        dest="all_python",
+        action="store_true",
+        help="every Python function (of each region)",
     )
     parser.add_argument(
         "--concurrency",

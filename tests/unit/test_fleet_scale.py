@@ -166,6 +166,42 @@ def test_a_failed_alias_move_puts_latest_back(
         assert served["Environment"]["Variables"]["SANDBOX_MODE"] == "learn"
 
 
+def test_an_update_lambda_reports_failed_is_written_back(
+    opts: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a function whose next update Lambda reports as Failed (after an InProgress)
+    from sandbox.fleet.functions import apply, plan_attach
+
+    layer = publish_sandbox(opts, tmp_path)
+    make_function(opts, "orders", env={"TABLE": "orders"})
+    client = opts.client("lambda")
+    real_read, real_write = client.get_function_configuration, client.update_function_configuration
+    state = {"writes": 0, "reads_since_write": 0}
+
+    def write(**kwargs: Any) -> Any:
+        state["writes"] += 1
+        state["reads_since_write"] = 0
+        return real_write(**kwargs)
+
+    def read(**kwargs: Any) -> Any:
+        answer = dict(real_read(**kwargs))
+        if state["writes"] == 1:  # the sandbox's write: in progress, then failed
+            state["reads_since_write"] += 1
+            first = state["reads_since_write"] == 1
+            answer["LastUpdateStatus"] = "InProgress" if first else "Failed"
+            answer["LastUpdateStatusReason"] = "layer not accessible"
+        return answer
+
+    client.update_function_configuration = write
+    client.get_function_configuration = read
+    # WHEN the sandbox is attached
+    outcome = apply(opts, "orders", lambda c: plan_attach(c, sandbox_layer=layer, mode="learn"))
+    # THEN the failure is reported with Lambda's reason and the configuration is as before
+    assert outcome.status == "error"
+    assert "layer not accessible" in outcome.message and "restored" in outcome.message
+    assert env_of(opts, "orders") == {"TABLE": "orders"} and layers_of(opts, "orders") == []
+
+
 def selected(capsys: pytest.CaptureFixture[str], *args: str) -> set[tuple[str, str]]:
     assert run("learn", *args, "--dry-run", "--json") == 0, capsys.readouterr().err
     return {(o["region"], o["function"]) for o in json.loads(capsys.readouterr().out)}
