@@ -283,7 +283,8 @@ def run_all(
     """Run ``work`` on every target, at most ``concurrency`` at a time; yield as each finishes.
 
     ``work`` is expected not to raise (it turns its failures into a result); if it does, the
-    exception propagates when that result is reached, after the running work is finished.
+    exception propagates when that result is reached: the functions not yet started are
+    skipped, the running ones are finished first.
 
     Example
     -------
@@ -293,10 +294,15 @@ def run_all(
     if not targets:
         return
     workers = max(1, min(concurrency, len(targets)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet")
+    try:
         futures: dict[Future[T], Target] = {pool.submit(work, t): t for t in targets}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    finally:
+        # Interrupted (Ctrl-C, an exception, the caller stopped reading): functions not started
+        # are not started; the ones running finish their one write, so none is left half-done.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def summarise(statuses: Iterable[str]) -> str:

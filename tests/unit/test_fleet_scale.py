@@ -459,3 +459,22 @@ def test_progress_bar_only_on_a_terminal_and_summary_counts() -> None:
     assert "5/5" in tty.getvalue() and "changed 4" in tty.getvalue()
     assert pipe.getvalue() == ""
     assert summarise(statuses) == "5 functions: 4 changed, 1 error"
+
+
+def test_an_interrupted_run_starts_no_further_function() -> None:
+    # GIVEN 50 targets whose first piece of work raises (as Ctrl-C would interrupt the loop)
+    started: list[str] = []
+
+    def work(target: Target) -> str:
+        started.append(target.function)
+        if target.function == "f0":
+            raise KeyboardInterrupt
+        return target.function
+
+    targets = [Target(REGION, f"f{i}") for i in range(50)]
+    # WHEN the results are consumed
+    with pytest.raises(KeyboardInterrupt):
+        for _ in run_all(targets, work, concurrency=1):
+            pass
+    # THEN the interruption reached the caller and the queued functions were never started
+    assert started[0] == "f0" and len(started) < len(targets)
