@@ -17,7 +17,9 @@ from tests.conftest import profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 KERNEL_ON: dict[str, str] = {}
-LAYERS = pytest.mark.parametrize("layers", [AUDIT_ALONE, KERNEL_ON], ids=["audit-alone", "kernel-on"])
+LAYERS = pytest.mark.parametrize(
+    "layers", [AUDIT_ALONE, KERNEL_ON], ids=["audit-alone", "kernel-on"]
+)
 
 PROFILE = profile_doc(
     files=[
@@ -27,7 +29,12 @@ PROFILE = profile_doc(
     ],
     network=[{"action": "connect", "target": "localhost:8080", "phase": "any"}],
     processes=[
-        {"action": "exec", "target": "/usr/bin/wc", "argv": ["-c", "{task}/allowed.txt"], "phase": "any"}
+        {
+            "action": "exec",
+            "target": "/usr/bin/wc",
+            "argv": ["-c", "{task}/allowed.txt"],
+            "phase": "any",
+        }
     ],
 )
 
@@ -110,7 +117,9 @@ attempt("argv-subclass", lambda: subprocess.run([Liar("/usr/bin/id")], capture_o
 
 
 @LAYERS
-def test_class1_hostile_argument_objects_are_refused(child, tmp_path: Path, layers: dict[str, str]) -> None:
+def test_class1_hostile_argument_objects_are_refused(
+    child, tmp_path: Path, layers: dict[str, str]
+) -> None:
     # GIVEN objects that answer one thing to the sandbox and another to the operating system
     # WHEN they are used without the sandbox THEN the reads and the connect happen
     off = _outcomes(_run(child, tmp_path, HOSTILE, "off", layers))
@@ -146,7 +155,9 @@ attempt("chdir-then-read", lambda: (os.chdir("public"), open("../secret.txt").re
 
 
 @LAYERS
-def test_class2_paths_resolve_against_what_the_kernel_uses(child, tmp_path: Path, layers: dict[str, str]) -> None:
+def test_class2_paths_resolve_against_what_the_kernel_uses(
+    child, tmp_path: Path, layers: dict[str, str]
+) -> None:
     # GIVEN relative names used with a dir_fd, an fd argument and a moved working directory
     off = _outcomes(_run(child, tmp_path, RELATIVE, "off", layers))
     assert off["dir-fd-traversal"] == "DONE"
@@ -186,7 +197,9 @@ attempt("exec-module-from-file", load_file_module)
 
 
 @LAYERS
-def test_class3_operations_without_their_own_event_are_decided(child, tmp_path: Path, layers: dict[str, str]) -> None:
+def test_class3_operations_without_their_own_event_are_decided(
+    child, tmp_path: Path, layers: dict[str, str]
+) -> None:
     # GIVEN operations CPython raises no event for (SQLite ATTACH/VACUUM INTO, an exec's env,
     # code objects that never went through compile, a module run without the finders)
     (tmp_path / "evilmod.py").write_text("print('module code ran')\n")
@@ -225,7 +238,9 @@ attempt("the-real-one", lambda: open("secret.txt").read())
 def test_class6_junk_findings_cannot_hide_the_real_one(child, tmp_path: Path) -> None:
     # GIVEN alert mode and a budget of 100 complete findings WHEN 300 junk refusals come first
     _setup(tmp_path)
-    result = child(HARNESS.format(mode="alert") + JUNK, env={**AUDIT_ALONE, "SANDBOX_MAX_FINDINGS": "100"})
+    result = child(
+        HARNESS.format(mode="alert") + JUNK, env={**AUDIT_ALONE, "SANDBOX_MAX_FINDINGS": "100"}
+    )
     # THEN the real exfiltration is still reported (compact past the budget, never only counted)
     assert any(f["target"] == "{task}/secret.txt" for f in result.findings), result.stdout[-2000:]
     assert len({f["target"] for f in result.findings}) == 301
@@ -258,7 +273,9 @@ def test_class7_inputs_the_kernel_refuses_are_decided_at_once(child, tmp_path: P
 
 
 @pytest.mark.parametrize("mode", ["learn", "alert"])
-def test_class8_learn_and_alert_run_with_unusable_settings(child, tmp_path: Path, mode: str) -> None:
+def test_class8_learn_and_alert_run_with_unusable_settings(
+    child, tmp_path: Path, mode: str
+) -> None:
     # GIVEN an unwritable observations and findings file and a misspelt switch
     _setup(tmp_path)
     env = {

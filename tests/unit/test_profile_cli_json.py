@@ -1,4 +1,4 @@
-"""``sandbox profile`` show, diff, check, status, compile: --json, diff --exit-code, exit codes."""
+"""``sandbox profile``: compile --json, diff --exit-code, and a missing file is an input error (2)."""
 
 from __future__ import annotations
 
@@ -31,33 +31,23 @@ NET = {"network": [{"action": "connect", "target": "api.example.com:443", "phase
 SHELL = {"processes": [{"action": "exec", "target": "/bin/sh", "phase": "invoke"}]}
 
 
-def test_json_forms_and_diff_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_json_and_diff_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN a profile and a newer one that adds a shell
     old = write(tmp_path / "old.json", NET)
     new = write(tmp_path / "new.json", {**NET, **SHELL}, since_novel=2)
-    # WHEN each command prints JSON, and diff is asked for an exit code
-    same = main(["profile", "diff", str(old), str(old), "--exit-code"])
-    capsys.readouterr()
-    differ = main(["profile", "diff", str(old), str(new), "--exit-code", "--json"])
-    diff = json.loads(capsys.readouterr().out)
-    assert main(["profile", "show", str(new), "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
-    not_done = main(["profile", "status", str(new), "--json"])
-    status = json.loads(capsys.readouterr().out)
-    checked = main(["profile", "check", str(old), "--json"])
-    issues = json.loads(capsys.readouterr().out)
     out = tmp_path / "compiled.json"
+    # WHEN the profiles are diffed with --exit-code and one is compiled with --json
+    same = main(["profile", "diff", str(old), str(old), "--exit-code"])
+    differ = main(["profile", "diff", str(old), str(new), "--exit-code"])
+    capsys.readouterr()
     assert main(["profile", "compile", str(old), "-o", str(out), "--json"]) == 0
     compiled = json.loads(capsys.readouterr().out)
-    # THEN diff exits 0 when equal and 1 when not, and names the risky addition
+    # THEN diff exits 0 when equal and 1 when not; compile names what it wrote, as JSON
     assert (same, differ) == (0, 1)
-    assert diff["changed"] and [r["target"] for r in diff["added"]] == ["/bin/sh"]
-    assert diff["added"][0]["risk"] == "shell" and diff["removed"] == []
-    # AND show marks the same risk, status says not done (exit 1), check finds nothing (exit 0)
-    assert shown["rules"]["processes"][0]["risk"] == "shell"
-    assert not_done == 1 and status["done"] is False and status["invocations_since_novel"] == 2
-    assert checked == 0 and issues == []
-    assert compiled["out"] == str(out) and len(compiled["profile_sha256"]) == 64
+    assert compiled["out"] == str(out) and out.is_file()
+    assert compiled["profile_sha256"] == json.loads(out.read_text())["profile_sha256"]
 
 
 def test_input_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
