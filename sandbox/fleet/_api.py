@@ -214,7 +214,8 @@ def wait(client: Any, waiter_name: str, opts: AwsOptions, what: str, **kwargs: A
     from botocore.exceptions import WaiterError
 
     delay = max(opts.poll_delay, 0.0)
-    attempts = max(1, int(opts.update_timeout / delay) if delay else 1)
+    # poll_delay 0 (tests, where nothing really takes time): a bounded number of polls
+    attempts = max(1, int(opts.update_timeout / delay)) if delay else 100
     try:
         client.get_waiter(waiter_name).wait(
             **kwargs, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
