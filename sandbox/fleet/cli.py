@@ -321,7 +321,8 @@ def _stream(
         outcomes.sort(key=lambda o: (o.region, o.function))
         print(json.dumps([o.to_dict() for o in outcomes], indent=2, sort_keys=True))
     if len(outcomes) > 1 or args.json:
-        print(summarise(o.status for o in outcomes), file=sys.stderr)
+        dry = "dry run, nothing written: " if getattr(args, "dry_run", False) else ""
+        print(dry + summarise(o.status for o in outcomes), file=sys.stderr)
     return 1 if any(not o.ok for o in outcomes) else 0
 
 
