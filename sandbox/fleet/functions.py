@@ -341,7 +341,13 @@ def plan_rollback(config: Mapping[str, Any]) -> Plan:
 
 
 def state_of(config: Mapping[str, Any]) -> State:
-    """The sandbox-relevant configuration of a ``GetFunctionConfiguration`` answer."""
+    """The sandbox-relevant configuration of a ``GetFunctionConfiguration`` answer.
+
+    Example
+    -------
+    >>> state_of({"Handler": "app.handler", "Environment": {"Variables": {"A": "1"}}}).mode
+    'off'
+    """
     current = attachment(config)
     env = (config.get("Environment") or {}).get("Variables") or {}
     return State(
@@ -354,7 +360,14 @@ def state_of(config: Mapping[str, Any]) -> State:
 
 
 def plan_change(config: Mapping[str, Any], plan: Plan) -> Change:
-    """Before (``config``) → after (``plan``), with the revision the plan was made from."""
+    """Before (``config``) → after (``plan``), with the revision the plan was made from.
+
+    Example
+    -------
+    >>> config = {"FunctionName": "f", "Handler": "app.handler", "RevisionId": "r1"}
+    >>> plan_change(config, Plan((), {"SANDBOX_MODE": "off"}, "app.handler")).changes
+    True
+    """
     after = {
         "Layers": [{"Arn": arn} for arn in plan.layers],
         "Environment": {"Variables": dict(plan.env)},
@@ -387,7 +400,13 @@ def restore(opts: AwsOptions, function: str, change: Change) -> str:
 
     Used when the update itself failed (Lambda's ``LastUpdateStatus: Failed``) or when a later
     step of the same change (publishing a version, moving an alias) failed, so a function is
-    never left half-changed.
+    never left half-changed. Only this tool's own write is undone: a configuration changed by
+    someone else since is left alone (and said so).
+
+    Example
+    -------
+    >>> restore(opts, "orders", outcome.change)  # doctest: +SKIP
+    'the previous configuration was restored'
     """
     try:
         client = opts.client("lambda")
@@ -395,6 +414,8 @@ def restore(opts: AwsOptions, function: str, change: Change) -> str:
         now = state_of(config)
         if now.same_configuration(change.before):
             return "the configuration is as it was"
+        if not now.same_configuration(change.after):
+            return "the configuration was changed by someone else since; not restored"
         back = Change(function, now, change.before, config.get("RevisionId"))
         _write(opts, function, back, change.before)
         wait_updated(client, function, opts)

@@ -166,6 +166,31 @@ def test_a_failed_alias_move_puts_latest_back(
         assert served["Environment"]["Variables"]["SANDBOX_MODE"] == "learn"
 
 
+def test_a_failed_alias_move_leaves_someone_elses_later_change_alone(
+    opts: Any,
+    tmp_path: Path,
+    inject: list[tuple[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a function that someone else changes between our write and our failed publish
+    fleet(opts, tmp_path, 1)
+
+    def change_then_refuse(params: dict[str, Any], **_: Any) -> Any:
+        other = AwsOptions(region=REGION).client("lambda")
+        other.update_function_configuration(
+            FunctionName="fn-000", Environment={"Variables": {"DB_PASSWORD": "rotated"}}
+        )
+        return error_response("CodeStorageExceededException", "code storage full")
+
+    inject.append(("before-call.lambda.PublishVersion", change_then_refuse))
+    # WHEN attached with an alias
+    status = run("attach", "fn-000", "--alias", "live", "--region", REGION)
+    err = capsys.readouterr().err
+    # THEN the error says the configuration was not restored, and the other change stands
+    assert status == 1 and "changed by someone else since; not restored" in err
+    assert env_of(opts, "fn-000") == {"DB_PASSWORD": "rotated"}
+
+
 def test_an_update_lambda_reports_failed_is_written_back(
     opts: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
