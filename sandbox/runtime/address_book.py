@@ -80,6 +80,14 @@ def remember(book: AddressBook, kind: str, host: Any, result: Any) -> None:
     book.add(name, [a for a in (norm_ip(x) for x in addresses) if a])
 
 
+# The real resolvers, captured at import (before the function's code runs).
+REAL_RESOLVERS = {
+    name: getattr(_socket, name)
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex")
+    if not hasattr(getattr(_socket, name), _MARK)
+}
+
+
 def interpose() -> None:
     """Wrap the resolver functions so their answers reach the hook (idempotent).
 
@@ -118,7 +126,9 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
     def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(host, *args, **kwargs)
         try:
-            audit(event, kind, host, result)
+            # Which function answered goes with the answer: a cell of this closure rewritten
+            # to a fake resolver is seen by the hook (it compares with the real one).
+            audit(event, kind, host, result, original)
         except failure:
             pass  # remembering is best effort; the connect check fails closed
         return result
@@ -126,6 +136,3 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
     return types.FunctionType(
         wrapper.__code__, {"__builtins__": {}}, kind, None, wrapper.__closure__
     )
-
-
-WRAPPER_CODE = _resolver_wrapper(len, "x").__code__  # the code whose events are trusted

@@ -110,7 +110,8 @@ def install(
         raise TypeError("install: mode must be str")
     _names = frozenset(_strs(names, "install: names"))
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
-    _own = frozenset(_codes(own_codes))
+    # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
+    _own = frozenset(id(c) for c in _codes(own_codes))
     _mode = str(mode)
     _callback = callback
     _local = _Depth()
@@ -154,7 +155,7 @@ def install(
             local.fetching = False
         depth = local.depth
         if depth:
-            if code in _own:
+            if id(code) in _own:
                 return
             if depth >= MAX_NESTING:
                 raise _PermissionError("lambda-sandbox: nested audit events too deep")
@@ -166,7 +167,7 @@ def install(
         local = _local
         local.fetching = True
         try:
-            return _getframe(3).f_code in _own
+            return id(_getframe(3).f_code) in _own
         finally:
             local.fetching = False
 

@@ -85,11 +85,11 @@ class Reporter:
     def site(self) -> str:
         """``file:line`` of the first frame that is not the sandbox, stdlib or a library."""
         frame: FrameType | None = _getframe(1)
-        own = _code_module.OWN_CODES
+        own = _code_module.OWN_IDS
         fallback = None
         while frame is not None:
             code = frame.f_code
-            if code not in own:
+            if id(code) not in own:
                 filename = code.co_filename
                 if fallback is None:
                     fallback = frame

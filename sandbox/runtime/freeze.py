@@ -130,10 +130,20 @@ def _copy_function(value: Any, frozen: Frozen) -> None:
     if value.__closure__:
         # New cells: a cell shared with the original could be rewritten through it.
         closure = tuple(_cell(cell, frozen) for cell in value.__closure__)
-    clone = _FunctionType(value.__code__, snapshot, value.__name__, value.__defaults__, closure)
+    # A code object of its own (nested ones too): "the sandbox's own code" is decided by code
+    # identity, and the original function stays importable by anyone — it must not count.
+    clone = _FunctionType(
+        _fresh_code(value.__code__), snapshot, value.__name__, value.__defaults__, closure
+    )
     clone.__kwdefaults__ = value.__kwdefaults__
     clone.__qualname__ = value.__qualname__
     frozen.copies[id(value)] = clone
+
+
+def _fresh_code(code: types.CodeType) -> types.CodeType:
+    """A distinct copy of ``code`` and of every code object nested in it."""
+    consts = tuple(_fresh_code(c) if isinstance(c, _CodeType) else c for c in code.co_consts)
+    return code.replace(co_consts=consts)
 
 
 def _cell(cell: Any, frozen: Frozen) -> Any:

@@ -24,8 +24,7 @@ import sys
 from collections.abc import Callable
 
 from . import core, environ
-from .address_book import RESOLVED_EVENT, remember
-from .address_book import WRAPPER_CODE as RESOLVER_CODE
+from .address_book import REAL_RESOLVERS, RESOLVED_EVENT, remember
 from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
 from .decoders.code import INVOKE_ONLY
@@ -34,6 +33,7 @@ from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import guard_connection
+from .values import lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ INSTALL_TIME = frozenset(
         "_aws_codes",
         "interpose",
         "_resolver_wrapper",
+        "_fork_exec_wrapper",
         "load_json",
         "glob_to_regex",
         "process_rule_regex",
@@ -274,16 +275,22 @@ def install_hook(
         start_phase=start_phase,
         frozen_decoders=frozen(decoders_package).DECODERS,
         aws_codes=_aws_codes(),
+        # The frozen wrappers' code (a fresh object: the original module's is not trusted).
+        resolver_code=frozen(address_book)._resolver_wrapper(len, "x").__code__,
     )
     own_codes = frozen.codes() | frozenset(_codes_of(callback, guard))
+    own_codes |= {processes._FORK_EXEC_WRAPPER[0].__code__}  # made at import, not frozen
     frozen_code = frozen(code)
     frozen_code.OWN_CODES = own_codes
-    frozen_code.IMPORT_CODES = _import_codes()
-    frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | _source_reader_codes()
+    frozen_code.OWN_IDS = frozenset(id(c) for c in own_codes)
+    frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
+    frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | {id(c) for c in _source_reader_codes()}
     from importlib import _bootstrap
 
     trampoline = getattr(_bootstrap, "_call_with_frames_removed", None)
-    frozen_code.TRAMPOLINE_CODES = frozenset({trampoline.__code__}) if trampoline else frozenset()
+    frozen_code.TRAMPOLINE_CODES = (
+        frozenset({id(trampoline.__code__)}) if trampoline else frozenset()
+    )
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen(address_book).interpose()
     if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
@@ -291,6 +298,13 @@ def install_hook(
     if start_phase == "invoke":
         _audit("sandbox.phase", "invoke")
     sys.meta_path.insert(0, guard)
+    frozen_processes = frozen(processes)
+    if frozen_processes._EMULATE_FORK_EXEC:
+        # fork_exec's own event, as 3.14 raises it (multiprocessing calls it directly too).
+        frozen_processes._route_fork_exec(frozen_processes._LIVE_POSIXSUBPROCESS[0], "fork_exec")
+        loaded = lookup(sys.modules, "subprocess")
+        if loaded is not None:
+            frozen_processes._route_fork_exec(loaded.__dict__, "_fork_exec")
     return True
 
 
@@ -425,6 +439,7 @@ def _build(
     start_phase: str,
     frozen_decoders: dict[str, Callable[[tuple[Any, ...]], Any]],
     aws_codes: frozenset[CodeType],
+    resolver_code: CodeType,
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
@@ -435,6 +450,7 @@ def _build(
     api_target = _runtime_api_target(runtime_api)
     phase_of = core.phase
     apply_env = environ.apply
+    real_resolvers = REAL_RESOLVERS  # the frozen copy of the table (a private dict)
 
     def invocation() -> Invocation:
         # The invocation a thread belongs to: the one that was running when the kernel started
@@ -454,10 +470,10 @@ def _build(
     # Events the sandbox raises for itself (its finder, its SQLite authorizer, its botocore
     # interposer): honoured only from that code, never from the function's.
     internal_sources = {
-        RESOLVED_EVENT: frozenset({RESOLVER_CODE}),
-        IMPORT_EVENT: frozenset({type(guard).find_spec.__code__}),
-        SQLITE_EVENT: frozenset({sqlite_decider.__code__}),
-        "sandbox.aws": aws_codes,
+        RESOLVED_EVENT: frozenset({id(resolver_code)}),
+        IMPORT_EVENT: frozenset({id(type(guard).find_spec.__code__)}),
+        SQLITE_EVENT: frozenset({id(sqlite_decider.__code__)}),
+        "sandbox.aws": frozenset(id(c) for c in aws_codes),
     }
 
     def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
@@ -465,7 +481,7 @@ def _build(
         if handler is not None:
             return handler(args, caller)
         sources = internal_sources.get(event)
-        if sources is not None and (caller is None or caller not in sources):
+        if sources is not None and (caller is None or id(caller) not in sources):
             return violate(
                 "code",
                 "tamper",
@@ -488,7 +504,17 @@ def _build(
             return check("modules", "import", name, "found" if found is True else "missing")
         if event == RESOLVED_EVENT:
             # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
-            if len(args) == 3 and type(args[0]) is str:
+            if len(args) == 4 and type(args[0]) is str:
+                real = real_resolvers.get(args[0])
+                if real is None or args[3] is not real:
+                    return violate(
+                        "code",
+                        "tamper",
+                        "resolver wrapper",
+                        phase_of(),
+                        None,
+                        "an event of the sandbox's own",
+                    )
                 remember(book, args[0], args[1], args[2])
             return None
         if event == SQLITE_EVENT:
@@ -499,7 +525,7 @@ def _build(
             if path == SQLITE_UNDECODABLE:
                 path = UNDECODABLE + "sqlite database name"
             return check(args[0], args[1], path, None)
-        if event == "sys.setprofile" and caller is not None and caller in code_module.OWN_CODES:
+        if event == "sys.setprofile" and caller is not None and id(caller) in code_module.OWN_IDS:
             return None  # the SQLite guard handing the profile slot back
         decoder = frozen_decoders[event]
         if event in INVOKE_ONLY and phase_of() != "invoke":
@@ -596,10 +622,7 @@ def _decider(
     phase_of = core.phase
     import sys as _sys
 
-    modules_table = _sys.modules
     search_path = _sys.path  # the list itself: entries added later count, and only for reports
-    module_type = type(_sys)
-    object_getattribute = object.__getattribute__
     from importlib.machinery import EXTENSION_SUFFIXES as _suffixes
 
     extension_suffixes = tuple(_suffixes)
@@ -613,19 +636,12 @@ def _decider(
         knows (six.moves) are answered by the meta-path guard, which asks the finders outside
         the hook. A refused name stays refused whatever this answers.
         """
-        parent, _, leaf = name.rpartition(".")
-        directories: Any = search_path
-        if parent:
-            package = modules_table.get(parent)
-            if package is None:
-                return findable(parent)
-            if type(package) is not module_type:
-                return True
-            path = object_getattribute(package, "__dict__").get("__path__")
-            if type(path) is not list:
-                return True
-            directories = path
-        for directory in directories:
+        if "." in name or len(name) > 255:
+            # A submodule: its parent's search path lives in objects the function can shape
+            # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
+            return True
+        leaf = name
+        for directory in list(search_path)[:256]:
             if type(directory) is not str:
                 continue
             base = directory + "/" + leaf
@@ -714,6 +730,7 @@ def _control(
 ) -> tuple[dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., bool]]:
     """The control events: honoured only when raised by the control code (the bootstrap's)."""
     protected_names = ("__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec")
+    control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
     putenv = _putenv
     apply_env = environ.apply
@@ -721,7 +738,7 @@ def _control(
     enter_invoke = core.enter_invoke
 
     def trusted(caller: Any) -> bool:
-        return caller is not None and caller in control_codes
+        return caller is not None and id(caller) in control_ids
 
     def refused(what: str) -> Any:
         return violate(
@@ -799,7 +816,7 @@ def _control(
         if len(args) >= 2 and args[1] in protected_names:
             target = args[0]
             code = getattr(target, "__code__", None) if args[1] != "__class__" else None
-            if (code is not None and code in control_codes) or _is_own(target):
+            if (code is not None and id(code) in control_ids) or _is_own(target):
                 error = violate(
                     "code",
                     "tamper",
@@ -813,7 +830,7 @@ def _control(
 
     def _is_own(target: Any) -> bool:
         code = getattr(target, "__code__", None)
-        return code is not None and code in code_module.OWN_CODES
+        return code is not None and id(code) in code_module.OWN_IDS
 
     def decide_sqlite_file(category: str, action: str, path: str) -> bool:
         # Runs in the authorizer, outside the hook: the decision goes through the core like

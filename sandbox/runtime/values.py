@@ -89,6 +89,23 @@ def capture_pathlib() -> None:
         _PATH_TYPES.append((kind, _lookup(kind, "__fspath__"), _lookup(kind, "__str__")))
 
 
+def lookup(mapping: object, name: object, default: object = None) -> object:
+    """``mapping[name]`` found by walking its items, never by a dict lookup.
+
+    A dict the function can write to (``sys.modules``, a module's or an object's ``__dict__``,
+    ``os.environ``'s data) may hold a key of the attacker's whose hash equals ``name``'s: a
+    lookup would call that key's ``__eq__`` inside the hook. Walking compares only keys of
+    ``name``'s exact type, with the built-in comparison.
+    """
+    if _type(mapping) is not _dict:
+        return default
+    kind = _type(name)
+    for key, value in _dict.items(mapping):
+        if _type(key) is kind and key == name:
+            return value
+    return default
+
+
 _type_name = type.__dict__["__name__"].__get__
 
 
@@ -214,9 +231,9 @@ def _environ_data(value: object) -> object:
     if tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES) != _ENVIRON_METHODS:
         return None
     instance = _object_dict(value, "__dict__")
-    if (instance.get("decodekey"), instance.get("decodevalue")) != _ENVIRON_DECODERS:
+    if (lookup(instance, "decodekey"), lookup(instance, "decodevalue")) != _ENVIRON_DECODERS:
         return None
-    return instance.get("_data")
+    return lookup(instance, "_data")
 
 
 def as_env(value: object) -> dict[str, str] | str | None:

@@ -42,16 +42,20 @@ _str_replace = str.replace
 _str_split = str.split
 _str_join = str.join
 _getattr = getattr
+_id = id
 _CodeType = _type((lambda: None).__code__)
 
 # Filled at install (hook.py): the sandbox's own code objects, whose frames are never a site,
 # and the import system's code objects that compile and unmarshal module files.
 OWN_CODES: frozenset[CodeType] = frozenset()
-IMPORT_CODES: frozenset[CodeType] = frozenset()
+# The same, by identity (code objects compare by value: an original function's code equals its
+# frozen copy's, and only the copy is the sandbox's own).
+OWN_IDS: frozenset[int] = frozenset()
+IMPORT_CODES: frozenset[int] = frozenset()  # ids (identity, not equality, counts)
 # importlib's _call_with_frames_removed: what called it decides.
-TRAMPOLINE_CODES: frozenset[CodeType] = frozenset()
+TRAMPOLINE_CODES: frozenset[int] = frozenset()
 # The import system's and the traceback machinery's readers (linecache, tokenize.open).
-MACHINERY_CODES: frozenset[CodeType] = frozenset()
+MACHINERY_CODES: frozenset[int] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
 
@@ -74,9 +78,12 @@ def _norm(filename: str) -> str:
 
 def caller_frame(depth: int = 1) -> FrameType | None:
     """The innermost frame that is not the sandbox's own code."""
-    frame: FrameType | None = _getframe(depth + 1)
-    own = OWN_CODES
-    while frame is not None and frame.f_code in own:
+    try:
+        frame: FrameType | None = _getframe(depth + 1)
+    except ValueError:  # a shallow stack (a thread started straight into C code)
+        return None
+    own = OWN_IDS
+    while frame is not None and _id(frame.f_code) in own:
         frame = frame.f_back
     return frame
 
@@ -93,9 +100,9 @@ def caller_site(depth: int = 1) -> str:
 
 def _from_import_system(depth: int = 2) -> bool:
     frame = caller_frame(depth + 1)
-    if frame is not None and frame.f_code in TRAMPOLINE_CODES:
+    if frame is not None and _id(frame.f_code) in TRAMPOLINE_CODES:
         frame = frame.f_back  # importlib calls compile/exec through _call_with_frames_removed
-    return frame is not None and frame.f_code in IMPORT_CODES
+    return frame is not None and _id(frame.f_code) in IMPORT_CODES
 
 
 def module_name(filename: str) -> str | None:

@@ -133,7 +133,7 @@ def _for_the_machinery(target: str, listing: bool) -> bool:
     if not listing and not target.endswith(_MODULE_SUFFIXES):
         return False
     frame = _code.caller_frame(3)
-    if frame is None or frame.f_code not in _code.MACHINERY_CODES:
+    if frame is None or id(frame.f_code) not in _code.MACHINERY_CODES:
         return False
     return any(target == root or target.startswith(root + "/") for root in _code.MODULE_ROOTS)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import _socket
 
 from ..categories import UNDECODABLE
-from ..values import HOST_MAX, as_int, as_path, as_text, undecodable
+from ..values import HOST_MAX, as_int, as_path, as_text, lookup, undecodable
 from .code import caller_frame as _caller_frame
 from .files import target_of
 
@@ -156,18 +156,27 @@ _object_getattribute = object.__getattribute__
 def _adopting() -> bool:
     """Whether socket.py's constructor is wrapping an existing descriptor (fileno given)."""
     if not _SOCKET_INIT:
-        module = _sys_modules.get("socket")
+        module = lookup(_sys_modules, "socket")
         if module is None:
             return False
-        cls = _object_getattribute(module, "__dict__").get("socket")
+        cls = lookup(_object_getattribute(module, "__dict__"), "socket")
         init = _type_dict(cls).get("__init__") if _type(cls) is type else None
         if init is None or not hasattr(init, "__code__"):
             return False
         _SOCKET_INIT.append(init.__code__)
+        for name in ("accept", "dup"):
+            method = _type_dict(cls).get(name)
+            if method is not None and hasattr(method, "__code__"):
+                _SOCKET_INIT.append(method.__code__)
     frame = _caller_frame(3)
-    if frame is None or frame.f_code not in _SOCKET_INIT:
+    if frame is None or not any(frame.f_code is code for code in _SOCKET_INIT[:1]):
         return False
-    return frame.f_locals.get("fileno") is not None
+    if lookup(dict(frame.f_locals), "fileno") is None:
+        return False
+    # socket.accept() and socket.dup() wrap a descriptor this process just made from its own
+    # socket: not an adoption of someone else's.
+    outer = frame.f_back
+    return outer is None or not any(outer.f_code is code for code in _SOCKET_INIT[1:])
 
 
 def _connect(args: tuple[Any, ...]) -> list[Access] | None:

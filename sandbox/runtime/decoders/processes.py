@@ -18,7 +18,7 @@ import os
 
 from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
-from ..values import ARG_MAX, as_argv, as_env, as_int, as_path, as_text, undecodable
+from ..values import ARG_MAX, as_argv, as_env, as_int, as_path, as_text, lookup, undecodable
 from .code import caller_frame as _caller_frame
 
 TYPE_CHECKING = False
@@ -208,19 +208,73 @@ def exec_accesses(
 _LIVE_OS = (os.__dict__,)
 _ORIGINALS = (os.get_exec_path, os.fsencode, os.path.join, os.path.dirname)
 _EXECUTE_CHILD: list[Any] = []  # subprocess.Popen._execute_child's code, once subprocess loads
-_sys_modules = __import__("sys").modules
-_fork_exec_original = __import__("_posixsubprocess").fork_exec
+_sys = __import__("sys")
+_sys_modules = _sys.modules
+_LIVE_POSIXSUBPROCESS = (__import__("_posixsubprocess").__dict__,)  # live (see _LIVE_OS)
+_fork_exec_original = _LIVE_POSIXSUBPROCESS[0]["fork_exec"]
+_audit = _sys.audit
+_FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
+# Before 3.14 CPython raises no event at fork_exec itself, and Popen runs Python code between
+# its own event and the fork (code the function can rebind). So the sandbox puts a sealed
+# wrapper there that raises the event 3.14 raises, with the final argv, programs, environment
+# and cwd: the exec is decided again on exactly what the child gets.
+_EMULATE_FORK_EXEC = _sys.version_info < (3, 14)
+
+
+def _fork_exec_wrapper(original: Any) -> Any:
+    audit = _audit
+    event = _FORK_EXEC_EVENT
+
+    def fork_exec(*args: Any) -> Any:
+        audit(event, args[1], args[0], args[5], args[4])
+        return original(*args)
+
+    return __import__("types").FunctionType(
+        fork_exec.__code__, {"__builtins__": {}}, "fork_exec", None, fork_exec.__closure__
+    )
+
+
+_FORK_EXEC_WRAPPER = (_fork_exec_wrapper(_fork_exec_original),)
+
+
+def _wrapper_intact(candidate: Any) -> bool:
+    if candidate is not _FORK_EXEC_WRAPPER[0]:
+        return False
+    cells = candidate.__closure__
+    names = candidate.__code__.co_freevars
+    for name, cell in zip(names, cells, strict=True):
+        value = cell.cell_contents
+        if (name == "audit" and value is not _audit) or (
+            name == "original" and value is not _fork_exec_original
+        ):
+            return False
+    return True
+
+
+def _route_fork_exec(namespace: Any, name: str) -> str | None:
+    """Make ``namespace[name]`` the sealed wrapper; why not, if it is neither it nor the original."""
+    current = None
+    for key, value in _dict.items(namespace):
+        if _type(key) is _str and key == name:
+            current = value
+            break
+    if current is _fork_exec_original:
+        namespace[name] = _FORK_EXEC_WRAPPER[0]
+        return None
+    if current is None or _wrapper_intact(current):
+        return None
+    return "subprocess's fork_exec was rebound"
 
 
 def _python_environ_path() -> str | None:
     """PATH as os.environ answers it (what Popen's search uses), or undecodable if rebound."""
     from ..values import _environ_data
 
-    current = _LIVE_OS[0].get("environ")
+    current = lookup(_LIVE_OS[0], "environ")
     data = _environ_data(current) if _type(current) is _Environ else None
     if _type(data) is not _dict:
         return UNDECODABLE + "os.environ"
-    raw = data.get(b"PATH")
+    raw = lookup(data, b"PATH")
     return as_text(raw) if raw is not None else None
 
 
@@ -228,34 +282,37 @@ def _popen_problem() -> str | None:
     """Why Popen would not do what was decided, or None: the code it runs after the event."""
     namespace = _LIVE_OS[0]
     current = (
-        namespace.get("get_exec_path"),
-        namespace.get("fsencode"),
-        _object_getattribute(namespace.get("path"), "__dict__").get("join"),
-        _object_getattribute(namespace.get("path"), "__dict__").get("dirname"),
+        lookup(namespace, "get_exec_path"),
+        lookup(namespace, "fsencode"),
+        lookup(_object_getattribute(lookup(namespace, "path"), "__dict__"), "join"),
+        lookup(_object_getattribute(lookup(namespace, "path"), "__dict__"), "dirname"),
     )
     if current != _ORIGINALS:
         return "os's functions that subprocess calls were rebound"
-    subprocess = _sys_modules.get("subprocess")
+    subprocess = lookup(_sys_modules, "subprocess")
     if subprocess is not None and _type(subprocess) is _ModuleType:
         space = _object_getattribute(subprocess, "__dict__")
-        if (
-            _object_getattribute(space.get("os"), "__dict__") is not namespace
-            or space.get("_fork_exec", _fork_exec_original) is not _fork_exec_original
-        ):
+        if _object_getattribute(lookup(space, "os"), "__dict__") is not namespace:
             return "subprocess's own references were rebound"
+        if _EMULATE_FORK_EXEC:
+            problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
+                _LIVE_POSIXSUBPROCESS[0], "fork_exec"
+            )
+            if problem is not None:
+                return problem
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
     frame = _caller_frame(2)
     if frame is not None:
         code = frame.f_code
         if not _EXECUTE_CHILD and subprocess is not None:
-            popen = _object_getattribute(subprocess, "__dict__").get("Popen")
+            popen = lookup(_object_getattribute(subprocess, "__dict__"), "Popen")
             method = getattr(popen, "_execute_child", None)
             if method is not None:
                 _EXECUTE_CHILD.append(method.__code__)
-        if code in _EXECUTE_CHILD:
-            fds = frame.f_locals.get("pass_fds")
-            if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds or ()):
+        if any(code is known for known in _EXECUTE_CHILD):
+            fds = lookup(_dict(frame.f_locals), "pass_fds")
+            if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):  # type: ignore[attr-defined]
                 return "pass_fds holds objects that run code after the decision"
     return None
 
@@ -300,7 +357,8 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
                 return [("processes", "exec", undecodable(raw_env), None)]
             env[name] = value
     program = next((c for c in candidates if _is_program(c)), candidates[0] if candidates else "")
-    return exec_accesses(program, args[1], env, None, search="none")
+    cwd = _arg(args, 3)  # the sandbox's own event (before 3.14) also says where the child runs
+    return exec_accesses(program, args[1], env, cwd, search="none")
 
 
 def _remote_exec(args: tuple[Any, ...]) -> list[Access] | None:
