@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import profile_doc
+from tests.conftest import Child, RunChild, profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 
@@ -34,13 +35,25 @@ def secret():
 """
 
 
-def _run(child, tmp_path: Path, attack: str, rules: dict | None = None, mode: str = "enforce", env=None):  # type: ignore[no-untyped-def]
+def _run(
+    child: RunChild,
+    tmp_path: Path,
+    attack: str,
+    rules: dict[str, list[dict[str, Any]]] | None = None,
+    mode: str = "enforce",
+    env: dict[str, str] | None = None,
+) -> Child:
     doc = profile_doc(
         **(
             rules
             or {
                 "processes": [
-                    {"action": "exec", "target": "/usr/bin/wc", "argv": ["-c", "{task}/allowed.txt"], "phase": "any"}
+                    {
+                        "action": "exec",
+                        "target": "/usr/bin/wc",
+                        "argv": ["-c", "{task}/allowed.txt"],
+                        "phase": "any",
+                    }
                 ]
             }
         )
@@ -51,11 +64,11 @@ def _run(child, tmp_path: Path, attack: str, rules: dict | None = None, mode: st
     return child(HARNESS.format(mode=mode) + attack, env={**AUDIT_ALONE, **(env or {})})
 
 
-def _outcomes(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _outcomes(result: Child) -> dict[str, str]:
     return {line.split(" ", 2)[0]: line.split(" ", 2)[1] for line in result.lines if " " in line}
 
 
-def test_class1_a_later_audit_hook_is_refused(child, tmp_path: Path) -> None:
+def test_class1_a_later_audit_hook_is_refused(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a learned `wc -c allowed.txt` WHEN the function adds an audit hook that rewrites
     # the argv list of the allowed Popen between the sandbox's decision and the fork
     attack = """
@@ -73,7 +86,9 @@ print("ran", "s3cr3t" in out.stdout)
     assert any(f["category"] == "code" and f["action"] == "hook" for f in result.findings)
 
 
-def test_class4_rebinding_builtins_and_stdlib_changes_no_decision(child, tmp_path: Path) -> None:
+def test_class4_rebinding_builtins_and_stdlib_changes_no_decision(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN the function rebinds the builtins and the stdlib functions a Python hook might call
     attack = """
 import builtins, posixpath, os.path, json
@@ -95,7 +110,7 @@ attempt("environ", lambda: open("/proc/self/environ").read())
     assert {"{task}/secret.txt"} <= {f["target"] for f in result.findings}
 
 
-def test_class2_state_reachable_through_gc_is_refused(child, tmp_path: Path) -> None:
+def test_class2_state_reachable_through_gc_is_refused(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce WHEN the function looks for the hook's containers through gc
     attack = """
 import gc
@@ -106,7 +121,9 @@ attempt("read-secret", secret)
 """
     outcome = _outcomes(_run(child, tmp_path, attack))
     # THEN every way in is refused (introspection is a capability the profile never learned)
-    assert outcome == {k: "REFUSED" for k in ("gc-objects", "gc-referrers", "current-frames", "read-secret")}
+    assert outcome == {
+        k: "REFUSED" for k in ("gc-objects", "gc-referrers", "current-frames", "read-secret")
+    }
 
 
 GC_MUTATION = """
@@ -125,7 +142,9 @@ attempt("read-secret", secret)
 """
 
 
-def test_class2_python_core_limit_state_mutated_through_gc_when_allowed(child, tmp_path: Path) -> None:
+def test_class2_python_core_limit_state_mutated_through_gc_when_allowed(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a profile that learned gc introspection at the attacker's site (the one way in)
     rules = {"code": [{"action": "introspect", "target": "**", "phase": "any"}]}
     result = _run(child, tmp_path, GC_MUTATION, rules, env={"SANDBOX_NATIVE": "off"})
@@ -136,7 +155,9 @@ def test_class2_python_core_limit_state_mutated_through_gc_when_allowed(child, t
         assert result.of_type("sandbox.start")[0]["layers"]["audit"] in ("active", "python")
 
 
-def test_class5_tracing_and_profiling_callbacks_are_refused(child, tmp_path: Path) -> None:
+def test_class5_tracing_and_profiling_callbacks_are_refused(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN enforce WHEN the function installs trace or profile callbacks to observe or rewrite
     # the hook's frames (a __cantrace__ attribute set on anything changes nothing without them)
     attack = """
@@ -151,7 +172,9 @@ attempt("read-secret", secret)
     assert outcome["read-secret"] == "REFUSED"
 
 
-def test_class3_a_signal_handler_running_inside_the_hook_is_still_audited(child, tmp_path: Path) -> None:
+def test_class3_a_signal_handler_running_inside_the_hook_is_still_audited(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a signal handler that fires very often, reading the secret whenever it runs —
     # including while the hook is deciding something (it runs between the hook's bytecodes)
     attack = """
@@ -175,10 +198,14 @@ print("handler-ran", len(got) > 0, "secret-read", "s3cr3t" in got)
     rules = {"files": [{"action": "read", "target": "{task}/allowed.txt", "phase": "any"}]}
     result = _run(child, tmp_path, attack, rules)
     # THEN whenever it ran, the secret stayed refused
-    assert "handler-ran True secret-read False" in result.lines, result.stdout[-2000:] + result.stderr
+    assert "handler-ran True secret-read False" in result.lines, (
+        result.stdout[-2000:] + result.stderr
+    )
 
 
-def test_class6_adopting_a_descriptor_the_sandbox_did_not_see_is_decided(child, tmp_path: Path) -> None:
+def test_class6_adopting_a_descriptor_the_sandbox_did_not_see_is_decided(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a socket the process holds (as the runtime client holds its keep-alive connection)
     attack = """
 a, b = socket.socketpair()
@@ -189,7 +216,9 @@ attempt("adopt-any", lambda: socket.socket(fileno=os.dup(a.fileno())))
     assert outcome["adopt-any"] == "REFUSED"
 
 
-def test_class9_exec_and_resolver_are_modelled_as_the_kernel_does(child, tmp_path: Path) -> None:
+def test_class9_exec_and_resolver_are_modelled_as_the_kernel_does(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a learned `sh -c true` and a rule for /bin/sh WHEN the function puts a fake sh in
     # a directory it controls and runs Popen with cwd= there and a relative PATH entry
     (tmp_path / "evil").mkdir()
@@ -203,7 +232,11 @@ attempt("localdomain", lambda: os.putenv("LOCALDOMAIN", "attacker.example"))
 attempt("res-options", lambda: os.environ.__setitem__("RES_OPTIONS", "ndots:15"))
 attempt("kill-group", lambda: os.kill(0, 0))
 """
-    rules = {"processes": [{"action": "exec", "target": "/bin/sh", "argv": ["-c", "true"], "phase": "any"}]}
+    rules = {
+        "processes": [
+            {"action": "exec", "target": "/bin/sh", "argv": ["-c", "true"], "phase": "any"}
+        ]
+    }
     outcome = _outcomes(_run(child, tmp_path, attack, rules))
     # THEN the program found in the child's cwd (what would really run) is refused, the
     # resolver's environment cannot be redirected, and pid 0 is the whole group, not "self"
@@ -212,7 +245,7 @@ attempt("kill-group", lambda: os.kill(0, 0))
     assert outcome["kill-group"] == "REFUSED"
 
 
-def test_class10_findings_cannot_be_blinded_or_redirected(child, tmp_path: Path) -> None:
+def test_class10_findings_cannot_be_blinded_or_redirected(child: RunChild, tmp_path: Path) -> None:
     # GIVEN alert mode WHEN the function puts /dev/null over every descriptor the sandbox may
     # write to but stderr, and forges a code object's file name
     attack = """
@@ -234,7 +267,9 @@ attempt("forged-filename", lambda: code.replace(co_filename="/var/task/innocent.
     assert "{task}/secret.txt" in result.stderr or "{task}/secret.txt" in result.stdout
 
 
-def test_class10_a_thread_left_running_is_not_charged_to_the_next_caller(child, tmp_path: Path) -> None:
+def test_class10_a_thread_left_running_is_not_charged_to_the_next_caller(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a thread started during invocation 1 that acts during invocation 2
     attack = """
 go = threading.Event()
@@ -267,7 +302,9 @@ end_invocation()
 
 
 @pytest.mark.parametrize("layers", [AUDIT_ALONE, {}], ids=["audit-alone", "kernel-on"])
-def test_control_events_from_the_functions_code_are_refused(child, tmp_path: Path, layers: dict[str, str]) -> None:
+def test_control_events_from_the_functions_code_are_refused(
+    child: RunChild, tmp_path: Path, layers: dict[str, str]
+) -> None:
     # GIVEN a process installed by the Lambda bootstrap (control only from its handler)
     attack = """
 attempt("forge-invocation", lambda: sys.audit("sandbox.invocation", "forged", {"source_ip": "1.2.3.4"}))

@@ -21,15 +21,39 @@ from sandbox.runtime.values import PATH_MAX, as_argv, as_int, as_path, as_text, 
 
 capture_pathlib()
 
-TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40)
+TEXT = st.text(
+    alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=40
+)
 BYTES = st.binary(max_size=40).filter(lambda b: b"\x00" not in b)
-METHODS = ["lower", "upper", "strip", "rstrip", "decode", "encode", "__format__", "__str__",
-           "__fspath__", "__eq__", "__hash__", "startswith", "endswith", "split", "__getitem__",
-           "__iter__", "__len__", "__index__", "__int__", "__repr__", "partition", "find"]
+METHODS = [
+    "lower",
+    "upper",
+    "strip",
+    "rstrip",
+    "decode",
+    "encode",
+    "__format__",
+    "__str__",
+    "__fspath__",
+    "__eq__",
+    "__hash__",
+    "startswith",
+    "endswith",
+    "split",
+    "__getitem__",
+    "__iter__",
+    "__len__",
+    "__index__",
+    "__int__",
+    "__repr__",
+    "partition",
+    "find",
+]
 
 
 def liar_class(base: type, overridden: list[str]) -> type:
     """A subclass of ``base`` whose chosen methods all answer "allowed.txt"."""
+
     def lie(*args: Any, **kwargs: Any) -> Any:
         return "allowed.txt"
 
@@ -58,8 +82,12 @@ def test_buffers_are_copied_then_decoded(raw: bytes, kind: str) -> None:
         assert os.fsencode(decoded) == raw
 
 
-@given(st.sampled_from([str, bytes]), st.lists(st.sampled_from(METHODS), min_size=1, unique=True), TEXT)
-def test_subclasses_are_undecodable_whatever_they_override(base: type, methods: list[str], text: str) -> None:
+@given(
+    st.sampled_from([str, bytes]), st.lists(st.sampled_from(METHODS), min_size=1, unique=True), TEXT
+)
+def test_subclasses_are_undecodable_whatever_they_override(
+    base: type, methods: list[str], text: str
+) -> None:
     cls = liar_class(base, methods)
     try:
         value = cls(text) if base is str else cls(text.encode())
@@ -71,7 +99,9 @@ def test_subclasses_are_undecodable_whatever_they_override(base: type, methods: 
     assert isinstance(argv, str) and argv.startswith(UNDECODABLE)
 
 
-@given(st.lists(st.sampled_from(["secret.txt", "allowed.txt", "/etc/passwd"]), min_size=2, max_size=6))
+@given(
+    st.lists(st.sampled_from(["secret.txt", "allowed.txt", "/etc/passwd"]), min_size=2, max_size=6)
+)
 def test_pathlikes_that_change_answer_are_undecodable(answers: list[str]) -> None:
     class Changing:
         calls = 0
@@ -111,7 +141,9 @@ def test_int_subclasses_are_read_by_their_value_not_their_methods(number: int) -
         max_size=12,
     )
 )
-def test_realpath_agrees_with_the_kernels_view(tmp_path_factory: Any, components: list[str]) -> None:
+def test_realpath_agrees_with_the_kernels_view(
+    tmp_path_factory: Any, components: list[str]
+) -> None:
     # GIVEN a tree with a file symlink, a directory symlink and a loop
     base = tmp_path_factory.getbasetemp() / "tree"
     if not base.exists():
@@ -142,8 +174,14 @@ def test_paths_longer_than_the_kernel_takes_are_refused(length: int) -> None:
 SHELL_INJECTIONS = st.text(alphabet=";&|`$()<>\\'\" \t\n*?[]{}!#~/", min_size=1, max_size=6)
 
 
-@given(st.text(alphabet="abcdefghij0123456789._-", max_size=8), SHELL_INJECTIONS, st.text(alphabet="abc", max_size=4))
-def test_a_shell_word_wildcard_never_matches_shell_syntax(prefix: str, injected: str, suffix: str) -> None:
+@given(
+    st.text(alphabet="abcdefghij0123456789._-", max_size=8),
+    SHELL_INJECTIONS,
+    st.text(alphabet="abc", max_size=4),
+)
+def test_a_shell_word_wildcard_never_matches_shell_syntax(
+    prefix: str, injected: str, suffix: str
+) -> None:
     # GIVEN the learned shell word "convert /tmp/*.png" WHEN the wildcard would have to cover
     # shell syntax, a space, a slash or ".." THEN it does not match
     import re
