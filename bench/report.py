@@ -196,11 +196,14 @@ def tables(results: dict[str, Any]) -> list[Table]:
     if micro:
         modes = _modes(next(iter(micro.values()))["modes"])
         header = ["operation", "off", *modes]
-        rows = []
+        rows: list[list[str]] = []
         known = [b for b in BENCH_LABELS if b in micro]  # cheapest operation first
         for bench in known + [b for b in micro if b not in BENCH_LABELS]:
             entry = micro[bench]
-            row = [BENCH_LABELS.get(bench, bench), _fmt(_med(entry["off_ns"]), " ns", 0)]
+            row: list[str] = [
+                BENCH_LABELS.get(bench) or str(bench),
+                _fmt(_med(entry["off_ns"]), " ns", 0),
+            ]
             for mode in modes:
                 m = entry["modes"][mode]
                 row.append(_cost(_med(m["overhead_ns"]), m.get("x_off")))

@@ -166,6 +166,10 @@ def build_rules(allow_exec: bool, allow_fork: bool) -> list[Rule]:
     )
     rules += _plain("open_by_handle_at", "opens files by handle, bypassing path checks")
     rules += _plain(
+        "mknod mknodat",
+        "device nodes and FIFOs: created with no audit event (os.mknod, os.mkfifo)",
+    )
+    rules += _plain(
         "io_uring_setup io_uring_enter io_uring_register",
         "io_uring performs I/O without syscalls the filter can see",
     )

@@ -73,12 +73,12 @@ NETWORK = Category(
 )
 PROCESSES = Category(
     "processes",
-    ("exec", "fork", "kill", "env"),
+    ("exec", "fork", "kill", "env", "inject"),
     target_kind="command",
     glob_class="files",  # the exec path; argv items have their own classes (globs.py)
     symbolic="command",
     violation=PermissionViolation,
-    risky=("exec", "env"),
+    risky=("exec", "env", "inject"),
 )
 MODULES = Category(
     "modules",
@@ -90,12 +90,12 @@ MODULES = Category(
 )
 NATIVE = Category(
     "native",
-    ("dlopen", "dlsym"),
+    ("dlopen", "dlsym", "memory"),
     target_kind="library",
     glob_class="native",
     symbolic="path",
     violation=PermissionViolation,
-    risky=("dlopen", "dlsym"),
+    risky=("dlopen", "dlsym", "memory"),
 )
 CODE = Category(
     "code",

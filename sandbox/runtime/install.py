@@ -146,6 +146,9 @@ def install(
         control=control,
         start_phase=config.phase,
     )
+    from . import core
+
+    layers["audit"] = core.KIND  # native or python: which core holds the hook
     status = {
         "type": "sandbox.start",
         "level": "INFO",

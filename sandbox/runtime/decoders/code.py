@@ -136,6 +136,14 @@ def _exec(args: tuple[Any, ...]) -> list[Access] | None:
     return out
 
 
+def _injected(args: tuple[Any, ...]) -> list[Access] | None:
+    # Python 3.14+ (PEP 768): another process asks this one to run a script file, now.
+    script = as_text(args[0]) if args else None
+    if script is None:
+        return [("code", "exec", "\x00injected script", None)]
+    return [("code", "exec", _norm(script), None)]
+
+
 def _construct(args: tuple[Any, ...]) -> list[Access] | None:
     return [("code", "construct", caller_site(), None)]
 
@@ -166,6 +174,7 @@ INVOKE_ONLY = frozenset(
 DECODERS = {
     "compile": _compile,
     "exec": _exec,
+    "cpython.remote_debugger_script": _injected,
     "code.__new__": _construct,
     "function.__new__": _construct,
     "marshal.loads": _unmarshal,

@@ -51,7 +51,14 @@ def _dlsym(args: tuple[Any, ...]) -> list[Access] | None:
     return [("native", "dlsym", text, None)]
 
 
+def _memoryview_at(args: tuple[Any, ...]) -> list[Access] | None:
+    # Python 3.14+: ctypes.memoryview_at(address, size, readonly) — a view of any memory.
+    readonly = args[2] if len(args) > 2 else True
+    return [("native", "memory", "read" if readonly is True else "write", None)]
+
+
 DECODERS = {
+    "ctypes.memoryview_at": _memoryview_at,
     "ctypes.dlopen": _dlopen,
     "ctypes.dlsym": _dlsym,
     "ctypes.dlsym/handle": _dlsym,

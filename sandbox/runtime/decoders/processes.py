@@ -194,6 +194,38 @@ def _spawn(args: tuple[Any, ...]) -> list[Access] | None:
     return exec_accesses(args[1], args[2], _arg(args, 3), None, search="none")
 
 
+def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
+    # Python 3.14+: _posixsubprocess.fork_exec(exec_list, args, env) — raised for Popen's fork
+    # path and for direct calls (multiprocessing's spawn and forkserver): the candidates the
+    # child will try in order, the argv, and the environment as b"NAME=value" items (or None).
+    candidates = as_argv(args[0])
+    if _type(candidates) is _str:
+        return [("processes", "exec", candidates, None)]
+    env = None
+    raw_env = _arg(args, 2)
+    if raw_env is not None:
+        items = as_argv(raw_env)
+        if _type(items) is _str:
+            return [("processes", "exec", items, None)]
+        env = {}
+        for item in items:  # type: ignore[union-attr]
+            name, sep, value = item.partition("=")
+            if not sep:
+                return [("processes", "exec", undecodable(raw_env), None)]
+            env[name] = value
+    program = next((c for c in candidates if _is_program(c)), candidates[0] if candidates else "")  # type: ignore[union-attr]
+    return exec_accesses(program, args[1], env, None, search="none")
+
+
+def _remote_exec(args: tuple[Any, ...]) -> list[Access] | None:
+    # Python 3.14+ (PEP 768): this process injects a script into another Python process.
+    pid = as_int(args[0])
+    script = as_path(args[1]) if _len(args) > 1 else None
+    if pid is None or _type(script) is not _str:
+        return [("processes", "inject", undecodable(args[0] if pid is None else args[1]), None)]
+    return [("processes", "inject", _str(pid) + ":" + script, None)]  # type: ignore[operator]
+
+
 def _system(args: tuple[Any, ...]) -> list[Access] | None:
     command = as_text(args[0])
     if command is None:
@@ -283,6 +315,8 @@ DECODERS = {
     "os.kill": _kill,
     "os.killpg": _killpg,
     "signal.pthread_kill": _pthread_kill,
+    "_posixsubprocess.fork_exec": _fork_exec,
+    "sys.remote_exec": _remote_exec,
     "os.putenv": _putenv,
     "os.unsetenv": _unsetenv,
 }
