@@ -157,7 +157,7 @@ MICRO_LEGEND = [
     "Landlock); **enforce-hook**: enforce with the kernel layers off (`SANDBOX_SECCOMP=off`); "
     "**ddtrace**: Datadog's tracer with exploit prevention (see the note).",
     "In parentheses: the operation's time in that mode ÷ its time with no hook (1.50x = half as "
-    "long again).",
+    "long again), the median of the per-repeat ratios (so not quite the medians' quotient).",
     f"**{NOISE}**: the measured extra time was below zero, i.e. smaller than the noise of the "
     "operation itself (a subprocess varies by tens of µs from one run to the next).",
 ]
