@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 DEMO   := $(VENV)/.installed-demo
 BENCH  := $(VENV)/.installed-bench
 
-.PHONY: demo test test-iac test-pythons python3.14 lint bench layer clean venv report-screenshot
+.PHONY: demo test test-iac test-pythons python3.14 lint bench layer native arm64-root clean venv report-screenshot
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -14,12 +14,12 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # The version lives in sandbox/__init__.py: a change there reinstalls (new metadata).
-$(STAMP): $(PY) pyproject.toml sandbox/__init__.py
+$(STAMP): $(PY) pyproject.toml setup.py sandbox/runtime/_core.c sandbox/__init__.py
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP) $(DEMO)
 
 # The demo needs only the `demo` extra (a dev install has it too).
-$(DEMO): $(PY) pyproject.toml sandbox/__init__.py
+$(DEMO): $(PY) pyproject.toml setup.py sandbox/runtime/_core.c sandbox/__init__.py
 	$(PY) -m pip install -q -e '.[demo]'
 	@touch $(DEMO)
 
@@ -35,6 +35,7 @@ demo: $(DEMO)
 # The suite, then the benchmark's gross-regression check (ratios against a baseline measured
 # in the same run, generous limits: it fails only when the hook's cost jumps, not on noise).
 test: $(STAMP)
+	@$(MAKE) --no-print-directory arm64-root || echo "no arm64 root: the aarch64 core's cases are skipped"
 	$(PY) -m pytest -q
 	$(PY) -m bench --check
 
@@ -74,6 +75,19 @@ layer: $(STAMP)
 	$(PY) -m sandbox.cli layer build --arch x86_64
 	$(PY) -m sandbox.cli layer build --arch arm64
 
+# The native core for every Lambda Python (3.10-3.13) and both architectures, with Zig, into
+# build/native/<arch>/ (the layer build does this itself; this target just shows the objects).
+native: $(STAMP)
+	$(PY) -m sandbox.layer.native
+
+# Optional: Debian's arm64 Python under qemu-user, so the suite also runs the aarch64 core
+# (tests/functional/test_core_api.py, kind native-arm64). Debian/Ubuntu hosts, as root.
+ARM64_ROOT ?= build/arm64-root
+arm64-root:
+	command -v qemu-aarch64 >/dev/null && command -v mmdebstrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user mmdebstrap; }
+	test -x $(ARM64_ROOT)/usr/bin/python3.11 || mmdebstrap --arch=arm64 --variant=extract \
+	  --include=python3.11-minimal,libpython3.11-stdlib,libpython3.11-dev bookworm $(ARM64_ROOT)
 # docs/img/report.png: `sandbox report` on sample log lines, shot by headless Chromium
 # (Debian's chromium package; generated, not committed).
 CHROMIUM ?= chromium

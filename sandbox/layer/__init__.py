@@ -5,6 +5,10 @@ name, plus the exec wrapper at its root::
 
     sandbox-wrapper                  AWS_LAMBDA_EXEC_WRAPPER=/opt/sandbox-wrapper
     python/_lambda_sandbox/...       sandbox/runtime/, file for file (no bytecode)
+    python/_lambda_sandbox/_core.cpython-3XY-<triple>.so
+                                     the native core, one per Python (layer build: all of
+                                     them for the layer's arch; local runs: the one built
+                                     for the running interpreter, if any)
 
 :func:`stage_layer` writes that tree (the layer build zips it; local runs use it as their
 ``/opt``), so what runs locally is what ships.
@@ -13,7 +17,7 @@ name, plus the exec wrapper at its root::
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sandbox.runtime
@@ -37,33 +41,50 @@ WRAPPER = RUNTIME_DIR / WRAPPER_NAME
 
 _SKIP_DIRS = frozenset({"__pycache__"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
+_NATIVE_SUFFIX = ".so"
 
 
-def runtime_files() -> Iterator[tuple[str, Path]]:
-    """Yield ``(path inside the runtime package, file)`` for every file the layer ships.
+def runtime_files(native: Iterable[Path] | None = None) -> Iterator[tuple[str, Path]]:
+    """Yield ``(path inside the runtime package, file)`` for every file the layer ships, sorted.
+
+    Parameters
+    ----------
+    native : iterable of Path, optional
+        The native core's shared objects to ship (the layer build passes those built for its
+        architecture, :func:`sandbox.layer.native.build_native`); they replace any shared
+        object found in the runtime directory. ``None``: ship the runtime directory as it is,
+        with the extension built in place for the running interpreter, if any (local runs).
 
     Example
     -------
     >>> sorted(name for name, _ in runtime_files())[:2]
-    ['__init__.py', 'address_book.py']
+    ['__init__.py', '_core.c']
     """
+    files: dict[str, Path] = {}
     for path in sorted(RUNTIME_DIR.rglob("*")):
         rel = path.relative_to(RUNTIME_DIR)
         if _SKIP_DIRS.intersection(rel.parts) or path.name.endswith(_SKIP_SUFFIXES):
             continue
+        if native is not None and path.name.endswith(_NATIVE_SUFFIX):
+            continue
         if path.is_file():
-            yield rel.as_posix(), path
+            files[rel.as_posix()] = path
+    for path in native or ():
+        files[path.name] = path
+    yield from sorted(files.items())
 
 
-def stage_layer(dest: Path) -> Path:
+def stage_layer(dest: Path, native: Iterable[Path] | None = None) -> Path:
     """Lay the layer out under ``dest`` (an ``/opt``-like directory); return the wrapper's path.
+
+    ``native``: as in :func:`runtime_files`.
 
     Example
     -------
     >>> wrapper = stage_layer(Path(tempfile.mkdtemp()))  # doctest: +SKIP
     """
     package = dest / "python" / LAYER_PACKAGE
-    for rel, source in runtime_files():
+    for rel, source in runtime_files(native):
         target = package / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)

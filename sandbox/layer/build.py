@@ -18,6 +18,7 @@ from typing import Literal, get_args
 
 from sandbox.errors import SandboxError
 from sandbox.layer import WRAPPER, WRAPPER_NAME, stage_layer
+from sandbox.layer.native import NativeBuildError, build_native
 
 __all__ = [
     "ARCHES",
@@ -189,7 +190,8 @@ def build_layer(
     Layout (extracted under ``/opt`` by Lambda)::
 
         sandbox-wrapper            exec wrapper, mode 0755 (AWS_LAMBDA_EXEC_WRAPPER)
-        python/_lambda_sandbox/... the runtime subpackage, file for file (no bytecode)
+        python/_lambda_sandbox/... the runtime subpackage, file for file (no bytecode), with
+                                   the native core built for every Lambda Python on ``arch``
         python/<dep>/...           runtime deps (none today), manylinux wheels for ``arch``
         sandbox-profile/           profile slot (profile.json when ``profile`` is given)
 
@@ -206,7 +208,8 @@ def build_layer(
     profile : Path, optional
         Compiled profile to ship as ``sandbox-profile/profile.json``.
     cache_dir : Path, optional
-        Wheel cache (default ``build/layer-cache``); repeated builds run offline from it.
+        Wheel cache (default ``build/layer-cache``); repeated builds run offline from it. The
+        native core's objects are built (and kept) in its ``native/`` subdirectory.
     requirements : sequence of str, optional
         Runtime requirements; :func:`runtime_requirements` by default.
     wrapper : Path, optional
@@ -220,7 +223,8 @@ def build_layer(
     Raises
     ------
     LayerBuildError
-        Bad arguments, missing inputs, wheels not obtainable, or the layer over Lambda's limits.
+        Bad arguments, missing inputs, wheels not obtainable, the native core not buildable
+        (no Zig toolchain, no CPython headers), or the layer over Lambda's limits.
     """
     if arch not in ARCHES:
         raise LayerBuildError(f"arch {arch!r}: expected one of {', '.join(ARCHES)}")
@@ -242,6 +246,11 @@ def build_layer(
     cache_dir = cache_dir or Path("build") / "layer-cache"
     wheels = cache_dir.resolve() / f"wheels-{arch}-cp{python_version.replace('.', '')}"
 
+    try:
+        native = build_native(arch, cache_dir.resolve() / "native")
+    except NativeBuildError as exc:
+        raise LayerBuildError(f"native core for {arch}: {exc}") from exc
+
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / f"sandbox-layer-{arch}.zip"
     with tempfile.TemporaryDirectory(prefix="sandbox-layer-") as tmp:
@@ -250,7 +259,7 @@ def build_layer(
         python_dir.mkdir(parents=True)
         if requirements:
             _install_deps(python_dir, arch, python_version, requirements, wheels)
-        stage_layer(staging)
+        stage_layer(staging, native)
         # pip may leave bytecode or a bin/ dir (console scripts) behind; neither belongs here.
         for junk in sorted(python_dir.rglob("__pycache__"), reverse=True):
             shutil.rmtree(junk)

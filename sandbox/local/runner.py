@@ -235,6 +235,7 @@ def run_function(
     wrapper: Path | None = None,
     python: str = sys.executable,
     on_log_line: Callable[[str], None] | None = None,
+    on_result: Callable[[int, InvocationResult], None] | None = None,
 ) -> RunResult:
     """Run ``handler`` on ``events`` under the real awslambdaric, as Lambda would.
 
@@ -258,7 +259,7 @@ def run_function(
     profile : Path, optional
         ``SANDBOX_PROFILE`` (compiled profile); unset by default.
     log_file : Path, optional
-        Write the log stream here, line by line as it is produced.
+        Write the log stream here, line by line as it is produced (its directory is created).
     timeout_s : float
         Function timeout per invocation, counted from when the runtime fetches the event.
     init_timeout_s : float
@@ -282,6 +283,9 @@ def run_function(
         Interpreter with awslambdaric installed; this one by default.
     on_log_line : callable, optional
         Called with each log line as it arrives (from a reader thread).
+    on_result : callable, optional
+        Called with ``(index, result)`` as each invocation finishes, in event order (results
+        stream: an interrupted run has reported every invocation that finished).
 
     Returns
     -------
@@ -332,6 +336,8 @@ def run_function(
 
     result = RunResult()
     log_lock = threading.Lock()
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     log_fh = open(log_file, "w", encoding="utf-8") if log_file is not None else None  # noqa: SIM115
 
     def emit(line: str) -> None:
@@ -364,6 +370,8 @@ def run_function(
                 if init_error is not None:
                     result.init_errors.append(init_error)
             result.results.append(outcome)
+            if on_result is not None:
+                on_result(len(result.results) - 1, outcome)
     finally:
         if current is not None:
             current.close()

@@ -22,10 +22,11 @@ from sandbox.profile.generalise import (
     BaseCoverage,
     Options,
     collapse_families,
+    exec_families,
     rewrite,
     subsumes,
 )
-from sandbox.profile.merge import add_coverage, join_phase, merge_rules
+from sandbox.profile.merge import add_coverage, join_phase, merge_rules, with_novelty
 from sandbox.profile.model import Category, Coverage, Learning, Profile, Rule
 from sandbox.profile.observations import (
     Observation,
@@ -248,7 +249,7 @@ def build_from_observations(
                 if r.action == action and r.argv is None
             ]
             targets = [r.target for r in rules if r.argv is None] + [r.target for r in own]
-            mapping = collapse_families(category, targets, gen)
+            mapping = collapse_families(category, targets, gen, action)
             if not mapping:
                 continue
             for glob in set(mapping.values()):
@@ -274,6 +275,8 @@ def build_from_observations(
                 else:
                     kept.append(rule)
             profile.rules[category] = kept  # type: ignore[index]
+        if category == "processes" and "exec" in by_action:
+            _exec_families(profile, candidates, by_action["exec"], gen, report, options)
 
     # Stage 3: fold subsumed rules, drop globs the base already allows, merge into the profile.
     for category in sorted(candidates):
@@ -295,8 +298,8 @@ def build_from_observations(
         profile.rules[category] = folded  # type: ignore[index]
     profile.rules = {c: r for c, r in sorted(profile.rules.items()) if r}
 
-    profile.learning = _learning(profile.learning, observed, fresh)
-    return Profile.model_validate(profile.model_dump()), report
+    profile.learning = _learning(profile.learning, observed)
+    return with_novelty(Profile.model_validate(profile.model_dump())), report
 
 
 # --------------------------------------------------------------------------- helpers
@@ -318,6 +321,7 @@ def _coverage(obs: Observation, literal: str | None) -> Coverage:
         environments=[obs.env],
         literals=[literal] if literal else [],
         env_counts={obs.env: 1},
+        first=(obs.time, obs.env, obs.invocation),
     )
 
 
@@ -337,6 +341,50 @@ def _add(bucket: dict[tuple[str, str, tuple[str, ...] | None], Rule], rule: Rule
         argv=rule.argv,
         phase=join_phase(known.phase, rule.phase),
         coverage=add_coverage(known.coverage, rule.coverage, cap),
+    )
+
+
+def _exec_families(
+    profile: Profile,
+    candidates: dict[str, dict[tuple[str, str, tuple[str, ...] | None], Rule]],
+    rules: list[Rule],
+    gen: Options,
+    report: BuildReport,
+    options: BuildOptions,
+) -> None:
+    """Argument and shell-word families over new exec rules and the profile's own."""
+    own = [r for r in profile.rules.get("processes", []) if r.action == "exec" and r.argv]
+    pool = [(r.target, tuple(r.argv)) for r in [*rules, *own] if r.argv is not None]
+    mapping = exec_families(pool, gen.threshold)
+    if not mapping:
+        return
+    for (exec_path, _argv), new_argv in mapping.items():
+        shown = _shown(exec_path, new_argv)
+        report.families[f"processes exec {shown}"] = (
+            report.families.get(f"processes exec {shown}", 0) + 1
+        )
+    bucket = candidates["processes"]
+    for rule in rules:
+        key = (rule.target, tuple(rule.argv or ()))
+        if rule.argv is not None and key in mapping:
+            del bucket[_key(rule)]
+            _add(bucket, _reargv(rule, list(mapping[key])), options.literal_cap)
+    kept = []
+    for rule in profile.rules.get("processes", []):
+        key = (rule.target, tuple(rule.argv or ()))
+        if rule.action == "exec" and rule.argv is not None and key in mapping:
+            _add(bucket, _reargv(rule, list(mapping[key])), options.literal_cap)
+        else:
+            kept.append(rule)
+    profile.rules["processes"] = kept
+
+
+def _reargv(rule: Rule, argv: list[str]) -> Rule:
+    coverage = rule.coverage.model_copy(deep=True) if rule.coverage else Coverage(count=0)
+    if not coverage.literals:
+        coverage.literals = [_shown(rule.target, rule.argv)]
+    return Rule(
+        action=rule.action, target=rule.target, argv=argv, phase=rule.phase, coverage=coverage
     )
 
 
@@ -424,8 +472,13 @@ class _RuleIndex:
             rule.coverage = add_coverage(own, coverage, cap)
 
 
-def _learning(state: Learning, observed: ObservationSet, novel: list[Observation]) -> Learning:
-    """Add new invocations; novelty is a rule-forming observation (not the recorder's local count)."""
+def _learning(state: Learning, observed: ObservationSet) -> Learning:
+    """Add what was read: invocations per environment, times, cursors.
+
+    Novelty (``last_novel``, ``invocations_since_novel``) is then derived from the rules'
+    first observations (:func:`sandbox.profile.merge.novelty`), never from how the
+    observations were batched into builds.
+    """
     env_invocations = dict(state.env_invocations)
     times: list[str] = []
     for inv in observed.invocations.values():
@@ -433,26 +486,16 @@ def _learning(state: Learning, observed: ObservationSet, novel: list[Observation
         if inv.time:
             times.append(inv.time)
     for obs in observed.observations.values():
-        env_invocations.setdefault(obs.env, max(env_invocations.get(obs.env, 0), obs.invocation))
-        env_invocations[obs.env] = max(env_invocations[obs.env], obs.invocation)
+        env_invocations[obs.env] = max(env_invocations.get(obs.env, 0), obs.invocation)
         if obs.time:
             times.append(obs.time)
-    novel_times = [o.time for o in novel if o.time]
-    if novel:
-        last_novel = max([*novel_times, state.last_novel or ""]) or None
-        since = sum(
-            1 for inv in observed.invocations.values() if last_novel and inv.time > last_novel
-        )
-    else:
-        last_novel = state.last_novel
-        since = state.invocations_since_novel + len(observed.invocations)
     return Learning(
         invocations=max(sum(env_invocations.values()), state.invocations),
         environments=sorted(set(state.environments) | set(env_invocations)),
         first_seen=min([*times, state.first_seen] if state.first_seen else times, default=None),
         last_seen=max([*times, state.last_seen] if state.last_seen else times, default=None),
-        last_novel=last_novel,
-        invocations_since_novel=since,
+        last_novel=state.last_novel,
+        invocations_since_novel=state.invocations_since_novel,
         sources=dict(sorted({**state.sources, **observed.cursors}.items())),
         env_invocations=dict(sorted(env_invocations.items())),
     )

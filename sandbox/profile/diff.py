@@ -1,36 +1,24 @@
-"""Review tools: ``diff`` (with risk marks), ``show``, ``check`` (lint), ``status``, ``compile``.
+"""Review tools: ``diff`` and ``show``, with the risk marks of :mod:`sandbox.profile.risk`.
 
-Risk marks (``!`` before a ``+`` line, reason at the end) flag additions a reviewer must read:
-
-==================  =======================================================================
-reason              when
-==================  =======================================================================
-write outside tmp   ``files`` ``write`` not under ``{tmp}`` (``/dev/null`` excepted)
-/proc               any ``files`` rule under ``/proc``
-exec / shell        any ``processes`` rule; ``shell`` when the executable is a shell
-raw IP host         ``network`` rule whose host is an IP address
-native code         any ``native`` rule, or importing ``ctypes``/``_ctypes``/``cffi``
-code compile        any ``code`` rule (``eval``/``exec`` of strings after init)
-broad glob          a target ``check`` calls over-broad
-==================  =======================================================================
+A ``!`` before a ``+`` line (reason at the end) flags an addition a reviewer must read. ``check``
+(:mod:`.check`), ``status`` (:mod:`.status`) and ``compile``/``schema`` (:mod:`.compiled`) live
+in their own modules and are re-exported here.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import re
-from dataclasses import dataclass
-from pathlib import Path
 
-from sandbox.errors import ProfileError
-from sandbox.profile.generalise import FAKE_ROOTS, BaseCoverage
+from sandbox.profile.check import Issue, check_profile
+from sandbox.profile.compiled import compile_file, schema_text
 from sandbox.profile.model import Profile, Rule
-from sandbox.runtime.decoders.network import norm_ip
-from sandbox.runtime.globs import SHELLS
-from sandbox.runtime.policy import build_matcher, host_part
-
-_NATIVE_MODULES = ("ctypes", "_ctypes", "cffi", "_cffi_backend")
+from sandbox.profile.risk import broad_reason, risk
+from sandbox.profile.status import (
+    learning_evidence,
+    learning_status,
+    parse_duration,
+    status_data,
+)
 
 
 def describe(category: str, rule: Rule) -> str:
@@ -45,79 +33,6 @@ def describe(category: str, rule: Rule) -> str:
     if rule.argv is not None:
         text += " " + json.dumps(rule.argv)
     return f"{text} ({rule.phase})"
-
-
-def _is_ip(host: str) -> bool:
-    return norm_ip(host) is not None
-
-
-def broad_reason(category: str, rule: Rule) -> str | None:
-    """Why a rule's target is over-broad, or ``None``.
-
-    Example
-    -------
-    >>> broad_reason("files", Rule(action="read", target="/**"))
-    'matches every path'
-    >>> broad_reason("files", Rule(action="write", target="{tmp}/**")) is None
-    True
-    """
-    target = rule.target
-    if category in ("files", "native", "code") or (
-        category == "processes" and rule.action == "exec"
-    ):
-        if target in ("*", "**", "/*", "/**") or target.startswith(("**", "/**", "/*/")):
-            return "matches every path"
-        if (
-            category == "files"
-            and rule.action == "write"
-            and target in ("{task}/**", "{site}/**", "{stdlib}/**", "{prefix}/**", "{opt}/**")
-        ):
-            return "write to a whole code root"
-    elif category == "network":
-        host = host_part(target) if ":" in target or target.startswith("[") else target
-        if host.replace(".", "").replace("*", "") == "":
-            return "matches every host"
-    elif (
-        category in ("modules", "aws")
-        and target.replace(".", "").replace(":", "").replace("*", "") == ""
-    ):
-        return "matches everything"
-    return None
-
-
-def risk(category: str, rule: Rule) -> str | None:
-    """Why an added rule deserves a reviewer's attention, or ``None``.
-
-    Example
-    -------
-    >>> risk("files", Rule(action="write", target="{task}/cache.db"))
-    'write outside {tmp}'
-    """
-    broad = broad_reason(category, rule)
-    if broad:
-        return f"broad glob: {broad}"
-    target = rule.target
-    if category == "files":
-        if target.startswith("/proc"):
-            return "/proc"
-        if rule.action == "write" and not (
-            target == "{tmp}" or target.startswith("{tmp}/") or target == "/dev/null"
-        ):
-            return "write outside {tmp}"
-    elif category == "processes":
-        if target.rsplit("/", 1)[-1] in SHELLS:
-            return "shell"
-        return "exec"
-    elif category == "network" and rule.action in ("connect", "sendto", "bind"):
-        if _is_ip(host_part(target)):
-            return "raw IP host"
-    elif category == "native":
-        return "native code"
-    elif category == "modules" and target.partition(".")[0] in _NATIVE_MODULES:
-        return "native code (ctypes)"
-    elif category == "code":
-        return "code compile"
-    return None
 
 
 def diff_profiles(
@@ -181,6 +96,74 @@ def diff_profiles(
     return lines
 
 
+def rule_dict(category: str, rule: Rule) -> dict[str, object]:
+    """One rule as a JSON-ready dict with its risk mark (``None`` when not risky)."""
+    data: dict[str, object] = {"category": category, "action": rule.action, "target": rule.target}
+    if rule.argv is not None:
+        data["argv"] = list(rule.argv)
+    data["phase"] = rule.phase
+    data["risk"] = risk(category, rule)
+    if rule.coverage is not None:
+        data["count"] = rule.coverage.count
+    return data
+
+
+def diff_json(old: Profile, new: Profile) -> dict[str, object]:
+    """The review diff as data: added/removed rules (with risk), extends and deny changes.
+
+    Example
+    -------
+    >>> diff_json(Profile(function="f"), Profile(function="f"))["changed"]
+    False
+    """
+    added: list[dict[str, object]] = []
+    removed: list[dict[str, object]] = []
+    for category in sorted(set(old.rules) | set(new.rules)):
+        before = {describe(category, r): r for r in old.rules.get(category, [])}
+        after = {describe(category, r): r for r in new.rules.get(category, [])}
+        added += [rule_dict(category, after[t]) for t in sorted(set(after) - set(before))]
+        removed += [rule_dict(category, before[t]) for t in sorted(set(before) - set(after))]
+    deny_old = {(c, d.action, d.target) for c, ds in old.deny.items() for d in ds}
+    deny_new = {(c, d.action, d.target) for c, ds in new.deny.items() for d in ds}
+    extends = {
+        "added": sorted(set(new.extends) - set(old.extends)),
+        "removed": sorted(set(old.extends) - set(new.extends)),
+    }
+    deny = {
+        "added": [list(d) for d in sorted(deny_new - deny_old)],
+        "removed": [list(d) for d in sorted(deny_old - deny_new)],
+    }
+    changed = bool(added or removed or extends["added"] or extends["removed"])
+    changed = changed or bool(deny["added"] or deny["removed"])
+    return {
+        "changed": changed,
+        "added": added,
+        "removed": removed,
+        "risky_added": sum(1 for r in added if r["risk"]),
+        "extends": extends,
+        "deny": deny,
+    }
+
+
+def show_json(profile: Profile) -> dict[str, object]:
+    """A profile's rules (with risk marks) and learning evidence as data."""
+    return {
+        "function": profile.function,
+        "extends": list(profile.extends),
+        "rules": [
+            rule_dict(category, rule)
+            for category, rules in sorted(profile.rules.items())
+            for rule in rules
+        ],
+        "deny": [
+            {"category": c, "action": d.action, "target": d.target, "reason": d.reason}
+            for c, ds in sorted(profile.deny.items())
+            for d in ds
+        ],
+        "learning": profile.learning.model_dump(mode="json", exclude={"sources"}),
+    }
+
+
 def show_profile(profile: Profile) -> str:
     """A readable summary of one profile.
 
@@ -207,175 +190,22 @@ def show_profile(profile: Profile) -> str:
     return "\n".join(out)
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One finding of ``check``: file, location, level and reason."""
-
-    file: str
-    where: str
-    level: str  # "error" | "warning"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.where}: {self.level}: {self.reason}"
-
-
-def _ceiling_probe(pattern: str) -> str:
-    return pattern.replace("*", "1")
-
-
-def check_profile(path: str | Path) -> list[Issue]:
-    """Validate a profile file and lint it: over-broad globs, rules the ceiling denies.
-
-    Example
-    -------
-    >>> [str(i) for i in check_profile("profiles/orders.json")]  # doctest: +SKIP
-    []
-    """
-    name = str(path)
-    try:
-        profile = Profile.load(path)
-    except ProfileError as exc:
-        return [Issue(name, exc.field or "-", "error", str(exc).split(": ")[-1])]
-    issues: list[Issue] = []
-    try:
-        profile.compile(base_dir=Path(path).parent, kernel=False)
-        base = BaseCoverage(
-            profile.extends,
-            base_dir=Path(path).parent,
-            deny={c: [d.model_dump(exclude_none=True) for d in r] for c, r in profile.deny.items()},
-        )
-    except ProfileError as exc:
-        return [Issue(name, exc.field or "-", "error", str(exc).split(": ")[-1])]
-    from sandbox.runtime.compiler import CEILING
-
-    ceiling: dict[str, list[str]] = {k: list(v) for k, v in CEILING.items()}
-    for category, denies in profile.deny.items():
-        for d in denies:
-            ceiling.setdefault(f"{category}/{d.action}", []).append(d.target)
-    for category, rules in sorted(profile.rules.items()):
-        for index, rule in enumerate(rules):
-            where = f"rules.{category}[{index}] {rule.action} {rule.target}"
-            broad = broad_reason(category, rule)
-            if broad:
-                issues.append(Issue(name, where, "error", f"over-broad glob: {broad}"))
-            if base.denied(category, rule.action, rule.target, rule.argv):
-                issues.append(Issue(name, where, "error", "the ceiling denies this rule entirely"))
-                continue
-            pattern = [rule.target, rule.argv] if category == "processes" else rule.target
-            matcher = build_matcher(category, [pattern], FAKE_ROOTS)
-            for denied in ceiling.get(f"{category}/{rule.action}", []):
-                if matcher.match(_ceiling_probe(denied)):
-                    issues.append(
-                        Issue(
-                            name,
-                            where,
-                            "warning",
-                            f"overlaps the ceiling ({denied}): that part stays denied",
-                        )
-                    )
-                    break
-    return issues
-
-
-# --------------------------------------------------------------------------- status
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """``90`` / ``90s`` / ``15m`` / ``1h`` / ``2d`` / ``1w`` → seconds.
-
-    Example
-    -------
-    >>> parse_duration("1h")
-    3600.0
-    """
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (e.g. 30m, 1h, 2d)")
-    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match[2]]
-    return float(match[1]) * unit
-
-
-def _parse_time(text: str | None) -> _dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
-    except ValueError:
-        return None
-
-
-def learning_evidence(profile: Profile) -> list[str]:
-    learning = profile.learning
-    return [
-        f"learning: {learning.invocations} invocation(s) in {len(learning.environments)} environment(s), "
-        f"{learning.first_seen or '-'} .. {learning.last_seen or '-'}",
-        f"  last novel observation: {learning.last_novel or '-'}; "
-        f"{learning.invocations_since_novel} invocation(s) since",
-    ]
-
-
-def learning_status(
-    profile: Profile,
-    *,
-    invocations: int = 100,
-    quiet_for: float = 86400.0,
-    now: _dt.datetime | None = None,
-) -> tuple[bool, list[str]]:
-    """Is learning done? No novel observation in the last ``invocations`` and ``quiet_for`` seconds.
-
-    Example
-    -------
-    >>> done, lines = learning_status(Profile(function="f"))
-    >>> done
-    False
-    """
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    learning = profile.learning
-    last = _parse_time(learning.last_novel) or _parse_time(learning.first_seen)
-    quiet = (now - last).total_seconds() if last else 0.0
-    enough_calls = learning.invocations_since_novel >= invocations
-    enough_time = last is not None and quiet >= quiet_for
-    lines = learning_evidence(profile)
-    lines.append(
-        f"  quiet invocations: {learning.invocations_since_novel} (need {invocations}) "
-        f"{'ok' if enough_calls else 'not yet'}"
-    )
-    lines.append(
-        f"  quiet time: {_fmt(quiet)} (need {_fmt(quiet_for)}) {'ok' if enough_time else 'not yet'}"
-    )
-    done = enough_calls and enough_time
-    lines.insert(
-        0, f"{profile.function}: learning {'done: ready for alert/enforce' if done else 'not done'}"
-    )
-    return done, lines
-
-
-def _fmt(seconds: float) -> str:
-    seconds = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds}s"
-
-
-def compile_file(path: str | Path, out: str | Path) -> dict[str, object]:
-    """Validate a profile and write its runtime form (deterministic JSON).
-
-    Example
-    -------
-    >>> compile_file("profiles/orders.json", "build/orders.compiled.json")  # doctest: +SKIP
-    """
-    profile = Profile.load(path)
-    compiled = profile.compile(base_dir=Path(path).parent)
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(compiled, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    return compiled
-
-
-def schema_text() -> str:
-    """The profile's JSON Schema, deterministic."""
-    return json.dumps(Profile.json_schema(), indent=2, sort_keys=True) + "\n"
+# Re-exported: check, status and compile live in their own modules.
+__all__ = [
+    "Issue",
+    "broad_reason",
+    "check_profile",
+    "compile_file",
+    "describe",
+    "diff_json",
+    "diff_profiles",
+    "learning_evidence",
+    "learning_status",
+    "parse_duration",
+    "risk",
+    "rule_dict",
+    "schema_text",
+    "show_json",
+    "show_profile",
+    "status_data",
+]

@@ -1,44 +1,29 @@
 """Observations → rules: the generalisation table, evidence-based families, base coverage.
 
 Stage 1, the table (applied to every literal, no evidence needed: these names are generated
-per call and would never be seen twice):
+per call and would never be seen twice), lives in :mod:`sandbox.runtime.generalisation` so that
+the runtime's block messages suggest the rule this builder writes; it is re-exported here
+(``generalise_name``, ``generalise_path``, ``generalise_shell``, ``generalise_argv``).
 
-==================  ======================================  =====================================
-row                 literal                                  rule
-==================  ======================================  =====================================
-``pycache``         ``{task}/pkg/__pycache__/m.cpython-311.pyc``  ``{task}/pkg/__pycache__/*.pyc``
-``dist-info``       ``{site}/requests-2.31.0.dist-info/RECORD``    ``{site}/requests-*.dist-info/**``
-``proc-pid``        ``/proc/4242/status``, ``/proc/1/task/7/stat``  ``/proc/*/status``, ``/proc/*/task/*/stat``
-``tmp-probe``       ``{tmp}/9nhb8_5f`` (8 chars, a digit or ``_``)  ``{tmp}/*``
-``cpython-ext``     ``_speedups.cpython-311-x86_64-linux-gnu.so``  ``_speedups.cpython-*.so``
-``versioned-so``    ``libffi.so.8.1.2``                      ``libffi.so.*``
-``uuid``            ``3f2c…-…-…-…-…`` (8-4-4-4-12 hex)       ``*``
-``tempfile``        ``tmpab12cd_x`` (``tmp`` + 8 of ``[a-z0-9_]``)  ``tmp*``
-``hex-id``          ≥ 8 hex digits with a digit and a letter  ``*``
-``digits``          ≥ 6 digits (timestamps, ids)             ``*``
-==================  ======================================  =====================================
+Stage 2, families (need evidence: at least ``threshold`` distinct values, default 3):
 
-Counter-examples that stay literal: ``libfoo.so``, ``tmpfiles``, ``deadbeef`` (no digit),
-``12345`` (five digits), ``/proc/self/status``, ``{tmp}/download`` (no digit or ``_``).
+==================  ====================================================  =========================
+category            family                                                 rule
+==================  ====================================================  =========================
+files/native/code   ≥ N names in one directory (the directory may be a     ``dir/*.ext`` (per
+                    glob: a per-call temp directory ``{tmp}/tmp*``)         extension with evidence,
+                                                                           else ``dir/*``)
+files/native/code   ≥ N values of one directory component                  ``{tmp}/u/user-*/a.jpg``
+processes           ≥ N values in one argv position / one ``sh -c`` word   ``--run run-*``,
+                                                                           ``wc -l {tmp}/*.txt``
+network             ≥ N hosts ``<label>.<rest>:port``, ``rest`` ≥ 2 labels  ``*.<rest>:port``
+modules             ≥ N submodules of one package (not top level)          ``pkg.sub.*``
+==================  ====================================================  =========================
 
-Where the table applies: file, native and code paths (all rows); ``aws`` resources and exec
-arguments (the name rows); shell command strings after ``sh -c`` (the name rows, on each word).
-In a shell command string a ``*`` only matches shell-safe characters (:mod:`sandbox.runtime.globs`), so
-``convert /tmp/tmp*.png`` never matches ``convert /tmp/x.png; curl evil``. Network hosts,
-modules and symbols are never rewritten by the table.
-
-Stage 2, families (need evidence: at least ``threshold`` distinct literals, default 3):
-
-==============  =====================================================  ==========================
-category        family                                                  rule
-==============  =====================================================  ==========================
-files/native    ≥ N distinct names in one directory, same extension     ``dir/*.ext`` (else ``dir/*``)
-network         ≥ N hosts ``<label>.<rest>:port``, ``rest`` ≥ 2 labels  ``*.<rest>:port``
-modules         ≥ N submodules of one package (not top level)           ``pkg.sub.*``
-==============  =====================================================  ==========================
-
-Directories never collapsed: ``/`` and any top-level directory (``/etc``, ``/proc``, ``/dev`` …)
-and anything under ``/proc``, ``/sys`` or ``/dev``. Raw IP hosts never join a family.
+Never collapsed: ``/`` and any top-level directory (``/etc``, ``/proc``, ``/dev`` …), anything
+under ``/proc``, ``/sys`` or ``/dev``, raw IP hosts, writes under a code root (``{task}``,
+``{site}``, ``{stdlib}``, ``{prefix}``, ``{opt}``, ``{runtime}``), exec values that are flags,
+hold ``..`` or shell syntax, and interpreters' code arguments (``python -c``).
 With ``generalise_regions`` an AWS regional endpoint ``dynamodb.us-east-1.amazonaws.com:443``
 becomes ``dynamodb.*.amazonaws.com:443``; without it the region stays exact.
 
@@ -54,10 +39,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from sandbox.runtime import generalisation as _table
 from sandbox.runtime.compiler import compile_profile
 from sandbox.runtime.decoders.network import norm_ip
-from sandbox.runtime.globs import ARG_SEP, glob_to_regex, is_glob, shell_command_index
+from sandbox.runtime.globs import ARG_SEP, glob_to_regex, is_glob
 from sandbox.runtime.policy import Policy, host_part
 from sandbox.runtime.roots import ROOT_NAMES, Roots
 
@@ -88,111 +75,14 @@ class Options:
 
 
 # --------------------------------------------------------------------------- the table
+# The table itself lives in the runtime (sandbox.runtime.generalisation), so that block messages
+# suggest exactly the rule this builder writes.
 
-_NAME_ROWS: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("cpython-ext", re.compile(r"\.cpython-[A-Za-z0-9_-]+\.so(?![A-Za-z0-9_.])"), ".cpython-*.so"),
-    ("versioned-so", re.compile(r"\.so(?:\.[0-9]+)+(?![A-Za-z0-9_.])"), ".so.*"),
-    (
-        "uuid",
-        re.compile(
-            r"(?<![0-9A-Fa-f])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Fa-f])"
-        ),
-        "*",
-    ),
-    ("tempfile", re.compile(r"(?<![A-Za-z0-9])tmp[a-z0-9_]{8}(?![a-z0-9_])"), "tmp*"),
-    (
-        "hex-id",
-        re.compile(
-            r"(?<![A-Za-z0-9])(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}(?![A-Za-z0-9])"
-        ),
-        "*",
-    ),
-    ("digits", re.compile(r"(?<![0-9])[0-9]{6,}(?![0-9])"), "*"),
-)
-_PYCACHE = re.compile(r"/__pycache__/[^/]+\.pyc$")
-_DIST_INFO = re.compile(r"^(?P<dir>.*)/(?P<pkg>[A-Za-z0-9_.]+)-[^/]+\.dist-info(?:/.*)?$")
-_PROC_PID = re.compile(r"^/proc/[0-9]+(?=/|$)")
-_PROC_TID = re.compile(r"^(/proc/[^/]+/task/)[0-9]+(?=/|$)")
-_TMP_PROBE = re.compile(r"^(\{tmp\}|/tmp)/(?=[a-z0-9_]*[0-9_])[a-z0-9_]{8}$")
-_STARS = re.compile(r"\*{2,}")
-_REGION = re.compile(r"(?<=\.)[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?=\.)")
-
-TABLE_ROWS = ("pycache", "dist-info", "proc-pid", "tmp-probe", *(row[0] for row in _NAME_ROWS))
-
-
-def generalise_name(text: str) -> str:
-    """Apply the name rows of the table (temp names, ids, versions) anywhere in ``text``.
-
-    Example
-    -------
-    >>> generalise_name("out-3f2c1a9e-8b7d-4c6e-9f00-1234567890ab.json")
-    'out-*.json'
-    >>> generalise_name("libssl.so.3")
-    'libssl.so.*'
-    """
-    for _name, regex, replacement in _NAME_ROWS:
-        text = regex.sub(replacement, text)
-    return _STARS.sub("*", text)
-
-
-def generalise_path(path: str) -> str:
-    """Apply the whole table to a (symbolic) path.
-
-    Example
-    -------
-    >>> generalise_path("{tmp}/tmpab12cd_x/report.pdf")
-    '{tmp}/tmp*/report.pdf'
-    >>> generalise_path("/proc/4242/status")
-    '/proc/*/status'
-    """
-    pycache = _PYCACHE.search(path)
-    if pycache:
-        return generalise_path(path[: pycache.start()]) + "/__pycache__/*.pyc"
-    match = _DIST_INFO.match(path)
-    if match and not is_glob(match["dir"]):
-        return f"{match['dir']}/{match['pkg']}-*.dist-info/**"
-    if path.startswith("/proc/"):
-        path = _PROC_TID.sub(r"\1*", _PROC_PID.sub("/proc/*", path))
-    if _TMP_PROBE.match(path):
-        return path.rsplit("/", 1)[0] + "/*"
-    return generalise_name(path)
-
-
-def generalise_shell(command: str) -> str:
-    """Apply the table word by word to a shell command string (``sh -c`` argument).
-
-    Example
-    -------
-    >>> generalise_shell("convert /tmp/tmpab12cd_x.png /tmp/out.png")
-    'convert /tmp/tmp*.png /tmp/out.png'
-    """
-    words = re.split(r"(\s+)", command)
-    return "".join(
-        generalise_path(w)
-        if w.startswith(("/", "{"))
-        else (w if w.isspace() else generalise_name(w))
-        for w in words
-    )
-
-
-def generalise_argv(exec_path: str, argv: tuple[str, ...]) -> tuple[str, ...]:
-    """The table applied to each argument; a shell's ``-c`` string word by word.
-
-    Example
-    -------
-    >>> generalise_argv("/bin/sh", ("-c", "cat /tmp/tmpab12cd_x"))
-    ('-c', 'cat /tmp/tmp*')
-    """
-    shell_at = shell_command_index(exec_path, list(argv))
-    out = []
-    for i, arg in enumerate(argv):
-        if i == shell_at:
-            out.append(generalise_shell(arg))
-        elif arg.startswith(("/", "{")):
-            out.append(generalise_path(arg))
-        else:
-            out.append(generalise_name(arg))
-    return tuple(out)
+TABLE_ROWS = _table.TABLE_ROWS
+generalise_name = _table.generalise_name
+generalise_path = _table.generalise_path
+generalise_shell = _table.generalise_shell
+generalise_argv = _table.generalise_argv
 
 
 def generalise_host(target: str, options: Options) -> str:
@@ -203,12 +93,7 @@ def generalise_host(target: str, options: Options) -> str:
     >>> generalise_host("dynamodb.us-east-1.amazonaws.com:443", Options(generalise_regions=True))
     'dynamodb.*.amazonaws.com:443'
     """
-    if not options.generalise_regions:
-        return target
-    host = host_part(target)
-    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
-        return _REGION.sub("*", host) + target[len(host) :]
-    return target
+    return _table.generalise_host(target, options.generalise_regions)
 
 
 def rewrite(
@@ -221,22 +106,7 @@ def rewrite(
     >>> rewrite("files", "write", "{tmp}/tmpab12cd_x", None, Options())
     ('{tmp}/tmp*', None)
     """
-    if category in ("files", "native") and action != "dlsym" and (target.startswith(("/", "{"))):
-        return generalise_path(target), None
-    if category == "code":
-        return generalise_path(target) if target.startswith(("/", "{")) else target, None
-    if category == "processes" and action == "exec":
-        new_argv = generalise_argv(target, argv) if argv is not None else None
-        return generalise_path(target), new_argv
-    if category == "aws":
-        service, sep, rest = target.partition(":")
-        operation, sep2, resource = rest.partition(":")
-        if sep2:
-            return f"{service}{sep}{operation}:{generalise_name(resource)}", None
-        return target, None
-    if category == "network" and action in ("connect", "sendto", "resolve"):
-        return generalise_host(target, options), None
-    return target, argv
+    return _table.rewrite(category, action, target, argv, options.generalise_regions)
 
 
 # --------------------------------------------------------------------------- families
@@ -256,22 +126,38 @@ def _is_ip(host: str) -> bool:
     return norm_ip(host) is not None
 
 
-def collapse_families(category: str, targets: Iterable[str], options: Options) -> dict[str, str]:
-    """Stage 2: which literal targets join a family glob (only those that change).
+_CODE_ROOTS = tuple(
+    f"{{{root}}}/" for root in ("task", "site", "stdlib", "prefix", "opt", "runtime")
+)
+
+
+def collapse_families(
+    category: str, targets: Iterable[str], options: Options, action: str = ""
+) -> dict[str, str]:
+    """Stage 2: which targets join a family glob (only those that change).
+
+    Files and native paths (and the files of modules compiled from source, ``code``) form
+    families over the last name (``dir/*.ext``) and over directory components
+    (``{tmp}/avatars/user-*/photo.jpg``); a directory that is already a glob (a per-call temp
+    directory, ``{tmp}/tmp*``) forms families like any other. Writes under a code root
+    (``{task}``, ``{site}``, ``{stdlib}``, ``{prefix}``, ``{opt}``, ``{runtime}``) never do.
 
     Example
     -------
     >>> collapse_families("files", ["{tmp}/a.txt", "{tmp}/b.txt", "{tmp}/c.txt"], Options())
     {'{tmp}/a.txt': '{tmp}/*.txt', '{tmp}/b.txt': '{tmp}/*.txt', '{tmp}/c.txt': '{tmp}/*.txt'}
     """
+    if category in ("files", "native", "code"):
+        paths = [t for t in targets if t.startswith(("/", "{"))]
+        if category == "code":  # a module compiled from source: a path without a call site
+            paths = [t for t in paths if ":" not in t]
+        if action == "write":  # writes into code stay literal: a reviewer must see each one
+            paths = [t for t in paths if not t.startswith(_CODE_ROOTS)]
+        return path_families(paths, options.threshold)
     literals = sorted({t for t in targets if not is_glob(t)})
     families: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for target in literals:
-        if category in ("files", "native"):
-            directory, sep, name = target.rpartition("/")
-            if sep and name and _collapsible_dir(directory):
-                families[("dir", directory)].append(target)
-        elif category == "network" and ":" in target:
+        if category == "network" and ":" in target:
             host = host_part(target)
             port = target[len(host) :] if not target.startswith("[") else target[len(host) + 2 :]
             _label, dot, rest = host.partition(".")
@@ -285,17 +171,290 @@ def collapse_families(category: str, targets: Iterable[str], options: Options) -
     for key, members in sorted(families.items()):
         if len(members) < options.threshold:
             continue
-        if key[0] == "dir":
-            extensions = {_extension(m.rsplit("/", 1)[1]) for m in members}
-            ext = extensions.pop() if len(extensions) == 1 else ""
-            glob = f"{key[1]}/*{ext}"
-        elif key[0] == "host":
-            glob = f"*.{key[1]}{key[2]}"
-        else:
-            glob = f"{key[1]}.*"
+        glob = f"*.{key[1]}{key[2]}" if key[0] == "host" else f"{key[1]}.*"
         for member in members:
             out[member] = glob
     return out
+
+
+def _name_glob(names: Iterable[str]) -> str | None:
+    """``*`` plus the longest suffix from a ``.`` that every name shares after a literal stem.
+
+    Names may hold the table's globs in that suffix (s3transfer's ``report.csv.*``): they join
+    ``*.csv.*``. Without a shared suffix, literal names give ``*``; a glob stem gives ``None``.
+
+    Example
+    -------
+    >>> _name_glob(["a.csv.*", "bb.csv.*", "c.csv.*"])
+    '*.csv.*'
+    >>> _name_glob(["a.txt", "b.csv"])
+    '*'
+    """
+    items = sorted(set(names))
+    first = items[0]
+    for i, char in enumerate(first):
+        if char != "." or i == 0:
+            continue
+        suffix = first[i:]
+        if all(
+            n.endswith(suffix) and len(n) > len(suffix) and not is_glob(n[: -len(suffix)])
+            for n in items
+        ):
+            return "*" + suffix
+    return None if any(is_glob(n) for n in items) else "*"
+
+
+_SEPARATORS = "-_.:=+@,"
+
+
+def affix_glob(values: Iterable[str]) -> str:
+    """One ``*`` between the values' common prefix and suffix, each cut at a separator.
+
+    Example
+    -------
+    >>> affix_glob(["user-71114", "user-22", "user-9"])
+    'user-*'
+    >>> affix_glob(["a1b2", "zz9", "k3"])
+    '*'
+    """
+    items = sorted(set(values))
+    first, last = items[0], items[-1]
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    prefix = first[:n]
+    while prefix and prefix[-1] not in _SEPARATORS:
+        prefix = prefix[:-1]
+    rest = [v[len(prefix) :] for v in items]
+    m = 0
+    shortest = min(len(r) for r in rest)
+    while m < shortest and len({r[len(r) - 1 - m] for r in rest}) == 1:
+        m += 1
+    suffix = rest[0][len(rest[0]) - m :] if m else ""
+    while suffix and suffix[0] not in _SEPARATORS:
+        suffix = suffix[1:]
+    if any(len(r) <= len(suffix) for r in rest):
+        suffix = ""
+    return f"{prefix}*{suffix}"
+
+
+def _by_extension(names: set[str], threshold: int) -> list[set[str]]:
+    """Names of several extensions split by extension when every group has the evidence.
+
+    ``a.csv b.csv c.csv a.csv.out b.csv.out c.csv.out`` give ``*.csv`` and ``*.csv.out``
+    rather than ``*``; when some extension has fewer than ``threshold`` names, all names stay
+    one family (``*``), so a new extension never blocks where the evidence was mixed.
+    """
+    if _name_glob(names) != "*":
+        return [names]
+    groups: dict[str, set[str]] = defaultdict(set)
+    for name in names:
+        groups[_extension(name)].add(name)
+    if len(groups) > 1 and "" not in groups and all(len(g) >= threshold for g in groups.values()):
+        return [groups[ext] for ext in sorted(groups)]
+    return [names]
+
+
+def path_families(targets: Iterable[str], threshold: int) -> dict[str, str]:
+    """Path families with evidence: over last names, then over directory components.
+
+    ``threshold`` distinct names in one directory (literal or glob) become ``dir/*.ext`` (the
+    shared extension, else ``dir/*``); ``threshold`` distinct values of one directory component
+    with the same rest become ``prefix-*`` (:func:`affix_glob`), and when the last names vary
+    with it, ``*.ext`` too. Repeated until nothing changes. ``/``, top-level directories and
+    anything under ``/proc``, ``/sys`` and ``/dev`` never collapse.
+
+    Example
+    -------
+    >>> sorted(set(path_families(["{tmp}/u/user-1/a.jpg", "{tmp}/u/user-2/b.jpg",
+    ...                           "{tmp}/u/user-3/c.jpg"], 3).values()))
+    ['{tmp}/u/user-*/*.jpg']
+    """
+    current = {t: t for t in sorted(set(targets))}
+    for _round in range(8):
+        patterns = sorted(set(current.values()))
+        change: dict[str, str] = {}
+        # 1. names in one directory (the directory may itself be a glob)
+        by_dir: dict[str, set[str]] = defaultdict(set)
+        for pattern in patterns:
+            directory, sep, name = pattern.rpartition("/")
+            if sep and name and name != "*" and "**" not in name and _collapsible_dir(directory):
+                by_dir[directory].add(name)
+        for directory, names in sorted(by_dir.items()):
+            if len(names) < threshold:
+                continue
+            # All names together when they share a suffix; else literal names and names
+            # holding the table's globs (``report.csv.*``) each form their own family.
+            together = _name_glob(names)
+            parts = (
+                [names]
+                if together is not None
+                else [{n for n in names if not is_glob(n)}, {n for n in names if is_glob(n)}]
+            )
+            for part in parts:
+                if len(part) < threshold:
+                    continue
+                for group in _by_extension(part, threshold):
+                    name_glob = _name_glob(group)
+                    for name in group if name_glob is not None else ():
+                        if name != name_glob:
+                            change[f"{directory}/{name}"] = f"{directory}/{name_glob}"
+        # 2. directory components, the same rest (exact), then the same rest but the last name
+        if not change:
+            change = _component_families(patterns, threshold, loose=False) or (
+                _component_families(patterns, threshold, loose=True)
+            )
+        if not change:
+            break
+        current = {t: change.get(p, p) for t, p in current.items()}
+    return {t: p for t, p in current.items() if p != t}
+
+
+def _component_families(patterns: list[str], threshold: int, *, loose: bool) -> dict[str, str]:
+    groups: dict[tuple[str, int, tuple[str, ...]], dict[str, str]] = defaultdict(dict)
+    for pattern in patterns:
+        parts = pattern.split("/")
+        for i in range(1, len(parts) - 1):
+            value = parts[i]
+            head = "/".join(parts[:i])
+            if not value or is_glob(value) or not _collapsible_dir(head) or head == "":
+                continue
+            rest = tuple(parts[i + 1 :])
+            if loose:
+                if is_glob(rest[-1]):
+                    continue
+                rest = (*rest[:-1], _extension(rest[-1]))
+            groups[(head, i, rest)].setdefault(value, pattern)
+    change: dict[str, str] = {}
+    for (head, _i, rest), members in sorted(groups.items(), key=lambda kv: (-kv[0][1], kv[0])):
+        if len(members) < threshold or any(p in change for p in members.values()):
+            continue
+        glob = affix_glob(members)
+        tail = list(rest)
+        if loose:
+            names = [p.rsplit("/", 1)[1] for p in members.values()]
+            tail[-1] = (_name_glob(names) or "*") if len(set(names)) > 1 else names[0]
+        for pattern in members.values():
+            change[pattern] = "/".join([head, glob, *tail])
+    return change
+
+
+# --------------------------------------------------------------------------- exec families
+
+_WORD_SAFE = re.compile(r"^[A-Za-z0-9_.,:=+@%/{}*-]+$")
+_INTERPRETERS = ("python", "perl", "ruby", "node", "php", "lua", "awk", "env")
+
+
+def _value_glob(values: list[str], shell: bool) -> str | None:
+    """The glob for one argv item or shell word from its distinct benign values, or None."""
+    if any(not _WORD_SAFE.match(v) or v.startswith("-") or ".." in v for v in values):
+        return None
+    if all("/" in v for v in values):
+        dirs = {v.rpartition("/")[0] for v in values}
+        if len(dirs) != 1:
+            return None
+        directory = dirs.pop()
+        if not directory or not _collapsible_dir(directory):
+            return None
+        name_glob = _name_glob(v.rpartition("/")[2] for v in values)
+        return f"{directory}/{name_glob}" if name_glob else None
+    if any("/" in v for v in values):
+        return None
+    return affix_glob(values)
+
+
+def exec_families(
+    rules: Iterable[tuple[str, tuple[str, ...]]], threshold: int
+) -> dict[tuple[str, tuple[str, ...]], tuple[str, ...]]:
+    """Families over exec arguments and over the words of a ``sh -c`` command string.
+
+    Rules of one executable with the same argument count (and, for a shell, the same word
+    count) are compared position by position: a position with ``threshold`` distinct values
+    becomes a glob (a path's name ``dir/*.ext``, else ``prefix-*``). Only values made of
+    shell-safe characters join (never one starting with ``-``, holding ``..`` or shell syntax),
+    and inside a shell command string the runtime's ``*`` never matches a metacharacter, a
+    space, ``..`` or ``/``: an injected ``x; touch /tmp/p`` never matches. Code arguments of
+    interpreters (``python -c``) are never generalised.
+
+    Example
+    -------
+    >>> rules = [("/usr/bin/wc", ("-l", f"{{tmp}}/{n}.txt")) for n in ("a", "b", "c")]
+    >>> sorted(set(exec_families(rules, 3).values()))
+    [('-l', '{tmp}/*.txt')]
+    """
+    clusters: dict[tuple[Any, ...], list[tuple[tuple[str, tuple[str, ...]], list[str]]]] = (
+        defaultdict(list)
+    )
+    for exec_path, argv in sorted(set(rules)):
+        shell_at = _table.shell_command_index(exec_path, argv)
+        base = exec_path.rsplit("/", 1)[-1]
+        code_at = -1
+        if base.startswith(_INTERPRETERS):
+            for i, arg in enumerate(argv[:-1]):
+                if arg in ("-c", "-e", "--eval"):
+                    code_at = i + 1
+        slots: list[str] = []
+        shape: list[Any] = []
+        for i, arg in enumerate(argv):
+            if i == shell_at:
+                words = re.split(r"(\s+)", arg)
+                slots.extend(words[0::2])
+                shape.append(("sh", tuple(words[1::2])))
+            else:
+                slots.append(arg)
+                shape.append("code" if i == code_at else "arg")
+        clusters[(exec_path, tuple(shape))].append(((exec_path, argv), slots))
+    out: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+    for (_exec, structure), members in sorted(clusters.items(), key=lambda kv: str(kv[0])):
+        if len(members) < threshold:
+            continue
+        kinds: list[str] = []
+        for item in structure:
+            kinds.extend(["sh"] * (len(item[1]) + 1) if isinstance(item, tuple) else [item])
+        width = len(kinds)
+        variable = [p for p in range(width) if len({s[p] for _k, s in members}) > 1]
+        globs: dict[int, str] = {}
+        for p in variable:
+            values = sorted({s[p] for _k, s in members})
+            glob = None
+            if kinds[p] != "code" and len(values) >= threshold:
+                glob = _value_glob(values, kinds[p] == "sh")
+            if glob is not None:
+                globs[p] = glob
+        fixed = [p for p in variable if p not in globs]
+        subgroups: dict[tuple[str, ...], list[tuple[tuple[str, tuple[str, ...]], list[str]]]] = (
+            defaultdict(list)
+        )
+        for key, slots in members:
+            subgroups[tuple(slots[p] for p in fixed)].append((key, slots))
+        for sub in subgroups.values():
+            applied = {p: g for p, g in globs.items() if len({s[p] for _k, s in sub}) >= threshold}
+            if not applied:
+                continue
+            for key, slots in sub:
+                new_slots = [applied.get(p, v) for p, v in enumerate(slots)]
+                argv_out = _rebuild(structure, new_slots)
+                if argv_out != key[1]:
+                    out[key] = argv_out
+    return out
+
+
+def _rebuild(shape: tuple[Any, ...], slots: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    at = 0
+    for item in shape:
+        if isinstance(item, tuple):
+            seps = item[1]
+            words = slots[at : at + len(seps) + 1]
+            at += len(seps) + 1
+            text = words[0]
+            for sep, word in zip(seps, words[1:], strict=True):
+                text += sep + word
+            out.append(text)
+        else:
+            out.append(slots[at])
+            at += 1
+    return tuple(out)
 
 
 def _extension(name: str) -> str:

@@ -56,6 +56,12 @@ def _literals(a: Iterable[str], b: Iterable[str], cap: int) -> list[str]:
     return sorted(set(a) | set(b))[:cap]
 
 
+def _first(a: Coverage, b: Coverage) -> dict[str, Any]:
+    """The earlier first observation of two coverage records, as model fields."""
+    known = [k for k in (a.first_key(), b.first_key()) if k is not None]
+    return {"first": min(known)} if known else {}
+
+
 def join_coverage(
     a: Coverage | None, b: Coverage | None, cap: int = DEFAULT_LITERAL_CAP
 ) -> Coverage | None:
@@ -80,6 +86,7 @@ def join_coverage(
         environments=sorted(set(a.environments) | set(b.environments)),
         literals=_literals(a.literals, b.literals, cap),
         env_counts=dict(sorted(env_counts.items())),
+        **_first(a, b),
     )
 
 
@@ -105,6 +112,7 @@ def add_coverage(
         environments=sorted(set(a.environments) | set(b.environments)),
         literals=_literals(a.literals, b.literals, cap),
         env_counts=dict(sorted(env_counts.items())),
+        **_first(a, b),
     )
 
 
@@ -167,6 +175,54 @@ def join_learning(a: Learning, b: Learning) -> Learning:
     )
 
 
+def novelty(profile: Profile) -> tuple[str | None, int, dict[str, int]]:
+    """``(last_novel, invocations_since_novel, per-environment quiet counts)`` of a profile.
+
+    An observation is *novel* when it is the first, in the total order ``(time, environment,
+    invocation)``, of the rule that allows it (each rule's coverage keeps its first
+    observation, joined by ``min``). Per environment, the quiet invocations are those after the
+    last novel observation made there (all of them in an environment that saw nothing novel);
+    ``invocations_since_novel`` is their sum. Everything is a ``min``/``max`` join, so the
+    answer is the same however the observations were batched into builds.
+
+    Example
+    -------
+    >>> p = Profile(function="f", learning=Learning(env_invocations={"e": 40}),
+    ...             rules={"files": [Rule(action="read", target="/a", coverage=Coverage(
+    ...                 count=1, first=("t", "e", 10)))]})
+    >>> novelty(p)[:2]
+    ('t', 30)
+    """
+    env_last: dict[str, int] = {}
+    last_novel: str | None = None
+    known = False
+    for rules in profile.rules.values():
+        for rule in rules:
+            first = rule.coverage.first_key() if rule.coverage is not None else None
+            if first is None:
+                continue
+            known = True
+            time, env, invocation = first
+            env_last[env] = max(env_last.get(env, 0), invocation)
+            last_novel = _max(last_novel, time or None)
+    if not known:
+        return profile.learning.last_novel, profile.learning.invocations_since_novel, {}
+    quiet = {
+        env: max(0, n - env_last.get(env, 0))
+        for env, n in sorted(profile.learning.env_invocations.items())
+    }
+    return last_novel, sum(quiet.values()), quiet
+
+
+def with_novelty(profile: Profile) -> Profile:
+    """The profile with ``learning.last_novel`` and ``invocations_since_novel`` recomputed."""
+    last_novel, since, _quiet = novelty(profile)
+    profile.learning = profile.learning.model_copy(
+        update={"last_novel": last_novel, "invocations_since_novel": since}
+    )
+    return profile
+
+
 def rule_key(rule: Rule) -> tuple[str, str, tuple[str, ...] | None]:
     """A rule's identity for merging: action, target, argv (the phase joins)."""
     return (rule.action, rule.target, tuple(rule.argv) if rule.argv is not None else None)
@@ -222,7 +278,7 @@ def merge_profiles(a: Profile, b: Profile, *, cap: int = DEFAULT_LITERAL_CAP) ->
                 seen[key] = rule
         deny[category] = [seen[k] for k in sorted(seen)]
     descriptions = sorted(d for d in (a.description, b.description) if d)
-    return Profile.model_validate(
+    joined = Profile.model_validate(
         {
             "function": a.function,
             "description": descriptions[0] if descriptions else None,
@@ -232,6 +288,7 @@ def merge_profiles(a: Profile, b: Profile, *, cap: int = DEFAULT_LITERAL_CAP) ->
             "learning": join_learning(a.learning, b.learning),
         }
     )
+    return with_novelty(joined)
 
 
 def merge_observations(a: ObservationSet, b: ObservationSet) -> ObservationSet:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -334,11 +333,11 @@ def _client(service: str, region: str | None, clients: Mapping[str, Any] | None)
 
 def _read_file(out: ObservationSet, path: Path, cursors: dict[str, Any]) -> None:
     """Read a file from where the last build stopped, if the part read then is unchanged."""
-    key = f"file:{os.path.abspath(path)}"
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror}") from exc
+    key = file_cursor_key(path, data)
     offset = 0
     cursor = cursors.get(key)
     if isinstance(cursor, dict):
@@ -358,6 +357,57 @@ def _read_file(out: ObservationSet, path: Path, cursors: dict[str, Any]) -> None
     cursor_out = {"offset": end, "sha256": hashlib.sha256(data[:end]).hexdigest()}
     out.cursors[key] = cursor_out
     cursors[key] = cursor_out
+
+
+def file_cursor_key(path: Path, data: bytes) -> str:
+    """A file's cursor key: its name and a digest of its first sandbox record, no machine path.
+
+    A log is appended to, never rewritten at the front, so its first record (which names an
+    execution environment and a time) identifies it wherever it lies; the profile's learning
+    record therefore holds no absolute path.
+
+    Example
+    -------
+    >>> file_cursor_key(Path("/any/dir/learn.log"), b'x\\n{"type":"sandbox.observation"}\\n')[:19]
+    'file:learn.log#bdab'
+    """
+    first = b""
+    for raw in data.splitlines():
+        if b'"sandbox.observation"' in raw or b'"sandbox.invocation"' in raw:
+            first = raw
+            break
+    if not first:
+        first = data.split(b"\n", 1)[0]
+    return f"file:{path.name}#{hashlib.sha256(first).hexdigest()[:16]}"
+
+
+def functions_in(sources: Iterable[str]) -> list[str]:
+    """The function names of the observation records in local ``sources`` (files, folders).
+
+    Example
+    -------
+    >>> functions_in(["learn.log"])  # doctest: +SKIP
+    ['orders']
+    """
+    names: set[str] = set()
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files = [path]
+        else:
+            raise SourceError(f"{source}: no such file or folder")
+        for file in files:
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise SourceError(f"{file}: cannot read: {exc.strerror}") from exc
+            for line in _lines(data):
+                _kind, item = parse_line(line)
+                if item is not None and item.function:
+                    names.add(item.function)
+    return sorted(names)
 
 
 def _lines(data: bytes) -> Iterator[str]:

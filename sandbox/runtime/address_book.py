@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _socket
 import sys
+import types
 from collections.abc import Callable
 
 from .categories import UNDECODABLE
@@ -48,44 +49,80 @@ class AddressBook:
         return self._names.get(address, [])
 
 
-def interpose(book: AddressBook) -> None:
-    """Wrap the resolver functions so their answers land in ``book`` (idempotent)."""
+RESOLVED_EVENT = "sandbox.resolved"
 
-    def remember(host: Any, addresses: list[str]) -> None:
-        # The host exactly as the resolver got it (exact str/bytes only): a hostile object that
-        # answers one name to the sandbox and another to the resolver is never remembered.
-        name = norm_host(host)
-        if name is None or name.startswith(UNDECODABLE) or norm_ip(name) is not None:
-            return
-        book.add(name, [a for a in (norm_ip(x) for x in addresses) if a])
 
-    def wrap(module: Any, attr: str, extract: Callable[[Any], list[str]]) -> None:
+def remember(book: AddressBook, kind: str, host: Any, result: Any) -> None:
+    """Record what a real resolver call answered (the hook calls this for ``sandbox.resolved``).
+
+    The host is read exactly as the resolver got it (exact str/bytes only): a hostile object
+    that answers one name to the sandbox and another to the resolver is never remembered.
+    """
+    name = norm_host(host)
+    if name is None or name.startswith(UNDECODABLE) or norm_ip(name) is not None:
+        return
+    if kind == "getaddrinfo" and type(result) is list:
+        addresses = [
+            entry[4][0]
+            for entry in result
+            if type(entry) is tuple and len(entry) == 5 and type(entry[4]) is tuple
+            and entry[4] and type(entry[4][0]) is str
+        ]
+    elif kind == "gethostbyname" and type(result) is str:
+        addresses = [result]
+    elif kind == "gethostbyname_ex" and type(result) is tuple and len(result) == 3:
+        addresses = [a for a in result[2] if type(a) is str] if type(result[2]) is list else []
+    else:
+        return
+    book.add(name, [a for a in (norm_ip(x) for x in addresses) if a])
+
+
+def interpose() -> None:
+    """Wrap the resolver functions so their answers reach the hook (idempotent).
+
+    Each wrapper calls the real resolver, then raises ``sandbox.resolved`` with the name and
+    the answer; the hook honours that event only from the wrapper's own code. The wrappers are
+    *sealed* (empty globals): they sit in ``_socket`` for anyone to read, and nothing of the
+    sandbox is reachable from them.
+    """
+
+    def wrap(module: Any, attr: str) -> None:
         original = getattr(module, attr, None)
         if original is None or hasattr(original, _MARK):
             return
+        sealed = _resolver_wrapper(original, attr)
+        setattr(sealed, _MARK, True)
+        sealed.__name__ = attr
+        sealed.__doc__ = getattr(original, "__doc__", None)
+        setattr(module, attr, sealed)
 
-        def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
-            result = original(host, *args, **kwargs)
-            try:
-                remember(host, extract(result))
-            except Exception:
-                pass  # remembering is best effort; the connect check fails closed
-            return result
-
-        setattr(wrapper, _MARK, original)
-        wrapper.__name__ = attr
-        wrapper.__doc__ = getattr(original, "__doc__", None)
-        setattr(module, attr, wrapper)
-
-    def from_addrinfo(result: Any) -> list[str]:
-        return [entry[4][0] for entry in result if isinstance(entry[4][0], str)]
-
-    wrap(_socket, "getaddrinfo", from_addrinfo)
+    wrap(_socket, "getaddrinfo")
     # socket.py copies these names from _socket when it is imported: wrapping _socket is
     # enough if it is not imported yet (importing it here would cost ~2 ms of cold start).
     modules = [_socket]
     if "socket" in sys.modules:
         modules.append(sys.modules["socket"])
     for module in modules:
-        wrap(module, "gethostbyname", lambda result: [result])
-        wrap(module, "gethostbyname_ex", lambda result: list(result[2]))
+        wrap(module, "gethostbyname")
+        wrap(module, "gethostbyname_ex")
+
+
+def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
+    audit = sys.audit
+    event = RESOLVED_EVENT
+    failure = Exception
+
+    def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(host, *args, **kwargs)
+        try:
+            audit(event, kind, host, result)
+        except failure:
+            pass  # remembering is best effort; the connect check fails closed
+        return result
+
+    return types.FunctionType(
+        wrapper.__code__, {"__builtins__": {}}, kind, None, wrapper.__closure__
+    )
+
+
+WRAPPER_CODE = _resolver_wrapper(len, "x").__code__  # the code whose events are trusted

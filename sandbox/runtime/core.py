@@ -1,119 +1,55 @@
-"""The audit hook's core: name filter, re-entrancy guard, phase and decision cache (Python version).
+"""The audit hook's core: the native ``_core`` extension, or its pure-Python fallback.
 
-Interim pure-Python implementation of the core contract (the native C core and the selector
-between the two replace this module). Its state sits in closure cells and a thread-local:
-Python code that reaches them (``gc``, frames) can change them — a documented limit that only
-the native core closes.
+``KIND`` says which one is active: ``"native"`` unless the extension cannot be loaded for this
+interpreter or ``SANDBOX_NATIVE=off`` is set; ``LOAD_ERROR`` says why not (``None`` when
+native). Both implement the same contract (``docs/NATIVE.md``); only the native one keeps its
+state out of Python's reach.
+
+The choice is made once, at import, by module-level code (no function here: nothing for the
+hook's freezing to copy, nothing that reaches a module at call time).
 """
 
 from __future__ import annotations
 
-import sys
-import threading
+from os import environ as _environ
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from types import CodeType
-    from typing import Any
+__all__ = [
+    "KIND",
+    "LOAD_ERROR",
+    "cache_add",
+    "cache_clear",
+    "cache_has",
+    "enter_invoke",
+    "inside",
+    "install",
+    "installed",
+    "mode",
+    "phase",
+]
 
-KIND = "python"
-_CACHE_LIMIT = 8192
-_MAX_NESTING = 8
-_getframe = sys._getframe
-_addaudithook = sys.addaudithook
-_type = type
-_str = str
+KIND: str
+LOAD_ERROR: str | None
+if _environ.get("SANDBOX_NATIVE", "").strip().lower() in ("off", "0", "false", "no"):
+    from . import core_fallback as _impl
 
-_state: dict[str, Any] = {"installed": False, "mode": "off", "phase": "init"}
-_local = threading.local()
-_cache: set[str] = set()
-_own: list[frozenset[CodeType]] = [frozenset()]
+    KIND, LOAD_ERROR = "python", "SANDBOX_NATIVE=off"
+else:
+    try:
+        from . import _core as _impl  # type: ignore[attr-defined, no-redef]
+    except ImportError as _exc:
+        from . import core_fallback as _impl
 
+        KIND, LOAD_ERROR = "python", f"{type(_exc).__name__}: {_exc}"
+        del _exc
+    else:
+        KIND, LOAD_ERROR = "native", None
 
-def _depth() -> int:
-    return getattr(_local, "depth", 0)
-
-
-def _caller_is_own(depth: int = 2) -> bool:
-    frame = _getframe(depth)
-    return frame is not None and frame.f_code in _own[0]
-
-
-def install(
-    names: frozenset[str],
-    callback: Callable[[str, tuple[Any, ...], CodeType | None], BaseException | None],
-    own_codes: frozenset[CodeType],
-    mode: str,
-    caller_events: frozenset[str] = frozenset(),
-) -> bool:
-    """Install the audit hook once per process; ``False`` if a core hook is already there."""
-    if _state["installed"]:
-        return False
-    _state["installed"] = True
-    _state["mode"] = mode
-    _own[0] = own_codes
-    local = _local
-    get_frame = _getframe
-
-    def sandbox_audit_hook(event: str, args: tuple[Any, ...]) -> None:
-        if event not in names:
-            return
-        depth = getattr(local, "depth", 0)
-        if depth:
-            frame = get_frame(1)
-            if frame.f_code in own_codes:
-                return  # the sandbox's own work
-            if depth >= _MAX_NESTING:
-                raise PermissionError("lambda-sandbox: nested audit events too deep")
-        caller = get_frame(1).f_code if event in caller_events else None
-        local.depth = depth + 1
-        try:
-            error = callback(event, args, caller)
-        finally:
-            local.depth = depth
-        if error is not None:
-            raise error
-
-    _addaudithook(sandbox_audit_hook)
-    return True
-
-
-def mode() -> str:
-    return str(_state["mode"])
-
-
-def phase() -> str:
-    return str(_state["phase"])
-
-
-def enter_invoke() -> None:
-    if not _caller_is_own():
-        raise PermissionError("lambda-sandbox: the phase is the sandbox's own to change")
-    _state["phase"] = "invoke"
-
-
-def cache_has(key: str) -> bool:
-    return _type(key) is _str and key in _cache
-
-
-def cache_add(key: str) -> None:
-    if not _depth() or not _caller_is_own():
-        raise PermissionError("lambda-sandbox: the decision cache is the sandbox's own")
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache.add(key)
-
-
-def cache_clear() -> None:
-    if not _depth() or not _caller_is_own():
-        raise PermissionError("lambda-sandbox: the decision cache is the sandbox's own")
-    _cache.clear()
-
-
-def inside() -> bool:
-    return _depth() > 0
-
-
-def installed() -> bool:
-    return bool(_state["installed"])
+install = _impl.install
+mode = _impl.mode
+phase = _impl.phase
+enter_invoke = _impl.enter_invoke
+cache_has = _impl.cache_has
+cache_add = _impl.cache_add
+cache_clear = _impl.cache_clear
+inside = _impl.inside
+installed = _impl.installed

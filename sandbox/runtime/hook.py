@@ -30,6 +30,8 @@ from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
+from .address_book import RESOLVED_EVENT, remember
+from .address_book import WRAPPER_CODE as RESOLVER_CODE
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import guard_connection
 
@@ -62,12 +64,17 @@ CONTROL_EVENTS = frozenset(
         "sqlite3.connect/handle",
         "sandbox.import",
         "sandbox.sqlite",
+        "sandbox.resolved",
     }
 )
 # Events for which the core hands the callback the code object that raised them.
 CALLER_EVENTS = frozenset(
     {
         "sys.setprofile",
+        "sandbox.import",
+        "sandbox.sqlite",
+        "sandbox.aws",
+        "sandbox.resolved",
         "sandbox.phase",
         "sandbox.invocation",
         "sandbox.invocation_end",
@@ -87,7 +94,9 @@ INSTALL_TIME = frozenset(
         "_decider",
         "_violations",
         "_import_guard",
+        "_aws_codes",
         "interpose",
+        "_resolver_wrapper",
         "load_json",
         "glob_to_regex",
         "process_rule_regex",
@@ -202,9 +211,12 @@ def install_hook(
 
     values.capture_pathlib()
     this = sys.modules[__name__]
+    from . import core_fallback
+
     runtime_modules = [
         this,
         core,
+        core_fallback,
         address_book,
         categories,
         child,
@@ -257,6 +269,7 @@ def install_hook(
         finders=finders,
         start_phase=start_phase,
         frozen_decoders=frozen(decoders_package).DECODERS,
+        aws_codes=_aws_codes(),
     )
     own_codes = frozen.codes() | frozenset(_codes_of(callback, guard))
     frozen_code = frozen(code)
@@ -264,7 +277,7 @@ def install_hook(
     frozen_code.IMPORT_CODES = _import_codes()
     frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | _source_reader_codes()
     frozen_code.MODULE_ROOTS = _module_roots(roots)
-    frozen(address_book).interpose(book)
+    frozen(address_book).interpose()
     if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
         return False
     if start_phase == "invoke":
@@ -292,6 +305,14 @@ def _codes_of(*objects: Any) -> list[CodeType]:
         out.append(code)
         pending.extend(c for c in code.co_consts if hasattr(c, "co_code"))
     return out
+
+
+def _aws_codes() -> frozenset[CodeType]:
+    """The botocore interposer's function that raises ``sandbox.aws``."""
+    from . import aws_calls
+
+    raiser = getattr(aws_calls, "_audit", None)
+    return frozenset({raiser.__code__}) if raiser is not None else frozenset()
 
 
 def _import_codes() -> frozenset[CodeType]:
@@ -333,7 +354,7 @@ _TICKS = __import__("os").sysconf("SC_CLK_TCK")
 
 
 def _boot_seconds() -> float:
-    return _clock_gettime(_CLOCK_BOOTTIME)
+    return float(_clock_gettime(_CLOCK_BOOTTIME))
 
 
 def _origin_of_this_thread(history: list[tuple[float, Invocation]]) -> Invocation | None:
@@ -352,6 +373,22 @@ def _origin_of_this_thread(history: list[tuple[float, Invocation]]) -> Invocatio
         if begun <= started:
             chosen = inv
     return chosen
+
+
+def _plain_who(value: Any) -> dict[str, Any]:
+    """The event source as plain data: only exact str/int/float/bool/None values (and lists of
+    them) are kept, so nothing in a finding can run code when it is written."""
+    if type(value) is not dict:
+        return {}
+    out: dict[str, Any] = {}
+    for key, item in dict.items(value):
+        if type(key) is not str:
+            continue
+        if item is None or type(item) in (str, int, float, bool):
+            out[key] = item
+        elif type(item) is list:
+            out[key] = [x for x in item if x is None or type(x) in (str, int, float, bool)]
+    return out
 
 
 def _runtime_api_target(runtime_api: str | None) -> str | None:
@@ -379,10 +416,11 @@ def _build(
     finders: tuple[Any, ...],
     start_phase: str,
     frozen_decoders: dict[str, Callable[[tuple[Any, ...]], Any]],
+    aws_codes: frozenset[CodeType],
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
-    state = {"invocations": 0, "init_failed": False, "quiet": 0}
+    state = {"invocations": 0, "init_failed": False, "quiet": 0, "active": False}
     threads = _thread._local()
     current = [Invocation()]
     history: list[tuple[float, Invocation]] = [(0.0, current[0])]  # (start, invocation)
@@ -401,17 +439,36 @@ def _build(
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
-    handlers = _control(
+    handlers, sqlite_decider = _control(
         status, state, current, history, threads, reporter, recorder, control_codes, violate, check
     )
+    guard = _import_guard()
+    # Events the sandbox raises for itself (its finder, its SQLite authorizer, its botocore
+    # interposer): honoured only from that code, never from the function's.
+    internal_sources = {
+        RESOLVED_EVENT: frozenset({RESOLVER_CODE}),
+        IMPORT_EVENT: frozenset({type(guard).find_spec.__code__}),
+        SQLITE_EVENT: frozenset({sqlite_decider.__code__}),
+        "sandbox.aws": aws_codes,
+    }
 
     def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
         handler = handlers.get(event)
         if handler is not None:
             return handler(args, caller)
+        sources = internal_sources.get(event)
+        if sources is not None and (caller is None or caller not in sources):
+            return violate(
+                "code", "tamper", "forged " + event, phase_of(), None, "an event of the sandbox's own"
+            )
         if event == IMPORT_EVENT:
             name = args[0] if args and type(args[0]) is str else None
             return check("modules", "import", name, None) if name else None
+        if event == RESOLVED_EVENT:
+            # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
+            if len(args) == 3 and type(args[0]) is str:
+                remember(book, args[0], args[1], args[2])
+            return None
         if event == SQLITE_EVENT:
             # A file an ATTACH or VACUUM INTO would open, asked by the SQLite authorizer.
             if len(args) != 3 or type(args[2]) is not str:
@@ -442,7 +499,7 @@ def _build(
         return None
 
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
-    return names, callback, _import_guard()
+    return names, callback, guard
 
 
 def _violations(
@@ -620,7 +677,7 @@ def _control(
     control_codes: frozenset[CodeType],
     violate: Callable[..., SandboxViolation | None],
     check: Callable[[str, str, str, Any], SandboxViolation | None],
-) -> dict[str, Callable[[tuple[Any, ...], Any], Any]]:
+) -> tuple[dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., bool]]:
     """The control events: honoured only when raised by the control code (the bootstrap's)."""
     protected_names = ("__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec")
     audit = _audit
@@ -659,11 +716,16 @@ def _control(
     def on_invocation(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
             return refused("sandbox.invocation")
+        if state["active"]:
+            # Re-entering the handler from inside an invocation (the function calling the
+            # bootstrap's handler itself) must not make its own request id and caller.
+            return refused("sandbox.invocation (nested)")
+        state["active"] = True
         if state["invocations"] == 0:
             reporter.end_invocation(current[0])  # init's findings have their own summary
         state["invocations"] += 1
         request_id = args[0] if args and type(args[0]) is str else None
-        who = dict(args[1]) if len(args) > 1 and type(args[1]) is dict else {}
+        who = _plain_who(args[1]) if len(args) > 1 else {}
         inv = Invocation(request_id, who, state["invocations"])
         current[0] = inv
         history.append((_boot_seconds(), inv))
@@ -677,6 +739,7 @@ def _control(
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
             return refused("sandbox.invocation_end")
+        state["active"] = False
         inv = current[0]
         reporter.end_invocation(inv, quiet=state["quiet"])
         state["quiet"] = 0
@@ -738,7 +801,7 @@ def _control(
         "sandbox.init_failed": on_init_failed,
         "object.__setattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
-    }
+    }, decide_sqlite_file
 
 
 def _import_guard() -> Any:
@@ -748,17 +811,32 @@ def _import_guard() -> Any:
     (and a refusal surfaces from here as the ``ImportViolation`` the hook returns).
     """
     audit = _audit
+    event = IMPORT_EVENT
 
-    class SandboxFinder:
-        __slots__ = ()
+    def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
+        audit(event, fullname)
+        return None
 
-        @staticmethod
-        def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
-            audit(IMPORT_EVENT, fullname)
-            return None
+    def invalidate_caches() -> None:
+        return None
 
-        @staticmethod
-        def invalidate_caches() -> None:
-            return None
+    # Sealed: the finder sits in sys.meta_path for anyone to read, so its functions get empty
+    # globals (nothing of the sandbox is reachable from them: no __globals__ to walk).
+    sealed = {
+        name: _seal(function) for name, function in (("find_spec", find_spec), ("invalidate_caches", invalidate_caches))
+    }
+    finder_class = type(
+        "SandboxFinder",
+        (),
+        {"__slots__": (), **{name: staticmethod(fn) for name, fn in sealed.items()}},
+    )
+    return finder_class()
 
-    return SandboxFinder()
+
+def _seal(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A copy of ``function`` with empty globals and builtins: what it reaches is its closure."""
+    import types
+
+    return types.FunctionType(
+        function.__code__, {"__builtins__": {}}, function.__name__, None, function.__closure__
+    )

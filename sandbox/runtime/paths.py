@@ -47,7 +47,7 @@ _CACHE_LIMIT = 4096
 # The resolution cache and its state; the hook runs on a private frozen copy of these
 # containers (see freeze.py), and with the native core the decision cache sits in C.
 _RESOLVED: dict[str, tuple[str, int, int]] = {}
-_STATE: dict[str, Any] = {"validate": False, "cwd": ""}
+_STATE: dict[str, Any] = {"validate": False}
 
 
 def fd_path(fd: int) -> str | None:
@@ -64,20 +64,19 @@ def fd_path(fd: int) -> str | None:
 
 
 def cwd() -> str | None:
-    """The working directory the kernel uses for relative names (cached until a chdir)."""
-    current: str = _STATE["cwd"]
-    if not current:
-        try:
-            current = _getcwd()
-        except _OSError:
-            return None
-        _STATE["cwd"] = current
-    return current
+    """The working directory the kernel uses for relative names, read afresh each time.
+
+    Never cached: the kernel resolves relative names from the directory itself, and a rename
+    of one of its ancestors changes its path with no event about the working directory.
+    """
+    try:
+        return _getcwd()
+    except _OSError:
+        return None
 
 
 def forget_cwd() -> None:
-    """An ``os.chdir`` is about to happen: read the working directory afresh from now on."""
-    _STATE["cwd"] = ""
+    """An ``os.chdir`` is about to happen (nothing is cached: kept for the decoders' clarity)."""
 
 
 def absolute(path: str, dir_fd: int | None = None) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sandbox.fleet.cli import main
+from sandbox.profile import Profile, Rule
 from tests.e2e.chromium import Browser, find_chromium
 
 pytestmark = pytest.mark.e2e
@@ -47,13 +48,20 @@ def _sample_report(
         capture_output=True,
     )
     page = tmp_path / "report.html"
+    # The reviewed orders profile plus one rule a reviewer must read, so a risk mark renders
+    # (the profile itself has none since the SDK's import-time noise moved to its bundle).
+    profile = Profile.load(REPO / "profiles/orders.json")
+    profile.rules.setdefault("processes", []).append(
+        Rule(action="exec", target="/usr/bin/convert", phase="invoke")
+    )
+    profile.save(tmp_path / "orders.json")
     args = [
         "report",
         "orders",
         "--logs",
         str(logs),
         "--profile",
-        str(REPO / "profiles/orders.json"),
+        str(tmp_path / "orders.json"),
     ]
     assert main([*args, "--html", str(page), "--json"]) == 0
     return page, json.loads(capsys.readouterr().out)

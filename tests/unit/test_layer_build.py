@@ -14,6 +14,7 @@ import pytest
 
 from sandbox.layer import LAYER_PACKAGE, WRAPPER, runtime_files
 from sandbox.layer.build import Arch, LayerBuildError, build_layer, main
+from sandbox.layer.native import native_files
 from tests.conftest import hostile
 
 # ELF e_machine values: what the wheels' native code was built for.
@@ -71,7 +72,9 @@ def test_layout_is_lambda_layer_layout(built: tuple[str, Path]) -> None:
     assert entries == sorted(entries)
 
 
-def test_layer_package_equals_the_runtime_subpackage(built: tuple[str, Path]) -> None:
+def test_layer_package_equals_the_runtime_subpackage(
+    built: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # GIVEN a built layer / WHEN reading its package files
     prefix = f"python/{LAYER_PACKAGE}/"
     with zipfile.ZipFile(built[1]) as zf:
@@ -83,7 +86,9 @@ def test_layer_package_equals_the_runtime_subpackage(built: tuple[str, Path]) ->
         others = [n for n in zf.namelist() if not n.startswith(prefix) and not n.endswith("/")]
     # THEN they are exactly sandbox/runtime/, file for file and byte for byte, and besides
     # them the zip holds only the wrapper at its root
-    assert shipped == {rel: path.read_bytes() for rel, path in runtime_files()}
+    # (with the native core's objects for the layer's arch in place of any built locally)
+    native = native_files(built[0], wheel_cache(tmp_path_factory).resolve() / "native")
+    assert shipped == {rel: path.read_bytes() for rel, path in runtime_files(native)}
     assert others == ["sandbox-wrapper"]
     assert not [n for n in shipped if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
 

@@ -55,7 +55,7 @@ def test_diff_groups_by_category_and_marks_risk() -> None:
     assert "  + extends aws-sdk" in text
     assert "  - read {task}/old (any)" in text
     assert "  + write {tmp}/out/* (any)" in text  # writes in {tmp}: no mark
-    assert "! + write {task}/cache.db (any)  seen 3x in 1 env    [write outside {tmp}]" in text
+    assert "! + write {task}/cache.db (any)  seen 3x in 1 env    [write under {task}]" in text
     assert "[/proc]" in text and "[raw IP host]" in text and "[exec]" in text
     assert "[native code (ctypes)]" in text and "[code compile]" in text
     assert "  + connect api.example.com:443 (any)" in text

@@ -29,6 +29,15 @@ def coverages(draw: st.DrawFn) -> Coverage:
             draw(st.sets(st.sampled_from(["/a/1", "/a/2", "/a/3", "/b/x"]), max_size=3))
         )[:2],
         env_counts=dict(sorted(env_counts.items())),
+        **draw(
+            st.none().map(lambda _: {})
+            | st.builds(
+                lambda time, env, inv: {"first": (time, env, inv)},
+                TIMES,
+                ENVS,
+                st.integers(0, 9),
+            )
+        ),
     )
 
 
@@ -76,7 +85,8 @@ def profiles(draw: st.DrawFn) -> Profile:
 
 
 def same(a: Profile, b: Profile) -> bool:
-    return a.to_json() == b.to_json()
+    # Both files: the policy and the learning record (coverage, learning state, novelty).
+    return (a.to_json(), a.learning_json()) == (b.to_json(), b.learning_json())
 
 
 @settings(max_examples=150, deadline=None)

@@ -32,6 +32,7 @@ _int = int
 _list = list
 _len = len
 _str_startswith = str.startswith
+_str_endswith = str.endswith
 _str_split = str.split
 _str_join = str.join
 _str_find = str.find
@@ -76,6 +77,14 @@ def _in_dir(name: str, directory: str | None) -> str | None:
         if base is None:
             return None
         full = _join(base, name)
+    if "/../" in full or _str_endswith(full, "/.."):
+        # The kernel follows symlinks before ".." (x/../ is not the directory holding x when
+        # x is a link): resolve the directories physically, keep the program's own name.
+        head, _, tail = full.rpartition("/")
+        real_head = paths.resolve(head or "/")
+        if real_head is None or tail in ("", ".", ".."):
+            return paths.resolve(full)
+        return _join(real_head, tail)
     return _lexical(full)
 
 
@@ -208,12 +217,12 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
         if _type(items) is _str:
             return [("processes", "exec", items, None)]
         env = {}
-        for item in items:  # type: ignore[union-attr]
+        for item in items:
             name, sep, value = item.partition("=")
             if not sep:
                 return [("processes", "exec", undecodable(raw_env), None)]
             env[name] = value
-    program = next((c for c in candidates if _is_program(c)), candidates[0] if candidates else "")  # type: ignore[union-attr]
+    program = next((c for c in candidates if _is_program(c)), candidates[0] if candidates else "")
     return exec_accesses(program, args[1], env, None, search="none")
 
 
@@ -223,7 +232,7 @@ def _remote_exec(args: tuple[Any, ...]) -> list[Access] | None:
     script = as_path(args[1]) if _len(args) > 1 else None
     if pid is None or _type(script) is not _str:
         return [("processes", "inject", undecodable(args[0] if pid is None else args[1]), None)]
-    return [("processes", "inject", _str(pid) + ":" + script, None)]  # type: ignore[operator]
+    return [("processes", "inject", _str(pid) + ":" + script, None)]
 
 
 def _system(args: tuple[Any, ...]) -> list[Access] | None:

@@ -1,0 +1,801 @@
+/* The native core of the sandbox's audit hook: state in C memory, out of Python's reach.
+ *
+ * One audit hook per process (PySys_AddAuditHook). Everything it holds -- the event names it
+ * handles, the callback, the sandbox's own code objects, the mode, the phase, the decision
+ * cache -- lives in static C memory: no module attribute, no tp_traverse, no Python container
+ * refers to it, so no Python object found through gc can be used to read or rewrite it.
+ *
+ * Hot path: an event whose name is not in the set returns after a bitmap test of its first two
+ * bytes, or one hash of the C string and a probe of a C hash table (no Python object touched,
+ * no allocation).
+ *
+ * Built against the CPython API only, for CPython 3.10-3.13. The GIL is held in every
+ * function here (audit hooks and module functions run with it), which serialises all
+ * access to the shared state; only the "inside the callback" depth is per thread.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CORE_MAX_NESTING 8
+#define CORE_CACHE_LIMIT 8192
+#define CORE_CACHE_SLOTS 16384 /* power of two, twice the limit: load factor <= 0.5 */
+
+/* ------------------------------------------------------------------------------------- */
+/* Hashing                                                                               */
+
+static inline uint64_t
+mix64(uint64_t h)
+{
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* A word-at-a-time hash of a byte string (cache keys: paths, hosts...), fixed-size loads. */
+static uint64_t
+bytes_hash(const char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xc2b2ae3d27d4eb4fULL;
+        h = (h << 31) | (h >> 33);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        if (n >= 8) {
+            memcpy(&w, p + n - 8, 8); /* overlapping tail: one fixed-size load */
+        }
+        else {
+            for (size_t k = 0; k < n; k++) {
+                w = (w << 8) | (unsigned char)p[k];
+            }
+        }
+        h = (h ^ w) * 0xc2b2ae3d27d4eb4fULL;
+    }
+    return mix64(h);
+}
+
+static size_t
+table_size_for(size_t n)
+{
+    size_t size = 8;
+    while (size < 2 * n + 1) {
+        size <<= 1;
+    }
+    return size;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* A set of C strings (event names), built once at install, read-only afterwards.        */
+/*                                                                                       */
+/* Lookup cost matters: every audit event of the process comes here. A bitmap of the     */
+/* names' first two bytes rejects most events after one load; the rest are hashed from   */
+/* their length and first and last bytes (no per-byte loop), then compared.                  */
+
+typedef struct {
+    uint64_t hash;
+    size_t len;
+    char *name; /* NULL: empty slot */
+} name_slot;
+
+typedef struct {
+    name_slot *slots;
+    size_t mask;
+    uint8_t prefix[65536 / 8]; /* bit (s[0] << 8 | s[1]) set for each name */
+} name_set;
+
+static inline unsigned
+prefix_key(const char *s)
+{
+    unsigned c0 = (unsigned char)s[0];
+    return c0 ? (c0 << 8) | (unsigned char)s[1] : 0;
+}
+
+static inline uint64_t
+load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t
+load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Fixed-size (possibly overlapping) loads of the head and tail: no per-byte loop, and no
+ * variable-length copy (whose byte stores stall the wide load that follows). */
+static inline uint64_t
+name_hash(const char *s, size_t len)
+{
+    uint64_t a, b;
+    if (len >= 8) {
+        a = load64(s);
+        b = load64(s + len - 8);
+    }
+    else if (len >= 4) {
+        a = load32(s);
+        b = load32(s + len - 4);
+    }
+    else {
+        a = len ? ((uint64_t)(unsigned char)s[0] << 16) | ((uint64_t)(unsigned char)s[len / 2] << 8) |
+                      (unsigned char)s[len - 1]
+                : 0;
+        b = 0;
+    }
+    return mix64((a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^ len);
+}
+
+static int
+name_set_build(name_set *set, PyObject *iterable, const char *what)
+{
+    PyObject *items = PySequence_Fast(iterable, what);
+    if (items == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    /* Load factor <= 1/4: a miss (the common case) ends at an empty slot within a probe or two. */
+    size_t size = table_size_for(2 * (size_t)n);
+    set->slots = PyMem_RawCalloc(size, sizeof(name_slot));
+    if (set->slots == NULL) {
+        Py_DECREF(items);
+        PyErr_NoMemory();
+        return -1;
+    }
+    set->mask = size - 1;
+    memset(set->prefix, 0, sizeof(set->prefix));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyUnicode_CheckExact(item)) {
+            PyErr_Format(PyExc_TypeError, "%s: expected str items, got %.80s", what,
+                         Py_TYPE(item)->tp_name);
+            Py_DECREF(items);
+            return -1;
+        }
+        Py_ssize_t len;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(item, &len);
+        if (utf8 == NULL) {
+            Py_DECREF(items);
+            return -1;
+        }
+        if ((Py_ssize_t)strlen(utf8) != len) {
+            PyErr_Format(PyExc_ValueError, "%s: event name with a NUL character", what);
+            Py_DECREF(items);
+            return -1;
+        }
+        uint64_t h = name_hash(utf8, (size_t)len);
+        size_t j = (size_t)h & set->mask;
+        int duplicate = 0;
+        while (set->slots[j].name != NULL) {
+            if (set->slots[j].hash == h && strcmp(set->slots[j].name, utf8) == 0) {
+                duplicate = 1;
+                break;
+            }
+            j = (j + 1) & set->mask;
+        }
+        if (duplicate) {
+            continue;
+        }
+        char *copy = PyMem_RawMalloc((size_t)len + 1);
+        if (copy == NULL) {
+            Py_DECREF(items);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(copy, utf8, (size_t)len + 1);
+        set->slots[j].hash = h;
+        set->slots[j].len = (size_t)len;
+        set->slots[j].name = copy;
+        unsigned key = prefix_key(copy);
+        set->prefix[key >> 3] |= (uint8_t)(1u << (key & 7));
+    }
+    Py_DECREF(items);
+    return 0;
+}
+
+static void
+name_set_free(name_set *set)
+{
+    if (set->slots == NULL) {
+        return;
+    }
+    for (size_t i = 0; i <= set->mask; i++) {
+        PyMem_RawFree(set->slots[i].name);
+    }
+    PyMem_RawFree(set->slots);
+    set->slots = NULL;
+    set->mask = 0;
+    memset(set->prefix, 0, sizeof(set->prefix));
+}
+
+/* The hot path: no Python object, no allocation. */
+static inline int
+name_set_has(const name_set *set, const char *name)
+{
+    unsigned key = prefix_key(name);
+    if (!(set->prefix[key >> 3] & (1u << (key & 7)))) {
+        return 0;
+    }
+    size_t len = strlen(name);
+    uint64_t h = name_hash(name, len);
+    size_t j = (size_t)h & set->mask;
+    for (;;) {
+        const name_slot *slot = &set->slots[j];
+        if (slot->name == NULL) {
+            return 0;
+        }
+        if (slot->hash == h && slot->len == len && memcmp(slot->name, name, len) == 0) {
+            return 1;
+        }
+        j = (j + 1) & set->mask;
+    }
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* A set of code objects, compared by identity (strong references held here only).      */
+
+typedef struct {
+    PyObject **slots;
+    size_t mask;
+} code_set;
+
+static inline size_t
+ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int
+code_set_build(code_set *set, PyObject *iterable)
+{
+    PyObject *items = PySequence_Fast(iterable, "own_codes must be iterable");
+    if (items == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    size_t size = table_size_for((size_t)n);
+    set->slots = PyMem_RawCalloc(size, sizeof(PyObject *));
+    if (set->slots == NULL) {
+        Py_DECREF(items);
+        PyErr_NoMemory();
+        return -1;
+    }
+    set->mask = size - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(items, i);
+        if (!PyCode_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "own_codes: expected code objects, got %.80s",
+                         Py_TYPE(item)->tp_name);
+            Py_DECREF(items);
+            return -1;
+        }
+        size_t j = ptr_hash(item) & set->mask;
+        while (set->slots[j] != NULL && set->slots[j] != item) {
+            j = (j + 1) & set->mask;
+        }
+        if (set->slots[j] == NULL) {
+            Py_INCREF(item);
+            set->slots[j] = item;
+        }
+    }
+    Py_DECREF(items);
+    return 0;
+}
+
+static void
+code_set_free(code_set *set)
+{
+    if (set->slots == NULL) {
+        return;
+    }
+    for (size_t i = 0; i <= set->mask; i++) {
+        Py_XDECREF(set->slots[i]);
+    }
+    PyMem_RawFree(set->slots);
+    set->slots = NULL;
+    set->mask = 0;
+}
+
+static inline int
+code_set_has(const code_set *set, const PyObject *code)
+{
+    if (set->slots == NULL || code == NULL) {
+        return 0;
+    }
+    size_t j = ptr_hash(code) & set->mask;
+    for (;;) {
+        const PyObject *slot = set->slots[j];
+        if (slot == NULL) {
+            return 0;
+        }
+        if (slot == code) {
+            return 1;
+        }
+        j = (j + 1) & set->mask;
+    }
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* The decision cache: exact str keys, stored as copies of their canonical code units.  */
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t len;   /* in code units */
+    int kind;         /* 1, 2 or 4 bytes per code unit */
+    char *data;       /* NULL: empty slot */
+} cache_slot;
+
+static cache_slot g_cache[CORE_CACHE_SLOTS];
+static size_t g_cache_count;
+
+/* The canonical form of an exact str: CPython stores every ready str in the narrowest kind
+ * that holds its widest character, so equal strings have equal (kind, code units). */
+static int
+str_units(PyObject *key, int *kind, const void **data, Py_ssize_t *len)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(key) < 0) {
+        return -1;
+    }
+#endif
+    *kind = (int)PyUnicode_KIND(key);
+    *data = PyUnicode_DATA(key);
+    *len = PyUnicode_GET_LENGTH(key);
+    return 0;
+}
+
+static size_t
+cache_find(uint64_t h, int kind, const void *data, Py_ssize_t len, int *found)
+{
+    size_t mask = CORE_CACHE_SLOTS - 1;
+    size_t j = (size_t)h & mask;
+    size_t nbytes = (size_t)len * (size_t)kind;
+    for (;;) {
+        cache_slot *slot = &g_cache[j];
+        if (slot->data == NULL) {
+            *found = 0;
+            return j;
+        }
+        if (slot->hash == h && slot->len == len && slot->kind == kind &&
+            memcmp(slot->data, data, nbytes) == 0) {
+            *found = 1;
+            return j;
+        }
+        j = (j + 1) & mask;
+    }
+}
+
+static void
+cache_clear_all(void)
+{
+    for (size_t i = 0; i < CORE_CACHE_SLOTS; i++) {
+        if (g_cache[i].data != NULL) {
+            PyMem_RawFree(g_cache[i].data);
+            g_cache[i].data = NULL;
+        }
+    }
+    g_cache_count = 0;
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Process state                                                                         */
+
+static int g_installed;
+static int g_invoke;              /* phase: 0 init, 1 invoke (one way) */
+static char *g_mode;              /* copy of the mode string */
+static name_set g_names;
+static name_set g_caller_events;
+static code_set g_own_codes;
+static PyObject *g_callback;      /* strong reference, held here only */
+static int g_block_signals;
+static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
+static sigset_t g_blocked;        /* everything but the synchronous, fatal signals */
+
+/* Depth of callback calls on this thread (0: not inside). Never a Python object. */
+static _Thread_local int t_depth;
+
+/* The code object of the innermost Python frame (new reference), or NULL (no frame). */
+static PyObject *
+innermost_code(void)
+{
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed */
+    if (frame == NULL) {
+        return NULL;
+    }
+    return (PyObject *)PyFrame_GetCode(frame);
+}
+
+static int
+caller_is_own(void)
+{
+    PyObject *code = innermost_code();
+    int own = code_set_has(&g_own_codes, code);
+    Py_XDECREF(code);
+    return own;
+}
+
+/* Tracing and profiling off for this thread while the callback runs. */
+static inline void
+tracing_off(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyThreadState_EnterTracing(ts);
+#else
+    ts->tracing++;
+    ts->cframe->use_tracing = 0;
+#endif
+}
+
+static inline void
+tracing_on(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyThreadState_LeaveTracing(ts);
+#else
+    ts->tracing--;
+    ts->cframe->use_tracing = (ts->c_tracefunc != NULL || ts->c_profilefunc != NULL) ? 255 : 0;
+#endif
+}
+
+/* Call the callback with tracing, the cyclic GC and asynchronous signals off; decide. */
+static int
+decide(const char *event, PyObject *args)
+{
+    PyObject *caller = NULL;
+    if (name_set_has(&g_caller_events, event)) {
+        caller = innermost_code();
+    }
+    if (caller == NULL) {
+        caller = Py_None;
+        Py_INCREF(caller);
+    }
+    PyObject *name = PyUnicode_FromString(event);
+    if (name == NULL) {
+        Py_DECREF(caller);
+        return -1;
+    }
+    PyObject *callback = g_callback;
+    Py_INCREF(callback);
+
+    sigset_t saved;
+    int masked = g_block_signals && pthread_sigmask(SIG_BLOCK, &g_blocked, &saved) == 0;
+    int gc_was_enabled = PyGC_Disable();
+    PyThreadState *ts = PyThreadState_Get();
+    tracing_off(ts);
+    t_depth++;
+
+    PyObject *argv[3] = {name, args, caller};
+    PyObject *result = PyObject_Vectorcall(callback, argv, 3, NULL);
+
+    t_depth--;
+    tracing_on(ts);
+    if (gc_was_enabled) {
+        PyGC_Enable();
+    }
+    if (masked) {
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    }
+    Py_DECREF(callback);
+    Py_DECREF(name);
+    Py_DECREF(caller);
+
+    if (result == NULL) {
+        return -1; /* the callback raised: propagate */
+    }
+    if (result == Py_None) {
+        Py_DECREF(result);
+        return 0;
+    }
+    if (PyExceptionInstance_Check(result)) {
+        /* Raise it from here: no frame of the sandbox in the caller's traceback. */
+        PyException_SetTraceback(result, Py_None);
+        PyErr_SetObject((PyObject *)Py_TYPE(result), result);
+        Py_DECREF(result);
+        return -1;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "lambda-sandbox: audit callback returned %.80s (expected None or an exception)",
+                 Py_TYPE(result)->tp_name);
+    Py_DECREF(result);
+    return -1;
+}
+
+static int
+core_hook(const char *event, PyObject *args, void *userdata)
+{
+    (void)userdata;
+    if (!g_installed || !name_set_has(&g_names, event)) {
+        return 0;
+    }
+    if (PyInterpreterState_Get() != g_interp) {
+        /* C hooks are process-wide: a subinterpreter's event must not run the main
+         * interpreter's callback. Handled events there are refused (fail closed). */
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: audit event outside the main interpreter");
+        return -1;
+    }
+    if (t_depth > 0) {
+        if (caller_is_own()) {
+            return 0; /* the sandbox's own work */
+        }
+        if (t_depth >= CORE_MAX_NESTING) {
+            PyErr_SetString(PyExc_PermissionError, "lambda-sandbox: nested audit events too deep");
+            return -1;
+        }
+    }
+    return decide(event, args);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Module functions                                                                      */
+
+static void
+release_state(void)
+{
+    name_set_free(&g_names);
+    name_set_free(&g_caller_events);
+    code_set_free(&g_own_codes);
+    Py_CLEAR(g_callback);
+    PyMem_RawFree(g_mode);
+    g_mode = NULL;
+}
+
+static PyObject *
+core_install(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"names", "callback", "own_codes", "mode", "caller_events",
+                             "block_signals", NULL};
+    PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL;
+    int block_signals = 1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|Op:install", kwlist, &names, &callback,
+                                     &own_codes, &mode, &caller_events, &block_signals)) {
+        return NULL;
+    }
+    if (g_installed) {
+        Py_RETURN_FALSE;
+    }
+    if (!PyCallable_Check(callback)) {
+        PyErr_SetString(PyExc_TypeError, "install: callback must be callable");
+        return NULL;
+    }
+    Py_ssize_t mode_len;
+    const char *mode_utf8 = PyUnicode_AsUTF8AndSize(mode, &mode_len);
+    if (mode_utf8 == NULL) {
+        return NULL;
+    }
+    if (name_set_build(&g_names, names, "install: names") < 0) {
+        goto fail;
+    }
+    if (caller_events != NULL) {
+        if (name_set_build(&g_caller_events, caller_events, "install: caller_events") < 0) {
+            goto fail;
+        }
+    }
+    else {
+        PyObject *empty = PyTuple_New(0);
+        if (empty == NULL) {
+            goto fail;
+        }
+        int rc = name_set_build(&g_caller_events, empty, "install: caller_events");
+        Py_DECREF(empty);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    if (code_set_build(&g_own_codes, own_codes) < 0) {
+        goto fail;
+    }
+    g_mode = PyMem_RawMalloc((size_t)mode_len + 1);
+    if (g_mode == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    memcpy(g_mode, mode_utf8, (size_t)mode_len + 1);
+    Py_INCREF(callback);
+    g_callback = callback;
+    g_block_signals = block_signals;
+    g_interp = PyInterpreterState_Get();
+    sigfillset(&g_blocked);
+    sigdelset(&g_blocked, SIGSEGV);
+    sigdelset(&g_blocked, SIGBUS);
+    sigdelset(&g_blocked, SIGFPE);
+    sigdelset(&g_blocked, SIGILL);
+    sigdelset(&g_blocked, SIGTRAP);
+    sigdelset(&g_blocked, SIGABRT);
+
+    /* PySys_AddAuditHook drops a hook silently when an existing hook refuses the
+     * sys.addaudithook event: ask first, so a refusal is an error here, not a silent gap. */
+    if (PySys_Audit("sys.addaudithook", NULL) < 0) {
+        goto fail;
+    }
+    if (PySys_AddAuditHook(core_hook, NULL) < 0) {
+        goto fail;
+    }
+    g_installed = 1;
+    Py_RETURN_TRUE;
+
+fail:
+    release_state();
+    return NULL;
+}
+
+static PyObject *
+core_mode(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(g_mode != NULL ? g_mode : "");
+}
+
+static PyObject *
+core_phase(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(g_invoke ? "invoke" : "init");
+}
+
+static PyObject *
+refuse(const char *what)
+{
+    PyErr_Format(PyExc_PermissionError, "lambda-sandbox: %s refused", what);
+    return NULL;
+}
+
+static PyObject *
+core_enter_invoke(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!g_installed || !caller_is_own()) {
+        return refuse("enter_invoke");
+    }
+    g_invoke = 1;
+    Py_RETURN_NONE;
+}
+
+static int
+check_key(PyObject *key)
+{
+    if (!PyUnicode_CheckExact(key)) {
+        PyErr_Format(PyExc_TypeError, "cache key must be str, not %.80s", Py_TYPE(key)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+core_cache_has(PyObject *self, PyObject *key)
+{
+    (void)self;
+    int kind, found;
+    const void *data;
+    Py_ssize_t len;
+    if (!PyUnicode_CheckExact(key)) {
+        Py_RETURN_FALSE; /* only exact str keys are ever stored; no method of key is called */
+    }
+    if (str_units(key, &kind, &data, &len) < 0) {
+        return NULL;
+    }
+    uint64_t h = bytes_hash(data, (size_t)len * (size_t)kind, (uint64_t)kind);
+    cache_find(h, kind, data, len, &found);
+    return PyBool_FromLong(found);
+}
+
+static PyObject *
+core_cache_add(PyObject *self, PyObject *key)
+{
+    (void)self;
+    int kind, found;
+    const void *data;
+    Py_ssize_t len;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("cache_add");
+    }
+    if (check_key(key) < 0 || str_units(key, &kind, &data, &len) < 0) {
+        return NULL;
+    }
+    size_t nbytes = (size_t)len * (size_t)kind;
+    uint64_t h = bytes_hash(data, nbytes, (uint64_t)kind);
+    size_t j = cache_find(h, kind, data, len, &found);
+    if (found) {
+        Py_RETURN_NONE;
+    }
+    if (g_cache_count >= CORE_CACHE_LIMIT) {
+        cache_clear_all();
+        j = cache_find(h, kind, data, len, &found);
+    }
+    char *copy = PyMem_RawMalloc(nbytes ? nbytes : 1);
+    if (copy == NULL) {
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, data, nbytes);
+    g_cache[j].hash = h;
+    g_cache[j].len = len;
+    g_cache[j].kind = kind;
+    g_cache[j].data = copy;
+    g_cache_count++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_cache_clear(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("cache_clear");
+    }
+    cache_clear_all();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_inside(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(t_depth > 0);
+}
+
+static PyObject *
+core_installed(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(g_installed);
+}
+
+static PyMethodDef core_methods[] = {
+    {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
+     "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True)"
+     " -> bool\n\nInstall the audit hook once per process; False if it already is."},
+    {"mode", core_mode, METH_NOARGS, "mode() -> str: the mode given at install."},
+    {"phase", core_phase, METH_NOARGS, "phase() -> str: 'init', then 'invoke' for good."},
+    {"enter_invoke", core_enter_invoke, METH_NOARGS,
+     "enter_invoke(): init -> invoke, one way; only from the sandbox's own code."},
+    {"cache_has", core_cache_has, METH_O,
+     "cache_has(key: str) -> bool: False for anything but an exact str."},
+    {"cache_add", core_cache_add, METH_O,
+     "cache_add(key: str): only from the sandbox's own code inside the callback."},
+    {"cache_clear", core_cache_clear, METH_NOARGS,
+     "cache_clear(): only from the sandbox's own code inside the callback."},
+    {"inside", core_inside, METH_NOARGS, "inside() -> bool: this thread is in the callback."},
+    {"installed", core_installed, METH_NOARGS, "installed() -> bool"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    "_core",
+    "The native core of the sandbox's audit hook (state kept in C memory).",
+    -1,
+    core_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModule_Create(&core_module);
+}

@@ -1,0 +1,1 @@
+"""Formatter plugins, one module each (each exposes render(text))."""

@@ -1,0 +1,5 @@
+"""Plugin chars."""
+
+
+def render(text: str) -> str:
+    return str(len(text))

@@ -1,0 +1,5 @@
+"""Plugin lower."""
+
+
+def render(text: str) -> str:
+    return text.lower()

@@ -1,0 +1,5 @@
+"""Plugin reverse."""
+
+
+def render(text: str) -> str:
+    return text[::-1]

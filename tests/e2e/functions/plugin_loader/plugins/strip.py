@@ -1,0 +1,5 @@
+"""Plugin strip."""
+
+
+def render(text: str) -> str:
+    return text.strip()

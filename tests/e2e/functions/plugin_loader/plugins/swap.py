@@ -1,0 +1,5 @@
+"""Plugin swap."""
+
+
+def render(text: str) -> str:
+    return text.swapcase()

@@ -1,0 +1,5 @@
+"""Plugin title."""
+
+
+def render(text: str) -> str:
+    return text.title()

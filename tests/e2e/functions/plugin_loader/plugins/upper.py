@@ -1,0 +1,5 @@
+"""Plugin upper."""
+
+
+def render(text: str) -> str:
+    return text.upper()

@@ -1,0 +1,5 @@
+"""Plugin words."""
+
+
+def render(text: str) -> str:
+    return str(len(text.split()))

@@ -1,0 +1,729 @@
+"""The audit hook's core contract, run against the native core and the Python fallback alike.
+
+Every case runs in a fresh interpreter (audit hooks cannot be removed); ``SANDBOX_NATIVE=off``
+selects the fallback. Where the two differ by design (what Python cannot hide), the test says
+so and asserts each side's documented behaviour.
+
+More native kinds run the same cases on the objects the layer ships: ``native-arm64``, the
+layer staged for arm64 in Debian's arm64 Python under ``qemu-aarch64`` (``make arm64-root``
+prepares them; skipped where absent), and ``native-3.X``, the x86_64 layer in each other
+installed Lambda Python (3.10-3.13).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.layer import LAYER_PACKAGE, stage_layer
+from sandbox.layer.native import PYTHONS, interpreters
+from tests.conftest import REPO, Child, run_child
+
+NATIVE_BUILT = importlib.util.find_spec("sandbox.runtime._core") is not None
+ZIG = importlib.util.find_spec("ziglang") is not None
+ARM64_ROOT = Path(os.environ.get("SANDBOX_ARM64_ROOT", REPO / "build" / "arm64-root"))
+ARM64_PYTHON = ARM64_ROOT / "usr" / "bin" / "python3.11"
+QEMU = shutil.which("qemu-aarch64")
+ARM64_READY = bool(QEMU) and ARM64_PYTHON.is_file() and ZIG
+HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# The other Lambda Pythons installed here, each running the x86_64 layer's object for it.
+OTHER_PYTHONS = {
+    v: exe for v in PYTHONS if v != HOST and (exe := next(interpreters(v), None)) is not None
+}
+
+
+def _kind_param(name: str, ready: bool, why: str) -> Any:
+    return pytest.param(name, marks=pytest.mark.skipif(not ready, reason=why))
+
+
+NATIVE_KINDS = [
+    _kind_param("native", NATIVE_BUILT, "_core extension not built here"),
+    _kind_param("native-arm64", ARM64_READY, "no qemu-aarch64 + arm64 root (make arm64-root)"),
+    *(_kind_param(f"native-{v}", ZIG, "ziglang not installed") for v in sorted(OTHER_PYTHONS)),
+]
+_LAYER: dict[str, Path] = {}
+
+
+def kind_version(kind: str) -> tuple[int, int]:
+    """The CPython version a kind's child runs."""
+    if kind == "native-arm64":
+        return (3, 11)
+    if kind.startswith("native-"):
+        major, minor = kind.removeprefix("native-").split(".")
+        return (int(major), int(minor))
+    return (sys.version_info[0], sys.version_info[1])
+
+
+@pytest.fixture(scope="session")
+def staged_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The layer staged per arch (its native core cross-built), once per session, lazily."""
+    return {}
+
+
+def _layer_for(kind: str, request: pytest.FixtureRequest) -> None:
+    if kind in ("native", "python"):
+        return
+    from sandbox.layer.native import build_native
+
+    arch = "arm64" if kind == "native-arm64" else "x86_64"
+    layers: dict[str, Path] = request.getfixturevalue("staged_layers")
+    if arch not in layers:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        dest = factory.mktemp(f"layer-{arch}")
+        stage_layer(dest, build_native(arch, factory.mktemp(f"native-{arch}")))
+        layers[arch] = dest
+    _LAYER[kind] = layers[arch]
+
+
+@pytest.fixture(params=[NATIVE_KINDS[0], "python", *NATIVE_KINDS[1:]])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each core: native (this interpreter), python (the fallback), native-arm64 (the aarch64
+    object under qemu), native-3.X (the x86_64 layer's object in another installed CPython)."""
+    _layer_for(str(request.param), request)
+    return str(request.param)
+
+
+@pytest.fixture(params=NATIVE_KINDS)
+def native_kind(request: pytest.FixtureRequest) -> str:
+    """The native cores only."""
+    _layer_for(str(request.param), request)
+    return str(request.param)
+
+
+PRELUDE = """
+import gc, json, os, sys, traceback
+{import_core}
+assert core.KIND == {expected!r}, (core.KIND, {expected!r})
+def emit(**kw):
+    print("RESULT " + json.dumps(kw), flush=True)
+"""
+
+
+def _run_from_layer(kind: str, code: str, cwd: Path) -> Child:
+    """Run ``code`` in the kind's interpreter with only the staged layer on its path."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = str(_LAYER[kind] / "python")
+    if kind == "native-arm64":
+        cmd = [str(QEMU), "-L", str(ARM64_ROOT), str(ARM64_PYTHON), "-S", "-c", code]
+    else:
+        cmd = [str(OTHER_PYTHONS[kind.removeprefix("native-")]), "-S", "-c", code]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return Child(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_core(kind: str, body: str, tmp_path: Path) -> dict[str, Any]:
+    """Run ``body`` under the chosen core in a child; return what it ``emit``-ted."""
+    from_layer = kind not in ("native", "python")
+    if from_layer:
+        import_core = f"from {LAYER_PACKAGE} import core"
+    else:
+        import_core = "from sandbox.runtime import core"
+    expected = "python" if kind == "python" else "native"
+    code = PRELUDE.format(import_core=import_core, expected=expected) + textwrap.dedent(body)
+    if from_layer:
+        child = _run_from_layer(kind, code, tmp_path)
+    else:
+        env = {"SANDBOX_NATIVE": "off"} if kind == "python" else {}
+        child = run_child(code, cwd=tmp_path, env=env)
+    results = [
+        json.loads(line.removeprefix("RESULT "))
+        for line in child.stdout.splitlines()
+        if line.startswith("RESULT ")
+    ]
+    assert child.returncode == 0 and results, child.stderr
+    result: dict[str, Any] = results[-1]
+    return result
+
+
+def test_kind_follows_sandbox_native(kind: str, tmp_path: Path) -> None:
+    # GIVEN the environment of each kind WHEN importing the core
+    body = """
+    import platform
+    emit(kind=core.KIND, installed=core.installed(), file=os.path.basename(core._impl.__file__),
+         machine=platform.machine())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN KIND names it, and the native one is the extension built for that machine
+    assert result["kind"] == ("python" if kind == "python" else "native")
+    assert result["installed"] is False
+    if kind == "python":
+        assert result["file"] == "core_fallback.py"
+    else:
+        assert result["file"].startswith("_core.cpython-")
+        assert result["file"].endswith(f"-{result['machine']}-linux-gnu.so")
+    if kind == "native-arm64":
+        assert result["machine"] == "aarch64"
+    if kind != "python":
+        assert f"cpython-{''.join(map(str, kind_version(kind)))}-" in result["file"]
+
+
+def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core handling zz.a (with its caller) and zz.b
+    body = """
+    calls = []
+    def callback(event, args, caller):
+        calls.append([event, list(args), caller is not None and caller.co_name])
+    def raiser():
+        sys.audit("zz.a", 1)
+        sys.audit("zz.b", 2)
+    assert core.install(frozenset({"zz.a", "zz.b"}), callback, frozenset({callback.__code__}),
+                        "learn", frozenset({"zz.a"}))
+    # WHEN other events happen, then the handled ones
+    sys.audit("zz.other", 0)
+    open(os.devnull).close()
+    raiser()
+    emit(calls=calls, installed=core.installed(), again=core.install(
+        frozenset({"zz.c"}), callback, frozenset(), "enforce"), mode=core.mode())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the handled events reached it, with the raising frame's code for zz.a only
+    assert result["calls"] == [["zz.a", [1], "raiser"], ["zz.b", [2], False]]
+    # AND a second install changes nothing
+    assert result == result | {"installed": True, "again": False, "mode": "learn"}
+
+
+def test_the_frame_lookup_event_itself_can_be_handled(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core handling sys._getframe, the event of the frame lookup the hook may use
+    body = """
+    calls = []
+    def callback(event, args, caller):
+        calls.append([event, caller.co_name])
+        core.cache_add("seen")
+    def mark():
+        core.enter_invoke()
+    def probe():
+        return sys._getframe()
+    core.install(frozenset({"sys._getframe"}), callback,
+                 frozenset({callback.__code__, mark.__code__}), "enforce",
+                 frozenset({"sys._getframe"}))
+    # WHEN the function looks up its frame, and the sandbox uses the core's guarded calls
+    probe()
+    mark()
+    emit(calls=calls, phase=core.phase(), cached=core.cache_has("seen"))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the function's lookup was decided once, with its caller; the core's own checks
+    # raised nothing the callback saw, and nothing looped
+    assert result == {"calls": [["sys._getframe", "probe"]], "phase": "invoke", "cached": True}
+
+
+def test_own_frames_are_ignored_and_foreign_frames_decided(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that raises handled events itself and through code not its own
+    body = """
+    calls = []
+    def foreign():
+        sys.audit("zz.ev", "foreign")
+    def callback(event, args, caller):
+        calls.append([args[0], core.inside()])
+        if args[0] == "top":
+            sys.audit("zz.ev", "own")
+            foreign()
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce")
+    # WHEN an event is decided
+    sys.audit("zz.ev", "top")
+    emit(calls=calls, inside=core.inside())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the callback's own event was ignored, the foreign one decided by a nested call
+    assert result["calls"] == [["top", True], ["foreign", True]]
+    assert result["inside"] is False
+
+
+def test_nesting_is_limited(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback whose foreign helper raises a handled event again, without end
+    body = """
+    depths, errors = [], []
+    def foreign():
+        sys.audit("zz.r")
+    def callback(event, args, caller):
+        depths.append(len(depths) + 1)
+        try:
+            foreign()
+        except PermissionError as exc:
+            errors.append(str(exc))
+    core.install(frozenset({"zz.r"}), callback, frozenset({callback.__code__}), "enforce")
+    # WHEN the first event is raised
+    sys.audit("zz.r")
+    emit(depth=len(depths), errors=errors)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN 8 nested decisions ran and the ninth was refused
+    assert result == {"depth": 8, "errors": ["lambda-sandbox: nested audit events too deep"]}
+
+
+def test_returned_exception_is_raised_without_sandbox_frames(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that returns an exception for zz.deny
+    body = """
+    def callback(event, args, caller):
+        return PermissionError("denied " + event)
+    core.install(frozenset({"zz.deny"}), callback, frozenset({callback.__code__}), "enforce")
+    def victim():
+        sys.audit("zz.deny")
+    # WHEN the event is raised
+    try:
+        victim()
+    except PermissionError as exc:
+        frames = [(f.filename, f.name) for f in traceback.extract_tb(exc.__traceback__)]
+        emit(message=str(exc), frames=frames, files=[core.__file__, core._impl.__file__])
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN it is raised in the caller
+    assert result["message"] == "denied zz.deny"
+    names = [name for _, name in result["frames"]]
+    sandbox_frames = [f for f, _ in result["frames"] if f in result["files"]]
+    if kind != "python":
+        # AND no frame of the sandbox is in the traceback: it ends in the raising frame
+        assert names == ["<module>", "victim"]
+        assert sandbox_frames == []
+    else:
+        # (documented limit: the Python hook's own frame is the innermost entry)
+        assert names[:2] == ["<module>", "victim"]
+        assert sandbox_frames != []
+
+
+def test_callback_errors_propagate(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that raises for zz.boom and returns a non-exception for zz.odd
+    body = """
+    def callback(event, args, caller):
+        if event == "zz.boom":
+            raise ValueError("boom")
+        return 42
+    core.install(frozenset({"zz.boom", "zz.odd"}), callback, frozenset({callback.__code__}), "x")
+    out = {}
+    for name in ("zz.boom", "zz.odd"):
+        try:
+            sys.audit(name)
+        except Exception as exc:
+            out[name] = type(exc).__name__
+    emit(out=out, inside=core.inside())
+    """
+    # WHEN both are raised
+    result = run_core(kind, body, tmp_path)
+    # THEN the callback's error propagates, a bad return value is refused, the flag is clear
+    assert result == {"out": {"zz.boom": "ValueError", "zz.odd": "TypeError"}, "inside": False}
+
+
+def test_phase_is_one_way_and_only_the_sandbox_moves_it(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core whose own code includes mark()
+    body = """
+    def mark():
+        core.enter_invoke()
+    def callback(event, args, caller):
+        return None
+    out = [core.phase()]
+    try:
+        core.enter_invoke()  # before install: refused
+    except PermissionError:
+        out.append("refused")
+    core.install(frozenset({"zz.a"}), callback, frozenset({mark.__code__}), "enforce")
+    # WHEN foreign code, then the sandbox's own code, asks for the invoke phase
+    try:
+        core.enter_invoke()
+    except PermissionError:
+        out.append("refused")
+    out.append(core.phase())
+    mark()
+    out.append(core.phase())
+    mark()
+    out.append(core.phase())
+    emit(out=out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the sandbox's call switched it, and it stays switched
+    assert result["out"] == ["init", "refused", "refused", "init", "invoke", "invoke"]
+
+
+def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that fills the cache, and foreign code that tries to
+    body = """
+    out = {}
+    def foreign_add():
+        try:
+            core.cache_add("forged")
+        except PermissionError:
+            out["foreign_inside"] = "refused"
+    def callback(event, args, caller):
+        if event == "zz.fill":
+            for i in range(args[0]):
+                core.cache_add(f"k{i}")
+        elif event == "zz.clear":
+            core.cache_clear()
+        elif event == "zz.add_subclass":
+            try:
+                core.cache_add(Key("k1"))
+            except TypeError:
+                out["inside_subclass"] = "TypeError"
+        else:
+            foreign_add()
+    core.install(frozenset({"zz.fill", "zz.clear", "zz.foreign", "zz.add_subclass"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    for fn, arg in ((core.cache_add, "x"), (core.cache_clear, None)):
+        try:
+            fn(arg) if arg else fn()
+        except PermissionError:
+            out.setdefault("outside", []).append("refused")
+    sys.audit("zz.foreign")
+    # WHEN the sandbox adds exactly the limit, then one more key
+    sys.audit("zz.fill", 8192)
+    out["full"] = [core.cache_has("k0"), core.cache_has("k8191"), core.cache_has("k8192")]
+    sys.audit("zz.fill", 8193)
+    out["over"] = [core.cache_has("k0"), core.cache_has("k8192")]
+    sys.audit("zz.clear")
+    out["cleared"] = core.cache_has("k8192")
+    out["forged"] = core.cache_has("forged")
+    class Key(str):
+        def __hash__(self):
+            out["method"] = "called"
+            return 0
+        def __eq__(self, other):
+            out["method"] = "called"
+            return True
+    out["subclass"] = core.cache_has(Key("k1"))
+    out["not_str"] = [core.cache_has(b"k1"), core.cache_has(1)]
+    try:
+        core.cache_add(Key("k1"))
+    except (TypeError, PermissionError):
+        out["add_subclass"] = "refused"
+    sys.audit("zz.add_subclass")
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN writes from outside the callback or from foreign code were refused
+    assert result["outside"] == ["refused", "refused"]
+    assert result["foreign_inside"] == "refused"
+    assert result["forged"] is False
+    # AND at the limit all keys are held; one more clears it before adding
+    assert result["full"] == [True, True, False]
+    assert result["over"] == [False, True]
+    assert result["cleared"] is False
+    # AND only an exact str is ever found or stored, without calling any of the key's methods
+    assert result["subclass"] is False
+    assert result["not_str"] == [False, False]
+    assert result["add_subclass"] == "refused"
+    assert result["inside_subclass"] == "TypeError"
+    assert "method" not in result
+
+
+TRACE_BODY = """
+traced = []
+def tracer(frame, event, arg):
+    traced.append(frame.f_code.co_name)
+    return tracer
+def secret_callback(event, args, caller):
+    return None
+core.install(frozenset({"zz.t"}), secret_callback, frozenset({secret_callback.__code__}),
+             "enforce")
+cantrace = []
+{attack}
+sys.settrace(tracer)
+sys.setprofile(tracer)
+sys.audit("zz.t")
+sys.settrace(None)
+sys.setprofile(None)
+emit(traced="secret_callback" in traced, cantrace=cantrace)
+"""
+
+
+def test_tracing_cannot_observe_the_callback(kind: str, tmp_path: Path) -> None:
+    # GIVEN sys.settrace and sys.setprofile hooks installed by the function
+    # WHEN it also sets __cantrace__ on every function of the core and every audit hook found
+    attack = """
+import types
+kinds = (types.FunctionType, types.BuiltinFunctionType)
+found = [*vars(core._impl).values()]
+found += [o for o in gc.get_objects() if getattr(o, "__module__", None) == core._impl.__name__]
+for obj in found:
+    if isinstance(obj, kinds):
+        try:
+            obj.__cantrace__ = True
+            cantrace.append(obj.__name__)
+        except (AttributeError, TypeError):
+            pass
+"""
+    result = run_core(kind, TRACE_BODY.replace("{attack}", attack), tmp_path)
+    if kind != "python":
+        # THEN the callback ran unobserved: the hook is C, nothing took __cantrace__
+        assert result == {"traced": False, "cantrace": []}
+    else:
+        # (documented limit: the Python hook takes __cantrace__, and then is traced)
+        assert "_hook" in result["cantrace"]
+        assert result["traced"] is True
+
+
+def test_tracing_is_off_in_the_callback_by_default(kind: str, tmp_path: Path) -> None:
+    # GIVEN sys.settrace/sys.setprofile hooks WHEN an event is decided (no __cantrace__)
+    result = run_core(kind, TRACE_BODY.replace("{attack}", ""), tmp_path)
+    # THEN neither saw the callback
+    assert result["traced"] is False
+
+
+def test_sys_monitoring_cannot_observe_the_callback(kind: str, tmp_path: Path) -> None:
+    if kind_version(kind) < (3, 12):
+        pytest.skip("sys.monitoring is 3.12+")
+    # GIVEN a sys.monitoring PY_START callback for every code object
+    body = """
+    seen = []
+    def secret_callback(event, args, caller):
+        return None
+    core.install(frozenset({"zz.m"}), secret_callback, frozenset({secret_callback.__code__}), "x")
+    mon = sys.monitoring
+    mon.use_tool_id(3, "spy")
+    mon.register_callback(3, mon.events.PY_START, lambda code, off: seen.append(code.co_name))
+    mon.set_events(3, mon.events.PY_START)
+    # WHEN an event is decided
+    sys.audit("zz.m")
+    mon.set_events(3, 0)
+    emit(seen="secret_callback" in seen)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the monitoring callback never saw the core's callback start
+    assert result["seen"] is False
+
+
+SIGNAL_BODY = """
+import signal, time
+seen = []
+def handler(signum, frame):
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    seen.append({{"inside": core.inside(), "callback_frame": "slow_callback" in names}})
+def slow_callback(event, args, caller):
+    signal.setitimer(signal.ITIMER_REAL, 0.01)
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end and not seen:
+        pass
+signal.signal(signal.SIGALRM, handler)
+core.install(frozenset({{"zz.slow"}}), slow_callback, frozenset({{slow_callback.__code__}}),
+             "enforce", {extra})
+sys.audit("zz.slow")
+for _ in range(1000):
+    if seen:
+        break
+    time.sleep(0.001)
+emit(seen=seen)
+"""
+
+
+def test_signal_handlers_do_not_run_inside_the_native_callback(
+    native_kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a SIGALRM timer that fires while a slow callback runs
+    # WHEN the event is decided by the native core (signals blocked during the callback)
+    result = run_core(native_kind, SIGNAL_BODY.format(extra="frozenset()"), tmp_path)
+    # THEN the Python handler ran once, after the callback, and saw none of its frames
+    assert result["seen"] == [{"inside": False, "callback_frame": False}]
+
+
+def test_without_signal_blocking_handlers_run_inside(kind: str, tmp_path: Path) -> None:
+    # GIVEN the same timer, with the native core's signal blocking switched off, or the Python
+    # core (which cannot block them: a documented limit)
+    extra = "frozenset()" if kind == "python" else "frozenset(), block_signals=False"
+    # WHEN the event is decided
+    result = run_core(kind, SIGNAL_BODY.format(extra=extra), tmp_path)
+    # THEN the handler ran inside the callback and could see its frame
+    assert result["seen"] == [{"inside": True, "callback_frame": True}]
+
+
+GC_BODY = """
+def callback(event, args, caller):
+    core.cache_add("zz.secret|" + str(args[0]))
+core.install(frozenset({"zz.secret"}), callback, frozenset({callback.__code__}), "enforce-x")
+sys.audit("zz.secret", int.from_bytes(os.urandom(4), "little"))
+del callback
+
+def holds_key(obj):
+    try:
+        refs = gc.get_referents(obj)
+    except Exception:
+        return False
+    return any(type(r) is str and r.startswith("zz.secret|") and r[10:].isdigit() for r in refs)
+
+# Walk everything the collector knows, and what it refers to, for the cache's content; try
+# to write into every container found.
+found, forged = [], False
+for obj in gc.get_objects():
+    if holds_key(obj):
+        found.append(type(obj).__name__)
+        if isinstance(obj, set):
+            obj.add("zz.forged")
+forged = core.cache_has("zz.forged")
+module_refs = sorted({type(r).__name__ for r in gc.get_referents(core._impl)})
+emit(found=found, forged=forged, module_refs=module_refs, phase=core.phase())
+"""
+
+
+def test_gc_walk_finds_the_core_state_only_in_python(kind: str, tmp_path: Path) -> None:
+    # GIVEN a cache key added by the sandbox's callback
+    # WHEN the function walks gc.get_objects() for it and writes into what it finds
+    result = run_core(kind, GC_BODY, tmp_path)
+    if kind != "python":
+        # THEN nothing holds it, nothing could be forged, the module holds only its dict
+        assert result["found"] == []
+        assert result["forged"] is False
+        assert result["module_refs"] == ["dict"]
+    else:
+        # (documented limit: the fallback's set is found and rewritten)
+        assert "set" in result["found"]
+        assert result["forged"] is True
+
+
+def test_fallback_phase_cell_is_reachable_native_is_not(kind: str, tmp_path: Path) -> None:
+    # GIVEN the invoke phase entered by the sandbox
+    body = """
+    def mark():
+        core.enter_invoke()
+    core.install(frozenset({"zz.a"}), lambda e, a, c: None, frozenset({mark.__code__}), "x")
+    mark()
+    # WHEN the function rewrites every list it can find that holds "invoke"
+    rewritten = 0
+    for obj in gc.get_objects():
+        if type(obj) is list and obj == ["invoke"]:
+            obj[0] = "init"
+            rewritten += 1
+    emit(rewritten=rewritten, phase=core.phase())
+    """
+    result = run_core(kind, body, tmp_path)
+    if kind != "python":
+        # THEN the native phase is out of reach
+        assert result == {"rewritten": 0, "phase": "invoke"}
+    else:
+        # (documented limit: the fallback's phase cell is found and rewound)
+        assert result == {"rewritten": 1, "phase": "init"}
+
+
+def test_subinterpreter_events_never_run_the_callback(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core handling zz.sub, and a subinterpreter (skipped where CPython has no module)
+    body = """
+    try:
+        import _interpreters as si
+    except ImportError:
+        import _xxsubinterpreters as si
+    calls = []
+    def callback(event, args, caller):
+        calls.append(event)
+    core.install(frozenset({"zz.sub"}), callback, frozenset({callback.__code__}), "enforce")
+    interp = si.create()
+    # WHEN code in the subinterpreter raises the event
+    try:
+        out = si.run_string(interp, "import sys; sys.audit('zz.sub')")
+        out = "error" if out else "ran"
+    except Exception as exc:
+        out = "PermissionError" if "PermissionError" in str(exc) else repr(exc)
+    si.destroy(interp)
+    emit(out=out, calls=calls)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the main interpreter's callback never ran there
+    assert result["calls"] == []
+    if kind != "python":
+        # AND the native hook (process-wide) refused the event: fail closed
+        assert result["out"] in ("PermissionError", "error")
+    else:
+        # (the Python hook belongs to the main interpreter: it never sees the event)
+        assert result["out"] == "ran"
+
+
+def test_each_thread_has_its_own_flag(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that, for zz.block, waits inside until released
+    body = """
+    import threading
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+    def callback(event, args, caller):
+        calls.append([event, threading.current_thread().name, core.inside()])
+        if event == "zz.block":
+            entered.set()
+            release.wait(10)
+    core.install(frozenset({"zz.block", "zz.main"}), callback, frozenset({callback.__code__}),
+                 "enforce")
+    worker = threading.Thread(target=sys.audit, args=("zz.block",), name="worker")
+    worker.start()
+    entered.wait(10)
+    # WHEN the main thread raises a handled event while the worker is inside the callback
+    main_inside = core.inside()
+    sys.audit("zz.main")
+    release.set()
+    worker.join()
+    emit(calls=calls, main_inside=main_inside)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the main thread was not inside, and its event was decided, not taken as re-entry
+    assert result["main_inside"] is False
+    assert result["calls"] == [["zz.block", "worker", True], ["zz.main", "MainThread", True]]
+
+
+def test_forked_child_keeps_working(kind: str, tmp_path: Path) -> None:
+    # GIVEN an installed core with a cached key
+    body = """
+    calls = []
+    def callback(event, args, caller):
+        calls.append(event)
+        core.cache_add("k:" + event)
+    core.install(frozenset({"zz.f"}), callback, frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.f")
+    # WHEN the process forks and the child raises the event
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        sys.audit("zz.f")
+        os.write(write, json.dumps([calls, core.cache_has("k:zz.f"), core.inside(),
+                                    core.mode()]).encode())
+        os._exit(0)
+    os.close(write)
+    data = os.read(read, 65536)
+    os.waitpid(pid, 0)
+    emit(child=json.loads(data))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the child's hook decided it, with the state inherited
+    assert result["child"] == [["zz.f", "zz.f"], True, False, "enforce"]
+
+
+def test_install_refused_by_an_earlier_hook(kind: str, tmp_path: Path) -> None:
+    # GIVEN an earlier audit hook that refuses new hooks
+    body = """
+    def earlier(event, args):
+        if event == "sys.addaudithook":
+            raise RuntimeError("no more hooks")
+    sys.addaudithook(earlier)
+    # WHEN the core is installed
+    try:
+        core.install(frozenset({"zz.a"}), lambda e, a, c: None, frozenset(), "enforce")
+        outcome = "installed"
+    except RuntimeError as exc:
+        outcome = str(exc)
+    emit(outcome=outcome, installed=core.installed())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the refusal is an error, not a silently missing hook
+    assert result == {"outcome": "no more hooks", "installed": False}
+
+
+def test_bad_arguments_are_refused(kind: str, tmp_path: Path) -> None:
+    # GIVEN bad install arguments WHEN installing THEN each is a TypeError and nothing installs
+    body = """
+    errors = []
+    for args in (
+        (frozenset({1}), lambda e, a, c: None, frozenset(), "x"),
+        (frozenset({"a"}), 42, frozenset(), "x"),
+        (frozenset({"a"}), lambda e, a, c: None, frozenset({"not code"}), "x"),
+    ):
+        try:
+            core.install(*args)
+        except TypeError:
+            errors.append("TypeError")
+    emit(errors=errors, installed=core.installed())
+    """
+    result = run_core(kind, body, tmp_path)
+    assert result == {"errors": ["TypeError"] * 3, "installed": False}

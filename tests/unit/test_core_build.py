@@ -1,0 +1,120 @@
+"""The native core's cross-build: ELF machine, glibc 2.26, reproducible bytes, the layer's contents."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sandbox.layer import LAYER_PACKAGE
+from sandbox.layer.native import (
+    ARCH_TRIPLES,
+    ELF_MACHINES,
+    GLIBC_TARGET,
+    PYTHONS,
+    _pyconfig_for,
+    build_native,
+    elf_glibc_versions,
+    elf_machine,
+)
+from tests.conftest import REPO
+from tests.unit.test_layer_build import layer_zip
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ziglang") is None, reason="ziglang (dev extra) not installed"
+)
+
+
+@pytest.fixture(scope="session")
+def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    out = tmp_path_factory.mktemp("native")
+    return {arch: build_native(arch, out) for arch in sorted(ARCH_TRIPLES)}
+
+
+@pytest.mark.parametrize("arch", sorted(ARCH_TRIPLES))
+def test_one_object_per_python_named_for_the_import_system(
+    arch: str, objects: dict[str, list[Path]]
+) -> None:
+    # GIVEN the objects built for an arch / WHEN listing their names
+    names = [p.name for p in objects[arch]]
+    # THEN there is one per Lambda Python, with that interpreter's extension suffix
+    assert names == [
+        f"_core.cpython-{v.replace('.', '')}-{ARCH_TRIPLES[arch]}.so" for v in sorted(PYTHONS)
+    ]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCH_TRIPLES))
+def test_objects_are_for_their_arch_and_need_no_glibc_after_2_26(
+    arch: str, objects: dict[str, list[Path]]
+) -> None:
+    for path in objects[arch]:
+        # GIVEN an object / WHEN reading its ELF header and its version needs
+        versions = elf_glibc_versions(path)
+        # THEN it is an ELF object for the arch, and every glibc symbol version it needs is
+        # at most 2.26 (Amazon Linux 2)
+        assert elf_machine(path) == ELF_MACHINES[arch]
+        assert versions and max(versions) <= GLIBC_TARGET, (path.name, versions)
+        # AND binutils' reading of the same section agrees with ours
+        if shutil.which("readelf"):
+            out = subprocess.run(
+                ["readelf", "-V", "-W", str(path)], capture_output=True, text=True, check=True
+            ).stdout
+            theirs = {
+                tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_([\d.]+)", out)
+            }
+            assert theirs == set(versions)
+            header = subprocess.run(
+                ["readelf", "-h", str(path)], capture_output=True, text=True, check=True
+            ).stdout
+            assert ("AArch64" if arch == "arm64" else "X86-64") in header
+
+
+def test_same_inputs_give_identical_objects(objects: dict[str, list[Path]], tmp_path: Path) -> None:
+    # GIVEN objects built once this session
+    # WHEN building them again elsewhere
+    again = {arch: build_native(arch, tmp_path / "again") for arch in sorted(ARCH_TRIPLES)}
+    # THEN the bytes are identical, and no build directory is recorded in them
+    for arch, paths in objects.items():
+        assert [p.read_bytes() for p in again[arch]] == [p.read_bytes() for p in paths]
+        for path in paths:
+            data = path.read_bytes()
+            assert str(tmp_path).encode() not in data
+            assert str(path.parent).encode() not in data
+            assert b".build-id" not in data and b"GNU\x00" not in data[:4096]
+
+
+def test_aarch64_pyconfig_rewrite_equals_debians_arm64_header() -> None:
+    # GIVEN Debian's python3.11 pyconfig.h for amd64 and for arm64 (make arm64-root)
+    amd64 = Path("/usr/include/x86_64-linux-gnu/python3.11/pyconfig.h")
+    arm64_root = Path(os.environ.get("SANDBOX_ARM64_ROOT", REPO / "build" / "arm64-root"))
+    arm64 = arm64_root / "usr/include/aarch64-linux-gnu/python3.11/pyconfig.h"
+    if not (amd64.is_file() and arm64.is_file()):
+        pytest.skip("Debian's amd64 and arm64 python3.11 headers not both present")
+    # WHEN rewriting the amd64 one for aarch64
+    rewritten = _pyconfig_for("arm64", amd64.read_text())
+    # THEN it is exactly the arm64 one: the rewrite covers every difference
+    assert rewritten == arm64.read_text()
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_layer_ships_every_python_for_its_arch(
+    arch: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # GIVEN the layer built for an arch / WHEN listing its shared objects
+    with zipfile.ZipFile(layer_zip(tmp_path_factory, arch)) as zf:
+        shipped = {n: zf.read(n) for n in zf.namelist() if n.endswith(".so")}
+    # THEN the package dir holds the core for every Lambda Python, built for that arch
+    triple = "aarch64-linux-gnu" if arch == "arm64" else "x86_64-linux-gnu"
+    assert sorted(shipped) == [
+        f"python/{LAYER_PACKAGE}/_core.cpython-{v.replace('.', '')}-{triple}.so"
+        for v in sorted(PYTHONS)
+    ]
+    assert {int.from_bytes(data[18:20], "little") for data in shipped.values()} == {
+        ELF_MACHINES[arch]
+    }
