@@ -59,6 +59,7 @@ class BuildOptions:
     extends: tuple[str, ...] = DEFAULT_EXTENDS
     base_dir: Path | None = None
     insights: bool = False  # CloudWatch sources aggregated by Logs Insights
+    allow_unauthenticated: bool | None = None  # records without a MAC (see observations.py)
 
     def generalise(self) -> Options:
         return Options(self.threshold, self.generalise_regions, self.literal_cap)
@@ -142,6 +143,7 @@ def build_profile(
         warn=warn,
         clients=clients,
         insights=options.insights,
+        allow_unauthenticated=options.allow_unauthenticated,
     )
     return build_from_observations(function, observed, existing, options)
 

@@ -71,6 +71,12 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
         "reading every line where it cannot)",
     )
     build.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="also read records without a MAC (logs of versions before authentication, or "
+        "rebuilt by Logs Insights): only for logs whose integrity is known otherwise",
+    )
+    build.add_argument(
         "--generalise-regions", action="store_true", help="AWS endpoints: region -> *"
     )
     build.add_argument(
@@ -200,6 +206,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 extends=tuple(args.extends or ("python-runtime",)),
                 base_dir=out.parent if out is not None else None,
                 insights=args.insights,
+                allow_unauthenticated=args.allow_unauthenticated or None,
             )
             profile, report = build_profile(
                 function, args.sources, existing, options, clients=_aws_clients(args)

@@ -34,6 +34,7 @@ boto3 is imported only for the CloudWatch and S3 sources.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sys
 from collections import Counter
@@ -49,8 +50,19 @@ SUPPORTED_VERSION = 2  # 2 adds the "mac" field (see sandbox.runtime.recorder)
 OBSERVATION = "sandbox.observation"
 INVOCATION = "sandbox.invocation"
 PHASES = ("init", "invoke")
-SKIP_REASONS = ("foreign", "corrupt", "invalid", "newer-schema", "other-function")
+SKIP_REASONS = (
+    "foreign",
+    "corrupt",
+    "invalid",
+    "newer-schema",
+    "other-function",
+    "unauthenticated",
+    "forged-start",
+)
 _DECODER = json.JSONDecoder()
+# Whether records without a mac are read by default (never, in the product: tests that write
+# records by hand to exercise other parts of the builder switch it on for themselves).
+TRUST_UNSIGNED = False
 
 Warn = Callable[[str], None]
 
@@ -122,8 +134,17 @@ class ObservationSet:
     observations: dict[tuple[Any, ...], Observation] = field(default_factory=dict)
     invocations: dict[tuple[str, int], InvocationEnd] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    keys: dict[str, str] = field(default_factory=dict)  # env → observation key (hex)
+    # Records without a mac (logs of older versions): None takes TRUST_UNSIGNED (False).
+    allow_unauthenticated: bool | None = None
+    _expect_start: dict[str, bool] = field(default_factory=dict)
+    _stream: set[str] = field(default_factory=set)
     lines: int = 0
     cursors: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.allow_unauthenticated is None:
+            self.allow_unauthenticated = TRUST_UNSIGNED
 
     def add(self, item: Observation | InvocationEnd) -> None:
         if isinstance(item, Observation):
@@ -134,14 +155,67 @@ class ObservationSet:
                 self.invocations[item.key()] = item
 
     def add_line(self, line: str, source: str) -> str:
-        """Parse one line; returns ``observation``, ``invocation`` or the skip reason."""
+        """Parse one line; returns ``observation``, ``invocation`` or the skip reason.
+
+        Records are authenticated (see :mod:`sandbox.runtime.recorder`): an observation counts
+        only when its ``mac`` verifies under the key its environment's ``sandbox.start`` record
+        announced, and a start record counts only where it can be the sandbox's own — the first
+        sandbox record after the platform's ``INIT_START`` line in a log stream (a line the
+        function printed later cannot announce a key), or any start record in a file that holds
+        no platform lines (an observations file only the sandbox writes).
+        """
         self.lines += 1
+        if "INIT_START" in line and "{" not in line:
+            self._expect_start[source] = True
+            self._stream.add(source)
+            self.skipped["foreign"] += 1
+            return "foreign"
+        if '"sandbox.start"' in line:
+            self._start_record(line, source)
         kind, item = parse_line(line, self.function)
+        if item is not None and not self._authentic(line, source):
+            kind, item = "unauthenticated", None
         if item is None:
             self.skipped[kind] += 1
         else:
             self.add(item)
         return kind
+
+    def _start_record(self, line: str, source: str) -> None:
+        data = _json_object(line)
+        if data is None or data.get("type") != "sandbox.start":
+            return
+        env, key = data.get("env"), data.get("observation_key")
+        if not isinstance(env, str) or not isinstance(key, str):
+            return
+        if not self._expect_start.get(source, True):
+            self.skipped["forged-start"] += 1
+            return
+        known = self.keys.get(env)
+        if known is not None and known != key:
+            self.skipped["forged-start"] += 1  # an environment has one key
+            return
+        self.keys[env] = key
+        if source in self._stream:
+            self._expect_start[source] = False  # the next one comes after the next INIT_START
+
+    def _authentic(self, line: str, source: str) -> bool:
+        data = _json_object(line)
+        if data is None:
+            return False
+        mac = data.get("mac")
+        if not isinstance(mac, str):
+            return bool(self.allow_unauthenticated)
+        key = self.keys.get(str(data.get("env")))
+        if key is None:
+            return False
+        from sandbox.runtime.recorder import mac as compute_mac
+
+        try:
+            expected = compute_mac(bytes.fromhex(key), data)
+        except ValueError:
+            return False
+        return hmac.compare_digest(expected, mac)
 
     def union(self, other: ObservationSet) -> ObservationSet:
         """The set union (commutative, associative, idempotent on the records)."""
@@ -160,6 +234,19 @@ class ObservationSet:
 
 
 # --------------------------------------------------------------------------- lines
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
+    start = line.find('{"type"')
+    if start < 0:
+        start = line.find("{")
+    if start < 0:
+        return None
+    try:
+        data, _end = _DECODER.raw_decode(line, start)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def parse_line(
@@ -260,6 +347,7 @@ def read_sources(
     clients: Mapping[str, Any] | None = None,
     insights: bool = False,
     insights_bin: int = 60,
+    allow_unauthenticated: bool | None = None,
 ) -> ObservationSet:
     """Read every source into one :class:`ObservationSet`, resuming from ``cursors``.
 
@@ -281,13 +369,20 @@ def read_sources(
         (:mod:`sandbox.profile.insights`); where it cannot, warn and read every line.
     insights_bin:
         Minutes per bin of the Insights invocation counts.
+    allow_unauthenticated:
+        Also accept records that carry no ``mac`` (logs written by versions before it, or
+        rebuilt by Logs Insights): only for logs whose integrity is known otherwise.
 
     Example
     -------
     >>> obs = read_sources(["observations.jsonl"], function="orders")  # doctest: +SKIP
     """
     cursors = dict(cursors or {})
-    out = ObservationSet(function=function)
+    out = ObservationSet(function=function, allow_unauthenticated=allow_unauthenticated)
+    # Keys announced by start records read in earlier builds (their lines are behind a cursor).
+    known_keys = cursors.get("observation_keys")
+    if isinstance(known_keys, dict):
+        out.keys.update({k: v for k, v in known_keys.items() if isinstance(v, str)})
     for source in sources:
         before = Counter(out.skipped)
         if source == "cloudwatch" or source.startswith("cloudwatch:"):
@@ -314,6 +409,7 @@ def read_sources(
                 _read_file(out, path, cursors)
             else:
                 raise SourceError(f"{source}: no such file or folder")
+        out.cursors["observation_keys"] = dict(sorted(out.keys.items()))
         skipped = out.skipped - before
         for reason in SKIP_REASONS:
             if skipped[reason]:
@@ -437,9 +533,11 @@ def _read_cloudwatch(
                 event_id = str(event.get("eventId", ""))
                 if ts < last_ts or (ts == last_ts and event_id in seen_at_last):
                     continue
+                # One authentication context per log stream (one execution environment).
+                stream = f"{source}#{event.get('logStreamName', '')}"
                 for line in str(event.get("message", "")).splitlines():
                     if line.strip():
-                        out.add_line(line, source)
+                        out.add_line(line, stream)
                 if ts > max_ts:
                     max_ts, ids_at_max = ts, {event_id}
                 elif ts == max_ts:

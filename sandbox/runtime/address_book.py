@@ -65,8 +65,11 @@ def remember(book: AddressBook, kind: str, host: Any, result: Any) -> None:
         addresses = [
             entry[4][0]
             for entry in result
-            if type(entry) is tuple and len(entry) == 5 and type(entry[4]) is tuple
-            and entry[4] and type(entry[4][0]) is str
+            if type(entry) is tuple
+            and len(entry) == 5
+            and type(entry[4]) is tuple
+            and entry[4]
+            and type(entry[4][0]) is str
         ]
     elif kind == "gethostbyname" and type(result) is str:
         addresses = [result]

@@ -24,14 +24,14 @@ import sys
 from collections.abc import Callable
 
 from . import core, environ
+from .address_book import RESOLVED_EVENT, remember
+from .address_book import WRAPPER_CODE as RESOLVER_CODE
 from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
 from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
-from .address_book import RESOLVED_EVENT, remember
-from .address_book import WRAPPER_CODE as RESOLVER_CODE
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import guard_connection
 
@@ -105,6 +105,7 @@ INSTALL_TIME = frozenset(
         "_user_site_in_use",
         "Recorder.__init__",
         "Matcher.prepare",
+        "_compiled",
     }
 )
 # Raised by the import guard (the meta-path finder) so its decision runs inside the core.
@@ -197,6 +198,7 @@ def install_hook(
         child,
         errors,
         findings,
+        generalisation,
         globs,
         paths,
         sinks,
@@ -210,6 +212,7 @@ def install_hook(
     from .decoders import aws, code, files, modules, native, network, processes
 
     values.capture_pathlib()
+    generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
     this = sys.modules[__name__]
     from . import core_fallback
 
@@ -231,6 +234,7 @@ def install_hook(
         sinks,
         sqlite_guard,
         values,
+        generalisation,
         decoders_package,
         aws,
         code,
@@ -276,6 +280,10 @@ def install_hook(
     frozen_code.OWN_CODES = own_codes
     frozen_code.IMPORT_CODES = _import_codes()
     frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | _source_reader_codes()
+    from importlib import _bootstrap
+
+    trampoline = getattr(_bootstrap, "_call_with_frames_removed", None)
+    frozen_code.TRAMPOLINE_CODES = frozenset({trampoline.__code__}) if trampoline else frozenset()
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen(address_book).interpose()
     if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
@@ -459,7 +467,12 @@ def _build(
         sources = internal_sources.get(event)
         if sources is not None and (caller is None or caller not in sources):
             return violate(
-                "code", "tamper", "forged " + event, phase_of(), None, "an event of the sandbox's own"
+                "code",
+                "tamper",
+                "forged " + event,
+                phase_of(),
+                None,
+                "an event of the sandbox's own",
             )
         if event == IMPORT_EVENT:
             name = args[0] if args and type(args[0]) is str else None
@@ -823,7 +836,8 @@ def _import_guard() -> Any:
     # Sealed: the finder sits in sys.meta_path for anyone to read, so its functions get empty
     # globals (nothing of the sandbox is reachable from them: no __globals__ to walk).
     sealed = {
-        name: _seal(function) for name, function in (("find_spec", find_spec), ("invalidate_caches", invalidate_caches))
+        name: _seal(function)
+        for name, function in (("find_spec", find_spec), ("invalidate_caches", invalidate_caches))
     }
     finder_class = type(
         "SandboxFinder",

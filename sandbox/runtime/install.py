@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
+from . import generalisation as _generalisation
 from .config import Config, check_mode
 from .errors import ConfigError, ProfileError
 from .findings import Reporter
@@ -89,16 +90,26 @@ def install(
     kernel_statuses, kernel_details = _kernel(policy, mode, config)
     layers = {"audit": "active", **kernel_statuses}
     recorder = None
+    start_sinks: tuple[Any, ...] = ()
     if mode == "learn":
         environment = os.urandom(8).hex()
-        sink: LineSink | TeeSink = LineSink(stdout=True, files=(config.observations_file,))
-        problems += sink.problems
+        # Observations go to stdout and to the extra sinks; the extra sinks also get the start
+        # record (it announces the key the observations are authenticated with).
+        extra: list[Any] = []
+        if config.observations_file:
+            file_sink = LineSink(stdout=False, files=(config.observations_file,))
+            problems += file_sink.problems
+            extra.append(file_sink)
         if config.observations_s3:
             from .s3_sink import S3LineSink
 
-            sink = TeeSink(sink, S3LineSink(config.observations_s3, env=environment))
+            extra.append(S3LineSink(config.observations_s3, env=environment))
             # At exit, flush through the hook so the upload's own I/O is not audited.
             atexit.register(flush_observations)
+        start_sinks = tuple(extra)
+        sink: LineSink | TeeSink = (
+            TeeSink(LineSink(stdout=True), *extra) if extra else LineSink(stdout=True)
+        )
         recorder = Recorder(
             sink,
             function=config.function_name,
@@ -114,6 +125,7 @@ def install(
         roots=roots,
         layers=layers,
         max_per_invocation=config.max_findings,
+        suggest=_generalisation.suggest,
     )
     # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
     # Before the hook, so the finder it adds is in place before the function's imports.
@@ -172,6 +184,8 @@ def install(
         status["profile_error"] = load_error
         status["level"] = "WARN"
     stdout_sink.write(status)
+    for extra_sink in start_sinks:
+        extra_sink.write(status)
     return status
 
 

@@ -60,7 +60,17 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def _build(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sandbox.cli", "profile", "build", "--function", "orders", *args],
+        [
+            sys.executable,
+            "-m",
+            "sandbox.cli",
+            "profile",
+            "build",
+            "--function",
+            "orders",
+            "--allow-unauthenticated",
+            *args,
+        ],  # records written by hand, without a MAC
         env=_env(tmp_path),
         cwd=tmp_path,
         capture_output=True,

@@ -246,3 +246,48 @@ def test_s3_sink_failure_keeps_lines() -> None:
     assert sink.flush() is None and sink.pending() == 1 and sink.errors == 1
     with pytest.raises(ValueError):
         S3LineSink("http://nope")
+
+
+# ------------------------------------------------------------------ authenticated records
+
+
+def _signed(record: dict, key: bytes) -> str:
+    from sandbox.runtime.recorder import mac
+
+    return json.dumps({**record, "mac": mac(key, record)})
+
+
+@pytest.mark.signed_only
+def test_forged_observation_lines_never_become_observations(tmp_path: Path) -> None:
+    # GIVEN a log stream: the platform's INIT_START, the sandbox's start record announcing its
+    # key, one genuine observation, then what the function printed itself: a fake observation,
+    # a fake start record with a key of its own, and an observation signed with that key
+    key = bytes(range(32))
+    start = {"type": "sandbox.start", "mode": "learn", "env": "e1", "observation_key": key.hex()}
+    genuine = obs("{task}/a", env="e1")
+    forged_plain = obs("/bin/sh", env="e1")
+    attacker_key = b"\x01" * 32
+    forged_start = {**start, "env": "e2", "observation_key": attacker_key.hex()}
+    forged_signed = obs("/bin/sh", env="e2")
+    lines = [
+        "INIT_START Runtime Version: python:3.11 (local)",
+        json.dumps(start),
+        _signed(genuine, key),
+        json.dumps(forged_plain),
+        json.dumps(forged_start),
+        _signed(forged_signed, attacker_key),
+        _signed({**genuine, "target": "{task}/tampered"}, b"\x02" * 32),
+    ]
+    path = tmp_path / "stream.log"
+    path.write_text("\n".join(lines) + "\n")
+    # WHEN read as the product reads
+    result = read_sources([str(path)], function="orders")
+    # THEN only the genuine observation counts; the forged ones are counted, never merged
+    assert [o.target for o in result.observations.values()] == ["{task}/a"]
+    assert result.skipped["unauthenticated"] == 3
+    assert result.skipped["forged-start"] == 1
+    # AND a later build from the same file remembers the key (its start line is behind a cursor)
+    with path.open("a") as handle:
+        handle.write(_signed(obs("{task}/b", env="e1"), key) + "\n")
+    again = read_sources([str(path)], function="orders", cursors=result.cursors)
+    assert [o.target for o in again.observations.values()] == ["{task}/b"]

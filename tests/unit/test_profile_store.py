@@ -271,6 +271,7 @@ def test_concurrent_builds_into_one_profile_lose_nothing(tmp_path: Path) -> None
                 "sandbox.profile.cli",
                 "profile",
                 "build",
+                "--allow-unauthenticated",  # records written by hand, without a MAC
                 "--from",
                 str(log),
                 "--out",

@@ -48,6 +48,8 @@ _CodeType = _type((lambda: None).__code__)
 # and the import system's code objects that compile and unmarshal module files.
 OWN_CODES: frozenset[CodeType] = frozenset()
 IMPORT_CODES: frozenset[CodeType] = frozenset()
+# importlib's _call_with_frames_removed: what called it decides.
+TRAMPOLINE_CODES: frozenset[CodeType] = frozenset()
 # The import system's and the traceback machinery's readers (linecache, tokenize.open).
 MACHINERY_CODES: frozenset[CodeType] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
@@ -91,6 +93,8 @@ def caller_site(depth: int = 1) -> str:
 
 def _from_import_system(depth: int = 2) -> bool:
     frame = caller_frame(depth + 1)
+    if frame is not None and frame.f_code in TRAMPOLINE_CODES:
+        frame = frame.f_back  # importlib calls compile/exec through _call_with_frames_removed
     return frame is not None and frame.f_code in IMPORT_CODES
 
 
