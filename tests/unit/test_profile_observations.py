@@ -251,7 +251,7 @@ def test_s3_sink_failure_keeps_lines() -> None:
 # ------------------------------------------------------------------ authenticated records
 
 
-def _signed(record: dict, key: bytes) -> str:
+def _signed(record: dict[str, Any], key: bytes) -> str:
     from sandbox.runtime.recorder import mac
 
     return json.dumps({**record, "mac": mac(key, record)})
