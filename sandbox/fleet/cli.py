@@ -1,8 +1,10 @@
 """The fleet subcommands: layer publish, attach, detach, enforce, alert, learn, rollback,
-status, inventory, iam suggest|check, findings. Wired into ``sandbox`` by :func:`add_fleet_parsers`.
+status, inventory, iam suggest|check, findings, report. Wired into ``sandbox`` by
+:func:`add_fleet_parsers`.
 
-Exit status: 0 done (or nothing to do), 1 a function was refused or failed, an issue was found
-(``iam check``), or the command could not run; 2 usage errors (argparse).
+Exit status, the same for every command: 0 done (or nothing to do); 1 a function was refused
+or failed, drift or findings were found, or AWS could not be reached; 2 usage or input error
+(a bad option, a profile file that does not exist or is invalid).
 """
 
 from __future__ import annotations
@@ -11,12 +13,25 @@ import argparse
 import datetime as dt
 import json
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sandbox.errors import SandboxError
-from sandbox.fleet._api import AwsOptions, FleetError, call, wait_updated
+from sandbox.errors import ProfileError, SandboxError
+from sandbox.fleet._api import RETRY_MODES, AwsOptions, FleetError, call, wait_updated
+from sandbox.fleet.batch import (
+    DEFAULT_CONCURRENCY,
+    Progress,
+    Selection,
+    Target,
+    UsageError,
+    parse_regions,
+    run_all,
+    select_targets,
+    summarise,
+)
+from sandbox.fleet.change import format_change
 from sandbox.fleet.functions import (
     Outcome,
     Plan,
@@ -27,13 +42,13 @@ from sandbox.fleet.functions import (
     plan_attach,
     plan_detach,
     plan_rollback,
-    select_functions,
 )
 from sandbox.fleet.layers import (
     PYTHON_RUNTIMES,
     SSM_PREFIX,
     default_cache_dir,
     find_sandbox_layer,
+    planned_profile_layer,
     profile_summary,
     profile_zip,
     publish_profile_layer,
@@ -45,68 +60,144 @@ from sandbox.fleet.versions import apply_versioned, rollback_alias
 
 __all__ = ["add_fleet_parsers", "add_layer_publish", "main"]
 
-Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 # --------------------------------------------------------------------------- shared options
 
 
-def _aws_options(parser: argparse.ArgumentParser) -> None:
+def _aws_options(parser: argparse.ArgumentParser, *, several_regions: bool = False) -> None:
     group = parser.add_argument_group("AWS")
-    group.add_argument("--region", help="AWS region (default: the SDK's configuration)")
+    if several_regions:
+        group.add_argument(
+            "--region",
+            action="append",
+            metavar="REGION",
+            help="AWS region; repeatable or a comma list (default: the SDK's configuration)",
+        )
+    else:
+        group.add_argument("--region", help="AWS region (default: the SDK's configuration)")
     group.add_argument("--endpoint-url", metavar="URL", help="API endpoint (e.g. a moto server)")
-    group.add_argument("--profile-name", metavar="NAME", help="named AWS profile (credentials)")
+    group.add_argument(
+        "--profile-name",
+        metavar="NAME",
+        help="named AWS profile for the credentials (not a sandbox profile: see --profile)",
+    )
+    group.add_argument(
+        "--retry-mode",
+        choices=RETRY_MODES,
+        default="standard",
+        help="botocore's retry mode (default standard; adaptive also slows down on throttling)",
+    )
+    group.add_argument(
+        "--max-attempts",
+        type=int,
+        default=8,
+        metavar="N",
+        help="attempts per API call, retries included, made by botocore (default 8)",
+    )
 
 
-def _selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("functions", nargs="*", metavar="FUNCTION", help="function names or ARNs")
+def _selection(parser: argparse.ArgumentParser, *, names_help: str | None = None) -> None:
+    parser.add_argument(
+        "functions",
+        nargs="*",
+        metavar="FUNCTION",
+        help=names_help or "function names or ARNs (an ARN selects its own region)",
+    )
+    parser.add_argument(
+        "--prefix", metavar="TEXT", help="select the Python functions whose name starts with TEXT"
+    )
     parser.add_argument(
         "--tag",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="select Python functions with this tag (repeatable: all must match)",
+        help="select the Python functions with this tag (repeatable: all must match)",
     )
     parser.add_argument(
-        "--all", dest="all_python", action="store_true", help="every Python function in the region"
+        "--all",
+        dest="all_python",
+        action="store_true",
+        help="every Python function (of each region)",
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="show what would change, change nothing"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"functions worked on at the same time (default {DEFAULT_CONCURRENCY})",
+    )
+
+
+def _change_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (before -> after per function) and change nothing",
     )
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
 
 
-def _profile_options(parser: argparse.ArgumentParser, *, learning: bool) -> None:
-    parser.add_argument("function", metavar="FUNCTION")
+def _learning_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--profile",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="the function's profile (source, not compiled)",
+        "--invocations",
+        "--min-quiet-invocations",
+        dest="invocations",
+        type=int,
+        default=100,
+        metavar="N",
+        help="invocations with nothing novel before learning counts as done (default 100; "
+        "--min-quiet-invocations is the old name)",
     )
     parser.add_argument(
-        "--force",
+        "--quiet-for",
+        "--min-quiet-time",
+        dest="quiet_for",
+        default="24h",
+        metavar="T",
+        help="time with nothing novel before learning counts as done (default 24h; "
+        "--min-quiet-time is the old name)",
+    )
+
+
+def _profile_source(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    source = parser.add_mutually_exclusive_group(required=required)
+    source.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="the sandbox profile of the (one) function (source, not compiled)",
+    )
+    source.add_argument(
+        "--profiles",
+        type=Path,
+        metavar="DIR",
+        help="the repository's sandbox profiles: DIR/<function>.json is each function's",
+    )
+
+
+def _profile_options(parser: argparse.ArgumentParser, *, learning: bool) -> None:
+    _selection(parser)
+    _profile_source(parser, required=True)
+    parser.add_argument(
+        "--allow-foreign-profile",
         action="store_true",
-        help="skip the learning-done and profile-name checks"
-        if learning
-        else "skip the profile-name check",
+        help="use a profile learned for another function (its 'function' differs)",
     )
     if learning:
         parser.add_argument(
-            "--min-quiet-invocations",
-            type=int,
-            default=100,
-            metavar="N",
-            help="invocations with nothing novel before enforce (default 100)",
+            "--skip-learning-check",
+            action="store_true",
+            help="enforce even though learning is not done",
         )
-        parser.add_argument(
-            "--min-quiet-time",
-            default="24h",
-            metavar="T",
-            help="time with nothing novel before enforce (default 24h)",
-        )
+        _learning_options(parser)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="deprecated: the same as --allow-foreign-profile"
+        + (" --skip-learning-check" if learning else ""),
+    )
     parser.add_argument(
         "--layer-arn",
         metavar="ARN",
@@ -124,11 +215,8 @@ def _profile_options(parser: argparse.ArgumentParser, *, learning: bool) -> None
         metavar="DIR",
         help="local copy of published profile zips (default ~/.cache/lambda-sandbox/layers)",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="check and show, publish and change nothing"
-    )
+    _change_options(parser)
     _alias_option(parser)
-    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def _alias_option(parser: argparse.ArgumentParser, *, rollback: bool = False) -> None:
@@ -143,9 +231,49 @@ def _alias_option(parser: argparse.ArgumentParser, *, rollback: bool = False) ->
 
 
 def _options(args: argparse.Namespace) -> AwsOptions:
+    region = args.region
+    if isinstance(region, list):
+        regions = parse_regions(region)
+        region = regions[0]
+    if getattr(args, "max_attempts", 8) < 1:
+        raise UsageError("--max-attempts must be at least 1")
     return AwsOptions(
-        region=args.region, endpoint_url=args.endpoint_url, profile_name=args.profile_name
+        region=region,
+        endpoint_url=args.endpoint_url,
+        profile_name=args.profile_name,
+        retry_mode=getattr(args, "retry_mode", "standard"),
+        max_attempts=getattr(args, "max_attempts", 8),
     )
+
+
+def _targets(
+    args: argparse.Namespace, opts: AwsOptions, *, default_all: bool = False
+) -> list[Target]:
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    selection = Selection(
+        names=tuple(args.functions),
+        prefix=args.prefix,
+        tags=tuple(args.tag),
+        all_python=args.all_python,
+        regions=parse_regions(args.region),
+    )
+    return select_targets(opts, selection, concurrency=args.concurrency, default_all=default_all)
+
+
+class _Regions:
+    """One :class:`AwsOptions` (own clients) per region, made once, shared by the workers."""
+
+    def __init__(self, base: AwsOptions) -> None:
+        self.base = base
+        self._by_region: dict[str, AwsOptions] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, region: str) -> AwsOptions:
+        with self._lock:
+            if region not in self._by_region:
+                self._by_region[region] = self.base.for_region(region)
+            return self._by_region[region]
 
 
 def _duration(value: str) -> dt.timedelta:
@@ -154,22 +282,47 @@ def _duration(value: str) -> dt.timedelta:
         return dt.timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
     if value.isdigit():
         return dt.timedelta(seconds=int(value))
-    raise FleetError(f"duration {value!r}: expected e.g. 24h, 30m, 7d")
+    raise UsageError(f"duration {value!r}: expected e.g. 24h, 30m, 7d")
 
 
-def _report(outcomes: Sequence[Outcome], as_json: bool) -> int:
-    if as_json:
-        print(json.dumps([o.to_dict() for o in outcomes], indent=2, sort_keys=True))
-    else:
-        for outcome in outcomes:
+def _several_regions(targets: Sequence[Target]) -> bool:
+    return len({t.region for t in targets}) > 1
+
+
+def _stream(
+    targets: Sequence[Target],
+    work: Callable[[Target], Outcome],
+    args: argparse.Namespace,
+) -> int:
+    """Run ``work`` on every target; print each outcome as it finishes; summary; exit status.
+
+    Text: one line per function as it finishes (with ``--dry-run`` the plan under it), failures
+    on stderr; a progress bar on stderr when it is a terminal; the counts by outcome on stderr.
+    ``--json``: the outcomes as one JSON list (sorted by region and function) at the end.
+    """
+    if not targets:
+        print("no function selected", file=sys.stderr)
+        return 0
+    with_region = _several_regions(targets)
+    progress = Progress(len(targets))
+    outcomes: list[Outcome] = []
+    for target, outcome in run_all(targets, work, concurrency=args.concurrency):
+        outcome.region = outcome.region or target.region
+        outcomes.append(outcome)
+        if not args.json:
+            progress.clear()
             stream = sys.stdout if outcome.ok else sys.stderr
-            print(f"{outcome.function}: {outcome.status}: {outcome.message}", file=stream)
-        failed = [o for o in outcomes if not o.ok]
-        if len(outcomes) > 1:
-            print(
-                f"{len(outcomes) - len(failed)} of {len(outcomes)} functions done, "
-                f"{len(failed)} refused or failed"
-            )
+            label = target.label(with_region=with_region)
+            print(f"{label}: {outcome.status}: {outcome.message}", file=stream, flush=True)
+            if getattr(args, "dry_run", False) and outcome.change is not None:
+                print("\n".join(format_change(outcome.change.to_dict())), flush=True)
+        progress.update(outcome.status)
+    if args.json:
+        outcomes.sort(key=lambda o: (o.region, o.function))
+        print(json.dumps([o.to_dict() for o in outcomes], indent=2, sort_keys=True))
+    if len(outcomes) > 1 or args.json:
+        dry = "dry run, nothing written: " if getattr(args, "dry_run", False) else ""
+        print(dry + summarise(o.status for o in outcomes), file=sys.stderr)
     return 1 if any(not o.ok for o in outcomes) else 0
 
 
@@ -181,11 +334,14 @@ def _doc(func: Callable[..., Any]) -> str:
 
 
 def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the tool's own errors into a message and exit status 1 (no traceback)."""
+    """The tool's own errors as a message, no traceback: input errors exit 2, the rest 1."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
+        except (UsageError, ProfileError) as exc:
+            print(f"sandbox {args.command}: {exc}", file=sys.stderr)
+            return 2
         except SandboxError as exc:
             print(f"sandbox {args.command}: {exc}", file=sys.stderr)
             return 1
@@ -203,11 +359,12 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 class _LayerChooser:
     """The sandbox layer ARN for a function: given, attached (unless upgrading), or latest."""
 
-    def __init__(self, opts: AwsOptions, explicit: str | None, *, upgrade: bool):
-        self.opts = opts
+    def __init__(self, regions: _Regions, explicit: str | None, *, upgrade: bool):
+        self.regions = regions
         self.explicit = explicit
         self.upgrade = upgrade
-        self._latest: dict[tuple[str, str], str] = {}
+        self._latest: dict[tuple[str, str, str], str] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, config: Mapping[str, Any]) -> str | None:
         if self.explicit:
@@ -218,10 +375,14 @@ class _LayerChooser:
         if not runtime.startswith("python3"):
             return None  # plan_attach refuses it by name
         arch = (config.get("Architectures") or ["x86_64"])[0]
-        key = (runtime, arch)
-        if key not in self._latest:
-            self._latest[key] = find_sandbox_layer(self.opts, runtime, arch)
-        return self._latest[key]
+        parts = str(config.get("FunctionArn") or "").split(":")
+        region = parts[3] if len(parts) > 3 else ""
+        key = (region, runtime, arch)
+        with self._lock:  # one lookup per region, runtime and architecture
+            if key not in self._latest:
+                opts = self.regions(region) if region else self.regions.base
+                self._latest[key] = find_sandbox_layer(opts, runtime, arch)
+            return self._latest[key]
 
 
 # --------------------------------------------------------------------------- commands
@@ -229,7 +390,7 @@ class _LayerChooser:
 
 @_guard
 def cmd_layer_publish(args: argparse.Namespace) -> int:
-    """``sandbox layer publish``: one layer version per runtime for the arch."""
+    """sandbox layer publish: one layer version per runtime for the arch."""
     opts = _options(args)
     results = []
     for runtime in args.runtime or PYTHON_RUNTIMES:
@@ -297,151 +458,249 @@ def _attach_planner(
 def _attach_all(args: argparse.Namespace, mode: str, *, upgrade: bool) -> int:
     """Attach (or keep) the layer and the wrapper on every selected function, in ``mode``."""
     opts = _options(args)
-    chooser = _LayerChooser(opts, args.layer_arn, upgrade=upgrade)
+    targets = _targets(args, opts)
+    regions = _Regions(opts)
+    chooser = _LayerChooser(regions, args.layer_arn, upgrade=upgrade)
     planner = _attach_planner(chooser, mode, True, args.redirect_handler)
-    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    return _report(
-        [
-            apply_versioned(opts, name, planner, alias=args.alias, dry_run=args.dry_run)
-            for name in names
-        ],
-        args.json,
-    )
+
+    def work(target: Target) -> Outcome:
+        return apply_versioned(
+            regions(target.region),
+            target.function,
+            planner,
+            alias=args.alias,
+            dry_run=args.dry_run,
+        )
+
+    return _stream(targets, work, args)
 
 
 @_guard
 def cmd_attach(args: argparse.Namespace) -> int:
-    """``sandbox attach``: add the layer and the wrapper, set the mode."""
+    """sandbox attach: add the layer and the wrapper, set the mode."""
     return _attach_all(args, args.mode, upgrade=True)
 
 
 @_guard
 def cmd_detach(args: argparse.Namespace) -> int:
-    """``sandbox detach``: remove everything the sandbox added."""
+    """sandbox detach: remove everything the sandbox added."""
     opts = _options(args)
-    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    return _report(
-        [apply(opts, name, plan_detach, dry_run=args.dry_run) for name in names], args.json
-    )
+    targets = _targets(args, opts)
+    regions = _Regions(opts)
+
+    def work(target: Target) -> Outcome:
+        return apply(regions(target.region), target.function, plan_detach, dry_run=args.dry_run)
+
+    return _stream(targets, work, args)
 
 
 @_guard
 def cmd_learn(args: argparse.Namespace) -> int:
-    """``sandbox learn``: switch to learn (attaching if needed), keeping any profile layer."""
+    """sandbox learn: switch to learn (attaching if needed), keeping any profile layer."""
     return _attach_all(args, "learn", upgrade=False)
 
 
 @_guard
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """``sandbox rollback``: the previous mode and profile layer version (``SANDBOX_PREVIOUS``)."""
+    """sandbox rollback: the previous mode and profile layer version (SANDBOX_PREVIOUS)."""
     opts = _options(args)
-    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    if args.alias:
-        return _report(
-            [rollback_alias(opts, name, args.alias, dry_run=args.dry_run) for name in names],
-            args.json,
-        )
-    return _report(
-        [apply(opts, name, plan_rollback, dry_run=args.dry_run) for name in names], args.json
-    )
+    targets = _targets(args, opts)
+    regions = _Regions(opts)
+
+    def work(target: Target) -> Outcome:
+        region_opts = regions(target.region)
+        if args.alias:
+            return rollback_alias(region_opts, target.function, args.alias, dry_run=args.dry_run)
+        return apply(region_opts, target.function, plan_rollback, dry_run=args.dry_run)
+
+    return _stream(targets, work, args)
+
+
+def _short(function: str) -> str:
+    return function.rsplit(":function:", 1)[-1].split(":")[0]
+
+
+def _profile_path(args: argparse.Namespace, function: str) -> Path:
+    if args.profile is not None:
+        return Path(args.profile)
+    return Path(args.profiles) / f"{_short(function)}.json"
 
 
 def _profile_mode(mode: str) -> Callable[[argparse.Namespace], int]:
     @_guard
     def command(args: argparse.Namespace) -> int:
         from sandbox.profile import Profile
-        from sandbox.profile.package import layer_description
 
-        opts = _options(args)
-        function = args.function
-        profile = Profile.load(args.profile)
-        short = function.rsplit(":function:", 1)[-1].split(":")[0]
-        if profile.function != short and not args.force:
-            raise Refused(
-                f"{args.profile} is the profile of {profile.function!r}, not {short!r} "
-                "(--force to use it anyway)"
-            )
-        if mode == "enforce":
-            done, reason = learning_status(
-                profile.learning,
-                min_invocations=args.min_quiet_invocations,
-                quiet=_duration(args.min_quiet_time),
-            )
-            if not done and not args.force:
-                raise Refused(
-                    f"{function}: learning is not done ({reason}); keep learning, "
-                    "use `sandbox alert` "
-                    "to see what enforce would block, or --force"
-                )
-        lambda_client = opts.client("lambda")
-        config = wait_updated(lambda_client, function, opts)
-        # Refuse (not Python, wrapper slot, layer limit) before publishing anything.
-        placeholder = "arn:aws:lambda:r:0:layer:{}:1"
-        plan_attach(
-            config,
-            sandbox_layer=placeholder.format("lambda-sandbox-placeholder"),
-            mode=mode,
-            profile_layer=placeholder.format("sandbox-profile-placeholder"),
-            redirect_handler=args.redirect_handler,
-        )
-        compiled = profile.compile(base_dir=args.profile.resolve().parent)
-        meta = profile_summary(profile, compiled)
-        data = profile_zip(compiled, meta)
-        sha = str(compiled.get("profile_sha256", ""))[:12]
-        if args.dry_run:
+        if args.force:
             print(
-                f"{function}: would publish profile {sha} ({len(data)} bytes) and switch to {mode}"
+                f"sandbox {mode}: --force is deprecated; use --allow-foreign-profile"
+                + (" and --skip-learning-check" if mode == "enforce" else ""),
+                file=sys.stderr,
             )
-            return 0
-        arn, published = publish_profile_layer(
-            opts,
-            function,
-            data,
-            description=layer_description(short, str(compiled.get("profile_sha256", ""))),
-            cache_dir=args.cache_dir or default_cache_dir(),
-        )
-        chooser = _LayerChooser(opts, args.layer_arn, upgrade=False)
-        planner = _attach_planner(chooser, mode, arn, args.redirect_handler)
-        outcome = apply_versioned(opts, function, planner, alias=args.alias)
-        outcome.details["profile_layer"] = arn
-        outcome.details["profile_published"] = published
-        return _report([outcome], args.json)
+        allow_foreign = args.allow_foreign_profile or args.force
+        skip_learning = mode != "enforce" or args.skip_learning_check or args.force
+        quiet = _duration(args.quiet_for) if mode == "enforce" else dt.timedelta(0)
+        opts = _options(args)
+        single = Profile.load(args.profile) if args.profile is not None else None
+        if args.profiles is not None and not Path(args.profiles).is_dir():
+            raise UsageError(f"--profiles {args.profiles}: not a directory")
+        targets = _targets(args, opts)
+        if single is not None and len(targets) > 1:
+            raise UsageError("--profile FILE is for one function; use --profiles DIR for several")
+        regions = _Regions(opts)
+        chooser = _LayerChooser(regions, args.layer_arn, upgrade=False)
+        cache_dir = args.cache_dir or default_cache_dir()
 
-    command.__doc__ = f"``sandbox {mode}``: publish the profile layer, attach it, switch to {mode}."
+        def work(target: Target) -> Outcome:
+            region_opts = regions(target.region)
+            try:
+                return _switch(region_opts, target.function, single)
+            except (Refused, ProfileError) as exc:
+                return Outcome(target.function, "refused", str(exc), region=target.region)
+            except SandboxError as exc:
+                return Outcome(target.function, "error", str(exc), region=target.region)
+            except Exception as exc:
+                from sandbox.fleet._api import error_code
+
+                message = f"{error_code(exc) or type(exc).__name__}: {exc}"
+                if error_code(exc) == "ResourceNotFoundException":
+                    message = "function not found"
+                return Outcome(target.function, "error", message, region=target.region)
+
+        def _switch(opts: AwsOptions, function: str, profile: Any) -> Outcome:
+            path = _profile_path(args, function)
+            if profile is None:
+                if not path.is_file():
+                    raise Refused(f"{function}: no profile {path}")
+                profile = Profile.load(path)
+            short = _short(function)
+            if profile.function != short and not allow_foreign:
+                raise Refused(
+                    f"{path} is the profile of {profile.function!r}, not {short!r} "
+                    "(--allow-foreign-profile to use it anyway)"
+                )
+            if not skip_learning:
+                done, reason = learning_status(
+                    profile.learning, min_invocations=args.invocations, quiet=quiet
+                )
+                if not done:
+                    raise Refused(
+                        f"{function}: learning is not done ({reason}); keep learning, use "
+                        "`sandbox alert` to see what enforce would block, or "
+                        "--skip-learning-check"
+                    )
+            config = wait_updated(opts.client("lambda"), function, opts)
+            # Refuse (not Python, wrapper slot, layer limit) before publishing anything.
+            placeholder = "arn:aws:lambda:r:0:layer:{}:1"
+            plan_attach(
+                config,
+                sandbox_layer=placeholder.format("lambda-sandbox-placeholder"),
+                mode=mode,
+                profile_layer=placeholder.format("sandbox-profile-placeholder"),
+                redirect_handler=args.redirect_handler,
+            )
+            from sandbox.profile.package import layer_description
+
+            compiled = profile.compile(base_dir=path.resolve().parent)
+            data = profile_zip(compiled, profile_summary(profile, compiled))
+            sha = str(compiled.get("profile_sha256", ""))
+            if args.dry_run:
+                arn, published = planned_profile_layer(opts, str(config["FunctionArn"]), data)
+            else:
+                arn, published = publish_profile_layer(
+                    opts,
+                    function,
+                    data,
+                    description=layer_description(short, sha),
+                    cache_dir=cache_dir,
+                )
+            planner = _attach_planner(chooser, mode, arn, args.redirect_handler)
+            outcome = apply_versioned(
+                opts, function, planner, alias=args.alias, dry_run=args.dry_run
+            )
+            outcome.details["profile_layer"] = arn
+            outcome.details["profile_published"] = published
+            outcome.details["profile_sha256"] = sha
+            if args.dry_run and published:
+                outcome.message += f"; would publish profile {sha[:12]} ({len(data)} bytes)"
+            return outcome
+
+        return _stream(targets, work, args)
+
+    command.__doc__ = f"sandbox {mode}: publish the profile layer, attach it, switch to {mode}."
     return command
+
+
+def _collect(
+    targets: Sequence[Target],
+    work: Callable[[Target], Any],
+    args: argparse.Namespace,
+    *,
+    status_of: Callable[[Any], str],
+    show: Callable[[Target, Any], tuple[str, bool] | None] | None = None,
+) -> list[tuple[Target, Any]]:
+    """Run ``work`` on every target with the progress bar; print ``show``'s text as each result
+    arrives (text mode), the counts by outcome at the end; results in selection order."""
+    progress = Progress(len(targets))
+    order = {target: index for index, target in enumerate(targets)}
+    results: list[tuple[Target, Any]] = []
+    for target, result in run_all(targets, work, concurrency=args.concurrency):
+        results.append((target, result))
+        shown = show(target, result) if show is not None and not args.json else None
+        if shown:
+            text, failed = shown
+            progress.clear()
+            print(text, file=sys.stderr if failed else sys.stdout, flush=True)
+        progress.update(status_of(result))
+    if len(results) > 1:
+        print(summarise(status_of(r) for _, r in results), file=sys.stderr)
+    results.sort(key=lambda item: order[item[0]])
+    return results
 
 
 @_guard
 def cmd_status(args: argparse.Namespace) -> int:
-    """``sandbox status``: does what is deployed match the repository and the latest layer?"""
-    from sandbox.fleet.drift import check_function, format_status
+    """sandbox status: does what is deployed match the repository and the latest layer?"""
+    from sandbox.fleet.drift import FunctionStatus, check_function, format_status
 
-    if args.profile is not None and (len(args.functions) != 1 or args.tag or args.all_python):
-        raise FleetError("--profile FILE is for one function; use --profiles DIR for several")
     opts = _options(args)
-    names = select_functions(opts, args.functions, tags=args.tag, all_python=args.all_python)
-    statuses = []
-    for name in names:
+    targets = _targets(args, opts)
+    if args.profile is not None and len(targets) != 1:
+        raise UsageError("--profile FILE is for one function; use --profiles DIR for several")
+    regions = _Regions(opts)
+    cache_dir = args.cache_dir or default_cache_dir()
+    with_region = _several_regions(targets)
+
+    def work(target: Target) -> FunctionStatus:
         profile = args.profile
         if profile is None and args.profiles is not None:
-            candidate = args.profiles / f"{name.rsplit(':function:', 1)[-1].split(':')[0]}.json"
+            candidate = _profile_path(args, target.function)
             profile = candidate if candidate.is_file() else None
-        statuses.append(
-            check_function(
-                opts,
-                name,
-                profile=profile,
-                mode=args.mode,
-                qualifier=args.alias,
-                ssm_prefix=args.ssm_prefix,
-                cache_dir=args.cache_dir or default_cache_dir(),
+        return check_function(
+            regions(target.region),
+            target.function,
+            profile=profile,
+            mode=args.mode,
+            qualifier=args.alias,
+            ssm_prefix=args.ssm_prefix,
+            cache_dir=cache_dir,
+        )
+
+    def status_of(status: FunctionStatus) -> str:
+        return "error" if status.error else "drift" if status.drift else "in sync"
+
+    def show(target: Target, status: FunctionStatus) -> tuple[str, bool]:
+        text = format_status([status])
+        return (f"{target.region}/{text}" if with_region else text), False
+
+    results = _collect(targets, work, args, status_of=status_of, show=show)
+    if args.json:
+        print(
+            json.dumps(
+                [{**s.to_dict(), "region": t.region} for t, s in results], indent=2, sort_keys=True
             )
         )
-    if args.json:
-        print(json.dumps([s.to_dict() for s in statuses], indent=2, sort_keys=True))
-    else:
-        print(format_status(statuses))
-    return 1 if any(s.drift for s in statuses) else 0
+    return 1 if any(s.drift for _, s in results) else 0
 
 
 @_guard
@@ -454,26 +713,49 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     Exit status: 0 listed, 1 a named function does not exist or AWS could not be read, 2 usage.
     """
     from sandbox.fleet.cwfindings import parse_since
-    from sandbox.fleet.inventory import collect, format_csv, format_table
+    from sandbox.fleet.inventory import format_csv, format_table, row_for
 
     opts = _options(args)
-    rows = collect(
-        opts,
-        args.functions,
-        cache_dir=args.cache_dir or default_cache_dir(),
-        findings=args.findings,
-        iam=not args.no_iam,
-        since_ms=parse_since(args.since) if args.findings else None,
-        min_invocations=args.min_quiet_invocations,
-        quiet=_duration(args.min_quiet_time),
-    )
+    quiet = _duration(args.quiet_for)
+    since_ms = parse_since(args.since) if args.findings else None
+    targets = _targets(args, opts, default_all=True)
+    regions = _Regions(opts)
+    cache_dir = args.cache_dir or default_cache_dir()
+
+    def work(target: Target) -> dict[str, Any] | FleetError | None:
+        try:
+            return row_for(
+                regions(target.region),
+                target.function,
+                cache_dir=cache_dir,
+                findings=args.findings,
+                iam=not args.no_iam,
+                since_ms=since_ms,
+                min_invocations=args.invocations,
+                quiet=quiet,
+            )
+        except FleetError as exc:
+            return exc
+
+    def status_of(row: Any) -> str:
+        return "error" if isinstance(row, FleetError) else "skipped" if row is None else "listed"
+
+    def show(target: Target, row: Any) -> tuple[str, bool] | None:
+        return (f"sandbox inventory: {row}", True) if isinstance(row, FleetError) else None
+
+    results = _collect(targets, work, args, status_of=status_of, show=show)
+    rows = [r for _, r in results if isinstance(r, dict)]
+    rows.sort(key=lambda r: (str(r.get("region")), str(r["function"])))
+    if _several_regions(targets) and not args.json:
+        rows = [{**r, "function": f"{r['region']}/{r['function']}"} for r in rows]
+    errors = [r for _, r in results if isinstance(r, FleetError)]
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True, default=str))
     elif args.csv:
         sys.stdout.write(format_csv(rows))
     else:
         print(format_table(rows))
-    return 0
+    return 1 if errors else 0
 
 
 def _function_arn_and_role(opts: AwsOptions, function: str) -> tuple[str, str, str]:
@@ -483,7 +765,7 @@ def _function_arn_and_role(opts: AwsOptions, function: str) -> tuple[str, str, s
 
 @_guard
 def cmd_iam_suggest(args: argparse.Namespace) -> int:
-    """``sandbox iam suggest``: a least-privilege policy from the profile's AWS calls."""
+    """sandbox iam suggest: a least-privilege policy from the profile's AWS calls."""
     from sandbox.fleet.iam import suggest_policy
     from sandbox.profile import Profile
 
@@ -496,42 +778,81 @@ def cmd_iam_suggest(args: argparse.Namespace) -> int:
     text = json.dumps(policy, indent=2, sort_keys=True) + "\n"
     if args.out:
         args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    else:
+        print(f"wrote {args.out}", file=sys.stderr if args.json else sys.stdout)
+    if args.json or not args.out:
         sys.stdout.write(text)
     return 0
 
 
+def _iam_text(result: Mapping[str, Any]) -> str:
+    lines = [f"{result['function']}: role {result['role']}: {result['policies']} policies"]
+    for item in result["over_permissive"]:
+        lines.append(
+            f"  over-permissive  {item['kind']:<17} {item['policy']} [{item['sid']}]: "
+            f"{item['detail']}"
+        )
+    for action in result["missing"]:
+        lines.append(f"  missing          {action} (used by the function, granted by no statement)")
+    if result["ok"]:
+        lines.append("  least privilege: nothing beyond what the function uses")
+    return "\n".join(lines)
+
+
 @_guard
 def cmd_iam_check(args: argparse.Namespace) -> int:
-    """``sandbox iam check``: the role's grants against what the profile uses."""
+    """sandbox iam check: each role's grants against what its function's profile uses."""
     from sandbox.fleet.iam import check_role, role_policies
     from sandbox.profile import Profile
 
     opts = _options(args)
-    profile = Profile.load(args.profile)
-    arn, role_arn, name = _function_arn_and_role(opts, args.function)
-    role_name = role_arn.rsplit("/", 1)[-1]
-    policies = role_policies(opts.client("iam"), role_name, opts)
-    result = check_role(policies, profile, function_arn=arn, function_name=name)
+    single = Profile.load(args.profile) if args.profile is not None else None
+    targets = _targets(args, opts)
+    if single is not None and len(targets) > 1:
+        raise UsageError("--profile FILE is for one function; use --profiles DIR for several")
+    regions = _Regions(opts)
+
+    def work(target: Target) -> dict[str, Any]:
+        base = {"function": target.function, "region": target.region}
+        try:
+            profile = single
+            if profile is None:
+                path = _profile_path(args, target.function)
+                if not path.is_file():
+                    return {**base, "error": f"no profile {path}"}
+                profile = Profile.load(path)
+            region_opts = regions(target.region)
+            arn, role_arn, name = _function_arn_and_role(region_opts, target.function)
+            role_name = role_arn.rsplit("/", 1)[-1]
+            policies = role_policies(region_opts.client("iam"), role_name, region_opts)
+            result = check_role(policies, profile, function_arn=arn, function_name=name)
+        except SandboxError as exc:
+            return {**base, "error": str(exc)}
+        except Exception as exc:
+            from sandbox.fleet._api import error_code
+
+            code = error_code(exc)
+            message = "function not found" if code == "ResourceNotFoundException" else str(exc)
+            return {**base, "error": message}
+        return {
+            **base,
+            "function": name,
+            "role": role_arn,
+            "policies": len(policies),
+            **result.to_dict(),
+        }
+
+    def status_of(result: Mapping[str, Any]) -> str:
+        return "error" if "error" in result else "ok" if result["ok"] else "findings"
+
+    def show(target: Target, result: Mapping[str, Any]) -> tuple[str, bool]:
+        if "error" in result:
+            return f"{target.function}: error: {result['error']}", True
+        return _iam_text(result), False
+
+    results = _collect(targets, work, args, status_of=status_of, show=show)
     if args.json:
-        print(
-            json.dumps(
-                {"function": name, "role": role_arn, **result.to_dict()}, indent=2, sort_keys=True
-            )
-        )
-    else:
-        print(f"{name}: role {role_arn}: {len(policies)} policies")
-        for item in result.over_permissive:
-            print(
-                f"  over-permissive  {item['kind']:<17} {item['policy']} [{item['sid']}]: "
-                f"{item['detail']}"
-            )
-        for action in result.missing:
-            print(f"  missing          {action} (used by the function, granted by no statement)")
-        if result.ok:
-            print("  least privilege: nothing beyond what the function uses")
-    return 0 if result.ok else 1
+        print(json.dumps([r for _, r in results], indent=2, sort_keys=True))
+    return 0 if all(status_of(r) == "ok" for _, r in results) else 1
 
 
 def _print_findings(function: str, window: str, agg: Any) -> None:
@@ -570,11 +891,14 @@ def _print_findings(function: str, window: str, agg: Any) -> None:
 
 @_guard
 def cmd_findings(args: argparse.Namespace) -> int:
-    """``sandbox findings``: every distinct finding of a function from CloudWatch Logs, with
+    """sandbox findings: every distinct finding of the functions from CloudWatch Logs, with
     its count, first and last seen and each caller; export to OCSF or Security Hub.
 
     Exit status: 0 no finding, 1 findings (or a failed export or lookup), 2 usage error.
     """
+    import contextlib
+    import io
+
     from sandbox.fleet.cwfindings import (
         aggregate,
         parse_since,
@@ -586,47 +910,100 @@ def cmd_findings(args: argparse.Namespace) -> int:
     from sandbox.fleet.securityhub import import_to_security_hub
 
     opts = _options(args)
-    records: list[dict[str, Any]] = []
+    window = "in the files given" if args.logs else f"since {args.since}"
     if args.logs:
-        records.extend(read_findings_files(args.logs, args.function))
+        if len(args.functions) != 1 or args.prefix or args.tag or args.all_python:
+            raise UsageError("--logs reads the findings of one named function")
+        targets = [Target("", args.functions[0])]
+        since_ms = None
     else:
-        name = require_function(opts, args.function)
-        records.extend(read_findings(opts, name, since_ms=parse_since(args.since)))
-    agg = aggregate(records)
-    if args.ocsf:
-        region = None if args.logs else opts.region_name()
-        for group in agg.groups:
-            print(json.dumps(to_ocsf(group, region=region), sort_keys=True))
-    elif args.json:
+        since_ms = parse_since(args.since)
+        targets = _targets(args, opts)
+    regions = _Regions(opts)
+    with_region = _several_regions(targets)
+
+    def work(target: Target) -> dict[str, Any]:
+        try:
+            if args.logs:
+                records = list(read_findings_files(args.logs, target.function))
+            else:
+                region_opts = regions(target.region)
+                name = require_function(region_opts, target.function)
+                records = list(read_findings(region_opts, name, since_ms=since_ms))
+        except SandboxError as exc:
+            return {"target": target, "error": str(exc)}
+        except Exception as exc:
+            if type(exc).__module__.startswith(("botocore", "boto3")):
+                return {"target": target, "error": str(exc)}
+            raise
+        return {"target": target, "records": records, "aggregate": aggregate(records)}
+
+    def status_of(result: Mapping[str, Any]) -> str:
+        if "error" in result:
+            return "error"
+        return "findings" if result["aggregate"].groups else "clean"
+
+    def show(target: Target, result: Mapping[str, Any]) -> tuple[str, bool] | None:
+        if "error" in result:
+            return f"sandbox findings: {result['error']}", True
+        if args.ocsf:
+            region = None if args.logs else target.region
+            lines = [
+                json.dumps(to_ocsf(group, region=region), sort_keys=True)
+                for group in result["aggregate"].groups
+            ]
+            return ("\n".join(lines), False) if lines else None
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            label = target.label(with_region=with_region)
+            _print_findings(label, window, result["aggregate"])
+        return text.getvalue().rstrip("\n"), False
+
+    results = _collect(targets, work, args, status_of=status_of, show=show)
+    if args.json:
         print(
             json.dumps(
-                {"function": args.function, "since": args.since, **agg.to_dict()},
+                [
+                    {"function": t.function, "region": t.region or None, "error": r["error"]}
+                    if "error" in r
+                    else {
+                        "function": t.function,
+                        "region": t.region or None,
+                        "since": args.since,
+                        **r["aggregate"].to_dict(),
+                    }
+                    for t, r in results
+                ],
                 indent=2,
                 sort_keys=True,
             )
         )
-    else:
-        window = "in the files given" if args.logs else f"since {args.since}"
-        _print_findings(args.function, window, agg)
-    status = 1 if agg.groups else 0
+    status = 0 if all(status_of(r) == "clean" for _, r in results) else 1
     if args.to_securityhub:
-        if not records:
+        by_region: dict[str, list[dict[str, Any]]] = {}
+        for target, result in results:
+            by_region.setdefault(target.region, []).extend(result.get("records", []))
+        if not any(by_region.values()):
             print("nothing to send to Security Hub", file=sys.stderr)
             return status
-        summary = import_to_security_hub(opts, records)
-        print(
-            f"Security Hub: {summary['created']} created, {summary['updated']} updated, "
-            f"{summary['unchanged']} unchanged; {summary['success']} imported, "
-            f"{summary['failed']} failed in {summary['batches']} batches",
-            file=sys.stderr,
-        )
-        for error in summary["errors"][:10]:
+        for region, records in by_region.items():
+            if not records:
+                continue
+            summary = import_to_security_hub(regions(region) if region else opts, records)
+            where = f" ({region})" if with_region else ""
             print(
-                f"  {error.get('Id')}: {error.get('ErrorCode')} {error.get('ErrorMessage')}",
+                f"Security Hub{where}: {summary['created']} created, {summary['updated']} "
+                f"updated, {summary['unchanged']} unchanged; {summary['success']} imported, "
+                f"{summary['failed']} failed in {summary['batches']} batches",
                 file=sys.stderr,
             )
-        if summary["failed"]:
-            return 1
+            for error in summary["errors"][:10]:
+                print(
+                    f"  {error.get('Id')}: {error.get('ErrorCode')} {error.get('ErrorMessage')}",
+                    file=sys.stderr,
+                )
+            if summary["failed"]:
+                status = 1
     return status
 
 
@@ -645,7 +1022,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sandbox.profile import Profile
 
     if not args.html and not args.json:
-        print("sandbox report: give --html FILE, --json, or both", file=sys.stderr)
+        print("sandbox report: give -o/--out FILE, --json, or both", file=sys.stderr)
         return 2
     profiles: dict[str, Path] = {}
     for path in args.profile or []:
@@ -740,7 +1117,8 @@ def add_layer_publish(layer_subparsers: Any) -> argparse.ArgumentParser:
 
 
 def add_fleet_parsers(subparsers: Any) -> None:
-    """Add attach, detach, enforce, alert, learn, rollback, inventory, iam, findings.
+    """Add attach, detach, enforce, alert, learn, rollback, status, inventory, iam, findings,
+    report.
 
     Parameters
     ----------
@@ -748,14 +1126,14 @@ def add_fleet_parsers(subparsers: Any) -> None:
         The ``sandbox`` command's subparsers. Each command sets ``func`` (namespace → exit code).
     """
     attach = subparsers.add_parser(
-        "attach", help="attach the sandbox layer to functions", description=cmd_attach.__doc__
+        "attach", help="attach the sandbox layer to functions", description=_doc(cmd_attach)
     )
     _selection(attach)
     attach.add_argument(
         "--mode",
         choices=("learn", "off"),
         default="learn",
-        help="mode after attaching (default learn; alert/enforce: see `sandbox enforce`)",
+        help="mode after attaching (default learn; alert/enforce: see sandbox enforce)",
     )
     attach.add_argument(
         "--layer-arn",
@@ -767,47 +1145,56 @@ def add_fleet_parsers(subparsers: Any) -> None:
         action="store_true",
         help="attach by handler redirection (when AWS_LAMBDA_EXEC_WRAPPER is another tool's)",
     )
+    _change_options(attach)
     _alias_option(attach)
-    _aws_options(attach)
+    _aws_options(attach, several_regions=True)
     attach.set_defaults(func=cmd_attach, command="attach")
 
     detach = subparsers.add_parser(
-        "detach", help="remove the sandbox from functions", description=cmd_detach.__doc__
+        "detach", help="remove the sandbox from functions", description=_doc(cmd_detach)
     )
     _selection(detach)
-    _aws_options(detach)
+    _change_options(detach)
+    _aws_options(detach, several_regions=True)
     detach.set_defaults(func=cmd_detach, command="detach")
 
     for mode in ("enforce", "alert"):
+        command = _profile_mode(mode)
         parser = subparsers.add_parser(
             mode,
             help=f"publish a profile layer and switch to {mode}",
-            description=_profile_mode(mode).__doc__,
+            description=_doc(command),
         )
         _profile_options(parser, learning=(mode == "enforce"))
-        _aws_options(parser)
-        parser.set_defaults(func=_profile_mode(mode), command=mode)
+        _aws_options(parser, several_regions=True)
+        parser.set_defaults(func=command, command=mode)
 
     learn = subparsers.add_parser(
-        "learn", help="switch functions to learn mode", description=cmd_learn.__doc__
+        "learn", help="switch functions to learn mode", description=_doc(cmd_learn)
     )
     _selection(learn)
     learn.add_argument(
         "--layer-arn", metavar="ARN", help="sandbox layer version when not yet attached"
     )
-    learn.add_argument("--redirect-handler", action="store_true")
+    learn.add_argument(
+        "--redirect-handler",
+        action="store_true",
+        help="attach by handler redirection (when AWS_LAMBDA_EXEC_WRAPPER is another tool's)",
+    )
+    _change_options(learn)
     _alias_option(learn)
-    _aws_options(learn)
+    _aws_options(learn, several_regions=True)
     learn.set_defaults(func=cmd_learn, command="learn")
 
     rollback = subparsers.add_parser(
         "rollback",
         help="return to the previous mode/profile version",
-        description=cmd_rollback.__doc__,
+        description=_doc(cmd_rollback),
     )
     _selection(rollback)
+    _change_options(rollback)
     _alias_option(rollback, rollback=True)
-    _aws_options(rollback)
+    _aws_options(rollback, several_regions=True)
     rollback.set_defaults(func=cmd_rollback, command="rollback")
 
     inventory = subparsers.add_parser(
@@ -816,9 +1203,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         description=_doc(cmd_inventory),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    inventory.add_argument(
-        "functions", nargs="*", metavar="FUNCTION", help="only these (default all Python functions)"
-    )
+    _selection(inventory, names_help="only these (default: every Python function)")
     inventory_out = inventory.add_mutually_exclusive_group()
     inventory_out.add_argument("--json", action="store_true", help="the rows as JSON")
     inventory_out.add_argument(
@@ -837,30 +1222,18 @@ def add_fleet_parsers(subparsers: Any) -> None:
     inventory.add_argument(
         "--since", default="24h", help="with --findings: how far back (default 24h)"
     )
-    inventory.add_argument("--min-quiet-invocations", type=int, default=100, metavar="N")
-    inventory.add_argument("--min-quiet-time", default="24h", metavar="T")
+    _learning_options(inventory)
     inventory.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
-    _aws_options(inventory)
+    _aws_options(inventory, several_regions=True)
     inventory.set_defaults(func=cmd_inventory, command="inventory")
 
     status = subparsers.add_parser(
         "status",
         help="drift: deployed sandbox vs the repository's profiles and the latest layer",
-        description=cmd_status.__doc__,
+        description=_doc(cmd_status),
     )
-    status.add_argument("functions", nargs="*", metavar="FUNCTION", help="function names or ARNs")
-    status.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
-    status.add_argument("--all", dest="all_python", action="store_true")
-    expected = status.add_mutually_exclusive_group()
-    expected.add_argument(
-        "--profiles",
-        type=Path,
-        metavar="DIR",
-        help="the repository's profiles: DIR/<function>.json is each function's",
-    )
-    expected.add_argument(
-        "--profile", type=Path, metavar="FILE", help="the profile of the (one) function"
-    )
+    _selection(status)
+    _profile_source(status, required=False)
     status.add_argument(
         "--mode", choices=("off", "learn", "alert", "enforce"), help="the mode expected"
     )
@@ -869,18 +1242,25 @@ def add_fleet_parsers(subparsers: Any) -> None:
     )
     status.add_argument("--ssm-prefix", default=SSM_PREFIX, metavar="PREFIX")
     status.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
-    status.add_argument("--json", action="store_true")
-    _aws_options(status)
+    status.add_argument("--json", action="store_true", help="the checks as JSON")
+    _aws_options(status, several_regions=True)
     status.set_defaults(func=cmd_status, command="status")
 
     iam = subparsers.add_parser("iam", help="least-privilege IAM from a profile")
     iam_sub = iam.add_subparsers(dest="iam_command", required=True)
     suggest = iam_sub.add_parser(
-        "suggest", help="write a least-privilege policy", description=cmd_iam_suggest.__doc__
+        "suggest", help="write a least-privilege policy", description=_doc(cmd_iam_suggest)
     )
     suggest.add_argument("function", metavar="FUNCTION")
-    suggest.add_argument("--profile", required=True, type=Path, metavar="FILE")
-    suggest.add_argument("--out", type=Path, metavar="FILE", help="write here (default stdout)")
+    suggest.add_argument(
+        "--profile", required=True, type=Path, metavar="FILE", help="the sandbox profile"
+    )
+    suggest.add_argument(
+        "-o", "--out", type=Path, metavar="FILE", help="write the policy here (default stdout)"
+    )
+    suggest.add_argument(
+        "--json", action="store_true", help="print the policy (JSON) even with --out"
+    )
     suggest.add_argument(
         "--no-logs", action="store_true", help="leave out the function's CloudWatch Logs statement"
     )
@@ -893,22 +1273,22 @@ def add_fleet_parsers(subparsers: Any) -> None:
     suggest.set_defaults(func=cmd_iam_suggest, command="iam suggest")
     check = iam_sub.add_parser(
         "check",
-        help="compare the function's role with its profile",
-        description=cmd_iam_check.__doc__,
+        help="compare the functions' roles with their profiles",
+        description=_doc(cmd_iam_check),
     )
-    check.add_argument("function", metavar="FUNCTION")
-    check.add_argument("--profile", required=True, type=Path, metavar="FILE")
-    check.add_argument("--json", action="store_true")
-    _aws_options(check)
+    _selection(check)
+    _profile_source(check, required=True)
+    check.add_argument("--json", action="store_true", help="the checks as JSON")
+    _aws_options(check, several_regions=True)
     check.set_defaults(func=cmd_iam_check, command="iam check")
 
     findings = subparsers.add_parser(
         "findings",
-        help="a function's findings from CloudWatch Logs, aggregated",
+        help="the functions' findings from CloudWatch Logs, aggregated",
         description=_doc(cmd_findings),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    findings.add_argument("function", metavar="FUNCTION")
+    _selection(findings)
     findings.add_argument(
         "--since", default="1h", help="how far back: 1h, 30m, 2d or an ISO time (default 1h)"
     )
@@ -917,7 +1297,8 @@ def add_fleet_parsers(subparsers: Any) -> None:
         type=Path,
         action="append",
         metavar="PATH",
-        help="read these files or folders of log lines instead of CloudWatch Logs (repeatable)",
+        help="read these files or folders of log lines instead of CloudWatch Logs (repeatable; "
+        "one named function)",
     )
     out = findings.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="the distinct findings as JSON")
@@ -929,7 +1310,7 @@ def add_fleet_parsers(subparsers: Any) -> None:
         action="store_true",
         help="create or update one ASFF finding per distinct finding (BatchImportFindings)",
     )
-    _aws_options(findings)
+    _aws_options(findings, several_regions=True)
     findings.set_defaults(func=cmd_findings, command="findings")
 
     report = subparsers.add_parser(
@@ -939,14 +1320,16 @@ def add_fleet_parsers(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("functions", nargs="+", metavar="FUNCTION")
-    report.add_argument("--html", type=Path, metavar="FILE", help="write the page here")
+    report.add_argument(
+        "-o", "--out", "--html", dest="html", type=Path, metavar="FILE", help="write the page here"
+    )
     report.add_argument("--json", action="store_true", help="print the report's data as JSON")
     report.add_argument(
         "--profile",
         type=Path,
         action="append",
         metavar="FILE",
-        help="a function's profile file (repeatable; matched by its function name); "
+        help="a function's sandbox profile (repeatable; matched by its function name); "
         "default: the deployed profile layer's summary",
     )
     report.add_argument(

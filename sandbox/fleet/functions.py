@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.fleet._api import AwsOptions, FleetError, call, error_code, paginate, wait_updated
+from sandbox.fleet._api import AwsOptions, FleetError, call, error_code, wait_updated
+from sandbox.fleet.change import Change, State
 from sandbox.fleet.layers import (
     is_profile_layer,
     is_sandbox_layer,
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_LAYERS",
     "WRAPPER",
     "Attachment",
+    "Change",
     "Outcome",
     "Plan",
     "Refused",
@@ -79,12 +81,18 @@ class Outcome:
     ----------
     status:
         ``changed``, ``unchanged``, ``refused`` or ``error``.
+    region:
+        The function's region (empty when not known).
+    change:
+        The planned change (before → after) the outcome comes from, when one was made.
     """
 
     function: str
     status: str
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    region: str = ""
+    change: Change | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -93,12 +101,17 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
+        out = {
             "function": self.function,
             "status": self.status,
             "message": self.message,
             **self.details,
         }
+        if self.region:
+            out["region"] = self.region
+        if self.change is not None:
+            out["plan"] = self.change.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -327,13 +340,91 @@ def plan_rollback(config: Mapping[str, Any]) -> Plan:
     return Plan(plan.layers, env, plan.handler)
 
 
-def _same(config: Mapping[str, Any], plan: Plan) -> bool:
+def state_of(config: Mapping[str, Any]) -> State:
+    """The sandbox-relevant configuration of a ``GetFunctionConfiguration`` answer.
+
+    Example
+    -------
+    >>> state_of({"Handler": "app.handler", "Environment": {"Variables": {"A": "1"}}}).mode
+    'off'
+    """
+    current = attachment(config)
     env = (config.get("Environment") or {}).get("Variables") or {}
-    return (
-        tuple(_layers(config)) == plan.layers
-        and dict(env) == dict(plan.env)
-        and config.get("Handler") == plan.handler
+    return State(
+        tuple(_layers(config)),
+        dict(env),
+        str(config.get("Handler") or ""),
+        current.mode,
+        current.profile_version,
     )
+
+
+def plan_change(config: Mapping[str, Any], plan: Plan) -> Change:
+    """Before (``config``) → after (``plan``), with the revision the plan was made from.
+
+    Example
+    -------
+    >>> config = {"FunctionName": "f", "Handler": "app.handler", "RevisionId": "r1"}
+    >>> plan_change(config, Plan((), {"SANDBOX_MODE": "off"}, "app.handler")).changes
+    True
+    """
+    after = {
+        "Layers": [{"Arn": arn} for arn in plan.layers],
+        "Environment": {"Variables": dict(plan.env)},
+        "Handler": plan.handler,
+    }
+    return Change(
+        str(config.get("FunctionName") or ""),
+        state_of(config),
+        state_of(after),
+        config.get("RevisionId"),
+    )
+
+
+def _write(opts: AwsOptions, function: str, change: Change, target: State) -> None:
+    """One ``UpdateFunctionConfiguration``: layers, variables and (if it moves) the handler."""
+    kwargs: dict[str, Any] = {
+        "FunctionName": function,
+        "Layers": list(target.layers),
+        "Environment": {"Variables": dict(target.env)},
+    }
+    if change.revision_id:
+        kwargs["RevisionId"] = change.revision_id
+    if target.handler != change.before.handler:
+        kwargs["Handler"] = target.handler
+    call(opts.client("lambda"), "update_function_configuration", opts, **kwargs)
+
+
+def restore(opts: AwsOptions, function: str, change: Change) -> str:
+    """Put back ``change.before`` after a failed step; says what was done (never raises).
+
+    Used when the update itself failed (Lambda's ``LastUpdateStatus: Failed``) or when a later
+    step of the same change (publishing a version, moving an alias) failed, so a function is
+    never left half-changed. Only this tool's own write is undone: a configuration changed by
+    someone else since is left alone (and said so).
+
+    Example
+    -------
+    >>> restore(opts, "orders", outcome.change)  # doctest: +SKIP
+    'the previous configuration was restored'
+    """
+    try:
+        client = opts.client("lambda")
+        config = call(client, "get_function_configuration", opts, FunctionName=function)
+        now = state_of(config)
+        if now.same_configuration(change.before):
+            return "the configuration is as it was"
+        if not now.same_configuration(change.after):
+            return "the configuration was changed by someone else since; not restored"
+        back = Change(function, now, change.before, config.get("RevisionId"))
+        _write(opts, function, back, change.before)
+        wait_updated(client, function, opts)
+        return "the previous configuration was restored"
+    except Exception as exc:
+        return f"restoring the previous configuration failed too ({error_code(exc) or exc})"
+
+
+_REPLAN = frozenset({"PreconditionFailedException", "ResourceConflictException"})
 
 
 def apply(
@@ -343,98 +434,88 @@ def apply(
     *,
     dry_run: bool = False,
 ) -> Outcome:
-    """Read, plan, write (with ``RevisionId``), wait: one function, never raising.
+    """Read, plan, then (unless ``dry_run``) write that plan: one function, never raising.
 
-    Conflicts with a running update are retried with backoff (:func:`sandbox.fleet._api.call`);
-    a concurrent change (``PreconditionFailedException``) is re-read and re-planned.
+    The plan (a :class:`~sandbox.fleet.change.Change`) is what ``--dry-run`` shows and what the
+    real run writes, in one ``UpdateFunctionConfiguration`` carrying the revision it was planned
+    from. A concurrent change (``PreconditionFailedException``) or an update in progress
+    (``ResourceConflictException``) means: wait (botocore's waiter), read again, plan again, at
+    most five times. If Lambda reports the update failed, the previous configuration is written
+    back.
     """
     client = opts.client("lambda")
+    region = str(opts.region or client.meta.region_name or "")
+
+    def outcome(status: str, message: str, change: Change | None = None) -> Outcome:
+        details: dict[str, Any] = {}
+        if change is not None:
+            details = {
+                "layers": list(change.after.layers),
+                "mode": change.after.mode,
+                "handler": change.after.handler,
+            }
+        return Outcome(function, status, message, details, region=region, change=change)
+
     try:
         for _ in range(5):
             config = wait_updated(client, function, opts)
-            plan = planner(config)
-            details = {
-                "layers": list(plan.layers),
-                "mode": plan.env.get("SANDBOX_MODE", "off"),
-                "handler": plan.handler,
-            }
-            if _same(config, plan):
-                return Outcome(function, "unchanged", "already as wanted", details)
+            change = plan_change(config, planner(config))
+            if not change.changes:
+                return outcome("unchanged", "already as wanted", change)
             if dry_run:
-                return Outcome(function, "changed", "dry run: would update", details)
-            kwargs: dict[str, Any] = {
-                "FunctionName": function,
-                "Layers": list(plan.layers),
-                "Environment": {"Variables": dict(plan.env)},
-            }
-            if config.get("RevisionId"):
-                kwargs["RevisionId"] = config["RevisionId"]
-            if plan.handler != config.get("Handler"):
-                kwargs["Handler"] = plan.handler
+                return outcome("changed", "dry run: would update", change)
             try:
-                call(client, "update_function_configuration", opts, **kwargs)
+                _write(opts, function, change, change.after)
             except Exception as exc:
-                if error_code(exc) == "PreconditionFailedException":
-                    continue  # changed under us: read again and merge again
+                if error_code(exc) in _REPLAN:
+                    continue  # changed or changing under us: wait, read again, merge again
                 raise
-            wait_updated(client, function, opts)
-            return Outcome(function, "changed", "updated", details)
-        return Outcome(function, "error", "the configuration kept changing under us; try again")
+            try:
+                wait_updated(client, function, opts)
+            except FleetError as exc:
+                return outcome("error", f"{exc}; {restore(opts, function, change)}", change)
+            return outcome("changed", "updated", change)
+        return outcome("error", "the configuration kept changing under us; try again")
     except Refused as exc:
-        return Outcome(function, "refused", str(exc))
+        return outcome("refused", str(exc))
     except FleetError as exc:
-        return Outcome(function, "error", str(exc))
+        return outcome("error", str(exc))
     except Exception as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
-            return Outcome(function, "error", "function not found")
-        return Outcome(function, "error", f"{code or type(exc).__name__}: {exc}")
+            return outcome("error", "function not found")
+        return outcome("error", f"{code or type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------- selection
-
-
-def _parse_tags(tags: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key:
-            raise FleetError(f"--tag {tag!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def select_functions(
     opts: AwsOptions,
     names: Sequence[str] = (),
     *,
+    prefix: str | None = None,
     tags: Sequence[str] = (),
     all_python: bool = False,
 ) -> list[str]:
-    """Resolve a selection to function names: explicit names, every Python function with all
-    the given tags, or (``all_python``) every Python function in the region.
+    """Resolve a selection in ``opts``'s region to function names: explicit names, then every
+    Python function with the prefix and all the given tags (or, ``all_python``, every one).
 
-    Explicit names are returned as given (non-Python ones are refused later, by name).
+    Explicit names are returned as given (non-Python ones are refused later, by name). For
+    several regions and the (region, function) pairs, see
+    :func:`sandbox.fleet.batch.select_targets`.
+
+    Example
+    -------
+    >>> select_functions(opts, tags=["team=payments"])  # doctest: +SKIP
+    ['charge', 'refund']
     """
-    wanted = _parse_tags(tags)
-    selected = list(dict.fromkeys(names))
-    if not wanted and not all_python:
-        if not selected:
-            raise FleetError("name at least one function, or use --tag KEY=VALUE or --all")
-        return selected
-    client = opts.client("lambda")
-    for function in paginate(client, "list_functions", "Functions", opts):
-        if not str(function.get("Runtime") or "").startswith("python3"):
-            continue
-        if wanted:
-            found = call(client, "list_tags", opts, Resource=function["FunctionArn"]).get(
-                "Tags", {}
-            )
-            if any(found.get(k) != v for k, v in wanted.items()):
-                continue
-        if function["FunctionName"] not in selected:
-            selected.append(function["FunctionName"])
-    return selected
+    from sandbox.fleet.batch import Selection, select_targets
+
+    selection = Selection(
+        names=tuple(names), prefix=prefix, tags=tuple(tags), all_python=all_python
+    )
+    return [t.function for t in select_targets(opts, selection)]
 
 
 # --------------------------------------------------------------------------- learning status

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sandbox.fleet._api import AwsOptions, FleetError, paginate
+from sandbox.fleet._api import AwsOptions, FleetError, call, error_code, paginate
 from sandbox.fleet.functions import attachment, learning_status
 from sandbox.fleet.layers import layer_name_of, read_profile_layer
 
-__all__ = ["COLUMNS", "CSV_COLUMNS", "collect", "format_csv", "format_table"]
+__all__ = ["COLUMNS", "CSV_COLUMNS", "collect", "format_csv", "format_table", "row_for"]
 
 LAST_FINDINGS = 5  # distinct findings kept per function, latest first
 
@@ -338,3 +338,52 @@ def format_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         writer.writerow(_csv_row(row))
     return buffer.getvalue()
+
+
+def row_for(
+    opts: AwsOptions,
+    function: str,
+    *,
+    cache_dir: Path | None = None,
+    findings: bool = False,
+    iam: bool = True,
+    since_ms: int | None = None,
+    min_invocations: int = 100,
+    quiet: dt.timedelta = dt.timedelta(hours=24),
+) -> dict[str, Any] | None:
+    """The inventory row of one function (``None`` when it is not a Python function).
+
+    Raises
+    ------
+    FleetError
+        The function does not exist or cannot be read.
+
+    Example
+    -------
+    >>> row_for(opts, "orders")["mode"]  # doctest: +SKIP
+    'enforce'
+    """
+    try:
+        config = call(
+            opts.client("lambda"), "get_function_configuration", opts, FunctionName=function
+        )
+    except FleetError:
+        raise
+    except Exception as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise FleetError(f"{function}: no such function in {opts.region_name()}") from None
+        raise FleetError(f"{function}: {error_code(exc) or type(exc).__name__}: {exc}") from exc
+    if not str(config.get("Runtime") or "").startswith("python3"):
+        return None
+    row = _row(
+        opts,
+        config,
+        cache_dir=cache_dir,
+        findings=findings,
+        iam=iam,
+        since_ms=since_ms,
+        min_invocations=min_invocations,
+        quiet=quiet,
+    )
+    row["region"] = opts.region_name()
+    return row

@@ -430,6 +430,36 @@ def publish_profile_layer(
     return str(response["LayerVersionArn"]), True
 
 
+def planned_profile_layer(opts: AwsOptions, function_arn: str, data: bytes) -> tuple[str, bool]:
+    """The profile layer version ARN :func:`publish_profile_layer` would give, publishing nothing.
+
+    Returns
+    -------
+    (str, bool)
+        The ARN and whether a new version would be published (``True``: the ARN is the next
+        version number, as Lambda will number it unless someone publishes first).
+
+    Example
+    -------
+    >>> planned_profile_layer(opts, "arn:aws:lambda:us-east-1:1:function:orders", data)  # doctest: +SKIP
+    ('arn:aws:lambda:us-east-1:1:layer:sandbox-profile-orders:3', True)
+    """
+
+    parts = function_arn.split(":")
+    function = parts[6] if len(parts) >= 7 else function_arn
+    name = profile_layer_name(function)
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    latest = _latest_version(opts, name)
+    if latest and _code_sha(opts, latest["LayerVersionArn"]) == digest:
+        return str(latest["LayerVersionArn"]), False
+    version = int(latest["Version"]) + 1 if latest else 1
+    if latest:
+        return f"{str(latest['LayerVersionArn']).rsplit(':', 1)[0]}:{version}", True
+    if len(parts) < 5:
+        raise FleetError(f"cannot derive the profile layer ARN from {function_arn!r}")
+    return f"arn:{parts[1]}:lambda:{parts[3]}:{parts[4]}:layer:{name}:{version}", True
+
+
 def read_profile_layer(
     opts: AwsOptions, arn: str, *, cache_dir: Path | None = None, timeout: float = 10.0
 ) -> tuple[dict[str, Any] | None, str | None]:

@@ -22,8 +22,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.fleet._api import AwsOptions, FleetError, call, error_code, wait_updated
-from sandbox.fleet.functions import HISTORY_DEPTH, Outcome, Plan, Refused, apply, plan_rollback
+from sandbox.fleet._api import AwsOptions, FleetError, call, error_code, wait, wait_updated
+from sandbox.fleet.functions import (
+    HISTORY_DEPTH,
+    Outcome,
+    Plan,
+    Refused,
+    apply,
+    plan_rollback,
+    restore,
+)
 
 __all__ = [
     "AliasState",
@@ -108,25 +116,25 @@ def _get_alias(opts: AwsOptions, function: str, alias: str) -> dict[str, Any] | 
 
 
 def _wait_version(opts: AwsOptions, function: str, version: str) -> None:
-    """Poll the published version until it is no longer ``Pending`` (``Failed``: raise)."""
+    """Wait (botocore's ``published_version_active``) while the new version is ``Pending``."""
     client = opts.client("lambda")
-    waited, delay = 0.0, opts.base_delay
-    while True:
-        config = call(
-            client, "get_function_configuration", opts, FunctionName=function, Qualifier=version
+    config = call(
+        client, "get_function_configuration", opts, FunctionName=function, Qualifier=version
+    )
+    state = config.get("State", "Active")
+    if state == "Failed":
+        raise FleetError(
+            f"{function}: version {version} failed: {config.get('StateReason', 'no reason')}"
         )
-        state = config.get("State", "Active")
-        if state == "Failed":
-            raise FleetError(
-                f"{function}: version {version} failed: {config.get('StateReason', 'no reason')}"
-            )
-        if state != "Pending":
-            return
-        if waited >= opts.update_timeout:
-            raise FleetError(f"{function}: version {version} still pending after {waited:.0f}s")
-        opts.sleep(delay)
-        waited += delay
-        delay = min(delay * 2, opts.max_delay)
+    if state == "Pending":
+        wait(
+            client,
+            "published_version_active",
+            opts,
+            f"{function}: version {version} failed",
+            FunctionName=function,
+            Qualifier=version,
+        )
 
 
 def publish_and_move(
@@ -247,17 +255,24 @@ def apply_versioned(
 ) -> Outcome:
     """:func:`sandbox.fleet.functions.apply`, then (with ``alias``) publish and move the alias.
 
-    Never raises: an update that fails or is refused leaves the alias untouched, and a publish
-    or alias failure after a successful update is reported as an error naming both.
+    Never raises. An update that fails or is refused leaves the alias untouched; a publish or
+    alias failure after a successful update writes the previous ``$LATEST`` configuration back
+    (nothing is left half-changed) and is reported as an error naming both.
     """
     if alias is not None:
         try:
             _check_alias_name(alias)
         except FleetError as exc:
-            return Outcome(function, "error", str(exc))
+            return Outcome(function, "error", str(exc), region=opts.region or "")
     outcome = apply(opts, function, planner, dry_run=dry_run)
     if alias is None or not outcome.ok:
         return outcome
+
+    def result(status: str, message: str, details: dict[str, Any]) -> Outcome:
+        return Outcome(
+            function, status, message, details, region=outcome.region, change=outcome.change
+        )
+
     if dry_run:
         outcome.message += f"; would publish a version and move {alias}"
         return outcome
@@ -267,7 +282,7 @@ def apply_versioned(
             serving = _serving_same(opts, function, alias, config)
             if serving is not None:
                 message = f"{outcome.message}; {alias} already at {serving}"
-                return Outcome(function, "unchanged", message, {**outcome.details, "alias": alias})
+                return result("unchanged", message, {**outcome.details, "alias": alias})
         mode = outcome.details.get("mode", "off")
         moved = publish_and_move(
             opts,
@@ -276,32 +291,28 @@ def apply_versioned(
             description=f"lambda-sandbox {mode}",
             revision_id=config.get("RevisionId"),
         )
-    except FleetError as exc:
-        return Outcome(
-            function,
-            "error",
-            f"$LATEST {outcome.status}, but the alias was not moved: {exc}",
-            outcome.details,
-        )
     except Exception as exc:
-        return Outcome(
-            function,
+        why = (
+            str(exc)
+            if isinstance(exc, FleetError)
+            else (f"{error_code(exc) or type(exc).__name__}: {exc}")
+        )
+        undone = ""
+        if outcome.status == "changed" and outcome.change is not None:
+            undone = f"; {restore(opts, function, outcome.change)}"
+        return result(
             "error",
-            f"$LATEST {outcome.status}, but the alias was not moved: "
-            f"{error_code(exc) or type(exc).__name__}: {exc}",
+            f"$LATEST {outcome.status}, but the alias was not moved: {why}{undone}",
             outcome.details,
         )
     details = {**outcome.details, **moved}
     if moved["moved"]:
         was = moved["previous_version"] or "none"
-        return Outcome(
-            function, "changed", f"{outcome.message}; {alias}: {was} -> {moved['version']}", details
+        return result(
+            "changed", f"{outcome.message}; {alias}: {was} -> {moved['version']}", details
         )
-    return Outcome(
-        function,
-        outcome.status,
-        f"{outcome.message}; {alias} already at {moved['version']}",
-        details,
+    return result(
+        outcome.status, f"{outcome.message}; {alias} already at {moved['version']}", details
     )
 
 
@@ -314,6 +325,7 @@ def rollback_alias(
     The alias moves first: it is what callers use, and it needs no publish. Refused when the
     alias was moved by something else since (its version is not the one this tool set).
     """
+    region = str(opts.region or "")
     try:
         _check_alias_name(alias)
         current = _get_alias(opts, function, alias)
@@ -331,7 +343,8 @@ def rollback_alias(
         target, *rest = state.previous
         details: dict[str, Any] = {"alias": alias, "version": str(target), "previous_version": now}
         if dry_run:
-            return Outcome(function, "changed", f"dry run: would move {alias}: {now} -> {target}")
+            message = f"dry run: would move {alias}: {now} -> {target}"
+            return Outcome(function, "changed", message, details, region=region)
         update: dict[str, Any] = {
             "FunctionName": function,
             "Name": alias,
@@ -342,11 +355,14 @@ def rollback_alias(
             update["RevisionId"] = current["RevisionId"]
         call(opts.client("lambda"), "update_alias", opts, **update)
     except Refused as exc:
-        return Outcome(function, "refused", str(exc))
+        return Outcome(function, "refused", str(exc), region=region)
     except FleetError as exc:
-        return Outcome(function, "error", str(exc))
+        return Outcome(function, "error", str(exc), region=region)
     except Exception as exc:
-        return Outcome(function, "error", f"{error_code(exc) or type(exc).__name__}: {exc}")
+        message = f"{error_code(exc) or type(exc).__name__}: {exc}"
+        return Outcome(function, "error", message, region=region)
     latest = apply(opts, function, plan_rollback)
     message = f"{alias}: {now} -> {target}; $LATEST: {latest.status}: {latest.message}"
-    return Outcome(function, "changed", message, {**details, "latest": latest.to_dict()})
+    return Outcome(
+        function, "changed", message, {**details, "latest": latest.to_dict()}, region=region
+    )

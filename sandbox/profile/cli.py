@@ -50,6 +50,7 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="file, folder, cloudwatch[:GROUP] or s3://bucket/prefix",
     )
     build.add_argument(
+        "-o",
         "--out",
         help="profile file NAME.json (merged into when it exists; coverage and learning state "
         "go to NAME.learning.json beside it); default: print the policy",
@@ -120,6 +121,7 @@ def add_profile_parser(subparsers: Any) -> argparse.ArgumentParser:
     comp = sub.add_parser("compile", help="write the runtime form")
     comp.add_argument("file")
     comp.add_argument("-o", "--out", required=True)
+    comp.add_argument("--json", action="store_true", help="print the result as JSON")
     comp.set_defaults(func=cmd_compile)
 
     package = sub.add_parser(
@@ -291,6 +293,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from sandbox.profile.check import check_profile
 
+    missing = [file for file in args.files if not Path(file).is_file()]
+    if missing:  # an input error (2), not a finding of the check (1)
+        return _error(f"no such file: {', '.join(missing)}")
     failing = {"error"} | ({"warning", "risk"} if args.strict else set())
     results: dict[str, list[dict[str, str]]] = {}
     failed = False
@@ -344,6 +349,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return _error(f"{args.out}: cannot write: {exc.strerror or exc}")
     groups: dict[str, list[Any]] = compiled["rules"]  # type: ignore[assignment]
     rules = sum(len(v) for v in groups.values())
+    if args.json:
+        _print_json(
+            {"out": args.out, "entries": rules, "profile_sha256": compiled["profile_sha256"]}
+        )
+        return 0
     print(
         f"{args.out}: {rules} matcher entr{'y' if rules == 1 else 'ies'}, sha256 {compiled['profile_sha256']}"
     )

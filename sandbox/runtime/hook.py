@@ -476,7 +476,16 @@ def _build(
             )
         if event == IMPORT_EVENT:
             name = args[0] if args and type(args[0]) is str else None
-            return check("modules", "import", name, None) if name else None
+            if not name:
+                return None
+            found = args[1] if len(args) > 1 else None
+            if found is None:
+                if allows("modules", "import", name, phase_of()):
+                    return None
+                # Not allowed: whether anything could load it decides reporting and learning;
+                # the guard asks the finders (outside the hook) and comes back with the answer.
+                return ASK_FINDERS
+            return check("modules", "import", name, "found" if found is True else "missing")
         if event == RESOLVED_EVENT:
             # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
             if len(args) == 3 and type(args[0]) is str:
@@ -511,6 +520,7 @@ def _build(
                 return PermissionViolation("sandbox", "error", event, "")
         return None
 
+    allows = policy.allows
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
 
@@ -587,39 +597,44 @@ def _decider(
     import sys as _sys
 
     modules_table = _sys.modules
-    meta_path = _sys.meta_path
+    search_path = _sys.path  # the list itself: entries added later count, and only for reports
+    module_type = type(_sys)
+    object_getattribute = object.__getattribute__
+    from importlib.machinery import EXTENSION_SUFFIXES as _suffixes
+
+    extension_suffixes = tuple(_suffixes)
 
     def findable(name: str) -> bool:
-        """Whether an import of ``name`` could load anything (decides reporting only).
+        """Whether a file could hold module ``name`` (decides reporting only, never allowing).
 
-        Asks the finders of install time; a package's ``__path__`` is read from its module
-        dict, never through an attribute a module subclass could answer for. A refused name
-        stays refused whatever this answers: it only keeps optional imports of modules that
-        are not installed out of the findings and the learned profile.
+        Runs inside the hook, so it runs no code the function can influence: no finder, no
+        attribute of a module object — only ``stat`` on the import path's directories (a
+        package's ``__path__`` read from an exact module's own dict). Modules that only a finder
+        knows (six.moves) are answered by the meta-path guard, which asks the finders outside
+        the hook. A refused name stays refused whatever this answers.
         """
-        parent, _, _ = name.rpartition(".")
-        path = None
+        parent, _, leaf = name.rpartition(".")
+        directories: Any = search_path
         if parent:
             package = modules_table.get(parent)
             if package is None:
                 return findable(parent)
-            namespace = getattr(package, "__dict__", None)
-            path = namespace.get("__path__") if type(namespace) is dict else None
-            if path is None:
+            if type(package) is not module_type:
                 return True
-        # The finders of install time, then any the function added since (six's importer for
-        # six.moves): a finder that lies can only keep a refusal out of the report, never
-        # lift it.
-        current = [f for f in meta_path if f not in finders and type(f).__name__ != "SandboxFinder"]
-        for finder in (*finders, *current):
-            find_spec = getattr(finder, "find_spec", None)
-            if find_spec is None:
+            path = object_getattribute(package, "__dict__").get("__path__")
+            if type(path) is not list:
                 return True
-            try:
-                if find_spec(name, path) is not None:
+            directories = path
+        for directory in directories:
+            if type(directory) is not str:
+                continue
+            base = directory + "/" + leaf
+            for candidate in (base + ".py", base + "/__init__.py", base + ".pyc", base):
+                if _exists(candidate):
                     return True
-            except Exception:
-                return True
+            for suffix in extension_suffixes:
+                if _exists(base + suffix):
+                    return True
         return False
 
     def allowed_by_rules(category: str, action: str, target: str, ph: str, detail: Any) -> bool:
@@ -664,7 +679,13 @@ def _decider(
         if allowed_by_rules(category, action, target, ph, detail):
             cache_add(key)
             return None
-        if category == "modules" and detail is None and not findable(target):
+        unfindable = (detail == "missing") if detail in ("found", "missing") else None
+        if (
+            category == "modules"
+            and detail in (None, "found", "missing")
+            and (unfindable if unfindable is not None else not findable(target))
+        ):
+            # (detail "found"/"missing": the meta-path guard asked the finders for us)
             # Nothing could load it: refused without a finding or a learned rule (an optional
             # import of a module that is not installed fails as "not found" would).
             if mode == "enforce":
@@ -825,9 +846,33 @@ def _import_guard() -> Any:
     """
     audit = _audit
     event = IMPORT_EVENT
+    ask = type(ASK_FINDERS)  # the class of the very instance the hook returns
+    meta_path = sys.meta_path
+    failure = Exception
+    to_list = list
+    attribute = getattr
+    own_code: list[Any] = []
 
     def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
-        audit(event, fullname)
+        try:
+            audit(event, fullname, None)
+        except ask:
+            # Refused: could anything load it? The other finders answer, here, outside the
+            # hook (their code runs audited like the function's); the answer only decides
+            # whether the refusal is reported and learned.
+            found = False
+            for finder in to_list(meta_path):
+                method = attribute(finder, "find_spec", None)
+                if method is None or attribute(method, "__code__", None) in own_code:
+                    continue
+                try:
+                    if method(fullname, path, target) is not None:
+                        found = True
+                        break
+                except failure:
+                    found = True
+                    break
+            audit(event, fullname, found)
         return None
 
     def invalidate_caches() -> None:
@@ -844,7 +889,24 @@ def _import_guard() -> Any:
         (),
         {"__slots__": (), **{name: staticmethod(fn) for name, fn in sealed.items()}},
     )
+    own_code.append(find_spec.__code__)
     return finder_class()
+
+
+class AskFinders(ImportError):
+    """The guard's cue to ask the finders whether a refused module could load (internal)."""
+
+
+ASK_FINDERS = AskFinders("lambda-sandbox: asking the finders")
+_stat = __import__("os").stat
+
+
+def _exists(path: str) -> bool:
+    try:
+        _stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _seal(function: Callable[..., Any]) -> Callable[..., Any]:

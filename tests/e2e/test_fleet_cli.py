@@ -120,7 +120,49 @@ def test_cli_usage_errors_and_refusals(server: str, tmp_path: Path) -> None:
         "--layer-arn",
         "arn:aws:lambda:us-east-1:123456789012:layer:lambda-sandbox-py312-x86_64:1",
     )
-    # THEN clear messages and exit status 1, no tracebacks
-    assert nothing.returncode == 1 and "--tag KEY=VALUE or --all" in nothing.stderr
+    # THEN clear messages, no tracebacks: no selection is a usage error (2), a missing
+    # function that function's failure (1)
+    assert nothing.returncode == 2 and "--tag KEY=VALUE or --all" in nothing.stderr
     assert missing.returncode == 1 and "ghost: error: function not found" in missing.stderr
     assert "Traceback" not in nothing.stderr + missing.stderr
+
+
+def test_cli_many_functions_concurrently_over_http(server: str, tmp_path: Path) -> None:
+    # GIVEN 120 Python functions behind a moto server (real HTTP, one connection per worker)
+    role = client(server, "iam").create_role(RoleName="r-batch", AssumeRolePolicyDocument=TRUST)[
+        "Role"
+    ]["Arn"]
+    lam = client(server, "lambda")
+    names = [f"batch-{i:03d}" for i in range(120)]
+    for name in names:
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": code_zip()},
+            Environment={"Variables": {"TOKEN": "s3cret"}},
+        )
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "sandbox-layer-x86_64.zip").write_bytes(layer_zip())
+    publish = sandbox(
+        server, tmp_path, "layer", "publish", "--arch", "x86_64", "--runtime", "python3.12"
+    )
+    # WHEN they are planned, attached 16 at a time in adaptive retry mode, and detached
+    plan = sandbox(server, tmp_path, "attach", "--prefix", "batch-", "--dry-run", "--json")
+    attach = sandbox(
+        server, tmp_path, "attach", "--prefix", "batch-", "--concurrency", "16",
+        "--retry-mode", "adaptive",
+    )  # fmt: skip
+    detach = sandbox(server, tmp_path, "detach", "--prefix", "batch-", "--concurrency", "16")
+    # THEN the plan covered every function without showing the secret, each run streamed one
+    # line per function (no progress bar: stderr is not a terminal) and counted the outcomes
+    for step in (publish, plan, attach, detach):
+        assert step.returncode == 0, step.stderr
+    planned = json.loads(plan.stdout)
+    assert sorted(o["function"] for o in planned) == names and "s3cret" not in plan.stdout
+    assert len(attach.stdout.splitlines()) == len(names)
+    assert "120 functions: 120 changed" in attach.stderr and "\r" not in attach.stderr
+    assert "120 functions: 120 changed" in detach.stderr
+    final = lam.get_function_configuration(FunctionName=names[-1])
+    assert final["Environment"]["Variables"] == {"TOKEN": "s3cret"} and not final.get("Layers")

@@ -171,7 +171,7 @@ def test_cli_findings_reads_cloudwatch_logs(
     assert main(["findings", "orders", "--since", "1h", "--region", REGION]) == 1
     text = capsys.readouterr().out
     assert main(["findings", "orders", "--json", "--region", REGION]) == 1
-    result = json.loads(capsys.readouterr().out)
+    (result,) = json.loads(capsys.readouterr().out)
     assert main(["findings", "orders", "--ocsf", "--region", REGION]) == 1
     ocsf = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     # THEN the findings are aggregated with their counts, callers and where (exit 1: findings)
@@ -188,7 +188,7 @@ def test_cli_findings_reads_cloudwatch_logs(
     events = opts.client("logs").filter_log_events(logGroupName="/aws/lambda/orders")["events"]
     logs.write_text("\n".join(e["message"] for e in events) + "\n")
     assert main(["findings", "orders", "--logs", str(logs), "--json"]) == 1
-    assert json.loads(capsys.readouterr().out)["findings"] == result["findings"]
+    assert json.loads(capsys.readouterr().out)[0]["findings"] == result["findings"]
 
 
 def test_cli_findings_for_a_function_that_does_not_exist_is_an_error(

@@ -85,15 +85,13 @@ def test_detach_restores_the_original_configuration_and_is_idempotent(
     assert env_of(opts, "orders") == {"TABLE": "orders"}
 
 
-def test_resource_conflict_is_retried_with_backoff(opts: Any, tmp_path: Path) -> None:
+def test_resource_conflict_is_read_again_and_planned_again(opts: Any, tmp_path: Path) -> None:
     # GIVEN a function whose update conflicts twice (another update in progress)
     make_function(opts, "busy")
     layer = publish_sandbox(opts, tmp_path)
     client = opts.client("lambda")
     real = client.update_function_configuration
     calls: list[int] = []
-    delays: list[float] = []
-    opts.sleep = delays.append
 
     def flaky(**kwargs: Any) -> Any:
         calls.append(1)
@@ -107,10 +105,65 @@ def test_resource_conflict_is_retried_with_backoff(opts: Any, tmp_path: Path) ->
     client.update_function_configuration = flaky
     # WHEN the sandbox is attached
     outcome = attach(opts, "busy", layer)
-    # THEN the third attempt succeeds after growing waits
+    # THEN the third write (each after a fresh read and plan) succeeds
     assert outcome.status == "changed", outcome.message
-    assert len(calls) == 3 and delays[:2] == [0.5, 1.0]
+    assert len(calls) == 3
     assert env_of(opts, "busy")["SANDBOX_MODE"] == "learn"
+
+
+def test_an_update_in_progress_is_waited_for_with_botocores_waiter(
+    opts: Any, tmp_path: Path
+) -> None:
+    # GIVEN a function whose first read says an update is in progress
+    make_function(opts, "updating")
+    layer = publish_sandbox(opts, tmp_path)
+    client = opts.client("lambda")
+    real = client.get_function_configuration
+    reads: list[str] = []
+
+    def in_progress_once(**kwargs: Any) -> Any:
+        answer = dict(real(**kwargs))
+        if not reads:
+            answer["LastUpdateStatus"] = "InProgress"
+        reads.append(answer.get("LastUpdateStatus", ""))
+        return answer
+
+    client.get_function_configuration = in_progress_once
+    # WHEN the sandbox is attached
+    outcome = attach(opts, "updating", layer)
+    # THEN the function_updated waiter polled until the update finished, then the write went in
+    assert outcome.status == "changed", outcome.message
+    assert reads[0] == "InProgress" and reads[1] == "Successful"
+    assert env_of(opts, "updating")["SANDBOX_MODE"] == "learn"
+
+
+def test_throttling_is_left_to_botocores_retry_mode(opts: Any) -> None:
+    # GIVEN clients in standard and adaptive retry modes, and an API that always throttles
+    from sandbox.fleet import AwsOptions
+    from sandbox.fleet._api import call
+
+    adaptive = AwsOptions(region=REGION, retry_mode="adaptive", max_attempts=3)
+    client = opts.client("lambda")
+    attempts: list[int] = []
+
+    def throttled(**kwargs: Any) -> Any:
+        attempts.append(1)
+        raise ClientError(
+            {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}},
+            "GetFunctionConfiguration",
+        )
+
+    client.get_function_configuration = throttled
+    # WHEN a call is made through the fleet's call()
+    with pytest.raises(ClientError):
+        call(client, "get_function_configuration", opts, FunctionName="x")
+    # THEN it is made once (botocore, below it, does the retrying) and the clients carry the mode
+    assert attempts == [1]
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 8}
+    assert adaptive.client("lambda").meta.config.retries == {
+        "mode": "adaptive",
+        "total_max_attempts": 3,
+    }
 
 
 def test_access_denied_names_the_iam_action(opts: Any, tmp_path: Path) -> None:

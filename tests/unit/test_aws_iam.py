@@ -167,7 +167,7 @@ def test_cli_iam_suggest_and_check_against_moto_role(
     status = main(
         ["iam", "check", "orders", "--profile", str(profile), "--json", "--region", REGION]
     )
-    report = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    (report,) = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     # THEN the policy is least privilege in moto's account, and the check lists what is too broad
     policy = json.loads(out.read_text())
     actions = {a for s in policy["Statement"] for a in s["Action"]}

@@ -69,7 +69,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def opts(aws: None) -> Any:
     from sandbox.fleet import AwsOptions
 
-    return AwsOptions(region=REGION, sleep=lambda _s: None)
+    return AwsOptions(region=REGION, poll_delay=0.0)
 
 
 def make_role(opts: Any, name: str = "fn-role") -> str:

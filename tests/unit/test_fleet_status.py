@@ -57,7 +57,7 @@ def enforced(tmp_path: Path) -> Path:
 def support_opts() -> Any:
     from sandbox.fleet import AwsOptions
 
-    return AwsOptions(region=REGION, sleep=lambda _s: None)
+    return AwsOptions(region=REGION, poll_delay=0.0)
 
 
 def status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:

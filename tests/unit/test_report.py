@@ -61,9 +61,9 @@ def test_report_of_a_function_that_does_not_exist_is_an_error(
 
 
 def test_report_needs_an_output(capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN neither --html nor --json WHEN run THEN a usage error (2)
+    # GIVEN neither -o/--out (--html) nor --json WHEN run THEN a usage error (2)
     assert main(["report", "orders", "--logs", "x"]) == 2
-    assert "--html FILE, --json" in capsys.readouterr().err
+    assert "-o/--out FILE, --json" in capsys.readouterr().err
 
 
 def test_learning_curve_is_summed_beyond_its_points() -> None:
