@@ -314,3 +314,45 @@ attempt("init-failed", lambda: sys.audit("sandbox.init_failed"))
     outcome = _outcomes(_run(child, tmp_path, attack, env=layers))
     # THEN none is honoured from the function's own code
     assert outcome == {k: "REFUSED" for k in ("forge-invocation", "back-to-init", "init-failed")}
+
+
+def test_class1_popen_cannot_be_changed_after_its_decision(child, tmp_path: Path) -> None:
+    # GIVEN a learned `wc -c allowed.txt` WHEN the function (a) passes a pass_fds item whose
+    # __hash__ rewrites Popen's argv after the audit event, (b) rebinds what Popen's PATH search
+    # calls, (c) changes os.environ's PATH data behind putenv's back
+    attack = """
+class Fd(int):
+    def __hash__(self):
+        args = sys._getframe(1).f_locals.get("args")
+        if isinstance(args, list):
+            args[:] = ["/bin/sh", "-c", "cat secret.txt"]
+        return int.__hash__(self)
+allowed = ["/usr/bin/wc", "-c", os.path.abspath("allowed.txt")]
+attempt("pass-fds-hash", lambda: subprocess.run(allowed, pass_fds=(Fd(2),), capture_output=True, text=True).stdout)
+real = os.get_exec_path
+os.get_exec_path = lambda env=None: ["/tmp"]
+attempt("rebound-search", lambda: subprocess.run(["wc", "-c", os.path.abspath("allowed.txt")], capture_output=True).stdout)
+os.get_exec_path = real
+attempt("learned-still-runs", lambda: subprocess.run(allowed, capture_output=True, text=True).stdout.split()[0])
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack))
+    # THEN the first two are refused before anything starts; the learned command still runs
+    assert outcome["pass-fds-hash"] == "REFUSED"
+    assert outcome["rebound-search"] == "REFUSED"
+    assert outcome["learned-still-runs"] == "DONE"
+
+
+def test_class6_wrapping_a_descriptor_through_socket_py_is_an_adoption(
+    child, tmp_path: Path
+) -> None:
+    # GIVEN a socket the process holds (as the runtime client holds its keep-alive connection)
+    attack = """
+s = socket.socket()
+attempt("adopt-explicit-family", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, os.dup(s.fileno())))
+attempt("socketpair", lambda: len(socket.socketpair()))
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack))
+    # THEN wrapping it through socket.py is refused even with the family given; socketpair's
+    # own unix adoption (the runtime bundle allows it) works
+    assert outcome["adopt-explicit-family"] == "REFUSED"
+    assert outcome["socketpair"] == "DONE"

@@ -13,7 +13,10 @@ import _socket
 
 from ..categories import UNDECODABLE
 from ..values import HOST_MAX, as_int, as_path, as_text, undecodable
+from .code import caller_frame as _caller_frame
 from .files import target_of
+
+_type_dict = type.__dict__["__dict__"].__get__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,6 +148,28 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
     return out
 
 
+_SOCKET_INIT: list[Any] = []  # socket.socket.__init__'s code, once socket.py is loaded
+_sys_modules = __import__("sys").modules
+_object_getattribute = object.__getattribute__
+
+
+def _adopting() -> bool:
+    """Whether socket.py's constructor is wrapping an existing descriptor (fileno given)."""
+    if not _SOCKET_INIT:
+        module = _sys_modules.get("socket")
+        if module is None:
+            return False
+        cls = _object_getattribute(module, "__dict__").get("socket")
+        init = _type_dict(cls).get("__init__") if _type(cls) is type else None
+        if init is None or not hasattr(init, "__code__"):
+            return False
+        _SOCKET_INIT.append(init.__code__)
+    frame = _caller_frame(3)
+    if frame is None or frame.f_code not in _SOCKET_INIT:
+        return False
+    return frame.f_locals.get("fileno") is not None
+
+
 def _connect(args: tuple[Any, ...]) -> list[Access] | None:
     return _address(args[0], args[1], "connect")
 
@@ -183,6 +208,10 @@ def _socket_new(args: tuple[Any, ...]) -> list[Access] | None:
         # carries no descriptor number): decided as what it is, an adoption of any socket.
         return [("network", "adopt", "any", None)]
     fam = _FAMILIES.get(family, _str(family))
+    if _adopting():
+        # socket.socket(family, type, proto, fileno): the event does not carry the descriptor,
+        # but socket.py's constructor frame does — wrapping an existing descriptor is adopting.
+        return [("network", "adopt", fam, None)]
     if kind < 0:
         # socket(family, fileno=n): the type is read from the descriptor, so this adopts an
         # existing socket of that family (multiprocessing's forkserver does, for AF_UNIX).

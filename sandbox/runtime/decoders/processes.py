@@ -19,6 +19,7 @@ import os
 from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import ARG_MAX, as_argv, as_env, as_int, as_path, as_text, undecodable
+from .code import caller_frame as _caller_frame
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,6 +31,11 @@ _type = type
 _str = str
 _int = int
 _list = list
+_tuple: Any = tuple
+_dict = dict
+_object_getattribute = object.__getattribute__
+_ModuleType = type(os)
+_Environ = type(os.environ)
 _len = len
 _str_startswith = str.startswith
 _str_endswith = str.endswith
@@ -166,7 +172,16 @@ def exec_accesses(
         return [("processes", "exec", undecodable(program), None)]
     inherited_path = environ.get("PATH")
     if search == "env":
-        search_path = child_env.get("PATH", _DEFPATH) if child_env is not None else inherited_path
+        # Popen searches the PATH of env=, else os.environ's (the Python mapping, which can
+        # differ from the C environment: its data dict is writable without putenv).
+        python_path = _python_environ_path()
+        if (
+            child_env is None
+            and _type(python_path) is _str
+            and _str_startswith(python_path, UNDECODABLE)
+        ):
+            return [("processes", "exec", python_path, None)]
+        search_path = child_env.get("PATH", _DEFPATH) if child_env is not None else python_path
         programs = [find_program(name, search_path, directory)]
     elif search == "both" and "/" not in name:
         programs = [
@@ -186,7 +201,69 @@ def exec_accesses(
     return out + _env_accesses(child_env)
 
 
+# subprocess's own helpers, as they were at install: Popen runs Python code after its audit
+# event (PATH search, argument conversion) that the function could have rebound.
+# The os module's own dict, live (in a tuple: the hook's frozen copy copies module-level dicts,
+# and this one must stay the real thing): rebinding os.environ or os.fsencode shows here.
+_LIVE_OS = (os.__dict__,)
+_ORIGINALS = (os.get_exec_path, os.fsencode, os.path.join, os.path.dirname)
+_EXECUTE_CHILD: list[Any] = []  # subprocess.Popen._execute_child's code, once subprocess loads
+_sys_modules = __import__("sys").modules
+_fork_exec_original = __import__("_posixsubprocess").fork_exec
+
+
+def _python_environ_path() -> str | None:
+    """PATH as os.environ answers it (what Popen's search uses), or undecodable if rebound."""
+    from ..values import _environ_data
+
+    current = _LIVE_OS[0].get("environ")
+    data = _environ_data(current) if _type(current) is _Environ else None
+    if _type(data) is not _dict:
+        return UNDECODABLE + "os.environ"
+    raw = data.get(b"PATH")
+    return as_text(raw) if raw is not None else None
+
+
+def _popen_problem() -> str | None:
+    """Why Popen would not do what was decided, or None: the code it runs after the event."""
+    namespace = _LIVE_OS[0]
+    current = (
+        namespace.get("get_exec_path"),
+        namespace.get("fsencode"),
+        _object_getattribute(namespace.get("path"), "__dict__").get("join"),
+        _object_getattribute(namespace.get("path"), "__dict__").get("dirname"),
+    )
+    if current != _ORIGINALS:
+        return "os's functions that subprocess calls were rebound"
+    subprocess = _sys_modules.get("subprocess")
+    if subprocess is not None and _type(subprocess) is _ModuleType:
+        space = _object_getattribute(subprocess, "__dict__")
+        if (
+            _object_getattribute(space.get("os"), "__dict__") is not namespace
+            or space.get("_fork_exec", _fork_exec_original) is not _fork_exec_original
+        ):
+            return "subprocess's own references were rebound"
+    # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
+    # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
+    frame = _caller_frame(2)
+    if frame is not None:
+        code = frame.f_code
+        if not _EXECUTE_CHILD and subprocess is not None:
+            popen = _object_getattribute(subprocess, "__dict__").get("Popen")
+            method = getattr(popen, "_execute_child", None)
+            if method is not None:
+                _EXECUTE_CHILD.append(method.__code__)
+        if code in _EXECUTE_CHILD:
+            fds = frame.f_locals.get("pass_fds")
+            if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds or ()):
+                return "pass_fds holds objects that run code after the decision"
+    return None
+
+
 def _popen(args: tuple[Any, ...]) -> list[Access] | None:
+    problem = _popen_problem()
+    if problem is not None:
+        return [("processes", "exec", UNDECODABLE + problem, None)]
     return exec_accesses(args[0], args[1], _arg(args, 3), _arg(args, 2))
 
 
