@@ -316,7 +316,7 @@ attempt("init-failed", lambda: sys.audit("sandbox.init_failed"))
     assert outcome == {k: "REFUSED" for k in ("forge-invocation", "back-to-init", "init-failed")}
 
 
-def test_class1_popen_cannot_be_changed_after_its_decision(child, tmp_path: Path) -> None:
+def test_class1_popen_cannot_be_changed_after_its_decision(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a learned `wc -c allowed.txt` WHEN the function (a) passes a pass_fds item whose
     # __hash__ rewrites Popen's argv after the audit event, (b) rebinds what Popen's PATH search
     # calls, (c) changes os.environ's PATH data behind putenv's back
@@ -343,7 +343,7 @@ attempt("learned-still-runs", lambda: subprocess.run(allowed, capture_output=Tru
 
 
 def test_class6_wrapping_a_descriptor_through_socket_py_is_an_adoption(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN a socket the process holds (as the runtime client holds its keep-alive connection)
     attack = """
