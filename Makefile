@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
+DEMO   := $(VENV)/.installed-demo
+BENCH  := $(VENV)/.installed-bench
 
 .PHONY: demo test test-iac test-pythons python3.14 lint bench layer native arm64-root clean venv report-screenshot
 
@@ -11,13 +13,23 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml setup.py sandbox/runtime/_core.c
+# The version lives in sandbox/__init__.py: a change there reinstalls (new metadata).
+$(STAMP): $(PY) pyproject.toml setup.py sandbox/runtime/_core.c sandbox/__init__.py
 	$(PY) -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(DEMO)
+
+# The demo needs only the `demo` extra (a dev install has it too).
+$(DEMO): $(PY) pyproject.toml setup.py sandbox/runtime/_core.c sandbox/__init__.py
+	$(PY) -m pip install -q -e '.[demo]'
+	@touch $(DEMO)
+
+$(BENCH): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $(BENCH)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO)
 	$(PY) examples/demo.py
 
 # The suite, then the benchmark's gross-regression check (ratios against a baseline measured
@@ -56,7 +68,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check sandbox tests bench examples
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+bench: $(BENCH)
 	$(PY) -m bench
 
 layer: $(STAMP)

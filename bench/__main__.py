@@ -3,7 +3,7 @@
 Full run (< 5 min on 2 cores): per-event microbenchmarks, the orders handler end to end, cold
 start (own harness and through awslambdaric), memory, the kernel filter, ddtrace side by side
 when its separate venv exists, and a hot-path breakdown. Writes ``bench/results/latest.json``,
-``latest.md`` and ``latest.png``.
+``latest.md`` and ``latest.png``, and the tables into ``docs/BENCHMARKS.md``.
 
 ``--check`` (< 60 s, for CI): only the ratios that catch gross regressions; exit 1 on one.
 """
@@ -11,6 +11,7 @@ when its separate venv exists, and a hot-path breakdown. Writes ``bench/results/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -118,7 +119,10 @@ def ddtrace_note(python: str) -> str:
         text=True,
         check=False,
     )
-    return f"ddtrace {out.stdout.strip() or '?'} ({python})"
+    shown = Path(python)
+    with contextlib.suppress(ValueError):  # named from the repository: no machine's paths
+        shown = shown.relative_to(Path(__file__).resolve().parent.parent)
+    return f"ddtrace {out.stdout.strip() or '?'} ({shown})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"chart: {args.out / 'latest.png'}")
     summary = report.markdown(results)
     (args.out / "latest.md").write_text(summary)
-    if args.out == RESULTS and update_readme(README, summary):
-        _say(f"README table updated: {README}")
+    if args.out == RESULTS and write_between_markers(BENCH_DOC, summary):
+        _say(f"tables updated: {BENCH_DOC}")
     print(report.terminal(results))
     for note in results["notes"]:
         print(f"note: {note}")
@@ -165,22 +169,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-README_START = "<!-- bench:start (python -m bench writes this part) -->"
-README_END = "<!-- bench:end -->"
+BENCH_DOC = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+MARK_START = "<!-- bench:start (python -m bench writes this part) -->"
+MARK_END = "<!-- bench:end -->"
 
 
-def update_readme(readme: Path, summary: str) -> bool:
-    """Put ``summary`` between the README's bench markers; ``False`` when there are none."""
-    if not readme.is_file():
+def write_between_markers(doc: Path, summary: str) -> bool:
+    """Put ``summary`` between the bench markers of ``doc``; ``False`` when there are none.
+
+    Parameters
+    ----------
+    doc : Path
+        The markdown file (``docs/BENCHMARKS.md``).
+    summary : str
+        The generated tables (:func:`bench.report.markdown`).
+
+    Returns
+    -------
+    bool
+        Whether the file was rewritten; everything outside the markers is kept.
+
+    Example
+    -------
+    >>> write_between_markers(Path("docs/BENCHMARKS.md"), "| a |\\n")  # doctest: +SKIP
+    True
+    """
+    if not doc.is_file():
         return False
-    text = readme.read_text()
-    start, end = text.find(README_START), text.find(README_END)
+    text = doc.read_text()
+    start, end = text.find(MARK_START), text.find(MARK_END)
     if start < 0 or end < start:
         return False
-    readme.write_text(
-        text[: start + len(README_START)] + "\n" + summary.rstrip() + "\n" + text[end:]
-    )
+    doc.write_text(text[: start + len(MARK_START)] + "\n" + summary.rstrip() + "\n" + text[end:])
     return True
 
 

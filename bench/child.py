@@ -325,7 +325,7 @@ def _memory() -> dict[str, float]:
         import psutil
 
         out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
-    except ImportError:  # pragma: no cover - psutil is a dependency of the project
+    except ImportError:  # psutil comes with the `bench` extra; /proc says the same
         with open("/proc/self/statm") as handle:
             out["rss_mb"] = int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     return out

@@ -60,7 +60,8 @@ def decompose(data: dict[str, Any], micro_profile: Path | None, task_dir: Path) 
     """
     import botocore.client
 
-    from sandbox.runtime.events import DECODERS, decode_open
+    from sandbox.runtime.decoders import DECODERS
+    from sandbox.runtime.decoders.files import decode_open
     from sandbox.runtime.policy import Policy
     from sandbox.runtime.roots import Roots
 
@@ -125,7 +126,7 @@ def profile_diff(off: Path, enforce: Path, top: int = 12) -> list[dict[str, Any]
         return out
 
     a, b = own_times(off), own_times(enforce)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, (calls, own) in b.items():
         base = a.get(key, (0, 0.0))[1]
         rows.append(

@@ -1,8 +1,9 @@
-"""Tables (terminal and markdown), the §6 budget verdicts and the chart."""
+"""Tables (terminal and markdown, each with a legend), the budget verdicts and the chart."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def _modes(present: Any) -> list[str]:
 
 
 def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """DESIGN.md §6: each budget with the measured figure and whether it holds."""
+    """The project's cost budgets: each with the measured figure and whether it holds."""
     out: list[dict[str, Any]] = []
     micro = results.get("micro", {}).get("benches", {})
     for bench in ("ignored_getframe", "ignored_id"):
@@ -111,22 +112,103 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Every table as ``(title, header, rows)``, shared by the terminal and markdown output."""
-    out: list[tuple[str, list[str], list[list[str]]]] = []
+@dataclass
+class Table:
+    """One table of the report: a title, the header, the rows and a legend for its columns."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    legend: list[str] = field(default_factory=list)
+
+
+NOISE = "≈0"  # a measured extra cost below zero: smaller than the run-to-run noise
+
+
+def _extra(value: float | None, unit: str, digits: int = 0) -> str:
+    """An added cost: ``+1,234 ns``; below zero it is noise, shown as ``≈0``."""
+    if value is None:
+        return "-"
+    if value < 0:
+        return NOISE
+    return "+" + _fmt(value, unit, digits)
+
+
+def _ratio(value: float | None) -> str:
+    """A ratio of two positive times; ``-`` when there is none (a baseline row)."""
+    return "-" if value is None or value <= 0 else _x(value)
+
+
+def _cost(overhead: float | None, x_off: float | None) -> str:
+    """A per-event cell: the extra ns, and how many times the operation's own time it makes."""
+    shown = _extra(overhead, " ns")
+    if shown in ("-", NOISE) or x_off is None or x_off <= 0:
+        return shown
+    return f"{shown} ({_x(x_off)})"
+
+
+MICRO_LEGEND = [
+    "**operation**: what the child repeats; an *ignored event* is an audited call the sandbox "
+    "lets through without a decision (most audit events are).",
+    "**off**: time of one operation with no audit hook, ns.",
+    "**floor**: extra time with an empty Python audit hook (`sys.addaudithook(lambda e, a: "
+    "None)`), the least any Python-level hook costs.",
+    "**learn**, **alert**, **enforce**: extra time in that mode (enforce: audit hook, seccomp and "
+    "Landlock); **enforce-hook**: enforce with the kernel layers off (`SANDBOX_SECCOMP=off`); "
+    "**ddtrace**: Datadog's tracer with exploit prevention (see the note).",
+    "In parentheses: the operation's time in that mode ÷ its time with no hook (1.50x = half as "
+    "long again), the median of the per-repeat ratios (so not quite the medians' quotient).",
+    f"**{NOISE}**: the measured extra time was below zero, i.e. smaller than the noise of the "
+    "operation itself (a subprocess varies by tens of µs from one run to the next).",
+]
+E2E_LEGEND = [
+    "**per invocation**: median time of one warm call of `examples/orders` (boto3 to a local "
+    "moto S3 and DynamoDB, an HTTP call, a file in /tmp, logging).",
+    "**x off**: per-invocation time ÷ the same in `off`, paired per repeat (ddtrace: ÷ "
+    "`ddtrace-off`, the same handler in ddtrace's own environment without ddtrace). Below 1.00x "
+    "means no measurable cost: the difference is noise.",
+    "**RSS**: resident memory after the calls; **peak RSS**: the process's maximum "
+    f"(`ru_maxrss`); **Δ**: over `off` ({NOISE}: no measurable growth).",
+]
+COLD_LEGEND = [
+    "**sandbox init**: `import sandbox` plus `install(...)` in that mode (profile load, hook, "
+    "kernel filter).",
+    "**import boto3**: importing boto3 with the sandbox installed; **start → first call**: "
+    "process spawn to the handler's first call; in parentheses ÷ `off`.",
+    "**awslambdaric Init Duration**: what the real runtime client reports when started "
+    "through the layer's wrapper script.",
+]
+KERNEL_LEGEND = [
+    "**filter load**: time to install the seccomp filter; **getppid before**, **getppid "
+    "after**: a cheap system call without and with the filter; **per syscall**: the "
+    "difference (what every system call pays); **status**: what the kernel answered.",
+]
+BUDGET_LEGEND = [
+    "The targets the project set itself for the sandbox's cost; **measured** is this run's "
+    "median (ratios as in the tables above; *x floor*: the extra time ÷ the empty hook's).",
+]
+
+
+def tables(results: dict[str, Any]) -> list[Table]:
+    """Every table, shared by the terminal and markdown output."""
+    out: list[Table] = []
     micro = results.get("micro", {}).get("benches", {})
     if micro:
         modes = _modes(next(iter(micro.values()))["modes"])
-        header = ["per event (ns/op)", "off", *[f"{m} +ns (xfloor)" for m in modes]]
-        rows = []
-        for bench, entry in micro.items():
-            row = [BENCH_LABELS.get(bench, bench), _fmt(_med(entry["off_ns"]), digits=0)]
+        header = ["operation", "off", *modes]
+        rows: list[list[str]] = []
+        known = [b for b in BENCH_LABELS if b in micro]  # cheapest operation first
+        for bench in known + [b for b in micro if b not in BENCH_LABELS]:
+            entry = micro[bench]
+            row: list[str] = [
+                BENCH_LABELS.get(bench) or str(bench),
+                _fmt(_med(entry["off_ns"]), " ns", 0),
+            ]
             for mode in modes:
                 m = entry["modes"][mode]
-                extra = "" if mode == "floor" else f" ({_x(m['x_floor'])})"
-                row.append(_fmt(_med(m["overhead_ns"]), digits=0) + extra)
+                row.append(_cost(_med(m["overhead_ns"]), m.get("x_off")))
             rows.append(row)
-        out.append(("Per-event cost: overhead over no hook, ns (median)", header, rows))
+        out.append(Table("Per event: extra time over no hook (median)", header, rows, MICRO_LEGEND))
     e2e = results.get("e2e", {})
     if e2e:
         rows = []
@@ -136,19 +218,20 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                 [
                     mode,
                     _fmt(_med(m["median_ms"]), " ms", 2),
-                    _x(m["x_off"])
+                    _ratio(m["x_off"])
                     + (" vs ddtrace-off" if m.get("baseline") == "ddtrace-off" else ""),
                     _fmt(_med(m["rss_mb"]), " MB"),
-                    _fmt(m.get("rss_delta_mb"), " MB"),
+                    "-" if mode == "off" else _extra(m.get("rss_delta_mb"), " MB", 1),
                     _fmt(_med(m["ru_maxrss_mb"]), " MB"),
-                    _fmt(m.get("maxrss_delta_mb"), " MB"),
+                    "-" if mode == "off" else _extra(m.get("maxrss_delta_mb"), " MB", 1),
                 ]
             )
         out.append(
-            (
-                "Orders handler (boto3→moto S3+DynamoDB, HTTP, /tmp, logging), warm process",
+            Table(
+                "Orders handler, warm process",
                 ["mode", "per invocation", "x off", "RSS", "Δ RSS", "peak RSS", "Δ peak"],
                 rows,
+                E2E_LEGEND,
             )
         )
     cold = results.get("cold", {})
@@ -162,30 +245,29 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                 [
                     mode,
                     _fmt(_med(m["sandbox_init_ms"]), " ms", 2),
-                    f"{_fmt(_med(m['import_boto3_ms']), ' ms')} ({_x(m['import_boto3_ms'].get('x_off'))})",
-                    f"{_fmt(_med(m['to_first_call_ms']), ' ms')} ({_x(m['to_first_call_ms'].get('x_off'))})",
-                    f"{_fmt(_med(lm.get('init_duration_ms')), ' ms')} ({_x((lm.get('init_duration_ms') or {}).get('x_off'))})"
-                    if lm
-                    else "-",
+                    _with_ratio(m["import_boto3_ms"], " ms"),
+                    _with_ratio(m["to_first_call_ms"], " ms"),
+                    _with_ratio(lm.get("init_duration_ms"), " ms") if lm else "-",
                 ]
             )
         out.append(
-            (
+            Table(
                 "Cold start",
                 [
                     "mode",
                     "sandbox init",
-                    "import boto3 (xoff)",
-                    "start → first call (xoff)",
-                    "awslambdaric Init Duration (xoff)",
+                    "import boto3",
+                    "start → first call",
+                    "awslambdaric Init Duration",
                 ],
                 rows,
+                COLD_LEGEND,
             )
         )
     kernel = results.get("kernel", {})
     if kernel:
         out.append(
-            (
+            Table(
                 "Kernel layer (seccomp, `python -m sandbox.kernel bench`)",
                 ["filter load", "getppid before", "getppid after", "per syscall", "status"],
                 [
@@ -193,39 +275,52 @@ def tables(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
                         _fmt(_med(kernel["install_ms"]), " ms", 2),
                         _fmt(_med(kernel["getppid_ns_before"]), " ns", 0),
                         _fmt(_med(kernel["getppid_ns_after"]), " ns", 0),
-                        "+" + _fmt(_med(kernel["per_syscall_ns"]), " ns", 0),
+                        _extra(_med(kernel["per_syscall_ns"]), " ns"),
                         str((kernel.get("statuses") or {}).get("seccomp")),
                     ]
                 ],
+                KERNEL_LEGEND,
             )
         )
     verdicts = results.get("budgets") or []
     if verdicts:
         out.append(
-            (
-                "DESIGN.md §6 budgets",
+            Table(
+                "Budgets",
                 ["budget", "measured", "met"],
                 [
-                    [
-                        b["budget"],
-                        ("-" if b["measured"] is None else f"{b['measured']:.2f}")
-                        + " "
-                        + b["unit"],
-                        "yes" if b["met"] else "NO",
-                    ]
+                    [b["budget"], _measured(b["measured"], b["unit"]), "yes" if b["met"] else "NO"]
                     for b in verdicts
                 ],
+                BUDGET_LEGEND,
             )
         )
     return out
 
 
+def _measured(value: float | None, unit: str) -> str:
+    """A budget's measured figure with its unit; below zero it is noise."""
+    if value is None:
+        return "-"
+    return NOISE if value < 0 else f"{value:.2f} {unit}"
+
+
+def _with_ratio(figure: dict[str, Any] | None, unit: str) -> str:
+    """``151.5 ms (1.09x)``: a median and its ratio to ``off`` (none on the baseline row)."""
+    if not figure:
+        return "-"
+    ratio = figure.get("x_off")
+    shown = _fmt(_med(figure), unit)
+    return shown if ratio is None or ratio <= 0 else f"{shown} ({_x(ratio)})"
+
+
 def terminal(results: dict[str, Any]) -> str:
     """Plain-text tables for the terminal."""
     chunks = []
-    for title, header, rows in tables(results):
+    for table in tables(results):
+        header, rows = table.header, table.rows
         widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-        lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))]
+        lines = [table.title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))]
         lines.append("  ".join("-" * w for w in widths))
         for row in rows:
             lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
@@ -234,7 +329,7 @@ def terminal(results: dict[str, Any]) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The markdown summary (for the README): date, machine, every table, notes."""
+    """The markdown report (for docs/BENCHMARKS.md): date, machine, every table with its legend."""
     meta = results.get("meta", {})
     lines = [
         f"Measured {meta.get('date', '?')} on {meta.get('cpu', '?')} ({meta.get('cpus', '?')} CPUs), "
@@ -243,16 +338,22 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results.get('plan', {}).get('repeats', '?')} interleaved runs, each in a fresh process.",
         "",
     ]
-    for title, header, rows in tables(results):
-        lines.append(f"**{title}**")
+    for table in tables(results):
+        lines.append(f"**{table.title}**")
         lines.append("")
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
+        lines.append("| " + " | ".join(table.header) + " |")
+        lines.append("|" + "|".join("---" for _ in table.header) + "|")
+        for row in table.rows:
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
         lines.append("")
-    for note in results.get("notes", []):
-        lines.append(f"- {note}")
+        lines.extend(f"- {line}" for line in table.legend)
+        if table.legend:
+            lines.append("")
+    notes = results.get("notes", [])
+    if notes:
+        lines.append("Notes:")
+        lines.append("")
+        lines.extend(f"- {note}" for note in notes)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -531,7 +531,7 @@ def machine() -> dict[str, Any]:
     import platform
     from importlib import metadata
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in ("lambda-sandbox", "boto3", "botocore", "moto", "awslambdaric", "psutil"):
         try:
             versions[name] = metadata.version(name)

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -87,6 +87,11 @@ def run_child(
     return Child(proc.returncode, proc.stdout, proc.stderr, records)
 
 
+def hostile(value: object) -> Any:
+    """``value``, passed where its type says it should not be: the code under test must cope."""
+    return value
+
+
 def profile_doc(**rules: list[dict[str, Any]]) -> dict[str, Any]:
     """A profile extending the runtime bundle with the given rules, e.g. ``files=[...]``."""
     return {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": rules}
@@ -112,8 +117,16 @@ def profile_from_observations(
     return {"schema_version": 1, "function": function, "extends": list(extends), "rules": rules}
 
 
+class RunChild(Protocol):
+    """The ``child`` fixture: run code in a fresh interpreter, return what it did."""
+
+    def __call__(
+        self, code: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Child: ...
+
+
 @pytest.fixture
-def child(tmp_path: Path):  # type: ignore[no-untyped-def]
+def child(tmp_path: Path) -> RunChild:
     """``child(code, env=...)``: run code in a subprocess whose task root is ``tmp_path``."""
 
     def run(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Child:

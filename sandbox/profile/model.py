@@ -59,7 +59,7 @@ class Rule(BaseModel):
     target: str = Field(min_length=1)
     phase: Phase = "any"
     argv: list[str] | None = Field(
-        None, description="processes/exec only: arguments after argv[0]."
+        default=None, description="processes/exec only: arguments after argv[0]."
     )
     coverage: Coverage | None = None
     risk: str | None = Field(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.layer import LAYER_PACKAGE
-from sandbox.layer.build import LayerBuildError, build_layer
+from sandbox.layer.build import Arch, LayerBuildError, build_layer
 from sandbox.local.runner import default_wrapper
 
 APP = """
@@ -67,7 +67,7 @@ def handler(event, context):
 """
 
 
-def host_arch() -> str:
+def host_arch() -> Arch:
     """The Lambda architecture name of this machine."""
     return "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
@@ -93,14 +93,14 @@ def stub_layer(tmp_path: Path) -> Path:
     return opt
 
 
-def built_layer_zip(tmp_path_factory: pytest.TempPathFactory, arch: str) -> Path:
+def built_layer_zip(tmp_path_factory: pytest.TempPathFactory, arch: Arch) -> Path:
     """Build the layer for ``arch`` once per session (wheels cached in the session's tmp)."""
     base = tmp_path_factory.getbasetemp()
     out = base / "layers" / arch
     zip_path = out / f"sandbox-layer-{arch}.zip"
     if not zip_path.exists():
         try:
-            build_layer(arch, out_dir=out, cache_dir=base / "layer-wheel-cache")  # type: ignore[arg-type]
+            build_layer(arch, out_dir=out, cache_dir=base / "layer-wheel-cache")
         except LayerBuildError as exc:
             if "could not download" in str(exc):
                 pytest.skip(f"layer wheels not obtainable (offline?): {exc}")

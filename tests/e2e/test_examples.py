@@ -133,7 +133,7 @@ def test_vulnerable_attacks_blocked_benign_pass(services: dict[str, int], tmp_pa
         )
     # AND each attack is a finding that says who, where and how
     findings = _findings(result.log)
-    by_request = {}
+    by_request: dict[str, dict[str, Any]] = {}
     for f in findings:
         by_request.setdefault(
             f["request_id"], f

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,9 @@ def browser(chromium: str, tmp_path: Path) -> Iterator[Browser]:
         page.close()
 
 
-def _sample_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, list[dict]]:
+def _sample_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, list[dict[str, Any]]]:
     logs = tmp_path / "orders.jsonl"
     subprocess.run(
         [sys.executable, str(REPO / "examples" / "report_sample.py"), str(logs)],

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-def run_child(code: str, endpoint: str, **extra_env: str) -> dict[str, object]:
+def run_child(code: str, endpoint: str, **extra_env: str) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; return its last stdout line (JSON) plus all lines."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -185,7 +186,7 @@ def test_the_sandbox_hook_reports_an_aws_call_outside_the_profile(moto_endpoint:
         moto_endpoint,
         SANDBOX_MAX_FINDINGS="100000",  # init-phase module findings must not crowd ours out
     )
-    records = [json.loads(line) for line in result["_lines"] if line.startswith("{")]  # type: ignore[attr-defined]
+    records = [json.loads(line) for line in result["_lines"] if line.startswith("{")]
     aws = [r for r in records if r.get("type") == "sandbox.finding" and r.get("category") == "aws"]
     # THEN only the call outside the profile is reported, as would-block
     assert [(r["target"], r["decision"]) for r in aws] == [("s3:GetObject:bucket", "would-block")]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import profile_doc
+from tests.conftest import RunChild, profile_doc
 
 # ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
 # the audit layer then has no reason to object, and only the kernel can stop the exec.
@@ -82,14 +82,14 @@ def profile(tmp_path: Path) -> Path:
     return path
 
 
-def test_audit_layer_alone_cannot_stop_ctypes_system(child, profile: Path) -> None:
+def test_audit_layer_alone_cannot_stop_ctypes_system(child: RunChild, profile: Path) -> None:
     # GIVEN enforce with the kernel layer off WHEN native code calls system()
     result = child(CTYPES_SYSTEM, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
     # THEN the command runs: the audit hook never sees it (documented limit)
     assert result.lines == ["seccomp off", "ran True"], result.stderr
 
 
-def test_audit_layer_decides_fork_exec_called_through_its_module(child, profile: Path) -> None:
+def test_audit_layer_decides_fork_exec_called_through_its_module(child: RunChild, profile: Path) -> None:
     # GIVEN enforce with the kernel layer off WHEN _posixsubprocess.fork_exec is called directly
     # (as multiprocessing's spawn does), through the module's attribute
     result = child(
@@ -103,7 +103,7 @@ def test_audit_layer_decides_fork_exec_called_through_its_module(child, profile:
     )
 
 
-def test_audit_layer_alone_cannot_stop_the_original_fork_exec(child, profile: Path) -> None:
+def test_audit_layer_alone_cannot_stop_the_original_fork_exec(child: RunChild, profile: Path) -> None:
     # GIVEN enforce with the kernel layer off WHEN code running arbitrary Python digs the C
     # function out of the sandbox's wrapper and calls it
     result = child(
@@ -115,7 +115,7 @@ def test_audit_layer_alone_cannot_stop_the_original_fork_exec(child, profile: Pa
     assert result.lines[-1] == "ran True", result.stderr
 
 
-def test_kernel_layer_stops_ctypes_system(child, profile: Path) -> None:
+def test_kernel_layer_stops_ctypes_system(child: RunChild, profile: Path) -> None:
     # GIVEN enforce with the kernel layer on and a profile without subprocesses
     result = child(CTYPES_SYSTEM, env={"SANDBOX_LANDLOCK": "off"})
     if result.lines and result.lines[0] != "seccomp active":
@@ -124,7 +124,7 @@ def test_kernel_layer_stops_ctypes_system(child, profile: Path) -> None:
     assert result.lines == ["seccomp active", "ran False"], result.stderr
 
 
-def test_kernel_layer_stops_direct_fork_exec(child, profile: Path) -> None:
+def test_kernel_layer_stops_direct_fork_exec(child: RunChild, profile: Path) -> None:
     # GIVEN the same WHEN _posixsubprocess.fork_exec is called directly
     result = child(FORK_EXEC.replace("{original}", "True"), env={"SANDBOX_LANDLOCK": "off"})
     if result.lines and result.lines[0] != "seccomp active":
@@ -133,7 +133,9 @@ def test_kernel_layer_stops_direct_fork_exec(child, profile: Path) -> None:
     assert result.lines[-1] == "ran False", result.stderr + result.stdout
 
 
-def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(child, tmp_path: Path) -> None:
+def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN enforce with the kernel layer (whose loader uses ctypes) and a profile without ctypes
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
     result = child(
@@ -172,7 +174,9 @@ def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(child, tmp_p
     assert result.lines[1] == expected, result.stderr
 
 
-def test_landlock_holds_children_to_the_profiles_write_directories(child, tmp_path: Path) -> None:
+def test_landlock_holds_children_to_the_profiles_write_directories(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a profile that lets the function run `touch` on any path ("**": "*" stops at "/")
     # and write under {tmp}
     profile = {
@@ -212,7 +216,7 @@ def test_landlock_holds_children_to_the_profiles_write_directories(child, tmp_pa
 
 
 def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN enforce with the kernel layer loaded (its loader uses _ctypes)
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))

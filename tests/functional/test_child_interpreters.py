@@ -55,7 +55,7 @@ else:
 HOW = ["subprocess", "spawn", "forkserver", "posix_spawn"]
 
 
-def _profile() -> dict[str, object]:
+def _profile() -> dict[str, Any]:
     """The function's profile: run Python, fork (forkserver), the worker module; no secret."""
     return profile_doc(
         processes=[
@@ -100,7 +100,7 @@ def task(tmp_path: Path) -> Path:
     return root
 
 
-def _parent(task: Path, *, mode: str, protect: bool, how: str):  # type: ignore[no-untyped-def]
+def _parent(task: Path, *, mode: str, protect: bool, how: str) -> Child:
     secret = str(task.parent / "secret.txt")
     code = PARENT.format(mode=mode, protect=protect, how=how, secret=secret)
     return run_child(code, cwd=task, timeout=120)
@@ -283,7 +283,7 @@ def test_sitecustomize_chains_the_next_one_under_the_sandbox(task: Path, tmp_pat
     env = _site_env(task, "enforce", str(task / "profile.json"), str(other))
     # (it is read under the sandbox already, so the profile allows reading it)
     doc = _profile()
-    doc["rules"]["files"].append({"action": "read", "target": f"{other}/**", "phase": "any"})  # type: ignore[index]
+    doc["rules"]["files"].append({"action": "read", "target": f"{other}/**", "phase": "any"})
     (task / "profile.json").write_text(json.dumps(compile_profile(doc, kernel=True)))
     # WHEN a Python child starts
     result = run_child("print('child code ran')", cwd=task, env=env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import profile_doc, profile_from_observations
+from tests.conftest import RunChild, profile_doc, profile_from_observations
 
 HANDLER = """
 def calc(expr):
@@ -16,7 +16,7 @@ def other(expr):
 """
 
 
-def test_eval_during_invoke_is_bound_to_its_call_site(child, tmp_path: Path) -> None:
+def test_eval_during_invoke_is_bound_to_its_call_site(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a function that evaluates an expression at one place in its code
     (tmp_path / "handler.py").write_text(HANDLER)
     learned = child(
@@ -65,7 +65,7 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child, tmp_path: Path) -> 
     assert "secret" not in json.dumps(enforced.findings)
 
 
-def test_ctypes_is_a_capability_of_its_own(child, tmp_path: Path) -> None:
+def test_ctypes_is_a_capability_of_its_own(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a function that loads libc with ctypes and calls getpid
     learned = child(
         """
@@ -104,7 +104,7 @@ def test_ctypes_is_a_capability_of_its_own(child, tmp_path: Path) -> None:
     assert enforced.lines == ["getpid True", "system blocked native dlsym system"], enforced.stderr
 
 
-def test_stdlib_code_generators_work_during_invoke(child, tmp_path: Path) -> None:
+def test_stdlib_code_generators_work_during_invoke(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce with only the runtime bundle, during an invocation
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     result = child(

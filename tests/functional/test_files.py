@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.conftest import ATTEMPT, profile_doc, profile_from_observations
+from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
 
 LEARN = """
 import sandbox
@@ -51,7 +51,7 @@ def _setup(tmp_path: Path) -> None:
     os.symlink(tmp_path / "data" / "secret.txt", tmp_path / "link.txt")
 
 
-def test_learn_then_enforce_files(child, tmp_path: Path) -> None:
+def test_learn_then_enforce_files(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a function that reads one file, writes one and lists a directory
     _setup(tmp_path)
     # WHEN it runs in learn mode
@@ -98,7 +98,7 @@ def test_learn_then_enforce_files(child, tmp_path: Path) -> None:
     assert environ and environ[0]["reason"] == "denied by the ceiling" and environ[0]["rule"] == ""
 
 
-def test_alert_mode_reports_but_does_not_block(child, tmp_path: Path) -> None:
+def test_alert_mode_reports_but_does_not_block(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile that allows nothing of the function's own files
     _setup(tmp_path)
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
@@ -121,7 +121,7 @@ def test_alert_mode_reports_but_does_not_block(child, tmp_path: Path) -> None:
     assert hits[0]["decision"] == "would-block" and hits[0]["level"] == "WARN"
 
 
-def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
+def test_init_only_rule_does_not_hold_in_invoke(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile where a file was read only during init
     _setup(tmp_path)
     profile = {
@@ -152,7 +152,7 @@ def test_init_only_rule_does_not_hold_in_invoke(child, tmp_path: Path) -> None:
     assert result.lines == ["init read ok", "invoke read blocked"], result.stderr
 
 
-def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
+def test_unix_socket_path_is_a_file(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile with no unix-socket rules
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     # WHEN the function connects to a unix socket path
@@ -172,7 +172,7 @@ def test_unix_socket_path_is_a_file(child, tmp_path: Path) -> None:
     assert result.findings[0]["target"] == "{task}/sock"
 
 
-def test_a_symlink_swapped_in_later_is_still_resolved(child, tmp_path: Path) -> None:
+def test_a_symlink_swapped_in_later_is_still_resolved(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile allowing reads and writes of one scratch file, and a secret next to it
     _setup(tmp_path)
     profile = profile_doc(
@@ -201,7 +201,9 @@ def test_a_symlink_swapped_in_later_is_still_resolved(child, tmp_path: Path) -> 
     assert result.lines == ["mine", "blocked True"], result.stderr
 
 
-def test_a_directory_swapped_for_a_symlink_is_still_resolved(child, tmp_path: Path) -> None:
+def test_a_directory_swapped_for_a_symlink_is_still_resolved(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a profile allowing reads and writes anywhere under one scratch directory
     _setup(tmp_path)
     profile = profile_doc(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import profile_doc
+from tests.conftest import Child, RunChild, profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 KERNEL_ON: dict[str, str] = {}
@@ -66,12 +66,12 @@ def _setup(tmp_path: Path) -> None:
     (tmp_path / "public" / "page.txt").write_text("public")
 
 
-def _run(child, tmp_path: Path, attack: str, mode: str, layers: dict[str, str]):  # type: ignore[no-untyped-def]
+def _run(child: RunChild, tmp_path: Path, attack: str, mode: str, layers: dict[str, str]) -> Child:
     _setup(tmp_path)
     return child(HARNESS.format(mode=mode) + attack, env=layers)
 
 
-def _outcomes(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _outcomes(result: Child) -> dict[str, str]:
     return {line.split(" ", 2)[0]: line.split(" ", 2)[1] for line in result.lines if " " in line}
 
 
@@ -118,7 +118,7 @@ attempt("argv-subclass", lambda: subprocess.run([Liar("/usr/bin/id")], capture_o
 
 @LAYERS
 def test_class1_hostile_argument_objects_are_refused(
-    child, tmp_path: Path, layers: dict[str, str]
+    child: RunChild, tmp_path: Path, layers: dict[str, str]
 ) -> None:
     # GIVEN objects that answer one thing to the sandbox and another to the operating system
     # WHEN they are used without the sandbox THEN the reads and the connect happen
@@ -156,7 +156,7 @@ attempt("chdir-then-read", lambda: (os.chdir("public"), open("../secret.txt").re
 
 @LAYERS
 def test_class2_paths_resolve_against_what_the_kernel_uses(
-    child, tmp_path: Path, layers: dict[str, str]
+    child: RunChild, tmp_path: Path, layers: dict[str, str]
 ) -> None:
     # GIVEN relative names used with a dir_fd, an fd argument and a moved working directory
     off = _outcomes(_run(child, tmp_path, RELATIVE, "off", layers))
@@ -198,7 +198,7 @@ attempt("exec-module-from-file", load_file_module)
 
 @LAYERS
 def test_class3_operations_without_their_own_event_are_decided(
-    child, tmp_path: Path, layers: dict[str, str]
+    child: RunChild, tmp_path: Path, layers: dict[str, str]
 ) -> None:
     # GIVEN operations CPython raises no event for (SQLite ATTACH/VACUUM INTO, an exec's env,
     # code objects that never went through compile, a module run without the finders)
@@ -235,7 +235,7 @@ attempt("the-real-one", lambda: open("secret.txt").read())
 """
 
 
-def test_class6_junk_findings_cannot_hide_the_real_one(child, tmp_path: Path) -> None:
+def test_class6_junk_findings_cannot_hide_the_real_one(child: RunChild, tmp_path: Path) -> None:
     # GIVEN alert mode and a budget of 100 complete findings WHEN 300 junk refusals come first
     _setup(tmp_path)
     result = child(
@@ -258,7 +258,9 @@ print("elapsed", round(time.perf_counter() - started, 3))
 """
 
 
-def test_class7_inputs_the_kernel_refuses_are_decided_at_once(child, tmp_path: Path) -> None:
+def test_class7_inputs_the_kernel_refuses_are_decided_at_once(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a path of 4 MB and an argument of 3 MB (a data-only attack on the checking cost)
     result = _run(child, tmp_path, COST, "enforce", AUDIT_ALONE)
     outcome = _outcomes(result)
@@ -274,7 +276,7 @@ def test_class7_inputs_the_kernel_refuses_are_decided_at_once(child, tmp_path: P
 
 @pytest.mark.parametrize("mode", ["learn", "alert"])
 def test_class8_learn_and_alert_run_with_unusable_settings(
-    child, tmp_path: Path, mode: str
+    child: RunChild, tmp_path: Path, mode: str
 ) -> None:
     # GIVEN an unwritable observations and findings file and a misspelt switch
     _setup(tmp_path)
@@ -293,7 +295,9 @@ def test_class8_learn_and_alert_run_with_unusable_settings(
     assert start["level"] == "WARN" and len(start["problems"]) == (3 if mode == "learn" else 2)
 
 
-def test_class8_enforce_refuses_to_start_with_unusable_settings(child, tmp_path: Path) -> None:
+def test_class8_enforce_refuses_to_start_with_unusable_settings(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN the same settings WHEN enforcing THEN the process does not run unprotected
     _setup(tmp_path)
     env = {**AUDIT_ALONE, "SANDBOX_FINDINGS_FILE": "/proc/no/such/findings.jsonl"}

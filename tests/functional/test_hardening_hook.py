@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import profile_doc
+from tests.conftest import Child, RunChild, profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 
@@ -35,8 +36,13 @@ def secret():
 
 
 def _run(
-    child, tmp_path: Path, attack: str, rules: dict | None = None, mode: str = "enforce", env=None
-):  # type: ignore[no-untyped-def]
+    child: RunChild,
+    tmp_path: Path,
+    attack: str,
+    rules: dict[str, list[dict[str, Any]]] | None = None,
+    mode: str = "enforce",
+    env: dict[str, str] | None = None,
+) -> Child:
     doc = profile_doc(
         **(
             rules
@@ -58,11 +64,11 @@ def _run(
     return child(HARNESS.format(mode=mode) + attack, env={**AUDIT_ALONE, **(env or {})})
 
 
-def _outcomes(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _outcomes(result: Child) -> dict[str, str]:
     return {line.split(" ", 2)[0]: line.split(" ", 2)[1] for line in result.lines if " " in line}
 
 
-def test_class1_a_later_audit_hook_is_refused(child, tmp_path: Path) -> None:
+def test_class1_a_later_audit_hook_is_refused(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a learned `wc -c allowed.txt` WHEN the function adds an audit hook that rewrites
     # the argv list of the allowed Popen between the sandbox's decision and the fork
     attack = """
@@ -80,7 +86,9 @@ print("ran", "s3cr3t" in out.stdout)
     assert any(f["category"] == "code" and f["action"] == "hook" for f in result.findings)
 
 
-def test_class4_rebinding_builtins_and_stdlib_changes_no_decision(child, tmp_path: Path) -> None:
+def test_class4_rebinding_builtins_and_stdlib_changes_no_decision(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN the function rebinds the builtins and the stdlib functions a Python hook might call
     attack = """
 import builtins, posixpath, os.path, json
@@ -102,7 +110,7 @@ attempt("environ", lambda: open("/proc/self/environ").read())
     assert {"{task}/secret.txt"} <= {f["target"] for f in result.findings}
 
 
-def test_class2_state_reachable_through_gc_is_refused(child, tmp_path: Path) -> None:
+def test_class2_state_reachable_through_gc_is_refused(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce WHEN the function looks for the hook's containers through gc
     attack = """
 import gc
@@ -135,7 +143,7 @@ attempt("read-secret", secret)
 
 
 def test_class2_python_core_limit_state_mutated_through_gc_when_allowed(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN a profile that learned gc introspection at the attacker's site (the one way in)
     rules = {"code": [{"action": "introspect", "target": "**", "phase": "any"}]}
@@ -147,7 +155,9 @@ def test_class2_python_core_limit_state_mutated_through_gc_when_allowed(
         assert result.of_type("sandbox.start")[0]["layers"]["audit"] == "python"
 
 
-def test_class5_tracing_and_profiling_callbacks_are_refused(child, tmp_path: Path) -> None:
+def test_class5_tracing_and_profiling_callbacks_are_refused(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN enforce WHEN the function installs trace or profile callbacks to observe or rewrite
     # the hook's frames (a __cantrace__ attribute set on anything changes nothing without them)
     attack = """
@@ -163,7 +173,7 @@ attempt("read-secret", secret)
 
 
 def test_class3_a_signal_handler_running_inside_the_hook_is_still_audited(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN a signal handler that fires very often, reading the secret whenever it runs —
     # including while the hook is deciding something (it runs between the hook's bytecodes)
@@ -194,7 +204,7 @@ print("handler-ran", len(got) > 0, "secret-read", "s3cr3t" in got)
 
 
 def test_class6_adopting_a_descriptor_the_sandbox_did_not_see_is_decided(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN a socket the process holds (as the runtime client holds its keep-alive connection)
     attack = """
@@ -206,7 +216,9 @@ attempt("adopt-any", lambda: socket.socket(fileno=os.dup(a.fileno())))
     assert outcome["adopt-any"] == "REFUSED"
 
 
-def test_class9_exec_and_resolver_are_modelled_as_the_kernel_does(child, tmp_path: Path) -> None:
+def test_class9_exec_and_resolver_are_modelled_as_the_kernel_does(
+    child: RunChild, tmp_path: Path
+) -> None:
     # GIVEN a learned `sh -c true` and a rule for /bin/sh WHEN the function puts a fake sh in
     # a directory it controls and runs Popen with cwd= there and a relative PATH entry
     (tmp_path / "evil").mkdir()
@@ -233,7 +245,7 @@ attempt("kill-group", lambda: os.kill(0, 0))
     assert outcome["kill-group"] == "REFUSED"
 
 
-def test_class10_findings_cannot_be_blinded_or_redirected(child, tmp_path: Path) -> None:
+def test_class10_findings_cannot_be_blinded_or_redirected(child: RunChild, tmp_path: Path) -> None:
     # GIVEN alert mode WHEN the function puts /dev/null over every descriptor the sandbox may
     # write to but stderr, and forges a code object's file name
     attack = """
@@ -256,7 +268,7 @@ attempt("forged-filename", lambda: code.replace(co_filename="/var/task/innocent.
 
 
 def test_class10_a_thread_left_running_is_not_charged_to_the_next_caller(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN a thread started during invocation 1 that acts during invocation 2
     attack = """
@@ -291,7 +303,7 @@ end_invocation()
 
 @pytest.mark.parametrize("layers", [AUDIT_ALONE, {}], ids=["audit-alone", "kernel-on"])
 def test_control_events_from_the_functions_code_are_refused(
-    child, tmp_path: Path, layers: dict[str, str]
+    child: RunChild, tmp_path: Path, layers: dict[str, str]
 ) -> None:
     # GIVEN a process installed by the Lambda bootstrap (control only from its handler)
     attack = """
@@ -304,7 +316,7 @@ attempt("init-failed", lambda: sys.audit("sandbox.init_failed"))
     assert outcome == {k: "REFUSED" for k in ("forge-invocation", "back-to-init", "init-failed")}
 
 
-def test_class1_popen_cannot_be_changed_after_its_decision(child, tmp_path: Path) -> None:
+def test_class1_popen_cannot_be_changed_after_its_decision(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a learned `wc -c allowed.txt` WHEN the function (a) passes a pass_fds item whose
     # __hash__ rewrites Popen's argv after the audit event, (b) rebinds what Popen's PATH search
     # calls, (c) changes os.environ's PATH data behind putenv's back
@@ -331,7 +343,7 @@ attempt("learned-still-runs", lambda: subprocess.run(allowed, capture_output=Tru
 
 
 def test_class6_wrapping_a_descriptor_through_socket_py_is_an_adoption(
-    child, tmp_path: Path
+    child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN a socket the process holds (as the runtime client holds its keep-alive connection)
     attack = """

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_child(section: dict[str, object], body: str, tmp_path: Path) -> dict[str, object]:
+def run_child(section: dict[str, object], body: str, tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "section.json"
     path.write_text(json.dumps(section))
     code = textwrap.dedent(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ATTEMPT, profile_from_observations
+from tests.conftest import ATTEMPT, RunChild, profile_from_observations
 
 LEARN = """
 import sys, sandbox
@@ -46,7 +46,7 @@ def _modules(tmp_path: Path) -> None:
         (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
 
 
-def test_learn_then_enforce_modules(child, tmp_path: Path) -> None:
+def test_learn_then_enforce_modules(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a function importing one module at init and one lazily with importlib
     _modules(tmp_path)
     learned = child(LEARN)
@@ -73,7 +73,7 @@ def test_learn_then_enforce_modules(child, tmp_path: Path) -> None:
     assert outcome["subinterpreters"] == "BLOCKED ImportViolation modules import"
 
 
-def test_new_module_after_init_is_a_violation(child, tmp_path: Path) -> None:
+def test_new_module_after_init_is_a_violation(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a module learned during init only
     _modules(tmp_path)
     profile = {

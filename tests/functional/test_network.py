@@ -10,7 +10,7 @@ import json
 import socket
 from pathlib import Path
 
-from tests.conftest import ATTEMPT, profile_from_observations
+from tests.conftest import ATTEMPT, RunChild, profile_from_observations
 
 SERVER = """
 import os, socket, threading
@@ -73,7 +73,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_learn_then_enforce_network(child, tmp_path: Path) -> None:
+def test_learn_then_enforce_network(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a function that connects to a loopback service by name
     port = _free_port()
     env = {"TEST_PORT": str(port)}
@@ -109,7 +109,7 @@ def test_learn_then_enforce_network(child, tmp_path: Path) -> None:
     assert "[fd00:ec2::254]:80" in targets
 
 
-def test_runtime_api_is_never_reached_from_python_code(child, tmp_path: Path) -> None:
+def test_runtime_api_is_never_reached_from_python_code(child: RunChild, tmp_path: Path) -> None:
     # GIVEN the Runtime API address (the runtime client reaches it through native code, never
     # through a Python socket) and a profile allowing nothing else
     profile = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ATTEMPT, profile_from_observations
+from tests.conftest import ATTEMPT, RunChild, profile_from_observations
 
 LEARN = """
 import subprocess, os, sandbox
@@ -41,7 +41,7 @@ attempt("fork", lambda: os.fork())
 )
 
 
-def test_learn_then_enforce_processes(child, tmp_path: Path) -> None:
+def test_learn_then_enforce_processes(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a function that runs one program and one fixed shell command
     learned = child(LEARN)
     assert learned.returncode == 0, learned.stderr
@@ -80,7 +80,7 @@ def test_learn_then_enforce_processes(child, tmp_path: Path) -> None:
     assert rule.startswith("rules.processes:")
 
 
-def test_generalised_shell_rule_never_matches_injection(child, tmp_path: Path) -> None:
+def test_generalised_shell_rule_never_matches_injection(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a hand-generalised rule: convert any file in /tmp (wildcard inside a shell command)
     profile = {
         "schema_version": 1,

@@ -8,17 +8,18 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import REPO, profile_doc
+from tests.conftest import REPO, RunChild, profile_doc
 
 EMPTY = profile_doc()
 
 
-def _profile(tmp_path: Path, document: dict = EMPTY) -> None:  # type: ignore[type-arg]
+def _profile(tmp_path: Path, document: dict[str, Any] = EMPTY) -> None:
     (tmp_path / "profile.json").write_text(json.dumps(document))
 
 
-def test_enforce_refuses_to_start_without_a_valid_profile(child, tmp_path: Path) -> None:
+def test_enforce_refuses_to_start_without_a_valid_profile(child: RunChild, tmp_path: Path) -> None:
     # GIVEN an invalid profile WHEN enforce installs
     (tmp_path / "profile.json").write_text(
         '{"schema_version": 1, "function": "t", "rules": {"files": 3}}'
@@ -40,7 +41,7 @@ def test_enforce_refuses_to_start_without_a_valid_profile(child, tmp_path: Path)
     assert result.lines[1] == "status None"
 
 
-def test_learn_fails_open_on_a_bad_profile(child, tmp_path: Path) -> None:
+def test_learn_fails_open_on_a_bad_profile(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a corrupt profile WHEN learn installs
     (tmp_path / "profile.json").write_text("{not json")
     result = child(
@@ -87,7 +88,7 @@ def test_observations_are_written_through_before_a_kill(tmp_path: Path) -> None:
     assert any(r.get("target") == "{task}/touched.txt" for r in records)
 
 
-def test_findings_are_deduplicated_and_never_silent(child, tmp_path: Path) -> None:
+def test_findings_are_deduplicated_and_never_silent(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce with at most 3 findings per invocation
     _profile(tmp_path)
     result = child(
@@ -123,7 +124,7 @@ def test_findings_are_deduplicated_and_never_silent(child, tmp_path: Path) -> No
     assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambda-sandbox"
 
 
-def test_on_violation_exit_ends_the_process(child, tmp_path: Path) -> None:
+def test_on_violation_exit_ends_the_process(child: RunChild, tmp_path: Path) -> None:
     # GIVEN SANDBOX_ON_VIOLATION=exit WHEN the function swallows the violation
     _profile(tmp_path)
     result = child(
@@ -145,7 +146,7 @@ def test_on_violation_exit_ends_the_process(child, tmp_path: Path) -> None:
     assert result.findings and result.findings[0]["decision"] == "blocked"
 
 
-def test_threads_are_held_to_the_profile(child, tmp_path: Path) -> None:
+def test_threads_are_held_to_the_profile(child: RunChild, tmp_path: Path) -> None:
     _profile(tmp_path)
     result = child(
         """
@@ -168,7 +169,7 @@ def test_threads_are_held_to_the_profile(child, tmp_path: Path) -> None:
     assert result.lines == ["['blocked', 'blocked', 'blocked', 'blocked']"], result.stderr
 
 
-def test_forked_children_keep_the_hook(child, tmp_path: Path) -> None:
+def test_forked_children_keep_the_hook(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile that allows fork (and so the kernel layer allows it too)
     _profile(tmp_path, {**EMPTY, "rules": {"processes": [{"action": "fork", "target": "fork"}]}})
     result = child(
@@ -191,7 +192,7 @@ def test_forked_children_keep_the_hook(child, tmp_path: Path) -> None:
     assert result.lines == ["child exit 7"], result.stderr
 
 
-def test_install_is_idempotent_and_cheap_to_query(child, tmp_path: Path) -> None:
+def test_install_is_idempotent_and_cheap_to_query(child: RunChild, tmp_path: Path) -> None:
     _profile(tmp_path)
     result = child(
         """
@@ -205,7 +206,7 @@ def test_install_is_idempotent_and_cheap_to_query(child, tmp_path: Path) -> None
     assert len(result.of_type("sandbox.start")) == 1
 
 
-def test_tempfile_probe_is_part_of_the_runtime_bundle(child, tmp_path: Path) -> None:
+def test_tempfile_probe_is_part_of_the_runtime_bundle(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce with only the base bundle WHEN tempfile finds its directory (it writes and
     # removes a random 8-character probe file in the temp dir at its first call)
     _profile(tmp_path)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def guarded(code: str, tmp_path: Path) -> Child:
     return child
 
 
-def result(child: Child) -> dict[str, object]:
+def result(child: Child) -> dict[str, Any]:
     return dict(json.loads(child.stdout.strip().splitlines()[-1]))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import profile_doc
+from tests.conftest import Child, RunChild, profile_doc
 
 PROFILE = profile_doc()
 
@@ -19,7 +19,7 @@ def probe(label):
 """
 
 
-def _run(child, tmp_path: Path, attack: str):  # type: ignore[no-untyped-def]
+def _run(child: RunChild, tmp_path: Path, attack: str) -> Child:
     # The attack runs during init (where compiling and reloading are unchecked), the probe
     # during an invocation.
     (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
@@ -36,7 +36,7 @@ def _run(child, tmp_path: Path, attack: str):  # type: ignore[no-untyped-def]
     )
 
 
-def test_mutating_module_globals_changes_nothing(child, tmp_path: Path) -> None:
+def test_mutating_module_globals_changes_nothing(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce mode WHEN the function rebinds every global of every sandbox module
     result = _run(
         child,
@@ -56,7 +56,7 @@ for name, module in list(sys.modules.items()):
     assert result.lines == ["after BLOCKED"], result.stderr
 
 
-def test_reload_reinstall_and_second_hook_change_nothing(child, tmp_path: Path) -> None:
+def test_reload_reinstall_and_second_hook_change_nothing(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce mode WHEN the function reloads the modules, re-installs in 'off' and
     # 'learn', adds its own audit hook and removes the sandbox's import finder
     result = _run(
@@ -85,7 +85,7 @@ except PermissionError as exc:
     ], result.stderr
 
 
-def test_rewriting_the_hook_code_is_refused(child, tmp_path: Path) -> None:
+def test_rewriting_the_hook_code_is_refused(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce mode WHEN the function finds the hook through gc and swaps its code
     (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
     (tmp_path / "secret.txt").write_text("s3cr3t")
@@ -107,7 +107,7 @@ except PermissionError as exc:
     assert result.lines == ["swap blocked code tamper"], result.stderr
 
 
-def test_walking_gc_for_the_hooks_state_is_refused(child, tmp_path: Path) -> None:
+def test_walking_gc_for_the_hooks_state_is_refused(child: RunChild, tmp_path: Path) -> None:
     # GIVEN enforce mode WHEN the function walks gc.get_objects() looking for the hook's
     # closure cells (the decision cache, the dispatch table) to rewrite them
     (tmp_path / "profile.json").write_text(json.dumps(PROFILE))

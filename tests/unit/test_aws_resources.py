@@ -108,7 +108,7 @@ def test_copy_source_names_the_source_bucket(copy_source: Any, expected: tuple[s
 def test_dynamodb_tables_of_single_batch_and_transaction_calls() -> None:
     # GIVEN single-table, batch and transaction calls
     get = {"TableName": "orders", "Key": {"k": {"S": "1"}}}
-    batch = {"RequestItems": {"b": [{"PutRequest": {"Item": {}}}], "a": []}}
+    batch: dict[str, Any] = {"RequestItems": {"b": [{"PutRequest": {"Item": {}}}], "a": []}}
     transact = {
         "TransactItems": [
             {"Put": {"TableName": "t2", "Item": {}}},
@@ -199,7 +199,13 @@ def test_snapshot_copies_containers_and_keeps_everything_else() -> None:
     # GIVEN parameters with nested containers, a shared sub-list and a file object
     body = io.BytesIO(b"data")
     shared = ["x"]
-    params = {"Bucket": "b", "Body": body, "Tags": [{"Key": "k"}], "A": shared, "B": shared}
+    params: dict[str, Any] = {
+        "Bucket": "b",
+        "Body": body,
+        "Tags": [{"Key": "k"}],
+        "A": shared,
+        "B": shared,
+    }
     # WHEN they are snapshotted and the caller then changes its own dict and lists
     copy = snapshot(params)
     params["Bucket"] = "victim"

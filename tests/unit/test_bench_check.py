@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from bench.run import check_pairs
 from bench.stats import CHECKS, check, paired_ratio, summary
@@ -115,18 +117,144 @@ def test_check_pairs_reads_a_session_result() -> None:
     assert all(v.ok for v in check(pairs))
 
 
-def test_readme_table_is_replaced_between_the_markers(tmp_path: Path) -> None:
-    # GIVEN a README with the bench markers and an old table
-    from bench.__main__ import README_END, README_START, update_readme
+def test_tables_are_replaced_between_the_markers(tmp_path: Path) -> None:
+    # GIVEN a document with the bench markers and an old table
+    from bench.__main__ import MARK_END, MARK_START, write_between_markers
 
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\nafter\n")
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text(f"intro\n{MARK_START}\nold table\n{MARK_END}\nafter\n")
     # WHEN a new summary is written
-    assert update_readme(readme, "new table\n")
+    assert write_between_markers(doc, "new table\n")
     # THEN only the part between the markers changed
-    assert readme.read_text() == f"intro\n{README_START}\nnew table\n{README_END}\nafter\n"
-    # AND a README without markers is left alone
+    assert doc.read_text() == f"intro\n{MARK_START}\nnew table\n{MARK_END}\nafter\n"
+    # AND a document without markers is left alone
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers")
-    assert not update_readme(plain, "x")
+    assert not write_between_markers(plain, "x")
     assert plain.read_text() == "no markers"
+
+
+def test_the_benchmark_page_has_the_markers() -> None:
+    # GIVEN the page `python -m bench` writes to THEN it has both markers, in order,
+    # and the README no longer holds the tables
+    from bench.__main__ import BENCH_DOC, MARK_END, MARK_START
+
+    text = BENCH_DOC.read_text()
+    assert MARK_START in text and MARK_END in text
+    assert text.index(MARK_START) < text.index(MARK_END)
+    assert MARK_START not in (BENCH_DOC.parent.parent / "README.md").read_text()
+
+
+def _figure(median: float) -> dict[str, float]:
+    return {"min": median, "median": median, "max": median, "n": 5}
+
+
+def _micro_mode(overhead: float, x_floor: float, x_off: float) -> dict[str, Any]:
+    return {"overhead_ns": _figure(overhead), "x_floor": x_floor, "x_off": x_off}
+
+
+def _noisy_results() -> dict[str, Any]:
+    """Results as a noisy run gives them: costs below zero, ratios over a negative floor."""
+    return {
+        "meta": {"date": "d", "cpu": "c", "cpus": 2, "kernel": "k", "python": "3.11"},
+        "plan": {"repeats": 5},
+        "duration_s": 1.0,
+        "micro": {
+            "benches": {
+                "subprocess": {
+                    "off_ns": _figure(470_000.0),
+                    "modes": {
+                        "floor": _micro_mode(-23_000.0, 1.0, 0.95),
+                        "alert": _micro_mode(76_000.0, -5.95, 1.14),
+                        "enforce": _micro_mode(-1_000.0, 31.3, 0.99),
+                    },
+                },
+                "open_cached": {
+                    "off_ns": _figure(5_500.0),
+                    "modes": {
+                        "floor": _micro_mode(217.0, 1.0, 1.04),
+                        "alert": _micro_mode(1_618.0, 8.1, 1.29),
+                        "enforce": _micro_mode(3_198.0, 16.0, 1.58),
+                    },
+                },
+            }
+        },
+        "e2e": {
+            "off": {
+                "median_ms": _figure(13.0),
+                "x_off": None,
+                "rss_mb": _figure(53.5),
+                "rss_delta_mb": None,
+                "ru_maxrss_mb": _figure(122.0),
+                "maxrss_delta_mb": None,
+            },
+            "enforce": {
+                "median_ms": _figure(14.0),
+                "x_off": 1.08,
+                "rss_mb": _figure(53.4),
+                "rss_delta_mb": -0.1,
+                "ru_maxrss_mb": _figure(123.0),
+                "maxrss_delta_mb": 0.9,
+            },
+        },
+        "cold": {
+            "off": {
+                "sandbox_init_ms": _figure(0.0),
+                "import_boto3_ms": {**_figure(150.0), "x_off": None},
+                "to_first_call_ms": {**_figure(300.0), "x_off": None},
+            },
+            "enforce": {
+                "sandbox_init_ms": _figure(7.5),
+                "import_boto3_ms": {**_figure(170.0), "x_off": 1.11},
+                "to_first_call_ms": {**_figure(290.0), "x_off": 0.97},
+            },
+        },
+        "kernel": {
+            "install_ms": _figure(2.5),
+            "getppid_ns_before": _figure(222.0),
+            "getppid_ns_after": _figure(215.0),
+            "per_syscall_ns": _figure(-7.0),
+            "statuses": {"seccomp": "active"},
+        },
+        "budgets": [
+            {"budget": "ignored event", "measured": -0.4, "unit": "x floor", "met": True},
+            {"budget": "init", "measured": 7.49, "unit": "ms", "met": True},
+        ],
+        "notes": ["a note"],
+    }
+
+
+def test_markdown_report_never_shows_a_negative_cost_or_ratio() -> None:
+    # GIVEN a noisy run: an empty hook "saving" 23 µs on a subprocess, a ratio over it of -5.95x
+    from bench.report import NOISE, markdown
+
+    text = markdown(_noisy_results())
+    cells = [
+        cell.strip()
+        for line in text.splitlines()
+        if line.startswith("|")
+        for cell in line.strip("|").split("|")
+    ]
+    # WHEN rendered THEN no cell holds a negative number: costs below zero read as noise
+    assert not [c for c in cells if re.search(r"(^|[\s(])-\d", c)], cells
+    assert NOISE in cells
+    # AND a real cost keeps its sign and its ratio to no hook
+    assert "+3,198 ns (1.58x)" in cells
+    # AND the legend explains what the noise marker means, the notes follow the tables
+    assert f"**{NOISE}**" in text and text.rstrip().endswith("- a note")
+
+
+def test_every_table_has_a_legend_naming_its_columns() -> None:
+    # GIVEN the tables of a run
+    from bench.report import tables
+
+    found = tables(_noisy_results())
+    assert len(found) == 5  # per event, handler, cold start, kernel, budgets
+    for table in found:
+        # THEN each has a legend, and the legend names each of its measured columns
+        legend = " ".join(table.legend)
+        assert table.legend, table.title
+        for column in table.header[1:]:
+            if column in ("Δ peak", "Δ RSS", "met"):
+                continue  # explained together with the column they qualify
+            assert f"**{column}**" in legend or column in legend, (table.title, column)

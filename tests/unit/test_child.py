@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from sandbox.runtime.child import (
     prepare_environment,
     python_child_problem,
 )
+from tests.conftest import hostile
 
 PY = sys.executable
 
@@ -30,10 +33,10 @@ def protected(tmp_path: Path) -> dict[str, str]:
 
 
 def problem(
-    argv: list[object], env: object = None, inherited: object = None, **kw: object
+    argv: Sequence[object], env: object = None, inherited: object = None, **kw: Any
 ) -> object:
     """python_child_problem on this interpreter, with hostile values allowed through."""
-    return python_child_problem(PY, argv, env, inherited, **kw)  # type: ignore[arg-type]
+    return python_child_problem(PY, hostile(argv), hostile(env), hostile(inherited), **kw)
 
 
 # ------------------------------------------------------------------ prepare_environment
@@ -139,8 +142,8 @@ def test_harmless_options_are_not_problems(protected: dict[str, str], argv: list
 
 def test_bytes_arguments_are_read_as_the_os_reads_them(protected: dict[str, str]) -> None:
     # GIVEN argv given as bytes (os.exec* accepts them) THEN the flag is still found
-    reason = python_child_problem(PY, [PY.encode(), b"-I", b"x.py"], None, protected)  # type: ignore[list-item]
-    assert reason is not None and "-I" in reason
+    reason = problem([PY.encode(), b"-I", b"x.py"], None, protected)
+    assert isinstance(reason, str) and "-I" in reason
 
 
 def test_str_subclasses_are_undecodable_never_called(protected: dict[str, str]) -> None:
@@ -148,7 +151,7 @@ def test_str_subclasses_are_undecodable_never_called(protected: dict[str, str]) 
     calls: list[str] = []
 
     class Sly(str):
-        def startswith(self, *args: object) -> bool:  # type: ignore[override]
+        def startswith(self, *args: object) -> bool:
             calls.append("startswith")
             return False
 
@@ -171,8 +174,8 @@ def test_environments_that_are_not_plain_dicts_are_undecodable(protected: dict[s
     # GIVEN a mapping with its own __getitem__ and items
     calls: list[str] = []
 
-    class Env(dict):  # type: ignore[type-arg]
-        def items(self):  # type: ignore[no-untyped-def]
+    class Env(dict[str, str]):
+        def items(self) -> Any:
             calls.append("items")
             return protected.items()
 
@@ -273,7 +276,8 @@ def test_expected_values_override_the_inherited_ones(protected: dict[str, str]) 
 
 def test_duplicate_names_are_ambiguous(protected: dict[str, str]) -> None:
     # GIVEN the same name as str and as bytes (which one the OS uses is its own business)
-    env: dict[object, object] = {**protected, b"SANDBOX_MODE": b"off"}
+    env: dict[str | bytes, str | bytes] = {name: value for name, value in protected.items()}
+    env[b"SANDBOX_MODE"] = b"off"
     # THEN it is not trusted
     assert problem([PY, "x.py"], env, protected) is not None
 
@@ -423,7 +427,7 @@ def test_env_problem_reads_bytes_and_refuses_lookalikes() -> None:
         pass
 
     # THEN bytes are read as the OS reads them; subclasses are not text
-    assert env_problem(b"LD_PRELOAD", b"/tmp/x.so") is not None  # type: ignore[arg-type]
+    assert env_problem(hostile(b"LD_PRELOAD"), hostile(b"/tmp/x.so")) is not None
     assert env_problem(Name("LANG"), "C") is not None
     assert env_problem("LD_PRELOAD", Name("/x.so")) is not None
 
@@ -457,7 +461,7 @@ def test_dangerous_env_changes_of_an_explicit_environment() -> None:
     ]
     # AND an inherited environment changes nothing; an undecodable one is not trusted
     assert dangerous_env_changes(None, inherited) == []
-    assert dangerous_env_changes({"A": bytearray(b"1")}, inherited) is None  # type: ignore[dict-item]
+    assert dangerous_env_changes(hostile({"A": bytearray(b"1")}), inherited) is None
 
 
 def test_an_executable_path_that_is_a_fifo_does_not_hang(

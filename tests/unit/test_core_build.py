@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.layer import LAYER_PACKAGE
+from sandbox.layer.build import Arch
 from sandbox.layer.native import (
     ARCH_TRIPLES,
     ELF_MACHINES,
@@ -104,7 +105,7 @@ def test_aarch64_pyconfig_rewrite_equals_debians_arm64_header() -> None:
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_layer_ships_every_python_for_its_arch(
-    arch: str, tmp_path_factory: pytest.TempPathFactory
+    arch: Arch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # GIVEN the layer built for an arch / WHEN listing its shared objects
     with zipfile.ZipFile(layer_zip(tmp_path_factory, arch)) as zf:

@@ -11,6 +11,7 @@ import random
 import string
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,7 @@ def test_writes_under_code_roots_never_form_families() -> None:
 # --------------------------------------------------------------------------- exec families
 
 
-def _exec_policy(rules: list[tuple[str, tuple[str, ...]]]) -> Policy:
+def _exec_policy(rules: Sequence[tuple[str, tuple[str, ...]]]) -> Policy:
     mapping = exec_families(rules, 3)
     learned = sorted({(path, tuple(mapping.get((path, argv), argv))) for path, argv in rules})
     doc = {
@@ -268,7 +269,7 @@ def test_flags_unsafe_values_and_interpreter_code_never_generalise() -> None:
     unsafe = [("/usr/bin/tool", (f"x;{n}",)) for n in ("a", "b", "c")]
     code = [("/usr/bin/python3", ("-c", f"print({n})")) for n in (1, 2, 3)]
     # WHEN families form THEN none of them is generalised
-    assert exec_families(flags + unsafe + code, 3) == {}
+    assert exec_families([*flags, *unsafe, *code], 3) == {}
 
 
 def test_argument_families_through_the_builder(tmp_path: Path) -> None:

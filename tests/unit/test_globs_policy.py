@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_plain_argv_wildcard_is_one_whole_argument() -> None:
     assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "a", "b"]))
 
 
-def _policy(rules: dict, deny: dict | None = None) -> Policy:  # type: ignore[type-arg]
+def _policy(rules: dict[str, Any], deny: dict[str, Any] | None = None) -> Policy:
     document = {"schema_version": 1, "function": "f", "rules": rules}
     if deny:
         document["deny"] = deny
@@ -166,7 +167,7 @@ def test_the_ceiling_is_never_overridden() -> None:
         ({"schema_version": 1, "function": "f", "extends": ["nope"]}, "extends"),
     ],
 )
-def test_invalid_profiles_name_the_field(document: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_invalid_profiles_name_the_field(document: dict[str, Any], field: str) -> None:
     with pytest.raises(ProfileError) as info:
         compile_profile(document, source="p.json", kernel=False)
     assert info.value.field == field

@@ -62,11 +62,12 @@ def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def function(template: dict[str, Any], prefix: str) -> dict[str, Any]:
-    (props,) = [
+    matching: list[dict[str, Any]] = [
         v["Properties"]
         for k, v in of_type(template, "AWS::Lambda::Function").items()
         if k.startswith(prefix)
     ]
+    (props,) = matching
     return props
 
 

@@ -104,12 +104,13 @@ def functions(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def layer_named(output: dict[str, Any], layer_name: str) -> str:
-    (logical,) = [
+    named: list[str] = [
         logical
         for logical, resource in output["Resources"].items()
         if resource["Type"] == "AWS::Lambda::LayerVersion"
         and resource["Properties"]["LayerName"] == layer_name
     ]
+    (logical,) = named
     return logical
 
 
@@ -199,11 +200,12 @@ def test_globals_put_the_sandbox_on_every_function(
 
 
 def version_of(output: dict[str, Any]) -> str:
-    (logical,) = [
+    versions: list[str] = [
         logical
         for logical, resource in output["Resources"].items()
         if resource["Type"] == "AWS::Lambda::Version"
     ]
+    (logical,) = versions
     return logical
 
 

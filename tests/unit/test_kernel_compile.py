@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 
@@ -23,12 +24,12 @@ def nr(arch: str, name: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def locked() -> dict[str, object]:
+def locked() -> dict[str, Any]:
     return compile_kernel(KernelRequest(allow_exec=False, allow_fork=False))
 
 
 @pytest.fixture(scope="module")
-def exec_ok() -> dict[str, object]:
+def exec_ok() -> dict[str, Any]:
     return compile_kernel(KernelRequest(allow_exec=True, allow_fork=True))
 
 
@@ -64,10 +65,10 @@ def test_section_is_json_and_deterministic(locked: dict[str, object]) -> None:
     assert seccomp["absent"] == {"aarch64": ["fork", "mknod", "vfork"]}
 
 
-def test_denies_reflect_the_request(locked: dict[str, object], exec_ok: dict[str, object]) -> None:
+def test_denies_reflect_the_request(locked: dict[str, Any], exec_ok: dict[str, Any]) -> None:
     # GIVEN a locked request and one allowing exec and fork
-    denies_locked = set(locked["seccomp"]["denies"])  # type: ignore[index]
-    denies_exec = set(exec_ok["seccomp"]["denies"])  # type: ignore[index]
+    denies_locked = set(locked["seccomp"]["denies"])
+    denies_exec = set(exec_ok["seccomp"]["denies"])
     # THEN exec, memfd and fork are denied only in the locked one
     assert {"execve", "execveat", "memfd_create", "fork", "vfork"} <= denies_locked
     assert not {"execve", "execveat", "memfd_create", "fork", "vfork"} & denies_exec
@@ -196,7 +197,11 @@ def test_describe_lists_what_would_be_denied(locked: dict[str, object]) -> None:
 
 def test_describe_without_seccomp() -> None:
     # GIVEN a section compiled where libseccomp was missing
-    section = {"seccomp": None, "reason": "pyseccomp/libseccomp unavailable: x", "landlock": {}}
+    section: dict[str, object] = {
+        "seccomp": None,
+        "reason": "pyseccomp/libseccomp unavailable: x",
+        "landlock": {},
+    }
     # THEN describe says so instead of failing
     assert describe(section) == ["seccomp: unavailable: pyseccomp/libseccomp unavailable: x"]
     assert describe(None) == ["kernel: no kernel section in the profile"]

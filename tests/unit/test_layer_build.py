@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from sandbox.layer import LAYER_PACKAGE, WRAPPER, runtime_files
-from sandbox.layer.build import LayerBuildError, build_layer, main
+from sandbox.layer.build import Arch, LayerBuildError, build_layer, main
 from sandbox.layer.native import native_files
+from tests.conftest import hostile
 
 # ELF e_machine values: what the wheels' native code was built for.
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
@@ -26,13 +27,13 @@ def wheel_cache(factory: pytest.TempPathFactory) -> Path:
     return factory.getbasetemp() / "layer-wheel-cache"
 
 
-def layer_zip(factory: pytest.TempPathFactory, arch: str) -> Path:
+def layer_zip(factory: pytest.TempPathFactory, arch: Arch) -> Path:
     """Build the layer for ``arch`` once per session (shared with the e2e tests)."""
     out = factory.getbasetemp() / "layers" / arch
     path = out / f"sandbox-layer-{arch}.zip"
     if not path.exists():
         try:
-            build_layer(arch, out_dir=out, cache_dir=wheel_cache(factory))  # type: ignore[arg-type]
+            build_layer(arch, out_dir=out, cache_dir=wheel_cache(factory))
         except LayerBuildError as exc:
             if "could not download" in str(exc):
                 pytest.skip(f"layer wheels not obtainable (offline?): {exc}")
@@ -44,7 +45,7 @@ def layer_zip(factory: pytest.TempPathFactory, arch: str) -> Path:
 def built(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Path]:
-    arch: str = request.param
+    arch: Arch = request.param
     return arch, layer_zip(tmp_path_factory, arch)
 
 
@@ -118,13 +119,13 @@ def test_wrapper_in_zip_is_the_source_script(built: tuple[str, Path]) -> None:
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_native_dependencies_match_arch(
-    arch: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    arch: Arch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # GIVEN a layer with a native dependency (the runtime has none today; the machinery that
     # installs manylinux wheels per arch must still be right for the day it does)
     try:
         path = build_layer(
-            arch,  # type: ignore[arg-type]
+            arch,
             out_dir=tmp_path,
             cache_dir=wheel_cache(tmp_path_factory),
             requirements=["wrapt>=1.16"],
@@ -172,7 +173,7 @@ def test_runtime_package_imports_with_stdlib_and_layer_only(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # GIVEN the host-arch layer extracted, and an interpreter without site-packages (-S)
-    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    arch: Arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
     with zipfile.ZipFile(layer_zip(tmp_path_factory, arch)) as zf:
         zf.extractall(tmp_path)
     probe = f"""
@@ -216,7 +217,7 @@ def test_bad_inputs_fail_clearly(tmp_path: Path) -> None:
     bad_profile.write_text("{nope")
     # WHEN / THEN building refuses with a clear message, before any download
     with pytest.raises(LayerBuildError, match="arch"):
-        build_layer("sparc", out_dir=tmp_path)  # type: ignore[arg-type]
+        build_layer(hostile("sparc"), out_dir=tmp_path)
     with pytest.raises(LayerBuildError, match="python version"):
         build_layer("x86_64", out_dir=tmp_path, python_version="311")
     with pytest.raises(LayerBuildError, match="not JSON"):

@@ -137,7 +137,9 @@ def test_threshold_across_builds_collapses_existing_literals(tmp_path: Path) -> 
     b = write(tmp_path / "b.log", rec("{task}/data/z.csv", env="e2"))
     second, report = build_profile("f", [b], first, warn=quiet)
     assert [r.target for r in second.rules["files"]] == ["{task}/data/*.csv"]
-    assert second.rules["files"][0].coverage.literals == [  # type: ignore[union-attr]
+    coverage = second.rules["files"][0].coverage
+    assert coverage is not None
+    assert coverage.literals == [
         "{task}/data/x.csv",
         "{task}/data/y.csv",
         "{task}/data/z.csv",

@@ -11,7 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sandbox.profile.observations import ObservationSet, SourceError, parse_line, read_sources
+from sandbox.profile.observations import (
+    Observation,
+    ObservationSet,
+    SourceError,
+    parse_line,
+    read_sources,
+)
 from sandbox.runtime.s3_sink import S3LineSink
 
 
@@ -57,7 +63,8 @@ def test_cloudwatch_prefixed_line_is_read() -> None:
     text = "2026-01-01T00:00:00.000Z\t8f5e-request\tINFO\t" + line(obs("{task}/a"))
     # WHEN parsed THEN the JSON after the prefix is the record
     kind, record = parse_line(text, "orders")
-    assert kind == "observation" and record is not None and record.target == "{task}/a"  # type: ignore[union-attr]
+    assert kind == "observation" and isinstance(record, Observation)
+    assert record.target == "{task}/a"
 
 
 def test_corrupt_foreign_and_mismatched_lines_are_counted_never_merged(
@@ -163,7 +170,7 @@ def test_cloudwatch_source_paginates_and_resumes(aws: None) -> None:
         pages.append(len(page["events"]))
         return page
 
-    logs.filter_log_events = small_pages  # type: ignore[method-assign]
+    logs.filter_log_events = small_pages
     # WHEN read THEN every page is followed
     first = read_sources(
         ["cloudwatch"], function="orders", clients={"logs": logs}, warn=lambda m: None
@@ -211,7 +218,7 @@ def test_s3_sink_then_s3_source_incremental(aws: None) -> None:
     for i in range(3):
         s3.put_object(Bucket="obs", Key=f"learn/orders/e2/junk{i}.txt", Body=b"noise\n")
     real = s3.list_objects_v2
-    s3.list_objects_v2 = lambda **kw: real(MaxKeys=2, **kw)  # type: ignore[method-assign]
+    s3.list_objects_v2 = lambda **kw: real(MaxKeys=2, **kw)
     first = read_sources(
         ["s3://obs/learn/orders"], function="orders", clients={"s3": s3}, warn=lambda m: None
     )
@@ -244,7 +251,7 @@ def test_s3_sink_failure_keeps_lines() -> None:
 # ------------------------------------------------------------------ authenticated records
 
 
-def _signed(record: dict, key: bytes) -> str:
+def _signed(record: dict[str, Any], key: bytes) -> str:
     from sandbox.runtime.recorder import mac
 
     return json.dumps({**record, "mac": mac(key, record)})

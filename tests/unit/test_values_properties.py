@@ -22,7 +22,7 @@ from sandbox.runtime.values import PATH_MAX, as_argv, as_int, as_path, as_text, 
 capture_pathlib()
 
 TEXT = st.text(
-    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40
+    alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=40
 )
 BYTES = st.binary(max_size=40).filter(lambda b: b"\x00" not in b)
 METHODS = [
