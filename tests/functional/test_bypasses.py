@@ -89,7 +89,9 @@ def test_audit_layer_alone_cannot_stop_ctypes_system(child: RunChild, profile: P
     assert result.lines == ["seccomp off", "ran True"], result.stderr
 
 
-def test_audit_layer_decides_fork_exec_called_through_its_module(child: RunChild, profile: Path) -> None:
+def test_audit_layer_decides_fork_exec_called_through_its_module(
+    child: RunChild, profile: Path
+) -> None:
     # GIVEN enforce with the kernel layer off WHEN _posixsubprocess.fork_exec is called directly
     # (as multiprocessing's spawn does), through the module's attribute
     result = child(
@@ -103,7 +105,9 @@ def test_audit_layer_decides_fork_exec_called_through_its_module(child: RunChild
     )
 
 
-def test_audit_layer_alone_cannot_stop_the_original_fork_exec(child: RunChild, profile: Path) -> None:
+def test_audit_layer_alone_cannot_stop_the_original_fork_exec(
+    child: RunChild, profile: Path
+) -> None:
     # GIVEN enforce with the kernel layer off WHEN code running arbitrary Python digs the C
     # function out of the sandbox's wrapper and calls it
     result = child(
