@@ -452,7 +452,7 @@ def _patch(module: Any) -> None:
         return  # already ours (interpose twice, or the module reloaded under our wrapper)
 
     # A plain function, not wrapt: wrapt 2.x imports asyncio (50-100 ms), which alone would
-    # blow the cold-start budget of DESIGN.md section 6 for every function using boto3.
+    # blow the sandbox's cold-start budget (docs/BENCHMARKS.md) for every function using boto3.
     def _make_api_call(
         self: Any, operation_name: Any, api_params: Any, *args: Any, **kwargs: Any
     ) -> Any:

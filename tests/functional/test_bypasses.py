@@ -1,6 +1,6 @@
 """What the audit layer cannot stop, stated as tests — and the kernel layer closing it.
 
-AUDIT-FACTS bypasses 1 and 3: native code and ``_posixsubprocess.fork_exec`` raise no audit
+Native code and ``_posixsubprocess.fork_exec`` raise no audit
 event. With ``SANDBOX_SECCOMP=off`` these run even in enforce mode (the honest limit); with the
 kernel layer on and a profile without subprocesses, the kernel refuses the exec.
 """

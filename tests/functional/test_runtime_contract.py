@@ -1,4 +1,4 @@
-"""The runtime contract of DESIGN.md §3: fail closed/open, write-through, limits, threads, fork."""
+"""The runtime contract: fail closed/open, write-through, limits, threads, fork."""
 
 from __future__ import annotations
 
