@@ -32,6 +32,7 @@ from .errors import PermissionViolation, SandboxViolation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
+from .sqlite_guard import _flush as flush_pending
 from .sqlite_guard import guard_connection
 from .values import lookup
 
@@ -64,6 +65,7 @@ CONTROL_EVENTS = frozenset(
         "sqlite3.connect/handle",
         "sandbox.import",
         "sandbox.sqlite",
+        "sandbox.sqlite_flush",
         "sandbox.resolved",
     }
 )
@@ -73,6 +75,7 @@ CALLER_EVENTS = frozenset(
         "sys.setprofile",
         "sandbox.import",
         "sandbox.sqlite",
+        "sandbox.sqlite_flush",
         "sandbox.aws",
         "sandbox.resolved",
         "sandbox.phase",
@@ -113,6 +116,8 @@ INSTALL_TIME = frozenset(
 IMPORT_EVENT = "sandbox.import"
 # Raised by the SQLite authorizer for each file an ATTACH or VACUUM INTO would open.
 SQLITE_EVENT = "sandbox.sqlite"
+# Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
+SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 
 
 # The control helpers bind ``sys.audit`` as a default argument: rebinding this module's globals
@@ -838,9 +843,23 @@ def _control(
         audit(SQLITE_EVENT, category, action, path)
         return True
 
+    flush_event = SQLITE_FLUSH_EVENT
+
+    def trampoline(frame: Any, event: str, arg: Any) -> None:
+        # The one-shot profile function sys.getprofile() may show: it holds nothing of the
+        # sandbox (sealed, below); the work happens in the hook, at the event it raises.
+        audit(flush_event)
+
+    sealed_trampoline = _seal(trampoline)
+
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
         if args:
-            guard_connection(args[0], decide_sqlite_file)
+            guard_connection(args[0], decide_sqlite_file, sealed_trampoline)
+        return None
+
+    def on_sqlite_flush(args: tuple[Any, ...], caller: Any) -> Any:
+        if caller is not None and caller is sealed_trampoline.__code__:
+            flush_pending(None, "", None)
         return None
 
     return {
@@ -852,6 +871,7 @@ def _control(
         "sandbox.init_failed": on_init_failed,
         "object.__setattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
+        SQLITE_FLUSH_EVENT: on_sqlite_flush,
     }, decide_sqlite_file
 
 

@@ -233,7 +233,7 @@ def _flush(frame: Any, event: str, arg: Any) -> None:
         previous(frame, event, arg)  # the event belongs to the profiler that was there
 
 
-def guard_connection(connection: Any, decide: Decide) -> None:
+def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
     """Install the ATTACH/VACUUM INTO authorizer on a new connection (call it from the hook).
 
     At ``sqlite3.connect/handle`` the connection is not initialised yet (CPython 3.10-3.13
@@ -253,6 +253,10 @@ def guard_connection(connection: Any, decide: Decide) -> None:
     decide:
         ``decide(category, action, path) -> bool``: ``True`` lets the file be opened; the hook
         reports or blocks on its own. An exception counts as a refusal.
+    arm:
+        The profile function to set (default this module's own ``_flush``). The hook passes a
+        sealed trampoline that reaches ``_flush`` through an audit event: ``sys.getprofile()``
+        must never hand the function code a function whose globals lead to the sandbox.
 
     Example
     -------
@@ -274,11 +278,12 @@ def guard_connection(connection: Any, decide: Decide) -> None:
     ident = _get_ident()
     entry = _PENDING.get(ident)
     current = _getprofile()
+    profile = arm if arm is not None else _flush
     if entry is not None:
         entry[0].append((connection, authorize))
-        if current is _flush:
+        if current is profile:
             return
         entry[1] = current  # something replaced the one-shot profile function: arm it again
     else:
         _PENDING[ident] = [[(connection, authorize)], current, 0]
-    _setprofile(_flush)
+    _setprofile(profile)
