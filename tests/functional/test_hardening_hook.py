@@ -356,3 +356,88 @@ attempt("socketpair", lambda: len(socket.socketpair()))
     # own unix adoption (the runtime bundle allows it) works
     assert outcome["adopt-explicit-family"] == "REFUSED"
     assert outcome["socketpair"] == "DONE"
+
+
+def test_round2_no_code_of_the_functions_runs_inside_the_hook(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN keys planted in sys.modules and in a module's dict whose hash equals names the hook
+    # might look up, with an __eq__ that would run the attacker's code inside the hook
+    attack = """
+import types
+ran = []
+class Key:
+    def __init__(self, name): self.name = name
+    def __hash__(self): return hash(self.name)
+    def __eq__(self, other):
+        ran.append(other)
+        return False
+sys.modules[Key("zzparent")] = None
+package = types.ModuleType("zzpkg"); package.__dict__[Key("__path__")] = ["."]
+sys.modules["zzpkg"] = package
+attempt("planted-import", lambda: sys.audit("import", "zzparent.child", None, [], [], []))
+attempt("planted-path", lambda: sys.audit("import", "zzpkg.child", None, [], [], []))
+print("eq-ran", len(ran))
+"""
+    result = _run(child, tmp_path, attack)
+    # THEN the hook compared no key of theirs: their code never ran inside it
+    assert "eq-ran 0" in result.lines, result.stdout + result.stderr
+
+
+def test_round2_what_the_sandbox_hands_out_leads_nowhere(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN the functions the sandbox puts where the function can read them (the import guard,
+    # the resolver wrappers, the SQLite profile trampoline armed by a forged event)
+    attack = """
+import _socket, sqlite3
+guard = type(sys.meta_path[0]).find_spec
+resolver = _socket.getaddrinfo
+try:
+    sys.audit("sqlite3.connect/handle", sqlite3.Connection.__new__(sqlite3.Connection))
+except Exception:
+    pass
+armed = sys.getprofile()
+for label, fn in (("guard", guard), ("resolver", resolver), ("profile", armed)):
+    globals_ = getattr(fn, "__globals__", None)
+    print(label, "globals", sorted(globals_) if isinstance(globals_, dict) else None)
+# AND a resolver wrapper whose closure cell is rewritten to a fake resolver poisons nothing
+names = resolver.__code__.co_freevars
+resolver.__closure__[names.index("original")].cell_contents = (
+    lambda *a, **k: [(2, 1, 6, "", ("127.0.0.2", 8080))])
+_socket.getaddrinfo("localhost", 8080)
+def connect_fake():
+    s = socket.socket(); s.settimeout(0.2)
+    try:
+        s.connect(("127.0.0.2", 8080))
+    finally:
+        s.close()
+attempt("connect-fake-address", connect_fake)
+"""
+    rules = {"network": [{"action": "connect", "target": "localhost:8080", "phase": "any"}]}
+    result = _run(child, tmp_path, attack, rules)
+    # THEN each has empty globals: nothing of the sandbox is reachable from it
+    for label in ("guard", "resolver", "profile"):
+        assert f"{label} globals ['__builtins__']" in result.lines, result.stdout + result.stderr
+    assert _outcomes(result)["connect-fake-address"] == "REFUSED"
+
+
+def test_round2_popen_rebinding_what_it_calls_after_its_event(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a learned `wc -c allowed.txt` WHEN the function rebinds a function Popen calls after
+    # its audit event (warnings.simplefilter, called by os.get_exec_path) to rewrite its argv
+    attack = """
+import warnings
+real = warnings.simplefilter
+def evil(*a, **k):
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_name != "_execute_child":
+        f = f.f_back
+    if f is not None:
+        f.f_locals["args"][:] = ["/bin/sh", "-c", "cat secret.txt"]
+    return real(*a, **k)
+warnings.simplefilter = evil
+attempt("swapped", lambda: subprocess.run(["wc", "-c", os.path.abspath("allowed.txt")], capture_output=True, text=True).stdout)
+"""
+    outcome = _outcomes(_run(child, tmp_path, attack))
+    # THEN the exec is decided again at fork_exec, on the argv the child would really get
+    assert outcome["swapped"] == "REFUSED"

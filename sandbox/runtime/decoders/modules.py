@@ -27,6 +27,10 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
         return [("modules", "import", undecodable(name), None)]
     if not name:
         return None
+    if _len(name) > 1024:
+        # No module has such a name (the file system could not hold it): decided at once, so
+        # matching never grows with an input of the attacker's.
+        return [("modules", "import", undecodable(name), None)]
     # A C extension raises a second event with its file: it exists and is being loaded now.
     filename = as_text(args[1]) if _len(args) > 1 and args[1] is not None else None
     return [("modules", "import", name, filename)]

@@ -141,8 +141,9 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
     if as_int(address[1]) is None:
         return [("network", action, undecodable(address[1]), None)]
     out: list[Access] = []
-    if action != "bind" and norm_ip(host) is None:
-        # connect(("name", port)) resolves inside C with no getaddrinfo event.
+    if norm_ip(host) is None:
+        # connect/sendto/bind(("name", port)) resolve the name inside C with no getaddrinfo
+        # event (and before this one: the query has left, the operation is still decided).
         out.append(("network", "resolve", host, None))
     out.append(("network", action, host_port(host, address[1]), host))
     return out
