@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fixtures, report
+from bench import fixtures, report, sinks
 from bench.run import CHECK, FULL, Session, check_pairs, ddtrace_python, machine, plan_dict
 from bench.stats import check
 
@@ -86,6 +86,9 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
     finally:
         if not keep:
             shutil.rmtree(session.work, ignore_errors=True)
+    if not check_only:
+        _say("sinks: decision costs on real sinks (python -m bench.sinks)")
+        session.results["sinks"] = sinks.measure(repeats=plan.repeats)
     results = dict(session.results)
     if keep:
         results["work"] = str(session.work)

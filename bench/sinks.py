@@ -26,6 +26,7 @@ import argparse
 import http.server
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,29 +88,42 @@ def _per_op_us(run: Callable[[int], float], n: int, batches: int = 5) -> float:
     return min(run(n) for _ in range(batches)) / n * 1e6
 
 
-def child_handler(spec: dict[str, Any]) -> dict[str, Any]:
-    """Install, optionally start a child at init, then time ``calls`` handler invocations."""
-    import tempfile as _tempfile
-
+def _handler_phase(spec: dict[str, Any], first: int) -> float:
+    """Median µs per call of ``calls`` invocations after ``warm`` untimed ones."""
     from sandbox.runtime import hook
 
-    _tempfile.gettempdir()  # its random probe file, before any instrumentation
-    _install(spec)
-    if spec["child_at_init"]:
-        subprocess.run(["/bin/true"], check=True)
-    hook.mark_invoke_phase()
     shell = spec["shell"]
     times: list[float] = []
-    for i in range(spec["warm"] + spec["calls"]):
+    for i in range(first, first + spec["warm"] + spec["calls"]):
         t0 = time.perf_counter()
         hook.begin_invocation(f"sinks-{i:06d}", {})
         try:
             _handler(spec["file"], spec["port"], shell)
         finally:
             hook.end_invocation()
-        if i >= spec["warm"]:
+        if i >= first + spec["warm"]:
             times.append((time.perf_counter() - t0) * 1e6)
-    return {"median_us": statistics.median(times), "mean_us": statistics.fmean(times)}
+    return statistics.median(times)
+
+
+def child_handler(spec: dict[str, Any]) -> dict[str, Any]:
+    """The handler without a hook, then installed (and a child started at init), same process.
+
+    Pairing both phases in one process removes the process-to-process spread (address
+    layout, CPU placement), which on a small shared machine is larger than the overhead.
+    """
+    import tempfile as _tempfile
+
+    from sandbox.runtime import hook
+
+    _tempfile.gettempdir()  # its random probe file, before any instrumentation
+    before = _handler_phase(spec, 0)
+    _install(spec)
+    if spec["child_at_init"]:
+        subprocess.run(["/bin/true"], check=True)
+    hook.mark_invoke_phase()
+    after = _handler_phase(spec, spec["warm"] + spec["calls"])
+    return {"before_us": before, "after_us": after}
 
 
 def child_decision(spec: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +149,12 @@ def child_decision(spec: dict[str, Any]) -> dict[str, Any]:
             audit("socket.connect", sock, address)
         return time.perf_counter() - start
 
-    n = spec["n"]
-    before = {"exec": _per_op_us(exec_loop, n), "connect": _per_op_us(connect_loop, n)}
+    n, n_exec = spec["n"], spec["n_exec"]
+    before = {"exec": _per_op_us(exec_loop, n_exec), "connect": _per_op_us(connect_loop, n)}
     _install(spec)
     hook.mark_invoke_phase()
     hook.begin_invocation("decision", {})
-    after = {"exec": _per_op_us(exec_loop, n), "connect": _per_op_us(connect_loop, n)}
+    after = {"exec": _per_op_us(exec_loop, n_exec), "connect": _per_op_us(connect_loop, n)}
     hook.end_invocation()
     sock.close()
     return {"before_us": before, "after_us": after}
@@ -180,13 +194,13 @@ CHILD_TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 class _Quiet(http.server.BaseHTTPRequestHandler):
     """A 2-byte answer to every GET, no logging."""
 
-    def do_GET(self) -> None:  # noqa: N802  (the http.server convention)
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
@@ -247,7 +261,9 @@ def _med(values: list[float]) -> float:
     return round(statistics.median(values), 2)
 
 
-def measure(repeats: int = 5, calls: int = 200, loops: int = 20_000) -> dict[str, Any]:
+def measure(
+    repeats: int = 5, calls: int = 200, loops: int = 20_000, *, keep: bool = False
+) -> dict[str, Any]:
     """Run items 1-4 and the step timings; every figure with its baseline of the same run.
 
     Parameters
@@ -258,6 +274,8 @@ def measure(repeats: int = 5, calls: int = 200, loops: int = 20_000) -> dict[str
         Timed handler calls per child (after 20 untimed ones).
     loops : int
         Iterations per timed batch of the decision and no-op loops (best of 5 batches).
+    keep : bool
+        Keep the working folder (specs, logs, the learned profile); its path is in ``work``.
 
     Returns
     -------
@@ -272,7 +290,19 @@ def measure(repeats: int = 5, calls: int = 200, loops: int = 20_000) -> dict[str
     (work / "task").mkdir()
     data = work / "data.txt"
     data.write_text("x" * 4096)
+    try:
+        out = _measure(work, repeats, calls, loops)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if keep:
+        out["work"] = str(work)
+    return out
+
+
+def _measure(work: Path, repeats: int, calls: int, loops: int) -> dict[str, Any]:
     runner = Runner(work)
+    data = work / "data.txt"
     with loopback_http() as port:
         base = {"file": str(data), "port": port, "warm": 20}
         # Learn: the handler with a child at init, plus the decision and no-op loops (their
@@ -281,7 +311,7 @@ def measure(repeats: int = 5, calls: int = 200, loops: int = 20_000) -> dict[str
         spec = dict(base, task="handler", mode="learn", calls=20, shell=True, child_at_init=True)
         runner.run(spec, log=learn_log)
         profile = str(fixtures.build_compiled(FUNCTION, [learn_log], work))
-        handler: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}
+        handler: dict[str, dict[str, list[dict[str, Any]]]] = {v: {} for v in VARIANTS}
         decision: dict[str, list[dict[str, Any]]] = {}
         noop: dict[str, list[dict[str, Any]]] = {}
         for _ in range(repeats):
@@ -297,12 +327,15 @@ def measure(repeats: int = 5, calls: int = 200, loops: int = 20_000) -> dict[str
                         child_at_init=variant.endswith("+child"),
                     )
                     result = runner.run(spec, core=core if core != "-" else "native")
-                    handler[variant].setdefault(f"{mode}/{core}", []).append(result["median_us"])
+                    handler[variant].setdefault(f"{mode}/{core}", []).append(result)
             for mode, core in CONFIGS[1:]:
                 key = f"{mode}/{core}"
-                common = {"mode": mode, "profile": profile, "n": loops, "port": port}
-                decision.setdefault(key, []).append(runner.run(dict(common, task="decision"), core))
-                noop.setdefault(key, []).append(runner.run(dict(common, task="noop"), core))
+                # An exec decision costs ~100x a connect's: fewer loops, same precision.
+                common = {"mode": mode, "profile": profile, "port": port}
+                spec = dict(common, task="decision", n=loops, n_exec=max(1, loops // 20))
+                decision.setdefault(key, []).append(runner.run(spec, core))
+                spec = dict(common, task="noop", n=max(1, loops // 4))
+                noop.setdefault(key, []).append(runner.run(spec, core))
         steps = step_costs(profile, str(data), port)
     out = {
         "repeats": repeats,
@@ -317,15 +350,23 @@ def measure(repeats: int = 5, calls: int = 200, loops: int = 20_000) -> dict[str
     return out
 
 
-def handler_figures(raw: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    """Per variant and configuration: median µs per call and the paired ratio against off."""
+def handler_figures(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Per variant and configuration: µs per call before and after the install in the same
+    child, the overhead (the difference) and the paired ratio (after ÷ before), all medians
+    over the repeats. ``off/-`` installs nothing: its ratio is the control (order effects)."""
     out: dict[str, Any] = {}
     for variant, configs in raw.items():
-        off = configs["off/-"]
-        out[variant] = {
-            key: {"us_per_call": _med(series), "x_off": _ratio(series, off)}
-            for key, series in configs.items()
-        }
+        entry: dict[str, Any] = {}
+        for key, runs in configs.items():
+            before = [r["before_us"] for r in runs]
+            after = [r["after_us"] for r in runs]
+            entry[key] = {
+                "off_us": _med(before),
+                "us_per_call": _med(after),
+                "overhead_us": _med([a - b for a, b in zip(after, before, strict=True)]),
+                "x_off": _ratio(after, before),
+            }
+        out[variant] = entry
     return out
 
 
@@ -405,10 +446,15 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
     import socket
 
     from sandbox.runtime import child, core_fallback, paths
+    from sandbox.runtime import environ as sandbox_environ
     from sandbox.runtime.categories import ARG_SEP
     from sandbox.runtime.decoders import DECODERS
     from sandbox.runtime.decoders.processes import find_program
+    from sandbox.runtime.findings import Invocation
     from sandbox.runtime.policy import Policy, load_json
+    from sandbox.runtime.recorder import Recorder, mac
+    from sandbox.runtime.roots import Roots
+    from sandbox.runtime.sinks import LineSink
 
     policy = Policy.load(load_json(profile))
     policy.prepare()
@@ -434,8 +480,23 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
         lambda: DECODERS["subprocess.Popen"](popen_args)
     )
     steps["  find_program /bin/sh"] = _time_us(lambda: find_program(SHELL[0], None, None))
+    environ_data = sandbox_environ.ENVIRON  # what the Popen decoder passes as inherited
     steps["  python_child_problem"] = _time_us(
-        lambda: child.python_child_problem("/bin/sh", list(SHELL), None, dict(os.environ))
+        lambda: child.python_child_problem("/bin/sh", list(SHELL), None, environ_data)
+    )
+    # python_child_problem's parts (private helpers of the runtime, timed as they are called).
+    steps["    decode the inherited environment"] = _time_us(
+        lambda: child._decode_env(environ_data)
+    )
+    steps["    _is_python /bin/sh (3 os.path.realpath)"] = _time_us(
+        lambda: child._is_python(SHELL[0])
+    )
+    steps["      os.path.realpath(sys.executable)"] = _time_us(
+        lambda: os.path.realpath(sys.executable)
+    )
+    steps["      os.path.realpath /bin/sh"] = _time_us(lambda: os.path.realpath(SHELL[0]))
+    steps["    _shebang /bin/sh (open + read 256 bytes)"] = _time_us(
+        lambda: child._shebang(SHELL[0])
     )
     steps["decode socket.connect"] = _time_us(lambda: DECODERS["socket.connect"](connect_args))
     steps["decode socket.__new__"] = _time_us(
@@ -460,6 +521,16 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
                 )
             )
             break
+    # Learn's per-invocation work: the invocation record (MAC'd JSON line) and its write.
+    sink = LineSink(stdout=False, files=(os.devnull,))
+    recorder = Recorder(sink, function=FUNCTION, version="$LATEST", roots=Roots.detect())
+    invocation = Invocation("noop", {}, 1)
+    record = {"type": "sandbox.invocation", "function": FUNCTION, "request_id": "noop"}
+    steps["learn: Recorder.end_invocation (record, MAC, write)"] = _time_us(
+        lambda: recorder.end_invocation(invocation)
+    )
+    steps["learn:   mac(key, record)"] = _time_us(lambda: mac(recorder.key, record))
+    steps["learn:   LineSink.write (to /dev/null)"] = _time_us(lambda: sink.write(record))
     sock.close()
     state["validate"] = False
     paths.forget_resolved_paths()
@@ -471,10 +542,16 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
 
 def markdown(results: dict[str, Any]) -> str:
     """The figures as Markdown tables."""
-    lines = ["| handler variant | config | µs per call | x off |", "|---|---|---:|---:|"]
+    lines = [
+        "| handler variant | config | off µs | µs per call | overhead µs | x off |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for variant, configs in results["handler"].items():
-        for key, figure in configs.items():
-            lines.append(f"| {variant} | {key} | {figure['us_per_call']} | {figure['x_off']} |")
+        for key, f in configs.items():
+            lines.append(
+                f"| {variant} | {key} | {f['off_us']} | {f['us_per_call']} | "
+                f"{f['overhead_us']} | {f['x_off']} |"
+            )
     lines += ["", "| decision | config | no hook µs | with hook µs | decision µs |"]
     lines.append("|---|---|---:|---:|---:|")
     for key, entry in results["decision"].items():
@@ -515,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--loops", type=int, default=20_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
     parser.add_argument("--child", nargs=2, metavar=("SPEC", "FD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -525,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         os.write(int(args.child[1]), json.dumps(result).encode())
         return 0
     started = time.perf_counter()
-    results = measure(args.repeats, args.calls, args.loops)
+    results = measure(args.repeats, args.calls, args.loops, keep=args.keep)
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["python"] = sys.version.split()[0]
     results["measured"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
