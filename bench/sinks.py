@@ -7,7 +7,10 @@ this run (one ``learn`` child, then :func:`sandbox.profile.build.build_profile`)
 
 1. ``handler``: a sink-heavy handler, per call one ``/bin/sh -c true``, one file read, one HTTP
    GET to a loopback server in this process, one ``eval`` of a constant at a learned site and
-   one ``import`` of an imported module; ``off``/``learn``/``enforce``, native and Python core.
+   one ``import`` of an imported module; ``learn``/``enforce``, native and Python core, and
+   ``enforce-hook`` (enforce without seccomp and Landlock). Each child times the calls first
+   with nothing installed (``off``), then installs and times them again: the ratio is paired
+   within the process; the ``off/-`` children install nothing (the control for order effects).
    Variant ``noexec`` drops the shell command: the handler's own exec makes the path cache
    validate from its first call on, so only without it does a child at init change anything.
 2. The same with a child process started at init (``/bin/true`` after install).
@@ -43,13 +46,15 @@ from bench import fixtures
 RESULTS = Path(__file__).resolve().parent / "results"
 FUNCTION = "bench-sinks"
 SHELL = ["/bin/sh", "-c", "true"]
-# (mode, core) of the handler children; off has no core.
+# (mode, core) of the handler children; off has no core; enforce-hook is enforce without
+# the kernel layers (seccomp, Landlock).
 CONFIGS = (
     ("off", "-"),
     ("learn", "native"),
     ("enforce", "native"),
     ("learn", "python"),
     ("enforce", "python"),
+    ("enforce-hook", "native"),
 )
 VARIANTS = ("full", "full+child", "noexec", "noexec+child")
 BUDGET_HANDLER = 1.05
@@ -78,10 +83,15 @@ def _handler(file: str, port: int, shell: bool) -> None:
 
 
 def _install(spec: dict[str, Any]) -> None:
-    if spec["mode"] != "off":
+    mode = spec["mode"]
+    if mode == "enforce-hook":
+        # enforce without the kernel layers: the audit hook's share of enforce.
+        os.environ["SANDBOX_SECCOMP"] = os.environ["SANDBOX_LANDLOCK"] = "off"
+        mode = "enforce"
+    if mode != "off":
         import sandbox
 
-        sandbox.install(mode=spec["mode"], profile=spec.get("profile"))
+        sandbox.install(mode=mode, profile=spec.get("profile"))
 
 
 def _per_op_us(run: Callable[[int], float], n: int, batches: int = 5) -> float:
@@ -181,7 +191,24 @@ def child_noop(spec: dict[str, Any]) -> dict[str, Any]:
     return {"before_us": before, "after_us": _per_op_us(loop, n)}
 
 
+def child_events(spec: dict[str, Any]) -> dict[str, Any]:
+    """The audit events one handler call raises, by name (a counting hook, no sandbox)."""
+    counts: dict[str, int] = {}
+    _handler(spec["file"], spec["port"], spec["shell"])  # warm: first-call imports excluded
+    calls = 10
+
+    def count(event: str, args: tuple[Any, ...]) -> None:
+        counts[event] = counts.get(event, 0) + 1
+
+    sys.addaudithook(count)
+    for _ in range(calls):
+        _handler(spec["file"], spec["port"], spec["shell"])
+    counts.pop("sys.addaudithook", None)
+    return {event: n / calls for event, n in sorted(counts.items())}
+
+
 CHILD_TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "events": child_events,
     "handler": child_handler,
     "decision": child_decision,
     "noop": child_noop,
@@ -328,7 +355,7 @@ def _measure(work: Path, repeats: int, calls: int, loops: int) -> dict[str, Any]
                     )
                     result = runner.run(spec, core=core if core != "-" else "native")
                     handler[variant].setdefault(f"{mode}/{core}", []).append(result)
-            for mode, core in CONFIGS[1:]:
+            for mode, core in CONFIGS[1:5]:
                 key = f"{mode}/{core}"
                 # An exec decision costs ~100x a connect's: fewer loops, same precision.
                 common = {"mode": mode, "profile": profile, "port": port}
@@ -336,6 +363,7 @@ def _measure(work: Path, repeats: int, calls: int, loops: int) -> dict[str, Any]
                 decision.setdefault(key, []).append(runner.run(spec, core))
                 spec = dict(common, task="noop", n=max(1, loops // 4))
                 noop.setdefault(key, []).append(runner.run(spec, core))
+        events = runner.run(dict(base, task="events", mode="off", shell=True))
         steps = step_costs(profile, str(data), port)
     out = {
         "repeats": repeats,
@@ -344,6 +372,7 @@ def _measure(work: Path, repeats: int, calls: int, loops: int) -> dict[str, Any]
         "handler": handler_figures(handler),
         "decision": decision_figures(decision),
         "noop": noop_figures(noop),
+        "events_per_call": events,
         "steps": steps,
     }
     out["budgets"] = budgets(out)
@@ -403,7 +432,7 @@ def budgets(results: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for variant in ("full", "full+child"):
         for key, figure in results["handler"][variant].items():
-            if key.startswith("enforce") or key.startswith("learn"):
+            if key.startswith(("enforce/", "learn/")):
                 out.append(
                     _budget(f"handler {variant} {key} x off", figure["x_off"], BUDGET_HANDLER)
                 )
@@ -563,6 +592,12 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "| no-op invocation | off µs | overhead µs |", "|---|---:|---:|"]
     for key, entry in results["noop"].items():
         lines.append(f"| {key} | {entry['off_us']} | {entry['overhead_us']} |")
+    events = results.get("events_per_call", {})
+    lines += [
+        "",
+        "Audit events per handler call (no sandbox): "
+        + ", ".join(f"{name} {n:g}" for name, n in events.items()),
+    ]
     lines += ["", "| step (no hook, µs per call) | µs |", "|---|---:|"]
     for name, value in results["steps"].items():
         lines.append(f"| {name} | {value} |")
