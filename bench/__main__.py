@@ -1,6 +1,7 @@
 """``python -m bench [--check]``: the sandbox's overhead, as ratios against baselines of the same run.
 
-Full run (< 5 min on 2 cores): per-event microbenchmarks, the orders handler end to end, cold
+Full run (< 5 min on 2 cores, plus ~4 min of decision costs on real sinks, ``bench.sinks``):
+per-event microbenchmarks, the orders handler end to end, cold
 start (own harness and through awslambdaric), memory, the kernel filter, ddtrace side by side
 when its separate venv exists, and a hot-path breakdown. Writes ``bench/results/latest.json``,
 ``latest.md`` and ``latest.png``.
