@@ -60,7 +60,8 @@ def decompose(data: dict[str, Any], micro_profile: Path | None, task_dir: Path) 
     """
     import botocore.client
 
-    from sandbox.runtime.events import DECODERS, decode_open
+    from sandbox.runtime.decoders import DECODERS
+    from sandbox.runtime.decoders.files import decode_open
     from sandbox.runtime.policy import Policy
     from sandbox.runtime.roots import Roots
 
