@@ -1,6 +1,7 @@
 """``python -m bench [--check]``: the sandbox's overhead, as ratios against baselines of the same run.
 
-Full run (< 5 min on 2 cores): per-event microbenchmarks, the orders handler end to end, cold
+Full run (< 5 min on 2 cores, plus ~4 min of decision costs on real sinks, ``bench.sinks``):
+per-event microbenchmarks, the orders handler end to end, cold
 start (own harness and through awslambdaric), memory, the kernel filter, ddtrace side by side
 when its separate venv exists, and a hot-path breakdown. Writes ``bench/results/latest.json``,
 ``latest.md`` and ``latest.png``, and the tables into ``docs/BENCHMARKS.md``.
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fixtures, report
+from bench import fixtures, report, sinks
 from bench.run import CHECK, FULL, Session, check_pairs, ddtrace_python, machine, plan_dict
 from bench.stats import check
 
@@ -87,6 +88,9 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
     finally:
         if not keep:
             shutil.rmtree(session.work, ignore_errors=True)
+    if not check_only:
+        _say("sinks: decision costs on real sinks (python -m bench.sinks)")
+        session.results["sinks"] = sinks.measure(repeats=plan.repeats)
     results = dict(session.results)
     if keep:
         results["work"] = str(session.work)
