@@ -26,6 +26,7 @@ the path resolution with and without validation, the policy's matchers.
 from __future__ import annotations
 
 import argparse
+import functools
 import http.server
 import json
 import os
@@ -517,11 +518,8 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
     steps["    decode the inherited environment"] = _time_us(
         lambda: child._decode_env(environ_data)
     )
-    steps["    _is_python /bin/sh (3 os.path.realpath)"] = _time_us(
-        lambda: child._is_python(SHELL[0])
-    )
-    steps["      os.path.realpath(sys.executable)"] = _time_us(
-        lambda: os.path.realpath(sys.executable)
+    steps["    _is_python /bin/sh (realpath + name checks)"] = _time_us(
+        lambda: child._is_python(SHELL[0], os.path.realpath(SHELL[0]))
     )
     steps["      os.path.realpath /bin/sh"] = _time_us(lambda: os.path.realpath(SHELL[0]))
     steps["    _shebang /bin/sh (open + read 256 bytes)"] = _time_us(
@@ -541,13 +539,12 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
     }
     for name, found in accesses.items():
         for category, action, target, _detail in found:
+            key = category + ARG_SEP + action + ARG_SEP + "invoke" + ARG_SEP + target
             steps[f"Policy.allows {category} {action}"] = _time_us(
-                lambda c=category, a=action, t=target: policy.allows(c, a, t, "invoke")
+                functools.partial(policy.allows, category, action, target, "invoke")
             )
             steps[f"key + cache_has (python core) {name}"] = _time_us(
-                lambda c=category, a=action, t=target: core_fallback.cache_has(
-                    c + ARG_SEP + a + ARG_SEP + "invoke" + ARG_SEP + t
-                )
+                functools.partial(core_fallback.cache_has, key)
             )
             break
     # Learn's per-invocation work: the invocation record (MAC'd JSON line) and its write.

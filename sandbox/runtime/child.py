@@ -144,6 +144,12 @@ _dict_get = dict.get
 _fs_encoding = sys.getfilesystemencoding()
 _executable = sys.executable
 _base_executable = getattr(sys, "_base_executable", sys.executable)
+# This interpreter's real paths, resolved once: every exec compares against them, and two
+# realpath walks per exec were most of an allowed exec's decision time (sys.executable may be
+# empty, hence the filter). Rebinding sys.executable later changes nothing here, by design.
+_INTERPRETERS = frozenset(
+    os.path.realpath(interpreter) for interpreter in (_executable, _base_executable) if interpreter
+)
 
 CHILD_SITE_DIR = _path_join(_dirname(_abspath(__file__)), "child_site")
 
@@ -479,9 +485,10 @@ def _problem(
 ) -> str | None:
     if depth > _MAX_DEPTH:
         return "too many levels of env or #! interpreters"
-    if _is_python(path):
+    real = _realpath(path)
+    if _is_python(path, real):
         return _python_problem(path, argv, env, reference)
-    if _basename(path) == "env" or _basename(_realpath(path)) == "env":
+    if _basename(path) == "env" or _basename(real) == "env":
         return _env_problem(argv, env, reference, depth)
     shebang = _shebang(path)
     if shebang is not None:
@@ -662,11 +669,9 @@ def _env_problem(
     return _problem(located, argv[i:], result, reference, depth + 1)
 
 
-def _is_python(path: str) -> bool:
-    real = _realpath(path)
-    for interpreter in (_executable, _base_executable):
-        if interpreter and real == _realpath(interpreter):  # sys.executable may be empty
-            return True
+def _is_python(path: str, real: str) -> bool:
+    if real in _INTERPRETERS:
+        return True
     return _python_name(_basename(path)) or _python_name(_basename(real))
 
 

@@ -106,6 +106,36 @@ def lookup(mapping: object, name: object, default: object = None) -> object:
     return default
 
 
+def lookup_all(mapping: object, names: tuple[str, ...]) -> list[object]:
+    """:func:`lookup` of several ``str`` names in one walk (``None`` for each name not found).
+
+    The exec decision reads half a dozen names from ``os``'s namespace: one walk over its few
+    hundred items instead of one per name. A name found twice keeps its first value, as
+    :func:`lookup` would.
+    """
+    found: list[object] = [None] * _len(names)
+    if _type(mapping) is not _dict:
+        return found
+    # Our own dict of our own exact str names: probing it with an exact-str key runs only
+    # str's built-in hash and comparison, never code of the function's.
+    positions: dict[str, int] = {}
+    index = 0
+    while index < _len(names):
+        if _type(names[index]) is not _str:
+            raise TypeError("lookup_all takes exact str names")
+        positions.setdefault(names[index], index)
+        index += 1
+    seen: set[int] = set()
+    for key, value in _dict.items(mapping):
+        # Type first: probing our dict hashes the key, and a str subclass's __hash__ is code.
+        if _type(key) is _str and key in positions:
+            position = positions[key]
+            if position not in seen:
+                found[position] = value
+                seen.add(position)
+    return found
+
+
 _type_name = type.__dict__["__name__"].__get__
 
 

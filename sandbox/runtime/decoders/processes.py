@@ -18,7 +18,17 @@ import os
 
 from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
-from ..values import ARG_MAX, as_argv, as_env, as_int, as_path, as_text, lookup, undecodable
+from ..values import (
+    ARG_MAX,
+    as_argv,
+    as_env,
+    as_int,
+    as_path,
+    as_text,
+    lookup,
+    lookup_all,
+    undecodable,
+)
 from .code import caller_frame as _caller_frame
 
 TYPE_CHECKING = False
@@ -281,13 +291,13 @@ def _python_environ_path() -> str | None:
 def _popen_problem() -> str | None:
     """Why Popen would not do what was decided, or None: the code it runs after the event."""
     namespace = _LIVE_OS[0]
-    current = (
-        lookup(namespace, "get_exec_path"),
-        lookup(namespace, "fsencode"),
-        lookup(_object_getattribute(lookup(namespace, "path"), "__dict__"), "join"),
-        lookup(_object_getattribute(lookup(namespace, "path"), "__dict__"), "dirname"),
+    get_exec_path, fsencode, path_module = lookup_all(
+        namespace, ("get_exec_path", "fsencode", "path")
     )
-    if current != _ORIGINALS:
+    join, dirname = lookup_all(_object_getattribute(path_module, "__dict__"), ("join", "dirname"))
+    current = (get_exec_path, fsencode, join, dirname)
+    # Compared item by item by identity: a tuple's == would call a rebound object's __eq__.
+    if any(now is not then for now, then in zip(current, _ORIGINALS, strict=True)):
         return "os's functions that subprocess calls were rebound"
     subprocess = lookup(_sys_modules, "subprocess")
     if subprocess is not None and _type(subprocess) is _ModuleType:
