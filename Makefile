@@ -45,18 +45,26 @@ test-iac: $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,cdk]'
 	SANDBOX_REQUIRE_CDK=1 $(PY) -m pytest -q tests/unit/test_iac_*.py
 
-# The runtime supports Lambda's Python 3.10-3.13: run the suite on each interpreter found.
-# CPython 3.14 comes from `make python3.14` (a private prefix, see scripts/get-python3.14.sh);
-# it is tested last, when present. `make test-pythons PY314=` leaves it out.
+# The runtime supports Lambda's Python 3.10-3.14: run the suite on each interpreter found.
+# python3.X is taken from PATH when it runs (a pyenv shim of a version that is not selected
+# does not), else from pyenv's newest 3.X build. CPython 3.14 comes from `make python3.14`
+# (a private prefix, see scripts/get-python3.14.sh); it is tested last, when present.
+# `make test-pythons PY314=` leaves it out. Every interpreter runs; the target fails at the
+# end if any suite failed.
 PYTHONS ?= python3.10 python3.12 python3.13
 PY314   ?= $(HOME)/.cache/lambda-sandbox/python3.14/bin/python3.14
 test-pythons:
-	@for py in $(PYTHONS) $(PY314); do \
-	  if ! command -v $$py >/dev/null 2>&1; then echo "skip $$py (not installed)"; continue; fi; \
-	  venv=.venv-$$(basename $$py); \
-	  $$py -m venv $$venv && $$venv/bin/pip install -q -e '.[dev]' && \
-	  $$venv/bin/python -m pytest -q tests/unit tests/functional tests/e2e || exit 1; \
-	done
+	@failed=""; for py in $(PYTHONS) $(PY314); do \
+	  exe=$$py; \
+	  if ! $$exe -c '' >/dev/null 2>&1; then \
+	    exe=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$${py#python}.*/bin/$$py 2>/dev/null | sort -V | tail -1); \
+	  fi; \
+	  if [ -z "$$exe" ] || ! $$exe -c '' >/dev/null 2>&1; then echo "skip $$py (not installed)"; continue; fi; \
+	  venv=.venv-$$(basename $$py); echo "== $$py: $$exe -> $$venv"; \
+	  { $$exe -m venv $$venv && $$venv/bin/pip install -q -e '.[dev]' && \
+	    $$venv/bin/python -m pytest -q tests/unit tests/functional tests/e2e; } || failed="$$failed $$py"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-pythons failed on:$$failed"; exit 1; fi
 
 # Provide CPython 3.14 at $(PY314) (default prefix ~/.cache/lambda-sandbox/python3.14);
 # a no-op when it is already there and works.

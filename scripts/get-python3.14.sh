@@ -101,6 +101,16 @@ EOF
     return 0
 }
 
+byte_compile_stdlib() {
+    # Debian's binary packages carry no .pyc (py3compile makes them when the package is
+    # installed, which dpkg-deb -x skips); `make altinstall` and Lambda's runtime have them.
+    # Without them every stdlib import compiles its source, which the sandbox sees as a
+    # `compile` of a stdlib file (refused after init in enforce). Idempotent: a no-op when
+    # every .pyc is current.
+    "$PY" -m compileall -q -j0 "$PREFIX/lib/$PKG" >/dev/null 2>&1 ||
+        "$PY" -m compileall -q -j0 "$PREFIX/lib/$PKG" | tail -5 >&2 || true
+}
+
 # --- apt -------------------------------------------------------------------------------
 SUDO=""
 apt_preflight() {
@@ -238,6 +248,7 @@ install_from_debs() {
 case "$METHOD" in auto|source|debs) ;; *) die "PY314_METHOD must be auto, source or debs (got '$METHOD')";; esac
 
 if [ "${PY314_FORCE:-0}" != 1 ] && verify quiet; then
+    byte_compile_stdlib   # prefixes made before this step existed
     say "$PY already works (set PY314_FORCE=1 to rebuild)"
     echo "$PY"
     exit 0
@@ -261,6 +272,7 @@ if [ "$METHOD" != debs ]; then
 fi
 [ -n "$used" ] || { install_from_debs; used=debs; }
 
+byte_compile_stdlib
 say "verifying $PY ($used route, $((SECONDS - T0)) s)"
 verify || die "$PY does not import all of: $REQUIRED_MODULES"
 echo "$PY"

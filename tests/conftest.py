@@ -27,6 +27,25 @@ def attempt(label, fn):
         print(label, "BLOCKED", type(exc).__name__, exc.category, exc.action)
 """
 
+# Child-side helper: the positional arguments of ``_posixsubprocess.fork_exec`` (a private C
+# function whose signature changes between CPython versions), as ``subprocess.Popen`` passes
+# them: 3.10 has 21; 3.11 adds ``process_group`` and ``allow_vfork`` (23); 3.14 drops
+# ``allow_vfork`` again (22, gh-121381). Fields: argv, executable list, close_fds, fds to keep,
+# cwd, env, six std fds, the error pipe, restore_signals, start_new_session, [process_group],
+# gid, extra_groups, uid, umask, preexec_fn, [allow_vfork].
+FORK_EXEC_ARGS = """
+import sys as _sys
+def fork_exec_args(argv, executables, errpipe_read, errpipe_write, fds_to_keep=()):
+    out = [argv, executables, True, tuple(fds_to_keep), None, None,
+           -1, -1, -1, -1, -1, -1, errpipe_read, errpipe_write, False, False]
+    if _sys.version_info >= (3, 11):
+        out.append(-1)
+    out += [None, None, None, -1, None]
+    if (3, 11) <= _sys.version_info < (3, 14):
+        out.append(False)
+    return out
+"""
+
 
 @dataclass
 class Child:

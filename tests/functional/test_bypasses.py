@@ -1,8 +1,10 @@
 """What the audit layer cannot stop, stated as tests — and the kernel layer closing it.
 
-Native code and ``_posixsubprocess.fork_exec`` raise no audit
+Native code and, up to CPython 3.13, the C ``_posixsubprocess.fork_exec`` raise no audit
 event. With ``SANDBOX_SECCOMP=off`` these run even in enforce mode (the honest limit); with the
-kernel layer on and a profile without subprocesses, the kernel refuses the exec.
+kernel layer on and a profile without subprocesses, the kernel refuses the exec. From 3.14
+``fork_exec`` raises ``_posixsubprocess.fork_exec`` (gh-115322), so the audit layer alone refuses
+an unlearned program there (see ``test_python314.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunChild, profile_doc
+from tests.conftest import FORK_EXEC_ARGS, RunChild, profile_doc
 
 # ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
 # the audit layer then has no reason to object, and only the kernel can stop the exec.
@@ -44,7 +46,9 @@ import os
 print("ran", os.path.exists("ran-ctypes"))
 """
 
-FORK_EXEC = """
+FORK_EXEC = (
+    FORK_EXEC_ARGS
+    + """
 import os, sys, sandbox
 status = sandbox.install(mode="enforce", profile="profile.json")
 print("seccomp", status["layers"]["seccomp"])
@@ -58,9 +62,7 @@ if {original}:
 args = [b"/usr/bin/touch", b"ran-forkexec"]
 r, w = os.pipe()
 try:
-    # CPython 3.11-3.13 signature (what subprocess.Popen._execute_child passes).
-    pid = fork_exec(args, [b"/usr/bin/touch"], True, (w,), None, None,
-        -1, -1, -1, -1, -1, -1, r, w, False, False, -1, None, None, None, -1, None, False)
+    pid = fork_exec(*fork_exec_args(args, [b"/usr/bin/touch"], r, w, (w,)))
     os.waitpid(pid, 0)
 except OSError as exc:
     print("error", type(exc).__name__)
@@ -68,11 +70,10 @@ except PermissionError as exc:
     print("refused", exc.category)
 print("ran", os.path.exists("ran-forkexec"))
 """
-
-
-pytestmark = pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="the fork_exec call is written for 3.11+"
 )
+
+# CPython 3.14 added the ``_posixsubprocess.fork_exec`` audit event (gh-115322).
+FORK_EXEC_AUDITED = sys.version_info >= (3, 14)
 
 
 @pytest.fixture
@@ -105,6 +106,7 @@ def test_audit_layer_decides_fork_exec_called_through_its_module(
     )
 
 
+@pytest.mark.skipif(FORK_EXEC_AUDITED, reason="3.14+ audits fork_exec: see test_python314.py")
 def test_audit_layer_alone_cannot_stop_the_original_fork_exec(
     child: RunChild, profile: Path
 ) -> None:
