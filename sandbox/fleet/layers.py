@@ -59,7 +59,9 @@ __all__ = [
     "write_layer_parameters",
 ]
 
-PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+# python3.14 runs the layer's pure-Python core (no native build for it yet); python3.10 stays
+# while Lambda still runs it (deprecated 31 Oct 2026, updates blocked from 15 Jan 2027).
+PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 SANDBOX_LAYER_PREFIX = "lambda-sandbox-"
 PROFILE_LAYER_PREFIX = "sandbox-profile-"
 SSM_PREFIX = "/lambda-sandbox"

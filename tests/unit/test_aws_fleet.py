@@ -293,7 +293,13 @@ def test_cli_layer_publish_per_runtime_and_idempotent(
     assert cli("layer", "publish", "--arch", "arm64", "--zip", str(zip_path), "--json") == 0
     second = json.loads(capsys.readouterr().out)
     # THEN one layer per runtime with its runtime and arch; the second run publishes nothing
-    assert [r["runtime"] for r in first] == ["python3.10", "python3.11", "python3.12", "python3.13"]
+    assert [r["runtime"] for r in first] == [
+        "python3.10",
+        "python3.11",
+        "python3.12",
+        "python3.13",
+        "python3.14",
+    ]
     assert all(r["published"] for r in first) and not any(r["published"] for r in second)
     info = get_layer_version(opts, first[2]["arn"])
     assert info["CompatibleRuntimes"] == ["python3.12"]
