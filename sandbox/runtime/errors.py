@@ -8,9 +8,7 @@ Hierarchy::
      ├── SandboxViolation                     an operation the profile does not allow
      │    ├── PermissionViolation (+ PermissionError)   files, network, processes, native, code, aws
      │    └── ImportViolation (+ ImportError)           modules (so optional-import fallbacks work)
-     └── tooling errors, each beside its feature:
-          profile.observations.SourceError, profile.build.BuildError (+ ValueError),
-          layer.build.LayerBuildError (+ RuntimeError), fleet.FleetError → fleet.Refused
+     └── (the tooling's own errors: drawn in ``sandbox.errors``, not shipped in the layer)
 
 Violations subclass the builtin a caller would naturally catch: code that already handles
 ``PermissionError`` from the OS handles a blocked ``open`` the same way, and ``try: import x
