@@ -100,9 +100,20 @@ def risk(category: str, rule: Rule) -> str | None:
         return "native code"
     elif category == "modules" and target.partition(".")[0] in _NATIVE_MODULES:
         return "native code (ctypes)"
+    elif category == "code" and rule.action == "shape":
+        # Most features narrow what a site evaluates; these let it reach anything.
+        feature = target.rpartition("#")[2]
+        name = feature.partition(":")[2]
+        if feature in _REACHING_SHAPES or (name.startswith("__") and name.endswith("__")):
+            return f"evaluated code may use {feature}"
     elif category == "code":
         return f"code {rule.action}"
     return None
+
+
+_REACHING_SHAPES = frozenset(
+    {"Call", "Import", "ImportFrom", "Lambda", "FunctionDef", "AsyncFunctionDef", "ClassDef"}
+)
 
 
 __all__ = ["broad_reason", "risk"]

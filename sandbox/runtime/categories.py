@@ -102,8 +102,19 @@ CODE = Category(
     # compile: eval/exec/compile of source at a call site; exec: a module's code run outside
     # the import system's finders; construct: code or function objects built by hand;
     # unmarshal: marshal.loads outside the import system; introspect: gc walks and other
-    # threads' frames; trace: trace/profile/monitoring callbacks; hook: a new audit hook.
-    ("compile", "exec", "construct", "unmarshal", "introspect", "trace", "hook", "tamper"),
+    # threads' frames; trace: trace/profile/monitoring callbacks; hook: a new audit hook;
+    # shape: one feature of what the function's own eval/exec site evaluates (site#feature).
+    (
+        "compile",
+        "exec",
+        "construct",
+        "unmarshal",
+        "introspect",
+        "trace",
+        "hook",
+        "tamper",
+        "shape",
+    ),
     target_kind="site",
     glob_class="code",
     symbolic="site",

@@ -237,6 +237,8 @@ def rewrite(
     """
     if category in ("files", "native") and action != "dlsym" and target.startswith(("/", "{")):
         return generalise_path(target), None
+    if category == "code" and action == "shape":
+        return target, None  # a site's syntax and names: each one is what it is
     if category == "code":
         return generalise_path(target) if target.startswith(("/", "{")) else target, None
     if category == "processes" and action == "exec":

@@ -215,7 +215,7 @@ def install_hook(
     from . import policy as policy_module
     from . import recorder as recorder_module
     from . import roots as roots_module
-    from .decoders import aws, code, files, modules, native, network, processes
+    from .decoders import aws, code, files, modules, native, network, processes, shape
 
     values.capture_pathlib()
     generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
@@ -249,6 +249,7 @@ def install_hook(
         native,
         network,
         processes,
+        shape,
     ]
     import json.encoder
 
@@ -297,6 +298,7 @@ def install_hook(
         frozenset({id(trampoline.__code__)}) if trampoline else frozenset()
     )
     frozen_code.MODULE_ROOTS = _module_roots(roots)
+    frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     frozen(address_book).interpose()
     if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
         return False
@@ -621,6 +623,7 @@ def _decider(
     """An access → ``None`` (allowed) or the violation to raise (enforce)."""
     learn = mode == "learn"
     allows = policy.allows
+    shapes_known = policy.shapes_known
     ceiling = policy.ceiling
     cache_has = core.cache_has
     cache_add = core.cache_add
@@ -660,6 +663,10 @@ def _decider(
 
     def allowed_by_rules(category: str, action: str, target: str, ph: str, detail: Any) -> bool:
         if allows(category, action, target, ph):
+            return True
+        if not learn and category == "code" and action == "shape" and not shapes_known(target):
+            # A profile from before shapes: the site's compile rule decided. (Learning records
+            # every shape, so the next build knows them.)
             return True
         if category == "network" and action in ("connect", "sendto") and detail:
             port = target.rsplit(":", 1)[1]

@@ -149,11 +149,24 @@ def build_matcher(
     return Matcher(exact, prefixes, regexes, packages)
 
 
+_str_partition = str.partition
+
+
 def host_part(target: str) -> str:
     """``example.com:443`` → ``example.com``; ``[::1]:0`` → ``::1``."""
     if target.startswith("["):
         return target[1 : target.find("]")]
     return target.rsplit(":", 1)[0]
+
+
+def _shape_site_matcher(document: Mapping[str, Any], roots: Roots) -> Matcher:
+    """A matcher of the sites that have ``code shape`` rules (``site#feature`` → ``site``)."""
+    sites: set[str] = set()
+    for key, patterns in document.get("rules", {}).items():
+        category, action, _phase = key.split("/")
+        if (category, action) == ("code", "shape"):
+            sites.update(pattern.partition("#")[0] for pattern in patterns)
+    return build_matcher("code", sorted(sites), roots, "compile")
 
 
 class Policy:
@@ -168,7 +181,7 @@ class Policy:
     True
     """
 
-    __slots__ = ("_ceiling", "_groups", "document", "function", "kernel", "roots")
+    __slots__ = ("_ceiling", "_groups", "_shape_sites", "document", "function", "kernel", "roots")
 
     def __init__(
         self,
@@ -180,6 +193,9 @@ class Policy:
     ):
         self._groups = groups
         self._ceiling = ceiling
+        # The eval/exec sites whose shape the profile knows: a site with no shape rule at all
+        # (a profile learned before shapes were) is decided by its compile rule alone.
+        self._shape_sites = _shape_site_matcher(document, roots)
         self.roots = roots
         self.document = document
         self.function = str(document.get("function", ""))
@@ -221,6 +237,14 @@ class Policy:
         matcher = self._groups.get((category, action, phase))
         return matcher is not None and matcher.match(target)
 
+    def shapes_known(self, target: str) -> bool:
+        """Whether the profile has ``code shape`` rules for this ``site#feature``'s site.
+
+        A site with none (a profile learned before shapes were) is decided by its compile
+        rule alone: the hook then lets its shape accesses pass.
+        """
+        return self._shape_sites.match(_str_partition(target, "#")[0])
+
     def ceiling(self, category: str, action: str, target: str) -> bool:
         """Whether the ceiling (denies no learning can override) forbids this access."""
         matcher = self._ceiling.get((category, action))
@@ -234,4 +258,4 @@ class Policy:
 
     def matchers(self) -> list[Matcher]:
         """Every matcher (the hook freezes them at install)."""
-        return [*self._groups.values(), *self._ceiling.values()]
+        return [*self._groups.values(), *self._ceiling.values(), self._shape_sites]

@@ -144,7 +144,7 @@ def test_vulnerable_attacks_blocked_benign_pass(services: dict[str, int], tmp_pa
         ("processes", "exec"),  # command injection
         ("files", "read"),  # path traversal
         ("network", "connect"),  # SSRF to the internal admin service
-        ("processes", "exec"),  # eval → os.system
+        ("code", "shape"),  # eval of a call: refused by its shape, before it compiles
         ("network", "resolve"),  # DNS exfiltration, stopped before the query
     ]
     for f in attack_findings:

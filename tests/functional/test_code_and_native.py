@@ -33,7 +33,7 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child: RunChild, tmp_path:
         """
     )
     assert learned.returncode == 0, learned.stderr
-    code = [o for o in learned.observations if o["category"] == "code"]
+    code = [o for o in learned.observations if o["category"] == "code" and o["action"] == "compile"]
     # THEN learn recorded the call site (file and function), not the source string
     assert [o["target"] for o in code] == ["{task}/handler.py:calc"]
     (tmp_path / "profile.json").write_text(
@@ -127,3 +127,93 @@ def test_stdlib_code_generators_work_during_invoke(child: RunChild, tmp_path: Pa
     )
     # THEN the standard library's generators work, the function's own eval does not
     assert result.lines == ["2 3", "eval blocked code"], result.stderr
+
+
+CALCULATOR = """
+def calc(expr):
+    return eval(expr)
+"""
+
+
+def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a calculator learned on two arithmetic expressions
+    (tmp_path / "handler.py").write_text(CALCULATOR)
+    learned = child(
+        """
+        import sys, sandbox
+        sys.path.insert(0, ".")
+        sandbox.install(mode="learn")
+        import handler
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        print(handler.calc("1 + 2"), handler.calc("3 * 4"))
+        """
+    )
+    assert learned.lines == ["3 12"], learned.stderr
+    shapes = sorted(
+        o["target"]
+        for o in learned.observations
+        if (o["category"], o["action"]) == ("code", "shape")
+    )
+    # THEN learn recorded the site's shape: syntax node types, no operators, no constants' values
+    assert shapes == ["{task}/handler.py:calc#BinOp", "{task}/handler.py:calc#Constant"]
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
+    # WHEN enforcing: new arithmetic passes; a call, an attribute or a name is refused before
+    # it runs; a syntax error stays a syntax error
+    enforced = child(
+        """
+        import sys, sandbox
+        sys.path.insert(0, ".")
+        sandbox.install(mode="enforce", profile="profile.json")
+        import handler
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        print("calc", handler.calc("10 - 3"), handler.calc("2 ** 5"))
+        for source in ["__import__('os').getpid()", "(1).__class__", "secret", "1 +"]:
+            try:
+                print("ran", handler.calc(source))
+            except PermissionError as exc:
+                print("blocked", exc.action, exc.target.rpartition("#")[2])
+            except SyntaxError:
+                print("syntax error")
+        """,
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"},
+    )
+    assert enforced.lines == [
+        "calc 7 32",
+        "blocked shape Attribute",
+        "blocked shape Attribute",
+        "blocked shape Name",
+        "syntax error",
+    ], enforced.stderr
+    # AND each block is a finding that names the feature the site never had
+    targets = [f["target"] for f in enforced.findings if f.get("action") == "shape"]
+    assert targets and all(t.startswith("{task}/handler.py:calc#") for t in targets), targets
+
+
+def test_a_profile_without_shapes_keeps_deciding_by_site(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a profile learned before shapes: the eval site's compile rule and nothing else
+    (tmp_path / "handler.py").write_text(CALCULATOR)
+    profile = profile_doc(
+        code=[{"action": "compile", "target": "{task}/handler.py:calc", "phase": "invoke"}],
+        modules=[{"action": "import", "target": "handler", "phase": "init"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN enforcing any expression at that site
+    enforced = child(
+        """
+        import sys, sandbox
+        sys.path.insert(0, ".")
+        sandbox.install(mode="enforce", profile="profile.json")
+        import handler
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        print("calc", handler.calc("len('abc')"))
+        """,
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"},
+    )
+    # THEN it is decided as before (by site), with no shape finding
+    assert enforced.lines == ["calc 3"], enforced.stderr
+    assert not [f for f in enforced.findings if f.get("action") == "shape"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 
 from ..values import as_text
+from .shape import features as _features
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ TRAMPOLINE_CODES: frozenset[int] = frozenset()
 MACHINERY_CODES: frozenset[int] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
+# The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
+SHAPE_ROOTS: tuple[str, ...] = ()
 
 
 def _norm(filename: str) -> str:
@@ -127,7 +130,19 @@ def _compile(args: tuple[Any, ...]) -> list[Access] | None:
     if filename is not None and _str_startswith(filename, "/") and _from_import_system():
         # The import system compiling a module's source file: the module decides.
         return [("code", "compile", _norm(filename), None)]
-    return [("code", "compile", caller_site(), None)]
+    site = caller_site()
+    out: list[Access] = [("code", "compile", site, None)]
+    for root in SHAPE_ROOTS:
+        if _str_startswith(site, root + "/") and args:
+            # The function's own eval/exec site: what is evaluated is decided by its shape too.
+            found = _features(args[0])
+            if _type(found) is _str:
+                out.append(("code", "shape", found, None))  # undecodable: refused in enforce
+            else:
+                for feature in found:
+                    out.append(("code", "shape", site + "#" + feature, None))
+            break
+    return out
 
 
 def _exec(args: tuple[Any, ...]) -> list[Access] | None:

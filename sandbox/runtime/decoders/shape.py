@@ -1,0 +1,120 @@
+"""The shape of evaluated code: the syntax it uses and the names it reads, as rule targets.
+
+A learned ``eval``/``exec`` call site in the function's own code (``{task}``) allows the
+*shapes* it was seen with, not any source: each compile there is also decided as one
+``code shape`` access per feature of the source, ``{task}/app.py:calc#BinOp``,
+``…#name:abs``, ``…#attr:upper``. A calculator learned on ``1+2`` and ``3*4`` has ``BinOp`` and
+``Constant`` and nothing else, so ``10-3`` passes and ``__import__('os')`` (a ``Call`` and
+``name:__import__``) is refused before it is compiled, with the missing feature in the finding.
+
+What counts as a feature: every syntax node's type (``Call``, ``Attribute``, ``Lambda``…) except
+the operators, comparisons and contexts (``Add``, ``Lt``, ``Load``: ``1+2`` and ``10-3`` have
+the same shape) and the wrappers every source has (``Module``, ``Expression``, ``Expr``); every
+``Name`` it reads or writes (``name:x``) and every attribute it reads (``attr:upper``). Constants
+never count: their values are the data an expression is evaluated for.
+
+Limits: a source the parser below rejects is not shaped (compile then raises ``SyntaxError``, or
+accepts it only under a ``__future__`` flag the function's own module sets); sources over
+``MAX_SOURCE`` characters, or of more than ``MAX_NODES`` nodes, and objects that are neither text
+nor the parser's own syntax nodes are undecodable (refused in enforce). Library and stdlib call
+sites (template engines, ``namedtuple``) are decided by site only.
+"""
+
+from __future__ import annotations
+
+import _ast
+
+from ..categories import UNDECODABLE
+
+_type = type
+_str = str
+_bytes = bytes
+_list = list
+_len = len
+_compile_source = compile
+_object_getattribute = object.__getattribute__
+_type_name = type.__dict__["__name__"].__get__
+_dict_get = dict.get
+_AST = _ast.AST
+# PyCF_ONLY_AST, and top-level await accepted: the widest grammar compile() itself can be asked
+# for, so a source this parser rejects is one compile rejects too.
+_FLAGS = _ast.PyCF_ONLY_AST | getattr(_ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+MAX_SOURCE = 65536
+MAX_NODES = 20000
+
+
+# Each node class's fields, captured now (the classes are mutable heap types). Module-level
+# code, not a function: nothing on the hook's path may look a module attribute up later.
+_FIELDS: dict[type, tuple[str, ...]] = {
+    value: tuple(f for f in getattr(value, "_fields", ()) if type(f) is str)
+    for value in vars(_ast).values()
+    if isinstance(value, type) and issubclass(value, _AST) and value is not _AST
+}
+_UNSHAPED = frozenset(
+    cls
+    for cls in _FIELDS
+    if issubclass(cls, (_ast.operator, _ast.unaryop, _ast.cmpop, _ast.boolop, _ast.expr_context))
+    or issubclass(cls, _ast.mod)
+    or cls is _ast.Expr
+)
+_Name = _ast.Name
+_Attribute = _ast.Attribute
+
+
+def features(source: object) -> list[str] | str:
+    """The sorted features of ``source`` (text or a syntax tree), or an undecodable target.
+
+    ``[]`` for text the parser rejects: compile raises ``SyntaxError`` on it in turn.
+
+    Example
+    -------
+    >>> features("1 + 2")
+    ['BinOp', 'Constant']
+    >>> features("__import__('os').system('id')")
+    ['Attribute', 'Call', 'Constant', 'Name', 'attr:system', 'name:__import__']
+    """
+    kind = _type(source)
+    if kind is _str or kind is _bytes:
+        if _len(source) > MAX_SOURCE:  # type: ignore[arg-type]
+            return UNDECODABLE + "code too large to shape"
+        try:
+            tree: object = _compile_source(source, "<shape>", "exec", _FLAGS, True)  # type: ignore[call-overload]
+        except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+            return []
+    elif _dict_get(_FIELDS, kind) is not None:
+        tree = source  # compile() of a syntax tree built by hand
+    else:
+        return UNDECODABLE + "code that is neither text nor a syntax tree"
+    found: set[str] = set()
+    stack = [tree]
+    count = 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            return UNDECODABLE + "code too large to shape"
+        cls = _type(node)
+        fields = _dict_get(_FIELDS, cls)
+        if fields is None:
+            return UNDECODABLE + "a syntax node of an unknown type"
+        if cls not in _UNSHAPED:
+            found.add(_type_name(cls))
+        for field in fields:
+            try:
+                value = _object_getattribute(node, field)
+            except AttributeError:
+                continue
+            value_type = _type(value)
+            if value_type is _list:
+                for item in value:
+                    if _dict_get(_FIELDS, _type(item)) is not None:
+                        stack.append(item)
+                    elif _type(item) is not _str and item is not None:
+                        return UNDECODABLE + "a syntax node of an unknown type"
+            elif _dict_get(_FIELDS, value_type) is not None:
+                stack.append(value)
+            elif (cls is _Name and field == "id") or (cls is _Attribute and field == "attr"):
+                if value_type is not _str:
+                    return UNDECODABLE + "a name that is not text"
+                found.add(("name:" if cls is _Name else "attr:") + value)
+    return sorted(found)

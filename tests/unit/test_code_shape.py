@@ -1,0 +1,73 @@
+"""The shape of evaluated code: what counts as a feature, and what cannot be shaped."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from sandbox.runtime.categories import UNDECODABLE
+from sandbox.runtime.compiler import compile_profile
+from sandbox.runtime.decoders.shape import MAX_SOURCE, features
+from sandbox.runtime.policy import Policy
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("1 + 2", "10 - 3"), ("a < b", "x >= y and True"), ("-1", "not 0")],
+)
+def test_operators_and_constants_do_not_change_a_shape(one: str, other: str) -> None:
+    # GIVEN two sources that differ only in operators and constant values
+    strip = {f for f in features(one) if not f.startswith("name:")}
+    again = {f for f in features(other) if not f.startswith("name:")}
+    # THEN their node types are the same kind of thing (no Add/Sub/Lt/Load features)
+    assert not strip & {"Add", "Sub", "Lt", "GtE", "Load", "USub", "Not", "And"}
+    assert not again & {"Add", "Sub", "Lt", "GtE", "Load", "USub", "Not", "And"}
+
+
+def test_calls_attributes_and_names_are_features() -> None:
+    assert features("__import__('os').system('id')") == [
+        "Attribute",
+        "Call",
+        "Constant",
+        "Name",
+        "attr:system",
+        "name:__import__",
+    ]
+    assert features(b"obj.field") == ["Attribute", "Name", "attr:field", "name:obj"]
+
+
+def test_a_syntax_tree_is_shaped_like_its_source() -> None:
+    assert features(ast.parse("f(x)")) == features("f(x)")
+
+
+def test_what_cannot_be_shaped_is_undecodable_and_syntax_errors_are_left_to_compile() -> None:
+    assert features("1 +") == []
+    assert features("x" * (MAX_SOURCE + 1)) == UNDECODABLE + "code too large to shape"
+    assert features(12) == UNDECODABLE + "code that is neither text nor a syntax tree"
+    name = ast.Name(id=7, ctx=ast.Load())  # type: ignore[arg-type]
+    hand_built = ast.Expression(body=name)
+    assert features(hand_built) == UNDECODABLE + "a name that is not text"
+
+
+def test_policy_knows_which_sites_have_shapes() -> None:
+    # GIVEN a profile with shapes for one site
+    policy = Policy.load(
+        compile_profile(
+            {
+                "schema_version": 1,
+                "function": "f",
+                "rules": {
+                    "code": [
+                        {"action": "compile", "target": "/t/app.py:calc", "phase": "invoke"},
+                        {"action": "shape", "target": "/t/app.py:calc#BinOp", "phase": "invoke"},
+                    ]
+                },
+            }
+        )
+    )
+    # THEN that site's shape is decided by its rules, another site's is not known
+    assert policy.shapes_known("/t/app.py:calc#Call")
+    assert policy.allows("code", "shape", "/t/app.py:calc#BinOp", "invoke")
+    assert not policy.allows("code", "shape", "/t/app.py:calc#Call", "invoke")
+    assert not policy.shapes_known("/t/app.py:other#Call")
