@@ -171,7 +171,15 @@ def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_pat
         from sandbox.runtime.hook import mark_invoke_phase
         mark_invoke_phase()
         print("calc", handler.calc("10 - 3"), handler.calc("2 ** 5"))
-        for source in ["__import__('os').getpid()", "(1).__class__", "secret", "1 +"]:
+        sources = [
+            "__import__('os').getpid()",
+            "(1).__class__",
+            "secret",
+            "1 +",
+            # a coding line the real eval ignores must not blind the shape (red team)
+            "# coding: bogus\\n__import__('os').getpid()",
+        ]
+        for source in sources:
             try:
                 print("ran", handler.calc(source))
             except PermissionError as exc:
@@ -187,6 +195,7 @@ def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_pat
         "blocked shape Attribute",
         "blocked shape Name",
         "syntax error",
+        "blocked shape Attribute",
     ], enforced.stderr
     # AND each block is a finding that names the feature the site never had
     targets = [f["target"] for f in enforced.findings if f.get("action") == "shape"]

@@ -71,3 +71,21 @@ def test_policy_knows_which_sites_have_shapes() -> None:
     assert policy.allows("code", "shape", "/t/app.py:calc#BinOp", "invoke")
     assert not policy.allows("code", "shape", "/t/app.py:calc#Call", "invoke")
     assert not policy.shapes_known("/t/app.py:other#Call")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b'# coding: bogus\n__import__("os").getcwd()',  # one reading unparseable
+        b"\n# vim: set fileencoding=bogus :\n__import__('os').getcwd()",
+        # utf-7: read with its cookie, only a string constant; read as eval reads a str, code
+        b"# coding: utf-7\n0 +- +ACI- 0 if 0 else (__import__('os').getcwd()) if 1 else 0 +- +ACI- +- 0",
+    ],
+)
+def test_a_coding_line_cannot_hide_code_from_the_shape(source: bytes) -> None:
+    # GIVEN bytes whose coding line changes how a cookie-honouring parser reads them
+    # WHEN shaped (eval of a str hands the hook its UTF-8 bytes, compiled ignoring the cookie)
+    found = features(source)
+    # THEN the reading eval would run is in the shape
+    assert isinstance(found, list)
+    assert {"Call", "Attribute", "name:__import__"} <= set(found)

@@ -13,8 +13,14 @@ the same shape) and the wrappers every source has (``Module``, ``Expression``, `
 ``Name`` it reads or writes (``name:x``) and every attribute it reads (``attr:upper``). Constants
 never count: their values are the data an expression is evaluated for.
 
-Limits: a source the parser below rejects is not shaped (compile then raises ``SyntaxError``, or
-accepts it only under a ``__future__`` flag the function's own module sets); sources over
+Bytes are read both as UTF-8 text (what ``eval``/``exec`` of a str compile, ignoring any
+``# coding:`` line) and as bytes (what ``compile`` of the caller's bytes reads, honouring it); the
+shape is the union of both readings.
+
+Limits: a source the parser below rejects in every reading is not shaped (compile then raises
+``SyntaxError``, or accepts it only under a ``__future__`` flag the function's own module sets);
+arithmetic on constants is a learned calculator's shape however large it gets (``9**9**9``: the
+function's timeout bounds it); sources over
 ``MAX_SOURCE`` characters, or of more than ``MAX_NODES`` nodes, and objects that are neither text
 nor the parser's own syntax nodes are undecodable (refused in enforce). Library and stdlib call
 sites (template engines, ``namedtuple``) are decided by site only.
@@ -33,6 +39,7 @@ _list = list
 _len = len
 _compile_source = compile
 _object_getattribute = object.__getattribute__
+_decode = bytes.decode
 _type_name = type.__dict__["__name__"].__get__
 _dict_get = dict.get
 _AST = _ast.AST
@@ -64,7 +71,8 @@ _Attribute = _ast.Attribute
 def features(source: object) -> list[str] | str:
     """The sorted features of ``source`` (text or a syntax tree), or an undecodable target.
 
-    ``[]`` for text the parser rejects: compile raises ``SyntaxError`` on it in turn.
+    ``[]`` for text the parser rejects in every reading: compile raises ``SyntaxError`` on it
+    in turn.
 
     Example
     -------
@@ -77,16 +85,27 @@ def features(source: object) -> list[str] | str:
     if kind is _str or kind is _bytes:
         if _len(source) > MAX_SOURCE:  # type: ignore[arg-type]
             return UNDECODABLE + "code too large to shape"
-        try:
-            tree: object = _compile_source(source, "<shape>", "exec", _FLAGS, True)  # type: ignore[call-overload]
-        except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
-            return []
+        # eval()/exec() of a str hand the hook its UTF-8 bytes, and then compile them ignoring
+        # any "# coding:" line; compile() of bytes the caller gave honours it. The hook cannot
+        # tell the two apart, so bytes are parsed both ways and the shape is the union: a
+        # cookie that makes one reading harmless (utf-7) or unparseable hides nothing.
+        readings: list[object] = [source]
+        if kind is _bytes:
+            try:
+                readings.append(_decode(source, "utf-8"))  # type: ignore[arg-type]
+            except UnicodeDecodeError:
+                pass  # not UTF-8: only a caller's own bytes, read with their cookie
+        stack: list[object] = []
+        for reading in readings:
+            try:
+                stack.append(_compile_source(reading, "<shape>", "exec", _FLAGS, True))  # type: ignore[call-overload]
+            except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+                continue
     elif _dict_get(_FIELDS, kind) is not None:
-        tree = source  # compile() of a syntax tree built by hand
+        stack = [source]  # compile() of a syntax tree built by hand
     else:
         return UNDECODABLE + "code that is neither text nor a syntax tree"
     found: set[str] = set()
-    stack = [tree]
     count = 0
     while stack:
         node = stack.pop()
