@@ -8,6 +8,7 @@ import pytest
 
 from sandbox.runtime.categories import UNDECODABLE
 from sandbox.runtime.compiler import compile_profile
+from sandbox.runtime.decoders import shape
 from sandbox.runtime.decoders.shape import MAX_SOURCE, features
 from sandbox.runtime.policy import Policy
 
@@ -89,3 +90,26 @@ def test_a_coding_line_cannot_hide_code_from_the_shape(source: bytes) -> None:
     # THEN the reading eval would run is in the shape
     assert isinstance(found, list)
     assert {"Call", "Attribute", "name:__import__"} <= set(found)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RecursionError("maximum recursion depth exceeded during compilation"),
+        MemoryError(),
+        SyntaxError("too complex"),
+    ],
+)
+def test_a_parse_that_runs_out_of_depth_is_refused_not_empty(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    # GIVEN a parse that fails for depth (the hook's parse runs frames deeper than the
+    # caller's compile, so a source nested just under the caller's limit fails here only)
+    def too_deep(*_args: object) -> object:
+        raise error
+
+    monkeypatch.setattr(shape, "_compile_source", too_deep)
+    # WHEN shaped
+    found = shape.features("(__import__('os').getpid(), " + "-" * 2981 + "1)[0]")
+    # THEN it is undecodable (refused in enforce), never "no features" (allowed by its site)
+    assert found == UNDECODABLE + "code too deeply nested to shape"

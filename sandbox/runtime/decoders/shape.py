@@ -68,6 +68,13 @@ _Name = _ast.Name
 _Attribute = _ast.Attribute
 
 
+def _too_deep(exc: SyntaxError) -> bool:
+    # Parser limits that depend on the stack depth show up as SyntaxErrors on some versions
+    # ("too complex", "maximum recursion depth"): like RecursionError, not a plain syntax error.
+    message = exc.args[0] if exc.args and _type(exc.args[0]) is _str else ""
+    return "too complex" in message or "recursion" in message
+
+
 def features(source: object) -> list[str] | str:
     """The sorted features of ``source`` (text or a syntax tree), or an undecodable target.
 
@@ -99,8 +106,18 @@ def features(source: object) -> list[str] | str:
         for reading in readings:
             try:
                 stack.append(_compile_source(reading, "<shape>", "exec", _FLAGS, True))  # type: ignore[call-overload]
-            except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
-                continue
+            except SyntaxError as exc:
+                if _too_deep(exc):
+                    return UNDECODABLE + "code too deeply nested to shape"
+            except ValueError:
+                continue  # a NUL byte: compile refuses it in every reading too
+            except (RecursionError, MemoryError):
+                # The parser's nesting limit counts from the current stack depth, and this
+                # parse runs frames deeper than the caller's compile: a source nested just
+                # under the caller's limit fails here only. Refused, never "no features".
+                return UNDECODABLE + "code too deeply nested to shape"
+            except Exception:
+                return UNDECODABLE + "code the shape parser could not read"
     elif _dict_get(_FIELDS, kind) is not None:
         stack = [source]  # compile() of a syntax tree built by hand
     else:
