@@ -113,3 +113,24 @@ def test_a_parse_that_runs_out_of_depth_is_refused_not_empty(
     found = shape.features("(__import__('os').getpid(), " + "-" * 2981 + "1)[0]")
     # THEN it is undecodable (refused in enforce), never "no features" (allowed by its site)
     assert found == UNDECODABLE + "code too deeply nested to shape"
+
+
+def test_renaming_an_import_is_not_the_shape_of_the_learned_import() -> None:
+    # GIVEN the shape a site learned from "from math import sqrt; y = sqrt(16)"
+    learned = set(features("from math import sqrt\ny = sqrt(16)"))
+    # WHEN an injected source imports something else under the learned name (red team)
+    renamed = set(features('from os import getenv as sqrt\ny = sqrt("PATH")'))
+    # THEN what it imports and the renaming are features the site never learned
+    assert renamed - learned == {"ImportFrom.module:os", "alias.name:getenv", "alias.asname:sqrt"}
+
+
+def test_every_identifier_is_a_feature() -> None:
+    found = features("def f(a, *, k=1):\n    global g\n    return print(a, sep=k)")
+    assert isinstance(found, list)
+    assert {
+        "FunctionDef.name:f",
+        "arg.arg:a",
+        "arg.arg:k",
+        "Global.names:g",
+        "keyword.arg:sep",
+    } <= set(found)

@@ -10,7 +10,10 @@ A learned ``eval``/``exec`` call site in the function's own code (``{task}``) al
 What counts as a feature: every syntax node's type (``Call``, ``Attribute``, ``Lambda``…) except
 the operators, comparisons and contexts (``Add``, ``Lt``, ``Load``: ``1+2`` and ``10-3`` have
 the same shape) and the wrappers every source has (``Module``, ``Expression``, ``Expr``); every
-``Name`` it reads or writes (``name:x``) and every attribute it reads (``attr:upper``). Constants
+``Name`` it reads or writes (``name:x``), every attribute it reads (``attr:upper``) and every other identifier in it:
+what it imports and renames (``ImportFrom.module:math``, ``alias.name:sqrt``,
+``alias.asname:sq``), defines (``FunctionDef.name:f``, ``arg.arg:x``) or passes by keyword
+(``keyword.arg:sep``). Constants
 never count: their values are the data an expression is evaluated for.
 
 Bytes are read both as UTF-8 text (what ``eval``/``exec`` of a str compile, ignoring any
@@ -65,7 +68,20 @@ _UNSHAPED = frozenset(
     or cls is _ast.Expr
 )
 _Name = _ast.Name
+_Constant = _ast.Constant
 _Attribute = _ast.Attribute
+
+
+def _identifier(cls: type, field: str, value: str) -> str:
+    # Names read and attributes keep their short forms; any other identifier says where it
+    # stands (``alias.asname:sqrt``, ``ImportFrom.module:os``, ``keyword.arg:sep``), so that
+    # renaming an import cannot pass for reading a learned name.
+    if cls is _Name:
+        return "name:" + value
+    if cls is _Attribute:
+        return "attr:" + value
+    kind: str = _type_name(cls)
+    return kind + "." + field + ":" + value
 
 
 def _too_deep(exc: SyntaxError) -> bool:
@@ -145,12 +161,18 @@ def features(source: object) -> list[str] | str:
                 for item in value:
                     if _dict_get(_FIELDS, _type(item)) is not None:
                         stack.append(item)
-                    elif _type(item) is not _str and item is not None:
+                    elif _type(item) is _str:
+                        if cls is not _Constant:
+                            found.add(_identifier(cls, field, item))  # Global/Nonlocal names
+                    elif item is not None:
                         return UNDECODABLE + "a syntax node of an unknown type"
             elif _dict_get(_FIELDS, value_type) is not None:
                 stack.append(value)
+            elif value_type is _str:
+                # Every identifier is a feature: what is read, imported, renamed (``as``),
+                # defined, passed by keyword. A constant's text and a type comment are not.
+                if cls is not _Constant and field != "type_comment":
+                    found.add(_identifier(cls, field, value))
             elif (cls is _Name and field == "id") or (cls is _Attribute and field == "attr"):
-                if value_type is not _str:
-                    return UNDECODABLE + "a name that is not text"
-                found.add(("name:" if cls is _Name else "attr:") + value)
+                return UNDECODABLE + "a name that is not text"
     return sorted(found)
