@@ -10,9 +10,10 @@ cannot be known (a ``dir_fd`` that names no directory) resolves to ``None``: the
 Resolved answers are cached. Before any child process exists, every audited way to change a
 resolution (remove, rename, symlink, mkdir/rmdir, chdir, the shutil tree operations) clears the
 cache. Once a child exists it could swap a symlink at any moment with no event in this process,
-so each cached answer is re-validated with one ``stat`` before use: the identity (device,
-inode) of what it resolved to — the file itself, or for a name that does not exist yet, its
-directory — must be unchanged, or the path is resolved afresh. Limit: another thread or process
+so each cached answer is re-validated with one ``stat`` before use: the name as given, followed
+through its links as the kernel will, must lead to the same file (device, inode) the answer
+resolved to — or, for a name that does not exist yet, to the same directory — or the path is
+resolved afresh. Limit: another thread or process
 swapping a link in the instant between the decision and the system call (time of check to
 time of use) is not seen; only the kernel layer (Landlock) closes that.
 """
@@ -172,7 +173,10 @@ def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | N
     entry = _RESOLVED.get(full)
     if entry is not None:
         resolved, dev, ino = entry
-        if not _STATE["validate"] or _identity(resolved) == (dev, ino):
+        # Validated on the name as given, through whatever its links point to now: a link
+        # (or a directory on the way) swapped by a child leads to another file, whose
+        # identity differs from the one resolved.
+        if not _STATE["validate"] or _identity(full) == (dev, ino):
             return resolved
     fresh = realpath(full)
     if fresh is None:

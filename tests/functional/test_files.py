@@ -232,3 +232,73 @@ def test_a_directory_swapped_for_a_symlink_is_still_resolved(
     )
     # THEN the read through the swapped directory is a read of data/secret.txt: blocked
     assert result.lines == ["decoy", "blocked"], result.stderr
+
+
+SWAP_BY_CHILD = """
+import os, subprocess, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+subprocess.run(["/bin/true"], check=True)           # a child exists: cached answers validated
+print(open(PATH).read())                            # resolved and cached as allowed
+print(open(PATH).read())                            # the cached answer, used
+subprocess.run(["/bin/sh", "-c", SWAP], check=True)  # a child swaps: no event in this process
+try:
+    print(open(PATH).read())
+except PermissionError as exc:
+    print("blocked", exc.target.endswith("data/secret.txt"))
+"""
+
+
+def _swap_profile(tmp_path: Path) -> None:
+    profile = profile_doc(
+        files=[
+            {"action": "read", "target": "{task}/out/**"},
+            {"action": "read", "target": "/bin/**"},
+            {"action": "read", "target": "/usr/**"},
+            {"action": "read", "target": "/lib/**"},
+            {"action": "read", "target": "/etc/**"},
+        ],
+        processes=[
+            {"action": "exec", "target": "/bin/true"},
+            *(
+                {"action": "exec", "target": "/bin/sh", "argv": ["-c", f"ln -sfn {{task}}/{swap}"]}
+                for swap in ("data/secret.txt {task}/out/link.txt", "data {task}/out/d")
+            ),
+        ],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+
+
+def test_a_link_swapped_by_a_child_after_a_cached_decision_is_caught(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN an allowed link to an allowed file, read twice (the second read from the cache)
+    _setup(tmp_path)
+    _swap_profile(tmp_path)
+    (tmp_path / "out" / "ok.txt").write_text("ok")
+    os.symlink(tmp_path / "out" / "ok.txt", tmp_path / "out" / "link.txt")
+    # WHEN a child process points the link at the secret, with no event in the sandboxed process
+    source = SWAP_BY_CHILD.replace("PATH", repr(str(tmp_path / "out" / "link.txt"))).replace(
+        "SWAP", repr(f"ln -sfn {tmp_path}/data/secret.txt {tmp_path}/out/link.txt")
+    )
+    result = child(source)
+    # THEN the next read through the link is decided on the secret, and blocked
+    assert result.lines == ["ok", "ok", "blocked True"], result.stderr
+
+
+def test_a_directory_swapped_by_a_child_after_a_cached_decision_is_caught(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN an allowed file under a directory that is reached through a link
+    _setup(tmp_path)
+    _swap_profile(tmp_path)
+    (tmp_path / "out" / "real").mkdir()
+    (tmp_path / "out" / "real" / "secret.txt").write_text("decoy")
+    os.symlink(tmp_path / "out" / "real", tmp_path / "out" / "d")
+    # WHEN a child points the directory link at data/ (which holds a file of the same name)
+    source = SWAP_BY_CHILD.replace(
+        "PATH", repr(str(tmp_path / "out" / "d" / "secret.txt"))
+    ).replace("SWAP", repr(f"ln -sfn {tmp_path}/data {tmp_path}/out/d"))
+    result = child(source)
+    # THEN the read is decided on data/secret.txt, and blocked
+    assert result.lines == ["decoy", "decoy", "blocked True"], result.stderr
