@@ -19,10 +19,15 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CORE_MAX_NESTING 8
 #define CORE_CACHE_LIMIT 8192
 #define CORE_CACHE_SLOTS 16384 /* power of two, twice the limit: load factor <= 0.5 */
+#define OPEN_CACHE_LIMIT 4096
+#define OPEN_CACHE_SLOTS 8192   /* power of two, twice the limit */
+#define OPEN_PATH_MAX 4096      /* the kernel's PATH_MAX: longer names go to the callback */
+#define OPEN_MODE_MAX 7
 
 /* ------------------------------------------------------------------------------------- */
 /* Hashing                                                                               */
@@ -394,6 +399,182 @@ cache_clear_all(void)
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* The open cache: `open` events answered in C, without calling the callback.            */
+/*
+ * The callback adds an entry after it allowed an `open` of an absolute ASCII path through the
+ * decision cache (so the policy said yes to the resolved file, never a machinery exemption).
+ * The key is the event's raw arguments (path, mode, flags) and the phase. An entry holds as
+ * long as the name still leads to the same file: the sandbox's path-changing events clear the
+ * table (open_cache_clear); once a child process exists (open_cache_validate, one way) a hit
+ * is re-checked with one stat of the name as given, following its links as the kernel will,
+ * against the identity (device, inode) of the file the callback resolved -- or, for a name
+ * that does not exist yet, of its directory. A miss just calls the callback: this table can
+ * only skip work the callback would do with the same answer.
+ */
+
+typedef struct {
+    uint64_t hash;
+    char *path;        /* NUL-terminated copy; NULL: empty slot */
+    Py_ssize_t len;
+    char mode[OPEN_MODE_MAX + 1];
+    int mode_none;     /* the event's mode was None (os.open) */
+    long long flags;
+    int phase;
+    int identity;      /* 0: none (valid only while not validating), 1: file, 2: directory */
+    unsigned long long dev, ino;
+} open_slot;
+
+typedef struct {
+    const char *path;
+    Py_ssize_t len;
+    const char *mode;
+    Py_ssize_t mode_len;
+    int mode_none;
+    long long flags;
+} open_key;
+
+static open_slot g_open[OPEN_CACHE_SLOTS];
+static size_t g_open_count;
+static int g_open_validate;
+
+/* The key of an `open` event's arguments, or 0 when they are not the plain kind this table
+ * holds (no method of any argument is called: exact types only). */
+static int
+open_key_of(PyObject *args, open_key *key)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3) {
+        return 0;
+    }
+    PyObject *path = PyTuple_GET_ITEM(args, 0);
+    PyObject *mode = PyTuple_GET_ITEM(args, 1);
+    PyObject *flags = PyTuple_GET_ITEM(args, 2);
+    if (!PyUnicode_CheckExact(path) || !PyLong_CheckExact(flags)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(path) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    if (!PyUnicode_IS_ASCII(path)) {
+        return 0;
+    }
+    key->len = PyUnicode_GET_LENGTH(path);
+    key->path = (const char *)PyUnicode_DATA(path);
+    if (key->len < 1 || key->len > OPEN_PATH_MAX || key->path[0] != '/' ||
+        memchr(key->path, 0, (size_t)key->len) != NULL) {
+        return 0;
+    }
+    if (mode == Py_None) {
+        key->mode_none = 1;
+        key->mode = "";
+        key->mode_len = 0;
+    }
+    else {
+        if (!PyUnicode_CheckExact(mode)) {
+            return 0;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(mode) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+#endif
+        if (!PyUnicode_IS_ASCII(mode) || PyUnicode_GET_LENGTH(mode) > OPEN_MODE_MAX) {
+            return 0;
+        }
+        key->mode_none = 0;
+        key->mode = (const char *)PyUnicode_DATA(mode);
+        key->mode_len = PyUnicode_GET_LENGTH(mode);
+    }
+    int overflow = 0;
+    key->flags = PyLong_AsLongLongAndOverflow(flags, &overflow);
+    if (overflow || (key->flags == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static uint64_t
+open_hash(const open_key *key, int phase)
+{
+    uint64_t seed = mix64((uint64_t)key->flags ^ ((uint64_t)phase << 1) ^ (uint64_t)key->mode_none);
+    seed = bytes_hash(key->mode, (size_t)key->mode_len, seed);
+    return bytes_hash(key->path, (size_t)key->len, seed);
+}
+
+static size_t
+open_find(const open_key *key, int phase, uint64_t h, int *found)
+{
+    size_t mask = OPEN_CACHE_SLOTS - 1;
+    size_t j = (size_t)h & mask;
+    for (;;) {
+        open_slot *slot = &g_open[j];
+        if (slot->path == NULL) {
+            *found = 0;
+            return j;
+        }
+        if (slot->hash == h && slot->len == key->len && slot->phase == phase &&
+            slot->flags == key->flags && slot->mode_none == key->mode_none &&
+            strlen(slot->mode) == (size_t)key->mode_len &&
+            memcmp(slot->mode, key->mode, (size_t)key->mode_len) == 0 &&
+            memcmp(slot->path, key->path, (size_t)key->len) == 0) {
+            *found = 1;
+            return j;
+        }
+        j = (j + 1) & mask;
+    }
+}
+
+static void
+open_clear_all(void)
+{
+    for (size_t i = 0; i < OPEN_CACHE_SLOTS; i++) {
+        if (g_open[i].path != NULL) {
+            PyMem_RawFree(g_open[i].path);
+            g_open[i].path = NULL;
+        }
+    }
+    g_open_count = 0;
+}
+
+/* Whether the name still leads where the entry's decision was made (one stat; two when the
+ * name does not exist). The GIL is held: no other thread changes the table meanwhile. */
+static int
+open_still_valid(const open_slot *slot)
+{
+    if (!g_open_validate) {
+        return 1;
+    }
+    if (slot->identity == 0) {
+        return 0;
+    }
+    struct stat st;
+    if (stat(slot->path, &st) == 0) {
+        return slot->identity == 1 && (unsigned long long)st.st_dev == slot->dev &&
+               (unsigned long long)st.st_ino == slot->ino;
+    }
+    if (slot->identity != 2) {
+        return 0;
+    }
+    char parent[OPEN_PATH_MAX + 1];
+    const char *cut = strrchr(slot->path, '/');
+    size_t n = (size_t)(cut - slot->path);
+    if (n == 0) {
+        parent[0] = '/';
+        n = 1;
+    }
+    else {
+        memcpy(parent, slot->path, n);
+    }
+    parent[n] = '\0';
+    return stat(parent, &st) == 0 && (unsigned long long)st.st_dev == slot->dev &&
+           (unsigned long long)st.st_ino == slot->ino;
+}
+
+/* ------------------------------------------------------------------------------------- */
 /* Process state                                                                         */
 
 static int g_installed;
@@ -537,6 +718,16 @@ core_hook(const char *event, PyObject *args, void *userdata)
         if (t_depth >= CORE_MAX_NESTING) {
             PyErr_SetString(PyExc_PermissionError, "lambda-sandbox: nested audit events too deep");
             return -1;
+        }
+    }
+    if (event[0] == 'o' && strcmp(event, "open") == 0 && g_open_count > 0) {
+        open_key key;
+        if (open_key_of(args, &key)) {
+            int found;
+            size_t j = open_find(&key, g_invoke, open_hash(&key, g_invoke), &found);
+            if (found && open_still_valid(&g_open[j])) {
+                return 0; /* allowed before, and the name still leads to the same file */
+            }
         }
     }
     return decide(event, args);
@@ -748,6 +939,99 @@ core_cache_clear(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+core_open_cache_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *event_args, *identity;
+    if (!PyArg_ParseTuple(args, "OO:open_cache_add", &event_args, &identity)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("open_cache_add");
+    }
+    open_key key;
+    if (!open_key_of(event_args, &key)) {
+        Py_RETURN_FALSE; /* not a kind this table holds: the callback decides every time */
+    }
+    int kind = 0;
+    long long dev = 0, ino = 0;
+    if (identity != Py_None) {
+        if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 2 ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 0)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 1))) {
+            PyErr_SetString(PyExc_TypeError, "open_cache_add: identity must be (int, int) or None");
+            return NULL;
+        }
+        dev = PyLong_AsLongLong(PyTuple_GET_ITEM(identity, 0));
+        ino = PyLong_AsLongLong(PyTuple_GET_ITEM(identity, 1));
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        /* The Python side's convention: a negative inode -i-1 is the directory's inode i
+         * (the name did not exist); a negative device is "unknown" (no identity). */
+        if (dev >= 0) {
+            kind = ino >= 0 ? 1 : 2;
+            if (ino < 0) {
+                ino = -ino - 1;
+            }
+        }
+    }
+    if (g_open_validate && kind == 0) {
+        Py_RETURN_FALSE;
+    }
+    int found;
+    uint64_t h = open_hash(&key, g_invoke);
+    size_t j = open_find(&key, g_invoke, h, &found);
+    if (!found && g_open_count >= OPEN_CACHE_LIMIT) {
+        open_clear_all();
+        j = open_find(&key, g_invoke, h, &found);
+    }
+    open_slot *slot = &g_open[j];
+    if (!found) {
+        char *copy = PyMem_RawMalloc((size_t)key.len + 1);
+        if (copy == NULL) {
+            return PyErr_NoMemory();
+        }
+        memcpy(copy, key.path, (size_t)key.len);
+        copy[key.len] = '\0';
+        slot->hash = h;
+        slot->path = copy;
+        slot->len = key.len;
+        memcpy(slot->mode, key.mode, (size_t)key.mode_len);
+        slot->mode[key.mode_len] = '\0';
+        slot->mode_none = key.mode_none;
+        slot->flags = key.flags;
+        slot->phase = g_invoke;
+        g_open_count++;
+    }
+    slot->identity = kind;
+    slot->dev = (unsigned long long)dev;
+    slot->ino = (unsigned long long)ino;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_open_cache_clear(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    open_clear_all(); /* anyone may: it only makes later decisions slower */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_open_cache_validate(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!g_open_validate) {
+        g_open_validate = 1; /* one way; anyone may: it only makes later hits cost a stat */
+        open_clear_all();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 core_inside(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -777,6 +1061,13 @@ static PyMethodDef core_methods[] = {
      "cache_add(key: str): only from the sandbox's own code inside the callback."},
     {"cache_clear", core_cache_clear, METH_NOARGS,
      "cache_clear(): only from the sandbox's own code inside the callback."},
+    {"open_cache_add", core_open_cache_add, METH_VARARGS,
+     "open_cache_add(args, identity) -> bool: only from the sandbox's own code inside the"
+     " callback; identity is (dev, ino), (dev, -dir_ino - 1) or None."},
+    {"open_cache_clear", core_open_cache_clear, METH_NOARGS,
+     "open_cache_clear(): forget every open answer (a path may resolve differently now)."},
+    {"open_cache_validate", core_open_cache_validate, METH_NOARGS,
+     "open_cache_validate(): from now on every open answer is re-checked with a stat."},
     {"inside", core_inside, METH_NOARGS, "inside() -> bool: this thread is in the callback."},
     {"installed", core_installed, METH_NOARGS, "installed() -> bool"},
     {NULL, NULL, 0, NULL},

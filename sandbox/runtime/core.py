@@ -24,6 +24,9 @@ __all__ = [
     "install",
     "installed",
     "mode",
+    "open_cache_add",
+    "open_cache_clear",
+    "open_cache_validate",
     "phase",
 ]
 
@@ -51,5 +54,8 @@ enter_invoke = _impl.enter_invoke
 cache_has = _impl.cache_has
 cache_add = _impl.cache_add
 cache_clear = _impl.cache_clear
+open_cache_add = _impl.open_cache_add
+open_cache_clear = _impl.open_cache_clear
+open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 installed = _impl.installed

@@ -36,11 +36,18 @@ __all__ = [
     "install",
     "installed",
     "mode",
+    "open_cache_add",
+    "open_cache_clear",
+    "open_cache_validate",
     "phase",
 ]
 
 CACHE_LIMIT = 8192
+OPEN_CACHE_LIMIT = 4096
+OPEN_PATH_MAX = 4096
+OPEN_MODE_MAX = 7
 MAX_NESTING = 8
+_LONG_LONG = 1 << 63
 
 _CodeType = type((lambda: None).__code__)
 # Bound at import: no function here looks a module up at call time (code in the function
@@ -49,6 +56,47 @@ _getframe = sys._getframe
 _audit = sys.audit
 _addaudithook = sys.addaudithook
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
+_stat = __import__("os").stat
+_str_isascii = str.isascii
+_str_rfind = str.rfind
+
+
+def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, str] | None:
+    """The open cache's key of an ``open`` event's arguments, or ``None`` (not held).
+
+    The native core's rule: exact types only (no method of an argument runs), an absolute
+    ASCII path of at most PATH_MAX characters without NUL, a short ASCII mode or ``None``.
+    """
+    if type(args) is not tuple or len(args) != 3:
+        return None
+    path, mode, flags = args
+    if type(path) is not str or type(flags) is not int:
+        return None
+    if not path or len(path) > OPEN_PATH_MAX or path[0] != "/" or "\x00" in path:
+        return None
+    if not _str_isascii(path) or not -_LONG_LONG <= flags < _LONG_LONG:
+        return None
+    if mode is not None and (
+        type(mode) is not str or len(mode) > OPEN_MODE_MAX or not _str_isascii(mode)
+    ):
+        return None
+    return (path, mode, flags, phase)
+
+
+def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
+    """One ``stat`` of the name as given (its directory's when it does not exist)."""
+    kind, dev, ino = identity
+    try:
+        st = _stat(path)
+    except OSError:
+        if kind != 2:
+            return False
+        try:
+            st = _stat(path[: _str_rfind(path, "/")] or "/")
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == (dev, ino)
+    return kind == 1 and (st.st_dev, st.st_ino) == (dev, ino)
 
 
 class _Depth(_thread._local):
@@ -116,6 +164,9 @@ def install(
     _callback = callback
     _local = _Depth()
     _cache: set[str] = set()
+    # (path, mode, flags, phase) → (kind, dev, ino); kind 0: no identity (see _core.c).
+    _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
+    _open_validate = [False]
     _phase = ["init"]
     _PermissionError = PermissionError
     _BaseException = BaseException
@@ -145,6 +196,13 @@ def install(
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names:
             return
+        if event == "open" and _open:
+            key = _open_key(args, _phase[0])
+            entry = _open.get(key) if key is not None else None
+            if entry is not None and (
+                not _open_validate[0] or (entry[0] and _open_still_valid(key[0], entry))  # type: ignore[index]
+            ):
+                return
         local = _local
         if local.fetching:
             return  # the sys._getframe event of the line below
@@ -195,6 +253,37 @@ def install(
             raise _refuse("cache_clear")
         _cache.clear()
 
+    def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("open_cache_add")
+        key = _open_key(args, _phase[0])
+        if key is None:
+            return False
+        kind, dev, ino = 0, 0, 0
+        if identity is not None:
+            if (
+                type(identity) is not tuple
+                or len(identity) != 2
+                or type(identity[0]) is not int
+                or type(identity[1]) is not int
+            ):
+                raise _TypeError("open_cache_add: identity must be (int, int) or None")
+            dev, ino = identity
+            if dev >= 0:
+                kind = 1 if ino >= 0 else 2
+                ino = ino if ino >= 0 else -ino - 1
+        if _open_validate[0] and not kind:
+            return False
+        if key not in _open and len(_open) >= OPEN_CACHE_LIMIT:
+            _open.clear()
+        _open[key] = (kind, dev, ino)
+        return True
+
+    def _open_cache_validate() -> None:
+        if not _open_validate[0]:
+            _open_validate[0] = True
+            _open.clear()
+
     _audit("sys.addaudithook")  # refused by an existing hook: raise, as the native core
     _addaudithook(_hook)
     _api.update(
@@ -204,6 +293,9 @@ def install(
         cache_has=_cache_has,
         cache_add=_cache_add,
         cache_clear=_cache_clear,
+        open_cache_add=_open_cache_add,
+        open_cache_clear=_open.clear,
+        open_cache_validate=_open_cache_validate,
         inside=lambda: _local.depth > 0,
     )
     return True
@@ -308,6 +400,56 @@ def cache_clear() -> None:
     if not _api:
         raise _refuse("cache_clear")
     _api["cache_clear"]()
+
+
+def open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
+    """Answer later ``open`` events with these arguments in the hook, without the callback.
+
+    Only from the sandbox's own code inside the callback, after it allowed the event. Holds
+    for the same phase; after :func:`open_cache_validate`, only while a ``stat`` of the path
+    finds ``identity``: ``(dev, ino)`` of the file, ``(dev, -ino - 1)`` of its directory when
+    the name does not exist (``None``, or a negative ``dev``: no identity).
+
+    Returns
+    -------
+    bool
+        Whether the arguments were of the kind the table holds (and were added).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> open_cache_add(("/etc/hosts", "r", 524288), None)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("open_cache_add")
+    return bool(_api["open_cache_add"](args, identity))
+
+
+def open_cache_clear() -> None:
+    """Forget every ``open`` answer (a path may resolve differently now); anyone may.
+
+    Example
+    -------
+    >>> open_cache_clear()
+    """
+    if _api:
+        _api["open_cache_clear"]()
+
+
+def open_cache_validate() -> None:
+    """From now on re-check every ``open`` answer with a ``stat`` (one way); anyone may.
+
+    Example
+    -------
+    >>> open_cache_validate()  # doctest: +SKIP
+    """
+    if _api:
+        _api["open_cache_validate"]()
 
 
 def inside() -> bool:

@@ -23,7 +23,7 @@ import _thread
 import sys
 from collections.abc import Callable
 
-from . import core, environ
+from . import core, environ, paths
 from .address_book import REAL_RESOLVERS, RESOLVED_EVENT, remember
 from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
@@ -547,12 +547,30 @@ def _build(
                     return error
                 if category == "processes" and action == "env" and type(detail) is tuple:
                     apply_env(detail[1], detail[2])  # allowed: the copy follows
+            if event == "open" and len(accesses) == 1:
+                remember_open(args, accesses[0])
         except Exception as exc:  # a bug of the sandbox's own
             reporter.internal_error(event, exc, invocation())
             if mode == "enforce":
                 return PermissionViolation("sandbox", "error", event, "")
         return None
 
+    def remember_open(args: tuple[Any, ...], access: tuple[str, str, str, Any]) -> None:
+        # An open the decision cache allowed (the policy said yes to the resolved file, or
+        # learn recorded it): the core answers the same arguments itself from now on, while
+        # the name leads to the same file (see paths). Not an open only the import or
+        # traceback machinery may make (no access), not a refused or reported one.
+        category, action, target, detail = access
+        path = args[0]
+        if detail is not None or type(path) is not str or not paths_cacheable(path, target):
+            return
+        if cache_has(category + ARG_SEP + action + ARG_SEP + phase_of() + ARG_SEP + target):
+            open_cache_add(args, identity_for_cache(target))
+
+    cache_has = core.cache_has
+    open_cache_add = core.open_cache_add
+    paths_cacheable = paths.cacheable
+    identity_for_cache = paths.identity_for_cache
     allows = policy.allows
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard

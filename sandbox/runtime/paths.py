@@ -13,9 +13,13 @@ cache. Once a child exists it could swap a symlink at any moment with no event i
 so each cached answer is re-validated with one ``stat`` before use: the name as given, followed
 through its links as the kernel will, must lead to the same file (device, inode) the answer
 resolved to — or, for a name that does not exist yet, to the same directory — or the path is
-resolved afresh. Limit: another thread or process
-swapping a link in the instant between the decision and the system call (time of check to
-time of use) is not seen; only the kernel layer (Landlock) closes that.
+resolved afresh. The hook's open cache (answers to whole ``open`` events, kept by the core so
+an allowed ``open`` repeats without the callback) follows the same rules: cleared with this
+cache, validated with one ``stat`` once a child exists. Names under ``/proc/`` and ``/dev/``
+change their resolution with no event at all (the descriptor table behind ``/proc/self/fd``):
+they are resolved afresh every time. Limit: another thread or process swapping a link in the
+instant between the decision and the system call (time of check to time of use) is not seen;
+only the kernel layer (Landlock) closes that.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import os
 import stat as _stat_module
 
+from . import core as _core
 from .values import PATH_MAX
 
 TYPE_CHECKING = False
@@ -44,6 +49,9 @@ _ValueError = ValueError
 _AT_FDCWD = -100
 _MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
 _CACHE_LIMIT = 4096
+# Names whose resolution changes with no event at all (the fd table behind /proc/self/fd and
+# /dev/fd, a process's cwd or root behind /proc/PID): resolved afresh every time, never kept.
+_VOLATILE = ("/proc/", "/dev/")
 
 # The resolution cache and its state; the hook runs on a private frozen copy of these
 # containers (see freeze.py), and with the native core the decision cache sits in C.
@@ -168,30 +176,88 @@ def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | N
     full = absolute(path, dir_fd)
     if full is None or _len(full) > PATH_MAX:
         return None
-    if not cache:
+    if not cache or _str_startswith(full, _VOLATILE):
         return realpath(full)
-    entry = _RESOLVED.get(full)
-    if entry is not None:
-        resolved, dev, ino = entry
-        # Validated on the name as given, through whatever its links point to now: a link
-        # (or a directory on the way) swapped by a child leads to another file, whose
-        # identity differs from the one resolved.
-        if not _STATE["validate"] or _identity(full) == (dev, ino):
-            return resolved
-    fresh = realpath(full)
+    resolved = _cached(full)
+    if resolved is not None:
+        return resolved
+    # A new name in a directory resolved before (the common case: the next file of a folder)
+    # costs one lstat of its last component, not one per component.
+    cut = _str_rfind(full, "/")
+    leaf = full[cut + 1 :]
+    fresh = None
+    if leaf and leaf != "." and leaf != "..":
+        parent = full[:cut] or "/"
+        base = _cached(parent)
+        if base is None:
+            base = realpath(parent)
+            if base is not None:
+                _keep(parent, base)
+        if base is not None:
+            fresh = _one_more(base, leaf)
     if fresh is None:
+        fresh = realpath(full)
+        if fresh is None:
+            return None
+    _keep(full, fresh)
+    return fresh
+
+
+def _cached(full: str) -> str | None:
+    """The cached answer for ``full``, if there is one and it still holds."""
+    entry = _RESOLVED.get(full)
+    if entry is None:
         return None
-    resolved = fresh
+    resolved, dev, ino = entry
+    # Validated on the name as given, through whatever its links point to now: a link (or a
+    # directory on the way) swapped by a child leads to another file, whose identity differs
+    # from the one resolved.
+    if not _STATE["validate"] or _identity(full) == (dev, ino):
+        return resolved
+    return None
+
+
+def _one_more(base: str, leaf: str) -> str | None:
+    """``realpath(base + "/" + leaf)`` for a resolved ``base``; ``None`` when ``leaf`` is a link
+    (the caller walks the whole path then: a link's target starts the walk over)."""
+    candidate = (base if base != "/" else "") + "/" + leaf
+    try:
+        mode = _lstat(candidate).st_mode
+    except _OSError:
+        return candidate  # does not exist (yet): nothing below it can be a link
+    except _ValueError:
+        return None
+    return None if _S_ISLNK(mode) else candidate
+
+
+def _keep(full: str, resolved: str) -> None:
+    if _str_startswith(resolved, _VOLATILE):
+        return
     if _len(_RESOLVED) >= _CACHE_LIMIT:
         _RESOLVED.clear()
     dev, ino = _identity(resolved) if _STATE["validate"] else (0, 0)
     _RESOLVED[full] = (resolved, dev, ino)
-    return resolved
+
+
+def cacheable(path: str, resolved: str) -> bool:
+    """Whether an answer for ``path`` (resolved to ``resolved``) may be kept at all."""
+    return not _str_startswith(path, _VOLATILE) and not _str_startswith(resolved, _VOLATILE)
+
+
+def identity_for_cache(resolved: str) -> tuple[int, int] | None:
+    """What a cached answer resolving to ``resolved`` is validated against (``None``: no child yet).
+
+    The identity of the resolved file (or of its directory), taken now: if a child swaps a
+    link between the resolution and this call, the name later leads elsewhere and the answer
+    is not used.
+    """
+    return _identity(resolved) if _STATE["validate"] else None
 
 
 def forget_resolved_paths() -> None:
     """Something may create, move or remove a symlink or directory: drop every cached answer."""
     _RESOLVED.clear()
+    _core.open_cache_clear()
 
 
 def child_started() -> None:
@@ -199,3 +265,4 @@ def child_started() -> None:
     if not _STATE["validate"]:
         _STATE["validate"] = True
         _RESOLVED.clear()
+        _core.open_cache_validate()

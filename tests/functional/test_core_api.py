@@ -413,6 +413,83 @@ def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Pa
     assert "method" not in result
 
 
+def test_open_cache_answers_only_what_the_sandbox_added_while_it_holds(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts the `open` events it sees and adds the first allowed one
+    body = """
+    import subprocess
+    out = {"seen": []}
+    base = os.getcwd()
+    a, b, secret, link = (base + "/" + n for n in ("a.txt", "b.txt", "secret.txt", "link.txt"))
+    for name in (a, b, secret):
+        open(name, "w").close()
+    os.symlink(a, link)
+    def identity(path):
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    validating = [False]
+    def callback(event, args, caller):
+        if event == "open":
+            out["seen"].append(os.path.basename(args[0]) if type(args[0]) is str else "?")
+            if args[0] == link and args[1] == "r":
+                ok = core.open_cache_add(args, identity(a) if validating[0] else None)
+                out.setdefault("added", []).append(ok)
+            elif type(args[0]) is not str:
+                out["not_held"] = core.open_cache_add(args, None)
+        elif event == "zz.clear":
+            core.open_cache_clear()
+        elif event == "zz.validate":
+            core.open_cache_validate()
+            validating[0] = True
+        elif event == "zz.phase":
+            core.enter_invoke()
+    core.install(frozenset({"open", "zz.clear", "zz.validate", "zz.phase"}), callback,
+                 frozenset({callback.__code__, identity.__code__}), "enforce")
+    try:
+        core.open_cache_add((link, "r", 0), None)
+    except PermissionError:
+        out["outside"] = "refused"
+    def reads(tag, path=link, mode="r"):
+        before = len(out["seen"])
+        open(path, mode).close()
+        out[tag] = len(out["seen"]) - before   # 1: the callback decided; 0: the core answered
+    reads("first")
+    reads("again")
+    reads("other_mode", mode="a")
+    reads("other_file", path=b)
+    class Path(str):
+        pass
+    reads("subclass", path=Path(link))
+    out["seen"].clear(); open(link.encode()).close(); out["bytes"] = len(out["seen"])
+    sys.audit("zz.phase")
+    reads("new_phase")
+    reads("new_phase_again")
+    sys.audit("zz.clear")
+    reads("after_clear")
+    sys.audit("zz.validate")
+    reads("validating_first")
+    reads("validating_again")
+    subprocess.run(["ln", "-sfn", secret, link], check=True)   # a child swaps the link
+    reads("after_swap")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the sandbox's own code inside the callback may add
+    assert result["outside"] == "refused"
+    # AND an added open is answered by the core for the same path, mode, flags and phase only
+    assert (result["first"], result["again"]) == (1, 0)
+    assert (result["other_mode"], result["other_file"]) == (1, 1)
+    # AND arguments of other types always reach the callback (no method of theirs runs)
+    assert (result["subclass"], result["bytes"], result["not_held"]) == (1, 1, False)
+    assert (result["new_phase"], result["new_phase_again"]) == (1, 0)
+    # AND clearing forgets every answer; once validating, an answer holds only while the name
+    # leads to the same file: a swap by a child sends the next open to the callback
+    assert result["after_clear"] == 1
+    assert (result["validating_first"], result["validating_again"]) == (1, 0)
+    assert result["after_swap"] == 1
+
+
 TRACE_BODY = """
 traced = []
 def tracer(frame, event, arg):

@@ -165,6 +165,37 @@ def test_realpath_agrees_with_the_kernels_view(
         assert ours == os.path.realpath(path)
 
 
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["a", "b", "f", "link", "loop", "..", ".", "", "missing", "dirlink"]),
+            min_size=1,
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_cached_resolution_equals_the_walk_in_any_order(
+    tmp_path_factory: Any, sequence: list[list[str]]
+) -> None:
+    # GIVEN the same tree, and names resolved one after another through the cache (a new
+    # name in a directory resolved before takes the one-component shortcut)
+    base = tmp_path_factory.getbasetemp() / "tree2"
+    if not base.exists():
+        (base / "a" / "b").mkdir(parents=True)
+        (base / "a" / "b" / "f").write_text("x")
+        os.symlink(base / "a" / "b" / "f", base / "a" / "link")
+        os.symlink(base / "a", base / "dirlink")
+        os.symlink(base / "loop", base / "loop")
+    paths.forget_resolved_paths()
+    for components in sequence:
+        path = str(base) + "/" + "/".join(components)
+        # THEN each answer, cached or fresh, is the full walk's
+        assert paths.resolve(path) == paths.realpath(path), path
+
+
 @given(st.integers(min_value=PATH_MAX + 1, max_value=PATH_MAX * 50))
 def test_paths_longer_than_the_kernel_takes_are_refused(length: int) -> None:
     assert paths.realpath("/" + "a" * length) is None
