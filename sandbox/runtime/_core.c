@@ -835,12 +835,35 @@ core_mode(PyObject *self, PyObject *unused)
     return PyUnicode_FromString(g_mode != NULL ? g_mode : "");
 }
 
+/* The two phase names, made once (the hook asks for the phase at every decision). Only
+ * handed out in the interpreter that made them: objects are not shared across interpreters. */
+static PyObject *g_phase_names[2];
+static PyInterpreterState *g_phase_interp;
+
 static PyObject *
 core_phase(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return PyUnicode_FromString(g_invoke ? "invoke" : "init");
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    if (g_phase_interp == NULL) {
+        PyObject *init = PyUnicode_InternFromString("init");
+        PyObject *invoke = PyUnicode_InternFromString("invoke");
+        if (init == NULL || invoke == NULL) {
+            Py_XDECREF(init);
+            Py_XDECREF(invoke);
+            return NULL;
+        }
+        g_phase_names[0] = init;
+        g_phase_names[1] = invoke;
+        g_phase_interp = interp;
+    }
+    if (interp != g_phase_interp) {
+        return PyUnicode_FromString(g_invoke ? "invoke" : "init");
+    }
+    PyObject *name = g_phase_names[g_invoke ? 1 : 0];
+    Py_INCREF(name);
+    return name;
 }
 
 static PyObject *

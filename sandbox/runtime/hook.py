@@ -298,6 +298,7 @@ def install_hook(
         frozenset({id(trampoline.__code__)}) if trampoline else frozenset()
     )
     frozen_code.MODULE_ROOTS = _module_roots(roots)
+    frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     frozen(address_book).interpose()
     if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
@@ -541,36 +542,21 @@ def _build(
             accesses = decoder(args)
             if not accesses:
                 return None
+            # An open's raw arguments go with its one access: once it is known (allowed, or
+            # recorded by learn) the core answers the same open itself (see remember_open).
+            raw = args if event == "open" and len(accesses) == 1 else None
             for category, action, target, detail in accesses:
-                error = check(category, action, target, detail)
+                error = check(category, action, target, detail, raw)
                 if error is not None:
                     return error
                 if category == "processes" and action == "env" and type(detail) is tuple:
                     apply_env(detail[1], detail[2])  # allowed: the copy follows
-            if event == "open" and len(accesses) == 1:
-                remember_open(args, accesses[0])
         except Exception as exc:  # a bug of the sandbox's own
             reporter.internal_error(event, exc, invocation())
             if mode == "enforce":
                 return PermissionViolation("sandbox", "error", event, "")
         return None
 
-    def remember_open(args: tuple[Any, ...], access: tuple[str, str, str, Any]) -> None:
-        # An open the decision cache allowed (the policy said yes to the resolved file, or
-        # learn recorded it): the core answers the same arguments itself from now on, while
-        # the name leads to the same file (see paths). Not an open only the import or
-        # traceback machinery may make (no access), not a refused or reported one.
-        category, action, target, detail = access
-        path = args[0]
-        if detail is not None or type(path) is not str or not paths_cacheable(path, target):
-            return
-        if cache_has(category + ARG_SEP + action + ARG_SEP + phase_of() + ARG_SEP + target):
-            open_cache_add(args, identity_for_cache(target))
-
-    cache_has = core.cache_has
-    open_cache_add = core.open_cache_add
-    paths_cacheable = paths.cacheable
-    identity_for_cache = paths.identity_for_cache
     allows = policy.allows
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
@@ -637,7 +623,7 @@ def _decider(
     state: dict[str, Any],
     finders: tuple[Any, ...],
     violate: Callable[..., SandboxViolation | None],
-) -> Callable[[str, str, str, Any], SandboxViolation | None]:
+) -> Callable[..., SandboxViolation | None]:
     """An access → ``None`` (allowed) or the violation to raise (enforce)."""
     learn = mode == "learn"
     allows = policy.allows
@@ -645,6 +631,9 @@ def _decider(
     ceiling = policy.ceiling
     cache_has = core.cache_has
     cache_add = core.cache_add
+    open_cache_add = core.open_cache_add
+    paths_cacheable = paths.cacheable
+    identity_for_cache = paths.identity_for_cache
     phase_of = core.phase
     import sys as _sys
 
@@ -693,7 +682,18 @@ def _decider(
                     return True
         return False
 
-    def check(category: str, action: str, target: str, detail: Any) -> SandboxViolation | None:
+    def remember_open(args: tuple[Any, ...], target: str, detail: Any) -> None:
+        # An open the decision cache knows (the policy said yes to the resolved file, or learn
+        # recorded it): the core answers the same arguments itself from now on, while the
+        # name leads to the same file (see paths). Never an open only the import or traceback
+        # machinery may make (it has no access), nor a refused or reported one.
+        path = args[0]
+        if detail is None and type(path) is str and paths_cacheable(path, target):
+            open_cache_add(args, identity_for_cache(target))
+
+    def check(
+        category: str, action: str, target: str, detail: Any, raw: tuple[Any, ...] | None = None
+    ) -> SandboxViolation | None:
         ph = phase_of()
         if target.startswith(UNDECODABLE):
             return violate(
@@ -710,6 +710,8 @@ def _decider(
             )
         key = category + ARG_SEP + action + ARG_SEP + ph + ARG_SEP + target
         if cache_has(key):
+            if raw is not None:
+                remember_open(raw, target, detail)
             return None
         if category == "network" and target == api_target:
             # The runtime client talks to the Runtime API through native code; a Python
@@ -724,6 +726,8 @@ def _decider(
             return violate(category, action, target, ph, detail, "denied by the ceiling")
         if allowed_by_rules(category, action, target, ph, detail):
             cache_add(key)
+            if raw is not None:
+                remember_open(raw, target, detail)
             return None
         unfindable = (detail == "missing") if detail in ("found", "missing") else None
         if (
@@ -741,6 +745,8 @@ def _decider(
         error = violate(category, action, target, ph, detail, None)
         if learn and not (category == "network" and action in ("connect", "sendto")):
             cache_add(key)  # recorded once; from now on it is known
+            if raw is not None:
+                remember_open(raw, target, detail)
         return error
 
     return check

@@ -59,6 +59,7 @@ TRAMPOLINE_CODES: frozenset[int] = frozenset()
 MACHINERY_CODES: frozenset[int] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
+MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call tests them all
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
 

@@ -132,10 +132,12 @@ _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 def _for_the_machinery(target: str, listing: bool) -> bool:
     if not listing and not target.endswith(_MODULE_SUFFIXES):
         return False
-    frame = _code.caller_frame(3)
-    if frame is None or id(frame.f_code) not in _code.MACHINERY_CODES:
+    # Where first (string tests), then who (a walk of the stack): most reads outside the
+    # module roots are the function's, and need no frame looked at.
+    if not _str_startswith(target, _code.MODULE_PREFIXES) and target not in _code.MODULE_ROOTS:
         return False
-    return any(target == root or target.startswith(root + "/") for root in _code.MODULE_ROOTS)
+    frame = _code.caller_frame(3)
+    return frame is not None and id(frame.f_code) in _code.MACHINERY_CODES
 
 
 def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
