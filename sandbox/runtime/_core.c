@@ -582,6 +582,7 @@ static int g_invoke;              /* phase: 0 init, 1 invoke (one way) */
 static char *g_mode;              /* copy of the mode string */
 static name_set g_names;
 static name_set g_caller_events;
+static name_set g_invoke_only;    /* events decided only in the invoke phase */
 static code_set g_own_codes;
 static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;
@@ -704,6 +705,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed || !name_set_has(&g_names, event)) {
         return 0;
     }
+    if (!g_invoke && name_set_has(&g_invoke_only, event)) {
+        return 0; /* init: the import system and the code generators at work (see install) */
+    }
     if (PyInterpreterState_Get() != g_interp) {
         /* C hooks are process-wide: a subinterpreter's event must not run the main
          * interpreter's callback. Handled events there are refused (fail closed). */
@@ -741,6 +745,7 @@ release_state(void)
 {
     name_set_free(&g_names);
     name_set_free(&g_caller_events);
+    name_set_free(&g_invoke_only);
     code_set_free(&g_own_codes);
     Py_CLEAR(g_callback);
     PyMem_RawFree(g_mode);
@@ -751,12 +756,13 @@ static PyObject *
 core_install(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"names", "callback", "own_codes", "mode", "caller_events",
-                             "block_signals", NULL};
-    PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL;
+                             "block_signals", "invoke_only", NULL};
+    PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     int block_signals = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|Op:install", kwlist, &names, &callback,
-                                     &own_codes, &mode, &caller_events, &block_signals)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpO:install", kwlist, &names,
+                                     &callback, &own_codes, &mode, &caller_events,
+                                     &block_signals, &invoke_only)) {
         return NULL;
     }
     if (g_installed) {
@@ -786,6 +792,18 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
         }
         int rc = name_set_build(&g_caller_events, empty, "install: caller_events");
         Py_DECREF(empty);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    {
+        PyObject *empty = invoke_only == NULL ? PyTuple_New(0) : NULL;
+        if (invoke_only == NULL && empty == NULL) {
+            goto fail;
+        }
+        int rc = name_set_build(&g_invoke_only, empty != NULL ? empty : invoke_only,
+                                "install: invoke_only");
+        Py_XDECREF(empty);
         if (rc < 0) {
             goto fail;
         }
@@ -1072,8 +1090,9 @@ core_installed(PyObject *self, PyObject *unused)
 
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
-     "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True)"
-     " -> bool\n\nInstall the audit hook once per process; False if it already is."},
+     "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
+     " invoke_only=frozenset()) -> bool\n\nInstall the audit hook once per process; False if"
+     " it already is. Events in invoke_only never reach the callback in the init phase."},
     {"mode", core_mode, METH_NOARGS, "mode() -> str: the mode given at install."},
     {"phase", core_phase, METH_NOARGS, "phase() -> str: 'init', then 'invoke' for good."},
     {"enter_invoke", core_enter_invoke, METH_NOARGS,

@@ -121,6 +121,7 @@ def install(
     mode: str,
     caller_events: frozenset[str] = frozenset(),
     block_signals: bool = True,
+    invoke_only: frozenset[str] = frozenset(),
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -139,6 +140,9 @@ def install(
         Events whose ``caller`` argument is the raising frame's code object.
     block_signals : bool
         Accepted for the native core's signature; the Python core cannot block signals.
+    invoke_only : frozenset of str
+        Events that never reach the callback in the init phase (the import system and the
+        code generators at work): filtered in the hook, before any other step.
 
     Returns
     -------
@@ -158,6 +162,7 @@ def install(
         raise TypeError("install: mode must be str")
     _names = frozenset(_strs(names, "install: names"))
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
+    _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
     # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
     _own = frozenset(id(c) for c in _codes(own_codes))
     _mode = str(mode)
@@ -195,6 +200,8 @@ def install(
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names:
+            return
+        if event in _invoke_only and _phase[0] == "init":
             return
         if event == "open" and _open:
             key = _open_key(args, _phase[0])

@@ -114,6 +114,7 @@ INSTALL_TIME = frozenset(
 )
 # Raised by the import guard (the meta-path finder) so its decision runs inside the core.
 IMPORT_EVENT = "sandbox.import"
+MODULES_IMPORT = "modules" + ARG_SEP + "import" + ARG_SEP  # the decision cache's key prefix
 # Raised by the SQLite authorizer for each file an ATTACH or VACUUM INTO would open.
 SQLITE_EVENT = "sandbox.sqlite"
 # Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
@@ -301,7 +302,9 @@ def install_hook(
     frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     frozen(address_book).interpose()
-    if not frozen(core).install(names, callback, own_codes, mode, CALLER_EVENTS):
+    if not frozen(core).install(
+        names, callback, own_codes, mode, CALLER_EVENTS, invoke_only=INVOKE_ONLY & names
+    ):
         return False
     if start_phase == "invoke":
         _audit("sandbox.phase", "invoke")
@@ -504,7 +507,14 @@ def _build(
                 return None
             found = args[1] if len(args) > 1 else None
             if found is None:
-                if allows("modules", "import", name, phase_of()):
+                # Allowed (and under no ceiling): known from now on, so the import event that
+                # follows is a cache hit, not a second decision.
+                ph = phase_of()
+                key = MODULES_IMPORT + ph + ARG_SEP + name
+                if cache_has(key):
+                    return None
+                if not ceiling("modules", "import", name) and allows("modules", "import", name, ph):
+                    cache_add(key)
                     return None
                 # Not allowed: whether anything could load it decides reporting and learning;
                 # the guard asks the finders (outside the hook) and comes back with the answer.
@@ -558,6 +568,9 @@ def _build(
         return None
 
     allows = policy.allows
+    ceiling = policy.ceiling
+    cache_has = core.cache_has
+    cache_add = core.cache_add
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
 

@@ -191,6 +191,29 @@ def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path)
     assert result == result | {"installed": True, "again": False, "mode": "learn"}
 
 
+def test_invoke_only_events_reach_the_callback_from_the_invoke_phase_on(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core handling zz.code only in the invoke phase, and zz.phase in any
+    body = """
+    calls = []
+    def callback(event, args, caller):
+        calls.append(event)
+        if event == "zz.phase":
+            core.enter_invoke()
+    core.install(frozenset({"zz.code", "zz.phase"}), callback, frozenset({callback.__code__}),
+                 "enforce", invoke_only=frozenset({"zz.code"}))
+    # WHEN zz.code is raised in init, then the phase moves, then it is raised again
+    sys.audit("zz.code")
+    sys.audit("zz.phase")
+    sys.audit("zz.code")
+    emit(calls=calls)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the init one was filtered in the hook, the invoke one decided
+    assert result["calls"] == ["zz.phase", "zz.code"]
+
+
 def test_the_frame_lookup_event_itself_can_be_handled(kind: str, tmp_path: Path) -> None:
     # GIVEN a core handling sys._getframe, the event of the frame lookup the hook may use
     body = """
