@@ -181,26 +181,39 @@ def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | N
     resolved = _cached(full)
     if resolved is not None:
         return resolved
-    # A new name in a directory resolved before (the common case: the next file of a folder)
-    # costs one lstat of its last component, not one per component.
-    cut = _str_rfind(full, "/")
-    leaf = full[cut + 1 :]
-    fresh = None
-    if leaf and leaf != "." and leaf != "..":
-        parent = full[:cut] or "/"
-        base = _cached(parent)
-        if base is None:
-            base = realpath(parent)
-            if base is not None:
-                _keep(parent, base)
-        if base is not None:
-            fresh = _one_more(base, leaf)
+    fresh = _below_a_known_ancestor(full)
     if fresh is None:
         fresh = realpath(full)
         if fresh is None:
             return None
-    _keep(full, fresh)
+        _keep(full, fresh)
     return fresh
+
+
+def _below_a_known_ancestor(full: str) -> str | None:
+    """Resolve ``full`` from its nearest ancestor with a cached answer, one lstat per component
+    below it (the next file of a folder: one lstat; a new folder beside known ones: two);
+    every directory on the way is kept. ``None`` when a component is a link, ``.``, ``..`` or
+    empty: the caller walks the whole path then, as the kernel would."""
+    names: list[str] = []
+    prefix = full
+    base: str | None = None
+    while base is None:
+        cut = _str_rfind(prefix, "/")
+        leaf = prefix[cut + 1 :]
+        if not leaf or leaf == "." or leaf == "..":
+            return None
+        names.append(leaf)
+        prefix = prefix[:cut]
+        base = _cached(prefix) if prefix else "/"
+    names.reverse()
+    for leaf in names:
+        base = _one_more(base, leaf)
+        if base is None:
+            return None
+        prefix = prefix + "/" + leaf
+        _keep(prefix, base)
+    return base
 
 
 def _cached(full: str) -> str | None:
