@@ -14,8 +14,15 @@
  * access to the shared state; only the "inside the callback" depth is per thread.
  */
 #define PY_SSIZE_T_CLEAN
+/* Built like the standard library's own shared modules: one internal field is needed
+ * (_PyRuntime.main_thread, see defer_signal_handlers); the layer has one object per CPython
+ * minor version, each compiled against that version's headers. */
+#ifndef Py_BUILD_CORE_MODULE
+#define Py_BUILD_CORE_MODULE 1
+#endif
 #include <Python.h>
 #include <frameobject.h>
+#include "internal/pycore_runtime.h"
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -585,9 +592,8 @@ static name_set g_caller_events;
 static name_set g_invoke_only;    /* events decided only in the invoke phase */
 static code_set g_own_codes;
 static PyObject *g_callback;      /* strong reference, held here only */
-static int g_block_signals;
+static int g_block_signals;       /* defer Python signal handlers while the callback runs */
 static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
-static sigset_t g_blocked;        /* everything but the synchronous, fatal signals */
 
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
 static _Thread_local int t_depth;
@@ -635,7 +641,40 @@ tracing_on(PyThreadState *ts)
 #endif
 }
 
-/* Call the callback with tracing, the cyclic GC and asynchronous signals off; decide. */
+/* Python-level signal handlers run only in the main thread (CPython's
+ * _Py_ThreadCanHandleSignals: the thread whose ident is _PyRuntime.main_thread), at the eval
+ * loop's next check -- which, while the main thread is in the callback, is inside it: the
+ * handler would receive the callback's frame (and through it the hook's state). Blocking the
+ * signals in this thread is not enough: a process-directed signal is taken by any other thread
+ * that does not block it, whose C-level handler then marks it for the main thread. So while
+ * the main thread is in the callback, no thread is the main one: a signal that arrives stays
+ * marked, and its handler runs once the callback has returned (PyErr_CheckSignals below).
+ * Only the thread in the callback changes the field, and restores it before anything else. */
+static inline unsigned long
+defer_signal_handlers(void)
+{
+    unsigned long main_thread = _PyRuntime.main_thread;
+    if (!g_block_signals || main_thread == 0 || PyThread_get_thread_ident() != main_thread) {
+        return 0; /* off, already deferred by an outer callback, or not the main thread */
+    }
+    _PyRuntime.main_thread = 0; /* no thread has ident 0 */
+    return main_thread;
+}
+
+static inline int
+run_deferred_signal_handlers(unsigned long main_thread)
+{
+    if (main_thread == 0) {
+        return 0;
+    }
+    _PyRuntime.main_thread = main_thread;
+    /* Handlers of signals marked meanwhile run now, outside the callback (the caller's frame
+     * is the innermost one). CPython 3.10/3.11 may have recomputed its eval breaker without
+     * them while no thread could handle signals, so they are not left to the next check. */
+    return PyErr_CheckSignals();
+}
+
+/* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
 static int
 decide(const char *event, PyObject *args)
 {
@@ -655,8 +694,7 @@ decide(const char *event, PyObject *args)
     PyObject *callback = g_callback;
     Py_INCREF(callback);
 
-    sigset_t saved;
-    int masked = g_block_signals && pthread_sigmask(SIG_BLOCK, &g_blocked, &saved) == 0;
+    unsigned long deferred = defer_signal_handlers();
     int gc_was_enabled = PyGC_Disable();
     PyThreadState *ts = PyThreadState_Get();
     tracing_off(ts);
@@ -670,15 +708,37 @@ decide(const char *event, PyObject *args)
     if (gc_was_enabled) {
         PyGC_Enable();
     }
-    if (masked) {
-        pthread_sigmask(SIG_SETMASK, &saved, NULL);
-    }
     Py_DECREF(callback);
     Py_DECREF(name);
     Py_DECREF(caller);
 
     if (result == NULL) {
+        if (deferred != 0) {
+            PyObject *type, *value, *traceback;
+            PyErr_Fetch(&type, &value, &traceback);
+            if (run_deferred_signal_handlers(deferred) < 0) {
+                Py_XDECREF(type); /* a handler's exception replaces it, as at any check */
+                Py_XDECREF(value);
+                Py_XDECREF(traceback);
+            }
+            else {
+                PyErr_Restore(type, value, traceback);
+            }
+        }
         return -1; /* the callback raised: propagate */
+    }
+    if (deferred != 0) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (run_deferred_signal_handlers(deferred) < 0) {
+            /* A handler raised (KeyboardInterrupt...): it surfaces from the audited call. */
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+            Py_DECREF(result);
+            return -1;
+        }
+        PyErr_Restore(type, value, traceback);
     }
     if (result == Py_None) {
         Py_DECREF(result);
@@ -821,13 +881,6 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     g_callback = callback;
     g_block_signals = block_signals;
     g_interp = PyInterpreterState_Get();
-    sigfillset(&g_blocked);
-    sigdelset(&g_blocked, SIGSEGV);
-    sigdelset(&g_blocked, SIGBUS);
-    sigdelset(&g_blocked, SIGFPE);
-    sigdelset(&g_blocked, SIGILL);
-    sigdelset(&g_blocked, SIGTRAP);
-    sigdelset(&g_blocked, SIGABRT);
 
     /* PySys_AddAuditHook drops a hook silently when an existing hook refuses the
      * sys.addaudithook event: ask first, so a refusal is an error here, not a silent gap. */
