@@ -563,8 +563,8 @@ open_still_valid(const open_slot *slot)
         return slot->identity == 1 && (unsigned long long)st.st_dev == slot->dev &&
                (unsigned long long)st.st_ino == slot->ino;
     }
-    if (slot->identity != 2) {
-        return 0;
+    if (slot->identity != 2 || lstat(slot->path, &st) == 0) {
+        return 0; /* it existed, or the name is there now (a dangling link: O_CREAT follows) */
     }
     char parent[OPEN_PATH_MAX + 1];
     const char *cut = strrchr(slot->path, '/');

@@ -57,6 +57,7 @@ _audit = sys.audit
 _addaudithook = sys.addaudithook
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 _stat = __import__("os").stat
+_lstat = __import__("os").lstat
 _str_isascii = str.isascii
 _str_rfind = str.rfind
 
@@ -91,6 +92,11 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
     except OSError:
         if kind != 2:
             return False
+        try:
+            _lstat(path)
+            return False  # the name is there now (a dangling link: O_CREAT follows it)
+        except OSError:
+            pass
         try:
             st = _stat(path[: _str_rfind(path, "/")] or "/")
         except OSError:

@@ -98,6 +98,8 @@ INSTALL_TIME = frozenset(
         "_violations",
         "_import_guard",
         "_aws_codes",
+        "_import_chain_codes",
+        "_loaded_files",
         "interpose",
         "_resolver_wrapper",
         "_fork_exec_wrapper",
@@ -291,7 +293,12 @@ def install_hook(
     frozen_code.OWN_CODES = own_codes
     frozen_code.OWN_IDS = frozenset(id(c) for c in own_codes)
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
-    frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | {id(c) for c in _source_reader_codes()}
+    frozen_code.SOURCE_READER_CODES = frozenset(id(c) for c in _source_reader_codes())
+    frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | frozen_code.SOURCE_READER_CODES
+    chain, find_and_load = _import_chain_codes()
+    frozen_code.IMPORT_CHAIN_CODES = frozenset(id(c) for c in chain) | frozen_code.IMPORT_CODES
+    frozen_code.FIND_AND_LOAD_CODES = frozenset(id(c) for c in find_and_load)
+    frozen_code.LOADED_FILES = _loaded_files()
     from importlib import _bootstrap
 
     trampoline = getattr(_bootstrap, "_call_with_frames_removed", None)
@@ -360,6 +367,38 @@ def _import_codes() -> frozenset[CodeType]:
         external.FileLoader.get_data,
     ]
     return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
+
+
+def _import_chain_codes() -> tuple[frozenset[CodeType], frozenset[CodeType]]:
+    """importlib's functions between ``_find_and_load`` and a module file's read; and it."""
+    from importlib import _bootstrap
+    from importlib import _bootstrap_external as external
+
+    chain = [
+        getattr(_bootstrap, "_find_and_load_unlocked", None),
+        getattr(_bootstrap, "_load_unlocked", None),
+        getattr(_bootstrap, "_load", None),
+        getattr(_bootstrap, "_load_backward_compatible", None),
+        getattr(getattr(external, "_LoaderBasics", None), "exec_module", None),
+        external.SourceLoader.get_code,
+        external.SourcelessFileLoader.get_code,
+        external.FileLoader.get_data,
+        getattr(external, "_check_name", None),
+    ]
+    codes = set(_codes_of(*[f for f in chain if f is not None]))
+    # Decorated helpers (_check_name's wrapper) and nested functions come with their code.
+    return frozenset(codes), frozenset(_codes_of(getattr(_bootstrap, "_find_and_load")))  # noqa: B009
+
+
+def _loaded_files() -> frozenset[str]:
+    """The source files (``__file__``, as given) of the modules loaded before the function's
+    code runs; no system call (resolving them all would cost init time): see ``files``."""
+    out: set[str] = set()
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if type(filename) is str and filename.endswith(".py") and filename.startswith("/"):
+            out.add(filename)
+    return frozenset(out)
 
 
 def _source_reader_codes() -> frozenset[CodeType]:

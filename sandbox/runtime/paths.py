@@ -24,6 +24,7 @@ only the kernel layer (Landlock) closes that.
 
 from __future__ import annotations
 
+import _thread
 import os
 import stat as _stat_module
 
@@ -46,12 +47,14 @@ _str_endswith = str.endswith
 _len = len
 _OSError = OSError
 _ValueError = ValueError
+_threads_running = _thread._count  # threads started by Python code, not counting the main one
 _AT_FDCWD = -100
 _MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
 _CACHE_LIMIT = 4096
 # Names whose resolution changes with no event at all (the fd table behind /proc/self/fd and
 # /dev/fd, a process's cwd or root behind /proc/PID): resolved afresh every time, never kept.
 _VOLATILE = ("/proc/", "/dev/")
+_VOLATILE_DIRS = ("/proc", "/dev")
 
 # The resolution cache and its state; the hook runs on a private frozen copy of these
 # containers (see freeze.py), and with the native core the decision cache sits in C.
@@ -110,8 +113,15 @@ def realpath(path: str) -> str | None:
     >>> realpath("/usr/../usr/./bin") == os.path.realpath("/usr/bin")
     True
     """
+    return _walk(path)[0]
+
+
+def _walk(path: str) -> tuple[str | None, bool]:
+    """:func:`realpath`, and whether the walk went through ``/proc`` or ``/dev`` (a link into
+    ``/proc/self/cwd`` or ``/dev/fd`` resolves differently with no event: never cached)."""
     if _len(path) > PATH_MAX:
-        return None
+        return None, False
+    volatile = False
     pending = _str_split(path, "/")
     pending.reverse()
     parts: list[str] = []  # resolved components
@@ -130,6 +140,8 @@ def realpath(path: str) -> str | None:
         if missing:
             continue  # below a name that does not exist nothing can be a link
         current = "/" + "/".join(parts)
+        if not volatile and (_str_startswith(current, _VOLATILE) or current in _VOLATILE_DIRS):
+            volatile = True
         try:
             mode = _lstat(current).st_mode
         except _OSError:
@@ -139,25 +151,35 @@ def realpath(path: str) -> str | None:
             continue
         links += 1
         if links > _MAX_LINKS:
-            return None
+            return None, volatile
         try:
             target = _readlink(current)
         except _OSError:
-            return None
+            return None, volatile
         parts.pop()
         if _str_startswith(target, "/"):
             parts = []
         more = _str_split(target, "/")
         more.reverse()
         pending.extend(more)
-    return "/" + "/".join(parts)
+    return "/" + "/".join(parts), volatile
 
 
 def _identity(path: str) -> tuple[int, int]:
-    """(device, inode) of the file, or of its directory when the name does not exist."""
+    """(device, inode) of the file, or of its directory when the name does not exist.
+
+    "Does not exist" is the name itself (``lstat`` fails), not only what it leads to: a
+    dangling link is a name, and an ``O_CREAT`` through it creates its target elsewhere.
+    """
     try:
         st = _stat(path)
     except _OSError:
+        try:
+            _lstat(path)
+        except _OSError:
+            pass
+        else:
+            return (-1, -1)  # a dangling link: matches nothing kept
         cut = _str_rfind(path, "/")
         try:
             st = _stat(path[:cut] or "/")
@@ -178,15 +200,21 @@ def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | N
         return None
     if not cache or _str_startswith(full, _VOLATILE):
         return realpath(full)
+    if not _STATE["validate"] and _threads_running():
+        # Another thread may resolve while an audited change is under way (the event fires
+        # before it): its answer could be kept after the clear. From now on every answer is
+        # checked before use, as once a child exists.
+        child_started()
     resolved = _cached(full)
     if resolved is not None:
         return resolved
     fresh = _below_a_known_ancestor(full)
     if fresh is None:
-        fresh = realpath(full)
+        fresh, volatile = _walk(full)
         if fresh is None:
             return None
-        _keep(full, fresh)
+        if not volatile:
+            _keep(full, fresh)
     return fresh
 
 
@@ -225,7 +253,7 @@ def _cached(full: str) -> str | None:
     # Validated on the name as given, through whatever its links point to now: a link (or a
     # directory on the way) swapped by a child leads to another file, whose identity differs
     # from the one resolved.
-    if not _STATE["validate"] or _identity(full) == (dev, ino):
+    if not _STATE["validate"] or (dev >= 0 and _identity(full) == (dev, ino)):
         return resolved
     return None
 
@@ -234,6 +262,8 @@ def _one_more(base: str, leaf: str) -> str | None:
     """``realpath(base + "/" + leaf)`` for a resolved ``base``; ``None`` when ``leaf`` is a link
     (the caller walks the whole path then: a link's target starts the walk over)."""
     candidate = (base if base != "/" else "") + "/" + leaf
+    if _str_startswith(candidate, _VOLATILE) or candidate in _VOLATILE_DIRS:
+        return None  # into /proc or /dev: the caller walks (and keeps nothing)
     try:
         mode = _lstat(candidate).st_mode
     except _OSError:
@@ -248,13 +278,15 @@ def _keep(full: str, resolved: str) -> None:
         return
     if _len(_RESOLVED) >= _CACHE_LIMIT:
         _RESOLVED.clear()
-    dev, ino = _identity(resolved) if _STATE["validate"] else (0, 0)
+    dev, ino = _identity(resolved) if _STATE["validate"] else (-1, -1)  # -1: none taken
     _RESOLVED[full] = (resolved, dev, ino)
 
 
 def cacheable(path: str, resolved: str) -> bool:
-    """Whether an answer for ``path`` (resolved to ``resolved``) may be kept at all."""
-    return not _str_startswith(path, _VOLATILE) and not _str_startswith(resolved, _VOLATILE)
+    """Whether an answer for ``path`` (resolved to ``resolved``) is one the path cache kept:
+    only those may be answered without resolving again (the hook's open cache)."""
+    entry = _RESOLVED.get(path)
+    return entry is not None and entry[0] == resolved
 
 
 def identity_for_cache(resolved: str) -> tuple[int, int] | None:

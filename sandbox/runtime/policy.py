@@ -98,8 +98,21 @@ class Matcher:
 
 
 # Standard-library modules the "{stdlib}" module target does NOT include: native-memory
-# access and test hooks are capabilities of their own and must be learned explicitly.
-STDLIB_EXCLUDED = frozenset({"ctypes", "_ctypes", "_testcapi", "_testinternalcapi", "_testbuffer"})
+# access and test hooks are capabilities of their own and must be learned explicitly; so are
+# the modules that open files in C with no audit event (readline's history and init files,
+# the dbm.gnu and dbm.ndbm databases): with them, a file read or write no hook would see.
+STDLIB_EXCLUDED = frozenset(
+    {
+        "ctypes",
+        "_ctypes",
+        "_testcapi",
+        "_testinternalcapi",
+        "_testbuffer",
+        "readline",
+        "_gdbm",
+        "_dbm",
+    }
+)
 
 
 def stdlib_modules() -> frozenset[str]:

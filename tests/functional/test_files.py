@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
 
@@ -302,3 +303,228 @@ def test_a_directory_swapped_by_a_child_after_a_cached_decision_is_caught(
     result = child(source)
     # THEN the read is decided on data/secret.txt, and blocked
     assert result.lines == ["decoy", "decoy", "blocked True"], result.stderr
+
+
+MACHINERY = (
+    ATTEMPT
+    + """
+import importlib.abc, importlib.machinery, importlib.util, linecache, sys, tokenize, traceback
+import sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+import app                                              # the function's module, loaded at init
+sandbox.runtime.hook.mark_invoke_phase()
+SECRET = sys.argv[1]                                    # {task}/config/settings.py, never imported
+try:
+    app.fail()
+except ZeroDivisionError:
+    shown = traceback.format_exc()
+print("own line shown", "return 1 / 0" in shown)
+try:
+    import json; json.loads("{")
+except ValueError:
+    print("stdlib line shown", "return _default_decoder.decode(s)" in traceback.format_exc())
+print("linecache", linecache.getlines(SECRET))
+print("frame summary", repr(traceback.FrameSummary(SECRET, 1, "x").line))
+attempt("tokenize.open", lambda: tokenize.open(SECRET).read())
+loader = importlib.machinery.SourceFileLoader("settings", SECRET)
+attempt("loader.get_data", lambda: loader.get_data(SECRET))
+
+class Finder(importlib.abc.MetaPathFinder):
+    # A real import of an allowed, not yet loaded name, with a loader of the function's own
+    # that reads the secret through the import system's reader
+    def find_spec(self, name, path=None, target=None):
+        if name != "secrets":
+            return None
+        class Loader(importlib.machinery.SourceFileLoader):
+            def exec_module(self, module):
+                module.stolen = self.get_data(SECRET)
+        return importlib.util.spec_from_file_location(name, SECRET, loader=Loader(name, SECRET))
+sys.meta_path.insert(1, Finder())
+attempt("import through a loader of its own", lambda: print(__import__("secrets").stolen))
+"""
+)
+
+
+def test_the_import_and_traceback_readers_only_read_what_was_imported(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a function module under the task root, and a settings file beside it never imported
+    _setup(tmp_path)
+    (tmp_path / "app.py").write_text("def fail():\n    return 1 / 0\n")
+    (tmp_path / "config").mkdir()
+    secret = tmp_path / "config" / "settings.py"
+    secret.write_text("DB_PASSWORD = 'hunter2'\n")
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_doc(modules=[{"action": "import", "target": "app"}]))
+    )
+    # WHEN the function formats its errors, and an attacker drives the readers the import
+    # system and tracebacks use straight at the settings file
+    result = child(MACHINERY.replace("sys.argv[1]", repr(str(secret))))
+    # THEN tracebacks still show the lines of imported modules (the function's and the stdlib's)
+    assert "own line shown True" in result.lines, result.stderr
+    assert "stdlib line shown True" in result.lines, result.stderr
+    # AND the settings file is read by none of the readers
+    assert "linecache []" in result.lines
+    assert "frame summary ''" in result.lines
+    assert "tokenize.open BLOCKED PermissionViolation files read" in result.lines
+    assert "loader.get_data BLOCKED PermissionViolation files read" in result.lines
+    assert "import through a loader of its own BLOCKED PermissionViolation files read" in (
+        result.lines
+    ), result.stdout
+    assert "hunter2" not in result.stdout
+
+
+def _scratch_profile(tmp_path: Path, *extra: dict[str, Any]) -> None:
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "secret" / "key.txt").write_text("TOP-SECRET\n")
+    files = [
+        {"action": action, "target": "{task}/allowed/**", "phase": "any"}
+        for action in ("read", "write", "list")
+    ]
+    rules: dict[str, list[dict[str, Any]]] = {"files": files + [dict(r) for r in extra]}
+    rules["processes"] = [
+        {"action": "exec", "target": "/bin/true"},
+        {"action": "fork", "target": "fork"},
+    ]
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
+
+
+ENFORCE_INVOKE = """
+import os, sys, subprocess, threading, time, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+BASE = os.getcwd()
+A = BASE + "/allowed"
+"""
+
+
+def test_a_link_through_proc_is_never_answered_from_a_cache(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a link into /proc/self/cwd, opened once while the cwd is an allowed folder
+    _scratch_profile(tmp_path, {"action": "list", "target": "{task}/secret", "phase": "any"})
+    code = (
+        ENFORCE_INVOKE
+        + """
+os.chdir(A)
+os.symlink("/proc/self/cwd/key.txt", A + "/lnk")
+try:
+    open(A + "/lnk").read()                  # A/key.txt: allowed (it does not exist)
+except FileNotFoundError:
+    print("first: missing")
+os.chdir(BASE + "/secret")                   # the link now leads to the secret, no event on it
+try:
+    print("LEAKED", open(A + "/lnk").read())
+except PermissionError:
+    print("second: blocked")
+"""
+    )
+    # WHEN the cwd moves and the same link is opened again
+    result = child(code, env={"SANDBOX_LANDLOCK": "off"})
+    # THEN the second open is resolved afresh, to the secret, and refused
+    assert result.lines == ["first: missing", "second: blocked"], result.stderr
+
+
+def test_a_missing_name_made_a_dangling_link_by_a_child_is_caught(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a name that does not exist, opened (and cached) once a child exists
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+subprocess.run(["/bin/true"], check=True)
+for _ in range(2):
+    try:
+        open(A + "/new.txt")
+    except FileNotFoundError:
+        pass
+pid = os.fork()
+if pid == 0:      # the child makes the name a dangling link to a file outside the profile
+    os.symlink(BASE + "/outside/evil.txt", A + "/new.txt")
+    os._exit(0)
+os.waitpid(pid, 0)
+try:
+    open(A + "/new.txt", "w").write("through the link")
+    print("WRITTEN")
+except PermissionError:
+    print("blocked")
+print("outside", os.path.exists(BASE + "/outside/evil.txt"))
+"""
+    )
+    # WHEN it is opened for writing (O_CREAT follows the link)
+    result = child(code, env={"SANDBOX_LANDLOCK": "off"})
+    # THEN the name is resolved afresh, to the file outside, and refused
+    assert result.lines == ["blocked", "outside False"], result.stderr
+
+
+def test_a_decision_racing_an_audited_swap_in_another_thread_leaves_no_stale_answer(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN cur -> d1 (a public file k), d2/k -> the secret, and a thread opening cur/k
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+os.mkdir(A + "/d1"); os.mkdir(A + "/d2")
+open(A + "/d1/k", "w").write("public")
+os.symlink(BASE + "/secret/key.txt", A + "/d2/k")
+os.symlink("d1", A + "/cur")
+P = A + "/cur/k"
+def point(to):
+    os.symlink(to, A + "/tmp"); os.rename(A + "/tmp", A + "/cur")
+stop = [False]
+def opener():
+    while not stop[0]:
+        try:
+            open(P).read()
+        except PermissionError:
+            pass
+for trial in range(300):
+    stop[0] = False
+    t = threading.Thread(target=opener); t.start()
+    time.sleep(0.0005)
+    point("d2")                  # the events clear the caches before the rename happens
+    stop[0] = True; t.join()
+    try:
+        print("LEAKED at", trial, open(P).read())
+        break
+    except PermissionError:
+        point("d1")
+else:
+    print("held")
+"""
+    )
+    # WHEN cur is swapped to d2 while the thread decides (an answer computed on the old layout
+    # could be kept after the clear)
+    result = child(code, env={"SANDBOX_LANDLOCK": "off"})
+    # THEN no open of cur/k after the swap is answered from such an answer
+    assert result.lines == ["held"], result.stderr
+
+
+def test_stdlib_modules_that_open_files_unaudited_must_be_learned(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the runtime bundle's {stdlib} modules
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE.replace("sandbox.runtime.hook.mark_invoke_phase()\n", "")
+        + """
+for name in ("readline", "_gdbm", "_dbm", "json"):
+    try:
+        __import__(name)
+        print(name, "imported")
+    except sandbox.SandboxViolation:
+        print(name, "blocked")
+    except ImportError:
+        print(name, "not installed")
+"""
+    )
+    # WHEN the function imports readline (history files read and written in C, no audit event)
+    result = child(code)
+    # THEN it is refused unless learned; other stdlib modules import as before
+    assert result.lines[0] == "readline blocked", result.stderr
+    assert all(line.endswith(("blocked", "not installed")) for line in result.lines[1:3])
+    assert result.lines[3] == "json imported"

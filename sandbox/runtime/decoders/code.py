@@ -57,6 +57,17 @@ IMPORT_CODES: frozenset[int] = frozenset()  # ids (identity, not equality, count
 TRAMPOLINE_CODES: frozenset[int] = frozenset()
 # The import system's and the traceback machinery's readers (linecache, tokenize.open).
 MACHINERY_CODES: frozenset[int] = frozenset()
+SOURCE_READER_CODES: frozenset[int] = frozenset()  # linecache.updatecache, tokenize.open
+# importlib's functions that may stand between _find_and_load and the read of a module file
+# (_find_and_load_unlocked, _load_unlocked, exec_module, get_code, get_data...), and
+# _find_and_load itself, whose `name` is the module being imported.
+IMPORT_CHAIN_CODES: frozenset[int] = frozenset()
+FIND_AND_LOAD_CODES: frozenset[int] = frozenset()
+# Source files of modules the import system loaded, whose lines a traceback may show: as
+# resolved when read for an import after install, and (``__file__`` as given) those loaded
+# before it.
+LOADED_SOURCES: set[str] = set()
+LOADED_FILES: frozenset[str] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
 MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call tests them all
@@ -100,6 +111,43 @@ def caller_site(depth: int = 1) -> str:
     code = frame.f_code
     name = _getattr(code, "co_qualname", code.co_name)
     return _norm(code.co_filename) + ":" + name
+
+
+def importing(frame: FrameType | None) -> str | None:
+    """The module name a real import is loading, if ``frame`` is the import system's own
+    reader called by it: every frame from ``frame`` up to ``_find_and_load`` must be importlib's
+    (a loader or finder of the function's in between — its own ``get_data`` call included —
+    is not the import system reading a module file)."""
+    while frame is not None:
+        code_id = _id(frame.f_code)
+        if code_id in FIND_AND_LOAD_CODES:
+            name = frame.f_locals.get("name")
+            return name if _type(name) is _str else None
+        if code_id not in IMPORT_CHAIN_CODES and code_id not in TRAMPOLINE_CODES:
+            return None
+        frame = frame.f_back
+    return None
+
+
+def file_is_module(path: str, name: str) -> bool:
+    """Whether ``path`` is a file that module ``name`` loads from: ``…/a/b.py``, ``…/a/b/__init__.py``
+    or their ``__pycache__/….<tag>.pyc`` (``a.b``). The name's dotted path must end the file's."""
+    directory, _, leaf = _str_rpartition(path, "/")
+    if _str_endswith(directory, "/__pycache__"):
+        directory = directory[: -_len("/__pycache__")]
+    stem = _str_split(leaf, ".", 1)[0]
+    tail = "/" + _str_replace(name, ".", "/")
+    if stem == "__init__":
+        return _str_endswith(directory, tail)
+    return _str_endswith(directory + "/" + stem, tail)
+
+
+def module_source(path: str) -> str:
+    """The source file of a module file: ``…/__pycache__/b.<tag>.pyc`` → ``…/b.py``."""
+    directory, _, leaf = _str_rpartition(path, "/")
+    if _str_endswith(directory, "/__pycache__") and _str_endswith(leaf, ".pyc"):
+        return directory[: -_len("/__pycache__")] + "/" + _str_split(leaf, ".", 1)[0] + ".py"
+    return path
 
 
 def _from_import_system(depth: int = 2) -> bool:

@@ -129,7 +129,7 @@ def _relative_os_open(action: str, name: str) -> list[Access]:
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 
 
-def _for_the_machinery(target: str, listing: bool) -> bool:
+def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool:
     if not listing and not target.endswith(_MODULE_SUFFIXES):
         return False
     # Where first (string tests), then who (a walk of the stack): most reads outside the
@@ -137,7 +137,24 @@ def _for_the_machinery(target: str, listing: bool) -> bool:
     if not _str_startswith(target, _code.MODULE_PREFIXES) and target not in _code.MODULE_ROOTS:
         return False
     frame = _code.caller_frame(3)
-    return frame is not None and id(frame.f_code) in _code.MACHINERY_CODES
+    if frame is None:
+        return False
+    code_id = id(frame.f_code)
+    if listing:
+        return code_id in _code.MACHINERY_CODES  # a folder's names, for the finders
+    if code_id in _code.SOURCE_READER_CODES:
+        # A traceback's source lines: only of modules the import system loaded (what they
+        # hold is in memory anyway), not any file linecache or tokenize is pointed at.
+        # (A module loaded before install is known by its __file__: it counts when the name
+        # asked for is that and leads to itself, no link on the way.)
+        return target in _code.LOADED_SOURCES or (raw == target and target in _code.LOADED_FILES)
+    if code_id in _code.IMPORT_CODES:
+        # A module file read for a real import of the module it is the file of.
+        name = _code.importing(frame)
+        if name is not None and _code.file_is_module(target, name):
+            _code.LOADED_SOURCES.add(_code.module_source(target))
+            return True
+    return False
 
 
 def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
@@ -161,7 +178,7 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
     ):
         return _relative_os_open(action, value)
     accesses = _one(action, path)
-    if accesses and action == "read" and _for_the_machinery(accesses[0][2], False):
+    if accesses and action == "read" and _for_the_machinery(accesses[0][2], False, value):
         return None
     return accesses
 
