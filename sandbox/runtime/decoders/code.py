@@ -52,6 +52,10 @@ _str_rpartition = str.rpartition
 _str_replace = str.replace
 _str_split = str.split
 _str_join = str.join
+_bytes = bytes
+_open = open
+# A module file's size up to which the import system's compile of it is checked against it.
+MAX_MODULE = 8 * 1024 * 1024
 _str_partition = str.partition
 _str_isdigit = str.isdigit
 _getattr = getattr
@@ -228,11 +232,31 @@ def annotation_expression(source: object) -> bool:
     return True
 
 
+def _is_file_content(source: object, path: str) -> bool:
+    """Whether ``source`` is exactly the bytes of the file at ``path`` (at most MAX_MODULE)."""
+    if _type(source) is not _bytes or _len(source) > MAX_MODULE:
+        return False
+    try:
+        with _open(path, "rb") as handle:
+            content = handle.read(MAX_MODULE + 1)
+    except (OSError, ValueError):
+        return False
+    return _type(content) is _bytes and content == source
+
+
 def _compile(args: tuple[Any, ...]) -> list[Access] | None:
     filename = as_text(args[1]) if _len(args) > 1 else None
     if filename is not None and _str_startswith(filename, "/") and _from_import_system():
-        # The import system compiling a module's source file: the module decides.
-        return [("code", "compile", _norm(filename), None)]
+        # The import system compiling a module's source file (no usable .pyc): when what it
+        # compiles is that file's content and the file implies a module, this is loading that
+        # module and is decided as running it will be (the exec of its code, the module
+        # rule); anything else claiming a file (a loader whose get_data returns other bytes)
+        # is a compile of that file, decided by a rule for it.
+        path = _norm(filename)
+        name = module_name(path)
+        if name is not None and args and _is_file_content(args[0], path):
+            return [("code", "exec", path, None), ("modules", "import", name, path)]
+        return [("code", "compile", path, None)]
     site = caller_site()
     if site in ANNOTATION_COMPILE_SITES and args and annotation_expression(args[0]):
         return None  # the standard library evaluating a type annotation (module docstring)
