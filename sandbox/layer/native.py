@@ -62,13 +62,17 @@ ARCH_TRIPLES = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
 GLIBC_TARGET = (2, 26)
 # pyconfig.h lines that differ between x86_64 and aarch64 builds of the same CPython (Debian's
-# python3.11 pyconfig.h for amd64 and arm64 differ in exactly these): no x86 inline assembly,
-# an unsigned 32-bit wchar_t, the platform's support tier. The rest of LP64 Linux is identical.
+# python3.11 pyconfig.h for amd64 and arm64 differ in exactly the first four; 3.14's also in the
+# two HACL* SIMD switches, which no public header reads): no x86 inline assembly, an unsigned
+# 32-bit wchar_t, the platform's support tier, no x86 vector code. The rest of LP64 Linux is
+# identical.
 AARCH64_PYCONFIG = {
     "HAVE_GCC_ASM_FOR_X64": None,
     "HAVE_GCC_ASM_FOR_X87": None,
     "HAVE_USABLE_WCHAR_T": "#define HAVE_USABLE_WCHAR_T 1",
     "PY_SUPPORT_TIER": "#define PY_SUPPORT_TIER 2",
+    "_Py_HACL_CAN_COMPILE_VEC128": None,
+    "_Py_HACL_CAN_COMPILE_VEC256": None,
 }
 CFLAGS = (
     "-std=gnu11",

@@ -162,6 +162,21 @@ def test_aarch64_pyconfig_rewrite_equals_debians_arm64_header() -> None:
     assert rewritten == arm64.read_text()
 
 
+@pytest.mark.skipif("3.14" not in BUILDABLE, reason=NO_314)
+def test_aarch64_pyconfig_rewrite_equals_debians_arm64_header_for_314() -> None:
+    # GIVEN the amd64 pyconfig.h of make python3.14 (Debian's build) and Debian's arm64 one of
+    # the same version (libpython3.14-dev:arm64, extracted; its path in the environment)
+    amd64 = find_headers("3.14") / "pyconfig.h"
+    given = os.environ.get("SANDBOX_ARM64_PYCONFIG_314", "")
+    if not given or not Path(given).is_file():
+        pytest.skip(
+            "SANDBOX_ARM64_PYCONFIG_314 does not name Debian's arm64 python3.14 pyconfig.h "
+            "(dpkg-deb -x libpython3.14-dev_<version>_arm64.deb)"
+        )
+    # WHEN rewriting the amd64 one for aarch64 / THEN it is exactly the arm64 one
+    assert _pyconfig_for("arm64", amd64.read_text()) == Path(given).read_text()
+
+
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_layer_ships_every_python_for_its_arch(
     arch: Arch, tmp_path_factory: pytest.TempPathFactory
