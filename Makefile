@@ -83,8 +83,10 @@ layer: $(STAMP)
 	$(PY) -m sandbox.cli layer build --arch x86_64
 	$(PY) -m sandbox.cli layer build --arch arm64
 
-# The native core for every Lambda Python (3.10-3.13) and both architectures, with Zig, into
+# The native core for every Lambda Python (3.10-3.14) and both architectures, with Zig, into
 # build/native/<arch>/ (the layer build does this itself; this target just shows the objects).
+# 3.14's headers come from $(PY314)'s prefix (make python3.14); without them 3.14 is left out
+# with a warning naming it (that runtime then runs the Python core).
 native: $(STAMP)
 	$(PY) -m sandbox.layer.native
 

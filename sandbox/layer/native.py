@@ -7,6 +7,11 @@ a Lambda Python runtime). The CPython headers come from an installed interpreter
 version; they are the same on both architectures except ``pyconfig.h``, whose
 architecture-specific lines are rewritten for aarch64 (:data:`AARCH64_PYCONFIG`).
 
+A version in :data:`OPTIONAL_PYTHONS` (3.14: its interpreter comes from ``make python3.14``,
+which not every build machine has) whose headers are not found is left out with a warning on
+stderr naming the version and architecture: that runtime then runs the pure-Python core (same
+decisions; ``docs/NATIVE.md``). Any other version without headers fails the build.
+
 Reproducible: fixed flags, no build id, no debug info, no paths (``-ffile-prefix-map``), a
 private Zig cache; the same inputs give the same bytes (tested).
 """
@@ -34,31 +39,40 @@ __all__ = [
     "ARCH_TRIPLES",
     "ELF_MACHINES",
     "GLIBC_TARGET",
+    "OPTIONAL_PYTHONS",
     "PYTHONS",
     "NativeBuildError",
     "build_native",
+    "buildable_pythons",
     "elf_glibc_versions",
     "elf_machine",
     "find_headers",
     "interpreters",
     "main",
     "native_files",
+    "private_interpreter",
 ]
 
 SOURCE = RUNTIME_DIR / "_core.c"
-PYTHONS: tuple[str, ...] = ("3.10", "3.11", "3.12", "3.13")
+PYTHONS: tuple[str, ...] = ("3.10", "3.11", "3.12", "3.13", "3.14")
+# Built when their headers are found, else left out with a warning (the others are required).
+OPTIONAL_PYTHONS = frozenset({"3.14"})
 # Lambda's architecture name -> the GNU triple in the extension suffix and Zig's target.
 ARCH_TRIPLES = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
 GLIBC_TARGET = (2, 26)
 # pyconfig.h lines that differ between x86_64 and aarch64 builds of the same CPython (Debian's
-# python3.11 pyconfig.h for amd64 and arm64 differ in exactly these): no x86 inline assembly,
-# an unsigned 32-bit wchar_t, the platform's support tier. The rest of LP64 Linux is identical.
+# python3.11 pyconfig.h for amd64 and arm64 differ in exactly the first four; 3.14's also in the
+# two HACL* SIMD switches, which no public header reads): no x86 inline assembly, an unsigned
+# 32-bit wchar_t, the platform's support tier, no x86 vector code. The rest of LP64 Linux is
+# identical.
 AARCH64_PYCONFIG = {
     "HAVE_GCC_ASM_FOR_X64": None,
     "HAVE_GCC_ASM_FOR_X87": None,
     "HAVE_USABLE_WCHAR_T": "#define HAVE_USABLE_WCHAR_T 1",
     "PY_SUPPORT_TIER": "#define PY_SUPPORT_TIER 2",
+    "_Py_HACL_CAN_COMPILE_VEC128": None,
+    "_Py_HACL_CAN_COMPILE_VEC256": None,
 }
 CFLAGS = (
     "-std=gnu11",
@@ -68,6 +82,10 @@ CFLAGS = (
     "-fno-strict-aliasing",
     "-g0",
     "-D_GNU_SOURCE",
+    # Warning-free against every version's headers, or no object (warnings change no bytes).
+    "-Wall",
+    "-Wextra",
+    "-Werror",
 )
 LDFLAGS = ("-shared", "-s", "-Wl,--build-id=none", "-Wl,--hash-style=gnu")
 
@@ -76,8 +94,29 @@ class NativeBuildError(SandboxError, RuntimeError):
     """The native core could not be built (no Zig, no headers for a Python, a bad object)."""
 
 
+def private_interpreter(version: str) -> Path | None:
+    """The interpreter ``scripts/get-python3.14.sh`` installs for ``version``, if configured.
+
+    For 3.14 the ``PY314`` environment variable names it, as in the Makefile (set but empty:
+    none); otherwise, and for other versions, ``${XDG_CACHE_HOME:-~/.cache}/lambda-sandbox/
+    python3.X/bin/python3.X`` (the script's default prefix; ``PY_SERIES`` builds other versions
+    there). Whether it exists is not checked here.
+
+    Example
+    -------
+    >>> private_interpreter("3.14")  # doctest: +SKIP
+    PosixPath('/root/.cache/lambda-sandbox/python3.14/bin/python3.14')
+    """
+    if version == "3.14" and "PY314" in os.environ:
+        configured = os.environ["PY314"].strip()
+        return Path(configured).expanduser() if configured else None
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "lambda-sandbox" / f"python{version}" / "bin" / f"python{version}"
+
+
 def interpreters(version: str) -> Iterator[Path]:
-    """Working interpreters of CPython ``version`` (``3.X``): on PATH, then under pyenv's root.
+    """Working interpreters of CPython ``version`` (``3.X``): on PATH, under pyenv's root, then
+    the private prefix of ``make python3.14`` (:func:`private_interpreter`).
 
     Each candidate is run once to confirm its version (a pyenv shim on PATH may not run).
 
@@ -96,6 +135,9 @@ def interpreters(version: str) -> Iterator[Path]:
             exe = candidate / "bin" / f"python{version}"
             if re.fullmatch(rf"{re.escape(version)}\.\d+", candidate.name) and exe.is_file():
                 candidates.append(exe)
+    private = private_interpreter(version)
+    if private is not None and private.is_file():
+        candidates.append(private)
     probe = "import sys; print('%d.%d' % sys.version_info[:2])"
     for exe in candidates:
         try:
@@ -122,10 +164,29 @@ def find_headers(version: str) -> Path:
         include = Path(proc.stdout.strip())
         if proc.returncode == 0 and (include / "Python.h").is_file():
             return include
+    hint = " (make python3.14 provides them)" if version == "3.14" else ""
     raise NativeBuildError(
         f"no CPython {version} headers: install python{version} (with its headers) on PATH "
-        "or under PYENV_ROOT"
+        f"or under PYENV_ROOT{hint}"
     )
+
+
+def buildable_pythons(pythons: Sequence[str] = PYTHONS) -> tuple[str, ...]:
+    """The versions of ``pythons`` whose headers are found here (what a build will produce).
+
+    Example
+    -------
+    >>> "3.11" in buildable_pythons()  # doctest: +SKIP
+    True
+    """
+    found = []
+    for version in pythons:
+        try:
+            find_headers(version)
+        except NativeBuildError:
+            continue
+        found.append(version)
+    return tuple(found)
 
 
 def _pyconfig_for(arch: str, text: str) -> str:
@@ -190,11 +251,17 @@ def _inputs_key(arch: str, version: str, include: Path, zig: list[str]) -> str:
 
 
 def build_native(
-    arch: str, out_dir: Path = Path("build") / "native", pythons: Sequence[str] = PYTHONS
+    arch: str,
+    out_dir: Path = Path("build") / "native",
+    pythons: Sequence[str] = PYTHONS,
+    *,
+    left_out: list[str] | None = None,
 ) -> list[Path]:
     """Build ``_core`` for every Python in ``pythons`` for ``arch``; return the objects.
 
-    Objects whose inputs (source, headers, flags, Zig version) did not change are kept.
+    Objects whose inputs (source, headers, flags, Zig version) did not change are kept. A
+    version of :data:`OPTIONAL_PYTHONS` without headers is left out: a warning naming it and
+    ``arch`` goes to stderr (always) and to ``left_out`` (when given).
 
     Parameters
     ----------
@@ -204,6 +271,8 @@ def build_native(
         Objects go to ``<out_dir>/<arch>/``.
     pythons : sequence of str
         CPython minor versions, e.g. ``("3.11",)``.
+    left_out : list of str, optional
+        Receives one message per optional version left without a native core.
 
     Returns
     -------
@@ -213,7 +282,7 @@ def build_native(
     Raises
     ------
     NativeBuildError
-        No Zig, no headers for a version, a failed compile, or an object needing a newer glibc
+        No Zig, no headers for a required version, a failed compile, or an object needing a newer glibc
         than 2.26 or built for another machine.
 
     Example
@@ -228,7 +297,19 @@ def build_native(
     dest_dir.mkdir(parents=True, exist_ok=True)
     built = []
     for version in sorted(pythons):
-        include = find_headers(version)
+        try:
+            include = find_headers(version)
+        except NativeBuildError as exc:
+            if version not in OPTIONAL_PYTHONS:
+                raise
+            message = (
+                f"no native core for python{version} on {arch}: {exc}; that runtime runs the "
+                "pure-Python core (same decisions, see docs/NATIVE.md)"
+            )
+            print(f"native build: warning: {message}", file=sys.stderr)
+            if left_out is not None:
+                left_out.append(message)
+            continue
         dest = dest_dir / f"_core{_suffix(version, arch)}"
         stamp = dest.with_name(dest.name + ".inputs")
         key = _inputs_key(arch, version, include, zig)
@@ -348,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m sandbox.layer.native",
-        description="Cross-build the native audit-hook core for CPython 3.10-3.13.",
+        description="Cross-build the native audit-hook core for CPython 3.10-3.14.",
     )
     parser.add_argument("--arch", action="append", choices=sorted(ARCH_TRIPLES), default=None)
     parser.add_argument("--out", type=Path, default=Path("build") / "native", metavar="DIR")

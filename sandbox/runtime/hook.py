@@ -308,6 +308,13 @@ def install_hook(
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
+    stdlib_dirs = roots.dirs.get("stdlib", ())
+    frozen_code.ANNOTATION_COMPILE_SITES = frozenset(
+        d + "/" + site for d in stdlib_dirs for site in frozen_code.ANNOTATION_COMPILERS
+    )
+    frozen_code.ANNOTATE_CALL_SITES = frozenset(
+        d + "/" + site for d in stdlib_dirs for site in frozen_code.ANNOTATE_CALLERS
+    )
     frozen(address_book).interpose()
     if not frozen(core).install(
         names, callback, own_codes, mode, CALLER_EVENTS, invoke_only=INVOKE_ONLY & names

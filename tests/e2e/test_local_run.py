@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import subprocess
@@ -439,6 +440,16 @@ def test_built_layer_in_learn_mode_runs_the_function(
     # THEN the function's own responses come back unchanged, warm
     assert result.ok, [r.payload for r in result.results] + result.log
     assert [r.json()["count"] for r in result.results] == [1, 2]
+    # AND the hook runs on the layer's native core for this Python (3.10-3.14) when the layer
+    # ships one for it (3.14 only where its headers were found: make python3.14)
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    shipped = (extracted_layer / "python" / LAYER_PACKAGE / f"_core{suffix}").is_file()
+    start = next(
+        json.loads(line[line.find("{") :]) for line in result.log if '"sandbox.start"' in line
+    )
+    assert start["layers"]["audit"] == ("native" if shipped else "python"), start
+    if sys.version_info[:2] <= (3, 13):
+        assert shipped  # required in every layer build
 
 
 # -- a function with its own module called "sandbox" -------------------------------------------

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from tests.conftest import RunChild, profile_doc, profile_from_observations
+import pytest
+
+from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
 
 HANDLER = """
 def calc(expr):
@@ -226,3 +229,79 @@ def test_a_profile_without_shapes_keeps_deciding_by_site(child: RunChild, tmp_pa
     # THEN it is decided as before (by site), with no shape finding
     assert enforced.lines == ["calc 3"], enforced.stderr
     assert not [f for f in enforced.findings if f.get("action") == "shape"]
+
+
+RAW_MEMORY = (
+    ATTEMPT
+    + """
+import sys, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+import ctypes  # allowed by the profile: the helpers below are decided one by one
+buf = ctypes.create_string_buffer(b"secret")
+address = ctypes.addressof(buf)
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+attempt("string_at", lambda: ctypes.string_at(address, 6))
+attempt("wstring_at", lambda: ctypes.wstring_at(address, 1))
+attempt("from_address", lambda: ctypes.c_char.from_address(address))
+if sys.version_info >= (3, 14):
+    attempt("memoryview_at", lambda: ctypes.memoryview_at(address, 6, readonly=True))
+    attempt("memoryview_at_rw", lambda: ctypes.memoryview_at(address, 6))  # writable default
+attempt("buffer", lambda: buf.raw)  # the object's own memory: no address named
+"""
+)
+
+
+def test_raw_memory_at_an_address_is_a_capability_of_its_own(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN enforce with ctypes importable but no native memory rule
+    profile = profile_doc(
+        modules=[
+            {"action": "import", "target": t, "phase": "any"} for t in ("ctypes.**", "_ctypes")
+        ],
+        native=[{"action": "dlopen", "target": "<main>", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function reads or maps memory at an address through ctypes' helpers
+    result = child(RAW_MEMORY, env={"SANDBOX_SECCOMP": "off"})
+    assert result.returncode == 0, result.stderr
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN each is refused as native memory (read, or write for a writable view/object),
+    # memoryview_at (3.14) like string_at and from_address on every version
+    expected = {
+        "string_at": "BLOCKED PermissionViolation native memory",
+        "wstring_at": "BLOCKED PermissionViolation native memory",
+        "from_address": "BLOCKED PermissionViolation native memory",
+        "buffer": "ALLOWED",
+    }
+    if sys.version_info >= (3, 14):
+        expected["memoryview_at"] = "BLOCKED PermissionViolation native memory"
+        expected["memoryview_at_rw"] = "BLOCKED PermissionViolation native memory"
+    assert outcome == expected, result.stdout
+    targets = {(f["action"], f["target"]) for f in result.findings}
+    assert targets == {("memory", "read"), ("memory", "write")}
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 14), reason="ctypes.memoryview_at and its audit event are new in 3.14"
+)
+def test_memoryview_at_is_learned_as_native_memory(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a function that maps memory with ctypes.memoryview_at while learning
+    learned = child(
+        """
+        import sandbox
+        sandbox.install(mode="learn")
+        import ctypes
+        buf = ctypes.create_string_buffer(b"abc")
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        print("view", bytes(ctypes.memoryview_at(ctypes.addressof(buf), 3, readonly=True)))
+        """,
+        env={"SANDBOX_SECCOMP": "off"},
+    )
+    assert learned.returncode == 0, learned.stderr
+    # THEN the read is recorded as native memory (a risky rule for review)
+    assert "view b'abc'" in learned.lines
+    native = {(o["category"], o["action"], o["target"]) for o in learned.observations}
+    assert ("native", "memory", "read") in native

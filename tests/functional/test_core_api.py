@@ -7,7 +7,7 @@ so and asserts each side's documented behaviour.
 More native kinds run the same cases on the objects the layer ships: ``native-arm64``, the
 layer staged for arm64 in Debian's arm64 Python under ``qemu-aarch64`` (``make arm64-root``
 prepares them; skipped where absent), and ``native-3.X``, the x86_64 layer in each other
-installed Lambda Python (3.10-3.13).
+installed Lambda Python (3.10-3.14; 3.14 from ``make python3.14``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from sandbox.layer import LAYER_PACKAGE, stage_layer
-from sandbox.layer.native import PYTHONS, interpreters
+from sandbox.layer.native import PYTHONS, buildable_pythons, interpreters
 from tests.conftest import REPO, Child, run_child
 
 NATIVE_BUILT = importlib.util.find_spec("sandbox.runtime._core") is not None
@@ -35,9 +35,12 @@ ARM64_PYTHON = ARM64_ROOT / "usr" / "bin" / "python3.11"
 QEMU = shutil.which("qemu-aarch64")
 ARM64_READY = bool(QEMU) and ARM64_PYTHON.is_file() and ZIG
 HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
-# The other Lambda Pythons installed here, each running the x86_64 layer's object for it.
+# The other Lambda Pythons installed here, each running the x86_64 layer's object for it (when
+# their headers are here too: without them the layer has no object for that version).
 OTHER_PYTHONS = {
-    v: exe for v in PYTHONS if v != HOST and (exe := next(interpreters(v), None)) is not None
+    v: exe
+    for v in buildable_pythons(tuple(p for p in PYTHONS if p != HOST))
+    if (exe := next(interpreters(v), None)) is not None
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 from sandbox.runtime.categories import UNDECODABLE
 from sandbox.runtime.compiler import compile_profile
 from sandbox.runtime.decoders import shape
+from sandbox.runtime.decoders.code import annotation_expression
 from sandbox.runtime.decoders.shape import MAX_SOURCE, features
 from sandbox.runtime.policy import Policy
 
@@ -134,3 +135,58 @@ def test_every_identifier_is_a_feature() -> None:
         "Global.names:g",
         "keyword.arg:sep",
     } <= set(found)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "int",
+        "list[str]",
+        "Optional[Item]",
+        "dict[str, Annotated[int, Field(gt=0, description='n')]] | None",
+        "typing.Callable[[int, str], Awaitable[None]]",
+        "Literal['a', -1, None, ...]",
+        "(*Ts,)[0]",
+        "tuple[*Ts]",
+        "__annotationlib_name_3__[int]",  # annotationlib's own placeholder for a value
+        b"bytes[int]",
+    ],
+)
+def test_annotation_expressions_are_recognised(source: str | bytes) -> None:
+    # GIVEN what type annotations are written with / WHEN classifying it
+    # THEN it is an annotation expression (allowed at the stdlib's annotation evaluators)
+    assert annotation_expression(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "__import__('os').system('id')",
+        "int.__subclasses__()",
+        "x.__globals__",
+        "getattr(int, 'mro')()",
+        "eval('1')",
+        "exec('x = 1')",
+        "compile('1', '', 'eval')",
+        "globals()",
+        "vars(object)",
+        "(lambda: 0)()",
+        "[x for x in y]",
+        "(x := 1)",
+        "f(**{'a': 1})",
+        "a if b else c",
+        "import os",
+        "x = 1",
+        "__annotationlib_name_x__",
+        "Field(__class__=1)",
+        "",
+        "(",
+        "x" * (MAX_SOURCE + 1),
+        42,
+        ast.parse("lambda: 0", mode="eval"),
+    ],
+)
+def test_other_sources_are_not_annotation_expressions(source: object) -> None:
+    # GIVEN code that runs more than an annotation can (or that cannot be read at all)
+    # THEN it is not one: a compile of it is decided by its site like any other
+    assert not annotation_expression(source)

@@ -15,6 +15,7 @@ from sandbox.runtime.decoders.files import target_of as norm_path
 from sandbox.runtime.decoders.network import host_port, norm_host, norm_ip
 from sandbox.runtime.decoders.processes import find_program
 from sandbox.runtime.values import capture_pathlib
+from tests.conftest import hostile
 
 capture_pathlib()
 
@@ -266,3 +267,24 @@ def test_cached_resolution_matches_realpath(tmp_path: pathlib.Path) -> None:
     paths.forget_resolved_paths()
     os.symlink("/etc/hostname", target)
     assert norm_path(target) == os.path.realpath("/etc/hostname")
+
+
+@pytest.mark.parametrize(
+    ("event", "args", "action"),
+    [
+        ("ctypes.memoryview_at", (4096, 3, 1), "read"),  # the event's readonly is a C int
+        ("ctypes.memoryview_at", (4096, 3, True), "read"),
+        ("ctypes.memoryview_at", (4096, 3, 0), "write"),
+        ("ctypes.memoryview_at", (4096, 3, hostile("1")), "write"),
+        ("ctypes.memoryview_at", (4096, 3), "write"),
+        ("ctypes.string_at", (4096, 3), "read"),
+        ("ctypes.wstring_at", (4096, -1), "read"),
+        ("ctypes.cdata", (4096,), "write"),
+    ],
+)
+def test_raw_memory_helpers_are_native_memory(
+    event: str, args: tuple[object, ...], action: str
+) -> None:
+    # GIVEN a ctypes helper's event naming an address / WHEN decoding it
+    # THEN it is native memory, read only when the view is read-only by the C flag
+    assert DECODERS[event](args) == [("native", "memory", action, None)]

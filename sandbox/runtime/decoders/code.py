@@ -9,6 +9,16 @@
 - ``code.__new__``/``function.__new__`` (``types.CodeType``, ``code.replace``) and ``marshal.loads``
   outside the import system build code that never went through ``compile``: ``construct`` and
   ``unmarshal``, decided by site.
+- The standard library evaluating type annotations is a class of its own, allowed in every
+  phase without a rule, and only for what annotations are: ``typing.ForwardRef`` (3.10-3.13),
+  ``annotationlib.ForwardRef`` and ``get_annotations(eval_str=True)`` (3.14),
+  ``inspect.get_annotations`` compile a string only when it is an *annotation expression*
+  (:func:`annotation_expression`: names, attributes, subscripts, calls, constants, ``|``; no
+  dunder name, no ``lambda``, no ``eval``/``getattr``/``globals``...); any other source there is
+  decided by the site like any compile. ``annotationlib.call_annotate_function`` (3.14: the
+  ``FORWARDREF``/``STRING`` formats) may build a function from a compiler-generated
+  ``__annotate__`` code object (not one of the sandbox's): no source, code that was compiled
+  already; any other code object there is ``construct``.
 - ``sys.addaudithook`` (``hook``: a later hook runs between the sandbox's decision and the
   operation), ``gc.get_objects``/``get_referrers``/``get_referents`` and ``sys._current_frames``
   (``introspect``: the ways to reach another object's or thread's state), ``sys.settrace``,
@@ -42,6 +52,12 @@ _str_rpartition = str.rpartition
 _str_replace = str.replace
 _str_split = str.split
 _str_join = str.join
+_bytes = bytes
+_open = open
+# A module file's size up to which the import system's compile of it is checked against it.
+MAX_MODULE = 8 * 1024 * 1024
+_str_partition = str.partition
+_str_isdigit = str.isdigit
 _getattr = getattr
 _id = id
 _CodeType = _type((lambda: None).__code__)
@@ -73,6 +89,57 @@ MODULE_ROOTS: tuple[str, ...] = ()
 MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call tests them all
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
+# The standard library's annotation evaluators (sites, filled at install from {stdlib}): where a
+# compile of an annotation expression, and a function built from an ``__annotate__`` code
+# object, are the annotation machinery's own work (module docstring).
+ANNOTATION_COMPILE_SITES: frozenset[str] = frozenset()
+ANNOTATE_CALL_SITES: frozenset[str] = frozenset()
+# The stdlib files and qualified names of those sites (3.10 has no co_qualname: bare names;
+# before 3.12 a comprehension is a function of its own).
+ANNOTATION_COMPILERS = (
+    "typing.py:ForwardRef.__init__",
+    "typing.py:__init__",
+    "annotationlib.py:ForwardRef.__forward_code__",
+    "annotationlib.py:__forward_code__",
+    "annotationlib.py:get_annotations",
+    "inspect.py:get_annotations",
+    "inspect.py:get_annotations.<locals>.<dictcomp>",
+    "inspect.py:<dictcomp>",
+)
+ANNOTATE_CALLERS = ("annotationlib.py:call_annotate_function",)
+# Syntax an annotation expression may use (features of shape.py; operators do not count), and
+# names it may not: the builtins that run code or reach any attribute by a string.
+_ANNOTATION_SYNTAX = frozenset(
+    {
+        "Attribute",
+        "BinOp",
+        "Call",
+        "Constant",
+        "List",
+        "Name",
+        "Slice",
+        "Starred",
+        "Subscript",
+        "Tuple",
+        "UnaryOp",
+        "keyword",
+    }
+)
+_NOT_IN_ANNOTATIONS = frozenset(
+    {
+        "breakpoint",
+        "compile",
+        "delattr",
+        "eval",
+        "exec",
+        "getattr",
+        "globals",
+        "locals",
+        "setattr",
+        "vars",
+    }
+)
+_ANNOTATE = "__annotate__"
 
 
 def _norm(filename: str) -> str:
@@ -174,12 +241,74 @@ def module_name(filename: str) -> str | None:
     return None
 
 
+def annotation_expression(source: object) -> bool:
+    """Whether ``source`` is a type annotation and nothing more (the class above).
+
+    Names, attributes, subscripts, calls with keywords, constants, tuples and lists, starred
+    items, slices and operators (``int | None``): what annotations and their metadata
+    (``Annotated[int, Field(gt=0)]``) are written with. No dunder identifier (except the
+    ``__annotationlib_name_N__`` placeholders annotationlib writes itself), none of the builtins
+    that run code or read attributes by string, no other syntax; text the parser rejects is not
+    one either.
+
+    Example
+    -------
+    >>> annotation_expression("dict[str, Annotated[int, Field(gt=0)]] | None")
+    True
+    >>> annotation_expression("__import__('os').system('id')")
+    False
+    """
+    found = _features(source)
+    if _type(found) is _str or not found:
+        return False
+    for feature in found:
+        kind, colon, name = _str_partition(feature, ":")
+        if not colon:
+            if feature not in _ANNOTATION_SYNTAX:
+                return False
+            continue
+        if kind not in ("name", "attr", "keyword.arg"):
+            return False
+        if _str_startswith(name, "__") and not (
+            kind == "name"
+            and _str_startswith(name, "__annotationlib_name_")
+            and _str_endswith(name, "__")
+            and _str_isdigit(name[21:-2])
+        ):
+            return False
+        if kind == "name" and name in _NOT_IN_ANNOTATIONS:
+            return False
+    return True
+
+
+def _is_file_content(source: object, path: str) -> bool:
+    """Whether ``source`` is exactly the bytes of the file at ``path`` (at most MAX_MODULE)."""
+    if _type(source) is not _bytes or _len(source) > MAX_MODULE:
+        return False
+    try:
+        with _open(path, "rb") as handle:
+            content = handle.read(MAX_MODULE + 1)
+    except (OSError, ValueError):
+        return False
+    return _type(content) is _bytes and content == source
+
+
 def _compile(args: tuple[Any, ...]) -> list[Access] | None:
     filename = as_text(args[1]) if _len(args) > 1 else None
     if filename is not None and _str_startswith(filename, "/") and _from_import_system():
-        # The import system compiling a module's source file: the module decides.
-        return [("code", "compile", _norm(filename), None)]
+        # The import system compiling a module's source file (no usable .pyc): when what it
+        # compiles is that file's content and the file implies a module, this is loading that
+        # module and is decided as running it will be (the exec of its code, the module
+        # rule); anything else claiming a file (a loader whose get_data returns other bytes)
+        # is a compile of that file, decided by a rule for it.
+        path = _norm(filename)
+        name = module_name(path)
+        if name is not None and args and _is_file_content(args[0], path):
+            return [("code", "exec", path, None), ("modules", "import", name, path)]
+        return [("code", "compile", path, None)]
     site = caller_site()
+    if site in ANNOTATION_COMPILE_SITES and args and annotation_expression(args[0]):
+        return None  # the standard library evaluating a type annotation (module docstring)
     out: list[Access] = [("code", "compile", site, None)]
     for root in SHAPE_ROOTS:
         if _str_startswith(site, root + "/") and args:
@@ -220,7 +349,18 @@ def _injected(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _construct(args: tuple[Any, ...]) -> list[Access] | None:
-    return [("code", "construct", caller_site(), None)]
+    site = caller_site()
+    code = args[0] if args else None
+    if (
+        site in ANNOTATE_CALL_SITES
+        and _type(code) is _CodeType
+        and code.co_name == _ANNOTATE
+        and _id(code) not in OWN_IDS
+    ):
+        # annotationlib running a compiler-generated __annotate__ with stand-in globals
+        # (FORWARDREF/STRING formats, 3.14): code compiled already, no source.
+        return None
+    return [("code", "construct", site, None)]
 
 
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:

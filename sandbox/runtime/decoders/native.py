@@ -1,4 +1,4 @@
-"""Native code: ``ctypes.dlopen``/``dlsym`` and SQLite extensions (what the audit layer cannot follow)."""
+"""Native code: ``ctypes.dlopen``/``dlsym``, SQLite extensions, raw memory at an address."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 _type = type
 _str = str
 _len = len
+_int = int
+_bool = bool
 _str_startswith = str.startswith
 
 
@@ -51,14 +53,31 @@ def _dlsym(args: tuple[Any, ...]) -> list[Access] | None:
     return [("native", "dlsym", text, None)]
 
 
+# Raw memory at an address the caller names: one capability, ``native memory``, whatever the
+# ctypes helper (once ctypes itself was allowed, these are what reach any memory from Python).
 def _memoryview_at(args: tuple[Any, ...]) -> list[Access] | None:
-    # Python 3.14+: ctypes.memoryview_at(address, size, readonly) — a view of any memory.
-    readonly = args[2] if len(args) > 2 else True
-    return [("native", "memory", "read" if readonly is True else "write", None)]
+    # Python 3.14+: ctypes.memoryview_at(address, size, readonly) — a view of any memory. The
+    # event carries readonly as a C int (1 or 0); anything else is read as writable.
+    readonly = args[2] if _len(args) > 2 else 0
+    read_only = (_type(readonly) is _int or _type(readonly) is _bool) and readonly == 1
+    return [("native", "memory", "read" if read_only else "write", None)]
+
+
+def _memory_read(args: tuple[Any, ...]) -> list[Access] | None:
+    # ctypes.string_at / wstring_at(address, size): a copy of any memory.
+    return [("native", "memory", "read", None)]
+
+
+def _memory_write(args: tuple[Any, ...]) -> list[Access] | None:
+    # ctypes.cdata (Type.from_address(address)): an object over any memory, writable.
+    return [("native", "memory", "write", None)]
 
 
 DECODERS = {
     "ctypes.memoryview_at": _memoryview_at,
+    "ctypes.string_at": _memory_read,
+    "ctypes.wstring_at": _memory_read,
+    "ctypes.cdata": _memory_write,
     "ctypes.dlopen": _dlopen,
     "ctypes.dlsym": _dlsym,
     "ctypes.dlsym/handle": _dlsym,
