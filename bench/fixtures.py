@@ -21,6 +21,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 ORDERS = EXAMPLES / "orders"
+# The stdlib-heavy handler: SQLite, temp files and file I/O, ~20 decided events per call.
+STDLIB = REPO / "bench" / "functions" / "stdlib"
+STDLIB_FUNCTION = "bench-stdlib"
 # Environment names a child never inherits: the sandbox's and Datadog's settings, the
 # parent's Python settings (PYTHONDONTWRITEBYTECODE would make every import compile source).
 _DROP_PREFIXES = ("SANDBOX_", "DD_", "PYTHON", "AWS_", "LAMBDA_")
@@ -237,3 +240,18 @@ def orders_env(ports: dict[str, int]) -> dict[str, str]:
         }
     )
     return env
+
+
+def stdlib_env() -> dict[str, str]:
+    """The stdlib-heavy function's environment: Lambda's names, its folder as the task root."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": STDLIB_FUNCTION,
+        "AWS_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": str(STDLIB),
+    }
+
+
+def stdlib_events() -> list[str]:
+    """The stdlib-heavy handler's events: two job sizes (its default 40 rows, and 60)."""
+    rows = [[f"sku-{i}", i % 5 + 1] for i in range(60)]
+    return [json.dumps({}), json.dumps({"rows": rows})]
