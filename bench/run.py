@@ -57,6 +57,8 @@ class Plan:
         Fresh files/modules per micro phase.
     warm, invocations : int
         Handler invocations per e2e child: untimed warm-up, then timed.
+    stdlib_warm, stdlib_invocations : int
+        The same for the stdlib-heavy handler (a few ms a call: more calls, a steadier median).
     lambda_repeats : int
         Cold starts through awslambdaric per mode (0: skip).
     kernel_repeats : int
@@ -117,6 +119,8 @@ class Plan:
     n_modules: int = 150
     warm: int = 5
     invocations: int = 30
+    stdlib_warm: int = 20
+    stdlib_invocations: int = 200
     lambda_repeats: int = 3
     kernel_repeats: int = 3
     ddtrace: bool = True
@@ -142,6 +146,8 @@ CHECK = Plan(
     n_modules=5,
     warm=3,
     invocations=12,
+    stdlib_warm=5,
+    stdlib_invocations=40,
     lambda_repeats=0,
     kernel_repeats=0,
     ddtrace=False,
@@ -158,6 +164,8 @@ QUICK = Plan(
     n_modules=30,
     warm=2,
     invocations=6,
+    stdlib_warm=2,
+    stdlib_invocations=10,
     lambda_repeats=1,
     kernel_repeats=1,
     ddtrace=False,
@@ -242,6 +250,7 @@ class Session:
 
     def stdlib_spec(self, mode: str, **extra: Any) -> dict[str, Any]:
         """The spec of one e2e child of the stdlib-heavy handler (``bench/functions/stdlib``)."""
+        calls = {"warm": self.plan.stdlib_warm, "invocations": self.plan.stdlib_invocations}
         return self.handler_spec(
             "e2e",
             mode,
@@ -249,7 +258,7 @@ class Session:
             events=fixtures.stdlib_events(),
             code_dir=str(fixtures.STDLIB),
             profile=str(self.stdlib_profile) if self.stdlib_profile else None,
-            **extra,
+            **(calls | extra),
         )
 
     # ------------------------------------------------------------------ steps
