@@ -305,8 +305,9 @@ E2E_LEGEND = [
 ]
 STDLIB_LEGEND = [
     "**per invocation**: median time of one warm call of `bench/functions/stdlib` (a per-call "
-    "folder in /tmp, SQLite, JSON, CSV and gzip files, a rename, a copy, a listing, cleanup: "
-    "about 20 events the sandbox decides on per call, no network).",
+    "folder in the temp dir, in memory: `/dev/shm`; SQLite, JSON, CSV and gzip files, a "
+    "rename, a copy, a listing, cleanup: about 20 events the sandbox decides on per call, no "
+    "network).",
     E2E_MODES,
     "**x off**, **RSS**, **peak RSS**, **Δ**: as in the orders table.",
 ]
