@@ -7,6 +7,11 @@ when its separate venv exists, and a hot-path breakdown. Writes ``bench/results/
 ``latest.md`` and ``latest.png``, and the tables into ``docs/BENCHMARKS.md``.
 
 ``--check`` (< 60 s, for CI): only the ratios that catch gross regressions; exit 1 on one.
+``--quick`` (a few minutes): every section and mode once on small sizes, to see the whole run
+work; its figures are noise, and it never rewrites docs/BENCHMARKS.md.
+
+Every sandbox mode is measured with the native core and, as ``MODE-py``, with the Python
+fallback (``SANDBOX_NATIVE=off``); the Budgets table shows both side by side.
 """
 
 from __future__ import annotations
@@ -16,12 +21,23 @@ import contextlib
 import json
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import fixtures, report, sinks
-from bench.run import CHECK, FULL, Session, check_pairs, ddtrace_python, machine, plan_dict
+from bench.run import (
+    CHECK,
+    FULL,
+    QUICK,
+    Plan,
+    Session,
+    check_pairs,
+    ddtrace_python,
+    machine,
+    plan_dict,
+)
 from bench.stats import check
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,7 +47,9 @@ def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
+def run_session(
+    check_only: bool, *, keep: bool = False, plan: Plan | None = None
+) -> dict[str, Any]:
     """Run the benchmark (full or check) and return every figure.
 
     Parameters
@@ -40,13 +58,15 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
         The fast CI subset.
     keep : bool
         Keep the working folder (logs, specs, profiles) for inspection.
+    plan : Plan, optional
+        Another plan (e.g. :data:`bench.run.QUICK`); default ``CHECK`` or ``FULL``.
 
     Returns
     -------
     dict
         Figures, ratios, notes and metadata.
     """
-    plan = CHECK if check_only else FULL
+    plan = plan or (CHECK if check_only else FULL)
     started = time.perf_counter()
     session = Session(plan, _say)
     notes = session.notes
@@ -59,8 +79,11 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
         )
     try:
         _say(f"working folder {session.work}")
+        session.probe_core()
         _say("micro: fixtures and the micro children's learned profile")
         session.prepare_micro()
+        _say("stdlib-heavy handler: learning its profile")
+        session.prepare_stdlib()
         if str(fixtures.EXAMPLES) not in sys.path:
             sys.path.insert(0, str(fixtures.EXAMPLES))
         from services import loopback_services
@@ -72,6 +95,8 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
             session.measure_micro(dd)
             _say(f"e2e: {plan.repeats} x {len(plan.e2e_modes) + 2 * bool(dd)} children")
             session.measure_e2e(dd)
+            _say(f"e2e, stdlib-heavy handler: {plan.repeats} x {len(plan.stdlib_modes)} children")
+            session.measure_stdlib()
             _say(f"cold start: {plan.repeats} x {len(plan.cold_modes)} children")
             session.measure_cold()
             if plan.lambda_modes and plan.lambda_repeats:
@@ -85,12 +110,17 @@ def run_session(check_only: bool, *, keep: bool = False) -> dict[str, Any]:
         if plan.kernel_repeats:
             _say("kernel filter")
             session.measure_kernel()
+        if plan.core_rounds:
+            _say(f"audit hook core alone (bench.core_micro): {plan.core_rounds} rounds")
+            session.measure_core()
     finally:
         if not keep:
             shutil.rmtree(session.work, ignore_errors=True)
-    if not check_only:
+    if plan.sinks:
         _say("sinks: decision costs on real sinks (python -m bench.sinks)")
-        session.results["sinks"] = sinks.measure(repeats=plan.repeats)
+        session.results["sinks"] = sinks.measure(
+            repeats=plan.repeats, calls=plan.sinks_calls, loops=plan.sinks_loops
+        )
     results = dict(session.results)
     if keep:
         results["work"] = str(session.work)
@@ -144,12 +174,22 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fast CI regression check (< 60 s)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every section once on small sizes (a smoke run; figures are noise)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     parser.add_argument(
-        "--out", type=Path, default=RESULTS, help="results folder (default bench/results)"
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default bench/results; with --quick a new temporary folder)",
     )
     args = parser.parse_args(argv)
-    results = run_session(args.check, keep=args.keep)
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="lsbench-quick-")) if args.quick else RESULTS
+    results = run_session(args.check, keep=args.keep, plan=QUICK if args.quick else None)
     verdicts = [check_line(v) for v in results["checks"]]
     if args.keep:
         Path(results["work"], "results.json").write_text(json.dumps(results, indent=1))
@@ -163,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"chart: {args.out / 'latest.png'}")
     summary = report.markdown(results)
     (args.out / "latest.md").write_text(summary)
-    if args.out == RESULTS and write_between_markers(BENCH_DOC, summary):
+    if args.out == RESULTS and not args.quick and write_between_markers(BENCH_DOC, summary):
         _say(f"tables updated: {BENCH_DOC}")
     print(report.terminal(results))
     for note in results["notes"]:

@@ -15,7 +15,11 @@ Modes
 ``learn`` / ``alert`` / ``enforce``
     ``sandbox.install(mode=..., profile=...)`` (``enforce`` also loads the seccomp filter).
 ``enforce-hook``
-    ``enforce`` with ``SANDBOX_SECCOMP=off``: the audit hook's share of enforce.
+    ``enforce`` with ``SANDBOX_SECCOMP=off`` and ``SANDBOX_LANDLOCK=off``: the audit hook's
+    share of enforce.
+``enforce-py`` / ``enforce-hook-py`` (any sandbox mode with ``-py``)
+    The same with ``SANDBOX_NATIVE=off``: the pure-Python fallback core instead of the native
+    one (set before anything imports ``sandbox``, which picks its core at import).
 ``ddtrace``
     ``import ddtrace.auto`` with AppSec and exploit prevention (RASP) on (ddtrace venv only).
 """
@@ -30,6 +34,34 @@ from collections.abc import Callable
 from typing import Any
 
 SANDBOX_MODES = ("learn", "alert", "enforce", "enforce-hook")
+PYTHON_CORE = "-py"  # a sandbox mode with this suffix runs the Python fallback core
+
+
+def mode_environment(mode: str) -> dict[str, str]:
+    """The sandbox settings a mode needs in the environment before ``sandbox`` is imported.
+
+    Parameters
+    ----------
+    mode : str
+        One of the modes in the module docstring.
+
+    Returns
+    -------
+    dict
+        ``SANDBOX_NATIVE=off`` for the ``-py`` modes; the kernel layers off for ``enforce-hook``.
+
+    Example
+    -------
+    >>> mode_environment("enforce-hook-py")["SANDBOX_NATIVE"]
+    'off'
+    """
+    env: dict[str, str] = {}
+    if mode.endswith(PYTHON_CORE):
+        env["SANDBOX_NATIVE"] = "off"
+        mode = mode[: -len(PYTHON_CORE)]
+    if mode == "enforce-hook":
+        env["SANDBOX_SECCOMP"] = env["SANDBOX_LANDLOCK"] = "off"
+    return env
 
 
 def install_mode(mode: str, profile: str | None) -> dict[str, Any]:
@@ -56,14 +88,19 @@ def install_mode(mode: str, profile: str | None) -> dict[str, Any]:
         import ddtrace.auto  # noqa: F401  (patches boto3, urllib, logging; starts AppSec)
 
         return {"mode": "ddtrace"}
-    if mode in SANDBOX_MODES:
-        if mode == "enforce-hook":
-            os.environ["SANDBOX_SECCOMP"] = "off"
+    python_core = mode.endswith(PYTHON_CORE)
+    base = mode[: -len(PYTHON_CORE)] if python_core else mode
+    if base in SANDBOX_MODES:
+        os.environ.update(mode_environment(mode))  # main() set them already: a no-op there
         import sandbox
 
-        return dict(
-            sandbox.install(mode="enforce" if mode == "enforce-hook" else mode, profile=profile)
+        status = dict(
+            sandbox.install(mode="enforce" if base == "enforce-hook" else base, profile=profile)
         )
+        audit = (status.get("layers") or {}).get("audit")
+        if python_core and audit != "python":
+            raise RuntimeError(f"{mode}: the sandbox runs the {audit} core, not the Python one")
+        return status
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -461,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     with open(args[0]) as handle:
         spec = json.load(handle)
+    # Before any task imports sandbox: the core (native or Python) is chosen at its import.
+    os.environ.update(mode_environment(spec["mode"]))
     result = TASKS[spec["task"]](spec)
     # A file the parent opened: os.write raises no audit event, so the result
     # needs no rule in the profile and never shows up in the observations.

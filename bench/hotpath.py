@@ -177,7 +177,7 @@ def install_breakdown(path: Path, top: int = 14) -> list[dict[str, Any]]:
 
 
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "lib/python3", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3", f"{Path(__file__).resolve().parents[1]}/"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename

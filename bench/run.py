@@ -47,14 +47,18 @@ class Plan:
     ----------
     repeats : int
         Interleaved repeats of every child (the min/median/max are over these).
-    micro_modes, e2e_modes, cold_modes, lambda_modes : tuple of str
-        Modes per section (``off`` is measured inside every micro child, before install).
+    micro_modes, e2e_modes, stdlib_modes, cold_modes, lambda_modes : tuple of str
+        Modes per section (``off`` is measured inside every micro child, before install);
+        ``-py`` modes run the Python fallback core (``SANDBOX_NATIVE=off``), the others the
+        native one. ``stdlib_modes``: the stdlib-heavy handler (``bench/functions/stdlib``).
     sizes : dict
         Operations per micro benchmark batch.
     n_files, n_modules : int
         Fresh files/modules per micro phase.
     warm, invocations : int
         Handler invocations per e2e child: untimed warm-up, then timed.
+    stdlib_warm, stdlib_invocations : int
+        The same for the stdlib-heavy handler (a few ms a call: more calls, a steadier median).
     lambda_repeats : int
         Cold starts through awslambdaric per mode (0: skip).
     kernel_repeats : int
@@ -63,12 +67,43 @@ class Plan:
         Also run ddtrace (when its venv exists).
     hotpath : bool
         Decompose the hot path and profile the handler.
+    core_rounds, core_events : int
+        :mod:`bench.core_micro` (the audit hook core alone: C floor, native and Python core on
+        an ignored event): rounds (0: skip) and events per timed loop.
+    sinks : bool
+        Run :mod:`bench.sinks` (decision costs on real sinks) with ``repeats`` repeats,
+        ``sinks_calls`` handler calls per child and ``sinks_loops`` decision loops.
     """
 
     repeats: int = 5
-    micro_modes: tuple[str, ...] = ("floor", "learn", "alert", "enforce", "enforce-hook")
-    e2e_modes: tuple[str, ...] = ("off", "floor", "learn", "alert", "enforce", "enforce-hook")
-    cold_modes: tuple[str, ...] = ("off", "floor", "learn", "alert", "enforce")
+    micro_modes: tuple[str, ...] = (
+        "floor",
+        "learn",
+        "alert",
+        "enforce",
+        "enforce-hook",
+        "enforce-py",
+    )
+    e2e_modes: tuple[str, ...] = (
+        "off",
+        "floor",
+        "learn",
+        "alert",
+        "enforce",
+        "enforce-hook",
+        "enforce-py",
+        "enforce-hook-py",
+    )
+    stdlib_modes: tuple[str, ...] = (
+        "off",
+        "floor",
+        "learn",
+        "enforce",
+        "enforce-hook",
+        "enforce-py",
+        "enforce-hook-py",
+    )
+    cold_modes: tuple[str, ...] = ("off", "floor", "learn", "alert", "enforce", "enforce-py")
     lambda_modes: tuple[str, ...] = ("off", "learn", "alert", "enforce")
     sizes: dict[str, int] = field(
         default_factory=lambda: {
@@ -84,17 +119,25 @@ class Plan:
     n_modules: int = 150
     warm: int = 5
     invocations: int = 30
+    stdlib_warm: int = 20
+    stdlib_invocations: int = 200
     lambda_repeats: int = 3
     kernel_repeats: int = 3
     ddtrace: bool = True
     hotpath: bool = True
+    core_rounds: int = 5
+    core_events: int = 200_000
+    sinks: bool = True
+    sinks_calls: int = 200
+    sinks_loops: int = 20_000
 
 
 FULL = Plan()
 CHECK = Plan(
     repeats=5,
-    micro_modes=("floor", "enforce"),
+    micro_modes=("floor", "enforce", "enforce-py"),
     e2e_modes=("off", "enforce"),
+    stdlib_modes=("off", "enforce"),
     cold_modes=("off", "enforce"),
     lambda_modes=(),
     sizes={"ignored": 100_000, "open": 10, "connect": 1, "subprocess": 1, "batches": 5},
@@ -103,10 +146,33 @@ CHECK = Plan(
     n_modules=5,
     warm=3,
     invocations=12,
+    stdlib_warm=5,
+    stdlib_invocations=40,
     lambda_repeats=0,
     kernel_repeats=0,
     ddtrace=False,
     hotpath=False,
+    core_rounds=0,
+    sinks=False,
+)
+# Every section and mode once, on small sizes (a few minutes): does the whole run work end
+# to end? Its figures are too noisy to judge anything; it never rewrites docs/BENCHMARKS.md.
+QUICK = Plan(
+    repeats=1,
+    sizes={"ignored": 50_000, "open": 100, "connect": 20, "subprocess": 2, "batches": 3},
+    n_files=60,
+    n_modules=30,
+    warm=2,
+    invocations=6,
+    stdlib_warm=2,
+    stdlib_invocations=10,
+    lambda_repeats=1,
+    kernel_repeats=1,
+    ddtrace=False,
+    core_rounds=1,
+    core_events=20_000,
+    sinks_calls=20,
+    sinks_loops=1_000,
 )
 
 
@@ -140,6 +206,8 @@ class Session:
         self.port = fixtures.free_port()
         self.micro_profile: Path | None = None
         self.orders_profile: Path | None = None
+        self.stdlib_profile: Path | None = None
+        self.orders_logs: list[Path] = []
         self.ports: dict[str, int] = {}
         self.events: list[str] = []
         self.env: dict[str, str] = {}
@@ -179,6 +247,19 @@ class Session:
             "invocations": self.plan.invocations,
             **extra,
         }
+
+    def stdlib_spec(self, mode: str, **extra: Any) -> dict[str, Any]:
+        """The spec of one e2e child of the stdlib-heavy handler (``bench/functions/stdlib``)."""
+        calls = {"warm": self.plan.stdlib_warm, "invocations": self.plan.stdlib_invocations}
+        return self.handler_spec(
+            "e2e",
+            mode,
+            env=fixtures.stdlib_env(),
+            events=fixtures.stdlib_events(),
+            code_dir=str(fixtures.STDLIB),
+            profile=str(self.stdlib_profile) if self.stdlib_profile else None,
+            **(calls | extra),
+        )
 
     # ------------------------------------------------------------------ steps
 
@@ -227,7 +308,35 @@ class Session:
             )
             if not result.ok:
                 raise fixtures.ChildError(f"learning through awslambdaric failed: see {logs[1]}")
+        self.orders_logs = logs
         self.orders_profile = fixtures.build_compiled("orders", logs, self.work)
+
+    def prepare_stdlib(self) -> None:
+        """Learn the stdlib-heavy handler (one warm learn child) and build its profile."""
+        log = self.work / "stdlib-learn.log"
+        self.stdlib_profile = None
+        self.harness.run(self.stdlib_spec("learn", warm=2, invocations=6), log=log)
+        self.stdlib_profile = fixtures.build_compiled(fixtures.STDLIB_FUNCTION, [log], self.work)
+
+    def probe_core(self) -> None:
+        """Note when the native core cannot load here: its columns would show the fallback."""
+        code = "import sandbox.runtime.core as c; print(c.KIND, c.LOAD_ERROR)"
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=fixtures.child_env(),
+            cwd=self.work,
+        )
+        kind, _, error = out.stdout.strip().partition(" ")
+        self.results["core_kind"] = kind or None
+        if kind != "native":
+            self.notes.append(
+                "the native core did not load in the children "
+                f"({error or out.stderr.strip()[-300:]}): every mode without -py ran the "
+                "Python fallback too (build it: pip install -e .)"
+            )
 
     def interleave(
         self, modes: Iterable[str], run: Callable[[str], dict[str, Any]]
@@ -262,6 +371,19 @@ class Session:
 
         raw = self.interleave(modes, run)
         self.results["e2e"] = e2e_figures(raw)
+
+    def measure_stdlib(self) -> None:
+        """The stdlib-heavy handler in one warm process per mode (as :meth:`measure_e2e`)."""
+        raw = self.interleave(
+            self.plan.stdlib_modes, lambda m: self.harness.run(self.stdlib_spec(m))
+        )
+        self.results["e2e_stdlib"] = e2e_figures(raw)
+
+    def measure_core(self) -> None:
+        """The audit hook core alone (:mod:`bench.core_micro`): C floor, native, Python."""
+        from bench import core_micro
+
+        self.results["core"] = core_micro.run(self.plan.core_rounds, self.plan.core_events)
 
     def measure_cold(self) -> None:
         """Process start to first handler call, the sandbox's own init, ``import boto3``."""
@@ -321,14 +443,25 @@ class Session:
         from bench.hotpath import decompose, install_breakdown, profile_diff
 
         self.results["hotpath"] = decompose(self.data, self.micro_profile, self.task_dir)
+        # Starting and stopping cProfile raises sys.setprofile, a `code trace` the orders
+        # profile has not learned (enforce blocks it): the profiled children run with a
+        # profile learned from the same children with cProfile on as well.
+        learned = self.work / "cprofile-learn"
+        learned.mkdir(exist_ok=True)
+        logs = [learned / "e2e.log", learned / "cold.log"]
+        spec = self.handler_spec("e2e", "learn", warm=2, invocations=4)
+        self.harness.run(dict(spec, cprofile=str(learned / "e2e.pstats")), log=logs[0])
+        spec = self.handler_spec("cold", "learn", cprofile=str(learned / "cold.pstats"))
+        self.harness.run(spec, log=logs[1])
+        profile = str(fixtures.build_compiled("orders", [*self.orders_logs, *logs], learned))
         stats = {}
         for mode in ("off", "enforce"):
             path = self.work / f"e2e-{mode}.pstats"
-            self.harness.run(self.handler_spec("e2e", mode, cprofile=str(path)))
+            self.harness.run(self.handler_spec("e2e", mode, cprofile=str(path), profile=profile))
             stats[mode] = path
         self.results["hotpath"]["e2e_cprofile"] = profile_diff(stats["off"], stats["enforce"])
         path = self.work / "install-enforce.pstats"
-        self.harness.run(self.handler_spec("cold", "enforce", cprofile=str(path)))
+        self.harness.run(self.handler_spec("cold", "enforce", cprofile=str(path), profile=profile))
         self.results["hotpath"]["install_cprofile"] = install_breakdown(path)
 
 
@@ -401,6 +534,9 @@ def e2e_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "rss_mb": summary(rss),
             "ru_maxrss_mb": summary(peak),
             "baseline": "ddtrace-off" if base is dd_off and mode == "ddtrace" else "off",
+            "audit": ((runs[0].get("status") or {}).get("layers") or {}).get("audit")
+            if runs
+            else None,
             "x_off": paired_ratio(med, _series(base, "median_ms")) if base else None,
             "rss_delta_mb": _paired_delta(rss, _series(base, "rss_mb")) if base else None,
             "maxrss_delta_mb": _paired_delta(peak, _series(base, "ru_maxrss_mb")) if base else None,
@@ -504,14 +640,23 @@ def check_pairs(results: dict[str, Any]) -> dict[str, tuple[list[float], list[fl
     """The paired series :func:`bench.stats.check` judges, from a session's results."""
     pairs: dict[str, tuple[list[float], list[float]]] = {}
     micro = results.get("micro", {}).get("benches", {}).get("ignored_getframe")
-    if micro and "enforce" in micro["modes"] and "floor" in micro["modes"]:
-        pairs["ignored_event_vs_floor"] = (
-            micro["modes"]["enforce"]["overhead_series"],
-            micro["modes"]["floor"]["overhead_series"],
-        )
-    e2e = results.get("e2e", {})
-    if "enforce" in e2e and "off" in e2e:
-        pairs["e2e_enforce_vs_off"] = (e2e["enforce"]["median_series"], e2e["off"]["median_series"])
+    if micro and "floor" in micro["modes"]:
+        for name, mode in (
+            ("ignored_event_vs_floor", "enforce"),
+            ("ignored_event_py_vs_floor", "enforce-py"),
+        ):
+            if mode in micro["modes"]:
+                pairs[name] = (
+                    micro["modes"][mode]["overhead_series"],
+                    micro["modes"]["floor"]["overhead_series"],
+                )
+    for name, section in (
+        ("e2e_enforce_vs_off", "e2e"),
+        ("e2e_stdlib_enforce_vs_off", "e2e_stdlib"),
+    ):
+        e2e = results.get(section, {})
+        if "enforce" in e2e and "off" in e2e:
+            pairs[name] = (e2e["enforce"]["median_series"], e2e["off"]["median_series"])
     cold = results.get("cold", {})
     if "enforce" in cold and "off" in cold:
         pairs["import_boto3_enforce_vs_off"] = (

@@ -79,13 +79,29 @@ class Threshold:
 
 
 CHECKS = (
+    # The native core filters an ignored event in C at ~0.3x the empty Python hook; 1.0x (the
+    # cost of any Python hook) means it no longer does, e.g. the Python core ran instead.
     Threshold(
         "ignored_event_vs_floor",
+        1.0,
+        30.0,
+        "ignored audit event (sys._getframe) overhead, enforce (native core) ÷ empty hook (ns)",
+    ),
+    Threshold(
+        "ignored_event_py_vs_floor",
         2.0,
         60.0,
-        "ignored audit event (sys._getframe) overhead, enforce ÷ empty hook (ns)",
+        "ignored audit event (sys._getframe) overhead, enforce-py (Python core) ÷ empty hook (ns)",
     ),
     Threshold("e2e_enforce_vs_off", 1.5, 2.0, "orders handler per invocation, enforce ÷ off (ms)"),
+    # ~0.5 ms a call, ~24 decisions: enforce measures ~1.7-1.9x today; 2.5x and +0.2 ms
+    # over that is a gross regression (decisions no longer cached, a decoder gone slow).
+    Threshold(
+        "e2e_stdlib_enforce_vs_off",
+        2.5,
+        0.2,
+        "stdlib-heavy handler per invocation, enforce ÷ off (ms)",
+    ),
     Threshold("import_boto3_enforce_vs_off", 2.5, 150.0, "import boto3, enforce ÷ off (ms)"),
 )
 

@@ -32,10 +32,13 @@ def test_paired_ratio_is_the_median_of_per_repeat_ratios() -> None:
 
 
 def test_healthy_numbers_pass() -> None:
-    # GIVEN ratios near what the sandbox measures today
+    # GIVEN ratios near what the sandbox measures today: the native core well under the
+    # empty hook, the Python fallback a little over it
     pairs = {
-        "ignored_event_vs_floor": ([v * 1.4 for v in FLOOR], FLOOR),
+        "ignored_event_vs_floor": ([v * 0.35 for v in FLOOR], FLOOR),
+        "ignored_event_py_vs_floor": ([v * 1.4 for v in FLOOR], FLOOR),
         "e2e_enforce_vs_off": ([15.5, 16.0, 15.0, 17.0, 15.2], [15.0, 15.5, 14.8, 16.0, 15.0]),
+        "e2e_stdlib_enforce_vs_off": ([2.3, 2.4, 2.2, 2.5, 2.3], [2.2, 2.2, 2.1, 2.3, 2.2]),
         "import_boto3_enforce_vs_off": ([260.0] * 5, [200.0] * 5),
     }
     # WHEN checked THEN every check passes
@@ -49,9 +52,24 @@ def test_ignored_event_regression_fails() -> None:
     verdicts = _verdicts(pairs)
     assert verdicts == {
         "ignored_event_vs_floor": False,
+        "ignored_event_py_vs_floor": True,
         "e2e_enforce_vs_off": True,
+        "e2e_stdlib_enforce_vs_off": True,
         "import_boto3_enforce_vs_off": True,
     }
+
+
+def test_native_core_at_the_python_floor_fails() -> None:
+    # GIVEN enforce's ignored event costing 1.2x the empty hook: what the Python core costs,
+    # i.e. the native core no longer filters in C (or did not load)
+    pairs = {
+        "ignored_event_vs_floor": ([v * 1.2 for v in FLOOR], FLOOR),
+        "ignored_event_py_vs_floor": ([v * 1.2 for v in FLOOR], FLOOR),
+    }
+    # WHEN checked THEN the native check fails, the same figure passes for the Python core
+    verdicts = _verdicts(pairs)
+    assert verdicts["ignored_event_vs_floor"] is False
+    assert verdicts["ignored_event_py_vs_floor"] is True
 
 
 def test_e2e_regression_fails() -> None:
@@ -74,15 +92,17 @@ def test_ratio_over_limit_with_tiny_absolute_excess_passes() -> None:
     # GIVEN a floor measured as 20 ns on a noisy machine and enforce at 50 ns (2.5x)
     floor = [20.0] * 5
     enforce = [50.0] * 5
-    # WHEN checked THEN the ratio is over the limit but the excess (10 ns) is within slack
-    (verdict,) = [
-        v
-        for v in check({"ignored_event_vs_floor": (enforce, floor)})
-        if v.name == "ignored_event_vs_floor"
-    ]
-    assert verdict.ratio == 2.5
-    assert verdict.ok is True
-    assert verdict.excess == 10.0
+    # WHEN checked THEN each ratio is over its limit (1.0x native, 2.0x Python) but the excess
+    # (30 ns, 10 ns) is within the slack (30 ns, 60 ns)
+    pairs = {
+        "ignored_event_vs_floor": (enforce, floor),
+        "ignored_event_py_vs_floor": (enforce, floor),
+    }
+    verdicts = {v.name: v for v in check(pairs)}
+    native, python = verdicts["ignored_event_vs_floor"], verdicts["ignored_event_py_vs_floor"]
+    assert native.ratio == python.ratio == 2.5
+    assert native.ok and python.ok
+    assert (native.excess, python.excess) == (30.0, 10.0)
 
 
 def test_no_data_passes_as_not_available() -> None:
@@ -101,12 +121,14 @@ def test_check_pairs_reads_a_session_result() -> None:
                 "ignored_getframe": {
                     "modes": {
                         "floor": {"overhead_series": FLOOR},
-                        "enforce": {"overhead_series": [v * 1.2 for v in FLOOR]},
+                        "enforce": {"overhead_series": [v * 0.3 for v in FLOOR]},
+                        "enforce-py": {"overhead_series": [v * 1.2 for v in FLOOR]},
                     }
                 }
             }
         },
         "e2e": {"off": {"median_series": [15.0]}, "enforce": {"median_series": [16.0]}},
+        "e2e_stdlib": {"off": {"median_series": [2.0]}, "enforce": {"median_series": [2.1]}},
         "cold": {
             "off": {"import_boto3_ms": {"series": [200.0]}},
             "enforce": {"import_boto3_ms": {"series": [240.0]}},
@@ -217,8 +239,24 @@ def _noisy_results() -> dict[str, Any]:
             "statuses": {"seccomp": "active"},
         },
         "budgets": [
-            {"budget": "ignored event", "measured": -0.4, "unit": "x floor", "met": True},
-            {"budget": "init", "measured": 7.49, "unit": "ms", "met": True},
+            {
+                "budget": "ignored event",
+                "limit": 0.35,
+                "unit": "x floor",
+                "native": -0.4,
+                "native_met": True,
+                "python": 1.2,
+                "python_met": False,
+            },
+            {
+                "budget": "init",
+                "limit": 10.0,
+                "unit": "ms",
+                "native": 7.49,
+                "native_met": True,
+                "python": None,
+                "python_met": None,
+            },
         ],
         "notes": ["a note"],
     }
