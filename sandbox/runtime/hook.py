@@ -908,9 +908,10 @@ def _control(
     def on_setattr(args: tuple[Any, ...], caller: Any) -> Any:
         # Rewriting the code or defaults of any of the sandbox's functions would change what
         # it does: refused in every mode (learning does not excuse disabling the sandbox).
-        if len(args) >= 2 and args[1] in protected_names:
+        # Exact types only: no __eq__ of the name, no __getattr__ of the target runs here.
+        if len(args) >= 2 and type(args[1]) is str and args[1] in protected_names:
             target = args[0]
-            code = getattr(target, "__code__", None) if args[1] != "__class__" else None
+            code = _code_of(target) if args[1] != "__class__" else None
             if (code is not None and id(code) in control_ids) or _is_own(target):
                 error = violate(
                     "code",
@@ -923,9 +924,15 @@ def _control(
                 return error or PermissionViolation("code", "tamper", str(args[1]), "")
         return None
 
+    def _code_of(target: Any) -> Any:
+        # A plain function's code (a slot of the function type: nothing of the target's runs).
+        return target.__code__ if type(target) is function_type else None
+
     def _is_own(target: Any) -> bool:
-        code = getattr(target, "__code__", None)
+        code = _code_of(target)
         return code is not None and id(code) in code_module.OWN_IDS
+
+    function_type = type(_is_own)
 
     def decide_sqlite_file(category: str, action: str, path: str) -> bool:
         # Runs in the authorizer, outside the hook: the decision goes through the core like

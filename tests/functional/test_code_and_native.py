@@ -305,3 +305,63 @@ def test_memoryview_at_is_learned_as_native_memory(child: RunChild, tmp_path: Pa
     assert "view b'abc'" in learned.lines
     native = {(o["category"], o["action"], o["target"]) for o in learned.observations}
     assert ("native", "memory", "read") in native
+
+
+UNMARSHAL = (
+    ATTEMPT
+    + """
+import importlib.abc, importlib._bootstrap_external as external, importlib.machinery, marshal
+import importlib.util, os, sys, sandbox, sandbox.runtime.hook
+sys.path.insert(0, ".")
+sandbox.install(mode="enforce", profile="profile.json")
+gadget = compile("print('gadget ran')", os.path.abspath("hijacked.py"), "exec")
+evil = marshal.dumps(gadget)
+sandbox.runtime.hook.mark_invoke_phase()
+attempt("_compile_bytecode called directly", lambda: external._compile_bytecode(evil))
+
+class Loader(importlib.machinery.SourceFileLoader):
+    # A loader of the function's own, in a real import: it hands the import system bytecode
+    # with a header that matches the source (no read of the real .pyc), so importlib
+    # unmarshals it as the module's cached code
+    def get_data(self, path):
+        st = os.stat(self.path)
+        return bytes(external._code_to_timestamp_pyc(gadget, st.st_mtime, st.st_size))
+class Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "hijacked":
+            return None
+        where = os.path.abspath("hijacked.py")
+        return importlib.util.spec_from_file_location(name, where, loader=Loader(name, where))
+sys.meta_path.insert(1, Finder())
+attempt("a loader returning other bytecode", lambda: __import__("hijacked"))
+attempt("a real import of a module with bytecode", lambda: print("mod says", __import__("mod").X))
+"""
+)
+
+
+def test_only_a_modules_own_bytecode_is_unmarshalled_without_a_rule(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a module with its compiled bytecode under the task root, allowed to be imported
+    import py_compile
+
+    for name in ("mod", "hijacked"):
+        (tmp_path / f"{name}.py").write_text("X = 42\n")
+        py_compile.compile(str(tmp_path / f"{name}.py"), doraise=True)
+    profile = profile_doc(
+        modules=[{"action": "import", "target": name} for name in ("mod", "hijacked")],
+        code=[{"action": "exec", "target": f"{{task}}/{name}.py"} for name in ("mod", "hijacked")],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN bytes of the attacker's are unmarshalled through the import system's helpers
+    result = child(UNMARSHAL)
+    # THEN they are refused (hand-made bytecode is not verified by the interpreter); the real
+    # import of the module's own .pyc still works
+    blocked = {
+        line.split(" BLOCKED ")[0] for line in result.lines if line.endswith("code unmarshal")
+    }
+    assert blocked == {"_compile_bytecode called directly", "a loader returning other bytecode"}, (
+        result.stdout + result.stderr
+    )
+    assert "mod says 42" in result.lines, result.stderr
+    assert "gadget ran" not in result.stdout

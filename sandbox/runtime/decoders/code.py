@@ -363,8 +363,40 @@ def _construct(args: tuple[Any, ...]) -> list[Access] | None:
     return [("code", "construct", site, None)]
 
 
+_PYC_HEADER = 16  # magic, flags, and the source's mtime and size (or hash): PEP 552
+
+
+def _module_bytecode(args: tuple[Any, ...]) -> bool:
+    """Whether ``marshal.loads`` is importlib unmarshalling a module's own ``.pyc``.
+
+    Bytecode is not verified by the interpreter: hand-made bytes can corrupt memory. So the
+    import system's unmarshal passes only for a real import (every frame up to
+    ``_find_and_load`` importlib's), of a ``.pyc`` under a code root that is the file of the
+    module being imported, with exactly that file's bytes — a loader whose ``get_data``
+    returns other bytes, or a direct call of ``_compile_bytecode``, is an unmarshal like any.
+    """
+    frame = caller_frame(3)
+    if frame is None or _id(frame.f_code) not in IMPORT_CODES or not args:
+        return False
+    path = frame.f_locals.get("bytecode_path")
+    if _type(path) is not _str or not _str_startswith(path, MODULE_PREFIXES):
+        return False
+    name = importing(frame)
+    if name is None or not file_is_module(_norm(path), name):
+        return False
+    data = args[0]
+    if _type(data) is not _bytes or _len(data) > MAX_MODULE:
+        return False
+    try:
+        with _open(path, "rb") as handle:
+            content = handle.read(MAX_MODULE + _PYC_HEADER + 1)
+    except (OSError, ValueError):
+        return False
+    return _type(content) is _bytes and content[_PYC_HEADER:] == data
+
+
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
-    if _from_import_system():
+    if _module_bytecode(args):
         return None  # a module's cached bytecode; the module decides
     return [("code", "unmarshal", caller_site(), None)]
 
