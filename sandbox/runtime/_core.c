@@ -535,14 +535,17 @@ open_find(const open_key *key, int phase, uint64_t h, int *found)
     }
 }
 
+/* The slots in use, so that a clear (at every audited path change) costs the entries held,
+ * not the table's size. */
+static uint32_t g_open_used[OPEN_CACHE_LIMIT];
+
 static void
 open_clear_all(void)
 {
-    for (size_t i = 0; i < OPEN_CACHE_SLOTS; i++) {
-        if (g_open[i].path != NULL) {
-            PyMem_RawFree(g_open[i].path);
-            g_open[i].path = NULL;
-        }
+    for (size_t i = 0; i < g_open_count; i++) {
+        open_slot *slot = &g_open[g_open_used[i]];
+        PyMem_RawFree(slot->path);
+        slot->path = NULL;
     }
     g_open_count = 0;
 }
@@ -1096,7 +1099,7 @@ core_open_cache_add(PyObject *self, PyObject *args)
         slot->mode_none = key.mode_none;
         slot->flags = key.flags;
         slot->phase = g_invoke;
-        g_open_count++;
+        g_open_used[g_open_count++] = (uint32_t)j;
     }
     slot->identity = kind;
     slot->dev = (unsigned long long)dev;
