@@ -15,9 +15,10 @@ through its links as the kernel will, must lead to the same file (device, inode)
 resolved to — or, for a name that does not exist yet, to the same directory — or the path is
 resolved afresh. The hook's open cache (answers to whole ``open`` events, kept by the core so
 an allowed ``open`` repeats without the callback) follows the same rules: cleared with this
-cache, validated with one ``stat`` once a child exists. Names under ``/proc/`` and ``/dev/``
-change their resolution with no event at all (the descriptor table behind ``/proc/self/fd``):
-they are resolved afresh every time. Limit: another thread or process swapping a link in the
+cache, validated with one ``stat`` once a child exists. Names whose resolution passes through
+``/proc`` change it with no event at all (the descriptor table behind ``/proc/self/fd``, the
+cwd behind ``/proc/self/cwd``; ``/dev/fd`` and ``/dev/stdin`` are links into it): they are
+resolved afresh every time. Limit: another thread or process swapping a link in the
 instant between the decision and the system call (time of check to time of use) is not seen;
 only the kernel layer (Landlock) closes that.
 """
@@ -51,10 +52,11 @@ _threads_running = _thread._count  # threads started by Python code, not countin
 _AT_FDCWD = -100
 _MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
 _CACHE_LIMIT = 4096
-# Names whose resolution changes with no event at all (the fd table behind /proc/self/fd and
-# /dev/fd, a process's cwd or root behind /proc/PID): resolved afresh every time, never kept.
-_VOLATILE = ("/proc/", "/dev/")
-_VOLATILE_DIRS = ("/proc", "/dev")
+# Names whose resolution changes with no event at all (the fd table behind /proc/self/fd, a
+# process's cwd or root behind /proc/PID): resolved afresh every time, never kept. A walk
+# that passes through /proc (a link into /proc/self/cwd, /dev/fd) is not kept either.
+_VOLATILE = ("/proc/",)
+_VOLATILE_DIRS = ("/proc",)
 
 # The resolution cache and its state; the hook runs on a private frozen copy of these
 # containers (see freeze.py), and with the native core the decision cache sits in C.
@@ -117,8 +119,8 @@ def realpath(path: str) -> str | None:
 
 
 def _walk(path: str) -> tuple[str | None, bool]:
-    """:func:`realpath`, and whether the walk went through ``/proc`` or ``/dev`` (a link into
-    ``/proc/self/cwd`` or ``/dev/fd`` resolves differently with no event: never cached)."""
+    """:func:`realpath`, and whether the walk went through ``/proc`` (a link into
+    ``/proc/self/cwd``, ``/dev/fd``: resolves differently with no event, never cached)."""
     if _len(path) > PATH_MAX:
         return None, False
     volatile = False
@@ -263,7 +265,7 @@ def _one_more(base: str, leaf: str) -> str | None:
     (the caller walks the whole path then: a link's target starts the walk over)."""
     candidate = (base if base != "/" else "") + "/" + leaf
     if _str_startswith(candidate, _VOLATILE) or candidate in _VOLATILE_DIRS:
-        return None  # into /proc or /dev: the caller walks (and keeps nothing)
+        return None  # into /proc: the caller walks (and keeps nothing)
     try:
         mode = _lstat(candidate).st_mode
     except _OSError:

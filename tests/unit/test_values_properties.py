@@ -220,3 +220,22 @@ def test_a_shell_word_wildcard_never_matches_shell_syntax(
     regex = re.compile(glob_to_regex("convert /tmp/*.png", "shell") + r"\Z")
     assert regex.match(f"convert /tmp/{prefix}{injected}{suffix}.png") is None
     assert regex.match("convert /tmp/../etc/passwd.png") is None
+
+
+def test_names_resolved_through_proc_are_never_kept(tmp_path: Any) -> None:
+    # GIVEN links whose resolution passes through /proc (a descriptor, the cwd), and /dev/shm
+    fd = os.open(str(tmp_path), os.O_RDONLY)
+    try:
+        (tmp_path / "via-fd").symlink_to(f"/dev/fd/{fd}/x")
+        (tmp_path / "via-cwd").symlink_to("/proc/self/cwd/x")
+        paths.forget_resolved_paths()
+        # WHEN they are resolved
+        for name in ("via-fd", "via-cwd"):
+            resolved = paths.resolve(str(tmp_path / name))
+            # THEN the answer is the kernel's, and it is not kept (it moves with no event)
+            assert resolved == os.path.realpath(tmp_path / name)
+            assert str(tmp_path / name) not in paths._RESOLVED
+        assert paths.resolve(f"/proc/self/fd/{fd}") == str(tmp_path)
+        assert not any(key.startswith("/proc/") for key in paths._RESOLVED)
+    finally:
+        os.close(fd)
