@@ -99,8 +99,11 @@ class Matcher:
 
 # Standard-library modules the "{stdlib}" module target does NOT include: native-memory
 # access and test hooks are capabilities of their own and must be learned explicitly; so are
-# the modules that open files in C with no audit event (readline's history and init files,
-# the dbm.gnu and dbm.ndbm databases): with them, a file read or write no hook would see.
+# the modules whose C code opens files, runs programs or talks to the network with no audit
+# event, where no hook would see it: a whole Tcl interpreter (open, exec, socket), readline's
+# history and init files, the dbm.gnu/dbm.ndbm databases, curses' terminal database, POSIX
+# shared memory (files in /dev/shm), syslog's socket, the NIS and shadow
+# password databases. A function that uses one learns its import like any other module's.
 STDLIB_EXCLUDED = frozenset(
     {
         "ctypes",
@@ -108,9 +111,18 @@ STDLIB_EXCLUDED = frozenset(
         "_testcapi",
         "_testinternalcapi",
         "_testbuffer",
+        "_tkinter",
+        "tkinter",
         "readline",
         "_gdbm",
         "_dbm",
+        "_curses",
+        "_curses_panel",
+        "_posixshmem",
+        "syslog",
+        "nis",
+        "spwd",
+        "ossaudiodev",
     }
 )
 

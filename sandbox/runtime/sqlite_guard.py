@@ -41,6 +41,8 @@ import _thread
 import os
 import sys
 
+from . import paths as _paths
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 
     Decide = Callable[[str, str, str], bool]
 
-__all__ = ["UNDECODABLE", "attach_targets", "guard_connection"]
+__all__ = ["UNDECODABLE", "attach_targets", "guard_connection", "parse_uri"]
 
 UNDECODABLE = "<undecodable>"
 """The target of a name that cannot be read safely (not an exact ``str``): always refuse it."""
@@ -57,7 +59,9 @@ _SQLITE_ATTACH = 24  # sqlite3.SQLITE_ATTACH (fixed by SQLite's C API; no import
 _SQLITE_OK = 0
 _SQLITE_DENY = 1
 # Captured once: code under the sandbox can rebind os.path.realpath or builtins at any time.
-_realpath = os.path.realpath
+# The sandbox's own resolver, not posixpath's: posixpath.realpath looks its helpers (os.lstat,
+# _joinrealpath...) up in its module globals at every call, which the function can rebind.
+_realpath = _paths.realpath
 _type = type
 _str = str
 _Exception = Exception
@@ -103,7 +107,7 @@ def _unquote(text: str) -> str:
     return _decode(_bytes(out), "utf-8", "surrogateescape")
 
 
-def _parse_uri(uri: str) -> tuple[str | None, str]:
+def parse_uri(uri: str) -> tuple[str | None, str]:
     """``file:`` URI → (decoded path or ``None`` when SQLite rejects it, last ``mode`` value)."""
     rest = uri[5:]
     if _startswith(rest, "//"):
@@ -129,8 +133,8 @@ def _parse_uri(uri: str) -> tuple[str | None, str]:
 def _absolute(path: str) -> str:
     if not _startswith(path, "/"):
         path = _getcwd() + "/" + path  # SQLite's unix VFS makes it absolute the same way
-    resolved: str = _realpath(path)
-    return resolved
+    resolved = _realpath(path)
+    return resolved if resolved is not None else UNDECODABLE  # a loop, or over PATH_MAX
 
 
 def attach_targets(name: Any) -> tuple[tuple[str, str], ...]:
@@ -168,7 +172,7 @@ def attach_targets(name: Any) -> tuple[tuple[str, str], ...]:
         return ()
     targets: tuple[tuple[str, str], ...] = (("write", _absolute(name)),)
     if _startswith(name, "file:"):
-        path, mode = _parse_uri(name)
+        path, mode = parse_uri(name)
         if path is not None and path != "" and path != ":memory:" and mode != "memory":
             targets += (("read" if mode == "ro" else "write", _absolute(path)),)
     return targets

@@ -63,7 +63,13 @@ def _profile() -> dict[str, Any]:
             {"action": "exec", "target": os.path.realpath(sys.executable), "phase": "any"},
             {"action": "fork", "target": "fork", "phase": "any"},
         ],
-        modules=[{"action": "import", "target": "worker", "phase": "any"}],
+        modules=[
+            {"action": "import", "target": "worker", "phase": "any"},
+            # multiprocessing's resource tracker (spawn, forkserver) imports POSIX shared
+            # memory, which {stdlib} leaves out (its C code opens /dev/shm files unaudited):
+            # a function that uses it learns this import
+            {"action": "import", "target": "_posixshmem", "phase": "any"},
+        ],
         files=[
             # multiprocessing's private directory (the forkserver's socket lives there)
             {"action": action, "target": target, "phase": "any"}

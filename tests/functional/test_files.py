@@ -512,7 +512,7 @@ def test_stdlib_modules_that_open_files_unaudited_must_be_learned(
     code = (
         ENFORCE_INVOKE.replace("sandbox.runtime.hook.mark_invoke_phase()\n", "")
         + """
-for name in ("readline", "_gdbm", "_dbm", "json"):
+for name in ("readline", "_gdbm", "_dbm", "_tkinter", "_posixshmem", "_curses", "syslog", "json"):
     try:
         __import__(name)
         print(name, "imported")
@@ -522,9 +522,50 @@ for name in ("readline", "_gdbm", "_dbm", "json"):
         print(name, "not installed")
 """
     )
-    # WHEN the function imports readline (history files read and written in C, no audit event)
+    # WHEN the function imports readline (history files read and written in C, no audit
+    # event), Tcl (open, exec, socket in C), POSIX shared memory, curses, syslog...
     result = child(code)
-    # THEN it is refused unless learned; other stdlib modules import as before
+    # THEN each is refused unless learned; other stdlib modules import as before
     assert result.lines[0] == "readline blocked", result.stderr
-    assert all(line.endswith(("blocked", "not installed")) for line in result.lines[1:3])
-    assert result.lines[3] == "json imported"
+    assert all(line.endswith(("blocked", "not installed")) for line in result.lines[1:-1])
+    assert "_posixshmem blocked" in result.lines
+    assert result.lines[-1] == "json imported"
+
+
+SQLITE_URIS = """
+import os, sqlite3, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+BASE = os.getcwd()
+for label, name in (
+    ("mode=memory in another parameter", f"file:{BASE}/outside/a.db?x=mode=memory"),
+    ("mode=memory in the file name", f"file:{BASE}/outside/mode=memory.db"),
+    ("percent-encoded dot-dot", f"file:{BASE}/allowed/..%2Foutside%2Fb.db"),
+    ("a later mode wins", f"file:{BASE}/outside/c.db?mode=memory&mode=rwc"),
+):
+    try:
+        sqlite3.connect(name, uri=True).execute("create table t (x)")
+        print(label, "WRITTEN")
+    except PermissionError:
+        print(label, "blocked")
+print("memory", sqlite3.connect("file::memory:?cache=shared", uri=True).execute("select 1").fetchone())
+"""
+
+
+def test_sqlite_uris_are_decided_on_the_file_sqlite_opens(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN writes allowed under allowed/ only (and the plain reading of a memory URI's name)
+    _scratch_profile(
+        tmp_path, {"action": "write", "target": "{task}/file::memory:?cache=shared", "phase": "any"}
+    )
+    # WHEN SQLite URIs name files outside it in ways a text search misreads
+    result = child(SQLITE_URIS, env={"SANDBOX_LANDLOCK": "off"})
+    # THEN each is decided on the file SQLite would open (percent-decoded, the last mode=
+    # wins, mode= only as a parameter of its own): refused; a memory database opens
+    assert result.lines == [
+        "mode=memory in another parameter blocked",
+        "mode=memory in the file name blocked",
+        "percent-encoded dot-dot blocked",
+        "a later mode wins blocked",
+        "memory (1,)",
+    ], result.stdout + result.stderr
+    assert list((tmp_path / "outside").iterdir()) == []

@@ -16,6 +16,7 @@ import os
 from .. import paths
 from ..categories import UNDECODABLE
 from ..values import as_int, as_path, undecodable
+from ..sqlite_guard import parse_uri as _parse_uri
 from . import code as _code
 
 TYPE_CHECKING = False
@@ -238,16 +239,23 @@ def _chdir(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
+    # SQLite reads the name two ways depending on a flag the event does not carry (uri=): a
+    # plain file name, and a `file:` URI (percent-decoded, the last mode= wins). Both are
+    # decided, as for ATTACH (sqlite_guard): a memory database opens no file in the URI reading.
     database = args[0]
     value = as_path(database)
-    if _type(value) is _str and (value in ("", ":memory:") or _str_startswith(value, "file:")):
-        if value in ("", ":memory:") or "mode=memory" in value:
-            return None
-        uri_path = value[5:].partition("?")[0]
-        if _str_startswith(uri_path, "//"):
-            uri_path = "/" + uri_path[2:].partition("/")[2]
-        return _one("write", uri_path)
-    return _one("write", database)
+    if _type(value) is not _str or _str_startswith(value, UNDECODABLE):
+        return _one("write", database)
+    if value == "" or value == ":memory:":
+        return None
+    out = _one("write", value) or []
+    if _str_startswith(value, "file:"):
+        path, mode = _parse_uri(value)
+        if path is None:
+            return out or None  # an authority SQLite refuses: the URI reading opens nothing
+        if path != "" and path != ":memory:" and mode != "memory":
+            out += _one("read" if mode == "ro" else "write", path) or []
+    return out or None
 
 
 DECODERS = {
