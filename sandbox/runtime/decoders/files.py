@@ -15,8 +15,8 @@ import os
 
 from .. import paths
 from ..categories import UNDECODABLE
-from ..values import as_int, as_path, undecodable
 from ..sqlite_guard import parse_uri as _parse_uri
+from ..values import as_int, as_path, undecodable
 from . import code as _code
 
 TYPE_CHECKING = False
