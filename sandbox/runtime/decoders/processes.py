@@ -205,7 +205,14 @@ def exec_accesses(
     for found in programs:
         if found in [o[2].partition(ARG_SEP)[0] for o in out]:
             continue
-        problem = child.python_child_problem(found, arguments, problem_env, environ.ENVIRON)
+        # argv, env and the tracked environment are plain str here (decoded above; the copy
+        # holds only what as_text gave): for a program known to be neither Python, env nor a
+        # script, the check's answer is None without decoding them again.
+        problem = (
+            None
+            if child.known_plain(found)
+            else child.python_child_problem(found, arguments, problem_env, environ.ENVIRON)
+        )
         detail = ("unprotected", problem) if problem is not None else arguments
         out.append(("processes", "exec", process_target(found, arguments[1:]), detail))
     return out + _env_accesses(child_env)
@@ -263,11 +270,7 @@ def _wrapper_intact(candidate: Any) -> bool:
 
 def _route_fork_exec(namespace: Any, name: str) -> str | None:
     """Make ``namespace[name]`` the sealed wrapper; why not, if it is neither it nor the original."""
-    current = None
-    for key, value in _dict.items(namespace):
-        if _type(key) is _str and key == name:
-            current = value
-            break
+    current = lookup(namespace, name)
     if current is _fork_exec_original:
         namespace[name] = _FORK_EXEC_WRAPPER[0]
         return None
@@ -295,9 +298,13 @@ def _popen_problem() -> str | None:
         namespace, ("get_exec_path", "fsencode", "path")
     )
     join, dirname = lookup_all(_object_getattribute(path_module, "__dict__"), ("join", "dirname"))
-    current = (get_exec_path, fsencode, join, dirname)
     # Compared item by item by identity: a tuple's == would call a rebound object's __eq__.
-    if any(now is not then for now, then in zip(current, _ORIGINALS, strict=True)):
+    if (
+        get_exec_path is not _ORIGINALS[0]
+        or fsencode is not _ORIGINALS[1]
+        or join is not _ORIGINALS[2]
+        or dirname is not _ORIGINALS[3]
+    ):
         return "os's functions that subprocess calls were rebound"
     subprocess = lookup(_sys_modules, "subprocess")
     if subprocess is not None and _type(subprocess) is _ModuleType:
