@@ -292,6 +292,9 @@ def as_argv(value: object) -> list[str] | str:
         return undecodable(value)
     out: list[str] = []
     for item in value:  # type: ignore[attr-defined]
+        if _type(item) is _str:
+            out.append(item)  # (what as_path answers for an exact str, without the call)
+            continue
         text = as_path(item)
         if _type(text) is not _str:
             return undecodable(item)

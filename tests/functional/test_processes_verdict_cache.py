@@ -323,3 +323,50 @@ attempt("sly", lambda: subprocess.run([Sly(TOOL), *ARGV], executable=Sly(TOOL)))
     result = _run(child, tmp_path, tool, attack)
     # THEN the exec is refused as undecodable (never "allowed"), whatever the object answers
     _assert_cached_then(result, "sly", "BLOCKED processes exec")
+
+
+def test_objects_planted_where_the_popen_check_reads_run_no_code_in_the_hook(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the cached plain tool
+    tool = _old_tool(tmp_path)
+    # WHEN the function plants objects where the Popen decoder reads: a fake of the sandbox's
+    # own values module in sys.modules (the decoder imported a helper from it at each exec),
+    # and an os.path and a subprocess.os whose class answers __dict__ with a property
+    attack = """
+import types
+calls = []
+fake = types.ModuleType("fake")
+def _environ_data(value):
+    calls.append("values")
+    return None
+fake._environ_data = _environ_data
+sys.modules[_child.__name__.rpartition(".")[0] + ".values"] = fake
+attempt("planted-module", run)
+class Sly:
+    def __init__(self, real):
+        object.__setattr__(self, "real", real)
+    @property
+    def __dict__(self):
+        calls.append("__dict__")
+        return os.__dict__
+    def __getattr__(self, name):  # what subprocess itself uses, outside the hook
+        return getattr(object.__getattribute__(self, "real"), name)
+real_path = os.path
+os.path = Sly(real_path)
+attempt("planted-path", run)
+os.path = real_path
+real_os = subprocess.os
+subprocess.os = Sly(real_os)
+attempt("planted-subprocess-os", lambda: subprocess.Popen([TOOL, *ARGV]).wait())
+subprocess.os = real_os
+print("hook-ran", calls)
+"""
+    result = _run(child, tmp_path, tool, attack)
+    outcome = _outcomes(result)
+    # THEN none of their code ran: the planted module is never consulted, the others are
+    # refused as rebound helpers
+    assert outcome["planted-module"].startswith("ALLOWED"), result.stdout + result.stderr
+    assert outcome["planted-path"].startswith("BLOCKED processes exec")
+    assert outcome["planted-subprocess-os"].startswith("BLOCKED processes exec")
+    assert "hook-ran []" in result.lines
