@@ -101,6 +101,10 @@ class Recorder:
         self.environment = environment or os.urandom(8).hex()
         self.key = key or os.urandom(32)
         self._novel_this_invocation = 0
+        # Known once (the method itself is looked up at each call: the instance's class is
+        # swapped for its frozen copy at install); LineSink has no flush, and getattr with a
+        # default costs an AttributeError at every invocation end.
+        self._buffered = getattr(sink, "flush", None) is not None
         self._batch = max(1, batch)
         self._batch_seconds = batch_seconds
         self._limit = 1  # the current run's size limit: doubles after each run written
@@ -135,9 +139,8 @@ class Recorder:
 
     def flush(self) -> None:
         """Push buffered lines (the S3 sink) out; the hook calls it under its re-entrancy guard."""
-        flush = getattr(self.sink, "flush", None)
-        if flush is not None:
-            flush()
+        if self._buffered:
+            self.sink.flush()  # type: ignore[union-attr]
 
     def begin_invocation(self) -> None:
         self._novel_this_invocation = 0
