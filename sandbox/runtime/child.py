@@ -519,7 +519,7 @@ def _problem(
 #   resolves to (the basename the interpreter and env checks read) is the one that was judged;
 # - it was last changed (change and modification time) more than a second before this module
 #   was imported, i.e. before the sandbox was installed, so before the function's code could
-#   touch it. A write through a shared memory mapping updates the file's times only at the
+#   touch it (so nothing is cached in a Python child of a sandboxed process: see _CACHE_PLAIN). A write through a shared memory mapping updates the file's times only at the
 #   first write into a clean page; a mapping the function made and wrote into before the
 #   verdict was taken could change the content later without a new time. No write of the
 #   function's can leave the times of a file from before the install unchanged, so such files
@@ -888,5 +888,10 @@ def _decode_env(env: object) -> dict[str, str] | None:
     return out
 
 
-# Caching is sound only when each interpreter's real path has a Python name (see _PLAIN).
-_CACHE_PLAIN = all(_python_name(_basename(real)) for real in _INTERPRETERS)
+# Caching is sound only when each interpreter's real path has a Python name (see _PLAIN), and
+# only in the process that installed the sandbox first: a Python child of a sandboxed process
+# (it finds child_site/ first on PYTHONPATH, set by that process's install) starts after the
+# function's code ran, so "changed before this import" would not mean "before the function".
+_CACHE_PLAIN = all(_python_name(_basename(real)) for real in _INTERPRETERS) and (
+    _partition(os.environ.get("PYTHONPATH", ""), _pathsep)[0] != CHILD_SITE_DIR
+)

@@ -91,3 +91,20 @@ def test_the_checks_own_path_helpers_match_posixpath() -> None:
     assert child._path_join("/a", "b") == posixpath.join("/a", "b")
     assert child._path_join("/a/", "/b") == posixpath.join("/a/", "/b")
     assert child._real("/usr/../usr/./bin") == os.path.realpath("/usr/bin")
+
+
+def test_a_python_child_of_a_sandboxed_process_caches_nothing() -> None:
+    # GIVEN a Python started as a sandboxed process starts its children: child_site/ first on
+    # PYTHONPATH (its "before this import" is after the function's code ran)
+    import subprocess
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    env["PYTHONPATH"] = os.pathsep.join([child.child_site_dir(), str(REPO)])
+    code = "from sandbox.runtime import child; print(child._CACHE_PLAIN)"
+    # WHEN it imports the check
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    # THEN it keeps no verdict (this process, the one that installed first, does)
+    assert out.stdout.strip() == "False", out.stderr
+    assert child._CACHE_PLAIN is True
