@@ -88,9 +88,13 @@ def build_queries(function: str, *, bin_minutes: int = 60) -> Queries:
         "    by env, phase, category, action, target, argv_key, v\n"
         f"| limit {MAX_ROWS}"
     )
+    # A record covers one invocation, or a run of quiet ones (first_invocation..invocation,
+    # first_time..time: see sandbox.runtime.recorder): n counts invocations, not records.
     invocations = (
         f'filter type = "sandbox.invocation" and function = {name}\n'
-        "| stats count(*) as n, max(invocation) as last_invocation, min(time) as first,\n"
+        "| fields invocation - coalesce(first_invocation, invocation) + 1 as covered,\n"
+        "    coalesce(first_time, time) as began\n"
+        "| stats sum(covered) as n, max(invocation) as last_invocation, min(began) as first,\n"
         f"    max(time) as last by env, bin({bin_minutes}m) as period, v\n"
         f"| limit {MAX_ROWS}"
     )

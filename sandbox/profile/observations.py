@@ -103,18 +103,46 @@ class Observation:
         )
 
 
+# A run record (``first_invocation``) covers at most this many invocations: the runtime writes
+# runs of at most 64; anything longer is not the sandbox's (and would cost memory to expand).
+MAX_RUN = 4096
+
+
 @dataclass(frozen=True, order=True)
 class InvocationEnd:
-    """The end of one invocation in one environment, with its count of novel observations."""
+    """The end of one invocation in one environment, with its count of novel observations.
+
+    A run record of the runtime (quiet invocations ``first``..``invocation``, see
+    :mod:`sandbox.runtime.recorder`) is read as one end per invocation: the first at
+    ``first_time``, the last at ``time``, the ones between at ``first_time`` (times are only
+    ever joined by min and max, so the answer is the one the single records would give).
+    """
 
     env: str
     invocation: int
     time: str = ""
     novel: int = 0
     function: str = ""
+    first: int = 0  # a run's first invocation (0: a single end)
+    first_time: str = ""
 
     def key(self) -> tuple[str, int]:
         return (self.env, self.invocation)
+
+    def ends(self) -> list[InvocationEnd]:
+        """The single ends this record stands for (itself, or one per invocation of a run)."""
+        if not self.first or self.first >= self.invocation:
+            return [self]
+        return [
+            InvocationEnd(
+                self.env,
+                number,
+                self.time if number == self.invocation else self.first_time,
+                0,
+                self.function,
+            )
+            for number in range(self.first, self.invocation + 1)
+        ]
 
 
 @dataclass
@@ -150,9 +178,10 @@ class ObservationSet:
         if isinstance(item, Observation):
             self.observations.setdefault(item.key(), item)
         else:
-            known = self.invocations.get(item.key())
-            if known is None or (item.time, item.novel) > (known.time, known.novel):
-                self.invocations[item.key()] = item
+            for end in item.ends():
+                known = self.invocations.get(end.key())
+                if known is None or (end.time, end.novel) > (known.time, known.novel):
+                    self.invocations[end.key()] = end
 
     def add_line(self, line: str, source: str) -> str:
         """Parse one line; returns ``observation``, ``invocation`` or the skip reason.
@@ -295,9 +324,23 @@ def parse_line(
         return "invalid", None
     if kind == INVOCATION:
         novel = data.get("novel", 0)
-        if not isinstance(novel, int) or isinstance(novel, bool):
+        first = data.get("first_invocation", 0)
+        first_time = data.get("first_time", time)
+        if (
+            not isinstance(novel, int)
+            or isinstance(novel, bool)
+            or not isinstance(first, int)
+            or isinstance(first, bool)
+            or not isinstance(first_time, str)
+            or (
+                "first_invocation" in data
+                and not (1 <= first <= invocation and invocation - first < MAX_RUN)
+            )
+        ):
             return "invalid", None
-        return "invocation", InvocationEnd(env, invocation, time, novel, record_function)
+        return "invocation", InvocationEnd(
+            env, invocation, time, novel, record_function, first, first_time
+        )
     category, action, target, phase = (
         data.get(k) for k in ("category", "action", "target", "phase")
     )

@@ -83,7 +83,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 
+from . import paths
 from .errors import ConfigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -120,13 +122,9 @@ _decode = bytes.decode
 _bytes_startswith = bytes.startswith
 _bytes_partition = bytes.partition
 _bytes_strip = bytes.strip
-_realpath = os.path.realpath
-_abspath = os.path.abspath
-_normpath = os.path.normpath
-_basename = os.path.basename
+_str_rpartition = str.rpartition
+_getcwd = os.getcwd
 _dirname = os.path.dirname
-_path_join = os.path.join
-_isfile = os.path.isfile
 _access = os.access
 _os_open = os.open
 _os_read = os.read
@@ -150,8 +148,12 @@ _base_executable = getattr(sys, "_base_executable", sys.executable)
 _INTERPRETERS = frozenset(
     os.path.realpath(interpreter) for interpreter in (_executable, _base_executable) if interpreter
 )
+_stat = os.stat
+_time_ns = time.time_ns
+_OSError = OSError
+_ValueError = ValueError
 
-CHILD_SITE_DIR = _path_join(_dirname(_abspath(__file__)), "child_site")
+CHILD_SITE_DIR = os.path.join(_dirname(os.path.abspath(__file__)), "child_site")
 
 # The variables that carry the sandbox's configuration to a child, and the ones a child's
 # environment must keep unchanged: a different value weakens or switches off its sandbox.
@@ -485,7 +487,10 @@ def _problem(
 ) -> str | None:
     if depth > _MAX_DEPTH:
         return "too many levels of env or #! interpreters"
-    real = _realpath(path)
+    identity = _plain_identity(path)
+    if identity is not None and _dict_get(_PLAIN, path) == identity:
+        return None  # known to be neither Python, env nor a script, and unchanged since
+    real = _real(path)
     if _is_python(path, real):
         return _python_problem(path, argv, env, reference)
     if _basename(path) == "env" or _basename(real) == "env":
@@ -495,7 +500,92 @@ def _problem(
         interpreter, extra = shebang
         script_argv = [interpreter, *extra, path, *argv[1:]]
         return _problem(interpreter, script_argv, env, reference, depth + 1)
+    if identity is not None:
+        if _len(_PLAIN) >= _PLAIN_LIMIT:
+            _PLAIN.clear()
+        _PLAIN[path] = identity
     return None
+
+
+# The verdict cache. A program that is neither a Python interpreter, ``env`` nor a ``#!``
+# script needs no look at argv or the environment: its verdict is "no Python child". Finding
+# that out costs a realpath walk and an open + read of its first bytes; the answer is kept per
+# path (exact ``str``, absolute) with the identity of the file the path leads to, and each use
+# costs ONE ``stat`` of the path as given (symlinks followed): a swapped program or a swapped
+# link shows as another identity, and the program is judged afresh. The identity is (device,
+# inode, link count, change time, modification time, size). A program is kept only when
+# - it is a regular file with exactly one name (one directory entry): renaming it, or adding or
+#   removing a name, changes its change time, so while the identity holds, the name the path
+#   resolves to (the basename the interpreter and env checks read) is the one that was judged;
+# - it was last changed (change and modification time) more than a second before this module
+#   was imported, i.e. before the sandbox was installed, so before the function's code could
+#   touch it (so nothing is cached in a Python child of a sandboxed process: see _CACHE_PLAIN). A write through a shared memory mapping updates the file's times only at the
+#   first write into a clean page; a mapping the function made and wrote into before the
+#   verdict was taken could change the content later without a new time. No write of the
+#   function's can leave the times of a file from before the install unchanged, so such files
+#   may be cached; files written since (the function's own tools) are judged at every exec.
+# - every interpreter this process knows by its real path has a Python name, so the real-path
+#   comparison of :func:`_is_python` adds nothing to the name checks (else nothing is cached).
+# The cache lives in the module's globals, of which the hook runs a private frozen copy, like
+# the path cache (``paths._RESOLVED``): code in the function reaches it only through ``gc``
+# walks, which are a capability of their own (``introspect``), or a frame of the Python core.
+_PLAIN: dict[str, tuple[int, int, int, int, int, int]] = {}
+_PLAIN_LIMIT = 256
+_dict_get = dict.get
+# Files changed after this instant (less a second: the kernel stamps times from a coarse clock,
+# and the margin covers it) are never cached.
+_CACHE_BEFORE_NS = _time_ns() - 1_000_000_000
+
+
+def known_plain(path: str) -> bool:
+    """Whether ``path`` is a program already judged neither Python, ``env`` nor a script, and
+    unchanged since (one ``stat``): then :func:`python_child_problem` is ``None`` for it with any
+    plain argv and environment. See ``_PLAIN`` for when a verdict is kept.
+
+    Example
+    -------
+    >>> known_plain("/no/such/program")
+    False
+    """
+    identity = _plain_identity(path)
+    return identity is not None and _dict_get(_PLAIN, path) == identity
+
+
+def _plain_identity(path: str) -> tuple[int, int, int, int, int, int] | None:
+    """The identity under which ``path``'s verdict may be cached, or ``None`` if it may not."""
+    if _type(path) is not _str or not _CACHE_PLAIN or not _startswith(path, "/"):
+        return None
+    try:
+        st = _stat(path)
+    except (_OSError, _ValueError):
+        return None
+    ctime = st.st_ctime_ns
+    mtime = st.st_mtime_ns
+    nlink = st.st_nlink
+    if (
+        not _S_ISREG(st.st_mode)
+        or nlink != 1
+        or ctime >= _CACHE_BEFORE_NS
+        or mtime >= _CACHE_BEFORE_NS
+    ):
+        return None
+    return (st.st_dev, st.st_ino, nlink, ctime, mtime, st.st_size)
+
+
+def _real(path: str) -> str:
+    """``path`` with its symlinks resolved (the sandbox's own walk: no ``posixpath`` code, whose
+    module globals the function could rebind, runs inside the hook); unresolvable (a loop, a
+    name over ``PATH_MAX``, no working directory): the absolute path as given."""
+    full = paths.absolute(path)
+    if full is None:
+        return path
+    resolved = paths.realpath(full)
+    return resolved if resolved is not None else full
+
+
+def _basename(path: str) -> str:
+    """``os.path.basename`` for a ``str``, with nothing rebindable on its way."""
+    return _str_rpartition(path, "/")[2]
 
 
 def _python_problem(
@@ -716,6 +806,50 @@ def _which(name: str, search: str) -> str | None:
     return None
 
 
+# ``os.path``'s helpers for ``str``, written out: the posixpath functions look their own
+# helpers up in posixpath's module globals at each call, which the function can rebind (code
+# of the function's would run inside the hook, and answer for it). Same results for ``str``.
+
+
+def _path_join(base: str, name: str) -> str:
+    if _startswith(name, "/"):
+        return name
+    if not base or base[-1] == "/":
+        return base + name
+    return base + "/" + name
+
+
+def _normpath(path: str) -> str:
+    if not path:
+        return "."
+    slashes = 0
+    if _startswith(path, "/"):
+        # POSIX lets an implementation give exactly two leading slashes a meaning of its own.
+        slashes = 2 if _startswith(path, "//") and not _startswith(path, "///") else 1
+    parts: list[str] = []
+    for part in _split(path, "/"):
+        if not part or part == ".":
+            continue
+        if part != ".." or (not slashes and not parts) or (parts and parts[-1] == ".."):
+            parts.append(part)
+        elif parts:
+            parts.pop()
+    return ("/" * slashes + _join_str("/", parts)) or "."
+
+
+def _abspath(path: str) -> str:
+    if not _startswith(path, "/"):
+        path = _path_join(_getcwd(), path)
+    return _normpath(path)
+
+
+def _isfile(path: str) -> bool:
+    try:
+        return _S_ISREG(_stat(path).st_mode)
+    except (_OSError, _ValueError):
+        return False
+
+
 def _text(value: object) -> str | None:
     """A plain ``str`` as is, a plain ``bytes`` decoded as the OS would; anything else ``None``."""
     if _type(value) is _str:
@@ -752,3 +886,12 @@ def _decode_env(env: object) -> dict[str, str] | None:
             return None  # undecodable, or the same name twice (which one wins is the OS's)
         out[name] = text
     return out
+
+
+# Caching is sound only when each interpreter's real path has a Python name (see _PLAIN), and
+# only in the process that installed the sandbox first: a Python child of a sandboxed process
+# (it finds child_site/ first on PYTHONPATH, set by that process's install) starts after the
+# function's code ran, so "changed before this import" would not mean "before the function".
+_CACHE_PLAIN = all(_python_name(_basename(real)) for real in _INTERPRETERS) and (
+    _partition(os.environ.get("PYTHONPATH", ""), _pathsep)[0] != CHILD_SITE_DIR
+)

@@ -152,7 +152,8 @@ def end_invocation(_audit: Callable[..., None] = sys.audit) -> None:
 
 
 def flush(_audit: Callable[..., None] = sys.audit) -> None:
-    """Push buffered observations out (the S3 sink); registered with ``atexit`` in learn mode."""
+    """Write what learn holds back (the run of quiet invocation ends) and push buffered
+    observations out (the S3 sink); registered with ``atexit`` in learn mode."""
     _audit("sandbox.flush")
 
 
@@ -896,6 +897,7 @@ def _control(
 
     def on_flush(args: tuple[Any, ...], caller: Any) -> Any:
         if recorder is not None and trusted(caller):
+            recorder.write_pending()  # the quiet invocation ends counted but not yet written
             recorder.flush()
         return None
 

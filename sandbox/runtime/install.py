@@ -104,8 +104,9 @@ def install(
             from .s3_sink import S3LineSink
 
             extra.append(S3LineSink(config.observations_s3, env=environment))
-            # At exit, flush through the hook so the upload's own I/O is not audited.
-            atexit.register(flush_observations)
+        # At exit, flush through the hook (the upload's own I/O is not audited): the run of
+        # quiet invocation ends not yet written, and the S3 sink's buffer.
+        atexit.register(flush_observations)
         start_sinks = tuple(extra)
         sink: LineSink | TeeSink = (
             TeeSink(LineSink(stdout=True), *extra) if extra else LineSink(stdout=True)

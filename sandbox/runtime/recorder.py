@@ -8,9 +8,22 @@ Observation format (``"type": "sandbox.observation"``, ``"v": 2``)::
      "target": "{task}/templates/order.html", "mac": "…"}
 
 ``target`` is normalised and written against symbolic roots; an ``exec`` also carries ``argv``
-(without argv[0]). Each invocation's end writes ``"type": "sandbox.invocation"`` with the count of
-novel observations, which is how ``profile status`` knows learning has settled. Nothing is held
-back until the invocation ends, so a timeout, crash or SIGKILL loses nothing already seen.
+(without argv[0]). Novel observations are never held back: each is written the moment it is
+seen, so a timeout, crash or SIGKILL loses nothing already seen.
+
+Invocation ends (``"type": "sandbox.invocation"``) count the invocations learning has seen,
+which is how ``profile status`` knows learning has settled. An invocation that saw something
+novel has its end written at once (with ``novel``, the count). The ends of invocations that saw
+nothing novel are counted in memory and written as ONE signed record for a run of consecutive
+invocations: ``invocation`` (the last), ``first_invocation``, ``time`` (the last one's end),
+``first_time`` (the first one's end), ``novel`` 0, ``request_id`` (the last one's). The run is
+written when it reaches its size limit (1, 2, 4... doubling up to :data:`BATCH_INVOCATIONS`),
+when it began more than :data:`BATCH_SECONDS` before an invocation's end, before any novel
+observation is written (so the log stays in order), and at a clean exit. A crash or SIGKILL
+(how Lambda ends an environment) therefore loses at most the run not yet written: fewer than
+``BATCH_INVOCATIONS`` invocation ends, and never more than were written before them; never an
+observation. The profile builder reads both forms (one end, or a run) into the same counts;
+lost ends only make learning look less settled than it is (conservative).
 
 Authentication: the function's own output goes to the same log stream, and a line it prints
 (an event field echoed into a log message is enough) would otherwise be read as an observation
@@ -42,8 +55,13 @@ except ImportError:  # pragma: no cover - every CPython with ssl has it
     from hmac import digest as _hmac_digest  # type: ignore[assignment]
 
 OBSERVATION_VERSION = 2
+# Runs of invocation ends that carry nothing novel: at most this many per record, and a run
+# that began this many seconds ago is written at the next invocation end (see the docstring).
+BATCH_INVOCATIONS = 64
+BATCH_SECONDS = 60.0
 _strftime = time.strftime
 _gmtime = time.gmtime
+_time = time.time
 _bytes_hex = bytes.hex
 _str_encode = str.encode
 
@@ -73,6 +91,8 @@ class Recorder:
         roots: Roots,
         environment: str | None = None,
         key: bytes | None = None,
+        batch: int = BATCH_INVOCATIONS,
+        batch_seconds: float = BATCH_SECONDS,
     ):
         self.sink = sink
         self.function = function
@@ -81,6 +101,15 @@ class Recorder:
         self.environment = environment or os.urandom(8).hex()
         self.key = key or os.urandom(32)
         self._novel_this_invocation = 0
+        # Known once (the method itself is looked up at each call: the instance's class is
+        # swapped for its frozen copy at install); LineSink has no flush, and getattr with a
+        # default costs an AttributeError at every invocation end.
+        self._buffered = getattr(sink, "flush", None) is not None
+        self._batch = max(1, batch)
+        self._batch_seconds = batch_seconds
+        self._limit = 1  # the current run's size limit: doubles after each run written
+        # The run not yet written: [first, last, first end (s), last end (s), last request id]
+        self._pending: list[Any] | None = None
 
     def record(
         self, category: str, action: str, target: str, phase: str, invocation: Invocation
@@ -104,32 +133,82 @@ class Recorder:
             record["argv"] = argv
         record["mac"] = mac(self.key, record)
         self._novel_this_invocation += 1
+        if self._pending is not None:
+            self.write_pending()  # the quiet invocations before it come first in the log
         self.sink.write(record)
 
     def flush(self) -> None:
         """Push buffered lines (the S3 sink) out; the hook calls it under its re-entrancy guard."""
-        flush = getattr(self.sink, "flush", None)
-        if flush is not None:
-            flush()
+        if self._buffered:
+            self.sink.flush()  # type: ignore[union-attr]
 
     def begin_invocation(self) -> None:
         self._novel_this_invocation = 0
 
     def end_invocation(self, invocation: Invocation) -> None:
+        """Count the invocation's end; write it at once if it saw something novel."""
+        number = invocation.number
+        pending = self._pending
+        if self._novel_this_invocation or self._batch == 1:
+            if pending is not None:
+                self.write_pending()
+            now = _time()
+            self._write_end(
+                number, number, now, now, invocation.request_id, self._novel_this_invocation
+            )
+            self._novel_this_invocation = 0
+            return
+        now = _time()
+        if pending is not None and number != pending[1] + 1:
+            self.write_pending()  # (numbers are consecutive; anything else starts a new run)
+            pending = None
+        if pending is None:
+            pending = self._pending = [number, number, now, now, invocation.request_id]
+        else:
+            pending[1] = number
+            pending[3] = now
+            pending[4] = invocation.request_id
+        if number - pending[0] + 1 >= self._limit or now - pending[2] >= self._batch_seconds:
+            self.write_pending()
+            self._limit = min(self._limit * 2, self._batch)
+
+    def write_pending(self) -> None:
+        """Write the run of quiet invocation ends not yet written (at exit, before a novelty)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        self._write_end(pending[0], pending[1], pending[2], pending[3], pending[4], 0)
+
+    def _write_end(
+        self,
+        first: int,
+        last: int,
+        first_time: float,
+        last_time: float,
+        request_id: Any,
+        novel: int,
+    ) -> None:
         record: dict[str, Any] = {
             "type": "sandbox.invocation",
             "v": OBSERVATION_VERSION,
             "function": self.function,
             "version": self.version,
             "env": self.environment,
-            "request_id": invocation.request_id,
-            "invocation": invocation.number,
-            "time": _now(),
-            "novel": self._novel_this_invocation,
+            "request_id": request_id,
+            "invocation": last,
+            "time": _at(last_time),
+            "novel": novel,
         }
+        if first != last:
+            record["first_invocation"] = first
+            record["first_time"] = _at(first_time)
         record["mac"] = mac(self.key, record)
         self.sink.write(record)
-        self._novel_this_invocation = 0
+
+
+def _at(seconds: float) -> str:
+    return _strftime("%Y-%m-%dT%H:%M:%SZ", _gmtime(seconds))
 
 
 def _now() -> str:

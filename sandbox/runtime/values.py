@@ -21,6 +21,10 @@ import sys
 
 from .categories import UNDECODABLE
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
 # Bound at import: the built-in implementations, never looked up again.
 _str = str
 _bytes = bytes
@@ -89,17 +93,64 @@ def capture_pathlib() -> None:
         _PATH_TYPES.append((kind, _lookup(kind, "__fspath__"), _lookup(kind, "__str__")))
 
 
+# A dict whose keys are all exact ``str`` (CPython 3.11+ marks its key table "unicode") is
+# probed with built-in string comparison only: ``dict.get`` with an exact-str name can then run
+# no code of the function's, whatever the dict holds. CPython switches a table to the general
+# kind for good as soon as any other key (a ``str`` subclass, bytes...) is inserted, and the two
+# kinds differ in entry size (16 bytes against 24), so ``dict.__sizeof__`` tells them apart in
+# constant time. The sizes are computed from the layout and checked against real dicts of both
+# kinds at import; on any mismatch (another CPython, 3.10) every lookup walks.
+_dict_sizeof = dict.__sizeof__
+_dict_get = dict.get
+_tuple_index = tuple.index
+_enumerate = enumerate
+
+
+def _table_sizes() -> frozenset[int]:
+    """The ``dict.__sizeof__`` values of a combined, unshared, unicode-only dict (or nothing)."""
+    base = _dict_sizeof({})  # the dict object alone (an empty dict shares a static table)
+    head = 32  # PyDictKeysObject without its arrays (3.11-3.14)
+
+    def size(log2: int, entry: int) -> int:
+        slots = 1 << log2
+        index = 1 if log2 < 8 else 2 if log2 < 16 else 4 if log2 < 32 else 8
+        return base + head + slots * index + (2 * slots // 3) * entry
+
+    unicode = {size(log2, 16) for log2 in range(3, 48)}
+    general = {size(log2, 24) for log2 in range(3, 48)}
+    if unicode & general:
+        return frozenset()
+    for count in (1, 5, 6, 11, 22, 43, 86, 171, 342):
+        plain = {"k" + _str(i): i for i in range(count)}
+        mixed: dict[object, int] = {"k" + _str(i): i for i in range(count)}
+        mixed[0] = 0
+        if _dict_sizeof(plain) not in unicode or _dict_sizeof(mixed) not in general:
+            return frozenset()
+    return frozenset(unicode)
+
+
+_UNICODE_SIZES = _table_sizes() if sys.version_info >= (3, 11) else frozenset()
+
+
+def _exact_str_keys(mapping: dict[Any, Any]) -> bool:
+    """Whether every key of ``mapping`` is an exact ``str`` (known in O(1); False if unknown)."""
+    return _dict_sizeof(mapping) in _UNICODE_SIZES
+
+
 def lookup(mapping: object, name: object, default: object = None) -> object:
-    """``mapping[name]`` found by walking its items, never by a dict lookup.
+    """``mapping[name]`` found by walking its items, never by a dict lookup that could run code.
 
     A dict the function can write to (``sys.modules``, a module's or an object's ``__dict__``,
     ``os.environ``'s data) may hold a key of the attacker's whose hash equals ``name``'s: a
     lookup would call that key's ``__eq__`` inside the hook. Walking compares only keys of
-    ``name``'s exact type, with the built-in comparison.
+    ``name``'s exact type, with the built-in comparison. A dict whose keys are all exact
+    ``str`` (see :func:`_exact_str_keys`) is probed directly: the same answer in O(1).
     """
     if _type(mapping) is not _dict:
         return default
     kind = _type(name)
+    if kind is _str and _exact_str_keys(mapping):
+        return _dict_get(mapping, name, default)
     for key, value in _dict.items(mapping):
         if _type(key) is kind and key == name:
             return value
@@ -107,22 +158,28 @@ def lookup(mapping: object, name: object, default: object = None) -> object:
 
 
 def lookup_all(mapping: object, names: tuple[str, ...]) -> list[object]:
-    """:func:`lookup` of several ``str`` names in one walk (``None`` for each name not found).
+    """:func:`lookup` of several ``str`` names (``None`` for each name not found).
 
-    The exec decision reads half a dozen names from ``os``'s namespace: one walk over its few
-    hundred items instead of one per name. A name found twice keeps its first value, as
-    :func:`lookup` would.
+    One walk over the items instead of one per name, or one probe per name when every key is
+    an exact ``str``. A name given twice is found once, at its first place, as the walk does.
     """
     found: list[object] = [None] * _len(names)
     if _type(mapping) is not _dict:
+        return found
+    for name in names:
+        if _type(name) is not _str:
+            raise TypeError("lookup_all takes exact str names")
+    if _exact_str_keys(mapping):
+        for index, name in _enumerate(names):
+            # Our own exact strs, compared as built-ins; a repeated name is found once.
+            if _tuple_index(names, name) == index:
+                found[index] = _dict_get(mapping, name)
         return found
     # Our own dict of our own exact str names: probing it with an exact-str key runs only
     # str's built-in hash and comparison, never code of the function's.
     positions: dict[str, int] = {}
     index = 0
     while index < _len(names):
-        if _type(names[index]) is not _str:
-            raise TypeError("lookup_all takes exact str names")
         positions.setdefault(names[index], index)
         index += 1
     seen: set[int] = set()
@@ -235,6 +292,9 @@ def as_argv(value: object) -> list[str] | str:
         return undecodable(value)
     out: list[str] = []
     for item in value:  # type: ignore[attr-defined]
+        if _type(item) is _str:
+            out.append(item)  # (what as_path answers for an exact str, without the call)
+            continue
         text = as_path(item)
         if _type(text) is not _str:
             return undecodable(item)
@@ -258,12 +318,39 @@ _ENVIRON_DECODERS = (
 
 def _environ_data(value: object) -> object:
     """``os.environ``'s own data dict (encoded), if nothing that reads it was rebound."""
-    if tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES) != _ENVIRON_METHODS:
+    # Compared item by item by identity: a tuple's != would call a rebound object's __eq__.
+    # The class's own dict first (where the originals live: the usual answer at once), else
+    # along the MRO as attribute lookup goes.
+    own = _type_dict(_Environ)
+    if (
+        (
+            own.get("__getitem__") is not _ENVIRON_METHODS[0]
+            and _lookup(_Environ, "__getitem__") is not _ENVIRON_METHODS[0]
+        )
+        or (
+            own.get("__iter__") is not _ENVIRON_METHODS[1]
+            and _lookup(_Environ, "__iter__") is not _ENVIRON_METHODS[1]
+        )
+        or (
+            own.get("__len__") is not _ENVIRON_METHODS[2]
+            and _lookup(_Environ, "__len__") is not _ENVIRON_METHODS[2]
+        )
+    ):
         return None
-    instance = _object_dict(value, "__dict__")
-    if (lookup(instance, "decodekey"), lookup(instance, "decodevalue")) != _ENVIRON_DECODERS:
+    decodekey = decodevalue = data = None
+    found = 0
+    for key, item in _dict.items(_object_dict(value, "__dict__")):
+        if _type(key) is not _str:
+            continue
+        if key == "decodekey" and not found & 1:
+            decodekey, found = item, found | 1
+        elif key == "decodevalue" and not found & 2:
+            decodevalue, found = item, found | 2
+        elif key == "_data" and not found & 4:
+            data, found = item, found | 4
+    if decodekey is not _ENVIRON_DECODERS[0] or decodevalue is not _ENVIRON_DECODERS[1]:
         return None
-    return lookup(instance, "_data")
+    return data
 
 
 def as_env(value: object) -> dict[str, str] | str | None:

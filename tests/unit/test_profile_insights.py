@@ -85,9 +85,12 @@ def _rows(records: list[dict[str, Any]], bin_minutes: int = 60) -> tuple[list[An
                 "env": env,
                 "period": period,
                 "v": 1,
-                "n": len(rs),
+                # (the query sums each record's run of invocations: one, or a batched run)
+                "n": sum(
+                    r["invocation"] - r.get("first_invocation", r["invocation"]) + 1 for r in rs
+                ),
                 "last_invocation": max(r["invocation"] for r in rs),
-                "first": min(r["time"] for r in rs),
+                "first": min(r.get("first_time", r["time"]) for r in rs),
                 "last": max(r["time"] for r in rs),
             }
         )

@@ -53,3 +53,37 @@ def test_lookup_all_keeps_the_first_of_a_name_and_refuses_odd_names() -> None:
     assert lookup_all(["not", "a", "dict"], ("x",)) == [None]
     with pytest.raises(TypeError):
         lookup_all({"x": 1}, (_Hostile("x"),))
+
+
+def test_a_dict_of_exact_str_keys_is_probed_directly_and_a_hostile_key_turns_that_off() -> None:
+    # GIVEN a namespace like a module's (exact str keys only) and the same with a hostile key
+    from sandbox.runtime.values import _exact_str_keys
+
+    namespace: dict[object, object] = {f"name{i}": i for i in range(300)}
+    planted = dict(namespace)
+    planted[_Hostile("planted")] = "attacker's"
+    _Hostile.calls.clear()
+    # WHEN the sizes tell the kinds apart
+    plain_kind, planted_kind = _exact_str_keys(namespace), _exact_str_keys(planted)
+    # THEN only the plain one is probed directly, both answer as the walk does, and the
+    # hostile key's methods never run
+    assert plain_kind is True and planted_kind is False
+    assert lookup(namespace, "name7") == 7 and lookup(planted, "name7") == 7
+    assert lookup_all(planted, ("name7", "name8", "missing")) == [7, 8, None]
+    assert lookup_all(namespace, ("name7", "name7")) == [7, None]
+    assert _Hostile.calls == []
+
+
+def test_the_direct_probe_answers_as_the_walk_for_every_size() -> None:
+    # GIVEN exact-str dicts of many sizes (every table size up to a few thousand entries)
+    from sandbox.runtime import values
+
+    for count in (0, 1, 5, 6, 11, 22, 43, 86, 171, 342, 683, 1366, 2731, 5462):
+        namespace: dict[object, int] = {f"k{i}": i for i in range(count)}
+        mixed = dict(namespace)
+        mixed[b"bytes"] = -1
+        # WHEN looked up THEN the answers agree, and only exact-str tables take the probe
+        assert values._exact_str_keys(namespace) is (count > 0)
+        assert values._exact_str_keys(mixed) is False
+        for name in ("k0", f"k{count - 1}", "absent"):
+            assert lookup(namespace, name) == lookup(mixed, name)

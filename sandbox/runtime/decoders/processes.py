@@ -20,6 +20,7 @@ from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import (
     ARG_MAX,
+    _environ_data,
     as_argv,
     as_env,
     as_int,
@@ -28,6 +29,9 @@ from ..values import (
     lookup,
     lookup_all,
     undecodable,
+)
+from ..values import (
+    _lookup as _class_lookup,
 )
 from .code import caller_frame as _caller_frame
 
@@ -47,6 +51,7 @@ _object_getattribute = object.__getattribute__
 _ModuleType = type(os)
 _Environ = type(os.environ)
 _len = len
+_enumerate = enumerate
 _str_startswith = str.startswith
 _str_endswith = str.endswith
 _str_split = str.split
@@ -183,15 +188,19 @@ def exec_accesses(
     inherited_path = environ.get("PATH")
     if search == "env":
         # Popen searches the PATH of env=, else os.environ's (the Python mapping, which can
-        # differ from the C environment: its data dict is writable without putenv).
-        python_path = _python_environ_path()
-        if (
-            child_env is None
-            and _type(python_path) is _str
-            and _str_startswith(python_path, UNDECODABLE)
-        ):
-            return [("processes", "exec", python_path, None)]
-        search_path = child_env.get("PATH", _DEFPATH) if child_env is not None else python_path
+        # differ from the C environment: its data dict is writable without putenv). A rebound
+        # os.environ refuses the exec either way; its PATH is read only for a name to search
+        # (find_program does not search a name with a slash).
+        search_path: str | None = None
+        if child_env is not None:
+            search_path = child_env.get("PATH", _DEFPATH)
+        else:
+            data = _python_environ_data()
+            if _type(data) is _str:
+                return [("processes", "exec", data, None)]
+            if "/" not in name:
+                raw = lookup(data, b"PATH")
+                search_path = as_text(raw) if raw is not None else None
         programs = [find_program(name, search_path, directory)]
     elif search == "both" and "/" not in name:
         programs = [
@@ -203,9 +212,16 @@ def exec_accesses(
     out: list[Access] = []
     problem_env = child_env if child_env is not None else None
     for found in programs:
-        if found in [o[2].partition(ARG_SEP)[0] for o in out]:
+        if out and found in [o[2].partition(ARG_SEP)[0] for o in out]:
             continue
-        problem = child.python_child_problem(found, arguments, problem_env, environ.ENVIRON)
+        # argv, env and the tracked environment are plain str here (decoded above; the copy
+        # holds only what as_text gave): for a program known to be neither Python, env nor a
+        # script, the check's answer is None without decoding them again.
+        problem = (
+            None
+            if child.known_plain(found)
+            else child.python_child_problem(found, arguments, problem_env, environ.ENVIRON)
+        )
         detail = ("unprotected", problem) if problem is not None else arguments
         out.append(("processes", "exec", process_target(found, arguments[1:]), detail))
     return out + _env_accesses(child_env)
@@ -218,6 +234,12 @@ def exec_accesses(
 _LIVE_OS = (os.__dict__,)
 _ORIGINALS = (os.get_exec_path, os.fsencode, os.path.join, os.path.dirname)
 _EXECUTE_CHILD: list[Any] = []  # subprocess.Popen._execute_child's code, once subprocess loads
+_OS_NAMES = ("get_exec_path", "fsencode", "path")
+_PATH_NAMES = ("join", "dirname")
+_SUBPROCESS_NAMES = ("os", "Popen")
+_type_type = type
+_FunctionType = type(_is_program)
+_class_attribute = _class_lookup
 _sys = __import__("sys")
 _sys_modules = _sys.modules
 _LIVE_POSIXSUBPROCESS = (__import__("_posixsubprocess").__dict__,)  # live (see _LIVE_OS)
@@ -252,8 +274,10 @@ def _wrapper_intact(candidate: Any) -> bool:
         return False
     cells = candidate.__closure__
     names = candidate.__code__.co_freevars
-    for name, cell in zip(names, cells, strict=True):
-        value = cell.cell_contents
+    if _len(names) != _len(cells):
+        raise _ValueError("the fork_exec wrapper's closure does not match its code")
+    for index, name in _enumerate(names):
+        value = cells[index].cell_contents
         if (name == "audit" and value is not _audit) or (
             name == "original" and value is not _fork_exec_original
         ):
@@ -263,11 +287,7 @@ def _wrapper_intact(candidate: Any) -> bool:
 
 def _route_fork_exec(namespace: Any, name: str) -> str | None:
     """Make ``namespace[name]`` the sealed wrapper; why not, if it is neither it nor the original."""
-    current = None
-    for key, value in _dict.items(namespace):
-        if _type(key) is _str and key == name:
-            current = value
-            break
+    current = lookup(namespace, name)
     if current is _fork_exec_original:
         namespace[name] = _FORK_EXEC_WRAPPER[0]
         return None
@@ -276,33 +296,43 @@ def _route_fork_exec(namespace: Any, name: str) -> str | None:
     return "subprocess's fork_exec was rebound"
 
 
-def _python_environ_path() -> str | None:
-    """PATH as os.environ answers it (what Popen's search uses), or undecodable if rebound."""
-    from ..values import _environ_data
-
+def _python_environ_data() -> dict[bytes, Any] | str:
+    """os.environ's data dict (what Popen's PATH search reads), or undecodable if rebound."""
     current = lookup(_LIVE_OS[0], "environ")
     data = _environ_data(current) if _type(current) is _Environ else None
     if _type(data) is not _dict:
         return UNDECODABLE + "os.environ"
-    raw = lookup(data, b"PATH")
-    return as_text(raw) if raw is not None else None
+    return data
 
 
 def _popen_problem() -> str | None:
-    """Why Popen would not do what was decided, or None: the code it runs after the event."""
+    """Why Popen would not do what was decided, or None: the code it runs after the event.
+
+    Nothing of the function's runs here: names are read from the namespaces with
+    :func:`~..values.lookup_all`, and an object's ``__dict__`` only from an exact module (a
+    class of the function's could answer ``__dict__`` with a property).
+    """
     namespace = _LIVE_OS[0]
-    get_exec_path, fsencode, path_module = lookup_all(
-        namespace, ("get_exec_path", "fsencode", "path")
-    )
-    join, dirname = lookup_all(_object_getattribute(path_module, "__dict__"), ("join", "dirname"))
-    current = (get_exec_path, fsencode, join, dirname)
+    get_exec_path, fsencode, path_module = lookup_all(namespace, _OS_NAMES)
+    if _type(path_module) is not _ModuleType:
+        return "os's functions that subprocess calls were rebound"
+    join, dirname = lookup_all(_object_getattribute(path_module, "__dict__"), _PATH_NAMES)
     # Compared item by item by identity: a tuple's == would call a rebound object's __eq__.
-    if any(now is not then for now, then in zip(current, _ORIGINALS, strict=True)):
+    if (
+        get_exec_path is not _ORIGINALS[0]
+        or fsencode is not _ORIGINALS[1]
+        or join is not _ORIGINALS[2]
+        or dirname is not _ORIGINALS[3]
+    ):
         return "os's functions that subprocess calls were rebound"
     subprocess = lookup(_sys_modules, "subprocess")
     if subprocess is not None and _type(subprocess) is _ModuleType:
         space = _object_getattribute(subprocess, "__dict__")
-        if _object_getattribute(lookup(space, "os"), "__dict__") is not namespace:
+        its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
+        if (
+            _type(its_os) is not _ModuleType
+            or _object_getattribute(its_os, "__dict__") is not namespace
+        ):
             return "subprocess's own references were rebound"
         if _EMULATE_FORK_EXEC:
             problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
@@ -310,20 +340,23 @@ def _popen_problem() -> str | None:
             )
             if problem is not None:
                 return problem
+        if not _EXECUTE_CHILD and _type(popen) is _type_type:
+            # The class's own method, read from the class dicts along its MRO (getattr would
+            # run a metaclass's code of the function's).
+            method = _class_attribute(popen, "_execute_child")
+            if _type(method) is _FunctionType:
+                _EXECUTE_CHILD.append(method.__code__)
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
     frame = _caller_frame(2)
     if frame is not None:
         code = frame.f_code
-        if not _EXECUTE_CHILD and subprocess is not None:
-            popen = lookup(_object_getattribute(subprocess, "__dict__"), "Popen")
-            method = getattr(popen, "_execute_child", None)
-            if method is not None:
-                _EXECUTE_CHILD.append(method.__code__)
-        if any(code is known for known in _EXECUTE_CHILD):
-            fds = lookup(_dict(frame.f_locals), "pass_fds")
-            if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):  # type: ignore[attr-defined]
-                return "pass_fds holds objects that run code after the decision"
+        for known in _EXECUTE_CHILD:
+            if code is known:
+                fds = lookup(_dict(frame.f_locals), "pass_fds")
+                if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):  # type: ignore[attr-defined]
+                    return "pass_fds holds objects that run code after the decision"
+                break
     return None
 
 
