@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -151,8 +152,11 @@ class ObservationSet:
 
     Example
     -------
-    >>> s = ObservationSet()
-    >>> s.add_line('{"type": "sandbox.invocation", "v": 1, "env": "e", "invocation": 1}', "f")
+    >>> line = '{"type": "sandbox.invocation", "v": 1, "env": "e", "invocation": 1}'
+    >>> ObservationSet().add_line(line, "f")  # no MAC: not the sandbox's, unless trusted
+    'unauthenticated'
+    >>> s = ObservationSet(allow_unauthenticated=True)
+    >>> s.add_line(line, "f")
     'invocation'
     >>> len(s.invocations)
     1
@@ -199,21 +203,25 @@ class ObservationSet:
             self._stream.add(source)
             self.skipped["foreign"] += 1
             return "foreign"
-        if '"sandbox.start"' in line:
-            self._start_record(line, source)
-        kind, item = parse_line(line, self.function)
-        if item is not None and not self._authentic(line, source):
-            kind, item = "unauthenticated", None
-        if item is None:
+        records = _records(line)
+        if not records:
+            kind = "corrupt" if _RECORD_START.search(line) else "foreign"
             self.skipped[kind] += 1
-        else:
-            self.add(item)
+            return kind
+        kind = "foreign"
+        for data in records:  # each authenticated as exactly the object that is parsed
+            if data.get("type") == "sandbox.start":
+                self._start_record(data, source)
+            kind, item = parse_record(data, self.function)
+            if item is not None and not self._authentic(data, source):
+                kind, item = "unauthenticated", None
+            if item is None:
+                self.skipped[kind] += 1
+            else:
+                self.add(item)
         return kind
 
-    def _start_record(self, line: str, source: str) -> None:
-        data = _json_object(line)
-        if data is None or data.get("type") != "sandbox.start":
-            return
+    def _start_record(self, data: dict[str, Any], source: str) -> None:
         env, key = data.get("env"), data.get("observation_key")
         if not isinstance(env, str) or not isinstance(key, str):
             return
@@ -228,10 +236,7 @@ class ObservationSet:
         if source in self._stream:
             self._expect_start[source] = False  # the next one comes after the next INIT_START
 
-    def _authentic(self, line: str, source: str) -> bool:
-        data = _json_object(line)
-        if data is None:
-            return False
+    def _authentic(self, data: dict[str, Any], source: str) -> bool:
         mac = data.get("mac")
         if not isinstance(mac, str):
             return bool(self.allow_unauthenticated)
@@ -265,39 +270,54 @@ class ObservationSet:
 # --------------------------------------------------------------------------- lines
 
 
-def _json_object(line: str) -> dict[str, Any] | None:
-    start = line.find('{"type"')
-    if start < 0:
-        start = line.find("{")
-    if start < 0:
-        return None
-    try:
-        data, _end = _DECODER.raw_decode(line, start)
-    except (json.JSONDecodeError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
+# How every sandbox record begins (its writers put "type" first; compact or not).
+_RECORD_START = re.compile(r'\{"type"\s*:\s*"sandbox\.')
+
+
+def _records(line: str) -> list[dict[str, Any]]:
+    """Every sandbox record in ``line``, each decoded where it begins.
+
+    The sandbox writes one record per line, but the function shares the stream: bytes it writes
+    without a newline end up on the record's line, before it. So a line is not read from its
+    first brace (that object could be the function's, vouched for by the next record's MAC):
+    each record is decoded at its own start and authenticated as exactly that object.
+    """
+    out: list[dict[str, Any]] = []
+    found = _RECORD_START.search(line)
+    while found is not None:
+        at = found.start()
+        try:
+            data, end = _DECODER.raw_decode(line, at)
+        except (json.JSONDecodeError, RecursionError):
+            end = at + 1
+        else:
+            if isinstance(data, dict):
+                out.append(data)
+        found = _RECORD_START.search(line, max(end, at + 1))
+    return out
 
 
 def parse_line(
     line: str, function: str | None = None
 ) -> tuple[str, Observation | InvocationEnd | None]:
-    """Decode one log line into a record, or say why it is skipped.
+    """Decode the (first) sandbox record of one log line, or say why it is skipped.
 
     Example
     -------
     >>> parse_line("2026-01-01T00:00:00Z\\tabc\\tINFO\\tnot json")
     ('foreign', None)
     """
-    start = line.find("{")
-    if start < 0:
-        return "foreign", None
-    try:
-        data, _end = _DECODER.raw_decode(line, start)
-    except (json.JSONDecodeError, RecursionError):
-        # A truncated sandbox record is corrupt; any other brace-bearing line is someone else's.
-        return ("corrupt" if "sandbox." in line else "foreign"), None
-    if not isinstance(data, dict):
-        return "foreign", None
+    records = _records(line)
+    if not records:
+        # A truncated sandbox record is corrupt; any other line is someone else's.
+        return ("corrupt" if _RECORD_START.search(line) else "foreign"), None
+    return parse_record(records[0], function)
+
+
+def parse_record(
+    data: dict[str, Any], function: str | None = None
+) -> tuple[str, Observation | InvocationEnd | None]:
+    """One decoded sandbox record → ``(kind, record)``, or ``(skip reason, None)``."""
     kind = data.get("type")
     if kind not in (OBSERVATION, INVOCATION):
         return "foreign", None

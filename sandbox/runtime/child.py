@@ -95,6 +95,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DANGEROUS_ENV",
     "DANGEROUS_PREFIXES",
+    "HARMLESS_PYTHON_ENV",
     "SANDBOX_ENV",
     "child_site_dir",
     "dangerous_env_changes",
@@ -183,6 +184,12 @@ DANGEROUS_ENV = frozenset(
         "PYTHONINSPECT",  # a Python that reads code from stdin after its script
         "PYTHONBREAKPOINT",  # breakpoint() calls any importable callable
         "PYTHONWARNINGS",  # a filter with a dotted category imports a module before site
+        "PYTHONPYCACHEPREFIX",  # bytecode read from a tree of its own: a planted sitecustomize
+        "PYTHON_PRESITE",  # debug builds: a module imported before site
+        "PYTHONPERFSUPPORT",  # perf maps written by C code (no audit event)
+        "PYTHON_PERF_JIT_SUPPORT",
+        # ...and every other PYTHON* name but the harmless ones (HARMLESS_PYTHON_ENV): the
+        # family grows with each CPython release.
         # Shells: code run at start-up, or the meaning of a learned command line.
         "BASH_ENV",  # a file bash runs before a non-interactive command
         "ENV",  # the same for sh (dash, busybox) when interactive
@@ -234,7 +241,41 @@ DANGEROUS_ENV = frozenset(
 # redefines a command inside a learned shell command), git's configuration injection
 # (GIT_CONFIG, GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS...), and the sandbox's
 # own settings (a change would weaken or switch off the sandbox of every child).
-DANGEROUS_PREFIXES = ("LD_", "BASH_FUNC_", "GIT_CONFIG", "SANDBOX_")
+DANGEROUS_PREFIXES = ("LD_", "BASH_FUNC_", "GIT_CONFIG", "SANDBOX_", "PYTHON")
+# The PYTHON* variables that change no code a Python child runs, nor where it comes from:
+# buffering, encodings, hashing, diagnostics written to stderr, limits. Any other PYTHON* name
+# is decided (a new CPython's variable included).
+HARMLESS_PYTHON_ENV = frozenset(
+    {
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+        "PYTHONCOERCECLOCALE",
+        "PYTHONFAULTHANDLER",
+        "PYTHONOPTIMIZE",
+        "PYTHONVERBOSE",
+        "PYTHONDEBUG",
+        "PYTHONDEVMODE",
+        "PYTHONTRACEMALLOC",
+        "PYTHONMALLOC",
+        "PYTHONMALLOCSTATS",
+        "PYTHONASYNCIODEBUG",
+        "PYTHONNODEBUGRANGES",
+        "PYTHONPROFILEIMPORTTIME",
+        "PYTHONINTMAXSTRDIGITS",
+        "PYTHONWARNDEFAULTENCODING",
+        "PYTHONSAFEPATH",
+        "PYTHONNOUSERSITE",
+        "PYTHON_COLORS",
+        "PYTHON_CPU_COUNT",
+        "PYTHON_GIL",
+        "PYTHON_FROZEN_MODULES",
+        "PYTHON_THREAD_INHERIT_CONTEXT",
+        "PYTHON_CONTEXT_AWARE_WARNINGS",
+    }
+)
 
 
 def child_site_dir() -> str:
@@ -336,6 +377,8 @@ def env_problem(name: str, value: str | None) -> str | None:
     if name_text is None:
         return "an environment variable name that is not text"
     if name_text not in DANGEROUS_ENV and not _startswith(name_text, DANGEROUS_PREFIXES):
+        return None
+    if name_text in HARMLESS_PYTHON_ENV and name_text != "PYTHONNOUSERSITE":
         return None
     if value is None:
         if _startswith(name_text, "SANDBOX_") or name_text in ("PYTHONPATH", "PYTHONNOUSERSITE"):
@@ -664,11 +707,32 @@ def _warning_filters_problem(filters: list[str], where: str) -> str | None:
     return None
 
 
+# -X options that change no code the interpreter runs nor where it reads it from. Any other
+# (pycache_prefix: bytecode from a tree of the function's; presite: a module before site; perf:
+# files written by C code; a new release's option) makes the child one the sandbox refuses.
+_HARMLESS_XOPTIONS = frozenset(
+    {
+        "faulthandler",
+        "showrefcount",
+        "tracemalloc",
+        "importtime",
+        "dev",
+        "utf8",
+        "warn_default_encoding",
+        "no_debug_ranges",
+        "int_max_str_digits",
+        "cpu_count",
+        "gil",
+        "frozen_modules",
+    }
+)
+
+
 def _xoption_problem(value: str) -> str | None:
     name = _partition(value, "=")[0]
-    if name == "presite":  # debug builds: imports a module before site
-        return "the interpreter option -X presite imports a module before the sandbox"
-    return None
+    if name in _HARMLESS_XOPTIONS:
+        return None
+    return f"the interpreter option -X {name} (bytecode, modules or files the sandbox cannot vouch for)"
 
 
 def _argv0_problem(path: str, argv: list[str], env: dict[str, str]) -> str | None:

