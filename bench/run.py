@@ -83,6 +83,7 @@ class Plan:
         "enforce",
         "enforce-hook",
         "enforce-py",
+        "enforce-hook-py",
     )
     e2e_modes: tuple[str, ...] = (
         "off",
