@@ -569,3 +569,29 @@ def test_sqlite_uris_are_decided_on_the_file_sqlite_opens(child: RunChild, tmp_p
         "memory (1,)",
     ], result.stdout + result.stderr
     assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_module_files_read_at_init_by_the_import_system_need_no_file_rule(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a module under the task root and a profile allowing its import only (no file rule)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "helper.py").write_text("def fail():\n    return 1 / 0\n")
+    profile = profile_doc(modules=[{"action": "import", "target": "helper", "phase": "any"}])
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    code = """
+import sys, traceback, sandbox, sandbox.runtime.hook
+sys.path.insert(0, "lib")
+sandbox.install(mode="enforce", profile="profile.json")
+import helper                                   # init: read by the import system
+sandbox.runtime.hook.mark_invoke_phase()
+try:
+    helper.fail()
+except ZeroDivisionError:
+    print("line shown", "return 1 / 0" in traceback.format_exc())
+"""
+    # WHEN it is imported at init, then its error is formatted during an invocation
+    result = child(code)
+    # THEN neither the import nor the traceback's source line needs a rule, nothing is reported
+    assert result.lines == ["line shown True"], result.stdout + result.stderr
+    assert result.findings == []

@@ -15,6 +15,7 @@ import os
 
 from .. import paths
 from ..categories import UNDECODABLE
+from ..core import phase as _phase
 from ..sqlite_guard import parse_uri as _parse_uri
 from ..values import as_int, as_path, undecodable
 from . import code as _code
@@ -178,10 +179,31 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         and not _str_startswith(value, UNDECODABLE)
     ):
         return _relative_os_open(action, value)
+    if action == "read" and _type(value) is _str and _phase() == "init" and _imports_at_init(value):
+        return None
     accesses = _one(action, path)
     if accesses and action == "read" and _for_the_machinery(accesses[0][2], False, value):
         return None
     return accesses
+
+
+def _imports_at_init(value: str) -> bool:
+    """The import system reading a module file under a code root during init.
+
+    Init is the function's own start (its imports), before any event data reaches it: the file
+    is not resolved and no stack walk proves a real import (both cost more than the rest of
+    the decision; ``import boto3`` reads ~270 such files). From invoke on, every module read
+    is resolved and proven (:func:`_for_the_machinery`).
+    """
+    if not value.endswith(_MODULE_SUFFIXES) or not _str_startswith(value, _code.MODULE_PREFIXES):
+        return False
+    if "/../" in value or "/./" in value:
+        return False
+    frame = _code.caller_frame(3)
+    if frame is None or id(frame.f_code) not in _code.IMPORT_CODES:
+        return False
+    _code.LOADED_SOURCES.add(_code.module_source(value))
+    return True
 
 
 def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
