@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -205,7 +204,7 @@ class ObservationSet:
             return "foreign"
         records = _records(line)
         if not records:
-            kind = "corrupt" if _RECORD_START.search(line) else "foreign"
+            kind = "corrupt" if "sandbox." in line else "foreign"
             self.skipped[kind] += 1
             return kind
         kind = "foreign"
@@ -270,30 +269,28 @@ class ObservationSet:
 # --------------------------------------------------------------------------- lines
 
 
-# How every sandbox record begins (its writers put "type" first; compact or not).
-_RECORD_START = re.compile(r'\{"type"\s*:\s*"sandbox\.')
-
-
 def _records(line: str) -> list[dict[str, Any]]:
-    """Every sandbox record in ``line``, each decoded where it begins.
+    """Every sandbox record in ``line`` (a top-level JSON object whose ``type`` is
+    ``sandbox.*``), each decoded where it begins.
 
     The sandbox writes one record per line, but the function shares the stream: bytes it writes
-    without a newline end up on the record's line, before it. So a line is not read from its
-    first brace (that object could be the function's, vouched for by the next record's MAC):
-    each record is decoded at its own start and authenticated as exactly that object.
+    without a newline end up on the record's line, before it. So a line is not taken as one
+    object: each object on it is decoded in turn (never looking inside one), and each record is
+    authenticated as exactly that object — an unsigned one the function printed is refused on
+    its own, and the genuine record after it still counts.
     """
     out: list[dict[str, Any]] = []
-    found = _RECORD_START.search(line)
-    while found is not None:
-        at = found.start()
+    at = line.find("{")
+    while at >= 0:
         try:
             data, end = _DECODER.raw_decode(line, at)
         except (json.JSONDecodeError, RecursionError):
             end = at + 1
         else:
-            if isinstance(data, dict):
+            kind = data.get("type") if isinstance(data, dict) else None
+            if isinstance(kind, str) and kind.startswith("sandbox."):
                 out.append(data)
-        found = _RECORD_START.search(line, max(end, at + 1))
+        at = line.find("{", end)
     return out
 
 
@@ -310,7 +307,7 @@ def parse_line(
     records = _records(line)
     if not records:
         # A truncated sandbox record is corrupt; any other line is someone else's.
-        return ("corrupt" if _RECORD_START.search(line) else "foreign"), None
+        return ("corrupt" if "sandbox." in line else "foreign"), None
     return parse_record(records[0], function)
 
 
