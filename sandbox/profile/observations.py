@@ -443,6 +443,15 @@ def read_sources(
     known_keys = cursors.get("observation_keys")
     if isinstance(known_keys, dict):
         out.keys.update({k: v for k, v in known_keys.items() if isinstance(v, str)})
+    # ...and which sources are log streams, and whether a start record may come next in each:
+    # a build that resumes behind a cursor must not take a start record the function printed
+    # after the sandbox's own for the sandbox's (the next one counts after an INIT_START).
+    streams = cursors.get("log_streams")
+    if isinstance(streams, dict):
+        for name, expecting in streams.items():
+            if isinstance(name, str) and isinstance(expecting, bool):
+                out._stream.add(name)
+                out._expect_start[name] = expecting
     for source in sources:
         before = Counter(out.skipped)
         if source == "cloudwatch" or source.startswith("cloudwatch:"):
@@ -470,6 +479,9 @@ def read_sources(
             else:
                 raise SourceError(f"{source}: no such file or folder")
         out.cursors["observation_keys"] = dict(sorted(out.keys.items()))
+        out.cursors["log_streams"] = {
+            name: out._expect_start.get(name, False) for name in sorted(out._stream)
+        }
         skipped = out.skipped - before
         for reason in SKIP_REASONS:
             if skipped[reason]:

@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define CORE_MAX_NESTING 8
@@ -589,6 +590,19 @@ open_still_valid(const open_slot *slot)
 
 static int g_installed;
 static int g_invoke;              /* phase: 0 init, 1 invoke (one way) */
+/* The phase as the whole process tree after fork sees it: an anonymous shared page, so a
+ * child forked during init (a multiprocessing worker) moves to invoke with its parent.
+ * NULL where mmap failed: this process's own flag only. */
+static volatile int *g_shared_invoke;
+
+static inline int
+invoke_now(void)
+{
+    if (!g_invoke && g_shared_invoke != NULL && *g_shared_invoke) {
+        g_invoke = 1; /* one way, here too */
+    }
+    return g_invoke;
+}
 static char *g_mode;              /* copy of the mode string */
 static name_set g_names;
 static name_set g_caller_events;
@@ -768,7 +782,7 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed || !name_set_has(&g_names, event)) {
         return 0;
     }
-    if (!g_invoke && name_set_has(&g_invoke_only, event)) {
+    if (!invoke_now() && name_set_has(&g_invoke_only, event)) {
         return 0; /* init: the import system and the code generators at work (see install) */
     }
     if (PyInterpreterState_Get() != g_interp) {
@@ -791,7 +805,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
         open_key key;
         if (open_key_of(args, &key)) {
             int found;
-            size_t j = open_find(&key, g_invoke, open_hash(&key, g_invoke), &found);
+            int phase = invoke_now();
+            size_t j = open_find(&key, phase, open_hash(&key, phase), &found);
             if (found && open_still_valid(&g_open[j])) {
                 return 0; /* allowed before, and the name still leads to the same file */
             }
@@ -893,6 +908,14 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     if (PySys_AddAuditHook(core_hook, NULL) < 0) {
         goto fail;
     }
+    {
+        void *page = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                          -1, 0);
+        if (page != MAP_FAILED) {
+            g_shared_invoke = (volatile int *)page;
+            *g_shared_invoke = g_invoke;
+        }
+    }
     g_installed = 1;
     Py_RETURN_TRUE;
 
@@ -933,9 +956,9 @@ core_phase(PyObject *self, PyObject *unused)
         g_phase_interp = interp;
     }
     if (interp != g_phase_interp) {
-        return PyUnicode_FromString(g_invoke ? "invoke" : "init");
+        return PyUnicode_FromString(invoke_now() ? "invoke" : "init");
     }
-    PyObject *name = g_phase_names[g_invoke ? 1 : 0];
+    PyObject *name = g_phase_names[invoke_now() ? 1 : 0];
     Py_INCREF(name);
     return name;
 }
@@ -956,6 +979,9 @@ core_enter_invoke(PyObject *self, PyObject *unused)
         return refuse("enter_invoke");
     }
     g_invoke = 1;
+    if (g_shared_invoke != NULL) {
+        *g_shared_invoke = 1; /* forked children follow */
+    }
     Py_RETURN_NONE;
 }
 
@@ -1077,11 +1103,12 @@ core_open_cache_add(PyObject *self, PyObject *args)
         Py_RETURN_FALSE;
     }
     int found;
-    uint64_t h = open_hash(&key, g_invoke);
-    size_t j = open_find(&key, g_invoke, h, &found);
+    int phase = invoke_now();
+    uint64_t h = open_hash(&key, phase);
+    size_t j = open_find(&key, phase, h, &found);
     if (!found && g_open_count >= OPEN_CACHE_LIMIT) {
         open_clear_all();
-        j = open_find(&key, g_invoke, h, &found);
+        j = open_find(&key, phase, h, &found);
     }
     open_slot *slot = &g_open[j];
     if (!found) {
@@ -1098,7 +1125,7 @@ core_open_cache_add(PyObject *self, PyObject *args)
         slot->mode[key.mode_len] = '\0';
         slot->mode_none = key.mode_none;
         slot->flags = key.flags;
-        slot->phase = g_invoke;
+        slot->phase = phase;
         g_open_used[g_open_count++] = (uint32_t)j;
     }
     slot->identity = kind;

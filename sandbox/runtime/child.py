@@ -242,6 +242,8 @@ DANGEROUS_ENV = frozenset(
 # (GIT_CONFIG, GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS...), and the sandbox's
 # own settings (a change would weaken or switch off the sandbox of every child).
 DANGEROUS_PREFIXES = ("LD_", "BASH_FUNC_", "GIT_CONFIG", "SANDBOX_", "PYTHON")
+# The PYTHONPATH this process gives its children (child_site first), set at install.
+_PROTECTED_PYTHONPATH: list[str | None] = [None]
 # The PYTHON* variables that change no code a Python child runs, nor where it comes from:
 # buffering, encodings, hashing, diagnostics written to stderr, limits. Any other PYTHON* name
 # is decided (a new CPython's variable included).
@@ -271,7 +273,6 @@ HARMLESS_PYTHON_ENV = frozenset(
         "PYTHON_COLORS",
         "PYTHON_CPU_COUNT",
         "PYTHON_GIL",
-        "PYTHON_FROZEN_MODULES",
         "PYTHON_THREAD_INHERIT_CONTEXT",
         "PYTHON_CONTEXT_AWARE_WARNINGS",
     }
@@ -341,6 +342,8 @@ def prepare_environment(
         # Then the function runs without one, and so must its children: a user site
         # directory's .pth files would run before sitecustomize, i.e. before the sandbox.
         wanted["PYTHONNOUSERSITE"] = env.get("PYTHONNOUSERSITE") or "1"
+    if environ is None:
+        _PROTECTED_PYTHONPATH[0] = wanted["PYTHONPATH"]  # this process's children's, from now on
     return {name: value for name, value in wanted.items() if env.get(name) != value}
 
 
@@ -388,11 +391,17 @@ def env_problem(name: str, value: str | None) -> str | None:
     if text is None:
         return f"a value of {name_text} that is not text"
     if name_text == "PYTHONPATH":
-        if _partition(text, _pathsep)[0] == CHILD_SITE_DIR:
+        if _partition(text, _pathsep)[0] != CHILD_SITE_DIR:
+            return (
+                "PYTHONPATH without the sandbox's child_site first leaves Python children "
+                "unprotected"
+            )
+        protected = _PROTECTED_PYTHONPATH[0]
+        if protected is None or text == protected:
             return None
-        return (
-            "PYTHONPATH without the sandbox's child_site first leaves Python children unprotected"
-        )
+        # Any other entry is searched before site runs: `encodings`, imported while the
+        # interpreter starts, would be found there and run before the sandbox.
+        return "PYTHONPATH with entries of its own: a Python child imports from them before site"
     if name_text == "PYTHONWARNINGS":
         return _warning_filters_problem(_split(text, ","), "PYTHONWARNINGS")
     if name_text == "PYTHONNOUSERSITE":
@@ -723,7 +732,6 @@ _HARMLESS_XOPTIONS = frozenset(
         "int_max_str_digits",
         "cpu_count",
         "gil",
-        "frozen_modules",
     }
 )
 
@@ -763,6 +771,10 @@ def _env_unprotects(env: dict[str, str], reference: dict[str, str], user_site: b
             return f"{name} differs from the sandbox's ({env.get(name)!r})"
     if _partition(env.get("PYTHONPATH", ""), _pathsep)[0] != CHILD_SITE_DIR:
         return "a PYTHONPATH without the sandbox's child_site first"
+    if env.get("PYTHONPATH") != reference.get("PYTHONPATH"):
+        # Every entry is searched while the interpreter starts, before site: `encodings`
+        # planted in an added directory runs before the sandbox.
+        return "a PYTHONPATH with entries the sandbox's has not (searched before site runs)"
     if user_site and not env.get("PYTHONNOUSERSITE") and reference.get("PYTHONNOUSERSITE"):
         return (
             "an environment without PYTHONNOUSERSITE (user site .pth files run before the sandbox)"

@@ -57,6 +57,8 @@ _audit = sys.audit
 _addaudithook = sys.addaudithook
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 _stat = __import__("os").stat
+_mmap = __import__("mmap").mmap
+_MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
 _str_isascii = str.isascii
 _str_rfind = str.rfind
@@ -179,6 +181,18 @@ def install(
     _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
     _open_validate = [False]
     _phase = ["init"]
+    # The phase as processes forked from this one see it (a page shared across fork): a
+    # worker forked during init moves to invoke with its parent. None where mmap fails.
+    try:
+        _shared = _mmap(-1, 1, _MAP_SHARED)
+    except (OSError, ValueError):
+        _shared = None
+
+    def _phase_now() -> str:
+        if _phase[0] == "init" and _shared is not None and _shared[0] == 1:
+            _phase[0] = "invoke"
+        return _phase[0]
+
     _PermissionError = PermissionError
     _BaseException = BaseException
     _TypeError = TypeError
@@ -207,10 +221,10 @@ def install(
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names:
             return
-        if event in _invoke_only and _phase[0] == "init":
+        if event in _invoke_only and _phase_now() == "init":
             return
         if event == "open" and _open:
-            key = _open_key(args, _phase[0])
+            key = _open_key(args, _phase_now())
             entry = _open.get(key) if key is not None else None
             if entry is not None and (
                 not _open_validate[0] or (entry[0] and _open_still_valid(key[0], entry))  # type: ignore[index]
@@ -246,6 +260,8 @@ def install(
         if not _is_own_caller():
             raise _refuse("enter_invoke")
         _phase[0] = "invoke"
+        if _shared is not None:
+            _shared[0] = 1  # forked children follow
 
     def _cache_has(key: str) -> bool:
         return type(key) is _str and key in _cache
@@ -269,7 +285,7 @@ def install(
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller():
             raise _refuse("open_cache_add")
-        key = _open_key(args, _phase[0])
+        key = _open_key(args, _phase_now())
         if key is None:
             return False
         kind, dev, ino = 0, 0, 0
@@ -301,7 +317,7 @@ def install(
     _addaudithook(_hook)
     _api.update(
         mode=lambda: _mode,
-        phase=lambda: _phase[0],
+        phase=_phase_now,
         enter_invoke=_enter_invoke,
         cache_has=_cache_has,
         cache_add=_cache_add,

@@ -801,6 +801,38 @@ def test_forked_child_keeps_working(kind: str, tmp_path: Path) -> None:
     assert result["child"] == [["zz.f", "zz.f"], True, False, "enforce"]
 
 
+def test_a_child_forked_during_init_moves_to_invoke_with_its_parent(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN an installed core in init, and a child forked now (a worker pool made at init)
+    body = """
+    def callback(event, args, caller):
+        if event == "zz.phase":
+            core.enter_invoke()
+    core.install(frozenset({"zz.phase"}), callback, frozenset({callback.__code__}), "enforce")
+    go, gone = os.pipe()
+    ready, seen = os.pipe()
+    back, answer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        before = core.phase()
+        os.write(seen, b"x")
+        os.read(go, 1)                       # the parent has moved to invoke
+        os.write(answer, json.dumps([before, core.phase()]).encode())
+        os._exit(0)
+    # WHEN the parent moves to invoke (after the child saw init)
+    os.read(ready, 1)
+    sys.audit("zz.phase")
+    os.write(gone, b"x")
+    data = os.read(back, 65536)
+    os.waitpid(pid, 0)
+    emit(parent=core.phase(), child=json.loads(data))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the child follows (its init rules end with its parent's)
+    assert result == {"parent": "invoke", "child": ["init", "invoke"]}
+
+
 def test_install_refused_by_an_earlier_hook(kind: str, tmp_path: Path) -> None:
     # GIVEN an earlier audit hook that refuses new hooks
     body = """

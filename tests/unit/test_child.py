@@ -125,7 +125,6 @@ def test_options_that_unprotect_are_found(
     [
         [PY, "-c", "pass"],
         [PY, "-s", "-c", "pass"],  # no user site: stricter, harmless
-        [PY, "-X", "frozen_modules=off", "-c", "pass"],
         [PY, "-Xdev", "-Wignore", "-W", "error::DeprecationWarning", "x.py"],
         [PY, "--check-hash-based-pycs", "always", "x.py"],
         [PY, "-cI"],  # the command is "I"

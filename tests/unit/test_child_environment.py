@@ -52,7 +52,7 @@ def test_harmless_python_variables_do_not_matter(name: str) -> None:
         ("a_new_option", True),
         ("importtime", False),
         ("utf8", False),
-        ("frozen_modules=off", False),
+        ("frozen_modules=off", True),  # stdlib from files, found along PYTHONPATH first
     ],
 )
 def test_interpreter_options_are_allowed_only_when_known_harmless(
@@ -63,3 +63,17 @@ def test_interpreter_options_are_allowed_only_when_known_harmless(
     problem = python_child_problem(sys.executable, [sys.executable, "-X", option, "x.py"], env, env)
     # THEN only the options that change no code it runs pass
     assert (problem is not None) == harmful, problem
+
+
+def test_a_pythonpath_with_entries_of_its_own_makes_a_child_unprotected() -> None:
+    # GIVEN the protected environment (child_site first, then the function's own entries)
+    reference = _protected_env()
+    added = dict(reference, PYTHONPATH=reference["PYTHONPATH"] + os.pathsep + "/tmp/evil")
+    # WHEN a child would get an extra entry after child_site (searched for `encodings` before
+    # site runs, so a planted package there runs before the sandbox)
+    problem = python_child_problem(sys.executable, [sys.executable, "x.py"], added, reference)
+    # THEN it is refused; the protected value itself is not
+    assert problem is not None and "PYTHONPATH" in problem
+    assert (
+        python_child_problem(sys.executable, [sys.executable, "x.py"], reference, reference) is None
+    )

@@ -318,3 +318,33 @@ def test_a_record_is_authenticated_as_exactly_the_object_that_is_read(tmp_path: 
         "{task}/c",
         "{task}/genuine",
     ]
+
+
+@pytest.mark.signed_only
+def test_a_resumed_build_takes_no_start_record_the_function_printed(tmp_path: Path) -> None:
+    # GIVEN a log stream built once (INIT_START, the sandbox's start record, an observation)
+    key = bytes(range(32))
+    start = {"type": "sandbox.start", "mode": "learn", "env": "e1", "observation_key": key.hex()}
+    path = tmp_path / "stream.log"
+    path.write_text(
+        "\n".join(
+            [
+                "INIT_START Runtime Version: python:3.11 (local)",
+                json.dumps(start),
+                _signed(obs("{task}/a", env="e1"), key),
+            ]
+        )
+        + "\n"
+    )
+    first = read_sources([str(path)], function="orders")
+    # WHEN the function later prints a start record for an environment of its own, and an
+    # observation signed with that key, and the next build resumes behind the cursor
+    attacker = b"\x01" * 32
+    forged_start = {**start, "env": "e2", "observation_key": attacker.hex()}
+    with path.open("a") as handle:
+        handle.write(json.dumps(forged_start) + "\n")
+        handle.write(_signed(obs("/etc/shadow", env="e2"), attacker) + "\n")
+    resumed = read_sources([str(path)], function="orders", cursors=first.cursors)
+    # THEN the start record is refused as forged (none counts before the next INIT_START)
+    assert [o.target for o in resumed.observations.values()] == []
+    assert resumed.skipped["forged-start"] == 1
