@@ -133,6 +133,17 @@ def test_int_subclasses_are_read_by_their_value_not_their_methods(number: int) -
     assert as_int(Lying(number)) == number
 
 
+def _link_tree(base: pathlib.Path) -> pathlib.Path:
+    """a/b/f, a/link -> a/b/f, dirlink -> a, loop -> loop (made once per session)."""
+    if not base.exists():
+        (base / "a" / "b").mkdir(parents=True)
+        (base / "a" / "b" / "f").write_text("x")
+        os.symlink(base / "a" / "b" / "f", base / "a" / "link")
+        os.symlink(base / "a", base / "dirlink")
+        os.symlink(base / "loop", base / "loop")
+    return base
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
@@ -145,13 +156,7 @@ def test_realpath_agrees_with_the_kernels_view(
     tmp_path_factory: Any, components: list[str]
 ) -> None:
     # GIVEN a tree with a file symlink, a directory symlink and a loop
-    base = tmp_path_factory.getbasetemp() / "tree"
-    if not base.exists():
-        (base / "a" / "b").mkdir(parents=True)
-        (base / "a" / "b" / "f").write_text("x")
-        os.symlink(base / "a" / "b" / "f", base / "a" / "link")
-        os.symlink(base / "a", base / "dirlink")
-        os.symlink(base / "loop", base / "loop")
+    base = _link_tree(tmp_path_factory.getbasetemp() / "tree")
     path = str(base) + "/" + "/".join(components)
     ours = paths.realpath(path)
     try:
@@ -182,13 +187,7 @@ def test_cached_resolution_equals_the_walk_in_any_order(
 ) -> None:
     # GIVEN the same tree, and names resolved one after another through the cache (a new
     # name in a directory resolved before takes the one-component shortcut)
-    base = tmp_path_factory.getbasetemp() / "tree2"
-    if not base.exists():
-        (base / "a" / "b").mkdir(parents=True)
-        (base / "a" / "b" / "f").write_text("x")
-        os.symlink(base / "a" / "b" / "f", base / "a" / "link")
-        os.symlink(base / "a", base / "dirlink")
-        os.symlink(base / "loop", base / "loop")
+    base = _link_tree(tmp_path_factory.getbasetemp() / "tree2")
     paths.forget_resolved_paths()
     for components in sequence:
         path = str(base) + "/" + "/".join(components)
