@@ -7,15 +7,17 @@ otherwise), and symlinks are followed component by component with ``lstat``/``re
 rebind). A path the kernel would refuse (longer than ``PATH_MAX``, a symlink loop) or whose base
 cannot be known (a ``dir_fd`` that names no directory) resolves to ``None``: the caller refuses it.
 
-Resolved answers are cached. Before any child process exists, every audited way to change a
-resolution (remove, rename, symlink, mkdir/rmdir, chdir, the shutil tree operations) clears the
-cache. Once a child exists it could swap a symlink at any moment with no event in this process,
-so each cached answer is re-validated with one ``stat`` before use: the name as given, followed
+Resolved answers are cached, by absolute name (the cwd is read afresh for every relative one).
+Every audited way to change a resolution (remove, rename, symlink, link, mkdir/rmdir, the
+shutil tree operations) clears the cache. Once a child process exists it could swap a symlink
+at any moment with no event in this process, and once a second thread exists a decision in it
+could keep an answer computed just before another thread's audited change; from then on each
+cached answer is re-validated with one ``stat`` before use: the name as given, followed
 through its links as the kernel will, must lead to the same file (device, inode) the answer
 resolved to — or, for a name that does not exist yet, to the same directory — or the path is
 resolved afresh. The hook's open cache (answers to whole ``open`` events, kept by the core so
 an allowed ``open`` repeats without the callback) follows the same rules: cleared with this
-cache, validated with one ``stat`` once a child exists. Names whose resolution passes through
+cache, validated with one ``stat`` from the same moment. Names whose resolution passes through
 ``/proc`` change it with no event at all (the descriptor table behind ``/proc/self/fd``, the
 cwd behind ``/proc/self/cwd``; ``/dev/fd`` and ``/dev/stdin`` are links into it): they are
 resolved afresh every time. Limit: another thread or process swapping a link in the
@@ -87,10 +89,6 @@ def cwd() -> str | None:
         return _getcwd()
     except _OSError:
         return None
-
-
-def forget_cwd() -> None:
-    """An ``os.chdir`` is about to happen (nothing is cached: kept for the decoders' clarity)."""
 
 
 def absolute(path: str, dir_fd: int | None = None) -> str | None:

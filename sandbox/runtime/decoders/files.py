@@ -5,8 +5,8 @@ file behind an fd argument (``os.chmod(fd)``, ``os.listdir(fd)``...), or the wor
 The ``open`` event carries no ``dir_fd`` (``os.open(name, flags, dir_fd=fd)`` raises it with the
 bare name): a relative ``os.open`` is decided against every directory the name could be in —
 the working directory and each directory descriptor the process holds — where it exists.
-Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, chdir, the
-shutil trees) fire before the operation: they resolve their own paths afresh and drop the cache.
+Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, the shutil
+trees) fire before the operation: they resolve their own paths afresh and drop the cache.
 """
 
 from __future__ import annotations
@@ -253,11 +253,10 @@ def _lists_first(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _chdir(args: tuple[Any, ...]) -> list[Access] | None:
-    # Entering a directory moves the base of every later relative path: decided as a listing,
-    # and the cached working directory is dropped (the event fires before the change).
-    out = _one("list", args[0])
-    paths.forget_cwd()
-    return out
+    # Entering a directory moves the base of every later relative path: decided as a listing.
+    # No cached answer depends on the cwd (relative names are joined to it afresh, and a
+    # resolution through /proc/self/cwd is never kept).
+    return _one("list", args[0])
 
 
 def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
