@@ -23,6 +23,8 @@
 #include <Python.h>
 #include <frameobject.h>
 #include "internal/pycore_runtime.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -444,6 +446,10 @@ typedef struct {
 static open_slot g_open[OPEN_CACHE_SLOTS];
 static size_t g_open_count;
 static int g_open_validate;
+/* Directory verdicts share the table: mode_none DIR_VERDICT, flags 0 (read) or 1 (write), the
+ * directory's name as the path. See dir_verdict_allows. */
+#define DIR_VERDICT 2
+static size_t g_dir_count;
 
 /* The key of an `open` event's arguments, or 0 when they are not the plain kind this table
  * holds (no method of any argument is called: exact types only). */
@@ -549,6 +555,66 @@ open_clear_all(void)
         slot->path = NULL;
     }
     g_open_count = 0;
+    g_dir_count = 0;
+}
+
+/* Whether an entry's name is `name` or below it (`name` + "/" ...). */
+static int
+open_slot_below(const open_slot *slot, const char *name, size_t n)
+{
+    if ((size_t)slot->len < n || memcmp(slot->path, name, n) != 0) {
+        return 0;
+    }
+    return (size_t)slot->len == n || slot->path[n] == '/';
+}
+
+/* Drop the entries for `name` and every name below it: the sandbox's path-changing events
+ * call this for each name they change. The table keeps only names reached with no link on the
+ * way, whose answers depend on the name and its ancestors only. Linear probing has no
+ * tombstones, so the survivors are put back into an emptied table. */
+static void
+open_forget(const char *name, size_t n)
+{
+    size_t i;
+    for (i = 0; i < g_open_count; i++) {
+        if (open_slot_below(&g_open[g_open_used[i]], name, n)) {
+            break;
+        }
+    }
+    if (i == g_open_count) {
+        return; /* nothing there (the common case): no work */
+    }
+    open_slot *saved = PyMem_RawMalloc(sizeof(open_slot) * g_open_count);
+    if (saved == NULL) {
+        open_clear_all(); /* forgetting more is always safe */
+        return;
+    }
+    size_t kept = 0;
+    for (i = 0; i < g_open_count; i++) {
+        open_slot *slot = &g_open[g_open_used[i]];
+        if (open_slot_below(slot, name, n)) {
+            PyMem_RawFree(slot->path);
+        }
+        else {
+            saved[kept++] = *slot;
+        }
+        slot->path = NULL;
+    }
+    g_open_count = 0;
+    g_dir_count = 0;
+    size_t mask = OPEN_CACHE_SLOTS - 1;
+    for (i = 0; i < kept; i++) {
+        if (saved[i].mode_none == DIR_VERDICT) {
+            g_dir_count++;
+        }
+        size_t j = (size_t)saved[i].hash & mask;
+        while (g_open[j].path != NULL) {
+            j = (j + 1) & mask;
+        }
+        g_open[j] = saved[i];
+        g_open_used[g_open_count++] = (uint32_t)j;
+    }
+    PyMem_RawFree(saved);
 }
 
 /* Whether the name still leads where the entry's decision was made (one stat; two when the
@@ -583,6 +649,99 @@ open_still_valid(const open_slot *slot)
     parent[n] = '\0';
     return stat(parent, &st) == 0 && (unsigned long long)st.st_dev == slot->dev &&
            (unsigned long long)st.st_ino == slot->ino;
+}
+
+/* Whether the `open` is a write for the sandbox (the files decoder's rule, on exact values). */
+static int
+open_is_write(const open_key *key)
+{
+    long long write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+#ifdef O_TMPFILE
+    write_flags |= (O_TMPFILE & ~O_DIRECTORY);
+#endif
+    if (key->flags & write_flags) {
+        return 1;
+    }
+    for (Py_ssize_t i = 0; !key->mode_none && i < key->mode_len; i++) {
+        char c = key->mode[i];
+        if (c == 'w' || c == 'a' || c == 'x' || c == '+') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+ends_with(const char *s, Py_ssize_t n, const char *suffix)
+{
+    size_t m = strlen(suffix);
+    return (size_t)n >= m && memcmp(s + n - (Py_ssize_t)m, suffix, m) == 0;
+}
+
+/* A miss of the open table, answered by a directory verdict: the callback said every name
+ * directly in this directory may be opened so (read or write) in this phase -- a rule covers
+ * them all, the ceiling none (see Policy.children_allowed) -- and the directory is one the
+ * path cache reached with no link on the way. The name itself may still be a link (to
+ * anywhere): one lstat, and a link goes to the callback; so do module files (the import
+ * machinery's reads are decided by the callback, which keeps track of them), ".", ".." and
+ * anything lstat cannot answer plainly. An allowed name is kept in the table like one the
+ * callback allowed (identity from the same lstat). */
+static int open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
+                         unsigned long long ino);
+
+static int
+dir_verdict_allows(const open_key *key, int phase)
+{
+    static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
+    for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
+        if (ends_with(key->path, key->len, module_suffixes[i])) {
+            return 0;
+        }
+    }
+    Py_ssize_t cut = key->len - 1;
+    while (cut > 0 && key->path[cut] != '/') {
+        cut--;
+    }
+    const char *leaf = key->path + cut + 1;
+    Py_ssize_t leaf_len = key->len - cut - 1;
+    if (leaf_len == 0 || (leaf_len == 1 && leaf[0] == '.') ||
+        (leaf_len == 2 && leaf[0] == '.' && leaf[1] == '.')) {
+        return 0;
+    }
+    open_key dir_key = {cut > 0 ? key->path : "/", cut > 0 ? cut : 1, "", 0, DIR_VERDICT,
+                        open_is_write(key)};
+    int found;
+    size_t j = open_find(&dir_key, phase, open_hash(&dir_key, phase), &found);
+    if (!found) {
+        return 0;
+    }
+    const open_slot *dir = &g_open[j];
+    if (!open_still_valid(dir)) {
+        return 0;
+    }
+    struct stat st;
+    int kind;
+    unsigned long long dev, ino;
+    if (lstat(key->path, &st) == 0) { /* key->path: a str's data, NUL-terminated */
+        if (S_ISLNK(st.st_mode)) {
+            return 0;
+        }
+        kind = 1;
+        dev = (unsigned long long)st.st_dev;
+        ino = (unsigned long long)st.st_ino;
+    }
+    else if (errno == ENOENT) {
+        kind = dir->identity == 1 ? 2 : 0; /* a new name: validated by its directory */
+        dev = dir->dev;
+        ino = dir->ino;
+    }
+    else {
+        return 0;
+    }
+    if (!(g_open_validate && kind == 0)) {
+        (void)open_remember(key, phase, kind, dev, ino); /* out of memory: not kept, still allowed */
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -809,6 +968,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
             size_t j = open_find(&key, phase, open_hash(&key, phase), &found);
             if (found && open_still_valid(&g_open[j])) {
                 return 0; /* allowed before, and the name still leads to the same file */
+            }
+            if (g_dir_count > 0 && dir_verdict_allows(&key, phase)) {
+                return 0; /* a new name in a directory whose every name is allowed */
             }
         }
     }
@@ -1061,6 +1223,77 @@ core_cache_clear(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* The Python side's identity convention into (kind, dev, ino): (dev, ino) of the file; a
+ * negative inode -i-1 is the directory's inode i (the name did not exist); None or a negative
+ * device is "no identity" (kind 0). -1 with an exception set on a malformed value. */
+static int
+identity_of(PyObject *identity, const char *what, int *kind, long long *dev, long long *ino)
+{
+    *kind = 0;
+    *dev = 0;
+    *ino = 0;
+    if (identity == Py_None) {
+        return 0;
+    }
+    if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 2 ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 0)) ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 1))) {
+        PyErr_Format(PyExc_TypeError, "%s: identity must be (int, int) or None", what);
+        return -1;
+    }
+    *dev = PyLong_AsLongLong(PyTuple_GET_ITEM(identity, 0));
+    *ino = PyLong_AsLongLong(PyTuple_GET_ITEM(identity, 1));
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (*dev >= 0) {
+        *kind = *ino >= 0 ? 1 : 2;
+        if (*ino < 0) {
+            *ino = -*ino - 1;
+        }
+    }
+    return 0;
+}
+
+/* Keep (or refresh) the entry for `key` in `phase`. -1 on memory exhaustion. */
+static int
+open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
+              unsigned long long ino)
+{
+    int found;
+    uint64_t h = open_hash(key, phase);
+    size_t j = open_find(key, phase, h, &found);
+    if (!found && g_open_count >= OPEN_CACHE_LIMIT) {
+        open_clear_all();
+        j = open_find(key, phase, h, &found);
+    }
+    open_slot *slot = &g_open[j];
+    if (!found) {
+        char *copy = PyMem_RawMalloc((size_t)key->len + 1);
+        if (copy == NULL) {
+            return -1;
+        }
+        memcpy(copy, key->path, (size_t)key->len);
+        copy[key->len] = '\0';
+        slot->hash = h;
+        slot->path = copy;
+        slot->len = key->len;
+        memcpy(slot->mode, key->mode, (size_t)key->mode_len);
+        slot->mode[key->mode_len] = '\0';
+        slot->mode_none = key->mode_none;
+        slot->flags = key->flags;
+        slot->phase = phase;
+        g_open_used[g_open_count++] = (uint32_t)j;
+        if (key->mode_none == DIR_VERDICT) {
+            g_dir_count++;
+        }
+    }
+    slot->identity = kind;
+    slot->dev = dev;
+    slot->ino = ino;
+    return 0;
+}
+
 static PyObject *
 core_open_cache_add(PyObject *self, PyObject *args)
 {
@@ -1076,61 +1309,72 @@ core_open_cache_add(PyObject *self, PyObject *args)
     if (!open_key_of(event_args, &key)) {
         Py_RETURN_FALSE; /* not a kind this table holds: the callback decides every time */
     }
-    int kind = 0;
-    long long dev = 0, ino = 0;
-    if (identity != Py_None) {
-        if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 2 ||
-            !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 0)) ||
-            !PyLong_CheckExact(PyTuple_GET_ITEM(identity, 1))) {
-            PyErr_SetString(PyExc_TypeError, "open_cache_add: identity must be (int, int) or None");
-            return NULL;
-        }
-        dev = PyLong_AsLongLong(PyTuple_GET_ITEM(identity, 0));
-        ino = PyLong_AsLongLong(PyTuple_GET_ITEM(identity, 1));
-        if (PyErr_Occurred()) {
-            return NULL;
-        }
-        /* The Python side's convention: a negative inode -i-1 is the directory's inode i
-         * (the name did not exist); a negative device is "unknown" (no identity). */
-        if (dev >= 0) {
-            kind = ino >= 0 ? 1 : 2;
-            if (ino < 0) {
-                ino = -ino - 1;
-            }
-        }
+    int kind;
+    long long dev, ino;
+    if (identity_of(identity, "open_cache_add", &kind, &dev, &ino) < 0) {
+        return NULL;
     }
     if (g_open_validate && kind == 0) {
         Py_RETURN_FALSE;
     }
-    int found;
-    int phase = invoke_now();
-    uint64_t h = open_hash(&key, phase);
-    size_t j = open_find(&key, phase, h, &found);
-    if (!found && g_open_count >= OPEN_CACHE_LIMIT) {
-        open_clear_all();
-        j = open_find(&key, phase, h, &found);
+    if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
+                      (unsigned long long)ino) < 0) {
+        return PyErr_NoMemory();
     }
-    open_slot *slot = &g_open[j];
-    if (!found) {
-        char *copy = PyMem_RawMalloc((size_t)key.len + 1);
-        if (copy == NULL) {
-            return PyErr_NoMemory();
-        }
-        memcpy(copy, key.path, (size_t)key.len);
-        copy[key.len] = '\0';
-        slot->hash = h;
-        slot->path = copy;
-        slot->len = key.len;
-        memcpy(slot->mode, key.mode, (size_t)key.mode_len);
-        slot->mode[key.mode_len] = '\0';
-        slot->mode_none = key.mode_none;
-        slot->flags = key.flags;
-        slot->phase = phase;
-        g_open_used[g_open_count++] = (uint32_t)j;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_dir_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *directory, *identity;
+    const char *action;
+    if (!PyArg_ParseTuple(args, "UsO:dir_verdict_add", &directory, &action, &identity)) {
+        return NULL;
     }
-    slot->identity = kind;
-    slot->dev = (unsigned long long)dev;
-    slot->ino = (unsigned long long)ino;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("dir_verdict_add");
+    }
+    int write;
+    if (strcmp(action, "read") == 0) {
+        write = 0;
+    }
+    else if (strcmp(action, "write") == 0) {
+        write = 1;
+    }
+    else {
+        PyErr_SetString(PyExc_ValueError, "dir_verdict_add: action must be 'read' or 'write'");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(directory)) {
+        PyErr_SetString(PyExc_TypeError, "dir_verdict_add: directory must be str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(directory) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(directory);
+    const char *path = (const char *)PyUnicode_DATA(directory);
+    if (!PyUnicode_IS_ASCII(directory) || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
+        memchr(path, 0, (size_t)len) != NULL || (len > 1 && path[len - 1] == '/')) {
+        Py_RETURN_FALSE; /* not a name this table holds */
+    }
+    int kind;
+    long long dev, ino;
+    if (identity_of(identity, "dir_verdict_add", &kind, &dev, &ino) < 0) {
+        return NULL;
+    }
+    if (kind == 2 || (g_open_validate && kind == 0)) {
+        Py_RETURN_FALSE; /* a directory that is not there, or no identity to check it by */
+    }
+    open_key key = {path, len, "", 0, DIR_VERDICT, write};
+    if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
+                      (unsigned long long)ino) < 0) {
+        return PyErr_NoMemory();
+    }
     Py_RETURN_TRUE;
 }
 
@@ -1140,6 +1384,27 @@ core_open_cache_clear(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     open_clear_all(); /* anyone may: it only makes later decisions slower */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_open_cache_forget(PyObject *self, PyObject *name)
+{
+    (void)self;
+    if (!PyUnicode_CheckExact(name)) {
+        PyErr_SetString(PyExc_TypeError, "open_cache_forget: name must be str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(name) < 0) {
+        return NULL;
+    }
+#endif
+    if (!PyUnicode_IS_ASCII(name)) {
+        Py_RETURN_NONE; /* the table holds ASCII names only: none is this or below it */
+    }
+    /* anyone may: it only makes later decisions slower */
+    open_forget((const char *)PyUnicode_DATA(name), (size_t)PyUnicode_GET_LENGTH(name));
     Py_RETURN_NONE;
 }
 
@@ -1191,6 +1456,11 @@ static PyMethodDef core_methods[] = {
      " callback; identity is (dev, ino), (dev, -dir_ino - 1) or None."},
     {"open_cache_clear", core_open_cache_clear, METH_NOARGS,
      "open_cache_clear(): forget every open answer (a path may resolve differently now)."},
+    {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,
+     "dir_verdict_add(directory, action, identity) -> bool: only from the sandbox's own code"
+     " inside the callback; every name directly in directory may be opened for action."},
+    {"open_cache_forget", core_open_cache_forget, METH_O,
+     "open_cache_forget(name): forget the open answers for name and every name below it."},
     {"open_cache_validate", core_open_cache_validate, METH_NOARGS,
      "open_cache_validate(): from now on every open answer is re-checked with a stat."},
     {"inside", core_inside, METH_NOARGS, "inside() -> bool: this thread is in the callback."},

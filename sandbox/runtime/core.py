@@ -19,6 +19,7 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "dir_verdict_add",
     "enter_invoke",
     "inside",
     "install",
@@ -26,6 +27,7 @@ __all__ = [
     "mode",
     "open_cache_add",
     "open_cache_clear",
+    "open_cache_forget",
     "open_cache_validate",
     "phase",
 ]
@@ -55,7 +57,9 @@ cache_has = _impl.cache_has
 cache_add = _impl.cache_add
 cache_clear = _impl.cache_clear
 open_cache_add = _impl.open_cache_add
+dir_verdict_add = _impl.dir_verdict_add
 open_cache_clear = _impl.open_cache_clear
+open_cache_forget = _impl.open_cache_forget
 open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 installed = _impl.installed

@@ -31,6 +31,7 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "dir_verdict_add",
     "enter_invoke",
     "inside",
     "install",
@@ -38,6 +39,7 @@ __all__ = [
     "mode",
     "open_cache_add",
     "open_cache_clear",
+    "open_cache_forget",
     "open_cache_validate",
     "phase",
 ]
@@ -62,6 +64,21 @@ _MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
 _str_isascii = str.isascii
 _str_rfind = str.rfind
+_str_endswith = str.endswith
+_S_ISLNK = __import__("stat").S_ISLNK
+_os = __import__("os")
+# The files decoder's rule for a write (flags), on the exact values the table holds.
+_WRITE_FLAGS = (
+    _os.O_WRONLY
+    | _os.O_RDWR
+    | _os.O_CREAT
+    | _os.O_TRUNC
+    | _os.O_APPEND
+    | (getattr(_os, "O_TMPFILE", 0) & ~getattr(_os, "O_DIRECTORY", 0))
+)
+_MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
+_DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
+del _os
 
 
 def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, str] | None:
@@ -86,6 +103,41 @@ def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, 
     return (path, mode, flags, phase)
 
 
+def _is_write(mode: str | None, flags: int) -> bool:
+    if flags & _WRITE_FLAGS:
+        return True
+    return mode is not None and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)
+
+
+def _dir_verdict(
+    key: tuple[str, str | None, int, str],
+    table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
+    validate: bool,
+) -> tuple[int, int, int] | None:
+    """The native core's ``dir_verdict_allows``: the identity to keep for an ``open`` a
+    directory verdict allows, or ``None`` (the callback decides)."""
+    path, mode, flags, phase = key
+    if _str_endswith(path, _MODULE_SUFFIXES):
+        return None
+    cut = _str_rfind(path, "/")
+    leaf = path[cut + 1 :]
+    if not leaf or leaf == "." or leaf == "..":
+        return None
+    directory = path[:cut] or "/"
+    entry = table.get((directory, _DIR_VERDICT, 1 if _is_write(mode, flags) else 0, phase))
+    if entry is None or (validate and not (entry[0] and _open_still_valid(directory, entry))):
+        return None
+    try:
+        st = _lstat(path)
+    except FileNotFoundError:
+        return (2 if entry[0] == 1 else 0, entry[1], entry[2])
+    except OSError:
+        return None
+    if _S_ISLNK(st.st_mode):
+        return None
+    return (1, st.st_dev, st.st_ino)
+
+
 def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
     """One ``stat`` of the name as given (its directory's when it does not exist)."""
     kind, dev, ino = identity
@@ -105,6 +157,23 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
             return False
         return (st.st_dev, st.st_ino) == (dev, ino)
     return kind == 1 and (st.st_dev, st.st_ino) == (dev, ino)
+
+
+def _identity_of(identity: tuple[int, int] | None, what: str) -> tuple[int, int, int]:
+    """The native core's identity convention: (kind, dev, ino); see ``_core.c``."""
+    if identity is None:
+        return (0, 0, 0)
+    if (
+        type(identity) is not tuple
+        or len(identity) != 2
+        or type(identity[0]) is not int
+        or type(identity[1]) is not int
+    ):
+        raise TypeError(f"{what}: identity must be (int, int) or None")
+    dev, ino = identity
+    if dev < 0:
+        return (0, 0, 0)
+    return (1, dev, ino) if ino >= 0 else (2, dev, -ino - 1)
 
 
 class _Depth(_thread._local):
@@ -180,6 +249,7 @@ def install(
     # (path, mode, flags, phase) → (kind, dev, ino); kind 0: no identity (see _core.c).
     _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
     _open_validate = [False]
+    _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
     _phase = ["init"]
     # The phase as processes forked from this one see it (a page shared across fork): a
     # worker forked during init moves to invoke with its parent. None where mmap fails.
@@ -230,6 +300,12 @@ def install(
                 not _open_validate[0] or (entry[0] and _open_still_valid(key[0], entry))  # type: ignore[index]
             ):
                 return
+            if key is not None and _dirs[0]:
+                found = _dir_verdict(key, _open, _open_validate[0])
+                if found is not None:
+                    if (found[0] or not _open_validate[0]) and len(_open) < OPEN_CACHE_LIMIT:
+                        _open[key] = found
+                    return
         local = _local
         if local.fetching:
             return  # the sys._getframe event of the line below
@@ -288,30 +364,58 @@ def install(
         key = _open_key(args, _phase_now())
         if key is None:
             return False
-        kind, dev, ino = 0, 0, 0
-        if identity is not None:
-            if (
-                type(identity) is not tuple
-                or len(identity) != 2
-                or type(identity[0]) is not int
-                or type(identity[1]) is not int
-            ):
-                raise _TypeError("open_cache_add: identity must be (int, int) or None")
-            dev, ino = identity
-            if dev >= 0:
-                kind = 1 if ino >= 0 else 2
-                ino = ino if ino >= 0 else -ino - 1
+        kind, dev, ino = _identity_of(identity, "open_cache_add")
         if _open_validate[0] and not kind:
             return False
         if key not in _open and len(_open) >= OPEN_CACHE_LIMIT:
-            _open.clear()
+            _open_cache_clear()
+        _open[key] = (kind, dev, ino)
+        return True
+
+    def _open_cache_forget(name: str) -> None:
+        if type(name) is not _str:
+            raise _TypeError("open_cache_forget: name must be str")
+        below = name + "/"
+        for key in [k for k in _open if k[0] == name or k[0].startswith(below)]:
+            del _open[key]
+            if key[1] == _DIR_VERDICT:
+                _dirs[0] -= 1
+
+    def _open_cache_clear() -> None:
+        _open.clear()
+        _dirs[0] = 0
+
+    def _dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | None) -> bool:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("dir_verdict_add")
+        if action not in ("read", "write"):
+            raise ValueError("dir_verdict_add: action must be 'read' or 'write'")
+        if type(directory) is not _str:
+            raise _TypeError("dir_verdict_add: directory must be str")
+        if (
+            not directory
+            or len(directory) > OPEN_PATH_MAX
+            or directory[0] != "/"
+            or "\x00" in directory
+            or (len(directory) > 1 and directory[-1] == "/")
+            or not _str_isascii(directory)
+        ):
+            return False
+        kind, dev, ino = _identity_of(identity, "dir_verdict_add")
+        if kind == 2 or (_open_validate[0] and not kind):
+            return False
+        key = (directory, _DIR_VERDICT, 1 if action == "write" else 0, _phase_now())
+        if key not in _open:
+            if len(_open) >= OPEN_CACHE_LIMIT:
+                _open_cache_clear()
+            _dirs[0] += 1
         _open[key] = (kind, dev, ino)
         return True
 
     def _open_cache_validate() -> None:
         if not _open_validate[0]:
             _open_validate[0] = True
-            _open.clear()
+            _open_cache_clear()
 
     _audit("sys.addaudithook")  # refused by an existing hook: raise, as the native core
     _addaudithook(_hook)
@@ -323,7 +427,9 @@ def install(
         cache_add=_cache_add,
         cache_clear=_cache_clear,
         open_cache_add=_open_cache_add,
-        open_cache_clear=_open.clear,
+        open_cache_clear=_open_cache_clear,
+        dir_verdict_add=_dir_verdict_add,
+        open_cache_forget=_open_cache_forget,
         open_cache_validate=_open_cache_validate,
         inside=lambda: _local.depth > 0,
     )
@@ -468,6 +574,48 @@ def open_cache_clear() -> None:
     """
     if _api:
         _api["open_cache_clear"]()
+
+
+def dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | None) -> bool:
+    """Answer later ``open`` events of new names directly in ``directory`` in the hook.
+
+    Only from the sandbox's own code inside the callback, once the policy allows ``action``
+    (``"read"`` or ``"write"``) on every name directly in ``directory`` in this phase and the
+    directory was reached with no link on the way. A name that is a link, a module file,
+    ``.`` or ``..`` still goes to the callback; an allowed name is kept like
+    :func:`open_cache_add`'s. ``identity``: the directory's ``(dev, ino)``, needed once
+    answers are validated (:func:`open_cache_validate`). Dropped by :func:`open_cache_forget`
+    of the directory or a name above it.
+
+    Returns
+    -------
+    bool
+        Whether the verdict was kept.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> dir_verdict_add("/tmp/job", "write", None)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("dir_verdict_add")
+    return bool(_api["dir_verdict_add"](directory, action, identity))
+
+
+def open_cache_forget(name: str) -> None:
+    """Forget the ``open`` answers for ``name`` and every name below it; anyone may.
+
+    Example
+    -------
+    >>> open_cache_forget("/tmp/job")
+    """
+    if _api:
+        _api["open_cache_forget"](name)
 
 
 def open_cache_validate() -> None:

@@ -111,8 +111,12 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
             elif type(value) is dict:
                 # Module-level tables and caches: the frozen code gets its own copy, with the
                 # functions in it replaced by their frozen copies.
+                # (A table of sets or lists gets copies of them too: the index of the path
+                # cache must not share its sets with the module the function can reach.)
                 snapshot[name] = {
-                    k: frozen.copies.get(id(v)) or frozen.modules.get(id(v)) or v
+                    k: v.copy()
+                    if type(v) in (set, list)
+                    else frozen.copies.get(id(v)) or frozen.modules.get(id(v)) or v
                     for k, v in value.items()
                 }
             elif type(value) in (list, set):

@@ -700,6 +700,8 @@ def _decider(
     cache_has = core.cache_has
     cache_add = core.cache_add
     open_cache_add = core.open_cache_add
+    dir_verdict_add = core.dir_verdict_add
+    children_allowed = policy.children_allowed
     paths_cacheable = paths.cacheable
     identity_for_cache = paths.identity_for_cache
     phase_of = core.phase
@@ -750,7 +752,9 @@ def _decider(
                     return True
         return False
 
-    def remember_open(args: tuple[Any, ...], target: str, detail: Any) -> None:
+    def remember_open(
+        args: tuple[Any, ...], action: str, target: str, detail: Any, ph: str
+    ) -> None:
         # An open the decision cache knows (the policy said yes to the resolved file, or learn
         # recorded it): the core answers the same arguments itself from now on, while the
         # name leads to the same file (see paths). Never an open only the import or traceback
@@ -758,6 +762,14 @@ def _decider(
         path = args[0]
         if detail is None and type(path) is str and paths_cacheable(path, target):
             open_cache_add(args, identity_for_cache(target))
+            if learn:
+                return  # (learn records every new name: no verdict for a whole directory)
+            # When the policy allows every name in the file's directory (reached with no
+            # link on the way), the core answers new names there too, after one lstat that
+            # sends links (and module files) back here.
+            directory = target[: target.rfind("/")] or "/"
+            if paths_cacheable(directory, directory) and children_allowed(action, directory, ph):
+                dir_verdict_add(directory, action, identity_for_cache(directory))
 
     def check(
         category: str, action: str, target: str, detail: Any, raw: tuple[Any, ...] | None = None
@@ -779,7 +791,7 @@ def _decider(
         key = category + ARG_SEP + action + ARG_SEP + ph + ARG_SEP + target
         if cache_has(key):
             if raw is not None:
-                remember_open(raw, target, detail)
+                remember_open(raw, action, target, detail, ph)
             return None
         if category == "network" and target == api_target:
             # The runtime client talks to the Runtime API through native code; a Python
@@ -795,7 +807,7 @@ def _decider(
         if allowed_by_rules(category, action, target, ph, detail):
             cache_add(key)
             if raw is not None:
-                remember_open(raw, target, detail)
+                remember_open(raw, action, target, detail, ph)
             return None
         unfindable = (detail == "missing") if detail in ("found", "missing") else None
         if (
@@ -814,7 +826,7 @@ def _decider(
         if learn and not (category == "network" and action in ("connect", "sendto")):
             cache_add(key)  # recorded once; from now on it is known
             if raw is not None:
-                remember_open(raw, target, detail)
+                remember_open(raw, action, target, detail, ph)
         return error
 
     return check

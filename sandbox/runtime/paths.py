@@ -8,8 +8,13 @@ rebind). A path the kernel would refuse (longer than ``PATH_MAX``, a symlink loo
 cannot be known (a ``dir_fd`` that names no directory) resolves to ``None``: the caller refuses it.
 
 Resolved answers are cached, by absolute name (the cwd is read afresh for every relative one).
-Every audited way to change a resolution (remove, rename, symlink, link, mkdir/rmdir, the
-shutil tree operations) clears the cache. Once a child process exists it could swap a symlink
+Every audited way to change a resolution (remove, rename, symlink, link, mkdir/rmdir, a change
+of mode, owner or ACL, the shutil tree operations) drops the answers that depend on the name it
+changes (:func:`forget_below`): an answer depends on every name its walk looked at. For a name
+reached with no link on the way (its answer is the name itself) those are the name and its
+ancestors, so the answers below the changed name go (an index of cached names by directory
+finds them); an answer whose walk went through a link keeps the list of names it looked at, and
+goes when any of them is the changed name or below it. Once a child process exists it could swap a symlink
 at any moment with no event in this process, and once a second thread exists a decision in it
 could keep an answer computed just before another thread's audited change; from then on each
 cached answer is re-validated with one ``stat`` before use: the name as given, followed
@@ -50,6 +55,9 @@ _str_endswith = str.endswith
 _len = len
 _OSError = OSError
 _ValueError = ValueError
+_type = type
+_str = str
+_int = int
 _threads_running = _thread._count  # threads started by Python code, not counting the main one
 _AT_FDCWD = -100
 _MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
@@ -63,7 +71,15 @@ _VOLATILE_DIRS = ("/proc",)
 # The resolution cache and its state; the hook runs on a private frozen copy of these
 # containers (see freeze.py), and with the native core the decision cache sits in C.
 _RESOLVED: dict[str, tuple[str, int, int]] = {}
+# Cached names by directory, for the answers with no link on the way (the answer is the name):
+# a change of a name drops its subtree. Directories on the way are indexed even when they have
+# no answer of their own, so the subtree is reachable from any of them.
+_BELOW: dict[str, set[str]] = {}
+# Answers whose walk went through a link (or ``.``, ``..``): every name the walk looked at.
+_THROUGH_LINKS: dict[str, tuple[str, ...]] = {}
 _STATE: dict[str, Any] = {"validate": False}
+# More answers through links than this: a change drops them all rather than look at each.
+_THROUGH_LINKS_LIMIT = 256
 
 
 def fd_path(fd: int) -> str | None:
@@ -116,9 +132,10 @@ def realpath(path: str) -> str | None:
     return _walk(path)[0]
 
 
-def _walk(path: str) -> tuple[str | None, bool]:
+def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
     """:func:`realpath`, and whether the walk went through ``/proc`` (a link into
-    ``/proc/self/cwd``, ``/dev/fd``: resolves differently with no event, never cached)."""
+    ``/proc/self/cwd``, ``/dev/fd``: resolves differently with no event, never cached).
+    ``seen`` collects every name the walk looked at (what the answer depends on)."""
     if _len(path) > PATH_MAX:
         return None, False
     volatile = False
@@ -140,6 +157,8 @@ def _walk(path: str) -> tuple[str | None, bool]:
         if missing:
             continue  # below a name that does not exist nothing can be a link
         current = "/" + "/".join(parts)
+        if seen is not None:
+            seen.append(current)
         if not volatile and (_str_startswith(current, _VOLATILE) or current in _VOLATILE_DIRS):
             volatile = True
         try:
@@ -210,11 +229,12 @@ def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | N
         return resolved
     fresh = _below_a_known_ancestor(full)
     if fresh is None:
-        fresh, volatile = _walk(full)
+        seen: list[str] = []
+        fresh, volatile = _walk(full, seen)
         if fresh is None:
             return None
         if not volatile:
-            _keep(full, fresh)
+            _keep(full, fresh, seen)
     return fresh
 
 
@@ -234,6 +254,8 @@ def _below_a_known_ancestor(full: str) -> str | None:
         names.append(leaf)
         prefix = prefix[:cut]
         base = _cached(prefix) if prefix else "/"
+    if base != (prefix or "/"):
+        return None  # the ancestor's answer went through a link: the caller walks it all
     names.reverse()
     for leaf in names:
         base = _one_more(base, leaf)
@@ -273,20 +295,46 @@ def _one_more(base: str, leaf: str) -> str | None:
     return None if _S_ISLNK(mode) else candidate
 
 
-def _keep(full: str, resolved: str) -> None:
+def _keep(full: str, resolved: str, seen: list[str] | None = None) -> None:
     if _str_startswith(resolved, _VOLATILE):
         return
     if _len(_RESOLVED) >= _CACHE_LIMIT:
-        _RESOLVED.clear()
+        _forget_all()
+    if resolved != full:
+        if seen is None:
+            return  # (not reached: only a walk resolves a name to another)
+        if _len(_THROUGH_LINKS) >= _THROUGH_LINKS_LIMIT:
+            _forget_all()
+        _THROUGH_LINKS[full] = tuple(seen)
+    else:
+        _index(full)
     dev, ino = _identity(resolved) if _STATE["validate"] else (-1, -1)  # -1: none taken
     _RESOLVED[full] = (resolved, dev, ino)
 
 
+def _index(name: str) -> None:
+    """File ``name`` under its directory in :data:`_BELOW`, and each directory under its own,
+    up to the first one already there (or ``/``)."""
+    while True:
+        cut = _str_rfind(name, "/")
+        parent = name[:cut] or "/"
+        below = _BELOW.get(parent)
+        if below is not None:
+            below.add(name)
+            return
+        _BELOW[parent] = {name}
+        if parent == "/":
+            return
+        name = parent
+
+
 def cacheable(path: str, resolved: str) -> bool:
-    """Whether an answer for ``path`` (resolved to ``resolved``) is one the path cache kept:
-    only those may be answered without resolving again (the hook's open cache)."""
+    """Whether an answer for ``path`` (resolved to ``resolved``) may be answered without
+    resolving again (the hook's open cache): one the path cache kept, reached with no link on
+    the way (the name is the answer), so that :func:`forget_below` of any name it depends on
+    (the name or an ancestor) finds it by prefix."""
     entry = _RESOLVED.get(path)
-    return entry is not None and entry[0] == resolved
+    return entry is not None and path == resolved and entry[0] == resolved
 
 
 def identity_for_cache(resolved: str) -> tuple[int, int] | None:
@@ -301,13 +349,76 @@ def identity_for_cache(resolved: str) -> tuple[int, int] | None:
 
 def forget_resolved_paths() -> None:
     """Something may create, move or remove a symlink or directory: drop every cached answer."""
+    _forget_all()
+
+
+def _forget_all() -> None:
     _RESOLVED.clear()
+    _BELOW.clear()
+    _THROUGH_LINKS.clear()
     _core.open_cache_clear()
+
+
+def changed_name(path: Any, dir_fd: int | None = None) -> str | None:
+    """Where a change of ``path`` (as a call names it) happens: its directory resolved, then
+    its last name — not followed, a change of a link changes the link. An ``int`` is an open
+    descriptor (the file it is open on). ``None``: the place cannot be known (an odd last name,
+    a directory that does not resolve): the caller drops everything."""
+    if _type(path) is _int:
+        return fd_path(path)
+    if _type(path) is not _str or not path:
+        return None
+    full = absolute(path, dir_fd)
+    if full is None:
+        return None
+    while _len(full) > 1 and _str_endswith(full, "/"):
+        full = full[:-1]  # "dir/" names the directory itself
+    cut = _str_rfind(full, "/")
+    leaf = full[cut + 1 :]
+    if leaf == "." or leaf == ".." or not leaf:
+        return None if full != "/" else "/"
+    parent = resolve(full[:cut] or "/", None)
+    if parent is None or _str_startswith(parent, _VOLATILE):
+        return None
+    return (parent if parent != "/" else "") + "/" + leaf
+
+
+def forget_below(name: str | None) -> None:
+    """``name`` (from :func:`changed_name`) is about to change (be removed, renamed, replaced,
+    linked, its mode or owner changed): drop every cached answer that depends on it — its own,
+    those below it, those whose walk went through it — and the open answers kept for them.
+    ``None``: drop everything."""
+    if name is None:
+        _forget_all()
+        return
+    if name == "/":
+        _forget_all()
+        return
+    below = name + "/"
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        _RESOLVED.pop(current, None)
+        names = _BELOW.pop(current, None)
+        if names:
+            pending.extend(names)
+    cut = _str_rfind(name, "/")
+    siblings = _BELOW.get(name[:cut] or "/")
+    if siblings is not None:
+        siblings.discard(name)
+    if _THROUGH_LINKS:
+        for full, seen in list(_THROUGH_LINKS.items()):
+            for looked_at in seen:
+                if looked_at == name or _str_startswith(looked_at, below):
+                    del _THROUGH_LINKS[full]
+                    _RESOLVED.pop(full, None)
+                    break
+    _core.open_cache_forget(name)
 
 
 def child_started() -> None:
     """A child process exists from now on: validate each cached answer before using it."""
     if not _STATE["validate"]:
         _STATE["validate"] = True
-        _RESOLVED.clear()
+        _forget_all()
         _core.open_cache_validate()

@@ -53,7 +53,16 @@ def is_compiled(document: Mapping[str, Any]) -> bool:
 class Matcher:
     """Exact set + directory prefixes + one alternation regex; the cheapest test first."""
 
-    __slots__ = ("_globs", "_regex", "exact", "packages", "prefixes")
+    __slots__ = (
+        "_child_stems",
+        "_globs",
+        "_literals",
+        "_regex",
+        "_tree_stems",
+        "exact",
+        "packages",
+        "prefixes",
+    )
 
     def __init__(
         self,
@@ -69,6 +78,12 @@ class Matcher:
         # set or a prefix, and translating + compiling costs ~0.1 ms a glob of cold start.
         self._globs = globs
         self._regex: re.Pattern[str] | None = None
+        # For the questions about a whole directory (children_allowed): file globs ending in
+        # "/*" and "/**" as the regex of what comes before (their stem), and every glob's
+        # literal start ("" when it is not a file glob: anything may match it).
+        self._child_stems: tuple[re.Pattern[str], ...] = ()
+        self._tree_stems: tuple[re.Pattern[str], ...] = ()
+        self._literals: tuple[str, ...] = ()
 
     def match(self, target: str) -> bool:
         if target in self.exact:
@@ -92,9 +107,114 @@ class Matcher:
         if self._globs and self._regex is None:
             source = "|".join(build() for build in self._globs)
             self._regex = re.compile("(?:" + source + ")\\Z")
+            child_stems: list[re.Pattern[str]] = []
+            tree_stems: list[re.Pattern[str]] = []
+            literals: list[str] = []
+            for build in self._globs:
+                pattern = _file_glob(build)
+                if pattern is None:
+                    literals.append("")
+                    continue
+                literals.append(pattern[: min(_wildcard_at(pattern, c) for c in "*?")])
+                # The stem is cut from the pattern's own regex (a "**" means ".*" inside a
+                # pattern but "(?:/.*)?" at its end: translating the stem alone would differ).
+                source = glob_to_regex(pattern, "files")
+                for ending, stems in ((_ANY_BELOW, tree_stems), (_ANY_NAME, child_stems)):
+                    if source.endswith(ending):
+                        stems.append(re.compile(source[: -len(ending)] + "\\Z"))
+                        break
+            self._child_stems, self._tree_stems = tuple(child_stems), tuple(tree_stems)
+            self._literals = tuple(literals)
+
+    def covers_children(self, directory: str) -> bool:
+        """Whether every name directly in ``directory`` (an absolute path with no trailing
+        ``/``, or ``/``) matches: a prefix above it, or a glob ``<stem>/*`` whose stem matches
+        it, or ``<stem>/**`` whose stem matches it or a directory above it. A glob of any
+        other shape never counts (the answer is "not shown", never a wrong yes)."""
+        below = directory if directory == "/" else directory + "/"
+        for prefix in self.prefixes:
+            if _str_startswith(below, prefix) and (
+                _str_endswith(prefix, "/") or below[_len(prefix)] == "/"
+            ):
+                return True
+        if self._globs and self._regex is None:
+            self.prepare()  # outside the hook (tooling); the hook prepares every matcher at install
+        # A name in the folder is the stem's match + "/" + the name: for "/" the stem must
+        # match "" (the text before that "/"), not "/".
+        name = "" if directory == "/" else directory
+        for stem in self._child_stems:
+            if stem.match(name) is not None:
+                return True
+        if self._tree_stems:
+            while True:
+                for stem in self._tree_stems:
+                    if stem.match(name) is not None:
+                        return True
+                if not name:
+                    break
+                name = name[: _str_rfind(name, "/")]
+        return False
+
+    def may_match_below(self, directory: str) -> bool:
+        """Whether some name directly in ``directory`` might match (conservative: ``False``
+        only when no exact target, prefix or glob can reach below it)."""
+        below = directory if directory == "/" else directory + "/"
+        if self.packages:
+            return True
+        for target in self.exact:
+            if _in_folder(target, below):
+                return True
+        for prefix in self.prefixes:
+            if _str_startswith(below, prefix) or _in_folder(prefix, below):
+                return True
+        if self._globs and self._regex is None:
+            self.prepare()
+        # A glob's match starts with its literal start: one that goes below the folder and
+        # on into a subfolder (a "/" after the folder's) can match no name directly in it.
+        for literal in self._literals:
+            if _str_startswith(below, literal) or _in_folder(literal, below):
+                return True
+        return False
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.packages or self.prefixes or self._globs)
+
+
+_str_startswith = str.startswith
+_str_endswith = str.endswith
+_str_rfind = str.rfind
+_str_find = str.find
+_len = len
+
+
+def _file_glob(build: Callable[[], str]) -> str | None:
+    """The pattern of a file glob's regex builder (``None``: not a file glob).
+
+    By name, not identity: in the hook this runs on frozen copies, where ``glob_to_regex`` is
+    the private copy while the builders made at load hold the original."""
+    if (
+        type(build) is partial
+        and getattr(build.func, "__name__", None) == "glob_to_regex"
+        and build.args[1:] == ("files",)
+    ):
+        pattern = build.args[0]
+        return pattern if type(pattern) is str else None
+    return None
+
+
+# How a file glob's regex ends for "<stem>/**" and "<stem>/*" (see globs.glob_to_regex).
+_ANY_BELOW = "(?:/.*)?"
+_ANY_NAME = "/[^/]*"
+
+
+def _in_folder(text: str, below: str) -> bool:
+    """Whether ``text`` starts with the folder ``below`` (ending in ``/``) and goes no deeper."""
+    return _str_startswith(text, below) and _str_find(text, "/", _len(below)) < 0
+
+
+def _wildcard_at(pattern: str, wildcard: str) -> int:
+    at = pattern.find(wildcard)
+    return at if at >= 0 else len(pattern)
 
 
 # Standard-library modules the "{stdlib}" module target does NOT include: native-memory
@@ -269,6 +389,28 @@ class Policy:
         rule alone: the hook then lets its shape accesses pass.
         """
         return self._shape_sites.match(_str_partition(target, "#")[0])
+
+    def children_allowed(self, action: str, directory: str, phase: str) -> bool:
+        """Whether every name directly in ``directory`` may be opened for ``action`` (``read``
+        or ``write``) in ``phase``: a rule covers them all (:meth:`Matcher.covers_children`)
+        and no ceiling entry can reach any of them. The hook's core then answers new names
+        there itself (a name that is a link still goes through the full decision).
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
+        ...     "rules": {"files": [{"action": "write", "target": "/tmp/**", "phase": "any"}]}}))
+        >>> policy.children_allowed("write", "/tmp/job", "invoke")
+        True
+        >>> policy.children_allowed("read", "/tmp/job", "invoke")
+        False
+        """
+        group = self._groups.get(("files", action, phase))
+        if group is None or not group.covers_children(directory):
+            return False
+        ceiling = self._ceiling.get(("files", action))
+        return ceiling is None or not ceiling.may_match_below(directory)
 
     def ceiling(self, category: str, action: str, target: str) -> bool:
         """Whether the ceiling (denies no learning can override) forbids this access."""

@@ -516,6 +516,102 @@ def test_open_cache_answers_only_what_the_sandbox_added_while_it_holds(
     assert result["after_swap"] == 1
 
 
+def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that, at the first allowed open in a folder, keeps a verdict for the
+    # whole folder (read), as the hook does when a rule covers every name in it
+    body = """
+    import subprocess
+    out = {"seen": []}
+    base = os.getcwd()
+    os.mkdir(base + "/job")
+    os.mkdir(base + "/other")
+    job = base + "/job"
+    for name in ("a.txt", "b.txt", "c.txt", "mod.py"):
+        open(job + "/" + name, "w").close()
+    open(base + "/secret.txt", "w").close()
+    os.symlink(base + "/secret.txt", job + "/link.txt")
+    validating = [False]
+    def identity(path):
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    def callback(event, args, caller):
+        if event == "open":
+            out["seen"].append(os.path.basename(args[0]) if type(args[0]) is str else "?")
+            if type(args[0]) is str and args[0] == job + "/a.txt" and args[1] == "r":
+                out.setdefault("added", []).append(core.dir_verdict_add(
+                    job, "read", identity(job) if validating[0] else None))
+        elif event == "zz.forget":
+            core.open_cache_forget(args[0])
+        elif event == "zz.validate":
+            core.open_cache_validate()
+            validating[0] = True
+        elif event == "zz.phase":
+            core.enter_invoke()
+    core.install(frozenset({"open", "zz.forget", "zz.validate", "zz.phase"}), callback,
+                 frozenset({callback.__code__, identity.__code__}), "enforce")
+    for bad in ((job, "read", None), (job, "list", None)):
+        try:
+            core.dir_verdict_add(*bad)
+            out.setdefault("outside", []).append("added")
+        except PermissionError:
+            out.setdefault("outside", []).append("refused")
+    def opens(tag, path, mode="r"):
+        before = len(out["seen"])
+        try:
+            open(path, mode).close()
+        except OSError:
+            pass
+        out[tag] = len(out["seen"]) - before   # 1: the callback decided; 0: the core answered
+    opens("first", job + "/a.txt")
+    opens("new_name", job + "/b.txt")
+    opens("new_name_again", job + "/b.txt")
+    opens("missing_name", job + "/nothing.txt")
+    opens("write", job + "/c.txt", "a")
+    opens("link", job + "/link.txt")
+    opens("module_file", job + "/mod.py")
+    opens("dotdot", job + "/..")
+    opens("other_folder", base + "/other/x.txt")
+    opens("below", job + "/sub/x.txt")
+    sys.audit("zz.forget", base + "/other")          # a name elsewhere: the verdict holds
+    opens("after_other_forget", job + "/c.txt")
+    sys.audit("zz.forget", job)                      # the folder itself: gone
+    opens("after_forget", job + "/c.txt")
+    opens("readd", job + "/a.txt")
+    sys.audit("zz.phase")
+    opens("new_phase", job + "/c.txt")
+    opens("readd_invoke", job + "/a.txt")
+    sys.audit("zz.validate")
+    opens("validating_first", job + "/a.txt")
+    opens("validating_new", job + "/c.txt")
+    os.rename(job, base + "/moved")                  # no event the core sees: a child could
+    subprocess.run(["ln", "-sfn", base + "/other", job], check=True)
+    open(base + "/other/c.txt", "w").close()
+    opens("after_swap", job + "/c.txt")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the sandbox's own code inside the callback may keep a verdict
+    assert result["outside"] == ["refused", "refused"]
+    assert result["added"][0] is True
+    # AND new names directly in the folder are answered by the core, existing or not, for
+    # the verdict's action (a read); the answer is then kept like any open
+    assert (result["first"], result["new_name"], result["new_name_again"]) == (1, 0, 0)
+    assert result["missing_name"] == 0
+    assert result["write"] == 1
+    # AND a link, a module file, "..", another folder or a folder below always reach the callback
+    assert (result["link"], result["module_file"], result["dotdot"]) == (1, 1, 1)
+    assert (result["other_folder"], result["below"]) == (1, 1)
+    # AND forgetting the folder (or a name above it) drops the verdict; another name does not
+    assert result["after_other_forget"] == 0
+    assert (result["after_forget"], result["readd"]) == (1, 1)
+    # AND a verdict holds for its phase only
+    assert (result["new_phase"], result["readd_invoke"]) == (1, 1)
+    # AND once validating, a verdict holds only while the folder's name leads to the same
+    # folder: swapped for a link by another process, the next new name reaches the callback
+    assert (result["validating_first"], result["validating_new"]) == (1, 0)
+    assert result["after_swap"] == 1
+
+
 TRACE_BODY = """
 traced = []
 def tracer(frame, event, arg):

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
 
 LEARN = """
@@ -595,3 +597,148 @@ except ZeroDivisionError:
     # THEN neither the import nor the traceback's source line needs a rule, nothing is reported
     assert result.lines == ["line shown True"], result.stdout + result.stderr
     assert result.findings == []
+
+
+# Each audited change drops only the cached answers that depend on the name it changes; these
+# make the change through another spelling of the name than the one whose answer is cached.
+SWAP_SPELLINGS = {
+    # the cached name goes through a link; the swap is made on the real directory
+    "through-link": (
+        "out/via/d/secret.txt",
+        """
+        os.remove("out/real/d/secret.txt"); os.rmdir("out/real/d")
+        os.symlink(os.path.abspath("data"), "out/real/d")
+        """,
+    ),
+    # the cached name is the real one; the swap is made through the link to its directory
+    "via-link": (
+        "out/real/d/secret.txt",
+        """
+        os.remove("out/via/d/secret.txt"); os.rmdir("out/via/d")
+        os.symlink(os.path.abspath("data"), "out/via/d")
+        """,
+    ),
+    # the swap is made relative to a directory descriptor
+    "dir_fd": (
+        "out/real/d/secret.txt",
+        """
+        fd = os.open("out/real", os.O_RDONLY)
+        os.remove("d/secret.txt", dir_fd=fd); os.rmdir("d", dir_fd=fd)
+        os.symlink(os.path.abspath("data"), "d", dir_fd=fd)
+        """,
+    ),
+    # an ancestor of the cached name is renamed away and replaced by a link
+    "ancestor": (
+        "out/real/d/secret.txt",
+        """
+        os.rename("out/real", "out/moved")
+        os.symlink(os.path.abspath("data/nest"), "out/real")
+        """,
+    ),
+    # the directory is moved aside by shutil and the name relative to the cwd replaced
+    "shutil-move": (
+        "out/real/d/secret.txt",
+        """
+        import shutil
+        os.chdir("out/real")
+        shutil.move("d", "../elsewhere")
+        os.symlink(os.path.abspath("../../data"), "d")
+        os.chdir("../..")
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(SWAP_SPELLINGS))
+def test_a_swap_through_another_spelling_drops_the_cached_answer(
+    child: RunChild, tmp_path: Path, spelling: str
+) -> None:
+    # GIVEN everything under out/ allowed (read and write), a decoy out/real/d/secret.txt read
+    # once (its answer cached), and out/via a link to out/real
+    _setup(tmp_path)
+    profile = profile_doc(
+        files=[
+            {"action": action, "target": "{task}/" + target}
+            for action in ("read", "write", "list")
+            for target in ("out", "out/**")
+        ]
+        + [{"action": "list", "target": "{task}"}]
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    (tmp_path / "out" / "real" / "d").mkdir(parents=True)
+    (tmp_path / "out" / "real" / "d" / "secret.txt").write_text("decoy")
+    os.symlink(tmp_path / "out" / "real", tmp_path / "out" / "via")
+    (tmp_path / "data" / "nest").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "data" / "nest" / "d")  # nest/d/x is data/x
+    cached, swap = SWAP_SPELLINGS[spelling]
+    body = "\n".join(line.strip() for line in swap.strip().splitlines())
+    source = f"""
+import os, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+print(open({cached!r}).read())
+print(open({cached!r}).read())
+{body}
+try:
+    print(open({cached!r}).read())
+except PermissionError as exc:
+    print("blocked", exc.target.endswith("data/secret.txt") or exc.target)
+"""
+    # WHEN the function swaps a directory on the way for a link to data/, through that spelling
+    result = child(source)
+    # THEN the cached name is decided again, on where it leads now: the secret, blocked
+    assert result.lines == ["decoy", "decoy", "blocked True"], result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_new_names_in_an_allowed_folder_are_answered_but_a_link_there_is_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN every name under out/ allowed (read, write), so the core answers new names in
+    # out/ itself after the first decision, and a secret outside
+    _setup(tmp_path)
+    profile = profile_doc(
+        files=[{"action": action, "target": "{task}/out/**"} for action in ("read", "write")],
+        processes=[
+            {
+                "action": "exec",
+                "target": "/bin/ln",
+                "argv": ["-s", "{task}/data/secret.txt", "out/by-child.txt"],
+            }
+        ],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / "out" / name).write_text(name)
+    secret = str(tmp_path / "data" / "secret.txt")
+    result = child(
+        f"""
+import os, subprocess, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+def attempt(tag, path, mode="r"):
+    try:
+        with open(path, mode) as handle:
+            print(tag, "ok", handle.read() if mode == "r" else "")
+    except PermissionError as exc:
+        print(tag, "blocked", exc.target.endswith("data/secret.txt"))
+attempt("first", "out/a.txt")
+attempt("new", "out/b.txt")
+attempt("create", "out/c.txt", "w")
+os.symlink({secret!r}, "out/by-event.txt")                 # an audited link
+attempt("link", "out/by-event.txt")
+subprocess.run(["/bin/ln", "-s", {secret!r}, "out/by-child.txt"], check=True)  # unseen
+attempt("child-link", "out/by-child.txt")
+attempt("still", "out/a.txt")
+""",
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN new names are read and written, and both links lead to the secret: blocked
+    assert result.lines == [
+        "first ok a.txt",
+        "new ok b.txt",
+        "create ok ",
+        "link blocked True",
+        "child-link blocked True",
+        "still ok a.txt",
+    ], result.stderr

@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.errors import ProfileError
 from sandbox.runtime.compiler import compile_profile
@@ -188,3 +190,73 @@ def test_roots_symbolise_most_specific_first() -> None:
     assert roots.to_symbolic("/var/taskforce/x") == "/var/taskforce/x"
     assert roots.symbolise_text("wc -c /var/task/r/a.txt") == "wc -c {task}/r/a.txt"
     assert roots.expand_all("wc {task}/a") == ["wc /var/task/a"]
+
+
+def test_a_directory_verdict_needs_a_rule_covering_every_name_and_no_ceiling_below() -> None:
+    # GIVEN rules of each shape, and a deny of key files in one folder
+    policy = _policy(
+        {
+            "files": [
+                {"action": "write", "target": "/tmp/**"},
+                {"action": "read", "target": "/srv/job-*/*"},
+                {"action": "read", "target": "/srv/*/data/**"},
+                {"action": "read", "target": "/opt/app/*.txt"},
+                {"action": "read", "target": "/opt/app/f????"},
+                {"action": "read", "target": "/opt/app/exact.json"},
+                {"action": "read", "target": "/keys/**"},
+            ]
+        },
+        deny={"files": [{"action": "read", "target": "/keys/private/*.pem"}]},
+    )
+    policy.prepare()
+    # THEN a prefix, "<stem>/*" and "<stem>/**" (on the folder or above it) cover every name
+    assert policy.children_allowed("write", "/tmp", "invoke")
+    assert policy.children_allowed("write", "/tmp/job/sub", "invoke")
+    assert policy.children_allowed("read", "/srv/job-1", "init")
+    assert policy.children_allowed("read", "/srv/x/data", "invoke")
+    assert policy.children_allowed("read", "/srv/x/data/a/b", "invoke")
+    # AND globs that name some files only, exact names, or rules for another action do not
+    assert not policy.children_allowed("read", "/opt/app", "invoke")
+    assert not policy.children_allowed("read", "/srv", "invoke")
+    assert not policy.children_allowed("read", "/srv/job-1/sub", "invoke")
+    assert not policy.children_allowed("read", "/tmp", "invoke")
+    # AND a ceiling entry that may reach a name in the folder rules the verdict out
+    assert policy.children_allowed("read", "/keys", "invoke")
+    assert not policy.children_allowed("read", "/keys/private", "invoke")
+    assert not policy.children_allowed("read", "/proc/1", "invoke")
+
+
+_SEGMENTS = st.sampled_from(["a", "b", "job-1", "*", "**", "?", "job-*", "*.pem", ".env", "x?"])
+_LEAVES = st.text(
+    alphabet=st.characters(blacklist_characters="/\x00", codec="utf-8"),
+    min_size=1,
+    max_size=12,
+).filter(lambda leaf: leaf not in (".", ".."))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    allow=st.lists(st.lists(_SEGMENTS, min_size=1, max_size=4), min_size=1, max_size=4),
+    deny=st.lists(st.lists(_SEGMENTS, min_size=1, max_size=4), max_size=3),
+    directory=st.lists(st.sampled_from(["a", "b", "job-1", "x1", ".env"]), max_size=3),
+    leaves=st.lists(_LEAVES, min_size=1, max_size=8),
+)
+def test_a_directory_verdict_is_never_wider_than_the_rules(
+    allow: list[list[str]], deny: list[list[str]], directory: list[str], leaves: list[str]
+) -> None:
+    # GIVEN any rules and denies built from literal names and wildcards
+    policy = _policy(
+        {"files": [{"action": "read", "target": "/" + "/".join(p)} for p in allow]},
+        deny={"files": [{"action": "read", "target": "/" + "/".join(p)} for p in deny]}
+        if deny
+        else None,
+    )
+    policy.prepare()
+    folder = "/" + "/".join(directory)
+    # WHEN the policy says every name in a folder may be read
+    if policy.children_allowed("read", folder, "invoke"):
+        # THEN every name there is allowed by the rules, and none is under the ceiling
+        for leaf in leaves:
+            target = (folder if folder != "/" else "") + "/" + leaf
+            assert policy.allows("files", "read", target, "invoke"), target
+            assert not policy.ceiling("files", "read", target), target

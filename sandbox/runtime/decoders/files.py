@@ -5,8 +5,9 @@ file behind an fd argument (``os.chmod(fd)``, ``os.listdir(fd)``...), or the wor
 The ``open`` event carries no ``dir_fd`` (``os.open(name, flags, dir_fd=fd)`` raises it with the
 bare name): a relative ``os.open`` is decided against every directory the name could be in —
 the working directory and each directory descriptor the process holds — where it exists.
-Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, the shutil
-trees) fire before the operation: they resolve their own paths afresh and drop the cache.
+Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, mode and
+owner changes, the shutil trees) fire before the operation: they are decided like any other,
+then drop the cached answers that depend on the names they change (``paths.forget_below``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ _lstat = os.lstat
 _S_ISDIR = __import__("stat").S_ISDIR
 _OSError = OSError
 _ValueError = ValueError
-_forget = paths.forget_resolved_paths
+_forget_below = paths.forget_below
+_changed_name = paths.changed_name
 _resolve = paths.resolve
 _fd_path = paths.fd_path
 _absolute = paths.absolute
@@ -206,11 +208,26 @@ def _imports_at_init(value: str) -> bool:
     return True
 
 
+def _changes(path: Any, dir_fd: Any) -> None:
+    """``path`` is about to change: drop the cached answers that depend on it (all of them
+    when where it is cannot be read: an argument of another kind, an unknown ``dir_fd``)."""
+    value = as_path(path)
+    base_fd = None
+    if dir_fd is not None:
+        base_fd = as_int(dir_fd)
+        if base_fd is None:
+            value = None
+    if _type(value) is _str and _str_find(value, "\x00") >= 0:  # also undecodable markers
+        value = None
+    _forget_below(_changed_name(value, base_fd) if value is not None else None)
+
+
 def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         dir_fd = _arg(args, dir_fd_index) if dir_fd_index is not None else None
-        out = _one(action, _arg(args, path_index), dir_fd, False)
-        _forget()
+        path = _arg(args, path_index)
+        out = _one(action, path, dir_fd)
+        _changes(path, dir_fd)
         return out
 
     return decode
@@ -220,10 +237,12 @@ def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         first_fd = _arg(args, 2) if dir_fds else None
         second_fd = _arg(args, 3) if dir_fds else None
-        out = (_one(first_action, args[0], first_fd, False) or []) + (
-            _one(second_action, _arg(args, 1), second_fd, False) or []
+        second = _arg(args, 1)
+        out = (_one(first_action, args[0], first_fd) or []) + (
+            _one(second_action, second, second_fd) or []
         )
-        _forget()
+        _changes(args[0], first_fd)
+        _changes(second, second_fd)
         return out or None
 
     return decode
@@ -231,8 +250,9 @@ def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
-    out = _one("write", _arg(args, 1), _arg(args, 2), False)
-    _forget()
+    path, dir_fd = _arg(args, 1), _arg(args, 2)
+    out = _one("write", path, dir_fd)
+    _changes(path, dir_fd)
     return out
 
 
