@@ -208,26 +208,38 @@ def _imports_at_init(value: str) -> bool:
     return True
 
 
-def _changes(path: Any, dir_fd: Any) -> None:
-    """``path`` is about to change: drop the cached answers that depend on it (all of them
-    when where it is cannot be read: an argument of another kind, an unknown ``dir_fd``)."""
+def _spelled(path: Any, dir_fd: Any) -> Any:
+    """A changing event's path argument as the kernel will take it, read once for both the
+    decision and what the change drops: an absolute name (joined to the directory behind
+    ``dir_fd``, or the cwd), an fd, ``None``, or an undecodable marker."""
     value = as_path(path)
+    if _type(value) is not _str or _str_startswith(value, UNDECODABLE) or not value:
+        return value
+    if _str_find(value, "\x00") >= 0:
+        return None  # the kernel refuses it (ValueError before any system call)
     base_fd = None
     if dir_fd is not None:
         base_fd = as_int(dir_fd)
         if base_fd is None:
-            value = None
-    if _type(value) is _str and _str_find(value, "\x00") >= 0:  # also undecodable markers
-        value = None
-    _forget_below(_changed_name(value, base_fd) if value is not None else None)
+            return undecodable(dir_fd)
+    full = _absolute(value, base_fd)
+    return full if full is not None else UNDECODABLE + "unresolvable path"
+
+
+def _changes(name: Any) -> None:
+    """``name`` (from :func:`_spelled`) is about to change: drop the cached answers that
+    depend on it (all of them when where it is cannot be read)."""
+    if _type(name) is _str and _str_startswith(name, UNDECODABLE):
+        name = None
+    _forget_below(_changed_name(name) if name is not None else None)
 
 
 def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         dir_fd = _arg(args, dir_fd_index) if dir_fd_index is not None else None
-        path = _arg(args, path_index)
-        out = _one(action, path, dir_fd)
-        _changes(path, dir_fd)
+        name = _spelled(_arg(args, path_index), dir_fd)
+        out = _one(action, name)
+        _changes(name)
         return out
 
     return decode
@@ -235,14 +247,11 @@ def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
 
 def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
-        first_fd = _arg(args, 2) if dir_fds else None
-        second_fd = _arg(args, 3) if dir_fds else None
-        second = _arg(args, 1)
-        out = (_one(first_action, args[0], first_fd) or []) + (
-            _one(second_action, second, second_fd) or []
-        )
-        _changes(args[0], first_fd)
-        _changes(second, second_fd)
+        first = _spelled(args[0], _arg(args, 2) if dir_fds else None)
+        second = _spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
+        out = (_one(first_action, first) or []) + (_one(second_action, second) or [])
+        _changes(first)
+        _changes(second)
         return out or None
 
     return decode
@@ -250,9 +259,9 @@ def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
-    path, dir_fd = _arg(args, 1), _arg(args, 2)
-    out = _one("write", path, dir_fd)
-    _changes(path, dir_fd)
+    name = _spelled(_arg(args, 1), _arg(args, 2))
+    out = _one("write", name)
+    _changes(name)
     return out
 
 
