@@ -651,24 +651,45 @@ open_still_valid(const open_slot *slot)
            (unsigned long long)st.st_ino == slot->ino;
 }
 
-/* Whether the `open` is a write for the sandbox (the files decoder's rule, on exact values). */
-static int
-open_is_write(const open_key *key)
+/* What an `open` does for the sandbox (the files decoder's open_actions, on exact values): it
+ * reads unless write-only, and writes with a write access mode or when it creates, truncates,
+ * appends or makes an O_TMPFILE; the mode's letters add to that ("+" both, "w"/"a"/"x" a
+ * write, "r" a read). */
+static void
+open_actions(const open_key *key, int *reads, int *writes)
 {
-    long long write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+    long long changing = O_CREAT | O_TRUNC | O_APPEND;
 #ifdef O_TMPFILE
-    write_flags |= (O_TMPFILE & ~O_DIRECTORY);
+    changing |= (O_TMPFILE & ~O_DIRECTORY);
 #endif
-    if (key->flags & write_flags) {
-        return 1;
-    }
+    long long access = key->flags & O_ACCMODE;
+    *reads = access != O_WRONLY;
+    *writes = access != O_RDONLY || (key->flags & changing) != 0;
     for (Py_ssize_t i = 0; !key->mode_none && i < key->mode_len; i++) {
         char c = key->mode[i];
-        if (c == 'w' || c == 'a' || c == 'x' || c == '+') {
-            return 1;
+        if (c == '+') {
+            *reads = *writes = 1;
+        }
+        else if (c == 'w' || c == 'a' || c == 'x') {
+            *writes = 1;
+        }
+        else if (c == 'r') {
+            *reads = 1;
         }
     }
-    return 0;
+}
+
+/* The verdict for `action` (0 read, 1 write) on the folder of `dir_key`, if one holds. */
+static const open_slot *
+dir_verdict_for(open_key *dir_key, int action, int phase)
+{
+    dir_key->flags = action;
+    int found;
+    size_t j = open_find(dir_key, phase, open_hash(dir_key, phase), &found);
+    if (!found || !open_still_valid(&g_open[j])) {
+        return NULL;
+    }
+    return &g_open[j];
 }
 
 static int
@@ -705,18 +726,21 @@ dir_verdict_allows(const open_key *key, int phase)
     const char *leaf = key->path + cut + 1;
     Py_ssize_t leaf_len = key->len - cut - 1;
     if (leaf_len == 0 || (leaf_len == 1 && leaf[0] == '.') ||
-        (leaf_len == 2 && leaf[0] == '.' && leaf[1] == '.')) {
+        (leaf_len == 2 && leaf[0] == '.' && leaf[1] == '.') ||
+        memchr(leaf, '\n', (size_t)leaf_len) != NULL) {
+        return 0; /* (a newline: the rules' "**" does not match it) */
+    }
+    open_key dir_key = {cut > 0 ? key->path : "/", cut > 0 ? cut : 1, "", 0, DIR_VERDICT, 0};
+    int reads, writes;
+    open_actions(key, &reads, &writes);
+    const open_slot *dir = NULL;
+    if (reads && (dir = dir_verdict_for(&dir_key, 0, phase)) == NULL) {
         return 0;
     }
-    open_key dir_key = {cut > 0 ? key->path : "/", cut > 0 ? cut : 1, "", 0, DIR_VERDICT,
-                        open_is_write(key)};
-    int found;
-    size_t j = open_find(&dir_key, phase, open_hash(&dir_key, phase), &found);
-    if (!found) {
+    if (writes && (dir = dir_verdict_for(&dir_key, 1, phase)) == NULL) {
         return 0;
     }
-    const open_slot *dir = &g_open[j];
-    if (!open_still_valid(dir)) {
+    if (dir == NULL) {
         return 0;
     }
     struct stat st;
@@ -934,6 +958,51 @@ decide(const char *event, PyObject *args)
     return -1;
 }
 
+/* An `import` event the decision cache already allowed (the import guard's decision of the same
+ * name comes first): answered here, as the callback would -- its first steps for an exact str
+ * name are the decision-cache lookup of this very key ("modules" SEP "import" SEP phase SEP
+ * name, built the same way). Names of another kind, empty, too long or starting with the
+ * undecodable marker go to the callback. */
+#define IMPORT_NAME_MAX 1024
+static int
+import_cached(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *name = PyTuple_GET_ITEM(args, 0);
+    if (!PyUnicode_CheckExact(name)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(name) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(name);
+    if (PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND || len < 1 || len > IMPORT_NAME_MAX) {
+        return 0;
+    }
+    const char *units = (const char *)PyUnicode_DATA(name);
+    if (units[0] == '\0') {
+        return 0;
+    }
+    static const char head[] = "modules\x1fimport\x1f";
+    const char *phase = invoke_now() ? "invoke" : "init";
+    char key[sizeof(head) + 8 + IMPORT_NAME_MAX];
+    size_t n = sizeof(head) - 1, p = strlen(phase);
+    memcpy(key, head, n);
+    memcpy(key + n, phase, p);
+    n += p;
+    key[n++] = '\x1f';
+    memcpy(key + n, units, (size_t)len);
+    n += (size_t)len;
+    int found;
+    cache_find(bytes_hash(key, n, 1), 1, key, (Py_ssize_t)n, &found);
+    return found;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -973,6 +1042,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
                 return 0; /* a new name in a directory whose every name is allowed */
             }
         }
+    }
+    if (event[0] == 'i' && strcmp(event, "import") == 0 && g_cache_count > 0 &&
+        import_cached(args)) {
+        return 0; /* the callback's answer: a decision-cache hit */
     }
     return decide(event, args);
 }

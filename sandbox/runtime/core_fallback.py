@@ -49,6 +49,8 @@ OPEN_CACHE_LIMIT = 4096
 OPEN_PATH_MAX = 4096
 OPEN_MODE_MAX = 7
 MAX_NESTING = 8
+IMPORT_NAME_MAX = 1024
+_IMPORT_KEY = "modules\x1fimport\x1f"  # the hook's decision-cache key of an import, less phase
 _LONG_LONG = 1 << 63
 
 _CodeType = type((lambda: None).__code__)
@@ -67,11 +69,12 @@ _str_rfind = str.rfind
 _str_endswith = str.endswith
 _S_ISLNK = __import__("stat").S_ISLNK
 _os = __import__("os")
-# The files decoder's rule for a write (flags), on the exact values the table holds.
-_WRITE_FLAGS = (
-    _os.O_WRONLY
-    | _os.O_RDWR
-    | _os.O_CREAT
+# The files decoder's open_actions, on the exact values the table holds.
+_ACCMODE = _os.O_ACCMODE
+_O_RDONLY = _os.O_RDONLY
+_O_WRONLY = _os.O_WRONLY
+_CHANGING_FLAGS = (
+    _os.O_CREAT
     | _os.O_TRUNC
     | _os.O_APPEND
     | (getattr(_os, "O_TMPFILE", 0) & ~getattr(_os, "O_DIRECTORY", 0))
@@ -103,10 +106,19 @@ def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, 
     return (path, mode, flags, phase)
 
 
-def _is_write(mode: str | None, flags: int) -> bool:
-    if flags & _WRITE_FLAGS:
-        return True
-    return mode is not None and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)
+def _open_actions(mode: str | None, flags: int) -> tuple[int, int]:
+    """(reads, writes) of an ``open``: the native core's ``open_actions``."""
+    access = flags & _ACCMODE
+    reads = access != _O_WRONLY
+    writes = access != _O_RDONLY or bool(flags & _CHANGING_FLAGS)
+    if mode is not None:
+        if "+" in mode:
+            reads = writes = True
+        if "w" in mode or "a" in mode or "x" in mode:
+            writes = True
+        if "r" in mode:
+            reads = True
+    return int(reads), int(writes)
 
 
 def _dir_verdict(
@@ -121,11 +133,17 @@ def _dir_verdict(
         return None
     cut = _str_rfind(path, "/")
     leaf = path[cut + 1 :]
-    if not leaf or leaf == "." or leaf == "..":
-        return None
+    if not leaf or leaf == "." or leaf == ".." or "\n" in leaf:
+        return None  # (a newline: the rules' "**" does not match it)
     directory = path[:cut] or "/"
-    entry = table.get((directory, _DIR_VERDICT, 1 if _is_write(mode, flags) else 0, phase))
-    if entry is None or (validate and not (entry[0] and _open_still_valid(directory, entry))):
+    entry = None
+    for action, needed in enumerate(_open_actions(mode, flags)):
+        if not needed:
+            continue
+        entry = table.get((directory, _DIR_VERDICT, action, phase))
+        if entry is None or (validate and not (entry[0] and _open_still_valid(directory, entry))):
+            return None
+    if entry is None:
         return None
     try:
         st = _lstat(path)
@@ -306,6 +324,16 @@ def install(
                     if (found[0] or not _open_validate[0]) and len(_open) < OPEN_CACHE_LIMIT:
                         _open[key] = found
                     return
+        if event == "import" and _cache and type(args) is tuple and args:
+            # The native core's import_cached: a decision-cache hit, answered here.
+            name = args[0]
+            if (
+                type(name) is _str
+                and 0 < len(name) <= IMPORT_NAME_MAX
+                and name[0] != "\x00"
+                and _IMPORT_KEY + _phase_now() + "\x1f" + name in _cache
+            ):
+                return
         local = _local
         if local.fetching:
             return  # the sys._getframe event of the line below

@@ -607,11 +607,22 @@ def _build(
             accesses = decoder(args)
             if not accesses:
                 return None
-            # An open's raw arguments go with its one access: once it is known (allowed, or
-            # recorded by learn) the core answers the same open itself (see remember_open).
-            raw = args if event == "open" and len(accesses) == 1 else None
-            for category, action, target, detail in accesses:
-                error = check(category, action, target, detail, raw)
+            # An open's raw arguments go with its last access (a read-write open is two, of
+            # one file): once every access is known (allowed, or recorded by learn) the core
+            # answers the same open itself (see remember_open).
+            # (In alert a reported access does not stop the loop: only a one-access open is
+            # remembered there, so a reported read of a read-write open is reported again.)
+            last = accesses[-1]
+            raw = (
+                args
+                if event == "open"
+                and (len(accesses) == 1 or mode != "alert")
+                and all(access[2] == last[2] for access in accesses)
+                else None
+            )
+            for access in accesses:
+                category, action, target, detail = access
+                error = check(category, action, target, detail, raw if access is last else None)
                 if error is not None:
                     return error
                 if category == "processes" and action == "env" and type(detail) is tuple:
@@ -1008,8 +1019,16 @@ def _import_guard() -> Any:
     to_list = list
     attribute = getattr
     own_code: list[Any] = []
+    cache_has = core.cache_has
+    phase_of = core.phase
+    key_head = MODULES_IMPORT
+    separator = ARG_SEP
+    text = str
+    kind_of = type  # (sealed: no builtins in its globals)
 
     def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
+        if kind_of(fullname) is text and cache_has(key_head + phase_of() + separator + fullname):
+            return None  # allowed before (the decision cache): no event, the same answer
         try:
             audit(event, fullname, None)
         except ask:

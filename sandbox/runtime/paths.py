@@ -58,8 +58,16 @@ _ValueError = ValueError
 _type = type
 _str = str
 _int = int
+_str_isascii = str.isascii
+_str_encode = str.encode
+_bytes_decode = bytes.decode
+_FS_ENCODING = __import__("sys").getfilesystemencoding()
+_FS_ERRORS = __import__("sys").getfilesystemencodeerrors()
 _threads_running = _thread._count  # threads started by Python code, not counting the main one
 _AT_FDCWD = -100
+# The lstat errors that mean "no such name here" (a missing name, or a file where a folder
+# would be): what is below cannot be a link. Any other error leaves the name unknown.
+_ABSENT = frozenset({__import__("errno").ENOENT, __import__("errno").ENOTDIR})
 _MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
 _CACHE_LIMIT = 4096
 # Names whose resolution changes with no event at all (the fd table behind /proc/self/fd, a
@@ -108,14 +116,24 @@ def cwd() -> str | None:
 
 
 def absolute(path: str, dir_fd: int | None = None) -> str | None:
-    """``path`` joined to the directory the kernel would use; ``None`` when that is unknown."""
-    if _str_startswith(path, "/"):
+    """``path`` joined to the directory the kernel would use; ``None`` when that is unknown.
+
+    The result is in one canonical spelling: two ``str`` that the kernel receives as the same
+    bytes (``"é"`` and ``"\\udcc3\\udca9"``, its undecodable-bytes spelling) come out equal, so
+    the caches and the rules see one name; a ``str`` no bytes stand for is ``None``.
+    """
+    if not _str_startswith(path, "/"):
+        # No dir_fd (the events pass -1) or AT_FDCWD: the working directory.
+        base = cwd() if dir_fd is None or dir_fd < 0 else fd_path(dir_fd)
+        if base is None:
+            return None
+        path = (base if base != "/" else "") + "/" + path
+    if _str_isascii(path):
         return path
-    # No dir_fd (the events pass -1) or AT_FDCWD: the working directory.
-    base = cwd() if dir_fd is None or dir_fd < 0 else fd_path(dir_fd)
-    if base is None:
-        return None
-    return (base if base != "/" else "") + "/" + path
+    try:
+        return _bytes_decode(_str_encode(path, _FS_ENCODING, _FS_ERRORS), _FS_ENCODING, _FS_ERRORS)
+    except (UnicodeError, _ValueError):
+        return None  # no bytes stand for it: the kernel call fails (the caller refuses it)
 
 
 def realpath(path: str) -> str | None:
@@ -129,7 +147,8 @@ def realpath(path: str) -> str | None:
     >>> realpath("/usr/../usr/./bin") == os.path.realpath("/usr/bin")
     True
     """
-    return _walk(path)[0]
+    canonical = absolute(path) if _str_startswith(path, "/") else path
+    return _walk(canonical)[0] if canonical is not None else None
 
 
 def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
@@ -157,13 +176,21 @@ def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
         if missing:
             continue  # below a name that does not exist nothing can be a link
         current = "/" + "/".join(parts)
+        if _len(current) > PATH_MAX:
+            # Longer than a name the sandbox can look at, while the kernel walks on from
+            # component to component (relative to a descriptor or the cwd): undecidable.
+            return None, volatile
         if seen is not None:
             seen.append(current)
         if not volatile and (_str_startswith(current, _VOLATILE) or current in _VOLATILE_DIRS):
             volatile = True
         try:
             mode = _lstat(current).st_mode
-        except _OSError:
+        except _OSError as exc:
+            if exc.errno not in _ABSENT:
+                # Not "there is no such name": the name may be a link the sandbox cannot see
+                # now (EACCES until a chmod gives the search right back, ENAMETOOLONG...).
+                return None, volatile
             missing = True
             continue
         if not _S_ISLNK(mode):
@@ -286,10 +313,14 @@ def _one_more(base: str, leaf: str) -> str | None:
     candidate = (base if base != "/" else "") + "/" + leaf
     if _str_startswith(candidate, _VOLATILE) or candidate in _VOLATILE_DIRS:
         return None  # into /proc: the caller walks (and keeps nothing)
+    if _len(candidate) > PATH_MAX:
+        return None  # the caller walks, and refuses it
     try:
         mode = _lstat(candidate).st_mode
-    except _OSError:
-        return candidate  # does not exist (yet): nothing below it can be a link
+    except _OSError as exc:
+        if exc.errno in _ABSENT:
+            return candidate  # does not exist (yet): nothing below it can be a link
+        return None  # the caller walks, and refuses what it cannot look at
     except _ValueError:
         return None
     return None if _S_ISLNK(mode) else candidate

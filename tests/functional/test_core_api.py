@@ -570,6 +570,8 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     opens("link", job + "/link.txt")
     opens("module_file", job + "/mod.py")
     opens("dotdot", job + "/..")
+    opens("newline", job + "/x\\ny")
+    opens("read_write", job + "/b.txt", "r+")
     opens("other_folder", base + "/other/x.txt")
     opens("below", job + "/sub/x.txt")
     sys.audit("zz.forget", base + "/other")          # a name elsewhere: the verdict holds
@@ -600,6 +602,9 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     assert result["write"] == 1
     # AND a link, a module file, "..", another folder or a folder below always reach the callback
     assert (result["link"], result["module_file"], result["dotdot"]) == (1, 1, 1)
+    # AND a name with a newline (the rules' "**" does not match one), and an open that also
+    # writes (the verdict is a read's), reach the callback
+    assert (result["newline"], result["read_write"]) == (1, 1)
     assert (result["other_folder"], result["below"]) == (1, 1)
     # AND forgetting the folder (or a name above it) drops the verdict; another name does not
     assert result["after_other_forget"] == 0
@@ -610,6 +615,49 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     # folder: swapped for a link by another process, the next new name reaches the callback
     assert (result["validating_first"], result["validating_new"]) == (1, 0)
     assert result["after_swap"] == 1
+
+
+def test_an_import_the_decision_cache_allowed_is_answered_by_the_core(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts `import` events and caches the first one's key, as the hook
+    # does for an allowed module ("modules" SEP "import" SEP phase SEP name)
+    body = """
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        if event == "import":
+            out["seen"] += 1
+            if args[0] == "allowed_mod":
+                core.cache_add("modules\\x1fimport\\x1f" + core.phase() + "\\x1f" + args[0])
+        elif event == "zz.phase":
+            core.enter_invoke()
+    core.install(frozenset({"import", "zz.phase"}), callback, frozenset({callback.__code__}),
+                 "enforce")
+    def imports(tag, name, *rest):
+        before = out["seen"]
+        sys.audit("import", name, *rest)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    imports("first", "allowed_mod", None, [], [], [])
+    imports("again", "allowed_mod", None, [], [], [])
+    imports("extension", "allowed_mod", "/x/allowed_mod.so")
+    imports("other", "other_mod", None, [], [], [])
+    class Name(str):
+        pass
+    imports("subclass", Name("allowed_mod"), None, [], [], [])
+    imports("not_str", b"allowed_mod", None, [], [], [])
+    imports("wide", "allowed_mod\\u0100", None, [], [], [])
+    sys.audit("zz.phase")
+    imports("new_phase", "allowed_mod", None, [], [], [])
+    imports("new_phase_again", "allowed_mod", None, [], [], [])
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN a cached name's import events are answered without the callback, in its phase only
+    assert (result["first"], result["again"], result["extension"]) == (1, 0, 0)
+    assert (result["new_phase"], result["new_phase_again"]) == (1, 0)
+    # AND other names, and names of any other type, always reach the callback
+    assert (result["other"], result["subclass"], result["not_str"]) == (1, 1, 1)
+    assert result["wide"] == 1
 
 
 TRACE_BODY = """

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
+from tests.conftest import ATTEMPT, REPO, RunChild, profile_doc, profile_from_observations
 
 LEARN = """
 import sandbox
@@ -741,4 +745,185 @@ attempt("still", "out/a.txt")
         "link blocked True",
         "child-link blocked True",
         "still ok a.txt",
+    ], result.stderr
+
+
+# Found by a red team against the path cache (each class, with the example that showed it).
+ATTEMPT_LINES = """
+import os, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+task = os.getcwd()
+def attempt(tag, fn):
+    try:
+        fn()
+        print(tag, "done")
+    except PermissionError as exc:
+        print(tag, "blocked" if hasattr(exc, "category") else "kernel")
+    except OSError:
+        print(tag, "kernel")
+"""
+
+
+def _out_only(tmp_path: Path, **extra: list[dict[str, Any]]) -> None:
+    _setup(tmp_path)
+    rules = [{"action": action, "target": "{task}/out/**"} for action in ("read", "write", "list")]
+    profile = profile_doc(files=rules + extra.pop("files", []), **extra)
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_two_spellings_of_one_name_are_one_name_to_the_cache(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN out/é cached as a plain folder
+    _out_only(tmp_path)
+    body = """
+os.mkdir("out/\\u00e9")
+open("out/\\u00e9/x.txt", "w").close()
+attempt("cached", lambda: open("out/\\u00e9/x.txt").read())
+# WHEN it is swapped for a link to data/ through the other spelling of the same bytes
+os.rename("out/\\udcc3\\udca9", "out/gone")
+os.symlink(task + "/data", "out/\\udcc3\\udca9")
+attempt("read", lambda: open("out/\\u00e9/secret.txt").read())
+attempt("write", lambda: open("out/\\u00e9/planted.txt", "w").write("x"))
+"""
+    result = child(
+        ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN the cached spelling is decided again, on where it leads now: blocked
+    assert result.lines == ["cached done", "read blocked", "write blocked"], result.stderr
+    assert not (tmp_path / "data" / "planted.txt").exists()
+
+
+def test_a_link_below_a_name_too_long_to_look_at_is_not_missed(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a folder under out/ whose full name is just under PATH_MAX, a link to data/ moved
+    # into it, and a short link to it (the kernel walks on component by component)
+    _out_only(tmp_path)
+    deep = str(tmp_path / "out")
+    while 4092 - len(deep) > 101:
+        deep += "/" + "d" * 100
+    deep += "/" + "d" * (4092 - len(deep) - 1)  # 4092 characters: the link inside is past 4096
+    os.makedirs(deep)
+    body = """
+os.mkdir("out/x")
+os.symlink(task + "/data", "out/x/L")
+os.rename("out/x", DEEP)
+os.symlink(DEEP, "out/s")
+attempt("read", lambda: open("out/s/L/secret.txt").read())
+attempt("write", lambda: open("out/s/L/planted.txt", "w").write("x"))
+""".replace("DEEP", repr(deep + "/x"))
+    result = child(ATTEMPT_LINES + body)
+    # THEN a name the sandbox cannot look at (its resolution is longer than PATH_MAX) is
+    # refused, not taken for "missing"
+    assert result.lines == ["read blocked", "write blocked"], result.stderr
+    assert not (tmp_path / "data" / "planted.txt").exists()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"),
+    reason="needs root and setpriv to drop to nobody",
+)
+def test_a_folder_without_search_permission_is_not_taken_for_missing() -> None:
+    # GIVEN a non-root function (as on Lambda: nobody here) with links to data/ in out/d, and
+    # out/dl -> d (in a folder nobody can reach: pytest's own is root's only)
+    task = Path(tempfile.mkdtemp(prefix="lsb-nobody-"))
+    try:
+        os.chmod(task, 0o777)
+        _out_only(task)
+        for path in (task / "data", task / "out"):
+            os.chmod(path, 0o777)
+        body = """
+os.mkdir("out/d")
+os.symlink(task + "/data/secret.txt", "out/d/L")
+os.symlink(task + "/data", "out/d/M")
+os.symlink("d", "out/dl")
+os.chmod("out/d", 0)                       # lstat below it now fails with EACCES
+attempt("prime-read", lambda: open("out/d/L").read())
+attempt("prime-write", lambda: open("out/d/M/planted.txt", "w"))
+os.chmod("out/dl", 0o755)                  # restored through the link (chmod follows it)
+attempt("read", lambda: open("out/d/L").read())
+attempt("write", lambda: open("out/d/M/planted.txt", "w").write("x"))
+"""
+        (task / "attack.py").write_text(ATTEMPT_LINES + body)
+        for name in ("attack.py", "profile.json"):
+            os.chmod(task / name, 0o644)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PYTHON"))}
+        env.update(PYTHONPATH=str(REPO), SANDBOX_SECCOMP="off", SANDBOX_LANDLOCK="off")
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        done = subprocess.run(
+            [*command, sys.executable, "attack.py"],
+            cwd=task,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [line for line in done.stdout.splitlines() if not line.startswith("{")]
+        # THEN a name lstat cannot look at is refused (never cached as a plain new name), so
+        # giving the search right back opens nothing outside out/
+        assert lines[-2:] == ["read blocked", "write blocked"], done.stdout + done.stderr
+        assert not (task / "data" / "planted.txt").exists()
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(task)], check=False)
+        shutil.rmtree(task, ignore_errors=True)
+
+
+def test_os_open_relative_to_a_removed_folders_descriptor_is_refused(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a descriptor on a folder under out/ that is then removed, and the cwd deep in out/
+    _out_only(tmp_path)
+    body = """
+os.makedirs("out/x/y"); os.makedirs("out/a/b/c")
+fd = os.open("out/x/y", os.O_RDONLY)
+os.rmdir("out/x/y")
+os.chdir("out/a/b/c")
+# WHEN names are opened relative to it (the kernel still resolves ".." from it)
+attempt("read", lambda: os.open("../../../data/secret.txt", os.O_RDONLY, dir_fd=fd))
+attempt("create", lambda: os.open("../../../data/planted.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+"""
+    result = child(ATTEMPT_LINES + body)
+    # THEN both are refused: from a folder with no name the sandbox cannot say where they lead
+    assert result.lines == ["read blocked", "create blocked"], result.stderr
+    assert not (tmp_path / "data" / "planted.txt").exists()
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_read_write_open_is_a_read_too(child: RunChild, tmp_path: Path, core: str) -> None:
+    # GIVEN writes allowed under out/, reads of out/secret.txt denied, and only writes in w/
+    _setup(tmp_path)
+    (tmp_path / "out" / "secret.txt").write_text("s")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "log.txt").write_text("old")
+    document = {
+        **profile_doc(
+            files=[{"action": action, "target": "{task}/out/**"} for action in ("read", "write")]
+            + [{"action": "write", "target": "{task}/w/**"}]
+        ),
+        "deny": {"files": [{"action": "read", "target": "{task}/out/secret.txt"}]},
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(document))
+    body = """
+for mode in ("r", "r+", "a+", "w+"):
+    attempt("secret " + mode, lambda: open("out/secret.txt", mode).read())
+attempt("secret O_RDWR", lambda: os.open("out/secret.txt", os.O_RDWR))
+attempt("log a", lambda: open("w/log.txt", "a").write("x"))
+attempt("log r+", lambda: open("w/log.txt", "r+").read())
+"""
+    result = child(
+        ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN every mode that can read is decided as a read (the deny holds, a write rule grants
+    # no read), and a write-only append stays a write
+    assert result.lines == [
+        "secret r blocked",
+        "secret r+ blocked",
+        "secret a+ blocked",
+        "secret w+ blocked",
+        "secret O_RDWR blocked",
+        "log a done",
+        "log r+ blocked",
     ], result.stderr

@@ -88,23 +88,28 @@ def test_dir_fd_relative_paths(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "flags", "action"),
+    ("mode", "flags", "actions"),
     [
         ("r", os.O_RDONLY, "read"),
         ("rb", os.O_RDONLY | os.O_CLOEXEC, "read"),
         ("w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "write"),
         ("a", os.O_WRONLY | os.O_CREAT | os.O_APPEND, "write"),
-        ("r+", os.O_RDWR, "write"),
+        # A read-write open reads too: a write rule grants no read, a read deny holds
+        ("r+", os.O_RDWR, "read write"),
+        ("a+", os.O_RDWR | os.O_CREAT | os.O_APPEND, "read write"),
+        ("w+b", os.O_RDWR | os.O_CREAT | os.O_TRUNC, "read write"),
         (None, os.O_RDONLY, "read"),  # os.open gives no mode: the flags decide
         (None, os.O_WRONLY, "write"),
-        (None, os.O_RDWR | os.O_CREAT | os.O_EXCL, "write"),  # tempfile.mkstemp
+        (None, os.O_RDWR, "read write"),
+        (None, os.O_RDONLY | os.O_TRUNC, "read write"),  # truncates: a change of the file
+        (None, os.O_RDWR | os.O_CREAT | os.O_EXCL, "read write"),  # tempfile.mkstemp
     ],
 )
 def test_open_mode_and_flags_decide_read_or_write(
-    mode: str | None, flags: int, action: str
+    mode: str | None, flags: int, actions: str
 ) -> None:
     accesses = DECODERS["open"](("/tmp/x", mode, flags))
-    assert accesses == [("files", action, "/tmp/x", None)]
+    assert accesses == [("files", action, "/tmp/x", None) for action in actions.split()]
 
 
 def test_open_of_an_fd_is_not_a_file_access() -> None:

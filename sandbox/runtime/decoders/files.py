@@ -27,14 +27,25 @@ if TYPE_CHECKING:
 
     Access = tuple[str, str, str, Any]
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0)
+# An open reads unless it is write-only, and writes when it may change the file: a write
+# access mode (O_WRONLY, O_RDWR), or creating, truncating, appending, an O_TMPFILE. A
+# read-write open is both accesses (a write rule grants no read, a read deny still holds).
+_ACCMODE = os.O_ACCMODE
+_O_RDONLY = os.O_RDONLY
+_O_WRONLY = os.O_WRONLY
+_CHANGING_FLAGS = (
+    os.O_CREAT
+    | os.O_TRUNC
+    | os.O_APPEND
+    | (getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0))
+)
 _type = type
 _str = str
 _int = int
 _len = len
 _str_startswith = str.startswith
 _str_find = str.find
+_str_rfind = str.rfind
 _listdir = os.listdir
 _readlink = os.readlink
 _stat = os.stat
@@ -84,46 +95,87 @@ def _arg(args: tuple[Any, ...], index: int) -> Any:
     return args[index] if _len(args) > index else None
 
 
-def _directory_fds() -> list[str]:
-    """Directories the process holds descriptors on (candidates for an unseen ``dir_fd``)."""
+def _directory_fds() -> tuple[list[str], list[int]]:
+    """Directories the process holds descriptors on (candidates for an unseen ``dir_fd``):
+    those with a name, and the descriptors of those without one (removed, or not the folder
+    their old name leads to now)."""
     found: list[str] = []
+    unnamed: list[int] = []
     try:
         names = _listdir("/proc/self/fd")
     except _OSError:
-        return found
+        return found, unnamed
     for name in names:
+        link = "/proc/self/fd/" + name
         try:
-            target = _readlink("/proc/self/fd/" + name)
+            target = _readlink(link)
+            held = _stat(link)  # the descriptor's own file, whatever its name
         except _OSError:
             continue
-        if not _str_startswith(target, "/"):
+        if not _S_ISDIR(held.st_mode):
             continue
         try:
-            if _S_ISDIR(_stat(target).st_mode) and target not in found:
+            named = _str_startswith(target, "/") and _same_file(_stat(target), held)
+        except _OSError:
+            named = False
+        if named:
+            if target not in found:
                 found.append(target)
-        except _OSError:
-            continue
-    return found
+        else:
+            unnamed.append(_int(name))
+    return found, unnamed
 
 
-def _relative_os_open(action: str, name: str) -> list[Access]:
-    """``os.open`` of a relative name: the event does not say which ``dir_fd`` the kernel uses."""
-    candidates: list[str] = []
-    for base in [paths.cwd() or "/", *_directory_fds()]:
+def _same_file(a: Any, b: Any) -> bool:
+    return bool(a.st_dev == b.st_dev and a.st_ino == b.st_ino)
+
+
+def _relative_os_open(actions: tuple[str, ...], name: str) -> list[Access]:
+    """``os.open`` of a relative name: the event does not say which ``dir_fd`` the kernel uses.
+
+    Decided against every folder the kernel could start from — the working directory and each
+    folder the process holds a descriptor on — where the name exists; for a name that exists
+    nowhere (a file being created), wherever its folder exists. A folder held by a descriptor
+    that has no name any more (removed; the kernel still resolves from it, ``..`` included)
+    cannot be decided on: such a name is refused.
+    """
+    folders, unnamed = _directory_fds()
+    bases = [paths.cwd() or "/", *folders]
+    cut = _str_rfind(name, "/")
+    candidates = _existing(bases, unnamed, name)
+    if not candidates:
+        # A new name: the kernel creates it in whichever of these folders holds its folder.
+        folder, leaf = (name[:cut], name[cut:]) if cut > 0 else (".", "/" + name)
+        candidates = _existing(bases, unnamed, folder, leaf)
+    if not candidates:
+        target = target_of(name)
+        candidates = [] if target is None else [target]
+    return [("files", action, c, None) for c in candidates for action in actions]
+
+
+def _existing(bases: list[str], unnamed: Any, name: str, then: str = "") -> list[str]:
+    """Where ``name`` exists, from each base folder: ``realpath(base/name + then)``; an
+    undecodable marker when it exists under a descriptor's folder that has no name."""
+    found: list[str] = []
+    for base in bases:
         full = (base if base != "/" else "") + "/" + name
         try:
             _lstat(full)
         except (_OSError, _ValueError):
             continue
-        resolved = _resolve(full)
-        if resolved is not None and resolved not in candidates:
-            candidates.append(resolved)
-    if not candidates:
-        # Nowhere yet (a file being created): the working directory is the only base the
-        # sandbox can name; a create under a dir_fd elsewhere is a documented limit.
-        target = target_of(name)
-        return [] if target is None else [("files", action, target, None)]
-    return [("files", action, c, None) for c in candidates]
+        resolved = _resolve(full + then)
+        if resolved is None:
+            resolved = UNDECODABLE + "unresolvable path"
+        if resolved not in found:
+            found.append(resolved)
+    for fd in unnamed:
+        try:
+            _lstat("/proc/self/fd/" + _str(fd) + "/" + name)
+        except (_OSError, _ValueError):
+            continue
+        found.append(UNDECODABLE + "a name under a removed folder's descriptor")
+        break
+    return found
 
 
 # What the import system and the traceback machinery read for themselves: module files under
@@ -161,15 +213,44 @@ def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool:
     return False
 
 
+def open_actions(mode: Any, flag_bits: int | None) -> tuple[str, ...]:
+    """What an ``open`` with this mode and these flags does: ``("read",)``, ``("write",)`` or
+    both (the native core's ``open_actions`` is the same rule).
+
+    Example
+    -------
+    >>> open_actions("r+", os.O_RDWR), open_actions(None, os.O_WRONLY | os.O_CREAT)
+    (('read', 'write'), ('write',))
+    """
+    reads = writes = False
+    if flag_bits is not None:
+        access = flag_bits & _ACCMODE
+        reads = access != _O_WRONLY
+        writes = access != _O_RDONLY or bool(flag_bits & _CHANGING_FLAGS)
+    else:
+        reads = True
+    if _type(mode) is _str:
+        if "+" in mode:
+            reads = writes = True
+        if "w" in mode or "a" in mode or "x" in mode:
+            writes = True
+        if "r" in mode:
+            reads = True
+    if reads and writes:
+        return _READ_WRITE
+    return _WRITE if writes else _READ
+
+
+_READ = ("read",)
+_WRITE = ("write",)
+_READ_WRITE = ("read", "write")
+
+
 def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
     path, mode, flags = args[0], args[1], args[2]
-    flag_bits = as_int(flags)
-    write = bool(flag_bits is not None and (flag_bits & _WRITE_FLAGS or flag_bits & _O_TMPFILE))
-    if _type(mode) is _str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode):
-        write = True
-    elif mode is not None and _type(mode) is not _str:
+    if mode is not None and _type(mode) is not _str:
         return [("files", "write", undecodable(mode), None)]
-    action = "write" if write else "read"
+    actions = open_actions(mode, as_int(flags))
     value = as_path(path)
     if _type(value) is _int:
         return None  # open(fd): wraps a descriptor already open (decided when it was opened)
@@ -180,13 +261,20 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         and not _str_startswith(value, "/")
         and not _str_startswith(value, UNDECODABLE)
     ):
-        return _relative_os_open(action, value)
-    if action == "read" and _type(value) is _str and _phase() == "init" and _imports_at_init(value):
+        return _relative_os_open(actions, value)
+    reading = actions is _READ
+    if reading and _type(value) is _str and _phase() == "init" and _imports_at_init(value):
         return None
-    accesses = _one(action, path)
-    if accesses and action == "read" and _for_the_machinery(accesses[0][2], False, value):
-        return None
-    return accesses
+    accesses = _one(actions[0], path)
+    if not accesses:
+        return accesses
+    if reading:
+        return None if _for_the_machinery(accesses[0][2], False, value) else accesses
+    return [
+        (category, action, target, detail)
+        for category, _, target, detail in accesses
+        for action in actions
+    ]
 
 
 def _imports_at_init(value: str) -> bool:
@@ -226,12 +314,18 @@ def _spelled(path: Any, dir_fd: Any) -> Any:
     return full if full is not None else UNDECODABLE + "unresolvable path"
 
 
-def _changes(name: Any) -> None:
+def _changes(name: Any, accesses: list[Access] | None) -> None:
     """``name`` (from :func:`_spelled`) is about to change: drop the cached answers that
-    depend on it (all of them when where it is cannot be read)."""
+    depend on it (all of them when where it is cannot be read) — and on the file it leads to,
+    which is what changes when the call follows a final link (``chmod``, ``chown``, ``utime``,
+    ``setxattr``...)."""
     if _type(name) is _str and _str_startswith(name, UNDECODABLE):
         name = None
     _forget_below(_changed_name(name) if name is not None else None)
+    if accesses:
+        target = accesses[0][2]
+        if not _str_startswith(target, UNDECODABLE):
+            _forget_below(target)
 
 
 def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
@@ -239,7 +333,7 @@ def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
         dir_fd = _arg(args, dir_fd_index) if dir_fd_index is not None else None
         name = _spelled(_arg(args, path_index), dir_fd)
         out = _one(action, name)
-        _changes(name)
+        _changes(name, out)
         return out
 
     return decode
@@ -249,10 +343,11 @@ def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         first = _spelled(args[0], _arg(args, 2) if dir_fds else None)
         second = _spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
-        out = (_one(first_action, first) or []) + (_one(second_action, second) or [])
-        _changes(first)
-        _changes(second)
-        return out or None
+        first_out = _one(first_action, first)
+        second_out = _one(second_action, second)
+        _changes(first, first_out)
+        _changes(second, second_out)
+        return ((first_out or []) + (second_out or [])) or None
 
     return decode
 
@@ -261,7 +356,7 @@ def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
     name = _spelled(_arg(args, 1), _arg(args, 2))
     out = _one("write", name)
-    _changes(name)
+    _changes(name, out)
     return out
 
 
