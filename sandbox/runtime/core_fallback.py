@@ -106,8 +106,9 @@ def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, 
     return (path, mode, flags, phase)
 
 
-def _open_actions(mode: str | None, flags: int) -> tuple[int, int]:
-    """(reads, writes) of an ``open``: the native core's ``open_actions``."""
+def open_actions(mode: str | None, flags: int) -> tuple[int, int]:
+    """(reads, writes) of an ``open`` of this mode and flags: the native core's
+    ``open_actions``, and the files decoder's rule (one definition for both in Python)."""
     access = flags & _ACCMODE
     reads = access != _O_WRONLY
     writes = access != _O_RDONLY or bool(flags & _CHANGING_FLAGS)
@@ -137,7 +138,7 @@ def _dir_verdict(
         return None  # (a newline: the rules' "**" does not match it)
     directory = path[:cut] or "/"
     entry = None
-    for action, needed in enumerate(_open_actions(mode, flags)):
+    for action, needed in enumerate(open_actions(mode, flags)):
         if not needed:
             continue
         entry = table.get((directory, _DIR_VERDICT, action, phase))

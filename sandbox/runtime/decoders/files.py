@@ -17,6 +17,7 @@ import os
 from .. import paths
 from ..categories import UNDECODABLE
 from ..core import phase as _phase
+from ..core_fallback import open_actions as _open_actions
 from ..sqlite_guard import parse_uri as _parse_uri
 from ..values import as_int, as_path, undecodable
 from . import code as _code
@@ -27,18 +28,6 @@ if TYPE_CHECKING:
 
     Access = tuple[str, str, str, Any]
 
-# An open reads unless it is write-only, and writes when it may change the file: a write
-# access mode (O_WRONLY, O_RDWR), or creating, truncating, appending, an O_TMPFILE. A
-# read-write open is both accesses (a write rule grants no read, a read deny still holds).
-_ACCMODE = os.O_ACCMODE
-_O_RDONLY = os.O_RDONLY
-_O_WRONLY = os.O_WRONLY
-_CHANGING_FLAGS = (
-    os.O_CREAT
-    | os.O_TRUNC
-    | os.O_APPEND
-    | (getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0))
-)
 _type = type
 _str = str
 _int = int
@@ -66,24 +55,34 @@ def target_of(path: Any, dir_fd: Any = None, cache: bool = True) -> str | None:
     ``None`` means the argument names no file (``None`` itself). An fd names the file it is
     open on; an fd or a base directory that cannot be known is undecodable (refused).
     """
-    value = as_path(path)
-    if value is None:
-        return None
-    if _type(value) is _int:
-        found = _fd_path(value)
+    name = spelled(path, dir_fd)
+    if name is None or name == "":
+        return None  # no file; "" is refused by the kernel (ENOENT) before any lookup
+    if _type(name) is _int:
+        found = _fd_path(name)
         return found if found is not None else UNDECODABLE + "fd"
-    text: str = value  # type: ignore[assignment]
-    if _str_startswith(text, UNDECODABLE):
-        return text
-    if not text or _str_find(text, "\x00") >= 0:
-        return None  # the kernel refuses these (ValueError before any system call)
+    if _str_startswith(name, UNDECODABLE):
+        return name  # type: ignore[no-any-return]
+    resolved = _resolve(name, None, cache)
+    return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
+
+
+def spelled(path: Any, dir_fd: Any = None) -> Any:
+    """A path argument as the kernel will take it: an absolute name (joined to the directory
+    behind ``dir_fd``, or the cwd, in one canonical spelling), an fd, ``None`` (no file, or a
+    name the kernel refuses outright), ``""``, or an undecodable marker."""
+    value = as_path(path)
+    if _type(value) is not _str or _str_startswith(value, UNDECODABLE) or not value:
+        return value
+    if _str_find(value, "\x00") >= 0:
+        return None  # the kernel refuses it (ValueError before any system call)
     base_fd = None
     if dir_fd is not None:
         base_fd = as_int(dir_fd)
         if base_fd is None:
             return undecodable(dir_fd)
-    resolved = _resolve(text, base_fd, cache)
-    return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
+    full = _absolute(value, base_fd)
+    return full if full is not None else UNDECODABLE + "unresolvable path"
 
 
 def _one(action: str, path: Any, dir_fd: Any = None, cache: bool = True) -> list[Access] | None:
@@ -215,27 +214,17 @@ def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool:
 
 def open_actions(mode: Any, flag_bits: int | None) -> tuple[str, ...]:
     """What an ``open`` with this mode and these flags does: ``("read",)``, ``("write",)`` or
-    both (the native core's ``open_actions`` is the same rule).
+    both. It reads unless it is write-only, and writes when it may change the file (a write
+    access mode, creating, truncating, appending, ``O_TMPFILE``); the mode's letters add to
+    that. A read-write open is both accesses: a write rule grants no read, a read deny holds.
+    (The cores' rule, ``core_fallback.open_actions``, for answers they give themselves.)
 
     Example
     -------
     >>> open_actions("r+", os.O_RDWR), open_actions(None, os.O_WRONLY | os.O_CREAT)
     (('read', 'write'), ('write',))
     """
-    reads = writes = False
-    if flag_bits is not None:
-        access = flag_bits & _ACCMODE
-        reads = access != _O_WRONLY
-        writes = access != _O_RDONLY or bool(flag_bits & _CHANGING_FLAGS)
-    else:
-        reads = True
-    if _type(mode) is _str:
-        if "+" in mode:
-            reads = writes = True
-        if "w" in mode or "a" in mode or "x" in mode:
-            writes = True
-        if "r" in mode:
-            reads = True
+    reads, writes = _open_actions(mode if _type(mode) is _str else None, flag_bits or 0)
     if reads and writes:
         return _READ_WRITE
     return _WRITE if writes else _READ
@@ -296,26 +285,8 @@ def _imports_at_init(value: str) -> bool:
     return True
 
 
-def _spelled(path: Any, dir_fd: Any) -> Any:
-    """A changing event's path argument as the kernel will take it, read once for both the
-    decision and what the change drops: an absolute name (joined to the directory behind
-    ``dir_fd``, or the cwd), an fd, ``None``, or an undecodable marker."""
-    value = as_path(path)
-    if _type(value) is not _str or _str_startswith(value, UNDECODABLE) or not value:
-        return value
-    if _str_find(value, "\x00") >= 0:
-        return None  # the kernel refuses it (ValueError before any system call)
-    base_fd = None
-    if dir_fd is not None:
-        base_fd = as_int(dir_fd)
-        if base_fd is None:
-            return undecodable(dir_fd)
-    full = _absolute(value, base_fd)
-    return full if full is not None else UNDECODABLE + "unresolvable path"
-
-
 def _changes(name: Any, accesses: list[Access] | None) -> None:
-    """``name`` (from :func:`_spelled`) is about to change: drop the cached answers that
+    """``name`` (from :func:`spelled`) is about to change: drop the cached answers that
     depend on it (all of them when where it is cannot be read) — and on the file it leads to,
     which is what changes when the call follows a final link (``chmod``, ``chown``, ``utime``,
     ``setxattr``...)."""
@@ -331,7 +302,7 @@ def _changes(name: Any, accesses: list[Access] | None) -> None:
 def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         dir_fd = _arg(args, dir_fd_index) if dir_fd_index is not None else None
-        name = _spelled(_arg(args, path_index), dir_fd)
+        name = spelled(_arg(args, path_index), dir_fd)
         out = _one(action, name)
         _changes(name, out)
         return out
@@ -341,8 +312,8 @@ def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
 
 def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
-        first = _spelled(args[0], _arg(args, 2) if dir_fds else None)
-        second = _spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
+        first = spelled(args[0], _arg(args, 2) if dir_fds else None)
+        second = spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
         first_out = _one(first_action, first)
         second_out = _one(second_action, second)
         _changes(first, first_out)
@@ -354,7 +325,7 @@ def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
-    name = _spelled(_arg(args, 1), _arg(args, 2))
+    name = spelled(_arg(args, 1), _arg(args, 2))
     out = _one("write", name)
     _changes(name, out)
     return out
