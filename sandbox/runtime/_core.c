@@ -962,7 +962,7 @@ decide(const char *event, PyObject *args)
  * name comes first): answered here, as the callback would -- its first steps for an exact str
  * name are the decision-cache lookup of this very key ("modules" SEP "import" SEP phase SEP
  * name, built the same way). Names of another kind, empty, too long or starting with the
- * undecodable marker go to the callback. */
+ * undecodable marker, and a C extension's event (it carries the file), go to the callback. */
 #define IMPORT_NAME_MAX 1024
 static int
 import_cached(PyObject *args)
@@ -973,6 +973,9 @@ import_cached(PyObject *args)
     PyObject *name = PyTuple_GET_ITEM(args, 0);
     if (!PyUnicode_CheckExact(name)) {
         return 0;
+    }
+    if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None) {
+        return 0; /* a C extension's file: the callback decides what loads it */
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(name) < 0) {

@@ -329,7 +329,8 @@ def install(
             # The native core's import_cached: a decision-cache hit, answered here.
             name = args[0]
             if (
-                type(name) is _str
+                (len(args) < 2 or args[1] is None)  # (a C extension's file: the callback)
+                and type(name) is _str
                 and 0 < len(name) <= IMPORT_NAME_MAX
                 and name[0] != "\x00"
                 and _IMPORT_KEY + _phase_now() + "\x1f" + name in _cache

@@ -100,6 +100,7 @@ INSTALL_TIME = frozenset(
         "_aws_codes",
         "_import_chain_codes",
         "_loaded_files",
+        "_import_roots",
         "interpose",
         "_resolver_wrapper",
         "_fork_exec_wrapper",
@@ -313,6 +314,7 @@ def install_hook(
     )
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)
+    frozen_code.IMPORT_ROOTS = _import_roots(frozen_code.MODULE_ROOTS)
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     stdlib_dirs = roots.dirs.get("stdlib", ())
     frozen_code.ANNOTATION_COMPILE_SITES = frozenset(
@@ -433,6 +435,19 @@ def _module_roots(roots: Roots) -> tuple[str, ...]:
     found.append("/opt/python")
     # Longest first: a site-packages inside the task root names modules from itself.
     return tuple(sorted(set(found), key=lambda d: -len(d)))
+
+
+def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
+    """Where the import system finds top-level modules, as install sees it (before the
+    function's code runs): ``sys.path``'s folders (``lib-dynload`` among them) and the module
+    roots, each resolved."""
+    from os.path import isabs, isdir, realpath
+
+    found = set(module_roots)
+    for entry in sys.path:
+        if type(entry) is str and isabs(entry) and isdir(entry):
+            found.add(realpath(entry))
+    return tuple(sorted(found))
 
 
 _clock_gettime = __import__("time").clock_gettime

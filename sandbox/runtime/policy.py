@@ -106,7 +106,9 @@ class Matcher:
     def prepare(self) -> None:
         if self._globs and self._regex is None:
             source = "|".join(build() for build in self._globs)
-            self._regex = re.compile("(?:" + source + ")\\Z")
+            # DOTALL: a glob's "**" (".*") stands for any text, a newline too — a name with a
+            # newline in it must not slip past a deny (nor be refused by an allow).
+            self._regex = re.compile("(?:" + source + ")\\Z", re.DOTALL)
             child_stems: list[re.Pattern[str]] = []
             tree_stems: list[re.Pattern[str]] = []
             literals: list[str] = []
@@ -121,7 +123,7 @@ class Matcher:
                 source = glob_to_regex(pattern, "files")
                 for ending, stems in ((_ANY_BELOW, tree_stems), (_ANY_NAME, child_stems)):
                     if source.endswith(ending):
-                        stems.append(re.compile(source[: -len(ending)] + "\\Z"))
+                        stems.append(re.compile(source[: -len(ending)] + "\\Z", re.DOTALL))
                         break
             self._child_stems, self._tree_stems = tuple(child_stems), tuple(tree_stems)
             self._literals = tuple(literals)

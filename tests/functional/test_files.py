@@ -927,3 +927,117 @@ attempt("log r+", lambda: open("w/log.txt", "r+").read())
         "log a done",
         "log r+ blocked",
     ], result.stderr
+
+
+def test_os_open_relative_to_a_removed_working_directory_is_refused(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the working directory removed under the function (getcwd fails; the kernel still
+    # resolves relative names, ".." included, from it)
+    _out_only(tmp_path)
+    body = """
+# A name that is out/z read from "/" (allowed) but, from the removed out/a/b, a link planted
+# under out/a that leads to the secret
+rest = task.lstrip("/") + "/out/z"
+open("out/z", "w").close()
+os.makedirs("out/a/b")
+os.makedirs(os.path.dirname("out/a/" + rest))
+os.symlink(task + "/data/secret.txt", "out/a/" + rest)
+os.chdir("out/a/b")
+os.rmdir(task + "/out/a/b")
+attempt("read", lambda: os.read(os.open("../" + rest, os.O_RDONLY), 100))
+"""
+    result = child(ATTEMPT_LINES + body)
+    # THEN relative names are refused: there is no name to decide them on
+    assert result.lines == ["read blocked"], result.stderr
+
+
+def test_os_open_relative_to_a_descriptor_whose_name_is_too_long_is_refused(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN descriptors held down a chain of short folders under out/, a link to the secret at
+    # the bottom, and then every folder renamed (bottom up) to a 250-character name: the
+    # deepest descriptor's folder now has a name longer than PATH_MAX (its /proc link cannot
+    # be read), though the kernel resolves from it as before
+    _out_only(tmp_path)
+    body = """
+levels = "abcdefghijklmnopqrst"
+os.makedirs("out/" + "/".join(levels))
+fds = [os.open("out", os.O_RDONLY)]
+for level in levels:
+    fds.append(os.open(level, os.O_RDONLY, dir_fd=fds[-1]))
+os.symlink(task + "/data/secret.txt", "z", dir_fd=fds[-1])
+for i in reversed(range(len(levels))):
+    os.rename(levels[i], "d" * 250, src_dir_fd=fds[i], dst_dir_fd=fds[i])
+open("out/z", "w").close()   # "z" from the working directory: an allowed file
+os.chdir("out")
+attempt("read", lambda: os.read(os.open("z", os.O_RDONLY, dir_fd=fds[-1]), 100))
+"""
+    result = child(ATTEMPT_LINES + body)
+    # THEN a name relative to it is refused, not decided against the working directory alone
+    assert result.lines == ["read blocked"], result.stderr
+
+
+def test_a_c_extension_loaded_from_a_file_the_function_wrote_is_native_code(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a standard-library extension module's shared object copied under out/ (the
+    # function may write there; "_json" is an allowed {stdlib} module name)
+    import _json
+
+    _out_only(tmp_path)
+    shutil.copy(_json.__file__, tmp_path / "out" / "blob")
+    body = """
+import importlib.machinery, importlib.util
+def load(path):
+    loader = importlib.machinery.ExtensionFileLoader("_json", path)
+    spec = importlib.util.spec_from_file_location("_json", path, loader=loader)
+    importlib.util.module_from_spec(spec)
+attempt("from out", lambda: load(task + "/out/blob"))
+attempt("its own file", lambda: load(JSON_FILE))
+""".replace("JSON_FILE", repr(_json.__file__))
+    result = child(ATTEMPT_LINES + body)
+    # THEN loading it from that file is decided as native code (not in the profile: blocked),
+    # while the module's own file under a module root loads
+    assert result.lines == ["from out blocked", "its own file done"], result.stderr
+
+
+def test_a_deny_matches_names_with_a_newline(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN out/ allowed, and every secret.txt anywhere under the task denied
+    _setup(tmp_path)
+    (tmp_path / "out" / "d").mkdir()
+    (tmp_path / "out" / "d" / "secret.txt").write_text("s")
+    document = {
+        **profile_doc(
+            files=[{"action": a, "target": "{task}/out/**"} for a in ("read", "write", "list")]
+        ),
+        "deny": {"files": [{"action": "read", "target": "{task}/**/secret.txt"}]},
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(document))
+    body = """
+attempt("plain", lambda: open("out/d/secret.txt").read())
+os.rename("out/d", "out/a\\nb")
+attempt("newline", lambda: open("out/a\\nb/secret.txt").read())
+"""
+    result = child(ATTEMPT_LINES + body)
+    # THEN "**" stands for any text, a newline too: both reads are denied
+    assert result.lines == ["plain blocked", "newline blocked"], result.stderr
+
+
+def test_removing_a_link_is_a_change_of_the_link_not_of_its_target(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a link under out/ to the secret outside it
+    _out_only(tmp_path)
+    os.symlink(tmp_path / "data" / "secret.txt", tmp_path / "out" / "L")
+    body = """
+attempt("read through it", lambda: open("out/L").read())
+attempt("rename it", lambda: os.rename("out/L", "out/M"))
+attempt("remove it", lambda: os.remove("out/M"))
+"""
+    result = child(ATTEMPT_LINES + body)
+    # THEN moving and removing the link (in out/) are allowed; reading through it is not
+    assert result.lines == ["read through it blocked", "rename it done", "remove it done"], (
+        result.stderr
+    )
+    assert (tmp_path / "data" / "secret.txt").exists()

@@ -88,6 +88,7 @@ LOADED_FILES: frozenset[str] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
 MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call tests them all
+IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path's folders at install, and the module roots
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
 # The standard library's annotation evaluators (sites, filled at install from {stdlib}): where a
@@ -211,6 +212,18 @@ def file_is_module(path: str, name: str) -> bool:
     if stem == "__init__":
         return _str_endswith(directory, tail)
     return _str_endswith(directory + "/" + stem, tail)
+
+
+def module_file_at_root(path: str, name: str) -> bool:
+    """Whether ``path`` is where the import system finds module ``name``'s own file: under an
+    import root (``sys.path`` at install, the module roots), at ``<root>/a/b.<suffix>`` or
+    ``<root>/a/b/__init__.<suffix>`` for ``a.b`` (not merely a file whose name ends like the
+    module's)."""
+    directory, _, leaf = _str_rpartition(path, "/")
+    stem = _str_split(leaf, ".", 1)[0]
+    place = directory if stem == "__init__" else directory + "/" + stem
+    tail = "/" + _str_replace(name, ".", "/")
+    return any(place == root + tail for root in IMPORT_ROOTS)
 
 
 def module_source(path: str) -> str:

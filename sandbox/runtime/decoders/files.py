@@ -107,13 +107,14 @@ def _directory_fds() -> tuple[list[str], list[int]]:
     for name in names:
         link = "/proc/self/fd/" + name
         try:
-            target = _readlink(link)
             held = _stat(link)  # the descriptor's own file, whatever its name
         except _OSError:
-            continue
+            continue  # closed meanwhile
         if not _S_ISDIR(held.st_mode):
             continue
         try:
+            # A name that cannot be read (longer than PATH_MAX...) is no name to decide on.
+            target = _readlink(link)
             named = _str_startswith(target, "/") and _same_file(_stat(target), held)
         except _OSError:
             named = False
@@ -139,7 +140,15 @@ def _relative_os_open(actions: tuple[str, ...], name: str) -> list[Access]:
     cannot be decided on: such a name is refused.
     """
     folders, unnamed = _directory_fds()
-    bases = [paths.cwd() or "/", *folders]
+    here = paths.cwd()
+    if here is None:
+        # The working directory has no name (removed, or longer than PATH_MAX): the kernel
+        # resolves from it, ".." included, to where the sandbox cannot say.
+        return [
+            ("files", action, UNDECODABLE + "a working directory with no name", None)
+            for action in actions
+        ]
+    bases = [here, *folders]
     cut = _str_rfind(name, "/")
     candidates = _existing(bases, unnamed, name)
     if not candidates:
@@ -299,23 +308,39 @@ def _changes(name: Any, accesses: list[Access] | None) -> None:
             _forget_below(target)
 
 
-def _mutating(action: str, path_index: int, dir_fd_index: int | None) -> Any:
+def _the_name(action: str, name: Any) -> list[Access] | None:
+    """The access to a name itself, its last component not followed: what ``remove``,
+    ``rmdir``, ``mkdir``, ``rename`` and ``symlink`` change is the directory entry (removing
+    a link removes the link, not its target). Where that place cannot be named, the name is
+    decided as usual (followed)."""
+    if _type(name) is _str and name and not _str_startswith(name, UNDECODABLE):
+        place = _changed_name(name)
+        if place is not None:
+            return [("files", action, place, None)]
+    return _one(action, name)
+
+
+def _mutating(action: str, path_index: int, dir_fd_index: int | None, follows: bool = True) -> Any:
+    decide = _one if follows else _the_name
+
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         dir_fd = _arg(args, dir_fd_index) if dir_fd_index is not None else None
         name = spelled(_arg(args, path_index), dir_fd)
-        out = _one(action, name)
+        out = decide(action, name)
         _changes(name, out)
         return out
 
     return decode
 
 
-def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
+def _two(first_action: str, second_action: str, dir_fds: bool, follows: bool = True) -> Any:
+    decide = _one if follows else _the_name
+
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
         first = spelled(args[0], _arg(args, 2) if dir_fds else None)
         second = spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
-        first_out = _one(first_action, first)
-        second_out = _one(second_action, second)
+        first_out = decide(first_action, first)
+        second_out = decide(second_action, second)
         _changes(first, first_out)
         _changes(second, second_out)
         return ((first_out or []) + (second_out or [])) or None
@@ -326,7 +351,7 @@ def _two(first_action: str, second_action: str, dir_fds: bool) -> Any:
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
     name = spelled(_arg(args, 1), _arg(args, 2))
-    out = _one("write", name)
+    out = _the_name("write", name)
     _changes(name, out)
     return out
 
@@ -376,9 +401,9 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
 
 DECODERS = {
     "open": decode_open,
-    "os.remove": _mutating("write", 0, 1),
-    "os.rmdir": _mutating("write", 0, 1),
-    "os.mkdir": _mutating("write", 0, 2),
+    "os.remove": _mutating("write", 0, 1, follows=False),
+    "os.rmdir": _mutating("write", 0, 1, follows=False),
+    "os.mkdir": _mutating("write", 0, 2, follows=False),
     "os.chmod": _mutating("write", 0, 2),
     "os.chown": _mutating("write", 0, 3),
     "os.utime": _mutating("write", 0, 3),
@@ -387,7 +412,7 @@ DECODERS = {
     "os.removexattr": _mutating("write", 0, None),
     "os.getxattr": _reads_first,
     "os.listxattr": _reads_first,
-    "os.rename": _two("write", "write", True),
+    "os.rename": _two("write", "write", True, follows=False),
     "os.link": _two("read", "write", True),
     "os.symlink": _symlink,
     "os.listdir": _lists_first,
