@@ -19,6 +19,8 @@ import _thread
 import gc
 import sys
 
+from .values import open_actions
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,16 +71,6 @@ _str_rfind = str.rfind
 _str_endswith = str.endswith
 _S_ISLNK = __import__("stat").S_ISLNK
 _os = __import__("os")
-# The files decoder's open_actions, on the exact values the table holds.
-_ACCMODE = _os.O_ACCMODE
-_O_RDONLY = _os.O_RDONLY
-_O_WRONLY = _os.O_WRONLY
-_CHANGING_FLAGS = (
-    _os.O_CREAT
-    | _os.O_TRUNC
-    | _os.O_APPEND
-    | (getattr(_os, "O_TMPFILE", 0) & ~getattr(_os, "O_DIRECTORY", 0))
-)
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 _DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
 del _os
@@ -104,22 +96,6 @@ def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, 
     ):
         return None
     return (path, mode, flags, phase)
-
-
-def open_actions(mode: str | None, flags: int) -> tuple[int, int]:
-    """(reads, writes) of an ``open`` of this mode and flags: the native core's
-    ``open_actions``, and the files decoder's rule (one definition for both in Python)."""
-    access = flags & _ACCMODE
-    reads = access != _O_WRONLY
-    writes = access != _O_RDONLY or bool(flags & _CHANGING_FLAGS)
-    if mode is not None:
-        if "+" in mode:
-            reads = writes = True
-        if "w" in mode or "a" in mode or "x" in mode:
-            writes = True
-        if "r" in mode:
-            reads = True
-    return int(reads), int(writes)
 
 
 def _dir_verdict(

@@ -376,3 +376,39 @@ def as_env(value: object) -> dict[str, str] | str | None:
             return undecodable(item if name is not None else key)
         out[name] = text
     return out
+
+
+# What an `open` does (one rule for the files decoder and both cores): it reads unless it is
+# write-only, and writes when it may change the file — a write access mode, or creating,
+# truncating, appending, an O_TMPFILE; the mode's letters add to that ("+" both, "w"/"a"/"x" a
+# write, "r" a read). The native core's open_actions is the same rule in C.
+_ACCMODE = os.O_ACCMODE
+_O_RDONLY = os.O_RDONLY
+_O_WRONLY = os.O_WRONLY
+_CHANGING_FLAGS = (
+    os.O_CREAT
+    | os.O_TRUNC
+    | os.O_APPEND
+    | (getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0))
+)
+
+
+def open_actions(mode: str | None, flags: int) -> tuple[bool, bool]:
+    """``(reads, writes)`` of an ``open`` with this mode (``None`` for ``os.open``) and flags.
+
+    Example
+    -------
+    >>> open_actions("r+", os.O_RDWR), open_actions(None, os.O_WRONLY | os.O_CREAT)
+    ((True, True), (False, True))
+    """
+    access = flags & _ACCMODE
+    reads = access != _O_WRONLY
+    writes = access != _O_RDONLY or bool(flags & _CHANGING_FLAGS)
+    if mode is not None:
+        if "+" in mode:
+            reads = writes = True
+        if "w" in mode or "a" in mode or "x" in mode:
+            writes = True
+        if "r" in mode:
+            reads = True
+    return reads, writes

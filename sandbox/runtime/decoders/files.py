@@ -17,9 +17,9 @@ import os
 from .. import paths
 from ..categories import UNDECODABLE
 from ..core import phase as _phase
-from ..core_fallback import open_actions as _open_actions
 from ..sqlite_guard import parse_uri as _parse_uri
 from ..values import as_int, as_path, undecodable
+from ..values import open_actions as _open_actions
 from . import code as _code
 
 TYPE_CHECKING = False
@@ -226,7 +226,7 @@ def open_actions(mode: Any, flag_bits: int | None) -> tuple[str, ...]:
     both. It reads unless it is write-only, and writes when it may change the file (a write
     access mode, creating, truncating, appending, ``O_TMPFILE``); the mode's letters add to
     that. A read-write open is both accesses: a write rule grants no read, a read deny holds.
-    (The cores' rule, ``core_fallback.open_actions``, for answers they give themselves.)
+    (``values.open_actions``: the cores' rule too, for the answers they give themselves.)
 
     Example
     -------
