@@ -222,7 +222,6 @@ def install_hook(
     )
     from . import decoders as decoders_package
     from . import policy as policy_module
-    from . import recorder as recorder_module
     from . import roots as roots_module
     from .decoders import aws, code, files, modules, native, network, processes, shape
 
@@ -244,7 +243,6 @@ def install_hook(
         globs,
         paths,
         policy_module,
-        recorder_module,
         roots_module,
         sinks,
         sqlite_guard,
@@ -260,6 +258,10 @@ def install_hook(
         processes,
         shape,
     ]
+    if recorder is not None:  # learn only: enforce and alert never load the recorder
+        from . import recorder as recorder_module
+
+        runtime_modules.append(recorder_module)
     import json.encoder
 
     runtime_modules.append(json.encoder)  # the sandbox's own encoders run json's Python code
