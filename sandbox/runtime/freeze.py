@@ -85,16 +85,24 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
         frozen.snapshots[id(module.__dict__)] = snapshot
         frozen.modules[id(module)] = private
     # Functions first (classes' methods need them), each on its own module's snapshot.
+    scanned: set[int] = set()  # dicts already walked (every snapshot shares the builtins copy)
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for value in list(snapshot.values()):
-            _copy_function(value, frozen)
-            if isinstance(value, type) and value.__module__ == module.__name__:
-                for attr in vars(value).values():
-                    _copy_function(attr, frozen)
-            if type(value) is dict:  # dispatch tables: functions made by factories at import
+            kind = type(value)
+            if kind is _FunctionType:
+                _copy_function(value, frozen)
+            elif kind is dict:  # dispatch tables: functions made by factories at import
+                if id(value) in scanned:
+                    continue  # copying is idempotent: a second walk would change nothing
+                scanned.add(id(value))
                 for item in value.values():
-                    _copy_function(item, frozen)
+                    if type(item) is _FunctionType:
+                        _copy_function(item, frozen)
+            elif isinstance(value, type) and value.__module__ == module.__name__:
+                for attr in vars(value).values():
+                    if type(attr) is _FunctionType:
+                        _copy_function(attr, frozen)
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for value in list(snapshot.values()):
@@ -142,7 +150,12 @@ def _copy_function(value: Any, frozen: Frozen) -> None:
 
 def _fresh_code(code: types.CodeType) -> types.CodeType:
     """A distinct copy of ``code`` and of every code object nested in it."""
-    consts = tuple(_fresh_code(c) if isinstance(c, _CodeType) else c for c in code.co_consts)
+    consts = code.co_consts
+    for const in consts:
+        if type(const) is _CodeType:  # (code objects cannot be subclassed)
+            consts = tuple(_fresh_code(c) if type(c) is _CodeType else c for c in consts)
+            break
+    # replace() always builds a new code object, even with nothing nested to renew.
     return code.replace(co_consts=consts)
 
 

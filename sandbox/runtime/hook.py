@@ -228,12 +228,9 @@ def install_hook(
     values.capture_pathlib()
     generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
     this = sys.modules[__name__]
-    from . import core_fallback
-
     runtime_modules = [
         this,
         core,
-        core_fallback,
         address_book,
         categories,
         child,
@@ -258,6 +255,10 @@ def install_hook(
         processes,
         shape,
     ]
+    if core.KIND != "native":  # the Python core runs the hook: frozen with the rest
+        from . import core_fallback
+
+        runtime_modules.insert(2, core_fallback)
     if recorder is not None:  # learn only: enforce and alert never load the recorder
         from . import recorder as recorder_module
 
