@@ -188,3 +188,37 @@ def test_roots_symbolise_most_specific_first() -> None:
     assert roots.to_symbolic("/var/taskforce/x") == "/var/taskforce/x"
     assert roots.symbolise_text("wc -c /var/task/r/a.txt") == "wc -c {task}/r/a.txt"
     assert roots.expand_all("wc {task}/a") == ["wc /var/task/a"]
+
+
+@pytest.mark.parametrize(
+    ("category", "action"),
+    [
+        ("code", "exec"),
+        ("modules", "import"),
+        ("aws", "call"),
+        ("native", "dlopen"),
+        ("processes", "env"),
+    ],
+)
+@pytest.mark.parametrize(
+    "pattern", ["/opt/**", "{task}/**", "a.b.**", "s3:Get**", "X=**", "**", "/a/**x**"]
+)
+@pytest.mark.parametrize("tail", ["", "x", "/y/z", ".q", ":w", "\n", "x\n", "\ny", "x\ny", "**"])
+def test_literal_heads_decide_as_their_regex(
+    category: str, action: str, pattern: str, tail: str
+) -> None:
+    # "<literal>**" is matched without a regex (a head): the decision is the regex's, newline
+    # included ("." stops at one, so a newline after the literal never matches).
+    from sandbox.runtime.policy import _kind, build_matcher
+
+    matcher = build_matcher(category, [pattern], ROOTS, action)
+    kind = _kind(category, action)
+    for concrete in ROOTS.expand(pattern):
+        head = concrete[:-2] if concrete.endswith("**") else concrete
+        for target in (head + tail, head[:-1] + tail, tail):
+            expected = any(_match(form, kind, target) for form in ROOTS.expand(pattern))
+            if category == "modules" and pattern == "a.b.**":
+                expected = expected or target.partition(".")[0] in matcher.packages
+            assert matcher.match(target) is expected, (pattern, target)
+    if pattern.count("*") == 2 and not pattern.startswith("{"):
+        assert matcher.heads and not matcher._globs  # no regex to compile at install
