@@ -64,10 +64,11 @@ class Frozen:
                 )
         while pending:
             code = pending.pop()
-            if code in out:
-                continue
-            out.add(code)
-            pending.extend(c for c in code.co_consts if isinstance(c, _CodeType))
+            size = len(out)
+            out.add(code)  # (hashing a code object hashes its nested ones: once, not twice)
+            if len(out) == size:
+                continue  # an equal code object was there already
+            pending.extend(c for c in code.co_consts if type(c) is _CodeType)
         return frozenset(out)
 
 
@@ -108,21 +109,21 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
         for value in list(snapshot.values()):
             if isinstance(value, type) and value.__module__ == module.__name__:
                 _copy_class(value, frozen)
+    # Copies of functions and classes, and private modules (distinct live objects: no id is
+    # in both), in one table.
+    private = {**frozen.copies, **frozen.modules}.get
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for name, value in list(snapshot.items()):
             if name == "__builtins__":
                 continue
-            replacement = frozen.copies.get(id(value)) or frozen.modules.get(id(value))
+            replacement = private(id(value))
             if replacement is not None:
                 snapshot[name] = replacement
             elif type(value) is dict:
                 # Module-level tables and caches: the frozen code gets its own copy, with the
                 # functions in it replaced by their frozen copies.
-                snapshot[name] = {
-                    k: frozen.copies.get(id(v)) or frozen.modules.get(id(v)) or v
-                    for k, v in value.items()
-                }
+                snapshot[name] = {k: private(id(v)) or v for k, v in value.items()}
             elif type(value) in (list, set):
                 snapshot[name] = value.copy()
     return frozen
@@ -214,6 +215,9 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
     privates = {id(m) for m in frozen.modules.values()}
     exempt = set(install_time)
     problems: list[str] = []
+    # Per globals dict (most functions share their module's snapshot): the names bound there
+    # to a module that is not a private copy. Only a function using one of them is a problem.
+    unfrozen: dict[int, dict[str, types.ModuleType]] = {}
     for copy in list(frozen.copies.values()):
         functions = [copy] if isinstance(copy, _FunctionType) else []
         if isinstance(copy, type):
@@ -221,11 +225,18 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
         for function in functions:
             if function.__qualname__ in exempt:
                 continue
-            names = _names(function.__code__)
-            for name in names:
-                value = function.__globals__.get(name)
-                if isinstance(value, _ModuleType) and id(value) not in privates:
-                    problems.append(f"{function.__qualname__} reaches module {value.__name__}")
+            scope = function.__globals__
+            bound = unfrozen.get(id(scope))
+            if bound is None:
+                bound = unfrozen[id(scope)] = {
+                    name: value
+                    for name, value in scope.items()
+                    if isinstance(value, _ModuleType) and id(value) not in privates
+                }
+            if not bound:
+                continue
+            for name in _names(function.__code__) & bound.keys():
+                problems.append(f"{function.__qualname__} reaches module {bound[name].__name__}")
     if problems:
         detail = "; ".join(sorted(set(problems)))
         raise RuntimeError("lambda-sandbox: unfrozen code on the hook's path: " + detail)
