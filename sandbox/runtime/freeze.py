@@ -111,19 +111,19 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
                 _copy_class(value, frozen)
     # Copies of functions and classes, and private modules (distinct live objects: no id is
     # in both), in one table.
-    private = {**frozen.copies, **frozen.modules}.get
+    copy_of = {**frozen.copies, **frozen.modules}.get
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for name, value in list(snapshot.items()):
             if name == "__builtins__":
                 continue
-            replacement = private(id(value))
+            replacement = copy_of(id(value))
             if replacement is not None:
                 snapshot[name] = replacement
             elif type(value) is dict:
                 # Module-level tables and caches: the frozen code gets its own copy, with the
                 # functions in it replaced by their frozen copies.
-                snapshot[name] = {k: private(id(v)) or v for k, v in value.items()}
+                snapshot[name] = {k: copy_of(id(v)) or v for k, v in value.items()}
             elif type(value) in (list, set):
                 snapshot[name] = value.copy()
     return frozen
