@@ -64,10 +64,11 @@ class Frozen:
                 )
         while pending:
             code = pending.pop()
-            if code in out:
-                continue
-            out.add(code)
-            pending.extend(c for c in code.co_consts if isinstance(c, _CodeType))
+            size = len(out)
+            out.add(code)  # (hashing a code object hashes its nested ones: once, not twice)
+            if len(out) == size:
+                continue  # an equal code object was there already
+            pending.extend(c for c in code.co_consts if type(c) is _CodeType)
         return frozenset(out)
 
 
@@ -85,27 +86,38 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
         frozen.snapshots[id(module.__dict__)] = snapshot
         frozen.modules[id(module)] = private
     # Functions first (classes' methods need them), each on its own module's snapshot.
+    scanned: set[int] = set()  # dicts already walked (every snapshot shares the builtins copy)
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for value in list(snapshot.values()):
-            _copy_function(value, frozen)
-            if isinstance(value, type) and value.__module__ == module.__name__:
-                for attr in vars(value).values():
-                    _copy_function(attr, frozen)
-            if type(value) is dict:  # dispatch tables: functions made by factories at import
+            kind = type(value)
+            if kind is _FunctionType:
+                _copy_function(value, frozen)
+            elif kind is dict:  # dispatch tables: functions made by factories at import
+                if id(value) in scanned:
+                    continue  # copying is idempotent: a second walk would change nothing
+                scanned.add(id(value))
                 for item in value.values():
-                    _copy_function(item, frozen)
+                    if type(item) is _FunctionType:
+                        _copy_function(item, frozen)
+            elif isinstance(value, type) and value.__module__ == module.__name__:
+                for attr in vars(value).values():
+                    if type(attr) is _FunctionType:
+                        _copy_function(attr, frozen)
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for value in list(snapshot.values()):
             if isinstance(value, type) and value.__module__ == module.__name__:
                 _copy_class(value, frozen)
+    # Copies of functions and classes, and private modules (distinct live objects: no id is
+    # in both), in one table.
+    copy_of = {**frozen.copies, **frozen.modules}.get
     for module in modules:
         snapshot = frozen.snapshots[id(module.__dict__)]
         for name, value in list(snapshot.items()):
             if name == "__builtins__":
                 continue
-            replacement = frozen.copies.get(id(value)) or frozen.modules.get(id(value))
+            replacement = copy_of(id(value))
             if replacement is not None:
                 snapshot[name] = replacement
             elif type(value) is dict:
@@ -114,9 +126,7 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
                 # (A table of sets or lists gets copies of them too: the index of the path
                 # cache must not share its sets with the module the function can reach.)
                 snapshot[name] = {
-                    k: v.copy()
-                    if type(v) in (set, list)
-                    else frozen.copies.get(id(v)) or frozen.modules.get(id(v)) or v
+                    k: v.copy() if type(v) in (set, list) else copy_of(id(v)) or v
                     for k, v in value.items()
                 }
             elif type(value) in (list, set):
@@ -146,7 +156,12 @@ def _copy_function(value: Any, frozen: Frozen) -> None:
 
 def _fresh_code(code: types.CodeType) -> types.CodeType:
     """A distinct copy of ``code`` and of every code object nested in it."""
-    consts = tuple(_fresh_code(c) if isinstance(c, _CodeType) else c for c in code.co_consts)
+    consts = code.co_consts
+    for const in consts:
+        if type(const) is _CodeType:  # (code objects cannot be subclassed)
+            consts = tuple(_fresh_code(c) if type(c) is _CodeType else c for c in consts)
+            break
+    # replace() always builds a new code object, even with nothing nested to renew.
     return code.replace(co_consts=consts)
 
 
@@ -205,6 +220,9 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
     privates = {id(m) for m in frozen.modules.values()}
     exempt = set(install_time)
     problems: list[str] = []
+    # Per globals dict (most functions share their module's snapshot): the names bound there
+    # to a module that is not a private copy. Only a function using one of them is a problem.
+    unfrozen: dict[int, dict[str, types.ModuleType]] = {}
     for copy in list(frozen.copies.values()):
         functions = [copy] if isinstance(copy, _FunctionType) else []
         if isinstance(copy, type):
@@ -212,11 +230,18 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
         for function in functions:
             if function.__qualname__ in exempt:
                 continue
-            names = _names(function.__code__)
-            for name in names:
-                value = function.__globals__.get(name)
-                if isinstance(value, _ModuleType) and id(value) not in privates:
-                    problems.append(f"{function.__qualname__} reaches module {value.__name__}")
+            scope = function.__globals__
+            bound = unfrozen.get(id(scope))
+            if bound is None:
+                bound = unfrozen[id(scope)] = {
+                    name: value
+                    for name, value in scope.items()
+                    if isinstance(value, _ModuleType) and id(value) not in privates
+                }
+            if not bound:
+                continue
+            for name in _names(function.__code__) & bound.keys():
+                problems.append(f"{function.__qualname__} reaches module {bound[name].__name__}")
     if problems:
         detail = "; ".join(sorted(set(problems)))
         raise RuntimeError("lambda-sandbox: unfrozen code on the hook's path: " + detail)

@@ -223,19 +223,15 @@ def install_hook(
     )
     from . import decoders as decoders_package
     from . import policy as policy_module
-    from . import recorder as recorder_module
     from . import roots as roots_module
     from .decoders import aws, code, files, modules, native, network, processes, shape
 
     values.capture_pathlib()
     generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
     this = sys.modules[__name__]
-    from . import core_fallback
-
     runtime_modules = [
         this,
         core,
-        core_fallback,
         address_book,
         categories,
         child,
@@ -245,7 +241,6 @@ def install_hook(
         globs,
         paths,
         policy_module,
-        recorder_module,
         roots_module,
         sinks,
         sqlite_guard,
@@ -261,6 +256,14 @@ def install_hook(
         processes,
         shape,
     ]
+    if core.KIND != "native":  # the Python core runs the hook: frozen with the rest
+        from . import core_fallback
+
+        runtime_modules.insert(2, core_fallback)
+    if recorder is not None:  # learn only: enforce and alert never load the recorder
+        from . import recorder as recorder_module
+
+        runtime_modules.append(recorder_module)
     import json.encoder
 
     runtime_modules.append(json.encoder)  # the sandbox's own encoders run json's Python code

@@ -18,13 +18,14 @@ from .findings import Reporter
 from .hook import flush as flush_observations
 from .hook import install_hook, installed
 from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
-from .recorder import Recorder
 from .roots import Roots
 from .sinks import LineSink, TeeSink
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any
+
+    from .recorder import Recorder
 
 # Learn mode with no profile of its own still starts from the base bundles, so the
 # observations hold only the function's own difference.
@@ -89,9 +90,12 @@ def install(
     policy, load_error = _load_policy(mode, profile, config, roots)
     kernel_statuses, kernel_details = _kernel(policy, mode, config)
     layers = {"audit": "active", **kernel_statuses}
-    recorder = None
+    recorder: Recorder | None = None
     start_sinks: tuple[Any, ...] = ()
     if mode == "learn":
+        # Only learn records (and signs, with OpenSSL's HMAC: ~2 ms of cold start to load).
+        from .recorder import Recorder
+
         environment = os.urandom(8).hex()
         # Observations go to stdout and to the extra sinks; the extra sinks also get the start
         # record (it announces the key the observations are authenticated with).

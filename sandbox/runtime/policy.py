@@ -16,7 +16,7 @@ from functools import partial
 
 from .categories import REGISTRY
 from .errors import ProfileError
-from .globs import glob_to_regex, is_glob, process_rule_regex
+from .globs import _CLASSES, glob_to_regex, is_glob, process_rule_regex
 from .roots import Roots
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -60,6 +60,7 @@ class Matcher:
         "_regex",
         "_tree_stems",
         "exact",
+        "heads",
         "packages",
         "prefixes",
     )
@@ -70,10 +71,15 @@ class Matcher:
         prefixes: Iterable[str],
         globs: list[Callable[[], str]],
         packages: Iterable[str] = (),
+        heads: Iterable[str] = (),
     ):
         self.exact = frozenset(exact)
         self.packages = frozenset(packages)  # modules: a top-level package and all below it
         self.prefixes = tuple(sorted(set(prefixes)))
+        # Globs "<literal>**" whose "**" is ".*" (code, modules, aws...): the regex
+        # "<literal>.*\Z" (DOTALL, see prepare) matches exactly the targets that start with
+        # the literal; tested as that, with no regex to compile.
+        self.heads = tuple(sorted(set(heads)))
         # Globs become one alternation regex on first use: most groups are settled by the exact
         # set or a prefix, and translating + compiling costs ~0.1 ms a glob of cold start.
         self._globs = globs
@@ -94,6 +100,9 @@ class Matcher:
             if target.startswith(prefix) and (
                 len(target) == len(prefix) or target[len(prefix)] == "/" or prefix.endswith("/")
             ):
+                return True
+        for head in self.heads:
+            if target.startswith(head):
                 return True
         if not self._globs:
             return False
@@ -161,8 +170,8 @@ class Matcher:
         """Whether some name directly in ``directory`` might match (conservative: ``False``
         only when no exact target, prefix or glob can reach below it)."""
         below = directory if directory == "/" else directory + "/"
-        if self.packages:
-            return True
+        if self.packages or self.heads:
+            return True  # (not file matchers: never asked; "might" is the safe answer)
         for target in self.exact:
             if _in_folder(target, below):
                 return True
@@ -179,7 +188,7 @@ class Matcher:
         return False
 
     def __bool__(self) -> bool:
-        return bool(self.exact or self.packages or self.prefixes or self._globs)
+        return bool(self.exact or self.packages or self.prefixes or self.heads or self._globs)
 
 
 _str_startswith = str.startswith
@@ -269,9 +278,13 @@ def build_matcher(
     """Compile rule targets (symbolic globs) of one (category, action) into a :class:`Matcher`."""
     exact: list[str] = []
     prefixes: list[str] = []
+    heads: list[str] = []
     regexes: list[Callable[[], str]] = []  # each builds its regex source when first needed
     packages: set[str] = set()
     kind = _kind(category, action)
+    # "**" is ".*" in these classes (glob_to_regex): "<literal>**" is a plain head match.
+    # (files: "/**" at the end also matches the directory itself, see glob_to_regex.)
+    any_tail = kind in _ANY_TAIL
     for pattern in patterns:
         if category == "modules":
             if pattern == "{stdlib}":
@@ -291,12 +304,16 @@ def build_matcher(
                 exact.append(concrete)
             elif category == "files" and concrete.endswith("/**") and not is_glob(concrete[:-3]):
                 prefixes.append(concrete[:-3] or "/")
+            elif any_tail and concrete.endswith("**") and not is_glob(concrete[:-2]):
+                heads.append(concrete[:-2])
             else:
                 regexes.append(partial(glob_to_regex, concrete, kind))
-    return Matcher(exact, prefixes, regexes, packages)
+    return Matcher(exact, prefixes, regexes, packages, heads)
 
 
 _str_partition = str.partition
+# The glob classes whose "**" is ".*" and has no special case (files' trailing "/**" has one).
+_ANY_TAIL = frozenset(kind for kind, (_, double) in _CLASSES.items() if double == ".*") - {"files"}
 
 
 def host_part(target: str) -> str:

@@ -25,7 +25,7 @@ ROOTS = Roots(
 
 
 def _match(pattern: str, kind: str, target: str) -> bool:
-    return re.fullmatch(glob_to_regex(pattern, kind), target) is not None
+    return re.fullmatch(glob_to_regex(pattern, kind), target, re.DOTALL) is not None
 
 
 @pytest.mark.parametrize(
@@ -260,3 +260,37 @@ def test_a_directory_verdict_is_never_wider_than_the_rules(
             target = (folder if folder != "/" else "") + "/" + leaf
             assert policy.allows("files", "read", target, "invoke"), target
             assert not policy.ceiling("files", "read", target), target
+
+
+@pytest.mark.parametrize(
+    ("category", "action"),
+    [
+        ("code", "exec"),
+        ("modules", "import"),
+        ("aws", "call"),
+        ("native", "dlopen"),
+        ("processes", "env"),
+    ],
+)
+@pytest.mark.parametrize(
+    "pattern", ["/opt/**", "{task}/**", "a.b.**", "s3:Get**", "X=**", "**", "/a/**x**"]
+)
+@pytest.mark.parametrize("tail", ["", "x", "/y/z", ".q", ":w", "\n", "x\n", "\ny", "x\ny", "**"])
+def test_literal_heads_decide_as_their_regex(
+    category: str, action: str, pattern: str, tail: str
+) -> None:
+    # "<literal>**" is matched without a regex (a head): the decision is the regex's, newline
+    # included (DOTALL: "**" stands for any text, a newline too).
+    from sandbox.runtime.policy import _kind, build_matcher
+
+    matcher = build_matcher(category, [pattern], ROOTS, action)
+    kind = _kind(category, action)
+    for concrete in ROOTS.expand(pattern):
+        head = concrete[:-2] if concrete.endswith("**") else concrete
+        for target in (head + tail, head[:-1] + tail, tail):
+            expected = any(_match(form, kind, target) for form in ROOTS.expand(pattern))
+            if category == "modules" and pattern == "a.b.**":
+                expected = expected or target.partition(".")[0] in matcher.packages
+            assert matcher.match(target) is expected, (pattern, target)
+    if pattern.count("*") == 2 and not pattern.startswith("{"):
+        assert matcher.heads and not matcher._globs  # no regex to compile at install

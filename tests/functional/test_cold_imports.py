@@ -1,0 +1,108 @@
+"""Cold start: which modules ``import sandbox`` and ``install(mode="enforce")`` pull in.
+
+The sandbox's init is paid on every cold start, before the function's own code runs; most of
+it is importing. These tests pin *which* modules load (never how long: timings belong to
+``bench``), so that a heavy standard-library module or a tooling-only module creeping onto the
+runtime path is caught here. The child runs with ``-S``: no ``site``, so nothing is imported
+before the sandbox but what the interpreter itself needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sandbox.runtime.compiler import compile_profile
+from tests.conftest import REPO, profile_doc
+
+# Never loaded by the runtime in any mode: tooling, or stdlib modules it does without.
+NEVER = frozenset(
+    {
+        "typing",
+        "dataclasses",
+        "logging",
+        "inspect",
+        "email",
+        "tempfile",
+        "ctypes",
+        "threading",
+        "subprocess",
+        "sysconfig",
+        "base64",
+        "pydantic",
+        "sandbox.profile",
+        "sandbox.runtime.compiler",
+    }
+)
+# Loaded only by learn (the recorder signs observations with OpenSSL's HMAC).
+LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder"})
+# Loaded only when the Python core is the core (with the native one it is not even frozen).
+PYTHON_CORE_ONLY = frozenset({"sandbox.runtime.core_fallback", "mmap"})
+# Loaded by install, not by the import (pathlib: its classes are captured at install).
+INSTALL_ONLY = frozenset({"pathlib", "tokenize", "linecache", "sandbox.runtime.aws_calls"})
+# CPython 3.14's _ctypes imports ctypes._layout (so ctypes, and through it sysconfig and
+# threading) when the kernel loader defines its structures; install then drops ctypes from
+# sys.modules (install.py, _forget_native_modules), the other two stay.
+VIA_CTYPES_LAYOUT = (
+    frozenset({"sysconfig", "threading"}) if sys.version_info >= (3, 14) else frozenset()
+)
+
+SCRIPT = """
+import json, sys
+before = set(sys.modules)
+import sandbox
+imported = sorted(set(sys.modules) - before)
+status = sandbox.install(mode=sys.argv[1], profile=sys.argv[2])
+installed = sorted(set(sys.modules) - before)
+print("MODULES " + json.dumps({"import": imported, "install": installed,
+                               "audit": status["layers"]["audit"]}))
+"""
+
+
+def _modules(tmp_path: Path, mode: str) -> dict[str, object]:
+    profile = tmp_path / "profile.compiled.json"
+    profile.write_text(json.dumps(compile_profile(profile_doc(), kernel=mode == "enforce")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
+    env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", SCRIPT, mode, str(profile)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES "))
+    result: dict[str, object] = json.loads(line[len("MODULES ") :])
+    return result
+
+
+def test_import_sandbox_loads_only_the_runtime(tmp_path: Path) -> None:
+    found = _modules(tmp_path, "enforce")
+    imported = set(found["import"])  # type: ignore[call-overload]
+    assert "sandbox.runtime.install" in imported
+    assert not imported & (NEVER | LEARN_ONLY | INSTALL_ONLY)
+    if found["audit"] == "native":
+        assert not imported & PYTHON_CORE_ONLY
+
+
+def test_enforce_loads_no_learning_and_no_tooling(tmp_path: Path) -> None:
+    found = _modules(tmp_path, "enforce")
+    installed = set(found["install"])  # type: ignore[call-overload]
+    assert not installed & ((NEVER - VIA_CTYPES_LAYOUT) | LEARN_ONLY)
+    assert "sandbox.runtime.aws_calls" in installed
+    if found["audit"] == "native":
+        assert not installed & PYTHON_CORE_ONLY
+    else:
+        assert "sandbox.runtime.core_fallback" in installed
+
+
+def test_learn_loads_the_recorder(tmp_path: Path) -> None:
+    found = _modules(tmp_path, "learn")
+    installed = set(found["install"])  # type: ignore[call-overload]
+    assert "sandbox.runtime.recorder" in installed
+    assert not installed & NEVER  # learn loads no kernel layer
