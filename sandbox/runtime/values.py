@@ -316,12 +316,16 @@ _ENVIRON_DECODERS = (
 )
 
 
+# The class's own namespace, a live view taken once (a class keeps its namespace dict for life).
+_ENVIRON_OWN = _type_dict(_Environ)
+
+
 def _environ_data(value: object) -> object:
     """``os.environ``'s own data dict (encoded), if nothing that reads it was rebound."""
     # Compared item by item by identity: a tuple's != would call a rebound object's __eq__.
     # The class's own dict first (where the originals live: the usual answer at once), else
     # along the MRO as attribute lookup goes.
-    own = _type_dict(_Environ)
+    own = _ENVIRON_OWN
     if (
         (
             own.get("__getitem__") is not _ENVIRON_METHODS[0]
@@ -340,14 +344,15 @@ def _environ_data(value: object) -> object:
     decodekey = decodevalue = data = None
     found = 0
     for key, item in _dict.items(_object_dict(value, "__dict__")):
-        if _type(key) is not _str:
-            continue
-        if key == "decodekey" and not found & 1:
-            decodekey, found = item, found | 1
-        elif key == "decodevalue" and not found & 2:
-            decodevalue, found = item, found | 2
-        elif key == "_data" and not found & 4:
-            data, found = item, found | 4
+        if _type(key) is _str:
+            if key == "_data":
+                if not found & 4:
+                    data, found = item, found | 4
+            elif key == "decodekey":
+                if not found & 1:
+                    decodekey, found = item, found | 1
+            elif key == "decodevalue" and not found & 2:
+                decodevalue, found = item, found | 2
     if decodekey is not _ENVIRON_DECODERS[0] or decodevalue is not _ENVIRON_DECODERS[1]:
         return None
     return data
