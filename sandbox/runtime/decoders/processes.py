@@ -31,6 +31,10 @@ from ..values import (
     undecodable,
 )
 from ..values import (
+    _UNICODE_SIZES,
+    _exact_str_keys,
+)
+from ..values import (
     _lookup as _class_lookup,
 )
 from .code import caller_frame as _caller_frame
@@ -51,6 +55,8 @@ _object_getattribute = object.__getattribute__
 _ModuleType = type(os)
 _Environ = type(os.environ)
 _len = len
+_dict_get = dict.get
+_dict_sizeof = dict.__sizeof__
 _enumerate = enumerate
 _str_startswith = str.startswith
 _str_endswith = str.endswith
@@ -122,12 +128,25 @@ def _lexical(path: str) -> str:
     return "/" + _str_join("/", parts)
 
 
+def _clean(path: str) -> bool:
+    """Whether an absolute ``path`` is its own :func:`_lexical` form (no ``//``, ``.``, ``..``
+    component nor trailing ``/``; ``/`` itself is left to the general case)."""
+    return (
+        _len(path) > 1
+        and _str_find(path, "//") < 0
+        and _str_find(path, "/.") < 0
+        and not _str_endswith(path, "/")
+    )
+
+
 def find_program(name: str, search_path: str | None, cwd: str | None) -> str:
     """Where an ``execvp``-style search finds ``name`` (``name`` itself if nowhere).
 
     ``search_path`` is the ``PATH`` the search uses; relative entries (``""`` is ``.``) and a
     relative ``name`` with a ``/`` resolve against ``cwd``, the child's working directory.
     """
+    if _str_startswith(name, "/") and _clean(name):
+        return name  # absolute and already lexically normal: _in_dir would give it back as is
     if "/" in name:
         found = _in_dir(name, cwd)
         return found if found is not None else UNDECODABLE + "unresolvable program"
@@ -169,9 +188,40 @@ def exec_accesses(
     if _type(argv) is _str:
         return [("processes", "exec", argv, None)]  # undecodable
     arguments: list[str] = argv  # type: ignore[assignment]
-    for item in arguments:
-        if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
-            return [("processes", "exec", UNDECODABLE + "argument", None)]
+    joined = _str_join("", arguments)
+    if _len(joined) > ARG_MAX or ARG_SEP in joined:
+        # Some argument may be too long or hold the separator (none can when all of them
+        # together are short enough and hold none): which one, item by item.
+        for item in arguments:
+            if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
+                return [("processes", "exec", UNDECODABLE + "argument", None)]
+    if env is None and cwd is None:
+        # The usual exec (inherited environment, this process's cwd) of an absolute program
+        # name already in lexical normal form: find_program would give the name back as is,
+        # and a program known to be plain needs nothing of argv or the environment. The same
+        # decision as below, without the general case's lists.
+        name = as_path(program) if program is not None else (arguments[0] if arguments else "")
+        if (
+            _type(name) is _str
+            and _str_startswith(name, "/")
+            and "//" not in name
+            and "/." not in name
+            and name[-1] != "/"
+            and _len(name) > 1
+        ):  # _clean(name), inlined
+            if search == "env":
+                data = _python_environ_data()  # a rebound os.environ refuses the exec
+                if _type(data) is _str:
+                    return [("processes", "exec", data, None)]
+            # argv and the tracked environment are plain str (see the general case below).
+            problem = (
+                None
+                if child.known_plain(name)
+                else child.python_child_problem(name, arguments, None, environ.ENVIRON)
+            )
+            detail = ("unprotected", problem) if problem is not None else arguments
+            target = _str_join(ARG_SEP, [name, *arguments[1:]])  # process_target, inlined
+            return [("processes", "exec", target, detail)]
     children_env = as_env(env)
     if _type(children_env) is _str:
         return [("processes", "exec", children_env, None)]
@@ -269,10 +319,24 @@ def _fork_exec_wrapper(original: Any) -> Any:
 _FORK_EXEC_WRAPPER = (_fork_exec_wrapper(_fork_exec_original),)
 
 
+# The wrapper's own code and cells, and where each captured name sits in them: while the code is
+# still this one (rewriting it is refused as tampering with the sandbox's code), the check
+# reads the two cells directly instead of pairing names with cells.
+_WRAPPER_CODE = _FORK_EXEC_WRAPPER[0].__code__
+_WRAPPER_CELLS = _FORK_EXEC_WRAPPER[0].__closure__
+_WRAPPER_AUDIT = _WRAPPER_CODE.co_freevars.index("audit")
+_WRAPPER_ORIGINAL = _WRAPPER_CODE.co_freevars.index("original")
+
+
 def _wrapper_intact(candidate: Any) -> bool:
     if candidate is not _FORK_EXEC_WRAPPER[0]:
         return False
     cells = candidate.__closure__
+    if candidate.__code__ is _WRAPPER_CODE and cells is _WRAPPER_CELLS:
+        return (
+            cells[_WRAPPER_AUDIT].cell_contents is _audit
+            and cells[_WRAPPER_ORIGINAL].cell_contents is _fork_exec_original
+        )
     names = candidate.__code__.co_freevars
     if _len(names) != _len(cells):
         raise _ValueError("the fork_exec wrapper's closure does not match its code")
@@ -287,7 +351,7 @@ def _wrapper_intact(candidate: Any) -> bool:
 
 def _route_fork_exec(namespace: Any, name: str) -> str | None:
     """Make ``namespace[name]`` the sealed wrapper; why not, if it is neither it nor the original."""
-    current = lookup(namespace, name)
+    current = _dict_get(namespace, name) if _exact_str_keys(namespace) else lookup(namespace, name)
     if current is _fork_exec_original:
         namespace[name] = _FORK_EXEC_WRAPPER[0]
         return None
@@ -298,7 +362,12 @@ def _route_fork_exec(namespace: Any, name: str) -> str | None:
 
 def _python_environ_data() -> dict[bytes, Any] | str:
     """os.environ's data dict (what Popen's PATH search reads), or undecodable if rebound."""
-    current = lookup(_LIVE_OS[0], "environ")
+    namespace = _LIVE_OS[0]
+    current = (
+        _dict_get(namespace, "environ")
+        if _exact_str_keys(namespace)
+        else lookup(namespace, "environ")
+    )
     data = _environ_data(current) if _type(current) is _Environ else None
     if _type(data) is not _dict:
         return UNDECODABLE + "os.environ"
@@ -312,11 +381,23 @@ def _popen_problem() -> str | None:
     :func:`~..values.lookup_all`, and an object's ``__dict__`` only from an exact module (a
     class of the function's could answer ``__dict__`` with a property).
     """
+    # A dict whose keys are all exact str (its size says so: see values._exact_str_keys) is
+    # probed directly, what lookup_all does for it without its generality: the usual case.
     namespace = _LIVE_OS[0]
-    get_exec_path, fsencode, path_module = lookup_all(namespace, _OS_NAMES)
+    if _dict_sizeof(namespace) in _UNICODE_SIZES:
+        get_exec_path = _dict_get(namespace, "get_exec_path")
+        fsencode = _dict_get(namespace, "fsencode")
+        path_module = _dict_get(namespace, "path")
+    else:
+        get_exec_path, fsencode, path_module = lookup_all(namespace, _OS_NAMES)
     if _type(path_module) is not _ModuleType:
         return "os's functions that subprocess calls were rebound"
-    join, dirname = lookup_all(_object_getattribute(path_module, "__dict__"), _PATH_NAMES)
+    path_space = _object_getattribute(path_module, "__dict__")
+    if _dict_sizeof(path_space) in _UNICODE_SIZES:
+        join = _dict_get(path_space, "join")
+        dirname = _dict_get(path_space, "dirname")
+    else:
+        join, dirname = lookup_all(path_space, _PATH_NAMES)
     # Compared item by item by identity: a tuple's == would call a rebound object's __eq__.
     if (
         get_exec_path is not _ORIGINALS[0]
@@ -325,21 +406,45 @@ def _popen_problem() -> str | None:
         or dirname is not _ORIGINALS[3]
     ):
         return "os's functions that subprocess calls were rebound"
-    subprocess = lookup(_sys_modules, "subprocess")
+    modules = _sys_modules
+    subprocess = (
+        _dict_get(modules, "subprocess")
+        if _dict_sizeof(modules) in _UNICODE_SIZES
+        else lookup(modules, "subprocess")
+    )
     if subprocess is not None and _type(subprocess) is _ModuleType:
         space = _object_getattribute(subprocess, "__dict__")
-        its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
+        exact = _dict_sizeof(space) in _UNICODE_SIZES
+        if exact:
+            its_os = _dict_get(space, "os")
+            popen = _dict_get(space, "Popen")
+        else:
+            its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
         if (
             _type(its_os) is not _ModuleType
             or _object_getattribute(its_os, "__dict__") is not namespace
         ):
             return "subprocess's own references were rebound"
         if _EMULATE_FORK_EXEC:
-            problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
-                _LIVE_POSIXSUBPROCESS[0], "fork_exec"
-            )
-            if problem is not None:
-                return problem
+            # Both names already lead to the sealed wrapper, whose code and cells are its own
+            # (what _route_fork_exec answers None for, without routing anything): else ask it.
+            wrapper = _FORK_EXEC_WRAPPER[0]
+            posix = _LIVE_POSIXSUBPROCESS[0]
+            if not (
+                exact
+                and _dict_get(space, "_fork_exec") is wrapper
+                and _dict_sizeof(posix) in _UNICODE_SIZES
+                and _dict_get(posix, "fork_exec") is wrapper
+                and wrapper.__code__ is _WRAPPER_CODE
+                and wrapper.__closure__ is _WRAPPER_CELLS
+                and _WRAPPER_CELLS[_WRAPPER_AUDIT].cell_contents is _audit
+                and _WRAPPER_CELLS[_WRAPPER_ORIGINAL].cell_contents is _fork_exec_original
+            ):
+                problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
+                    posix, "fork_exec"
+                )
+                if problem is not None:
+                    return problem
         if not _EXECUTE_CHILD and _type(popen) is _type_type:
             # The class's own method, read from the class dicts along its MRO (getattr would
             # run a metaclass's code of the function's).
@@ -364,6 +469,8 @@ def _popen(args: tuple[Any, ...]) -> list[Access] | None:
     problem = _popen_problem()
     if problem is not None:
         return [("processes", "exec", UNDECODABLE + problem, None)]
+    if _len(args) == 4:  # (executable, args, cwd, env): what Popen raises
+        return exec_accesses(args[0], args[1], args[3], args[2])
     return exec_accesses(args[0], args[1], _arg(args, 3), _arg(args, 2))
 
 
