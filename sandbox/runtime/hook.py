@@ -83,6 +83,7 @@ CALLER_EVENTS = frozenset(
         "sandbox.invocation_end",
         "sandbox.flush",
         "sandbox.init_failed",
+        "subprocess.Popen",  # the decoder reads Popen's frame only when Popen raised it
     }
 )
 # Functions of the frozen modules that run only while installing (before the function's code
@@ -604,7 +605,7 @@ def _build(
         if event in INVOKE_ONLY and phase_of() != "invoke":
             return None
         try:
-            accesses = decoder(args)
+            accesses = decoder(args) if event != "subprocess.Popen" else decoder(args, caller)
             if not accesses:
                 return None
             # An open's raw arguments go with its one access: once it is known (allowed, or

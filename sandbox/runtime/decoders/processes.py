@@ -175,6 +175,31 @@ def _env_accesses(env: dict[str, str] | None) -> list[Access]:
     return out
 
 
+# The usual exec's target, a pure function of the program name and argv (no file, variable or
+# cwd is read for it), kept per (program, *argv) so a repeated exec skips the string work; the
+# decision on it (os.environ, the program's verdict, the policy) is taken afresh every time.
+_TARGETS: dict[tuple[str, ...], str] = {}
+_TARGETS_LIMIT = 256
+_TARGET_MAX = 4096
+
+
+def _usual_exec(name: str, arguments: list[str], target: str, search: str | None) -> list[Access]:
+    """The exec of ``name`` (absolute, in normal form: its own program) with an inherited
+    environment and cwd: the general case's answer for one program and no ``env=``."""
+    if search == "env":
+        data = _python_environ_data()  # a rebound os.environ refuses the exec
+        if _type(data) is _str:
+            return [("processes", "exec", data, None)]
+    # argv and the tracked environment are plain str (see exec_accesses's general case).
+    problem = (
+        None
+        if child.known_plain(name)
+        else child.python_child_problem(name, arguments, None, environ.ENVIRON)
+    )
+    detail = ("unprotected", problem) if problem is not None else arguments
+    return [("processes", "exec", target, detail)]
+
+
 def exec_accesses(
     program: Any, args: Any, env: Any, cwd: Any, *, search: str | None = "env"
 ) -> list[Access]:
@@ -188,6 +213,13 @@ def exec_accesses(
     if _type(argv) is _str:
         return [("processes", "exec", argv, None)]  # undecodable
     arguments: list[str] = argv  # type: ignore[assignment]
+    usual = env is None and cwd is None
+    key: tuple[str, ...] | None = None
+    if usual and _type(program) is _str:
+        key = (program, *arguments)  # exact str all (as_argv's): no code of theirs runs
+        target = _dict_get(_TARGETS, key)
+        if target is not None:
+            return _usual_exec(program, arguments, target, search)
     joined = _str_join("", arguments)
     if _len(joined) > ARG_MAX or ARG_SEP in joined:
         # Some argument may be too long or hold the separator (none can when all of them
@@ -195,11 +227,9 @@ def exec_accesses(
         for item in arguments:
             if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
                 return [("processes", "exec", UNDECODABLE + "argument", None)]
-    if env is None and cwd is None:
+    if usual:
         # The usual exec (inherited environment, this process's cwd) of an absolute program
-        # name already in lexical normal form: find_program would give the name back as is,
-        # and a program known to be plain needs nothing of argv or the environment. The same
-        # decision as below, without the general case's lists.
+        # name already in lexical normal form: find_program would give the name back as is.
         name = as_path(program) if program is not None else (arguments[0] if arguments else "")
         if (
             _type(name) is _str
@@ -209,19 +239,12 @@ def exec_accesses(
             and name[-1] != "/"
             and _len(name) > 1
         ):  # _clean(name), inlined
-            if search == "env":
-                data = _python_environ_data()  # a rebound os.environ refuses the exec
-                if _type(data) is _str:
-                    return [("processes", "exec", data, None)]
-            # argv and the tracked environment are plain str (see the general case below).
-            problem = (
-                None
-                if child.known_plain(name)
-                else child.python_child_problem(name, arguments, None, environ.ENVIRON)
-            )
-            detail = ("unprotected", problem) if problem is not None else arguments
             target = _str_join(ARG_SEP, [name, *arguments[1:]])  # process_target, inlined
-            return [("processes", "exec", target, detail)]
+            if key is not None and _len(target) <= _TARGET_MAX:
+                if _len(_TARGETS) >= _TARGETS_LIMIT:
+                    _TARGETS.clear()
+                _TARGETS[key] = target
+            return _usual_exec(name, arguments, target, search)
     children_env = as_env(env)
     if _type(children_env) is _str:
         return [("processes", "exec", children_env, None)]
@@ -319,9 +342,12 @@ def _fork_exec_wrapper(original: Any) -> Any:
 _FORK_EXEC_WRAPPER = (_fork_exec_wrapper(_fork_exec_original),)
 
 
-# The wrapper's own code and cells, and where each captured name sits in them: while the code is
-# still this one (rewriting it is refused as tampering with the sandbox's code), the check
-# reads the two cells directly instead of pairing names with cells.
+_NO_CALLER: Any = ("no caller given",)  # _popen called without the core's caller: walk the frames
+
+# The wrapper's own code and cells, and where each captured name sits in them. Its code cannot
+# change once the sandbox is installed (assigning __code__ raises object.__setattr__, refused in
+# every mode for the sandbox's own code, the wrapper's included), so the Popen check reads the
+# two cells at these places without reading __code__ (a read that raises an audit event).
 _WRAPPER_CODE = _FORK_EXEC_WRAPPER[0].__code__
 _WRAPPER_CELLS = _FORK_EXEC_WRAPPER[0].__closure__
 _WRAPPER_AUDIT = _WRAPPER_CODE.co_freevars.index("audit")
@@ -374,7 +400,7 @@ def _python_environ_data() -> dict[bytes, Any] | str:
     return data
 
 
-def _popen_problem() -> str | None:
+def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
     """Why Popen would not do what was decided, or None: the code it runs after the event.
 
     Nothing of the function's runs here: names are read from the namespaces with
@@ -435,7 +461,6 @@ def _popen_problem() -> str | None:
                 and _dict_get(space, "_fork_exec") is wrapper
                 and _dict_sizeof(posix) in _UNICODE_SIZES
                 and _dict_get(posix, "fork_exec") is wrapper
-                and wrapper.__code__ is _WRAPPER_CODE
                 and wrapper.__closure__ is _WRAPPER_CELLS
                 and _WRAPPER_CELLS[_WRAPPER_AUDIT].cell_contents is _audit
                 and _WRAPPER_CELLS[_WRAPPER_ORIGINAL].cell_contents is _fork_exec_original
@@ -453,6 +478,16 @@ def _popen_problem() -> str | None:
                 _EXECUTE_CHILD.append(method.__code__)
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
+    if caller is not _NO_CALLER:
+        # The core named the code that raised the event (no frame read: sys._getframe, f_code
+        # and id() each raise an audit event of their own). Only subprocess's own code (or the
+        # function's, through sys.audit) raises it, never the sandbox's, so the frame the walk
+        # below finds is the raising one: its locals are read only when it is Popen's.
+        for known in _EXECUTE_CHILD:
+            if caller is known:
+                break
+        else:
+            return None
     frame = _caller_frame(2)
     if frame is not None:
         code = frame.f_code
@@ -465,8 +500,10 @@ def _popen_problem() -> str | None:
     return None
 
 
-def _popen(args: tuple[Any, ...]) -> list[Access] | None:
-    problem = _popen_problem()
+def _popen(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access] | None:
+    """``subprocess.Popen``; ``caller``: the code that raised the event, as the core hands it to
+    the hook (``subprocess.Popen`` is one of its caller events), else found from the frames."""
+    problem = _popen_problem(caller)
     if problem is not None:
         return [("processes", "exec", UNDECODABLE + problem, None)]
     if _len(args) == 4:  # (executable, args, cwd, env): what Popen raises
