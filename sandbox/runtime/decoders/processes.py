@@ -19,8 +19,10 @@ import os
 from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import (
+    _UNICODE_SIZES,
     ARG_MAX,
     _environ_data,
+    _exact_str_keys,
     as_argv,
     as_env,
     as_int,
@@ -29,10 +31,6 @@ from ..values import (
     lookup,
     lookup_all,
     undecodable,
-)
-from ..values import (
-    _UNICODE_SIZES,
-    _exact_str_keys,
 )
 from ..values import (
     _lookup as _class_lookup,
@@ -183,23 +181,6 @@ _TARGETS_LIMIT = 256
 _TARGET_MAX = 4096
 
 
-def _usual_exec(name: str, arguments: list[str], target: str, search: str | None) -> list[Access]:
-    """The exec of ``name`` (absolute, in normal form: its own program) with an inherited
-    environment and cwd: the general case's answer for one program and no ``env=``."""
-    if search == "env":
-        data = _python_environ_data()  # a rebound os.environ refuses the exec
-        if _type(data) is _str:
-            return [("processes", "exec", data, None)]
-    # argv and the tracked environment are plain str (see exec_accesses's general case).
-    problem = (
-        None
-        if child.known_plain(name)
-        else child.python_child_problem(name, arguments, None, environ.ENVIRON)
-    )
-    detail = ("unprotected", problem) if problem is not None else arguments
-    return [("processes", "exec", target, detail)]
-
-
 def exec_accesses(
     program: Any, args: Any, env: Any, cwd: Any, *, search: str | None = "env"
 ) -> list[Access]:
@@ -215,36 +196,56 @@ def exec_accesses(
     arguments: list[str] = argv  # type: ignore[assignment]
     usual = env is None and cwd is None
     key: tuple[str, ...] | None = None
+    target: str | None = None
+    name: Any = program
     if usual and _type(program) is _str:
         key = (program, *arguments)  # exact str all (as_argv's): no code of theirs runs
         target = _dict_get(_TARGETS, key)
-        if target is not None:
-            return _usual_exec(program, arguments, target, search)
-    joined = _str_join("", arguments)
-    if _len(joined) > ARG_MAX or ARG_SEP in joined:
-        # Some argument may be too long or hold the separator (none can when all of them
-        # together are short enough and hold none): which one, item by item.
-        for item in arguments:
-            if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
-                return [("processes", "exec", UNDECODABLE + "argument", None)]
-    if usual:
-        # The usual exec (inherited environment, this process's cwd) of an absolute program
-        # name already in lexical normal form: find_program would give the name back as is.
-        name = as_path(program) if program is not None else (arguments[0] if arguments else "")
-        if (
-            _type(name) is _str
-            and _str_startswith(name, "/")
-            and "//" not in name
-            and "/." not in name
-            and name[-1] != "/"
-            and _len(name) > 1
-        ):  # _clean(name), inlined
-            target = _str_join(ARG_SEP, [name, *arguments[1:]])  # process_target, inlined
-            if key is not None and _len(target) <= _TARGET_MAX:
-                if _len(_TARGETS) >= _TARGETS_LIMIT:
-                    _TARGETS.clear()
-                _TARGETS[key] = target
-            return _usual_exec(name, arguments, target, search)
+    if target is None:
+        joined = _str_join("", arguments)
+        if _len(joined) > ARG_MAX or ARG_SEP in joined:
+            # Some argument may be too long or hold the separator (none can when all of them
+            # together are short enough and hold none): which one, item by item.
+            for item in arguments:
+                if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
+                    return [("processes", "exec", UNDECODABLE + "argument", None)]
+        if usual:
+            # The usual exec (inherited environment, this process's cwd) of an absolute
+            # program name already in lexical normal form: find_program would give it back.
+            name = as_path(program) if program is not None else (arguments[0] if arguments else "")
+            if (
+                _type(name) is _str
+                and _str_startswith(name, "/")
+                and "//" not in name
+                and "/." not in name
+                and name[-1] != "/"
+                and _len(name) > 1
+            ):  # _clean(name), inlined
+                target = _str_join(ARG_SEP, [name, *arguments[1:]])  # process_target, inlined
+                if key is not None and _len(target) <= _TARGET_MAX:
+                    if _len(_TARGETS) >= _TARGETS_LIMIT:
+                        _TARGETS.clear()
+                    _TARGETS[key] = target
+    if target is not None:
+        # The general case's answer for one program and no env= (below), in fewer steps.
+        if search == "env":
+            # _python_environ_data, inlined: a rebound os.environ refuses the exec.
+            namespace = _LIVE_OS[0]
+            current = (
+                _dict_get(namespace, "environ")
+                if _dict_sizeof(namespace) in _UNICODE_SIZES
+                else lookup(namespace, "environ")
+            )
+            if _type(current) is not _Environ or _type(_environ_data(current)) is not _dict:
+                return [("processes", "exec", UNDECODABLE + "os.environ", None)]
+        # argv and the tracked environment are plain str (see the general case below).
+        problem = (
+            None
+            if child.known_plain(name)
+            else child.python_child_problem(name, arguments, None, environ.ENVIRON)
+        )
+        detail = ("unprotected", problem) if problem is not None else arguments
+        return [("processes", "exec", target, detail)]
     children_env = as_env(env)
     if _type(children_env) is _str:
         return [("processes", "exec", children_env, None)]
@@ -461,7 +462,7 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
                 and _dict_get(space, "_fork_exec") is wrapper
                 and _dict_sizeof(posix) in _UNICODE_SIZES
                 and _dict_get(posix, "fork_exec") is wrapper
-                and wrapper.__closure__ is _WRAPPER_CELLS
+                and _FORK_EXEC_WRAPPER[0].__closure__ is _WRAPPER_CELLS
                 and _WRAPPER_CELLS[_WRAPPER_AUDIT].cell_contents is _audit
                 and _WRAPPER_CELLS[_WRAPPER_ORIGINAL].cell_contents is _fork_exec_original
             ):
