@@ -504,7 +504,7 @@ def _build(
     control_codes: frozenset[CodeType],
     finders: tuple[Any, ...],
     start_phase: str,
-    frozen_decoders: dict[str, Callable[[tuple[Any, ...]], Any]],
+    frozen_decoders: dict[str, Callable[..., Any]],
     aws_codes: frozenset[CodeType],
     resolver_code: CodeType,
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
@@ -704,6 +704,7 @@ def _decider(
     paths_cacheable = paths.cacheable
     identity_for_cache = paths.identity_for_cache
     phase_of = core.phase
+    join_key = ARG_SEP.join
     import sys as _sys
 
     search_path = _sys.path  # the list itself: entries added later count, and only for reports
@@ -777,7 +778,7 @@ def _decider(
                 None,
                 "a Python child would run unprotected: " + detail[1],
             )
-        key = category + ARG_SEP + action + ARG_SEP + ph + ARG_SEP + target
+        key = join_key((category, action, ph, target))  # one string built, not five
         if cache_has(key):
             if raw is not None:
                 remember_open(raw, target, detail)
