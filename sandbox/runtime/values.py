@@ -316,8 +316,12 @@ _ENVIRON_DECODERS = (
 )
 
 
-# The class's own namespace, a live view taken once (a class keeps its namespace dict for life).
-_ENVIRON_OWN = _type_dict(_Environ)
+# The class's own namespace dict itself (a class keeps it for life), taken once through its
+# read-only view: probed with dict.get, without the view's indirection. In a tuple: the hook's
+# frozen copy copies module-level dicts, and this one must stay the live one (a method
+# rebound on the class later shows here). Its keys are exact str: setting a class attribute
+# interns a copy of the name.
+_ENVIRON_OWN = (__import__("gc").get_referents(_type_dict(_Environ))[0],)
 
 
 def _environ_data(value: object) -> object:
@@ -325,18 +329,18 @@ def _environ_data(value: object) -> object:
     # Compared item by item by identity: a tuple's != would call a rebound object's __eq__.
     # The class's own dict first (where the originals live: the usual answer at once), else
     # along the MRO as attribute lookup goes.
-    own = _ENVIRON_OWN
+    own = _ENVIRON_OWN[0]
     if (
         (
-            own.get("__getitem__") is not _ENVIRON_METHODS[0]
+            _dict_get(own, "__getitem__") is not _ENVIRON_METHODS[0]
             and _lookup(_Environ, "__getitem__") is not _ENVIRON_METHODS[0]
         )
         or (
-            own.get("__iter__") is not _ENVIRON_METHODS[1]
+            _dict_get(own, "__iter__") is not _ENVIRON_METHODS[1]
             and _lookup(_Environ, "__iter__") is not _ENVIRON_METHODS[1]
         )
         or (
-            own.get("__len__") is not _ENVIRON_METHODS[2]
+            _dict_get(own, "__len__") is not _ENVIRON_METHODS[2]
             and _lookup(_Environ, "__len__") is not _ENVIRON_METHODS[2]
         )
     ):

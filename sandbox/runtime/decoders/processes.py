@@ -49,7 +49,6 @@ _int = int
 _list = list
 _tuple: Any = tuple
 _dict = dict
-_object_getattribute = object.__getattribute__
 _ModuleType = type(os)
 _Environ = type(os.environ)
 _len = len
@@ -70,6 +69,12 @@ _S_ISREG = __import__("stat").S_ISREG
 _OSError = OSError
 _ValueError = ValueError
 _DEFPATH = os.defpath
+# Bound once (the hook's frozen copy gets the frozen functions): no module attribute read.
+_child_started = paths.child_started
+_known_plain = child.known_plain
+# A module's own namespace, read through ModuleType's slot (what object.__getattribute__
+# finds for an exact module, without the lookup).
+_module_dict: Any = vars(_ModuleType)["__dict__"].__get__
 _SIGNALS: dict[int, str] = {}
 try:
     import signal as _signal_module
@@ -189,7 +194,7 @@ def exec_accesses(
     ``search``: ``"env"`` (Popen: PATH from ``env`` if given, else inherited), ``"none"`` (a
     plain exec of the path), ``"both"`` (posix_spawn: relative to cwd, and the caller's PATH).
     """
-    paths.child_started()  # a child may change symlinks at any time from now on
+    _child_started()  # a child may change symlinks at any time from now on
     argv = as_argv(args) if args is not None else []
     if _type(argv) is _str:
         return [("processes", "exec", argv, None)]  # undecodable
@@ -241,7 +246,7 @@ def exec_accesses(
         # argv and the tracked environment are plain str (see the general case below).
         problem = (
             None
-            if child.known_plain(name)
+            if _known_plain(name)
             else child.python_child_problem(name, arguments, None, environ.ENVIRON)
         )
         detail = ("unprotected", problem) if problem is not None else arguments
@@ -419,7 +424,7 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
         get_exec_path, fsencode, path_module = lookup_all(namespace, _OS_NAMES)
     if _type(path_module) is not _ModuleType:
         return "os's functions that subprocess calls were rebound"
-    path_space = _object_getattribute(path_module, "__dict__")
+    path_space = _module_dict(path_module)
     if _dict_sizeof(path_space) in _UNICODE_SIZES:
         join = _dict_get(path_space, "join")
         dirname = _dict_get(path_space, "dirname")
@@ -440,17 +445,14 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
         else lookup(modules, "subprocess")
     )
     if subprocess is not None and _type(subprocess) is _ModuleType:
-        space = _object_getattribute(subprocess, "__dict__")
+        space = _module_dict(subprocess)
         exact = _dict_sizeof(space) in _UNICODE_SIZES
         if exact:
             its_os = _dict_get(space, "os")
             popen = _dict_get(space, "Popen")
         else:
             its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
-        if (
-            _type(its_os) is not _ModuleType
-            or _object_getattribute(its_os, "__dict__") is not namespace
-        ):
+        if _type(its_os) is not _ModuleType or _module_dict(its_os) is not namespace:
             return "subprocess's own references were rebound"
         if _EMULATE_FORK_EXEC:
             # Both names already lead to the sealed wrapper, whose code and cells are its own
