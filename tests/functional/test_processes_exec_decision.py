@@ -110,7 +110,8 @@ def test_popen_helpers_rebound_after_a_cached_exec_are_refused(
 ) -> None:
     # GIVEN the learned command, allowed twice
     # WHEN the function rebinds, one at a time, what Popen calls after its event (os.path's
-    # dirname, os.fsencode, subprocess's own os, os.environ) and asks again each time
+    # dirname, os.fsencode, subprocess's own os, os.environ, a method of its class, one of its
+    # decoders) and asks again each time
     attack = """
 import posixpath
 real_dirname, real_fsencode, real_os, real_environ = posixpath.dirname, os.fsencode, subprocess.os, os.environ
@@ -129,6 +130,15 @@ subprocess.os = real_os
 os.environ = dict(real_environ)
 attempt("environ", run)
 os.environ = real_environ
+environ_class = type(os.environ)
+real_getitem = environ_class.__getitem__
+environ_class.__getitem__ = lambda self, key: real_getitem(self, key)
+attempt("environ-class", run)
+environ_class.__getitem__ = real_getitem
+real_decode = os.environ.decodevalue
+os.environ.decodevalue = lambda value: real_decode(value)
+attempt("environ-decoder", run)
+os.environ.decodevalue = real_decode
 attempt("restored", run)
 """
     result = _run(child, tmp_path, attack, core)
@@ -139,6 +149,10 @@ attempt("restored", run)
         fsencode="REFUSED processes exec",
         **{"subprocess-os": "REFUSED processes exec"},
         environ="REFUSED processes exec",
+        **{
+            "environ-class": "REFUSED processes exec",
+            "environ-decoder": "REFUSED processes exec",
+        },
         restored="ALLOWED",
     )
 
