@@ -312,6 +312,7 @@ def exec_accesses(
 # and this one must stay the real thing): rebinding os.environ or os.fsencode shows here.
 _LIVE_OS = (os.__dict__,)
 _ORIGINALS = (os.get_exec_path, os.fsencode, os.path.join, os.path.dirname)
+_GET_EXEC_PATH, _FSENCODE, _JOIN, _DIRNAME = _ORIGINALS
 _EXECUTE_CHILD: list[Any] = []  # subprocess.Popen._execute_child's code, once subprocess loads
 _OS_NAMES = ("get_exec_path", "fsencode", "path")
 _PATH_NAMES = ("join", "dirname")
@@ -358,6 +359,9 @@ _WRAPPER_CODE = _FORK_EXEC_WRAPPER[0].__code__
 _WRAPPER_CELLS = _FORK_EXEC_WRAPPER[0].__closure__
 _WRAPPER_AUDIT = _WRAPPER_CODE.co_freevars.index("audit")
 _WRAPPER_ORIGINAL = _WRAPPER_CODE.co_freevars.index("original")
+# Its two cells themselves (a function's __closure__ is read-only: the same cells for life).
+_AUDIT_CELL = _WRAPPER_CELLS[_WRAPPER_AUDIT]
+_ORIGINAL_CELL = _WRAPPER_CELLS[_WRAPPER_ORIGINAL]
 
 
 def _wrapper_intact(candidate: Any) -> bool:
@@ -432,10 +436,10 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
         join, dirname = lookup_all(path_space, _PATH_NAMES)
     # Compared item by item by identity: a tuple's == would call a rebound object's __eq__.
     if (
-        get_exec_path is not _ORIGINALS[0]
-        or fsencode is not _ORIGINALS[1]
-        or join is not _ORIGINALS[2]
-        or dirname is not _ORIGINALS[3]
+        get_exec_path is not _GET_EXEC_PATH
+        or fsencode is not _FSENCODE
+        or join is not _JOIN
+        or dirname is not _DIRNAME
     ):
         return "os's functions that subprocess calls were rebound"
     modules = _sys_modules
@@ -464,9 +468,8 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
                 and _dict_get(space, "_fork_exec") is wrapper
                 and _dict_sizeof(posix) in _UNICODE_SIZES
                 and _dict_get(posix, "fork_exec") is wrapper
-                and _FORK_EXEC_WRAPPER[0].__closure__ is _WRAPPER_CELLS
-                and _WRAPPER_CELLS[_WRAPPER_AUDIT].cell_contents is _audit
-                and _WRAPPER_CELLS[_WRAPPER_ORIGINAL].cell_contents is _fork_exec_original
+                and _AUDIT_CELL.cell_contents is _audit
+                and _ORIGINAL_CELL.cell_contents is _fork_exec_original
             ):
                 problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
                     posix, "fork_exec"
