@@ -13,6 +13,7 @@ refuses it. Both cores (native and the Python fallback) hand the decoder the cal
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -258,3 +259,56 @@ attempt("raised-other", lambda: event([ALLOWED[0], "-c", os.path.abspath("secret
             "raised-other": "REFUSED processes exec",
         },
     )
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 raises fork_exec's event itself")
+def test_the_wrapper_given_code_that_raises_no_event_cannot_run_another_command(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a learned `sh -c true` (a name Popen searches on PATH after its event)
+    shell = shutil.which("sh")
+    assert shell is not None
+    rule = {"action": "exec", "target": shell, "argv": ["-c", "true"], "phase": "any"}
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(processes=[rule])))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    # WHEN the function gives the sealed fork_exec wrapper code that raises no event, then
+    # rewrites Popen's argv from a function Popen calls after its event (the PATH search)
+    code = """
+import os, sys, subprocess, warnings
+import sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="profile.json")
+mark_invoke_phase()
+wrapper = subprocess._fork_exec
+original = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__))["original"].cell_contents
+def make(audit, event, original):
+    def fork_exec(*args):
+        audit, event
+        return original(*args)
+    return fork_exec
+try:
+    wrapper.__code__ = make(None, None, original).__code__
+    print("swap DONE")
+except PermissionError as exc:
+    print("swap REFUSED", exc.category, exc.action)
+real = warnings.simplefilter
+def evil(*a, **k):
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_name != "_execute_child":
+        f = f.f_back
+    if f is not None:
+        f.f_locals["args"][:] = ["sh", "-c", "cat secret.txt"]
+    return real(*a, **k)
+warnings.simplefilter = evil
+try:
+    out = subprocess.run(["sh", "-c", "true"], capture_output=True, text=True).stdout
+    print("run DONE", out.strip() or "-")
+except PermissionError as exc:
+    print("run REFUSED", exc.category, exc.action)
+"""
+    result = child(code, env=AUDIT_ALONE)
+    outcome = _outcomes(result)
+    # THEN the code swap is refused as tampering, and the rewritten argv is decided (refused)
+    assert outcome.get("swap") == "REFUSED code tamper", result.stdout + result.stderr
+    assert outcome.get("run") == "REFUSED processes exec", result.stdout + result.stderr
+    assert "s3cr3t" not in result.stdout
