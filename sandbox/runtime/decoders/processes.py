@@ -52,6 +52,8 @@ _dict = dict
 _ModuleType = type(os)
 _Environ = type(os.environ)
 _len = len
+_sum = sum
+_map = map
 _dict_get = dict.get
 _dict_sizeof = dict.__sizeof__
 _enumerate = enumerate
@@ -207,10 +209,10 @@ def exec_accesses(
         key = (program, *arguments)  # exact str all (as_argv's): no code of theirs runs
         target = _dict_get(_TARGETS, key)
     if target is None:
-        joined = _str_join("", arguments)
-        if _len(joined) > ARG_MAX or ARG_SEP in joined:
-            # Some argument may be too long or hold the separator (none can when all of them
-            # together are short enough and hold none): which one, item by item.
+        # Some argument may be too long or hold the separator (none can when all of them
+        # together are short enough and hold none; joined only then, so at most ARG_MAX long):
+        # which one, item by item.
+        if _sum(_map(_len, arguments)) > ARG_MAX or ARG_SEP in _str_join("", arguments):
             for item in arguments:
                 if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
                     return [("processes", "exec", UNDECODABLE + "argument", None)]
