@@ -164,17 +164,17 @@ def test_the_fork_exec_wrapper_tampered_after_a_cached_exec_is_refused(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN the learned command, allowed twice (the sealed wrapper seen in place at once)
-    # WHEN the function (a) puts the unsealed original back in subprocess, (b) rewrites the
+    # WHEN the function (a) puts the unsealed original back in _posixsubprocess, (b) rewrites the
     # wrapper's cell that holds sys.audit, (c) assigns the wrapper another code object
     attack = """
 import _posixsubprocess
-wrapper = subprocess._fork_exec
+wrapper = _posixsubprocess.fork_exec  # (3.10's subprocess calls it there; 3.11+ also as _fork_exec)
 names = wrapper.__code__.co_freevars
 cells = dict(zip(names, wrapper.__closure__))
 original = cells["original"].cell_contents
-subprocess._fork_exec = original
+_posixsubprocess.fork_exec = original
 attempt("original-back", run)
-attempt("routed-again", lambda: subprocess._fork_exec is wrapper)
+attempt("routed-again", lambda: _posixsubprocess.fork_exec is wrapper)
 real_audit = cells["audit"].cell_contents
 cells["audit"].cell_contents = lambda *a: None
 attempt("audit-cell", run)
@@ -279,7 +279,8 @@ import sandbox
 from sandbox.runtime.hook import mark_invoke_phase
 sandbox.install(mode="enforce", profile="profile.json")
 mark_invoke_phase()
-wrapper = subprocess._fork_exec
+import _posixsubprocess
+wrapper = _posixsubprocess.fork_exec
 original = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__))["original"].cell_contents
 def make(audit, event, original):
     def fork_exec(*args):
