@@ -599,8 +599,25 @@ def known_plain(path: str) -> bool:
     >>> known_plain("/no/such/program")
     False
     """
-    identity = _plain_identity(path)
-    return identity is not None and _dict_get(_PLAIN, path) == identity
+    if _type(path) is not _str:
+        return False
+    cached = _dict_get(_PLAIN, path)
+    if cached is None:
+        return False  # (an entry exists only for an identity _plain_identity gave)
+    try:
+        st = _stat(path)
+    except (_OSError, _ValueError):
+        return False
+    # The same identity as the judged file's: then its link count is 1 and its times lie before
+    # the install (both part of the identity), as _plain_identity requires.
+    return _S_ISREG(st.st_mode) and cached == (
+        st.st_dev,
+        st.st_ino,
+        st.st_nlink,
+        st.st_ctime_ns,
+        st.st_mtime_ns,
+        st.st_size,
+    )
 
 
 def _plain_identity(path: str) -> tuple[int, int, int, int, int, int] | None:

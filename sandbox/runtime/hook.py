@@ -83,6 +83,7 @@ CALLER_EVENTS = frozenset(
         "sandbox.invocation_end",
         "sandbox.flush",
         "sandbox.init_failed",
+        "subprocess.Popen",  # the decoder reads Popen's frame only when Popen raised it
     }
 )
 # Functions of the frozen modules that run only while installing (before the function's code
@@ -298,10 +299,14 @@ def install_hook(
         resolver_code=frozen(address_book)._resolver_wrapper(len, "x").__code__,
     )
     own_codes = frozen.codes() | frozenset(_codes_of(callback, guard))
-    own_codes |= {processes._FORK_EXEC_WRAPPER[0].__code__}  # made at import, not frozen
+    # The sealed fork_exec wrapper's code, made at import (not frozen). Code objects compare by
+    # value, and the frozen copy of the function that made it holds an equal one: a set keeps
+    # only one of the two, so the wrapper's own is added to the ids by identity.
+    sealed = processes._FORK_EXEC_WRAPPER[0].__code__
+    own_codes |= {sealed}
     frozen_code = frozen(code)
     frozen_code.OWN_CODES = own_codes
-    frozen_code.OWN_IDS = frozenset(id(c) for c in own_codes)
+    frozen_code.OWN_IDS = frozenset(id(c) for c in own_codes) | {id(sealed)}
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
     frozen_code.SOURCE_READER_CODES = frozenset(id(c) for c in _source_reader_codes())
     frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | frozen_code.SOURCE_READER_CODES
@@ -521,7 +526,7 @@ def _build(
     control_codes: frozenset[CodeType],
     finders: tuple[Any, ...],
     start_phase: str,
-    frozen_decoders: dict[str, Callable[[tuple[Any, ...]], Any]],
+    frozen_decoders: dict[str, Callable[..., Any]],
     aws_codes: frozenset[CodeType],
     resolver_code: CodeType,
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
@@ -622,7 +627,7 @@ def _build(
         if event in INVOKE_ONLY and phase_of() != "invoke":
             return None
         try:
-            accesses = decoder(args)
+            accesses = decoder(args) if event != "subprocess.Popen" else decoder(args, caller)
             if not accesses:
                 return None
             # An open's raw arguments go with its last access (a read-write open is two, of
@@ -734,6 +739,7 @@ def _decider(
     paths_cacheable = paths.cacheable
     identity_for_cache = paths.identity_for_cache
     phase_of = core.phase
+    join_key = ARG_SEP.join
     import sys as _sys
 
     search_path = _sys.path  # the list itself: entries added later count, and only for reports
@@ -817,7 +823,7 @@ def _decider(
                 None,
                 "a Python child would run unprotected: " + detail[1],
             )
-        key = category + ARG_SEP + action + ARG_SEP + ph + ARG_SEP + target
+        key = join_key((category, action, ph, target))  # one string built, not five
         if cache_has(key):
             if raw is not None:
                 remember_open(raw, action, target, detail, ph)

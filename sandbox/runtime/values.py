@@ -316,23 +316,31 @@ _ENVIRON_DECODERS = (
 )
 
 
+# The class's own namespace dict itself (a class keeps it for life), taken once through its
+# read-only view: probed with dict.get, without the view's indirection. In a tuple: the hook's
+# frozen copy copies module-level dicts, and this one must stay the live one (a method
+# rebound on the class later shows here). Its keys are exact str: setting a class attribute
+# interns a copy of the name.
+_ENVIRON_OWN = (__import__("gc").get_referents(_type_dict(_Environ))[0],)
+
+
 def _environ_data(value: object) -> object:
     """``os.environ``'s own data dict (encoded), if nothing that reads it was rebound."""
     # Compared item by item by identity: a tuple's != would call a rebound object's __eq__.
     # The class's own dict first (where the originals live: the usual answer at once), else
     # along the MRO as attribute lookup goes.
-    own = _type_dict(_Environ)
+    own = _ENVIRON_OWN[0]
     if (
         (
-            own.get("__getitem__") is not _ENVIRON_METHODS[0]
+            _dict_get(own, "__getitem__") is not _ENVIRON_METHODS[0]
             and _lookup(_Environ, "__getitem__") is not _ENVIRON_METHODS[0]
         )
         or (
-            own.get("__iter__") is not _ENVIRON_METHODS[1]
+            _dict_get(own, "__iter__") is not _ENVIRON_METHODS[1]
             and _lookup(_Environ, "__iter__") is not _ENVIRON_METHODS[1]
         )
         or (
-            own.get("__len__") is not _ENVIRON_METHODS[2]
+            _dict_get(own, "__len__") is not _ENVIRON_METHODS[2]
             and _lookup(_Environ, "__len__") is not _ENVIRON_METHODS[2]
         )
     ):
@@ -340,14 +348,15 @@ def _environ_data(value: object) -> object:
     decodekey = decodevalue = data = None
     found = 0
     for key, item in _dict.items(_object_dict(value, "__dict__")):
-        if _type(key) is not _str:
-            continue
-        if key == "decodekey" and not found & 1:
-            decodekey, found = item, found | 1
-        elif key == "decodevalue" and not found & 2:
-            decodevalue, found = item, found | 2
-        elif key == "_data" and not found & 4:
-            data, found = item, found | 4
+        if _type(key) is _str:
+            if key == "_data":
+                if not found & 4:
+                    data, found = item, found | 4
+            elif key == "decodekey":
+                if not found & 1:
+                    decodekey, found = item, found | 1
+            elif key == "decodevalue" and not found & 2:
+                decodevalue, found = item, found | 2
     if decodekey is not _ENVIRON_DECODERS[0] or decodevalue is not _ENVIRON_DECODERS[1]:
         return None
     return data

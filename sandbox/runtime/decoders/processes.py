@@ -19,8 +19,10 @@ import os
 from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import (
+    _UNICODE_SIZES,
     ARG_MAX,
     _environ_data,
+    _exact_str_keys,
     as_argv,
     as_env,
     as_int,
@@ -47,10 +49,13 @@ _int = int
 _list = list
 _tuple: Any = tuple
 _dict = dict
-_object_getattribute = object.__getattribute__
 _ModuleType = type(os)
 _Environ = type(os.environ)
 _len = len
+_sum = sum
+_map = map
+_dict_get = dict.get
+_dict_sizeof = dict.__sizeof__
 _enumerate = enumerate
 _str_startswith = str.startswith
 _str_endswith = str.endswith
@@ -66,6 +71,12 @@ _S_ISREG = __import__("stat").S_ISREG
 _OSError = OSError
 _ValueError = ValueError
 _DEFPATH = os.defpath
+# Bound once (the hook's frozen copy gets the frozen functions): no module attribute read.
+_child_started = paths.child_started
+_known_plain = child.known_plain
+# A module's own namespace, read through ModuleType's slot (what object.__getattribute__
+# finds for an exact module, without the lookup).
+_module_dict: Any = vars(_ModuleType)["__dict__"].__get__
 _SIGNALS: dict[int, str] = {}
 try:
     import signal as _signal_module
@@ -122,12 +133,25 @@ def _lexical(path: str) -> str:
     return "/" + _str_join("/", parts)
 
 
+def _clean(path: str) -> bool:
+    """Whether an absolute ``path`` is its own :func:`_lexical` form (no ``//``, ``.``, ``..``
+    component nor trailing ``/``; ``/`` itself is left to the general case)."""
+    return (
+        _len(path) > 1
+        and _str_find(path, "//") < 0
+        and _str_find(path, "/.") < 0
+        and not _str_endswith(path, "/")
+    )
+
+
 def find_program(name: str, search_path: str | None, cwd: str | None) -> str:
     """Where an ``execvp``-style search finds ``name`` (``name`` itself if nowhere).
 
     ``search_path`` is the ``PATH`` the search uses; relative entries (``""`` is ``.``) and a
     relative ``name`` with a ``/`` resolve against ``cwd``, the child's working directory.
     """
+    if _str_startswith(name, "/") and _clean(name):
+        return name  # absolute and already lexically normal: _in_dir would give it back as is
     if "/" in name:
         found = _in_dir(name, cwd)
         return found if found is not None else UNDECODABLE + "unresolvable program"
@@ -156,6 +180,14 @@ def _env_accesses(env: dict[str, str] | None) -> list[Access]:
     return out
 
 
+# The usual exec's target, a pure function of the program name and argv (no file, variable or
+# cwd is read for it), kept per (program, *argv) so a repeated exec skips the string work; the
+# decision on it (os.environ, the program's verdict, the policy) is taken afresh every time.
+_TARGETS: dict[tuple[str, ...], str] = {}
+_TARGETS_LIMIT = 256
+_TARGET_MAX = 4096
+
+
 def exec_accesses(
     program: Any, args: Any, env: Any, cwd: Any, *, search: str | None = "env"
 ) -> list[Access]:
@@ -164,14 +196,63 @@ def exec_accesses(
     ``search``: ``"env"`` (Popen: PATH from ``env`` if given, else inherited), ``"none"`` (a
     plain exec of the path), ``"both"`` (posix_spawn: relative to cwd, and the caller's PATH).
     """
-    paths.child_started()  # a child may change symlinks at any time from now on
+    _child_started()  # a child may change symlinks at any time from now on
     argv = as_argv(args) if args is not None else []
     if _type(argv) is _str:
         return [("processes", "exec", argv, None)]  # undecodable
     arguments: list[str] = argv  # type: ignore[assignment]
-    for item in arguments:
-        if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
-            return [("processes", "exec", UNDECODABLE + "argument", None)]
+    usual = env is None and cwd is None
+    key: tuple[str, ...] | None = None
+    target: str | None = None
+    name: Any = program
+    if usual and _type(program) is _str:
+        key = (program, *arguments)  # exact str all (as_argv's): no code of theirs runs
+        target = _dict_get(_TARGETS, key)
+    if target is None:
+        # Some argument may be too long or hold the separator (none can when all of them
+        # together are short enough and hold none; joined only then, so at most ARG_MAX long):
+        # which one, item by item.
+        if _sum(_map(_len, arguments)) > ARG_MAX or ARG_SEP in _str_join("", arguments):
+            for item in arguments:
+                if _len(item) > ARG_MAX or _str_find(item, ARG_SEP) >= 0:
+                    return [("processes", "exec", UNDECODABLE + "argument", None)]
+        if usual:
+            # The usual exec (inherited environment, this process's cwd) of an absolute
+            # program name already in lexical normal form: find_program would give it back.
+            name = as_path(program) if program is not None else (arguments[0] if arguments else "")
+            if (
+                _type(name) is _str
+                and _str_startswith(name, "/")
+                and "//" not in name
+                and "/." not in name
+                and name[-1] != "/"
+                and _len(name) > 1
+            ):  # _clean(name), inlined
+                target = _str_join(ARG_SEP, [name, *arguments[1:]])  # process_target, inlined
+                if key is not None and _len(target) <= _TARGET_MAX:
+                    if _len(_TARGETS) >= _TARGETS_LIMIT:
+                        _TARGETS.clear()
+                    _TARGETS[key] = target
+    if target is not None:
+        # The general case's answer for one program and no env= (below), in fewer steps.
+        if search == "env":
+            # _python_environ_data, inlined: a rebound os.environ refuses the exec.
+            namespace = _LIVE_OS[0]
+            current = (
+                _dict_get(namespace, "environ")
+                if _dict_sizeof(namespace) in _UNICODE_SIZES
+                else lookup(namespace, "environ")
+            )
+            if _type(current) is not _Environ or _type(_environ_data(current)) is not _dict:
+                return [("processes", "exec", UNDECODABLE + "os.environ", None)]
+        # argv and the tracked environment are plain str (see the general case below).
+        problem = (
+            None
+            if _known_plain(name)
+            else child.python_child_problem(name, arguments, None, environ.ENVIRON)
+        )
+        detail = ("unprotected", problem) if problem is not None else arguments
+        return [("processes", "exec", target, detail)]
     children_env = as_env(env)
     if _type(children_env) is _str:
         return [("processes", "exec", children_env, None)]
@@ -233,6 +314,7 @@ def exec_accesses(
 # and this one must stay the real thing): rebinding os.environ or os.fsencode shows here.
 _LIVE_OS = (os.__dict__,)
 _ORIGINALS = (os.get_exec_path, os.fsencode, os.path.join, os.path.dirname)
+_GET_EXEC_PATH, _FSENCODE, _JOIN, _DIRNAME = _ORIGINALS
 _EXECUTE_CHILD: list[Any] = []  # subprocess.Popen._execute_child's code, once subprocess loads
 _OS_NAMES = ("get_exec_path", "fsencode", "path")
 _PATH_NAMES = ("join", "dirname")
@@ -269,10 +351,30 @@ def _fork_exec_wrapper(original: Any) -> Any:
 _FORK_EXEC_WRAPPER = (_fork_exec_wrapper(_fork_exec_original),)
 
 
+_NO_CALLER: Any = ("no caller given",)  # _popen called without the core's caller: walk the frames
+
+# The wrapper's own code and cells, and where each captured name sits in them. Its code cannot
+# change once the sandbox is installed (assigning __code__ raises object.__setattr__, refused in
+# every mode for the sandbox's own code, the wrapper's included), so the Popen check reads the
+# two cells at these places without reading __code__ (a read that raises an audit event).
+_WRAPPER_CODE = _FORK_EXEC_WRAPPER[0].__code__
+_WRAPPER_CELLS = _FORK_EXEC_WRAPPER[0].__closure__
+_WRAPPER_AUDIT = _WRAPPER_CODE.co_freevars.index("audit")
+_WRAPPER_ORIGINAL = _WRAPPER_CODE.co_freevars.index("original")
+# Its two cells themselves (a function's __closure__ is read-only: the same cells for life).
+_AUDIT_CELL = _WRAPPER_CELLS[_WRAPPER_AUDIT]
+_ORIGINAL_CELL = _WRAPPER_CELLS[_WRAPPER_ORIGINAL]
+
+
 def _wrapper_intact(candidate: Any) -> bool:
     if candidate is not _FORK_EXEC_WRAPPER[0]:
         return False
     cells = candidate.__closure__
+    if candidate.__code__ is _WRAPPER_CODE and cells is _WRAPPER_CELLS:
+        return (
+            cells[_WRAPPER_AUDIT].cell_contents is _audit
+            and cells[_WRAPPER_ORIGINAL].cell_contents is _fork_exec_original
+        )
     names = candidate.__code__.co_freevars
     if _len(names) != _len(cells):
         raise _ValueError("the fork_exec wrapper's closure does not match its code")
@@ -287,7 +389,7 @@ def _wrapper_intact(candidate: Any) -> bool:
 
 def _route_fork_exec(namespace: Any, name: str) -> str | None:
     """Make ``namespace[name]`` the sealed wrapper; why not, if it is neither it nor the original."""
-    current = lookup(namespace, name)
+    current = _dict_get(namespace, name) if _exact_str_keys(namespace) else lookup(namespace, name)
     if current is _fork_exec_original:
         namespace[name] = _FORK_EXEC_WRAPPER[0]
         return None
@@ -298,48 +400,84 @@ def _route_fork_exec(namespace: Any, name: str) -> str | None:
 
 def _python_environ_data() -> dict[bytes, Any] | str:
     """os.environ's data dict (what Popen's PATH search reads), or undecodable if rebound."""
-    current = lookup(_LIVE_OS[0], "environ")
+    namespace = _LIVE_OS[0]
+    current = (
+        _dict_get(namespace, "environ")
+        if _exact_str_keys(namespace)
+        else lookup(namespace, "environ")
+    )
     data = _environ_data(current) if _type(current) is _Environ else None
     if _type(data) is not _dict:
         return UNDECODABLE + "os.environ"
     return data
 
 
-def _popen_problem() -> str | None:
+def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
     """Why Popen would not do what was decided, or None: the code it runs after the event.
 
     Nothing of the function's runs here: names are read from the namespaces with
     :func:`~..values.lookup_all`, and an object's ``__dict__`` only from an exact module (a
     class of the function's could answer ``__dict__`` with a property).
     """
+    # A dict whose keys are all exact str (its size says so: see values._exact_str_keys) is
+    # probed directly, what lookup_all does for it without its generality: the usual case.
     namespace = _LIVE_OS[0]
-    get_exec_path, fsencode, path_module = lookup_all(namespace, _OS_NAMES)
+    if _dict_sizeof(namespace) in _UNICODE_SIZES:
+        get_exec_path = _dict_get(namespace, "get_exec_path")
+        fsencode = _dict_get(namespace, "fsencode")
+        path_module = _dict_get(namespace, "path")
+    else:
+        get_exec_path, fsencode, path_module = lookup_all(namespace, _OS_NAMES)
     if _type(path_module) is not _ModuleType:
         return "os's functions that subprocess calls were rebound"
-    join, dirname = lookup_all(_object_getattribute(path_module, "__dict__"), _PATH_NAMES)
+    path_space = _module_dict(path_module)
+    if _dict_sizeof(path_space) in _UNICODE_SIZES:
+        join = _dict_get(path_space, "join")
+        dirname = _dict_get(path_space, "dirname")
+    else:
+        join, dirname = lookup_all(path_space, _PATH_NAMES)
     # Compared item by item by identity: a tuple's == would call a rebound object's __eq__.
     if (
-        get_exec_path is not _ORIGINALS[0]
-        or fsencode is not _ORIGINALS[1]
-        or join is not _ORIGINALS[2]
-        or dirname is not _ORIGINALS[3]
+        get_exec_path is not _GET_EXEC_PATH
+        or fsencode is not _FSENCODE
+        or join is not _JOIN
+        or dirname is not _DIRNAME
     ):
         return "os's functions that subprocess calls were rebound"
-    subprocess = lookup(_sys_modules, "subprocess")
+    modules = _sys_modules
+    subprocess = (
+        _dict_get(modules, "subprocess")
+        if _dict_sizeof(modules) in _UNICODE_SIZES
+        else lookup(modules, "subprocess")
+    )
     if subprocess is not None and _type(subprocess) is _ModuleType:
-        space = _object_getattribute(subprocess, "__dict__")
-        its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
-        if (
-            _type(its_os) is not _ModuleType
-            or _object_getattribute(its_os, "__dict__") is not namespace
-        ):
+        space = _module_dict(subprocess)
+        exact = _dict_sizeof(space) in _UNICODE_SIZES
+        if exact:
+            its_os = _dict_get(space, "os")
+            popen = _dict_get(space, "Popen")
+        else:
+            its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
+        if _type(its_os) is not _ModuleType or _module_dict(its_os) is not namespace:
             return "subprocess's own references were rebound"
         if _EMULATE_FORK_EXEC:
-            problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
-                _LIVE_POSIXSUBPROCESS[0], "fork_exec"
-            )
-            if problem is not None:
-                return problem
+            # Both names already lead to the sealed wrapper, whose code and cells are its own
+            # (what _route_fork_exec answers None for, without routing anything): else ask it.
+            wrapper = _FORK_EXEC_WRAPPER[0]
+            posix = _LIVE_POSIXSUBPROCESS[0]
+            if not (
+                exact
+                and _dict_get(space, "_fork_exec") is wrapper
+                and _dict_sizeof(posix) in _UNICODE_SIZES
+                and _dict_get(posix, "fork_exec") is wrapper
+                and _AUDIT_CELL.cell_contents is _audit
+                and _ORIGINAL_CELL.cell_contents is _fork_exec_original
+            ):
+                problem = _route_fork_exec(space, "_fork_exec") or _route_fork_exec(
+                    posix, "fork_exec"
+                )
+                if problem is not None:
+                    return problem
         if not _EXECUTE_CHILD and _type(popen) is _type_type:
             # The class's own method, read from the class dicts along its MRO (getattr would
             # run a metaclass's code of the function's).
@@ -348,6 +486,16 @@ def _popen_problem() -> str | None:
                 _EXECUTE_CHILD.append(method.__code__)
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
+    if caller is not _NO_CALLER:
+        # The core named the code that raised the event (no frame read: sys._getframe, f_code
+        # and id() each raise an audit event of their own). Only subprocess's own code (or the
+        # function's, through sys.audit) raises it, never the sandbox's, so the frame the walk
+        # below finds is the raising one: its locals are read only when it is Popen's.
+        for known in _EXECUTE_CHILD:
+            if caller is known:
+                break
+        else:
+            return None
     frame = _caller_frame(2)
     if frame is not None:
         code = frame.f_code
@@ -360,10 +508,14 @@ def _popen_problem() -> str | None:
     return None
 
 
-def _popen(args: tuple[Any, ...]) -> list[Access] | None:
-    problem = _popen_problem()
+def _popen(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access] | None:
+    """``subprocess.Popen``; ``caller``: the code that raised the event, as the core hands it to
+    the hook (``subprocess.Popen`` is one of its caller events), else found from the frames."""
+    problem = _popen_problem(caller)
     if problem is not None:
         return [("processes", "exec", UNDECODABLE + problem, None)]
+    if _len(args) == 4:  # (executable, args, cwd, env): what Popen raises
+        return exec_accesses(args[0], args[1], args[3], args[2])
     return exec_accesses(args[0], args[1], _arg(args, 3), _arg(args, 2))
 
 

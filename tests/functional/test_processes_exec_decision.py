@@ -1,0 +1,315 @@
+"""The exec decision's short ways under attack: each is taken afresh or refused (one subprocess per case).
+
+An allowed exec is decided in fewer steps than the general case when it is the usual one (no
+``env=``, no ``cwd=``, an absolute program name in normal form): its target string is kept per
+``(program, *argv)`` (pure string work), the Popen-helper checks probe exact-str dicts
+directly and see the sealed ``fork_exec`` wrapper in place at once, and Popen's frame is read
+(for ``pass_fds``) only when the core says Popen's own code raised the event. Each case first
+has the learned command allowed twice (so the second is answered by the short way), then
+changes what the short way must not miss, and asks again: refused exactly as the general case
+refuses it. Both cores (native and the Python fallback) hand the decoder the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Child, RunChild, profile_doc
+
+AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+CORES = {"native": {}, "python": {"SANDBOX_NATIVE": "off"}}
+WC = "/usr/bin/wc"
+
+HARNESS = """
+import os, sys, subprocess
+import sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="profile.json")
+mark_invoke_phase()
+def attempt(label, fn):
+    try:
+        result = fn()
+        print(label, "ALLOWED", repr(result)[:60])
+    except PermissionError as exc:
+        print(label, "REFUSED", getattr(exc, "category", "?"), getattr(exc, "action", "?"))
+    except Exception as exc:
+        print(label, "ERROR", type(exc).__name__, str(exc)[:80])
+ALLOWED = [{wc!r}, "-c", os.path.abspath("allowed.txt")]
+def run(argv=None, **kw):
+    return subprocess.run(ALLOWED if argv is None else argv, capture_output=True, text=True, **kw).stdout.split()[0]
+attempt("first", run)
+attempt("cached", run)
+"""
+
+
+def _run(child: RunChild, tmp_path: Path, attack: str, core: str = "native") -> Child:
+    rule = {"action": "exec", "target": WC, "argv": ["-c", "{task}/allowed.txt"], "phase": "any"}
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(processes=[rule])))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    (tmp_path / "allowed.txt").write_text("ok")
+    return child(HARNESS.format(wc=WC) + attack, env={**AUDIT_ALONE, **CORES[core]})
+
+
+def _outcomes(result: Child) -> dict[str, str]:
+    out = {}
+    for line in result.lines:
+        label, _, rest = line.partition(" ")
+        if rest:
+            out[label] = rest
+    return out
+
+
+def _assert_cached_then(result: Child, **expected: str) -> dict[str, str]:
+    outcome = _outcomes(result)
+    context = result.stdout + result.stderr
+    assert outcome.get("first", "").startswith("ALLOWED"), context
+    assert outcome.get("cached", "").startswith("ALLOWED"), context
+    for label, prefix in expected.items():
+        assert outcome.get(label, "").startswith(prefix), f"{label}: {context}"
+    return outcome
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_argv_changed_in_place_after_a_cached_exec_is_decided_again(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a learned `wc -c allowed.txt`, allowed twice (its target kept per program and argv)
+    # WHEN the function rewrites the very list it passed, then passes the same program with
+    # another argv, an argument holding the separator, and a non-normal spelling of the name
+    attack = """
+ALLOWED[2] = os.path.abspath("secret.txt")
+attempt("same-list-rewritten", run)
+attempt("other-argv", lambda: run([ALLOWED[0], "-l", os.path.abspath("allowed.txt")]))
+attempt("separator", lambda: run([ALLOWED[0], "-c\\x1f" + os.path.abspath("allowed.txt")]))
+ALLOWED[2] = os.path.abspath("allowed.txt")
+attempt("dotted-name", lambda: run(["/usr/bin/./wc", "-c", os.path.abspath("allowed.txt")]))
+attempt("learned-again", run)
+"""
+    result = _run(child, tmp_path, attack, core)
+    # THEN every changed argv is refused; the same program spelled otherwise is found as the
+    # general case finds it (the learned rule), and the learned command still runs
+    _assert_cached_then(
+        result,
+        **{
+            "same-list-rewritten": "REFUSED processes exec",
+            "other-argv": "REFUSED processes exec",
+            "separator": "REFUSED processes exec",
+            "dotted-name": "ALLOWED",
+            "learned-again": "ALLOWED",
+        },
+    )
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_popen_helpers_rebound_after_a_cached_exec_are_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command, allowed twice
+    # WHEN the function rebinds, one at a time, what Popen calls after its event (os.path's
+    # dirname, os.fsencode, subprocess's own os, os.environ, a method of its class, one of its
+    # decoders) and asks again each time
+    attack = """
+import posixpath
+real_dirname, real_fsencode, real_os, real_environ = posixpath.dirname, os.fsencode, subprocess.os, os.environ
+posixpath.dirname = lambda p: real_dirname(p)
+attempt("dirname", run)
+posixpath.dirname = real_dirname
+os.fsencode = lambda p: real_fsencode(p)
+attempt("fsencode", run)
+os.fsencode = real_fsencode
+import types
+fake_os = types.ModuleType("os")
+fake_os.__dict__.update(real_os.__dict__)
+subprocess.os = fake_os
+attempt("subprocess-os", run)
+subprocess.os = real_os
+os.environ = dict(real_environ)
+attempt("environ", run)
+os.environ = real_environ
+environ_class = type(os.environ)
+real_getitem = environ_class.__getitem__
+environ_class.__getitem__ = lambda self, key: real_getitem(self, key)
+attempt("environ-class", run)
+environ_class.__getitem__ = real_getitem
+real_decode = os.environ.decodevalue
+os.environ.decodevalue = lambda value: real_decode(value)
+attempt("environ-decoder", run)
+os.environ.decodevalue = real_decode
+attempt("restored", run)
+"""
+    result = _run(child, tmp_path, attack, core)
+    # THEN each is refused as the general case refuses it; restored, the command runs again
+    _assert_cached_then(
+        result,
+        dirname="REFUSED processes exec",
+        fsencode="REFUSED processes exec",
+        **{"subprocess-os": "REFUSED processes exec"},
+        environ="REFUSED processes exec",
+        **{
+            "environ-class": "REFUSED processes exec",
+            "environ-decoder": "REFUSED processes exec",
+        },
+        restored="ALLOWED",
+    )
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 raises fork_exec's event itself")
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_the_fork_exec_wrapper_tampered_after_a_cached_exec_is_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command, allowed twice (the sealed wrapper seen in place at once)
+    # WHEN the function (a) puts the unsealed original back in _posixsubprocess, (b) rewrites the
+    # wrapper's cell that holds sys.audit, (c) assigns the wrapper another code object
+    attack = """
+import _posixsubprocess
+wrapper = _posixsubprocess.fork_exec  # (3.10's subprocess calls it there; 3.11+ also as _fork_exec)
+names = wrapper.__code__.co_freevars
+cells = dict(zip(names, wrapper.__closure__))
+original = cells["original"].cell_contents
+_posixsubprocess.fork_exec = original
+attempt("original-back", run)
+attempt("routed-again", lambda: _posixsubprocess.fork_exec is wrapper)
+real_audit = cells["audit"].cell_contents
+cells["audit"].cell_contents = lambda *a: None
+attempt("audit-cell", run)
+cells["audit"].cell_contents = real_audit
+attempt("audit-restored", run)
+def make(audit, event, original):
+    def fork_exec(*args):
+        audit, event  # the wrapper's free variables, with no event raised
+        return original(*args)
+    return fork_exec
+def swap():
+    wrapper.__code__ = make(None, None, original).__code__
+attempt("code", swap)
+attempt("after-code", run)
+"""
+    result = _run(child, tmp_path, attack, core)
+    outcome = _assert_cached_then(
+        result,
+        **{
+            # THEN (a) is routed back to the wrapper before the exec goes on (and decided again)
+            "original-back": "ALLOWED",
+            "routed-again": "ALLOWED True",
+            # (b) is refused as a rebound fork_exec, until the cell holds sys.audit again
+            "audit-cell": "REFUSED processes exec",
+            "audit-restored": "ALLOWED",
+            # (c) is refused as tampering with the sandbox's own code; the exec still runs
+            "code": "REFUSED code tamper",
+            "after-code": "ALLOWED",
+        },
+    )
+    assert outcome["after-code"] == outcome["first"]
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_pass_fds_that_run_code_after_a_cached_exec_are_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command, allowed twice (Popen's frame read because Popen raised it)
+    # WHEN the same command gets a pass_fds item whose __hash__ rewrites Popen's argv after the
+    # audit event, then exact ints
+    attack = """
+class Fd(int):
+    def __hash__(self):
+        args = sys._getframe(1).f_locals.get("args")
+        if isinstance(args, list):
+            args[:] = ["/bin/sh", "-c", "cat secret.txt"]
+        return int.__hash__(self)
+attempt("pass-fds-hash", lambda: run(pass_fds=(Fd(2),)))
+attempt("pass-fds-ints", lambda: run(pass_fds=(2,)))
+"""
+    result = _run(child, tmp_path, attack, core)
+    # THEN the first is refused before anything starts, the second runs
+    _assert_cached_then(
+        result,
+        **{"pass-fds-hash": "REFUSED processes exec", "pass-fds-ints": "ALLOWED"},
+    )
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_the_event_raised_by_the_functions_own_code_is_checked_the_same(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command, allowed twice through Popen
+    # WHEN the function raises Popen's event itself (its own code is the caller), with the
+    # learned arguments, then after rebinding os.get_exec_path, then with another argv
+    attack = """
+event = lambda argv: sys.audit("subprocess.Popen", ALLOWED[0], argv, None, None)
+attempt("raised-learned", lambda: event(list(ALLOWED)))
+real = os.get_exec_path
+os.get_exec_path = lambda env=None: ["/tmp"]
+attempt("raised-rebound", lambda: event(list(ALLOWED)))
+os.get_exec_path = real
+attempt("raised-other", lambda: event([ALLOWED[0], "-c", os.path.abspath("secret.txt")]))
+"""
+    result = _run(child, tmp_path, attack, core)
+    # THEN the Popen-helper checks run whoever raised it: only the learned, unrebound one passes
+    _assert_cached_then(
+        result,
+        **{
+            "raised-learned": "ALLOWED",
+            "raised-rebound": "REFUSED processes exec",
+            "raised-other": "REFUSED processes exec",
+        },
+    )
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 raises fork_exec's event itself")
+def test_the_wrapper_given_code_that_raises_no_event_cannot_run_another_command(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a learned `sh -c true` (a name Popen searches on PATH after its event)
+    shell = shutil.which("sh")
+    assert shell is not None
+    rule = {"action": "exec", "target": shell, "argv": ["-c", "true"], "phase": "any"}
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(processes=[rule])))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    # WHEN the function gives the sealed fork_exec wrapper code that raises no event, then
+    # rewrites Popen's argv from a function Popen calls after its event (the PATH search)
+    code = """
+import os, sys, subprocess, warnings
+import sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="profile.json")
+mark_invoke_phase()
+import _posixsubprocess
+wrapper = _posixsubprocess.fork_exec
+original = dict(zip(wrapper.__code__.co_freevars, wrapper.__closure__))["original"].cell_contents
+def make(audit, event, original):
+    def fork_exec(*args):
+        audit, event
+        return original(*args)
+    return fork_exec
+try:
+    wrapper.__code__ = make(None, None, original).__code__
+    print("swap DONE")
+except PermissionError as exc:
+    print("swap REFUSED", exc.category, exc.action)
+real = warnings.simplefilter
+def evil(*a, **k):
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_name != "_execute_child":
+        f = f.f_back
+    if f is not None:
+        f.f_locals["args"][:] = ["sh", "-c", "cat secret.txt"]
+    return real(*a, **k)
+warnings.simplefilter = evil
+try:
+    out = subprocess.run(["sh", "-c", "true"], capture_output=True, text=True).stdout
+    print("run DONE", out.strip() or "-")
+except PermissionError as exc:
+    print("run REFUSED", exc.category, exc.action)
+"""
+    result = child(code, env=AUDIT_ALONE)
+    outcome = _outcomes(result)
+    # THEN the code swap is refused as tampering, and the rewritten argv is decided (refused)
+    assert outcome.get("swap") == "REFUSED code tamper", result.stdout + result.stderr
+    assert outcome.get("run") == "REFUSED processes exec", result.stdout + result.stderr
+    assert "s3cr3t" not in result.stdout
