@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 _audit = sys.audit
 _getframe = sys._getframe
 _putenv = __import__("os").putenv
+# os.environ's own data dict (bytes keys and values), taken at import: what subprocess and
+# posix_spawn read when given os.environ. In a tuple: the hook's frozen copy copies
+# module-level dicts, and this one must stay the live one.
+_ENVIRON_DATA = (object.__getattribute__(__import__("os").environ, "__dict__").get("_data"),)
+_dict_setitem = dict.__setitem__
 PHASE_VARIABLE = "SANDBOX_PHASE"
 
 # Events the hook answers besides the decoders'. Control events are the bootstrap's channel to
@@ -451,7 +456,7 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
     roots, each resolved."""
     from os.path import isabs, isdir, realpath
 
-    found = set(module_roots)
+    found = set(module_roots) | {realpath(root) for root in module_roots}
     for entry in sys.path:
         if type(entry) is str and isabs(entry) and isdir(entry):
             found.add(realpath(entry))
@@ -884,6 +889,7 @@ def _control(
     control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
     putenv = _putenv
+    environ_data = _ENVIRON_DATA
     apply_env = environ.apply
     phase_of = core.phase
     enter_invoke = core.enter_invoke
@@ -913,6 +919,12 @@ def _control(
             # Python children started from now on start in invoke too (their environment).
             putenv(PHASE_VARIABLE, "invoke")
             apply_env(PHASE_VARIABLE, "invoke")
+            # ...and os.environ says so too: a child given os.environ (posix_spawn, Popen's
+            # close_fds=False path, env=dict(os.environ, ...)) would carry "init" otherwise,
+            # which the environment checks refuse as a change of the sandbox's own variable.
+            data = environ_data[0]
+            if type(data) is dict:
+                _dict_setitem(data, PHASE_VARIABLE.encode(), b"invoke")
         return None
 
     def on_invocation(args: tuple[Any, ...], caller: Any) -> Any:

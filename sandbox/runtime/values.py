@@ -308,8 +308,19 @@ _Environ = _type(os.environ)
 _object_dict = object.__getattribute__
 # What subprocess calls to turn os.environ into the child's environment: its class's methods
 # and the instance's decoders. Compared by identity at each use, so a rebound one is seen.
-_ENVIRON_NAMES = ("__getitem__", "__iter__", "__len__")
+# (CPython's own envlist building calls keys() and values() and iterates the views they
+# return: those, and the views' iteration, count too.)
+_ENVIRON_NAMES = ("__getitem__", "__iter__", "__len__", "keys", "values", "items")
 _ENVIRON_METHODS = tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES)
+_VIEWS = tuple(
+    (view, name, _lookup(view, name))
+    for view in (
+        __import__("collections.abc").abc.KeysView,
+        __import__("collections.abc").abc.ValuesView,
+        __import__("collections.abc").abc.ItemsView,
+    )
+    for name in ("__iter__", "__len__", "__init__")
+)
 _ENVIRON_DECODERS = (
     _object_dict(os.environ, "__dict__").get("decodekey"),
     _object_dict(os.environ, "__dict__").get("decodevalue"),
@@ -345,6 +356,12 @@ def _environ_data(value: object) -> object:
         )
     ):
         return None
+    for index in (3, 4, 5):
+        if _lookup(_Environ, _ENVIRON_NAMES[index]) is not _ENVIRON_METHODS[index]:
+            return None
+    for view, name, method in _VIEWS:
+        if _lookup(view, name) is not method:
+            return None
     decodekey = decodevalue = data = None
     found = 0
     for key, item in _dict.items(_object_dict(value, "__dict__")):

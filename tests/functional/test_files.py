@@ -1041,3 +1041,28 @@ attempt("remove it", lambda: os.remove("out/M"))
         result.stderr
     )
     assert (tmp_path / "data" / "secret.txt").exists()
+
+
+def test_bytecode_the_function_wrote_is_not_a_modules_own(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a sourceless .pyc written under out/ (an allowed write) with the name of a
+    # standard-library module not loaded yet, out/ put first on sys.path (as "out" and as
+    # "out/../out", a spelling that starts like a module root)
+    import py_compile
+
+    _out_only(tmp_path)
+    source = tmp_path / "colorsys_src.py"
+    source.write_text("VALUE = 1\n")
+    py_compile.compile(str(source), cfile=str(tmp_path / "out" / "colorsys.pyc"))
+    body = """
+import importlib, sys
+for entry in (task + "/out", task + "/out/../out"):
+    sys.path.insert(0, entry)
+    sys.modules.pop("colorsys", None)
+    attempt("import from " + entry[len(task):], lambda: importlib.import_module("colorsys"))
+    sys.path.remove(entry)
+"""
+    result = child(ATTEMPT_LINES + body)
+    # THEN its unmarshal is refused: only a module's own bytecode under an import root loads
+    assert result.lines == ["import from /out blocked", "import from /out/../out blocked"], (
+        result.stderr
+    )

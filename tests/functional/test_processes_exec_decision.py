@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Child, RunChild, profile_doc
+from tests.conftest import Child, RunChild, profile_doc, run_child
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 CORES = {"native": {}, "python": {"SANDBOX_NATIVE": "off"}}
@@ -313,3 +313,39 @@ except PermissionError as exc:
     assert outcome.get("swap") == "REFUSED code tamper", result.stdout + result.stderr
     assert outcome.get("run") == "REFUSED processes exec", result.stdout + result.stderr
     assert "s3cr3t" not in result.stdout
+
+
+def test_os_environ_views_rebound_make_it_unreadable(tmp_path: Path) -> None:
+    # GIVEN /bin/sh -c true allowed, and os.environ's keys()/values() rebound so that the
+    # child's environment (built by CPython from keys() and values()) would carry LD_PRELOAD
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {"processes": [{"action": "exec", "target": "/bin/sh", "argv": ["-c", "true"]}]},
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    code = """
+import os, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+def spawn():
+    pid = os.posix_spawn("/bin/sh", ["sh", "-c", "true"], os.environ)
+    return os.waitpid(pid, 0)[1]
+print("plain", spawn())
+Environ = type(os.environ)
+extra = {"LD_PRELOAD": "/nonexistent/p.so"}
+Environ.keys = lambda self: [*extra, *map(self.decodekey, self._data)][: len(self._data)]
+Environ.values = lambda self: [*extra.values(), *map(self.decodevalue, self._data.values())][
+    : len(self._data)
+]
+try:
+    spawn()
+    print("rebound spawned")
+except PermissionError as exc:
+    print("rebound blocked")
+"""
+    result = run_child(code, cwd=tmp_path)
+    # THEN os.environ given as is passes (its phase says invoke, as the process's does), and
+    # once what CPython reads from it is rebound it is not readable: refused
+    assert result.lines == ["plain 0", "rebound blocked"], result.stderr

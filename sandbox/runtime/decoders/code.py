@@ -33,6 +33,7 @@ from __future__ import annotations
 import sys
 
 from ..paths import absolute as _absolute
+from ..paths import realpath as _realpath
 from ..values import as_text
 from .shape import features as _features
 
@@ -220,6 +221,8 @@ def module_file_at_root(path: str, name: str) -> bool:
     ``<root>/a/b/__init__.<suffix>`` for ``a.b`` (not merely a file whose name ends like the
     module's)."""
     directory, _, leaf = _str_rpartition(path, "/")
+    if _str_endswith(directory, "/__pycache__") and _str_endswith(leaf, ".pyc"):
+        directory = directory[: -_len("/__pycache__")]
     stem = _str_split(leaf, ".", 1)[0]
     place = directory if stem == "__init__" else directory + "/" + stem
     tail = "/" + _str_replace(name, ".", "/")
@@ -402,10 +405,15 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool:
     if frame is None or _id(frame.f_code) not in IMPORT_CODES or not args:
         return False
     path = frame.f_locals.get("bytecode_path")
-    if _type(path) is not _str or not _str_startswith(path, MODULE_PREFIXES):
+    if _type(path) is not _str:
         return False
     name = importing(frame)
-    if name is None or not file_is_module(_norm(path), name):
+    # The module's own file where the import system finds it: resolved as the kernel opens it
+    # (links, ".."), then at <import root>/a/b/__pycache__/b.<tag>.pyc (or a sourceless
+    # <root>/a/b.pyc) for a.b — not merely a file whose name ends like the module's, in a
+    # folder the function put on sys.path.
+    resolved = _realpath(_absolute(path) or "")
+    if name is None or resolved is None or not module_file_at_root(resolved, name):
         return False
     data = args[0]
     if _type(data) is not _bytes or _len(data) > MAX_MODULE:
