@@ -79,18 +79,161 @@ def _lookup(kind: type, name: str) -> object:
 
 
 def capture_pathlib() -> None:
-    """Record the standard ``pathlib`` classes and their conversion methods.
+    """Record the standard ``pathlib`` classes, their conversion methods, and every name that
+    conversion looks up, bound as it is now.
 
     Called at install, before the function's code runs, so what is recorded is the real
-    thing (inside Lambda the runtime client has imported pathlib already: no cost). A pathlib
-    class whose ``__fspath__`` or ``__str__`` was rebound later no longer counts as standard.
+    thing (inside Lambda the runtime client has imported pathlib already: no cost). A path's
+    conversion (``__fspath__`` → ``str(self)`` → ``__str__`` → the class's helpers → the path
+    module's functions) looks names up at call time — module globals, builtins, class
+    attributes, the flavour module or object — and reads the instance's slots; any of those
+    rebound, or holding an object with methods of its own, would run the function's code
+    inside the hook, and could answer the hook one thing and the system call another. So each
+    such binding (or its absence, where a new one would shadow a builtin or a class attribute)
+    is recorded here and compared before a path object is converted (:func:`_pathlib_intact`).
     """
     if _PATH_TYPES:
         return
+    import builtins
     import pathlib
 
-    for kind in (pathlib.PurePosixPath, pathlib.PosixPath, pathlib.PurePath, pathlib.Path):
+    kinds = (pathlib.PurePosixPath, pathlib.PosixPath, pathlib.PurePath, pathlib.Path)
+    for kind in kinds:
         _PATH_TYPES.append((kind, _lookup(kind, "__fspath__"), _lookup(kind, "__str__")))
+    classes = []
+    for kind in kinds:
+        for klass in _mro(kind):
+            if klass is not object and klass not in classes:
+                classes.append(klass)
+    views = {id(klass): _type_dict(klass) for klass in classes}
+    pending: list[Any] = [_lookup(kind, n) for kind in kinds for n in ("__fspath__", "__str__")]
+    all_names: set[str] = {"__getattribute__", "__getattr__"}  # how every attribute is read
+    done: set[int] = set()
+    # Where the conversion reads attributes, each as its lookup order (the first namespace
+    # holding the name answers): the path classes, then modules and flavour objects reached.
+    chains: list[list[Any]] = [[views[id(klass)] for klass in classes]]
+    seen_chains: set[int] = set()
+    records: dict[tuple[int, str], tuple[Any, str, object]] = {}
+
+    def note(namespace: Any, name: str, value: object) -> None:
+        records.setdefault((id(namespace), name), (namespace, name, value))
+
+    def lookup_in(chain: list[Any], name: str) -> None:
+        if not any(name in namespace for namespace in chain):
+            if name in ("__getattribute__", "__getattr__"):  # object's own: none may appear
+                for namespace in chain:
+                    note(namespace, name, _MISSING)
+            return
+        for namespace in chain:
+            if name in namespace:
+                note(namespace, name, namespace[name])
+                follow(namespace[name])
+                return
+            note(namespace, name, _MISSING)  # one bound here later would answer first
+
+    def walk(function: Any) -> None:
+        module_dict = function.__globals__
+        for name in sorted(_code_names(function.__code__)):
+            all_names.add(name)
+            if name in module_dict:
+                note(module_dict, name, module_dict[name])
+                follow(module_dict[name])
+            elif name in builtins.__dict__:
+                note(module_dict, name, _MISSING)  # a global of that name would shadow it
+                note(builtins.__dict__, name, builtins.__dict__[name])
+            for chain in list(chains):
+                lookup_in(chain, name)
+
+    def follow(value: Any) -> None:
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            for part in (value.fget, value.fset):
+                if part is not None and id(part) not in done:
+                    pending.append(part)
+        elif isinstance(value, _FunctionType):
+            if id(value) not in done:
+                pending.append(value)
+        elif isinstance(value, _ModuleType):
+            add_chain([value.__dict__])
+        elif not isinstance(value, type) and _type(getattr(value, "__dict__", None)) is _dict:
+            # a flavour object (3.10/3.11): its own attributes, then its class's
+            own = [value.__dict__]
+            add_chain(own + [_type_dict(k) for k in _mro(_type(value)) if k is not object])
+
+    def add_chain(chain: list[Any]) -> None:
+        if id(chain[0]) not in seen_chains:
+            seen_chains.add(id(chain[0]))
+            chains.append(chain)
+
+    while True:
+        while pending:
+            function = pending.pop()
+            if not isinstance(function, _FunctionType) or id(function) in done:
+                continue
+            done.add(id(function))
+            walk(function)
+        # A chain reached late: the names of the functions walked before, looked up there.
+        before = _len(records)
+        for chain in list(chains):
+            for name in sorted(all_names):
+                lookup_in(chain, name)
+        if not pending and _len(records) == before:
+            break
+    _PATHLIB_BINDINGS.extend(records.values())
+    for klass in classes:
+        slot_names = views[id(klass)].get("__slots__", ())
+        for name in slot_names if _type(slot_names) is tuple else ():
+            member = views[id(klass)].get(name)
+            if member is not None:
+                _PATHLIB_SLOTS.append(member)
+
+
+def _code_names(code: Any) -> set[str]:
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if _type(const) is _type(code):
+            found |= _code_names(const)
+    return found
+
+
+_FunctionType = _type(_lookup)
+_ModuleType = _type(sys)
+# What capture_pathlib recorded: (namespace, name, the object then or _MISSING) for every name
+# a conversion looks up (a class's namespace is read through its read-only view, live), and
+# the instances' slots.
+_PATHLIB_BINDINGS: list[tuple[Any, str, object]] = []
+_PATHLIB_SLOTS: list[Any] = []
+_MISSING = object()
+_view_get = _type(_type_dict(object)).get
+
+
+def _pathlib_intact(value: object) -> bool:
+    """Whether converting ``value`` (an exact standard path object) runs only pathlib's own
+    code on plain data: every name the conversion looks up is bound to what it was at install
+    (and none shadows a builtin or a class attribute), and the instance's slots hold only
+    ``None``, exact ``str``/``int``, or lists and tuples of exact ``str``."""
+    for namespace, name, original in _PATHLIB_BINDINGS:
+        if _type(namespace) is _dict:
+            # (a module's dict the function can write to: looked up without running its keys)
+            if lookup(namespace, name, _MISSING) is not original:
+                return False
+        elif _view_get(namespace, name, _MISSING) is not original:
+            return False  # a class's namespace: str keys only
+    for member in _PATHLIB_SLOTS:
+        try:
+            held = member.__get__(value)
+        except AttributeError:
+            continue  # not set yet
+        kind = _type(held)
+        if held is None or kind is _str or kind is _int or kind is _bool:
+            continue
+        if kind is not _list and kind is not _tuple:
+            return False
+        for item in held:
+            if _type(item) is not _str:
+                return False
+    return True
 
 
 # A dict whose keys are all exact ``str`` (CPython 3.11+ marks its key table "unicode") is
@@ -271,8 +414,10 @@ def as_path(value: object) -> str | int | None:
             continue
         if _lookup(kind, "__fspath__") is not fspath or _lookup(kind, "__str__") is not to_str:
             return undecodable(value)  # pathlib's conversion was rebound: not standard any more
-        # The class's own conversion, which the system call repeats: for the standard classes
-        # it is a pure function of the object's parts.
+        if not _pathlib_intact(value):
+            return undecodable(value)  # something it reaches was changed: not pure any more
+        # The class's own conversion, which the system call repeats: with everything it reaches
+        # as at install and plain data in the object, a pure function of the object's parts.
         text = fspath(value)  # type: ignore[operator]
         return text if _type(text) is _str else undecodable(value)
     if kind is _bytearray or kind is _memoryview:

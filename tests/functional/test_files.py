@@ -1066,3 +1066,34 @@ for entry in (task + "/out", task + "/out/../out"):
     assert result.lines == ["import from /out blocked", "import from /out/../out blocked"], (
         result.stderr
     )
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_path_object_whose_conversion_was_tampered_with_is_not_read(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN pathlib's conversion rebound without touching the classes' own methods: a global
+    # of the module PurePath.__fspath__ runs in (its str) answers the sandbox with a file in
+    # out/ and SQLite, which converts the path after its event, with one in data/
+    _out_only(tmp_path)
+    (tmp_path / "out" / "ok.txt").write_text("ok")
+    body = """
+import pathlib
+attempt("plain Path", lambda: open(pathlib.Path("out/ok.txt")).read())
+import sqlite3
+calls = []
+def two_faced(value):
+    calls.append(1)
+    return task + ("/out/ok.db" if len(calls) == 1 else "/data/planted.db")
+made = pathlib.Path("out/ok.db")
+pathlib.PurePath.__fspath__.__globals__["str"] = two_faced
+# (sqlite3.connect raises its event with the object and converts it afterwards)
+attempt("two-faced Path", lambda: sqlite3.connect(made).close())
+"""
+    result = child(
+        ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN a plain Path is read as before; the tampered one is not read by the sandbox at all
+    # (its conversion would run the function's code inside the hook): refused
+    assert result.lines == ["plain Path done", "two-faced Path blocked"], result.stderr
+    assert not (tmp_path / "data" / "planted.db").exists()
