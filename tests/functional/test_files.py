@@ -829,6 +829,15 @@ attempt("write", lambda: open("out/s/L/planted.txt", "w").write("x"))
 def test_a_folder_without_search_permission_is_not_taken_for_missing() -> None:
     # GIVEN a non-root function (as on Lambda: nobody here) with links to data/ in out/d, and
     # out/dl -> d (in a folder nobody can reach: pytest's own is root's only)
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(
+        [*command, sys.executable, "-c", "import sandbox"],
+        check=False,
+        capture_output=True,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    if probe.returncode != 0:
+        pytest.skip("this interpreter cannot run as nobody here (its files are root's only)")
     task = Path(tempfile.mkdtemp(prefix="lsb-nobody-"))
     try:
         os.chmod(task, 0o777)
@@ -852,7 +861,6 @@ attempt("write", lambda: open("out/d/M/planted.txt", "w").write("x"))
             os.chmod(task / name, 0o644)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PYTHON"))}
         env.update(PYTHONPATH=str(REPO), SANDBOX_SECCOMP="off", SANDBOX_LANDLOCK="off")
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         done = subprocess.run(
             [*command, sys.executable, "attack.py"],
             cwd=task,
@@ -1094,6 +1102,9 @@ attempt("two-faced Path", lambda: sqlite3.connect(made).close())
         ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
     )
     # THEN a plain Path is read as before; the tampered one is not read by the sandbox at all
-    # (its conversion would run the function's code inside the hook): refused
-    assert result.lines == ["plain Path done", "two-faced Path blocked"], result.stderr
+    # (its conversion would run the function's code inside the hook): refused. (CPython 3.10
+    # converts the path before raising sqlite3.connect's event: one conversion, the path
+    # decided is the one opened.)
+    tampered = "two-faced Path " + ("blocked" if sys.version_info >= (3, 11) else "done")
+    assert result.lines == ["plain Path done", tampered], result.stderr
     assert not (tmp_path / "data" / "planted.db").exists()
