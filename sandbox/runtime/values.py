@@ -186,7 +186,7 @@ def capture_pathlib() -> None:
         for name in slot_names if _type(slot_names) is tuple else ():
             member = views[id(klass)].get(name)
             if member is not None:
-                _PATHLIB_SLOTS.append(member)
+                _PATHLIB_SLOTS.append((klass, member))
 
 
 def _code_names(code: Any) -> set[str]:
@@ -203,7 +203,13 @@ _ModuleType = _type(sys)
 # a conversion looks up (a class's namespace is read through its read-only view, live), and
 # the instances' slots.
 _PATHLIB_BINDINGS: list[tuple[Any, str, object]] = []
-_PATHLIB_SLOTS: list[Any] = []
+_PATHLIB_SLOTS: list[tuple[type, Any]] = []
+
+
+def _any_is(items: tuple[Any, ...], wanted: object) -> bool:
+    return any(item is wanted for item in items)
+
+
 _MISSING = object()
 _view_get = _type(_type_dict(object)).get
 
@@ -220,7 +226,10 @@ def _pathlib_intact(value: object) -> bool:
                 return False
         elif _view_get(namespace, name, _MISSING) is not original:
             return False  # a class's namespace: str keys only
-    for member in _PATHLIB_SLOTS:
+    classes = _mro(_type(value))
+    for owner, member in _PATHLIB_SLOTS:
+        if not _any_is(classes, owner):
+            continue  # a slot of another of the classes (Path's, for a PurePosixPath)
         try:
             held = member.__get__(value)
         except AttributeError:
