@@ -997,7 +997,7 @@ def test_a_c_extension_loaded_from_a_file_the_function_wrote_is_native_code(
 
     allowed = stdlib_modules() - STDLIB_EXCLUDED
     found = sorted(
-        (name, Path(module.__file__))
+        (name, Path(str(module.__file__)))
         for name, module in list(sys.modules.items())
         if "." not in name
         and name in allowed
