@@ -464,16 +464,36 @@ _object_dict = object.__getattribute__
 # and the instance's decoders. Compared by identity at each use, so a rebound one is seen.
 # (CPython's own envlist building calls keys() and values() and iterates the views they
 # return: those, and the views' iteration, count too.)
-_ENVIRON_NAMES = ("__getitem__", "__iter__", "__len__", "keys", "values", "items")
+_ENVIRON_NAMES = ("__getitem__", "__iter__", "__len__")
 _ENVIRON_METHODS = tuple(_lookup(_Environ, n) for n in _ENVIRON_NAMES)
-_VIEWS = tuple(
-    (view, name, _lookup(view, name))
-    for view in (
-        __import__("collections.abc").abc.KeysView,
-        __import__("collections.abc").abc.ValuesView,
-        __import__("collections.abc").abc.ItemsView,
+_referents = __import__("gc").get_referents
+
+
+def _chain(kind: type, name: str) -> tuple[tuple[dict[str, Any], ...], object]:
+    """The live namespace dicts attribute lookup of ``name`` on ``kind`` walks until the class
+    that defines it (each dict taken once through its class's read-only view), and what that
+    class defines: checked later with one probe per dict, no view and no MRO walk."""
+    dicts = []
+    for klass in _mro(kind):
+        own = _referents(_type_dict(klass))[0]
+        dicts.append(own)
+        if name in own:
+            return tuple(dicts), own[name]
+    return tuple(dicts), None
+
+
+_ABC = __import__("collections.abc").abc
+# What CPython's envlist building reaches beyond the three methods above: keys() and
+# values(), and the making and iteration of the views they return (what decides the
+# contents; a view's length only sizes the list).
+_ENVIRON_CHAIN_NAMES = ("keys", "values", "__init__", "__iter__", "__init__", "__iter__")
+_ENVIRON_CHAINS = tuple(
+    _chain(kind, name)
+    for kind, name in zip(
+        (_Environ, _Environ, _ABC.KeysView, _ABC.KeysView, _ABC.ValuesView, _ABC.ValuesView),
+        _ENVIRON_CHAIN_NAMES,
+        strict=True,
     )
-    for name in ("__iter__", "__len__", "__init__")
 )
 _ENVIRON_DECODERS = (
     _object_dict(os.environ, "__dict__").get("decodekey"),
@@ -510,12 +530,13 @@ def _environ_data(value: object) -> object:
         )
     ):
         return None
-    for index in (3, 4, 5):
-        if _lookup(_Environ, _ENVIRON_NAMES[index]) is not _ENVIRON_METHODS[index]:
+    for index, (dicts, method) in _enumerate(_ENVIRON_CHAINS):
+        name = _ENVIRON_CHAIN_NAMES[index]
+        if _dict_get(dicts[-1], name) is not method:
             return None
-    for view, name, method in _VIEWS:
-        if _lookup(view, name) is not method:
-            return None
+        for namespace in dicts[:-1]:
+            if _dict_get(namespace, name) is not None:
+                return None  # shadowed on the way
     decodekey = decodevalue = data = None
     found = 0
     for key, item in _dict.items(_object_dict(value, "__dict__")):
