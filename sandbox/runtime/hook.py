@@ -923,7 +923,8 @@ def _control(
             # close_fds=False path, env=dict(os.environ, ...)) would carry "init" otherwise,
             # which the environment checks refuse as a change of the sandbox's own variable.
             data = environ_data[0]
-            if type(data) is dict:
+            # (only among exact bytes keys: storing compares with colliding keys' __eq__)
+            if type(data) is dict and all(type(key) is bytes for key in data):
                 _dict_setitem(data, PHASE_VARIABLE.encode(), b"invoke")
         return None
 
