@@ -235,16 +235,16 @@ def _identity(path: str) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
 
 
-def resolve(path: str, dir_fd: int | None = None, cache: bool = True) -> str | None:
+def resolve(path: str, dir_fd: int | None = None) -> str | None:
     """The real path the kernel will open for ``path`` (see the module docstring).
 
-    ``cache=False`` for events that may themselves change how paths resolve (they fire
-    *before* the operation): those resolve afresh and then clear the cache.
+    Events that change how paths resolve resolve through the cache too, then drop what the
+    change touches (:func:`changed_name`, :func:`forget_below`).
     """
     full = absolute(path, dir_fd)
     if full is None or _len(full) > PATH_MAX:
         return None
-    if not cache or _str_startswith(full, _VOLATILE):
+    if _str_startswith(full, _VOLATILE):
         return realpath(full)
     if not _STATE["validate"] and _threads_running():
         # Another thread may resolve while an audited change is under way (the event fires
@@ -419,10 +419,7 @@ def forget_below(name: str | None) -> None:
     linked, its mode or owner changed): drop every cached answer that depends on it — its own,
     those below it, those whose walk went through it — and the open answers kept for them.
     ``None``: drop everything."""
-    if name is None:
-        _forget_all()
-        return
-    if name == "/":
+    if name is None or name == "/":
         _forget_all()
         return
     below = name + "/"

@@ -49,7 +49,7 @@ _fd_path = paths.fd_path
 _absolute = paths.absolute
 
 
-def target_of(path: Any, dir_fd: Any = None, cache: bool = True) -> str | None:
+def target_of(path: Any, dir_fd: Any = None) -> str | None:
     """The resolved target for a path argument: a real path, an undecodable marker, or None.
 
     ``None`` means the argument names no file (``None`` itself). An fd names the file it is
@@ -63,7 +63,7 @@ def target_of(path: Any, dir_fd: Any = None, cache: bool = True) -> str | None:
         return found if found is not None else UNDECODABLE + "fd"
     if _str_startswith(name, UNDECODABLE):
         return name  # type: ignore[no-any-return]
-    resolved = _resolve(name, None, cache)
+    resolved = _resolve(name, None)
     return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
 
 
@@ -85,8 +85,8 @@ def spelled(path: Any, dir_fd: Any = None) -> Any:
     return full if full is not None else UNDECODABLE + "unresolvable path"
 
 
-def _one(action: str, path: Any, dir_fd: Any = None, cache: bool = True) -> list[Access] | None:
-    target = target_of(path, dir_fd, cache)
+def _one(action: str, path: Any, dir_fd: Any = None) -> list[Access] | None:
+    target = target_of(path, dir_fd)
     return None if target is None else [("files", action, target, None)]
 
 
