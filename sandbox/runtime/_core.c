@@ -1006,6 +1006,38 @@ import_cached(PyObject *args)
     return found;
 }
 
+/* An `exec` event that runs no module's code: the callback's answer is None
+ * (decoders/code.py _exec: eval/exec of compiled source or of a function's code were decided
+ * where the code was made; only a "<module>" code object of an absolute file is a module
+ * running). Answered here for a code object whose name, or file, shows it at once; anything
+ * else (another object, a str subclass) goes to the callback. */
+static int
+exec_runs_no_module(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *code = PyTuple_GET_ITEM(args, 0);
+    if (!PyCode_Check(code)) {
+        return 0;
+    }
+    PyObject *name = ((PyCodeObject *)code)->co_name;
+    if (PyUnicode_CheckExact(name) && PyUnicode_CompareWithASCIIString(name, "<module>") != 0) {
+        return 1;
+    }
+    PyObject *filename = ((PyCodeObject *)code)->co_filename;
+    if (!PyUnicode_CheckExact(filename)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(filename) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    return PyUnicode_GET_LENGTH(filename) == 0 || PyUnicode_READ_CHAR(filename, 0) != '/';
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -1049,6 +1081,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 'i' && strcmp(event, "import") == 0 && g_cache_count > 0 &&
         import_cached(args)) {
         return 0; /* the callback's answer: a decision-cache hit */
+    }
+    if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
+        return 0; /* the callback's answer: no module runs */
     }
     return decide(event, args);
 }
@@ -1496,6 +1531,63 @@ core_open_cache_validate(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Nanoseconds of a timespec as a Python int (what os.stat's st_*_ns give). */
+static PyObject *
+ns_of(const struct timespec *ts)
+{
+    long long sec = (long long)ts->tv_sec;
+    if (sec > -9000000000LL && sec < 9000000000LL) { /* no overflow of 64 bits */
+        return PyLong_FromLongLong(sec * 1000000000LL + (long long)ts->tv_nsec);
+    }
+    PyObject *s = PyLong_FromLongLong(sec), *g = PyLong_FromLong(1000000000L);
+    PyObject *n = PyLong_FromLong((long)ts->tv_nsec), *m = NULL, *out = NULL;
+    if (s != NULL && g != NULL && n != NULL && (m = PyNumber_Multiply(s, g)) != NULL) {
+        out = PyNumber_Add(m, n);
+    }
+    Py_XDECREF(s);
+    Py_XDECREF(g);
+    Py_XDECREF(n);
+    Py_XDECREF(m);
+    return out;
+}
+
+static PyObject *
+core_file_identity(PyObject *self, PyObject *path)
+{
+    (void)self;
+    if (!PyUnicode_CheckExact(path)) {
+        PyErr_SetString(PyExc_TypeError, "file_identity: path must be str");
+        return NULL;
+    }
+    /* os.stat's encoding of a str name; a name it cannot encode, or with a NUL, is no file */
+    PyObject *encoded = PyUnicode_EncodeFSDefault(path);
+    if (encoded == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    const char *name = PyBytes_AS_STRING(encoded);
+    if ((Py_ssize_t)strlen(name) != PyBytes_GET_SIZE(encoded)) {
+        Py_DECREF(encoded);
+        Py_RETURN_NONE;
+    }
+    struct stat st;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = stat(name, &st);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(encoded);
+    if (failed != 0) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(KKKNNLk)", (unsigned long long)st.st_dev,
+                         (unsigned long long)st.st_ino, (unsigned long long)st.st_nlink,
+                         ns_of(&st.st_ctim), ns_of(&st.st_mtim), (long long)st.st_size,
+                         (unsigned long)st.st_mode);
+}
+
 static PyObject *
 core_inside(PyObject *self, PyObject *unused)
 {
@@ -1539,6 +1631,9 @@ static PyMethodDef core_methods[] = {
      "open_cache_forget(name): forget the open answers for name and every name below it."},
     {"open_cache_validate", core_open_cache_validate, METH_NOARGS,
      "open_cache_validate(): from now on every open answer is re-checked with a stat."},
+    {"file_identity", core_file_identity, METH_O,
+     "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
+     " what os.stat(path) says of the file path leads to; None where it raises."},
     {"inside", core_inside, METH_NOARGS, "inside() -> bool: this thread is in the callback."},
     {"installed", core_installed, METH_NOARGS, "installed() -> bool"},
     {NULL, NULL, 0, NULL},

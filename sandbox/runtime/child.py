@@ -86,6 +86,7 @@ import sys
 import time
 
 from . import paths
+from .core import file_identity as _file_identity
 from .errors import ConfigError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -565,7 +566,8 @@ def _problem(
 # path (exact ``str``, absolute) with the identity of the file the path leads to, and each use
 # costs ONE ``stat`` of the path as given (symlinks followed): a swapped program or a swapped
 # link shows as another identity, and the program is judged afresh. The identity is (device,
-# inode, link count, change time, modification time, size). A program is kept only when
+# inode, link count, change time, modification time, size, mode: core.file_identity, one
+# stat(2) without a stat result object). A program is kept only when
 # - it is a regular file with exactly one name (one directory entry): renaming it, or adding or
 #   removing a name, changes its change time, so while the identity holds, the name the path
 #   resolves to (the basename the interpreter and env checks read) is the one that was judged;
@@ -581,7 +583,7 @@ def _problem(
 # The cache lives in the module's globals, of which the hook runs a private frozen copy, like
 # the path cache (``paths._RESOLVED``): code in the function reaches it only through ``gc``
 # walks, which are a capability of their own (``introspect``), or a frame of the Python core.
-_PLAIN: dict[str, tuple[int, int, int, int, int, int]] = {}
+_PLAIN: dict[str, tuple[int, int, int, int, int, int, int]] = {}
 _PLAIN_LIMIT = 256
 _dict_get = dict.get
 # Files changed after this instant (less a second: the kernel stamps times from a coarse clock,
@@ -604,41 +606,23 @@ def known_plain(path: str) -> bool:
     cached = _dict_get(_PLAIN, path)
     if cached is None:
         return False  # (an entry exists only for an identity _plain_identity gave)
-    try:
-        st = _stat(path)
-    except (_OSError, _ValueError):
-        return False
-    # The same identity as the judged file's: then its link count is 1 and its times lie before
-    # the install (both part of the identity), as _plain_identity requires.
-    return _S_ISREG(st.st_mode) and cached == (
-        st.st_dev,
-        st.st_ino,
-        st.st_nlink,
-        st.st_ctime_ns,
-        st.st_mtime_ns,
-        st.st_size,
-    )
+    # The same identity as the judged file's (mode included: a regular file), so its link
+    # count is 1 and its times lie before the install, as _plain_identity requires. A tuple of
+    # exact ints on both sides: == runs no code of anyone's.
+    return _file_identity(path) == cached
 
 
-def _plain_identity(path: str) -> tuple[int, int, int, int, int, int] | None:
+def _plain_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     """The identity under which ``path``'s verdict may be cached, or ``None`` if it may not."""
     if _type(path) is not _str or not _CACHE_PLAIN or not _startswith(path, "/"):
         return None
-    try:
-        st = _stat(path)
-    except (_OSError, _ValueError):
+    identity = _file_identity(path)
+    if identity is None:
         return None
-    ctime = st.st_ctime_ns
-    mtime = st.st_mtime_ns
-    nlink = st.st_nlink
-    if (
-        not _S_ISREG(st.st_mode)
-        or nlink != 1
-        or ctime >= _CACHE_BEFORE_NS
-        or mtime >= _CACHE_BEFORE_NS
-    ):
+    nlink, ctime, mtime, mode = identity[2], identity[3], identity[4], identity[6]
+    if not _S_ISREG(mode) or nlink != 1 or ctime >= _CACHE_BEFORE_NS or mtime >= _CACHE_BEFORE_NS:
         return None
-    return (st.st_dev, st.st_ino, nlink, ctime, mtime, st.st_size)
+    return identity
 
 
 def _real(path: str) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "cache_has",
     "dir_verdict_add",
     "enter_invoke",
+    "file_identity",
     "inside",
     "install",
     "installed",
@@ -62,4 +63,5 @@ open_cache_clear = _impl.open_cache_clear
 open_cache_forget = _impl.open_cache_forget
 open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
+file_identity = _impl.file_identity
 installed = _impl.installed

@@ -35,6 +35,7 @@ __all__ = [
     "cache_has",
     "dir_verdict_add",
     "enter_invoke",
+    "file_identity",
     "inside",
     "install",
     "installed",
@@ -310,6 +311,14 @@ def install(
                 and 0 < len(name) <= IMPORT_NAME_MAX
                 and name[0] != "\x00"
                 and _IMPORT_KEY + _phase_now() + "\x1f" + name in _cache
+            ):
+                return
+        if event == "exec" and type(args) is tuple and args and type(args[0]) is _CodeType:
+            # The native core's exec_runs_no_module: the callback would answer None.
+            code = args[0]
+            name, filename = code.co_name, code.co_filename
+            if (type(name) is _str and name != "<module>") or (
+                type(filename) is _str and filename[:1] != "/"
             ):
                 return
         local = _local
@@ -633,6 +642,34 @@ def open_cache_validate() -> None:
     """
     if _api:
         _api["open_cache_validate"]()
+
+
+def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
+    """What ``os.stat(path)`` says of the file ``path`` leads to: (device, inode, link count,
+    change time ns, modification time ns, size, mode); ``None`` where it raises (no such
+    file, a NUL in the name, a name it cannot encode). The native core makes the same call
+    without building a stat result (a verdict cache checks one per exec).
+
+    Example
+    -------
+    >>> file_identity("/no/such/file") is None
+    True
+    """
+    if type(path) is not str:
+        raise TypeError("file_identity: path must be str")
+    try:
+        st = _stat(path)
+    except (OSError, ValueError):
+        return None
+    return (
+        st.st_dev,
+        st.st_ino,
+        st.st_nlink,
+        st.st_ctime_ns,
+        st.st_mtime_ns,
+        st.st_size,
+        st.st_mode,
+    )
 
 
 def inside() -> bool:

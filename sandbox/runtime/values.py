@@ -509,12 +509,30 @@ _ENVIRON_DECODERS = (
 _ENVIRON_OWN = (__import__("gc").get_referents(_type_dict(_Environ))[0],)
 
 
+# Every (namespace dict, name, what it held at install) that _environ_data checks, flat (live
+# dicts, in tuples: see _ENVIRON_OWN), a shadowing dict on the way holding None: the usual
+# answer in one loop, the exact one (along the MRO) only when a probe differs.
+_ENVIRON_PROBES = tuple(
+    [(_ENVIRON_OWN[0], n, m) for n, m in zip(_ENVIRON_NAMES, _ENVIRON_METHODS, strict=True)]
+    + [
+        (namespace, name, method if namespace is dicts[-1] else None)
+        for name, (dicts, method) in zip(_ENVIRON_CHAIN_NAMES, _ENVIRON_CHAINS, strict=True)
+        for namespace in dicts
+    ]
+)
+
+
 def _environ_data(value: object) -> object:
     """``os.environ``'s own data dict (encoded), if nothing that reads it was rebound."""
     # Compared item by item by identity: a tuple's != would call a rebound object's __eq__.
     # The class's own dict first (where the originals live: the usual answer at once), else
     # along the MRO as attribute lookup goes.
     own = _ENVIRON_OWN[0]
+    for namespace, name, expected in _ENVIRON_PROBES:
+        if _dict_get(namespace, name) is not expected:
+            break
+    else:
+        return _environ_instance_data(value)  # everything as at install (the usual case)
     if (
         (
             _dict_get(own, "__getitem__") is not _ENVIRON_METHODS[0]
@@ -537,6 +555,11 @@ def _environ_data(value: object) -> object:
         for namespace in dicts[:-1]:
             if _dict_get(namespace, name) is not None:
                 return None  # shadowed on the way
+    return _environ_instance_data(value)
+
+
+def _environ_instance_data(value: object) -> object:
+    """The data dict of an ``os.environ`` instance whose decoders are the original ones."""
     decodekey = decodevalue = data = None
     found = 0
     for key, item in _dict.items(_object_dict(value, "__dict__")):

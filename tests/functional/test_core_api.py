@@ -662,6 +662,81 @@ def test_an_import_the_decision_cache_allowed_is_answered_by_the_core(
     assert result["wide"] == 1
 
 
+def test_an_exec_that_runs_no_module_is_answered_by_the_core(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that counts `exec` events (the hook's answer for these is None: only a
+    # "<module>" code object of an absolute file is a module running)
+    body = """
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        out["seen"] += 1
+    core.install(frozenset({"exec"}), callback, frozenset({callback.__code__}), "enforce")
+    def execs(tag, *args):
+        before = out["seen"]
+        sys.audit("exec", *args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    def f():
+        pass
+    execs("function", f.__code__)
+    execs("string", compile("1", "<string>", "eval"))
+    execs("relative", compile("1", "rel/mod.py", "exec"))
+    execs("empty_file", compile("1", "", "exec"))
+    execs("module", compile("1", "/abs/mod.py", "exec"))
+    class Name(str):
+        pass
+    execs("name_subclass", compile("1", "/abs/mod.py", "exec").replace(
+        co_name=Name("<module>")))
+    execs("file_subclass", compile("1", "/abs/mod.py", "exec").replace(
+        co_filename=Name("rel.py")))
+    execs("not_code", "print(1)")
+    execs("no_args")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN code that is not a module's (by its exact name, or its exact file name) is answered
+    assert (result["function"], result["string"], result["relative"]) == (0, 0, 0)
+    assert result["empty_file"] == 0
+    # AND a module's code of an absolute file, and anything not shown plainly, reach the callback
+    assert result["module"] == 1
+    assert (result["name_subclass"], result["file_subclass"]) == (1, 1)
+    assert (result["not_code"], result["no_args"]) == (1, 1)
+
+
+def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
+    # GIVEN a file, a link to it, a missing name and names os.stat refuses
+    body = """
+    import stat
+    open("f", "w").write("x")
+    os.symlink("f", "link")
+    def seen(st):
+        return [st.st_dev, st.st_ino, st.st_nlink, st.st_ctime_ns, st.st_mtime_ns, st.st_size,
+                st.st_mode]
+    out = {
+        "file": [list(core.file_identity(os.path.abspath("f"))), seen(os.stat("f"))],
+        "link": [list(core.file_identity("link")), seen(os.stat("link"))],
+        "dir": [list(core.file_identity(".")), seen(os.stat("."))],
+        "missing": core.file_identity("nope"),
+        "nul": core.file_identity("f\\x00"),
+        "surrogate": core.file_identity("\\ud800"),
+        "escaped": core.file_identity("\\udcff"),
+        "types": [type(v).__name__ for v in core.file_identity("f")],
+    }
+    try:
+        core.file_identity(b"f")
+    except TypeError:
+        out["bytes"] = "TypeError"
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the identity is os.stat's (links followed), as exact ints
+    for name in ("file", "link", "dir"):
+        assert result[name][0] == result[name][1], name
+    assert result["types"] == ["int"] * 7
+    # AND every name os.stat raises on is None, and only a str is taken
+    assert result["missing"] is None and result["nul"] is None
+    assert result["surrogate"] is None and result["escaped"] is None
+    assert result["bytes"] == "TypeError"
+
+
 TRACE_BODY = """
 traced = []
 def tracer(frame, event, arg):
