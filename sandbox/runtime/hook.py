@@ -681,6 +681,9 @@ def _violations(
     """What a refused access does in each mode; returns the error for the hook to raise."""
     enforce = mode == "enforce"
     learn = mode == "learn"
+    cache_has = core.cache_has
+    cache_add = core.cache_add
+    join_key = ARG_SEP.join
     from os import _exit
 
     def violate(
@@ -695,8 +698,19 @@ def _violations(
         if learn and reason is None:
             assert recorder is not None
             learned = target
-            if named is not None:
-                learned = named + ":" + target.rsplit(":", 1)[1]
+            if category == "network" and action in ("connect", "sendto"):
+                # Never a decision-cache hit in learn (the name an address was reached by
+                # is what is learned, and it can change), so recorded once per name here: the
+                # recorder writes an access once per environment. The key's action is no real
+                # action's, so no decision ever reads it.
+                if named is not None:
+                    learned = named + ":" + target.rsplit(":", 1)[1]
+                seen = join_key((category, action + "/learned", phase, learned))
+                if cache_has(seen):
+                    return None
+                recorder.record(category, action, learned, phase, inv)
+                cache_add(seen)
+                return None
             recorder.record(category, action, learned, phase, inv)
             return None
         reporter.report(

@@ -109,6 +109,55 @@ def test_learn_then_enforce_network(child: RunChild, tmp_path: Path) -> None:
     assert "[fd00:ec2::254]:80" in targets
 
 
+LEARN_REPEATED = (
+    SERVER
+    + """
+import sandbox
+from sandbox.runtime import hook
+sandbox.install(mode="learn")
+other = socket.socket()
+other.bind(("127.0.0.1", 0))
+other.listen(8)
+def connect(port):
+    socket.create_connection(("localhost", port)).close()
+connect(PORT)  # init
+hook.mark_invoke_phase()
+for i in range(3):
+    hook.begin_invocation(f"req-{i}", {})
+    connect(PORT)
+    connect(PORT)
+    hook.end_invocation()
+hook.begin_invocation("req-other", {})
+connect(other.getsockname()[1])
+hook.end_invocation()
+print("OTHER", other.getsockname()[1])
+"""
+)
+
+
+def test_learn_writes_each_connect_once_per_name_port_and_phase(child: RunChild) -> None:
+    # GIVEN a function that connects to the same service by name at init and twice in each of
+    # three invocations, then once to another port
+    port = _free_port()
+    learned = child(LEARN_REPEATED, env={"TEST_PORT": str(port)})
+    assert learned.returncode == 0, learned.stderr
+    other = int(next(line.split()[1] for line in learned.lines if line.startswith("OTHER")))
+    connects = [
+        (o["phase"], o["target"], o["request_id"])
+        for o in learned.observations
+        if o["category"] == "network" and o["action"] == "connect"
+    ]
+    # THEN each (name:port, phase) is written once, in the invocation that first made it
+    assert sorted(c[:2] for c in connects) == sorted(
+        [
+            ("init", f"localhost:{port}"),
+            ("invoke", f"localhost:{port}"),
+            ("invoke", f"localhost:{other}"),
+        ]
+    )
+    assert {c[2] for c in connects if c[0] == "invoke"} == {"req-0", "req-other"}
+
+
 def test_runtime_api_is_never_reached_from_python_code(child: RunChild, tmp_path: Path) -> None:
     # GIVEN the Runtime API address (the runtime client reaches it through native code, never
     # through a Python socket) and a profile allowing nothing else
