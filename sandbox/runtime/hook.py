@@ -89,8 +89,11 @@ CALLER_EVENTS = frozenset(
         "sandbox.flush",
         "sandbox.init_failed",
         "subprocess.Popen",  # the decoder reads Popen's frame only when Popen raised it
+        "compile",  # the eval/exec site: the code that called them (see decoders.code)
     }
 )
+# Of those, the events whose decoder takes the caller too.
+CALLER_DECODERS = frozenset({"subprocess.Popen", "compile"})
 # Functions of the frozen modules that run only while installing (before the function's code
 # loads), where looking a module attribute up is safe; everything else the hook may call must
 # have bound what it uses at import (checked by freeze.verify at every install).
@@ -632,7 +635,7 @@ def _build(
         if event in INVOKE_ONLY and phase_of() != "invoke":
             return None
         try:
-            accesses = decoder(args) if event != "subprocess.Popen" else decoder(args, caller)
+            accesses = decoder(args, caller) if event in CALLER_DECODERS else decoder(args)
             if not accesses:
                 return None
             # An open's raw arguments go with its last access (a read-write open is two, of

@@ -174,6 +174,10 @@ def caller_frame(depth: int = 1) -> FrameType | None:
 
 
 _NO_SITE = "<unknown>:<unknown>"
+# _norm's answers by exact str file name (a pure function of it), for the eval/exec sites.
+_NORMED: dict[str, str] = {}
+_NORMED_LIMIT = 1024
+_dict_get = dict.get
 
 
 def caller_site(depth: int = 1) -> str:
@@ -313,7 +317,22 @@ def _is_file_content(source: object, path: str) -> bool:
     return _type(content) is _bytes and content == source
 
 
-def _compile(args: tuple[Any, ...]) -> list[Access] | None:
+def _site_of(caller: Any) -> str:
+    """The site of the code that raised the event, as :func:`caller_site` finds it: ``caller``
+    itself when the core named it and it is not the sandbox's own (then it is the innermost
+    frame the walk would stop at), else the walk."""
+    if _type(caller) is _CodeType and _id(caller) not in OWN_IDS:
+        filename = caller.co_filename
+        normed = _dict_get(_NORMED, filename) if _type(filename) is _str else None
+        if normed is None:
+            normed = _norm(filename)
+            if _type(filename) is _str and _len(_NORMED) < _NORMED_LIMIT:
+                _NORMED[filename] = normed
+        return normed + ":" + _getattr(caller, "co_qualname", caller.co_name)
+    return caller_site(2)
+
+
+def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
     filename = as_text(args[1]) if _len(args) > 1 else None
     if filename is not None and _str_startswith(filename, "/") and _from_import_system():
         # The import system compiling a module's source file (no usable .pyc): when what it
@@ -326,7 +345,7 @@ def _compile(args: tuple[Any, ...]) -> list[Access] | None:
         if name is not None and args and _is_file_content(args[0], path):
             return [("code", "exec", path, None), ("modules", "import", name, path)]
         return [("code", "compile", path, None)]
-    site = caller_site()
+    site = _site_of(caller)
     if site == _NO_SITE and args and args[0] is None and filename is not None:
         # No Python frame, no source object: the interpreter parsing a file it opened itself
         # (`python script.py`, after its cpython.run_file event). Running that file decides,
