@@ -20,6 +20,7 @@ from sandbox.runtime import paths
 from sandbox.runtime.decoders import files
 
 NAMES = ["a", "b", "a/x", "b/y", "a/x/z", "l1", "l2", "b/l3"]
+FILES = ["a/x/z/f", "b/y/f", "l1/x/z/f", "b/l3/z/f"]
 LINK_TARGETS = ["a", "b", "a/x", "../tree", "/", "b/y", "nowhere"]
 PROBES = [
     "/".join(parts)
@@ -37,6 +38,9 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("rmdir"), st.sampled_from(NAMES), st.just("")),
     st.tuples(st.just("mkdir"), st.sampled_from(NAMES), st.just("")),
     st.tuples(st.just("rmtree"), st.sampled_from(NAMES), st.just("")),
+    # (a copy's or a hard link's source is only read: its answers are kept)
+    st.tuples(st.just("link"), st.sampled_from(FILES), st.sampled_from(NAMES)),
+    st.tuples(st.just("copyfile"), st.sampled_from(FILES), st.sampled_from(NAMES)),
     st.tuples(st.just("resolve"), st.sampled_from(PROBES), st.just("")),
 )
 SPELLINGS = st.sampled_from(["absolute", "relative", "dir_fd", "through-link"])
@@ -88,6 +92,15 @@ def _decide_then_do(base: Path, spelling: str, op: str, first: str, second: str)
         elif op == "mkdir":
             files.DECODERS["os.mkdir"]((name_of(first), 0o777, at))
             os.mkdir(name_of(first), **kwargs)
+        elif op == "link":
+            files.DECODERS["os.link"]((name_of(first), name_of(second), at, at))
+            extra = {} if fd is None else {"src_dir_fd": fd, "dst_dir_fd": fd}
+            os.link(name_of(first), name_of(second), **extra)
+        elif op == "copyfile":
+            # (shutil.copyfile takes no descriptor: names relative to the cwd, the tree)
+            source, target = str(base / first), str(base / second)
+            files.DECODERS["shutil.copyfile"]((source, target))
+            shutil.copyfile(source, target)
         elif op == "rmtree":
             files.DECODERS["shutil.rmtree"]((name_of(first), fd))
             shutil.rmtree(str(base / first))  # (its dir_fd argument is 3.11+)

@@ -341,7 +341,10 @@ def _two(first_action: str, second_action: str, dir_fds: bool, follows: bool = T
         second = spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
         first_out = decide(first_action, first)
         second_out = decide(second_action, second)
-        _changes(first, first_out)
+        if first_action == "write":
+            # (a copy's or a hard link's source is read: no name changes, no file's identity
+            # either — a new link changes the file's link count, not where a name leads)
+            _changes(first, first_out)
         _changes(second, second_out)
         return ((first_out or []) + (second_out or [])) or None
 
