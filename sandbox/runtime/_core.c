@@ -24,6 +24,9 @@
 #include <frameobject.h>
 #include "internal/pycore_runtime.h"
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -768,6 +771,216 @@ dir_verdict_allows(const open_key *key, int phase)
     return 1;
 }
 
+/* Names changed by events the core answered itself (below), for the hook's path cache: the
+ * callback takes them (forgotten()) before it reads that cache. Bounded: past the bound, or
+ * out of memory, the hook is told to forget everything instead. */
+#define FORGET_QUEUE_SLOTS 64
+static char *g_forget_queue[FORGET_QUEUE_SLOTS];
+static size_t g_forget_count;
+static int g_forget_everything;
+
+static void
+forget_queue_drop(void)
+{
+    for (size_t i = 0; i < g_forget_count; i++) {
+        PyMem_RawFree(g_forget_queue[i]);
+        g_forget_queue[i] = NULL;
+    }
+    g_forget_count = 0;
+}
+
+static void
+forget_queue_add(const char *name, size_t n)
+{
+    if (g_forget_everything) {
+        return;
+    }
+    char *copy = g_forget_count < FORGET_QUEUE_SLOTS ? PyMem_RawMalloc(n + 1) : NULL;
+    if (copy == NULL) {
+        forget_queue_drop();
+        g_forget_everything = 1;
+        return;
+    }
+    memcpy(copy, name, n);
+    copy[n] = '\0';
+    g_forget_queue[g_forget_count++] = copy;
+}
+
+/* The place a changing event's name argument changes -- its directory and last name, the
+ * name itself not followed (what the files decoder's _the_name decides) -- written to
+ * `place`, when the core can tell it plainly: an exact ASCII str without NUL or newline,
+ * absolute (dir_fd ignored, as the kernel does) or relative to a dir_fd >= 0 whose
+ * directory /proc names (not deleted); no "//", "." or ".." component, no trailing "/";
+ * the last name not a module file's (the decoder's other paths keep track of those).
+ * `dir_fd_out`: the descriptor the name is relative to, or -1. 0: the callback decides. */
+static int
+change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_len,
+             size_t *cut_out, int *dir_fd_out)
+{
+    static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
+    if (!PyUnicode_CheckExact(path) || !PyLong_CheckExact(dir_fd_obj)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(path) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    if (!PyUnicode_IS_ASCII(path)) {
+        return 0;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(path);
+    const char *name = (const char *)PyUnicode_DATA(path);
+    if (len < 1 || len >= OPEN_PATH_MAX || memchr(name, 0, (size_t)len) != NULL ||
+        memchr(name, '\n', (size_t)len) != NULL) {
+        return 0;
+    }
+    int overflow = 0;
+    long long dir_fd = PyLong_AsLongLongAndOverflow(dir_fd_obj, &overflow);
+    if (overflow || (dir_fd == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    size_t n = 0;
+    *dir_fd_out = -1;
+    if (name[0] != '/') {
+        if (dir_fd < 0 || dir_fd > INT_MAX) {
+            return 0; /* relative to the working directory: the callback reads it */
+        }
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", (int)dir_fd);
+        ssize_t got = readlink(link, place, OPEN_PATH_MAX);
+        if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
+            return 0;
+        }
+        n = (size_t)got;
+        static const char deleted[] = " (deleted)";
+        if (n >= sizeof(deleted) - 1 &&
+            memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if ((unsigned char)place[i] >= 0x80 || place[i] == '\n') {
+                return 0;
+            }
+        }
+        if (n == 1) {
+            n = 0; /* "/" + "/" + name: one slash */
+        }
+        if (n + 1 + (size_t)len >= OPEN_PATH_MAX) {
+            return 0;
+        }
+        place[n++] = '/';
+        *dir_fd_out = (int)dir_fd;
+    }
+    memcpy(place + n, name, (size_t)len);
+    n += (size_t)len;
+    place[n] = '\0';
+    if (n < 2 || place[n - 1] == '/' || strstr(place, "//") != NULL ||
+        strstr(place, "/./") != NULL || strstr(place, "/../") != NULL ||
+        ends_with(place, (Py_ssize_t)n, "/.") || ends_with(place, (Py_ssize_t)n, "/..")) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
+        if (ends_with(place, (Py_ssize_t)n, module_suffixes[i])) {
+            return 0;
+        }
+    }
+    size_t cut = n - 1;
+    while (cut > 0 && place[cut] != '/') {
+        cut--;
+    }
+    *place_len = n;
+    *cut_out = cut;
+    return 1;
+}
+
+/* Whether a write verdict holds for the directory of `place` (cut: its last "/"), and, for a
+ * name relative to a descriptor, the descriptor is open on that very directory. */
+static int
+change_allowed(const char *place, size_t cut, int dir_fd, int phase)
+{
+    open_key dir_key = {cut > 0 ? place : "/", cut > 0 ? (Py_ssize_t)cut : 1, "", 0,
+                        DIR_VERDICT, 1};
+    const open_slot *dir = dir_verdict_for(&dir_key, 1, phase);
+    if (dir == NULL) {
+        return 0;
+    }
+    if (dir_fd >= 0) {
+        /* /proc named the descriptor's directory by this very path; with an identity (once
+         * answers are validated) the descriptor must be open on the verdict's directory too.
+         * Without one, no child has run and every change was decided: the directory now at
+         * the path is the one the verdict was taken on. */
+        struct stat st;
+        if (fstat(dir_fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            return 0;
+        }
+        if (dir->identity == 1) {
+            if ((unsigned long long)st.st_dev != dir->dev ||
+                (unsigned long long)st.st_ino != dir->ino) {
+                return 0;
+            }
+        }
+        else if (dir->identity != 0 || g_open_validate) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A remove, rmdir, mkdir or rename of names in directories whose every name may be written
+ * (a write verdict: see dir_verdict_allows), answered as the callback would (the files
+ * decoder decides each on its unfollowed name, "write"), with what the callback does after
+ * it: the open answers for each name and below it are dropped, and the names are queued for
+ * the hook's path cache. Anything else goes to the callback. */
+static int
+change_answered(const char *event, PyObject *args, int phase)
+{
+    if (g_dir_count == 0 || !PyTuple_CheckExact(args)) {
+        return 0;
+    }
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    char first[OPEN_PATH_MAX + 1], second[OPEN_PATH_MAX + 1];
+    size_t first_len, second_len, first_cut, second_cut;
+    int first_fd, second_fd;
+    if (strcmp(event, "os.rename") == 0) {
+        if (nargs != 4 ||
+            !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 2), first, &first_len,
+                          &first_cut, &first_fd) ||
+            !change_place(PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 3), second,
+                          &second_len, &second_cut, &second_fd) ||
+            !change_allowed(first, first_cut, first_fd, phase) ||
+            !change_allowed(second, second_cut, second_fd, phase)) {
+            return 0;
+        }
+        open_forget(first, first_len);
+        open_forget(second, second_len);
+        forget_queue_add(first, first_len);
+        forget_queue_add(second, second_len);
+        return 1;
+    }
+    Py_ssize_t dir_fd_index;
+    if (strcmp(event, "os.remove") == 0 || strcmp(event, "os.rmdir") == 0) {
+        dir_fd_index = 1;
+    }
+    else if (strcmp(event, "os.mkdir") == 0) {
+        dir_fd_index = 2;
+    }
+    else {
+        return 0;
+    }
+    if (nargs != dir_fd_index + 1 ||
+        !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, dir_fd_index), first,
+                      &first_len, &first_cut, &first_fd) ||
+        !change_allowed(first, first_cut, first_fd, phase)) {
+        return 0;
+    }
+    open_forget(first, first_len);
+    forget_queue_add(first, first_len);
+    return 1;
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* Process state                                                                         */
 
@@ -1084,6 +1297,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
         return 0; /* the callback's answer: no module runs */
+    }
+    if (event[0] == 'o' && event[1] == 's' && event[2] == '.' && g_dir_count > 0 &&
+        change_answered(event, args, invoke_now())) {
+        return 0; /* a change of names a write verdict covers */
     }
     return decide(event, args);
 }
@@ -1589,6 +1806,38 @@ core_file_identity(PyObject *self, PyObject *path)
 }
 
 static PyObject *
+core_forgotten(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("forgotten");
+    }
+    if (g_forget_everything) {
+        g_forget_everything = 0;
+        forget_queue_drop();
+        Py_RETURN_TRUE;
+    }
+    if (g_forget_count == 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyTuple_New((Py_ssize_t)g_forget_count);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < g_forget_count; i++) {
+        PyObject *name = PyUnicode_FromString(g_forget_queue[i]);
+        if (name == NULL) {
+            Py_DECREF(out);
+            return NULL; /* the queue is kept: the next call hands it over */
+        }
+        PyTuple_SET_ITEM(out, (Py_ssize_t)i, name);
+    }
+    forget_queue_drop();
+    return out;
+}
+
+static PyObject *
 core_inside(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -1631,6 +1880,9 @@ static PyMethodDef core_methods[] = {
      "open_cache_forget(name): forget the open answers for name and every name below it."},
     {"open_cache_validate", core_open_cache_validate, METH_NOARGS,
      "open_cache_validate(): from now on every open answer is re-checked with a stat."},
+    {"forgotten", core_forgotten, METH_NOARGS,
+     "forgotten() -> tuple | True | None: only from the sandbox's own code inside the callback;"
+     " the names changed by events the core answered since the last call (True: everything)."},
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},

@@ -22,6 +22,7 @@ __all__ = [
     "dir_verdict_add",
     "enter_invoke",
     "file_identity",
+    "forgotten",
     "inside",
     "install",
     "installed",
@@ -64,4 +65,5 @@ open_cache_forget = _impl.open_cache_forget
 open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 file_identity = _impl.file_identity
+forgotten = _impl.forgotten
 installed = _impl.installed

@@ -36,6 +36,7 @@ __all__ = [
     "dir_verdict_add",
     "enter_invoke",
     "file_identity",
+    "forgotten",
     "inside",
     "install",
     "installed",
@@ -67,6 +68,10 @@ _stat = __import__("os").stat
 _mmap = __import__("mmap").mmap
 _MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
+_fstat = __import__("os").fstat
+_readlink = __import__("os").readlink
+_INT_MAX = 2**31 - 1
+_S_ISDIR = __import__("stat").S_ISDIR
 _str_isascii = str.isascii
 _str_rfind = str.rfind
 _str_endswith = str.endswith
@@ -153,6 +158,112 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
             return False
         return (st.st_dev, st.st_ino) == (dev, ino)
     return kind == 1 and (st.st_dev, st.st_ino) == (dev, ino)
+
+
+_CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_fd's index
+FORGET_QUEUE_SLOTS = 64
+_CHANGE_ODD_ENDINGS = ("/.", "/..", *_MODULE_SUFFIXES)
+
+
+def _change_place(path: Any, dir_fd: Any) -> tuple[str, str, int] | None:
+    """The native core's ``change_place``: (the changed name, its directory, the descriptor it
+    is relative to or -1), or ``None`` (the callback decides)."""
+    if type(path) is not str or type(dir_fd) is not int:
+        return None
+    if not path or len(path) >= OPEN_PATH_MAX or not _str_isascii(path):
+        return None
+    if "\x00" in path or "\n" in path or not -_LONG_LONG <= dir_fd < _LONG_LONG:
+        return None
+    fd = -1
+    if path[0] != "/":
+        if not 0 <= dir_fd <= _INT_MAX:
+            return None  # relative to the working directory: the callback reads it
+        try:
+            folder = _readlink("/proc/self/fd/" + str(dir_fd))
+        except (OSError, ValueError):
+            return None
+        if (
+            not folder
+            or folder[0] != "/"
+            or len(folder) >= OPEN_PATH_MAX
+            or _str_endswith(folder, " (deleted)")
+            or not _str_isascii(folder)
+            or "\n" in folder
+        ):
+            return None
+        path = (folder if folder != "/" else "") + "/" + path
+        if len(path) >= OPEN_PATH_MAX:
+            return None
+        fd = dir_fd
+    if (
+        len(path) < 2
+        or path[-1] == "/"
+        or "//" in path
+        or "/./" in path
+        or "/../" in path
+        or _str_endswith(path, _CHANGE_ODD_ENDINGS)
+    ):
+        return None
+    return path, path[: _str_rfind(path, "/")] or "/", fd
+
+
+def _change_allowed(
+    directory: str,
+    fd: int,
+    phase: str,
+    table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
+    validate: bool,
+) -> bool:
+    """The native core's ``change_allowed``: a write verdict on ``directory`` holds (and a
+    descriptor the name is relative to is open on that very directory)."""
+    entry = table.get((directory, _DIR_VERDICT, 1, phase))
+    if entry is None or (validate and not (entry[0] and _open_still_valid(directory, entry))):
+        return False
+    if fd >= 0:
+        # /proc named the descriptor's directory by this very path; with an identity (once
+        # answers are validated) the descriptor must be open on the verdict's directory too.
+        try:
+            st = _fstat(fd)
+        except OSError:
+            return False
+        if not _S_ISDIR(st.st_mode):
+            return False
+        if entry[0] == 1:
+            if (st.st_dev, st.st_ino) != entry[1:]:
+                return False
+        elif entry[0] != 0 or validate:
+            return False
+    return True
+
+
+def _change_answer(
+    event: str,
+    args: tuple[Any, ...],
+    phase: str,
+    table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
+    validate: bool,
+) -> list[str] | None:
+    """The names a remove, rmdir, mkdir or rename changes, when write verdicts cover them all
+    (the native core's ``change_answered``); ``None``: the callback decides."""
+    if event == "os.rename":
+        if len(args) != 4:
+            return None
+        first = _change_place(args[0], args[2])
+        second = _change_place(args[1], args[3])
+        if first is None or second is None:
+            return None
+        if not _change_allowed(first[1], first[2], phase, table, validate):
+            return None
+        if not _change_allowed(second[1], second[2], phase, table, validate):
+            return None
+        return [first[0], second[0]]
+    index = _CHANGE_EVENTS[event]
+    if len(args) != index + 1:
+        return None
+    place = _change_place(args[0], args[index])
+    if place is None or not _change_allowed(place[1], place[2], phase, table, validate):
+        return None
+    return [place[0]]
 
 
 def _identity_of(identity: tuple[int, int] | None, what: str) -> tuple[int, int, int]:
@@ -246,6 +357,9 @@ def install(
     _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
     _open_validate = [False]
     _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
+    # Names changed by events answered here (see _change_answer), for the hook's path cache;
+    # [True] past the bound: forget everything.
+    _forgotten: list[Any] = []
     _phase = ["init"]
     # The phase as processes forked from this one see it (a page shared across fork): a
     # worker forked during init moves to invoke with its parent. None where mmap fails.
@@ -320,6 +434,18 @@ def install(
             if (type(name) is _str and name != "<module>") or (
                 type(filename) is _str and filename[:1] != "/"
             ):
+                return
+        if _dirs[0] and type(args) is tuple and (event == "os.rename" or event in _CHANGE_EVENTS):
+            # The native core's change_answered: a change of names a write verdict covers.
+            changed = _change_answer(event, args, _phase_now(), _open, _open_validate[0])
+            if changed is not None:
+                for place in changed:
+                    _open_cache_forget(place)
+                    if _forgotten[:1] != [True]:
+                        if len(_forgotten) < FORGET_QUEUE_SLOTS:
+                            _forgotten.append(place)
+                        else:
+                            _forgotten[:] = [True]
                 return
         local = _local
         if local.fetching:
@@ -400,6 +526,15 @@ def install(
         _open.clear()
         _dirs[0] = 0
 
+    def _take_forgotten() -> tuple[str, ...] | bool | None:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("forgotten")
+        if not _forgotten:
+            return None
+        out: tuple[str, ...] | bool = True if _forgotten[0] is True else tuple(_forgotten)
+        _forgotten.clear()
+        return out
+
     def _dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller():
             raise _refuse("dir_verdict_add")
@@ -446,6 +581,7 @@ def install(
         dir_verdict_add=_dir_verdict_add,
         open_cache_forget=_open_cache_forget,
         open_cache_validate=_open_cache_validate,
+        forgotten=_take_forgotten,
         inside=lambda: _local.depth > 0,
     )
     return True
@@ -642,6 +778,26 @@ def open_cache_validate() -> None:
     """
     if _api:
         _api["open_cache_validate"]()
+
+
+def forgotten() -> tuple[str, ...] | bool | None:
+    """The names changed by events the core answered itself (a remove, rmdir, mkdir or rename
+    that write verdicts cover) since the last call: the hook's path cache drops what depends
+    on them. ``True``: more than the queue holds, drop everything; ``None``: nothing.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> forgotten()  # doctest: +SKIP
+    """
+    if not _api:
+        raise _refuse("forgotten")
+    result: tuple[str, ...] | bool | None = _api["forgotten"]()
+    return result
 
 
 def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:

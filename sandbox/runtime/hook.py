@@ -574,6 +574,15 @@ def _build(
     }
 
     def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
+        changed = take_forgotten()
+        if changed is not None:
+            # Names the core changed on its own (a remove, rename... a write verdict covers):
+            # the path cache drops what depends on them before anything reads it.
+            if type(changed) is tuple:
+                for place in changed:
+                    forget_below(place)
+            else:
+                forget_everything()  # (True: more than the core's queue holds)
         handler = handlers.get(event)
         if handler is not None:
             return handler(args, caller)
@@ -668,6 +677,9 @@ def _build(
     ceiling = policy.ceiling
     cache_has = core.cache_has
     cache_add = core.cache_add
+    take_forgotten = core.forgotten
+    forget_below = paths.forget_below
+    forget_everything = paths.forget_resolved_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
 

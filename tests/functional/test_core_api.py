@@ -737,6 +737,100 @@ def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
     assert result["bytes"] == "TypeError"
 
 
+def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_path: Path) -> None:
+    # GIVEN a write verdict on one folder (added from inside the callback, as the hook does
+    # once the policy allows every name there) and none on another
+    body = """
+    os.mkdir("d"); os.mkdir("other")
+    d, other = os.path.abspath("d"), os.path.abspath("other")
+    out = {"seen": 0}
+    EVENTS = {"os.remove", "os.rmdir", "os.mkdir", "os.rename", "zz.verdict", "zz.take"}
+    def callback(event, args, caller):
+        if event == "zz.verdict":
+            st = os.stat(d)
+            core.dir_verdict_add(d, "write", (st.st_dev, st.st_ino))
+        elif event == "zz.take":
+            out["taken"] = core.forgotten()
+        else:
+            out["seen"] += 1
+    core.install(frozenset(EVENTS), callback, frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.verdict")
+    def asked(tag, event, *args):
+        before = out["seen"]
+        sys.audit(event, *args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    fd, fd_other = os.open(d, os.O_RDONLY), os.open(other, os.O_RDONLY)
+    asked("remove", "os.remove", d + "/a", -1)
+    asked("rmdir", "os.rmdir", d + "/sub", -1)
+    asked("mkdir", "os.mkdir", d + "/new", 0o777, -1)
+    asked("rename", "os.rename", d + "/a", d + "/b", -1, -1)
+    asked("remove_dir_fd", "os.remove", "c", fd)
+    sys.audit("zz.take")
+    out["queued"] = out.pop("taken")
+    sys.audit("zz.take")
+    out["again"] = out.pop("taken")
+    # what the core cannot tell plainly, or no verdict covers, goes to the callback
+    asked("other_folder", "os.remove", other + "/a", -1)
+    asked("rename_out", "os.rename", d + "/a", other + "/a", -1, -1)
+    asked("other_fd", "os.remove", "c", fd_other)
+    asked("deeper_dir_fd", "os.remove", "x/c", fd)
+    asked("cwd_relative", "os.remove", "d/a", -1)
+    asked("dotdot", "os.remove", d + "/../d/a", -1)
+    asked("dot", "os.remove", d + "/./a", -1)
+    asked("double_slash", "os.remove", d + "//a", -1)
+    asked("trailing_slash", "os.rmdir", d + "/sub/", -1)
+    asked("newline", "os.remove", d + "/a\\nb", -1)
+    asked("module_file", "os.remove", d + "/m.py", -1)
+    asked("not_ascii", "os.remove", d + "/\\u00e9", -1)
+    class Name(str):
+        pass
+    asked("subclass", "os.remove", Name(d + "/a"), -1)
+    asked("bytes", "os.remove", (d + "/a").encode(), -1)
+    asked("short_args", "os.remove", d + "/a")
+    asked("folder_itself", "os.rmdir", d, -1)
+    for i in range(70):
+        sys.audit("os.remove", d + f"/n{i}", -1)
+    sys.audit("zz.take")
+    out["overflow"] = out.pop("taken")
+    try:
+        core.forgotten()
+    except PermissionError:
+        out["outside"] = "PermissionError"
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    d = str(tmp_path / "d")
+    # THEN removes, rmdirs, mkdirs and renames of names in the folder are answered by the core
+    for tag in ("remove", "rmdir", "mkdir", "rename", "remove_dir_fd"):
+        assert result[tag] == 0, tag
+    # AND the names they change are handed to the hook once, in order
+    assert result["queued"] == [d + "/a", d + "/sub", d + "/new", d + "/a", d + "/b", d + "/c"]
+    assert result["again"] is None
+    # AND every other change reaches the callback
+    for tag in (
+        "other_folder",
+        "rename_out",
+        "other_fd",
+        "deeper_dir_fd",
+        "cwd_relative",
+        "dotdot",
+        "dot",
+        "double_slash",
+        "trailing_slash",
+        "newline",
+        "module_file",
+        "not_ascii",
+        "subclass",
+        "bytes",
+        "short_args",
+        "folder_itself",
+    ):
+        assert result[tag] == 1, tag
+    # AND past the queue's bound the hook is told to forget everything; only it may ask
+    assert result["overflow"] is True
+    assert result["outside"] == "PermissionError"
+
+
 TRACE_BODY = """
 traced = []
 def tracer(frame, event, arg):

@@ -1129,3 +1129,35 @@ attempt("two-faced Path", lambda: sqlite3.connect(made).close())
     tampered = "two-faced Path " + ("blocked" if sys.version_info >= (3, 11) else "done")
     assert result.lines == ["plain Path done", tampered], result.stderr
     assert not (tmp_path / "data" / "planted.db").exists()
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_link_renamed_into_place_by_a_core_answered_change_is_seen(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN every name under out/ allowed (so the core answers removes and renames there
+    # itself, after the first write), a link out/link to out/real whose resolution the path
+    # cache holds, and a second link out/evil to the secrets' folder
+    _out_only(tmp_path)
+    (tmp_path / "out" / "real").mkdir()
+    (tmp_path / "out" / "real" / "x.txt").write_text("x")
+    (tmp_path / "data" / "x.txt").write_text("secret")
+    result = child(
+        ATTEMPT_LINES
+        + """
+out = task + "/out"
+open(out + "/first.txt", "w").close()              # the write verdict on out/
+os.symlink(out + "/real", out + "/link")
+attempt("through-link", lambda: open(out + "/link/x.txt").read())
+os.symlink(task + "/data", out + "/evil")
+os.rename(out + "/evil", out + "/link")             # answered by the core
+attempt("secret", lambda: print(open(out + "/link/x.txt").read()))  # the same name
+open(out + "/scratch", "w").close()
+os.remove(out + "/scratch")                          # answered by the core
+attempt("gone", lambda: open(out + "/scratch").read())
+""",
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN the cache's old answer for out/link is dropped before the next decision: the
+    # secret behind the new link is refused, and a removed name is just missing
+    assert result.lines == ["through-link done", "secret blocked", "gone kernel"], result.stderr

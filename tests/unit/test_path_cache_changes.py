@@ -94,8 +94,10 @@ def _decide_then_do(base: Path, spelling: str, op: str, first: str, second: str)
             os.mkdir(name_of(first), **kwargs)
         elif op == "link":
             files.DECODERS["os.link"]((name_of(first), name_of(second), at, at))
-            extra = {} if fd is None else {"src_dir_fd": fd, "dst_dir_fd": fd}
-            os.link(name_of(first), name_of(second), **extra)
+            if fd is None:
+                os.link(name_of(first), name_of(second))
+            else:
+                os.link(name_of(first), name_of(second), src_dir_fd=fd, dst_dir_fd=fd)
         elif op == "copyfile":
             # (shutil.copyfile takes no descriptor: names relative to the cwd, the tree)
             source, target = str(base / first), str(base / second)
@@ -103,7 +105,15 @@ def _decide_then_do(base: Path, spelling: str, op: str, first: str, second: str)
             shutil.copyfile(source, target)
         elif op == "rmtree":
             files.DECODERS["shutil.rmtree"]((name_of(first), fd))
-            shutil.rmtree(str(base / first))  # (its dir_fd argument is 3.11+)
+            # What the hook sees next: rmtree's own removals, each an event of its own (a link
+            # is unlinked, never entered), deepest first.
+            top = str(base / first)
+            if os.path.isdir(top) and not os.path.islink(top):
+                for folder, dirs, names in os.walk(top, topdown=False):
+                    for entry in names + [d for d in dirs if os.path.islink(f"{folder}/{d}")]:
+                        files.DECODERS["os.remove"]((f"{folder}/{entry}", -1))
+                    files.DECODERS["os.rmdir"]((folder, -1))
+            shutil.rmtree(top)  # (its dir_fd argument is 3.11+)
     except OSError:
         pass
     finally:
@@ -154,8 +164,8 @@ def test_a_change_keeps_the_answers_it_cannot_alter(tmp_path: Path) -> None:
     through = str(tmp_path / "link" / "input.json")
     for name in (kept, gone, through):
         paths.resolve(name)
-    # WHEN the job directory is removed (shutil.rmtree's event)
-    files.DECODERS["shutil.rmtree"]((str(tmp_path / "job"), None))
+    # WHEN the job directory is removed (the os.rmdir event that ends a shutil.rmtree)
+    files.DECODERS["os.rmdir"]((str(tmp_path / "job"), -1))
     # THEN the answers below it, and the one whose walk went through it, are dropped
     assert gone not in paths._RESOLVED
     assert through not in paths._RESOLVED

@@ -351,6 +351,14 @@ def _two(first_action: str, second_action: str, dir_fds: bool, follows: bool = T
     return decode
 
 
+def _tree_removal(args: tuple[Any, ...]) -> list[Access] | None:
+    # shutil.rmtree: decided on the tree's root (followed, as rmtree refuses a link there).
+    # It drops no cached answer itself: what it removes, it removes with os.unlink and
+    # os.rmdir, each an audited change of its own that drops what depends on its name (the
+    # answers for names still there, the directory verdicts, stay good until then).
+    return _one("write", spelled(_arg(args, 0), _arg(args, 1)))
+
+
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # Only the new link is written; reads through it are resolved to the real file later.
     name = spelled(_arg(args, 1), _arg(args, 2))
@@ -426,7 +434,7 @@ DECODERS = {
     "shutil.copystat": _two("read", "write", False),
     "shutil.copytree": _two("read", "write", False),
     "shutil.move": _two("write", "write", False),
-    "shutil.rmtree": _mutating("write", 0, 1),
+    "shutil.rmtree": _tree_removal,
     "shutil.chown": _mutating("write", 0, None),
     "shutil.make_archive": _mutating("write", 0, None),
     "shutil.unpack_archive": _two("read", "write", False),
