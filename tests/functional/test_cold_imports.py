@@ -30,6 +30,7 @@ NEVER = frozenset(
         "ctypes",
         "threading",
         "subprocess",
+        "signal",  # its enums; the process decoder names signals from the builtin _signal
         "sysconfig",
         "base64",
         "pydantic",
