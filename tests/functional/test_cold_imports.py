@@ -33,6 +33,7 @@ NEVER = frozenset(
         "signal",  # its enums; the process decoder names signals from the builtin _signal
         "sysconfig",
         "base64",
+        "binascii",  # the seccomp program is hex, decoded by bytes.fromhex
         "pydantic",
         "sandbox.profile",
         "sandbox.runtime.compiler",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -13,6 +12,7 @@ pyseccomp = pytest.importorskip("pyseccomp")
 from sandbox.kernel import KernelRequest, compile_kernel, describe  # noqa: E402
 from sandbox.kernel._bpf import AUDIT_ARCH_I386, AUDIT_ARCHES, run, seccomp_data, verdict  # noqa: E402
 from sandbox.kernel._rules import aligned_blocks  # noqa: E402
+from sandbox.runtime.kernel import seccomp_program  # noqa: E402
 
 ARCH_TOKENS = {"x86_64": pyseccomp.Arch.X86_64, "aarch64": pyseccomp.Arch.AARCH64}
 CLONE_THREAD_FLAGS = 0x3D0F00  # glibc pthread_create: VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|...
@@ -36,7 +36,7 @@ def exec_ok() -> dict[str, Any]:
 def program(section: dict[str, object], arch: str) -> bytes:
     seccomp = section["seccomp"]
     assert isinstance(seccomp, dict)
-    return base64.b64decode(seccomp[arch])
+    return seccomp_program(seccomp, arch)
 
 
 ARCHES = ("x86_64", "aarch64")

@@ -23,6 +23,7 @@ __all__ = [
     "install_kernel_detailed",
     "parse_proc_status",
     "probe",
+    "seccomp_program",
 ]
 
 ACTIVE = "active"
@@ -104,6 +105,30 @@ def describe(section: dict[str, object] | None) -> list[str]:
             where = ", ".join(dirs) if dirs else "nowhere"
             lines.append(f"landlock: {kind} only beneath: {where}")
     return lines
+
+
+def seccomp_program(seccomp: dict[str, object], arch: str) -> bytes:
+    """The BPF program of ``arch`` in a compiled ``seccomp`` section.
+
+    Hex when the section says ``"encoding": "hex"`` (decoded by ``bytes.fromhex``: no module to
+    load at a cold start); base64 in sections compiled before that.
+
+    Raises
+    ------
+    ValueError
+        When the text is not valid in its encoding.
+
+    Example
+    -------
+    >>> seccomp_program({"x86_64": "0600000000000000", "encoding": "hex"}, "x86_64").hex()
+    '0600000000000000'
+    """
+    text = str(seccomp[arch])
+    if seccomp.get("encoding") == "hex":
+        return bytes.fromhex(text)
+    import binascii
+
+    return binascii.a2b_base64(text)
 
 
 _INSTALLED: KernelInstall | None = None
@@ -194,9 +219,7 @@ def _install(
         statuses["seccomp"] = UNSUPPORTED
         reasons["seccomp"] = f"no program for {arch or os.uname().machine} in the profile"
     else:
-        import binascii
-
-        program = binascii.a2b_base64(str(seccomp[arch]))
+        program = seccomp_program(seccomp, arch)
 
     landlock = section.get("landlock")
     plan: dict[str, list[str]] = {}
