@@ -83,7 +83,7 @@ _module_dict: Any = vars(_ModuleType)["__dict__"].__get__
 # names, the same name: Signals sorts the constants by (number, name) and the first one wins.
 _SIGNALS: dict[int, str] = {}
 try:
-    import _signal as _signal_module
+    import _signal as _signal_module  # type: ignore[import-not-found]  # (no stub)
 
     _SIGNALS = {
         number: name
