@@ -12,5 +12,5 @@ def test_signal_names_are_the_signals_enum_names() -> None:
     expected = {int(member): member.name for member in signal.Signals}
     # WHEN the decoder's table (read from the builtin _signal at import) is compared
     # THEN it is the same table: every number, and the enum's name for numbers with aliases
-    assert processes._SIGNALS == expected
+    assert expected == processes._SIGNALS
     assert processes.signal_name(int(signal.SIGKILL)) == "SIGKILL"
