@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
     "ACTIVE",
     "ALERT",
@@ -107,7 +111,7 @@ def describe(section: dict[str, object] | None) -> list[str]:
     return lines
 
 
-def seccomp_program(seccomp: dict[str, object], arch: str) -> bytes:
+def seccomp_program(seccomp: Mapping[str, object], arch: str) -> bytes:
     """The BPF program of ``arch`` in a compiled ``seccomp`` section.
 
     Hex when the section says ``"encoding": "hex"`` (decoded by ``bytes.fromhex``: no module to
