@@ -57,11 +57,14 @@ def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
     'a/*/b'
     """
     entry = programs().get((pattern, flags))
-    if entry is None or not _WORDS:
-        return re.compile(pattern, flags)
-    final_flags, words, groups, groupindex, indexgroup = entry
-    code = list(memoryview(bytes.fromhex(words)).cast("I"))
-    compiled: re.Pattern[str] = _sre_compile(
-        pattern, final_flags, code, groups, dict(groupindex), tuple(indexgroup)
-    )
-    return compiled
+    if entry is not None and _WORDS:
+        try:
+            final_flags, words, groups, groupindex, indexgroup = entry
+            code = list(memoryview(bytes.fromhex(words)).cast("I"))
+            compiled: re.Pattern[str] = _sre_compile(
+                pattern, final_flags, code, groups, dict(groupindex), tuple(indexgroup)
+            )
+            return compiled
+        except (RuntimeError, TypeError, ValueError, OverflowError):
+            pass  # a damaged entry (the engine validates every program): re compiles it
+    return re.compile(pattern, flags)

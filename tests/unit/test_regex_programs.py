@@ -53,3 +53,15 @@ def test_the_supported_interpreters_have_a_table() -> None:
     # WHEN its key is looked up
     # THEN its table is there (the hint table is built without re's parser)
     assert set(regex_programs.programs()) == set(generalisation.PATTERNS)
+
+
+def test_a_damaged_program_is_compiled_by_re(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a table whose entry for a pattern holds a program the regex engine refuses
+    pattern, flags = generalisation.PATTERNS[0]
+    damaged = {(pattern, flags): [32, "ffffffff" * 4, 0, [], [None]]}
+    monkeypatch.setattr(regex_programs, "_table", damaged)
+    # WHEN the pattern is built
+    built = regex_programs.compile_pattern(pattern, flags)
+    # THEN re compiled it instead: the same pattern as re.compile's
+    re.purge()
+    assert built == re.compile(pattern, flags)
