@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -241,3 +242,13 @@ def test_aligned_blocks_cover_exactly() -> None:
     covered = {v for start, size in aligned_blocks(denied, 64) for v in range(start, start + size)}
     # THEN the cover is exact
     assert covered == denied
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_hex_copy_is_the_base64_program(locked: dict[str, Any], arch: str) -> None:
+    # GIVEN a compiled section (base64 under the arch, for runtimes from before the hex copy)
+    seccomp = locked["seccomp"]
+    assert isinstance(seccomp, dict)
+    # WHEN its two encodings of the arch's program are decoded
+    # THEN they are the same program
+    assert bytes.fromhex(seccomp["hex"][arch]) == base64.b64decode(seccomp[arch])

@@ -127,16 +127,17 @@ def test_runtime_import_does_not_need_libseccomp() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_seccomp_program_reads_hex_and_the_base64_of_older_sections() -> None:
-    # GIVEN one BPF program (two instructions), as the compiler writes it now (hex, with the
-    # section's encoding) and as sections compiled before that hold it (base64, no encoding)
+def test_seccomp_program_reads_the_hex_copy_and_the_base64_of_older_sections() -> None:
+    # GIVEN one BPF program (two instructions), as the compiler writes it now (base64 under the
+    # arch, and a hex copy) and as sections compiled before the copy hold it (base64 only)
     program = bytes(range(16))
-    current = {"x86_64": program.hex(), "encoding": "hex"}
-    older = {"x86_64": base64.b64encode(program).decode("ascii")}
+    b64 = base64.b64encode(program).decode("ascii")
+    current = {"x86_64": b64, "hex": {"x86_64": program.hex()}}
+    older = {"x86_64": b64}
     # WHEN each is decoded for the arch
     # THEN both give the program's bytes
     assert seccomp_program(current, "x86_64") == program
     assert seccomp_program(older, "x86_64") == program
-    # AND text that is not valid in its encoding is an error (the layer reports it, unloaded)
+    # AND a hex copy that is not hex is an error (the layer reports it, nothing loaded)
     with pytest.raises(ValueError):
-        seccomp_program({"x86_64": "not hex", "encoding": "hex"}, "x86_64")
+        seccomp_program({"x86_64": b64, "hex": {"x86_64": "not hex"}}, "x86_64")

@@ -114,8 +114,9 @@ def describe(section: dict[str, object] | None) -> list[str]:
 def seccomp_program(seccomp: Mapping[str, object], arch: str) -> bytes:
     """The BPF program of ``arch`` in a compiled ``seccomp`` section.
 
-    Hex when the section says ``"encoding": "hex"`` (decoded by ``bytes.fromhex``: no module to
-    load at a cold start); base64 in sections compiled before that.
+    From its hex copy (``"hex": {arch: ...}``, decoded by ``bytes.fromhex``: no module to load
+    at a cold start) when the section has one; from the base64 under ``arch`` otherwise
+    (sections compiled before the copy existed).
 
     Raises
     ------
@@ -124,15 +125,16 @@ def seccomp_program(seccomp: Mapping[str, object], arch: str) -> bytes:
 
     Example
     -------
-    >>> seccomp_program({"x86_64": "0600000000000000", "encoding": "hex"}, "x86_64").hex()
+    >>> section = {"x86_64": "BgAAAAAAAAA=", "hex": {"x86_64": "0600000000000000"}}
+    >>> seccomp_program(section, "x86_64").hex()
     '0600000000000000'
     """
-    text = str(seccomp[arch])
-    if seccomp.get("encoding") == "hex":
-        return bytes.fromhex(text)
+    hexed = seccomp.get("hex")
+    if isinstance(hexed, dict) and isinstance(hexed.get(arch), str):
+        return bytes.fromhex(hexed[arch])
     import binascii
 
-    return binascii.a2b_base64(text)
+    return binascii.a2b_base64(str(seccomp[arch]))
 
 
 _INSTALLED: KernelInstall | None = None
