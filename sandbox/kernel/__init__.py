@@ -69,7 +69,7 @@ def compile_kernel(request: KernelRequest) -> dict[str, object]:
     Returns
     -------
     dict[str, object]
-        ``{"version": 1, "request": {...}, "seccomp": {"x86_64": b64, "aarch64": b64,
+        ``{"version": 1, "request": {...}, "seccomp": {"x86_64": hex, "aarch64": hex,
         "denies": [...], "rules": [...], ...} | None, "reason": str (only when seccomp is
         None), "landlock": {"read": [...], "write": [...], "exec": [...], "handle": [...]}}``.
         Never raises because libseccomp is missing: ``seccomp`` is then None with a reason.

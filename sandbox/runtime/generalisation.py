@@ -42,8 +42,6 @@ modules and symbols are never rewritten by the table.
 
 from __future__ import annotations
 
-import re
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any
@@ -81,26 +79,39 @@ TABLE_ROWS = (
     *(row[0] for row in _NAME_ROW_SOURCES),
 )
 
+# The table's other regexes, by the name _compiled() gives them.
+_OTHER_SOURCES: tuple[tuple[str, str], ...] = (
+    ("pycache", r"/__pycache__/[^/]+\.pyc$"),
+    ("dist_info", r"^(?P<dir>.*)/(?P<pkg>[A-Za-z0-9_.]+)-[^/]+\.dist-info(?:/.*)?$"),
+    ("proc_pid", r"^/proc/[0-9]+(?=/|$)"),
+    ("proc_tid", r"^(/proc/[^/]+/task/)[0-9]+(?=/|$)"),
+    ("tmp_probe", r"^(\{tmp\}|/tmp)/(?=[a-z0-9_]*[0-9_])[a-z0-9_]{8}$"),
+    (
+        "tmp_prefixed",
+        r"(?<=[A-Za-z0-9]-)(?=[a-z0-9_]{0,7}[0-9_])[a-z0-9_]{8}(?=$|/|\.[A-Za-z0-9]+(?:$|/))",
+    ),
+    ("stars", r"\*{2,}"),
+    ("region", r"(?<=\.)[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?=\.)"),
+    ("space", r"(\s+)"),
+)
+# Every (pattern, flags) the table compiles: their programs are shipped (regex_programs).
+PATTERNS = tuple((src, 0) for _, src, _ in _NAME_ROW_SOURCES) + tuple(
+    (src, 0) for _, src in _OTHER_SOURCES
+)
+
 _cache: dict[str, Any] = {}
 
 
 def _compiled() -> dict[str, Any]:
     """The table's regexes, compiled once on first use (nothing is compiled at import)."""
     if not _cache:
-        _cache.update(
-            rows=tuple((name, re.compile(src), repl) for name, src, repl in _NAME_ROW_SOURCES),
-            pycache=re.compile(r"/__pycache__/[^/]+\.pyc$"),
-            dist_info=re.compile(r"^(?P<dir>.*)/(?P<pkg>[A-Za-z0-9_.]+)-[^/]+\.dist-info(?:/.*)?$"),
-            proc_pid=re.compile(r"^/proc/[0-9]+(?=/|$)"),
-            proc_tid=re.compile(r"^(/proc/[^/]+/task/)[0-9]+(?=/|$)"),
-            tmp_probe=re.compile(r"^(\{tmp\}|/tmp)/(?=[a-z0-9_]*[0-9_])[a-z0-9_]{8}$"),
-            tmp_prefixed=re.compile(
-                r"(?<=[A-Za-z0-9]-)(?=[a-z0-9_]{0,7}[0-9_])[a-z0-9_]{8}(?=$|/|\.[A-Za-z0-9]+(?:$|/))"
-            ),
-            stars=re.compile(r"\*{2,}"),
-            region=re.compile(r"(?<=\.)[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?=\.)"),
-            space=re.compile(r"(\s+)"),
+        from .regex_programs import compile_pattern
+
+        _cache["rows"] = tuple(
+            (name, compile_pattern(src), repl) for name, src, repl in _NAME_ROW_SOURCES
         )
+        for name, src in _OTHER_SOURCES:
+            _cache[name] = compile_pattern(src)
     return _cache
 
 

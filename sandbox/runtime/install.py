@@ -6,6 +6,7 @@ Used by the Lambda bootstrap and by any Python process (``sandbox.install(...)``
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import sys
 import time
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .recorder import Recorder
+
+_gc_freeze, _gc_unfreeze, _gc_freeze_count = gc.freeze, gc.unfreeze, gc.get_freeze_count
 
 # Learn mode with no profile of its own still starts from the base bundles, so the
 # observations hold only the function's own difference.
@@ -75,6 +78,28 @@ def install(
     >>> sandbox.install(mode="enforce", profile="profiles/orders.compiled.json")  # doctest: +SKIP
     """
     started = time.perf_counter()
+    # The objects that exist already (the runtime's modules, just imported) are set aside from
+    # the collector while installing: a collection in between then walks only what install
+    # builds, not the import's objects again. They go back (to the oldest generation, where
+    # they would end anyway) on the way out, errors included. Only when nothing else has frozen
+    # objects: gc.unfreeze() cannot give back another's freeze.
+    aside = _gc_freeze_count() == 0
+    if aside:
+        _gc_freeze()
+    try:
+        return _install(mode, profile, config, control, started)
+    finally:
+        if aside:
+            _gc_unfreeze()
+
+
+def _install(
+    mode: str | None,
+    profile: ProfileSource | None,
+    config: Config | None,
+    control: tuple[Callable[..., Any], ...] | None,
+    started: float,
+) -> dict[str, Any]:
     modules_before = set(sys.modules)
     existing = installed()
     if existing is not None:

@@ -30,8 +30,10 @@ NEVER = frozenset(
         "ctypes",
         "threading",
         "subprocess",
+        "signal",  # its enums; the process decoder names signals from the builtin _signal
         "sysconfig",
         "base64",
+        "binascii",  # the seccomp program is hex, decoded by bytes.fromhex
         "pydantic",
         "sandbox.profile",
         "sandbox.runtime.compiler",
@@ -41,8 +43,17 @@ NEVER = frozenset(
 LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder"})
 # Loaded only when the Python core is the core (with the native one it is not even frozen).
 PYTHON_CORE_ONLY = frozenset({"sandbox.runtime.core_fallback", "mmap"})
-# Loaded by install, not by the import (pathlib: its classes are captured at install).
-INSTALL_ONLY = frozenset({"pathlib", "tokenize", "linecache", "sandbox.runtime.aws_calls"})
+# Loaded by install, not by the import (pathlib: its classes are captured at install; the hint
+# table's shipped regex programs: built once, at install).
+INSTALL_ONLY = frozenset(
+    {
+        "pathlib",
+        "tokenize",
+        "linecache",
+        "sandbox.runtime.aws_calls",
+        "sandbox.runtime.regex_programs",
+    }
+)
 # CPython 3.14's _ctypes imports ctypes._layout (so ctypes, and through it sysconfig and
 # threading) when the kernel loader defines its structures; install then drops ctypes from
 # sys.modules (install.py, _forget_native_modules), the other two stay.
@@ -95,6 +106,7 @@ def test_enforce_loads_no_learning_and_no_tooling(tmp_path: Path) -> None:
     installed = set(found["install"])  # type: ignore[call-overload]
     assert not installed & ((NEVER - VIA_CTYPES_LAYOUT) | LEARN_ONLY)
     assert "sandbox.runtime.aws_calls" in installed
+    assert "sandbox.runtime.regex_programs" in installed
     if found["audit"] == "native":
         assert not installed & PYTHON_CORE_ONLY
     else:

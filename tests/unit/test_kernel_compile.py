@@ -13,6 +13,7 @@ pyseccomp = pytest.importorskip("pyseccomp")
 from sandbox.kernel import KernelRequest, compile_kernel, describe  # noqa: E402
 from sandbox.kernel._bpf import AUDIT_ARCH_I386, AUDIT_ARCHES, run, seccomp_data, verdict  # noqa: E402
 from sandbox.kernel._rules import aligned_blocks  # noqa: E402
+from sandbox.runtime.kernel import seccomp_program  # noqa: E402
 
 ARCH_TOKENS = {"x86_64": pyseccomp.Arch.X86_64, "aarch64": pyseccomp.Arch.AARCH64}
 CLONE_THREAD_FLAGS = 0x3D0F00  # glibc pthread_create: VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|...
@@ -36,7 +37,7 @@ def exec_ok() -> dict[str, Any]:
 def program(section: dict[str, object], arch: str) -> bytes:
     seccomp = section["seccomp"]
     assert isinstance(seccomp, dict)
-    return base64.b64decode(seccomp[arch])
+    return seccomp_program(seccomp, arch)
 
 
 ARCHES = ("x86_64", "aarch64")
@@ -241,3 +242,13 @@ def test_aligned_blocks_cover_exactly() -> None:
     covered = {v for start, size in aligned_blocks(denied, 64) for v in range(start, start + size)}
     # THEN the cover is exact
     assert covered == denied
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_hex_copy_is_the_base64_program(locked: dict[str, Any], arch: str) -> None:
+    # GIVEN a compiled section (base64 under the arch, for runtimes from before the hex copy)
+    seccomp = locked["seccomp"]
+    assert isinstance(seccomp, dict)
+    # WHEN its two encodings of the arch's program are decoded
+    # THEN they are the same program
+    assert bytes.fromhex(seccomp["hex"][arch]) == base64.b64decode(seccomp[arch])

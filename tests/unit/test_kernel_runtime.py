@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 
 import pytest
@@ -15,6 +16,7 @@ from sandbox.kernel import (
     parse_proc_status,
     probe,
 )
+from sandbox.runtime.kernel import seccomp_program
 
 STATUS_FIXTURE = """Name:\tpython3
 Umask:\t0022
@@ -123,3 +125,19 @@ def test_runtime_import_does_not_need_libseccomp() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # THEN pyseccomp was never imported
     assert out.stdout.strip() == "False"
+
+
+def test_seccomp_program_reads_the_hex_copy_and_the_base64_of_older_sections() -> None:
+    # GIVEN one BPF program (two instructions), as the compiler writes it now (base64 under the
+    # arch, and a hex copy) and as sections compiled before the copy hold it (base64 only)
+    program = bytes(range(16))
+    b64 = base64.b64encode(program).decode("ascii")
+    current = {"x86_64": b64, "hex": {"x86_64": program.hex()}}
+    older = {"x86_64": b64}
+    # WHEN each is decoded for the arch
+    # THEN both give the program's bytes
+    assert seccomp_program(current, "x86_64") == program
+    assert seccomp_program(older, "x86_64") == program
+    # AND a hex copy that is not hex is an error (the layer reports it, nothing loaded)
+    with pytest.raises(ValueError):
+        seccomp_program({"x86_64": b64, "hex": {"x86_64": "not hex"}}, "x86_64")

@@ -77,12 +77,32 @@ _known_plain = child.known_plain
 # A module's own namespace, read through ModuleType's slot (what object.__getattribute__
 # finds for an exact module, without the lookup).
 _module_dict: Any = vars(_ModuleType)["__dict__"].__get__
+# Signal numbers to the names ``signal.Signals`` gives them, read from the builtin ``_signal``
+# (loaded with the interpreter): importing ``signal`` builds its enums (~0.4 ms of init). The
+# same members (``SIG*`` constants, ``CTRL_*`` on Windows) and, for numbers with several
+# names, the same name: Signals sorts the constants by (number, name) and the first one wins.
 _SIGNALS: dict[int, str] = {}
 try:
-    import signal as _signal_module
+    import _signal as _signal_module  # type: ignore[import-not-found]  # (no stub)
 
-    _SIGNALS = {int(s): s.name for s in _signal_module.Signals}
-except Exception:  # pragma: no cover - every POSIX Python has signal
+    _SIGNALS = {
+        number: name
+        for name, number in sorted(
+            (
+                (name, value)
+                for name, value in vars(_signal_module).items()
+                if type(value) is int
+                and name.isupper()
+                and (
+                    (name.startswith("SIG") and not name.startswith("SIG_"))
+                    or name.startswith("CTRL_")
+                )
+            ),
+            key=lambda item: (item[1], item[0]),
+            reverse=True,  # the first name of a number is assigned last: it wins
+        )
+    }
+except Exception:  # pragma: no cover - every POSIX Python has _signal
     pass
 
 

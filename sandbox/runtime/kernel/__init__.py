@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
     "ACTIVE",
     "ALERT",
@@ -23,6 +27,7 @@ __all__ = [
     "install_kernel_detailed",
     "parse_proc_status",
     "probe",
+    "seccomp_program",
 ]
 
 ACTIVE = "active"
@@ -104,6 +109,32 @@ def describe(section: dict[str, object] | None) -> list[str]:
             where = ", ".join(dirs) if dirs else "nowhere"
             lines.append(f"landlock: {kind} only beneath: {where}")
     return lines
+
+
+def seccomp_program(seccomp: Mapping[str, object], arch: str) -> bytes:
+    """The BPF program of ``arch`` in a compiled ``seccomp`` section.
+
+    From its hex copy (``"hex": {arch: ...}``, decoded by ``bytes.fromhex``: no module to load
+    at a cold start) when the section has one; from the base64 under ``arch`` otherwise
+    (sections compiled before the copy existed).
+
+    Raises
+    ------
+    ValueError
+        When the text is not valid in its encoding.
+
+    Example
+    -------
+    >>> section = {"x86_64": "BgAAAAAAAAA=", "hex": {"x86_64": "0600000000000000"}}
+    >>> seccomp_program(section, "x86_64").hex()
+    '0600000000000000'
+    """
+    hexed = seccomp.get("hex")
+    if isinstance(hexed, dict) and isinstance(hexed.get(arch), str):
+        return bytes.fromhex(hexed[arch])
+    import binascii
+
+    return binascii.a2b_base64(str(seccomp[arch]))
 
 
 _INSTALLED: KernelInstall | None = None
@@ -194,9 +225,7 @@ def _install(
         statuses["seccomp"] = UNSUPPORTED
         reasons["seccomp"] = f"no program for {arch or os.uname().machine} in the profile"
     else:
-        import binascii
-
-        program = binascii.a2b_base64(str(seccomp[arch]))
+        program = seccomp_program(seccomp, arch)
 
     landlock = section.get("landlock")
     plan: dict[str, list[str]] = {}
