@@ -1837,6 +1837,100 @@ core_forgotten(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* fork_exec's own audit event (before 3.14, CPython raises none there)                   */
+/*
+ * _posixsubprocess.fork_exec starts a program and, before 3.14, raises no audit event: any
+ * function object of it the function's code can reach -- the module's attribute, a copy kept
+ * anywhere, a fresh instance of the module -- would exec unchecked. Every such object calls the
+ * one C implementation through the module's method table (PyMethodDef, static data of the
+ * extension, read at each call), so the core puts its own function there: it raises the event
+ * 3.14 raises (programs, argv, environment, cwd) and then calls the original. Once, for good.
+ */
+static PyCFunction g_fork_exec_original;
+static int g_fork_exec_sealed;
+
+static PyObject *
+fork_exec_varargs(PyObject *module, PyObject *args)
+{
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6) {
+        PyErr_SetString(PyExc_TypeError, "fork_exec: too few arguments");
+        return NULL;
+    }
+    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOO", PyTuple_GET_ITEM(args, 1),
+                    PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 5),
+                    PyTuple_GET_ITEM(args, 4)) < 0) {
+        return NULL;
+    }
+    return g_fork_exec_original(module, args);
+}
+
+static PyObject *
+fork_exec_fastcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 6) {
+        PyErr_SetString(PyExc_TypeError, "fork_exec: too few arguments");
+        return NULL;
+    }
+    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOO", args[1], args[0], args[5], args[4]) <
+        0) {
+        return NULL;
+    }
+    return ((PyObject * (*)(PyObject *, PyObject *const *, Py_ssize_t))(void (*)(void))
+                g_fork_exec_original)(module, args, nargs);
+}
+
+static PyObject *
+core_seal_fork_exec(PyObject *self, PyObject *function)
+{
+    (void)self;
+    if (g_fork_exec_sealed || g_installed) {
+        /* once, and only while installing (before the function's code runs) */
+        return PyBool_FromLong(g_fork_exec_sealed);
+    }
+    if (!PyCFunction_CheckExact(function)) {
+        PyErr_SetString(PyExc_TypeError, "seal_fork_exec: a builtin function is needed");
+        return NULL;
+    }
+    PyMethodDef *def = ((PyCFunctionObject *)function)->m_ml;
+    PyObject *module = PyCFunction_GET_SELF(function);
+    if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, "fork_exec") != 0 ||
+        module == NULL || !PyModule_Check(module)) {
+        Py_RETURN_FALSE;
+    }
+    const char *module_name = PyModule_GetName(module);
+    if (module_name == NULL) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    if (strcmp(module_name, "_posixsubprocess") != 0) {
+        Py_RETURN_FALSE;
+    }
+    int kind = def->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_KEYWORDS | METH_NOARGS |
+                                METH_O | METH_METHOD);
+    if (kind == METH_VARARGS) {
+        g_fork_exec_original = def->ml_meth;
+        def->ml_meth = (PyCFunction)fork_exec_varargs;
+    }
+    else if (kind == METH_FASTCALL) {
+        g_fork_exec_original = def->ml_meth;
+        def->ml_meth = (PyCFunction)(void (*)(void))fork_exec_fastcall;
+    }
+    else {
+        Py_RETURN_FALSE; /* a calling convention this core does not know: the hook's wrapper */
+    }
+    g_fork_exec_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_fork_exec_sealed(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(g_fork_exec_sealed);
+}
+
 static PyObject *
 core_inside(PyObject *self, PyObject *unused)
 {
@@ -1883,6 +1977,11 @@ static PyMethodDef core_methods[] = {
     {"forgotten", core_forgotten, METH_NOARGS,
      "forgotten() -> tuple | True | None: only from the sandbox's own code inside the callback;"
      " the names changed by events the core answered since the last call (True: everything)."},
+    {"seal_fork_exec", core_seal_fork_exec, METH_O,
+     "seal_fork_exec(fork_exec) -> bool: before install, once: every call of _posixsubprocess's"
+     " fork_exec raises the _posixsubprocess.fork_exec audit event first (as 3.14 does)."},
+    {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
+     "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},

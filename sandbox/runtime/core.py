@@ -23,6 +23,7 @@ __all__ = [
     "enter_invoke",
     "file_identity",
     "forgotten",
+    "fork_exec_sealed",
     "inside",
     "install",
     "installed",
@@ -32,6 +33,7 @@ __all__ = [
     "open_cache_forget",
     "open_cache_validate",
     "phase",
+    "seal_fork_exec",
 ]
 
 KIND: str
@@ -66,4 +68,6 @@ open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 file_identity = _impl.file_identity
 forgotten = _impl.forgotten
+seal_fork_exec = _impl.seal_fork_exec
+fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -37,6 +37,7 @@ __all__ = [
     "enter_invoke",
     "file_identity",
     "forgotten",
+    "fork_exec_sealed",
     "inside",
     "install",
     "installed",
@@ -46,6 +47,7 @@ __all__ = [
     "open_cache_forget",
     "open_cache_validate",
     "phase",
+    "seal_fork_exec",
 ]
 
 CACHE_LIMIT = 8192
@@ -798,6 +800,30 @@ def forgotten() -> tuple[str, ...] | bool | None:
         raise _refuse("forgotten")
     result: tuple[str, ...] | bool | None = _api["forgotten"]()
     return result
+
+
+def seal_fork_exec(function: Any) -> bool:
+    """The native core makes every call of ``_posixsubprocess.fork_exec`` raise its audit event
+    (before 3.14 CPython raises none there); the Python core cannot change a C function: always
+    ``False``, and the hook puts its sealed wrapper in the module instead.
+
+    Example
+    -------
+    >>> seal_fork_exec(None)
+    False
+    """
+    return False
+
+
+def fork_exec_sealed() -> bool:
+    """Whether :func:`seal_fork_exec` took effect: never with the Python core.
+
+    Example
+    -------
+    >>> fork_exec_sealed()
+    False
+    """
+    return False
 
 
 def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:

@@ -340,6 +340,13 @@ def install_hook(
         d + "/" + site for d in stdlib_dirs for site in frozen_code.ANNOTATE_CALLERS
     )
     frozen(address_book).interpose()
+    frozen_processes = frozen(processes)
+    # Before 3.14 fork_exec raises no event: the native core makes every call of it raise
+    # the event 3.14 raises (any function object of it, wherever the function's code found
+    # it); the Python core cannot, and the sealed wrapper below stands in its place.
+    sealed = frozen_processes._EMULATE_FORK_EXEC and frozen(core).seal_fork_exec(
+        frozen_processes._fork_exec_original
+    )
     if not frozen(core).install(
         names, callback, own_codes, mode, CALLER_EVENTS, invoke_only=INVOKE_ONLY & names
     ):
@@ -350,8 +357,7 @@ def install_hook(
         # only the control code may send one.)
         frozen(_enter_invoke_at_install)()
     sys.meta_path.insert(0, guard)
-    frozen_processes = frozen(processes)
-    if frozen_processes._EMULATE_FORK_EXEC:
+    if frozen_processes._EMULATE_FORK_EXEC and not sealed:
         # fork_exec's own event, as 3.14 raises it (multiprocessing calls it directly too).
         frozen_processes._route_fork_exec(frozen_processes._LIVE_POSIXSUBPROCESS[0], "fork_exec")
         loaded = lookup(sys.modules, "subprocess")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+from .. import core as _core
 from .. import child, environ, paths
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import (
@@ -353,6 +354,9 @@ _FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 # wrapper there that raises the event 3.14 raises, with the final argv, programs, environment
 # and cwd: the exec is decided again on exactly what the child gets.
 _EMULATE_FORK_EXEC = _sys.version_info < (3, 14)
+# Whether the native core made fork_exec raise that event itself (then no wrapper is needed,
+# and none is put in place): a C flag, not a Python object the function could flip.
+_fork_exec_sealed = _core.fork_exec_sealed
 
 
 def _fork_exec_wrapper(original: Any) -> Any:
@@ -480,7 +484,7 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
             its_os, popen = lookup_all(space, _SUBPROCESS_NAMES)
         if _type(its_os) is not _ModuleType or _module_dict(its_os) is not namespace:
             return "subprocess's own references were rebound"
-        if _EMULATE_FORK_EXEC:
+        if _EMULATE_FORK_EXEC and not _fork_exec_sealed():
             # Both names already lead to the sealed wrapper, whose code and cells are its own
             # (what _route_fork_exec answers None for, without routing anything): else ask it.
             wrapper = _FORK_EXEC_WRAPPER[0]
