@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 
-from .. import core as _core
 from .. import child, environ, paths
+from .. import core as _core
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import (
     _UNICODE_SIZES,
