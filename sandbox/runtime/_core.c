@@ -1061,7 +1061,7 @@ tracing_on(PyThreadState *ts)
  * signals in this thread is not enough: a process-directed signal is taken by any other thread
  * that does not block it, whose C-level handler then marks it for the main thread. So while
  * the main thread is in the callback, no thread is the main one: a signal that arrives stays
- * marked, and its handler runs once the callback has returned (PyErr_CheckSignals below).
+ * marked, and its handler runs once the audited call has returned (release_after_decision).
  * Only the thread in the callback changes the field, and restores it before anything else. */
 static inline unsigned long
 defer_signal_handlers(void)
@@ -1074,17 +1074,42 @@ defer_signal_handlers(void)
     return main_thread;
 }
 
-static inline int
-run_deferred_signal_handlers(unsigned long main_thread)
+/* Nothing may run in this thread between a decision and the operation it allowed: a Python
+ * signal handler or a finalizer the cyclic GC calls there could swap a link the decision
+ * followed (the same thread, so no lock or race is needed: a red team made it near-certain).
+ * So the handlers of signals that arrived meanwhile, and the collector, wait for the eval
+ * loop's next check -- after the audited call has returned -- where a no-op pending call makes
+ * sure that check comes and runs them (3.10-3.12 compute the eval breaker without pending
+ * signals while no thread may handle them, 3.13+ drop the bit; 3.12+ collect at such checks
+ * anyway). A pending call runs in the main thread;
+ * the collector also comes back at the next decision's end in any thread (below). */
+static int g_gc_held;   /* the collector was on and is held off until the next check */
+
+static int
+resume_after_operation(void *unused)
 {
-    if (main_thread == 0) {
-        return 0;
+    (void)unused;
+    if (g_gc_held) {
+        g_gc_held = 0;
+        PyGC_Enable();
     }
-    _PyRuntime.main_thread = main_thread;
-    /* Handlers of signals marked meanwhile run now, outside the callback (the caller's frame
-     * is the innermost one). CPython 3.10/3.11 may have recomputed its eval breaker without
-     * them while no thread could handle signals, so they are not left to the next check. */
+    /* (3.13+ drop the pending-signals bit a thread that may not handle them meets: the handlers
+     * of signals marked meanwhile are run from here, in the main thread, at this check) */
     return PyErr_CheckSignals();
+}
+
+static inline void
+release_after_decision(unsigned long main_thread, int gc_was_enabled)
+{
+    if (main_thread != 0) {
+        _PyRuntime.main_thread = main_thread; /* handlers of marked signals: at the next check */
+    }
+    if (gc_was_enabled) {
+        g_gc_held = 1;
+    }
+    if (main_thread != 0 || g_gc_held) {
+        (void)Py_AddPendingCall(resume_after_operation, NULL); /* (a full queue: a later one) */
+    }
 }
 
 /* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
@@ -1108,7 +1133,8 @@ decide(const char *event, PyObject *args)
     Py_INCREF(callback);
 
     unsigned long deferred = defer_signal_handlers();
-    int gc_was_enabled = PyGC_Disable();
+    int gc_was_enabled = PyGC_Disable() || g_gc_held;
+    g_gc_held = 0;
     PyThreadState *ts = PyThreadState_Get();
     tracing_off(ts);
     t_depth++;
@@ -1118,40 +1144,24 @@ decide(const char *event, PyObject *args)
 
     t_depth--;
     tracing_on(ts);
-    if (gc_was_enabled) {
-        PyGC_Enable();
+    if (t_depth > 0) {
+        /* a nested decision (foreign code inside the callback): the outer one releases */
+        if (gc_was_enabled) {
+            g_gc_held = 1;
+        }
+        if (deferred != 0) {
+            _PyRuntime.main_thread = deferred;
+        }
+    }
+    else {
+        release_after_decision(deferred, gc_was_enabled);
     }
     Py_DECREF(callback);
     Py_DECREF(name);
     Py_DECREF(caller);
 
     if (result == NULL) {
-        if (deferred != 0) {
-            PyObject *type, *value, *traceback;
-            PyErr_Fetch(&type, &value, &traceback);
-            if (run_deferred_signal_handlers(deferred) < 0) {
-                Py_XDECREF(type); /* a handler's exception replaces it, as at any check */
-                Py_XDECREF(value);
-                Py_XDECREF(traceback);
-            }
-            else {
-                PyErr_Restore(type, value, traceback);
-            }
-        }
         return -1; /* the callback raised: propagate */
-    }
-    if (deferred != 0) {
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        if (run_deferred_signal_handlers(deferred) < 0) {
-            /* A handler raised (KeyboardInterrupt...): it surfaces from the audited call. */
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(traceback);
-            Py_DECREF(result);
-            return -1;
-        }
-        PyErr_Restore(type, value, traceback);
     }
     if (result == Py_None) {
         Py_DECREF(result);
@@ -1923,6 +1933,184 @@ core_seal_fork_exec(PyObject *self, PyObject *function)
     Py_RETURN_TRUE;
 }
 
+/* posix_spawn, posix_spawnp and execve read their env mapping *after* their audit event
+ * (keys(), values(), then each item converted): a mapping whose Python code answers the
+ * decision one way and the child another (a rebound method, class, codec or global of
+ * os.environ's) would start a program with an environment nobody decided on. The core puts
+ * its own function in their method-table entries: a mapping that is not an exact dict is read
+ * once, the way the original reads it, into an exact dict of exact str/bytes copies, before the
+ * call -- so the event carries, and the child gets, that dict (reading an exact dict runs no
+ * Python code). Other item types are passed as they are (the decision refuses them). */
+typedef PyObject *(*fastcall_keywords)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+static fastcall_keywords g_spawn_original[3]; /* posix_spawn, posix_spawnp, execve */
+static int g_env_sealed;
+
+static PyObject *
+exact_copy(PyObject *item)
+{
+    if (PyUnicode_CheckExact(item) || PyBytes_CheckExact(item) || !(PyUnicode_Check(item) ||
+                                                                      PyBytes_Check(item))) {
+        Py_INCREF(item);
+        return item;
+    }
+    if (PyUnicode_Check(item)) {
+        return PyUnicode_FromObject(item); /* an exact str copy of a subclass */
+    }
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+}
+
+static PyObject *
+env_snapshot(PyObject *env)
+{
+    if (PyDict_CheckExact(env) || !PyMapping_Check(env)) {
+        Py_INCREF(env); /* an exact dict is read without any code; a non-mapping: the original
+                           raises its TypeError */
+        return env;
+    }
+    PyObject *keys = PyMapping_Keys(env);
+    if (keys == NULL) {
+        return NULL;
+    }
+    PyObject *values = PyMapping_Values(env);
+    if (values == NULL) {
+        Py_DECREF(keys);
+        return NULL;
+    }
+    PyObject *out = NULL;
+    if (!PyList_Check(keys) || !PyList_Check(values) ||
+        PyList_GET_SIZE(keys) != PyList_GET_SIZE(values)) {
+        PyErr_SetString(PyExc_TypeError, "env.keys() or env.values() is not a list");
+        goto done;
+    }
+    out = PyDict_New();
+    if (out == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = exact_copy(PyList_GET_ITEM(keys, i));
+        PyObject *value = key != NULL ? exact_copy(PyList_GET_ITEM(values, i)) : NULL;
+        int failed = value == NULL || PyDict_SetItem(out, key, value) < 0;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (failed) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+done:
+    Py_DECREF(keys);
+    Py_DECREF(values);
+    return out;
+}
+
+static PyObject *
+spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
+{
+    fastcall_keywords original = g_spawn_original[which];
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    Py_ssize_t index = -1;
+    if (nargs >= 3) {
+        index = 2;
+    }
+    else if (which == 2) { /* execve(path, argv, env): env may be given by keyword */
+        for (Py_ssize_t j = 0; j < nkw; j++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, j);
+            if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "env") == 0) {
+                index = nargs + j;
+                break;
+            }
+        }
+    }
+    if (index < 0) {
+        return original(module, args, nargs, kwnames); /* no env: the original's own error */
+    }
+    PyObject *snapshot = env_snapshot(args[index]);
+    if (snapshot == NULL) {
+        return NULL;
+    }
+    PyObject *small[16];
+    PyObject **copy = nargs + nkw <= 16 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)(nargs + nkw));
+    if (copy == NULL) {
+        Py_DECREF(snapshot);
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, args, sizeof(PyObject *) * (size_t)(nargs + nkw));
+    copy[index] = snapshot;
+    PyObject *result = original(module, copy, nargs, kwnames);
+    if (copy != small) {
+        PyMem_Free(copy);
+    }
+    Py_DECREF(snapshot);
+    return result;
+}
+
+static PyObject *
+posix_spawn_sealed(PyObject *m, PyObject *const *a, Py_ssize_t n, PyObject *k)
+{
+    return spawn_with_snapshot(0, m, a, n, k);
+}
+
+static PyObject *
+posix_spawnp_sealed(PyObject *m, PyObject *const *a, Py_ssize_t n, PyObject *k)
+{
+    return spawn_with_snapshot(1, m, a, n, k);
+}
+
+static PyObject *
+execve_sealed(PyObject *m, PyObject *const *a, Py_ssize_t n, PyObject *k)
+{
+    return spawn_with_snapshot(2, m, a, n, k);
+}
+
+static PyObject *
+core_seal_spawn_env(PyObject *self, PyObject *args)
+{
+    (void)self;
+    static const char *names[3] = {"posix_spawn", "posix_spawnp", "execve"};
+    static const fastcall_keywords sealed[3] = {posix_spawn_sealed, posix_spawnp_sealed,
+                                                execve_sealed};
+    if (g_env_sealed || g_installed) {
+        return PyBool_FromLong(g_env_sealed); /* once, and only while installing */
+    }
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3) {
+        PyErr_SetString(PyExc_TypeError, "seal_spawn_env(posix_spawn, posix_spawnp, execve)");
+        return NULL;
+    }
+    PyMethodDef *defs[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        PyObject *function = PyTuple_GET_ITEM(args, i);
+        if (function == Py_None) {
+            continue; /* not on this platform */
+        }
+        if (!PyCFunction_CheckExact(function)) {
+            Py_RETURN_FALSE;
+        }
+        PyMethodDef *def = ((PyCFunctionObject *)function)->m_ml;
+        PyObject *module = PyCFunction_GET_SELF(function);
+        const char *module_name = module != NULL && PyModule_Check(module)
+                                      ? PyModule_GetName(module) : NULL;
+        if (module_name == NULL) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
+        if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, names[i]) != 0 ||
+            strcmp(module_name, "posix") != 0 ||
+            (def->ml_flags & ~METH_COEXIST) != (METH_FASTCALL | METH_KEYWORDS)) {
+            Py_RETURN_FALSE; /* not the functions (or the calling convention) this core knows */
+        }
+        defs[i] = def;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (defs[i] != NULL) {
+            g_spawn_original[i] = (fastcall_keywords)(void (*)(void))defs[i]->ml_meth;
+            defs[i]->ml_meth = (PyCFunction)(void (*)(void))sealed[i];
+        }
+    }
+    g_env_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_fork_exec_sealed(PyObject *self, PyObject *unused)
 {
@@ -1980,6 +2168,9 @@ static PyMethodDef core_methods[] = {
     {"seal_fork_exec", core_seal_fork_exec, METH_O,
      "seal_fork_exec(fork_exec) -> bool: before install, once: every call of _posixsubprocess's"
      " fork_exec raises the _posixsubprocess.fork_exec audit event first (as 3.14 does)."},
+    {"seal_spawn_env", core_seal_spawn_env, METH_VARARGS,
+     "seal_spawn_env(posix_spawn, posix_spawnp, execve) -> bool: before install, once: their env"
+     " mapping, unless an exact dict, is read into an exact dict before the call (and its event)."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"file_identity", core_file_identity, METH_O,

@@ -34,6 +34,7 @@ __all__ = [
     "open_cache_validate",
     "phase",
     "seal_fork_exec",
+    "seal_spawn_env",
 ]
 
 KIND: str
@@ -69,5 +70,6 @@ inside = _impl.inside
 file_identity = _impl.file_identity
 forgotten = _impl.forgotten
 seal_fork_exec = _impl.seal_fork_exec
+seal_spawn_env = _impl.seal_spawn_env
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

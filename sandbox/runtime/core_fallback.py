@@ -48,6 +48,7 @@ __all__ = [
     "open_cache_validate",
     "phase",
     "seal_fork_exec",
+    "seal_spawn_env",
 ]
 
 CACHE_LIMIT = 8192
@@ -810,6 +811,20 @@ def seal_fork_exec(function: Any) -> bool:
     Example
     -------
     >>> seal_fork_exec(None)
+    False
+    """
+    return False
+
+
+def seal_spawn_env(posix_spawn: Any, posix_spawnp: Any, execve: Any) -> bool:
+    """The native core has ``posix_spawn``, ``posix_spawnp`` and ``execve`` read an env mapping
+    into an exact dict before their audit event; the Python core cannot change C functions:
+    always ``False`` (a documented limit: a mapping whose code answers differently after the
+    decision gives the child another environment).
+
+    Example
+    -------
+    >>> seal_spawn_env(None, None, None)
     False
     """
     return False

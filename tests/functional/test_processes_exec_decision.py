@@ -414,3 +414,67 @@ attempt("after", run)
         # fresh module instance run the program unchecked
         assert outcome["behind-wrapper"].startswith("ALLOWED 's3cr3t"), result.stdout
         assert outcome["fresh-instance"].startswith("ALLOWED 's3cr3t"), result.stdout
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_an_environment_mapping_that_answers_differently_is_read_once_before_the_decision(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command; WHEN the function hands posix_spawn/execve an os.environ whose
+    # keys()/values() (read by them after their event) give the child LD_PRELOAD, a variable
+    # the ceiling denies: through the instance's dict, a class swapped into its bases, a
+    # rebound key codec
+    attack = """
+import collections.abc
+def spawn(env):
+    pid = os.posix_spawn(ALLOWED[0], ALLOWED, env)
+    return os.waitpid(pid, 0)[1]
+def honest():
+    return spawn(dict(os.environ, LD_PRELOAD="/nonexistent/evil.so"))
+attempt("honest", honest)
+real = os.environ
+name = next(iter(real))
+def instance_dict():
+    def keys():
+        return ["LD_PRELOAD" if k == name else k for k in real._data and list(real)]
+    real.__dict__["keys"] = keys
+    real.__dict__["values"] = lambda: ["/nonexistent/evil.so" if k == name else real[k] for k in real]
+    try:
+        return spawn(real)
+    finally:
+        del real.__dict__["keys"], real.__dict__["values"]
+attempt("instance-dict", instance_dict)
+class Evil(collections.abc.MutableMapping):
+    __slots__ = ()
+    def keys(self):
+        return ["LD_PRELOAD" if k == name else k for k in type(self).__iter__(self)]
+def bases():
+    kind = type(real)
+    saved = kind.__bases__
+    kind.__bases__ = (Evil,)
+    try:
+        return spawn(real)
+    finally:
+        kind.__bases__ = saved
+attempt("bases", bases)
+def codec():
+    saved = real.encodekey
+    real.encodekey = lambda key: saved(name if key == "LD_PRELOAD" else key)
+    real.decodekey, saved_decode = (lambda value, d=real.decodekey: "LD_PRELOAD" if d(value) == name else d(value)), real.decodekey
+    try:
+        return spawn(real)
+    finally:
+        real.encodekey, real.decodekey = saved, saved_decode
+attempt("codec", codec)
+attempt("after", run)
+"""
+    result = _run(child, tmp_path, attack, core)
+    outcome = _assert_cached_then(result, honest="REFUSED processes env", after="ALLOWED")
+    variants = ("instance-dict", "bases", "codec")
+    if core == "native":
+        # THEN the mapping is read once, before the event: the decision sees LD_PRELOAD
+        for label in variants:
+            assert outcome[label].startswith("REFUSED processes env"), (label, result.stdout)
+    else:
+        # AND with the Python core (a documented limit) the child gets what was not decided
+        assert any(outcome[label].startswith("ALLOWED") for label in variants), result.stdout
