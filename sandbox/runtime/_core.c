@@ -23,6 +23,9 @@
 #include <Python.h>
 #include <frameobject.h>
 #include "internal/pycore_runtime.h"
+#if PY_VERSION_HEX < 0x030C0000
+#include "internal/pycore_interp.h" /* the collector's first generation (3.10/3.11) */
+#endif
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -1078,12 +1081,17 @@ defer_signal_handlers(void)
  * signal handler or a finalizer the cyclic GC calls there could swap a link the decision
  * followed (the same thread, so no lock or race is needed: a red team made it near-certain).
  * So the handlers of signals that arrived meanwhile, and the collector, wait for the eval
- * loop's next check -- after the audited call has returned -- where a no-op pending call makes
- * sure that check comes and runs them (3.10-3.12 compute the eval breaker without pending
- * signals while no thread may handle them, 3.13+ drop the bit; 3.12+ collect at such checks
- * anyway). A pending call runs in the main thread;
- * the collector also comes back at the next decision's end in any thread (below). */
-static int g_gc_held;   /* the collector was on and is held off until the next check */
+ * loop's next check -- after the audited call has returned:
+ * - signals: 3.13+ drop the pending-signals bit a thread that may not handle them meets, so the
+ *   bit is set again on this (the main) thread; 3.10-3.12 compute the eval breaker without
+ *   pending signals while no thread may handle them, so when a signal is pending a no-op
+ *   pending call makes that check come (and runs the handlers there);
+ * - the collector: 3.12+ collect only at such checks; 3.10/3.11 collect inside an allocation,
+ *   so when an allocation in the audited call could start a collection (the first generation
+ *   within a margin of its threshold), the collector stays off until that check (a pending
+ *   call, in the main thread; or the end of the next decision, in any thread). */
+#define GC_MARGIN 256
+static int g_gc_held; /* the collector was on and is held off until the next check */
 
 static int
 resume_after_operation(void *unused)
@@ -1093,21 +1101,43 @@ resume_after_operation(void *unused)
         g_gc_held = 0;
         PyGC_Enable();
     }
-    /* (3.13+ drop the pending-signals bit a thread that may not handle them meets: the handlers
-     * of signals marked meanwhile are run from here, in the main thread, at this check) */
     return PyErr_CheckSignals();
 }
 
-static inline void
-release_after_decision(unsigned long main_thread, int gc_was_enabled)
+static inline int
+collection_could_start(void)
 {
+#if PY_VERSION_HEX < 0x030C0000
+    struct gc_generation *young = &PyInterpreterState_Get()->gc.generations[0];
+    return young->threshold == 0 || young->count + GC_MARGIN >= young->threshold;
+#else
+    return 0;
+#endif
+}
+
+static inline void
+release_after_decision(PyThreadState *ts, unsigned long main_thread, int gc_was_enabled)
+{
+    int nudge = 0;
     if (main_thread != 0) {
         _PyRuntime.main_thread = main_thread; /* handlers of marked signals: at the next check */
+#if PY_VERSION_HEX >= 0x030D0000
+        _Py_atomic_or_uintptr(&ts->eval_breaker, (uintptr_t)1 << 1); /* _PY_SIGNALS_PENDING_BIT */
+#else
+        (void)ts;
+        nudge = _Py_atomic_load_relaxed(&_PyRuntime.ceval.signals_pending) != 0;
+#endif
     }
     if (gc_was_enabled) {
-        g_gc_held = 1;
+        if (collection_could_start()) {
+            g_gc_held = 1;
+            nudge = 1;
+        }
+        else {
+            PyGC_Enable();
+        }
     }
-    if (main_thread != 0 || g_gc_held) {
+    if (nudge) {
         (void)Py_AddPendingCall(resume_after_operation, NULL); /* (a full queue: a later one) */
     }
 }
@@ -1154,7 +1184,7 @@ decide(const char *event, PyObject *args)
         }
     }
     else {
-        release_after_decision(deferred, gc_was_enabled);
+        release_after_decision(ts, deferred, gc_was_enabled);
     }
     Py_DECREF(callback);
     Py_DECREF(name);
