@@ -716,13 +716,18 @@ ends_with(const char *s, Py_ssize_t n, const char *suffix)
 static int open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
                          unsigned long long ino);
 
+/* The flags of a directory verdict for reading module files (dir_module_verdict_add). */
+#define DIR_MODULE_READS 2
+
 static int
 dir_verdict_allows(const open_key *key, int phase)
 {
     static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
+    int module_file = 0;
     for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
         if (ends_with(key->path, key->len, module_suffixes[i])) {
-            return 0;
+            module_file = 1;
+            break;
         }
     }
     Py_ssize_t cut = key->len - 1;
@@ -747,6 +752,11 @@ dir_verdict_allows(const open_key *key, int phase)
         return 0;
     }
     if (dir == NULL) {
+        return 0;
+    }
+    /* A module file: only read, and only where the callback said module files are plain
+     * files (a folder outside the module roots: no import-machinery tracking there). */
+    if (module_file && (writes || dir_verdict_for(&dir_key, DIR_MODULE_READS, phase) == NULL)) {
         return 0;
     }
     struct stat st;
@@ -1211,52 +1221,165 @@ decide(const char *event, PyObject *args)
     return -1;
 }
 
-/* An `import` event the decision cache already allowed (the import guard's decision of the same
- * name comes first): answered here, as the callback would -- its first steps for an exact str
- * name are the decision-cache lookup of this very key ("modules" SEP "import" SEP phase SEP
- * name, built the same way). Names of another kind, empty, too long or starting with the
- * undecodable marker, and a C extension's event (it carries the file), go to the callback. */
+/* Module verdicts: dotted prefixes ("a.", "a.b.") below which the policy allows importing
+ * every name in a phase -- a rule covers them all (a package rule "a.**", "{stdlib}", a head
+ * "a.b.**") and no ceiling entry can match any of them (see Policy.modules_below_allowed) --
+ * or, for a "children" verdict, every name directly below it (the prefix and a text with no
+ * dot: a rule "a.b.*"; Policy.module_children_allowed). The hook adds one
+ * (module_verdict_add, only from its own code inside the callback) after it allowed an import
+ * under it; from then on the import guard's question (import_known) and the `import` event of
+ * a name it covers are answered here. A name is looked up by each of its prefixes that ends in
+ * a dot (and, for children, by the one up to its last dot): a few probes of a small table. */
+#define MODV_LIMIT 1024
+#define MODV_SLOTS 4096 /* power of two, four times the limit */
+
+typedef struct {
+    uint64_t hash;
+    size_t len;
+    int phase;
+    int children; /* 0: every name below the prefix; 1: only the names directly below it */
+    char *data;   /* NULL: empty slot */
+} modv_slot;
+
+static modv_slot g_modv[MODV_SLOTS];
+static size_t g_modv_count;
+
+static inline uint64_t
+modv_hash(const char *s, size_t n, int phase, int children)
+{
+    return bytes_hash(s, n, 16 + (uint64_t)phase + 2 * (uint64_t)children);
+}
+
+static size_t
+modv_find(const char *s, size_t n, int phase, int children, uint64_t h, int *found)
+{
+    size_t j = (size_t)h & (MODV_SLOTS - 1);
+    for (;;) {
+        modv_slot *slot = &g_modv[j];
+        if (slot->data == NULL) {
+            *found = 0;
+            return j;
+        }
+        if (slot->hash == h && slot->len == n && slot->phase == phase &&
+            slot->children == children && memcmp(slot->data, s, n) == 0) {
+            *found = 1;
+            return j;
+        }
+        j = (j + 1) & (MODV_SLOTS - 1);
+    }
+}
+
+static void
+modv_clear_all(void)
+{
+    for (size_t i = 0; i < MODV_SLOTS; i++) {
+        if (g_modv[i].data != NULL) {
+            PyMem_RawFree(g_modv[i].data);
+            g_modv[i].data = NULL;
+        }
+    }
+    g_modv_count = 0;
+}
+
+/* Whether a verdict of `phase` covers the module name (one-byte code units, n >= 1). */
+static int
+modv_covers(const char *name, size_t n, int phase)
+{
+    if (g_modv_count == 0) {
+        return 0;
+    }
+    int found;
+    size_t last = 0; /* the last dot (0: none past the first unit) */
+    for (size_t i = 1; i < n; i++) {
+        if (name[i] == '.') {
+            last = i;
+            modv_find(name, i + 1, phase, 0, modv_hash(name, i + 1, phase, 0), &found);
+            if (found) {
+                return 1;
+            }
+        }
+    }
+    if (last == 0) {
+        return 0;
+    }
+    modv_find(name, last + 1, phase, 1, modv_hash(name, last + 1, phase, 1), &found);
+    return found;
+}
+
 #define IMPORT_NAME_MAX 1024
+
+/* An exact str module name the core may answer: one byte per code unit, 1-1024 of them, not
+ * starting with NUL (the undecodable marker). Its units, or NULL (PyErr cleared). */
+static const char *
+import_name_units(PyObject *name, size_t *n)
+{
+    if (!PyUnicode_CheckExact(name)) {
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(name) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(name);
+    if (PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND || len < 1 || len > IMPORT_NAME_MAX) {
+        return NULL;
+    }
+    const char *units = (const char *)PyUnicode_DATA(name);
+    if (units[0] == '\0') {
+        return NULL;
+    }
+    *n = (size_t)len;
+    return units;
+}
+
+/* Whether the hook's answer to importing this name in the current phase is known to be
+ * "allowed": the decision cache holds "modules" SEP "import" SEP phase SEP name (the
+ * callback's own first lookup, the key built the same way), or a module verdict covers it. */
+static int
+import_name_known(const char *units, size_t len)
+{
+    static const char head[] = "modules\x1fimport\x1f";
+    int phase = invoke_now();
+    if (g_cache_count > 0) {
+        const char *word = phase ? "invoke" : "init";
+        char key[sizeof(head) + 8 + IMPORT_NAME_MAX];
+        size_t n = sizeof(head) - 1, p = strlen(word);
+        memcpy(key, head, n);
+        memcpy(key + n, word, p);
+        n += p;
+        key[n++] = '\x1f';
+        memcpy(key + n, units, len);
+        n += len;
+        int found;
+        cache_find(bytes_hash(key, n, 1), 1, key, (Py_ssize_t)n, &found);
+        if (found) {
+            return 1;
+        }
+    }
+    return modv_covers(units, len, phase);
+}
+
+/* An `import` event the decision cache already allowed (the import guard's decision of the same
+ * name comes first), or a module verdict covers: answered here, as the callback would -- its
+ * first steps for an exact str name are the decision-cache lookup of this very key
+ * ("modules" SEP "import" SEP phase SEP name, built the same way), then the ceiling and the
+ * rules, which a verdict answered for every name below its prefix. Names of another kind,
+ * empty, too long or starting with the undecodable marker, and a C extension's event (it
+ * carries the file), go to the callback. */
 static int
 import_cached(PyObject *args)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
         return 0;
     }
-    PyObject *name = PyTuple_GET_ITEM(args, 0);
-    if (!PyUnicode_CheckExact(name)) {
-        return 0;
-    }
     if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None) {
         return 0; /* a C extension's file: the callback decides what loads it */
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(name) < 0) {
-        PyErr_Clear();
-        return 0;
-    }
-#endif
-    Py_ssize_t len = PyUnicode_GET_LENGTH(name);
-    if (PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND || len < 1 || len > IMPORT_NAME_MAX) {
-        return 0;
-    }
-    const char *units = (const char *)PyUnicode_DATA(name);
-    if (units[0] == '\0') {
-        return 0;
-    }
-    static const char head[] = "modules\x1fimport\x1f";
-    const char *phase = invoke_now() ? "invoke" : "init";
-    char key[sizeof(head) + 8 + IMPORT_NAME_MAX];
-    size_t n = sizeof(head) - 1, p = strlen(phase);
-    memcpy(key, head, n);
-    memcpy(key + n, phase, p);
-    n += p;
-    key[n++] = '\x1f';
-    memcpy(key + n, units, (size_t)len);
-    n += (size_t)len;
-    int found;
-    cache_find(bytes_hash(key, n, 1), 1, key, (Py_ssize_t)n, &found);
-    return found;
+    size_t len;
+    const char *units = import_name_units(PyTuple_GET_ITEM(args, 0), &len);
+    return units != NULL && import_name_known(units, len);
 }
 
 /* An `exec` event that runs no module's code: the callback's answer is None
@@ -1331,9 +1454,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
             }
         }
     }
-    if (event[0] == 'i' && strcmp(event, "import") == 0 && g_cache_count > 0 &&
-        import_cached(args)) {
-        return 0; /* the callback's answer: a decision-cache hit */
+    if (event[0] == 'i' && strcmp(event, "import") == 0 &&
+        (g_cache_count > 0 || g_modv_count > 0) && import_cached(args)) {
+        return 0; /* the callback's answer: a decision-cache hit or a module verdict */
     }
     if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
         return 0; /* the callback's answer: no module runs */
@@ -1588,6 +1711,7 @@ core_cache_clear(PyObject *self, PyObject *unused)
         return refuse("cache_clear");
     }
     cache_clear_all();
+    modv_clear_all(); /* verdicts are decisions too */
     Py_RETURN_NONE;
 }
 
@@ -1744,6 +1868,117 @@ core_dir_verdict_add(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     }
     Py_RETURN_TRUE;
+}
+
+/* dir_verdict_add's twin for module files: reading the module files (.py, .pyc, .pyi, .so,
+ * .pth, .zip) directly in a folder is decided like reading any other file there -- the hook
+ * says so for folders outside the module roots, where the import machinery's reads are not
+ * tracked. Answers only together with the folder's read verdict (see dir_verdict_allows). */
+static PyObject *
+core_dir_module_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *directory, *identity;
+    if (!PyArg_ParseTuple(args, "UO:dir_module_verdict_add", &directory, &identity)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("dir_module_verdict_add");
+    }
+    if (!PyUnicode_CheckExact(directory)) {
+        PyErr_SetString(PyExc_TypeError, "dir_module_verdict_add: directory must be str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(directory) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(directory);
+    const char *path = (const char *)PyUnicode_DATA(directory);
+    if (!PyUnicode_IS_ASCII(directory) || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
+        memchr(path, 0, (size_t)len) != NULL || (len > 1 && path[len - 1] == '/')) {
+        Py_RETURN_FALSE; /* not a name this table holds */
+    }
+    int kind;
+    long long dev, ino;
+    if (identity_of(identity, "dir_module_verdict_add", &kind, &dev, &ino) < 0) {
+        return NULL;
+    }
+    if (kind == 2 || (g_open_validate && kind == 0)) {
+        Py_RETURN_FALSE;
+    }
+    open_key key = {path, len, "", 0, DIR_VERDICT, DIR_MODULE_READS};
+    if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
+                      (unsigned long long)ino) < 0) {
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_module_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *prefix, *scope = Py_False;
+    if (!PyArg_ParseTuple(args, "O|O:module_verdict_add", &prefix, &scope)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("module_verdict_add");
+    }
+    if (scope != Py_True && scope != Py_False) {
+        PyErr_SetString(PyExc_TypeError, "module_verdict_add: children must be a bool");
+        return NULL;
+    }
+    int children = scope == Py_True;
+    if (!PyUnicode_CheckExact(prefix)) {
+        PyErr_SetString(PyExc_TypeError, "module_verdict_add: prefix must be str");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(prefix) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(prefix);
+    const char *units = (const char *)PyUnicode_DATA(prefix);
+    if (!PyUnicode_IS_ASCII(prefix) || len < 2 || len > IMPORT_NAME_MAX ||
+        units[len - 1] != '.' || units[0] == '.' || memchr(units, 0, (size_t)len) != NULL) {
+        Py_RETURN_FALSE; /* not a prefix this table holds */
+    }
+    int phase = invoke_now();
+    uint64_t h = modv_hash(units, (size_t)len, phase, children);
+    int found;
+    size_t j = modv_find(units, (size_t)len, phase, children, h, &found);
+    if (found) {
+        Py_RETURN_TRUE;
+    }
+    if (g_modv_count >= MODV_LIMIT) {
+        modv_clear_all();
+        j = modv_find(units, (size_t)len, phase, children, h, &found);
+    }
+    char *copy = PyMem_RawMalloc((size_t)len);
+    if (copy == NULL) {
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, units, (size_t)len);
+    g_modv[j].hash = h;
+    g_modv[j].len = (size_t)len;
+    g_modv[j].phase = phase;
+    g_modv[j].children = children;
+    g_modv[j].data = copy;
+    g_modv_count++;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_import_known(PyObject *self, PyObject *name)
+{
+    (void)self;
+    size_t len;
+    const char *units = import_name_units(name, &len); /* no method of name is called */
+    return PyBool_FromLong(units != NULL && import_name_known(units, len));
 }
 
 static PyObject *
@@ -2188,6 +2423,16 @@ static PyMethodDef core_methods[] = {
     {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,
      "dir_verdict_add(directory, action, identity) -> bool: only from the sandbox's own code"
      " inside the callback; every name directly in directory may be opened for action."},
+    {"dir_module_verdict_add", core_dir_module_verdict_add, METH_VARARGS,
+     "dir_module_verdict_add(directory, identity) -> bool: only from the sandbox's own code"
+     " inside the callback; module files directly in directory are read like other files."},
+    {"module_verdict_add", core_module_verdict_add, METH_VARARGS,
+     "module_verdict_add(prefix, children=False) -> bool: only from the sandbox's own code"
+     " inside the callback; every module name starting with prefix ('a.', 'a.b.') -- with"
+     " children, every one directly below it -- may be imported in this phase."},
+    {"import_known", core_import_known, METH_O,
+     "import_known(name) -> bool: importing name in this phase is known to be allowed (the"
+     " decision cache, or a module verdict); False for anything but an exact str."},
     {"open_cache_forget", core_open_cache_forget, METH_O,
      "open_cache_forget(name): forget the open answers for name and every name below it."},
     {"open_cache_validate", core_open_cache_validate, METH_NOARGS,

@@ -19,15 +19,18 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
+    "import_known",
     "inside",
     "install",
     "installed",
     "mode",
+    "module_verdict_add",
     "open_cache_add",
     "open_cache_clear",
     "open_cache_forget",
@@ -63,6 +66,9 @@ cache_add = _impl.cache_add
 cache_clear = _impl.cache_clear
 open_cache_add = _impl.open_cache_add
 dir_verdict_add = _impl.dir_verdict_add
+dir_module_verdict_add = _impl.dir_module_verdict_add
+module_verdict_add = _impl.module_verdict_add
+import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear
 open_cache_forget = _impl.open_cache_forget
 open_cache_validate = _impl.open_cache_validate

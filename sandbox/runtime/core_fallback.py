@@ -33,15 +33,18 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
+    "import_known",
     "inside",
     "install",
     "installed",
     "mode",
+    "module_verdict_add",
     "open_cache_add",
     "open_cache_clear",
     "open_cache_forget",
@@ -57,6 +60,7 @@ OPEN_PATH_MAX = 4096
 OPEN_MODE_MAX = 7
 MAX_NESTING = 8
 IMPORT_NAME_MAX = 1024
+MODULE_VERDICT_LIMIT = 1024
 _IMPORT_KEY = "modules\x1fimport\x1f"  # the hook's decision-cache key of an import, less phase
 _LONG_LONG = 1 << 63
 
@@ -78,10 +82,12 @@ _S_ISDIR = __import__("stat").S_ISDIR
 _str_isascii = str.isascii
 _str_rfind = str.rfind
 _str_endswith = str.endswith
+_str_find = str.find
 _S_ISLNK = __import__("stat").S_ISLNK
 _os = __import__("os")
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 _DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
+_DIR_MODULE_READS = 2  # its "flags" for reading module files (0 read, 1 write)
 del _os
 
 
@@ -115,8 +121,7 @@ def _dir_verdict(
     """The native core's ``dir_verdict_allows``: the identity to keep for an ``open`` a
     directory verdict allows, or ``None`` (the callback decides)."""
     path, mode, flags, phase = key
-    if _str_endswith(path, _MODULE_SUFFIXES):
-        return None
+    module_file = _str_endswith(path, _MODULE_SUFFIXES)
     cut = _str_rfind(path, "/")
     leaf = path[cut + 1 :]
     if not leaf or leaf == "." or leaf == ".." or "\n" in leaf:
@@ -131,6 +136,13 @@ def _dir_verdict(
             return None
     if entry is None:
         return None
+    if module_file:
+        # Only read, and only where the callback said module files are plain files.
+        if open_actions(mode, flags)[1]:
+            return None
+        found = table.get((directory, _DIR_VERDICT, _DIR_MODULE_READS, phase))
+        if found is None or (validate and not (found[0] and _open_still_valid(directory, found))):
+            return None
     try:
         st = _lstat(path)
     except FileNotFoundError:
@@ -356,6 +368,8 @@ def install(
     _callback = callback
     _local = _Depth()
     _cache: set[str] = set()
+    # Module verdicts: (prefix ending in ".", phase, children); see _core.c's modv_covers.
+    _modv: set[tuple[str, str, bool]] = set()
     # (path, mode, flags, phase) → (kind, dev, ino); kind 0: no identity (see _core.c).
     _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
     _open_validate = [False]
@@ -419,17 +433,6 @@ def install(
                     if (found[0] or not _open_validate[0]) and len(_open) < OPEN_CACHE_LIMIT:
                         _open[key] = found
                     return
-        if event == "import" and _cache and type(args) is tuple and args:
-            # The native core's import_cached: a decision-cache hit, answered here.
-            name = args[0]
-            if (
-                (len(args) < 2 or args[1] is None)  # (a C extension's file: the callback)
-                and type(name) is _str
-                and 0 < len(name) <= IMPORT_NAME_MAX
-                and name[0] != "\x00"
-                and _IMPORT_KEY + _phase_now() + "\x1f" + name in _cache
-            ):
-                return
         if event == "exec" and type(args) is tuple and args and type(args[0]) is _CodeType:
             # The native core's exec_runs_no_module: the callback would answer None.
             code = args[0]
@@ -450,6 +453,15 @@ def install(
                         else:
                             _forgotten[:] = [True]
                 return
+        if (
+            event == "import"
+            and (_cache or _modv)
+            and type(args) is tuple
+            and args
+            and (len(args) < 2 or args[1] is None)  # (a C extension's file: the callback)
+            and _import_known(args[0])
+        ):
+            return  # the native core's import_cached: a decision-cache hit or a module verdict
         local = _local
         if local.fetching:
             return  # the sys._getframe event of the line below
@@ -465,6 +477,48 @@ def install(
             if depth >= MAX_NESTING:
                 raise _PermissionError("lambda-sandbox: nested audit events too deep")
         _decide(event, args, code)
+
+    def _import_known(name: Any) -> bool:
+        # The native core's import_name_units + import_name_known: an exact str of one-byte
+        # code units (latin-1), 1-1024 of them, not starting with NUL.
+        if type(name) is not _str or not 0 < len(name) <= IMPORT_NAME_MAX or name[0] == "\x00":
+            return False
+        if max(name) > "\xff":
+            return False
+        phase = _phase_now()
+        if _cache and _IMPORT_KEY + phase + "\x1f" + name in _cache:
+            return True
+        if _modv:
+            last = 0
+            at = _str_find(name, ".", 1)
+            while at > 0:
+                last = at
+                if (name[: at + 1], phase, False) in _modv:
+                    return True
+                at = _str_find(name, ".", at + 1)
+            return last > 0 and (name[: last + 1], phase, True) in _modv
+        return False
+
+    def _module_verdict_add(prefix: str, children: bool = False) -> bool:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("module_verdict_add")
+        if children is not True and children is not False:
+            raise _TypeError("module_verdict_add: children must be a bool")
+        if type(prefix) is not _str:
+            raise _TypeError("module_verdict_add: prefix must be str")
+        if (
+            not 2 <= len(prefix) <= IMPORT_NAME_MAX
+            or not _str_isascii(prefix)
+            or prefix[-1] != "."
+            or prefix[0] == "."
+            or "\x00" in prefix
+        ):
+            return False
+        key = (prefix, _phase_now(), children)
+        if key not in _modv and len(_modv) >= MODULE_VERDICT_LIMIT:
+            _modv.clear()
+        _modv.add(key)
+        return True
 
     def _is_own_caller() -> bool:
         # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
@@ -501,6 +555,7 @@ def install(
         if not _local.depth or not _is_own_caller():
             raise _refuse("cache_clear")
         _cache.clear()
+        _modv.clear()  # verdicts are decisions too
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller():
@@ -543,8 +598,18 @@ def install(
             raise _refuse("dir_verdict_add")
         if action not in ("read", "write"):
             raise ValueError("dir_verdict_add: action must be 'read' or 'write'")
+        return _verdict_add(directory, 1 if action == "write" else 0, identity, "dir_verdict_add")
+
+    def _dir_module_verdict_add(directory: str, identity: tuple[int, int] | None) -> bool:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("dir_module_verdict_add")
+        return _verdict_add(directory, _DIR_MODULE_READS, identity, "dir_module_verdict_add")
+
+    def _verdict_add(
+        directory: str, flags: int, identity: tuple[int, int] | None, what: str
+    ) -> bool:
         if type(directory) is not _str:
-            raise _TypeError("dir_verdict_add: directory must be str")
+            raise _TypeError(what + ": directory must be str")
         if (
             not directory
             or len(directory) > OPEN_PATH_MAX
@@ -554,10 +619,10 @@ def install(
             or not _str_isascii(directory)
         ):
             return False
-        kind, dev, ino = _identity_of(identity, "dir_verdict_add")
+        kind, dev, ino = _identity_of(identity, what)
         if kind == 2 or (_open_validate[0] and not kind):
             return False
-        key = (directory, _DIR_VERDICT, 1 if action == "write" else 0, _phase_now())
+        key = (directory, _DIR_VERDICT, flags, _phase_now())
         if key not in _open:
             if len(_open) >= OPEN_CACHE_LIMIT:
                 _open_cache_clear()
@@ -582,6 +647,9 @@ def install(
         open_cache_add=_open_cache_add,
         open_cache_clear=_open_cache_clear,
         dir_verdict_add=_dir_verdict_add,
+        dir_module_verdict_add=_dir_module_verdict_add,
+        module_verdict_add=_module_verdict_add,
+        import_known=_import_known,
         open_cache_forget=_open_cache_forget,
         open_cache_validate=_open_cache_validate,
         forgotten=_take_forgotten,
@@ -759,6 +827,83 @@ def dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | Non
     if not _api:
         raise _refuse("dir_verdict_add")
     return bool(_api["dir_verdict_add"](directory, action, identity))
+
+
+def dir_module_verdict_add(directory: str, identity: tuple[int, int] | None) -> bool:
+    """Let the ``read`` verdict of ``directory`` (:func:`dir_verdict_add`) answer reads of
+    the module files directly in it too (``.py``, ``.pyc``, ``.pyi``, ``.so``, ``.pth``,
+    ``.zip``; writes of them still reach the callback).
+
+    Only from the sandbox's own code inside the callback, for a folder where reading a module
+    file is decided like reading any other file: outside the module roots, where the hook does
+    not track the import machinery's reads. Same conditions, identity and lifetime as
+    :func:`dir_verdict_add`; it answers nothing without the folder's read verdict.
+
+    Returns
+    -------
+    bool
+        Whether the verdict was kept.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> dir_module_verdict_add("/srv/plugins", None)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("dir_module_verdict_add")
+    return bool(_api["dir_module_verdict_add"](directory, identity))
+
+
+def module_verdict_add(prefix: str, children: bool = False) -> bool:
+    """Answer later imports of every module name starting with ``prefix`` in the hook (with
+    ``children``: of every name directly below it, ``prefix`` and a text with no ``.``).
+
+    ``prefix`` is a dotted module prefix ending in ``.`` (``"boto3."``, ``"google.cloud."``):
+    only from the sandbox's own code inside the callback, once the policy allows importing
+    every such name in this phase and no ceiling entry can match any name below it. The
+    import guard's question (:func:`import_known`) and the ``import`` event of such a name
+    (not a C extension's second event) are then answered without the callback. Cleared with
+    the decision cache; at most 1024 are held (a full table is emptied first).
+
+    Returns
+    -------
+    bool
+        Whether the prefix is of the kind the table holds (ASCII, 2-1024 characters, ending
+        and not starting with ``.``, no NUL) and was kept.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+    TypeError
+        ``prefix`` is not a ``str``, or ``children`` not a ``bool``.
+
+    Example
+    -------
+    >>> module_verdict_add("boto3.")  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("module_verdict_add")
+    return bool(_api["module_verdict_add"](prefix, children))
+
+
+def import_known(name: str) -> bool:
+    """Whether importing ``name`` in this phase is known to be allowed: the decision cache
+    holds its key, or a module verdict covers it. ``False`` for anything but an exact ``str``
+    of one-byte characters, 1-1024 long, not starting with NUL (no method of ``name`` runs).
+
+    Example
+    -------
+    >>> import_known("json")
+    False
+    """
+    return bool(_api["import_known"](name)) if _api else False
 
 
 def open_cache_forget(name: str) -> None:

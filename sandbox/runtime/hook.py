@@ -27,6 +27,7 @@ from . import core, environ, paths
 from .address_book import REAL_RESOLVERS, RESOLVED_EVENT, remember
 from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
+from .decoders import files as files_module
 from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation
 from .findings import Invocation
@@ -625,6 +626,7 @@ def _build(
                     return None
                 if not ceiling("modules", "import", name) and allows("modules", "import", name, ph):
                     cache_add(key)
+                    remember_module(name, ph)
                     return None
                 # Not allowed: whether anything could load it decides reporting and learning;
                 # the guard asks the finders (outside the hook) and comes back with the answer.
@@ -690,6 +692,7 @@ def _build(
 
     allows = policy.allows
     ceiling = policy.ceiling
+    remember_module = _module_verdicts(policy)
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
@@ -697,6 +700,34 @@ def _build(
     forget_everything = paths.forget_resolved_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
+
+
+def _module_verdicts(policy: Policy) -> Callable[[str, str], None]:
+    """After the hook allowed importing ``name`` in ``phase`` (ceiling, then rules): when the
+    policy allows every name below one of its dotted prefixes (the shortest such: ``"a."``,
+    then ``"a.b."``...; the name itself is a package's name too), the core answers the imports
+    below it from now on; else, when it allows every name directly below the name's parent
+    (``"a.b.*"``), the core answers those (``core.module_verdict_add``)."""
+    below_allowed = policy.modules_below_allowed
+    children_allowed = policy.module_children_allowed
+    verdict_add = core.module_verdict_add
+    find = str.find
+    rfind = str.rfind
+
+    def remember_module(name: str, phase: str) -> None:
+        below = name + "."
+        at = find(below, ".")
+        while at > 0:
+            prefix = below[: at + 1]
+            if below_allowed(prefix, phase):
+                verdict_add(prefix)
+                return
+            at = find(below, ".", at + 1)
+        parent = name[: rfind(name, ".") + 1]
+        if parent and children_allowed(parent, phase):
+            verdict_add(parent, True)
+
+    return remember_module
 
 
 def _violations(
@@ -784,7 +815,10 @@ def _decider(
     cache_add = core.cache_add
     open_cache_add = core.open_cache_add
     dir_verdict_add = core.dir_verdict_add
+    dir_module_verdict_add = core.dir_module_verdict_add
+    module_files_plain = files_module.module_files_plain
     children_allowed = policy.children_allowed
+    remember_module = _module_verdicts(policy)
     paths_cacheable = paths.cacheable
     identity_for_cache = paths.identity_for_cache
     phase_of = core.phase
@@ -853,7 +887,12 @@ def _decider(
             # sends links (and module files) back here.
             directory = target[: target.rfind("/")] or "/"
             if paths_cacheable(directory, directory) and children_allowed(action, directory, ph):
-                dir_verdict_add(directory, action, identity_for_cache(directory))
+                identity = identity_for_cache(directory)
+                dir_verdict_add(directory, action, identity)
+                if action == "read" and module_files_plain(directory):
+                    # Outside the module roots a module file's read is decided like any
+                    # other file's (nothing tracks the import machinery's reads there).
+                    dir_module_verdict_add(directory, identity)
 
     def check(
         category: str, action: str, target: str, detail: Any, raw: tuple[Any, ...] | None = None
@@ -892,6 +931,8 @@ def _decider(
             cache_add(key)
             if raw is not None:
                 remember_open(raw, action, target, detail, ph)
+            elif category == "modules" and action == "import":
+                remember_module(target, ph)  # (the import event comes before the guard's)
             return None
         unfindable = (detail == "missing") if detail in ("found", "missing") else None
         if (
@@ -1100,16 +1141,13 @@ def _import_guard() -> Any:
     to_list = list
     attribute = getattr
     own_code: list[Any] = []
-    cache_has = core.cache_has
-    phase_of = core.phase
-    key_head = MODULES_IMPORT
-    separator = ARG_SEP
-    text = str
-    kind_of = type  # (sealed: no builtins in its globals)
+    known = core.import_known
 
     def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
-        if kind_of(fullname) is text and cache_has(key_head + phase_of() + separator + fullname):
-            return None  # allowed before (the decision cache): no event, the same answer
+        if known(fullname):
+            # Allowed before (the decision cache), or below a module verdict: no event, the
+            # same answer. (Only an exact str is looked at; no method of it runs.)
+            return None
         try:
             audit(event, fullname, None)
         except ask:

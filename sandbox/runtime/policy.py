@@ -57,6 +57,7 @@ class Matcher:
         "_child_stems",
         "_globs",
         "_literals",
+        "_module_globs",
         "_regex",
         "_tree_stems",
         "exact",
@@ -90,6 +91,9 @@ class Matcher:
         self._child_stems: tuple[re.Pattern[str], ...] = ()
         self._tree_stems: tuple[re.Pattern[str], ...] = ()
         self._literals: tuple[str, ...] = ()
+        # For the questions about every module below a prefix (modules_below_allowed): each
+        # glob's pattern when it is a module glob, else None (anything may match it).
+        self._module_globs: tuple[str | None, ...] = ()
 
     def match(self, target: str) -> bool:
         if target in self.exact:
@@ -136,6 +140,7 @@ class Matcher:
                         break
             self._child_stems, self._tree_stems = tuple(child_stems), tuple(tree_stems)
             self._literals = tuple(literals)
+            self._module_globs = tuple(_module_glob(build) for build in self._globs)
 
     def covers_children(self, directory: str) -> bool:
         """Whether every name directly in ``directory`` (an absolute path with no trailing
@@ -187,6 +192,51 @@ class Matcher:
                 return True
         return False
 
+    def covers_modules_below(self, prefix: str) -> bool:
+        """Whether every module name starting with ``prefix`` (a dotted prefix ending in
+        ``.``: ``"boto3."``, ``"google.cloud."``) matches: a package rule of its first
+        component (``a.**``, ``{stdlib}``) or a head (``<literal>**``) it starts with. Exact
+        names and other globs never count (the answer is "not shown", never a wrong yes)."""
+        if _str_partition(prefix, ".")[0] in self.packages:
+            return True
+        return any(_str_startswith(prefix, head) for head in self.heads)
+
+    def may_match_modules_below(self, prefix: str) -> bool:
+        """Whether some module name starting with ``prefix`` (ending in ``.``) might match
+        (conservative: ``False`` only when no exact name, package, head or glob can reach a
+        name below it). A module glob's match starts with its literal start (the text before
+        its first ``*`` or ``?``: every other character stands for itself), so it can reach
+        below the prefix only when one of the two starts with the other."""
+        if self.prefixes:
+            return True  # (file matchers only: never asked; "might" is the safe answer)
+        if _str_partition(prefix, ".")[0] in self.packages:
+            return True
+        for target in self.exact:
+            if _str_startswith(target, prefix):
+                return True
+        for head in self.heads:
+            if _str_startswith(head, prefix) or _str_startswith(prefix, head):
+                return True
+        if self._globs and self._regex is None:
+            self.prepare()  # outside the hook (tooling); the hook prepares every matcher at install
+        for pattern in self._module_globs:
+            if pattern is None:
+                return True
+            literal = _literal_start(pattern)
+            if _str_startswith(literal, prefix) or _str_startswith(prefix, literal):
+                return True
+        return False
+
+    def covers_module_children(self, prefix: str) -> bool:
+        """Whether every module name directly below ``prefix`` (``prefix`` + a text with no
+        ``.``, empty included) matches: everything below it does
+        (:meth:`covers_modules_below`), or a module glob is exactly ``prefix + "*"``."""
+        if self.covers_modules_below(prefix):
+            return True
+        if self._globs and self._regex is None:
+            self.prepare()  # outside the hook (tooling); the hook prepares every matcher at install
+        return prefix + "*" in self._module_globs
+
     def __bool__(self) -> bool:
         return bool(self.exact or self.packages or self.prefixes or self.heads or self._globs)
 
@@ -195,6 +245,7 @@ _str_startswith = str.startswith
 _str_endswith = str.endswith
 _str_rfind = str.rfind
 _str_find = str.find
+_str_partition = str.partition
 _len = len
 
 
@@ -211,6 +262,28 @@ def _file_glob(build: Callable[[], str]) -> str | None:
         pattern = build.args[0]
         return pattern if type(pattern) is str else None
     return None
+
+
+def _module_glob(build: Callable[[], str]) -> str | None:
+    """The pattern of a module glob's regex builder (``None``: not a module glob); by name,
+    as :func:`_file_glob`."""
+    if (
+        type(build) is partial
+        and getattr(build.func, "__name__", None) == "glob_to_regex"
+        and build.args[1:] == ("modules",)
+    ):
+        pattern = build.args[0]
+        return pattern if type(pattern) is str else None
+    return None
+
+
+def _literal_start(pattern: str) -> str:
+    """A module glob's text before its first wildcard (every match starts with it)."""
+    cut = _str_find(pattern, "*")
+    other = _str_find(pattern, "?")
+    if cut < 0 or 0 <= other < cut:
+        cut = other
+    return pattern if cut < 0 else pattern[:cut]
 
 
 # How a file glob's regex ends for "<stem>/**" and "<stem>/*" (see globs.glob_to_regex).
@@ -311,7 +384,6 @@ def build_matcher(
     return Matcher(exact, prefixes, regexes, packages, heads)
 
 
-_str_partition = str.partition
 # The glob classes whose "**" is ".*" and has no special case (files' trailing "/**" has one).
 _ANY_TAIL = frozenset(kind for kind, (_, double) in _CLASSES.items() if double == ".*") - {"files"}
 
@@ -430,6 +502,60 @@ class Policy:
             return False
         ceiling = self._ceiling.get(("files", action))
         return ceiling is None or not ceiling.may_match_below(directory)
+
+    def modules_below_allowed(self, prefix: str, phase: str) -> bool:
+        """Whether importing every module name that starts with ``prefix`` (a dotted prefix
+        ending in ``.``) is allowed in ``phase``: a rule covers them all
+        (:meth:`Matcher.covers_modules_below`) and no ceiling entry can reach any of them
+        (:meth:`Matcher.may_match_modules_below`). The hook's core then answers the imports
+        of those names itself (``core.module_verdict_add``).
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
+        ...     "rules": {"modules": [{"action": "import", "target": "boto3.**",
+        ...     "phase": "any"}, {"action": "import", "target": "concurrent.**",
+        ...     "phase": "any"}]}}))
+        >>> policy.modules_below_allowed("boto3.", "init")
+        True
+        >>> policy.modules_below_allowed("concurrent.", "init")  # the ceiling reaches below
+        False
+        >>> policy.modules_below_allowed("concurrent.futures.", "init")
+        True
+        """
+        if not _str_endswith(prefix, ".") or _str_startswith(prefix, "."):
+            return False
+        group = self._groups.get(("modules", "import", phase))
+        if group is None or not group.covers_modules_below(prefix):
+            return False
+        ceiling = self._ceiling.get(("modules", "import"))
+        return ceiling is None or not ceiling.may_match_modules_below(prefix)
+
+    def module_children_allowed(self, prefix: str, phase: str) -> bool:
+        """Whether importing every module name directly below ``prefix`` (a dotted prefix
+        ending in ``.``, then a text with no ``.``) is allowed in ``phase``: a rule covers them
+        all (:meth:`Matcher.covers_module_children`: ``<prefix>*``, or everything below) and no
+        ceiling entry can reach any name below the prefix.
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
+        ...     "rules": {"modules": [{"action": "import", "target": "plugins.*",
+        ...     "phase": "any"}]}}))
+        >>> policy.module_children_allowed("plugins.", "init")
+        True
+        >>> policy.modules_below_allowed("plugins.", "init")
+        False
+        """
+        if not _str_endswith(prefix, ".") or _str_startswith(prefix, "."):
+            return False
+        group = self._groups.get(("modules", "import", phase))
+        if group is None or not group.covers_module_children(prefix):
+            return False
+        ceiling = self._ceiling.get(("modules", "import"))
+        return ceiling is None or not ceiling.may_match_modules_below(prefix)
 
     def ceiling(self, category: str, action: str, target: str) -> bool:
         """Whether the ceiling (denies no learning can override) forbids this access."""

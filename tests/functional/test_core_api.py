@@ -617,6 +617,81 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     assert result["after_swap"] == 1
 
 
+def test_module_file_verdicts_answer_reads_with_the_folders_read_verdict_only(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN three folders of module files: "plain" gets a read verdict and a module-file
+    # verdict, "only_read" the read verdict alone, "only_modules" the module-file verdict alone
+    body = """
+    out = {"seen": []}
+    base = os.getcwd()
+    names = ("a.pyc", "b.py", "c.so", "d.pth", "e.zip", "f.pyi", "g.txt")
+    for folder in ("plain", "only_read", "only_modules"):
+        os.mkdir(base + "/" + folder)
+        for name in names:
+            open(base + "/" + folder + "/" + name, "w").close()
+    open(base + "/secret.txt", "w").close()
+    os.symlink(base + "/secret.txt", base + "/plain/link.py")
+    def callback(event, args, caller):
+        if event == "open":
+            out["seen"].append(args[0])
+        elif event == "zz.verdicts":
+            out["added"] = [
+                core.dir_verdict_add(base + "/plain", "read", None),
+                core.dir_module_verdict_add(base + "/plain", None),
+                core.dir_verdict_add(base + "/only_read", "read", None),
+                core.dir_module_verdict_add(base + "/only_modules", None),
+                core.dir_module_verdict_add("relative", None),
+                core.dir_module_verdict_add(base + "/plain/", None),
+            ]
+            try:
+                core.dir_module_verdict_add(b"/x", None)
+            except TypeError:
+                out["bytes"] = "TypeError"
+        elif event == "zz.forget":
+            core.open_cache_forget(args[0])
+        elif event == "zz.phase":
+            core.enter_invoke()
+    core.install(frozenset({"open", "zz.verdicts", "zz.forget", "zz.phase"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    try:
+        core.dir_module_verdict_add(base + "/only_read", None)
+        out["outside"] = "added"
+    except PermissionError:
+        out["outside"] = "refused"
+    sys.audit("zz.verdicts")
+    def opens(path, mode="rb"):
+        before = len(out["seen"])
+        try:
+            open(path, mode).close()
+        except OSError:
+            pass
+        return len(out["seen"]) - before   # 1: the callback decided; 0: the core answered
+    for folder in ("plain", "only_read", "only_modules"):
+        out[folder] = [opens(base + "/" + folder + "/" + name) for name in names]
+    out["new_module"] = opens(base + "/plain/new.pyc")
+    out["write"] = opens(base + "/plain/b.py", "ab")
+    out["read_write"] = opens(base + "/plain/b.py", "r+b")
+    out["link"] = opens(base + "/plain/link.py")
+    sys.audit("zz.forget", base + "/plain")
+    out["after_forget"] = opens(base + "/plain/c.so")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the sandbox's own code inside the callback keeps one, for plain folder names
+    assert result["outside"] == "refused"
+    assert result["added"] == [True, True, True, True, False, False]
+    assert result["bytes"] == "TypeError"
+    # AND module files are read without the callback only where both verdicts hold
+    assert result["plain"] == [0, 0, 0, 0, 0, 0, 0]
+    assert result["new_module"] == 0
+    assert result["only_read"] == [1, 1, 1, 1, 1, 1, 0]
+    assert result["only_modules"] == [1, 1, 1, 1, 1, 1, 1]
+    # AND writing a module file, a link, and a forgotten folder reach the callback
+    assert (result["write"], result["read_write"], result["link"]) == (1, 1, 1)
+    assert result["after_forget"] == 1
+
+
 def test_an_import_the_decision_cache_allowed_is_answered_by_the_core(
     kind: str, tmp_path: Path
 ) -> None:
@@ -829,6 +904,104 @@ def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_p
     # AND past the queue's bound the hook is told to forget everything; only it may ask
     assert result["overflow"] is True
     assert result["outside"] == "PermissionError"
+
+
+def test_a_module_verdict_answers_the_names_below_its_prefix_only(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts `import` events and, on "pkg", adds the verdicts "pkg." and
+    # "a.b." (as the hook does once the policy allows every name below them), and some that
+    # are not prefixes the table holds
+    body = """
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        if event == "import":
+            out["seen"] += 1
+            if args[0] == "pkg":
+                out["added"], out["not_held"] = [], []   # (loops: a comprehension's code
+                for p in ("pkg.", "a.b.", "a.b."):     # is not the callback's own)
+                    out["added"].append(core.module_verdict_add(p))
+                out["added"].append(core.module_verdict_add("kids.", True))
+                out["added"].append(core.module_verdict_add("x.y.", False))
+                for p in ("pkg", ".x.", "x\\x00.", "\\u00e9.", "", ".", "x" * 1024 + "."):
+                    out["not_held"].append(core.module_verdict_add(p))
+                try:
+                    core.module_verdict_add(b"pkg.")
+                except TypeError:
+                    out["bytes"] = "TypeError"
+                try:
+                    core.module_verdict_add("other.", 1)
+                except TypeError:
+                    out["not_bool"] = "TypeError"
+        elif event == "zz.phase":
+            core.enter_invoke()
+        elif event == "zz.clear":
+            core.cache_clear()
+    core.install(frozenset({"import", "zz.phase", "zz.clear"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    def imports(tag, name, *rest):
+        before = out["seen"]
+        sys.audit("import", name, *(rest or (None, [], [], [])))
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    out["known_before"] = core.import_known("pkg.sub")
+    imports("first", "pkg")
+    imports("pkg_again", "pkg")
+    imports("below", "pkg.sub")
+    imports("deeper", "pkg.sub.mod")
+    imports("odd", "pkg..x")
+    imports("latin1", "pkg.\\u00e9")
+    imports("sibling", "pkgx.sub")
+    imports("a_b_below", "a.b.c")
+    imports("a_b_itself", "a.b")
+    imports("a_other", "a.c")
+    imports("wide", "pkg.\\u0100")
+    imports("kids_child", "kids.a")
+    imports("kids_empty", "kids.")
+    imports("kids_grandchild", "kids.a.b")
+    imports("kids_itself", "kids")
+    imports("other_not_bool", "other.a")
+    imports("extension", "pkg.sub", "/x/pkg/sub.so")
+    class Name(str):
+        pass
+    imports("subclass", Name("pkg.sub"))
+    imports("not_str", b"pkg.sub")
+    out["known"] = [core.import_known(n) for n in (
+        "pkg.sub", "a.b.c", "pkg", "pkgx.sub", "pkg.\\u0100", Name("pkg.sub"), b"pkg.sub", 7)]
+    try:
+        core.module_verdict_add("evil.")
+        out["foreign"] = "added"
+    except PermissionError:
+        out["foreign"] = "PermissionError"
+    imports("evil", "evil.x")
+    sys.audit("zz.phase")
+    imports("new_phase", "pkg.sub")
+    out["known_new_phase"] = core.import_known("pkg.sub")
+    sys.audit("zz.clear")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the verdicts are kept; names that are no dotted prefix are not, nor anything but a str
+    assert result["added"] == [True, True, True, True, True]
+    assert result["not_held"] == [False] * 7
+    assert result["bytes"] == result["not_bool"] == "TypeError"
+    assert result["known_before"] is False
+    # AND every one-byte name below a verdict's prefix is answered by the core, in its phase
+    assert (result["below"], result["deeper"], result["odd"], result["latin1"]) == (0, 0, 0, 0)
+    assert result["a_b_below"] == 0
+    # AND a children verdict answers only the names directly below its prefix
+    assert (result["kids_child"], result["kids_empty"]) == (0, 0)
+    assert (result["kids_grandchild"], result["kids_itself"], result["other_not_bool"]) == (1, 1, 1)
+    # AND the prefix's own name, other names, wider characters, a C extension's event (it names
+    # the file being loaded) and names of any other type reach the callback
+    assert (result["first"], result["pkg_again"], result["a_b_itself"]) == (1, 1, 1)
+    assert (result["sibling"], result["a_other"], result["wide"]) == (1, 1, 1)
+    assert (result["extension"], result["subclass"], result["not_str"]) == (1, 1, 1)
+    assert result["known"] == [True, True, False, False, False, False, False, False]
+    # AND only the sandbox's own code inside the callback adds verdicts
+    assert result["foreign"] == "PermissionError"
+    assert result["evil"] == 1
+    # AND a verdict holds in its phase only
+    assert (result["new_phase"], result["known_new_phase"]) == (1, False)
 
 
 TRACE_BODY = """

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ATTEMPT, RunChild, profile_from_observations
 
 LEARN = """
@@ -99,3 +101,91 @@ def test_new_module_after_init_is_a_violation(child: RunChild, tmp_path: Path) -
     )
     # THEN it is blocked: loading new code after init needs a rule that says so
     assert result.lines == ["blocked mod_b"], result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_module_verdicts_never_answer_a_denied_or_unlisted_name(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a package allowed as a whole except one denied submodule, another allowed by name
+    # only, and a neighbour package with no rule
+    for package in ("lsbv", "lsbw", "lsbx", "lsby"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        for leaf in ("good", "other", "bad"):
+            (tmp_path / package / f"{leaf}.py").write_text("VALUE = 1\n")
+        (tmp_path / package / "sub").mkdir()
+        (tmp_path / package / "sub" / "__init__.py").write_text("")
+        (tmp_path / package / "sub" / "deep.py").write_text("VALUE = 1\n")
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "extends": ["python-runtime"],
+        "rules": {
+            "modules": [
+                {"action": "import", "target": "lsbv.**", "phase": "any"},
+                {"action": "import", "target": "lsbw", "phase": "any"},
+                {"action": "import", "target": "lsbw.good", "phase": "any"},
+                {"action": "import", "target": "lsby", "phase": "any"},
+                {"action": "import", "target": "lsby.*", "phase": "any"},
+            ]
+        },
+        "deny": {"modules": [{"action": "import", "target": "lsbv.bad"}]},
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN names below the package are imported (the first one leaves a verdict in the core),
+    # then the denied one, names with no rule, and the ceiling's own names
+    result = child(
+        ATTEMPT
+        + """
+import sys, importlib, sandbox
+from sandbox.runtime import core
+sys.path.insert(0, ".")
+sandbox.install(mode="enforce", profile="profile.json")
+attempt("lsbv.good", lambda: __import__("lsbv.good"))
+attempt("lsbv.sub.deep", lambda: importlib.import_module("lsbv.sub.deep"))
+known = core.import_known
+print("verdict", known("lsbv.anything"), known("lsbv"), known("lsbv.sub.x"), known("lsbv.bad"))
+attempt("lsbv.bad", lambda: __import__("lsbv.bad"))
+attempt("lsbv.bad-again", lambda: importlib.import_module("lsbv.bad"))
+attempt("lsbw.good", lambda: __import__("lsbw.good"))
+attempt("lsbw.other", lambda: __import__("lsbw.other"))
+attempt("lsbx.good", lambda: __import__("lsbx.good"))
+attempt("lsby.good", lambda: __import__("lsby.good"))
+attempt("lsby.other", lambda: __import__("lsby.other"))
+attempt("lsby.sub", lambda: __import__("lsby.sub"))
+attempt("lsby.sub.deep", lambda: __import__("lsby.sub.deep"))
+print("children", known("lsby.x"), known("lsby.x.y"))
+attempt("concurrent.futures", lambda: __import__("concurrent.futures"))
+attempt("_xxsubinterpreters", lambda: __import__("_xxsubinterpreters"))
+print("ceiling", core.import_known("concurrent.interpreters"), core.import_known("lsbw.x"))
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+attempt("invoke-lsbv.other", lambda: __import__("lsbv.other"))
+attempt("invoke-lsbv.bad", lambda: __import__("lsbv.bad"))
+""",
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    blocked = "BLOCKED ImportViolation modules import"
+    # THEN the package's names are allowed, and the core knows every name below it
+    assert outcome["lsbv.good"] == outcome["lsbv.sub.deep"] == "ALLOWED"
+    assert outcome["invoke-lsbv.other"] == "ALLOWED"
+    if core == "native":
+        # (the deny reaches into the package: no verdict for "lsbv." but one for "lsbv.sub.";
+        # "lsbv" was decided. The Python core's state is the installed copy's: its module
+        # functions see none.)
+        assert outcome["verdict"] == "False True True False"
+        assert outcome["ceiling"] == "False False"
+        assert outcome["children"] == "True False"
+    # AND the denied name, names with no rule and the ceiling's names still reach the
+    # callback and are refused
+    assert outcome["lsbv.bad"] == outcome["lsbv.bad-again"] == outcome["invoke-lsbv.bad"] == blocked
+    assert outcome["lsbw.good"] == "ALLOWED"
+    assert outcome["lsbw.other"] == outcome["lsbx.good"] == blocked
+    # AND "lsby.*" allows the names directly below the package, not deeper ones
+    assert outcome["lsby.good"] == outcome["lsby.other"] == outcome["lsby.sub"] == "ALLOWED"
+    assert outcome["lsby.sub.deep"] == blocked
+    assert outcome["concurrent.futures"] == "ALLOWED"
+    assert outcome["_xxsubinterpreters"] == blocked

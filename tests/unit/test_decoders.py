@@ -293,3 +293,30 @@ def test_raw_memory_helpers_are_native_memory(
     # GIVEN a ctypes helper's event naming an address / WHEN decoding it
     # THEN it is native memory, read only when the view is read-only by the C flag
     assert DECODERS[event](args) == [("native", "memory", action, None)]
+
+
+def test_module_files_are_plain_only_in_folders_outside_every_module_root(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandbox.runtime.decoders import code
+    from sandbox.runtime.decoders.files import module_files_plain
+
+    roots = ("/var/task", "/opt/python", "/srv/data/lib.zip")
+    monkeypatch.setattr(code, "MODULE_ROOTS", roots)
+    monkeypatch.setattr(code, "MODULE_PREFIXES", tuple(root + "/" for root in roots))
+    # A folder outside every root, with none below it: a module file there is any file
+    assert module_files_plain("/tmp/plugins")
+    assert module_files_plain("/var/taskforce")
+    assert module_files_plain("/opt/pythonic/x")
+    # A root, a folder below one, a folder holding one (a root named like a module file,
+    # "/srv/data/lib.zip") or above one, and "/": the import machinery's reads are tracked
+    for folder in (
+        "/var/task",
+        "/var/task/pkg/__pycache__",
+        "/opt/python/a",
+        "/srv/data",
+        "/srv",
+        "/opt",
+        "/",
+    ):
+        assert not module_files_plain(folder), folder

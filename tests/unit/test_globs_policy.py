@@ -294,3 +294,122 @@ def test_literal_heads_decide_as_their_regex(
             assert matcher.match(target) is expected, (pattern, target)
     if pattern.count("*") == 2 and not pattern.startswith("{"):
         assert matcher.heads and not matcher._globs  # no regex to compile at install
+
+
+def test_a_module_verdict_needs_a_rule_covering_every_name_below_and_no_ceiling_below() -> None:
+    # GIVEN package rules, a head, an exact name, a glob, and denies reaching into two packages
+    policy = _policy(
+        {
+            "modules": [
+                {"action": "import", "target": "boto3.**"},
+                {"action": "import", "target": "google.cloud.**"},
+                {"action": "import", "target": "yaml"},
+                {"action": "import", "target": "lsb.m*"},
+                {"action": "import", "target": "pkg.**"},
+                {"action": "import", "target": "wide.**"},
+                {"action": "import", "target": "{stdlib}", "phase": "init"},
+            ]
+        },
+        deny={
+            "modules": [
+                {"action": "import", "target": "pkg.bad"},
+                {"action": "import", "target": "wide.*.secret"},
+            ]
+        },
+    )
+    policy.prepare()
+    # THEN a package rule covers every name below its own or any deeper prefix, a head the
+    # names below a prefix that starts with it
+    assert policy.modules_below_allowed("boto3.", "invoke")
+    assert policy.modules_below_allowed("boto3.s3.", "init")
+    assert policy.modules_below_allowed("google.cloud.", "invoke")
+    assert policy.modules_below_allowed("google.cloud.storage.", "invoke")
+    assert policy.modules_below_allowed("json.", "init")
+    # AND exact names, globs, other phases, and what is not a dotted prefix never do
+    assert not policy.modules_below_allowed("google.", "invoke")
+    assert not policy.modules_below_allowed("yaml.", "invoke")
+    assert not policy.modules_below_allowed("lsb.", "invoke")
+    assert not policy.modules_below_allowed("json.", "invoke")
+    assert not policy.modules_below_allowed("boto3", "invoke")
+    assert not policy.modules_below_allowed(".boto3.", "invoke")
+    # AND a ceiling entry that may reach a name below the prefix rules the verdict out (the
+    # built-in one for concurrent.interpreters too; any glob in the ceiling, conservatively)
+    assert not policy.modules_below_allowed("pkg.", "invoke")
+    assert policy.modules_below_allowed("pkg.good.", "invoke")
+    assert not policy.modules_below_allowed("concurrent.", "init")
+    assert not policy.modules_below_allowed("wide.", "invoke")
+    # AND "<prefix>*" covers the names directly below the prefix (only), unless the ceiling
+    # reaches below it
+    assert not policy.module_children_allowed("lsb.", "invoke")  # "lsb.m*": some names only
+    assert policy.module_children_allowed("boto3.", "invoke")
+    assert not policy.module_children_allowed("yaml.", "invoke")
+    kids = _policy(
+        {
+            "modules": [
+                {"action": "import", "target": "plug.*"},
+                {"action": "import", "target": "deny.*"},
+                {"action": "import", "target": "a.b.*"},
+            ]
+        },
+        deny={"modules": [{"action": "import", "target": "deny.bad"}]},
+    )
+    kids.prepare()
+    assert kids.module_children_allowed("plug.", "invoke")
+    assert kids.module_children_allowed("a.b.", "init")
+    assert not kids.modules_below_allowed("plug.", "invoke")
+    assert not kids.module_children_allowed("a.", "invoke")
+    assert not kids.module_children_allowed("deny.", "invoke")
+
+
+_MODULE_PARTS = st.sampled_from(["a", "b", "ab", "c1", "_x", "*", "**", "?", "a*", "b?"])
+_MODULE_TAILS = st.text(
+    alphabet=st.sampled_from(["a", "b", ".", "*", "\n", "_", "é", "ā", "x"]), max_size=8
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    allow=st.lists(st.lists(_MODULE_PARTS, min_size=1, max_size=3), min_size=1, max_size=4),
+    deny=st.lists(st.lists(_MODULE_PARTS, min_size=1, max_size=3), max_size=3),
+    prefix=st.lists(st.sampled_from(["a", "b", "ab", "c1", "_x"]), min_size=1, max_size=3),
+    tails=st.lists(_MODULE_TAILS, min_size=1, max_size=8),
+    stdlib=st.booleans(),
+    package=st.integers(min_value=0, max_value=3),
+    children=st.booleans(),
+)
+def test_a_module_verdict_is_never_wider_than_the_rules(
+    allow: list[list[str]],
+    deny: list[list[str]],
+    prefix: list[str],
+    tails: list[str],
+    stdlib: bool,
+    package: int,
+    children: bool,
+) -> None:
+    # GIVEN any module rules and denies built from literal names and wildcards (often with a
+    # "<part>.**" rule above the prefix asked about, so that verdicts are found)
+    targets = [".".join(parts) for parts in allow] + (["{stdlib}"] if stdlib else [])
+    if package:
+        targets.append(".".join(prefix[:package]) + ".**")
+    if children:
+        targets.append(".".join(prefix) + ".*")
+    policy = _policy(
+        {"modules": [{"action": "import", "target": t} for t in targets]},
+        deny={"modules": [{"action": "import", "target": ".".join(p)} for p in deny]}
+        if deny
+        else None,
+    )
+    policy.prepare()
+    below = ".".join(prefix) + "."
+    # WHEN the policy says every name below a dotted prefix may be imported (or every name
+    # directly below it: a tail with no dot)
+    everything = policy.modules_below_allowed(below, "invoke")
+    direct = policy.module_children_allowed(below, "invoke")
+    assert direct or not everything
+    for tail in tails:
+        name = below + tail
+        if everything or (direct and "." not in tail):
+            # THEN every such name is allowed by the rules, and none is under the ceiling (the
+            # hook's own decision: ceiling first, then the rules)
+            assert policy.allows("modules", "import", name, "invoke"), name
+            assert not policy.ceiling("modules", "import", name), name

@@ -221,6 +221,19 @@ def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool:
     return False
 
 
+def module_files_plain(directory: str) -> bool:
+    """Whether reading a module file directly in ``directory`` (a resolved folder) is decided
+    like reading any other file there: the folder is outside the module roots (none at or
+    above it, none below it), so neither :func:`_imports_at_init` nor
+    :func:`_for_the_machinery` looks at such a read. The hook then lets the folder's read
+    verdict answer module files too (``core.dir_module_verdict_add``).
+    """
+    below = directory if directory == "/" else directory + "/"
+    if _str_startswith(below, _code.MODULE_PREFIXES):
+        return False
+    return not any(_str_startswith(root, below) for root in _code.MODULE_ROOTS)
+
+
 def open_actions(mode: Any, flag_bits: int | None) -> tuple[str, ...]:
     """What an ``open`` with this mode and these flags does: ``("read",)``, ``("write",)`` or
     both. It reads unless it is write-only, and writes when it may change the file (a write
