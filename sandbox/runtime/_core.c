@@ -1100,7 +1100,7 @@ defer_signal_handlers(void)
  *   so when an allocation in the audited call could start a collection (the first generation
  *   within a margin of its threshold), the collector stays off until that check (a pending
  *   call, in the main thread; or the end of the next decision, in any thread). */
-#define GC_MARGIN 256
+#define GC_MARGIN 32
 static int g_gc_held; /* the collector was on and is held off until the next check */
 
 static int
@@ -1418,6 +1418,12 @@ static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
     (void)userdata;
+    if (g_gc_held && t_depth == 0) {
+        /* an audit event after the held call (any thread): the collector comes back (a worker
+         * thread's decision must not leave it off while the main thread waits in C) */
+        g_gc_held = 0;
+        PyGC_Enable();
+    }
     if (!g_installed || !name_set_has(&g_names, event)) {
         return 0;
     }
@@ -2125,16 +2131,83 @@ core_forgotten(PyObject *self, PyObject *unused)
 static PyCFunction g_fork_exec_original;
 static int g_fork_exec_sealed;
 
+/* Whether `value` is read by CPython's argument conversion without running any Python code:
+ * None, an exact bool, int, str or bytes -- or, `depth` levels down, an exact tuple or list of
+ * such. (Anything else -- __index__, __bool__, __fspath__ -- could change what was decided
+ * after the event, or run between the decision and the system call.) */
+static int
+plain_int(PyObject *value)
+{
+    if (PyLong_CheckExact(value) || PyBool_Check(value)) {
+        return 1;
+    }
+    if (!PyLong_Check(value)) {
+        return 0;
+    }
+    /* an int subclass (signal.Signals...) is read by its stored value, unless its class gives
+     * truth or conversion its own code */
+    PyNumberMethods *own = Py_TYPE(value)->tp_as_number, *base = PyLong_Type.tp_as_number;
+    return own != NULL && own->nb_bool == base->nb_bool && own->nb_index == base->nb_index &&
+           own->nb_int == base->nb_int;
+}
+
+static int
+plain_value(PyObject *value, int depth)
+{
+    if (value == Py_None || plain_int(value) || PyUnicode_CheckExact(value) ||
+        PyBytes_CheckExact(value)) {
+        return 1;
+    }
+    if (depth > 0 && (PyTuple_CheckExact(value) || PyList_CheckExact(value))) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(value);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!plain_value(PySequence_Fast_GET_ITEM(value, i), depth - 1)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* fork_exec's arguments, checked before its event: all plain (one level), its preexec_fn
+ * aside (21 arguments up to 3.10, 23 from 3.11). 0 with TypeError set otherwise. */
+static int
+fork_exec_plain(PyObject *const *args, Py_ssize_t nargs, PyObject **preexec)
+{
+    Py_ssize_t preexec_index = nargs == 21 ? 20 : nargs == 23 ? 21 : -1;
+    if (preexec_index < 0) {
+        PyErr_SetString(PyExc_TypeError, "fork_exec: an argument count this sandbox does not know");
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (i != preexec_index && !plain_value(args[i], 1)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "lambda-sandbox: fork_exec takes plain values only (bool, int, exact "
+                            "str or bytes, None, or a tuple or list of them)");
+            return 0;
+        }
+    }
+    *preexec = args[preexec_index];
+    return 1;
+}
+
 static PyObject *
 fork_exec_varargs(PyObject *module, PyObject *args)
 {
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6) {
-        PyErr_SetString(PyExc_TypeError, "fork_exec: too few arguments");
+    PyObject *preexec;
+    if (!PyTuple_Check(args) ||
+        !fork_exec_plain(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), &preexec)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "fork_exec: arguments must be a tuple");
+        }
         return NULL;
     }
-    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOO", PyTuple_GET_ITEM(args, 1),
+    /* (programs, argv, env, cwd) as 3.14 raises them, and whether a preexec_fn will run the
+     * function's code in the child between this decision and the exec */
+    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOOO", PyTuple_GET_ITEM(args, 1),
                     PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 5),
-                    PyTuple_GET_ITEM(args, 4)) < 0) {
+                    PyTuple_GET_ITEM(args, 4), preexec != Py_None ? Py_True : Py_False) < 0) {
         return NULL;
     }
     return g_fork_exec_original(module, args);
@@ -2143,12 +2216,12 @@ fork_exec_varargs(PyObject *module, PyObject *args)
 static PyObject *
 fork_exec_fastcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs < 6) {
-        PyErr_SetString(PyExc_TypeError, "fork_exec: too few arguments");
+    PyObject *preexec;
+    if (!fork_exec_plain(args, nargs, &preexec)) {
         return NULL;
     }
-    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOO", args[1], args[0], args[5], args[4]) <
-        0) {
+    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOOO", args[1], args[0], args[5], args[4],
+                    preexec != Py_None ? Py_True : Py_False) < 0) {
         return NULL;
     }
     return ((PyObject * (*)(PyObject *, PyObject *const *, Py_ssize_t))(void (*)(void))
@@ -2213,23 +2286,42 @@ static int g_env_sealed;
 static PyObject *
 exact_copy(PyObject *item)
 {
-    if (PyUnicode_CheckExact(item) || PyBytes_CheckExact(item) || !(PyUnicode_Check(item) ||
-                                                                      PyBytes_Check(item))) {
+    if (PyUnicode_CheckExact(item) || PyBytes_CheckExact(item)) {
         Py_INCREF(item);
         return item;
     }
     if (PyUnicode_Check(item)) {
         return PyUnicode_FromObject(item); /* an exact str copy of a subclass */
     }
-    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+    if (PyBytes_Check(item)) {
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+    }
+    PyErr_Format(PyExc_TypeError, "expected str, bytes or os.PathLike, not %.80s",
+                 Py_TYPE(item)->tp_name);
+    return NULL;
 }
 
+/* os.fspath(item) as an exact str/bytes copy: the conversion the original would make, made
+ * here before the call (a path-like's __fspath__ runs now, before the event). */
+static PyObject *
+path_copy(PyObject *item)
+{
+    PyObject *path = PyOS_FSPath(item);
+    if (path == NULL) {
+        return NULL;
+    }
+    PyObject *copy = exact_copy(path);
+    Py_DECREF(path);
+    return copy;
+}
+
+/* env read the way posix's parse_envlist reads a mapping (keys(), values()), each item through
+ * os.fspath, into an exact dict of exact str/bytes copies. */
 static PyObject *
 env_snapshot(PyObject *env)
 {
-    if (PyDict_CheckExact(env) || !PyMapping_Check(env)) {
-        Py_INCREF(env); /* an exact dict is read without any code; a non-mapping: the original
-                           raises its TypeError */
+    if (!PyMapping_Check(env)) {
+        Py_INCREF(env); /* the original raises its TypeError */
         return env;
     }
     PyObject *keys = PyMapping_Keys(env);
@@ -2252,8 +2344,8 @@ env_snapshot(PyObject *env)
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
-        PyObject *key = exact_copy(PyList_GET_ITEM(keys, i));
-        PyObject *value = key != NULL ? exact_copy(PyList_GET_ITEM(values, i)) : NULL;
+        PyObject *key = path_copy(PyList_GET_ITEM(keys, i));
+        PyObject *value = key != NULL ? path_copy(PyList_GET_ITEM(values, i)) : NULL;
         int failed = value == NULL || PyDict_SetItem(out, key, value) < 0;
         Py_XDECREF(key);
         Py_XDECREF(value);
@@ -2268,45 +2360,88 @@ done:
     return out;
 }
 
+/* argv as an exact tuple of exact str/bytes copies (os.fspath of each item). */
+static PyObject *
+argv_snapshot(PyObject *argv)
+{
+    if (!PyList_Check(argv) && !PyTuple_Check(argv)) {
+        Py_INCREF(argv); /* the original raises its TypeError */
+        return argv;
+    }
+    PyObject *items = PySequence_Tuple(argv);
+    if (items == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(PyTuple_GET_SIZE(items));
+    for (Py_ssize_t i = 0; out != NULL && i < PyTuple_GET_SIZE(items); i++) {
+        PyObject *copy = path_copy(PyTuple_GET_ITEM(items, i));
+        if (copy == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, i, copy);
+    }
+    Py_DECREF(items);
+    return out;
+}
+
 static PyObject *
 spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                     PyObject *kwnames)
 {
     fastcall_keywords original = g_spawn_original[which];
     Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
-    Py_ssize_t index = -1;
-    if (nargs >= 3) {
-        index = 2;
-    }
-    else if (which == 2) { /* execve(path, argv, env): env may be given by keyword */
-        for (Py_ssize_t j = 0; j < nkw; j++) {
-            PyObject *name = PyTuple_GET_ITEM(kwnames, j);
-            if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "env") == 0) {
-                index = nargs + j;
-                break;
+    Py_ssize_t total = nargs + nkw;
+    /* where path, argv and env are: positional, or (execve) by keyword */
+    Py_ssize_t at[3] = {nargs > 0 ? 0 : -1, nargs > 1 ? 1 : -1, nargs > 2 ? 2 : -1};
+    static const char *names[3] = {"path", "argv", "env"};
+    for (Py_ssize_t j = 0; j < nkw; j++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, j);
+        int known = 0;
+        for (int k = 0; k < 3; k++) {
+            if (which == 2 && PyUnicode_Check(name) &&
+                PyUnicode_CompareWithASCIIString(name, names[k]) == 0) {
+                at[k] = nargs + j;
+                known = 1;
             }
         }
+        /* posix_spawn's keywords (file_actions, setpgroup, setsigmask...): plain values only,
+         * read by the original without any code of the function's running (scheduler's
+         * sched_param is not one: refused) */
+        if (!known && !plain_value(args[nargs + j], 2)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "lambda-sandbox: posix_spawn's keyword arguments take plain values "
+                            "only (bool, int, exact str or bytes, None, or tuples/lists of them)");
+            return NULL;
+        }
     }
-    if (index < 0) {
-        return original(module, args, nargs, kwnames); /* no env: the original's own error */
-    }
-    PyObject *snapshot = env_snapshot(args[index]);
-    if (snapshot == NULL) {
-        return NULL;
+    if (at[0] < 0 || at[1] < 0 || at[2] < 0) {
+        return original(module, args, nargs, kwnames); /* missing: the original's own error */
     }
     PyObject *small[16];
-    PyObject **copy = nargs + nkw <= 16 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)(nargs + nkw));
+    PyObject **copy = total <= 16 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
     if (copy == NULL) {
-        Py_DECREF(snapshot);
         return PyErr_NoMemory();
     }
-    memcpy(copy, args, sizeof(PyObject *) * (size_t)(nargs + nkw));
-    copy[index] = snapshot;
-    PyObject *result = original(module, copy, nargs, kwnames);
+    memcpy(copy, args, sizeof(PyObject *) * (size_t)total);
+    PyObject *path = args[at[0]];
+    PyObject *made[3] = {NULL, NULL, NULL};
+    made[0] = (which == 2 && PyLong_CheckExact(path)) ? (Py_INCREF(path), path) : path_copy(path);
+    made[1] = made[0] != NULL ? argv_snapshot(args[at[1]]) : NULL;
+    made[2] = made[1] != NULL ? env_snapshot(args[at[2]]) : NULL;
+    PyObject *result = NULL;
+    if (made[2] != NULL) {
+        copy[at[0]] = made[0];
+        copy[at[1]] = made[1];
+        copy[at[2]] = made[2];
+        result = original(module, copy, nargs, kwnames);
+    }
+    for (int k = 0; k < 3; k++) {
+        Py_XDECREF(made[k]);
+    }
     if (copy != small) {
         PyMem_Free(copy);
     }
-    Py_DECREF(snapshot);
     return result;
 }
 

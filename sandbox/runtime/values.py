@@ -598,6 +598,10 @@ def as_env(value: object) -> dict[str, str] | str | None:
         text = as_text(item)
         if name is None or text is None:
             return undecodable(item if name is not None else key)
+        if name in out:
+            # One name twice (a str and a bytes key): the decision would keep one, the child's
+            # getenv the first the kernel hands it.
+            return undecodable(key)
         out[name] = text
     return out
 

@@ -478,3 +478,69 @@ attempt("after", run)
     else:
         # AND with the Python core (a documented limit) the child gets what was not decided
         assert any(outcome[label].startswith("ALLOWED") for label in variants), result.stdout
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_arguments_that_run_code_while_they_are_read_are_read_before_the_decision(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command; WHEN the function hands an exec arguments whose conversion
+    # runs its code (a path-like argv item or env value that rewrites the list it is in), a
+    # variable named twice, a preexec_fn, or (before 3.14) fork_exec a bool that rewrites argv
+    attack = (
+        FORK_EXEC_CALL
+        + """
+argv = list(ALLOWED)
+class Swap:
+    def __fspath__(self):
+        argv[2] = ALLOWED[2]           # what the decision would see afterwards
+        return os.path.abspath("secret.txt")
+argv[2] = Swap()
+def spawn(args, env):
+    pid = os.posix_spawn(args[0], args, env)
+    return os.waitpid(pid, 0)[1]
+attempt("argv-fspath", lambda: spawn(argv, dict(os.environ)))
+env = dict(os.environ)
+class Vanish:
+    def __fspath__(self):
+        env.pop("LD_PRELOAD", None)
+        return "/nonexistent/evil.so"
+env["LD_PRELOAD"] = Vanish()
+attempt("env-fspath", lambda: spawn(list(ALLOWED), env))
+twice = dict(os.environ)
+twice["FOO"] = "one"
+twice[b"FOO"] = b"two"
+attempt("env-twice", lambda: spawn(list(ALLOWED), twice))
+attempt("preexec", lambda: run(preexec_fn=lambda: None))
+if sys.version_info < (3, 14):
+    import _posixsubprocess
+    class Flip:
+        def __bool__(self):
+            return True
+    def flipped():
+        read, write = os.pipe()
+        err_read, err_write = os.pipe()
+        head = [[os.fsencode(a) for a in ALLOWED], [os.fsencode(ALLOWED[0])], Flip(), (write,),
+                None, None, -1, -1, -1, write, -1, -1, err_read, err_write, True, False]
+        tail = [-1, None, None, None, -1, None, False] if sys.version_info >= (3, 11) else [
+            None, None, None, -1, None]
+        return _posixsubprocess.fork_exec(*head, *tail)
+    attempt("fork-exec-bool", flipped)
+attempt("after", run)
+"""
+    )
+    result = _run(child, tmp_path, attack, core)
+    # THEN each is decided on what the exec gets, or refused
+    expected = {"preexec": "REFUSED processes exec", "after": "ALLOWED"}
+    if core == "native":
+        expected.update(
+            {
+                "argv-fspath": "REFUSED processes exec",
+                "env-fspath": "REFUSED processes env",
+                "env-twice": "REFUSED processes exec",
+            }
+        )
+        if sys.version_info < (3, 14):
+            expected["fork-exec-bool"] = "ERROR TypeError lambda-sandbox: fork_exec takes plain"
+    outcome = _assert_cached_then(result, **expected)
+    assert "s3cr3t" not in result.stdout, outcome

@@ -525,9 +525,12 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
         code = frame.f_code
         for known in _EXECUTE_CHILD:
             if code is known:
-                fds = lookup(_dict(frame.f_locals), "pass_fds")
+                local = _dict(frame.f_locals)
+                fds = lookup(local, "pass_fds")
                 if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):  # type: ignore[attr-defined]
                     return "pass_fds holds objects that run code after the decision"
+                if lookup(local, "preexec_fn") is not None:
+                    return _PREEXEC
                 break
     return None
 
@@ -560,6 +563,10 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
     # Python 3.14+: _posixsubprocess.fork_exec(exec_list, args, env) — raised for Popen's fork
     # path and for direct calls (multiprocessing's spawn and forkserver): the candidates the
     # child will try in order, the argv, and the environment as b"NAME=value" items (or None).
+    # Before 3.14 the sandbox raises it (the native core, or the Python core's wrapper) with the
+    # cwd too, and (the native core) whether a preexec_fn will run in the child.
+    if _len(args) > 4 and args[4] is True:
+        return [("processes", "exec", UNDECODABLE + _PREEXEC, None)]
     candidates = as_argv(args[0])
     if _type(candidates) is _str:
         return [("processes", "exec", candidates, None)]
@@ -572,12 +579,33 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
         env = {}
         for item in items:
             name, sep, value = item.partition("=")
-            if not sep:
+            if not sep or name in env:
+                # (a name given twice: the decision would keep one, the child's getenv the
+                # first of the two)
                 return [("processes", "exec", undecodable(raw_env), None)]
             env[name] = value
-    program = next((c for c in candidates if _is_program(c)), candidates[0] if candidates else "")
     cwd = _arg(args, 3)  # the sandbox's own event (before 3.14) also says where the child runs
+    base = None
+    if cwd is not None:
+        # The child tries a relative candidate from its cwd, not from this process's.
+        where = as_path(cwd)
+        if _type(where) is not _str or _str_startswith(where, UNDECODABLE):
+            return [("processes", "exec", undecodable(cwd), None)]
+        base = paths.absolute(where)
+        if base is None:
+            return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
+    program = next(
+        (
+            c
+            for c in candidates
+            if _is_program(c if base is None or c[:1] == "/" else _join(base, c))
+        ),
+        candidates[0] if candidates else "",
+    )
     return exec_accesses(program, args[1], env, cwd, search="none")
+
+
+_PREEXEC = "preexec_fn (the function's code in the child, between the decision and the exec)"
 
 
 def _remote_exec(args: tuple[Any, ...]) -> list[Access] | None:
