@@ -1822,6 +1822,42 @@ core_open_cache_add(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* Keep a directory verdict (the table's flags: 0 read, 1 write, DIR_MODULE_READS) for
+ * `directory`, identified by `identity`; what dir_verdict_add and dir_module_verdict_add share. */
+static PyObject *
+verdict_keep(PyObject *directory, PyObject *identity, const char *what, long long flags)
+{
+    if (!PyUnicode_CheckExact(directory)) {
+        PyErr_Format(PyExc_TypeError, "%s: directory must be str", what);
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(directory) < 0) {
+        return NULL;
+    }
+#endif
+    Py_ssize_t len = PyUnicode_GET_LENGTH(directory);
+    const char *path = (const char *)PyUnicode_DATA(directory);
+    if (!PyUnicode_IS_ASCII(directory) || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
+        memchr(path, 0, (size_t)len) != NULL || (len > 1 && path[len - 1] == '/')) {
+        Py_RETURN_FALSE; /* not a name this table holds */
+    }
+    int kind;
+    long long dev, ino;
+    if (identity_of(identity, what, &kind, &dev, &ino) < 0) {
+        return NULL;
+    }
+    if (kind == 2 || (g_open_validate && kind == 0)) {
+        Py_RETURN_FALSE; /* a directory that is not there, or no identity to check it by */
+    }
+    open_key key = {path, len, "", 0, DIR_VERDICT, flags};
+    if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
+                      (unsigned long long)ino) < 0) {
+        return PyErr_NoMemory();
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_dir_verdict_add(PyObject *self, PyObject *args)
 {
@@ -1845,35 +1881,7 @@ core_dir_verdict_add(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "dir_verdict_add: action must be 'read' or 'write'");
         return NULL;
     }
-    if (!PyUnicode_CheckExact(directory)) {
-        PyErr_SetString(PyExc_TypeError, "dir_verdict_add: directory must be str");
-        return NULL;
-    }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(directory) < 0) {
-        return NULL;
-    }
-#endif
-    Py_ssize_t len = PyUnicode_GET_LENGTH(directory);
-    const char *path = (const char *)PyUnicode_DATA(directory);
-    if (!PyUnicode_IS_ASCII(directory) || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
-        memchr(path, 0, (size_t)len) != NULL || (len > 1 && path[len - 1] == '/')) {
-        Py_RETURN_FALSE; /* not a name this table holds */
-    }
-    int kind;
-    long long dev, ino;
-    if (identity_of(identity, "dir_verdict_add", &kind, &dev, &ino) < 0) {
-        return NULL;
-    }
-    if (kind == 2 || (g_open_validate && kind == 0)) {
-        Py_RETURN_FALSE; /* a directory that is not there, or no identity to check it by */
-    }
-    open_key key = {path, len, "", 0, DIR_VERDICT, write};
-    if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
-                      (unsigned long long)ino) < 0) {
-        return PyErr_NoMemory();
-    }
-    Py_RETURN_TRUE;
+    return verdict_keep(directory, identity, "dir_verdict_add", write);
 }
 
 /* dir_verdict_add's twin for module files: reading the module files (.py, .pyc, .pyi, .so,
@@ -1891,35 +1899,7 @@ core_dir_module_verdict_add(PyObject *self, PyObject *args)
     if (t_depth == 0 || !caller_is_own()) {
         return refuse("dir_module_verdict_add");
     }
-    if (!PyUnicode_CheckExact(directory)) {
-        PyErr_SetString(PyExc_TypeError, "dir_module_verdict_add: directory must be str");
-        return NULL;
-    }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(directory) < 0) {
-        return NULL;
-    }
-#endif
-    Py_ssize_t len = PyUnicode_GET_LENGTH(directory);
-    const char *path = (const char *)PyUnicode_DATA(directory);
-    if (!PyUnicode_IS_ASCII(directory) || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
-        memchr(path, 0, (size_t)len) != NULL || (len > 1 && path[len - 1] == '/')) {
-        Py_RETURN_FALSE; /* not a name this table holds */
-    }
-    int kind;
-    long long dev, ino;
-    if (identity_of(identity, "dir_module_verdict_add", &kind, &dev, &ino) < 0) {
-        return NULL;
-    }
-    if (kind == 2 || (g_open_validate && kind == 0)) {
-        Py_RETURN_FALSE;
-    }
-    open_key key = {path, len, "", 0, DIR_VERDICT, DIR_MODULE_READS};
-    if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
-                      (unsigned long long)ino) < 0) {
-        return PyErr_NoMemory();
-    }
-    Py_RETURN_TRUE;
+    return verdict_keep(directory, identity, "dir_module_verdict_add", DIR_MODULE_READS);
 }
 
 static PyObject *
