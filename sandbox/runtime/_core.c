@@ -2150,62 +2150,97 @@ plain_value(PyObject *value, int depth)
     return 0;
 }
 
-/* fork_exec's arguments, checked before its event: all plain (one level), its preexec_fn
- * aside (21 arguments up to 3.10, 23 from 3.11). 0 with TypeError set otherwise. */
-static int
-fork_exec_plain(PyObject *const *args, Py_ssize_t nargs, PyObject **preexec)
+/* fork_exec's arguments, checked and copied before its event: all plain (one level), its
+ * preexec_fn aside (21 arguments up to 3.10, 23 from 3.11); argv and the programs a list or
+ * tuple (a str would be read as one argument per character), the environment None or one;
+ * every list replaced by a fresh copy no other code holds (another thread could change the
+ * caller's while the decision runs, and the original reads it after). Returns a new tuple of
+ * the arguments to use, or NULL with TypeError set. */
+static PyObject *
+fork_exec_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject **preexec)
 {
     Py_ssize_t preexec_index = nargs == 21 ? 20 : nargs == 23 ? 21 : -1;
     if (preexec_index < 0) {
         PyErr_SetString(PyExc_TypeError, "fork_exec: an argument count this sandbox does not know");
-        return 0;
+        return NULL;
     }
     for (Py_ssize_t i = 0; i < nargs; i++) {
         if (i != preexec_index && !plain_value(args[i], 1)) {
             PyErr_SetString(PyExc_TypeError,
                             "lambda-sandbox: fork_exec takes plain values only (bool, int, exact "
                             "str or bytes, None, or a tuple or list of them)");
-            return 0;
+            return NULL;
         }
     }
+    for (int k = 0; k < 3; k++) {
+        PyObject *value = args[k == 0 ? 0 : k == 1 ? 1 : 5];
+        if (!(PyList_CheckExact(value) || PyTuple_CheckExact(value) || (k == 2 && value == Py_None))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "lambda-sandbox: fork_exec's argv, programs and environment must be "
+                            "lists or tuples");
+            return NULL;
+        }
+    }
+    PyObject *out = PyTuple_New(nargs);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyObject *value = args[i];
+        PyObject *copy = PyList_CheckExact(value) ? PyList_GetSlice(value, 0, PY_SSIZE_T_MAX)
+                                                  : (Py_INCREF(value), value);
+        if (copy == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, copy);
+    }
     *preexec = args[preexec_index];
-    return 1;
+    return out;
 }
 
 static PyObject *
 fork_exec_varargs(PyObject *module, PyObject *args)
 {
     PyObject *preexec;
-    if (!PyTuple_Check(args) ||
-        !fork_exec_plain(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), &preexec)) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_TypeError, "fork_exec: arguments must be a tuple");
-        }
+    if (!PyTuple_Check(args)) {
+        PyErr_SetString(PyExc_TypeError, "fork_exec: arguments must be a tuple");
+        return NULL;
+    }
+    PyObject *copies = fork_exec_arguments(&PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args),
+                                           &preexec);
+    if (copies == NULL) {
         return NULL;
     }
     /* (programs, argv, env, cwd) as 3.14 raises them, and whether a preexec_fn will run the
      * function's code in the child between this decision and the exec */
-    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOOO", PyTuple_GET_ITEM(args, 1),
-                    PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 5),
-                    PyTuple_GET_ITEM(args, 4), preexec != Py_None ? Py_True : Py_False) < 0) {
-        return NULL;
+    PyObject *result = NULL;
+    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOOO", PyTuple_GET_ITEM(copies, 1),
+                    PyTuple_GET_ITEM(copies, 0), PyTuple_GET_ITEM(copies, 5),
+                    PyTuple_GET_ITEM(copies, 4), preexec != Py_None ? Py_True : Py_False) == 0) {
+        result = g_fork_exec_original(module, copies);
     }
-    return g_fork_exec_original(module, args);
+    Py_DECREF(copies);
+    return result;
 }
 
 static PyObject *
 fork_exec_fastcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *preexec;
-    if (!fork_exec_plain(args, nargs, &preexec)) {
+    PyObject *copies = fork_exec_arguments(args, nargs, &preexec);
+    if (copies == NULL) {
         return NULL;
     }
-    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOOO", args[1], args[0], args[5], args[4],
-                    preexec != Py_None ? Py_True : Py_False) < 0) {
-        return NULL;
+    PyObject *result = NULL;
+    PyObject *const *items = &PyTuple_GET_ITEM(copies, 0);
+    if (PySys_Audit("_posixsubprocess.fork_exec", "OOOOO", items[1], items[0], items[5],
+                    items[4], preexec != Py_None ? Py_True : Py_False) == 0) {
+        result = ((PyObject * (*)(PyObject *, PyObject *const *, Py_ssize_t))(void (*)(void))
+                      g_fork_exec_original)(module, items, nargs);
     }
-    return ((PyObject * (*)(PyObject *, PyObject *const *, Py_ssize_t))(void (*)(void))
-                g_fork_exec_original)(module, args, nargs);
+    Py_DECREF(copies);
+    return result;
 }
 
 static PyObject *
@@ -2261,6 +2296,8 @@ core_seal_fork_exec(PyObject *self, PyObject *function)
  * Python code). Other item types are passed as they are (the decision refuses them). */
 typedef PyObject *(*fastcall_keywords)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
 static fastcall_keywords g_spawn_original[3]; /* posix_spawn, posix_spawnp, execve */
+typedef PyObject *(*fastcall_plain)(PyObject *, PyObject *const *, Py_ssize_t);
+static fastcall_plain g_execv_original; /* execv(path, argv): execl, execlp, execvp go through it */
 static int g_env_sealed;
 
 static PyObject *
@@ -2426,6 +2463,28 @@ spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize
 }
 
 static PyObject *
+execv_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        return g_execv_original(module, args, nargs); /* the original's own error */
+    }
+    PyObject *copies[2];
+    copies[0] = PyLong_CheckExact(args[0]) ? (Py_INCREF(args[0]), args[0]) : path_copy(args[0]);
+    if (copies[0] == NULL) {
+        return NULL;
+    }
+    copies[1] = argv_snapshot(args[1]);
+    if (copies[1] == NULL) {
+        Py_DECREF(copies[0]);
+        return NULL;
+    }
+    PyObject *result = g_execv_original(module, copies, 2);
+    Py_DECREF(copies[0]);
+    Py_DECREF(copies[1]);
+    return result;
+}
+
+static PyObject *
 posix_spawn_sealed(PyObject *m, PyObject *const *a, Py_ssize_t n, PyObject *k)
 {
     return spawn_with_snapshot(0, m, a, n, k);
@@ -2453,9 +2512,29 @@ core_seal_spawn_env(PyObject *self, PyObject *args)
     if (g_env_sealed || g_installed) {
         return PyBool_FromLong(g_env_sealed); /* once, and only while installing */
     }
-    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3) {
-        PyErr_SetString(PyExc_TypeError, "seal_spawn_env(posix_spawn, posix_spawnp, execve)");
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "seal_spawn_env(posix_spawn, posix_spawnp, execve, execv)");
         return NULL;
+    }
+    PyObject *execv = PyTuple_GET_ITEM(args, 3);
+    PyMethodDef *execv_def = NULL;
+    if (execv != Py_None) {
+        const char *module_name = NULL;
+        if (PyCFunction_CheckExact(execv)) {
+            PyObject *module = PyCFunction_GET_SELF(execv);
+            module_name = module != NULL && PyModule_Check(module) ? PyModule_GetName(module)
+                                                                  : NULL;
+            if (module_name == NULL) {
+                PyErr_Clear();
+            }
+            execv_def = ((PyCFunctionObject *)execv)->m_ml;
+        }
+        if (module_name == NULL || strcmp(module_name, "posix") != 0 || execv_def == NULL ||
+            execv_def->ml_name == NULL || strcmp(execv_def->ml_name, "execv") != 0 ||
+            (execv_def->ml_flags & ~METH_COEXIST) != METH_FASTCALL) {
+            Py_RETURN_FALSE;
+        }
     }
     PyMethodDef *defs[3] = {NULL, NULL, NULL};
     for (int i = 0; i < 3; i++) {
@@ -2486,6 +2565,10 @@ core_seal_spawn_env(PyObject *self, PyObject *args)
             g_spawn_original[i] = (fastcall_keywords)(void (*)(void))defs[i]->ml_meth;
             defs[i]->ml_meth = (PyCFunction)(void (*)(void))sealed[i];
         }
+    }
+    if (execv_def != NULL) {
+        g_execv_original = (fastcall_plain)(void (*)(void))execv_def->ml_meth;
+        execv_def->ml_meth = (PyCFunction)(void (*)(void))execv_sealed;
     }
     g_env_sealed = 1;
     Py_RETURN_TRUE;
@@ -2559,8 +2642,8 @@ static PyMethodDef core_methods[] = {
      "seal_fork_exec(fork_exec) -> bool: before install, once: every call of _posixsubprocess's"
      " fork_exec raises the _posixsubprocess.fork_exec audit event first (as 3.14 does)."},
     {"seal_spawn_env", core_seal_spawn_env, METH_VARARGS,
-     "seal_spawn_env(posix_spawn, posix_spawnp, execve) -> bool: before install, once: their env"
-     " mapping, unless an exact dict, is read into an exact dict before the call (and its event)."},
+     "seal_spawn_env(posix_spawn, posix_spawnp, execve, execv) -> bool: before install, once:"
+     " their path, argv and env are read into exact copies before the call (and its event)."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"file_identity", core_file_identity, METH_O,

@@ -751,9 +751,15 @@ def _argv0_problem(path: str, argv: list[str], env: dict[str, str]) -> str | Non
         return "an empty argv (the interpreter would search for its own prefix)"
     program = argv[0]
     if "/" in program:
+        if not _startswith(program, "/"):
+            # Resolved from the child's working directory (cwd=), not this process's.
+            return f"a relative argv[0] {program!r} (Python finds its library from argv[0])"
         located: str | None = _normpath(_abspath(program))
     else:
-        located = _which(program, env.get("PATH", _defpath))
+        search = env.get("PATH", _defpath)
+        if any(not _startswith(entry, "/") for entry in search.split(_pathsep)):
+            return "a relative PATH entry (argv[0] would be found from the child's cwd)"
+        located = _which(program, search)
         if located is None:
             return None  # not found: the build's own prefix is used
     if located != _normpath(_abspath(path)):

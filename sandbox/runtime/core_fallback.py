@@ -961,15 +961,15 @@ def seal_fork_exec(function: Any) -> bool:
     return False
 
 
-def seal_spawn_env(posix_spawn: Any, posix_spawnp: Any, execve: Any) -> bool:
-    """The native core has ``posix_spawn``, ``posix_spawnp`` and ``execve`` read an env mapping
-    into an exact dict before their audit event; the Python core cannot change C functions:
+def seal_spawn_env(posix_spawn: Any, posix_spawnp: Any, execve: Any, execv: Any) -> bool:
+    """The native core has ``posix_spawn``, ``posix_spawnp``, ``execve`` and ``execv`` read their
+    path, argv and env mapping into exact copies before their audit event; the Python core cannot change C functions:
     always ``False`` (a documented limit: a mapping whose code answers differently after the
     decision gives the child another environment).
 
     Example
     -------
-    >>> seal_spawn_env(None, None, None)
+    >>> seal_spawn_env(None, None, None, None)
     False
     """
     return False

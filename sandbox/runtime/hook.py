@@ -348,14 +348,16 @@ def install_hook(
     sealed = frozen_processes._EMULATE_FORK_EXEC and frozen(core).seal_fork_exec(
         frozen_processes._fork_exec_original
     )
-    # posix_spawn, posix_spawnp and execve read an env mapping after their event: the native
-    # core has them read it into an exact dict first (the Python core cannot: a documented
-    # limit), so the decision and the child see the same environment.
+    # posix_spawn, posix_spawnp, execve and execv convert their path, argv and env around their
+    # event (the function's __fspath__, keys()...): the native core hands them exact copies read
+    # before the call (the Python core cannot: a documented limit), so the decision and the
+    # child see the same program, argv and environment.
     posix = sys.modules["posix"]
     frozen(core).seal_spawn_env(
         getattr(posix, "posix_spawn", None),
         getattr(posix, "posix_spawnp", None),
         getattr(posix, "execve", None),
+        getattr(posix, "execv", None),
     )
     if not frozen(core).install(
         names, callback, own_codes, mode, CALLER_EVENTS, invoke_only=INVOKE_ONLY & names

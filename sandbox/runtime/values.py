@@ -429,8 +429,9 @@ def as_path(value: object) -> str | int | None:
         # as at install and plain data in the object, a pure function of the object's parts.
         text = fspath(value)  # type: ignore[operator]
         return text if _type(text) is _str else undecodable(value)
-    if kind is _bytearray or kind is _memoryview:
-        return as_text(value)
+    # A bytearray or memoryview path is refused: the system call takes its copy of the bytes
+    # when the call converts its arguments, and another argument's conversion (an __index__,
+    # an __fspath__) or another thread can change the buffer before the event shows it.
     return undecodable(value)
 
 

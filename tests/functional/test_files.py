@@ -1220,3 +1220,34 @@ def test_a_signal_handler_cannot_run_between_a_decision_and_its_operation(
         # THEN (native) the handler runs after the open: it never reads through the swapped link
         assert line == "swaps True leaks 0", result.stdout
     # (the Python core cannot hold handlers back: a documented limit, no assertion on leaks)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_bytearray_path_is_refused(child: RunChild, tmp_path: Path, core: str) -> None:
+    # GIVEN every name under out/ allowed; WHEN a path is a bytearray (the system call copies
+    # it when its arguments are converted; a later argument's __index__ or another thread can
+    # change it before the event shows it)
+    _out_only(tmp_path)
+    result = child(
+        ATTEMPT_LINES
+        + """
+open(task + "/out/x.txt", "w").close()
+path = bytearray((task + "/out/x.txt").encode())
+def refused_by_python(fn):
+    def call():
+        try:
+            fn()
+        except TypeError:  # 3.13+ takes no bytearray or memoryview path at all
+            raise PermissionError("python")
+    return call
+attempt("bytearray", refused_by_python(lambda: os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)))
+attempt("memoryview", refused_by_python(lambda: os.open(memoryview(bytes(path)), os.O_RDONLY)))
+attempt("bytes", lambda: os.close(os.open(bytes(path), os.O_RDONLY)))
+""",
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN it is refused as an argument the sandbox cannot read; its bytes are allowed
+    blocked = "blocked" if sys.version_info < (3, 13) else "kernel"  # (PermissionError("python"))
+    assert result.lines == [f"bytearray {blocked}", f"memoryview {blocked}", "bytes done"], (
+        result.stderr
+    )

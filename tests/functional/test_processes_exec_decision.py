@@ -544,3 +544,51 @@ attempt("after", run)
             expected["fork-exec-bool"] = "ERROR TypeError lambda-sandbox: fork_exec takes plain"
     outcome = _assert_cached_then(result, **expected)
     assert "s3cr3t" not in result.stdout, outcome
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_exec_arguments_read_in_another_place_than_the_decision_are_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned command; WHEN the function (a) has os.execv (which execl, execlp and
+    # execvp go through) convert an argv item whose __fspath__ rewrites the list, (b) starts a Python child with a relative argv[0] (found from the child's cwd),
+    # (c) gives fork_exec a str argv (read one argument per character)
+    attack = (
+        FORK_EXEC_CALL
+        + """
+def execv_swap():
+    argv = list(ALLOWED)
+    class Swap:
+        def __fspath__(self):
+            argv[2] = ALLOWED[2]
+            return os.path.abspath("secret.txt")
+    argv[2] = Swap()
+    os.execv(ALLOWED[0], argv)  # refused (native): this process goes on
+from sandbox.runtime import core as _core
+if _core.KIND == "native":  # (the Python core would exec the secret's wc: a documented limit)
+    attempt("execv-fspath", execv_swap)
+rel = os.path.relpath(sys.executable)
+attempt("relative-argv0", lambda: subprocess.run([rel, "-c", "pass"], executable=sys.executable))
+if sys.version_info < (3, 14):
+    import _posixsubprocess
+    def str_argv():
+        read, write = os.pipe()
+        err_read, err_write = os.pipe()
+        head = ["wc", [os.fsencode(ALLOWED[0])], True, (write,), None, None, -1, -1, -1, write,
+                -1, -1, err_read, err_write, True, False]
+        tail = [-1, None, None, None, -1, None, False] if sys.version_info >= (3, 11) else [
+            None, None, None, -1, None]
+        return _posixsubprocess.fork_exec(*head, *tail)
+    attempt("fork-exec-str", str_argv)
+attempt("after", run)
+"""
+    )
+    result = _run(child, tmp_path, attack, core)
+    expected = {"relative-argv0": "REFUSED processes exec", "after": "ALLOWED"}
+    if core == "native":
+        # THEN (native) execv gets a copy read before its event: the rewrite is decided, refused
+        expected["execv-fspath"] = "REFUSED processes exec"
+        if sys.version_info < (3, 14):
+            expected["fork-exec-str"] = "ERROR TypeError lambda-sandbox: fork_exec's argv"
+    _assert_cached_then(result, **expected)
+    assert "s3cr3t" not in result.stdout
