@@ -1237,7 +1237,7 @@ def refused_by_python(fn):
     def call():
         try:
             fn()
-        except TypeError:  # 3.13+ takes no bytearray or memoryview path at all
+        except TypeError:  # 3.12+ takes no bytearray or memoryview path at all
             raise PermissionError("python")
     return call
 attempt("bytearray", refused_by_python(lambda: os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)))
@@ -1247,7 +1247,7 @@ attempt("bytes", lambda: os.close(os.open(bytes(path), os.O_RDONLY)))
         env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
     )
     # THEN it is refused as an argument the sandbox cannot read; its bytes are allowed
-    blocked = "blocked" if sys.version_info < (3, 13) else "kernel"  # (PermissionError("python"))
+    blocked = "blocked" if sys.version_info < (3, 12) else "kernel"  # (PermissionError("python"))
     assert result.lines == [f"bytearray {blocked}", f"memoryview {blocked}", "bytes done"], (
         result.stderr
     )

@@ -60,8 +60,10 @@ def test_install_leaves_nothing_frozen(tmp_path: Path) -> None:
     # GIVEN a process that froze nothing
     # WHEN it installs the sandbox
     state = _gc_state(tmp_path, _compiled(tmp_path), "plain")
-    # THEN nothing is left frozen and the collector is on
-    assert state == {"before": 0, "after": 0, "enabled": True, "failed": None}
+    # THEN nothing is left frozen and the collector is on (CPython 3.12 starts with objects in
+    # the permanent generation of its own: what counts is that install gives back what it froze)
+    assert state["after"] == state["before"]
+    assert {k: state[k] for k in ("enabled", "failed")} == {"enabled": True, "failed": None}
 
 
 def test_install_keeps_a_freeze_made_before(tmp_path: Path) -> None:
@@ -79,4 +81,8 @@ def test_a_failed_install_leaves_nothing_frozen(tmp_path: Path) -> None:
     # WHEN the process tries to install the sandbox
     state = _gc_state(tmp_path, str(tmp_path / "missing.json"), "plain")
     # THEN install failed, and the collector's state is what it was
-    assert state == {"before": 0, "after": 0, "enabled": True, "failed": "ProfileError"}
+    assert state["after"] == state["before"]
+    assert {k: state[k] for k in ("enabled", "failed")} == {
+        "enabled": True,
+        "failed": "ProfileError",
+    }
