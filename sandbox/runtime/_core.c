@@ -457,6 +457,28 @@ static int g_open_validate;
 #define DIR_VERDICT 2
 static size_t g_dir_count;
 
+/* An exact str's characters when they are all ASCII (one byte each, what the C tables hold):
+ * 1 with *units and *len set; 0 for anything else (not an exact str, not ASCII); -1 with an
+ * exception where a 3.10/3.11 str could not be readied. Calls no method of `s`. */
+static int
+ascii_of(PyObject *s, const char **units, Py_ssize_t *len)
+{
+    if (!PyUnicode_CheckExact(s)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(s) < 0) {
+        return -1;
+    }
+#endif
+    if (!PyUnicode_IS_ASCII(s)) {
+        return 0;
+    }
+    *units = (const char *)PyUnicode_DATA(s);
+    *len = PyUnicode_GET_LENGTH(s);
+    return 1;
+}
+
 /* The key of an `open` event's arguments, or 0 when they are not the plain kind this table
  * holds (no method of any argument is called: exact types only). */
 static int
@@ -468,20 +490,13 @@ open_key_of(PyObject *args, open_key *key)
     PyObject *path = PyTuple_GET_ITEM(args, 0);
     PyObject *mode = PyTuple_GET_ITEM(args, 1);
     PyObject *flags = PyTuple_GET_ITEM(args, 2);
-    if (!PyUnicode_CheckExact(path) || !PyLong_CheckExact(flags)) {
+    int plain = PyLong_CheckExact(flags) ? ascii_of(path, &key->path, &key->len) : 0;
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
         return 0;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(path) < 0) {
-        PyErr_Clear();
-        return 0;
-    }
-#endif
-    if (!PyUnicode_IS_ASCII(path)) {
-        return 0;
-    }
-    key->len = PyUnicode_GET_LENGTH(path);
-    key->path = (const char *)PyUnicode_DATA(path);
     if (key->len < 1 || key->len > OPEN_PATH_MAX || key->path[0] != '/' ||
         memchr(key->path, 0, (size_t)key->len) != NULL) {
         return 0;
@@ -492,21 +507,14 @@ open_key_of(PyObject *args, open_key *key)
         key->mode_len = 0;
     }
     else {
-        if (!PyUnicode_CheckExact(mode)) {
-            return 0;
-        }
-#if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_READY(mode) < 0) {
-            PyErr_Clear();
-            return 0;
-        }
-#endif
-        if (!PyUnicode_IS_ASCII(mode) || PyUnicode_GET_LENGTH(mode) > OPEN_MODE_MAX) {
+        int plain_mode = ascii_of(mode, &key->mode, &key->mode_len);
+        if (plain_mode != 1 || key->mode_len > OPEN_MODE_MAX) {
+            if (plain_mode < 0) {
+                PyErr_Clear();
+            }
             return 0;
         }
         key->mode_none = 0;
-        key->mode = (const char *)PyUnicode_DATA(mode);
-        key->mode_len = PyUnicode_GET_LENGTH(mode);
     }
     int overflow = 0;
     key->flags = PyLong_AsLongLongAndOverflow(flags, &overflow);
@@ -831,20 +839,15 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
              size_t *cut_out, int *dir_fd_out)
 {
     static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
-    if (!PyUnicode_CheckExact(path) || !PyLong_CheckExact(dir_fd_obj)) {
+    const char *name;
+    Py_ssize_t len;
+    int plain = PyLong_CheckExact(dir_fd_obj) ? ascii_of(path, &name, &len) : 0;
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
         return 0;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(path) < 0) {
-        PyErr_Clear();
-        return 0;
-    }
-#endif
-    if (!PyUnicode_IS_ASCII(path)) {
-        return 0;
-    }
-    Py_ssize_t len = PyUnicode_GET_LENGTH(path);
-    const char *name = (const char *)PyUnicode_DATA(path);
     if (len < 1 || len >= OPEN_PATH_MAX || memchr(name, 0, (size_t)len) != NULL ||
         memchr(name, '\n', (size_t)len) != NULL) {
         return 0;
@@ -1831,14 +1834,13 @@ verdict_keep(PyObject *directory, PyObject *identity, const char *what, long lon
         PyErr_Format(PyExc_TypeError, "%s: directory must be str", what);
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(directory) < 0) {
+    const char *path;
+    Py_ssize_t len;
+    int plain = ascii_of(directory, &path, &len);
+    if (plain < 0) {
         return NULL;
     }
-#endif
-    Py_ssize_t len = PyUnicode_GET_LENGTH(directory);
-    const char *path = (const char *)PyUnicode_DATA(directory);
-    if (!PyUnicode_IS_ASCII(directory) || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
+    if (!plain || len < 1 || len > OPEN_PATH_MAX || path[0] != '/' ||
         memchr(path, 0, (size_t)len) != NULL || (len > 1 && path[len - 1] == '/')) {
         Py_RETURN_FALSE; /* not a name this table holds */
     }
@@ -1922,14 +1924,13 @@ core_module_verdict_add(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "module_verdict_add: prefix must be str");
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(prefix) < 0) {
+    const char *units;
+    Py_ssize_t len;
+    int plain = ascii_of(prefix, &units, &len);
+    if (plain < 0) {
         return NULL;
     }
-#endif
-    Py_ssize_t len = PyUnicode_GET_LENGTH(prefix);
-    const char *units = (const char *)PyUnicode_DATA(prefix);
-    if (!PyUnicode_IS_ASCII(prefix) || len < 2 || len > IMPORT_NAME_MAX ||
+    if (!plain || len < 2 || len > IMPORT_NAME_MAX ||
         units[len - 1] != '.' || units[0] == '.' || memchr(units, 0, (size_t)len) != NULL) {
         Py_RETURN_FALSE; /* not a prefix this table holds */
     }
@@ -1984,16 +1985,15 @@ core_open_cache_forget(PyObject *self, PyObject *name)
         PyErr_SetString(PyExc_TypeError, "open_cache_forget: name must be str");
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(name) < 0) {
+    const char *units;
+    Py_ssize_t len;
+    int plain = ascii_of(name, &units, &len);
+    if (plain < 0) {
         return NULL;
     }
-#endif
-    if (!PyUnicode_IS_ASCII(name)) {
-        Py_RETURN_NONE; /* the table holds ASCII names only: none is this or below it */
+    if (plain) { /* (the table holds ASCII names only: no other is this or below one) */
+        open_forget(units, (size_t)len); /* anyone may: it only makes later decisions slower */
     }
-    /* anyone may: it only makes later decisions slower */
-    open_forget((const char *)PyUnicode_DATA(name), (size_t)PyUnicode_GET_LENGTH(name));
     Py_RETURN_NONE;
 }
 
