@@ -455,6 +455,8 @@ static int g_open_validate;
 /* Directory verdicts share the table: mode_none DIR_VERDICT, flags 0 (read) or 1 (write), the
  * directory's name as the path. See dir_verdict_allows. */
 #define DIR_VERDICT 2
+/* The flags of a directory verdict for reading module files (dir_module_verdict_add). */
+#define DIR_MODULE_READS 2
 static size_t g_dir_count;
 
 /* An exact str's characters when they are all ASCII (one byte each, what the C tables hold):
@@ -556,6 +558,255 @@ open_find(const open_key *key, int phase, uint64_t h, int *found)
     }
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Pattern verdicts: the names of a folder's sub-folders that a rule's glob covers.        */
+/*
+ * A directory verdict holds for one folder; functions that make a new folder per call
+ * (/tmp/job-<uuid>) would send the first name in each to the callback. A pattern verdict says,
+ * for a folder P reached with no link on the way (identity as a directory verdict's):
+ *   depth 0: every name P/x, x matching `glob`, may be accessed so (read, write or list) --
+ *            a rule "P/<glob>" (or "P/<glob>/" + "**", or a prefix above P), the ceiling reaching
+ *            nothing below P (see Policy.name_patterns);
+ *   depth 1: every name directly in a folder P/x, x matching `glob` and a directory (not a
+ *            link, one lstat), may be opened so -- a rule "P/<glob>/" + "*" or "**", or a prefix;
+ *            used as a directory verdict for P/x, which is then kept in the open table.
+ * A glob is one name's: literal characters, "*" (any run of characters) and "?" (any one),
+ * as the files rules' "[^/]*" and "[^/]" in a name with no "/" (pattern_verdict_add refuses
+ * "**" and "/"). Names "", ".", ".." and names with a newline are never covered.
+ */
+#define PATTERN_LIMIT 64
+#define ACTION_LIST 3 /* (0 read, 1 write, as the open table's directory verdicts) */
+
+typedef struct {
+    char *dir; /* NUL-terminated; "/" for the root */
+    size_t dir_len;
+    char *glob;
+    size_t glob_len;
+    int action, depth, phase;
+    int identity; /* as an open slot's: 0 none (valid while not validating), 1 directory */
+    unsigned long long dev, ino;
+} pattern_verdict;
+
+static pattern_verdict g_patterns[PATTERN_LIMIT];
+static size_t g_pattern_count;
+
+static void
+pattern_clear_all(void)
+{
+    for (size_t i = 0; i < g_pattern_count; i++) {
+        PyMem_RawFree(g_patterns[i].dir);
+        PyMem_RawFree(g_patterns[i].glob);
+    }
+    g_pattern_count = 0;
+}
+
+/* Drop the patterns of `name` and of every folder below it (as open_forget). */
+static void
+pattern_forget(const char *name, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < g_pattern_count; i++) {
+        pattern_verdict *p = &g_patterns[i];
+        if (p->dir_len >= n && memcmp(p->dir, name, n) == 0 &&
+            (p->dir_len == n || p->dir[n] == '/' || n == 1)) {
+            PyMem_RawFree(p->dir);
+            PyMem_RawFree(p->glob);
+            continue;
+        }
+        g_patterns[kept++] = *p;
+    }
+    g_pattern_count = kept;
+}
+
+/* Whether `s` (n characters, no "/") matches the one-name glob `g`. */
+static int
+glob_name_matches(const char *g, size_t gn, const char *s, size_t n)
+{
+    size_t gi = 0, si = 0, star = (size_t)-1, mark = 0;
+    while (si < n) {
+        if (gi < gn && (g[gi] == '?' || (g[gi] != '*' && g[gi] == s[si]))) {
+            gi++;
+            si++;
+        }
+        else if (gi < gn && g[gi] == '*') {
+            star = gi++;
+            mark = si;
+        }
+        else if (star != (size_t)-1) {
+            gi = star + 1;
+            si = ++mark;
+        }
+        else {
+            return 0;
+        }
+    }
+    while (gi < gn && g[gi] == '*') {
+        gi++;
+    }
+    return gi == gn;
+}
+
+/* The pattern verdict of `depth` for `action` in `phase` that covers the name `x` (x_len) in
+ * the folder `dir` (dir_len; "/" for the root), still valid; NULL if none. */
+static const pattern_verdict *
+pattern_find(const char *dir, size_t dir_len, const char *x, size_t x_len, int action,
+             int depth, int phase)
+{
+    if (x_len == 0 || (x_len == 1 && x[0] == '.') || (x_len == 2 && x[0] == '.' && x[1] == '.') ||
+        memchr(x, '\n', x_len) != NULL || memchr(x, '/', x_len) != NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < g_pattern_count; i++) {
+        const pattern_verdict *p = &g_patterns[i];
+        if (p->action != action || p->depth != depth || p->phase != phase ||
+            p->dir_len != dir_len || memcmp(p->dir, dir, dir_len) != 0 ||
+            !glob_name_matches(p->glob, p->glob_len, x, x_len)) {
+            continue;
+        }
+        if (g_open_validate) {
+            struct stat st;
+            if (p->identity != 1 || stat(p->dir, &st) != 0 ||
+                (unsigned long long)st.st_dev != p->dev || (unsigned long long)st.st_ino != p->ino) {
+                continue;
+            }
+        }
+        return p;
+    }
+    return NULL;
+}
+
+/* A depth-0 pattern verdict for the name `place` (n characters, absolute, plain; its last "/"
+ * at `cut`). */
+static const pattern_verdict *
+pattern_for_name(const char *place, size_t cut, size_t n, int action, int phase)
+{
+    if (g_pattern_count == 0) {
+        return NULL;
+    }
+    return pattern_find(cut > 0 ? place : "/", cut > 0 ? cut : 1, place + cut + 1, n - cut - 1,
+                        action, 0, phase);
+}
+
+static int open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
+                         unsigned long long ino);
+
+/* The directory verdict a depth-1 pattern gives the folder of `dir_key` (its action in
+ * dir_key->flags): the folder must be a directory now (lstat: not a link); the verdict is
+ * kept in the open table with that identity, like one the callback added. NULL: none. */
+static const open_slot *
+pattern_folder(open_key *dir_key, int phase)
+{
+    size_t len = (size_t)dir_key->len;
+    if (g_pattern_count == 0 || len < 2 || len > OPEN_PATH_MAX) {
+        return NULL;
+    }
+    size_t cut = len - 1;
+    while (cut > 0 && dir_key->path[cut] != '/') {
+        cut--;
+    }
+    if (pattern_find(cut > 0 ? dir_key->path : "/", cut > 0 ? cut : 1, dir_key->path + cut + 1,
+                     len - cut - 1, (int)dir_key->flags, 1, phase) == NULL) {
+        return NULL;
+    }
+    char folder[OPEN_PATH_MAX + 1];
+    memcpy(folder, dir_key->path, len);
+    folder[len] = '\0';
+    struct stat st;
+    if (lstat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return NULL;
+    }
+    if (open_remember(dir_key, phase, 1, (unsigned long long)st.st_dev,
+                      (unsigned long long)st.st_ino) < 0) {
+        return NULL; /* out of memory: the callback decides */
+    }
+    int found;
+    size_t j = open_find(dir_key, phase, open_hash(dir_key, phase), &found);
+    return found ? &g_open[j] : NULL;
+}
+
+/* The names of directory descriptors (what /proc/self/fd/N reads, ~3 us a readlink), kept
+ * for the descriptor's directory (its fstat identity): a descriptor that is closed and
+ * reopened elsewhere has another identity. A kept name is dropped with the open table's
+ * entries (open_forget of it or a name above it: a rename or removal the sandbox saw, and
+ * open_clear_all); a rename the sandbox does not see (a child's) leaves it stale, which the
+ * users of a name read this way check: the directory now at the name must be the
+ * descriptor's (change_allowed's identity check once validating, list_answered's lstat). */
+#define FD_NAMES 16
+typedef struct {
+    int fd;
+    unsigned long long dev, ino;
+    char *path; /* NUL-terminated; NULL: empty */
+    size_t len;
+} fd_name;
+static fd_name g_fd_names[FD_NAMES];
+static size_t g_fd_name_next;
+
+static void
+fd_names_forget(const char *name, size_t n)
+{
+    for (size_t i = 0; i < FD_NAMES; i++) {
+        fd_name *e = &g_fd_names[i];
+        if (e->path != NULL &&
+            (name == NULL || (e->len >= n && memcmp(e->path, name, n) == 0 &&
+                              (e->len == n || e->path[n] == '/' || n == 1)))) {
+            PyMem_RawFree(e->path);
+            e->path = NULL;
+        }
+    }
+}
+
+/* The name of the directory `fd` is open on, written to `place` (at most OPEN_PATH_MAX - 1
+ * characters, NUL-terminated) with `held` its fstat: 1 for a directory /proc names by an
+ * absolute ASCII name without a newline (not a removed one), else 0. */
+static int
+dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
+{
+    if (fstat(fd, held) != 0 || !S_ISDIR(held->st_mode)) {
+        return 0;
+    }
+    for (size_t i = 0; i < FD_NAMES; i++) {
+        const fd_name *e = &g_fd_names[i];
+        if (e->path != NULL && e->fd == fd && e->dev == (unsigned long long)held->st_dev &&
+            e->ino == (unsigned long long)held->st_ino) {
+            memcpy(place, e->path, e->len + 1);
+            *n_out = e->len;
+            return 1;
+        }
+    }
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t got = readlink(link, place, OPEN_PATH_MAX);
+    if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
+        return 0;
+    }
+    size_t n = (size_t)got;
+    place[n] = '\0';
+    static const char deleted[] = " (deleted)";
+    if (n >= sizeof(deleted) - 1 &&
+        memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)place[i] >= 0x80 || place[i] == '\n' || place[i] == '\0') {
+            return 0;
+        }
+    }
+    fd_name *e = &g_fd_names[g_fd_name_next];
+    char *copy = PyMem_RawMalloc(n + 1);
+    if (copy != NULL) {
+        PyMem_RawFree(e->path);
+        memcpy(copy, place, n + 1);
+        e->fd = fd;
+        e->dev = (unsigned long long)held->st_dev;
+        e->ino = (unsigned long long)held->st_ino;
+        e->path = copy;
+        e->len = n;
+        g_fd_name_next = (g_fd_name_next + 1) % FD_NAMES;
+    }
+    *n_out = n;
+    return 1;
+}
+
 /* The slots in use, so that a clear (at every audited path change) costs the entries held,
  * not the table's size. */
 static uint32_t g_open_used[OPEN_CACHE_LIMIT];
@@ -570,6 +821,8 @@ open_clear_all(void)
     }
     g_open_count = 0;
     g_dir_count = 0;
+    pattern_clear_all();
+    fd_names_forget(NULL, 0);
 }
 
 /* Whether an entry's name is `name` or below it (`name` + "/" ...). */
@@ -590,6 +843,8 @@ static void
 open_forget(const char *name, size_t n)
 {
     size_t i;
+    pattern_forget(name, n);
+    fd_names_forget(name, n);
     for (i = 0; i < g_open_count; i++) {
         if (open_slot_below(&g_open[g_open_used[i]], name, n)) {
             break;
@@ -700,10 +955,11 @@ dir_verdict_for(open_key *dir_key, int action, int phase)
     dir_key->flags = action;
     int found;
     size_t j = open_find(dir_key, phase, open_hash(dir_key, phase), &found);
-    if (!found || !open_still_valid(&g_open[j])) {
-        return NULL;
+    if (found && open_still_valid(&g_open[j])) {
+        return &g_open[j];
     }
-    return &g_open[j];
+    /* (a stale entry is refreshed by a pattern that covers the folder now) */
+    return action == DIR_MODULE_READS ? NULL : pattern_folder(dir_key, phase);
 }
 
 static int
@@ -721,11 +977,6 @@ ends_with(const char *s, Py_ssize_t n, const char *suffix)
  * machinery's reads are decided by the callback, which keeps track of them), ".", ".." and
  * anything lstat cannot answer plainly. An allowed name is kept in the table like one the
  * callback allowed (identity from the same lstat). */
-static int open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
-                         unsigned long long ino);
-
-/* The flags of a directory verdict for reading module files (dir_module_verdict_add). */
-#define DIR_MODULE_READS 2
 
 static int
 dir_verdict_allows(const open_key *key, int phase)
@@ -752,15 +1003,28 @@ dir_verdict_allows(const open_key *key, int phase)
     open_key dir_key = {cut > 0 ? key->path : "/", cut > 0 ? cut : 1, "", 0, DIR_VERDICT, 0};
     int reads, writes;
     open_actions(key, &reads, &writes);
-    const open_slot *dir = NULL;
-    if (reads && (dir = dir_verdict_for(&dir_key, 0, phase)) == NULL) {
+    if (!reads && !writes) {
         return 0;
     }
-    if (writes && (dir = dir_verdict_for(&dir_key, 1, phase)) == NULL) {
-        return 0;
-    }
-    if (dir == NULL) {
-        return 0;
+    /* Each access needs the folder's verdict or a depth-0 pattern for the name. The folder's
+     * identity (for a name not there yet) is copied at once: a later lookup may refill the
+     * table. */
+    int dir_kind = 0;
+    unsigned long long dir_dev = 0, dir_ino = 0;
+    for (int action = 0; action < 2; action++) {
+        if (!(action == 0 ? reads : writes)) {
+            continue;
+        }
+        const open_slot *dir = dir_verdict_for(&dir_key, action, phase);
+        if (dir != NULL) {
+            dir_kind = dir->identity;
+            dir_dev = dir->dev;
+            dir_ino = dir->ino;
+        }
+        else if (pattern_for_name(key->path, (size_t)cut, (size_t)key->len, action, phase) ==
+                 NULL) {
+            return 0;
+        }
     }
     /* A module file: only read, and only where the callback said module files are plain
      * files (a folder outside the module roots: no import-machinery tracking there). */
@@ -779,9 +1043,9 @@ dir_verdict_allows(const open_key *key, int phase)
         ino = (unsigned long long)st.st_ino;
     }
     else if (errno == ENOENT) {
-        kind = dir->identity == 1 ? 2 : 0; /* a new name: validated by its directory */
-        dev = dir->dev;
-        ino = dir->ino;
+        kind = dir_kind == 1 ? 2 : 0; /* a new name: validated by its directory */
+        dev = dir_dev;
+        ino = dir_ino;
     }
     else {
         return 0;
@@ -833,10 +1097,12 @@ forget_queue_add(const char *name, size_t n)
  * absolute (dir_fd ignored, as the kernel does) or relative to a dir_fd >= 0 whose
  * directory /proc names (not deleted); no "//", "." or ".." component, no trailing "/";
  * the last name not a module file's (the decoder's other paths keep track of those).
- * `dir_fd_out`: the descriptor the name is relative to, or -1. 0: the callback decides. */
+ * `dir_fd_out`: the descriptor the name is relative to, or -1; for a descriptor, `held` is
+ * its fstat (a directory). 0: the callback decides. */
 static int
 change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_len,
-             size_t *cut_out, int *dir_fd_out)
+             size_t *cut_out, int *dir_fd_out,
+             struct stat *held)
 {
     static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
     const char *name;
@@ -864,22 +1130,8 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
         if (dir_fd < 0 || dir_fd > INT_MAX) {
             return 0; /* relative to the working directory: the callback reads it */
         }
-        char link[64];
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", (int)dir_fd);
-        ssize_t got = readlink(link, place, OPEN_PATH_MAX);
-        if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
+        if (!dir_fd_name((int)dir_fd, place, &n, held)) {
             return 0;
-        }
-        n = (size_t)got;
-        static const char deleted[] = " (deleted)";
-        if (n >= sizeof(deleted) - 1 &&
-            memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
-            return 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if ((unsigned char)place[i] >= 0x80 || place[i] == '\n') {
-                return 0;
-            }
         }
         if (n == 1) {
             n = 0; /* "/" + "/" + name: one slash */
@@ -915,26 +1167,33 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
 /* Whether a write verdict holds for the directory of `place` (cut: its last "/"), and, for a
  * name relative to a descriptor, the descriptor is open on that very directory. */
 static int
-change_allowed(const char *place, size_t cut, int dir_fd, int phase)
+change_allowed(const char *place, size_t cut, size_t n, int dir_fd, const struct stat *held,
+               int phase)
 {
     open_key dir_key = {cut > 0 ? place : "/", cut > 0 ? (Py_ssize_t)cut : 1, "", 0,
                         DIR_VERDICT, 1};
+    open_slot by_pattern;
     const open_slot *dir = dir_verdict_for(&dir_key, 1, phase);
     if (dir == NULL) {
-        return 0;
+        /* or a depth-0 pattern covers the name: its folder's identity stands in */
+        const pattern_verdict *p = pattern_for_name(place, cut, n, 1, phase);
+        if (p == NULL) {
+            return 0;
+        }
+        by_pattern.identity = p->identity;
+        by_pattern.dev = p->dev;
+        by_pattern.ino = p->ino;
+        dir = &by_pattern;
     }
     if (dir_fd >= 0) {
         /* /proc named the descriptor's directory by this very path; with an identity (once
          * answers are validated) the descriptor must be open on the verdict's directory too.
          * Without one, no child has run and every change was decided: the directory now at
-         * the path is the one the verdict was taken on. */
-        struct stat st;
-        if (fstat(dir_fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            return 0;
-        }
+         * the path is the one the verdict was taken on. (`held`: the descriptor's fstat,
+         * taken by change_place: a directory.) */
         if (dir->identity == 1) {
-            if ((unsigned long long)st.st_dev != dir->dev ||
-                (unsigned long long)st.st_ino != dir->ino) {
+            if ((unsigned long long)held->st_dev != dir->dev ||
+                (unsigned long long)held->st_ino != dir->ino) {
                 return 0;
             }
         }
@@ -953,21 +1212,22 @@ change_allowed(const char *place, size_t cut, int dir_fd, int phase)
 static int
 change_answered(const char *event, PyObject *args, int phase)
 {
-    if (g_dir_count == 0 || !PyTuple_CheckExact(args)) {
+    if ((g_dir_count == 0 && g_pattern_count == 0) || !PyTuple_CheckExact(args)) {
         return 0;
     }
     Py_ssize_t nargs = PyTuple_GET_SIZE(args);
     char first[OPEN_PATH_MAX + 1], second[OPEN_PATH_MAX + 1];
     size_t first_len, second_len, first_cut, second_cut;
     int first_fd, second_fd;
+    struct stat first_held, second_held;
     if (strcmp(event, "os.rename") == 0) {
         if (nargs != 4 ||
             !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 2), first, &first_len,
-                          &first_cut, &first_fd) ||
+                          &first_cut, &first_fd, &first_held) ||
             !change_place(PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 3), second,
-                          &second_len, &second_cut, &second_fd) ||
-            !change_allowed(first, first_cut, first_fd, phase) ||
-            !change_allowed(second, second_cut, second_fd, phase)) {
+                          &second_len, &second_cut, &second_fd, &second_held) ||
+            !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase) ||
+            !change_allowed(second, second_cut, second_len, second_fd, &second_held, phase)) {
             return 0;
         }
         open_forget(first, first_len);
@@ -988,13 +1248,147 @@ change_answered(const char *event, PyObject *args, int phase)
     }
     if (nargs != dir_fd_index + 1 ||
         !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, dir_fd_index), first,
-                      &first_len, &first_cut, &first_fd) ||
-        !change_allowed(first, first_cut, first_fd, phase)) {
+                      &first_len, &first_cut, &first_fd, &first_held) ||
+        !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase)) {
         return 0;
     }
     open_forget(first, first_len);
     forget_queue_add(first, first_len);
     return 1;
+}
+
+/* An event's name that the callback decides as an open of it would be (read or write,
+ * followed): answered when an open with those accesses would be -- the open table, or a
+ * directory or pattern verdict (dir_verdict_allows: one lstat, links and module files go to
+ * the callback). Only exact, absolute, ASCII names. */
+static int
+name_opens(PyObject *name, int writes, int phase)
+{
+    open_key key;
+    int plain = ascii_of(name, &key.path, &key.len);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    if (key.len < 1 || key.len > OPEN_PATH_MAX || key.path[0] != '/' ||
+        memchr(key.path, 0, (size_t)key.len) != NULL) {
+        return 0;
+    }
+    key.mode = "";
+    key.mode_len = 0;
+    key.mode_none = 1;
+    key.flags = writes ? (O_WRONLY | O_CREAT) : O_RDONLY;
+    int found;
+    size_t j = open_find(&key, phase, open_hash(&key, phase), &found);
+    if (found && open_still_valid(&g_open[j])) {
+        return 1;
+    }
+    return dir_verdict_allows(&key, phase);
+}
+
+/* A listing (os.listdir, os.scandir) of a folder a depth-0 list pattern covers: an absolute
+ * plain name, or a descriptor /proc names; the folder a directory now (lstat: no link), the
+ * descriptor's own folder. What the files decoder decides: "list" on the folder followed. */
+static int
+list_answered(PyObject *args, int phase)
+{
+    if (g_pattern_count == 0 || PyTuple_GET_SIZE(args) != 1) {
+        return 0;
+    }
+    PyObject *path = PyTuple_GET_ITEM(args, 0);
+    char place[OPEN_PATH_MAX + 1];
+    size_t n;
+    struct stat held;
+    int fd = -1;
+    if (PyLong_CheckExact(path)) {
+        int overflow = 0;
+        long long value = PyLong_AsLongLongAndOverflow(path, &overflow);
+        if (overflow || value < 0 || value > INT_MAX) {
+            PyErr_Clear();
+            return 0;
+        }
+        fd = (int)value;
+        if (!dir_fd_name(fd, place, &n, &held)) {
+            return 0;
+        }
+    }
+    else {
+        const char *units;
+        Py_ssize_t len;
+        int plain = ascii_of(path, &units, &len);
+        if (plain != 1) {
+            if (plain < 0) {
+                PyErr_Clear();
+            }
+            return 0;
+        }
+        if (len < 1 || len >= OPEN_PATH_MAX) {
+            return 0;
+        }
+        memcpy(place, units, (size_t)len);
+        n = (size_t)len;
+    }
+    place[n] = '\0';
+    if (n < 2 || place[0] != '/' || place[n - 1] == '/' || memchr(place, 0, n) != NULL ||
+        strstr(place, "//") != NULL || strstr(place, "/./") != NULL ||
+        strstr(place, "/../") != NULL || ends_with(place, (Py_ssize_t)n, "/.") ||
+        ends_with(place, (Py_ssize_t)n, "/..")) {
+        return 0; /* (" (deleted)" ends a removed folder's name: no pattern has that folder) */
+    }
+    size_t cut = n - 1;
+    while (cut > 0 && place[cut] != '/') {
+        cut--;
+    }
+    if (pattern_for_name(place, cut, n, ACTION_LIST, phase) == NULL) {
+        return 0;
+    }
+    struct stat st;
+    if (lstat(place, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return 0;
+    }
+    return fd < 0 || (st.st_dev == held.st_dev && st.st_ino == held.st_ino);
+}
+
+/* Events whose names the callback decides like opens (files decoder): a temporary file or
+ * folder made (a write of its name), a copy (its source read, its destination written, then
+ * the destination's answers dropped as the decoder's _changes does), an SQLite database
+ * opened by name (a write), a tree removed by name (a write of its root; its removals are
+ * audited one by one), and listings. Anything else, and every name these cannot answer, goes
+ * to the callback. */
+static int
+names_answered(const char *event, PyObject *args, int phase)
+{
+    if (!PyTuple_CheckExact(args)) {
+        return 0;
+    }
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (strcmp(event, "os.listdir") == 0 || strcmp(event, "os.scandir") == 0) {
+        return list_answered(args, phase);
+    }
+    if (strcmp(event, "tempfile.mkstemp") == 0 || strcmp(event, "tempfile.mkdtemp") == 0 ||
+        strcmp(event, "sqlite3.connect") == 0) {
+        return nargs == 1 && name_opens(PyTuple_GET_ITEM(args, 0), 1, phase);
+    }
+    if (strcmp(event, "shutil.rmtree") == 0) {
+        /* (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback */
+        return (nargs == 1 || (nargs == 2 && PyTuple_GET_ITEM(args, 1) == Py_None)) &&
+               name_opens(PyTuple_GET_ITEM(args, 0), 1, phase);
+    }
+    if (strcmp(event, "shutil.copyfile") == 0) {
+        if (nargs != 2 || !name_opens(PyTuple_GET_ITEM(args, 0), 0, phase) ||
+            !name_opens(PyTuple_GET_ITEM(args, 1), 1, phase)) {
+            return 0;
+        }
+        const char *units;
+        Py_ssize_t len;
+        (void)ascii_of(PyTuple_GET_ITEM(args, 1), &units, &len); /* (checked by name_opens) */
+        open_forget(units, (size_t)len);
+        forget_queue_add(units, (size_t)len);
+        return 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -1417,6 +1811,20 @@ exec_runs_no_module(PyObject *args)
     return PyUnicode_GET_LENGTH(filename) == 0 || PyUnicode_READ_CHAR(filename, 0) != '/';
 }
 
+/* An `open` of an exact int (open(fd), os.fdopen): the files decoder's answer is None, the
+ * descriptor's access was decided when it was opened. Exact types only. */
+static int
+open_wraps_descriptor(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3) {
+        return 0;
+    }
+    PyObject *mode = PyTuple_GET_ITEM(args, 1);
+    return PyLong_CheckExact(PyTuple_GET_ITEM(args, 0)) &&
+           (mode == Py_None || PyUnicode_CheckExact(mode)) &&
+           PyLong_CheckExact(PyTuple_GET_ITEM(args, 2));
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -1449,7 +1857,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
             return -1;
         }
     }
-    if (event[0] == 'o' && strcmp(event, "open") == 0 && g_open_count > 0) {
+    if (event[0] == 'o' && strcmp(event, "open") == 0 && open_wraps_descriptor(args)) {
+        return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
+    }
+    if (event[0] == 'o' && strcmp(event, "open") == 0 && (g_open_count > 0 || g_pattern_count > 0)) {
         open_key key;
         if (open_key_of(args, &key)) {
             int found;
@@ -1458,7 +1869,7 @@ core_hook(const char *event, PyObject *args, void *userdata)
             if (found && open_still_valid(&g_open[j])) {
                 return 0; /* allowed before, and the name still leads to the same file */
             }
-            if (g_dir_count > 0 && dir_verdict_allows(&key, phase)) {
+            if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase)) {
                 return 0; /* a new name in a directory whose every name is allowed */
             }
         }
@@ -1470,9 +1881,12 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
         return 0; /* the callback's answer: no module runs */
     }
-    if (event[0] == 'o' && event[1] == 's' && event[2] == '.' && g_dir_count > 0 &&
-        change_answered(event, args, invoke_now())) {
+    if (event[0] == 'o' && event[1] == 's' && event[2] == '.' &&
+        (g_dir_count > 0 || g_pattern_count > 0) && change_answered(event, args, invoke_now())) {
         return 0; /* a change of names a write verdict covers */
+    }
+    if ((g_dir_count > 0 || g_pattern_count > 0) && names_answered(event, args, invoke_now())) {
+        return 0; /* names decided as opens of them are, or a listing a pattern covers */
     }
     return decide(event, args);
 }
@@ -1884,6 +2298,112 @@ core_dir_verdict_add(PyObject *self, PyObject *args)
         return NULL;
     }
     return verdict_keep(directory, identity, "dir_verdict_add", write);
+}
+
+/* A pattern verdict (see pattern_find): the hook adds one when the policy says every name
+ * `directory`/x (depth 0), or every name directly in a folder `directory`/x (depth 1), x
+ * matching `glob`, may be accessed for `action`. False when not kept (a name this table does
+ * not hold, no identity to check it by once validating); a full table drops its oldest. */
+static PyObject *
+core_pattern_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *directory, *glob, *identity;
+    const char *action;
+    int depth;
+    if (!PyArg_ParseTuple(args, "UUsiO:pattern_verdict_add", &directory, &glob, &action, &depth,
+                          &identity)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("pattern_verdict_add");
+    }
+    int code;
+    if (strcmp(action, "read") == 0) {
+        code = 0;
+    }
+    else if (strcmp(action, "write") == 0) {
+        code = 1;
+    }
+    else if (strcmp(action, "list") == 0) {
+        code = ACTION_LIST;
+    }
+    else {
+        PyErr_SetString(PyExc_ValueError,
+                        "pattern_verdict_add: action must be 'read', 'write' or 'list'");
+        return NULL;
+    }
+    if (depth != 0 && (depth != 1 || code == ACTION_LIST)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pattern_verdict_add: depth must be 0, or 1 for 'read' and 'write'");
+        return NULL;
+    }
+    int kind;
+    long long dev, ino;
+    if (identity_of(identity, "pattern_verdict_add", &kind, &dev, &ino) < 0) {
+        return NULL;
+    }
+    const char *dir, *g;
+    Py_ssize_t dir_len, glob_len;
+    int plain_dir = ascii_of(directory, &dir, &dir_len);
+    int plain_glob = plain_dir == 1 ? ascii_of(glob, &g, &glob_len) : 0;
+    if (plain_dir < 0 || plain_glob < 0) {
+        return NULL;
+    }
+    if (plain_dir != 1 || plain_glob != 1 || dir_len < 1 || dir_len > OPEN_PATH_MAX ||
+        dir[0] != '/' || memchr(dir, 0, (size_t)dir_len) != NULL ||
+        memchr(dir, '\n', (size_t)dir_len) != NULL ||
+        (dir_len > 1 && (dir[dir_len - 1] == '/' || strstr(dir, "//") != NULL ||
+                         strstr(dir, "/./") != NULL || strstr(dir, "/../") != NULL ||
+                         ends_with(dir, dir_len, "/.") || ends_with(dir, dir_len, "/.."))) ||
+        glob_len < 1 || glob_len > 255 || memchr(g, 0, (size_t)glob_len) != NULL ||
+        memchr(g, '/', (size_t)glob_len) != NULL || memchr(g, '\n', (size_t)glob_len) != NULL ||
+        strstr(g, "**") != NULL) {
+        Py_RETURN_FALSE; /* not a folder or a one-name glob this table holds */
+    }
+    if (kind == 2 || (g_open_validate && kind == 0)) {
+        Py_RETURN_FALSE; /* a folder that is not there, or no identity to check it by */
+    }
+    int phase = invoke_now();
+    for (size_t i = 0; i < g_pattern_count; i++) {
+        pattern_verdict *p = &g_patterns[i];
+        if (p->action == code && p->depth == depth && p->phase == phase &&
+            p->dir_len == (size_t)dir_len && memcmp(p->dir, dir, (size_t)dir_len) == 0 &&
+            p->glob_len == (size_t)glob_len && memcmp(p->glob, g, (size_t)glob_len) == 0) {
+            p->identity = kind;
+            p->dev = (unsigned long long)dev;
+            p->ino = (unsigned long long)ino;
+            Py_RETURN_TRUE;
+        }
+    }
+    char *dir_copy = PyMem_RawMalloc((size_t)dir_len + 1);
+    char *glob_copy = PyMem_RawMalloc((size_t)glob_len + 1);
+    if (dir_copy == NULL || glob_copy == NULL) {
+        PyMem_RawFree(dir_copy);
+        PyMem_RawFree(glob_copy);
+        return PyErr_NoMemory();
+    }
+    memcpy(dir_copy, dir, (size_t)dir_len + 1);
+    memcpy(glob_copy, g, (size_t)glob_len + 1);
+    if (g_pattern_count >= PATTERN_LIMIT) {
+        /* full: the oldest goes (forgetting a verdict only sends names to the callback) */
+        PyMem_RawFree(g_patterns[0].dir);
+        PyMem_RawFree(g_patterns[0].glob);
+        memmove(&g_patterns[0], &g_patterns[1], sizeof(pattern_verdict) * (PATTERN_LIMIT - 1));
+        g_pattern_count--;
+    }
+    pattern_verdict *p = &g_patterns[g_pattern_count++];
+    p->dir = dir_copy;
+    p->dir_len = (size_t)dir_len;
+    p->glob = glob_copy;
+    p->glob_len = (size_t)glob_len;
+    p->action = code;
+    p->depth = depth;
+    p->phase = phase;
+    p->identity = kind;
+    p->dev = (unsigned long long)dev;
+    p->ino = (unsigned long long)ino;
+    Py_RETURN_TRUE;
 }
 
 /* dir_verdict_add's twin for module files: reading the module files (.py, .pyc, .pyi, .so,
@@ -2621,6 +3141,9 @@ static PyMethodDef core_methods[] = {
     {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,
      "dir_verdict_add(directory, action, identity) -> bool: only from the sandbox's own code"
      " inside the callback; every name directly in directory may be opened for action."},
+    {"pattern_verdict_add", core_pattern_verdict_add, METH_VARARGS,
+     "pattern_verdict_add(directory, glob, action, depth, identity): the names a glob covers "
+     "in a folder (depth 0), or the names in the folders it covers (depth 1); the callback only."},
     {"dir_module_verdict_add", core_dir_module_verdict_add, METH_VARARGS,
      "dir_module_verdict_add(directory, identity) -> bool: only from the sandbox's own code"
      " inside the callback; module files directly in directory are read like other files."},

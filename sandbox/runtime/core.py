@@ -35,6 +35,7 @@ __all__ = [
     "open_cache_clear",
     "open_cache_forget",
     "open_cache_validate",
+    "pattern_verdict_add",
     "phase",
     "seal_fork_exec",
     "seal_spawn_env",
@@ -67,6 +68,7 @@ cache_clear = _impl.cache_clear
 open_cache_add = _impl.open_cache_add
 dir_verdict_add = _impl.dir_verdict_add
 dir_module_verdict_add = _impl.dir_module_verdict_add
+pattern_verdict_add = _impl.pattern_verdict_add
 module_verdict_add = _impl.module_verdict_add
 import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear

@@ -49,6 +49,7 @@ __all__ = [
     "open_cache_clear",
     "open_cache_forget",
     "open_cache_validate",
+    "pattern_verdict_add",
     "phase",
     "seal_fork_exec",
     "seal_spawn_env",
@@ -77,6 +78,8 @@ _MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
 _fstat = __import__("os").fstat
 _readlink = __import__("os").readlink
+_O_RDONLY = __import__("os").O_RDONLY
+_O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
 _INT_MAX = 2**31 - 1
 _S_ISDIR = __import__("stat").S_ISDIR
 _str_isascii = str.isascii
@@ -89,6 +92,122 @@ _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 _DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
 _DIR_MODULE_READS = 2  # its "flags" for reading module files (0 read, 1 write)
 del _os
+
+
+# Pattern verdicts (see _core.c's pattern_find): (directory, glob, action, depth, phase) →
+# (kind, dev, ino) of the directory. Actions: 0 read, 1 write, _LIST list.
+PATTERN_LIMIT = 64
+_LIST = 3
+
+
+def _glob_name_matches(glob: str, name: str) -> bool:
+    """The native core's glob_name_matches: ``*`` any run of characters, ``?`` any one."""
+    gi = si = mark = 0
+    star = -1
+    gn, n = len(glob), len(name)
+    while si < n:
+        if gi < gn and (glob[gi] == "?" or (glob[gi] != "*" and glob[gi] == name[si])):
+            gi += 1
+            si += 1
+        elif gi < gn and glob[gi] == "*":
+            star = gi
+            gi += 1
+            mark = si
+        elif star >= 0:
+            gi = star + 1
+            mark += 1
+            si = mark
+        else:
+            return False
+    while gi < gn and glob[gi] == "*":
+        gi += 1
+    return gi == gn
+
+
+def _pattern_find(
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    directory: str,
+    name: str,
+    action: int,
+    depth: int,
+    phase: str,
+    validate: bool,
+) -> tuple[int, int, int] | None:
+    """The identity of a still-valid pattern verdict covering ``directory``/``name``, or None."""
+    if not name or name == "." or name == ".." or "\n" in name or "/" in name:
+        return None
+    for (folder, glob, code, level, when), identity in patterns.items():
+        if (code, level, when, folder) != (action, depth, phase, directory):
+            continue
+        if not _glob_name_matches(glob, name):
+            continue
+        if validate:
+            if identity[0] != 1:
+                continue
+            try:
+                st = _stat(folder)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) != identity[1:]:
+                continue
+        return identity
+    return None
+
+
+def _pattern_for_name(
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    path: str,
+    action: int,
+    phase: str,
+    validate: bool,
+) -> tuple[int, int, int] | None:
+    """A depth-0 pattern verdict for the name ``path`` (absolute, plain)."""
+    if not patterns:
+        return None
+    cut = _str_rfind(path, "/")
+    return _pattern_find(patterns, path[:cut] or "/", path[cut + 1 :], action, 0, phase, validate)
+
+
+def _folder_verdict(
+    directory: str,
+    action: int,
+    phase: str,
+    table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    validate: bool,
+    dirs: list[int],
+) -> tuple[int, int, int] | None:
+    """The native core's dir_verdict_for: the folder's verdict, or one a depth-1 pattern
+    gives it now (the folder a directory, not a link: kept in the table)."""
+    key = (directory, _DIR_VERDICT, action, phase)
+    entry = table.get(key)
+    if entry is not None and (not validate or (entry[0] and _open_still_valid(directory, entry))):
+        return entry
+    if action == _DIR_MODULE_READS or not patterns or len(directory) < 2:
+        return None
+    cut = _str_rfind(directory, "/")
+    if (
+        _pattern_find(
+            patterns, directory[:cut] or "/", directory[cut + 1 :], action, 1, phase, validate
+        )
+        is None
+    ):
+        return None
+    try:
+        st = _lstat(directory)
+    except (OSError, ValueError):
+        return None
+    if not _S_ISDIR(st.st_mode):
+        return None
+    found = (1, st.st_dev, st.st_ino)
+    if key not in table:
+        if len(table) >= OPEN_CACHE_LIMIT:
+            table.clear()
+            patterns.clear()
+            dirs[0] = 0
+        dirs[0] += 1
+    table[key] = found
+    return found
 
 
 def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, str] | None:
@@ -117,9 +236,11 @@ def _dir_verdict(
     key: tuple[str, str | None, int, str],
     table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
     validate: bool,
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    dirs: list[int],
 ) -> tuple[int, int, int] | None:
     """The native core's ``dir_verdict_allows``: the identity to keep for an ``open`` a
-    directory verdict allows, or ``None`` (the callback decides)."""
+    directory (or pattern) verdict allows, or ``None`` (the callback decides)."""
     path, mode, flags, phase = key
     module_file = _str_endswith(path, _MODULE_SUFFIXES)
     cut = _str_rfind(path, "/")
@@ -127,18 +248,22 @@ def _dir_verdict(
     if not leaf or leaf == "." or leaf == ".." or "\n" in leaf:
         return None  # (a newline: the rules' "**" does not match it)
     directory = path[:cut] or "/"
-    entry = None
-    for action, needed in enumerate(open_actions(mode, flags)):
+    accesses = open_actions(mode, flags)
+    if not accesses[0] and not accesses[1]:
+        return None
+    # Each access needs the folder's verdict or a depth-0 pattern for the name.
+    folder = (0, 0, 0)
+    for action, needed in enumerate(accesses):
         if not needed:
             continue
-        entry = table.get((directory, _DIR_VERDICT, action, phase))
-        if entry is None or (validate and not (entry[0] and _open_still_valid(directory, entry))):
+        entry = _folder_verdict(directory, action, phase, table, patterns, validate, dirs)
+        if entry is not None:
+            folder = entry
+        elif _pattern_for_name(patterns, path, action, phase, validate) is None:
             return None
-    if entry is None:
-        return None
     if module_file:
         # Only read, and only where the callback said module files are plain files.
-        if open_actions(mode, flags)[1]:
+        if accesses[1]:
             return None
         found = table.get((directory, _DIR_VERDICT, _DIR_MODULE_READS, phase))
         if found is None or (validate and not (found[0] and _open_still_valid(directory, found))):
@@ -146,7 +271,7 @@ def _dir_verdict(
     try:
         st = _lstat(path)
     except FileNotFoundError:
-        return (2 if entry[0] == 1 else 0, entry[1], entry[2])
+        return (2 if folder[0] == 1 else 0, folder[1], folder[2])
     except OSError:
         return None
     if _S_ISLNK(st.st_mode):
@@ -223,17 +348,22 @@ def _change_place(path: Any, dir_fd: Any) -> tuple[str, str, int] | None:
 
 
 def _change_allowed(
-    directory: str,
-    fd: int,
+    place: tuple[str, str, int],
     phase: str,
     table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
     validate: bool,
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    dirs: list[int],
 ) -> bool:
-    """The native core's ``change_allowed``: a write verdict on ``directory`` holds (and a
-    descriptor the name is relative to is open on that very directory)."""
-    entry = table.get((directory, _DIR_VERDICT, 1, phase))
-    if entry is None or (validate and not (entry[0] and _open_still_valid(directory, entry))):
-        return False
+    """The native core's ``change_allowed``: a write verdict on the name's directory holds, or
+    a depth-0 write pattern on the name (and a descriptor the name is relative to is open on
+    that very directory)."""
+    name, directory, fd = place
+    entry = _folder_verdict(directory, 1, phase, table, patterns, validate, dirs)
+    if entry is None:
+        entry = _pattern_for_name(patterns, name, 1, phase, validate)
+        if entry is None:
+            return False
     if fd >= 0:
         # /proc named the descriptor's directory by this very path; with an identity (once
         # answers are validated) the descriptor must be open on the verdict's directory too.
@@ -257,6 +387,8 @@ def _change_answer(
     phase: str,
     table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
     validate: bool,
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    dirs: list[int],
 ) -> list[str] | None:
     """The names a remove, rmdir, mkdir or rename changes, when write verdicts cover them all
     (the native core's ``change_answered``); ``None``: the callback decides."""
@@ -267,18 +399,117 @@ def _change_answer(
         second = _change_place(args[1], args[3])
         if first is None or second is None:
             return None
-        if not _change_allowed(first[1], first[2], phase, table, validate):
+        if not _change_allowed(first, phase, table, validate, patterns, dirs):
             return None
-        if not _change_allowed(second[1], second[2], phase, table, validate):
+        if not _change_allowed(second, phase, table, validate, patterns, dirs):
             return None
         return [first[0], second[0]]
     index = _CHANGE_EVENTS[event]
     if len(args) != index + 1:
         return None
     place = _change_place(args[0], args[index])
-    if place is None or not _change_allowed(place[1], place[2], phase, table, validate):
+    if place is None or not _change_allowed(place, phase, table, validate, patterns, dirs):
         return None
     return [place[0]]
+
+
+_NAMED_WRITES = frozenset({"tempfile.mkstemp", "tempfile.mkdtemp", "sqlite3.connect"})
+NAMES_EVENTS = frozenset(
+    {"os.listdir", "os.scandir", "shutil.rmtree", "shutil.copyfile", *_NAMED_WRITES}
+)
+
+
+def _names_answer(
+    event: str,
+    args: tuple[Any, ...],
+    phase: str,
+    table: dict[tuple[str, str | None, int, str], tuple[int, int, int]],
+    validate: bool,
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    dirs: list[int],
+) -> list[str] | None:
+    """The native core's ``names_answered``: ``[]`` (or the names whose answers to drop, for a
+    copy) when the event's names are answered as opens of them would be, or a listing a
+    pattern covers; ``None``: the callback decides."""
+    n = len(args)
+
+    def opens(name: Any, writes: bool) -> bool:
+        if type(name) is not str:
+            return False
+        key = _open_key((name, None, _O_WRITE_NEW if writes else _O_RDONLY), phase)
+        if key is None:
+            return False
+        entry = table.get(key)
+        if entry is not None and (not validate or (entry[0] and _open_still_valid(name, entry))):
+            return True
+        found = _dir_verdict(key, table, validate, patterns, dirs)
+        if found is None:
+            return False
+        if (found[0] or not validate) and len(table) < OPEN_CACHE_LIMIT:
+            table[key] = found
+        return True
+
+    if event == "os.listdir" or event == "os.scandir":
+        return [] if n == 1 and _list_answered(args[0], phase, patterns, validate) else None
+    if event in _NAMED_WRITES:
+        return [] if n == 1 and opens(args[0], True) else None
+    if event == "shutil.rmtree":
+        # (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback
+        return [] if (n == 1 or (n == 2 and args[1] is None)) and opens(args[0], True) else None
+    if event == "shutil.copyfile":
+        if n != 2 or not opens(args[0], False) or not opens(args[1], True):
+            return None
+        return [args[1]]
+    return None
+
+
+def _list_answered(
+    path: Any,
+    phase: str,
+    patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
+    validate: bool,
+) -> bool:
+    """The native core's ``list_answered``: a listing of a folder a depth-0 list pattern
+    covers (an absolute plain name, or a descriptor /proc names), a directory now."""
+    if not patterns:
+        return False
+    held = None
+    if type(path) is int:
+        if not 0 <= path <= _INT_MAX:
+            return False
+        try:
+            place = _readlink("/proc/self/fd/" + str(path))
+            held = _fstat(path)
+        except (OSError, ValueError):
+            return False
+        if not _S_ISDIR(held.st_mode):
+            return False
+    elif type(path) is str:
+        place = path
+    else:
+        return False
+    if (
+        len(place) < 2
+        or len(place) >= OPEN_PATH_MAX
+        or not _str_isascii(place)
+        or place[0] != "/"
+        or place[-1] == "/"
+        or "\x00" in place
+        or "//" in place
+        or "/./" in place
+        or "/../" in place
+        or _str_endswith(place, ("/.", "/.."))
+    ):
+        return False
+    if _pattern_for_name(patterns, place, _LIST, phase, validate) is None:
+        return False
+    try:
+        st = _lstat(place)
+    except (OSError, ValueError):
+        return False
+    if not _S_ISDIR(st.st_mode):
+        return False
+    return held is None or (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _identity_of(identity: tuple[int, int] | None, what: str) -> tuple[int, int, int]:
@@ -374,6 +605,7 @@ def install(
     _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
     _open_validate = [False]
     _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
+    _patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]] = {}
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
     # [True] past the bound: forget everything.
     _forgotten: list[Any] = []
@@ -420,15 +652,24 @@ def install(
             return
         if event in _invoke_only and _phase_now() == "init":
             return
-        if event == "open" and _open:
+        if (
+            event == "open"
+            and type(args) is tuple
+            and len(args) == 3
+            and type(args[0]) is int
+            and (args[1] is None or type(args[1]) is _str)
+            and type(args[2]) is int
+        ):
+            return  # the native core's open_wraps_descriptor: open(fd), the callback's None
+        if event == "open" and (_open or _patterns):
             key = _open_key(args, _phase_now())
             entry = _open.get(key) if key is not None else None
             if entry is not None and (
                 not _open_validate[0] or (entry[0] and _open_still_valid(key[0], entry))  # type: ignore[index]
             ):
                 return
-            if key is not None and _dirs[0]:
-                found = _dir_verdict(key, _open, _open_validate[0])
+            if key is not None and (_dirs[0] or _patterns):
+                found = _dir_verdict(key, _open, _open_validate[0], _patterns, _dirs)
                 if found is not None:
                     if (found[0] or not _open_validate[0]) and len(_open) < OPEN_CACHE_LIMIT:
                         _open[key] = found
@@ -441,9 +682,18 @@ def install(
                 type(filename) is _str and filename[:1] != "/"
             ):
                 return
-        if _dirs[0] and type(args) is tuple and (event == "os.rename" or event in _CHANGE_EVENTS):
-            # The native core's change_answered: a change of names a write verdict covers.
-            changed = _change_answer(event, args, _phase_now(), _open, _open_validate[0])
+        if (_dirs[0] or _patterns) and type(args) is tuple:
+            changed = None
+            if event == "os.rename" or event in _CHANGE_EVENTS:
+                # The native core's change_answered: a change of names a write verdict covers.
+                changed = _change_answer(
+                    event, args, _phase_now(), _open, _open_validate[0], _patterns, _dirs
+                )
+            elif event in NAMES_EVENTS:
+                # Its names_answered: names decided as opens of them are, listings.
+                changed = _names_answer(
+                    event, args, _phase_now(), _open, _open_validate[0], _patterns, _dirs
+                )
             if changed is not None:
                 for place in changed:
                     _open_cache_forget(place)
@@ -574,14 +824,17 @@ def install(
     def _open_cache_forget(name: str) -> None:
         if type(name) is not _str:
             raise _TypeError("open_cache_forget: name must be str")
-        below = name + "/"
+        below = name + "/" if name != "/" else "/"
         for key in [k for k in _open if k[0] == name or k[0].startswith(below)]:
             del _open[key]
             if key[1] == _DIR_VERDICT:
                 _dirs[0] -= 1
+        for pattern in [p for p in _patterns if p[0] == name or p[0].startswith(below)]:
+            del _patterns[pattern]
 
     def _open_cache_clear() -> None:
         _open.clear()
+        _patterns.clear()
         _dirs[0] = 0
 
     def _take_forgotten() -> tuple[str, ...] | bool | None:
@@ -630,6 +883,52 @@ def install(
         _open[key] = (kind, dev, ino)
         return True
 
+    def _pattern_verdict_add(
+        directory: str, glob: str, action: str, depth: int, identity: tuple[int, int] | None
+    ) -> bool:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("pattern_verdict_add")
+        if type(directory) is not _str or type(glob) is not _str:
+            raise _TypeError("pattern_verdict_add: directory and glob must be str")
+        code = {"read": 0, "write": 1, "list": _LIST}.get(action) if type(action) is _str else None
+        if code is None:
+            raise ValueError("pattern_verdict_add: action must be 'read', 'write' or 'list'")
+        if type(depth) is not int or depth not in (0, 1) or (depth == 1 and code == _LIST):
+            raise ValueError("pattern_verdict_add: depth must be 0, or 1 for 'read' and 'write'")
+        kind, dev, ino = _identity_of(identity, "pattern_verdict_add")
+        if (
+            not directory
+            or len(directory) > OPEN_PATH_MAX
+            or directory[0] != "/"
+            or not _str_isascii(directory)
+            or "\x00" in directory
+            or "\n" in directory
+            or (
+                len(directory) > 1
+                and (
+                    directory[-1] == "/"
+                    or "//" in directory
+                    or "/./" in directory
+                    or "/../" in directory
+                    or _str_endswith(directory, ("/.", "/.."))
+                )
+            )
+            or not 1 <= len(glob) <= 255
+            or not _str_isascii(glob)
+            or "\x00" in glob
+            or "/" in glob
+            or "\n" in glob
+            or "**" in glob
+        ):
+            return False
+        if kind == 2 or (_open_validate[0] and not kind):
+            return False
+        key = (directory, glob, code, depth, _phase_now())
+        if key not in _patterns and len(_patterns) >= PATTERN_LIMIT:
+            del _patterns[next(iter(_patterns))]  # full: the oldest goes (as the native core)
+        _patterns[key] = (kind, dev, ino)
+        return True
+
     def _open_cache_validate() -> None:
         if not _open_validate[0]:
             _open_validate[0] = True
@@ -648,6 +947,7 @@ def install(
         open_cache_clear=_open_cache_clear,
         dir_verdict_add=_dir_verdict_add,
         dir_module_verdict_add=_dir_module_verdict_add,
+        pattern_verdict_add=_pattern_verdict_add,
         module_verdict_add=_module_verdict_add,
         import_known=_import_known,
         open_cache_forget=_open_cache_forget,
@@ -827,6 +1127,43 @@ def dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | Non
     if not _api:
         raise _refuse("dir_verdict_add")
     return bool(_api["dir_verdict_add"](directory, action, identity))
+
+
+def pattern_verdict_add(
+    directory: str, glob: str, action: str, depth: int, identity: tuple[int, int] | None
+) -> bool:
+    """Answer later accesses of the names a one-name glob covers in ``directory`` in the hook.
+
+    Only from the sandbox's own code inside the callback, once the policy allows ``action``
+    (``"read"``, ``"write"`` or ``"list"``) in this phase on every name ``directory/x``
+    (``depth`` 0) — or on every name directly in a folder ``directory/x`` (``depth`` 1, read
+    and write) — whose ``x`` matches ``glob`` (``*`` any characters, ``?`` one; no ``/``, no
+    ``**``), no ceiling entry reaching below ``directory``, and the directory was reached with
+    no link on the way. Depth 1 acts as a :func:`dir_verdict_add` for each such folder, taken
+    when the folder is a directory (not a link) at its first use. ``x`` is never ``""``,
+    ``.``, ``..`` or a name with a newline; names that are links or module files still go to
+    the callback. ``identity``: the directory's ``(dev, ino)``, needed once answers are
+    validated. Dropped by :func:`open_cache_forget` of the directory or a name above it; at
+    most 64 are kept.
+
+    Returns
+    -------
+    bool
+        Whether the verdict was kept.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> pattern_verdict_add("/tmp", "job-*", "write", 1, None)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("pattern_verdict_add")
+    return bool(_api["pattern_verdict_add"](directory, glob, action, depth, identity))
 
 
 def dir_module_verdict_add(directory: str, identity: tuple[int, int] | None) -> bool:

@@ -598,7 +598,7 @@ def _build(
             # the path cache drops what depends on them before anything reads it.
             if type(changed) is tuple:
                 for place in changed:
-                    forget_below(place)
+                    forget_below(place, False)  # (the core dropped its own answers then)
             else:
                 forget_everything()  # (True: more than the core's queue holds)
         handler = handlers.get(event)
@@ -798,6 +798,10 @@ def _violations(
     return violate
 
 
+# The file actions the core keeps pattern verdicts for (see core.pattern_verdict_add).
+_PATTERN_ACTIONS = frozenset({"read", "write", "list"})
+
+
 def _decider(
     mode: str,
     policy: Policy,
@@ -818,8 +822,11 @@ def _decider(
     open_cache_add = core.open_cache_add
     dir_verdict_add = core.dir_verdict_add
     dir_module_verdict_add = core.dir_module_verdict_add
+    pattern_verdict_add = core.pattern_verdict_add
     module_files_plain = files_module.module_files_plain
     children_allowed = policy.children_allowed
+    name_patterns = policy.name_patterns
+    realpath = paths.realpath
     remember_module = _module_verdicts(policy)
     paths_cacheable = paths.cacheable
     identity_for_cache = paths.identity_for_cache
@@ -895,6 +902,24 @@ def _decider(
                     # Outside the module roots a module file's read is decided like any
                     # other file's (nothing tracks the import machinery's reads there).
                     dir_module_verdict_add(directory, identity)
+            remember_patterns(action, target, ph)
+
+    def remember_patterns(action: str, target: str, ph: str) -> None:
+        # A file access the rules allowed (not in learn): when a rule's glob covers the
+        # target's sibling names (/tmp/job-*) or the names in its folder's siblings
+        # (/tmp/job-*/*), the core answers those too -- the next call's new job folder
+        # costs no callback. The pattern's folder must be reached with no link on the way
+        # (its realpath is itself); the core checks each name below it with lstat.
+        if action not in _PATTERN_ACTIONS:
+            return  # (a unix socket's name is a file too: connect, bind, sendto)
+        for folder, glob, depth in name_patterns(action, target, ph):
+            if realpath(folder) != folder:
+                continue
+            identity = identity_for_cache(folder)
+            if depth == 0 and glob == "*" and action != "list":
+                dir_verdict_add(folder, action, identity)  # (the same verdict, kept as one)
+            else:
+                pattern_verdict_add(folder, glob, action, depth, identity)
 
     def check(
         category: str, action: str, target: str, detail: Any, raw: tuple[Any, ...] | None = None
@@ -935,6 +960,8 @@ def _decider(
                 remember_open(raw, action, target, detail, ph)
             elif category == "modules" and action == "import":
                 remember_module(target, ph)  # (the import event comes before the guard's)
+            elif category == "files" and not learn and detail is None:
+                remember_patterns(action, target, ph)
             return None
         unfindable = (detail == "missing") if detail in ("found", "missing") else None
         if (

@@ -414,10 +414,11 @@ def changed_name(path: Any, dir_fd: int | None = None) -> str | None:
     return (parent if parent != "/" else "") + "/" + leaf
 
 
-def forget_below(name: str | None) -> None:
+def forget_below(name: str | None, core_too: bool = True) -> None:
     """``name`` (from :func:`changed_name`) is about to change (be removed, renamed, replaced,
     linked, its mode or owner changed): drop every cached answer that depends on it — its own,
-    those below it, those whose walk went through it — and the open answers kept for them.
+    those below it, those whose walk went through it — and the open answers kept for them
+    (``core_too=False``: a name the core changed itself, whose open answers it dropped then).
     ``None``: drop everything."""
     if name is None or name == "/":
         _forget_all()
@@ -441,7 +442,8 @@ def forget_below(name: str | None) -> None:
                     del _THROUGH_LINKS[full]
                     _RESOLVED.pop(full, None)
                     break
-    _core.open_cache_forget(name)
+    if core_too:
+        _core.open_cache_forget(name)
 
 
 def child_started() -> None:

@@ -58,6 +58,7 @@ class Matcher:
         "_globs",
         "_literals",
         "_module_globs",
+        "_name_globs",
         "_regex",
         "_tree_stems",
         "exact",
@@ -94,6 +95,9 @@ class Matcher:
         # For the questions about every module below a prefix (modules_below_allowed): each
         # glob's pattern when it is a module glob, else None (anything may match it).
         self._module_globs: tuple[str | None, ...] = ()
+        # For pattern verdicts (name_glob): file globs "<folder>/<one name's glob>", with
+        # "/*" or "/**" after it or not, as (folder, glob, depth 0 covered, depth 1 covered).
+        self._name_globs: tuple[tuple[str, str, re.Pattern[str], bool, bool], ...] = ()
 
     def match(self, target: str) -> bool:
         if target in self.exact:
@@ -140,6 +144,16 @@ class Matcher:
                         break
             self._child_stems, self._tree_stems = tuple(child_stems), tuple(tree_stems)
             self._literals = tuple(literals)
+            name_globs: list[tuple[str, str, re.Pattern[str], bool, bool]] = []
+            for build in self._globs:
+                pattern = _file_glob(build)
+                shape = _name_glob_of(pattern) if pattern is not None else None
+                if shape is not None:
+                    folder, glob, shallow, deep = shape
+                    # (the glob's own regex, as the rules': matched on a name with no "/")
+                    regex = re.compile(glob_to_regex(glob, "files") + "\\Z", re.DOTALL)
+                    name_globs.append((folder, glob, regex, shallow, deep))
+            self._name_globs = tuple(name_globs)
             self._module_globs = tuple(_module_glob(build) for build in self._globs)
 
     def covers_children(self, directory: str) -> bool:
@@ -169,6 +183,65 @@ class Matcher:
                 if not name:
                     break
                 name = name[: _str_rfind(name, "/")]
+        return False
+
+    def covers_tree(self, directory: str) -> bool:
+        """Whether every name at any depth below ``directory`` matches: a prefix at or above
+        it, or a glob ``<stem>/**`` whose stem matches it or a directory above it."""
+        below = directory if directory == "/" else directory + "/"
+        for prefix in self.prefixes:
+            if _str_startswith(below, prefix) and (
+                _str_endswith(prefix, "/") or below[_len(prefix)] == "/"
+            ):
+                return True
+        if self._globs and self._regex is None:
+            self.prepare()
+        name = "" if directory == "/" else directory
+        if self._tree_stems:
+            while True:
+                for stem in self._tree_stems:
+                    if stem.match(name) is not None:
+                        return True
+                if not name:
+                    break
+                name = name[: _str_rfind(name, "/")]
+        return False
+
+    def name_glob(self, directory: str, name: str, depth: int) -> str | None:
+        """A one-name glob ``g`` matching ``name`` such that every ``directory/x`` (depth 0),
+        or every name directly in a folder ``directory/x`` (depth 1), with ``x`` matching
+        ``g``, matches: ``"*"`` when everything below ``directory`` does
+        (:meth:`covers_tree`), else the glob of a rule ``<directory>/<g>`` (depth 0),
+        ``<directory>/<g>/*`` (depth 1) or ``<directory>/<g>/**`` (both). ``None``: no such
+        glob is shown (never a wrong one)."""
+        if not name or name in (".", "..") or "/" in name or "\n" in name:
+            return None
+        if self.covers_tree(directory):
+            return "*"
+        if self._globs and self._regex is None:
+            self.prepare()
+        for folder, glob, regex, shallow, deep in self._name_globs:
+            if folder == directory and (deep if depth else shallow) and regex.match(name):
+                return glob
+        return None
+
+    def may_match_tree(self, directory: str) -> bool:
+        """Whether some name at any depth below ``directory`` might match (conservative:
+        ``False`` only when no exact target, prefix or glob can reach below it)."""
+        below = directory if directory == "/" else directory + "/"
+        if self.packages or self.heads:
+            return True  # (not file matchers: never asked; "might" is the safe answer)
+        for target in self.exact:
+            if _str_startswith(target, below):
+                return True
+        for prefix in self.prefixes:
+            if _str_startswith(below, prefix) or _str_startswith(prefix, below):
+                return True
+        if self._globs and self._regex is None:
+            self.prepare()
+        for literal in self._literals:
+            if _str_startswith(below, literal) or _str_startswith(literal, below):
+                return True
         return False
 
     def may_match_below(self, directory: str) -> bool:
@@ -289,6 +362,27 @@ def _literal_start(pattern: str) -> str:
 # How a file glob's regex ends for "<stem>/**" and "<stem>/*" (see globs.glob_to_regex).
 _ANY_BELOW = "(?:/.*)?"
 _ANY_NAME = "/[^/]*"
+
+
+def _name_glob_of(pattern: str) -> tuple[str, str, bool, bool] | None:
+    """``<folder>/<g>``, ``<folder>/<g>/*`` or ``<folder>/<g>/**`` (a literal folder, ``g`` one
+    name's glob with a wildcard and no ``**``) as (folder, g, depth 0 covered, depth 1
+    covered); ``None`` for any other shape."""
+    shallow, deep = True, False
+    stem = pattern
+    if _str_endswith(pattern, "/**"):
+        stem, deep = pattern[:-3], True
+    elif _str_endswith(pattern, "/*"):
+        stem, shallow, deep = pattern[:-2], False, True
+    cut = _str_rfind(stem, "/")
+    if cut < 0:
+        return None
+    folder, glob = stem[:cut] or "/", stem[cut + 1 :]
+    if not glob or "**" in glob or not is_glob(glob) or is_glob(folder) or folder[:1] != "/":
+        return None
+    if "//" in stem or "/./" in stem + "/" or "/../" in stem + "/":
+        return None
+    return folder, glob, shallow, deep
 
 
 def _in_folder(text: str, below: str) -> bool:
@@ -502,6 +596,42 @@ class Policy:
             return False
         ceiling = self._ceiling.get(("files", action))
         return ceiling is None or not ceiling.may_match_below(directory)
+
+    def name_patterns(self, action: str, target: str, phase: str) -> list[tuple[str, str, int]]:
+        """The pattern verdicts an allowed file access shows: ``(folder, glob, depth)`` such
+        that ``action`` is allowed in ``phase`` on every ``folder/x`` (depth 0) — or on every
+        name directly in a folder ``folder/x`` (depth 1, read and write) — whose ``x``
+        matches ``glob``, and no ceiling entry reaches anything below ``folder``. The hook's
+        core then answers the names of new sibling folders (``/tmp/job-<uuid>``) itself.
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
+        ...     "rules": {"files": [{"action": "write", "target": "/srv/job-*/*",
+        ...                          "phase": "any"}]}}))
+        >>> policy.name_patterns("write", "/srv/job-1/out.csv", "invoke")
+        [('/srv', 'job-*', 1)]
+        """
+        group = self._groups.get(("files", action, phase))
+        if group is None or not target or target[0] != "/" or target == "/":
+            return []
+        ceiling = self._ceiling.get(("files", action))
+        out: list[tuple[str, str, int]] = []
+        folder = target[: _str_rfind(target, "/")] or "/"
+        for depth, name in ((0, target), (1, folder)):
+            if depth == 1 and name == "/":
+                break
+            cut = _str_rfind(name, "/")
+            parent, leaf = name[:cut] or "/", name[cut + 1 :]
+            if depth == 1 and action == "list":
+                break
+            if ceiling is not None and ceiling.may_match_tree(parent):
+                continue
+            glob = group.name_glob(parent, leaf, depth)
+            if glob is not None:
+                out.append((parent, glob, depth))
+        return out
 
     def modules_below_allowed(self, prefix: str, phase: str) -> bool:
         """Whether importing every module name that starts with ``prefix`` (a dotted prefix

@@ -906,6 +906,193 @@ def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_p
     assert result["outside"] == "PermissionError"
 
 
+def test_pattern_verdicts_answer_the_names_of_new_sibling_folders(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a folder "jobs" whose sub-folders "job-*" the rules cover: its names (depth 0:
+    # write, list) and the names in them (depth 1: read, write), kept by the callback from
+    # inside (as the hook does once the policy shows them), and folders and links beside
+    body = """
+    import subprocess
+    base = os.getcwd()
+    P = base + "/jobs"
+    os.mkdir(P)
+    for d in ("job-1", "job-2", "other"):
+        os.mkdir(P + "/" + d)
+    os.mkdir(base + "/elsewhere")
+    os.symlink(base + "/elsewhere", P + "/job-link")
+    open(P + "/job-1/a.txt", "w").close()
+    open(base + "/secret.txt", "w").close()
+    os.symlink(base + "/secret.txt", P + "/job-1/link.txt")
+    out = {"seen": 0}
+    EVENTS = {"open", "os.mkdir", "os.rmdir", "os.remove", "os.listdir", "os.scandir",
+              "tempfile.mkstemp", "sqlite3.connect", "shutil.rmtree", "shutil.copyfile",
+              "zz.add", "zz.bad", "zz.forget", "zz.validate", "zz.phase", "zz.take"}
+    def identity(path):
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    def callback(event, args, caller):
+        if event == "zz.add":
+            ident = identity(P) if args[0] else None
+            out["added"] = []   # (a loop: a comprehension's code is not the callback's own)
+            for a, d in (("read", 1), ("write", 1), ("write", 0), ("list", 0)):
+                out["added"].append(core.pattern_verdict_add(P, "job-*", a, d, ident))
+        elif event == "zz.bad":
+            kept = []
+            for bad in ((P, "job/*", "read", 1), (P, "job-**", "read", 1),
+                        ("jobs", "job-*", "read", 1), (P + "/../jobs", "job-*", "read", 1),
+                        (P + "/", "job-*", "read", 1), (P, "", "read", 1),
+                        (P, "\\u00e9*", "read", 1)):
+                kept.append(core.pattern_verdict_add(*bad, None))
+            out["not_kept"] = kept
+            errors = []
+            for bad in ((P, "job-*", "exec", 0), (P, "job-*", "read", 2),
+                        (P, "job-*", "list", 1)):
+                try:
+                    core.pattern_verdict_add(*bad, None)
+                except ValueError:
+                    errors.append("ValueError")
+            out["errors"] = errors
+        elif event == "zz.fill":
+            out["fill_kept"] = True
+            for i in range(64):
+                kept = core.pattern_verdict_add(base + "/f" + str(i), "x*", "read", 1, None)
+                out["fill_kept"] = out["fill_kept"] and kept
+        elif event == "zz.forget":
+            core.open_cache_forget(args[0])
+        elif event == "zz.validate":
+            core.open_cache_validate()
+        elif event == "zz.phase":
+            core.enter_invoke()
+        elif event == "zz.take":
+            out["taken"] = core.forgotten()
+        else:
+            out["seen"] += 1
+    core.install(frozenset(EVENTS | {"zz.fill"}), callback,
+                 frozenset({callback.__code__, identity.__code__}), "enforce")
+    try:
+        core.pattern_verdict_add(P, "job-*", "read", 1, None)
+        out["outside"] = "added"
+    except PermissionError:
+        out["outside"] = "PermissionError"
+    sys.audit("zz.bad")
+    sys.audit("zz.add", False)
+    def asked(tag, fn, *args):
+        before = out["seen"]
+        try:
+            fn(*args)
+        except OSError:
+            pass
+        out[tag] = out["seen"] - before   # 0: the core answered; 1 or more: the callback
+    def opens(path, mode="r"):
+        open(path, mode).close()
+    asked("write_in_job", opens, P + "/job-1/a.txt", "w")
+    asked("new_name_other_job", opens, P + "/job-2/new.txt", "w")
+    asked("read_in_job", opens, P + "/job-1/a.txt")
+    asked("other_folder", opens, P + "/other/a.txt", "w")
+    asked("folder_is_link", opens, P + "/job-link/x.txt", "w")
+    asked("deeper", opens, P + "/job-1/sub/x.txt", "w")
+    asked("name_is_link", opens, P + "/job-1/link.txt")
+    asked("module_file", opens, P + "/job-1/m.py")
+    asked("not_plain", opens, P + "/../jobs/job-2/new.txt")
+    asked("dotdot_folder", opens, P + "/job-1/../other/a.txt", "w")
+    asked("mkdir_job", os.mkdir, P + "/job-3")
+    asked("rmdir_job", os.rmdir, P + "/job-3")
+    asked("mkdir_other", os.mkdir, P + "/nojob")
+    asked("mkdir_in_job", os.mkdir, P + "/job-2/sub")
+    asked("list_job", os.listdir, P + "/job-1")
+    asked("list_other", os.listdir, P + "/other")
+    asked("list_link", os.listdir, P + "/job-link")
+    fd, fd_other = os.open(P + "/job-1", os.O_RDONLY), os.open(P + "/other", os.O_RDONLY)
+    out["seen"] = 0
+    asked("scandir_fd", lambda: os.scandir(fd).close())
+    asked("scandir_other_fd", lambda: os.scandir(fd_other).close())
+    asked("mkstemp", sys.audit, "tempfile.mkstemp", P + "/job-1/tmpx.csv")
+    asked("sqlite", sys.audit, "sqlite3.connect", P + "/job-2/job.db")
+    asked("sqlite_other", sys.audit, "sqlite3.connect", P + "/other/job.db")
+    asked("rmtree", sys.audit, "shutil.rmtree", P + "/job-2", None)
+    asked("rmtree_dir_fd", sys.audit, "shutil.rmtree", P + "/job-2", fd)
+    sys.audit("zz.take")
+    out.pop("taken", None)
+    asked("copy", sys.audit, "shutil.copyfile", P + "/job-1/a.txt", P + "/job-2/b.txt")
+    asked("copy_out", sys.audit, "shutil.copyfile", P + "/job-1/a.txt", P + "/other/b.txt")
+    asked("copy_link", sys.audit, "shutil.copyfile", P + "/job-1/link.txt", P + "/job-2/c.txt")
+    sys.audit("zz.take")
+    out["copy_queued"] = out.pop("taken")
+    asked("wraps_fd", sys.audit, "open", 3, "r", 0)
+    asked("wraps_fd_odd_mode", sys.audit, "open", 3, 5, 0)
+    sys.audit("zz.forget", base + "/elsewhere")        # another name: the patterns hold
+    asked("after_other_forget", opens, P + "/job-2/new2.txt", "w")
+    sys.audit("zz.forget", P)                          # the folder itself: gone
+    os.mkdir(P + "/job-5")
+    out["seen"] = 0
+    asked("after_forget", opens, P + "/job-5/x.txt", "w")
+    sys.audit("zz.add", False)
+    sys.audit("zz.phase")
+    asked("new_phase", opens, P + "/job-5/y.txt", "w")
+    sys.audit("zz.add", False)
+    asked("readd_invoke", opens, P + "/job-5/y.txt", "w")
+    os.mkdir(P + "/job-6")
+    sys.audit("zz.fill")                               # 64 more: the oldest four go
+    asked("after_fill", opens, P + "/job-6/x.txt", "w")
+    sys.audit("zz.add", False)
+    sys.audit("zz.validate")                           # a child exists from now on
+    sys.audit("zz.add", False)
+    out["added_without_identity"] = out["added"]
+    sys.audit("zz.add", True)
+    asked("validating", opens, P + "/job-5/z.txt", "w")
+    os.rename(P, base + "/moved")                      # no event the core sees: a child could
+    subprocess.run(["ln", "-sfn", base + "/elsewhere", P], check=True)
+    os.mkdir(base + "/elsewhere/job-7")
+    asked("after_swap", opens, P + "/job-7/x.txt", "w")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    P = str(tmp_path / "jobs")
+    # THEN only the sandbox's own code inside the callback may keep a pattern verdict; odd
+    # folders and globs are not kept, odd actions and depths are errors
+    assert result["outside"] == "PermissionError"
+    assert result["not_kept"] == [False] * 7
+    assert result["errors"] == ["ValueError"] * 3
+    # AND names in any folder the glob covers are answered by the core, new folders too
+    for tag in ("write_in_job", "new_name_other_job", "read_in_job"):
+        assert result[tag] == 0, tag
+    # AND another folder, a folder that is a link, a deeper name, a name that is a link, a
+    # module file, and names not spelled plainly reach the callback
+    for tag in ("other_folder", "folder_is_link", "deeper", "name_is_link", "module_file"):
+        assert result[tag] >= 1, tag
+    assert (result["not_plain"], result["dotdot_folder"]) == (1, 1)
+    # AND the covered names themselves (depth 0) are made, removed and listed by the core,
+    # a folder's listing through its descriptor too; others reach the callback
+    for tag in ("mkdir_job", "rmdir_job", "mkdir_in_job", "list_job", "scandir_fd"):
+        assert result[tag] == 0, tag
+    for tag in ("mkdir_other", "list_other", "list_link", "scandir_other_fd"):
+        assert result[tag] == 1, tag
+    # AND names decided as opens are (a temporary file, a database, a tree, a copy) too
+    for tag in ("mkstemp", "sqlite", "rmtree", "copy"):
+        assert result[tag] == 0, tag
+    for tag in ("sqlite_other", "rmtree_dir_fd", "copy_out", "copy_link"):
+        assert result[tag] == 1, tag
+    # AND a copy's destination is handed to the hook's path cache
+    assert result["copy_queued"] == [P + "/job-2/b.txt"]
+    # AND open(fd) is answered (the descriptor's access was decided when it was opened)
+    assert (result["wraps_fd"], result["wraps_fd_odd_mode"]) == (0, 1)
+    # AND forgetting the folder (or a name above it) drops its patterns; another name does not
+    assert result["after_other_forget"] == 0
+    assert result["after_forget"] == 1
+    # AND a pattern holds for its phase only
+    assert (result["new_phase"], result["readd_invoke"]) == (1, 0)
+    # AND a full table (64) drops its oldest patterns to keep new ones
+    assert result["fill_kept"] is True
+    assert result["after_fill"] == 1
+    # AND once validating, a pattern needs the folder's identity, and holds only while the
+    # folder's name leads to that folder: swapped for a link by another process, the
+    # callback decides again
+    assert result["added_without_identity"] == [False] * 4
+    assert result["validating"] == 0
+    assert result["after_swap"] == 1
+
+
 def test_a_module_verdict_answers_the_names_below_its_prefix_only(
     kind: str, tmp_path: Path
 ) -> None:

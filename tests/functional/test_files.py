@@ -1251,3 +1251,82 @@ attempt("bytes", lambda: os.close(os.open(bytes(path), os.O_RDONLY)))
     assert result.lines == [f"bytearray {blocked}", f"memoryview {blocked}", "bytes done"], (
         result.stderr
     )
+
+
+SWAP_JOB = "mv out/job-3 out/gone-3 && ln -s ../data out/job-3"
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_new_job_folders_a_glob_covers_work_and_a_job_folder_made_a_link_is_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that makes a folder per call (out/job-<n>) and works in it, with rules
+    # for exactly that: the job folders (read, write, list) and the names in them (read,
+    # write);
+    # the core then answers the next calls' new folders and names itself (pattern verdicts)
+    _setup(tmp_path)
+    files = [{"action": a, "target": "{task}/out/job-*"} for a in ("read", "write", "list")]
+    files += [{"action": a, "target": "{task}/out/job-*/*"} for a in ("read", "write")]
+    profile = profile_doc(
+        files=files,
+        processes=[{"action": "exec", "target": "/bin/sh", "argv": ["-c", SWAP_JOB]}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    body = f"""
+import shutil, sqlite3, subprocess, tempfile
+def job(n):
+    work = task + "/out/job-" + str(n)
+    os.mkdir(work)
+    with open(work + "/in.json", "w") as handle:
+        handle.write("[1, 2]")
+    with open(work + "/in.json") as handle:
+        handle.read()
+    db = sqlite3.connect(work + "/job.db"); db.execute("CREATE TABLE t (x)"); db.close()
+    fd, scratch = tempfile.mkstemp(dir=work, suffix=".csv"); os.close(fd)
+    os.rename(scratch, work + "/report.csv")
+    shutil.copyfile(work + "/report.csv", work + "/copy.csv")
+    os.listdir(work)
+for n in range(4):
+    attempt("job" + str(n), lambda: job(n))
+shutil.rmtree(task + "/out/job-0")
+print("removed", not os.path.exists(task + "/out/job-0"))
+# WHEN the function reaches for the data folder through names the glob covers: a job folder
+# that is a link (made with an audited call)...
+os.symlink(task + "/data", task + "/out/job-link")
+attempt("link_read", lambda: open(task + "/out/job-link/secret.txt").read())
+attempt("link_write", lambda: open(task + "/out/job-link/planted.txt", "w").write("x"))
+attempt("link_list", lambda: os.listdir(task + "/out/job-link"))
+attempt("link_copy", lambda: shutil.copyfile(task + "/out/job-1/in.json",
+                                             task + "/out/job-link/planted.txt"))
+attempt("link_db", lambda: sqlite3.connect(task + "/out/job-link/secret.txt").close())
+# ...and a job folder the core answered names in, swapped for a link by a child process
+attempt("before_swap", lambda: open(task + "/out/job-3/in.json").read())
+subprocess.run(["/bin/sh", "-c", {SWAP_JOB!r}], check=True)
+attempt("swapped_read", lambda: open(task + "/out/job-3/secret.txt").read())
+attempt("swapped_write", lambda: open(task + "/out/job-3/planted.txt", "w").write("x"))
+attempt("swapped_list", lambda: os.listdir(task + "/out/job-3"))
+attempt("after_swap_new_job", lambda: job(4))
+"""
+    # THEN the job folders work, new ones included, and every name that leads to data/ is
+    # blocked, whether the link was made before or after the core answered names there
+    result = child(
+        ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    assert result.lines == [
+        "job0 done",
+        "job1 done",
+        "job2 done",
+        "job3 done",
+        "removed True",
+        "link_read blocked",
+        "link_write blocked",
+        "link_list blocked",
+        "link_copy blocked",
+        "link_db blocked",
+        "before_swap done",
+        "swapped_read blocked",
+        "swapped_write blocked",
+        "swapped_list blocked",
+        "after_swap_new_job done",
+    ], result.stderr
+    assert not (tmp_path / "data" / "planted.txt").exists()

@@ -262,6 +262,91 @@ def test_a_directory_verdict_is_never_wider_than_the_rules(
             assert not policy.ceiling("files", "read", target), target
 
 
+def _instance(glob: str, fill: str) -> str:
+    """A name a one-name glob matches: each "*" stands for ``fill``, each "?" for its start."""
+    return glob.replace("*", fill).replace("?", (fill or "q")[0])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    allow=st.lists(st.lists(_SEGMENTS, min_size=1, max_size=4), min_size=1, max_size=4),
+    deny=st.lists(st.lists(_SEGMENTS, min_size=1, max_size=4), max_size=3),
+    target=st.lists(
+        st.sampled_from(["a", "b", "job-1", "job-", "x1", ".env", "k.pem"]), min_size=1, max_size=4
+    ),
+    action=st.sampled_from(["read", "write", "list"]),
+    fills=st.lists(_LEAVES | st.just(""), min_size=1, max_size=6),
+    leaves=st.lists(_LEAVES, min_size=1, max_size=4),
+)
+def test_a_pattern_verdict_is_never_wider_than_the_rules(
+    allow: list[list[str]],
+    deny: list[list[str]],
+    target: list[str],
+    action: str,
+    fills: list[str],
+    leaves: list[str],
+) -> None:
+    # GIVEN any rules and denies built from literal names and wildcards, and a target
+    from sandbox.runtime.core_fallback import _glob_name_matches
+
+    policy = _policy(
+        {"files": [{"action": action, "target": "/" + "/".join(p)} for p in allow]},
+        deny={"files": [{"action": action, "target": "/" + "/".join(p)} for p in deny]}
+        if deny
+        else None,
+    )
+    policy.prepare()
+    path = "/" + "/".join(target)
+    # WHEN the policy shows pattern verdicts for an access to it
+    for folder, glob, depth in policy.name_patterns(action, path, "invoke"):
+        # THEN the target is one of the names the pattern covers (as the core matches)...
+        covered = path if depth == 0 else path[: path.rfind("/")]
+        assert covered.rsplit("/", 1)[0] in (folder, "" if folder == "/" else folder)
+        assert _glob_name_matches(glob, covered.rsplit("/", 1)[1])
+        # ...and every name it covers is allowed by the rules and under no ceiling entry
+        names = [_instance(glob, fill) for fill in fills]
+        names += [leaf for leaf in leaves if _glob_name_matches(glob, leaf)]
+        for name in names:
+            if name in (".", "..") or "\n" in name or "/" in name or not name:
+                continue  # (never covered by the core)
+            base = (folder if folder != "/" else "") + "/" + name
+            for full in [base] if depth == 0 else [base + "/" + leaf for leaf in leaves]:
+                assert policy.allows("files", action, full, "invoke"), (folder, glob, full)
+                assert not policy.ceiling("files", action, full), (folder, glob, full)
+
+
+def test_pattern_verdicts_come_from_job_folder_rules_and_prefixes_only() -> None:
+    # GIVEN rules for per-call job folders, a prefix, a deeper glob, and a ceiling entry
+    policy = _policy(
+        {
+            "files": [
+                {"action": "write", "target": "/srv/job-*"},
+                {"action": "write", "target": "/srv/job-*/*"},
+                {"action": "read", "target": "/data/**"},
+                {"action": "read", "target": "/opt/*/conf/*.json"},
+                {"action": "read", "target": "/keys/**"},
+            ]
+        },
+        deny={"files": [{"action": "read", "target": "/keys/private/*"}]},
+    )
+    # THEN a job folder's name and the names in it show the job-* glob
+    assert policy.name_patterns("write", "/srv/job-7", "invoke") == [("/srv", "job-*", 0)]
+    assert policy.name_patterns("write", "/srv/job-7/out.csv", "invoke") == [("/srv", "job-*", 1)]
+    # AND below a prefix every name does ("*")
+    assert policy.name_patterns("read", "/data/a/b.txt", "invoke") == [
+        ("/data/a", "*", 0),
+        ("/data", "*", 1),
+    ]
+    # AND a glob of another shape or another action shows none
+    assert policy.name_patterns("read", "/opt/x/conf/a.json", "invoke") == []
+    assert policy.name_patterns("read", "/srv/job-7/out.csv", "invoke") == []
+    # AND a folder the ceiling reaches below shows none: /keys/public's names, not the names
+    # of /keys's sub-folders (/keys/private/* is denied)
+    assert policy.name_patterns("read", "/keys/public/a.pem", "invoke") == [
+        ("/keys/public", "*", 0)
+    ]
+
+
 @pytest.mark.parametrize(
     ("category", "action"),
     [
