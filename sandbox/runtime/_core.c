@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #define CORE_MAX_NESTING 8
 #define CORE_CACHE_LIMIT 8192
@@ -1413,6 +1414,8 @@ static char *g_mode;              /* copy of the mode string */
 static name_set g_names;
 static name_set g_caller_events;
 static name_set g_invoke_only;    /* events decided only in the invoke phase */
+static name_set g_setattr_names;  /* the attribute names an object.__setattr__ is decided on */
+static int g_setattr_known;       /* whether install was given them */
 static code_set g_own_codes;
 static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;       /* defer Python signal handlers while the callback runs */
@@ -1825,6 +1828,274 @@ open_wraps_descriptor(PyObject *args)
            PyLong_CheckExact(PyTuple_GET_ITEM(args, 2));
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Exec verdicts: a fork_exec the callback allowed, answered again while its program is the */
+/* file judged then.                                                                         */
+/*
+ * The process decoder decides `_posixsubprocess.fork_exec` (the sealed event: candidates,
+ * argv, env, cwd, preexec; 3.14's own: candidates, argv, env) on its arguments alone when the
+ * one candidate is an absolute program judged plain (neither Python, env nor a script:
+ * child.known_plain, by the file's identity) -- the target is the program and argv, the env
+ * items each an access of their own, no other state read. The hook keeps such an allowed
+ * event (exec_verdict_add, enforce only, with the identity the judgement was made on); the
+ * core answers the same arguments in the same phase while a stat of the program gives that
+ * identity (dev, inode, links, ctime, mtime, size, mode). The key is a copy of the arguments'
+ * bytes, exact types only: list/tuple of exact bytes (argv items: exact bytes or ASCII str),
+ * None or a list of exact bytes for env, None, exact bytes or an ASCII str for cwd, False for
+ * preexec.
+ */
+#define EXEC_VERDICT_LIMIT 32
+#define EXEC_KEY_MAX 65536
+
+typedef struct {
+    unsigned char *key; /* NULL: empty */
+    size_t len;
+    uint64_t hash;
+    int phase;
+    char program[OPEN_PATH_MAX + 1];
+    unsigned long long dev, ino, nlink, size, mode;
+    long long ctime_ns, mtime_ns;
+} exec_verdict;
+
+static exec_verdict g_exec[EXEC_VERDICT_LIMIT];
+static size_t g_exec_count, g_exec_next;
+
+static void
+exec_clear_all(void)
+{
+    for (size_t i = 0; i < EXEC_VERDICT_LIMIT; i++) {
+        PyMem_RawFree(g_exec[i].key);
+        g_exec[i].key = NULL;
+    }
+    g_exec_count = 0;
+    g_exec_next = 0;
+}
+
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+} key_buffer;
+
+static int
+key_put(key_buffer *b, const void *p, size_t n)
+{
+    if (b->len + n > EXEC_KEY_MAX) {
+        return 0;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        unsigned char *grown = PyMem_RawRealloc(b->data, cap);
+        if (grown == NULL) {
+            return 0;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+/* One item: a tag (b bytes, s ASCII str, n None) and its length-prefixed bytes. */
+static int
+key_put_item(key_buffer *b, PyObject *item, int str_ok, int none_ok)
+{
+    const char *data;
+    Py_ssize_t len;
+    char tag;
+    if (item == Py_None && none_ok) {
+        tag = 'n';
+        data = "";
+        len = 0;
+    }
+    else if (PyBytes_CheckExact(item)) {
+        tag = 'b';
+        data = PyBytes_AS_STRING(item);
+        len = PyBytes_GET_SIZE(item);
+    }
+    else if (str_ok) {
+        int plain = ascii_of(item, &data, &len);
+        if (plain != 1) {
+            if (plain < 0) {
+                PyErr_Clear();
+            }
+            return 0;
+        }
+        tag = 's';
+    }
+    else {
+        return 0;
+    }
+    uint32_t n = (uint32_t)len;
+    return (size_t)len <= EXEC_KEY_MAX && key_put(b, &tag, 1) && key_put(b, &n, sizeof(n)) &&
+           key_put(b, data, (size_t)len);
+}
+
+static int
+key_put_list(key_buffer *b, PyObject *list, int str_ok)
+{
+    if (!PyList_CheckExact(list) && !PyTuple_CheckExact(list)) {
+        return 0;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(list);
+    uint32_t count = (uint32_t)n;
+    if (n > 4096 || !key_put(b, &count, sizeof(count))) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!key_put_item(b, PySequence_Fast_GET_ITEM(list, i), str_ok, 0)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The key of a fork_exec event's arguments in `b` (b->data to be freed by the caller), and
+ * its one program: 1, or 0 when they are not the plain kind this table holds. */
+static int
+exec_key_of(PyObject *args, key_buffer *b, const char **program, size_t *program_len)
+{
+    if (!PyTuple_CheckExact(args)) {
+        return 0;
+    }
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (nargs != 3 && !(nargs == 5 && PyTuple_GET_ITEM(args, 4) == Py_False)) {
+        return 0;
+    }
+    PyObject *candidates = PyTuple_GET_ITEM(args, 0);
+    if ((!PyList_CheckExact(candidates) && !PyTuple_CheckExact(candidates)) ||
+        PySequence_Fast_GET_SIZE(candidates) != 1) {
+        return 0;
+    }
+    PyObject *only = PySequence_Fast_GET_ITEM(candidates, 0);
+    if (!PyBytes_CheckExact(only)) {
+        return 0;
+    }
+    const char *name = PyBytes_AS_STRING(only);
+    Py_ssize_t name_len = PyBytes_GET_SIZE(only);
+    if (name_len < 2 || name_len > OPEN_PATH_MAX || name[0] != '/' ||
+        (Py_ssize_t)strlen(name) != name_len || strstr(name, "//") != NULL ||
+        strstr(name, "/.") != NULL || name[name_len - 1] == '/') {
+        return 0;
+    }
+    char form = (char)('0' + nargs);
+    PyObject *env = PyTuple_GET_ITEM(args, 2);
+    if (!key_put(b, &form, 1) || !key_put_list(b, candidates, 0) ||
+        !key_put_list(b, PyTuple_GET_ITEM(args, 1), 1)) {
+        return 0;
+    }
+    if (env == Py_None) {
+        if (!key_put(b, "N", 1)) {
+            return 0;
+        }
+    }
+    else if (!key_put(b, "L", 1) || !key_put_list(b, env, 0)) {
+        return 0;
+    }
+    if (nargs == 5 && !key_put_item(b, PyTuple_GET_ITEM(args, 3), 1, 1)) {
+        return 0;
+    }
+    *program = name;
+    *program_len = (size_t)name_len;
+    return 1;
+}
+
+static int
+exec_identity_holds(const exec_verdict *v)
+{
+    struct stat st;
+    return stat(v->program, &st) == 0 && (unsigned long long)st.st_dev == v->dev &&
+           (unsigned long long)st.st_ino == v->ino &&
+           (unsigned long long)st.st_nlink == v->nlink &&
+           (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec == v->ctime_ns &&
+           (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == v->mtime_ns &&
+           (unsigned long long)st.st_size == v->size && (unsigned long long)st.st_mode == v->mode;
+}
+
+/* A fork_exec the hook allowed with these very arguments in this phase, its program still
+ * the file judged then. */
+static int
+exec_answered(PyObject *args, int phase)
+{
+    key_buffer b = {NULL, 0, 0};
+    const char *program;
+    size_t program_len;
+    int answered = 0;
+    if (exec_key_of(args, &b, &program, &program_len)) {
+        uint64_t h = bytes_hash((const char *)b.data, b.len, (uint64_t)phase + 1);
+        for (size_t i = 0; i < EXEC_VERDICT_LIMIT; i++) {
+            const exec_verdict *v = &g_exec[i];
+            if (v->key != NULL && v->hash == h && v->phase == phase && v->len == b.len &&
+                memcmp(v->key, b.data, b.len) == 0) {
+                answered = exec_identity_holds(v);
+                break;
+            }
+        }
+    }
+    PyMem_RawFree(b.data);
+    return answered;
+}
+
+/* An `object.__setattr__` the hook's answer is None for: no name, a name that is not an exact
+ * str, or one not among the names install was given (the hook decides only those: rewriting
+ * a function's code or defaults, a class, a finder). A name with a NUL reads as its start
+ * here: looked up as that, it can only reach the callback more often. */
+static int
+setattr_unprotected(PyObject *args)
+{
+    if (!g_setattr_known || !PyTuple_CheckExact(args)) {
+        return 0;
+    }
+    if (PyTuple_GET_SIZE(args) < 2) {
+        return 1;
+    }
+    PyObject *name = PyTuple_GET_ITEM(args, 1);
+    if (!PyUnicode_CheckExact(name)) {
+        return 1;
+    }
+    const char *units;
+    Py_ssize_t len;
+    int plain = ascii_of(name, &units, &len);
+    if (plain < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return plain == 0 || !name_set_has(&g_setattr_names, units); /* (the names are ASCII) */
+}
+
+/* A `socket.getaddrinfo` whose host is None or an exact ASCII str that is an IPv4 or IPv6
+ * literal as given: the network decoder's answer is None (no DNS query leaves for those; the
+ * connect decides the address). Anything else -- a name, a literal with a trailing dot, a
+ * scope, brackets, bytes, a subclass -- goes to the callback. */
+static int
+lookup_of_literal(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *host = PyTuple_GET_ITEM(args, 0);
+    if (host == Py_None) {
+        return 1;
+    }
+    const char *text;
+    Py_ssize_t len;
+    int plain = ascii_of(host, &text, &len);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    if (len < 2 || len > 45 || memchr(text, 0, (size_t)len) != NULL) {
+        return 0;
+    }
+    unsigned char packed[16];
+    return inet_pton(AF_INET, text, packed) == 1 || inet_pton(AF_INET6, text, packed) == 1;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -1878,6 +2149,17 @@ core_hook(const char *event, PyObject *args, void *userdata)
         (g_cache_count > 0 || g_modv_count > 0) && import_cached(args)) {
         return 0; /* the callback's answer: a decision-cache hit or a module verdict */
     }
+    if (event[0] == '_' && g_exec_count > 0 && strcmp(event, "_posixsubprocess.fork_exec") == 0 &&
+        exec_answered(args, invoke_now())) {
+        return 0; /* allowed before with these arguments, the program the file judged then */
+    }
+    if (event[0] == 'o' && event[1] == 'b' && strcmp(event, "object.__setattr__") == 0 &&
+        setattr_unprotected(args)) {
+        return 0; /* the callback's answer: not a name it guards */
+    }
+    if (event[0] == 's' && strcmp(event, "socket.getaddrinfo") == 0 && lookup_of_literal(args)) {
+        return 0; /* the callback's answer: a literal or passive lookup sends no query */
+    }
     if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
         return 0; /* the callback's answer: no module runs */
     }
@@ -1900,6 +2182,8 @@ release_state(void)
     name_set_free(&g_names);
     name_set_free(&g_caller_events);
     name_set_free(&g_invoke_only);
+    name_set_free(&g_setattr_names);
+    g_setattr_known = 0;
     code_set_free(&g_own_codes);
     Py_CLEAR(g_callback);
     PyMem_RawFree(g_mode);
@@ -1909,14 +2193,16 @@ release_state(void)
 static PyObject *
 core_install(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"names", "callback", "own_codes", "mode", "caller_events",
-                             "block_signals", "invoke_only", NULL};
+    static char *kwlist[] = {"names",         "callback",    "own_codes",     "mode",
+                             "caller_events", "block_signals", "invoke_only", "setattr_names",
+                             NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
+    PyObject *setattr_names = NULL;
     int block_signals = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
-                                     &block_signals, &invoke_only)) {
+                                     &block_signals, &invoke_only, &setattr_names)) {
         return NULL;
     }
     if (g_installed) {
@@ -1961,6 +2247,12 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
         if (rc < 0) {
             goto fail;
         }
+    }
+    if (setattr_names != NULL && setattr_names != Py_None) {
+        if (name_set_build(&g_setattr_names, setattr_names, "install: setattr_names") < 0) {
+            goto fail;
+        }
+        g_setattr_known = 1;
     }
     if (code_set_build(&g_own_codes, own_codes) < 0) {
         goto fail;
@@ -2135,6 +2427,7 @@ core_cache_clear(PyObject *self, PyObject *unused)
     }
     cache_clear_all();
     modv_clear_all(); /* verdicts are decisions too */
+    exec_clear_all();
     Py_RETURN_NONE;
 }
 
@@ -2403,6 +2696,82 @@ core_pattern_verdict_add(PyObject *self, PyObject *args)
     p->identity = kind;
     p->dev = (unsigned long long)dev;
     p->ino = (unsigned long long)ino;
+    Py_RETURN_TRUE;
+}
+
+/* exec_verdict_add(args, identity): the hook, after it allowed this fork_exec in enforce on
+ * a program judged plain with `identity` (file_identity's 7-tuple). */
+static PyObject *
+core_exec_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *event_args, *identity;
+    if (!PyArg_ParseTuple(args, "OO:exec_verdict_add", &event_args, &identity)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("exec_verdict_add");
+    }
+    if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 7) {
+        PyErr_SetString(PyExc_TypeError, "exec_verdict_add: identity must be a 7-tuple of int");
+        return NULL;
+    }
+    long long values[7];
+    for (Py_ssize_t i = 0; i < 7; i++) {
+        PyObject *item = PyTuple_GET_ITEM(identity, i);
+        if (!PyLong_CheckExact(item)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "exec_verdict_add: identity must be a 7-tuple of int");
+            return NULL;
+        }
+        int overflow = 0;
+        values[i] = PyLong_AsLongLongAndOverflow(item, &overflow);
+        if (overflow || (values[i] == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
+    }
+    key_buffer b = {NULL, 0, 0};
+    const char *program;
+    size_t program_len;
+    if (!exec_key_of(event_args, &b, &program, &program_len)) {
+        PyMem_RawFree(b.data);
+        Py_RETURN_FALSE; /* not a kind this table holds: the callback decides every time */
+    }
+    int phase = invoke_now();
+    uint64_t h = bytes_hash((const char *)b.data, b.len, (uint64_t)phase + 1);
+    exec_verdict *v = NULL;
+    for (size_t i = 0; i < EXEC_VERDICT_LIMIT && v == NULL; i++) {
+        exec_verdict *e = &g_exec[i];
+        if (e->key != NULL && e->hash == h && e->phase == phase && e->len == b.len &&
+            memcmp(e->key, b.data, b.len) == 0) {
+            v = e;
+        }
+    }
+    if (v != NULL) {
+        PyMem_RawFree(b.data);
+    }
+    else {
+        v = &g_exec[g_exec_next]; /* full: the oldest goes */
+        g_exec_next = (g_exec_next + 1) % EXEC_VERDICT_LIMIT;
+        if (v->key == NULL) {
+            g_exec_count++;
+        }
+        PyMem_RawFree(v->key);
+        v->key = b.data;
+        v->len = b.len;
+        v->hash = h;
+        v->phase = phase;
+        memcpy(v->program, program, program_len);
+        v->program[program_len] = '\0';
+    }
+    v->dev = (unsigned long long)values[0];
+    v->ino = (unsigned long long)values[1];
+    v->nlink = (unsigned long long)values[2];
+    v->ctime_ns = values[3];
+    v->mtime_ns = values[4];
+    v->size = (unsigned long long)values[5];
+    v->mode = (unsigned long long)values[6];
     Py_RETURN_TRUE;
 }
 
@@ -3141,6 +3510,9 @@ static PyMethodDef core_methods[] = {
     {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,
      "dir_verdict_add(directory, action, identity) -> bool: only from the sandbox's own code"
      " inside the callback; every name directly in directory may be opened for action."},
+    {"exec_verdict_add", core_exec_verdict_add, METH_VARARGS,
+     "exec_verdict_add(args, identity) -> bool: only from the sandbox's own code inside the "
+     "callback; this fork_exec is answered again while its program has this identity."},
     {"pattern_verdict_add", core_pattern_verdict_add, METH_VARARGS,
      "pattern_verdict_add(directory, glob, action, depth, identity): the names a glob covers "
      "in a folder (depth 0), or the names in the folders it covers (depth 1); the callback only."},

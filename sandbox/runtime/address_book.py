@@ -122,9 +122,27 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
     audit = sys.audit
     event = RESOLVED_EVENT
     failure = Exception
+    # (C functions and types only: the sealed wrapper has no globals, no builtins)
+    pton, families, text, type_of, not_ip = (
+        _socket.inet_pton,
+        (_socket.AF_INET, _socket.AF_INET6),
+        str,
+        type,
+        (OSError, ValueError),
+    )
 
     def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(host, *args, **kwargs)
+        if type_of(host) is text:
+            # An IP literal as given: the hook remembers nothing for it (remember() drops
+            # literals), so no event. Skipping one is never a wider allow: a connect to an
+            # address no remembered name leads to is decided by its IP rules alone.
+            for family in families:
+                try:
+                    pton(family, host)
+                except not_ip:
+                    continue
+                return result
         try:
             # Which function answered goes with the answer: a cell of this closure rewritten
             # to a fake resolver is seen by the hook (it compares with the real one).

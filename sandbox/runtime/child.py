@@ -612,6 +612,24 @@ def known_plain(path: str) -> bool:
     return _file_identity(path) == cached
 
 
+def judged_plain(path: str) -> tuple[int, int, int, int, int, int, int] | None:
+    """The identity under which ``path`` was judged a plain program, while it still has it
+    (:func:`known_plain`), else ``None``: what the hook hands the core with an exec verdict,
+    the file's identity as it was judged (not as it is a moment later).
+
+    Example
+    -------
+    >>> judged_plain("/no/such/program") is None
+    True
+    """
+    if _type(path) is not _str:
+        return None
+    cached = _dict_get(_PLAIN, path)
+    if cached is None or _file_identity(path) != cached:
+        return None
+    return cached
+
+
 def _plain_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     """The identity under which ``path``'s verdict may be cached, or ``None`` if it may not."""
     if _type(path) is not _str or not _CACHE_PLAIN or not _startswith(path, "/"):

@@ -22,6 +22,7 @@ __all__ = [
     "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
+    "exec_verdict_add",
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
@@ -69,6 +70,7 @@ open_cache_add = _impl.open_cache_add
 dir_verdict_add = _impl.dir_verdict_add
 dir_module_verdict_add = _impl.dir_module_verdict_add
 pattern_verdict_add = _impl.pattern_verdict_add
+exec_verdict_add = _impl.exec_verdict_add
 module_verdict_add = _impl.module_verdict_add
 import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear

@@ -36,6 +36,7 @@ __all__ = [
     "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
+    "exec_verdict_add",
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
@@ -78,6 +79,8 @@ _MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
 _fstat = __import__("os").fstat
 _readlink = __import__("os").readlink
+_inet_pton = __import__("_socket").inet_pton
+_IP_FAMILIES = (__import__("_socket").AF_INET, __import__("_socket").AF_INET6)
 _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
 _INT_MAX = 2**31 - 1
@@ -208,6 +211,95 @@ def _folder_verdict(
         dirs[0] += 1
     table[key] = found
     return found
+
+
+EXEC_VERDICT_LIMIT = 32
+
+
+def _exec_key(args: Any) -> tuple[Any, ...] | None:
+    """The native core's ``exec_key_of``: the exec-verdict key of a fork_exec event's
+    arguments, or ``None`` (not the plain kind the table holds). Its last item: the program."""
+    if type(args) is not tuple or not (len(args) == 3 or (len(args) == 5 and args[4] is False)):
+        return None
+    candidates = args[0]
+    if type(candidates) not in (list, tuple) or len(candidates) != 1:
+        return None
+    program = candidates[0]
+    if type(program) is not bytes or not 2 <= len(program) <= OPEN_PATH_MAX:
+        return None
+    if program[:1] != b"/" or b"\x00" in program or b"//" in program or b"/." in program:
+        return None
+    if program[-1:] == b"/":
+        return None
+    argv = _exec_items(args[1], True)
+    if argv is None:
+        return None
+    env = args[2]
+    if env is not None:
+        env = _exec_items(env, False)
+        if env is None:
+            return None
+    key: list[Any] = [len(args), program, argv, env]
+    if len(args) == 5:
+        cwd = args[3]
+        if cwd is not None and type(cwd) is not bytes:
+            if type(cwd) is not str or not _str_isascii(cwd):
+                return None
+            cwd = ("s", cwd)
+        key.append(cwd)
+    key.append(program)
+    return tuple(key)
+
+
+def _exec_items(items: Any, str_ok: bool) -> tuple[Any, ...] | None:
+    if type(items) not in (list, tuple) or len(items) > 4096:
+        return None
+    out: list[Any] = []
+    for item in items:
+        if type(item) is bytes:
+            out.append(item)
+        elif str_ok and type(item) is str and _str_isascii(item):
+            out.append(("s", item))
+        else:
+            return None
+    return tuple(out)
+
+
+def _exec_identity_holds(program: bytes, identity: tuple[int, ...]) -> bool:
+    try:
+        st = _stat(program)
+    except (OSError, ValueError):
+        return False
+    return (
+        st.st_dev,
+        st.st_ino,
+        st.st_nlink,
+        st.st_ctime_ns,
+        st.st_mtime_ns,
+        st.st_size,
+        st.st_mode,
+    ) == identity
+
+
+def _lookup_of_literal(args: Any) -> bool:
+    """The native core's ``lookup_of_literal``: a lookup of ``None`` or of an exact ASCII
+    ``str`` that is an IPv4 or IPv6 literal as given (the network decoder answers None)."""
+    if type(args) is not tuple or not args:
+        return False
+    host = args[0]
+    if host is None:
+        return True
+    if type(host) is not str or not 2 <= len(host) <= 45 or not _str_isascii(host):
+        return False
+    if "\x00" in host:
+        return False
+    for family in _IP_FAMILIES:
+        try:
+            _inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _open_key(args: tuple[Any, ...], phase: str) -> tuple[str, str | None, int, str] | None:
@@ -552,6 +644,7 @@ def install(
     caller_events: frozenset[str] = frozenset(),
     block_signals: bool = True,
     invoke_only: frozenset[str] = frozenset(),
+    setattr_names: frozenset[str] | None = None,
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -573,6 +666,9 @@ def install(
     invoke_only : frozenset of str
         Events that never reach the callback in the init phase (the import system and the
         code generators at work): filtered in the hook, before any other step.
+    setattr_names : frozenset of str, optional
+        The attribute names the callback decides an ``object.__setattr__`` on: an event of
+        any other name (or of no exact ``str`` name) is answered in the hook.
 
     Returns
     -------
@@ -593,6 +689,9 @@ def install(
     _names = frozenset(_strs(names, "install: names"))
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
     _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
+    _setattr_names = (
+        None if setattr_names is None else frozenset(_strs(setattr_names, "install: setattr_names"))
+    )
     # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
     _own = frozenset(id(c) for c in _codes(own_codes))
     _mode = str(mode)
@@ -606,6 +705,7 @@ def install(
     _open_validate = [False]
     _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
     _patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]] = {}
+    _execs: dict[tuple[Any, str], tuple[int, ...]] = {}  # exec verdicts: (key, phase) → identity
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
     # [True] past the bound: forget everything.
     _forgotten: list[Any] = []
@@ -674,6 +774,24 @@ def install(
                     if (found[0] or not _open_validate[0]) and len(_open) < OPEN_CACHE_LIMIT:
                         _open[key] = found
                     return
+        if event == "_posixsubprocess.fork_exec" and _execs:
+            exec_key = _exec_key(args)
+            held = _execs.get((exec_key, _phase_now())) if exec_key is not None else None
+            if (
+                exec_key is not None
+                and held is not None
+                and _exec_identity_holds(exec_key[-1], held)
+            ):
+                return  # the native core's exec_answered
+        if (
+            event == "object.__setattr__"
+            and _setattr_names is not None
+            and type(args) is tuple
+            and (len(args) < 2 or type(args[1]) is not _str or args[1] not in _setattr_names)
+        ):
+            return  # the native core's setattr_unprotected: not a name the callback guards
+        if event == "socket.getaddrinfo" and _lookup_of_literal(args):
+            return  # the native core's lookup_of_literal: the callback would answer None
         if event == "exec" and type(args) is tuple and args and type(args[0]) is _CodeType:
             # The native core's exec_runs_no_module: the callback would answer None.
             code = args[0]
@@ -806,6 +924,7 @@ def install(
             raise _refuse("cache_clear")
         _cache.clear()
         _modv.clear()  # verdicts are decisions too
+        _execs.clear()
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller():
@@ -929,6 +1048,26 @@ def install(
         _patterns[key] = (kind, dev, ino)
         return True
 
+    def _exec_verdict_add(args: Any, identity: Any) -> bool:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("exec_verdict_add")
+        if (
+            type(identity) is not tuple
+            or len(identity) != 7
+            or any(type(value) is not int for value in identity)
+        ):
+            raise _TypeError("exec_verdict_add: identity must be a 7-tuple of int")
+        if not all(-_LONG_LONG <= value < _LONG_LONG for value in identity):
+            return False
+        key = _exec_key(args)
+        if key is None:
+            return False
+        entry = (key, _phase_now())
+        if entry not in _execs and len(_execs) >= EXEC_VERDICT_LIMIT:
+            del _execs[next(iter(_execs))]  # full: the oldest goes (as the native core)
+        _execs[entry] = identity
+        return True
+
     def _open_cache_validate() -> None:
         if not _open_validate[0]:
             _open_validate[0] = True
@@ -948,6 +1087,7 @@ def install(
         dir_verdict_add=_dir_verdict_add,
         dir_module_verdict_add=_dir_module_verdict_add,
         pattern_verdict_add=_pattern_verdict_add,
+        exec_verdict_add=_exec_verdict_add,
         module_verdict_add=_module_verdict_add,
         import_known=_import_known,
         open_cache_forget=_open_cache_forget,
@@ -1127,6 +1267,41 @@ def dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | Non
     if not _api:
         raise _refuse("dir_verdict_add")
     return bool(_api["dir_verdict_add"](directory, action, identity))
+
+
+def exec_verdict_add(args: tuple[Any, ...], identity: tuple[int, ...]) -> bool:
+    """Answer later ``_posixsubprocess.fork_exec`` events with these very arguments in the hook.
+
+    Only from the sandbox's own code inside the callback, after it allowed this event in
+    enforce, in this phase, on its one absolute candidate judged a plain program (neither
+    Python, ``env`` nor a script) with ``identity`` (:func:`file_identity`'s 7-tuple): the
+    process decoder's decision then reads nothing but the arguments. A later event is
+    answered while it has the same arguments (exact types only: a list or tuple of exact
+    ``bytes`` candidates — exactly one — and environment items, argv items of exact ``bytes``
+    or ASCII ``str``, a ``None``, ``bytes`` or ASCII ``str`` cwd, preexec ``False``) and a
+    ``stat`` of the program gives the same identity. At most 32 (a full table drops its
+    oldest); :func:`cache_clear` drops them.
+
+    Returns
+    -------
+    bool
+        Whether the verdict was kept (``False``: arguments of another kind).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+    TypeError
+        ``identity`` is not a 7-tuple of ``int``.
+
+    Example
+    -------
+    >>> exec_verdict_add(([b"/bin/true"], [b"true"], None, None, False), identity)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("exec_verdict_add")
+    return bool(_api["exec_verdict_add"](args, identity))
 
 
 def pattern_verdict_add(

@@ -23,6 +23,7 @@ import _thread
 import sys
 from collections.abc import Callable
 
+from . import child as child_module
 from . import core, environ, paths
 from .address_book import REAL_RESOLVERS, RESOLVED_EVENT, remember
 from .categories import ARG_SEP, UNDECODABLE, violation_class
@@ -132,6 +133,12 @@ MODULES_IMPORT = "modules" + ARG_SEP + "import" + ARG_SEP  # the decision cache'
 SQLITE_EVENT = "sandbox.sqlite"
 # Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
 SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
+FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
+# The attribute names an ``object.__setattr__`` is decided on (rewriting a function's code or
+# defaults, an object's class, a finder): the core answers every other name itself.
+PROTECTED_ATTRIBUTES = frozenset(
+    {"__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec"}
+)
 
 
 # The control helpers bind ``sys.audit`` as a default argument: rebinding this module's globals
@@ -360,7 +367,13 @@ def install_hook(
         getattr(posix, "execv", None),
     )
     if not frozen(core).install(
-        names, callback, own_codes, mode, CALLER_EVENTS, invoke_only=INVOKE_ONLY & names
+        names,
+        callback,
+        own_codes,
+        mode,
+        CALLER_EVENTS,
+        invoke_only=INVOKE_ONLY & names,
+        setattr_names=PROTECTED_ATTRIBUTES,
     ):
         return False
     if start_phase == "invoke":
@@ -686,15 +699,30 @@ def _build(
                     return error
                 if category == "processes" and action == "env" and type(detail) is tuple:
                     apply_env(detail[1], detail[2])  # allowed: the copy follows
+            if event == FORK_EXEC_EVENT and mode == "enforce":
+                remember_exec(args, accesses)
         except Exception as exc:  # a bug of the sandbox's own
             reporter.internal_error(event, exc, invocation())
             if mode == "enforce":
                 return PermissionViolation("sandbox", "error", event, "")
         return None
 
+    def remember_exec(args: tuple[Any, ...], accesses: list[Any]) -> None:
+        # A fork_exec every access of which was allowed (enforce): when its one candidate is
+        # a program judged plain, the decoder read nothing but the arguments, and the core
+        # answers the same arguments itself while the program keeps the identity judged.
+        category, action, target, detail = accesses[0]
+        if (category, action) != ("processes", "exec") or type(detail) is not list:
+            return  # (an "unprotected" child or an undecodable argument never gets here)
+        identity = judged_plain(target.partition(ARG_SEP)[0])
+        if identity is not None:
+            exec_verdict_add(args, identity)
+
     allows = policy.allows
     ceiling = policy.ceiling
     remember_module = _module_verdicts(policy)
+    exec_verdict_add = core.exec_verdict_add
+    judged_plain = child_module.judged_plain
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
@@ -999,7 +1027,7 @@ def _control(
     check: Callable[[str, str, str, Any], SandboxViolation | None],
 ) -> tuple[dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., bool]]:
     """The control events: honoured only when raised by the control code (the bootstrap's)."""
-    protected_names = ("__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec")
+    protected_names = PROTECTED_ATTRIBUTES
     control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
     putenv = _putenv

@@ -776,6 +776,160 @@ def test_an_exec_that_runs_no_module_is_answered_by_the_core(kind: str, tmp_path
     assert (result["not_code"], result["no_args"]) == (1, 1)
 
 
+def test_a_lookup_of_an_ip_literal_is_answered_by_the_core(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that counts `socket.getaddrinfo` events (the hook's answer is None for a
+    # passive lookup and for an IP literal: no DNS query leaves)
+    body = """
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        out["seen"] += 1
+    core.install(frozenset({"socket.getaddrinfo"}), callback, frozenset({callback.__code__}),
+                 "enforce")
+    def looks_up(tag, *args):
+        before = out["seen"]
+        sys.audit("socket.getaddrinfo", *args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    class Name(str):
+        pass
+    for tag, host in (("v4", "127.0.0.1"), ("v6", "::1"), ("v6_long", "fe80::1:2"),
+                      ("passive", None), ("name", "localhost"), ("metadata_name", "instance-data"),
+                      ("trailing_dot", "127.0.0.1."), ("scope", "fe80::1%eth0"),
+                      ("brackets", "[::1]"), ("bytes", b"127.0.0.1"), ("subclass", Name("::1")),
+                      ("short", "1"), ("empty", ""), ("spaces", " 127.0.0.1")):
+        looks_up(tag, host, 80, 0, 0, 0)
+    looks_up("no_args")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN literals as given and passive lookups are answered
+    for tag in ("v4", "v6", "v6_long", "passive"):
+        assert result[tag] == 0, tag
+    # AND names, and anything the decoder would have to normalise or read, reach the callback
+    for tag in ("name", "metadata_name", "trailing_dot", "scope", "brackets", "bytes"):
+        assert result[tag] == 1, tag
+    for tag in ("subclass", "short", "empty", "spaces", "no_args"):
+        assert result[tag] == 1, tag
+
+
+def test_an_exec_verdict_answers_the_same_fork_exec_while_its_program_is_unchanged(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that, at the first fork_exec of a program, keeps an exec verdict with
+    # the program's identity (as the hook does once it allowed it on a program judged plain)
+    body = """
+    import shutil
+    tool = os.getcwd() + "/tool"
+    shutil.copy("/bin/true", tool)
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        if event == "zz.keep":
+            out["kept"] = core.exec_verdict_add(args[0], core.file_identity(tool))
+            kinds = []
+            for odd in ((["/bin/true", tool.encode()], [b"x"], None, None, False),
+                        ([tool], [b"x"], None, None, False),
+                        ([b"rel/tool"], [b"x"], None, None, False),
+                        ([tool.encode()], [b"x"], None, None, True),
+                        ([tool.encode()], [bytearray(b"x")], None, None, False)):
+                kinds.append(core.exec_verdict_add(odd, core.file_identity(tool)))
+            out["odd_kept"] = kinds
+            try:
+                core.exec_verdict_add(args[0], (1, 2, 3))
+            except TypeError:
+                out["bad_identity"] = "TypeError"
+        elif event == "zz.clear":
+            core.cache_clear()
+        elif event == "zz.phase":
+            core.enter_invoke()
+        else:
+            out["seen"] += 1
+    EVENTS = {"_posixsubprocess.fork_exec", "zz.keep", "zz.clear", "zz.phase"}
+    core.install(frozenset(EVENTS), callback, frozenset({callback.__code__}), "enforce")
+    T = tool.encode()
+    ARGS = ([T], [b"tool", b"-x"], None, None, False)
+    def execs(tag, *args):
+        before = out["seen"]
+        sys.audit("_posixsubprocess.fork_exec", *args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    execs("before", *ARGS)
+    sys.audit("zz.keep", ARGS)
+    try:
+        core.exec_verdict_add(ARGS, core.file_identity(tool))
+        out["outside"] = "added"
+    except PermissionError:
+        out["outside"] = "PermissionError"
+    execs("same", *ARGS)
+    execs("same_tuple", (T,), (b"tool", b"-x"), None, None, False)
+    execs("other_argv", [T], [b"tool", b"-y"], None, None, False)
+    execs("str_argv", [T], ["tool", "-x"], None, None, False)
+    execs("env", [T], [b"tool", b"-x"], [b"A=1"], None, False)
+    execs("cwd", [T], [b"tool", b"-x"], None, b"/tmp", False)
+    execs("preexec", [T], [b"tool", b"-x"], None, None, True)
+    execs("three_args", [T], [b"tool", b"-x"], None)
+    os.utime(tool, (1, 1))                          # the program changed (its mtime)
+    execs("changed", *ARGS)
+    sys.audit("zz.keep", ARGS)
+    execs("kept_again", *ARGS)
+    sys.audit("zz.phase")
+    execs("other_phase", *ARGS)
+    sys.audit("zz.keep", ARGS)
+    sys.audit("zz.clear")
+    execs("after_clear", *ARGS)
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the sandbox's own code inside the callback keeps one, of the plain kind only
+    assert result["outside"] == "PermissionError"
+    assert result["kept"] is True
+    assert result["odd_kept"] == [False] * 5
+    assert result["bad_identity"] == "TypeError"
+    # AND the same arguments (list or tuple) are answered by the core
+    assert (result["before"], result["same"], result["same_tuple"]) == (1, 0, 0)
+    # AND other arguments, another phase, a changed program, or a cleared cache reach the
+    # callback
+    for tag in ("other_argv", "str_argv", "env", "cwd", "preexec", "three_args"):
+        assert result[tag] == 1, tag
+    assert (result["changed"], result["kept_again"]) == (1, 0)
+    assert (result["other_phase"], result["after_clear"]) == (1, 1)
+
+
+def test_a_setattr_of_a_name_the_callback_does_not_guard_is_answered_by_the_core(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts `object.__setattr__` events and guards two names
+    body = """
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        out["seen"] += 1
+    core.install(frozenset({"object.__setattr__"}), callback, frozenset({callback.__code__}),
+                 "enforce", setattr_names=frozenset({"__code__", "find_spec"}))
+    def sets(tag, *args):
+        before = out["seen"]
+        sys.audit("object.__setattr__", *args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    class Name(str):
+        pass
+    target = lambda: None
+    sets("other_name", target, "x", 1)
+    sets("not_ascii", target, "\u00e9", 1)
+    sets("not_str", target, 7, 1)
+    sets("no_name", target)
+    sets("guarded", target, "__code__", None)
+    sets("guarded_other", target, "find_spec", None)
+    sets("subclass", target, Name("x"), 1)
+    sets("nul", target, "__code__\\x00", None)
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN names it does not guard (and no exact-str name at all, whose answer is None too)
+    # are answered by the core; the guarded names reach the callback
+    for tag in ("other_name", "not_ascii", "not_str", "no_name", "subclass"):
+        assert result[tag] == 0, tag
+    assert (result["guarded"], result["guarded_other"]) == (1, 1)
+    # AND a name that reads as a guarded one up to a NUL reaches it natively (answered by
+    # the Python core: either way the callback's answer for it is None)
+    assert result["nul"] == (0 if kind == "python" else 1)
+
+
 def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
     # GIVEN a file, a link to it, a missing name and names os.stat refuses
     body = """

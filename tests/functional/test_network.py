@@ -196,3 +196,23 @@ def test_runtime_api_is_never_reached_from_python_code(child: RunChild, tmp_path
         "thread blocked True",
         "after-init-failure allowed",
     ], result.stderr + result.stdout
+
+
+def test_a_lookup_of_an_ip_literal_tells_the_hook_nothing(child: RunChild) -> None:
+    # GIVEN the sandbox's resolver wrappers, and a hook that counts what they report
+    body = """
+import _socket, socket, sys
+from sandbox.runtime import address_book
+seen = []
+sys.addaudithook(lambda event, args: seen.append(args[1]) if event == "sandbox.resolved" else None)
+address_book.interpose()
+# WHEN the resolver answers an IP literal, then a name (/etc/hosts: no DNS query)
+_socket.getaddrinfo("127.0.0.1", 80)
+_socket.getaddrinfo("::1", 80)
+socket.gethostbyname("127.0.0.1")
+_socket.getaddrinfo("localhost", 80)
+print(seen)
+"""
+    result = child(body)
+    # THEN only the name's answer is reported: a literal leaves nothing to remember
+    assert result.lines == ["['localhost']"], result.stderr
