@@ -478,7 +478,8 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
 
     found = set(module_roots) | {realpath(root) for root in module_roots}
     for entry in sys.path:
-        if type(entry) is str and isabs(entry) and isdir(entry):
+        # (One found already resolves to what is found: a root, or a root's resolved form.)
+        if type(entry) is str and entry not in found and isabs(entry) and isdir(entry):
             found.add(realpath(entry))
     return tuple(sorted(found))
 
