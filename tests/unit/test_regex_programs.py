@@ -1,4 +1,4 @@
-"""The shipped regex programs (hint table, built-in ceiling): the pattern objects ``re.compile`` builds."""
+"""The shipped regex programs (hint table, ceiling, base bundle): the pattern objects ``re.compile`` builds."""
 
 from __future__ import annotations
 
@@ -29,17 +29,17 @@ def test_shipped_program_builds_the_pattern_re_compiles(pattern: str, flags: int
     assert (built.groups, dict(built.groupindex)) == (expected.groups, dict(expected.groupindex))
 
 
-def test_every_shipped_file_holds_exactly_the_hint_table_and_the_ceiling() -> None:
+def test_every_shipped_file_holds_exactly_the_fixed_patterns() -> None:
     # GIVEN the files shipped per interpreter
     files = sorted(Path(regex_programs.DIRECTORY).glob("*.json"))
     assert files
     assert set(generalisation.PATTERNS) < set(WANTED)
     for path in files:
-        # WHEN a file's patterns are compared with the ones the hint table and the built-in
-        # ceiling compile
+        # WHEN a file's patterns are compared with the fixed ones (the hint table's, the
+        # built-in ceiling's, the base bundle's with Lambda's /tmp)
         rows = json.loads(path.read_text())
         # THEN it has every pattern once and nothing else (regenerate with
-        # scripts/regex_programs.py when the table or the ceiling changes)
+        # scripts/regex_programs.py when the table, the ceiling or the bundle changes)
         assert sorted((row[0], row[1]) for row in rows) == sorted(WANTED), path
 
 
