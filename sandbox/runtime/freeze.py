@@ -38,14 +38,15 @@ _CodeType = types.CodeType
 class Frozen:
     """The result of :func:`freeze`: maps from originals to their private copies."""
 
-    __slots__ = ("builtins", "copies", "fresh", "modules", "snapshots")
+    __slots__ = ("builtins", "copies", "made", "modules", "snapshots")
 
     def __init__(self) -> None:
         self.copies: dict[int, Any] = {}  # id(original function or class) → copy
         self.modules: dict[int, types.ModuleType] = {}  # id(original module) → private module
         self.snapshots: dict[int, dict[str, Any]] = {}  # id(original module dict) → snapshot
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
-        self.fresh: list[types.CodeType] = []  # every code object made for the copies
+        # id(snapshot) → every code object made for the copies of its functions (nested ones too)
+        self.made: dict[int, list[types.CodeType]] = {}
 
     def __call__(self, original: Any) -> Any:
         """The private copy of a function, class or module (error if there is none)."""
@@ -61,7 +62,7 @@ class Frozen:
         and two copies of one factory-made function (a dispatch table's) have equal codes.
         Each is the sandbox's own, so each is kept here; no code object is hashed.
         """
-        out = list(self.fresh)
+        out = [code for made in self.made.values() for code in made]
         seen = {id(code) for code in out}
         # A frozen class's namespace may hold a function that was not copied (one inherited
         # from a class outside the frozen modules): it runs as the frozen code does.
@@ -156,8 +157,11 @@ def _copy_function(value: Any, frozen: Frozen) -> None:
         closure = tuple(_cell(cell, frozen) for cell in value.__closure__)
     # A code object of its own (nested ones too): "the sandbox's own code" is decided by code
     # identity, and the original function stays importable by anyone — it must not count.
+    made = frozen.made.get(id(snapshot))
+    if made is None:
+        made = frozen.made[id(snapshot)] = []
     clone = _FunctionType(
-        _fresh_code(value.__code__, frozen.fresh),
+        _fresh_code(value.__code__, made),
         snapshot,
         value.__name__,
         value.__defaults__,
@@ -239,30 +243,47 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
     # Per globals dict (most functions share their module's snapshot): the names bound there
     # to a module that is not a private copy. Only a function using one of them is a problem.
     unfrozen: dict[int, dict[str, types.ModuleType]] = {}
+    # A snapshot none of whose code objects uses such a name has nothing to report: its
+    # functions are not looked at one by one (most snapshots: one pass over their codes).
+    clean: set[int] = set()
+    for snapshot in frozen.snapshots.values():
+        bound = unfrozen[id(snapshot)] = _unfrozen_in(snapshot, privates)
+        names = bound.keys()
+        if not bound or all(
+            names.isdisjoint(c.co_names) for c in frozen.made.get(id(snapshot), ())
+        ):
+            clean.add(id(snapshot))
     checked: set[int] = set()  # a class copy's methods are copies checked on their own too
     for copy in list(frozen.copies.values()):
         functions = [copy] if isinstance(copy, _FunctionType) else []
         if isinstance(copy, type):
             functions = [v for v in vars(copy).values() if isinstance(v, _FunctionType)]
         for function in functions:
-            if id(function) in checked or function.__qualname__ in exempt:
+            scope = function.__globals__
+            if id(scope) in clean or id(function) in checked:
                 continue
             checked.add(id(function))
-            scope = function.__globals__
-            bound = unfrozen.get(id(scope))
-            if bound is None:
-                bound = unfrozen[id(scope)] = {
-                    name: value
-                    for name, value in scope.items()
-                    if isinstance(value, _ModuleType) and id(value) not in privates
-                }
-            if not bound:
+            if function.__qualname__ in exempt:
                 continue
-            for name in _names_in(function.__code__, bound.keys()):
-                problems.append(f"{function.__qualname__} reaches module {bound[name].__name__}")
+            found = unfrozen.get(id(scope))
+            if found is None:
+                found = unfrozen[id(scope)] = _unfrozen_in(scope, privates)
+            if not found:
+                continue
+            for name in _names_in(function.__code__, found.keys()):
+                problems.append(f"{function.__qualname__} reaches module {found[name].__name__}")
     if problems:
         detail = "; ".join(sorted(set(problems)))
         raise RuntimeError("lambda-sandbox: unfrozen code on the hook's path: " + detail)
+
+
+def _unfrozen_in(scope: dict[str, Any], privates: set[int]) -> dict[str, types.ModuleType]:
+    """The names ``scope`` binds to a module that is not one of the private copies."""
+    return {
+        name: value
+        for name, value in scope.items()
+        if isinstance(value, _ModuleType) and id(value) not in privates
+    }
 
 
 def _names_in(code: types.CodeType, wanted: Any) -> list[str]:
