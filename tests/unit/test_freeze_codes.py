@@ -16,7 +16,9 @@ def _factory(kind):
 TABLE = {"a": _factory("a"), "b": _factory("b")}
 
 def helper(x):
-    return [y for y in x]
+    def inner(y):
+        return y
+    return [inner(y) for y in x]
 
 class Holder:
     def method(self):
