@@ -11,6 +11,10 @@ Example
 
 from __future__ import annotations
 
+# First: install's module pauses the collector while the runtime's modules load (install.py).
+from sandbox.runtime.install import install
+
+# isort: split
 from sandbox.errors import (
     ConfigError,
     ImportViolation,
@@ -20,7 +24,6 @@ from sandbox.errors import (
     SandboxViolation,
 )
 from sandbox.runtime.hook import installed as status
-from sandbox.runtime.install import install
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Regenerate ``sandbox/runtime/data/regex/``: the hint table's compiled regex programs.
+"""Regenerate ``sandbox/runtime/data/regex/``: the fixed regexes' programs, one file per interpreter.
 
 Usage: ``python scripts/regex_programs.py PYTHON [PYTHON...]`` (one interpreter per CPython
 minor version the layer should start fast on; any other interpreter compiles the regexes itself).
@@ -49,10 +49,10 @@ print(json.dumps({"key": key, "codesize": _sre.CODESIZE, "programs": out}))
 
 
 def patterns() -> list[tuple[str, int]]:
-    """The hint table's patterns (sandbox.runtime.generalisation), in table order."""
-    from sandbox.runtime import generalisation
+    """The hint table's patterns, then the built-in ceiling's (``regex_programs.wanted``)."""
+    from sandbox.runtime import regex_programs
 
-    return list(generalisation.PATTERNS)
+    return regex_programs.wanted()
 
 
 def capture(python: str, wanted: list[tuple[str, int]]) -> dict[str, Any]:

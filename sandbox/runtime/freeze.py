@@ -38,13 +38,15 @@ _CodeType = types.CodeType
 class Frozen:
     """The result of :func:`freeze`: maps from originals to their private copies."""
 
-    __slots__ = ("builtins", "copies", "modules", "snapshots")
+    __slots__ = ("builtins", "copies", "made", "modules", "snapshots")
 
     def __init__(self) -> None:
         self.copies: dict[int, Any] = {}  # id(original function or class) → copy
         self.modules: dict[int, types.ModuleType] = {}  # id(original module) → private module
         self.snapshots: dict[int, dict[str, Any]] = {}  # id(original module dict) → snapshot
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
+        # id(snapshot) → every code object made for the copies of its functions (nested ones too)
+        self.made: dict[int, list[types.CodeType]] = {}
 
     def __call__(self, original: Any) -> Any:
         """The private copy of a function, class or module (error if there is none)."""
@@ -53,29 +55,39 @@ class Frozen:
             raise RuntimeError(f"lambda-sandbox: {original!r} was not frozen")
         return found
 
-    def codes(self) -> frozenset[types.CodeType]:
-        """Every code object the frozen functions run (nested functions included)."""
-        out: set[types.CodeType] = set()
-        pending = [c.__code__ for c in self.copies.values() if isinstance(c, _FunctionType)]
-        for cls in self.copies.values():
-            if isinstance(cls, type):
-                pending.extend(
-                    v.__code__ for v in vars(cls).values() if isinstance(v, _FunctionType)
-                )
+    def codes(self) -> tuple[types.CodeType, ...]:
+        """Every code object the frozen functions run (nested functions included), by identity.
+
+        Code objects compare (and hash) by value: a set of them keeps one of two equal ones,
+        and two copies of one factory-made function (a dispatch table's) have equal codes.
+        Each is the sandbox's own, so each is kept here; no code object is hashed.
+        """
+        out = [code for made in self.made.values() for code in made]
+        seen = {id(code) for code in out}
+        # A frozen class's namespace may hold a function that was not copied (one inherited
+        # from a class outside the frozen modules): it runs as the frozen code does.
+        pending = [
+            value.__code__
+            for cls in self.copies.values()
+            if isinstance(cls, type)
+            for value in vars(cls).values()
+            if type(value) is _FunctionType and id(value.__code__) not in seen
+        ]
         while pending:
             code = pending.pop()
-            size = len(out)
-            out.add(code)  # (hashing a code object hashes its nested ones: once, not twice)
-            if len(out) == size:
-                continue  # an equal code object was there already
+            if id(code) in seen:
+                continue
+            seen.add(id(code))
+            out.append(code)
             pending.extend(c for c in code.co_consts if type(c) is _CodeType)
-        return frozenset(out)
+        return tuple(out)
 
 
 def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
     """Copy the functions, classes and globals of ``modules`` (see the module docstring)."""
     frozen = Frozen()
-    modules = list(modules)
+    copies = frozen.copies
+    snapshots: list[tuple[str, dict[str, Any]]] = []  # (module name, its snapshot)
     for module in modules:
         # The private module's own dict is the snapshot: module attribute lookups and the
         # frozen functions' globals see one and the same private copy.
@@ -85,35 +97,34 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
         snapshot["__builtins__"] = frozen.builtins
         frozen.snapshots[id(module.__dict__)] = snapshot
         frozen.modules[id(module)] = private
+        snapshots.append((module.__name__, snapshot))
     # Functions first (classes' methods need them), each on its own module's snapshot.
     scanned: set[int] = set()  # dicts already walked (every snapshot shares the builtins copy)
-    for module in modules:
-        snapshot = frozen.snapshots[id(module.__dict__)]
+    classes: list[type] = []  # the classes each module defines, in the order found
+    for name, snapshot in snapshots:
         for value in list(snapshot.values()):
             kind = type(value)
             if kind is _FunctionType:
-                _copy_function(value, frozen)
+                if id(value) not in copies:
+                    _copy_function(value, frozen)
             elif kind is dict:  # dispatch tables: functions made by factories at import
                 if id(value) in scanned:
                     continue  # copying is idempotent: a second walk would change nothing
                 scanned.add(id(value))
                 for item in value.values():
-                    if type(item) is _FunctionType:
+                    if type(item) is _FunctionType and id(item) not in copies:
                         _copy_function(item, frozen)
-            elif isinstance(value, type) and value.__module__ == module.__name__:
+            elif isinstance(value, type) and value.__module__ == name:
+                classes.append(value)
                 for attr in vars(value).values():
-                    if type(attr) is _FunctionType:
+                    if type(attr) is _FunctionType and id(attr) not in copies:
                         _copy_function(attr, frozen)
-    for module in modules:
-        snapshot = frozen.snapshots[id(module.__dict__)]
-        for value in list(snapshot.values()):
-            if isinstance(value, type) and value.__module__ == module.__name__:
-                _copy_class(value, frozen)
+    for cls in classes:
+        _copy_class(cls, frozen)
     # Copies of functions and classes, and private modules (distinct live objects: no id is
     # in both), in one table.
-    copy_of = {**frozen.copies, **frozen.modules}.get
-    for module in modules:
-        snapshot = frozen.snapshots[id(module.__dict__)]
+    copy_of = {**copies, **frozen.modules}.get
+    for _, snapshot in snapshots:
         for name, value in list(snapshot.items()):
             if name == "__builtins__":
                 continue
@@ -146,23 +157,32 @@ def _copy_function(value: Any, frozen: Frozen) -> None:
         closure = tuple(_cell(cell, frozen) for cell in value.__closure__)
     # A code object of its own (nested ones too): "the sandbox's own code" is decided by code
     # identity, and the original function stays importable by anyone — it must not count.
+    made = frozen.made.get(id(snapshot))
+    if made is None:
+        made = frozen.made[id(snapshot)] = []
     clone = _FunctionType(
-        _fresh_code(value.__code__), snapshot, value.__name__, value.__defaults__, closure
+        _fresh_code(value.__code__, made),
+        snapshot,
+        value.__name__,
+        value.__defaults__,
+        closure,
     )
     clone.__kwdefaults__ = value.__kwdefaults__
     clone.__qualname__ = value.__qualname__
     frozen.copies[id(value)] = clone
 
 
-def _fresh_code(code: types.CodeType) -> types.CodeType:
-    """A distinct copy of ``code`` and of every code object nested in it."""
+def _fresh_code(code: types.CodeType, made: list[types.CodeType]) -> types.CodeType:
+    """A distinct copy of ``code`` and of every code object nested in it (each added to ``made``)."""
     consts = code.co_consts
     for const in consts:
         if type(const) is _CodeType:  # (code objects cannot be subclassed)
-            consts = tuple(_fresh_code(c) if type(c) is _CodeType else c for c in consts)
+            consts = tuple(_fresh_code(c, made) if type(c) is _CodeType else c for c in consts)
             break
     # replace() always builds a new code object, even with nothing nested to renew.
-    return code.replace(co_consts=consts)
+    fresh = code.replace(co_consts=consts)
+    made.append(fresh)
+    return fresh
 
 
 def _cell(cell: Any, frozen: Frozen) -> Any:
@@ -223,33 +243,57 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
     # Per globals dict (most functions share their module's snapshot): the names bound there
     # to a module that is not a private copy. Only a function using one of them is a problem.
     unfrozen: dict[int, dict[str, types.ModuleType]] = {}
+    # A snapshot none of whose code objects uses such a name has nothing to report: its
+    # functions are not looked at one by one (most snapshots: one pass over their codes).
+    clean: set[int] = set()
+    for snapshot in frozen.snapshots.values():
+        bound = unfrozen[id(snapshot)] = _unfrozen_in(snapshot, privates)
+        names = bound.keys()
+        if not bound or all(
+            names.isdisjoint(c.co_names) for c in frozen.made.get(id(snapshot), ())
+        ):
+            clean.add(id(snapshot))
+    checked: set[int] = set()  # a class copy's methods are copies checked on their own too
     for copy in list(frozen.copies.values()):
         functions = [copy] if isinstance(copy, _FunctionType) else []
         if isinstance(copy, type):
             functions = [v for v in vars(copy).values() if isinstance(v, _FunctionType)]
         for function in functions:
+            scope = function.__globals__
+            if id(scope) in clean or id(function) in checked:
+                continue
+            checked.add(id(function))
             if function.__qualname__ in exempt:
                 continue
-            scope = function.__globals__
-            bound = unfrozen.get(id(scope))
-            if bound is None:
-                bound = unfrozen[id(scope)] = {
-                    name: value
-                    for name, value in scope.items()
-                    if isinstance(value, _ModuleType) and id(value) not in privates
-                }
-            if not bound:
+            found = unfrozen.get(id(scope))
+            if found is None:
+                found = unfrozen[id(scope)] = _unfrozen_in(scope, privates)
+            if not found:
                 continue
-            for name in _names(function.__code__) & bound.keys():
-                problems.append(f"{function.__qualname__} reaches module {bound[name].__name__}")
+            for name in _names_in(function.__code__, found.keys()):
+                problems.append(f"{function.__qualname__} reaches module {found[name].__name__}")
     if problems:
         detail = "; ".join(sorted(set(problems)))
         raise RuntimeError("lambda-sandbox: unfrozen code on the hook's path: " + detail)
 
 
-def _names(code: types.CodeType) -> set[str]:
-    out = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, _CodeType):
-            out |= _names(const)
-    return out
+def _unfrozen_in(scope: dict[str, Any], privates: set[int]) -> dict[str, types.ModuleType]:
+    """The names ``scope`` binds to a module that is not one of the private copies."""
+    return {
+        name: value
+        for name, value in scope.items()
+        if isinstance(value, _ModuleType) and id(value) not in privates
+    }
+
+
+def _names_in(code: types.CodeType, wanted: Any) -> list[str]:
+    """The names of ``wanted`` (a set-like) that ``code`` or a code nested in it uses."""
+    found: list[str] = []
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        names = current.co_names
+        if not wanted.isdisjoint(names):  # (most codes use none: no set is built for them)
+            found.extend(name for name in names if name in wanted)
+        pending.extend(c for c in current.co_consts if type(c) is _CodeType)
+    return found

@@ -314,15 +314,14 @@ def install_hook(
         # The frozen wrappers' code (a fresh object: the original module's is not trusted).
         resolver_code=frozen(address_book)._resolver_wrapper(len, "x").__code__,
     )
-    own_codes = frozen.codes() | frozenset(_codes_of(callback, guard))
-    # The sealed fork_exec wrapper's code, made at import (not frozen). Code objects compare by
-    # value, and the frozen copy of the function that made it holds an equal one: a set keeps
-    # only one of the two, so the wrapper's own is added to the ids by identity.
+    # By identity (code objects compare by value: a set would keep one of two equal ones).
+    own_codes = frozen.codes() + tuple(_codes_of(callback, guard))
+    # The sealed fork_exec wrapper's code, made at import (not frozen): the sandbox's own for
+    # the decoders (its ids), not for the core (own_codes).
     sealed = processes._FORK_EXEC_WRAPPER[0].__code__
-    own_codes |= {sealed}
     frozen_code = frozen(code)
     frozen_code.OWN_CODES = own_codes
-    frozen_code.OWN_IDS = frozenset(id(c) for c in own_codes) | {id(sealed)}
+    frozen_code.OWN_IDS = frozenset(map(id, own_codes)) | {id(sealed)}
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
     frozen_code.SOURCE_READER_CODES = frozenset(id(c) for c in _source_reader_codes())
     frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | frozen_code.SOURCE_READER_CODES
@@ -492,7 +491,8 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
 
     found = set(module_roots) | {realpath(root) for root in module_roots}
     for entry in sys.path:
-        if type(entry) is str and isabs(entry) and isdir(entry):
+        # (One found already resolves to what is found: a root, or a root's resolved form.)
+        if type(entry) is str and entry not in found and isabs(entry) and isdir(entry):
             found.add(realpath(entry))
     return tuple(sorted(found))
 

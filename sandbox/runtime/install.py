@@ -12,15 +12,29 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-from . import generalisation as _generalisation
-from .config import Config, check_mode
-from .errors import ConfigError, ProfileError
-from .findings import Reporter
-from .hook import flush as flush_observations
-from .hook import install_hook, installed
-from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
-from .roots import Roots
-from .sinks import LineSink, TeeSink
+# The runtime's modules load below (the hook's imports pull in nearly all of them): the
+# collector is paused meanwhile, so no young collection walks their objects, and on the way out
+# (errors included) everything goes at once to the oldest generation, the young count back to
+# zero — where install() leaves them anyway. Only when nothing else has frozen objects (the
+# move is a gc.freeze() and its gc.unfreeze()) and the collector was on.
+_PAUSED = gc.isenabled() and gc.get_freeze_count() == 0
+if _PAUSED:
+    gc.disable()
+try:
+    from . import generalisation as _generalisation
+    from .config import Config, check_mode
+    from .errors import ConfigError, ProfileError
+    from .findings import Reporter
+    from .hook import flush as flush_observations
+    from .hook import install_hook, installed
+    from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
+    from .roots import Roots
+    from .sinks import LineSink, TeeSink
+finally:
+    if _PAUSED:
+        gc.freeze()
+        gc.unfreeze()
+        gc.enable()
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -29,6 +43,7 @@ if TYPE_CHECKING:
     from .recorder import Recorder
 
 _gc_freeze, _gc_unfreeze, _gc_freeze_count = gc.freeze, gc.unfreeze, gc.get_freeze_count
+_gc_isenabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
 
 # Learn mode with no profile of its own still starts from the base bundles, so the
 # observations hold only the function's own difference.
@@ -79,18 +94,27 @@ def install(
     """
     started = time.perf_counter()
     # The objects that exist already (the runtime's modules, just imported) are set aside from
-    # the collector while installing: a collection in between then walks only what install
-    # builds, not the import's objects again. They go back (to the oldest generation, where
-    # they would end anyway) on the way out, errors included. Only when nothing else has frozen
-    # objects: gc.unfreeze() cannot give back another's freeze.
+    # the collector while installing, and the collector is paused: no collection walks the
+    # import's objects again, nor what install builds (the hook's frozen copies, which live as
+    # long as the process). On the way out, errors included, what install built is set aside
+    # too, and everything goes back at once to the oldest generation (where it would end
+    # anyway), the young generation's count back to zero: no collection is left due for the
+    # function's first allocations either. Only when nothing else has frozen objects:
+    # gc.unfreeze() cannot give back another's freeze.
     aside = _gc_freeze_count() == 0
+    collecting = aside and _gc_isenabled()
     if aside:
         _gc_freeze()
+    if collecting:
+        _gc_disable()
     try:
         return _install(mode, profile, config, control, started)
     finally:
         if aside:
+            _gc_freeze()
             _gc_unfreeze()
+        if collecting:
+            _gc_enable()
 
 
 def _install(

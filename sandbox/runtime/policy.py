@@ -122,26 +122,16 @@ class Matcher:
 
     def prepare(self) -> None:
         if self._globs and self._regex is None:
-            source = "|".join(build() for build in self._globs)
-            # DOTALL: a glob's "**" (".*") stands for any text, a newline too — a name with a
-            # newline in it must not slip past a deny (nor be refused by an allow).
-            self._regex = re.compile("(?:" + source + ")\\Z", re.DOTALL)
+            # Built from the shipped programs where this interpreter has the very pattern (the
+            # built-in ceiling's: regex_programs), by re otherwise: the same pattern either way.
+            from .regex_programs import compile_pattern
+
+            source, stems, literals = self._plan()
+            self._regex = compile_pattern(source, _DOTALL)
             child_stems: list[re.Pattern[str]] = []
             tree_stems: list[re.Pattern[str]] = []
-            literals: list[str] = []
-            for build in self._globs:
-                pattern = _file_glob(build)
-                if pattern is None:
-                    literals.append("")
-                    continue
-                literals.append(pattern[: min(_wildcard_at(pattern, c) for c in "*?")])
-                # The stem is cut from the pattern's own regex (a "**" means ".*" inside a
-                # pattern but "(?:/.*)?" at its end: translating the stem alone would differ).
-                source = glob_to_regex(pattern, "files")
-                for ending, stems in ((_ANY_BELOW, tree_stems), (_ANY_NAME, child_stems)):
-                    if source.endswith(ending):
-                        stems.append(re.compile(source[: -len(ending)] + "\\Z", re.DOTALL))
-                        break
+            for stem, below in stems:
+                (tree_stems if below else child_stems).append(compile_pattern(stem, _DOTALL))
             self._child_stems, self._tree_stems = tuple(child_stems), tuple(tree_stems)
             self._literals = tuple(literals)
             name_globs: list[tuple[str, str, re.Pattern[str], bool, bool]] = []
@@ -155,6 +145,42 @@ class Matcher:
                     name_globs.append((folder, glob, regex, shallow, deep))
             self._name_globs = tuple(name_globs)
             self._module_globs = tuple(_module_glob(build) for build in self._globs)
+
+    def regexes(self) -> list[tuple[str, int]]:
+        """The ``(pattern, flags)`` of every regex :meth:`prepare` compiles (none without globs).
+
+        Example
+        -------
+        >>> Matcher([], [], [lambda: "a[0-9]"]).regexes() == [("(?:a[0-9])\\\\Z", 16)]
+        True
+        """
+        if not self._globs:
+            return []
+        source, stems, _ = self._plan()
+        return [(source, int(_DOTALL))] + [(stem, int(_DOTALL)) for stem, _ in stems]
+
+    def _plan(self) -> tuple[str, list[tuple[str, bool]], list[str]]:
+        """The globs' alternation regex; each file glob's stem regex (``True``: its "/**"
+        stem, ``False``: its "/*" one); and each glob's literal start (``""``: not a file glob)."""
+        # DOTALL: a glob's "**" (".*") stands for any text, a newline too — a name with a
+        # newline in it must not slip past a deny (nor be refused by an allow).
+        source = "(?:" + "|".join(build() for build in self._globs) + ")\\Z"
+        stems: list[tuple[str, bool]] = []
+        literals: list[str] = []
+        for build in self._globs:
+            pattern = _file_glob(build)
+            if pattern is None:
+                literals.append("")
+                continue
+            literals.append(pattern[: min(_wildcard_at(pattern, c) for c in "*?")])
+            # The stem is cut from the pattern's own regex (a "**" means ".*" inside a
+            # pattern but "(?:/.*)?" at its end: translating the stem alone would differ).
+            regex = glob_to_regex(pattern, "files")
+            for ending, below in ((_ANY_BELOW, True), (_ANY_NAME, False)):
+                if regex.endswith(ending):
+                    stems.append((regex[: -len(ending)] + "\\Z", below))
+                    break
+        return source, stems, literals
 
     def covers_children(self, directory: str) -> bool:
         """Whether every name directly in ``directory`` (an absolute path with no trailing
@@ -314,6 +340,7 @@ class Matcher:
         return bool(self.exact or self.packages or self.prefixes or self.heads or self._globs)
 
 
+_DOTALL = re.DOTALL
 _str_startswith = str.startswith
 _str_endswith = str.endswith
 _str_rfind = str.rfind

@@ -1,9 +1,11 @@
-"""Install sets the objects that exist aside from the collector while it runs, and gives them back.
+"""Import and install set the objects aside from the collector while they run, and give them back.
 
-``install()`` freezes the existing objects (``gc.freeze``) so that a collection during install
-walks only what install builds, and unfreezes them on the way out. The collector's state seen
-by the function's code must be what it was: nothing left frozen, a freeze made by the process
-before install untouched, collection still enabled. One subprocess per case (a hook stays).
+Importing the runtime pauses the collector, and ``install()`` freezes the existing objects
+(``gc.freeze``) and pauses it too: no collection walks the runtime's objects during init. On the
+way out everything goes to the oldest generation (``gc.freeze`` + ``gc.unfreeze``). The
+collector's state seen by the function's code must be what it was: nothing left frozen, a freeze
+made by the process before install untouched, collection on (or off, as the process had it).
+One subprocess per case (a hook stays).
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ SCRIPT = """
 import gc, json, sys
 if sys.argv[3] == "frozen-before":
     gc.freeze()
+if sys.argv[3] == "collector-off":
+    gc.disable()
 before = gc.get_freeze_count()
 import sandbox
+imported = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
 try:
     sandbox.install(mode=sys.argv[1], profile=sys.argv[2])
     failed = None
 except Exception as exc:
     failed = type(exc).__name__
+young = gc.get_count()[0]
 print("GC " + json.dumps({"before": before, "after": gc.get_freeze_count(),
-                          "enabled": gc.isenabled(), "failed": failed}))
+                          "enabled": gc.isenabled(), "failed": failed, "imported": imported,
+                          "young": young, "threshold": gc.get_threshold()[0]}))
 """
 
 
@@ -86,3 +93,27 @@ def test_a_failed_install_leaves_nothing_frozen(tmp_path: Path) -> None:
         "enabled": True,
         "failed": "ProfileError",
     }
+
+
+def test_import_and_install_leave_the_collector_on_and_no_collection_due(tmp_path: Path) -> None:
+    # GIVEN a process that froze nothing, its collector on
+    # WHEN it imports the sandbox, then installs it
+    state = _gc_state(tmp_path, _compiled(tmp_path), "plain")
+    # THEN after the import the collector is on and nothing more is frozen; after install too,
+    # and (where install could set the objects aside: nothing frozen before it) the young
+    # generation's count is below its threshold: no collection of init's objects is left due
+    assert state["imported"] == {"enabled": True, "frozen": state["before"]}
+    assert state["enabled"] is True and state["failed"] is None
+    if state["before"] == 0:
+        assert isinstance(state["young"], int) and isinstance(state["threshold"], int)
+        assert state["young"] < state["threshold"]
+
+
+def test_a_collector_the_process_turned_off_stays_off(tmp_path: Path) -> None:
+    # GIVEN a process that turned its collector off before importing the sandbox
+    # WHEN it imports and installs the sandbox
+    state = _gc_state(tmp_path, _compiled(tmp_path), "collector-off")
+    # THEN the collector is still off after each, and nothing is left frozen
+    assert state["imported"] == {"enabled": False, "frozen": state["before"]}
+    assert state["enabled"] is False and state["failed"] is None
+    assert state["after"] == state["before"]

@@ -196,3 +196,21 @@ def test_other_sources_are_not_annotation_expressions(source: object) -> None:
     # GIVEN code that runs more than an annotation can (or that cannot be read at all)
     # THEN it is not one: a compile of it is decided by its site like any other
     assert not annotation_expression(source)
+
+
+def test_a_renamed_node_class_keeps_its_own_feature_name() -> None:
+    # GIVEN node classes the function renamed (a heap type's __name__ can be reassigned):
+    # a slice made to look like a constant, a keyword like an alias
+    names = {ast.Slice: ast.Slice.__name__, ast.keyword: ast.keyword.__name__}
+    try:
+        ast.Slice.__name__ = "Constant"
+        ast.keyword.__name__ = "alias"
+        # WHEN sources using them are shaped
+        sliced = features("x[0:10]")
+        called = features("f(sep=1)")
+    finally:
+        for cls, name in names.items():
+            cls.__name__ = name
+    # THEN the features carry the names the classes had at import, not the new ones
+    assert "Slice" in sliced
+    assert "keyword.arg:sep" in called and "alias.arg:sep" not in called

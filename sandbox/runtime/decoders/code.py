@@ -66,7 +66,7 @@ _CodeType = _type((lambda: None).__code__)
 
 # Filled at install (hook.py): the sandbox's own code objects, whose frames are never a site,
 # and the import system's code objects that compile and unmarshal module files.
-OWN_CODES: frozenset[CodeType] = frozenset()
+OWN_CODES: tuple[CodeType, ...] = ()
 # The same, by identity (code objects compare by value: an original function's code equals its
 # frozen copy's, and only the copy is the sandbox's own).
 OWN_IDS: frozenset[int] = frozenset()

@@ -70,6 +70,9 @@ _UNSHAPED = frozenset(
 _Name = _ast.Name
 _Constant = _ast.Constant
 _Attribute = _ast.Attribute
+# Each node class's name, captured now too: a heap type's __name__ can be reassigned, and a
+# renamed class (ast.Slice.__name__ = "Constant") must not pass for a learned feature.
+_NAMES: dict[type, str] = {cls: _type_name(cls) for cls in _FIELDS}
 
 
 def _identifier(cls: type, field: str, value: str) -> str:
@@ -80,7 +83,7 @@ def _identifier(cls: type, field: str, value: str) -> str:
         return "name:" + value
     if cls is _Attribute:
         return "attr:" + value
-    kind: str = _type_name(cls)
+    kind: str = _NAMES[cls]
     return kind + "." + field + ":" + value
 
 
@@ -150,7 +153,7 @@ def features(source: object) -> list[str] | str:
         if fields is None:
             return UNDECODABLE + "a syntax node of an unknown type"
         if cls not in _UNSHAPED:
-            found.add(_type_name(cls))
+            found.add(_NAMES[cls])
         for field in fields:
             try:
                 value = _object_getattribute(node, field)

@@ -38,16 +38,10 @@ __all__ = [
     "c_uint32",
     "c_uint64",
     "c_ulong",
-    "c_ushort",
-    "c_void_p",
     "create_string_buffer",
     "get_errno",
     "sizeof",
 ]
-
-
-class c_ushort(_SimpleCData):  # type: ignore[type-arg]
-    _type_ = "H"
 
 
 class c_int(_SimpleCData):  # type: ignore[type-arg]
@@ -64,10 +58,6 @@ class c_long(_SimpleCData):  # type: ignore[type-arg]
 
 class c_ulong(_SimpleCData):  # type: ignore[type-arg]
     _type_ = "L"
-
-
-class c_void_p(_SimpleCData):  # type: ignore[type-arg]
-    _type_ = "P"
 
 
 class c_char(_SimpleCData):  # type: ignore[type-arg]

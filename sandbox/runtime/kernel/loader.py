@@ -85,6 +85,17 @@ def machine() -> str | None:
 
 _LIBC: ctypes.CDLL | None = None
 
+# The kernel's structures, written as bytes in the machine's order (LP64 only: see machine()).
+_ORDER = sys.byteorder
+_SOCK_FPROG_SIZE = 16
+_RULESET_ATTR_SIZE = 8
+_PATH_BENEATH_SIZE = 12
+
+
+def _u(value: int, size: int) -> bytes:
+    """An unsigned integer of ``size`` bytes, as the kernel reads it."""
+    return value.to_bytes(size, _ORDER)
+
 
 def libc() -> ctypes.CDLL:
     """Return libc through ctypes with errno capture (loaded once)."""
@@ -163,11 +174,13 @@ def load_seccomp(program: bytes, arch: str) -> tuple[str, str]:
     if not count or len(program) % 8 or count > BPF_MAXINSNS:
         return UNSUPPORTED, f"invalid BPF program ({len(program)} bytes)"
 
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
     buf = ctypes.create_string_buffer(program, len(program))
-    prog = SockFprog(count, ctypes.addressof(buf))
+    # struct sock_fprog {unsigned short len; struct sock_filter *filter;}: the count, padding to
+    # the pointer's alignment, the program's address (LP64; bytes, not a ctypes Structure: a
+    # class built per call costs more than the call).
+    prog = ctypes.create_string_buffer(
+        _u(count, 2) + bytes(6) + _u(ctypes.addressof(buf), 8), _SOCK_FPROG_SIZE
+    )
     refused = set_no_new_privs()
     if refused:
         return refused
@@ -253,19 +266,13 @@ def load_landlock(
     if not handled:
         return UNSUPPORTED, "nothing to restrict at this Landlock ABI"
 
-    class RulesetAttr(ctypes.Structure):
-        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
-
-    class PathBeneath(ctypes.Structure):
-        _pack_ = 1
-        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
     lib = libc()
-    attr = RulesetAttr(handled)
+    # struct landlock_ruleset_attr {__u64 handled_access_fs;} (as bytes: see load_seccomp)
+    attr = ctypes.create_string_buffer(_u(handled, 8), _RULESET_ATTR_SIZE)
     ruleset = lib.syscall(
         ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET),
         ctypes.byref(attr),
-        ctypes.c_size_t(ctypes.sizeof(attr)),
+        ctypes.c_size_t(_RULESET_ATTR_SIZE),
         ctypes.c_uint32(0),
     )
     if ruleset < 0:
@@ -291,7 +298,10 @@ def load_landlock(
                     allowed &= LL_FILE_RIGHTS
                 if not allowed:
                     continue
-                rule = PathBeneath(allowed, fd)
+                # struct landlock_path_beneath_attr, packed: {__u64 allowed_access; __s32 parent_fd;}
+                rule = ctypes.create_string_buffer(
+                    _u(allowed, 8) + fd.to_bytes(4, _ORDER, signed=True), _PATH_BENEATH_SIZE
+                )
                 if (
                     lib.syscall(
                         ctypes.c_long(SYS_LANDLOCK_ADD_RULE),

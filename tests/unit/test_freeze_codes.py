@@ -1,0 +1,69 @@
+"""``Frozen.codes``: the sandbox's own code objects, every one, by identity."""
+
+from __future__ import annotations
+
+import types
+
+from sandbox.runtime.freeze import freeze
+
+SOURCE = """
+def _factory(kind):
+    def decode(args):
+        return (kind, args)
+    return decode
+
+# A dispatch table of functions made by one factory: their codes are equal by value.
+TABLE = {"a": _factory("a"), "b": _factory("b")}
+
+def helper(x):
+    def inner(y):
+        return y
+    return [inner(y) for y in x]
+
+class Holder:
+    def method(self):
+        return helper(())
+"""
+
+
+def _module(name: str, source: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(compile(source, name, "exec"), module.__dict__)
+    return module
+
+
+def test_codes_holds_each_copy_code_by_identity_even_when_equal_by_value() -> None:
+    # GIVEN a module whose dispatch table holds two functions with equal code objects
+    module = _module("codes_case", SOURCE)
+    assert module.TABLE["a"].__code__ == module.TABLE["b"].__code__
+    # WHEN it is frozen and its code objects are listed
+    frozen = freeze([module])
+    codes = frozen.codes()
+    ids = {id(code) for code in codes}
+    # THEN each copy's code is there (both table entries, nested ones too), none twice
+    table = frozen.snapshots[id(module.__dict__)]["TABLE"]
+    assert table["a"] is not module.TABLE["a"] and table["b"] is not module.TABLE["b"]
+    assert id(table["a"].__code__) in ids and id(table["b"].__code__) in ids
+    assert table["a"].__code__ is not table["b"].__code__
+    helper = frozen(module.helper)
+    nested = [c for c in helper.__code__.co_consts if isinstance(c, types.CodeType)]
+    assert nested and all(id(c) in ids for c in nested)
+    assert id(frozen(module.Holder).method.__code__) in ids
+    assert len(ids) == len(codes)
+
+
+def test_codes_holds_no_code_of_the_original_module() -> None:
+    # GIVEN the same module, frozen
+    module = _module("codes_case_originals", SOURCE)
+    frozen = freeze([module])
+    ids = {id(code) for code in frozen.codes()}
+    # WHEN the original functions' code objects (and their nested ones) are looked up
+    originals = [module._factory, module.TABLE["a"], module.helper, module.Holder.method]
+    pending = [f.__code__ for f in originals]
+    seen: list[types.CodeType] = []
+    while pending:
+        code = pending.pop()
+        seen.append(code)
+        pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    # THEN none is the sandbox's own: the importable originals never count as its code
+    assert seen and not any(id(code) in ids for code in seen)
