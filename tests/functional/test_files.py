@@ -1330,3 +1330,48 @@ attempt("after_swap_new_job", lambda: job(4))
         "after_swap_new_job done",
     ], result.stderr
     assert not (tmp_path / "data" / "planted.txt").exists()
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_an_answer_decided_while_another_thread_swaps_a_folder_is_not_kept(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder in allowed/ that another thread keeps swapping for a link to secret/
+    # (audited renames and links, all allowed: their events fire before the change is made)
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+L, R = A + "/L", A + "/real"
+X = L + "/key.txt"
+os.mkdir(L)
+sys.setswitchinterval(1e-5)
+state = {"stop": False}
+def flipper():
+    while True:
+        os.rename(L, R)
+        os.symlink(BASE + "/secret", L)
+        if state["stop"]:
+            return                  # stops with L a link to secret/
+        os.remove(L)
+        os.rename(R, L)
+thread = threading.Thread(target=flipper); thread.start()
+deadline = time.time() + 1.0
+while time.time() < deadline:      # WHEN the function opens L/key.txt throughout
+    try:
+        open(X).read()
+    except OSError:
+        pass
+state["stop"] = True; thread.join()
+# THEN with no other thread left, the name is decided on where it leads now: the secret
+try:
+    open(X).read()
+    print("after", "READ")
+except PermissionError:
+    print("after", "REFUSED")
+"""
+    )
+    result = child(code, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
+    # (what a decision raced by the thread saw is the documented check-to-use window; what
+    # matters is that none of it is kept as an answer for later)
+    assert "after REFUSED" in result.lines, result.stdout + result.stderr

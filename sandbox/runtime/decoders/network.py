@@ -33,18 +33,19 @@ _str_rstrip = str.rstrip
 _str_startswith = str.startswith
 _str_endswith = str.endswith
 _str_isascii = str.isascii
-_str_encode = str.encode
 _bytes_decode = bytes.decode
 _str_partition = str.partition
 _inet_pton = _socket.inet_pton
 _inet_ntop = _socket.inet_ntop
+_inet_aton = _socket.inet_aton
+_str_isspace = str.isspace
+_str_split = str.split
 _AF_INET = _socket.AF_INET
 _AF_INET6 = _socket.AF_INET6
 _AF_UNIX = getattr(_socket, "AF_UNIX", 1)
 _sock_family = _socket.socket.__dict__["family"].__get__  # the C member: a raw int
 _OSError = OSError
 _ValueError = ValueError
-_UnicodeError = UnicodeError
 
 _FAMILIES: dict[int, str] = {_AF_INET: "inet", _AF_INET6: "inet6", _AF_UNIX: "unix"}
 for _name in ("AF_NETLINK", "AF_PACKET", "AF_BLUETOOTH", "AF_CAN", "AF_ALG", "AF_VSOCK"):
@@ -60,13 +61,28 @@ _TYPE_MASK = ~(getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(_socket, "SOCK_CLO
 
 
 def norm_ip(text: str) -> str | None:
-    """Canonical IP text (IPv4-mapped IPv6 becomes IPv4), or ``None`` if not an IP literal."""
+    """Canonical IP text (IPv4-mapped IPv6 becomes IPv4), or ``None`` if not an IP literal.
+
+    IPv4 in every form the C library reads as an address without a lookup (``inet_aton``:
+    ``127.1``, ``2130706433``, ``0x7f000001``, ``0177.0.0.1``) is that address: a name
+    rule or the ceiling compared as text would miss what the connect really reaches.
+
+    Example
+    -------
+    >>> norm_ip("2852039166"), norm_ip("127.1"), norm_ip("example.com")
+    ('169.254.169.254', '127.0.0.1', None)
+    """
     try:
         return _inet_ntop(_AF_INET, _inet_pton(_AF_INET, text))
     except (_OSError, _ValueError):
         pass
     if ":" not in text:
-        return None
+        if not text or _str_isspace(text[-1:]) or _len(_str_split(text)) != 1:
+            return None  # (inet_aton stops at a space: getaddrinfo reads no such name as one)
+        try:
+            return _inet_ntop(_AF_INET, _inet_aton(text))
+        except (_OSError, _ValueError):
+            return None
     text, _, scope = _str_partition(text, "%")
     try:
         packed = _inet_pton(_AF_INET6, text)
@@ -96,10 +112,10 @@ def norm_host(host: Any) -> str | None:
     if ip is not None:
         return ip
     if not _str_isascii(text):
-        try:
-            return _bytes_decode(_str_encode(text, "idna"), "ascii")
-        except _UnicodeError:
-            return UNDECODABLE + "host"
+        # A name in Unicode, not in its ASCII (IDNA) form: encoding it here would run the
+        # codec registry's code inside the hook (a lookup the function can plant a module
+        # for). Libraries encode names before they reach the socket; such a name is refused.
+        return UNDECODABLE + "host not in ASCII (IDNA) form"
     return text
 
 
