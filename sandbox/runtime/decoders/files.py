@@ -4,7 +4,9 @@ Every path is resolved against what the kernel will use: the directory behind ``
 file behind an fd argument (``os.chmod(fd)``, ``os.listdir(fd)``...), or the working directory.
 The ``open`` event carries no ``dir_fd`` (``os.open(name, flags, dir_fd=fd)`` raises it with the
 bare name): a relative ``os.open`` is decided against every directory the name could be in —
-the working directory and each directory descriptor the process holds — where it exists.
+the working directory and each directory descriptor the process holds — where it exists, and
+for an open that may create, wherever it could be made; a directory where the name cannot be
+looked at, or a descriptor table that cannot be read, makes it undecidable.
 Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, mode and
 owner changes, the shutil trees) fire before the operation: they are decided like any other,
 then drop the cached answers that depend on the names they change (``paths.forget_below``).
