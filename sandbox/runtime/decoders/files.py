@@ -148,7 +148,7 @@ def _may_create(flags: int | None) -> bool:
     flags may."""
     if flags is None:
         return True
-    return bool(flags & _O_CREAT) or (_O_TMPFILE != 0 and flags & _O_TMPFILE == _O_TMPFILE)
+    return bool(flags & _O_CREAT) or (_O_TMPFILE != 0 and (flags & _O_TMPFILE) == _O_TMPFILE)
 
 
 def _relative_os_open(actions: tuple[str, ...], name: str, flags: int | None) -> list[Access]:
