@@ -316,9 +316,7 @@ def test_returned_exception_is_raised_without_sandbox_frames(kind: str, tmp_path
         assert sandbox_frames != []
 
 
-def test_a_callback_error_never_leaves_with_the_callbacks_frames(
-    kind: str, tmp_path: Path
-) -> None:
+def test_a_callback_error_never_leaves_with_the_callbacks_frames(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback that raises for zz.boom (its frame holds a secret local), returns an
     # exception made while handling another for zz.context, and a non-exception for zz.odd
     body = """
