@@ -1042,7 +1042,9 @@ dir_verdict_allows(const open_key *key, int phase)
     int kind;
     unsigned long long dev, ino;
     if (lstat(key->path, &st) == 0) { /* key->path: a str's data, NUL-terminated */
-        if (S_ISLNK(st.st_mode)) {
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            /* a link (it may lead anywhere), or a FIFO or device (an open that blocks is
+             * retried after signal handlers ran: the callback decides those) */
             return 0;
         }
         kind = 1;

@@ -99,7 +99,7 @@ _str_isascii = str.isascii
 _str_rfind = str.rfind
 _str_endswith = str.endswith
 _str_find = str.find
-_S_ISLNK = __import__("stat").S_ISLNK
+_S_ISREG = __import__("stat").S_ISREG
 _os = __import__("os")
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 _DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
@@ -376,8 +376,8 @@ def _dir_verdict(
         return (2 if folder[0] == 1 else 0, folder[1], folder[2])
     except OSError:
         return None
-    if _S_ISLNK(st.st_mode):
-        return None
+    if not _S_ISREG(st.st_mode) and not _S_ISDIR(st.st_mode):
+        return None  # (a link, or a FIFO or device: the native core's rule, see _core.c)
     return (1, st.st_dev, st.st_ino)
 
 

@@ -1375,3 +1375,47 @@ except PermissionError:
     # (what a decision raced by the thread saw is the documented check-to-use window; what
     # matters is that none of it is kept as an answer for later)
     assert "after REFUSED" in result.lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_fifo_opened_blocking_is_refused_and_one_opened_non_blocking_is_not(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder whose every name may be read and written (the core answers new names
+    # there itself once one was decided), and a FIFO made in it with no audit event
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+open(A + "/plain.txt", "w").write("x")
+open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
+os.mkfifo(A + "/fifo")
+os.symlink(A + "/fifo", A + "/to-fifo")
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except PermissionError:
+        print(label, "REFUSED")
+# WHEN the function opens it blocking (a signal handler could swap the name before the
+# retried open), through a link to it, and without blocking
+attempt("blocking", lambda: os.open(A + "/fifo", os.O_RDONLY))
+attempt("builtin", lambda: open(A + "/fifo"))
+attempt("through-link", lambda: os.open(A + "/to-fifo", os.O_RDONLY))
+attempt("non-blocking", lambda: os.close(os.open(A + "/fifo", os.O_RDONLY | os.O_NONBLOCK)))
+attempt("plain", lambda: open(A + "/plain.txt").read())
+"""
+    )
+    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (Landlock: no mkfifo)
+    result = child(
+        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
+    )
+    # THEN a blocking open of the FIFO is refused, however it is named; a non-blocking one
+    # (it returns at once: nothing retries it) and a regular file are not
+    assert result.lines == [
+        "blocking REFUSED",
+        "builtin REFUSED",
+        "through-link REFUSED",
+        "non-blocking ALLOWED",
+        "plain ALLOWED",
+    ], result.stdout + result.stderr

@@ -42,6 +42,8 @@ _readlink = os.readlink
 _stat = os.stat
 _lstat = os.lstat
 _S_ISDIR = __import__("stat").S_ISDIR
+_S_ISFIFO = __import__("stat").S_ISFIFO
+_O_NONBLOCK = os.O_NONBLOCK
 _OSError = OSError
 _ValueError = ValueError
 _ENOENT = __import__("errno").ENOENT
@@ -340,13 +342,16 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         and not _str_startswith(value, "/")
         and not _str_startswith(value, UNDECODABLE)
     ):
-        return _relative_os_open(actions, value, as_int(flags))
+        return _blocking_fifos(_relative_os_open(actions, value, as_int(flags)), flags)
     reading = actions is _READ
     if reading and _type(value) is _str and _phase() == "init" and _imports_at_init(value):
         return None
     accesses = _one(actions[0], path)
     if not accesses:
         return accesses
+    checked = _blocking_fifos(accesses, flags)
+    if checked is not accesses:
+        return checked
     if reading:
         return None if _for_the_machinery(accesses[0][2], False, value) else accesses
     return [
@@ -354,6 +359,36 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         for category, _, target, detail in accesses
         for action in actions
     ]
+
+
+def _blocking_fifos(accesses: list[Access], flags: Any) -> list[Access]:
+    """``accesses``, or a refusal when one of them opens a FIFO without ``O_NONBLOCK``. Such an
+    open blocks until the other end opens; a signal interrupts it, and CPython runs the Python
+    handler before it retries the open -- with no new audit event, on the name as it is then:
+    a handler that swaps the name for a link makes the retry open what the decision never saw.
+    (The native core answers opens of regular files and directories only: see _core.c.)"""
+    bits = as_int(flags)
+    if bits is None or bits & _O_NONBLOCK:
+        return accesses
+    for access in accesses:
+        target = access[2]
+        if _str_startswith(target, UNDECODABLE):
+            continue
+        try:
+            mode = _stat(target).st_mode
+        except (_OSError, _ValueError):
+            continue  # not there (a create makes a regular file), or refused by the kernel
+        if _S_ISFIFO(mode):
+            return [
+                (
+                    "files",
+                    access[1],
+                    UNDECODABLE + "a FIFO opened blocking (its open is retried after "
+                    "signal handlers run)",
+                    None,
+                )
+            ]
+    return accesses
 
 
 def _imports_at_init(value: str) -> bool:
