@@ -591,3 +591,76 @@ attempt("loopback-decimal", lambda: sys.audit("socket.connect", probe, ("2130706
     for label in ("metadata-dotted", "metadata-decimal", "metadata-hex", "metadata-short"):
         assert outcomes[label] == "REFUSED", result.stdout + result.stderr
     assert outcomes["loopback-decimal"] == "REFUSED", result.stdout
+
+
+def test_round9_the_hook_reads_modules_imported_after_install(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a function that imports socket.py only after the install (the hook used to read a
+    # copy of sys.modules taken at install), and a warnings module planted after it
+    attack = """
+del sys.modules["socket"]
+import socket as late_socket                  # a fresh socket.py, loaded after the install
+import types
+from sandbox.runtime import core
+ran = []
+fake = types.ModuleType("warnings")
+fake.filters = [("always", None, Warning, None, 0)]
+fake._showwarnmsg = lambda msg: ran.append(core.inside())
+fake.showwarning = lambda *a, **k: ran.append(core.inside())
+fake.defaultaction, fake.onceregistry, fake._filters_mutated = "always", {}, lambda: None
+real_warnings = sys.modules["warnings"]
+sys.modules["warnings"] = fake
+attempt("eval", lambda: eval("'\\\\d'"))
+sys.modules["warnings"] = real_warnings
+peer = late_socket.socket()
+# WHEN the function wraps that descriptor in a new socket object (an adoption)
+attempt("adopt", lambda: late_socket.socket(fileno=os.dup(peer.fileno())))
+print("warning-ran-inside", [was for was in ran if was])
+"""
+    result = _run(child, tmp_path, attack)
+    outcomes = _outcomes(result)
+    # THEN the adoption is decided as one (refused: not learned), even with socket.py loaded
+    # late, and the planted warnings module's functions never ran inside the hook
+    assert outcomes["adopt"] == "REFUSED", result.stdout + result.stderr
+    assert "warning-ran-inside []" in result.lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("planted", [False, True], ids=["rebound", "planted"])
+def test_round9_no_warning_function_runs_while_the_hook_shapes_an_eval(
+    child: RunChild, tmp_path: Path, planted: bool
+) -> None:
+    # GIVEN the function's own eval site (learned), and warning functions of the function's:
+    # rebound on the warnings module, or a whole warnings module planted after the install
+    (tmp_path / "app.py").write_text("def run(source):\n    return eval(source)\n")
+    rules = {
+        "modules": [{"action": "import", "target": "app", "phase": "any"}],
+        "code": [{"action": "compile", "target": "{task}/app.py:run", "phase": "invoke"}],
+    }
+    attack = f"""
+import types, warnings
+from sandbox.runtime import core
+sys.path.insert(0, os.getcwd())
+import app
+ran = []
+if {planted!r}:
+    fake = types.ModuleType("warnings")
+    fake.filters = [("always", None, Warning, None, 0)]
+    fake._showwarnmsg = lambda msg: ran.append(core.inside())
+    fake.showwarning = lambda *a, **k: ran.append(core.inside())
+    fake.defaultaction, fake.onceregistry = "always", {{}}
+    fake._filters_mutated = lambda: None
+    sys.modules["warnings"] = fake
+else:
+    warnings.simplefilter("always")
+    warnings.showwarning = lambda *a, **k: ran.append(core.inside())
+# WHEN the site evaluates a source the parser warns about (an invalid escape)
+attempt("eval", lambda: app.run("'\\\\d'"))
+print("ran-inside", [was for was in ran if was])
+"""
+    result = _run(child, tmp_path, attack, rules=rules)
+    # THEN nothing of the function's ran inside the hook (the compile itself may warn later,
+    # outside it); with a planted module the source cannot be shaped safely: refused
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+    if not planted:
+        assert _outcomes(result)["eval"] == "DONE", result.stdout

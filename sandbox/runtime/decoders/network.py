@@ -166,25 +166,52 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
 
 
 _SOCKET_INIT: list[Any] = []  # socket.socket.__init__'s code, once socket.py is loaded
-_sys_modules = __import__("sys").modules
+# sys.modules itself, live (in a tuple: the hook's frozen copy copies module-level dicts, and
+# socket.py may be imported after install).
+_LIVE_MODULES = (__import__("sys").modules,)
 _object_getattribute = object.__getattribute__
+_ModuleType = type(_socket)
+_module_dict = _ModuleType.__dict__["__dict__"].__get__  # type: ignore[index]
+_mappingproxy_items = type(type.__dict__).items
+_FunctionType = type(lambda: None)
+_function_code = _FunctionType.__dict__["__code__"].__get__
+_SOCKET_METHODS = ("__init__", "accept", "dup")
+_SOCKET_PY = __import__("os").path.join(
+    __import__("os").path.dirname(__import__("os").__file__), "socket.py"
+)
+
+
+def _socket_codes() -> list[Any]:
+    """socket.py's ``socket.__init__``, ``accept`` and ``dup`` code, once socket.py is loaded.
+
+    Read from the live ``sys.modules`` with nothing of anyone's running: an exact module, an
+    exact class, exact functions, their items walked (no lookup that could compare a planted
+    key), and only code of the standard library's own ``socket.py`` (a module planted under
+    that name shows no such code)."""
+    module = lookup(_LIVE_MODULES[0], "socket")
+    if _type(module) is not _ModuleType:
+        return []
+    cls = lookup(_module_dict(module), "socket")
+    if _type(cls) is not type:
+        return []
+    found: dict[str, Any] = {}
+    for key, value in _mappingproxy_items(_type_dict(cls)):
+        if _type(key) is _str and key in _SOCKET_METHODS and _type(value) is _FunctionType:
+            code = _function_code(value)
+            if code.co_filename == _SOCKET_PY:
+                found[key] = code
+    if "__init__" not in found:
+        return []
+    return [found[name] for name in _SOCKET_METHODS if name in found]
 
 
 def _adopting() -> bool:
     """Whether socket.py's constructor is wrapping an existing descriptor (fileno given)."""
     if not _SOCKET_INIT:
-        module = lookup(_sys_modules, "socket")
-        if module is None:
+        codes = _socket_codes()
+        if not codes:
             return False
-        cls = lookup(_object_getattribute(module, "__dict__"), "socket")
-        init = _type_dict(cls).get("__init__") if _type(cls) is type else None
-        if init is None or not hasattr(init, "__code__"):
-            return False
-        _SOCKET_INIT.append(init.__code__)
-        for name in ("accept", "dup"):
-            method = _type_dict(cls).get(name)
-            if method is not None and hasattr(method, "__code__"):
-                _SOCKET_INIT.append(method.__code__)
+        _SOCKET_INIT.extend(codes)
     frame = _caller_frame(3)
     if frame is None or not any(frame.f_code is code for code in _SOCKET_INIT[:1]):
         return False

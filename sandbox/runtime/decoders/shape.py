@@ -62,7 +62,8 @@ MAX_NODES = 20000
 # of anyone's running): the first filter matches every warning, nothing is shown or called.
 # When that list cannot be found so (no warnings module, or one that is not a plain module
 # with a plain list), the source is not shaped: refused.
-_sys_modules = sys.modules
+# sys.modules itself, live (in a tuple: the hook's frozen copy copies module-level dicts).
+_LIVE_MODULES = (sys.modules,)
 _ModuleType = type(sys)
 _module_dict = _ModuleType.__dict__["__dict__"].__get__  # type: ignore[index]
 _IGNORE_ALL = ("ignore", None, Warning, None, 0)
@@ -117,7 +118,7 @@ def _warning_filters() -> list[object] | None:
     cannot be told without running code of anyone's (see ``_IGNORE_ALL``)."""
     if _CONTEXT_WARNINGS:
         return None  # (filters per context: not one list)
-    module = lookup(_sys_modules, "warnings")
+    module = lookup(_LIVE_MODULES[0], "warnings")
     if _type(module) is not _ModuleType:
         return None
     filters = lookup(_module_dict(module), "filters")
