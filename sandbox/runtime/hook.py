@@ -591,17 +591,8 @@ def _build(
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
-    # "generation": per thread, the core's count of name changes when its current decision
-    # began (see remember_open).
-    state: dict[str, Any] = {
-        "invocations": 0,
-        "init_failed": False,
-        "quiet": 0,
-        "active": False,
-        "generation": _thread._local(),
-    }
+    state: dict[str, Any] = {"invocations": 0, "init_failed": False, "quiet": 0, "active": False}
     threads = _thread._local()
-    generation = state["generation"]
     current = [Invocation()]
     history: list[tuple[float, Invocation]] = [(0.0, current[0])]  # (start, invocation)
     api_target = _runtime_api_target(runtime_api)
@@ -644,7 +635,6 @@ def _build(
                         forget_below(place, False)  # (the core dropped its own answers then)
                 else:
                     forget_everything()  # (True: more than the core's queue holds)
-            generation.count = changes()  # (an answer goes to the core only if none since)
             handler = handlers.get(event)
             if handler is not None:
                 return handler(args, caller)
@@ -772,7 +762,6 @@ def _build(
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
-    changes = core.changes
     forget_below = paths.forget_below
     forget_everything = paths.forget_resolved_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
@@ -898,8 +887,6 @@ def _decider(
     dir_verdict_add = core.dir_verdict_add
     dir_module_verdict_add = core.dir_module_verdict_add
     pattern_verdict_add = core.pattern_verdict_add
-    changes = core.changes
-    generation = state["generation"]
     single_threaded = paths.single_threaded
     module_files_plain = files_module.module_files_plain
     children_allowed = policy.children_allowed
@@ -965,8 +952,8 @@ def _decider(
         # name leads to the same file (see paths). Never an open only the import or traceback
         # machinery may make (it has no access), nor a refused or reported one.
         path = args[0]
-        if changes() != getattr(generation, "count", -1) or not single_threaded():
-            return  # a name changed while this was decided, or may (another thread): none kept
+        if not single_threaded():
+            return  # another thread may change a name meanwhile: nothing kept (see paths._keep)
         if detail is None and type(path) is str and paths_cacheable(path, target):
             open_cache_add(args, identity_for_cache(target))
             if learn:
@@ -990,11 +977,7 @@ def _decider(
         # (/tmp/job-*/*), the core answers those too -- the next call's new job folder
         # costs no callback. The pattern's folder must be reached with no link on the way
         # (its realpath is itself); the core checks each name below it with lstat.
-        if (
-            action not in _PATTERN_ACTIONS
-            or changes() != getattr(generation, "count", -1)
-            or not single_threaded()
-        ):
+        if action not in _PATTERN_ACTIONS or not single_threaded():
             return  # (a unix socket's name is a file too: connect, bind, sendto)
         for folder, glob, depth in name_patterns(action, target, ph):
             if realpath(folder) != folder:
