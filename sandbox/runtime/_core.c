@@ -2136,11 +2136,12 @@ core_hook(const char *event, PyObject *args, void *userdata)
         g_gc_held = 0;
         PyGC_Enable();
     }
-    if (!g_installed || !name_set_has(&g_names, event)) {
+    if (!g_installed) {
         return 0;
     }
-    if (t_depth == 0 && name_set_has(&g_inside_only, event)) {
-        return 0; /* (decided only when foreign code raises it inside the callback) */
+    if (!name_set_has(&g_names, event) &&
+        (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
+        return 0; /* (inside_only: refused to foreign code inside the callback, else ignored) */
     }
     if (!invoke_now() && name_set_has(&g_invoke_only, event)) {
         return 0; /* init: the import system and the code generators at work (see install) */

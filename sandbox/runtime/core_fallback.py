@@ -707,6 +707,7 @@ def install(
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
     _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
     _refused_inside = frozenset(_strs(refused_inside, "install: refused_inside"))
+    _inside = [0]  # callbacks running now, all threads (a cheap test for inside_only events)
     _inside_only = frozenset(_strs(inside_only, "install: inside_only"))
     _setattr_names = (
         None if setattr_names is None else frozenset(_strs(setattr_names, "install: setattr_names"))
@@ -752,6 +753,7 @@ def install(
         was_enabled = _gc_isenabled()
         _gc_disable()
         _local.depth += 1
+        _inside[0] += 1
         failed = None
         try:
             result = _callback(event, args, caller)
@@ -764,6 +766,7 @@ def install(
             del exc
         finally:
             _local.depth -= 1
+            _inside[0] -= 1
             if was_enabled:
                 _gc_enable()
         if failed is not None:
@@ -781,10 +784,8 @@ def install(
         )
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
-        if event not in _names:
-            return
-        if event in _inside_only and not _local.depth:
-            return
+        if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
+            return  # (inside_only: refused to foreign code inside the callback, else ignored)
         if event in _invoke_only and _phase_now() == "init":
             return
         if (

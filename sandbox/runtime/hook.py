@@ -384,7 +384,7 @@ def install_hook(
         getattr(posix, "execv", None),
     )
     if not frozen(core).install(
-        names | REFUSED_INSIDE,
+        names,
         callback,
         own_codes,
         mode,

@@ -397,8 +397,9 @@ def test_frames_objects_and_tracing_are_refused_to_foreign_code_inside_the_callb
         elif event == "sys._getframe":
             out["decided_outside"] = True
     REFUSED = frozenset({"sys._getframe", "gc.get_referrers", "sys.settrace"})
-    core.install(frozenset({"zz.run"}) | REFUSED, callback, frozenset({callback.__code__}),
-                 "enforce", refused_inside=REFUSED, inside_only=frozenset({"sys._getframe"}))
+    core.install(frozenset({"zz.run", "gc.get_referrers", "sys.settrace"}), callback,
+                 frozenset({callback.__code__}), "enforce", refused_inside=REFUSED,
+                 inside_only=frozenset({"sys._getframe"}))
     sys.audit("zz.run")
     sys._getframe(0)                     # outside the callback: not decided at all
     emit(**out)
