@@ -129,11 +129,18 @@ _BAD_PROGRAM = UNDECODABLE + "a program name holding the argument separator or N
 # (EACCES, ENAMETOOLONG, ELOOP...) leaves the name unknown: the exec is undecidable.
 _ABSENT = frozenset({__import__("errno").ENOENT, __import__("errno").ENOTDIR})
 _walk = paths._walk  # (resolved, went through /proc): bound once, no module attribute read
+_cacheable = paths.cacheable
+_lstat = os.lstat
+_S_ISLNK = __import__("stat").S_ISLNK
+_str_rfind = str.rfind
+_readlink = os.readlink
+_MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
 
 
-def _elsewhere(path: str) -> str | None:
-    """Why the absolute, lexically normal ``path`` may name another file in the child (see
-    ``_ELSEWHERE_PREFIXES``) or cannot be looked at (any error but a missing name), or None."""
+def _walked(path: str) -> str | None:
+    """Why the absolute ``path`` may name another file in the child (see
+    ``_ELSEWHERE_PREFIXES``) or cannot be looked at (any error but a missing name), or None:
+    the whole walk, one ``lstat`` per component."""
     if _str_startswith(path, _ELSEWHERE_PREFIXES) or path in _ELSEWHERE_NAMES:
         return _ELSEWHERE
     resolved, volatile = _walk(path)
@@ -144,6 +151,63 @@ def _elsewhere(path: str) -> str | None:
     return None
 
 
+def _elsewhere(path: str) -> str | None:
+    """Why the absolute ``path`` may name another file in the child or cannot be looked at
+    (see :func:`_look`), or None."""
+    return _look(path)[0]
+
+
+def _look(path: str, links: int = 0) -> tuple[str | None, Any]:
+    """``(why the absolute path may name another file in the child or cannot be looked at, or
+    None; the lstat of its last name, None when there is no such name)``.
+
+    :func:`_walked`'s answer, with the path cache for the folder: a folder the cache kept with
+    no link on the way (``paths.cacheable``) has no ``/proc`` on it either (a walk through
+    ``/proc`` is never kept), so only the last name is looked at (one ``lstat``; a link there
+    is followed the same way, at most 40 of them as the kernel does).
+    """
+    if _str_find(path, "/..") >= 0:
+        # ".." after the links, as the kernel takes it: the whole walk, then the name itself.
+        problem = _walked(path)
+        return (problem, None) if problem is not None else _lstat_of(path, links)
+    if not _clean(path):
+        path = _lexical(path)  # (no ".." in it: "//", "." and a trailing "/" change nothing)
+    if _str_startswith(path, _ELSEWHERE_PREFIXES) or path in _ELSEWHERE_NAMES:
+        return _ELSEWHERE, None
+    cut = _str_rfind(path, "/")
+    if cut == 0:
+        return _lstat_of(path, links)  # a name in / (or / itself): no folder to look through
+    directory = path[:cut]
+    resolved = paths.resolve(directory)
+    if resolved is None:
+        return _UNJUDGED, None  # (a walk error: what _walked says too)
+    if resolved != directory or not _cacheable(directory, resolved):
+        problem = _walked(directory)
+        if problem is not None:
+            return problem, None
+    return _lstat_of(_join(resolved, path[cut + 1 :]), links)
+
+
+def _lstat_of(physical: str, links: int) -> tuple[str | None, Any]:
+    """``_look``'s answer from the ``lstat`` of ``physical`` (a name in a resolved folder); a
+    link is followed (its target looked at as a path of its own)."""
+    try:
+        st = _lstat(physical)
+        if not _S_ISLNK(st.st_mode):
+            return None, st
+        if links >= _MAX_LINKS:
+            return _UNJUDGED, None  # ELOOP
+        target = _readlink(physical)
+    except _OSError as exc:
+        return (None if exc.errno in _ABSENT else _UNJUDGED), None
+    except _ValueError:
+        return _UNJUDGED, None
+    if not _str_startswith(target, "/"):
+        target = _join(physical[: _str_rfind(physical, "/")] or "/", target)
+    problem = _look(target, links + 1)[0]
+    return problem, st
+
+
 def _judge(path: str) -> tuple[int, int] | str | None:
     """What the child's ``execve`` of the absolute ``path`` (one candidate of a search) can do.
 
@@ -152,15 +216,18 @@ def _judge(path: str) -> tuple[int, int] | str | None:
     may run that file; a ``str``: why the candidate is undecidable (it leads elsewhere in the
     child, or an error other than a missing name hides what is there).
     """
-    problem = _elsewhere(path)
+    problem, st = _look(path)
     if problem is not None:
         return problem
-    try:
-        st = _stat(path)
-    except _OSError as exc:
-        return None if exc.errno in _ABSENT else _UNJUDGED
-    except _ValueError:
-        return _UNJUDGED
+    if st is None:
+        return None
+    if _S_ISLNK(st.st_mode):
+        try:
+            st = _stat(path)
+        except _OSError as exc:
+            return None if exc.errno in _ABSENT else _UNJUDGED
+        except _ValueError:
+            return _UNJUDGED
     if not _S_ISREG(st.st_mode) or not _access(path, _X_OK):
         return None
     return (st.st_dev, st.st_ino)
@@ -292,6 +359,14 @@ def find_programs(name: str, search_path: str | None, cwd: str | None) -> list[s
     if _str_find(name, ARG_SEP) >= 0 or _str_find(name, "\x00") >= 0:
         return [_BAD_PROGRAM]
     if "/" in name:
+        if _str_startswith(name, "/") and _clean(name):
+            # Absolute and lexically normal: its own _in_dir form. A program judged plain
+            # (neither Python, env nor a script, file unchanged) was judged through no /proc
+            # (child._plain_identity): as on the usual exec's short way, not walked again.
+            if _str_startswith(name, _ELSEWHERE_PREFIXES) or name in _ELSEWHERE_NAMES:
+                return [_ELSEWHERE]
+            problem = None if _known_plain(name) else _elsewhere(name)
+            return [problem if problem is not None else name]
         raw = _raw(name, cwd)
         found = _in_dir(name, cwd) if raw is not None else None
         if raw is None or found is None:
