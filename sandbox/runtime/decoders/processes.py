@@ -3,7 +3,11 @@
 The program is found the way the kernel and C library will find it: ``PATH`` from the ``env``
 argument for ``Popen`` (the caller's own for ``posix_spawnp``), relative entries and relative
 programs against the child's working directory (``cwd=``), and for ``posix_spawn`` — whose event
-does not say whether the ``p`` variant is used — both readings are decided. The environment a
+does not say whether the ``p`` variant is used — both readings are decided. The child tries
+every candidate of a search (and of a ``fork_exec`` list) in order, in its own view (after its
+``chdir`` to ``cwd=`` and the ``dup2`` of its pipes onto 0/1/2): each one that may run is
+decided, and a candidate, ``PATH`` entry or ``cwd=`` through ``/proc`` (``/dev/fd``,
+``/dev/stdin``...) or that cannot be looked at makes the exec undecidable. The environment a
 child gets is part of what it will do: a variable that turns a learned command into other code
 (``LD_PRELOAD``, ``PYTHONPATH``, ``BASH_ENV``...) or redirects the resolver (``LOCALDOMAIN``,
 ``RES_OPTIONS``, ``HOSTALIASES``) is an access of its own (``processes env NAME=value``), whether
