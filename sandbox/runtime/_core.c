@@ -812,9 +812,14 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
  * not the table's size. */
 static uint32_t g_open_used[OPEN_CACHE_LIMIT];
 
+/* Audited changes of names so far (each forget and clear of the open table counts one): a
+ * resolution that saw the count change while it walked keeps nothing (changes()). */
+static unsigned long long g_changes;
+
 static void
 open_clear_all(void)
 {
+    g_changes++;
     for (size_t i = 0; i < g_open_count; i++) {
         open_slot *slot = &g_open[g_open_used[i]];
         PyMem_RawFree(slot->path);
@@ -844,6 +849,7 @@ static void
 open_forget(const char *name, size_t n)
 {
     size_t i;
+    g_changes++;
     pattern_forget(name, n);
     fd_names_forget(name, n);
     for (i = 0; i < g_open_count; i++) {
@@ -1036,7 +1042,9 @@ dir_verdict_allows(const open_key *key, int phase)
     int kind;
     unsigned long long dev, ino;
     if (lstat(key->path, &st) == 0) { /* key->path: a str's data, NUL-terminated */
-        if (S_ISLNK(st.st_mode)) {
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            /* a link (it may lead anywhere), or a FIFO or device (an open that blocks is
+             * retried after signal handlers ran: the callback decides those) */
             return 0;
         }
         kind = 1;
@@ -1415,6 +1423,8 @@ static name_set g_names;
 static name_set g_caller_events;
 static name_set g_invoke_only;    /* events decided only in the invoke phase */
 static name_set g_setattr_names;  /* the attribute names an object.__setattr__ is decided on */
+static name_set g_refused_inside; /* refused when foreign code raises them inside the callback */
+static name_set g_inside_only;    /* of those, the ones not decided outside it */
 static int g_setattr_known;       /* whether install was given them */
 static code_set g_own_codes;
 static PyObject *g_callback;      /* strong reference, held here only */
@@ -1601,15 +1611,35 @@ decide(const char *event, PyObject *args)
     Py_DECREF(caller);
 
     if (result == NULL) {
-        return -1; /* the callback raised: propagate */
+        /* The callback raised (a bug of the sandbox's, a recursion limit, an odd argument):
+         * its exception holds the callback's frames in its traceback (and its context's),
+         * whose locals lead to everything the hook decides with. It never leaves: a fresh
+         * PermissionError stands for it, naming its type only (fail closed). */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        const char *what = type != NULL && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name
+                                                              : "an exception";
+        PyObject *message = PyUnicode_FromFormat(
+            "lambda-sandbox: %s refused (the hook failed deciding it: %.80s)", event, what);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+        if (message != NULL) {
+            PyErr_SetObject(PyExc_PermissionError, message);
+            Py_DECREF(message);
+        }
+        return -1;
     }
     if (result == Py_None) {
         Py_DECREF(result);
         return 0;
     }
     if (PyExceptionInstance_Check(result)) {
-        /* Raise it from here: no frame of the sandbox in the caller's traceback. */
+        /* Raise it from here: no frame of the sandbox in the caller's traceback, and none
+         * through an exception it was made while handling (its context or cause). */
         PyException_SetTraceback(result, Py_None);
+        PyException_SetContext(result, NULL);
+        PyException_SetCause(result, NULL);
         PyErr_SetObject((PyObject *)Py_TYPE(result), result);
         Py_DECREF(result);
         return -1;
@@ -2109,6 +2139,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed || !name_set_has(&g_names, event)) {
         return 0;
     }
+    if (t_depth == 0 && name_set_has(&g_inside_only, event)) {
+        return 0; /* (decided only when foreign code raises it inside the callback) */
+    }
     if (!invoke_now() && name_set_has(&g_invoke_only, event)) {
         return 0; /* init: the import system and the code generators at work (see install) */
     }
@@ -2122,6 +2155,15 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (t_depth > 0) {
         if (caller_is_own()) {
             return 0; /* the sandbox's own work */
+        }
+        if (name_set_has(&g_refused_inside, event)) {
+            /* Code that is not the sandbox's runs inside the callback (a finalizer, a rebound
+             * hook of the interpreter's) and reaches for frames, objects or tracing: the
+             * callback's frames lead to everything it decides with. Refused outright. */
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (code running inside the sandbox's hook)",
+                         event);
+            return -1;
         }
         if (t_depth >= CORE_MAX_NESTING) {
             PyErr_SetString(PyExc_PermissionError, "lambda-sandbox: nested audit events too deep");
@@ -2183,6 +2225,8 @@ release_state(void)
     name_set_free(&g_caller_events);
     name_set_free(&g_invoke_only);
     name_set_free(&g_setattr_names);
+    name_set_free(&g_refused_inside);
+    name_set_free(&g_inside_only);
     g_setattr_known = 0;
     code_set_free(&g_own_codes);
     Py_CLEAR(g_callback);
@@ -2193,16 +2237,18 @@ release_state(void)
 static PyObject *
 core_install(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"names",         "callback",    "own_codes",     "mode",
-                             "caller_events", "block_signals", "invoke_only", "setattr_names",
-                             NULL};
+    static char *kwlist[] = {"names",         "callback",      "own_codes",
+                             "mode",          "caller_events", "block_signals",
+                             "invoke_only",   "setattr_names", "refused_inside",
+                             "inside_only",   NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
-    PyObject *setattr_names = NULL;
+    PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
     int block_signals = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
-                                     &block_signals, &invoke_only, &setattr_names)) {
+                                     &block_signals, &invoke_only, &setattr_names,
+                                     &refused_inside, &inside_only)) {
         return NULL;
     }
     if (g_installed) {
@@ -2244,6 +2290,22 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
         int rc = name_set_build(&g_invoke_only, empty != NULL ? empty : invoke_only,
                                 "install: invoke_only");
         Py_XDECREF(empty);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    {
+        PyObject *empty = PyTuple_New(0);
+        if (empty == NULL) {
+            goto fail;
+        }
+        int rc = name_set_build(&g_refused_inside, refused_inside != NULL ? refused_inside : empty,
+                                "install: refused_inside");
+        if (rc == 0) {
+            rc = name_set_build(&g_inside_only, inside_only != NULL ? inside_only : empty,
+                                "install: inside_only");
+        }
+        Py_DECREF(empty);
         if (rc < 0) {
             goto fail;
         }
@@ -2886,6 +2948,17 @@ core_open_cache_forget(PyObject *self, PyObject *name)
     Py_RETURN_NONE;
 }
 
+/* changes(): the count of audited name changes the core has seen (a forget or a clear of
+ * the open table): read before and after a resolution, it says whether something changed
+ * meanwhile (another thread's rename, a change the core answered). Anyone may read it. */
+static PyObject *
+core_changes(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong(g_changes);
+}
+
 static PyObject *
 core_open_cache_validate(PyObject *self, PyObject *unused)
 {
@@ -3505,6 +3578,8 @@ static PyMethodDef core_methods[] = {
     {"open_cache_add", core_open_cache_add, METH_VARARGS,
      "open_cache_add(args, identity) -> bool: only from the sandbox's own code inside the"
      " callback; identity is (dev, ino), (dev, -dir_ino - 1) or None."},
+    {"changes", core_changes, METH_NOARGS,
+     "changes() -> int: the audited name changes seen so far (forgets and clears)."},
     {"open_cache_clear", core_open_cache_clear, METH_NOARGS,
      "open_cache_clear(): forget every open answer (a path may resolve differently now)."},
     {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,

@@ -19,6 +19,7 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "changes",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
@@ -71,6 +72,7 @@ dir_verdict_add = _impl.dir_verdict_add
 dir_module_verdict_add = _impl.dir_module_verdict_add
 pattern_verdict_add = _impl.pattern_verdict_add
 exec_verdict_add = _impl.exec_verdict_add
+changes = _impl.changes
 module_verdict_add = _impl.module_verdict_add
 import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear

@@ -33,6 +33,7 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "changes",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
@@ -67,6 +68,15 @@ _IMPORT_KEY = "modules\x1fimport\x1f"  # the hook's decision-cache key of an imp
 _LONG_LONG = 1 << 63
 
 _CodeType = type((lambda: None).__code__)
+_type_of = type
+_type_name_of = type.__dict__["__name__"].__get__  # (a class's own __name__, no metaclass code)
+
+
+def _type_name(obj: object) -> str:
+    name = _type_name_of(_type_of(obj))
+    return name if _type_of(name) is str else "an exception"
+
+
 # Bound at import: no function here looks a module up at call time (code in the function
 # could rebind ``sys.audit`` or ``gc.disable``; the hook's freezing refuses such lookups).
 _getframe = sys._getframe
@@ -89,7 +99,7 @@ _str_isascii = str.isascii
 _str_rfind = str.rfind
 _str_endswith = str.endswith
 _str_find = str.find
-_S_ISLNK = __import__("stat").S_ISLNK
+_S_ISREG = __import__("stat").S_ISREG
 _os = __import__("os")
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 _DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
@@ -366,8 +376,8 @@ def _dir_verdict(
         return (2 if folder[0] == 1 else 0, folder[1], folder[2])
     except OSError:
         return None
-    if _S_ISLNK(st.st_mode):
-        return None
+    if not _S_ISREG(st.st_mode) and not _S_ISDIR(st.st_mode):
+        return None  # (a link, or a FIFO or device: the native core's rule, see _core.c)
     return (1, st.st_dev, st.st_ino)
 
 
@@ -645,6 +655,8 @@ def install(
     block_signals: bool = True,
     invoke_only: frozenset[str] = frozenset(),
     setattr_names: frozenset[str] | None = None,
+    refused_inside: frozenset[str] = frozenset(),
+    inside_only: frozenset[str] = frozenset(),
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -669,6 +681,11 @@ def install(
     setattr_names : frozenset of str, optional
         The attribute names the callback decides an ``object.__setattr__`` on: an event of
         any other name (or of no exact ``str`` name) is answered in the hook.
+    refused_inside : frozenset of str
+        Events refused outright (``PermissionError``) when code that is not the sandbox's
+        raises them while the callback runs (frames, objects, tracing).
+    inside_only : frozenset of str
+        Of ``names``, the events that are not decided at all outside the callback.
 
     Returns
     -------
@@ -689,6 +706,8 @@ def install(
     _names = frozenset(_strs(names, "install: names"))
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
     _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
+    _refused_inside = frozenset(_strs(refused_inside, "install: refused_inside"))
+    _inside_only = frozenset(_strs(inside_only, "install: inside_only"))
     _setattr_names = (
         None if setattr_names is None else frozenset(_strs(setattr_names, "install: setattr_names"))
     )
@@ -706,6 +725,7 @@ def install(
     _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
     _patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]] = {}
     _execs: dict[tuple[Any, str], tuple[int, ...]] = {}  # exec verdicts: (key, phase) → identity
+    _changes = [0]  # audited name changes seen (see changes())
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
     # [True] past the bound: forget everything.
     _forgotten: list[Any] = []
@@ -732,15 +752,28 @@ def install(
         was_enabled = _gc_isenabled()
         _gc_disable()
         _local.depth += 1
+        failed = None
         try:
             result = _callback(event, args, caller)
+        except _BaseException as exc:
+            # (the native core's rule: the callback's exception, whose traceback holds its
+            # frames, never leaves; a fresh PermissionError, raised outside this handler so it
+            # has no context, names its type only)
+            failed = _type_name(exc)
+            result = None
+            del exc
         finally:
             _local.depth -= 1
             if was_enabled:
                 _gc_enable()
+        if failed is not None:
+            raise _PermissionError(
+                f"lambda-sandbox: {event} refused (the hook failed deciding it: {failed})"
+            )
         if result is None:
             return
         if isinstance(result, _BaseException):
+            result.__context__ = result.__cause__ = None
             raise result.with_traceback(None)
         raise _TypeError(
             f"lambda-sandbox: audit callback returned {type(result).__name__} "
@@ -749,6 +782,8 @@ def install(
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names:
+            return
+        if event in _inside_only and not _local.depth:
             return
         if event in _invoke_only and _phase_now() == "init":
             return
@@ -842,6 +877,10 @@ def install(
         if depth:
             if id(code) in _own:
                 return
+            if event in _refused_inside:
+                raise _PermissionError(
+                    f"lambda-sandbox: {event} refused (code running inside the sandbox's hook)"
+                )
             if depth >= MAX_NESTING:
                 raise _PermissionError("lambda-sandbox: nested audit events too deep")
         _decide(event, args, code)
@@ -943,6 +982,7 @@ def install(
     def _open_cache_forget(name: str) -> None:
         if type(name) is not _str:
             raise _TypeError("open_cache_forget: name must be str")
+        _changes[0] += 1
         below = name + "/" if name != "/" else "/"
         for key in [k for k in _open if k[0] == name or k[0].startswith(below)]:
             del _open[key]
@@ -952,6 +992,7 @@ def install(
             del _patterns[pattern]
 
     def _open_cache_clear() -> None:
+        _changes[0] += 1
         _open.clear()
         _patterns.clear()
         _dirs[0] = 0
@@ -1088,6 +1129,7 @@ def install(
         dir_module_verdict_add=_dir_module_verdict_add,
         pattern_verdict_add=_pattern_verdict_add,
         exec_verdict_add=_exec_verdict_add,
+        changes=lambda: _changes[0],
         module_verdict_add=_module_verdict_add,
         import_known=_import_known,
         open_cache_forget=_open_cache_forget,
@@ -1267,6 +1309,21 @@ def dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | Non
     if not _api:
         raise _refuse("dir_verdict_add")
     return bool(_api["dir_verdict_add"](directory, action, identity))
+
+
+def changes() -> int:
+    """The count of audited name changes the core has seen (each forget or clear of the open
+    table): read before and after a resolution, it tells whether something changed meanwhile.
+
+    Example
+    -------
+    >>> before = changes()
+    >>> changes() == before
+    True
+    """
+    if not _api:
+        return 0
+    return int(_api["changes"]())
 
 
 def exec_verdict_add(args: tuple[Any, ...], identity: tuple[int, ...]) -> bool:

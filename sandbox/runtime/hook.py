@@ -34,8 +34,7 @@ from .errors import PermissionViolation, SandboxViolation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
-from .sqlite_guard import _flush as flush_pending
-from .sqlite_guard import guard_connection
+from .sqlite_guard import flush_pending, guard_connection
 from .values import lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -136,6 +135,25 @@ SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 # The attribute names an ``object.__setattr__`` is decided on (rewriting a function's code or
 # defaults, an object's class, a finder): the core answers every other name itself.
+# Events refused outright when code that is not the sandbox's raises them while the hook's
+# callback runs (a finalizer, a rebound hook of the interpreter's): they reach frames --
+# whose locals lead to everything the hook decides with -- objects, or tracing. The core
+# refuses them there; those the hook does not decide otherwise it ignores everywhere else.
+REFUSED_INSIDE = frozenset(
+    {
+        "sys._getframe",
+        "sys._getframemodulename",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "object.__getattr__",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys.monitoring.register_callback",
+    }
+)
 PROTECTED_ATTRIBUTES = frozenset(
     {"__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec"}
 )
@@ -366,13 +384,15 @@ def install_hook(
         getattr(posix, "execv", None),
     )
     if not frozen(core).install(
-        names,
+        names | REFUSED_INSIDE,
         callback,
         own_codes,
         mode,
         CALLER_EVENTS,
         invoke_only=INVOKE_ONLY & names,
         setattr_names=PROTECTED_ATTRIBUTES,
+        refused_inside=REFUSED_INSIDE,
+        inside_only=REFUSED_INSIDE - names,
     ):
         return False
     if start_phase == "invoke":
@@ -571,8 +591,17 @@ def _build(
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
-    state = {"invocations": 0, "init_failed": False, "quiet": 0, "active": False}
+    # "generation": per thread, the core's count of name changes when its current decision
+    # began (see remember_open).
+    state: dict[str, Any] = {
+        "invocations": 0,
+        "init_failed": False,
+        "quiet": 0,
+        "active": False,
+        "generation": _thread._local(),
+    }
     threads = _thread._local()
+    generation = state["generation"]
     current = [Invocation()]
     history: list[tuple[float, Invocation]] = [(0.0, current[0])]  # (start, invocation)
     api_target = _runtime_api_target(runtime_api)
@@ -605,107 +634,124 @@ def _build(
     }
 
     def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
-        changed = take_forgotten()
-        if changed is not None:
-            # Names the core changed on its own (a remove, rename... a write verdict covers):
-            # the path cache drops what depends on them before anything reads it.
-            if type(changed) is tuple:
-                for place in changed:
-                    forget_below(place, False)  # (the core dropped its own answers then)
-            else:
-                forget_everything()  # (True: more than the core's queue holds)
-        handler = handlers.get(event)
-        if handler is not None:
-            return handler(args, caller)
-        sources = internal_sources.get(event)
-        if sources is not None and (caller is None or id(caller) not in sources):
-            return violate(
-                "code",
-                "tamper",
-                "forged " + event,
-                phase_of(),
-                None,
-                "an event of the sandbox's own",
-            )
-        if event == IMPORT_EVENT:
-            name = args[0] if args and type(args[0]) is str else None
-            if not name:
-                return None
-            found = args[1] if len(args) > 1 else None
-            if found is None:
-                # Allowed (and under no ceiling): known from now on, so the import event that
-                # follows is a cache hit, not a second decision.
-                ph = phase_of()
-                key = MODULES_IMPORT + ph + ARG_SEP + name
-                if cache_has(key):
-                    return None
-                if not ceiling("modules", "import", name) and allows("modules", "import", name, ph):
-                    cache_add(key)
-                    remember_module(name, ph)
-                    return None
-                # Not allowed: whether anything could load it decides reporting and learning;
-                # the guard asks the finders (outside the hook) and comes back with the answer.
-                return ASK_FINDERS
-            return check("modules", "import", name, "found" if found is True else "missing")
-        if event == RESOLVED_EVENT:
-            # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
-            if len(args) == 4 and type(args[0]) is str:
-                real = real_resolvers.get(args[0])
-                if real is None or args[3] is not real:
-                    return violate(
-                        "code",
-                        "tamper",
-                        "resolver wrapper",
-                        phase_of(),
-                        None,
-                        "an event of the sandbox's own",
-                    )
-                remember(book, args[0], args[1], args[2])
-            return None
-        if event == SQLITE_EVENT:
-            # A file an ATTACH or VACUUM INTO would open, asked by the SQLite authorizer.
-            if len(args) != 3 or type(args[2]) is not str:
-                return None
-            path = args[2]
-            if path == SQLITE_UNDECODABLE:
-                path = UNDECODABLE + "sqlite database name"
-            return check(args[0], args[1], path, None)
-        if event == "sys.setprofile" and caller is not None and id(caller) in code_module.OWN_IDS:
-            return None  # the SQLite guard handing the profile slot back
-        decoder = frozen_decoders[event]
-        if event in INVOKE_ONLY and phase_of() != "invoke":
-            return None
         try:
-            accesses = decoder(args, caller) if event in CALLER_DECODERS else decoder(args)
-            if not accesses:
+            changed = take_forgotten()
+            if changed is not None:
+                # Names the core changed on its own (a remove, rename... a write verdict covers):
+                # the path cache drops what depends on them before anything reads it.
+                if type(changed) is tuple:
+                    for place in changed:
+                        forget_below(place, False)  # (the core dropped its own answers then)
+                else:
+                    forget_everything()  # (True: more than the core's queue holds)
+            generation.count = changes()  # (an answer goes to the core only if none since)
+            handler = handlers.get(event)
+            if handler is not None:
+                return handler(args, caller)
+            sources = internal_sources.get(event)
+            if sources is not None and (caller is None or id(caller) not in sources):
+                return violate(
+                    "code",
+                    "tamper",
+                    "forged " + event,
+                    phase_of(),
+                    None,
+                    "an event of the sandbox's own",
+                )
+            if event == IMPORT_EVENT:
+                name = args[0] if args and type(args[0]) is str else None
+                if not name:
+                    return None
+                found = args[1] if len(args) > 1 else None
+                if found is None:
+                    # Allowed (and under no ceiling): known from now on, so the import event that
+                    # follows is a cache hit, not a second decision.
+                    ph = phase_of()
+                    key = MODULES_IMPORT + ph + ARG_SEP + name
+                    if cache_has(key):
+                        return None
+                    if not ceiling("modules", "import", name) and allows(
+                        "modules", "import", name, ph
+                    ):
+                        cache_add(key)
+                        remember_module(name, ph)
+                        return None
+                    # Not allowed: whether anything could load it decides reporting and learning;
+                    # the guard asks the finders (outside the hook) and comes back with the answer.
+                    return ASK_FINDERS
+                return check("modules", "import", name, "found" if found is True else "missing")
+            if event == RESOLVED_EVENT:
+                # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
+                if len(args) == 4 and type(args[0]) is str:
+                    real = real_resolvers.get(args[0])
+                    if real is None or args[3] is not real:
+                        return violate(
+                            "code",
+                            "tamper",
+                            "resolver wrapper",
+                            phase_of(),
+                            None,
+                            "an event of the sandbox's own",
+                        )
+                    remember(book, args[0], args[1], args[2])
                 return None
-            # An open's raw arguments go with its last access (a read-write open is two, of
-            # one file): once every access is known (allowed, or recorded by learn) the core
-            # answers the same open itself (see remember_open).
-            # (In alert a reported access does not stop the loop: only a one-access open is
-            # remembered there, so a reported read of a read-write open is reported again.)
-            last = accesses[-1]
-            raw = (
-                args
-                if event == "open"
-                and (len(accesses) == 1 or mode != "alert")
-                and all(access[2] == last[2] for access in accesses)
-                else None
-            )
-            for access in accesses:
-                category, action, target, detail = access
-                error = check(category, action, target, detail, raw if access is last else None)
-                if error is not None:
-                    return error
-                if category == "processes" and action == "env" and type(detail) is tuple:
-                    apply_env(detail[1], detail[2])  # allowed: the copy follows
-            if event == FORK_EXEC_EVENT and mode == "enforce":
-                remember_exec(args, accesses)
-        except Exception as exc:  # a bug of the sandbox's own
+            if event == SQLITE_EVENT:
+                # A file an ATTACH or VACUUM INTO would open, asked by the SQLite authorizer.
+                if len(args) != 3 or type(args[2]) is not str:
+                    return None
+                path = args[2]
+                if path == SQLITE_UNDECODABLE:
+                    path = UNDECODABLE + "sqlite database name"
+                return check(args[0], args[1], path, None)
+            if (
+                event == "sys.setprofile"
+                and caller is not None
+                and id(caller) in code_module.OWN_IDS
+            ):
+                return None  # the SQLite guard handing the profile slot back
+            decoder = frozen_decoders[event]
+            if event in INVOKE_ONLY and phase_of() != "invoke":
+                return None
+            try:
+                accesses = decoder(args, caller) if event in CALLER_DECODERS else decoder(args)
+                if not accesses:
+                    return None
+                # An open's raw arguments go with its last access (a read-write open is two, of
+                # one file): once every access is known (allowed, or recorded by learn) the core
+                # answers the same open itself (see remember_open).
+                # (In alert a reported access does not stop the loop: only a one-access open is
+                # remembered there, so a reported read of a read-write open is reported again.)
+                last = accesses[-1]
+                raw = (
+                    args
+                    if event == "open"
+                    and (len(accesses) == 1 or mode != "alert")
+                    and all(access[2] == last[2] for access in accesses)
+                    else None
+                )
+                for access in accesses:
+                    category, action, target, detail = access
+                    error = check(category, action, target, detail, raw if access is last else None)
+                    if error is not None:
+                        return error
+                    if category == "processes" and action == "env" and type(detail) is tuple:
+                        apply_env(detail[1], detail[2])  # allowed: the copy follows
+                if event == FORK_EXEC_EVENT and mode == "enforce":
+                    remember_exec(args, accesses)
+            except Exception as exc:  # a bug of the sandbox's own
+                reporter.internal_error(event, exc, invocation())
+                if mode == "enforce":
+                    return PermissionViolation("sandbox", "error", event, "")
+            return None
+        except Exception as exc:
+            # Outside the decoders' own try (the control handlers, the path cache's drain):
+            # a bug of the sandbox's, reported; enforce refuses. (What escapes even this --
+            # the report failing too -- the core replaces with a PermissionError of its own:
+            # no exception leaves the hook with the callback's frames in it.)
             reporter.internal_error(event, exc, invocation())
             if mode == "enforce":
                 return PermissionViolation("sandbox", "error", event, "")
-        return None
+            return None
 
     def remember_exec(args: tuple[Any, ...], accesses: list[Any]) -> None:
         # A fork_exec every access of which was allowed (enforce): when its one candidate is
@@ -726,6 +772,7 @@ def _build(
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
+    changes = core.changes
     forget_below = paths.forget_below
     forget_everything = paths.forget_resolved_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
@@ -851,6 +898,9 @@ def _decider(
     dir_verdict_add = core.dir_verdict_add
     dir_module_verdict_add = core.dir_module_verdict_add
     pattern_verdict_add = core.pattern_verdict_add
+    changes = core.changes
+    generation = state["generation"]
+    single_threaded = paths.single_threaded
     module_files_plain = files_module.module_files_plain
     children_allowed = policy.children_allowed
     name_patterns = policy.name_patterns
@@ -915,6 +965,8 @@ def _decider(
         # name leads to the same file (see paths). Never an open only the import or traceback
         # machinery may make (it has no access), nor a refused or reported one.
         path = args[0]
+        if changes() != getattr(generation, "count", -1) or not single_threaded():
+            return  # a name changed while this was decided, or may (another thread): none kept
         if detail is None and type(path) is str and paths_cacheable(path, target):
             open_cache_add(args, identity_for_cache(target))
             if learn:
@@ -938,7 +990,11 @@ def _decider(
         # (/tmp/job-*/*), the core answers those too -- the next call's new job folder
         # costs no callback. The pattern's folder must be reached with no link on the way
         # (its realpath is itself); the core checks each name below it with lstat.
-        if action not in _PATTERN_ACTIONS:
+        if (
+            action not in _PATTERN_ACTIONS
+            or changes() != getattr(generation, "count", -1)
+            or not single_threaded()
+        ):
             return  # (a unix socket's name is a file too: connect, bind, sendto)
         for folder, glob, depth in name_patterns(action, target, ph):
             if realpath(folder) != folder:
@@ -1168,7 +1224,7 @@ def _control(
 
     def on_sqlite_flush(args: tuple[Any, ...], caller: Any) -> Any:
         if caller is not None and caller is sealed_trampoline.__code__:
-            flush_pending(None, "", None)
+            flush_pending()  # (the previous profile function is put back, not called here)
         return None
 
     return {

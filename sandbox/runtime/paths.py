@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _lstat = os.lstat
+_changes = _core.changes
 _stat = os.stat
 _readlink = os.readlink
 _getcwd = os.getcwd
@@ -254,18 +255,23 @@ def resolve(path: str, dir_fd: int | None = None) -> str | None:
     resolved = _cached(full)
     if resolved is not None:
         return resolved
-    fresh = _below_a_known_ancestor(full)
+    # An audited change elsewhere (another thread's rename, whose forget ran before this
+    # walk could keep anything) makes the answer stale before it is kept: the count of
+    # changes, read before the walk, says so, and nothing is kept (its identity, taken after
+    # the change, would validate it for good).
+    generation = _changes()
+    fresh = _below_a_known_ancestor(full, generation)
     if fresh is None:
         seen: list[str] = []
         fresh, volatile = _walk(full, seen)
         if fresh is None:
             return None
         if not volatile:
-            _keep(full, fresh, seen)
+            _keep(full, fresh, seen, generation)
     return fresh
 
 
-def _below_a_known_ancestor(full: str) -> str | None:
+def _below_a_known_ancestor(full: str, generation: int = -1) -> str | None:
     """Resolve ``full`` from its nearest ancestor with a cached answer, one lstat per component
     below it (the next file of a folder: one lstat; a new folder beside known ones: two);
     every directory on the way is kept. ``None`` when a component is a link, ``.``, ``..`` or
@@ -289,7 +295,7 @@ def _below_a_known_ancestor(full: str) -> str | None:
         if base is None:
             return None
         prefix = prefix + "/" + leaf
-        _keep(prefix, base)
+        _keep(prefix, base, None, generation)
     return base
 
 
@@ -326,8 +332,16 @@ def _one_more(base: str, leaf: str) -> str | None:
     return None if _S_ISLNK(mode) else candidate
 
 
-def _keep(full: str, resolved: str, seen: list[str] | None = None) -> None:
+def _keep(full: str, resolved: str, seen: list[str] | None = None, generation: int = -1) -> None:
     if _str_startswith(resolved, _VOLATILE):
+        return
+    if generation >= 0 and _changes() != generation:
+        return  # a name changed while this was resolved: nothing kept (see resolve)
+    if _threads_running():
+        # Another thread may change a name between this walk's look at it and now -- its
+        # audited change fires (and forgets) before the change is made: an answer kept now
+        # could be kept stale, and its identity, taken after the change, would validate it
+        # for good. While other threads run, answers are not kept (each is walked afresh).
         return
     if _len(_RESOLVED) >= _CACHE_LIMIT:
         _forget_all()
@@ -357,6 +371,12 @@ def _index(name: str) -> None:
         if parent == "/":
             return
         name = parent
+
+
+def single_threaded() -> bool:
+    """Whether no thread but this one runs Python code the sandbox knows of (then an answer
+    may be kept: see :func:`_keep`)."""
+    return not _threads_running()
 
 
 def cacheable(path: str, resolved: str) -> bool:

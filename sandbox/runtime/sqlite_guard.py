@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     Decide = Callable[[str, str, str], bool]
 
-__all__ = ["UNDECODABLE", "attach_targets", "guard_connection", "parse_uri"]
+__all__ = ["UNDECODABLE", "attach_targets", "flush_pending", "guard_connection", "parse_uri"]
 
 UNDECODABLE = "<undecodable>"
 """The target of a name that cannot be read safely (not an exact ``str``): always refuse it."""
@@ -64,6 +64,9 @@ _SQLITE_DENY = 1
 _realpath = _paths.realpath
 _type = type
 _str = str
+_list = list
+_append_list = list.append
+_tuple: Any = tuple
 _Exception = Exception
 _getcwd = os.getcwd
 _startswith = str.startswith
@@ -188,14 +191,54 @@ def _decide_attach(name: Any, decide: Decide) -> int:
     return _SQLITE_OK
 
 
-def _base_methods() -> tuple[Any, Any]:
-    methods = _state.get("methods")
-    if methods is None:
-        # A connection exists, so sqlite3 is loaded: this import only reads sys.modules.
-        import sqlite3
+_type_mro = type.__dict__["__mro__"].__get__  # the class's own MRO (no metaclass code runs)
+_type_dict = type.__dict__["__dict__"].__get__
+_type_flags = type.__dict__["__flags__"].__get__
+_type_name = type.__dict__["__name__"].__get__
+_mappingproxy_get = type(_type_dict(int)).get
+_MethodDescriptor = type(str.join)
+_HEAPTYPE = 1 << 9
+_IMMUTABLETYPE = 1 << 8
 
-        methods = _state["methods"] = (sqlite3.Connection.set_authorizer, sqlite3.ProgrammingError)
-    return methods
+
+def _set_authorizer_of(connection: Any) -> Any:
+    """``sqlite3.Connection.set_authorizer`` of the object's own class, or ``None`` (not a
+    connection). Read from the class's MRO with the raw descriptors of ``type`` (no attribute of
+    the function's classes runs) and only from a class the C library made -- a static type, or a
+    heap type marked immutable (what ``_sqlite3`` makes from 3.12 on), never a class of
+    Python's: those cannot set that flag, nor replace what such a class holds. No import runs
+    (``sys.modules`` is the function's to plant in)."""
+    try:
+        mro = _type_mro(_type(connection))
+    except _Exception:
+        return None
+    for cls in mro:
+        flags = _type_flags(cls)
+        if flags & _HEAPTYPE and not flags & _IMMUTABLETYPE:
+            continue  # a class of Python's
+        if _type_name(cls) != "Connection":
+            continue
+        method = _mappingproxy_get(_type_dict(cls), "set_authorizer")
+        if _type(method) is _MethodDescriptor:
+            return method
+    return None
+
+
+def _set(connection: Any, authorize: Any) -> str:
+    """Install the authorizer: ``"done"``, ``"later"`` (not initialised yet: the C library's
+    refusal, "Base Connection.__init__ not called"), or ``"never"`` (closed, or not a
+    connection at all). Nothing it raises leaves."""
+    set_authorizer = _set_authorizer_of(connection)
+    if set_authorizer is None:
+        return "never"
+    try:
+        set_authorizer(connection, authorize)
+    except _Exception as exc:
+        message = exc.args[0] if _type(exc.args) is _tuple and exc.args else ""
+        if _type(message) is _str and _find(message, "__init__") >= 0:
+            return "later"
+        return "never"
+    return "done"
 
 
 def _authorizer(decide: Decide) -> Callable[[int, Any, Any, Any, Any], int]:
@@ -208,33 +251,50 @@ def _authorizer(decide: Decide) -> Callable[[int, Any, Any, Any, Any], int]:
 
 
 def _flush(frame: Any, event: str, arg: Any) -> None:
-    """Profile function: install the authorizers this thread's new connections still wait for."""
-    entry = _PENDING.get(_get_ident())
-    if entry is None:
-        return
-    set_authorizer, programming_error = _base_methods()
-    waiting: list[tuple[Any, Any]] = []
-    for connection, authorize in entry[0]:
-        try:
-            set_authorizer(connection, authorize)
-        except programming_error as exc:
-            # Still inside connect() (a later audit hook or our own caller is running
-            # Python code before __init__ finished): try again at the next event. A closed
-            # connection needs nothing any more.
-            message = exc.args[0] if exc.args else ""
-            if _type(message) is _str and _find(message, "closed") < 0:
-                waiting.append((connection, authorize))
-        except _Exception:
-            pass  # not a real connection (a forged event): nothing to guard
-    previous = entry[1] if _callable(entry[1]) else None  # a C profiler cannot be put back
-    entry[2] += 1
-    if not waiting or entry[2] > _MAX_EVENTS:
-        _PENDING.pop(_get_ident(), None)
-        _setprofile(previous)
-    else:
-        entry[0] = waiting
+    """Profile function: install the authorizers this thread's new connections still wait for,
+    then hand the event to the profiler that was there (when called as the profile function
+    itself; the hook calls :func:`flush_pending` instead, which calls no profiler)."""
+    previous = flush_pending()
     if previous is not None:
         previous(frame, event, arg)  # the event belongs to the profiler that was there
+
+
+def flush_pending() -> Any:
+    """Install the authorizers this thread's new connections still wait for; once none waits,
+    put the previous profile function back. Returns it (``None`` while still waiting).
+
+    The sandbox never drops the last reference to an object of the function's here (that
+    could run its finalizer, or its fields' finalizers, inside the hook): the list that held
+    the connections is parked in a reference cycle, which the collector frees later, outside.
+    """
+    entry = _PENDING.get(_get_ident())
+    if entry is None:
+        return None
+    waiting: list[Any] = []
+    for connection, authorize in entry[0]:
+        if _set(connection, authorize) == "later":
+            # Still inside connect() (a later audit hook or our own caller is running
+            # Python code before __init__ finished): try again at the next event.
+            waiting.append((connection, authorize))
+    connection = None
+    previous = entry[1] if _callable(entry[1]) else None  # a C profiler cannot be put back
+    entry[2] += 1
+    done = entry[0]
+    entry[0] = waiting
+    _park(done)
+    if not waiting or entry[2] > _MAX_EVENTS:
+        _park(_PENDING.pop(_get_ident(), None))
+        _setprofile(previous)
+        return previous
+    return None
+
+
+def _park(held: Any) -> None:
+    """Let go of ``held`` (a list of the sandbox's own) without freeing what it holds now: it
+    joins a reference cycle, freed by the cyclic collector -- which the hook's core holds off
+    while the callback runs -- later, outside the hook."""
+    if _type(held) is _list:
+        _append_list(held, held)
 
 
 def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
@@ -247,8 +307,9 @@ def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
     event. Any Python-level call or return after ``connect()`` (``conn.execute`` itself is one)
     fires it before the connection can run a statement. The base class's ``set_authorizer`` is
     called, never the connection's own (a ``factory=`` subclass may override it). A connection
-    that is already initialised is guarded at once. Raises ``TypeError`` when ``connection`` is
-    not a ``sqlite3.Connection``; the hook treats that like any internal error.
+    that is already initialised is guarded at once; an object that is no connection (a forged
+    event), or a closed one, needs nothing and is left alone. Nothing is raised, no import runs,
+    and nothing of the function's is freed here (see :func:`flush_pending`).
 
     Parameters
     ----------
@@ -272,13 +333,10 @@ def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
     ...
     sqlite3.DatabaseError: not authorized
     """
-    set_authorizer, programming_error = _base_methods()
     authorize = _authorizer(decide)
-    try:
-        set_authorizer(connection, authorize)
-        return
-    except programming_error:
-        pass  # not initialised yet: the usual case from the audit event
+    outcome = _set(connection, authorize)
+    if outcome != "later":
+        return  # guarded now, or nothing to guard (closed, or not a connection: a forged event)
     ident = _get_ident()
     entry = _PENDING.get(ident)
     current = _getprofile()
@@ -287,6 +345,7 @@ def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
         entry[0].append((connection, authorize))
         if current is profile:
             return
+        _park([entry[1]])  # (the profile function replaced: not freed here either)
         entry[1] = current  # something replaced the one-shot profile function: arm it again
     else:
         _PENDING[ident] = [[(connection, authorize)], current, 0]

@@ -1330,3 +1330,92 @@ attempt("after_swap_new_job", lambda: job(4))
         "after_swap_new_job done",
     ], result.stderr
     assert not (tmp_path / "data" / "planted.txt").exists()
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_an_answer_decided_while_another_thread_swaps_a_folder_is_not_kept(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder in allowed/ that another thread keeps swapping for a link to secret/
+    # (audited renames and links, all allowed: their events fire before the change is made)
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+L, R = A + "/L", A + "/real"
+X = L + "/key.txt"
+os.mkdir(L)
+sys.setswitchinterval(1e-5)
+state = {"stop": False}
+def flipper():
+    while True:
+        os.rename(L, R)
+        os.symlink(BASE + "/secret", L)
+        if state["stop"]:
+            return                  # stops with L a link to secret/
+        os.remove(L)
+        os.rename(R, L)
+thread = threading.Thread(target=flipper); thread.start()
+deadline = time.time() + 1.0
+while time.time() < deadline:      # WHEN the function opens L/key.txt throughout
+    try:
+        open(X).read()
+    except OSError:
+        pass
+state["stop"] = True; thread.join()
+# THEN with no other thread left, the name is decided on where it leads now: the secret
+try:
+    open(X).read()
+    print("after", "READ")
+except PermissionError:
+    print("after", "REFUSED")
+"""
+    )
+    result = child(code, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
+    # (what a decision raced by the thread saw is the documented check-to-use window; what
+    # matters is that none of it is kept as an answer for later)
+    assert "after REFUSED" in result.lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_fifo_opened_blocking_is_refused_and_one_opened_non_blocking_is_not(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder whose every name may be read and written (the core answers new names
+    # there itself once one was decided), and a FIFO made in it with no audit event
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+open(A + "/plain.txt", "w").write("x")
+open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
+os.mkfifo(A + "/fifo")
+os.symlink(A + "/fifo", A + "/to-fifo")
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except PermissionError:
+        print(label, "REFUSED")
+# WHEN the function opens it blocking (a signal handler could swap the name before the
+# retried open), through a link to it, and without blocking
+attempt("blocking", lambda: os.open(A + "/fifo", os.O_RDONLY))
+attempt("builtin", lambda: open(A + "/fifo"))
+attempt("through-link", lambda: os.open(A + "/to-fifo", os.O_RDONLY))
+attempt("non-blocking", lambda: os.close(os.open(A + "/fifo", os.O_RDONLY | os.O_NONBLOCK)))
+attempt("plain", lambda: open(A + "/plain.txt").read())
+"""
+    )
+    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (Landlock: no mkfifo)
+    result = child(
+        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
+    )
+    # THEN a blocking open of the FIFO is refused, however it is named; a non-blocking one
+    # (it returns at once: nothing retries it) and a regular file are not
+    assert result.lines == [
+        "blocking REFUSED",
+        "builtin REFUSED",
+        "through-link REFUSED",
+        "non-blocking ALLOWED",
+        "plain ALLOWED",
+    ], result.stdout + result.stderr

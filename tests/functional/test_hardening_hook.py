@@ -441,3 +441,226 @@ attempt("swapped", lambda: subprocess.run(["wc", "-c", os.path.abspath("allowed.
     outcome = _outcomes(_run(child, tmp_path, attack))
     # THEN the exec is decided again at fork_exec, on the argv the child would really get
     assert outcome["swapped"] == "REFUSED"
+
+
+# Round 9 (a red team against the native core): every way the function's code got hold of the
+# callback's frames -- and from them everything the hook decides with -- by making the hook
+# raise, or by running its code inside the hook (a finalizer, a codec, an import, a warning).
+ROUND9_FRAMES = """
+from sandbox.runtime import core
+RUNTIME = os.path.dirname(core.__file__)
+def sandbox_frames(exc):
+    found, seen, pending = [], set(), [exc]
+    while pending:
+        e = pending.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        tb = e.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            while frame is not None:
+                if frame.f_code.co_filename.startswith(RUNTIME):
+                    found.append(frame.f_code.co_name)
+                frame = frame.f_back
+            tb = tb.tb_next
+        pending += [e.__context__, e.__cause__]
+    return found
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round9_nothing_the_hook_raises_leads_to_its_frames(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a forged SQLite event handing the hook a non-connection, and refused opens at every
+    # stack depth under a low recursion limit (where the hook itself runs out of stack)
+    attack = (
+        ROUND9_FRAMES
+        + """
+leaks, raised = [], set()
+try:
+    sys.audit("sqlite3.connect/handle", 42)
+    print("forged", "quiet")
+except Exception as exc:
+    print("forged", type(exc).__name__)
+    leaks += sandbox_frames(exc)
+def at_depth(n):
+    if n:
+        return at_depth(n - 1)
+    try:
+        open("secret.txt").read()
+    except BaseException as exc:
+        raised.add(type(exc).__name__)
+        leaks.extend(sandbox_frames(exc))
+sys.setrecursionlimit(300)
+for depth in range(200, 300):
+    try:
+        at_depth(depth)
+    except RecursionError:
+        pass
+sys.setrecursionlimit(1000)
+print("raised", sorted(raised))
+print("leaks", len(leaks))
+"""
+    )
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN the forged event is ignored, every refusal is a PermissionError, and nothing raised
+    # leads to a frame of the sandbox's hook (native; the Python core stays on the stack of what
+    # it raises -- its documented limit -- but never with the callback's frames: checked below)
+    lines = result.lines
+    assert "forged quiet" in lines, result.stdout + result.stderr
+    raised = next(line for line in lines if line.startswith("raised"))
+    assert "RecursionError" not in raised or core == "python", raised
+    assert "PermissionViolation" in raised or "PermissionError" in raised, raised
+    if core == "native":
+        assert "leaks 0" in lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round9_no_code_of_the_functions_runs_inside_the_hook(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN code of the function's placed where the hook used to run it: a finalizer of a
+    # connection the hook waits on, a planted IDNA codec, a planted sqlite3 module, and a
+    # rebound warnings.showwarning (each records whether it ran inside the hook)
+    attack = """
+import sqlite3, types, warnings, codecs
+from sandbox.runtime import core
+inside = []
+class Evil(sqlite3.Connection):
+    def __del__(self):
+        inside.append(("finalizer", core.inside()))
+def connections():
+    connection = Evil(":memory:")
+    connection.close()
+    yield connection
+list(map(sys.audit, ["sqlite3.connect/handle", "x"], connections()))
+def planted_codec(name):
+    inside.append(("codec", core.inside()))
+codecs.register(planted_codec); codecs.unregister(planted_codec)
+fake = types.ModuleType("encodings.idna")
+fake.getregentry = lambda: inside.append(("codec", core.inside()))
+sys.modules["encodings.idna"] = fake
+attempt("unicode-name", lambda: socket.getnameinfo(("\\u00fc", 80), 0))
+fake_sqlite = types.ModuleType("sqlite3")
+fake_sqlite.__getattr__ = lambda name: inside.append(("sqlite", core.inside()))
+sys.modules["sqlite3"] = fake_sqlite
+list(map(sys.audit, ["sqlite3.connect/handle"], [object()]))
+warnings.simplefilter("always")
+warnings.showwarning = lambda *a, **k: inside.append(("warning", core.inside()))
+attempt("eval", lambda: eval(compile("'\\\\d'", "<x>", "eval")))
+import gc; gc.collect()
+print("ran-inside", [what for what, was_inside in inside if was_inside])
+print("attempts", "done")
+"""
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN none of it ran inside the hook (the finalizer runs later, outside; no codec, module
+    # or warning function is looked up there), and the Unicode name is refused, never encoded
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+    assert _outcomes(result)["unicode-name"] == "REFUSED", result.stdout
+
+
+def test_round9_a_host_spelled_as_a_number_is_the_address_it_reaches(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a profile whose network rules allow any single-label name (modelled events only:
+    # nothing is resolved or sent)
+    rules = {
+        "network": [
+            {"action": "resolve", "target": "*", "phase": "any"},
+            {"action": "connect", "target": "*:*", "phase": "any"},
+        ]
+    }
+    attack = """
+probe = socket.socket()
+attempt("metadata-dotted", lambda: sys.audit("socket.connect", probe, ("169.254.169.254", 80)))
+attempt("metadata-decimal", lambda: sys.audit("socket.connect", probe, ("2852039166", 80)))
+attempt("metadata-hex", lambda: sys.audit("socket.connect", probe, ("0xa9fea9fe", 80)))
+attempt("metadata-short", lambda: sys.audit("socket.connect", probe, ("169.254.43518", 80)))
+attempt("loopback-decimal", lambda: sys.audit("socket.connect", probe, ("2130706433", 80)))
+"""
+    result = _run(child, tmp_path, attack, rules=rules)
+    # THEN every spelling of the metadata address is refused by the ceiling, and a number the
+    # C library reads as an address is decided as that address (here: no rule allows it)
+    outcomes = _outcomes(result)
+    for label in ("metadata-dotted", "metadata-decimal", "metadata-hex", "metadata-short"):
+        assert outcomes[label] == "REFUSED", result.stdout + result.stderr
+    assert outcomes["loopback-decimal"] == "REFUSED", result.stdout
+
+
+def test_round9_the_hook_reads_modules_imported_after_install(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a function that imports socket.py only after the install (the hook used to read a
+    # copy of sys.modules taken at install), and a warnings module planted after it
+    attack = """
+del sys.modules["socket"]
+import socket as late_socket                  # a fresh socket.py, loaded after the install
+import types
+from sandbox.runtime import core
+ran = []
+fake = types.ModuleType("warnings")
+fake.filters = [("always", None, Warning, None, 0)]
+fake._showwarnmsg = lambda msg: ran.append(core.inside())
+fake.showwarning = lambda *a, **k: ran.append(core.inside())
+fake.defaultaction, fake.onceregistry, fake._filters_mutated = "always", {}, lambda: None
+real_warnings = sys.modules["warnings"]
+sys.modules["warnings"] = fake
+attempt("eval", lambda: eval("'\\\\d'"))
+sys.modules["warnings"] = real_warnings
+peer = late_socket.socket()
+# WHEN the function wraps that descriptor in a new socket object (an adoption)
+attempt("adopt", lambda: late_socket.socket(fileno=os.dup(peer.fileno())))
+print("warning-ran-inside", [was for was in ran if was])
+"""
+    result = _run(child, tmp_path, attack)
+    outcomes = _outcomes(result)
+    # THEN the adoption is decided as one (refused: not learned), even with socket.py loaded
+    # late, and the planted warnings module's functions never ran inside the hook
+    assert outcomes["adopt"] == "REFUSED", result.stdout + result.stderr
+    assert "warning-ran-inside []" in result.lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("planted", [False, True], ids=["rebound", "planted"])
+def test_round9_no_warning_function_runs_while_the_hook_shapes_an_eval(
+    child: RunChild, tmp_path: Path, planted: bool
+) -> None:
+    # GIVEN the function's own eval site (learned), and warning functions of the function's:
+    # rebound on the warnings module, or a whole warnings module planted after the install
+    (tmp_path / "app.py").write_text("def run(source):\n    return eval(source)\n")
+    rules = {
+        "modules": [{"action": "import", "target": "app", "phase": "any"}],
+        "code": [{"action": "compile", "target": "{task}/app.py:run", "phase": "invoke"}],
+    }
+    attack = f"""
+import types, warnings
+from sandbox.runtime import core
+sys.path.insert(0, os.getcwd())
+import app
+ran = []
+if {planted!r}:
+    fake = types.ModuleType("warnings")
+    fake.filters = [("always", None, Warning, None, 0)]
+    fake._showwarnmsg = lambda msg: ran.append(core.inside())
+    fake.showwarning = lambda *a, **k: ran.append(core.inside())
+    fake.defaultaction, fake.onceregistry = "always", {{}}
+    fake._filters_mutated = lambda: None
+    sys.modules["warnings"] = fake
+else:
+    warnings.simplefilter("always")
+    warnings.showwarning = lambda *a, **k: ran.append(core.inside())
+# WHEN the site evaluates a source the parser warns about (an invalid escape)
+attempt("eval", lambda: app.run("'\\\\d'"))
+print("ran-inside", [was for was in ran if was])
+"""
+    result = _run(child, tmp_path, attack, rules=rules)
+    # THEN nothing of the function's ran inside the hook (the compile itself may warn later,
+    # outside it); with a planted module the source cannot be shaped safely: refused
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+    if not planted:
+        assert _outcomes(result)["eval"] == "DONE", result.stdout

@@ -124,17 +124,27 @@ def test_open_of_an_fd_is_not_a_file_access() -> None:
         ("[::1]", "::1"),
         ("0:0:0:0:0:0:0:1", "::1"),
         ("::ffff:10.0.0.1", "10.0.0.1"),
-        ("127.000.0.1", None),  # not a canonical IPv4 literal: treated as a name
-        ("bücher.example", "xn--bcher-kva.example"),
+        # every form the C library reads as an IPv4 address without a lookup is that address
+        ("127.000.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("2852039166", "169.254.169.254"),
+        ("127.0.0.1 x", "127.0.0.1 x"),  # a space: no address, no name getaddrinfo reads
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
         ("", None),
     ],
 )
 def test_host_normalisation(given: object, expected: str | None) -> None:
-    result = norm_host(given)
-    if expected is None and given == "127.000.0.1":
-        assert result == "127.000.0.1"
-    else:
-        assert result == expected
+    assert norm_host(given) == expected
+
+
+def test_a_host_name_not_in_ascii_form_is_undecodable() -> None:
+    # GIVEN a Unicode name (its IDNA form would need the codec registry inside the hook)
+    # WHEN it is normalised THEN it is refused as undecodable, never encoded
+    result = norm_host("bücher.example")
+    assert result is not None and result.startswith(UNDECODABLE)
 
 
 def test_ip_and_host_port_forms() -> None:

@@ -4,7 +4,9 @@ Every path is resolved against what the kernel will use: the directory behind ``
 file behind an fd argument (``os.chmod(fd)``, ``os.listdir(fd)``...), or the working directory.
 The ``open`` event carries no ``dir_fd`` (``os.open(name, flags, dir_fd=fd)`` raises it with the
 bare name): a relative ``os.open`` is decided against every directory the name could be in —
-the working directory and each directory descriptor the process holds — where it exists.
+the working directory and each directory descriptor the process holds — where it exists, and
+for an open that may create, wherever it could be made; a directory where the name cannot be
+looked at, or a descriptor table that cannot be read, makes it undecidable.
 Events that change how paths resolve (remove, rename, link, symlink, mkdir/rmdir, mode and
 owner changes, the shutil trees) fire before the operation: they are decided like any other,
 then drop the cached answers that depend on the names they change (``paths.forget_below``).
@@ -18,7 +20,7 @@ from .. import paths
 from ..categories import UNDECODABLE
 from ..core import phase as _phase
 from ..sqlite_guard import parse_uri as _parse_uri
-from ..values import as_int, as_path, undecodable
+from ..values import PATH_MAX, as_int, as_path, undecodable
 from ..values import open_actions as _open_actions
 from . import code as _code
 
@@ -40,8 +42,16 @@ _readlink = os.readlink
 _stat = os.stat
 _lstat = os.lstat
 _S_ISDIR = __import__("stat").S_ISDIR
+_S_ISFIFO = __import__("stat").S_ISFIFO
+_O_NONBLOCK = os.O_NONBLOCK
 _OSError = OSError
 _ValueError = ValueError
+_ENOENT = __import__("errno").ENOENT
+# lstat errors that mean "no such name here" (missing, or a file where a folder would be):
+# the kernel finds none either. Any other error leaves the name unknown.
+_ABSENT = frozenset({_ENOENT, __import__("errno").ENOTDIR})
+_O_CREAT = os.O_CREAT
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # (Linux: includes O_DIRECTORY)
 _forget_below = paths.forget_below
 _changed_name = paths.changed_name
 _resolve = paths.resolve
@@ -94,22 +104,26 @@ def _arg(args: tuple[Any, ...], index: int) -> Any:
     return args[index] if _len(args) > index else None
 
 
-def _directory_fds() -> tuple[list[str], list[int]]:
+def _directory_fds() -> tuple[list[str], list[int]] | None:
     """Directories the process holds descriptors on (candidates for an unseen ``dir_fd``):
     those with a name, and the descriptors of those without one (removed, or not the folder
-    their old name leads to now)."""
+    their old name leads to now). ``None`` when the descriptor table cannot be read (listing
+    ``/proc/self/fd`` needs a free descriptor: it fails with a full table): any descriptor
+    could be the one the kernel uses, so the caller refuses."""
     found: list[str] = []
     unnamed: list[int] = []
     try:
         names = _listdir("/proc/self/fd")
     except _OSError:
-        return found, unnamed
+        return None
     for name in names:
         link = "/proc/self/fd/" + name
         try:
             held = _stat(link)  # the descriptor's own file, whatever its name
-        except _OSError:
-            continue  # closed meanwhile
+        except _OSError as exc:
+            if exc.errno == _ENOENT:
+                continue  # closed meanwhile (the listing's own descriptor, among others)
+            return None  # a descriptor the sandbox cannot look at may be a folder
         if not _S_ISDIR(held.st_mode):
             continue
         try:
@@ -130,60 +144,116 @@ def _same_file(a: Any, b: Any) -> bool:
     return bool(a.st_dev == b.st_dev and a.st_ino == b.st_ino)
 
 
-def _relative_os_open(actions: tuple[str, ...], name: str) -> list[Access]:
+def _may_create(flags: int | None) -> bool:
+    """Whether an ``os.open`` with these flags may make a file where the name leads
+    (``O_CREAT``; ``O_TMPFILE``, whose unnamed file goes in the folder it names): unknown
+    flags may."""
+    if flags is None:
+        return True
+    return bool(flags & _O_CREAT) or (_O_TMPFILE != 0 and (flags & _O_TMPFILE) == _O_TMPFILE)
+
+
+def _relative_os_open(actions: tuple[str, ...], name: str, flags: int | None) -> list[Access]:
     """``os.open`` of a relative name: the event does not say which ``dir_fd`` the kernel uses.
 
     Decided against every folder the kernel could start from — the working directory and each
-    folder the process holds a descriptor on — where the name exists; for a name that exists
-    nowhere (a file being created), wherever its folder exists. A folder held by a descriptor
-    that has no name any more (removed; the kernel still resolves from it, ``..`` included)
-    cannot be decided on: such a name is refused.
+    folder the process holds a descriptor on. An open that cannot create is decided where the
+    name exists (from any other folder the kernel fails); one that may create
+    (:func:`_may_create`) in every folder where the name exists or could be made (its own
+    folder exists): the kernel makes it in whichever folder the call really names. A name
+    that exists nowhere is decided where its folder exists (or from the working directory):
+    the kernel refuses it, and learn records what was asked. Refused outright (undecidable):
+    a descriptor table that cannot be read, a folder where the name cannot be looked at
+    (longer than ``PATH_MAX`` from there, no search right, a link loop: any error but "no
+    such name"), and a name reachable from a folder with no name to decide on (a descriptor
+    on a removed folder: the kernel still resolves from it, ``..`` included).
     """
-    folders, unnamed = _directory_fds()
+    fds = _directory_fds()
+    if fds is None:
+        return _undecidable(actions, "a descriptor table that cannot be read")
+    folders, unnamed = fds
     here = paths.cwd()
     if here is None:
         # The working directory has no name (removed, or longer than PATH_MAX): the kernel
         # resolves from it, ".." included, to where the sandbox cannot say.
-        return [
-            ("files", action, UNDECODABLE + "a working directory with no name", None)
-            for action in actions
-        ]
-    bases = [here, *folders]
-    cut = _str_rfind(name, "/")
-    candidates = _existing(bases, unnamed, name)
-    if not candidates:
-        # A new name: the kernel creates it in whichever of these folders holds its folder.
-        folder, leaf = (name[:cut], name[cut:]) if cut > 0 else (".", "/" + name)
-        candidates = _existing(bases, unnamed, folder, leaf)
+        return _undecidable(actions, "a working directory with no name")
+    creates = _may_create(flags)
+    existing: list[str] = []
+    missing: list[str] = []  # (folders where the name is not: where it could be made)
+    for base in (here, *folders):
+        full = (base if base != "/" else "") + "/" + name
+        found = _look(full)
+        if found is None:
+            missing.append(full)
+        elif found:
+            resolved = _resolved(full)
+            if resolved not in existing:
+                existing.append(resolved)
+        else:
+            return _undecidable(
+                actions, "a name that cannot be looked at from a folder it may be in"
+            )
+    for fd in unnamed:
+        full = "/proc/self/fd/" + _str(fd) + "/" + name
+        found = _look(full)
+        if found is None:
+            missing.append(full)
+        else:
+            # (found or not looked at: either way from a folder with no name)
+            return _undecidable(actions, "a name under a removed folder's descriptor")
+    candidates = existing
+    if creates or not existing:
+        for full in missing:
+            place = _could_be_made(full)
+            if place is None:
+                continue  # its folder is not there: the kernel fails from this one
+            if not place or _str_startswith(full, "/proc/self/fd/"):
+                return _undecidable(actions, "a new name whose folder cannot be looked at")
+            resolved = _resolved(full)
+            if resolved not in candidates:
+                candidates.append(resolved)
     if not candidates:
         target = target_of(name)
         candidates = [] if target is None else [target]
     return [("files", action, c, None) for c in candidates for action in actions]
 
 
-def _existing(bases: list[str], unnamed: Any, name: str, then: str = "") -> list[str]:
-    """Where ``name`` exists, from each base folder: ``realpath(base/name + then)``; an
-    undecodable marker when it exists under a descriptor's folder that has no name."""
-    found: list[str] = []
-    for base in bases:
-        full = (base if base != "/" else "") + "/" + name
-        try:
-            _lstat(full)
-        except (_OSError, _ValueError):
-            continue
-        resolved = _resolve(full + then)
-        if resolved is None:
-            resolved = UNDECODABLE + "unresolvable path"
-        if resolved not in found:
-            found.append(resolved)
-    for fd in unnamed:
-        try:
-            _lstat("/proc/self/fd/" + _str(fd) + "/" + name)
-        except (_OSError, _ValueError):
-            continue
-        found.append(UNDECODABLE + "a name under a removed folder's descriptor")
-        break
-    return found
+def _undecidable(actions: tuple[str, ...], why: str) -> list[Access]:
+    return [("files", action, UNDECODABLE + why, None) for action in actions]
+
+
+def _look(full: str) -> bool | None:
+    """Whether the name ``full`` is there (``lstat``): ``True``; ``None`` when there is no such
+    name (``ENOENT``, ``ENOTDIR``: the kernel finds none either); ``False`` when it cannot be
+    looked at (too long, no search right, a loop...): the kernel, starting from a descriptor
+    rather than this spelling, may well find it."""
+    if _len(full) > PATH_MAX:
+        return False
+    try:
+        _lstat(full)
+    except _OSError as exc:
+        return None if exc.errno in _ABSENT else False
+    except _ValueError:
+        return False
+    return True
+
+
+def _could_be_made(full: str) -> bool | None:
+    """Whether the missing name ``full`` could be made: its folder (followed) is a folder
+    (``True``); ``None`` when that is not there; ``False`` when it cannot be looked at."""
+    folder = full[: _str_rfind(full, "/")] or "/"
+    try:
+        mode = _stat(folder).st_mode
+    except _OSError as exc:
+        return None if exc.errno in _ABSENT else False
+    except _ValueError:
+        return False
+    return True if _S_ISDIR(mode) else None
+
+
+def _resolved(full: str) -> str:
+    resolved = _resolve(full)
+    return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
 
 
 # What the import system and the traceback machinery read for themselves: module files under
@@ -272,13 +342,16 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         and not _str_startswith(value, "/")
         and not _str_startswith(value, UNDECODABLE)
     ):
-        return _relative_os_open(actions, value)
+        return _blocking_fifos(_relative_os_open(actions, value, as_int(flags)), flags)
     reading = actions is _READ
     if reading and _type(value) is _str and _phase() == "init" and _imports_at_init(value):
         return None
     accesses = _one(actions[0], path)
     if not accesses:
         return accesses
+    checked = _blocking_fifos(accesses, flags)
+    if checked is not accesses:
+        return checked
     if reading:
         return None if _for_the_machinery(accesses[0][2], False, value) else accesses
     return [
@@ -286,6 +359,36 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         for category, _, target, detail in accesses
         for action in actions
     ]
+
+
+def _blocking_fifos(accesses: list[Access], flags: Any) -> list[Access]:
+    """``accesses``, or a refusal when one of them opens a FIFO without ``O_NONBLOCK``. Such an
+    open blocks until the other end opens; a signal interrupts it, and CPython runs the Python
+    handler before it retries the open -- with no new audit event, on the name as it is then:
+    a handler that swaps the name for a link makes the retry open what the decision never saw.
+    (The native core answers opens of regular files and directories only: see _core.c.)"""
+    bits = as_int(flags)
+    if bits is None or bits & _O_NONBLOCK:
+        return accesses
+    for access in accesses:
+        target = access[2]
+        if _str_startswith(target, UNDECODABLE):
+            continue
+        try:
+            mode = _stat(target).st_mode
+        except (_OSError, _ValueError):
+            continue  # not there (a create makes a regular file), or refused by the kernel
+        if _S_ISFIFO(mode):
+            return [
+                (
+                    "files",
+                    access[1],
+                    UNDECODABLE + "a FIFO opened blocking (its open is retried after "
+                    "signal handlers run)",
+                    None,
+                )
+            ]
+    return accesses
 
 
 def _imports_at_init(value: str) -> bool:

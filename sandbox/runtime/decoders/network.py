@@ -33,18 +33,19 @@ _str_rstrip = str.rstrip
 _str_startswith = str.startswith
 _str_endswith = str.endswith
 _str_isascii = str.isascii
-_str_encode = str.encode
 _bytes_decode = bytes.decode
 _str_partition = str.partition
 _inet_pton = _socket.inet_pton
 _inet_ntop = _socket.inet_ntop
+_inet_aton = _socket.inet_aton
+_str_isspace = str.isspace
+_str_split = str.split
 _AF_INET = _socket.AF_INET
 _AF_INET6 = _socket.AF_INET6
 _AF_UNIX = getattr(_socket, "AF_UNIX", 1)
 _sock_family = _socket.socket.__dict__["family"].__get__  # the C member: a raw int
 _OSError = OSError
 _ValueError = ValueError
-_UnicodeError = UnicodeError
 
 _FAMILIES: dict[int, str] = {_AF_INET: "inet", _AF_INET6: "inet6", _AF_UNIX: "unix"}
 for _name in ("AF_NETLINK", "AF_PACKET", "AF_BLUETOOTH", "AF_CAN", "AF_ALG", "AF_VSOCK"):
@@ -60,13 +61,28 @@ _TYPE_MASK = ~(getattr(_socket, "SOCK_NONBLOCK", 0) | getattr(_socket, "SOCK_CLO
 
 
 def norm_ip(text: str) -> str | None:
-    """Canonical IP text (IPv4-mapped IPv6 becomes IPv4), or ``None`` if not an IP literal."""
+    """Canonical IP text (IPv4-mapped IPv6 becomes IPv4), or ``None`` if not an IP literal.
+
+    IPv4 in every form the C library reads as an address without a lookup (``inet_aton``:
+    ``127.1``, ``2130706433``, ``0x7f000001``, ``0177.0.0.1``) is that address: a name
+    rule or the ceiling compared as text would miss what the connect really reaches.
+
+    Example
+    -------
+    >>> norm_ip("2852039166"), norm_ip("127.1"), norm_ip("example.com")
+    ('169.254.169.254', '127.0.0.1', None)
+    """
     try:
         return _inet_ntop(_AF_INET, _inet_pton(_AF_INET, text))
     except (_OSError, _ValueError):
         pass
     if ":" not in text:
-        return None
+        if not text or _str_isspace(text[-1:]) or _len(_str_split(text)) != 1:
+            return None  # (inet_aton stops at a space: getaddrinfo reads no such name as one)
+        try:
+            return _inet_ntop(_AF_INET, _inet_aton(text))
+        except (_OSError, _ValueError):
+            return None
     text, _, scope = _str_partition(text, "%")
     try:
         packed = _inet_pton(_AF_INET6, text)
@@ -96,10 +112,10 @@ def norm_host(host: Any) -> str | None:
     if ip is not None:
         return ip
     if not _str_isascii(text):
-        try:
-            return _bytes_decode(_str_encode(text, "idna"), "ascii")
-        except _UnicodeError:
-            return UNDECODABLE + "host"
+        # A name in Unicode, not in its ASCII (IDNA) form: encoding it here would run the
+        # codec registry's code inside the hook (a lookup the function can plant a module
+        # for). Libraries encode names before they reach the socket; such a name is refused.
+        return UNDECODABLE + "host not in ASCII (IDNA) form"
     return text
 
 
@@ -150,25 +166,52 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
 
 
 _SOCKET_INIT: list[Any] = []  # socket.socket.__init__'s code, once socket.py is loaded
-_sys_modules = __import__("sys").modules
+# sys.modules itself, live (in a tuple: the hook's frozen copy copies module-level dicts, and
+# socket.py may be imported after install).
+_LIVE_MODULES = (__import__("sys").modules,)
 _object_getattribute = object.__getattribute__
+_ModuleType = type(_socket)
+_module_dict = _ModuleType.__dict__["__dict__"].__get__  # type: ignore[index]
+_mappingproxy_items = type(type.__dict__).items
+_FunctionType = type(lambda: None)
+_function_code = _FunctionType.__dict__["__code__"].__get__
+_SOCKET_METHODS = ("__init__", "accept", "dup")
+_SOCKET_PY = __import__("os").path.join(
+    __import__("os").path.dirname(__import__("os").__file__), "socket.py"
+)
+
+
+def _socket_codes() -> list[Any]:
+    """socket.py's ``socket.__init__``, ``accept`` and ``dup`` code, once socket.py is loaded.
+
+    Read from the live ``sys.modules`` with nothing of anyone's running: an exact module, an
+    exact class, exact functions, their items walked (no lookup that could compare a planted
+    key), and only code of the standard library's own ``socket.py`` (a module planted under
+    that name shows no such code)."""
+    module = lookup(_LIVE_MODULES[0], "socket")
+    if _type(module) is not _ModuleType:
+        return []
+    cls = lookup(_module_dict(module), "socket")
+    if _type(cls) is not type:
+        return []
+    found: dict[str, Any] = {}
+    for key, value in _mappingproxy_items(_type_dict(cls)):
+        if _type(key) is _str and key in _SOCKET_METHODS and _type(value) is _FunctionType:
+            code = _function_code(value)
+            if code.co_filename == _SOCKET_PY:
+                found[key] = code
+    if "__init__" not in found:
+        return []
+    return [found[name] for name in _SOCKET_METHODS if name in found]
 
 
 def _adopting() -> bool:
     """Whether socket.py's constructor is wrapping an existing descriptor (fileno given)."""
     if not _SOCKET_INIT:
-        module = lookup(_sys_modules, "socket")
-        if module is None:
+        codes = _socket_codes()
+        if not codes:
             return False
-        cls = lookup(_object_getattribute(module, "__dict__"), "socket")
-        init = _type_dict(cls).get("__init__") if _type(cls) is type else None
-        if init is None or not hasattr(init, "__code__"):
-            return False
-        _SOCKET_INIT.append(init.__code__)
-        for name in ("accept", "dup"):
-            method = _type_dict(cls).get(name)
-            if method is not None and hasattr(method, "__code__"):
-                _SOCKET_INIT.append(method.__code__)
+        _SOCKET_INIT.extend(codes)
     frame = _caller_frame(3)
     if frame is None or not any(frame.f_code is code for code in _SOCKET_INIT[:1]):
         return False

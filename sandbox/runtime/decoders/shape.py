@@ -32,8 +32,10 @@ sites (template engines, ``namedtuple``) are decided by site only.
 from __future__ import annotations
 
 import _ast
+import sys
 
 from ..categories import UNDECODABLE
+from ..values import lookup
 
 _type = type
 _str = str
@@ -51,6 +53,23 @@ _AST = _ast.AST
 _FLAGS = _ast.PyCF_ONLY_AST | getattr(_ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
 MAX_SOURCE = 65536
 MAX_NODES = 20000
+
+# The parser warns on some sources (an invalid escape, a numeric literal run into a name), and
+# CPython's warning machinery then calls the warnings module's functions -- which the function
+# can rebind -- or writes to sys.stderr, which it can replace: code of the function's would run
+# inside the hook. So the parse runs with an "ignore" filter first in the list the C warning
+# code reads (the warnings module's own `filters`, found in the real sys.modules with no code
+# of anyone's running): the first filter matches every warning, nothing is shown or called.
+# When that list cannot be found so (no warnings module, or one that is not a plain module
+# with a plain list), the source is not shaped: refused.
+# sys.modules itself, live (in a tuple: the hook's frozen copy copies module-level dicts).
+_LIVE_MODULES = (sys.modules,)
+_ModuleType = type(sys)
+_module_dict = _ModuleType.__dict__["__dict__"].__get__  # type: ignore[index]
+_IGNORE_ALL = ("ignore", None, Warning, None, 0)
+_list_insert = list.insert
+_list_pop = list.pop
+_CONTEXT_WARNINGS = bool(getattr(sys.flags, "context_aware_warnings", False))  # (3.14+)
 
 
 # Each node class's fields, captured now (the classes are mutable heap types). Module-level
@@ -94,6 +113,18 @@ def _too_deep(exc: SyntaxError) -> bool:
     return "too complex" in message or "recursion" in message
 
 
+def _warning_filters() -> list[object] | None:
+    """The list of warning filters CPython's C warning code reads now, or ``None`` when it
+    cannot be told without running code of anyone's (see ``_IGNORE_ALL``)."""
+    if _CONTEXT_WARNINGS:
+        return None  # (filters per context: not one list)
+    module = lookup(_LIVE_MODULES[0], "warnings")
+    if _type(module) is not _ModuleType:
+        return None
+    filters = lookup(_module_dict(module), "filters")
+    return filters if _type(filters) is _list else None
+
+
 def features(source: object) -> list[str] | str:
     """The sorted features of ``source`` (text or a syntax tree), or an undecodable target.
 
@@ -122,7 +153,11 @@ def features(source: object) -> list[str] | str:
             except UnicodeDecodeError:
                 pass  # not UTF-8: only a caller's own bytes, read with their cookie
         stack: list[object] = []
+        filters = _warning_filters()
+        if filters is None:
+            return UNDECODABLE + "code shaped with a warnings machinery not the standard one"
         for reading in readings:
+            _list_insert(filters, 0, _IGNORE_ALL)
             try:
                 stack.append(_compile_source(reading, "<shape>", "exec", _FLAGS, True))  # type: ignore[call-overload]
             except SyntaxError as exc:
@@ -137,6 +172,9 @@ def features(source: object) -> list[str] | str:
                 return UNDECODABLE + "code too deeply nested to shape"
             except Exception:
                 return UNDECODABLE + "code the shape parser could not read"
+            finally:
+                if filters and filters[0] is _IGNORE_ALL:
+                    _list_pop(filters, 0)
     elif _dict_get(_FIELDS, kind) is not None:
         stack = [source]  # compile() of a syntax tree built by hand
     else:
