@@ -154,6 +154,13 @@ _stat = os.stat
 _time_ns = time.time_ns
 _OSError = OSError
 _ValueError = ValueError
+_errno = __import__("errno")
+# open errors of a program that say what the exec will do without a look at its first bytes:
+# nothing there (ENOENT, ENOTDIR: the exec fails too), or not readable by this process (EACCES:
+# a #! script it cannot read cannot be read by its interpreter either). Any other error
+# (EMFILE, ENFILE, ENOMEM, EINTR...) leaves the program unknown: its exec is refused.
+_NOT_A_SCRIPT_ERRORS = frozenset({_errno.ENOENT, _errno.ENOTDIR, _errno.EACCES})
+_walk = paths._walk  # (resolved, went through /proc): bound once
 
 CHILD_SITE_DIR = os.path.join(_dirname(os.path.abspath(__file__)), "child_site")
 
@@ -549,11 +556,14 @@ def _problem(
     if _basename(path) == "env" or _basename(real) == "env":
         return _env_problem(argv, env, reference, depth)
     shebang = _shebang(path)
+    if shebang is _UNREAD:
+        # Whether it is a script (of Python?) is unknown: refused, and never kept as plain.
+        return "the program could not be read to look for a #! line"
     if shebang is not None:
         interpreter, extra = shebang
         script_argv = [interpreter, *extra, path, *argv[1:]]
         return _problem(interpreter, script_argv, env, reference, depth + 1)
-    if identity is not None:
+    if identity is not None and shebang is None:
         if _len(_PLAIN) >= _PLAIN_LIMIT:
             _PLAIN.clear()
         _PLAIN[path] = identity
@@ -633,6 +643,12 @@ def judged_plain(path: str) -> tuple[int, int, int, int, int, int, int] | None:
 def _plain_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     """The identity under which ``path``'s verdict may be cached, or ``None`` if it may not."""
     if _type(path) is not _str or not _CACHE_PLAIN or not _startswith(path, "/"):
+        return None
+    # A name that resolves through /proc (/proc/self/cwd/..., /dev/fd/N, a link there) leads
+    # to another file in a child, and one that cannot be walked is unknown: never kept (the
+    # core's exec verdicts are kept only for programs judged plain, see judged_plain).
+    resolved, volatile = _walk(path)
+    if volatile or resolved is None:
         return None
     identity = _file_identity(path)
     if identity is None:
@@ -874,18 +890,27 @@ def _python_name(name: str) -> bool:
     return False
 
 
+# What _shebang answers for a program it could not read for a reason that says nothing about
+# it (see _NOT_A_SCRIPT_ERRORS): unknown, neither "a script" nor "not a script".
+_UNREAD: tuple[str, list[str]] = ("", [])
+
+
 def _shebang(path: str) -> tuple[str, list[str]] | None:
-    """``(interpreter, [argument])`` of a ``#!`` script, as Linux reads it (first line, one arg)."""
+    """``(interpreter, [argument])`` of a ``#!`` script, as Linux reads it (first line, one
+    arg); ``None`` if it is not one; ``_UNREAD`` when an error hides which (see
+    ``_NOT_A_SCRIPT_ERRORS``)."""
     try:
         fd = _os_open(path, _O_RDONLY)
-    except (OSError, ValueError):
-        return None
+    except _OSError as exc:
+        return None if exc.errno in _NOT_A_SCRIPT_ERRORS else _UNREAD
+    except _ValueError:
+        return None  # (a NUL in the name: the exec fails the same way)
     try:
         if not _S_ISREG(_fstat(fd).st_mode):
             return None
         head = _os_read(fd, 256)
-    except OSError:
-        return None
+    except _OSError:
+        return _UNREAD
     finally:
         _os_close(fd)
     if not _bytes_startswith(head, b"#!"):

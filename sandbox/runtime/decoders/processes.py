@@ -3,7 +3,11 @@
 The program is found the way the kernel and C library will find it: ``PATH`` from the ``env``
 argument for ``Popen`` (the caller's own for ``posix_spawnp``), relative entries and relative
 programs against the child's working directory (``cwd=``), and for ``posix_spawn`` — whose event
-does not say whether the ``p`` variant is used — both readings are decided. The environment a
+does not say whether the ``p`` variant is used — both readings are decided. The child tries
+every candidate of a search (and of a ``fork_exec`` list) in order, in its own view (after its
+``chdir`` to ``cwd=`` and the ``dup2`` of its pipes onto 0/1/2): each one that may run is
+decided, and a candidate, ``PATH`` entry or ``cwd=`` through ``/proc`` (``/dev/fd``,
+``/dev/stdin``...) or that cannot be looked at makes the exec undecidable. The environment a
 child gets is part of what it will do: a variable that turns a learned command into other code
 (``LD_PRELOAD``, ``PYTHONPATH``, ``BASH_ENV``...) or redirects the resolver (``LOCALDOMAIN``,
 ``RES_OPTIONS``, ``HOSTALIASES``) is an access of its own (``processes env NAME=value``), whether
@@ -114,6 +118,169 @@ def _is_program(path: str) -> bool:
         return False
 
 
+# Names that lead to another file in the child than here: the child runs with other
+# descriptors on 0/1/2 (dup2 of stdin=/stdout=/stderr=, posix_spawn's file actions), in
+# another working directory (cwd=) and as another process, so /proc/self/... (cwd, fd/N,
+# root, exe), /proc/<pid>/... and the /dev names that link there (/dev/fd/N, /dev/stdin...)
+# are not what this process sees. A program, a PATH entry or a cwd= through one of them is
+# undecidable, whether spelled so or reached through a symlink (paths' walk says so).
+_ELSEWHERE_PREFIXES = ("/proc/", "/dev/fd/", "/dev/stdin/", "/dev/stdout/", "/dev/stderr/")
+_ELSEWHERE_NAMES = frozenset(("/proc", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"))
+_ELSEWHERE = UNDECODABLE + "a name that leads elsewhere in the child (/proc, /dev/fd, /dev/std*)"
+_UNJUDGED = UNDECODABLE + "a program or folder the sandbox cannot look at"
+_BAD_PROGRAM = UNDECODABLE + "a program name holding the argument separator or NUL"
+# lstat/stat errors that mean "no such name" (here and in the child alike); any other error
+# (EACCES, ENAMETOOLONG, ELOOP...) leaves the name unknown: the exec is undecidable.
+_ABSENT = frozenset({__import__("errno").ENOENT, __import__("errno").ENOTDIR})
+_walk = paths._walk  # (resolved, went through /proc): bound once, no module attribute read
+_cacheable = paths.cacheable
+_lstat = os.lstat
+_S_ISLNK = __import__("stat").S_ISLNK
+_str_rfind = str.rfind
+_readlink = os.readlink
+_MAX_LINKS = 40  # the kernel's own limit on symlinks followed in one lookup (ELOOP)
+
+
+def _walked(path: str) -> str | None:
+    """Why the absolute ``path`` may name another file in the child (see
+    ``_ELSEWHERE_PREFIXES``) or cannot be looked at (any error but a missing name), or None:
+    the whole walk, one ``lstat`` per component."""
+    if _str_startswith(path, _ELSEWHERE_PREFIXES) or path in _ELSEWHERE_NAMES:
+        return _ELSEWHERE
+    resolved, volatile = _walk(path)
+    if volatile:
+        return _ELSEWHERE
+    if resolved is None:
+        return _UNJUDGED
+    return None
+
+
+def _elsewhere(path: str) -> str | None:
+    """Why the absolute ``path`` may name another file in the child or cannot be looked at
+    (see :func:`_look`), or None."""
+    return _look(path)[0]
+
+
+def _look(path: str, links: int = 0) -> tuple[str | None, Any]:
+    """``(why the absolute path may name another file in the child or cannot be looked at, or
+    None; the lstat of its last name, None when there is no such name)``.
+
+    :func:`_walked`'s answer, with the path cache for the folder: a folder the cache kept with
+    no link on the way (``paths.cacheable``) has no ``/proc`` on it either (a walk through
+    ``/proc`` is never kept), so only the last name is looked at (one ``lstat``; a link there
+    is followed the same way, at most 40 of them as the kernel does).
+    """
+    if _str_find(path, "/..") >= 0:
+        # ".." after the links, as the kernel takes it: the whole walk, then the name itself.
+        problem = _walked(path)
+        return (problem, None) if problem is not None else _lstat_of(path, links)
+    if not _clean(path):
+        path = _lexical(path)  # (no ".." in it: "//", "." and a trailing "/" change nothing)
+    if _str_startswith(path, _ELSEWHERE_PREFIXES) or path in _ELSEWHERE_NAMES:
+        return _ELSEWHERE, None
+    cut = _str_rfind(path, "/")
+    if cut == 0:
+        return _lstat_of(path, links)  # a name in / (or / itself): no folder to look through
+    directory = path[:cut]
+    resolved = paths.resolve(directory)
+    if resolved is None:
+        return _UNJUDGED, None  # (a walk error: what _walked says too)
+    if resolved != directory or not _cacheable(directory, resolved):
+        problem = _walked(directory)
+        if problem is not None:
+            return problem, None
+    return _lstat_of(_join(resolved, path[cut + 1 :]), links)
+
+
+def _lstat_of(physical: str, links: int) -> tuple[str | None, Any]:
+    """``_look``'s answer from the ``lstat`` of ``physical`` (a name in a resolved folder); a
+    link is followed (its target looked at as a path of its own)."""
+    try:
+        st = _lstat(physical)
+        if not _S_ISLNK(st.st_mode):
+            return None, st
+        if links >= _MAX_LINKS:
+            return _UNJUDGED, None  # ELOOP
+        target = _readlink(physical)
+    except _OSError as exc:
+        return (None if exc.errno in _ABSENT else _UNJUDGED), None
+    except _ValueError:
+        return _UNJUDGED, None
+    if not _str_startswith(target, "/"):
+        target = _join(physical[: _str_rfind(physical, "/")] or "/", target)
+    problem = _look(target, links + 1)[0]
+    return problem, st
+
+
+def _judge(path: str) -> tuple[int, int] | str | None:
+    """What the child's ``execve`` of the absolute ``path`` (one candidate of a search) can do.
+
+    ``None``: nothing -- no such name (ENOENT, ENOTDIR), or not an executable regular file
+    (the execve fails and the child goes on to the next candidate); ``(device, inode)``: it
+    may run that file; a ``str``: why the candidate is undecidable (it leads elsewhere in the
+    child, or an error other than a missing name hides what is there).
+    """
+    problem, st = _look(path)
+    if problem is not None:
+        return problem
+    if st is None:
+        return None
+    if _S_ISLNK(st.st_mode):
+        try:
+            st = _stat(path)
+        except _OSError as exc:
+            return None if exc.errno in _ABSENT else _UNJUDGED
+        except _ValueError:
+            return _UNJUDGED
+    if not _S_ISREG(st.st_mode) or not _access(path, _X_OK):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _raw(name: str, cwd: str | None) -> str | None:
+    """``name`` absolute as the kernel receives it in the child (relative to ``cwd``, the
+    child's working directory, else this process's), not normalised: the walk of
+    :func:`_elsewhere` takes ``..`` after the links as the kernel does."""
+    if _str_startswith(name, "/"):
+        return name
+    base = cwd if cwd is not None else paths.cwd()
+    return None if base is None else _join(base, name)
+
+
+def _run_candidates(candidates: list[str], cwd: str | None, none_found: str) -> list[str]:
+    """The candidates (absolute, or relative to ``cwd``, the child's working directory) the
+    child may run, in order and as :func:`_in_dir` names them: every one that exists as an
+    executable file, one name per file; ``[none_found]`` when none does (the exec then
+    fails); a single undecidable program (``UNDECODABLE...``) when one of them cannot be
+    judged (see :func:`_judge`) or holds the argument separator or NUL.
+
+    The child tries them in order until an execve succeeds, and an execve can fail for
+    reasons the function controls (a file it can write: ENOEXEC, ETXTBSY): each one that
+    could run is decided, not only the first one found here.
+    """
+    found: list[str] = []
+    files: list[tuple[int, int]] = []
+    for name in candidates:
+        if _str_find(name, ARG_SEP) >= 0 or _str_find(name, "\x00") >= 0:
+            return [_BAD_PROGRAM]
+        raw = _raw(name, cwd)
+        if raw is None:
+            return [_UNJUDGED]
+        verdict = _judge(raw)
+        if verdict is None:
+            continue
+        if _type(verdict) is _str:
+            return [verdict]
+        if verdict in files:
+            continue  # the same file by another name (/bin/sh, /usr/bin/sh): the same exec
+        full = _in_dir(name, cwd)
+        if full is None:
+            return [_UNJUDGED]
+        files.append(verdict)  # type: ignore[arg-type]
+        found.append(full)
+    return found if found else [none_found]
+
+
 def _join(base: str, name: str) -> str:
     return (base if base != "/" else "") + "/" + name
 
@@ -166,21 +333,55 @@ def _clean(path: str) -> bool:
 
 
 def find_program(name: str, search_path: str | None, cwd: str | None) -> str:
-    """Where an ``execvp``-style search finds ``name`` (``name`` itself if nowhere).
+    """Where an ``execvp``-style search finds ``name`` first (``name`` itself if nowhere); see
+    :func:`find_programs` for every program the search may run.
+
+    Example
+    -------
+    >>> find_program("/no/such/program", None, None)
+    '/no/such/program'
+    """
+    return find_programs(name, search_path, cwd)[0]
+
+
+def find_programs(name: str, search_path: str | None, cwd: str | None) -> list[str]:
+    """Every program an ``execvp``-style search of ``name`` may run, in order.
 
     ``search_path`` is the ``PATH`` the search uses; relative entries (``""`` is ``.``) and a
-    relative ``name`` with a ``/`` resolve against ``cwd``, the child's working directory.
+    relative ``name`` with a ``/`` resolve against ``cwd``, the child's working directory. A
+    name with a ``/`` is that one program. Otherwise every ``PATH`` candidate that exists as an
+    executable file is one (the child goes on past one whose execve fails), ``[name]`` when
+    none does; a single undecidable program (``UNDECODABLE...``) when a candidate cannot be
+    judged: it leads elsewhere in the child (``/proc``, ``/dev/fd``...) or an error other than
+    a missing name hides what is there.
+
+    Example
+    -------
+    >>> find_programs("/no/such/program", None, None)
+    ['/no/such/program']
     """
-    if _str_startswith(name, "/") and _clean(name):
-        return name  # absolute and already lexically normal: _in_dir would give it back as is
+    if _str_find(name, ARG_SEP) >= 0 or _str_find(name, "\x00") >= 0:
+        return [_BAD_PROGRAM]
     if "/" in name:
-        found = _in_dir(name, cwd)
-        return found if found is not None else UNDECODABLE + "unresolvable program"
-    for directory in _str_split(search_path if search_path is not None else _DEFPATH, ":"):
-        candidate = _in_dir(_join(directory or ".", name), cwd)
-        if candidate is not None and _is_program(candidate):
-            return candidate
-    return name
+        if _str_startswith(name, "/") and _clean(name):
+            # Absolute and lexically normal: its own _in_dir form. A program judged plain
+            # (neither Python, env nor a script, file unchanged) was judged through no /proc
+            # (child._plain_identity): as on the usual exec's short way, not walked again.
+            if _str_startswith(name, _ELSEWHERE_PREFIXES) or name in _ELSEWHERE_NAMES:
+                return [_ELSEWHERE]
+            problem = None if _known_plain(name) else _elsewhere(name)
+            return [problem if problem is not None else name]
+        raw = _raw(name, cwd)
+        found = _in_dir(name, cwd) if raw is not None else None
+        if raw is None or found is None:
+            return [UNDECODABLE + "unresolvable program"]
+        problem = _elsewhere(raw)
+        return [problem if problem is not None else found]
+    candidates = [
+        _join(directory or ".", name)
+        for directory in _str_split(search_path if search_path is not None else _DEFPATH, ":")
+    ]
+    return _run_candidates(candidates, cwd, name)
 
 
 def process_target(exec_path: str, argv: list[str]) -> str:
@@ -240,6 +441,9 @@ def exec_accesses(
         if usual:
             # The usual exec (inherited environment, this process's cwd) of an absolute
             # program name already in lexical normal form: find_program would give it back.
+            # (Not a name holding the separator or NUL, nor one spelled through /proc or
+            # /dev/fd: the general case refuses those. A symlink into /proc on the way is
+            # looked for below, for a program not already judged plain: see _plain_identity.)
             name = as_path(program) if program is not None else (arguments[0] if arguments else "")
             if (
                 _type(name) is _str
@@ -248,6 +452,10 @@ def exec_accesses(
                 and "/." not in name
                 and name[-1] != "/"
                 and _len(name) > 1
+                and ARG_SEP not in name
+                and "\x00" not in name
+                and not _str_startswith(name, _ELSEWHERE_PREFIXES)
+                and name not in _ELSEWHERE_NAMES
             ):  # _clean(name), inlined
                 target = _str_join(ARG_SEP, [name, *arguments[1:]])  # process_target, inlined
                 if key is not None and _len(target) <= _TARGET_MAX:
@@ -267,11 +475,13 @@ def exec_accesses(
             if _type(current) is not _Environ or _type(_environ_data(current)) is not _dict:
                 return [("processes", "exec", UNDECODABLE + "os.environ", None)]
         # argv and the tracked environment are plain str (see the general case below).
-        problem = (
-            None
-            if _known_plain(name)
-            else child.python_child_problem(name, arguments, None, environ.ENVIRON)
-        )
+        if _known_plain(name):
+            problem = None
+        else:
+            elsewhere = _elsewhere(name)  # a symlink into /proc on the way
+            if elsewhere is not None:
+                return [("processes", "exec", elsewhere, None)]
+            problem = child.python_child_problem(name, arguments, None, environ.ENVIRON)
         detail = ("unprotected", problem) if problem is not None else arguments
         return [("processes", "exec", target, detail)]
     children_env = as_env(env)
@@ -283,7 +493,18 @@ def exec_accesses(
         base = as_path(cwd)
         if _type(base) is not _str or _str_startswith(base, UNDECODABLE):
             return [("processes", "exec", undecodable(cwd), None)]
-        directory = paths.resolve(base)
+        # The child chdir()s there: a folder through /proc or /dev/fd is another one in the
+        # child (its own cwd, its fd 0 after the dup2 of stdin=), and one the sandbox cannot
+        # look at hides where its relative names lead.
+        full = paths.absolute(base)
+        if full is None:
+            return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
+        elsewhere = _elsewhere(full)
+        if elsewhere is not None:
+            return [("processes", "exec", elsewhere, None)]
+        directory = paths.resolve(full)
+        if directory is None:
+            return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
     name = as_path(program) if program is not None else (arguments[0] if arguments else "")
     if _type(name) is not _str or _str_startswith(name, UNDECODABLE):
         return [("processes", "exec", undecodable(program), None)]
@@ -303,14 +524,18 @@ def exec_accesses(
             if "/" not in name:
                 raw = lookup(data, b"PATH")
                 search_path = as_text(raw) if raw is not None else None
-        programs = [find_program(name, search_path, directory)]
+        programs = find_programs(name, search_path, directory)
     elif search == "both" and "/" not in name:
         programs = [
-            find_program("./" + name, None, directory),
-            find_program(name, inherited_path, directory),
+            *find_programs("./" + name, None, directory),
+            *find_programs(name, inherited_path, directory),
         ]
     else:
-        programs = [find_program(name if "/" in name else "./" + name, None, directory)]
+        programs = find_programs(name if "/" in name else "./" + name, None, directory)
+    for found in programs:
+        if _str_startswith(found, UNDECODABLE):
+            # Some program the child may run cannot be decided: the whole exec cannot.
+            return [("processes", "exec", found, None)]
     out: list[Access] = []
     problem_env = child_env if child_env is not None else None
     for found in programs:
@@ -567,9 +792,10 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
     # cwd too, and (the native core) whether a preexec_fn will run in the child.
     if _len(args) > 4 and args[4] is True:
         return [("processes", "exec", UNDECODABLE + _PREEXEC, None)]
-    candidates = as_argv(args[0])
-    if _type(candidates) is _str:
-        return [("processes", "exec", candidates, None)]
+    given = as_argv(args[0])
+    if _type(given) is _str:
+        return [("processes", "exec", given, None)]
+    candidates: list[str] = given  # type: ignore[assignment]
     env = None
     raw_env = _arg(args, 2)
     if raw_env is not None:
@@ -585,24 +811,35 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
                 return [("processes", "exec", undecodable(raw_env), None)]
             env[name] = value
     cwd = _arg(args, 3)  # the sandbox's own event (before 3.14) also says where the child runs
-    base = None
-    if cwd is not None:
-        # The child tries a relative candidate from its cwd, not from this process's.
-        where = as_path(cwd)
-        if _type(where) is not _str or _str_startswith(where, UNDECODABLE):
-            return [("processes", "exec", undecodable(cwd), None)]
-        base = paths.absolute(where)
-        if base is None:
-            return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
-    program = next(
-        (
-            c
-            for c in candidates
-            if _is_program(c if base is None or c[:1] == "/" else _join(base, c))
-        ),
-        candidates[0] if candidates else "",
-    )
-    return exec_accesses(program, args[1], env, cwd, search="none")
+    # The child tries EVERY candidate in order until an execve succeeds, after it chdir()ed to
+    # cwd= and dup2()ed the pipes onto 0/1/2: each candidate it may run is decided (one alone
+    # is decided as the exec of that name, like a plain exec), and one that cannot be judged
+    # -- through /proc or /dev/fd, or hidden by an error other than a missing name -- makes
+    # the whole exec undecidable (exec_accesses refuses the same for the cwd).
+    if _len(candidates) > 1:
+        base = None
+        if cwd is not None:
+            # The child tries a relative candidate from its cwd, not from this process's.
+            where = as_path(cwd)
+            if _type(where) is not _str or _str_startswith(where, UNDECODABLE):
+                return [("processes", "exec", undecodable(cwd), None)]
+            base = paths.absolute(where)
+            if base is None:
+                return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
+            elsewhere = _elsewhere(base)
+            if elsewhere is not None:
+                return [("processes", "exec", elsewhere, None)]
+        programs = _run_candidates(candidates, base, candidates[0])
+        if _str_startswith(programs[0], UNDECODABLE):
+            return [("processes", "exec", programs[0], None)]
+    else:
+        programs = candidates if candidates else [""]
+    out: list[Access] = []
+    for program in programs:
+        for access in exec_accesses(program, args[1], env, cwd, search="none"):
+            if access not in out:  # (the env= accesses: once)
+                out.append(access)
+    return out
 
 
 _PREEXEC = "preexec_fn (the function's code in the child, between the decision and the exec)"
