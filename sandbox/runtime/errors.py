@@ -70,7 +70,9 @@ class SandboxViolation(SandboxError):
         self.action = action
         self.target = target
         self.rule = rule
-        hint = f"; a rule that would allow it: {rule}" if rule else "; denied by the ceiling"
+        # (no rule: the ceiling, an argument the sandbox cannot read, an unprotected child, a
+        # tamper -- refusals no profile rule lifts; the finding names which)
+        hint = f"; a rule that would allow it: {rule}" if rule else "; no rule can allow it"
         return f"lambda-sandbox blocked {category} {action} {target!r}{hint}"
 
 

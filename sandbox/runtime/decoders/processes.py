@@ -569,7 +569,11 @@ _type_type = type
 _FunctionType = type(_is_program)
 _class_attribute = _class_lookup
 _sys = __import__("sys")
-_sys_modules = _sys.modules
+# sys.modules itself, live (in a tuple, as _LIVE_OS): subprocess may be imported after install.
+_LIVE_MODULES = (_sys.modules,)
+# subprocess.py of the standard library: only its own Popen._execute_child counts as Popen's.
+_SUBPROCESS_PY = os.path.join(os.path.dirname(os.__file__), "subprocess.py")
+_function_code = _FunctionType.__dict__["__code__"].__get__
 _LIVE_POSIXSUBPROCESS = (__import__("_posixsubprocess").__dict__,)  # live (see _LIVE_OS)
 _fork_exec_original = _LIVE_POSIXSUBPROCESS[0]["fork_exec"]
 _audit = _sys.audit
@@ -693,7 +697,7 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
         or dirname is not _DIRNAME
     ):
         return "os's functions that subprocess calls were rebound"
-    modules = _sys_modules
+    modules = _LIVE_MODULES[0]
     subprocess = (
         _dict_get(modules, "subprocess")
         if _dict_sizeof(modules) in _UNICODE_SIZES
@@ -732,7 +736,9 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
             # run a metaclass's code of the function's).
             method = _class_attribute(popen, "_execute_child")
             if _type(method) is _FunctionType:
-                _EXECUTE_CHILD.append(method.__code__)
+                code = _function_code(method)
+                if code.co_filename == _SUBPROCESS_PY:  # (not a module planted under its name)
+                    _EXECUTE_CHILD.append(code)
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
     if caller is not _NO_CALLER:
