@@ -1059,7 +1059,9 @@ dir_verdict_allows(const open_key *key, int phase)
     else {
         return 0;
     }
-    if (!(g_open_validate && kind == 0)) {
+    if (kind != 0) {
+        /* (a name that did not exist, with no identity to check it by, is not kept: it may be
+         * made later with no audit event -- os.mkfifo, os.mknod -- as something else) */
         (void)open_remember(key, phase, kind, dev, ino); /* out of memory: not kept, still allowed */
     }
     return 1;

@@ -36,6 +36,7 @@ import sys
 from collections.abc import Mapping
 
 from .errors import PermissionViolation
+from .values import fs_encodable as _fs_encodable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start: ~4 ms)
 if TYPE_CHECKING:
@@ -251,6 +252,8 @@ def _lambda_name(value: str) -> str:
 
 
 def _unquote(text: str) -> str:
+    if not _fs_encodable(text):
+        return UNDECODABLE  # (a surrogate only a registered error handler could encode)
     raw = _encode(text, "utf-8", "surrogateescape")
     out = _bytearray()
     i, n = 0, _len(raw)

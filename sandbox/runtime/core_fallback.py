@@ -547,7 +547,7 @@ def _names_answer(
         found = _dir_verdict(key, table, validate, patterns, dirs)
         if found is None:
             return False
-        if (found[0] or not validate) and len(table) < OPEN_CACHE_LIMIT:
+        if found[0] and len(table) < OPEN_CACHE_LIMIT:  # (the native rule: see _dir_verdict)
             table[key] = found
         return True
 
@@ -807,7 +807,7 @@ def install(
             if key is not None and (_dirs[0] or _patterns):
                 found = _dir_verdict(key, _open, _open_validate[0], _patterns, _dirs)
                 if found is not None:
-                    if (found[0] or not _open_validate[0]) and len(_open) < OPEN_CACHE_LIMIT:
+                    if found[0] and len(_open) < OPEN_CACHE_LIMIT:  # (the native rule)
                         _open[key] = found
                     return
         if event == "_posixsubprocess.fork_exec" and _execs:

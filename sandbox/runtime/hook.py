@@ -30,7 +30,7 @@ from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
 from .decoders import files as files_module
 from .decoders.code import INVOKE_ONLY
-from .errors import PermissionViolation, SandboxViolation
+from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
@@ -731,7 +731,7 @@ def _build(
             except Exception as exc:  # a bug of the sandbox's own
                 reporter.internal_error(event, exc, invocation())
                 if mode == "enforce":
-                    return PermissionViolation("sandbox", "error", event, "")
+                    return build_violation(PermissionViolation, "sandbox", "error", event)
             return None
         except Exception as exc:
             # Outside the decoders' own try (the control handlers, the path cache's drain):
@@ -740,7 +740,7 @@ def _build(
             # no exception leaves the hook with the callback's frames in it.)
             reporter.internal_error(event, exc, invocation())
             if mode == "enforce":
-                return PermissionViolation("sandbox", "error", event, "")
+                return build_violation(PermissionViolation, "sandbox", "error", event)
             return None
 
     def remember_exec(args: tuple[Any, ...], accesses: list[Any]) -> None:
@@ -857,7 +857,9 @@ def _violations(
             _exit(70)
         shown = target if not target.startswith(UNDECODABLE) else "<" + target[1:] + ">"
         hint = reporter.rule_hint(category, action, target, phase) if reason is None else ""
-        return violation_class(category)(category, action, shown.replace(ARG_SEP, " "), hint)
+        return build_violation(
+            violation_class(category), category, action, shown.replace(ARG_SEP, " "), hint
+        )
 
     return violate
 
@@ -888,6 +890,7 @@ def _decider(
     dir_module_verdict_add = core.dir_module_verdict_add
     pattern_verdict_add = core.pattern_verdict_add
     single_threaded = paths.single_threaded
+    lexists = paths.lexists
     module_files_plain = files_module.module_files_plain
     children_allowed = policy.children_allowed
     name_patterns = policy.name_patterns
@@ -955,7 +958,12 @@ def _decider(
         if not single_threaded():
             return  # another thread may change a name meanwhile: nothing kept (see paths._keep)
         if detail is None and type(path) is str and paths_cacheable(path, target):
-            open_cache_add(args, identity_for_cache(target))
+            identity = identity_for_cache(target)
+            if identity is None and not lexists(target):
+                # A name that does not exist, with no identity to check it by: not kept (it
+                # may be made with no audit event -- os.mkfifo -- as something else).
+                return
+            open_cache_add(args, identity)
             if learn:
                 return  # (learn records every new name: no verdict for a whole directory)
             # When the policy allows every name in the file's directory (reached with no
@@ -1041,7 +1049,7 @@ def _decider(
             # import of a module that is not installed fails as "not found" would).
             if mode == "enforce":
                 state["quiet"] += 1
-                return violation_class("modules")("modules", "import", target, "")
+                return build_violation(violation_class("modules"), "modules", "import", target)
             return None
         error = violate(category, action, target, ph, detail, None)
         if learn and not (category == "network" and action in ("connect", "sendto")):
@@ -1172,7 +1180,7 @@ def _control(
                     None,
                     "the sandbox's own code",
                 )
-                return error or PermissionViolation("code", "tamper", str(args[1]), "")
+                return error or build_violation(PermissionViolation, "code", "tamper", str(args[1]))
         return None
 
     def _code_of(target: Any) -> Any:
@@ -1202,7 +1210,7 @@ def _control(
 
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
         if args:
-            guard_connection(args[0], decide_sqlite_file, sealed_trampoline)
+            guard_connection(args[0], decide_sqlite_file, sealed_trampoline, from_event=True)
         return None
 
     def on_sqlite_flush(args: tuple[Any, ...], caller: Any) -> Any:

@@ -38,6 +38,7 @@ import stat as _stat_module
 
 from . import core as _core
 from .values import PATH_MAX
+from .values import fs_encodable as _fs_encodable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ def absolute(path: str, dir_fd: int | None = None) -> str | None:
         path = (base if base != "/" else "") + "/" + path
     if _str_isascii(path):
         return path
+    if not _fs_encodable(path):
+        return None  # (a surrogate only a registered error handler could encode: refused)
     try:
         return _bytes_decode(_str_encode(path, _FS_ENCODING, _FS_ERRORS), _FS_ENCODING, _FS_ERRORS)
     except (UnicodeError, _ValueError):
@@ -371,6 +374,15 @@ def _index(name: str) -> None:
         if parent == "/":
             return
         name = parent
+
+
+def lexists(path: str) -> bool:
+    """Whether a name is there (``lstat``: a link counts, whatever it leads to)."""
+    try:
+        _lstat(path)
+    except (_OSError, _ValueError):
+        return False
+    return True
 
 
 def single_threaded() -> bool:

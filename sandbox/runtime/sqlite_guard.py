@@ -42,6 +42,7 @@ import os
 import sys
 
 from . import paths as _paths
+from .values import fs_encodable as _fs_encodable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ _state: dict[str, Any] = {}
 
 def _unquote(text: str) -> str:
     """Percent-decode like SQLite's URI parser: ``%HH`` → byte, ``%00`` ends the text."""
-    raw = _encode(text, "utf-8", "surrogateescape")
+    raw = _encode(text, "utf-8", "surrogateescape")  # (parse_uri checked it encodes inline)
     out = _bytearray()
     i, n = 0, _len(raw)
     while i < n:
@@ -112,6 +113,8 @@ def _unquote(text: str) -> str:
 
 def parse_uri(uri: str) -> tuple[str | None, str]:
     """``file:`` URI → (decoded path or ``None`` when SQLite rejects it, last ``mode`` value)."""
+    if not _fs_encodable(uri):
+        return None, ""  # (a surrogate only a registered error handler could encode: no URI)
     rest = uri[5:]
     if _startswith(rest, "//"):
         end = _find(rest, "/", 2)
@@ -197,6 +200,7 @@ _type_flags = type.__dict__["__flags__"].__get__
 _type_name = type.__dict__["__name__"].__get__
 _mappingproxy_get = type(_type_dict(int)).get
 _MethodDescriptor = type(str.join)
+_GetSetDescriptor = type(type.__dict__["__name__"])
 _HEAPTYPE = 1 << 9
 _IMMUTABLETYPE = 1 << 8
 
@@ -222,6 +226,27 @@ def _set_authorizer_of(connection: Any) -> Any:
         if _type(method) is _MethodDescriptor:
             return method
     return None
+
+
+def _initialising(connection: Any) -> bool:
+    """Whether ``connection`` is a real connection still inside its ``__init__`` -- what the
+    C library hands its ``sqlite3.connect/handle`` event. Asked of the C class's own
+    ``total_changes`` getter (no side effect, no code of anyone's): it refuses with "Base
+    Connection.__init__ not called" until then. Anything else -- an initialised or closed
+    connection, any other object -- is a forged event: the guard leaves it alone (installing
+    an authorizer on it would free the one it holds, inside the hook)."""
+    set_authorizer = _set_authorizer_of(connection)
+    if set_authorizer is None:
+        return False
+    getter = _mappingproxy_get(_type_dict(set_authorizer.__objclass__), "total_changes")
+    if _type(getter) is not _GetSetDescriptor:
+        return False
+    try:
+        getter.__get__(connection)
+    except _Exception as exc:
+        message = exc.args[0] if _type(exc.args) is _tuple and exc.args else ""
+        return _type(message) is _str and _find(message, "__init__") >= 0
+    return False
 
 
 def _set(connection: Any, authorize: Any) -> str:
@@ -297,7 +322,9 @@ def _park(held: Any) -> None:
         _append_list(held, held)
 
 
-def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
+def guard_connection(
+    connection: Any, decide: Decide, arm: Any = None, from_event: bool = False
+) -> None:
     """Install the ATTACH/VACUUM INTO authorizer on a new connection (call it from the hook).
 
     At ``sqlite3.connect/handle`` the connection is not initialised yet (CPython 3.10-3.13
@@ -307,9 +334,12 @@ def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
     event. Any Python-level call or return after ``connect()`` (``conn.execute`` itself is one)
     fires it before the connection can run a statement. The base class's ``set_authorizer`` is
     called, never the connection's own (a ``factory=`` subclass may override it). A connection
-    that is already initialised is guarded at once; an object that is no connection (a forged
-    event), or a closed one, needs nothing and is left alone. Nothing is raised, no import runs,
-    and nothing of the function's is freed here (see :func:`flush_pending`).
+    that is already initialised is guarded at once -- unless ``from_event``: the hook's
+    ``sqlite3.connect/handle`` always comes from inside ``__init__``, so an initialised or
+    closed connection, or any other object, is a forged event and is left alone (installing
+    an authorizer would free the one it holds, running its code inside the hook). Nothing is
+    raised, no import runs, and nothing of the function's is freed here (see
+    :func:`flush_pending`).
 
     Parameters
     ----------
@@ -322,6 +352,9 @@ def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
         The profile function to set (default this module's own ``_flush``). The hook passes a
         sealed trampoline that reaches ``_flush`` through an audit event: ``sys.getprofile()``
         must never hand the function code a function whose globals lead to the sandbox.
+    from_event:
+        ``True`` from the hook's ``sqlite3.connect/handle``: act only on a connection still
+        inside its ``__init__`` (anything else is a forged event).
 
     Example
     -------
@@ -334,9 +367,10 @@ def guard_connection(connection: Any, decide: Decide, arm: Any = None) -> None:
     sqlite3.DatabaseError: not authorized
     """
     authorize = _authorizer(decide)
-    outcome = _set(connection, authorize)
-    if outcome != "later":
-        return  # guarded now, or nothing to guard (closed, or not a connection: a forged event)
+    if not _initialising(connection):
+        if not from_event:
+            _set(connection, authorize)  # (called directly on a connection: guarded at once)
+        return  # from the event: not a connection the C library is making, left alone
     ident = _get_ident()
     entry = _PENDING.get(ident)
     current = _getprofile()

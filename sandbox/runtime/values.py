@@ -45,6 +45,8 @@ _str_str = str.__str__
 _str_startswith = str.startswith
 _fs_encoding = sys.getfilesystemencoding()
 _fs_errors = sys.getfilesystemencodeerrors()
+_ord = ord
+_str_isascii = str.isascii
 _DirEntry: type = _type(None)  # replaced below by os.DirEntry (not importable by name)
 try:
     with os.scandir(os.path.dirname(__file__)) as _it:
@@ -390,6 +392,27 @@ def as_text(value: object) -> str | None:
         # Copied first: a buffer can change after the decision; the copy cannot.
         return _bytes_decode(_bytes_join(b"", [value]), _fs_encoding, _fs_errors)  # type: ignore[list-item]
     return None
+
+
+def fs_encodable(text: str) -> bool:
+    """Whether ``text`` encodes with ``surrogateescape`` without the codec error-handler
+    registry: ASCII, or no surrogate outside U+DC80..U+DCFF (what the UTF-8 encoder maps back
+    to bytes itself). Any other surrogate sends the encoder to the registry by name -- where
+    the function can register a handler of its own (``codecs.register_error``, no audit
+    event), code that would run inside the hook and choose the bytes.
+
+    Example
+    -------
+    >>> fs_encodable("caf\u00e9"), fs_encodable("\udcff"), fs_encodable("\ud800")
+    (True, True, False)
+    """
+    if _str_isascii(text):
+        return True
+    for char in text:
+        point = _ord(char)
+        if 0xD800 <= point <= 0xDFFF and not 0xDC80 <= point <= 0xDCFF:
+            return False
+    return True
 
 
 def as_path(value: object) -> str | int | None:

@@ -1389,14 +1389,18 @@ def test_a_fifo_opened_blocking_is_refused_and_one_opened_non_blocking_is_not(
         + """
 open(A + "/plain.txt", "w").write("x")
 open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
-os.mkfifo(A + "/fifo")
-os.symlink(A + "/fifo", A + "/to-fifo")
 def attempt(label, fn):
     try:
         fn()
         print(label, "ALLOWED")
     except PermissionError:
         print(label, "REFUSED")
+    except FileNotFoundError:
+        print(label, "MISSING")
+attempt("missing-first", lambda: os.open(A + "/later", os.O_RDONLY))  # decided: not there
+os.mkfifo(A + "/later")                          # made with no audit event
+os.mkfifo(A + "/fifo")
+os.symlink(A + "/fifo", A + "/to-fifo")
 # WHEN the function opens it blocking (a signal handler could swap the name before the
 # retried open), through a link to it, and without blocking
 attempt("blocking", lambda: os.open(A + "/fifo", os.O_RDONLY))
@@ -1404,6 +1408,7 @@ attempt("builtin", lambda: open(A + "/fifo"))
 attempt("through-link", lambda: os.open(A + "/to-fifo", os.O_RDONLY))
 attempt("non-blocking", lambda: os.close(os.open(A + "/fifo", os.O_RDONLY | os.O_NONBLOCK)))
 attempt("plain", lambda: open(A + "/plain.txt").read())
+attempt("made-later", lambda: os.open(A + "/later", os.O_RDONLY))  # no answer kept for it
 """
     )
     audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (Landlock: no mkfifo)
@@ -1413,9 +1418,11 @@ attempt("plain", lambda: open(A + "/plain.txt").read())
     # THEN a blocking open of the FIFO is refused, however it is named; a non-blocking one
     # (it returns at once: nothing retries it) and a regular file are not
     assert result.lines == [
+        "missing-first MISSING",
         "blocking REFUSED",
         "builtin REFUSED",
         "through-link REFUSED",
         "non-blocking ALLOWED",
         "plain ALLOWED",
+        "made-later REFUSED",
     ], result.stdout + result.stderr

@@ -664,3 +664,72 @@ print("ran-inside", [was for was in ran if was])
     assert "ran-inside []" in result.lines, result.stdout + result.stderr
     if not planted:
         assert _outcomes(result)["eval"] == "DONE", result.stdout
+
+
+# Round 10: more ways the function's code got into the callback (then kept an exception whose
+# frames outlive it): the refusal's own class, a forged SQLite event on an initialised
+# connection, a codec error handler; and a lease that makes an open block.
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round10_no_code_of_the_functions_runs_inside_the_hook(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN code of the function's placed where the hook would run it: the refusal class's
+    # __init__ and __new__ rebound, an authorizer with a finalizer on an initialised connection
+    # handed to a forged event, and the "surrogateescape" error handler re-registered
+    attack = """
+import codecs, sqlite3
+from sandbox.runtime import core
+inside = []
+try:
+    open("secret.txt").read()
+except PermissionError as exc:
+    cls = type(exc)
+def rebound_init(self, *args, **kwargs):
+    inside.append(("init", core.inside()))
+cls.__init__ = rebound_init
+cls.__new__ = staticmethod(lambda *a, **k: inside.append(("new", core.inside())))
+attempt("refused-again", secret)
+class Auth:
+    def __call__(self, *args):
+        return 0
+    def __del__(self):
+        inside.append(("finalizer", core.inside()))
+connection = sqlite3.connect(":memory:")
+connection.set_authorizer(Auth())
+sys.audit("sqlite3.connect/handle", connection)
+def handler(error):
+    inside.append(("codec", core.inside()))
+    return (b"secret.txt", error.end)
+codecs.register_error("surrogateescape", handler)
+attempt("surrogate-name", lambda: sys.audit("open", os.getcwd() + "/x\\ud800", "r", 0))
+import gc; gc.collect()
+print("ran-inside", [what for what, was_inside in inside if was_inside])
+"""
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN none of it ran inside the hook; the refusal is still the class's own, and the name
+    # only a registered handler could encode is refused, never encoded
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+    outcomes = _outcomes(result)
+    assert outcomes["refused-again"] == "REFUSED", result.stdout
+    assert outcomes["surrogate-name"] == "REFUSED", result.stdout
+
+
+def test_round10_a_file_lease_is_refused(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a file the function may write (a lease on it would make the process's own later
+    # open block until a signal handler ran, then be retried on the name as it is then)
+    rules = {
+        "files": [{"action": a, "target": "{task}/**", "phase": "any"} for a in ("read", "write")]
+    }
+    attack = """
+import fcntl
+fd = os.open("allowed.txt", os.O_RDONLY)
+attempt("lease", lambda: fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK))
+attempt("other-fcntl", lambda: fcntl.fcntl(fd, fcntl.F_GETFD))
+"""
+    result = _run(child, tmp_path, attack, rules=rules)
+    # THEN the lease is refused; other fcntl commands are not
+    outcomes = _outcomes(result)
+    assert outcomes["lease"] == "REFUSED", result.stdout + result.stderr
+    assert outcomes["other-fcntl"] == "DONE", result.stdout

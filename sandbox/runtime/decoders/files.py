@@ -526,8 +526,27 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
     return out or None
 
 
+# fcntl commands that make this process's own later open of a file block, to be retried
+# after signal handlers run (see _blocking_fifos): a lease is broken by an open of the file,
+# and its holder is signalled while that open waits.
+_F_SETLEASE = 1024
+
+
+def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
+    """``fcntl.fcntl(fd, cmd, arg)``: a lease (``F_SETLEASE``) is refused, whatever the file:
+    with a lease held, an open of the file blocks until the holder's signal handler runs, then
+    is retried on the name as it is then (a handler that swaps it for a link opens what no
+    decision saw). Every other command changes no name and opens nothing."""
+    command = as_int(_arg(args, 1))
+    if command == _F_SETLEASE:
+        reason = "a file lease (an open of the file then blocks, retried after signal handlers)"
+        return [("files", "write", UNDECODABLE + reason, None)]
+    return None
+
+
 DECODERS = {
     "open": decode_open,
+    "fcntl.fcntl": _fcntl,
     "os.remove": _mutating("write", 0, 1, follows=False),
     "os.rmdir": _mutating("write", 0, 1, follows=False),
     "os.mkdir": _mutating("write", 0, 2, follows=False),

@@ -141,7 +141,7 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
                 (
                     "files",
                     file_action,
-                    "@" + _bytes_decode(address[1:], "utf-8", "backslashreplace"),
+                    "@" + _bytes_decode(address[1:], "utf-8", "surrogateescape"),
                     None,
                 )
             ]
