@@ -403,7 +403,7 @@ def fs_encodable(text: str) -> bool:
 
     Example
     -------
-    >>> fs_encodable("caf\u00e9"), fs_encodable("\udcff"), fs_encodable("\ud800")
+    >>> fs_encodable("caf\\u00e9"), fs_encodable("\\udcff"), fs_encodable("\\ud800")
     (True, True, False)
     """
     if _str_isascii(text):
