@@ -254,40 +254,31 @@ class Matcher:
     def may_match_tree(self, directory: str) -> bool:
         """Whether some name at any depth below ``directory`` might match (conservative:
         ``False`` only when no exact target, prefix or glob can reach below it)."""
-        below = directory if directory == "/" else directory + "/"
-        if self.packages or self.heads:
-            return True  # (not file matchers: never asked; "might" is the safe answer)
-        for target in self.exact:
-            if _str_startswith(target, below):
-                return True
-        for prefix in self.prefixes:
-            if _str_startswith(below, prefix) or _str_startswith(prefix, below):
-                return True
-        if self._globs and self._regex is None:
-            self.prepare()
-        for literal in self._literals:
-            if _str_startswith(below, literal) or _str_startswith(literal, below):
-                return True
-        return False
+        return self._may_reach(directory, _str_startswith)
 
     def may_match_below(self, directory: str) -> bool:
         """Whether some name directly in ``directory`` might match (conservative: ``False``
         only when no exact target, prefix or glob can reach below it)."""
+        return self._may_reach(directory, _in_folder)
+
+    def _may_reach(self, directory: str, inside: Callable[[str, str], bool]) -> bool:
+        """The two questions above: ``inside(text, below)`` says whether a text starting with
+        the folder (``below``, ending in ``/``) reaches the names asked about."""
         below = directory if directory == "/" else directory + "/"
         if self.packages or self.heads:
             return True  # (not file matchers: never asked; "might" is the safe answer)
         for target in self.exact:
-            if _in_folder(target, below):
+            if inside(target, below):
                 return True
         for prefix in self.prefixes:
-            if _str_startswith(below, prefix) or _in_folder(prefix, below):
+            if _str_startswith(below, prefix) or inside(prefix, below):
                 return True
         if self._globs and self._regex is None:
             self.prepare()
-        # A glob's match starts with its literal start: one that goes below the folder and
-        # on into a subfolder (a "/" after the folder's) can match no name directly in it.
+        # A glob's match starts with its literal start: (for the names directly in the
+        # folder) one that goes below the folder and on into a subfolder matches none of them.
         for literal in self._literals:
-            if _str_startswith(below, literal) or _in_folder(literal, below):
+            if _str_startswith(below, literal) or inside(literal, below):
                 return True
         return False
 
