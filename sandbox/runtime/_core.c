@@ -1429,6 +1429,7 @@ static name_set g_refused_inside; /* refused when foreign code raises them insid
 static name_set g_inside_only;    /* of those, the ones not decided outside it */
 static int g_setattr_known;       /* whether install was given them */
 static code_set g_own_codes;
+static code_set g_import_codes; /* the import system's readers (init-phase module reads) */
 static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;       /* defer Python signal handlers while the callback runs */
 static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
@@ -1846,6 +1847,98 @@ exec_runs_no_module(PyObject *args)
     return PyUnicode_GET_LENGTH(filename) == 0 || PyUnicode_READ_CHAR(filename, 0) != '/';
 }
 
+/* Module files the import system reads during init. The files decoder lets such a read pass
+ * unresolved (files._imports_at_init): an exact-str path read only, a module file's name,
+ * under a module root (module_prefixes), no "/./" or "/../", raised by one of the import
+ * system's readers (import_codes: the innermost frame's code, by identity) -- and notes the
+ * module's source as loaded (LOADED_SOURCES, for the traceback readers later). The core does
+ * the same here; the sources go to a queue the callback takes (loaded_sources()) before it
+ * decides anything. A full queue: the callback decides (and takes it). */
+#define MODULE_PREFIX_LIMIT 64
+#define LOADED_LIMIT 1024
+static char *g_module_prefixes[MODULE_PREFIX_LIMIT];
+static size_t g_module_prefix_lens[MODULE_PREFIX_LIMIT];
+static size_t g_module_prefix_count;
+static char *g_loaded[LOADED_LIMIT];
+static size_t g_loaded_count;
+
+static int
+init_module_read(PyObject *args)
+{
+    static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
+    if (g_module_prefix_count == 0 || g_loaded_count >= LOADED_LIMIT) {
+        return 0;
+    }
+    open_key key;
+    if (!open_key_of(args, &key)) {
+        return 0;
+    }
+    int reads, writes;
+    open_actions(&key, &reads, &writes);
+    if (!reads || writes) {
+        return 0;
+    }
+    int module_file = 0;
+    for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
+        if (ends_with(key.path, key.len, module_suffixes[i])) {
+            module_file = 1;
+            break;
+        }
+    }
+    if (!module_file || strstr(key.path, "/../") != NULL || strstr(key.path, "/./") != NULL) {
+        return 0;
+    }
+    int under_root = 0;
+    for (size_t i = 0; i < g_module_prefix_count; i++) {
+        size_t n = g_module_prefix_lens[i];
+        if ((size_t)key.len >= n && memcmp(key.path, g_module_prefixes[i], n) == 0) {
+            under_root = 1;
+            break;
+        }
+    }
+    if (!under_root) {
+        return 0;
+    }
+    PyObject *code = innermost_code();
+    int importing = code != NULL && code_set_has(&g_import_codes, code);
+    Py_XDECREF(code);
+    if (!importing) {
+        return 0;
+    }
+    /* its source (code.module_source): .../__pycache__/b.<tag>.pyc -> .../b.py */
+    const char *path = key.path;
+    size_t len = (size_t)key.len;
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = (size_t)(slash - path);
+    static const char cache_dir[] = "/__pycache__";
+    size_t cache_len = sizeof(cache_dir) - 1;
+    char *source;
+    if (ends_with(path, (Py_ssize_t)len, ".pyc") && dir_len >= cache_len &&
+        memcmp(path + dir_len - cache_len, cache_dir, cache_len) == 0) {
+        const char *leaf = slash + 1;
+        const char *dot = strchr(leaf, '.');
+        size_t stem = (size_t)(dot - leaf);
+        size_t base = dir_len - cache_len;
+        source = PyMem_RawMalloc(base + 1 + stem + 4);
+        if (source == NULL) {
+            return 0;
+        }
+        memcpy(source, path, base);
+        source[base] = '/';
+        memcpy(source + base + 1, leaf, stem);
+        memcpy(source + base + 1 + stem, ".py", 4);
+    }
+    else {
+        source = PyMem_RawMalloc(len + 1);
+        if (source == NULL) {
+            return 0;
+        }
+        memcpy(source, path, len + 1);
+    }
+    g_loaded[g_loaded_count++] = source;
+    return 1;
+}
+
 /* An `open` of an exact int (open(fd), os.fdopen): the files decoder's answer is None, the
  * descriptor's access was decided when it was opened. Exact types only. */
 static int
@@ -2176,6 +2269,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 'o' && strcmp(event, "open") == 0 && open_wraps_descriptor(args)) {
         return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
     }
+    if (event[0] == 'o' && g_module_prefix_count > 0 && !invoke_now() &&
+        strcmp(event, "open") == 0 && init_module_read(args)) {
+        return 0; /* the callback's answer: the import system reading a module file at init */
+    }
     if (event[0] == 'o' && strcmp(event, "open") == 0 && (g_open_count > 0 || g_pattern_count > 0)) {
         open_key key;
         if (open_key_of(args, &key)) {
@@ -2232,6 +2329,11 @@ release_state(void)
     name_set_free(&g_inside_only);
     g_setattr_known = 0;
     code_set_free(&g_own_codes);
+    code_set_free(&g_import_codes);
+    for (size_t i = 0; i < g_module_prefix_count; i++) {
+        PyMem_RawFree(g_module_prefixes[i]);
+    }
+    g_module_prefix_count = 0;
     Py_CLEAR(g_callback);
     PyMem_RawFree(g_mode);
     g_mode = NULL;
@@ -2243,15 +2345,18 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     static char *kwlist[] = {"names",         "callback",      "own_codes",
                              "mode",          "caller_events", "block_signals",
                              "invoke_only",   "setattr_names", "refused_inside",
-                             "inside_only",   NULL};
+                             "inside_only",   "module_prefixes", "import_codes",
+                             NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
+    PyObject *module_prefixes = NULL, *import_codes = NULL;
     int block_signals = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
                                      &block_signals, &invoke_only, &setattr_names,
-                                     &refused_inside, &inside_only)) {
+                                     &refused_inside, &inside_only, &module_prefixes,
+                                     &import_codes)) {
         return NULL;
     }
     if (g_installed) {
@@ -2321,6 +2426,47 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     if (code_set_build(&g_own_codes, own_codes) < 0) {
         goto fail;
+    }
+    {
+        PyObject *empty = PyTuple_New(0);
+        if (empty == NULL) {
+            goto fail;
+        }
+        int rc = code_set_build(&g_import_codes, import_codes != NULL ? import_codes : empty);
+        Py_DECREF(empty);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    if (module_prefixes != NULL && module_prefixes != Py_None) {
+        PyObject *items = PySequence_Fast(module_prefixes, "install: module_prefixes");
+        if (items == NULL) {
+            goto fail;
+        }
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+        for (Py_ssize_t i = 0; i < n && g_module_prefix_count < MODULE_PREFIX_LIMIT; i++) {
+            const char *units;
+            Py_ssize_t len;
+            PyObject *item = PySequence_Fast_GET_ITEM(items, i);
+            int plain = ascii_of(item, &units, &len);
+            if (plain < 0) {
+                Py_DECREF(items);
+                goto fail;
+            }
+            if (plain != 1 || len < 2 || units[0] != '/' || units[len - 1] != '/') {
+                continue; /* (a root that is not a plain ASCII folder: the callback decides) */
+            }
+            char *copy = PyMem_RawMalloc((size_t)len + 1);
+            if (copy == NULL) {
+                Py_DECREF(items);
+                PyErr_NoMemory();
+                goto fail;
+            }
+            memcpy(copy, units, (size_t)len + 1);
+            g_module_prefixes[g_module_prefix_count] = copy;
+            g_module_prefix_lens[g_module_prefix_count++] = (size_t)len;
+        }
+        Py_DECREF(items);
     }
     g_mode = PyMem_RawMalloc((size_t)mode_len + 1);
     if (g_mode == NULL) {
@@ -2949,6 +3095,40 @@ core_open_cache_forget(PyObject *self, PyObject *name)
         open_forget(units, (size_t)len); /* anyone may: it only makes later decisions slower */
     }
     Py_RETURN_NONE;
+}
+
+/* loaded_sources(): the sources of the module files the core let the import system read at
+ * init since the last call (a tuple of str), or None; only the sandbox's own code inside the
+ * callback may take them. */
+static PyObject *
+core_loaded_sources(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("loaded_sources");
+    }
+    if (g_loaded_count == 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyTuple_New((Py_ssize_t)g_loaded_count);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < g_loaded_count; i++) {
+        PyObject *name = PyUnicode_DecodeASCII(g_loaded[i], (Py_ssize_t)strlen(g_loaded[i]), NULL);
+        if (name == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, (Py_ssize_t)i, name);
+    }
+    for (size_t i = 0; i < g_loaded_count; i++) {
+        PyMem_RawFree(g_loaded[i]);
+        g_loaded[i] = NULL;
+    }
+    g_loaded_count = 0;
+    return out;
 }
 
 /* changes(): the count of audited name changes the core has seen (a forget or a clear of
@@ -3581,6 +3761,9 @@ static PyMethodDef core_methods[] = {
     {"open_cache_add", core_open_cache_add, METH_VARARGS,
      "open_cache_add(args, identity) -> bool: only from the sandbox's own code inside the"
      " callback; identity is (dev, ino), (dev, -dir_ino - 1) or None."},
+    {"loaded_sources", core_loaded_sources, METH_NOARGS,
+     "loaded_sources() -> tuple | None: the module sources the core let the import system "
+     "read at init since the last call; the callback only."},
     {"changes", core_changes, METH_NOARGS,
      "changes() -> int: the audited name changes seen so far (forgets and clears)."},
     {"open_cache_clear", core_open_cache_clear, METH_NOARGS,

@@ -31,6 +31,7 @@ __all__ = [
     "inside",
     "install",
     "installed",
+    "loaded_sources",
     "mode",
     "module_verdict_add",
     "open_cache_add",
@@ -81,6 +82,7 @@ open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 file_identity = _impl.file_identity
 forgotten = _impl.forgotten
+loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec
 seal_spawn_env = _impl.seal_spawn_env
 fork_exec_sealed = _impl.fork_exec_sealed

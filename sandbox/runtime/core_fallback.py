@@ -45,6 +45,7 @@ __all__ = [
     "inside",
     "install",
     "installed",
+    "loaded_sources",
     "mode",
     "module_verdict_add",
     "open_cache_add",
@@ -289,6 +290,27 @@ def _exec_identity_holds(program: bytes, identity: tuple[int, ...]) -> bool:
         st.st_size,
         st.st_mode,
     ) == identity
+
+
+LOADED_LIMIT = 1024
+
+
+def _init_module_read(args: Any, prefixes: tuple[str, ...]) -> str | None:
+    """The native core's ``init_module_read`` (its frame and phase tests made by the caller):
+    the source to note for a read of a module file under a module root, or ``None``."""
+    key = _open_key(args, "init")
+    if key is None:
+        return None
+    path, mode, flags, _ = key
+    reads, writes = open_actions(mode, flags)
+    if not reads or writes or not _str_endswith(path, _MODULE_SUFFIXES):
+        return None
+    if "/../" in path or "/./" in path or not any(path.startswith(p) for p in prefixes):
+        return None
+    directory, _, leaf = path.rpartition("/")
+    if _str_endswith(path, ".pyc") and _str_endswith(directory, "/__pycache__"):
+        return directory[: -len("/__pycache__")] + "/" + leaf.split(".", 1)[0] + ".py"
+    return path
 
 
 def _lookup_of_literal(args: Any) -> bool:
@@ -657,6 +679,8 @@ def install(
     setattr_names: frozenset[str] | None = None,
     refused_inside: frozenset[str] = frozenset(),
     inside_only: frozenset[str] = frozenset(),
+    module_prefixes: tuple[str, ...] = (),
+    import_codes: frozenset[CodeType] = frozenset(),
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -686,6 +710,12 @@ def install(
         raises them while the callback runs (frames, objects, tracing).
     inside_only : frozenset of str
         Of ``names``, the events that are not decided at all outside the callback.
+    module_prefixes : tuple of str
+        The module roots (each ending in ``/``) under which an init-phase read of a module
+        file by one of ``import_codes`` is answered in the hook, its source queued for
+        :func:`loaded_sources` (the files decoder's ``_imports_at_init``).
+    import_codes : frozenset of code
+        The import system's readers (by identity).
 
     Returns
     -------
@@ -708,6 +738,13 @@ def install(
     _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
     _refused_inside = frozenset(_strs(refused_inside, "install: refused_inside"))
     _inside = [0]  # callbacks running now, all threads (a cheap test for inside_only events)
+    _module_prefixes = tuple(
+        p
+        for p in _strs(frozenset(module_prefixes), "install: module_prefixes")
+        if len(p) >= 2 and p[0] == "/" and p[-1] == "/" and _str_isascii(p)
+    )[:64]
+    _import_ids = frozenset(id(c) for c in _codes(frozenset(import_codes)))
+    _loaded: list[str] = []  # sources of module files read at init, for loaded_sources()
     _inside_only = frozenset(_strs(inside_only, "install: inside_only"))
     _setattr_names = (
         None if setattr_names is None else frozenset(_strs(setattr_names, "install: setattr_names"))
@@ -875,6 +912,18 @@ def install(
         finally:
             local.fetching = False
         depth = local.depth
+        if (
+            not depth
+            and event == "open"
+            and _module_prefixes
+            and id(code) in _import_ids
+            and len(_loaded) < LOADED_LIMIT
+            and _phase_now() == "init"
+        ):
+            source = _init_module_read(args, _module_prefixes)
+            if source is not None:
+                _loaded.append(source)  # the native core's init_module_read
+                return
         if depth:
             if id(code) in _own:
                 return
@@ -1110,6 +1159,15 @@ def install(
         _execs[entry] = identity
         return True
 
+    def _take_loaded() -> tuple[str, ...] | None:
+        if not _local.depth or not _is_own_caller():
+            raise _refuse("loaded_sources")
+        if not _loaded:
+            return None
+        out = tuple(_loaded)
+        _loaded.clear()
+        return out
+
     def _open_cache_validate() -> None:
         if not _open_validate[0]:
             _open_validate[0] = True
@@ -1136,6 +1194,7 @@ def install(
         open_cache_forget=_open_cache_forget,
         open_cache_validate=_open_cache_validate,
         forgotten=_take_forgotten,
+        loaded_sources=_take_loaded,
         inside=lambda: _local.depth > 0,
     )
     return True
@@ -1515,6 +1574,25 @@ def forgotten() -> tuple[str, ...] | bool | None:
     if not _api:
         raise _refuse("forgotten")
     result: tuple[str, ...] | bool | None = _api["forgotten"]()
+    return result
+
+
+def loaded_sources() -> tuple[str, ...] | None:
+    """The sources of the module files the core let the import system read at init since the
+    last call (``None``: none); the hook adds them to what the traceback readers may read.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> loaded_sources()  # doctest: +SKIP
+    """
+    if not _api:
+        raise _refuse("loaded_sources")
+    result: tuple[str, ...] | None = _api["loaded_sources"]()
     return result
 
 

@@ -393,6 +393,9 @@ def install_hook(
         setattr_names=PROTECTED_ATTRIBUTES,
         refused_inside=REFUSED_INSIDE,
         inside_only=REFUSED_INSIDE - names,
+        # (the files decoder's init shortcut for the import system's module reads, in C)
+        module_prefixes=frozen_code.MODULE_PREFIXES,
+        import_codes=frozenset(_import_codes()),
     ):
         return False
     if start_phase == "invoke":
@@ -626,6 +629,11 @@ def _build(
 
     def callback(event: str, args: tuple[Any, ...], caller: CodeType | None) -> Any:
         try:
+            loaded = take_loaded()
+            if loaded is not None:
+                # Module sources the core let the import system read at init: what the
+                # traceback readers may read later (files._imports_at_init's note).
+                code_module.LOADED_SOURCES.update(loaded)
             changed = take_forgotten()
             if changed is not None:
                 # Names the core changed on its own (a remove, rename... a write verdict covers):
@@ -762,6 +770,7 @@ def _build(
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
+    take_loaded = core.loaded_sources
     forget_below = paths.forget_below
     forget_everything = paths.forget_resolved_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS

@@ -1004,6 +1004,75 @@ def test_a_setattr_of_a_name_the_callback_does_not_guard_is_answered_by_the_core
     assert result["nul"] == (0 if kind == "python" else 1)
 
 
+def test_an_init_read_of_a_module_file_by_the_import_system_is_answered_and_noted(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a module root holding a module and its bytecode, a reader the core is told is the
+    # import system's, and a callback that counts opens and takes the noted sources
+    body = """
+    base = os.getcwd()
+    root = base + "/root"
+    os.makedirs(root + "/pkg/__pycache__")
+    for name in ("pkg/mod.py", "pkg/__pycache__/mod.cpython-311.pyc", "pkg/data.txt"):
+        open(root + "/" + name, "w").close()
+    open(base + "/elsewhere.py", "w").close()
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        if event == "zz.take":
+            out["noted"] = core.loaded_sources()
+        elif event == "zz.phase":
+            core.enter_invoke()
+        else:
+            out["seen"] += 1
+    def importer_reads(path, mode="r"):
+        open(path, mode).close()
+    def other_reads(path):
+        open(path).close()
+    core.install(frozenset({"open", "zz.take", "zz.phase"}), callback,
+                 frozenset({callback.__code__}), "enforce",
+                 module_prefixes=(root + "/",), import_codes=frozenset({importer_reads.__code__}))
+    def reads(tag, fn, *args):
+        before = out["seen"]
+        try:
+            fn(*args)
+        except OSError:
+            pass
+        out[tag] = out["seen"] - before   # 0: the core answered; 1: the callback decided
+    reads("source", importer_reads, root + "/pkg/mod.py")
+    reads("bytecode", importer_reads, root + "/pkg/__pycache__/mod.cpython-311.pyc")
+    reads("not_a_module_file", importer_reads, root + "/pkg/data.txt")
+    reads("outside_the_roots", importer_reads, base + "/elsewhere.py")
+    reads("not_plain", importer_reads, root + "/pkg/./mod.py")
+    reads("a_write", importer_reads, root + "/pkg/new.py", "w")
+    reads("another_reader", other_reads, root + "/pkg/mod.py")
+    sys.audit("zz.take")
+    out["first"] = out.pop("noted")
+    sys.audit("zz.take")
+    out["again"] = out.pop("noted")
+    try:
+        core.loaded_sources()
+        out["outside"] = "taken"
+    except PermissionError:
+        out["outside"] = "PermissionError"
+    sys.audit("zz.phase")
+    reads("invoke", importer_reads, root + "/pkg/mod.py")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    root = str(tmp_path / "root")
+    # THEN the import system's reads of module files under a root are answered at init, and
+    # each one's source is noted once (bytecode: its .py)
+    assert (result["source"], result["bytecode"]) == (0, 0)
+    assert result["first"] == [root + "/pkg/mod.py", root + "/pkg/mod.py"]
+    assert result["again"] is None
+    # AND any other file, root, spelling, access or reader -- or the invoke phase -- reaches
+    # the callback; only the sandbox's own code may take the notes
+    for tag in ("not_a_module_file", "outside_the_roots", "not_plain", "a_write"):
+        assert result[tag] == 1, tag
+    assert (result["another_reader"], result["invoke"]) == (1, 1)
+    assert result["outside"] == "PermissionError"
+
+
 def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
     # GIVEN a file, a link to it, a missing name and names os.stat refuses
     body = """
