@@ -1849,7 +1849,8 @@ exec_runs_no_module(PyObject *args)
 
 /* Module files the import system reads during init. The files decoder lets such a read pass
  * unresolved (files._imports_at_init): an exact-str path read only, a module file's name,
- * under a module root (module_prefixes), no "/./" or "/../", raised by one of the import
+ * under a module root (module_prefixes), no "/./" or "/../", a regular file itself (lstat:
+ * not a link to anything else), raised by one of the import
  * system's readers (import_codes: the innermost frame's code, by identity) -- and notes the
  * module's source as loaded (LOADED_SOURCES, for the traceback readers later). The core does
  * the same here; the sources go to a queue the callback takes (loaded_sources()) before it
@@ -1904,6 +1905,10 @@ init_module_read(PyObject *args)
     Py_XDECREF(code);
     if (!importing) {
         return 0;
+    }
+    struct stat st;
+    if (lstat(key.path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return 0; /* a link (its name says nothing of what it leads to), or no plain file */
     }
     /* its source (code.module_source): .../__pycache__/b.<tag>.pyc -> .../b.py */
     const char *path = key.path;

@@ -307,6 +307,11 @@ def _init_module_read(args: Any, prefixes: tuple[str, ...]) -> str | None:
         return None
     if "/../" in path or "/./" in path or not any(path.startswith(p) for p in prefixes):
         return None
+    try:
+        if not _S_ISREG(_lstat(path).st_mode):
+            return None  # (a link: its name says nothing of what it leads to)
+    except (OSError, ValueError):
+        return None
     directory, _, leaf = path.rpartition("/")
     if _str_endswith(path, ".pyc") and _str_endswith(directory, "/__pycache__"):
         return directory[: -len("/__pycache__")] + "/" + leaf.split(".", 1)[0] + ".py"

@@ -19,7 +19,7 @@ import time
 from .categories import ARG_SEP
 from .decoders import code as _code_module
 from .roots import Roots
-from .sinks import TEXT_ENCODER, LineSink
+from .sinks import LineSink, encode_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class Reporter:
         rule: dict[str, Any] = {"action": action, "phase": phase, "target": shown}
         if argv is not None:
             rule["argv"] = argv
-        return "rules." + category + ": " + TEXT_ENCODER.encode(rule)
+        return "rules." + category + ": " + encode_text(rule)
 
     def report(
         self,

@@ -305,7 +305,7 @@ def install_hook(
     frozen = freeze(runtime_modules)
     verify(frozen, install_time=INSTALL_TIME)
     book = address_book.AddressBook()
-    instances = [policy, roots, reporter, reporter.sink, book, *policy.matchers(), *sinks.ENCODERS]
+    instances = [policy, roots, reporter, reporter.sink, book, *policy.matchers()]
     if recorder is not None:
         instances += [recorder, recorder.sink]
     freeze_instances([o for o in instances if o is not None], frozen)

@@ -43,7 +43,7 @@ import time
 
 from .findings import Invocation
 from .roots import Roots
-from .sinks import _ENCODER, LineSink, TeeSink
+from .sinks import LineSink, TeeSink, encode_compact
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def mac(key: bytes, record: dict[str, Any]) -> str:
     64
     """
     body = {k: v for k, v in record.items() if k != "mac"}
-    canonical = _ENCODER.encode(dict(sorted(body.items())))
+    canonical = encode_compact(dict(sorted(body.items())))
     return _bytes_hex(_hmac_digest(key, _str_encode(canonical, "utf-8"), "sha256"))
 
 

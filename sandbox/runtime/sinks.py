@@ -28,16 +28,44 @@ _fstat = os.fstat
 _str = str
 _OSError = OSError
 _memoryview = memoryview
-_ENCODER = json.encoder.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=True)
-# For JSON inside messages people read (a rule hint): the usual ", " and ": " separators.
-TEXT_ENCODER = json.encoder.JSONEncoder(sort_keys=True, default=str)
-ENCODERS = (_ENCODER, TEXT_ENCODER)
+# JSON is written by the C encoder objects of the json module, made once with fixed
+# settings: their attributes are read-only. (A JSONEncoder instance keeps its settings in
+# writable attributes -- ``indent``, ``default`` -- which the function could set to objects
+# whose code would then run inside the hook while it reports.)
+_c_make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_ascii = json.encoder.encode_basestring_ascii
+_COMPACT = _c_make_encoder(None, str, _ascii, None, ":", ",", False, False, True)
+# For JSON inside messages people read (a rule hint): sorted keys, ", " and ": ".
+_TEXT = _c_make_encoder(None, str, _ascii, None, ": ", ", ", True, False, True)
+_str_join = str.join
 _str_encode = str.encode
+
+
+def encode_compact(value: Any) -> str:
+    """Compact JSON text, ASCII only (non-UTF-8 path names stay escaped, never lost).
+
+    Example
+    -------
+    >>> encode_compact({"a": [1, "x"]})
+    '{"a":[1,"x"]}'
+    """
+    return _str_join("", _COMPACT(value, 0))
+
+
+def encode_text(value: Any) -> str:
+    """JSON text for messages people read: sorted keys, the usual separators.
+
+    Example
+    -------
+    >>> encode_text({"b": 1, "a": 2})
+    '{"a": 2, "b": 1}'
+    """
+    return _str_join("", _TEXT(value, 0))
 
 
 def dumps(record: dict[str, Any]) -> bytes:
     """One compact JSON line (non-UTF-8 path names stay escaped, never lost)."""
-    return _str_encode(_ENCODER.encode(record) + "\n", "ascii")
+    return _str_encode(encode_compact(record) + "\n", "ascii")
 
 
 def _identity(fd: int) -> tuple[int, int] | None:

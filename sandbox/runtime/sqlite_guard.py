@@ -228,6 +228,55 @@ def _set_authorizer_of(connection: Any) -> Any:
     return None
 
 
+# The exception classes a connection raises (members set from the C library's own state when
+# the connection is made). They are classes the function can change (heap types): a class
+# whose __init__, __new__ or __del__ is of the function's would run its code inside the hook
+# when the C library raises it there. Checked before any call that may raise one.
+_ERROR_MEMBERS = (
+    "Warning",
+    "Error",
+    "InterfaceError",
+    "DatabaseError",
+    "DataError",
+    "OperationalError",
+    "IntegrityError",
+    "InternalError",
+    "ProgrammingError",
+    "NotSupportedError",
+)
+_CREATION_HOOKS = ("__init__", "__new__", "__del__", "__setattr__", "__getattribute__")
+_MemberDescriptor = type(type.__dict__["__weakrefoffset__"])
+
+
+class ChangedErrorClasses(PermissionError):  # (a built-in base: no code of anyone's)
+    """SQLite's exception classes were changed: the guard will not call into SQLite."""
+
+
+def _errors_plain(connection: Any, cls: Any) -> bool:
+    """Whether the exception classes ``connection`` raises are as SQLite made them: each an
+    exact ``type`` whose classes up to the first built-in one define no creation or
+    finalization code (read with the raw descriptors: nothing of theirs runs)."""
+    space = _type_dict(cls)
+    for name in _ERROR_MEMBERS:
+        member = _mappingproxy_get(space, name)
+        if _type(member) is not _MemberDescriptor:
+            continue
+        error = member.__get__(connection, cls)
+        if error is None:
+            continue
+        if _type(error) is not type:
+            return False
+        for klass in _type_mro(error):
+            flags = _type_flags(klass)
+            if not flags & _HEAPTYPE or flags & _IMMUTABLETYPE:
+                break  # built-in from here on: C slots, unchangeable
+            klass_space = _type_dict(klass)
+            for hook in _CREATION_HOOKS:
+                if _mappingproxy_get(klass_space, hook) is not None:
+                    return False
+    return True
+
+
 def _initialising(connection: Any) -> bool:
     """Whether ``connection`` is a real connection still inside its ``__init__`` -- what the
     C library hands its ``sqlite3.connect/handle`` event. Asked of the C class's own
@@ -238,9 +287,12 @@ def _initialising(connection: Any) -> bool:
     set_authorizer = _set_authorizer_of(connection)
     if set_authorizer is None:
         return False
-    getter = _mappingproxy_get(_type_dict(set_authorizer.__objclass__), "total_changes")
+    cls = set_authorizer.__objclass__
+    getter = _mappingproxy_get(_type_dict(cls), "total_changes")
     if _type(getter) is not _GetSetDescriptor:
         return False
+    if not _errors_plain(connection, cls):
+        raise ChangedErrorClasses("SQLite's exception classes were changed")
     try:
         getter.__get__(connection)
     except _Exception as exc:
@@ -256,6 +308,8 @@ def _set(connection: Any, authorize: Any) -> str:
     set_authorizer = _set_authorizer_of(connection)
     if set_authorizer is None:
         return "never"
+    if not _errors_plain(connection, set_authorizer.__objclass__):
+        raise ChangedErrorClasses("SQLite's exception classes were changed")
     try:
         set_authorizer(connection, authorize)
     except _Exception as exc:

@@ -43,6 +43,7 @@ _stat = os.stat
 _lstat = os.lstat
 _S_ISDIR = __import__("stat").S_ISDIR
 _S_ISFIFO = __import__("stat").S_ISFIFO
+_S_ISREG = __import__("stat").S_ISREG
 _O_NONBLOCK = os.O_NONBLOCK
 _OSError = OSError
 _ValueError = ValueError
@@ -402,6 +403,11 @@ def _imports_at_init(value: str) -> bool:
     if not value.endswith(_MODULE_SUFFIXES) or not _str_startswith(value, _code.MODULE_PREFIXES):
         return False
     if "/../" in value or "/./" in value:
+        return False
+    try:
+        if not _S_ISREG(_lstat(value).st_mode):
+            return False  # a link (to anything: a name says nothing of where it leads)
+    except (_OSError, _ValueError):
         return False
     frame = _code.caller_frame(3)
     if frame is None or id(frame.f_code) not in _code.IMPORT_CODES:
