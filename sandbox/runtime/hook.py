@@ -90,11 +90,12 @@ CALLER_EVENTS = frozenset(
         "sandbox.flush",
         "sandbox.init_failed",
         "subprocess.Popen",  # the decoder reads Popen's frame only when Popen raised it
+        "_posixsubprocess.fork_exec",  # (3.14: a relative program is Popen's or undecidable)
         "compile",  # the eval/exec site: the code that called them (see decoders.code)
     }
 )
 # Of those, the events whose decoder takes the caller too.
-CALLER_DECODERS = frozenset({"subprocess.Popen", "compile"})
+CALLER_DECODERS = frozenset({"subprocess.Popen", "compile", "_posixsubprocess.fork_exec"})
 # Functions of the frozen modules that run only while installing (before the function's code
 # loads), where looking a module attribute up is safe; everything else the hook may call must
 # have bound what it uses at import (checked by freeze.verify at every install).

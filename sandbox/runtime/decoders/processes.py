@@ -790,7 +790,7 @@ def _spawn(args: tuple[Any, ...]) -> list[Access] | None:
     return exec_accesses(args[1], args[2], _arg(args, 3), None, search="none")
 
 
-def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
+def _fork_exec(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access] | None:
     # Python 3.14+: _posixsubprocess.fork_exec(exec_list, args, env) — raised for Popen's fork
     # path and for direct calls (multiprocessing's spawn and forkserver): the candidates the
     # child will try in order, the argv, and the environment as b"NAME=value" items (or None).
@@ -802,6 +802,16 @@ def _fork_exec(args: tuple[Any, ...]) -> list[Access] | None:
     if _type(given) is _str:
         return [("processes", "exec", given, None)]
     candidates: list[str] = given  # type: ignore[assignment]
+    # CPython 3.14's own event names no cwd: a relative program is found from the child's,
+    # which the event does not show. Popen decided it at its own event, with its cwd; a
+    # direct call (anyone's) cannot be decided so.
+    if (
+        _len(args) == 3
+        and any(not _str_startswith(c, "/") for c in candidates)
+        and not (caller is not _NO_CALLER and any(caller is code for code in _EXECUTE_CHILD))
+    ):
+        reason = "a relative program with a working directory the event does not show"
+        return [("processes", "exec", UNDECODABLE + reason, None)]
     env = None
     raw_env = _arg(args, 2)
     if raw_env is not None:
