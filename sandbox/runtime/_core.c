@@ -690,6 +690,7 @@ pattern_for_name(const char *place, size_t cut, size_t n, int action, int phase)
 
 static int open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
                          unsigned long long ino);
+static int other_in_flight(void);
 
 /* The directory verdict a depth-1 pattern gives the folder of `dir_key` (its action in
  * dir_key->flags): the folder must be a directory now (lstat: not a link); the verdict is
@@ -698,8 +699,8 @@ static const open_slot *
 pattern_folder(open_key *dir_key, int phase)
 {
     size_t len = (size_t)dir_key->len;
-    if (g_pattern_count == 0 || len < 2 || len > OPEN_PATH_MAX) {
-        return NULL;
+    if (g_pattern_count == 0 || len < 2 || len > OPEN_PATH_MAX || other_in_flight()) {
+        return NULL; /* (another thread's change in flight: nothing taken that would be kept) */
     }
     size_t cut = len - 1;
     while (cut > 0 && dir_key->path[cut] != '/') {
@@ -816,10 +817,75 @@ static uint32_t g_open_used[OPEN_CACHE_LIMIT];
  * resolution that saw the count change while it walked keeps nothing (changes()). */
 static unsigned long long g_changes;
 
+/* Threads with a change in flight: an audited change fires before it is made, so from its
+ * event until that thread's next audit event (by then the call returned) a name may change
+ * under another thread's walk. While any other thread has one, resolutions keep nothing
+ * (changes_elsewhere()). Bounded: past the bound, every thread counts as one with a change
+ * in flight until the table empties. */
+#define IN_FLIGHT_SLOTS 16
+static unsigned long g_in_flight[IN_FLIGHT_SLOTS];
+static size_t g_in_flight_count;
+static int g_in_flight_overflow;
+
+static void
+in_flight_mark(void)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    for (size_t i = 0; i < g_in_flight_count; i++) {
+        if (g_in_flight[i] == me) {
+            return;
+        }
+    }
+    if (g_in_flight_count < IN_FLIGHT_SLOTS) {
+        g_in_flight[g_in_flight_count++] = me;
+    }
+    else {
+        g_in_flight_overflow = 1;
+    }
+}
+
+static void
+in_flight_clear(void)
+{
+    if (g_in_flight_count == 0) {
+        return;
+    }
+    unsigned long me = PyThread_get_thread_ident();
+    for (size_t i = 0; i < g_in_flight_count; i++) {
+        if (g_in_flight[i] == me) {
+            g_in_flight[i] = g_in_flight[--g_in_flight_count];
+            break;
+        }
+    }
+    if (g_in_flight_count == 0) {
+        g_in_flight_overflow = 0;
+    }
+}
+
+/* Whether another thread has a change in flight (see above): the core keeps no answer then. */
+static int
+other_in_flight(void)
+{
+    if (g_in_flight_overflow) {
+        return 1;
+    }
+    if (g_in_flight_count == 0) {
+        return 0;
+    }
+    unsigned long me = PyThread_get_thread_ident();
+    for (size_t i = 0; i < g_in_flight_count; i++) {
+        if (g_in_flight[i] != me) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void
 open_clear_all(void)
 {
     g_changes++;
+    in_flight_mark();
     for (size_t i = 0; i < g_open_count; i++) {
         open_slot *slot = &g_open[g_open_used[i]];
         PyMem_RawFree(slot->path);
@@ -850,6 +916,7 @@ open_forget(const char *name, size_t n)
 {
     size_t i;
     g_changes++;
+    in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
     for (i = 0; i < g_open_count; i++) {
@@ -1059,9 +1126,11 @@ dir_verdict_allows(const open_key *key, int phase)
     else {
         return 0;
     }
-    if (kind != 0) {
+    if (kind != 0 && !other_in_flight()) {
         /* (a name that did not exist, with no identity to check it by, is not kept: it may be
-         * made later with no audit event -- os.mkfifo, os.mknod -- as something else) */
+         * made later with no audit event -- os.mkfifo, os.mknod -- as something else; nor is
+         * anything while another thread's change is in flight: its lstats may have seen a
+         * name halfway through that change) */
         (void)open_remember(key, phase, kind, dev, ino); /* out of memory: not kept, still allowed */
     }
     return 1;
@@ -2230,6 +2299,9 @@ static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
     (void)userdata;
+    if (t_depth == 0 && g_in_flight_count > 0) {
+        in_flight_clear(); /* this thread's last audited call has returned */
+    }
     if (g_gc_held && t_depth == 0) {
         /* an audit event after the held call (any thread): the collector comes back (a worker
          * thread's decision must not leave it off while the main thread waits in C) */
@@ -3136,6 +3208,16 @@ core_loaded_sources(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* changes_elsewhere(): whether a thread other than this one has an audited change in flight
+ * (its event seen, its next audit event not yet): a name may change under a walk now. */
+static PyObject *
+core_changes_elsewhere(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(other_in_flight());
+}
+
 /* changes(): the count of audited name changes the core has seen (a forget or a clear of
  * the open table): read before and after a resolution, it says whether something changed
  * meanwhile (another thread's rename, a change the core answered). Anyone may read it. */
@@ -3769,6 +3851,8 @@ static PyMethodDef core_methods[] = {
     {"loaded_sources", core_loaded_sources, METH_NOARGS,
      "loaded_sources() -> tuple | None: the module sources the core let the import system "
      "read at init since the last call; the callback only."},
+    {"changes_elsewhere", core_changes_elsewhere, METH_NOARGS,
+     "changes_elsewhere() -> bool: another thread has an audited name change in flight."},
     {"changes", core_changes, METH_NOARGS,
      "changes() -> int: the audited name changes seen so far (forgets and clears)."},
     {"open_cache_clear", core_open_cache_clear, METH_NOARGS,

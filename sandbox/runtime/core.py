@@ -20,6 +20,7 @@ __all__ = [
     "cache_clear",
     "cache_has",
     "changes",
+    "changes_elsewhere",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
@@ -74,6 +75,7 @@ dir_module_verdict_add = _impl.dir_module_verdict_add
 pattern_verdict_add = _impl.pattern_verdict_add
 exec_verdict_add = _impl.exec_verdict_add
 changes = _impl.changes
+changes_elsewhere = _impl.changes_elsewhere
 module_verdict_add = _impl.module_verdict_add
 import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear

@@ -34,6 +34,7 @@ __all__ = [
     "cache_clear",
     "cache_has",
     "changes",
+    "changes_elsewhere",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "enter_invoke",
@@ -81,6 +82,7 @@ def _type_name(obj: object) -> str:
 # Bound at import: no function here looks a module up at call time (code in the function
 # could rebind ``sys.audit`` or ``gc.disable``; the hook's freezing refuses such lookups).
 _getframe = sys._getframe
+_get_ident = _thread.get_ident
 _audit = sys.audit
 _addaudithook = sys.addaudithook
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
@@ -111,6 +113,8 @@ del _os
 # Pattern verdicts (see _core.c's pattern_find): (directory, glob, action, depth, phase) →
 # (kind, dev, ino) of the directory. Actions: 0 read, 1 write, _LIST list.
 PATTERN_LIMIT = 64
+# Whether another thread has a change in flight (set at install; see changes_elsewhere()).
+_IN_FLIGHT: list[Callable[[], bool]] = [lambda: False]
 _LIST = 3
 
 
@@ -197,8 +201,8 @@ def _folder_verdict(
     entry = table.get(key)
     if entry is not None and (not validate or (entry[0] and _open_still_valid(directory, entry))):
         return entry
-    if action == _DIR_MODULE_READS or not patterns or len(directory) < 2:
-        return None
+    if action == _DIR_MODULE_READS or not patterns or len(directory) < 2 or _IN_FLIGHT[0]():
+        return None  # (another thread's change in flight: nothing taken that would be kept)
     cut = _str_rfind(directory, "/")
     if (
         _pattern_find(
@@ -574,7 +578,7 @@ def _names_answer(
         found = _dir_verdict(key, table, validate, patterns, dirs)
         if found is None:
             return False
-        if found[0] and len(table) < OPEN_CACHE_LIMIT:  # (the native rule: see _dir_verdict)
+        if found[0] and len(table) < OPEN_CACHE_LIMIT and not _IN_FLIGHT[0]():
             table[key] = found
         return True
 
@@ -769,6 +773,7 @@ def install(
     _patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]] = {}
     _execs: dict[tuple[Any, str], tuple[int, ...]] = {}  # exec verdicts: (key, phase) → identity
     _changes = [0]  # audited name changes seen (see changes())
+    _in_flight: set[int] = set()  # threads with a change in flight (see changes_elsewhere())
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
     # [True] past the bound: forget everything.
     _forgotten: list[Any] = []
@@ -825,7 +830,15 @@ def install(
             "(expected None or an exception)"
         )
 
+    def _others_in_flight() -> bool:
+        # (a copy first: another thread may change the set while this looks)
+        return bool(_in_flight) and any(t != _get_ident() for t in tuple(_in_flight))
+
+    _IN_FLIGHT[0] = _others_in_flight  # (for _folder_verdict, a module-level helper)
+
     def _hook(event: str, args: tuple[Any, ...]) -> None:
+        if _in_flight and not _local.depth:
+            _in_flight.discard(_get_ident())  # (this thread's last audited call returned)
         if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
             return  # (inside_only: refused to foreign code inside the callback, else ignored)
         if event in _invoke_only and _phase_now() == "init":
@@ -849,7 +862,7 @@ def install(
             if key is not None and (_dirs[0] or _patterns):
                 found = _dir_verdict(key, _open, _open_validate[0], _patterns, _dirs)
                 if found is not None:
-                    if found[0] and len(_open) < OPEN_CACHE_LIMIT:  # (the native rule)
+                    if found[0] and len(_open) < OPEN_CACHE_LIMIT and not _others_in_flight():
                         _open[key] = found
                     return
         if event == "_posixsubprocess.fork_exec" and _execs:
@@ -1038,6 +1051,7 @@ def install(
         if type(name) is not _str:
             raise _TypeError("open_cache_forget: name must be str")
         _changes[0] += 1
+        _in_flight.add(_get_ident())
         below = name + "/" if name != "/" else "/"
         for key in [k for k in _open if k[0] == name or k[0].startswith(below)]:
             del _open[key]
@@ -1048,6 +1062,7 @@ def install(
 
     def _open_cache_clear() -> None:
         _changes[0] += 1
+        _in_flight.add(_get_ident())
         _open.clear()
         _patterns.clear()
         _dirs[0] = 0
@@ -1194,6 +1209,7 @@ def install(
         pattern_verdict_add=_pattern_verdict_add,
         exec_verdict_add=_exec_verdict_add,
         changes=lambda: _changes[0],
+        changes_elsewhere=_others_in_flight,
         module_verdict_add=_module_verdict_add,
         import_known=_import_known,
         open_cache_forget=_open_cache_forget,
@@ -1389,6 +1405,19 @@ def changes() -> int:
     if not _api:
         return 0
     return int(_api["changes"]())
+
+
+def changes_elsewhere() -> bool:
+    """Whether a thread other than this one has an audited name change in flight: its event
+    was seen (it fires before the change is made), its next audit event not yet. A walk now
+    may see a name change under it: its answer is not kept.
+
+    Example
+    -------
+    >>> changes_elsewhere()
+    False
+    """
+    return bool(_api["changes_elsewhere"]()) if _api else False
 
 
 def exec_verdict_add(args: tuple[Any, ...], identity: tuple[int, ...]) -> bool:

@@ -899,7 +899,7 @@ def _decider(
     dir_verdict_add = core.dir_verdict_add
     dir_module_verdict_add = core.dir_module_verdict_add
     pattern_verdict_add = core.pattern_verdict_add
-    single_threaded = paths.single_threaded
+    keeping_safe = paths.keeping_safe
     lexists = paths.lexists
     module_files_plain = files_module.module_files_plain
     children_allowed = policy.children_allowed
@@ -965,8 +965,8 @@ def _decider(
         # name leads to the same file (see paths). Never an open only the import or traceback
         # machinery may make (it has no access), nor a refused or reported one.
         path = args[0]
-        if not single_threaded():
-            return  # another thread may change a name meanwhile: nothing kept (see paths._keep)
+        if not keeping_safe():
+            return  # another thread's change is in flight: nothing kept (see paths._keep)
         if detail is None and type(path) is str and paths_cacheable(path, target):
             identity = identity_for_cache(target)
             if identity is None and not lexists(target):
@@ -995,7 +995,7 @@ def _decider(
         # (/tmp/job-*/*), the core answers those too -- the next call's new job folder
         # costs no callback. The pattern's folder must be reached with no link on the way
         # (its realpath is itself); the core checks each name below it with lstat.
-        if action not in _PATTERN_ACTIONS or not single_threaded():
+        if action not in _PATTERN_ACTIONS or not keeping_safe():
             return  # (a unix socket's name is a file too: connect, bind, sendto)
         for folder, glob, depth in name_patterns(action, target, ph):
             if realpath(folder) != folder:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 _lstat = os.lstat
 _changes = _core.changes
+_changes_elsewhere = _core.changes_elsewhere
 _stat = os.stat
 _readlink = os.readlink
 _getcwd = os.getcwd
@@ -340,11 +341,11 @@ def _keep(full: str, resolved: str, seen: list[str] | None = None, generation: i
         return
     if generation >= 0 and _changes() != generation:
         return  # a name changed while this was resolved: nothing kept (see resolve)
-    if _threads_running():
-        # Another thread may change a name between this walk's look at it and now -- its
-        # audited change fires (and forgets) before the change is made: an answer kept now
-        # could be kept stale, and its identity, taken after the change, would validate it
-        # for good. While other threads run, answers are not kept (each is walked afresh).
+    if _changes_elsewhere():
+        # Another thread has an audited change in flight -- its event fires (and forgets)
+        # before the change is made: an answer kept now could be stale, and its identity,
+        # taken after the change, would validate it for good. Until that thread's next audit
+        # event (its call returned), answers are not kept (each is walked afresh).
         return
     if _len(_RESOLVED) >= _CACHE_LIMIT:
         _forget_all()
@@ -385,10 +386,10 @@ def lexists(path: str) -> bool:
     return True
 
 
-def single_threaded() -> bool:
-    """Whether no thread but this one runs Python code the sandbox knows of (then an answer
-    may be kept: see :func:`_keep`)."""
-    return not _threads_running()
+def keeping_safe() -> bool:
+    """Whether an answer may be kept now: no other thread has an audited name change in
+    flight (see :func:`_keep`)."""
+    return not _changes_elsewhere()
 
 
 def cacheable(path: str, resolved: str) -> bool:
