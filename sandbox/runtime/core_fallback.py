@@ -837,10 +837,13 @@ def install(
     _IN_FLIGHT[0] = _others_in_flight  # (for _folder_verdict, a module-level helper)
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
-        if _in_flight and not _local.depth:
-            _in_flight.discard(_get_ident())  # (this thread's last audited call returned)
         if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
             return  # (inside_only: refused to foreign code inside the callback, else ignored)
+        if _in_flight and not _local.depth:
+            # This thread's last audited call returned. (Cleared at its next handled event,
+            # not at every event as the native core does: an ignored event stays as cheap as
+            # it was; a mark kept longer only keeps other threads' answers from being kept.)
+            _in_flight.discard(_get_ident())
         if event in _invoke_only and _phase_now() == "init":
             return
         if (
