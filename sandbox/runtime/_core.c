@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <arpa/inet.h>
 
 #define CORE_MAX_NESTING 8
@@ -647,6 +648,115 @@ glob_name_matches(const char *g, size_t gn, const char *s, size_t n)
     return gi == gn;
 }
 
+/* A kept answer's identity must be the identity of the very file its decision was about.
+ * Taken with lstat/stat of the name, it is the identity of whatever the name leads to at that
+ * moment: a child (or thread) that swaps a folder on the way for a link between the decision
+ * and the stat gets another file's identity kept with the decision -- and every later check
+ * (one stat of the name, through the link) then confirms the stale answer for good. So, once
+ * answers are validated, the identity is read from a lookup that cannot pass through a link:
+ * the directory opened O_PATH with no symbolic link on the way (openat2's
+ * RESOLVE_NO_SYMLINKS, else one openat(O_NOFOLLOW) per component), then the name looked at in
+ * that directory. A link anywhere on the way fails the lookup and nothing is kept. */
+#ifndef SYS_openat2
+#define SYS_openat2 437 /* one number on x86_64 and aarch64 (the generic table), Linux 5.6+ */
+#endif
+#define PLAIN_RESOLVE_NO_SYMLINKS 0x04ULL
+typedef struct {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+} plain_open_how;
+static int g_no_openat2; /* the kernel (before 5.6) or a filter refused openat2: walk instead */
+
+/* The directory of `path` (absolute; its last "/" at `cut`) opened O_PATH through directories
+ * only -- no link, ".", ".." or empty component on the way: the name must be its own real
+ * path. -1 when it is not (or on any error). */
+static int
+plain_parent_open(const char *path, size_t cut)
+{
+    char dir[OPEN_PATH_MAX + 1];
+    if (path[0] != '/' || cut > OPEN_PATH_MAX) {
+        return -1;
+    }
+    for (size_t i = 0; i < cut;) {
+        size_t j = i + 1;
+        while (j < cut && path[j] != '/') {
+            j++;
+        }
+        size_t n = j - i - 1;
+        if (n == 0 || (n == 1 && path[i + 1] == '.') ||
+            (n == 2 && path[i + 1] == '.' && path[i + 2] == '.')) {
+            return -1;
+        }
+        i = j;
+    }
+    if (cut == 0) {
+        dir[0] = '/';
+        dir[1] = '\0';
+    }
+    else {
+        memcpy(dir, path, cut);
+        dir[cut] = '\0';
+    }
+    if (!g_no_openat2) {
+        plain_open_how how = {(uint64_t)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0,
+                              PLAIN_RESOLVE_NO_SYMLINKS};
+        long fd = syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
+        if (fd >= 0) {
+            return (int)fd;
+        }
+        if (errno != ENOSYS && errno != EPERM && errno != EINVAL && errno != E2BIG) {
+            return -1; /* ELOOP: a link on the way; ENOENT, ENOTDIR, EACCES... */
+        }
+        g_no_openat2 = 1;
+    }
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; fd >= 0 && i < cut;) {
+        size_t j = i + 1;
+        while (j < cut && path[j] != '/') {
+            j++;
+        }
+        dir[j] = '\0';
+        int next = openat(fd, dir + i + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        fd = next;
+        i = j;
+    }
+    return fd;
+}
+
+/* lstat of the name `path` (absolute, NUL-terminated, n characters) looked up in its directory
+ * reached through directories only (plain_parent_open); *dir: that directory's fstat. 0: the
+ * name is there (*st: the name itself, not followed); 1: it is not (ENOENT; *st untouched);
+ * -1: neither can be said (a link or a non-directory on the way, an odd name, an error). */
+static int
+plain_lstat(const char *path, size_t n, struct stat *st, struct stat *dir)
+{
+    size_t cut = n;
+    while (cut > 0 && path[cut - 1] != '/') {
+        cut--;
+    }
+    if (cut == 0 || cut == n || (n - cut == 1 && path[cut] == '.') ||
+        (n - cut == 2 && path[cut] == '.' && path[cut + 1] == '.')) {
+        return -1;
+    }
+    int fd = plain_parent_open(path, cut - 1);
+    if (fd < 0) {
+        return -1;
+    }
+    int result = -1;
+    if (fstat(fd, dir) == 0) {
+        if (fstatat(fd, path + cut, st, AT_SYMLINK_NOFOLLOW) == 0) {
+            result = 0;
+        }
+        else if (errno == ENOENT) {
+            result = 1;
+        }
+    }
+    close(fd);
+    return result;
+}
+
 /* The pattern verdict of `depth` for `action` in `phase` that covers the name `x` (x_len) in
  * the folder `dir` (dir_len; "/" for the root), still valid; NULL if none. */
 static const pattern_verdict *
@@ -706,15 +816,27 @@ pattern_folder(open_key *dir_key, int phase)
     while (cut > 0 && dir_key->path[cut] != '/') {
         cut--;
     }
-    if (pattern_find(cut > 0 ? dir_key->path : "/", cut > 0 ? cut : 1, dir_key->path + cut + 1,
-                     len - cut - 1, (int)dir_key->flags, 1, phase) == NULL) {
+    const pattern_verdict *p =
+        pattern_find(cut > 0 ? dir_key->path : "/", cut > 0 ? cut : 1, dir_key->path + cut + 1,
+                     len - cut - 1, (int)dir_key->flags, 1, phase);
+    if (p == NULL) {
         return NULL;
     }
     char folder[OPEN_PATH_MAX + 1];
     memcpy(folder, dir_key->path, len);
     folder[len] = '\0';
     struct stat st;
-    if (lstat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (g_open_validate) {
+        /* the folder looked at inside the pattern's own folder, no link on the way (the
+         * identity kept is the folder's the verdict is about: see plain_lstat) */
+        struct stat parent;
+        if (plain_lstat(folder, len, &st, &parent) != 0 || !S_ISDIR(st.st_mode) ||
+            p->identity != 1 || (unsigned long long)parent.st_dev != p->dev ||
+            (unsigned long long)parent.st_ino != p->ino) {
+            return NULL;
+        }
+    }
+    else if (lstat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
         return NULL;
     }
     if (open_remember(dir_key, phase, 1, (unsigned long long)st.st_dev,
@@ -1085,19 +1207,42 @@ dir_verdict_allows(const open_key *key, int phase)
      * table. */
     int dir_kind = 0;
     unsigned long long dir_dev = 0, dir_ino = 0;
+    /* Once validating: the folder identity each verdict was checked against (stat of the
+     * folder's name), which the name's own lookup must find again (plain_lstat). */
+    int have_folder = 0;
+    unsigned long long folder_dev = 0, folder_ino = 0;
     for (int action = 0; action < 2; action++) {
         if (!(action == 0 ? reads : writes)) {
             continue;
         }
+        int kind_of;
+        unsigned long long dev_of, ino_of;
         const open_slot *dir = dir_verdict_for(&dir_key, action, phase);
         if (dir != NULL) {
             dir_kind = dir->identity;
             dir_dev = dir->dev;
             dir_ino = dir->ino;
+            kind_of = dir->identity;
+            dev_of = dir->dev;
+            ino_of = dir->ino;
         }
-        else if (pattern_for_name(key->path, (size_t)cut, (size_t)key->len, action, phase) ==
-                 NULL) {
-            return 0;
+        else {
+            const pattern_verdict *p =
+                pattern_for_name(key->path, (size_t)cut, (size_t)key->len, action, phase);
+            if (p == NULL) {
+                return 0;
+            }
+            kind_of = p->identity;
+            dev_of = p->dev;
+            ino_of = p->ino;
+        }
+        if (g_open_validate) {
+            if (kind_of != 1 || (have_folder && (dev_of != folder_dev || ino_of != folder_ino))) {
+                return 0;
+            }
+            have_folder = 1;
+            folder_dev = dev_of;
+            folder_ino = ino_of;
         }
     }
     /* A module file: only read, and only where the callback said module files are plain
@@ -1106,9 +1251,24 @@ dir_verdict_allows(const open_key *key, int phase)
         return 0;
     }
     struct stat st;
-    int kind;
+    int kind, there;
     unsigned long long dev, ino;
-    if (lstat(key->path, &st) == 0) { /* key->path: a str's data, NUL-terminated */
+    if (g_open_validate) {
+        /* The identity kept must be of the name found in the very folder the verdict holds
+         * for (see plain_lstat): the folder, looked up with no link on the way, is the one
+         * the verdict was checked against, and the name is looked at inside it. */
+        struct stat folder;
+        there = plain_lstat(key->path, (size_t)key->len, &st, &folder);
+        if (there < 0 || !have_folder || (unsigned long long)folder.st_dev != folder_dev ||
+            (unsigned long long)folder.st_ino != folder_ino) {
+            return 0;
+        }
+    }
+    else {
+        /* (no child has run and no other thread changes names unseen: the name is the file) */
+        there = lstat(key->path, &st) == 0 ? 0 : (errno == ENOENT ? 1 : -1);
+    }
+    if (there == 0) { /* key->path: a str's data, NUL-terminated */
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
             /* a link (it may lead anywhere), or a FIFO or device (an open that blocks is
              * retried after signal handlers ran: the callback decides those) */
@@ -1118,7 +1278,7 @@ dir_verdict_allows(const open_key *key, int phase)
         dev = (unsigned long long)st.st_dev;
         ino = (unsigned long long)st.st_ino;
     }
-    else if (errno == ENOENT) {
+    else if (there == 1) {
         kind = dir_kind == 1 ? 2 : 0; /* a new name: validated by its directory */
         dev = dir_dev;
         ino = dir_ino;
@@ -3261,6 +3421,69 @@ ns_of(const struct timespec *ts)
     return out;
 }
 
+/* plain_identity(path): the identity a kept answer for the real path `path` is validated
+ * against (see plain_lstat): (dev, ino) of the name looked up in its directory reached with no
+ * link on the way; (dev, -ino - 1) of that directory when the name is not there; None when
+ * neither holds (a link on the way or as the name itself, an odd name, an error): keep
+ * nothing then. */
+static PyObject *
+core_plain_identity(PyObject *self, PyObject *path)
+{
+    (void)self;
+    if (!PyUnicode_CheckExact(path)) {
+        PyErr_SetString(PyExc_TypeError, "plain_identity: path must be str");
+        return NULL;
+    }
+    if (PyUnicode_READY(path) < 0) {
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(path)) {
+        /* A surrogate outside U+DC80..U+DCFF sends the encoder to the error-handler registry
+         * by name, where the function may have registered code of its own: no file then. */
+        int kind = PyUnicode_KIND(path);
+        const void *data = PyUnicode_DATA(path);
+        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(path); i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c >= 0xD800 && c <= 0xDFFF && !(c >= 0xDC80 && c <= 0xDCFF)) {
+                Py_RETURN_NONE;
+            }
+        }
+    }
+    PyObject *encoded = PyUnicode_EncodeFSDefault(path);
+    if (encoded == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    const char *name = PyBytes_AS_STRING(encoded);
+    size_t n = (size_t)PyBytes_GET_SIZE(encoded);
+    if (strlen(name) != n || n > OPEN_PATH_MAX) {
+        Py_DECREF(encoded);
+        Py_RETURN_NONE;
+    }
+    struct stat st, dir;
+    int there = plain_lstat(name, n, &st, &dir);
+    Py_DECREF(encoded);
+    if (there == 0 && !S_ISLNK(st.st_mode)) {
+        return Py_BuildValue("(KK)", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    }
+    if (there == 1) {
+        PyObject *ino = PyLong_FromUnsignedLongLong((unsigned long long)dir.st_ino);
+        if (ino == NULL) {
+            return NULL;
+        }
+        PyObject *marked = PyNumber_Invert(ino); /* -ino - 1: the directory's identity */
+        Py_DECREF(ino);
+        if (marked == NULL) {
+            return NULL;
+        }
+        return Py_BuildValue("(KN)", (unsigned long long)dir.st_dev, marked);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 core_file_identity(PyObject *self, PyObject *path)
 {
@@ -3891,6 +4114,10 @@ static PyMethodDef core_methods[] = {
      " their path, argv and env are read into exact copies before the call (and its event)."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
+    {"plain_identity", core_plain_identity, METH_O,
+     "plain_identity(path: str) -> (dev, ino) | (dev, -dir_ino - 1) | None: the identity of the"
+     " name looked up in its directory reached with no symbolic link on the way (of the"
+     " directory when the name is not there); None when there is a link on the way."},
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},

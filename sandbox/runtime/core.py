@@ -41,6 +41,7 @@ __all__ = [
     "open_cache_validate",
     "pattern_verdict_add",
     "phase",
+    "plain_identity",
     "seal_fork_exec",
     "seal_spawn_env",
 ]
@@ -83,6 +84,7 @@ open_cache_forget = _impl.open_cache_forget
 open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 file_identity = _impl.file_identity
+plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten
 loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec

@@ -19,11 +19,12 @@ import _thread
 import gc
 import sys
 
-from .values import open_actions
+from .values import fs_encodable, open_actions
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from os import stat_result
     from types import CodeType
     from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "open_cache_validate",
     "pattern_verdict_add",
     "phase",
+    "plain_identity",
     "seal_fork_exec",
     "seal_spawn_env",
 ]
@@ -98,6 +100,18 @@ _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
 _INT_MAX = 2**31 - 1
 _S_ISDIR = __import__("stat").S_ISDIR
+_S_ISLNK = __import__("stat").S_ISLNK
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+_os_open = __import__("os").open
+_os_close = __import__("os").close
+# One directory looked up in another, never through a link (see _plain_lstat).
+_O_PLAIN_DIR = (
+    __import__("os").O_PATH
+    | __import__("os").O_DIRECTORY
+    | __import__("os").O_NOFOLLOW
+    | __import__("os").O_CLOEXEC
+)
 _str_isascii = str.isascii
 _str_rfind = str.rfind
 _str_endswith = str.endswith
@@ -140,6 +154,44 @@ def _glob_name_matches(glob: str, name: str) -> bool:
     while gi < gn and glob[gi] == "*":
         gi += 1
     return gi == gn
+
+
+def _plain_lstat(path: str) -> tuple[stat_result | None, stat_result] | None:
+    """The native core's ``plain_lstat``: ``(lstat of the name, fstat of its directory)``, the
+    name looked up in its directory reached with no link on the way (one ``openat`` with
+    ``O_NOFOLLOW`` per component); the name's part ``None`` when it is not there; ``None``
+    when neither can be said (a link, ``.``, ``..`` or an empty component on the way, an
+    error). Why: a kept answer's identity must be the very file the decision was about, not
+    whatever a swapped link leads to when it is taken (see ``_core.c``)."""
+    cut = _str_rfind(path, "/")
+    leaf = path[cut + 1 :]
+    if cut < 0 or path[:1] != "/" or not leaf or leaf == "." or leaf == "..":
+        return None
+    parts = path[1:cut].split("/") if cut > 0 else []
+    for part in parts:
+        if not part or part == "." or part == "..":
+            return None
+    try:
+        fd = _os_open("/", _O_PLAIN_DIR)
+    except (OSError, ValueError):
+        return None
+    try:
+        for part in parts:
+            inner = _os_open(part, _O_PLAIN_DIR, dir_fd=fd)
+            _os_close(fd)
+            fd = inner
+        folder = _fstat(fd)
+        try:
+            return (_stat(leaf, dir_fd=fd, follow_symlinks=False), folder)
+        except FileNotFoundError:
+            return (None, folder)
+    except (OSError, ValueError):
+        return None
+    finally:
+        _os_close(fd)
+
+
+_PLAIN_LSTAT_CODE = _plain_lstat.__code__
 
 
 def _pattern_find(
@@ -204,17 +256,25 @@ def _folder_verdict(
     if action == _DIR_MODULE_READS or not patterns or len(directory) < 2 or _IN_FLIGHT[0]():
         return None  # (another thread's change in flight: nothing taken that would be kept)
     cut = _str_rfind(directory, "/")
-    if (
-        _pattern_find(
-            patterns, directory[:cut] or "/", directory[cut + 1 :], action, 1, phase, validate
-        )
-        is None
-    ):
+    pattern = _pattern_find(
+        patterns, directory[:cut] or "/", directory[cut + 1 :], action, 1, phase, validate
+    )
+    if pattern is None:
         return None
-    try:
-        st = _lstat(directory)
-    except (OSError, ValueError):
-        return None
+    if validate:
+        # The folder looked at inside the pattern's own folder, no link on the way.
+        plain = _plain_lstat(directory)
+        if plain is None or pattern[0] != 1:
+            return None
+        found_st, parent = plain
+        if found_st is None or (parent.st_dev, parent.st_ino) != pattern[1:]:
+            return None
+        st = found_st
+    else:
+        try:
+            st = _lstat(directory)
+        except (OSError, ValueError):
+            return None
     if not _S_ISDIR(st.st_mode):
         return None
     found = (1, st.st_dev, st.st_ino)
@@ -384,16 +444,25 @@ def _dir_verdict(
     accesses = open_actions(mode, flags)
     if not accesses[0] and not accesses[1]:
         return None
-    # Each access needs the folder's verdict or a depth-0 pattern for the name.
+    # Each access needs the folder's verdict or a depth-0 pattern for the name; once
+    # validating, each one's folder identity, which the name's own lookup must find again.
     folder = (0, 0, 0)
+    checked: tuple[int, int, int] | None = None
     for action, needed in enumerate(accesses):
         if not needed:
             continue
         entry = _folder_verdict(directory, action, phase, table, patterns, validate, dirs)
         if entry is not None:
-            folder = entry
-        elif _pattern_for_name(patterns, path, action, phase, validate) is None:
-            return None
+            folder = source = entry
+        else:
+            pattern = _pattern_for_name(patterns, path, action, phase, validate)
+            if pattern is None:
+                return None
+            source = pattern
+        if validate:
+            if source[0] != 1 or (checked is not None and checked != source):
+                return None
+            checked = source
     if module_file:
         # Only read, and only where the callback said module files are plain files.
         if accesses[1]:
@@ -401,12 +470,24 @@ def _dir_verdict(
         found = table.get((directory, _DIR_VERDICT, _DIR_MODULE_READS, phase))
         if found is None or (validate and not (found[0] and _open_still_valid(directory, found))):
             return None
-    try:
-        st = _lstat(path)
-    except FileNotFoundError:
-        return (2 if folder[0] == 1 else 0, folder[1], folder[2])
-    except OSError:
-        return None
+    if validate:
+        # The name looked at inside the very folder the verdict holds for (_plain_lstat).
+        plain = _plain_lstat(path)
+        if plain is None or checked is None:
+            return None
+        found_st, parent = plain
+        if (1, parent.st_dev, parent.st_ino) != checked:
+            return None
+        if found_st is None:
+            return (2 if folder[0] == 1 else 0, folder[1], folder[2])
+        st = found_st
+    else:
+        try:
+            st = _lstat(path)
+        except FileNotFoundError:
+            return (2 if folder[0] == 1 else 0, folder[1], folder[2])
+        except OSError:
+            return None
     if not _S_ISREG(st.st_mode) and not _S_ISDIR(st.st_mode):
         return None  # (a link, or a FIFO or device: the native core's rule, see _core.c)
     return (1, st.st_dev, st.st_ino)
@@ -932,6 +1013,11 @@ def install(
             code = _getframe(1).f_code
         finally:
             local.fetching = False
+        if code is _PLAIN_LSTAT_CODE:
+            # The core's own lookups (os.open of directories, O_PATH, no link followed):
+            # the native core makes them with no event at all. Only the events raised by
+            # that function's own calls: a later hook that runs for them is code of its own.
+            return
         depth = local.depth
         if (
             not depth
@@ -1669,6 +1755,37 @@ def fork_exec_sealed() -> bool:
     False
     """
     return False
+
+
+def plain_identity(path: str) -> tuple[int, int] | None:
+    """The identity a kept answer for the real path ``path`` is validated against: ``(dev,
+    ino)`` of the name looked up in its directory reached with no symbolic link on the way,
+    ``(dev, -ino - 1)`` of that directory when the name is not there, ``None`` when neither
+    holds (a link on the way or as the name itself, an odd name): nothing is kept then.
+
+    Example
+    -------
+    >>> plain_identity("/") is None  # (no name in a directory)
+    True
+    """
+    if type(path) is not str:
+        raise TypeError("plain_identity: path must be str")
+    if not fs_encodable(path):
+        return None  # (a surrogate only a registered error handler could encode)
+    try:
+        if len(path.encode(_FS_ENCODING, _FS_ERRORS)) > OPEN_PATH_MAX:
+            return None  # (the native core's bound, in the bytes the kernel gets)
+    except UnicodeError:
+        return None
+    plain = _plain_lstat(path)
+    if plain is None:
+        return None
+    st, folder = plain
+    if st is None:
+        return (folder.st_dev, -folder.st_ino - 1)
+    if _S_ISLNK(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:

@@ -20,7 +20,12 @@ could keep an answer computed just before another thread's audited change; from 
 cached answer is re-validated with one ``stat`` before use: the name as given, followed
 through its links as the kernel will, must lead to the same file (device, inode) the answer
 resolved to — or, for a name that does not exist yet, to the same directory — or the path is
-resolved afresh. The hook's open cache (answers to whole ``open`` events, kept by the core so
+resolved afresh. The identity an answer is validated against is taken from a lookup that
+cannot pass through a link (``core.plain_identity``: the directory opened with no symbolic
+link on the way, the name looked at inside it), never by following the name: a folder on the
+way swapped for a link between the walk and that lookup makes it fail (nothing is kept),
+where a ``stat`` would have kept the other file's identity -- confirmed by every later check
+of the name through the link. The hook's open cache (answers to whole ``open`` events, kept by the core so
 an allowed ``open`` repeats without the callback) follows the same rules: cleared with this
 cache, validated with one ``stat`` from the same moment. Names whose resolution passes through
 ``/proc`` change it with no event at all (the descriptor table behind ``/proc/self/fd``, the
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 
 _lstat = os.lstat
 _changes = _core.changes
+_plain_identity = _core.plain_identity
 _changes_elsewhere = _core.changes_elsewhere
 _stat = os.stat
 _readlink = os.readlink
@@ -357,7 +363,16 @@ def _keep(full: str, resolved: str, seen: list[str] | None = None, generation: i
         _THROUGH_LINKS[full] = tuple(seen)
     else:
         _index(full)
-    dev, ino = _identity(resolved) if _STATE["validate"] else (-1, -1)  # -1: none taken
+    if _STATE["validate"]:
+        # The identity of the very file the walk decided on (no link on the way to it):
+        # a link swapped in since would give another file's identity here, which later
+        # checks of the name (through that link) would confirm for good. None: not kept.
+        plain = _plain_identity(resolved)
+        if plain is None:
+            return
+        dev, ino = plain
+    else:
+        dev, ino = -1, -1  # none taken (no child, no other thread: every change is seen)
     _RESOLVED[full] = (resolved, dev, ino)
 
 
@@ -404,11 +419,15 @@ def cacheable(path: str, resolved: str) -> bool:
 def identity_for_cache(resolved: str) -> tuple[int, int] | None:
     """What a cached answer resolving to ``resolved`` is validated against (``None``: no child yet).
 
-    The identity of the resolved file (or of its directory), taken now: if a child swaps a
-    link between the resolution and this call, the name later leads elsewhere and the answer
-    is not used.
+    The identity of the resolved file (or of its directory), looked up with no link on the
+    way (``core.plain_identity``): the file the decision was about even if a child swapped a
+    folder on the way for a link since; ``(-1, -1)`` (no identity: the core keeps nothing)
+    when that lookup meets a link.
     """
-    return _identity(resolved) if _STATE["validate"] else None
+    if not _STATE["validate"]:
+        return None
+    plain = _plain_identity(resolved)
+    return plain if plain is not None else (-1, -1)
 
 
 def forget_resolved_paths() -> None:
