@@ -555,7 +555,7 @@ def _problem(
         return _python_problem(path, argv, env, reference)
     if _basename(path) == "env" or _basename(real) == "env":
         return _env_problem(argv, env, reference, depth)
-    shebang = _shebang(path)
+    shebang, read_identity, read_real = _read_program(path)
     if shebang is _UNREAD:
         # Whether it is a script (of Python?) is unknown: refused, and never kept as plain.
         return "the program could not be read to look for a #! line"
@@ -563,7 +563,11 @@ def _problem(
         interpreter, extra = shebang
         script_argv = [interpreter, *extra, path, *argv[1:]]
         return _problem(interpreter, script_argv, env, reference, depth + 1)
-    if identity is not None and shebang is None:
+    if identity is not None and shebang is None and read_identity == identity and read_real == real:
+        # Kept only when the identity, the real path the name checks read and the file whose
+        # first bytes were read are one file: a link swapped between two of these lookups by
+        # name (a child, another thread) would pair one file's verdict with another's
+        # identity, and every later check of that identity would confirm it.
         if _len(_PLAIN) >= _PLAIN_LIMIT:
             _PLAIN.clear()
         _PLAIN[path] = identity
@@ -890,29 +894,49 @@ def _python_name(name: str) -> bool:
     return False
 
 
-# What _shebang answers for a program it could not read for a reason that says nothing about
+# What _read_program answers for a program it could not read for a reason that says nothing about
 # it (see _NOT_A_SCRIPT_ERRORS): unknown, neither "a script" nor "not a script".
 _UNREAD: tuple[str, list[str]] = ("", [])
 
 
-def _shebang(path: str) -> tuple[str, list[str]] | None:
-    """``(interpreter, [argument])`` of a ``#!`` script, as Linux reads it (first line, one
-    arg); ``None`` if it is not one; ``_UNREAD`` when an error hides which (see
-    ``_NOT_A_SCRIPT_ERRORS``)."""
+def _read_program(
+    path: str,
+) -> tuple[tuple[str, list[str]] | None, tuple[int, ...] | None, str | None]:
+    """What an exec of ``path`` runs, read through one descriptor: :func:`_shebang_of`'s answer
+    for its first bytes, and the identity (as ``core.file_identity`` gives it) and the real
+    path of the very file read (``None`` for both when there is no such file to keep)."""
     try:
         fd = _os_open(path, _O_RDONLY)
     except _OSError as exc:
-        return None if exc.errno in _NOT_A_SCRIPT_ERRORS else _UNREAD
+        return (None if exc.errno in _NOT_A_SCRIPT_ERRORS else _UNREAD), None, None
     except _ValueError:
-        return None  # (a NUL in the name: the exec fails the same way)
+        return None, None, None  # (a NUL in the name: the exec fails the same way)
     try:
-        if not _S_ISREG(_fstat(fd).st_mode):
-            return None
+        st = _fstat(fd)
+        if not _S_ISREG(st.st_mode):
+            return None, None, None
         head = _os_read(fd, 256)
+        identity = (
+            st.st_dev,
+            st.st_ino,
+            st.st_nlink,
+            st.st_ctime_ns,
+            st.st_mtime_ns,
+            st.st_size,
+            st.st_mode,
+        )
+        real = paths.fd_path(fd)
     except _OSError:
-        return _UNREAD
+        return _UNREAD, None, None
     finally:
         _os_close(fd)
+    return _shebang_of(head), identity, real
+
+
+def _shebang_of(head: bytes) -> tuple[str, list[str]] | None:
+    """``(interpreter, [argument])`` of a ``#!`` script whose first bytes are ``head``, as Linux
+    reads it (first line, one arg); ``None`` if it is not one. (:func:`_read_program` answers
+    ``_UNREAD`` when an error hides which: see ``_NOT_A_SCRIPT_ERRORS``.)"""
     if not _bytes_startswith(head, b"#!"):
         return None
     line = _bytes_strip(_bytes_partition(head[2:], b"\n")[0], b" \t")

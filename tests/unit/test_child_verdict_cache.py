@@ -108,3 +108,41 @@ def test_a_python_child_of_a_sandboxed_process_caches_nothing() -> None:
     # THEN it keeps no verdict (this process, the one that installed first, does)
     assert out.stdout.strip() == "False", out.stderr
     assert child._CACHE_PLAIN is True
+
+
+def test_a_link_swapped_while_a_program_is_judged_keeps_no_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a link to a program named like Python and a plain tool, both from before the
+    # install (one name each, old times)
+    python = tmp_path / "python3"
+    tool = tmp_path / "tool"
+    for program in (python, tool):
+        shutil.copy(TRUE, program)
+        program.chmod(0o755)
+    link = tmp_path / "prog"
+    link.symlink_to(python)
+    time.sleep(1.1)
+    monkeypatch.setattr(child, "_CACHE_BEFORE_NS", time.time_ns() - 1_000_000)
+    monkeypatch.setattr(child, "_PLAIN", {})
+    real_of = child._real
+
+    def swapped_meanwhile(path: str) -> str:
+        # (a child process swaps the link after the program's identity was taken)
+        os.remove(link)
+        link.symlink_to(tool)
+        return real_of(path)
+
+    # WHEN the link is judged while it is swapped to the tool, then swapped back
+    monkeypatch.setattr(child, "_real", swapped_meanwhile)
+    _judge(str(link))  # (this one judgement races: the documented check-to-use window)
+    monkeypatch.setattr(child, "_real", real_of)
+    os.remove(link)
+    link.symlink_to(python)
+    # THEN no verdict was kept pairing the tool's judgement with the interpreter's identity
+    assert not known_plain(str(link))
+    # AND judged without a race, the tool behind the link is kept (one file throughout)
+    os.remove(link)
+    link.symlink_to(tool)
+    assert _judge(str(link)) is None
+    assert known_plain(str(link))
