@@ -525,8 +525,8 @@ def step_costs(profile: str, file: str, port: int) -> dict[str, float]:
     steps["    child._real /bin/sh (the sandbox's own realpath walk)"] = _time_us(
         lambda: child._real(SHELL[0])
     )
-    steps["  not cached: _shebang /bin/sh (open + read 256 bytes)"] = _time_us(
-        lambda: child._shebang(SHELL[0])
+    steps["  not cached: _read_program /bin/sh (open + fstat + read 256 bytes + fd name)"] = (
+        _time_us(lambda: child._read_program(SHELL[0]))
     )
     steps["decode socket.connect"] = _time_us(lambda: DECODERS["socket.connect"](connect_args))
     steps["decode socket.__new__"] = _time_us(
