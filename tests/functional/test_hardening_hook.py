@@ -739,21 +739,28 @@ attempt("other-fcntl", lambda: fcntl.fcntl(fd, fcntl.F_GETFD))
 # Round 11: a C library's exception class changed by the function, the reporter's JSON
 # settings, and an init-phase read through a link.
 @pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize(
+    "changed", ["ProgrammingError", "OperationalError", "DatabaseError", "Error"]
+)
 def test_round11_a_changed_sqlite_error_class_runs_nothing_inside_the_hook(
-    child: RunChild, tmp_path: Path, core: str
+    child: RunChild, tmp_path: Path, core: str, changed: str
 ) -> None:
-    # GIVEN SQLite's ProgrammingError given an __init__ of the function's (no audit event)
+    # GIVEN one of the SQLite exception classes the guard's calls can raise (or a base they
+    # share) given an __init__ of the function's (no audit event)
     attack = """
 import sqlite3
 from sandbox.runtime import core
 inside = []
-sqlite3.ProgrammingError.__init__ = lambda self, *a: inside.append(core.inside())
+sqlite3.CHANGED.__init__ = lambda self, *a: inside.append(core.inside())
 # WHEN the function opens a connection (the guard asks the C library about it)
 attempt("connect", lambda: sqlite3.connect(":memory:"))
 print("ran-inside", [was for was in inside if was])
 """
     result = _run(
-        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+        child,
+        tmp_path,
+        attack.replace("CHANGED", changed),
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
     )
     # THEN the class's code never ran inside the hook, and the connection is refused (the
     # guard will not call into SQLite with such classes: fail closed)
