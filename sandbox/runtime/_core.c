@@ -3421,6 +3421,41 @@ ns_of(const struct timespec *ts)
     return out;
 }
 
+/* os.stat's encoding of an exact str name into *encoded (a new bytes object): 1; 0 for a name
+ * no file has (a NUL in it, one the encoder refuses, or a surrogate outside U+DC80..U+DCFF:
+ * that one sends the encoder to the error-handler registry by name, where the function may
+ * have registered code of its own -- not run inside the hook); -1 with an exception set. */
+static int
+fs_name_of(PyObject *path, PyObject **encoded)
+{
+    if (PyUnicode_READY(path) < 0) {
+        return -1;
+    }
+    if (!PyUnicode_IS_ASCII(path)) {
+        int kind = PyUnicode_KIND(path);
+        const void *data = PyUnicode_DATA(path);
+        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(path); i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c >= 0xD800 && c <= 0xDFFF && !(c >= 0xDC80 && c <= 0xDCFF)) {
+                return 0;
+            }
+        }
+    }
+    *encoded = PyUnicode_EncodeFSDefault(path);
+    if (*encoded == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    if ((Py_ssize_t)strlen(PyBytes_AS_STRING(*encoded)) != PyBytes_GET_SIZE(*encoded)) {
+        Py_CLEAR(*encoded);
+        return 0;
+    }
+    return 1;
+}
+
 /* plain_identity(path): the identity a kept answer for the real path `path` is validated
  * against (see plain_lstat): (dev, ino) of the name looked up in its directory reached with no
  * link on the way; (dev, -ino - 1) of that directory when the name is not there; None when
@@ -3434,32 +3469,17 @@ core_plain_identity(PyObject *self, PyObject *path)
         PyErr_SetString(PyExc_TypeError, "plain_identity: path must be str");
         return NULL;
     }
-    if (PyUnicode_READY(path) < 0) {
+    PyObject *encoded;
+    int named = fs_name_of(path, &encoded);
+    if (named <= 0) {
+        if (named == 0) {
+            Py_RETURN_NONE;
+        }
         return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(path)) {
-        /* A surrogate outside U+DC80..U+DCFF sends the encoder to the error-handler registry
-         * by name, where the function may have registered code of its own: no file then. */
-        int kind = PyUnicode_KIND(path);
-        const void *data = PyUnicode_DATA(path);
-        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(path); i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (c >= 0xD800 && c <= 0xDFFF && !(c >= 0xDC80 && c <= 0xDCFF)) {
-                Py_RETURN_NONE;
-            }
-        }
-    }
-    PyObject *encoded = PyUnicode_EncodeFSDefault(path);
-    if (encoded == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
-            return NULL;
-        }
-        PyErr_Clear();
-        Py_RETURN_NONE;
     }
     const char *name = PyBytes_AS_STRING(encoded);
     size_t n = (size_t)PyBytes_GET_SIZE(encoded);
-    if (strlen(name) != n || n > OPEN_PATH_MAX) {
+    if (n > OPEN_PATH_MAX) {
         Py_DECREF(encoded);
         Py_RETURN_NONE;
     }
@@ -3492,20 +3512,15 @@ core_file_identity(PyObject *self, PyObject *path)
         PyErr_SetString(PyExc_TypeError, "file_identity: path must be str");
         return NULL;
     }
-    /* os.stat's encoding of a str name; a name it cannot encode, or with a NUL, is no file */
-    PyObject *encoded = PyUnicode_EncodeFSDefault(path);
-    if (encoded == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
-            return NULL;
+    PyObject *encoded;
+    int named = fs_name_of(path, &encoded);
+    if (named <= 0) {
+        if (named == 0) {
+            Py_RETURN_NONE;
         }
-        PyErr_Clear();
-        Py_RETURN_NONE;
+        return NULL;
     }
     const char *name = PyBytes_AS_STRING(encoded);
-    if ((Py_ssize_t)strlen(name) != PyBytes_GET_SIZE(encoded)) {
-        Py_DECREF(encoded);
-        Py_RETURN_NONE;
-    }
     struct stat st;
     int failed;
     Py_BEGIN_ALLOW_THREADS

@@ -88,6 +88,7 @@ import time
 from . import paths
 from .core import file_identity as _file_identity
 from .errors import ConfigError
+from .values import stat_identity as _stat_identity
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -916,15 +917,7 @@ def _read_program(
         if not _S_ISREG(st.st_mode):
             return None, None, None
         head = _os_read(fd, 256)
-        identity = (
-            st.st_dev,
-            st.st_ino,
-            st.st_nlink,
-            st.st_ctime_ns,
-            st.st_mtime_ns,
-            st.st_size,
-            st.st_mode,
-        )
+        identity = _stat_identity(st)
         real = paths.fd_path(fd)
     except _OSError:
         return _UNREAD, None, None

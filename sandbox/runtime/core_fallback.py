@@ -19,7 +19,7 @@ import _thread
 import gc
 import sys
 
-from .values import fs_encodable, open_actions
+from .values import fs_encodable, open_actions, stat_identity
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -345,15 +345,7 @@ def _exec_identity_holds(program: bytes, identity: tuple[int, ...]) -> bool:
         st = _stat(program)
     except (OSError, ValueError):
         return False
-    return (
-        st.st_dev,
-        st.st_ino,
-        st.st_nlink,
-        st.st_ctime_ns,
-        st.st_mtime_ns,
-        st.st_size,
-        st.st_mode,
-    ) == identity
+    return stat_identity(st) == identity
 
 
 LOADED_LIMIT = 1024
@@ -1801,19 +1793,13 @@ def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     """
     if type(path) is not str:
         raise TypeError("file_identity: path must be str")
+    if not fs_encodable(path):
+        return None  # (a surrogate only a registered error handler could encode)
     try:
         st = _stat(path)
     except (OSError, ValueError):
         return None
-    return (
-        st.st_dev,
-        st.st_ino,
-        st.st_nlink,
-        st.st_ctime_ns,
-        st.st_mtime_ns,
-        st.st_size,
-        st.st_mode,
-    )
+    return stat_identity(st)
 
 
 def inside() -> bool:

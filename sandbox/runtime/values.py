@@ -394,6 +394,27 @@ def as_text(value: object) -> str | None:
     return None
 
 
+def stat_identity(st: os.stat_result) -> tuple[int, int, int, int, int, int, int]:
+    """What a file's identity is for the exec verdicts: (device, inode, link count, change
+    time ns, modification time ns, size, mode) of a stat result -- ``core.file_identity``'s
+    tuple, built the same way wherever a stat result is at hand.
+
+    Example
+    -------
+    >>> stat_identity(os.stat("/"))[1] == os.stat("/").st_ino
+    True
+    """
+    return (
+        st.st_dev,
+        st.st_ino,
+        st.st_nlink,
+        st.st_ctime_ns,
+        st.st_mtime_ns,
+        st.st_size,
+        st.st_mode,
+    )
+
+
 def fs_encodable(text: str) -> bool:
     """Whether ``text`` encodes with ``surrogateescape`` without the codec error-handler
     registry: ASCII, or no surrogate outside U+DC80..U+DCFF (what the UTF-8 encoder maps back

@@ -155,3 +155,15 @@ def test_an_answer_kept_through_folders_is_used_while_nothing_changes(tmp_path: 
     (real / "a" / "c" / "f").write_text("other file")
     (real / "a" / "b").symlink_to(real / "a" / "c")
     assert paths.resolve(name) == str(real / "a" / "c" / "f")
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_file_identity_takes_no_name_only_a_codec_handler_could_encode(core: str) -> None:
+    # GIVEN a name with a surrogate the file-system encoder hands to the error-handler
+    # registry (where the function could have registered code of its own)
+    file_identity = _core.file_identity if core == "native" else core_fallback.file_identity
+    # WHEN its identity is asked for
+    # THEN there is none (no encoder runs), while an undecodable-bytes spelling still works
+    assert file_identity("/tmp/\ud800") is None
+    assert file_identity("/") == file_identity("/")
+    assert file_identity("/no/such/\udcff") is None
