@@ -76,7 +76,10 @@ written = []
 for source, shown in job["files"]:
     folder, leaf = os.path.split(source)
     cfile = os.path.join(folder, "__pycache__", "%s.%s.pyc" % (leaf[:-3], sys.implementation.cache_tag))
-    py_compile.compile(source, cfile=cfile, dfile=shown, doraise=True, optimize=0, invalidation_mode=mode)
+    try:
+        py_compile.compile(source, cfile=cfile, dfile=shown, doraise=True, optimize=0, invalidation_mode=mode)
+    except py_compile.PyCompileError as exc:
+        sys.exit("%s: %s" % (source, exc.msg.strip()))
     written.append(cfile)
 sys.stdout.write(json.dumps(written))
 """
