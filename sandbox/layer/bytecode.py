@@ -99,7 +99,7 @@ def pyc_name(source: str, version: str) -> str:
     """
     path = PurePosixPath(source)
     tag = f"cpython-{version.replace('.', '')}"
-    return str(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc").removeprefix("./")
+    return str(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc")
 
 
 def find_compilers(
