@@ -79,6 +79,9 @@ lint: $(STAMP)
 bench: $(BENCH)
 	$(PY) -m bench
 
+# Each layer ships the runtime's bytecode compiled by every Lambda Python: python3.10-3.13 must
+# be on PATH or under pyenv's root (the build fails naming a missing one); 3.14 (make python3.14)
+# is left out with a warning when absent (sandbox/layer/bytecode.py).
 layer: $(STAMP)
 	$(PY) -m sandbox.cli layer build --arch x86_64
 	$(PY) -m sandbox.cli layer build --arch arm64

@@ -4,14 +4,18 @@ The layer is the runtime subpackage (:mod:`sandbox.runtime`) installed under a p
 name, plus the exec wrapper at its root::
 
     sandbox-wrapper                  AWS_LAMBDA_EXEC_WRAPPER=/opt/sandbox-wrapper
-    python/_lambda_sandbox/...       sandbox/runtime/, file for file (no bytecode)
+    python/_lambda_sandbox/...       sandbox/runtime/, file for file
     python/_lambda_sandbox/_core.cpython-3XY-<triple>.so
                                      the native core, one per Python (layer build: all of
                                      them for the layer's arch; local runs: the one built
                                      for the running interpreter, if any)
+    python/_lambda_sandbox/**/__pycache__/NAME.cpython-3XY.pyc
+                                     each module's bytecode, one per Python (layer build
+                                     only: :mod:`sandbox.layer.bytecode`)
 
-:func:`stage_layer` writes that tree (the layer build zips it; local runs use it as their
-``/opt``), so what runs locally is what ships.
+:func:`stage_layer` writes that tree but the bytecode (the layer build compiles it into the
+staged tree, then zips it; local runs use the tree as their ``/opt``), so what runs locally is
+what ships.
 """
 
 from __future__ import annotations

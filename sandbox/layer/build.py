@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from sandbox.errors import SandboxError
-from sandbox.layer import WRAPPER, WRAPPER_NAME, stage_layer
+from sandbox.layer import LAYER_PACKAGE, WRAPPER, WRAPPER_NAME, stage_layer
+from sandbox.layer.bytecode import BytecodeBuildError, compile_package, find_compilers
 from sandbox.layer.native import NativeBuildError, build_native
 
 __all__ = [
@@ -190,8 +191,11 @@ def build_layer(
     Layout (extracted under ``/opt`` by Lambda)::
 
         sandbox-wrapper            exec wrapper, mode 0755 (AWS_LAMBDA_EXEC_WRAPPER)
-        python/_lambda_sandbox/... the runtime subpackage, file for file (no bytecode), with
-                                   the native core built for every Lambda Python on ``arch``
+        python/_lambda_sandbox/... the runtime subpackage, file for file, with the native
+                                   core built for every Lambda Python on ``arch`` and each
+                                   module's bytecode compiled by every Lambda Python
+                                   (``__pycache__/NAME.cpython-3XY.pyc``, unchecked-hash
+                                   PEP 552 files: :mod:`sandbox.layer.bytecode`)
         python/<dep>/...           runtime deps (none today), manylinux wheels for ``arch``
         sandbox-profile/           profile slot (profile.json when ``profile`` is given)
 
@@ -224,7 +228,8 @@ def build_layer(
     ------
     LayerBuildError
         Bad arguments, missing inputs, wheels not obtainable, the native core not buildable
-        (no Zig toolchain, no CPython headers), or the layer over Lambda's limits.
+        (no Zig toolchain, no CPython headers), no interpreter of a required Python to compile
+        the bytecode with, or the layer over Lambda's limits.
     """
     if arch not in ARCHES:
         raise LayerBuildError(f"arch {arch!r}: expected one of {', '.join(ARCHES)}")
@@ -247,6 +252,10 @@ def build_layer(
     wheels = cache_dir.resolve() / f"wheels-{arch}-cp{python_version.replace('.', '')}"
 
     try:
+        compilers = find_compilers()
+    except BytecodeBuildError as exc:
+        raise LayerBuildError(f"bytecode: {exc}") from exc
+    try:
         native = build_native(arch, cache_dir.resolve() / "native")
     except NativeBuildError as exc:
         raise LayerBuildError(f"native core for {arch}: {exc}") from exc
@@ -264,6 +273,10 @@ def build_layer(
         for junk in sorted(python_dir.rglob("__pycache__"), reverse=True):
             shutil.rmtree(junk)
         shutil.rmtree(python_dir / "bin", ignore_errors=True)
+        try:
+            compile_package(python_dir / LAYER_PACKAGE, compilers)
+        except BytecodeBuildError as exc:
+            raise LayerBuildError(f"bytecode: {exc}") from exc
         shutil.copyfile(wrapper, staging / WRAPPER_NAME)
         (staging / "sandbox-profile").mkdir()
         if profile_bytes is not None:

@@ -84,17 +84,22 @@ def test_layer_package_equals_the_runtime_subpackage(
             if n.startswith(prefix) and not n.endswith("/")
         }
         others = [n for n in zf.namelist() if not n.startswith(prefix) and not n.endswith("/")]
-    # THEN they are exactly sandbox/runtime/, file for file and byte for byte, and besides
-    # them the zip holds only the wrapper at its root
-    # (with the native core's objects for the layer's arch in place of any built locally)
+    # THEN besides the bytecode they are exactly sandbox/runtime/, file for file and byte for
+    # byte, and besides them the zip holds only the wrapper at its root
+    # (with the native core's objects for the layer's arch in place of any built locally;
+    # the bytecode: tests/unit/test_layer_bytecode.py)
     native = [
         path
         for path in native_files(built[0], wheel_cache(tmp_path_factory).resolve() / "native")
         if path.is_file()  # an optional Python without headers here (3.14) has none
     ]
-    assert shipped == {rel: path.read_bytes() for rel, path in runtime_files(native)}
+    bytecode = {n for n in shipped if "/__pycache__/" in f"/{n}"}
+    assert bytecode and all(n.endswith(".pyc") for n in bytecode)
+    assert {n: data for n, data in shipped.items() if n not in bytecode} == {
+        rel: path.read_bytes() for rel, path in runtime_files(native)
+    }
     assert others == ["sandbox-wrapper"]
-    assert not [n for n in shipped if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert not [n for n in shipped if n.endswith(".pyo")]
 
 
 def test_modes_and_timestamps_are_fixed(built: tuple[str, Path]) -> None:
@@ -148,13 +153,23 @@ def test_native_dependencies_match_arch(
 
 
 def test_same_inputs_give_identical_bytes(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a layer built once this session
+    # GIVEN a layer built once this session, and a caller with other Python settings (a hash
+    # seed changes CPython 3.10's set constants in bytecode; a pycache prefix or an
+    # optimisation level would move or change .pyc files) in another working directory
     first = layer_zip(tmp_path_factory, "x86_64")
+    monkeypatch.setenv("PYTHONHASHSEED", "4242")
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "prefix"))
+    monkeypatch.setenv("PYTHONOPTIMIZE", "2")
+    monkeypatch.chdir(tmp_path)
     # WHEN building it again into another directory (from the wheel cache, offline)
-    second = build_layer("x86_64", out_dir=tmp_path, cache_dir=wheel_cache(tmp_path_factory))
-    # THEN the bytes are identical
+    second = build_layer(
+        "x86_64", out_dir=tmp_path / "out", cache_dir=wheel_cache(tmp_path_factory)
+    )
+    # THEN the bytes are identical, the runtime's bytecode included
+    with zipfile.ZipFile(second) as zf:
+        assert any(n.endswith(".pyc") for n in zf.namelist())
     assert second.read_bytes() == first.read_bytes()
 
 
