@@ -132,7 +132,10 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
     )
 
     def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(host, *args, **kwargs)
+        # Each cell is read once: a cell rewritten while this runs (by a function its own
+        # loop calls) cannot make it report another resolver than the one that answered.
+        resolver = original
+        result = resolver(host, *args, **kwargs)
         if type_of(host) is text:
             # An IP literal as given: the hook remembers nothing for it (remember() drops
             # literals), so no event. Skipping one is never a wider allow: a connect to an
@@ -146,7 +149,7 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
         try:
             # Which function answered goes with the answer: a cell of this closure rewritten
             # to a fake resolver is seen by the hook (it compares with the real one).
-            audit(event, kind, host, result, original)
+            audit(event, kind, host, result, resolver)
         except failure:
             pass  # remembering is best effort; the connect check fails closed
         return result

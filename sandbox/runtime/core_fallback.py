@@ -171,27 +171,41 @@ def _plain_lstat(path: str) -> tuple[stat_result | None, stat_result] | None:
     for part in parts:
         if not part or part == "." or part == "..":
             return None
+    own = _OWN_LOOKUP
+    was = own.active
+    own.active = True
     try:
-        fd = _os_open("/", _O_PLAIN_DIR)
-    except (OSError, ValueError):
-        return None
-    try:
-        for part in parts:
-            inner = _os_open(part, _O_PLAIN_DIR, dir_fd=fd)
-            _os_close(fd)
-            fd = inner
-        folder = _fstat(fd)
         try:
-            return (_stat(leaf, dir_fd=fd, follow_symlinks=False), folder)
-        except FileNotFoundError:
-            return (None, folder)
-    except (OSError, ValueError):
-        return None
+            fd = _os_open("/", _O_PLAIN_DIR)
+        except (OSError, ValueError):
+            return None
+        try:
+            for part in parts:
+                inner = _os_open(part, _O_PLAIN_DIR, dir_fd=fd)
+                _os_close(fd)
+                fd = inner
+            folder = _fstat(fd)
+            try:
+                return (_stat(leaf, dir_fd=fd, follow_symlinks=False), folder)
+            except FileNotFoundError:
+                return (None, folder)
+        except (OSError, ValueError):
+            return None
+        finally:
+            _os_close(fd)
     finally:
-        _os_close(fd)
+        own.active = was
 
 
-_PLAIN_LSTAT_CODE = _plain_lstat.__code__
+class _OwnLookup(_thread._local):
+    """Whether this thread is in :func:`_plain_lstat` (whose opens the hook lets pass)."""
+
+    active = False
+
+
+# One object for the module and its frozen copies (a snapshot copies the reference), read by
+# the installed hook.
+_OWN_LOOKUP = _OwnLookup()
 
 
 def _pattern_find(
@@ -912,6 +926,20 @@ def install(
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
             return  # (inside_only: refused to foreign code inside the callback, else ignored)
+        if (
+            event == "open"
+            and _OWN_LOOKUP.active
+            and type(args) is tuple
+            and len(args) == 3
+            and args[1] is None
+            and args[2] == _O_PLAIN_DIR
+            and type(args[0]) is _str
+        ):
+            # The core's own lookups in _plain_lstat (the native core makes them with no
+            # event): only an O_PATH open of a directory, not followed, while this thread is
+            # in one. (Anyone can raise the flag: all it passes is such an open, which reads
+            # nothing -- its descriptor serves as a dir_fd, and what is done there is decided.)
+            return
         if _in_flight and not _local.depth:
             # This thread's last audited call returned. (Cleared at its next handled event,
             # not at every event as the native core does: an ignored event stays as cheap as
@@ -1005,11 +1033,6 @@ def install(
             code = _getframe(1).f_code
         finally:
             local.fetching = False
-        if code is _PLAIN_LSTAT_CODE:
-            # The core's own lookups (os.open of directories, O_PATH, no link followed):
-            # the native core makes them with no event at all. Only the events raised by
-            # that function's own calls: a later hook that runs for them is code of its own.
-            return
         depth = local.depth
         if (
             not depth

@@ -34,7 +34,7 @@ from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
-from .sqlite_guard import flush_pending, guard_connection
+from .sqlite_guard import attach_targets, flush_pending, guard_connection
 from .values import lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -695,19 +695,15 @@ def _build(
                     remember(book, args[0], args[1], args[2])
                 return None
             if event == SQLITE_EVENT:
-                # A file an ATTACH or VACUUM INTO would open, asked by the SQLite authorizer.
-                if len(args) != 3 or type(args[2]) is not str:
-                    return None
-                path = args[2]
-                if path == SQLITE_UNDECODABLE:
-                    path = UNDECODABLE + "sqlite database name"
-                return check(args[0], args[1], path, None)
-            if (
-                event == "sys.setprofile"
-                and caller is not None
-                and id(caller) in code_module.OWN_IDS
-            ):
-                return None  # the SQLite guard handing the profile slot back
+                # The name of an ATTACH (or VACUUM INTO), from the sealed SQLite authorizer:
+                # the files SQLite may open for it, each decided as a write (or a read).
+                for action, path in attach_targets(args[0] if len(args) == 1 else None):
+                    if path == SQLITE_UNDECODABLE:
+                        path = UNDECODABLE + "sqlite database name"
+                    refusal = check("files", action, path, None)
+                    if refusal is not None:
+                        return refusal
+                return None
             decoder = frozen_decoders[event]
             if event in INVOKE_ONLY and phase_of() != "invoke":
                 return None
@@ -1203,12 +1199,23 @@ def _control(
 
     function_type = type(_is_own)
 
-    def decide_sqlite_file(category: str, action: str, path: str) -> bool:
-        # Runs in the authorizer, outside the hook: the decision goes through the core like
-        # any event; a refusal raises here, which makes SQLite refuse the statement.
-        audit(SQLITE_EVENT, category, action, path)
-        return True
+    sqlite_event = SQLITE_EVENT
+    attach, authorized, denied, failure = 24, 0, 1, Exception  # SQLITE_ATTACH, _OK, _DENY
 
+    def authorize(action: int, arg1: Any, arg2: Any, database: Any, source: Any) -> int:
+        # SQLite's authorizer, called outside the hook for every statement's every step: an
+        # ATTACH's name goes to the hook in an event (a refusal raises here, and SQLite
+        # refuses the statement). Sealed: what a profiler sees of its frame is this closure
+        # (C functions and constants), nothing that leads to the sandbox's decisions.
+        if action != attach:
+            return authorized
+        try:
+            audit(sqlite_event, arg1)
+        except failure:
+            return denied
+        return authorized
+
+    sealed_authorizer = _seal(authorize)
     flush_event = SQLITE_FLUSH_EVENT
 
     def trampoline(frame: Any, event: str, arg: Any) -> None:
@@ -1220,7 +1227,9 @@ def _control(
 
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
         if args:
-            guard_connection(args[0], decide_sqlite_file, sealed_trampoline, from_event=True)
+            guard_connection(
+                args[0], None, sealed_trampoline, from_event=True, authorizer=sealed_authorizer
+            )
         return None
 
     def on_sqlite_flush(args: tuple[Any, ...], caller: Any) -> Any:
@@ -1238,7 +1247,7 @@ def _control(
         "object.__setattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
         SQLITE_FLUSH_EVENT: on_sqlite_flush,
-    }, decide_sqlite_file
+    }, sealed_authorizer
 
 
 def _import_guard() -> Any:

@@ -372,7 +372,11 @@ def _park(held: Any) -> None:
 
 
 def guard_connection(
-    connection: Any, decide: Decide, arm: Any = None, from_event: bool = False
+    connection: Any,
+    decide: Decide | None,
+    arm: Any = None,
+    from_event: bool = False,
+    authorizer: Any = None,
 ) -> None:
     """Install the ATTACH/VACUUM INTO authorizer on a new connection (call it from the hook).
 
@@ -404,6 +408,11 @@ def guard_connection(
     from_event:
         ``True`` from the hook's ``sqlite3.connect/handle``: act only on a connection still
         inside its ``__init__`` (anything else is a forged event).
+    authorizer:
+        The authorizer to install instead of one built on ``decide``. The hook passes a sealed
+        one (no globals, only C functions in its closure) that raises an audit event for an
+        ``ATTACH`` and lets the hook decide there: SQLite calls the authorizer outside the
+        hook, where a profiler's frames must not lead to the sandbox's decision code.
 
     Example
     -------
@@ -415,7 +424,11 @@ def guard_connection(
     ...
     sqlite3.DatabaseError: not authorized
     """
-    authorize = _authorizer(decide)
+    if authorizer is None:
+        if decide is None:
+            raise TypeError("guard_connection: a decide function or an authorizer is needed")
+        authorizer = _authorizer(decide)
+    authorize = authorizer
     if not _initialising(connection):
         if not from_event:
             _set(connection, authorize)  # (called directly on a connection: guarded at once)

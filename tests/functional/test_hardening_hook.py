@@ -814,3 +814,141 @@ except PermissionError:
     result = child(code, env=env)
     # THEN the link is resolved and the read refused, as any read of that file
     assert "read REFUSED" in result.lines, result.stdout + result.stderr
+
+
+# Round 12: code the sandbox trusts by identity, run with inputs of the function's (closure
+# cells rewrite with no audit event), and the Python core's own directory lookups.
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round12_the_sandboxs_own_code_with_rewritten_cells_gains_nothing(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the fork_exec wrapper's cells rewritten so that calling it runs sys.setprofile
+    # (from the wrapper's own code), and a resolver wrapper's cells rewritten so that a fake
+    # resolver answers and the real one is put back before the wrapper reports
+    attack = """
+import functools, io, _socket
+from sandbox.runtime import address_book
+from sandbox.runtime.decoders import processes as P
+P._AUDIT_CELL.cell_contents = functools.partial(print, file=io.StringIO())
+P._ORIGINAL_CELL.cell_contents = functools.partial(max, key=sys.setprofile)
+profiled = []
+def prof(frame, event, arg):
+    profiled.append(frame.f_code.co_name)
+attempt("setprofile-via-wrapper", lambda: P._FORK_EXEC_WRAPPER[0](*[prof] * 6))
+sys.setprofile(None) if profiled else None
+P._ORIGINAL_CELL.cell_contents = P._fork_exec_original
+P._AUDIT_CELL.cell_contents = sys.audit
+wrapper = _socket.gethostbyname
+real = address_book.REAL_RESOLVERS["gethostbyname"]
+cells = {}
+for cell in wrapper.__closure__:
+    value = cell.cell_contents
+    if value is real:
+        cells["original"] = cell
+    elif type(value) is tuple and value == (socket.AF_INET, socket.AF_INET6):
+        cells["families"] = cell
+    elif type(value) is tuple and OSError in value:
+        cells["not_ip"] = cell
+saved = {name: cell.cell_contents for name, cell in cells.items()}
+cells["original"].cell_contents = {"api.example.com": "127.0.0.1"}.get
+cells["families"].cell_contents = map(
+    functools.partial(setattr, cells["original"], "cell_contents"), [real])
+cells["not_ip"].cell_contents = (TypeError, OSError, ValueError)
+attempt("fake-answer", lambda: wrapper("api.example.com"))
+for name, value in saved.items():
+    cells[name].cell_contents = value
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(1)
+port = server.getsockname()[1]
+attempt("connect-by-the-fake-answer", lambda: socket.create_connection(("127.0.0.1", port)))
+"""
+    rules = {
+        "network": [
+            {"action": "resolve", "target": "api.example.com", "phase": "any"},
+            {"action": "connect", "target": "api.example.com:*", "phase": "any"},
+            {"action": "bind", "target": "127.0.0.1:*", "phase": "any"},
+        ]
+    }
+    # WHEN the function calls them
+    result = _run(
+        child,
+        tmp_path,
+        attack,
+        rules=rules,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    outcomes = _outcomes(result)
+    # THEN the profiler is refused like any (the wrapper's code is trusted for nothing), and
+    # the fake answer never becomes a remembered address of the allowed name
+    assert outcomes.get("setprofile-via-wrapper") == "REFUSED", result.stdout + result.stderr
+    assert outcomes.get("connect-by-the-fake-answer") == "REFUSED", result.stdout + result.stderr
+
+
+def test_round12_the_sqlite_authorizer_shows_a_profiler_nothing_of_the_sandbox(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a function allowed to profile (a learned trace rule), whose profiler looks at the
+    # frames of SQLite's authorizer (the sandbox's, called by SQLite outside the hook)
+    attack = """
+import sqlite3, types
+seen = []
+def prof(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "authorize":
+        seen.append((frame.f_globals, dict(frame.f_locals)))
+attempt("profile", lambda: sys.setprofile(prof))
+connection = sqlite3.connect(":memory:")
+attempt("attach-secret", lambda: connection.execute("ATTACH DATABASE 'x.db' AS x"))
+sys.setprofile(None)
+frames_globals = [g for g, _ in seen]
+print("authorizer-seen", bool(seen))
+print("its-globals", sorted({k for g in frames_globals for k in g}))
+leads = [v for _, local in seen for v in local.values()
+         if isinstance(v, types.FunctionType) or hasattr(v, "__globals__")]
+print("functions-in-reach", len(leads))
+"""
+    rules = {"code": [{"action": "trace", "target": "**", "phase": "any"}]}
+    # WHEN a statement needs the authorizer (an ATTACH the profile does not allow)
+    result = _run(child, tmp_path, attack, rules=rules)
+    # THEN the ATTACH is still refused, and the authorizer's frame holds no globals and no
+    # Python function (nothing that leads to the sandbox's decision code or state)
+    assert _outcomes(result)["attach-secret"] in ("REFUSED", "ERROR"), result.stdout
+    assert "authorizer-seen True" in result.lines, result.stdout + result.stderr
+    assert "its-globals ['__builtins__']" in result.lines, result.stdout
+    assert "functions-in-reach 0" in result.lines, result.stdout
+
+
+def test_round12_the_python_cores_own_lookups_pass_only_directory_opens(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the Python core, a child process run (answers validated from then on: the core
+    # looks names up folder by folder with O_PATH opens), and its pass for those lookups
+    # raised by the function itself
+    attack = """
+from sandbox.runtime import core_fallback
+subprocess.run(["/usr/bin/wc", "-c", os.path.abspath("allowed.txt")], capture_output=True)
+for i in range(3):
+    attempt("read-allowed-" + str(i), lambda: open("allowed.txt").read())
+core_fallback._OWN_LOOKUP.active = True
+attempt("read-secret", secret)
+attempt("os-open-secret", lambda: os.close(os.open("secret.txt", os.O_RDONLY)))
+attempt("exec", lambda: os.system("true"))
+flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+attempt("o-path-directory", lambda: os.close(os.open(os.getcwd(), flags)))
+core_fallback._OWN_LOOKUP.active = False
+"""
+    rules = {
+        "files": [{"action": "read", "target": "{task}/allowed.txt", "phase": "any"}],
+        "processes": [
+            {"action": "exec", "target": "/usr/bin/wc", "argv": ["-c", "{task}/allowed.txt"]}
+        ],
+    }
+    # WHEN the function reads an allowed file, then raises the pass and tries other things
+    result = _run(child, tmp_path, attack, rules=rules, env={"SANDBOX_NATIVE": "off"})
+    outcomes = _outcomes(result)
+    # THEN the allowed reads raise no finding of the core's own lookups ("/" read...), and
+    # the pass lets through nothing but an O_PATH open of a directory
+    assert all(outcomes[f"read-allowed-{i}"] == "DONE" for i in range(3)), result.stdout
+    assert not [f for f in result.findings if f["target"] in ("/", "<unresolvable path>")]
+    assert outcomes["read-secret"] == "REFUSED", result.stdout
+    assert outcomes["os-open-secret"] == "REFUSED", result.stdout
+    assert outcomes["exec"] == "REFUSED", result.stdout
+    assert outcomes["o-path-directory"] == "DONE", result.stdout
