@@ -935,7 +935,7 @@ flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 attempt("o-path-directory", lambda: os.close(os.open(os.getcwd(), flags)))
 core_fallback._OWN_LOOKUP.active = False
 """
-    rules = {
+    rules: dict[str, list[dict[str, Any]]] = {
         "files": [{"action": "read", "target": "{task}/allowed.txt", "phase": "any"}],
         "processes": [
             {"action": "exec", "target": "/usr/bin/wc", "argv": ["-c", "{task}/allowed.txt"]}
