@@ -88,6 +88,10 @@ REAL_RESOLVERS = {
 }
 
 
+# The resolver wrappers' closure cells and their contents at install (see interpose).
+WRAPPER_CELLS: list[tuple[Any, Any]] = []
+
+
 def interpose() -> None:
     """Wrap the resolver functions so their answers reach the hook (idempotent).
 
@@ -102,6 +106,8 @@ def interpose() -> None:
         if original is None or hasattr(original, _MARK):
             return
         sealed = _resolver_wrapper(original, attr)
+        # (each cell and what it holds now: the hook compares them at every answer)
+        WRAPPER_CELLS.extend((cell, cell.cell_contents) for cell in sealed.__closure__ or ())
         setattr(sealed, _MARK, True)
         sealed.__name__ = attr
         sealed.__doc__ = getattr(original, "__doc__", None)
@@ -132,10 +138,12 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
     )
 
     def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
-        # Each cell is read once: a cell rewritten while this runs (by a function its own
-        # loop calls) cannot make it report another resolver than the one that answered.
-        resolver = original
-        result = resolver(host, *args, **kwargs)
+        # Closure cells can be rewritten with no audit event: nothing held in one runs
+        # between the resolver's answer and the event that hands it to the hook (a helper of
+        # the function's would edit the answer in place), and the resolver is read once (the
+        # one that answered is the one reported). The hook checks every cell of the wrappers
+        # at that event against what it held at install.
+        literal = False
         if type_of(host) is text:
             # An IP literal as given: the hook remembers nothing for it (remember() drops
             # literals), so no event. Skipping one is never a wider allow: a connect to an
@@ -145,10 +153,13 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
                     pton(family, host)
                 except not_ip:
                     continue
-                return result
+                literal = True
+                break
+        resolver = original
+        result = resolver(host, *args, **kwargs)
+        if literal:
+            return result
         try:
-            # Which function answered goes with the answer: a cell of this closure rewritten
-            # to a fake resolver is seen by the hook (it compares with the real one).
             audit(event, kind, host, result, resolver)
         except failure:
             pass  # remembering is best effort; the connect check fails closed

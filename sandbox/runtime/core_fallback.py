@@ -172,8 +172,9 @@ def _plain_lstat(path: str) -> tuple[stat_result | None, stat_result] | None:
         if not part or part == "." or part == "..":
             return None
     own = _OWN_LOOKUP
-    was = own.active
-    own.active = True
+    ident = _get_ident()
+    was = ident in own
+    own[ident] = True
     try:
         try:
             fd = _os_open("/", _O_PLAIN_DIR)
@@ -194,18 +195,14 @@ def _plain_lstat(path: str) -> tuple[stat_result | None, stat_result] | None:
         finally:
             _os_close(fd)
     finally:
-        own.active = was
+        if not was:
+            del own[ident]
 
 
-class _OwnLookup(_thread._local):
-    """Whether this thread is in :func:`_plain_lstat` (whose opens the hook lets pass)."""
-
-    active = False
-
-
-# One object for the module and its frozen copies (a snapshot copies the reference), read by
-# the installed hook.
-_OWN_LOOKUP = _OwnLookup()
+# The threads in :func:`_plain_lstat` now (their O_PATH directory opens pass the hook). A dict
+# of exact ints: the installed hook and the lookups it calls are frozen copies, which share a
+# private copy of it (the function can neither reach it nor make its lookup run code).
+_OWN_LOOKUP: dict[int, bool] = {}
 
 
 def _pattern_find(
@@ -928,7 +925,8 @@ def install(
             return  # (inside_only: refused to foreign code inside the callback, else ignored)
         if (
             event == "open"
-            and _OWN_LOOKUP.active
+            and _OWN_LOOKUP
+            and _get_ident() in _OWN_LOOKUP
             and type(args) is tuple
             and len(args) == 3
             and args[1] is None
@@ -937,8 +935,8 @@ def install(
         ):
             # The core's own lookups in _plain_lstat (the native core makes them with no
             # event): only an O_PATH open of a directory, not followed, while this thread is
-            # in one. (Anyone can raise the flag: all it passes is such an open, which reads
-            # nothing -- its descriptor serves as a dir_fd, and what is done there is decided.)
+            # in one. (Such an open reads nothing: its descriptor serves as a dir_fd, and what
+            # is done there is decided.)
             return
         if _in_flight and not _local.depth:
             # This thread's last audited call returned. (Cleared at its next handled event,

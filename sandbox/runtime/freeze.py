@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _FunctionType = types.FunctionType
 _ModuleType = types.ModuleType
 _CodeType = types.CodeType
+_OBJECT_NEW: Any = object.__new__
 
 
 class Frozen:
@@ -121,8 +122,18 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
                         _copy_function(attr, frozen)
     for cls in classes:
         _copy_class(cls, frozen)
-    # Copies of functions and classes, and private modules (distinct live objects: no id is
-    # in both), in one table.
+    # Instances of these classes held at module level (the category registry's rows): the
+    # frozen code gets private copies too. Shared, an attribute of the function's written
+    # into one (no audit event for a slot) would be read by the hook as its own -- a class
+    # object with a __bases__ property of the function's ran its code inside the hook.
+    instances: dict[int, Any] = {}
+    for _, snapshot in snapshots:
+        for value in list(snapshot.values()):
+            for item in value.values() if type(value) is dict else (value,):
+                _copy_instance(item, frozen, instances)
+    copies.update(instances)
+    # Copies of functions, classes and instances, and private modules (distinct live
+    # objects: no id is in two), in one table.
     copy_of = {**copies, **frozen.modules}.get
     for _, snapshot in snapshots:
         for name, value in list(snapshot.items()):
@@ -191,6 +202,24 @@ def _cell(cell: Any, frozen: Frozen) -> Any:
     except ValueError:  # an empty cell (a name bound later)
         return types.CellType()
     return types.CellType(frozen.copies.get(id(content), content))
+
+
+def _copy_instance(value: Any, frozen: Frozen, instances: dict[int, Any]) -> None:
+    """A private copy of ``value`` in ``instances`` when it is a plain instance of a class the
+    freezing copied (its slots and ``__dict__`` copied over, the same values)."""
+    cls = type(value)
+    frozen_cls = frozen.copies.get(id(cls))
+    if frozen_cls is None or id(value) in instances or cls.__new__ is not _OBJECT_NEW:
+        return  # (not one of the copied classes, or made by another __new__: left as it is)
+    copy = object.__new__(frozen_cls)
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for slot in (slots,) if type(slots) is str else slots:
+            if slot not in ("__dict__", "__weakref__") and hasattr(value, slot):
+                object.__setattr__(copy, slot, getattr(value, slot))
+    if hasattr(value, "__dict__") and hasattr(copy, "__dict__"):
+        copy.__dict__.update(value.__dict__)
+    instances[id(value)] = copy
 
 
 def _copy_class(cls: type, frozen: Frozen) -> None:

@@ -39,7 +39,7 @@ from .values import lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
-    from types import CodeType
+    from types import CodeType, FrameType
     from typing import Any
 
     from .findings import Reporter
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 _audit = sys.audit
 _getframe = sys._getframe
+_CellType = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
 _putenv = __import__("os").putenv
 # os.environ's own data dict (bytes keys and values), taken at import: what subprocess and
 # posix_spawn read when given os.environ. In a tuple: the hook's frozen copy copies
@@ -313,6 +314,13 @@ def install_hook(
     policy.prepare()  # every regex compiled now, before the function's code runs
 
     control_codes = frozenset(f.__code__ for f in (control or DEFAULT_CONTROL))
+    # The module whose top-level code installs the sandbox (the Lambda bootstrap's): the only
+    # code a failed init may be reported from (its handler import failing there).
+    installer: FrameType | None = _getframe(1)
+    while installer is not None and installer.f_code.co_name != "<module>":
+        installer = installer.f_back
+    installer_code = installer.f_code if installer is not None else None
+    del installer
     finders = tuple(sys.meta_path)
     build = frozen(_build)
     names, callback, guard = build(
@@ -326,12 +334,15 @@ def install_hook(
         on_violation=on_violation,
         layers=dict(layers or {}),
         control_codes=control_codes,
+        installer_code=installer_code,
         finders=finders,
         start_phase=start_phase,
         frozen_decoders=frozen(decoders_package).DECODERS,
         aws_codes=_aws_codes(),
         # The frozen wrappers' code (a fresh object: the original module's is not trusted).
         resolver_code=frozen(address_book)._resolver_wrapper(len, "x").__code__,
+        # The list the frozen interpose() fills with the wrappers' cells (below).
+        wrapper_cells=frozen(address_book).WRAPPER_CELLS,
     )
     # By identity (code objects compare by value: a set would keep one of two equal ones).
     own_codes = frozen.codes() + tuple(_codes_of(callback, guard))
@@ -587,11 +598,13 @@ def _build(
     on_violation: str,
     layers: dict[str, str],
     control_codes: frozenset[CodeType],
+    installer_code: CodeType | None,
     finders: tuple[Any, ...],
     start_phase: str,
     frozen_decoders: dict[str, Callable[..., Any]],
     aws_codes: frozenset[CodeType],
     resolver_code: CodeType,
+    wrapper_cells: list[tuple[Any, Any]],
 ) -> tuple[frozenset[str], Callable[..., Any], Any]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
@@ -603,6 +616,13 @@ def _build(
     phase_of = core.phase
     apply_env = environ.apply
     real_resolvers = REAL_RESOLVERS  # the frozen copy of the table (a private dict)
+    cell_contents = _CellType.__dict__["cell_contents"].__get__
+
+    def wrappers_intact() -> bool:
+        # Every cell of every resolver wrapper holds what it held at install: the event came
+        # from a wrapper (its code) whose helpers are the real C functions, so nothing of the
+        # function's ran between the answer and this event.
+        return all(cell_contents(cell) is held for cell, held in wrapper_cells)
 
     def invocation() -> Invocation:
         # The invocation a thread belongs to: the one that was running when the kernel started
@@ -616,7 +636,17 @@ def _build(
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
     handlers, sqlite_decider = _control(
-        status, state, current, history, threads, reporter, recorder, control_codes, violate, check
+        status,
+        state,
+        current,
+        history,
+        threads,
+        reporter,
+        recorder,
+        control_codes,
+        installer_code,
+        violate,
+        check,
     )
     guard = _import_guard()
     # Events the sandbox raises for itself (its finder, its SQLite authorizer, its botocore
@@ -683,7 +713,7 @@ def _build(
                 # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
                 if len(args) == 4 and type(args[0]) is str:
                     real = real_resolvers.get(args[0])
-                    if real is None or args[3] is not real:
+                    if real is None or args[3] is not real or not wrappers_intact():
                         return violate(
                             "code",
                             "tamper",
@@ -1028,7 +1058,7 @@ def _decider(
             # The runtime client talks to the Runtime API through native code; a Python
             # socket to it is the function's. After a failed init, it is the runtime's own
             # error report (the function never ran).
-            if state["init_failed"]:
+            if state["init_failed"] and ph == "init":
                 return None
             return violate(
                 category, action, target, ph, detail, "the Lambda Runtime API is the runtime's"
@@ -1076,6 +1106,7 @@ def _control(
     reporter: Reporter,
     recorder: Recorder | None,
     control_codes: frozenset[CodeType],
+    installer_code: CodeType | None,
     violate: Callable[..., SandboxViolation | None],
     check: Callable[[str, str, str, Any], SandboxViolation | None],
 ) -> tuple[dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., bool]]:
@@ -1164,9 +1195,30 @@ def _control(
             recorder.flush()
         return None
 
+    get_frame = _getframe
+
+    def reported_by_installer(caller: Any) -> bool:
+        # The control function's frame (the event's caller; sys.audit and the core have no
+        # frames) must have been called by the installing module's top-level code: anyone
+        # can call the control functions, but only a failing import in the installer's own
+        # code reaches them from there.
+        frame: FrameType | None = get_frame(1)
+        for _ in range(8):
+            if frame is None:
+                return False
+            if frame.f_code is caller:
+                outer = frame.f_back
+                return outer is not None and outer.f_code is installer_code
+            frame = frame.f_back
+        return False
+
     def on_init_failed(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
             return refused("sandbox.init_failed")
+        if phase_of() != "init" or state["invocations"]:
+            return refused("sandbox.init_failed (after init)")
+        if installer_code is None or not reported_by_installer(caller):
+            return refused("sandbox.init_failed (not from the installing module)")
         state["init_failed"] = True  # the runtime will post the init error itself
         return None
 

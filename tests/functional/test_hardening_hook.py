@@ -916,7 +916,7 @@ print("functions-in-reach", len(leads))
     assert "functions-in-reach 0" in result.lines, result.stdout
 
 
-def test_round12_the_python_cores_own_lookups_pass_only_directory_opens(
+def test_round12_the_python_cores_own_lookups_pass_and_nothing_else(
     child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN the Python core, a child process run (answers validated from then on: the core
@@ -927,13 +927,12 @@ from sandbox.runtime import core_fallback
 subprocess.run(["/usr/bin/wc", "-c", os.path.abspath("allowed.txt")], capture_output=True)
 for i in range(3):
     attempt("read-allowed-" + str(i), lambda: open("allowed.txt").read())
-core_fallback._OWN_LOOKUP.active = True
+core_fallback._OWN_LOOKUP[threading.get_ident()] = True
 attempt("read-secret", secret)
 attempt("os-open-secret", lambda: os.close(os.open("secret.txt", os.O_RDONLY)))
 attempt("exec", lambda: os.system("true"))
 flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 attempt("o-path-directory", lambda: os.close(os.open(os.getcwd(), flags)))
-core_fallback._OWN_LOOKUP.active = False
 """
     rules: dict[str, list[dict[str, Any]]] = {
         "files": [{"action": "read", "target": "{task}/allowed.txt", "phase": "any"}],
@@ -945,10 +944,128 @@ core_fallback._OWN_LOOKUP.active = False
     result = _run(child, tmp_path, attack, rules=rules, env={"SANDBOX_NATIVE": "off"})
     outcomes = _outcomes(result)
     # THEN the allowed reads raise no finding of the core's own lookups ("/" read...), and
-    # the pass lets through nothing but an O_PATH open of a directory
+    # the module's table of threads in such a lookup is not the hook's: nothing passes
     assert all(outcomes[f"read-allowed-{i}"] == "DONE" for i in range(3)), result.stdout
     assert not [f for f in result.findings if f["target"] in ("/", "<unresolvable path>")]
     assert outcomes["read-secret"] == "REFUSED", result.stdout
     assert outcomes["os-open-secret"] == "REFUSED", result.stdout
     assert outcomes["exec"] == "REFUSED", result.stdout
-    assert outcomes["o-path-directory"] == "DONE", result.stdout
+    assert outcomes["o-path-directory"] == "REFUSED", result.stdout
+
+
+# Round 13: module-level objects the hook shared with the function, control functions called
+# by the function itself, and helpers in the resolver wrapper's cells.
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round13_the_category_registry_the_function_can_reach_is_not_the_hooks(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a row of the category registry given a violation "class" whose __bases__ is code
+    # of the function's (a slot write: no audit event)
+    attack = """
+from sandbox.runtime import categories, core
+ran = []
+class Evil:
+    @property
+    def __bases__(self):
+        ran.append(core.inside())
+        return ()
+categories.FILES.violation = Evil()
+categories.REGISTRY["files"].violation = Evil()
+attempt("refused", secret)
+print("ran-inside", [was for was in ran if was])
+"""
+    # WHEN a file access is refused (the hook builds the refusal of its category)
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN the refusal is built from the hook's own copy of the registry: nothing ran inside
+    assert _outcomes(result)["refused"] == "REFUSED", result.stdout + result.stderr
+    assert "ran-inside []" in result.lines, result.stdout
+
+
+def test_round13_a_failed_init_is_reported_only_by_the_installing_module(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the Lambda Runtime API's address (a loopback listener stands for it)
+    code = """
+import socket, sys
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(4)
+API = server.getsockname()
+import os
+os.environ["AWS_LAMBDA_RUNTIME_API"] = "%s:%d" % API
+import sandbox
+from sandbox.runtime import hook
+sandbox.install(mode="enforce", profile="profile.json")
+def connect(label):
+    try:
+        socket.create_connection(API).close()
+        print(label, "allowed")
+    except PermissionError:
+        print(label, "refused")
+def report():
+    try:
+        hook.report_init_failed()
+        print("reported")
+    except PermissionError:
+        print("report refused")
+report()                          # from a function of the installer's, not its top level
+connect("after-a-nested-report")
+hook.mark_invoke_phase()
+try:
+    hook.report_init_failed()     # from the top level, but after init
+    print("reported")
+except PermissionError:
+    print("report refused")
+connect("invoke")
+"""
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function's code reports a failed init itself, during init and after it
+    result = child(code, env=AUDIT_ALONE)
+    # THEN neither report is taken: the Runtime API stays the runtime's
+    assert result.lines == [
+        "report refused",
+        "after-a-nested-report refused",
+        "report refused",
+        "invoke refused",
+    ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round13_a_helper_in_a_resolver_wrapper_cell_cannot_edit_the_answer(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN an allowed name (localhost, from the hosts file) and a resolver wrapper whose
+    # type_of cell is a function that edits the real answer in place before it is reported
+    attack = """
+import _socket
+from sandbox.runtime import address_book
+wrapper = _socket.getaddrinfo
+cells = wrapper.__closure__
+cell = [c for c in cells if c.cell_contents is type][0]
+def edit(value):
+    frame = sys._getframe(1)
+    result = frame.f_locals.get("result")
+    if type(result) is list:
+        result[:] = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", 8443))]
+    return type(value)
+cell.cell_contents = edit
+attempt("lookup", lambda: wrapper("localhost", 8443, socket.AF_INET, socket.SOCK_STREAM))
+cell.cell_contents = type
+attempt("connect-by-the-edit", lambda: socket.socket().connect(("127.0.0.2", 8443)))
+"""
+    rules = {
+        "network": [
+            {"action": "resolve", "target": "localhost", "phase": "any"},
+            {"action": "connect", "target": "localhost:8443", "phase": "any"},
+        ]
+    }
+    # WHEN the function looks the name up through the wrapper, then connects to the address
+    result = _run(
+        child,
+        tmp_path,
+        attack,
+        rules=rules,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN the edited address is not the name's: the connect is refused before any packet
+    assert _outcomes(result).get("connect-by-the-edit") == "REFUSED", result.stdout + result.stderr
