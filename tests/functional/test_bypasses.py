@@ -254,3 +254,44 @@ def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
     )
     # THEN nothing of it stays importable for free: each is a real, refused import again
     assert result.lines == ["[]", "blocked", "blocked", "blocked"], result.stderr
+
+
+LATER_HOOK = """
+import os, sys
+sys.path.insert(0, os.getcwd())
+import sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+import apm
+sandbox.runtime.hook.mark_invoke_phase()
+from sandbox.runtime import core
+inside = []
+def hook(event, args):
+    if core.inside():
+        inside.append(event)
+apm.install(hook)
+try:
+    open("nothere-rel", "w")   # decided: the sandbox's own code raises events while it decides
+except PermissionError:
+    pass
+print("later hook ran inside the sandbox's callback", bool(inside))
+"""
+
+
+def test_a_granted_later_audit_hook_runs_inside_the_sandboxs_callback(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a profile that grants an audit hook (an APM library's, at its install site) whose
+    # callbacks the function's code may register
+    (tmp_path / "apm.py").write_text("import sys\ndef install(cb):\n    sys.addaudithook(cb)\n")
+    doc = profile_doc(
+        code=[{"action": "hook", "target": "{task}/apm.py:install", "phase": "any"}],
+        modules=[{"action": "import", "target": "apm", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    # WHEN a decision of the sandbox's raises events of its own (a frame walk, a listing)
+    result = child(LATER_HOOK, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
+    # THEN CPython calls the later hook for them, inside the sandbox's callback, where its code
+    # can reach the callback's frames: the documented limit -- a `code hook` rule grants that
+    assert "later hook ran inside the sandbox's callback True" in result.lines, (
+        result.stdout + result.stderr
+    )
