@@ -41,8 +41,9 @@ NEVER = frozenset(
         "sandbox.runtime.compiler",
     }
 )
-# Loaded only by learn (the recorder signs observations with OpenSSL's HMAC).
-LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder"})
+# Loaded only by learn (the recorder signs observations with OpenSSL's HMAC; the observations
+# are flushed at exit).
+LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder", "atexit"})
 # Loaded only when the Python core is the core (with the native one it is not even frozen).
 PYTHON_CORE_ONLY = frozenset({"sandbox.runtime.core_fallback", "mmap"})
 # Loaded by install, not by the import (pathlib: its classes are captured at install; the hint
@@ -119,7 +120,6 @@ STDLIB_AT_INIT = frozenset(
         "_posixsubprocess",
         "_socket",
         "_stat",
-        "atexit",
         "collections.abc",
         "errno",
         "fnmatch",
