@@ -15,7 +15,9 @@ from __future__ import annotations
 from sandbox.runtime.install import install
 
 # isort: split
-from sandbox.errors import (
+# From the runtime's errors module (sandbox.errors re-exports these very classes for the
+# tooling): `import sandbox` loads one module fewer (~50 µs of its cold start).
+from sandbox.runtime.errors import (
     ConfigError,
     ImportViolation,
     PermissionViolation,

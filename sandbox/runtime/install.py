@@ -5,7 +5,6 @@ Used by the Lambda bootstrap and by any Python process (``sandbox.install(...)``
 
 from __future__ import annotations
 
-import atexit
 import gc
 import os
 import sys
@@ -158,7 +157,10 @@ def _install(
 
             extra.append(S3LineSink(config.observations_s3, env=environment))
         # At exit, flush through the hook (the upload's own I/O is not audited): the run of
-        # quiet invocation ends not yet written, and the S3 sink's buffer.
+        # quiet invocation ends not yet written, and the S3 sink's buffer. (atexit imported
+        # here: alert and enforce never need it.)
+        import atexit
+
         atexit.register(flush_observations)
         start_sinks = tuple(extra)
         sink: LineSink | TeeSink = (

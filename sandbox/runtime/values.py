@@ -265,18 +265,20 @@ def _table_sizes() -> frozenset[int]:
     base = _dict_sizeof({})  # the dict object alone (an empty dict shares a static table)
     head = 32  # PyDictKeysObject without its arrays (3.11-3.14)
 
-    def size(log2: int, entry: int) -> int:
-        slots = 1 << log2
-        index = 1 if log2 < 8 else 2 if log2 < 16 else 4 if log2 < 32 else 8
-        return base + head + slots * index + (2 * slots // 3) * entry
-
-    unicode = {size(log2, 16) for log2 in range(3, 48)}
-    general = {size(log2, 24) for log2 in range(3, 48)}
+    # Each table size a dict can have: its slots and the bytes of one index entry. (Plain
+    # expressions, no helper function: this runs at every cold start.)
+    shapes = [
+        (1 << log2, 1 if log2 < 8 else 2 if log2 < 16 else 4 if log2 < 32 else 8)
+        for log2 in range(3, 48)
+    ]
+    unicode = {base + head + slots * index + (2 * slots // 3) * 16 for slots, index in shapes}
+    general = {base + head + slots * index + (2 * slots // 3) * 24 for slots, index in shapes}
     if unicode & general:
         return frozenset()
     # Dicts built by insertion, one key at a time (as a comprehension builds them; fromkeys of
-    # a list does the same, in C: the probe costs ~0.1 ms less at every cold start).
-    keys = ["k" + _str(i) for i in range(342)]
+    # a list does the same, in C: the probe costs ~0.1 ms less at every cold start). The keys:
+    # 342 distinct exact strs, one character each (chr is the cheapest way to make them).
+    keys = list(map(chr, range(342)))
     for count in (1, 5, 6, 11, 22, 43, 86, 171, 342):
         plain = _dict.fromkeys(keys[:count], 0)
         mixed: dict[object, int] = _dict.fromkeys(keys[:count], 0)

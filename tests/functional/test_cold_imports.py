@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sandbox.runtime.compiler import compile_profile
 from tests.conftest import REPO, profile_doc
 
@@ -39,8 +41,9 @@ NEVER = frozenset(
         "sandbox.runtime.compiler",
     }
 )
-# Loaded only by learn (the recorder signs observations with OpenSSL's HMAC).
-LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder"})
+# Loaded only by learn (the recorder signs observations with OpenSSL's HMAC; the observations
+# are flushed at exit).
+LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder", "atexit"})
 # Loaded only when the Python core is the core (with the native one it is not even frozen).
 PYTHON_CORE_ONLY = frozenset({"sandbox.runtime.core_fallback", "mmap"})
 # Loaded by install, not by the import (pathlib: its classes are captured at install; the hint
@@ -61,6 +64,94 @@ VIA_CTYPES_LAYOUT = (
     frozenset({"sysconfig", "threading"}) if sys.version_info >= (3, 14) else frozenset()
 )
 
+# Every module install may leave loaded (enforce, either core; learn), beyond what the script
+# below imports itself (json, sys) in an interpreter started with -S. Anything else fails
+# test_init_loads_only_the_listed_modules: each module costs ~40 µs of import machinery plus
+# its body at every cold start, so a new one (runtime or standard library) is a decision to
+# measure, not a side effect. (The kernel layer's ctypes shim is loaded and dropped again.)
+RUNTIME_AT_INIT = frozenset(
+    {"sandbox", "sandbox.runtime"}
+    | {
+        "sandbox.runtime." + name
+        for name in (
+            "_core",
+            "address_book",
+            "aws_calls",
+            "categories",
+            "child",
+            "config",
+            "core",
+            "environ",
+            "errors",
+            "findings",
+            "freeze",
+            "generalisation",
+            "globs",
+            "hook",
+            "install",
+            "kernel",
+            "paths",
+            "policy",
+            "regex_programs",
+            "roots",
+            "sinks",
+            "sqlite_guard",
+            "values",
+            "decoders",
+            "decoders.aws",
+            "decoders.code",
+            "decoders.files",
+            "decoders.modules",
+            "decoders.native",
+            "decoders.network",
+            "decoders.processes",
+            "decoders.shape",
+        )
+    }
+)
+# The standard library's part, as CPython 3.10/3.11 load it: os and its path module (-S loads
+# neither), the extension modules the decoders capture (_ast, _socket, _posixsubprocess), the
+# traceback readers whose code install records (linecache, tokenize), pathlib (its classes
+# are captured at install; urllib.parse and ipaddress come with it).
+STDLIB_AT_INIT = frozenset(
+    {
+        "__future__",
+        "_ast",
+        "_posixsubprocess",
+        "_socket",
+        "_stat",
+        "collections.abc",
+        "errno",
+        "fnmatch",
+        "gc",
+        "genericpath",
+        "importlib",
+        "importlib._bootstrap",
+        "importlib._bootstrap_external",
+        "importlib.machinery",
+        "ipaddress",
+        "linecache",
+        "ntpath",
+        "os",
+        "os.path",
+        "pathlib",
+        "posixpath",
+        "stat",
+        "token",
+        "tokenize",
+        "urllib",
+        "urllib.parse",
+        "warnings",
+    }
+)
+# What later interpreters' own modules add on the same imports: tokenize's C tokenizer (3.12),
+# pathlib as a package (3.13, 3.14), warnings' Python half (3.14)...
+STDLIB_SINCE = {
+    (3, 12): frozenset({"_tokenize", "math"}),
+    (3, 13): frozenset({"contextlib", "glob", "grp", "pathlib._abc", "pathlib._local", "pwd"}),
+    (3, 14): frozenset({"_contextvars", "_py_warnings", "fcntl", "io", "pathlib._os"}),
+}
+
 SCRIPT = """
 import json, sys
 before = set(sys.modules)
@@ -73,11 +164,13 @@ print("MODULES " + json.dumps({"import": imported, "install": installed,
 """
 
 
-def _modules(tmp_path: Path, mode: str) -> dict[str, object]:
+def _modules(tmp_path: Path, mode: str, native: bool = True) -> dict[str, object]:
     profile = tmp_path / "profile.compiled.json"
     profile.write_text(json.dumps(compile_profile(profile_doc(), kernel=mode == "enforce")))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
     env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    if not native:
+        env["SANDBOX_NATIVE"] = "off"
     proc = subprocess.run(
         [sys.executable, "-S", "-c", SCRIPT, mode, str(profile)],
         cwd=tmp_path,
@@ -118,3 +211,27 @@ def test_learn_loads_the_recorder(tmp_path: Path) -> None:
     installed = set(found["install"])  # type: ignore[call-overload]
     assert "sandbox.runtime.recorder" in installed
     assert not installed & NEVER  # learn loads no kernel layer
+
+
+@pytest.mark.parametrize(
+    ("mode", "native"), [("enforce", True), ("enforce", False), ("learn", True)]
+)
+def test_init_loads_only_the_listed_modules(tmp_path: Path, mode: str, native: bool) -> None:
+    # GIVEN a fresh interpreter (-S) that has imported only json and sys
+    # WHEN it imports sandbox and installs it (either core; enforce with the kernel layer on)
+    found = _modules(tmp_path, mode, native=native)
+    installed = set(found["install"])  # type: ignore[call-overload]
+    # THEN every module left loaded is one the cold start is known to need
+    allowed = set(RUNTIME_AT_INIT | STDLIB_AT_INIT | VIA_CTYPES_LAYOUT)
+    for version, extra in STDLIB_SINCE.items():
+        if sys.version_info >= version:
+            allowed |= extra
+    if found["audit"] == "python":
+        allowed |= PYTHON_CORE_ONLY
+    if mode == "learn":
+        allowed |= LEARN_ONLY
+    unexpected = sorted(installed - allowed)
+    assert not unexpected, f"new modules at init (each is paid at every cold start): {unexpected}"
+    # AND the runtime's own modules are all there (the list above is not stale)
+    runtime = {m for m in installed if m.startswith("sandbox")}
+    assert runtime >= RUNTIME_AT_INIT - {"sandbox.runtime._core"}
