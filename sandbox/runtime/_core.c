@@ -3456,6 +3456,36 @@ fs_name_of(PyObject *path, PyObject **encoded)
     return 1;
 }
 
+/* seal_types(types): make each of the sandbox's own classes immutable (what CPython marks the
+ * C library's heap types with): setting or deleting any attribute of the class raises
+ * TypeError from then on. The frozen copies of the runtime's classes subclass the importable
+ * originals, and a slot method or descriptor set on an original (type.__setattr__ raises no
+ * audit event on every version) would be inherited by the copy the hook runs -- a
+ * __getattribute__ of the function's answering for the policy. Only heap types; anyone may
+ * call it (it only forbids). */
+static PyObject *
+core_seal_types(PyObject *self, PyObject *types)
+{
+    (void)self;
+    if (!PyTuple_CheckExact(types)) {
+        PyErr_SetString(PyExc_TypeError, "seal_types: a tuple of classes is needed");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(types); i++) {
+        PyObject *item = PyTuple_GET_ITEM(types, i);
+        if (!PyType_Check(item) || !(((PyTypeObject *)item)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            PyErr_SetString(PyExc_TypeError, "seal_types: only heap types can be sealed");
+            return NULL;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(types); i++) {
+        PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(types, i);
+        type->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+        PyType_Modified(type);
+    }
+    Py_RETURN_TRUE;
+}
+
 /* plain_identity(path): the identity a kept answer for the real path `path` is validated
  * against (see plain_lstat): (dev, ino) of the name looked up in its directory reached with no
  * link on the way; (dev, -ino - 1) of that directory when the name is not there; None when
@@ -4129,6 +4159,9 @@ static PyMethodDef core_methods[] = {
      " their path, argv and env are read into exact copies before the call (and its event)."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
+    {"seal_types", core_seal_types, METH_O,
+     "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
+     " longer be set or deleted); False where the core cannot (the Python core)."},
     {"plain_identity", core_plain_identity, METH_O,
      "plain_identity(path: str) -> (dev, ino) | (dev, -dir_ino - 1) | None: the identity of the"
      " name looked up in its directory reached with no symbolic link on the way (of the"

@@ -44,6 +44,7 @@ __all__ = [
     "plain_identity",
     "seal_fork_exec",
     "seal_spawn_env",
+    "seal_types",
 ]
 
 KIND: str
@@ -88,6 +89,7 @@ plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten
 loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec
+seal_types = _impl.seal_types
 seal_spawn_env = _impl.seal_spawn_env
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

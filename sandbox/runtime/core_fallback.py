@@ -59,6 +59,7 @@ __all__ = [
     "plain_identity",
     "seal_fork_exec",
     "seal_spawn_env",
+    "seal_types",
 ]
 
 CACHE_LIMIT = 8192
@@ -1767,6 +1768,24 @@ def fork_exec_sealed() -> bool:
     >>> fork_exec_sealed()
     False
     """
+    return False
+
+
+def seal_types(types: tuple[type, ...]) -> bool:
+    """The native core's ``seal_types``: the Python core cannot make a class immutable (a
+    documented limit: an attribute set on one of the sandbox's classes reaches its frozen
+    copy). Checks its argument the same way and returns ``False``.
+
+    Example
+    -------
+    >>> seal_types(())
+    False
+    """
+    if type(types) is not tuple:
+        raise TypeError("seal_types: a tuple of classes is needed")
+    for item in types:
+        if not isinstance(item, type) or not item.__flags__ & (1 << 9):
+            raise TypeError("seal_types: only heap types can be sealed")
     return False
 
 

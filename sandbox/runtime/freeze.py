@@ -39,7 +39,7 @@ _OBJECT_NEW: Any = object.__new__
 class Frozen:
     """The result of :func:`freeze`: maps from originals to their private copies."""
 
-    __slots__ = ("builtins", "copies", "made", "modules", "snapshots")
+    __slots__ = ("builtins", "classes", "copies", "made", "modules", "snapshots")
 
     def __init__(self) -> None:
         self.copies: dict[int, Any] = {}  # id(original function or class) → copy
@@ -48,6 +48,8 @@ class Frozen:
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
         # id(snapshot) → every code object made for the copies of its functions (nested ones too)
         self.made: dict[int, list[types.CodeType]] = {}
+        # (original class, its frozen copy): what install makes immutable (core.seal_types)
+        self.classes: list[tuple[type, type]] = []
 
     def __call__(self, original: Any) -> Any:
         """The private copy of a function, class or module (error if there is none)."""
@@ -245,14 +247,31 @@ def _copy_class(cls: type, frozen: Frozen) -> None:
         return  # a class that cannot be subclassed keeps its own (checked by verify)
     copy.__qualname__ = cls.__qualname__
     frozen.copies[id(cls)] = copy
+    frozen.classes.append((cls, copy))
 
 
 def freeze_instances(instances: Iterable[Any], frozen: Frozen) -> None:
-    """Give each instance its class's frozen copy (same layout, frozen methods)."""
+    """Give each instance its class's frozen copy (same layout, frozen methods), and each of
+    its attributes that holds an original function or class its frozen copy: an instance made
+    before the freezing (the reporter) may hold a module-level function whose globals the
+    function can rebind (the rule-hint generaliser's helper ran code of the function's)."""
     for instance in instances:
         copy = frozen.copies.get(id(type(instance)))
         if copy is not None:
             instance.__class__ = copy
+        for klass in type(instance).__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            for slot in (slots,) if type(slots) is str else slots:
+                if slot in ("__dict__", "__weakref__") or not hasattr(instance, slot):
+                    continue
+                replacement = frozen.copies.get(id(getattr(instance, slot)))
+                if replacement is not None:
+                    object.__setattr__(instance, slot, replacement)
+        space = instance.__dict__ if hasattr(instance, "__dict__") else {}
+        for name, value in list(space.items()):
+            replacement = frozen.copies.get(id(value))
+            if replacement is not None:
+                space[name] = replacement
 
 
 def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:

@@ -194,6 +194,7 @@ def _decide_attach(name: Any, decide: Decide) -> int:
     return _SQLITE_OK
 
 
+_exception_args = BaseException.__dict__["args"].__get__
 _type_mro = type.__dict__["__mro__"].__get__  # the class's own MRO (no metaclass code runs)
 _type_dict = type.__dict__["__dict__"].__get__
 _type_flags = type.__dict__["__flags__"].__get__
@@ -291,7 +292,8 @@ def _initialising(connection: Any) -> bool:
     try:
         getter.__get__(connection)
     except _Exception as exc:
-        message = exc.args[0] if _type(exc.args) is _tuple and exc.args else ""
+        args = _exception_args(exc)  # (BaseException's own getter: no property of a class)
+        message = args[0] if _type(args) is _tuple and args else ""
         return _type(message) is _str and _find(message, "__init__") >= 0
     return False
 
@@ -308,7 +310,8 @@ def _set(connection: Any, authorize: Any) -> str:
     try:
         set_authorizer(connection, authorize)
     except _Exception as exc:
-        message = exc.args[0] if _type(exc.args) is _tuple and exc.args else ""
+        args = _exception_args(exc)  # (BaseException's own getter: no property of a class)
+        message = args[0] if _type(args) is _tuple and args else ""
         if _type(message) is _str and _find(message, "__init__") >= 0:
             return "later"
         return "never"

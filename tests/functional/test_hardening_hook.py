@@ -687,8 +687,11 @@ except PermissionError as exc:
     cls = type(exc)
 def rebound_init(self, *args, **kwargs):
     inside.append(("init", core.inside()))
-cls.__init__ = rebound_init
-cls.__new__ = staticmethod(lambda *a, **k: inside.append(("new", core.inside())))
+try:
+    cls.__init__ = rebound_init
+    cls.__new__ = staticmethod(lambda *a, **k: inside.append(("new", core.inside())))
+except TypeError:
+    print("class-sealed")  # (the native core makes the sandbox's classes immutable)
 attempt("refused-again", secret)
 class Auth:
     def __call__(self, *args):
@@ -715,6 +718,8 @@ print("ran-inside", [what for what, was_inside in inside if was_inside])
     outcomes = _outcomes(result)
     assert outcomes["refused-again"] == "REFUSED", result.stdout
     assert outcomes["surrogate-name"] == "REFUSED", result.stdout
+    # AND on the native core the refusal class could not even be changed
+    assert ("class-sealed" in result.lines) == (core == "native"), result.stdout
 
 
 def test_round10_a_file_lease_is_refused(child: RunChild, tmp_path: Path) -> None:
@@ -1069,3 +1074,107 @@ attempt("connect-by-the-edit", lambda: socket.socket().connect(("127.0.0.2", 844
     )
     # THEN the edited address is not the name's: the connect is refused before any packet
     assert _outcomes(result).get("connect-by-the-edit") == "REFUSED", result.stdout + result.stderr
+
+
+# Round 14: ways to run code of the function's inside the hook's callback (each probe records
+# core.inside() when it runs), and a class of the sandbox's changed by the function.
+ROUND14_PROBES = {
+    # a module global the rule-hint generaliser looks up at call time
+    "generaliser-global": """
+from sandbox.runtime import generalisation
+real = generalisation.rewrite
+def rewrite(*a):
+    probe()
+    return real(*a)
+generalisation.rewrite = rewrite
+attempt("trigger", secret)
+""",
+    # a data descriptor on a syntax node class (the shape parser reads node fields)
+    "ast-property": """
+import ast, typing
+def get(node):
+    probe()
+    return node.__dict__["id"]
+ast.Name.id = property(get, lambda node, value: node.__dict__.__setitem__("id", value))
+attempt("trigger", lambda: typing.ForwardRef("List"))
+del ast.Name.id
+""",
+    # a key of the same hash planted in the warnings module's dict (C warning code looks
+    # "filters" up there while the hook parses a source that warns)
+    "warnings-dict-key": """
+import typing, warnings
+class Key(str):
+    __hash__ = str.__hash__
+    def __eq__(self, other):
+        probe()
+        return False
+space = warnings.__dict__
+saved = space.pop("filters")
+space[Key("filters")] = None
+space["filters"] = saved
+attempt("trigger", lambda: typing.ForwardRef("Literal['\\\\d']"))
+""",
+    # a property "args" on SQLite's exception class (the guard reads a caught error's args)
+    "sqlite-error-args": """
+import sqlite3
+getset = BaseException.__dict__["args"]
+def get(exc):
+    probe()
+    return getset.__get__(exc)
+sqlite3.ProgrammingError.args = property(get, getset.__set__)
+attempt("trigger", lambda: sqlite3.connect(":memory:").close())
+del sqlite3.ProgrammingError.args
+""",
+}
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("vector", sorted(ROUND14_PROBES))
+def test_round14_no_code_of_the_functions_runs_inside_the_hook(
+    child: RunChild, tmp_path: Path, core: str, vector: str
+) -> None:
+    # GIVEN code of the function's placed where the hook's decision used to run it
+    attack = (
+        """
+from sandbox.runtime import core
+ran = []
+def probe():
+    ran.append(core.inside())
+"""
+        + ROUND14_PROBES[vector]
+        + """
+print("ran-inside", [was for was in ran if was])
+attempt("after", secret)
+"""
+    )
+    # WHEN the function makes the hook decide (a refusal, an annotation, a connection)
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN none of it ran inside the hook, and refusals still hold
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+    assert _outcomes(result)["after"] == "REFUSED", result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round14_a_class_of_the_sandboxs_cannot_be_changed_under_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the policy's class, whose frozen copy the hook runs (a subclass of it)
+    attack = """
+from sandbox.runtime.policy import Policy
+try:
+    Policy.__getattribute__ = lambda self, name: object.__getattribute__(self, name)
+    print("changed")
+except TypeError:
+    print("sealed")
+attempt("after", secret)
+"""
+    # WHEN the function sets a special method on it (type.__setattr__: no audit event)
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN the native core refused it (the class is immutable); the Python core cannot (a
+    # documented limit of the fallback); the refusal holds either way here
+    assert ("sealed" if core == "native" else "changed") in result.lines, result.stdout
+    assert _outcomes(result)["after"] == "REFUSED", result.stdout

@@ -86,10 +86,28 @@ def test_policy_knows_which_sites_have_shapes() -> None:
     ],
 )
 def test_a_coding_line_cannot_hide_code_from_the_shape(source: bytes) -> None:
-    # GIVEN bytes whose coding line changes how a cookie-honouring parser reads them
+    # GIVEN bytes whose coding line names a codec the C decoder would look up in the codec
+    # registry (where the function can register one of its own: its code would run inside the
+    # hook) -- and which changes how a cookie-honouring parser reads them
     # WHEN shaped (eval of a str hands the hook its UTF-8 bytes, compiled ignoring the cookie)
     found = features(source)
-    # THEN the reading eval would run is in the shape
+    # THEN they are not parsed at all: an undecodable target, refused in enforce
+    assert isinstance(found, str) and found.startswith(UNDECODABLE), found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"# -*- coding: latin-1 -*-\n__import__('os').getcwd()",
+        b"#!/usr/bin/env python\n# coding=utf-8\n__import__('os').getcwd()",
+        b"x = 1\n# coding: bogus\n__import__('os').getcwd()",  # (not a declaration: line 3)
+    ],
+)
+def test_coding_lines_the_c_decoder_reads_itself_are_shaped(source: bytes) -> None:
+    # GIVEN bytes with no declaration, or one CPython decodes without the codec registry
+    # WHEN shaped
+    found = features(source)
+    # THEN the code is read in every reading
     assert isinstance(found, list)
     assert {"Call", "Attribute", "name:__import__"} <= set(found)
 

@@ -35,7 +35,11 @@ import _ast
 import sys
 
 from ..categories import UNDECODABLE
-from ..values import lookup
+from ..values import _exact_str_keys, lookup
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
 
 _type = type
 _str = str
@@ -44,6 +48,8 @@ _list = list
 _len = len
 _compile_source = compile
 _object_getattribute = object.__getattribute__
+_node_dict = _ast.AST.__dict__["__dict__"].__get__  # (the AST base's own C getset)
+_NO_FIELD = object()
 _decode = bytes.decode
 _type_name = type.__dict__["__name__"].__get__
 _dict_get = dict.get
@@ -118,11 +124,52 @@ def _warning_filters() -> list[object] | None:
     cannot be told without running code of anyone's (see ``_IGNORE_ALL``)."""
     if _CONTEXT_WARNINGS:
         return None  # (filters per context: not one list)
-    module = lookup(_LIVE_MODULES[0], "warnings")
+    modules = _LIVE_MODULES[0]
+    module = lookup(modules, "warnings")
     if _type(module) is not _ModuleType:
         return None
-    filters = lookup(_module_dict(module), "filters")
+    space = _module_dict(module)
+    if not _str_keyed(modules) or not _str_keyed(space):
+        # CPython's C warning code looks "warnings" up in sys.modules and "filters" in the
+        # module's dict with ordinary dict lookups: a planted key of the same hash would have
+        # its __eq__ run inside the hook. Only tables of exact str keys are safe to let it.
+        return None
+    filters = lookup(space, "filters")
     return filters if _type(filters) is _list else None
+
+
+# PEP 263's declaration, on one of the first two lines; and the names the C decoder reads
+# without the codec registry (CPython's own UTF-8 and Latin-1 decoders; the tokenizer's
+# spellings of them).
+_COOKIE = __import__("re").compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_PLAIN_COOKIES = frozenset(
+    {b"utf-8", b"utf8", b"utf_8", b"latin-1", b"latin1", b"latin_1", b"iso-8859-1"}
+    | {b"iso8859-1", b"iso_8859_1", b"iso-latin-1", b"ascii"}
+)
+
+
+def _cookie_plain(source: bytes) -> bool:
+    """Whether compiling ``source`` reads no codec from the registry: no coding declaration
+    on its first two lines, or one of CPython's own decoders (case and ``-utf-8`` suffixes as
+    the tokenizer takes them are not guessed: anything else is not plain)."""
+    lines = source.split(b"\n", 2)[:2]
+    for number, line in enumerate(lines):
+        found = _COOKIE.match(line)
+        if found is not None:
+            return found.group(1).lower() in _PLAIN_COOKIES
+        if number == 0 and line.lstrip(b" \t\f\r\xef\xbb\xbf")[:1] not in (b"#", b""):
+            return True  # (the second line counts only after a comment or blank first line)
+    return True
+
+
+def _str_keyed(mapping: object) -> bool:
+    """Whether every key of the dict ``mapping`` is an exact ``str`` (O(1) from 3.11, else a
+    walk of its keys: iterating a dict compares nothing)."""
+    if _type(mapping) is not dict:
+        return False
+    if _exact_str_keys(mapping):
+        return True
+    return all(_type(key) is _str for key in mapping)
 
 
 def features(source: object) -> list[str] | str:
@@ -147,6 +194,10 @@ def features(source: object) -> list[str] | str:
         # tell the two apart, so bytes are parsed both ways and the shape is the union: a
         # cookie that makes one reading harmless (utf-7) or unparseable hides nothing.
         readings: list[object] = [source]
+        if kind is _bytes and not _cookie_plain(source):  # type: ignore[arg-type]
+            # compile() looks a coding declaration's codec up in the codec registry (the
+            # function can register one, no audit event): its code would run here.
+            return UNDECODABLE + "code with a coding declaration the sandbox does not decode"
         if kind is _bytes:
             try:
                 readings.append(_decode(source, "utf-8"))  # type: ignore[arg-type]
@@ -192,10 +243,14 @@ def features(source: object) -> list[str] | str:
             return UNDECODABLE + "a syntax node of an unknown type"
         if cls not in _UNSHAPED:
             found.add(_NAMES[cls])
+        # A node's fields from its own __dict__ (the C getset captured at import), never by
+        # attribute lookup: a data descriptor the function set on a node class would win
+        # over the instance's value and run its code here. Walked, not looked up: a tree
+        # built by hand may hold a key of the function's with a colliding hash.
+        space = _node_dict(node)
         for field in fields:
-            try:
-                value = _object_getattribute(node, field)
-            except AttributeError:
+            value: Any = lookup(space, field, _NO_FIELD)
+            if value is _NO_FIELD:
                 continue
             value_type = _type(value)
             if value_type is _list:
