@@ -44,6 +44,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
+    from re import Match
     from typing import Any
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
@@ -108,7 +109,8 @@ def _compiled() -> dict[str, Any]:
         from .regex_programs import compile_pattern
 
         _cache["rows"] = tuple(
-            (name, compile_pattern(src), repl) for name, src, repl in _NAME_ROW_SOURCES
+            (name, compile_pattern(src), _replacement(repl))
+            for name, src, repl in _NAME_ROW_SOURCES
         )
         for name, src in _OTHER_SOURCES:
             _cache[name] = compile_pattern(src)
@@ -131,6 +133,28 @@ def generalise_name(text: str) -> str:
     return str(rx["stars"].sub("*", text))
 
 
+def _replacement(template: str) -> Any:
+    """A row's replacement as ``re.sub`` takes it without the ``re`` module's Python code: a
+    template with a group reference (only ``\\1`` at the start here) becomes a function --
+    the C engine hands templates with a backslash to the ``re`` module (imported and run
+    inside the hook, where the function can rebind what it calls)."""
+    if "\\" not in template:
+        return template
+    if not template.startswith("\\1") or "\\" in template[2:]:
+        raise ValueError(f"generalisation: unsupported replacement {template!r}")
+    suffix = template[2:]
+
+    def expand(match: Match[str]) -> str:
+        # (made before the freezing: it looks up no global and no builtin, only its cell)
+        return match.group(1) + suffix
+
+    return expand
+
+
+def _first_group_star(match: Match[str]) -> str:
+    return match.group(1) + "*"
+
+
 def generalise_path(path: str) -> str:
     """Apply the whole table to a (symbolic) path.
 
@@ -149,7 +173,9 @@ def generalise_path(path: str) -> str:
     if match and "*" not in match["dir"] and "?" not in match["dir"]:
         return f"{match['dir']}/{match['pkg']}-*.dist-info/**"
     if path.startswith("/proc/"):
-        path = rx["proc_tid"].sub(r"\1*", rx["proc_pid"].sub("/proc/*", path))
+        # (a function, not a "\1" template: the C regex engine hands a template to the re
+        # module's Python code, imported and run inside the hook)
+        path = rx["proc_tid"].sub(_first_group_star, rx["proc_pid"].sub("/proc/*", path))
     if rx["tmp_probe"].match(path):
         return path.rsplit("/", 1)[0] + "/*"
     if path.startswith(("{tmp}/", "/tmp/")):

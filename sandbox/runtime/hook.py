@@ -412,7 +412,11 @@ def install_hook(
         return False
     # The runtime's classes and their frozen copies made immutable (the native core): an
     # attribute of the function's set on an original would reach the copy the hook runs.
-    frozen(core).seal_types(tuple(kind for pair in frozen.classes for kind in pair))
+    # (and importlib's ModuleSpec: C code inside the callback that looks a module up -- the
+    # warning machinery, the regex engine's template -- asks its spec for _initializing)
+    frozen(core).seal_types(
+        (type(sys.__spec__), *(kind for pair in frozen.classes for kind in pair))
+    )
     if start_phase == "invoke":
         # A Python child started during an invocation: the core moves to invoke here, from the
         # sandbox's own (frozen) code. (A control event raised from this function was refused:

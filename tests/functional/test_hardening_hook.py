@@ -1114,6 +1114,28 @@ space[Key("filters")] = None
 space["filters"] = saved
 attempt("trigger", lambda: typing.ForwardRef("Literal['\\\\d']"))
 """,
+    # a property on the warnings module's spec (CPython's module lookup asks every module it
+    # finds for spec._initializing; the hook's parse warns on an invalid escape)
+    "warnings-spec": """
+import typing, warnings
+class Initializing:
+    def __bool__(self):
+        probe()
+        return False
+warnings.__spec__._initializing = Initializing()
+attempt("trigger", lambda: typing.ForwardRef("Literal['\\\\d']"))
+warnings.__spec__._initializing = False
+""",
+    # a codec named by a declaration after a lone CR (the tokenizer's second line)
+    "codec-after-cr": """
+import codecs
+def search(name):
+    if name == "rt15evil":
+        probe()
+    return None
+codecs.register(search)
+attempt("trigger", lambda: compile(b"\\r# coding: rt15evil\\nx = 1\\n", "<x>", "exec"))
+""",
     # a property "args" on SQLite's exception class (the guard reads a caught error's args)
     "sqlite-error-args": """
 import sqlite3

@@ -83,6 +83,9 @@ def test_policy_knows_which_sites_have_shapes() -> None:
         b"\n# vim: set fileencoding=bogus :\n__import__('os').getcwd()",
         # utf-7: read with its cookie, only a string constant; read as eval reads a str, code
         b"# coding: utf-7\n0 +- +ACI- 0 if 0 else (__import__('os').getcwd()) if 1 else 0 +- +ACI- +- 0",
+        # the tokenizer takes a lone CR (or CRLF) as a newline: a declaration on "line 2"
+        b"\r# coding: bogus\n__import__('os').getcwd()",
+        b"x = 1\r\n# coding: bogus\r\n__import__('os').getcwd()",
     ],
 )
 def test_a_coding_line_cannot_hide_code_from_the_shape(source: bytes) -> None:
@@ -100,7 +103,7 @@ def test_a_coding_line_cannot_hide_code_from_the_shape(source: bytes) -> None:
     [
         b"# -*- coding: latin-1 -*-\n__import__('os').getcwd()",
         b"#!/usr/bin/env python\n# coding=utf-8\n__import__('os').getcwd()",
-        b"x = 1\n# coding: bogus\n__import__('os').getcwd()",  # (not a declaration: line 3)
+        b"x = 1\n\n# coding: bogus\n__import__('os').getcwd()",  # (line 3: not a declaration)
     ],
 )
 def test_coding_lines_the_c_decoder_reads_itself_are_shaped(source: bytes) -> None:

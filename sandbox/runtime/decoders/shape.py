@@ -49,7 +49,14 @@ _len = len
 _compile_source = compile
 _object_getattribute = object.__getattribute__
 _node_dict = _ast.AST.__dict__["__dict__"].__get__  # (the AST base's own C getset)
+_ModuleSpec = type(sys.__spec__)  # importlib's ModuleSpec, as it was at import
+_type_dict = type.__dict__["__dict__"].__get__
+_mappingproxy_get = type(_type_dict(int)).get
+_instance_dict = _ModuleSpec.__dict__["__dict__"].__get__  # (its instances' C getset)
 _NO_FIELD = object()
+# The parse's file name: CPython may open it to show a syntax error's line; under /dev/null
+# that open fails at once (a relative "<shape>" could be a FIFO the function made: it blocks).
+_SHAPE_FILE = "/dev/null/<shape>"
 _decode = bytes.decode
 _type_name = type.__dict__["__name__"].__get__
 _dict_get = dict.get
@@ -134,32 +141,66 @@ def _warning_filters() -> list[object] | None:
         # module's dict with ordinary dict lookups: a planted key of the same hash would have
         # its __eq__ run inside the hook. Only tables of exact str keys are safe to let it.
         return None
+    if not _spec_plain(lookup(space, "__spec__")):
+        return None
     filters = lookup(space, "filters")
     return filters if _type(filters) is _list else None
 
 
-# PEP 263's declaration, on one of the first two lines; and the names the C decoder reads
-# without the codec registry (CPython's own UTF-8 and Latin-1 decoders; the tokenizer's
-# spellings of them).
+def _spec_plain(spec: object) -> bool:
+    """Whether CPython's module lookup reads the ``warnings`` module's ``__spec__`` with no
+    code of anyone's: ``PyImport_GetModule`` asks ``spec._initializing`` (and its truth) of
+    every module it finds. An exact ``ModuleSpec`` (the class captured at import) whose class
+    defines no ``_initializing`` and no attribute hooks, and whose own dict (exact ``str``
+    keys) holds no ``_initializing`` or an exact ``bool``."""
+    if _type(spec) is not _ModuleSpec:
+        return False
+    space = _type_dict(_ModuleSpec)
+    for name in ("_initializing", "__getattribute__", "__getattr__"):
+        if _mappingproxy_get(space, name) is not None:
+            return False
+    own = _instance_dict(spec)
+    if not _str_keyed(own):
+        return False
+    value = lookup(own, "_initializing", _NO_FIELD)
+    return value is _NO_FIELD or _type(value) is bool
+
+
+# PEP 263's declaration, on one of the first two lines; and the names of the decoders CPython
+# runs itself (UTF-8, Latin-1 and ASCII: their fast paths, no codec registry).
 _COOKIE = __import__("re").compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-_PLAIN_COOKIES = frozenset(
-    {b"utf-8", b"utf8", b"utf_8", b"latin-1", b"latin1", b"latin_1", b"iso-8859-1"}
-    | {b"iso8859-1", b"iso_8859_1", b"iso-latin-1", b"ascii"}
+_UTF8_COOKIES = frozenset({b"utf-8", b"utf8", b"utf_8", b"ascii"})
+_LATIN1_COOKIES = frozenset(
+    {b"latin-1", b"latin1", b"latin_1", b"iso-8859-1", b"iso8859-1", b"iso_8859_1", b"iso-latin-1"}
 )
+_BOM = b"\xef\xbb\xbf"
 
 
-def _cookie_plain(source: bytes) -> bool:
-    """Whether compiling ``source`` reads no codec from the registry: no coding declaration
-    on its first two lines, or one of CPython's own decoders (case and ``-utf-8`` suffixes as
-    the tokenizer takes them are not guessed: anything else is not plain)."""
-    lines = source.split(b"\n", 2)[:2]
-    for number, line in enumerate(lines):
+def _bytes_readings(source: bytes) -> list[str] | None:
+    """The texts bytes may be compiled as, decoded here (never by ``compile``, whose coding
+    declaration lookup goes to the codec registry, where the function can register code of
+    its own): as UTF-8 (what eval of a str hands the hook, compiled ignoring any declaration),
+    and as the declaration on one of the first two lines says (any newline the tokenizer
+    takes: ``\\n``, ``\\r\\n``, a lone ``\\r``). ``None`` for a declaration of any other codec (the
+    shape cannot be known without it: refused); an empty list when no reading decodes."""
+    body = source[3:] if source[:3] == _BOM else source
+    lines = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n", 2)[:2]
+    declared = None
+    for line in lines:  # (both lines looked at: a second-line declaration counts as one)
         found = _COOKIE.match(line)
         if found is not None:
-            return found.group(1).lower() in _PLAIN_COOKIES
-        if number == 0 and line.lstrip(b" \t\f\r\xef\xbb\xbf")[:1] not in (b"#", b""):
-            return True  # (the second line counts only after a comment or blank first line)
-    return True
+            declared = found.group(1).lower()
+            break
+    if declared is not None and declared not in _UTF8_COOKIES | _LATIN1_COOKIES:
+        return None
+    readings: list[str] = []
+    try:
+        readings.append(_decode(body, "utf-8"))
+    except UnicodeDecodeError:
+        pass  # not UTF-8: only a caller's own bytes, read with their declaration
+    if declared in _LATIN1_COOKIES:
+        readings.append(_decode(body, "latin-1"))
+    return readings
 
 
 def _str_keyed(mapping: object) -> bool:
@@ -194,15 +235,11 @@ def features(source: object) -> list[str] | str:
         # tell the two apart, so bytes are parsed both ways and the shape is the union: a
         # cookie that makes one reading harmless (utf-7) or unparseable hides nothing.
         readings: list[object] = [source]
-        if kind is _bytes and not _cookie_plain(source):  # type: ignore[arg-type]
-            # compile() looks a coding declaration's codec up in the codec registry (the
-            # function can register one, no audit event): its code would run here.
-            return UNDECODABLE + "code with a coding declaration the sandbox does not decode"
         if kind is _bytes:
-            try:
-                readings.append(_decode(source, "utf-8"))  # type: ignore[arg-type]
-            except UnicodeDecodeError:
-                pass  # not UTF-8: only a caller's own bytes, read with their cookie
+            texts = _bytes_readings(source)  # type: ignore[arg-type]
+            if texts is None:
+                return UNDECODABLE + "code with a coding declaration the sandbox does not decode"
+            readings = list(texts)  # (str only: compile() of a str looks no codec up)
         stack: list[object] = []
         filters = _warning_filters()
         if filters is None:
@@ -210,7 +247,7 @@ def features(source: object) -> list[str] | str:
         for reading in readings:
             _list_insert(filters, 0, _IGNORE_ALL)
             try:
-                stack.append(_compile_source(reading, "<shape>", "exec", _FLAGS, True))  # type: ignore[call-overload]
+                stack.append(_compile_source(reading, _SHAPE_FILE, "exec", _FLAGS, True))  # type: ignore[call-overload]
             except SyntaxError as exc:
                 if _too_deep(exc):
                     return UNDECODABLE + "code too deeply nested to shape"
