@@ -414,8 +414,14 @@ def install_hook(
     # attribute of the function's set on an original would reach the copy the hook runs.
     # (and importlib's ModuleSpec: C code inside the callback that looks a module up -- the
     # warning machinery, the regex engine's template -- asks its spec for _initializing)
+    # And the syntax-node classes CPython's parser fills with setattr inside the hook (the
+    # shape decoder), but the two the ast module still patches when it is imported.
     frozen(core).seal_types(
-        (type(sys.__spec__), *(kind for pair in frozen.classes for kind in pair))
+        (
+            type(sys.__spec__),
+            *(kind for kind in shape._AST_CLASSES if kind not in shape._PATCHED_BY_AST),
+            *(kind for pair in frozen.classes for kind in pair),
+        )
     )
     if start_phase == "invoke":
         # A Python child started during an invocation: the core moves to invoke here, from the

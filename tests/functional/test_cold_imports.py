@@ -111,7 +111,8 @@ RUNTIME_AT_INIT = frozenset(
 )
 # The standard library's part, as CPython 3.10/3.11 load it: os and its path module (-S loads
 # neither), the extension modules the decoders capture (_ast, _socket, _posixsubprocess), the
-# traceback readers whose code install records (linecache, tokenize), pathlib (its classes
+# traceback readers whose code install records (linecache, tokenize), unicodedata (the real
+# module the parser's names are normalized with, captured by the shape decoder), pathlib (its classes
 # are captured at install; urllib.parse and ipaddress come with it).
 STDLIB_AT_INIT = frozenset(
     {
@@ -139,6 +140,7 @@ STDLIB_AT_INIT = frozenset(
         "stat",
         "token",
         "tokenize",
+        "unicodedata",
         "urllib",
         "urllib.parse",
         "warnings",

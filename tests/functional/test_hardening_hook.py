@@ -1095,9 +1095,15 @@ import ast, typing
 def get(node):
     probe()
     return node.__dict__["id"]
-ast.Name.id = property(get, lambda node, value: node.__dict__.__setitem__("id", value))
+try:
+    ast.Name.id = property(get, lambda node, value: node.__dict__.__setitem__("id", value))
+except TypeError:
+    pass  # (the native core seals the parser's node classes)
 attempt("trigger", lambda: typing.ForwardRef("List"))
-del ast.Name.id
+try:
+    del ast.Name.id
+except (AttributeError, TypeError):
+    pass
 """,
     # a key of the same hash planted in the warnings module's dict (C warning code looks
     # "filters" up there while the hook parses a source that warns)
@@ -1135,6 +1141,37 @@ def search(name):
     return None
 codecs.register(search)
 attempt("trigger", lambda: compile(b"\\r# coding: rt15evil\\nx = 1\\n", "<x>", "exec"))
+""",
+    # a fake unicodedata whose normalize is a C function (CPython's parser imports it and
+    # calls normalize for a non-ASCII name: no Python frame, the hook's own frame innermost)
+    "fake-unicodedata": """
+import types, typing, functools
+fake = types.ModuleType("unicodedata")
+def normalize(form, name):
+    probe()
+    return name
+fake.normalize = normalize
+real = sys.modules.get("unicodedata")
+sys.modules["unicodedata"] = fake
+attempt("trigger", lambda: typing.ForwardRef("\\u00e9vil"))
+if real is not None:
+    sys.modules["unicodedata"] = real
+""",
+    # a __setattr__ on the node class the ast module patches (the parser fills nodes with it)
+    "node-setattr": """
+import ast, typing, functools
+def setattr_(node, name, value):
+    probe()
+    object.__setattr__(node, name, value)
+try:
+    ast.Constant.__setattr__ = setattr_
+except TypeError:
+    pass
+attempt("trigger", lambda: typing.ForwardRef("1"))
+try:
+    del ast.Constant.__setattr__
+except (AttributeError, TypeError):
+    pass
 """,
     # a property "args" on SQLite's exception class (the guard reads a caught error's args)
     "sqlite-error-args": """

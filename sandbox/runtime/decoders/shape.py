@@ -49,11 +49,24 @@ _len = len
 _compile_source = compile
 _object_getattribute = object.__getattribute__
 _node_dict = _ast.AST.__dict__["__dict__"].__get__  # (the AST base's own C getset)
+_str_isascii = str.isascii
 _ModuleSpec = type(sys.__spec__)  # importlib's ModuleSpec, as it was at import
 _type_dict = type.__dict__["__dict__"].__get__
 _mappingproxy_get = type(_type_dict(int)).get
 _instance_dict = _ModuleSpec.__dict__["__dict__"].__get__  # (its instances' C getset)
 _NO_FIELD = object()
+# CPython's parser imports unicodedata and calls its normalize() for every non-ASCII name: a
+# module or function of the function's there would run inside the hook. The real ones,
+# captured at import (the module is loaded with the sandbox for that).
+_UNICODEDATA = (__import__("unicodedata"),)  # (in a tuple: the module is compared, never used)
+_NORMALIZE = _UNICODEDATA[0].normalize
+_AST_CLASSES = tuple(
+    kind for kind in vars(_ast).values() if isinstance(kind, type) and issubclass(kind, _ast.AST)
+)
+# The node classes the standard ast module still adds properties to when it is imported
+# (Constant.n/.s, Tuple.dims): not sealed; their own attributes are checked before a parse.
+_PATCHED_BY_AST = (_ast.Constant, _ast.Tuple)
+_PATCHED_KEYS = tuple(frozenset(_type_dict(kind)) | {"n", "s", "dims"} for kind in _PATCHED_BY_AST)
 # The parse's file name: CPython may open it to show a syntax error's line; under /dev/null
 # that open fails at once (a relative "<shape>" could be a FIFO the function made: it blocks).
 _SHAPE_FILE = "/dev/null/<shape>"
@@ -145,6 +158,29 @@ def _warning_filters() -> list[object] | None:
         return None
     filters = lookup(space, "filters")
     return filters if _type(filters) is _list else None
+
+
+def _parser_plain(readings: list[object]) -> bool:
+    """Whether CPython's parser runs no code of anyone's on these readings: the node classes
+    it fills (with setattr) are sealed at install by the native core, except the two the ast
+    module patches, whose own attributes must be what they were (or the ast module's); and
+    for a non-ASCII reading, unicodedata in sys.modules is the real module with its real
+    normalize, with a plain spec."""
+    for kind, keys in zip(_PATCHED_BY_AST, _PATCHED_KEYS, strict=True):
+        for key in _type_dict(kind):
+            if key not in keys:
+                return False
+    if all(_str_isascii(reading) for reading in readings):  # type: ignore[arg-type]
+        return True
+    module = lookup(_LIVE_MODULES[0], "unicodedata")
+    if module is not _UNICODEDATA[0]:
+        return False
+    space = _module_dict(module)
+    return (
+        _str_keyed(space)
+        and lookup(space, "normalize") is _NORMALIZE
+        and _spec_plain(lookup(space, "__spec__"))
+    )
 
 
 def _spec_plain(spec: object) -> bool:
@@ -244,6 +280,8 @@ def features(source: object) -> list[str] | str:
         filters = _warning_filters()
         if filters is None:
             return UNDECODABLE + "code shaped with a warnings machinery not the standard one"
+        if not _parser_plain(readings):
+            return UNDECODABLE + "code shaped with parser classes or modules that were changed"
         for reading in readings:
             _list_insert(filters, 0, _IGNORE_ALL)
             try:
