@@ -99,6 +99,7 @@ ARM64_ROOT ?= build/arm64-root
 arm64-root:
 	command -v qemu-aarch64 >/dev/null && command -v mmdebstrap >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user mmdebstrap; }
+	mkdir -p $(dir $(ARM64_ROOT))
 	test -x $(ARM64_ROOT)/usr/bin/python3.11 || mmdebstrap --arch=arm64 --variant=extract \
 	  --include=python3.11-minimal,libpython3.11-stdlib,libpython3.11-dev bookworm $(ARM64_ROOT)
 # docs/img/report.png: `sandbox report` on sample log lines, shot by headless Chromium
