@@ -1677,13 +1677,146 @@ innermost_code(void)
     return (PyObject *)PyFrame_GetCode(frame);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* The sandbox's own sites: which of its code objects raise which event inside the callback,
+ * and make which core call (install's own_sites, pairs (name, code)). Inside the callback the
+ * innermost Python frame names the code that raised an event -- but a C function (a
+ * functools.partial, a bound method) that C code called there pushes no frame: the event it
+ * raises carries the frame of the sandbox's function that called that C code. Taking every
+ * event under a frame of the sandbox's for its own would let such a function do anything the
+ * hook lets itself do; with the pairs, it can do only what that very function of the
+ * sandbox's does itself (a frame lookup, a compile...). */
+
+typedef struct {
+    uint64_t hash;    /* name_hash of the name, mixed with the code's address */
+    const char *name; /* copy */
+    PyObject *code;   /* strong reference */
+} site_slot;
+
+static site_slot *g_sites;
+static size_t g_sites_mask;
+static int g_sites_known; /* install was given own_sites (else: any own code, as before) */
+
+static inline uint64_t
+site_hash(const char *name, size_t len, const PyObject *code)
+{
+    return name_hash(name, len) ^ (uint64_t)ptr_hash(code);
+}
+
+static void
+own_sites_free(void)
+{
+    if (g_sites != NULL) {
+        for (size_t i = 0; i <= g_sites_mask; i++) {
+            PyMem_RawFree((void *)g_sites[i].name);
+            Py_XDECREF(g_sites[i].code);
+        }
+        PyMem_RawFree(g_sites);
+    }
+    g_sites = NULL;
+    g_sites_mask = 0;
+    g_sites_known = 0;
+}
+
 static int
-caller_is_own(void)
+own_sites_build(PyObject *iterable, const code_set *own)
+{
+    PyObject *items = PySequence_Fast(iterable, "install: own_sites must be iterable");
+    if (items == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    size_t size = table_size_for(2 * (size_t)n);
+    g_sites = PyMem_RawCalloc(size, sizeof(site_slot));
+    if (g_sites == NULL) {
+        Py_DECREF(items);
+        PyErr_NoMemory();
+        return -1;
+    }
+    g_sites_mask = size - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(items, i);
+        PyObject *name = PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2
+                             ? PyTuple_GET_ITEM(pair, 0)
+                             : NULL;
+        PyObject *code = name != NULL ? PyTuple_GET_ITEM(pair, 1) : NULL;
+        if (name == NULL || !PyUnicode_CheckExact(name) || !PyCode_Check(code)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "install: own_sites: expected (str, code object) tuples");
+            goto fail;
+        }
+        if (!code_set_has(own, code)) {
+            PyErr_SetString(PyExc_ValueError, "install: own_sites: a code object not in own_codes");
+            goto fail;
+        }
+        Py_ssize_t len;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
+        if (utf8 == NULL) {
+            goto fail;
+        }
+        if ((Py_ssize_t)strlen(utf8) != len) {
+            PyErr_SetString(PyExc_ValueError, "install: own_sites: a name with a NUL character");
+            goto fail;
+        }
+        uint64_t h = site_hash(utf8, (size_t)len, code);
+        size_t j = (size_t)h & g_sites_mask;
+        int duplicate = 0;
+        while (g_sites[j].name != NULL) {
+            if (g_sites[j].hash == h && g_sites[j].code == code &&
+                strcmp(g_sites[j].name, utf8) == 0) {
+                duplicate = 1;
+                break;
+            }
+            j = (j + 1) & g_sites_mask;
+        }
+        if (duplicate) {
+            continue;
+        }
+        char *copy = PyMem_RawMalloc((size_t)len + 1);
+        if (copy == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        memcpy(copy, utf8, (size_t)len + 1);
+        Py_INCREF(code);
+        g_sites[j].hash = h;
+        g_sites[j].name = copy;
+        g_sites[j].code = code;
+    }
+    Py_DECREF(items);
+    g_sites_known = 1;
+    return 0;
+fail:
+    Py_DECREF(items);
+    own_sites_free();
+    return -1;
+}
+
+/* Whether the innermost Python frame's code is the sandbox's own and makes `name` itself. */
+static int
+caller_is_site(const char *name)
 {
     PyObject *code = innermost_code();
-    int own = code_set_has(&g_own_codes, code);
+    int site = 0;
+    if (code != NULL && code_set_has(&g_own_codes, code)) {
+        if (!g_sites_known) {
+            site = 1; /* (installed without own_sites: any code of the sandbox's) */
+        }
+        else {
+            size_t len = strlen(name);
+            uint64_t h = site_hash(name, len, code);
+            for (size_t j = (size_t)h & g_sites_mask; g_sites[j].name != NULL;
+                 j = (j + 1) & g_sites_mask) {
+                if (g_sites[j].hash == h && g_sites[j].code == code &&
+                    strcmp(g_sites[j].name, name) == 0) {
+                    site = 1;
+                    break;
+                }
+            }
+        }
+    }
     Py_XDECREF(code);
-    return own;
+    return site;
 }
 
 /* Tracing and profiling off for this thread while the callback runs. */
@@ -2486,8 +2619,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
         return -1;
     }
     if (t_depth > 0) {
-        if (caller_is_own()) {
-            return 0; /* the sandbox's own work */
+        if (caller_is_site(event)) {
+            return 0; /* the sandbox's own work: an event its innermost function raises */
         }
         if (name_set_has(&g_refused_inside, event)) {
             /* Code that is not the sandbox's runs inside the callback (a finalizer, a rebound
@@ -2566,6 +2699,7 @@ release_state(void)
     name_set_free(&g_inside_only);
     g_setattr_known = 0;
     code_set_free(&g_own_codes);
+    own_sites_free();
     code_set_free(&g_import_codes);
     for (size_t i = 0; i < g_module_prefix_count; i++) {
         PyMem_RawFree(g_module_prefixes[i]);
@@ -2583,17 +2717,17 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
                              "mode",          "caller_events", "block_signals",
                              "invoke_only",   "setattr_names", "refused_inside",
                              "inside_only",   "module_prefixes", "import_codes",
-                             NULL};
+                             "own_sites",     NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
-    PyObject *module_prefixes = NULL, *import_codes = NULL;
+    PyObject *module_prefixes = NULL, *import_codes = NULL, *own_sites = NULL;
     int block_signals = 1;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
                                      &block_signals, &invoke_only, &setattr_names,
                                      &refused_inside, &inside_only, &module_prefixes,
-                                     &import_codes)) {
+                                     &import_codes, &own_sites)) {
         return NULL;
     }
     if (g_installed) {
@@ -2662,6 +2796,9 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
         g_setattr_known = 1;
     }
     if (code_set_build(&g_own_codes, own_codes) < 0) {
+        goto fail;
+    }
+    if (own_sites != NULL && own_sites != Py_None && own_sites_build(own_sites, &g_own_codes) < 0) {
         goto fail;
     }
     {
@@ -2791,7 +2928,7 @@ core_enter_invoke(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!g_installed || !caller_is_own()) {
+    if (!g_installed || !caller_is_site("core.enter_invoke")) {
         return refuse("enter_invoke");
     }
     g_invoke = 1;
@@ -2836,7 +2973,7 @@ core_cache_add(PyObject *self, PyObject *key)
     int kind, found;
     const void *data;
     Py_ssize_t len;
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.cache_add")) {
         return refuse("cache_add");
     }
     if (check_key(key) < 0 || str_units(key, &kind, &data, &len) < 0) {
@@ -2870,7 +3007,7 @@ core_cache_clear(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.cache_clear")) {
         return refuse("cache_clear");
     }
     cache_clear_all();
@@ -2958,7 +3095,7 @@ core_open_cache_add(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO:open_cache_add", &event_args, &identity)) {
         return NULL;
     }
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.open_cache_add")) {
         return refuse("open_cache_add");
     }
     open_key key;
@@ -3024,7 +3161,7 @@ core_dir_verdict_add(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "UsO:dir_verdict_add", &directory, &action, &identity)) {
         return NULL;
     }
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.dir_verdict_add")) {
         return refuse("dir_verdict_add");
     }
     int write;
@@ -3056,7 +3193,7 @@ core_pattern_verdict_add(PyObject *self, PyObject *args)
                           &identity)) {
         return NULL;
     }
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.pattern_verdict_add")) {
         return refuse("pattern_verdict_add");
     }
     int code;
@@ -3157,7 +3294,7 @@ core_exec_verdict_add(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OO:exec_verdict_add", &event_args, &identity)) {
         return NULL;
     }
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.exec_verdict_add")) {
         return refuse("exec_verdict_add");
     }
     if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 7) {
@@ -3235,7 +3372,7 @@ core_dir_module_verdict_add(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "UO:dir_module_verdict_add", &directory, &identity)) {
         return NULL;
     }
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.dir_module_verdict_add")) {
         return refuse("dir_module_verdict_add");
     }
     return verdict_keep(directory, identity, "dir_module_verdict_add", DIR_MODULE_READS);
@@ -3249,7 +3386,7 @@ core_module_verdict_add(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O|O:module_verdict_add", &prefix, &scope)) {
         return NULL;
     }
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.module_verdict_add")) {
         return refuse("module_verdict_add");
     }
     if (scope != Py_True && scope != Py_False) {
@@ -3342,7 +3479,7 @@ core_loaded_sources(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.loaded_sources")) {
         return refuse("loaded_sources");
     }
     if (g_loaded_count == 0) {
@@ -3571,7 +3708,7 @@ core_forgotten(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (t_depth == 0 || !caller_is_own()) {
+    if (t_depth == 0 || !caller_is_site("core.forgotten")) {
         return refuse("forgotten");
     }
     if (g_forget_everything) {
@@ -4101,8 +4238,10 @@ core_installed(PyObject *self, PyObject *unused)
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
      "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
-     " invoke_only=frozenset()) -> bool\n\nInstall the audit hook once per process; False if"
-     " it already is. Events in invoke_only never reach the callback in the init phase."},
+     " invoke_only=frozenset(), ..., own_sites=None) -> bool\n\nInstall the audit hook once per"
+     " process; False if it already is. Events in invoke_only never reach the callback in the"
+     " init phase. own_sites: (name, code) pairs, the events (and 'core.<function>' calls) each"
+     " code object of the sandbox's makes itself; given, nothing else is taken for its own."},
     {"mode", core_mode, METH_NOARGS, "mode() -> str: the mode given at install."},
     {"phase", core_phase, METH_NOARGS, "phase() -> str: 'init', then 'invoke' for good."},
     {"enter_invoke", core_enter_invoke, METH_NOARGS,

@@ -23,7 +23,7 @@ from .values import fs_encodable, open_actions, stat_identity
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from os import stat_result
     from types import CodeType
     from typing import Any
@@ -775,6 +775,7 @@ def install(
     inside_only: frozenset[str] = frozenset(),
     module_prefixes: tuple[str, ...] = (),
     import_codes: frozenset[CodeType] = frozenset(),
+    own_sites: Iterable[tuple[str, CodeType]] | None = None,
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -810,6 +811,13 @@ def install(
         :func:`loaded_sources` (the files decoder's ``_imports_at_init``).
     import_codes : frozenset of code
         The import system's readers (by identity).
+    own_sites : iterable of (str, code) tuples, optional
+        Which of ``own_codes`` raise which event inside the callback, and make which core
+        call (``"core.cache_add"``...), themselves. Given, an event inside the callback is
+        the sandbox's own only if its innermost frame's code raises that event itself, and a
+        core call is taken only from the code that makes it (a C function called by C code
+        inside the callback pushes no frame: it is not the code whose frame is innermost).
+        ``None``: any of ``own_codes``, for every event and call.
 
     Returns
     -------
@@ -845,6 +853,7 @@ def install(
     )
     # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
     _own = frozenset(id(c) for c in _codes(own_codes))
+    _sites = None if own_sites is None else _site_pairs(own_sites, _own)
     _mode = str(mode)
     _callback = callback
     _local = _Depth()
@@ -1046,7 +1055,7 @@ def install(
                 _loaded.append(source)  # the native core's init_module_read
                 return
         if depth:
-            if id(code) in _own:
+            if id(code) in _own and (_sites is None or (event, id(code)) in _sites):
                 return
             if event in _refused_inside:
                 raise _PermissionError(
@@ -1078,7 +1087,7 @@ def install(
         return False
 
     def _module_verdict_add(prefix: str, children: bool = False) -> bool:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("module_verdict_add"):
             raise _refuse("module_verdict_add")
         if children is not True and children is not False:
             raise _TypeError("module_verdict_add: children must be a bool")
@@ -1098,18 +1107,19 @@ def install(
         _modv.add(key)
         return True
 
-    def _is_own_caller() -> bool:
+    def _is_own_caller(call: str) -> bool:
         # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
         # The lookup raises sys._getframe: the hook ignores it (as the native core raises none).
         local = _local
         local.fetching = True
         try:
-            return id(_getframe(3).f_code) in _own
+            code = id(_getframe(3).f_code)
         finally:
             local.fetching = False
+        return code in _own and (_sites is None or ("core." + call, code) in _sites)
 
     def _enter_invoke() -> None:
-        if not _is_own_caller():
+        if not _is_own_caller("enter_invoke"):
             raise _refuse("enter_invoke")
         _phase[0] = "invoke"
         if _shared is not None:
@@ -1119,7 +1129,7 @@ def install(
         return type(key) is _str and key in _cache
 
     def _cache_add(key: str) -> None:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("cache_add"):
             raise _refuse("cache_add")
         if type(key) is not _str:
             raise _TypeError(f"cache key must be str, not {type(key).__name__}")
@@ -1130,14 +1140,14 @@ def install(
         _cache.add(key)
 
     def _cache_clear() -> None:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("cache_clear"):
             raise _refuse("cache_clear")
         _cache.clear()
         _modv.clear()  # verdicts are decisions too
         _execs.clear()
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("open_cache_add"):
             raise _refuse("open_cache_add")
         key = _open_key(args, _phase_now())
         if key is None:
@@ -1171,7 +1181,7 @@ def install(
         _dirs[0] = 0
 
     def _take_forgotten() -> tuple[str, ...] | bool | None:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("forgotten"):
             raise _refuse("forgotten")
         if not _forgotten:
             return None
@@ -1180,14 +1190,14 @@ def install(
         return out
 
     def _dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | None) -> bool:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("dir_verdict_add"):
             raise _refuse("dir_verdict_add")
         if action not in ("read", "write"):
             raise ValueError("dir_verdict_add: action must be 'read' or 'write'")
         return _verdict_add(directory, 1 if action == "write" else 0, identity, "dir_verdict_add")
 
     def _dir_module_verdict_add(directory: str, identity: tuple[int, int] | None) -> bool:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("dir_module_verdict_add"):
             raise _refuse("dir_module_verdict_add")
         return _verdict_add(directory, _DIR_MODULE_READS, identity, "dir_module_verdict_add")
 
@@ -1219,7 +1229,7 @@ def install(
     def _pattern_verdict_add(
         directory: str, glob: str, action: str, depth: int, identity: tuple[int, int] | None
     ) -> bool:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("pattern_verdict_add"):
             raise _refuse("pattern_verdict_add")
         if type(directory) is not _str or type(glob) is not _str:
             raise _TypeError("pattern_verdict_add: directory and glob must be str")
@@ -1263,7 +1273,7 @@ def install(
         return True
 
     def _exec_verdict_add(args: Any, identity: Any) -> bool:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("exec_verdict_add"):
             raise _refuse("exec_verdict_add")
         if (
             type(identity) is not tuple
@@ -1283,7 +1293,7 @@ def install(
         return True
 
     def _take_loaded() -> tuple[str, ...] | None:
-        if not _local.depth or not _is_own_caller():
+        if not _local.depth or not _is_own_caller("loaded_sources"):
             raise _refuse("loaded_sources")
         if not _loaded:
             return None
@@ -1331,6 +1341,25 @@ def _strs(items: frozenset[str], what: str) -> list[str]:
             raise TypeError(f"{what}: expected str items, got {type(item).__name__}")
         out.append(item)
     return out
+
+
+def _site_pairs(pairs: Iterable[tuple[str, CodeType]], own: frozenset[int]) -> frozenset[Any]:
+    # The native core's own_sites_build: (event or "core.<call>", id(code)), each code own.
+    out = set()
+    for pair in pairs:
+        if not (
+            type(pair) is tuple
+            and len(pair) == 2
+            and type(pair[0]) is str
+            and isinstance(pair[1], _CodeType)
+        ):
+            raise TypeError("install: own_sites: expected (str, code object) tuples")
+        if id(pair[1]) not in own:
+            raise ValueError("install: own_sites: a code object not in own_codes")
+        if "\x00" in pair[0]:
+            raise ValueError("install: own_sites: a name with a NUL character")
+        out.add((pair[0], id(pair[1])))
+    return frozenset(out)
 
 
 def _codes(items: frozenset[CodeType]) -> list[CodeType]:

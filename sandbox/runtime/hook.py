@@ -156,6 +156,55 @@ REFUSED_INSIDE = frozenset(
         "sys.monitoring.register_callback",
     }
 )
+# The sandbox's own sites: what each of its functions raises inside the callback, and which
+# core calls it makes -- (event or "core.<function>", module file, function name). The core
+# takes an event inside the callback for the sandbox's own only when the innermost frame's
+# code raises that event itself, and a core call only from the code that makes it: a C
+# function (a functools.partial, a bound method) that C code called inside the callback
+# pushes no frame, so what it does carries the frame of the sandbox's function that called
+# that C code (the parser's setattr on a node, a lookup's normalizer...). With the pairs it
+# can do only what that very function does itself. A pair missing here fails closed: the
+# event is decided as the function's (the frame lookups are refused), the call refused.
+_FRAME_READ = ("sys._getframe", "object.__getattr__")  # (f_code is an audited attribute)
+OWN_SITES = (
+    *((event, "decoders/code.py", "caller_frame") for event in _FRAME_READ),
+    *((event, "findings.py", "site") for event in _FRAME_READ),
+    *((event, "hook.py", "reported_by_installer") for event in _FRAME_READ),
+    ("object.__getattr__", "decoders/code.py", "caller_site"),
+    ("object.__getattr__", "decoders/code.py", "importing"),
+    ("object.__getattr__", "decoders/code.py", "_from_import_system"),
+    ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
+    ("open", "decoders/code.py", "_module_bytecode"),
+    ("open", "decoders/code.py", "_is_file_content"),
+    ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),
+    ("object.__getattr__", "decoders/network.py", "_adopting"),
+    ("object.__getattr__", "decoders/network.py", "_socket_codes"),
+    ("object.__getattr__", "decoders/processes.py", "_popen_problem"),
+    ("object.__getattr__", "decoders/processes.py", "_wrapper_intact"),
+    ("compile", "decoders/shape.py", "features"),
+    ("open", "decoders/shape.py", "features"),  # (the parser's error path reads the file)
+    ("os.listdir", "decoders/files.py", "_directory_fds"),
+    ("sys.setprofile", "sqlite_guard.py", "guard_connection"),
+    ("sys.setprofile", "sqlite_guard.py", "flush_pending"),
+    ("open", "child.py", "_read_program"),
+    ("object.__getattr__", "hook.py", "_code_of"),
+    ("open", "hook.py", "_origin_of_this_thread"),
+    ("os.putenv", "hook.py", "on_phase"),
+    ("core.enter_invoke", "hook.py", "on_phase"),
+    ("core.enter_invoke", "hook.py", "_enter_invoke_at_install"),
+    ("core.loaded_sources", "hook.py", "callback"),
+    ("core.forgotten", "hook.py", "callback"),
+    ("core.cache_add", "hook.py", "callback"),
+    ("core.cache_add", "hook.py", "check"),
+    ("core.cache_add", "hook.py", "violate"),
+    ("core.exec_verdict_add", "hook.py", "remember_exec"),
+    ("core.module_verdict_add", "hook.py", "remember_module"),
+    ("core.open_cache_add", "hook.py", "remember_open"),
+    ("core.dir_verdict_add", "hook.py", "remember_open"),
+    ("core.dir_module_verdict_add", "hook.py", "remember_open"),
+    ("core.dir_verdict_add", "hook.py", "remember_patterns"),
+    ("core.pattern_verdict_add", "hook.py", "remember_patterns"),
+)
 PROTECTED_ATTRIBUTES = frozenset(
     {"__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec"}
 )
@@ -408,6 +457,7 @@ def install_hook(
         # (the files decoder's init shortcut for the import system's module reads, in C)
         module_prefixes=frozen_code.MODULE_PREFIXES,
         import_codes=frozenset(_import_codes()),
+        own_sites=own_site_pairs(own_codes),
     ):
         return False
     # The runtime's classes and their frozen copies made immutable (the native core): an
@@ -436,6 +486,23 @@ def install_hook(
         if loaded is not None:
             frozen_processes._route_fork_exec(loaded.__dict__, "_fork_exec")
     return True
+
+
+def own_site_pairs(own_codes: tuple[CodeType, ...]) -> list[tuple[str, CodeType]]:
+    """:data:`OWN_SITES` as the core takes them: (name, code object) for every code object
+    of ``own_codes`` with that function name in that module file of the runtime package
+    (by the path the code was compiled with: the layer's bytecode names its install place)."""
+    package = own_site_pairs.__code__.co_filename[: -len("hook.py")]
+    by_place: dict[tuple[str, str], list[CodeType]] = {}
+    for code in own_codes:
+        if code.co_filename.startswith(package):
+            place = (code.co_filename[len(package) :], code.co_name)
+            by_place.setdefault(place, []).append(code)
+    return [
+        (name, code)
+        for name, module, function in OWN_SITES
+        for code in by_place.get((module, function), ())
+    ]
 
 
 def _codes_of(*objects: Any) -> list[CodeType]:
@@ -1289,6 +1356,7 @@ def _control(
         audit(flush_event)
 
     sealed_trampoline = _seal(trampoline)
+    trampoline_code = sealed_trampoline.__code__  # (read once, outside the callback)
 
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
         if args:
@@ -1298,7 +1366,7 @@ def _control(
         return None
 
     def on_sqlite_flush(args: tuple[Any, ...], caller: Any) -> Any:
-        if caller is not None and caller is sealed_trampoline.__code__:
+        if caller is not None and caller is trampoline_code:
             flush_pending()  # (the previous profile function is put back, not called here)
         return None
 

@@ -295,3 +295,41 @@ def test_a_granted_later_audit_hook_runs_inside_the_sandboxs_callback(
     assert "later hook ran inside the sandbox's callback True" in result.lines, (
         result.stdout + result.stderr
     )
+
+
+FRAMELESS_LATER_HOOK = """
+import functools, os, sys
+sys.path.insert(0, os.getcwd())
+import sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+import apm
+sandbox.runtime.hook.mark_invoke_phase()
+# A C function as the later hook: called by CPython's audit dispatch (C code) for every event,
+# the sandbox's own ones inside its callback included, it pushes no Python frame of its own.
+apm.install(functools.partial(sys.audit, "os.system"))
+try:
+    open("nothere-rel", "w")
+except PermissionError:
+    pass
+"""
+
+
+def test_a_frameless_later_hook_inside_the_callback_is_not_taken_for_the_sandbox(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the profile granting a later audit hook, and a C function registered as that hook
+    # which raises a command event for every event it is called with
+    (tmp_path / "apm.py").write_text("import sys\ndef install(cb):\n    sys.addaudithook(cb)\n")
+    doc = profile_doc(
+        code=[{"action": "hook", "target": "{task}/apm.py:install", "phase": "any"}],
+        modules=[{"action": "import", "target": "apm", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    # WHEN a decision of the sandbox's raises events of its own (its frame lookups), so that
+    # the hook raises `os.system` inside the callback with a frame of the sandbox innermost
+    result = child(FRAMELESS_LATER_HOOK, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
+    # THEN those commands are decided as the function's, not taken for the sandbox's own work:
+    # the decision of each fails closed (refused, or too deeply nested as the hook calls
+    # itself again), where the frame-based attribution let every one of them through silently
+    errors = [r for r in result.of_type("sandbox.error") if r.get("event") == "os.system"]
+    assert errors, result.stdout[-2000:] + result.stderr[-2000:]

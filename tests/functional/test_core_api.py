@@ -264,6 +264,65 @@ def test_own_frames_are_ignored_and_foreign_frames_decided(kind: str, tmp_path: 
     assert result["inside"] is False
 
 
+def test_own_sites_take_only_what_each_own_function_does_itself(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core told which events and core calls each of its own functions makes itself:
+    # the callback raises zz.ev and adds to the cache; `relay`, its helper, makes neither
+    body = """
+    import functools
+    calls, errors = [], []
+    def relay(step):
+        # C code calling a C function: no Python frame of the callee, `relay`'s is innermost
+        try:
+            list(map(step, ["frameless"]))
+        except PermissionError as exc:
+            errors.append(str(exc))
+    def callback(event, args, caller):
+        calls.append(args[0])
+        if args[0] == "top":
+            sys.audit("zz.ev", "own")
+            relay(functools.partial(sys.audit, "zz.ev"))
+            relay(core.cache_add)
+            core.cache_add("the callback's")
+    own = frozenset({callback.__code__, relay.__code__})
+    core.install(frozenset({"zz.ev"}), callback, own, "enforce",
+                 own_sites=[("zz.ev", callback.__code__), ("core.cache_add", callback.__code__)])
+    # WHEN an event is decided
+    sys.audit("zz.ev", "top")
+    emit(calls=calls, errors=errors, own=core.cache_has("the callback's"),
+         frameless=core.cache_has("frameless"))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the callback's own event passed, the frameless one under `relay` was decided as
+    # foreign (a nested call), and the frameless core call was refused; the callback's went in
+    assert result["calls"] == ["top", "frameless"]
+    assert len(result["errors"]) == 1 and "cache_add" in result["errors"][0]
+    assert result["own"] is True and result["frameless"] is False
+
+
+def test_own_sites_must_name_own_code(kind: str, tmp_path: Path) -> None:
+    # GIVEN malformed own_sites WHEN installing THEN each is refused, and nothing installed
+    body = """
+    def callback(event, args, caller):
+        return None
+    def other():
+        pass
+    errors = []
+    for sites in ([("zz", other.__code__)], [("zz", "not code")], [["zz", callback.__code__]],
+                  [("z\\x00z", callback.__code__)]):
+        try:
+            core.install(frozenset({"zz"}), callback, frozenset({callback.__code__}), "enforce",
+                         own_sites=sites)
+        except (TypeError, ValueError) as exc:
+            errors.append(type(exc).__name__)
+    emit(errors=errors, installed=core.installed())
+    """
+    result = run_core(kind, body, tmp_path)
+    assert result == {
+        "errors": ["ValueError", "TypeError", "TypeError", "ValueError"],
+        "installed": False,
+    }
+
+
 def test_nesting_is_limited(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback whose foreign helper raises a handled event again, without end
     body = """

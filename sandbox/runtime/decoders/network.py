@@ -213,14 +213,17 @@ def _adopting() -> bool:
             return False
         _SOCKET_INIT.extend(codes)
     frame = _caller_frame(3)
-    if frame is None or not any(frame.f_code is code for code in _SOCKET_INIT[:1]):
+    if frame is None or frame.f_code is not _SOCKET_INIT[0]:
         return False
     if lookup(dict(frame.f_locals), "fileno") is None:
         return False
     # socket.accept() and socket.dup() wrap a descriptor this process just made from its own
     # socket: not an adoption of someone else's.
     outer = frame.f_back
-    return outer is None or not any(outer.f_code is code for code in _SOCKET_INIT[1:])
+    if outer is None:
+        return True
+    outer_code = outer.f_code  # (read here, in this function: the core's own sites)
+    return not any(outer_code is code for code in _SOCKET_INIT[1:])
 
 
 def _connect(args: tuple[Any, ...]) -> list[Access] | None:
