@@ -26,6 +26,15 @@
 #if PY_VERSION_HEX < 0x030C0000
 #include "internal/pycore_interp.h" /* the collector's first generation (3.10/3.11) */
 #endif
+/* (CPython's internal inline functions leave parameters unused: not this file's warnings) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#if PY_VERSION_HEX >= 0x030E0000
+#include "internal/pycore_interpframe.h" /* the frame guard: a frame's code (3.14) */
+#elif PY_VERSION_HEX >= 0x030B0000
+#include "internal/pycore_frame.h" /* the frame guard: a frame's code (3.11-3.13) */
+#endif
+#pragma GCC diagnostic pop
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -1927,10 +1936,172 @@ release_after_decision(PyThreadState *ts, unsigned long main_thread, int gc_was_
     }
 }
 
+/* The frame guard. Code that is not the sandbox's must not run inside the callback: the
+ * callback's frames (an exception's traceback leads to them, with no audit event) hold what
+ * it decides with. Every known route to get such code called there is closed one by one
+ * (node classes sealed, lookups checked...), but some are not routes the sandbox can close:
+ * a finalizer that runs when another thread of the function's drops the last reference to an
+ * object the callback is looking at, or a warning filter another thread puts in between a
+ * check and the parse. So while a thread is inside the callback, the interpreter evaluates
+ * its frames through this function (PEP 523), and a frame whose code is neither the
+ * sandbox's own (own_codes) nor one of the standard library's that the callback calls
+ * (inside_codes) is refused before its first instruction: the default evaluator is entered
+ * with a PermissionError to raise (as generator.throw does: no handler covers the frame's
+ * start, so nothing of it runs), and the exception leaves without a traceback or a
+ * context. Other threads' frames (depth 0) go to the previous evaluator unchanged. The
+ * evaluator is in place only while some thread is inside the callback; in 3.11+ that also
+ * keeps Python-to-Python calls from being inlined past it. (C functions push no frame: the
+ * own sites narrow what they can do.) */
+static int g_frame_guard;          /* install's frame_guard */
+static code_set g_inside_codes;    /* the standard library's code the callback runs */
+static int g_callbacks_running;    /* callback calls in progress, all threads (GIL held) */
+static _PyFrameEvalFunction g_eval_before; /* the interpreter's evaluator before (NULL: default) */
+
+#if PY_VERSION_HEX >= 0x030B0000
+typedef struct _PyInterpreterFrame guarded_frame;
+static inline PyObject *
+frame_code(guarded_frame *frame)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return (PyObject *)_PyFrame_GetCode(frame);
+#else
+    return (PyObject *)frame->f_code;
+#endif
+}
+#else
+typedef PyFrameObject guarded_frame;
+static inline PyObject *
+frame_code(guarded_frame *frame)
+{
+    return (PyObject *)frame->f_code;
+}
+#endif
+
+static void
+strip_raised(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc != NULL) {
+        PyException_SetTraceback(exc, Py_None);
+        PyException_SetContext(exc, NULL);
+        PyException_SetCause(exc, NULL);
+    }
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    Py_CLEAR(tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    Py_CLEAR(tb);
+    if (value != NULL) {
+        PyException_SetTraceback(value, Py_None);
+        PyException_SetContext(value, NULL);
+        PyException_SetCause(value, NULL);
+    }
+    PyErr_Restore(type, value, NULL);
+#endif
+}
+
+/* Where the refused frame's exception is raised: before its first instruction, so that no
+ * handler of the frame covers it (a generator resumed there would run its except and finally
+ * blocks otherwise) -- the frame unwinds, nothing of its code runs. */
+static inline void
+raise_before_any_handler(guarded_frame *frame)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    frame->instr_ptr = _PyCode_CODE(_PyFrame_GetCode(frame));
+#elif PY_VERSION_HEX >= 0x030B0000
+    frame->prev_instr = _PyCode_CODE(frame->f_code) - 1;
+#else
+    frame->f_iblock = 0; /* (3.10: no block, no handler) */
+#endif
+}
+
+static inline int
+frame_of_generator(guarded_frame *frame)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return frame->owner == FRAME_OWNED_BY_GENERATOR;
+#else
+    return frame->f_gen != NULL;
+#endif
+}
+
+static PyObject *
+guarded_eval(PyThreadState *ts, guarded_frame *frame, int throwflag)
+{
+    if (t_depth > 0) {
+        PyObject *code = frame_code(frame);
+        if (!code_set_has(&g_own_codes, code) && !code_set_has(&g_inside_codes, code)) {
+            /* Refused: the frame unwinds at once. A function's call evaluates to None (a
+             * finalizer, a later audit hook, a warning's display: as if it did nothing); a
+             * generator's or coroutine's resumption raises PermissionError. */
+            int generator = frame_of_generator(frame);
+            PyErr_SetString(PyExc_PermissionError,
+                            "lambda-sandbox: code running inside the sandbox's hook refused");
+            raise_before_any_handler(frame);
+            PyObject *result = _PyEval_EvalFrameDefault(ts, frame, 1);
+            if (result != NULL) {
+                return result; /* (cannot happen: no handler covers the frame's start) */
+            }
+            if (!generator) {
+                PyErr_Clear();
+                Py_RETURN_NONE;
+            }
+            strip_raised();
+            return NULL;
+        }
+    }
+    if (g_eval_before != NULL) {
+        return g_eval_before(ts, frame, throwflag);
+    }
+    return _PyEval_EvalFrameDefault(ts, frame, throwflag);
+}
+
+static inline void
+frame_guard_on(void)
+{
+    if (g_frame_guard && g_callbacks_running++ == 0) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        g_eval_before = interp->eval_frame == guarded_eval ? NULL : interp->eval_frame;
+        interp->eval_frame = guarded_eval;
+    }
+}
+
+static inline void
+frame_guard_off(void)
+{
+    if (g_frame_guard && --g_callbacks_running == 0) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        if (interp->eval_frame == guarded_eval) {
+            interp->eval_frame = g_eval_before;
+        }
+    }
+}
+
+/* Objects the callback let go of that may be the function's (core.hold): a list only this
+ * module holds, released at the next decision's start on a thread outside the callback. Another
+ * thread of the function's can drop its own references to what the callback is reading (a
+ * syntax tree's nodes), so that the callback's were the last: a finalizer would then run
+ * inside the hook. Released here, it runs as the function's code, before a decision. */
+static PyObject *g_held;
+
+static void
+release_held(void)
+{
+    if (g_held != NULL && t_depth == 0) {
+        PyObject *held = g_held;
+        g_held = NULL;
+        Py_DECREF(held); /* (finalizers may run: their errors are unraisable, never raised) */
+    }
+}
+
 /* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
 static int
 decide(const char *event, PyObject *args)
 {
+    release_held();
     PyObject *caller = NULL;
     if (name_set_has(&g_caller_events, event)) {
         caller = innermost_code();
@@ -1953,10 +2124,12 @@ decide(const char *event, PyObject *args)
     PyThreadState *ts = PyThreadState_Get();
     tracing_off(ts);
     t_depth++;
+    frame_guard_on();
 
     PyObject *argv[3] = {name, args, caller};
     PyObject *result = PyObject_Vectorcall(callback, argv, 3, NULL);
 
+    frame_guard_off();
     t_depth--;
     tracing_on(ts);
     if (t_depth > 0) {
@@ -2588,6 +2761,28 @@ lookup_of_literal(PyObject *args)
     return inet_pton(AF_INET, text, packed) == 1 || inet_pton(AF_INET6, text, packed) == 1;
 }
 
+/* An open of a name below /dev/null: the kernel refuses every one (ENOTDIR, whatever follows),
+ * so deciding it changes nothing. The parser's error path asks for one (the shape decoder's
+ * parse is named /dev/null/<shape>, so that nothing can be read back). */
+static int
+open_under_dev_null(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *path = PyTuple_GET_ITEM(args, 0);
+    const char *units;
+    Py_ssize_t len;
+    int plain = ascii_of(path, &units, &len);
+    if (plain < 0) {
+        PyErr_Clear(); /* (the callback decides it) */
+    }
+    if (plain != 1) {
+        return 0;
+    }
+    return len > 10 && memcmp(units, "/dev/null/", 10) == 0;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -2635,6 +2830,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
             PyErr_SetString(PyExc_PermissionError, "lambda-sandbox: nested audit events too deep");
             return -1;
         }
+    }
+    if (event[0] == 'o' && strcmp(event, "open") == 0 && open_under_dev_null(args)) {
+        return 0; /* no such name can be opened: /dev/null is no folder (ENOTDIR) */
     }
     if (event[0] == 'o' && strcmp(event, "open") == 0 && open_wraps_descriptor(args)) {
         return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
@@ -2700,6 +2898,8 @@ release_state(void)
     g_setattr_known = 0;
     code_set_free(&g_own_codes);
     own_sites_free();
+    code_set_free(&g_inside_codes);
+    g_frame_guard = 0;
     code_set_free(&g_import_codes);
     for (size_t i = 0; i < g_module_prefix_count; i++) {
         PyMem_RawFree(g_module_prefixes[i]);
@@ -2717,17 +2917,19 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
                              "mode",          "caller_events", "block_signals",
                              "invoke_only",   "setattr_names", "refused_inside",
                              "inside_only",   "module_prefixes", "import_codes",
-                             "own_sites",     NULL};
+                             "own_sites",     "frame_guard",   "inside_codes",
+                             NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
     PyObject *module_prefixes = NULL, *import_codes = NULL, *own_sites = NULL;
-    int block_signals = 1;
+    PyObject *inside_codes = NULL;
+    int block_signals = 1, frame_guard = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOpO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
                                      &block_signals, &invoke_only, &setattr_names,
                                      &refused_inside, &inside_only, &module_prefixes,
-                                     &import_codes, &own_sites)) {
+                                     &import_codes, &own_sites, &frame_guard, &inside_codes)) {
         return NULL;
     }
     if (g_installed) {
@@ -2801,6 +3003,20 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     if (own_sites != NULL && own_sites != Py_None && own_sites_build(own_sites, &g_own_codes) < 0) {
         goto fail;
     }
+    {
+        PyObject *empty = PyTuple_New(0);
+        if (empty == NULL) {
+            goto fail;
+        }
+        int rc = code_set_build(&g_inside_codes,
+                                inside_codes != NULL && inside_codes != Py_None ? inside_codes
+                                                                               : empty);
+        Py_DECREF(empty);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    g_frame_guard = frame_guard;
     {
         PyObject *empty = PyTuple_New(0);
         if (empty == NULL) {
@@ -4220,6 +4436,22 @@ core_fork_exec_sealed(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+core_hold(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    if (g_held == NULL) {
+        g_held = PyList_New(0);
+        if (g_held == NULL) {
+            return NULL;
+        }
+    }
+    if (PyList_Append(g_held, obj) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 core_inside(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -4309,6 +4541,9 @@ static PyMethodDef core_methods[] = {
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},
     {"inside", core_inside, METH_NOARGS, "inside() -> bool: this thread is in the callback."},
+    {"hold", core_hold, METH_O,
+     "hold(obj): keep obj until the next decision starts outside the callback (anyone: it only"
+     " delays a release)."},
     {"installed", core_installed, METH_NOARGS, "installed() -> bool"},
     {NULL, NULL, 0, NULL},
 };

@@ -28,6 +28,7 @@ __all__ = [
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
+    "hold",
     "import_known",
     "inside",
     "install",
@@ -84,6 +85,7 @@ open_cache_clear = _impl.open_cache_clear
 open_cache_forget = _impl.open_cache_forget
 open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
+hold = _impl.hold
 file_identity = _impl.file_identity
 plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten

@@ -776,6 +776,8 @@ def install(
     module_prefixes: tuple[str, ...] = (),
     import_codes: frozenset[CodeType] = frozenset(),
     own_sites: Iterable[tuple[str, CodeType]] | None = None,
+    frame_guard: bool = False,
+    inside_codes: Iterable[CodeType] = (),
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -818,6 +820,13 @@ def install(
         core call is taken only from the code that makes it (a C function called by C code
         inside the callback pushes no frame: it is not the code whose frame is innermost).
         ``None``: any of ``own_codes``, for every event and call.
+    frame_guard : bool
+        The native core's frame guard (no code but ``own_codes`` and ``inside_codes`` is
+        evaluated inside the callback). The Python core cannot hold it (a Python audit hook
+        sees no frame before it runs): accepted and ignored, a stated limit.
+    inside_codes : iterable of code
+        With ``frame_guard``: the standard library's code the callback calls (checked here
+        only for being code objects).
 
     Returns
     -------
@@ -854,6 +863,7 @@ def install(
     # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
     _own = frozenset(id(c) for c in _codes(own_codes))
     _sites = None if own_sites is None else _site_pairs(own_sites, _own)
+    _codes(frozenset(inside_codes))  # (the native core's type check; no guard here)
     _mode = str(mode)
     _callback = callback
     _local = _Depth()
@@ -890,6 +900,8 @@ def install(
     _str = str
 
     def _decide(event: str, args: tuple[Any, ...], frame_code: CodeType | None) -> None:
+        if _HELD and not _local.depth:
+            _HELD[:] = []  # the native core's release_held (see hold())
         caller = frame_code if event in _caller_events else None
         was_enabled = _gc_isenabled()
         _gc_disable()
@@ -993,6 +1005,16 @@ def install(
             and (len(args) < 2 or type(args[1]) is not _str or args[1] not in _setattr_names)
         ):
             return  # the native core's setattr_unprotected: not a name the callback guards
+        if (
+            event == "open"
+            and type(args) is tuple
+            and args
+            and type(args[0]) is _str
+            and len(args[0]) > 10
+            and args[0][:10] == "/dev/null/"
+            and _str_isascii(args[0])
+        ):
+            return  # the native core's open_under_dev_null: no such name can be opened
         if event == "socket.getaddrinfo" and _lookup_of_literal(args):
             return  # the native core's lookup_of_literal: the callback would answer None
         if event == "exec" and type(args) is tuple and args and type(args[0]) is _CodeType:
@@ -1869,6 +1891,25 @@ def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     except (OSError, ValueError):
         return None
     return stat_identity(st)
+
+
+# Objects kept by hold() until the next decision starts outside the callback.
+_HELD: list[Any] = []
+
+
+def hold(obj: object) -> None:
+    """Keep ``obj`` until the next decision starts on a thread outside the callback.
+
+    The callback hands what it read from the function's objects here (a syntax tree's
+    nodes): another thread of the function's may drop its own references meanwhile, and the
+    callback's must not be the last (a finalizer would run inside the hook). Anyone may
+    call it: it only delays a release.
+
+    Example
+    -------
+    >>> hold([1, 2])
+    """
+    _HELD.append(obj)
 
 
 def inside() -> bool:

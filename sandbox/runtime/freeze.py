@@ -155,6 +155,20 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
                 }
             elif type(value) in (list, set):
                 snapshot[name] = value.copy()
+    # Closure cells made before the function in them was copied (a factory's closures in a
+    # table of another module, walked first) still hold the original: the copy's cells get
+    # the copy. An original runs the importable module's code, with its globals -- inside
+    # the hook, where no code but the sandbox's own may run.
+    for clone in list(copies.values()):
+        if type(clone) is _FunctionType and clone.__closure__:
+            for cell in clone.__closure__:
+                try:
+                    content = cell.cell_contents
+                except ValueError:  # (an empty cell)
+                    continue
+                mapped = copies.get(id(content))
+                if mapped is not None and type(mapped) is _FunctionType:
+                    cell.cell_contents = mapped
     return frozen
 
 

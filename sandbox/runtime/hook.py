@@ -182,7 +182,6 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/processes.py", "_popen_problem"),
     ("object.__getattr__", "decoders/processes.py", "_wrapper_intact"),
     ("compile", "decoders/shape.py", "features"),
-    ("open", "decoders/shape.py", "features"),  # (the parser's error path reads the file)
     ("os.listdir", "decoders/files.py", "_directory_fds"),
     ("sys.setprofile", "sqlite_guard.py", "guard_connection"),
     ("sys.setprofile", "sqlite_guard.py", "flush_pending"),
@@ -359,6 +358,8 @@ def install_hook(
     instances = [policy, roots, reporter, reporter.sink, book, *policy.matchers()]
     if recorder is not None:
         instances += [recorder, recorder.sink]
+    # (a tee's sinks too: their write runs inside the callback, as the sandbox's own code)
+    instances += [s for o in instances[:] for s in getattr(o, "_sinks", ())]
     freeze_instances([o for o in instances if o is not None], frozen)
     policy.prepare()  # every regex compiled now, before the function's code runs
 
@@ -458,6 +459,10 @@ def install_hook(
         module_prefixes=frozen_code.MODULE_PREFIXES,
         import_codes=frozenset(_import_codes()),
         own_sites=own_site_pairs(own_codes),
+        # In enforce and alert no code but the sandbox's runs inside the callback; learn
+        # defends nothing (it refuses nothing), and its S3 sink uploads from there (boto3).
+        frame_guard=mode != "learn",
+        inside_codes=(),
     ):
         return False
     # The runtime's classes and their frozen copies made immutable (the native core): an
@@ -1199,6 +1204,7 @@ def _control(
     apply_env = environ.apply
     phase_of = core.phase
     enter_invoke = core.enter_invoke
+    kept_values: list[Any] = []  # (see on_phase)
 
     def trusted(caller: Any) -> bool:
         return caller is not None and id(caller) in control_ids
@@ -1231,7 +1237,15 @@ def _control(
             data = environ_data[0]
             # (only among exact bytes keys: storing compares with colliding keys' __eq__)
             if type(data) is dict and all(type(key) is bytes for key in data):
-                _dict_setitem(data, PHASE_VARIABLE.encode(), b"invoke")
+                name = PHASE_VARIABLE.encode()
+                before = data.get(name)
+                if before is not None and type(before) is not bytes:
+                    # The function's object there: replacing it would drop what may be its
+                    # last reference here, inside the hook (a finalizer of the function's
+                    # would run as this function's code). Kept for the process's lifetime.
+                    kept_values.append(before)
+                _dict_setitem(data, name, b"invoke")
+                before = None
         return None
 
     def on_invocation(args: tuple[Any, ...], caller: Any) -> Any:

@@ -323,6 +323,89 @@ def test_own_sites_must_name_own_code(kind: str, tmp_path: Path) -> None:
     }
 
 
+def test_the_frame_guard_runs_no_code_of_the_functions_inside_the_callback(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a finalizer of the function's on an object the callback frees (the last reference
+    # dropped inside it), and a generator of the function's suspended inside a try block
+    body = """
+    import weakref
+    ran = []
+    class Victim:
+        pass
+    def finalizer(ref):
+        ran.append("finalizer")
+    def suspended():
+        try:
+            yield 1
+        finally:
+            ran.append("generator's finally")
+    gen = suspended()
+    next(gen)
+    holder = [Victim()]
+    ref = weakref.ref(holder[0], finalizer)
+    def callback(event, args, caller):
+        if args[0] == "drop":
+            holder.clear()
+        elif args[0] == "resume":
+            try:
+                next(gen)
+            except PermissionError as exc:
+                ran.append("resume refused")
+                # (the traceback: the callback's own entry only, no frame of the generator's)
+                tb = exc.__traceback__
+                ran.append([tb.tb_frame.f_code.co_name, tb.tb_next, exc.__context__])
+            except StopIteration:
+                ran.append("resumed")
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce",
+                 frame_guard=True)
+    # WHEN the callback frees the object, and resumes the generator
+    sys.audit("zz.ev", "drop")
+    sys.audit("zz.ev", "resume")
+    emit(ran=ran, freed=ref() is None)
+    """
+    result = run_core(kind, body, tmp_path)
+    assert result["freed"] is True
+    if kind == "python":
+        # THEN (Python core) the finalizer ran inside the callback: a Python audit hook sees
+        # no frame before it runs -- the stated limit of the fallback
+        assert result["ran"] == ["finalizer", "generator's finally", "resumed"]
+    else:
+        # THEN (native) neither ran: the finalizer's call evaluated to None, the resumption was
+        # refused before any handler of the generator's, with no traceback or context
+        assert result["ran"] == ["resume refused", ["callback", None, None]]
+
+
+def test_what_the_callback_holds_is_released_at_the_next_decision_outside_it(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN an object of the function's with a finalizer that notes where it runs, whose
+    # last reference the callback takes (as another thread may leave it) and hands to hold()
+    body = """
+    import weakref
+    where = []
+    class Victim:
+        pass
+    def finalizer(ref):
+        where.append(core.inside())
+    box = [Victim()]
+    ref = weakref.ref(box[0], finalizer)
+    def callback(event, args, caller):
+        if args[0] == "take":
+            core.hold(box.pop())
+        return None
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce")
+    # WHEN the callback takes it, then another decision starts
+    sys.audit("zz.ev", "take")
+    alive_between = ref() is not None
+    sys.audit("zz.ev", "next")
+    emit(where=where, alive_between=alive_between, freed=ref() is None)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN it was not freed inside the callback, but at the next decision's start, outside
+    assert result == {"where": [False], "alive_between": True, "freed": True}
+
+
 def test_nesting_is_limited(kind: str, tmp_path: Path) -> None:
     # GIVEN a callback whose foreign helper raises a handled event again, without end
     body = """

@@ -1237,3 +1237,54 @@ attempt("after", secret)
     # documented limit of the fallback); the refusal holds either way here
     assert ("sealed" if core == "native" else "changed") in result.lines, result.stdout
     assert _outcomes(result)["after"] == "REFUSED", result.stdout
+
+
+def test_round17_the_phase_switch_keeps_the_functions_value_it_replaces(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN an object of the function's stored in os.environ's data as the phase variable
+    # during init (a plain dict store, no event), with a finalizer that notes where it runs
+    # (a C function: no frame of its own, so the frame guard does not see it)
+    attack = """
+import functools, weakref
+ran = []
+class Planted:
+    pass
+planted = Planted()
+ref = weakref.ref(planted, functools.partial(ran.append))
+os.environ._data[b"SANDBOX_PHASE"] = planted
+del planted
+"""
+    doc = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    code = (
+        "import os, sys\nimport sandbox\nfrom sandbox.runtime.hook import mark_invoke_phase\n"
+        "sandbox.install(mode='enforce', profile='profile.json')\n"
+        + attack
+        + "mark_invoke_phase()\nprint('freed', ref() is None, 'ran', len(ran))\n"
+    )
+    result = child(code, env=AUDIT_ALONE)
+    # WHEN the bootstrap moves to invoke THEN the replaced value was kept, not freed in the
+    # hook (where its finalizer would run as the sandbox's own code)
+    assert "freed False ran 0" in result.lines, result.stdout + result.stderr
+
+
+def test_round17_a_name_under_dev_null_is_answered_without_a_decision(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN enforce with no rule for it WHEN the function opens names below /dev/null (the
+    # shape parse's file name: the parser's error path asks for it)
+    attack = """
+for name in ("/dev/null/<shape>", "/dev/null/../../etc/passwd"):
+    try:
+        open(name)
+        print(name, "OPENED")
+    except NotADirectoryError:
+        print(name, "ENOTDIR")
+    except PermissionError:
+        print(name, "REFUSED")
+"""
+    result = _run(child, tmp_path, attack)
+    # THEN the kernel refuses each (nothing below /dev/null can be opened), with no finding
+    assert result.lines[-2:] == ["/dev/null/<shape> ENOTDIR", "/dev/null/../../etc/passwd ENOTDIR"]
+    assert not [f for f in result.findings if "/dev/null" in f.get("target", "")]

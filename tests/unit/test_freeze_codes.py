@@ -67,3 +67,26 @@ def test_codes_holds_no_code_of_the_original_module() -> None:
         pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     # THEN none is the sandbox's own: the importable originals never count as its code
     assert seen and not any(id(code) in ids for code in seen)
+
+
+def test_a_closure_copied_before_the_function_in_it_gets_the_copy() -> None:
+    # GIVEN a table in one module of closures over another module's function (a factory's
+    # closures, as the decoders' package table holds the files decoder's), the table's
+    # module frozen first
+    helpers = _module("helpers_mod", "def the_name(x):\n    return x\n")
+    table_source = (
+        "def _make(decide):\n"
+        "    def decode(args):\n"
+        "        return decide(args)\n"
+        "    return decode\n"
+    )
+    table = _module("table_mod", table_source)
+    table.TABLE = {"a": table._make(helpers.the_name)}
+    # WHEN both are frozen
+    frozen = freeze([table, helpers])
+    copy = frozen.snapshots[id(table.__dict__)]["TABLE"]["a"]
+    held = copy.__closure__[0].cell_contents
+    # THEN the copy's cell holds the frozen copy of the function, never the original (whose
+    # module globals anyone can rebind)
+    assert held is not helpers.the_name
+    assert held is frozen(helpers.the_name)

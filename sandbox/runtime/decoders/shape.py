@@ -34,6 +34,7 @@ from __future__ import annotations
 import _ast
 import sys
 
+from .. import core
 from ..categories import UNDECODABLE
 from ..values import _exact_str_keys, lookup
 
@@ -73,6 +74,8 @@ _SHAPE_FILE = "/dev/null/<shape>"
 _decode = bytes.decode
 _type_name = type.__dict__["__name__"].__get__
 _dict_get = dict.get
+_dict_items = dict.items
+_hold = core.hold
 _AST = _ast.AST
 # PyCF_ONLY_AST, and top-level await accepted: the widest grammar compile() itself can be asked
 # for, so a source this parser rejects is one compile rejects too.
@@ -305,10 +308,23 @@ def features(source: object) -> list[str] | str:
         stack = [source]  # compile() of a syntax tree built by hand
     else:
         return UNDECODABLE + "code that is neither text nor a syntax tree"
+    # Everything read from the tree is kept past the callback (core.hold): another thread of
+    # the function's may drop its own references to a hand-built tree meanwhile, and the
+    # walk's must not be the last (a finalizer of the function's would run inside the hook).
+    held: list[object] = [stack]
+    try:
+        return _walk(stack, held)
+    finally:
+        _hold(held)
+
+
+def _walk(stack: list[object], held: list[object]) -> list[str] | str:
+    keep = held.append
     found: set[str] = set()
     count = 0
     while stack:
         node = stack.pop()
+        keep(node)
         count += 1
         if count > MAX_NODES:
             return UNDECODABLE + "code too large to shape"
@@ -322,13 +338,19 @@ def features(source: object) -> list[str] | str:
         # attribute lookup: a data descriptor the function set on a node class would win
         # over the instance's value and run its code here. Walked, not looked up: a tree
         # built by hand may hold a key of the function's with a colliding hash.
-        space = _node_dict(node)
+        # One snapshot of the node's dict (a single C call: nothing runs, and nothing of it
+        # is freed here while it is held), its exact-str keys in a dict of the sandbox's.
+        items = _list(_dict_items(_node_dict(node)))
+        keep(items)
+        space = {key: value for key, value in items if _type(key) is _str}
         for field in fields:
-            value: Any = lookup(space, field, _NO_FIELD)
+            value: Any = _dict_get(space, field, _NO_FIELD)
             if value is _NO_FIELD:
                 continue
             value_type = _type(value)
             if value_type is _list:
+                value = _list(value)  # (a snapshot, held: the same reasons)
+                keep(value)
                 for item in value:
                     if _dict_get(_FIELDS, _type(item)) is not None:
                         stack.append(item)
