@@ -81,12 +81,12 @@ def test_a_closure_copied_before_the_function_in_it_gets_the_copy() -> None:
         "    return decode\n"
     )
     table = _module("table_mod", table_source)
-    table.TABLE = {"a": table._make(helpers.the_name)}
+    table.__dict__["TABLE"] = {"a": table.__dict__["_make"](helpers.__dict__["the_name"])}
     # WHEN both are frozen
     frozen = freeze([table, helpers])
     copy = frozen.snapshots[id(table.__dict__)]["TABLE"]["a"]
     held = copy.__closure__[0].cell_contents
     # THEN the copy's cell holds the frozen copy of the function, never the original (whose
     # module globals anyone can rebind)
-    assert held is not helpers.the_name
-    assert held is frozen(helpers.the_name)
+    assert held is not helpers.__dict__["the_name"]
+    assert held is frozen(helpers.__dict__["the_name"])
