@@ -2,8 +2,9 @@
 
 The audit hook cannot see native code; this layer can. The tooling (:mod:`sandbox.kernel`)
 compiles the filter with libseccomp into the compiled profile; here the prebuilt bytes are
-loaded with ``_ctypes`` only, and a host that refuses a layer never fails the function: each
-layer's status (``active``, ``denied-by-host``, ``unsupported``, ``off``, ``alert``) is reported.
+loaded by the native core's system calls (through ``_ctypes`` where the Python core is the
+core), and a host that refuses a layer never fails the function: each layer's status
+(``active``, ``denied-by-host``, ``unsupported``, ``off``, ``alert``) is reported.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Runtime side: load a prebuilt seccomp program and a Landlock ruleset with ctypes only."""
+"""Runtime side: load a prebuilt seccomp program and a Landlock ruleset.
+
+The system calls are the native core's ``kernel_*`` functions, or the same functions of
+:mod:`.ctypes_calls` where the Python core is the core; what to load and each layer's status
+and reason are decided here, once, for both.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,13 @@ import sys
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold-start cost)
 
 if TYPE_CHECKING:
-    from . import ffi as ctypes  # ctypes' API without its import cost
+    from typing import Any
 
 ACTIVE = "active"
 DENIED = "denied-by-host"
 UNSUPPORTED = "unsupported"
 
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_SECCOMP = 22
-SECCOMP_MODE_FILTER = 2
-SECCOMP_SET_MODE_FILTER = 1
-SECCOMP_FILTER_FLAG_TSYNC = 1
 BPF_MAXINSNS = 4096
-
-# seccomp(2) differs per arch; the landlock syscalls share the unified numbering
-SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
-SYS_LANDLOCK_CREATE_RULESET = 444
-SYS_LANDLOCK_ADD_RULE = 445
-SYS_LANDLOCK_RESTRICT_SELF = 446
-LANDLOCK_CREATE_RULESET_VERSION = 1
-LANDLOCK_RULE_PATH_BENEATH = 1
 
 # Landlock filesystem rights (<linux/landlock.h>) and the ABI that introduced them
 LL_EXECUTE = 1 << 0
@@ -83,38 +75,23 @@ def machine() -> str | None:
     return None
 
 
-_LIBC: ctypes.CDLL | None = None
+def _calls() -> Any:
+    """Who makes the kernel's system calls.
 
-# The kernel's structures, written as bytes in the machine's order (LP64 only: see machine()).
-_ORDER = sys.byteorder
-_SOCK_FPROG_SIZE = 16
-_RULESET_ATTR_SIZE = 8
-_PATH_BENEATH_SIZE = 12
+    The native core when it is the core (no ``_ctypes`` to load; its calls act only before
+    install), else :mod:`.ctypes_calls` (the same functions, through ``_ctypes``). Chosen per
+    call: once the hook is installed the ctypes path is the one left.
+    """
+    from .. import core
 
+    if core.KIND == "native" and not core.installed():
+        from .. import _core  # type: ignore[attr-defined]  # the extension (loaded: it is the core)
 
-def _u(value: int, size: int) -> bytes:
-    """An unsigned integer of ``size`` bytes, as the kernel reads it."""
-    return value.to_bytes(size, _ORDER)
+        if hasattr(_core, "kernel_seccomp"):  # not an object built before these calls existed
+            return _core
+    from . import ctypes_calls
 
-
-def libc() -> ctypes.CDLL:
-    """Return libc through ctypes with errno capture (loaded once)."""
-    global _LIBC
-    if _LIBC is None:
-        from . import ffi as ctypes
-
-        lib = ctypes.CDLL(None, use_errno=True)
-        lib.syscall.restype = ctypes.c_long
-        lib.prctl.restype = ctypes.c_int
-        lib.prctl.argtypes = (
-            ctypes.c_int,
-            ctypes.c_ulong,
-            ctypes.c_ulong,
-            ctypes.c_ulong,
-            ctypes.c_ulong,
-        )
-        _LIBC = lib
-    return _LIBC
+    return ctypes_calls
 
 
 def _errno_name(code: int) -> str:
@@ -144,11 +121,10 @@ def _refusal(call: str, code: int) -> tuple[str, str]:
 
 def set_no_new_privs() -> tuple[str, str] | None:
     """Set ``PR_SET_NO_NEW_PRIVS``; return a refusal ``(status, reason)`` or None on success."""
-    from . import ffi as ctypes  # ctypes' API without its import cost
-
-    lib = libc()
-    if lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return _refusal("prctl(PR_SET_NO_NEW_PRIVS)", ctypes.get_errno())
+    try:
+        _calls().kernel_no_new_privs()
+    except OSError as exc:
+        return _refusal("prctl(PR_SET_NO_NEW_PRIVS)", exc.errno or 0)
     return None
 
 
@@ -160,7 +136,7 @@ def load_seccomp(program: bytes, arch: str) -> tuple[str, str]:
     program : bytes
         ``struct sock_filter[]`` for ``arch``.
     arch : str
-        The running arch (selects the ``seccomp`` syscall number).
+        The running arch (as :func:`machine` names it).
 
     Returns
     -------
@@ -168,57 +144,42 @@ def load_seccomp(program: bytes, arch: str) -> tuple[str, str]:
         ``(status, reason)``: ``active``, ``denied-by-host`` or ``unsupported``. Never raises
         for a refusal.
     """
-    from . import ffi as ctypes  # ctypes' API without its import cost
-
     count = len(program) // 8
     if not count or len(program) % 8 or count > BPF_MAXINSNS:
         return UNSUPPORTED, f"invalid BPF program ({len(program)} bytes)"
-
-    buf = ctypes.create_string_buffer(program, len(program))
-    # struct sock_fprog {unsigned short len; struct sock_filter *filter;}: the count, padding to
-    # the pointer's alignment, the program's address (LP64; bytes, not a ctypes Structure: a
-    # class built per call costs more than the call).
-    prog = ctypes.create_string_buffer(
-        _u(count, 2) + bytes(6) + _u(ctypes.addressof(buf), 8), _SOCK_FPROG_SIZE
-    )
     refused = set_no_new_privs()
     if refused:
         return refused
-    lib = libc()
-    ret = lib.syscall(
-        ctypes.c_long(SYS_SECCOMP[arch]),
-        ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
-        ctypes.c_uint(SECCOMP_FILTER_FLAG_TSYNC),
-        ctypes.byref(prog),
-    )
-    if ret == 0:
-        return ACTIVE, f"{count} BPF instructions on all threads (TSYNC)"
-    if ret > 0:
+    calls = _calls()
+    try:
+        ret = calls.kernel_seccomp(bytes(program))
+    except OSError as exc:
+        code = exc.errno or 0
+    else:
+        if ret == 0:
+            return ACTIVE, f"{count} BPF instructions on all threads (TSYNC)"
         # TSYNC names a thread that cannot take the filter; nothing was installed.
         return DENIED, f"seccomp TSYNC refused by thread {ret}; no filter loaded"
-    code = ctypes.get_errno()
     if code == errno.ENOSYS and len(os.listdir("/proc/self/task")) == 1:
         # seccomp(2) missing (kernel < 3.17): prctl covers this thread and future children,
         # which is the whole process only while it is single-threaded.
-        if lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) == 0:
+        try:
+            calls.kernel_seccomp_prctl(bytes(program))
+        except OSError as exc:
+            code = exc.errno or 0
+        else:
             return ACTIVE, f"{count} BPF instructions via prctl (single-threaded process)"
-        code = ctypes.get_errno()
     return _refusal("seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)", code)
 
 
 def landlock_abi() -> tuple[int, str]:
     """Return ``(abi, reason)``: the Landlock ABI version, or ``-errno`` and why it is absent."""
-    from . import ffi as ctypes  # ctypes' API without its import cost
-
-    ret = libc().syscall(
-        ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET),
-        None,
-        ctypes.c_size_t(0),
-        ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION),
-    )
-    if ret >= 0:
-        return int(ret), f"Landlock ABI {ret}"
-    code = ctypes.get_errno()
+    try:
+        abi = int(_calls().kernel_landlock_abi())
+    except OSError as exc:
+        code = exc.errno or 0
+    else:
+        return abi, f"Landlock ABI {abi}"
     if code == errno.EOPNOTSUPP:
         return -code, "Landlock is built in but disabled at boot (lsm= list)"
     if code == errno.ENOSYS:
@@ -246,8 +207,6 @@ def load_landlock(
         (and what it creates later) only: call this before starting threads, or accept that
         existing threads stay unrestricted.
     """
-    from . import ffi as ctypes  # ctypes' API without its import cost
-
     abi, why = landlock_abi()
     if abi <= 0:
         code = -abi
@@ -266,17 +225,11 @@ def load_landlock(
     if not handled:
         return UNSUPPORTED, "nothing to restrict at this Landlock ABI"
 
-    lib = libc()
-    # struct landlock_ruleset_attr {__u64 handled_access_fs;} (as bytes: see load_seccomp)
-    attr = ctypes.create_string_buffer(_u(handled, 8), _RULESET_ATTR_SIZE)
-    ruleset = lib.syscall(
-        ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET),
-        ctypes.byref(attr),
-        ctypes.c_size_t(_RULESET_ATTR_SIZE),
-        ctypes.c_uint32(0),
-    )
-    if ruleset < 0:
-        return _refusal("landlock_create_ruleset", ctypes.get_errno())
+    calls = _calls()
+    try:
+        ruleset = int(calls.kernel_landlock_create(handled))
+    except OSError as exc:
+        return _refusal("landlock_create_ruleset", exc.errno or 0)
     grants: dict[str, int] = {}
     for d in read:
         grants[d] = grants.get(d, 0) | LL_READ
@@ -298,28 +251,18 @@ def load_landlock(
                     allowed &= LL_FILE_RIGHTS
                 if not allowed:
                     continue
-                # struct landlock_path_beneath_attr, packed: {__u64 allowed_access; __s32 parent_fd;}
-                rule = ctypes.create_string_buffer(
-                    _u(allowed, 8) + fd.to_bytes(4, _ORDER, signed=True), _PATH_BENEATH_SIZE
-                )
-                if (
-                    lib.syscall(
-                        ctypes.c_long(SYS_LANDLOCK_ADD_RULE),
-                        ctypes.c_int(ruleset),
-                        ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
-                        ctypes.byref(rule),
-                        ctypes.c_uint32(0),
-                    )
-                    != 0
-                ):
-                    skipped.append(f"{path} ({_errno_name(ctypes.get_errno())})")
+                calls.kernel_landlock_add_rule(ruleset, fd, allowed)
+            except OSError as exc:
+                skipped.append(f"{path} ({_errno_name(exc.errno or 0)})")
             finally:
                 os.close(fd)
         refused = set_no_new_privs()
         if refused:
             return refused
-        if lib.syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset), 0) != 0:
-            return _refusal("landlock_restrict_self", ctypes.get_errno())
+        try:
+            calls.kernel_landlock_restrict(ruleset)
+        except OSError as exc:
+            return _refusal("landlock_restrict_self", exc.errno or 0)
     finally:
         os.close(ruleset)
     reason = f"Landlock ABI {abi}, handles {'/'.join(handle)}, {len(grants) - len(skipped)} rules"
