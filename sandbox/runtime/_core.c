@@ -4099,10 +4099,11 @@ core_installed(PyObject *self, PyObject *unused)
     return PyBool_FromLong(g_installed);
 }
 
-/* The kernel layer's system calls (sandbox/runtime/kernel/loader.py decides what to load and
+/* The kernel layer's system calls (sandbox/runtime/kernel/__init__.py decides what to load and
  * reports each layer's status; these only make the calls). With the native core they are made
- * here, so that a cold start loads no _ctypes (~0.6 ms with the loader's shim); the loader's
- * ctypes path makes the same calls where the native core is not the core. Each raises OSError
+ * here, so that a cold start loads no _ctypes (~0.6 ms with the ctypes shim); the kernel
+ * package's ctypes path (kernel/ctypes_calls.py) makes the same calls where the native core is
+ * not the core. Each raises OSError
  * with the call's errno (PermissionError, ...) where the kernel refuses. Those that change the
  * process (no_new_privs, a seccomp filter, a Landlock ruleset and its restriction) act only
  * before install, like the seals above: once the function's code can run, a filter of its own

@@ -349,13 +349,11 @@ def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
 # Named from this package's own name: "sandbox.runtime" in a development install,
 # "_lambda_sandbox" in the layer and in every protected child interpreter.
 _PACKAGE = __package__ or "sandbox.runtime"
-_NATIVE_HELPERS = frozenset(
-    {_PACKAGE + ".kernel.loader", _PACKAGE + ".kernel.ctypes_calls", _PACKAGE + ".kernel.ffi"}
-)
+_NATIVE_HELPERS = frozenset({_PACKAGE + ".kernel.ctypes_calls", _PACKAGE + ".kernel.ffi"})
 
 
 def _forget_native_modules(before: set[str]) -> None:
-    """Drop ctypes & co. that the sandbox itself imported (kernel loader, libseccomp binding).
+    """Drop ctypes & co. that the sandbox itself imported (the kernel layer's ctypes path, libseccomp binding).
 
     The function must not inherit them for free: with them gone from ``sys.modules`` the
     function's own ``import ctypes`` is a real, audited import again.

@@ -72,8 +72,8 @@ CTYPES_PATH = frozenset({"_ctypes", "sandbox.runtime.kernel.ctypes_calls"})
 # below imports itself (json, sys) in an interpreter started with -S. Anything else fails
 # test_init_loads_only_the_listed_modules: each module costs ~40 µs of import machinery plus
 # its body at every cold start, so a new one (runtime or standard library) is a decision to
-# measure, not a side effect. (The kernel layer's loader is loaded and dropped again; with the
-# Python core, its ctypes path too.)
+# measure, not a side effect. (With the Python core, the kernel layer's ctypes path is loaded
+# and dropped again.)
 RUNTIME_AT_INIT = frozenset(
     {"sandbox", "sandbox.runtime"}
     | {
@@ -239,7 +239,7 @@ def test_the_kernel_layer_loads_ctypes_only_without_the_native_core(
         # THEN the Python core's path imports _ctypes (dropped again: the function's own
         # import of ctypes is a real one)
         assert ever >= CTYPES_PATH
-    assert not installed & (CTYPES_PATH | {"ctypes", "sandbox.runtime.kernel.loader"})
+    assert not installed & (CTYPES_PATH | {"ctypes"})
 
 
 def test_learn_loads_the_recorder(tmp_path: Path) -> None:

@@ -1857,7 +1857,7 @@ def test_kernel_calls_load_what_they_are_given_before_install_only(
     body = """
     import importlib
     package = core.__name__.rpartition(".")[0]
-    loader = importlib.import_module(package + ".kernel.loader")
+    loader = importlib.import_module(package + ".kernel")
     calls = loader._calls()
     out = {"calls": calls.__name__.rpartition(".")[2]}
     def outcome(call, *args):

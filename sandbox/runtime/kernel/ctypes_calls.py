@@ -1,7 +1,7 @@
 """The kernel layer's system calls through ``_ctypes``: the path where the native core is not the core.
 
 The same functions, arguments, results and errors as the native core's ``kernel_*`` functions
-(``docs/NATIVE.md``): the loader (:mod:`.loader`) makes its calls through one or the other.
+(``docs/NATIVE.md``): the kernel package's loader makes its calls through one or the other.
 Where the native core is the core, this module (and ``_ctypes``, 0.4-0.9 ms at a cold start)
 is not loaded at all. Unlike the native core's, these calls are not refused after install: the
 hook decides on ``_ctypes`` and its calls like any other code's.
@@ -41,7 +41,7 @@ SYS_LANDLOCK_RESTRICT_SELF = 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
 
-# The kernel's structures, written as bytes in the machine's order (LP64 only: the loader's
+# The kernel's structures, written as bytes in the machine's order (LP64 only: the package's
 # machine() names no other).
 _ORDER = sys.byteorder
 _SOCK_FPROG_SIZE = 16
@@ -122,7 +122,7 @@ def kernel_no_new_privs() -> None:
 def kernel_seccomp(program: bytes) -> int:
     """``seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)``: 0, or the thread TSYNC could not synchronise."""
     from . import ffi as ctypes
-    from .loader import machine
+    from . import machine
 
     prog, _buf = _fprog(program)
     arch = machine()
