@@ -111,3 +111,18 @@ def test_module_level_instances_of_copied_classes_get_private_copies() -> None:
     # AND an instance in a list, or made by another __new__, is left as it is
     assert snapshot["NESTED"][0] is module.NESTED[0]
     assert snapshot["MADE"] is module.MADE
+
+
+def test_a_table_two_modules_share_gets_the_same_instance_copies_in_both() -> None:
+    # GIVEN a second module holding the first one's table (walked once when frozen)
+    module = _module("instances_shared", INSTANCES)
+    other = types.ModuleType("instances_other")
+    other.SHARED = module.ROWS  # type: ignore[attr-defined]
+    # WHEN both are frozen
+    frozen = freeze([module, other])
+    mine = frozen.snapshots[id(module.__dict__)]["ROWS"]
+    theirs = frozen.snapshots[id(other.__dict__)]["SHARED"]
+    # THEN each snapshot has its own table holding the same private copies
+    assert mine is not module.ROWS and theirs is not module.ROWS
+    assert mine["b"] is theirs["b"] and mine["b"] is not module.ROWS["b"]
+    assert type(theirs["b"]) is frozen(module.Row)
