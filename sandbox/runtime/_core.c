@@ -4227,8 +4227,8 @@ core_kernel_seccomp(PyObject *self, PyObject *program)
         return NULL;
     }
 #ifdef SYS_seccomp
-    long ret = syscall(SYS_seccomp, KERNEL_SECCOMP_SET_MODE_FILTER,
-                       KERNEL_SECCOMP_FILTER_FLAG_TSYNC, &fprog);
+    long ret = syscall(SYS_seccomp, (unsigned long)KERNEL_SECCOMP_SET_MODE_FILTER,
+                       (unsigned long)KERNEL_SECCOMP_FILTER_FLAG_TSYNC, &fprog);
 #else
     long ret = -1;
     errno = ENOSYS;
@@ -4260,7 +4260,7 @@ core_kernel_landlock_abi(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     long abi = syscall(SYS_landlock_create_ruleset, NULL, (size_t)0,
-                       KERNEL_LANDLOCK_CREATE_RULESET_VERSION);
+                       (unsigned long)KERNEL_LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 0) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
@@ -4277,7 +4277,7 @@ core_kernel_landlock_create(PyObject *self, PyObject *handled)
         return NULL;
     }
     kernel_ruleset_attr attr = {(uint64_t)access};
-    long fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0U);
+    long fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0UL);
     if (fd < 0) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
@@ -4303,8 +4303,9 @@ core_kernel_landlock_add_rule(PyObject *self, PyObject *args)
         return NULL;
     }
     kernel_path_beneath_attr rule = {(uint64_t)allowed, (int32_t)parent};
-    if (syscall(SYS_landlock_add_rule, (int)ruleset, KERNEL_LANDLOCK_RULE_PATH_BENEATH, &rule,
-                0U) != 0) {
+    /* (every argument a full register: syscall() reads each as a long) */
+    if (syscall(SYS_landlock_add_rule, (long)ruleset, (long)KERNEL_LANDLOCK_RULE_PATH_BENEATH,
+                &rule, 0UL) != 0) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     Py_RETURN_NONE;
@@ -4319,7 +4320,7 @@ core_kernel_landlock_restrict(PyObject *self, PyObject *ruleset_obj)
         !kernel_int(ruleset_obj, 0, INT_MAX, "ruleset_fd", &ruleset)) {
         return NULL;
     }
-    if (syscall(SYS_landlock_restrict_self, (int)ruleset, 0U) != 0) {
+    if (syscall(SYS_landlock_restrict_self, (long)ruleset, 0UL) != 0) {
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     Py_RETURN_NONE;
