@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
@@ -4467,6 +4468,233 @@ core_installed(PyObject *self, PyObject *unused)
     return PyBool_FromLong(g_installed);
 }
 
+/* The kernel layer's system calls (sandbox/runtime/kernel/__init__.py decides what to load and
+ * reports each layer's status; these only make the calls). With the native core they are made
+ * here, so that a cold start loads no _ctypes (~0.6 ms with the ctypes shim); the kernel
+ * package's ctypes path (kernel/ctypes_calls.py) makes the same calls where the native core is
+ * not the core. Each raises OSError
+ * with the call's errno (PermissionError, ...) where the kernel refuses. Those that change the
+ * process (no_new_privs, a seccomp filter, a Landlock ruleset and its restriction) act only
+ * before install, like the seals above: once the function's code can run, a filter of its own
+ * choosing (answering the core's own lookups with a made-up result) is not the sandbox's to
+ * load. Arguments are exact ints and bytes only (no __index__ of the caller's). */
+#ifndef PR_SET_NO_NEW_PRIVS
+#define PR_SET_NO_NEW_PRIVS 38
+#endif
+#ifndef PR_SET_SECCOMP
+#define PR_SET_SECCOMP 22
+#endif
+#define KERNEL_SECCOMP_MODE_FILTER 2
+#define KERNEL_SECCOMP_SET_MODE_FILTER 1
+#define KERNEL_SECCOMP_FILTER_FLAG_TSYNC 1
+#define KERNEL_BPF_MAXINSNS 4096
+#ifndef SYS_seccomp /* Linux 3.17+; headers older than that */
+#if defined(__x86_64__)
+#define SYS_seccomp 317
+#elif defined(__aarch64__)
+#define SYS_seccomp 277
+#endif
+#endif
+/* The Landlock calls share the generic table's numbers (x86_64 and aarch64 alike), Linux 5.13+ */
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+#ifndef SYS_landlock_add_rule
+#define SYS_landlock_add_rule 445
+#endif
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
+#define KERNEL_LANDLOCK_CREATE_RULESET_VERSION 1U
+#define KERNEL_LANDLOCK_RULE_PATH_BENEATH 1
+
+typedef struct {
+    unsigned short len;
+    const void *filter; /* struct sock_filter[len], 8 bytes each */
+} kernel_sock_fprog;
+
+typedef struct {
+    uint64_t handled_access_fs;
+} kernel_ruleset_attr;
+
+typedef struct __attribute__((packed)) {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} kernel_path_beneath_attr;
+
+/* No call that changes the process once the hook is in place. */
+static int
+kernel_before_install(const char *name)
+{
+    if (g_installed) {
+        PyErr_Format(PyExc_PermissionError, "%s: only before install", name);
+        return 0;
+    }
+    return 1;
+}
+
+/* An exact int in [low, high] into *out; TypeError or OverflowError otherwise. */
+static int
+kernel_int(PyObject *value, long long low, long long high, const char *what, long long *out)
+{
+    if (!PyLong_CheckExact(value)) {
+        PyErr_Format(PyExc_TypeError, "%s: an int is needed", what);
+        return 0;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        return 0;
+    }
+    if (overflow || v < low || v > high) {
+        PyErr_Format(PyExc_OverflowError, "%s: out of range", what);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* The program of an exact bytes object as the kernel's sock_fprog (pointing into the bytes: the
+ * kernel copies the program during the call, the GIL is held and bytes cannot change). */
+static int
+kernel_fprog(PyObject *program, kernel_sock_fprog *fprog)
+{
+    if (!PyBytes_CheckExact(program)) {
+        PyErr_SetString(PyExc_TypeError, "a BPF program as bytes is needed");
+        return 0;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(program);
+    if (size <= 0 || size % 8 != 0 || size / 8 > KERNEL_BPF_MAXINSNS) {
+        PyErr_Format(PyExc_ValueError, "invalid BPF program (%zd bytes)", size);
+        return 0;
+    }
+    fprog->len = (unsigned short)(size / 8);
+    fprog->filter = PyBytes_AS_STRING(program);
+    return 1;
+}
+
+static PyObject *
+core_kernel_no_new_privs(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!kernel_before_install("kernel_no_new_privs")) {
+        return NULL;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_kernel_seccomp(PyObject *self, PyObject *program)
+{
+    (void)self;
+    kernel_sock_fprog fprog;
+    if (!kernel_before_install("kernel_seccomp") || !kernel_fprog(program, &fprog)) {
+        return NULL;
+    }
+#ifdef SYS_seccomp
+    long ret = syscall(SYS_seccomp, (unsigned long)KERNEL_SECCOMP_SET_MODE_FILTER,
+                       (unsigned long)KERNEL_SECCOMP_FILTER_FLAG_TSYNC, &fprog);
+#else
+    long ret = -1;
+    errno = ENOSYS;
+#endif
+    if (ret < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong(ret); /* 0, or the thread TSYNC could not synchronise */
+}
+
+static PyObject *
+core_kernel_seccomp_prctl(PyObject *self, PyObject *program)
+{
+    (void)self;
+    kernel_sock_fprog fprog;
+    if (!kernel_before_install("kernel_seccomp_prctl") || !kernel_fprog(program, &fprog)) {
+        return NULL;
+    }
+    if (prctl(PR_SET_SECCOMP, (unsigned long)KERNEL_SECCOMP_MODE_FILTER,
+              (unsigned long)(uintptr_t)&fprog, 0UL, 0UL) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_kernel_landlock_abi(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, (size_t)0,
+                       (unsigned long)KERNEL_LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong(abi);
+}
+
+static PyObject *
+core_kernel_landlock_create(PyObject *self, PyObject *handled)
+{
+    (void)self;
+    long long access;
+    if (!kernel_before_install("kernel_landlock_create") ||
+        !kernel_int(handled, 0, LLONG_MAX, "handled", &access)) {
+        return NULL;
+    }
+    kernel_ruleset_attr attr = {(uint64_t)access};
+    long fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0UL);
+    if (fd < 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    PyObject *result = PyLong_FromLong(fd); /* close-on-exec: the kernel's own default */
+    if (result == NULL) {
+        close((int)fd);
+    }
+    return result;
+}
+
+static PyObject *
+core_kernel_landlock_add_rule(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *ruleset_obj, *parent_obj, *allowed_obj;
+    long long ruleset, parent, allowed;
+    if (!kernel_before_install("kernel_landlock_add_rule") ||
+        !PyArg_UnpackTuple(args, "kernel_landlock_add_rule", 3, 3, &ruleset_obj, &parent_obj,
+                           &allowed_obj) ||
+        !kernel_int(ruleset_obj, 0, INT_MAX, "ruleset_fd", &ruleset) ||
+        !kernel_int(parent_obj, 0, INT_MAX, "parent_fd", &parent) ||
+        !kernel_int(allowed_obj, 0, LLONG_MAX, "allowed", &allowed)) {
+        return NULL;
+    }
+    kernel_path_beneath_attr rule = {(uint64_t)allowed, (int32_t)parent};
+    /* (every argument a full register: syscall() reads each as a long) */
+    if (syscall(SYS_landlock_add_rule, (long)ruleset, (long)KERNEL_LANDLOCK_RULE_PATH_BENEATH,
+                &rule, 0UL) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_kernel_landlock_restrict(PyObject *self, PyObject *ruleset_obj)
+{
+    (void)self;
+    long long ruleset;
+    if (!kernel_before_install("kernel_landlock_restrict") ||
+        !kernel_int(ruleset_obj, 0, INT_MAX, "ruleset_fd", &ruleset)) {
+        return NULL;
+    }
+    if (syscall(SYS_landlock_restrict_self, (long)ruleset, 0UL) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
      "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
@@ -4540,6 +4768,25 @@ static PyMethodDef core_methods[] = {
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},
+    {"kernel_no_new_privs", core_kernel_no_new_privs, METH_NOARGS,
+     "kernel_no_new_privs(): prctl(PR_SET_NO_NEW_PRIVS, 1); before install only; OSError."},
+    {"kernel_seccomp", core_kernel_seccomp, METH_O,
+     "kernel_seccomp(program: bytes) -> int: seccomp(SECCOMP_SET_MODE_FILTER, TSYNC) of a BPF"
+     " program; 0, or the thread id TSYNC could not synchronise; before install only; OSError."},
+    {"kernel_seccomp_prctl", core_kernel_seccomp_prctl, METH_O,
+     "kernel_seccomp_prctl(program: bytes): prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER), this"
+     " thread only (kernels without seccomp(2)); before install only; OSError."},
+    {"kernel_landlock_abi", core_kernel_landlock_abi, METH_NOARGS,
+     "kernel_landlock_abi() -> int: the Landlock ABI version; OSError where there is none."},
+    {"kernel_landlock_create", core_kernel_landlock_create, METH_O,
+     "kernel_landlock_create(handled: int) -> int: a ruleset's descriptor (the caller closes"
+     " it); before install only; OSError."},
+    {"kernel_landlock_add_rule", core_kernel_landlock_add_rule, METH_VARARGS,
+     "kernel_landlock_add_rule(ruleset_fd, parent_fd, allowed): a path-beneath rule; before"
+     " install only; OSError."},
+    {"kernel_landlock_restrict", core_kernel_landlock_restrict, METH_O,
+     "kernel_landlock_restrict(ruleset_fd): landlock_restrict_self; before install only;"
+     " OSError."},
     {"inside", core_inside, METH_NOARGS, "inside() -> bool: this thread is in the callback."},
     {"hold", core_hold, METH_O,
      "hold(obj): keep obj until the next decision starts outside the callback (anyone: it only"

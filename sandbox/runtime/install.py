@@ -349,18 +349,18 @@ def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
 # Named from this package's own name: "sandbox.runtime" in a development install,
 # "_lambda_sandbox" in the layer and in every protected child interpreter.
 _PACKAGE = __package__ or "sandbox.runtime"
-_NATIVE_HELPERS = frozenset({_PACKAGE + ".kernel.loader", _PACKAGE + ".kernel.ffi"})
+_NATIVE_HELPERS = frozenset({_PACKAGE + ".kernel.ctypes_calls", _PACKAGE + ".kernel.ffi"})
 
 
 def _forget_native_modules(before: set[str]) -> None:
-    """Drop ctypes & co. that the sandbox itself imported (kernel loader, libseccomp binding).
+    """Drop ctypes & co. that the sandbox itself imported (the kernel layer's ctypes path, libseccomp binding).
 
     The function must not inherit them for free: with them gone from ``sys.modules`` the
     function's own ``import ctypes`` is a real, audited import again.
     """
-    loader = sys.modules.get(_PACKAGE + ".kernel.loader")
-    if loader is not None:
-        loader._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
+    calls = sys.modules.get(_PACKAGE + ".kernel.ctypes_calls")
+    if calls is not None:
+        calls._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
     for name in set(sys.modules) - before:
         top = name.partition(".")[0]
         if top in STDLIB_EXCLUDED or top == "pyseccomp" or name in _NATIVE_HELPERS:

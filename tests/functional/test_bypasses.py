@@ -233,16 +233,18 @@ def test_landlock_holds_children_to_the_profiles_write_directories(
     assert result.lines[1:] == ["False True", "True False"], result.stderr
 
 
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
-    child: RunChild, tmp_path: Path
+    child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN enforce with the kernel layer loaded (its loader uses _ctypes)
+    # GIVEN enforce with the kernel layer loaded (through _ctypes where the Python core is the
+    # core; the native core makes the calls itself)
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
     result = child(
         """
         import sys, sandbox
         sandbox.install(mode="enforce", profile="p.json")
-        native = ("ctypes", "_ctypes", "pyseccomp", "sandbox.runtime.kernel.loader", "sandbox.runtime.kernel.ffi")
+        native = ("ctypes", "_ctypes", "pyseccomp", "sandbox.runtime.kernel.ctypes_calls", "sandbox.runtime.kernel.ffi")
         print([m for m in sys.modules if m.startswith(native)])
         for attempt in ("from sandbox.kernel import _ffi", "import ctypes", "import _ctypes"):
             try:
@@ -250,7 +252,8 @@ def test_the_kernel_layers_native_helpers_are_not_left_to_the_function(
                 print("loaded")
             except ImportError:
                 print("blocked")
-        """
+        """,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
     )
     # THEN nothing of it stays importable for free: each is a real, refused import again
     assert result.lines == ["[]", "blocked", "blocked", "blocked"], result.stderr

@@ -437,12 +437,16 @@ def test_children_are_protected_under_the_layers_package_name(task: Path, tmp_pa
     assert [s["mode"] for s in child_records(result, "sandbox.start")] == ["enforce"]
 
 
-def test_a_protected_child_inherits_no_ready_made_native_code(task: Path, tmp_path: Path) -> None:
-    # GIVEN a protected child (the runtime loaded as _lambda_sandbox, kernel layer active)
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_protected_child_inherits_no_ready_made_native_code(
+    task: Path, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a protected child (the runtime loaded as _lambda_sandbox, kernel layer active; with
+    # the Python core the layer's calls went through _ctypes)
     code = """
 import os, sys
-loader = sys.modules.get("_lambda_sandbox.kernel.loader")
-libc = getattr(loader, "_LIBC", None)
+calls = sys.modules.get("_lambda_sandbox.kernel.ctypes_calls")
+libc = getattr(calls, "_LIBC", None)
 if libc is None:
     print("no native code left")
 else:
@@ -454,6 +458,8 @@ else:
 """
     secret = str(tmp_path / "secret.txt")
     env = _site_env(task, "enforce", str(task / "profile.json"))
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
     # WHEN its code looks for the sandbox's own native helpers
     result = run_child(code.format(secret=secret), cwd=task, env=env)
     # THEN there are none to use (else openat runs with no audit event: file rules bypassed)

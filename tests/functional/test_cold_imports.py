@@ -57,18 +57,23 @@ INSTALL_ONLY = frozenset(
         "sandbox.runtime.regex_programs",
     }
 )
-# CPython 3.14's _ctypes imports ctypes._layout (so ctypes, and through it sysconfig and
-# threading) when the kernel loader defines its structures; install then drops ctypes from
-# sys.modules (install.py, _forget_native_modules), the other two stay.
+# With the Python core the kernel layer's system calls go through _ctypes (the native core
+# makes them itself: _ctypes is never imported there). CPython 3.14's _ctypes imports
+# ctypes._layout (so ctypes, and through it sysconfig and threading) when the ctypes path
+# defines its types; install then drops ctypes from sys.modules (install.py,
+# _forget_native_modules), the other two stay.
 VIA_CTYPES_LAYOUT = (
     frozenset({"sysconfig", "threading"}) if sys.version_info >= (3, 14) else frozenset()
 )
+# Imported by the kernel layer's ctypes path only (and dropped again by install).
+CTYPES_PATH = frozenset({"_ctypes", "sandbox.runtime.kernel.ctypes_calls"})
 
 # Every module install may leave loaded (enforce, either core; learn), beyond what the script
 # below imports itself (json, sys) in an interpreter started with -S. Anything else fails
 # test_init_loads_only_the_listed_modules: each module costs ~40 µs of import machinery plus
 # its body at every cold start, so a new one (runtime or standard library) is a decision to
-# measure, not a side effect. (The kernel layer's ctypes shim is loaded and dropped again.)
+# measure, not a side effect. (With the Python core, the kernel layer's ctypes path is loaded
+# and dropped again.)
 RUNTIME_AT_INIT = frozenset(
     {"sandbox", "sandbox.runtime"}
     | {
@@ -154,15 +159,22 @@ STDLIB_SINCE = {
     (3, 14): frozenset({"_contextvars", "_py_warnings", "fcntl", "io", "pathlib._os"}),
 }
 
+# "ever": every module imported at all, dropped again or not (the import system's audit
+# events, seen by a hook added before the sandbox's).
 SCRIPT = """
 import json, sys
 before = set(sys.modules)
+ever = set()
+def _seen(event, args):
+    if event == "import":
+        ever.add(args[0])
+sys.addaudithook(_seen)
 import sandbox
 imported = sorted(set(sys.modules) - before)
 status = sandbox.install(mode=sys.argv[1], profile=sys.argv[2])
 installed = sorted(set(sys.modules) - before)
-print("MODULES " + json.dumps({"import": imported, "install": installed,
-                               "audit": status["layers"]["audit"]}))
+print("MODULES " + json.dumps({"import": imported, "install": installed, "ever": sorted(ever),
+                               "audit": status["layers"]["audit"], "layers": status["layers"]}))
 """
 
 
@@ -199,13 +211,35 @@ def test_import_sandbox_loads_only_the_runtime(tmp_path: Path) -> None:
 def test_enforce_loads_no_learning_and_no_tooling(tmp_path: Path) -> None:
     found = _modules(tmp_path, "enforce")
     installed = set(found["install"])  # type: ignore[call-overload]
-    assert not installed & ((NEVER - VIA_CTYPES_LAYOUT) | LEARN_ONLY)
+    never = NEVER if found["audit"] == "native" else NEVER - VIA_CTYPES_LAYOUT
+    assert not installed & (never | LEARN_ONLY)
     assert "sandbox.runtime.aws_calls" in installed
     assert "sandbox.runtime.regex_programs" in installed
     if found["audit"] == "native":
         assert not installed & PYTHON_CORE_ONLY
     else:
         assert "sandbox.runtime.core_fallback" in installed
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_kernel_layer_loads_ctypes_only_without_the_native_core(
+    tmp_path: Path, native: bool
+) -> None:
+    # GIVEN enforce with both kernel layers on (this host loads them)
+    # WHEN the sandbox is imported and installed with either core
+    found = _modules(tmp_path, "enforce", native=native)
+    ever = set(found["ever"])  # type: ignore[call-overload]
+    installed = set(found["install"])  # type: ignore[call-overload]
+    layers: dict[str, str] = found["layers"]  # type: ignore[assignment]
+    loaded = {layers["seccomp"], layers["landlock"]} & {"active", "denied-by-host"}
+    if found["audit"] == "native":
+        # THEN the native core makes the kernel's system calls: _ctypes is never imported
+        assert not ever & (CTYPES_PATH | {"ctypes"}), sorted(ever & CTYPES_PATH)
+    elif loaded:
+        # THEN the Python core's path imports _ctypes (dropped again: the function's own
+        # import of ctypes is a real one)
+        assert ever >= CTYPES_PATH
+    assert not installed & (CTYPES_PATH | {"ctypes"})
 
 
 def test_learn_loads_the_recorder(tmp_path: Path) -> None:
@@ -224,12 +258,14 @@ def test_init_loads_only_the_listed_modules(tmp_path: Path, mode: str, native: b
     found = _modules(tmp_path, mode, native=native)
     installed = set(found["install"])  # type: ignore[call-overload]
     # THEN every module left loaded is one the cold start is known to need
-    allowed = set(RUNTIME_AT_INIT | STDLIB_AT_INIT | VIA_CTYPES_LAYOUT)
+    allowed = set(RUNTIME_AT_INIT | STDLIB_AT_INIT)
     for version, extra in STDLIB_SINCE.items():
         if sys.version_info >= version:
             allowed |= extra
     if found["audit"] == "python":
         allowed |= PYTHON_CORE_ONLY
+        if mode == "enforce":
+            allowed |= VIA_CTYPES_LAYOUT
     if mode == "learn":
         allowed |= LEARN_ONLY
     unexpected = sorted(installed - allowed)

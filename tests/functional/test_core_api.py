@@ -1989,3 +1989,103 @@ def test_bad_arguments_are_refused(kind: str, tmp_path: Path) -> None:
     """
     result = run_core(kind, body, tmp_path)
     assert result == {"errors": ["TypeError"] * 3, "installed": False}
+
+
+def test_kernel_calls_load_what_they_are_given_before_install_only(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN the kernel layer's system calls as the loader finds them: the native core's
+    # kernel_* functions, or the ctypes path's with the Python core
+    body = """
+    import importlib
+    package = core.__name__.rpartition(".")[0]
+    loader = importlib.import_module(package + ".kernel")
+    calls = loader._calls()
+    out = {"calls": calls.__name__.rpartition(".")[2]}
+    def outcome(call, *args):
+        try:
+            return ["ok", call(*args)]
+        except Exception as exc:
+            return [type(exc).__name__, getattr(exc, "errno", None)]
+    # WHEN they are given arguments of the wrong type or range, or a descriptor that is no
+    # ruleset (nothing is loaded by any of these)
+    unopened = 2**31 - 1  # in range, and above any limit on open descriptors
+    out["bad"] = [
+        outcome(calls.kernel_seccomp, b"x" * 7),
+        outcome(calls.kernel_seccomp, b""),
+        outcome(calls.kernel_seccomp, b"\\x06" + b"\\x00" * (8 * 4097 - 1)),
+        outcome(calls.kernel_seccomp, bytearray(8)),
+        outcome(calls.kernel_seccomp_prctl, "12345678"),
+        outcome(calls.kernel_landlock_create, True),
+        outcome(calls.kernel_landlock_create, -1),
+        outcome(calls.kernel_landlock_create, 1 << 64),
+        outcome(calls.kernel_landlock_add_rule, unopened, 0, 1),
+        outcome(calls.kernel_landlock_add_rule, 0, -1, 1),
+        outcome(calls.kernel_landlock_restrict, 2**31),
+        outcome(calls.kernel_landlock_restrict, unopened),
+    ]
+    # AND they load a one-instruction program (RET ALLOW) and a Landlock ruleset
+    out["abi"] = outcome(calls.kernel_landlock_abi)
+    out["nnp"] = outcome(calls.kernel_no_new_privs)
+    allow = bytes([6, 0, 0, 0, 0, 0, 0xFF, 0x7F])
+    out["seccomp"] = outcome(calls.kernel_seccomp, allow)
+    if out["abi"][0] == "ok":
+        os.mkdir("allowed")
+        open("outside", "w").close()
+        ruleset = calls.kernel_landlock_create(2)  # LANDLOCK_ACCESS_FS_WRITE_FILE
+        parent = os.open("allowed", os.O_PATH | os.O_CLOEXEC)
+        out["rule"] = outcome(calls.kernel_landlock_add_rule, ruleset, parent, 2)
+        os.close(parent)
+        out["restrict"] = outcome(calls.kernel_landlock_restrict, ruleset)
+        os.close(ruleset)
+        open("allowed/f", "w").write("x")
+        out["inside"] = open("allowed/f").read()
+        out["outside"] = outcome(lambda: open("outside", "w").write("x"))
+    status = open("/proc/self/status").read()
+    out["state"] = [line.split()[1] for line in status.splitlines()
+                    if line.startswith(("NoNewPrivs:", "Seccomp:"))]
+    # AND once the hook is installed
+    core.install(frozenset({"x.y"}), lambda e, a, c: None, frozenset(), "enforce")
+    out["after"] = [outcome(calls.kernel_seccomp, allow), outcome(calls.kernel_no_new_privs),
+                    outcome(calls.kernel_landlock_create, 2),
+                    outcome(calls.kernel_landlock_restrict, 0)]
+    out["after_calls"] = loader._calls().__name__.rpartition(".")[2]
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    native = kind != "python"
+    # THEN the native core makes them itself, the Python core through _ctypes
+    assert result["calls"] == ("_core" if native else "ctypes_calls")
+    # AND both refuse the same arguments the same way (OSError with the kernel's errno)
+    assert result["bad"] == [
+        ["ValueError", None],
+        ["ValueError", None],
+        ["ValueError", None],
+        ["TypeError", None],
+        ["TypeError", None],
+        ["TypeError", None],
+        ["OverflowError", None],
+        ["OverflowError", None],
+        ["OSError", 9],  # EBADF
+        ["OverflowError", None],
+        ["OverflowError", None],
+        ["OSError", 9],
+    ]
+    # AND the program and the ruleset are loaded: no_new_privs, a filter, writes confined
+    assert result["nnp"] == ["ok", None]
+    if kind != "native-arm64":  # qemu-user does not pass seccomp(2) to the host kernel
+        assert result["seccomp"] == ["ok", 0]
+        assert result["state"] == ["1", "2"]
+    if result["abi"][0] == "ok" and kind != "native-arm64":
+        assert result["rule"] == ["ok", None] and result["restrict"] == ["ok", None]
+        assert result["inside"] == "x"
+        assert result["outside"] == ["PermissionError", 13]
+    # AND after install the native core refuses every call that changes the process (the
+    # loader then takes the ctypes path, on which the hook decides); the Python core's calls
+    # are plain ctypes calls
+    if native:
+        assert result["after"] == [["PermissionError", None]] * 4
+        assert result["after_calls"] == "ctypes_calls"
+    else:
+        assert result["after"][0] == ["ok", 0]
+        assert result["after_calls"] == "ctypes_calls"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_child(section: dict[str, object], body: str, tmp_path: Path) -> dict[str, Any]:
+def run_child(
+    section: dict[str, object], body: str, tmp_path: Path, *, native: bool = True
+) -> dict[str, Any]:
+    """``native=False``: with the Python core, whose kernel calls go through ``_ctypes``."""
     path = tmp_path / "section.json"
     path.write_text(json.dumps(section))
     code = textwrap.dedent(
@@ -32,15 +36,23 @@ def run_child(section: dict[str, object], body: str, tmp_path: Path) -> dict[str
         print("REASONS", json.dumps(result.reasons), flush=True)
         """
     ) + textwrap.dedent(body)
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_NATIVE"}
+    if not native:
+        env["SANDBOX_NATIVE"] = "off"
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
     line = next(x for x in proc.stdout.splitlines() if x.startswith("STATUS "))
     return {"statuses": json.loads(line[len("STATUS ") :]), "stdout": proc.stdout}
 
 
-def test_writes_are_confined_to_write_dirs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["native-core", "python-core"])
+def test_writes_are_confined_to_write_dirs(tmp_path: Path, native: bool) -> None:
     # GIVEN a profile that writes only beneath one directory (and execs nothing)
     allowed, other = tmp_path / "allowed", tmp_path / "other"
     allowed.mkdir()
@@ -64,8 +76,11 @@ def test_writes_are_confined_to_write_dirs(tmp_path: Path) -> None:
         except PermissionError:
             print("EXEC_DENIED")
         os.write(1, b"STDOUT_OK\\n")
+        from sandbox.runtime import core
+        print("CORE", core.KIND, "sandbox.runtime.kernel.ctypes_calls" in sys.modules)
         """,
         tmp_path,
+        native=native,
     )
     # THEN writes elsewhere fail, reads are not restricted (not handled), exec is denied
     # everywhere (no exec in the profile), and the already-open stdout still works
@@ -75,6 +90,8 @@ def test_writes_are_confined_to_write_dirs(tmp_path: Path) -> None:
     assert "READ readable" in out
     assert "EXEC_DENIED" in out
     assert "STDOUT_OK" in out
+    # AND the native core made the calls itself; the Python core through _ctypes
+    assert ("CORE native False" if native else "CORE python True") in out
     assert (allowed / "new.txt").read_text() == "ok"
     assert not (other / "new.txt").exists()
 

@@ -84,8 +84,13 @@ def child(
     pre: str = "",
     landlock: bool = False,
     seccomp: bool = True,
+    native: bool = True,
 ) -> tuple[dict[str, str], str]:
-    """Run ``body`` in a fresh interpreter after installing the kernel layer in enforce."""
+    """Run ``body`` in a fresh interpreter after installing the kernel layer in enforce.
+
+    ``native=False``: with the Python core (``SANDBOX_NATIVE=off``), whose kernel calls go
+    through ``_ctypes``.
+    """
     kwargs = repr({"landlock_enabled": landlock, "seccomp_enabled": seccomp})
     code = PRELUDE.format(nrs=repr(NRS)) + textwrap.dedent(pre)
     if install:
@@ -96,7 +101,11 @@ def child(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "SANDBOX_NATIVE"},
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **({} if native else {"SANDBOX_NATIVE": "off"}),
+        },
     )
     assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
     statuses: dict[str, str] = {}
@@ -106,19 +115,46 @@ def child(
     return statuses, proc.stdout
 
 
-def test_enforce_loads_the_filter(sections: dict[str, Path]) -> None:
-    # GIVEN the locked profile's section  WHEN installed in enforce
-    statuses, _ = child(
+@pytest.mark.parametrize("native", [True, False], ids=["native-core", "python-core"])
+def test_enforce_loads_the_filter(sections: dict[str, Path], native: bool) -> None:
+    # GIVEN the locked profile's section  WHEN installed in enforce, with either core
+    statuses, out = child(
         sections["locked"],
         """
         from sandbox.kernel import parse_proc_status
+        from sandbox.runtime import core
         state = parse_proc_status(open("/proc/self/status").read())
         assert state["no_new_privs"] == 1 and state["seccomp"] == 2, state
-        assert "pyseccomp" not in sys.modules  # the runtime side is ctypes only
+        assert "pyseccomp" not in sys.modules  # the runtime side never needs libseccomp
+        print("CORE", core.KIND, "sandbox.runtime.kernel.ctypes_calls" in sys.modules)
         """,
+        native=native,
     )
     # THEN seccomp is active (Landlock left off for this case)
     assert statuses == {"seccomp": "active", "landlock": "off"}
+    # AND the native core made the calls itself; the Python core through _ctypes
+    assert ("CORE native False" if native else "CORE python True") in out
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native-core", "python-core"])
+def test_the_filter_denies_with_either_core(sections: dict[str, Path], native: bool) -> None:
+    # GIVEN the locked profile's section loaded by either core's calls
+    child(
+        sections["locked"],
+        """
+        # WHEN the process forks  THEN PermissionError (the same program, the same effect)
+        try:
+            pid = os.fork()
+        except PermissionError:
+            pass
+        else:
+            if pid == 0:
+                os._exit(0)
+            raise AssertionError("fork allowed")
+        assert RESULT.reasons["seccomp"].endswith("on all threads (TSYNC)"), RESULT.reasons
+        """,
+        native=native,
+    )
 
 
 def test_native_exec_is_denied(sections: dict[str, Path]) -> None:

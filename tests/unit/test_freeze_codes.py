@@ -90,3 +90,62 @@ def test_a_closure_copied_before_the_function_in_it_gets_the_copy() -> None:
     # module globals anyone can rebind)
     assert held is not helpers.__dict__["the_name"]
     assert held is frozen(helpers.__dict__["the_name"])
+
+
+INSTANCES = """
+class Row:
+    __slots__ = ("name", "kind")
+    def __init__(self, name, kind):
+        self.name, self.kind = name, kind
+
+class Plain:
+    def __init__(self):
+        self.value = 1
+
+class Made:
+    def __new__(cls):
+        return object.__new__(cls)
+
+ROW = Row("a", "files")
+ROWS = {"b": Row("b", "network"), "again": ROW, "n": 3}
+NESTED = [Row("c", "modules")]
+PLAIN = Plain()
+MADE = Made()
+"""
+
+
+def test_module_level_instances_of_copied_classes_get_private_copies() -> None:
+    # GIVEN a module holding instances of its own classes: at module level, in a table (one of
+    # them twice), in a list, and one made by a __new__ of its own
+    module = _module("instances_case", INSTANCES)
+    # WHEN it is frozen
+    frozen = freeze([module])
+    snapshot = frozen.snapshots[id(module.__dict__)]
+    # THEN the module-level and table instances are private copies of the frozen class, with
+    # the same slot and dict values, one copy per instance however often it is held
+    row, table = snapshot["ROW"], snapshot["ROWS"]
+    assert row is not module.ROW and type(row) is frozen(module.Row)
+    assert (row.name, row.kind) == ("a", "files")
+    assert table["b"] is not module.ROWS["b"] and type(table["b"]) is frozen(module.Row)
+    assert (table["b"].name, table["b"].kind) == ("b", "network")
+    assert table["again"] is row and table["n"] == 3
+    assert snapshot["PLAIN"] is not module.PLAIN and snapshot["PLAIN"].value == 1
+    assert type(snapshot["PLAIN"]) is frozen(module.Plain)
+    # AND an instance in a list, or made by another __new__, is left as it is
+    assert snapshot["NESTED"][0] is module.NESTED[0]
+    assert snapshot["MADE"] is module.MADE
+
+
+def test_a_table_two_modules_share_gets_the_same_instance_copies_in_both() -> None:
+    # GIVEN a second module holding the first one's table (walked once when frozen)
+    module = _module("instances_shared", INSTANCES)
+    other = types.ModuleType("instances_other")
+    other.SHARED = module.ROWS  # type: ignore[attr-defined]
+    # WHEN both are frozen
+    frozen = freeze([module, other])
+    mine = frozen.snapshots[id(module.__dict__)]["ROWS"]
+    theirs = frozen.snapshots[id(other.__dict__)]["SHARED"]
+    # THEN each snapshot has its own table holding the same private copies
+    assert mine is not module.ROWS and theirs is not module.ROWS
+    assert mine["b"] is theirs["b"] and mine["b"] is not module.ROWS["b"]
+    assert type(theirs["b"]) is frozen(module.Row)

@@ -1,7 +1,7 @@
-"""The few ctypes pieces the loader needs, built on ``_ctypes`` alone.
+"""The few ctypes pieces the kernel layer's ctypes path needs, built on ``_ctypes`` alone.
 
 ``import ctypes`` costs ~2.5 ms at cold start (its ``__init__`` builds dozens of types and
-helpers); the loader needs a handful. Same names and behaviour as ctypes for what is here
+helpers); the ctypes path (:mod:`.ctypes_calls`) needs a handful. Same names and behaviour as ctypes for what is here
 (LP64 Linux only, which is all the kernel layer supports).
 """
 
