@@ -2455,6 +2455,37 @@ lookup_of_literal(PyObject *args)
     return inet_pton(AF_INET, text, packed) == 1 || inet_pton(AF_INET6, text, packed) == 1;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Quiet invocation ends                                                                 */
+/*
+ * The end of an invocation in which nothing was reported needs nothing of the callback but
+ * the invocation marked as ended (its summary and metrics are empty; learn, which records
+ * every end, never defers). Once defer_quiet_ends(codes) was called (the hook, with its
+ * control functions' code), such an end -- `sandbox.invocation_end` with no arguments, raised
+ * outside the callback by one of those codes, while no end_needed(True) is pending -- is
+ * answered here and counted; the callback takes the count (ends_deferred()) first thing at
+ * its next call and marks the invocation ended then, before anything reads it. Any other end
+ * (from other code: a forged one, refused there) goes to the callback as before. */
+static int g_quiet_ends;               /* defer_quiet_ends() took effect */
+static int g_end_needed;               /* something was reported: the next end goes to Python */
+static unsigned long g_ends_deferred;  /* quiet ends answered here since ends_deferred() */
+static code_set g_control_codes;
+
+static int
+quiet_end_answered(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 0) {
+        return 0;
+    }
+    PyObject *code = innermost_code();
+    int control = code_set_has(&g_control_codes, code);
+    Py_XDECREF(code);
+    if (control) {
+        g_ends_deferred++;
+    }
+    return control;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -2548,6 +2579,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if ((g_dir_count > 0 || g_pattern_count > 0) && names_answered(event, args, invoke_now())) {
         return 0; /* names decided as opens of them are, or a listing a pattern covers */
+    }
+    if (event[0] == 's' && g_quiet_ends && !g_end_needed && t_depth == 0 &&
+        strcmp(event, "sandbox.invocation_end") == 0 && quiet_end_answered(args)) {
+        return 0; /* an invocation's end with nothing to write: counted for the callback */
     }
     return decide(event, args);
 }
@@ -3598,6 +3633,52 @@ core_forgotten(PyObject *self, PyObject *unused)
     return out;
 }
 
+static PyObject *
+core_defer_quiet_ends(PyObject *self, PyObject *codes)
+{
+    (void)self;
+    if (!g_installed || !caller_is_own()) {
+        return refuse("defer_quiet_ends");
+    }
+    if (g_quiet_ends || g_mode == NULL || strcmp(g_mode, "learn") == 0) {
+        Py_RETURN_FALSE; /* once; and learn writes every end */
+    }
+    if (code_set_build(&g_control_codes, codes) < 0) {
+        code_set_free(&g_control_codes);
+        return NULL;
+    }
+    g_quiet_ends = 1;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_end_needed(PyObject *self, PyObject *flag)
+{
+    (void)self;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("end_needed");
+    }
+    if (flag != Py_True && flag != Py_False) {
+        PyErr_SetString(PyExc_TypeError, "end_needed: a bool is needed");
+        return NULL;
+    }
+    g_end_needed = flag == Py_True;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_ends_deferred(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (t_depth == 0 || !caller_is_own()) {
+        return refuse("ends_deferred");
+    }
+    unsigned long n = g_ends_deferred;
+    g_ends_deferred = 0;
+    return PyLong_FromUnsignedLong(n);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* fork_exec's own audit event (before 3.14, CPython raises none there)                   */
 /*
@@ -4098,6 +4179,49 @@ core_installed(PyObject *self, PyObject *unused)
     return PyBool_FromLong(g_installed);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* SQLite's authorizer: the statements that are not an ATTACH answered in C                */
+/*
+ * SQLite asks a connection's authorizer at every step of every statement it prepares (about
+ * twenty calls for a small job: a table made, rows inserted, a query); only SQLITE_ATTACH
+ * (24) -- an ATTACH, or VACUUM INTO's internal one -- needs the sandbox. The callable made
+ * here answers every other action SQLITE_OK (0) as the hook's sealed authorizer does, with no
+ * Python frame, and hands an ATTACH (or anything that is not an exact int) to that authorizer
+ * unchanged: what it returns or raises is the answer. It holds nothing but the authorizer
+ * (its __self__), and nothing of the sandbox's runs for the other actions. */
+#define SQLITE_ATTACH_ACTION 24
+
+static PyObject *
+sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 1 && PyLong_CheckExact(args[0])) {
+        int overflow = 0;
+        long action = PyLong_AsLongAndOverflow(args[0], &overflow);
+        if (action == -1 && PyErr_Occurred()) {
+            return NULL; /* (not reached: an exact int converts, or overflows) */
+        }
+        if (overflow != 0 || action != SQLITE_ATTACH_ACTION) {
+            return PyLong_FromLong(0); /* SQLITE_OK, as `action != attach` answers */
+        }
+    }
+    return PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
+}
+
+static PyMethodDef sqlite_filter_def = {
+    "sqlite_authorizer", (PyCFunction)(void (*)(void))sqlite_filter_call, METH_FASTCALL,
+    "The sandbox's SQLite authorizer: SQLITE_OK for every action but SQLITE_ATTACH."};
+
+static PyObject *
+core_sqlite_authorizer(PyObject *self, PyObject *authorize)
+{
+    (void)self;
+    if (!PyCallable_Check(authorize)) {
+        PyErr_SetString(PyExc_TypeError, "sqlite_authorizer: a callable is needed");
+        return NULL;
+    }
+    return PyCFunction_New(&sqlite_filter_def, authorize);
+}
+
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
      "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
@@ -4151,6 +4275,20 @@ static PyMethodDef core_methods[] = {
     {"forgotten", core_forgotten, METH_NOARGS,
      "forgotten() -> tuple | True | None: only from the sandbox's own code inside the callback;"
      " the names changed by events the core answered since the last call (True: everything)."},
+    {"defer_quiet_ends", core_defer_quiet_ends, METH_O,
+     "defer_quiet_ends(codes) -> bool: once, from the sandbox's own code: an argument-less"
+     " sandbox.invocation_end raised outside the callback by one of codes while no end is"
+     " needed is answered in the core and counted (ends_deferred); False in learn."},
+    {"end_needed", core_end_needed, METH_O,
+     "end_needed(flag: bool): only from the sandbox's own code inside the callback; True: the"
+     " next invocation end goes to the callback (something was reported), False: it may not."},
+    {"ends_deferred", core_ends_deferred, METH_NOARGS,
+     "ends_deferred() -> int: only from the sandbox's own code inside the callback; the"
+     " invocation ends answered in the core since the last call."},
+    {"sqlite_authorizer", core_sqlite_authorizer, METH_O,
+     "sqlite_authorizer(authorize) -> callable: SQLite's authorizer answering SQLITE_OK for"
+     " every action but SQLITE_ATTACH (24) in C; an ATTACH (or an action that is not an exact"
+     " int) goes to authorize with the same arguments."},
     {"seal_fork_exec", core_seal_fork_exec, METH_O,
      "seal_fork_exec(fork_exec) -> bool: before install, once: every call of _posixsubprocess's"
      " fork_exec raises the _posixsubprocess.fork_exec audit event first (as 3.14 does)."},

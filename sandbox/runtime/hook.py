@@ -205,6 +205,12 @@ def report_init_failed(_audit: Callable[..., None] = sys.audit) -> None:
 DEFAULT_CONTROL = (mark_invoke_phase, begin_invocation, end_invocation, flush, report_init_failed)
 
 
+def _defer_quiet_ends(codes: frozenset[CodeType]) -> None:
+    """The control code's quiet invocation ends answered in the core (run as its frozen copy:
+    the core takes it from own code)."""
+    core.defer_quiet_ends(codes)
+
+
 def _enter_invoke_at_install() -> None:
     """Start in the invoke phase (run as its frozen copy: the core takes it from own code)."""
     core.enter_invoke()
@@ -423,6 +429,10 @@ def install_hook(
             *(kind for pair in frozen.classes for kind in pair),
         )
     )
+    if recorder is None:
+        # Enforce and alert: an invocation's end with nothing reported is answered in the core
+        # (learn writes every end: never deferred there).
+        frozen(_defer_quiet_ends)(control_codes)
     if start_phase == "invoke":
         # A Python child started during an invocation: the core moves to invoke here, from the
         # sandbox's own (frozen) code. (A control event raised from this function was refused:
@@ -648,7 +658,7 @@ def _build(
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
-    handlers, sqlite_decider = _control(
+    handlers, sqlite_decider, end_of_invocation = _control(
         status,
         state,
         current,
@@ -678,18 +688,23 @@ def _build(
                 # Module sources the core let the import system read at init: what the
                 # traceback readers may read later (files._imports_at_init's note).
                 code_module.LOADED_SOURCES.update(loaded)
+            if ends_deferred():
+                # Invocation ends the core answered (nothing was reported in them): marked
+                # ended before anything reads the invocation's state.
+                end_of_invocation()
+            handler = handlers.get(event)
+            if handler is not None:
+                return handler(args, caller)  # (the control events read no path)
             changed = take_forgotten()
             if changed is not None:
                 # Names the core changed on its own (a remove, rename... a write verdict covers):
                 # the path cache drops what depends on them before anything reads it.
                 if type(changed) is tuple:
-                    for place in changed:
-                        forget_below(place, False)  # (the core dropped its own answers then)
+                    forget_changed(changed)  # (the core dropped its own answers then)
                 else:
-                    forget_everything()  # (True: more than the core's queue holds)
-            handler = handlers.get(event)
-            if handler is not None:
-                return handler(args, caller)
+                    # More than the core's queue holds: every answer of the path cache goes
+                    # (the core dropped its own answers for each name as it changed it).
+                    forget_cached_paths()
             sources = internal_sources.get(event)
             if sources is not None and (caller is None or id(caller) not in sources):
                 return violate(
@@ -810,9 +825,10 @@ def _build(
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
+    ends_deferred = core.ends_deferred
     take_loaded = core.loaded_sources
-    forget_below = paths.forget_below
-    forget_everything = paths.forget_resolved_paths
+    forget_changed = paths.forget_changed
+    forget_cached_paths = paths.forget_cached_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
 
@@ -859,6 +875,7 @@ def _violations(
     learn = mode == "learn"
     cache_has = core.cache_has
     cache_add = core.cache_add
+    end_needed = core.end_needed
     join_key = ARG_SEP.join
     from os import _exit
 
@@ -889,6 +906,7 @@ def _violations(
                 return None
             recorder.record(category, action, learned, phase, inv)
             return None
+        end_needed(True)  # the invocation's end writes a summary: the callback must see it
         reporter.report(
             category=category,
             action=action,
@@ -935,6 +953,7 @@ def _decider(
     cache_has = core.cache_has
     cache_add = core.cache_add
     open_cache_add = core.open_cache_add
+    end_needed = core.end_needed
     dir_verdict_add = core.dir_verdict_add
     dir_module_verdict_add = core.dir_module_verdict_add
     pattern_verdict_add = core.pattern_verdict_add
@@ -1098,6 +1117,7 @@ def _decider(
             # import of a module that is not installed fails as "not found" would).
             if mode == "enforce":
                 state["quiet"] += 1
+                end_needed(True)  # (the invocation's summary counts it)
                 return build_violation(violation_class("modules"), "modules", "import", target)
             return None
         error = violate(category, action, target, ph, detail, None)
@@ -1122,8 +1142,12 @@ def _control(
     installer_code: CodeType | None,
     violate: Callable[..., SandboxViolation | None],
     check: Callable[[str, str, str, Any], SandboxViolation | None],
-) -> tuple[dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., bool]]:
-    """The control events: honoured only when raised by the control code (the bootstrap's)."""
+) -> tuple[
+    dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., Any], Callable[[], None]
+]:
+    """The control events: honoured only when raised by the control code (the bootstrap's).
+    Also returns the sealed SQLite authorizer and the end of an invocation (for the ends the
+    core answered itself)."""
     protected_names = PROTECTED_ATTRIBUTES
     control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
@@ -1132,6 +1156,7 @@ def _control(
     apply_env = environ.apply
     phase_of = core.phase
     enter_invoke = core.enter_invoke
+    end_needed = core.end_needed
 
     def trusted(caller: Any) -> bool:
         return caller is not None and id(caller) in control_ids
@@ -1193,14 +1218,20 @@ def _control(
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
             return refused("sandbox.invocation_end")
+        end_of_invocation()
+        return None
+
+    def end_of_invocation() -> None:
+        # (also for an end the core answered itself -- nothing reported since the last end,
+        # not learn: see core.defer_quiet_ends -- taken at the callback's next call)
         state["active"] = False
+        end_needed(False)  # (before the summary: a report from now on is the next end's)
         inv = current[0]
         reporter.end_invocation(inv, quiet=state["quiet"])
         state["quiet"] = 0
         if recorder is not None:
             recorder.end_invocation(inv)
             recorder.flush()
-        return None
 
     def on_flush(args: tuple[Any, ...], caller: Any) -> Any:
         if recorder is not None and trusted(caller):
@@ -1281,6 +1312,10 @@ def _control(
         return authorized
 
     sealed_authorizer = _seal(authorize)
+    # What the connections get: the native core answers every step that is not an ATTACH in
+    # C (no Python call), and hands an ATTACH to the sealed authorizer (the Python core: it
+    # is the sealed authorizer itself).
+    installed_authorizer = core.sqlite_authorizer(sealed_authorizer)
     flush_event = SQLITE_FLUSH_EVENT
 
     def trampoline(frame: Any, event: str, arg: Any) -> None:
@@ -1293,7 +1328,7 @@ def _control(
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
         if args:
             guard_connection(
-                args[0], None, sealed_trampoline, from_event=True, authorizer=sealed_authorizer
+                args[0], None, sealed_trampoline, from_event=True, authorizer=installed_authorizer
             )
         return None
 
@@ -1302,7 +1337,7 @@ def _control(
             flush_pending()  # (the previous profile function is put back, not called here)
         return None
 
-    return {
+    handlers: dict[str, Callable[[tuple[Any, ...], Any], Any]] = {
         "sandbox.status": on_status,
         "sandbox.phase": on_phase,
         "sandbox.invocation": on_invocation,
@@ -1312,7 +1347,8 @@ def _control(
         "object.__setattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
         SQLITE_FLUSH_EVENT: on_sqlite_flush,
-    }, sealed_authorizer
+    }
+    return handlers, sealed_authorizer, end_of_invocation
 
 
 def _import_guard() -> Any:

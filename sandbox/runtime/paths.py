@@ -436,10 +436,16 @@ def forget_resolved_paths() -> None:
 
 
 def _forget_all() -> None:
+    forget_cached_paths()
+    _core.open_cache_clear()
+
+
+def forget_cached_paths() -> None:
+    """Drop every answer of this cache, not the core's open answers (for names the core
+    changed itself: it dropped its own answers for them then)."""
     _RESOLVED.clear()
     _BELOW.clear()
     _THROUGH_LINKS.clear()
-    _core.open_cache_clear()
 
 
 def changed_name(path: Any, dir_fd: int | None = None) -> str | None:
@@ -496,6 +502,26 @@ def forget_below(name: str | None, core_too: bool = True) -> None:
                     break
     if core_too:
         _core.open_cache_forget(name)
+
+
+def forget_changed(names: tuple[str, ...]) -> None:
+    """:func:`forget_below` ``(name, False)`` of each of ``names`` (the core's queue: names it
+    changed itself, whose open answers it dropped then), in one call: a name the cache holds
+    nothing of or below (most of them: the core answered their events, so nothing here walked
+    them) only leaves its directory's index, without the subtree walk."""
+    if _THROUGH_LINKS:
+        for name in names:
+            forget_below(name, False)
+        return
+    if not _BELOW and not _RESOLVED and "/" not in names:
+        return
+    for name in names:
+        if name in _BELOW or name in _RESOLVED or name == "/":
+            forget_below(name, False)
+            continue
+        siblings = _BELOW.get(name[: _str_rfind(name, "/")] or "/")
+        if siblings is not None:
+            siblings.discard(name)
 
 
 def child_started() -> None:
