@@ -879,6 +879,78 @@ fd_names_forget(const char *name, size_t n)
     }
 }
 
+/* Directories the core found by name (a name it let be opened, its lstat a directory), by
+ * identity: a descriptor open on one of them (rmtree opens the folder, then lists and
+ * removes through the descriptor) is named by that name when an lstat of the name finds the
+ * descriptor's directory there now (a directory has one name), instead of a readlink in /proc
+ * (3-6 us). Dropped as the descriptor names are; not used once answers are validated. */
+#define DIRS_SEEN 8
+static fd_name g_dirs_seen[DIRS_SEEN]; /* (fd unused) */
+static size_t g_dir_seen_next;
+
+static void
+dirs_seen_add(const char *path, size_t n, const struct stat *st)
+{
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        const fd_name *seen = &g_dirs_seen[i];
+        if (seen->path != NULL && seen->dev == (unsigned long long)st->st_dev &&
+            seen->ino == (unsigned long long)st->st_ino && seen->len == n &&
+            memcmp(seen->path, path, n) == 0) {
+            return; /* (kept already) */
+        }
+    }
+    fd_name *e = &g_dirs_seen[g_dir_seen_next];
+    char *copy = PyMem_RawMalloc(n + 1);
+    if (copy == NULL) {
+        return; /* (not kept: the readlink answers) */
+    }
+    memcpy(copy, path, n);
+    copy[n] = '\0';
+    PyMem_RawFree(e->path);
+    e->dev = (unsigned long long)st->st_dev;
+    e->ino = (unsigned long long)st->st_ino;
+    e->path = copy;
+    e->len = n;
+    g_dir_seen_next = (g_dir_seen_next + 1) % DIRS_SEEN;
+}
+
+static void
+dirs_seen_forget(const char *name, size_t n)
+{
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        fd_name *e = &g_dirs_seen[i];
+        if (e->path != NULL &&
+            (name == NULL || (e->len >= n && memcmp(e->path, name, n) == 0 &&
+                              (e->len == n || e->path[n] == '/' || n == 1)))) {
+            PyMem_RawFree(e->path);
+            e->path = NULL;
+        }
+    }
+}
+
+/* The name of a directory the core found whose identity is `held`'s, if the name leads to
+ * that directory now (lstat): written to `place` (NUL-terminated). */
+static int
+dirs_seen_name(const struct stat *held, char *place, size_t *n_out)
+{
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        const fd_name *e = &g_dirs_seen[i];
+        if (e->path == NULL || e->dev != (unsigned long long)held->st_dev ||
+            e->ino != (unsigned long long)held->st_ino || e->len >= OPEN_PATH_MAX) {
+            continue;
+        }
+        struct stat now;
+        if (lstat(e->path, &now) != 0 || !S_ISDIR(now.st_mode) || now.st_dev != held->st_dev ||
+            now.st_ino != held->st_ino) {
+            continue; /* (stale: another directory has its identity now) */
+        }
+        memcpy(place, e->path, e->len + 1);
+        *n_out = e->len;
+        return 1;
+    }
+    return 0;
+}
+
 /* The name of the directory `fd` is open on, written to `place` (at most OPEN_PATH_MAX - 1
  * characters, NUL-terminated) with `held` its fstat: 1 for a directory /proc names by an
  * absolute ASCII name without a newline (not a removed one), else 0. */
@@ -897,14 +969,27 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
             return 1;
         }
     }
-    char link[64];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    ssize_t got = readlink(link, place, OPEN_PATH_MAX);
-    if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
-        return 0;
+    size_t n;
+    if (g_open_validate || !dirs_seen_name(held, place, &n)) {
+        /* "/proc/self/fd/" and the number (snprintf's machinery costs ~2 us cold) */
+        char link[32] = "/proc/self/fd/", digits[16];
+        size_t count = 0, at = 14;
+        unsigned int value = (unsigned int)fd; /* (fd >= 0: the callers check) */
+        do {
+            digits[count++] = (char)('0' + value % 10);
+            value /= 10;
+        } while (value != 0);
+        while (count > 0) {
+            link[at++] = digits[--count];
+        }
+        link[at] = '\0';
+        ssize_t got = readlink(link, place, OPEN_PATH_MAX);
+        if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
+            return 0;
+        }
+        n = (size_t)got;
+        place[n] = '\0';
     }
-    size_t n = (size_t)got;
-    place[n] = '\0';
     static const char deleted[] = " (deleted)";
     if (n >= sizeof(deleted) - 1 &&
         memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
@@ -1017,6 +1102,7 @@ open_clear_all(void)
     g_dir_count = 0;
     pattern_clear_all();
     fd_names_forget(NULL, 0);
+    dirs_seen_forget(NULL, 0);
 }
 
 /* Whether an entry's name is `name` or below it (`name` + "/" ...). */
@@ -1041,6 +1127,7 @@ open_forget(const char *name, size_t n)
     in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
+    dirs_seen_forget(name, n);
     for (i = 0; i < g_open_count; i++) {
         if (open_slot_below(&g_open[g_open_used[i]], name, n)) {
             break;
@@ -1285,6 +1372,9 @@ dir_verdict_allows(const open_key *key, int phase)
     }
     else {
         return 0;
+    }
+    if (there == 0 && S_ISDIR(st.st_mode) && !g_open_validate && !other_in_flight()) {
+        dirs_seen_add(key->path, (size_t)key->len, &st); /* (a descriptor on it: its name) */
     }
     if (kind != 0 && !other_in_flight()) {
         /* (a name that did not exist, with no identity to check it by, is not kept: it may be

@@ -222,7 +222,7 @@ def _pattern_find(
     """The identity of a still-valid pattern verdict covering ``directory``/``name``, or None."""
     if not name or name == "." or name == ".." or "\n" in name or "/" in name:
         return None
-    for (folder, glob, code, level, when), identity in patterns.items():
+    for (folder, glob, code, level, when), identity in tuple(patterns.items()):
         if (code, level, when, folder) != (action, depth, phase, directory):
             continue
         if not _glob_name_matches(glob, name):
@@ -1177,12 +1177,13 @@ def install(
         _changes[0] += 1
         _in_flight.add(_get_ident())
         below = name + "/" if name != "/" else "/"
-        for key in [k for k in _open if k[0] == name or k[0].startswith(below)]:
-            del _open[key]
-            if key[1] == _DIR_VERDICT:
+        # (snapshots taken in one C call: another thread's callback may change the tables
+        # between two steps of a Python loop over them -- "changed size during iteration")
+        for key in [k for k in tuple(_open) if k[0] == name or k[0].startswith(below)]:
+            if _open.pop(key, None) is not None and key[1] == _DIR_VERDICT:
                 _dirs[0] -= 1
-        for pattern in [p for p in _patterns if p[0] == name or p[0].startswith(below)]:
-            del _patterns[pattern]
+        for pattern in [p for p in tuple(_patterns) if p[0] == name or p[0].startswith(below)]:
+            _patterns.pop(pattern, None)
 
     def _open_cache_clear() -> None:
         _changes[0] += 1

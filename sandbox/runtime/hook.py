@@ -700,7 +700,8 @@ def _build(
                 # Names the core changed on its own (a remove, rename... a write verdict covers):
                 # the path cache drops what depends on them before anything reads it.
                 if type(changed) is tuple:
-                    forget_changed(changed)  # (the core dropped its own answers then)
+                    for place in changed:
+                        forget_below(place, False)  # (the core dropped its own answers then)
                 else:
                     # More than the core's queue holds: every answer of the path cache goes
                     # (the core dropped its own answers for each name as it changed it).
@@ -827,7 +828,7 @@ def _build(
     take_forgotten = core.forgotten
     ends_deferred = core.ends_deferred
     take_loaded = core.loaded_sources
-    forget_changed = paths.forget_changed
+    forget_below = paths.forget_below
     forget_cached_paths = paths.forget_cached_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard

@@ -504,26 +504,6 @@ def forget_below(name: str | None, core_too: bool = True) -> None:
         _core.open_cache_forget(name)
 
 
-def forget_changed(names: tuple[str, ...]) -> None:
-    """:func:`forget_below` ``(name, False)`` of each of ``names`` (the core's queue: names it
-    changed itself, whose open answers it dropped then), in one call: a name the cache holds
-    nothing of or below (most of them: the core answered their events, so nothing here walked
-    them) only leaves its directory's index, without the subtree walk."""
-    if _THROUGH_LINKS:
-        for name in names:
-            forget_below(name, False)
-        return
-    if not _BELOW and not _RESOLVED and "/" not in names:
-        return
-    for name in names:
-        if name in _BELOW or name in _RESOLVED or name == "/":
-            forget_below(name, False)
-            continue
-        siblings = _BELOW.get(name[: _str_rfind(name, "/")] or "/")
-        if siblings is not None:
-            siblings.discard(name)
-
-
 def child_started() -> None:
     """A child process exists from now on: validate each cached answer before using it."""
     if not _STATE["validate"]:

@@ -1985,3 +1985,55 @@ def test_sqlite_authorizer_answers_every_action_but_attach(kind: str, tmp_path: 
     # AND what is not an exact int goes to the hook's authorizer (whose answer it is)
     assert result["direct"][:2] == [0, 0]
     assert result["direct"][2:] == [0, "TypeError"] and result["last"] == ["odd", 1]
+
+
+def test_a_descriptors_folder_is_the_one_it_is_open_on_now(kind: str, tmp_path: Path) -> None:
+    # GIVEN list and read patterns for the folders jobs/job-* (as the hook keeps them), and a
+    # folder the core let be opened by its name (the native core then names a descriptor on
+    # it by that name, checked with an lstat, instead of reading /proc)
+    body = """
+    base = os.path.abspath("t")
+    os.mkdir(base)
+    P = base + "/jobs"
+    os.mkdir(P)
+    for d in ("job-1", "job-2"):
+        os.mkdir(P + "/" + d)
+    out = {"seen": 0}
+    EVENTS = {"open", "os.scandir", "zz.add"}
+    def callback(event, args, caller):
+        if event == "zz.add":
+            st = os.stat(P)
+            for a, d in (("read", 1), ("read", 0), ("list", 0)):
+                core.pattern_verdict_add(P, "job-*", a, d, (st.st_dev, st.st_ino))
+        else:
+            out["seen"] += 1
+    core.install(frozenset(EVENTS), callback, frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.add")
+    def asked(tag, fn):
+        before = out["seen"]
+        fn()
+        out[tag] = out["seen"] - before   # 0: the core answered; 1: the callback
+    fds = {}
+    asked("open_job", lambda: fds.update(job=os.open(P + "/job-1", os.O_RDONLY)))
+    asked("scandir", lambda: os.scandir(fds["job"]).close())
+    # the folder renamed where the core does not see it (no os.rename event here)
+    os.rename(P + "/job-1", P + "/moved-1")
+    fds["moved"] = os.open(P + "/moved-1", os.O_RDONLY)
+    asked("scandir_moved", lambda: os.scandir(fds["moved"]).close())
+    # ...and another folder made at the old name
+    os.mkdir(P + "/job-1")
+    fds["third"] = os.open(P + "/moved-1", os.O_RDONLY)
+    asked("scandir_old_name_reused", lambda: os.scandir(fds["third"]).close())
+    asked("open_new", lambda: fds.update(new=os.open(P + "/job-1", os.O_RDONLY)))
+    asked("scandir_new", lambda: os.scandir(fds["new"]).close())
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN a listing through a descriptor on a covered folder is answered by the core
+    assert result["open_job"] == 0 and result["scandir"] == 0
+    # AND once the folder is elsewhere (moved unseen), its listing is decided by where it is
+    # now -- a name no pattern covers: the callback -- even with a new folder at the old name
+    assert result["scandir_moved"] == 1
+    assert result["scandir_old_name_reused"] == 1
+    # AND the new folder at the covered name is answered again
+    assert result["open_new"] == 0 and result["scandir_new"] == 0
