@@ -688,7 +688,7 @@ def _build(
                 # Module sources the core let the import system read at init: what the
                 # traceback readers may read later (files._imports_at_init's note).
                 code_module.LOADED_SOURCES.update(loaded)
-            if ends_deferred():
+            if quiet_ends and ends_deferred():
                 # Invocation ends the core answered (nothing was reported in them): marked
                 # ended before anything reads the invocation's state.
                 end_of_invocation()
@@ -827,6 +827,7 @@ def _build(
     cache_add = core.cache_add
     take_forgotten = core.forgotten
     ends_deferred = core.ends_deferred
+    quiet_ends = recorder is None  # (see install_hook: learn writes every end itself)
     take_loaded = core.loaded_sources
     forget_below = paths.forget_below
     forget_cached_paths = paths.forget_cached_paths
