@@ -889,6 +889,78 @@ fd_names_forget(const char *name, size_t n)
     }
 }
 
+/* Directories the core found by name (a name it let be opened, its lstat a directory), by
+ * identity: a descriptor open on one of them (rmtree opens the folder, then lists and
+ * removes through the descriptor) is named by that name when an lstat of the name finds the
+ * descriptor's directory there now (a directory has one name), instead of a readlink in /proc
+ * (3-6 us). Dropped as the descriptor names are; not used once answers are validated. */
+#define DIRS_SEEN 8
+static fd_name g_dirs_seen[DIRS_SEEN]; /* (fd unused) */
+static size_t g_dir_seen_next;
+
+static void
+dirs_seen_add(const char *path, size_t n, const struct stat *st)
+{
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        const fd_name *seen = &g_dirs_seen[i];
+        if (seen->path != NULL && seen->dev == (unsigned long long)st->st_dev &&
+            seen->ino == (unsigned long long)st->st_ino && seen->len == n &&
+            memcmp(seen->path, path, n) == 0) {
+            return; /* (kept already) */
+        }
+    }
+    fd_name *e = &g_dirs_seen[g_dir_seen_next];
+    char *copy = PyMem_RawMalloc(n + 1);
+    if (copy == NULL) {
+        return; /* (not kept: the readlink answers) */
+    }
+    memcpy(copy, path, n);
+    copy[n] = '\0';
+    PyMem_RawFree(e->path);
+    e->dev = (unsigned long long)st->st_dev;
+    e->ino = (unsigned long long)st->st_ino;
+    e->path = copy;
+    e->len = n;
+    g_dir_seen_next = (g_dir_seen_next + 1) % DIRS_SEEN;
+}
+
+static void
+dirs_seen_forget(const char *name, size_t n)
+{
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        fd_name *e = &g_dirs_seen[i];
+        if (e->path != NULL &&
+            (name == NULL || (e->len >= n && memcmp(e->path, name, n) == 0 &&
+                              (e->len == n || e->path[n] == '/' || n == 1)))) {
+            PyMem_RawFree(e->path);
+            e->path = NULL;
+        }
+    }
+}
+
+/* The name of a directory the core found whose identity is `held`'s, if the name leads to
+ * that directory now (lstat): written to `place` (NUL-terminated). */
+static int
+dirs_seen_name(const struct stat *held, char *place, size_t *n_out)
+{
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        const fd_name *e = &g_dirs_seen[i];
+        if (e->path == NULL || e->dev != (unsigned long long)held->st_dev ||
+            e->ino != (unsigned long long)held->st_ino || e->len >= OPEN_PATH_MAX) {
+            continue;
+        }
+        struct stat now;
+        if (lstat(e->path, &now) != 0 || !S_ISDIR(now.st_mode) || now.st_dev != held->st_dev ||
+            now.st_ino != held->st_ino) {
+            continue; /* (stale: another directory has its identity now) */
+        }
+        memcpy(place, e->path, e->len + 1);
+        *n_out = e->len;
+        return 1;
+    }
+    return 0;
+}
+
 /* The name of the directory `fd` is open on, written to `place` (at most OPEN_PATH_MAX - 1
  * characters, NUL-terminated) with `held` its fstat: 1 for a directory /proc names by an
  * absolute ASCII name without a newline (not a removed one), else 0. */
@@ -907,14 +979,27 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
             return 1;
         }
     }
-    char link[64];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    ssize_t got = readlink(link, place, OPEN_PATH_MAX);
-    if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
-        return 0;
+    size_t n;
+    if (g_open_validate || !dirs_seen_name(held, place, &n)) {
+        /* "/proc/self/fd/" and the number (snprintf's machinery costs ~2 us cold) */
+        char link[32] = "/proc/self/fd/", digits[16];
+        size_t count = 0, at = 14;
+        unsigned int value = (unsigned int)fd; /* (fd >= 0: the callers check) */
+        do {
+            digits[count++] = (char)('0' + value % 10);
+            value /= 10;
+        } while (value != 0);
+        while (count > 0) {
+            link[at++] = digits[--count];
+        }
+        link[at] = '\0';
+        ssize_t got = readlink(link, place, OPEN_PATH_MAX);
+        if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
+            return 0;
+        }
+        n = (size_t)got;
+        place[n] = '\0';
     }
-    size_t n = (size_t)got;
-    place[n] = '\0';
     static const char deleted[] = " (deleted)";
     if (n >= sizeof(deleted) - 1 &&
         memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
@@ -1027,6 +1112,7 @@ open_clear_all(void)
     g_dir_count = 0;
     pattern_clear_all();
     fd_names_forget(NULL, 0);
+    dirs_seen_forget(NULL, 0);
 }
 
 /* Whether an entry's name is `name` or below it (`name` + "/" ...). */
@@ -1051,6 +1137,7 @@ open_forget(const char *name, size_t n)
     in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
+    dirs_seen_forget(name, n);
     for (i = 0; i < g_open_count; i++) {
         if (open_slot_below(&g_open[g_open_used[i]], name, n)) {
             break;
@@ -1295,6 +1382,9 @@ dir_verdict_allows(const open_key *key, int phase)
     }
     else {
         return 0;
+    }
+    if (there == 0 && S_ISDIR(st.st_mode) && !g_open_validate && !other_in_flight()) {
+        dirs_seen_add(key->path, (size_t)key->len, &st); /* (a descriptor on it: its name) */
     }
     if (kind != 0 && !other_in_flight()) {
         /* (a name that did not exist, with no identity to check it by, is not kept: it may be
@@ -2784,6 +2874,37 @@ open_under_dev_null(PyObject *args)
     return len > 10 && memcmp(units, "/dev/null/", 10) == 0;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Quiet invocation ends                                                                 */
+/*
+ * The end of an invocation in which nothing was reported needs nothing of the callback but
+ * the invocation marked as ended (its summary and metrics are empty; learn, which records
+ * every end, never defers). Once defer_quiet_ends(codes) was called (the hook, with its
+ * control functions' code), such an end -- `sandbox.invocation_end` with no arguments, raised
+ * outside the callback by one of those codes, while no end_needed(True) is pending -- is
+ * answered here and counted; the callback takes the count (ends_deferred()) first thing at
+ * its next call and marks the invocation ended then, before anything reads it. Any other end
+ * (from other code: a forged one, refused there) goes to the callback as before. */
+static int g_quiet_ends;               /* defer_quiet_ends() took effect */
+static int g_end_needed;               /* something was reported: the next end goes to Python */
+static unsigned long g_ends_deferred;  /* quiet ends answered here since ends_deferred() */
+static code_set g_control_codes;
+
+static int
+quiet_end_answered(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 0) {
+        return 0;
+    }
+    PyObject *code = innermost_code();
+    int control = code_set_has(&g_control_codes, code);
+    Py_XDECREF(code);
+    if (control) {
+        g_ends_deferred++;
+    }
+    return control;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -2880,6 +3001,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if ((g_dir_count > 0 || g_pattern_count > 0) && names_answered(event, args, invoke_now())) {
         return 0; /* names decided as opens of them are, or a listing a pattern covers */
+    }
+    if (event[0] == 's' && g_quiet_ends && !g_end_needed && t_depth == 0 &&
+        strcmp(event, "sandbox.invocation_end") == 0 && quiet_end_answered(args)) {
+        return 0; /* an invocation's end with nothing to write: counted for the callback */
     }
     return decide(event, args);
 }
@@ -3952,6 +4077,52 @@ core_forgotten(PyObject *self, PyObject *unused)
     return out;
 }
 
+static PyObject *
+core_defer_quiet_ends(PyObject *self, PyObject *codes)
+{
+    (void)self;
+    if (!g_installed || !caller_is_site("core.defer_quiet_ends")) {
+        return refuse("defer_quiet_ends");
+    }
+    if (g_quiet_ends || g_mode == NULL || strcmp(g_mode, "learn") == 0) {
+        Py_RETURN_FALSE; /* once; and learn writes every end */
+    }
+    if (code_set_build(&g_control_codes, codes) < 0) {
+        code_set_free(&g_control_codes);
+        return NULL;
+    }
+    g_quiet_ends = 1;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+core_end_needed(PyObject *self, PyObject *flag)
+{
+    (void)self;
+    if (t_depth == 0 || !caller_is_site("core.end_needed")) {
+        return refuse("end_needed");
+    }
+    if (flag != Py_True && flag != Py_False) {
+        PyErr_SetString(PyExc_TypeError, "end_needed: a bool is needed");
+        return NULL;
+    }
+    g_end_needed = flag == Py_True;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_ends_deferred(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (t_depth == 0 || !caller_is_site("core.ends_deferred")) {
+        return refuse("ends_deferred");
+    }
+    unsigned long n = g_ends_deferred;
+    g_ends_deferred = 0;
+    return PyLong_FromUnsignedLong(n);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* fork_exec's own audit event (before 3.14, CPython raises none there)                   */
 /*
@@ -4695,6 +4866,49 @@ core_kernel_landlock_restrict(PyObject *self, PyObject *ruleset_obj)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* SQLite's authorizer: the statements that are not an ATTACH answered in C                */
+/*
+ * SQLite asks a connection's authorizer at every step of every statement it prepares (about
+ * twenty calls for a small job: a table made, rows inserted, a query); only SQLITE_ATTACH
+ * (24) -- an ATTACH, or VACUUM INTO's internal one -- needs the sandbox. The callable made
+ * here answers every other action SQLITE_OK (0) as the hook's sealed authorizer does, with no
+ * Python frame, and hands an ATTACH (or anything that is not an exact int) to that authorizer
+ * unchanged: what it returns or raises is the answer. It holds nothing but the authorizer
+ * (its __self__), and nothing of the sandbox's runs for the other actions. */
+#define SQLITE_ATTACH_ACTION 24
+
+static PyObject *
+sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 1 && PyLong_CheckExact(args[0])) {
+        int overflow = 0;
+        long action = PyLong_AsLongAndOverflow(args[0], &overflow);
+        if (action == -1 && PyErr_Occurred()) {
+            return NULL; /* (not reached: an exact int converts, or overflows) */
+        }
+        if (overflow != 0 || action != SQLITE_ATTACH_ACTION) {
+            return PyLong_FromLong(0); /* SQLITE_OK, as `action != attach` answers */
+        }
+    }
+    return PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
+}
+
+static PyMethodDef sqlite_filter_def = {
+    "sqlite_authorizer", (PyCFunction)(void (*)(void))sqlite_filter_call, METH_FASTCALL,
+    "The sandbox's SQLite authorizer: SQLITE_OK for every action but SQLITE_ATTACH."};
+
+static PyObject *
+core_sqlite_authorizer(PyObject *self, PyObject *authorize)
+{
+    (void)self;
+    if (!PyCallable_Check(authorize)) {
+        PyErr_SetString(PyExc_TypeError, "sqlite_authorizer: a callable is needed");
+        return NULL;
+    }
+    return PyCFunction_New(&sqlite_filter_def, authorize);
+}
+
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
      "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
@@ -4750,6 +4964,20 @@ static PyMethodDef core_methods[] = {
     {"forgotten", core_forgotten, METH_NOARGS,
      "forgotten() -> tuple | True | None: only from the sandbox's own code inside the callback;"
      " the names changed by events the core answered since the last call (True: everything)."},
+    {"defer_quiet_ends", core_defer_quiet_ends, METH_O,
+     "defer_quiet_ends(codes) -> bool: once, from the sandbox's own code: an argument-less"
+     " sandbox.invocation_end raised outside the callback by one of codes while no end is"
+     " needed is answered in the core and counted (ends_deferred); False in learn."},
+    {"end_needed", core_end_needed, METH_O,
+     "end_needed(flag: bool): only from the sandbox's own code inside the callback; True: the"
+     " next invocation end goes to the callback (something was reported), False: it may not."},
+    {"ends_deferred", core_ends_deferred, METH_NOARGS,
+     "ends_deferred() -> int: only from the sandbox's own code inside the callback; the"
+     " invocation ends answered in the core since the last call."},
+    {"sqlite_authorizer", core_sqlite_authorizer, METH_O,
+     "sqlite_authorizer(authorize) -> callable: SQLite's authorizer answering SQLITE_OK for"
+     " every action but SQLITE_ATTACH (24) in C; an ATTACH (or an action that is not an exact"
+     " int) goes to authorize with the same arguments."},
     {"seal_fork_exec", core_seal_fork_exec, METH_O,
      "seal_fork_exec(fork_exec) -> bool: before install, once: every call of _posixsubprocess's"
      " fork_exec raises the _posixsubprocess.fork_exec audit event first (as 3.14 does)."},

@@ -21,8 +21,11 @@ __all__ = [
     "cache_has",
     "changes",
     "changes_elsewhere",
+    "defer_quiet_ends",
     "dir_module_verdict_add",
     "dir_verdict_add",
+    "end_needed",
+    "ends_deferred",
     "enter_invoke",
     "exec_verdict_add",
     "file_identity",
@@ -46,6 +49,7 @@ __all__ = [
     "seal_fork_exec",
     "seal_spawn_env",
     "seal_types",
+    "sqlite_authorizer",
 ]
 
 KIND: str
@@ -89,9 +93,13 @@ hold = _impl.hold
 file_identity = _impl.file_identity
 plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten
+defer_quiet_ends = _impl.defer_quiet_ends
+end_needed = _impl.end_needed
+ends_deferred = _impl.ends_deferred
 loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec
 seal_types = _impl.seal_types
+sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

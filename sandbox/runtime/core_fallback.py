@@ -36,8 +36,11 @@ __all__ = [
     "cache_has",
     "changes",
     "changes_elsewhere",
+    "defer_quiet_ends",
     "dir_module_verdict_add",
     "dir_verdict_add",
+    "end_needed",
+    "ends_deferred",
     "enter_invoke",
     "exec_verdict_add",
     "file_identity",
@@ -60,6 +63,7 @@ __all__ = [
     "seal_fork_exec",
     "seal_spawn_env",
     "seal_types",
+    "sqlite_authorizer",
 ]
 
 CACHE_LIMIT = 8192
@@ -218,7 +222,7 @@ def _pattern_find(
     """The identity of a still-valid pattern verdict covering ``directory``/``name``, or None."""
     if not name or name == "." or name == ".." or "\n" in name or "/" in name:
         return None
-    for (folder, glob, code, level, when), identity in patterns.items():
+    for (folder, glob, code, level, when), identity in tuple(patterns.items()):
         if (code, level, when, folder) != (action, depth, phase, directory):
             continue
         if not _glob_name_matches(glob, name):
@@ -520,6 +524,7 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
 
 _CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_fd's index
 FORGET_QUEUE_SLOTS = 64
+_END_EVENT = "sandbox.invocation_end"  # (an end the hook may answer: see defer_quiet_ends)
 _CHANGE_ODD_ENDINGS = ("/.", "/..", *_MODULE_SUFFIXES)
 
 
@@ -881,6 +886,11 @@ def install(
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
     # [True] past the bound: forget everything.
     _forgotten: list[Any] = []
+    # Quiet invocation ends (see defer_quiet_ends): the control codes' ids once deferring,
+    # whether the next end is needed by the callback, the ends answered here since taken.
+    _quiet_codes: list[frozenset[int]] = []
+    _end_needed = [False]
+    _ends_deferred = [0]
     _phase = ["init"]
     # The phase as processes forked from this one see it (a page shared across fork): a
     # worker forked during init moves to invoke with its parent. None where mmap fails.
@@ -1076,6 +1086,17 @@ def install(
             if source is not None:
                 _loaded.append(source)  # the native core's init_module_read
                 return
+        if (
+            not depth
+            and event == _END_EVENT
+            and _quiet_codes
+            and not _end_needed[0]
+            and type(args) is tuple
+            and not args
+            and id(code) in _quiet_codes[0]
+        ):
+            _ends_deferred[0] += 1  # the native core's quiet_end_answered
+            return
         if depth:
             if id(code) in _own and (_sites is None or (event, id(code)) in _sites):
                 return
@@ -1188,12 +1209,13 @@ def install(
         _changes[0] += 1
         _in_flight.add(_get_ident())
         below = name + "/" if name != "/" else "/"
-        for key in [k for k in _open if k[0] == name or k[0].startswith(below)]:
-            del _open[key]
-            if key[1] == _DIR_VERDICT:
+        # (snapshots taken in one C call: another thread's callback may change the tables
+        # between two steps of a Python loop over them -- "changed size during iteration")
+        for key in [k for k in tuple(_open) if k[0] == name or k[0].startswith(below)]:
+            if _open.pop(key, None) is not None and key[1] == _DIR_VERDICT:
                 _dirs[0] -= 1
-        for pattern in [p for p in _patterns if p[0] == name or p[0].startswith(below)]:
-            del _patterns[pattern]
+        for pattern in [p for p in tuple(_patterns) if p[0] == name or p[0].startswith(below)]:
+            _patterns.pop(pattern, None)
 
     def _open_cache_clear() -> None:
         _changes[0] += 1
@@ -1201,6 +1223,28 @@ def install(
         _open.clear()
         _patterns.clear()
         _dirs[0] = 0
+
+    def _defer_quiet_ends(codes: frozenset[CodeType]) -> bool:
+        if not _is_own_caller("defer_quiet_ends"):
+            raise _refuse("defer_quiet_ends")
+        if _quiet_codes or _mode == "learn":
+            return False
+        _quiet_codes.append(frozenset(id(c) for c in _codes(codes)))
+        return True
+
+    def _set_end_needed(flag: bool) -> None:
+        if not _local.depth or not _is_own_caller("end_needed"):
+            raise _refuse("end_needed")
+        if flag is not True and flag is not False:
+            raise _TypeError("end_needed: a bool is needed")
+        _end_needed[0] = flag
+
+    def _take_ends_deferred() -> int:
+        if not _local.depth or not _is_own_caller("ends_deferred"):
+            raise _refuse("ends_deferred")
+        count = _ends_deferred[0]
+        _ends_deferred[0] = 0
+        return count
 
     def _take_forgotten() -> tuple[str, ...] | bool | None:
         if not _local.depth or not _is_own_caller("forgotten"):
@@ -1350,6 +1394,9 @@ def install(
         open_cache_forget=_open_cache_forget,
         open_cache_validate=_open_cache_validate,
         forgotten=_take_forgotten,
+        defer_quiet_ends=_defer_quiet_ends,
+        end_needed=_set_end_needed,
+        ends_deferred=_take_ends_deferred,
         loaded_sources=_take_loaded,
         inside=lambda: _local.depth > 0,
     )
@@ -1765,6 +1812,67 @@ def forgotten() -> tuple[str, ...] | bool | None:
     return result
 
 
+def defer_quiet_ends(codes: frozenset[CodeType]) -> bool:
+    """From now on, an invocation's end with nothing to write is answered in the hook: a
+    ``sandbox.invocation_end`` with no arguments, raised outside the callback by one of
+    ``codes`` (the control functions'), while :func:`end_needed` is not set, never reaches the
+    callback; it is counted for :func:`ends_deferred`. Once; ``False`` (nothing deferred) in
+    learn, which writes every end, or when already done.
+
+    Raises
+    ------
+    PermissionError
+        Not installed, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> defer_quiet_ends(frozenset())  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("defer_quiet_ends")
+    result: bool = _api["defer_quiet_ends"](codes)
+    return result
+
+
+def end_needed(flag: bool) -> None:
+    """``True``: the next invocation end goes to the callback (something was reported that
+    its summary writes); ``False``: an end may be answered in the hook again.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> end_needed(True)  # doctest: +SKIP
+    """
+    if not _api:
+        raise _refuse("end_needed")
+    _api["end_needed"](flag)
+
+
+def ends_deferred() -> int:
+    """The invocation ends answered in the hook since the last call (see
+    :func:`defer_quiet_ends`); the callback marks the invocation ended for them.
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> ends_deferred()  # doctest: +SKIP
+    0
+    """
+    if not _api:
+        raise _refuse("ends_deferred")
+    result: int = _api["ends_deferred"]()
+    return result
+
+
 def loaded_sources() -> tuple[str, ...] | None:
     """The sources of the module files the core let the import system read at init since the
     last call (``None``: none); the hook adds them to what the traceback readers may read.
@@ -1782,6 +1890,22 @@ def loaded_sources() -> tuple[str, ...] | None:
         raise _refuse("loaded_sources")
     result: tuple[str, ...] | None = _api["loaded_sources"]()
     return result
+
+
+def sqlite_authorizer(authorize: Any) -> Any:
+    """SQLite's authorizer for the hook: the native core's answers every action but
+    ``SQLITE_ATTACH`` (24) with ``SQLITE_OK`` in C and hands an ``ATTACH`` to ``authorize``;
+    the Python core returns ``authorize`` itself, which answers the same (more slowly: a
+    Python call at every step of every statement).
+
+    Example
+    -------
+    >>> sqlite_authorizer(len) is len
+    True
+    """
+    if not callable(authorize):
+        raise TypeError("sqlite_authorizer: a callable is needed")
+    return authorize
 
 
 def seal_fork_exec(function: Any) -> bool:

@@ -185,6 +185,8 @@ class Reporter:
 
     def end_invocation(self, invocation: Invocation, quiet: int = 0) -> None:
         """Write the repeat counts and metrics of the invocation that ends, then reset."""
+        if not self._seen and not self._metrics:
+            return  # nothing reported since the last end (the common case): nothing to write
         repeats = {
             " ".join((k[0], k[1], k[2].replace(ARG_SEP, " "))): n - 1
             for k, n in self._seen.items()

@@ -203,6 +203,11 @@ OWN_SITES = (
     ("core.dir_module_verdict_add", "hook.py", "remember_open"),
     ("core.dir_verdict_add", "hook.py", "remember_patterns"),
     ("core.pattern_verdict_add", "hook.py", "remember_patterns"),
+    ("core.defer_quiet_ends", "hook.py", "_defer_quiet_ends"),
+    ("core.ends_deferred", "hook.py", "callback"),
+    ("core.end_needed", "hook.py", "violate"),
+    ("core.end_needed", "hook.py", "check"),
+    ("core.end_needed", "hook.py", "end_of_invocation"),
 )
 PROTECTED_ATTRIBUTES = frozenset(
     {"__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec"}
@@ -251,6 +256,12 @@ def report_init_failed(_audit: Callable[..., None] = sys.audit) -> None:
 # The control functions any process may use when it installs the sandbox itself
 # (``sandbox.install()``); the Lambda bootstrap replaces them with its own handler's code.
 DEFAULT_CONTROL = (mark_invoke_phase, begin_invocation, end_invocation, flush, report_init_failed)
+
+
+def _defer_quiet_ends(codes: frozenset[CodeType]) -> None:
+    """The control code's quiet invocation ends answered in the core (run as its frozen copy:
+    the core takes it from own code)."""
+    core.defer_quiet_ends(codes)
 
 
 def _enter_invoke_at_install() -> None:
@@ -478,6 +489,10 @@ def install_hook(
             *(kind for pair in frozen.classes for kind in pair),
         )
     )
+    if recorder is None:
+        # Enforce and alert: an invocation's end with nothing reported is answered in the core
+        # (learn writes every end: never deferred there).
+        frozen(_defer_quiet_ends)(control_codes)
     if start_phase == "invoke":
         # A Python child started during an invocation: the core moves to invoke here, from the
         # sandbox's own (frozen) code. (A control event raised from this function was refused:
@@ -720,7 +735,7 @@ def _build(
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
-    handlers, sqlite_decider = _control(
+    handlers, sqlite_decider, end_of_invocation = _control(
         status,
         state,
         current,
@@ -750,6 +765,13 @@ def _build(
                 # Module sources the core let the import system read at init: what the
                 # traceback readers may read later (files._imports_at_init's note).
                 code_module.LOADED_SOURCES.update(loaded)
+            if quiet_ends and ends_deferred():
+                # Invocation ends the core answered (nothing was reported in them): marked
+                # ended before anything reads the invocation's state.
+                end_of_invocation()
+            handler = handlers.get(event)
+            if handler is not None:
+                return handler(args, caller)  # (the control events read no path)
             changed = take_forgotten()
             if changed is not None:
                 # Names the core changed on its own (a remove, rename... a write verdict covers):
@@ -758,10 +780,9 @@ def _build(
                     for place in changed:
                         forget_below(place, False)  # (the core dropped its own answers then)
                 else:
-                    forget_everything()  # (True: more than the core's queue holds)
-            handler = handlers.get(event)
-            if handler is not None:
-                return handler(args, caller)
+                    # More than the core's queue holds: every answer of the path cache goes
+                    # (the core dropped its own answers for each name as it changed it).
+                    forget_cached_paths()
             sources = internal_sources.get(event)
             if sources is not None and (caller is None or id(caller) not in sources):
                 return violate(
@@ -882,9 +903,11 @@ def _build(
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
+    ends_deferred = core.ends_deferred
+    quiet_ends = recorder is None  # (see install_hook: learn writes every end itself)
     take_loaded = core.loaded_sources
     forget_below = paths.forget_below
-    forget_everything = paths.forget_resolved_paths
+    forget_cached_paths = paths.forget_cached_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard
 
@@ -931,6 +954,7 @@ def _violations(
     learn = mode == "learn"
     cache_has = core.cache_has
     cache_add = core.cache_add
+    end_needed = core.end_needed
     join_key = ARG_SEP.join
     from os import _exit
 
@@ -961,6 +985,7 @@ def _violations(
                 return None
             recorder.record(category, action, learned, phase, inv)
             return None
+        end_needed(True)  # the invocation's end writes a summary: the callback must see it
         reporter.report(
             category=category,
             action=action,
@@ -1007,6 +1032,7 @@ def _decider(
     cache_has = core.cache_has
     cache_add = core.cache_add
     open_cache_add = core.open_cache_add
+    end_needed = core.end_needed
     dir_verdict_add = core.dir_verdict_add
     dir_module_verdict_add = core.dir_module_verdict_add
     pattern_verdict_add = core.pattern_verdict_add
@@ -1170,6 +1196,7 @@ def _decider(
             # import of a module that is not installed fails as "not found" would).
             if mode == "enforce":
                 state["quiet"] += 1
+                end_needed(True)  # (the invocation's summary counts it)
                 return build_violation(violation_class("modules"), "modules", "import", target)
             return None
         error = violate(category, action, target, ph, detail, None)
@@ -1194,8 +1221,12 @@ def _control(
     installer_code: CodeType | None,
     violate: Callable[..., SandboxViolation | None],
     check: Callable[[str, str, str, Any], SandboxViolation | None],
-) -> tuple[dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., bool]]:
-    """The control events: honoured only when raised by the control code (the bootstrap's)."""
+) -> tuple[
+    dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., Any], Callable[[], None]
+]:
+    """The control events: honoured only when raised by the control code (the bootstrap's).
+    Also returns the sealed SQLite authorizer and the end of an invocation (for the ends the
+    core answered itself)."""
     protected_names = PROTECTED_ATTRIBUTES
     control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
@@ -1205,6 +1236,7 @@ def _control(
     phase_of = core.phase
     enter_invoke = core.enter_invoke
     kept_values: list[Any] = []  # (see on_phase)
+    end_needed = core.end_needed
 
     def trusted(caller: Any) -> bool:
         return caller is not None and id(caller) in control_ids
@@ -1274,14 +1306,20 @@ def _control(
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
             return refused("sandbox.invocation_end")
+        end_of_invocation()
+        return None
+
+    def end_of_invocation() -> None:
+        # (also for an end the core answered itself -- nothing reported since the last end,
+        # not learn: see core.defer_quiet_ends -- taken at the callback's next call)
         state["active"] = False
+        end_needed(False)  # (before the summary: a report from now on is the next end's)
         inv = current[0]
         reporter.end_invocation(inv, quiet=state["quiet"])
         state["quiet"] = 0
         if recorder is not None:
             recorder.end_invocation(inv)
             recorder.flush()
-        return None
 
     def on_flush(args: tuple[Any, ...], caller: Any) -> Any:
         if recorder is not None and trusted(caller):
@@ -1362,6 +1400,10 @@ def _control(
         return authorized
 
     sealed_authorizer = _seal(authorize)
+    # What the connections get: the native core answers every step that is not an ATTACH in
+    # C (no Python call), and hands an ATTACH to the sealed authorizer (the Python core: it
+    # is the sealed authorizer itself).
+    installed_authorizer = core.sqlite_authorizer(sealed_authorizer)
     flush_event = SQLITE_FLUSH_EVENT
 
     def trampoline(frame: Any, event: str, arg: Any) -> None:
@@ -1375,7 +1417,7 @@ def _control(
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
         if args:
             guard_connection(
-                args[0], None, sealed_trampoline, from_event=True, authorizer=sealed_authorizer
+                args[0], None, sealed_trampoline, from_event=True, authorizer=installed_authorizer
             )
         return None
 
@@ -1384,7 +1426,7 @@ def _control(
             flush_pending()  # (the previous profile function is put back, not called here)
         return None
 
-    return {
+    handlers: dict[str, Callable[[tuple[Any, ...], Any], Any]] = {
         "sandbox.status": on_status,
         "sandbox.phase": on_phase,
         "sandbox.invocation": on_invocation,
@@ -1394,7 +1436,8 @@ def _control(
         "object.__setattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
         SQLITE_FLUSH_EVENT: on_sqlite_flush,
-    }, sealed_authorizer
+    }
+    return handlers, sealed_authorizer, end_of_invocation
 
 
 def _import_guard() -> Any:

@@ -436,10 +436,16 @@ def forget_resolved_paths() -> None:
 
 
 def _forget_all() -> None:
+    forget_cached_paths()
+    _core.open_cache_clear()
+
+
+def forget_cached_paths() -> None:
+    """Drop every answer of this cache, not the core's open answers (for names the core
+    changed itself: it dropped its own answers for them then)."""
     _RESOLVED.clear()
     _BELOW.clear()
     _THROUGH_LINKS.clear()
-    _core.open_cache_clear()
 
 
 def changed_name(path: Any, dir_fd: int | None = None) -> str | None:

@@ -253,6 +253,10 @@ def _errors_plain(connection: Any, cls: Any) -> bool:
     exact ``type`` whose classes up to the first built-in one define no creation or
     finalization code (read with the raw descriptors: nothing of theirs runs)."""
     space = _type_dict(cls)
+    # The classes looked at so far: the two errors share their bases (DatabaseError, Error),
+    # each looked at once. (Exact instances of type, as every class in an exact type's MRO:
+    # `in` compares them by identity, no code of theirs runs.)
+    checked: list[Any] = []
     for name in _ERROR_MEMBERS:
         member = _mappingproxy_get(space, name)
         if _type(member) is not _MemberDescriptor:
@@ -266,6 +270,9 @@ def _errors_plain(connection: Any, cls: Any) -> bool:
             flags = _type_flags(klass)
             if not flags & _HEAPTYPE or flags & _IMMUTABLETYPE:
                 break  # built-in from here on: C slots, unchangeable
+            if klass in checked:
+                continue
+            _append_list(checked, klass)
             klass_space = _type_dict(klass)
             for hook in _CREATION_HOOKS:
                 if _mappingproxy_get(klass_space, hook) is not None:

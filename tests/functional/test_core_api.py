@@ -2089,3 +2089,193 @@ def test_kernel_calls_load_what_they_are_given_before_install_only(
     else:
         assert result["after"][0] == ["ok", 0]
         assert result["after_calls"] == "ctypes_calls"
+
+
+def test_quiet_invocation_ends_are_answered_and_counted(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core whose control code's invocation ends may be answered (defer_quiet_ends, from
+    # the sandbox's own code), in enforce
+    body = """
+    out = {"ends": 0, "taken": []}
+    EVENTS = {"sandbox.invocation_end", "zz.defer", "zz.take", "zz.need", "zz.calm"}
+    def callback(event, args, caller):
+        if event == "zz.defer":
+            out["deferred"] = core.defer_quiet_ends(frozenset({control.__code__}))
+            out["again"] = core.defer_quiet_ends(frozenset({control.__code__}))
+        elif event == "zz.take":
+            out["taken"].append(core.ends_deferred())
+        elif event == "zz.need":
+            core.end_needed(True)
+        elif event == "zz.calm":
+            core.end_needed(False)
+        else:
+            out["ends"] += 1
+    def control():
+        sys.audit("sandbox.invocation_end")
+    def other():
+        sys.audit("sandbox.invocation_end")
+    def with_args():
+        sys.audit("sandbox.invocation_end", 1)
+    core.install(frozenset(EVENTS), callback, frozenset({callback.__code__}), "enforce")
+    control()
+    out["before"] = out["ends"]
+    sys.audit("zz.defer")
+    control(); control()
+    out["quiet"] = out["ends"]
+    sys.audit("zz.take"); sys.audit("zz.take")
+    other(); with_args()
+    out["foreign"] = out["ends"]
+    sys.audit("zz.need")
+    control()
+    out["needed"] = out["ends"]
+    sys.audit("zz.calm")
+    control()
+    out["calm"] = out["ends"]
+    sys.audit("zz.take")
+    for name, call in (("take_outside", core.ends_deferred),
+                       ("need_outside", lambda: core.end_needed(True))):
+        try:
+            call()
+        except PermissionError:
+            out[name] = "PermissionError"
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN before defer_quiet_ends every end reaches the callback
+    assert result["before"] == 1
+    # AND after it the control code's ends are answered and counted, taken once
+    assert result["deferred"] is True and result["again"] is False
+    assert result["quiet"] == 1 and result["taken"][:2] == [2, 0]
+    # AND an end from other code, or with arguments, reaches the callback
+    assert result["foreign"] == 3
+    # AND so does the control code's while an end is needed (something was reported)
+    assert result["needed"] == 4
+    # AND once it no longer is, its end is answered again
+    assert result["calm"] == 4 and result["taken"][2] == 1
+    # AND the count and the flag are the sandbox's own, inside the callback only
+    assert result["take_outside"] == result["need_outside"] == "PermissionError"
+
+
+def test_learn_never_defers_an_invocation_end(kind: str, tmp_path: Path) -> None:
+    # GIVEN a core in learn (its recorder writes every end)
+    body = """
+    out = {"ends": 0}
+    def callback(event, args, caller):
+        if event == "zz.defer":
+            out["deferred"] = core.defer_quiet_ends(frozenset({control.__code__}))
+        else:
+            out["ends"] += 1
+    def control():
+        sys.audit("sandbox.invocation_end")
+    core.install(frozenset({"sandbox.invocation_end", "zz.defer"}), callback,
+                 frozenset({callback.__code__}), "learn")
+    sys.audit("zz.defer")
+    control()
+    try:
+        core.defer_quiet_ends(frozenset())
+    except PermissionError:
+        out["foreign"] = "PermissionError"
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN nothing is deferred: the end reaches the callback
+    assert result == {"deferred": False, "ends": 1, "foreign": "PermissionError"}
+
+
+def test_sqlite_authorizer_answers_every_action_but_attach(kind: str, tmp_path: Path) -> None:
+    # GIVEN the authorizer the core makes of the hook's (which answers ATTACH itself)
+    body = """
+    import sqlite3
+    calls = []
+    def authorize(action, arg1, arg2, database, source):
+        calls.append([action, arg1])
+        if action != 24:
+            return 0
+        return 1 if arg1 and "denied" in arg1 else 0
+    made = core.sqlite_authorizer(authorize)
+    db = sqlite3.connect(":memory:")
+    db.set_authorizer(made)
+    db.execute("CREATE TABLE t (x)")
+    db.execute("INSERT INTO t VALUES (1)")
+    rows = db.execute("SELECT x FROM t").fetchall()
+    db.execute("ATTACH DATABASE ':memory:' AS fine")
+    try:
+        db.execute("ATTACH DATABASE 'denied.db' AS no")
+        refused = False
+    except sqlite3.DatabaseError:
+        refused = True
+    attached = [c for c in calls if c[0] == 24]
+    others = len([c for c in calls if c[0] != 24])
+    direct = [made(1, None, None, "main", None), made(2**70, None, None, None, None),
+              made("odd", 1, 2, 3, 4)]
+    try:
+        core.sqlite_authorizer(None)
+    except TypeError:
+        direct.append("TypeError")
+    emit(rows=rows, refused=refused, attached=attached, others=others, direct=direct,
+         last=calls[-1], exists=os.path.exists("denied.db"))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN statements run, and each ATTACH reached the hook's authorizer, which refused one
+    assert result["rows"] == [[1]] and result["refused"] is True and not result["exists"]
+    assert result["attached"] == [[24, ":memory:"], [24, "denied.db"]]
+    # AND every other action is answered SQLITE_OK: in C by the native core (the hook's
+    # authorizer never runs), by the hook's own authorizer with the Python core
+    if kind == "python":
+        assert result["others"] > 0
+    else:
+        assert result["others"] == 0
+    # AND what is not an exact int goes to the hook's authorizer (whose answer it is)
+    assert result["direct"][:2] == [0, 0]
+    assert result["direct"][2:] == [0, "TypeError"] and result["last"] == ["odd", 1]
+
+
+def test_a_descriptors_folder_is_the_one_it_is_open_on_now(kind: str, tmp_path: Path) -> None:
+    # GIVEN list and read patterns for the folders jobs/job-* (as the hook keeps them), and a
+    # folder the core let be opened by its name (the native core then names a descriptor on
+    # it by that name, checked with an lstat, instead of reading /proc)
+    body = """
+    base = os.path.abspath("t")
+    os.mkdir(base)
+    P = base + "/jobs"
+    os.mkdir(P)
+    for d in ("job-1", "job-2"):
+        os.mkdir(P + "/" + d)
+    out = {"seen": 0}
+    EVENTS = {"open", "os.scandir", "zz.add"}
+    def callback(event, args, caller):
+        if event == "zz.add":
+            st = os.stat(P)
+            for a, d in (("read", 1), ("read", 0), ("list", 0)):
+                core.pattern_verdict_add(P, "job-*", a, d, (st.st_dev, st.st_ino))
+        else:
+            out["seen"] += 1
+    core.install(frozenset(EVENTS), callback, frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.add")
+    def asked(tag, fn):
+        before = out["seen"]
+        fn()
+        out[tag] = out["seen"] - before   # 0: the core answered; 1: the callback
+    fds = {}
+    asked("open_job", lambda: fds.update(job=os.open(P + "/job-1", os.O_RDONLY)))
+    asked("scandir", lambda: os.scandir(fds["job"]).close())
+    # the folder renamed where the core does not see it (no os.rename event here)
+    os.rename(P + "/job-1", P + "/moved-1")
+    fds["moved"] = os.open(P + "/moved-1", os.O_RDONLY)
+    asked("scandir_moved", lambda: os.scandir(fds["moved"]).close())
+    # ...and another folder made at the old name
+    os.mkdir(P + "/job-1")
+    fds["third"] = os.open(P + "/moved-1", os.O_RDONLY)
+    asked("scandir_old_name_reused", lambda: os.scandir(fds["third"]).close())
+    asked("open_new", lambda: fds.update(new=os.open(P + "/job-1", os.O_RDONLY)))
+    asked("scandir_new", lambda: os.scandir(fds["new"]).close())
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN a listing through a descriptor on a covered folder is answered by the core
+    assert result["open_job"] == 0 and result["scandir"] == 0
+    # AND once the folder is elsewhere (moved unseen), its listing is decided by where it is
+    # now -- a name no pattern covers: the callback -- even with a new folder at the old name
+    assert result["scandir_moved"] == 1
+    assert result["scandir_old_name_reused"] == 1
+    # AND the new folder at the covered name is answered again
+    assert result["open_new"] == 0 and result["scandir_new"] == 0

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import REPO, RunChild, profile_doc
 
 EMPTY = profile_doc()
@@ -122,6 +124,63 @@ def test_findings_are_deduplicated_and_never_silent(child: RunChild, tmp_path: P
     metrics = result.of_type("sandbox.metrics")
     assert [(m["category"], m["blocked"]) for m in metrics] == [("files", 50)]
     assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambda-sandbox"
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("mode", ["enforce", "alert"])
+def test_an_invocation_end_writes_its_summary_when_something_was_reported(
+    child: RunChild, tmp_path: Path, mode: str, core: str
+) -> None:
+    # GIVEN enforce or alert, either core, and invocations with and without refused accesses
+    # (an end with nothing reported is answered by the core: see core.defer_quiet_ends)
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, sys
+        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        sandbox.install(mode=MODE, profile="profile.json")
+        hook.mark_invoke_phase()
+        def refused_twice():
+            for _ in range(2):
+                try:
+                    open("secret.txt").read()
+                except (PermissionError, FileNotFoundError):
+                    pass
+        for number, work in enumerate([None, refused_twice, None, refused_twice, None], 1):
+            hook.begin_invocation(f"req-{number}", {})
+            if work is not None:
+                work()
+            hook.end_invocation()
+            print(f"ended req-{number}", flush=True)
+        try:
+            sys.audit("sandbox.invocation_end")
+        except PermissionError as exc:
+            print("forged end:", type(exc).__name__)
+        print("status", sandbox.status()["invocations"])
+        """.replace("MODE", repr(mode)),
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN each invocation that reported writes its summary at its own end (before the next
+    # one starts), and the quiet ones write none
+    order = [
+        line if not line.startswith("{") else json.loads(line).get("type")
+        for line in result.stdout.splitlines()
+    ]
+    ends = [i for i, item in enumerate(order) if str(item).startswith("ended")]
+    summaries = [i for i, item in enumerate(order) if item == "sandbox.finding.summary"]
+    assert len(ends) == 5, result.stderr
+    assert [sum(1 for s in summaries if s < end) for end in ends] == [0, 1, 1, 2, 2]
+    assert [s["request_id"] for s in result.of_type("sandbox.finding.summary")] == [
+        "req-2",
+        "req-4",
+    ]
+    # AND every start after a quiet end was accepted (not taken for a nested one)
+    assert result.lines[-1] == "status 5"
+    # AND an end raised by the function's own code is refused as before
+    if mode == "enforce":
+        assert "forged end: PermissionViolation" in result.lines
+    tamper = [f for f in result.findings if f.get("action") == "tamper"]
+    assert [f["target"] for f in tamper] == ["control event sandbox.invocation_end"]
 
 
 def test_on_violation_exit_ends_the_process(child: RunChild, tmp_path: Path) -> None:

@@ -74,6 +74,9 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.module_verdict_add",
         "core.open_cache_add",
         "core.dir_verdict_add",
+        "core.defer_quiet_ends",
+        "core.ends_deferred",
+        "core.end_needed",
         "core.dir_module_verdict_add",
         "core.pattern_verdict_add",
     }
