@@ -280,17 +280,22 @@ print("later hook ran inside the sandbox's callback", bool(inside))
 """
 
 
-def test_a_granted_later_audit_hook_is_not_run_inside_the_callback(
-    child: RunChild, tmp_path: Path
-) -> None:
-    # GIVEN a profile that grants an audit hook (an APM library's, at its install site) whose
-    # callbacks the function's code may register
+def _grant_a_later_hook(tmp_path: Path) -> None:
+    """An APM-like module whose install() adds an audit hook, and a profile granting it."""
     (tmp_path / "apm.py").write_text("import sys\ndef install(cb):\n    sys.addaudithook(cb)\n")
     doc = profile_doc(
         code=[{"action": "hook", "target": "{task}/apm.py:install", "phase": "any"}],
         modules=[{"action": "import", "target": "apm", "phase": "any"}],
     )
     (tmp_path / "profile.json").write_text(json.dumps(doc))
+
+
+def test_a_granted_later_audit_hook_is_not_run_inside_the_callback(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a profile that grants an audit hook (an APM library's, at its install site) whose
+    # callbacks the function's code may register
+    _grant_a_later_hook(tmp_path)
     # WHEN a decision of the sandbox's raises events of its own (a frame walk, a listing)
     result = child(LATER_HOOK, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
     # THEN (native core) CPython's calls of the later hook for them are refused by the frame
@@ -324,12 +329,7 @@ def test_a_frameless_later_hook_inside_the_callback_is_not_taken_for_the_sandbox
 ) -> None:
     # GIVEN the profile granting a later audit hook, and a C function registered as that hook
     # which raises a command event for every event it is called with
-    (tmp_path / "apm.py").write_text("import sys\ndef install(cb):\n    sys.addaudithook(cb)\n")
-    doc = profile_doc(
-        code=[{"action": "hook", "target": "{task}/apm.py:install", "phase": "any"}],
-        modules=[{"action": "import", "target": "apm", "phase": "any"}],
-    )
-    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    _grant_a_later_hook(tmp_path)
     # WHEN a decision of the sandbox's raises events of its own (its frame lookups), so that
     # the hook raises `os.system` inside the callback with a frame of the sandbox innermost
     result = child(FRAMELESS_LATER_HOOK, env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"})
