@@ -20,6 +20,7 @@ from .categories import ARG_SEP
 from .decoders import code as _code_module
 from .roots import Roots
 from .sinks import LineSink, encode_text
+from .values import code_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Reporter:
         while frame is not None:
             code = frame.f_code
             if id(code) not in own:
-                filename = code.co_filename
+                filename = code_text(code.co_filename)
                 if fallback is None:
                     fallback = frame
                 if not filename.startswith(self._library_dirs) and not filename.startswith(
@@ -101,7 +102,7 @@ class Reporter:
         chosen = frame or fallback
         if chosen is None:
             return "<unknown>"
-        filename = _code_module._norm(chosen.f_code.co_filename)
+        filename = _code_module._norm(code_text(chosen.f_code.co_filename))
         return self.roots.to_symbolic(filename) + ":" + str(chosen.f_lineno)
 
     def rule_hint(self, category: str, action: str, target: str, phase: str) -> str:
@@ -233,9 +234,31 @@ class Reporter:
                 "function": self.function,
                 "request_id": invocation.request_id,
                 "event": event,
-                "error": type(error).__name__ + ": " + str(error),
+                "error": code_text(_type_name(type(error))) + ": " + _error_text(error),
             }
         )
+
+
+_type_name = type.__dict__["__name__"].__get__
+_exception_args = BaseException.__dict__["args"].__get__
+_int_text = int.__repr__
+
+
+def _error_text(error: BaseException) -> str:
+    """The arguments of an exception the hook caught, as text, with none of its code run (an
+    error raised by an object of the function's may carry a ``__str__`` or a text subclass of
+    its own): exact ``str`` and ``int`` arguments, the type's name of any other."""
+    parts = []
+    args = _exception_args(error)
+    for arg in args[:3] if type(args) is tuple else ():
+        kind = type(arg)
+        if kind is str:
+            parts.append(arg)
+        elif kind is int:
+            parts.append(_int_text(arg))
+        else:
+            parts.append("<" + code_text(_type_name(kind)) + ">")
+    return ", ".join(parts)
 
 
 def emf(function: str, category: str, counts: dict[str, int]) -> dict[str, Any]:

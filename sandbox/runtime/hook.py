@@ -1147,6 +1147,10 @@ def _decider(
         category: str, action: str, target: str, detail: Any, raw: tuple[Any, ...] | None = None
     ) -> SandboxViolation | None:
         ph = phase_of()
+        if type(target) is not str:
+            # (every decoder hands on exact text; anything else -- a str subclass of the
+            # function's, whose methods are its code -- is never looked at, only refused)
+            target = UNDECODABLE + "a target that is not plain text"
         if target.startswith(UNDECODABLE):
             return violate(
                 category, action, target, ph, detail, "an argument the sandbox cannot read"

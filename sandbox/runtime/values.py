@@ -396,6 +396,36 @@ def as_text(value: object) -> str | None:
     return None
 
 
+_str_text = str.__str__  # (str's own slot: a subclass's text copied, none of its methods run)
+_issubclass = issubclass
+
+
+def code_text(value: object, default: str = "<unknown>") -> str:
+    """An exact ``str`` of a code object's text attribute (``co_filename``, ``co_name``,
+    ``co_qualname``), or ``default`` when it is no text.
+
+    Those are ``str`` subclasses where the function made them so (``compile()`` at init keeps
+    a subclass as the file name; ``_imp._fix_co_filename`` sets one on an existing code object,
+    with no audit event): a method or operator of such an object -- ``startswith``, ``==``,
+    ``+`` -- is code of the function's, a C function among them pushes no frame. The hook
+    works on a copy made with ``str``'s own slot.
+
+    Example
+    -------
+    >>> class Text(str):
+    ...     def startswith(self, *args):
+    ...         raise RuntimeError("ran")
+    >>> type(code_text(Text("/app.py"))) is str
+    True
+    """
+    kind = _type(value)
+    if kind is _str:
+        return value  # type: ignore[return-value]
+    if _issubclass(kind, _str):
+        return _str_text(value)
+    return default
+
+
 def stat_identity(st: os.stat_result) -> tuple[int, int, int, int, int, int, int]:
     """What a file's identity is for the exec verdicts: (device, inode, link count, change
     time ns, modification time ns, size, mode) of a stat result -- ``core.file_identity``'s

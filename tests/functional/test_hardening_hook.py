@@ -1288,3 +1288,41 @@ for name in ("/dev/null/<shape>", "/dev/null/../../etc/passwd"):
     # THEN the kernel refuses each (nothing below /dev/null can be opened), with no finding
     assert result.lines[-2:] == ["/dev/null/<shape> ENOTDIR", "/dev/null/../../etc/passwd ENOTDIR"]
     assert not [f for f in result.findings if "/dev/null" in f.get("target", "")]
+
+
+ROUND18_TEXT_OF_THE_FUNCTIONS = """
+import functools
+grabbed = []
+class Text(str):
+    pass
+def touch(path):
+    return open(path)
+def compile_it():
+    return compile("1 + 1", "<zz>", "eval")
+# (no audit event: the code objects' file names become text of the function's)
+sys.modules["_imp"]._fix_co_filename(touch.__code__, Text("/tmp/zz_attack.py"))
+sys.modules["_imp"]._fix_co_filename(compile_it.__code__, Text("<zz>"))
+# Its methods and operators are C functions: no frame of their own
+Text.startswith = functools.partial(dict.fromkeys, map(grabbed.append, map(sys._getframe, range(7))))
+key = "files\\x1fread\\x1finvoke\\x1f" + os.path.abspath("secret.txt")
+Text.__add__ = {":": Text("<zz>:x")}.get
+Text.__eq__ = functools.partial(dict.fromkeys, map(core.cache_add, [key]))
+attempt("site", lambda: touch("secret.txt"))
+attempt("target", compile_it)
+print("frames", len(grabbed))
+attempt("read", lambda: open("secret.txt").read())
+"""
+
+
+def test_round18_text_of_the_functions_in_a_code_object_runs_nothing_in_the_hook(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN code objects whose file names are a str subclass of the function's, its methods C
+    # functions that grab frames or add to the core's cache
+    attack = "from sandbox.runtime import core\n" + ROUND18_TEXT_OF_THE_FUNCTIONS
+    # WHEN the sandbox reports and decides for that code
+    result = _run(child, tmp_path, attack)
+    outcomes = _outcomes(result)
+    # THEN none of those methods ran inside the hook: no frame, no allowance
+    assert "frames 0" in result.lines, result.stdout + result.stderr
+    assert outcomes.get("read") == "REFUSED", result.stdout + result.stderr

@@ -34,7 +34,7 @@ import sys
 
 from ..paths import absolute as _absolute
 from ..paths import realpath as _realpath
-from ..values import as_text
+from ..values import as_text, code_text
 from .shape import features as _features
 
 TYPE_CHECKING = False
@@ -186,8 +186,8 @@ def caller_site(depth: int = 1) -> str:
     if frame is None:
         return _NO_SITE
     code = frame.f_code
-    name = _getattr(code, "co_qualname", code.co_name)
-    return _norm(code.co_filename) + ":" + name
+    name = code_text(_getattr(code, "co_qualname", code.co_name))
+    return _norm(code_text(code.co_filename)) + ":" + name
 
 
 def importing(frame: FrameType | None) -> str | None:
@@ -322,13 +322,13 @@ def _site_of(caller: Any) -> str:
     itself when the core named it and it is not the sandbox's own (then it is the innermost
     frame the walk would stop at), else the walk."""
     if _type(caller) is _CodeType and _id(caller) not in OWN_IDS:
-        filename = caller.co_filename
-        normed = _dict_get(_NORMED, filename) if _type(filename) is _str else None
+        filename = code_text(caller.co_filename)
+        normed = _dict_get(_NORMED, filename)
         if normed is None:
             normed = _norm(filename)
-            if _type(filename) is _str and _len(_NORMED) < _NORMED_LIMIT:
+            if _len(_NORMED) < _NORMED_LIMIT:
                 _NORMED[filename] = normed
-        return normed + ":" + _getattr(caller, "co_qualname", caller.co_name)
+        return normed + ":" + code_text(_getattr(caller, "co_qualname", caller.co_name))
     return caller_site(2)
 
 
@@ -370,9 +370,9 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
 
 def _exec(args: tuple[Any, ...]) -> list[Access] | None:
     code = args[0]
-    if _type(code) is not _CodeType or code.co_name != "<module>":
+    if _type(code) is not _CodeType or code_text(code.co_name) != "<module>":
         return None  # a string was compiled (decided there); a function body runs as a call
-    filename = code.co_filename
+    filename = code_text(code.co_filename)
     if _type(filename) is not _str or not _str_startswith(filename, "/"):
         # "<string>" and friends: compiled from source at a call site (decided there),
         # unmarshalled or built by hand (decided there too); "<frozen …>": the interpreter's own.
@@ -399,7 +399,7 @@ def _construct(args: tuple[Any, ...]) -> list[Access] | None:
     if (
         site in ANNOTATE_CALL_SITES
         and _type(code) is _CodeType
-        and code.co_name == _ANNOTATE
+        and code_text(code.co_name) == _ANNOTATE
         and _id(code) not in OWN_IDS
     ):
         # annotationlib running a compiler-generated __annotate__ with stand-in globals

@@ -12,7 +12,7 @@ from __future__ import annotations
 import _socket
 
 from ..categories import UNDECODABLE
-from ..values import HOST_MAX, as_int, as_path, as_text, lookup, undecodable
+from ..values import HOST_MAX, as_int, as_path, as_text, code_text, lookup, undecodable
 from .code import caller_frame as _caller_frame
 from .files import target_of
 
@@ -198,7 +198,7 @@ def _socket_codes() -> list[Any]:
     for key, value in _mappingproxy_items(_type_dict(cls)):
         if _type(key) is _str and key in _SOCKET_METHODS and _type(value) is _FunctionType:
             code = _function_code(value)
-            if code.co_filename == _SOCKET_PY:
+            if code_text(code.co_filename) == _SOCKET_PY:
                 found[key] = code
     if "__init__" not in found:
         return []

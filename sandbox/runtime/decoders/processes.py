@@ -33,6 +33,7 @@ from ..values import (
     as_int,
     as_path,
     as_text,
+    code_text,
     lookup,
     lookup_all,
     undecodable,
@@ -737,7 +738,9 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
             method = _class_attribute(popen, "_execute_child")
             if _type(method) is _FunctionType:
                 code = _function_code(method)
-                if code.co_filename == _SUBPROCESS_PY:  # (not a module planted under its name)
+                if (
+                    code_text(code.co_filename) == _SUBPROCESS_PY
+                ):  # (not a module planted under its name)
                     _EXECUTE_CHILD.append(code)
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
