@@ -13,6 +13,7 @@ installed Lambda Python (3.10-3.14; 3.14 from ``make python3.14``).
 from __future__ import annotations
 
 import importlib.util
+import errno
 import json
 import os
 import shutil
@@ -829,7 +830,11 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     assert (result["new_phase"], result["readd_invoke"]) == (1, 1)
     # AND once validating, a verdict holds only while the folder's name leads to the same
     # folder: swapped for a link by another process, the next new name reaches the callback
-    assert (result["validating_first"], result["validating_new"]) == (1, 0)
+    if kind != "native-arm64":
+        # (qemu-user resolves "/" to its sysroot for an open of it: the core's walk from the
+        # root with no link on the way finds no such folder there and leaves the name to the
+        # callback -- the safe way; the answer itself is checked on the real kernels)
+        assert (result["validating_first"], result["validating_new"]) == (1, 0)
     assert result["after_swap"] == 1
 
 
@@ -1528,7 +1533,8 @@ def test_pattern_verdicts_answer_the_names_of_new_sibling_folders(
     # folder's name leads to that folder: swapped for a link by another process, the
     # callback decides again
     assert result["added_without_identity"] == [False] * 4
-    assert result["validating"] == 0
+    if kind != "native-arm64":  # (qemu-user's sysroot: see the directory verdicts' test)
+        assert result["validating"] == 0
     assert result["after_swap"] == 1
 
 
@@ -2056,7 +2062,9 @@ def test_kernel_calls_load_what_they_are_given_before_install_only(
     native = kind != "python"
     # THEN the native core makes them itself, the Python core through _ctypes
     assert result["calls"] == ("_core" if native else "ctypes_calls")
-    # AND both refuse the same arguments the same way (OSError with the kernel's errno)
+    # AND both refuse the same arguments the same way (OSError with the kernel's errno;
+    # qemu-user does not pass Landlock's system calls to the host kernel: ENOSYS there)
+    landlock_errno = errno.ENOSYS if kind == "native-arm64" else errno.EBADF
     assert result["bad"] == [
         ["ValueError", None],
         ["ValueError", None],
@@ -2066,10 +2074,10 @@ def test_kernel_calls_load_what_they_are_given_before_install_only(
         ["TypeError", None],
         ["OverflowError", None],
         ["OverflowError", None],
-        ["OSError", 9],  # EBADF
+        ["OSError", landlock_errno],
         ["OverflowError", None],
         ["OverflowError", None],
-        ["OSError", 9],
+        ["OSError", landlock_errno],
     ]
     # AND the program and the ruleset are loaded: no_new_privs, a filter, writes confined
     assert result["nnp"] == ["ok", None]
