@@ -12,8 +12,8 @@ installed Lambda Python (3.10-3.14; 3.14 from ``make python3.14``).
 
 from __future__ import annotations
 
-import importlib.util
 import errno
+import importlib.util
 import json
 import os
 import shutil
