@@ -35,7 +35,7 @@ from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import attach_targets, flush_pending, guard_connection
-from .values import lookup
+from .values import forget_frames, lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -174,8 +174,7 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/code.py", "importing"),
     ("object.__getattr__", "decoders/code.py", "_from_import_system"),
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
-    ("open", "decoders/code.py", "_module_bytecode"),
-    ("open", "decoders/code.py", "_is_file_content"),
+    ("open", "decoders/code.py", "_file_head"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),
     ("object.__getattr__", "decoders/network.py", "_adopting"),
     ("object.__getattr__", "decoders/network.py", "_socket_codes"),
@@ -869,7 +868,8 @@ def _build(
                         apply_env(detail[1], detail[2])  # allowed: the copy follows
                 if event == FORK_EXEC_EVENT and mode == "enforce":
                     remember_exec(args, accesses)
-            except Exception as exc:  # a bug of the sandbox's own
+            except Exception as exc:  # a bug of the sandbox's own (or an error of the function's)
+                forget_frames(exc)  # (first: it may be one the function holds)
                 reporter.internal_error(event, exc, invocation())
                 if mode == "enforce":
                     return build_violation(PermissionViolation, "sandbox", "error", event)
@@ -879,6 +879,7 @@ def _build(
             # a bug of the sandbox's, reported; enforce refuses. (What escapes even this --
             # the report failing too -- the core replaces with a PermissionError of its own:
             # no exception leaves the hook with the callback's frames in it.)
+            forget_frames(exc)
             reporter.internal_error(event, exc, invocation())
             if mode == "enforce":
                 return build_violation(PermissionViolation, "sandbox", "error", event)

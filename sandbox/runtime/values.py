@@ -72,6 +72,12 @@ _type_dict = type.__dict__["__dict__"].__get__
 _mro = type.__dict__["__mro__"].__get__
 
 
+def _derives_from_int(kind: type) -> bool:
+    # By identity: `int in mro` compares with `==`, and a metaclass of the function's defines
+    # what `==` of its classes does (round 19: a C function there raised inside the hook).
+    return any(base is _int for base in _mro(kind))
+
+
 def _lookup(kind: type, name: str) -> object:
     for klass in _mro(kind):
         found = _type_dict(klass).get(name)
@@ -378,7 +384,7 @@ def as_int(value: object) -> int | None:
     overridable ``__class__``).
     """
     kind = _type(value)
-    if kind is _int or kind is _bool or _int in _mro(kind):
+    if kind is _int or kind is _bool or _derives_from_int(kind):
         return _int_index(value)  # type: ignore[arg-type]
     return None
 
@@ -424,6 +430,47 @@ def code_text(value: object, default: str = "<unknown>") -> str:
     if _issubclass(kind, _str):
         return _str_text(value)
     return default
+
+
+_exception_slots = BaseException.__dict__
+_traceback_of = _exception_slots["__traceback__"].__get__
+_set_traceback = _exception_slots["__traceback__"].__set__
+_context_of = _exception_slots["__context__"].__get__
+_set_context = _exception_slots["__context__"].__set__
+_cause_of = _exception_slots["__cause__"].__get__
+_set_cause = _exception_slots["__cause__"].__set__
+
+
+def forget_frames(error: BaseException) -> None:
+    """Drop the traceback of ``error`` and of every exception chained to it, through
+    ``BaseException``'s own slots (no method of the exception's class runs).
+
+    An exception raised inside the hook by an object of the function's (a C function on its
+    class: no frame) may be one the function holds: its ``__traceback__`` would lead it to the
+    hook's frames, and their locals to everything the hook decides with (red-team round 19).
+    The hook forgets them before it does anything else with an exception it caught.
+
+    Example
+    -------
+    >>> try:
+    ...     raise ValueError("x")
+    ... except ValueError as exc:
+    ...     forget_frames(exc)
+    ...     print(exc.__traceback__)
+    None
+    """
+    seen: list[object] = []
+    pending: list[object] = [error]
+    while pending and _len(seen) < 64:
+        item = pending.pop()
+        if item is None or any(item is s for s in seen):  # (the slots hold exceptions only)
+            continue
+        seen.append(item)
+        pending.append(_context_of(item))
+        pending.append(_cause_of(item))
+        _set_traceback(item, None)
+    _set_context(error, None)
+    _set_cause(error, None)
 
 
 def stat_identity(st: os.stat_result) -> tuple[int, int, int, int, int, int, int]:
@@ -492,7 +539,7 @@ def as_path(value: object) -> str | int | None:
         return value  # type: ignore[return-value]
     if kind is _bytes:
         return _bytes_decode(value, _fs_encoding, _fs_errors)  # type: ignore[arg-type]
-    if kind is _int or kind is _bool or _int in _mro(kind):
+    if kind is _int or kind is _bool or _derives_from_int(kind):
         return _int_index(value)  # type: ignore[arg-type]
     if kind is _DirEntry and _dir_entry_path is not None:
         path = _dir_entry_path.__get__(value)  # the C struct member: what os.fspath() returns

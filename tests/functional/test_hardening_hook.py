@@ -1326,3 +1326,75 @@ def test_round18_text_of_the_functions_in_a_code_object_runs_nothing_in_the_hook
     # THEN none of those methods ran inside the hook: no frame, no allowance
     assert "frames 0" in result.lines, result.stdout + result.stderr
     assert outcomes.get("read") == "REFUSED", result.stdout + result.stderr
+
+
+ROUND19_EXCEPTION_OF_THE_FUNCTIONS = """
+import functools
+held = RuntimeError("the function's")
+def _spent():
+    yield
+spent = _spent()
+spent.close()
+class Meta(type):
+    pass
+# A C function as the metaclass's ==: raises the exception the function holds, no frame
+Meta.__eq__ = functools.partial(dict.fromkeys, map(spent.throw, [held]))
+class Port(int, metaclass=Meta):
+    pass
+s = socket.socket()
+attempt("connect", lambda: s.connect(("127.0.0.1", Port(9))))
+s.close()
+print("frames", 0 if held.__traceback__ is None else 1)
+"""
+
+
+def test_round19_an_exception_of_the_functions_leaves_the_hook_without_its_frames(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a port of an int class whose metaclass's == is a C function raising an exception
+    # the function holds
+    # WHEN the sandbox decides the connect
+    result = _run(child, tmp_path, ROUND19_EXCEPTION_OF_THE_FUNCTIONS)
+    # THEN the port's class is read by identity (no == of the function's runs), and no
+    # exception the hook handles keeps a traceback into it
+    assert "frames 0" in result.lines, result.stdout + result.stderr
+
+
+ROUND19_KEY_OF_THE_FUNCTIONS_IN_A_FRAMES_LOCALS = """
+import functools, io, marshal
+import importlib._bootstrap_external as external
+opened = []
+class Key:
+    def __hash__(self):
+        return hash("bytecode_path")
+# A C function as ==: opens the secret when the hook's read of the frame's locals compares it
+Key.__eq__ = functools.partial(dict.fromkeys, map(opened.append, map(io.open, ["secret.txt"], ["rb"])))
+class Loader:
+    def get_filename(self, name):
+        return "/nonexistent/x.py"
+    def path_stats(self, path):
+        space = sys._getframe(1).f_locals  # get_code's locals (a persistent dict before 3.13)
+        space.pop("bytecode_path", None)
+        space[Key()] = 0
+        return {"mtime": 0, "size": 0}
+    def get_data(self, path):
+        return external.MAGIC_NUMBER + bytes(12) + marshal.dumps(None)
+external.memoryview = functools.partial(marshal.loads)  # the unmarshal under get_code's frame
+try:
+    attempt("get_code", lambda: external.SourceLoader.get_code(Loader(), "x"))
+finally:
+    del external.memoryview
+print("opened", len(opened))
+"""
+
+
+def test_round19_a_key_of_the_functions_runs_under_no_own_open(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a key of the function's in an import-system frame's locals whose == is a C function
+    # opening the secret (no frame: it runs under the sandbox's function reading the locals)
+    # WHEN the sandbox decides the unmarshal under that frame
+    result = _run(child, tmp_path, ROUND19_KEY_OF_THE_FUNCTIONS_IN_A_FRAMES_LOCALS)
+    # THEN the function reading the locals has no `open` of its own (only the module-file
+    # reader does, which calls nothing of the function's): the open is decided, and refused
+    assert "opened 0" in result.lines, result.stdout + result.stderr

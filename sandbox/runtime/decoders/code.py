@@ -305,16 +305,25 @@ def annotation_expression(source: object) -> bool:
     return True
 
 
+def _file_head(path: str, limit: int) -> bytes | None:
+    """The first ``limit`` bytes of the file at ``path`` (an exact str), or None.
+
+    The one function of this module whose ``open`` the core takes for the sandbox's own
+    (hook.OWN_SITES): it calls nothing of the function's, so nothing of the function's can run
+    under it (its callers read frames' locals, where a key of the function's may compare)."""
+    try:
+        with _open(path, "rb") as handle:
+            content = handle.read(limit)
+    except (OSError, ValueError):
+        return None
+    return content if _type(content) is _bytes else None
+
+
 def _is_file_content(source: object, path: str) -> bool:
     """Whether ``source`` is exactly the bytes of the file at ``path`` (at most MAX_MODULE)."""
     if _type(source) is not _bytes or _len(source) > MAX_MODULE:
         return False
-    try:
-        with _open(path, "rb") as handle:
-            content = handle.read(MAX_MODULE + 1)
-    except (OSError, ValueError):
-        return False
-    return _type(content) is _bytes and content == source
+    return _file_head(path, MAX_MODULE + 1) == source
 
 
 def _site_of(caller: Any) -> str:
@@ -437,12 +446,8 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool:
     data = args[0]
     if _type(data) is not _bytes or _len(data) > MAX_MODULE:
         return False
-    try:
-        with _open(path, "rb") as handle:
-            content = handle.read(MAX_MODULE + _PYC_HEADER + 1)
-    except (OSError, ValueError):
-        return False
-    return _type(content) is _bytes and content[_PYC_HEADER:] == data
+    content = _file_head(path, MAX_MODULE + _PYC_HEADER + 1)
+    return content is not None and content[_PYC_HEADER:] == data
 
 
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
