@@ -1173,6 +1173,26 @@ try:
 except (AttributeError, TypeError):
     pass
 """,
+    # a data descriptor of C functions set as a field of a node class the ast module patches
+    # (the parser sets the field on every node: round 20)
+    "node-field-descriptor": """
+import ast, typing, functools, itertools
+class Sink:
+    write = functools.partial(
+        dict.fromkeys, map(ran.append, itertools.starmap(core.inside, itertools.repeat((), 1)))
+    )
+class Field:
+    __set__ = functools.partial(print, file=Sink())
+    __get__ = functools.partial(getattr, None.__class__, "__doc__")
+missing = object()
+before = ast.Constant.__dict__.get("kind", missing)
+ast.Constant.kind = Field()
+attempt("trigger", lambda: typing.ForwardRef("1"))
+if before is missing:
+    del ast.Constant.kind
+else:
+    ast.Constant.kind = before
+""",
     # a property "args" on SQLite's exception class (the guard reads a caught error's args)
     "sqlite-error-args": """
 import sqlite3

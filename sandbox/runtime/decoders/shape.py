@@ -37,6 +37,7 @@ import sys
 from .. import core
 from ..categories import UNDECODABLE
 from ..values import _exact_str_keys, lookup
+from ..values import forget_frames as _forget_frames
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -68,6 +69,33 @@ _AST_CLASSES = tuple(
 # (Constant.n/.s, Tuple.dims): not sealed; their own attributes are checked before a parse.
 _PATCHED_BY_AST = (_ast.Constant, _ast.Tuple)
 _PATCHED_KEYS = tuple(frozenset(_type_dict(kind)) | {"n", "s", "dims"} for kind in _PATCHED_BY_AST)
+# Their attributes' values as the sandbox found them (by identity): the parser's setattr on a
+# node calls a data descriptor of the class (round 20: a C function there raised inside the
+# hook), so a value that changed since must be one whose code the frame guard sees.
+_PATCHED_VALUES = tuple(dict(_type_dict(kind)) for kind in _PATCHED_BY_AST)
+_property = property
+_property_accessors = (
+    _property.__dict__["fget"].__get__,
+    _property.__dict__["fset"].__get__,
+    _property.__dict__["fdel"].__get__,
+)
+
+
+def _plain_class_value(value: object, before: object) -> bool:
+    """Whether a patched node class's attribute runs no C code of anyone's when the parser sets
+    it on a node: the value the sandbox found, or a property (the ast module's ``n``, ``s``,
+    ``dims``) whose accessors are plain Python functions (the frame guard sees their frames)."""
+    if value is before:
+        return True
+    if _type(value) is not _property:
+        return False
+    for accessor in _property_accessors:
+        function = accessor(value)
+        if function is not None and _type(function) is not _FunctionType:
+            return False
+    return True
+
+
 # The parse's file name: CPython may open it to show a syntax error's line; under /dev/null
 # that open fails at once (a relative "<shape>" could be a FIFO the function made: it blocks).
 _SHAPE_FILE = "/dev/null/<shape>"
@@ -75,6 +103,8 @@ _decode = bytes.decode
 _type_name = type.__dict__["__name__"].__get__
 _dict_get = dict.get
 _dict_items = dict.items
+_mappingproxy_items = type(type.__dict__).items  # (a class dict's own items: no lookup)
+_FunctionType = type(lambda: None)
 _hold = core.hold
 _AST = _ast.AST
 # PyCF_ONLY_AST, and top-level await accepted: the widest grammar compile() itself can be asked
@@ -169,9 +199,11 @@ def _parser_plain(readings: list[object]) -> bool:
     module patches, whose own attributes must be what they were (or the ast module's); and
     for a non-ASCII reading, unicodedata in sys.modules is the real module with its real
     normalize, with a plain spec."""
-    for kind, keys in zip(_PATCHED_BY_AST, _PATCHED_KEYS, strict=True):
-        for key in _type_dict(kind):
-            if key not in keys:
+    for kind, keys, values in zip(_PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, strict=True):
+        for key, value in _list(_mappingproxy_items(_type_dict(kind))):
+            if _type(key) is not _str or key not in keys:
+                return False
+            if not _plain_class_value(value, _dict_get(values, key)):
                 return False
     if all(_str_isascii(reading) for reading in readings):  # type: ignore[arg-type]
         return True
@@ -289,17 +321,23 @@ def features(source: object) -> list[str] | str:
             _list_insert(filters, 0, _IGNORE_ALL)
             try:
                 stack.append(_compile_source(reading, _SHAPE_FILE, "exec", _FLAGS, True))  # type: ignore[call-overload]
+            # (Each exception caught loses its traceback first: one raised by an object of
+            # the function's may be one it holds -- forget_frames.)
             except SyntaxError as exc:
+                _forget_frames(exc)
                 if _too_deep(exc):
                     return UNDECODABLE + "code too deeply nested to shape"
-            except ValueError:
+            except ValueError as exc:
+                _forget_frames(exc)
                 continue  # a NUL byte: compile refuses it in every reading too
-            except (RecursionError, MemoryError):
+            except (RecursionError, MemoryError) as exc:
+                _forget_frames(exc)
                 # The parser's nesting limit counts from the current stack depth, and this
                 # parse runs frames deeper than the caller's compile: a source nested just
                 # under the caller's limit fails here only. Refused, never "no features".
                 return UNDECODABLE + "code too deeply nested to shape"
-            except Exception:
+            except Exception as exc:
+                _forget_frames(exc)
                 return UNDECODABLE + "code the shape parser could not read"
             finally:
                 if filters and filters[0] is _IGNORE_ALL:
