@@ -2035,8 +2035,7 @@ release_after_decision(PyThreadState *ts, unsigned long main_thread, int gc_was_
  * object the callback is looking at, or a warning filter another thread puts in between a
  * check and the parse. So while a thread is inside the callback, the interpreter evaluates
  * its frames through this function (PEP 523), and a frame whose code is neither the
- * sandbox's own (own_codes) nor one of the standard library's that the callback calls
- * (inside_codes) is refused before its first instruction: the default evaluator is entered
+ * sandbox's own (own_codes) is refused before its first instruction: the default evaluator is entered
  * with a PermissionError to raise (as generator.throw does: no handler covers the frame's
  * start, so nothing of it runs), and the exception leaves without a traceback or a
  * context. Other threads' frames (depth 0) go to the previous evaluator unchanged. The
@@ -2044,7 +2043,6 @@ release_after_decision(PyThreadState *ts, unsigned long main_thread, int gc_was_
  * keeps Python-to-Python calls from being inlined past it. (C functions push no frame: the
  * own sites narrow what they can do.) */
 static int g_frame_guard;          /* install's frame_guard */
-static code_set g_inside_codes;    /* the standard library's code the callback runs */
 static int g_callbacks_running;    /* callback calls in progress, all threads (GIL held) */
 static _PyFrameEvalFunction g_eval_before; /* the interpreter's evaluator before (NULL: default) */
 
@@ -2124,7 +2122,7 @@ guarded_eval(PyThreadState *ts, guarded_frame *frame, int throwflag)
 {
     if (t_depth > 0) {
         PyObject *code = frame_code(frame);
-        if (!code_set_has(&g_own_codes, code) && !code_set_has(&g_inside_codes, code)) {
+        if (!code_set_has(&g_own_codes, code)) {
             /* Refused: the frame unwinds at once. A function's call evaluates to None (a
              * finalizer, a later audit hook, a warning's display: as if it did nothing); a
              * generator's or coroutine's resumption raises PermissionError. */
@@ -3024,7 +3022,6 @@ release_state(void)
     g_setattr_known = 0;
     code_set_free(&g_own_codes);
     own_sites_free();
-    code_set_free(&g_inside_codes);
     g_frame_guard = 0;
     code_set_free(&g_import_codes);
     for (size_t i = 0; i < g_module_prefix_count; i++) {
@@ -3043,19 +3040,17 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
                              "mode",          "caller_events", "block_signals",
                              "invoke_only",   "setattr_names", "refused_inside",
                              "inside_only",   "module_prefixes", "import_codes",
-                             "own_sites",     "frame_guard",   "inside_codes",
-                             NULL};
+                             "own_sites",     "frame_guard",   NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
     PyObject *module_prefixes = NULL, *import_codes = NULL, *own_sites = NULL;
-    PyObject *inside_codes = NULL;
     int block_signals = 1, frame_guard = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOpO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOp:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
                                      &block_signals, &invoke_only, &setattr_names,
                                      &refused_inside, &inside_only, &module_prefixes,
-                                     &import_codes, &own_sites, &frame_guard, &inside_codes)) {
+                                     &import_codes, &own_sites, &frame_guard)) {
         return NULL;
     }
     if (g_installed) {
@@ -3128,19 +3123,6 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     if (own_sites != NULL && own_sites != Py_None && own_sites_build(own_sites, &g_own_codes) < 0) {
         goto fail;
-    }
-    {
-        PyObject *empty = PyTuple_New(0);
-        if (empty == NULL) {
-            goto fail;
-        }
-        int rc = code_set_build(&g_inside_codes,
-                                inside_codes != NULL && inside_codes != Py_None ? inside_codes
-                                                                               : empty);
-        Py_DECREF(empty);
-        if (rc < 0) {
-            goto fail;
-        }
     }
     g_frame_guard = frame_guard;
     {
@@ -3965,6 +3947,18 @@ core_seal_types(PyObject *self, PyObject *types)
     Py_RETURN_TRUE;
 }
 
+/* The file-system name of an identity function's argument (an exact str, see fs_name_of):
+ * 1 with *encoded set, 0 when it has none (the function answers None), -1 with an exception. */
+static int
+identity_name_of(PyObject *path, const char *what, PyObject **encoded)
+{
+    if (!PyUnicode_CheckExact(path)) {
+        PyErr_Format(PyExc_TypeError, "%s: path must be str", what);
+        return -1;
+    }
+    return fs_name_of(path, encoded);
+}
+
 /* plain_identity(path): the identity a kept answer for the real path `path` is validated
  * against (see plain_lstat): (dev, ino) of the name looked up in its directory reached with no
  * link on the way; (dev, -ino - 1) of that directory when the name is not there; None when
@@ -3974,17 +3968,10 @@ static PyObject *
 core_plain_identity(PyObject *self, PyObject *path)
 {
     (void)self;
-    if (!PyUnicode_CheckExact(path)) {
-        PyErr_SetString(PyExc_TypeError, "plain_identity: path must be str");
-        return NULL;
-    }
     PyObject *encoded;
-    int named = fs_name_of(path, &encoded);
+    int named = identity_name_of(path, "plain_identity", &encoded);
     if (named <= 0) {
-        if (named == 0) {
-            Py_RETURN_NONE;
-        }
-        return NULL;
+        return named == 0 ? Py_NewRef(Py_None) : NULL;
     }
     const char *name = PyBytes_AS_STRING(encoded);
     size_t n = (size_t)PyBytes_GET_SIZE(encoded);
@@ -4017,17 +4004,10 @@ static PyObject *
 core_file_identity(PyObject *self, PyObject *path)
 {
     (void)self;
-    if (!PyUnicode_CheckExact(path)) {
-        PyErr_SetString(PyExc_TypeError, "file_identity: path must be str");
-        return NULL;
-    }
     PyObject *encoded;
-    int named = fs_name_of(path, &encoded);
+    int named = identity_name_of(path, "file_identity", &encoded);
     if (named <= 0) {
-        if (named == 0) {
-            Py_RETURN_NONE;
-        }
-        return NULL;
+        return named == 0 ? Py_NewRef(Py_None) : NULL;
     }
     const char *name = PyBytes_AS_STRING(encoded);
     struct stat st;

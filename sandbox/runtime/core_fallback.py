@@ -782,7 +782,6 @@ def install(
     import_codes: frozenset[CodeType] = frozenset(),
     own_sites: Iterable[tuple[str, CodeType]] | None = None,
     frame_guard: bool = False,
-    inside_codes: Iterable[CodeType] = (),
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -826,12 +825,9 @@ def install(
         inside the callback pushes no frame: it is not the code whose frame is innermost).
         ``None``: any of ``own_codes``, for every event and call.
     frame_guard : bool
-        The native core's frame guard (no code but ``own_codes`` and ``inside_codes`` is
-        evaluated inside the callback). The Python core cannot hold it (a Python audit hook
-        sees no frame before it runs): accepted and ignored, a stated limit.
-    inside_codes : iterable of code
-        With ``frame_guard``: the standard library's code the callback calls (checked here
-        only for being code objects).
+        The native core's frame guard (no code but ``own_codes`` is evaluated inside the
+        callback). The Python core cannot hold it (a Python audit hook sees no frame before it
+        runs): accepted and ignored, a stated limit.
 
     Returns
     -------
@@ -868,7 +864,6 @@ def install(
     # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
     _own = frozenset(id(c) for c in _codes(own_codes))
     _sites = None if own_sites is None else _site_pairs(own_sites, _own)
-    _codes(frozenset(inside_codes))  # (the native core's type check; no guard here)
     _mode = str(mode)
     _callback = callback
     _local = _Depth()

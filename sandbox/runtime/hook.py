@@ -472,7 +472,6 @@ def install_hook(
         # In enforce and alert no code but the sandbox's runs inside the callback; learn
         # defends nothing (it refuses nothing), and its S3 sink uploads from there (boto3).
         frame_guard=mode != "learn",
-        inside_codes=(),
     ):
         return False
     # The runtime's classes and their frozen copies made immutable (the native core): an
