@@ -31,6 +31,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #if PY_VERSION_HEX >= 0x030E0000
 #include "internal/pycore_interpframe.h" /* the frame guard: a frame's code (3.14) */
+#include "internal/pycore_frame.h"      /* frame_local: a frame object's data (3.14) */
 #elif PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_frame.h" /* the frame guard: a frame's code (3.11-3.13) */
 #endif
@@ -4025,6 +4026,79 @@ core_file_identity(PyObject *self, PyObject *path)
                          (unsigned long)st.st_mode);
 }
 
+/* frame_local(frame, name): a local variable of a Python frame, read from the frame's own
+ * slots. Never through f_locals: on 3.10-3.12 that is a dict kept with the frame, which the
+ * function can reach and plant keys in (a str subclass with the name's hash would have its
+ * __eq__ called by a lookup, inside the callback); it also costs a snapshot of every local.
+ * Here the name is compared with the code's own variable names (exact str, compared as
+ * built-ins) and the slot read: nothing of the function's runs. A cell variable's cell is
+ * opened (the frames read are executing, past the instruction that makes their cells). */
+static PyObject *
+frame_slot_value(PyObject *value, int cell)
+{
+    if (value != NULL && cell && Py_IS_TYPE(value, &PyCell_Type)) {
+        value = PyCell_GET(value);
+    }
+    return Py_NewRef(value != NULL ? value : Py_None);
+}
+
+static int
+same_name(PyObject *known, PyObject *name)
+{
+    return known == name || (PyUnicode_CheckExact(known) && PyUnicode_Compare(known, name) == 0);
+}
+
+static PyObject *
+core_frame_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyFrame_Check(args[0]) || Py_TYPE(args[0]) != &PyFrame_Type ||
+        !PyUnicode_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "frame_local(frame, name: str): a frame and an exact str");
+        return NULL;
+    }
+    PyFrameObject *frame = (PyFrameObject *)args[0];
+    PyObject *name = args[1];
+#if PY_VERSION_HEX >= 0x030B0000
+    guarded_frame *data = frame->f_frame;
+    PyCodeObject *code = (PyCodeObject *)frame_code(data);
+    PyObject *names = code->co_localsplusnames;
+    for (int i = 0; i < code->co_nlocalsplus; i++) {
+        if (!same_name(PyTuple_GET_ITEM(names, i), name)) {
+            continue;
+        }
+        _PyLocals_Kind kind = _PyLocals_GetKind(code->co_localspluskinds, i);
+#if PY_VERSION_HEX >= 0x030E0000
+        PyObject *value = PyStackRef_IsNull(data->localsplus[i])
+                              ? NULL
+                              : PyStackRef_AsPyObjectBorrow(data->localsplus[i]);
+#else
+        PyObject *value = data->localsplus[i];
+#endif
+        return frame_slot_value(value, (kind & (CO_FAST_CELL | CO_FAST_FREE)) != 0);
+    }
+#else
+    PyCodeObject *code = frame->f_code;
+    /* 3.10: the fast locals, then the cells and the free variables; an argument that is also
+     * a cell variable lives in its cell (its fast slot is cleared), so the cells come first. */
+    Py_ssize_t cells = PyTuple_GET_SIZE(code->co_cellvars);
+    Py_ssize_t frees = PyTuple_GET_SIZE(code->co_freevars);
+    for (Py_ssize_t j = 0; j < cells + frees; j++) {
+        PyObject *known = j < cells ? PyTuple_GET_ITEM(code->co_cellvars, j)
+                                    : PyTuple_GET_ITEM(code->co_freevars, j - cells);
+        if (same_name(known, name)) {
+            return frame_slot_value(frame->f_localsplus[code->co_nlocals + j], 1);
+        }
+    }
+    for (int i = 0; i < code->co_nlocals; i++) {
+        if (same_name(PyTuple_GET_ITEM(code->co_varnames, i), name)) {
+            return frame_slot_value(frame->f_localsplus[i], 0);
+        }
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 core_forgotten(PyObject *self, PyObject *unused)
 {
@@ -4973,6 +5047,9 @@ static PyMethodDef core_methods[] = {
      "plain_identity(path: str) -> (dev, ino) | (dev, -dir_ino - 1) | None: the identity of the"
      " name looked up in its directory reached with no symbolic link on the way (of the"
      " directory when the name is not there); None when there is a link on the way."},
+    {"frame_local", (PyCFunction)(void (*)(void))core_frame_local, METH_FASTCALL,
+     "frame_local(frame, name: str) -> object: the frame's local variable name, read from its"
+     " slots (never through f_locals); None when it has none or it is unbound."},
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},

@@ -31,6 +31,7 @@ __all__ = [
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
+    "frame_local",
     "hold",
     "import_known",
     "inside",
@@ -91,6 +92,7 @@ open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 hold = _impl.hold
 file_identity = _impl.file_identity
+frame_local = _impl.frame_local
 plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten
 defer_quiet_ends = _impl.defer_quiet_ends

@@ -46,6 +46,7 @@ __all__ = [
     "file_identity",
     "forgotten",
     "fork_exec_sealed",
+    "frame_local",
     "import_known",
     "inside",
     "install",
@@ -2010,6 +2011,38 @@ def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     except (OSError, ValueError):
         return None
     return stat_identity(st)
+
+
+_FrameType = type(sys._getframe())
+_dict_items = dict.items
+
+
+def frame_local(frame: object, name: object) -> object:
+    """Local variable ``name`` of the Python frame ``frame``; ``None`` when it has none or it
+    is unbound (a cell variable's contents, not its cell).
+
+    The native core reads the frame's slots; here the frame's locals are snapshotted and
+    walked, comparing only exact-``str`` keys with the built-in comparison (the snapshot may
+    hold keys the function planted with ``frame.f_locals[...] = ...``: no lookup by hash that
+    could call one's ``__eq__``).
+
+    Example
+    -------
+    >>> def f():
+    ...     answer = 42
+    ...     return frame_local(sys._getframe(), "answer")
+    >>> f()
+    42
+    """
+    if _type_of(frame) is not _FrameType or _type_of(name) is not str:
+        raise TypeError("frame_local(frame, name: str): a frame and an exact str")
+    local = frame.f_locals
+    if _type_of(local) is not dict:
+        local = dict(local)  # (3.13+: a proxy of the frame's slots)
+    for key, value in _dict_items(local):
+        if _type_of(key) is str and str.__eq__(key, name):
+            return value
+    return None
 
 
 # Objects kept by hold() until the next decision starts outside the callback.

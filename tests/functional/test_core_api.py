@@ -1256,6 +1256,59 @@ def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
     assert result["bytes"] == "TypeError"
 
 
+def test_frame_local_reads_the_frames_own_variables_and_no_planted_key(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN frames with a plain local, a cell variable that is an argument too, a free
+    # variable, an unbound one, and a key planted in a frame's locals with the name's hash
+    body = """
+    import sys
+    calls = []
+    class Planted(str):
+        def __hash__(self):
+            return hash(str(self)[:-1])  # the hash of the name less its last letter
+        def __eq__(self, other):
+            calls.append("eq")
+            return False  # (kept beside the real key)
+    def outer(fileno, other=2):
+        later = None
+        def inner():
+            return fileno, sys._getframe()
+        frame = sys._getframe()
+        if sys.version_info < (3, 13):
+            # kept in the frame's own dict: a lookup of "fileno" or "nothing" compares them
+            frame.f_locals[Planted("filenoX")] = frame.f_locals[Planted("nothingX")] = 0
+        del later
+        return frame, inner()[1]
+    frame, inner_frame = outer(7)
+    calls.clear()  # (planting compared it with the real key)
+    out = {
+        "cell_argument": core.frame_local(frame, "fileno"),
+        "plain": core.frame_local(frame, "other"),
+        "unbound": core.frame_local(frame, "later"),
+        "missing": core.frame_local(frame, "nothing"),
+        "free": core.frame_local(inner_frame, "fileno"),
+        "calls": calls,
+        "refused": [],
+    }
+    for index, bad in enumerate(
+        ((frame, Planted("filenoX")), (frame, b"fileno"), (object(), "x"), (frame,))
+    ):
+        try:
+            core.frame_local(*bad)
+        except TypeError:
+            out["refused"].append(index)
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN each variable is the frame's own value (cells opened), unbound and missing ones None
+    assert (result["cell_argument"], result["plain"], result["free"]) == (7, 2, 7)
+    assert result["unbound"] is None and result["missing"] is None
+    # AND the planted key's __eq__ never ran, and only a frame and an exact str are taken
+    assert result["calls"] == []
+    assert result["refused"] == [0, 1, 2, 3]
+
+
 def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_path: Path) -> None:
     # GIVEN a write verdict on one folder (added from inside the callback, as the hook does
     # once the policy allows every name there) and none on another

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import sys
 
+from ..core import frame_local as _frame_local
 from ..paths import absolute as _absolute
 from ..paths import realpath as _realpath
 from ..values import as_text, code_text
@@ -198,7 +199,7 @@ def importing(frame: FrameType | None) -> str | None:
     while frame is not None:
         code_id = _id(frame.f_code)
         if code_id in FIND_AND_LOAD_CODES:
-            name = frame.f_locals.get("name")
+            name = _frame_local(frame, "name")
             return name if _type(name) is _str else None
         if code_id not in IMPORT_CHAIN_CODES and code_id not in TRAMPOLINE_CODES:
             return None
@@ -432,7 +433,7 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool:
     frame = caller_frame(3)
     if frame is None or _id(frame.f_code) not in IMPORT_CODES or not args:
         return False
-    path = frame.f_locals.get("bytecode_path")
+    path = _frame_local(frame, "bytecode_path")
     if _type(path) is not _str:
         return False
     name = importing(frame)

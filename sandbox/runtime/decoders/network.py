@@ -12,6 +12,7 @@ from __future__ import annotations
 import _socket
 
 from ..categories import UNDECODABLE
+from ..core import frame_local as _frame_local
 from ..values import HOST_MAX, as_int, as_path, as_text, code_text, lookup, undecodable
 from .code import caller_frame as _caller_frame
 from .files import target_of
@@ -215,7 +216,7 @@ def _adopting() -> bool:
     frame = _caller_frame(3)
     if frame is None or frame.f_code is not _SOCKET_INIT[0]:
         return False
-    if lookup(dict(frame.f_locals), "fileno") is None:
+    if _frame_local(frame, "fileno") is None:
         return False
     # socket.accept() and socket.dup() wrap a descriptor this process just made from its own
     # socket: not an adoption of someone else's.

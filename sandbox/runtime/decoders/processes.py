@@ -43,6 +43,8 @@ from ..values import (
 )
 from .code import caller_frame as _caller_frame
 
+_frame_local = _core.frame_local
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -759,11 +761,10 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
         code = frame.f_code
         for known in _EXECUTE_CHILD:
             if code is known:
-                local = _dict(frame.f_locals)
-                fds = lookup(local, "pass_fds")
+                fds = _frame_local(frame, "pass_fds")
                 if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):  # type: ignore[attr-defined]
                     return "pass_fds holds objects that run code after the decision"
-                if lookup(local, "preexec_fn") is not None:
+                if _frame_local(frame, "preexec_fn") is not None:
                     return _PREEXEC
                 break
     return None
