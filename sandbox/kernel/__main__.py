@@ -59,13 +59,23 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--allow-exec", action="store_true")
         p.add_argument("--allow-fork", action="store_true")
         p.add_argument("--describe", action="store_true", help="print the denied calls")
+        p.add_argument(
+            "--write-dir",
+            action="append",
+            default=[],
+            help="Landlock: a directory writes may go beneath (repeatable)",
+        )
         p.add_argument("--landlock", action="store_true", help="bench: include Landlock")
     args = parser.parse_args(argv)
     if args.cmd == "probe":
         print(json.dumps(probe(), indent=2, sort_keys=True))
         return 0
     section = compile_kernel(
-        KernelRequest(allow_exec=args.allow_exec, allow_fork=args.allow_fork or args.allow_exec)
+        KernelRequest(
+            allow_exec=args.allow_exec,
+            allow_fork=args.allow_fork or args.allow_exec,
+            write_dirs=tuple(args.write_dir),
+        )
     )
     if args.cmd == "compile":
         if args.describe:

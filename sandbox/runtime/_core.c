@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #define CORE_MAX_NESTING 8
 #define CORE_CACHE_LIMIT 8192
@@ -4653,6 +4654,245 @@ core_seal_spawn_env(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Names in socket addresses: decided before CPython looks them up                        */
+/*
+ * connect, connect_ex, bind, sendto and sendmsg of an AF_INET/AF_INET6 socket take (host,
+ * port, ...), and CPython resolves a host that is not an address literal (the C library's
+ * getaddrinfo: /etc/hosts, then a DNS query) BEFORE it raises the method's audit event: the
+ * query -- a name of the function's choosing, a channel out -- has left by the time the hook
+ * sees the connect. The core puts its own functions in those methods' entries of
+ * _socket.socket's method table (static data of the extension, read at every call, whatever
+ * object the method is reached through): a host that is not a literal is first raised as the
+ * socket.getaddrinfo event, the name decided as a resolve before any lookup, and the original
+ * is called with an address holding an exact copy of that host (a bytearray, or a subclass,
+ * could say something else once decided). Once, for good.
+ */
+enum { SOCK_CONNECT, SOCK_CONNECT_EX, SOCK_BIND, SOCK_SENDTO, SOCK_SENDMSG, SOCK_METHODS };
+static const char *const g_sock_names[SOCK_METHODS] = {"connect", "connect_ex", "bind", "sendto",
+                                                        "sendmsg"};
+static PyCFunction g_sock_original[SOCK_METHODS];
+static PyObject *g_sock_family; /* _socket.socket's `family` member descriptor (strong) */
+static int g_sock_sealed;
+
+/* Whether CPython's setipaddr reads `text` with no lookup: the empty name, "<broadcast>", or
+ * an address literal (what inet_pton takes; other spellings -- "127.1" -- are raised: the
+ * decision reads them as the addresses they are, and lets them pass). */
+static int
+host_is_literal(const char *text)
+{
+    unsigned char buffer[sizeof(struct in6_addr)];
+    return text[0] == '\0' || strcmp(text, "<broadcast>") == 0 ||
+           inet_pton(AF_INET, text, buffer) > 0 ||
+           (strchr(text, '%') == NULL && inet_pton(AF_INET6, text, buffer) > 0);
+}
+
+/* The address to pass on (new reference), its host decided first; NULL with the exception
+ * (the decision refused, or an error). Anything but an (host, port...) tuple of an AF_INET or
+ * AF_INET6 socket with a str/bytes/bytearray host is passed as it is: the original reads it
+ * with no lookup, or raises its own error. */
+static PyObject *
+address_decided(PyObject *sock, PyObject *address)
+{
+    if (!PyTuple_Check(address) || PyTuple_GET_SIZE(address) < 2) {
+        return Py_NewRef(address);
+    }
+    PyObject *host = PyTuple_GET_ITEM(address, 0);
+    if (!PyUnicode_Check(host) && !PyBytes_Check(host) && !PyByteArray_Check(host)) {
+        return Py_NewRef(address);
+    }
+    /* the socket's family, read by the C member descriptor (a subclass's property aside) */
+    PyObject *family_value =
+        Py_TYPE(g_sock_family)->tp_descr_get(g_sock_family, sock, (PyObject *)Py_TYPE(sock));
+    if (family_value == NULL) {
+        return NULL;
+    }
+    long family = PyLong_CheckExact(family_value) ? PyLong_AsLong(family_value) : -1;
+    Py_DECREF(family_value);
+    if (family == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (family != AF_INET && family != AF_INET6) {
+        return Py_NewRef(address);
+    }
+    PyObject *copy;
+    if (PyUnicode_Check(host)) {
+        copy = PyUnicode_FromObject(host); /* (exact: the same object; a subclass: a copy) */
+    }
+    else if (PyBytes_CheckExact(host)) {
+        copy = Py_NewRef(host);
+    }
+    else if (PyBytes_Check(host)) {
+        copy = PyBytes_FromStringAndSize(PyBytes_AS_STRING(host), PyBytes_GET_SIZE(host));
+    }
+    else {
+        copy = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(host), PyByteArray_GET_SIZE(host));
+    }
+    if (copy == NULL) {
+        return NULL;
+    }
+    const char *text = NULL;
+    Py_ssize_t length = 0;
+    if (PyUnicode_Check(copy)) {
+        if (PyUnicode_IS_ASCII(copy)) {
+            text = (const char *)PyUnicode_DATA(copy);
+            length = PyUnicode_GET_LENGTH(copy);
+        }
+    }
+    else {
+        text = PyBytes_AS_STRING(copy);
+        length = PyBytes_GET_SIZE(copy);
+    }
+    /* a name with a NUL inside is refused by the original; a non-ASCII one is encoded by a
+     * codec (IDNA) and looked up: both are raised, the decision says what they are */
+    int literal = text != NULL && (size_t)length == strlen(text) && host_is_literal(text);
+    if (!literal && PySys_Audit("socket.getaddrinfo", "OOiii", copy, Py_None, (int)family, 0,
+                                0) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    if (copy == host) {
+        Py_DECREF(copy);
+        return Py_NewRef(address);
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(address);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, copy);
+    for (Py_ssize_t i = 1; i < n; i++) {
+        PyTuple_SET_ITEM(out, i, Py_NewRef(PyTuple_GET_ITEM(address, i)));
+    }
+    return out;
+}
+
+static PyObject *
+sock_sealed_o(int which, PyObject *self, PyObject *address)
+{
+    PyObject *decided = address_decided(self, address);
+    if (decided == NULL) {
+        return NULL;
+    }
+    PyObject *result = g_sock_original[which](self, decided);
+    Py_DECREF(decided);
+    return result;
+}
+
+/* METH_VARARGS: the address is argument `index` of `args` (-1: none given). */
+static PyObject *
+sock_sealed_varargs(int which, PyObject *self, PyObject *args, Py_ssize_t index)
+{
+    if (index < 0 || !PyTuple_Check(args) || index >= PyTuple_GET_SIZE(args)) {
+        return g_sock_original[which](self, args);
+    }
+    PyObject *address = PyTuple_GET_ITEM(args, index);
+    PyObject *decided = address_decided(self, address);
+    if (decided == NULL) {
+        return NULL;
+    }
+    PyObject *call = args;
+    Py_INCREF(call);
+    if (decided != address) {
+        Py_DECREF(call);
+        call = PyTuple_GetSlice(args, 0, PyTuple_GET_SIZE(args));
+        if (call == NULL) {
+            Py_DECREF(decided);
+            return NULL;
+        }
+        Py_SETREF(((PyTupleObject *)call)->ob_item[index], Py_NewRef(decided));
+    }
+    Py_DECREF(decided);
+    PyObject *result = g_sock_original[which](self, call);
+    Py_DECREF(call);
+    return result;
+}
+
+static PyObject *
+sock_connect_sealed(PyObject *self, PyObject *address)
+{
+    return sock_sealed_o(SOCK_CONNECT, self, address);
+}
+
+static PyObject *
+sock_connect_ex_sealed(PyObject *self, PyObject *address)
+{
+    return sock_sealed_o(SOCK_CONNECT_EX, self, address);
+}
+
+static PyObject *
+sock_bind_sealed(PyObject *self, PyObject *address)
+{
+    return sock_sealed_o(SOCK_BIND, self, address);
+}
+
+static PyObject *
+sock_sendto_sealed(PyObject *self, PyObject *args)
+{
+    /* sendto(data[, flags], address) */
+    Py_ssize_t n = PyTuple_Check(args) ? PyTuple_GET_SIZE(args) : 0;
+    return sock_sealed_varargs(SOCK_SENDTO, self, args, n == 2 ? 1 : n == 3 ? 2 : -1);
+}
+
+static PyObject *
+sock_sendmsg_sealed(PyObject *self, PyObject *args)
+{
+    /* sendmsg(buffers[, ancdata[, flags[, address]]]) */
+    Py_ssize_t n = PyTuple_Check(args) ? PyTuple_GET_SIZE(args) : 0;
+    return sock_sealed_varargs(SOCK_SENDMSG, self, args, n >= 4 ? 3 : -1);
+}
+
+static PyObject *
+core_seal_socket_addresses(PyObject *self, PyObject *type)
+{
+    (void)self;
+    static const PyCFunction sealed[SOCK_METHODS] = {
+        sock_connect_sealed, sock_connect_ex_sealed, sock_bind_sealed, sock_sendto_sealed,
+        sock_sendmsg_sealed};
+    static const int flags[SOCK_METHODS] = {METH_O, METH_O, METH_O, METH_VARARGS, METH_VARARGS};
+    if (g_sock_sealed || g_installed) {
+        return PyBool_FromLong(g_sock_sealed); /* once, and only while installing */
+    }
+    if (!PyType_Check(type) || strcmp(((PyTypeObject *)type)->tp_name, "_socket.socket") != 0) {
+        PyErr_SetString(PyExc_TypeError, "seal_socket_addresses: _socket.socket is needed");
+        return NULL;
+    }
+    PyObject *family_name = PyUnicode_InternFromString("family");
+    if (family_name == NULL) {
+        return NULL;
+    }
+    PyObject *family = _PyType_Lookup((PyTypeObject *)type, family_name);
+    Py_DECREF(family_name);
+    if (family == NULL || !Py_IS_TYPE(family, &PyMemberDescr_Type) ||
+        Py_TYPE(family)->tp_descr_get == NULL) {
+        Py_RETURN_FALSE;
+    }
+    PyMethodDef *defs[SOCK_METHODS];
+    for (int i = 0; i < SOCK_METHODS; i++) {
+        PyObject *name = PyUnicode_InternFromString(g_sock_names[i]);
+        if (name == NULL) {
+            return NULL;
+        }
+        PyObject *method = _PyType_Lookup((PyTypeObject *)type, name);
+        Py_DECREF(name);
+        if (method == NULL || !Py_IS_TYPE(method, &PyMethodDescr_Type)) {
+            Py_RETURN_FALSE;
+        }
+        defs[i] = ((PyMethodDescrObject *)method)->d_method;
+        if (defs[i] == NULL || (defs[i]->ml_flags & ~METH_COEXIST) != flags[i]) {
+            Py_RETURN_FALSE; /* a calling convention this core does not know: nothing sealed */
+        }
+    }
+    for (int i = 0; i < SOCK_METHODS; i++) {
+        g_sock_original[i] = defs[i]->ml_meth;
+        defs[i]->ml_meth = sealed[i];
+    }
+    g_sock_family = Py_NewRef(family);
+    g_sock_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_fork_exec_sealed(PyObject *self, PyObject *unused)
 {
@@ -5038,6 +5278,10 @@ static PyMethodDef core_methods[] = {
     {"seal_spawn_env", core_seal_spawn_env, METH_VARARGS,
      "seal_spawn_env(posix_spawn, posix_spawnp, execve, execv) -> bool: before install, once:"
      " their path, argv and env are read into exact copies before the call (and its event)."},
+    {"seal_socket_addresses", core_seal_socket_addresses, METH_O,
+     "seal_socket_addresses(_socket.socket) -> bool: before install, once: a host name given to"
+     " connect, connect_ex, bind, sendto or sendmsg is raised as socket.getaddrinfo (decided)"
+     " before CPython looks it up."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"seal_types", core_seal_types, METH_O,

@@ -130,8 +130,13 @@ def compile_profile(
     base_dir: Path | None = None,
     source: str = "profile",
     kernel: bool = True,
+    kernel_in_child: bool = False,
 ) -> dict[str, Any]:
     """Compile a profile document (with its ``extends``) into the runtime form.
+
+    ``kernel_in_child``: build the kernel section in a child process (what ``install`` asks
+    for a profile it compiles itself): libseccomp's binding loads ``ctypes``, which must never
+    be loaded in the process the sandbox protects (see :func:`_kernel_section`).
 
     Example
     -------
@@ -186,12 +191,12 @@ def compile_profile(
         "profile_sha256": hashlib.sha256(body).hexdigest(),
         "rules": compiled_rules,
         "ceiling": {key: sorted(value) for key, value in sorted(ceiling.items())},
-        "kernel": _kernel_section(compiled_rules) if kernel else None,
+        "kernel": _kernel_section(compiled_rules, kernel_in_child) if kernel else None,
     }
     return compiled
 
 
-def _kernel_section(rules: Mapping[str, Any]) -> dict[str, Any] | None:
+def _kernel_section(rules: Mapping[str, Any], in_child: bool = False) -> dict[str, Any] | None:
     """The seccomp/Landlock section, when the kernel layer's tooling is installed beside us.
 
     The layer ships compiled profiles only (``sandbox profile compile`` adds this section); a
@@ -220,12 +225,55 @@ def _kernel_section(rules: Mapping[str, Any]) -> dict[str, Any] | None:
             for target in targets
         }
     )
+    if in_child:
+        return _kernel_section_in_child(allow_exec, allow_fork, write_dirs)
     try:
         return compile_kernel(
             KernelRequest(
                 allow_exec=allow_exec, allow_fork=allow_fork, write_dirs=tuple(write_dirs)
             )
         )
+    except Exception as exc:  # the kernel layer is optional: say why it is missing
+        return {"seccomp": None, "reason": f"kernel compile failed: {exc}"}
+
+
+def _kernel_section_in_child(
+    allow_exec: bool, allow_fork: bool, write_dirs: list[str]
+) -> dict[str, Any]:
+    """The kernel section built by ``python -m sandbox.kernel compile`` in a child process.
+
+    libseccomp's binding is ``ctypes``: loaded in the protected process, it would stay there
+    for the function (a module dropped from ``sys.modules`` is still referenced by the modules
+    that imported it, and CPython hands a single-phase extension out again from its cache with
+    no ``import`` event) -- and ``ctypes`` reads and writes any memory with no audit event.
+    Only ``install`` of a profile that was not compiled beforehand pays this (~0.1 s); the
+    layer ships compiled profiles.
+    """
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    arguments = ["compile"] + ["--allow-exec"] * allow_exec + ["--allow-fork"] * allow_fork
+    for directory in write_dirs:
+        arguments += ["--write-dir", directory]
+    program = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from sandbox.kernel.__main__ import main; sys.exit(main(sys.argv[2:]))"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", program, root, *arguments],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
+        section = json.loads(done.stdout)
+        if not isinstance(section, dict):
+            raise ValueError("not a JSON object")
+        return section
     except Exception as exc:  # the kernel layer is optional: say why it is missing
         return {"seccomp": None, "reason": f"kernel compile failed: {exc}"}
 
@@ -244,9 +292,11 @@ def static_part(pattern: str) -> str:
     return pattern[:cut].rsplit("/", 1)[0] or "/"
 
 
-def load_any(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_any(path: str | os.PathLike[str], *, kernel_in_child: bool = False) -> dict[str, Any]:
     """Load a profile or a compiled profile from a file; always return the compiled form."""
     document = load_json(path)
     if is_compiled(document):
         return document
-    return compile_profile(document, base_dir=Path(path).parent, source=str(path))
+    return compile_profile(
+        document, base_dir=Path(path).parent, source=str(path), kernel_in_child=kernel_in_child
+    )

@@ -62,6 +62,7 @@ __all__ = [
     "phase",
     "plain_identity",
     "seal_fork_exec",
+    "seal_socket_addresses",
     "seal_spawn_env",
     "seal_types",
     "sqlite_authorizer",
@@ -1926,6 +1927,21 @@ def seal_spawn_env(posix_spawn: Any, posix_spawnp: Any, execve: Any, execv: Any)
     Example
     -------
     >>> seal_spawn_env(None, None, None, None)
+    False
+    """
+    return False
+
+
+def seal_socket_addresses(socket_type: Any) -> bool:
+    """The native core has ``connect``, ``connect_ex``, ``bind``, ``sendto`` and ``sendmsg`` of
+    ``_socket.socket`` raise a host name as ``socket.getaddrinfo`` (decided) before CPython looks
+    it up; the Python core cannot change a C type's methods: always ``False`` (a documented
+    limit: with it, a name given to those methods is looked up before it is decided).
+
+    Example
+    -------
+    >>> import _socket
+    >>> seal_socket_addresses(_socket.socket)
     False
     """
     return False

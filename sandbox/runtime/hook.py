@@ -455,6 +455,10 @@ def install_hook(
         getattr(posix, "execve", None),
         getattr(posix, "execv", None),
     )
+    # connect, connect_ex, bind, sendto and sendmsg look a host name up before their event:
+    # the native core raises the name's resolve event first (the Python core cannot: a
+    # documented limit), so a lookup -- a DNS query out -- follows a decision, as everywhere.
+    frozen(core).seal_socket_addresses(sys.modules["_socket"].socket)
     if not frozen(core).install(
         names,
         callback,

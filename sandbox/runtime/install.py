@@ -297,7 +297,7 @@ def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mo
             return Policy.load(document, roots)  # the fast path: no compiler import
         from .compiler import load_any
 
-        return Policy.load(load_any(profile), roots)
+        return Policy.load(load_any(profile, kernel_in_child=True), roots)
     if hasattr(profile, "model_dump"):  # the pydantic Profile of the tooling side
         profile = profile.model_dump(mode="json", exclude_none=True)
     if isinstance(profile, Mapping):
@@ -306,7 +306,9 @@ def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mo
             return Policy.load(document, roots)
         from .compiler import compile_profile
 
-        return Policy.load(compile_profile(document, kernel=mode == "enforce"), roots)
+        return Policy.load(
+            compile_profile(document, kernel=mode == "enforce", kernel_in_child=True), roots
+        )
     raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
 
 
@@ -358,13 +360,19 @@ def _forget_native_modules(before: set[str]) -> None:
     The function must not inherit them for free: with them gone from ``sys.modules`` the
     function's own ``import ctypes`` is a real, audited import again.
     """
-    calls = sys.modules.get(_PACKAGE + ".kernel.ctypes_calls")
-    if calls is not None:
-        calls._LIBC = None  # type: ignore[attr-defined]  # no ready-made libc functions left over
-    for name in set(sys.modules) - before:
+    dropped: list[Any] = []
+    for name in sorted(set(sys.modules) - before):
         top = name.partition(".")[0]
         if top in STDLIB_EXCLUDED or top == "pyseccomp" or name in _NATIVE_HELPERS:
-            del sys.modules[name]
+            module = sys.modules.pop(name)
             parent, _, child = name.rpartition(".")
             if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
                 delattr(sys.modules[parent], child)  # `from parent import child` finds it too
+            dropped.append(module)
+    # Emptied too: a module dropped from sys.modules is still the global of every module that
+    # imported it (one the function reaches could hand it over, with ctypes' memory access);
+    # only modules loaded during install are here, so nothing else of the process uses them.
+    for module in dropped:
+        namespace = getattr(module, "__dict__", None)
+        if type(namespace) is dict:
+            namespace.clear()

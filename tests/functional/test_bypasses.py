@@ -150,10 +150,13 @@ def test_kernel_layer_stops_direct_fork_exec(child: RunChild, profile: Path) -> 
     assert result.lines[-1] == "ran False", result.stderr + result.stdout
 
 
-def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(
-    child: RunChild, tmp_path: Path
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_ctypes_is_never_left_in_the_extension_cache_by_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN enforce with the kernel layer (whose loader uses ctypes) and a profile without ctypes
+    # GIVEN enforce with the kernel layer and a profile without ctypes, not compiled beforehand
+    # (install compiles it: libseccomp's binding is ctypes), on each core (the Python core's
+    # kernel calls go through _ctypes)
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
     result = child(
         """
@@ -178,18 +181,28 @@ def test_ctypes_loaded_by_the_kernel_layer_is_cached_on_old_pythons(
             print("create_dynamic", "loaded")
         except ImportError:
             print("create_dynamic", "blocked")
-        """
+        print("left", sorted(
+            name for name, module in sys.modules.items()
+            if any(getattr(value, "__name__", "") in ("ctypes", "_ctypes") for value in vars(module).values())
+        ))
+        """,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
     )
     if "_ctypes" in sys.builtin_module_names:
         pytest.skip("_ctypes is built in here")
-    # THEN the import statement is always blocked ...
+    # THEN the import statement is always blocked, and no loaded module holds ctypes
     assert result.lines[0] == "import blocked", result.stderr
-    # ... but up to 3.12 _ctypes is a single-phase extension: once the sandbox's own loader
-    # has loaded it, CPython hands out its cached copy without an import audit event. This is
-    # the documented limit "code already running arbitrary Python can tamper with interpreter
-    # state"; the seccomp filter it sits under cannot be removed. From 3.13 the event fires.
-    expected = "create_dynamic loaded" if sys.version_info < (3, 13) else "create_dynamic blocked"
-    assert result.lines[1] == expected, result.stderr
+    assert result.lines[2] == "left []", result.stderr
+    # AND with the native core _ctypes was never loaded in the process (the profile's kernel
+    # section is compiled in a child, the kernel calls are the core's): a direct load of it is
+    # a real one, decided and refused
+    if core == "native" or sys.version_info >= (3, 13):
+        assert result.lines[1] == "create_dynamic blocked", result.stderr
+    else:
+        # AND with the Python core up to 3.12 (a single-phase extension): its kernel calls
+        # loaded _ctypes, and CPython hands its cached copy out again with no import event --
+        # the documented limit of the Python core, under the seccomp filter it cannot remove
+        assert result.lines[1] == "create_dynamic loaded", result.stderr
 
 
 def test_landlock_holds_children_to_the_profiles_write_directories(
@@ -338,3 +351,69 @@ def test_a_frameless_later_hook_inside_the_callback_is_not_taken_for_the_sandbox
     # itself again), where the frame-based attribution let every one of them through silently
     errors = [r for r in result.of_type("sandbox.error") if r.get("event") == "os.system"]
     assert errors, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+NAME_IN_ADDRESS = """
+import os, resource, socket, sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+
+def attempt(method, host):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if method == "sendto" else socket.SOCK_STREAM)
+    free = os.dup(0)
+    os.close(free)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # No descriptor left: a lookup that ran could open no hosts file and no DNS socket --
+    # nothing leaves even if the decision came after it (it would fail with EMFILE).
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free, hard))
+    try:
+        if method == "connect":
+            sock.connect((host, 9))
+        elif method == "connect_ex":
+            sock.connect_ex((host, 9))
+        elif method == "bind":
+            sock.bind((host, 0))
+        elif method == "sendto":
+            sock.sendto(b"x", (host, 9))
+        else:
+            sock.sendmsg([b"x"], [], 0, (host, 9))
+        return "done"
+    except PermissionError as exc:
+        return "refused " + exc.category + " " + exc.action
+    except OSError as exc:
+        return "looked up" if exc.errno == 24 or isinstance(exc, socket.gaierror) else "error " + str(exc)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        sock.close()
+
+for method in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
+    print(method, attempt(method, "exfil-" + method + ".invalid"))
+print("bytearray", attempt("connect", bytearray(b"exfil.invalid")))
+print("literal", attempt("connect", "127.0.0.1"))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce (the audit layer alone) with a profile that resolves no name and connects
+    # nowhere, and no descriptor free (a lookup, were it made, could send nothing)
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN the function gives a host name to connect, connect_ex, bind, sendto and sendmsg
+    result = child(NAME_IN_ADDRESS, env=env)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    if core == "native":
+        # THEN each name is refused as a resolve before any lookup (the query never leaves)
+        for method in ("connect", "connect_ex", "bind", "sendto", "sendmsg", "bytearray"):
+            assert lines[method] == "refused network resolve", (method, result.stderr)
+    else:
+        # AND with the Python core the C resolver runs first (the documented limit: it cannot
+        # change a C type's methods); the decision refuses the connect only afterwards
+        assert lines["connect"] == "looked up", result.stderr
+    # AND a literal address is decided as a connect (no lookup to make)
+    assert lines["literal"] == "refused network connect", result.stderr
