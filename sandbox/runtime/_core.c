@@ -4893,6 +4893,249 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
     Py_RETURN_TRUE;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* chroot and pidfd_send_signal: no audit event of CPython's                               */
+/*
+ * os.chroot changes where every absolute name leads -- the hook's own lookups (/proc/self/fd,
+ * the working directory, a program's path) included, but not descriptors opened before it --
+ * and signal.pidfd_send_signal signals any process the user may signal (the runtime, an
+ * extension) through a pidfd: neither raises an event. The core puts its own functions in
+ * their method-table entries: chroot raises os.chroot (path) first, and pidfd_send_signal
+ * raises os.kill (pid, signal) with the pid the descriptor refers to (from /proc/self/fdinfo
+ * of a private duplicate, which is what is then signalled: another thread cannot swap the
+ * descriptor between the decision and the call); a pid it cannot read is -1 (every process).
+ */
+typedef PyObject *(*fastcall_any)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+static fastcall_any g_chroot_original, g_pidfd_original, g_unshare_original, g_setns_original;
+static int g_chroot_keywords, g_pidfd_keywords, g_unshare_keywords, g_setns_keywords;
+static int g_process_calls_sealed;
+
+static PyObject *
+call_fastcall(fastcall_any original, int keywords, PyObject *module, PyObject *const *args,
+              Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (keywords) {
+        return original(module, args, nargs, kwnames);
+    }
+    return ((PyObject * (*)(PyObject *, PyObject *const *, Py_ssize_t))(void (*)(void))original)(
+        module, args, nargs);
+}
+
+/* The i-th argument given (positional, then keyword values in order), or None. */
+static PyObject *
+given_argument(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t i)
+{
+    Py_ssize_t total = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+    return i < total ? args[i] : Py_None;
+}
+
+static PyObject *
+chroot_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (PySys_Audit("os.chroot", "O", given_argument(args, nargs, kwnames, 0)) < 0) {
+        return NULL;
+    }
+    return call_fastcall(g_chroot_original, g_chroot_keywords, module, args, nargs, kwnames);
+}
+
+static PyObject *
+chroot_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return chroot_sealed(module, args, nargs, NULL);
+}
+
+/* os.unshare(flags) and os.setns(fd, nstype=0) (3.12+) raise no event either: a new user
+ * namespace makes the process root there (chroot follows), setns moves it into another's.
+ * Raised as os.unshare (flags) and os.setns (fd, nstype); an argument that is not a plain int
+ * is handed to the decision as it is (undecodable: refused), never converted after it. */
+static PyObject *
+unshare_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (PySys_Audit("os.unshare", "O", given_argument(args, nargs, kwnames, 0)) < 0) {
+        return NULL;
+    }
+    return call_fastcall(g_unshare_original, g_unshare_keywords, module, args, nargs, kwnames);
+}
+
+static PyObject *
+setns_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (PySys_Audit("os.setns", "OO", given_argument(args, nargs, kwnames, 0),
+                    given_argument(args, nargs, kwnames, 1)) < 0) {
+        return NULL;
+    }
+    return call_fastcall(g_setns_original, g_setns_keywords, module, args, nargs, kwnames);
+}
+
+/* The pid a pidfd refers to (its fdinfo's "Pid:" line), or -1. */
+static long
+pidfd_pid(int fd)
+{
+    char name[64], text[1024];
+    snprintf(name, sizeof name, "/proc/self/fdinfo/%d", fd);
+    int info = open(name, O_RDONLY | O_CLOEXEC);
+    if (info < 0) {
+        return -1;
+    }
+    ssize_t n = read(info, text, sizeof text - 1);
+    close(info);
+    if (n <= 0) {
+        return -1;
+    }
+    text[n] = '\0';
+    const char *line = strstr(text, "\nPid:");
+    if (line == NULL) {
+        return -1;
+    }
+    char *end;
+    long pid = strtol(line + 5, &end, 10);
+    return end == line + 5 ? -1 : pid;
+}
+
+static PyObject *
+pidfd_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        /* (all its parameters are positional: the original raises its TypeError) */
+        return call_fastcall(g_pidfd_original, g_pidfd_keywords, module, args, nargs, kwnames);
+    }
+    long pid = -1;
+    int copy = -1;
+    PyObject *signal = Py_None;
+    if (nargs >= 2 && plain_int(args[0]) && plain_int(args[1])) {
+        long fd = PyLong_AsLong(args[0]);
+        if (fd == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+        else if (fd >= 0 && fd <= INT_MAX) {
+            copy = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+            if (copy >= 0) {
+                pid = pidfd_pid(copy);
+            }
+        }
+        signal = args[1];
+    }
+    if (PySys_Audit("os.kill", "lO", pid, signal) < 0) {
+        if (copy >= 0) {
+            close(copy);
+        }
+        return NULL;
+    }
+    PyObject *result;
+    if (copy >= 0) {
+        /* the private duplicate is what gets signalled: the process decided on */
+        PyObject *fd = PyLong_FromLong(copy);
+        if (fd == NULL) {
+            close(copy);
+            return NULL;
+        }
+        PyObject *call[8];
+        Py_ssize_t n = nargs < 8 ? nargs : 8;
+        call[0] = fd;
+        for (Py_ssize_t i = 1; i < n; i++) {
+            call[i] = args[i];
+        }
+        result = n == nargs ? call_fastcall(g_pidfd_original, g_pidfd_keywords, module, call, n,
+                                            NULL)
+                            : (PyErr_SetString(PyExc_TypeError,
+                                               "pidfd_send_signal: too many arguments"),
+                               (PyObject *)NULL);
+        Py_DECREF(fd);
+        close(copy);
+    }
+    else {
+        result = call_fastcall(g_pidfd_original, g_pidfd_keywords, module, args, nargs, NULL);
+    }
+    return result;
+}
+
+static PyObject *
+pidfd_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return pidfd_sealed(module, args, nargs, NULL);
+}
+
+/* The method-table entry of `function` (a builtin of module `module_name` named `name`) and
+ * whether it takes keywords; NULL if it is not that (or a convention this core does not know). */
+static PyMethodDef *
+fastcall_def(PyObject *function, const char *module_name, const char *name, int *keywords)
+{
+    if (function == Py_None || !PyCFunction_CheckExact(function)) {
+        return NULL;
+    }
+    PyMethodDef *def = ((PyCFunctionObject *)function)->m_ml;
+    PyObject *module = PyCFunction_GET_SELF(function);
+    const char *actual = module != NULL && PyModule_Check(module) ? PyModule_GetName(module)
+                                                                   : NULL;
+    if (actual == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, name) != 0 ||
+        strcmp(actual, module_name) != 0) {
+        return NULL;
+    }
+    int flags = def->ml_flags & ~METH_COEXIST;
+    if (flags == (METH_FASTCALL | METH_KEYWORDS)) {
+        *keywords = 1;
+    }
+    else if (flags == METH_FASTCALL) {
+        *keywords = 0;
+    }
+    else {
+        return NULL;
+    }
+    return def;
+}
+
+static PyObject *
+core_seal_process_calls(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *chroot, *pidfd, *unshare, *setns;
+    if (!PyArg_ParseTuple(args, "OOOO:seal_process_calls", &chroot, &pidfd, &unshare, &setns)) {
+        return NULL;
+    }
+    if (g_process_calls_sealed || g_installed) {
+        return PyBool_FromLong(g_process_calls_sealed); /* once, and only while installing */
+    }
+    int chroot_keywords = 0, pidfd_keywords = 0;
+    PyMethodDef *chroot_def = fastcall_def(chroot, "posix", "chroot", &chroot_keywords);
+    PyMethodDef *pidfd_def = fastcall_def(pidfd, "_signal", "pidfd_send_signal", &pidfd_keywords);
+    int unshare_keywords = 0, setns_keywords = 0;
+    PyMethodDef *unshare_def = fastcall_def(unshare, "posix", "unshare", &unshare_keywords);
+    PyMethodDef *setns_def = fastcall_def(setns, "posix", "setns", &setns_keywords);
+    if ((chroot != Py_None && chroot_def == NULL) || (pidfd != Py_None && pidfd_def == NULL) ||
+        (unshare != Py_None && (unshare_def == NULL || !unshare_keywords)) ||
+        (setns != Py_None && (setns_def == NULL || !setns_keywords))) {
+        Py_RETURN_FALSE; /* not the functions (or the conventions) this core knows */
+    }
+    if (unshare_def != NULL) {
+        g_unshare_original = (fastcall_any)(void (*)(void))unshare_def->ml_meth;
+        g_unshare_keywords = unshare_keywords;
+        unshare_def->ml_meth = (PyCFunction)(void (*)(void))unshare_sealed;
+    }
+    if (setns_def != NULL) {
+        g_setns_original = (fastcall_any)(void (*)(void))setns_def->ml_meth;
+        g_setns_keywords = setns_keywords;
+        setns_def->ml_meth = (PyCFunction)(void (*)(void))setns_sealed;
+    }
+    if (chroot_def != NULL) {
+        g_chroot_original = (fastcall_any)(void (*)(void))chroot_def->ml_meth;
+        g_chroot_keywords = chroot_keywords;
+        chroot_def->ml_meth = chroot_keywords ? (PyCFunction)(void (*)(void))chroot_sealed
+                                              : (PyCFunction)(void (*)(void))chroot_sealed_positional;
+    }
+    if (pidfd_def != NULL) {
+        g_pidfd_original = (fastcall_any)(void (*)(void))pidfd_def->ml_meth;
+        g_pidfd_keywords = pidfd_keywords;
+        pidfd_def->ml_meth = pidfd_keywords ? (PyCFunction)(void (*)(void))pidfd_sealed
+                                            : (PyCFunction)(void (*)(void))pidfd_sealed_positional;
+    }
+    g_process_calls_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_fork_exec_sealed(PyObject *self, PyObject *unused)
 {
@@ -5282,6 +5525,10 @@ static PyMethodDef core_methods[] = {
      "seal_socket_addresses(_socket.socket) -> bool: before install, once: a host name given to"
      " connect, connect_ex, bind, sendto or sendmsg is raised as socket.getaddrinfo (decided)"
      " before CPython looks it up."},
+    {"seal_process_calls", core_seal_process_calls, METH_VARARGS,
+     "seal_process_calls(os.chroot, signal.pidfd_send_signal, os.unshare, os.setns) -> bool:"
+     " before install, once: chroot, unshare and setns raise os.chroot, os.unshare, os.setns,"
+     " and pidfd_send_signal os.kill (with the pidfd's pid), first (None: not there)."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"seal_types", core_seal_types, METH_O,

@@ -73,12 +73,12 @@ NETWORK = Category(
 )
 PROCESSES = Category(
     "processes",
-    ("exec", "fork", "kill", "env", "inject"),
+    ("exec", "fork", "kill", "env", "inject", "namespace"),
     target_kind="command",
     glob_class="files",  # the exec path; argv items have their own classes (globs.py)
     symbolic="command",
     violation=PermissionViolation,
-    risky=("exec", "env", "inject"),
+    risky=("exec", "env", "inject", "namespace"),
 )
 MODULES = Category(
     "modules",

@@ -215,6 +215,9 @@ DANGEROUS_ENV = frozenset(
         "LOCALDOMAIN",
         "RES_OPTIONS",
         "HOSTALIASES",
+        "LOCPATH",  # locale data the C library parses (from a folder of the function's)
+        "NLSPATH",  # message catalogs (format strings) the C library loads
+        "TZDIR",  # where the C library reads time-zone files from
         # OpenSSL: a configuration file can load engines/providers (native code) in any child.
         "OPENSSL_CONF",
         "OPENSSL_ENGINES",

@@ -48,6 +48,7 @@ __all__ = [
     "phase",
     "plain_identity",
     "seal_fork_exec",
+    "seal_process_calls",
     "seal_socket_addresses",
     "seal_spawn_env",
     "seal_types",
@@ -105,5 +106,6 @@ seal_types = _impl.seal_types
 sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env
 seal_socket_addresses = _impl.seal_socket_addresses
+seal_process_calls = _impl.seal_process_calls
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

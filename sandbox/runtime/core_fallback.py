@@ -62,6 +62,7 @@ __all__ = [
     "phase",
     "plain_identity",
     "seal_fork_exec",
+    "seal_process_calls",
     "seal_socket_addresses",
     "seal_spawn_env",
     "seal_types",
@@ -1927,6 +1928,20 @@ def seal_spawn_env(posix_spawn: Any, posix_spawnp: Any, execve: Any, execv: Any)
     Example
     -------
     >>> seal_spawn_env(None, None, None, None)
+    False
+    """
+    return False
+
+
+def seal_process_calls(chroot: Any, pidfd_send_signal: Any, unshare: Any, setns: Any) -> bool:
+    """The native core has ``os.chroot``, ``os.unshare``, ``os.setns`` and
+    ``signal.pidfd_send_signal`` (CPython raises no event for any) raise ``os.chroot``,
+    ``os.unshare``, ``os.setns`` and ``os.kill`` first; the Python core cannot change C
+    functions: always ``False`` (a documented limit).
+
+    Example
+    -------
+    >>> seal_process_calls(None, None, None, None)
     False
     """
     return False

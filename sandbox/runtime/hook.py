@@ -459,6 +459,15 @@ def install_hook(
     # the native core raises the name's resolve event first (the Python core cannot: a
     # documented limit), so a lookup -- a DNS query out -- follows a decision, as everywhere.
     frozen(core).seal_socket_addresses(sys.modules["_socket"].socket)
+    # os.chroot (no event: every absolute name, the sandbox's own /proc lookups included,
+    # would lead into a tree of the function's) and signal.pidfd_send_signal (no event: a
+    # signal to any process the user may signal) raise events of their own (native core).
+    frozen(core).seal_process_calls(
+        getattr(posix, "chroot", None),
+        getattr(sys.modules["_signal"], "pidfd_send_signal", None),
+        getattr(posix, "unshare", None),  # (3.12+, like setns: no event either)
+        getattr(posix, "setns", None),
+    )
     if not frozen(core).install(
         names,
         callback,

@@ -417,3 +417,59 @@ def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
         assert lines["connect"] == "looked up", result.stderr
     # AND a literal address is decided as a connect (no lookup to make)
     assert lines["literal"] == "refused network connect", result.stderr
+
+
+PROCESS_CALLS = """
+import os, resource, signal, sys, sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+os.mkdir("root")
+parent = os.pidfd_open(os.getppid())
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+
+def attempt(what, call):
+    try:
+        call()
+        print(what, "done")
+    except PermissionError as exc:
+        print(what, "refused", exc.category, exc.action, exc.target)
+    except (OSError, ValueError) as exc:
+        print(what, "error", type(exc).__name__)
+
+attempt("pidfd_send_signal", lambda: signal.pidfd_send_signal(parent, 0))  # (0: a probe)
+attempt("prlimit", lambda: resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE))
+if hasattr(os, "unshare"):
+    attempt("unshare", lambda: os.unshare(0))  # (no namespace at all: harmless if it ran)
+    attempt("setns", lambda: os.setns(-1, 0))
+attempt("chroot", lambda: os.chroot("root"))  # last: it may act (the Python core, as root)
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_processes(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce (the audit layer alone) with a profile that allows no such thing, and a
+    # pidfd of the parent process opened before the install
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN the function signals the parent through the pidfd, reads the parent's limits,
+    # unshares or joins namespaces (3.12+) and changes its root -- CPython raises no event for
+    # any of them but prlimit
+    result = child(PROCESS_CALLS, env=env)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    # THEN reading another process's limits is decided like a signal to it, on both cores
+    assert lines["prlimit"] == "refused processes kill other:prlimit", result.stderr
+    if core == "native":
+        # AND the native core raises an event for each of the others: all refused
+        assert lines["pidfd_send_signal"] == "refused processes kill other:0", result.stderr
+        assert lines["chroot"] == "refused processes namespace chroot", result.stderr
+        if sys.version_info >= (3, 12):
+            assert lines["unshare"] == "refused processes namespace unshare:0x0", result.stderr
+            assert lines["setns"] == "refused processes namespace setns:0x0", result.stderr
+    else:
+        # AND the Python core cannot change C functions: they act undecided (documented limit)
+        assert lines["pidfd_send_signal"] == "done", result.stderr
+        assert not lines["chroot"].startswith("refused"), result.stderr

@@ -923,6 +923,51 @@ def _killpg(args: tuple[Any, ...]) -> list[Access] | None:
     return [("processes", "kill", who + ":" + signal_name(args[1]), None)]
 
 
+def _prlimit(args: tuple[Any, ...]) -> list[Access] | None:
+    # resource.prlimit(pid, resource[, limits]): reads (and sets) another process's limits.
+    pid = as_int(args[0])
+    if pid is None:
+        return [("processes", "kill", undecodable(args[0]), None)]
+    if pid in (0, _getpid()):
+        return None  # (this process's own limits: resource.setrlimit's, no decision)
+    return [("processes", "kill", "other:prlimit", None)]
+
+
+# Namespace flags by value (os.CLONE_*: Linux, CPython 3.12+), for a readable target.
+_CLONE_FLAGS = tuple(
+    (value, name[len("CLONE_") :].lower())
+    for name, value in sorted(vars(os).items())
+    if name.startswith("CLONE_NEW") and _type(value) is _int
+)
+
+
+def _namespace_flags(value: Any) -> str:
+    flags = as_int(value)
+    if flags is None:
+        return undecodable(value)
+    names = [name for bit, name in _CLONE_FLAGS if flags & bit]
+    rest = flags & ~_sum(bit for bit, _ in _CLONE_FLAGS)
+    if rest or not names:
+        names.append(hex(rest))
+    return "+".join(names)
+
+
+def _unshare(args: tuple[Any, ...]) -> list[Access] | None:
+    # A new user namespace makes the process root there (chroot, mounts: how names resolve
+    # changes under the sandbox's own lookups); the others move it out of the host's view.
+    return [("processes", "namespace", "unshare:" + _namespace_flags(args[0]), None)]
+
+
+def _setns(args: tuple[Any, ...]) -> list[Access] | None:
+    return [("processes", "namespace", "setns:" + _namespace_flags(_arg(args, 1)), None)]
+
+
+def _chroot(args: tuple[Any, ...]) -> list[Access] | None:
+    # (raised by the native core: CPython has no event) Every absolute name -- the sandbox's
+    # own /proc/self lookups included -- would lead into a tree of the function's making.
+    return [("processes", "namespace", "chroot", None)]
+
+
 def _pthread_kill(args: tuple[Any, ...]) -> list[Access] | None:
     return [("processes", "kill", "thread:" + signal_name(args[1]), None)]
 
@@ -963,6 +1008,10 @@ DECODERS = {
     "os.kill": _kill,
     "os.killpg": _killpg,
     "signal.pthread_kill": _pthread_kill,
+    "resource.prlimit": _prlimit,
+    "os.unshare": _unshare,
+    "os.setns": _setns,
+    "os.chroot": _chroot,
     "_posixsubprocess.fork_exec": _fork_exec,
     "sys.remote_exec": _remote_exec,
     "os.putenv": _putenv,
