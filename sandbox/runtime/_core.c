@@ -1767,6 +1767,9 @@ static PyInterpreterState *g_interp; /* the interpreter the callback belongs to 
 
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
 static _Thread_local int t_depth;
+/* The frame that raised the caller event being decided on this thread (strong; NULL: none):
+ * what core.caller_local reads, with no frame lookup by the callback. */
+static _Thread_local PyFrameObject *t_event_frame;
 
 /* The code object of the innermost Python frame (new reference), or NULL (no frame). */
 static PyObject *
@@ -2194,8 +2197,13 @@ decide(const char *event, PyObject *args)
 {
     release_held();
     PyObject *caller = NULL;
+    PyFrameObject *event_frame = NULL;
     if (name_set_has(&g_caller_events, event)) {
-        caller = innermost_code();
+        event_frame = PyEval_GetFrame(); /* borrowed */
+        if (event_frame != NULL) {
+            Py_INCREF(event_frame);
+            caller = (PyObject *)PyFrame_GetCode(event_frame);
+        }
     }
     if (caller == NULL) {
         caller = Py_None;
@@ -2204,6 +2212,7 @@ decide(const char *event, PyObject *args)
     PyObject *name = PyUnicode_FromString(event);
     if (name == NULL) {
         Py_DECREF(caller);
+        Py_XDECREF(event_frame);
         return -1;
     }
     PyObject *callback = g_callback;
@@ -2215,12 +2224,16 @@ decide(const char *event, PyObject *args)
     PyThreadState *ts = PyThreadState_Get();
     tracing_off(ts);
     t_depth++;
+    PyFrameObject *outer_event_frame = t_event_frame;
+    t_event_frame = event_frame;
     frame_guard_on();
 
     PyObject *argv[3] = {name, args, caller};
     PyObject *result = PyObject_Vectorcall(callback, argv, 3, NULL);
 
     frame_guard_off();
+    t_event_frame = outer_event_frame;
+    Py_XDECREF(event_frame);
     t_depth--;
     tracing_on(ts);
     if (t_depth > 0) {
@@ -4100,6 +4113,22 @@ core_frame_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* caller_local(name): frame_local of the frame that raised the caller event being decided
+ * on this thread (None outside the callback, or for another event). */
+static PyObject *
+core_caller_local(PyObject *self, PyObject *name)
+{
+    if (t_depth == 0 || t_event_frame == NULL) {
+        if (!PyUnicode_CheckExact(name)) {
+            PyErr_SetString(PyExc_TypeError, "caller_local(name: str): an exact str");
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyObject *args[2] = {(PyObject *)t_event_frame, name};
+    return core_frame_local(self, args, 2);
+}
+
 static PyObject *
 core_forgotten(PyObject *self, PyObject *unused)
 {
@@ -5541,6 +5570,9 @@ static PyMethodDef core_methods[] = {
     {"frame_local", (PyCFunction)(void (*)(void))core_frame_local, METH_FASTCALL,
      "frame_local(frame, name: str) -> object: the frame's local variable name, read from its"
      " slots (never through f_locals); None when it has none or it is unbound."},
+    {"caller_local", core_caller_local, METH_O,
+     "caller_local(name: str) -> object: inside the callback, frame_local of the frame that"
+     " raised the caller event being decided; None elsewhere."},
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},

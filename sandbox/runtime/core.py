@@ -19,6 +19,7 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "caller_local",
     "changes",
     "changes_elsewhere",
     "defer_quiet_ends",
@@ -95,6 +96,7 @@ inside = _impl.inside
 hold = _impl.hold
 file_identity = _impl.file_identity
 frame_local = _impl.frame_local
+caller_local = _impl.caller_local
 plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten
 defer_quiet_ends = _impl.defer_quiet_ends

@@ -34,6 +34,7 @@ __all__ = [
     "cache_add",
     "cache_clear",
     "cache_has",
+    "caller_local",
     "changes",
     "changes_elsewhere",
     "defer_quiet_ends",
@@ -760,6 +761,7 @@ class _Depth(_thread._local):
 
     depth = 0
     fetching = False
+    event_frame: Any = None  # the frame that raised the caller event being decided
 
 
 def _refuse(what: str) -> PermissionError:
@@ -907,10 +909,14 @@ def install(
     _TypeError = TypeError
     _str = str
 
-    def _decide(event: str, args: tuple[Any, ...], frame_code: CodeType | None) -> None:
+    def _decide(
+        event: str, args: tuple[Any, ...], frame_code: CodeType | None, frame: Any = None
+    ) -> None:
         if _HELD and not _local.depth:
             _HELD[:] = []  # the native core's release_held (see hold())
         caller = frame_code if event in _caller_events else None
+        outer_frame = _local.event_frame
+        _local.event_frame = frame if caller is not None else None
         was_enabled = _gc_isenabled()
         _gc_disable()
         _local.depth += 1
@@ -927,6 +933,7 @@ def install(
             del exc
         finally:
             _local.depth -= 1
+            _local.event_frame = outer_frame
             _inside[0] -= 1
             if was_enabled:
                 _gc_enable()
@@ -1068,7 +1075,8 @@ def install(
             return  # the sys._getframe event of the line below
         local.fetching = True
         try:
-            code = _getframe(1).f_code
+            frame = _getframe(1)
+            code = frame.f_code
         finally:
             local.fetching = False
         depth = local.depth
@@ -1104,7 +1112,7 @@ def install(
                 )
             if depth >= MAX_NESTING:
                 raise _PermissionError("lambda-sandbox: nested audit events too deep")
-        _decide(event, args, code)
+        _decide(event, args, code, frame)
 
     def _import_known(name: Any) -> bool:
         # The native core's import_name_units + import_name_known: an exact str of one-byte
@@ -1397,6 +1405,7 @@ def install(
         ends_deferred=_take_ends_deferred,
         loaded_sources=_take_loaded,
         inside=lambda: _local.depth > 0,
+        event_frame=lambda: _local.event_frame if _local.depth > 0 else None,
     )
     return True
 
@@ -2093,6 +2102,21 @@ def hold(obj: object) -> None:
     >>> hold([1, 2])
     """
     _HELD.append(obj)
+
+
+def caller_local(name: object) -> object:
+    """Inside the callback, :func:`frame_local` of the frame that raised the caller event being
+    decided on this thread; ``None`` elsewhere (outside the callback, or another event).
+
+    Example
+    -------
+    >>> caller_local("anything") is None
+    True
+    """
+    if type(name) is not str:
+        raise TypeError("caller_local(name: str): an exact str")
+    frame = _api["event_frame"]() if _api else None
+    return None if frame is None else frame_local(frame, name)
 
 
 def inside() -> bool:

@@ -93,10 +93,13 @@ CALLER_EVENTS = frozenset(
         "subprocess.Popen",  # the decoder reads Popen's frame only when Popen raised it
         "_posixsubprocess.fork_exec",  # (3.14: a relative program is Popen's or undecidable)
         "compile",  # the eval/exec site: the code that called them (see decoders.code)
+        "socket.__new__",  # socket.py's constructor adopting a descriptor (its fileno local)
     }
 )
 # Of those, the events whose decoder takes the caller too.
-CALLER_DECODERS = frozenset({"subprocess.Popen", "compile", "_posixsubprocess.fork_exec"})
+CALLER_DECODERS = frozenset(
+    {"subprocess.Popen", "compile", "_posixsubprocess.fork_exec", "socket.__new__"}
+)
 # Functions of the frozen modules that run only while installing (before the function's code
 # loads), where looking a module attribute up is safe; everything else the hook may call must
 # have bound what it uses at import (checked by freeze.verify at every install).

@@ -300,6 +300,44 @@ def test_own_sites_take_only_what_each_own_function_does_itself(kind: str, tmp_p
     assert result["own"] is True and result["frameless"] is False
 
 
+def test_caller_local_reads_the_frame_that_raised_the_event_being_decided(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core with one caller event (zz.caller) and one other (zz.plain), whose callback
+    # reads the local `secret` of the frame that raised the event
+    body = """
+    seen = []
+    def callback(event, args, caller):
+        row = [event, args[0], core.caller_local("secret"), core.caller_local("missing")]
+        if args[0] == "outer":
+            nested()  # a caller event of the sandbox's own inside the callback (not decided)
+            row.append(core.caller_local("secret"))  # (still the outer event's frame)
+        seen.append(row)
+    def nested():
+        secret = "nested's"
+        sys.audit("zz.caller", "nested")
+    own = frozenset({callback.__code__, nested.__code__})
+    core.install(frozenset({"zz.caller", "zz.plain"}), callback, own, "enforce",
+                 caller_events=frozenset({"zz.caller"}),
+                 own_sites=[("zz.caller", nested.__code__)])
+    def function():
+        secret = "the function's"
+        sys.audit("zz.caller", "outer")
+        sys.audit("zz.plain", "plain")
+    # WHEN the function raises both events, and outside the callback
+    function()
+    emit(seen=seen, outside=core.caller_local("secret"))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the caller event's callback reads the raising frame's local (none for a name it
+    # lacks), and the other event's -- and code outside the callback -- read nothing
+    assert result["seen"] == [
+        ["zz.caller", "outer", "the function's", None, "the function's"],
+        ["zz.plain", "plain", None, None],
+    ]
+    assert result["outside"] is None
+
+
 def test_own_sites_must_name_own_code(kind: str, tmp_path: Path) -> None:
     # GIVEN malformed own_sites WHEN installing THEN each is refused, and nothing installed
     body = """

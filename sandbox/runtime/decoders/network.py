@@ -12,6 +12,7 @@ from __future__ import annotations
 import _socket
 
 from ..categories import UNDECODABLE
+from ..core import caller_local as _caller_local
 from ..core import frame_local as _frame_local
 from ..values import HOST_MAX, as_int, as_path, as_text, code_text, lookup, undecodable
 from .code import caller_frame as _caller_frame
@@ -166,6 +167,7 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
     return out
 
 
+_NO_CALLER: Any = ("no caller given",)  # _socket_new called without the core's caller
 _SOCKET_INIT: list[Any] = []  # socket.socket.__init__'s code, once socket.py is loaded
 # sys.modules itself, live (in a tuple: the hook's frozen copy copies module-level dicts, and
 # socket.py may be imported after install).
@@ -206,13 +208,23 @@ def _socket_codes() -> list[Any]:
     return [found[name] for name in _SOCKET_METHODS if name in found]
 
 
-def _adopting() -> bool:
-    """Whether socket.py's constructor is wrapping an existing descriptor (fileno given)."""
+def _adopting(caller: Any = _NO_CALLER) -> bool:
+    """Whether socket.py's constructor is wrapping an existing descriptor (fileno given).
+
+    ``caller``: the code that raised the event, as the core hands it to the hook (the frame
+    it raised it in is then read with ``core.caller_local``, no frame lookup); the frames are
+    walked only for an adoption (socket.accept and dup are told apart by the outer frame) or
+    when no caller was given.
+    """
     if not _SOCKET_INIT:
         codes = _socket_codes()
         if not codes:
             return False
         _SOCKET_INIT.extend(codes)
+    if caller is not _NO_CALLER and (
+        caller is not _SOCKET_INIT[0] or _caller_local("fileno") is None
+    ):
+        return False  # (the usual socket: no descriptor to adopt)
     frame = _caller_frame(3)
     if frame is None or frame.f_code is not _SOCKET_INIT[0]:
         return False
@@ -256,7 +268,7 @@ def _reverse(args: tuple[Any, ...]) -> list[Access] | None:
     return None if host is None else [("network", "reverse", host, None)]
 
 
-def _socket_new(args: tuple[Any, ...]) -> list[Access] | None:
+def _socket_new(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access] | None:
     family, kind = as_int(args[1]), as_int(args[2])
     if family is None or kind is None:
         return [("network", "socket", undecodable(args[1] if family is None else args[2]), None)]
@@ -265,7 +277,7 @@ def _socket_new(args: tuple[Any, ...]) -> list[Access] | None:
         # carries no descriptor number): decided as what it is, an adoption of any socket.
         return [("network", "adopt", "any", None)]
     fam = _FAMILIES.get(family, _str(family))
-    if _adopting():
+    if _adopting(caller):
         # socket.socket(family, type, proto, fileno): the event does not carry the descriptor,
         # but socket.py's constructor frame does — wrapping an existing descriptor is adopting.
         return [("network", "adopt", fam, None)]

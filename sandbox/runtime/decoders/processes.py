@@ -44,6 +44,7 @@ from ..values import (
 from .code import caller_frame as _caller_frame
 
 _frame_local = _core.frame_local
+_caller_local = _core.caller_local
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -747,26 +748,31 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
     # pass_fds: Popen hashes each item *after* its audit event (set(pass_fds)), running the
     # item's own __hash__/__eq__: anything but exact ints could rewrite the argv decided on.
     if caller is not _NO_CALLER:
-        # The core named the code that raised the event (no frame read: sys._getframe, f_code
-        # and id() each raise an audit event of their own). Only subprocess's own code (or the
-        # function's, through sys.audit) raises it, never the sandbox's, so the frame the walk
-        # below finds is the raising one: its locals are read only when it is Popen's.
+        # The core named the code that raised the event, and keeps its frame: when it is
+        # Popen's, its locals are read from that frame (core.caller_local) -- no frame lookup
+        # (sys._getframe raises an audit event of its own). Only subprocess's own code (or the
+        # function's, through sys.audit) raises the event, never the sandbox's.
         for known in _EXECUTE_CHILD:
             if caller is known:
-                break
-        else:
-            return None
+                return _popen_locals_problem(_caller_local("pass_fds"), _caller_local("preexec_fn"))
+        return None
     frame = _caller_frame(2)
     if frame is not None:
         code = frame.f_code
         for known in _EXECUTE_CHILD:
             if code is known:
-                fds = _frame_local(frame, "pass_fds")
-                if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):  # type: ignore[attr-defined]
-                    return "pass_fds holds objects that run code after the decision"
-                if _frame_local(frame, "preexec_fn") is not None:
-                    return _PREEXEC
-                break
+                return _popen_locals_problem(
+                    _frame_local(frame, "pass_fds"), _frame_local(frame, "preexec_fn")
+                )
+    return None
+
+
+def _popen_locals_problem(fds: Any, preexec: Any) -> str | None:
+    """Why Popen's ``pass_fds`` and ``preexec_fn`` would run code after the decision, or None."""
+    if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):
+        return "pass_fds holds objects that run code after the decision"
+    if preexec is not None:
+        return _PREEXEC
     return None
 
 
