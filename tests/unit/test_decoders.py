@@ -166,6 +166,41 @@ def test_connect_to_a_name_also_checks_its_resolution() -> None:
     ]
 
 
+def test_kept_address_answers_are_the_decoded_ones_and_only_for_exact_types() -> None:
+    # GIVEN an IPv4 and an IPv6 socket, and addresses of exact and of derived types
+    class Host(str):
+        pass
+
+    class Port(int):
+        pass
+
+    v4, v6 = socket.socket(), socket.socket(socket.AF_INET6)
+    try:
+        connect = DECODERS["socket.connect"]
+        # WHEN the same addresses are decoded twice (the second answer is the kept one)
+        cases = [
+            (v4, ("127.1", 80)),
+            (v4, ("Example.COM.", 443)),
+            (v6, ("::1", 80)),
+            (v4, (Host("example.com"), 443)),
+            (v4, ("127.0.0.1", Port(80))),
+        ]
+        first = [connect((sock, address)) for sock, address in cases]
+        second = [connect((sock, address)) for sock, address in cases]
+    finally:
+        v4.close()
+        v6.close()
+    # THEN both answers are the same, each time a fresh list (the callers may not share it)
+    assert first == second and all(a is not b for a, b in zip(first, second, strict=True))
+    assert first[0] == [("network", "connect", "127.0.0.1:80", "127.0.0.1")]
+    assert first[1][0] == ("network", "resolve", "example.com", None)
+    assert first[2] == [("network", "connect", "[::1]:80", "::1")]
+    # AND a derived str or int is decoded every time, never kept (a str subclass as a host is
+    # undecodable: refused)
+    assert first[3][-1][2].startswith(UNDECODABLE)
+    assert first[4] == [("network", "connect", "127.0.0.1:80", "127.0.0.1")]
+
+
 def test_unix_and_abstract_socket_addresses_are_files() -> None:
     sock = socket.socket(socket.AF_UNIX)
     try:

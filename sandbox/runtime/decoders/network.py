@@ -128,11 +128,42 @@ def host_port(host: str, port: Any) -> str:
     return shown + ":" + (_str(number) if number is not None else "*")
 
 
+# _address's answers for (family, host, port, action) of exact str and int: a pure function
+# of them (the name's normal form, the literal's canonical text), so kept, bounded.
+_ADDRESSES: dict[tuple[Any, str, int, str], tuple[Access, ...]] = {}
+_ADDRESSES_LIMIT = 256
+_dict_get = dict.get
+_int = int
+_list = list
+
+
 def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
     try:
         family = _sock_family(sock)
     except (TypeError, _ValueError):
         family = None
+    if (
+        _type(address) is _tuple
+        and _len(address) == 2
+        and _type(address[0]) is _str
+        and _type(address[1]) is _int
+        and family != _AF_UNIX
+    ):
+        # (exact types only: the key's hash and comparison are the built-ins')
+        key = (family, address[0], address[1], action)
+        known = _dict_get(_ADDRESSES, key)
+        if known is None:
+            decided = _address_decoded(family, address, action)
+            if decided is None:
+                return None
+            if _len(_ADDRESSES) >= _ADDRESSES_LIMIT:
+                _ADDRESSES.clear()
+            known = _ADDRESSES[key] = _tuple(decided)
+        return _list(known)
+    return _address_decoded(family, address, action)
+
+
+def _address_decoded(family: Any, address: Any, action: str) -> list[Access] | None:
     file_action = "connect" if action != "bind" else "write"
     if family == _AF_UNIX:
         value = as_path(address) if _type(address) is not _str else address
