@@ -4701,7 +4701,6 @@ enum { SOCK_CONNECT, SOCK_CONNECT_EX, SOCK_BIND, SOCK_SENDTO, SOCK_SENDMSG, SOCK
 static const char *const g_sock_names[SOCK_METHODS] = {"connect", "connect_ex", "bind", "sendto",
                                                         "sendmsg"};
 static PyCFunction g_sock_original[SOCK_METHODS];
-static PyObject *g_sock_family; /* _socket.socket's `family` member descriptor (strong) */
 static int g_sock_sealed;
 
 /* Whether CPython's setipaddr reads `text` with no lookup: the empty name, "<broadcast>", or
@@ -4717,31 +4716,22 @@ host_is_literal(const char *text)
 }
 
 /* The address to pass on (new reference), its host decided first; NULL with the exception
- * (the decision refused, or an error). Anything but an (host, port...) tuple of an AF_INET or
- * AF_INET6 socket with a str/bytes/bytearray host is passed as it is: the original reads it
- * with no lookup, or raises its own error. */
+ * (the decision refused, or an error). Anything but a (host, ...) tuple with a str, bytes or
+ * bytearray host is passed as it is: the original reads it with no lookup, or raises its own
+ * error. The socket's family is NOT what tells: sendto and sendmsg convert their other
+ * arguments first (an __index__, a __buffer__: the function's code), which can re-initialise
+ * the socket as AF_INET over another descriptor before CPython reads its family -- so a
+ * textual host is decided whatever the family is now (AF_PACKET's and AF_CAN's interface
+ * names, AF_ALG's names are decided as resolves too: rare, and refused unless a rule says). */
 static PyObject *
 address_decided(PyObject *sock, PyObject *address)
 {
+    (void)sock;
     if (!PyTuple_Check(address) || PyTuple_GET_SIZE(address) < 2) {
         return Py_NewRef(address);
     }
     PyObject *host = PyTuple_GET_ITEM(address, 0);
     if (!PyUnicode_Check(host) && !PyBytes_Check(host) && !PyByteArray_Check(host)) {
-        return Py_NewRef(address);
-    }
-    /* the socket's family, read by the C member descriptor (a subclass's property aside) */
-    PyObject *family_value =
-        Py_TYPE(g_sock_family)->tp_descr_get(g_sock_family, sock, (PyObject *)Py_TYPE(sock));
-    if (family_value == NULL) {
-        return NULL;
-    }
-    long family = PyLong_CheckExact(family_value) ? PyLong_AsLong(family_value) : -1;
-    Py_DECREF(family_value);
-    if (family == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (family != AF_INET && family != AF_INET6) {
         return Py_NewRef(address);
     }
     PyObject *copy;
@@ -4775,8 +4765,7 @@ address_decided(PyObject *sock, PyObject *address)
     /* a name with a NUL inside is refused by the original; a non-ASCII one is encoded by a
      * codec (IDNA) and looked up: both are raised, the decision says what they are */
     int literal = text != NULL && (size_t)length == strlen(text) && host_is_literal(text);
-    if (!literal && PySys_Audit("socket.getaddrinfo", "OOiii", copy, Py_None, (int)family, 0,
-                                0) < 0) {
+    if (!literal && PySys_Audit("socket.getaddrinfo", "OOiii", copy, Py_None, 0, 0, 0) < 0) {
         Py_DECREF(copy);
         return NULL;
     }
@@ -4887,16 +4876,6 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
         PyErr_SetString(PyExc_TypeError, "seal_socket_addresses: _socket.socket is needed");
         return NULL;
     }
-    PyObject *family_name = PyUnicode_InternFromString("family");
-    if (family_name == NULL) {
-        return NULL;
-    }
-    PyObject *family = _PyType_Lookup((PyTypeObject *)type, family_name);
-    Py_DECREF(family_name);
-    if (family == NULL || !Py_IS_TYPE(family, &PyMemberDescr_Type) ||
-        Py_TYPE(family)->tp_descr_get == NULL) {
-        Py_RETURN_FALSE;
-    }
     PyMethodDef *defs[SOCK_METHODS];
     for (int i = 0; i < SOCK_METHODS; i++) {
         PyObject *name = PyUnicode_InternFromString(g_sock_names[i]);
@@ -4917,7 +4896,6 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
         g_sock_original[i] = defs[i]->ml_meth;
         defs[i]->ml_meth = sealed[i];
     }
-    g_sock_family = Py_NewRef(family);
     g_sock_sealed = 1;
     Py_RETURN_TRUE;
 }
@@ -4995,6 +4973,50 @@ setns_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     }
     return call_fastcall(g_setns_original, g_setns_keywords, module, args, nargs, kwnames);
 }
+
+/* setpriority(which, who, priority) and sched_setaffinity / sched_setscheduler /
+ * sched_setparam(pid, ...) change another process (a pid, a process group, every process of
+ * the user) with no event: raised as os.setpriority (which, who) and os.sched_setaffinity /
+ * os.sched_setscheduler / os.sched_setparam (pid), the arguments as given (one that is not a
+ * plain int is refused as undecodable, never converted after the decision). */
+enum { TARGET_SETPRIORITY, TARGET_AFFINITY, TARGET_SCHEDULER, TARGET_PARAM, TARGET_CALLS };
+static const char *const g_target_names[TARGET_CALLS] = {"setpriority", "sched_setaffinity",
+                                                         "sched_setscheduler", "sched_setparam"};
+static const char *const g_target_events[TARGET_CALLS] = {
+    "os.setpriority", "os.sched_setaffinity", "os.sched_setscheduler", "os.sched_setparam"};
+static fastcall_any g_target_original[TARGET_CALLS];
+static int g_target_keywords[TARGET_CALLS];
+
+static PyObject *
+target_call_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames)
+{
+    PyObject *first = given_argument(args, nargs, kwnames, 0);
+    int rc = which == TARGET_SETPRIORITY
+                 ? PySys_Audit(g_target_events[which], "OO", first,
+                               given_argument(args, nargs, kwnames, 1))
+                 : PySys_Audit(g_target_events[which], "O", first);
+    if (rc < 0) {
+        return NULL;
+    }
+    return call_fastcall(g_target_original[which], g_target_keywords[which], module, args, nargs,
+                         kwnames);
+}
+
+#define TARGET_WRAPPERS(index, name)                                                           \
+    static PyObject *name(PyObject *m, PyObject *const *a, Py_ssize_t n, PyObject *k)          \
+    {                                                                                          \
+        return target_call_sealed(index, m, a, n, k);                                          \
+    }                                                                                          \
+    static PyObject *name##_positional(PyObject *m, PyObject *const *a, Py_ssize_t n)          \
+    {                                                                                          \
+        return target_call_sealed(index, m, a, n, NULL);                                       \
+    }
+TARGET_WRAPPERS(TARGET_SETPRIORITY, setpriority_sealed)
+TARGET_WRAPPERS(TARGET_AFFINITY, affinity_sealed)
+TARGET_WRAPPERS(TARGET_SCHEDULER, scheduler_sealed)
+TARGET_WRAPPERS(TARGET_PARAM, param_sealed)
+#undef TARGET_WRAPPERS
 
 /* The pid a pidfd refers to (its fdinfo's "Pid:" line), or -1. */
 static long
@@ -5121,8 +5143,14 @@ static PyObject *
 core_seal_process_calls(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *chroot, *pidfd, *unshare, *setns;
-    if (!PyArg_ParseTuple(args, "OOOO:seal_process_calls", &chroot, &pidfd, &unshare, &setns)) {
+    PyObject *chroot, *pidfd, *unshare, *setns, *targets;
+    if (!PyArg_ParseTuple(args, "OOOOO!:seal_process_calls", &chroot, &pidfd, &unshare, &setns,
+                          &PyTuple_Type, &targets)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(targets) != TARGET_CALLS) {
+        PyErr_SetString(PyExc_TypeError, "seal_process_calls: targets is (setpriority,"
+                                         " sched_setaffinity, sched_setscheduler, sched_setparam)");
         return NULL;
     }
     if (g_process_calls_sealed || g_installed) {
@@ -5138,6 +5166,32 @@ core_seal_process_calls(PyObject *self, PyObject *args)
         (unshare != Py_None && (unshare_def == NULL || !unshare_keywords)) ||
         (setns != Py_None && (setns_def == NULL || !setns_keywords))) {
         Py_RETURN_FALSE; /* not the functions (or the conventions) this core knows */
+    }
+    static const PyCFunction target_sealed[TARGET_CALLS][2] = {
+        {(PyCFunction)(void (*)(void))setpriority_sealed,
+         (PyCFunction)(void (*)(void))setpriority_sealed_positional},
+        {(PyCFunction)(void (*)(void))affinity_sealed,
+         (PyCFunction)(void (*)(void))affinity_sealed_positional},
+        {(PyCFunction)(void (*)(void))scheduler_sealed,
+         (PyCFunction)(void (*)(void))scheduler_sealed_positional},
+        {(PyCFunction)(void (*)(void))param_sealed,
+         (PyCFunction)(void (*)(void))param_sealed_positional}};
+    PyMethodDef *target_defs[TARGET_CALLS];
+    int target_keywords[TARGET_CALLS];
+    for (int i = 0; i < TARGET_CALLS; i++) {
+        PyObject *function = PyTuple_GET_ITEM(targets, i);
+        target_keywords[i] = 0;
+        target_defs[i] = fastcall_def(function, "posix", g_target_names[i], &target_keywords[i]);
+        if (function != Py_None && target_defs[i] == NULL) {
+            Py_RETURN_FALSE;
+        }
+    }
+    for (int i = 0; i < TARGET_CALLS; i++) {
+        if (target_defs[i] != NULL) {
+            g_target_original[i] = (fastcall_any)(void (*)(void))target_defs[i]->ml_meth;
+            g_target_keywords[i] = target_keywords[i];
+            target_defs[i]->ml_meth = target_sealed[i][target_keywords[i] ? 0 : 1];
+        }
     }
     if (unshare_def != NULL) {
         g_unshare_original = (fastcall_any)(void (*)(void))unshare_def->ml_meth;
@@ -5555,9 +5609,10 @@ static PyMethodDef core_methods[] = {
      " connect, connect_ex, bind, sendto or sendmsg is raised as socket.getaddrinfo (decided)"
      " before CPython looks it up."},
     {"seal_process_calls", core_seal_process_calls, METH_VARARGS,
-     "seal_process_calls(os.chroot, signal.pidfd_send_signal, os.unshare, os.setns) -> bool:"
-     " before install, once: chroot, unshare and setns raise os.chroot, os.unshare, os.setns,"
-     " and pidfd_send_signal os.kill (with the pidfd's pid), first (None: not there)."},
+     "seal_process_calls(os.chroot, signal.pidfd_send_signal, os.unshare, os.setns, (os.setpriority,"
+     " os.sched_setaffinity, os.sched_setscheduler, os.sched_setparam)) -> bool: before install,"
+     " once: each raises an event first (pidfd_send_signal: os.kill with the pidfd's pid; the"
+     " others os.<name>); None: not there."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"seal_types", core_seal_types, METH_O,

@@ -1942,15 +1942,18 @@ def seal_spawn_env(posix_spawn: Any, posix_spawnp: Any, execve: Any, execv: Any)
     return False
 
 
-def seal_process_calls(chroot: Any, pidfd_send_signal: Any, unshare: Any, setns: Any) -> bool:
-    """The native core has ``os.chroot``, ``os.unshare``, ``os.setns`` and
-    ``signal.pidfd_send_signal`` (CPython raises no event for any) raise ``os.chroot``,
-    ``os.unshare``, ``os.setns`` and ``os.kill`` first; the Python core cannot change C
-    functions: always ``False`` (a documented limit).
+def seal_process_calls(
+    chroot: Any, pidfd_send_signal: Any, unshare: Any, setns: Any, targets: tuple[Any, ...]
+) -> bool:
+    """The native core has ``os.chroot``, ``os.unshare``, ``os.setns``,
+    ``signal.pidfd_send_signal`` and (``targets``) ``os.setpriority``, ``os.sched_setaffinity``,
+    ``os.sched_setscheduler``, ``os.sched_setparam`` (CPython raises no event for any) raise an
+    event first; the Python core cannot change C functions: always ``False`` (a documented
+    limit).
 
     Example
     -------
-    >>> seal_process_calls(None, None, None, None)
+    >>> seal_process_calls(None, None, None, None, (None, None, None, None))
     False
     """
     return False

@@ -470,6 +470,11 @@ def install_hook(
         getattr(sys.modules["_signal"], "pidfd_send_signal", None),
         getattr(posix, "unshare", None),  # (3.12+, like setns: no event either)
         getattr(posix, "setns", None),
+        # (another process's priority, CPUs or scheduling: no event either)
+        tuple(
+            getattr(posix, name, None)
+            for name in ("setpriority", "sched_setaffinity", "sched_setscheduler", "sched_setparam")
+        ),
     )
     if not frozen(core).install(
         names,

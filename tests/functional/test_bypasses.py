@@ -390,6 +390,36 @@ def attempt(method, host):
 for method in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
     print(method, attempt(method, "exfil-" + method + ".invalid"))
 print("bytearray", attempt("connect", bytearray(b"exfil.invalid")))
+
+import _socket
+inet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for method in ("sendto", "sendmsg"):
+    # An AF_UNIX socket turned into an AF_INET one by the flags' __index__, which CPython runs
+    # after the method was entered and before it reads the family: the name is decided all
+    # the same (whatever the family was when the method was entered).
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    duplicate = os.dup(inet.fileno())
+    class Flags:
+        def __index__(self):
+            _socket.socket.__init__(unix, socket.AF_INET, socket.SOCK_DGRAM, 0, duplicate)
+            return 0
+    free = os.dup(0)
+    os.close(free)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free, hard))
+    try:
+        if method == "sendto":
+            unix.sendto(b"x", Flags(), ("switched.invalid", 9))
+        else:
+            unix.sendmsg([b"x"], [], Flags(), ("switched.invalid", 9))
+        outcome = "done"
+    except PermissionError as exc:
+        outcome = "refused " + exc.category + " " + exc.action
+    except OSError as exc:
+        outcome = "looked up" if exc.errno == 24 or isinstance(exc, socket.gaierror) else "error"
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    print("switched-" + method, outcome)
 print("literal", attempt("connect", "127.0.0.1"))
 """
 
@@ -410,6 +440,9 @@ def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
     if core == "native":
         # THEN each name is refused as a resolve before any lookup (the query never leaves)
         for method in ("connect", "connect_ex", "bind", "sendto", "sendmsg", "bytearray"):
+            assert lines[method] == "refused network resolve", (method, result.stderr)
+        # AND a socket whose family changes while the method converts its arguments too
+        for method in ("switched-sendto", "switched-sendmsg"):
             assert lines[method] == "refused network resolve", (method, result.stderr)
     else:
         # AND with the Python core the C resolver runs first (the documented limit: it cannot
@@ -441,6 +474,9 @@ attempt("prlimit", lambda: resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE
 if hasattr(os, "unshare"):
     attempt("unshare", lambda: os.unshare(0))  # (no namespace at all: harmless if it ran)
     attempt("setns", lambda: os.setns(-1, 0))
+attempt("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 0))
+attempt("sched_setaffinity", lambda: os.sched_setaffinity(os.getppid(), os.sched_getaffinity(0)))
+attempt("own_priority", lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0)))
 attempt("chroot", lambda: os.chroot("root"))  # last: it may act (the Python core, as root)
 """
 
@@ -455,17 +491,23 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
     env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
     if core == "python":
         env["SANDBOX_NATIVE"] = "off"
-    # WHEN the function signals the parent through the pidfd, reads the parent's limits,
-    # unshares or joins namespaces (3.12+) and changes its root -- CPython raises no event for
-    # any of them but prlimit
+    # WHEN the function signals the parent through the pidfd, reads the parent's limits, sets
+    # its priority or CPUs, unshares or joins namespaces (3.12+) and changes its root --
+    # CPython raises no event for any of them but prlimit
     result = child(PROCESS_CALLS, env=env)
     lines = dict(line.split(" ", 1) for line in result.lines)
     # THEN reading another process's limits is decided like a signal to it, on both cores
     assert lines["prlimit"] == "refused processes kill other:prlimit", result.stderr
+    # AND the process's own priority is its own business
+    assert lines["own_priority"] == "done", result.stderr
     if core == "native":
         # AND the native core raises an event for each of the others: all refused
         assert lines["pidfd_send_signal"] == "refused processes kill other:0", result.stderr
         assert lines["chroot"] == "refused processes namespace chroot", result.stderr
+        assert lines["setpriority"] == "refused processes kill other:setpriority", result.stderr
+        assert lines["sched_setaffinity"] == "refused processes kill other:sched_setaffinity", (
+            result.stderr
+        )
         if sys.version_info >= (3, 12):
             assert lines["unshare"] == "refused processes namespace unshare:0x0", result.stderr
             assert lines["setns"] == "refused processes namespace setns:0x0", result.stderr

@@ -939,6 +939,48 @@ def _prlimit(args: tuple[Any, ...]) -> list[Access] | None:
     return [("processes", "kill", "other:prlimit", None)]
 
 
+def _setpriority(args: tuple[Any, ...]) -> list[Access] | None:
+    # (raised by the native core) which: PRIO_PROCESS, PRIO_PGRP or PRIO_USER; who: 0 is
+    # this process, its group or its user (every process of the user).
+    which, who = as_int(args[0]), as_int(_arg(args, 1))
+    if which is None or who is None:
+        return [("processes", "kill", undecodable(args[0] if which is None else args[1]), None)]
+    if which == _PRIO_PROCESS:
+        if who in (0, _getpid()):
+            return None  # (this process's own priority)
+        return [("processes", "kill", "other:setpriority", None)]
+    if which == _PRIO_PGRP:
+        whose = "group" if who in (0, _getpgrp()) else "other-group"
+        return [("processes", "kill", whose + ":setpriority", None)]
+    return [("processes", "kill", "all:setpriority", None)]  # PRIO_USER: the user's processes
+
+
+def _another_process(args: tuple[Any, ...], name: str) -> list[Access] | None:
+    # (raised by the native core) another process's CPUs or scheduling
+    pid = as_int(args[0])
+    if pid is None:
+        return [("processes", "kill", undecodable(args[0]), None)]
+    if pid in (0, _getpid()):
+        return None  # (this process)
+    return [("processes", "kill", "other:" + name, None)]
+
+
+def _sched_setaffinity(args: tuple[Any, ...]) -> list[Access] | None:
+    return _another_process(args, "sched_setaffinity")
+
+
+def _sched_setscheduler(args: tuple[Any, ...]) -> list[Access] | None:
+    return _another_process(args, "sched_setscheduler")
+
+
+def _sched_setparam(args: tuple[Any, ...]) -> list[Access] | None:
+    return _another_process(args, "sched_setparam")
+
+
+_PRIO_PROCESS = getattr(os, "PRIO_PROCESS", 0)
+_PRIO_PGRP = getattr(os, "PRIO_PGRP", 1)
+
+
 # Namespace flags by value (os.CLONE_*: Linux, CPython 3.12+), for a readable target.
 _CLONE_FLAGS = tuple(
     (value, name[len("CLONE_") :].lower())
@@ -1018,6 +1060,10 @@ DECODERS = {
     "os.unshare": _unshare,
     "os.setns": _setns,
     "os.chroot": _chroot,
+    "os.setpriority": _setpriority,
+    "os.sched_setaffinity": _sched_setaffinity,
+    "os.sched_setscheduler": _sched_setscheduler,
+    "os.sched_setparam": _sched_setparam,
     "_posixsubprocess.fork_exec": _fork_exec,
     "sys.remote_exec": _remote_exec,
     "os.putenv": _putenv,
