@@ -1770,6 +1770,18 @@ static _Thread_local int t_depth;
 /* The frame that raised the caller event being decided on this thread (strong; NULL: none):
  * what core.caller_local reads, with no frame lookup by the callback. */
 static _Thread_local PyFrameObject *t_event_frame;
+/* The phase (invoke_now()) when the decision running on this thread started: what it was
+ * decided by. An answer kept from it is kept for that phase only -- if the process moved to
+ * invoke meanwhile (another thread's mark_invoke_phase), an init rule's answer would be
+ * kept as an invoke one: the adders keep nothing then. */
+static _Thread_local int t_decision_invoke;
+
+/* Whether the phase is still the one the current decision started in. */
+static int
+decision_phase_holds(void)
+{
+    return invoke_now() == t_decision_invoke;
+}
 
 /* The code object of the innermost Python frame (new reference), or NULL (no frame). */
 static PyObject *
@@ -2226,6 +2238,8 @@ decide(const char *event, PyObject *args)
     t_depth++;
     PyFrameObject *outer_event_frame = t_event_frame;
     t_event_frame = event_frame;
+    int outer_decision_invoke = t_decision_invoke;
+    t_decision_invoke = invoke_now();
     frame_guard_on();
 
     PyObject *argv[3] = {name, args, caller};
@@ -2233,6 +2247,7 @@ decide(const char *event, PyObject *args)
 
     frame_guard_off();
     t_event_frame = outer_event_frame;
+    t_decision_invoke = outer_decision_invoke;
     Py_XDECREF(event_frame);
     t_depth--;
     tracing_on(ts);
@@ -3446,7 +3461,7 @@ core_open_cache_add(PyObject *self, PyObject *args)
     if (identity_of(identity, "open_cache_add", &kind, &dev, &ino) < 0) {
         return NULL;
     }
-    if (g_open_validate && kind == 0) {
+    if ((g_open_validate && kind == 0) || !decision_phase_holds()) {
         Py_RETURN_FALSE;
     }
     if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
@@ -3480,7 +3495,7 @@ verdict_keep(PyObject *directory, PyObject *identity, const char *what, long lon
     if (identity_of(identity, what, &kind, &dev, &ino) < 0) {
         return NULL;
     }
-    if (kind == 2 || (g_open_validate && kind == 0)) {
+    if (kind == 2 || (g_open_validate && kind == 0) || !decision_phase_holds()) {
         Py_RETURN_FALSE; /* a directory that is not there, or no identity to check it by */
     }
     open_key key = {path, len, "", 0, DIR_VERDICT, flags};
@@ -3578,7 +3593,7 @@ core_pattern_verdict_add(PyObject *self, PyObject *args)
         strstr(g, "**") != NULL) {
         Py_RETURN_FALSE; /* not a folder or a one-name glob this table holds */
     }
-    if (kind == 2 || (g_open_validate && kind == 0)) {
+    if (kind == 2 || (g_open_validate && kind == 0) || !decision_phase_holds()) {
         Py_RETURN_FALSE; /* a folder that is not there, or no identity to check it by */
     }
     int phase = invoke_now();
@@ -3661,6 +3676,10 @@ core_exec_verdict_add(PyObject *self, PyObject *args)
     if (!exec_key_of(event_args, &b, &program, &program_len)) {
         PyMem_RawFree(b.data);
         Py_RETURN_FALSE; /* not a kind this table holds: the callback decides every time */
+    }
+    if (!decision_phase_holds()) {
+        PyMem_RawFree(b.data);
+        Py_RETURN_FALSE;
     }
     int phase = invoke_now();
     uint64_t h = bytes_hash((const char *)b.data, b.len, (uint64_t)phase + 1);
@@ -3746,6 +3765,9 @@ core_module_verdict_add(PyObject *self, PyObject *args)
     if (!plain || len < 2 || len > IMPORT_NAME_MAX ||
         units[len - 1] != '.' || units[0] == '.' || memchr(units, 0, (size_t)len) != NULL) {
         Py_RETURN_FALSE; /* not a prefix this table holds */
+    }
+    if (!decision_phase_holds()) {
+        Py_RETURN_FALSE;
     }
     int phase = invoke_now();
     uint64_t h = modv_hash(units, (size_t)len, phase, children);
@@ -4511,6 +4533,55 @@ argv_snapshot(PyObject *argv)
     return out;
 }
 
+/* posix_spawn's file_actions, copied (a tuple of tuples: what the original then reads) and
+ * decided: each POSIX_SPAWN_OPEN (tag 0: tag, fd, path, flags, mode) makes the child open a
+ * file before it runs the program, with no event of CPython's -- raised here as the `open`
+ * event os.open raises (path, None, flags). NULL with the exception (refused, or an error).
+ * The items are plain values already (checked); the copy is taken before the first event, so
+ * nothing another thread changes while the hook decides reaches the child. */
+static PyObject *
+file_actions_decided(PyObject *actions)
+{
+    if (!PyList_CheckExact(actions) && !PyTuple_CheckExact(actions)) {
+        return Py_NewRef(actions); /* the original's own TypeError */
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(actions);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(actions, i);
+        PyObject *copy = PyList_CheckExact(item) || PyTuple_CheckExact(item)
+                             ? PySequence_Tuple(item)
+                             : Py_NewRef(item);
+        if (copy == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, copy);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(out, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5 ||
+            !PyLong_Check(PyTuple_GET_ITEM(item, 0))) {
+            continue;
+        }
+        long tag = PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+        if (tag == -1 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (tag == 0 /* POSIX_SPAWN_OPEN */ &&
+            PySys_Audit("open", "OOO", PyTuple_GET_ITEM(item, 2), Py_None,
+                        PyTuple_GET_ITEM(item, 3)) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 static PyObject *
 spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                     PyObject *kwnames)
@@ -4521,9 +4592,14 @@ spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize
     /* where path, argv and env are: positional, or (execve) by keyword */
     Py_ssize_t at[3] = {nargs > 0 ? 0 : -1, nargs > 1 ? 1 : -1, nargs > 2 ? 2 : -1};
     static const char *names[3] = {"path", "argv", "env"};
+    Py_ssize_t actions_at = -1;
     for (Py_ssize_t j = 0; j < nkw; j++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, j);
         int known = 0;
+        if (which != 2 && PyUnicode_Check(name) &&
+            PyUnicode_CompareWithASCIIString(name, "file_actions") == 0) {
+            actions_at = nargs + j;
+        }
         for (int k = 0; k < 3; k++) {
             if (which == 2 && PyUnicode_Check(name) &&
                 PyUnicode_CompareWithASCIIString(name, names[k]) == 0) {
@@ -4555,13 +4631,21 @@ spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize
     made[0] = (which == 2 && PyLong_CheckExact(path)) ? (Py_INCREF(path), path) : path_copy(path);
     made[1] = made[0] != NULL ? argv_snapshot(args[at[1]]) : NULL;
     made[2] = made[1] != NULL ? env_snapshot(args[at[2]]) : NULL;
+    PyObject *actions = NULL;
+    if (made[2] != NULL && actions_at >= 0) {
+        actions = file_actions_decided(args[actions_at]);
+    }
     PyObject *result = NULL;
-    if (made[2] != NULL) {
+    if (made[2] != NULL && (actions_at < 0 || actions != NULL)) {
         copy[at[0]] = made[0];
         copy[at[1]] = made[1];
         copy[at[2]] = made[2];
+        if (actions != NULL) {
+            copy[actions_at] = actions;
+        }
         result = original(module, copy, nargs, kwnames);
     }
+    Py_XDECREF(actions);
     for (int k = 0; k < 3; k++) {
         Py_XDECREF(made[k]);
     }

@@ -762,6 +762,7 @@ class _Depth(_thread._local):
     depth = 0
     fetching = False
     event_frame: Any = None  # the frame that raised the caller event being decided
+    decision_phase = "init"  # the phase when the decision running on this thread started
 
 
 def _refuse(what: str) -> PermissionError:
@@ -917,6 +918,8 @@ def install(
         caller = frame_code if event in _caller_events else None
         outer_frame = _local.event_frame
         _local.event_frame = frame if caller is not None else None
+        outer_phase = _local.decision_phase
+        _local.decision_phase = _phase_now()
         was_enabled = _gc_isenabled()
         _gc_disable()
         _local.depth += 1
@@ -934,6 +937,7 @@ def install(
         finally:
             _local.depth -= 1
             _local.event_frame = outer_frame
+            _local.decision_phase = outer_phase
             _inside[0] -= 1
             if was_enabled:
                 _gc_enable()
@@ -1150,6 +1154,8 @@ def install(
             or "\x00" in prefix
         ):
             return False
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
         key = (prefix, _phase_now(), children)
         if key not in _modv and len(_modv) >= MODULE_VERDICT_LIMIT:
             _modv.clear()
@@ -1198,6 +1204,8 @@ def install(
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller("open_cache_add"):
             raise _refuse("open_cache_add")
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
         key = _open_key(args, _phase_now())
         if key is None:
             return False
@@ -1290,6 +1298,8 @@ def install(
         kind, dev, ino = _identity_of(identity, what)
         if kind == 2 or (_open_validate[0] and not kind):
             return False
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
         key = (directory, _DIR_VERDICT, flags, _phase_now())
         if key not in _open:
             if len(_open) >= OPEN_CACHE_LIMIT:
@@ -1338,6 +1348,8 @@ def install(
             return False
         if kind == 2 or (_open_validate[0] and not kind):
             return False
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
         key = (directory, glob, code, depth, _phase_now())
         if key not in _patterns and len(_patterns) >= PATTERN_LIMIT:
             del _patterns[next(iter(_patterns))]  # full: the oldest goes (as the native core)
@@ -1358,6 +1370,8 @@ def install(
         key = _exec_key(args)
         if key is None:
             return False
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
         entry = (key, _phase_now())
         if entry not in _execs and len(_execs) >= EXEC_VERDICT_LIMIT:
             del _execs[next(iter(_execs))]  # full: the oldest goes (as the native core)

@@ -455,8 +455,10 @@ def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
 PROCESS_CALLS = """
 import os, resource, signal, sys, sandbox
 from sandbox.runtime.hook import mark_invoke_phase
+import fcntl, socket
 os.mkdir("root")
 parent = os.pidfd_open(os.getppid())
+ends = socket.socketpair()
 sandbox.install(mode="enforce", profile="p.json")
 mark_invoke_phase()
 
@@ -477,6 +479,11 @@ if hasattr(os, "unshare"):
 attempt("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 0))
 attempt("sched_setaffinity", lambda: os.sched_setaffinity(os.getppid(), os.sched_getaffinity(0)))
 attempt("own_priority", lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0)))
+# the kernel signals a descriptor's owner when it is ready (O_ASYNC): the owner is decided
+attempt("setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getppid()))
+attempt("setown_ex", lambda: fcntl.fcntl(ends[0].fileno(), 15, (1).to_bytes(4, sys.byteorder) + os.getppid().to_bytes(4, sys.byteorder)))
+attempt("fiosetown", lambda: fcntl.ioctl(ends[0].fileno(), 0x8901, os.getppid()))
+attempt("own_setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getpid()))
 attempt("chroot", lambda: os.chroot("root"))  # last: it may act (the Python core, as root)
 """
 
@@ -500,6 +507,11 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
     assert lines["prlimit"] == "refused processes kill other:prlimit", result.stderr
     # AND the process's own priority is its own business
     assert lines["own_priority"] == "done", result.stderr
+    # AND a descriptor's owner (whom the kernel signals) is decided like a signal, on both
+    # cores (fcntl and ioctl raise events): another process refused, this one allowed
+    for way in ("setown", "setown_ex", "fiosetown"):
+        assert lines[way] == "refused processes kill other:setown", (way, result.stderr)
+    assert lines["own_setown"] == "done", result.stderr
     if core == "native":
         # AND the native core raises an event for each of the others: all refused
         assert lines["pidfd_send_signal"] == "refused processes kill other:0", result.stderr
@@ -515,3 +527,48 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
         # AND the Python core cannot change C functions: they act undecided (documented limit)
         assert lines["pidfd_send_signal"] == "done", result.stderr
         assert not lines["chroot"].startswith("refused"), result.stderr
+
+
+SPAWN_FILE_ACTIONS = """
+import os, sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+for name, flags in (("made-by-child.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                    ("secret.txt", os.O_RDONLY)):
+    try:
+        pid = os.posix_spawn("/usr/bin/true", ["true"], os.environ,
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, name, flags, 0o600)])
+        os.waitpid(pid, 0)
+        print(name, "spawned")
+    except PermissionError as exc:
+        print(name, "refused", exc.category, exc.action)
+print("exists", os.path.exists("made-by-child.txt"))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce (the audit layer alone) with a profile that runs /usr/bin/true and lets
+    # the function open nothing in its folder
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    rules = {"processes": [{"action": "exec", "target": "/usr/bin/true", "argv": []}]}
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc(**rules)))
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN posix_spawn's file actions have the child open a file to write and the secret to
+    # read before it runs the allowed program
+    result = child(SPAWN_FILE_ACTIONS, env=env)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    if core == "native":
+        # THEN each open is decided like os.open's: both refused, nothing made
+        assert lines["made-by-child.txt"] == "refused files write", result.stderr
+        assert lines["secret.txt"] == "refused files read", result.stderr
+        assert lines["exists"] == "False", result.stderr
+    else:
+        # AND the Python core cannot read the actions before the C function does: the child
+        # opens them undecided (documented limit; Landlock holds writes where it loads)
+        assert lines["made-by-child.txt"] == "spawned", result.stderr

@@ -694,6 +694,39 @@ def test_cache_is_bounded_and_only_the_sandbox_writes_it(kind: str, tmp_path: Pa
     assert "method" not in result
 
 
+def test_an_answer_decided_before_the_phase_moved_is_not_kept_for_the_new_phase(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that decides an open by the init rules, and the phase moving to invoke
+    # (another thread's switch, simulated here) before it keeps the answer -- for the file, for
+    # its folder, for a folder pattern, for a module prefix
+    body = """
+    base = os.getcwd()
+    target = base + "/a.txt"
+    open(target, "w").close()
+    st = os.stat(base)
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        if event == "open" and args[0] == target:
+            out["seen"] += 1
+            if core.phase() == "init":
+                core.enter_invoke()  # the switch, between the decision and the keeping
+                out["kept"] = [
+                    core.open_cache_add(args, None),
+                    core.dir_verdict_add(base, "read", (st.st_dev, st.st_ino)),
+                    core.pattern_verdict_add(base, "*.txt", "read", 0, (st.st_dev, st.st_ino)),
+                    core.module_verdict_add("zzmod."),
+                ]
+    core.install(frozenset({"open"}), callback, frozenset({callback.__code__}), "enforce")
+    open(target).close()   # decided in init, the phase moves to invoke meanwhile
+    open(target).close()   # invoke: nothing of init's was kept for it
+    emit(kept=out["kept"], seen=out["seen"], phase=core.phase())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN nothing was kept, and the open in invoke is decided again (by invoke's rules)
+    assert result == {"kept": [False, False, False, False], "seen": 2, "phase": "invoke"}
+
+
 def test_open_cache_answers_only_what_the_sandbox_added_while_it_holds(
     kind: str, tmp_path: Path
 ) -> None:

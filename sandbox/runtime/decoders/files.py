@@ -14,7 +14,9 @@ then drop the cached answers that depend on the names they change (``paths.forge
 
 from __future__ import annotations
 
+import _thread
 import os
+import sys
 
 from .. import paths
 from ..categories import UNDECODABLE
@@ -38,6 +40,11 @@ _str_startswith = str.startswith
 _str_find = str.find
 _str_rfind = str.rfind
 _listdir = os.listdir
+_getpid = os.getpid
+_getpgrp = os.getpgrp
+_native_thread_id = _thread.get_native_id
+_int_from_bytes = int.from_bytes
+_BYTEORDER = sys.byteorder
 _readlink = os.readlink
 _stat = os.stat
 _lstat = os.lstat
@@ -538,21 +545,71 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
 _F_SETLEASE = 1024
 
 
+# fcntl/ioctl commands that make the kernel signal a process (SIGIO, or F_SETSIG's signal)
+# when the descriptor is ready: the owner they set is decided like a signal to it.
+_F_SETOWN, _F_SETOWN_EX = 8, 15
+_FIOSETOWN, _SIOCSPGRP = 0x8901, 0x8902
+_F_OWNER_PGRP = 2
+
+
 def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
     """``fcntl.fcntl(fd, cmd, arg)``: a lease (``F_SETLEASE``) is refused, whatever the file:
     with a lease held, an open of the file blocks until the holder's signal handler runs, then
     is retried on the name as it is then (a handler that swaps it for a link opens what no
-    decision saw). Every other command changes no name and opens nothing."""
+    decision saw). ``F_SETOWN``/``F_SETOWN_EX`` name the process the kernel signals when the
+    descriptor is ready (with ``O_ASYNC``): decided like a signal to it. Every other command
+    changes no name, opens nothing and signals no one."""
     command = as_int(_arg(args, 1))
     if command == _F_SETLEASE:
         reason = "a file lease (an open of the file then blocks, retried after signal handlers)"
         return [("files", "write", UNDECODABLE + reason, None)]
+    if command == _F_SETOWN:
+        return _owner(as_int(_arg(args, 2)), _arg(args, 2))
+    if command == _F_SETOWN_EX:
+        return _owner_ex(_arg(args, 2))
     return None
+
+
+def _ioctl(args: tuple[Any, ...]) -> list[Access] | None:
+    """``fcntl.ioctl(fd, request, arg)``: ``FIOSETOWN``/``SIOCSPGRP`` set a socket's owner (as
+    ``F_SETOWN``); other requests are not decided."""
+    if as_int(_arg(args, 1)) not in (_FIOSETOWN, _SIOCSPGRP):
+        return None
+    value = _arg(args, 2)
+    if _type(value) is bytes and _len(value) >= 4:
+        return _owner(_int_from_bytes(value[:4], _BYTEORDER, signed=True), value)
+    return _owner(as_int(value), value)
+
+
+def _owner(owner: int | None, raw: Any) -> list[Access] | None:
+    # A positive owner is a process, a negative one a process group (0: none, no signal).
+    if owner is None:
+        return [("processes", "kill", undecodable(raw), None)]
+    if owner in (0, _getpid()):
+        return None
+    if owner < 0:
+        whose = "group" if -owner == _getpgrp() else "other-group"
+        return [("processes", "kill", whose + ":setown", None)]
+    return [("processes", "kill", "other:setown", None)]
+
+
+def _owner_ex(raw: Any) -> list[Access] | None:
+    # struct f_owner_ex {int type; pid_t pid;}: a thread, a process or a process group.
+    if _type(raw) is not bytes or _len(raw) < 8:
+        return [("processes", "kill", undecodable(raw), None)]
+    kind = _int_from_bytes(raw[:4], _BYTEORDER, signed=True)
+    pid = _int_from_bytes(raw[4:8], _BYTEORDER, signed=True)
+    if kind == _F_OWNER_PGRP:
+        return _owner(-pid if pid > 0 else pid, raw)
+    if pid in (0, _getpid()) or (kind == 0 and pid == _native_thread_id()):
+        return None  # (this process, or this thread)
+    return [("processes", "kill", "other:setown", None)]
 
 
 DECODERS = {
     "open": decode_open,
     "fcntl.fcntl": _fcntl,
+    "fcntl.ioctl": _ioctl,
     "os.remove": _mutating("write", 0, 1, follows=False),
     "os.rmdir": _mutating("write", 0, 1, follows=False),
     "os.mkdir": _mutating("write", 0, 2, follows=False),
