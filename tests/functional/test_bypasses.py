@@ -484,6 +484,7 @@ attempt("setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getpp
 attempt("setown_ex", lambda: fcntl.fcntl(ends[0].fileno(), 15, (1).to_bytes(4, sys.byteorder) + os.getppid().to_bytes(4, sys.byteorder)))
 attempt("fiosetown", lambda: fcntl.ioctl(ends[0].fileno(), 0x8901, os.getppid()))
 attempt("own_setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getpid()))
+attempt("sethostname", lambda: socket.sethostname(socket.gethostname()))  # (the same name)
 attempt("chroot", lambda: os.chroot("root"))  # last: it may act (the Python core, as root)
 """
 
@@ -512,6 +513,8 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
     for way in ("setown", "setown_ex", "fiosetown"):
         assert lines[way] == "refused processes kill other:setown", (way, result.stderr)
     assert lines["own_setown"] == "done", result.stderr
+    # AND renaming the host is a change of the process's namespace, on both cores
+    assert lines["sethostname"] == "refused processes namespace sethostname", result.stderr
     if core == "native":
         # AND the native core raises an event for each of the others: all refused
         assert lines["pidfd_send_signal"] == "refused processes kill other:0", result.stderr

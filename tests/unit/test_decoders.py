@@ -201,6 +201,30 @@ def test_kept_address_answers_are_the_decoded_ones_and_only_for_exact_types() ->
     assert first[4] == [("network", "connect", "127.0.0.1:80", "127.0.0.1")]
 
 
+def test_literal_look_alikes_are_names_the_c_library_looks_up() -> None:
+    # GIVEN hosts that are address literals only once normalised (a trailing dot, brackets):
+    # the C library's getaddrinfo reads them as names (the hosts file, then a DNS query)
+    resolve, connect = DECODERS["socket.getaddrinfo"], DECODERS["socket.connect"]
+    sock = socket.socket()
+    try:
+        # WHEN they are looked up, or connected to
+        looked = [resolve((host, 80, 0, 0, 0)) for host in ("127.0.0.1.", "[::1]", "127.1")]
+        connected = connect((sock, ("127.0.0.1.", 80)))
+    finally:
+        sock.close()
+    # THEN each is decided as the name it is, as written (no rule for the address matches it);
+    # a true literal, in any form the C library reads as one ("127.1"), sends no query
+    assert looked == [
+        [("network", "resolve", "127.0.0.1.", None)],
+        [("network", "resolve", "[::1]", None)],
+        None,
+    ]
+    assert connected == [
+        ("network", "resolve", "127.0.0.1.", None),
+        ("network", "connect", "127.0.0.1.:80", "127.0.0.1."),
+    ]
+
+
 def test_unix_and_abstract_socket_addresses_are_files() -> None:
     sock = socket.socket(socket.AF_UNIX)
     try:

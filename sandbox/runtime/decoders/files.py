@@ -549,6 +549,7 @@ _F_SETLEASE = 1024
 # when the descriptor is ready: the owner they set is decided like a signal to it.
 _F_SETOWN, _F_SETOWN_EX = 8, 15
 _FIOSETOWN, _SIOCSPGRP = 0x8901, 0x8902
+_TIOCSPGRP = 0x5410  # a terminal's foreground process group: signalled from the terminal
 _F_OWNER_PGRP = 2
 
 
@@ -573,12 +574,18 @@ def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
 def _ioctl(args: tuple[Any, ...]) -> list[Access] | None:
     """``fcntl.ioctl(fd, request, arg)``: ``FIOSETOWN``/``SIOCSPGRP`` set a socket's owner (as
     ``F_SETOWN``); other requests are not decided."""
-    if as_int(_arg(args, 1)) not in (_FIOSETOWN, _SIOCSPGRP):
+    request = as_int(_arg(args, 1))
+    if request not in (_FIOSETOWN, _SIOCSPGRP, _TIOCSPGRP):
         return None
     value = _arg(args, 2)
-    if _type(value) is bytes and _len(value) >= 4:
-        return _owner(_int_from_bytes(value[:4], _BYTEORDER, signed=True), value)
-    return _owner(as_int(value), value)
+    owner = (
+        _int_from_bytes(value[:4], _BYTEORDER, signed=True)
+        if _type(value) is bytes and _len(value) >= 4
+        else as_int(value)
+    )
+    if request == _TIOCSPGRP and owner is not None:
+        owner = -owner  # (a process group's id)
+    return _owner(owner, value)
 
 
 def _owner(owner: int | None, raw: Any) -> list[Access] | None:

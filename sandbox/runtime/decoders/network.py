@@ -190,6 +190,15 @@ def _address_decoded(family: Any, address: Any, action: str) -> list[Access] | N
     if as_int(address[1]) is None:
         return [("network", action, undecodable(address[1]), None)]
     out: list[Access] = []
+    raw = as_text(address[0])
+    if norm_ip(host) is not None and raw is not None and raw and norm_ip(raw) is None:
+        # A literal only once normalised ("127.0.0.1.", "[::1]"): the C library looks it up as
+        # a name, and the socket goes where that answer says -- a name, decided as written.
+        name = _str_lower(raw)
+        port = as_int(address[1])
+        out.append(("network", "resolve", name, None))
+        out.append(("network", action, name + ":" + _str(port), name))  # (port: checked above)
+        return out
     if norm_ip(host) is None:
         # connect/sendto/bind(("name", port)) resolve the name inside C with no getaddrinfo
         # event (and before this one: the query has left, the operation is still decided).
@@ -286,8 +295,16 @@ def _bind(args: tuple[Any, ...]) -> list[Access] | None:
 
 def _resolve(args: tuple[Any, ...]) -> list[Access] | None:
     host = norm_host(args[0])
-    if host is None or norm_ip(host) is not None:
-        return None  # passive lookups and literals send no DNS query
+    if host is None:
+        return None  # a passive lookup sends no DNS query
+    if norm_ip(host) is not None:
+        # An address literal sends no query -- as given, not once normalised: the C library
+        # looks "127.0.0.1." or "[::1]" up as a name (the hosts file, then DNS). Such a name
+        # is decided as written (lower-cased), which no rule for the address matches.
+        text = as_text(args[0])
+        if text is not None and norm_ip(text) is not None:
+            return None
+        return [("network", "resolve", _str_lower(text) if text is not None else host, None)]
     return [("network", "resolve", host, None)]
 
 

@@ -1010,6 +1010,11 @@ def _setns(args: tuple[Any, ...]) -> list[Access] | None:
     return [("processes", "namespace", "setns:" + _namespace_flags(_arg(args, 1)), None)]
 
 
+def _sethostname(args: tuple[Any, ...]) -> list[Access] | None:
+    # The host's name (in its UTS namespace: the machine's, unless unshare made one).
+    return [("processes", "namespace", "sethostname", None)]
+
+
 def _chroot(args: tuple[Any, ...]) -> list[Access] | None:
     # (raised by the native core: CPython has no event) Every absolute name -- the sandbox's
     # own /proc/self lookups included -- would lead into a tree of the function's making.
@@ -1060,6 +1065,7 @@ DECODERS = {
     "os.unshare": _unshare,
     "os.setns": _setns,
     "os.chroot": _chroot,
+    "socket.sethostname": _sethostname,
     "os.setpriority": _setpriority,
     "os.sched_setaffinity": _sched_setaffinity,
     "os.sched_setscheduler": _sched_setscheduler,
