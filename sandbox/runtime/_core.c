@@ -1765,16 +1765,22 @@ static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;       /* defer Python signal handlers while the callback runs */
 static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
 
+/* Thread-local state in the initial-exec model: one instruction to reach, where the default
+ * model for a shared object calls __tls_get_addr at every access (~0.3 us a decision, most of
+ * it on the hot path of every event). A few bytes of the static TLS block glibc keeps spare
+ * for objects loaded later. */
+#define CORE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
-static _Thread_local int t_depth;
+static CORE_TLS int t_depth;
 /* The frame that raised the caller event being decided on this thread (strong; NULL: none):
  * what core.caller_local reads, with no frame lookup by the callback. */
-static _Thread_local PyFrameObject *t_event_frame;
+static CORE_TLS PyFrameObject *t_event_frame;
 /* The phase (invoke_now()) when the decision running on this thread started: what it was
  * decided by. An answer kept from it is kept for that phase only -- if the process moved to
  * invoke meanwhile (another thread's mark_invoke_phase), an init rule's answer would be
  * kept as an invoke one: the adders keep nothing then. */
-static _Thread_local int t_decision_invoke;
+static CORE_TLS int t_decision_invoke;
 
 /* Whether the phase is still the one the current decision started in. */
 static int
