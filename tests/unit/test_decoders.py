@@ -225,6 +225,27 @@ def test_literal_look_alikes_are_names_the_c_library_looks_up() -> None:
     ]
 
 
+def test_a_unix_socket_name_with_a_nul_inside_is_the_name_before_it() -> None:
+    # GIVEN AF_UNIX addresses holding a NUL after a path (CPython copies the whole buffer, the
+    # kernel takes the name up to the first NUL), and ones no file stands for
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        bind, connect = DECODERS["socket.bind"], DECODERS["socket.connect"]
+        # WHEN they are bound or connected to
+        cut = [bind((sock, "/tmp/made\x00junk")), connect((sock, b"/run/peer.sock\x00x"))]
+        other = [bind((sock, 5)), bind((sock, ""))]
+    finally:
+        sock.close()
+    # THEN each is decided on the name the kernel uses
+    assert cut == [
+        [("files", "write", "/tmp/made", None)],
+        [("files", "connect", "/run/peer.sock", None)],
+    ]
+    # AND an address that names no file is refused as undecodable; "" (autobind) names none
+    assert other[0] is not None and other[0][0][2].startswith(UNDECODABLE)
+    assert other[1] is None
+
+
 def test_unix_and_abstract_socket_addresses_are_files() -> None:
     sock = socket.socket(socket.AF_UNIX)
     try:

@@ -178,8 +178,19 @@ def _address_decoded(family: Any, address: Any, action: str) -> list[Access] | N
                     None,
                 )
             ]
-        target = target_of(address)
-        return None if target is None else [("files", file_action, target, None)]
+        if _type(value) is _str and "\x00" in value:
+            # Not abstract, a NUL inside: CPython copies the whole buffer into sun_path and
+            # the kernel takes the name up to the first NUL -- decided as that name.
+            value = _str_partition(value, "\x00")[0]
+            target = target_of(value)
+        elif _type(value) is _str and not value:
+            return None  # "": an abstract name the kernel picks (autobind): no file, no peer
+        else:
+            target = target_of(address)
+        if target is None:
+            # (never "no file": a socket address always names one, or is refused)
+            return [("files", file_action, undecodable(address), None)]
+        return [("files", file_action, target, None)]
     if _type(address) is not _tuple or _len(address) < 2:
         return [("network", action, undecodable(address), None)]
     host = norm_host(address[0])
