@@ -1375,8 +1375,11 @@ def test_frame_local_reads_the_frames_own_variables_and_no_planted_key(
     # THEN each variable is the frame's own value (cells opened), unbound and missing ones None
     assert (result["cell_argument"], result["plain"], result["free"]) == (7, 2, 7)
     assert result["unbound"] is None and result["missing"] is None
-    # AND the planted key's __eq__ never ran, and only a frame and an exact str are taken
-    assert result["calls"] == []
+    # AND the planted key's __eq__ never ran (except where CPython itself runs it: reading
+    # f_locals on 3.10 stores each local into that dict, comparing colliding keys -- the
+    # Python core must read f_locals, a stated limit), and only a frame and an exact str
+    if kind != "python" or sys.version_info >= (3, 11):
+        assert result["calls"] == []
     assert result["refused"] == [0, 1, 2, 3]
 
 
