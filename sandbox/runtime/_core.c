@@ -4787,11 +4787,50 @@ core_seal_spawn_env(PyObject *self, PyObject *args)
  * is called with an address holding an exact copy of that host (a bytearray, or a subclass,
  * could say something else once decided). Once, for good.
  */
-enum { SOCK_CONNECT, SOCK_CONNECT_EX, SOCK_BIND, SOCK_SENDTO, SOCK_SENDMSG, SOCK_METHODS };
-static const char *const g_sock_names[SOCK_METHODS] = {"connect", "connect_ex", "bind", "sendto",
-                                                        "sendmsg"};
+enum {
+    SOCK_CONNECT,
+    SOCK_CONNECT_EX,
+    SOCK_BIND,
+    SOCK_SENDTO,
+    SOCK_SENDMSG,
+    SOCK_SETSOCKOPT,
+    SOCK_LISTEN,
+    SOCK_METHODS
+};
+static const char *const g_sock_names[SOCK_METHODS] = {
+    "connect", "connect_ex", "bind", "sendto", "sendmsg", "setsockopt", "listen"};
 static PyCFunction g_sock_original[SOCK_METHODS];
+static PyObject *g_sock_getsockname; /* _socket.socket's getsockname method descriptor */
 static int g_sock_sealed;
+
+/* Options that send the socket's packets elsewhere than the address its connect or sendto
+ * was decided on: an IPv4 source route (IP_OPTIONS; per message IP_RETOPTS), an IPv6 routing
+ * header or next hop. Linux routes the flow to the route's first hop. */
+static int
+rerouting_option(long level, long name)
+{
+    return (level == 0 /* IPPROTO_IP */ && (name == 4 /* IP_OPTIONS */ || name == 7 /* IP_RETOPTS */)) ||
+           (level == 41 /* IPPROTO_IPV6 */ &&
+            (name == 57 /* IPV6_RTHDR */ || name == 9 /* IPV6_NEXTHOP */ ||
+             name == 5 /* IPV6_2292RTHDR */ || name == 6 /* IPV6_2292PKTOPTIONS */));
+}
+
+/* Raised for a rerouting option (or one whose level or name is not a plain int: its
+ * conversion would run code after the check): decided, refused unless a rule says. */
+static int
+reroute_decided(PyObject *sock, PyObject *level, PyObject *name)
+{
+    if (plain_int(level) && plain_int(name)) {
+        long l = PyLong_AsLong(level), n = PyLong_AsLong(name);
+        if ((l == -1 || n == -1) && PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+        else if (!rerouting_option(l, n)) {
+            return 0;
+        }
+    }
+    return PySys_Audit("socket.setsockopt", "OOO", sock, level, name);
+}
 
 /* Whether CPython's setipaddr reads `text` with no lookup: the empty name, "<broadcast>", or
  * an address literal (what inet_pton takes; other spellings -- "127.1" -- are raised: the
@@ -4946,9 +4985,79 @@ sock_sendto_sealed(PyObject *self, PyObject *args)
 static PyObject *
 sock_sendmsg_sealed(PyObject *self, PyObject *args)
 {
-    /* sendmsg(buffers[, ancdata[, flags[, address]]]) */
+    /* sendmsg(buffers[, ancdata[, flags[, address]]]): the ancillary data may carry a route
+     * per message (IP_RETOPTS, IPV6_RTHDR...): copied (a tuple of the items), each item's
+     * level and type decided; anything but a list or tuple of (level, type, data) tuples is
+     * raised as an option it cannot read */
     Py_ssize_t n = PyTuple_Check(args) ? PyTuple_GET_SIZE(args) : 0;
-    return sock_sealed_varargs(SOCK_SENDMSG, self, args, n >= 4 ? 3 : -1);
+    if (n < 2 || PyTuple_GET_ITEM(args, 1) == Py_None) {
+        return sock_sealed_varargs(SOCK_SENDMSG, self, args, n >= 4 ? 3 : -1);
+    }
+    PyObject *ancdata = PyTuple_GET_ITEM(args, 1);
+    PyObject *copy = NULL;
+    if (PyList_CheckExact(ancdata) || PyTuple_CheckExact(ancdata)) {
+        copy = PySequence_Tuple(ancdata);
+        if (copy == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(copy); i++) {
+            PyObject *item = PyTuple_GET_ITEM(copy, i);
+            int rc = PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 3
+                         ? reroute_decided(self, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1))
+                         : PySys_Audit("socket.setsockopt", "OOO", self, Py_None, Py_None);
+            if (rc < 0) {
+                Py_DECREF(copy);
+                return NULL;
+            }
+        }
+    }
+    else if (PySys_Audit("socket.setsockopt", "OOO", self, Py_None, Py_None) < 0) {
+        return NULL;
+    }
+    PyObject *call = PyTuple_GetSlice(args, 0, n);
+    if (call == NULL) {
+        Py_XDECREF(copy);
+        return NULL;
+    }
+    if (copy != NULL) {
+        Py_SETREF(((PyTupleObject *)call)->ob_item[1], copy);
+    }
+    PyObject *result = sock_sealed_varargs(SOCK_SENDMSG, self, call, n >= 4 ? 3 : -1);
+    Py_DECREF(call);
+    return result;
+}
+
+static PyObject *
+sock_setsockopt_sealed(PyObject *self, PyObject *args)
+{
+    /* setsockopt(level, option, value[, optlen]) */
+    if (PyTuple_Check(args) && PyTuple_GET_SIZE(args) >= 2 &&
+        reroute_decided(self, PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1)) < 0) {
+        return NULL;
+    }
+    return g_sock_original[SOCK_SETSOCKOPT](self, args);
+}
+
+static PyObject *
+sock_listen_sealed(PyObject *self, PyObject *args)
+{
+    /* listen() on a socket never bound binds it (the kernel picks a port on every address):
+     * raised as the bind of its current name, (address, 0) */
+    PyObject *name = PyObject_CallOneArg(g_sock_getsockname, self);
+    if (name == NULL) {
+        PyErr_Clear(); /* (not a socket this can name: the original says why) */
+    }
+    else {
+        int unbound = PyTuple_Check(name) && PyTuple_GET_SIZE(name) >= 2 &&
+                      PyLong_CheckExact(PyTuple_GET_ITEM(name, 1)) &&
+                      PyLong_AsLong(PyTuple_GET_ITEM(name, 1)) == 0;
+        int rc = unbound ? PySys_Audit("socket.bind", "OO", self, name) : 0;
+        Py_DECREF(name);
+        if (rc < 0) {
+            return NULL;
+        }
+    }
+    return g_sock_original[SOCK_LISTEN](self, args);
 }
 
 static PyObject *
@@ -4956,9 +5065,10 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
 {
     (void)self;
     static const PyCFunction sealed[SOCK_METHODS] = {
-        sock_connect_sealed, sock_connect_ex_sealed, sock_bind_sealed, sock_sendto_sealed,
-        sock_sendmsg_sealed};
-    static const int flags[SOCK_METHODS] = {METH_O, METH_O, METH_O, METH_VARARGS, METH_VARARGS};
+        sock_connect_sealed, sock_connect_ex_sealed, sock_bind_sealed,  sock_sendto_sealed,
+        sock_sendmsg_sealed, sock_setsockopt_sealed, sock_listen_sealed};
+    static const int flags[SOCK_METHODS] = {METH_O,       METH_O,       METH_O,      METH_VARARGS,
+                                            METH_VARARGS, METH_VARARGS, METH_VARARGS};
     if (g_sock_sealed || g_installed) {
         return PyBool_FromLong(g_sock_sealed); /* once, and only while installing */
     }
@@ -4982,6 +5092,16 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
             Py_RETURN_FALSE; /* a calling convention this core does not know: nothing sealed */
         }
     }
+    PyObject *getsockname_name = PyUnicode_InternFromString("getsockname");
+    if (getsockname_name == NULL) {
+        return NULL;
+    }
+    PyObject *getsockname = _PyType_Lookup((PyTypeObject *)type, getsockname_name);
+    Py_DECREF(getsockname_name);
+    if (getsockname == NULL || !Py_IS_TYPE(getsockname, &PyMethodDescr_Type)) {
+        Py_RETURN_FALSE;
+    }
+    g_sock_getsockname = Py_NewRef(getsockname);
     for (int i = 0; i < SOCK_METHODS; i++) {
         g_sock_original[i] = defs[i]->ml_meth;
         defs[i]->ml_meth = sealed[i];

@@ -575,3 +575,55 @@ def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
         # AND the Python core cannot read the actions before the C function does: the child
         # opens them undecided (documented limit; Landlock holds writes where it loads)
         assert lines["made-by-child.txt"] == "spawned", result.stderr
+
+
+SOCKET_OPTIONS = """
+import socket, sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+
+def attempt(what, call):
+    try:
+        call()
+        print(what, "done")
+    except PermissionError as exc:
+        print(what, "refused", exc.category, exc.action)
+    except OSError as exc:
+        print(what, "error", exc.errno)
+
+# an IPv4 loose source route whose first hop is 127.0.0.2 (loopback: nothing leaves)
+route = bytes([1, 131, 7, 4, 127, 0, 0, 2])
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+attempt("ip_options", lambda: udp.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, route))
+attempt("reuseaddr", lambda: udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
+attempt("per_message_route", lambda: udp.sendmsg([b"x"], [(socket.IPPROTO_IP, 7, route)], 0, ("127.0.0.1", 18555)))
+attempt("listen_unbound", lambda: socket.socket().listen())
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce (the audit layer alone) with a profile that may send to 127.0.0.1:18555 only
+    rules = {"network": [{"action": "sendto", "target": "127.0.0.1:18555"}]}
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc(**rules)))
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN the function sets a source route on a socket (Linux then sends the flow to the
+    # route's first hop), sends one with a route per message, and listens on a socket it never
+    # bound (the kernel binds it to every address)
+    result = child(SOCKET_OPTIONS, env=env)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    # THEN an ordinary option is the function's business
+    assert lines["reuseaddr"] == "done", result.stderr
+    if core == "native":
+        # AND a route is refused (set on the socket or per message), and so is the bind
+        assert lines["ip_options"] == "refused network connect", result.stderr
+        assert lines["per_message_route"] == "refused network connect", result.stderr
+        assert lines["listen_unbound"] == "refused network bind", result.stderr
+    else:
+        # AND the Python core cannot see setsockopt or listen (no audit event): stated limit
+        assert lines["ip_options"] == "done", result.stderr

@@ -348,8 +348,16 @@ def _socket_new(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access]
     return [("network", "socket", fam + "/" + typ, None)]
 
 
+def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
+    # (raised by the native core, for setsockopt and sendmsg's ancillary data) an option that
+    # sends the packets elsewhere than the decided address, or one it could not read
+    reason = "a route set on the socket (an IP source route, an IPv6 routing header or next hop)"
+    return [("network", "connect", UNDECODABLE + reason, None)]
+
+
 DECODERS = {
     "socket.__new__": _socket_new,
+    "socket.setsockopt": _setsockopt,
     "socket.connect": _connect,
     "socket.sendto": _sendto,
     "socket.sendmsg": _sendto,
