@@ -90,12 +90,12 @@ MODULES = Category(
 )
 NATIVE = Category(
     "native",
-    ("dlopen", "dlsym", "memory"),
+    ("dlopen", "dlsym", "memory", "ioctl"),
     target_kind="library",
     glob_class="native",
     symbolic="path",
     violation=PermissionViolation,
-    risky=("dlopen", "dlsym", "memory"),
+    risky=("dlopen", "dlsym", "memory", "ioctl"),
 )
 CODE = Category(
     "code",

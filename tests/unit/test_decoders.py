@@ -246,6 +246,27 @@ def test_a_unix_socket_name_with_a_nul_inside_is_the_name_before_it() -> None:
     assert other[1] is None
 
 
+def test_ioctl_requests_beyond_the_open_file_are_native_accesses() -> None:
+    # GIVEN ioctl requests: one that reads (FIONREAD), one that sets an inode's flags
+    # (FS_IOC_SETFLAGS), one that changes the host's network (SIOCSIFMTU), one that sets whom
+    # the kernel signals (FIOSETOWN), and a request that is not a plain int
+    ioctl = DECODERS["fcntl.ioctl"]
+    # WHEN they are decoded
+    reads = ioctl((3, 0x541B, 0))
+    others = [ioctl((3, request, b"")) for request in (0x40086602, 0x8922)]
+    owner = ioctl((3, 0x8901, os.getppid()))
+    odd = ioctl((3, "0x8922", b""))
+    # THEN only the read passes undecided; the others are decided (refused unless a rule
+    # names the request), the owner as a signal to that process
+    assert reads is None
+    assert others == [
+        [("native", "ioctl", "0x40086602", None)],
+        [("native", "ioctl", "0x8922", None)],
+    ]
+    assert owner == [("processes", "kill", "other:setown", None)]
+    assert odd is not None and odd[0][2].startswith(UNDECODABLE)
+
+
 def test_unix_and_abstract_socket_addresses_are_files() -> None:
     sock = socket.socket(socket.AF_UNIX)
     try:

@@ -571,12 +571,54 @@ def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
     return None
 
 
+# ioctl requests that only read, or act on the descriptor's own open file description:
+# answered without a decision. Every other request can change the file's inode (its flags,
+# attributes), the file system, the host's network or a terminal beyond the process: a
+# `native ioctl 0x<request>` access, refused unless a rule names it (learn records it).
+_IOCTL_HARMLESS = frozenset(
+    {
+        0x541B,  # FIONREAD / SIOCINQ
+        0x5411,  # TIOCOUTQ / SIOCOUTQ
+        0x5421,  # FIONBIO
+        0x5450,  # FIONCLEX
+        0x5451,  # FIOCLEX
+        0x5452,  # FIOASYNC (signals go to the owner, decided at F_SETOWN/FIOSETOWN)
+        0x5401,  # TCGETS
+        0x5413,  # TIOCGWINSZ
+        0x540F,  # TIOCGPGRP
+        0x8903,  # FIOGETOWN
+        0x8904,  # SIOCGPGRP
+        0x8905,  # SIOCATMARK
+        0x8906,  # SIOCGSTAMP
+        0x8910,  # SIOCGIFNAME
+        0x8912,  # SIOCGIFCONF
+        0x8913,  # SIOCGIFFLAGS
+        0x8915,  # SIOCGIFADDR
+        0x891B,  # SIOCGIFNETMASK
+        0x8921,  # SIOCGIFMTU
+        0x8927,  # SIOCGIFHWADDR
+        0x8933,  # SIOCGIFINDEX
+        0x2,  # FIGETBSZ
+        0x80086601,  # FS_IOC_GETFLAGS
+        0x80087601,  # FS_IOC_GETVERSION
+        0x80081272,  # BLKGETSIZE64
+    }
+)
+
+
 def _ioctl(args: tuple[Any, ...]) -> list[Access] | None:
-    """``fcntl.ioctl(fd, request, arg)``: ``FIOSETOWN``/``SIOCSPGRP`` set a socket's owner (as
-    ``F_SETOWN``); other requests are not decided."""
+    """``fcntl.ioctl(fd, request, arg)``: ``FIOSETOWN``/``SIOCSPGRP``/``TIOCSPGRP`` set whom the
+    kernel signals (as ``F_SETOWN``); requests that only read or act on the open file itself
+    pass; any other request is a ``native ioctl`` access (an inode's flags, the file system,
+    the host's network configuration, a terminal: effects beyond the process)."""
     request = as_int(_arg(args, 1))
-    if request not in (_FIOSETOWN, _SIOCSPGRP, _TIOCSPGRP):
+    if request is None:
+        return [("native", "ioctl", undecodable(_arg(args, 1)), None)]
+    request &= 0xFFFFFFFF  # (as the kernel reads it: an unsigned int)
+    if request in _IOCTL_HARMLESS:
         return None
+    if request not in (_FIOSETOWN, _SIOCSPGRP, _TIOCSPGRP):
+        return [("native", "ioctl", f"0x{request:x}", None)]
     value = _arg(args, 2)
     owner = (
         _int_from_bytes(value[:4], _BYTEORDER, signed=True)
