@@ -5060,6 +5060,141 @@ sock_listen_sealed(PyObject *self, PyObject *args)
     return g_sock_original[SOCK_LISTEN](self, args);
 }
 
+/* The resolvers (getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr) encode a str
+ * host through the codec registry's "idna" codec -- Python code the function can plant (a
+ * search function, the encodings package's cache) -- and getaddrinfo does it after its audit
+ * event, the others before theirs: the decision would be about one name (a literal, an
+ * allowed name) and the lookup about another. The core's functions hand the original an
+ * ASCII str host as bytes (what the codec would make of it: no codec runs); a non-ASCII one
+ * is raised first as socket.getaddrinfo (refused: names are decided in their ASCII form). */
+enum { RESOLVE_GETADDRINFO, RESOLVE_BYNAME, RESOLVE_BYNAME_EX, RESOLVE_BYADDR, RESOLVERS };
+static const char *const g_resolver_names[RESOLVERS] = {"getaddrinfo", "gethostbyname",
+                                                        "gethostbyname_ex", "gethostbyaddr"};
+static PyCFunction g_resolver_original[RESOLVERS];
+static int g_resolvers_sealed;
+
+/* The host to hand on (new reference): an ASCII str as bytes; NULL with the exception. */
+static PyObject *
+host_without_codec(PyObject *host)
+{
+    if (!PyUnicode_Check(host)) {
+        return Py_NewRef(host);
+    }
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(host, &n);
+    if (text == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((unsigned char)text[i] >= 0x80) {
+            if (PySys_Audit("socket.getaddrinfo", "OOiii", host, Py_None, 0, 0, 0) < 0) {
+                return NULL;
+            }
+            return Py_NewRef(host); /* (allowed: learn, alert) */
+        }
+    }
+    return PyBytes_FromStringAndSize(text, n);
+}
+
+static PyObject *
+resolver_sealed(int which, PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1) {
+        return which == RESOLVE_GETADDRINFO
+                   ? ((PyCFunctionWithKeywords)(void (*)(void))g_resolver_original[which])(
+                         module, args, kwargs)
+                   : g_resolver_original[which](module, args);
+    }
+    PyObject *host = host_without_codec(PyTuple_GET_ITEM(args, 0));
+    if (host == NULL) {
+        return NULL;
+    }
+    PyObject *call = PyTuple_GetSlice(args, 0, PyTuple_GET_SIZE(args));
+    if (call == NULL) {
+        Py_DECREF(host);
+        return NULL;
+    }
+    Py_SETREF(((PyTupleObject *)call)->ob_item[0], host);
+    PyObject *result =
+        which == RESOLVE_GETADDRINFO
+            ? ((PyCFunctionWithKeywords)(void (*)(void))g_resolver_original[which])(module, call,
+                                                                                     kwargs)
+            : g_resolver_original[which](module, call);
+    Py_DECREF(call);
+    return result;
+}
+
+static PyObject *
+getaddrinfo_sealed(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return resolver_sealed(RESOLVE_GETADDRINFO, module, args, kwargs);
+}
+
+static PyObject *
+gethostbyname_sealed(PyObject *module, PyObject *args)
+{
+    return resolver_sealed(RESOLVE_BYNAME, module, args, NULL);
+}
+
+static PyObject *
+gethostbyname_ex_sealed(PyObject *module, PyObject *args)
+{
+    return resolver_sealed(RESOLVE_BYNAME_EX, module, args, NULL);
+}
+
+static PyObject *
+gethostbyaddr_sealed(PyObject *module, PyObject *args)
+{
+    return resolver_sealed(RESOLVE_BYADDR, module, args, NULL);
+}
+
+static PyObject *
+core_seal_resolvers(PyObject *self, PyObject *args)
+{
+    (void)self;
+    static const PyCFunction sealed[RESOLVERS] = {
+        (PyCFunction)(void (*)(void))getaddrinfo_sealed, gethostbyname_sealed,
+        gethostbyname_ex_sealed, gethostbyaddr_sealed};
+    static const int flags[RESOLVERS] = {METH_VARARGS | METH_KEYWORDS, METH_VARARGS,
+                                         METH_VARARGS, METH_VARARGS};
+    if (g_resolvers_sealed || g_installed) {
+        return PyBool_FromLong(g_resolvers_sealed); /* once, and only while installing */
+    }
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != RESOLVERS) {
+        PyErr_SetString(PyExc_TypeError, "seal_resolvers(getaddrinfo, gethostbyname,"
+                                         " gethostbyname_ex, gethostbyaddr)");
+        return NULL;
+    }
+    PyMethodDef *defs[RESOLVERS];
+    for (int i = 0; i < RESOLVERS; i++) {
+        PyObject *function = PyTuple_GET_ITEM(args, i);
+        if (!PyCFunction_CheckExact(function)) {
+            Py_RETURN_FALSE;
+        }
+        PyObject *module = PyCFunction_GET_SELF(function);
+        const char *module_name = module != NULL && PyModule_Check(module)
+                                      ? PyModule_GetName(module)
+                                      : NULL;
+        if (module_name == NULL) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
+        defs[i] = ((PyCFunctionObject *)function)->m_ml;
+        if (defs[i] == NULL || defs[i]->ml_name == NULL ||
+            strcmp(defs[i]->ml_name, g_resolver_names[i]) != 0 ||
+            strcmp(module_name, "_socket") != 0 ||
+            (defs[i]->ml_flags & ~METH_COEXIST) != flags[i]) {
+            Py_RETURN_FALSE; /* not the functions (or the conventions) this core knows */
+        }
+    }
+    for (int i = 0; i < RESOLVERS; i++) {
+        g_resolver_original[i] = defs[i]->ml_meth;
+        defs[i]->ml_meth = sealed[i];
+    }
+    g_resolvers_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_seal_socket_addresses(PyObject *self, PyObject *type)
 {
@@ -5823,6 +5958,9 @@ static PyMethodDef core_methods[] = {
      " os.sched_setaffinity, os.sched_setscheduler, os.sched_setparam)) -> bool: before install,"
      " once: each raises an event first (pidfd_send_signal: os.kill with the pidfd's pid; the"
      " others os.<name>); None: not there."},
+    {"seal_resolvers", core_seal_resolvers, METH_VARARGS,
+     "seal_resolvers(getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr) -> bool:"
+     " before install, once: an ASCII str host is handed to them as bytes (no codec runs)."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"seal_types", core_seal_types, METH_O,

@@ -50,6 +50,7 @@ __all__ = [
     "plain_identity",
     "seal_fork_exec",
     "seal_process_calls",
+    "seal_resolvers",
     "seal_socket_addresses",
     "seal_spawn_env",
     "seal_types",
@@ -109,5 +110,6 @@ sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env
 seal_socket_addresses = _impl.seal_socket_addresses
 seal_process_calls = _impl.seal_process_calls
+seal_resolvers = _impl.seal_resolvers
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -64,6 +64,7 @@ __all__ = [
     "plain_identity",
     "seal_fork_exec",
     "seal_process_calls",
+    "seal_resolvers",
     "seal_socket_addresses",
     "seal_spawn_env",
     "seal_types",
@@ -1968,6 +1969,21 @@ def seal_process_calls(
     Example
     -------
     >>> seal_process_calls(None, None, None, None, (None, None, None, None))
+    False
+    """
+    return False
+
+
+def seal_resolvers(
+    getaddrinfo: Any, gethostbyname: Any, gethostbyname_ex: Any, gethostbyaddr: Any
+) -> bool:
+    """The native core hands ``_socket``'s resolvers an ASCII host as bytes (no "idna" codec
+    of the function's runs after the decision); the Python core cannot change C functions:
+    always ``False`` (a documented limit).
+
+    Example
+    -------
+    >>> seal_resolvers(None, None, None, None)
     False
     """
     return False

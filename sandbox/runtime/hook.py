@@ -462,6 +462,15 @@ def install_hook(
     # the native core raises the name's resolve event first (the Python core cannot: a
     # documented limit), so a lookup -- a DNS query out -- follows a decision, as everywhere.
     frozen(core).seal_socket_addresses(sys.modules["_socket"].socket)
+    # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
+    # function can plant) after or before their event: the native core hands them bytes.
+    resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)
+    frozen(core).seal_resolvers(
+        resolvers.get("getaddrinfo"),
+        resolvers.get("gethostbyname"),
+        resolvers.get("gethostbyname_ex"),
+        getattr(sys.modules["_socket"], "gethostbyaddr", None),
+    )
     # os.chroot (no event: every absolute name, the sandbox's own /proc lookups included,
     # would lead into a tree of the function's) and signal.pidfd_send_signal (no event: a
     # signal to any process the user may signal) raise events of their own (native core).

@@ -627,3 +627,79 @@ def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
     else:
         # AND the Python core cannot see setsockopt or listen (no audit event): stated limit
         assert lines["ip_options"] == "done", result.stderr
+
+
+PLANTED_IDNA = """
+import codecs, encodings, socket, sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+# An "idna" codec of the function's: the resolvers encode a str host with it, after (or, for
+# gethostbyname, before) their event -- it turns the literal the decision saw into a name.
+# (The name is localhost: the hosts file answers it, nothing is sent even if the block fails.)
+def encode(text, errors="strict"):
+    return (b"localhost" if text == "127.0.0.1" else text.encode("ascii")), len(text)
+def decode(data, errors="strict"):
+    return bytes(data).decode("ascii"), len(data)
+encodings._cache["idna"] = codecs.CodecInfo(encode, decode, name="idna")
+info = socket.getaddrinfo("127.0.0.1", 80, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_CANONNAME)
+print("canonname", info[0][3])
+print("byname", socket.gethostbyname_ex("127.0.0.1")[0])
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_planted_idna_codec_does_not_change_the_name_looked_up(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with a profile that resolves no name, and a codec of the function's planted
+    # as "idna" before any lookup used it
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN the function looks up an address literal (no name: no rule needed)
+    result = child(PLANTED_IDNA, env=env)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    if core == "native":
+        # THEN the resolvers get the host as bytes: no codec runs, the literal is looked up
+        assert lines == {"canonname": "127.0.0.1", "byname": "127.0.0.1"}, result.stderr
+    else:
+        # AND the Python core cannot change C functions: the codec's name is looked up
+        # (documented limit; localhost here, from the hosts file)
+        assert lines["canonname"] == "localhost", result.stderr
+
+
+def test_a_hard_link_is_a_write_of_the_file_it_names(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a profile that may read allowed.txt and write under out/
+    (tmp_path / "out").mkdir()
+    (tmp_path / "allowed.txt").write_text("original")
+    rules = {
+        "files": [
+            {"action": "read", "target": "{task}/allowed.txt"},
+            {"action": "write", "target": "{task}/out/**"},
+        ]
+    }
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc(**rules)))
+    # WHEN the function links allowed.txt into out/ (then writing the link would write it)
+    result = child(
+        """
+        import os, sandbox
+        from sandbox.runtime.hook import mark_invoke_phase
+        sandbox.install(mode="enforce", profile="p.json")
+        mark_invoke_phase()
+        try:
+            os.link("allowed.txt", "out/alias")
+            print("linked")
+        except PermissionError as exc:
+            print("refused", exc.category, exc.action)
+        """,
+        env={
+            "SANDBOX_SECCOMP": "off",
+            "SANDBOX_LANDLOCK": "off",
+            "LAMBDA_TASK_ROOT": str(tmp_path),
+        },
+    )
+    # THEN the link is refused: a second name for a file is a write of that file
+    assert result.lines == ["refused files write"], result.stderr
+    assert (tmp_path / "allowed.txt").read_text() == "original"

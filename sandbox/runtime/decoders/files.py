@@ -671,7 +671,8 @@ DECODERS = {
     "os.getxattr": _reads_first,
     "os.listxattr": _reads_first,
     "os.rename": _two("write", "write", True, follows=False),
-    "os.link": _two("read", "write", True),
+    # (a second name for a file is every access that name has: a write of the source too)
+    "os.link": _two("write", "write", True),
     "os.symlink": _symlink,
     "os.listdir": _lists_first,
     "os.scandir": _lists_first,
