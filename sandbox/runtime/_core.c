@@ -5048,9 +5048,13 @@ sock_listen_sealed(PyObject *self, PyObject *args)
         PyErr_Clear(); /* (not a socket this can name: the original says why) */
     }
     else {
-        int unbound = PyTuple_Check(name) && PyTuple_GET_SIZE(name) >= 2 &&
-                      PyLong_CheckExact(PyTuple_GET_ITEM(name, 1)) &&
-                      PyLong_AsLong(PyTuple_GET_ITEM(name, 1)) == 0;
+        /* (an inet name with port 0, or an AF_UNIX socket with no name: the kernel gives
+         * it an abstract one, which any process of the network namespace can reach) */
+        int unbound = (PyTuple_Check(name) && PyTuple_GET_SIZE(name) >= 2 &&
+                       PyLong_CheckExact(PyTuple_GET_ITEM(name, 1)) &&
+                       PyLong_AsLong(PyTuple_GET_ITEM(name, 1)) == 0) ||
+                      (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 0) ||
+                      (PyBytes_Check(name) && PyBytes_GET_SIZE(name) == 0);
         int rc = unbound ? PySys_Audit("socket.bind", "OO", self, name) : 0;
         Py_DECREF(name);
         if (rc < 0) {

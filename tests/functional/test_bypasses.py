@@ -599,6 +599,7 @@ attempt("ip_options", lambda: udp.setsockopt(socket.IPPROTO_IP, socket.IP_OPTION
 attempt("reuseaddr", lambda: udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1))
 attempt("per_message_route", lambda: udp.sendmsg([b"x"], [(socket.IPPROTO_IP, 7, route)], 0, ("127.0.0.1", 18555)))
 attempt("listen_unbound", lambda: socket.socket().listen())
+attempt("unix_listen_unbound", lambda: socket.socket(socket.AF_UNIX).listen())
 """
 
 
@@ -624,6 +625,8 @@ def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
         assert lines["ip_options"] == "refused network connect", result.stderr
         assert lines["per_message_route"] == "refused network connect", result.stderr
         assert lines["listen_unbound"] == "refused network bind", result.stderr
+        # (an AF_UNIX one gets an abstract name any local process can reach: "@")
+        assert lines["unix_listen_unbound"] == "refused files write", result.stderr
     else:
         # AND the Python core cannot see setsockopt or listen (no audit event): stated limit
         assert lines["ip_options"] == "done", result.stderr

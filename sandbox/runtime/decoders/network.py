@@ -184,7 +184,9 @@ def _address_decoded(family: Any, address: Any, action: str) -> list[Access] | N
             value = _str_partition(value, "\x00")[0]
             target = target_of(value)
         elif _type(value) is _str and not value:
-            return None  # "": an abstract name the kernel picks (autobind): no file, no peer
+            # "": an abstract name the kernel picks (autobind) -- reachable by any process of
+            # the host's network namespace once bound or listening: decided as abstract "@"
+            return [("files", file_action, "@", None)]
         else:
             target = target_of(address)
         if target is None:
