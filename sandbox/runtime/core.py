@@ -73,6 +73,14 @@ else:
         del _exc
     else:
         KIND, LOAD_ERROR = "native", None
+        # An object built from an older source (a stale build left beside the package) lacks
+        # functions this module binds: the fallback then, saying why, never a failed import.
+        _missing = [name for name in __all__[2:] if not hasattr(_impl, name)]
+        if _missing:
+            from . import core_fallback as _impl
+
+            KIND, LOAD_ERROR = "python", "stale native core (no " + ", ".join(_missing) + ")"
+        del _missing
 
 install = _impl.install
 mode = _impl.mode

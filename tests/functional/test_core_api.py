@@ -27,7 +27,7 @@ import pytest
 
 from sandbox.layer import LAYER_PACKAGE, stage_layer
 from sandbox.layer.native import PYTHONS, buildable_pythons, interpreters
-from tests.conftest import REPO, Child, run_child
+from tests.conftest import REPO, Child, RunChild, run_child
 
 NATIVE_BUILT = importlib.util.find_spec("sandbox.runtime._core") is not None
 ZIG = importlib.util.find_spec("ziglang") is not None
@@ -1325,6 +1325,34 @@ def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
     assert result["missing"] is None and result["nul"] is None
     assert result["surrogate"] is None and result["escaped"] is None
     assert result["bytes"] == "TypeError"
+
+
+def test_a_stale_native_core_falls_back_to_the_python_core(child: RunChild) -> None:
+    # GIVEN a native core object built from an older source (it lacks a function the
+    # runtime binds): modelled by a module holding all but one of the core's names
+    result = child(
+        """
+        import sys, types
+        import sandbox.runtime.core_fallback as fallback
+        stale = types.ModuleType("sandbox.runtime._core")
+        for name in fallback.__all__:
+            if name != "seal_resolvers":
+                setattr(stale, name, getattr(fallback, name))
+        sys.modules["sandbox.runtime._core"] = stale
+        import sandbox.runtime
+        sandbox.runtime._core = stale
+        import importlib
+        import sandbox.runtime.core as core
+        importlib.reload(core)  # (the package imported it already: its choice made again)
+        print(core.KIND)
+        print(core.LOAD_ERROR)
+        """
+    )
+    # THEN the runtime imports, on the Python core, and says why
+    assert result.lines[0] == "python", result.stderr
+    assert (
+        result.lines[1].startswith("stale native core (no ") and "seal_resolvers" in result.lines[1]
+    )
 
 
 def test_frame_local_reads_the_frames_own_variables_and_no_planted_key(

@@ -166,6 +166,9 @@ def _address(sock: Any, address: Any, action: str) -> list[Access] | None:
 def _address_decoded(family: Any, address: Any, action: str) -> list[Access] | None:
     file_action = "connect" if action != "bind" else "write"
     if family == _AF_UNIX:
+        if _type(address) is _int or _type(address) is bool:
+            # (a number is no AF_UNIX address -- CPython refuses it -- and never a descriptor)
+            return [("files", file_action, undecodable(address), None)]
         value = as_path(address) if _type(address) is not _str else address
         if _type(value) is _str and _str_startswith(value, "\x00"):
             return [("files", file_action, "@" + value[1:], None)]
