@@ -78,6 +78,14 @@ print("ran", os.path.exists("ran-forkexec"))
 FORK_EXEC_AUDITED = sys.version_info >= (3, 14)
 
 
+def _audit_layer_only(core: str) -> dict[str, str]:
+    """A child's environment: the kernel layers off (as on Lambda), on the core named."""
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    return env
+
+
 @pytest.fixture
 def profile(tmp_path: Path) -> Path:
     path = tmp_path / "profile.json"
@@ -116,9 +124,7 @@ def test_the_original_fork_exec_is_decided_only_by_the_native_core(
     # GIVEN enforce with the kernel layer off WHEN code running arbitrary Python digs the C
     # function out of the Python core's wrapper (the native core puts no wrapper there) and
     # calls it
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = _audit_layer_only(core)
     result = child(FORK_EXEC.replace("{original}", "True"), env=env)
     assert result.lines[0] == "seccomp off", result.stderr
     if core == "native":
@@ -431,9 +437,7 @@ def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
     # GIVEN enforce (the audit layer alone) with a profile that resolves no name and connects
     # nowhere, and no descriptor free (a lookup, were it made, could send nothing)
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = _audit_layer_only(core)
     # WHEN the function gives a host name to connect, connect_ex, bind, sendto and sendmsg
     result = child(NAME_IN_ADDRESS, env=env)
     lines = dict(line.split(" ", 1) for line in result.lines)
@@ -496,9 +500,7 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
     # GIVEN enforce (the audit layer alone) with a profile that allows no such thing, and a
     # pidfd of the parent process opened before the install
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = _audit_layer_only(core)
     # WHEN the function signals the parent through the pidfd, reads the parent's limits, sets
     # its priority or CPUs, unshares or joins namespaces (3.12+) and changes its root --
     # CPython raises no event for any of them but prlimit
@@ -559,9 +561,7 @@ def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
     (tmp_path / "secret.txt").write_text("s3cr3t")
     rules = {"processes": [{"action": "exec", "target": "/usr/bin/true", "argv": []}]}
     (tmp_path / "p.json").write_text(json.dumps(profile_doc(**rules)))
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = _audit_layer_only(core)
     # WHEN posix_spawn's file actions have the child open a file to write and the secret to
     # read before it runs the allowed program
     result = child(SPAWN_FILE_ACTIONS, env=env)
@@ -610,9 +610,7 @@ def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
     # GIVEN enforce (the audit layer alone) with a profile that may send to 127.0.0.1:18555 only
     rules = {"network": [{"action": "sendto", "target": "127.0.0.1:18555"}]}
     (tmp_path / "p.json").write_text(json.dumps(profile_doc(**rules)))
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = _audit_layer_only(core)
     # WHEN the function sets a source route on a socket (Linux then sends the flow to the
     # route's first hop), sends one with a route per message, and listens on a socket it never
     # bound (the kernel binds it to every address)
@@ -658,9 +656,7 @@ def test_a_planted_idna_codec_does_not_change_the_name_looked_up(
     # GIVEN enforce with a profile that resolves no name, and a codec of the function's planted
     # as "idna" before any lookup used it
     (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = _audit_layer_only(core)
     # WHEN the function looks up an address literal (no name: no rule needed)
     result = child(PLANTED_IDNA, env=env)
     lines = dict(line.split(" ", 1) for line in result.lines)
