@@ -5199,6 +5199,80 @@ core_seal_resolvers(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* time.clock_settime / clock_settime_ns set a system clock (CLOCK_REALTIME has no namespace:
+ * the host's) with no event: raised as time.clock_settime (clock id) first. */
+static PyCFunction g_clock_original[2];
+static int g_clock_sealed;
+
+static PyObject *
+clock_sealed(int which, PyObject *module, PyObject *args)
+{
+    PyObject *clock = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0)
+                                                                         : Py_None;
+    if (PySys_Audit("time.clock_settime", "O", clock) < 0) {
+        return NULL;
+    }
+    return g_clock_original[which](module, args);
+}
+
+static PyObject *
+clock_settime_sealed(PyObject *module, PyObject *args)
+{
+    return clock_sealed(0, module, args);
+}
+
+static PyObject *
+clock_settime_ns_sealed(PyObject *module, PyObject *args)
+{
+    return clock_sealed(1, module, args);
+}
+
+static PyObject *
+core_seal_clock(PyObject *self, PyObject *args)
+{
+    (void)self;
+    static const char *names[2] = {"clock_settime", "clock_settime_ns"};
+    static const PyCFunction sealed[2] = {clock_settime_sealed, clock_settime_ns_sealed};
+    if (g_clock_sealed || g_installed) {
+        return PyBool_FromLong(g_clock_sealed); /* once, and only while installing */
+    }
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2) {
+        PyErr_SetString(PyExc_TypeError, "seal_clock(clock_settime, clock_settime_ns)");
+        return NULL;
+    }
+    PyMethodDef *defs[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        PyObject *function = PyTuple_GET_ITEM(args, i);
+        if (function == Py_None) {
+            continue; /* not on this platform */
+        }
+        if (!PyCFunction_CheckExact(function)) {
+            Py_RETURN_FALSE;
+        }
+        PyObject *module = PyCFunction_GET_SELF(function);
+        const char *module_name = module != NULL && PyModule_Check(module)
+                                      ? PyModule_GetName(module)
+                                      : NULL;
+        if (module_name == NULL) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
+        defs[i] = ((PyCFunctionObject *)function)->m_ml;
+        if (defs[i] == NULL || defs[i]->ml_name == NULL || strcmp(defs[i]->ml_name, names[i]) != 0 ||
+            strcmp(module_name, "time") != 0 || (defs[i]->ml_flags & ~METH_COEXIST) != METH_VARARGS) {
+            Py_RETURN_FALSE;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (defs[i] != NULL) {
+            g_clock_original[i] = defs[i]->ml_meth;
+            defs[i]->ml_meth = sealed[i];
+        }
+    }
+    g_clock_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_seal_socket_addresses(PyObject *self, PyObject *type)
 {
@@ -5965,6 +6039,9 @@ static PyMethodDef core_methods[] = {
     {"seal_resolvers", core_seal_resolvers, METH_VARARGS,
      "seal_resolvers(getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr) -> bool:"
      " before install, once: an ASCII str host is handed to them as bytes (no codec runs)."},
+    {"seal_clock", core_seal_clock, METH_VARARGS,
+     "seal_clock(time.clock_settime, time.clock_settime_ns) -> bool: before install, once: each"
+     " raises time.clock_settime (the clock id) first."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"seal_types", core_seal_types, METH_O,

@@ -48,6 +48,7 @@ __all__ = [
     "pattern_verdict_add",
     "phase",
     "plain_identity",
+    "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
     "seal_resolvers",
@@ -119,5 +120,6 @@ seal_spawn_env = _impl.seal_spawn_env
 seal_socket_addresses = _impl.seal_socket_addresses
 seal_process_calls = _impl.seal_process_calls
 seal_resolvers = _impl.seal_resolvers
+seal_clock = _impl.seal_clock
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

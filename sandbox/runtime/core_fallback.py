@@ -62,6 +62,7 @@ __all__ = [
     "pattern_verdict_add",
     "phase",
     "plain_identity",
+    "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
     "seal_resolvers",
@@ -1969,6 +1970,19 @@ def seal_process_calls(
     Example
     -------
     >>> seal_process_calls(None, None, None, None, (None, None, None, None))
+    False
+    """
+    return False
+
+
+def seal_clock(clock_settime: Any, clock_settime_ns: Any) -> bool:
+    """The native core has ``time.clock_settime`` and ``clock_settime_ns`` (no event of
+    CPython's) raise ``time.clock_settime`` first; the Python core cannot change C functions:
+    always ``False`` (a documented limit).
+
+    Example
+    -------
+    >>> seal_clock(None, None)
     False
     """
     return False

@@ -462,6 +462,11 @@ def install_hook(
     # the native core raises the name's resolve event first (the Python core cannot: a
     # documented limit), so a lookup -- a DNS query out -- follows a decision, as everywhere.
     frozen(core).seal_socket_addresses(sys.modules["_socket"].socket)
+    # A system clock (CLOCK_REALTIME: the host's) is set with no event either.
+    time_module = sys.modules.get("time")
+    frozen(core).seal_clock(
+        getattr(time_module, "clock_settime", None), getattr(time_module, "clock_settime_ns", None)
+    )
     # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
     # function can plant) after or before their event: the native core hands them bytes.
     resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)

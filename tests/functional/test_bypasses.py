@@ -489,6 +489,12 @@ attempt("setown_ex", lambda: fcntl.fcntl(ends[0].fileno(), 15, (1).to_bytes(4, s
 attempt("fiosetown", lambda: fcntl.ioctl(ends[0].fileno(), 0x8901, os.getppid()))
 attempt("own_setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getpid()))
 attempt("sethostname", lambda: socket.sethostname(socket.gethostname()))  # (the same name)
+import time
+if os.environ.get("SANDBOX_NATIVE") != "off":  # (the Python core would set the clock: not here)
+    attempt(
+        "clock_settime",  # the time it is (harmless should the call go through)
+        lambda: time.clock_settime_ns(time.CLOCK_REALTIME, time.clock_gettime_ns(time.CLOCK_REALTIME)),
+    )
 attempt("chroot", lambda: os.chroot("root"))  # last: it may act (the Python core, as root)
 """
 
@@ -521,6 +527,7 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
         # AND the native core raises an event for each of the others: all refused
         assert lines["pidfd_send_signal"] == "refused processes kill other:0", result.stderr
         assert lines["chroot"] == "refused processes namespace chroot", result.stderr
+        assert lines["clock_settime"] == "refused processes namespace clock_settime", result.stderr
         assert lines["setpriority"] == "refused processes kill other:setpriority", result.stderr
         assert lines["sched_setaffinity"] == "refused processes kill other:sched_setaffinity", (
             result.stderr

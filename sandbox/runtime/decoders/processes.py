@@ -1010,6 +1010,11 @@ def _setns(args: tuple[Any, ...]) -> list[Access] | None:
     return [("processes", "namespace", "setns:" + _namespace_flags(_arg(args, 1)), None)]
 
 
+def _clock_settime(args: tuple[Any, ...]) -> list[Access] | None:
+    # (raised by the native core) a system clock: CLOCK_REALTIME has no namespace, the host's
+    return [("processes", "namespace", "clock_settime", None)]
+
+
 def _sethostname(args: tuple[Any, ...]) -> list[Access] | None:
     # The host's name (in its UTS namespace: the machine's, unless unshare made one).
     return [("processes", "namespace", "sethostname", None)]
@@ -1066,6 +1071,7 @@ DECODERS = {
     "os.setns": _setns,
     "os.chroot": _chroot,
     "socket.sethostname": _sethostname,
+    "time.clock_settime": _clock_settime,
     "os.setpriority": _setpriority,
     "os.sched_setaffinity": _sched_setaffinity,
     "os.sched_setscheduler": _sched_setscheduler,
