@@ -5064,6 +5064,30 @@ sock_listen_sealed(PyObject *self, PyObject *args)
     return g_sock_original[SOCK_LISTEN](self, args);
 }
 
+/* The method-table entry of `function` when it is the builtin `name` of module `module_name`
+ * with the calling convention `flags` (METH_COEXIST aside), else NULL: what every seal checks
+ * before it puts its own function in an entry. */
+static PyMethodDef *
+builtin_def(PyObject *function, const char *module_name, const char *name, int flags)
+{
+    if (!PyCFunction_CheckExact(function)) {
+        return NULL;
+    }
+    PyMethodDef *def = ((PyCFunctionObject *)function)->m_ml;
+    PyObject *module = PyCFunction_GET_SELF(function);
+    const char *actual = module != NULL && PyModule_Check(module) ? PyModule_GetName(module)
+                                                                   : NULL;
+    if (actual == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, name) != 0 ||
+        strcmp(actual, module_name) != 0 || (def->ml_flags & ~METH_COEXIST) != flags) {
+        return NULL;
+    }
+    return def;
+}
+
 /* The resolvers (getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr) encode a str
  * host through the codec registry's "idna" codec -- Python code the function can plant (a
  * search function, the encodings package's cache) -- and getaddrinfo does it after its audit
@@ -5171,23 +5195,8 @@ core_seal_resolvers(PyObject *self, PyObject *args)
     }
     PyMethodDef *defs[RESOLVERS];
     for (int i = 0; i < RESOLVERS; i++) {
-        PyObject *function = PyTuple_GET_ITEM(args, i);
-        if (!PyCFunction_CheckExact(function)) {
-            Py_RETURN_FALSE;
-        }
-        PyObject *module = PyCFunction_GET_SELF(function);
-        const char *module_name = module != NULL && PyModule_Check(module)
-                                      ? PyModule_GetName(module)
-                                      : NULL;
-        if (module_name == NULL) {
-            PyErr_Clear();
-            Py_RETURN_FALSE;
-        }
-        defs[i] = ((PyCFunctionObject *)function)->m_ml;
-        if (defs[i] == NULL || defs[i]->ml_name == NULL ||
-            strcmp(defs[i]->ml_name, g_resolver_names[i]) != 0 ||
-            strcmp(module_name, "_socket") != 0 ||
-            (defs[i]->ml_flags & ~METH_COEXIST) != flags[i]) {
+        defs[i] = builtin_def(PyTuple_GET_ITEM(args, i), "_socket", g_resolver_names[i], flags[i]);
+        if (defs[i] == NULL) {
             Py_RETURN_FALSE; /* not the functions (or the conventions) this core knows */
         }
     }
@@ -5246,20 +5255,8 @@ core_seal_clock(PyObject *self, PyObject *args)
         if (function == Py_None) {
             continue; /* not on this platform */
         }
-        if (!PyCFunction_CheckExact(function)) {
-            Py_RETURN_FALSE;
-        }
-        PyObject *module = PyCFunction_GET_SELF(function);
-        const char *module_name = module != NULL && PyModule_Check(module)
-                                      ? PyModule_GetName(module)
-                                      : NULL;
-        if (module_name == NULL) {
-            PyErr_Clear();
-            Py_RETURN_FALSE;
-        }
-        defs[i] = ((PyCFunctionObject *)function)->m_ml;
-        if (defs[i] == NULL || defs[i]->ml_name == NULL || strcmp(defs[i]->ml_name, names[i]) != 0 ||
-            strcmp(module_name, "time") != 0 || (defs[i]->ml_flags & ~METH_COEXIST) != METH_VARARGS) {
+        defs[i] = builtin_def(function, "time", names[i], METH_VARARGS);
+        if (defs[i] == NULL) {
             Py_RETURN_FALSE;
         }
     }
@@ -5534,32 +5531,12 @@ pidfd_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t narg
 static PyMethodDef *
 fastcall_def(PyObject *function, const char *module_name, const char *name, int *keywords)
 {
-    if (function == Py_None || !PyCFunction_CheckExact(function)) {
+    if (function == Py_None) {
         return NULL;
     }
-    PyMethodDef *def = ((PyCFunctionObject *)function)->m_ml;
-    PyObject *module = PyCFunction_GET_SELF(function);
-    const char *actual = module != NULL && PyModule_Check(module) ? PyModule_GetName(module)
-                                                                   : NULL;
-    if (actual == NULL) {
-        PyErr_Clear();
-        return NULL;
-    }
-    if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, name) != 0 ||
-        strcmp(actual, module_name) != 0) {
-        return NULL;
-    }
-    int flags = def->ml_flags & ~METH_COEXIST;
-    if (flags == (METH_FASTCALL | METH_KEYWORDS)) {
-        *keywords = 1;
-    }
-    else if (flags == METH_FASTCALL) {
-        *keywords = 0;
-    }
-    else {
-        return NULL;
-    }
-    return def;
+    PyMethodDef *def = builtin_def(function, module_name, name, METH_FASTCALL | METH_KEYWORDS);
+    *keywords = def != NULL;
+    return def != NULL ? def : builtin_def(function, module_name, name, METH_FASTCALL);
 }
 
 static PyObject *
