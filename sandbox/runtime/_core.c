@@ -2322,7 +2322,12 @@ decide(const char *event, PyObject *args)
  * (module_verdict_add, only from its own code inside the callback) after it allowed an import
  * under it; from then on the import guard's question (import_known) and the `import` event of
  * a name it covers are answered here. A name is looked up by each of its prefixes that ends in
- * a dot (and, for children, by the one up to its last dot): a few probes of a small table. */
+ * a dot (and, for children, by the one up to its last dot): a few probes of a small table.
+ * A *package* verdict (module_packages_add) holds a top-level name with no dot: that name and
+ * every name below it (a package rule "a.**" or "{stdlib}" that no ceiling entry reaches),
+ * added in bulk -- every such package of the phase at once, at the first import of one of them
+ * the hook allowed -- so a process's first import of each top-level name (a few hundred of
+ * them in `import boto3`, stdlib included) needs no callback. */
 #define MODV_LIMIT 1024
 #define MODV_SLOTS 4096 /* power of two, four times the limit */
 
@@ -2330,9 +2335,13 @@ typedef struct {
     uint64_t hash;
     size_t len;
     int phase;
-    int children; /* 0: every name below the prefix; 1: only the names directly below it */
+    int children; /* 0: every name below the prefix; 1: only the names directly below it;
+                   * MODV_PACKAGE: the name (a top-level name, no dot) and every name below */
     char *data;   /* NULL: empty slot */
 } modv_slot;
+
+#define MODV_PACKAGE 2
+#define MODV_PACKAGE_MAX 255 /* a top-level name: one file name's length at most */
 
 static modv_slot g_modv[MODV_SLOTS];
 static size_t g_modv_count;
@@ -2382,6 +2391,15 @@ modv_covers(const char *name, size_t n, int phase)
         return 0;
     }
     int found;
+    const char *dot = memchr(name, '.', n);
+    size_t top = dot != NULL ? (size_t)(dot - name) : n; /* the top-level name */
+    if (top >= 1 && top <= MODV_PACKAGE_MAX) {
+        modv_find(name, top, phase, MODV_PACKAGE, modv_hash(name, top, phase, MODV_PACKAGE),
+                  &found);
+        if (found) {
+            return 1;
+        }
+    }
     size_t last = 0; /* the last dot (0: none past the first unit) */
     for (size_t i = 1; i < n; i++) {
         if (name[i] == '.') {
@@ -2459,16 +2477,18 @@ import_name_known(const char *units, size_t len)
  * first steps for an exact str name are the decision-cache lookup of this very key
  * ("modules" SEP "import" SEP phase SEP name, built the same way), then the ceiling and the
  * rules, which a verdict answered for every name below its prefix. Names of another kind,
- * empty, too long or starting with the undecodable marker, and a C extension's event (it
- * carries the file), go to the callback. */
+ * empty, too long or starting with the undecodable marker, and from invoke on a C extension's
+ * event (it carries the file), go to the callback. */
 static int
 import_cached(PyObject *args)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
         return 0;
     }
-    if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None) {
-        return 0; /* a C extension's file: the callback decides what loads it */
+    if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None && invoke_now()) {
+        /* a C extension's file: from invoke on, the callback decides what loads it (at init
+         * the decision is the name's alone: modules._import reads the file only in invoke) */
+        return 0;
     }
     size_t len;
     const char *units = import_name_units(PyTuple_GET_ITEM(args, 0), &len);
@@ -2602,6 +2622,52 @@ init_module_read(PyObject *args)
     }
     g_loaded[g_loaded_count++] = source;
     return 1;
+}
+
+/* An `os.listdir` by the import system (its finder filling its cache) of a folder under a
+ * module root at init: the files decoder's answer is None (decoders/files.py
+ * _lists_at_init, the listing's counterpart of _imports_at_init: not resolved, no stack walk
+ * beyond the innermost function). An absolute ASCII name with no "." or ".." segment, no
+ * doubled or trailing slash, a root or below one, that is a folder itself (lstat: a link's
+ * name says nothing of where it leads). `import boto3` lists some thirty such folders. */
+static int
+init_module_list(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 1) {
+        return 0;
+    }
+    const char *path;
+    Py_ssize_t len;
+    int plain = ascii_of(PyTuple_GET_ITEM(args, 0), &path, &len);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear(); /* (the callback decides it, and says why) */
+        }
+        return 0;
+    }
+    if (len < 2 || len >= PATH_MAX || path[0] != '/' || path[len - 1] == '/' ||
+        memchr(path, 0, (size_t)len) != NULL || strstr(path, "//") != NULL ||
+        strstr(path, "/./") != NULL || strstr(path, "/../") != NULL || ends_with(path, len, "/.") ||
+        ends_with(path, len, "/..")) {
+        return 0;
+    }
+    int under_root = 0;
+    for (size_t i = 0; i < g_module_prefix_count && !under_root; i++) {
+        size_t n = g_module_prefix_lens[i]; /* a root and its "/" */
+        under_root = ((size_t)len >= n && memcmp(path, g_module_prefixes[i], n) == 0) ||
+                     ((size_t)len + 1 == n && memcmp(path, g_module_prefixes[i], (size_t)len) == 0);
+    }
+    if (!under_root) {
+        return 0;
+    }
+    PyObject *code = innermost_code();
+    int importing = code != NULL && code_set_has(&g_import_codes, code);
+    Py_XDECREF(code);
+    if (!importing) {
+        return 0;
+    }
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* An `open` of an exact int (open(fd), os.fdopen): the files decoder's answer is None, the
@@ -2996,6 +3062,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 'o' && g_module_prefix_count > 0 && !invoke_now() &&
         strcmp(event, "open") == 0 && init_module_read(args)) {
         return 0; /* the callback's answer: the import system reading a module file at init */
+    }
+    if (event[0] == 'o' && g_module_prefix_count > 0 && !invoke_now() &&
+        strcmp(event, "os.listdir") == 0 && init_module_list(args)) {
+        return 0; /* the callback's answer: the import system listing a module folder at init */
     }
     if (event[0] == 'o' && strcmp(event, "open") == 0 && (g_open_count > 0 || g_pattern_count > 0)) {
         open_key key;
@@ -3798,6 +3868,85 @@ core_module_verdict_add(PyObject *self, PyObject *args)
     g_modv[j].data = copy;
     g_modv_count++;
     Py_RETURN_TRUE;
+}
+
+/* Package verdicts (see modv_slot), every name of `names` (an exact tuple or frozenset of
+ * exact str) that is a top-level module name: ASCII, 1-255 units, no dot, no NUL. Others are
+ * skipped. A table too full for them all is emptied first, as module_verdict_add does. */
+static PyObject *
+core_module_packages_add(PyObject *self, PyObject *names)
+{
+    (void)self;
+    if (t_depth == 0 || !caller_is_site("core.module_packages_add")) {
+        return refuse("module_packages_add");
+    }
+    if (!PyTuple_CheckExact(names) && !PyFrozenSet_CheckExact(names)) {
+        PyErr_SetString(PyExc_TypeError, "module_packages_add: names must be a tuple or frozenset");
+        return NULL;
+    }
+    if (!decision_phase_holds()) {
+        return PyLong_FromLong(0);
+    }
+    int phase = invoke_now();
+    Py_ssize_t size = PyObject_Length(names);
+    if (size < 0) {
+        return NULL;
+    }
+    if (size > MODV_LIMIT) {
+        PyErr_SetString(PyExc_ValueError, "module_packages_add: more names than the table holds");
+        return NULL;
+    }
+    if (g_modv_count + (size_t)size > MODV_LIMIT) {
+        modv_clear_all();
+    }
+    /* (an exact tuple's or frozenset's iterator runs no code of anyone's; the items are read
+     * as exact str only) */
+    PyObject *iterator = PyObject_GetIter(names);
+    if (iterator == NULL) {
+        return NULL;
+    }
+    long kept = 0;
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        const char *units;
+        Py_ssize_t len;
+        int plain = ascii_of(item, &units, &len);
+        if (plain < 0) {
+            Py_DECREF(item);
+            Py_DECREF(iterator);
+            return NULL;
+        }
+        if (!plain || len < 1 || len > MODV_PACKAGE_MAX || memchr(units, '.', (size_t)len) ||
+            memchr(units, 0, (size_t)len)) {
+            Py_DECREF(item);
+            continue;
+        }
+        uint64_t h = modv_hash(units, (size_t)len, phase, MODV_PACKAGE);
+        int found;
+        size_t j = modv_find(units, (size_t)len, phase, MODV_PACKAGE, h, &found);
+        if (!found) {
+            char *copy = PyMem_RawMalloc((size_t)len);
+            if (copy == NULL) {
+                Py_DECREF(item);
+                Py_DECREF(iterator);
+                return PyErr_NoMemory();
+            }
+            memcpy(copy, units, (size_t)len);
+            g_modv[j].hash = h;
+            g_modv[j].len = (size_t)len;
+            g_modv[j].phase = phase;
+            g_modv[j].children = MODV_PACKAGE;
+            g_modv[j].data = copy;
+            g_modv_count++;
+        }
+        kept++;
+        Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyLong_FromLong(kept);
 }
 
 static PyObject *
@@ -5974,6 +6123,10 @@ static PyMethodDef core_methods[] = {
      "module_verdict_add(prefix, children=False) -> bool: only from the sandbox's own code"
      " inside the callback; every module name starting with prefix ('a.', 'a.b.') -- with"
      " children, every one directly below it -- may be imported in this phase."},
+    {"module_packages_add", core_module_packages_add, METH_O,
+     "module_packages_add(names) -> int: only from the sandbox's own code inside the callback;"
+     " each top-level module name of names (a tuple or frozenset of str) may be imported in"
+     " this phase, and every name below it. Returns how many were kept."},
     {"import_known", core_import_known, METH_O,
      "import_known(name) -> bool: importing name in this phase is known to be allowed (the"
      " decision cache, or a module verdict); False for anything but an exact str."},

@@ -40,6 +40,7 @@ __all__ = [
     "installed",
     "loaded_sources",
     "mode",
+    "module_packages_add",
     "module_verdict_add",
     "open_cache_add",
     "open_cache_clear",
@@ -98,6 +99,7 @@ exec_verdict_add = _impl.exec_verdict_add
 changes = _impl.changes
 changes_elsewhere = _impl.changes_elsewhere
 module_verdict_add = _impl.module_verdict_add
+module_packages_add = _impl.module_packages_add
 import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear
 open_cache_forget = _impl.open_cache_forget

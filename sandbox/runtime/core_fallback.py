@@ -54,6 +54,7 @@ __all__ = [
     "installed",
     "loaded_sources",
     "mode",
+    "module_packages_add",
     "module_verdict_add",
     "open_cache_add",
     "open_cache_clear",
@@ -79,6 +80,8 @@ OPEN_MODE_MAX = 7
 MAX_NESTING = 8
 IMPORT_NAME_MAX = 1024
 MODULE_VERDICT_LIMIT = 1024
+PACKAGE_NAME_MAX = 255  # a package verdict's top-level name (one file name's length at most)
+_PACKAGE = 2  # a package verdict's kind in the module verdicts (False, True: the prefix kinds)
 _IMPORT_KEY = "modules\x1fimport\x1f"  # the hook's decision-cache key of an import, less phase
 _LONG_LONG = 1 << 63
 
@@ -124,6 +127,7 @@ _O_PLAIN_DIR = (
     | __import__("os").O_CLOEXEC
 )
 _str_isascii = str.isascii
+_str_partition = str.partition
 _str_rfind = str.rfind
 _str_endswith = str.endswith
 _str_find = str.find
@@ -394,6 +398,33 @@ def _init_module_read(args: Any, prefixes: tuple[str, ...]) -> str | None:
     if _str_endswith(path, ".pyc") and _str_endswith(directory, "/__pycache__"):
         return directory[: -len("/__pycache__")] + "/" + leaf.split(".", 1)[0] + ".py"
     return path
+
+
+def _init_module_list(args: Any, prefixes: tuple[str, ...]) -> bool:
+    """The native core's ``init_module_list`` (its frame and phase tests made by the caller):
+    an ``os.listdir`` of a module folder the files decoder answers None for at init."""
+    if type(args) is not tuple or len(args) != 1:
+        return False
+    path = args[0]
+    if type(path) is not str or not _str_isascii(path):
+        return False
+    return _plain_module_folder(path, prefixes)
+
+
+def _plain_module_folder(path: str, prefixes: tuple[str, ...]) -> bool:
+    """An absolute name with no "." or ".." segment, no doubled or trailing slash, at or below
+    a module root (``prefixes``: each root and its "/"), that is a folder itself (no link)."""
+    if not 2 <= len(path) < 4096 or path[0] != "/" or path[-1] == "/" or "\x00" in path:
+        return False
+    if "//" in path or "/./" in path or "/../" in path or _str_endswith(path, ("/.", "/..")):
+        return False
+    below = path + "/"
+    if not any(below.startswith(prefix) for prefix in prefixes):
+        return False
+    try:
+        return bool(_S_ISDIR(_lstat(path).st_mode))
+    except (OSError, ValueError):
+        return False
 
 
 def _lookup_of_literal(args: Any) -> bool:
@@ -877,7 +908,7 @@ def install(
     _local = _Depth()
     _cache: set[str] = set()
     # Module verdicts: (prefix ending in ".", phase, children); see _core.c's modv_covers.
-    _modv: set[tuple[str, str, bool]] = set()
+    _modv: set[tuple[str, str, int]] = set()  # (prefix or package, phase, kind: 0, 1, _PACKAGE)
     # (path, mode, flags, phase) → (kind, dev, ino); kind 0: no identity (see _core.c).
     _open: dict[tuple[str, str | None, int, str], tuple[int, int, int]] = {}
     _open_validate = [False]
@@ -910,6 +941,7 @@ def install(
     _PermissionError = PermissionError
     _BaseException = BaseException
     _TypeError = TypeError
+    _ValueError = ValueError
     _str = str
 
     def _decide(
@@ -1072,7 +1104,8 @@ def install(
             and (_cache or _modv)
             and type(args) is tuple
             and args
-            and (len(args) < 2 or args[1] is None)  # (a C extension's file: the callback)
+            # (a C extension's file: from invoke on, the callback decides what loads it)
+            and (len(args) < 2 or args[1] is None or _phase_now() == "init")
             and _import_known(args[0])
         ):
             return  # the native core's import_cached: a decision-cache hit or a module verdict
@@ -1098,6 +1131,15 @@ def install(
             if source is not None:
                 _loaded.append(source)  # the native core's init_module_read
                 return
+        if (
+            not depth
+            and event == "os.listdir"
+            and _module_prefixes
+            and id(code) in _import_ids
+            and _phase_now() == "init"
+            and _init_module_list(args, _module_prefixes)
+        ):
+            return  # the native core's init_module_list
         if (
             not depth
             and event == _END_EVENT
@@ -1131,6 +1173,8 @@ def install(
         if _cache and _IMPORT_KEY + phase + "\x1f" + name in _cache:
             return True
         if _modv:
+            if (_str_partition(name, ".")[0], phase, _PACKAGE) in _modv:
+                return True  # a package verdict: the top-level name and everything below
             last = 0
             at = _str_find(name, ".", 1)
             while at > 0:
@@ -1163,6 +1207,32 @@ def install(
             _modv.clear()
         _modv.add(key)
         return True
+
+    def _module_packages_add(names: Any) -> int:
+        if not _local.depth or not _is_own_caller("module_packages_add"):
+            raise _refuse("module_packages_add")
+        if type(names) is not tuple and type(names) is not frozenset:
+            raise _TypeError("module_packages_add: names must be a tuple or frozenset")
+        if _phase_now() != _local.decision_phase:
+            return 0  # (the phase moved since the decision started: keep nothing)
+        if len(names) > MODULE_VERDICT_LIMIT:
+            raise _ValueError("module_packages_add: more names than the table holds")
+        if len(_modv) + len(names) > MODULE_VERDICT_LIMIT:
+            _modv.clear()
+        phase = _phase_now()
+        kept = 0
+        for name in names:
+            if (
+                type(name) is not _str
+                or not 1 <= len(name) <= PACKAGE_NAME_MAX
+                or not _str_isascii(name)
+                or "." in name
+                or "\x00" in name
+            ):
+                continue
+            _modv.add((name, phase, _PACKAGE))
+            kept += 1
+        return kept
 
     def _is_own_caller(call: str) -> bool:
         # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
@@ -1412,6 +1482,7 @@ def install(
         changes=lambda: _changes[0],
         changes_elsewhere=_others_in_flight,
         module_verdict_add=_module_verdict_add,
+        module_packages_add=_module_packages_add,
         import_known=_import_known,
         open_cache_forget=_open_cache_forget,
         open_cache_validate=_open_cache_validate,
@@ -1778,6 +1849,44 @@ def module_verdict_add(prefix: str, children: bool = False) -> bool:
     if not _api:
         raise _refuse("module_verdict_add")
     return bool(_api["module_verdict_add"](prefix, children))
+
+
+def module_packages_add(names: tuple[str, ...] | frozenset[str]) -> int:
+    """Answer later imports of each top-level module name in ``names``, and of every name below
+    it, in the hook (package verdicts).
+
+    ``names`` is an exact ``tuple`` or ``frozenset`` of top-level names (``"json"``,
+    ``"boto3"``): only from the sandbox's own code inside the callback, once the policy allows
+    importing each of them and every name below it in this phase and no ceiling entry can
+    match any of those names (:meth:`~sandbox.runtime.policy.Policy.packages_allowed`). Names
+    that are not ASCII, 1-255 characters, with no ``.`` and no NUL are skipped. The hook adds
+    them all at once, at the first import of one of them it allowed: each later first import
+    of a top-level name (``import boto3`` makes a few hundred) needs no callback. Held with
+    the module verdicts (a table too full for them all is emptied first; cleared with the
+    decision cache).
+
+    Returns
+    -------
+    int
+        How many names were kept (0 when the phase moved since the decision started).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+    TypeError
+        ``names`` is not a ``tuple`` or ``frozenset``.
+    ValueError
+        More names than the table holds (1024).
+
+    Example
+    -------
+    >>> module_packages_add(frozenset({"json", "boto3"}))  # doctest: +SKIP
+    2
+    """
+    if not _api:
+        raise _refuse("module_packages_add")
+    return int(_api["module_packages_add"](names))
 
 
 def import_known(name: str) -> bool:

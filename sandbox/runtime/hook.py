@@ -200,6 +200,7 @@ OWN_SITES = (
     ("core.cache_add", "hook.py", "violate"),
     ("core.exec_verdict_add", "hook.py", "remember_exec"),
     ("core.module_verdict_add", "hook.py", "remember_module"),
+    ("core.module_packages_add", "hook.py", "remember_module"),
     ("core.open_cache_add", "hook.py", "remember_open"),
     ("core.dir_verdict_add", "hook.py", "remember_open"),
     ("core.dir_module_verdict_add", "hook.py", "remember_open"),
@@ -952,14 +953,26 @@ def _module_verdicts(policy: Policy) -> Callable[[str, str], None]:
     policy allows every name below one of its dotted prefixes (the shortest such: ``"a."``,
     then ``"a.b."``...; the name itself is a package's name too), the core answers the imports
     below it from now on; else, when it allows every name directly below the name's parent
-    (``"a.b.*"``), the core answers those (``core.module_verdict_add``)."""
+    (``"a.b.*"``), the core answers those (``core.module_verdict_add``). When the name's
+    top-level package is one the policy allows whole (``Policy.packages_allowed``), every such
+    package of the phase is handed to the core at once (``core.module_packages_add``): the
+    first import of each other top-level name needs no callback either."""
     below_allowed = policy.modules_below_allowed
     children_allowed = policy.module_children_allowed
+    # (two frozensets, read once at install: per decision, a phase's is one comparison away)
+    init_packages = policy.packages_allowed("init")
+    invoke_packages = policy.packages_allowed("invoke")
     verdict_add = core.module_verdict_add
+    packages_add = core.module_packages_add
     find = str.find
     rfind = str.rfind
+    partition = str.partition
 
     def remember_module(name: str, phase: str) -> None:
+        packages = invoke_packages if phase == "invoke" else init_packages
+        if partition(name, ".")[0] in packages:
+            packages_add(packages)
+            return
         below = name + "."
         at = find(below, ".")
         while at > 0:
@@ -1107,7 +1120,9 @@ def _decider(
             if type(directory) is not str:
                 continue
             base = directory + "/" + leaf
-            for candidate in (base + ".py", base + "/__init__.py", base + ".pyc", base):
+            # (the folder first: a package, or a namespace package; with no folder there is
+            # no base/__init__.py to look for either)
+            for candidate in (base, base + ".py", base + ".pyc"):
                 if _exists(candidate):
                     return True
             for suffix in extension_suffixes:

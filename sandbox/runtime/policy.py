@@ -291,6 +291,37 @@ class Matcher:
             return True
         return any(_str_startswith(prefix, head) for head in self.heads)
 
+    def packages_reached(self, names: frozenset[str]) -> frozenset[str]:
+        """The top-level module names of ``names`` (no dot) that this matcher might match, by
+        themselves or through a name below them (conservative, as
+        :meth:`may_match_modules_below` for each ``name + "."``, and :meth:`match` of the
+        name itself, but in one pass over the matcher's entries rather than one per name)."""
+        if self.prefixes:
+            return names  # (file matchers only: never asked; "might" is the safe answer)
+        reached = set(names & self.packages) | (names & self.exact)
+        for target in self.exact:
+            top, dot, _ = _str_partition(target, ".")
+            if dot and top in names:
+                reached.add(top)
+        if self._globs and self._regex is None:
+            self.prepare()  # outside the hook (tooling); the hook prepares every matcher at install
+        starts = list(self.heads)
+        for pattern in self._module_globs:
+            if pattern is None:
+                return names
+            starts.append(_literal_start(pattern))
+        short: list[str] = []
+        for start in starts:
+            top, dot, _ = _str_partition(start, ".")
+            if not dot:
+                short.append(start)  # every name it starts reaches: "con" -> "concurrent"...
+            elif top in names:
+                reached.add(top)  # a start with a dot reaches below its first component only
+        if short:
+            begins = tuple(short)
+            reached.update(name for name in names if _str_startswith(name, begins))
+        return frozenset(reached)
+
     def may_match_modules_below(self, prefix: str) -> bool:
         """Whether some module name starting with ``prefix`` (ending in ``.``) might match
         (conservative: ``False`` only when no exact name, package, head or glob can reach a
@@ -704,6 +735,30 @@ class Policy:
             return False
         ceiling = self._ceiling.get(("modules", "import"))
         return ceiling is None or not ceiling.may_match_modules_below(prefix)
+
+    def packages_allowed(self, phase: str) -> frozenset[str]:
+        """The top-level module names whose import, and every name's below them, is allowed in
+        ``phase``: a package rule (``a.**``, ``{stdlib}``) covers them and no ceiling entry can
+        reach any of their names. The hook's core answers those imports itself once one of them
+        was allowed (``core.module_packages_add``).
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
+        ...     "rules": {"modules": [{"action": "import", "target": "boto3.**",
+        ...     "phase": "any"}, {"action": "import", "target": "concurrent.**",
+        ...     "phase": "any"}]}}))
+        >>> sorted(policy.packages_allowed("init"))  # (the ceiling reaches concurrent.*)
+        ['boto3']
+        """
+        group = self._groups.get(("modules", "import", phase))
+        if group is None or not group.packages:
+            return frozenset()
+        ceiling = self._ceiling.get(("modules", "import"))
+        if ceiling is None:
+            return group.packages
+        return group.packages - ceiling.packages_reached(group.packages)
 
     def ceiling(self, category: str, action: str, target: str) -> bool:
         """Whether the ceiling (denies no learning can override) forbids this access."""

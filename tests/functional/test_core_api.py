@@ -1016,14 +1016,16 @@ def test_an_import_the_decision_cache_allowed_is_answered_by_the_core(
     sys.audit("zz.phase")
     imports("new_phase", "allowed_mod", None, [], [], [])
     imports("new_phase_again", "allowed_mod", None, [], [], [])
+    imports("extension_invoke", "allowed_mod", "/x/allowed_mod.so")
     emit(**{k: v for k, v in out.items() if k != "seen"})
     """
     result = run_core(kind, body, tmp_path)
     # THEN a cached name's import events are answered without the callback, in its phase only
     assert (result["first"], result["again"]) == (1, 0)
-    # AND a C extension's event (it names the file being loaded) always reaches the callback
-    assert result["extension"] == 1
     assert (result["new_phase"], result["new_phase_again"]) == (1, 0)
+    # AND a C extension's event (it names the file being loaded) is answered by its name at
+    # init (the file is not decided then), and reaches the callback from invoke on
+    assert (result["extension"], result["extension_invoke"]) == (0, 1)
     # AND other names, and names of any other type, always reach the callback
     assert (result["other"], result["subclass"], result["not_str"]) == (1, 1, 1)
     assert result["wide"] == 1
@@ -1289,6 +1291,83 @@ def test_an_init_read_of_a_module_file_by_the_import_system_is_answered_and_note
         assert result[tag] == 1, tag
     assert (result["another_reader"], result["invoke"]) == (1, 1)
     assert result["outside"] == "PermissionError"
+
+
+def test_an_init_listing_of_a_module_folder_by_the_import_system_is_answered(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a module root holding a package, a link to a folder, a folder elsewhere, a lister
+    # the core is told is the import system's, and a callback that counts listings
+    body = """
+    base = os.getcwd()
+    root = base + "/root"
+    os.makedirs(root + "/pkg/sub")
+    os.makedirs(base + "/elsewhere")
+    os.symlink(base + "/elsewhere", root + "/linked")
+    open(root + "/pkg/mod.py", "w").close()
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        if event == "zz.phase":
+            core.enter_invoke()
+        else:
+            out["seen"] += 1
+    def importer_lists(path):
+        os.listdir(path)
+    def other_lists(path):
+        os.listdir(path)
+    core.install(frozenset({"os.listdir", "zz.phase"}), callback,
+                 frozenset({callback.__code__}), "enforce",
+                 module_prefixes=(root + "/",), import_codes=frozenset({importer_lists.__code__}))
+    def lists(tag, fn, path):
+        before = out["seen"]
+        try:
+            fn(path)
+        except (OSError, ValueError):
+            pass
+        out[tag] = out["seen"] - before   # 0: the core answered; 1: the callback decided
+    lists("root", importer_lists, root)
+    lists("package", importer_lists, root + "/pkg")
+    lists("deeper", importer_lists, root + "/pkg/sub")
+    lists("a_link", importer_lists, root + "/linked")
+    lists("a_file", importer_lists, root + "/pkg/mod.py")
+    lists("missing", importer_lists, root + "/nope")
+    lists("outside", importer_lists, base + "/elsewhere")
+    lists("root_sibling", importer_lists, root + "x")
+    for tag, spelled in (("dot", "/pkg/./sub"), ("dotdot", "/pkg/../pkg"), ("double", "//pkg"),
+                         ("trailing", "/pkg/"), ("ends_dot", "/pkg/."), ("ends_dotdot", "/pkg/..")):
+        lists(tag, importer_lists, root + spelled)
+    lists("relative", importer_lists, "root/pkg")
+    lists("bytes", importer_lists, (root + "/pkg").encode())
+    lists("not_ascii", importer_lists, root + "/pkg\u00e9")
+    lists("another_lister", other_lists, root + "/pkg")
+    sys.audit("zz.phase")
+    lists("invoke", importer_lists, root + "/pkg")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the import system's listings of folders at or under a root are answered at init
+    assert (result["root"], result["package"], result["deeper"]) == (0, 0, 0)
+    # AND a link, anything but a folder, any other place or spelling, another lister, or the
+    # invoke phase reaches the callback
+    for tag in (
+        "a_link",
+        "a_file",
+        "missing",
+        "outside",
+        "root_sibling",
+        "dot",
+        "dotdot",
+        "double",
+        "trailing",
+        "ends_dot",
+        "ends_dotdot",
+        "relative",
+        "bytes",
+        "not_ascii",
+        "another_lister",
+        "invoke",
+    ):
+        assert result[tag] == 1, tag
 
 
 def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
@@ -1763,6 +1842,9 @@ def test_a_module_verdict_answers_the_names_below_its_prefix_only(
     sys.audit("zz.phase")
     imports("new_phase", "pkg.sub")
     out["known_new_phase"] = core.import_known("pkg.sub")
+    imports("first_invoke", "pkg")
+    imports("below_invoke", "pkg.sub")
+    imports("extension_invoke", "pkg.sub", "/x/pkg/sub.so")
     sys.audit("zz.clear")
     emit(**{k: v for k, v in out.items() if k != "seen"})
     """
@@ -1778,17 +1860,109 @@ def test_a_module_verdict_answers_the_names_below_its_prefix_only(
     # AND a children verdict answers only the names directly below its prefix
     assert (result["kids_child"], result["kids_empty"]) == (0, 0)
     assert (result["kids_grandchild"], result["kids_itself"], result["other_not_bool"]) == (1, 1, 1)
-    # AND the prefix's own name, other names, wider characters, a C extension's event (it names
-    # the file being loaded) and names of any other type reach the callback
+    # AND the prefix's own name, other names, wider characters and names of any other type
+    # reach the callback
     assert (result["first"], result["pkg_again"], result["a_b_itself"]) == (1, 1, 1)
     assert (result["sibling"], result["a_other"], result["wide"]) == (1, 1, 1)
-    assert (result["extension"], result["subclass"], result["not_str"]) == (1, 1, 1)
+    assert (result["subclass"], result["not_str"]) == (1, 1)
+    # AND a C extension's event (it names the file being loaded) is answered by its name at
+    # init, and reaches the callback from invoke on (where the file is decided too)
+    assert result["extension"] == 0
+    assert (result["first_invoke"], result["below_invoke"]) == (1, 0)
+    assert result["extension_invoke"] == 1
     assert result["known"] == [True, True, False, False, False, False, False, False]
     # AND only the sandbox's own code inside the callback adds verdicts
     assert result["foreign"] == "PermissionError"
     assert result["evil"] == 1
     # AND a verdict holds in its phase only
     assert (result["new_phase"], result["known_new_phase"]) == (1, False)
+
+
+def test_package_verdicts_answer_a_top_level_name_and_every_name_below_it(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts `import` events and, on "json", hands the core a set of
+    # package names (as the hook does once the policy allows every name of those packages),
+    # some of which are no top-level names
+    body = """
+    out = {"seen": 0}
+    class Name(str):
+        pass
+    def callback(event, args, caller):
+        if event == "import":
+            out["seen"] += 1
+            if args[0] == "json":
+                names = frozenset({"json", "boto3", "a.b", "", "x\\x00", "\\u00e9t\\u00e9",
+                                   "y" * 256, 7, Name("named")})
+                out["kept"] = core.module_packages_add(names)
+                out["kept_tuple"] = core.module_packages_add(("email",))
+                try:
+                    core.module_packages_add(["listed"])
+                except TypeError:
+                    out["list"] = "TypeError"
+                try:
+                    core.module_packages_add(frozenset(str(i) for i in range(1025)))
+                except ValueError:
+                    out["too_many"] = "ValueError"
+        elif event == "zz.phase":
+            core.enter_invoke()
+        elif event == "zz.clear":
+            core.cache_clear()
+    core.install(frozenset({"import", "zz.phase", "zz.clear"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    def imports(tag, name, *rest):
+        before = out["seen"]
+        sys.audit("import", name, *(rest or (None, [], [], [])))
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    out["known_before"] = core.import_known("boto3")
+    imports("first", "json")
+    imports("again", "json")
+    imports("other", "boto3")
+    imports("below", "boto3.session")
+    imports("deep", "email.mime.text")
+    imports("shorter", "boto")
+    imports("longer", "boto3x")
+    imports("dotted_entry", "a.b")
+    imports("dotted_below", "a.b.c")
+    imports("named", "named")
+    imports("extension_init", "boto3.x", "/x/boto3/x.so")
+    imports("subclass", Name("boto3"))
+    out["known"] = [core.import_known(n) for n in ("boto3", "boto3.s", "boto", Name("boto3"))]
+    try:
+        core.module_packages_add(frozenset({"evil"}))
+        out["foreign"] = "added"
+    except PermissionError:
+        out["foreign"] = "PermissionError"
+    imports("evil", "evil")
+    sys.audit("zz.phase")
+    imports("new_phase", "boto3")
+    imports("first_invoke", "json")
+    imports("other_invoke", "boto3.client")
+    imports("extension_invoke", "boto3.x", "/x/boto3/x.so")
+    sys.audit("zz.clear")
+    imports("after_clear", "boto3")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only top-level names are kept (ASCII, 1-255 characters, no dot, no NUL, exact str)
+    assert (result["kept"], result["kept_tuple"]) == (2, 1)
+    assert result["list"] == "TypeError" and result["too_many"] == "ValueError"
+    assert result["known_before"] is False
+    # AND each kept name, and every name below it, is answered by the core in its phase
+    assert (result["again"], result["other"], result["below"], result["deep"]) == (0, 0, 0, 0)
+    assert result["extension_init"] == 0
+    assert result["known"] == [True, True, False, False]
+    # AND other names, names not kept, and a str subclass reach the callback
+    assert (result["first"], result["shorter"], result["longer"]) == (1, 1, 1)
+    assert (result["dotted_entry"], result["dotted_below"], result["named"]) == (1, 1, 1)
+    assert result["subclass"] == 1
+    # AND only the sandbox's own code inside the callback adds them
+    assert result["foreign"] == "PermissionError" and result["evil"] == 1
+    # AND they hold in their phase only (a C extension's event reaches the callback in
+    # invoke), and go with the decision cache
+    assert (result["new_phase"], result["first_invoke"], result["other_invoke"]) == (1, 1, 0)
+    assert result["extension_invoke"] == 1
+    assert result["after_clear"] == 1
 
 
 TRACE_BODY = """

@@ -381,6 +381,53 @@ def test_literal_heads_decide_as_their_regex(
         assert matcher.heads and not matcher._globs  # no regex to compile at install
 
 
+def test_packages_allowed_are_whole_packages_no_ceiling_entry_reaches() -> None:
+    # GIVEN package rules (one per phase, {stdlib} at init), an exact name, and ceiling
+    # entries of every kind: an exact name below a package, a package, a glob whose literal
+    # start has no dot ("ev*"), one whose literal start has one ("wide.*.secret"), a head
+    policy = _policy(
+        {
+            "modules": [
+                {"action": "import", "target": "boto3.**"},
+                {"action": "import", "target": "pkg.**"},
+                {"action": "import", "target": "wide.**"},
+                {"action": "import", "target": "evil.**"},
+                {"action": "import", "target": "every.**"},
+                {"action": "import", "target": "hd.**"},
+                {"action": "import", "target": "whole.**"},
+                {"action": "import", "target": "yaml"},
+                {"action": "import", "target": "late.**", "phase": "invoke"},
+                {"action": "import", "target": "{stdlib}", "phase": "init"},
+            ]
+        },
+        deny={
+            "modules": [
+                {"action": "import", "target": "pkg.bad"},
+                {"action": "import", "target": "whole.**"},
+                {"action": "import", "target": "ev*"},
+                {"action": "import", "target": "wide.*.secret"},
+                {"action": "import", "target": "hd.x**"},
+            ]
+        },
+    )
+    policy.prepare()
+    # WHEN the packages each phase allows whole are asked for
+    init, invoke = policy.packages_allowed("init"), policy.packages_allowed("invoke")
+    # THEN a package rule's top-level name counts, in its phase only ({stdlib} at init)
+    assert {"boto3", "json", "email"} <= init
+    assert "late" in invoke and "late" not in init and "json" not in invoke
+    # AND no name any ceiling entry may reach, by itself or below it, nor an exact rule's name
+    for reached in ("pkg", "whole", "evil", "every", "wide", "hd", "yaml", "concurrent"):
+        assert reached not in init and reached not in invoke, reached
+    # AND each answer agrees with the one-name questions the hook asks
+    for name in init:
+        assert policy.allows("modules", "import", name, "init")
+        assert not policy.ceiling("modules", "import", name)
+        assert policy.modules_below_allowed(name + ".", "init"), name
+    # AND a profile with no package rule has none
+    assert _policy({"files": []}).packages_allowed("init") == frozenset()
+
+
 def test_a_module_verdict_needs_a_rule_covering_every_name_below_and_no_ceiling_below() -> None:
     # GIVEN package rules, a head, an exact name, a glob, and denies reaching into two packages
     policy = _policy(

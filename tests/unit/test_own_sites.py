@@ -72,6 +72,7 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.forgotten",
         "core.exec_verdict_add",
         "core.module_verdict_add",
+        "core.module_packages_add",
         "core.open_cache_add",
         "core.dir_verdict_add",
         "core.defer_quiet_ends",

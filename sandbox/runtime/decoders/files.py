@@ -38,6 +38,8 @@ _int = int
 _len = len
 _str_startswith = str.startswith
 _str_find = str.find
+_str_endswith = str.endswith
+_str_isascii = str.isascii
 _str_rfind = str.rfind
 _listdir = os.listdir
 _getpid = os.getpid
@@ -423,6 +425,30 @@ def _imports_at_init(value: str) -> bool:
     return True
 
 
+def _lists_at_init(value: str) -> bool:
+    """The import system listing a folder at or under a code root during init (its finder
+    filling its cache): :func:`_imports_at_init` for a listing, not resolved either. The name
+    is absolute, ASCII, with no ``.`` or ``..`` segment and no doubled or trailing slash, and
+    is a folder itself (no link); the innermost function outside the sandbox is the finder's.
+    From invoke on, every listing is resolved and proven (:func:`_for_the_machinery`).
+    """
+    if not _str_isascii(value) or not 2 <= _len(value) < 4096 or value[0] != "/":
+        return False
+    if value[-1] == "/" or "\x00" in value or "//" in value or "/./" in value or "/../" in value:
+        return False
+    if _str_endswith(value, ("/.", "/..")):
+        return False
+    if not _str_startswith(value + "/", _code.MODULE_PREFIXES):
+        return False
+    try:
+        if not _S_ISDIR(_lstat(value).st_mode):
+            return False  # a link (to anything: a name says nothing of where it leads)
+    except (_OSError, _ValueError):
+        return False
+    frame = _code.caller_frame(3)
+    return frame is not None and id(frame.f_code) in _code.IMPORT_CODES
+
+
 def _changes(name: Any, accesses: list[Access] | None) -> None:
     """``name`` (from :func:`spelled`) is about to change: drop the cached answers that
     depend on it (all of them when where it is cannot be read) — and on the file it leads to,
@@ -506,6 +532,8 @@ def _writes_first(args: tuple[Any, ...]) -> list[Access] | None:
 
 def _lists_first(args: tuple[Any, ...]) -> list[Access] | None:
     path = args[0] if args else None
+    if _type(path) is _str and _phase() == "init" and _lists_at_init(path):
+        return None
     accesses = _one("list", "." if path is None else path)
     if accesses and _for_the_machinery(accesses[0][2], True):
         return None
