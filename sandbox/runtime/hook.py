@@ -179,6 +179,8 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
     ("open", "decoders/code.py", "_file_head"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),
+    ("object.__getattr__", "decoders/files.py", "_imports_at_init"),
+    ("object.__getattr__", "decoders/files.py", "_lists_at_init"),
     ("object.__getattr__", "decoders/network.py", "_adopting"),
     ("object.__getattr__", "decoders/network.py", "_socket_codes"),
     ("object.__getattr__", "decoders/processes.py", "_popen_problem"),

@@ -189,3 +189,53 @@ attempt("invoke-lsbv.bad", lambda: __import__("lsbv.bad"))
     assert outcome["lsby.sub.deep"] == blocked
     assert outcome["concurrent.futures"] == "ALLOWED"
     assert outcome["_xxsubinterpreters"] == blocked
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_init_reads_and_listings_of_module_files_by_other_code_are_decided_by_the_rules(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN modules in the task root (a module root), and a profile of its own (no runtime
+    # bundle) that allows importing one of them and reading the other's file at init
+    task = tmp_path / "task"
+    task.mkdir()
+    for name in ("mod_a", "mod_b"):
+        (task / f"{name}.py").write_text("VALUE = 1\n")
+    profile = {
+        "schema_version": 1,
+        "function": "t",
+        "rules": {
+            "files": [{"action": "read", "target": str(task / "mod_b.py"), "phase": "init"}],
+            "modules": [{"action": "import", "target": "mod_a", "phase": "init"}],
+        },
+    }
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN code that is not the import system reads and lists module files there at init (a
+    # traceback's source, a module reading its own file, a plugin scan), then imports one
+    env = {"LAMBDA_TASK_ROOT": str(task)}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(
+        ATTEMPT
+        + """
+import os, sys, sandbox
+task = os.environ["LAMBDA_TASK_ROOT"]
+sys.path.insert(0, task)
+sandbox.install(mode="enforce", profile="profile.json")
+attempt("allowed-module-file", lambda: open(task + "/mod_b.py").close())
+attempt("other-module-file", lambda: open(task + "/mod_a.py").close())
+attempt("list-module-root", lambda: os.listdir(task))
+attempt("import", lambda: __import__("mod_a"))
+""",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN each is decided by the profile's rules like any file access: allowed where a rule
+    # says so, refused elsewhere -- never the sandbox's own error -- and the import system's
+    # own reads and listings still pass
+    assert outcome["allowed-module-file"] == "ALLOWED"
+    assert outcome["other-module-file"] == "BLOCKED PermissionViolation files read"
+    assert outcome["list-module-root"] == "BLOCKED PermissionViolation files list"
+    assert outcome["import"] == "ALLOWED"
+    assert "sandbox.error" not in result.stdout
