@@ -2922,10 +2922,11 @@ setattr_unprotected(PyObject *args)
     return plain == 0 || !name_set_has(&g_setattr_names, units); /* (the names are ASCII) */
 }
 
-/* A `socket.getaddrinfo` whose host is None or an exact ASCII str that is an IPv4 or IPv6
- * literal as given: the network decoder's answer is None (no DNS query leaves for those; the
- * connect decides the address). Anything else -- a name, a literal with a trailing dot, a
- * scope, brackets, bytes, a subclass -- goes to the callback. */
+/* A `socket.getaddrinfo` whose host is None or an exact ASCII str or exact ASCII bytes (what
+ * the sealed resolvers pass on) that is an IPv4 or IPv6 literal as given: the network
+ * decoder's answer is None (no DNS query leaves for those; the connect decides the address).
+ * Anything else -- a name, a literal with a trailing dot, a scope, brackets, a bytearray, a
+ * subclass -- goes to the callback. */
 static int
 lookup_of_literal(PyObject *args)
 {
@@ -2938,12 +2939,25 @@ lookup_of_literal(PyObject *args)
     }
     const char *text;
     Py_ssize_t len;
-    int plain = ascii_of(host, &text, &len);
-    if (plain != 1) {
-        if (plain < 0) {
-            PyErr_Clear();
+    if (PyBytes_CheckExact(host)) {
+        /* (the sealed resolvers hand the lookup an ASCII host as bytes: the decoder reads
+         * exact bytes as the OS would, the same text for ASCII) */
+        text = PyBytes_AS_STRING(host);
+        len = PyBytes_GET_SIZE(host);
+        for (Py_ssize_t i = 0; i < len; i++) {
+            if ((unsigned char)text[i] >= 0x80) {
+                return 0;
+            }
         }
-        return 0;
+    }
+    else {
+        int plain = ascii_of(host, &text, &len);
+        if (plain != 1) {
+            if (plain < 0) {
+                PyErr_Clear();
+            }
+            return 0;
+        }
     }
     if (len < 2 || len > 45 || memchr(text, 0, (size_t)len) != NULL) {
         return 0;

@@ -429,12 +429,15 @@ def _plain_module_folder(path: str, prefixes: tuple[str, ...]) -> bool:
 
 def _lookup_of_literal(args: Any) -> bool:
     """The native core's ``lookup_of_literal``: a lookup of ``None`` or of an exact ASCII
-    ``str`` that is an IPv4 or IPv6 literal as given (the network decoder answers None)."""
+    ``str`` or ``bytes`` that is an IPv4 or IPv6 literal as given (the network decoder answers
+    None)."""
     if type(args) is not tuple or not args:
         return False
     host = args[0]
     if host is None:
         return True
+    if type(host) is bytes and host.isascii():
+        host = host.decode("ascii")
     if type(host) is not str or not 2 <= len(host) <= 45 or not _str_isascii(host):
         return False
     if "\x00" in host:

@@ -1088,18 +1088,24 @@ def test_a_lookup_of_an_ip_literal_is_answered_by_the_core(kind: str, tmp_path: 
     for tag, host in (("v4", "127.0.0.1"), ("v6", "::1"), ("v6_long", "fe80::1:2"),
                       ("passive", None), ("name", "localhost"), ("metadata_name", "instance-data"),
                       ("trailing_dot", "127.0.0.1."), ("scope", "fe80::1%eth0"),
-                      ("brackets", "[::1]"), ("bytes", b"127.0.0.1"), ("subclass", Name("::1")),
-                      ("short", "1"), ("empty", ""), ("spaces", " 127.0.0.1")):
+                      ("brackets", "[::1]"), ("bytes", b"127.0.0.1"), ("bytes_v6", b"::1"),
+                      ("bytes_name", b"localhost"), ("bytes_dot", b"127.0.0.1."),
+                      ("bytes_high", b"127.0.0.1\\xff"), ("bytearray", bytearray(b"127.0.0.1")),
+                      ("subclass", Name("::1")), ("short", "1"), ("empty", ""),
+                      ("spaces", " 127.0.0.1")):
         looks_up(tag, host, 80, 0, 0, 0)
     looks_up("no_args")
     emit(**{k: v for k, v in out.items() if k != "seen"})
     """
     result = run_core(kind, body, tmp_path)
-    # THEN literals as given and passive lookups are answered
-    for tag in ("v4", "v6", "v6_long", "passive"):
+    # THEN literals as given and passive lookups are answered, an ASCII literal in exact bytes
+    # too (the native core's sealed resolvers hand an ASCII host on as bytes)
+    for tag in ("v4", "v6", "v6_long", "passive", "bytes", "bytes_v6"):
         assert result[tag] == 0, tag
     # AND names, and anything the decoder would have to normalise or read, reach the callback
-    for tag in ("name", "metadata_name", "trailing_dot", "scope", "brackets", "bytes"):
+    for tag in ("name", "metadata_name", "trailing_dot", "scope", "brackets", "bytes_name"):
+        assert result[tag] == 1, tag
+    for tag in ("bytes_dot", "bytes_high", "bytearray"):
         assert result[tag] == 1, tag
     for tag in ("subclass", "short", "empty", "spaces", "no_args"):
         assert result[tag] == 1, tag
