@@ -2895,6 +2895,151 @@ exec_answered(PyObject *args, int phase)
     return answered;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Compile verdicts: a `compile` event the hook allowed, by the code that compiled, the     */
+/* source and the file name it gave.                                                      */
+
+/* A `compile` (eval/exec/compile of a source) that the callback allowed in enforce, kept by
+ * what its decision read: the code object that raised the event (the eval site, by identity:
+ * a strong reference is held, so the address cannot be reused), the source's exact text
+ * (exact str: its canonical code units; exact bytes), the file name it was given (an exact
+ * str that is not absolute: an absolute one may be the import system compiling a module,
+ * decided from the frames), and the phase. The same three in the same phase are the same
+ * decision: the site's rules and the source's shape (a pure function of the text). At most
+ * 32, a full table drops its oldest; `cache_clear` drops them. */
+#define COMPILE_VERDICT_LIMIT 32
+#define COMPILE_SOURCE_MAX 65536 /* the shape decoder's own limit */
+#define COMPILE_NAME_MAX 1024
+
+typedef struct {
+    PyObject *code;   /* NULL: empty */
+    unsigned char *source;
+    size_t source_len;
+    int source_kind;  /* 0: bytes; 1, 2, 4: a str's code unit size */
+    char *filename;
+    size_t filename_len;
+    uint64_t hash;
+    int phase;
+} compile_verdict;
+
+static compile_verdict g_compile[COMPILE_VERDICT_LIMIT];
+static size_t g_compile_count, g_compile_next;
+
+static void
+compile_slot_clear(compile_verdict *v)
+{
+    PyObject *code = v->code;
+    v->code = NULL;
+    PyMem_RawFree(v->source);
+    v->source = NULL;
+    PyMem_RawFree(v->filename);
+    v->filename = NULL;
+    Py_XDECREF(code); /* (a code object: no finalizer of anyone's runs) */
+}
+
+static void
+compile_clear_all(void)
+{
+    for (size_t i = 0; i < COMPILE_VERDICT_LIMIT; i++) {
+        if (g_compile[i].code != NULL) {
+            compile_slot_clear(&g_compile[i]);
+        }
+    }
+    g_compile_count = 0;
+    g_compile_next = 0;
+}
+
+typedef struct {
+    const void *source;
+    size_t source_len;
+    int source_kind;
+    const char *filename;
+    size_t filename_len;
+    uint64_t hash;
+} compile_key;
+
+/* The key of a `compile` event's arguments (source, filename, ...), or 0 when they are not
+ * the kind this table holds. Exact types only: no method of either argument runs. */
+static int
+compile_key_of(PyObject *args, compile_key *key)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 2) {
+        return 0;
+    }
+    PyObject *source = PyTuple_GET_ITEM(args, 0);
+    PyObject *filename = PyTuple_GET_ITEM(args, 1);
+    if (PyBytes_CheckExact(source)) {
+        key->source = PyBytes_AS_STRING(source);
+        key->source_len = (size_t)PyBytes_GET_SIZE(source);
+        key->source_kind = 0;
+    }
+    else if (PyUnicode_CheckExact(source)) {
+        int kind;
+        const void *data;
+        Py_ssize_t len;
+        if (str_units(source, &kind, &data, &len) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        key->source = data;
+        key->source_len = (size_t)len * (size_t)kind;
+        key->source_kind = kind;
+    }
+    else {
+        return 0;
+    }
+    if (key->source_len > COMPILE_SOURCE_MAX * 4) {
+        return 0;
+    }
+    const char *units;
+    Py_ssize_t n;
+    int plain = ascii_of(filename, &units, &n);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    if (n < 1 || n > COMPILE_NAME_MAX || units[0] == '/' || memchr(units, 0, (size_t)n) != NULL) {
+        return 0;
+    }
+    key->filename = units;
+    key->filename_len = (size_t)n;
+    key->hash = bytes_hash((const char *)key->source, key->source_len,
+                           bytes_hash(units, (size_t)n, 40 + (uint64_t)key->source_kind));
+    return 1;
+}
+
+/* The callback's answer to this `compile` event is known (a verdict of the same code, source,
+ * file name and phase): see compile_verdict. */
+static int
+compile_answered(PyObject *args, int phase)
+{
+    compile_key key;
+    if (!compile_key_of(args, &key)) {
+        return 0;
+    }
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed */
+    if (frame == NULL) {
+        return 0;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame); /* new reference */
+    int answered = 0;
+    for (size_t i = 0; i < COMPILE_VERDICT_LIMIT; i++) {
+        const compile_verdict *v = &g_compile[i];
+        if (v->code == (PyObject *)code && v->hash == key.hash && v->phase == phase &&
+            v->source_kind == key.source_kind && v->source_len == key.source_len &&
+            v->filename_len == key.filename_len &&
+            memcmp(v->filename, key.filename, key.filename_len) == 0 &&
+            memcmp(v->source, key.source, key.source_len) == 0) {
+            answered = 1;
+            break;
+        }
+    }
+    Py_DECREF(code);
+    return answered;
+}
+
 /* An `object.__setattr__` the hook's answer is None for: no name, a name that is not an exact
  * str, or one not among the names install was given (the hook decides only those: rewriting
  * a function's code or defaults, a class, a finder). A name with a NUL reads as its start
@@ -3109,6 +3254,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if (event[0] == 's' && strcmp(event, "socket.getaddrinfo") == 0 && lookup_of_literal(args)) {
         return 0; /* the callback's answer: a literal or passive lookup sends no query */
+    }
+    if (event[0] == 'c' && g_compile_count > 0 && strcmp(event, "compile") == 0 &&
+        compile_answered(args, invoke_now())) {
+        return 0; /* allowed before: the same source, file name and compiling code */
     }
     if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
         return 0; /* the callback's answer: no module runs */
@@ -3457,6 +3606,7 @@ core_cache_clear(PyObject *self, PyObject *unused)
     cache_clear_all();
     modv_clear_all(); /* verdicts are decisions too */
     exec_clear_all();
+    compile_clear_all();
     Py_RETURN_NONE;
 }
 
@@ -3805,6 +3955,72 @@ core_exec_verdict_add(PyObject *self, PyObject *args)
     v->mtime_ns = values[4];
     v->size = (unsigned long long)values[5];
     v->mode = (unsigned long long)values[6];
+    Py_RETURN_TRUE;
+}
+
+/* compile_verdict_add(args, code): keep a `compile` the callback allowed (compile_verdict). */
+static PyObject *
+core_compile_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *event_args, *code;
+    if (!PyArg_ParseTuple(args, "OO:compile_verdict_add", &event_args, &code)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_site("core.compile_verdict_add")) {
+        return refuse("compile_verdict_add");
+    }
+    if (!PyCode_Check(code)) {
+        PyErr_SetString(PyExc_TypeError, "compile_verdict_add: code must be a code object");
+        return NULL;
+    }
+    if (code_set_has(&g_own_codes, code)) {
+        Py_RETURN_FALSE; /* the sandbox's own code: its site is found by a walk, not kept */
+    }
+    compile_key key;
+    if (!compile_key_of(event_args, &key)) {
+        Py_RETURN_FALSE; /* not a kind this table holds: the callback decides every time */
+    }
+    if (!decision_phase_holds()) {
+        Py_RETURN_FALSE;
+    }
+    int phase = invoke_now();
+    for (size_t i = 0; i < COMPILE_VERDICT_LIMIT; i++) {
+        const compile_verdict *v = &g_compile[i];
+        if (v->code == code && v->hash == key.hash && v->phase == phase &&
+            v->source_kind == key.source_kind && v->source_len == key.source_len &&
+            v->filename_len == key.filename_len &&
+            memcmp(v->filename, key.filename, key.filename_len) == 0 &&
+            memcmp(v->source, key.source, key.source_len) == 0) {
+            Py_RETURN_TRUE; /* held already */
+        }
+    }
+    unsigned char *source = PyMem_RawMalloc(key.source_len ? key.source_len : 1);
+    char *filename = PyMem_RawMalloc(key.filename_len);
+    if (source == NULL || filename == NULL) {
+        PyMem_RawFree(source);
+        PyMem_RawFree(filename);
+        return PyErr_NoMemory();
+    }
+    memcpy(source, key.source, key.source_len);
+    memcpy(filename, key.filename, key.filename_len);
+    compile_verdict *v = &g_compile[g_compile_next]; /* full: the oldest goes */
+    g_compile_next = (g_compile_next + 1) % COMPILE_VERDICT_LIMIT;
+    if (v->code == NULL) {
+        g_compile_count++;
+    }
+    else {
+        compile_slot_clear(v);
+    }
+    Py_INCREF(code);
+    v->code = code;
+    v->source = source;
+    v->source_len = key.source_len;
+    v->source_kind = key.source_kind;
+    v->filename = filename;
+    v->filename_len = key.filename_len;
+    v->hash = key.hash;
+    v->phase = phase;
     Py_RETURN_TRUE;
 }
 
@@ -6141,6 +6357,10 @@ static PyMethodDef core_methods[] = {
      "module_packages_add(names) -> int: only from the sandbox's own code inside the callback;"
      " each top-level module name of names (a tuple or frozenset of str) may be imported in"
      " this phase, and every name below it. Returns how many were kept."},
+    {"compile_verdict_add", core_compile_verdict_add, METH_VARARGS,
+     "compile_verdict_add(args, code) -> bool: only from the sandbox's own code inside the"
+     " callback; a compile event with these arguments raised by this code is answered in this"
+     " phase from now on."},
     {"import_known", core_import_known, METH_O,
      "import_known(name) -> bool: importing name in this phase is known to be allowed (the"
      " decision cache, or a module verdict); False for anything but an exact str."},

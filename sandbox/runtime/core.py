@@ -22,6 +22,7 @@ __all__ = [
     "caller_local",
     "changes",
     "changes_elsewhere",
+    "compile_verdict_add",
     "defer_quiet_ends",
     "dir_module_verdict_add",
     "dir_verdict_add",
@@ -96,6 +97,7 @@ dir_verdict_add = _impl.dir_verdict_add
 dir_module_verdict_add = _impl.dir_module_verdict_add
 pattern_verdict_add = _impl.pattern_verdict_add
 exec_verdict_add = _impl.exec_verdict_add
+compile_verdict_add = _impl.compile_verdict_add
 changes = _impl.changes
 changes_elsewhere = _impl.changes_elsewhere
 module_verdict_add = _impl.module_verdict_add

@@ -37,6 +37,7 @@ __all__ = [
     "caller_local",
     "changes",
     "changes_elsewhere",
+    "compile_verdict_add",
     "defer_quiet_ends",
     "dir_module_verdict_add",
     "dir_verdict_add",
@@ -315,6 +316,33 @@ def _folder_verdict(
 
 
 EXEC_VERDICT_LIMIT = 32
+COMPILE_VERDICT_LIMIT = 32
+COMPILE_SOURCE_MAX = 65536  # the shape decoder's own limit
+COMPILE_NAME_MAX = 1024
+
+
+def _compile_key(args: Any) -> tuple[Any, str] | None:
+    """The native core's ``compile_key_of``: (source, file name) of a ``compile`` event when
+    the source is an exact ``str`` or ``bytes`` of at most 262,144 bytes of code units (a str
+    stores 1, 2 or 4 a character) and the file name an exact ASCII ``str`` of 1-1024
+    characters, not absolute, with no NUL."""
+    if type(args) is not tuple or len(args) < 2:
+        return None
+    source, name = args[0], args[1]
+    limit = COMPILE_SOURCE_MAX * 4  # bytes of code units, as the native core counts them
+    if type(source) is str:
+        if len(source) * 4 > limit:
+            widest = max(source)
+            width = 1 if widest <= "\xff" else 2 if widest <= "\uffff" else 4
+            if len(source) * width > limit:
+                return None
+    elif type(source) is not bytes or len(source) > limit:
+        return None
+    if type(name) is not str or not 1 <= len(name) <= COMPILE_NAME_MAX or not name.isascii():
+        return None
+    if name[0] == "/" or "\x00" in name:
+        return None
+    return source, name
 
 
 def _exec_key(args: Any) -> tuple[Any, ...] | None:
@@ -918,6 +946,8 @@ def install(
     _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
     _patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]] = {}
     _execs: dict[tuple[Any, str], tuple[int, ...]] = {}  # exec verdicts: (key, phase) → identity
+    # compile verdicts (the native core's compile_verdict): (code, source, file name, phase)
+    _compiles: list[tuple[Any, Any, str, str]] = []
     _changes = [0]  # audited name changes seen (see changes())
     _in_flight: set[int] = set()  # threads with a change in flight (see changes_elsewhere())
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
@@ -1134,6 +1164,17 @@ def install(
             if source is not None:
                 _loaded.append(source)  # the native core's init_module_read
                 return
+        if event == "compile" and _compiles and _compile_key(args) is not None:
+            phase = _phase_now()
+            for held_code, held_source, held_name, held_phase in _compiles:
+                if (
+                    held_code is code
+                    and held_phase == phase
+                    and type(held_source) is type(args[0])
+                    and held_source == args[0]
+                    and held_name == args[1]
+                ):
+                    return  # the native core's compile_answered
         if (
             not depth
             and event == "os.listdir"
@@ -1275,6 +1316,7 @@ def install(
         _cache.clear()
         _modv.clear()  # verdicts are decisions too
         _execs.clear()
+        _compiles.clear()
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller("open_cache_add"):
@@ -1453,6 +1495,30 @@ def install(
         _execs[entry] = identity
         return True
 
+    def _compile_verdict_add(args: Any, code: Any) -> bool:
+        if not _local.depth or not _is_own_caller("compile_verdict_add"):
+            raise _refuse("compile_verdict_add")
+        if type(code) is not _CodeType:
+            raise _TypeError("compile_verdict_add: code must be a code object")
+        if id(code) in _own or _compile_key(args) is None:
+            return False
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
+        entry = (code, args[0], args[1], _phase_now())
+        for held in _compiles:
+            if (
+                held[0] is code
+                and held[3] == entry[3]
+                and type(held[1]) is type(entry[1])
+                and held[1] == entry[1]
+                and held[2] == entry[2]
+            ):
+                return True
+        if len(_compiles) >= COMPILE_VERDICT_LIMIT:
+            del _compiles[0]  # full: the oldest goes (as the native core)
+        _compiles.append(entry)
+        return True
+
     def _take_loaded() -> tuple[str, ...] | None:
         if not _local.depth or not _is_own_caller("loaded_sources"):
             raise _refuse("loaded_sources")
@@ -1482,6 +1548,7 @@ def install(
         dir_module_verdict_add=_dir_module_verdict_add,
         pattern_verdict_add=_pattern_verdict_add,
         exec_verdict_add=_exec_verdict_add,
+        compile_verdict_add=_compile_verdict_add,
         changes=lambda: _changes[0],
         changes_elsewhere=_others_in_flight,
         module_verdict_add=_module_verdict_add,
@@ -1852,6 +1919,39 @@ def module_verdict_add(prefix: str, children: bool = False) -> bool:
     if not _api:
         raise _refuse("module_verdict_add")
     return bool(_api["module_verdict_add"](prefix, children))
+
+
+def compile_verdict_add(args: tuple[Any, ...], code: CodeType) -> bool:
+    """Answer later ``compile`` events with these arguments, raised by ``code``, in the hook.
+
+    Only from the sandbox's own code inside the callback, after the hook allowed such an event
+    (enforce): the same compiling code (by identity; the table holds it), the same source
+    (an exact ``str`` or ``bytes``, compared exactly) and the same file name (an exact ASCII
+    ``str``, not absolute: an absolute one may be the import system's) in the same phase are
+    the same decision -- the site's rules and the source's shape. Anything else is not kept.
+    At most 32 are held (a full table drops its oldest); :func:`cache_clear` drops them.
+
+    Returns
+    -------
+    bool
+        Whether it was kept (``False``: not a kind the table holds, the sandbox's own code,
+        or the phase moved since the decision started).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+    TypeError
+        ``code`` is not a code object.
+
+    Example
+    -------
+    >>> compile_verdict_add(("6 * 7", "<string>"), site_code)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("compile_verdict_add")
+    return bool(_api["compile_verdict_add"](args, code))
 
 
 def module_packages_add(names: tuple[str, ...] | frozenset[str]) -> int:

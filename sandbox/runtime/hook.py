@@ -138,6 +138,7 @@ SQLITE_EVENT = "sandbox.sqlite"
 # Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
 SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
+COMPILE_EVENT = "compile"
 # The attribute names an ``object.__setattr__`` is decided on (rewriting a function's code or
 # defaults, an object's class, a finder): the core answers every other name itself.
 # Events refused outright when code that is not the sandbox's raises them while the hook's
@@ -201,6 +202,7 @@ OWN_SITES = (
     ("core.cache_add", "hook.py", "check"),
     ("core.cache_add", "hook.py", "violate"),
     ("core.exec_verdict_add", "hook.py", "remember_exec"),
+    ("core.compile_verdict_add", "hook.py", "callback"),
     ("core.module_verdict_add", "hook.py", "remember_module"),
     ("core.module_packages_add", "hook.py", "remember_module"),
     ("core.open_cache_add", "hook.py", "remember_open"),
@@ -905,6 +907,10 @@ def _build(
                         apply_env(detail[1], detail[2])  # allowed: the copy follows
                 if event == FORK_EXEC_EVENT and mode == "enforce":
                     remember_exec(args, accesses)
+                elif event == COMPILE_EVENT and mode == "enforce" and type(caller) is code_type:
+                    # Every access allowed (the site's compile rule, the source's shape): the
+                    # core answers the same source and file name from the same code itself.
+                    compile_verdict_add(args, caller)
             except Exception as exc:  # a bug of the sandbox's own (or an error of the function's)
                 forget_frames(exc)  # (first: it may be one the function holds)
                 reporter.internal_error(event, exc, invocation())
@@ -937,6 +943,8 @@ def _build(
     ceiling = policy.ceiling
     remember_module = _module_verdicts(policy)
     exec_verdict_add = core.exec_verdict_add
+    compile_verdict_add = core.compile_verdict_add
+    code_type = type(_plain_who.__code__)
     judged_plain = child_module.judged_plain
     cache_has = core.cache_has
     cache_add = core.cache_add

@@ -371,3 +371,63 @@ def test_only_a_modules_own_bytecode_is_unmarshalled_without_a_rule(
     )
     assert "mod says 42" in result.lines, result.stderr
     assert "gadget ran" not in result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_kept_compile_answers_only_the_same_source_at_the_same_site(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a calculator learned on arithmetic (its site and shape), and a second eval site
+    (tmp_path / "handler.py").write_text(CALCULATOR + HANDLER.replace("calc", "calc2"))
+    learned = child(
+        """
+        import sys, sandbox
+        sys.path.insert(0, ".")
+        sandbox.install(mode="learn")
+        import handler
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        print(handler.calc("1 + 2"))
+        """
+    )
+    assert learned.lines == ["3"], learned.stderr
+    (tmp_path / "profile.json").write_text(
+        json.dumps(profile_from_observations(learned.observations))
+    )
+    # WHEN an allowed expression is evaluated again and again (the core keeps the answer),
+    # then other sources at the same site, and the same source at another site
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    enforced = child(
+        """
+        import sys, sandbox
+        sys.path.insert(0, ".")
+        sandbox.install(mode="enforce", profile="profile.json")
+        import handler
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        print("calc", [handler.calc("6 * 7") for _ in range(5)], handler.calc(b"6 * 7"))
+        for source in ("6 * 7 and __import__('os')", "(6 * 7).__class__", "6 * 7 "):
+            try:
+                print("ran", handler.calc(source))
+            except PermissionError as exc:
+                print("blocked", exc.action, exc.target.rpartition("#")[2])
+        try:
+            print("other site", handler.calc2("6 * 7"))
+        except PermissionError as exc:
+            print("other site blocked", exc.action)
+        print("calc again", handler.calc("6 * 7"))
+        """,
+        env=env,
+    )
+    # THEN the kept answer is the same decision each time; a different source is shaped anew
+    # (even one that starts with the allowed text), and the site is the compiling code's
+    assert enforced.lines == [
+        "calc [42, 42, 42, 42, 42] 42",
+        "blocked shape BoolOp",
+        "blocked shape Attribute",
+        "ran 42",
+        "other site blocked compile",
+        "calc again 42",
+    ], enforced.stderr

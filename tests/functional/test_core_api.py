@@ -1111,6 +1111,93 @@ def test_a_lookup_of_an_ip_literal_is_answered_by_the_core(kind: str, tmp_path: 
         assert result[tag] == 1, tag
 
 
+def test_a_compile_verdict_answers_the_same_source_from_the_same_code(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts `compile` events and keeps a verdict for each one it is
+    # told to keep (as the hook does once every access of the event was allowed, in enforce)
+    body = """
+    out = {"seen": 0, "kept": []}
+    keep = [False]
+    def callback(event, args, caller):
+        if event == "compile":
+            out["seen"] += 1
+            if keep[0]:
+                out["kept"].append(core.compile_verdict_add(args, caller))
+        elif event == "zz.phase":
+            core.enter_invoke()
+        elif event == "zz.clear":
+            core.cache_clear()
+        elif event == "zz.odd":
+            try:
+                core.compile_verdict_add(("1", "<s>"), "not code")
+            except TypeError:
+                out["not_code"] = "TypeError"
+    core.install(frozenset({"compile", "zz.phase", "zz.clear", "zz.odd"}), callback,
+                 frozenset({callback.__code__}), "enforce", caller_events=frozenset({"compile"}))
+    def site(source, filename="<string>"):
+        sys.audit("compile", source, filename)
+    def other_site(source, filename="<string>"):
+        sys.audit("compile", source, filename)
+    def compiles(tag, fn, *args):
+        before = out["seen"]
+        fn(*args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    keep[0] = True
+    compiles("first", site, "6 * 7")
+    compiles("first_bytes", site, b"6 * 7")
+    compiles("first_wide", site, "\u00e9 + \u0100")
+    compiles("absolute", site, "1", "/x/mod.py")
+    compiles("odd_name", site, "1", b"<string>")
+    class Text(str):
+        pass
+    compiles("subclass", site, Text("6 * 7"))
+    keep[0] = False
+    compiles("again", site, "6 * 7")
+    compiles("again_bytes", site, b"6 * 7")
+    compiles("again_wide", site, "\u00e9 + \u0100")
+    compiles("other_source", site, "6 * 8")
+    compiles("longer_source", site, "6 * 7 ")
+    compiles("other_name", site, "6 * 7", "<other>")
+    compiles("other_code", other_site, "6 * 7")
+    compiles("subclass_again", site, Text("6 * 7"))
+    compiles("absolute_again", site, "1", "/x/mod.py")
+    sys.audit("zz.odd")
+    try:
+        core.compile_verdict_add(("6 * 8", "<string>"), site.__code__)
+        out["foreign"] = "added"
+    except PermissionError:
+        out["foreign"] = "PermissionError"
+    compiles("after_foreign", site, "6 * 8")
+    sys.audit("zz.phase")
+    compiles("new_phase", site, "6 * 7")
+    sys.audit("zz.clear")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN exact str and bytes sources with a plain file name are kept; an absolute file name
+    # (the import system's), a name of another type and a str subclass are not
+    assert result["kept"] == [True, True, True, False, False, False]
+    # AND the same code compiling the same source with the same file name, in the same phase,
+    # is answered by the core
+    assert (result["again"], result["again_bytes"], result["again_wide"]) == (0, 0, 0)
+    # AND any other source, file name, compiling code, kind or phase reaches the callback
+    for tag in (
+        "other_source",
+        "longer_source",
+        "other_name",
+        "other_code",
+        "subclass_again",
+        "absolute_again",
+        "after_foreign",
+        "new_phase",
+    ):
+        assert result[tag] == 1, tag
+    # AND only the sandbox's own code inside the callback keeps one, and only for a code object
+    assert result["not_code"] == "TypeError"
+    assert result["foreign"] == "PermissionError"
+
+
 def test_an_exec_verdict_answers_the_same_fork_exec_while_its_program_is_unchanged(
     kind: str, tmp_path: Path
 ) -> None:
