@@ -6270,12 +6270,14 @@ core_kernel_landlock_restrict(PyObject *self, PyObject *ruleset_obj)
 /*
  * SQLite asks a connection's authorizer at every step of every statement it prepares (about
  * twenty calls for a small job: a table made, rows inserted, a query); only SQLITE_ATTACH
- * (24) -- an ATTACH, or VACUUM INTO's internal one -- needs the sandbox. The callable made
- * here answers every other action SQLITE_OK (0) as the hook's sealed authorizer does, with no
- * Python frame, and hands an ATTACH (or anything that is not an exact int) to that authorizer
+ * (24) -- an ATTACH, or VACUUM INTO's internal one -- and SQLITE_PRAGMA (19: a pragma may
+ * name the folder of SQLite's temporary files) need the sandbox. The callable made here
+ * answers every other action SQLITE_OK (0) as the hook's sealed authorizer does, with no
+ * Python frame, and hands those two (or anything that is not an exact int) to that authorizer
  * unchanged: what it returns or raises is the answer. It holds nothing but the authorizer
  * (its __self__), and nothing of the sandbox's runs for the other actions. */
 #define SQLITE_ATTACH_ACTION 24
+#define SQLITE_PRAGMA_ACTION 19
 
 static PyObject *
 sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
@@ -6286,8 +6288,8 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (action == -1 && PyErr_Occurred()) {
             return NULL; /* (not reached: an exact int converts, or overflows) */
         }
-        if (overflow != 0 || action != SQLITE_ATTACH_ACTION) {
-            return PyLong_FromLong(0); /* SQLITE_OK, as `action != attach` answers */
+        if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
+            return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
     }
     return PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
@@ -6295,7 +6297,8 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef sqlite_filter_def = {
     "sqlite_authorizer", (PyCFunction)(void (*)(void))sqlite_filter_call, METH_FASTCALL,
-    "The sandbox's SQLite authorizer: SQLITE_OK for every action but SQLITE_ATTACH."};
+    "The sandbox's SQLite authorizer: SQLITE_OK for every action but SQLITE_ATTACH and"
+    " SQLITE_PRAGMA (a pragma may name the folder of SQLite's temporary files)."};
 
 static PyObject *
 core_sqlite_authorizer(PyObject *self, PyObject *authorize)

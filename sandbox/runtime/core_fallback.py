@@ -2129,7 +2129,8 @@ def loaded_sources() -> tuple[str, ...] | None:
 
 def sqlite_authorizer(authorize: Any) -> Any:
     """SQLite's authorizer for the hook: the native core's answers every action but
-    ``SQLITE_ATTACH`` (24) with ``SQLITE_OK`` in C and hands an ``ATTACH`` to ``authorize``;
+    ``SQLITE_ATTACH`` (24) and ``SQLITE_PRAGMA`` (19) with ``SQLITE_OK`` in C and hands those to
+    ``authorize``;
     the Python core returns ``authorize`` itself, which answers the same (more slowly: a
     Python call at every step of every statement).
 

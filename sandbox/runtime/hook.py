@@ -33,8 +33,10 @@ from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .freeze import freeze, freeze_instances, verify
+from .sqlite_guard import FOLDER_PRAGMAS as SQLITE_FOLDER_PRAGMAS
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import attach_targets, flush_pending, guard_connection
+from .sqlite_guard import folder_target as sqlite_folder
 from .values import forget_frames, lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -135,6 +137,7 @@ IMPORT_EVENT = "sandbox.import"
 MODULES_IMPORT = "modules" + ARG_SEP + "import" + ARG_SEP  # the decision cache's key prefix
 # Raised by the SQLite authorizer for each file an ATTACH or VACUUM INTO would open.
 SQLITE_EVENT = "sandbox.sqlite"
+SQLITE_FOLDER = "folder"  # the event's second argument for a PRAGMA temp_store_directory's
 # Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
 SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
@@ -870,7 +873,16 @@ def _build(
                 return None
             if event == SQLITE_EVENT:
                 # The name of an ATTACH (or VACUUM INTO), from the sealed SQLite authorizer:
-                # the files SQLite may open for it, each decided as a write (or a read).
+                # the files SQLite may open for it, each decided as a write (or a read). Or
+                # (a second argument) the folder a PRAGMA temp_store_directory gives SQLite for
+                # its temporary files: a write there, of any name.
+                if len(args) == 2 and args[1] == SQLITE_FOLDER:
+                    folder = sqlite_folder(args[0])
+                    if folder == "":
+                        return None  # SQLite's default folders again
+                    if folder == SQLITE_UNDECODABLE:
+                        folder = UNDECODABLE + "sqlite temporary folder"
+                    return check("files", "write", folder, None)
                 for action, path in attach_targets(args[0] if len(args) == 1 else None):
                     if path == SQLITE_UNDECODABLE:
                         path = UNDECODABLE + "sqlite database name"
@@ -1449,12 +1461,23 @@ def _control(
 
     sqlite_event = SQLITE_EVENT
     attach, authorized, denied, failure = 24, 0, 1, Exception  # SQLITE_ATTACH, _OK, _DENY
+    pragma, folder_pragmas, folder_tag = 19, SQLITE_FOLDER_PRAGMAS, SQLITE_FOLDER  # SQLITE_PRAGMA
+    lower, str_type, type_of = str.lower, str, type  # (sealed: no builtins but these)
 
     def authorize(action: int, arg1: Any, arg2: Any, database: Any, source: Any) -> int:
         # SQLite's authorizer, called outside the hook for every statement's every step: an
         # ATTACH's name goes to the hook in an event (a refusal raises here, and SQLite
-        # refuses the statement). Sealed: what a profiler sees of its frame is this closure
-        # (C functions and constants), nothing that leads to the sandbox's decisions.
+        # refuses the statement), and so does the folder a PRAGMA temp_store_directory names.
+        # Sealed: what a profiler sees of its frame is this closure (C functions and
+        # constants), nothing that leads to the sandbox's decisions.
+        if action == pragma:
+            if type_of(arg1) is not str_type or lower(arg1) not in folder_pragmas or arg2 is None:
+                return authorized  # (any other pragma, or one that only asks)
+            try:
+                audit(sqlite_event, arg2, folder_tag)
+            except failure:
+                return denied
+            return authorized
         if action != attach:
             return authorized
         try:

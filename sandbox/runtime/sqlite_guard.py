@@ -51,12 +51,21 @@ if TYPE_CHECKING:
 
     Decide = Callable[[str, str, str], bool]
 
-__all__ = ["UNDECODABLE", "attach_targets", "flush_pending", "guard_connection", "parse_uri"]
+__all__ = [
+    "FOLDER_PRAGMAS",
+    "UNDECODABLE",
+    "attach_targets",
+    "flush_pending",
+    "folder_target",
+    "guard_connection",
+    "parse_uri",
+]
 
 UNDECODABLE = "<undecodable>"
 """The target of a name that cannot be read safely (not an exact ``str``): always refuse it."""
 
 _SQLITE_ATTACH = 24  # sqlite3.SQLITE_ATTACH (fixed by SQLite's C API; no import needed here)
+_SQLITE_PRAGMA = 19  # sqlite3.SQLITE_PRAGMA
 _SQLITE_OK = 0
 _SQLITE_DENY = 1
 # Captured once: code under the sandbox can rebind os.path.realpath or builtins at any time.
@@ -74,6 +83,7 @@ _startswith = str.startswith
 _find = str.find
 _split = str.split
 _partition = str.partition
+_lower = str.lower
 _encode = str.encode
 _decode = bytes.decode
 _bytes = bytes
@@ -182,6 +192,27 @@ def attach_targets(name: Any) -> tuple[tuple[str, str], ...]:
         if path is not None and path != "" and path != ":memory:" and mode != "memory":
             targets += (("read" if mode == "ro" else "write", _absolute(path)),)
     return targets
+
+
+# The pragmas that name the folder SQLite creates its temporary files in (data_store_directory:
+# Windows builds only): a write there, of names SQLite picks, with no audit event.
+FOLDER_PRAGMAS = frozenset({"temp_store_directory", "data_store_directory"})
+
+
+def folder_target(value: Any) -> str:
+    """The folder a ``PRAGMA temp_store_directory = value`` names, resolved as SQLite opens
+    files in it (relative to the working directory), or :data:`UNDECODABLE`.
+
+    Example
+    -------
+    >>> folder_target(7)
+    '<undecodable>'
+    """
+    if _type(value) is not _str or value == "":
+        # (an empty value puts SQLite back on its default folders, which need no decision;
+        # anything but an exact str is refused)
+        return "" if value == "" and _type(value) is _str else UNDECODABLE
+    return _absolute(value)
 
 
 def _decide_attach(name: Any, decide: Decide) -> int:
@@ -327,6 +358,16 @@ def _set(connection: Any, authorize: Any) -> str:
 
 def _authorizer(decide: Decide) -> Callable[[int, Any, Any, Any, Any], int]:
     def authorize(action: int, arg1: Any, arg2: Any, database: Any, source: Any) -> int:
+        if action == _SQLITE_PRAGMA:
+            if _type(arg1) is not _str or _lower(arg1) not in FOLDER_PRAGMAS or arg2 is None:
+                return _SQLITE_OK
+            try:
+                folder = folder_target(arg2)
+                if folder == "" or decide("files", "write", folder) is True:
+                    return _SQLITE_OK
+            except _Exception:
+                pass
+            return _SQLITE_DENY
         if action != _SQLITE_ATTACH:  # every other statement: one comparison
             return _SQLITE_OK
         return _decide_attach(arg1, decide)

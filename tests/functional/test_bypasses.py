@@ -709,3 +709,153 @@ def test_a_hard_link_is_a_write_of_the_file_it_names(child: RunChild, tmp_path: 
     # THEN the link is refused: a second name for a file is a write of that file
     assert result.lines == ["refused files write"], result.stderr
     assert (tmp_path / "allowed.txt").read_text() == "original"
+
+
+ROUND25 = """
+import os, sys, json, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except sandbox.SandboxViolation as exc:
+        print(label, "BLOCKED", exc.category, exc.action)
+    except Exception as exc:
+        print(label, "ERROR", type(exc).__name__)
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_c_extension_given_its_file_as_a_str_subclass_is_decided_by_that_file(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the runtime bundle (the standard library's names allowed, not
+    # _ctypes), and _ctypes' own file
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    import importlib.util
+
+    spec = importlib.util.find_spec("_ctypes")
+    assert spec is not None and spec.origin
+    # WHEN the function loads it under an allowed name, its file given as a str subclass (or
+    # an exact str), at invoke (round 25: the subclass read as "no file")
+    result = child(
+        ROUND25
+        + f"""
+import _imp, importlib.machinery as m
+class Text(str):
+    pass
+origin = {spec.origin!r}
+attempt("subclass", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", None,
+                                                              origin=Text(origin))))
+attempt("exact", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", None,
+                                                           origin=origin)))
+""",
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN both are refused as loading native code from a file that is not the module's own
+    assert outcome["subclass"] == "BLOCKED native dlopen", result.stderr
+    assert outcome["exact"] == "BLOCKED native dlopen", result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_finder_before_the_guard_cannot_load_an_undecided_module_with_importlibs_readers(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a module in the task root that the profile does not allow importing, and one it does
+    task = tmp_path / "task"
+    (task / "private").mkdir(parents=True)
+    (task / "private" / "__init__.py").write_text("")
+    (task / "private" / "settings.py").write_text("SECRET = 'xyzzy'\n")
+    (task / "allowed_mod.py").write_text("VALUE = 1\n")
+    profile = profile_doc(modules=[{"action": "import", "target": "allowed_mod", "phase": "any"}])
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function puts its own finder before the import guard (importlib.import_module
+    # raises no import event) and loads with importlib's own loader, whose reads look like
+    # the import system's (round 25); and imports the allowed module the same way
+    result = child(
+        ROUND25
+        + """
+import importlib, importlib.machinery as m, importlib.util
+task = os.environ["LAMBDA_TASK_ROOT"]
+class Finder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        where = {"private.settings": task + "/private/settings.py",
+                 "private": task + "/private/__init__.py",
+                 "allowed_mod": task + "/allowed_mod.py"}.get(name)
+        if where is None:
+            return None
+        loader = m.SourceFileLoader(name, where)
+        return importlib.util.spec_from_file_location(name, where, loader=loader,
+            submodule_search_locations=[task + "/private"] if name == "private" else None)
+    @staticmethod
+    def invalidate_caches():
+        pass
+sys.meta_path.insert(0, Finder)
+attempt("undecided", lambda: importlib.import_module("private.settings"))
+attempt("allowed", lambda: importlib.import_module("allowed_mod"))
+""",
+        env={
+            "SANDBOX_SECCOMP": "off",
+            "SANDBOX_LANDLOCK": "off",
+            "LAMBDA_TASK_ROOT": str(task),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN the module file's read is decided as importing that module: refused; the allowed
+    # module loads
+    assert outcome["undecided"] == "BLOCKED modules import", result.stderr
+    assert outcome["allowed"] == "ALLOWED", result.stderr
+    assert "xyzzy" not in result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_pragma_naming_sqlites_temporary_folder_is_a_write_there(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder the profile allows writing to, and one it does not
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    profile = profile_doc(files=[{"action": "write", "target": str(tmp_path / "allowed") + "/**"}])
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN SQL alone points SQLite's temporary files at each (round 25: PRAGMA
+    # temp_store_directory, then a temporary table that spills to a file)
+    result = child(
+        ROUND25
+        + """
+import sqlite3
+here = os.getcwd()
+def spill(folder):
+    con = sqlite3.connect(":memory:")
+    con.execute("PRAGMA temp_store_directory = '" + folder + "'")
+    con.execute("PRAGMA temp_store = FILE")
+    con.execute("PRAGMA temp.cache_size = 1")
+    con.execute("CREATE TEMP TABLE t(x)")
+    for _ in range(20):
+        con.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    con.close()
+def refused(folder):
+    try:
+        spill(folder)
+    except sqlite3.DatabaseError as exc:
+        return "refused: " + str(exc)
+    return "ran"
+print("elsewhere", refused(here + "/elsewhere"))
+print("allowed", refused(here + "/allowed"))
+print("asks", sqlite3.connect(":memory:").execute("PRAGMA temp_store_directory").fetchall())
+""",
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN the pragma is decided as a write in that folder: refused elsewhere (SQLite fails
+    # the statement), allowed where the profile says so; asking for the value is no write
+    assert outcome["elsewhere"] == "refused: not authorized", result.stderr
+    assert outcome["allowed"] == "ran", result.stderr
+    assert outcome["asks"].startswith("["), result.stderr

@@ -20,6 +20,7 @@ import sys
 
 from .. import paths
 from ..categories import UNDECODABLE
+from ..core import import_known as _import_known
 from ..core import phase as _phase
 from ..sqlite_guard import parse_uri as _parse_uri
 from ..values import PATH_MAX, as_int, as_path, undecodable
@@ -273,7 +274,10 @@ def _resolved(full: str) -> str:
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 
 
-def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool:
+def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool | str:
+    """Whether the import system (or a traceback reader) makes this read or listing:
+    ``True`` (no access), ``False`` (decided as any other), or the name of the module whose
+    file it reads for an import not decided yet (decided as that import)."""
     if not listing and not target.endswith(_MODULE_SUFFIXES):
         return False
     # Where first (string tests), then who (a walk of the stack): most reads outside the
@@ -293,9 +297,14 @@ def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool:
         # asked for is that and leads to itself, no link on the way.)
         return target in _code.LOADED_SOURCES or (raw == target and target in _code.LOADED_FILES)
     if code_id in _code.IMPORT_CODES:
-        # A module file read for a real import of the module it is the file of.
+        # A module file read for a real import of the module it is the file of -- an import
+        # decided already (its event, or the import guard's). A finder placed before the guard
+        # (importlib.import_module raises no import event) loads with importlib's own readers
+        # too: the import of that name is then decided here, as the read's access.
         name = _code.importing(frame)
         if name is not None and _code.file_is_module(target, name):
+            if not _import_known(name):
+                return name
             _code.LOADED_SOURCES.add(_code.module_source(target))
             return True
     return False
@@ -363,7 +372,12 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
     if checked is not accesses:
         return checked
     if reading:
-        return None if _for_the_machinery(accesses[0][2], False, value) else accesses
+        machinery = _for_the_machinery(accesses[0][2], False, value)
+        if machinery is True:
+            return None
+        if machinery:
+            return [("modules", "import", machinery, None)]  # (a name: see _for_the_machinery)
+        return accesses
     return [
         (category, action, target, detail)
         for category, _, target, detail in accesses

@@ -40,12 +40,15 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
         # matching never grows with an input of the attacker's.
         return [("modules", "import", undecodable(name), None)]
     # A C extension raises a second event with its file: it exists and is being loaded now.
-    filename = as_text(args[1]) if _len(args) > 1 and args[1] is not None else None
+    # Any file given counts, of whatever type: CPython loads a str subclass's or a path
+    # object's text too, so one that cannot be read here is undecodable, never "no file".
+    raw = args[1] if _len(args) > 1 else None
+    filename = as_text(raw) if raw is not None else None
     accesses = [("modules", "import", name, filename)]
-    if filename is not None and _phase() == "invoke":
-        target = _target_of(filename)
+    if raw is not None and _phase() == "invoke":
+        target = _target_of(filename) if filename is not None else None
         if target is None or not _code.module_file_at_root(target, name):
-            accesses.append(("native", "dlopen", target or undecodable(args[1]), None))
+            accesses.append(("native", "dlopen", target or undecodable(raw), None))
     return accesses
 
 
