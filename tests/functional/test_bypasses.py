@@ -859,3 +859,41 @@ print("asks", sqlite3.connect(":memory:").execute("PRAGMA temp_store_directory")
     assert outcome["elsewhere"] == "refused: not authorized", result.stderr
     assert outcome["allowed"] == "ran", result.stderr
     assert outcome["asks"].startswith("["), result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_limit_code_that_runs_can_use_the_standard_librarys_generators_and_finder(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the runtime bundle (dataclasses' generated code allowed at its own
+    # site, any phase), and a task-root folder readable and listable only at init
+    task = tmp_path / "task"
+    (task / "private").mkdir(parents=True)
+    (task / "private" / "names.txt").write_text("x")
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN code already running at invoke hands source to dataclasses' private generator,
+    # and fills an importlib finder's cache for that folder (round 25)
+    result = child(
+        ROUND25
+        + """
+import dataclasses, importlib.machinery as m
+task = os.environ["LAMBDA_TASK_ROOT"]
+attempt("compile-direct", lambda: compile("1", "<x>", "exec"))
+attempt("generator", lambda: dataclasses._create_fn("f", "", ["return 42"], globals={})())
+attempt("listdir", lambda: os.listdir(task + "/private"))
+finder = m.FileFinder(task + "/private")
+attempt("finder", finder._fill_cache)
+print("names", sorted(finder._path_cache))
+attempt("read", lambda: open(task + "/private/names.txt").read())
+""",
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "LAMBDA_TASK_ROOT": str(task)}
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN (the stated limit) the generator compiles what it is given, and the finder lists
+    # the folder's names -- while a direct compile, listing and the file's read are refused
+    assert outcome["compile-direct"] == "BLOCKED code compile", result.stderr
+    assert outcome["generator"] == "ALLOWED", result.stderr
+    assert outcome["listdir"] == "BLOCKED files list", result.stderr
+    assert outcome["finder"] == "ALLOWED" and outcome["names"] == "['names.txt']"
+    assert outcome["read"] == "BLOCKED files read", result.stderr
