@@ -218,6 +218,10 @@ DANGEROUS_ENV = frozenset(
         "LOCPATH",  # locale data the C library parses (from a folder of the function's)
         "NLSPATH",  # message catalogs (format strings) the C library loads
         "TZDIR",  # where the C library reads time-zone files from
+        # SQLite (in this process too): the folder it writes its temporary files in, with no
+        # audit event (SQLITE_TMPDIR first, then TMPDIR).
+        "SQLITE_TMPDIR",
+        "TMPDIR",
         # OpenSSL: a configuration file can load engines/providers (native code) in any child.
         "OPENSSL_CONF",
         "OPENSSL_ENGINES",

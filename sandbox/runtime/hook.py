@@ -1313,6 +1313,8 @@ def _control(
     enter_invoke = core.enter_invoke
     kept_values: list[Any] = []  # (see on_phase)
     end_needed = core.end_needed
+    add_import_roots = code_module.add_import_roots
+    search_path = sys.path  # (the list itself: what init added to it counts)
 
     def trusted(caller: Any) -> bool:
         return caller is not None and id(caller) in control_ids
@@ -1336,6 +1338,8 @@ def _control(
             return refused("sandbox.phase")
         if args and args[0] == "invoke" and phase_of() != "invoke":
             enter_invoke()  # one way: nothing returns the process to init rules
+            # The folders sys.path holds at init's end are where later imports find files.
+            add_import_roots(list(search_path))
             # Python children started from now on start in invoke too (their environment).
             putenv(PHASE_VARIABLE, "invoke")
             apply_env(PHASE_VARIABLE, "invoke")

@@ -897,3 +897,191 @@ attempt("read", lambda: open(task + "/private/names.txt").read())
     assert outcome["listdir"] == "BLOCKED files list", result.stderr
     assert outcome["finder"] == "ALLOWED" and outcome["names"] == "['names.txt']"
     assert outcome["read"] == "BLOCKED files read", result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_syntax_tree_with_a_field_under_a_str_subclass_key_is_not_shaped_as_empty(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a site that compiles what it is given, allowed by its rule and learned shapes
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text(
+        "def calc(expr):\n    return eval(compile(expr, '<calc>', 'eval'), {'__builtins__': {}})\n"
+    )
+    site = str(task / "app.py") + ":calc"
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "app", "phase": "any"}],
+        code=[
+            {"action": "compile", "target": site, "phase": "any"},
+            {"action": "shape", "target": site + "#BinOp", "phase": "any"},
+            {"action": "shape", "target": site + "#Constant", "phase": "any"},
+        ],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN it is handed a tree whose body hides under a str subclass key of the node's dict
+    # (the walk saw an empty tree, the compiler found the body by attribute: round 26)
+    result = child(
+        """
+import os, sys, ast, sandbox
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+sandbox.install(mode="enforce", profile="profile.json")
+import app
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+print("arithmetic", app.calc("6 * 7"))
+class Key(str):
+    pass
+tree = ast.Expression.__new__(ast.Expression)
+tree.__dict__[Key("body")] = ast.parse("(1).__class__", mode="eval").body
+try:
+    print("ran", app.calc(tree))
+except sandbox.SandboxViolation as exc:
+    print("blocked", exc.category, exc.action)
+""",
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "LAMBDA_TASK_ROOT": str(task)}
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    # THEN such a tree is refused as unreadable; plain arithmetic still runs
+    assert result.lines == ["arithmetic 42", "blocked code shape"], result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_importlibs_readers_read_only_a_modules_own_file_at_invoke(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a task-root file named like a standard-library module (not that module's file),
+    # and a folder the function puts on sys.path at init, holding a module it imports later
+    task = tmp_path / "task"
+    (task / "private").mkdir(parents=True)
+    (task / "private" / "secrets.py").write_text("TOKEN = 'xyzzy'\n")
+    (task / "vendor").mkdir()
+    (task / "vendor" / "late_mod.py").write_text("VALUE = 7\n")
+    # (as learned: the import, and the running of its file, named from the task root)
+    profile = profile_doc(
+        modules=[
+            {"action": "import", "target": "late_mod", "phase": "any"},
+            {"action": "import", "target": "vendor.late_mod", "phase": "any"},
+        ]
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN a finder before the guard has importlib read that file as the module "secrets"
+    # (allowed by the standard library's rule: round 26), and the vendored module is
+    # imported for the first time at invoke
+    result = child(
+        (
+            ROUND25
+            + """
+import importlib, importlib.machinery as m, importlib.util
+task = os.environ["LAMBDA_TASK_ROOT"]
+class Finder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "secrets":
+            return None
+        where = task + "/private/secrets.py"
+        return importlib.util.spec_from_file_location(name, where,
+                                                      loader=m.SourceFileLoader(name, where))
+    @staticmethod
+    def invalidate_caches():
+        pass
+sys.modules.pop("secrets", None)
+sys.meta_path.insert(0, Finder)
+attempt("claimed", lambda: importlib.import_module("secrets"))
+sys.meta_path.remove(Finder)
+attempt("vendored", lambda: __import__("late_mod"))
+"""
+        ).replace(
+            "mark_invoke_phase()\n",
+            "sys.path.insert(0, os.environ['LAMBDA_TASK_ROOT'] + '/vendor')\nmark_invoke_phase()\n",
+            1,
+        ),
+        env={
+            "SANDBOX_SECCOMP": "off",
+            "SANDBOX_LANDLOCK": "off",
+            "LAMBDA_TASK_ROOT": str(task),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN the claimed read is decided as the read of that file (refused at invoke); the
+    # vendored module, under a folder init put on sys.path, loads
+    assert outcome["claimed"] == "BLOCKED files read", result.stderr
+    assert outcome["vendored"] == "ALLOWED", result.stderr
+    assert "xyzzy" not in result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_sqlites_temporary_folder_variables_are_decided_like_other_dangerous_environment(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the runtime bundle (no rule for these variables)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function points SQLite's temporary files elsewhere through the environment
+    # (round 26: SQLite reads SQLITE_TMPDIR, then TMPDIR, with no audit event)
+    result = child(
+        ROUND25
+        + """
+attempt("SQLITE_TMPDIR", lambda: os.environ.__setitem__("SQLITE_TMPDIR", os.getcwd()))
+attempt("TMPDIR", lambda: os.environ.__setitem__("TMPDIR", os.getcwd()))
+attempt("putenv", lambda: os.putenv("SQLITE_TMPDIR", os.getcwd()))
+attempt("LANG", lambda: os.environ.__setitem__("LANG", "C.UTF-8"))
+""",
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN each is a decided environment change, refused without a rule; others are not
+    for name in ("SQLITE_TMPDIR", "TMPDIR", "putenv"):
+        assert outcome[name] == "BLOCKED processes env", (name, result.stderr)
+    assert outcome["LANG"] == "ALLOWED", result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_limit_files_sqlite_makes_itself_and_builtin_modules_made_by_hand(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a database the profile allows writing, in a folder of its own (SQLite's default
+    # temporary folder, $TMPDIR, set there too), and the interpreter's built-in modules
+    (tmp_path / "db").mkdir()
+    profile = profile_doc(files=[{"action": "write", "target": str(tmp_path / "db" / "app.db")}])
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    outside = sorted(set(sys.builtin_module_names) - set(sys.stdlib_module_names))
+    # WHEN SQLite keeps its journal beside the database and spills a temporary table, and code
+    # that runs makes a built-in module outside the standard library's names by hand (round 26)
+    result = child(
+        ROUND25
+        + f"""
+import sqlite3, _imp, importlib.machinery as m
+here = os.getcwd()
+con = sqlite3.connect(here + "/db/app.db")
+con.execute("PRAGMA journal_mode = PERSIST")
+con.execute("CREATE TABLE t(x)")
+con.commit()
+con.execute("PRAGMA temp_store = FILE")
+con.execute("PRAGMA temp.cache_size = 1")
+con.execute("CREATE TEMP TABLE s(x)")
+for _ in range(20):
+    con.execute("INSERT INTO s VALUES (zeroblob(100000))")
+print("journal", os.path.exists(here + "/db/app.db-journal"))
+outside = {outside!r}
+if outside:
+    name = outside[0]
+    attempt("import", lambda: __import__(name))
+    module = _imp.create_builtin(m.ModuleSpec(name, None))
+    _imp.exec_builtin(module)
+    print("by-hand", type(module).__name__)
+else:
+    print("import BLOCKED (none)")
+    print("by-hand module")
+""",
+        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "TMPDIR": str(tmp_path / "db")}
+        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN (the stated limits) SQLite writes its journal and temporary files itself, with no
+    # audit event; a built-in module refused by name is made by _imp's own calls
+    assert outcome["journal"] == "True", result.stderr
+    assert outcome["import"].startswith("BLOCKED"), result.stderr
+    assert outcome["by-hand"] == "module", result.stderr

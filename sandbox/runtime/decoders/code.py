@@ -31,6 +31,8 @@ generators (``namedtuple``, ``dataclasses``) do: only invoke decides those (see 
 from __future__ import annotations
 
 import sys
+from os import stat as _stat
+from stat import S_ISDIR as _S_ISDIR
 
 from ..core import frame_local as _frame_local
 from ..paths import absolute as _absolute
@@ -90,7 +92,7 @@ LOADED_FILES: frozenset[str] = frozenset()
 # Directories whose module files imply a module name: {task}, site-packages, stdlib, /opt/python.
 MODULE_ROOTS: tuple[str, ...] = ()
 MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call tests them all
-IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path's folders at install, and the module roots
+IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path at install and at init's end, module roots
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
 # The standard library's annotation evaluators (sites, filled at install from {stdlib}): where a
@@ -232,6 +234,49 @@ def module_file_at_root(path: str, name: str) -> bool:
     place = directory if stem == "__init__" else directory + "/" + stem
     tail = "/" + _str_replace(name, ".", "/")
     return any(place == root + tail for root in IMPORT_ROOTS)
+
+
+# sys.pycache_prefix as it was at import (PYTHONPYCACHEPREFIX, -X pycache_prefix): bytecode is
+# then kept under it, at the source folder's path, not in a __pycache__ beside the source.
+# (Read once: the function can rebind sys.pycache_prefix later.)
+_PYCACHE_PREFIX = sys.pycache_prefix if _type(sys.pycache_prefix) is _str else None
+
+
+def unprefixed(path: str) -> str:
+    """A bytecode file kept under ``sys.pycache_prefix`` (``<prefix>/<source folder>/b.<tag>.pyc``)
+    as the path of the folder it stands for (``<source folder>/b.<tag>.pyc``); any other path
+    as it is. :func:`module_file_at_root` then finds it at the module's place.
+
+    Example
+    -------
+    >>> unprefixed("/srv/app/b.py")
+    '/srv/app/b.py'
+    """
+    prefix = _PYCACHE_PREFIX
+    if prefix and _str_startswith(path, prefix + "/") and _str_endswith(path, ".pyc"):
+        return path[_len(prefix) :]
+    return path
+
+
+def add_import_roots(entries: list[Any]) -> None:
+    """At the end of init (the hook's phase change, before any event data): the folders
+    ``sys.path`` holds then join the import roots, resolved -- a vendored folder the function's
+    init put there is where its later imports find their files. Only exact absolute ``str``
+    entries that are folders; nothing of anyone's runs."""
+    global IMPORT_ROOTS
+    found = set(IMPORT_ROOTS)
+    for entry in entries[:256]:
+        if _type(entry) is not _str or not _str_startswith(entry, "/"):
+            continue
+        resolved = _realpath(entry)
+        if resolved is None or resolved in found:
+            continue
+        try:
+            if _S_ISDIR(_stat(resolved).st_mode):
+                found.add(resolved)
+        except (OSError, ValueError):
+            continue
+    IMPORT_ROOTS = tuple(sorted(found))
 
 
 def module_source(path: str) -> str:

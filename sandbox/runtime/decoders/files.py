@@ -303,6 +303,11 @@ def _for_the_machinery(target: str, listing: bool, raw: Any = None) -> bool | st
         # too: the import of that name is then decided here, as the read's access.
         name = _code.importing(frame)
         if name is not None and _code.file_is_module(target, name):
+            if not _code.module_file_at_root(_code.unprefixed(target), name):
+                # Not where the import system finds that module (under an import root, at
+                # its dotted path): a loader of the function's naming some file after an
+                # allowed module (round 26). Decided as the read it is.
+                return False
             if not _import_known(name):
                 return name
             _code.LOADED_SOURCES.add(_code.module_source(target))

@@ -381,6 +381,11 @@ def _walk(stack: list[object], held: list[object]) -> list[str] | str:
         items = _list(_dict_items(_node_dict(node)))
         keep(items)
         space = {key: value for key, value in items if _type(key) is _str}
+        if _len(space) != _len(items):
+            # A key of another type (a str subclass "body") is what CPython's tree-to-code
+            # step finds by attribute lookup, where this walk would see no such field: the
+            # tree would run what was never shaped (round 26).
+            return UNDECODABLE + "a syntax node with a field name that is not plain text"
         for field in fields:
             value: Any = _dict_get(space, field, _NO_FIELD)
             if value is _NO_FIELD:
