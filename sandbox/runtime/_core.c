@@ -2543,6 +2543,27 @@ static size_t g_module_prefix_count;
 static char *g_loaded[LOADED_LIMIT];
 static size_t g_loaded_count;
 
+/* Whether `path` (n units) is at or below a module root (`itself`: the root itself counts),
+ * and the innermost Python function is one of the import system's readers: the init-phase
+ * answers' common test (init_module_read, init_module_list). */
+static int
+import_system_at_root(const char *path, size_t n, int itself)
+{
+    int under_root = 0;
+    for (size_t i = 0; i < g_module_prefix_count && !under_root; i++) {
+        size_t m = g_module_prefix_lens[i]; /* a root and its "/" */
+        under_root = (n >= m && memcmp(path, g_module_prefixes[i], m) == 0) ||
+                     (itself && n + 1 == m && memcmp(path, g_module_prefixes[i], n) == 0);
+    }
+    if (!under_root) {
+        return 0;
+    }
+    PyObject *code = innermost_code();
+    int importing = code != NULL && code_set_has(&g_import_codes, code);
+    Py_XDECREF(code);
+    return importing;
+}
+
 static int
 init_module_read(PyObject *args)
 {
@@ -2569,21 +2590,7 @@ init_module_read(PyObject *args)
     if (!module_file || strstr(key.path, "/../") != NULL || strstr(key.path, "/./") != NULL) {
         return 0;
     }
-    int under_root = 0;
-    for (size_t i = 0; i < g_module_prefix_count; i++) {
-        size_t n = g_module_prefix_lens[i];
-        if ((size_t)key.len >= n && memcmp(key.path, g_module_prefixes[i], n) == 0) {
-            under_root = 1;
-            break;
-        }
-    }
-    if (!under_root) {
-        return 0;
-    }
-    PyObject *code = innermost_code();
-    int importing = code != NULL && code_set_has(&g_import_codes, code);
-    Py_XDECREF(code);
-    if (!importing) {
+    if (!import_system_at_root(key.path, (size_t)key.len, 0)) {
         return 0;
     }
     struct stat st;
@@ -2651,19 +2658,7 @@ init_module_list(PyObject *args)
         ends_with(path, len, "/..")) {
         return 0;
     }
-    int under_root = 0;
-    for (size_t i = 0; i < g_module_prefix_count && !under_root; i++) {
-        size_t n = g_module_prefix_lens[i]; /* a root and its "/" */
-        under_root = ((size_t)len >= n && memcmp(path, g_module_prefixes[i], n) == 0) ||
-                     ((size_t)len + 1 == n && memcmp(path, g_module_prefixes[i], (size_t)len) == 0);
-    }
-    if (!under_root) {
-        return 0;
-    }
-    PyObject *code = innermost_code();
-    int importing = code != NULL && code_set_has(&g_import_codes, code);
-    Py_XDECREF(code);
-    if (!importing) {
+    if (!import_system_at_root(path, (size_t)len, 1)) {
         return 0;
     }
     struct stat st;

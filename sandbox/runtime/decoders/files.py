@@ -432,16 +432,23 @@ def _imports_at_init(value: str) -> bool:
         return False
     if "/../" in value or "/./" in value:
         return False
-    try:
-        if not _S_ISREG(_lstat(value).st_mode):
-            return False  # a link (to anything: a name says nothing of where it leads)
-    except (_OSError, _ValueError):
-        return False
-    frame = _code.caller_frame(3)
-    if frame is None or id(frame.f_code) not in _code.IMPORT_CODES:
+    if not _by_the_import_system(value, _S_ISREG):
         return False
     _code.LOADED_SOURCES.add(_code.module_source(value))
     return True
+
+
+def _by_the_import_system(value: str, kind: Any) -> bool:
+    """The init shortcuts' common test: ``value`` names a file of that kind itself (``lstat``:
+    a link, to anything, says nothing of where it leads), and the innermost function outside
+    the sandbox is one of the import system's readers."""
+    try:
+        if not kind(_lstat(value).st_mode):
+            return False
+    except (_OSError, _ValueError):
+        return False
+    frame = _code.caller_frame(3)
+    return frame is not None and id(frame.f_code) in _code.IMPORT_CODES
 
 
 def _lists_at_init(value: str) -> bool:
@@ -459,13 +466,7 @@ def _lists_at_init(value: str) -> bool:
         return False
     if not _str_startswith(value + "/", _code.MODULE_PREFIXES):
         return False
-    try:
-        if not _S_ISDIR(_lstat(value).st_mode):
-            return False  # a link (to anything: a name says nothing of where it leads)
-    except (_OSError, _ValueError):
-        return False
-    frame = _code.caller_frame(3)
-    return frame is not None and id(frame.f_code) in _code.IMPORT_CODES
+    return _by_the_import_system(value, _S_ISDIR)
 
 
 def _changes(name: Any, accesses: list[Access] | None) -> None:
