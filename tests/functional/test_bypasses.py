@@ -879,7 +879,16 @@ def test_limit_code_that_runs_can_use_the_standard_librarys_generators_and_finde
 import dataclasses, importlib.machinery as m
 task = os.environ["LAMBDA_TASK_ROOT"]
 attempt("compile-direct", lambda: compile("1", "<x>", "exec"))
-attempt("generator", lambda: dataclasses._create_fn("f", "", ["return 42"], globals={})())
+def generator():
+    if hasattr(dataclasses, "_create_fn"):  # (3.10-3.12)
+        return dataclasses._create_fn("f", "", ["return 42"], globals={})()
+    builder = dataclasses._FuncBuilder({})  # (3.13+)
+    builder.add_fn("f", ("self",), ["  return 42"])
+    class Made:
+        pass
+    builder.add_fns_to_class(Made)
+    return Made().f()
+attempt("generator", generator)
 attempt("listdir", lambda: os.listdir(task + "/private"))
 finder = m.FileFinder(task + "/private")
 attempt("finder", finder._fill_cache)
