@@ -711,6 +711,14 @@ def test_a_hard_link_is_a_write_of_the_file_it_names(child: RunChild, tmp_path: 
     assert (tmp_path / "allowed.txt").read_text() == "original"
 
 
+def _audit_only(core: str, **extra: str) -> dict[str, str]:
+    """A child's environment with the kernel layers off (as on Lambda), on the chosen core."""
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", **extra}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    return env
+
+
 ROUND25 = """
 import os, sys, json, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
@@ -752,8 +760,7 @@ attempt("subclass", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", No
 attempt("exact", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", None,
                                                            origin=origin)))
 """,
-        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN both are refused as loading native code from a file that is not the module's own
@@ -799,13 +806,7 @@ sys.meta_path.insert(0, Finder)
 attempt("undecided", lambda: importlib.import_module("private.settings"))
 attempt("allowed", lambda: importlib.import_module("allowed_mod"))
 """,
-        env={
-            "SANDBOX_SECCOMP": "off",
-            "SANDBOX_LANDLOCK": "off",
-            "LAMBDA_TASK_ROOT": str(task),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task), PYTHONDONTWRITEBYTECODE="1"),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the module file's read is decided as importing that module: refused; the allowed
@@ -850,8 +851,7 @@ print("elsewhere", refused(here + "/elsewhere"))
 print("allowed", refused(here + "/allowed"))
 print("asks", sqlite3.connect(":memory:").execute("PRAGMA temp_store_directory").fetchall())
 """,
-        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the pragma is decided as a write in that folder: refused elsewhere (SQLite fails
@@ -895,8 +895,7 @@ attempt("finder", finder._fill_cache)
 print("names", sorted(finder._path_cache))
 attempt("read", lambda: open(task + "/private/names.txt").read())
 """,
-        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "LAMBDA_TASK_ROOT": str(task)}
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN (the stated limit) the generator compiles what it is given, and the finder lists
@@ -948,8 +947,7 @@ try:
 except sandbox.SandboxViolation as exc:
     print("blocked", exc.category, exc.action)
 """,
-        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "LAMBDA_TASK_ROOT": str(task)}
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)),
     )
     # THEN such a tree is refused as unreadable; plain arithmetic still runs
     assert result.lines == ["arithmetic 42", "blocked code shape"], result.stderr
@@ -1005,13 +1003,7 @@ attempt("vendored", lambda: __import__("late_mod"))
             "sys.path.insert(0, os.environ['LAMBDA_TASK_ROOT'] + '/vendor')\nmark_invoke_phase()\n",
             1,
         ),
-        env={
-            "SANDBOX_SECCOMP": "off",
-            "SANDBOX_LANDLOCK": "off",
-            "LAMBDA_TASK_ROOT": str(task),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task), PYTHONDONTWRITEBYTECODE="1"),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the claimed read is decided as the read of that file (refused at invoke); the
@@ -1037,8 +1029,7 @@ attempt("TMPDIR", lambda: os.environ.__setitem__("TMPDIR", os.getcwd()))
 attempt("putenv", lambda: os.putenv("SQLITE_TMPDIR", os.getcwd()))
 attempt("LANG", lambda: os.environ.__setitem__("LANG", "C.UTF-8"))
 """,
-        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN each is a decided environment change, refused without a rule; others are not
@@ -1085,8 +1076,7 @@ else:
     print("import BLOCKED (none)")
     print("by-hand module")
 """,
-        env={"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "TMPDIR": str(tmp_path / "db")}
-        | ({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+        env=_audit_only(core, TMPDIR=str(tmp_path / "db")),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN (the stated limits) SQLite writes its journal and temporary files itself, with no
