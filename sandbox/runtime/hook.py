@@ -190,6 +190,7 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/processes.py", "_wrapper_intact"),
     ("compile", "decoders/shape.py", "features"),
     ("os.listdir", "decoders/files.py", "_directory_fds"),
+    ("os.listdir", "hook.py", "names_in"),
     ("sys.setprofile", "sqlite_guard.py", "guard_connection"),
     ("sys.setprofile", "sqlite_guard.py", "flush_pending"),
     ("open", "child.py", "_read_program"),
@@ -1123,31 +1124,67 @@ def _decider(
 
     extension_suffixes = tuple(_suffixes)
 
+    # Directory → (identity, names): each import-path directory's names, listed once and used
+    # while the directory's identity (device, inode, change and modification times) stays the
+    # same. One stat per directory per question instead of one per candidate file name; only
+    # a directory whose last change is older than the file system's clock tick is kept (a
+    # name made in that tick after the listing would not move the times).
+    listings: dict[str, tuple[tuple[int, int, int, int], frozenset[str]]] = {}
+
+    def names_in(directory: str) -> frozenset[str] | None:
+        """The names in ``directory`` (empty: not a directory), or None: stat each candidate."""
+        try:
+            st = _stat(directory)
+        except (OSError, ValueError):
+            return _NO_NAMES  # nothing there: no candidate below it exists either
+        if st.st_mode & 0o170000 != 0o040000:
+            return _NO_NAMES  # a file (a zip archive): no candidate below it is a file either
+        identity = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns)
+        kept = listings.get(directory)
+        if kept is not None and kept[0] == identity:
+            return kept[1]
+        if _time_ns() - max(st.st_ctime_ns, st.st_mtime_ns) < _SETTLED_NS:
+            return None  # changed just now
+        if len(listings) >= _MAX_LISTINGS and directory not in listings:
+            return None
+        try:
+            names = frozenset(_listdir(directory))
+        except (OSError, ValueError):
+            return None
+        listings[directory] = (identity, names)
+        return names
+
     def findable(name: str) -> bool:
         """Whether a file could hold module ``name`` (decides reporting only, never allowing).
 
         Runs inside the hook, so it runs no code the function can influence: no finder, no
-        attribute of a module object — only ``stat`` on the import path's directories (a
-        package's ``__path__`` read from an exact module's own dict). Modules that only a finder
-        knows (six.moves) are answered by the meta-path guard, which asks the finders outside
-        the hook. A refused name stays refused whatever this answers.
+        attribute of a module object — only ``stat`` and listings of the import path's
+        directories (a package's ``__path__`` read from an exact module's own dict). Modules
+        that only a finder knows (six.moves) are answered by the meta-path guard, which asks
+        the finders outside the hook. A refused name stays refused whatever this answers.
         """
         if "." in name or len(name) > 255:
             # A submodule: its parent's search path lives in objects the function can shape
             # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
             return True
         leaf = name
+        candidates = (leaf, leaf + ".py", leaf + ".pyc") + tuple(
+            leaf + suffix for suffix in extension_suffixes
+        )
         for directory in list(search_path)[:256]:
             if type(directory) is not str:
                 continue
-            base = directory + "/" + leaf
             # (the folder first: a package, or a namespace package; with no folder there is
             # no base/__init__.py to look for either)
-            for candidate in (base, base + ".py", base + ".pyc"):
-                if _exists(candidate):
-                    return True
-            for suffix in extension_suffixes:
-                if _exists(base + suffix):
+            names = names_in(directory or ".")
+            if names is not None:
+                for candidate in candidates:
+                    if candidate in names:
+                        return True
+                continue
+            base = (directory or ".") + "/"
+            for candidate in candidates:
+                if _exists(base + candidate):
                     return True
         return False
 
@@ -1596,6 +1633,11 @@ class AskFinders(ImportError):
 
 ASK_FINDERS = AskFinders("lambda-sandbox: asking the finders")
 _stat = __import__("os").stat
+_listdir = __import__("os").listdir
+_time_ns = __import__("time").time_ns
+_NO_NAMES: frozenset[str] = frozenset()
+_SETTLED_NS = 2_000_000_000  # older than any file system's clock tick (FAT's is 2 s)
+_MAX_LISTINGS = 64  # directories kept (the import path rarely has more than a dozen)
 
 
 def _exists(path: str) -> bool:
