@@ -22,6 +22,9 @@
 #endif
 #include <Python.h>
 #include <frameobject.h>
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h> /* PyMember_GetOne (in Python.h from 3.12 on) */
+#endif
 #include "internal/pycore_runtime.h"
 #if PY_VERSION_HEX < 0x030C0000
 #include "internal/pycore_interp.h" /* the collector's first generation (3.10/3.11) */
@@ -3159,6 +3162,26 @@ quiet_end_answered(PyObject *args)
     return control;
 }
 
+/* SQLite connections guarded in C (seal_sqlite; see that section for the steps). */
+typedef struct {
+    PyObject *waiting;      /* list: connections waiting for their authorizer (strong) */
+    Py_tracefunc previous;  /* the profile function that was there */
+    PyObject *previous_obj; /* its object (strong, or NULL) */
+    long events;
+} sqlite_pending;
+
+static PyObject *g_sqlite_authorizer;      /* what set_authorizer installs */
+static PyObject *g_sqlite_trampoline;      /* the profile object sys.getprofile() shows */
+static PyObject *g_sqlite_trampoline_code; /* its code: the flush event it raises */
+static int g_sqlite_sealed;
+static CORE_TLS sqlite_pending *t_sqlite;
+/* Set while the core itself sets this thread's profile function: the one sys.setprofile event
+ * that call raises first (C hooks run before Python ones) is the core's own. */
+static CORE_TLS int t_core_sets_profile;
+static int sqlite_handle_answered(PyObject *args);
+static int sqlite_flush_event(void);
+static int sqlite_flush_from_trampoline(void);
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -3206,6 +3229,21 @@ core_hook(const char *event, PyObject *args, void *userdata)
             PyErr_SetString(PyExc_PermissionError, "lambda-sandbox: nested audit events too deep");
             return -1;
         }
+    }
+    if (t_core_sets_profile && event[0] == 's' && strcmp(event, "sys.setprofile") == 0) {
+        t_core_sets_profile = 0; /* the core's own (sqlite_pending): once */
+        return 0;
+    }
+    if (g_sqlite_sealed && t_depth == 0 && event[0] == 's' &&
+        strcmp(event, "sqlite3.connect/handle") == 0) {
+        int answered = sqlite_handle_answered(args);
+        if (answered != 0) {
+            return answered > 0 ? 0 : -1;
+        }
+    }
+    if (g_sqlite_sealed && t_sqlite != NULL && t_depth == 0 && event[0] == 's' &&
+        strcmp(event, "sandbox.sqlite_flush") == 0 && sqlite_flush_from_trampoline()) {
+        return sqlite_flush_event();
     }
     if (event[0] == 'o' && strcmp(event, "open") == 0 && open_under_dev_null(args)) {
         return 0; /* no such name can be opened: /dev/null is no folder (ENOTDIR) */
@@ -6306,6 +6344,444 @@ core_sqlite_authorizer(PyObject *self, PyObject *authorize)
     return PyCFunction_New(&sqlite_filter_def, authorize);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* SQLite connections guarded in C (seal_sqlite): sqlite_guard.py's work with no callback    */
+/*
+ * Every connection raises `sqlite3.connect/handle` from inside its __init__, when
+ * set_authorizer is still refused; the authorizer is installed at the thread's next profile
+ * event, by a one-shot profile function that then puts back the one that was there and hands
+ * it the event. sqlite_guard.py does this in Python (two callbacks a connection, about 20 us
+ * in a handler); here the same steps run in C, by the same rules:
+ *   - the connection's class is read from its MRO: the first class named Connection that the
+ *     C library made (static, or a heap type marked immutable), whose own dict holds the C
+ *     method set_authorizer; a connection still inside __init__ is one whose total_changes
+ *     getter (that class's own) refuses with a message naming __init__;
+ *   - before any call into SQLite, its two exception classes the calls can raise
+ *     (ProgrammingError, OperationalError: members of the connection) must be exact types whose
+ *     classes up to the first built-in one define no creation or finalization code;
+ *   - anything else -- classes changed, an odd descriptor, an odd exception -- goes to the
+ *     callback, which decides (and reports) as the Python core does.
+ * The profile function is a C function (what sys.getprofile() shows is the hook's sealed
+ * trampoline, its object); it also puts back a C profiler (cProfile's), which the Python
+ * core cannot. Its state is per thread, in C memory. */
+#define SQLITE_MAX_EVENTS 100000 /* a connection never initialised stops costing anything */
+
+
+static PyObject *
+type_dict_ref(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyType_GetDict(type);
+#else
+    Py_XINCREF(type->tp_dict);
+    return type->tp_dict;
+#endif
+}
+
+/* `name` in a type's own dict (borrowed while the dict lives; NULL: absent or an error). The
+ * keys of a type's dict are exact str: no code of anyone's runs in the lookup. */
+static PyObject *
+own_attribute(PyObject *dict, const char *name)
+{
+    if (dict == NULL || !PyDict_CheckExact(dict)) {
+        return NULL;
+    }
+    PyObject *key = PyUnicode_InternFromString(name);
+    if (key == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *value = PyDict_GetItemWithError(dict, key);
+    Py_DECREF(key);
+    if (value == NULL) {
+        PyErr_Clear();
+    }
+    return value;
+}
+
+/* The C library's set_authorizer for `connection` (borrowed), or NULL: not a connection
+ * (sqlite_guard._set_authorizer_of). */
+static PyObject *
+sqlite_set_authorizer_of(PyObject *connection)
+{
+    PyObject *mro = Py_TYPE(connection)->tp_mro;
+    if (mro == NULL || !PyTuple_CheckExact(mro)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        unsigned long flags = cls->tp_flags;
+        if ((flags & Py_TPFLAGS_HEAPTYPE) && !(flags & Py_TPFLAGS_IMMUTABLETYPE)) {
+            continue; /* a class of Python's */
+        }
+        const char *dot = strrchr(cls->tp_name, '.');
+        if (strcmp(dot != NULL ? dot + 1 : cls->tp_name, "Connection") != 0) {
+            continue;
+        }
+        PyObject *dict = type_dict_ref(cls);
+        PyObject *method = own_attribute(dict, "set_authorizer");
+        int found = method != NULL && Py_IS_TYPE(method, &PyMethodDescr_Type);
+        Py_XDECREF(dict); /* (the class holds its dict, and the dict the method) */
+        if (found) {
+            return method;
+        }
+    }
+    return NULL;
+}
+
+/* 1: the exception classes `connection` raises are as SQLite made them; 0: changed; -1: an
+ * error (sqlite_guard._errors_plain). */
+static int
+sqlite_errors_plain(PyObject *connection, PyTypeObject *cls)
+{
+    static const char *members[] = {"ProgrammingError", "OperationalError"};
+    static const char *hooks[] = {"__init__", "__new__", "__del__", "__setattr__",
+                                  "__getattribute__"};
+    PyTypeObject *checked[32];
+    size_t n_checked = 0;
+    PyObject *space = type_dict_ref(cls);
+    if (space == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    int plain = 1;
+    for (size_t m = 0; m < 2 && plain == 1; m++) {
+        PyObject *member = own_attribute(space, members[m]);
+        if (member == NULL || !Py_IS_TYPE(member, &PyMemberDescr_Type)) {
+            continue;
+        }
+        PyObject *error = PyMember_GetOne((const char *)connection,
+                                          ((PyMemberDescrObject *)member)->d_member);
+        if (error == NULL) {
+            PyErr_Clear();
+            plain = -1;
+            break;
+        }
+        if (error == Py_None) {
+            Py_DECREF(error);
+            continue;
+        }
+        if (!Py_IS_TYPE(error, &PyType_Type)) {
+            Py_DECREF(error);
+            plain = 0;
+            break;
+        }
+        PyObject *mro = ((PyTypeObject *)error)->tp_mro;
+        for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro) && plain == 1; i++) {
+            PyTypeObject *klass = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+            unsigned long flags = klass->tp_flags;
+            if (!(flags & Py_TPFLAGS_HEAPTYPE) || (flags & Py_TPFLAGS_IMMUTABLETYPE)) {
+                break; /* built-in from here on: C slots, unchangeable */
+            }
+            int seen = 0;
+            for (size_t k = 0; k < n_checked; k++) {
+                seen |= checked[k] == klass;
+            }
+            if (seen) {
+                continue;
+            }
+            if (n_checked == sizeof(checked) / sizeof(checked[0])) {
+                plain = -1; /* (a hierarchy no C library makes: the callback decides) */
+                break;
+            }
+            checked[n_checked++] = klass;
+            PyObject *klass_space = type_dict_ref(klass);
+            for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+                if (own_attribute(klass_space, hooks[h]) != NULL) {
+                    plain = 0;
+                    break;
+                }
+            }
+            Py_XDECREF(klass_space);
+        }
+        Py_DECREF(error); /* (a class: held by the connection too) */
+    }
+    Py_DECREF(space);
+    return plain;
+}
+
+/* The message of the exception being raised, if it is an exact str (borrowed from `value`);
+ * CPython 3.10/3.11 keep a PyErr_SetString's value unnormalised (the str itself). */
+static PyObject *
+raised_message(PyObject *value)
+{
+    if (value != NULL && PyUnicode_CheckExact(value)) {
+        return value;
+    }
+    if (value != NULL && PyExceptionInstance_Check(value)) {
+        PyObject *args = ((PyBaseExceptionObject *)value)->args;
+        if (args != NULL && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) > 0 &&
+            PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0))) {
+            return PyTuple_GET_ITEM(args, 0);
+        }
+    }
+    return NULL;
+}
+
+/* Take the exception being raised: 1 when it is an Exception whose message names __init__
+ * (the C library's "Base Connection.__init__ not called"), 0 for another Exception, -1 for
+ * anything else (left to the callback). */
+static int
+take_init_refusal(void)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    int answer = -1;
+    if (type != NULL && PyType_Check(type) &&
+        PyType_IsSubtype((PyTypeObject *)type, (PyTypeObject *)PyExc_Exception)) {
+        PyObject *message = raised_message(value);
+        answer = 0;
+        if (message != NULL) {
+            PyObject *needle = PyUnicode_FromString("__init__");
+            if (needle != NULL) {
+                answer = PyUnicode_Find(message, needle, 0, PY_SSIZE_T_MAX, 1) >= 0;
+                Py_DECREF(needle);
+            }
+            PyErr_Clear();
+        }
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    return answer;
+}
+
+/* Set this thread's profile function from the core: the sys.setprofile event it raises is
+ * the core's own. 0, or -1 when it did not take (another hook refused it). */
+static int
+core_set_profile(Py_tracefunc function, PyObject *object)
+{
+    t_core_sets_profile = 1;
+    PyEval_SetProfile(function, object);
+    t_core_sets_profile = 0;
+    return PyThreadState_Get()->c_profilefunc == function ? 0 : -1;
+}
+
+static int sqlite_profile(PyObject *object, PyFrameObject *frame, int what, PyObject *arg);
+
+/* Install the authorizer: 1 done, 0 later (still inside __init__), 2 never (closed, not a
+ * connection), -2 classes changed (the callback decides), -1 an error. */
+static int
+sqlite_set(PyObject *connection)
+{
+    PyObject *method = sqlite_set_authorizer_of(connection);
+    if (method == NULL) {
+        return 2;
+    }
+    int plain = sqlite_errors_plain(connection, PyDescr_TYPE(method));
+    if (plain != 1) {
+        return -2;
+    }
+    Py_INCREF(method);
+    PyObject *call_args[2] = {connection, g_sqlite_authorizer};
+    PyObject *result = PyObject_Vectorcall(method, call_args, 2, NULL);
+    Py_DECREF(method);
+    if (result != NULL) {
+        Py_DECREF(result);
+        return 1;
+    }
+    int refusal = take_init_refusal();
+    return refusal == 1 ? 0 : 2;
+}
+
+/* The pending connections of this thread tried again (sqlite_guard.flush_pending). Returns 1
+ * when none waits any more and the previous profile function is back (*previous and
+ * *previous_obj, a new reference, to hand the event to), 0 while some still wait, -1 with
+ * an exception (classes changed: the callback's refusal). */
+static int
+sqlite_flush(Py_tracefunc *previous, PyObject **previous_obj)
+{
+    *previous = NULL;
+    *previous_obj = NULL;
+    sqlite_pending *pending = t_sqlite;
+    if (pending == NULL) {
+        return 0;
+    }
+    PyObject *tried = pending->waiting;
+    PyObject *waiting = PyList_New(0);
+    if (waiting == NULL) {
+        return -1;
+    }
+    pending->waiting = waiting;
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tried); i++) {
+        PyObject *connection = PyList_GET_ITEM(tried, i);
+        int outcome = failed ? 0 : sqlite_set(connection);
+        if (outcome == -2 && !failed) {
+            /* SQLite's classes were changed: the callback decides it as the Python core
+             * does (refused, reported); the connection keeps waiting (fail closed). */
+            PyObject *event_args = PyTuple_Pack(1, connection);
+            if (event_args == NULL || decide("sqlite3.connect/handle", event_args) == 0) {
+                PyErr_SetString(PyExc_PermissionError,
+                                "lambda-sandbox: SQLite's exception classes were changed");
+            }
+            Py_XDECREF(event_args);
+            failed = 1;
+            outcome = 0;
+        }
+        if (outcome == 0 && PyList_Append(waiting, connection) < 0) {
+            PyErr_Clear(); /* (memory: it stays unguarded, as a connection never seen) */
+        }
+    }
+    pending->events++;
+    int done = 0;
+    if (!failed && (PyList_GET_SIZE(waiting) == 0 || pending->events > SQLITE_MAX_EVENTS)) {
+        t_sqlite = NULL;
+        *previous = pending->previous;
+        *previous_obj = pending->previous_obj; /* (its reference, handed on) */
+        if (core_set_profile(pending->previous, pending->previous_obj) < 0) {
+            PyErr_Clear();
+        }
+        Py_DECREF(pending->waiting);
+        PyMem_RawFree(pending);
+        done = 1;
+    }
+    /* Last: the connections let go of now may be the last references (a finalizer of a
+     * factory class runs here, outside the hook, with this thread's state consistent). */
+    Py_DECREF(tried);
+    return failed ? -1 : done;
+}
+
+static int
+sqlite_profile(PyObject *object, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)object;
+    Py_tracefunc previous;
+    PyObject *previous_obj;
+    int done = sqlite_flush(&previous, &previous_obj);
+    if (done < 0) {
+        return -1;
+    }
+    int result = 0;
+    if (done == 1 && previous != NULL) {
+        result = previous(previous_obj, frame, what, arg); /* the event is that profiler's */
+    }
+    Py_XDECREF(previous_obj);
+    return result;
+}
+
+/* `sqlite3.connect/handle` answered here: 1 (a connection still inside __init__ now waits for
+ * its authorizer; or an object left alone, as the callback leaves it), 0 (the callback
+ * decides: changed classes, anything odd), -1 (an error). */
+static int
+sqlite_handle_answered(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *connection = PyTuple_GET_ITEM(args, 0);
+    PyObject *method = sqlite_set_authorizer_of(connection);
+    if (method == NULL) {
+        return 1; /* not a connection: a forged event, left alone */
+    }
+    PyTypeObject *cls = PyDescr_TYPE(method);
+    PyObject *space = type_dict_ref(cls);
+    PyObject *getter = own_attribute(space, "total_changes");
+    int getset = getter != NULL && Py_IS_TYPE(getter, &PyGetSetDescr_Type) &&
+                 ((PyGetSetDescrObject *)getter)->d_getset->get != NULL;
+    PyGetSetDef *def = getset ? ((PyGetSetDescrObject *)getter)->d_getset : NULL;
+    Py_XDECREF(space);
+    if (!getset) {
+        return 1;
+    }
+    if (sqlite_errors_plain(connection, cls) != 1) {
+        return 0; /* the callback refuses (and reports) it */
+    }
+    PyObject *changes = def->get(connection, def->closure);
+    if (changes != NULL) {
+        Py_DECREF(changes);
+        return 1; /* initialised (or closed): not one the C library is making, left alone */
+    }
+    int refusal = take_init_refusal();
+    if (refusal < 0) {
+        return 0;
+    }
+    if (refusal == 0) {
+        return 1;
+    }
+    /* Still inside __init__: it waits for the next profile event of this thread. */
+    PyThreadState *ts = PyThreadState_Get();
+    sqlite_pending *pending = t_sqlite;
+    int fresh = pending == NULL;
+    if (fresh) {
+        pending = PyMem_RawCalloc(1, sizeof(*pending));
+        if (pending == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        pending->waiting = PyList_New(0);
+        if (pending->waiting == NULL) {
+            PyMem_RawFree(pending);
+            return -1;
+        }
+        t_sqlite = pending;
+    }
+    if (PyList_Append(pending->waiting, connection) < 0) {
+        return -1;
+    }
+    if (!fresh && ts->c_profilefunc == sqlite_profile) {
+        return 1; /* armed already */
+    }
+    /* A fresh entry, or the one-shot profile function was replaced since: what is there now
+     * is put back later (the one it replaced is let go of at the next decision's start). */
+    if (pending->previous_obj != NULL && core_hold(NULL, pending->previous_obj) == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(pending->previous_obj);
+    pending->previous = ts->c_profilefunc;
+    pending->previous_obj = ts->c_profileobj;
+    Py_XINCREF(pending->previous_obj);
+    if (core_set_profile(sqlite_profile, g_sqlite_trampoline) < 0) {
+        PyErr_Clear(); /* another hook refused it: unguarded until the next connection arms */
+    }
+    return 1;
+}
+
+/* The hook's sealed trampoline raised its flush event (someone set it as the profile function
+ * again, from sys.getprofile()): the connections are tried here; the previous profile
+ * function is put back, not called. 0, or -1 with the exception. */
+static int
+sqlite_flush_event(void)
+{
+    Py_tracefunc previous;
+    PyObject *previous_obj;
+    int done = sqlite_flush(&previous, &previous_obj);
+    Py_XDECREF(previous_obj);
+    return done < 0 ? -1 : 0;
+}
+
+static int
+sqlite_flush_from_trampoline(void)
+{
+    PyObject *code = innermost_code();
+    int from = code != NULL && code == g_sqlite_trampoline_code;
+    Py_XDECREF(code);
+    return from;
+}
+
+static PyObject *
+core_seal_sqlite(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *authorizer, *trampoline;
+    if (g_sqlite_sealed || g_installed) {
+        return PyBool_FromLong(g_sqlite_sealed); /* once, and only while installing */
+    }
+    if (!PyArg_ParseTuple(args, "OO:seal_sqlite", &authorizer, &trampoline)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(authorizer) || !PyFunction_Check(trampoline)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "seal_sqlite(authorizer, trampoline): a callable and a function");
+        return NULL;
+    }
+    g_sqlite_authorizer = Py_NewRef(authorizer);
+    g_sqlite_trampoline = Py_NewRef(trampoline);
+    g_sqlite_trampoline_code = Py_NewRef(PyFunction_GET_CODE(trampoline));
+    g_sqlite_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
      "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
@@ -6401,6 +6877,10 @@ static PyMethodDef core_methods[] = {
     {"seal_resolvers", core_seal_resolvers, METH_VARARGS,
      "seal_resolvers(getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr) -> bool:"
      " before install, once: an ASCII str host is handed to them as bytes (no codec runs)."},
+    {"seal_sqlite", core_seal_sqlite, METH_VARARGS,
+     "seal_sqlite(authorizer, trampoline) -> bool: before install, once: SQLite connections are"
+     " guarded in C (the authorizer installed at the thread's next profile event; trampoline is"
+     " what sys.getprofile() shows meanwhile)."},
     {"seal_clock", core_seal_clock, METH_VARARGS,
      "seal_clock(time.clock_settime, time.clock_settime_ns) -> bool: before install, once: each"
      " raises time.clock_settime (the clock id) first."},

@@ -56,6 +56,7 @@ __all__ = [
     "seal_resolvers",
     "seal_socket_addresses",
     "seal_spawn_env",
+    "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
 ]
@@ -125,5 +126,6 @@ seal_socket_addresses = _impl.seal_socket_addresses
 seal_process_calls = _impl.seal_process_calls
 seal_resolvers = _impl.seal_resolvers
 seal_clock = _impl.seal_clock
+seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -70,6 +70,7 @@ __all__ = [
     "seal_resolvers",
     "seal_socket_addresses",
     "seal_spawn_env",
+    "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
 ]
@@ -2183,6 +2184,19 @@ def seal_process_calls(
     Example
     -------
     >>> seal_process_calls(None, None, None, None, (None, None, None, None))
+    False
+    """
+    return False
+
+
+def seal_sqlite(authorizer: Any, trampoline: Any) -> bool:
+    """The native core guards SQLite connections itself (``sqlite3.connect/handle`` and the
+    thread's next profile event answered in C); the Python core leaves both to the hook's
+    handlers (:mod:`sandbox.runtime.sqlite_guard`): always ``False``.
+
+    Example
+    -------
+    >>> seal_sqlite(None, None)
     False
     """
     return False

@@ -394,7 +394,7 @@ def install_hook(
     del installer
     finders = tuple(sys.meta_path)
     build = frozen(_build)
-    names, callback, guard = build(
+    names, callback, guard, sqlite_parts = build(
         mode=mode,
         policy=policy,
         roots=roots,
@@ -470,6 +470,11 @@ def install_hook(
     # the native core raises the name's resolve event first (the Python core cannot: a
     # documented limit), so a lookup -- a DNS query out -- follows a decision, as everywhere.
     frozen(core).seal_socket_addresses(sys.modules["_socket"].socket)
+    # Every SQLite connection's authorizer, installed by the native core itself: its two steps
+    # (the connection's event, the thread's next profile event) need no callback; the Python
+    # core runs them in the hook's handlers (sqlite_guard.py), which are the native core's
+    # too for anything it does not answer.
+    frozen(core).seal_sqlite(*sqlite_parts)
     # A system clock (CLOCK_REALTIME: the host's) is set with no event either.
     time_module = sys.modules.get("time")
     frozen(core).seal_clock(
@@ -746,7 +751,7 @@ def _build(
     aws_codes: frozenset[CodeType],
     resolver_code: CodeType,
     wrapper_cells: list[tuple[Any, Any]],
-) -> tuple[frozenset[str], Callable[..., Any], Any]:
+) -> tuple[frozenset[str], Callable[..., Any], Any, tuple[Any, Callable[..., Any]]]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
     state: dict[str, Any] = {"invocations": 0, "init_failed": False, "quiet": 0, "active": False}
@@ -776,7 +781,7 @@ def _build(
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
-    handlers, sqlite_decider, end_of_invocation = _control(
+    handlers, sqlite_decider, end_of_invocation, sqlite_parts = _control(
         status,
         state,
         current,
@@ -967,7 +972,7 @@ def _build(
     forget_below = paths.forget_below
     forget_cached_paths = paths.forget_cached_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
-    return names, callback, guard
+    return names, callback, guard, sqlite_parts
 
 
 def _module_verdicts(policy: Policy) -> Callable[[str, str], None]:
@@ -1334,11 +1339,15 @@ def _control(
     violate: Callable[..., SandboxViolation | None],
     check: Callable[[str, str, str, Any], SandboxViolation | None],
 ) -> tuple[
-    dict[str, Callable[[tuple[Any, ...], Any], Any]], Callable[..., Any], Callable[[], None]
+    dict[str, Callable[[tuple[Any, ...], Any], Any]],
+    Callable[..., Any],
+    Callable[[], None],
+    tuple[Any, Callable[..., Any]],
 ]:
     """The control events: honoured only when raised by the control code (the bootstrap's).
-    Also returns the sealed SQLite authorizer and the end of an invocation (for the ends the
-    core answered itself)."""
+    Also returns the sealed SQLite authorizer, the end of an invocation (for the ends the
+    core answered itself), and what the native core guards SQLite connections with (the
+    authorizer it installs, the trampoline a profiler sees)."""
     protected_names = PROTECTED_ATTRIBUTES
     control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
@@ -1564,7 +1573,9 @@ def _control(
         "sqlite3.connect/handle": on_sqlite_handle,
         SQLITE_FLUSH_EVENT: on_sqlite_flush,
     }
-    return handlers, sealed_authorizer, end_of_invocation
+    # (the native core guards connections itself: what it installs, and what a profiler sees)
+    sqlite_parts = (installed_authorizer, sealed_trampoline)
+    return handlers, sealed_authorizer, end_of_invocation, sqlite_parts
 
 
 def _import_guard() -> Any:

@@ -30,7 +30,8 @@ Limits, stated plainly:
   Python's statement cache may run the same prepared ``ATTACH`` again after a ``chdir``.
 - Between ``connect()`` and the next profile event of the creating thread, another thread
   holding the connection could run a statement unguarded. A C-level profile function active at
-  that moment (``cProfile`` on Python 3.11 and older) cannot be put back and is switched off.
+  that moment (``cProfile`` on Python 3.11 and older) cannot be put back from Python and is
+  switched off (the native core, which runs these steps in C, puts it back).
   Code that clears the profile slot inside that window (a later audit hook at the same event)
   leaves the connection unguarded until the thread's next connection arms the install again.
 """

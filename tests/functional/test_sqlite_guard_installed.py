@@ -1,0 +1,214 @@
+"""The SQLite guard as the installed sandbox runs it, on both cores (one subprocess per case).
+
+The native core guards each connection in C (its ``sqlite3.connect/handle`` event and the
+thread's next profile event, no callback); the Python core runs :mod:`sandbox.runtime.sqlite_guard`
+in the hook's handlers. Both must refuse the same statements and leave the same profile
+function in place; where they differ (a C profiler put back), the test says which does what.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Child, RunChild, profile_doc
+
+HARNESS = """
+import json, os, sqlite3, sys
+import sandbox
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="profile.json")
+mark_invoke_phase()
+OUT = {}
+def attempt(label, fn):
+    try:
+        fn()
+        OUT[label] = "ok"
+    except sqlite3.DatabaseError as exc:
+        OUT[label] = type(exc).__name__ + ": " + str(exc)
+    except PermissionError as exc:
+        OUT[label] = "REFUSED " + str(getattr(exc, "category", "?"))
+"""
+
+DENIED = "DatabaseError: not authorized"
+
+
+def _run(
+    child: RunChild,
+    tmp_path: Path,
+    core: str,
+    code: str,
+    trace: bool = False,
+    mode: str = "enforce",
+) -> Child:
+    (tmp_path / "allowed").mkdir(exist_ok=True)
+    (tmp_path / "outside").mkdir(exist_ok=True)
+    rules: dict[str, list[dict[str, Any]]] = {
+        "files": [{"action": "write", "target": "{task}/allowed/**", "phase": "any"}]
+    }
+    if trace:
+        rules["code"] = [{"action": "trace", "target": "**", "phase": "any"}]
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(HARNESS.replace('"enforce"', repr(mode)) + code + '\nprint("OUT", json.dumps(OUT))\n', env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _out(result: Child) -> dict[str, Any]:
+    line = next(line for line in result.lines if line.startswith("OUT "))
+    return dict(json.loads(line[4:]))
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_every_connection_gets_the_authorizer_before_its_first_statement(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the sandbox in enforce, writes allowed under allowed/ only
+    code = """
+class Eager(sqlite3.Connection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.execute("ATTACH 'outside/eager.db' AS e")
+attempt("eager", lambda: sqlite3.connect(":memory:", factory=Eager))
+attempt("chained", lambda: sqlite3.connect(":memory:").execute("ATTACH 'outside/c.db' AS c"))
+db = sqlite3.connect(":memory:")
+attempt("inside", lambda: db.execute("ATTACH 'allowed/in.db' AS i"))
+attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
+attempt("vacuum", lambda: db.execute("VACUUM INTO 'outside/v.db'"))
+sqlite3.connect(":memory:").close()
+closed = sqlite3.connect(":memory:"); closed.close()
+attempt("forged", lambda: sys.audit("sqlite3.connect/handle", closed))
+OUT["profile-after"] = sys.getprofile() is None
+"""
+    # WHEN a factory class attaches in its own __init__, a connection is used in one
+    # expression, another attaches in and out, one is closed at once, and a closed one is
+    # handed to a forged event
+    result = _run(child, tmp_path, core, code)
+    out = _out(result)
+    # THEN every ATTACH outside is refused before SQLite opens anything, inside works, the
+    # forged event changes nothing, and no profile function is left behind
+    assert out["eager"] == DENIED and out["chained"] == DENIED, out
+    assert out["inside"] == "ok" and out["outside"] == DENIED, out
+    assert out["vacuum"].startswith("DatabaseError"), out
+    assert out["forged"] == "ok" and out["profile-after"] is True, out
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == []
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_python_profiler_is_put_back_and_handed_the_event(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function allowed to profile, with its own Python profile function set
+    code = """
+PROFILED = []
+def app_profiler(frame, event, arg):
+    PROFILED.append((event, frame.f_code.co_name))
+sys.setprofile(app_profiler)
+def marker():
+    return 1
+db = sqlite3.connect(":memory:")
+marker()
+OUT["window"] = sys.getprofile() is app_profiler
+attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
+sys.setprofile(None)
+OUT["marker-seen"] = ["call", "marker"] in [list(p) for p in PROFILED]
+"""
+    # WHEN a connection is made and the next call runs
+    out = _out(_run(child, tmp_path, core, code, trace=True))
+    # THEN the application's profiler is back at once, saw that very call, and the
+    # connection is guarded
+    assert out == {"window": True, "outside": DENIED, "marker-seen": True}, out
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_what_a_later_hook_sees_in_the_window_leads_nowhere_and_can_be_set_again(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN alert mode (a later audit hook is allowed there, reported) and a hook that, at a
+    # connection's event, reads the profile slot and sets what it read again (the
+    # save-and-restore idiom of profilers and debuggers)
+    code = """
+seen = []
+def later(event, args):
+    if event == "sqlite3.connect/handle":
+        one_shot = sys.getprofile()
+        seen.append((type(one_shot).__name__, sorted(getattr(one_shot, "__globals__", {}))))
+        sys.setprofile(one_shot)
+sys.addaudithook(later)
+db = sqlite3.connect(":memory:")
+attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
+OUT["seen"] = seen
+OUT["after"] = sys.getprofile() is None
+"""
+    # WHEN a connection is made, then attaches outside the allowed folder
+    result = _run(child, tmp_path, core, code, trace=True, mode="alert")
+    out = _out(result)
+    # THEN the hook held the sandbox's sealed one-shot function (no globals but its
+    # builtins); set again, it still installs the authorizer (the ATTACH is reported), and
+    # nothing is left in the profile slot
+    assert out["seen"] == [["function", ["__builtins__"]]], out
+    assert out["after"] is True, out
+    assert any(
+        f["category"] == "files" and f["target"].endswith("/outside/o.db") for f in result.findings
+    ), result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_error_classes_changed_in_the_window_fail_closed(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a connection just made, and SQLite's OperationalError given an __init__ of the
+    # function's before any call (an attribute store raises no profile event)
+    code = """
+from sandbox.runtime import core
+inside = []
+db = sqlite3.connect(":memory:"); sqlite3.OperationalError.__init__ = lambda self, *a: inside.append(core.inside())
+try:
+    db.execute("ATTACH 'outside/o.db' AS o")
+    OUT["statement"] = "ok"
+except PermissionError as exc:
+    OUT["statement"] = "REFUSED " + type(exc).__name__
+del sqlite3.OperationalError.__init__
+attempt("later", lambda: db.execute("ATTACH 'outside/p.db' AS p"))
+OUT["ran-inside"] = [was for was in inside if was]
+"""
+    # WHEN the connection's first statement runs (the next profile event)
+    result = _run(child, tmp_path, core, code)
+    out = _out(result)
+    # THEN it is refused (the guard will not call into SQLite with such classes: every call
+    # fails until they are as SQLite made them) and reported; the class's code never ran inside
+    # the hook; put back, the next statement finds the connection guarded
+    assert out["statement"] == "REFUSED PermissionViolation", out
+    assert out["later"] == DENIED and out["ran-inside"] == [], out
+    assert any(f.get("type") == "sandbox.error" for f in result.records), result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_c_profiler_active_at_connect(child: RunChild, tmp_path: Path, core: str) -> None:
+    # GIVEN a function allowed to profile, running cProfile (a C-level profile function)
+    code = """
+import cProfile, pstats, io
+def after():
+    return 2
+profiler = cProfile.Profile()
+profiler.enable()
+db = sqlite3.connect(":memory:")
+after()
+profiler.disable()
+stats = pstats.Stats(profiler, stream=io.StringIO())
+OUT["after-profiled"] = any(k[2] == "after" for k in stats.stats)
+attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
+"""
+    # WHEN a connection is made while it runs, then another function is called
+    out = _out(_run(child, tmp_path, core, code, trace=True))
+    # THEN the connection is guarded on both cores; the native core puts cProfile back (it
+    # profiles the next call), the Python core cannot put a C profiler back and switches it
+    # off (a stated limit of sqlite_guard.py)
+    assert out["outside"] == DENIED, out
+    assert out["after-profiled"] is (core == "native"), out
