@@ -1221,7 +1221,11 @@ def _decider(
             identity = identity_for_cache(target)
             if identity is None and not lexists(target):
                 # A name that does not exist, with no identity to check it by: not kept (it
-                # may be made with no audit event -- os.mkfifo -- as something else).
+                # may be made with no audit event -- os.mkfifo -- as something else). A rule's
+                # glob that covers it still covers its siblings: the core answers the next
+                # call's new name (/tmp/receipt-<uuid>.json), after its own lstat of it.
+                if not learn:
+                    remember_patterns(action, target, ph)
                 return
             open_cache_add(args, identity)
             if learn:

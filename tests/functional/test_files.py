@@ -1484,3 +1484,62 @@ print("leaked", leaked)
     result = child(code, env=env)
     # THEN no answer kept during the race reads the secret afterwards
     assert result.lines == ["leaked 0"], result.stderr
+
+
+PLANT_RECEIPT = "ln -s ../data/secret.txt out/receipt-9.json"
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_new_names_a_glob_covers_are_answered_from_the_first_and_a_link_there_is_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that writes a new file per call (out/receipt-<n>.json), reads it back
+    # and removes it, with rules for exactly that name pattern; the first call's write is of
+    # a name that does not exist yet, and from it the core answers the next calls' names
+    # (a pattern verdict: each new name still looked at with one lstat)
+    _setup(tmp_path)
+    files = [{"action": a, "target": "{task}/out/receipt-*.json"} for a in ("read", "write")]
+    profile = profile_doc(
+        files=files,
+        processes=[{"action": "exec", "target": "/bin/sh", "argv": ["-c", PLANT_RECEIPT]}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    body = f"""
+import subprocess
+def receipt(n):
+    name = task + "/out/receipt-" + str(n) + ".json"
+    with open(name, "w") as handle:
+        handle.write("{{}}")
+    with open(name, "rb") as handle:
+        handle.read()
+    os.remove(name)
+for n in range(3):
+    attempt("receipt" + str(n), lambda: receipt(n))
+attempt("other_name", lambda: open(task + "/out/other.json", "w").write("x"))
+# WHEN names the glob covers lead to the data folder: a link made with an audited call...
+os.symlink(task + "/data/secret.txt", task + "/out/receipt-link.json")
+attempt("link_read", lambda: open(task + "/out/receipt-link.json").read())
+attempt("link_write", lambda: open(task + "/out/receipt-link.json", "w").write("x"))
+# ...and one a child process planted
+subprocess.run(["/bin/sh", "-c", {PLANT_RECEIPT!r}], check=True)
+attempt("planted_read", lambda: open(task + "/out/receipt-9.json").read())
+attempt("planted_write", lambda: open(task + "/out/receipt-9.json", "w").write("x"))
+attempt("after_child", lambda: receipt(3))
+"""
+    result = child(
+        ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN every call's new name works, a name the glob does not cover is refused, and every
+    # link to the data folder is refused, whether made before or after a child ran
+    assert result.lines == [
+        "receipt0 done",
+        "receipt1 done",
+        "receipt2 done",
+        "other_name blocked",
+        "link_read blocked",
+        "link_write blocked",
+        "planted_read blocked",
+        "planted_write blocked",
+        "after_child done",
+    ], result.stderr
+    assert (tmp_path / "data" / "secret.txt").read_text() == "secret"
