@@ -3162,6 +3162,243 @@ quiet_end_answered(PyObject *args)
     return control;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Network verdicts: a socket's creation and a connect to an address literal (enforce)     */
+/*
+ * The callback's answer to `socket.__new__` is a pure function of the family, the type (its
+ * SOCK_NONBLOCK / SOCK_CLOEXEC flags aside) and the phase -- unless socket.py's constructor is
+ * wrapping a descriptor it was given (fileno), which is an adoption, decided apart. Its answer
+ * to `socket.connect` of an AF_INET/AF_INET6 socket to (literal, port), the literal as
+ * canonical text, is a function of the family, the literal, the port and the phase: the
+ * decision cache keeps it for good once allowed (an address allowed through a name it was
+ * resolved from included). After the hook allowed one in enforce, network_verdict_add keeps
+ * it here; a later event with the same values is answered with no callback:
+ *   - socket.__new__: exact int family and type, neither negative (a negative one adopts a
+ *     descriptor), raised from code that is not socket.py's socket.__init__ -- or from it with
+ *     its local `fileno` None (read from the frame's slots);
+ *   - socket.connect: an instance of _socket.socket (its family read from the C member), an
+ *     exact 2-tuple of an exact ASCII str and an exact int.
+ * At most NET_VERDICT_LIMIT (a full table drops its oldest); cache_clear drops them. */
+#define NET_VERDICT_LIMIT 64
+#define NET_HOST_MAX 64
+
+typedef struct {
+    int used;
+    int connect; /* 0: socket.__new__, 1: socket.connect */
+    int phase;
+    long family;
+    long value; /* the type (masked), or the port */
+    size_t host_len;
+    char host[NET_HOST_MAX + 1];
+} net_verdict;
+
+static net_verdict g_net[NET_VERDICT_LIMIT];
+static size_t g_net_count, g_net_next;
+static long g_sock_type_mask = ~(long)(SOCK_NONBLOCK | SOCK_CLOEXEC); /* (as the decoder) */
+static PyObject *g_socket_init_code; /* socket.py's socket.__init__ code (strong) */
+static PyTypeObject *g_sock_type;    /* _socket.socket (seal_socket_addresses) */
+static PyMemberDef *g_sock_family;   /* its `family` member */
+static PyObject *g_fileno_name;      /* "fileno" */
+
+static PyObject *core_frame_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *refuse(const char *what);
+
+static void
+net_clear_all(void)
+{
+    memset(g_net, 0, sizeof(g_net));
+    g_net_count = 0;
+    g_net_next = 0;
+}
+
+/* The key of a network event's arguments: 1 with the fields set, 0 when not a kind the table
+ * holds. No method of any argument runs (exact types; the family from the C member). */
+static int
+net_key_of(int connect, PyObject *args, long *family, long *value, const char **host,
+           Py_ssize_t *host_len)
+{
+    if (!PyTuple_CheckExact(args)) {
+        return 0;
+    }
+    int overflow = 0;
+    if (!connect) {
+        if (PyTuple_GET_SIZE(args) < 3 || !PyLong_CheckExact(PyTuple_GET_ITEM(args, 1)) ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(args, 2))) {
+            return 0;
+        }
+        *family = PyLong_AsLongAndOverflow(PyTuple_GET_ITEM(args, 1), &overflow);
+        if (overflow || *family < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        long kind = PyLong_AsLongAndOverflow(PyTuple_GET_ITEM(args, 2), &overflow);
+        if (overflow || kind < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        *value = kind & g_sock_type_mask;
+        *host = "";
+        *host_len = 0;
+        return 1;
+    }
+    if (PyTuple_GET_SIZE(args) != 2 || g_sock_type == NULL || g_sock_family == NULL) {
+        return 0;
+    }
+    PyObject *sock = PyTuple_GET_ITEM(args, 0);
+    PyObject *address = PyTuple_GET_ITEM(args, 1);
+    if (!PyObject_TypeCheck(sock, g_sock_type) || !PyTuple_CheckExact(address) ||
+        PyTuple_GET_SIZE(address) != 2 || !PyLong_CheckExact(PyTuple_GET_ITEM(address, 1))) {
+        return 0;
+    }
+    int plain = ascii_of(PyTuple_GET_ITEM(address, 0), host, host_len);
+    if (plain != 1 || *host_len < 1 || *host_len > NET_HOST_MAX) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    PyObject *member = PyMember_GetOne((const char *)sock, g_sock_family);
+    if (member == NULL || !PyLong_CheckExact(member)) {
+        Py_XDECREF(member);
+        PyErr_Clear();
+        return 0;
+    }
+    *family = PyLong_AsLongAndOverflow(member, &overflow);
+    Py_DECREF(member);
+    if (overflow || (*family != AF_INET && *family != AF_INET6)) {
+        PyErr_Clear();
+        return 0;
+    }
+    *value = PyLong_AsLongAndOverflow(PyTuple_GET_ITEM(address, 1), &overflow);
+    if (overflow) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static const net_verdict *
+net_find(int connect, int phase, long family, long value, const char *host, size_t host_len)
+{
+    for (size_t i = 0; i < NET_VERDICT_LIMIT; i++) {
+        const net_verdict *v = &g_net[i];
+        if (v->used && v->connect == connect && v->phase == phase && v->family == family &&
+            v->value == value && v->host_len == host_len &&
+            memcmp(v->host, host, host_len) == 0) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Whether socket.py's constructor raised this socket.__new__ with a descriptor to wrap (its
+ * local `fileno` not None): an adoption, which the callback decides. */
+static int
+socket_adopting(void)
+{
+    if (g_socket_init_code == NULL) {
+        return 1; /* (no verdict is kept without it) */
+    }
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed */
+    if (frame == NULL) {
+        return 0;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int constructor = (PyObject *)code == g_socket_init_code;
+    Py_DECREF(code);
+    if (!constructor) {
+        return 0;
+    }
+    PyObject *args[2] = {(PyObject *)frame, g_fileno_name};
+    PyObject *fileno = core_frame_local(NULL, args, 2);
+    if (fileno == NULL) {
+        PyErr_Clear();
+        return 1;
+    }
+    int given = fileno != Py_None;
+    Py_DECREF(fileno);
+    return given;
+}
+
+/* The callback's answer to this socket.__new__ or socket.connect is known: see above. */
+static int
+net_answered(int connect, PyObject *args, int phase)
+{
+    long family, value;
+    const char *host;
+    Py_ssize_t host_len;
+    if (!net_key_of(connect, args, &family, &value, &host, &host_len)) {
+        return 0;
+    }
+    if (net_find(connect, phase, family, value, host, (size_t)host_len) == NULL) {
+        return 0;
+    }
+    return connect || !socket_adopting();
+}
+
+static PyObject *
+core_network_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *event, *event_args, *socket_init;
+    if (!PyArg_ParseTuple(args, "UOO:network_verdict_add", &event, &event_args, &socket_init)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_site("core.network_verdict_add")) {
+        return refuse("network_verdict_add");
+    }
+    int connect;
+    if (PyUnicode_CompareWithASCIIString(event, "socket.__new__") == 0) {
+        connect = 0;
+        if (!PyCode_Check(socket_init)) {
+            Py_RETURN_FALSE; /* socket.py not loaded: an adoption could not be told apart */
+        }
+        if (g_socket_init_code != NULL && g_socket_init_code != socket_init) {
+            Py_RETURN_FALSE; /* (one constructor for good: the first the hook named) */
+        }
+    }
+    else if (PyUnicode_CompareWithASCIIString(event, "socket.connect") == 0) {
+        connect = 1;
+    }
+    else {
+        Py_RETURN_FALSE;
+    }
+    long family, value;
+    const char *host;
+    Py_ssize_t host_len;
+    if (!net_key_of(connect, event_args, &family, &value, &host, &host_len) ||
+        !decision_phase_holds()) {
+        Py_RETURN_FALSE;
+    }
+    int phase = invoke_now();
+    if (net_find(connect, phase, family, value, host, (size_t)host_len) != NULL) {
+        Py_RETURN_TRUE;
+    }
+    if (!connect && g_socket_init_code == NULL) {
+        if (g_fileno_name == NULL) {
+            g_fileno_name = PyUnicode_InternFromString("fileno");
+            if (g_fileno_name == NULL) {
+                return NULL;
+            }
+        }
+        g_socket_init_code = Py_NewRef(socket_init);
+    }
+    net_verdict *v = &g_net[g_net_next]; /* full: the oldest goes */
+    g_net_next = (g_net_next + 1) % NET_VERDICT_LIMIT;
+    if (!v->used) {
+        g_net_count++;
+    }
+    v->used = 1;
+    v->connect = connect;
+    v->phase = phase;
+    v->family = family;
+    v->value = value;
+    v->host_len = (size_t)host_len;
+    memcpy(v->host, host, (size_t)host_len);
+    v->host[host_len] = '\0';
+    Py_RETURN_TRUE;
+}
+
 /* SQLite connections guarded in C (seal_sqlite; see that section for the steps). */
 typedef struct {
     PyObject *waiting;      /* list: connections waiting for their authorizer (strong) */
@@ -3291,6 +3528,11 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 'c' && g_compile_count > 0 && strcmp(event, "compile") == 0 &&
         compile_answered(args, invoke_now())) {
         return 0; /* allowed before: the same source, file name and compiling code */
+    }
+    if (event[0] == 's' && g_net_count > 0 && event[1] == 'o' &&
+        (strcmp(event, "socket.__new__") == 0 || strcmp(event, "socket.connect") == 0) &&
+        net_answered(event[7] == 'c', args, invoke_now())) {
+        return 0; /* allowed before: the same socket kind, or the same address literal */
     }
     if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
         return 0; /* the callback's answer: no module runs */
@@ -3640,6 +3882,7 @@ core_cache_clear(PyObject *self, PyObject *unused)
     modv_clear_all(); /* verdicts are decisions too */
     exec_clear_all();
     compile_clear_all();
+    net_clear_all();
     Py_RETURN_NONE;
 }
 
@@ -5724,6 +5967,17 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
         Py_RETURN_FALSE;
     }
     g_sock_getsockname = Py_NewRef(getsockname);
+    PyObject *family_name = PyUnicode_InternFromString("family");
+    if (family_name == NULL) {
+        return NULL;
+    }
+    PyObject *family = _PyType_Lookup((PyTypeObject *)type, family_name);
+    Py_DECREF(family_name);
+    if (family != NULL && Py_IS_TYPE(family, &PyMemberDescr_Type)) {
+        /* (the network verdicts' connects: the family read as the decoder reads it) */
+        g_sock_family = ((PyMemberDescrObject *)family)->d_member;
+        g_sock_type = (PyTypeObject *)Py_NewRef(type);
+    }
     for (int i = 0; i < SOCK_METHODS; i++) {
         g_sock_original[i] = defs[i]->ml_meth;
         defs[i]->ml_meth = sealed[i];
@@ -6877,6 +7131,11 @@ static PyMethodDef core_methods[] = {
     {"seal_resolvers", core_seal_resolvers, METH_VARARGS,
      "seal_resolvers(getaddrinfo, gethostbyname, gethostbyname_ex, gethostbyaddr) -> bool:"
      " before install, once: an ASCII str host is handed to them as bytes (no codec runs)."},
+    {"network_verdict_add", core_network_verdict_add, METH_VARARGS,
+     "network_verdict_add(event, args, socket_init) -> bool: only inside the callback, from the"
+     " sandbox's own code (enforce): answer later socket.__new__ events of this family and type"
+     " (socket_init: socket.py's socket.__init__ code, whose fileno-wrapping calls go to the"
+     " callback) or socket.connect events to this address literal, in this phase."},
     {"seal_sqlite", core_seal_sqlite, METH_VARARGS,
      "seal_sqlite(authorizer, trampoline) -> bool: before install, once: SQLite connections are"
      " guarded in C (the authorizer installed at the thread's next profile event; trampoline is"

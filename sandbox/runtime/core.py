@@ -43,6 +43,7 @@ __all__ = [
     "mode",
     "module_packages_add",
     "module_verdict_add",
+    "network_verdict_add",
     "open_cache_add",
     "open_cache_clear",
     "open_cache_forget",
@@ -102,6 +103,7 @@ compile_verdict_add = _impl.compile_verdict_add
 changes = _impl.changes
 changes_elsewhere = _impl.changes_elsewhere
 module_verdict_add = _impl.module_verdict_add
+network_verdict_add = _impl.network_verdict_add
 module_packages_add = _impl.module_packages_add
 import_known = _impl.import_known
 open_cache_clear = _impl.open_cache_clear

@@ -57,6 +57,7 @@ __all__ = [
     "mode",
     "module_packages_add",
     "module_verdict_add",
+    "network_verdict_add",
     "open_cache_add",
     "open_cache_clear",
     "open_cache_forget",
@@ -111,6 +112,15 @@ _lstat = __import__("os").lstat
 _fstat = __import__("os").fstat
 _readlink = __import__("os").readlink
 _inet_pton = __import__("_socket").inet_pton
+_SOCKET_TYPE = __import__("_socket").socket
+_sock_family = _SOCKET_TYPE.__dict__["family"].__get__  # the C member: a raw int
+# (a socket's type without its SOCK_NONBLOCK / SOCK_CLOEXEC flags, as the decoder masks it)
+_SOCK_TYPE_MASK = ~(
+    getattr(__import__("_socket"), "SOCK_NONBLOCK", 0)
+    | getattr(__import__("_socket"), "SOCK_CLOEXEC", 0)
+)
+NET_VERDICT_LIMIT = 64
+NET_HOST_MAX = 64
 _IP_FAMILIES = (__import__("_socket").AF_INET, __import__("_socket").AF_INET6)
 _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
@@ -949,6 +959,10 @@ def install(
     _execs: dict[tuple[Any, str], tuple[int, ...]] = {}  # exec verdicts: (key, phase) → identity
     # compile verdicts (the native core's compile_verdict): (code, source, file name, phase)
     _compiles: list[tuple[Any, Any, str, str]] = []
+    # network verdicts (the native core's net_verdict): (connect, phase, family, value, host);
+    # and socket.py's socket.__init__ code, once one is kept
+    _nets: dict[tuple[bool, str, int, int, str], None] = {}
+    _socket_init: list[Any] = []
     _changes = [0]  # audited name changes seen (see changes())
     _in_flight: set[int] = set()  # threads with a change in flight (see changes_elsewhere())
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
@@ -1176,6 +1190,18 @@ def install(
                     and held_name == args[1]
                 ):
                     return  # the native core's compile_answered
+        if (event == "socket.__new__" or event == "socket.connect") and _nets:
+            connect = event == "socket.connect"
+            net_key = _net_key(connect, args)
+            if (
+                net_key is not None
+                and (connect, _phase_now(), *net_key) in _nets
+                and (
+                    connect
+                    or not (code is _socket_init[0] and frame_local(frame, "fileno") is not None)
+                )
+            ):
+                return  # the native core's net_answered
         if (
             not depth
             and event == "os.listdir"
@@ -1318,6 +1344,7 @@ def install(
         _modv.clear()  # verdicts are decisions too
         _execs.clear()
         _compiles.clear()
+        _nets.clear()
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller("open_cache_add"):
@@ -1520,6 +1547,28 @@ def install(
         _compiles.append(entry)
         return True
 
+    def _network_verdict_add(event: Any, args: Any, socket_init: Any) -> bool:
+        if not _local.depth or not _is_own_caller("network_verdict_add"):
+            raise _refuse("network_verdict_add")
+        if type(event) is not _str:
+            raise _TypeError("network_verdict_add: event must be str")
+        connect = event == "socket.connect"
+        if not connect:
+            if event != "socket.__new__" or type(socket_init) is not _CodeType:
+                return False
+            if _socket_init and _socket_init[0] is not socket_init:
+                return False  # (one constructor for good: the first the hook named)
+        net_key = _net_key(connect, args)
+        if net_key is None or _phase_now() != _local.decision_phase:
+            return False
+        if not connect and not _socket_init:
+            _socket_init.append(socket_init)
+        entry = (connect, _phase_now(), *net_key)
+        if entry not in _nets and len(_nets) >= NET_VERDICT_LIMIT:
+            del _nets[next(iter(_nets))]  # full: the oldest goes (as the native core)
+        _nets[entry] = None
+        return True
+
     def _take_loaded() -> tuple[str, ...] | None:
         if not _local.depth or not _is_own_caller("loaded_sources"):
             raise _refuse("loaded_sources")
@@ -1550,6 +1599,7 @@ def install(
         pattern_verdict_add=_pattern_verdict_add,
         exec_verdict_add=_exec_verdict_add,
         compile_verdict_add=_compile_verdict_add,
+        network_verdict_add=_network_verdict_add,
         changes=lambda: _changes[0],
         changes_elsewhere=_others_in_flight,
         module_verdict_add=_module_verdict_add,
@@ -1953,6 +2003,66 @@ def compile_verdict_add(args: tuple[Any, ...], code: CodeType) -> bool:
     if not _api:
         raise _refuse("compile_verdict_add")
     return bool(_api["compile_verdict_add"](args, code))
+
+
+def _net_key(connect: bool, args: Any) -> tuple[int, int, str] | None:
+    """(family, type or port, host) of a ``socket.__new__`` or ``socket.connect`` the network
+    verdicts hold, or None (exact types only; the family read from the C member)."""
+    if type(args) is not tuple:
+        return None
+    if not connect:
+        if len(args) < 3 or type(args[1]) is not int or type(args[2]) is not int:
+            return None
+        if args[1] < 0 or args[2] < 0:
+            return None  # (a negative one adopts a descriptor)
+        return (args[1], args[2] & _SOCK_TYPE_MASK, "")
+    if len(args) != 2 or not isinstance(args[0], _SOCKET_TYPE):
+        return None
+    address = args[1]
+    if type(address) is not tuple or len(address) != 2 or type(address[1]) is not int:
+        return None
+    host = address[0]
+    if type(host) is not str or not 0 < len(host) <= NET_HOST_MAX or not host.isascii():
+        return None
+    family = _sock_family(args[0])
+    if type(family) is not int or family not in _IP_FAMILIES:
+        return None
+    return (family, address[1], host)
+
+
+def network_verdict_add(event: str, args: tuple[Any, ...], socket_init: Any) -> bool:
+    """Answer later ``socket.__new__`` or ``socket.connect`` events with these values in the
+    hook (network verdicts).
+
+    Only from the sandbox's own code inside the callback, after the hook allowed the event in
+    enforce. ``socket.__new__``: the same exact-int family and type (its ``SOCK_NONBLOCK`` and
+    ``SOCK_CLOEXEC`` flags aside, neither negative) in the same phase, raised from code that
+    is not ``socket_init`` (socket.py's ``socket.__init__``, which must be given) or from it
+    with its local ``fileno`` None: a descriptor it wraps is an adoption, decided by the
+    callback. ``socket.connect``: a ``_socket.socket`` of family ``AF_INET`` or ``AF_INET6``
+    (read from the C member) to an exact 2-tuple of the same exact ASCII ``str`` and exact
+    ``int``, in the same phase (the hook keeps only an address literal in canonical text).
+    At most 64 (a full table drops its oldest); :func:`cache_clear` drops them.
+
+    Returns
+    -------
+    bool
+        Whether it was kept (``False``: not a kind the table holds, no ``socket_init`` for a
+        socket, or the phase moved since the decision started).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> network_verdict_add("socket.connect", (sock, ("127.0.0.1", 80)), None)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("network_verdict_add")
+    return bool(_api["network_verdict_add"](event, args, socket_init))
 
 
 def module_packages_add(names: tuple[str, ...] | frozenset[str]) -> int:

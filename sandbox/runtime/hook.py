@@ -29,6 +29,7 @@ from .address_book import REAL_RESOLVERS, RESOLVED_EVENT, remember
 from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
 from .decoders import files as files_module
+from .decoders import network as network_decoders
 from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
@@ -142,6 +143,8 @@ SQLITE_FOLDER = "folder"  # the event's second argument for a PRAGMA temp_store_
 SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 COMPILE_EVENT = "compile"
+# The events a network verdict answers in the core once allowed (see remember_network).
+NETWORK_VERDICT_EVENTS = frozenset({"socket.__new__", "socket.connect"})
 # The attribute names an ``object.__setattr__`` is decided on (rewriting a function's code or
 # defaults, an object's class, a finder): the core answers every other name itself.
 # Events refused outright when code that is not the sandbox's raises them while the hook's
@@ -206,6 +209,7 @@ OWN_SITES = (
     ("core.cache_add", "hook.py", "violate"),
     ("core.exec_verdict_add", "hook.py", "remember_exec"),
     ("core.compile_verdict_add", "hook.py", "callback"),
+    ("core.network_verdict_add", "hook.py", "remember_network"),
     ("core.module_verdict_add", "hook.py", "remember_module"),
     ("core.module_packages_add", "hook.py", "remember_module"),
     ("core.open_cache_add", "hook.py", "remember_open"),
@@ -409,6 +413,7 @@ def install_hook(
         finders=finders,
         start_phase=start_phase,
         frozen_decoders=frozen(decoders_package).DECODERS,
+        socket_init=frozen(network_decoders)._SOCKET_INIT,
         aws_codes=_aws_codes(),
         # The frozen wrappers' code (a fresh object: the original module's is not trusted).
         resolver_code=frozen(address_book)._resolver_wrapper(len, "x").__code__,
@@ -748,6 +753,7 @@ def _build(
     finders: tuple[Any, ...],
     start_phase: str,
     frozen_decoders: dict[str, Callable[..., Any]],
+    socket_init: list[CodeType],
     aws_codes: frozenset[CodeType],
     resolver_code: CodeType,
     wrapper_cells: list[tuple[Any, Any]],
@@ -928,6 +934,8 @@ def _build(
                     # Every access allowed (the site's compile rule, the source's shape): the
                     # core answers the same source and file name from the same code itself.
                     compile_verdict_add(args, caller)
+                elif event in NETWORK_VERDICT_EVENTS and mode == "enforce":
+                    remember_network(event, args, accesses)
             except Exception as exc:  # a bug of the sandbox's own (or an error of the function's)
                 forget_frames(exc)  # (first: it may be one the function holds)
                 reporter.internal_error(event, exc, invocation())
@@ -945,6 +953,30 @@ def _build(
                 return build_violation(PermissionViolation, "sandbox", "error", event)
             return None
 
+    def remember_network(event: str, args: tuple[Any, ...], accesses: list[Any]) -> None:
+        # A socket's creation (not an adoption: the decoder said "socket") or a connect to an
+        # address literal already in canonical text (the one access, its host the argument
+        # itself), allowed in enforce: the core answers the same values itself (its own
+        # checks: see core.network_verdict_add). A name, a non-canonical literal or anything
+        # else is decided here every time.
+        if len(accesses) != 1:
+            return
+        _, action, _, detail = accesses[0]
+        if event == "socket.__new__" and action == "socket":
+            init = socket_init  # (the frozen decoder's list: filled once socket.py is seen)
+            if init:
+                network_verdict_add(event, args, init[0])
+        elif (
+            event == "socket.connect"
+            and action == "connect"
+            and len(args) == 2
+            and type(args[1]) is tuple
+            and len(args[1]) == 2
+            and type(args[1][0]) is str
+            and detail == args[1][0]
+        ):
+            network_verdict_add(event, args, None)
+
     def remember_exec(args: tuple[Any, ...], accesses: list[Any]) -> None:
         # A fork_exec every access of which was allowed (enforce): when its one candidate is
         # a program judged plain, the decoder read nothing but the arguments, and the core
@@ -961,6 +993,7 @@ def _build(
     remember_module = _module_verdicts(policy)
     exec_verdict_add = core.exec_verdict_add
     compile_verdict_add = core.compile_verdict_add
+    network_verdict_add = core.network_verdict_add
     code_type = type(_plain_who.__code__)
     judged_plain = child_module.judged_plain
     cache_has = core.cache_has
@@ -1173,9 +1206,7 @@ def _decider(
             # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
             return True
         leaf = name
-        candidates = (leaf, leaf + ".py", leaf + ".pyc") + tuple(
-            leaf + suffix for suffix in extension_suffixes
-        )
+        candidates = (leaf, leaf + ".py", leaf + ".pyc", *(leaf + s for s in extension_suffixes))
         for directory in list(search_path)[:256]:
             if type(directory) is not str:
                 continue

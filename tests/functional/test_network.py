@@ -10,7 +10,9 @@ import json
 import socket
 from pathlib import Path
 
-from tests.conftest import ATTEMPT, RunChild, profile_from_observations
+import pytest
+
+from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
 
 SERVER = """
 import os, socket, threading
@@ -216,3 +218,78 @@ print(seen)
     result = child(body)
     # THEN only the name's answer is reported: a literal leaves nothing to remember
     assert result.lines == ["['localhost']"], result.stderr
+
+
+VERDICTS = (
+    ATTEMPT
+    + SERVER
+    + """
+import sandbox, sys
+from sandbox.runtime.hook import mark_invoke_phase
+sandbox.install(mode="enforce", profile="profile.json")
+def connect(address):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        s.connect(address)
+        assert s.recv(4) == b"pong"
+class Text(str):
+    pass
+class Pair(tuple):
+    pass
+donor = socket.socket()
+attempt("init-connect", lambda: connect(("127.0.0.1", PORT)))
+mark_invoke_phase()
+# WHEN the same connect repeats (the core answers it from the second on), then its neighbours
+for i in range(3):
+    attempt("invoke-connect-" + str(i), lambda: connect(("127.0.0.1", PORT)))
+attempt("other-port", lambda: connect(("127.0.0.1", PORT + 1)))
+attempt("str-subclass-host", lambda: connect((Text("127.0.0.1"), PORT)))
+attempt("tuple-subclass-address", lambda: connect(Pair(("127.0.0.1", PORT))))
+attempt("trailing-dot", lambda: sys.audit("socket.connect", socket.socket(), ("127.0.0.1.", PORT)))
+attempt("raw", lambda: sys.audit("socket.__new__", donor, socket.AF_INET, socket.SOCK_RAW, 0))
+attempt("nonblocking-stream", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK).close())
+attempt("adopt", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, donor.fileno()).detach())
+class Lying(socket.socket):
+    @property
+    def family(self):
+        return socket.AF_UNIX
+attempt("lying-family", lambda: Lying(socket.AF_INET, socket.SOCK_STREAM).connect(("127.0.0.1", PORT)))
+"""
+)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_kept_socket_and_connect_answers_hold_only_for_the_same_values(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN stream sockets allowed in any phase, and connects to the loopback service's
+    # address in the invoke phase only (the first init connect is refused)
+    port = _free_port()
+    profile = profile_doc(
+        network=[
+            {"action": "socket", "target": "inet/stream", "phase": "any"},
+            {"action": "bind", "target": "127.0.0.1:*", "phase": "any"},
+            {"action": "connect", "target": f"127.0.0.1:{port}", "phase": "invoke"},
+        ]
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    env = {"TEST_PORT": str(port), "SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(VERDICTS, env=env)
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN the kept answers hold for exactly the values allowed: another port, an address of
+    # a class of the function's, a literal not in canonical text, another socket type, an
+    # adopted descriptor and the init phase are each decided again (and refused); a host of a
+    # str subclass is decided again too (the native core's sealed connect hands the event an
+    # exact copy of its text, which is allowed; the Python core's event carries the object,
+    # which the decoder refuses); a socket class that lies about its family is judged by the
+    # C member
+    assert outcome["init-connect"].startswith("BLOCKED"), result.stdout + result.stderr
+    assert [outcome[f"invoke-connect-{i}"] for i in range(3)] == ["ALLOWED"] * 3, result.stderr
+    assert outcome["nonblocking-stream"] == "ALLOWED", outcome
+    assert outcome["lying-family"] == "ALLOWED", outcome
+    expected = "ALLOWED" if core == "native" else "BLOCKED PermissionViolation network connect"
+    assert outcome["str-subclass-host"] == expected, outcome
+    for refused in ("other-port", "tuple-subclass-address", "trailing-dot", "raw", "adopt"):
+        assert outcome[refused].startswith("BLOCKED"), (refused, outcome[refused])

@@ -55,7 +55,10 @@ def _run(
     env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
     if core == "python":
         env["SANDBOX_NATIVE"] = "off"
-    result = child(HARNESS.replace('"enforce"', repr(mode)) + code + '\nprint("OUT", json.dumps(OUT))\n', env=env)
+    result = child(
+        HARNESS.replace('"enforce"', repr(mode)) + code + '\nprint("OUT", json.dumps(OUT))\n',
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 

@@ -74,6 +74,7 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.module_verdict_add",
         "core.module_packages_add",
         "core.compile_verdict_add",
+        "core.network_verdict_add",
         "core.open_cache_add",
         "core.dir_verdict_add",
         "core.defer_quiet_ends",
