@@ -564,9 +564,11 @@ def own_site_pairs(own_codes: tuple[CodeType, ...]) -> list[tuple[str, CodeType]
     of ``own_codes`` with that function name in that module file of the runtime package
     (by the path the code was compiled with: the layer's bytecode names its install place)."""
     package = own_site_pairs.__code__.co_filename[: -len("hook.py")]
+    # Only the codes named as a site's function are placed (~50 of ~600: ~0.15 ms of init).
+    functions = {function for _, _, function in OWN_SITES}
     by_place: dict[tuple[str, str], list[CodeType]] = {}
     for code in own_codes:
-        if code.co_filename.startswith(package):
+        if code.co_name in functions and code.co_filename.startswith(package):
             place = (code.co_filename[len(package) :], code.co_name)
             by_place.setdefault(place, []).append(code)
     return [

@@ -235,3 +235,34 @@ def test_a_renamed_node_class_keeps_its_own_feature_name() -> None:
     # THEN the features carry the names the classes had at import, not the new ones
     assert "Slice" in sliced
     assert "keyword.arg:sep" in called and "alias.arg:sep" not in called
+
+
+def test_the_coding_declaration_is_read_as_pep_263s_regex_reads_it() -> None:
+    # GIVEN lines built from the pieces the declaration pattern is about (blanks, "#",
+    # "coding", ":" or "=", name characters) and a few others, in many orders
+    import random
+    import re
+
+    pattern = re.compile(shape._COOKIE_PATTERN)
+    pieces = [b" ", b"\t", b"\f", b"#", b"coding", b"cod", b"ing", b":", b"=", b"-", b".", b"_"]
+    pieces += [b"latin-1", b"utf8", b"x", b"Z9", b"\xe9", b"\x00", b"*", b"\r", b"/"]
+    pieces += [b"coding:", b"coding=", b"coding: "]  # (more lines that declare one)
+    rng = random.Random(263)
+    lines = [
+        b"",
+        b"#",
+        b"# coding",
+        b"# coding:",
+        b"# coding: ",
+        b"#coding=x",
+        b"# -*- coding: latin-1 -*-",
+    ]
+    for _ in range(20000):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        # (half of them a comment: blanks, "#", then the rest; some of those declare one)
+        lead = b"".join(rng.choice([b" ", b"\t", b"\f"]) for _ in range(rng.randint(0, 2)))
+        lines.append(lead + b"#" + body if rng.random() < 0.5 else body)
+    for line in lines:
+        found = pattern.match(line)
+        # THEN the runtime's reader finds exactly the regex's name, or none where it finds none
+        assert shape._declared_coding(line) == (found.group(1) if found else None), line

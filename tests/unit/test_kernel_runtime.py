@@ -141,3 +141,24 @@ def test_seccomp_program_reads_the_hex_copy_and_the_base64_of_older_sections() -
     # AND a hex copy that is not hex is an error (the layer reports it, nothing loaded)
     with pytest.raises(ValueError):
         seccomp_program({"x86_64": b64, "hex": {"x86_64": "not hex"}}, "x86_64")
+
+
+def test_enforce_with_both_layers_switched_off_is_answered_without_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN enforce with both layers switched off by configuration, the kernel package not
+    # loaded (as at a cold start: install then does not import it)
+    from sandbox.runtime import install as runtime_install
+    from sandbox.runtime import kernel as runtime_kernel
+
+    monkeypatch.delitem(sys.modules, "sandbox.runtime.kernel")
+    shortcut = runtime_install._kernel_switched_off()
+    monkeypatch.undo()
+    # WHEN the package itself decides the same (its uncached step: enforce caches per process)
+    result = runtime_kernel._install(FAKE_SECTION, "enforce", False, False)
+    # THEN install's answer is the package's: the same statuses and reasons, nothing to deny
+    assert shortcut == (dict(result.statuses), {"reasons": result.reasons})
+    assert not result.would_deny
+    # AND with the package loaded (a layer an earlier install loaded stays loaded), the
+    # package answers
+    assert runtime_install._kernel_switched_off() is None

@@ -981,11 +981,15 @@ _PRIO_PROCESS = getattr(os, "PRIO_PROCESS", 0)
 _PRIO_PGRP = getattr(os, "PRIO_PGRP", 1)
 
 
-# Namespace flags by value (os.CLONE_*: Linux, CPython 3.12+), for a readable target.
+# Namespace flags by value (os.CLONE_*: Linux, CPython 3.12+), for a readable target. (In
+# the order of their names: only the flags are sorted, not all of os's ~350 names.)
 _CLONE_FLAGS = tuple(
     (value, name[len("CLONE_") :].lower())
-    for name, value in sorted(vars(os).items())
-    if name.startswith("CLONE_NEW") and _type(value) is _int
+    for name, value in sorted(
+        (name, value)
+        for name, value in vars(os).items()
+        if name.startswith("CLONE_NEW") and _type(value) is _int
+    )
 )
 
 
