@@ -1195,8 +1195,11 @@ def _decider(
             # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
             return True
         leaf = name
-        candidates = (leaf, leaf + ".py", leaf + ".pyc") + tuple(
-            leaf + suffix for suffix in extension_suffixes
+        candidates = (
+            leaf,
+            leaf + ".py",
+            leaf + ".pyc",
+            *(leaf + suffix for suffix in extension_suffixes),
         )
         for directory in list(search_path)[:256]:
             if type(directory) is not str:
