@@ -38,6 +38,9 @@
 #elif PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_frame.h" /* the frame guard: a frame's code (3.11-3.13) */
 #endif
+#if PY_VERSION_HEX >= 0x030B0000
+#include "internal/pycore_dict.h" /* Popen verdicts: whether a dict's keys are all exact str */
+#endif
 #pragma GCC diagnostic pop
 #include <errno.h>
 #include <limits.h>
@@ -2894,6 +2897,435 @@ exec_answered(PyObject *args, int phase)
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* Popen verdicts: a `subprocess.Popen` event the callback allowed, answered again while    */
+/* everything its decision read still holds.                                               */
+/*
+ * The process decoder decides the usual Popen (an absolute program in normal form, no cwd=,
+ * no env=) from the arguments, the code that raised the event, and a fixed set of objects it
+ * compares by identity: os's get_exec_path, fsencode, path.join and path.dirname, and
+ * subprocess's os (and, where fork_exec is not sealed, the routing of its sealed wrapper),
+ * read from the live dicts (processes._popen_problem); Popen's pass_fds (exact ints) and
+ * preexec_fn (None), read from the raising frame when it is Popen._execute_child's; os.environ
+ * (its class's methods, its views', its own decoders: values._environ_data); and the
+ * program's plain verdict (child.known_plain: the verdict table's entry and a stat giving the
+ * identity judged). The hook keeps such an allowed event (popen_verdict_add, enforce only)
+ * with those objects (`checks`, see POPEN_CHECK_*); the core answers the same arguments from
+ * the same code in the same phase while every one of those checks gives what it gave then,
+ * re-made here from the live dicts and the raising frame at each event. A check that cannot
+ * be made exactly as the decoder makes it (a dict with a key that is not an exact str, a
+ * probe that differs) sends the event to the callback, which decides it afresh. The key is a
+ * copy of the arguments' bytes, exact types only: an exact ASCII str program, a list or tuple
+ * of exact ASCII str argv, cwd and env None.
+ */
+#define POPEN_VERDICT_LIMIT 32
+
+typedef struct {
+    unsigned char *key; /* NULL: empty */
+    size_t len;
+    uint64_t hash;
+    int phase;
+    PyObject *caller;  /* the raising code (strong), or None (no Python frame) */
+    PyObject *program; /* the event's exact str program (strong): the plain table's key */
+    char path[OPEN_PATH_MAX + 1];
+    long long identity[7]; /* file_identity's: dev, ino, nlink, ctime, mtime, size, mode */
+} popen_verdict;
+
+static popen_verdict g_popen[POPEN_VERDICT_LIMIT];
+static size_t g_popen_count, g_popen_next;
+static PyObject *g_popen_checks; /* the checks tuple of the last add (strong) */
+
+/* The checks tuple (processes.popen_checks builds it): where each object sits. */
+enum {
+    POPEN_CHECK_OS,            /* os's own dict (live) */
+    POPEN_CHECK_GET_EXEC_PATH, /* ...and the originals found there and in os.path's */
+    POPEN_CHECK_FSENCODE,
+    POPEN_CHECK_JOIN,
+    POPEN_CHECK_DIRNAME,
+    POPEN_CHECK_MODULES,       /* sys.modules (live) */
+    POPEN_CHECK_EXECUTE_CHILD, /* Popen._execute_child's code: its locals are read */
+    POPEN_CHECK_ENVIRON_TYPE,  /* os._Environ */
+    POPEN_CHECK_ENVIRON_PROBES, /* ((live dict, name, what it held or None), ...) */
+    POPEN_CHECK_DECODEKEY,     /* os.environ's own decoders */
+    POPEN_CHECK_DECODEVALUE,
+    POPEN_CHECK_ENVIRON_DICT,  /* what attribute lookup finds for __dict__ on os._Environ */
+    POPEN_CHECK_PLAIN,         /* child's plain-verdict table (the hook's frozen copy, live) */
+    POPEN_CHECK_WRAPPER,       /* None, or (_posixsubprocess's dict, the sealed wrapper,
+                                  its audit cell, sys.audit, its original cell, fork_exec) */
+    POPEN_CHECKS
+};
+
+static PyObject *s_get_exec_path, *s_fsencode, *s_path, *s_join, *s_dirname, *s_subprocess,
+    *s_os, *s_environ, *s_dict_name, *s_data, *s_decodekey, *s_decodevalue, *s_fork_exec_name,
+    *s_private_fork_exec, *s_pass_fds, *s_preexec_fn;
+
+static PyObject *core_frame_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+static int
+popen_names_ready(void)
+{
+    if (s_preexec_fn != NULL) {
+        return 1;
+    }
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {{&s_get_exec_path, "get_exec_path"}, {&s_fsencode, "fsencode"},
+                 {&s_path, "path"},                   {&s_join, "join"},
+                 {&s_dirname, "dirname"},             {&s_subprocess, "subprocess"},
+                 {&s_os, "os"},                       {&s_environ, "environ"},
+                 {&s_dict_name, "__dict__"},          {&s_data, "_data"},
+                 {&s_decodekey, "decodekey"},         {&s_decodevalue, "decodevalue"},
+                 {&s_fork_exec_name, "fork_exec"},    {&s_private_fork_exec, "_fork_exec"},
+                 {&s_pass_fds, "pass_fds"},           {&s_preexec_fn, "preexec_fn"}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (*names[i].slot == NULL) {
+            *names[i].slot = PyUnicode_InternFromString(names[i].text);
+            if (*names[i].slot == NULL) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Whether every key of `d` is an exact str (then a lookup by an exact str runs no code: no
+ * key's __eq__ is called), what the decoder's values._exact_str_keys asks; 3.10: never. */
+static int
+str_keys_only(PyObject *d)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyDict_CheckExact(d) && DK_IS_UNICODE(((PyDictObject *)d)->ma_keys);
+#else
+    (void)d;
+    return 0;
+#endif
+}
+
+/* dict.get(d, name) of a dict str_keys_only said yes for: borrowed, NULL when absent. */
+static PyObject *
+probe(PyObject *d, PyObject *name)
+{
+    PyObject *found = PyDict_GetItemWithError(d, name);
+    if (found == NULL && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    return found;
+}
+
+/* The key of a Popen event's arguments in `b` (b->data to be freed by the caller): 1, or 0
+ * when they are not the plain kind this table holds. */
+static int
+popen_key_of(PyObject *args, key_buffer *b)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 4 ||
+        PyTuple_GET_ITEM(args, 2) != Py_None || PyTuple_GET_ITEM(args, 3) != Py_None) {
+        return 0;
+    }
+    const char *name;
+    Py_ssize_t name_len;
+    int plain = ascii_of(PyTuple_GET_ITEM(args, 0), &name, &name_len);
+    if (plain < 0) {
+        PyErr_Clear();
+    }
+    if (plain != 1 || name_len < 2 || name_len > OPEN_PATH_MAX || name[0] != '/' ||
+        (Py_ssize_t)strlen(name) != name_len) {
+        return 0;
+    }
+    PyObject *argv = PyTuple_GET_ITEM(args, 1);
+    if (!PyList_CheckExact(argv) && !PyTuple_CheckExact(argv)) {
+        return 0;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(argv);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyUnicode_CheckExact(PySequence_Fast_GET_ITEM(argv, i))) {
+            return 0; /* (not bytes either: key_put_item takes exact bytes) */
+        }
+    }
+    return key_put(b, "P", 1) && key_put_item(b, PyTuple_GET_ITEM(args, 0), 1, 0) &&
+           key_put_list(b, argv, 1);
+}
+
+static int
+identity_holds(const char *path, const long long identity[7])
+{
+    struct stat st;
+    return stat(path, &st) == 0 && (long long)st.st_dev == identity[0] &&
+           (long long)st.st_ino == identity[1] && (long long)st.st_nlink == identity[2] &&
+           (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec == identity[3] &&
+           (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == identity[4] &&
+           (long long)st.st_size == identity[5] && (long long)st.st_mode == identity[6];
+}
+
+/* An exact tuple of 7 exact ints into `out`: 1; 0 for anything else (no exception). */
+static int
+identity_values(PyObject *identity, long long out[7])
+{
+    if (!PyTuple_CheckExact(identity) || PyTuple_GET_SIZE(identity) != 7) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < 7; i++) {
+        PyObject *item = PyTuple_GET_ITEM(identity, i);
+        if (!PyLong_CheckExact(item)) {
+            return 0;
+        }
+        int overflow = 0;
+        out[i] = PyLong_AsLongLongAndOverflow(item, &overflow);
+        if (overflow || (out[i] == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* processes._popen_problem's answer is None for this event raised by `caller` from `frame`:
+ * os's and subprocess's helpers are the originals, Popen's locals run no code later. */
+static int
+popen_helpers_hold(PyObject *c, PyObject *caller, PyFrameObject *frame)
+{
+    PyObject *os_dict = PyTuple_GET_ITEM(c, POPEN_CHECK_OS);
+    if (!str_keys_only(os_dict) ||
+        probe(os_dict, s_get_exec_path) != PyTuple_GET_ITEM(c, POPEN_CHECK_GET_EXEC_PATH) ||
+        probe(os_dict, s_fsencode) != PyTuple_GET_ITEM(c, POPEN_CHECK_FSENCODE)) {
+        return 0;
+    }
+    PyObject *path = probe(os_dict, s_path);
+    if (path == NULL || !PyModule_CheckExact(path)) {
+        return 0;
+    }
+    PyObject *path_dict = PyModule_GetDict(path);
+    if (path_dict == NULL || !str_keys_only(path_dict) ||
+        probe(path_dict, s_join) != PyTuple_GET_ITEM(c, POPEN_CHECK_JOIN) ||
+        probe(path_dict, s_dirname) != PyTuple_GET_ITEM(c, POPEN_CHECK_DIRNAME)) {
+        return 0;
+    }
+    PyObject *modules = PyTuple_GET_ITEM(c, POPEN_CHECK_MODULES);
+    if (!str_keys_only(modules)) {
+        return 0;
+    }
+    PyObject *subprocess = probe(modules, s_subprocess);
+    if (subprocess != NULL && PyModule_CheckExact(subprocess)) {
+        /* (anything else there: the decoder reads nothing of subprocess either) */
+        PyObject *space = PyModule_GetDict(subprocess);
+        if (space == NULL || !str_keys_only(space)) {
+            return 0;
+        }
+        PyObject *its_os = probe(space, s_os);
+        if (its_os == NULL || !PyModule_CheckExact(its_os) || PyModule_GetDict(its_os) != os_dict) {
+            return 0;
+        }
+        PyObject *w = PyTuple_GET_ITEM(c, POPEN_CHECK_WRAPPER);
+        if (w != Py_None) {
+            /* fork_exec is not sealed: both names lead to the sealed wrapper, whose cells hold
+             * what they held at install (the decoder's fast test; else it routes: the callback) */
+            PyObject *posix = PyTuple_GET_ITEM(w, 0), *wrapper = PyTuple_GET_ITEM(w, 1);
+            if (probe(space, s_private_fork_exec) != wrapper || !str_keys_only(posix) ||
+                probe(posix, s_fork_exec_name) != wrapper ||
+                PyCell_GET(PyTuple_GET_ITEM(w, 2)) != PyTuple_GET_ITEM(w, 3) ||
+                PyCell_GET(PyTuple_GET_ITEM(w, 4)) != PyTuple_GET_ITEM(w, 5)) {
+                return 0;
+            }
+        }
+    }
+    if (caller == PyTuple_GET_ITEM(c, POPEN_CHECK_EXECUTE_CHILD)) {
+        /* Popen's own code raised it: set(pass_fds) runs each item's __hash__/__eq__ after
+         * the event, a preexec_fn runs in the child before the exec */
+        if (frame == NULL) {
+            return 0;
+        }
+        PyObject *local_args[2] = {(PyObject *)frame, s_pass_fds};
+        PyObject *fds = core_frame_local(NULL, local_args, 2);
+        if (fds == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int plain = PyTuple_CheckExact(fds) || PyList_CheckExact(fds);
+        for (Py_ssize_t i = 0; plain && i < PySequence_Fast_GET_SIZE(fds); i++) {
+            plain = PyLong_CheckExact(PySequence_Fast_GET_ITEM(fds, i));
+        }
+        Py_DECREF(fds); /* (exact ints in an exact tuple or list: no finalizer of anyone's) */
+        if (!plain) {
+            return 0;
+        }
+        local_args[1] = s_preexec_fn;
+        PyObject *preexec = core_frame_local(NULL, local_args, 2);
+        if (preexec == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        int none = preexec == Py_None;
+        Py_DECREF(preexec); /* (None, or an object the frame still holds) */
+        if (!none) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* values._environ_data gives os.environ's own data dict without its slow path: os.environ is
+ * an exact os._Environ, every probed method is the original, its decoders are too. */
+static int
+popen_environ_holds(PyObject *c)
+{
+    PyObject *environ = probe(PyTuple_GET_ITEM(c, POPEN_CHECK_OS), s_environ);
+    if (environ == NULL || (PyObject *)Py_TYPE(environ) != PyTuple_GET_ITEM(c, POPEN_CHECK_ENVIRON_TYPE)) {
+        return 0;
+    }
+    PyObject *probes = PyTuple_GET_ITEM(c, POPEN_CHECK_ENVIRON_PROBES);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(probes); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(probes, i);
+        PyObject *namespace = PyTuple_GET_ITEM(entry, 0);
+        if (!str_keys_only(namespace)) {
+            return 0;
+        }
+        PyObject *found = probe(namespace, PyTuple_GET_ITEM(entry, 1));
+        if ((found != NULL ? found : Py_None) != PyTuple_GET_ITEM(entry, 2)) {
+            return 0;
+        }
+    }
+    if (_PyType_Lookup(Py_TYPE(environ), s_dict_name) !=
+        PyTuple_GET_ITEM(c, POPEN_CHECK_ENVIRON_DICT)) {
+        return 0;
+    }
+    PyObject *own = PyObject_GenericGetDict(environ, NULL);
+    if (own == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *data = NULL, *decodekey = NULL, *decodevalue = NULL;
+    int ok = PyDict_CheckExact(own);
+    if (ok) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(own, &pos, &key, &value)) {
+            if (!PyUnicode_CheckExact(key)) {
+                continue; /* (the decoder compares exact str keys only) */
+            }
+            if (PyUnicode_Compare(key, s_data) == 0) {
+                data = value;
+            }
+            else if (PyUnicode_Compare(key, s_decodekey) == 0) {
+                decodekey = value;
+            }
+            else if (PyUnicode_Compare(key, s_decodevalue) == 0) {
+                decodevalue = value;
+            }
+        }
+    }
+    ok = ok && data != NULL && PyDict_CheckExact(data) &&
+         decodekey == PyTuple_GET_ITEM(c, POPEN_CHECK_DECODEKEY) &&
+         decodevalue == PyTuple_GET_ITEM(c, POPEN_CHECK_DECODEVALUE);
+    Py_DECREF(own); /* (the instance keeps its dict) */
+    return ok;
+}
+
+/* child.known_plain(program): its table holds the identity this verdict was kept with, and a
+ * stat of the program gives it. */
+static int
+popen_plain_holds(PyObject *c, const popen_verdict *v)
+{
+    PyObject *plain = PyTuple_GET_ITEM(c, POPEN_CHECK_PLAIN);
+    if (!str_keys_only(plain)) {
+        return 0;
+    }
+    PyObject *held = probe(plain, v->program);
+    long long values[7];
+    if (held == NULL || !identity_values(held, values) ||
+        memcmp(values, v->identity, sizeof(values)) != 0) {
+        return 0;
+    }
+    return identity_holds(v->path, v->identity);
+}
+
+/* A Popen the hook allowed with these very arguments from this code in this phase, every
+ * object its decision read as it was then. */
+static int
+popen_answered(PyObject *args, int phase)
+{
+    PyObject *c = g_popen_checks;
+    if (c == NULL) {
+        return 0;
+    }
+    key_buffer b = {NULL, 0, 0};
+    int answered = 0;
+    if (popen_key_of(args, &b)) {
+        PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the frame raising the event */
+        PyObject *caller = frame != NULL ? (PyObject *)PyFrame_GetCode(frame) : Py_NewRef(Py_None);
+        uint64_t h = bytes_hash((const char *)b.data, b.len, (uint64_t)phase + 1);
+        for (size_t i = 0; i < POPEN_VERDICT_LIMIT; i++) {
+            const popen_verdict *v = &g_popen[i];
+            if (v->key != NULL && v->hash == h && v->phase == phase && v->caller == caller &&
+                v->len == b.len && memcmp(v->key, b.data, b.len) == 0) {
+                Py_INCREF(c); /* (a decision inside the checks cannot drop it: none runs) */
+                answered = popen_helpers_hold(c, caller, frame) && popen_environ_holds(c) &&
+                           popen_plain_holds(c, v);
+                Py_DECREF(c);
+                break;
+            }
+        }
+        Py_DECREF(caller);
+    }
+    PyMem_RawFree(b.data);
+    return answered;
+}
+
+static void
+popen_slot_clear(popen_verdict *v)
+{
+    PyObject *caller = v->caller, *program = v->program;
+    PyMem_RawFree(v->key);
+    v->key = NULL;
+    v->caller = v->program = NULL;
+    Py_XDECREF(caller); /* (a code object or None, an exact str: no finalizer of anyone's) */
+    Py_XDECREF(program);
+}
+
+static void
+popen_clear_all(void)
+{
+    for (size_t i = 0; i < POPEN_VERDICT_LIMIT; i++) {
+        if (g_popen[i].key != NULL) {
+            popen_slot_clear(&g_popen[i]);
+        }
+    }
+    g_popen_count = 0;
+    g_popen_next = 0;
+    Py_CLEAR(g_popen_checks); /* (the sandbox's own tuple) */
+}
+
+/* The checks tuple as processes.popen_checks builds it (exact types where the probes rely on
+ * them): 1, or 0 with a TypeError set. */
+static int
+popen_checks_valid(PyObject *c)
+{
+    int ok = PyTuple_CheckExact(c) && PyTuple_GET_SIZE(c) == POPEN_CHECKS &&
+             PyDict_CheckExact(PyTuple_GET_ITEM(c, POPEN_CHECK_OS)) &&
+             PyDict_CheckExact(PyTuple_GET_ITEM(c, POPEN_CHECK_MODULES)) &&
+             PyCode_Check(PyTuple_GET_ITEM(c, POPEN_CHECK_EXECUTE_CHILD)) &&
+             PyType_Check(PyTuple_GET_ITEM(c, POPEN_CHECK_ENVIRON_TYPE)) &&
+             PyTuple_CheckExact(PyTuple_GET_ITEM(c, POPEN_CHECK_ENVIRON_PROBES)) &&
+             PyDict_CheckExact(PyTuple_GET_ITEM(c, POPEN_CHECK_PLAIN));
+    if (ok) {
+        PyObject *probes = PyTuple_GET_ITEM(c, POPEN_CHECK_ENVIRON_PROBES);
+        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(probes); i++) {
+            PyObject *entry = PyTuple_GET_ITEM(probes, i);
+            ok = PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == 3 &&
+                 PyDict_CheckExact(PyTuple_GET_ITEM(entry, 0)) &&
+                 PyUnicode_CheckExact(PyTuple_GET_ITEM(entry, 1));
+        }
+        PyObject *w = PyTuple_GET_ITEM(c, POPEN_CHECK_WRAPPER);
+        ok = ok && (w == Py_None ||
+                    (PyTuple_CheckExact(w) && PyTuple_GET_SIZE(w) == 6 &&
+                     PyDict_CheckExact(PyTuple_GET_ITEM(w, 0)) &&
+                     PyCell_Check(PyTuple_GET_ITEM(w, 2)) && PyCell_Check(PyTuple_GET_ITEM(w, 4))));
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "popen_verdict_add: checks must be processes.popen_checks()");
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------------------------------- */
 /* Compile verdicts: a `compile` event the hook allowed, by the code that compiled, the     */
 /* source and the file name it gave.                                                      */
 
@@ -3518,6 +3950,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
         exec_answered(args, invoke_now())) {
         return 0; /* allowed before with these arguments, the program the file judged then */
     }
+    if (event[0] == 's' && g_popen_count > 0 && strcmp(event, "subprocess.Popen") == 0 &&
+        popen_answered(args, invoke_now())) {
+        return 0; /* allowed before: the same arguments and code, everything it read as then */
+    }
     if (event[0] == 'o' && event[1] == 'b' && strcmp(event, "object.__setattr__") == 0 &&
         setattr_unprotected(args)) {
         return 0; /* the callback's answer: not a name it guards */
@@ -3881,6 +4317,7 @@ core_cache_clear(PyObject *self, PyObject *unused)
     cache_clear_all();
     modv_clear_all(); /* verdicts are decisions too */
     exec_clear_all();
+    popen_clear_all();
     compile_clear_all();
     net_clear_all();
     Py_RETURN_NONE;
@@ -4151,6 +4588,95 @@ core_pattern_verdict_add(PyObject *self, PyObject *args)
     p->identity = kind;
     p->dev = (unsigned long long)dev;
     p->ino = (unsigned long long)ino;
+    Py_RETURN_TRUE;
+}
+
+/* popen_verdict_add(args, caller, identity, checks): the hook, after it allowed this Popen in
+ * enforce, raised by `caller` (the code the core handed it, or None), on a program judged
+ * plain with `identity` (file_identity's 7-tuple), its decision having read `checks`. */
+static PyObject *
+core_popen_verdict_add(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *event_args, *caller, *identity, *checks;
+    if (!PyArg_ParseTuple(args, "OOOO:popen_verdict_add", &event_args, &caller, &identity,
+                          &checks)) {
+        return NULL;
+    }
+    if (t_depth == 0 || !caller_is_site("core.popen_verdict_add")) {
+        return refuse("popen_verdict_add");
+    }
+    long long values[7];
+    if (!identity_values(identity, values)) {
+        if (PyTuple_CheckExact(identity) && PyTuple_GET_SIZE(identity) == 7) {
+            int ints = 1;
+            for (Py_ssize_t i = 0; i < 7; i++) {
+                ints = ints && PyLong_CheckExact(PyTuple_GET_ITEM(identity, i));
+            }
+            if (ints) {
+                Py_RETURN_FALSE; /* (a value out of range: nothing kept) */
+            }
+        }
+        PyErr_SetString(PyExc_TypeError, "popen_verdict_add: identity must be a 7-tuple of int");
+        return NULL;
+    }
+    if (caller != Py_None && !PyCode_Check(caller)) {
+        PyErr_SetString(PyExc_TypeError, "popen_verdict_add: caller must be a code object or None");
+        return NULL;
+    }
+    if (!popen_checks_valid(checks) || !popen_names_ready()) {
+        return NULL;
+    }
+    if (caller != Py_None && code_set_has(&g_own_codes, caller)) {
+        Py_RETURN_FALSE; /* (the sandbox's own code never raises a Popen of its own) */
+    }
+    key_buffer b = {NULL, 0, 0};
+    if (!popen_key_of(event_args, &b)) {
+        PyMem_RawFree(b.data);
+        Py_RETURN_FALSE; /* not a kind this table holds: the callback decides every time */
+    }
+    if (!decision_phase_holds()) {
+        PyMem_RawFree(b.data);
+        Py_RETURN_FALSE;
+    }
+    PyObject *program = PyTuple_GET_ITEM(event_args, 0);
+    const char *name;
+    Py_ssize_t name_len;
+    (void)ascii_of(program, &name, &name_len); /* (popen_key_of: an ASCII str) */
+    int phase = invoke_now();
+    uint64_t h = bytes_hash((const char *)b.data, b.len, (uint64_t)phase + 1);
+    popen_verdict *v = NULL;
+    for (size_t i = 0; i < POPEN_VERDICT_LIMIT && v == NULL; i++) {
+        popen_verdict *e = &g_popen[i];
+        if (e->key != NULL && e->hash == h && e->phase == phase && e->caller == caller &&
+            e->len == b.len && memcmp(e->key, b.data, b.len) == 0) {
+            v = e;
+        }
+    }
+    if (v != NULL) {
+        PyMem_RawFree(b.data);
+    }
+    else {
+        v = &g_popen[g_popen_next]; /* full: the oldest goes */
+        g_popen_next = (g_popen_next + 1) % POPEN_VERDICT_LIMIT;
+        if (v->key == NULL) {
+            g_popen_count++;
+        }
+        else {
+            popen_slot_clear(v);
+        }
+        v->key = b.data;
+        v->len = b.len;
+        v->hash = h;
+        v->phase = phase;
+        v->caller = Py_NewRef(caller);
+        v->program = Py_NewRef(program);
+        memcpy(v->path, name, (size_t)name_len);
+        v->path[name_len] = '\0';
+    }
+    memcpy(v->identity, values, sizeof(values));
+    Py_INCREF(checks);
+    Py_XSETREF(g_popen_checks, checks); /* (the same objects every time: the old one is ours) */
     Py_RETURN_TRUE;
 }
 
@@ -7068,6 +7594,10 @@ static PyMethodDef core_methods[] = {
     {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,
      "dir_verdict_add(directory, action, identity) -> bool: only from the sandbox's own code"
      " inside the callback; every name directly in directory may be opened for action."},
+    {"popen_verdict_add", core_popen_verdict_add, METH_VARARGS,
+     "popen_verdict_add(args, caller, identity, checks) -> bool: only from the sandbox's own "
+     "code inside the callback; this Popen from this code is answered again while every check "
+     "its decision made still holds."},
     {"exec_verdict_add", core_exec_verdict_add, METH_VARARGS,
      "exec_verdict_add(args, identity) -> bool: only from the sandbox's own code inside the "
      "callback; this fork_exec is answered again while its program has this identity."},

@@ -652,6 +652,13 @@ def judged_plain(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     return cached
 
 
+def plain_table() -> dict[str, tuple[int, int, int, int, int, int, int]]:
+    """The verdict cache itself (see ``_PLAIN``; the hook's frozen copy gives its own): the
+    native core reads it when it answers a Popen on a program judged plain, as
+    :func:`known_plain` does (``core.popen_verdict_add``)."""
+    return _PLAIN
+
+
 def _plain_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:
     """The identity under which ``path``'s verdict may be cached, or ``None`` if it may not."""
     if _type(path) is not _str or not _CACHE_PLAIN or not _startswith(path, "/"):

@@ -51,6 +51,7 @@ __all__ = [
     "pattern_verdict_add",
     "phase",
     "plain_identity",
+    "popen_verdict_add",
     "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
@@ -99,6 +100,7 @@ dir_verdict_add = _impl.dir_verdict_add
 dir_module_verdict_add = _impl.dir_module_verdict_add
 pattern_verdict_add = _impl.pattern_verdict_add
 exec_verdict_add = _impl.exec_verdict_add
+popen_verdict_add = _impl.popen_verdict_add
 compile_verdict_add = _impl.compile_verdict_add
 changes = _impl.changes
 changes_elsewhere = _impl.changes_elsewhere

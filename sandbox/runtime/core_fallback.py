@@ -19,7 +19,13 @@ import _thread
 import gc
 import sys
 
-from .values import fs_encodable, open_actions, stat_identity
+from .values import (
+    _exact_str_keys,
+    _lookup,
+    fs_encodable,
+    open_actions,
+    stat_identity,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -65,6 +71,7 @@ __all__ = [
     "pattern_verdict_add",
     "phase",
     "plain_identity",
+    "popen_verdict_add",
     "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
@@ -406,6 +413,160 @@ def _exec_items(items: Any, str_ok: bool) -> tuple[Any, ...] | None:
 
 
 def _exec_identity_holds(program: bytes, identity: tuple[int, ...]) -> bool:
+    try:
+        st = _stat(program)
+    except (OSError, ValueError):
+        return False
+    return stat_identity(st) == identity
+
+
+POPEN_VERDICT_LIMIT = 32
+EXEC_KEY_MAX = 65536  # the native core's limit on a verdict key's bytes
+_ModuleType = type(sys)
+_module_dict: Any = vars(_ModuleType)["__dict__"].__get__
+_dict_get = dict.get
+_object_getattribute = object.__getattribute__
+_CellType = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
+
+
+def _popen_key(args: Any) -> tuple[str, tuple[str, ...]] | None:
+    """The native core's ``popen_key_of``: (program, argv) of a ``subprocess.Popen`` event
+    whose program is an exact ASCII ``str`` (absolute, 2-4096 characters, no NUL), argv a list
+    or tuple of at most 4096 exact ASCII ``str``, cwd and env ``None``; else ``None``."""
+    if type(args) is not tuple or len(args) != 4 or args[2] is not None or args[3] is not None:
+        return None
+    program, argv = args[0], args[1]
+    if type(program) is not str or not 2 <= len(program) <= OPEN_PATH_MAX:
+        return None
+    if not _str_isascii(program) or program[0] != "/" or "\x00" in program:
+        return None
+    if type(argv) is not list and type(argv) is not tuple:
+        return None
+    items = tuple(argv)  # (a copy: the function may change its list later)
+    size = 1 + 5 + len(program) + 4  # (the native key: a tag, then length-prefixed items)
+    if len(items) > 4096:
+        return None
+    for item in items:
+        if type(item) is not str or not _str_isascii(item):
+            return None
+        size += 5 + len(item)
+    if size > EXEC_KEY_MAX:
+        return None
+    return program, items
+
+
+def _popen_checks_valid(checks: Any) -> bool:
+    """The native core's ``popen_checks_valid``: ``checks`` as processes.popen_checks builds it."""
+    if type(checks) is not tuple or len(checks) != 14:
+        return False
+    os_dict, modules, execute_child = checks[0], checks[5], checks[6]
+    environ_type, probes, plain, wrapper = checks[7], checks[8], checks[12], checks[13]
+    if (
+        type(os_dict) is not dict
+        or type(modules) is not dict
+        or type(execute_child) is not _CodeType
+        or not isinstance(environ_type, type)
+        or type(probes) is not tuple
+        or type(plain) is not dict
+    ):
+        return False
+    for entry in probes:
+        if type(entry) is not tuple or len(entry) != 3:
+            return False
+        if type(entry[0]) is not dict or type(entry[1]) is not str:
+            return False
+    if wrapper is None:
+        return True
+    return (
+        type(wrapper) is tuple
+        and len(wrapper) == 6
+        and type(wrapper[0]) is dict
+        and type(wrapper[2]) is _CellType
+        and type(wrapper[4]) is _CellType
+    )
+
+
+def _popen_checks_hold(
+    checks: tuple[Any, ...], caller: Any, frame: Any, program: str, identity: tuple[int, ...]
+) -> bool:
+    """The native core's ``popen_helpers_hold``, ``popen_environ_holds`` and
+    ``popen_plain_holds``: every object the Popen decision read is as it was (see
+    ``popen_verdict_add``)."""
+    os_dict, get_exec_path, fsencode, join, dirname, modules, execute_child = checks[:7]
+    environ_type, probes, decodekey, decodevalue, dict_attribute, plain, wrapper = checks[7:]
+    get = _dict_get
+    if (
+        not _exact_str_keys(os_dict)
+        or get(os_dict, "get_exec_path") is not get_exec_path
+        or get(os_dict, "fsencode") is not fsencode
+    ):
+        return False
+    path = get(os_dict, "path")
+    if type(path) is not _ModuleType:
+        return False
+    path_dict = _module_dict(path)
+    if (
+        not _exact_str_keys(path_dict)
+        or get(path_dict, "join") is not join
+        or get(path_dict, "dirname") is not dirname
+    ):
+        return False
+    if not _exact_str_keys(modules):
+        return False
+    subprocess = get(modules, "subprocess")
+    if type(subprocess) is _ModuleType:
+        space = _module_dict(subprocess)
+        if not _exact_str_keys(space):
+            return False
+        its_os = get(space, "os")
+        if type(its_os) is not _ModuleType or _module_dict(its_os) is not os_dict:
+            return False
+        if wrapper is not None:
+            posix, sealed, audit_cell, audit, original_cell, original = wrapper
+            if (
+                get(space, "_fork_exec") is not sealed
+                or not _exact_str_keys(posix)
+                or get(posix, "fork_exec") is not sealed
+                or audit_cell.cell_contents is not audit
+                or original_cell.cell_contents is not original
+            ):
+                return False
+    if caller is execute_child:
+        if frame is None:
+            return False
+        fds = frame_local(frame, "pass_fds")
+        if type(fds) is not tuple and type(fds) is not list:
+            return False
+        for fd in fds:
+            if type(fd) is not int:
+                return False
+        if frame_local(frame, "preexec_fn") is not None:
+            return False
+    environ = get(os_dict, "environ")
+    if type(environ) is not environ_type:
+        return False
+    for namespace, name, expected in probes:
+        if not _exact_str_keys(namespace) or get(namespace, name) is not expected:
+            return False
+    if _lookup(environ_type, "__dict__") is not dict_attribute:
+        return False
+    # (the attribute is the original descriptor: it gives the instance's own dict, no code)
+    data = found_key = found_value = None
+    for key, value in _dict_items(_object_getattribute(environ, "__dict__")):
+        if type(key) is str:
+            if key == "_data":
+                data = value
+            elif key == "decodekey":
+                found_key = value
+            elif key == "decodevalue":
+                found_value = value
+    if type(data) is not dict or found_key is not decodekey or found_value is not decodevalue:
+        return False
+    if not _exact_str_keys(plain):
+        return False
+    held = get(plain, program)
+    if type(held) is not tuple or held != identity:  # (exact ints both: no code runs)
+        return False
     try:
         st = _stat(program)
     except (OSError, ValueError):
@@ -957,6 +1118,10 @@ def install(
     _dirs = [0]  # directory verdicts held (keys with the mode _DIR_VERDICT)
     _patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]] = {}
     _execs: dict[tuple[Any, str], tuple[int, ...]] = {}  # exec verdicts: (key, phase) → identity
+    # Popen verdicts (the native core's popen_verdict): [key, phase, caller, identity], oldest
+    # first, and the checks tuple of the last add.
+    _popens: list[list[Any]] = []
+    _popen_checks: list[Any] = [None]
     # compile verdicts (the native core's compile_verdict): (code, source, file name, phase)
     _compiles: list[tuple[Any, Any, str, str]] = []
     # network verdicts (the native core's net_verdict): (connect, phase, family, value, host);
@@ -1202,6 +1367,17 @@ def install(
                 )
             ):
                 return  # the native core's net_answered
+        if event == "subprocess.Popen" and _popens:
+            popen_key = _popen_key(args)
+            if popen_key is not None:
+                phase = _phase_now()
+                for held_key, held_phase, held_caller, held_identity in _popens:
+                    if held_caller is code and held_phase == phase and held_key == popen_key:
+                        if _popen_checks_hold(
+                            _popen_checks[0], code, frame, popen_key[0], held_identity
+                        ):
+                            return  # the native core's popen_answered
+                        break
         if (
             not depth
             and event == "os.listdir"
@@ -1343,6 +1519,8 @@ def install(
         _cache.clear()
         _modv.clear()  # verdicts are decisions too
         _execs.clear()
+        _popens.clear()
+        _popen_checks[0] = None
         _compiles.clear()
         _nets.clear()
 
@@ -1523,6 +1701,40 @@ def install(
         _execs[entry] = identity
         return True
 
+    def _popen_verdict_add(args: Any, caller: Any, identity: Any, checks: Any) -> bool:
+        if not _local.depth or not _is_own_caller("popen_verdict_add"):
+            raise _refuse("popen_verdict_add")
+        if (
+            type(identity) is not tuple
+            or len(identity) != 7
+            or any(type(value) is not int for value in identity)
+        ):
+            raise _TypeError("popen_verdict_add: identity must be a 7-tuple of int")
+        if caller is not None and type(caller) is not _CodeType:
+            raise _TypeError("popen_verdict_add: caller must be a code object or None")
+        if not _popen_checks_valid(checks):
+            raise _TypeError("popen_verdict_add: checks must be processes.popen_checks()")
+        if not all(-_LONG_LONG <= value < _LONG_LONG for value in identity):
+            return False
+        if caller is not None and id(caller) in _own:
+            return False  # (the sandbox's own code never raises a Popen of its own)
+        key = _popen_key(args)
+        if key is None:
+            return False
+        if _phase_now() != _local.decision_phase:
+            return False  # (the phase moved since the decision started: keep nothing)
+        phase = _phase_now()
+        for entry in _popens:
+            if entry[2] is caller and entry[1] == phase and entry[0] == key:
+                entry[3] = identity
+                break
+        else:
+            if len(_popens) >= POPEN_VERDICT_LIMIT:
+                del _popens[0]  # full: the oldest goes (as the native core)
+            _popens.append([key, phase, caller, identity])
+        _popen_checks[0] = checks
+        return True
+
     def _compile_verdict_add(args: Any, code: Any) -> bool:
         if not _local.depth or not _is_own_caller("compile_verdict_add"):
             raise _refuse("compile_verdict_add")
@@ -1598,6 +1810,7 @@ def install(
         dir_module_verdict_add=_dir_module_verdict_add,
         pattern_verdict_add=_pattern_verdict_add,
         exec_verdict_add=_exec_verdict_add,
+        popen_verdict_add=_popen_verdict_add,
         compile_verdict_add=_compile_verdict_add,
         network_verdict_add=_network_verdict_add,
         changes=lambda: _changes[0],
@@ -1869,6 +2082,49 @@ def exec_verdict_add(args: tuple[Any, ...], identity: tuple[int, ...]) -> bool:
     if not _api:
         raise _refuse("exec_verdict_add")
     return bool(_api["exec_verdict_add"](args, identity))
+
+
+def popen_verdict_add(
+    args: tuple[Any, ...], caller: Any, identity: tuple[int, ...], checks: tuple[Any, ...]
+) -> bool:
+    """Answer later ``subprocess.Popen`` events with these very arguments from ``caller`` in
+    the hook, while everything the decision read still holds.
+
+    Only from the sandbox's own code inside the callback, after it allowed this event in
+    enforce, in this phase, raised by ``caller`` (the code object the core handed the
+    callback, or ``None``), on an absolute program judged plain with ``identity``
+    (:func:`file_identity`'s 7-tuple), the decision having compared the objects of ``checks``
+    (``processes.popen_checks()``). A later event is answered when it has the same arguments
+    (exact types only: an ASCII ``str`` program, a list or tuple of ASCII ``str`` argv, cwd and
+    env ``None``), the same raising code and phase, and every check gives what it gave then:
+    os's and os.path's helpers and subprocess's ``os`` (and, where fork_exec is not sealed, its
+    wrapper's routing) are the originals, read from the live dicts; Popen's ``pass_fds`` (exact
+    ints) and ``preexec_fn`` (``None``), read from the raising frame when it is
+    ``_execute_child``'s; ``os.environ`` and what reads it are the originals; the plain-program
+    table still holds ``identity`` for the program, and a ``stat`` of it gives that identity.
+    At most 32 (a full table drops its oldest); :func:`cache_clear` drops them.
+
+    Returns
+    -------
+    bool
+        Whether the verdict was kept (``False``: arguments of another kind).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+    TypeError
+        ``identity`` is not a 7-tuple of ``int``, ``caller`` not a code object or ``None``,
+        ``checks`` not what ``processes.popen_checks`` builds.
+
+    Example
+    -------
+    >>> popen_verdict_add(("/bin/true", ["true"], None, None), code, identity, checks)  # doctest: +SKIP
+    True
+    """
+    if not _api:
+        raise _refuse("popen_verdict_add")
+    return bool(_api["popen_verdict_add"](args, caller, identity, checks))
 
 
 def pattern_verdict_add(

@@ -30,6 +30,7 @@ from .categories import ARG_SEP, UNDECODABLE, violation_class
 from .decoders import code as code_module
 from .decoders import files as files_module
 from .decoders import network as network_decoders
+from .decoders import processes as processes_module
 from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
@@ -142,6 +143,7 @@ SQLITE_FOLDER = "folder"  # the event's second argument for a PRAGMA temp_store_
 # Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
 SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
+POPEN_EVENT = "subprocess.Popen"
 COMPILE_EVENT = "compile"
 # The events a network verdict answers in the core once allowed (see remember_network).
 NETWORK_VERDICT_EVENTS = frozenset({"socket.__new__", "socket.connect"})
@@ -208,6 +210,7 @@ OWN_SITES = (
     ("core.cache_add", "hook.py", "check"),
     ("core.cache_add", "hook.py", "violate"),
     ("core.exec_verdict_add", "hook.py", "remember_exec"),
+    ("core.popen_verdict_add", "hook.py", "remember_popen"),
     ("core.compile_verdict_add", "hook.py", "callback"),
     ("core.network_verdict_add", "hook.py", "remember_network"),
     ("core.module_verdict_add", "hook.py", "remember_module"),
@@ -932,6 +935,8 @@ def _build(
                         apply_env(detail[1], detail[2])  # allowed: the copy follows
                 if event == FORK_EXEC_EVENT and mode == "enforce":
                     remember_exec(args, accesses)
+                elif event == POPEN_EVENT and mode == "enforce":
+                    remember_popen(args, caller, accesses)
                 elif event == COMPILE_EVENT and mode == "enforce" and type(caller) is code_type:
                     # Every access allowed (the site's compile rule, the source's shape): the
                     # core answers the same source and file name from the same code itself.
@@ -990,10 +995,32 @@ def _build(
         if identity is not None:
             exec_verdict_add(args, identity)
 
+    def remember_popen(args: tuple[Any, ...], caller: Any, accesses: list[Any]) -> None:
+        # A usual Popen (no cwd=, no env=) whose one access was allowed (enforce) on a program
+        # judged plain: its decision read the arguments, the raising frame and the objects
+        # popen_checks names, and the core answers the same arguments from the same code
+        # itself while every one of them is as it was (see core.popen_verdict_add).
+        if len(accesses) != 1 or len(args) != 4:
+            return
+        category, action, target, detail = accesses[0]
+        if (category, action) != ("processes", "exec") or type(detail) is not list:
+            return  # (an "unprotected" child or an undecodable argument never gets here)
+        program = args[0]
+        if type(program) is not str or target.partition(ARG_SEP)[0] != program:
+            return
+        checks = popen_checks()
+        if checks is None:
+            return  # (Popen's _execute_child not known yet: its locals could not be told)
+        identity = judged_plain(program)
+        if identity is not None:
+            popen_verdict_add(args, caller, identity, checks)
+
     allows = policy.allows
     ceiling = policy.ceiling
     remember_module = _module_verdicts(policy)
     exec_verdict_add = core.exec_verdict_add
+    popen_verdict_add = core.popen_verdict_add
+    popen_checks = processes_module.popen_checks
     compile_verdict_add = core.compile_verdict_add
     network_verdict_add = core.network_verdict_add
     code_type = type(_plain_who.__code__)
@@ -1208,7 +1235,12 @@ def _decider(
             # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
             return True
         leaf = name
-        candidates = (leaf, leaf + ".py", leaf + ".pyc", *(leaf + s for s in extension_suffixes))
+        candidates = (
+            leaf,
+            leaf + ".py",
+            leaf + ".pyc",
+            *(leaf + suffix for suffix in extension_suffixes),
+        )
         for directory in list(search_path)[:256]:
             if type(directory) is not str:
                 continue

@@ -1279,6 +1279,316 @@ def test_an_exec_verdict_answers_the_same_fork_exec_while_its_program_is_unchang
     assert (result["other_phase"], result["after_clear"]) == (1, 1)
 
 
+# What a Popen verdict's checks are built from in these cases: fake os, os.path and subprocess
+# modules (their dicts are what the core probes), the real os.environ (its class, one method,
+# its decoders), a Popen._execute_child stand-in, and a plain-program table of the test's own.
+POPEN_SETUP = """
+import shutil, types
+tool = os.getcwd() + "/tool"
+shutil.copy("/bin/true", tool)
+ARGV = ["tool", "-x"]
+def original_get_exec_path(env=None): return []
+def original_fsencode(name): return name
+def original_join(*parts): return "/".join(parts)
+def original_dirname(name): return name
+fake_path = types.ModuleType("fake_path")
+fake_path.join, fake_path.dirname = original_join, original_dirname
+fake_os = types.ModuleType("fake_os")
+fake_os.get_exec_path, fake_os.fsencode = original_get_exec_path, original_fsencode
+fake_os.path, fake_os.environ = fake_path, os.environ
+fake_subprocess = types.ModuleType("fake_subprocess")
+fake_subprocess.os = fake_os
+modules = {"subprocess": fake_subprocess}
+ENVIRON = type(os.environ)
+environ_class_dict = gc.get_referents(ENVIRON.__dict__)[0]   # (the live class dict)
+original_getitem = environ_class_dict["__getitem__"]
+dict_attribute = next(vars(k)["__dict__"] for k in ENVIRON.__mro__ if "__dict__" in vars(k))
+def execute_child(pass_fds, preexec_fn):
+    sys.audit("subprocess.Popen", tool, ARGV, None, None)
+plain = {tool: core.file_identity(tool)}
+def checks(wrapper=None):
+    return (fake_os.__dict__, original_get_exec_path, original_fsencode, original_join,
+            original_dirname, modules, execute_child.__code__, ENVIRON,
+            ((environ_class_dict, "__getitem__", original_getitem),),
+            os.environ.decodekey, os.environ.decodevalue, dict_attribute, plain, wrapper)
+out = {"seen": 0, "kept": []}
+keep = [None]   # the checks the callback keeps the next Popen's verdict with
+on_keep = [None]   # what the callback runs at zz.keep
+def keeper(args, caller, identity, given):   # (the sandbox's own code, as the hook's is)
+    try:
+        return core.popen_verdict_add(args, caller, identity, given)
+    except TypeError:
+        return "TypeError"
+def callback(event, args, caller):
+    if event == "zz.keep":
+        on_keep[0]()
+    elif event == "zz.clear":
+        core.cache_clear()
+    elif event == "zz.phase":
+        core.enter_invoke()
+    elif event == "subprocess.Popen":
+        out["seen"] += 1
+        if keep[0] is not None:
+            out["kept"].append(keeper(args, caller, plain[tool], keep[0]))
+            keep[0] = None
+EVENTS = {"subprocess.Popen", "zz.keep", "zz.clear", "zz.phase"}
+core.install(frozenset(EVENTS), callback, frozenset({callback.__code__, keeper.__code__}),
+             "enforce", caller_events=frozenset({"subprocess.Popen"}))
+def raiser(argv=ARGV, program=tool, cwd=None, env=None):
+    sys.audit("subprocess.Popen", program, argv, cwd, env)
+def other_raiser():
+    sys.audit("subprocess.Popen", tool, ARGV, None, None)
+def popens(tag, fn=raiser):
+    before = out["seen"]
+    fn()
+    out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+"""
+
+
+def test_a_popen_verdict_answers_the_same_popen_while_everything_it_read_holds(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that keeps a Popen verdict (as the hook does once it allowed a usual
+    # Popen on a program judged plain), with checks built from fake os/os.path/subprocess
+    # modules, the real os.environ and a plain-program table of its own
+    body = POPEN_SETUP + textwrap.dedent(
+        """
+    class Text(str):
+        pass
+    class Items(list):
+        pass
+    class Liar(str):
+        def __eq__(self, other): return True
+        __hash__ = str.__hash__
+    def step(tag, change, undo, fn=raiser):
+        change()
+        popens(tag, fn)
+        undo()
+        popens(tag + "_undone", fn)
+    keep[0] = checks()
+    popens("before")
+    try:
+        core.popen_verdict_add((tool, ARGV, None, None), raiser.__code__, plain[tool], checks())
+        out["outside"] = "added"
+    except PermissionError:
+        out["outside"] = "PermissionError"
+    popens("same")
+    popens("same_tuple", lambda: raiser(tuple(ARGV)))
+    popens("other_argv", lambda: raiser(["tool", "-y"]))
+    popens("str_subclass_argv", lambda: raiser([Text("tool"), "-x"]))
+    popens("liar_argv", lambda: raiser([Liar("tool"), Liar("-x")]))
+    popens("list_subclass_argv", lambda: raiser(Items(ARGV)))
+    popens("str_subclass_program", lambda: raiser(program=Text(tool)))
+    popens("cwd", lambda: raiser(cwd="/tmp"))
+    popens("env", lambda: raiser(env={}))
+    popens("other_code", other_raiser)
+    other = lambda *a: None
+    def rebind(namespace, name, value):
+        held = namespace[name]
+        return (lambda: namespace.__setitem__(name, value)), (lambda: namespace.__setitem__(name, held))
+    step("get_exec_path", *rebind(fake_os.__dict__, "get_exec_path", other))
+    step("fsencode", *rebind(fake_os.__dict__, "fsencode", other))
+    step("join", *rebind(fake_path.__dict__, "join", other))
+    step("dirname", *rebind(fake_path.__dict__, "dirname", other))
+    step("path_module", *rebind(fake_os.__dict__, "path", types.ModuleType("p")))
+    step("subprocess_os", *rebind(fake_subprocess.__dict__, "os", types.ModuleType("o")))
+    step("environ", *rebind(fake_os.__dict__, "environ", dict(os.environ)))
+    step("environ_method", *rebind(environ_class_dict, "__getitem__", other))
+    step("environ_decoder", *rebind(os.environ.__dict__, "decodevalue", other))
+    step("no_subprocess", *rebind(modules, "subprocess", None))
+    step("plain_entry", *rebind(plain, tool, (1, 2, 3, 4, 5, 6, 7)))
+    os.utime(tool, (1, 1))                          # the program changed (its times)
+    popens("changed")
+    plain[tool] = core.file_identity(tool)         # judged plain again (the hook's table)
+    keep[0] = checks()
+    popens("judged_again")
+    popens("kept_again")
+    # Popen's own code: its pass_fds and preexec_fn are read from its frame
+    class Fd(int):
+        def __hash__(self): return 3
+    keep[0] = checks()
+    popens("child_first", lambda: execute_child((), None))
+    popens("child_same", lambda: execute_child([3, 4], None))
+    popens("child_fd_subclass", lambda: execute_child((Fd(3),), None))
+    popens("child_fd_bool", lambda: execute_child([3, True], None))
+    popens("child_fds_list_subclass", lambda: execute_child(Items([3]), None))
+    popens("child_fds_none", lambda: execute_child(None, None))
+    popens("child_preexec", lambda: execute_child((), lambda: None))
+    popens("child_again", lambda: execute_child((3,), None))
+    sys.audit("zz.phase")
+    popens("other_phase")
+    keep[0] = checks()
+    popens("phase_first")
+    popens("phase_same")
+    sys.audit("zz.clear")
+    popens("after_clear")
+    keep[0] = checks()
+    popens("last_first")
+    popens("last_same")
+    fake_os.__dict__[1] = 1                         # (its keys are no longer all str, for good)
+    popens("non_str_key")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    )
+    result = run_core(kind, body, tmp_path)
+    answered = kind_version(kind) >= (3, 11)  # (3.10: no dict says its keys are all str)
+    zero = 0 if answered else 1
+    # THEN only the sandbox's own code inside the callback keeps one
+    assert result["outside"] == "PermissionError"
+    assert result["kept"] == [True] * 5
+    # AND the same arguments (list or tuple) from the same code are answered by the core
+    assert (result["before"], result["same"], result["same_tuple"]) == (1, zero, zero)
+    # AND other arguments, arguments of other types (whatever they compare equal to), other
+    # code, a cwd= or env= reach the callback
+    for tag in (
+        "other_argv",
+        "str_subclass_argv",
+        "liar_argv",
+        "list_subclass_argv",
+        "str_subclass_program",
+        "cwd",
+        "env",
+        "other_code",
+    ):
+        assert result[tag] == 1, tag
+    # AND so does the event while any object the decision read differs from what it was; the
+    # same event is answered again once it is back
+    for tag in (
+        "get_exec_path",
+        "fsencode",
+        "join",
+        "dirname",
+        "path_module",
+        "subprocess_os",
+        "environ",
+        "environ_method",
+        "environ_decoder",
+        "plain_entry",
+    ):
+        assert (result[tag], result[tag + "_undone"]) == (1, zero), tag
+    # AND without subprocess in sys.modules the decoder reads nothing of it: still answered
+    assert (result["no_subprocess"], result["no_subprocess_undone"]) == (zero, zero)
+    # AND a changed program reaches the callback until judged (and kept) again
+    assert (result["changed"], result["judged_again"], result["kept_again"]) == (1, 1, zero)
+    # AND from Popen's own code only exact int descriptors in a tuple or list and no
+    # preexec_fn are answered
+    assert (result["child_first"], result["child_same"], result["child_again"]) == (1, zero, zero)
+    for tag in (
+        "child_fd_subclass",
+        "child_fd_bool",
+        "child_fds_list_subclass",
+        "child_fds_none",
+        "child_preexec",
+    ):
+        assert result[tag] == 1, tag
+    # AND another phase, or a cleared cache, reaches the callback
+    assert (result["other_phase"], result["phase_first"], result["phase_same"]) == (1, 1, zero)
+    assert result["after_clear"] == 1
+    # AND a dict the core cannot probe without running code (a key that is not a str) makes
+    # every later event the callback's
+    assert (result["last_first"], result["last_same"], result["non_str_key"]) == (1, zero, 1)
+
+
+def test_a_popen_verdict_is_kept_for_plain_arguments_only(kind: str, tmp_path: Path) -> None:
+    # GIVEN the same setup WHEN the callback keeps verdicts for arguments of other kinds, with
+    # malformed identities, callers and checks
+    body = POPEN_SETUP + textwrap.dedent(
+        """
+    class Text(str):
+        pass
+    kinds = []
+    def attempt(args, caller=raiser.__code__, identity=None, given=None):
+        kinds.append(keeper(args, caller, plain[tool] if identity is None else identity,
+                            checks() if given is None else given))
+    def odd():
+        attempt((tool, ARGV, None, None))
+        attempt((tool, ARGV, "/tmp", None))
+        attempt((tool, ARGV, None, {}))
+        attempt((tool, ARGV, None))
+        attempt((Text(tool), ARGV, None, None))
+        attempt((tool.encode(), ARGV, None, None))
+        attempt(("rel/tool", ARGV, None, None))
+        attempt((tool, ["tool", "\u00e9"], None, None))
+        attempt((tool, [b"tool"], None, None))
+        attempt((tool, "tool -x", None, None))
+        attempt((tool, ARGV, None, None), caller=None)
+        attempt((tool, ARGV, None, None), caller=keeper.__code__)
+        attempt((tool, ARGV, None, None), caller="code")
+        attempt((tool, ARGV, None, None), identity=(1, 2, 3))
+        attempt((tool, ARGV, None, None), identity=(1 << 70,) * 7)
+        attempt((tool, ARGV, None, None), given=checks()[:-1])
+        attempt((tool, ARGV, None, None), given=checks(wrapper=(1, 2, 3)))
+    on_keep[0] = odd
+    sys.audit("zz.keep")
+    emit(kinds=kinds)
+    """
+    )
+    result = run_core(kind, body, tmp_path)
+    # THEN exact ASCII str program and argv items with no cwd= or env= are kept, from any code
+    # but the sandbox's own (or none); every other kind is not
+    assert result["kinds"] == [
+        True,
+        *[False] * 9,
+        True,
+        False,
+        "TypeError",
+        "TypeError",
+        False,
+        "TypeError",
+        "TypeError",
+    ]
+
+
+def test_a_popen_verdict_checks_the_sealed_wrapper_where_fork_exec_is_not_sealed(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a verdict whose checks name a fork_exec wrapper (what the hook gives where the
+    # native core could not seal fork_exec): the module dict holding it, its cells, their
+    # contents
+    body = POPEN_SETUP + textwrap.dedent(
+        """
+    def make(audit, original):
+        def wrapper(*args):
+            return audit, original
+        return wrapper
+    def real_audit(*args): pass
+    def real_fork_exec(*args): pass
+    wrapper = make(real_audit, real_fork_exec)
+    posix = {"fork_exec": wrapper}
+    fake_subprocess._fork_exec = wrapper
+    cells = wrapper.__closure__
+    names = wrapper.__code__.co_freevars
+    audit_cell, original_cell = cells[names.index("audit")], cells[names.index("original")]
+    sealed = (posix, wrapper, audit_cell, real_audit, original_cell, real_fork_exec)
+    keep[0] = checks(wrapper=sealed)
+    popens("first")
+    popens("same")
+    other = lambda *a: None
+    fake_subprocess._fork_exec = other
+    popens("subprocess_name")
+    fake_subprocess._fork_exec = wrapper
+    posix["fork_exec"] = real_fork_exec
+    popens("module_name")
+    posix["fork_exec"] = wrapper
+    audit_cell.cell_contents = other
+    popens("audit_cell")
+    audit_cell.cell_contents = real_audit
+    original_cell.cell_contents = other
+    popens("original_cell")
+    original_cell.cell_contents = real_fork_exec
+    popens("restored")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    )
+    result = run_core(kind, body, tmp_path)
+    zero = 0 if kind_version(kind) >= (3, 11) else 1
+    # THEN the same Popen is answered while both names lead to the wrapper and its cells hold
+    # what they held; any change sends it to the callback
+    assert (result["first"], result["same"], result["restored"]) == (1, zero, zero)
+    for tag in ("subprocess_name", "module_name", "audit_cell", "original_cell"):
+        assert result[tag] == 1, tag
+
+
 def test_a_setattr_of_a_name_the_callback_does_not_guard_is_answered_by_the_core(
     kind: str, tmp_path: Path
 ) -> None:

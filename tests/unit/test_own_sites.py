@@ -71,6 +71,7 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.loaded_sources",
         "core.forgotten",
         "core.exec_verdict_add",
+        "core.popen_verdict_add",
         "core.module_verdict_add",
         "core.module_packages_add",
         "core.compile_verdict_add",

@@ -24,6 +24,8 @@ from .. import child, environ, paths
 from .. import core as _core
 from ..categories import ARG_SEP, UNDECODABLE
 from ..values import (
+    _ENVIRON_DECODERS,
+    _ENVIRON_PROBES,
     _UNICODE_SIZES,
     ARG_MAX,
     _environ_data,
@@ -83,6 +85,7 @@ _DEFPATH = os.defpath
 # Bound once (the hook's frozen copy gets the frozen functions): no module attribute read.
 _child_started = paths.child_started
 _known_plain = child.known_plain
+_plain_table = child.plain_table
 # A module's own namespace, read through ModuleType's slot (what object.__getattribute__
 # finds for an exact module, without the lookup).
 _module_dict: Any = vars(_ModuleType)["__dict__"].__get__
@@ -578,6 +581,9 @@ _LIVE_MODULES = (_sys.modules,)
 # subprocess.py of the standard library: only its own Popen._execute_child counts as Popen's.
 _SUBPROCESS_PY = os.path.join(os.path.dirname(os.__file__), "subprocess.py")
 _function_code = _FunctionType.__dict__["__code__"].__get__
+# What attribute lookup finds for __dict__ on os.environ's class (object.__getattribute__ of
+# the instance's __dict__ goes through it: values._environ_instance_data).
+_ENVIRON_DICT = _class_lookup(_Environ, "__dict__")
 _LIVE_POSIXSUBPROCESS = (__import__("_posixsubprocess").__dict__,)  # live (see _LIVE_OS)
 _fork_exec_original = _LIVE_POSIXSUBPROCESS[0]["fork_exec"]
 _audit = _sys.audit
@@ -765,6 +771,49 @@ def _popen_problem(caller: Any = _NO_CALLER) -> str | None:
                     _frame_local(frame, "pass_fds"), _frame_local(frame, "preexec_fn")
                 )
     return None
+
+
+def popen_checks() -> tuple[Any, ...] | None:
+    """What the decision of a usual ``subprocess.Popen`` read besides its arguments, for the
+    core to check again when it answers the same event itself (``core.popen_verdict_add``);
+    ``None`` while Popen's ``_execute_child`` is not known (its frame's locals could not be
+    told from another caller's).
+
+    In order: os's own dict and the four originals :func:`_popen_problem` finds there and in
+    os.path's, ``sys.modules``, ``_execute_child``'s code, os.environ's class, the probes and
+    decoders of ``values._environ_data`` and what attribute lookup finds for ``__dict__`` on
+    that class, the plain-program table (``child.known_plain``'s), and, where ``fork_exec`` is
+    not sealed, the sealed wrapper's routing: (``_posixsubprocess``'s dict, the wrapper, its
+    audit cell and ``sys.audit``, its original cell and ``fork_exec``), else ``None``.
+    """
+    if not _EXECUTE_CHILD:
+        return None
+    wrapper = None
+    if _EMULATE_FORK_EXEC and not _fork_exec_sealed():
+        wrapper = (
+            _LIVE_POSIXSUBPROCESS[0],
+            _FORK_EXEC_WRAPPER[0],
+            _AUDIT_CELL,
+            _audit,
+            _ORIGINAL_CELL,
+            _fork_exec_original,
+        )
+    return (
+        _LIVE_OS[0],
+        _GET_EXEC_PATH,
+        _FSENCODE,
+        _JOIN,
+        _DIRNAME,
+        _LIVE_MODULES[0],
+        _EXECUTE_CHILD[0],
+        _Environ,
+        _ENVIRON_PROBES,
+        _ENVIRON_DECODERS[0],
+        _ENVIRON_DECODERS[1],
+        _ENVIRON_DICT,
+        _plain_table(),
+        wrapper,
+    )
 
 
 def _popen_locals_problem(fds: Any, preexec: Any) -> str | None:
