@@ -1186,8 +1186,22 @@ def _decider(
     join_key = ARG_SEP.join
     import sys as _sys
 
-    search_path = _sys.path  # the list itself: entries added later count, and only for reports
+    # The import system's state is read live from sys's own dict at each question (the
+    # function can rebind sys.path or its hooks with no event). What the path finder may have
+    # been given at install: its hooks, and the kinds of finder it caches per path entry.
+    sys_space = _sys.__dict__
+    install_hooks = tuple(_sys.path_hooks)
     from importlib.machinery import EXTENSION_SUFFIXES as _suffixes
+    from importlib.machinery import FileFinder as _file_finder
+
+    finder_kinds = frozenset(
+        {
+            type(None),
+            _file_finder,
+            *(type(f) for f in _sys.path_importer_cache.values()),
+            *(h for h in install_hooks if type(h) is type),  # (zipimporter: a class as hook)
+        }
+    )
 
     extension_suffixes = tuple(_suffixes)
 
@@ -1226,24 +1240,41 @@ def _decider(
 
         Runs inside the hook, so it runs no code the function can influence: no finder, no
         attribute of a module object — only ``stat`` and listings of the import path's
-        directories (a package's ``__path__`` read from an exact module's own dict). Modules
-        that only a finder knows (six.moves) are answered by the meta-path guard, which asks
-        the finders outside the hook. A refused name stays refused whatever this answers.
+        directories, read from sys's own dict as they are now. Whatever it cannot tell (a
+        rebound or overlong ``sys.path``, an entry of another class, path hooks or a cached
+        path finder the import system did not have at install) answers True: reported.
+        Modules that only a finder knows (six.moves) are answered by the meta-path guard,
+        which asks the finders outside the hook; a finder the function puts in
+        ``sys.meta_path`` itself is not asked here (its code would run inside the hook): a
+        name only it could load is refused as a missing one is -- quietly, counted in the
+        invocation's summary (a stated limit). A refused name stays refused whatever this
+        answers.
         """
         if "." in name or len(name) > 255:
             # A submodule: its parent's search path lives in objects the function can shape
             # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
             return True
         leaf = name
-        candidates = (
-            leaf,
-            leaf + ".py",
-            leaf + ".pyc",
-            *(leaf + suffix for suffix in extension_suffixes),
-        )
-        for directory in list(search_path)[:256]:
+        candidates = (leaf, leaf + ".py", leaf + ".pyc", *(leaf + s for s in extension_suffixes))
+        search_path = lookup(sys_space, "path")
+        hooks = lookup(sys_space, "path_hooks")
+        cached = lookup(sys_space, "path_importer_cache")
+        if (
+            type(search_path) is not list
+            or len(search_path) > 256
+            or type(hooks) is not list
+            or len(hooks) != len(install_hooks)
+            or any(hook is not known for hook, known in zip(hooks, install_hooks))
+            or type(cached) is not dict
+        ):
+            # Rebound, grown past what is looked at, or hooks the path finder did not have
+            # at install: nothing here can tell that no file loads it -- reported.
+            return True
+        for directory in list(search_path):
             if type(directory) is not str:
-                continue
+                return True  # (an entry of a class of the function's: the finder uses its text)
+            if type(lookup(cached, directory)) not in finder_kinds:
+                return True  # a finder of the function's cached for this entry
             # (the folder first: a package, or a namespace package; with no folder there is
             # no base/__init__.py to look for either)
             names = names_in(directory or ".")

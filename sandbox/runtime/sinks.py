@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 # instance; the hook runs on frozen copies of its class).
 _write = os.write
 _fstat = os.fstat
+_set_blocking = os.set_blocking
+_BlockingIOError = BlockingIOError
+# A descriptor whose writes keep failing with EAGAIN even in blocking mode is given up on
+# after this many tries (another thread flipping O_NONBLOCK back each time): as if replaced.
+_BLOCKED_TRIES = 100
 _str = str
 _OSError = OSError
 _memoryview = memoryview
@@ -76,6 +81,35 @@ def _identity(fd: int) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write all of ``data`` to ``fd`` as a blocking write would; ``False`` when it cannot.
+
+    The sandbox's descriptor shares its open file description with fd 1 (a ``dup``): code in
+    the function can make it non-blocking (``os.set_blocking``, no audit event) and fill the
+    log pipe, so that a plain write fails with EAGAIN and the line is lost. Then the
+    description is made blocking for this write (the line waits for the log reader, as it
+    would have) and put back as it was.
+    """
+    view = _memoryview(data)
+    tries = 0
+    while view:
+        try:
+            count = _write(fd, view)
+        except _BlockingIOError:
+            tries += 1
+            if tries > _BLOCKED_TRIES:
+                return False
+            _set_blocking(fd, True)
+            try:
+                count = _write(fd, view)
+            except _BlockingIOError:
+                continue  # (made non-blocking again in between: another try)
+            finally:
+                _set_blocking(fd, False)
+        view = view[count:]
+    return True
+
+
 class LineSink:
     """Append JSON lines to file descriptors owned by the sandbox (identity-checked)."""
 
@@ -110,20 +144,23 @@ class LineSink:
         data = dumps(record)
         written = False
         lost: list[int] = []
+        blocked: list[int] = []
         for fd, identity in self._fds:
             if _identity(fd) != identity:
                 lost.append(fd)
                 continue
             try:
-                view = _memoryview(data)
-                while view:
-                    count = _write(fd, view)
-                    view = view[count:]
-                written = True
+                if _write_all(fd, data):
+                    written = True
+                else:
+                    blocked.append(fd)  # (O_NONBLOCK set again and again: taken as tampering)
             except _OSError:
                 pass  # a closed log pipe must never break the function
+        if blocked:
+            self._lose(blocked, "writes to a descriptor of the sandbox's output kept failing")
         if lost:
             self._lose(lost)
+        if blocked or lost:
             if not written and self._fds:
                 return self.write(record)
         if not written and not self._fds:
@@ -136,21 +173,16 @@ class LineSink:
                     pass
         return written
 
-    def _lose(self, lost: list[int]) -> None:
+    def _lose(
+        self, lost: list[int], what: str = "a descriptor of the sandbox's output was replaced (dup2)"
+    ) -> None:
         self.tampered = True
         self._fds = [(fd, ident) for fd, ident in self._fds if fd not in lost]
-        note = dumps(
-            {
-                "type": "sandbox.tamper",
-                "level": "ERROR",
-                "what": "a descriptor of the sandbox's output was replaced (dup2)",
-                "fds": lost,
-            }
-        )
+        note = dumps({"type": "sandbox.tamper", "level": "ERROR", "what": what, "fds": lost})
         targets = [fd for fd, _ in self._fds] or [2]
         for fd in targets:
             try:
-                _write(fd, note)
+                _write_all(fd, note)
             except _OSError:
                 pass
 

@@ -6,8 +6,9 @@ SQLite opens (and creates) the files named by ``ATTACH DATABASE 'name' AS x`` an
 :func:`guard_connection` there, which installs an authorizer. The event fires just before the
 connection is marked initialised, when ``set_authorizer`` is still refused, so the install
 happens at the next profile event of the same thread (a one-shot ``sys.setprofile`` function,
-which hands the event and the profile slot back to any profiler that was there): any Python
-call or return after ``connect()``, ``conn.execute`` included, comes first.
+which hands the event and the profile slot back to any profiler that was there): any call
+made by Python code after ``connect()``, ``conn.execute`` included, and any return to Python
+code comes first.
 
 SQLite asks the authorizer with action ``SQLITE_ATTACH`` and the file name for both statements
 (``VACUUM INTO`` runs an internal ``ATTACH 'name' AS vacuum_db`` while it executes, so its target
@@ -29,7 +30,9 @@ Limits, stated plainly:
 - A relative name is resolved against the working directory when the statement is prepared;
   Python's statement cache may run the same prepared ``ATTACH`` again after a ``chdir``.
 - Between ``connect()`` and the next profile event of the creating thread, another thread
-  holding the connection could run a statement unguarded. A C-level profile function active at
+  holding the connection could run a statement unguarded; so can the same thread when C code
+  calls C code (``map(methodcaller("execute", ...), map(sqlite3.connect, names))``: a call
+  from C raises no profile event) -- code that can do that can also remove the authorizer. A C-level profile function active at
   that moment (``cProfile`` on Python 3.11 and older) cannot be put back from Python and is
   switched off (the native core, which runs these steps in C, puts it back).
   Code that clears the profile slot inside that window (a later audit hook at the same event)

@@ -7,12 +7,16 @@ core can (state reachable through frames of the Python core), the limit is state
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Child, RunChild, profile_doc
+from tests.conftest import REPO, Child, RunChild, profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 
@@ -265,6 +269,51 @@ attempt("forged-filename", lambda: code.replace(co_filename="/var/task/innocent.
     # object is a finding of its own (built by hand, never compiled)
     assert "sandbox.tamper" in result.stderr
     assert "{task}/secret.txt" in result.stderr or "{task}/secret.txt" in result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_class10_a_non_blocking_log_pipe_loses_no_finding(tmp_path: Path, core: str) -> None:
+    # GIVEN enforce writing its findings to stdout, a pipe the log reader drains only later
+    doc = profile_doc()
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    code = (
+        HARNESS.format(mode="enforce")
+        + """
+# WHEN the function makes the pipe non-blocking (no audit event: the sandbox's own duplicate of
+# fd 1 shares the setting) and fills it, then reaches for a secret
+os.set_blocking(1, False)
+filled = 0
+while True:
+    try:
+        filled += os.write(1, b"x" * 4096)
+    except BlockingIOError:
+        break
+attempt("read-secret", secret)
+os.write(2, b"filled %d\\n" % filled)
+"""
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))
+    }
+    env.update(AUDIT_ALONE, PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path))
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.5)  # (the log reader is late: the child's writes find the pipe full)
+    out, err = proc.communicate(timeout=60)
+    # THEN the refused read's finding reaches the log once the reader drains it: the sandbox's
+    # write waited as a blocking one would, instead of being dropped
+    assert proc.returncode == 0, err
+    assert b"filled" in err, err
+    findings = [line for line in out.split(b"\n") if b'"sandbox.finding"' in line]
+    assert any(b"secret.txt" in line for line in findings), (out[-2000:], err)
 
 
 def test_class10_a_thread_left_running_is_not_charged_to_the_next_caller(

@@ -239,3 +239,55 @@ attempt("import", lambda: __import__("mod_a"))
     assert outcome["list-module-root"] == "BLOCKED PermissionViolation files list"
     assert outcome["import"] == "ALLOWED"
     assert "sandbox.error" not in result.stdout
+
+
+REFUSALS = (
+    ATTEMPT
+    + """
+import sys, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+attempt("missing", lambda: __import__("lsb_not_installed_anywhere"))
+attempt("padded-ctypes", lambda: (sys.path.__setitem__(slice(0, 0), ["/nonexistent-%d" % i for i in range(300)]), __import__("ctypes")))
+del sys.path[:300]
+sys.path = ["planted"] + list(sys.path)
+attempt("rebound-planted", lambda: __import__("evilmod"))
+class Finder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        return None
+sys.meta_path.append(Finder)
+attempt("meta-path-limit", lambda: __import__("lsb_only_a_finder_knows"))
+"""
+)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_refused_import_of_a_module_that_can_load_is_reported_however_sys_path_is_changed(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a module planted in a folder of the function's, and a profile allowing neither it
+    # nor ctypes
+    (tmp_path / "planted").mkdir()
+    (tmp_path / "planted" / "evilmod.py").write_text("VALUE = 1\n")
+    profile = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function pushes the real folders past what a bounded look would see, rebinds
+    # sys.path to reach the planted folder, and imports through a finder of its own
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(REFUSALS, env=env)
+    assert result.returncode == 0, result.stderr
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    reported = {f["target"] for f in result.findings if f["category"] == "modules"}
+    # THEN every import is refused; a module that is not installed anywhere is refused
+    # quietly (an optional import), but one that can load is reported however sys.path was
+    # changed
+    assert all(v == "BLOCKED ImportViolation modules import" for v in outcome.values()), outcome
+    assert "lsb_not_installed_anywhere" not in reported
+    assert {"ctypes", "evilmod"} <= reported, result.findings
+    # AND (a stated limit) a name only a finder of the function's in sys.meta_path could load
+    # is refused as a missing one is: quietly (the finder's code cannot run inside the hook)
+    assert "lsb_only_a_finder_knows" not in reported

@@ -215,3 +215,24 @@ attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
     # off (a stated limit of sqlite_guard.py)
     assert out["outside"] == DENIED, out
     assert out["after-profiled"] is (core == "native"), out
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_limit_a_statement_run_from_c_before_any_python_call(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN code that already runs in the function (a documented limit: it could as well
+    # clear the authorizer, which raises no event)
+    code = """
+import operator
+attach = operator.methodcaller("execute", "ATTACH 'outside/c.db' AS c")
+attempt("c-to-c", lambda: list(map(attach, map(sqlite3.connect, [":memory:"]))))
+attempt("python-call", lambda: sqlite3.connect(":memory:").execute("ATTACH 'outside/p.db' AS p"))
+"""
+    # WHEN it connects and runs a statement with C calling C (map, methodcaller): no Python
+    # call, no profile event in between
+    out = _out(_run(child, tmp_path, core, code))
+    # THEN that statement runs before the authorizer is in place (both cores); the same from
+    # Python code is refused
+    assert out == {"c-to-c": "ok", "python-call": DENIED}, out
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["c.db"]
