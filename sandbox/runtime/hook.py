@@ -1264,7 +1264,7 @@ def _decider(
             or len(search_path) > 256
             or type(hooks) is not list
             or len(hooks) != len(install_hooks)
-            or any(hook is not known for hook, known in zip(hooks, install_hooks))
+            or any(hook is not known for hook, known in zip(hooks, install_hooks, strict=True))
             or type(cached) is not dict
         ):
             # Rebound, grown past what is looked at, or hooks the path finder did not have

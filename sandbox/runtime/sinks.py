@@ -160,9 +160,8 @@ class LineSink:
             self._lose(blocked, "writes to a descriptor of the sandbox's output kept failing")
         if lost:
             self._lose(lost)
-        if blocked or lost:
-            if not written and self._fds:
-                return self.write(record)
+        if (blocked or lost) and not written and self._fds:
+            return self.write(record)
         if not written and not self._fds:
             fd, identity = self._fallback
             if identity is not None and _identity(fd) == identity:
@@ -174,7 +173,9 @@ class LineSink:
         return written
 
     def _lose(
-        self, lost: list[int], what: str = "a descriptor of the sandbox's output was replaced (dup2)"
+        self,
+        lost: list[int],
+        what: str = "a descriptor of the sandbox's output was replaced (dup2)",
     ) -> None:
         self.tampered = True
         self._fds = [(fd, ident) for fd, ident in self._fds if fd not in lost]

@@ -293,9 +293,7 @@ attempt("read-secret", secret)
 os.write(2, b"filled %d\\n" % filled)
 """
     )
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
     env.update(AUDIT_ALONE, PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path))
     if core == "python":
         env["SANDBOX_NATIVE"] = "off"
