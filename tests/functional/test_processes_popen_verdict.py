@@ -114,12 +114,17 @@ subprocess.os = fake_os
 attempt("subprocess-os", run)
 subprocess.os = real_os
 attempt("subprocess-os-restored", run)
-real_fork_exec = subprocess._fork_exec
+# (3.11+: subprocess's own _fork_exec; 3.10 calls _posixsubprocess.fork_exec through the module)
+holder, name = (
+    (subprocess, "_fork_exec") if hasattr(subprocess, "_fork_exec")
+    else (subprocess._posixsubprocess, "fork_exec")
+)
+real_fork_exec = getattr(holder, name)
 def other_command(args, *rest):
     return real_fork_exec([os.fsencode(a) for a in SECRET], *rest)
-subprocess._fork_exec = other_command
+setattr(holder, name, other_command)
 attempt("fork-exec", run)
-subprocess._fork_exec = real_fork_exec
+setattr(holder, name, real_fork_exec)
 attempt("fork-exec-restored", run)
 """
     result = _run(child, tmp_path, attack, core)
