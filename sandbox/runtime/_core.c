@@ -3609,14 +3609,20 @@ quiet_end_answered(PyObject *args)
  *     descriptor), raised from code that is not socket.py's socket.__init__ -- or from it with
  *     its local `fileno` None (read from the frame's slots);
  *   - socket.connect: an instance of _socket.socket (its family read from the C member), an
- *     exact 2-tuple of an exact ASCII str and an exact int.
+ *     exact 2-tuple of an exact ASCII str and an exact int;
+ *   - socket.getaddrinfo of a name (the callback's answer: a pure function of the name's
+ *     normal form and the phase), its host an exact ASCII str or bytes with the very text of
+ *     a name kept already in normal form (lower case, no trailing dot).
  * At most NET_VERDICT_LIMIT (a full table drops its oldest); cache_clear drops them. */
 #define NET_VERDICT_LIMIT 64
-#define NET_HOST_MAX 64
+#define NET_HOST_MAX 253 /* a DNS name's longest text */
+#define NET_SOCKET 0
+#define NET_CONNECT 1
+#define NET_RESOLVE 2
 
 typedef struct {
     int used;
-    int connect; /* 0: socket.__new__, 1: socket.connect */
+    int connect; /* NET_SOCKET, NET_CONNECT or NET_RESOLVE */
     int phase;
     long family;
     long value; /* the type (masked), or the port */
@@ -3653,6 +3659,37 @@ net_key_of(int connect, PyObject *args, long *family, long *value, const char **
         return 0;
     }
     int overflow = 0;
+    if (connect == NET_RESOLVE) {
+        /* getaddrinfo(host, ...): the host as given, exact str or bytes, ASCII */
+        if (PyTuple_GET_SIZE(args) < 1) {
+            return 0;
+        }
+        PyObject *name = PyTuple_GET_ITEM(args, 0);
+        if (PyBytes_CheckExact(name)) {
+            *host = PyBytes_AS_STRING(name);
+            *host_len = PyBytes_GET_SIZE(name);
+            for (Py_ssize_t i = 0; i < *host_len; i++) {
+                if ((unsigned char)(*host)[i] >= 0x80) {
+                    return 0;
+                }
+            }
+        }
+        else {
+            int plain = ascii_of(name, host, host_len);
+            if (plain != 1) {
+                if (plain < 0) {
+                    PyErr_Clear();
+                }
+                return 0;
+            }
+        }
+        if (*host_len < 1 || *host_len > NET_HOST_MAX || memchr(*host, 0, (size_t)*host_len)) {
+            return 0;
+        }
+        *family = 0;
+        *value = 0;
+        return 1;
+    }
     if (!connect) {
         if (PyTuple_GET_SIZE(args) < 3 || !PyLong_CheckExact(PyTuple_GET_ITEM(args, 1)) ||
             !PyLong_CheckExact(PyTuple_GET_ITEM(args, 2))) {
@@ -3765,7 +3802,7 @@ net_answered(int connect, PyObject *args, int phase)
     if (net_find(connect, phase, family, value, host, (size_t)host_len) == NULL) {
         return 0;
     }
-    return connect || !socket_adopting();
+    return connect != NET_SOCKET || !socket_adopting();
 }
 
 static PyObject *
@@ -3790,7 +3827,10 @@ core_network_verdict_add(PyObject *self, PyObject *args)
         }
     }
     else if (PyUnicode_CompareWithASCIIString(event, "socket.connect") == 0) {
-        connect = 1;
+        connect = NET_CONNECT;
+    }
+    else if (PyUnicode_CompareWithASCIIString(event, "socket.getaddrinfo") == 0) {
+        connect = NET_RESOLVE;
     }
     else {
         Py_RETURN_FALSE;
@@ -3960,6 +4000,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if (event[0] == 's' && strcmp(event, "socket.getaddrinfo") == 0 && lookup_of_literal(args)) {
         return 0; /* the callback's answer: a literal or passive lookup sends no query */
+    }
+    if (event[0] == 's' && g_net_count > 0 && strcmp(event, "socket.getaddrinfo") == 0 &&
+        net_answered(NET_RESOLVE, args, invoke_now())) {
+        return 0; /* a lookup of a name allowed before, as the decoder reads it */
     }
     if (event[0] == 'c' && g_compile_count > 0 && strcmp(event, "compile") == 0 &&
         compile_answered(args, invoke_now())) {
@@ -7665,7 +7709,8 @@ static PyMethodDef core_methods[] = {
      "network_verdict_add(event, args, socket_init) -> bool: only inside the callback, from the"
      " sandbox's own code (enforce): answer later socket.__new__ events of this family and type"
      " (socket_init: socket.py's socket.__init__ code, whose fileno-wrapping calls go to the"
-     " callback) or socket.connect events to this address literal, in this phase."},
+     " callback), socket.connect events to this address literal, or socket.getaddrinfo events of"
+     " this name, in this phase."},
     {"seal_sqlite", core_seal_sqlite, METH_VARARGS,
      "seal_sqlite(authorizer, trampoline) -> bool: before install, once: SQLite connections are"
      " guarded in C (the authorizer installed at the thread's next profile event; trampoline is"

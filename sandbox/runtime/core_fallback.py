@@ -127,7 +127,8 @@ _SOCK_TYPE_MASK = ~(
     | getattr(__import__("_socket"), "SOCK_CLOEXEC", 0)
 )
 NET_VERDICT_LIMIT = 64
-NET_HOST_MAX = 64
+NET_HOST_MAX = 253  # (a DNS name's longest text; an address literal is shorter)
+_NET_RESOLVE = 2  # (the third kind of network verdict: a name's lookup)
 _IP_FAMILIES = (__import__("_socket").AF_INET, __import__("_socket").AF_INET6)
 _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
@@ -1283,6 +1284,10 @@ def install(
             return  # the native core's open_under_dev_null: no such name can be opened
         if event == "socket.getaddrinfo" and _lookup_of_literal(args):
             return  # the native core's lookup_of_literal: the callback would answer None
+        if event == "socket.getaddrinfo" and _nets:
+            net_key = _net_key(_NET_RESOLVE, args)
+            if net_key is not None and (_NET_RESOLVE, _phase_now(), *net_key) in _nets:
+                return  # the native core's net_answered (a name allowed before)
         if event == "exec" and type(args) is tuple and args and type(args[0]) is _CodeType:
             # The native core's exec_runs_no_module: the callback would answer None.
             code = args[0]
@@ -1764,8 +1769,10 @@ def install(
             raise _refuse("network_verdict_add")
         if type(event) is not _str:
             raise _TypeError("network_verdict_add: event must be str")
-        connect = event == "socket.connect"
-        if not connect:
+        connect: Any = event == "socket.connect"
+        if event == "socket.getaddrinfo":
+            connect = _NET_RESOLVE
+        elif not connect:
             if event != "socket.__new__" or type(socket_init) is not _CodeType:
                 return False
             if _socket_init and _socket_init[0] is not socket_init:
@@ -1773,7 +1780,7 @@ def install(
         net_key = _net_key(connect, args)
         if net_key is None or _phase_now() != _local.decision_phase:
             return False
-        if not connect and not _socket_init:
+        if connect is False and not _socket_init:
             _socket_init.append(socket_init)
         entry = (connect, _phase_now(), *net_key)
         if entry not in _nets and len(_nets) >= NET_VERDICT_LIMIT:
@@ -2261,11 +2268,23 @@ def compile_verdict_add(args: tuple[Any, ...], code: CodeType) -> bool:
     return bool(_api["compile_verdict_add"](args, code))
 
 
-def _net_key(connect: bool, args: Any) -> tuple[int, int, str] | None:
-    """(family, type or port, host) of a ``socket.__new__`` or ``socket.connect`` the network
+def _net_key(connect: Any, args: Any) -> tuple[int, int, str] | None:
+    """(family, type or port, host) of a ``socket.__new__`` (``connect`` False), a
+    ``socket.connect`` (True) or a ``socket.getaddrinfo`` (:data:`_NET_RESOLVE`) the network
     verdicts hold, or None (exact types only; the family read from the C member)."""
     if type(args) is not tuple:
         return None
+    if connect is _NET_RESOLVE:
+        name = args[0] if args else None
+        if type(name) is bytes:
+            if not name.isascii():
+                return None
+            name = name.decode("ascii")
+        elif type(name) is not str or not name.isascii():
+            return None
+        if not 0 < len(name) <= NET_HOST_MAX or "\x00" in name:
+            return None
+        return (0, 0, name)
     if not connect:
         if len(args) < 3 or type(args[1]) is not int or type(args[2]) is not int:
             return None
@@ -2298,6 +2317,8 @@ def network_verdict_add(event: str, args: tuple[Any, ...], socket_init: Any) -> 
     callback. ``socket.connect``: a ``_socket.socket`` of family ``AF_INET`` or ``AF_INET6``
     (read from the C member) to an exact 2-tuple of the same exact ASCII ``str`` and exact
     ``int``, in the same phase (the hook keeps only an address literal in canonical text).
+    ``socket.getaddrinfo``: a host of the same text (an exact ASCII ``str`` or ``bytes``; the
+    hook keeps only a name already in its normal form) in the same phase.
     At most 64 (a full table drops its oldest); :func:`cache_clear` drops them.
 
     Returns

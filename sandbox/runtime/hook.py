@@ -146,7 +146,7 @@ FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 POPEN_EVENT = "subprocess.Popen"
 COMPILE_EVENT = "compile"
 # The events a network verdict answers in the core once allowed (see remember_network).
-NETWORK_VERDICT_EVENTS = frozenset({"socket.__new__", "socket.connect"})
+NETWORK_VERDICT_EVENTS = frozenset({"socket.__new__", "socket.connect", "socket.getaddrinfo"})
 # The attribute names an ``object.__setattr__`` is decided on (rewriting a function's code or
 # defaults, an object's class, a finder): the core answers every other name itself.
 # Events refused outright when code that is not the sandbox's raises them while the hook's
@@ -983,6 +983,14 @@ def _build(
             and detail == args[1][0]
         ):
             network_verdict_add(event, args, None)
+        elif event == "socket.getaddrinfo" and action == "resolve" and args:
+            # A name whose text is its normal form already: the same text is the same name.
+            host = args[0]
+            text = host if type(host) is str else None
+            if type(host) is bytes:
+                text = bytes_decode(host, "ascii", "replace")
+            if text is not None and text == accesses[0][2]:
+                network_verdict_add(event, args, None)
 
     def remember_exec(args: tuple[Any, ...], accesses: list[Any]) -> None:
         # A fork_exec every access of which was allowed (enforce): when its one candidate is
@@ -1023,6 +1031,7 @@ def _build(
     popen_checks = processes_module.popen_checks
     compile_verdict_add = core.compile_verdict_add
     network_verdict_add = core.network_verdict_add
+    bytes_decode = bytes.decode
     code_type = type(_plain_who.__code__)
     judged_plain = child_module.judged_plain
     cache_has = core.cache_has

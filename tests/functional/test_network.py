@@ -238,7 +238,14 @@ class Pair(tuple):
     pass
 donor = socket.socket()
 attempt("init-connect", lambda: connect(("127.0.0.1", PORT)))
+attempt("init-resolve", lambda: socket.getaddrinfo("localhost", PORT))
 mark_invoke_phase()
+for i in range(3):
+    attempt("invoke-resolve-" + str(i), lambda: socket.getaddrinfo("localhost", PORT))
+attempt("resolve-bytes", lambda: socket.getaddrinfo(b"localhost", PORT))
+# (modelled: the event alone decides, before any query could leave)
+attempt("resolve-other", lambda: sys.audit("socket.getaddrinfo", "evil.example", 80, 0, 0, 0))
+attempt("resolve-other-bytes", lambda: sys.audit("socket.getaddrinfo", b"localhost.evil.example", 80, 0, 0, 0))
 # WHEN the same connect repeats (the core answers it from the second on), then its neighbours
 for i in range(3):
     attempt("invoke-connect-" + str(i), lambda: connect(("127.0.0.1", PORT)))
@@ -263,13 +270,15 @@ def test_kept_socket_and_connect_answers_hold_only_for_the_same_values(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN stream sockets allowed in any phase, and connects to the loopback service's
-    # address in the invoke phase only (the first init connect is refused)
+    # address and lookups of localhost in the invoke phase only (the first init connect and
+    # lookup are refused)
     port = _free_port()
     profile = profile_doc(
         network=[
             {"action": "socket", "target": "inet/stream", "phase": "any"},
             {"action": "bind", "target": "127.0.0.1:*", "phase": "any"},
             {"action": "connect", "target": f"127.0.0.1:{port}", "phase": "invoke"},
+            {"action": "resolve", "target": "localhost", "phase": "invoke"},
         ]
     )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
@@ -287,9 +296,20 @@ def test_kept_socket_and_connect_answers_hold_only_for_the_same_values(
     # C member
     assert outcome["init-connect"].startswith("BLOCKED"), result.stdout + result.stderr
     assert [outcome[f"invoke-connect-{i}"] for i in range(3)] == ["ALLOWED"] * 3, result.stderr
+    assert [outcome[f"invoke-resolve-{i}"] for i in range(3)] == ["ALLOWED"] * 3, outcome
+    assert outcome["resolve-bytes"] == "ALLOWED", outcome
+    assert outcome["init-resolve"].startswith("BLOCKED"), outcome
     assert outcome["nonblocking-stream"] == "ALLOWED", outcome
     assert outcome["lying-family"] == "ALLOWED", outcome
     expected = "ALLOWED" if core == "native" else "BLOCKED PermissionViolation network connect"
     assert outcome["str-subclass-host"] == expected, outcome
-    for refused in ("other-port", "tuple-subclass-address", "trailing-dot", "raw", "adopt"):
+    for refused in (
+        "other-port",
+        "tuple-subclass-address",
+        "trailing-dot",
+        "raw",
+        "adopt",
+        "resolve-other",
+        "resolve-other-bytes",
+    ):
         assert outcome[refused].startswith("BLOCKED"), (refused, outcome[refused])
