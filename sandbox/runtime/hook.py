@@ -1200,17 +1200,44 @@ def _decider(
     # been given at install: its hooks, and the kinds of finder it caches per path entry.
     sys_space = _sys.__dict__
     install_hooks = tuple(_sys.path_hooks)
+    from importlib import _bootstrap_external
     from importlib.machinery import EXTENSION_SUFFIXES as _suffixes
     from importlib.machinery import FileFinder as _file_finder
 
-    finder_kinds = frozenset(
-        {
-            type(None),
-            _file_finder,
-            *(type(f) for f in _sys.path_importer_cache.values()),
-            *(h for h in install_hooks if type(h) is type),  # (zipimporter: a class as hook)
-        }
+    # The finders the path finder held at install (a dev install's own, say), by identity, and
+    # what a path hook's FileFinder is given now: (suffix, loader) pairs, as FileFinder keeps
+    # them. A FileFinder cached later must have exactly these, for its own entry's folder.
+    install_finders = dict(_sys.path_importer_cache)
+    default_loaders = tuple(
+        (suffix, loader)
+        for loader, suffixes in _bootstrap_external._get_supported_file_loaders()  # type: ignore[attr-defined]
+        for suffix in suffixes
     )
+    instance_dict = _file_finder.__dict__["__dict__"].__get__  # (the class's own descriptor)
+    absolute = paths.absolute
+
+    def finder_plain(entry: str, finder: Any) -> bool:
+        """Whether the finder the import system would use for ``entry`` looks only where the
+        listing does, for the suffixes it knows (read from exact objects, nothing of theirs
+        runs): none yet, None, the very one held at install, or a FileFinder of the entry's
+        own folder with the default loaders."""
+        if finder is None:
+            return True
+        if type(finder) is not _file_finder:
+            return finder is lookup(install_finders, entry, _NO_FINDER)
+        space = instance_dict(finder)
+        path = lookup(space, "path")
+        if type(path) is not str or (path != entry and path != absolute(entry or ".")):
+            return False
+        loaders = lookup(space, "_loaders")
+        if type(loaders) is not list or len(loaders) != len(default_loaders):
+            return False
+        for pair, (suffix, loader) in zip(loaders, default_loaders, strict=True):
+            if type(pair) is not tuple or len(pair) != 2 or pair[1] is not loader:
+                return False
+            if type(pair[0]) is not str or pair[0] != suffix:
+                return False
+        return True
 
     extension_suffixes = tuple(_suffixes)
 
@@ -1228,7 +1255,7 @@ def _decider(
         except (OSError, ValueError):
             return _NO_NAMES  # nothing there: no candidate below it exists either
         if st.st_mode & 0o170000 != 0o040000:
-            return _NO_NAMES  # a file (a zip archive): no candidate below it is a file either
+            return _A_FILE  # a file: a zip archive may hold anything
         identity = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns)
         kept = listings.get(directory)
         if kept is not None and kept[0] == identity:
@@ -1250,8 +1277,10 @@ def _decider(
         Runs inside the hook, so it runs no code the function can influence: no finder, no
         attribute of a module object — only ``stat`` and listings of the import path's
         directories, read from sys's own dict as they are now. Whatever it cannot tell (a
-        rebound or overlong ``sys.path``, an entry of another class, path hooks or a cached
-        path finder the import system did not have at install) answers True: reported.
+        rebound or overlong ``sys.path``, an entry of another class, a file on it -- a zip
+        archive may hold anything --, path hooks the import system did not have at install, a
+        finder cached for an entry that is not the one held at install or a FileFinder of the
+        entry's own folder with the default loaders) answers True: reported.
         Modules that only a finder knows (six.moves) are answered by the meta-path guard,
         which asks the finders outside the hook; a finder the function puts in
         ``sys.meta_path`` itself is not asked here (its code would run inside the hook): a
@@ -1282,11 +1311,13 @@ def _decider(
         for directory in list(search_path):
             if type(directory) is not str:
                 return True  # (an entry of a class of the function's: the finder uses its text)
-            if type(lookup(cached, directory)) not in finder_kinds:
-                return True  # a finder of the function's cached for this entry
+            if not finder_plain(directory, lookup(cached, directory)):
+                return True  # a finder that looks elsewhere, or for other suffixes
             # (the folder first: a package, or a namespace package; with no folder there is
             # no base/__init__.py to look for either)
             names = names_in(directory or ".")
+            if names is _A_FILE:
+                return True  # (what a zip archive holds is not looked at here)
             if names is not None:
                 for candidate in candidates:
                     if candidate in names:
@@ -1756,6 +1787,8 @@ _stat = __import__("os").stat
 _listdir = __import__("os").listdir
 _time_ns = __import__("time").time_ns
 _NO_NAMES: frozenset[str] = frozenset()
+_A_FILE: frozenset[str] = frozenset({"/"})  # names_in's answer for a file (no name has a "/")
+_NO_FINDER = object()  # (lookup's default: no finder held at install for an entry)
 _SETTLED_NS = 2_000_000_000  # older than any file system's clock tick (FAT's is 2 s)
 _MAX_LISTINGS = 64  # directories kept (the import path rarely has more than a dozen)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -244,21 +245,28 @@ attempt("import", lambda: __import__("mod_a"))
 REFUSALS = (
     ATTEMPT
     + """
-import sys, sandbox
+import os, sys, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
 from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 attempt("missing", lambda: __import__("lsb_not_installed_anywhere"))
-attempt("padded-ctypes", lambda: (sys.path.__setitem__(slice(0, 0), ["/nonexistent-%d" % i for i in range(300)]), __import__("ctypes")))
-del sys.path[:300]
-sys.path = ["planted"] + list(sys.path)
-attempt("rebound-planted", lambda: __import__("evilmod"))
 class Finder:
     @staticmethod
     def find_spec(name, path=None, target=None):
         return None
 sys.meta_path.append(Finder)
 attempt("meta-path-limit", lambda: __import__("lsb_only_a_finder_knows"))
+attempt("padded-ctypes", lambda: (sys.path.__setitem__(slice(0, 0), ["/nonexistent-%d" % i for i in range(300)]), __import__("ctypes")))
+del sys.path[:300]
+sys.path = ["planted"] + list(sys.path)
+attempt("rebound-planted", lambda: __import__("evilmod"))
+sys.path.insert(0, os.path.abspath("archive.zip"))
+attempt("zip-archive", lambda: __import__("zipmod"))
+from importlib.machinery import FileFinder, SourceFileLoader
+sys.path.append("/nonexistent-lsb-entry")
+sys.path_importer_cache["/nonexistent-lsb-entry"] = FileFinder(
+    os.path.abspath("hidden"), (SourceFileLoader, [".py"]))
+attempt("planted-finder", lambda: __import__("hiddenmod"))
 """
 )
 
@@ -271,10 +279,15 @@ def test_a_refused_import_of_a_module_that_can_load_is_reported_however_sys_path
     # nor ctypes
     (tmp_path / "planted").mkdir()
     (tmp_path / "planted" / "evilmod.py").write_text("VALUE = 1\n")
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / "hiddenmod.py").write_text("VALUE = 1\n")
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
+        archive.writestr("zipmod.py", "VALUE = 1\n")
     profile = {"schema_version": 1, "function": "t", "extends": ["python-runtime"], "rules": {}}
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     # WHEN the function pushes the real folders past what a bounded look would see, rebinds
-    # sys.path to reach the planted folder, and imports through a finder of its own
+    # sys.path to reach the planted folder, puts a zip archive on it, caches a finder of its
+    # own for an entry, and imports through a meta-path finder of its own
     env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
     if core == "python":
         env["SANDBOX_NATIVE"] = "off"
@@ -287,7 +300,7 @@ def test_a_refused_import_of_a_module_that_can_load_is_reported_however_sys_path
     # changed
     assert all(v == "BLOCKED ImportViolation modules import" for v in outcome.values()), outcome
     assert "lsb_not_installed_anywhere" not in reported
-    assert {"ctypes", "evilmod"} <= reported, result.findings
+    assert {"ctypes", "evilmod", "zipmod", "hiddenmod"} <= reported, result.findings
     # AND (a stated limit) a name only a finder of the function's in sys.meta_path could load
     # is refused as a missing one is: quietly (the finder's code cannot run inside the hook)
     assert "lsb_only_a_finder_knows" not in reported
