@@ -3619,6 +3619,7 @@ quiet_end_answered(PyObject *args)
 #define NET_SOCKET 0
 #define NET_CONNECT 1
 #define NET_RESOLVE 2
+#define NET_AWS 3 /* (the botocore interposer's sandbox.aws event) */
 
 typedef struct {
     int used;
@@ -3637,6 +3638,7 @@ static PyObject *g_socket_init_code; /* socket.py's socket.__init__ code (strong
 static PyTypeObject *g_sock_type;    /* _socket.socket (seal_socket_addresses) */
 static PyMemberDef *g_sock_family;   /* its `family` member */
 static PyObject *g_fileno_name;      /* "fileno" */
+static PyObject *g_aws_code;         /* the botocore interposer's code raising sandbox.aws */
 
 static PyObject *core_frame_local(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 static PyObject *refuse(const char *what);
@@ -3651,12 +3653,56 @@ net_clear_all(void)
 
 /* The key of a network event's arguments: 1 with the fields set, 0 when not a kind the table
  * holds. No method of any argument runs (exact types; the family from the C member). */
+/* An exact ASCII str's text for the AWS key: 1 with it appended to scratch (n so far), 0 when
+ * not plain, too long, or holding the separator. */
+static int
+aws_part(PyObject *part, char *scratch, size_t *n)
+{
+    const char *units;
+    Py_ssize_t len;
+    int plain = ascii_of(part, &units, &len);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    if (len < 1 || *n + 1 + (size_t)len > NET_HOST_MAX || memchr(units, 0x1f, (size_t)len) ||
+        memchr(units, 0, (size_t)len)) {
+        return 0;
+    }
+    if (*n > 0) {
+        scratch[(*n)++] = 0x1f;
+    }
+    memcpy(scratch + *n, units, (size_t)len);
+    *n += (size_t)len;
+    return 1;
+}
+
 static int
 net_key_of(int connect, PyObject *args, long *family, long *value, const char **host,
-           Py_ssize_t *host_len)
+           Py_ssize_t *host_len, char *scratch)
 {
     if (!PyTuple_CheckExact(args)) {
         return 0;
+    }
+    if (connect == NET_AWS) {
+        /* (service, operation, resource or None): "service\x1foperation[\x1fresource]" */
+        if (PyTuple_GET_SIZE(args) != 3) {
+            return 0;
+        }
+        size_t n = 0;
+        PyObject *resource = PyTuple_GET_ITEM(args, 2);
+        if (!aws_part(PyTuple_GET_ITEM(args, 0), scratch, &n) ||
+            !aws_part(PyTuple_GET_ITEM(args, 1), scratch, &n) ||
+            (resource != Py_None && !aws_part(resource, scratch, &n))) {
+            return 0;
+        }
+        *host = scratch;
+        *host_len = (Py_ssize_t)n;
+        *family = 0;
+        *value = resource != Py_None;
+        return 1;
     }
     int overflow = 0;
     if (connect == NET_RESOLVE) {
@@ -3796,11 +3842,18 @@ net_answered(int connect, PyObject *args, int phase)
     long family, value;
     const char *host;
     Py_ssize_t host_len;
-    if (!net_key_of(connect, args, &family, &value, &host, &host_len)) {
+    char scratch[NET_HOST_MAX + 1];
+    if (!net_key_of(connect, args, &family, &value, &host, &host_len, scratch)) {
         return 0;
     }
     if (net_find(connect, phase, family, value, host, (size_t)host_len) == NULL) {
         return 0;
+    }
+    if (connect == NET_AWS) {
+        PyObject *code = innermost_code();
+        int from_interposer = code != NULL && code == g_aws_code;
+        Py_XDECREF(code);
+        return from_interposer; /* (from anyone else: the callback refuses it as forged) */
     }
     return connect != NET_SOCKET || !socket_adopting();
 }
@@ -3832,19 +3885,30 @@ core_network_verdict_add(PyObject *self, PyObject *args)
     else if (PyUnicode_CompareWithASCIIString(event, "socket.getaddrinfo") == 0) {
         connect = NET_RESOLVE;
     }
+    else if (PyUnicode_CompareWithASCIIString(event, "sandbox.aws") == 0) {
+        connect = NET_AWS;
+        /* (the third argument: the interposer's code the callback checked the event came from) */
+        if (!PyCode_Check(socket_init) || (g_aws_code != NULL && g_aws_code != socket_init)) {
+            Py_RETURN_FALSE;
+        }
+    }
     else {
         Py_RETURN_FALSE;
     }
     long family, value;
     const char *host;
     Py_ssize_t host_len;
-    if (!net_key_of(connect, event_args, &family, &value, &host, &host_len) ||
+    char scratch[NET_HOST_MAX + 1];
+    if (!net_key_of(connect, event_args, &family, &value, &host, &host_len, scratch) ||
         !decision_phase_holds()) {
         Py_RETURN_FALSE;
     }
     int phase = invoke_now();
     if (net_find(connect, phase, family, value, host, (size_t)host_len) != NULL) {
         Py_RETURN_TRUE;
+    }
+    if (connect == NET_AWS && g_aws_code == NULL) {
+        g_aws_code = Py_NewRef(socket_init);
     }
     if (!connect && g_socket_init_code == NULL) {
         if (g_fileno_name == NULL) {
@@ -4000,6 +4064,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if (event[0] == 's' && strcmp(event, "socket.getaddrinfo") == 0 && lookup_of_literal(args)) {
         return 0; /* the callback's answer: a literal or passive lookup sends no query */
+    }
+    if (event[0] == 's' && g_net_count > 0 && g_aws_code != NULL &&
+        strcmp(event, "sandbox.aws") == 0 && net_answered(NET_AWS, args, invoke_now())) {
+        return 0; /* the same AWS call allowed before, from the botocore interposer */
     }
     if (event[0] == 's' && g_net_count > 0 && strcmp(event, "socket.getaddrinfo") == 0 &&
         net_answered(NET_RESOLVE, args, invoke_now())) {

@@ -129,6 +129,7 @@ _SOCK_TYPE_MASK = ~(
 NET_VERDICT_LIMIT = 64
 NET_HOST_MAX = 253  # (a DNS name's longest text; an address literal is shorter)
 _NET_RESOLVE = 2  # (the third kind of network verdict: a name's lookup)
+_NET_AWS = 3  # (and the botocore interposer's sandbox.aws event)
 _IP_FAMILIES = (__import__("_socket").AF_INET, __import__("_socket").AF_INET6)
 _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
@@ -1129,6 +1130,7 @@ def install(
     # and socket.py's socket.__init__ code, once one is kept
     _nets: dict[tuple[bool, str, int, int, str], None] = {}
     _socket_init: list[Any] = []
+    _aws_code: list[Any] = []  # the botocore interposer's code, once an AWS call is kept
     _changes = [0]  # audited name changes seen (see changes())
     _in_flight: set[int] = set()  # threads with a change in flight (see changes_elsewhere())
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
@@ -1372,6 +1374,10 @@ def install(
                 )
             ):
                 return  # the native core's net_answered
+        if event == "sandbox.aws" and _nets and _aws_code and code is _aws_code[0]:
+            aws_key = _net_key(_NET_AWS, args)
+            if aws_key is not None and (_NET_AWS, _phase_now(), *aws_key) in _nets:
+                return  # the native core's net_answered (an AWS call allowed before)
         if event == "subprocess.Popen" and _popens:
             popen_key = _popen_key(args)
             if popen_key is not None:
@@ -1772,6 +1778,12 @@ def install(
         connect: Any = event == "socket.connect"
         if event == "socket.getaddrinfo":
             connect = _NET_RESOLVE
+        elif event == "sandbox.aws":
+            if type(socket_init) is not _CodeType:
+                return False
+            if _aws_code and _aws_code[0] is not socket_init:
+                return False  # (one interposer for good: the first the hook named)
+            connect = _NET_AWS
         elif not connect:
             if event != "socket.__new__" or type(socket_init) is not _CodeType:
                 return False
@@ -1782,6 +1794,8 @@ def install(
             return False
         if connect is False and not _socket_init:
             _socket_init.append(socket_init)
+        if connect is _NET_AWS and not _aws_code:
+            _aws_code.append(socket_init)
         entry = (connect, _phase_now(), *net_key)
         if entry not in _nets and len(_nets) >= NET_VERDICT_LIMIT:
             del _nets[next(iter(_nets))]  # full: the oldest goes (as the native core)
@@ -2274,6 +2288,19 @@ def _net_key(connect: Any, args: Any) -> tuple[int, int, str] | None:
     verdicts hold, or None (exact types only; the family read from the C member)."""
     if type(args) is not tuple:
         return None
+    if connect is _NET_AWS:
+        if len(args) != 3:
+            return None
+        parts = [args[0], args[1]] if args[2] is None else [args[0], args[1], args[2]]
+        for part in parts:
+            if type(part) is not str or not part or not part.isascii():
+                return None
+            if "\x1f" in part or "\x00" in part:
+                return None
+        joined = "\x1f".join(parts)
+        if len(joined) > NET_HOST_MAX:
+            return None
+        return (0, int(args[2] is not None), joined)
     if connect is _NET_RESOLVE:
         name = args[0] if args else None
         if type(name) is bytes:
@@ -2318,7 +2345,10 @@ def network_verdict_add(event: str, args: tuple[Any, ...], socket_init: Any) -> 
     (read from the C member) to an exact 2-tuple of the same exact ASCII ``str`` and exact
     ``int``, in the same phase (the hook keeps only an address literal in canonical text).
     ``socket.getaddrinfo``: a host of the same text (an exact ASCII ``str`` or ``bytes``; the
-    hook keeps only a name already in its normal form) in the same phase.
+    hook keeps only a name already in its normal form) in the same phase. ``sandbox.aws``:
+    the same service, operation and resource (exact ASCII ``str``, the resource or ``None``)
+    in the same phase, raised by ``socket_init`` -- here the botocore interposer's code the
+    hook checked the event came from.
     At most 64 (a full table drops its oldest); :func:`cache_clear` drops them.
 
     Returns

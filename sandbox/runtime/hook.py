@@ -146,7 +146,9 @@ FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 POPEN_EVENT = "subprocess.Popen"
 COMPILE_EVENT = "compile"
 # The events a network verdict answers in the core once allowed (see remember_network).
-NETWORK_VERDICT_EVENTS = frozenset({"socket.__new__", "socket.connect", "socket.getaddrinfo"})
+NETWORK_VERDICT_EVENTS = frozenset(
+    {"socket.__new__", "socket.connect", "socket.getaddrinfo", "sandbox.aws"}
+)
 # The attribute names an ``object.__setattr__`` is decided on (rewriting a function's code or
 # defaults, an object's class, a finder): the core answers every other name itself.
 # Events refused outright when code that is not the sandbox's raises them while the hook's
@@ -942,7 +944,7 @@ def _build(
                     # core answers the same source and file name from the same code itself.
                     compile_verdict_add(args, caller)
                 elif event in NETWORK_VERDICT_EVENTS and mode == "enforce":
-                    remember_network(event, args, accesses)
+                    remember_network(event, args, accesses, caller)
             except Exception as exc:  # a bug of the sandbox's own (or an error of the function's)
                 forget_frames(exc)  # (first: it may be one the function holds)
                 reporter.internal_error(event, exc, invocation())
@@ -960,7 +962,9 @@ def _build(
                 return build_violation(PermissionViolation, "sandbox", "error", event)
             return None
 
-    def remember_network(event: str, args: tuple[Any, ...], accesses: list[Any]) -> None:
+    def remember_network(
+        event: str, args: tuple[Any, ...], accesses: list[Any], caller: Any
+    ) -> None:
         # A socket's creation (not an adoption: the decoder said "socket") or a connect to an
         # address literal already in canonical text (the one access, its host the argument
         # itself), allowed in enforce: the core answers the same values itself (its own
@@ -991,6 +995,10 @@ def _build(
                 text = bytes_decode(host, "ascii", "replace")
             if text is not None and text == accesses[0][2]:
                 network_verdict_add(event, args, None)
+        elif event == "sandbox.aws" and action == "call" and type(caller) is code_type:
+            # An AWS call allowed from the botocore interposer (the callback checked the
+            # event's code): the same service, operation and resource from it again.
+            network_verdict_add(event, args, caller)
 
     def remember_exec(args: tuple[Any, ...], accesses: list[Any]) -> None:
         # A fork_exec every access of which was allowed (enforce): when its one candidate is

@@ -190,3 +190,48 @@ def test_the_sandbox_hook_reports_an_aws_call_outside_the_profile(moto_endpoint:
     aws = [r for r in records if r.get("type") == "sandbox.finding" and r.get("category") == "aws"]
     # THEN only the call outside the profile is reported, as would-block
     assert [(r["target"], r["decision"]) for r in aws] == [("s3:GetObject:bucket", "would-block")]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_kept_aws_call_answers_only_the_same_call_from_the_interposer(
+    moto_endpoint: str, core: str
+) -> None:
+    # GIVEN the sandbox in enforce with a profile allowing PutObject on "bucket" only (and the
+    # connects to the moto server on loopback)
+    code = """
+        import os
+        from sandbox.runtime import aws_calls as awscalls
+        import boto3
+        s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+        s3.create_bucket(Bucket="bucket")
+        import sandbox
+        profile = {"schema_version": 1, "function": "f", "extends": ["python-runtime"],
+                   "rules": {"aws": [{"action": "call", "target": "s3:PutObject:bucket"}],
+                             "network": [{"action": "connect", "target": "127.0.0.1:*"}]}}
+        sandbox.install(mode="enforce", profile=profile)
+        awscalls.interpose()
+        out = {}
+        def attempt(label, fn):
+            try:
+                fn()
+                out[label] = "ALLOWED"
+            except PermissionError as exc:
+                out[label] = "BLOCKED " + str(getattr(exc, "category", "?"))
+        # WHEN the allowed call repeats (kept from the second on), then its neighbours, and the
+        # same event raised by the function's own code
+        for i in range(3):
+            attempt("put-" + str(i), lambda: s3.put_object(Bucket="bucket", Key="k", Body=b"x"))
+        attempt("get", lambda: s3.get_object(Bucket="bucket", Key="k"))
+        attempt("other-bucket", lambda: s3.put_object(Bucket="other", Key="k", Body=b"x"))
+        attempt("forged", lambda: sys.audit("sandbox.aws", "s3", "PutObject", "bucket"))
+        print(json.dumps(out))
+        """
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", "SANDBOX_MAX_FINDINGS": "100000"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = run_child(code, moto_endpoint, **env)
+    # THEN the same call is allowed each time, every other call is refused, and the event from
+    # anyone but the interposer is refused as forged (the kept answer never covers it)
+    assert [result[f"put-{i}"] for i in range(3)] == ["ALLOWED"] * 3, result
+    assert result["get"] == "BLOCKED aws" and result["other-bucket"] == "BLOCKED aws", result
+    assert result["forged"] == "BLOCKED code", result
