@@ -3595,7 +3595,7 @@ quiet_end_answered(PyObject *args)
 }
 
 /* ------------------------------------------------------------------------------------- */
-/* Network verdicts: a socket's creation and a connect to an address literal (enforce)     */
+/* Network verdicts: sockets, connects to literals, name lookups, AWS calls (enforce)      */
 /*
  * The callback's answer to `socket.__new__` is a pure function of the family, the type (its
  * SOCK_NONBLOCK / SOCK_CLOEXEC flags aside) and the phase -- unless socket.py's constructor is
@@ -3603,8 +3603,10 @@ quiet_end_answered(PyObject *args)
  * to `socket.connect` of an AF_INET/AF_INET6 socket to (literal, port), the literal as
  * canonical text, is a function of the family, the literal, the port and the phase: the
  * decision cache keeps it for good once allowed (an address allowed through a name it was
- * resolved from included). After the hook allowed one in enforce, network_verdict_add keeps
- * it here; a later event with the same values is answered with no callback:
+ * resolved from included); so is its answer to a name's lookup, and to the botocore
+ * interposer's sandbox.aws (service, operation, resource) from that interposer's code. After
+ * the hook allowed one in enforce, network_verdict_add keeps it here; a later event with the
+ * same values is answered with no callback:
  *   - socket.__new__: exact int family and type, neither negative (a negative one adopts a
  *     descriptor), raised from code that is not socket.py's socket.__init__ -- or from it with
  *     its local `fileno` None (read from the frame's slots);
@@ -3612,7 +3614,9 @@ quiet_end_answered(PyObject *args)
  *     exact 2-tuple of an exact ASCII str and an exact int;
  *   - socket.getaddrinfo of a name (the callback's answer: a pure function of the name's
  *     normal form and the phase), its host an exact ASCII str or bytes with the very text of
- *     a name kept already in normal form (lower case, no trailing dot).
+ *     a name kept already in normal form (lower case, no trailing dot);
+ *   - sandbox.aws: the same exact ASCII strs (no 0x1f), the resource or None, raised by the
+ *     very code object the hook checked the first one came from (g_aws_code).
  * At most NET_VERDICT_LIMIT (a full table drops its oldest); cache_clear drops them. */
 #define NET_VERDICT_LIMIT 64
 #define NET_HOST_MAX 253 /* a DNS name's longest text */

@@ -965,11 +965,11 @@ def _build(
     def remember_network(
         event: str, args: tuple[Any, ...], accesses: list[Any], caller: Any
     ) -> None:
-        # A socket's creation (not an adoption: the decoder said "socket") or a connect to an
-        # address literal already in canonical text (the one access, its host the argument
-        # itself), allowed in enforce: the core answers the same values itself (its own
-        # checks: see core.network_verdict_add). A name, a non-canonical literal or anything
-        # else is decided here every time.
+        # Allowed in enforce, with one access: a socket's creation (not an adoption: the
+        # decoder said "socket"), a connect to an address literal already in canonical text
+        # (its host the argument itself), a lookup of a name already in normal form, or an AWS
+        # call from the interposer's code: the core answers the same values itself (its own
+        # checks: see core.network_verdict_add). Anything else is decided here every time.
         if len(accesses) != 1:
             return
         _, action, _, detail = accesses[0]
