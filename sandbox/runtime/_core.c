@@ -50,6 +50,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -7208,6 +7209,30 @@ core_kernel_landlock_restrict(PyObject *self, PyObject *ruleset_obj)
 #define SQLITE_ATTACH_ACTION 24
 #define SQLITE_PRAGMA_ACTION 19
 
+/* Whether a PRAGMA is one the authorizer lets through at its first test: no value (a query),
+ * or a name that is an exact ASCII str other than the two folder settings in any case
+ * (sqlite_guard.FOLDER_PRAGMAS, compared after str.lower there). Anything else (a folder
+ * pragma, a name that is not plain ASCII) goes to the authorizer. */
+static int
+sqlite_pragma_plain(PyObject *name, PyObject *value)
+{
+    if (value == Py_None) {
+        return 1;
+    }
+    if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name)) {
+        return 0;
+    }
+    static const char *folders[] = {"temp_store_directory", "data_store_directory"};
+    const char *text = (const char *)PyUnicode_DATA(name);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(name);
+    for (size_t f = 0; f < sizeof(folders) / sizeof(folders[0]); f++) {
+        if (n == strlen(folders[f]) && strncasecmp(text, folders[f], n) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static PyObject *
 sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -7219,6 +7244,9 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         }
         if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
+        }
+        if (action == SQLITE_PRAGMA_ACTION && nargs >= 3 && sqlite_pragma_plain(args[1], args[2])) {
+            return PyLong_FromLong(0); /* a pragma that names no folder (the authorizer's test) */
         }
     }
     return PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
@@ -7282,13 +7310,41 @@ own_attribute(PyObject *dict, const char *name)
     if (dict == NULL || !PyDict_CheckExact(dict)) {
         return NULL;
     }
-    PyObject *key = PyUnicode_InternFromString(name);
+    /* The names are the callers' string literals: each is interned once and kept, by the
+     * literal's address (making the str and interning it at every lookup was most of what a
+     * SQLite connection's checks cost: ~20 lookups, ~1,000 instructions each). */
+    static struct {
+        const char *text;
+        PyObject *key;
+    } keys[16];
+    PyObject *key = NULL;
+    size_t i = 0;
+    for (; i < sizeof(keys) / sizeof(keys[0]) && keys[i].text != NULL; i++) {
+        if (keys[i].text == name) {
+            key = keys[i].key;
+            break;
+        }
+    }
     if (key == NULL) {
-        PyErr_Clear();
-        return NULL;
+        key = PyUnicode_InternFromString(name);
+        if (key == NULL) {
+            PyErr_Clear();
+            return NULL;
+        }
+        if (i < sizeof(keys) / sizeof(keys[0])) {
+            keys[i].text = name;
+            keys[i].key = key; /* (its reference, kept for the process's lifetime) */
+        }
+        else {
+            PyObject *value = PyDict_GetItemWithError(dict, key);
+            Py_DECREF(key);
+            if (value == NULL) {
+                PyErr_Clear();
+            }
+            return value;
+        }
     }
     PyObject *value = PyDict_GetItemWithError(dict, key);
-    Py_DECREF(key);
     if (value == NULL) {
         PyErr_Clear();
     }

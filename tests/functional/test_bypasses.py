@@ -832,31 +832,34 @@ def test_a_pragma_naming_sqlites_temporary_folder_is_a_write_there(
         + """
 import sqlite3
 here = os.getcwd()
-def spill(folder):
+def spill(folder, name):
     con = sqlite3.connect(":memory:")
-    con.execute("PRAGMA temp_store_directory = '" + folder + "'")
+    con.execute("PRAGMA " + name + " = '" + folder + "'")
     con.execute("PRAGMA temp_store = FILE")
     con.execute("PRAGMA temp.cache_size = 1")
     con.execute("CREATE TEMP TABLE t(x)")
     for _ in range(20):
         con.execute("INSERT INTO t VALUES (zeroblob(100000))")
     con.close()
-def refused(folder):
+def refused(folder, name="temp_store_directory"):
     try:
-        spill(folder)
+        spill(folder, name)
     except sqlite3.DatabaseError as exc:
         return "refused: " + str(exc)
     return "ran"
 print("elsewhere", refused(here + "/elsewhere"))
 print("allowed", refused(here + "/allowed"))
+print("spelled", refused(here + "/elsewhere", "main.Temp_Store_DIRECTORY"))
 print("asks", sqlite3.connect(":memory:").execute("PRAGMA temp_store_directory").fetchall())
 """,
         env=_audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the pragma is decided as a write in that folder: refused elsewhere (SQLite fails
-    # the statement), allowed where the profile says so; asking for the value is no write
+    # the statement), allowed where the profile says so, whatever the name's case and schema;
+    # asking for the value is no write
     assert outcome["elsewhere"] == "refused: not authorized", result.stderr
+    assert outcome["spelled"] == "refused: not authorized", result.stderr
     assert outcome["allowed"] == "ran", result.stderr
     assert outcome["asks"].startswith("["), result.stderr
 
