@@ -3565,34 +3565,148 @@ open_under_dev_null(PyObject *args)
 }
 
 /* ------------------------------------------------------------------------------------- */
-/* Quiet invocation ends                                                                 */
+/* Quiet invocation ends, and the starts between them                                    */
 /*
  * The end of an invocation in which nothing was reported needs nothing of the callback but
  * the invocation marked as ended (its summary and metrics are empty; learn, which records
  * every end, never defers). Once defer_quiet_ends(codes) was called (the hook, with its
  * control functions' code), such an end -- `sandbox.invocation_end` with no arguments, raised
  * outside the callback by one of those codes, while no end_needed(True) is pending -- is
- * answered here and counted; the callback takes the count (ends_deferred()) first thing at
- * its next call and marks the invocation ended then, before anything reads it. Any other end
- * (from other code: a forged one, refused there) goes to the callback as before. */
-static int g_quiet_ends;               /* defer_quiet_ends() took effect */
-static int g_end_needed;               /* something was reported: the next end goes to Python */
-static unsigned long g_ends_deferred;  /* quiet ends answered here since ends_deferred() */
+ * answered here and logged. So is the next invocation's start after such an end (or after an
+ * end the callback allowed from those codes): `sandbox.invocation` (request id, source) from
+ * those codes, its request id an exact str or None and its source an exact dict of exact str
+ * keys and immutable plain values (copied here, with the start's CLOCK_BOOTTIME seconds, the
+ * time the callback records). A start while one may still run (a nested one: no end seen
+ * since) goes to the callback, which refuses it. The callback takes the log (ends_deferred())
+ * first thing at its next call and replays it in order -- ends as None, starts as (request id,
+ * source, seconds, thread ident) -- before anything reads the invocation's state. A full log (LOG_LIMIT)
+ * sends the next end or start to the callback, which replays the log first. Any other start
+ * or end (from other code: a forged one, refused there) goes to the callback as before. */
+#define INVOCATION_LOG_LIMIT 128
+static int g_quiet_ends;              /* defer_quiet_ends() took effect */
+static int g_end_needed;              /* something was reported: the next end goes to Python */
+static int g_invocation_closed;       /* the last start or end the core saw allowed: an end */
+static PyObject *g_invocation_log;    /* None (an end), (id, source, seconds, thread) (a start) */
 static code_set g_control_codes;
+
+static int
+invocation_log_append(PyObject *item)
+{
+    if (g_invocation_log == NULL) {
+        g_invocation_log = PyList_New(0);
+        if (g_invocation_log == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    if (PyList_GET_SIZE(g_invocation_log) >= INVOCATION_LOG_LIMIT) {
+        return 0;
+    }
+    if (PyList_Append(g_invocation_log, item) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static int
+raised_by_control_code(void)
+{
+    PyObject *code = innermost_code();
+    int control = code_set_has(&g_control_codes, code);
+    Py_XDECREF(code);
+    return control;
+}
 
 static int
 quiet_end_answered(PyObject *args)
 {
-    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 0) {
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 0 || !raised_by_control_code()) {
         return 0;
     }
-    PyObject *code = innermost_code();
-    int control = code_set_has(&g_control_codes, code);
-    Py_XDECREF(code);
-    if (control) {
-        g_ends_deferred++;
+    if (!invocation_log_append(Py_None)) {
+        return 0;
     }
-    return control;
+    g_invocation_closed = 1;
+    return 1;
+}
+
+/* A start's source copied, when every key is an exact str and every value an exact str, int,
+ * float, bool or None (what the callback keeps of it); else NULL (no exception). */
+static PyObject *
+plain_source_copy(PyObject *who)
+{
+    if (!PyDict_CheckExact(who)) {
+        return NULL;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(who, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) ||
+            !(value == Py_None || PyUnicode_CheckExact(value) || PyLong_CheckExact(value) ||
+              PyFloat_CheckExact(value) || PyBool_Check(value))) {
+            return NULL;
+        }
+    }
+    PyObject *copy = PyDict_Copy(who);
+    if (copy == NULL) {
+        PyErr_Clear();
+    }
+    return copy;
+}
+
+static int
+quiet_start_answered(PyObject *args)
+{
+    if (!g_invocation_closed || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2) {
+        return 0;
+    }
+    PyObject *request_id = PyTuple_GET_ITEM(args, 0);
+    if (request_id != Py_None && !PyUnicode_CheckExact(request_id)) {
+        return 0;
+    }
+    if (!raised_by_control_code()) {
+        return 0;
+    }
+    PyObject *source = plain_source_copy(PyTuple_GET_ITEM(args, 1));
+    if (source == NULL) {
+        return 0;
+    }
+    struct timespec now;
+    if (clock_gettime(CLOCK_BOOTTIME, &now) != 0) {
+        Py_DECREF(source);
+        return 0;
+    }
+    PyObject *item = Py_BuildValue("(OOdk)", request_id, source,
+                                   (double)now.tv_sec + (double)now.tv_nsec / 1e9,
+                                   PyThread_get_thread_ident());
+    Py_DECREF(source);
+    if (item == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int logged = invocation_log_append(item);
+    Py_DECREF(item);
+    if (logged) {
+        g_invocation_closed = 0;
+    }
+    return logged;
+}
+
+/* After the callback allowed a start or an end from the control codes: what it is now. */
+static void
+invocation_seen(const char *event, PyObject *args)
+{
+    if (!g_quiet_ends || t_depth != 0 || event[0] != 's' || !PyTuple_CheckExact(args)) {
+        return;
+    }
+    if (strcmp(event, "sandbox.invocation_end") == 0 && PyTuple_GET_SIZE(args) == 0 &&
+        raised_by_control_code()) {
+        g_invocation_closed = 1;
+    }
+    else if (strcmp(event, "sandbox.invocation") == 0 && raised_by_control_code()) {
+        g_invocation_closed = 0;
+    }
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -4097,11 +4211,17 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if ((g_dir_count > 0 || g_pattern_count > 0) && names_answered(event, args, invoke_now())) {
         return 0; /* names decided as opens of them are, or a listing a pattern covers */
     }
-    if (event[0] == 's' && g_quiet_ends && !g_end_needed && t_depth == 0 &&
-        strcmp(event, "sandbox.invocation_end") == 0 && quiet_end_answered(args)) {
-        return 0; /* an invocation's end with nothing to write: counted for the callback */
+    if (event[0] == 's' && g_quiet_ends && t_depth == 0 && event[1] == 'a' &&
+        ((!g_end_needed && strcmp(event, "sandbox.invocation_end") == 0 &&
+          quiet_end_answered(args)) ||
+         (strcmp(event, "sandbox.invocation") == 0 && quiet_start_answered(args)))) {
+        return 0; /* an end with nothing to write, or the next start: logged for the callback */
     }
-    return decide(event, args);
+    int decided = decide(event, args);
+    if (decided == 0 && event[0] == 's' && g_quiet_ends) {
+        invocation_seen(event, args);
+    }
+    return decided;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -5528,9 +5648,14 @@ core_ends_deferred(PyObject *self, PyObject *unused)
     if (t_depth == 0 || !caller_is_site("core.ends_deferred")) {
         return refuse("ends_deferred");
     }
-    unsigned long n = g_ends_deferred;
-    g_ends_deferred = 0;
-    return PyLong_FromUnsignedLong(n);
+    PyObject *log = g_invocation_log;
+    g_invocation_log = NULL;
+    if (log == NULL) {
+        return PyTuple_New(0);
+    }
+    PyObject *out = PyList_AsTuple(log);
+    Py_DECREF(log);
+    return out;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -7804,13 +7929,16 @@ static PyMethodDef core_methods[] = {
     {"defer_quiet_ends", core_defer_quiet_ends, METH_O,
      "defer_quiet_ends(codes) -> bool: once, from the sandbox's own code: an argument-less"
      " sandbox.invocation_end raised outside the callback by one of codes while no end is"
-     " needed is answered in the core and counted (ends_deferred); False in learn."},
+     " needed, and the next sandbox.invocation from them, are answered in the core and logged"
+     " (ends_deferred); False in learn."},
     {"end_needed", core_end_needed, METH_O,
      "end_needed(flag: bool): only from the sandbox's own code inside the callback; True: the"
      " next invocation end goes to the callback (something was reported), False: it may not."},
     {"ends_deferred", core_ends_deferred, METH_NOARGS,
-     "ends_deferred() -> int: only from the sandbox's own code inside the callback; the"
-     " invocation ends answered in the core since the last call."},
+     "ends_deferred() -> tuple: only from the sandbox's own code inside the callback; the"
+     " invocation ends (None) and starts ((request_id, source, seconds, thread)) answered in the"
+     " core"
+     " since the last call, in order."},
     {"sqlite_authorizer", core_sqlite_authorizer, METH_O,
      "sqlite_authorizer(authorize) -> callable: SQLite's authorizer answering SQLITE_OK for"
      " every action but SQLITE_ATTACH (24) in C; an ATTACH (or an action that is not an exact"

@@ -114,6 +114,8 @@ _addaudithook = sys.addaudithook
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 _stat = __import__("os").stat
 _mmap = __import__("mmap").mmap
+_clock_gettime = __import__("time").clock_gettime
+_CLOCK_BOOTTIME = getattr(__import__("time"), "CLOCK_BOOTTIME", 7)
 _MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
 _fstat = __import__("os").fstat
@@ -767,6 +769,24 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
 _CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_fd's index
 FORGET_QUEUE_SLOTS = 64
 _END_EVENT = "sandbox.invocation_end"  # (an end the hook may answer: see defer_quiet_ends)
+_START_EVENT = "sandbox.invocation"  # (so may the next start)
+INVOCATION_LOG_LIMIT = 128  # the native core's: a full log sends the next one to the callback
+_PLAIN_SOURCE_TYPES = (str, int, float, bool)
+
+
+def _plain_source_copy(who: Any) -> dict[str, Any] | None:
+    """The native core's ``plain_source_copy``: a start's source copied when it is an exact
+    dict of exact str keys and exact str/int/float/bool/None values, else ``None``."""
+    if type(who) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in dict.items(who):
+        if type(key) is not str or (value is not None and type(value) not in _PLAIN_SOURCE_TYPES):
+            return None
+        out[key] = value
+    return out
+
+
 _CHANGE_ODD_ENDINGS = ("/.", "/..", *_MODULE_SUFFIXES)
 
 
@@ -1136,11 +1156,13 @@ def install(
     # Names changed by events answered here (see _change_answer), for the hook's path cache;
     # [True] past the bound: forget everything.
     _forgotten: list[Any] = []
-    # Quiet invocation ends (see defer_quiet_ends): the control codes' ids once deferring,
-    # whether the next end is needed by the callback, the ends answered here since taken.
+    # Quiet invocation ends and the starts after them (see defer_quiet_ends): the control
+    # codes' ids once deferring, whether the next end is needed by the callback, whether the
+    # last start or end allowed was an end, the log of those answered here since taken.
     _quiet_codes: list[frozenset[int]] = []
     _end_needed = [False]
-    _ends_deferred = [0]
+    _invocation_closed = [False]
+    _invocation_log: list[Any] = []
     _phase = ["init"]
     # The phase as processes forked from this one see it (a page shared across fork): a
     # worker forked during init moves to invoke with its parent. None where mmap fails.
@@ -1398,17 +1420,30 @@ def install(
             and _init_module_list(args, _module_prefixes)
         ):
             return  # the native core's init_module_list
-        if (
+        control = (
             not depth
-            and event == _END_EVENT
             and _quiet_codes
-            and not _end_needed[0]
+            and event in (_END_EVENT, _START_EVENT)
             and type(args) is tuple
-            and not args
             and id(code) in _quiet_codes[0]
-        ):
-            _ends_deferred[0] += 1  # the native core's quiet_end_answered
-            return
+        )
+        if control and len(_invocation_log) < INVOCATION_LOG_LIMIT:
+            if event == _END_EVENT and not args and not _end_needed[0]:
+                _invocation_log.append(None)  # the native core's quiet_end_answered
+                _invocation_closed[0] = True
+                return
+            if (
+                event == _START_EVENT
+                and _invocation_closed[0]
+                and len(args) == 2
+                and (args[0] is None or type(args[0]) is _str)
+            ):
+                started_by = _plain_source_copy(args[1])  # the native core's quiet_start_answered
+                if started_by is not None:
+                    seconds = float(_clock_gettime(_CLOCK_BOOTTIME))
+                    _invocation_log.append((args[0], started_by, seconds, _get_ident()))
+                    _invocation_closed[0] = False
+                    return
         if depth:
             if id(code) in _own and (_sites is None or (event, id(code)) in _sites):
                 return
@@ -1419,6 +1454,11 @@ def install(
             if depth >= MAX_NESTING:
                 raise _PermissionError("lambda-sandbox: nested audit events too deep")
         _decide(event, args, code, frame)
+        if control:  # allowed by the callback: the native core's invocation_seen
+            if event == _END_EVENT and not args:
+                _invocation_closed[0] = True
+            elif event == _START_EVENT:
+                _invocation_closed[0] = False
 
     def _import_known(name: Any) -> bool:
         # The native core's import_name_units + import_name_known: an exact str of one-byte
@@ -1587,12 +1627,12 @@ def install(
             raise _TypeError("end_needed: a bool is needed")
         _end_needed[0] = flag
 
-    def _take_ends_deferred() -> int:
+    def _take_ends_deferred() -> tuple[Any, ...]:
         if not _local.depth or not _is_own_caller("ends_deferred"):
             raise _refuse("ends_deferred")
-        count = _ends_deferred[0]
-        _ends_deferred[0] = 0
-        return count
+        log = (*_invocation_log,)
+        _invocation_log.clear()
+        return log
 
     def _take_forgotten() -> tuple[str, ...] | bool | None:
         if not _local.depth or not _is_own_caller("forgotten"):
@@ -2469,7 +2509,10 @@ def defer_quiet_ends(codes: frozenset[CodeType]) -> bool:
     """From now on, an invocation's end with nothing to write is answered in the hook: a
     ``sandbox.invocation_end`` with no arguments, raised outside the callback by one of
     ``codes`` (the control functions'), while :func:`end_needed` is not set, never reaches the
-    callback; it is counted for :func:`ends_deferred`. Once; ``False`` (nothing deferred) in
+    callback; nor does the next ``sandbox.invocation`` from them after such an end (or after an
+    end the callback allowed), when its request id is an exact str or ``None`` and its source
+    an exact dict of plain values (copied). Both are logged for :func:`ends_deferred` (at most
+    128 between two callbacks: then the next goes to the callback). Once; ``False`` (nothing deferred) in
     learn, which writes every end, or when already done.
 
     Raises
@@ -2506,9 +2549,11 @@ def end_needed(flag: bool) -> None:
     _api["end_needed"](flag)
 
 
-def ends_deferred() -> int:
-    """The invocation ends answered in the hook since the last call (see
-    :func:`defer_quiet_ends`); the callback marks the invocation ended for them.
+def ends_deferred() -> tuple[Any, ...]:
+    """The invocation ends and starts answered in the hook since the last call (see
+    :func:`defer_quiet_ends`), in order: ``None`` for an end, ``(request_id, source, seconds,
+    thread)`` for a start (its ``CLOCK_BOOTTIME`` seconds and the thread that raised it). The
+    callback replays them before anything reads the invocation's state.
 
     Raises
     ------
@@ -2518,11 +2563,11 @@ def ends_deferred() -> int:
     Example
     -------
     >>> ends_deferred()  # doctest: +SKIP
-    0
+    ()
     """
     if not _api:
         raise _refuse("ends_deferred")
-    result: int = _api["ends_deferred"]()
+    result: tuple[Any, ...] = _api["ends_deferred"]()
     return result
 
 

@@ -693,6 +693,7 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
 _clock_gettime = __import__("time").clock_gettime
 _CLOCK_BOOTTIME = getattr(__import__("time"), "CLOCK_BOOTTIME", 7)
 _native_id = _thread.get_native_id
+_get_ident = _thread.get_ident
 _TICKS = __import__("os").sysconf("SC_CLK_TCK")
 
 
@@ -769,6 +770,9 @@ def _build(
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
     state: dict[str, Any] = {"invocations": 0, "init_failed": False, "quiet": 0, "active": False}
     threads = _thread._local()
+    # Threads that started an invocation the core logged, replayed from another thread's
+    # callback: each takes its invocation at its own next decision (see invocation()).
+    began_elsewhere: dict[int, Invocation] = {}
     current = [Invocation()]
     history: list[tuple[float, Invocation]] = [(0.0, current[0])]  # (start, invocation)
     api_target = _runtime_api_target(runtime_api)
@@ -788,18 +792,23 @@ def _build(
         # the thread (its start time in /proc), so a thread left running into the next
         # invocation is not charged to the next caller.
         origin = getattr(threads, "origin", None)
+        if began_elsewhere:
+            began = began_elsewhere.pop(_get_ident(), None)
+            if began is not None:
+                origin = threads.origin = began
         if origin is None:
             origin = threads.origin = _origin_of_this_thread(history) or current[0]
         return origin
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
-    handlers, sqlite_decider, end_of_invocation, sqlite_parts = _control(
+    handlers, sqlite_decider, replay_invocations, sqlite_parts = _control(
         status,
         state,
         current,
         history,
         threads,
+        began_elsewhere,
         reporter,
         recorder,
         control_codes,
@@ -824,10 +833,12 @@ def _build(
                 # Module sources the core let the import system read at init: what the
                 # traceback readers may read later (files._imports_at_init's note).
                 code_module.LOADED_SOURCES.update(loaded)
-            if quiet_ends and ends_deferred():
-                # Invocation ends the core answered (nothing was reported in them): marked
-                # ended before anything reads the invocation's state.
-                end_of_invocation()
+            if quiet_ends:
+                # Invocation ends the core answered (nothing was reported in them) and the
+                # starts after them: replayed before anything reads the invocation's state.
+                log = ends_deferred()
+                if log:
+                    replay_invocations(log)
             handler = handlers.get(event)
             if handler is not None:
                 return handler(args, caller)  # (the control events read no path)
@@ -1480,6 +1491,7 @@ def _control(
     current: list[Invocation],
     history: list[tuple[float, Invocation]],
     threads: Any,
+    began_elsewhere: dict[int, Invocation],
     reporter: Reporter,
     recorder: Recorder | None,
     control_codes: frozenset[CodeType],
@@ -1489,13 +1501,13 @@ def _control(
 ) -> tuple[
     dict[str, Callable[[tuple[Any, ...], Any], Any]],
     Callable[..., Any],
-    Callable[[], None],
+    Callable[[tuple[Any, ...]], None],
     tuple[Any, Callable[..., Any]],
 ]:
     """The control events: honoured only when raised by the control code (the bootstrap's).
-    Also returns the sealed SQLite authorizer, the end of an invocation (for the ends the
-    core answered itself), and what the native core guards SQLite connections with (the
-    authorizer it installs, the trampoline a profiler sees)."""
+    Also returns the sealed SQLite authorizer, the replay of the invocation ends and starts
+    the core answered itself (its log), and what the native core guards SQLite connections
+    with (the authorizer it installs, the trampoline a profiler sees)."""
     protected_names = PROTECTED_ATTRIBUTES
     control_ids = frozenset(id(c) for c in control_codes)
     audit = _audit
@@ -1560,21 +1572,44 @@ def _control(
             # Re-entering the handler from inside an invocation (the function calling the
             # bootstrap's handler itself) must not make its own request id and caller.
             return refused("sandbox.invocation (nested)")
+        request_id = args[0] if args and type(args[0]) is str else None
+        who = _plain_who(args[1]) if len(args) > 1 else {}
+        start_invocation(request_id, who, _boot_seconds(), _get_ident())
+        return None
+
+    def start_invocation(
+        request_id: str | None, who: dict[str, Any], begun: float, by: int
+    ) -> None:
         state["active"] = True
         if state["invocations"] == 0:
             reporter.end_invocation(current[0])  # init's findings have their own summary
         state["invocations"] += 1
-        request_id = args[0] if args and type(args[0]) is str else None
-        who = _plain_who(args[1]) if len(args) > 1 else {}
         inv = Invocation(request_id, who, state["invocations"])
         current[0] = inv
-        history.append((_boot_seconds(), inv))
+        history.append((begun, inv))
         if len(history) > 64:
             del history[1:2]
-        threads.origin = inv  # the thread running the handler belongs to this invocation
+        # The thread running the handler belongs to this invocation (the one that started it:
+        # another thread replaying the core's log leaves it the invocation to take).
+        if by == _get_ident():
+            threads.origin = inv
+        else:
+            if len(began_elsewhere) >= 64:
+                began_elsewhere.clear()  # (threads long gone: they take theirs from history)
+            began_elsewhere[by] = inv
         if recorder is not None:
             recorder.begin_invocation()
-        return None
+
+    def replay_invocations(log: tuple[Any, ...]) -> None:
+        # The core's log, in order: None for an end it answered, (request id, source, start
+        # seconds, thread) for a start. It logs a start only after an end, so none is nested.
+        for item in log:
+            if item is None:
+                end_of_invocation()
+            elif not state["active"] and type(item) is tuple and len(item) == 4:
+                start_invocation(
+                    item[0] if type(item[0]) is str else None, _plain_who(item[1]), item[2], item[3]
+                )
 
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
@@ -1723,7 +1758,7 @@ def _control(
     }
     # (the native core guards connections itself: what it installs, and what a profiler sees)
     sqlite_parts = (installed_authorizer, sealed_trampoline)
-    return handlers, sealed_authorizer, end_of_invocation, sqlite_parts
+    return handlers, sealed_authorizer, replay_invocations, sqlite_parts
 
 
 def _import_guard() -> Any:

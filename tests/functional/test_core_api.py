@@ -2831,7 +2831,7 @@ def test_kernel_calls_load_what_they_are_given_before_install_only(
         assert result["after_calls"] == "ctypes_calls"
 
 
-def test_quiet_invocation_ends_are_answered_and_counted(kind: str, tmp_path: Path) -> None:
+def test_quiet_invocation_ends_are_answered_and_logged(kind: str, tmp_path: Path) -> None:
     # GIVEN a core whose control code's invocation ends may be answered (defer_quiet_ends, from
     # the sandbox's own code), in enforce
     body = """
@@ -2884,15 +2884,93 @@ def test_quiet_invocation_ends_are_answered_and_counted(kind: str, tmp_path: Pat
     assert result["before"] == 1
     # AND after it the control code's ends are answered and counted, taken once
     assert result["deferred"] is True and result["again"] is False
-    assert result["quiet"] == 1 and result["taken"][:2] == [2, 0]
+    assert result["quiet"] == 1 and result["taken"][:2] == [[None, None], []]
     # AND an end from other code, or with arguments, reaches the callback
     assert result["foreign"] == 3
     # AND so does the control code's while an end is needed (something was reported)
     assert result["needed"] == 4
     # AND once it no longer is, its end is answered again
-    assert result["calm"] == 4 and result["taken"][2] == 1
-    # AND the count and the flag are the sandbox's own, inside the callback only
+    assert result["calm"] == 4 and result["taken"][2] == [None]
+    # AND the log and the flag are the sandbox's own, inside the callback only
     assert result["take_outside"] == result["need_outside"] == "PermissionError"
+
+
+def test_the_start_after_a_quiet_end_is_logged_with_a_copy_of_its_source(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core deferring the control code's quiet ends, in enforce
+    body = """
+    import threading
+    out = {"calls": [], "taken": []}
+    EVENTS = {"sandbox.invocation", "sandbox.invocation_end", "zz.defer", "zz.take"}
+    def callback(event, args, caller):
+        if event == "zz.defer":
+            core.defer_quiet_ends(frozenset({start.__code__, end.__code__}))
+        elif event == "zz.take":
+            out["taken"].append(core.ends_deferred())
+        else:
+            out["calls"].append(event + " " + str(args[0] if args else ""))
+    def start(request_id, who):
+        sys.audit("sandbox.invocation", request_id, who)
+    def end():
+        sys.audit("sandbox.invocation_end")
+    def forged(request_id, who):
+        sys.audit("sandbox.invocation", request_id, who)
+    core.install(frozenset(EVENTS), callback, frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.defer")
+    start("r0", {}); end()
+    who = {"source": "apigateway", "source_ip": "192.0.2.1", "port": 1, "ok": True, "x": None}
+    start("r1", who)
+    who["source_ip"] = "changed after the start"
+    out["r1_logged_before"] = len(out["calls"])
+    start("r1-nested", {})
+    end()
+    forged("r2-forged", {})
+    start("r2", {"listed": ["not", "plain"]})
+    end()
+    start(None, {})
+    sys.audit("zz.take")
+    out["ident"] = threading.get_ident()
+    for i in range(70):
+        end(); start("bulk" + str(i), {})
+    out["bulk"] = out["calls"][4:]
+    sys.audit("zz.take")
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    taken = result["taken"][0]
+    # THEN the first start (none ended before it) reaches the callback; the end after it and
+    # the next start do not: they are logged in order, the start with its request id, a copy
+    # of its plain source (a later change of the caller's dict is not in it), its boot-clock
+    # seconds and its thread
+    assert result["calls"][0] == "sandbox.invocation r0"
+    assert result["r1_logged_before"] == 1
+    assert taken[0] is None
+    request_id, source, seconds, thread = taken[1]
+    assert request_id == "r1" and thread == result["ident"] and seconds > 0
+    assert source == {
+        "source": "apigateway",
+        "source_ip": "192.0.2.1",
+        "port": 1,
+        "ok": True,
+        "x": None,
+    }
+    # AND a start while one may still run (no end since), a start from other code and one
+    # whose source holds anything but plain values reach the callback
+    assert result["calls"][1:4] == [
+        "sandbox.invocation r1-nested",
+        "sandbox.invocation r2-forged",
+        "sandbox.invocation r2",
+    ]
+    # AND after an end the callback saw allowed nothing, the next start is logged again
+    assert taken[2:] == [None, None, [None, {}, taken[4][2], result["ident"]]]
+    # AND the log holds at most 128 between two takes: the ends and starts after that go to
+    # the callback (which takes the log first, in the hook)
+    assert len(result["taken"][1]) == 128
+    past_the_log = []
+    for i in range(64, 70):
+        past_the_log += ["sandbox.invocation_end ", f"sandbox.invocation bulk{i}"]
+    assert result["bulk"] == past_the_log
 
 
 def test_learn_never_defers_an_invocation_end(kind: str, tmp_path: Path) -> None:

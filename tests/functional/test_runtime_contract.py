@@ -183,6 +183,61 @@ def test_an_invocation_end_writes_its_summary_when_something_was_reported(
     assert [f["target"] for f in tamper] == ["control event sandbox.invocation_end"]
 
 
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_findings_name_the_invocation_whose_start_the_core_logged(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce, either core, and quiet invocations (their ends and the starts after them
+    # are answered by the core and logged for the callback: see core.defer_quiet_ends)
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, threading
+        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        sandbox.install(mode="enforce", profile="profile.json")
+        hook.mark_invoke_phase()
+        def refused(name):
+            try:
+                open(name).read()
+            except (PermissionError, FileNotFoundError):
+                pass
+        go, done = threading.Event(), threading.Event()
+        def elsewhere():
+            go.wait()
+            refused("from-the-other-thread.txt")  # its callback replays the core's log
+            done.set()
+        threading.Thread(target=elsewhere).start()
+        for number in range(1, 4):
+            hook.begin_invocation(f"req-{number}", {"source_ip": f"192.0.2.{number}"})
+            hook.end_invocation()
+        who = {"source_ip": "192.0.2.4", "path": "/orders"}
+        hook.begin_invocation("req-4", who)
+        who["source_ip"] = "changed by the handler"
+        go.set(); done.wait()
+        refused("in-req-4.txt")
+        try:
+            hook.begin_invocation("req-nested", {})
+        except PermissionError as exc:
+            print("nested:", type(exc).__name__)
+        hook.end_invocation()
+        print("status", sandbox.status()["invocations"])
+        """,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    files = {f["target"].rsplit("/", 1)[-1]: f for f in result.findings if f["category"] == "files"}
+    # THEN the handler thread's finding names the invocation it runs in, with the source it
+    # started with (a later change of the caller's dict is not in it), though another
+    # thread's callback replayed that start
+    mine = files["in-req-4.txt"]
+    assert mine["request_id"] == "req-4", result.stdout
+    assert mine["who"] == {"source_ip": "192.0.2.4", "path": "/orders"}
+    # AND the thread started at init keeps the invocation it began in
+    assert files["from-the-other-thread.txt"]["request_id"] != "req-4"
+    # AND a start inside a running invocation is still refused, and every start was counted
+    assert "nested: PermissionViolation" in result.lines
+    assert result.lines[-1] == "status 4"
+
+
 def test_on_violation_exit_ends_the_process(child: RunChild, tmp_path: Path) -> None:
     # GIVEN SANDBOX_ON_VIOLATION=exit WHEN the function swallows the violation
     _profile(tmp_path)
