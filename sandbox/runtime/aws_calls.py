@@ -662,9 +662,10 @@ def _service_model_of(
     client: Any,
     botocore: tuple[Any, ...],
     _type: Any = type,
+    _str: Any = str,
     _dict: Any = dict,
     _failure: Any = Exception,
-    _meta: str = "meta",  # (interned: the very str botocore's attribute names are)
+    _meta: str = "meta",
     _model: str = "_service_model",
 ) -> Any:
     """The service model botocore sends ``client``'s calls with (``client._service_model`` is
@@ -672,9 +673,9 @@ def _service_model_of(
 
     Both are read from the objects' own ``__dict__``, through the C getter of the ``__dict__``
     slot of botocore's classes: no property, no ``__getattr__``, no key's own comparison runs.
-    The keys are walked and compared by identity: an attribute set the usual way has the
-    interned name as its key (one put in the dict under an equal str that is not the interned
-    one is not found, and the call is undecodable).
+    The keys are walked (a lookup would compare a planted key with a colliding hash by its own
+    ``__eq__``): the interned name itself, as an attribute set the usual way has it, or an
+    exact ``str`` equal to it.
     """
     service_type, _, meta_type, client_space, meta_space = botocore
     if meta_type is None or service_type is None or client_space is None or meta_space is None:
@@ -686,7 +687,7 @@ def _service_model_of(
     meta = None
     if _type(space) is _dict:
         for key, value in space.items():
-            if key is _meta:  # (identity, on purpose: see above)
+            if key is _meta or (_type(key) is _str and key == _meta):
                 meta = value
                 break
     if _type(meta) is not meta_type:
@@ -695,7 +696,7 @@ def _service_model_of(
     model = None
     if _type(space) is _dict:
         for key, value in space.items():
-            if key is _model:
+            if key is _model or (_type(key) is _str and key == _model):
                 model = value
                 break
     return model if _type(model) is service_type else None

@@ -435,6 +435,40 @@ def test_a_client_whose_meta_or_model_is_not_botocores_is_undecodable() -> None:
     assert asked == []
 
 
+def test_the_clients_meta_is_found_without_comparing_anyone_elses_key() -> None:
+    """GIVEN an S3 client whose ``meta`` was put back under an equal str that is not the
+    interned name, and one whose ``__dict__`` also holds a planted key with the same hash that
+    claims to equal every name
+    WHEN a GetObject call of each is decided
+    THEN both are decided on botocore's own meta and model, and the planted key's ``__eq__``
+    never runs.
+    """
+    compared: list[object] = []
+    armed: list[bool] = []
+
+    class Planted(str):
+        def __eq__(self, other: object) -> bool:
+            if armed:  # (unarmed while it is put in: the real "meta" key stays beside it)
+                compared.append(other)
+            return bool(armed)
+
+        def __hash__(self) -> int:
+            return hash("meta")
+
+    rebuilt = client("s3")
+    meta = rebuilt.meta
+    del rebuilt.meta
+    vars(rebuilt)["".join(["me", "ta"])] = meta
+    planted = client("s3")
+    vars(planted)[Planted("x")] = object()
+    armed.append(True)
+    params = {"Bucket": "victim", "Key": "k"}
+    for target in (rebuilt, planted):
+        events, _ = decide(target, "GetObject", params)
+        assert events == [("sandbox.aws", "s3", "GetObject", "victim")]
+    assert compared == []
+
+
 def test_snapshot_keeps_a_dict_with_a_key_that_is_not_a_str() -> None:
     """GIVEN parameters holding a dict with a ``str`` subclass key (its hash and comparison
     are code of the caller's)
