@@ -117,6 +117,7 @@ INSTALL_TIME = frozenset(
         "_violations",
         "_import_guard",
         "_aws_codes",
+        "_aws_own_codes",
         "_import_chain_codes",
         "_loaded_files",
         "_import_roots",
@@ -432,7 +433,10 @@ def install_hook(
     sealed = processes._FORK_EXEC_WRAPPER[0].__code__
     frozen_code = frozen(code)
     frozen_code.OWN_CODES = own_codes
-    frozen_code.OWN_IDS = frozenset(map(id, own_codes)) | {id(sealed)}
+    # (and the botocore interposer's functions, imported before: their state is their defaults)
+    frozen_code.OWN_IDS = (
+        frozenset(map(id, own_codes)) | {id(sealed)} | frozenset(map(id, _aws_own_codes()))
+    )
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
     frozen_code.SOURCE_READER_CODES = frozenset(id(c) for c in _source_reader_codes())
     frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | frozen_code.SOURCE_READER_CODES
@@ -605,11 +609,21 @@ def _codes_of(*objects: Any) -> list[CodeType]:
 
 
 def _aws_codes() -> frozenset[CodeType]:
-    """The botocore interposer's function that raises ``sandbox.aws``."""
+    """The botocore interposer's function that raises ``sandbox.aws`` (the wrapper on
+    ``BaseClient`` calls it, bound as its default: see aws_calls.py)."""
     from . import aws_calls
 
-    raiser = getattr(aws_calls, "_audit", None)
+    raiser = getattr(aws_calls, "_decide", None)
     return frozenset({raiser.__code__}) if raiser is not None else frozenset()
+
+
+def _aws_own_codes() -> tuple[CodeType, ...]:
+    """Every code object on the botocore interposer's path: the sandbox's own (assigning the
+    ``__code__`` or ``__defaults__`` of its functions is refused, as for the frozen code)."""
+    from . import aws_calls
+
+    codes = getattr(aws_calls, "_codes", None)
+    return codes() if codes is not None else ()
 
 
 def _import_codes() -> frozenset[CodeType]:

@@ -180,19 +180,51 @@ def test_without_a_model_parameter_names_decide_and_existing_forms_hold() -> Non
     assert resources("s3", {"Bucket": ""}) == (None,)
 
 
-def test_the_member_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a tiny cache limit
-    monkeypatch.setattr(aws_calls, "_MEMBERS", {})
-    monkeypatch.setattr(aws_calls, "_MEMBERS_LIMIT", 5)
+def test_the_interposer_reads_no_global_and_keeps_no_mutable_state() -> None:
+    """GIVEN every function on the botocore interposer's path (the wrapper made at the patch too)
+    WHEN their bytecode, closures and defaults are inspected
+    THEN none looks up a global or a builtin, none has a closure cell, and no default is a
+    container anyone could write to (no cache): rebinding the module's globals or the builtins,
+    or writing into anything reachable from the wrapper, cannot change a decision.
+    """
+    import dis
+
+    import botocore.client
+
+    wrapper = aws_calls._wrapper_for(botocore.client.BaseClient._make_api_call, ())
+    functions = [*aws_calls._interposer_functions(), wrapper]
+    codes = aws_calls._codes()
+    assert wrapper.__code__ in codes
+    lookups = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_CLOSURE"}
+    for code in codes:
+        used = [i.argval for i in dis.get_instructions(code) if i.opname in lookups]
+        assert used == [], (code.co_name, used)
+        assert code.co_freevars == () and code.co_cellvars == (), code.co_name
+    mutable = (dict, list, set, bytearray)
+    for function in functions:
+        assert function.__closure__ is None and function.__kwdefaults__ is None
+        for value in function.__defaults__ or ():
+            assert not isinstance(value, mutable), (function.__qualname__, value)
+    assert not hasattr(aws_calls, "_MEMBERS")
+
+
+def test_which_members_name_a_resource_is_read_from_the_model_at_each_call() -> None:
+    """GIVEN a real S3 client's operation model
+    WHEN the interposer plans a call, and the same operation model later says otherwise (an
+    edit of botocore's own object, which botocore would send with too)
+    THEN the plan follows the model it is given each time: nothing of a former answer is kept.
+    """
     s3 = model("s3")
-    operations = list(s3.operation_names)[:20]
-    # WHEN more operations than the limit are derived
-    sizes = []
-    for operation in operations:
-        resource_members(s3, operation)
-        sizes.append(len(aws_calls._MEMBERS))
-    # THEN the cache never holds more than the limit
-    assert max(sizes) == 5
+    operation = s3.operation_model("PutObject")
+    params = {"Bucket": "b", "Key": "k"}
+    assert aws_calls._plan("s3", params, operation, False) == (params, (("Bucket", "name"),))
+    members = dict(operation.input_shape.members)
+    try:
+        del operation.input_shape.members["Bucket"]
+        assert aws_calls._plan("s3", params, operation, False) == (params, ())
+    finally:
+        operation.input_shape.members.clear()
+        operation.input_shape.members.update(members)
 
 
 def test_snapshot_copies_containers_and_keeps_everything_else() -> None:
@@ -308,20 +340,35 @@ def test_s3transfer_upload_download_and_copy_name_their_buckets(
     assert copies == {("dst", "src")}
 
 
-class _Client:
-    """Just what the interposer reads from a botocore client: ``meta.service_model``."""
+def client(service: str) -> Any:
+    """An offline botocore client (no request is made)."""
+    return boto3.client(
+        service, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
 
-    def __init__(self, service: str) -> None:
-        self.meta = type("Meta", (), {"service_model": model(service)})()
+
+def bindings() -> tuple[Any, ...]:
+    """What the wrapper holds of botocore's: its classes and the ``__dict__`` getters."""
+    import botocore.client
+    import botocore.model
+
+    return aws_calls._botocore_bindings(botocore.client, botocore.model)
 
 
-def test_audit_raises_one_event_per_resource_on_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN the interposer's event function replaced by a recorder
+def decide(target: Any, operation: Any, params: Any) -> tuple[list[tuple[Any, ...]], Any]:
+    """Run the interposer's decision with a recorder as its audit function."""
     events: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(aws_calls, "_audit_event", lambda *args: events.append(args))
+    sent = aws_calls._decide(
+        target, operation, params, bindings(), _audit=lambda *args: events.append(args)
+    )
+    return events, sent
+
+
+def test_audit_raises_one_event_per_resource_on_a_copy() -> None:
+    # GIVEN a CopyObject call of a real S3 client
     params = {"Bucket": "dst", "Key": "k", "CopySource": {"Bucket": "src", "Key": "k"}}
-    # WHEN a CopyObject call is audited
-    sent = aws_calls._audit(_Client("s3"), "CopyObject", params)
+    # WHEN it is decided
+    events, sent = decide(client("s3"), "CopyObject", params)
     # THEN there is one event per bucket, and what is to be sent is an equal, separate copy
     assert events == [
         ("sandbox.aws", "s3", "CopyObject", "dst"),
@@ -330,39 +377,133 @@ def test_audit_raises_one_event_per_resource_on_a_copy(monkeypatch: pytest.Monke
     assert sent == params and sent is not params and sent["CopySource"] is not params["CopySource"]
 
 
-def test_audit_of_undecodable_calls(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN parameters that are not a dict, and an operation name that is not an exact str
-    events: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(aws_calls, "_audit_event", lambda *args: events.append(args))
+def test_audit_of_undecodable_calls() -> None:
+    # GIVEN parameters that are not a dict, an operation name that is not an exact str, an
+    # operation the model does not have, and a key that is not an exact str
     odd = UserDict({"Bucket": "b"})
 
     class Op(str):
         pass
 
-    # WHEN both are audited
-    sent = aws_calls._audit(_Client("s3"), "PutObject", odd)
-    aws_calls._audit(_Client("s3"), Op("PutObject"), {"Bucket": "b"})
+    s3 = client("s3")
+    # WHEN each is decided
+    odd_events, sent = decide(s3, "PutObject", odd)
+    op_events, _ = decide(s3, Op("PutObject"), {"Bucket": "b"})
+    missing_events, _ = decide(s3, "NoSuchOperation", {"Bucket": "b"})
+    key_events, _ = decide(s3, "PutObject", {Sly("Bucket"): "b", "Key": "k"})
     # THEN the events carry the undecodable marker, and the odd mapping is passed on as it is
-    assert events == [
-        ("sandbox.aws", "s3", "PutObject", UNDECODABLE),
-        ("sandbox.aws", "s3", UNDECODABLE, "b"),
-    ]
+    assert odd_events == [("sandbox.aws", "s3", "PutObject", UNDECODABLE)]
+    assert op_events == [("sandbox.aws", "s3", UNDECODABLE, "b")]
+    assert missing_events == [("sandbox.aws", "s3", "NoSuchOperation", UNDECODABLE)]
+    assert key_events == [("sandbox.aws", "s3", "PutObject", UNDECODABLE)]
     assert sent is odd
 
 
-def test_audit_refuses_a_call_whose_copy_changed_during_its_events(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # GIVEN an event function that reaches into the auditing frame and rewrites the copy
+def test_a_client_whose_meta_or_model_is_not_botocores_is_undecodable() -> None:
+    """GIVEN S3 clients whose ``meta`` is an object of the function's, whose service model is
+    a ``ServiceModel`` subclass, or which are no botocore client at all
+    WHEN a GetObject call of each is decided
+    THEN the service is undecodable (no profile allows it): nothing of those objects is asked.
+    """
+    import botocore.model
+
+    asked: list[str] = []
+
+    class Meta:
+        @property
+        def service_model(self) -> Any:
+            asked.append("service_model")
+            return model("sts")
+
+    class Sly(botocore.model.ServiceModel):  # type: ignore[misc]
+        def operation_model(self, name: str) -> Any:
+            asked.append("operation_model")
+            return super().operation_model(name)
+
+    lying_meta = client("s3")
+    lying_meta.meta = Meta()
+    subclassed = client("s3")
+    genuine = subclassed.meta.service_model
+    sly = Sly.__new__(Sly)
+    sly.__dict__.update(genuine.__dict__)
+    vars(subclassed.meta)["_service_model"] = sly
+    params = {"Bucket": "victim", "Key": "k"}
+    # WHEN / THEN
+    for target in (lying_meta, subclassed, object()):
+        events, _ = decide(target, "GetObject", params)
+        assert events == [("sandbox.aws", UNDECODABLE, "GetObject", "victim")], target
+    assert asked == []
+
+
+def test_the_clients_meta_is_found_without_comparing_anyone_elses_key() -> None:
+    """GIVEN an S3 client whose ``meta`` was put back under an equal str that is not the
+    interned name, and one whose ``__dict__`` also holds a planted key with the same hash that
+    claims to equal every name
+    WHEN a GetObject call of each is decided
+    THEN both are decided on botocore's own meta and model, and the planted key's ``__eq__``
+    never runs.
+    """
+    compared: list[object] = []
+    armed: list[bool] = []
+
+    class Planted(str):
+        def __eq__(self, other: object) -> bool:
+            if armed:  # (unarmed while it is put in: the real "meta" key stays beside it)
+                compared.append(other)
+            return bool(armed)
+
+        def __hash__(self) -> int:
+            return hash("meta")
+
+    rebuilt = client("s3")
+    meta = rebuilt.meta
+    del rebuilt.meta
+    vars(rebuilt)["".join(["me", "ta"])] = meta
+    planted = client("s3")
+    vars(planted)[Planted("x")] = object()
+    armed.append(True)
+    params = {"Bucket": "victim", "Key": "k"}
+    for target in (rebuilt, planted):
+        events, _ = decide(target, "GetObject", params)
+        assert events == [("sandbox.aws", "s3", "GetObject", "victim")]
+    assert compared == []
+
+
+def test_snapshot_keeps_a_dict_with_a_key_that_is_not_a_str() -> None:
+    """GIVEN parameters holding a dict with a ``str`` subclass key (its hash and comparison
+    are code of the caller's)
+    WHEN they are snapshotted
+    THEN that dict is kept as it is (storing its key would run that code), the rest is copied.
+    """
+    inner = {Sly("a"): 1}
+    params = {"Bucket": "b", "Metadata": inner, "Tags": [{"Key": "k"}]}
+    copy = snapshot(params)
+    assert copy is not params and copy["Metadata"] is inner
+    assert copy["Tags"] is not params["Tags"]
+    assert snapshot(inner) is inner
+
+
+def test_audit_refuses_a_call_whose_copy_changed_during_its_events() -> None:
+    # GIVEN an event function that reaches into the deciding frame and rewrites the copy: its
+    # bucket, or a name added to it
     import sys
+
+    from sandbox.errors import PermissionViolation
 
     def rewrite(*args: Any) -> None:
         sys._getframe(1).f_locals["frozen"]["Bucket"] = "victim"
 
-    monkeypatch.setattr(aws_calls, "_audit_event", rewrite)
-    # WHEN a call is audited
-    # THEN it is refused as a sandbox violation
-    from sandbox.errors import PermissionViolation
+    def add(*args: Any) -> None:
+        sys._getframe(1).f_locals["frozen"]["ExpectedBucketOwner"] = "x"
 
-    with pytest.raises(PermissionViolation, match="changed while audited"):
-        aws_calls._audit(_Client("s3"), "PutObject", {"Bucket": "allowed", "Key": "k"})
+    # WHEN a call is decided
+    # THEN it is refused as a sandbox violation
+    for change in (rewrite, add):
+        with pytest.raises(PermissionViolation, match="changed while audited"):
+            aws_calls._decide(
+                client("s3"),
+                "PutObject",
+                {"Bucket": "allowed", "Key": "k"},
+                bindings(),
+                _audit=change,
+            )
