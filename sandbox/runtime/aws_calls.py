@@ -359,12 +359,17 @@ def _last(value: str, sep: str) -> str:
     return value.rstrip(sep).rsplit(sep, 1)[-1]
 
 
-def _lambda_name(value: str) -> str:
+def _lambda_name(value: str, _undecodable: str = UNDECODABLE) -> str:
     # "name", "name:alias", "123456789012:function:name", "arn:aws:lambda:r:a:function:name[:q]"
     at = value.find(":function:")
     if at >= 0:
+        if value.find(":function:", at + 1) >= 0:
+            return _undecodable  # (red team 30: "...:function:allowed:function:victim")
         value = value[at + 10 :]
-    return value.split(":", 1)[0]
+    name, colon, qualifier = value.partition(":")
+    if colon and (not qualifier or ":" in qualifier):
+        return _undecodable  # one qualifier at most: anything more is not a name Lambda reads
+    return name
 
 
 def _unquote(
@@ -437,7 +442,9 @@ def _copy_source_bucket(
     if end < 0 or 0 <= question < end:
         end = question
     bucket = text if end < 0 else text[:end]
-    return bucket or None
+    # No bucket where one must be ("///victim/key", "//x/victim/key", {"Bucket": "/"}): which
+    # bucket the service reads then is not a name this can tell (red team 30), so none allows it.
+    return bucket or _undecodable
 
 
 def _name(

@@ -74,7 +74,7 @@ class Reporter:
         self.layers = layers
         self.max_per_invocation = max_per_invocation
         self.suggest = suggest  # the builder's generalisation, for rule hints (optional)
-        self._seen: dict[tuple[str, ...], int] = {}
+        self._seen: dict[tuple[Any, ...], int] = {}
         self._complete = 0
         self._compact = 0
         self._metrics: dict[tuple[str, str], int] = {}
@@ -132,7 +132,9 @@ class Reporter:
         hint: bool = True,
     ) -> None:
         site = self.site()
-        key = (category, action, target, decision, site)
+        # Per invocation: a thread left over from the last one can be refused after its end,
+        # before the table is reset; the same refusal in the next invocation is still written.
+        key = (category, action, target, decision, site, invocation.number)
         count = self._seen.get(key, 0) + 1
         self._seen[key] = count
         metric = (category, decision)

@@ -238,6 +238,49 @@ def test_findings_name_the_invocation_whose_start_the_core_logged(
     assert result.lines[-1] == "status 4"
 
 
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_leftover_threads_refusal_does_not_hide_the_next_invocations(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce and a thread started in req-1 that is refused after req-1 has ended, at
+    # the same line the next invocation is refused at (red team 30)
+    _profile(tmp_path)
+    result = child(
+        """
+        import sandbox, threading
+        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        sandbox.install(mode="enforce", profile="profile.json")
+        hook.mark_invoke_phase()
+        def refused():
+            try:
+                open("secret.txt").read()
+            except (PermissionError, FileNotFoundError):
+                pass
+        go, done = threading.Event(), threading.Event()
+        def leftover():
+            go.wait()
+            refused()
+            done.set()
+        hook.begin_invocation("req-1", {"source_ip": "192.0.2.1"})
+        threading.Thread(target=leftover).start()
+        hook.end_invocation()
+        go.set(); done.wait()
+        hook.begin_invocation("req-2", {"source_ip": "192.0.2.2"})
+        refused()
+        hook.end_invocation()
+        """,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    secret = [f for f in result.findings if f["target"].endswith("secret.txt")]
+    # THEN each refusal is written as a finding of its own: the leftover thread's (charged to
+    # the invocation running when it started: req-1, or init within the same clock tick) and
+    # req-2's, naming its caller
+    assert len(secret) == 2, result.stdout
+    assert secret[0]["request_id"] in ("req-1", None)
+    assert secret[1]["request_id"] == "req-2"
+    assert secret[1]["who"] == {"source_ip": "192.0.2.2"}
+
+
 def test_on_violation_exit_ends_the_process(child: RunChild, tmp_path: Path) -> None:
     # GIVEN SANDBOX_ON_VIOLATION=exit WHEN the function swallows the violation
     _profile(tmp_path)

@@ -94,6 +94,12 @@ def test_members_come_from_the_operation_input_shape() -> None:
         (Sly("src/key"), ("dst", UNDECODABLE)),
         ({"Bucket": Sly("src"), "Key": "k"}, ("dst", UNDECODABLE)),
         (UserDict({"Bucket": "src", "Key": "k"}), ("dst", UNDECODABLE)),
+        # no bucket where one must be: which one the service reads is not a name (red team 30)
+        ("///victim/secret", ("dst", UNDECODABLE)),
+        ("//x/victim/secret", ("dst", UNDECODABLE)),
+        ("%2F/victim/secret", ("dst", UNDECODABLE)),
+        ({"Bucket": "/", "Key": "/victim/secret"}, ("dst", UNDECODABLE)),
+        ({"Bucket": "", "Key": "victim/secret"}, ("dst", UNDECODABLE)),
     ],
 )
 def test_copy_source_names_the_source_bucket(copy_source: Any, expected: tuple[str, ...]) -> None:
@@ -138,6 +144,11 @@ def test_normal_forms_of_queues_topics_functions_and_other_arns() -> None:
     assert named("sns", "Publish", {"TargetArn": topic + "x", "Message": "m"}) == ("alertsx",)
     assert named("lambda", "Invoke", {"FunctionName": function}) == ("worker",)
     assert named("lambda", "Invoke", {"FunctionName": "worker:live"}) == ("worker",)
+    # AND a function name Lambda would not read as one name is undecodable (red team 30)
+    twice = "arn:aws:lambda:us-east-1:123456789012:function:worker:function:victim"
+    assert named("lambda", "Invoke", {"FunctionName": twice}) == (UNDECODABLE,)
+    assert named("lambda", "Invoke", {"FunctionName": "worker:live:x"}) == (UNDECODABLE,)
+    assert named("lambda", "Invoke", {"FunctionName": "worker:"}) == (UNDECODABLE,)
     assert named(
         "lambda",
         "CreateEventSourceMapping",
