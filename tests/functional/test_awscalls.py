@@ -7,7 +7,6 @@ audit hooks cannot be removed.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.functional.conftest import aws_child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +35,7 @@ BLOCK = set()
 def run_child(code: str, endpoint: str, **extra_env: str) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; return its last stdout line (JSON) plus all lines."""
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "ENDPOINT": endpoint,
+        **aws_child_env(endpoint, str(ROOT)),
         **extra_env,
     }
     script = PRELUDE + textwrap.dedent(code)

@@ -15,6 +15,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from tests.functional.conftest import aws_child_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PRELUDE = """
@@ -71,14 +73,7 @@ sys.addaudithook(attacker)
 def run_child(code: str, endpoint: str, attack: str = "") -> dict[str, Any]:
     """Run PRELUDE, ``attack``, then ``code`` in a fresh interpreter; return its last line."""
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "ENDPOINT": endpoint,
+        **aws_child_env(endpoint, str(ROOT)),
     }
     proc = subprocess.run(
         [sys.executable, "-c", PRELUDE + attack + textwrap.dedent(code)],

@@ -12,7 +12,6 @@ child reports what it got, and the test reads the victim bucket itself afterward
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.functional.conftest import aws_child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CORES = ["native", "python"]
@@ -85,14 +86,7 @@ print(json.dumps(OUT))
 def run_attack(attack: str, endpoint: str, core: str) -> dict[str, Any]:
     """Run PRELUDE, ``attack`` and EPILOGUE in a fresh interpreter; return what it printed."""
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "ENDPOINT": endpoint,
+        **aws_child_env(endpoint, str(ROOT)),
         "SANDBOX_SECCOMP": "off",
         "SANDBOX_LANDLOCK": "off",
         "SANDBOX_MAX_FINDINGS": "100000",
