@@ -97,7 +97,7 @@ def run_session(
             session.measure_e2e(dd)
             _say(f"e2e, stdlib-heavy handler: {plan.repeats} x {len(plan.stdlib_modes)} children")
             session.measure_stdlib()
-            _say(f"cold start: {plan.repeats} x {len(plan.cold_modes)} children")
+            _say(f"cold start: 2 x {plan.cold_repeats} x {len(plan.cold_modes)} children")
             session.measure_cold()
             if plan.lambda_modes and plan.lambda_repeats:
                 _say(

@@ -350,9 +350,13 @@ CORE_LEGEND = [
 ]
 COLD_LEGEND = [
     "**sandbox init**: `import sandbox` (loading the native extension, or not for `-py`) plus "
-    "`install(...)` in that mode (profile load, hook, kernel filter).",
+    "`install(...)` in that mode (profile load, hook, kernel filter), in a process that has "
+    "imported `awslambdaric.bootstrap` first, as the Lambda runtime has when it loads the "
+    "layer's bootstrap (every mode).",
     "**import boto3**: importing boto3 with the sandbox installed; **start → first call**: "
-    "process spawn to the handler's first call; in parentheses ÷ `off`.",
+    "process spawn to the handler's first call; in parentheses ÷ `off`, the median of the "
+    "per-repeat ratios of `cold_repeats` interleaved runs (more than the other tables: one "
+    "figure per process).",
     "**awslambdaric Init Duration**: what the real runtime client reports when started "
     "through the layer's wrapper script.",
 ]

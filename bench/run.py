@@ -59,6 +59,10 @@ class Plan:
         Handler invocations per e2e child: untimed warm-up, then timed.
     stdlib_warm, stdlib_invocations : int
         The same for the stdlib-heavy handler (a few ms a call: more calls, a steadier median).
+    cold_repeats : int
+        Interleaved repeats of the cold-start children (sandbox init, ``import boto3``): one
+        figure per process, each swinging by 10-20 % on a shared machine, so more repeats than
+        ``repeats`` for the median of the per-repeat ratios to resolve a 5 % budget.
     lambda_repeats : int
         Cold starts through awslambdaric per mode (0: skip).
     kernel_repeats : int
@@ -122,6 +126,7 @@ class Plan:
     invocations: int = 30
     stdlib_warm: int = 20
     stdlib_invocations: int = 200
+    cold_repeats: int = 15
     lambda_repeats: int = 3
     kernel_repeats: int = 3
     ddtrace: bool = True
@@ -149,6 +154,7 @@ CHECK = Plan(
     invocations=12,
     stdlib_warm=5,
     stdlib_invocations=40,
+    cold_repeats=5,
     lambda_repeats=0,
     kernel_repeats=0,
     ddtrace=False,
@@ -167,6 +173,7 @@ QUICK = Plan(
     invocations=6,
     stdlib_warm=2,
     stdlib_invocations=10,
+    cold_repeats=1,
     lambda_repeats=1,
     kernel_repeats=1,
     ddtrace=False,
@@ -340,11 +347,15 @@ class Session:
             )
 
     def interleave(
-        self, modes: Iterable[str], run: Callable[[str], dict[str, Any]]
+        self,
+        modes: Iterable[str],
+        run: Callable[[str], dict[str, Any]],
+        repeats: int | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
-        """Run ``run(mode)`` for every mode, ``repeats`` times, modes interleaved."""
+        """Run ``run(mode)`` for every mode, ``repeats`` (default the plan's) times, modes
+        interleaved."""
         out: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
-        for _ in range(self.plan.repeats):
+        for _ in range(self.plan.repeats if repeats is None else repeats):
             for mode in out:
                 out[mode].append(run(mode))
         return out
@@ -388,11 +399,14 @@ class Session:
 
     def measure_cold(self) -> None:
         """Process start to first handler call, the sandbox's own init, ``import boto3``."""
+        repeats = self.plan.cold_repeats
         raw = self.interleave(
-            self.plan.cold_modes, lambda m: self.harness.run(self.handler_spec("cold", m))
+            self.plan.cold_modes, lambda m: self.harness.run(self.handler_spec("cold", m)), repeats
         )
         boto3 = self.interleave(
-            self.plan.cold_modes, lambda m: self.harness.run(self.handler_spec("boto3", m))
+            self.plan.cold_modes,
+            lambda m: self.harness.run(self.handler_spec("boto3", m)),
+            repeats,
         )
         for mode, runs in raw.items():
             for run, other in zip(runs, boto3[mode], strict=False):
