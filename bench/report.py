@@ -358,7 +358,8 @@ COLD_LEGEND = [
     "per-repeat ratios of `cold_repeats` interleaved runs (more than the other tables: one "
     "figure per process).",
     "**awslambdaric Init Duration**: what the real runtime client reports when started "
-    "through the layer's wrapper script.",
+    "through the layer's wrapper script (a layer staged once with its bytecode, as the "
+    "layer build ships it; the orders function's own init, `import boto3` included).",
 ]
 KERNEL_LEGEND = [
     "**filter load**: time to install the seccomp filter; **getppid before**, **getppid "
