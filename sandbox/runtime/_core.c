@@ -5408,6 +5408,83 @@ core_seal_types(PyObject *self, PyObject *types)
     Py_RETURN_TRUE;
 }
 
+/* hide_copies(pairs): take each frozen copy out of its original's list of subclasses.
+ *
+ * The hook's frozen classes subclass the sandbox's own (importable) classes, and
+ * type.__subclasses__() -- no audit event -- lists them: Policy.__subclasses__()[0].prepare
+ * .__globals__ was the frozen policy module's private snapshot, and through the private
+ * modules in it every snapshot the hook reads its globals from, open to any assignment (an own
+ * function or a C builtin put in place of a check, which no frame guard sees). Removing the
+ * copy's entry from the original's tp_subclasses leaves the copy unlisted; nothing else names
+ * it (the hook's instances are not reachable from the function's code, and gc walks are
+ * decided as introspection).
+ *
+ * What the entry is for: a change to the original propagates to its subclasses through it
+ * (their method caches, their slots). Both are sealed before the function's code runs (each
+ * pair's original and copy go to seal_types) and every other class in a copy's MRO is a static
+ * built-in type or another sealed original: no change to propagate. Because an unlisted
+ * subclass of a class that can still change would keep stale method-cache entries, this is
+ * the sandbox's own: once, and only while installing, for direct subclasses only. */
+static int g_copies_hidden;
+
+static PyObject *
+core_hide_copies(PyObject *self, PyObject *pairs)
+{
+    (void)self;
+    if (g_copies_hidden || g_installed) {
+        return PyBool_FromLong(0); /* once, and only while installing */
+    }
+    if (!PyTuple_CheckExact(pairs)) {
+        PyErr_SetString(PyExc_TypeError, "hide_copies: a tuple of (original, copy) is needed");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "hide_copies: a tuple of (original, copy) is needed");
+            return NULL;
+        }
+        PyObject *original = PyTuple_GET_ITEM(pair, 0);
+        PyObject *copy = PyTuple_GET_ITEM(pair, 1);
+        if (!PyType_Check(original) || !PyType_Check(copy) ||
+            !(((PyTypeObject *)original)->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
+            !(((PyTypeObject *)copy)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            PyErr_SetString(PyExc_TypeError, "hide_copies: only heap types");
+            return NULL;
+        }
+        PyObject *bases = ((PyTypeObject *)copy)->tp_bases;
+        int direct = 0;
+        for (Py_ssize_t j = 0; bases != NULL && j < PyTuple_GET_SIZE(bases); j++) {
+            direct |= PyTuple_GET_ITEM(bases, j) == original;
+        }
+        if (!direct) {
+            PyErr_SetString(PyExc_TypeError, "hide_copies: a copy must subclass its original");
+            return NULL;
+        }
+    }
+    g_copies_hidden = 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(pairs, i);
+        PyTypeObject *original = (PyTypeObject *)PyTuple_GET_ITEM(pair, 0);
+        PyObject *copy = PyTuple_GET_ITEM(pair, 1);
+        /* (a heap type's tp_subclasses is a dict {address as int: weak reference} on every
+         * supported version; 3.12+ types the field void * for the static built-in types' index) */
+        PyObject *subclasses = (PyObject *)original->tp_subclasses;
+        if (subclasses == NULL || !PyDict_Check(subclasses)) {
+            continue;
+        }
+        PyObject *key = PyLong_FromVoidPtr((void *)copy);
+        if (key == NULL) {
+            return NULL;
+        }
+        if (PyDict_DelItem(subclasses, key) < 0) {
+            PyErr_Clear(); /* (not listed: nothing to hide) */
+        }
+        Py_DECREF(key);
+    }
+    Py_RETURN_TRUE;
+}
+
 /* The file-system name of an identity function's argument (an exact str, see fs_name_of):
  * 1 with *encoded set, 0 when it has none (the function answers None), -1 with an exception. */
 static int
@@ -7979,6 +8056,10 @@ static PyMethodDef core_methods[] = {
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},
+    {"hide_copies", core_hide_copies, METH_O,
+     "hide_copies(pairs: tuple) -> bool: before install, once: each (original, copy) pair's copy"
+     " taken out of its original's __subclasses__(); False where the core cannot (the Python"
+     " core)."},
     {"plain_identity", core_plain_identity, METH_O,
      "plain_identity(path: str) -> (dev, ino) | (dev, -dir_ino - 1) | None: the identity of the"
      " name looked up in its directory reached with no symbolic link on the way (of the"

@@ -34,6 +34,7 @@ __all__ = [
     "forgotten",
     "fork_exec_sealed",
     "frame_local",
+    "hide_copies",
     "hold",
     "import_known",
     "inside",
@@ -124,6 +125,7 @@ ends_deferred = _impl.ends_deferred
 loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec
 seal_types = _impl.seal_types
+hide_copies = _impl.hide_copies
 sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env
 seal_socket_addresses = _impl.seal_socket_addresses

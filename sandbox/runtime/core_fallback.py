@@ -55,6 +55,7 @@ __all__ = [
     "forgotten",
     "fork_exec_sealed",
     "frame_local",
+    "hide_copies",
     "import_known",
     "inside",
     "install",
@@ -2733,6 +2734,31 @@ def seal_types(types: tuple[type, ...]) -> bool:
     for item in types:
         if not isinstance(item, type) or not item.__flags__ & (1 << 9):
             raise TypeError("seal_types: only heap types can be sealed")
+    return False
+
+
+def hide_copies(pairs: tuple[tuple[type, type], ...]) -> bool:
+    """The native core's ``hide_copies``: the Python core cannot take a class out of its base's
+    ``__subclasses__()`` (a documented limit: a frozen copy found there leads to the hook's
+    private module snapshots). Checks its argument the same way and returns ``False``.
+
+    Example
+    -------
+    >>> hide_copies(())
+    False
+    """
+    if type(pairs) is not tuple:
+        raise TypeError("hide_copies: a tuple of (original, copy) is needed")
+    for pair in pairs:
+        if type(pair) is not tuple or len(pair) != 2:
+            raise TypeError("hide_copies: a tuple of (original, copy) is needed")
+        original, copy = pair
+        if not (isinstance(original, type) and isinstance(copy, type)) or not (
+            original.__flags__ & copy.__flags__ & (1 << 9)
+        ):
+            raise TypeError("hide_copies: only heap types")
+        if original not in copy.__bases__:
+            raise TypeError("hide_copies: a copy must subclass its original")
     return False
 
 

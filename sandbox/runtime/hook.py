@@ -517,6 +517,11 @@ def install_hook(
             for name in ("setpriority", "sched_setaffinity", "sched_setscheduler", "sched_setparam")
         ),
     )
+    # The frozen classes subclass the originals, and type.__subclasses__() (no audit event)
+    # lists them: a frozen method's __globals__ is a private snapshot, and through the private
+    # modules in it every snapshot is reachable. The native core takes each copy out of its
+    # original's list (sealed below with it); the Python core cannot (a documented limit).
+    frozen(core).hide_copies(tuple(frozen.classes))
     if not frozen(core).install(
         names,
         callback,

@@ -3097,3 +3097,43 @@ def test_a_descriptors_folder_is_the_one_it_is_open_on_now(kind: str, tmp_path: 
     assert result["scandir_old_name_reused"] == 1
     # AND the new folder at the covered name is answered again
     assert result["open_new"] == 0 and result["scandir_new"] == 0
+
+
+def test_hide_copies_unlists_a_copy_once_and_only_before_install(kind: str, tmp_path: Path) -> None:
+    # GIVEN an original class, a direct subclass (the copy) and another subclass
+    body = """
+    class Original:
+        pass
+    class Copy(Original):
+        pass
+    class Other(Original):
+        pass
+    errors = []
+    for bad in ([(Original, Copy)], ((Original,),), ((Copy, Original),), ((int, bool),)):
+        try:
+            core.hide_copies(bad)
+        except TypeError as exc:
+            errors.append(str(exc).split(":")[0])
+    listed_before = [c.__name__ for c in Original.__subclasses__()]
+    # WHEN the copy is hidden before install, then again, then after install
+    first = core.hide_copies(((Original, Copy),))
+    listed = [c.__name__ for c in Original.__subclasses__()]
+    second = core.hide_copies(((Original, Other),))
+    core.install(frozenset({"zz.a"}), lambda *a: None, frozenset(), "learn")
+    after = core.hide_copies(((Original, Other),))
+    emit(errors=errors, listed_before=listed_before, first=first, listed=listed, second=second,
+         after=after, still=[c.__name__ for c in Original.__subclasses__()],
+         copy_works=issubclass(Copy, Original) and isinstance(Copy(), Original))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN bad arguments are refused alike by both cores
+    assert result["errors"] == ["hide_copies"] * 4
+    assert result["listed_before"] == ["Copy", "Other"]
+    # AND the native core takes the copy out of the list, once (the Python core cannot)
+    native = kind != "python"
+    assert result["first"] is native
+    assert result["listed"] == (["Other"] if native else ["Copy", "Other"])
+    assert result["second"] is False and result["after"] is False
+    assert result["still"] == result["listed"]
+    # AND the copy is still a subclass of its original in every other way
+    assert result["copy_works"] is True
