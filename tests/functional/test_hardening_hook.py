@@ -1473,34 +1473,68 @@ def test_round19_a_key_of_the_functions_runs_under_no_own_open(
 # it every other snapshot (an own function or a C builtin put in place of a check runs under
 # no frame guard).
 ROUND31_SUBCLASSES_TO_THE_SNAPSHOTS = """
+import builtins, types
 originals = {id(vars(m)) for m in list(sys.modules.values()) if hasattr(m, "__dict__")}
+loaded = {id(m) for m in list(sys.modules.values())}
 snapshots = {}
 seen = set()
-pending = [object]
+# Everything the function's code reaches without gc or frames: every module, the builtins and
+# the import system's lists, walked through containers, functions (globals, closure cells,
+# defaults), methods, classes (their dicts and type.__subclasses__()) and instances (their
+# dicts and slots).
+pending = [*list(sys.modules.values()), builtins, sys.meta_path, sys.path_hooks,
+           sys.path_importer_cache]
 while pending:
-    cls = pending.pop()
-    if id(cls) in seen:
+    obj = pending.pop()
+    if id(obj) in seen:
         continue
-    seen.add(id(cls))
-    try:
-        subclasses = type.__subclasses__(cls)
-    except TypeError:
-        continue
-    pending.extend(subclasses)
-    for value in list(vars(cls).values()):
-        function = getattr(value, "__func__", value)
-        space = getattr(function, "__globals__", None)
+    seen.add(id(obj))
+    kind = type(obj)
+    if kind is dict:
+        name = obj.get("__name__")
         # (a copy of a loaded module's globals: namedtuple's and dataclasses' generated code
         # has globals of its own, named after no module)
-        home = sys.modules.get(space.get("__name__")) if type(space) is dict else None
-        if home is not None and id(space) not in originals:
-            snapshots[id(space)] = space
-# and every private module those snapshots name
-for space in list(snapshots.values()):
-    for value in list(space.values()):
-        inner = getattr(value, "__dict__", None)
-        if type(value) is type(sys) and type(inner) is dict and id(inner) not in originals:
-            snapshots[id(inner)] = inner
+        if type(name) is str and name in sys.modules and id(obj) not in originals:
+            snapshots[id(obj)] = obj
+        pending.extend(obj.values())
+    elif kind is types.ModuleType:
+        if id(obj) not in loaded:
+            snapshots[id(obj.__dict__)] = obj.__dict__  # a private module
+        pending.append(obj.__dict__)
+    elif kind in (list, tuple, set, frozenset):
+        pending.extend(obj)
+    elif kind is types.FunctionType:
+        pending += [obj.__globals__, obj.__defaults__, obj.__kwdefaults__, obj.__dict__]
+        for cell in obj.__closure__ or ():
+            try:
+                pending.append(cell.cell_contents)
+            except ValueError:
+                pass
+    elif kind is types.MethodType:
+        pending += [obj.__func__, obj.__self__]
+    elif isinstance(obj, type):
+        pending.append(dict(vars(obj)))
+        try:
+            pending.extend(type.__subclasses__(obj))
+        except TypeError:
+            pass
+    elif kind in (staticmethod, classmethod):
+        pending.append(obj.__func__)
+    elif kind is property:
+        pending += [obj.fget, obj.fset, obj.fdel]
+    elif kind not in (str, bytes, int, float, bool, type(None)):
+        space = getattr(obj, "__dict__", None)
+        if type(space) is dict:
+            pending.append(space)
+        for klass in kind.__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            for slot in slots if isinstance(slots, (tuple, list)) else ():
+                try:
+                    pending.append(object.__getattribute__(obj, slot))
+                except Exception:
+                    pass
+        pending.append(kind)
+print("walked", len(seen))
 print("snapshots", len(snapshots))
 for space in snapshots.values():
     for name, value in list(space.items()):
@@ -1514,9 +1548,9 @@ attempt("read-secret", secret)
 def test_round31_no_frozen_class_leads_to_the_hooks_snapshots(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN enforce WHEN the function walks every class's __subclasses__() from object down,
-    # collects the globals of every method whose globals are no importable module's, and
-    # rebinds every function in them
+    # GIVEN enforce WHEN the function walks every object it can reach without gc or frames
+    # (type.__subclasses__() included), collects every copy of a module's globals and every
+    # module not in sys.modules it finds, and rebinds every function in them
     result = _run(
         child,
         tmp_path,
