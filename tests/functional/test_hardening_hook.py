@@ -1566,3 +1566,35 @@ def test_round31_no_frozen_class_leads_to_the_hooks_snapshots(
         # THEN (a documented limit of the Python core) the copies are listed and their
         # snapshots reachable; what the rebinding then does to a decision is not defended
         assert found > 0, result.stdout + result.stderr
+
+
+INTROSPECT_FINDS_THE_HOOKS_OBJECTS = """
+import gc
+objects = gc.get_objects()
+found = sorted({type(o).__qualname__ for o in objects
+                if type(o).__module__.startswith("sandbox.runtime")
+                and getattr(sys.modules.get(type(o).__module__), type(o).__name__, None)
+                is not type(o)})
+print("frozen-instances", ",".join(found))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_an_introspect_rule_gives_the_hooks_python_objects_away(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a profile that allows gc walks (`code introspect`, a risky rule) WHEN the function
+    # walks gc.get_objects()
+    rules = {"code": [{"action": "introspect", "target": "**", "phase": "any"}]}
+    result = _run(
+        child,
+        tmp_path,
+        INTROSPECT_FINDS_THE_HOOKS_OBJECTS,
+        rules,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN (a documented limit on either core) it finds the hook's Python objects: the policy,
+    # the address book, the reporter -- ordinary objects it can change
+    line = next(x for x in result.lines if x.startswith("frozen-instances "))
+    found = set(line.split(" ", 1)[1].split(","))
+    assert {"Policy", "AddressBook", "Reporter"} <= found, result.stdout + result.stderr
