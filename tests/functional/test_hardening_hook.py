@@ -1498,7 +1498,9 @@ while pending:
             snapshots[id(obj)] = obj
         pending.extend(obj.values())
     elif kind is types.ModuleType:
-        if id(obj) not in loaded:
+        # (a module object named like a loaded one but not it: 3.12's sys.monitoring is in
+        # no sys.modules entry, and no copy)
+        if id(obj) not in loaded and obj.__name__ in sys.modules:
             snapshots[id(obj.__dict__)] = obj.__dict__  # a private module
         pending.append(obj.__dict__)
     elif kind in (list, tuple, set, frozenset):
