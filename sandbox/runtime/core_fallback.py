@@ -31,7 +31,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold sta
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from os import stat_result
-    from types import CodeType
+    from types import CodeType, FrameType
     from typing import Any
 
     Callback = Callable[[str, tuple[Any, ...], CodeType | None], BaseException | None]
@@ -1315,8 +1315,8 @@ def install(
                 return  # the native core's net_answered (a name allowed before)
         if event == "exec" and type(args) is tuple and args and type(args[0]) is _CodeType:
             # The native core's exec_runs_no_module: the callback would answer None.
-            code = args[0]
-            name, filename = code.co_name, code.co_filename
+            ran = args[0]
+            name, filename = ran.co_name, ran.co_filename
             if (type(name) is _str and name != "<module>") or (
                 type(filename) is _str and filename[:1] != "/"
             ):
@@ -1356,9 +1356,16 @@ def install(
         if local.fetching:
             return  # the sys._getframe event of the line below
         local.fetching = True
+        frame: FrameType | None
         try:
             frame = _getframe(1)
-            code = frame.f_code
+            code: CodeType | None = frame.f_code
+        except ValueError:
+            # No Python frame: a thread started straight into C code (_thread.start_new_thread
+            # of a builtin), or the interpreter compiling its own -c command. The native core
+            # decides with no caller then; so does this one (the error left the hook before:
+            # the operation failed, but unreported).
+            frame = code = None
         finally:
             local.fetching = False
         depth = local.depth

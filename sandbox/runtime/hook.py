@@ -461,6 +461,10 @@ def install_hook(
     frozen_code.ANNOTATE_CALL_SITES = frozenset(
         d + "/" + site for d in stdlib_dirs for site in frozen_code.ANNOTATE_CALLERS
     )
+    frozen_code.AST_ONLY_SITES = frozenset(
+        d + "/" + site for d in stdlib_dirs for site in frozen_code.AST_PARSERS
+    )
+    frozen_code.COMMAND_SOURCES = _command_sources(getattr(sys, "orig_argv", ()))
     frozen(address_book).interpose()
     frozen_processes = frozen(processes)
     # Before 3.14 fork_exec raises no event: the native core makes every call of it raise
@@ -684,6 +688,44 @@ def _source_reader_codes() -> frozenset[CodeType]:
 
     wanted = [tokenize.open, linecache.updatecache]
     return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
+
+
+def _command_sources(argv: Any) -> frozenset[bytes]:
+    """What the interpreter compiles for its own ``-c`` command (``sys.orig_argv``): the
+    command's bytes and a newline; empty when it was started otherwise.
+
+    Example
+    -------
+    >>> sorted(_command_sources(["python", "-I", "-c", "print(1)", "x"]))
+    [b'print(1)\\n']
+    >>> _command_sources(["python", "-X", "dev", "-Sc", "pass"]) == {b"pass\\n"}
+    True
+    >>> _command_sources(["python", "app.py", "-c", "x"])
+    frozenset()
+    """
+    if type(argv) not in (list, tuple):
+        return frozenset()
+    args = [a for a in argv if type(a) is str]
+    i = 1
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or arg == "-" or not arg.startswith("-") or arg.startswith("--"):
+            return frozenset()  # a script, stdin, or a long option: no -c before it
+        for j in range(1, len(arg)):
+            letter = arg[j]
+            if letter == "c":
+                command = arg[j + 1 :] or (args[i + 1] if i + 1 < len(args) else None)
+                if command is None:
+                    return frozenset()
+                return frozenset({command.encode("utf-8", "surrogateescape") + b"\n"})
+            if letter == "m":
+                return frozenset()
+            if letter in "XW":  # an option with a value: the rest of this word, or the next
+                if j == len(arg) - 1:
+                    i += 1
+                break
+        i += 1
+    return frozenset()
 
 
 def _module_roots(roots: Roots) -> tuple[str, ...]:

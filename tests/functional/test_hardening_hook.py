@@ -1600,3 +1600,109 @@ def test_an_introspect_rule_gives_the_hooks_python_objects_away(
     line = next(x for x in result.lines if x.startswith("frozen-instances "))
     found = set(line.split(" ", 1)[1].split(","))
     assert {"Policy", "AddressBook", "Reporter"} <= found, result.stdout + result.stderr
+
+
+# Round 31 (a second red team, on the decisions): the ways past the hook's code that need no
+# object of the hook's -- another thread's exception, a parser's flags, a thread with no frame.
+ROUND31_ANOTHER_THREADS_EXCEPTION = """
+import threading
+got = []
+def look():
+    try:
+        got.append(len(sys._current_exceptions()))
+        print("current-exceptions DONE")
+    except PermissionError as exc:
+        print("current-exceptions REFUSED", exc.category, exc.action)
+thread = threading.Thread(target=look)
+thread.start()
+thread.join()
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round31_another_threads_exception_is_introspection(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce WHEN a second thread asks for every thread's exception being handled (while
+    # the hook handles one of its own, its traceback leads into the hook's frames)
+    result = _run(
+        child,
+        tmp_path,
+        ROUND31_ANOTHER_THREADS_EXCEPTION,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN it is refused on any thread, as sys._current_frames is, and reported
+    assert "current-exceptions REFUSED code introspect" in result.lines, result.stdout
+    assert any(f["category"] == "code" and f["action"] == "introspect" for f in result.findings), (
+        result.stdout
+    )
+
+
+ROUND31_AST_PARSE_AS_A_COMPILER = """
+import ast
+attempt("tree", lambda: type(ast.parse("1 + 2")).__name__)
+ast.PyCF_ONLY_AST = 0  # (ast.parse reads its flags from this global)
+attempt("code", lambda: type(ast.parse("open('secret.txt').read()", "<mine>", "exec")).__name__)
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round31_ast_parse_compiles_syntax_trees_only(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the runtime bundle's rule for ast.parse's compile (a syntax tree, no code) WHEN the
+    # function rebinds the flags ast.parse passes so that it returns a code object
+    result = _run(
+        child,
+        tmp_path,
+        ROUND31_AST_PARSE_AS_A_COMPILER,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    outcomes = _outcomes(result)
+    # THEN a syntax tree is still parsed, and the compile to code is refused as a site of its
+    # own (not the parser's), and reported
+    assert outcomes["tree"] == "DONE", result.stdout + result.stderr
+    assert outcomes["code"] == "REFUSED", result.stdout + result.stderr
+    assert any(f["target"].endswith("/ast.py:parse#code") for f in result.findings), result.stdout
+
+
+ROUND31_FRAMELESS_THREADS = """
+import _thread, subprocess, time
+out = subprocess.run([sys.executable, "-c", "print('child-ran')"], capture_output=True, text=True)
+print("command", "RAN" if "child-ran" in out.stdout else "NOT", out.stderr[-300:].replace("\\n", " "))
+ran = []
+_thread.start_new_thread(exec, ("ran.append(1)", {"ran": ran}))
+_thread.start_new_thread(open, (os.path.abspath("frameless.txt"),))
+time.sleep(1.0)
+print("frameless-exec", "RAN" if ran else "NOT")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round31_a_thread_with_no_frame_has_a_site_of_its_own(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a profile that learned a Python child's -c command (compiled with no Python frame)
+    rules = {
+        "processes": [
+            {"action": "exec", "target": sys.executable, "phase": "any"},
+            {"action": "exec", "target": os.path.realpath(sys.executable), "phase": "any"},
+        ],
+        "code": [{"action": "compile", "target": "<unknown>:<unknown>", "phase": "any"}],
+    }
+    # WHEN the function starts that child, then threads straight into exec and open (no frame)
+    result = _run(
+        child,
+        tmp_path,
+        ROUND31_FRAMELESS_THREADS,
+        rules,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN the child's command still compiles under the rule; the frameless exec is a site of
+    # its own, refused and reported; the frameless open is refused and reported too (the
+    # Python core's hook used to fail there with no finding)
+    assert any(line.startswith("command RAN") for line in result.lines), result.stdout
+    assert "frameless-exec NOT" in result.lines, result.stdout + result.stderr
+    targets = {(f["category"], f["action"], f["target"]) for f in result.findings}
+    assert ("code", "compile", "<no frame>:<no frame>") in targets, result.stdout
+    assert ("files", "read", "{task}/frameless.txt") in targets, result.stdout

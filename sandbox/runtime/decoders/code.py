@@ -20,8 +20,9 @@
   ``__annotate__`` code object (not one of the sandbox's): no source, code that was compiled
   already; any other code object there is ``construct``.
 - ``sys.addaudithook`` (``hook``: a later hook runs between the sandbox's decision and the
-  operation), ``gc.get_objects``/``get_referrers``/``get_referents`` and ``sys._current_frames``
-  (``introspect``: the ways to reach another object's or thread's state), ``sys.settrace``,
+  operation), ``gc.get_objects``/``get_referrers``/``get_referents``, ``sys._current_frames``
+  and ``sys._current_exceptions`` (``introspect``: the ways to reach another object's or
+  thread's state), ``sys.settrace``,
   ``sys.setprofile`` and ``sys.monitoring`` callbacks (``trace``) are capabilities of their own.
 
 During init, compiling, building and unmarshalling code is what the import system and the code
@@ -34,6 +35,7 @@ import sys
 from os import stat as _stat
 from stat import S_ISDIR as _S_ISDIR
 
+from ..core import caller_local as _caller_local
 from ..core import frame_local as _frame_local
 from ..paths import absolute as _absolute
 from ..paths import realpath as _realpath
@@ -113,6 +115,24 @@ ANNOTATION_COMPILERS = (
     "inspect.py:<dictcomp>",
 )
 ANNOTATE_CALLERS = ("annotationlib.py:call_annotate_function",)
+# The standard library's parsers that compile to a syntax tree only (sites, filled at install
+# from {stdlib}), and the local holding the flags they pass to compile(): ``ast.parse`` takes
+# them from its module's global ``PyCF_ONLY_AST``, which the function can rebind with no event
+# (0: a code object, run by exec). A compile there without the syntax-tree flag is not the
+# parser's work, and is decided as a site of its own (``…:parse#code``).
+AST_ONLY_SITES: frozenset[str] = frozenset()
+AST_PARSERS = ("ast.py:parse",)
+_AST_FLAGS_LOCAL = "flags"
+_PyCF_ONLY_AST = __import__("_ast").PyCF_ONLY_AST  # (0x400, the interpreter's own constant)
+_NOT_AST = "#code"
+# The interpreter's own ``-c`` command (``python -c COMMAND``: a Python child's, such as
+# multiprocessing's spawn worker): compiled with no Python frame, as the bytes of COMMAND and a
+# newline (filled at install from ``sys.orig_argv``). Any other compile with no Python frame
+# (a thread started straight into ``exec``/``compile``: ``_thread.start_new_thread(exec, ...)``)
+# gets a site of its own, never the command's.
+COMMAND_SOURCES: frozenset[bytes] = frozenset()
+_FRAMELESS_SITE = "<no frame>:<no frame>"
+_int = int
 # Syntax an annotation expression may use (features of shape.py; operators do not count), and
 # names it may not: the builtins that run code or reach any attribute by a string.
 _ANNOTATION_SYNTAX = frozenset(
@@ -407,8 +427,16 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         # as the exec of its code will (the compile of a source string always has a source).
         where = _absolute(filename)  # as given on the command line: relative to the cwd
         return [("code", "exec", _norm(where) if where is not None else filename, None)]
+    if site == _NO_SITE and not (
+        args and _type(args[0]) is _bytes and filename == "<string>" and args[0] in COMMAND_SOURCES
+    ):
+        site = _FRAMELESS_SITE  # (not the interpreter's -c command: see COMMAND_SOURCES)
     if site in ANNOTATION_COMPILE_SITES and args and annotation_expression(args[0]):
         return None  # the standard library evaluating a type annotation (module docstring)
+    if site in AST_ONLY_SITES:
+        flags = _caller_local(_AST_FLAGS_LOCAL)
+        if _type(flags) is not _int or not flags & _PyCF_ONLY_AST:
+            site = site + _NOT_AST  # a code object, not a syntax tree (AST_ONLY_SITES)
     out: list[Access] = [("code", "compile", site, None)]
     for root in SHAPE_ROOTS:
         if _str_startswith(site, root + "/") and args:
@@ -532,6 +560,10 @@ DECODERS = {
     "gc.get_referrers": _introspect,
     "gc.get_referents": _introspect,
     "sys._current_frames": _introspect,
+    # Another thread's exception being handled holds its traceback, hence its frames: while the
+    # hook handles one of its own (then makes a system call, the GIL released), those are the
+    # hook's frames, and their locals hold everything the Python half decides with.
+    "sys._current_exceptions": _introspect,
     "sys.settrace": _trace,
     "sys.setprofile": _trace,
     "sys.monitoring.register_callback": _trace,
