@@ -700,6 +700,8 @@ def _command_sources(argv: Any) -> frozenset[bytes]:
     [b'print(1)\\n']
     >>> _command_sources(["python", "-X", "dev", "-Sc", "pass"]) == {b"pass\\n"}
     True
+    >>> _command_sources(["python", "--check-hash-based-pycs", "never", "-c", "x"])
+    frozenset({b'x\\n'})
     >>> _command_sources(["python", "app.py", "-c", "x"])
     frozenset()
     """
@@ -709,8 +711,11 @@ def _command_sources(argv: Any) -> frozenset[bytes]:
     i = 1
     while i < len(args):
         arg = args[i]
+        if arg == "--check-hash-based-pycs":  # (the one long option with a value)
+            i += 2
+            continue
         if arg == "--" or arg == "-" or not arg.startswith("-") or arg.startswith("--"):
-            return frozenset()  # a script, stdin, or a long option: no -c before it
+            return frozenset()  # a script, stdin, or another long option: no -c before it
         for j in range(1, len(arg)):
             letter = arg[j]
             if letter == "c":
