@@ -99,8 +99,11 @@ __all__ = [
     "DANGEROUS_PREFIXES",
     "HARMLESS_PYTHON_ENV",
     "SANDBOX_ENV",
+    "INERT_ENV",
     "child_site_dir",
     "dangerous_env_changes",
+    "env_decided",
+    "env_inert",
     "env_problem",
     "prepare_environment",
     "python_child_problem",
@@ -293,6 +296,65 @@ HARMLESS_PYTHON_ENV = frozenset(
         "PYTHON_CONTEXT_AWARE_WARNINGS",
     }
 )
+
+
+# The only variables a child may receive changed from the environment at install without a
+# decision. Every other one (set, changed or removed: through an exec's env=, os.environ,
+# os.putenv or os.unsetenv) is decided as ``processes env NAME=value``: a program's own option
+# and configuration variables (TAR_OPTIONS, ZIPOPT, CURL_HOME, WGETRC, GIT_COMMON_DIR,
+# http_proxy...) are too many to list. None of these changes what a program runs, which files
+# it reads or where it connects; a value with a "/" could name a file, so it is decided:
+INERT_ENV = frozenset(
+    {
+        "LANG",  # a locale name (with a "/", glibc reads locale data from that path)
+        "LANGUAGE",  # gettext's language list (a "/" could reach another catalog folder)
+        "TZ",  # a zone name inside TZDIR (a leading ":" or a "/" names a file: decided)
+        "TERM",  # a terminfo entry's name (looked up inside the terminfo folders)
+        "COLUMNS",  # a terminal's width and height, numbers
+        "LINES",
+    }
+)
+INERT_PREFIXES = ("LC_",)  # the locale categories, like LANG
+
+
+def env_inert(name: str, value: str | None) -> bool:
+    """Whether a child may get ``name`` set to ``value`` (``None``: removed) with no decision.
+
+    Only :data:`INERT_ENV`, ``LC_*`` and :data:`HARMLESS_PYTHON_ENV` (but ``PYTHONNOUSERSITE``),
+    and only with a value that names no file.
+
+    Example
+    -------
+    >>> env_inert("LANG", "C.UTF-8"), env_inert("TZ", ":/tmp/zone"), env_inert("TAR_OPTIONS", "")
+    (True, False, False)
+    """
+    if name in HARMLESS_PYTHON_ENV:
+        return name != "PYTHONNOUSERSITE"
+    if name not in INERT_ENV and not _startswith(name, INERT_PREFIXES):
+        return False
+    if value is None:
+        return True
+    return "/" not in value and not (name == "TZ" and _startswith(value, ":"))
+
+
+def env_decided(name: str, value: str | None, installed: Mapping[str, str]) -> bool:
+    """Whether a child's ``name=value`` (``None``: not passed on) is an access to decide.
+
+    Decided when it differs from ``installed`` (the environment at install) and is not inert
+    (:func:`env_inert`). A name or value that is not a plain ``str`` is decided. (A change of
+    the process's own environment is also decided whenever :func:`env_problem` gives a reason,
+    whatever the value: see ``decoders/processes.py``.)
+
+    Example
+    -------
+    >>> env_decided("TAR_OPTIONS", "-v", {}), env_decided("TAR_OPTIONS", "-v", {"TAR_OPTIONS": "-v"})
+    (True, False)
+    >>> env_decided("LANG", "C.UTF-8", {}), env_decided("http_proxy", None, {"http_proxy": "x"})
+    (False, True)
+    """
+    if _type(name) is not _str or (value is not None and _type(value) is not _str):
+        return True
+    return installed.get(name) != value and not env_inert(name, value)
 
 
 def child_site_dir() -> str:
