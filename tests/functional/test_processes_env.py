@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
 CORES = {"native": {}, "python": {"SANDBOX_NATIVE": "off"}}
 # The learned command: it leaves a line in ran.txt each time it really runs.
 COMMAND = ["/bin/sh", "-c", "echo ran >> ran.txt"]
-RULE = {"action": "exec", "target": "/bin/sh", "argv": COMMAND[1:], "phase": "any"}
+RULE: dict[str, Any] = {"action": "exec", "target": "/bin/sh", "argv": COMMAND[1:], "phase": "any"}
 
 HARNESS = """
 import os, subprocess, sandbox
@@ -63,7 +64,7 @@ def _run(
     core: str,
     *,
     mode: str = "enforce",
-    rules: list[dict[str, object]] | None = None,
+    rules: list[dict[str, Any]] | None = None,
     env: dict[str, str] | None = None,
 ) -> Child:
     if rules is not None:
@@ -223,8 +224,14 @@ attempt("unsetenv", lambda: os.environ.pop("APP_SETTING"))
     outcome = _outcomes(result)
     context = result.stdout + result.stderr
     # THEN every such run passes (the usual exec stays on its short way) ...
-    for label in ("inherited", "inherited-again", "env=os.environ", "env=copy", "env=same-value",
-                  "posix_spawn"):
+    for label in (
+        "inherited",
+        "inherited-again",
+        "env=os.environ",
+        "env=copy",
+        "env=same-value",
+        "posix_spawn",
+    ):
         assert outcome.get(label) == "ALLOWED", (label, context)
     assert _runs(tmp_path) == 6, context
     # ... while removing a variable the function started with is a change like any other
