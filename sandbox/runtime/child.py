@@ -30,11 +30,13 @@ What can undo it, and who decides
   ``argv[0]`` other than the executable (CPython on Linux finds its standard library, and
   ``site`` itself, relative to ``argv[0]``). It sees through ``env`` (``/usr/bin/env -i python3
   ...``) and ``#!`` scripts whose interpreter is Python.
-- Before the exec: a change of the process's own environment (``os.environ[...] = ...``,
-  ``os.putenv``, ``os.unsetenv``) to a variable of :data:`DANGEROUS_ENV` is decided by the hook
-  as an access of its own (``processes env NAME=value``; :func:`env_problem` says why the
-  variable matters), learnable like any other rule. The same changes made through an exec's
-  explicit environment, for any program, are listed by :func:`dangerous_env_changes`.
+- Before the exec: a variable a child would get with a value other than at install (set,
+  changed or removed: ``os.environ[...] = ...``, ``os.putenv``, ``os.unsetenv``, or an exec's
+  explicit environment, for any program) is decided by the hook as an access of its own
+  (``processes env NAME=value``; :func:`env_decided`), learnable like any other rule, unless it
+  is inert (:data:`INERT_ENV`, :func:`env_inert`). A change of the process's own environment to
+  a variable of :data:`DANGEROUS_ENV` is decided whatever its value (:func:`env_problem` says
+  why it matters); :func:`dangerous_env_changes` lists those in an explicit environment.
 
 What bounds a non-Python child
 ------------------------------
@@ -49,9 +51,10 @@ namespaces, ``keyctl``, ``userfaultfd`` and ``io_uring``. Landlock (kernel 5.13 
 the host allows it) confines writes to the directories of the profile's write rules, and exec
 to the directories of its process rules (no exec at all when it has none). Nothing bounds a
 non-Python child's reads, network connections or the commands it runs in turn once the profile
-allows exec: a learned command is trusted with everything it can do, which is why the
-variables that would turn it into other code (:data:`DANGEROUS_ENV`) are decided by the hook
-before they reach it. In ``learn`` and ``alert`` the kernel layers are not loaded.
+allows exec: a learned command is trusted with everything it can do, which is why every
+variable that differs from the environment at install but the inert ones is decided by the
+hook before it reaches it (a program's own variables, such as ``TAR_OPTIONS``, can turn it into
+other code). In ``learn`` and ``alert`` the kernel layers are not loaded.
 
 Honest limits
 -------------
@@ -441,7 +444,10 @@ def _user_site_in_use() -> bool:
 def env_problem(name: str, value: str | None) -> str | None:
     """Why setting (``value``) or unsetting (``None``) ``name`` matters, or ``None`` if it does not.
 
-    Only names in :data:`DANGEROUS_ENV` or with a prefix in :data:`DANGEROUS_PREFIXES` matter.
+    The denylist: only names in :data:`DANGEROUS_ENV` or with a prefix in
+    :data:`DANGEROUS_PREFIXES` matter here (what guards Python children, and what makes a change
+    of the process's own environment decided whatever its value). Whether a child's variable is
+    decided at all is :func:`env_decided`'s answer: any variable, not only these.
     Unsetting matters only for what protects children (``SANDBOX_*``, ``PYTHONPATH``,
     ``PYTHONNOUSERSITE``). ``PYTHONPATH`` whose first entry is ``child_site/`` and
     ``PYTHONWARNINGS`` whose filters import nothing are harmless; so is setting
