@@ -315,6 +315,9 @@ INERT_ENV = frozenset(
         "TERM",  # a terminfo entry's name (looked up inside the terminfo folders)
         "COLUMNS",  # a terminal's width and height, numbers
         "LINES",
+        # The invocation's X-Ray trace header, which the runtime client itself sets (or removes)
+        # in this process at every invocation; an SDK only copies it into a request header.
+        "_X_AMZN_TRACE_ID",
     }
 )
 INERT_PREFIXES = ("LC_",)  # the locale categories, like LANG

@@ -174,10 +174,15 @@ attempt("LC_ALL=C,env=", with_env(LC_ALL="C"))
 attempt("TZ=UTC,env=", with_env(TZ="UTC"))
 attempt("TERM=dumb,os.environ", through_environ("TERM", "dumb"))
 attempt("LANG=C.UTF-8,os.environ", through_environ("LANG", "C.UTF-8"))
+def trace_id():  # what the runtime client does at every invocation (awslambdaric)
+    os.environ["_X_AMZN_TRACE_ID"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
+    subprocess.run(COMMAND, check=True)
+    del os.environ["_X_AMZN_TRACE_ID"]
+attempt("_X_AMZN_TRACE_ID,os.environ", trace_id)
 attempt("TZ=:/etc/localtime,env=", with_env(TZ=":/etc/localtime"))
 attempt("LC_ALL=/tmp/loc,env=", with_env(LC_ALL="/tmp/loc"))
 """
-    # WHEN the function changes locale, time zone and terminal variables for it
+    # WHEN the function changes locale, time zone, terminal and trace variables for it
     result = _run(child, tmp_path, code, core, rules=[RULE])
     outcome = _outcomes(result)
     context = result.stdout + result.stderr
@@ -188,13 +193,14 @@ attempt("LC_ALL=/tmp/loc,env=", with_env(LC_ALL="/tmp/loc"))
         "TZ=UTC,env=",
         "TERM=dumb,os.environ",
         "LANG=C.UTF-8,os.environ",
+        "_X_AMZN_TRACE_ID,os.environ",
     ):
         assert outcome.get(label) == "ALLOWED", (label, context)
     # ... and the same names with a value that names a file are decided (and reported)
     assert outcome.get("TZ=:/etc/localtime,env=") == "REFUSED processes env", context
     assert outcome.get("LC_ALL=/tmp/loc,env=") == "REFUSED processes env", context
     assert sorted(t.partition("=")[0] for t in _env_findings(result)) == ["LC_ALL", "TZ"]
-    assert _runs(tmp_path) == 5, context
+    assert _runs(tmp_path) == 6, context
 
 
 @pytest.mark.parametrize("core", sorted(CORES))

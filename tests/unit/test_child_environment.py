@@ -95,6 +95,7 @@ def test_a_pythonpath_with_entries_of_its_own_makes_a_child_unprotected() -> Non
         ("TERM", "dumb"),
         ("COLUMNS", "80"),
         ("PYTHONUNBUFFERED", "1"),
+        ("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"),
         ("LANG", None),  # removed
     ],
 )
