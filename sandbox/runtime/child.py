@@ -346,8 +346,9 @@ def env_inert(name: str, value: str | None) -> bool:
 def env_decided(name: str, value: str | None, installed: Mapping[str, str]) -> bool:
     """Whether a child's ``name=value`` (``None``: not passed on) is an access to decide.
 
-    Decided when it differs from ``installed`` (the environment at install) and is not inert
-    (:func:`env_inert`). A name or value that is not a plain ``str`` is decided. (A change of
+    Decided when it is set to a value that differs from ``installed`` (the environment at
+    install) and is not inert (:func:`env_inert`); a removal only when it removes what protects
+    children (:func:`env_problem`). A name or value that is not a plain ``str`` is decided. (A change of
     the process's own environment is also decided whenever :func:`env_problem` gives a reason,
     whatever the value: see ``decoders/processes.py``.)
 
@@ -356,10 +357,15 @@ def env_decided(name: str, value: str | None, installed: Mapping[str, str]) -> b
     >>> env_decided("TAR_OPTIONS", "-v", {}), env_decided("TAR_OPTIONS", "-v", {"TAR_OPTIONS": "-v"})
     (True, False)
     >>> env_decided("LANG", "C.UTF-8", {}), env_decided("http_proxy", None, {"http_proxy": "x"})
-    (False, True)
+    (False, False)
     """
     if _type(name) is not _str or (value is not None and _type(value) is not _str):
         return True
+    if value is None:
+        # Removed: a program gets less of the deployment's own configuration, not the
+        # function's. Only removing what protects (SANDBOX_*, PYTHONPATH's child_site,
+        # PYTHONNOUSERSITE: env_problem) is decided, as before; env={"PATH": ...} stays usable.
+        return name in installed and env_problem(name, None) is not None
     return installed.get(name) != value and not env_inert(name, value)
 
 

@@ -116,7 +116,6 @@ def test_inert_variables_are_not_decided(name: str, value: str | None) -> None:
         ("CURL_HOME", "/tmp/c"),
         ("WGETRC", "/tmp/w"),
         ("http_proxy", "http://127.0.0.2:9"),
-        ("APP_SETTING", None),  # removed
         ("TZ", ":/tmp/zone"),  # a file
         ("TZ", "/tmp/zone"),
         ("LC_ALL", "/tmp/locale"),
@@ -150,11 +149,25 @@ def test_the_decoders_compare_with_the_environment_at_install(
     monkeypatch.setattr(environ, "INSTALLED", installed)
     # WHEN a child gets exactly that environment THEN nothing is decided
     assert processes._env_accesses(dict(installed)) == []
-    # WHEN it gets another value, a new variable, or loses one THEN each (but the inert) is
+    # WHEN it gets another value or a new variable THEN each (but the inert) is
     changed = {"LD_LIBRARY_PATH": "/opt/lib", "APP": "2", "NEW": "x"}
     assert [a[2] for a in processes._env_accesses(changed)] == ["APP=2", "NEW=x"]
-    assert [a[2] for a in processes._env_accesses({})] == ["LD_LIBRARY_PATH=", "APP="]
-    # ... and in this process a denylisted name is decided even with its value at install
+    # (one left out is not: less of the deployment's configuration)
+    assert processes._env_accesses({}) == []
+    # ... and in this process a denylisted name is decided even with its value at install, the
+    # removal of what protects children too; a plain variable's removal is not
     access = processes._putenv(("LD_LIBRARY_PATH", "/opt/lib"))
     assert access is not None and access[0][2] == "LD_LIBRARY_PATH=/opt/lib"
-    assert processes._unsetenv(("APP",)) == [("processes", "env", "APP=", ("setenv", "APP", None))]
+    removal = processes._unsetenv(("PYTHONNOUSERSITE",))
+    assert removal is not None and removal[0][2] == "PYTHONNOUSERSITE="
+    assert processes._unsetenv(("APP",)) is None
+
+
+def test_a_removal_is_decided_only_when_it_removes_what_protects_children() -> None:
+    # GIVEN the environment at install
+    installed = {"APP_SETTING": "1", "HTTP_PROXY": "x", "SANDBOX_MODE": "enforce"}
+    # WHEN a child would not get a variable THEN only the protection's removal is decided
+    assert not env_decided("APP_SETTING", None, installed)
+    assert not env_decided("HTTP_PROXY", None, installed)
+    assert env_decided("SANDBOX_MODE", None, installed)
+    assert not env_decided("NEVER_SET", None, installed)

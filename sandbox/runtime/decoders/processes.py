@@ -8,10 +8,10 @@ every candidate of a search (and of a ``fork_exec`` list) in order, in its own v
 ``chdir`` to ``cwd=`` and the ``dup2`` of its pipes onto 0/1/2): each one that may run is
 decided, and a candidate, ``PATH`` entry or ``cwd=`` through ``/proc`` (``/dev/fd``,
 ``/dev/stdin``...) or that cannot be looked at makes the exec undecidable. The environment a
-child gets is part of what it will do: every variable whose value differs from the environment
-at install (set, changed or removed), but a few inert ones (child.INERT_ENV: locale, TZ, TERM...),
-is an access of its own (``processes env NAME=value``; ``NAME=`` when removed), whether it is
-passed in ``env=`` or set in this process with ``os.putenv``/``os.unsetenv``; a denylisted one
+child gets is part of what it will do: every variable set to a value other than at install,
+but a few inert ones (child.INERT_ENV: locale, TZ, TERM...), is an access of its own
+(``processes env NAME=value``), whether it is passed in ``env=`` or set in this process with
+``os.putenv``; removing one (``os.unsetenv``: ``NAME=``) only when it protects children; a denylisted one
 (child.DANGEROUS_ENV: ``LD_PRELOAD``, ``PYTHONPATH``...) set in this process is decided whatever
 its value. A Python child must start
 under the sandbox; one that would not (isolated ``-I``/``-E``/``-S``, an environment without the
@@ -401,8 +401,7 @@ def process_target(exec_path: str, argv: list[str]) -> str:
 def _env_accesses(env: dict[str, str] | None) -> list[Access]:
     """A child's variables that differ from the environment at install (inheriting is none).
 
-    Set, changed or removed (``NAME=`` for a removed one), each is an access unless inert
-    (child.env_decided). Compared with the install-time environment, which only the sandbox's
+    Set or changed, each is an access unless inert (child.env_decided); one left out is none. Compared with the install-time environment, which only the sandbox's
     own changes move, so the answer depends on ``env`` alone (the native core's exec verdicts
     are keyed by it).
     """
@@ -414,9 +413,8 @@ def _env_accesses(env: dict[str, str] | None) -> list[Access]:
     for name, value in env.items():
         if installed.get(name) != value and decided(name, value, installed):
             out.append(("processes", "env", name + "=" + value, None))
-    for name in installed:
-        if name not in env and decided(name, None, installed):
-            out.append(("processes", "env", name + "=", None))
+    # (A variable left out is no access: a program gets less configuration, not the function's;
+    # a Python child without the sandbox's variables is refused by python_child_problem.)
     return out
 
 
