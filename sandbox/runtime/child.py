@@ -30,11 +30,13 @@ What can undo it, and who decides
   ``argv[0]`` other than the executable (CPython on Linux finds its standard library, and
   ``site`` itself, relative to ``argv[0]``). It sees through ``env`` (``/usr/bin/env -i python3
   ...``) and ``#!`` scripts whose interpreter is Python.
-- Before the exec: a change of the process's own environment (``os.environ[...] = ...``,
-  ``os.putenv``, ``os.unsetenv``) to a variable of :data:`DANGEROUS_ENV` is decided by the hook
-  as an access of its own (``processes env NAME=value``; :func:`env_problem` says why the
-  variable matters), learnable like any other rule. The same changes made through an exec's
-  explicit environment, for any program, are listed by :func:`dangerous_env_changes`.
+- Before the exec: a variable a child would get with a value other than at install (set,
+  changed or removed: ``os.environ[...] = ...``, ``os.putenv``, ``os.unsetenv``, or an exec's
+  explicit environment, for any program) is decided by the hook as an access of its own
+  (``processes env NAME=value``; :func:`env_decided`), learnable like any other rule, unless it
+  is inert (:data:`INERT_ENV`, :func:`env_inert`). A change of the process's own environment to
+  a variable of :data:`DANGEROUS_ENV` is decided whatever its value (:func:`env_problem` says
+  why it matters); :func:`dangerous_env_changes` lists those in an explicit environment.
 
 What bounds a non-Python child
 ------------------------------
@@ -49,9 +51,10 @@ namespaces, ``keyctl``, ``userfaultfd`` and ``io_uring``. Landlock (kernel 5.13 
 the host allows it) confines writes to the directories of the profile's write rules, and exec
 to the directories of its process rules (no exec at all when it has none). Nothing bounds a
 non-Python child's reads, network connections or the commands it runs in turn once the profile
-allows exec: a learned command is trusted with everything it can do, which is why the
-variables that would turn it into other code (:data:`DANGEROUS_ENV`) are decided by the hook
-before they reach it. In ``learn`` and ``alert`` the kernel layers are not loaded.
+allows exec: a learned command is trusted with everything it can do, which is why every
+variable that differs from the environment at install but the inert ones is decided by the
+hook before it reaches it (a program's own variables, such as ``TAR_OPTIONS``, can turn it into
+other code). In ``learn`` and ``alert`` the kernel layers are not loaded.
 
 Honest limits
 -------------
@@ -98,9 +101,12 @@ __all__ = [
     "DANGEROUS_ENV",
     "DANGEROUS_PREFIXES",
     "HARMLESS_PYTHON_ENV",
+    "INERT_ENV",
     "SANDBOX_ENV",
     "child_site_dir",
     "dangerous_env_changes",
+    "env_decided",
+    "env_inert",
     "env_problem",
     "prepare_environment",
     "python_child_problem",
@@ -295,6 +301,74 @@ HARMLESS_PYTHON_ENV = frozenset(
 )
 
 
+# The only variables a child may receive changed from the environment at install without a
+# decision. Every other one (set, changed or removed: through an exec's env=, os.environ,
+# os.putenv or os.unsetenv) is decided as ``processes env NAME=value``: a program's own option
+# and configuration variables (TAR_OPTIONS, ZIPOPT, CURL_HOME, WGETRC, GIT_COMMON_DIR,
+# http_proxy...) are too many to list. None of these changes what a program runs, which files
+# it reads or where it connects; a value with a "/" could name a file, so it is decided:
+INERT_ENV = frozenset(
+    {
+        "LANG",  # a locale name (with a "/", glibc reads locale data from that path)
+        "LANGUAGE",  # gettext's language list (a "/" could reach another catalog folder)
+        "TZ",  # a zone name inside TZDIR (a leading ":" or a "/" names a file: decided)
+        "TERM",  # a terminfo entry's name (looked up inside the terminfo folders)
+        "COLUMNS",  # a terminal's width and height, numbers
+        "LINES",
+        # The invocation's X-Ray trace header, which the runtime client itself sets (or removes)
+        # in this process at every invocation; an SDK only copies it into a request header.
+        "_X_AMZN_TRACE_ID",
+    }
+)
+INERT_PREFIXES = ("LC_",)  # the locale categories, like LANG
+
+
+def env_inert(name: str, value: str | None) -> bool:
+    """Whether a child may get ``name`` set to ``value`` (``None``: removed) with no decision.
+
+    Only :data:`INERT_ENV`, ``LC_*`` and :data:`HARMLESS_PYTHON_ENV` (but ``PYTHONNOUSERSITE``),
+    and only with a value that names no file.
+
+    Example
+    -------
+    >>> env_inert("LANG", "C.UTF-8"), env_inert("TZ", ":/tmp/zone"), env_inert("TAR_OPTIONS", "")
+    (True, False, False)
+    """
+    if name in HARMLESS_PYTHON_ENV:
+        return name != "PYTHONNOUSERSITE"
+    if name not in INERT_ENV and not _startswith(name, INERT_PREFIXES):
+        return False
+    if value is None:
+        return True
+    return "/" not in value and not (name == "TZ" and _startswith(value, ":"))
+
+
+def env_decided(name: str, value: str | None, installed: Mapping[str, str]) -> bool:
+    """Whether a child's ``name=value`` (``None``: not passed on) is an access to decide.
+
+    Decided when it is set to a value that differs from ``installed`` (the environment at
+    install) and is not inert (:func:`env_inert`); a removal only when it removes what protects
+    children (:func:`env_problem`). A name or value that is not a plain ``str`` is decided. (A change of
+    the process's own environment is also decided whenever :func:`env_problem` gives a reason,
+    whatever the value: see ``decoders/processes.py``.)
+
+    Example
+    -------
+    >>> env_decided("TAR_OPTIONS", "-v", {}), env_decided("TAR_OPTIONS", "-v", {"TAR_OPTIONS": "-v"})
+    (True, False)
+    >>> env_decided("LANG", "C.UTF-8", {}), env_decided("http_proxy", None, {"http_proxy": "x"})
+    (False, False)
+    """
+    if _type(name) is not _str or (value is not None and _type(value) is not _str):
+        return True
+    if value is None:
+        # Removed: a program gets less of the deployment's own configuration, not the
+        # function's. Only removing what protects (SANDBOX_*, PYTHONPATH's child_site,
+        # PYTHONNOUSERSITE: env_problem) is decided, as before; env={"PATH": ...} stays usable.
+        return name in installed and env_problem(name, None) is not None
+    return installed.get(name) != value and not env_inert(name, value)
+
+
 def child_site_dir() -> str:
     """The absolute path of the ``child_site/`` directory (holds only ``sitecustomize.py``).
 
@@ -379,7 +453,10 @@ def _user_site_in_use() -> bool:
 def env_problem(name: str, value: str | None) -> str | None:
     """Why setting (``value``) or unsetting (``None``) ``name`` matters, or ``None`` if it does not.
 
-    Only names in :data:`DANGEROUS_ENV` or with a prefix in :data:`DANGEROUS_PREFIXES` matter.
+    The denylist: only names in :data:`DANGEROUS_ENV` or with a prefix in
+    :data:`DANGEROUS_PREFIXES` matter here (what guards Python children, and what makes a change
+    of the process's own environment decided whatever its value). Whether a child's variable is
+    decided at all is :func:`env_decided`'s answer: any variable, not only these.
     Unsetting matters only for what protects children (``SANDBOX_*``, ``PYTHONPATH``,
     ``PYTHONNOUSERSITE``). ``PYTHONPATH`` whose first entry is ``child_site/`` and
     ``PYTHONWARNINGS`` whose filters import nothing are harmless; so is setting

@@ -26,6 +26,11 @@ if _type(os.environ) is os._Environ and _type(_data) is dict:
 else:
     ENVIRON = {k: v for k, v in os.environ.items() if _type(k) is _str and _type(v) is _str}
 del _data
+# The environment at install: what this process had when the sandbox loaded, with the sandbox's
+# own changes (its children's variables at install, SANDBOX_PHASE at the switch to invoke). A
+# child's variable whose value differs from it (set, changed, removed) is decided by the hook
+# (decoders/processes.py). Changes only through `own`, never through the function's putenv.
+INSTALLED: dict[str, str] = dict(ENVIRON)
 
 
 def get(name: str, default: str | None = None) -> str | None:
@@ -38,3 +43,9 @@ def apply(name: str, value: str | None) -> None:
         ENVIRON.pop(name, None)
     else:
         ENVIRON[name] = value
+
+
+def own(name: str, value: str) -> None:
+    """Record a change the sandbox itself makes (install, phase switch): part of the baseline."""
+    ENVIRON[name] = value
+    INSTALLED[name] = value

@@ -1579,7 +1579,7 @@ def _control(
     audit = _audit
     putenv = _putenv
     environ_data = _ENVIRON_DATA
-    apply_env = environ.apply
+    own_env = environ.own  # (the sandbox's own change: part of the install-time environment)
     phase_of = core.phase
     enter_invoke = core.enter_invoke
     kept_values: list[Any] = []  # (see on_phase)
@@ -1613,7 +1613,7 @@ def _control(
             add_import_roots(list(search_path))
             # Python children started from now on start in invoke too (their environment).
             putenv(PHASE_VARIABLE, "invoke")
-            apply_env(PHASE_VARIABLE, "invoke")
+            own_env(PHASE_VARIABLE, "invoke")
             # ...and os.environ says so too: a child given os.environ (posix_spawn, Popen's
             # close_fds=False path, env=dict(os.environ, ...)) would carry "init" otherwise,
             # which the environment checks refuse as a change of the sandbox's own variable.

@@ -267,7 +267,7 @@ def _protect_children(mode: str, profile: Any, config: Config, policy: Policy) -
     changes = child.prepare_environment(mode, os.fspath(path), config.phase)
     for name, value in changes.items():
         os.environ[name] = value
-        environ.apply(name, value)
+        environ.own(name, value)
 
 
 def _load_policy(

@@ -273,12 +273,13 @@ def test_a_path_search_decides_every_program_it_may_run(
     ]
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc(processes=rules)))
     # WHEN Popen searches a PATH with the tool's folders (a/ first: the planted c/tool is run
-    # only if a/tool's execve fails), then one with the two names of the learned file
+    # only if a/tool's execve fails), then one with the two names of the learned file (the
+    # rest of the environment as at install: removing a variable would be decided too)
     code = (
         HARNESS.format(learned=LEARNED, prelude="")
         + """
-attempt("attack", lambda: subprocess.run(["tool"], env={"PATH": T + "/a:" + T + "/c"}))
-attempt("learned", lambda: subprocess.run(["tool"], env={"PATH": T + "/a:" + T + "/b"}))
+attempt("attack", lambda: subprocess.run(["tool"], env=dict(os.environ, PATH=T + "/a:" + T + "/c")))
+attempt("learned", lambda: subprocess.run(["tool"], env=dict(os.environ, PATH=T + "/a:" + T + "/b")))
 """
     )
     result = child(code, env={**AUDIT_ALONE, **CORES[core]})

@@ -7,7 +7,13 @@ import sys
 
 import pytest
 
-from sandbox.runtime.child import env_problem, prepare_environment, python_child_problem
+from sandbox.runtime.child import (
+    env_decided,
+    env_inert,
+    env_problem,
+    prepare_environment,
+    python_child_problem,
+)
 
 
 def _protected_env() -> dict[str, str]:
@@ -77,3 +83,91 @@ def test_a_pythonpath_with_entries_of_its_own_makes_a_child_unprotected() -> Non
     assert (
         python_child_problem(sys.executable, [sys.executable, "x.py"], reference, reference) is None
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LANG", "C.UTF-8"),
+        ("LANGUAGE", "en_US:en"),
+        ("LC_ALL", "C"),
+        ("TZ", "UTC"),
+        ("TERM", "dumb"),
+        ("COLUMNS", "80"),
+        ("PYTHONUNBUFFERED", "1"),
+        ("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"),
+        ("LANG", None),  # removed
+    ],
+)
+def test_inert_variables_are_not_decided(name: str, value: str | None) -> None:
+    # GIVEN an environment at install without (or with another value of) the variable
+    installed = {"LANG": "en_US.UTF-8"}
+    # WHEN a child would get it THEN no decision: it changes no program, file or host
+    assert env_inert(name, value)
+    assert not env_decided(name, value, installed)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TAR_OPTIONS", "--checkpoint-action=exec=id"),
+        ("ZIPOPT", "-TT=id"),
+        ("GIT_COMMON_DIR", "/tmp/evil"),
+        ("CURL_HOME", "/tmp/c"),
+        ("WGETRC", "/tmp/w"),
+        ("http_proxy", "http://127.0.0.2:9"),
+        ("TZ", ":/tmp/zone"),  # a file
+        ("TZ", "/tmp/zone"),
+        ("LC_ALL", "/tmp/locale"),
+        ("LANG", "../../tmp/x/y"),
+        ("TERM", "../tmp/terminfo"),
+        ("PYTHONNOUSERSITE", None),
+    ],
+)
+def test_every_other_change_is_decided(name: str, value: str | None) -> None:
+    # GIVEN the environment at install
+    installed = {"APP_SETTING": "1", "PYTHONNOUSERSITE": "1"}
+    # WHEN a child would get the variable set, changed or removed THEN it is decided ...
+    assert env_decided(name, value, installed)
+    # ... but not when the child gets the very value it had at install
+    assert not env_decided(name, installed.get(name), installed)
+
+
+def test_a_name_or_value_that_is_not_plain_text_is_decided() -> None:
+    assert env_decided(b"TERM", "dumb", {})  # type: ignore[arg-type]
+    assert env_decided("TERM", b"dumb", {})  # type: ignore[arg-type]
+
+
+def test_the_decoders_compare_with_the_environment_at_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandbox.runtime import environ
+    from sandbox.runtime.decoders import processes
+
+    # GIVEN an environment at install with a denylisted, a plain and an inert variable
+    installed = {"LD_LIBRARY_PATH": "/opt/lib", "APP": "1", "LANG": "C"}
+    monkeypatch.setattr(environ, "INSTALLED", installed)
+    # WHEN a child gets exactly that environment THEN nothing is decided
+    assert processes._env_accesses(dict(installed)) == []
+    # WHEN it gets another value or a new variable THEN each (but the inert) is
+    changed = {"LD_LIBRARY_PATH": "/opt/lib", "APP": "2", "NEW": "x"}
+    assert [a[2] for a in processes._env_accesses(changed)] == ["APP=2", "NEW=x"]
+    # (one left out is not: less of the deployment's configuration)
+    assert processes._env_accesses({}) == []
+    # ... and in this process a denylisted name is decided even with its value at install, the
+    # removal of what protects children too; a plain variable's removal is not
+    access = processes._putenv(("LD_LIBRARY_PATH", "/opt/lib"))
+    assert access is not None and access[0][2] == "LD_LIBRARY_PATH=/opt/lib"
+    removal = processes._unsetenv(("PYTHONNOUSERSITE",))
+    assert removal is not None and removal[0][2] == "PYTHONNOUSERSITE="
+    assert processes._unsetenv(("APP",)) is None
+
+
+def test_a_removal_is_decided_only_when_it_removes_what_protects_children() -> None:
+    # GIVEN the environment at install
+    installed = {"APP_SETTING": "1", "HTTP_PROXY": "x", "SANDBOX_MODE": "enforce"}
+    # WHEN a child would not get a variable THEN only the protection's removal is decided
+    assert not env_decided("APP_SETTING", None, installed)
+    assert not env_decided("HTTP_PROXY", None, installed)
+    assert env_decided("SANDBOX_MODE", None, installed)
+    assert not env_decided("NEVER_SET", None, installed)

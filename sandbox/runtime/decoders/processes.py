@@ -8,10 +8,12 @@ every candidate of a search (and of a ``fork_exec`` list) in order, in its own v
 ``chdir`` to ``cwd=`` and the ``dup2`` of its pipes onto 0/1/2): each one that may run is
 decided, and a candidate, ``PATH`` entry or ``cwd=`` through ``/proc`` (``/dev/fd``,
 ``/dev/stdin``...) or that cannot be looked at makes the exec undecidable. The environment a
-child gets is part of what it will do: a variable that turns a learned command into other code
-(``LD_PRELOAD``, ``PYTHONPATH``, ``BASH_ENV``...) or redirects the resolver (``LOCALDOMAIN``,
-``RES_OPTIONS``, ``HOSTALIASES``) is an access of its own (``processes env NAME=value``), whether
-it is passed in ``env=`` or set in this process with ``os.putenv``. A Python child must start
+child gets is part of what it will do: every variable set to a value other than at install,
+but a few inert ones (child.INERT_ENV: locale, TZ, TERM...), is an access of its own
+(``processes env NAME=value``), whether it is passed in ``env=`` or set in this process with
+``os.putenv``; removing one (``os.unsetenv``: ``NAME=``) only when it protects children; a denylisted one
+(child.DANGEROUS_ENV: ``LD_PRELOAD``, ``PYTHONPATH``...) set in this process is decided whatever
+its value. A Python child must start
 under the sandbox; one that would not (isolated ``-I``/``-E``/``-S``, an environment without the
 sandbox's variables) is refused whatever the profile says.
 """
@@ -397,15 +399,22 @@ def process_target(exec_path: str, argv: list[str]) -> str:
 
 
 def _env_accesses(env: dict[str, str] | None) -> list[Access]:
-    """A child's variables that differ from what this process has (inheriting is no change)."""
+    """A child's variables that differ from the environment at install (inheriting is none).
+
+    Set or changed, each is an access unless inert (child.env_decided); one left out is none. Compared with the install-time environment, which only the sandbox's
+    own changes move, so the answer depends on ``env`` alone (the native core's exec verdicts
+    are keyed by it).
+    """
     if env is None:
         return []
     out: list[Access] = []
+    installed = environ.INSTALLED
+    decided = child.env_decided
     for name, value in env.items():
-        if environ.get(name) == value:
-            continue
-        if child.env_problem(name, value) is not None:
+        if installed.get(name) != value and decided(name, value, installed):
             out.append(("processes", "env", name + "=" + value, None))
+    # (A variable left out is no access: a program gets less configuration, not the function's;
+    # a Python child without the sandbox's variables is refused by python_child_problem.)
     return out
 
 
@@ -1087,8 +1096,10 @@ def _putenv(args: tuple[Any, ...]) -> list[Access] | None:
     name, value = as_text(args[0]), as_text(args[1])
     if name is None or value is None:
         return [("processes", "env", undecodable(args[0] if name is None else args[1]), None)]
-    if child.env_problem(name, value) is None:
-        environ.apply(name, value)  # harmless: no decision needed, the copy follows
+    if child.env_problem(name, value) is None and not child.env_decided(
+        name, value, environ.INSTALLED
+    ):
+        environ.apply(name, value)  # inert, or the value at install: the copy follows
         return None
     return [("processes", "env", name + "=" + value, ("setenv", name, value))]
 
@@ -1097,7 +1108,9 @@ def _unsetenv(args: tuple[Any, ...]) -> list[Access] | None:
     name = as_text(args[0])
     if name is None:
         return [("processes", "env", undecodable(args[0]), None)]
-    if child.env_problem(name, None) is None:
+    if child.env_problem(name, None) is None and not child.env_decided(
+        name, None, environ.INSTALLED
+    ):
         environ.apply(name, None)
         return None
     return [("processes", "env", name + "=", ("setenv", name, None))]
