@@ -141,6 +141,29 @@ class Reporter:
         self._metrics[metric] = self._metrics.get(metric, 0) + 1
         if count > 1:
             return  # counted; the invocation's summary says how often
+        try:
+            self._write_finding(
+                category, action, target, decision, phase, invocation, reason, named, hint, site
+            )
+        except BaseException:
+            # Not written (the stack or memory ran out while the line was made: the function
+            # chooses how deep it calls from): the next refusal of it is written, not counted.
+            self._seen[key] = 0
+            raise
+
+    def _write_finding(
+        self,
+        category: str,
+        action: str,
+        target: str,
+        decision: str,
+        phase: str,
+        invocation: Invocation,
+        reason: str,
+        named: str | None,
+        hint: bool,
+        site: str,
+    ) -> None:
         shown, argv = self.roots.symbolic(category, target)
         if named:
             shown = shown + " (" + named + ")"

@@ -465,6 +465,9 @@ def install_hook(
         d + "/" + site for d in stdlib_dirs for site in frozen_code.AST_PARSERS
     )
     frozen_code.COMMAND_SOURCES = _command_sources(getattr(sys, "orig_argv", ()))
+    frozen_code.NAMEDTUPLE_SITES = frozenset(
+        d + "/" + site for d in stdlib_dirs for site in frozen_code.NAMEDTUPLE_MAKERS
+    )
     frozen(address_book).interpose()
     frozen_processes = frozen(processes)
     # Before 3.14 fork_exec raises no event: the native core makes every call of it raise
@@ -690,6 +693,16 @@ def _source_reader_codes() -> frozenset[CodeType]:
     return frozenset(getattr(f, "__code__") for f in wanted if hasattr(f, "__code__"))  # noqa: B009
 
 
+def _plain_copy(value: Any) -> Any:
+    """``value`` with every dict, list and tuple in it copied (the status's JSON-like data)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _plain_copy(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return kind(_plain_copy(item) for item in value)
+    return value
+
+
 def _command_sources(argv: Any) -> frozenset[bytes]:
     """What the interpreter compiles for its own ``-c`` command (``sys.orig_argv``): the
     command's bytes and a newline; empty when it was started otherwise.
@@ -908,10 +921,17 @@ def _build(
             handler = handlers.get(event)
             if handler is not None:
                 return handler(args, caller)  # (the control events read no path)
+            if forget_pending[0]:
+                forget_cached_paths()  # (a hand-over that failed before: see below)
+                forget_pending[0] = False
             changed = take_forgotten()
             if changed is not None:
                 # Names the core changed on its own (a remove, rename... a write verdict covers):
-                # the path cache drops what depends on them before anything reads it.
+                # the path cache drops what depends on them before anything reads it. The core
+                # has handed them over: until every one is forgotten, a failure here (a stack
+                # the function filled to just below the limit, memory it used up) leaves the
+                # whole path cache to be dropped first thing at the next callback.
+                forget_pending[0] = True
                 if type(changed) is tuple:
                     for place in changed:
                         forget_below(place, False)  # (the core dropped its own answers then)
@@ -919,6 +939,7 @@ def _build(
                     # More than the core's queue holds: every answer of the path cache goes
                     # (the core dropped its own answers for each name as it changed it).
                     forget_cached_paths()
+                forget_pending[0] = False
             sources = internal_sources.get(event)
             if sources is not None and (caller is None or id(caller) not in sources):
                 return violate(
@@ -1016,9 +1037,16 @@ def _build(
                     remember_exec(args, accesses)
                 elif event == POPEN_EVENT and mode == "enforce":
                     remember_popen(args, caller, accesses)
-                elif event == COMPILE_EVENT and mode == "enforce" and type(caller) is code_type:
+                elif (
+                    event == COMPILE_EVENT
+                    and mode == "enforce"
+                    and type(caller) is code_type
+                    and accesses[0][2] not in code_module.AST_ONLY_SITES
+                ):
                     # Every access allowed (the site's compile rule, the source's shape): the
                     # core answers the same source and file name from the same code itself.
+                    # (Not at a parser's site: its answer depends on the flags in its frame,
+                    # which the core's key does not hold.)
                     compile_verdict_add(args, caller)
                 elif event in NETWORK_VERDICT_EVENTS and mode == "enforce":
                     remember_network(event, args, accesses, caller)
@@ -1122,6 +1150,7 @@ def _build(
     cache_has = core.cache_has
     cache_add = core.cache_add
     take_forgotten = core.forgotten
+    forget_pending = [False]  # (a hand-over from the core not yet done: callback, above)
     ends_deferred = core.ends_deferred
     quiet_ends = recorder is None  # (see install_hook: learn writes every end itself)
     take_loaded = core.loaded_sources
@@ -1602,7 +1631,9 @@ def _control(
 
     def on_status(args: tuple[Any, ...], caller: Any) -> None:
         if args and type(args[0]) is list:
-            args[0].append({**status, "phase": phase_of(), "invocations": state["invocations"]})
+            # A copy all the way down: the layers' dict is also what every finding reports.
+            answer = {**status, "phase": phase_of(), "invocations": state["invocations"]}
+            args[0].append(_plain_copy(answer))
 
     def on_phase(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):

@@ -1706,3 +1706,164 @@ def test_round31_a_thread_with_no_frame_has_a_site_of_its_own(
     targets = {(f["category"], f["action"], f["target"]) for f in result.findings}
     assert ("code", "compile", "<no frame>:<no frame>") in targets, result.stdout
     assert ("files", "read", "{task}/frameless.txt") in targets, result.stdout
+
+
+# Round 32 (a red team on the fixes of round 31): the same classes by other means.
+ROUND32_STALE_PATH_CACHE = """
+import ast, tempfile
+tmp = tempfile.gettempdir()
+tag = "%06d" % (os.getpid() % 1000000)
+A, B = tmp + "/" + tag + "aa", tmp + "/" + tag + "bb"  # ({tmp}/????????: the base's rules)
+A2 = tmp + "/./" + tag + "aa"  # (a spelling the native core leaves to the callback)
+SECRET = os.path.abspath("secret.txt")
+def reset():
+    for p in (A, B):
+        try:
+            os.remove(p)
+        except FileNotFoundError:
+            pass
+def down(n):
+    if n == 0:
+        try:
+            ast.parse("x")
+        except BaseException:
+            pass
+        return
+    return down(n - 1)
+limit = sys.getrecursionlimit()
+read = []
+for offset in range(-14, 14):
+    reset()
+    with open(A, "w") as f:
+        f.write("plain")
+    open(A2).read()  # the path cache keeps the answer for this spelling
+    os.symlink(SECRET, B)
+    os.rename(B, A)  # answered by the core, which queues both names to be forgotten
+    try:
+        down(limit - 8 - offset)  # the next callback runs with almost no stack left
+    except RecursionError:
+        pass
+    try:
+        read.append(open(A2).read())
+    except PermissionError:
+        pass
+reset()
+print("secret-read", any("s3cr3t" in data for data in read))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round32_a_failed_callback_leaves_no_stale_path_answer(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a path answer kept for one spelling of a temp file, the file then replaced by a link
+    # to the secret (a rename the core answers, queueing the names for the callback to forget)
+    # WHEN the next callback runs with the stack nearly full, at every depth around the limit
+    result = _run(
+        child,
+        tmp_path,
+        ROUND32_STALE_PATH_CACHE,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN no read through the stale spelling reaches the secret
+    assert "secret-read False" in result.lines, result.stdout + result.stderr
+
+
+ROUND32_FINDINGS_NEAR_THE_RECURSION_LIMIT = """
+def probe():
+    try:
+        open("secret.txt").read()
+    except PermissionError:
+        pass
+def down(n):
+    return probe() if n == 0 else down(n - 1)
+limit = sys.getrecursionlimit()
+for i in range(1, 9):
+    try:
+        down(limit - 10 - i)
+    except RecursionError:
+        pass
+probe()
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round32_a_finding_lost_near_the_recursion_limit_is_written_next_time(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN refusals of one target from one line, made with the stack nearly full (the finding
+    # runs out of stack while its line is made) WHEN the same refusal happens at a normal depth
+    result = _run(
+        child,
+        tmp_path,
+        ROUND32_FINDINGS_NEAR_THE_RECURSION_LIMIT,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN a finding names the target (a line that was never written is not a counted repeat)
+    assert any(f["target"] == "{task}/secret.txt" for f in result.findings), result.stdout
+
+
+ROUND32_AST_PARSE_VERDICT = """
+import ast
+S = "open('secret.txt').read()"
+attempt("tree", lambda: type(ast.parse(S)).__name__)
+ast.PyCF_ONLY_AST = 0
+attempt("same-source-as-code", lambda: type(ast.parse(S)).__name__)
+"""
+
+ROUND32_NAMEDTUPLE_SOURCE = """
+import collections, functools, builtins
+real = collections._sys
+class Fake:
+    def __getattr__(self, name):
+        return getattr(real, name)
+    @staticmethod
+    def intern(s):
+        return "a=0: (open('secret.txt').read()) #" if s == "a" else real.intern(s)
+collections._sys = Fake()
+attempt("intern-rebound", lambda: collections.namedtuple("T", ["a"]).__name__)
+fake = Fake()
+fake.intern = functools.partial(exec, "open('secret.txt').read()", {"__builtins__": builtins})
+collections._sys = fake
+attempt("exec-as-intern", lambda: collections.namedtuple("U", ["a"]).__name__)
+collections._sys = real
+attempt("plain", lambda: collections.namedtuple("V", ["a", "b"]).__name__)
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round32_library_sites_compile_only_their_own_source(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the runtime bundle's compile rules for ast.parse and namedtuple WHEN the function
+    # bends them through their module globals (a verdict kept for a syntax tree, then the same
+    # source as code; namedtuple's _sys.intern rebound, or made exec itself)
+    env = {"SANDBOX_NATIVE": "off"} if core == "python" else None
+    parse = _outcomes(_run(child, tmp_path, ROUND32_AST_PARSE_VERDICT, env=env))
+    named = _run(child, tmp_path, ROUND32_NAMEDTUPLE_SOURCE, env=env)
+    outcomes = _outcomes(named)
+    # THEN only their own work passes: a tree, a namedtuple of plain names
+    assert parse["tree"] == "DONE" and parse["same-source-as-code"] == "REFUSED", parse
+    assert outcomes["intern-rebound"] == "REFUSED", named.stdout + named.stderr
+    assert outcomes["exec-as-intern"] == "REFUSED", named.stdout + named.stderr
+    assert outcomes["plain"] == "DONE", named.stdout + named.stderr
+    assert any(f["target"].endswith(":namedtuple#other") for f in named.findings), named.stdout
+
+
+ROUND32_STATUS_COPY = """
+status = sandbox.status()
+before = (status["layers"]["audit"], status["mode"])
+status["layers"]["audit"] = "off"
+status["mode"] = "off"
+after = (sandbox.status()["layers"]["audit"], sandbox.status()["mode"])
+print("status-unchanged", before == after and "off" not in after)
+attempt("read-secret", secret)
+"""
+
+
+def test_round32_the_status_is_a_copy_all_the_way_down(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN enforce WHEN the function edits what sandbox.status() returned
+    result = _run(child, tmp_path, ROUND32_STATUS_COPY)
+    # THEN neither the status nor the layers its findings report change
+    assert "status-unchanged True" in result.lines, result.stdout
+    assert all(f["layers"]["audit"] == "native" for f in result.findings if "layers" in f)

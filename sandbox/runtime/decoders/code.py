@@ -133,6 +133,20 @@ _NOT_AST = "#code"
 COMMAND_SOURCES: frozenset[bytes] = frozenset()
 _FRAMELESS_SITE = "<no frame>:<no frame>"
 _int = int
+# namedtuple's site (filled at install from {stdlib}): what it compiles is its __new__, a lambda
+# over the field names, which it passes through its module's ``_sys.intern`` -- a global the
+# function can rebind (or make a C callable, ``partial(exec, ...)``, that runs at this very
+# site) after the names were checked. Only that template with identifiers is namedtuple's work;
+# any other source there is the site ``…:namedtuple#other``.
+NAMEDTUPLE_SITES: frozenset[str] = frozenset()
+NAMEDTUPLE_MAKERS = ("collections/__init__.py:namedtuple",)
+_NAMEDTUPLE_HEAD = "lambda _cls, "
+_NAMEDTUPLE_MIDDLE = ": _tuple_new(_cls, ("
+_NAMEDTUPLE_TAIL = "))"
+_NOT_NAMEDTUPLE = "#other"
+_str_isidentifier = str.isidentifier
+_bytes_decode = bytes.decode
+_str_find = str.find
 # Syntax an annotation expression may use (features of shape.py; operators do not count), and
 # names it may not: the builtins that run code or reach any attribute by a string.
 _ANNOTATION_SYNTAX = frozenset(
@@ -437,6 +451,8 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         flags = _caller_local(_AST_FLAGS_LOCAL)
         if _type(flags) is not _int or not flags & _PyCF_ONLY_AST:
             site = site + _NOT_AST  # a code object, not a syntax tree (AST_ONLY_SITES)
+    elif site in NAMEDTUPLE_SITES and not (args and namedtuple_source(args[0])):
+        site = site + _NOT_NAMEDTUPLE  # not namedtuple's own template (NAMEDTUPLE_SITES)
     out: list[Access] = [("code", "compile", site, None)]
     for root in SHAPE_ROOTS:
         if _str_startswith(site, root + "/") and args:
@@ -449,6 +465,39 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
                     out.append(("code", "shape", site + "#" + feature, None))
             break
     return out
+
+
+def namedtuple_source(source: Any) -> bool:
+    """Whether ``source`` is exactly what ``collections.namedtuple`` compiles for its
+    ``__new__``: ``lambda _cls, a, b: _tuple_new(_cls, (a, b))`` (identifiers only).
+
+    Example
+    -------
+    >>> namedtuple_source("lambda _cls, x, y: _tuple_new(_cls, (x, y))")
+    True
+    >>> namedtuple_source("lambda _cls, : _tuple_new(_cls, ())")
+    True
+    >>> namedtuple_source(b"lambda _cls, x,: _tuple_new(_cls, (x,))")
+    True
+    >>> namedtuple_source("lambda _cls, x: _tuple_new(_cls, (x)) or __import__('os')")
+    False
+    """
+    if _type(source) is _bytes:  # (eval of a str hands the compile event its UTF-8 bytes)
+        try:
+            source = _bytes_decode(source, "utf-8")
+        except UnicodeDecodeError:
+            return False
+    if _type(source) is not _str or not _str_startswith(source, _NAMEDTUPLE_HEAD):
+        return False
+    middle = _str_find(source, _NAMEDTUPLE_MIDDLE)
+    if middle < 0:
+        return False
+    names = source[_len(_NAMEDTUPLE_HEAD) : middle]
+    if source != _NAMEDTUPLE_HEAD + names + _NAMEDTUPLE_MIDDLE + names + _NAMEDTUPLE_TAIL:
+        return False
+    if _str_endswith(names, ","):
+        return _str_isidentifier(names[:-1])  # one field: ``x,`` (a tuple of one)
+    return not names or all(map(_str_isidentifier, _str_split(names, ", ")))
 
 
 def _exec(args: tuple[Any, ...]) -> list[Access] | None:
