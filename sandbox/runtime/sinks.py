@@ -7,13 +7,16 @@ the function could put ``/dev/null`` over the sandbox's descriptor. So each desc
 (device, inode) is taken at install and checked before every write; a descriptor that no longer
 is what it was is dropped, the tampering is written to what remains (stderr last), and
 ``tampered`` tells the reporter (which in enforce ends the process: it will not run unprotected
-*and* unwatched).
+*and* unwatched). A write that fails (``EFBIG`` past an ``RLIMIT_FSIZE``, ``ENOSPC``, ``EPIPE``...;
+``EINTR`` is retried by ``os.write``, ``EAGAIN`` below) is the same: the descriptor is dropped
+and the line goes on to what remains. Nothing costs more while writes succeed.
 """
 
 from __future__ import annotations
 
 import json.encoder
 import os
+from errno import errorcode as _errno_codes
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -31,6 +34,10 @@ _BlockingIOError = BlockingIOError
 # after this many tries (another thread flipping O_NONBLOCK back each time): as if replaced.
 _BLOCKED_TRIES = 100
 _str = str
+_int = int
+_type = type
+_errorcode = dict(_errno_codes)
+_errno_of = OSError.__dict__["errno"].__get__
 _OSError = OSError
 _memoryview = memoryview
 # JSON is written by the C encoder objects of the json module, made once with fixed
@@ -79,6 +86,13 @@ def _identity(fd: int) -> tuple[int, int] | None:
     except _OSError:
         return None
     return (st.st_dev, st.st_ino)
+
+
+def _errno_name(error: OSError) -> str:
+    number = _errno_of(error)
+    if _type(number) is not _int:
+        return "?"
+    return _errorcode.get(number) or _str(number)
 
 
 def _write_all(fd: int, data: bytes) -> bool:
@@ -145,6 +159,8 @@ class LineSink:
         written = False
         lost: list[int] = []
         blocked: list[int] = []
+        failed: list[int] = []
+        errors: list[str] = []
         for fd, identity in self._fds:
             if _identity(fd) != identity:
                 lost.append(fd)
@@ -154,13 +170,23 @@ class LineSink:
                     written = True
                 else:
                     blocked.append(fd)  # (O_NONBLOCK set again and again: taken as tampering)
-            except _OSError:
-                pass  # a closed log pipe must never break the function
+            except _OSError as exc:
+                # Not silent: EFBIG (an RLIMIT_FSIZE the function set), ENOSPC (a file system it
+                # filled), EPIPE, EIO... the line did not get there. (EINTR is retried by
+                # os.write itself, EAGAIN above.) The descriptor is given up like a replaced
+                # one: the loss is written to what remains, the line goes on there (stderr
+                # last), and in enforce a line nothing took ends the process (the reporter).
+                failed.append(fd)
+                errors.append(_errno_name(exc))
         if blocked:
             self._lose(blocked, "writes to a descriptor of the sandbox's output kept failing")
+        if failed:
+            self._lose(
+                failed, "a write to a descriptor of the sandbox's output failed: " + ",".join(errors)
+            )
         if lost:
             self._lose(lost)
-        if (blocked or lost) and not written and self._fds:
+        if (blocked or lost or failed) and not written and self._fds:
             return self.write(record)
         if not written and not self._fds:
             fd, identity = self._fallback
