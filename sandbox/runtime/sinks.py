@@ -124,10 +124,30 @@ def _write_all(fd: int, data: bytes) -> bool:
     return True
 
 
+def _append_if_file(fd: int) -> None:
+    """A regular file as stdout (``> log``): its description is made ``O_APPEND``.
+
+    A Python child whose stderr is elsewhere appends its records to the same file through a
+    description of its own (``/proc/<pid>/fd/<fd>``); without ``O_APPEND`` this process's next
+    line, written at its own offset, would overwrite the child's. (Writes to the file end where
+    they ended before: only a function that seeks in its stdout sees the difference.) Only for a
+    regular file: never on Lambda, whose stdout is a pipe (fcntl is imported only here).
+    """
+    import stat
+
+    if not stat.S_ISREG(_fstat(fd).st_mode):
+        return
+    import fcntl
+
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    if not flags & os.O_APPEND:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND)
+
+
 class LineSink:
     """Append JSON lines to file descriptors owned by the sandbox (identity-checked)."""
 
-    __slots__ = ("_fallback", "_fds", "problems", "tampered")
+    __slots__ = ("_fallback", "_fds", "_stream", "problems", "tampered")
 
     def __init__(self, *, stdout: bool = True, files: tuple[str | None, ...] = ()):
         fds: list[tuple[int, tuple[int, int] | None]] = []
@@ -135,10 +155,15 @@ class LineSink:
         self.tampered = False
         # stderr as it was at install: where lines go once every descriptor of ours is lost.
         self._fallback = (2, _identity(2))
+        self._stream: tuple[int, tuple[int, int]] | None = None
         if stdout:
             try:
                 fd = os.dup(1)
-                fds.append((fd, _identity(fd)))
+                identity = _identity(fd)
+                fds.append((fd, identity))
+                if identity is not None:
+                    self._stream = (fd, identity)
+                    _append_if_file(fd)
             except OSError:
                 pass
         for path in files:
@@ -152,6 +177,28 @@ class LineSink:
                 continue
             fds.append((fd, _identity(fd)))
         self._fds = fds
+
+    def report_stream(self, inherited: str | None = None) -> str | None:
+        """``SANDBOX_REPORT`` for this process's Python children: ``pid:fd:dev:ino:dev2:ino2``.
+
+        ``pid``/``fd``: this process and its private duplicate of stdout, which a child opens
+        as ``/proc/<pid>/fd/<fd>`` when its own stderr is somewhere else (``stderr=DEVNULL``,
+        ``capture_output=True``, fd 2 put over /dev/null before a ``multiprocessing`` start):
+        the parent chooses a child's stderr, so that cannot be where its refusals go.
+        ``dev:ino``: that stream's identity (the child checks what it opened). ``dev2:ino2``:
+        the other stream a child may keep writing to, the first sandbox's stderr at install
+        (where a child's records have always gone; taken from ``inherited``, the value this
+        process was started with, if any). ``None`` without a stdout of its own.
+        """
+        if self._stream is None:
+            return None
+        fd, (dev, ino) = self._stream
+        second = self._fallback[1] or (dev, ino)
+        if inherited:
+            parts = inherited.split(":")
+            if len(parts) == 6 and all(part.isdigit() for part in parts):
+                second = (int(parts[4]), int(parts[5]))
+        return ":".join(str(n) for n in (os.getpid(), fd, dev, ino, second[0], second[1]))
 
     def write(self, record: dict[str, Any]) -> bool:
         """Write one line to every intact descriptor; ``False`` when none took it."""
@@ -182,7 +229,8 @@ class LineSink:
             self._lose(blocked, "writes to a descriptor of the sandbox's output kept failing")
         if failed:
             self._lose(
-                failed, "a write to a descriptor of the sandbox's output failed: " + ",".join(errors)
+                failed,
+                "a write to a descriptor of the sandbox's output failed: " + ",".join(errors),
             )
         if lost:
             self._lose(lost)

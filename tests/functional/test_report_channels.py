@@ -184,3 +184,117 @@ def test_when_no_channel_takes_a_finding_enforce_stops_the_process(
     assert code == 70, (code, out, err)
     assert "still running" not in err
     assert "/etc/shadow" not in findings
+
+
+# A Python child reports where its parent reports, whatever stderr the parent gives it.
+CHILD_RULES: dict[str, list[dict[str, Any]]] = {
+    "processes": [
+        {"action": "exec", "target": sys.executable, "argv": ["-c", "*"], "phase": "any"},
+        {
+            "action": "exec",
+            "target": os.path.realpath(sys.executable),
+            "argv": ["-c", "*"],
+            "phase": "any",
+        },
+    ],
+    "code": [{"action": "compile", "target": "<unknown>:<unknown>", "phase": "any"}],
+}
+
+CHILD_ATTACK = """
+import subprocess
+CHILD = "open('secret.txt').read()"
+for how in ("devnull", "capture"):
+    kwargs = {"stderr": subprocess.DEVNULL} if how == "devnull" else {"capture_output": True}
+    done = subprocess.run([sys.executable, "-c", CHILD], **kwargs)
+    print("child", how, done.returncode, flush=True)
+"""
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_a_python_childs_refusal_reaches_the_parents_stream_whatever_its_stderr(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce, a profile that lets the function start Python children
+    _profile(tmp_path, **CHILD_RULES)
+    # WHEN it starts children with stderr=DEVNULL and capture_output=True, each reading a secret
+    result = child(
+        HARNESS.format(mode="enforce") + CHILD_ATTACK, env={**AUDIT_ALONE, **CORES[core]}
+    )
+    # THEN each child is refused, and its finding is on the parent's report stream (stdout),
+    # written by the child (its pid is not the parent's)
+    assert "child devnull 1" in result.lines, result.stdout + result.stderr
+    assert "child capture 1" in result.lines
+    starts = result.of_type("sandbox.start")
+    assert len(starts) == 3, result.stdout  # the parent's and each child's, on the parent's stdout
+    children = [
+        f for f in result.findings if f["target"] == "{task}/secret.txt" and f["action"] == "read"
+    ]
+    # (Python core: a Python child stops at its first audited event with an error of the
+    # core's, before it reaches its read -- red team 31b finding 3a, not this channel's)
+    assert len(children) == (2 if core == "native" else 0), result.stdout
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_a_python_child_appends_to_a_parents_stream_that_is_a_file(
+    tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with stdout a regular file (`> log`), no O_APPEND of its own
+    _profile(tmp_path, **CHILD_RULES)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
+    env.update(AUDIT_ALONE, **CORES[core])
+    env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    attack = CHILD_ATTACK + "\nattempt('after', secret)\n"
+    out_path = tmp_path / "stdout.log"
+    with open(out_path, "wb") as out:
+        proc = subprocess.run(
+            [sys.executable, "-c", HARNESS.format(mode="enforce") + attack],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    # WHEN the children (stderr elsewhere) and then the parent write findings
+    lines = out_path.read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    # THEN no line was overwritten: every JSON line parses, the children's two findings and the
+    # parent's own are all there
+    assert proc.returncode == 0, proc.stderr
+    assert len([r for r in records if r["type"] == "sandbox.start"]) == 3, lines
+    secret = [r for r in records if r.get("target") == "{task}/secret.txt"]
+    assert len(secret) == (3 if core == "native" else 1), lines  # (Python core: see above)
+    assert "after REFUSED files read" in lines
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_a_python_child_that_cannot_reach_the_parents_stream_fails_closed(
+    tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce whose stdout is a socket (/proc/<pid>/fd/<fd> of a socket cannot be opened)
+    import socket
+
+    _profile(tmp_path, **CHILD_RULES)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
+    env.update(AUDIT_ALONE, **CORES[core])
+    env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    attack = """
+import subprocess
+done = subprocess.run([sys.executable, "-c", "print('child ran')"], capture_output=True)
+os.write(2, b"child-rc %d " % done.returncode + done.stderr[-300:] + b"\\n")
+"""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HARNESS.format(mode="enforce") + attack],
+            cwd=tmp_path,
+            env=env,
+            stdout=theirs.fileno(),
+            stderr=subprocess.PIPE,
+        )
+        theirs.close()
+        _, err = proc.communicate(timeout=60)
+    # WHEN it starts a Python child whose stderr it captures
+    # THEN the child does not run unwatched: it exits 70, saying why on the stderr it has
+    text = err.decode()
+    assert "child-rc 70" in text, text
+    assert "report stream" in text

@@ -38,7 +38,8 @@ def test_a_failed_descriptor_leaves_the_others_writing(
     assert sink.write({"n": 1})
     assert sink.write({"n": 2})
     # THEN the working file has the tamper note and both lines; nothing went to stderr
-    lines = [json.loads(line) for line in open(good)]
+    with open(good) as log:
+        lines = [json.loads(line) for line in log]
     assert [line.get("n") for line in lines] == [1, None, 2]
     assert lines[1]["type"] == "sandbox.tamper" and "ENOSPC" in lines[1]["what"]
     assert sink.tampered

@@ -999,8 +999,13 @@ def _setrlimit(args: tuple[Any, ...]) -> list[Access] | None:
 # lookups, a file sink), AS/DATA/STACK its allocations and its recursion. Each is decided on
 # itself (``processes kill self:setrlimit:RLIMIT_<NAME>``), learnable like a signal; the others
 # (CORE, CPU, NPROC...) pass: they stop nothing the sandbox does, or end the process visibly.
-_GUARDED_LIMITS = {1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK", 7: "RLIMIT_NOFILE",
-                   9: "RLIMIT_AS"}
+_GUARDED_LIMITS = {
+    1: "RLIMIT_FSIZE",
+    2: "RLIMIT_DATA",
+    3: "RLIMIT_STACK",
+    7: "RLIMIT_NOFILE",
+    9: "RLIMIT_AS",
+}
 _RLIM_INFINITY = -1
 
 
@@ -1017,9 +1022,13 @@ def _own_limit(which: Any, limits: Any) -> list[Access] | None:
     # way it moves the limit: the decision needs no reading of the current one. (Read from an
     # exact tuple or list only: another sequence's items are its own code's to give.)
     kind = _type(limits)
-    if (kind is _tuple or kind is _list) and _len(limits) == 2:
-        if as_int(limits[0]) == _RLIM_INFINITY and as_int(limits[1]) == _RLIM_INFINITY:
-            return None
+    if (
+        (kind is _tuple or kind is _list)
+        and _len(limits) == 2
+        and as_int(limits[0]) == _RLIM_INFINITY
+        and as_int(limits[1]) == _RLIM_INFINITY
+    ):
+        return None
     return [("processes", "kill", "self:setrlimit:" + name, None)]
 
 
