@@ -206,8 +206,7 @@ class LineSink:
         written = False
         lost: list[int] = []
         blocked: list[int] = []
-        failed: list[int] = []
-        errors: list[str] = []
+        failed: list[tuple[int, str]] = []  # (fd, the errno's name)
         for fd, identity in self._fds:
             if _identity(fd) != identity:
                 lost.append(fd)
@@ -223,14 +222,14 @@ class LineSink:
                 # os.write itself, EAGAIN above.) The descriptor is given up like a replaced
                 # one: the loss is written to what remains, the line goes on there (stderr
                 # last), and in enforce a line nothing took ends the process (the reporter).
-                failed.append(fd)
-                errors.append(_errno_name(exc))
+                failed.append((fd, _errno_name(exc)))
         if blocked:
             self._lose(blocked, "writes to a descriptor of the sandbox's output kept failing")
         if failed:
             self._lose(
-                failed,
-                "a write to a descriptor of the sandbox's output failed: " + ",".join(errors),
+                [fd for fd, _ in failed],
+                "a write to a descriptor of the sandbox's output failed: "
+                + ",".join(name for _, name in failed),
             )
         if lost:
             self._lose(lost)

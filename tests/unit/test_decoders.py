@@ -445,8 +445,12 @@ def test_own_limits_that_silence_the_sandbox_are_decided() -> None:
     assert setrlimit((resource.RLIMIT_FSIZE, (10, inf))) == fsize
     assert prlimit((0, resource.RLIMIT_FSIZE, (10, inf))) == fsize
     assert prlimit((os.getpid(), resource.RLIMIT_FSIZE, [10, 10])) == fsize
-    assert setrlimit((resource.RLIMIT_NOFILE, (8, 8)))[0][2] == "self:setrlimit:RLIMIT_NOFILE"
-    assert setrlimit((resource.RLIMIT_AS, (1 << 30, inf)))[0][2] == "self:setrlimit:RLIMIT_AS"
+    assert setrlimit((resource.RLIMIT_NOFILE, (8, 8))) == [
+        ("processes", "kill", "self:setrlimit:RLIMIT_NOFILE", None)
+    ]
+    assert setrlimit((resource.RLIMIT_AS, (1 << 30, inf))) == [
+        ("processes", "kill", "self:setrlimit:RLIMIT_AS", None)
+    ]
     # AND a sequence it cannot read safely is decided, not believed
     assert setrlimit((resource.RLIMIT_FSIZE, hostile(range(2)))) == fsize
     # AND unlimited values, other limits and reads pass; another process stays other:prlimit
