@@ -298,3 +298,37 @@ os.write(2, b"child-rc %d " % done.returncode + done.stderr[-300:] + b"\\n")
     text = err.decode()
     assert "child-rc 70" in text, text
     assert "report stream" in text
+
+
+MP_RULES: dict[str, list[dict[str, Any]]] = {
+    "processes": [
+        {"action": "exec", "target": sys.executable, "phase": "any"},
+        {"action": "exec", "target": os.path.realpath(sys.executable), "phase": "any"},
+    ],
+    "modules": [{"action": "import", "target": "_posixshmem", "phase": "any"}],
+    "files": [{"action": "list", "target": "{task}", "phase": "any"}],
+    "code": [{"action": "compile", "target": "<unknown>:<unknown>", "phase": "any"}],
+}
+
+
+def test_a_spawned_child_started_with_fd_2_over_dev_null_still_reports(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN enforce (native core: on the Python core a spawned child stops before its read,
+    # red team 31b finding 3a) and a profile that lets the function use multiprocessing's spawn
+    _profile(tmp_path, **MP_RULES)
+    # WHEN it puts /dev/null over fd 2 while a spawned child reads a secret (a builtin target)
+    attack = """
+import multiprocessing as mp
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    saved = os.dup(2)
+    os.dup2(os.open("/dev/null", os.O_WRONLY), 2)
+    p = ctx.Process(target=open, args=("/etc/hostname",)); p.start(); p.join(30)
+    os.dup2(saved, 2)
+    print("child exit", p.exitcode, flush=True)
+"""
+    result = child(HARNESS.format(mode="enforce") + attack, env=AUDIT_ALONE)
+    # THEN the child is refused and its finding reaches the parent's stdout
+    assert "child exit 1" in result.lines, result.stdout + result.stderr
+    assert "/etc/hostname" in {f["target"] for f in result.findings}, result.stdout
