@@ -5,7 +5,8 @@ What protects a Python child
 Audit hooks are per interpreter: a new Python process starts with none. At install the sandbox
 puts :func:`prepare_environment`'s variables into its own environment: ``SANDBOX_MODE``,
 ``SANDBOX_PROFILE`` (an absolute path to a compiled profile), ``SANDBOX_PHASE`` (a child started
-during invoke starts in invoke), ``PYTHONPATH`` with the ``child_site/`` directory first and, when
+during invoke starts in invoke), ``SANDBOX_REPORT`` (where the child's records go when its stderr
+is not this process's report stream: ``child_site/sitecustomize.py``), ``PYTHONPATH`` with the ``child_site/`` directory first and, when
 the function itself runs without a user site directory, ``PYTHONNOUSERSITE=1``. Every child that
 inherits the environment therefore imports ``child_site/sitecustomize.py`` during its start-up
 (``site`` imports ``sitecustomize`` from the first ``sys.path`` entry that has one, and the
@@ -174,7 +175,13 @@ CHILD_SITE_DIR = os.path.join(_dirname(os.path.abspath(__file__)), "child_site")
 # The variables that carry the sandbox's configuration to a child, and the ones a child's
 # environment must keep unchanged: a different value weakens or switches off its sandbox.
 SANDBOX_ENV = ("SANDBOX_MODE", "SANDBOX_PROFILE", "SANDBOX_PHASE")
-_PROTECTING = (*SANDBOX_ENV, "SANDBOX_SECCOMP", "SANDBOX_LANDLOCK", "SANDBOX_ON_VIOLATION")
+_PROTECTING = (
+    *SANDBOX_ENV,
+    "SANDBOX_SECCOMP",
+    "SANDBOX_LANDLOCK",
+    "SANDBOX_ON_VIOLATION",
+    "SANDBOX_REPORT",
+)
 _ACTIVE_MODES = ("learn", "alert", "enforce")
 _PHASES = ("init", "invoke")
 
@@ -381,7 +388,11 @@ def child_site_dir() -> str:
 
 
 def prepare_environment(
-    mode: str, profile_path: str, phase: str, environ: Mapping[str, str] | None = None
+    mode: str,
+    profile_path: str,
+    phase: str,
+    environ: Mapping[str, str] | None = None,
+    report: str | None = None,
 ) -> dict[str, str]:
     """The variables to set in this process so that every Python child installs the sandbox.
 
@@ -395,6 +406,9 @@ def prepare_environment(
         ``init | invoke``: the phase the child starts in.
     environ:
         The current environment (default ``os.environ``); only what differs is returned.
+    report:
+        ``SANDBOX_REPORT``: where a Python child's records go when its own stderr is not this
+        process's report stream (``sinks.LineSink.report_stream``); ``None`` leaves it as it is.
 
     Returns
     -------
@@ -428,6 +442,8 @@ def prepare_environment(
         "SANDBOX_PHASE": phase,
         "PYTHONPATH": _with_child_site(env.get("PYTHONPATH", "")),
     }
+    if report is not None:
+        wanted["SANDBOX_REPORT"] = report
     if not _user_site_in_use():
         # Then the function runs without one, and so must its children: a user site
         # directory's .pth files would run before sitecustomize, i.e. before the sandbox.

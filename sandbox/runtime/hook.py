@@ -128,6 +128,8 @@ INSTALL_TIME = frozenset(
         "glob_to_regex",
         "process_rule_regex",
         "LineSink.__init__",
+        "LineSink.report_stream",
+        "_append_if_file",
         "prepare_environment",
         "_user_site_in_use",
         "Recorder.__init__",

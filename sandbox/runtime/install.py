@@ -197,7 +197,13 @@ def _install(
         raise ConfigError("cannot enforce: " + "; ".join(problems))
     _forget_native_modules(modules_before)
     try:
-        _protect_children(mode, profile, config, policy)
+        _protect_children(
+            mode,
+            profile,
+            config,
+            policy,
+            stdout_sink.report_stream(os.environ.get("SANDBOX_REPORT")),
+        )
     except (OSError, ValueError) as exc:
         if mode == "enforce":
             raise ConfigError(f"cannot protect child processes: {exc}") from exc
@@ -245,7 +251,9 @@ def _install(
     return status
 
 
-def _protect_children(mode: str, profile: Any, config: Config, policy: Policy) -> None:
+def _protect_children(
+    mode: str, profile: Any, config: Config, policy: Policy, report: str | None = None
+) -> None:
     """Set the environment every Python child inherits so that it installs the sandbox first.
 
     The child loads the same compiled profile: the given file, or — for a profile handed over
@@ -264,7 +272,7 @@ def _protect_children(mode: str, profile: Any, config: Config, policy: Policy) -
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(dict(policy.document), out)
         path = name
-    changes = child.prepare_environment(mode, os.fspath(path), config.phase)
+    changes = child.prepare_environment(mode, os.fspath(path), config.phase, report=report)
     for name, value in changes.items():
         os.environ[name] = value
         environ.own(name, value)

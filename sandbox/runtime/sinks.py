@@ -7,13 +7,16 @@ the function could put ``/dev/null`` over the sandbox's descriptor. So each desc
 (device, inode) is taken at install and checked before every write; a descriptor that no longer
 is what it was is dropped, the tampering is written to what remains (stderr last), and
 ``tampered`` tells the reporter (which in enforce ends the process: it will not run unprotected
-*and* unwatched).
+*and* unwatched). A write that fails (``EFBIG`` past an ``RLIMIT_FSIZE``, ``ENOSPC``, ``EPIPE``...;
+``EINTR`` is retried by ``os.write``, ``EAGAIN`` below) is the same: the descriptor is dropped
+and the line goes on to what remains. Nothing costs more while writes succeed.
 """
 
 from __future__ import annotations
 
 import json.encoder
 import os
+from errno import errorcode as _errno_codes
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -31,6 +34,10 @@ _BlockingIOError = BlockingIOError
 # after this many tries (another thread flipping O_NONBLOCK back each time): as if replaced.
 _BLOCKED_TRIES = 100
 _str = str
+_int = int
+_type = type
+_errorcode = dict(_errno_codes)
+_errno_of = OSError.__dict__["errno"].__get__
 _OSError = OSError
 _memoryview = memoryview
 # JSON is written by the C encoder objects of the json module, made once with fixed
@@ -81,6 +88,13 @@ def _identity(fd: int) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def _errno_name(error: OSError) -> str:
+    number = _errno_of(error)
+    if _type(number) is not _int:
+        return "?"
+    return _errorcode.get(number) or _str(number)
+
+
 def _write_all(fd: int, data: bytes) -> bool:
     """Write all of ``data`` to ``fd`` as a blocking write would; ``False`` when it cannot.
 
@@ -110,10 +124,30 @@ def _write_all(fd: int, data: bytes) -> bool:
     return True
 
 
+def _append_if_file(fd: int) -> None:
+    """A regular file as stdout (``> log``): its description is made ``O_APPEND``.
+
+    A Python child whose stderr is elsewhere appends its records to the same file through a
+    description of its own (``/proc/<pid>/fd/<fd>``); without ``O_APPEND`` this process's next
+    line, written at its own offset, would overwrite the child's. (Writes to the file end where
+    they ended before: only a function that seeks in its stdout sees the difference.) Only for a
+    regular file: never on Lambda, whose stdout is a pipe (fcntl is imported only here).
+    """
+    import stat
+
+    if not stat.S_ISREG(_fstat(fd).st_mode):
+        return
+    import fcntl
+
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    if not flags & os.O_APPEND:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND)
+
+
 class LineSink:
     """Append JSON lines to file descriptors owned by the sandbox (identity-checked)."""
 
-    __slots__ = ("_fallback", "_fds", "problems", "tampered")
+    __slots__ = ("_fallback", "_fds", "_stream", "problems", "tampered")
 
     def __init__(self, *, stdout: bool = True, files: tuple[str | None, ...] = ()):
         fds: list[tuple[int, tuple[int, int] | None]] = []
@@ -121,10 +155,15 @@ class LineSink:
         self.tampered = False
         # stderr as it was at install: where lines go once every descriptor of ours is lost.
         self._fallback = (2, _identity(2))
+        self._stream: tuple[int, tuple[int, int]] | None = None
         if stdout:
             try:
                 fd = os.dup(1)
-                fds.append((fd, _identity(fd)))
+                identity = _identity(fd)
+                fds.append((fd, identity))
+                if identity is not None:
+                    self._stream = (fd, identity)
+                    _append_if_file(fd)
             except OSError:
                 pass
         for path in files:
@@ -139,12 +178,35 @@ class LineSink:
             fds.append((fd, _identity(fd)))
         self._fds = fds
 
+    def report_stream(self, inherited: str | None = None) -> str | None:
+        """``SANDBOX_REPORT`` for this process's Python children: ``pid:fd:dev:ino:dev2:ino2``.
+
+        ``pid``/``fd``: this process and its private duplicate of stdout, which a child opens
+        as ``/proc/<pid>/fd/<fd>`` when its own stderr is somewhere else (``stderr=DEVNULL``,
+        ``capture_output=True``, fd 2 put over /dev/null before a ``multiprocessing`` start):
+        the parent chooses a child's stderr, so that cannot be where its refusals go.
+        ``dev:ino``: that stream's identity (the child checks what it opened). ``dev2:ino2``:
+        the other stream a child may keep writing to, the first sandbox's stderr at install
+        (where a child's records have always gone; taken from ``inherited``, the value this
+        process was started with, if any). ``None`` without a stdout of its own.
+        """
+        if self._stream is None:
+            return None
+        fd, (dev, ino) = self._stream
+        second = self._fallback[1] or (dev, ino)
+        if inherited:
+            parts = inherited.split(":")
+            if len(parts) == 6 and all(part.isdigit() for part in parts):
+                second = (int(parts[4]), int(parts[5]))
+        return ":".join(str(n) for n in (os.getpid(), fd, dev, ino, second[0], second[1]))
+
     def write(self, record: dict[str, Any]) -> bool:
         """Write one line to every intact descriptor; ``False`` when none took it."""
         data = dumps(record)
         written = False
         lost: list[int] = []
         blocked: list[int] = []
+        failed: list[tuple[int, str]] = []  # (fd, the errno's name)
         for fd, identity in self._fds:
             if _identity(fd) != identity:
                 lost.append(fd)
@@ -154,13 +216,24 @@ class LineSink:
                     written = True
                 else:
                     blocked.append(fd)  # (O_NONBLOCK set again and again: taken as tampering)
-            except _OSError:
-                pass  # a closed log pipe must never break the function
+            except _OSError as exc:
+                # Not silent: EFBIG (an RLIMIT_FSIZE the function set), ENOSPC (a file system it
+                # filled), EPIPE, EIO... the line did not get there. (EINTR is retried by
+                # os.write itself, EAGAIN above.) The descriptor is given up like a replaced
+                # one: the loss is written to what remains, the line goes on there (stderr
+                # last), and in enforce a line nothing took ends the process (the reporter).
+                failed.append((fd, _errno_name(exc)))
         if blocked:
             self._lose(blocked, "writes to a descriptor of the sandbox's output kept failing")
+        if failed:
+            self._lose(
+                [fd for fd, _ in failed],
+                "a write to a descriptor of the sandbox's output failed: "
+                + ",".join(name for _, name in failed),
+            )
         if lost:
             self._lose(lost)
-        if (blocked or lost) and not written and self._fds:
+        if (blocked or lost or failed) and not written and self._fds:
             return self.write(record)
         if not written and not self._fds:
             fd, identity = self._fallback

@@ -432,3 +432,43 @@ def test_module_files_are_plain_only_in_folders_outside_every_module_root(
         "/",
     ):
         assert not module_files_plain(folder), folder
+
+
+def test_own_limits_that_silence_the_sandbox_are_decided() -> None:
+    # GIVEN resource.setrlimit and resource.prlimit events of this process
+    import resource
+
+    setrlimit, prlimit = DECODERS["resource.setrlimit"], DECODERS["resource.prlimit"]
+    inf = resource.RLIM_INFINITY
+    fsize = [("processes", "kill", "self:setrlimit:RLIMIT_FSIZE", None)]
+    # THEN lowering FSIZE/NOFILE/AS is an access, the same for setrlimit and prlimit of itself
+    assert setrlimit((resource.RLIMIT_FSIZE, (10, inf))) == fsize
+    assert prlimit((0, resource.RLIMIT_FSIZE, (10, inf))) == fsize
+    assert prlimit((os.getpid(), resource.RLIMIT_FSIZE, [10, 10])) == fsize
+    assert setrlimit((resource.RLIMIT_NOFILE, (8, 8))) == [
+        ("processes", "kill", "self:setrlimit:RLIMIT_NOFILE", None)
+    ]
+    assert setrlimit((resource.RLIMIT_AS, (1 << 30, inf))) == [
+        ("processes", "kill", "self:setrlimit:RLIMIT_AS", None)
+    ]
+    # AND a sequence it cannot read safely is decided, not believed
+    assert setrlimit((resource.RLIMIT_FSIZE, hostile(range(2)))) == fsize
+    # AND unlimited values, other limits and reads pass; another process stays other:prlimit
+    assert setrlimit((resource.RLIMIT_FSIZE, (inf, inf))) is None
+    assert setrlimit((resource.RLIMIT_CORE, (0, 0))) is None
+    assert prlimit((0, resource.RLIMIT_FSIZE, None)) is None
+    assert prlimit((1, resource.RLIMIT_FSIZE, (1, 1))) == [
+        ("processes", "kill", "other:prlimit", None)
+    ]
+
+
+def test_the_guarded_limit_numbers_are_linuxs() -> None:
+    # GIVEN the decoder's table (resource is not imported at cold start)
+    import resource
+
+    from sandbox.runtime.decoders.processes import _GUARDED_LIMITS
+
+    # THEN every number is the resource module's constant of that name
+    assert {n: getattr(resource, name) for n, name in _GUARDED_LIMITS.items()} == {
+        n: n for n in _GUARDED_LIMITS
+    }

@@ -9,7 +9,10 @@ child that inherits the environment imports this module before any code of its o
 2. calls its ``install()``, which reads ``SANDBOX_MODE``, ``SANDBOX_PROFILE`` and ``SANDBOX_PHASE``
    from the environment: same profile, mode and phase as the parent. The child's sandbox
    writes its JSON lines (``sandbox.start``, findings, observations) to the child's stderr,
-   never into its stdout, which is often the child's result;
+   never into its stdout, which is often the child's result -- unless that stderr is not
+   where the parent reports (``stderr=DEVNULL``, ``capture_output=True``): then to the
+   parent's report stream, opened through ``/proc/<pid>/fd`` (``SANDBOX_REPORT``), and in
+   enforce a child that can reach neither exits 70 (``_report_fd``);
 3. runs the next ``sitecustomize`` on ``sys.path`` (a distribution's or the function's own),
    under the sandbox now;
 4. fails closed: in ``enforce`` (or with a mode it cannot read) a child whose sandbox cannot be
@@ -95,7 +98,14 @@ def install_sandbox():
 
     load_runtime()
     install_module = importlib.import_module(RUNTIME_NAME + ".install")
-    restore = _records_to_stderr()
+    try:
+        target = _report_fd()
+    except RuntimeError as exc:
+        if (os.environ.get("SANDBOX_MODE") or "").strip().lower() not in ("learn", "alert"):
+            raise  # enforce: main() fails closed, with the reason on this child's stderr
+        _say(str(exc) + " (learn/alert: its records go to its own stderr)")
+        target = 2
+    restore = _records_to_stderr(target)
     try:
         status = install_module.install()  # type: dict[str, object]
     finally:
@@ -103,21 +113,76 @@ def install_sandbox():
     return status
 
 
-def _records_to_stderr():
-    # type: () -> Callable[[], None]
-    """Point fd 1 at stderr while ``install()`` takes its private duplicate of "stdout".
+def _identity(fd):
+    # type: (int) -> tuple[int, int] | None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _proc_fd(pid, fd):
+    # type: (int, int) -> str
+    return "/proc/" + str(pid) + "/fd/" + str(fd)
+
+
+def _report_fd():
+    # type: () -> int
+    """The descriptor this child's records go to: its stderr, or its parent's report stream.
+
+    The parent chooses the child's stderr (``stderr=DEVNULL``, ``capture_output=True``, fd 2
+    put over /dev/null before a ``multiprocessing`` start), so the child's refusals cannot
+    simply go there. The parent's sandbox passes ``SANDBOX_REPORT`` (``pid:fd:dev:ino:dev2:ino2``,
+    decided like the other ``SANDBOX_*`` variables): when fd 2 is that stream (``dev:ino``) or
+    the first sandbox's stderr (``dev2:ino2``), the records go to fd 2 as they always did.
+    Otherwise the parent's stream is opened as ``/proc/<pid>/fd/<fd>`` (the parent's pid, then
+    this process's parent's: a pipe or a file of the same user; ``O_APPEND``: the parent made
+    a file's description append too) and kept only when it is that stream. When neither can
+    be reached (no /proc, another user, a socket, the parent gone) this raises: ``main``
+    fails closed in enforce; learn and alert report on stderr and go on.
+    """
+    value = os.environ.get("SANDBOX_REPORT") or ""
+    parts = value.split(":")
+    if len(parts) != 6 or not all(part.isdigit() for part in parts):
+        return 2  # a parent without a report stream of its own (or an older sandbox)
+    pid, fd, dev, ino, dev2, ino2 = [int(part) for part in parts]
+    if _identity(2) in ((dev, ino), (dev2, ino2)):
+        return 2
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    errors = []
+    for owner in (pid, os.getppid()):
+        try:
+            opened = os.open(_proc_fd(owner, fd), flags)
+        except OSError as exc:
+            errors.append(_proc_fd(owner, fd) + ": " + str(exc.strerror))
+            continue
+        if _identity(opened) == (dev, ino):
+            return opened
+        os.close(opened)
+        errors.append(_proc_fd(owner, fd) + ": another file")
+    raise RuntimeError(
+        "this child's stderr is not its parent's report stream, and that stream cannot be "
+        "reached (" + "; ".join(errors) + "): its refusals would go unreported"
+    )
+
+
+def _records_to_stderr(target=2):
+    # type: (int) -> Callable[[], None]
+    """Point fd 1 at ``target`` (stderr) while ``install()`` takes its private duplicate of "stdout".
 
     A child's stdout is often its result (``check_output([sys.executable, ...])``, the AWS
     CLI's JSON): the sandbox's own lines must not be mixed into it. Its records go to the
-    child's stderr instead (in Lambda, CloudWatch as well). Returns the function that puts
-    fd 1 back as it was (closed, if it was closed).
+    child's stderr instead (in Lambda, CloudWatch as well), or to its parent's report stream
+    (``_report_fd``). Returns the function that puts fd 1 back as it was (closed, if it was
+    closed), and closes ``target`` if it was opened for this.
     """
     try:
         saved = os.dup(1)
     except OSError:
         saved = -1  # no stdout at all
     try:
-        os.dup2(2, 1)
+        os.dup2(target, 1)
     except OSError:  # no stderr either: leave fd 1 as it is
         if saved >= 0:
             os.close(saved)
@@ -130,6 +195,8 @@ def _records_to_stderr():
             os.close(saved)
         else:
             os.close(1)
+        if target > 2:
+            os.close(target)
 
     return restore
 

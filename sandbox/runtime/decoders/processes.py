@@ -993,8 +993,52 @@ def _prlimit(args: tuple[Any, ...]) -> list[Access] | None:
     if pid is None:
         return [("processes", "kill", undecodable(args[0]), None)]
     if pid in (0, _getpid()):
-        return None  # (this process's own limits: resource.setrlimit's, no decision)
+        return _own_limit(_arg(args, 1), _arg(args, 2))  # (this process's: as setrlimit)
     return [("processes", "kill", "other:prlimit", None)]
+
+
+def _setrlimit(args: tuple[Any, ...]) -> list[Access] | None:
+    # resource.setrlimit(resource, limits): this process's own limits.
+    return _own_limit(args[0], _arg(args, 1))
+
+
+# The limits (Linux numbers: resource's RLIMIT_* without importing it, ~0.5 ms at cold start)
+# whose lowering makes the sandbox's own work fail in this process: FSIZE its writes of records
+# to a regular file (EFBIG: a findings file, stdout sent to a file), NOFILE its opens (/proc
+# lookups, a file sink), AS/DATA/STACK its allocations and its recursion. Each is decided on
+# itself (``processes kill self:setrlimit:RLIMIT_<NAME>``), learnable like a signal; the others
+# (CORE, CPU, NPROC...) pass: they stop nothing the sandbox does, or end the process visibly.
+_GUARDED_LIMITS = {
+    1: "RLIMIT_FSIZE",
+    2: "RLIMIT_DATA",
+    3: "RLIMIT_STACK",
+    7: "RLIMIT_NOFILE",
+    9: "RLIMIT_AS",
+}
+_RLIM_INFINITY = -1
+
+
+def _own_limit(which: Any, limits: Any) -> list[Access] | None:
+    if limits is None:
+        return None  # (prlimit without limits: a read)
+    number = as_int(which)
+    if number is None:
+        return [("processes", "kill", "self:setrlimit:" + undecodable(which), None)]
+    name = _GUARDED_LIMITS.get(number)
+    if name is None:
+        return None
+    # Unlimited (soft, and so hard) takes nothing away. Any other value is decided, whichever
+    # way it moves the limit: the decision needs no reading of the current one. (Read from an
+    # exact tuple or list only: another sequence's items are its own code's to give.)
+    kind = _type(limits)
+    if (
+        (kind is _tuple or kind is _list)
+        and _len(limits) == 2
+        and as_int(limits[0]) == _RLIM_INFINITY
+        and as_int(limits[1]) == _RLIM_INFINITY
+    ):
+        return None
+    return [("processes", "kill", "self:setrlimit:" + name, None)]
 
 
 def _setpriority(args: tuple[Any, ...]) -> list[Access] | None:
@@ -1133,6 +1177,7 @@ DECODERS = {
     "os.killpg": _killpg,
     "signal.pthread_kill": _pthread_kill,
     "resource.prlimit": _prlimit,
+    "resource.setrlimit": _setrlimit,
     "os.unshare": _unshare,
     "os.setns": _setns,
     "os.chroot": _chroot,
