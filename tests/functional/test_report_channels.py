@@ -229,9 +229,7 @@ def test_a_python_childs_refusal_reaches_the_parents_stream_whatever_its_stderr(
     children = [
         f for f in result.findings if f["target"] == "{task}/secret.txt" and f["action"] == "read"
     ]
-    # (Python core: a Python child stops at its first audited event with an error of the
-    # core's, before it reaches its read -- red team 31b finding 3a, not this channel's)
-    assert len(children) == (2 if core == "native" else 0), result.stdout
+    assert len(children) == 2, result.stdout
 
 
 @pytest.mark.parametrize("core", sorted(CORES))
@@ -262,7 +260,7 @@ def test_a_python_child_appends_to_a_parents_stream_that_is_a_file(
     assert proc.returncode == 0, proc.stderr
     assert len([r for r in records if r["type"] == "sandbox.start"]) == 3, lines
     secret = [r for r in records if r.get("target") == "{task}/secret.txt"]
-    assert len(secret) == (3 if core == "native" else 1), lines  # (Python core: see above)
+    assert len(secret) == 3, lines
     assert "after REFUSED files read" in lines
 
 
