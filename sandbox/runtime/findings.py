@@ -142,66 +142,49 @@ class Reporter:
         if count > 1:
             return  # counted; the invocation's summary says how often
         try:
-            self._write_finding(
-                category, action, target, decision, phase, invocation, reason, named, hint, site
-            )
+            shown, argv = self.roots.symbolic(category, target)
+            if named:
+                shown = shown + " (" + named + ")"
+            record: dict[str, Any] = {
+                "type": "sandbox.finding",
+                "schema": SCHEMA,
+                "level": "ERROR" if decision == "blocked" else "WARN",
+                "time": _now(),
+                "function": self.function,
+                "request_id": invocation.request_id,
+                "category": category,
+                "action": action,
+                "target": shown,
+                "decision": decision,
+            }
+            if argv is not None:
+                record["argv"] = argv
+            if self._complete < self.max_per_invocation:
+                self._complete += 1
+                record.update(
+                    {
+                        "version": self.version,
+                        "phase": phase,
+                        "mode": self.mode,
+                        "reason": reason,
+                        "rule": self.rule_hint(category, action, target, phase) if hint else "",
+                        "site": site,
+                        "who": invocation.who,
+                        "layers": self.layers,
+                    }
+                )
+            else:
+                # Past the budget: still written (a distinct refused target is never silent),
+                # without the parts that cost most.
+                self._compact += 1
+                record["compact"] = True
+                record["site"] = site
+            self._write(record)
         except BaseException:
             # Not written (the stack or memory ran out while the line was made: the function
             # chooses how deep it calls from): the next refusal of it is written, not counted.
             self._seen[key] = 0
             raise
-
-    def _write_finding(
-        self,
-        category: str,
-        action: str,
-        target: str,
-        decision: str,
-        phase: str,
-        invocation: Invocation,
-        reason: str,
-        named: str | None,
-        hint: bool,
-        site: str,
-    ) -> None:
-        shown, argv = self.roots.symbolic(category, target)
-        if named:
-            shown = shown + " (" + named + ")"
-        record: dict[str, Any] = {
-            "type": "sandbox.finding",
-            "schema": SCHEMA,
-            "level": "ERROR" if decision == "blocked" else "WARN",
-            "time": _now(),
-            "function": self.function,
-            "request_id": invocation.request_id,
-            "category": category,
-            "action": action,
-            "target": shown,
-            "decision": decision,
-        }
-        if argv is not None:
-            record["argv"] = argv
-        if self._complete < self.max_per_invocation:
-            self._complete += 1
-            record.update(
-                {
-                    "version": self.version,
-                    "phase": phase,
-                    "mode": self.mode,
-                    "reason": reason,
-                    "rule": self.rule_hint(category, action, target, phase) if hint else "",
-                    "site": site,
-                    "who": invocation.who,
-                    "layers": self.layers,
-                }
-            )
-        else:
-            # Past the budget: still written (a distinct refused target is never silent),
-            # without the parts that cost most.
-            self._compact += 1
-            record["compact"] = True
-            record["site"] = site
-        self._write(record)
 
     def _write(self, record: dict[str, Any]) -> None:
         written = self.sink.write(record)
