@@ -435,8 +435,10 @@ def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce (the audit layer alone) with a profile that resolves no name and connects
-    # nowhere, and no descriptor free (a lookup, were it made, could send nothing)
-    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
+    # nowhere, and no descriptor free (a lookup, were it made, could send nothing: the
+    # function's own lowered RLIMIT_NOFILE, a rule of its profile)
+    nofile = {"action": "kill", "target": "self:setrlimit:RLIMIT_NOFILE", "phase": "any"}
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc(processes=[nofile])))
     env = _audit_layer_only(core)
     # WHEN the function gives a host name to connect, connect_ex, bind, sendto and sendmsg
     result = child(NAME_IN_ADDRESS, env=env)

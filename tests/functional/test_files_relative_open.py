@@ -164,7 +164,8 @@ def test_a_relative_open_is_refused_when_the_descriptor_table_cannot_be_read(
 ) -> None:
     # GIVEN a descriptor D on out/d, where out/d/up leads to the task root ("up/data/..." is
     # under out/ from the working directory out/, the task root's data/ from D)
-    _task(tmp_path)
+    # (the function lowers its own RLIMIT_NOFILE: a rule of its profile)
+    _task(tmp_path, processes=[{"action": "kill", "target": "self:setrlimit:RLIMIT_NOFILE"}])
     body = """
 os.chdir("out")
 os.mkdir("d")
