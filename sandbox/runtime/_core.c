@@ -1949,6 +1949,29 @@ caller_is_site(const char *name)
     return site;
 }
 
+/* The callback's own stack. The function chooses how deep it calls from: a decision made a
+ * few frames below the recursion limit failed in the hook's Python half (RecursionError), the
+ * operation refused with no finding or error record written. While the callback runs, the
+ * thread gets HOOK_STACK more levels than it had left (given back after; the callback's own
+ * calls are balanced), so the Python half never runs short because of where it was called
+ * from. (A C stack the function itself exhausted is its own crash, with or without this.) */
+#define HOOK_STACK 200
+
+static inline void
+stack_grant(PyThreadState *ts, int levels)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    ts->py_recursion_remaining += levels;
+#elif PY_VERSION_HEX >= 0x030C0000
+    ts->py_recursion_remaining += levels;
+    ts->c_recursion_remaining += levels;
+#elif PY_VERSION_HEX >= 0x030B0000
+    ts->recursion_remaining += levels;
+#else
+    ts->recursion_depth -= levels;
+#endif
+}
+
 /* Tracing and profiling off for this thread while the callback runs. */
 static inline void
 tracing_off(PyThreadState *ts)
@@ -2256,7 +2279,9 @@ decide(const char *event, PyObject *args)
     frame_guard_on();
 
     PyObject *argv[3] = {name, args, caller};
+    stack_grant(ts, HOOK_STACK);
     PyObject *result = PyObject_Vectorcall(callback, argv, 3, NULL);
+    stack_grant(ts, -HOOK_STACK);
 
     frame_guard_off();
     t_event_frame = outer_event_frame;

@@ -1867,3 +1867,47 @@ def test_round32_the_status_is_a_copy_all_the_way_down(child: RunChild, tmp_path
     # THEN neither the status nor the layers its findings report change
     assert "status-unchanged True" in result.lines, result.stdout
     assert all(f["layers"]["audit"] == "native" for f in result.findings if "layers" in f)
+
+
+ROUND33_ONE_REFUSAL_NEAR_THE_LIMIT = """
+def probe():
+    try:
+        open("secret.txt").read()
+        return "DONE"
+    except PermissionError:
+        return "REFUSED"
+    except RecursionError:
+        return "RECURSION"
+def down(n):
+    return probe() if n == 0 else down(n - 1)
+limit = sys.getrecursionlimit()
+seen = set()
+for headroom in range(3, 12):
+    try:
+        seen.add(down(limit - headroom - 4))
+    except RecursionError:
+        pass
+print("outcomes", sorted(seen))
+os._exit(0)  # (no end-of-invocation summary: only what was written when it happened counts)
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round33_a_refusal_with_the_stack_nearly_full_is_reported(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce WHEN the function reads the secret once at each depth just under the
+    # recursion limit (it chooses how deep the hook is called from)
+    result = _run(
+        child,
+        tmp_path,
+        ROUND33_ONE_REFUSAL_NEAR_THE_LIMIT,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # THEN the read is never done
+    assert "DONE" not in result.stdout.split("outcomes", 1)[-1], result.stdout
+    reported = any(f["target"] == "{task}/secret.txt" for f in result.findings)
+    if core == "native":
+        # AND the native core gives the hook's Python half stack of its own: it is reported
+        assert reported, result.stdout + result.stderr
+    # (the Python core cannot: a stated limit -- the refusal may leave no record)
