@@ -232,15 +232,22 @@ def test_a_python_childs_refusal_reaches_the_parents_stream_whatever_its_stderr(
     assert len(children) == 2, result.stdout
 
 
+def _parent_env(tmp_path: Path, core: str) -> dict[str, str]:
+    """The profile for Python children, and the environment of a parent started by hand (its
+    stdout one the test chooses, which the harness's child fixture does not let it)."""
+    _profile(tmp_path, **CHILD_RULES)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
+    env.update(AUDIT_ALONE, **CORES[core])
+    env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
 @pytest.mark.parametrize("core", sorted(CORES))
 def test_a_python_child_appends_to_a_parents_stream_that_is_a_file(
     tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce with stdout a regular file (`> log`), no O_APPEND of its own
-    _profile(tmp_path, **CHILD_RULES)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
-    env.update(AUDIT_ALONE, **CORES[core])
-    env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    env = _parent_env(tmp_path, core)
     attack = CHILD_ATTACK + "\nattempt('after', secret)\n"
     out_path = tmp_path / "stdout.log"
     with open(out_path, "wb") as out:
@@ -271,10 +278,7 @@ def test_a_python_child_that_cannot_reach_the_parents_stream_fails_closed(
     # GIVEN enforce whose stdout is a socket (/proc/<pid>/fd/<fd> of a socket cannot be opened)
     import socket
 
-    _profile(tmp_path, **CHILD_RULES)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
-    env.update(AUDIT_ALONE, **CORES[core])
-    env.update(PYTHONPATH=str(REPO), LAMBDA_TASK_ROOT=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    env = _parent_env(tmp_path, core)
     attack = """
 import subprocess
 done = subprocess.run([sys.executable, "-c", "print('child ran')"], capture_output=True)
