@@ -31,13 +31,14 @@ What can undo it, and who decides
   ``argv[0]`` other than the executable (CPython on Linux finds its standard library, and
   ``site`` itself, relative to ``argv[0]``). It sees through ``env`` (``/usr/bin/env -i python3
   ...``) and ``#!`` scripts whose interpreter is Python.
-- Before the exec: a variable a child would get with a value other than at install (set,
-  changed or removed: ``os.environ[...] = ...``, ``os.putenv``, ``os.unsetenv``, or an exec's
-  explicit environment, for any program) is decided by the hook as an access of its own
-  (``processes env NAME=value``; :func:`env_decided`), learnable like any other rule, unless it
-  is inert (:data:`INERT_ENV`, :func:`env_inert`). A change of the process's own environment to
-  a variable of :data:`DANGEROUS_ENV` is decided whatever its value (:func:`env_problem` says
-  why it matters); :func:`dangerous_env_changes` lists those in an explicit environment.
+- Before the exec: a variable a child would get set to a value other than at install
+  (``os.environ[...] = ...``, ``os.putenv``, or an exec's explicit environment, for any
+  program) is decided by the hook as an access of its own (``processes env NAME=value``;
+  :func:`env_decided`), learnable like any other rule, unless it is inert (:data:`INERT_ENV`,
+  :func:`env_inert`); a removal only when it removes what protects children (``os.unsetenv``:
+  ``NAME=``). A change of the process's own environment to a variable of
+  :data:`DANGEROUS_ENV` is decided whatever its value (:func:`env_problem` says why it
+  matters); :func:`dangerous_env_changes` lists those in an explicit environment.
 
 What bounds a non-Python child
 ------------------------------
@@ -309,8 +310,8 @@ HARMLESS_PYTHON_ENV = frozenset(
 
 
 # The only variables a child may receive changed from the environment at install without a
-# decision. Every other one (set, changed or removed: through an exec's env=, os.environ,
-# os.putenv or os.unsetenv) is decided as ``processes env NAME=value``: a program's own option
+# decision. Every other one set to another value (through an exec's env=, os.environ or
+# os.putenv) is decided as ``processes env NAME=value``: a program's own option
 # and configuration variables (TAR_OPTIONS, ZIPOPT, CURL_HOME, WGETRC, GIT_COMMON_DIR,
 # http_proxy...) are too many to list. None of these changes what a program runs, which files
 # it reads or where it connects; a value with a "/" could name a file, so it is decided:

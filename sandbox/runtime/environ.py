@@ -28,8 +28,9 @@ else:
 del _data
 # The environment at install: what this process had when the sandbox loaded, with the sandbox's
 # own changes (its children's variables at install, SANDBOX_PHASE at the switch to invoke). A
-# child's variable whose value differs from it (set, changed, removed) is decided by the hook
-# (decoders/processes.py). Changes only through `own`, never through the function's putenv.
+# child's variable set to a value other than this is decided by the hook (decoders/processes.py;
+# a removal only when it removes what protects children). Changes only through `own`, never
+# through the function's putenv.
 INSTALLED: dict[str, str] = dict(ENVIRON)
 
 
