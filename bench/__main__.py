@@ -104,6 +104,9 @@ def run_session(
                     f"cold start through awslambdaric: {plan.lambda_repeats} x {len(plan.lambda_modes)}"
                 )
                 session.measure_lambda_cold()
+            if plan.instruction_modes:
+                _say(f"instructions (valgrind): {', '.join(plan.instruction_modes)} against off")
+                session.measure_instructions()
             if plan.hotpath:
                 _say("hot path: decomposition and cProfile of the handler")
                 session.measure_hotpath()

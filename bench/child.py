@@ -490,11 +490,32 @@ def task_boto3(spec: dict[str, Any]) -> dict[str, Any]:
     return {"import_boto3_ms": (time.perf_counter() - t0) * 1e3}
 
 
+def task_stages(spec: dict[str, Any]) -> dict[str, Any]:
+    """The cold-start steps up to ``spec["stage"]``, for counting instructions (bench.instructions).
+
+    ``ric``: the runtime client's import; ``init``: then ``import sandbox`` (every mode, as
+    :func:`task_boto3`) and the mode's install; ``boto3``: then ``import boto3``. Nothing is
+    timed: the parent counts what the whole process executed and subtracts the stage before.
+    """
+    os.environ.update(spec["env"])
+    _prime_tempdir()
+    _import_runtime_client()
+    stage = spec["stage"]
+    if stage in ("init", "boto3"):
+        import sandbox  # noqa: F401
+
+        install_mode(spec["mode"], spec.get("profile"))
+    if stage == "boto3":
+        import boto3  # noqa: F401
+    return {"stage": stage}
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "micro": task_micro,
     "e2e": task_e2e,
     "cold": task_cold,
     "boto3": task_boto3,
+    "stages": task_stages,
 }
 
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ class Harness:
         self.work = work
         self.python = python
         self.count = 0
+        self._lock = threading.Lock()
 
     def run(
         self,
@@ -123,6 +125,7 @@ class Harness:
         env: dict[str, str] | None = None,
         log: Path | None = None,
         timeout: float = 240.0,
+        wrapper: list[str] | None = None,
     ) -> dict[str, Any]:
         """Run one child and return its JSON result.
 
@@ -138,15 +141,19 @@ class Harness:
             Where the child's stdout and stderr go (default a numbered file in ``work``).
         timeout : float
             Seconds before the child is killed.
+        wrapper : list of str, optional
+            A command the child runs under (``valgrind ...``: bench.instructions).
 
         Raises
         ------
         ChildError
             When the child exits non-zero or writes no result.
         """
-        self.count += 1
-        log = log or self.work / f"child-{self.count:04d}-{spec['task']}-{spec['mode']}.log"
-        spec_path = self.work / f"spec-{self.count:04d}.json"
+        with self._lock:  # (children may be started from several threads: instructions)
+            self.count += 1
+            number = self.count
+        log = log or self.work / f"child-{number:04d}-{spec['task']}-{spec['mode']}.log"
+        spec_path = self.work / f"spec-{number:04d}.json"
         with tempfile.TemporaryFile() as result, open(log, "wb") as out:
             spec = dict(spec, result_fd=result.fileno())
             if spec["task"] == "cold":
@@ -154,7 +161,7 @@ class Harness:
                 spec["spawned"] = time.monotonic()
             spec_path.write_text(json.dumps(spec))
             proc = subprocess.run(
-                [python or self.python, "-m", "bench.child", str(spec_path)],
+                [*(wrapper or ()), python or self.python, "-m", "bench.child", str(spec_path)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=child_env(env),

@@ -71,6 +71,10 @@ class Plan:
         Also run ddtrace (when its venv exists).
     hotpath : bool
         Decompose the hot path and profile the handler.
+    instruction_modes, instruction_calls : tuple
+        :mod:`bench.instructions` (instruction counts under Valgrind): the sandbox modes
+        counted against ``off`` (empty: skip), and the two numbers of warm calls whose
+        difference gives a handler's instructions per call.
     core_rounds, core_events : int
         :mod:`bench.core_micro` (the audit hook core alone: C floor, native and Python core on
         an ignored event): rounds (0: skip) and events per timed loop.
@@ -131,6 +135,8 @@ class Plan:
     kernel_repeats: int = 3
     ddtrace: bool = True
     hotpath: bool = True
+    instruction_modes: tuple[str, ...] = ("enforce-hook", "enforce-hook-py")
+    instruction_calls: tuple[int, int] = (10, 40)
     core_rounds: int = 5
     core_events: int = 200_000
     sinks: bool = True
@@ -159,6 +165,7 @@ CHECK = Plan(
     kernel_repeats=0,
     ddtrace=False,
     hotpath=False,
+    instruction_modes=(),
     core_rounds=0,
     sinks=False,
 )
@@ -177,6 +184,8 @@ QUICK = Plan(
     lambda_repeats=1,
     kernel_repeats=1,
     ddtrace=False,
+    instruction_modes=("enforce-hook",),
+    instruction_calls=(2, 4),
     core_rounds=1,
     core_events=20_000,
     sinks_calls=20,
@@ -413,6 +422,58 @@ class Session:
                 run["import_boto3_after_sandbox_ms"] = run.pop("import_boto3_ms")
                 run["import_boto3_ms"] = other["import_boto3_ms"]
         self.results["cold"] = cold_figures(raw)
+
+    def measure_instructions(self) -> None:
+        """Instruction counts under Valgrind (:mod:`bench.instructions`): init, ``import boto3``
+        and both handlers per call, ``off`` against the sandbox (kernel layers off)."""
+        from bench import instructions
+
+        if instructions.valgrind() is None:
+            self.notes.append("instructions: not counted (valgrind is not installed)")
+            return
+        folder = self.work / "instructions"
+        folder.mkdir(exist_ok=True)
+        modes = ("off", *self.plan.instruction_modes)
+
+        def counted(name: str, spec: dict[str, Any]) -> Any:
+            out = folder / f"{name}.out"
+
+            def job() -> int:
+                # (Valgrind runs the child 20-50 times slower: a generous timeout)
+                self.harness.run(spec, wrapper=instructions.wrapper(out), timeout=1800.0)
+                return instructions.total(out)
+
+            return job
+
+        def stages(stage: str, mode: str) -> dict[str, Any]:
+            return self.handler_spec("stages", mode, stage=stage)
+
+        jobs: dict[tuple[str, ...], Any] = {("ric",): counted("ric", stages("ric", "off"))}
+        for mode in modes:
+            for stage in ("init", "boto3"):
+                jobs[(stage, mode)] = counted(f"{stage}-{mode}", stages(stage, mode))
+        few, many = self.plan.instruction_calls
+        for handler, spec_of, warm in (
+            ("stdlib", self.stdlib_spec, self.plan.stdlib_warm),
+            ("orders", lambda m, **x: self.handler_spec("e2e", m, **x), self.plan.warm),
+        ):
+            for mode in modes:
+                for calls in (few, many):
+                    spec = spec_of(mode, warm=warm, invocations=calls)
+                    jobs[(handler, mode, str(calls))] = counted(f"{handler}-{mode}-{calls}", spec)
+        totals = dict(zip(jobs, instructions.run_parallel(list(jobs.values())), strict=True))
+        counts: dict[str, Any] = {"ric": totals[("ric",)], "init": {}, "boto3": {}}
+        for key, value in totals.items():
+            if key[0] in ("init", "boto3"):
+                counts[key[0]][key[1]] = value
+            elif key[0] in ("stdlib", "orders"):
+                counts.setdefault(key[0], {}).setdefault(key[1], {})[int(key[2])] = value
+        self.results["instructions"] = {
+            "counts": counts,
+            **instructions.figures(counts),
+            "calls": [few, many],
+            "valgrind": instructions.version(),
+        }
 
     def measure_lambda_cold(self) -> None:
         """Cold starts through awslambdaric and the layer's wrapper (``run_function``).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import report
+from bench import instructions, report
 from bench.child import mode_environment
 from bench.run import cold_figures, e2e_figures, micro_figures
 from bench.sinks import decision_figures, handler_figures, noop_figures
@@ -132,6 +132,21 @@ def _results() -> dict[str, Any]:
             "init_ms": {"none": 0.1, "empty_py": 0.1, "native_ignored": 0.4},
         },
         "sinks": _sinks(),
+        "instructions": instructions.figures(
+            {
+                "ric": 100,
+                "init": {"off": 140, "enforce-hook": 190, "enforce-hook-py": 210},
+                "boto3": {"off": 640, "enforce-hook": 655, "enforce-hook-py": 700},
+                **{
+                    handler: {
+                        "off": {10: 100, 40: 400},
+                        "enforce-hook": {10: 102, 40: 412},
+                        "enforce-hook-py": {10: 110, 40: 440},
+                    }
+                    for handler in ("stdlib", "orders")
+                },
+            }
+        ),
     }
 
 
@@ -144,7 +159,7 @@ def test_every_budget_is_measured_on_both_cores() -> None:
     rows = report.budgets(_results())
     # THEN each budget of the issue is there, in order, with a figure for both cores
     assert [r["budget"] for r in rows] == [b.name for b in report.BUDGETS]
-    assert len(rows) == 18
+    assert len(rows) == 21
     for row in rows:
         assert row["native"] is not None and row["python"] is not None, row["budget"]
         assert isinstance(row["native_met"], bool) and isinstance(row["python_met"], bool)
