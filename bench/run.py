@@ -136,7 +136,7 @@ class Plan:
     ddtrace: bool = True
     hotpath: bool = True
     instruction_modes: tuple[str, ...] = ("enforce-hook", "enforce-hook-py")
-    instruction_calls: tuple[int, int] = (10, 40)
+    instruction_calls: tuple[int, int] = (40, 200)
     core_rounds: int = 5
     core_events: int = 200_000
     sinks: bool = True

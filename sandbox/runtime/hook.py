@@ -778,6 +778,9 @@ _get_ident = _thread.get_ident
 _TICKS = __import__("os").sysconf("SC_CLK_TCK")
 
 
+_new_instance = object.__new__
+
+
 def _boot_seconds() -> float:
     return float(_clock_gettime(_CLOCK_BOOTTIME))
 
@@ -1683,7 +1686,10 @@ def _control(
         if state["invocations"] == 0:
             reporter.end_invocation(current[0])  # init's findings have their own summary
         state["invocations"] += 1
-        inv = Invocation(request_id, who, state["invocations"])
+        # (made without calling Invocation.__init__: inside the callback every Python call
+        # runs a guarded frame of its own, and the core's log replays ~64 starts at a time)
+        inv = _new_instance(Invocation)
+        inv.request_id, inv.who, inv.number = request_id, who, state["invocations"]
         current[0] = inv
         history.append((begun, inv))
         if len(history) > 64:
@@ -1702,13 +1708,23 @@ def _control(
     def replay_invocations(log: tuple[Any, ...]) -> None:
         # The core's log, in order: None for an end it answered, (request id, source, start
         # seconds, thread) for a start. It logs a start only after an end, so none is nested.
+        # No callback ran while it filled, so every invocation after its first end reported
+        # nothing: the first end writes what there is and clears the core's flag; a later one
+        # only closes its invocation (end_of_invocation would find nothing to write -- a Python
+        # call inside the callback costs a frame of its own: ~50 of them per log).
+        closed = False
         for item in log:
             if item is None:
-                end_of_invocation()
+                if closed:
+                    state["active"] = False
+                else:
+                    end_of_invocation()
+                    closed = True
             elif not state["active"] and type(item) is tuple and len(item) == 4:
-                start_invocation(
-                    item[0] if type(item[0]) is str else None, _plain_who(item[1]), item[2], item[3]
-                )
+                # (the source is the core's own copy, logged only when it was plain already:
+                # exact str keys, None/str/int/float/bool values -- what _plain_who keeps)
+                who = item[1] if type(item[1]) is dict else {}
+                start_invocation(item[0] if type(item[0]) is str else None, who, item[2], item[3])
 
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
