@@ -820,6 +820,41 @@ print("ran-inside", [was for was in inside if was])
     assert _outcomes(result)["connect"] == "REFUSED", result.stdout
 
 
+# Every hook through which raising, reading, writing or finalizing an exception runs Python
+# code (the native core reads the classes' slots, the Python core their dicts).
+SQLITE_ERROR_HOOKS = {
+    "__new__": "lambda cls, *a: (inside.append(core.inside()), Exception.__new__(cls))[1]",
+    "__del__": "lambda self: inside.append(core.inside())",
+    "__setattr__": "lambda self, n, v: (inside.append(core.inside()), "
+    "object.__setattr__(self, n, v))[1]",
+    "__getattribute__": "lambda self, n: (inside.append(core.inside()), "
+    "object.__getattribute__(self, n))[1]",
+}
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("hook", sorted(SQLITE_ERROR_HOOKS))
+def test_round11_any_code_hook_on_a_shared_sqlite_error_base_is_refused(
+    child: RunChild, tmp_path: Path, core: str, hook: str
+) -> None:
+    # GIVEN the base both guarded SQLite errors share given another hook of the function's
+    attack = f"""
+import sqlite3
+from sandbox.runtime import core
+inside = []
+sqlite3.DatabaseError.{hook} = {SQLITE_ERROR_HOOKS[hook]}
+# WHEN the function opens a connection
+attempt("connect", lambda: sqlite3.connect(":memory:"))
+print("ran-inside", [was for was in inside if was])
+"""
+    result = _run(
+        child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
+    )
+    # THEN nothing of it ran inside the hook and the connection is refused (fail closed)
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+    assert _outcomes(result)["connect"] == "REFUSED", result.stdout
+
+
 def test_round11_the_reporters_json_settings_cannot_be_changed(
     child: RunChild, tmp_path: Path
 ) -> None:
