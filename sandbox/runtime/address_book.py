@@ -61,23 +61,33 @@ def remember(book: AddressBook, kind: str, host: Any, result: Any) -> None:
     name = norm_host(host)
     if name is None or name.startswith(UNDECODABLE) or norm_ip(name) is not None:
         return
+    # (plain loops: inside the callback a comprehension or a generator is a guarded frame)
+    addresses: list[str] = []
     if kind == "getaddrinfo" and type(result) is list:
-        addresses = [
-            entry[4][0]
-            for entry in result
-            if type(entry) is tuple
-            and len(entry) == 5
-            and type(entry[4]) is tuple
-            and entry[4]
-            and type(entry[4][0]) is str
-        ]
+        for entry in result:
+            if (
+                type(entry) is tuple
+                and len(entry) == 5
+                and type(entry[4]) is tuple
+                and entry[4]
+                and type(entry[4][0]) is str
+            ):
+                addresses.append(entry[4][0])
     elif kind == "gethostbyname" and type(result) is str:
-        addresses = [result]
+        addresses.append(result)
     elif kind == "gethostbyname_ex" and type(result) is tuple and len(result) == 3:
-        addresses = [a for a in result[2] if type(a) is str] if type(result[2]) is list else []
+        if type(result[2]) is list:
+            for address in result[2]:
+                if type(address) is str:
+                    addresses.append(address)
     else:
         return
-    book.add(name, [a for a in (norm_ip(x) for x in addresses) if a])
+    normal: list[str] = []
+    for address in addresses:
+        ip = norm_ip(address)
+        if ip:
+            normal.append(ip)
+    book.add(name, normal)
 
 
 # The real resolvers, captured at import (before the function's code runs).

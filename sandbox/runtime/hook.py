@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import _thread
 import sys
+from _operator import is_ as _is
+from _operator import itemgetter as _itemgetter
 from collections.abc import Callable
 
 from . import child as child_module
@@ -865,11 +867,21 @@ def _build(
     real_resolvers = REAL_RESOLVERS  # the frozen copy of the table (a private dict)
     cell_contents = _CellType.__dict__["cell_contents"].__get__
 
+    cells_of, held_of = _itemgetter(0), _itemgetter(1)
+
     def wrappers_intact() -> bool:
         # Every cell of every resolver wrapper holds what it held at install: the event came
         # from a wrapper (its code) whose helpers are the real C functions, so nothing of the
-        # function's ran between the answer and this event.
-        return all(cell_contents(cell) is held for cell, held in wrapper_cells)
+        # function's ran between the answer and this event. (Compared by identity, in C
+        # iterators only: inside the callback each Python step -- a loop's, a generator's --
+        # costs, and ~30 cells are compared at every resolver answer.)
+        return all(
+            map(
+                _is,
+                map(cell_contents, map(cells_of, wrapper_cells)),
+                map(held_of, wrapper_cells),
+            )
+        )
 
     def invocation() -> Invocation:
         # The invocation a thread belongs to: the one that was running when the kernel started
