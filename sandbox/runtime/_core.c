@@ -5408,12 +5408,19 @@ fs_name_of(PyObject *path, PyObject **encoded)
  * TypeError from then on. The frozen copies of the runtime's classes subclass the importable
  * originals, and a slot method or descriptor set on an original (type.__setattr__ raises no
  * audit event on every version) would be inherited by the copy the hook runs -- a
- * __getattribute__ of the function's answering for the policy. Only heap types; anyone may
- * call it (it only forbids). */
+ * __getattribute__ of the function's answering for the policy. Only heap types, and once (the
+ * install's call): an immutable heap type is what a C library makes, and the checks that ask
+ * whether a class is one (the SQLite guard's) must not be answered by a class of the
+ * function's it sealed itself after giving it an __init__ (red team 34). */
+static int g_types_sealed;
+
 static PyObject *
 core_seal_types(PyObject *self, PyObject *types)
 {
     (void)self;
+    if (g_types_sealed) {
+        Py_RETURN_FALSE; /* (once: the install sealed what is the sandbox's) */
+    }
     if (!PyTuple_CheckExact(types)) {
         PyErr_SetString(PyExc_TypeError, "seal_types: a tuple of classes is needed");
         return NULL;
@@ -5425,6 +5432,7 @@ core_seal_types(PyObject *self, PyObject *types)
             return NULL;
         }
     }
+    g_types_sealed = 1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(types); i++) {
         PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(types, i);
         type->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
@@ -7616,8 +7624,9 @@ sqlite_set_authorizer_of(PyObject *connection)
  * tp_getattro and tp_setattro. A Python definition of __new__, __init__, __del__,
  * __getattr__/__getattribute__ or __setattr__ in any class of its MRO turns the class's slot
  * into the interpreter's dispatcher to that definition (setting one later updates every
- * subclass too), so the five slots equal those of its first built-in base exactly when no
- * code of anyone's runs: O(1), where walking the dicts of every heap class in the MRO cost
+ * subclass too; deleting it behind the class's back, in its real dict, leaves the dispatcher
+ * there), so the five slots equal those of its first static base exactly when no code of
+ * anyone's runs: O(1), where walking the dicts of every heap class in the MRO cost
  * ~5,000 instructions a connection (twice: at connect and when the authorizer is set). (The
  * Python core reads the dicts: stricter still -- a value that is the base's own C wrapper
  * counts as changed there.) */
@@ -7644,8 +7653,12 @@ sqlite_errors_plain(PyObject *connection, PyTypeObject *cls)
             break;
         }
         if (error == Py_None) {
+            /* Never initialised (Connection.__new__ alone: a real one has them set before its
+             * sqlite3.connect/handle event): SQLite raises its module's own classes for it,
+             * which no member shows -- nothing to check them by (red team 34). */
             Py_DECREF(error);
-            continue;
+            plain = 0;
+            break;
         }
         if (!Py_IS_TYPE(error, &PyType_Type)) {
             Py_DECREF(error);
@@ -7653,14 +7666,15 @@ sqlite_errors_plain(PyObject *connection, PyTypeObject *cls)
             break;
         }
         PyTypeObject *made = (PyTypeObject *)error;
-        PyTypeObject *builtin = NULL; /* its first class with unchangeable C slots */
+        /* Its first static class: slots no code can change. (Not merely immutable: a heap
+         * class is immutable because someone sealed it, maybe after giving it an __init__.) */
+        PyTypeObject *builtin = NULL;
         PyObject *mro = made->tp_mro;
         for (Py_ssize_t i = 0; mro != NULL && PyTuple_CheckExact(mro) &&
                                i < PyTuple_GET_SIZE(mro) && builtin == NULL;
              i++) {
             PyTypeObject *klass = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-            unsigned long flags = klass->tp_flags;
-            if (!(flags & Py_TPFLAGS_HEAPTYPE) || (flags & Py_TPFLAGS_IMMUTABLETYPE)) {
+            if (!(klass->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
                 builtin = klass;
             }
         }
@@ -7767,11 +7781,31 @@ sqlite_set(PyObject *connection)
  * when none waits any more and the previous profile function is back (*previous and
  * *previous_obj, a new reference, to hand the event to), 0 while some still wait, -1 with
  * an exception (classes changed: the callback's refusal). */
+static _Thread_local int t_sqlite_flushing;
+
+static int
+sqlite_flush_once(Py_tracefunc *previous, PyObject **previous_obj);
+
 static int
 sqlite_flush(Py_tracefunc *previous, PyObject **previous_obj)
 {
     *previous = NULL;
     *previous_obj = NULL;
+    if (t_sqlite_flushing) {
+        /* A flush inside a flush (the trampoline called from code that ran while an
+         * authorizer was being set): it would free the entry and the list the outer one is
+         * working on (red team 34). The outer one finishes the work. */
+        return 0;
+    }
+    t_sqlite_flushing = 1;
+    int done = sqlite_flush_once(previous, previous_obj);
+    t_sqlite_flushing = 0;
+    return done;
+}
+
+static int
+sqlite_flush_once(Py_tracefunc *previous, PyObject **previous_obj)
+{
     sqlite_pending *pending = t_sqlite;
     if (pending == NULL) {
         return 0;

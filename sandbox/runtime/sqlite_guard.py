@@ -204,18 +204,24 @@ FOLDER_PRAGMAS = frozenset({"temp_store_directory", "data_store_directory"})
 
 
 def folder_target(value: Any) -> str:
-    """The folder a ``PRAGMA temp_store_directory = value`` names, resolved as SQLite opens
-    files in it (relative to the working directory), or :data:`UNDECODABLE`.
+    """The folder a ``PRAGMA temp_store_directory = value`` names, or :data:`UNDECODABLE`.
+
+    Only an absolute name is decided: SQLite keeps the text and opens its temporary files
+    there later, relative to the working directory *then* -- a relative folder decided
+    against today's working directory would be another folder after an ``os.chdir``
+    (red team 34). A relative one is undecodable (refused in enforce).
 
     Example
     -------
-    >>> folder_target(7)
-    '<undecodable>'
+    >>> folder_target(7), folder_target("sub"), folder_target("/tmp/scratch")
+    ('<undecodable>', '<undecodable>', '/tmp/scratch')
     """
     if _type(value) is not _str or value == "":
         # (an empty value puts SQLite back on its default folders, which need no decision;
         # anything but an exact str is refused)
         return "" if value == "" and _type(value) is _str else UNDECODABLE
+    if not _startswith(value, "/"):
+        return UNDECODABLE
     return _absolute(value)
 
 
@@ -239,6 +245,8 @@ _MethodDescriptor = type(str.join)
 _GetSetDescriptor = type(type.__dict__["__name__"])
 _HEAPTYPE = 1 << 9
 _IMMUTABLETYPE = 1 << 8
+# (3.13+: the old name warns, and a warning would run the warnings machinery in the hook)
+_clear_type_caches = getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache
 
 
 def _set_authorizer_of(connection: Any) -> Any:
@@ -285,8 +293,17 @@ class ChangedErrorClasses(PermissionError):  # (a built-in base: no code of anyo
 
 def _errors_plain(connection: Any, cls: Any) -> bool:
     """Whether the exception classes ``connection`` raises are as SQLite made them: each an
-    exact ``type`` whose classes up to the first built-in one define no creation or
-    finalization code (read with the raw descriptors: nothing of theirs runs)."""
+    exact ``type`` whose classes up to the first static one define no creation or
+    finalization code (read with the raw descriptors: nothing of theirs runs).
+
+    The interpreter's method cache is emptied first: a class's real dict can be reached
+    without an audit event (a mapping proxy compared with an object of the function's hands it
+    over), and an ``__init__`` deleted there, behind the class's back, stays in the cache --
+    found by SQLite's raise although the dict this reads is clean (red team 34). Emptied, the
+    lookups that follow read the dicts read here. (Another thread of the function's could
+    fill the cache again between this check and SQLite's raise: a race the Python core leaves
+    open; the native core reads the classes' slots.)"""
+    _clear_type_caches()
     space = _type_dict(cls)
     # The classes looked at so far: the two errors share their bases (DatabaseError, Error),
     # each looked at once. (Exact instances of type, as every class in an exact type's MRO:
@@ -298,13 +315,16 @@ def _errors_plain(connection: Any, cls: Any) -> bool:
             continue
         error = member.__get__(connection, cls)
         if error is None:
-            continue
+            # Never initialised (Connection.__new__ alone: a real connection has them set
+            # before its sqlite3.connect/handle event). SQLite raises its module's own classes
+            # for it, which no member shows: nothing to check them by (red team 34).
+            return False
         if _type(error) is not type:
             return False
         for klass in _type_mro(error):
-            flags = _type_flags(klass)
-            if not flags & _HEAPTYPE or flags & _IMMUTABLETYPE:
-                break  # built-in from here on: C slots, unchangeable
+            if not _type_flags(klass) & _HEAPTYPE:
+                break  # static from here on: C slots, unchangeable (an immutable heap class
+                # is looked at: anyone may have sealed it after giving it an __init__)
             if klass in checked:
                 continue
             _append_list(checked, klass)

@@ -1946,3 +1946,187 @@ def test_round33_a_refusal_with_the_stack_nearly_full_is_reported(
         # AND the native core gives the hook's Python half stack of its own: it is reported
         assert reported, result.stdout + result.stderr
     # (the Python core cannot: a stated limit -- the refusal may leave no record)
+
+
+# Round 34: SQLite's exception classes sealed by the function, never-initialised connections,
+# a class dict changed behind the class's back, and a relative temporary folder.
+CORE_ENV = {"native": {}, "python": {"SANDBOX_NATIVE": "off"}}
+
+
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round34_a_sqlite_error_class_the_function_sealed_is_still_checked(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN SQLite's errors given an __init__ of the function's, then sealed with the core's
+    # own seal_types (an immutable heap class is what a C library makes)
+    attack = """
+import sqlite3
+from sandbox.runtime import core
+inside = []
+def init(self, *a):
+    inside.append(core.inside())
+    BaseException.__init__(self, *a)
+sqlite3.ProgrammingError.__init__ = init
+sqlite3.OperationalError.__init__ = init
+print("sealed", core.seal_types((sqlite3.ProgrammingError, sqlite3.OperationalError)))
+try:
+    raise KeyError("a handled exception: 3.11 creates the error SQLite raises at once")
+except KeyError:
+    attempt("connect", lambda: sqlite3.connect(":memory:"))
+print("ran-inside", [was for was in inside if was])
+"""
+    result = _run(child, tmp_path, attack, env=CORE_ENV[core])
+    # THEN the seal does nothing once the sandbox is installed, and the connection is refused
+    # (its classes run code) with nothing of the function's run inside the hook
+    assert "sealed False" in result.lines, result.stdout + result.stderr
+    assert _outcomes(result)["connect"] == "REFUSED", result.stdout
+    assert "ran-inside []" in result.lines
+
+
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round34_a_forged_handle_event_for_a_never_initialised_connection_is_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a Connection made with __new__ alone (its error members empty: SQLite raises its
+    # module's own classes for it) and ProgrammingError given an __init__ of the function's
+    # that calls the sandbox's one-shot profile function (a second flush inside the first)
+    attack = """
+import sqlite3
+from sandbox.runtime import core
+runs = []
+def init(self, *a):
+    BaseException.__init__(self, *a)
+    runs.append(core.inside())
+    profile = sys.getprofile()
+    if profile is not None and len(runs) < 3:
+        profile(None, "call", None)
+sqlite3.ProgrammingError.__init__ = init
+bare = sqlite3.Connection.__new__(sqlite3.Connection)
+attempt("forged", lambda: sys.audit("sqlite3.connect/handle", bare))
+print("armed", sys.getprofile() is not None)
+for i in range(3):
+    try:
+        raise KeyError(i)
+    except KeyError:
+        len("x")
+print("runs", len(runs))
+"""
+    result = _run(child, tmp_path, attack, env=CORE_ENV[core])
+    # THEN the forged event is refused, no profile function is armed for the object, and
+    # SQLite is never asked about it (the function's __init__ never runs)
+    assert _outcomes(result)["forged"] == "REFUSED", result.stdout + result.stderr
+    assert "armed False" in result.lines
+    assert "runs 0" in result.lines
+
+
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round34_an_init_deleted_behind_the_class_s_back_never_runs_in_the_hook(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN ProgrammingError's __init__ set, looked up (the interpreter caches it), then
+    # deleted from the class's real dict (handed over by a mapping proxy comparison: no audit
+    # event, no cache invalidation): its dict looks as SQLite made it
+    attack = """
+import sqlite3
+from sandbox.runtime import core
+inside = []
+class Grab:
+    real = None
+    def __eq__(self, other):
+        Grab.real = other
+        return NotImplemented
+    __hash__ = None
+def init(self, *a):
+    inside.append(core.inside())
+    BaseException.__init__(self, *a)
+sqlite3.ProgrammingError.__init__ = init
+sqlite3.ProgrammingError.__init__
+sqlite3.ProgrammingError.__dict__ == Grab()
+del Grab.real["__init__"]
+print("clean", "__init__" not in sqlite3.ProgrammingError.__dict__)
+attempt("connect", lambda: sqlite3.connect(":memory:"))
+print("ran-inside", [was for was in inside if was])
+"""
+    result = _run(child, tmp_path, attack, env=CORE_ENV[core])
+    # THEN nothing of the function's runs inside the hook (the native core reads the class's
+    # slots; the Python core empties the interpreter's method cache before it looks)
+    assert "clean True" in result.lines, result.stdout + result.stderr
+    assert "ran-inside []" in result.lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round34_a_relative_sqlite_temporary_folder_is_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder the profile lets the function write in, with a sub-folder
+    (tmp_path / "allowed" / "sub").mkdir(parents=True)
+    rules = {
+        "files": [
+            {"action": "write", "target": "{task}/allowed/**", "phase": "any"},
+            {"action": "list", "target": "{task}/allowed", "phase": "any"},  # (the chdir)
+        ]
+    }
+    attack = """
+import sqlite3
+os.chdir("allowed")
+con = sqlite3.connect(":memory:")
+attempt("relative", lambda: con.execute("PRAGMA temp_store_directory = 'sub'"))
+attempt("absolute", lambda: con.execute("PRAGMA temp_store_directory = '" + os.getcwd() + "/sub'"))
+"""
+    result = _run(child, tmp_path, attack, rules=rules, env=CORE_ENV[core])
+    # THEN a relative folder is refused (SQLite would read it against the working directory
+    # of later, after any chdir); the same folder named absolutely is decided (allowed here)
+    outcomes = _outcomes(result)
+    assert outcomes.get("relative") == "ERROR", result.stdout + result.stderr
+    assert "not authorized" in result.stdout
+    assert outcomes["absolute"] == "DONE", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round34_limit_a_thread_left_running_can_start_an_invocation_with_its_own_request_id(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a bootstrap-like control function (the code allowed to start invocations) and a
+    # thread the first invocation leaves running, which calls that function itself between
+    # invocations with a request id and an event source of its own
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    result = child(
+        """
+import sys, threading, time
+from sandbox.runtime.install import install
+def handler(event, context, _audit=sys.audit):
+    _audit("sandbox.phase", "invoke")
+    _audit("sandbox.invocation", context, {"source_ip": event["ip"]})
+    try:
+        return work(event)
+    finally:
+        _audit("sandbox.invocation_end")
+def failed(_audit=sys.audit):
+    _audit("sandbox.init_failed")
+install(mode="enforce", profile="profile.json", control=(handler, failed))
+gap = threading.Event()
+def leftover():
+    gap.wait()
+    handler({"ip": "203.0.113.66", "evil": True}, "FORGED")
+def work(event):
+    if event.get("evil"):
+        try:
+            open("/etc/passwd").read()
+        except PermissionError:
+            print("refused", flush=True)
+    elif event["ip"] == "192.0.2.1":
+        threading.Thread(target=leftover).start()
+handler({"ip": "192.0.2.1"}, "req-1")
+gap.set()
+time.sleep(0.3)
+handler({"ip": "192.0.2.2"}, "req-2")
+""",
+        env={**AUDIT_ALONE, **CORE_ENV[core]},
+    )
+    # THEN the access is refused all the same, but its finding carries the request id and
+    # source the thread made up: a stated limit (README, "Limits"); the control code cannot
+    # tell a call of the runtime's from one of the function's own code
+    assert "refused" in result.lines, result.stdout + result.stderr
+    finding = next(f for f in result.findings if f["target"] == "/etc/passwd")
+    assert finding["decision"] == "blocked"
+    assert (finding["request_id"], finding["who"]) == ("FORGED", {"source_ip": "203.0.113.66"})
