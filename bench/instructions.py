@@ -16,7 +16,9 @@ runtime client's import, the handler's init) cancels:
 - **import boto3**: ``import boto3`` after that, minus the same child without it, in ``off``
   (``sandbox`` imported, nothing installed) and under the sandbox;
 - **handler per call**: a warm process making ``N2`` calls minus one making ``N1``, divided by
-  ``N2 - N1``, in ``off`` and under the sandbox.
+  ``N2 - N1``, in ``off`` and under the sandbox. After the warm calls the collector makes no
+  more full collections, in every mode (``bench.child._young_collections_only``: where one
+  falls in the window depends on the allocation schedule, not on the calls' work).
 
 The sandbox modes are measured with the kernel layers off (``enforce-hook``): the counter sees
 none of their work, and Valgrind does not run seccomp filters. Skipped (with a note) when

@@ -459,7 +459,7 @@ class Session:
         ):
             for mode in modes:
                 for calls in (few, many):
-                    spec = spec_of(mode, warm=warm, invocations=calls)
+                    spec = spec_of(mode, warm=warm, invocations=calls, young_gc_only=True)
                     jobs[(handler, mode, str(calls))] = counted(f"{handler}-{mode}-{calls}", spec)
         totals = dict(zip(jobs, instructions.run_parallel(list(jobs.values())), strict=True))
         counts: dict[str, Any] = {"ric": totals[("ric",)], "init": {}, "boto3": {}}
