@@ -135,11 +135,13 @@ def interpose() -> None:
 
 
 def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
-    audit = sys.audit
-    event = RESOLVED_EVENT
-    failure = Exception
-    # (C functions and types only: the sealed wrapper has no globals, no builtins)
-    pton, families, text, type_of, not_ip = (
+    # (C functions and types only: the sealed wrapper has no globals, no builtins.) One
+    # immutable tuple in one cell: the hook compares every cell of every wrapper at each
+    # answer (~900 instructions a cell), and a tuple cannot be changed in place.
+    tools = (
+        sys.audit,
+        RESOLVED_EVENT,
+        Exception,
         _socket.inet_pton,
         (_socket.AF_INET, _socket.AF_INET6),
         str,
@@ -153,6 +155,7 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
         # the function's would edit the answer in place), and the resolver is read once (the
         # one that answered is the one reported). The hook checks every cell of the wrappers
         # at that event against what it held at install.
+        audit, event, failure, pton, families, text, type_of, not_ip = tools
         literal = False
         if type_of(host) is text:
             # An IP literal as given: the hook remembers nothing for it (remember() drops

@@ -433,7 +433,8 @@ print("eq-ran", len(ran))
 
 def test_round2_what_the_sandbox_hands_out_leads_nowhere(child: RunChild, tmp_path: Path) -> None:
     # GIVEN the functions the sandbox puts where the function can read them (the import guard,
-    # the resolver wrappers, the SQLite profile trampoline armed by a forged event)
+    # the resolver wrappers; and whatever a forged SQLite handle event arms: since red team 34
+    # nothing, as the object is no initialised connection)
     attack = """
 import _socket, sqlite3
 guard = type(sys.meta_path[0]).find_spec
@@ -461,9 +462,11 @@ attempt("connect-fake-address", connect_fake)
 """
     rules = {"network": [{"action": "connect", "target": "localhost:8080", "phase": "any"}]}
     result = _run(child, tmp_path, attack, rules)
-    # THEN each has empty globals: nothing of the sandbox is reachable from it
-    for label in ("guard", "resolver", "profile"):
+    # THEN each has empty globals: nothing of the sandbox is reachable from it (and the forged
+    # event armed no profile function at all)
+    for label in ("guard", "resolver"):
         assert f"{label} globals ['__builtins__']" in result.lines, result.stdout + result.stderr
+    assert "profile globals None" in result.lines
     assert _outcomes(result)["connect-fake-address"] == "REFUSED"
 
 
@@ -932,15 +935,14 @@ for cell in wrapper.__closure__:
     value = cell.cell_contents
     if value is real:
         cells["original"] = cell
-    elif type(value) is tuple and value == (socket.AF_INET, socket.AF_INET6):
-        cells["families"] = cell
-    elif type(value) is tuple and OSError in value:
-        cells["not_ip"] = cell
+    elif type(value) is tuple and (socket.AF_INET, socket.AF_INET6) in value:
+        cells["tools"] = cell  # (the wrapper's helpers: one tuple; families, not_ip in it)
 saved = {name: cell.cell_contents for name, cell in cells.items()}
 cells["original"].cell_contents = {"api.example.com": "127.0.0.1"}.get
-cells["families"].cell_contents = map(
-    functools.partial(setattr, cells["original"], "cell_contents"), [real])
-cells["not_ip"].cell_contents = (TypeError, OSError, ValueError)
+tools = list(saved["tools"])
+tools[4] = map(functools.partial(setattr, cells["original"], "cell_contents"), [real])
+tools[7] = (TypeError, OSError, ValueError)
+cells["tools"].cell_contents = tuple(tools)
 attempt("fake-answer", lambda: wrapper("api.example.com"))
 for name, value in saved.items():
     cells[name].cell_contents = value
@@ -1128,16 +1130,18 @@ import _socket
 from sandbox.runtime import address_book
 wrapper = _socket.getaddrinfo
 cells = wrapper.__closure__
-cell = [c for c in cells if c.cell_contents is type][0]
+# (the wrapper's helpers, one tuple in one cell: its type_of is the function's edit here)
+cell = [c for c in cells if type(c.cell_contents) is tuple and type in c.cell_contents][0]
+tools = cell.cell_contents
 def edit(value):
     frame = sys._getframe(1)
     result = frame.f_locals.get("result")
     if type(result) is list:
         result[:] = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", 8443))]
     return type(value)
-cell.cell_contents = edit
+cell.cell_contents = tuple(edit if item is type else item for item in tools)
 attempt("lookup", lambda: wrapper("localhost", 8443, socket.AF_INET, socket.SOCK_STREAM))
-cell.cell_contents = type
+cell.cell_contents = tools
 attempt("connect-by-the-edit", lambda: socket.socket().connect(("127.0.0.2", 8443)))
 """
     rules = {
