@@ -1494,19 +1494,40 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
     memcpy(place + n, name, (size_t)len);
     n += (size_t)len;
     place[n] = '\0';
-    if (n < 2 || place[n - 1] == '/' || strstr(place, "//") != NULL ||
-        strstr(place, "/./") != NULL || strstr(place, "/../") != NULL ||
-        ends_with(place, (Py_ssize_t)n, "/.") || ends_with(place, (Py_ssize_t)n, "/..")) {
+    /* One pass over the components (absolute: place[0] is '/'): none empty ("//"), none "."
+     * or "..", no trailing '/'. */
+    if (n < 2 || place[0] != '/' || place[n - 1] == '/') {
         return 0;
     }
-    for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
-        if (ends_with(place, (Py_ssize_t)n, module_suffixes[i])) {
+    size_t start = 1;
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && place[i] != '/') {
+            continue;
+        }
+        size_t part = i - start;
+        if (part == 0 ||
+            (place[start] == '.' && (part == 1 || (part == 2 && place[start + 1] == '.')))) {
             return 0;
         }
+        start = i + 1;
     }
     size_t cut = n - 1;
     while (cut > 0 && place[cut] != '/') {
         cut--;
+    }
+    /* A module file's name (by its last extension): the callback decides those. */
+    const char *dot = NULL;
+    for (size_t i = n - 1; i > cut && dot == NULL; i--) {
+        if (place[i] == '.') {
+            dot = place + i;
+        }
+    }
+    if (dot != NULL) {
+        for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
+            if (strcmp(dot, module_suffixes[i]) == 0) {
+                return 0;
+            }
+        }
     }
     *place_len = n;
     *cut_out = cut;
@@ -7798,7 +7819,11 @@ sqlite_flush(Py_tracefunc *previous, PyObject **previous_obj)
         return 0;
     }
     t_sqlite_flushing = 1;
+    int collecting = PyGC_Disable(); /* (no gc.callbacks between a check and its use) */
     int done = sqlite_flush_once(previous, previous_obj);
+    if (collecting) {
+        PyGC_Enable();
+    }
     t_sqlite_flushing = 0;
     return done;
 }
@@ -7876,8 +7901,25 @@ sqlite_profile(PyObject *object, PyFrameObject *frame, int what, PyObject *arg)
 /* `sqlite3.connect/handle` answered here: 1 (a connection still inside __init__ now waits for
  * its authorizer; or an object left alone, as the callback leaves it), 0 (the callback
  * decides: changed classes, anything odd), -1 (an error). */
+static int sqlite_handle_answered_gc_off(PyObject *args);
+
+/* With the collector off: between the class check and SQLite's raise nothing may run code of
+ * the function's -- an allocation there (the exception SQLite makes) could start a collection
+ * and run its gc.callbacks, which could give the class an __init__ after the check (red team
+ * 35). */
 static int
 sqlite_handle_answered(PyObject *args)
+{
+    int collecting = PyGC_Disable();
+    int answer = sqlite_handle_answered_gc_off(args);
+    if (collecting) {
+        PyGC_Enable();
+    }
+    return answer;
+}
+
+static int
+sqlite_handle_answered_gc_off(PyObject *args)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
         return 0;

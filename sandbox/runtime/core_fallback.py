@@ -113,6 +113,9 @@ _get_ident = _thread.get_ident
 _audit = sys.audit
 _addaudithook = sys.addaudithook
 _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
+# What the hook's own frame lookup raises (sys._getframe; f_code is an audited attribute):
+# the only events ignored while it looks.
+_FETCH_EVENTS = frozenset({"sys._getframe", "object.__getattr__"})
 _stat = __import__("os").stat
 _mmap = __import__("mmap").mmap
 _clock_gettime = __import__("time").clock_gettime
@@ -1353,8 +1356,14 @@ def install(
         ):
             return  # the native core's import_cached: a decision-cache hit or a module verdict
         local = _local
-        if local.fetching:
-            return  # the sys._getframe event of the line below
+        if local.fetching and event in _FETCH_EVENTS:
+            return  # the events of the frame lookup below (and nothing else)
+        # The collector is off while the frame is fetched: making the frame object allocates,
+        # a collection would run the function's gc.callbacks there, inside the hook, and the
+        # events of their code would meet `fetching` set (red team 35).
+        collecting = _gc_isenabled()
+        if collecting:
+            _gc_disable()
         local.fetching = True
         frame: FrameType | None
         try:
@@ -1368,6 +1377,8 @@ def install(
             frame = code = None
         finally:
             local.fetching = False
+            if collecting:
+                _gc_enable()
         depth = local.depth
         if (
             not depth
@@ -1544,11 +1555,16 @@ def install(
         # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
         # The lookup raises sys._getframe: the hook ignores it (as the native core raises none).
         local = _local
+        collecting = _gc_isenabled()
+        if collecting:
+            _gc_disable()  # (no collection, so no gc.callbacks of the function's, meanwhile)
         local.fetching = True
         try:
             code = id(_getframe(3).f_code)
         finally:
             local.fetching = False
+            if collecting:
+                _gc_enable()
         return code in _own and (_sites is None or ("core." + call, code) in _sites)
 
     def _enter_invoke() -> None:

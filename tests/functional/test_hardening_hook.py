@@ -2134,3 +2134,110 @@ handler({"ip": "192.0.2.2"}, "req-2")
     finding = next(f for f in result.findings if f["target"] == "/etc/passwd")
     assert finding["decision"] == "blocked"
     assert (finding["request_id"], finding["who"]) == ("FORGED", {"source_ip": "203.0.113.66"})
+
+
+# Round 35: the function's gc.callbacks (no audit event) run at an allocation in the middle
+# of the sandbox's own work.
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round35_a_gc_callback_cannot_change_sqlites_classes_between_check_and_raise(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a gc callback that gives ProgrammingError an __init__ as soon as a collection
+    # starts while a connection is being made (the thresholds tried in turn, so that one falls
+    # between the guard's class check and SQLite's raise of that class)
+    attack = """
+import sqlite3, gc
+ran = []
+def init(self, *a):
+    ran.append(a)
+    BaseException.__init__(self, "something else")
+st = {}
+def cb(phase, info):
+    if not st.get("armed"):
+        return
+    if phase == "start" and st["conn"].ProgrammingError is not None:
+        st["armed"] = False
+        sqlite3.ProgrammingError.__init__ = init
+    elif phase == "stop" and st["first"]:
+        st["first"] = False
+        gc.set_threshold(max(1, gc.get_count()[0] + st["j"]))
+class Sub(sqlite3.Connection):
+    def __init__(self, *a, **k):
+        st.update(conn=self, armed=True, first=True)
+        gc.set_threshold(max(1, gc.get_count()[0] + st["k"]))
+        super().__init__(*a, **k)
+        st["armed"] = False
+gc.callbacks.append(cb)
+made = None
+for k in range(12):
+    for j in range(8):
+        st.update(k=k, j=j)
+        try:
+            raise KeyError("handled: 3.11 makes a C-raised error at once")
+        except KeyError:
+            try:
+                conn = sqlite3.connect(":memory:", factory=Sub)
+            except Exception:
+                conn = None
+        st["armed"] = False
+        gc.set_threshold(700)
+        try:
+            del sqlite3.ProgrammingError.__init__
+        except AttributeError:
+            pass
+        if ran:
+            made = conn
+            break
+    if made is not None:
+        break
+gc.callbacks.remove(cb)
+print("ran", len(ran))
+if made is not None:
+    attempt("attach", lambda: made.execute("ATTACH DATABASE 'elsewhere.db' AS x"))
+print("exists", os.path.exists("elsewhere.db"))
+"""
+    result = _run(child, tmp_path, attack, env=CORE_ENV[core])
+    # THEN the class's code never runs while the guard works (the collector is off there), no
+    # connection is left without its authorizer, and no database is attached
+    assert "ran 0" in result.lines, result.stdout + result.stderr
+    assert "exists False" in result.lines
+
+
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round35_a_gc_callback_during_the_hooks_frame_lookup_is_decided_as_any_code(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a gc callback run at every collection, which reads a file the profile does not
+    # allow when it finds itself called from inside the Python core's hook (where the hook
+    # fetches its caller's frame, and ignored every event while it did)
+    attack = """
+import gc, sqlite3
+got = []
+def cb(phase, info):
+    if got or phase != "start":
+        return
+    try:
+        caller = sys._getframe(1).f_code.co_name
+    except Exception:
+        return
+    if caller != "_hook":
+        return
+    try:
+        got.append(secret())
+    except Exception as exc:
+        got.append("refused")
+gc.set_threshold(1)
+gc.callbacks.append(cb)
+for i in range(200):
+    if got:
+        break
+    sqlite3.connect(":memory:")
+gc.callbacks.remove(cb)
+gc.set_threshold(700)
+print("read-inside", got)
+"""
+    result = _run(child, tmp_path, attack, env=CORE_ENV[core])
+    # THEN the callback never runs inside the hook's lookup (the collector is off there); and
+    # the secret is read nowhere
+    assert "read-inside []" in result.lines, result.stdout + result.stderr
+    assert "s3cr3t" not in result.stdout
