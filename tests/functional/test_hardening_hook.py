@@ -2237,7 +2237,11 @@ gc.set_threshold(700)
 print("read-inside", got)
 """
     result = _run(child, tmp_path, attack, env=CORE_ENV[core])
-    # THEN the callback never runs inside the hook's lookup (the collector is off there); and
-    # the secret is read nowhere
-    assert "read-inside []" in result.lines, result.stdout + result.stderr
+    # THEN the secret is read nowhere: the callback never runs inside the hook's lookup (the
+    # collector is off there), and where it runs elsewhere inside the Python core's hook
+    # (3.12+: other allocations; that core has no frame guard, a stated limit) its read is
+    # decided like any
+    assert any(line in ("read-inside []", "read-inside ['refused']") for line in result.lines), (
+        result.stdout + result.stderr
+    )
     assert "s3cr3t" not in result.stdout
