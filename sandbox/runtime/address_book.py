@@ -56,14 +56,17 @@ def remember(book: AddressBook, kind: str, host: Any, result: Any) -> None:
     """Record what a real resolver call answered (the hook calls this for ``sandbox.resolved``).
 
     The host is read exactly as the resolver got it (exact str/bytes only): a hostile object
-    that answers one name to the sandbox and another to the resolver is never remembered.
+    that answers one name to the sandbox and another to the resolver is never remembered. The
+    answer is the wrapper's immutable copy (tuples all the way down, made before any name of
+    the wrapper's frame held it): another thread that reached that frame cannot edit it while
+    this reads it.
     """
     name = norm_host(host)
     if name is None or name.startswith(UNDECODABLE) or norm_ip(name) is not None:
         return
     # (plain loops: inside the callback a comprehension or a generator is a guarded frame)
     addresses: list[str] = []
-    if kind == "getaddrinfo" and type(result) is list:
+    if kind == "getaddrinfo" and type(result) is tuple:
         for entry in result:
             if (
                 type(entry) is tuple
@@ -76,7 +79,7 @@ def remember(book: AddressBook, kind: str, host: Any, result: Any) -> None:
     elif kind == "gethostbyname" and type(result) is str:
         addresses.append(result)
     elif kind == "gethostbyname_ex" and type(result) is tuple and len(result) == 3:
-        if type(result[2]) is list:
+        if type(result[2]) is tuple:
             for address in result[2]:
                 if type(address) is str:
                     addresses.append(address)
@@ -134,10 +137,38 @@ def interpose() -> None:
         wrap(module, "gethostbyname_ex")
 
 
+def _freeze_ex(answer: Any, _tuple: Any = tuple) -> Any:
+    # gethostbyname_ex's (name, aliases, addresses), its lists as tuples. (Sealed below: no
+    # globals; its frame is reachable from no frame of the function's.)
+    name, aliases, addresses = answer
+    return (name, _tuple(aliases), _tuple(addresses))
+
+
+def _thaw_ex(frozen: Any, _list: Any = list) -> Any:
+    # What gethostbyname_ex returns: lists again (new ones: the caller's to change).
+    return (frozen[0], _list(frozen[1]), _list(frozen[2]))
+
+
+def _sealed(function: Callable[..., Any]) -> Callable[..., Any]:
+    return types.FunctionType(
+        function.__code__, {"__builtins__": {}}, function.__name__, function.__defaults__
+    )
+
+
+# Per resolver: how its answer is made immutable before the wrapper keeps it anywhere, and
+# made what the resolver returns again for the caller.
+_FREEZE: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "getaddrinfo": (tuple, list),  # a list of tuples of immutables
+    "gethostbyname": (str, str),  # a str (the real resolver's: exact; str() returns it)
+    "gethostbyname_ex": (_sealed(_freeze_ex), _sealed(_thaw_ex)),
+}
+
+
 def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
     # (C functions and types only: the sealed wrapper has no globals, no builtins.) One
     # immutable tuple in one cell: the hook compares every cell of every wrapper at each
     # answer (~900 instructions a cell), and a tuple cannot be changed in place.
+    freeze, thaw = _FREEZE.get(kind, (tuple, list))
     tools = (
         sys.audit,
         RESOLVED_EVENT,
@@ -147,6 +178,8 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
         str,
         type,
         (OSError, ValueError),
+        freeze,
+        thaw,
     )
 
     def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
@@ -155,7 +188,7 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
         # the function's would edit the answer in place), and the resolver is read once (the
         # one that answered is the one reported). The hook checks every cell of the wrappers
         # at that event against what it held at install.
-        audit, event, failure, pton, families, text, type_of, not_ip = tools
+        audit, event, failure, pton, families, text, type_of, not_ip, freeze, thaw = tools
         literal = False
         if type_of(host) is text:
             # An IP literal as given: the hook remembers nothing for it (remember() drops
@@ -169,14 +202,19 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
                 literal = True
                 break
         resolver = original
-        result = resolver(host, *args, **kwargs)
         if literal:
-            return result
+            return resolver(host, *args, **kwargs)
+        # The answer made immutable in the very expression that calls the resolver: no name of
+        # this frame ever holds the resolver's own list. Another thread can read this frame's
+        # locals with no audit event (from a frame it took here: an __index__ of an argument
+        # runs inside this call), and it edited that list in place while the hook read it
+        # (red team 36).
+        answer = freeze(resolver(host, *args, **kwargs))
         try:
-            audit(event, kind, host, result, resolver)
+            audit(event, kind, host, answer, resolver)
         except failure:
             pass  # remembering is best effort; the connect check fails closed
-        return result
+        return thaw(answer)
 
     return types.FunctionType(
         wrapper.__code__, {"__builtins__": {}}, kind, None, wrapper.__closure__

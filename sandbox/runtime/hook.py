@@ -125,6 +125,7 @@ INSTALL_TIME = frozenset(
         "_import_roots",
         "interpose",
         "_resolver_wrapper",
+        "_sealed",
         "_fork_exec_wrapper",
         "load_json",
         "glob_to_regex",

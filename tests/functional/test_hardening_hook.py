@@ -2245,3 +2245,36 @@ print("read-inside", got)
         result.stdout + result.stderr
     )
     assert "s3cr3t" not in result.stdout
+
+
+# Round 36: another thread edits the resolver's answer in place while the hook reads it.
+@pytest.mark.parametrize("core", sorted(CORE_ENV))
+def test_round36_no_local_of_the_resolver_wrapper_holds_an_answer_that_can_be_edited(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the wrapper's own frame, taken from an __index__ its argument parsing calls (a
+    # second thread reading that frame's locals -- no audit event -- could edit a list there
+    # while the hook remembers the name's addresses from it)
+    attack = """
+import _socket
+box = {}
+class Family:
+    def __index__(self):
+        box["frame"] = sys._getframe(1)
+        return socket.AF_INET
+answer = _socket.getaddrinfo("localhost", 8443, Family(), socket.SOCK_STREAM)
+frame = box["frame"]
+print("wrapper", frame.f_code.co_name)
+mutable = sorted(k for k, v in frame.f_locals.items() if type(v) in (list, dict, bytearray) and v)
+print("mutable-locals", mutable)
+print("answer-kept-as", type(frame.f_locals.get("answer")).__name__)
+print("caller-gets", type(answer).__name__, answer[0][4][0])
+"""
+    rules = {"network": [{"action": "connect", "target": "localhost:*", "phase": "any"}]}
+    result = _run(child, tmp_path, attack, rules=rules, env=CORE_ENV[core])
+    # THEN what the wrapper keeps is immutable (tuples all the way down), made in the very
+    # expression that called the resolver; the caller still gets a list of its own
+    assert "wrapper wrapper" in result.lines, result.stdout + result.stderr
+    assert "mutable-locals []" in result.lines
+    assert "answer-kept-as tuple" in result.lines
+    assert "caller-gets list 127.0.0.1" in result.lines
