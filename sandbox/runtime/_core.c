@@ -3628,7 +3628,7 @@ open_under_dev_null(PyObject *args)
  * source, seconds, thread ident) -- before anything reads the invocation's state. A full log (LOG_LIMIT)
  * sends the next end or start to the callback, which replays the log first. Any other start
  * or end (from other code: a forged one, refused there) goes to the callback as before. */
-#define INVOCATION_LOG_LIMIT 128
+#define INVOCATION_LOG_LIMIT 1024
 static int g_quiet_ends;              /* defer_quiet_ends() took effect */
 static int g_end_needed;              /* something was reported: the next end goes to Python */
 static int g_invocation_closed;       /* the last start or end the core saw allowed: an end */

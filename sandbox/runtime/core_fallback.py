@@ -774,7 +774,7 @@ _CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_f
 FORGET_QUEUE_SLOTS = 64
 _END_EVENT = "sandbox.invocation_end"  # (an end the hook may answer: see defer_quiet_ends)
 _START_EVENT = "sandbox.invocation"  # (so may the next start)
-INVOCATION_LOG_LIMIT = 128  # the native core's: a full log sends the next one to the callback
+INVOCATION_LOG_LIMIT = 1024  # the native core's: a full log sends the next one to the callback
 _PLAIN_SOURCE_TYPES = (str, int, float, bool)
 
 

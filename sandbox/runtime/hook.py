@@ -782,6 +782,9 @@ _TICKS = __import__("os").sysconf("SC_CLK_TCK")
 
 
 _new_instance = object.__new__
+# The invocations the history keeps besides init's (the latest: a thread is charged to the one
+# running when it started, and a thread older than these to the oldest kept).
+HISTORY_KEPT = 63
 
 
 def _boot_seconds() -> float:
@@ -1700,13 +1703,13 @@ def _control(
             reporter.end_invocation(current[0])  # init's findings have their own summary
         state["invocations"] += 1
         # (made without calling Invocation.__init__: inside the callback every Python call
-        # runs a guarded frame of its own, and the core's log replays ~64 starts at a time)
+        # runs a guarded frame of its own, and the core's log replays up to 512 starts at a time)
         inv = _new_instance(Invocation)
         inv.request_id, inv.who, inv.number = request_id, who, state["invocations"]
         current[0] = inv
         history.append((begun, inv))
-        if len(history) > 64:
-            del history[1:2]
+        if len(history) > HISTORY_KEPT + 1:
+            del history[1:2]  # (the first is init's)
         # The thread running the handler belongs to this invocation (the one that started it:
         # another thread replaying the core's log leaves it the invocation to take).
         if by == _get_ident():
@@ -1724,20 +1727,47 @@ def _control(
         # No callback ran while it filled, so every invocation after its first end reported
         # nothing: the first end writes what there is and clears the core's flag; a later one
         # only closes its invocation (end_of_invocation would find nothing to write -- a Python
-        # call inside the callback costs a frame of its own: ~50 of them per log).
+        # call inside the callback costs a frame of its own).
+        # First pass: the starts that take effect, and the ones anything holds once the log is
+        # replayed -- the last HISTORY_KEPT (history's), each thread's last (its origin), one
+        # before the first end (which closes it). Every other start only counts: its
+        # invocation would be made, replaced and dropped within this loop (a log holds up to 512).
+        active = state["active"]
+        starts: list[int] = []
+        first_end = -1
+        for position, item in enumerate(log):
+            if item is None:
+                active = False
+                if first_end < 0:
+                    first_end = position
+            elif not active and type(item) is tuple and len(item) == 4:
+                starts.append(position)
+                active = True
+        if recorder is not None:
+            made = set(starts)  # (learn: the recorder counts each; its ends are never deferred)
+        else:
+            made = set(starts[-HISTORY_KEPT:])
+            made.update({log[position][3]: position for position in starts}.values())
+            made.update(position for position in starts if position < first_end)
+            if state["invocations"] == 0 and starts:
+                made.add(starts[0])  # (it closes init's summary)
+        taking = set(starts)
         closed = False
-        for item in log:
+        for position, item in enumerate(log):
             if item is None:
                 if closed:
                     state["active"] = False
                 else:
                     end_of_invocation()
                     closed = True
-            elif not state["active"] and type(item) is tuple and len(item) == 4:
+            elif position in made:
                 # (the source is the core's own copy, logged only when it was plain already:
                 # exact str keys, None/str/int/float/bool values -- what _plain_who keeps)
                 who = item[1] if type(item[1]) is dict else {}
                 start_invocation(item[0] if type(item[0]) is str else None, who, item[2], item[3])
+            elif position in taking:
+                state["active"] = True  # (never the first: a first start is made)
+                state["invocations"] += 1
 
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):

@@ -2931,7 +2931,7 @@ def test_the_start_after_a_quiet_end_is_logged_with_a_copy_of_its_source(
     start(None, {})
     sys.audit("zz.take")
     out["ident"] = threading.get_ident()
-    for i in range(70):
+    for i in range(520):
         end(); start("bulk" + str(i), {})
     out["bulk"] = out["calls"][4:]
     sys.audit("zz.take")
@@ -2964,11 +2964,11 @@ def test_the_start_after_a_quiet_end_is_logged_with_a_copy_of_its_source(
     ]
     # AND after an end the callback saw allowed nothing, the next start is logged again
     assert taken[2:] == [None, None, [None, {}, taken[4][2], result["ident"]]]
-    # AND the log holds at most 128 between two takes: the ends and starts after that go to
-    # the callback (which takes the log first, in the hook)
-    assert len(result["taken"][1]) == 128
+    # AND the log holds at most 1,024 between two takes (512 quiet invocations): the ends and
+    # starts after that go to the callback (which takes the log first, in the hook)
+    assert len(result["taken"][1]) == 1024
     past_the_log = []
-    for i in range(64, 70):
+    for i in range(512, 520):
         past_the_log += ["sandbox.invocation_end ", f"sandbox.invocation bulk{i}"]
     assert result["bulk"] == past_the_log
 

@@ -242,9 +242,9 @@ def test_findings_name_the_invocation_whose_start_the_core_logged(
 def test_runs_of_quiet_invocations_longer_than_the_cores_log_keep_their_count_and_sources(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN enforce, either core, a refused access in the first invocation, then 199 quiet
+    # GIVEN enforce, either core, a refused access in the first invocation, then 1,199 quiet
     # ones (the core logs their ends and starts for the callback, which replays them in
-    # batches: more than its log holds), and a refused access in invocation 150
+    # batches: more than its log holds), and refused accesses in invocations 150 and 1100
     _profile(tmp_path)
     result = child(
         """
@@ -257,9 +257,9 @@ def test_runs_of_quiet_invocations_longer_than_the_cores_log_keep_their_count_an
                 open(name).read()
             except (PermissionError, FileNotFoundError):
                 pass
-        for number in range(1, 201):
+        for number in range(1, 1201):
             hook.begin_invocation(f"req-{number}", {"source_ip": f"192.0.2.{number % 250}"})
-            if number in (1, 150):
+            if number in (1, 150, 1100):
                 refused(f"in-req-{number}.txt")
                 refused(f"in-req-{number}.txt")
             hook.end_invocation()
@@ -271,12 +271,14 @@ def test_runs_of_quiet_invocations_longer_than_the_cores_log_keep_their_count_an
     files = {f["target"].rsplit("/", 1)[-1]: f for f in result.findings if f["category"] == "files"}
     assert files["in-req-150.txt"]["request_id"] == "req-150", result.stdout[-2000:]
     assert files["in-req-150.txt"]["who"] == {"source_ip": "192.0.2.150"}
+    assert files["in-req-1100.txt"]["request_id"] == "req-1100"
+    assert files["in-req-1100.txt"]["who"] == {"source_ip": "192.0.2.100"}
     assert files["in-req-1.txt"]["request_id"] == "req-1"
-    # AND only those two invocations wrote a summary, each at its own end
+    # AND only those three invocations wrote a summary, each at its own end
     summaries = result.of_type("sandbox.finding.summary")
-    assert [s["request_id"] for s in summaries] == ["req-1", "req-150"]
+    assert [s["request_id"] for s in summaries] == ["req-1", "req-150", "req-1100"]
     # AND every start was counted
-    assert result.lines[-1] == "status 200"
+    assert result.lines[-1] == "status 1200"
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
