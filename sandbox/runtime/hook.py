@@ -785,6 +785,7 @@ _new_instance = object.__new__
 # The invocations the history keeps besides init's (the latest: a thread is charged to the one
 # running when it started, and a thread older than these to the oldest kept).
 HISTORY_KEPT = 63
+_fourth = _itemgetter(3)  # (a logged start's thread)
 
 
 def _boot_seconds() -> float:
@@ -1723,51 +1724,53 @@ def _control(
 
     def replay_invocations(log: tuple[Any, ...]) -> None:
         # The core's log, in order: None for an end it answered, (request id, source, start
-        # seconds, thread) for a start. It logs a start only after an end, so none is nested.
-        # No callback ran while it filled, so every invocation after its first end reported
-        # nothing: the first end writes what there is and clears the core's flag; a later one
-        # only closes its invocation (end_of_invocation would find nothing to write -- a Python
-        # call inside the callback costs a frame of its own).
-        # First pass: the starts that take effect, and the ones anything holds once the log is
-        # replayed -- the last HISTORY_KEPT (history's), each thread's last (its origin), one
-        # before the first end (which closes it). Every other start only counts: its
-        # invocation would be made, replaced and dropped within this loop (a log holds up to 512).
-        active = state["active"]
-        starts: list[int] = []
-        first_end = -1
-        for position, item in enumerate(log):
-            if item is None:
-                active = False
-                if first_end < 0:
-                    first_end = position
-            elif not active and type(item) is tuple and len(item) == 4:
-                starts.append(position)
-                active = True
-        if recorder is not None:
-            made = set(starts)  # (learn: the recorder counts each; its ends are never deferred)
-        else:
-            made = set(starts[-HISTORY_KEPT:])
-            made.update({log[position][3]: position for position in starts}.values())
-            made.update(position for position in starts if position < first_end)
-            if state["invocations"] == 0 and starts:
-                made.add(starts[0])  # (it closes init's summary)
-        taking = set(starts)
-        closed = False
-        for position, item in enumerate(log):
-            if item is None:
-                if closed:
-                    state["active"] = False
-                else:
-                    end_of_invocation()
-                    closed = True
-            elif position in made:
-                # (the source is the core's own copy, logged only when it was plain already:
-                # exact str keys, None/str/int/float/bool values -- what _plain_who keeps)
-                who = item[1] if type(item[1]) is dict else {}
-                start_invocation(item[0] if type(item[0]) is str else None, who, item[2], item[3])
-            elif position in taking:
-                state["active"] = True  # (never the first: a first start is made)
-                state["invocations"] += 1
+        # seconds, thread) for a start. The core logs a start only after an end (so none is
+        # nested, and at most one start -- the first item -- comes before the first end), and
+        # nothing else: no callback ran while it filled. So every invocation after the log's
+        # first end reported nothing: that end writes what there is and clears the core's
+        # flag; a later one only closes its invocation.
+        # Inside the callback each Python step costs (a log holds up to 512 invocations), so
+        # the passes over the log run in C (filter, map, zip); an Invocation is made only for
+        # the starts something holds once the log is replayed: the last HISTORY_KEPT
+        # (history's), each thread's last (its origin), the very first one (it closes init's
+        # summary) and one before the first end (which closes it). Every other start only
+        # counts: its invocation would be made, replaced and dropped within this replay.
+        if not log:
+            return
+        starts = [*filter(None, log)]  # (an end is None; a start, a non-empty tuple)
+        lead = log[0] is not None  # a start before the first end
+        if lead and not state["active"]:
+            take_logged_start(starts[0])
+        if len(starts) < len(log):
+            end_of_invocation()
+        rest = len(starts)
+        first = 1 if lead else 0
+        if rest > first:
+            if recorder is not None:
+                made = set(range(first, rest))  # (learn: the recorder counts each start)
+            else:
+                made = set(range(max(first, rest - HISTORY_KEPT), rest))
+                # each thread's last start (a dict made in C: the last position per thread)
+                made.update(dict(zip(map(_fourth, starts), range(rest))).values())
+                if state["invocations"] == 0:
+                    made.add(first)
+            counted = first
+            for position in sorted(made):
+                if position < first:
+                    continue
+                state["invocations"] += position - counted  # (the starts skipped: counted only)
+                state["active"] = False  # (an end came before each: see above)
+                take_logged_start(starts[position])
+                counted = position + 1
+            state["invocations"] += rest - counted
+        state["active"] = log[-1] is not None
+
+    def take_logged_start(item: tuple[Any, ...]) -> None:
+        # (the source is the core's own copy, logged only when it was plain already: exact
+        # str keys, None/str/int/float/bool values -- what _plain_who keeps)
+        if type(item) is tuple and len(item) == 4:
+            who = item[1] if type(item[1]) is dict else {}
+            start_invocation(item[0] if type(item[0]) is str else None, who, item[2], item[3])
 
     def on_invocation_end(args: tuple[Any, ...], caller: Any) -> Any:
         if not trusted(caller):
