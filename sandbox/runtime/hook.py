@@ -1751,7 +1751,7 @@ def _control(
             else:
                 made = set(range(max(first, rest - HISTORY_KEPT), rest))
                 # each thread's last start (a dict made in C: the last position per thread)
-                made.update(dict(zip(map(_fourth, starts), range(rest))).values())
+                made.update(dict(zip(map(_fourth, starts), range(rest), strict=True)).values())
                 if state["invocations"] == 0:
                     made.add(first)
             counted = first
