@@ -502,6 +502,15 @@ ascii_of(PyObject *s, const char **units, Py_ssize_t *len)
     return 1;
 }
 
+/* The index of the last "/" of path[1..n-1] (n >= 1), or 0: the folder part's length of an
+ * absolute name (its leading "/" alone counts as none). */
+static inline size_t
+last_slash(const char *path, size_t n)
+{
+    const char *slash = n > 1 ? memrchr(path + 1, '/', n - 1) : NULL;
+    return slash != NULL ? (size_t)(slash - path) : 0;
+}
+
 /* The key of an `open` event's arguments, or 0 when they are not the plain kind this table
  * holds (no method of any argument is called: exact types only). */
 static int
@@ -751,10 +760,8 @@ plain_parent_open(const char *path, size_t cut)
 static int
 plain_lstat(const char *path, size_t n, struct stat *st, struct stat *dir)
 {
-    size_t cut = n;
-    while (cut > 0 && path[cut - 1] != '/') {
-        cut--;
-    }
+    const char *slash = memrchr(path, '/', n);
+    size_t cut = slash != NULL ? (size_t)(slash - path) + 1 : 0; /* (just after the last "/") */
     if (cut == 0 || cut == n || (n - cut == 1 && path[cut] == '.') ||
         (n - cut == 2 && path[cut] == '.' && path[cut + 1] == '.')) {
         return -1;
@@ -831,10 +838,7 @@ pattern_folder(open_key *dir_key, int phase)
     if (g_pattern_count == 0 || len < 2 || len > OPEN_PATH_MAX || other_in_flight()) {
         return NULL; /* (another thread's change in flight: nothing taken that would be kept) */
     }
-    size_t cut = len - 1;
-    while (cut > 0 && dir_key->path[cut] != '/') {
-        cut--;
-    }
+    size_t cut = last_slash(dir_key->path, len);
     const pattern_verdict *p =
         pattern_find(cut > 0 ? dir_key->path : "/", cut > 0 ? cut : 1, dir_key->path + cut + 1,
                      len - cut - 1, (int)dir_key->flags, 1, phase);
@@ -1038,6 +1042,8 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
 /* The slots in use, so that a clear (at every audited path change) costs the entries held,
  * not the table's size. */
 static uint32_t g_open_used[OPEN_CACHE_LIMIT];
+/* Each slot in use: where it stands in g_open_used (open_delete_at). */
+static uint32_t g_open_where[OPEN_CACHE_SLOTS];
 
 /* Audited changes of names so far (each forget and clear of the open table counts one): a
  * resolution that saw the count change while it walked keeps nothing (changes()). */
@@ -1134,58 +1140,66 @@ open_slot_below(const open_slot *slot, const char *name, size_t n)
     return (size_t)slot->len == n || slot->path[n] == '/';
 }
 
+/* Take the entry in slot `i` out of the table: its place in the list of slots in use goes to
+ * the list's last, and the entries after it in its probe run move back (backward-shift
+ * deletion: linear probing without tombstones stays exact, every entry reachable from its
+ * home slot with no empty slot on the way). O(the run), not O(the table). */
+static void
+open_delete_at(size_t i)
+{
+    size_t mask = OPEN_CACHE_SLOTS - 1;
+    open_slot *gone = &g_open[i];
+    if (gone->mode_none == DIR_VERDICT) {
+        g_dir_count--;
+    }
+    PyMem_RawFree(gone->path);
+    gone->path = NULL;
+    uint32_t at = g_open_where[i];
+    uint32_t last = g_open_used[--g_open_count];
+    g_open_used[at] = last;
+    g_open_where[last] = at;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        open_slot *next = &g_open[j];
+        if (next->path == NULL) {
+            return;
+        }
+        size_t home = (size_t)next->hash & mask;
+        /* It stays when its home lies cyclically in (i, j]: the empty slot i is not on the way
+         * from its home to it. */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j)) {
+            continue;
+        }
+        g_open[i] = *next;
+        g_open_where[i] = g_open_where[j];
+        g_open_used[g_open_where[i]] = (uint32_t)i;
+        next->path = NULL;
+        i = j;
+    }
+}
+
 /* Drop the entries for `name` and every name below it: the sandbox's path-changing events
  * call this for each name they change. The table keeps only names reached with no link on the
- * way, whose answers depend on the name and its ancestors only. Linear probing has no
- * tombstones, so the survivors are put back into an emptied table. */
+ * way, whose answers depend on the name and its ancestors only. */
 static void
 open_forget(const char *name, size_t n)
 {
-    size_t i;
     g_changes++;
     in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
     dirs_seen_forget(name, n);
-    for (i = 0; i < g_open_count; i++) {
-        if (open_slot_below(&g_open[g_open_used[i]], name, n)) {
-            break;
-        }
-    }
-    if (i == g_open_count) {
-        return; /* nothing there (the common case): no work */
-    }
-    open_slot *saved = PyMem_RawMalloc(sizeof(open_slot) * g_open_count);
-    if (saved == NULL) {
-        open_clear_all(); /* forgetting more is always safe */
-        return;
-    }
-    size_t kept = 0;
-    for (i = 0; i < g_open_count; i++) {
-        open_slot *slot = &g_open[g_open_used[i]];
-        if (open_slot_below(slot, name, n)) {
-            PyMem_RawFree(slot->path);
+    size_t i = 0;
+    while (i < g_open_count) {
+        size_t slot = g_open_used[i];
+        if (open_slot_below(&g_open[slot], name, n)) {
+            open_delete_at(slot); /* (the list's last now stands at i: looked at next) */
         }
         else {
-            saved[kept++] = *slot;
+            i++;
         }
-        slot->path = NULL;
     }
-    g_open_count = 0;
-    g_dir_count = 0;
-    size_t mask = OPEN_CACHE_SLOTS - 1;
-    for (i = 0; i < kept; i++) {
-        if (saved[i].mode_none == DIR_VERDICT) {
-            g_dir_count++;
-        }
-        size_t j = (size_t)saved[i].hash & mask;
-        while (g_open[j].path != NULL) {
-            j = (j + 1) & mask;
-        }
-        g_open[j] = saved[i];
-        g_open_used[g_open_count++] = (uint32_t)j;
-    }
-    PyMem_RawFree(saved);
 }
 
 /* Whether the name still leads where the entry's decision was made (one stat; two when the
@@ -1291,10 +1305,7 @@ dir_verdict_allows(const open_key *key, int phase)
             break;
         }
     }
-    Py_ssize_t cut = key->len - 1;
-    while (cut > 0 && key->path[cut] != '/') {
-        cut--;
-    }
+    Py_ssize_t cut = (Py_ssize_t)last_slash(key->path, (size_t)key->len);
     const char *leaf = key->path + cut + 1;
     Py_ssize_t leaf_len = key->len - cut - 1;
     if (leaf_len == 0 || (leaf_len == 1 && leaf[0] == '.') ||
@@ -1499,30 +1510,26 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
     if (n < 2 || place[0] != '/' || place[n - 1] == '/') {
         return 0;
     }
-    size_t start = 1;
-    for (size_t i = 1; i <= n; i++) {
-        if (i < n && place[i] != '/') {
-            continue;
-        }
-        size_t part = i - start;
+    /* (slash to slash with memchr: names here are ~60 characters, ~10 components) */
+    size_t start = 1, cut = 0;
+    for (;;) {
+        const char *slash = memchr(place + start, '/', n - start);
+        size_t end = slash != NULL ? (size_t)(slash - place) : n;
+        size_t part = end - start;
         if (part == 0 ||
             (place[start] == '.' && (part == 1 || (part == 2 && place[start + 1] == '.')))) {
             return 0;
         }
-        start = i + 1;
-    }
-    size_t cut = n - 1;
-    while (cut > 0 && place[cut] != '/') {
-        cut--;
+        if (end == n) {
+            break; /* (the last name: not empty, as place[n - 1] is no "/") */
+        }
+        cut = end;
+        start = end + 1;
     }
     /* A module file's name (by its last extension): the callback decides those. */
-    const char *dot = NULL;
-    for (size_t i = n - 1; i > cut && dot == NULL; i--) {
-        if (place[i] == '.') {
-            dot = place + i;
-        }
-    }
-    if (dot != NULL) {
+    const char *dot = memrchr(place + cut + 1, '.', n - cut - 1);
+    /* (the longest: ".pyc", ".pyi", ".pth", ".zip"; each begins ".p", ".s" or ".z") */
+    if (dot != NULL && place + n - dot <= 4 && (dot[1] == 'p' || dot[1] == 's' || dot[1] == 'z')) {
         for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
             if (strcmp(dot, module_suffixes[i]) == 0) {
                 return 0;
@@ -1707,10 +1714,7 @@ list_answered(PyObject *args, int phase)
         ends_with(place, (Py_ssize_t)n, "/..")) {
         return 0; /* (" (deleted)" ends a removed folder's name: no pattern has that folder) */
     }
-    size_t cut = n - 1;
-    while (cut > 0 && place[cut] != '/') {
-        cut--;
-    }
+    size_t cut = last_slash(place, n);
     if (pattern_for_name(place, cut, n, ACTION_LIST, phase) == NULL) {
         return 0;
     }
@@ -1734,12 +1738,19 @@ names_answered(const char *event, PyObject *args, int phase)
         return 0;
     }
     Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    if (strcmp(event, "os.listdir") == 0 || strcmp(event, "os.scandir") == 0) {
+    /* (by the first two characters first: every event the core did not answer comes here) */
+    const char c0 = event[0], c1 = c0 ? event[1] : '\0';
+    if (c0 == 'o' && c1 == 's' &&
+        (strcmp(event, "os.listdir") == 0 || strcmp(event, "os.scandir") == 0)) {
         return list_answered(args, phase);
     }
-    if (strcmp(event, "tempfile.mkstemp") == 0 || strcmp(event, "tempfile.mkdtemp") == 0 ||
-        strcmp(event, "sqlite3.connect") == 0) {
+    if ((c0 == 't' && c1 == 'e' &&
+         (strcmp(event, "tempfile.mkstemp") == 0 || strcmp(event, "tempfile.mkdtemp") == 0)) ||
+        (c0 == 's' && c1 == 'q' && strcmp(event, "sqlite3.connect") == 0)) {
         return nargs == 1 && name_opens(PyTuple_GET_ITEM(args, 0), 1, phase);
+    }
+    if (c0 != 's' || c1 != 'h') {
+        return 0; /* (the rest are "shutil...") */
     }
     if (strcmp(event, "shutil.rmtree") == 0) {
         /* (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback */
@@ -4172,7 +4183,7 @@ core_hook(const char *event, PyObject *args, void *userdata)
         t_core_sets_profile = 0; /* the core's own (sqlite_pending): once */
         return 0;
     }
-    if (g_sqlite_sealed && t_depth == 0 && event[0] == 's' &&
+    if (g_sqlite_sealed && t_depth == 0 && event[0] == 's' && event[1] == 'q' &&
         strcmp(event, "sqlite3.connect/handle") == 0) {
         int answered = sqlite_handle_answered(args);
         if (answered != 0) {
@@ -4180,24 +4191,25 @@ core_hook(const char *event, PyObject *args, void *userdata)
         }
     }
     if (g_sqlite_sealed && t_sqlite != NULL && t_depth == 0 && event[0] == 's' &&
-        strcmp(event, "sandbox.sqlite_flush") == 0 && sqlite_flush_from_trampoline()) {
+        event[1] == 'a' && strcmp(event, "sandbox.sqlite_flush") == 0 && sqlite_flush_from_trampoline()) {
         return sqlite_flush_event();
     }
-    if (event[0] == 'o' && strcmp(event, "open") == 0 && open_under_dev_null(args)) {
+    /* (told once: the commonest event, and the first test of every other "o..." one) */
+    const int is_open = event[0] == 'o' && event[1] == 'p' && strcmp(event, "open") == 0;
+    if (is_open && open_under_dev_null(args)) {
         return 0; /* no such name can be opened: /dev/null is no folder (ENOTDIR) */
     }
-    if (event[0] == 'o' && strcmp(event, "open") == 0 && open_wraps_descriptor(args)) {
+    if (is_open && open_wraps_descriptor(args)) {
         return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
     }
-    if (event[0] == 'o' && g_module_prefix_count > 0 && !invoke_now() &&
-        strcmp(event, "open") == 0 && init_module_read(args)) {
+    if (is_open && g_module_prefix_count > 0 && !invoke_now() && init_module_read(args)) {
         return 0; /* the callback's answer: the import system reading a module file at init */
     }
-    if (event[0] == 'o' && g_module_prefix_count > 0 && !invoke_now() &&
+    if (event[0] == 'o' && event[1] == 's' && g_module_prefix_count > 0 && !invoke_now() &&
         strcmp(event, "os.listdir") == 0 && init_module_list(args)) {
         return 0; /* the callback's answer: the import system listing a module folder at init */
     }
-    if (event[0] == 'o' && strcmp(event, "open") == 0 && (g_open_count > 0 || g_pattern_count > 0)) {
+    if (is_open && (g_open_count > 0 || g_pattern_count > 0)) {
         open_key key;
         if (open_key_of(args, &key)) {
             int found;
@@ -4219,7 +4231,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
         exec_answered(args, invoke_now())) {
         return 0; /* allowed before with these arguments, the program the file judged then */
     }
-    if (event[0] == 's' && g_popen_count > 0 && strcmp(event, "subprocess.Popen") == 0 &&
+    if (event[0] == 's' && event[1] == 'u' && g_popen_count > 0 &&
+        strcmp(event, "subprocess.Popen") == 0 &&
         popen_answered(args, invoke_now())) {
         return 0; /* allowed before: the same arguments and code, everything it read as then */
     }
@@ -4227,14 +4240,16 @@ core_hook(const char *event, PyObject *args, void *userdata)
         setattr_unprotected(args)) {
         return 0; /* the callback's answer: not a name it guards */
     }
-    if (event[0] == 's' && strcmp(event, "socket.getaddrinfo") == 0 && lookup_of_literal(args)) {
+    if (event[0] == 's' && event[1] == 'o' && strcmp(event, "socket.getaddrinfo") == 0 &&
+        lookup_of_literal(args)) {
         return 0; /* the callback's answer: a literal or passive lookup sends no query */
     }
-    if (event[0] == 's' && g_net_count > 0 && g_aws_code != NULL &&
+    if (event[0] == 's' && event[1] == 'a' && g_net_count > 0 && g_aws_code != NULL &&
         strcmp(event, "sandbox.aws") == 0 && net_answered(NET_AWS, args, invoke_now())) {
         return 0; /* the same AWS call allowed before, from the botocore interposer */
     }
-    if (event[0] == 's' && g_net_count > 0 && strcmp(event, "socket.getaddrinfo") == 0 &&
+    if (event[0] == 's' && event[1] == 'o' && g_net_count > 0 &&
+        strcmp(event, "socket.getaddrinfo") == 0 &&
         net_answered(NET_RESOLVE, args, invoke_now())) {
         return 0; /* a lookup of a name allowed before, as the decoder reads it */
     }
@@ -4666,6 +4681,7 @@ open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
         slot->mode_none = key->mode_none;
         slot->flags = key->flags;
         slot->phase = phase;
+        g_open_where[j] = (uint32_t)g_open_count;
         g_open_used[g_open_count++] = (uint32_t)j;
         if (key->mode_none == DIR_VERDICT) {
             g_dir_count++;
