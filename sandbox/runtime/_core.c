@@ -659,6 +659,9 @@ glob_name_matches(const char *g, size_t gn, const char *s, size_t n)
             si++;
         }
         else if (gi < gn && g[gi] == '*') {
+            if (gi + 1 == gn) {
+                return 1; /* a last "*" takes the rest, whatever it is ("job-*": a uuid's 36) */
+            }
             star = gi++;
             mark = si;
         }
@@ -826,6 +829,8 @@ pattern_for_name(const char *place, size_t cut, size_t n, int action, int phase)
 
 static int open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
                          unsigned long long ino);
+static int open_remember_hashed(const open_key *key, int phase, uint64_t h, int kind,
+                                unsigned long long dev, unsigned long long ino);
 static int other_in_flight(void);
 
 /* The directory verdict a depth-1 pattern gives the folder of `dir_key` (its action in
@@ -1285,6 +1290,28 @@ ends_with(const char *s, Py_ssize_t n, const char *suffix)
     return (size_t)n >= m && memcmp(s + n - (Py_ssize_t)m, suffix, m) == 0;
 }
 
+/* Whether a name ends as a module file's does: ".py", ".pyc", ".pyi", ".so", ".pth", ".zip".
+ * Each holds one ".", its first character, so a name ends with one exactly when the text
+ * from its last "." is one (one memrchr; no strlen or compare for most names). */
+static int
+module_file_name(const char *path, size_t n)
+{
+    const char *dot = memrchr(path, '.', n);
+    if (dot == NULL) {
+        return 0;
+    }
+    size_t m = (size_t)(path + n - dot);
+    switch (m) {
+    case 3:
+        return (dot[1] == 'p' && dot[2] == 'y') || (dot[1] == 's' && dot[2] == 'o');
+    case 4:
+        return memcmp(dot, ".pyc", 4) == 0 || memcmp(dot, ".pyi", 4) == 0 ||
+               memcmp(dot, ".pth", 4) == 0 || memcmp(dot, ".zip", 4) == 0;
+    default:
+        return 0;
+    }
+}
+
 /* A miss of the open table, answered by a directory verdict: the callback said every name
  * directly in this directory may be opened so (read or write) in this phase -- a rule covers
  * them all, the ceiling none (see Policy.children_allowed) -- and the directory is one the
@@ -1295,16 +1322,9 @@ ends_with(const char *s, Py_ssize_t n, const char *suffix)
  * callback allowed (identity from the same lstat). */
 
 static int
-dir_verdict_allows(const open_key *key, int phase)
+dir_verdict_allows(const open_key *key, int phase, uint64_t key_hash)
 {
-    static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
-    int module_file = 0;
-    for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
-        if (ends_with(key->path, key->len, module_suffixes[i])) {
-            module_file = 1;
-            break;
-        }
-    }
+    int module_file = module_file_name(key->path, (size_t)key->len);
     Py_ssize_t cut = (Py_ssize_t)last_slash(key->path, (size_t)key->len);
     const char *leaf = key->path + cut + 1;
     Py_ssize_t leaf_len = key->len - cut - 1;
@@ -1411,7 +1431,8 @@ dir_verdict_allows(const open_key *key, int phase)
          * made later with no audit event -- os.mkfifo, os.mknod -- as something else; nor is
          * anything while another thread's change is in flight: its lstats may have seen a
          * name halfway through that change) */
-        (void)open_remember(key, phase, kind, dev, ino); /* out of memory: not kept, still allowed */
+        /* (out of memory: not kept, still allowed) */
+        (void)open_remember_hashed(key, phase, key_hash, kind, dev, ino);
     }
     return 1;
 }
@@ -1464,7 +1485,6 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
              size_t *cut_out, int *dir_fd_out,
              struct stat *held)
 {
-    static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
     const char *name;
     Py_ssize_t len;
     int plain = PyLong_CheckExact(dir_fd_obj) ? ascii_of(path, &name, &len) : 0;
@@ -1526,15 +1546,8 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
         cut = end;
         start = end + 1;
     }
-    /* A module file's name (by its last extension): the callback decides those. */
-    const char *dot = memrchr(place + cut + 1, '.', n - cut - 1);
-    /* (the longest: ".pyc", ".pyi", ".pth", ".zip"; each begins ".p", ".s" or ".z") */
-    if (dot != NULL && place + n - dot <= 4 && (dot[1] == 'p' || dot[1] == 's' || dot[1] == 'z')) {
-        for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
-            if (strcmp(dot, module_suffixes[i]) == 0) {
-                return 0;
-            }
-        }
+    if (module_file_name(place, n)) {
+        return 0; /* a module file's name: the callback decides those */
     }
     *place_len = n;
     *cut_out = cut;
@@ -1597,7 +1610,8 @@ change_answered(const char *event, PyObject *args, int phase)
     size_t first_len, second_len, first_cut, second_cut;
     int first_fd, second_fd;
     struct stat first_held, second_held;
-    if (strcmp(event, "os.rename") == 0) {
+    /* (event is "os." and more: core_hook checked) */
+    if (event[3] == 'r' && strcmp(event, "os.rename") == 0) {
         if (nargs != 4 ||
             !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 2), first, &first_len,
                           &first_cut, &first_fd, &first_held) ||
@@ -1614,10 +1628,10 @@ change_answered(const char *event, PyObject *args, int phase)
         return 1;
     }
     Py_ssize_t dir_fd_index;
-    if (strcmp(event, "os.remove") == 0 || strcmp(event, "os.rmdir") == 0) {
+    if (event[3] == 'r' && (strcmp(event, "os.remove") == 0 || strcmp(event, "os.rmdir") == 0)) {
         dir_fd_index = 1;
     }
-    else if (strcmp(event, "os.mkdir") == 0) {
+    else if (event[3] == 'm' && strcmp(event, "os.mkdir") == 0) {
         dir_fd_index = 2;
     }
     else {
@@ -1658,11 +1672,12 @@ name_opens(PyObject *name, int writes, int phase)
     key.mode_none = 1;
     key.flags = writes ? (O_WRONLY | O_CREAT) : O_RDONLY;
     int found;
-    size_t j = open_find(&key, phase, open_hash(&key, phase), &found);
+    uint64_t h = open_hash(&key, phase);
+    size_t j = open_find(&key, phase, h, &found);
     if (found && open_still_valid(&g_open[j])) {
         return 1;
     }
-    return dir_verdict_allows(&key, phase);
+    return dir_verdict_allows(&key, phase, h);
 }
 
 /* A listing (os.listdir, os.scandir) of a folder a depth-0 list pattern covers: an absolute
@@ -2631,7 +2646,6 @@ import_system_at_root(const char *path, size_t n, int itself)
 static int
 init_module_read(PyObject *args)
 {
-    static const char *module_suffixes[] = {".py", ".pyc", ".pyi", ".so", ".pth", ".zip"};
     if (g_module_prefix_count == 0 || g_loaded_count >= LOADED_LIMIT) {
         return 0;
     }
@@ -2644,14 +2658,8 @@ init_module_read(PyObject *args)
     if (!reads || writes) {
         return 0;
     }
-    int module_file = 0;
-    for (size_t i = 0; i < sizeof(module_suffixes) / sizeof(module_suffixes[0]); i++) {
-        if (ends_with(key.path, key.len, module_suffixes[i])) {
-            module_file = 1;
-            break;
-        }
-    }
-    if (!module_file || strstr(key.path, "/../") != NULL || strstr(key.path, "/./") != NULL) {
+    if (!module_file_name(key.path, (size_t)key.len) || strstr(key.path, "/../") != NULL ||
+        strstr(key.path, "/./") != NULL) {
         return 0;
     }
     if (!import_system_at_root(key.path, (size_t)key.len, 0)) {
@@ -3734,14 +3742,22 @@ quiet_start_answered(PyObject *args)
         Py_DECREF(source);
         return 0;
     }
-    PyObject *item = Py_BuildValue("(OOdk)", request_id, source,
-                                   (double)now.tv_sec + (double)now.tv_nsec / 1e9,
-                                   PyThread_get_thread_ident());
-    Py_DECREF(source);
+    /* (request id, source, seconds, thread), built directly: Py_BuildValue's format parsing
+     * cost about as much as the rest of a logged start */
+    PyObject *seconds = PyFloat_FromDouble((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+    PyObject *thread = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    PyObject *item = seconds != NULL && thread != NULL ? PyTuple_New(4) : NULL;
     if (item == NULL) {
+        Py_XDECREF(seconds);
+        Py_XDECREF(thread);
+        Py_DECREF(source);
         PyErr_Clear();
         return 0;
     }
+    PyTuple_SET_ITEM(item, 0, Py_NewRef(request_id));
+    PyTuple_SET_ITEM(item, 1, source); /* (its reference, handed on) */
+    PyTuple_SET_ITEM(item, 2, seconds);
+    PyTuple_SET_ITEM(item, 3, thread);
     int logged = invocation_log_append(item);
     Py_DECREF(item);
     if (logged) {
@@ -4214,11 +4230,12 @@ core_hook(const char *event, PyObject *args, void *userdata)
         if (open_key_of(args, &key)) {
             int found;
             int phase = invoke_now();
-            size_t j = open_find(&key, phase, open_hash(&key, phase), &found);
+            uint64_t h = open_hash(&key, phase);
+            size_t j = open_find(&key, phase, h, &found);
             if (found && open_still_valid(&g_open[j])) {
                 return 0; /* allowed before, and the name still leads to the same file */
             }
-            if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase)) {
+            if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase, h)) {
                 return 0; /* a new name in a directory whose every name is allowed */
             }
         }
@@ -4653,13 +4670,13 @@ identity_of(PyObject *identity, const char *what, int *kind, long long *dev, lon
     return 0;
 }
 
-/* Keep (or refresh) the entry for `key` in `phase`. -1 on memory exhaustion. */
+/* Keep (or refresh) the entry for `key` in `phase`, whose open_hash is `h`. -1 on memory
+ * exhaustion. */
 static int
-open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
-              unsigned long long ino)
+open_remember_hashed(const open_key *key, int phase, uint64_t h, int kind,
+                     unsigned long long dev, unsigned long long ino)
 {
     int found;
-    uint64_t h = open_hash(key, phase);
     size_t j = open_find(key, phase, h, &found);
     if (!found && g_open_count >= OPEN_CACHE_LIMIT) {
         open_clear_all();
@@ -4691,6 +4708,14 @@ open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
     slot->dev = dev;
     slot->ino = ino;
     return 0;
+}
+
+/* Keep (or refresh) the entry for `key` in `phase`. -1 on memory exhaustion. */
+static int
+open_remember(const open_key *key, int phase, int kind, unsigned long long dev,
+              unsigned long long ino)
+{
+    return open_remember_hashed(key, phase, open_hash(key, phase), kind, dev, ino);
 }
 
 static PyObject *
@@ -7762,10 +7787,13 @@ take_init_refusal(void)
         PyObject *message = raised_message(value);
         answer = 0;
         if (message != NULL) {
-            PyObject *needle = PyUnicode_FromString("__init__");
+            /* (made once, kept: one connection in every call of a handler comes here) */
+            static PyObject *needle;
+            if (needle == NULL) {
+                needle = PyUnicode_InternFromString("__init__");
+            }
             if (needle != NULL) {
                 answer = PyUnicode_Find(message, needle, 0, PY_SSIZE_T_MAX, 1) >= 0;
-                Py_DECREF(needle);
             }
             PyErr_Clear();
         }
