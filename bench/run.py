@@ -440,7 +440,12 @@ class Session:
 
             def job() -> int:
                 # (Valgrind runs the child 20-50 times slower: a generous timeout)
-                self.harness.run(spec, wrapper=instructions.wrapper(out), timeout=1800.0)
+                self.harness.run(
+                    spec,
+                    wrapper=instructions.wrapper(out),
+                    env={"PYTHONHASHSEED": instructions.HASH_SEED},
+                    timeout=1800.0,
+                )
                 return instructions.total(out)
 
             return job
@@ -473,6 +478,7 @@ class Session:
             **instructions.figures(counts),
             "calls": [few, many],
             "valgrind": instructions.version(),
+            "hash_seed": int(instructions.HASH_SEED),
         }
 
     def measure_lambda_cold(self) -> None:

@@ -96,3 +96,31 @@ def test_a_real_count_grows_with_the_work_done(tmp_path: Path) -> None:
     # THEN the difference is the loop's, a few instructions per iteration, and positive
     per_loop = (many - few) / 100_000
     assert 5 < per_loop < 500
+
+
+def test_every_counted_child_runs_with_the_fixed_hash_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a benchmark session whose children are recorded instead of run (each "counts" 1M)
+    from bench.run import FULL, Session
+
+    seen: list[dict[str, str] | None] = []
+
+    class Recorder:
+        def run(
+            self, spec: object, *, wrapper: list[str], env: dict[str, str], **_: object
+        ) -> dict:
+            seen.append(env)
+            out = Path(wrapper[-1].split("=", 1)[1])
+            out.write_text("summary: 1000000\n")
+            return {}
+
+    monkeypatch.setattr(instructions, "valgrind", lambda: "/usr/bin/valgrind")
+    monkeypatch.setattr(instructions, "version", lambda: "valgrind-test")
+    session = Session(FULL, say=lambda message: None)
+    session.harness = Recorder()  # type: ignore[assignment]
+    # WHEN the instructions are measured
+    session.measure_instructions()
+    # THEN every child had the same string-hash seed, and the results say which
+    assert seen and all(env == {"PYTHONHASHSEED": instructions.HASH_SEED} for env in seen)
+    assert session.results["instructions"]["hash_seed"] == int(instructions.HASH_SEED)
