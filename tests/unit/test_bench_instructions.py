@@ -109,7 +109,7 @@ def test_every_counted_child_runs_with_the_fixed_hash_seed(
     class Recorder:
         def run(
             self, spec: object, *, wrapper: list[str], env: dict[str, str], **_: object
-        ) -> dict:
+        ) -> dict[str, object]:
             seen.append(env)
             out = Path(wrapper[-1].split("=", 1)[1])
             out.write_text("summary: 1000000\n")
