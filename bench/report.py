@@ -602,7 +602,10 @@ def _measured(value: float | None, unit: str) -> str:
         return "-"
     if value < 0:
         return NOISE
-    return f"{value:.2f}{unit}" if unit.startswith("x") else f"{value:.2f} {unit}"
+    if unit.startswith("x"):
+        # (three decimals where two would round onto the limit's own figure: 1.049 is no 1.05)
+        return f"{value:.3f}{unit}" if abs(value - round(value, 2)) > 1e-9 else f"{value:.2f}{unit}"
+    return f"{value:.2f} {unit}"
 
 
 def _with_ratio(figure: dict[str, Any] | None, unit: str) -> str:
