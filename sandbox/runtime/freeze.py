@@ -147,7 +147,9 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
     copies.update(instances)
     # Copies of functions, classes and instances, and private modules (distinct live
     # objects: no id is in two), in one table.
-    copy_of = {**copies, **frozen.modules}.get
+    replaced = {**copies, **frozen.modules}
+    copy_of = replaced.get
+    shared_kinds = {set, list}
     for _, snapshot in snapshots:
         for name, value in list(snapshot.items()):
             if name == "__builtins__":
@@ -160,6 +162,14 @@ def freeze(modules: Iterable[types.ModuleType]) -> Frozen:
                 # functions in it replaced by their frozen copies.
                 # (A table of sets or lists gets copies of them too: the index of the path
                 # cache must not share its sets with the module the function can reach.)
+                # Most tables hold neither (strings, tuples, frozensets...): tested in C, and
+                # copied by dict() -- the same copy, without a Python step per item.
+                items = value.values()
+                if replaced.keys().isdisjoint(map(id, items)) and shared_kinds.isdisjoint(
+                    map(type, items)
+                ):
+                    snapshot[name] = dict(value)
+                    continue
                 snapshot[name] = {
                     k: v.copy() if type(v) in (set, list) else copy_of(id(v)) or v
                     for k, v in value.items()

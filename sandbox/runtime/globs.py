@@ -66,8 +66,8 @@ def glob_to_regex(pattern: str, kind: str) -> str:
         if c == "*":
             if i + 1 < n and pattern[i + 1] == "*":
                 # "/**" at the end also matches the directory itself.
-                if kind == "files" and out and out[-1] == "/" and i + 2 == n:
-                    out[-1] = "(?:/.*)?"
+                if kind == "files" and out and out[-1].endswith("/") and i + 2 == n:
+                    out[-1] = out[-1][:-1] + "(?:/.*)?"  # (a literal run's last "/")
                     i += 2
                     continue
                 out.append(double)
@@ -77,7 +77,14 @@ def glob_to_regex(pattern: str, kind: str) -> str:
         elif c == "?":
             out.append(single)
         else:
-            out.append(re.escape(c))
+            # A run of literal characters, escaped at once (re.escape works character by
+            # character: the same text as one call per character, at a fraction of the cost).
+            j = i + 1
+            while j < n and pattern[j] != "*" and pattern[j] != "?":
+                j += 1
+            out.append(re.escape(pattern[i:j]))
+            i = j
+            continue
         i += 1
     return "".join(out)
 

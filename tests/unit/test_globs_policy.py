@@ -545,3 +545,50 @@ def test_a_module_verdict_is_never_wider_than_the_rules(
             # hook's own decision: ceiling first, then the rules)
             assert policy.allows("modules", "import", name, "invoke"), name
             assert not policy.ceiling("modules", "import", name), name
+
+
+def _glob_to_regex_one_char_at_a_time(pattern: str, kind: str) -> str:
+    """The translation as it was written first: each literal character escaped on its own."""
+    from sandbox.runtime.globs import _CLASSES
+
+    star, double = _CLASSES[kind]
+    single = star[:-1] if star.endswith("*") else star
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                if kind == "files" and out and out[-1] == "/" and i + 2 == n:
+                    out[-1] = "(?:/.*)?"
+                    i += 2
+                    continue
+                out.append(double)
+                i += 2
+                continue
+            out.append(star)
+        elif c == "?":
+            out.append(single)
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def test_literal_runs_translate_as_their_characters_one_by_one() -> None:
+    # GIVEN 20,000 random globs over paths' characters, wildcards and regex metacharacters
+    import random
+
+    from sandbox.runtime.globs import _CLASSES
+
+    rng = random.Random(20261203)
+    alphabet = "ab/.*?-\\ x[]()+**/"
+    patterns = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(14))) for _ in range(20000)
+    ]
+    patterns += ["/tmp/**", "/**", "**", "a/**/b", "/var/task/*.py"]
+    # WHEN each is translated for every kind
+    # THEN the regex is the one escaping every literal character on its own
+    for pattern in patterns:
+        for kind in _CLASSES:
+            assert glob_to_regex(pattern, kind) == _glob_to_regex_one_char_at_a_time(pattern, kind)
