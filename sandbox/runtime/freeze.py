@@ -25,6 +25,8 @@ from __future__ import annotations
 import builtins
 import types
 from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import attrgetter
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ _FunctionType = types.FunctionType
 _ModuleType = types.ModuleType
 _CodeType = types.CodeType
 _OBJECT_NEW: Any = object.__new__
+_co_names = attrgetter("co_names")
 
 
 class Frozen:
@@ -332,8 +335,9 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
     for snapshot in frozen.snapshots.values():
         bound = unfrozen[id(snapshot)] = _unfrozen_in(snapshot, privates)
         names = bound.keys()
+        # (in C iterators: ~560 code objects in all, most snapshots clean)
         if not bound or all(
-            names.isdisjoint(c.co_names) for c in frozen.made.get(id(snapshot), ())
+            map(names.isdisjoint, map(_co_names, frozen.made.get(id(snapshot), ())))
         ):
             clean.add(id(snapshot))
     checked: set[int] = set()  # a class copy's methods are copies checked on their own too
@@ -362,11 +366,9 @@ def verify(frozen: Frozen, install_time: Iterable[str] = ()) -> None:
 
 def _unfrozen_in(scope: dict[str, Any], privates: set[int]) -> dict[str, types.ModuleType]:
     """The names ``scope`` binds to a module that is not one of the private copies."""
-    return {
-        name: value
-        for name, value in scope.items()
-        if isinstance(value, _ModuleType) and id(value) not in privates
-    }
+    # (the modules picked out in C: a module's globals are mostly functions and constants)
+    picked = compress(scope.items(), map(isinstance, scope.values(), repeat(_ModuleType)))
+    return {name: value for name, value in picked if id(value) not in privates}
 
 
 def _names_in(code: types.CodeType, wanted: Any) -> list[str]:
