@@ -1057,11 +1057,15 @@ static unsigned long long g_changes;
 /* Threads with a change in flight: an audited change fires before it is made, so from its
  * event until that thread's next audit event (by then the call returned) a name may change
  * under another thread's walk. While any other thread has one, resolutions keep nothing
- * (changes_elsewhere()). Bounded: past the bound, every thread counts as one with a change
- * in flight until the table empties. */
-#define IN_FLIGHT_SLOTS 16
-static unsigned long g_in_flight[IN_FLIGHT_SLOTS];
+ * (changes_elsewhere()). Every such thread is recorded, however many: a bounded table that
+ * forgot the ones past its bound would, once the recorded ones cleared, say "none in flight"
+ * while a forgotten one's change still was. The table grows as threads need it; if it cannot
+ * grow, every thread counts as one with a change in flight from then on (keep nothing: the
+ * safe way, and never undone). */
+#define IN_FLIGHT_FIRST_SLOTS 16
+static unsigned long *g_in_flight;
 static size_t g_in_flight_count;
+static size_t g_in_flight_room;
 static int g_in_flight_overflow;
 
 static void
@@ -1073,12 +1077,19 @@ in_flight_mark(void)
             return;
         }
     }
-    if (g_in_flight_count < IN_FLIGHT_SLOTS) {
-        g_in_flight[g_in_flight_count++] = me;
+    if (g_in_flight_count == g_in_flight_room) {
+        size_t room = g_in_flight_room ? g_in_flight_room * 2 : IN_FLIGHT_FIRST_SLOTS;
+        unsigned long *grown = room > ((size_t)-1) / sizeof(unsigned long)
+                                   ? NULL
+                                   : PyMem_RawRealloc(g_in_flight, room * sizeof(unsigned long));
+        if (grown == NULL) {
+            g_in_flight_overflow = 1; /* (sticky: see above) */
+            return;
+        }
+        g_in_flight = grown;
+        g_in_flight_room = room;
     }
-    else {
-        g_in_flight_overflow = 1;
-    }
+    g_in_flight[g_in_flight_count++] = me;
 }
 
 static void
@@ -1093,9 +1104,6 @@ in_flight_clear(void)
             g_in_flight[i] = g_in_flight[--g_in_flight_count];
             break;
         }
-    }
-    if (g_in_flight_count == 0) {
-        g_in_flight_overflow = 0;
     }
 }
 

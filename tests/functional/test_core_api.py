@@ -778,6 +778,59 @@ def test_forgetting_names_drops_exactly_the_answers_at_and_below_them(
     assert 0 < result["held"] < 3000
 
 
+def test_every_thread_with_a_change_in_flight_is_seen_however_many(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN 40 threads, each with an audited name change in flight (its change event fired,
+    # and it has raised no audit event since): more than any fixed table of threads would hold
+    body = """
+    import threading
+    def callback(event, args, caller):
+        if event == "zz.forget":
+            core.open_cache_forget(args[0])
+    core.install(frozenset({"zz.forget", "zz.noop"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    count = 40
+    marked = threading.Semaphore(0)
+    cleared = threading.Semaphore(0)
+    go = [threading.Event() for _ in range(count)]
+    def changer(i):
+        sys.audit("zz.forget", "/lsb/flight/" + str(i))   # its change is now in flight
+        marked.release()
+        go[i].wait()
+        sys.audit("zz.noop")                            # its next event: the change returned
+        cleared.release()
+    threads = [threading.Thread(target=changer, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for _ in range(count):
+        marked.acquire()
+    seen = {"all": core.changes_elsewhere()}
+    # WHEN the threads clear one by one, the first ones recorded first and the last ones last
+    order = list(range(count))
+    for step, i in enumerate(order):
+        go[i].set()
+        cleared.acquire()
+        if step in (15, 16, 30, count - 2):
+            seen["after " + str(step + 1)] = core.changes_elsewhere()
+    seen["none"] = core.changes_elsewhere()
+    for t in threads:
+        t.join()
+    emit(**seen)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN while any one of them still has its change in flight, another thread sees it (the
+    # core keeps no answer then); once the last one's next event fired, none is in flight
+    assert result == {
+        "all": True,
+        "after 16": True,
+        "after 17": True,
+        "after 31": True,
+        "after 39": True,
+        "none": False,
+    }
+
+
 def test_open_cache_answers_only_what_the_sandbox_added_while_it_holds(
     kind: str, tmp_path: Path
 ) -> None:
