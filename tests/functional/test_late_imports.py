@@ -135,3 +135,57 @@ def test_other_source_under_a_module_file_name_is_a_refused_compile(
         in (("compile", False), ("read", True))
         for action, target in targets
     ), targets
+
+
+# A frozen standard-library module imported during invoke; then other bytes through the same
+# call (``_imp.get_frozen_object`` takes data of its own), and through the trampoline.
+FROZEN = (
+    ATTEMPT
+    + """
+import _imp, marshal, sys, sandbox
+other = marshal.dumps(compile("PID = 1", "<frozen runpy>", "exec"))  # (made before install)
+status = sandbox.install(mode="enforce", profile="profile.json")
+print("audit", status["layers"]["audit"])
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+from importlib._bootstrap import _call_with_frames_removed, FrozenImporter
+print("fresh", "runpy" not in sys.modules)
+def frozen():
+    import runpy
+    assert runpy.run_path
+attempt("frozen", frozen)
+def unmarshal(label, fn):
+    try:  # (the frozen loader turns a refused unmarshal into an ImportError)
+        attempt(label, fn)
+    except ImportError:
+        print(label, "IMPORTERROR")
+unmarshal("other_bytes", lambda: _imp.get_frozen_object("runpy", other))
+unmarshal("trampoline", lambda: _call_with_frames_removed(_imp.get_frozen_object, "runpy", other))
+attempt("trampoline_marshal", lambda: _call_with_frames_removed(marshal.loads, other))
+"""
+)
+
+
+@pytest.mark.parametrize("core", [NATIVE, "python"])
+def test_a_frozen_stdlib_module_imports_during_invoke_and_other_bytes_do_not(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the runtime bundle only (from Python 3.13 importing a frozen module
+    # unmarshals its bytes from the interpreter's table: a `marshal.loads` event)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    env = {"SANDBOX_NATIVE": "off"} if core == "python" else {}
+    # WHEN the function imports `runpy` (frozen since 3.11) for the first time in invoke, then
+    # unmarshals bytes of its own through the frozen loader's call and importlib's trampoline
+    result = child(FROZEN, env=env)
+    assert result.returncode == 0, result.stderr
+    outcome = _outcome(result.lines)
+    assert outcome["fresh"] == "True" and outcome["audit"] == core
+    # THEN the import loads with no rule for it, unreported
+    assert outcome["frozen"] == "ALLOWED", result.stdout
+    # AND other bytes are an unmarshal decided by site: refused without a rule
+    refused = ("BLOCKED PermissionViolation code unmarshal", "IMPORTERROR")
+    for label in ("other_bytes", "trampoline", "trampoline_marshal"):
+        assert outcome[label] in refused, result.stdout
+    assert [(f["action"], f["decision"]) for f in result.findings] == [
+        ("unmarshal", "blocked")
+    ] * 3, result.findings

@@ -313,12 +313,6 @@ MP_RULES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-@pytest.mark.skipif(
-    sys.version_info >= (3, 13),
-    reason="3.13's multiprocessing spawn from a -c parent is refused before the child starts "
-    "(an unmarshal at importlib's trampoline and a read of {task}/<unknown> this profile does "
-    "not list: open, not yet understood); the channel is covered by the other child tests",
-)
 def test_a_spawned_child_started_with_fd_2_over_dev_null_still_reports(
     child: RunChild, tmp_path: Path
 ) -> None:
