@@ -3728,6 +3728,53 @@ plain_source_copy(PyObject *who)
     return copy;
 }
 
+/* The current invocation's request id, in this process's environment for the children it
+ * starts (SANDBOX_REQUEST_ID): a Python child's findings name the invocation it was started in.
+ * One buffer, handed to putenv() once and rewritten in place at each start: nothing allocated
+ * per invocation (setenv() keeps every value it was ever given). A request id that is not an
+ * exact str of 1-128 printable ASCII characters other than space is written as empty. */
+#define REQUEST_ENV_NAME "SANDBOX_REQUEST_ID="
+#define REQUEST_ID_MAX 128
+static char g_request_env[sizeof(REQUEST_ENV_NAME) + REQUEST_ID_MAX];
+static int g_request_env_put;
+
+static void
+request_env_set(PyObject *request_id)
+{
+    char *value = g_request_env + sizeof(REQUEST_ENV_NAME) - 1;
+    const char *text = NULL;
+    Py_ssize_t n = 0;
+    if (request_id != NULL && PyUnicode_CheckExact(request_id) && PyUnicode_IS_ASCII(request_id)) {
+        n = PyUnicode_GET_LENGTH(request_id);
+        text = (const char *)PyUnicode_DATA(request_id);
+        if (n > REQUEST_ID_MAX) {
+            n = 0;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (text[i] <= ' ' || text[i] > '~') {
+                n = 0;
+            }
+        }
+    }
+    if (!g_request_env_put) {
+        memcpy(g_request_env, REQUEST_ENV_NAME, sizeof(REQUEST_ENV_NAME) - 1);
+        value[0] = '\0';
+        if (putenv(g_request_env) != 0) {
+            return; /* (no memory for the environment's table: children get none) */
+        }
+        g_request_env_put = 1;
+    }
+    /* Empty first, the first character last: a child another thread starts meanwhile reads
+     * an empty value or a whole one of the two (no memory order is promised; a torn read is
+     * a garbled label, never more). */
+    value[0] = '\0';
+    if (n > 0) {
+        memcpy(value + 1, text + 1, (size_t)n - 1);
+        value[n] = '\0';
+        value[0] = text[0];
+    }
+}
+
 static int
 quiet_start_answered(PyObject *args)
 {
@@ -3770,6 +3817,7 @@ quiet_start_answered(PyObject *args)
     Py_DECREF(item);
     if (logged) {
         g_invocation_closed = 0;
+        request_env_set(request_id);
     }
     return logged;
 }
@@ -5803,6 +5851,19 @@ core_defer_quiet_ends(PyObject *self, PyObject *codes)
     }
     g_quiet_ends = 1;
     Py_RETURN_TRUE;
+}
+
+/* request_env(request_id): the hook, at an invocation's start it decided (quiet starts set it
+ * in the core): the request id children started from now on inherit (request_env_set). */
+static PyObject *
+core_request_env(PyObject *self, PyObject *request_id)
+{
+    (void)self;
+    if (!g_installed || t_depth == 0 || !caller_is_site("core.request_env")) {
+        return refuse("request_env");
+    }
+    request_env_set(request_id);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -8161,6 +8222,10 @@ static PyMethodDef core_methods[] = {
      " sandbox.invocation_end raised outside the callback by one of codes while no end is"
      " needed, and the next sandbox.invocation from them, are answered in the core and logged"
      " (ends_deferred); False in learn."},
+    {"request_env", core_request_env, METH_O,
+     "request_env(request_id): only from the sandbox's own code inside the callback: the"
+     " request id (1-128 printable ASCII characters, else empty) that the children started"
+     " from now on find in SANDBOX_REQUEST_ID."},
     {"end_needed", core_end_needed, METH_O,
      "end_needed(flag: bool): only from the sandbox's own code inside the callback; True: the"
      " next invocation end goes to the callback (something was reported), False: it may not."},

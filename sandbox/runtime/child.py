@@ -104,6 +104,7 @@ __all__ = [
     "DANGEROUS_PREFIXES",
     "HARMLESS_PYTHON_ENV",
     "INERT_ENV",
+    "REQUEST_ID_ENV",
     "SANDBOX_ENV",
     "child_site_dir",
     "dangerous_env_changes",
@@ -176,6 +177,9 @@ CHILD_SITE_DIR = os.path.join(_dirname(os.path.abspath(__file__)), "child_site")
 # The variables that carry the sandbox's configuration to a child, and the ones a child's
 # environment must keep unchanged: a different value weakens or switches off its sandbox.
 SANDBOX_ENV = ("SANDBOX_MODE", "SANDBOX_PROFILE", "SANDBOX_PHASE")
+# The request id of the invocation a child was started in (kept current by the core, in C):
+# setting it is decided like any SANDBOX_ variable (a forged label); removing it protects nothing.
+REQUEST_ID_ENV = "SANDBOX_REQUEST_ID"
 _PROTECTING = (
     *SANDBOX_ENV,
     "SANDBOX_SECCOMP",
@@ -494,6 +498,8 @@ def env_problem(name: str, value: str | None) -> str | None:
     if name_text in HARMLESS_PYTHON_ENV and name_text != "PYTHONNOUSERSITE":
         return None
     if value is None:
+        if name_text == REQUEST_ID_ENV:
+            return None  # (a label for children's findings: without it they carry none)
         if _startswith(name_text, "SANDBOX_") or name_text in ("PYTHONPATH", "PYTHONNOUSERSITE"):
             return f"unsetting {name_text} would leave Python children unprotected"
         return None

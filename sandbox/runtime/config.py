@@ -46,6 +46,8 @@ class ENV:
     LANDLOCK = "SANDBOX_LANDLOCK"
     NATIVE = "SANDBOX_NATIVE"
     ORIGINAL_HANDLER = "SANDBOX_ORIGINAL_HANDLER"
+    # set by the parent at each invocation start, for its children (core.request_env)
+    REQUEST_ID = "SANDBOX_REQUEST_ID"
     # Lambda's own
     FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
     FUNCTION_VERSION = "AWS_LAMBDA_FUNCTION_VERSION"
@@ -97,6 +99,11 @@ class Config:
         Kernel layers on/off (``SANDBOX_SECCOMP``, ``SANDBOX_LANDLOCK``: ``on|off``).
     native:
         ``auto`` (default), ``on`` or ``off`` (``SANDBOX_NATIVE``): the native audit-hook core.
+    parent_request_id:
+        The request id of the parent's invocation that started this process
+        (``SANDBOX_REQUEST_ID``, which the parent keeps current for its children); its findings
+        carry it. ``None`` when unset, empty, or not 1-128 printable ASCII characters other
+        than space (a label: an unusable one is left out, never a problem).
     max_findings:
         Complete finding records written per invocation; further distinct findings are still
         written, in a compact form (a blocked target is never silent).
@@ -118,6 +125,7 @@ class Config:
         "observations_s3",
         "on_violation",
         "original_handler",
+        "parent_request_id",
         "phase",
         "problems",
         "profile_explicit",
@@ -147,6 +155,7 @@ class Config:
         task_root: str | None = None,
         original_handler: str | None = None,
         runtime_api: str | None = None,
+        parent_request_id: str | None = None,
         problems: tuple[str, ...] = (),
     ):
         self.mode = mode
@@ -166,6 +175,7 @@ class Config:
         self.task_root = task_root
         self.original_handler = original_handler
         self.runtime_api = runtime_api
+        self.parent_request_id = parent_request_id
         self.problems = problems
 
     def __repr__(self) -> str:
@@ -216,6 +226,7 @@ class Config:
             task_root=env.get(ENV.TASK_ROOT) or None,
             original_handler=env.get(ENV.ORIGINAL_HANDLER) or None,
             runtime_api=env.get(ENV.RUNTIME_API) or None,
+            parent_request_id=_request_id(env.get(ENV.REQUEST_ID)),
             problems=tuple(problems),
         )
 
@@ -226,6 +237,14 @@ def check_mode(mode: str) -> str:
     if value not in MODES:
         raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     return value
+
+
+def _request_id(value: str | None) -> str | None:
+    """``value`` as a request id: 1-128 printable ASCII characters other than space, else
+    ``None`` (what the parent's core writes: the same test)."""
+    if not value or len(value) > 128 or not value.isascii():
+        return None
+    return value if all("!" <= c <= "~" for c in value) else None
 
 
 def _choice(

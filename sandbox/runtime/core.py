@@ -53,6 +53,7 @@ __all__ = [
     "phase",
     "plain_identity",
     "popen_verdict_add",
+    "request_env",
     "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
@@ -120,6 +121,7 @@ caller_local = _impl.caller_local
 plain_identity = _impl.plain_identity
 forgotten = _impl.forgotten
 defer_quiet_ends = _impl.defer_quiet_ends
+request_env = _impl.request_env
 end_needed = _impl.end_needed
 ends_deferred = _impl.ends_deferred
 loaded_sources = _impl.loaded_sources

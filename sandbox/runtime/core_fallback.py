@@ -73,6 +73,7 @@ __all__ = [
     "phase",
     "plain_identity",
     "popen_verdict_add",
+    "request_env",
     "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
@@ -772,6 +773,22 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
 
 _CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_fd's index
 FORGET_QUEUE_SLOTS = 64
+# The current invocation's request id, in this process's environment for the children it
+# starts (the native core's request_env_set): 1-128 printable ASCII characters, else empty.
+REQUEST_ENV = "SANDBOX_REQUEST_ID"
+REQUEST_ID_MAX = 128
+_putenv = __import__("posix").putenv  # (raises os.putenv: the sandbox's own, see OWN_SITES)
+
+
+def _request_env_value(request_id: object) -> str:
+    if type(request_id) is not str or not 0 < len(request_id) <= REQUEST_ID_MAX:
+        return ""
+    if not request_id.isascii() or not all(map(_PRINTABLE.__contains__, request_id)):
+        return ""
+    return request_id
+
+
+_PRINTABLE = frozenset(map(chr, range(0x21, 0x7F)))
 _END_EVENT = "sandbox.invocation_end"  # (an end the hook may answer: see defer_quiet_ends)
 _START_EVENT = "sandbox.invocation"  # (so may the next start)
 INVOCATION_LOG_LIMIT = 1024  # the native core's: a full log sends the next one to the callback
@@ -1462,6 +1479,7 @@ def install(
                     seconds = float(_clock_gettime(_CLOCK_BOOTTIME))
                     _invocation_log.append((args[0], started_by, seconds, _get_ident()))
                     _invocation_closed[0] = False
+                    _put_request_id(args[0])  # the native core's request_env_set
                     return
         if depth:
             if id(code) in _own and (_sites is None or (event, id(code)) in _sites):
@@ -1643,6 +1661,20 @@ def install(
             return False
         _quiet_codes.append(frozenset(id(c) for c in _codes(codes)))
         return True
+
+    def _put_request_id(request_id: object) -> None:
+        # (its os.putenv event is the sandbox's own: raised inside the hook, by this code)
+        value = _request_env_value(request_id)
+        _local.depth += 1
+        try:
+            _putenv(REQUEST_ENV, value)
+        finally:
+            _local.depth -= 1
+
+    def _request_env(request_id: object) -> None:
+        if not _local.depth or not _is_own_caller("request_env"):
+            raise _refuse("request_env")
+        _put_request_id(request_id)
 
     def _set_end_needed(flag: bool) -> None:
         if not _local.depth or not _is_own_caller("end_needed"):
@@ -1908,6 +1940,7 @@ def install(
         forgotten=_take_forgotten,
         defer_quiet_ends=_defer_quiet_ends,
         end_needed=_set_end_needed,
+        request_env=_request_env,
         ends_deferred=_take_ends_deferred,
         loaded_sources=_take_loaded,
         inside=lambda: _local.depth > 0,
@@ -2553,6 +2586,27 @@ def defer_quiet_ends(codes: frozenset[CodeType]) -> bool:
         raise _refuse("defer_quiet_ends")
     result: bool = _api["defer_quiet_ends"](codes)
     return result
+
+
+def request_env(request_id: object) -> None:
+    """Put ``request_id`` in this process's environment as ``SANDBOX_REQUEST_ID``, for the
+    children started from now on (a Python child's findings name the invocation it was started
+    in); empty unless it is an exact ``str`` of 1-128 printable ASCII characters other than
+    space. The hook calls it at each invocation start it decides (the hook's own answered starts
+    set it themselves).
+
+    Raises
+    ------
+    PermissionError
+        Not inside the callback, or not called from the sandbox's own code.
+
+    Example
+    -------
+    >>> request_env("4f1c-example")  # doctest: +SKIP
+    """
+    if not _api:
+        raise _refuse("request_env")
+    _api["request_env"](request_id)
 
 
 def end_needed(flag: bool) -> None:

@@ -234,6 +234,8 @@ OWN_SITES = (
     ("core.end_needed", "hook.py", "violate"),
     ("core.end_needed", "hook.py", "check"),
     ("core.end_needed", "hook.py", "end_of_invocation"),
+    ("core.request_env", "hook.py", "on_invocation"),
+    ("os.putenv", "core_fallback.py", "_put_request_id"),
 )
 PROTECTED_ATTRIBUTES = frozenset(
     {"__code__", "__defaults__", "__kwdefaults__", "__class__", "find_spec"}
@@ -307,11 +309,15 @@ def install_hook(
     layers: dict[str, str] | None = None,
     control: tuple[Callable[..., Any], ...] | None = None,
     start_phase: str = "init",
+    parent_request_id: str | None = None,
 ) -> bool:
     """Install the audit hook and the import guard once per process; ``False`` if already there.
 
     Parameters
     ----------
+    parent_request_id:
+        For a child process: the request id of the parent's invocation that started it (its
+        findings before any invocation of its own carry it).
     control:
         Functions whose code may send control events (phase, invocation begin/end); by
         default this module's helpers. Events from any other code are refused.
@@ -424,6 +430,7 @@ def install_hook(
         installer_code=installer_code,
         finders=finders,
         start_phase=start_phase,
+        parent_request_id=parent_request_id,
         frozen_decoders=frozen(decoders_package).DECODERS,
         socket_init=frozen(network_decoders)._SOCKET_INIT,
         aws_codes=_aws_codes(),
@@ -857,6 +864,7 @@ def _build(
     installer_code: CodeType | None,
     finders: tuple[Any, ...],
     start_phase: str,
+    parent_request_id: str | None,
     frozen_decoders: dict[str, Callable[..., Any]],
     socket_init: list[CodeType],
     aws_codes: frozenset[CodeType],
@@ -870,7 +878,7 @@ def _build(
     # Threads that started an invocation the core logged, replayed from another thread's
     # callback: each takes its invocation at its own next decision (see invocation()).
     began_elsewhere: dict[int, Invocation] = {}
-    current = [Invocation()]
+    current = [Invocation(parent_request_id)]
     history: list[tuple[float, Invocation]] = [(0.0, current[0])]  # (start, invocation)
     api_target = _runtime_api_target(runtime_api)
     phase_of = core.phase
@@ -1641,6 +1649,7 @@ def _control(
     enter_invoke = core.enter_invoke
     kept_values: list[Any] = []  # (see on_phase)
     end_needed = core.end_needed
+    request_env = core.request_env
     add_import_roots = code_module.add_import_roots
     search_path = sys.path  # (the list itself: what init added to it counts)
 
@@ -1699,6 +1708,7 @@ def _control(
             return refused("sandbox.invocation (nested)")
         request_id = args[0] if args and type(args[0]) is str else None
         who = _plain_who(args[1]) if len(args) > 1 else {}
+        request_env(request_id)  # (for the children it starts: SANDBOX_REQUEST_ID)
         start_invocation(request_id, who, _boot_seconds(), _get_ident())
         return None
 

@@ -219,6 +219,7 @@ def _install(
         layers=layers,
         control=control,
         start_phase=config.phase,
+        parent_request_id=config.parent_request_id,
     )
     from . import core
 

@@ -334,3 +334,41 @@ if __name__ == "__main__":
     # THEN the child is refused and its finding reaches the parent's stdout
     assert "child exit 1" in result.lines, result.stdout + result.stderr
     assert "/etc/hostname" in {f["target"] for f in result.findings}, result.stdout
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_a_python_childs_findings_name_the_invocation_that_started_it(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce, a profile that lets the function start `python -c ...` children, and three
+    # invocations: the first decided by the hook's callback, the next ones (after an end) by
+    # the core's own answer to a start
+    _profile(tmp_path, **CHILD_RULES)
+    attack = """
+import subprocess
+from sandbox.runtime.hook import end_invocation
+READ = "import os; print(os.environ.get('SANDBOX_REQUEST_ID') or '-'); open('secret.txt').read()"
+def run_child():
+    done = subprocess.run([sys.executable, "-c", READ], capture_output=True, text=True)
+    print("child", done.returncode, done.stdout.strip(), flush=True)
+run_child()                                  # in req-1 (the harness began it)
+end_invocation()
+begin_invocation("req-2", {})
+run_child()
+end_invocation()
+begin_invocation("req 3", {})                # not a request id a label can carry: none
+run_child()
+end_invocation()
+begin_invocation("req-4", {})
+run_child()
+"""
+    result = child(HARNESS.format(mode="enforce") + attack, env={**AUDIT_ALONE, **CORES[core]})
+    # WHEN each invocation starts a Python child that reads a file no rule allows
+    children = [line.split(" ") for line in result.lines if line.startswith("child ")]
+    # THEN each child saw its invocation's request id (none for one a label cannot carry) and
+    # was refused
+    assert [c[2] for c in children] == ["req-1", "req-2", "-", "req-4"], result.stdout
+    assert all(c[1] == "1" for c in children), result.stdout + result.stderr
+    # AND each child's finding, written to the parent's stream, carries that request id
+    reads = [f for f in result.findings if f["action"] == "read" and "secret" in f["target"]]
+    assert [f["request_id"] for f in reads] == ["req-1", "req-2", None, "req-4"], reads

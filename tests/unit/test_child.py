@@ -405,6 +405,7 @@ def test_dangerous_settings(name: str, value: str) -> None:
         ("PYTHONNOUSERSITE", "1"),
         ("LD_PRELOAD", None),  # unsetting a loader switch loads less
         ("PATH", None),
+        ("SANDBOX_REQUEST_ID", None),  # a label for children's findings, protecting nothing
     ],
 )
 def test_harmless_settings(name: str, value: str | None) -> None:
@@ -418,6 +419,12 @@ def test_harmless_settings(name: str, value: str | None) -> None:
 def test_unsetting_what_protects_children(name: str) -> None:
     # GIVEN a removal of what carries the sandbox to children THEN a reason
     assert env_problem(name, None) is not None
+
+
+def test_setting_the_request_id_children_carry_is_decided() -> None:
+    # GIVEN the label the core keeps for children THEN setting it (a forged request id in a
+    # child's findings) has a reason: decided like any SANDBOX_ setting
+    assert env_problem("SANDBOX_REQUEST_ID", "req-forged") is not None
 
 
 def test_env_problem_reads_bytes_and_refuses_lookalikes() -> None:

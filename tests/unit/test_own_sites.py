@@ -81,6 +81,7 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.defer_quiet_ends",
         "core.ends_deferred",
         "core.end_needed",
+        "core.request_env",
         "core.dir_module_verdict_add",
         "core.pattern_verdict_add",
     }
