@@ -370,6 +370,35 @@ def undecodable(value: object) -> str:
     return UNDECODABLE + (name if _type(name) is _str else "?")
 
 
+# A name shown in an unresolvable path's target: its head and tail at most (a name the kernel
+# refuses may be megabytes long).
+_SHOWN_NAME = 240
+_ELLIPSIS = "\u2026"
+
+
+def unresolvable(name: object) -> str:
+    """The target for a path the sandbox cannot resolve: the undecodable mark (NUL), then
+    ``unresolvable path: <name>``.
+
+    Each name its own target, so that every one of them is reported (one generic target made
+    every later refusal of an invocation a repeat of the first). A name longer than 240
+    characters shows its first and last 120; a name that is not exact text shows none.
+
+    Example
+    -------
+    >>> unresolvable("/a/b")[1:]
+    'unresolvable path: /a/b'
+    >>> len(unresolvable("/" + "d" * 5000)) - len(unresolvable(""))
+    241
+    """
+    if _type(name) is not _str:
+        return UNDECODABLE + "unresolvable path"
+    if _len(name) > _SHOWN_NAME:
+        half = _SHOWN_NAME // 2
+        name = name[:half] + _ELLIPSIS + name[-half:]
+    return UNDECODABLE + "unresolvable path: " + name
+
+
 def is_undecodable(target: str) -> bool:
     return _str_startswith(target, UNDECODABLE)
 

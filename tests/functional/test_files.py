@@ -1543,3 +1543,37 @@ attempt("after_child", lambda: receipt(3))
         "after_child done",
     ], result.stderr
     assert (tmp_path / "data" / "secret.txt").read_text() == "secret"
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_each_unresolvable_name_is_reported_on_its_own(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the runtime bundle only
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN an invocation opens two different names longer than the kernel takes (unresolvable:
+    # refused before any walk), the first twice
+    result = child(
+        """
+        import sandbox
+        sandbox.install(mode="enforce", profile="profile.json")
+        from sandbox.runtime.hook import mark_invoke_phase
+        mark_invoke_phase()
+        deep = "/".join(["d" * 200] * 30)
+        for name in ("a/" + deep, "b/" + deep, "a/" + deep):
+            try:
+                open(name).read()
+            except PermissionError:
+                print("refused", name[:1])
+        """,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else {},
+    )
+    # THEN every open is refused
+    assert result.lines == ["refused a", "refused b", "refused a"], result.stderr
+    # AND each name has a finding of its own, its target naming it (head and tail shown)
+    targets = [f["target"] for f in result.findings]
+    assert len(targets) == 2, targets
+    heads = [t.removeprefix("<unresolvable path: ")[: len(str(tmp_path)) + 2] for t in targets]
+    assert heads == [f"{tmp_path}/{c}" for c in "ab"], targets
+    assert all(t.startswith("<unresolvable path: ") and t.endswith("d>") for t in targets)
+    assert all(len(t) < 300 for t in targets)

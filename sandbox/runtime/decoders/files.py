@@ -25,6 +25,7 @@ from ..core import phase as _phase
 from ..sqlite_guard import parse_uri as _parse_uri
 from ..values import PATH_MAX, as_int, as_path, undecodable
 from ..values import open_actions as _open_actions
+from ..values import unresolvable as _unresolvable
 from . import code as _code
 
 TYPE_CHECKING = False
@@ -85,7 +86,7 @@ def target_of(path: Any, dir_fd: Any = None) -> str | None:
     if _str_startswith(name, UNDECODABLE):
         return name  # type: ignore[no-any-return]
     resolved = _resolve(name, None)
-    return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
+    return resolved if resolved is not None else _unresolvable(name)
 
 
 def spelled(path: Any, dir_fd: Any = None) -> Any:
@@ -103,7 +104,7 @@ def spelled(path: Any, dir_fd: Any = None) -> Any:
         if base_fd is None:
             return undecodable(dir_fd)
     full = _absolute(value, base_fd)
-    return full if full is not None else UNDECODABLE + "unresolvable path"
+    return full if full is not None else _unresolvable(value)
 
 
 def _one(action: str, path: Any, dir_fd: Any = None) -> list[Access] | None:
@@ -264,7 +265,7 @@ def _could_be_made(full: str) -> bool | None:
 
 def _resolved(full: str) -> str:
     resolved = _resolve(full)
-    return resolved if resolved is not None else UNDECODABLE + "unresolvable path"
+    return resolved if resolved is not None else _unresolvable(full)
 
 
 # What the import system and the traceback machinery read for themselves: module files under

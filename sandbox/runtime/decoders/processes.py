@@ -45,6 +45,7 @@ from ..values import (
 from ..values import (
     _lookup as _class_lookup,
 )
+from ..values import unresolvable as _unresolvable
 from .code import caller_frame as _caller_frame
 
 _frame_local = _core.frame_local
@@ -514,13 +515,13 @@ def exec_accesses(
         # look at hides where its relative names lead.
         full = paths.absolute(base)
         if full is None:
-            return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
+            return [("processes", "exec", _unresolvable(base), None)]
         elsewhere = _elsewhere(full)
         if elsewhere is not None:
             return [("processes", "exec", elsewhere, None)]
         directory = paths.resolve(full)
         if directory is None:
-            return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
+            return [("processes", "exec", _unresolvable(full), None)]
     name = as_path(program) if program is not None else (arguments[0] if arguments else "")
     if _type(name) is not _str or _str_startswith(name, UNDECODABLE):
         return [("processes", "exec", undecodable(program), None)]
@@ -909,7 +910,7 @@ def _fork_exec(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access] 
                 return [("processes", "exec", undecodable(cwd), None)]
             base = paths.absolute(where)
             if base is None:
-                return [("processes", "exec", UNDECODABLE + "unresolvable path", None)]
+                return [("processes", "exec", _unresolvable(where), None)]
             elsewhere = _elsewhere(base)
             if elsewhere is not None:
                 return [("processes", "exec", elsewhere, None)]
