@@ -1052,7 +1052,18 @@ static uint32_t g_open_where[OPEN_CACHE_SLOTS];
 
 /* Audited changes of names so far (each forget and clear of the open table counts one): a
  * resolution that saw the count change while it walked keeps nothing (changes()). */
+/* Thread-local state in the initial-exec model: one instruction to reach, where the default
+ * model for a shared object calls __tls_get_addr at every access (~0.3 us a decision, most of
+ * it on the hot path of every event). A few bytes of the static TLS block glibc keeps spare
+ * for objects loaded later. */
+#define CORE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 static unsigned long long g_changes;
+/* This thread's audited changes of names so far (its forgets and clears of the open table),
+ * and, when the decision running on it started, the count of every other thread's
+ * (g_changes less this thread's): see decision_names_hold(). */
+static CORE_TLS unsigned long long t_own_changes;
+static CORE_TLS unsigned long long t_decision_changes;
 
 /* Threads with a change in flight: an audited change fires before it is made, so from its
  * event until that thread's next audit event (by then the call returned) a name may change
@@ -1102,6 +1113,11 @@ in_flight_clear(void)
     for (size_t i = 0; i < g_in_flight_count; i++) {
         if (g_in_flight[i] == me) {
             g_in_flight[i] = g_in_flight[--g_in_flight_count];
+            /* Its change was made meanwhile: that counts as a change too. A decision another
+             * thread started while this one was in flight, and that ends after, walked names
+             * before the change: decision_names_hold() sees the count move. */
+            g_changes++;
+            t_own_changes++;
             break;
         }
     }
@@ -1130,6 +1146,7 @@ static void
 open_clear_all(void)
 {
     g_changes++;
+    t_own_changes++;
     in_flight_mark();
     for (size_t i = 0; i < g_open_count; i++) {
         open_slot *slot = &g_open[g_open_used[i]];
@@ -1199,6 +1216,7 @@ static void
 open_forget(const char *name, size_t n)
 {
     g_changes++;
+    t_own_changes++;
     in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
@@ -1827,11 +1845,6 @@ static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;       /* defer Python signal handlers while the callback runs */
 static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
 
-/* Thread-local state in the initial-exec model: one instruction to reach, where the default
- * model for a shared object calls __tls_get_addr at every access (~0.3 us a decision, most of
- * it on the hot path of every event). A few bytes of the static TLS block glibc keeps spare
- * for objects loaded later. */
-#define CORE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
 static CORE_TLS int t_depth;
@@ -1849,6 +1862,22 @@ static int
 decision_phase_holds(void)
 {
     return invoke_now() == t_decision_invoke;
+}
+
+
+/* Whether an answer about names that the current decision reached may be kept: the phase
+ * holds, no other thread changed a name since the decision started, and none has a change
+ * in flight now. A decision resolves names, then keeps what it found: another thread's
+ * audited change in between (its event forgets, then it changes the name and raises its
+ * next event, which ends its change in flight) leaves the answer stale before it is kept --
+ * and, kept, the core would answer from it for good. (This thread's own changes in the
+ * decision are the event being decided: they are made after it, and forget what they touch.)
+ * Red team 38 won that race against the in-flight test alone. */
+static int
+decision_names_hold(void)
+{
+    return decision_phase_holds() && g_changes - t_own_changes == t_decision_changes &&
+           !other_in_flight();
 }
 
 /* The code object of the innermost Python frame (new reference), or NULL (no frame). */
@@ -2331,6 +2360,8 @@ decide(const char *event, PyObject *args)
     t_event_frame = event_frame;
     int outer_decision_invoke = t_decision_invoke;
     t_decision_invoke = invoke_now();
+    unsigned long long outer_decision_changes = t_decision_changes;
+    t_decision_changes = g_changes - t_own_changes;
     frame_guard_on();
 
     PyObject *argv[3] = {name, args, caller};
@@ -2341,6 +2372,7 @@ decide(const char *event, PyObject *args)
     frame_guard_off();
     t_event_frame = outer_event_frame;
     t_decision_invoke = outer_decision_invoke;
+    t_decision_changes = outer_decision_changes;
     Py_XDECREF(event_frame);
     t_depth--;
     tracing_on(ts);
@@ -4794,7 +4826,7 @@ core_open_cache_add(PyObject *self, PyObject *args)
     if (identity_of(identity, "open_cache_add", &kind, &dev, &ino) < 0) {
         return NULL;
     }
-    if ((g_open_validate && kind == 0) || !decision_phase_holds()) {
+    if ((g_open_validate && kind == 0) || !decision_names_hold()) {
         Py_RETURN_FALSE;
     }
     if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,
@@ -4828,7 +4860,7 @@ verdict_keep(PyObject *directory, PyObject *identity, const char *what, long lon
     if (identity_of(identity, what, &kind, &dev, &ino) < 0) {
         return NULL;
     }
-    if (kind == 2 || (g_open_validate && kind == 0) || !decision_phase_holds()) {
+    if (kind == 2 || (g_open_validate && kind == 0) || !decision_names_hold()) {
         Py_RETURN_FALSE; /* a directory that is not there, or no identity to check it by */
     }
     open_key key = {path, len, "", 0, DIR_VERDICT, flags};
@@ -4926,7 +4958,7 @@ core_pattern_verdict_add(PyObject *self, PyObject *args)
         strstr(g, "**") != NULL) {
         Py_RETURN_FALSE; /* not a folder or a one-name glob this table holds */
     }
-    if (kind == 2 || (g_open_validate && kind == 0) || !decision_phase_holds()) {
+    if (kind == 2 || (g_open_validate && kind == 0) || !decision_names_hold()) {
         Py_RETURN_FALSE; /* a folder that is not there, or no identity to check it by */
     }
     int phase = invoke_now();

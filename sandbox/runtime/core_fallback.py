@@ -1042,6 +1042,8 @@ class _Depth(_thread._local):
     fetching = False
     event_frame: Any = None  # the frame that raised the caller event being decided
     decision_phase = "init"  # the phase when the decision running on this thread started
+    own_changes = 0  # this thread's audited changes of names (forgets, clears)
+    decision_changes = 0  # every other thread's, when the decision running here started
 
 
 def _refuse(what: str) -> PermissionError:
@@ -1213,6 +1215,8 @@ def install(
         _local.event_frame = frame if caller is not None else None
         outer_phase = _local.decision_phase
         _local.decision_phase = _phase_now()
+        outer_changes = _local.decision_changes
+        _local.decision_changes = _changes[0] - _local.own_changes
         was_enabled = _gc_isenabled()
         _gc_disable()
         _local.depth += 1
@@ -1231,6 +1235,7 @@ def install(
             _local.depth -= 1
             _local.event_frame = outer_frame
             _local.decision_phase = outer_phase
+            _local.decision_changes = outer_changes
             _inside[0] -= 1
             if was_enabled:
                 _gc_enable()
@@ -1276,7 +1281,13 @@ def install(
             # This thread's last audited call returned. (Cleared at its next handled event,
             # not at every event as the native core does: an ignored event stays as cheap as
             # it was; a mark kept longer only keeps other threads' answers from being kept.)
-            _in_flight.discard(_get_ident())
+            me = _get_ident()
+            if me in _in_flight:
+                _in_flight.discard(me)
+                # Its change was made meanwhile: that counts as a change too (the native
+                # core's in_flight_clear; see _names_hold).
+                _changes[0] += 1
+                _local.own_changes += 1
         if event in _invoke_only and _phase_now() == "init":
             return
         if (
@@ -1617,11 +1628,21 @@ def install(
         _compiles.clear()
         _nets.clear()
 
+    def _names_hold() -> bool:
+        # The native core's decision_names_hold: an answer about names the decision reached
+        # is kept only if the phase holds, no other thread changed a name since the decision
+        # started (its answer could be stale before it is kept), and none has one in flight.
+        return (
+            _phase_now() == _local.decision_phase
+            and _changes[0] - _local.own_changes == _local.decision_changes
+            and not _others_in_flight()
+        )
+
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller("open_cache_add"):
             raise _refuse("open_cache_add")
-        if _phase_now() != _local.decision_phase:
-            return False  # (the phase moved since the decision started: keep nothing)
+        if not _names_hold():
+            return False  # (the phase moved, or a name changed elsewhere: keep nothing)
         key = _open_key(args, _phase_now())
         if key is None:
             return False
@@ -1637,6 +1658,7 @@ def install(
         if type(name) is not _str:
             raise _TypeError("open_cache_forget: name must be str")
         _changes[0] += 1
+        _local.own_changes += 1
         _in_flight.add(_get_ident())
         below = name + "/" if name != "/" else "/"
         # (snapshots taken in one C call: another thread's callback may change the tables
@@ -1649,6 +1671,7 @@ def install(
 
     def _open_cache_clear() -> None:
         _changes[0] += 1
+        _local.own_changes += 1
         _in_flight.add(_get_ident())
         _open.clear()
         _patterns.clear()
@@ -1728,8 +1751,8 @@ def install(
         kind, dev, ino = _identity_of(identity, what)
         if kind == 2 or (_open_validate[0] and not kind):
             return False
-        if _phase_now() != _local.decision_phase:
-            return False  # (the phase moved since the decision started: keep nothing)
+        if not _names_hold():
+            return False  # (the phase moved, or a name changed elsewhere: keep nothing)
         key = (directory, _DIR_VERDICT, flags, _phase_now())
         if key not in _open:
             if len(_open) >= OPEN_CACHE_LIMIT:
@@ -1778,8 +1801,8 @@ def install(
             return False
         if kind == 2 or (_open_validate[0] and not kind):
             return False
-        if _phase_now() != _local.decision_phase:
-            return False  # (the phase moved since the decision started: keep nothing)
+        if not _names_hold():
+            return False  # (the phase moved, or a name changed elsewhere: keep nothing)
         key = (directory, glob, code, depth, _phase_now())
         if key not in _patterns and len(_patterns) >= PATTERN_LIMIT:
             del _patterns[next(iter(_patterns))]  # full: the oldest goes (as the native core)

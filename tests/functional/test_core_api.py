@@ -831,6 +831,56 @@ def test_every_thread_with_a_change_in_flight_is_seen_however_many(
     }
 
 
+def test_an_answer_is_not_kept_when_another_thread_changed_names_during_its_decision(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core whose callback keeps an open answer for a name at the end of its decision
+    body = """
+    import threading
+    out = {}
+    go = threading.Event()
+    def callback(event, args, caller):
+        if event == "zz.forget":
+            core.open_cache_forget(args[0])
+        elif event == "zz.decide":
+            name, during, label = args
+            if during == "change":      # another thread's audited change, made meanwhile
+                t = threading.Thread(target=changer, args=(False,))
+                t.start(); t.join()
+            elif during == "complete":  # another thread's change, in flight before, done now
+                go.set(); waiting.join()
+            out[label] = core.open_cache_add((name, "r", 0), None)
+    def changer(wait):
+        sys.audit("zz.forget", "/lsb/elsewhere")
+        if wait:
+            go.wait()
+        sys.audit("zz.noop")   # its next event: the change returned
+    core.install(frozenset({"zz.forget", "zz.decide", "zz.noop"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.decide", "/lsb/a", "", "quiet")
+    sys.audit("zz.decide", "/lsb/b", "change", "changed_meanwhile")
+    sys.audit("zz.decide", "/lsb/c", "", "after")
+    waiting = threading.Thread(target=changer, args=(True,))
+    waiting.start()
+    while not core.changes_elsewhere():
+        pass
+    sys.audit("zz.decide", "/lsb/d", "complete", "completed_meanwhile")
+    sys.audit("zz.decide", "/lsb/e", "", "after_completed")
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN an answer is kept when no other thread changed a name during its decision; not
+    # when one changed a name meanwhile, nor when one's change in flight at the decision's
+    # start was made before its end (the walk may have seen the names before the change)
+    assert result == {
+        "quiet": True,
+        "changed_meanwhile": False,
+        "after": True,
+        "completed_meanwhile": False,
+        "after_completed": True,
+    }
+
+
 def test_open_cache_answers_only_what_the_sandbox_added_while_it_holds(
     kind: str, tmp_path: Path
 ) -> None:
