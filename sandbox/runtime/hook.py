@@ -194,7 +194,6 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/code.py", "importing"),
     ("object.__getattr__", "decoders/code.py", "_from_import_system"),
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
-    ("object.__getattr__", "decoders/code.py", "_frozen_module_bytecode"),
     ("open", "decoders/code.py", "_file_head"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),
     ("object.__getattr__", "decoders/files.py", "_by_the_import_system"),
@@ -462,11 +461,6 @@ def install_hook(
     trampoline = getattr(_bootstrap, "_call_with_frames_removed", None)
     frozen_code.TRAMPOLINE_CODES = (
         frozenset({id(trampoline.__code__)}) if trampoline else frozenset()
-    )
-    frozen_loader = getattr(getattr(_bootstrap, "FrozenImporter", None), "exec_module", None)
-    frozen_loader_code = getattr(frozen_loader, "__code__", None)
-    frozen_code.FROZEN_LOADER_CODES = frozenset(
-        {id(frozen_loader_code)} if frozen_loader_code is not None else ()
     )
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)

@@ -196,6 +196,7 @@ def _install(
         # Fail closed: enforce never starts with a setting it could not use.
         raise ConfigError("cannot enforce: " + "; ".join(problems))
     _forget_native_modules(modules_before)
+    _load_frozen_modules()
     try:
         _protect_children(
             mode,
@@ -376,6 +377,29 @@ def _concrete_kernel_section(policy: Policy) -> dict[str, Any] | None:
 # "_lambda_sandbox" in the layer and in every protected child interpreter.
 _PACKAGE = __package__ or "sandbox.runtime"
 _NATIVE_HELPERS = frozenset({_PACKAGE + ".kernel.ctypes_calls", _PACKAGE + ".kernel.ffi"})
+
+
+def _load_frozen_modules() -> None:
+    """Import the standard library's frozen modules not loaded yet (from Python 3.13).
+
+    From 3.13 a frozen module (``runpy``, which multiprocessing's spawn imports) is unmarshalled
+    from the interpreter's own table when first imported. After init the hook decides that
+    unmarshal by its site, like any: it cannot tell the table's bytes from a buffer of the
+    caller's that the same call reads after the event (red team 39), so it is refused. Loaded
+    now, before the function's code, they are found in ``sys.modules`` later. (Before 3.13 they
+    are built into the interpreter as objects: nothing is unmarshalled. The ``__hello__``-style
+    test modules are left out.)
+    """
+    if sys.version_info < (3, 13):
+        return
+    import _imp
+
+    for name in _imp._frozen_module_names():
+        if name not in sys.modules and not name.startswith("__"):
+            try:
+                __import__(name)
+            except ImportError:  # (a frozen module this build cannot load: left to import)
+                pass
 
 
 def _forget_native_modules(before: set[str]) -> None:

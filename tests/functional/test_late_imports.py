@@ -149,7 +149,7 @@ print("audit", status["layers"]["audit"])
 from sandbox.runtime.hook import mark_invoke_phase
 mark_invoke_phase()
 from importlib._bootstrap import _call_with_frames_removed, FrozenImporter
-print("fresh", "runpy" not in sys.modules)
+print("loaded", "runpy" in sys.modules or sys.version_info < (3, 13))
 def frozen():
     import runpy
     assert runpy.run_path
@@ -166,21 +166,25 @@ attempt("trampoline_marshal", lambda: _call_with_frames_removed(marshal.loads, o
 )
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="runpy is frozen from 3.11 (get_frozen_object's data too)"
+)
 @pytest.mark.parametrize("core", [NATIVE, "python"])
-def test_a_frozen_stdlib_module_imports_during_invoke_and_other_bytes_do_not(
+def test_a_frozen_stdlib_module_imports_in_invoke_and_other_bytes_do_not(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce with the runtime bundle only (from Python 3.13 importing a frozen module
-    # unmarshals its bytes from the interpreter's table: a `marshal.loads` event)
+    # unmarshals its bytes from the interpreter's table: a `marshal.loads` event, which the
+    # hook cannot tell from a caller's buffer read by the same call; so install loads them)
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     env = {"SANDBOX_NATIVE": "off"} if core == "python" else {}
-    # WHEN the function imports `runpy` (frozen since 3.11) for the first time in invoke, then
-    # unmarshals bytes of its own through the frozen loader's call and importlib's trampoline
+    # WHEN the function imports `runpy` (frozen since 3.11) in invoke, then unmarshals bytes
+    # of its own through the frozen loader's call and importlib's trampoline
     result = child(FROZEN, env=env)
     assert result.returncode == 0, result.stderr
     outcome = _outcome(result.lines)
-    assert outcome["fresh"] == "True" and outcome["audit"] == core
-    # THEN the import loads with no rule for it, unreported
+    assert outcome["loaded"] == "True" and outcome["audit"] == core
+    # THEN the import loads with no rule for it, unreported (3.13+: loaded at install)
     assert outcome["frozen"] == "ALLOWED", result.stdout
     # AND other bytes are an unmarshal decided by site: refused without a rule
     refused = ("BLOCKED PermissionViolation code unmarshal", "IMPORTERROR")

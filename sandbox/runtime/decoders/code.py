@@ -31,7 +31,6 @@ generators (``namedtuple``, ``dataclasses``) do: only invoke decides those (see 
 
 from __future__ import annotations
 
-import _imp
 import sys
 from os import stat as _stat
 from stat import S_ISDIR as _S_ISDIR
@@ -79,8 +78,6 @@ OWN_IDS: frozenset[int] = frozenset()
 IMPORT_CODES: frozenset[int] = frozenset()  # ids (identity, not equality, counts)
 # importlib's _call_with_frames_removed: what called it decides.
 TRAMPOLINE_CODES: frozenset[int] = frozenset()
-# importlib's FrozenImporter.exec_module: it unmarshals a frozen module's bytes (3.13+).
-FROZEN_LOADER_CODES: frozenset[int] = frozenset()
 # The import system's and the traceback machinery's readers (linecache, tokenize.open).
 MACHINERY_CODES: frozenset[int] = frozenset()
 SOURCE_READER_CODES: frozenset[int] = frozenset()  # linecache.updatecache, tokenize.open
@@ -576,45 +573,9 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool:
     return content is not None and content[_PYC_HEADER:] == data
 
 
-# The interpreter's table of frozen modules: (data, ispkg, origname) for a name, or None
-# (3.11+). A builtin, bound now.
-_find_frozen = getattr(_imp, "find_frozen", None)
-_memoryview_tobytes = memoryview.tobytes
-_memoryview = memoryview
-
-
-def _frozen_module_bytecode(args: tuple[Any, ...]) -> bool:
-    """Whether ``marshal.loads`` is importlib loading a frozen standard-library module.
-
-    From Python 3.13 the frozen modules (``runpy``...) are no longer built into the interpreter
-    as ready objects: importing one unmarshals its bytes from the interpreter's own table,
-    through ``_call_with_frames_removed`` from ``FrozenImporter.exec_module``. That passes when
-    the bytes are exactly the table's bytes for the module ``exec_module`` is loading: code the
-    interpreter ships, as the exec of it is (``<frozen …>`` is never decided). Other bytes at the
-    same call (``_imp.get_frozen_object`` takes data of its own) are an unmarshal like any.
-    """
-    if _find_frozen is None or not args or _type(args[0]) is not _bytes:
-        return False
-    frame = caller_frame(3)
-    if frame is None or _id(frame.f_code) not in TRAMPOLINE_CODES:
-        return False
-    frame = frame.f_back
-    if frame is None or _id(frame.f_code) not in FROZEN_LOADER_CODES:
-        return False
-    name = _frame_local(frame, "name")
-    if _type(name) is not _str:
-        return False
-    found = _find_frozen(name, withdata=True)
-    if _type(found) is not tuple or not found or _type(found[0]) is not _memoryview:
-        return False
-    return _memoryview_tobytes(found[0]) == args[0]
-
-
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
     if _module_bytecode(args):
         return None  # a module's cached bytecode; the module decides
-    if _frozen_module_bytecode(args):
-        return None  # a frozen standard-library module's own bytes (3.13+)
     return [("code", "unmarshal", caller_site(), None)]
 
 
