@@ -192,7 +192,7 @@ OWN_SITES = (
     *((event, "hook.py", "reported_by_installer") for event in _FRAME_READ),
     ("object.__getattr__", "decoders/code.py", "caller_site"),
     ("object.__getattr__", "decoders/code.py", "importing"),
-    ("object.__getattr__", "decoders/code.py", "_from_import_system"),
+    ("object.__getattr__", "decoders/code.py", "_import_system_frame"),
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
     ("open", "decoders/code.py", "_file_head"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),

@@ -321,11 +321,33 @@ def module_source(path: str) -> str:
     return path
 
 
-def _from_import_system(depth: int = 2) -> bool:
+def _import_system_frame(depth: int = 2) -> FrameType | None:
+    """The import system's frame that compiles or unmarshals (one of IMPORT_CODES), when it is
+    the caller of the event (through importlib's trampoline or not); else None."""
     frame = caller_frame(depth + 1)
     if frame is not None and _id(frame.f_code) in TRAMPOLINE_CODES:
         frame = frame.f_back  # importlib calls compile/exec through _call_with_frames_removed
-    return frame is not None and _id(frame.f_code) in IMPORT_CODES
+    return frame if frame is not None and _id(frame.f_code) in IMPORT_CODES else None
+
+
+_memoryview = memoryview
+_memoryview_obj = memoryview.__dict__["obj"].__get__  # (the C getset: the exporter)
+
+
+def _immutable_bytes(value: object) -> bool:
+    """Whether ``value`` is an exact ``bytes``, or a memoryview over one: a buffer no thread
+    can change. The events of ``marshal.loads`` and ``compile`` carry a *copy* of the buffer
+    they are given, and CPython then reads the buffer itself: a content check of the copy holds
+    for what is read only when the buffer cannot change in between (red team 39: a bytearray
+    another thread rewrote while the hook read the file to compare)."""
+    if _type(value) is _bytes:
+        return True
+    if _type(value) is not _memoryview:
+        return False
+    try:
+        return _type(_memoryview_obj(value)) is _bytes
+    except ValueError:  # (a released view)
+        return False
 
 
 def module_name(filename: str) -> str | None:
@@ -423,15 +445,23 @@ def _site_of(caller: Any) -> str:
 
 def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
     filename = as_text(args[1]) if _len(args) > 1 else None
-    if filename is not None and _str_startswith(filename, "/") and _from_import_system():
+    importer = (
+        _import_system_frame() if filename is not None and _str_startswith(filename, "/") else None
+    )
+    if importer is not None:
         # The import system compiling a module's source file (no usable .pyc): when what it
         # compiles is that file's content and the file implies a module, this is loading that
         # module and is decided as running it will be (the exec of its code, the module
         # rule); anything else claiming a file (a loader whose get_data returns other bytes)
         # is a compile of that file, decided by a rule for it.
-        path = _norm(filename)
+        path = _norm(filename)  # type: ignore[arg-type]
         name = module_name(path)
-        if name is not None and args and _is_file_content(args[0], path):
+        if (
+            name is not None
+            and args
+            and _immutable_bytes(_frame_local(importer, "data"))  # (source_to_code's source)
+            and _is_file_content(args[0], path)
+        ):
             return [("code", "exec", path, None), ("modules", "import", name, path)]
         return [("code", "compile", path, None)]
     site = _site_of(caller)
@@ -555,6 +585,8 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool:
     frame = caller_frame(3)
     if frame is None or _id(frame.f_code) not in IMPORT_CODES or not args:
         return False
+    if not _immutable_bytes(_frame_local(frame, "data")):
+        return False  # (_compile_bytecode's buffer: what marshal reads after the event)
     path = _frame_local(frame, "bytecode_path")
     if _type(path) is not _str:
         return False
