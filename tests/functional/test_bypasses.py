@@ -1089,3 +1089,53 @@ else:
     assert outcome["journal"] == "True", result.stderr
     assert outcome["import"].startswith("BLOCKED"), result.stderr
     assert outcome["by-hand"] == "module", result.stderr
+
+
+# ast.parse's flags come from the ast module's PyCF_ONLY_AST (a global the function can
+# rebind); the hook decides the compile at ast.parse's site by ast.parse's own local `flags`.
+# A source object with __buffer__ (PEP 688, 3.12+) runs while compile() takes its buffer,
+# after the flags were passed: from 3.13 (PEP 667) it can write ast.parse's local back.
+AST_FLAGS_LOCAL = """
+import ast, sys
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.hook import mark_invoke_phase
+mark_invoke_phase()
+SOURCE = b"PWNED = 6 * 7\\n"
+class Source:
+    def __buffer__(self, flags):
+        sys._getframe(1).f_locals["flags"] = ast.PyCF_ONLY_AST_SAVED   # ast.parse's local
+        return memoryview(SOURCE)
+ast.PyCF_ONLY_AST_SAVED = ast.PyCF_ONLY_AST
+ast.PyCF_ONLY_AST = 0
+try:
+    made = ast.parse(Source(), "<made>")
+    print("made", type(made).__name__)
+except PermissionError:
+    print("refused")
+except TypeError:
+    print("no buffer protocol for Python classes")
+"""
+
+
+def test_frame_locals_rewritten_inside_a_c_call_fool_the_ast_only_site_from_3_13(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN enforce with the base bundle, which allows compiling at ast.parse's site only for
+    # a syntax tree (decided by ast.parse's local `flags`)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function makes ast.parse ask for a code object, and rewrites the local from
+    # inside the compile call (a source object's __buffer__)
+    result = child(AST_FLAGS_LOCAL)
+    outcome = result.lines[-1] if result.lines else result.stderr
+    if sys.version_info >= (3, 13):
+        # THEN from 3.13 the hook reads the rewritten local and allows it: a code object is
+        # made at the site (the stated limit: frame locals that code run inside a C call can
+        # rewrite are not evidence; README, "What each layer does not stop")
+        assert outcome == "made code", result.stdout + result.stderr
+    elif sys.version_info >= (3, 12):
+        # THEN on 3.12 the write does not reach the frame's fast locals: refused
+        assert outcome == "refused", result.stdout + result.stderr
+    else:
+        # THEN before 3.12 a Python class cannot hand out a buffer at all
+        assert outcome == "no buffer protocol for Python classes", result.stdout + result.stderr
