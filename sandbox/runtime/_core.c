@@ -3764,7 +3764,8 @@ plain_source_copy(PyObject *who)
  * starts (SANDBOX_REQUEST_ID): a Python child's findings name the invocation it was started in.
  * One buffer, handed to putenv() once and rewritten in place at each start: nothing allocated
  * per invocation (setenv() keeps every value it was ever given). A request id that is not an
- * exact str of 1-128 printable ASCII characters other than space is written as empty. */
+ * exact ASCII str of at most 128 characters without NUL is written as empty (the child takes
+ * only 1-128 printable characters other than space: Config.parent_request_id). */
 #define REQUEST_ENV_NAME "SANDBOX_REQUEST_ID="
 #define REQUEST_ID_MAX 128
 static char g_request_env[sizeof(REQUEST_ENV_NAME) + REQUEST_ID_MAX];
@@ -3779,13 +3780,11 @@ request_env_set(PyObject *request_id)
     if (request_id != NULL && PyUnicode_CheckExact(request_id) && PyUnicode_IS_ASCII(request_id)) {
         n = PyUnicode_GET_LENGTH(request_id);
         text = (const char *)PyUnicode_DATA(request_id);
-        if (n > REQUEST_ID_MAX) {
+        /* (a NUL would cut it short: another id. Spaces and control characters are left to
+         * the child, which takes only 1-128 printable characters: no loop here, at every
+         * invocation's start) */
+        if (n > REQUEST_ID_MAX || memchr(text, '\0', (size_t)n) != NULL) {
             n = 0;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (text[i] <= ' ' || text[i] > '~') {
-                n = 0;
-            }
         }
     }
     if (!g_request_env_put) {
@@ -8256,8 +8255,8 @@ static PyMethodDef core_methods[] = {
      " (ends_deferred); False in learn."},
     {"request_env", core_request_env, METH_O,
      "request_env(request_id): only from the sandbox's own code inside the callback: the"
-     " request id (1-128 printable ASCII characters, else empty) that the children started"
-     " from now on find in SANDBOX_REQUEST_ID."},
+     " request id (ASCII, at most 128 characters, no NUL; else empty) that the children"
+     " started from now on find in SANDBOX_REQUEST_ID."},
     {"end_needed", core_end_needed, METH_O,
      "end_needed(flag: bool): only from the sandbox's own code inside the callback; True: the"
      " next invocation end goes to the callback (something was reported), False: it may not."},

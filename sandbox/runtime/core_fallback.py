@@ -774,21 +774,20 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
 _CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_fd's index
 FORGET_QUEUE_SLOTS = 64
 # The current invocation's request id, in this process's environment for the children it
-# starts (the native core's request_env_set): 1-128 printable ASCII characters, else empty.
+# starts (the native core's request_env_set).
 REQUEST_ENV = "SANDBOX_REQUEST_ID"
 REQUEST_ID_MAX = 128
 _putenv = __import__("posix").putenv  # (raises os.putenv: the sandbox's own, see OWN_SITES)
 
 
 def _request_env_value(request_id: object) -> str:
-    if type(request_id) is not str or not 0 < len(request_id) <= REQUEST_ID_MAX:
+    # (as the native core: ASCII, at most 128 characters, no NUL -- which would cut it short;
+    # the child takes only 1-128 printable characters other than space)
+    if type(request_id) is not str or len(request_id) > REQUEST_ID_MAX:
         return ""
-    if not request_id.isascii() or not all(map(_PRINTABLE.__contains__, request_id)):
+    if not request_id.isascii() or "\x00" in request_id:
         return ""
     return request_id
-
-
-_PRINTABLE = frozenset(map(chr, range(0x21, 0x7F)))
 _END_EVENT = "sandbox.invocation_end"  # (an end the hook may answer: see defer_quiet_ends)
 _START_EVENT = "sandbox.invocation"  # (so may the next start)
 INVOCATION_LOG_LIMIT = 1024  # the native core's: a full log sends the next one to the callback
@@ -2614,8 +2613,8 @@ def defer_quiet_ends(codes: frozenset[CodeType]) -> bool:
 def request_env(request_id: object) -> None:
     """Put ``request_id`` in this process's environment as ``SANDBOX_REQUEST_ID``, for the
     children started from now on (a Python child's findings name the invocation it was started
-    in); empty unless it is an exact ``str`` of 1-128 printable ASCII characters other than
-    space. The hook calls it at each invocation start it decides (the hook's own answered starts
+    in); empty unless it is an exact ASCII ``str`` of at most 128 characters without NUL (the
+    child takes only 1-128 printable characters other than space). The hook calls it at each invocation start it decides (the hook's own answered starts
     set it themselves).
 
     Raises

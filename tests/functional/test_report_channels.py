@@ -361,14 +361,19 @@ run_child()
 end_invocation()
 begin_invocation("req-4", {})
 run_child()
+end_invocation()
+begin_invocation("req-5\\x00req-4", {})      # a NUL would cut it short into another id
+run_child()
 """
     result = child(HARNESS.format(mode="enforce") + attack, env={**AUDIT_ALONE, **CORES[core]})
     # WHEN each invocation starts a Python child that reads a file no rule allows
     children = [line.split(" ") for line in result.lines if line.startswith("child ")]
-    # THEN each child saw its invocation's request id (none for one a label cannot carry) and
-    # was refused
-    assert [c[2] for c in children] == ["req-1", "req-2", "-", "req-4"], result.stdout
+    # THEN each child saw its invocation's request id, and was refused
+    assert [children[i][2] for i in (0, 1, 3, 4)] == ["req-1", "req-2", "req-4", "-"], (
+        result.stdout
+    )
     assert all(c[1] == "1" for c in children), result.stdout + result.stderr
-    # AND each child's finding, written to the parent's stream, carries that request id
+    # AND each child's finding, written to the parent's stream, carries that request id (none
+    # for one a label cannot carry)
     reads = [f for f in result.findings if f["action"] == "read" and "secret" in f["target"]]
-    assert [f["request_id"] for f in reads] == ["req-1", "req-2", None, "req-4"], reads
+    assert [f["request_id"] for f in reads] == ["req-1", "req-2", None, "req-4", None], reads
