@@ -788,6 +788,8 @@ def _request_env_value(request_id: object) -> str:
     if not request_id.isascii() or "\x00" in request_id:
         return ""
     return request_id
+
+
 _END_EVENT = "sandbox.invocation_end"  # (an end the hook may answer: see defer_quiet_ends)
 _START_EVENT = "sandbox.invocation"  # (so may the next start)
 INVOCATION_LOG_LIMIT = 1024  # the native core's: a full log sends the next one to the callback
