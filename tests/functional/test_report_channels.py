@@ -369,9 +369,7 @@ run_child()
     # WHEN each invocation starts a Python child that reads a file no rule allows
     children = [line.split(" ") for line in result.lines if line.startswith("child ")]
     # THEN each child saw its invocation's request id, and was refused
-    assert [children[i][2] for i in (0, 1, 3, 4)] == ["req-1", "req-2", "req-4", "-"], (
-        result.stdout
-    )
+    assert [children[i][2] for i in (0, 1, 3, 4)] == ["req-1", "req-2", "req-4", "-"], result.stdout
     assert all(c[1] == "1" for c in children), result.stdout + result.stderr
     # AND each child's finding, written to the parent's stream, carries that request id (none
     # for one a label cannot carry)
