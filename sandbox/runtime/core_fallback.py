@@ -2616,8 +2616,8 @@ def request_env(request_id: object) -> None:
     """Put ``request_id`` in this process's environment as ``SANDBOX_REQUEST_ID``, for the
     children started from now on (a Python child's findings name the invocation it was started
     in); empty unless it is an exact ASCII ``str`` of at most 128 characters without NUL (the
-    child takes only 1-128 printable characters other than space). The hook calls it at each invocation start it decides (the hook's own answered starts
-    set it themselves).
+    child takes only 1-128 printable characters other than space). The hook calls it at each
+    invocation start it decides (the starts the hook answers itself set it themselves).
 
     Raises
     ------
