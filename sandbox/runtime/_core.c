@@ -1058,10 +1058,13 @@ static uint32_t g_open_where[OPEN_CACHE_SLOTS];
  * for objects loaded later. */
 #define CORE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
+/* Depth of callback calls on this thread (0: not inside). Never a Python object. */
+static CORE_TLS int t_depth;
 static unsigned long long g_changes;
-/* This thread's audited changes of names so far (its forgets and clears of the open table),
- * and, when the decision running on it started, the count of every other thread's
- * (g_changes less this thread's): see decision_names_hold(). */
+/* This thread's audited changes of names made outside any decision (its forgets and clears
+ * of the open table, the ends of its changes in flight), and, when the decision running on
+ * it started, the count of every other change (g_changes less those): see
+ * decision_names_hold(). */
 static CORE_TLS unsigned long long t_own_changes;
 static CORE_TLS unsigned long long t_decision_changes;
 
@@ -1146,7 +1149,7 @@ static void
 open_clear_all(void)
 {
     g_changes++;
-    t_own_changes++;
+    t_own_changes += (t_depth == 0); /* (see decision_names_hold) */
     in_flight_mark();
     for (size_t i = 0; i < g_open_count; i++) {
         open_slot *slot = &g_open[g_open_used[i]];
@@ -1216,7 +1219,7 @@ static void
 open_forget(const char *name, size_t n)
 {
     g_changes++;
-    t_own_changes++;
+    t_own_changes += (t_depth == 0); /* (see decision_names_hold) */
     in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
@@ -1846,8 +1849,6 @@ static int g_block_signals;       /* defer Python signal handlers while the call
 static PyInterpreterState *g_interp; /* the interpreter the callback belongs to */
 
 
-/* Depth of callback calls on this thread (0: not inside). Never a Python object. */
-static CORE_TLS int t_depth;
 /* The frame that raised the caller event being decided on this thread (strong; NULL: none):
  * what core.caller_local reads, with no frame lookup by the callback. */
 static CORE_TLS PyFrameObject *t_event_frame;
@@ -1866,13 +1867,15 @@ decision_phase_holds(void)
 
 
 /* Whether an answer about names that the current decision reached may be kept: the phase
- * holds, no other thread changed a name since the decision started, and none has a change
- * in flight now. A decision resolves names, then keeps what it found: another thread's
- * audited change in between (its event forgets, then it changes the name and raises its
- * next event, which ends its change in flight) leaves the answer stale before it is kept --
- * and, kept, the core would answer from it for good. (This thread's own changes in the
- * decision are the event being decided: they are made after it, and forget what they touch.)
- * Red team 38 won that race against the in-flight test alone. */
+ * holds, no name changed since the decision started, and no other thread has a change in
+ * flight now. A decision resolves names, then keeps what it found: another thread's audited
+ * change in between (its event forgets, then it changes the name and raises its next event,
+ * which ends its change in flight) leaves the answer stale before it is kept -- and, kept, the
+ * core would answer from it for good. Red team 38 won that race against the in-flight test
+ * alone. A change made while a decision runs on this thread counts too, whoever makes it (a
+ * thread's own changes count as its own only outside a decision, t_depth 0): the hook's own
+ * forget for the event it decides, and anything run inside the callback (the Python core
+ * cannot hold a signal handler there: red team 40 swapped a folder from one). */
 static int
 decision_names_hold(void)
 {

@@ -1631,8 +1631,10 @@ def install(
 
     def _names_hold() -> bool:
         # The native core's decision_names_hold: an answer about names the decision reached
-        # is kept only if the phase holds, no other thread changed a name since the decision
-        # started (its answer could be stale before it is kept), and none has one in flight.
+        # is kept only if the phase holds, no name changed since the decision started (its
+        # answer could be stale before it is kept) -- by another thread, or by anything run
+        # inside this decision (a signal handler: red team 40) -- and no other thread has a
+        # change in flight.
         return (
             _phase_now() == _local.decision_phase
             and _changes[0] - _local.own_changes == _local.decision_changes
@@ -1659,7 +1661,8 @@ def install(
         if type(name) is not _str:
             raise _TypeError("open_cache_forget: name must be str")
         _changes[0] += 1
-        _local.own_changes += 1
+        if not _local.depth:  # (inside a decision every change counts: _names_hold)
+            _local.own_changes += 1
         _in_flight.add(_get_ident())
         below = name + "/" if name != "/" else "/"
         # (snapshots taken in one C call: another thread's callback may change the tables
@@ -1672,7 +1675,8 @@ def install(
 
     def _open_cache_clear() -> None:
         _changes[0] += 1
-        _local.own_changes += 1
+        if not _local.depth:  # (inside a decision every change counts: _names_hold)
+            _local.own_changes += 1
         _in_flight.add(_get_ident())
         _open.clear()
         _patterns.clear()

@@ -831,7 +831,7 @@ def test_every_thread_with_a_change_in_flight_is_seen_however_many(
     }
 
 
-def test_an_answer_is_not_kept_when_another_thread_changed_names_during_its_decision(
+def test_an_answer_is_not_kept_when_a_name_changed_during_its_decision(
     kind: str, tmp_path: Path
 ) -> None:
     # GIVEN a core whose callback keeps an open answer for a name at the end of its decision
@@ -849,7 +849,11 @@ def test_an_answer_is_not_kept_when_another_thread_changed_names_during_its_deci
                 t.start(); t.join()
             elif during == "complete":  # another thread's change, in flight before, done now
                 go.set(); waiting.join()
+            elif during == "inside":    # a change made inside the decision (a signal handler's)
+                foreign()
             out[label] = core.open_cache_add((name, "r", 0), None)
+    def foreign():  # (not the sandbox's code: its event is decided, inside the decision)
+        sys.audit("zz.forget", "/lsb/elsewhere")
     def changer(wait):
         sys.audit("zz.forget", "/lsb/elsewhere")
         if wait:
@@ -866,18 +870,24 @@ def test_an_answer_is_not_kept_when_another_thread_changed_names_during_its_deci
         pass
     sys.audit("zz.decide", "/lsb/d", "complete", "completed_meanwhile")
     sys.audit("zz.decide", "/lsb/e", "", "after_completed")
+    sys.audit("zz.decide", "/lsb/f", "inside", "changed_inside")
+    sys.audit("zz.forget", "/lsb/elsewhere")   # this thread's own change, outside a decision
+    sys.audit("zz.decide", "/lsb/g", "", "after_own_change")
     emit(**out)
     """
     result = run_core(kind, body, tmp_path)
-    # THEN an answer is kept when no other thread changed a name during its decision; not
-    # when one changed a name meanwhile, nor when one's change in flight at the decision's
-    # start was made before its end (the walk may have seen the names before the change)
+    # THEN an answer is kept when no name changed during its decision; not when another
+    # thread changed one meanwhile, nor when one's change in flight at the decision's start
+    # was made before its end (the walk may have seen the names before the change), nor when
+    # something run inside the decision changed one
     assert result == {
         "quiet": True,
         "changed_meanwhile": False,
         "after": True,
         "completed_meanwhile": False,
         "after_completed": True,
+        "changed_inside": False,
+        "after_own_change": True,
     }
 
 
