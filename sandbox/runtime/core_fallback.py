@@ -172,6 +172,8 @@ del _os
 PATTERN_LIMIT = 64
 # Whether another thread has a change in flight (set at install; see changes_elsewhere()).
 _IN_FLIGHT: list[Callable[[], bool]] = [lambda: False]
+# The count of audited name changes (set at install; see changes()).
+_CHANGE_COUNT: list[Callable[[], int]] = [lambda: 0]
 _LIST = 3
 
 
@@ -292,6 +294,20 @@ def _pattern_for_name(
     return _pattern_find(patterns, path[:cut] or "/", path[cut + 1 :], action, 0, phase, validate)
 
 
+def _kept_unless_changed(table: dict[Any, Any], key: Any, value: Any, before: int) -> None:
+    """Keep ``table[key] = value`` unless a name changed since ``before`` (the count of changes
+    when the walk that found it began) or another thread has a change in flight.
+
+    Kept first, then tested, then taken back: in Python a signal handler can run between any
+    two steps (the native core's C cannot be interrupted so). A change the handler makes after
+    the store forgets the entry itself; one made before the test is seen by it (a test, then a
+    store, left a window between the two: red team 40).
+    """
+    table[key] = value
+    if _CHANGE_COUNT[0]() != before or _IN_FLIGHT[0]():
+        table.pop(key, None)
+
+
 def _folder_verdict(
     directory: str,
     action: int,
@@ -315,6 +331,7 @@ def _folder_verdict(
     )
     if pattern is None:
         return None
+    before = _CHANGE_COUNT[0]()  # (a change during the lstat below: nothing kept)
     if validate:
         # The folder looked at inside the pattern's own folder, no link on the way.
         plain = _plain_lstat(directory)
@@ -339,6 +356,11 @@ def _folder_verdict(
             dirs[0] = 0
         dirs[0] += 1
     table[key] = found
+    if _CHANGE_COUNT[0]() != before and table.pop(key, None) is not None:
+        # A name changed while the folder was looked at (this fast path is Python: a signal
+        # handler can run in it, red team 40): the answer holds for this call only. Kept
+        # first, then taken back: a change after the test forgets it (see _kept_unless_changed).
+        dirs[0] -= 1
     return found
 
 
@@ -949,11 +971,12 @@ def _names_answer(
         entry = table.get(key)
         if entry is not None and (not validate or (entry[0] and _open_still_valid(name, entry))):
             return True
+        before = _CHANGE_COUNT[0]()
         found = _dir_verdict(key, table, validate, patterns, dirs)
         if found is None:
             return False
-        if found[0] and len(table) < OPEN_CACHE_LIMIT and not _IN_FLIGHT[0]():
-            table[key] = found
+        if found[0] and len(table) < OPEN_CACHE_LIMIT:
+            _kept_unless_changed(table, key, found, before)
         return True
 
     if event == "os.listdir" or event == "os.scandir":
@@ -1259,6 +1282,7 @@ def install(
         return bool(_in_flight) and any(t != _get_ident() for t in tuple(_in_flight))
 
     _IN_FLIGHT[0] = _others_in_flight  # (for _folder_verdict, a module-level helper)
+    _CHANGE_COUNT[0] = lambda: _changes[0]
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
@@ -1308,10 +1332,15 @@ def install(
             ):
                 return
             if key is not None and (_dirs[0] or _patterns):
+                # (a signal handler may run between two steps of this walk and change a name:
+                # unlike the native core's, this fast path is Python. The answer holds for this
+                # open -- the race of one call -- but is kept only if nothing changed meanwhile:
+                # red team 40)
+                before = _changes[0]
                 found = _dir_verdict(key, _open, _open_validate[0], _patterns, _dirs)
                 if found is not None:
-                    if found[0] and len(_open) < OPEN_CACHE_LIMIT and not _others_in_flight():
-                        _open[key] = found
+                    if found[0] and len(_open) < OPEN_CACHE_LIMIT:
+                        _kept_unless_changed(_open, key, found, before)
                     return
         if event == "_posixsubprocess.fork_exec" and _execs:
             exec_key = _exec_key(args)
@@ -1655,6 +1684,9 @@ def install(
         if key not in _open and len(_open) >= OPEN_CACHE_LIMIT:
             _open_cache_clear()
         _open[key] = (kind, dev, ino)
+        if not _names_hold():  # (kept, then tested: see _kept_unless_changed)
+            _open.pop(key, None)
+            return False
         return True
 
     def _open_cache_forget(name: str) -> None:
@@ -1764,6 +1796,10 @@ def install(
                 _open_cache_clear()
             _dirs[0] += 1
         _open[key] = (kind, dev, ino)
+        if not _names_hold():  # (kept, then tested: see _kept_unless_changed)
+            if _open.pop(key, None) is not None:
+                _dirs[0] -= 1
+            return False
         return True
 
     def _pattern_verdict_add(
@@ -1812,6 +1848,9 @@ def install(
         if key not in _patterns and len(_patterns) >= PATTERN_LIMIT:
             del _patterns[next(iter(_patterns))]  # full: the oldest goes (as the native core)
         _patterns[key] = (kind, dev, ino)
+        if not _names_hold():  # (kept, then tested: see _kept_unless_changed)
+            _patterns.pop(key, None)
+            return False
         return True
 
     def _exec_verdict_add(args: Any, identity: Any) -> bool:
