@@ -345,7 +345,9 @@ def _one_more(base: str, leaf: str) -> str | None:
 def _keep(full: str, resolved: str, seen: list[str] | None = None, generation: int = -1) -> None:
     if _str_startswith(resolved, _VOLATILE):
         return
-    if generation >= 0 and _changes() != generation:
+    if generation < 0:
+        generation = _changes()  # (a caller with no walk of its own: from here on)
+    if _changes() != generation:
         return  # a name changed while this was resolved: nothing kept (see resolve)
     if _changes_elsewhere():
         # Another thread has an audited change in flight -- its event fires (and forgets)
@@ -374,6 +376,13 @@ def _keep(full: str, resolved: str, seen: list[str] | None = None, generation: i
     else:
         dev, ino = -1, -1  # none taken (no child, no other thread: every change is seen)
     _RESOLVED[full] = (resolved, dev, ino)
+    if _changes() != generation or _changes_elsewhere():
+        # Kept first, then tested, then taken back: on the Python core a signal handler can
+        # run between any two steps here, and a change it made after the test above, before
+        # the store, would leave the answer stale for good (red team 41). A change after this
+        # test forgets the entry itself.
+        _RESOLVED.pop(full, None)
+        _THROUGH_LINKS.pop(full, None)
 
 
 def _index(name: str) -> None:

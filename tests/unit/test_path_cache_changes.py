@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -193,3 +194,30 @@ def test_where_a_change_happens_is_its_directory_resolved_and_its_last_name(
         assert paths.changed_name(b"/x") is None
     finally:
         os.close(fd)
+
+
+def test_a_change_landing_inside_the_keep_leaves_nothing_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a name just walked (count of changes 7), and a change that lands between the keep's
+    # test and its store (on the Python core a signal handler can run there: red team 41)
+    count = [7]
+    monkeypatch.setattr(paths, "_changes", lambda: count[0])
+    monkeypatch.setattr(paths, "_changes_elsewhere", lambda: False)
+    real_index = paths._index
+
+    def index_then_change(name: str) -> None:
+        real_index(name)
+        count[0] += 1  # (the handler's rename, forgetting before the store)
+
+    monkeypatch.setattr(paths, "_index", index_then_change)
+    name = str(tmp_path / "f")
+    # WHEN the walk's answer is kept
+    paths._keep(name, name, None, 7)
+    # THEN it is not there: stored, tested, taken back
+    assert name not in paths._RESOLVED
+    # AND with no change, it is kept
+    monkeypatch.setattr(paths, "_index", real_index)
+    paths._keep(name, name, None, count[0])
+    assert paths._RESOLVED.get(name, ("",))[0] == name
+    paths.forget_resolved_paths()
