@@ -1281,7 +1281,16 @@ def install(
         # (a copy first: another thread may change the set while this looks)
         return bool(_in_flight) and any(t != _get_ident() for t in tuple(_in_flight))
 
-    _IN_FLIGHT[0] = _others_in_flight  # (for _folder_verdict, a module-level helper)
+    def _any_in_flight() -> bool:
+        # What the keeps test (_names_hold, _kept_unless_changed, _folder_verdict): unlike
+        # the native core, the Python core's own steps can be interleaved with by a signal
+        # handler, which may run inside this thread's own change -- between its forget and the
+        # change itself -- and decide (and keep) a name the change is about to alter. So this
+        # thread's own change in flight holds keeps off too. (changes_elsewhere() stays the
+        # native core's: other threads only.)
+        return bool(_in_flight)
+
+    _IN_FLIGHT[0] = _any_in_flight  # (for _folder_verdict, a module-level helper)
     _CHANGE_COUNT[0] = lambda: _changes[0]
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -1667,7 +1676,7 @@ def install(
         return (
             _phase_now() == _local.decision_phase
             and _changes[0] - _local.own_changes == _local.decision_changes
-            and not _others_in_flight()
+            and not _any_in_flight()
         )
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
