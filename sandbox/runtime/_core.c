@@ -1067,6 +1067,10 @@ static unsigned long long g_changes;
  * decision_names_hold(). */
 static CORE_TLS unsigned long long t_own_changes;
 static CORE_TLS unsigned long long t_decision_changes;
+/* Set while the sandbox's own code calls open_cache_forget/clear: inside a decision, a forget
+ * the decision makes for the event it decides is its own (made before its keeps, about a
+ * change made after it); any other change there counts against it (decision_names_hold). */
+static CORE_TLS int t_forget_by_own_code;
 
 /* Threads with a change in flight: an audited change fires before it is made, so from its
  * event until that thread's next audit event (by then the call returned) a name may change
@@ -1149,7 +1153,7 @@ static void
 open_clear_all(void)
 {
     g_changes++;
-    t_own_changes += (t_depth == 0); /* (see decision_names_hold) */
+    t_own_changes += (t_depth == 0 || t_forget_by_own_code); /* (see decision_names_hold) */
     in_flight_mark();
     for (size_t i = 0; i < g_open_count; i++) {
         open_slot *slot = &g_open[g_open_used[i]];
@@ -1219,7 +1223,7 @@ static void
 open_forget(const char *name, size_t n)
 {
     g_changes++;
-    t_own_changes += (t_depth == 0); /* (see decision_names_hold) */
+    t_own_changes += (t_depth == 0 || t_forget_by_own_code); /* (see decision_names_hold) */
     in_flight_mark();
     pattern_forget(name, n);
     fd_names_forget(name, n);
@@ -1872,10 +1876,10 @@ decision_phase_holds(void)
  * change in between (its event forgets, then it changes the name and raises its next event,
  * which ends its change in flight) leaves the answer stale before it is kept -- and, kept, the
  * core would answer from it for good. Red team 38 won that race against the in-flight test
- * alone. A change made while a decision runs on this thread counts too, whoever makes it (a
- * thread's own changes count as its own only outside a decision, t_depth 0): the hook's own
- * forget for the event it decides, and anything run inside the callback (the Python core
- * cannot hold a signal handler there: red team 40 swapped a folder from one). */
+ * alone. A change made while a decision runs on this thread counts too, unless the
+ * sandbox's own code makes it (the forget for the event being decided: t_forget_by_own_code):
+ * a change of anything else run inside the callback (the Python core cannot hold a signal
+ * handler there: red team 40 swapped a folder from one). */
 static int
 decision_names_hold(void)
 {
@@ -2364,6 +2368,7 @@ decide(const char *event, PyObject *args)
     int outer_decision_invoke = t_decision_invoke;
     t_decision_invoke = invoke_now();
     unsigned long long outer_decision_changes = t_decision_changes;
+    unsigned long long outer_own_changes = t_own_changes;
     t_decision_changes = g_changes - t_own_changes;
     frame_guard_on();
 
@@ -2376,6 +2381,10 @@ decide(const char *event, PyObject *args)
     t_event_frame = outer_event_frame;
     t_decision_invoke = outer_decision_invoke;
     t_decision_changes = outer_decision_changes;
+    /* What this decision's own code changed is its own; to a decision it ran inside of (a
+     * nested one: foreign code inside the callback raised the event), it is a change made by
+     * something else meanwhile. */
+    t_own_changes = outer_own_changes;
     Py_XDECREF(event_frame);
     t_depth--;
     tracing_on(ts);
@@ -5404,12 +5413,28 @@ core_import_known(PyObject *self, PyObject *name)
     return PyBool_FromLong(units != NULL && import_name_known(units, len));
 }
 
+/* Whether the code calling open_cache_forget/clear inside a decision is the sandbox's own
+ * (outside one, every change counts as the thread's own anyway). */
+static int
+forget_caller_is_own(void)
+{
+    if (t_depth == 0) {
+        return 0;
+    }
+    PyObject *code = innermost_code();
+    int own = code_set_has(&g_own_codes, code);
+    Py_XDECREF(code);
+    return own;
+}
+
 static PyObject *
 core_open_cache_clear(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    t_forget_by_own_code = forget_caller_is_own();
     open_clear_all(); /* anyone may: it only makes later decisions slower */
+    t_forget_by_own_code = 0;
     Py_RETURN_NONE;
 }
 
@@ -5428,7 +5453,9 @@ core_open_cache_forget(PyObject *self, PyObject *name)
         return NULL;
     }
     if (plain) { /* (the table holds ASCII names only: no other is this or below one) */
+        t_forget_by_own_code = forget_caller_is_own();
         open_forget(units, (size_t)len); /* anyone may: it only makes later decisions slower */
+        t_forget_by_own_code = 0;
     }
     Py_RETURN_NONE;
 }

@@ -1240,6 +1240,7 @@ def install(
         outer_phase = _local.decision_phase
         _local.decision_phase = _phase_now()
         outer_changes = _local.decision_changes
+        outer_own = _local.own_changes
         _local.decision_changes = _changes[0] - _local.own_changes
         was_enabled = _gc_isenabled()
         _gc_disable()
@@ -1260,6 +1261,7 @@ def install(
             _local.event_frame = outer_frame
             _local.decision_phase = outer_phase
             _local.decision_changes = outer_changes
+            _local.own_changes = outer_own  # (the native core's: to an outer decision, not its own)
             _inside[0] -= 1
             if was_enabled:
                 _gc_enable()
@@ -1281,16 +1283,7 @@ def install(
         # (a copy first: another thread may change the set while this looks)
         return bool(_in_flight) and any(t != _get_ident() for t in tuple(_in_flight))
 
-    def _any_in_flight() -> bool:
-        # What the keeps test (_names_hold, _kept_unless_changed, _folder_verdict): unlike
-        # the native core, the Python core's own steps can be interleaved with by a signal
-        # handler, which may run inside this thread's own change -- between its forget and the
-        # change itself -- and decide (and keep) a name the change is about to alter. So this
-        # thread's own change in flight holds keeps off too. (changes_elsewhere() stays the
-        # native core's: other threads only.)
-        return bool(_in_flight)
-
-    _IN_FLIGHT[0] = _any_in_flight  # (for _folder_verdict, a module-level helper)
+    _IN_FLIGHT[0] = _others_in_flight  # (for _folder_verdict, a module-level helper)
     _CHANGE_COUNT[0] = lambda: _changes[0]
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -1619,6 +1612,25 @@ def install(
             kept += 1
         return kept
 
+    def _forget_caller_is_own() -> bool:
+        # The native core's forget_caller_is_own: inside a decision, whether the code calling
+        # open_cache_forget/clear is the sandbox's own (frame 0: this; 1: the lambda; 2: the
+        # module-level function; 3: its caller). Its forget is for the event being decided.
+        if not _local.depth:
+            return False
+        local = _local
+        collecting = _gc_isenabled()
+        if collecting:
+            _gc_disable()
+        local.fetching = True
+        try:
+            code = id(_getframe(3).f_code)
+        finally:
+            local.fetching = False
+            if collecting:
+                _gc_enable()
+        return code in _own
+
     def _is_own_caller(call: str) -> bool:
         # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
         # The lookup raises sys._getframe: the hook ignores it (as the native core raises none).
@@ -1670,13 +1682,13 @@ def install(
     def _names_hold() -> bool:
         # The native core's decision_names_hold: an answer about names the decision reached
         # is kept only if the phase holds, no name changed since the decision started (its
-        # answer could be stale before it is kept) -- by another thread, or by anything run
-        # inside this decision (a signal handler: red team 40) -- and no other thread has a
-        # change in flight.
+        # answer could be stale before it is kept) -- by another thread, or by anything but
+        # the sandbox's own code run inside this decision (a signal handler: red team 40) --
+        # and no other thread has a change in flight.
         return (
             _phase_now() == _local.decision_phase
             and _changes[0] - _local.own_changes == _local.decision_changes
-            and not _any_in_flight()
+            and not _others_in_flight()
         )
 
     def _open_cache_add(args: tuple[Any, ...], identity: tuple[int, int] | None) -> bool:
@@ -1698,11 +1710,11 @@ def install(
             return False
         return True
 
-    def _open_cache_forget(name: str) -> None:
+    def _open_cache_forget(name: str, own: bool = False) -> None:
         if type(name) is not _str:
             raise _TypeError("open_cache_forget: name must be str")
         _changes[0] += 1
-        if not _local.depth:  # (inside a decision every change counts: _names_hold)
+        if not _local.depth or own:  # (see _names_hold)
             _local.own_changes += 1
         _in_flight.add(_get_ident())
         below = name + "/" if name != "/" else "/"
@@ -1714,9 +1726,9 @@ def install(
         for pattern in [p for p in tuple(_patterns) if p[0] == name or p[0].startswith(below)]:
             _patterns.pop(pattern, None)
 
-    def _open_cache_clear() -> None:
+    def _open_cache_clear(own: bool = False) -> None:
         _changes[0] += 1
-        if not _local.depth:  # (inside a decision every change counts: _names_hold)
+        if not _local.depth or own:  # (see _names_hold)
             _local.own_changes += 1
         _in_flight.add(_get_ident())
         _open.clear()
@@ -1998,7 +2010,7 @@ def install(
         cache_add=_cache_add,
         cache_clear=_cache_clear,
         open_cache_add=_open_cache_add,
-        open_cache_clear=_open_cache_clear,
+        open_cache_clear=lambda: _open_cache_clear(_forget_caller_is_own()),
         dir_verdict_add=_dir_verdict_add,
         dir_module_verdict_add=_dir_module_verdict_add,
         pattern_verdict_add=_pattern_verdict_add,
@@ -2011,7 +2023,7 @@ def install(
         module_verdict_add=_module_verdict_add,
         module_packages_add=_module_packages_add,
         import_known=_import_known,
-        open_cache_forget=_open_cache_forget,
+        open_cache_forget=lambda name: _open_cache_forget(name, _forget_caller_is_own()),
         open_cache_validate=_open_cache_validate,
         forgotten=_take_forgotten,
         defer_quiet_ends=_defer_quiet_ends,
