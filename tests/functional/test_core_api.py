@@ -851,6 +851,8 @@ def test_an_answer_is_not_kept_when_a_name_changed_during_its_decision(
                 go.set(); waiting.join()
             elif during == "inside":    # a change made inside the decision (a signal handler's)
                 foreign()
+            elif during == "own":       # the decision's own forget, for the event it decides
+                core.open_cache_forget("/lsb/elsewhere")
             out[label] = core.open_cache_add((name, "r", 0), None)
     def foreign():  # (not the sandbox's code: its event is decided, inside the decision)
         sys.audit("zz.forget", "/lsb/elsewhere")
@@ -871,6 +873,7 @@ def test_an_answer_is_not_kept_when_a_name_changed_during_its_decision(
     sys.audit("zz.decide", "/lsb/d", "complete", "completed_meanwhile")
     sys.audit("zz.decide", "/lsb/e", "", "after_completed")
     sys.audit("zz.decide", "/lsb/f", "inside", "changed_inside")
+    sys.audit("zz.decide", "/lsb/h", "own", "own_forget_inside")
     sys.audit("zz.forget", "/lsb/elsewhere")   # this thread's own change, outside a decision
     sys.audit("zz.decide", "/lsb/g", "", "after_own_change")
     emit(**out)
@@ -879,7 +882,8 @@ def test_an_answer_is_not_kept_when_a_name_changed_during_its_decision(
     # THEN an answer is kept when no name changed during its decision; not when another
     # thread changed one meanwhile, nor when one's change in flight at the decision's start
     # was made before its end (the walk may have seen the names before the change), nor when
-    # something run inside the decision changed one
+    # something run inside the decision changed one; the decision's own forget (for the event
+    # it decides: made after it) does not count against it
     assert result == {
         "quiet": True,
         "changed_meanwhile": False,
@@ -887,6 +891,7 @@ def test_an_answer_is_not_kept_when_a_name_changed_during_its_decision(
         "completed_meanwhile": False,
         "after_completed": True,
         "changed_inside": False,
+        "own_forget_inside": True,
         "after_own_change": True,
     }
 
