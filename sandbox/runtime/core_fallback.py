@@ -1612,39 +1612,30 @@ def install(
             kept += 1
         return kept
 
-    def _forget_caller_is_own() -> bool:
-        # The native core's forget_caller_is_own: inside a decision, whether the code calling
-        # open_cache_forget/clear is the sandbox's own (frame 0: this; 1: the lambda; 2: the
-        # module-level function; 3: its caller). Its forget is for the event being decided.
-        if not _local.depth:
-            return False
-        local = _local
-        collecting = _gc_isenabled()
-        if collecting:
-            _gc_disable()
-        local.fetching = True
-        try:
-            code = id(_getframe(3).f_code)
-        finally:
-            local.fetching = False
-            if collecting:
-                _gc_enable()
-        return code in _own
-
-    def _is_own_caller(call: str) -> bool:
-        # frame 0: this function; 1: the closure; 2: the module-level function; 3: its caller.
-        # The lookup raises sys._getframe: the hook ignores it (as the native core raises none).
+    def _api_caller_code() -> int:
+        # id() of the code that called a core function: frame 0 this helper, 1 its caller here,
+        # 2 the closure (or lambda) the API table holds, 3 the module-level function, 4 its
+        # caller. The lookup raises sys._getframe: the hook ignores it (as the native core
+        # raises none).
         local = _local
         collecting = _gc_isenabled()
         if collecting:
             _gc_disable()  # (no collection, so no gc.callbacks of the function's, meanwhile)
         local.fetching = True
         try:
-            code = id(_getframe(3).f_code)
+            return id(_getframe(4).f_code)
         finally:
             local.fetching = False
             if collecting:
                 _gc_enable()
+
+    def _forget_caller_is_own() -> bool:
+        # The native core's forget_caller_is_own: inside a decision, whether the code calling
+        # open_cache_forget/clear is the sandbox's own (its forget is for the event decided).
+        return bool(_local.depth) and _api_caller_code() in _own
+
+    def _is_own_caller(call: str) -> bool:
+        code = _api_caller_code()
         return code in _own and (_sites is None or ("core." + call, code) in _sites)
 
     def _enter_invoke() -> None:
