@@ -1066,8 +1066,11 @@ class _Depth(_thread._local):
     fetching = False
     event_frame: Any = None  # the frame that raised the caller event being decided
     decision_phase = "init"  # the phase when the decision running on this thread started
-    own_changes = 0  # this thread's audited changes of names (forgets, clears)
-    decision_changes = 0  # every other thread's, when the decision running here started
+    # This thread's audited changes of names made outside a decision, or by the sandbox's own
+    # code inside one; and, when the decision running here started, every other change
+    # (see _names_hold)
+    own_changes = 0
+    decision_changes = 0
 
 
 def _refuse(what: str) -> PermissionError:

@@ -445,16 +445,17 @@ def _site_of(caller: Any) -> str:
 
 def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
     filename = as_text(args[1]) if _len(args) > 1 else None
-    importer = (
-        _import_system_frame() if filename is not None and _str_startswith(filename, "/") else None
-    )
-    if importer is not None:
+    if (
+        filename is not None
+        and _str_startswith(filename, "/")
+        and (importer := _import_system_frame()) is not None
+    ):
         # The import system compiling a module's source file (no usable .pyc): when what it
         # compiles is that file's content and the file implies a module, this is loading that
         # module and is decided as running it will be (the exec of its code, the module
         # rule); anything else claiming a file (a loader whose get_data returns other bytes)
         # is a compile of that file, decided by a rule for it.
-        path = _norm(filename)  # type: ignore[arg-type]
+        path = _norm(filename)
         name = module_name(path)
         if (
             name is not None
