@@ -25,7 +25,7 @@ from sandbox.runtime.errors import (
     SandboxError,
     SandboxViolation,
 )
-from sandbox.runtime.hook import installed as status
+from sandbox.runtime.control import installed as status
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:

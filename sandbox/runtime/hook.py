@@ -34,9 +34,18 @@ from .decoders import files as files_module
 from .decoders import network as network_decoders
 from .decoders import processes as processes_module
 from .decoders.code import INVOKE_ONLY
+from .control import (  # noqa: F401 (the control functions: importable from here too)
+    DEFAULT_CONTROL,
+    begin_invocation,
+    end_invocation,
+    flush,
+    installed,
+    mark_invoke_phase,
+    report_init_failed,
+)
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
-from .freeze import freeze, freeze_instances, verify
+from .freeze import verify
 from .sqlite_guard import FOLDER_PRAGMAS as SQLITE_FOLDER_PRAGMAS
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import attach_targets, flush_pending, guard_connection
@@ -50,6 +59,7 @@ if TYPE_CHECKING:
 
     from .findings import Reporter
     from .policy import Policy
+    from .private_modules import PrivateRuntime
     from .recorder import Recorder
     from .roots import Roots
 
@@ -241,50 +251,6 @@ PROTECTED_ATTRIBUTES = frozenset(
 )
 
 
-# The control helpers bind ``sys.audit`` as a default argument: rebinding this module's globals
-# cannot stop them (and assigning their ``__defaults__`` is refused like any tamper).
-
-
-def installed() -> dict[str, Any] | None:
-    """Status of the installed hook in this process, or ``None`` (asks it over the audit channel)."""
-    answers: list[dict[str, Any]] = []
-    _audit("sandbox.status", answers)
-    return answers[0] if answers else None
-
-
-def mark_invoke_phase(_audit: Callable[..., None] = sys.audit) -> None:
-    """Switch the installed hook from init to invoke rules (one way)."""
-    _audit("sandbox.phase", "invoke")
-
-
-def begin_invocation(
-    request_id: str | None, who: dict[str, Any], _audit: Callable[..., None] = sys.audit
-) -> None:
-    """Tell the hook an invocation starts (request id and event source, for findings)."""
-    _audit("sandbox.invocation", request_id, who)
-
-
-def end_invocation(_audit: Callable[..., None] = sys.audit) -> None:
-    """Tell the hook the invocation ended (summaries and the learn record are written)."""
-    _audit("sandbox.invocation_end")
-
-
-def flush(_audit: Callable[..., None] = sys.audit) -> None:
-    """Write what learn holds back (the run of quiet invocation ends) and push buffered
-    observations out (the S3 sink); registered with ``atexit`` in learn mode."""
-    _audit("sandbox.flush")
-
-
-def report_init_failed(_audit: Callable[..., None] = sys.audit) -> None:
-    """The function's code failed to load: the runtime may post the init error to its API."""
-    _audit("sandbox.init_failed")
-
-
-# The control functions any process may use when it installs the sandbox itself
-# (``sandbox.install()``); the Lambda bootstrap replaces them with its own handler's code.
-DEFAULT_CONTROL = (mark_invoke_phase, begin_invocation, end_invocation, flush, report_init_failed)
-
-
 def _defer_quiet_ends(codes: frozenset[CodeType]) -> None:
     """The control code's quiet invocation ends answered in the core (run as its frozen copy:
     the core takes it from own code)."""
@@ -298,6 +264,7 @@ def _enter_invoke_at_install() -> None:
 
 def install_hook(
     *,
+    private: PrivateRuntime,
     mode: str,
     policy: Policy,
     roots: Roots,
@@ -314,6 +281,9 @@ def install_hook(
 
     Parameters
     ----------
+    private:
+        The private copies of the runtime's modules this function is one of (it runs on them:
+        see :mod:`.private_modules`).
     parent_request_id:
         For a child process: the request id of the parent's invocation that started it (its
         findings before any invocation of its own carry it).
@@ -330,12 +300,14 @@ def install_hook(
 
     Example
     -------
-    >>> install_hook(mode="enforce", policy=policy, roots=roots, reporter=reporter,
-    ...              recorder=None)  # doctest: +SKIP
+    >>> install_hook(private=runtime, mode="enforce", policy=policy, roots=roots,
+    ...              reporter=reporter, recorder=None)  # doctest: +SKIP
     """
     if installed() is not None:
         return False
-    from . import (
+    # Every module the hook runs, executed now (the copies' imports are private only while
+    # installing): the function's code finds none of them.
+    from . import (  # noqa: F401
         address_book,
         categories,
         child,
@@ -349,60 +321,14 @@ def install_hook(
         values,
     )
     from . import decoders as decoders_package
-    from . import policy as policy_module
-    from . import roots as roots_module
-    from .decoders import aws, code, files, modules, native, network, processes, shape
+    from . import policy as policy_module  # noqa: F401
+    from . import roots as roots_module  # noqa: F401
+    from .decoders import aws, code, files, modules, native, network, processes, shape  # noqa: F401
 
     values.capture_pathlib()
     generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
-    this = sys.modules[__name__]
-    runtime_modules = [
-        this,
-        core,
-        address_book,
-        categories,
-        child,
-        environ,
-        errors,
-        findings,
-        globs,
-        paths,
-        policy_module,
-        roots_module,
-        sinks,
-        sqlite_guard,
-        values,
-        generalisation,
-        decoders_package,
-        aws,
-        code,
-        files,
-        modules,
-        native,
-        network,
-        processes,
-        shape,
-    ]
-    if core.KIND != "native":  # the Python core runs the hook: frozen with the rest
-        from . import core_fallback
-
-        runtime_modules.insert(2, core_fallback)
-    if recorder is not None:  # learn only: enforce and alert never load the recorder
-        from . import recorder as recorder_module
-
-        runtime_modules.append(recorder_module)
-    import json.encoder
-
-    runtime_modules.append(json.encoder)  # the sandbox's own encoders run json's Python code
-    frozen = freeze(runtime_modules)
-    verify(frozen, install_time=INSTALL_TIME)
+    verify(private.as_frozen(), install_time=INSTALL_TIME)
     book = address_book.AddressBook()
-    instances = [policy, roots, reporter, reporter.sink, book, *policy.matchers()]
-    if recorder is not None:
-        instances += [recorder, recorder.sink]
-    # (a tee's sinks too: their write runs inside the callback, as the sandbox's own code)
-    instances += [s for o in instances[:] for s in getattr(o, "_sinks", ())]
-    freeze_instances([o for o in instances if o is not None], frozen)
     policy.prepare()  # every regex compiled now, before the function's code runs
 
     control_codes = frozenset(f.__code__ for f in (control or DEFAULT_CONTROL))
@@ -414,7 +340,7 @@ def install_hook(
     installer_code = installer.f_code if installer is not None else None
     del installer
     finders = tuple(sys.meta_path)
-    build = frozen(_build)
+    build = _build
     names, callback, guard, sqlite_parts = build(
         mode=mode,
         policy=policy,
@@ -430,20 +356,22 @@ def install_hook(
         finders=finders,
         start_phase=start_phase,
         parent_request_id=parent_request_id,
-        frozen_decoders=frozen(decoders_package).DECODERS,
-        socket_init=frozen(network_decoders)._SOCKET_INIT,
+        frozen_decoders=decoders_package.DECODERS,
+        socket_init=network_decoders._SOCKET_INIT,
         aws_codes=_aws_codes(),
         # The frozen wrappers' code (a fresh object: the original module's is not trusted).
-        resolver_code=frozen(address_book)._resolver_wrapper(len, "x").__code__,
+        resolver_code=address_book._resolver_wrapper(len, "x").__code__,
         # The list the frozen interpose() fills with the wrappers' cells (below).
-        wrapper_cells=frozen(address_book).WRAPPER_CELLS,
+        wrapper_cells=address_book.WRAPPER_CELLS,
     )
     # By identity (code objects compare by value: a set would keep one of two equal ones).
-    own_codes = frozen.codes() + tuple(_codes_of(callback, guard))
-    # The sealed fork_exec wrapper's code, made at import (not frozen): the sandbox's own for
-    # the decoders (its ids), not for the core (own_codes).
+    # The sealed fork_exec wrapper's code, made at import and published (subprocess calls it):
+    # the sandbox's own for the decoders (its ids), not for the core (own_codes).
     sealed = processes._FORK_EXEC_WRAPPER[0].__code__
-    frozen_code = frozen(code)
+    own_codes = tuple(c for c in private.codes() if c is not sealed) + tuple(
+        _codes_of(callback, guard)
+    )
+    frozen_code = code
     frozen_code.OWN_CODES = own_codes
     # (and the botocore interposer's functions, imported before: their state is their defaults)
     frozen_code.OWN_IDS = (
@@ -480,12 +408,12 @@ def install_hook(
     frozen_code.NAMEDTUPLE_SITES = frozenset(
         d + "/" + site for d in stdlib_dirs for site in frozen_code.NAMEDTUPLE_MAKERS
     )
-    frozen(address_book).interpose()
-    frozen_processes = frozen(processes)
+    address_book.interpose()
+    frozen_processes = processes
     # Before 3.14 fork_exec raises no event: the native core makes every call of it raise
     # the event 3.14 raises (any function object of it, wherever the function's code found
     # it); the Python core cannot, and the sealed wrapper below stands in its place.
-    sealed = frozen_processes._EMULATE_FORK_EXEC and frozen(core).seal_fork_exec(
+    sealed = frozen_processes._EMULATE_FORK_EXEC and core.seal_fork_exec(
         frozen_processes._fork_exec_original
     )
     # posix_spawn, posix_spawnp, execve and execv convert their path, argv and env around their
@@ -493,7 +421,7 @@ def install_hook(
     # before the call (the Python core cannot: a documented limit), so the decision and the
     # child see the same program, argv and environment.
     posix = sys.modules["posix"]
-    frozen(core).seal_spawn_env(
+    core.seal_spawn_env(
         getattr(posix, "posix_spawn", None),
         getattr(posix, "posix_spawnp", None),
         getattr(posix, "execve", None),
@@ -502,21 +430,21 @@ def install_hook(
     # connect, connect_ex, bind, sendto and sendmsg look a host name up before their event:
     # the native core raises the name's resolve event first (the Python core cannot: a
     # documented limit), so a lookup -- a DNS query out -- follows a decision, as everywhere.
-    frozen(core).seal_socket_addresses(sys.modules["_socket"].socket)
+    core.seal_socket_addresses(sys.modules["_socket"].socket)
     # Every SQLite connection's authorizer, installed by the native core itself: its two steps
     # (the connection's event, the thread's next profile event) need no callback; the Python
     # core runs them in the hook's handlers (sqlite_guard.py), which are the native core's
     # too for anything it does not answer.
-    frozen(core).seal_sqlite(*sqlite_parts)
+    core.seal_sqlite(*sqlite_parts)
     # A system clock (CLOCK_REALTIME: the host's) is set with no event either.
     time_module = sys.modules.get("time")
-    frozen(core).seal_clock(
+    core.seal_clock(
         getattr(time_module, "clock_settime", None), getattr(time_module, "clock_settime_ns", None)
     )
     # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
     # function can plant) after or before their event: the native core hands them bytes.
     resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)
-    frozen(core).seal_resolvers(
+    core.seal_resolvers(
         resolvers.get("getaddrinfo"),
         resolvers.get("gethostbyname"),
         resolvers.get("gethostbyname_ex"),
@@ -525,7 +453,7 @@ def install_hook(
     # os.chroot (no event: every absolute name, the sandbox's own /proc lookups included,
     # would lead into a tree of the function's) and signal.pidfd_send_signal (no event: a
     # signal to any process the user may signal) raise events of their own (native core).
-    frozen(core).seal_process_calls(
+    core.seal_process_calls(
         getattr(posix, "chroot", None),
         getattr(sys.modules["_signal"], "pidfd_send_signal", None),
         getattr(posix, "unshare", None),  # (3.12+, like setns: no event either)
@@ -540,8 +468,8 @@ def install_hook(
     # lists them: a frozen method's __globals__ is a private snapshot, and through the private
     # modules in it every snapshot is reachable. The native core takes each copy out of its
     # original's list (sealed below with it); the Python core cannot (a documented limit).
-    frozen(core).hide_copies(tuple(frozen.classes))
-    if not frozen(core).install(
+    core.hide_copies(tuple(private.all_classes()))
+    if not core.install(
         names,
         callback,
         own_codes,
@@ -566,22 +494,22 @@ def install_hook(
     # warning machinery, the regex engine's template -- asks its spec for _initializing)
     # And the syntax-node classes CPython's parser fills with setattr inside the hook (the
     # shape decoder), but the two the ast module still patches when it is imported.
-    frozen(core).seal_types(
+    core.seal_types(
         (
             type(sys.__spec__),
             *(kind for kind in shape._AST_CLASSES if kind not in shape._PATCHED_BY_AST),
-            *(kind for pair in frozen.classes for kind in pair),
+            *(kind for pair in private.all_classes() for kind in pair),
         )
     )
     if recorder is None:
         # Enforce and alert: an invocation's end with nothing reported is answered in the core
         # (learn writes every end: never deferred there).
-        frozen(_defer_quiet_ends)(control_codes)
+        _defer_quiet_ends(control_codes)
     if start_phase == "invoke":
         # A Python child started during an invocation: the core moves to invoke here, from the
         # sandbox's own (frozen) code. (A control event raised from this function was refused:
         # only the control code may send one.)
-        frozen(_enter_invoke_at_install)()
+        _enter_invoke_at_install()
     sys.meta_path.insert(0, guard)
     if frozen_processes._EMULATE_FORK_EXEC and not sealed:
         # fork_exec's own event, as 3.14 raises it (multiprocessing calls it directly too).

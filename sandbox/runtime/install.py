@@ -11,34 +11,19 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
-# The runtime's modules load below (the hook's imports pull in nearly all of them): the
-# collector is paused meanwhile, so no young collection walks their objects, and on the way out
-# (errors included) everything goes at once to the oldest generation, the young count back to
-# zero — where install() leaves them anyway. Only when nothing else has frozen objects (the
-# move is a gc.freeze() and its gc.unfreeze()) and the collector was on.
-_PAUSED = gc.isenabled() and gc.get_freeze_count() == 0
-if _PAUSED:
-    gc.disable()
-try:
-    from . import generalisation as _generalisation
-    from .config import Config, check_mode
-    from .errors import ConfigError, ProfileError
-    from .findings import Reporter
-    from .hook import flush as flush_observations
-    from .hook import install_hook, installed
-    from .policy import STDLIB_EXCLUDED, Policy, is_compiled, load_json
-    from .roots import Roots
-    from .sinks import LineSink, TeeSink
-finally:
-    if _PAUSED:
-        gc.freeze()
-        gc.unfreeze()
-        gc.enable()
+# Light on purpose: the modules the hook runs are not imported here but executed privately by
+# install() (see private_modules.py); only what install itself needs before that is loaded.
+from .config import Config, check_mode
+from .control import flush as flush_observations
+from .control import installed
+from .errors import ConfigError, ProfileError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any
 
+    from .policy import Policy
+    from .private_modules import PrivateRuntime
     from .recorder import Recorder
 
 _gc_freeze, _gc_unfreeze, _gc_freeze_count = gc.freeze, gc.unfreeze, gc.get_freeze_count
@@ -131,18 +116,38 @@ def _install(
     mode = check_mode(mode or config.mode)
     if mode == "off":
         return {"mode": "off", "layers": {"audit": "off", "seccomp": "off", "landlock": "off"}}
+    runtime = _private_runtime()
+    try:
+        return _install_on(runtime, mode, profile, config, control, started, modules_before)
+    finally:
+        runtime.finish()  # (the copies' imports are the interpreter's from here on)
+
+
+def _install_on(
+    runtime: PrivateRuntime,
+    mode: str,
+    profile: ProfileSource | None,
+    config: Config,
+    control: tuple[Callable[..., Any], ...] | None,
+    started: float,
+    modules_before: set[str],
+) -> dict[str, Any]:
+    # Every object the hook will hold is made from the private copies' classes.
+    hook = runtime.module("hook")
+    sinks = runtime.module("sinks")
+    LineSink, TeeSink = sinks.LineSink, sinks.TeeSink  # noqa: N806 (classes)
     problems = list(config.problems)
-    roots = Roots.detect(config.task_root)
+    roots = runtime.module("roots").Roots.detect(config.task_root)
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
     problems += stdout_sink.problems
-    policy, load_error = _load_policy(mode, profile, config, roots)
+    policy, load_error = _load_policy(runtime, mode, profile, config, roots)
     kernel_statuses, kernel_details = _kernel(policy, mode, config)
     layers = {"audit": "active", **kernel_statuses}
     recorder: Recorder | None = None
     start_sinks: tuple[Any, ...] = ()
     if mode == "learn":
         # Only learn records (and signs, with OpenSSL's HMAC: ~2 ms of cold start to load).
-        from .recorder import Recorder
+        Recorder = runtime.module("recorder").Recorder  # noqa: N806 (a class)
 
         environment = os.urandom(8).hex()
         # Observations go to stdout and to the extra sinks; the extra sinks also get the start
@@ -173,7 +178,7 @@ def _install(
             roots=roots,
             environment=environment,
         )
-    reporter = Reporter(
+    reporter = runtime.module("findings").Reporter(
         stdout_sink,
         function=config.function_name,
         version=config.function_version,
@@ -181,7 +186,7 @@ def _install(
         roots=roots,
         layers=layers,
         max_per_invocation=config.max_findings,
-        suggest=_generalisation.suggest,
+        suggest=runtime.module("generalisation").suggest,
     )
     # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
     # Before the hook, so the finder it adds is in place before the function's imports.
@@ -195,10 +200,11 @@ def _install(
     if problems and mode == "enforce":
         # Fail closed: enforce never starts with a setting it could not use.
         raise ConfigError("cannot enforce: " + "; ".join(problems))
-    _forget_native_modules(modules_before)
+    _forget_native_modules(modules_before, runtime.module("policy").STDLIB_EXCLUDED)
     _load_frozen_modules()
     try:
         _protect_children(
+            runtime,
             mode,
             profile,
             config,
@@ -209,7 +215,8 @@ def _install(
         if mode == "enforce":
             raise ConfigError(f"cannot protect child processes: {exc}") from exc
         problems.append(f"child processes will run without the sandbox: {exc}")
-    install_hook(
+    hook.install_hook(
+        private=runtime,
         mode=mode,
         policy=policy,
         roots=roots,
@@ -222,9 +229,7 @@ def _install(
         start_phase=config.phase,
         parent_request_id=config.parent_request_id,
     )
-    from . import core
-
-    layers["audit"] = core.KIND  # native or python: which core holds the hook
+    layers["audit"] = runtime.module("core").KIND  # native or python: which core holds the hook
     status = {
         "type": "sandbox.start",
         "level": "INFO",
@@ -253,16 +258,27 @@ def _install(
     return status
 
 
+def _private_runtime() -> PrivateRuntime:
+    """New private copies of this package's modules (executed as install asks for them)."""
+    from .private_modules import load
+
+    return load(_PACKAGE, os.path.dirname(os.path.abspath(__file__)))
+
+
 def _protect_children(
-    mode: str, profile: Any, config: Config, policy: Policy, report: str | None = None
+    runtime: PrivateRuntime,
+    mode: str,
+    profile: Any,
+    config: Config,
+    policy: Policy,
+    report: str | None = None,
 ) -> None:
     """Set the environment every Python child inherits so that it installs the sandbox first.
 
     The child loads the same compiled profile: the given file, or — for a profile handed over
     as a document — a private copy written now. Runs before the hook exists (no decision).
     """
-    from . import child, environ
-
+    child, environ = runtime.module("child"), runtime.module("environ")
     path = profile if isinstance(profile, (str, os.PathLike)) else None
     if path is None and profile is None and os.path.exists(config.profile_path):
         path = config.profile_path
@@ -281,10 +297,11 @@ def _protect_children(
 
 
 def _load_policy(
-    mode: str, profile: ProfileSource | None, config: Config, roots: Roots
+    runtime: PrivateRuntime, mode: str, profile: ProfileSource | None, config: Config, roots: Any
 ) -> tuple[Policy, str | None]:
+    Policy = runtime.module("policy").Policy  # noqa: N806 (the hook's own class)
     try:
-        return _policy_from(profile, config, roots, mode), None
+        return _policy_from(runtime, profile, config, roots, mode), None
     except ProfileError as exc:
         if mode != "learn":
             raise
@@ -294,9 +311,18 @@ def _load_policy(
         return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
 
 
-def _policy_from(profile: ProfileSource | None, config: Config, roots: Roots, mode: str) -> Policy:
-    if isinstance(profile, Policy):
-        return profile
+def _policy_from(
+    runtime: PrivateRuntime, profile: ProfileSource | None, config: Config, roots: Any, mode: str
+) -> Policy:
+    policy_module = runtime.module("policy")
+    Policy, is_compiled, load_json = (  # noqa: N806 (the hook's own class)
+        policy_module.Policy,
+        policy_module.is_compiled,
+        policy_module.load_json,
+    )
+    if type(profile).__name__ == "Policy" and isinstance(getattr(profile, "document", None), Mapping):
+        # A Policy of the importable module: the hook's own copy is loaded from its document.
+        return Policy.load(dict(profile.document), roots)  # type: ignore[union-attr]
     if profile is None:
         profile = config.profile_path
         if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
@@ -402,7 +428,7 @@ def _load_frozen_modules() -> None:
                 pass
 
 
-def _forget_native_modules(before: set[str]) -> None:
+def _forget_native_modules(before: set[str], stdlib_excluded: frozenset[str]) -> None:
     """Drop ctypes & co. that the sandbox itself imported (the kernel layer's ctypes path, libseccomp binding).
 
     The function must not inherit them for free: with them gone from ``sys.modules`` the
@@ -411,7 +437,7 @@ def _forget_native_modules(before: set[str]) -> None:
     dropped: list[Any] = []
     for name in sorted(set(sys.modules) - before):
         top = name.partition(".")[0]
-        if top in STDLIB_EXCLUDED or top == "pyseccomp" or name in _NATIVE_HELPERS:
+        if top in stdlib_excluded or top == "pyseccomp" or name in _NATIVE_HELPERS:
             module = sys.modules.pop(name)
             parent, _, child = name.rpartition(".")
             if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:

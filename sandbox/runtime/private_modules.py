@@ -1,0 +1,309 @@
+"""The hook's own copies of the runtime's modules: executed from their bytecode, published nowhere.
+
+Code in the function can rebind any module global (``sandbox.runtime.paths.resolve = ...``), any
+attribute of a class, any builtin, with no audit event. So the modules the hook runs
+(:data:`HOOK_MODULES`) are not the importable ones: at install, before the function's code
+loads, each is executed from its bytecode into a module object of its own that is never put
+in ``sys.modules``, nor in any package's attributes. Importing ``sandbox.runtime.paths`` later
+gives a different module, with different functions, classes and code objects: changing it
+changes nothing the hook does (and in Lambda nothing imports it at all, which is why this is
+cheaper than importing the modules and then copying them).
+
+- Their imports of each other are answered by an ``__import__`` of the copies' own builtins
+  (a private copy of ``builtins``, taken at install), so ``from .paths import resolve`` binds the
+  private ``resolve``. Every other import is the interpreter's: the standard library, the
+  native core's extension, and the runtime modules the hook does not run (``aws_calls``,
+  ``kernel``, ``freeze``, ``control``...) are the process's own modules, as before.
+- :mod:`.errors` is the exception: the hook raises the sandbox's errors, and
+  ``except sandbox.PermissionViolation`` must catch them. Its private copy is made with
+  :func:`.freeze.freeze` (each class a subclass of the importable one).
+- Every class statement of the copies goes through the copies' ``__build_class__``: the class
+  is made on an empty *anchor* class with the same bases, so the only list of subclasses that
+  names it is its anchor's. The native core takes it out of that list and seals both at
+  install (``type.__subclasses__()``, with no audit event, would lead from ``object`` to a
+  private class, and through its methods' ``__globals__`` to every private module).
+- Both builtins go back to the interpreter's own when install ends (:meth:`PrivateRuntime.finish`):
+  nothing of this module runs once the function's code does.
+
+What this cannot do (as any Python-level hook): an object reached through the hook's frames or
+``gc`` exposes the copies. The native core keeps the hook's frames out of reach and the
+``introspect`` category refuses ``gc`` walks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+import types
+
+# The import system's own module (always loaded: it imports everything else).
+from _frozen_importlib_external import SourceFileLoader
+
+from .freeze import Frozen, freeze
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["HOOK_MODULES", "PrivateRuntime", "load"]
+
+# The modules the hook runs, relative to the runtime package: each is executed privately when
+# first imported by another (or asked for by install). ``core_fallback`` loads only when the
+# Python core is the hook's, ``recorder`` only in learn.
+HOOK_MODULES = frozenset(
+    {
+        "",  # the runtime package itself
+        "address_book",
+        "categories",
+        "child",
+        "core",
+        "core_fallback",
+        "environ",
+        "findings",
+        "generalisation",
+        "globs",
+        "hook",
+        "paths",
+        "policy",
+        "recorder",
+        "roots",
+        "sinks",
+        "sqlite_guard",
+        "values",
+        "decoders",
+        "decoders.aws",
+        "decoders.code",
+        "decoders.files",
+        "decoders.modules",
+        "decoders.native",
+        "decoders.network",
+        "decoders.processes",
+        "decoders.shape",
+    }
+)
+_PACKAGES = frozenset({"", "decoders"})
+# Given the public module's classes (frozen subclasses): see the module docstring.
+_ERRORS = "errors"
+
+_CodeType = types.CodeType
+_FunctionType = types.FunctionType
+_ModuleType = types.ModuleType
+_real_import = builtins.__import__
+_real_build_class = builtins.__build_class__
+
+
+class PrivateRuntime:
+    """The private copies of one install: modules, classes, code objects.
+
+    Parameters
+    ----------
+    package : str
+        The runtime package's name (``sandbox.runtime``; ``_lambda_sandbox`` in the layer).
+    directory : str
+        Its folder.
+    """
+
+    def __init__(self, package: str, directory: str) -> None:
+        self.package = package
+        self.directory = directory
+        self.modules: dict[str, types.ModuleType] = {}  # relative name → private module
+        self.module_codes: dict[str, types.CodeType] = {}  # relative name → its module code
+        # (anchor, class) for every class a private module made: what install hides and seals
+        self.classes: list[tuple[type, type]] = []
+        self.builtins: dict[str, Any] = dict(builtins.__dict__)
+        self.builtins["__import__"] = self._import
+        self.builtins["__build_class__"] = self._build_class
+        errors = _real_import(package + "." + _ERRORS, None, None, ("__name__",), 0)
+        # The errors' private copy: classes subclassing the importable ones (see above).
+        self.errors_frozen: Frozen = freeze([errors])
+        self.errors: types.ModuleType = self.errors_frozen(errors)
+
+    # ------------------------------------------------------------------ loading
+
+    def module(self, name: str) -> Any:
+        """The private module ``name`` (relative to the package: ``"hook"``, ``"decoders.code"``),
+        executed now if it was not yet."""
+        return self._get(self.package + "." + name if name else self.package)
+
+    def finish(self) -> None:
+        """Give the copies the interpreter's own ``__import__`` and ``__build_class__`` back.
+
+        Called when install ends, before the function's code runs: an import statement the
+        hook's code runs later is the interpreter's, as for any code."""
+        self.builtins["__import__"] = _real_import
+        self.builtins["__build_class__"] = _real_build_class
+
+    def _get(self, absolute: str) -> Any:
+        package = self.package
+        relative = "" if absolute == package else absolute[len(package) + 1 :]
+        found = self.modules.get(relative)
+        if found is not None:
+            return found
+        if relative == _ERRORS:
+            module = self.errors
+        elif relative in HOOK_MODULES:
+            return self._execute(relative)
+        else:
+            # Not one the hook runs (the native core's extension, aws_calls, kernel...): the
+            # process's own module.
+            module = _real_import(absolute, None, None, ("__name__",), 0)
+        parent, _, leaf = relative.rpartition(".")
+        if relative:
+            setattr(self._get(package + "." + parent if parent else package), leaf, module)
+        return module
+
+    def _execute(self, relative: str) -> types.ModuleType:
+        package = self.package
+        absolute = package + "." + relative if relative else package
+        if relative:  # the parent package first, as the import system does
+            parent = relative.rpartition(".")[0]
+            self._get(package + "." + parent if parent else package)
+            found = self.modules.get(relative)  # (the parent's own imports may have run it)
+            if found is not None:
+                return found
+        parts = relative.split(".") if relative else []
+        is_package = relative in _PACKAGES
+        folder = "/".join([self.directory, *parts[:-1]]) if parts else self.directory
+        if is_package:
+            folder = "/".join([self.directory, *parts])
+            path = folder + "/__init__.py"
+        else:
+            path = folder + "/" + parts[-1] + ".py"
+        loader = SourceFileLoader(absolute, path)
+        # The .pyc next to the source when it is valid (the layer's: unchecked, never read
+        # against the source), else compiled from the source and cached, as an import does.
+        code = loader.get_code(absolute)
+        if code is None:  # pragma: no cover - a source file always has code
+            raise ImportError(f"lambda-sandbox: no code for {absolute}", name=absolute)
+        module = _ModuleType(absolute)
+        namespace = module.__dict__
+        namespace["__file__"] = path
+        namespace["__package__"] = absolute if is_package else absolute.rpartition(".")[0]
+        namespace["__loader__"] = loader
+        namespace["__builtins__"] = self.builtins
+        if is_package:
+            namespace["__path__"] = [folder]
+        self.modules[relative] = module  # before running it: a cycle finds it (as sys.modules)
+        self.module_codes[relative] = code
+        try:
+            exec(code, namespace)
+        except BaseException:
+            del self.modules[relative]
+            del self.module_codes[relative]
+            raise
+        if relative:
+            parent, _, leaf = relative.rpartition(".")
+            setattr(self._get(package + "." + parent if parent else package), leaf, module)
+        return module
+
+    def _import(
+        self,
+        name: str,
+        globals: dict[str, Any] | None = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        """``__import__`` for the private copies: the runtime's modules from the copies."""
+        if level:
+            base = (globals or {}).get("__package__") or ""
+            if level > 1:
+                base = base.rsplit(".", level - 1)[0]
+            absolute = base + "." + name if name else base
+        else:
+            absolute = name
+        package = self.package
+        if not fromlist or (absolute != package and not absolute.startswith(package + ".")):
+            # (every import inside the runtime package is relative, with names: `from . import x`)
+            return _real_import(name, globals, locals, fromlist, level)
+        module = self._get(absolute)
+        for item in fromlist:
+            if item != "*" and not hasattr(module, item):
+                try:
+                    self._get(absolute + "." + item)
+                except ModuleNotFoundError as exc:
+                    if exc.name != absolute + "." + item:
+                        raise
+                    # (no such module: `from x import name` reports the missing name itself)
+        return module
+
+    def _build_class(self, body: Any, name: str, *bases: Any, **keywords: Any) -> type:
+        """``__build_class__`` for the private copies: each class made on an anchor (see above)."""
+        metaclass = keywords.pop("metaclass", None)
+        if metaclass is None:
+            metaclass = type
+            for base in bases:
+                if issubclass(type(base), metaclass):
+                    metaclass = type(base)
+        anchor = metaclass(
+            name,
+            bases or (object,),
+            {"__slots__": (), "__module__": body.__globals__.get("__name__"), "__qualname__": name},
+            **keywords,
+        )
+        cls: type = _real_build_class(body, name, anchor, metaclass=metaclass, **keywords)
+        self.classes.append((anchor, cls))
+        return cls
+
+    # ------------------------------------------------------------------ what install needs
+
+    def codes(self) -> tuple[types.CodeType, ...]:
+        """Every code object of the copies (their modules' and all nested ones), by identity,
+        and the private errors' (see :meth:`.freeze.Frozen.codes`)."""
+        out: list[types.CodeType] = list(self.errors_frozen.codes())
+        pending = list(self.module_codes.values())
+        while pending:
+            code = pending.pop()
+            out.append(code)
+            pending.extend(c for c in code.co_consts if type(c) is _CodeType)
+        return tuple(out)
+
+    def all_classes(self) -> list[tuple[type, type]]:
+        """(base, class) pairs: each private class with its anchor, each error copy with the
+        importable class it subclasses."""
+        return [*self.classes, *self.errors_frozen.classes]
+
+    def as_frozen(self) -> Frozen:
+        """The copies as :func:`.freeze.verify` reads a freezing's result."""
+        view = Frozen()
+        view.builtins = self.builtins
+        view.modules.update(self.errors_frozen.modules)
+        view.snapshots.update(self.errors_frozen.snapshots)
+        view.made.update(self.errors_frozen.made)
+        view.copies.update(self.errors_frozen.copies)
+        for relative, module in self.modules.items():
+            namespace = module.__dict__
+            view.modules[id(module)] = module
+            view.snapshots[id(namespace)] = namespace
+            made: list[types.CodeType] = []
+            pending = [self.module_codes[relative]]
+            while pending:
+                code = pending.pop()
+                made.append(code)
+                pending.extend(c for c in code.co_consts if type(c) is _CodeType)
+            view.made[id(namespace)] = made
+            for value in namespace.values():
+                kind = type(value)
+                if (kind is _FunctionType and value.__globals__ is namespace) or (
+                    isinstance(value, type) and value.__module__ == namespace["__name__"]
+                ):
+                    view.copies[id(value)] = value
+                elif kind is dict:  # dispatch tables: functions made by factories at import
+                    for item in value.values():
+                        if type(item) is _FunctionType and item.__globals__ is namespace:
+                            view.copies[id(item)] = item
+        return view
+
+
+def load(package: str, directory: str) -> PrivateRuntime:
+    """A new set of private copies of the runtime package ``package`` (folder ``directory``).
+
+    Nothing is executed yet: :meth:`PrivateRuntime.module` executes a module and those it imports.
+
+    Example
+    -------
+    >>> runtime = load("sandbox.runtime", "/path/to/sandbox/runtime")  # doctest: +SKIP
+    >>> runtime.module("hook") is sys.modules.get("sandbox.runtime.hook")  # doctest: +SKIP
+    False
+    """
+    return PrivateRuntime(package, directory)
