@@ -344,11 +344,11 @@ def _load_handler(spec: dict[str, Any]) -> tuple[Callable[[Any, Any], Any], floa
 
 def _invoke(handler: Callable[[Any, Any], Any], event: dict[str, Any], number: int) -> Any:
     request_id = f"bench-{number:06d}"
-    __import__("sandbox.runtime.hook", fromlist=["_"]).begin_invocation(request_id, _who(event))
+    __import__("sandbox.runtime.control", fromlist=["_"]).begin_invocation(request_id, _who(event))
     try:
         result = handler(event, Context(request_id))
     finally:
-        __import__("sandbox.runtime.hook", fromlist=["_"]).end_invocation()
+        __import__("sandbox.runtime.control", fromlist=["_"]).end_invocation()
     if not (isinstance(result, dict) and result.get("statusCode") == 201):
         raise RuntimeError(f"handler failed: {result!r}")
     return result
@@ -383,7 +383,7 @@ def task_e2e(spec: dict[str, Any]) -> dict[str, Any]:
     installed = time.perf_counter()
     handler, _ = _load_handler(spec)
     init_done = time.perf_counter()
-    __import__("sandbox.runtime.hook", fromlist=["_"]).mark_invoke_phase()
+    __import__("sandbox.runtime.control", fromlist=["_"]).mark_invoke_phase()
     for i in range(spec["warm"]):
         _invoke(handler, events[i % len(events)], i)
     if spec.get("young_gc_only"):
@@ -471,7 +471,7 @@ def task_cold(spec: dict[str, Any]) -> dict[str, Any]:
 
     t2 = time.perf_counter()
     handler, _ = _load_handler(spec)
-    __import__("sandbox.runtime.hook", fromlist=["_"]).mark_invoke_phase()
+    __import__("sandbox.runtime.control", fromlist=["_"]).mark_invoke_phase()
     first_call = time.monotonic()
     t3 = time.perf_counter()
     _invoke(handler, events[0], 0)

@@ -101,7 +101,7 @@ def _per_op_us(run: Callable[[int], float], n: int, batches: int = 5) -> float:
 
 def _handler_phase(spec: dict[str, Any], first: int) -> float:
     """Median µs per call of ``calls`` invocations after ``warm`` untimed ones."""
-    from sandbox.runtime import hook
+    from sandbox.runtime import control as hook
 
     shell = spec["shell"]
     times: list[float] = []
@@ -125,7 +125,7 @@ def child_handler(spec: dict[str, Any]) -> dict[str, Any]:
     """
     import tempfile as _tempfile
 
-    from sandbox.runtime import hook
+    from sandbox.runtime import control as hook
 
     _tempfile.gettempdir()  # its random probe file, before any instrumentation
     before = _handler_phase(spec, 0)
@@ -141,7 +141,7 @@ def child_decision(spec: dict[str, Any]) -> dict[str, Any]:
     """``sys.audit`` of an exec and a connect in a loop, before and after the install."""
     import socket
 
-    from sandbox.runtime import hook
+    from sandbox.runtime import control as hook
 
     audit = sys.audit
     sock = socket.socket()
@@ -173,7 +173,7 @@ def child_decision(spec: dict[str, Any]) -> dict[str, Any]:
 
 def child_noop(spec: dict[str, Any]) -> dict[str, Any]:
     """``begin_invocation``/``end_invocation`` around nothing, before and after the install."""
-    from sandbox.runtime import hook
+    from sandbox.runtime import control as hook
 
     begin, end = hook.begin_invocation, hook.end_invocation
     who: dict[str, Any] = {}

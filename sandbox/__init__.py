@@ -17,6 +17,7 @@ from sandbox.runtime.install import install
 # isort: split
 # From the runtime's errors module (sandbox.errors re-exports these very classes for the
 # tooling): `import sandbox` loads one module fewer (~50 µs of its cold start).
+from sandbox.runtime.control import installed as status
 from sandbox.runtime.errors import (
     ConfigError,
     ImportViolation,
@@ -25,7 +26,6 @@ from sandbox.runtime.errors import (
     SandboxError,
     SandboxViolation,
 )
-from sandbox.runtime.control import installed as status
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:

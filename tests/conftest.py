@@ -16,6 +16,42 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Child-side helper: the installed hook's core, for tests that ask it about its state from the
+# function's side (is this thread inside the callback?). The hook runs on private copies of the
+# runtime's modules that nothing imports (an imported `sandbox.runtime.core` is another copy).
+# The native core's state is its C extension's, shared by every copy. The Python core's private
+# copy is found the way any code can find it: through the classes that core cannot take out of
+# type.__subclasses__() (a documented limit of the Python core).
+HOOKS_CORE = """
+def hooks_core():
+    import importlib, sys, types
+    import sandbox
+    if (sandbox.status() or {}).get("audit") == "native":
+        return importlib.import_module("sandbox.runtime._core")
+    seen, pending = set(), list(type.__subclasses__(object))
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, type):
+            pending.extend(type.__subclasses__(obj))
+            pending.extend(vars(obj).values())
+        elif type(obj) is types.FunctionType:
+            if str(obj.__globals__.get("__name__")).startswith("sandbox."):
+                pending.append(obj.__globals__)
+        elif type(obj) is dict:
+            pending.extend(obj.values())
+        elif type(obj) is types.ModuleType:
+            name = obj.__name__
+            if name.endswith(".core") and sys.modules.get(name) is not obj:
+                return obj
+            if name.startswith("sandbox.") and sys.modules.get(name) is not obj:
+                pending.extend(vars(obj).values())
+    raise RuntimeError("the hook's core was not found")
+"""
+
+
 # Child-side helper: run one operation, print whether the sandbox let it through.
 ATTEMPT = """
 import sandbox as _sandbox

@@ -76,5 +76,3 @@ def report_init_failed(_audit: Callable[..., None] = sys.audit) -> None:
 # The control functions any process may use when it installs the sandbox itself
 # (``sandbox.install()``); the Lambda bootstrap replaces them with its own handler's code.
 DEFAULT_CONTROL = (mark_invoke_phase, begin_invocation, end_invocation, flush, report_init_failed)
-
-

@@ -1084,7 +1084,7 @@ _api: dict[str, Callable[..., Any]] = {}
 def install(
     names: frozenset[str],
     callback: Callback,
-    own_codes: frozenset[CodeType],
+    own_codes: Iterable[CodeType],
     mode: str,
     caller_events: frozenset[str] = frozenset(),
     block_signals: bool = True,
@@ -1106,7 +1106,7 @@ def install(
     callback : callable
         ``callback(event, args, caller)`` returning ``None`` (allow) or an exception instance
         (raised from the hook).
-    own_codes : frozenset of code
+    own_codes : iterable of code (a tuple: by identity)
         The sandbox's own code objects: events they raise inside the callback are ignored.
     mode : str
         Kept and returned by :func:`mode`.
@@ -2059,7 +2059,7 @@ def _site_pairs(pairs: Iterable[tuple[str, CodeType]], own: frozenset[int]) -> f
     return frozenset(out)
 
 
-def _codes(items: frozenset[CodeType]) -> list[CodeType]:
+def _codes(items: Iterable[CodeType]) -> list[CodeType]:
     out = []
     for item in items:
         if not isinstance(item, _CodeType):

@@ -29,11 +29,6 @@ from . import child as child_module
 from . import core, environ, paths
 from .address_book import REAL_RESOLVERS, RESOLVED_EVENT, remember
 from .categories import ARG_SEP, UNDECODABLE, violation_class
-from .decoders import code as code_module
-from .decoders import files as files_module
-from .decoders import network as network_decoders
-from .decoders import processes as processes_module
-from .decoders.code import INVOKE_ONLY
 from .control import (  # noqa: F401 (the control functions: importable from here too)
     DEFAULT_CONTROL,
     begin_invocation,
@@ -43,9 +38,13 @@ from .control import (  # noqa: F401 (the control functions: importable from her
     mark_invoke_phase,
     report_init_failed,
 )
+from .decoders import code as code_module
+from .decoders import files as files_module
+from .decoders import network as network_decoders
+from .decoders import processes as processes_module
+from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
-from .freeze import verify
 from .sqlite_guard import FOLDER_PRAGMAS as SQLITE_FOLDER_PRAGMAS
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import attach_targets, flush_pending, guard_connection
@@ -327,7 +326,6 @@ def install_hook(
 
     values.capture_pathlib()
     generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
-    verify(private.as_frozen(), install_time=INSTALL_TIME)
     book = address_book.AddressBook()
     policy.prepare()  # every regex compiled now, before the function's code runs
 

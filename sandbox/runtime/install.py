@@ -23,8 +23,11 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .policy import Policy
+    from .policy import Policy as PolicyType
     from .private_modules import PrivateRuntime
     from .recorder import Recorder
+    from .sinks import LineSink as LineSinkType
+    from .sinks import TeeSink as TeeSinkType
 
 _gc_freeze, _gc_unfreeze, _gc_freeze_count = gc.freeze, gc.unfreeze, gc.get_freeze_count
 _gc_isenabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
@@ -135,19 +138,21 @@ def _install_on(
     # Every object the hook will hold is made from the private copies' classes.
     hook = runtime.module("hook")
     sinks = runtime.module("sinks")
-    LineSink, TeeSink = sinks.LineSink, sinks.TeeSink  # noqa: N806 (classes)
+    LineSink, TeeSink = sinks.LineSink, sinks.TeeSink
     problems = list(config.problems)
     roots = runtime.module("roots").Roots.detect(config.task_root)
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
     problems += stdout_sink.problems
     policy, load_error = _load_policy(runtime, mode, profile, config, roots)
-    kernel_statuses, kernel_details = _kernel(policy, mode, config)
+    kernel_statuses, kernel_details = _kernel(
+        policy, mode, config, runtime.module("core").KIND == "native"
+    )
     layers = {"audit": "active", **kernel_statuses}
     recorder: Recorder | None = None
     start_sinks: tuple[Any, ...] = ()
     if mode == "learn":
         # Only learn records (and signs, with OpenSSL's HMAC: ~2 ms of cold start to load).
-        Recorder = runtime.module("recorder").Recorder  # noqa: N806 (a class)
+        Recorder = runtime.module("recorder").Recorder
 
         environment = os.urandom(8).hex()
         # Observations go to stdout and to the extra sinks; the extra sinks also get the start
@@ -168,7 +173,7 @@ def _install_on(
 
         atexit.register(flush_observations)
         start_sinks = tuple(extra)
-        sink: LineSink | TeeSink = (
+        sink: LineSinkType | TeeSinkType = (
             TeeSink(LineSink(stdout=True), *extra) if extra else LineSink(stdout=True)
         )
         recorder = Recorder(
@@ -299,7 +304,7 @@ def _protect_children(
 def _load_policy(
     runtime: PrivateRuntime, mode: str, profile: ProfileSource | None, config: Config, roots: Any
 ) -> tuple[Policy, str | None]:
-    Policy = runtime.module("policy").Policy  # noqa: N806 (the hook's own class)
+    Policy: type[PolicyType] = runtime.module("policy").Policy
     try:
         return _policy_from(runtime, profile, config, roots, mode), None
     except ProfileError as exc:
@@ -315,14 +320,12 @@ def _policy_from(
     runtime: PrivateRuntime, profile: ProfileSource | None, config: Config, roots: Any, mode: str
 ) -> Policy:
     policy_module = runtime.module("policy")
-    Policy, is_compiled, load_json = (  # noqa: N806 (the hook's own class)
-        policy_module.Policy,
-        policy_module.is_compiled,
-        policy_module.load_json,
-    )
-    if type(profile).__name__ == "Policy" and isinstance(getattr(profile, "document", None), Mapping):
+    Policy: type[PolicyType] = policy_module.Policy
+    is_compiled, load_json = policy_module.is_compiled, policy_module.load_json
+    document = getattr(profile, "document", None)
+    if type(profile).__name__ == "Policy" and isinstance(document, Mapping):
         # A Policy of the importable module: the hook's own copy is loaded from its document.
-        return Policy.load(dict(profile.document), roots)  # type: ignore[union-attr]
+        return Policy.load(dict(document), roots)
     if profile is None:
         profile = config.profile_path
         if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
@@ -348,7 +351,9 @@ def _policy_from(
     raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
 
 
-def _kernel(policy: Policy, mode: str, config: Config) -> tuple[dict[str, str], dict[str, Any]]:
+def _kernel(
+    policy: Policy, mode: str, config: Config, native_core: bool
+) -> tuple[dict[str, str], dict[str, Any]]:
     """Load the kernel layer (seccomp, Landlock); statuses, plus reasons for the start record."""
     if mode == "enforce" and not (config.seccomp or config.landlock):
         off = _kernel_switched_off()
@@ -364,6 +369,7 @@ def _kernel(policy: Policy, mode: str, config: Config) -> tuple[dict[str, str], 
             mode,
             seccomp_enabled=config.seccomp,
             landlock_enabled=config.landlock,
+            native_core=native_core,
         )
     except Exception as exc:  # a kernel layer never fails the function
         return {"seccomp": "unsupported", "landlock": "unsupported"}, {"reason": str(exc)}

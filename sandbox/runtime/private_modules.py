@@ -33,7 +33,6 @@ What this cannot do (as any Python-level hook): an object reached through the ho
 from __future__ import annotations
 
 import builtins
-import sys
 import types
 
 # The import system's own module (always loaded: it imports everything else).

@@ -66,7 +66,7 @@ import json, sys, sandbox
 sys.path.insert(0, ".")
 sandbox.install(mode="enforce", profile="profile.json")
 import handler, inspect, typing
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("hints_import", lambda: typing.get_type_hints(handler.Item, include_extras=True))
 attempt("hints_func", lambda: typing.get_type_hints(handler.handle))
@@ -99,7 +99,7 @@ ATTACKS = (
     + """
 import sys, sandbox, inspect, typing
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 SOURCES = {
     "import": "__import__('os').getpid()",

@@ -361,7 +361,7 @@ def test_a_frameless_later_hook_inside_the_callback_is_not_taken_for_the_sandbox
 
 NAME_IN_ADDRESS = """
 import os, resource, socket, sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="p.json")
 mark_invoke_phase()
 
@@ -460,7 +460,7 @@ def test_a_name_in_a_socket_address_is_decided_before_it_is_looked_up(
 
 PROCESS_CALLS = """
 import os, resource, signal, sys, sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 import fcntl, socket
 os.mkdir("root")
 parent = os.pidfd_open(os.getppid())
@@ -545,7 +545,7 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
 
 SPAWN_FILE_ACTIONS = """
 import os, sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="p.json")
 mark_invoke_phase()
 for name, flags in (("made-by-child.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
@@ -588,7 +588,7 @@ def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
 
 SOCKET_OPTIONS = """
 import socket, sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="p.json")
 mark_invoke_phase()
 
@@ -641,7 +641,7 @@ def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
 
 PLANTED_IDNA = """
 import codecs, encodings, socket, sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="p.json")
 mark_invoke_phase()
 # An "idna" codec of the function's: the resolvers encode a str host with it, after (or, for
@@ -693,7 +693,7 @@ def test_a_hard_link_is_a_write_of_the_file_it_names(child: RunChild, tmp_path: 
     result = child(
         """
         import os, sandbox
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         sandbox.install(mode="enforce", profile="p.json")
         mark_invoke_phase()
         try:
@@ -724,7 +724,7 @@ def _audit_only(core: str, **extra: str) -> dict[str, str]:
 ROUND25 = """
 import os, sys, json, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 def attempt(label, fn):
     try:
@@ -940,7 +940,7 @@ import os, sys, ast, sandbox
 sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
 sandbox.install(mode="enforce", profile="profile.json")
 import app
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 print("arithmetic", app.calc("6 * 7"))
 class Key(str):
@@ -1099,7 +1099,7 @@ AST_FLAGS_LOCAL = """
 import ast, sys
 import sandbox
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 SOURCE = b"PWNED = 6 * 7\\n"
 class Source:

@@ -243,7 +243,7 @@ def test_sitecustomize_installs_under_the_private_name(task: Path) -> None:
     code = """
 import sys
 print("runtime", sys.modules["_lambda_sandbox"].__name__, "sandbox" in sys.modules)
-import _lambda_sandbox.hook as hook
+import _lambda_sandbox.control as hook
 print("status", hook.installed()["mode"])
 """
     result = run_child(code, cwd=task, env=_site_env(task, "enforce", str(task / "profile.json")))
@@ -283,7 +283,7 @@ def test_sitecustomize_chains_the_next_one_under_the_sandbox(task: Path, tmp_pat
     other.mkdir()
     (other / "sitecustomize.py").write_text(
         "import sys\n"
-        "import _lambda_sandbox.hook as hook\n"
+        "import _lambda_sandbox.control as hook\n"
         "print('chained, sandbox', (hook.installed() or {}).get('mode'), flush=True)\n"
     )
     env = _site_env(task, "enforce", str(task / "profile.json"), str(other))
@@ -321,6 +321,8 @@ def test_older_interpreters_fail_closed_in_enforce(task: Path, mode: str) -> Non
             **{k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")},
             **_site_env(task, mode, str(task / "profile.json")),
             "PYTHONPATH": child_site_dir(),
+            # (Python 2 writes sitecustomize.pyc next to the source: not into the package)
+            "PYTHONDONTWRITEBYTECODE": "1",
         }
         # WHEN it starts
         proc = subprocess.run(
@@ -476,7 +478,7 @@ child = subprocess.run([sys.executable, "phase.py"], capture_output=True, text=T
 print("rc", child.returncode, child.stdout.strip())
 print("stderr", json.dumps(child.stderr[-300:]))
 """
-    (task / "phase.py").write_text("import _lambda_sandbox.core as c\nprint('child', c.phase())\n")
+    (task / "phase.py").write_text("import _lambda_sandbox._core as c\nprint('child', c.phase())\n")
     profile = _profile()
     profile["rules"]["files"].append({"action": "read", "target": "{task}/phase.py"})
     # (the child runs the script: decided as running that file, not a compile at no site)

@@ -30,7 +30,7 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child: RunChild, tmp_path:
         import handler
         from collections import namedtuple
         namedtuple("Point", "x y")  # code generated during init is not recorded
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         handler.calc("1 + 1")
         """
@@ -49,7 +49,7 @@ def test_eval_during_invoke_is_bound_to_its_call_site(child: RunChild, tmp_path:
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
         import handler
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print("calc", handler.calc("2 * 21"))
         try:
@@ -114,7 +114,7 @@ def test_stdlib_code_generators_work_during_invoke(child: RunChild, tmp_path: Pa
         """
         import sys, sandbox
         sandbox.install(mode="enforce", profile="profile.json")
-        __import__("sandbox.runtime.hook", fromlist=["_"]).mark_invoke_phase()
+        __import__("sandbox.runtime.control", fromlist=["_"]).mark_invoke_phase()
         # WHEN late-imported code builds namedtuples and dataclasses (they compile source)
         from collections import namedtuple
         import dataclasses
@@ -147,7 +147,7 @@ def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_pat
         sys.path.insert(0, ".")
         sandbox.install(mode="learn")
         import handler
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print(handler.calc("1 + 2"), handler.calc("3 * 4"))
         """
@@ -171,7 +171,7 @@ def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_pat
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
         import handler
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print("calc", handler.calc("10 - 3"), handler.calc("2 ** 5"))
         sources = [
@@ -226,7 +226,7 @@ def test_a_profile_without_shapes_keeps_deciding_by_site(child: RunChild, tmp_pa
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
         import handler
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print("calc", handler.calc("len('abc')"))
         """,
@@ -245,7 +245,7 @@ sandbox.install(mode="enforce", profile="profile.json")
 import ctypes  # allowed by the profile: the helpers below are decided one by one
 buf = ctypes.create_string_buffer(b"secret")
 address = ctypes.addressof(buf)
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("string_at", lambda: ctypes.string_at(address, 6))
 attempt("wstring_at", lambda: ctypes.wstring_at(address, 1))
@@ -300,7 +300,7 @@ def test_memoryview_at_is_learned_as_native_memory(child: RunChild, tmp_path: Pa
         sandbox.install(mode="learn")
         import ctypes
         buf = ctypes.create_string_buffer(b"abc")
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print("view", bytes(ctypes.memoryview_at(ctypes.addressof(buf), 3, readonly=True)))
         """,
@@ -385,7 +385,7 @@ def test_a_kept_compile_answers_only_the_same_source_at_the_same_site(
         sys.path.insert(0, ".")
         sandbox.install(mode="learn")
         import handler
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print(handler.calc("1 + 2"))
         """
@@ -405,7 +405,7 @@ def test_a_kept_compile_answers_only_the_same_source_at_the_same_site(
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
         import handler
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         print("calc", [handler.calc("6 * 7") for _ in range(5)], handler.calc(b"6 * 7"))
         for source in ("6 * 7 and __import__('os')", "(6 * 7).__class__", "6 * 7 "):

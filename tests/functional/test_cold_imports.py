@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.runtime import private_modules
 from sandbox.runtime.compiler import compile_profile
 from tests.conftest import REPO, profile_doc
 
@@ -43,9 +44,15 @@ NEVER = frozenset(
 )
 # Loaded only by learn (the recorder signs observations with OpenSSL's HMAC; the observations
 # are flushed at exit).
-LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "sandbox.runtime.recorder", "atexit"})
-# Loaded only when the Python core is the core (with the native one it is not even frozen).
-PYTHON_CORE_ONLY = frozenset({"sandbox.runtime.core_fallback", "mmap"})
+LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "atexit"})
+# Loaded only when the Python core is the core.
+PYTHON_CORE_ONLY = frozenset({"mmap"})
+# The modules the hook runs: executed as private copies at install, never imported (none is in
+# sys.modules after install, in any mode; the recorder and the Python core among them).
+HOOK_MODULES = frozenset(
+    "sandbox.runtime." + name if name else "sandbox.runtime"
+    for name in private_modules.HOOK_MODULES
+) - {"sandbox.runtime"}
 # Loaded by install, not by the import (pathlib: its classes are captured at install; the hint
 # table's shipped regex programs: built once, at install).
 INSTALL_ONLY = frozenset(
@@ -80,37 +87,15 @@ RUNTIME_AT_INIT = frozenset(
         "sandbox.runtime." + name
         for name in (
             "_core",
-            "address_book",
             "aws_calls",
-            "categories",
-            "child",
             "config",
-            "core",
-            "environ",
+            "control",
             "errors",
-            "findings",
             "freeze",
-            "generalisation",
-            "globs",
-            "hook",
             "install",
             "kernel",
-            "paths",
-            "policy",
+            "private_modules",
             "regex_programs",
-            "roots",
-            "sinks",
-            "sqlite_guard",
-            "values",
-            "decoders",
-            "decoders.aws",
-            "decoders.code",
-            "decoders.files",
-            "decoders.modules",
-            "decoders.native",
-            "decoders.network",
-            "decoders.processes",
-            "decoders.shape",
         )
     }
 )
@@ -242,11 +227,17 @@ def test_the_kernel_layer_loads_ctypes_only_without_the_native_core(
     assert not installed & (CTYPES_PATH | {"ctypes"})
 
 
-def test_learn_loads_the_recorder(tmp_path: Path) -> None:
-    found = _modules(tmp_path, "learn")
+@pytest.mark.parametrize(
+    ("mode", "native"), [("enforce", True), ("enforce", False), ("learn", True)]
+)
+def test_the_hooks_modules_are_never_imported(tmp_path: Path, mode: str, native: bool) -> None:
+    # GIVEN a fresh interpreter WHEN it imports sandbox and installs it
+    found = _modules(tmp_path, mode, native=native)
     installed = set(found["install"])  # type: ignore[call-overload]
-    assert "sandbox.runtime.recorder" in installed
-    assert not installed & NEVER  # learn loads no kernel layer
+    # THEN none of the modules the hook runs is in sys.modules (they run as private copies):
+    # the function's code finds none of them, and imports another copy if it asks
+    assert not installed & HOOK_MODULES, sorted(installed & HOOK_MODULES)
+    assert not installed & NEVER  # (learn loads no kernel layer)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from tests.conftest import ATTEMPT, REPO, RunChild, profile_doc, profile_from_ob
 LEARN = """
 import sandbox
 sandbox.install(mode="learn")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 open("data/allowed.txt").read()
 with open("out/result.txt", "w") as f:
@@ -33,7 +33,7 @@ ENFORCE = (
 import json, os, sys
 import sandbox
 sandbox.install(mode="enforce", profile=sys.argv[1] if len(sys.argv) > 1 else "profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("read-allowed", lambda: open("data/allowed.txt").read())
 attempt("write-allowed", lambda: open("out/result.txt", "w").write("again"))
@@ -114,7 +114,7 @@ def test_alert_mode_reports_but_does_not_block(child: RunChild, tmp_path: Path) 
         """
         import sandbox
         sandbox.install(mode="alert", profile="profile.json")
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         for _ in range(2):
             print(open("data/secret.txt").read())
@@ -147,7 +147,7 @@ def test_init_only_rule_does_not_hold_in_invoke(child: RunChild, tmp_path: Path)
         sandbox.install(mode="enforce", profile="profile.json")
         open("data/allowed.txt").read()
         print("init read ok")
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         try:
             open("data/allowed.txt").read()
@@ -1557,7 +1557,7 @@ def test_each_unresolvable_name_is_reported_on_its_own(
         """
         import sandbox
         sandbox.install(mode="enforce", profile="profile.json")
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         deep = "/".join(["d" * 200] * 30)
         for name in ("a/" + deep, "b/" + deep, "a/" + deep):

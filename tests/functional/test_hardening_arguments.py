@@ -44,7 +44,7 @@ import os, sys, socket, subprocess
 MODE = {mode!r}
 if MODE != "off":
     import sandbox
-    from sandbox.runtime.hook import mark_invoke_phase
+    from sandbox.runtime.control import mark_invoke_phase
     sandbox.install(mode=MODE, profile="profile.json")
     mark_invoke_phase()
 def attempt(label, fn):

@@ -31,7 +31,7 @@ import sys, sandbox
 sys.path.insert(0, ".")
 status = sandbox.install(mode="enforce", profile="profile.json")
 print("audit", status["layers"]["audit"])
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 print("fresh", "colorsys" not in sys.modules and "wsgiref" not in sys.modules)
 def stdlib():
@@ -52,7 +52,7 @@ FORGED = (
     + """
 import os, sys, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 from importlib.machinery import SourceFileLoader
 path = os.path.join(os.path.dirname(os.__file__), "colorsys.py")
@@ -146,7 +146,7 @@ import _imp, marshal, sys, sandbox
 other = marshal.dumps(compile("PID = 1", "<frozen runpy>", "exec"))  # (made before install)
 status = sandbox.install(mode="enforce", profile="profile.json")
 print("audit", status["layers"]["audit"])
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 from importlib._bootstrap import _call_with_frames_removed, FrozenImporter
 print("loaded", "runpy" in sys.modules or sys.version_info < (3, 13))

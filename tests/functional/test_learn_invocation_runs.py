@@ -22,7 +22,7 @@ NOVEL_AT = 50
 LEARNER = f"""
 import os, sys, time
 import sandbox
-from sandbox.runtime.hook import begin_invocation, end_invocation, mark_invoke_phase
+from sandbox.runtime.control import begin_invocation, end_invocation, mark_invoke_phase
 sandbox.install(mode="learn")
 mark_invoke_phase()
 for number in range(1, {INVOCATIONS} + 1):

@@ -15,7 +15,7 @@ import sys, sandbox
 sys.path.insert(0, ".")
 sandbox.install(mode="learn")
 import mod_a
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 import importlib
 importlib.import_module("mod_lazy")
@@ -35,7 +35,7 @@ try:
 except ImportError:
     mod_b = None
 print("fallback", mod_b is None)
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("invoke-learned-lazy", lambda: importlib.import_module("mod_lazy"))
 attempt("ctypes", lambda: __import__("ctypes"))
@@ -92,7 +92,7 @@ def test_new_module_after_init_is_a_violation(child: RunChild, tmp_path: Path) -
         import sys, sandbox
         sys.path.insert(0, ".")
         sandbox.install(mode="enforce", profile="profile.json")
-        from sandbox.runtime.hook import mark_invoke_phase
+        from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
         try:
             import mod_b
@@ -160,7 +160,7 @@ print("children", known("lsby.x"), known("lsby.x.y"))
 attempt("concurrent.futures", lambda: __import__("concurrent.futures"))
 attempt("_xxsubinterpreters", lambda: __import__("_xxsubinterpreters"))
 print("ceiling", core.import_known("concurrent.interpreters"), core.import_known("lsbw.x"))
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("invoke-lsbv.other", lambda: __import__("lsbv.other"))
 attempt("invoke-lsbv.bad", lambda: __import__("lsbv.bad"))
@@ -247,7 +247,7 @@ REFUSALS = (
     + """
 import os, sys, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("missing", lambda: __import__("lsb_not_installed_anywhere"))
 class Finder:

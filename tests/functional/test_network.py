@@ -34,7 +34,7 @@ LEARN = (
     + """
 import sandbox, sys
 sandbox.install(mode="learn")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 with socket.create_connection(("localhost", PORT)) as s:
     print(s.recv(4).decode())
@@ -47,7 +47,7 @@ ENFORCE = (
     + """
 import sandbox, sys
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("learned-name", lambda: socket.create_connection(("localhost", PORT)).close())
 # Modelled (a trailing-dot name is not in /etc/hosts, so it must never be really resolved).
@@ -115,7 +115,7 @@ LEARN_REPEATED = (
     SERVER
     + """
 import sandbox
-from sandbox.runtime import hook
+from sandbox.runtime import control as hook
 sandbox.install(mode="learn")
 other = socket.socket()
 other.bind(("127.0.0.1", 0))
@@ -173,7 +173,7 @@ def test_runtime_api_is_never_reached_from_python_code(child: RunChild, tmp_path
     result = child(
         """
         import socket, sys, threading, sandbox
-        from sandbox.runtime import hook
+        from sandbox.runtime import control as hook
         sandbox.install(mode="enforce", profile="profile.json")
         def attempt(label):
             try:
@@ -225,7 +225,7 @@ VERDICTS = (
     + SERVER
     + """
 import sandbox, sys
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="profile.json")
 def connect(address):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

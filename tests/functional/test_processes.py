@@ -10,7 +10,7 @@ from tests.conftest import ATTEMPT, RunChild, profile_from_observations
 LEARN = """
 import subprocess, os, sandbox
 sandbox.install(mode="learn")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 subprocess.run(["echo", "hello"], check=True, stdout=subprocess.DEVNULL)
 subprocess.run("echo report", shell=True, check=True, stdout=subprocess.DEVNULL)
@@ -21,7 +21,7 @@ ENFORCE = (
     + """
 import subprocess, os, sys, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 quiet = dict(check=True, stdout=subprocess.DEVNULL)
 attempt("argv-learned", lambda: subprocess.run(["echo", "hello"], **quiet))

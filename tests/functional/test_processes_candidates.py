@@ -31,7 +31,7 @@ HARNESS = (
     + """
 import os, subprocess, _posixsubprocess
 import sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 T = os.environ["LAMBDA_TASK_ROOT"]
 OUT_FD = os.open(T + "/out", os.O_RDONLY)  # (before the install: reading out/ is not learned)
 {prelude}

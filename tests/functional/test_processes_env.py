@@ -25,7 +25,7 @@ RULE: dict[str, Any] = {"action": "exec", "target": "/bin/sh", "argv": COMMAND[1
 
 HARNESS = """
 import os, subprocess, sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode={mode!r}, profile={profile!r})
 mark_invoke_phase()
 COMMAND = {command!r}

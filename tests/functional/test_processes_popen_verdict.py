@@ -30,7 +30,7 @@ WC = "/usr/bin/wc"
 HARNESS = """
 import os, sys, subprocess
 import sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="profile.json")
 {phase}
 def attempt(label, fn):

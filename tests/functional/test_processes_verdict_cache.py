@@ -32,7 +32,7 @@ TOOL, PYTHON, ARGV = {tool!r}, {python!r}, {argv!r}
 _child.python_child_problem(TOOL, [TOOL, *ARGV], None, dict(os.environ))
 print("cacheable", _child.known_plain(TOOL))
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 def attempt(label, fn):
     try:

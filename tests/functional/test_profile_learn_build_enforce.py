@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent(
     else:
         sandbox.install(mode="enforce", profile=profile)
     import helper_mod  # a module of the function's own, imported during init
-    from sandbox.runtime.hook import begin_invocation, end_invocation, mark_invoke_phase
+    from sandbox.runtime.control import begin_invocation, end_invocation, mark_invoke_phase
     mark_invoke_phase()
     begin_invocation("req-1", {})
     task = os.environ["LAMBDA_TASK_ROOT"]

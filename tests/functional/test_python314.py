@@ -26,7 +26,7 @@ FORK_EXEC = (
 import os, sandbox
 status = sandbox.install(mode="enforce", profile="profile.json")
 print("layers", status["layers"]["seccomp"], status["layers"]["landlock"])
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 import _posixsubprocess
 r, w = os.pipe()
@@ -72,7 +72,7 @@ except Exception as exc:  # remote debugging not permitted here (ptrace policy, 
     raise SystemExit(0)
 import sandbox
 sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("remote_exec", lambda: inject("injected"))
 """

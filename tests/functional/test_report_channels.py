@@ -24,7 +24,7 @@ CORES = {"native": {}, "python": {"SANDBOX_NATIVE": "off"}}
 HARNESS = """
 import os, sys, resource, signal
 import sandbox
-from sandbox.runtime.hook import mark_invoke_phase, begin_invocation
+from sandbox.runtime.control import mark_invoke_phase, begin_invocation
 sandbox.install(mode={mode!r}, profile="profile.json")
 mark_invoke_phase()
 begin_invocation("req-1", {{"source_ip": "192.0.2.1"}})
@@ -346,7 +346,7 @@ def test_a_python_childs_findings_name_the_invocation_that_started_it(
     _profile(tmp_path, **CHILD_RULES)
     attack = """
 import subprocess
-from sandbox.runtime.hook import end_invocation
+from sandbox.runtime.control import end_invocation
 READ = "import os; print(os.environ.get('SANDBOX_REQUEST_ID') or '-'); open('secret.txt').read()"
 def run_child():
     done = subprocess.run([sys.executable, "-c", READ], capture_output=True, text=True)

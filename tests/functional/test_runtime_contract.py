@@ -97,15 +97,15 @@ def test_findings_are_deduplicated_and_never_silent(child: RunChild, tmp_path: P
         """
         import sandbox, sys
         sandbox.install(mode="enforce", profile="profile.json")
-        __import__("sandbox.runtime.hook", fromlist=["_"]).mark_invoke_phase()
-        __import__("sandbox.runtime.hook", fromlist=["_"]).begin_invocation("req-1", {"source": "test"})
+        __import__("sandbox.runtime.control", fromlist=["_"]).mark_invoke_phase()
+        __import__("sandbox.runtime.control", fromlist=["_"]).begin_invocation("req-1", {"source": "test"})
         for i in range(10):
             for _ in range(5):
                 try:
                     open(f"f{i}.txt").read()
                 except PermissionError:
                     pass
-        __import__("sandbox.runtime.hook", fromlist=["_"]).end_invocation()
+        __import__("sandbox.runtime.control", fromlist=["_"]).end_invocation()
         """,
         env={"SANDBOX_MAX_FINDINGS": "3"},
     )
@@ -137,7 +137,7 @@ def test_an_invocation_end_writes_its_summary_when_something_was_reported(
     result = child(
         """
         import sandbox, sys
-        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        hook = __import__("sandbox.runtime.control", fromlist=["_"])
         sandbox.install(mode=MODE, profile="profile.json")
         hook.mark_invoke_phase()
         def refused_twice():
@@ -193,7 +193,7 @@ def test_findings_name_the_invocation_whose_start_the_core_logged(
     result = child(
         """
         import sandbox, threading
-        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        hook = __import__("sandbox.runtime.control", fromlist=["_"])
         sandbox.install(mode="enforce", profile="profile.json")
         hook.mark_invoke_phase()
         def refused(name):
@@ -249,7 +249,7 @@ def test_runs_of_quiet_invocations_longer_than_the_cores_log_keep_their_count_an
     result = child(
         """
         import sandbox
-        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        hook = __import__("sandbox.runtime.control", fromlist=["_"])
         sandbox.install(mode="enforce", profile="profile.json")
         hook.mark_invoke_phase()
         def refused(name):
@@ -291,7 +291,7 @@ def test_a_leftover_threads_refusal_does_not_hide_the_next_invocations(
     result = child(
         """
         import sandbox, threading
-        hook = __import__("sandbox.runtime.hook", fromlist=["_"])
+        hook = __import__("sandbox.runtime.control", fromlist=["_"])
         sandbox.install(mode="enforce", profile="profile.json")
         hook.mark_invoke_phase()
         def refused():

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Child, RunChild, profile_doc
+from tests.conftest import HOOKS_CORE, Child, RunChild, profile_doc
 
 HARNESS = """
 import json, os, sqlite3, sys
 import sandbox
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="profile.json")
 mark_invoke_phase()
 OUT = {}
@@ -169,8 +169,10 @@ def test_error_classes_changed_in_the_window_fail_closed(
 ) -> None:
     # GIVEN a connection just made, and SQLite's OperationalError given an __init__ of the
     # function's before any call (an attribute store raises no profile event)
-    code = """
-from sandbox.runtime import core
+    code = (
+        HOOKS_CORE
+        + """
+core = hooks_core()
 inside = []
 db = sqlite3.connect(":memory:"); sqlite3.OperationalError.__init__ = lambda self, *a: inside.append(core.inside())
 try:
@@ -182,6 +184,7 @@ del sqlite3.OperationalError.__init__
 attempt("later", lambda: db.execute("ATTACH 'outside/p.db' AS p"))
 OUT["ran-inside"] = [was for was in inside if was]
 """
+    )
     # WHEN the connection's first statement runs (the next profile event)
     result = _run(child, tmp_path, core, code)
     out = _out(result)

@@ -26,7 +26,7 @@ def _run(child: RunChild, tmp_path: Path, attack: str) -> Child:
     (tmp_path / "secret.txt").write_text("s3cr3t")
     return child(
         "import sys, importlib, sandbox\n"
-        "from sandbox.runtime.hook import mark_invoke_phase as _enter_invoke\n"
+        "from sandbox.runtime.control import mark_invoke_phase as _enter_invoke\n"
         'sandbox.install(mode="enforce", profile="profile.json")\n'
         + PROBE
         + attack
@@ -63,8 +63,9 @@ def test_reload_reinstall_and_second_hook_change_nothing(child: RunChild, tmp_pa
         child,
         tmp_path,
         """
-import sandbox.runtime.hook, sandbox.runtime
-importlib.reload(sandbox.runtime.hook)
+import sandbox.runtime.install, sandbox.runtime.control, sandbox.runtime
+importlib.reload(sandbox.runtime.install)
+importlib.reload(sandbox.runtime.control)
 importlib.reload(sandbox.runtime)
 print("reinstall-off", sandbox.install(mode="off").get("mode"))
 print("reinstall-learn", sandbox.install(mode="learn").get("mode"))
@@ -115,7 +116,7 @@ def test_walking_gc_for_the_hooks_state_is_refused(child: RunChild, tmp_path: Pa
     result = child(
         """
 import sandbox, gc
-from sandbox.runtime.hook import mark_invoke_phase
+from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="profile.json")
 mark_invoke_phase()
 for walk in (lambda: gc.get_objects(), lambda: gc.get_referrers(open),

@@ -142,6 +142,8 @@ def seccomp_program(seccomp: Mapping[str, object], arch: str) -> bytes:
 
 
 _INSTALLED: KernelInstall | None = None
+# Whether the native core is the hook's, as install said (None: ask the core module).
+_NATIVE_CHOICE: bool | None = None
 
 
 def install_kernel(
@@ -179,16 +181,20 @@ def install_kernel_detailed(
     *,
     seccomp_enabled: bool = True,
     landlock_enabled: bool = True,
+    native_core: bool | None = None,
 ) -> KernelInstall:
     """Like :func:`install_kernel`, with reasons, the alert description and the time taken.
 
     In ``enforce`` the layers load once per process: a second call returns the first result
     (a filter cannot be removed, and stacking copies would only cost time per syscall).
+    ``native_core`` says whether the native core is the hook's (install knows; ``None``: asked
+    of :mod:`..core`).
     """
-    global _INSTALLED
+    global _INSTALLED, _NATIVE_CHOICE
     start = time.perf_counter()
     if mode == "enforce" and _INSTALLED is not None:
         return _INSTALLED
+    _NATIVE_CHOICE = native_core
     try:
         result = _install(section, mode, seccomp_enabled, landlock_enabled)
     except Exception as exc:  # never fail the function because of this layer
@@ -383,12 +389,16 @@ def _calls() -> Any:
     install), else :mod:`.ctypes_calls` (the same functions, through ``_ctypes``). Chosen per
     call: once the hook is installed the ctypes path is the one left.
     """
-    from .. import core
+    native = _NATIVE_CHOICE
+    if native is None:
+        from .. import core
 
-    if core.KIND == "native" and not core.installed():
+        native = core.KIND == "native"
+    if native:
         from .. import _core  # type: ignore[attr-defined]  # the extension (loaded: it is the core)
 
-        if hasattr(_core, "kernel_seccomp"):  # not an object built before these calls existed
+        # (not an object built before these calls existed; its calls act only before install)
+        if hasattr(_core, "kernel_seccomp") and not _core.installed():
             return _core
     from . import ctypes_calls
 
