@@ -1,9 +1,17 @@
-"""Private copies of the hook's code, so rebinding anything the function can reach changes nothing.
+"""Private copies of a module's code, so rebinding anything the function can reach changes nothing.
 
-Code in the function can rebind any module global (``sandbox.runtime.paths.resolve = ...``),
-any attribute of a class (``Matcher.match = ...``), any builtin (``builtins.isinstance = ...``)
-and any standard-library function (``posixpath.abspath = ...``) with no audit event. So at
-install, before the function's code loads, the hook's modules are copied:
+The hook's own modules are not copied: they run as private copies executed from their bytecode
+(:mod:`.private_modules`). Two uses are left for copying a loaded module, both for modules whose
+importable objects must stay what they are:
+
+- the errors (:mod:`.errors`): the hook raises the sandbox's exceptions and the function catches
+  them as ``sandbox.PermissionViolation``..., so the hook's copy of each class *subclasses* the
+  importable one (every method of its MRO copied into it, so none of the importable class's
+  functions runs);
+- :func:`verify`, which the test suite runs on the private copies: no function the hook calls
+  looks a module up at call time.
+
+How a copy is made (:func:`freeze`):
 
 - each module gets a private *snapshot* of its globals, and a private module object wrapping
   it (``paths.resolve`` inside frozen code finds the snapshot, not the real module);
@@ -11,9 +19,9 @@ install, before the function's code loads, the hook's modules are copied:
   frozen functions (and every function they create later) resolve ``len``, ``isinstance``... there;
 - every function is re-created on its module's snapshot, every class gets a frozen subclass
   whose namespace holds the frozen methods and copies of its class attributes;
-- :func:`verify` refuses to install if any frozen function still reaches a module that is not
-  one of the private copies (a standard-library module looked up at call time, e.g. ``os.path``):
-  everything it calls must be bound at import (``_lstat = os.lstat``).
+- :func:`verify` names every copied function that still reaches a module that is not one of
+  the private copies (a standard-library module looked up at call time, e.g. ``os.path``):
+  everything the hook calls must be bound at import (``_lstat = os.lstat``).
 
 What this cannot do (a documented limit of any Python-level hook): an object reached through
 the hook's frames or ``gc`` exposes the snapshots themselves. The native core keeps the hook's

@@ -11,10 +11,11 @@ and raises what the decision returns. This module builds the decision, in small 
   ``import`` event);
 - :func:`_callback`: the function the core calls for every event it does not ignore.
 
-Everything runs on private frozen copies of the runtime's modules (:mod:`.freeze`): code in the
-function that rebinds a module global, a class attribute, a builtin or a standard-library
-function changes nothing the hook does. ``install_hook`` refuses to install if anything the
-hook calls was left unfrozen.
+Everything runs on private copies of the runtime's modules (:mod:`.private_modules`): executed
+from their bytecode at install, never imported, so code in the function that rebinds a module
+global, a class attribute, a builtin or a standard-library function changes nothing the hook
+does. That every function the hook calls bound what it uses at import is checked by the test
+suite (``freeze.verify`` on the private copies, on every supported Python).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ CALLER_DECODERS = frozenset(
 )
 # Functions of the frozen modules that run only while installing (before the function's code
 # loads), where looking a module attribute up is safe; everything else the hook may call must
-# have bound what it uses at import (checked by freeze.verify at every install).
+# have bound what it uses at import (checked by freeze.verify in the test suite).
 INSTALL_TIME = frozenset(
     {
         "install_hook",
