@@ -1,15 +1,9 @@
 """Private copies of a module's code, so rebinding anything the function can reach changes nothing.
 
 The hook's own modules are not copied: they run as private copies executed from their bytecode
-(:mod:`.private_modules`). Two uses are left for copying a loaded module, both for modules whose
-importable objects must stay what they are:
-
-- the errors (:mod:`.errors`): the hook raises the sandbox's exceptions and the function catches
-  them as ``sandbox.PermissionViolation``..., so the hook's copy of each class *subclasses* the
-  importable one (every method of its MRO copied into it, so none of the importable class's
-  functions runs);
-- :func:`verify`, which the test suite runs on the private copies: no function the hook calls
-  looks a module up at call time.
+(:mod:`.private_modules`). What is left here: :func:`verify`, which the test suite runs on the
+private copies (no function the hook calls looks a module up at call time), and :func:`freeze`,
+which copies loaded modules (its tests keep its contract).
 
 How a copy is made (:func:`freeze`):
 

@@ -463,11 +463,11 @@ def install_hook(
             for name in ("setpriority", "sched_setaffinity", "sched_setscheduler", "sched_setparam")
         ),
     )
-    # The frozen classes subclass the originals, and type.__subclasses__() (no audit event)
-    # lists them: a frozen method's __globals__ is a private snapshot, and through the private
-    # modules in it every snapshot is reachable. The native core takes each copy out of its
-    # original's list (sealed below with it); the Python core cannot (a documented limit).
-    core.hide_copies(tuple(private.all_classes()))
+    # Each private class subclasses an empty anchor, and type.__subclasses__() (no audit event)
+    # lists it there: a private method's __globals__ is a private module, and through the
+    # private modules in it every other is reachable. The native core takes each class out of
+    # its anchor's list (both sealed below); the Python core cannot (a documented limit).
+    core.hide_copies(tuple(private.classes))
     if not core.install(
         names,
         callback,
@@ -487,8 +487,10 @@ def install_hook(
         frame_guard=mode != "learn",
     ):
         return False
-    # The runtime's classes and their frozen copies made immutable (the native core): an
-    # attribute of the function's set on an original would reach the copy the hook runs.
+    # The private classes and their anchors made immutable (the native core): an attribute of
+    # the function's set on an anchor would reach the class the hook runs. And the importable
+    # error classes the hook raises (the function catches them): a special method set on one
+    # would run when the hook reads a refusal it made.
     # (and importlib's ModuleSpec: C code inside the callback that looks a module up -- the
     # warning machinery, the regex engine's template -- asks its spec for _initializing)
     # And the syntax-node classes CPython's parser fills with setattr inside the hook (the
@@ -497,7 +499,8 @@ def install_hook(
         (
             type(sys.__spec__),
             *(kind for kind in shape._AST_CLASSES if kind not in shape._PATCHED_BY_AST),
-            *(kind for pair in private.all_classes() for kind in pair),
+            *(kind for pair in private.classes for kind in pair),
+            *private.error_classes,
         )
     )
     if recorder is None:
@@ -1873,7 +1876,10 @@ def _import_guard() -> Any:
     to_list = list
     attribute = getattr
     own_code: list[Any] = []
-    known = core.import_known
+    # The native core answers in C. The Python core's answer is a Python function whose
+    # globals are that core's state, and this finder is published (sys.meta_path[0]; closure
+    # cells are read with no audit event): with it every import is asked by event (red team 42).
+    known = core.import_known if core.KIND == "native" else _NEVER_KNOWN
 
     def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
         if known(fullname):
@@ -1942,6 +1948,10 @@ def _exists(path: str) -> bool:
     return True
 
 
+def _never_known(name: str) -> bool:
+    return False
+
+
 def _seal(function: Callable[..., Any]) -> Callable[..., Any]:
     """A copy of ``function`` with empty globals and builtins: what it reaches is its closure."""
     import types
@@ -1949,3 +1959,8 @@ def _seal(function: Callable[..., Any]) -> Callable[..., Any]:
     return types.FunctionType(
         function.__code__, {"__builtins__": {}}, function.__name__, None, function.__closure__
     )
+
+
+# The import guard's answer to "known?" under the Python core (see _import_guard): sealed, no
+# globals to reach.
+_NEVER_KNOWN = _seal(_never_known)

@@ -15,8 +15,9 @@ cheaper than importing the modules and then copying them).
   native core's extension, and the runtime modules the hook does not run (``aws_calls``,
   ``kernel``, ``freeze``, ``control``...) are the process's own modules, as before.
 - :mod:`.errors` is the exception: the hook raises the sandbox's errors, and
-  ``except sandbox.PermissionViolation`` must catch them. Its private copy is made with
-  :func:`.freeze.freeze` (each class a subclass of the importable one).
+  ``except sandbox.PermissionViolation`` must catch them, so its private copy keeps the
+  importable *classes* (sealed by the native core at install) and copies only its functions
+  (``build_violation`` makes an instance without running any code of the class's).
 - Every class statement of the copies goes through the copies' ``__build_class__``: the class
   is made on an empty *anchor* class with the same bases, so the only list of subclasses that
   names it is its anchor's. The native core takes it out of that list and seals both at
@@ -42,11 +43,11 @@ from _frozen_importlib_external import SourceFileLoader
 from io import open_code as _open_code
 from os import stat as _stat
 
-from .freeze import Frozen, freeze
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from typing import Any
+
+    from .freeze import Frozen
 
 __all__ = ["HOOK_MODULES", "PrivateRuntime", "load"]
 
@@ -134,9 +135,15 @@ class PrivateRuntime:
         self.builtins["__import__"] = self._import
         self.builtins["__build_class__"] = self._build_class
         errors = _real_import(package + "." + _ERRORS, None, None, ("__name__",), 0)
-        # The errors' private copy: classes subclassing the importable ones (see above).
-        self.errors_frozen: Frozen = freeze([errors])
-        self.errors: types.ModuleType = self.errors_frozen(errors)
+        # The importable error classes: the private errors keep them (see above), and install
+        # seals them with the private classes.
+        self.error_classes: tuple[type, ...] = tuple(
+            value
+            for value in vars(errors).values()
+            if isinstance(value, type) and value.__module__ == errors.__name__
+        )
+        self.errors_codes: list[types.CodeType] = []
+        self.errors: types.ModuleType = _functions_copied(errors, self.builtins, self.errors_codes)
 
     # ------------------------------------------------------------------ loading
 
@@ -267,25 +274,25 @@ class PrivateRuntime:
 
     def codes(self) -> tuple[types.CodeType, ...]:
         """Every code object of the copies (their modules' and all nested ones), by identity,
-        and the private errors' (see :meth:`.freeze.Frozen.codes`)."""
-        out: list[types.CodeType] = list(self.errors_frozen.codes())
+        and the private errors' functions'."""
+        out: list[types.CodeType] = list(self.errors_codes)
         for code in self.module_codes.values():
             out += _nested(code)
         return tuple(out)
 
-    def all_classes(self) -> list[tuple[type, type]]:
-        """(base, class) pairs: each private class with its anchor, each error copy with the
-        importable class it subclasses."""
-        return [*self.classes, *self.errors_frozen.classes]
-
     def as_frozen(self) -> Frozen:
-        """The copies as :func:`.freeze.verify` reads a freezing's result."""
+        """The copies as :func:`.freeze.verify` reads a freezing's result (for the tests)."""
+        from .freeze import Frozen
+
         view = Frozen()
         view.builtins = self.builtins
-        view.modules.update(self.errors_frozen.modules)
-        view.snapshots.update(self.errors_frozen.snapshots)
-        view.made.update(self.errors_frozen.made)
-        view.copies.update(self.errors_frozen.copies)
+        errors_space = self.errors.__dict__
+        view.modules[id(self.errors)] = self.errors
+        view.snapshots[id(errors_space)] = errors_space
+        view.made[id(errors_space)] = list(self.errors_codes)
+        for value in errors_space.values():
+            if type(value) is _FunctionType and value.__globals__ is errors_space:
+                view.copies[id(value)] = value
         for relative, module in self.modules.items():
             namespace = module.__dict__
             view.modules[id(module)] = module
@@ -302,6 +309,34 @@ class PrivateRuntime:
                         if type(item) is _FunctionType and item.__globals__ is namespace:
                             view.copies[id(item)] = item
         return view
+
+
+def _functions_copied(
+    module: types.ModuleType, builtins_copy: dict[str, Any], made: list[types.CodeType]
+) -> types.ModuleType:
+    """A private module with ``module``'s globals, each of its own functions re-created on
+    them with code objects of their own (appended to ``made``); its classes stay the same."""
+    private = _ModuleType(module.__name__, module.__doc__)
+    space = private.__dict__
+    space.update(module.__dict__)
+    space["__builtins__"] = builtins_copy
+    for name, value in list(space.items()):
+        if type(value) is _FunctionType and value.__globals__ is module.__dict__:
+            copy = _FunctionType(
+                _renewed(value.__code__, made), space, value.__name__, value.__defaults__
+            )
+            copy.__kwdefaults__ = value.__kwdefaults__
+            copy.__qualname__ = value.__qualname__
+            space[name] = copy
+    return private
+
+
+def _renewed(code: types.CodeType, made: list[types.CodeType]) -> types.CodeType:
+    """A distinct copy of ``code`` and of every code object nested in it (all added to ``made``)."""
+    consts = tuple(_renewed(c, made) if type(c) is _CodeType else c for c in code.co_consts)
+    fresh = code.replace(co_consts=consts)
+    made.append(fresh)
+    return fresh
 
 
 def _nested(code: types.CodeType) -> list[types.CodeType]:

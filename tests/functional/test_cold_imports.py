@@ -91,7 +91,6 @@ RUNTIME_AT_INIT = frozenset(
             "config",
             "control",
             "errors",
-            "freeze",
             "install",
             "kernel",
             "private_modules",

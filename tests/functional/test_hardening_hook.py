@@ -929,7 +929,8 @@ def test_round12_the_sandboxs_own_code_with_rewritten_cells_gains_nothing(
 import functools, io, _socket, types
 # (the fork_exec wrapper the hook publishes: routed into subprocess where the core cannot seal
 # fork_exec itself; its cells are reachable with no audit event)
-published = subprocess._fork_exec
+import _posixsubprocess
+published = _posixsubprocess.fork_exec
 if type(published) is types.FunctionType:
     cells = published.__closure__
     audit_cell = next(c for c in cells if c.cell_contents is sys.audit)
@@ -2318,3 +2319,73 @@ print("caller-gets", type(answer).__name__, answer[0][4][0])
     assert "mutable-locals []" in result.lines
     assert "answer-kept-as tuple" in result.lines
     assert "caller-gets list 127.0.0.1" in result.lines
+
+
+# Round 42: what a refusal and the import guard hand the function. The hook ran on frozen
+# copies that subclassed the importable error classes (private copies since): a refusal was an
+# instance of the copy, and its method's __globals__ the very dict the hook's build_violation
+# looks its C helpers up in; helpers that return None made every refusal "no violation".
+ROUND42_A_REFUSALS_GLOBALS = """
+import functools, io
+try:
+    secret()
+except PermissionError as exc:
+    refused = exc
+print("importable-class", type(refused) is sandbox.PermissionViolation)
+space = type(refused).__str__.__globals__
+nothing = functools.partial(print, file=io.StringIO())
+for name in ("_oserror_new", "_oserror_init", "_instance_dict", "_dict_update", "_message"):
+    space[name] = nothing
+attempt("read-secret", secret)
+attempt("write-outside", lambda: open("outside.txt", "w").write("x"))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round42_a_refusals_class_leads_to_nothing_the_hook_runs(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a refusal caught by the function, and the globals of its class's methods rewritten
+    # so that building a refusal would make nothing
+    result = _run(
+        child,
+        tmp_path,
+        ROUND42_A_REFUSALS_GLOBALS,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # WHEN the function tries again
+    outcomes = _outcomes(result)
+    # THEN the refusal is the importable class (the function catches what it imports), whose
+    # globals are the importable module's: the hook builds its refusals on its own copy
+    assert "importable-class True" in result.lines, result.stdout + result.stderr
+    assert outcomes["read-secret"] == "REFUSED", result.stdout + result.stderr
+    assert outcomes["write-outside"] == "REFUSED", result.stdout
+    assert not (tmp_path / "outside.txt").exists()
+
+
+ROUND42_THE_IMPORT_GUARDS_CELLS = """
+import types
+finder = sys.meta_path[0]
+cells = finder.find_spec.__closure__ or ()
+reachable = [c.cell_contents for c in cells]
+spaces = [v.__globals__ for v in reachable if type(v) is types.FunctionType]
+print("globals-with-state", sum(1 for space in spaces if set(space) - {"__builtins__"}))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round42_the_import_guards_cells_hold_no_function_with_state(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the import guard, first in sys.meta_path for anyone to read, and its find_spec's
+    # closure cells (read with no audit event)
+    result = _run(
+        child,
+        tmp_path,
+        ROUND42_THE_IMPORT_GUARDS_CELLS,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # WHEN the function looks at every function in them
+    # THEN none has globals of any use (the Python core's "known?" answer, a function of that
+    # core's state, is not held there: under it every import is asked by event)
+    assert "globals-with-state 0" in result.lines, result.stdout + result.stderr

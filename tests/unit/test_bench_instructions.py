@@ -95,7 +95,8 @@ def test_a_real_count_grows_with_the_work_done(tmp_path: Path) -> None:
     few, many = count(10_000), count(110_000)
     # THEN the difference is the loop's, a few instructions per iteration, and positive
     per_loop = (many - few) / 100_000
-    assert 5 < per_loop < 500
+    # (a module-level loop: ~60 instructions an iteration on 3.11, ~490-510 on 3.12)
+    assert 5 < per_loop < 2_000
 
 
 def test_every_counted_child_runs_with_the_fixed_hash_seed(

@@ -83,17 +83,26 @@ def test_modules_the_hook_does_not_run_are_the_processes_own(
     assert hook.DEFAULT_CONTROL is control.DEFAULT_CONTROL
 
 
-def test_the_errors_are_subclasses_of_the_public_ones(
+def test_the_errors_keep_the_importable_classes_and_copy_the_functions(
     runtime: private_modules.PrivateRuntime,
 ) -> None:
     # GIVEN the private errors
+    from sandbox.runtime import errors as importable
+
     errors = runtime.module("errors")
-    # WHEN a refusal raised by the hook is caught by the function's code
-    # THEN the public class catches it, though the class is the hook's own copy
-    assert errors.PermissionViolation is not sandbox.PermissionViolation
-    assert issubclass(errors.PermissionViolation, sandbox.PermissionViolation)
+    # WHEN the hook builds a refusal, and the function catches it
+    made = errors.build_violation(errors.PermissionViolation, "files", "read", "/secret")
+    # THEN its class is the importable one (the function catches what it imports), while the
+    # function that built it is the hook's copy, on globals of its own (rebinding the
+    # importable module's helpers reaches nothing the hook runs: red team 42)
+    assert errors.PermissionViolation is sandbox.PermissionViolation
+    assert type(made) is sandbox.PermissionViolation
+    assert errors.build_violation is not importable.build_violation
+    assert errors.build_violation.__globals__ is errors.__dict__
+    assert errors.build_violation.__code__ is not importable.build_violation.__code__
+    assert set(runtime.error_classes) >= {sandbox.PermissionViolation, sandbox.SandboxError}
     with pytest.raises(sandbox.PermissionViolation):
-        raise errors.PermissionViolation("files", "read", "/secret")
+        raise made
 
 
 def test_each_private_class_is_listed_only_under_its_empty_anchor(
