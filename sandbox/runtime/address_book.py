@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from .categories import UNDECODABLE
 from .decoders.network import norm_host, norm_ip
+from .sealing import sealed
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -101,8 +102,9 @@ REAL_RESOLVERS = {
 }
 
 
-# The resolver wrappers' closure cells and their contents at install (see interpose).
-WRAPPER_CELLS: list[tuple[Any, Any]] = []
+# The resolver wrappers' code objects (see interpose): the event they raise is honoured only
+# from them.
+WRAPPER_CODES: list[types.CodeType] = []
 
 
 def interpose() -> None:
@@ -118,13 +120,11 @@ def interpose() -> None:
         original = getattr(module, attr, None)
         if original is None or hasattr(original, _MARK):
             return
-        sealed = _resolver_wrapper(original, attr)
-        # (each cell and what it holds now: the hook compares them at every answer)
-        WRAPPER_CELLS.extend((cell, cell.cell_contents) for cell in sealed.__closure__ or ())
-        setattr(sealed, _MARK, True)
-        sealed.__name__ = attr
-        sealed.__doc__ = getattr(original, "__doc__", None)
-        setattr(module, attr, sealed)
+        wrapper = _resolver_wrapper(original, attr)
+        WRAPPER_CODES.append(wrapper.__code__)
+        setattr(wrapper, _MARK, True)
+        wrapper.__doc__ = getattr(original, "__doc__", None)
+        setattr(module, attr, wrapper)
 
     wrap(_socket, "getaddrinfo")
     # socket.py copies these names from _socket when it is imported: wrapping _socket is
@@ -165,9 +165,8 @@ _FREEZE: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 
 
 def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
-    # (C functions and types only: the sealed wrapper has no globals, no builtins.) One
-    # immutable tuple in one cell: the hook compares every cell of every wrapper at each
-    # answer (~900 instructions a cell), and a tuple cannot be changed in place.
+    """The sealed wrapper of the resolver ``original``: C functions and types only, held as its
+    code's constants (see :mod:`.sealing`: no globals, no builtins, no cell to rewrite)."""
     freeze, thaw = _FREEZE.get(kind, (tuple, list))
     tools = (
         sys.audit,
@@ -181,41 +180,42 @@ def _resolver_wrapper(original: Callable[..., Any], kind: str) -> Callable[..., 
         freeze,
         thaw,
     )
+    wrapper = sealed(_wrapper, tools=tools, original=original, kind=kind)
+    wrapper.__name__ = kind
+    return wrapper
 
-    def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
-        # Closure cells can be rewritten with no audit event: nothing held in one runs
-        # between the resolver's answer and the event that hands it to the hook (a helper of
-        # the function's would edit the answer in place), and the resolver is read once (the
-        # one that answered is the one reported). The hook checks every cell of the wrappers
-        # at that event against what it held at install.
-        audit, event, failure, pton, families, text, type_of, not_ip, freeze, thaw = tools
-        literal = False
-        if type_of(host) is text:
-            # An IP literal as given: the hook remembers nothing for it (remember() drops
-            # literals), so no event. Skipping one is never a wider allow: a connect to an
-            # address no remembered name leads to is decided by its IP rules alone.
-            for family in families:
-                try:
-                    pton(family, host)
-                except not_ip:
-                    continue
-                literal = True
-                break
-        resolver = original
-        if literal:
-            return resolver(host, *args, **kwargs)
-        # The answer made immutable in the very expression that calls the resolver: no name of
-        # this frame ever holds the resolver's own list. Another thread can read this frame's
-        # locals with no audit event (from a frame it took here: an __index__ of an argument
-        # runs inside this call), and it edited that list in place while the hook read it
-        # (red team 36).
-        answer = freeze(resolver(host, *args, **kwargs))
-        try:
-            audit(event, kind, host, answer, resolver)
-        except failure:
-            pass  # remembering is best effort; the connect check fails closed
-        return thaw(answer)
 
-    return types.FunctionType(
-        wrapper.__code__, {"__builtins__": {}}, kind, None, wrapper.__closure__
-    )
+def _wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
+    # Sealed per resolver (_resolver_wrapper): the three constants below are replaced by the
+    # wrapper's helpers, its resolver and its name. Nothing it uses can change: a helper of the
+    # function's would edit the answer between the resolver and the event that hands it to the
+    # hook, and the resolver is read once (the one that answered is the one reported).
+    tools: Any = "\x00sealed:tools"
+    resolver: Any = "\x00sealed:original"
+    kind: Any = "\x00sealed:kind"
+    audit, event, failure, pton, families, text, type_of, not_ip, freeze, thaw = tools
+    literal = False
+    if type_of(host) is text:
+        # An IP literal as given: the hook remembers nothing for it (remember() drops
+        # literals), so no event. Skipping one is never a wider allow: a connect to an
+        # address no remembered name leads to is decided by its IP rules alone.
+        for family in families:
+            try:
+                pton(family, host)
+            except not_ip:
+                continue
+            literal = True
+            break
+    if literal:
+        return resolver(host, *args, **kwargs)
+    # The answer made immutable in the very expression that calls the resolver: no name of
+    # this frame ever holds the resolver's own list. Another thread can read this frame's
+    # locals with no audit event (from a frame it took here: an __index__ of an argument
+    # runs inside this call), and it edited that list in place while the hook read it
+    # (red team 36).
+    answer = freeze(resolver(host, *args, **kwargs))
+    try:
+        audit(event, kind, host, answer, resolver)
+    except failure:
+        pass  # remembering is best effort; the connect check fails closed
+    return thaw(answer)

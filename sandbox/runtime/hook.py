@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import _thread
 import sys
-from _operator import is_ as _is
 from _operator import itemgetter as _itemgetter
 from collections.abc import Callable
 
@@ -46,6 +45,7 @@ from .decoders import processes as processes_module
 from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
+from .sealing import sealed
 from .sqlite_guard import FOLDER_PRAGMAS as SQLITE_FOLDER_PRAGMAS
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import attach_targets, flush_pending, guard_connection
@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 
 _audit = sys.audit
 _getframe = sys._getframe
-_CellType = type((lambda x: lambda: x)(0).__closure__[0])  # type: ignore[index]
 _putenv = __import__("os").putenv
 # os.environ's own data dict (bytes keys and values), taken at import: what subprocess and
 # posix_spawn read when given os.environ. In a tuple: the hook's frozen copy copies
@@ -339,6 +338,8 @@ def install_hook(
     installer_code = installer.f_code if installer is not None else None
     del installer
     finders = tuple(sys.meta_path)
+    # The resolver wrappers first: the events they raise are honoured only from their code.
+    address_book.interpose()
     build = _build
     names, callback, guard, sqlite_parts = build(
         mode=mode,
@@ -358,17 +359,17 @@ def install_hook(
         frozen_decoders=decoders_package.DECODERS,
         socket_init=network_decoders._SOCKET_INIT,
         aws_codes=_aws_codes(),
-        # The frozen wrappers' code (a fresh object: the original module's is not trusted).
-        resolver_code=address_book._resolver_wrapper(len, "x").__code__,
-        # The list the frozen interpose() fills with the wrappers' cells (below).
-        wrapper_cells=address_book.WRAPPER_CELLS,
+        # The sealed resolver wrappers' code objects (interpose() made them, above).
+        resolver_codes=tuple(address_book.WRAPPER_CODES),
     )
     # By identity (code objects compare by value: a set would keep one of two equal ones).
     # The sealed fork_exec wrapper's code, made at import and published (subprocess calls it):
     # the sandbox's own for the decoders (its ids), not for the core (own_codes).
     sealed = processes._FORK_EXEC_WRAPPER[0].__code__
-    own_codes = tuple(c for c in private.codes() if c is not sealed) + tuple(
-        _codes_of(callback, guard)
+    own_codes = (
+        tuple(c for c in private.codes() if c is not sealed)
+        + tuple(address_book.WRAPPER_CODES)
+        + tuple(_codes_of(callback, guard))
     )
     frozen_code = code
     frozen_code.OWN_CODES = own_codes
@@ -407,7 +408,6 @@ def install_hook(
     frozen_code.NAMEDTUPLE_SITES = frozenset(
         d + "/" + site for d in stdlib_dirs for site in frozen_code.NAMEDTUPLE_MAKERS
     )
-    address_book.interpose()
     frozen_processes = processes
     # Before 3.14 fork_exec raises no event: the native core makes every call of it raise
     # the event 3.14 raises (any function object of it, wherever the function's code found
@@ -792,8 +792,7 @@ def _build(
     frozen_decoders: dict[str, Callable[..., Any]],
     socket_init: list[CodeType],
     aws_codes: frozenset[CodeType],
-    resolver_code: CodeType,
-    wrapper_cells: list[tuple[Any, Any]],
+    resolver_codes: tuple[CodeType, ...],
 ) -> tuple[frozenset[str], Callable[..., Any], Any, tuple[Any, Callable[..., Any]]]:
     """Assemble the callback from the factories (runs as a frozen copy: see install_hook)."""
     status = {"mode": mode, "function": policy.function, "layers": layers, "audit": core.KIND}
@@ -808,23 +807,6 @@ def _build(
     phase_of = core.phase
     apply_env = environ.apply
     real_resolvers = REAL_RESOLVERS  # the frozen copy of the table (a private dict)
-    cell_contents = _CellType.__dict__["cell_contents"].__get__
-
-    cells_of, held_of = _itemgetter(0), _itemgetter(1)
-
-    def wrappers_intact() -> bool:
-        # Every cell of every resolver wrapper holds what it held at install: the event came
-        # from a wrapper (its code) whose helpers are the real C functions, so nothing of the
-        # function's ran between the answer and this event. (Compared by identity, in C
-        # iterators only: inside the callback each Python step -- a loop's, a generator's --
-        # costs, and ~30 cells are compared at every resolver answer.)
-        return all(
-            map(
-                _is,
-                map(cell_contents, map(cells_of, wrapper_cells)),
-                map(held_of, wrapper_cells),
-            )
-        )
 
     def invocation() -> Invocation:
         # The invocation a thread belongs to: the one that was running when the kernel started
@@ -859,7 +841,7 @@ def _build(
     # Events the sandbox raises for itself (its finder, its SQLite authorizer, its botocore
     # interposer): honoured only from that code, never from the function's.
     internal_sources = {
-        RESOLVED_EVENT: frozenset({id(resolver_code)}),
+        RESOLVED_EVENT: frozenset(map(id, resolver_codes)),
         IMPORT_EVENT: frozenset({id(type(guard).find_spec.__code__)}),
         SQLITE_EVENT: frozenset({id(sqlite_decider.__code__)}),
         "sandbox.aws": frozenset(id(c) for c in aws_codes),
@@ -936,7 +918,7 @@ def _build(
                 # The real resolver's answer (the sealed wrapper): name → addresses, for connects.
                 if len(args) == 4 and type(args[0]) is str:
                     real = real_resolvers.get(args[0])
-                    if real is None or args[3] is not real or not wrappers_intact():
+                    if real is None or args[3] is not real:
                         return violate(
                             "code",
                             "tamper",
@@ -1565,7 +1547,6 @@ def _control(
     with (the authorizer it installs, the trampoline a profiler sees)."""
     protected_names = PROTECTED_ATTRIBUTES
     control_ids = frozenset(id(c) for c in control_codes)
-    audit = _audit
     putenv = _putenv
     environ_data = _ENVIRON_DATA
     own_env = environ.own  # (the sandbox's own change: part of the install-time environment)
@@ -1792,46 +1773,57 @@ def _control(
 
     function_type = type(_is_own)
 
-    sqlite_event = SQLITE_EVENT
-    attach, authorized, denied, failure = 24, 0, 1, Exception  # SQLITE_ATTACH, _OK, _DENY
-    pragma, folder_pragmas, folder_tag = 19, SQLITE_FOLDER_PRAGMAS, SQLITE_FOLDER  # SQLITE_PRAGMA
-    lower, str_type, type_of = str.lower, str, type  # (sealed: no builtins but these)
-
     def authorize(action: int, arg1: Any, arg2: Any, database: Any, source: Any) -> int:
         # SQLite's authorizer, called outside the hook for every statement's every step: an
         # ATTACH's name goes to the hook in an event (a refusal raises here, and SQLite
         # refuses the statement), and so does the folder a PRAGMA temp_store_directory names.
-        # Sealed: what a profiler sees of its frame is this closure (C functions and
-        # constants), nothing that leads to the sandbox's decisions.
+        # Sealed (sealing.py): what a profiler sees of its frame are C functions and
+        # constants, nothing that leads to the sandbox's decisions, and no cell to rewrite.
+        tools: Any = "\x00sealed:tools"
+        audit, event, failure, folder_pragmas, folder_tag, lower, str_type, type_of = tools
+        # (literals, not names of the enclosing function: those would be closure cells)
+        pragma, attach, authorized, denied = 19, 24, 0, 1  # SQLITE_PRAGMA, _ATTACH, _OK, _DENY
         if action == pragma:
             if type_of(arg1) is not str_type or lower(arg1) not in folder_pragmas or arg2 is None:
                 return authorized  # (any other pragma, or one that only asks)
             try:
-                audit(sqlite_event, arg2, folder_tag)
+                audit(event, arg2, folder_tag)
             except failure:
                 return denied
             return authorized
         if action != attach:
             return authorized
         try:
-            audit(sqlite_event, arg1)
+            audit(event, arg1)
         except failure:
             return denied
         return authorized
 
-    sealed_authorizer = _seal(authorize)
+    sealed_authorizer = sealed(
+        authorize,
+        tools=(
+            _audit,
+            SQLITE_EVENT,
+            Exception,
+            SQLITE_FOLDER_PRAGMAS,
+            SQLITE_FOLDER,
+            str.lower,
+            str,
+            type,
+        ),
+    )
     # What the connections get: the native core answers every step that is not an ATTACH in
     # C (no Python call), and hands an ATTACH to the sealed authorizer (the Python core: it
     # is the sealed authorizer itself).
     installed_authorizer = core.sqlite_authorizer(sealed_authorizer)
-    flush_event = SQLITE_FLUSH_EVENT
 
     def trampoline(frame: Any, event: str, arg: Any) -> None:
         # The one-shot profile function sys.getprofile() may show: it holds nothing of the
-        # sandbox (sealed, below); the work happens in the hook, at the event it raises.
-        audit(flush_event)
+        # sandbox (sealed); the work happens in the hook, at the event it raises.
+        audit: Any = "\x00sealed:audit"
+        audit("\x00sealed:flush_event")
 
-    sealed_trampoline = _seal(trampoline)
+    sealed_trampoline = sealed(trampoline, audit=_audit, flush_event=SQLITE_FLUSH_EVENT)
     trampoline_code = sealed_trampoline.__code__  # (read once, outside the callback)
 
     def on_sqlite_handle(args: tuple[Any, ...], caller: Any) -> Any:
@@ -1868,20 +1860,18 @@ def _import_guard() -> Any:
     It raises an audit event of its own, so the decision runs inside the core like any other
     (and a refusal surfaces from here as the ``ImportViolation`` the hook returns).
     """
-    audit = _audit
-    event = IMPORT_EVENT
-    ask = type(ASK_FINDERS)  # the class of the very instance the hook returns
-    meta_path = sys.meta_path
-    failure = Exception
-    to_list = list
-    attribute = getattr
     own_code: list[Any] = []
-    # The native core answers in C. The Python core's answer is a Python function whose
-    # globals are that core's state, and this finder is published (sys.meta_path[0]; closure
-    # cells are read with no audit event): with it every import is asked by event (red team 42).
-    known = core.import_known if core.KIND == "native" else _NEVER_KNOWN
 
+    # Sealed (see sealing.py): the finder sits in sys.meta_path for anyone to read, so its
+    # functions have empty globals and hold what they use as constants of their code -- a
+    # closure cell could be rewritten with no audit event (red team 43). The Python core's
+    # "known?" answer is a function of that core's state: not held at all (every import not
+    # known is asked by event; red team 42). The native core answers in C.
     def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
+        known: Any = "\x00sealed:known"
+        audit: Any = "\x00sealed:audit"
+        event: Any = "\x00sealed:event"
+        ask: Any = "\x00sealed:ask"
         if known(fullname):
             # Allowed before (the decision cache), or below a module verdict: no event, the
             # same answer. (Only an exact str is looked at; no method of it runs.)
@@ -1892,6 +1882,11 @@ def _import_guard() -> Any:
             # Refused: could anything load it? The other finders answer, here, outside the
             # hook (their code runs audited like the function's); the answer only decides
             # whether the refusal is reported and learned.
+            meta_path: Any = "\x00sealed:meta_path"
+            to_list: Any = "\x00sealed:to_list"
+            attribute: Any = "\x00sealed:attribute"
+            own_code: Any = "\x00sealed:own_code"
+            failure: Any = "\x00sealed:failure"
             found = False
             for finder in to_list(meta_path):
                 method = attribute(finder, "find_spec", None)
@@ -1910,18 +1905,28 @@ def _import_guard() -> Any:
     def invalidate_caches() -> None:
         return None
 
-    # Sealed: the finder sits in sys.meta_path for anyone to read, so its functions get empty
-    # globals (nothing of the sandbox is reachable from them: no __globals__ to walk).
-    sealed = {
-        name: _seal(function)
-        for name, function in (("find_spec", find_spec), ("invalidate_caches", invalidate_caches))
-    }
+    sealed_find_spec = sealed(
+        find_spec,
+        known=core.import_known if core.KIND == "native" else _NEVER_KNOWN,
+        audit=_audit,
+        event=IMPORT_EVENT,
+        ask=type(ASK_FINDERS),  # the class of the very instance the hook returns
+        meta_path=sys.meta_path,
+        to_list=list,
+        attribute=getattr,
+        own_code=own_code,  # (a list only its code holds: reading __code__ is audited)
+        failure=Exception,
+    )
+    own_code.append(sealed_find_spec.__code__)
     finder_class = type(
         "SandboxFinder",
         (),
-        {"__slots__": (), **{name: staticmethod(fn) for name, fn in sealed.items()}},
+        {
+            "__slots__": (),
+            "find_spec": staticmethod(sealed_find_spec),
+            "invalidate_caches": staticmethod(sealed(invalidate_caches)),
+        },
     )
-    own_code.append(find_spec.__code__)
     return finder_class()
 
 
@@ -1952,15 +1957,6 @@ def _never_known(name: str) -> bool:
     return False
 
 
-def _seal(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A copy of ``function`` with empty globals and builtins: what it reaches is its closure."""
-    import types
-
-    return types.FunctionType(
-        function.__code__, {"__builtins__": {}}, function.__name__, None, function.__closure__
-    )
-
-
 # The import guard's answer to "known?" under the Python core (see _import_guard): sealed, no
 # globals to reach.
-_NEVER_KNOWN = _seal(_never_known)
+_NEVER_KNOWN = sealed(_never_known)

@@ -71,6 +71,7 @@ HOOK_MODULES = frozenset(
         "policy",
         "recorder",
         "roots",
+        "sealing",
         "sinks",
         "sqlite_guard",
         "values",

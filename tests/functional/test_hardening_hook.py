@@ -458,9 +458,12 @@ for label, fn in (("guard", guard), ("resolver", resolver), ("profile", armed)):
     globals_ = getattr(fn, "__globals__", None)
     print(label, "globals", sorted(globals_) if isinstance(globals_, dict) else None)
 # AND a resolver wrapper whose closure cell is rewritten to a fake resolver poisons nothing
+# (since round 43 the wrappers hold no cell at all: their helpers are constants of their code)
 names = resolver.__code__.co_freevars
-resolver.__closure__[names.index("original")].cell_contents = (
-    lambda *a, **k: [(2, 1, 6, "", ("127.0.0.2", 8080))])
+print("resolver cells", len(names))
+if "original" in names:
+    resolver.__closure__[names.index("original")].cell_contents = (
+        lambda *a, **k: [(2, 1, 6, "", ("127.0.0.2", 8080))])
 _socket.getaddrinfo("localhost", 8080)
 def connect_fake():
     s = socket.socket(); s.settimeout(0.2)
@@ -477,6 +480,7 @@ attempt("connect-fake-address", connect_fake)
     for label in ("guard", "resolver"):
         assert f"{label} globals ['__builtins__']" in result.lines, result.stdout + result.stderr
     assert "profile globals None" in result.lines
+    assert "resolver cells 0" in result.lines, result.stdout
     assert _outcomes(result)["connect-fake-address"] == "REFUSED"
 
 
@@ -948,25 +952,8 @@ if type(published) is types.FunctionType:
 else:
     print("no-published-wrapper")
 wrapper = _socket.gethostbyname
-real = next(c.cell_contents for c in wrapper.__closure__
-            if type(c.cell_contents).__name__ == "builtin_function_or_method"
-            and c.cell_contents.__name__ == "gethostbyname")
-cells = {}
-for cell in wrapper.__closure__:
-    value = cell.cell_contents
-    if value is real:
-        cells["original"] = cell
-    elif type(value) is tuple and (socket.AF_INET, socket.AF_INET6) in value:
-        cells["tools"] = cell  # (the wrapper's helpers: one tuple; families, not_ip in it)
-saved = {name: cell.cell_contents for name, cell in cells.items()}
-cells["original"].cell_contents = {"api.example.com": "127.0.0.1"}.get
-tools = list(saved["tools"])
-tools[4] = map(functools.partial(setattr, cells["original"], "cell_contents"), [real])
-tools[7] = (TypeError, OSError, ValueError)
-cells["tools"].cell_contents = tuple(tools)
-attempt("fake-answer", lambda: wrapper("api.example.com"))
-for name, value in saved.items():
-    cells[name].cell_contents = value
+# (since round 43 the resolver wrappers hold their helpers as constants of their code: no cell)
+print("resolver-cells", len(wrapper.__closure__ or ()))
 server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(1)
 port = server.getsockname()[1]
 attempt("connect-by-the-fake-answer", lambda: socket.create_connection(("127.0.0.1", port)))
@@ -994,6 +981,7 @@ attempt("connect-by-the-fake-answer", lambda: socket.create_connection(("127.0.0
         assert "no-published-wrapper" in result.lines, result.stdout + result.stderr
     else:
         assert outcomes.get("setprofile-via-wrapper") == "REFUSED", result.stdout + result.stderr
+    assert "resolver-cells 0" in result.lines, result.stdout
     assert outcomes.get("connect-by-the-fake-answer") == "REFUSED", result.stdout + result.stderr
 
 
@@ -1153,21 +1141,22 @@ def test_round13_a_helper_in_a_resolver_wrapper_cell_cannot_edit_the_answer(
     # type_of cell is a function that edits the real answer in place before it is reported
     attack = """
 import _socket
-from sandbox.runtime import address_book
 wrapper = _socket.getaddrinfo
-cells = wrapper.__closure__
-# (the wrapper's helpers, one tuple in one cell: its type_of is the function's edit here)
-cell = [c for c in cells if type(c.cell_contents) is tuple and type in c.cell_contents][0]
-tools = cell.cell_contents
-def edit(value):
-    frame = sys._getframe(1)
-    result = frame.f_locals.get("result")
-    if type(result) is list:
-        result[:] = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", 8443))]
-    return type(value)
-cell.cell_contents = tuple(edit if item is type else item for item in tools)
+# (its helpers were one tuple in one cell; since round 43 they are constants of its code: the
+# edit can only be tried where a cell is)
+cells = wrapper.__closure__ or ()
+print("cells", len(cells))
+for cell in cells:
+    if type(cell.cell_contents) is tuple and type in cell.cell_contents:
+        tools = cell.cell_contents
+        def edit(value):
+            frame = sys._getframe(1)
+            result = frame.f_locals.get("result")
+            if type(result) is list:
+                result[:] = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", 8443))]
+            return type(value)
+        cell.cell_contents = tuple(edit if item is type else item for item in tools)
 attempt("lookup", lambda: wrapper("localhost", 8443, socket.AF_INET, socket.SOCK_STREAM))
-cell.cell_contents = tools
 attempt("connect-by-the-edit", lambda: socket.socket().connect(("127.0.0.2", 8443)))
 """
     rules = {
@@ -1184,7 +1173,9 @@ attempt("connect-by-the-edit", lambda: socket.socket().connect(("127.0.0.2", 844
         rules=rules,
         env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
     )
-    # THEN the edited address is not the name's: the connect is refused before any packet
+    # THEN the wrapper holds no cell to edit, and an address the name did not answer is
+    # refused before any packet
+    assert "cells 0" in result.lines, result.stdout + result.stderr
     assert _outcomes(result).get("connect-by-the-edit") == "REFUSED", result.stdout + result.stderr
 
 
@@ -2315,7 +2306,7 @@ print("caller-gets", type(answer).__name__, answer[0][4][0])
     result = _run(child, tmp_path, attack, rules=rules, env=CORE_ENV[core])
     # THEN what the wrapper keeps is immutable (tuples all the way down), made in the very
     # expression that called the resolver; the caller still gets a list of its own
-    assert "wrapper wrapper" in result.lines, result.stdout + result.stderr
+    assert "wrapper _wrapper" in result.lines, result.stdout + result.stderr
     assert "mutable-locals []" in result.lines
     assert "answer-kept-as tuple" in result.lines
     assert "caller-gets list 127.0.0.1" in result.lines
@@ -2389,3 +2380,50 @@ def test_round42_the_import_guards_cells_hold_no_function_with_state(
     # THEN none has globals of any use (the Python core's "known?" answer, a function of that
     # core's state, is not held there: under it every import is asked by event)
     assert "globals-with-state 0" in result.lines, result.stdout + result.stderr
+
+
+# Round 43: a published wrapper's state in closure cells. The resolver wrappers read their
+# helpers from a cell the hook checked only when the answer's event came: a helper of the
+# function's, put in the cell and put back from inside the call, made `localhost` answer an
+# address of its choosing (any connect then passed as `localhost:*`). Every function the hook
+# publishes now holds what it uses as constants of its code: no cell, no globals.
+ROUND43_PUBLISHED_FUNCTIONS = """
+import _socket, types
+finder = sys.meta_path[0]
+published = [finder.find_spec, finder.invalidate_caches, _socket.getaddrinfo,
+             _socket.gethostbyname, _socket.gethostbyname_ex]
+print("functions", sum(1 for f in published if type(f) is types.FunctionType))
+print("with-cells", sum(1 for f in published if f.__closure__))
+print("with-globals", sum(1 for f in published if f.__globals__ != {"__builtins__": {}}))
+print("localhost", sorted({a[4][0] for a in socket.getaddrinfo("localhost", 9, socket.AF_INET)}))
+attempt("connect-unlisted", lambda: socket.create_connection(("127.0.0.2", 9), timeout=1))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round43_published_functions_hold_no_cell_and_no_globals(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the functions the hook puts where the function's code reads them (the import
+    # guard's, the resolver wrappers), and a profile that allows `localhost` only
+    rules = {
+        "network": [
+            {"action": "resolve", "target": "localhost", "phase": "any"},
+            {"action": "connect", "target": "localhost:*", "phase": "any"},
+        ]
+    }
+    result = _run(
+        child,
+        tmp_path,
+        ROUND43_PUBLISHED_FUNCTIONS,
+        rules=rules,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # WHEN the function looks at them and resolves the allowed name
+    # THEN none has a closure cell or globals to rewrite; the answer is the real one, and an
+    # address it did not give is refused before any connect
+    assert "functions 5" in result.lines, result.stdout + result.stderr
+    assert "with-cells 0" in result.lines, result.stdout
+    assert "with-globals 0" in result.lines, result.stdout
+    assert "localhost ['127.0.0.1']" in result.lines, result.stdout
+    assert _outcomes(result)["connect-unlisted"] == "REFUSED", result.stdout
