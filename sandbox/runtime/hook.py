@@ -67,8 +67,7 @@ _audit = sys.audit
 _getframe = sys._getframe
 _putenv = __import__("os").putenv
 # os.environ's own data dict (bytes keys and values), taken at import: what subprocess and
-# posix_spawn read when given os.environ. In a tuple: the hook's frozen copy copies
-# module-level dicts, and this one must stay the live one.
+# posix_spawn read when given os.environ (in a tuple: it must stay the live one).
 _ENVIRON_DATA = (object.__getattribute__(__import__("os").environ, "__dict__").get("_data"),)
 _dict_setitem = dict.__setitem__
 PHASE_VARIABLE = "SANDBOX_PHASE"
@@ -115,7 +114,7 @@ CALLER_EVENTS = frozenset(
 CALLER_DECODERS = frozenset(
     {"subprocess.Popen", "compile", "_posixsubprocess.fork_exec", "socket.__new__"}
 )
-# Functions of the frozen modules that run only while installing (before the function's code
+# Functions of the hook's modules that run only while installing (before the function's code
 # loads), where looking a module attribute up is safe; everything else the hook may call must
 # have bound what it uses at import (checked by freeze.verify in the test suite).
 INSTALL_TIME = frozenset(
@@ -251,13 +250,13 @@ PROTECTED_ATTRIBUTES = frozenset(
 
 
 def _defer_quiet_ends(codes: frozenset[CodeType]) -> None:
-    """The control code's quiet invocation ends answered in the core (run as its frozen copy:
-    the core takes it from own code)."""
+    """The control code's quiet invocation ends answered in the core (run as the hook's own
+    code: the core takes it from own code only)."""
     core.defer_quiet_ends(codes)
 
 
 def _enter_invoke_at_install() -> None:
-    """Start in the invoke phase (run as its frozen copy: the core takes it from own code)."""
+    """Start in the invoke phase (run as the hook's own code: the core takes it from no other)."""
     core.enter_invoke()
 
 
@@ -291,11 +290,6 @@ def install_hook(
         default this module's helpers. Events from any other code are refused.
     start_phase:
         ``invoke`` for a Python child started during an invocation.
-
-    Raises
-    ------
-    RuntimeError
-        When anything on the hook's path was left unfrozen (a bug in the sandbox).
 
     Example
     -------

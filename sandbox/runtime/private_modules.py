@@ -87,7 +87,7 @@ HOOK_MODULES = frozenset(
     }
 )
 _PACKAGES = frozenset({"", "decoders"})
-# Given the public module's classes (frozen subclasses): see the module docstring.
+# Its classes are the importable ones, its functions copied (see the module docstring).
 _ERRORS = "errors"
 
 _CodeType = types.CodeType
