@@ -45,7 +45,7 @@ from .decoders import processes as processes_module
 from .decoders.code import INVOKE_ONLY
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
-from .sealing import sealed
+from .sealing import SEALED_CODES, sealed
 from .sqlite_guard import FOLDER_PRAGMAS as SQLITE_FOLDER_PRAGMAS
 from .sqlite_guard import UNDECODABLE as SQLITE_UNDECODABLE
 from .sqlite_guard import attach_targets, flush_pending, guard_connection
@@ -83,6 +83,7 @@ CONTROL_EVENTS = frozenset(
         "sandbox.flush",
         "sandbox.init_failed",
         "object.__setattr__",
+        "object.__delattr__",
         "sqlite3.connect/handle",
         "sandbox.import",
         "sandbox.sqlite",
@@ -362,7 +363,7 @@ def install_hook(
     sealed = processes._FORK_EXEC_WRAPPER[0].__code__
     own_codes = (
         tuple(c for c in private.codes() if c is not sealed)
-        + tuple(address_book.WRAPPER_CODES)
+        + tuple(SEALED_CODES)  # (the published functions': resolver wrappers, guard, SQLite)
         + tuple(_codes_of(callback, guard))
     )
     frozen_code = code
@@ -1840,6 +1841,8 @@ def _control(
         "sandbox.flush": on_flush,
         "sandbox.init_failed": on_init_failed,
         "object.__setattr__": on_setattr,
+        # (deleting a function's defaults: the same tamper, raised under another name)
+        "object.__delattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
         SQLITE_FLUSH_EVENT: on_sqlite_flush,
     }

@@ -25,9 +25,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["MARK", "sealed"]
+__all__ = ["MARK", "SEALED_CODES", "sealed"]
 
 MARK = "\x00sealed:"
+# Every code object made here (nested ones too): the sandbox's own code, which install hands
+# the core with the rest (a new code object is in no module's code tree; not counted as its
+# own, its function's ``__code__`` could be reassigned unnoticed: red team 44).
+SEALED_CODES: list[types.CodeType] = []
 _FunctionType = types.FunctionType
 _CodeType = types.CodeType
 
@@ -73,4 +77,6 @@ def _with_constants(code: types.CodeType, constants: dict[str, Any]) -> types.Co
         elif type(const) is _CodeType:
             const = _with_constants(const, constants)
         replaced.append(const)
-    return code.replace(co_consts=tuple(replaced))
+    made = code.replace(co_consts=tuple(replaced))
+    SEALED_CODES.append(made)
+    return made

@@ -2427,3 +2427,46 @@ def test_round43_published_functions_hold_no_cell_and_no_globals(
     assert "with-globals 0" in result.lines, result.stdout
     assert "localhost ['127.0.0.1']" in result.lines, result.stdout
     assert _outcomes(result)["connect-unlisted"] == "REFUSED", result.stdout
+
+
+# Round 44: the sealed functions' code objects are new (made at install, in no module's code
+# tree): not counted as the sandbox's own, their __code__ could be reassigned with no finding.
+# And deleting a function's defaults raises object.__delattr__, not __setattr__: the control
+# functions' and the sealed helpers' defaults could be deleted unnoticed (the calls then fail).
+ROUND44_SEALED_AND_DELETED = """
+import _socket
+from sandbox.runtime import control
+def plain(*args, **kwargs):
+    return None
+finder = type(sys.meta_path[0])
+targets = (("guard", finder.find_spec), ("resolver", _socket.gethostbyname))
+for label, target in targets:
+    attempt("code-" + label, lambda: setattr(target, "__code__", plain.__code__))
+def delete_defaults():
+    del control.mark_invoke_phase.__defaults__
+attempt("delete-control-defaults", delete_defaults)
+attempt("none-control-defaults", lambda: setattr(control.end_invocation, "__defaults__", None))
+print("resolves", _socket.gethostbyname("localhost"))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_round44_sealed_code_and_deleted_defaults_are_tampering(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the published sealed functions and the control functions
+    rules = {"network": [{"action": "resolve", "target": "localhost", "phase": "any"}]}
+    result = _run(
+        child,
+        tmp_path,
+        ROUND44_SEALED_AND_DELETED,
+        rules=rules,
+        env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+    )
+    # WHEN the function reassigns their code or deletes their defaults
+    outcomes = _outcomes(result)
+    # THEN each is refused as tampering, and they still work
+    for label in ("code-guard", "code-resolver", "delete-control-defaults"):
+        assert outcomes[label] == "REFUSED", result.stdout + result.stderr
+    assert outcomes["none-control-defaults"] == "REFUSED", result.stdout
+    assert "resolves 127.0.0.1" in result.lines, result.stdout
