@@ -1861,9 +1861,12 @@ def _import_guard() -> Any:
 
     # Sealed (see sealing.py): the finder sits in sys.meta_path for anyone to read, so its
     # functions have empty globals and hold what they use as constants of their code -- a
-    # closure cell could be rewritten with no audit event (red team 43). The Python core's
-    # "known?" answer is a function of that core's state: not held at all (every import not
-    # known is asked by event; red team 42). The native core answers in C.
+    # closure cell could be rewritten with no audit event (red team 43). The native core
+    # answers "known?" in C; the Python core's answer is a function of that core's state, so
+    # its constants lead there (red team 42): one more way to the state the Python core cannot
+    # keep out of reach (its private classes are listed by type.__subclasses__ too), kept
+    # because without it every import under that core is asked by event (`import boto3`
+    # 1.00x -> 1.46x its cost without the sandbox, measured).
     def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
         known: Any = "\x00sealed:known"
         audit: Any = "\x00sealed:audit"
@@ -1904,7 +1907,7 @@ def _import_guard() -> Any:
 
     sealed_find_spec = sealed(
         find_spec,
-        known=core.import_known if core.KIND == "native" else _NEVER_KNOWN,
+        known=core.import_known,
         audit=_audit,
         event=IMPORT_EVENT,
         ask=type(ASK_FINDERS),  # the class of the very instance the hook returns
@@ -1948,12 +1951,3 @@ def _exists(path: str) -> bool:
     except (OSError, ValueError):
         return False
     return True
-
-
-def _never_known(name: str) -> bool:
-    return False
-
-
-# The import guard's answer to "known?" under the Python core (see _import_guard): sealed, no
-# globals to reach.
-_NEVER_KNOWN = sealed(_never_known)
