@@ -17,7 +17,7 @@ _type = type
 # Taken at import, before the function's code runs: what os.environ.items() yields. From its
 # own data through its own decoders (which make exact strs) when it is the plain mapping, with
 # no mapping view's Python code per variable (~1.5 µs each, at every cold start). (Module-level
-# code: a function here reading `os` would be refused by freeze.verify.)
+# code: a function here reading `os` would be named by call_time.verify in the tests.)
 _data = getattr(os.environ, "_data", None)
 if _type(os.environ) is os._Environ and _type(_data) is dict:
     _key, _value = os.environ.decodekey, os.environ.decodevalue

@@ -15,7 +15,7 @@ Everything runs on private copies of the runtime's modules (:mod:`.private_modul
 from their bytecode at install, never imported, so code in the function that rebinds a module
 global, a class attribute, a builtin or a standard-library function changes nothing the hook
 does. That every function the hook calls bound what it uses at import is checked by the test
-suite (``freeze.verify`` on the private copies, on every supported Python).
+suite (``call_time.verify`` on the private copies, on every supported Python).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ CALLER_DECODERS = frozenset(
 )
 # Functions of the hook's modules that run only while installing (before the function's code
 # loads), where looking a module attribute up is safe; everything else the hook may call must
-# have bound what it uses at import (checked by freeze.verify in the test suite).
+# have bound what it uses at import (checked by call_time.verify in the test suite).
 INSTALL_TIME = frozenset(
     {
         "install_hook",

@@ -85,8 +85,8 @@ _CACHE_LIMIT = 4096
 _VOLATILE = ("/proc/",)
 _VOLATILE_DIRS = ("/proc",)
 
-# The resolution cache and its state; the hook runs on a private frozen copy of these
-# containers (see freeze.py), and with the native core the decision cache sits in C.
+# The resolution cache and its state; the hook runs on a private copy of this module and its
+# containers (see private_modules.py), and with the native core the decision cache sits in C.
 _RESOLVED: dict[str, tuple[str, int, int]] = {}
 # Cached names by directory, for the answers with no link on the way (the answer is the name):
 # a change of a name drops its subtree. Directories on the way are indexed even when they have

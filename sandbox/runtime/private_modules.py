@@ -13,7 +13,7 @@ cheaper than importing the modules and then copying them).
   (a private copy of ``builtins``, taken at install), so ``from .paths import resolve`` binds the
   private ``resolve``. Every other import is the interpreter's: the standard library, the
   native core's extension, and the runtime modules the hook does not run (``aws_calls``,
-  ``kernel``, ``freeze``, ``control``...) are the process's own modules, as before.
+  ``kernel``, ``control``...) are the process's own modules, as before.
 - :mod:`.errors` is the exception: the hook raises the sandbox's errors, and
   ``except sandbox.PermissionViolation`` must catch them, so its private copy keeps the
   importable *classes* (sealed by the native core at install) and copies only its functions
@@ -47,7 +47,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold sta
 if TYPE_CHECKING:
     from typing import Any
 
-    from .freeze import Frozen
+    from .call_time import Copies
 
 __all__ = ["HOOK_MODULES", "PrivateRuntime", "load"]
 
@@ -281,12 +281,11 @@ class PrivateRuntime:
             out += _nested(code)
         return tuple(out)
 
-    def as_frozen(self) -> Frozen:
-        """The copies as :func:`.freeze.verify` reads a freezing's result (for the tests)."""
-        from .freeze import Frozen
+    def as_copies(self) -> Copies:
+        """The copies as :func:`.call_time.verify` reads them (for the tests)."""
+        from .call_time import Copies
 
-        view = Frozen()
-        view.builtins = self.builtins
+        view = Copies()
         errors_space = self.errors.__dict__
         view.modules[id(self.errors)] = self.errors
         view.snapshots[id(errors_space)] = errors_space

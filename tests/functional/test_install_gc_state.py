@@ -1,7 +1,7 @@
-"""Import and install set the objects aside from the collector while they run, and give them back.
+"""Install sets the objects aside from the collector while it runs, and gives them back.
 
-Importing the runtime pauses the collector, and ``install()`` freezes the existing objects
-(``gc.freeze``) and pauses it too: no collection walks the runtime's objects during init. On the
+``install()`` freezes the existing objects (``gc.freeze``) and pauses the collector while it
+loads the hook's modules and builds its state: no collection walks them during init. On the
 way out everything goes to the oldest generation (``gc.freeze`` + ``gc.unfreeze``). The
 collector's state seen by the function's code must be what it was: nothing left frozen, a freeze
 made by the process before install untouched, collection on (or off, as the process had it).

@@ -14,7 +14,7 @@ import pytest
 
 import sandbox
 from sandbox.runtime import private_modules
-from sandbox.runtime.freeze import verify
+from sandbox.runtime.call_time import verify
 from sandbox.runtime.hook import INSTALL_TIME
 
 RUNTIME = os.path.dirname(private_modules.__file__)
@@ -40,7 +40,7 @@ def test_every_hook_module_reaches_only_private_copies_at_call_time(
     # WHEN they are verified as a freezing's result would be
     # THEN no function outside the install-time ones looks a module up at call time: each
     # binds what it calls at import (the check install made at every start, kept here)
-    verify(runtime.as_frozen(), install_time=INSTALL_TIME)
+    verify(runtime.as_copies(), install_time=INSTALL_TIME)
 
 
 def test_the_copies_are_not_the_importable_modules(runtime: private_modules.PrivateRuntime) -> None:

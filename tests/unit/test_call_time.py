@@ -1,4 +1,5 @@
-"""``freeze.verify``: frozen code that still reaches a module the function can rebind is refused."""
+"""``call_time.verify``: code of the hook's copies that still reaches a module the function can
+rebind is named."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import types
 
 import pytest
 
-from sandbox.runtime.freeze import freeze, verify
+from sandbox.runtime.call_time import Copies, verify
 
 SOURCE = """
 import os
@@ -35,11 +36,33 @@ def _module(name: str, source: str) -> types.ModuleType:
     return module
 
 
+def _copies(module: types.ModuleType) -> Copies:
+    """``module`` as the private copies are handed to verify (its functions, classes, codes)."""
+    copies = Copies()
+    space = module.__dict__
+    copies.modules[id(module)] = module
+    copies.snapshots[id(space)] = space
+    made: list[types.CodeType] = []
+    for value in space.values():
+        own_function = isinstance(value, types.FunctionType) and value.__globals__ is space
+        if own_function or (isinstance(value, type) and value.__module__ == module.__name__):
+            copies.copies[id(value)] = value
+    for value in list(copies.copies.values()):
+        functions = [value] if isinstance(value, types.FunctionType) else list(vars(value).values())
+        pending = [f.__code__ for f in functions if isinstance(f, types.FunctionType)]
+        while pending:
+            code = pending.pop()
+            made.append(code)
+            pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    copies.made[id(space)] = made
+    return copies
+
+
 def test_verify_names_every_function_that_reaches_an_unfrozen_module() -> None:
     # GIVEN a module whose functions look os up at call time: directly, in a nested function,
     # in a method; and one that bound what it calls at import
-    frozen = freeze([_module("verify_case", SOURCE)])
-    # WHEN the frozen copies are verified
+    frozen = _copies(_module("verify_case", SOURCE))
+    # WHEN the copies are verified
     with pytest.raises(RuntimeError) as refused:
         verify(frozen)
     # THEN each function that reaches os is named, and the one bound at import is not
@@ -52,9 +75,9 @@ def test_verify_names_every_function_that_reaches_an_unfrozen_module() -> None:
 
 def test_verify_exempts_install_time_functions_and_passes_clean_code() -> None:
     # GIVEN the same module, with the functions that reach os declared install-time only
-    frozen = freeze([_module("verify_case", SOURCE)])
+    frozen = _copies(_module("verify_case", SOURCE))
     exempt = {"looks_up_at_call_time", "nested_lookup", "Holder.method"}
     # WHEN verified with that exemption, and a module that reaches no module at all
     verify(frozen, install_time=exempt)
-    verify(freeze([_module("clean_case", "def f(x):\n    return len(x)\n")]))
+    verify(_copies(_module("clean_case", "def f(x):\n    return len(x)\n")))
     # THEN neither is refused (no exception)
