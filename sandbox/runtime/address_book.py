@@ -149,18 +149,12 @@ def _thaw_ex(frozen: Any, _list: Any = list) -> Any:
     return (frozen[0], _list(frozen[1]), _list(frozen[2]))
 
 
-def _sealed(function: Callable[..., Any]) -> Callable[..., Any]:
-    return types.FunctionType(
-        function.__code__, {"__builtins__": {}}, function.__name__, function.__defaults__
-    )
-
-
 # Per resolver: how its answer is made immutable before the wrapper keeps it anywhere, and
 # made what the resolver returns again for the caller.
 _FREEZE: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "getaddrinfo": (tuple, list),  # a list of tuples of immutables
     "gethostbyname": (str, str),  # a str (the real resolver's: exact; str() returns it)
-    "gethostbyname_ex": (_sealed(_freeze_ex), _sealed(_thaw_ex)),
+    "gethostbyname_ex": (sealed(_freeze_ex), sealed(_thaw_ex)),
 }
 
 

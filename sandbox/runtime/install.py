@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .policy import Policy
-    from .policy import Policy as PolicyType
     from .private_modules import PrivateRuntime
     from .recorder import Recorder
     from .sinks import LineSink as LineSinkType
@@ -304,7 +303,7 @@ def _protect_children(
 def _load_policy(
     runtime: PrivateRuntime, mode: str, profile: ProfileSource | None, config: Config, roots: Any
 ) -> tuple[Policy, str | None]:
-    Policy: type[PolicyType] = runtime.module("policy").Policy
+    policy_class: type[Policy] = runtime.module("policy").Policy  # (the hook's own class)
     try:
         return _policy_from(runtime, profile, config, roots, mode), None
     except ProfileError as exc:
@@ -313,19 +312,19 @@ def _load_policy(
         # Learn fails open: record against the base bundles and say why.
         from .compiler import compile_profile
 
-        return Policy.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
+        return policy_class.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
 
 
 def _policy_from(
     runtime: PrivateRuntime, profile: ProfileSource | None, config: Config, roots: Any, mode: str
 ) -> Policy:
     policy_module = runtime.module("policy")
-    Policy: type[PolicyType] = policy_module.Policy
+    policy_class: type[Policy] = policy_module.Policy  # (the hook's own class)
     is_compiled, load_json = policy_module.is_compiled, policy_module.load_json
-    document = getattr(profile, "document", None)
-    if type(profile).__name__ == "Policy" and isinstance(document, Mapping):
+    importable = sys.modules.get(_PACKAGE + ".policy")
+    if importable is not None and isinstance(profile, importable.Policy):
         # A Policy of the importable module: the hook's own copy is loaded from its document.
-        return Policy.load(dict(document), roots)
+        return policy_class.load(dict(profile.document), roots)
     if profile is None:
         profile = config.profile_path
         if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
@@ -333,19 +332,19 @@ def _policy_from(
     if isinstance(profile, (str, os.PathLike)):
         document = load_json(profile)
         if is_compiled(document):
-            return Policy.load(document, roots)  # the fast path: no compiler import
+            return policy_class.load(document, roots)  # the fast path: no compiler import
         from .compiler import load_any
 
-        return Policy.load(load_any(profile, kernel_in_child=True), roots)
+        return policy_class.load(load_any(profile, kernel_in_child=True), roots)
     if hasattr(profile, "model_dump"):  # the pydantic Profile of the tooling side
         profile = profile.model_dump(mode="json", exclude_none=True)
     if isinstance(profile, Mapping):
         document = dict(profile)
         if is_compiled(document):
-            return Policy.load(document, roots)
+            return policy_class.load(document, roots)
         from .compiler import compile_profile
 
-        return Policy.load(
+        return policy_class.load(
             compile_profile(document, kernel=mode == "enforce", kernel_in_child=True), roots
         )
     raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")

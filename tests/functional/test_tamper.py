@@ -135,3 +135,35 @@ except PermissionError:
     # THEN every way into the garbage collector's object lists is refused (the profile never
     # learned it), and the read stays blocked
     assert result.lines == ["refused code introspect"] * 3 + ["still blocked"], result.stderr
+
+
+def test_an_importable_policy_is_installed_as_the_hooks_own_copy(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a profile loaded as a Policy of the importable module (tooling-side code may)
+    (tmp_path / "profile.json").write_text(json.dumps(PROFILE))
+    (tmp_path / "secret.txt").write_text("s3cr3t")
+    result = child(
+        """
+        import sandbox
+        from sandbox.runtime.control import mark_invoke_phase
+        from sandbox.runtime.compiler import load_any
+        from sandbox.runtime.policy import Policy
+        from sandbox.runtime.roots import Roots
+        policy = Policy.load(load_any("profile.json"), Roots.detect("."))
+        status = sandbox.install(mode="enforce", profile=policy)
+        print("mode", status["mode"], status["profile_sha256"] == policy.document.get("profile_sha256"))
+        Policy.allows = lambda *args, **kwargs: True  # the importable class: not the hook's
+        mark_invoke_phase()  # (the task root is readable during init)
+        try:
+            open("secret.txt").read()
+            print("read")
+        except PermissionError:
+            print("refused")
+        """
+    )
+    # WHEN it is handed to install
+    # THEN the hook loads its own copy from the document, which changing the importable class
+    # does not reach
+    assert "mode enforce True" in result.lines, result.stdout + result.stderr
+    assert "refused" in result.lines, result.stdout
