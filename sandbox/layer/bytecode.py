@@ -46,11 +46,13 @@ from pathlib import Path, PurePosixPath
 from sandbox.errors import SandboxError
 from sandbox.layer import LAYER_PACKAGE
 from sandbox.layer.native import OPTIONAL_PYTHONS, PYTHONS, interpreters
+from sandbox.runtime.private_modules import bundle_sources
 
 __all__ = [
     "INVALIDATION_MODE",
     "LAYER_ROOT",
     "BytecodeBuildError",
+    "bundle_name",
     "compile_package",
     "find_compilers",
     "pyc_name",
@@ -81,6 +83,17 @@ for source, shown in job["files"]:
     except py_compile.PyCompileError as exc:
         sys.exit("%s: %s" % (source, exc.msg.strip()))
     written.append(cfile)
+bundle = job.get("bundle")
+if bundle:
+    import runpy
+    space = runpy.run_path(bundle["module"])  # (stdlib only: runs by path, no package import)
+    path = space["bundle_path"](bundle["directory"])
+    sources = [tuple(pair) for pair in bundle["sources"]]
+    try:
+        space["build"](path, sources, shown=bundle["shown"], unchecked=True)
+    except (OSError, SyntaxError, ValueError) as exc:
+        sys.exit("the hook's bytecode bundle: %s" % exc)
+    written.append(path)
 sys.stdout.write(json.dumps(written))
 """
 
@@ -100,6 +113,17 @@ def pyc_name(source: str, version: str) -> str:
     path = PurePosixPath(source)
     tag = f"cpython-{version.replace('.', '')}"
     return str(path.parent / "__pycache__" / f"{path.stem}.{tag}.pyc")
+
+
+def bundle_name(version: str) -> str:
+    """The hook's bytecode bundle (relative, POSIX) that CPython ``version`` reads.
+
+    Example
+    -------
+    >>> bundle_name("3.11")
+    '__pycache__/hook-modules.cpython-311.bundle'
+    """
+    return f"__pycache__/hook-modules.cpython-{version.replace('.', '')}.bundle"
 
 
 def find_compilers(
@@ -200,9 +224,16 @@ def compile_package(
         if path.is_file() and "__pycache__" not in path.relative_to(package).parts
     )
     files = [[str(path), str(origin / path.relative_to(package).as_posix())] for path in sources]
+    bundled = bundle_sources(str(package))
+    bundle = {
+        "module": str(package / "bytecode_bundle.py"),
+        "directory": str(package),
+        "sources": bundled,
+        "shown": [str(origin / Path(path).relative_to(package).as_posix()) for _, path in bundled],
+    }
     written: list[Path] = []
     for version, exe in sorted(compilers.items()):
-        job = {"version": version, "mode": INVALIDATION_MODE, "files": files}
+        job = {"version": version, "mode": INVALIDATION_MODE, "files": files, "bundle": bundle}
         proc = subprocess.run(
             [str(exe), "-S", "-s", "-c", _COMPILER],
             input=json.dumps(job).encode(),
@@ -218,10 +249,10 @@ def compile_package(
         done = [Path(p) for p in json.loads(proc.stdout)]
         expected = [
             package / pyc_name(path.relative_to(package).as_posix(), version) for path in sources
-        ]
+        ] + [package / bundle_name(version)]
         if done != expected:
             raise BytecodeBuildError(
-                f"{exe} ({version}) wrote {len(done)} .pyc files, not the {len(expected)} "
+                f"{exe} ({version}) wrote {len(done)} bytecode files, not the {len(expected)} "
                 f"expected ({expected[:1]}...)"
             )
         written.extend(done)

@@ -1164,8 +1164,7 @@ def _violations(
         if category == "network" and action in ("connect", "sendto") and detail:
             names = book.names(detail)
             named = names[-1] if names else None
-        if learn and reason is None:
-            assert recorder is not None
+        if learn and reason is None and recorder is not None:  # (learn always has one)
             learned = target
             if category == "network" and action in ("connect", "sendto"):
                 # Never a decision-cache hit in learn (the name an address was reached by

@@ -136,6 +136,10 @@ def _install_on(
 ) -> dict[str, Any]:
     # Every object the hook will hold is made from the private copies' classes.
     hook = runtime.module("hook")
+    # The hook's modules' bytecode as one file for the next cold start, if this one found none
+    # current (once per change of the sources; before the kernel layer, which may forbid the
+    # write, and the hook, whose decisions these writes are not).
+    runtime.save_bundle()
     sinks = runtime.module("sinks")
     LineSink, TeeSink = sinks.LineSink, sinks.TeeSink
     problems = list(config.problems)

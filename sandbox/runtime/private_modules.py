@@ -41,7 +41,14 @@ import types
 from _frozen_importlib_external import MAGIC_NUMBER as _MAGIC
 from _frozen_importlib_external import SourceFileLoader
 from io import open_code as _open_code
+from os import W_OK as _W_OK
+from os import access as _access
 from os import stat as _stat
+from os.path import exists as _exists
+
+from .bytecode_bundle import bundle_path as _bundle_path
+from .bytecode_bundle import nested_codes as _nested_codes
+from .bytecode_bundle import read as _read_bundle
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -49,7 +56,7 @@ if TYPE_CHECKING:
 
     from .call_time import Copies
 
-__all__ = ["HOOK_MODULES", "PrivateRuntime", "load"]
+__all__ = ["BUNDLED", "HOOK_MODULES", "PrivateRuntime", "bundle_sources", "load"]
 
 # The modules the hook runs, relative to the runtime package: each is executed privately when
 # first imported by another (or asked for by install). ``core_fallback`` loads only when the
@@ -87,6 +94,9 @@ HOOK_MODULES = frozenset(
     }
 )
 _PACKAGES = frozenset({"", "decoders"})
+# The modules every install executes, whose code comes from one file (bytecode_bundle.py); the
+# Python core's and learn's own modules load one by one, only when used.
+BUNDLED = tuple(sorted(HOOK_MODULES - {"core_fallback", "recorder"}))
 # Its classes are the importable ones, its functions copied (see the module docstring).
 _ERRORS = "errors"
 
@@ -96,10 +106,38 @@ _ModuleType = types.ModuleType
 _real_import = builtins.__import__
 _real_build_class = builtins.__build_class__
 _CACHE_TAG = sys.implementation.cache_tag
-_is_code = _CodeType.__instancecheck__
 _int_from_bytes = int.from_bytes
 _marshal_loads = marshal.loads
 _fix_co_filename = _imp._fix_co_filename  # type: ignore[attr-defined]
+
+
+def _bytecode_as_imported() -> bool:
+    """Whether cached bytecode is read here as the import system would in the common case:
+    no ``PYTHONPYCACHEPREFIX``, no ``-O``, no ``--check-hash-based-pycs always`` (those go
+    to the import system's own loader, module by module)."""
+    return _pycache_prefix() is None and not _optimize() and _check_hashes() != "always"
+
+
+def bundle_sources(directory: str) -> list[tuple[str, str]]:
+    """``(name, source file)`` of each module of :data:`BUNDLED`, for the runtime package in
+    ``directory``: what its bytecode bundle holds, in that order.
+
+    Example
+    -------
+    >>> bundle_sources("/opt/python/_lambda_sandbox")[0]
+    ('', '/opt/python/_lambda_sandbox/__init__.py')
+    """
+    return [(name, _source(directory, name)[1]) for name in BUNDLED]
+
+
+def _source(directory: str, relative: str) -> tuple[str, str]:
+    """The folder and source file of the runtime module ``relative`` (``""``: the package)."""
+    parts = relative.split(".") if relative else []
+    if relative in _PACKAGES:
+        folder = "/".join([directory, *parts])
+        return folder, folder + "/__init__.py"
+    folder = "/".join([directory, *parts[:-1]])
+    return folder, folder + "/" + parts[-1] + ".py"
 
 
 def _pycache_prefix() -> str | None:
@@ -129,7 +167,8 @@ class PrivateRuntime:
         self.package = package
         self.directory = directory
         self.modules: dict[str, types.ModuleType] = {}  # relative name → private module
-        self.module_codes: dict[str, types.CodeType] = {}  # relative name → its module code
+        # relative name → its module code, then every code object nested in it
+        self.module_codes: dict[str, tuple[types.CodeType, ...]] = {}
         # (anchor, class) for every class a private module made: what install hides and seals
         self.classes: list[tuple[type, type]] = []
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
@@ -145,6 +184,12 @@ class PrivateRuntime:
         )
         self.errors_codes: list[types.CodeType] = []
         self.errors: types.ModuleType = _functions_copied(errors, self.builtins, self.errors_codes)
+        # The bundled modules' code, from one file (bytecode_bundle.py), when it is current.
+        self.bundle: dict[str, tuple[types.CodeType, ...]] | None = None
+        self.bundle_path: str | None = None
+        if _bytecode_as_imported():
+            self.bundle_path = _bundle_path(directory)
+            self.bundle = _read_bundle(self.bundle_path, self._bundle_sources())
 
     # ------------------------------------------------------------------ loading
 
@@ -189,18 +234,16 @@ class PrivateRuntime:
             found = self.modules.get(relative)  # (the parent's own imports may have run it)
             if found is not None:
                 return found
-        parts = relative.split(".") if relative else []
         is_package = relative in _PACKAGES
-        folder = "/".join([self.directory, *parts[:-1]]) if parts else self.directory
-        if is_package:
-            folder = "/".join([self.directory, *parts])
-            path = folder + "/__init__.py"
-        else:
-            path = folder + "/" + parts[-1] + ".py"
+        folder, path = _source(self.directory, relative)
         loader = SourceFileLoader(absolute, path)
-        code = _cached_code(folder, path) or loader.get_code(absolute)
-        if code is None:  # pragma: no cover - a source file always has code
-            raise ImportError(f"lambda-sandbox: no code for {absolute}", name=absolute)
+        codes = self.bundle.get(relative) if self.bundle is not None else None
+        if codes is None:
+            code = _cached_code(folder, path) or loader.get_code(absolute)
+            if code is None:  # pragma: no cover - a source file always has code
+                raise ImportError(f"lambda-sandbox: no code for {absolute}", name=absolute)
+            codes = tuple(_nested_codes(code))
+        code = codes[0]
         module = _ModuleType(absolute)
         namespace = module.__dict__
         namespace["__file__"] = path
@@ -210,7 +253,7 @@ class PrivateRuntime:
         if is_package:
             namespace["__path__"] = [folder]
         self.modules[relative] = module  # before running it: a cycle finds it (as sys.modules)
-        self.module_codes[relative] = code
+        self.module_codes[relative] = codes
         try:
             exec(code, namespace)
         except BaseException:
@@ -277,9 +320,32 @@ class PrivateRuntime:
         """Every code object of the copies (their modules' and all nested ones), by identity,
         and the private errors' functions'."""
         out: list[types.CodeType] = list(self.errors_codes)
-        for code in self.module_codes.values():
-            out += _nested(code)
+        for codes in self.module_codes.values():
+            out += codes
         return tuple(out)
+
+    def save_bundle(self) -> bool:
+        """Write the bundle of :data:`BUNDLED` when the one found was not current (or none was),
+        as the import system writes a ``.pyc``: not under ``-B``/``PYTHONDONTWRITEBYTECODE``,
+        nor in a folder this process cannot write to. ``True`` when written.
+
+        Called by install before the hook exists (its writes are no decision)."""
+        path = self.bundle_path
+        if self.bundle is not None or path is None or sys.dont_write_bytecode:
+            return False
+        folder = path.rpartition("/")[0]
+        if not _access(folder if _exists(folder) else self.directory, _W_OK):
+            return False  # (a read-only install, /opt in Lambda: nothing compiled for nothing)
+        from .bytecode_bundle import build
+
+        try:
+            build(path, self._bundle_sources())
+        except (OSError, SyntaxError, ValueError):
+            return False  # (the modules load one by one, as they did this time)
+        return True
+
+    def _bundle_sources(self) -> list[tuple[str, str]]:
+        return bundle_sources(self.directory)
 
     def as_copies(self) -> Copies:
         """The copies as :func:`.call_time.verify` reads them (for the tests)."""
@@ -297,7 +363,7 @@ class PrivateRuntime:
             namespace = module.__dict__
             view.modules[id(module)] = module
             view.snapshots[id(namespace)] = namespace
-            view.made[id(namespace)] = _nested(self.module_codes[relative])
+            view.made[id(namespace)] = list(self.module_codes[relative])
             for value in namespace.values():
                 kind = type(value)
                 if (kind is _FunctionType and value.__globals__ is namespace) or (
@@ -339,14 +405,6 @@ def _renewed(code: types.CodeType, made: list[types.CodeType]) -> types.CodeType
     return fresh
 
 
-def _nested(code: types.CodeType) -> list[types.CodeType]:
-    """``code`` and every code object nested in it (functions, classes, comprehensions...)."""
-    out = [code]
-    for current in out:  # (the list grows while walked: breadth first, each code once)
-        out += filter(_is_code, current.co_consts)
-    return out
-
-
 def _cached_code(folder: str, path: str) -> types.CodeType | None:
     """The code of the source file ``path`` from its ``.pyc``, when that is valid as the import
     system would judge it in the common case (else ``None``: the import system's own loader
@@ -358,7 +416,7 @@ def _cached_code(folder: str, path: str) -> types.CodeType | None:
     hash, ``--check-hash-based-pycs``, ``PYTHONPYCACHEPREFIX``, ``-O`` -- goes to the loader.
     (Its Python steps cost ~30 µs per module; ~25 modules load at every cold start.)
     """
-    if _pycache_prefix() is not None or _optimize() or _check_hashes() == "always":
+    if not _bytecode_as_imported():
         return None
     leaf = path[len(folder) + 1 : -3]
     try:

@@ -21,11 +21,13 @@ from sandbox.layer.build import Arch, LayerBuildError, build_layer
 from sandbox.layer.bytecode import (
     LAYER_ROOT,
     BytecodeBuildError,
+    bundle_name,
     compile_package,
     find_compilers,
     pyc_name,
 )
 from sandbox.layer.native import OPTIONAL_PYTHONS, PYTHONS, interpreters
+from sandbox.runtime.private_modules import bundle_sources
 from tests.conftest import REPO
 from tests.unit.test_layer_build import layer_zip
 
@@ -170,9 +172,9 @@ def test_each_pyc_is_its_pythons_unchecked_hash_of_the_shipped_source(
 
 
 def test_bytecode_holds_no_path_of_the_build_machine(host_layer: Path) -> None:
-    # GIVEN the built layer / WHEN reading its .pyc files' bytes
+    # GIVEN the built layer / WHEN reading its .pyc files' and bytecode bundles' bytes
     with zipfile.ZipFile(host_layer) as zf:
-        pycs = {n: zf.read(n) for n in zf.namelist() if n.endswith(".pyc")}
+        pycs = {n: zf.read(n) for n in zf.namelist() if n.endswith((".pyc", ".bundle"))}
     # THEN neither the staging directory's name nor the source tree's path is in them (as a
     # folder: a clone at /tmp/x is not found in a docstring's "/tmp/x.so")
     staging = os.path.join(tempfile.gettempdir(), "sandbox-layer-").encode()
@@ -263,6 +265,46 @@ def test_runtime_loads_from_the_layers_bytecode_in_a_read_only_layer(
     assert tree(shipped) == before
     # AND the probe does see compiles: without the bytecode every module is compiled
     assert {Path(p).name for p in without["compiled"]} >= {"bootstrap.py", "hook.py"}
+
+
+# Loads the private runtime (nothing installed) from an extracted layer: whether the hook's
+# bytecode bundle was read, and the file names its code objects record.
+READ_BUNDLE = """
+import json, sys
+import _lambda_sandbox.private_modules as private
+runtime = private.load("_lambda_sandbox", private.__file__.rsplit("/", 1)[0])
+bundle = runtime.bundle or {}
+print(json.dumps({
+    "modules": sorted(bundle),
+    "bundled": sorted(private.BUNDLED),
+    "files": sorted({code.co_filename for codes in bundle.values() for code in codes}),
+}))
+"""
+
+
+@pytest.mark.parametrize("version", each_python())
+def test_each_python_reads_its_bundle_from_a_read_only_layer(
+    version: str, host_layer: Path, tmp_path: Path
+) -> None:
+    # GIVEN the built layer, extracted and read-only, as /opt in Lambda
+    layer = extract(host_layer, tmp_path)
+    package = layer / PACKAGE
+    assert (package / bundle_name(version)).is_file()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(layer / "python")}
+    cmd = read_only(layer, [str(COMPILERS[version]), "-B", "-c", READ_BUNDLE])
+    # WHEN that Python loads the hook's private runtime from it
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    finally:
+        writable(layer)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    # THEN its bundle is read (unchecked: no source is looked at), with every bundled module,
+    # and each code object names its source where it really is (not /opt: rewritten as the
+    # import system rewrites a .pyc's)
+    assert report["modules"] == report["bundled"] and report["modules"]
+    expected = {src for _, src in bundle_sources(str(package))}
+    assert set(report["files"]) == expected
 
 
 def test_an_optional_python_without_interpreter_is_left_out_and_said(
