@@ -88,6 +88,7 @@ RUNTIME_AT_INIT = frozenset(
         for name in (
             "_core",
             "aws_calls",
+            "bytecode_bundle",
             "config",
             "control",
             "errors",
