@@ -94,7 +94,7 @@ def test_layer_package_equals_the_runtime_subpackage(
         if path.is_file()  # an optional Python without headers here (3.14) has none
     ]
     bytecode = {n for n in shipped if "/__pycache__/" in f"/{n}"}
-    assert bytecode and all(n.endswith(".pyc") for n in bytecode)
+    assert bytecode and all(n.endswith((".pyc", ".bundle")) for n in bytecode)
     assert {n: data for n, data in shipped.items() if n not in bytecode} == {
         rel: path.read_bytes() for rel, path in runtime_files(native)
     }
