@@ -86,11 +86,11 @@ for source, shown in job["files"]:
 bundle = job.get("bundle")
 if bundle:
     import runpy
-    space = runpy.run_path(bundle["module"])  # (stdlib only: runs by path, no package import)
+    space = runpy.run_path(bundle["module"])  # (stdlib only at import: runs by path)
     path = space["bundle_path"](bundle["directory"])
     sources = [tuple(pair) for pair in bundle["sources"]]
     try:
-        space["build"](path, sources, shown=bundle["shown"], unchecked=True)
+        space["build_bundle"](path, sources, shown=bundle["shown"], unchecked=True)
     except (OSError, SyntaxError, ValueError) as exc:
         sys.exit("the hook's bytecode bundle: %s" % exc)
     written.append(path)
@@ -226,7 +226,7 @@ def compile_package(
     files = [[str(path), str(origin / path.relative_to(package).as_posix())] for path in sources]
     bundled = bundle_sources(str(package))
     bundle = {
-        "module": str(package / "bytecode_bundle.py"),
+        "module": str(package / "private_modules.py"),
         "directory": str(package),
         "sources": bundled,
         "shown": [str(origin / Path(path).relative_to(package).as_posix()) for _, path in bundled],

@@ -147,6 +147,8 @@ INSTALL_TIME = frozenset(
         "Recorder.__init__",
         "Matcher.prepare",
         "_compiled",
+        "programs",
+        "compile_pattern",
     }
 )
 # Raised by the import guard (the meta-path finder) so its decision runs inside the core.

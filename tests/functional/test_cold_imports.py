@@ -53,17 +53,8 @@ HOOK_MODULES = frozenset(
     "sandbox.runtime." + name if name else "sandbox.runtime"
     for name in private_modules.HOOK_MODULES
 ) - {"sandbox.runtime"}
-# Loaded by install, not by the import (pathlib: its classes are captured at install; the hint
-# table's shipped regex programs: built once, at install).
-INSTALL_ONLY = frozenset(
-    {
-        "pathlib",
-        "tokenize",
-        "linecache",
-        "sandbox.runtime.aws_calls",
-        "sandbox.runtime.regex_programs",
-    }
-)
+# Loaded by install, not by the import (pathlib: its classes are captured at install).
+INSTALL_ONLY = frozenset({"pathlib", "tokenize", "linecache", "sandbox.runtime.aws_calls"})
 # With the Python core the kernel layer's system calls go through _ctypes (the native core
 # makes them itself: _ctypes is never imported there). CPython 3.14's _ctypes imports
 # ctypes._layout (so ctypes, and through it sysconfig and threading) when the ctypes path
@@ -88,14 +79,12 @@ RUNTIME_AT_INIT = frozenset(
         for name in (
             "_core",
             "aws_calls",
-            "bytecode_bundle",
             "config",
             "control",
             "errors",
             "install",
             "kernel",
             "private_modules",
-            "regex_programs",
         )
     }
 )
@@ -199,7 +188,6 @@ def test_enforce_loads_no_learning_and_no_tooling(tmp_path: Path) -> None:
     never = NEVER if found["audit"] == "native" else NEVER - VIA_CTYPES_LAYOUT
     assert not installed & (never | LEARN_ONLY)
     assert "sandbox.runtime.aws_calls" in installed
-    assert "sandbox.runtime.regex_programs" in installed
     if found["audit"] == "native":
         assert not installed & PYTHON_CORE_ONLY
     else:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.runtime import bytecode_bundle, private_modules
-from sandbox.runtime.bytecode_bundle import UNCHECKED, build, bundle_path, nested_codes, read
+from sandbox.runtime import private_modules
+from sandbox.runtime.private_modules import UNCHECKED, bundle_path, nested_codes
+from sandbox.runtime.private_modules import build_bundle as build
+from sandbox.runtime.private_modules import read_bundle as read
 
 RUNTIME = Path(private_modules.__file__).parent
 
@@ -179,7 +181,7 @@ def test_no_bundle_is_written_without_bytecode_writing_or_a_writable_folder(
     # THEN nothing is compiled for nothing: nothing is written, and the build is never called
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(private_modules, "_access", lambda path, mode: False)
-    monkeypatch.setattr(bytecode_bundle, "build", pytest.fail)
+    monkeypatch.setattr(private_modules, "build_bundle", pytest.fail)
     assert runtime.save_bundle() is False
     runtime.finish()
     assert not Path(bundle_path(str(package))).exists()
