@@ -71,13 +71,17 @@ def capture(python: str, wanted: list[tuple[str, int]]) -> dict[str, Any]:
 def rows(result: dict[str, Any]) -> list[list[Any]]:
     """One interpreter's file: ``[pattern, flags, flags as compiled, words in hex, groups,
     group index pairs, index group]`` per pattern (the words in that interpreter's byte order)."""
+    from sandbox.runtime.compiler import encode_row
+
     size = int(result["codesize"])
     order: Literal["little", "big"] = "big" if str(result["key"]).endswith("-big") else "little"
-    out = []
-    for pattern, flags, final, code, groups, index, indexgroup in result["programs"]:
-        words = b"".join(int(word).to_bytes(size, order) for word in code).hex()
-        out.append([pattern, flags, final, words, groups, index, indexgroup])
-    return out
+    return [
+        encode_row(
+            pattern, flags, final, code, groups, dict(index), indexgroup,
+            codesize=size, byteorder=order,
+        )
+        for pattern, flags, final, code, groups, index, indexgroup in result["programs"]
+    ]  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

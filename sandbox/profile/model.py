@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sandbox.errors import ProfileError
 from sandbox.runtime.categories import ACTIONS
-from sandbox.runtime.compiler import SCHEMA_VERSION, compile_profile
+from sandbox.runtime.compiler import SCHEMA_VERSION, compile_profile, with_regex_programs
 
 assert SCHEMA_VERSION == 1, "update Profile.schema_version's Literal"
 
@@ -315,7 +315,9 @@ class Profile(BaseModel):
         for rules in document.get("rules", {}).values():
             for rule in rules:
                 rule.pop("risk", None)  # a review mark, not policy
-        return compile_profile(document, base_dir=base_dir, source=self.function, kernel=kernel)
+        compiled = compile_profile(document, base_dir=base_dir, source=self.function, kernel=kernel)
+        # This interpreter's programs of the rules' regexes: install skips re's parse for them.
+        return with_regex_programs(compiled)
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

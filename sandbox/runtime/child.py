@@ -92,6 +92,7 @@ import time
 
 from . import paths
 from .core import file_identity as _file_identity
+from .core import resolved_path as _resolved_path
 from .errors import ConfigError
 from .values import stat_identity as _stat_identity
 
@@ -158,7 +159,9 @@ _base_executable = getattr(sys, "_base_executable", sys.executable)
 # realpath walks per exec were most of an allowed exec's decision time (sys.executable may be
 # empty, hence the filter). Rebinding sys.executable later changes nothing here, by design.
 _INTERPRETERS = frozenset(
-    os.path.realpath(interpreter) for interpreter in (_executable, _base_executable) if interpreter
+    _resolved_path(interpreter) or os.path.realpath(interpreter)
+    for interpreter in (_executable, _base_executable)
+    if interpreter
 )
 _stat = os.stat
 _time_ns = time.time_ns

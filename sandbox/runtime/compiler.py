@@ -7,8 +7,10 @@ is handed one (the Lambda layer ships the compiled form; the pydantic model in
 
 from __future__ import annotations
 
+import _sre  # type: ignore[import-not-found]  # the regex engine (no stub)
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,10 @@ from .categories import ACTIONS, CATEGORIES
 from .config import RULE_PHASES
 from .errors import ProfileError
 from .policy import FORMAT, FORMAT_VERSION, host_part, is_compiled, load_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .roots import Roots
 
 SCHEMA_VERSION = 1
 BASE_DIR = Path(__file__).parent / "data" / "base"
@@ -300,3 +306,145 @@ def load_any(path: str | os.PathLike[str], *, kernel_in_child: bool = False) -> 
     return compile_profile(
         document, base_dir=Path(path).parent, source=str(path), kernel_in_child=kernel_in_child
     )
+
+
+def encode_row(
+    pattern: str,
+    flags: int,
+    final_flags: int,
+    code: list[int],
+    groups: int,
+    groupindex: dict[str, int],
+    indexgroup: Any,
+    *,
+    codesize: int,
+    byteorder: str,
+) -> list[Any]:
+    """One row of a program table: the arguments ``re`` passed to ``_sre.compile``, its code
+    words in hex (``codesize`` bytes each, in ``byteorder``).
+
+    Example
+    -------
+    >>> encode_row("a", 0, 32, [1, 2], 1, {}, (None,), codesize=4, byteorder="little")
+    ['a', 0, 32, '0100000002000000', 1, [], [None]]
+    """
+    words = b"".join(
+        int(word).to_bytes(codesize, "big" if byteorder == "big" else "little") for word in code
+    ).hex()
+    return [
+        pattern,
+        flags,
+        final_flags,
+        words,
+        groups,
+        [[name, number] for name, number in sorted(groupindex.items())],
+        list(indexgroup),
+    ]
+
+
+def regex_program_rows(patterns: Any) -> list[list[Any]]:
+    """This interpreter's program rows (:mod:`.regex_programs`) for ``patterns`` (``(pattern,
+    flags)`` pairs), as ``re`` compiles them (tooling only, never at install).
+
+    Example
+    -------
+    >>> from .regex_programs import compile_pattern, table
+    >>> row = regex_program_rows([("a[0-9]", 0)])[0]
+    >>> compile_pattern("a[0-9]", 0, table([row])).pattern
+    'a[0-9]'
+    """
+    try:
+        import re._compiler as compiler  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - 3.10
+        import sre_compile as compiler
+
+    captured: list[tuple[Any, ...]] = []
+
+    class _Spy:  # the regex engine as re's compiler sees it, keeping what it is asked
+        def __getattr__(self, name: str) -> Any:
+            return getattr(_sre, name)
+
+        def compile(self, *args: Any) -> Any:
+            captured.append(args)
+            return _sre.compile(*args)
+
+    engine = compiler._sre
+    compiler._sre = _Spy()
+    out = []
+    try:
+        for pattern, flags in patterns:
+            del captured[:]
+            compiler.compile(pattern, flags)
+            (args,) = captured
+            source, final_flags, code, groups, groupindex, indexgroup = args
+            out.append(
+                encode_row(
+                    source, int(flags), final_flags, list(code), groups, dict(groupindex),
+                    indexgroup, codesize=_sre.CODESIZE, byteorder=sys.byteorder,
+                )
+            )  # fmt: skip
+    finally:
+        compiler._sre = engine
+    return out
+
+
+def lambda_roots() -> Roots:
+    """The roots a function of this interpreter's version has in AWS Lambda (its runtime
+    images' layout), for :func:`with_regex_programs`.
+
+    Example
+    -------
+    >>> lambda_roots().dirs["tmp"]
+    ('/tmp',)
+    """
+    from .roots import Roots
+
+    lib = "/var/lang/lib/python{}.{}".format(*sys.version_info[:2])
+    return Roots(
+        {
+            "task": ("/var/task",),
+            "opt": ("/opt",),
+            "stdlib": (lib,),
+            "site": (lib + "/site-packages", "/opt/python"),
+            "runtime": ("/var/runtime",),
+            "prefix": ("/var/lang",),
+            "tmp": ("/tmp",),
+            "sandbox": ("/opt/python/_lambda_sandbox",),
+        }
+    )
+
+
+def with_regex_programs(compiled: Mapping[str, Any], roots: Any = None) -> dict[str, Any]:
+    """``compiled`` with this interpreter's programs of its rules' regexes, as each of ``roots``
+    (default: this machine's and Lambda's) expands them, under ``regex_programs``: install
+    then builds those regexes from their programs, without ``re``'s parse (~0.1 ms a regex
+    of cold start). Tooling only.
+
+    A program is found by its regex's exact text, for the interpreter that made it (cache tag,
+    regex engine version): an install elsewhere, or with other roots, compiles with ``re`` as
+    before. The ceiling never takes a program from the profile (its regexes come from the
+    shipped programs or ``re``): a profile's programs can only speed up its own rules.
+
+    Example
+    -------
+    >>> doc = compile_profile({"schema_version": 1, "function": "f", "rules": {"files": [
+    ...     {"action": "read", "target": "/data/*.csv", "phase": "any"}]}}, kernel=False)
+    >>> from .regex_programs import KEY
+    >>> len(with_regex_programs(doc)["regex_programs"][KEY]) > 0
+    True
+    """
+    from .policy import Policy
+    from .regex_programs import KEY, programs
+    from .roots import Roots
+
+    shipped = programs()
+    wanted: list[tuple[str, int]] = []
+    for each in roots or (Roots.detect(), lambda_roots()):
+        for pattern in Policy.load(compiled, each).rule_regexes():
+            if pattern not in shipped and pattern not in wanted:
+                wanted.append(pattern)
+    out = dict(compiled)
+    tables = dict(out.get("regex_programs") or {})
+    tables[KEY] = regex_program_rows(sorted(wanted))
+    out["regex_programs"] = tables
+    return out

@@ -54,6 +54,7 @@ __all__ = [
     "plain_identity",
     "popen_verdict_add",
     "request_env",
+    "resolved_path",
     "seal_clock",
     "seal_fork_exec",
     "seal_process_calls",
@@ -91,6 +92,7 @@ else:
         del _missing
 
 install = _impl.install
+resolved_path = _impl.resolved_path
 mode = _impl.mode
 phase = _impl.phase
 enter_invoke = _impl.enter_invoke

@@ -118,6 +118,7 @@ _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 # the only events ignored while it looks.
 _FETCH_EVENTS = frozenset({"sys._getframe", "object.__getattr__"})
 _stat = __import__("os").stat
+_realpath = __import__("os").path.realpath  # (install-time only: resolved_path)
 _mmap = __import__("mmap").mmap
 _clock_gettime = __import__("time").clock_gettime
 _CLOCK_BOOTTIME = getattr(__import__("time"), "CLOCK_BOOTTIME", 7)
@@ -2950,6 +2951,26 @@ def plain_identity(path: str) -> tuple[int, int] | None:
     if _S_ISLNK(st.st_mode):
         return None
     return (st.st_dev, st.st_ino)
+
+
+def resolved_path(path: str) -> str | None:
+    """``path`` with every link resolved, when every name on it exists (as libc's
+    ``realpath(3)``, which the native core calls); ``None`` otherwise (a missing name, a loop,
+    a name that cannot be encoded). Install-time only (roots, ``sys.path``'s folders).
+
+    Example
+    -------
+    >>> resolved_path("/no/such/dir") is None
+    True
+    """
+    if type(path) is not str:
+        raise TypeError("resolved_path: path must be str")
+    if not fs_encodable(path):
+        return None
+    try:
+        return str(_realpath(path, strict=True))
+    except (OSError, ValueError):
+        return None
 
 
 def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:

@@ -700,11 +700,13 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
     roots, each resolved."""
     from os.path import isabs, isdir, realpath
 
-    found = set(module_roots) | {realpath(root) for root in module_roots}
+    # (the native core's walk where every name exists, else posixpath's)
+    resolved_path = core.resolved_path
+    found = set(module_roots) | {resolved_path(root) or realpath(root) for root in module_roots}
     for entry in sys.path:
         # (One found already resolves to what is found: a root, or a root's resolved form.)
         if type(entry) is str and entry not in found and isabs(entry) and isdir(entry):
-            found.add(realpath(entry))
+            found.add(resolved_path(entry) or realpath(entry))
     return tuple(sorted(found))
 
 

@@ -20,7 +20,7 @@ from .errors import ConfigError, ProfileError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeAlias
 
     from .policy import Policy
     from .private_modules import PrivateRuntime
@@ -36,7 +36,7 @@ _gc_isenabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
 LEARN_BASE = {"schema_version": 1, "function": "", "extends": ["python-runtime"], "rules": {}}
 
 if TYPE_CHECKING:
-    ProfileSource = str | os.PathLike[str] | Mapping[str, Any] | Policy | Any
+    ProfileSource: TypeAlias = str | os.PathLike[str] | Mapping[str, Any] | Policy | Any
 
 
 def install(

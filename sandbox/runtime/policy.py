@@ -17,6 +17,8 @@ from functools import partial
 from .categories import REGISTRY
 from .errors import ProfileError
 from .globs import _CLASSES, glob_to_regex, is_glob, process_rule_regex
+from .regex_programs import KEY
+from .regex_programs import table as program_table
 from .roots import Roots
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -120,18 +122,23 @@ class Matcher:
             regex = self._regex
         return regex is not None and regex.match(target) is not None
 
-    def prepare(self) -> None:
+    def prepare(self, programs: dict[tuple[str, int], list[Any]] | None = None) -> None:
+        """Compile the globs' regexes now. ``programs``: the compiled profile's own (see
+        :meth:`Policy.prepare`)."""
         if self._globs and self._regex is None:
             # Built from the shipped programs where this interpreter has the very pattern (the
-            # built-in ceiling's: regex_programs), by re otherwise: the same pattern either way.
+            # built-in ceiling's: regex_programs), else from the profile's own, by re otherwise:
+            # the same pattern either way.
             from .regex_programs import compile_pattern
 
             source, stems, literals = self._plan()
-            self._regex = compile_pattern(source, _DOTALL)
+            self._regex = compile_pattern(source, _DOTALL, programs)
             child_stems: list[re.Pattern[str]] = []
             tree_stems: list[re.Pattern[str]] = []
             for stem, below in stems:
-                (tree_stems if below else child_stems).append(compile_pattern(stem, _DOTALL))
+                (tree_stems if below else child_stems).append(
+                    compile_pattern(stem, _DOTALL, programs)
+                )
             self._child_stems, self._tree_stems = tuple(child_stems), tuple(tree_stems)
             self._literals = tuple(literals)
             name_globs: list[tuple[str, str, re.Pattern[str], bool, bool]] = []
@@ -141,10 +148,20 @@ class Matcher:
                 if shape is not None:
                     folder, glob, shallow, deep = shape
                     # (the glob's own regex, as the rules': matched on a name with no "/")
-                    regex = re.compile(glob_to_regex(glob, "files") + "\\Z", re.DOTALL)
+                    regex = compile_pattern(_name_glob_regex(glob), _DOTALL, programs)
                     name_globs.append((folder, glob, regex, shallow, deep))
             self._name_globs = tuple(name_globs)
             self._module_globs = tuple(_module_glob(build) for build in self._globs)
+
+    def name_glob_regexes(self) -> list[tuple[str, int]]:
+        """The ``(pattern, flags)`` of the name globs' regexes :meth:`prepare` compiles."""
+        out: list[tuple[str, int]] = []
+        for build in self._globs:
+            pattern = _file_glob(build)
+            shape = _name_glob_of(pattern) if pattern is not None else None
+            if shape is not None:
+                out.append((_name_glob_regex(shape[1]), int(_DOTALL)))
+        return out
 
     def regexes(self) -> list[tuple[str, int]]:
         """The ``(pattern, flags)`` of every regex :meth:`prepare` compiles (none without globs).
@@ -363,6 +380,13 @@ class Matcher:
 
 
 _DOTALL = re.DOTALL
+
+
+def _name_glob_regex(glob: str) -> str:
+    """A name glob's regex (matched on one name, no "/")."""
+    return glob_to_regex(glob, "files") + "\\Z"
+
+
 _str_startswith = str.startswith
 _str_endswith = str.endswith
 _str_rfind = str.rfind
@@ -560,7 +584,16 @@ class Policy:
     True
     """
 
-    __slots__ = ("_ceiling", "_groups", "_shape_sites", "document", "function", "kernel", "roots")
+    __slots__ = (
+        "_ceiling",
+        "_groups",
+        "_programs",
+        "_shape_sites",
+        "document",
+        "function",
+        "kernel",
+        "roots",
+    )
 
     def __init__(
         self,
@@ -579,6 +612,12 @@ class Policy:
         self.document = document
         self.function = str(document.get("function", ""))
         self.kernel = document.get("kernel")
+        # The profile's own regex programs for this interpreter (compiler.with_regex_programs),
+        # for its rules' regexes only: never the ceiling's.
+        tables = document.get("regex_programs")
+        self._programs: dict[tuple[str, int], list[Any]] | None = None
+        if type(tables) is dict and tables.get(KEY) is not None:
+            self._programs = program_table(tables[KEY])
 
     @classmethod
     def load(cls, document: Mapping[str, Any], roots: Roots | None = None) -> Policy:
@@ -767,9 +806,22 @@ class Policy:
 
     def prepare(self) -> None:
         """Compile every matcher's regex now (install does, before the function's code runs:
-        compiling later would run ``re``'s Python code, whose module globals it could rebind)."""
-        for matcher in self.matchers():
+        compiling later would run ``re``'s Python code, whose module globals it could rebind).
+        The rules' regexes may come from the profile's own programs; the ceiling's never do."""
+        programs = self._programs
+        for matcher in self._groups.values():
+            matcher.prepare(programs)
+        self._shape_sites.prepare(programs)
+        for matcher in self._ceiling.values():
             matcher.prepare()
+
+    def rule_regexes(self) -> list[tuple[str, int]]:
+        """Every ``(pattern, flags)`` the rules' matchers compile (not the ceiling's): those a
+        compiled profile may carry programs for (``compiler.with_regex_programs``)."""
+        out: list[tuple[str, int]] = []
+        for matcher in [*self._groups.values(), self._shape_sites]:
+            out += matcher.regexes() + matcher.name_glob_regexes()
+        return out
 
     def matchers(self) -> list[Matcher]:
         """Every matcher (the hook freezes them at install)."""

@@ -44,15 +44,34 @@ def programs() -> dict[tuple[str, int], list[Any]]:
     if _table is None:
         try:
             with open(os.path.join(DIRECTORY, KEY + ".json"), encoding="utf-8") as handle:
-                rows = json.load(handle)
-            _table = {(row[0], row[1]): row[2:] for row in rows}
-        except (OSError, ValueError, TypeError, IndexError):
+                _table = table(json.load(handle))
+        except (OSError, ValueError):
             _table = {}
     return _table
 
 
-def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """``re.compile(pattern, flags)``, from the shipped program when this interpreter has one.
+def table(rows: Any) -> dict[tuple[str, int], list[Any]]:
+    """Rows ``[pattern, flags, flags as compiled, words in hex, groups, group index pairs,
+    index group]`` keyed by ``(pattern, flags)``; anything not of that shape is left out.
+
+    Example
+    -------
+    >>> table([["a", 0, 0, "", 0, [], []], "junk"])
+    {('a', 0): [0, '', 0, [], []]}
+    """
+    out: dict[tuple[str, int], list[Any]] = {}
+    if type(rows) is list:
+        for row in rows:
+            if type(row) is list and len(row) == 7 and type(row[0]) is str and type(row[1]) is int:
+                out[(row[0], row[1])] = row[2:]
+    return out
+
+
+def compile_pattern(
+    pattern: str, flags: int = 0, extra: dict[tuple[str, int], list[Any]] | None = None
+) -> re.Pattern[str]:
+    """``re.compile(pattern, flags)``, from a program when there is one for this interpreter:
+    the shipped one, else ``extra``'s (a compiled profile's own, :func:`capture`); else ``re``.
 
     Example
     -------
@@ -60,6 +79,8 @@ def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
     'a/*/b'
     """
     entry = programs().get((pattern, flags))
+    if entry is None and extra is not None:
+        entry = extra.get((pattern, flags))
     if entry is not None and _WORDS:
         try:
             final_flags, words, groups, groupindex, indexgroup = entry

@@ -12,6 +12,7 @@ import os
 import sys
 
 from .categories import ARG_SEP, REGISTRY, UNDECODABLE
+from .core import resolved_path as _resolved_path
 
 _SYMBOLIC = {name: entry.symbolic for name, entry in REGISTRY.items()}
 ROOT_NAMES = ("task", "opt", "stdlib", "site", "runtime", "prefix", "tmp", "sandbox")
@@ -63,8 +64,7 @@ class Roots:
         }
         # Resolve symlinked roots too (macOS /tmp -> /private/tmp; /var/task may be a link).
         resolved = {
-            name: tuple(sorted({os.path.realpath(d) for d in ds} | set(ds)))
-            for name, ds in dirs.items()
+            name: tuple(sorted({_resolved(d) for d in ds} | set(ds))) for name, ds in dirs.items()
         }
         return cls(resolved)
 
@@ -146,3 +146,11 @@ class Roots:
             return [pattern]
         rest = pattern[end + 1 :]
         return [("" if d == "/" else d) + rest for d in self.dirs[name]]
+
+
+_realpath = os.path.realpath
+
+
+def _resolved(path: str) -> str:
+    """``os.path.realpath(path)``: the native core's walk when every name on it exists."""
+    return _resolved_path(path) or _realpath(path)

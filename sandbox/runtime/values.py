@@ -47,14 +47,7 @@ _fs_encoding = sys.getfilesystemencoding()
 _fs_errors = sys.getfilesystemencodeerrors()
 _ord = ord
 _str_isascii = str.isascii
-_DirEntry: type = _type(None)  # replaced below by os.DirEntry (not importable by name)
-try:
-    with os.scandir(os.path.dirname(__file__)) as _it:
-        for _entry in _it:
-            _DirEntry = _type(_entry)
-            break
-except OSError:  # pragma: no cover - our own directory is always listable
-    pass
+_DirEntry: type = os.DirEntry  # (posix.DirEntry: what os.scandir yields)
 _dir_entry_path = getattr(_DirEntry, "path", None)
 
 # The kernel refuses longer paths (ENAMETOOLONG) and longer single arguments (E2BIG): an

@@ -1978,6 +1978,40 @@ def test_file_identity_is_what_os_stat_says(kind: str, tmp_path: Path) -> None:
     assert result["bytes"] == "TypeError"
 
 
+def test_resolved_path_is_realpaths_walk_where_every_name_exists(kind: str, tmp_path: Path) -> None:
+    # GIVEN a folder reached through a link, a relative link chain, a missing name, a loop
+    body = """
+    os.makedirs("real/inner")
+    os.symlink("real", "via")
+    os.symlink("via/inner", "chain")
+    os.symlink("loop", "loop")
+    here = os.path.realpath(".")
+    out = {
+        "via": [core.resolved_path(here + "/via/inner"), os.path.realpath("via/inner")],
+        "chain": [core.resolved_path(here + "/chain/../inner"), os.path.realpath("chain/../inner")],
+        "dots": [core.resolved_path(here + "//real/./inner/.."), os.path.realpath("real")],
+        "missing": core.resolved_path(here + "/real/nope"),
+        "loop": core.resolved_path(here + "/loop"),
+        "nul": core.resolved_path("real\\x00"),
+        "surrogate": core.resolved_path("\\ud800"),
+    }
+    try:
+        core.resolved_path(b"real")
+    except TypeError:
+        out["bytes"] = "TypeError"
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN an existing path resolves as os.path.realpath resolves it (links, "..", ".", "//")
+    for name in ("via", "chain", "dots"):
+        assert result[name][0] == result[name][1], name
+    # AND a path with a missing name, a loop or a name the system cannot take is None (the
+    # caller then resolves as os.path.realpath), and only a str is taken
+    assert result["missing"] is None and result["loop"] is None
+    assert result["nul"] is None and result["surrogate"] is None
+    assert result["bytes"] == "TypeError"
+
+
 def test_a_stale_native_core_falls_back_to_the_python_core(child: RunChild) -> None:
     # GIVEN a native core object built from an older source (it lacks a function the
     # runtime binds): modelled by a module holding all but one of the core's names

@@ -109,3 +109,126 @@ def test_a_policy_builds_the_same_regexes_from_programs_or_re(
         assert built._tree_stems == expected._tree_stems
     assert any(pattern in WANTED for m, _ in pairs for pattern in m.regexes())
     assert any(m._child_stems for m, _ in pairs) and any(m._tree_stems for m, _ in pairs)
+
+
+# ---------------------------------------------------------------- a compiled profile's own
+
+
+def _orders_like() -> dict[str, object]:
+    """A compiled profile whose rules have globs of their own (none of them shipped)."""
+    return compile_profile(
+        {
+            "schema_version": 1,
+            "function": "orders",
+            "rules": {
+                "files": [
+                    {"action": "write", "target": "{tmp}/receipt-*.json", "phase": "any"},
+                    {"action": "read", "target": "{tmp}/????????", "phase": "invoke"},
+                ],
+                "network": [{"action": "connect", "target": "*.orders.test:443", "phase": "any"}],
+            },
+        },
+        kernel=False,
+    )
+
+
+def _counting_re(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    compiled: list[str] = []
+    real = re._compile  # type: ignore[attr-defined]
+
+    def counting(pattern: object, flags: object) -> object:
+        compiled.append(str(pattern))
+        return real(pattern, flags)
+
+    monkeypatch.setattr(re, "_compile", counting)
+    re.purge()
+    return compiled
+
+
+def test_a_compiled_profiles_own_programs_build_its_rules_regexes_without_re(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a compiled profile with globs of its own, and the same with this interpreter's
+    # programs added by the tooling (what `profile compile` writes)
+    from sandbox.runtime.compiler import with_regex_programs
+
+    roots = Roots({"tmp": ("/tmp",)})
+    bare = _orders_like()
+    carried = with_regex_programs(bare, [roots])
+    assert carried["regex_programs"][regex_programs.KEY]  # type: ignore[index]
+    # WHEN each is loaded and prepared (as install does), counting re's own compiles
+    compiled = _counting_re(monkeypatch)
+    with_programs = Policy.load(carried, roots)
+    with_programs.prepare()
+    from_programs = list(compiled)
+    plain = Policy.load(bare, roots)
+    plain.prepare()
+    # THEN with the programs re compiled nothing; without them it compiled the rules' globs
+    assert from_programs == []
+    assert len(compiled) > 0
+    # AND both built equal patterns (source, flags and program compare), so every decision is
+    # the same
+    for a, b in zip(with_programs.matchers(), plain.matchers(), strict=True):
+        assert a._regex == b._regex
+        assert a._child_stems == b._child_stems and a._tree_stems == b._tree_stems
+        assert [g[2] for g in a._name_globs] == [g[2] for g in b._name_globs]
+    for target in ("/tmp/receipt-1.json", "/tmp/abcdefgh", "/tmp/abc", "/etc/passwd"):
+        assert with_programs.allows("files", "write", target, "invoke") == plain.allows(
+            "files", "write", target, "invoke"
+        )
+        assert with_programs.allows("files", "read", target, "invoke") == plain.allows(
+            "files", "read", target, "invoke"
+        )
+
+
+def test_the_ceiling_never_takes_a_program_from_the_profile() -> None:
+    # GIVEN a compiled profile carrying, for a ceiling regex, the program of a pattern that
+    # matches nothing (a profile whose programs were tampered with)
+    from sandbox.runtime.compiler import regex_program_rows
+
+    roots = Roots({"tmp": ("/tmp",)})
+    document = compile_profile(
+        {
+            "schema_version": 1,
+            "function": "f",
+            "deny": {"files": [{"action": "read", "target": "/srv/secret-*"}]},
+        },
+        kernel=False,
+    )
+    ceiling = Policy.load(document, roots)._ceiling[("files", "read")]
+    (source, flags) = ceiling.regexes()[0]
+    assert (source, flags) not in regex_programs.programs()  # (a ceiling no program ships)
+    (row,) = regex_program_rows([("(?!)x\\Z", flags)])
+    row[0] = source  # the ceiling's text, with the never-matching program
+    tampered = dict(document, regex_programs={regex_programs.KEY: [row]})
+    # WHEN the policy is loaded and prepared
+    policy = Policy.load(tampered, roots)
+    policy.prepare()
+    # THEN the ceiling still denies what it denies (the built-in entries and the profile's own)
+    assert policy.ceiling("files", "read", "/proc/1/environ")
+    assert policy.ceiling("files", "read", "/srv/secret-key")
+    assert policy._ceiling[("files", "read")]._regex == re.compile(source, flags)
+
+
+def test_programs_of_another_interpreter_or_damaged_are_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a compiled profile whose programs are another interpreter's, and one whose rows
+    # are damaged (a program the regex engine refuses, a row of the wrong shape)
+    from sandbox.runtime.compiler import with_regex_programs
+
+    roots = Roots({"tmp": ("/tmp",)})
+    carried = with_regex_programs(_orders_like(), [roots])
+    rows = carried["regex_programs"][regex_programs.KEY]  # type: ignore[index]
+    other = dict(carried, regex_programs={"cpython-399-1-4-little": rows})
+    damaged_rows = [[*row[:3], "ffffffff", *row[4:]] for row in rows] + ["junk"]
+    damaged = dict(carried, regex_programs={regex_programs.KEY: damaged_rows})
+    for document in (other, damaged):
+        # WHEN each is loaded and prepared
+        compiled = _counting_re(monkeypatch)
+        policy = Policy.load(document, roots)
+        policy.prepare()
+        # THEN re compiled the rules' regexes, and the policy decides as the plain one does
+        assert len(compiled) > 0
+        assert policy.allows("files", "write", "/tmp/receipt-2.json", "invoke")
+        assert not policy.allows("files", "write", "/tmp/other.json", "invoke")
