@@ -155,7 +155,7 @@ def test_a_compiled_profiles_own_programs_build_its_rules_regexes_without_re(
     roots = Roots({"tmp": ("/tmp",)})
     bare = _orders_like()
     carried = with_regex_programs(bare, [roots])
-    assert carried["regex_programs"][regex_programs.KEY]  # type: ignore[index]
+    assert carried["regex_programs"][regex_programs.KEY]
     # WHEN each is loaded and prepared (as install does), counting re's own compiles
     compiled = _counting_re(monkeypatch)
     with_programs = Policy.load(carried, roots)
@@ -219,7 +219,7 @@ def test_programs_of_another_interpreter_or_damaged_are_not_used(
 
     roots = Roots({"tmp": ("/tmp",)})
     carried = with_regex_programs(_orders_like(), [roots])
-    rows = carried["regex_programs"][regex_programs.KEY]  # type: ignore[index]
+    rows = carried["regex_programs"][regex_programs.KEY]
     other = dict(carried, regex_programs={"cpython-399-1-4-little": rows})
     damaged_rows = [[*row[:3], "ffffffff", *row[4:]] for row in rows] + ["junk"]
     damaged = dict(carried, regex_programs={regex_programs.KEY: damaged_rows})
