@@ -19,8 +19,8 @@ cheaper than importing the modules and then copying them).
   importable *classes* (sealed by the native core at install) and copies only its functions
   (``build_violation`` makes an instance without running any code of the class's).
 - Every class statement of the copies goes through the copies' ``__build_class__``: the class
-  is made on an empty *anchor* class with the same bases, so the only list of subclasses that
-  names it is its anchor's. The native core takes it out of that list and seals both at
+  is made on an empty *anchor* class with the same bases (one anchor for every class with the
+  same bases), so the only list of subclasses that names it is its anchor's. The native core takes it out of that list and seals both at
   install (``type.__subclasses__()``, with no audit event, would lead from ``object`` to a
   private class, and through its methods' ``__globals__`` to every private module).
 - Both builtins go back to the interpreter's own when install ends (:meth:`PrivateRuntime.finish`):
@@ -218,6 +218,7 @@ class PrivateRuntime:
         self.module_codes: dict[str, tuple[types.CodeType, ...]] = {}
         # (anchor, class) for every class a private module made: what install hides and seals
         self.classes: list[tuple[type, type]] = []
+        self._anchors: dict[tuple[type, tuple[Any, ...]], type] = {}
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
         self.builtins["__import__"] = self._import
         self.builtins["__build_class__"] = self._build_class
@@ -351,12 +352,19 @@ class PrivateRuntime:
             for base in bases:
                 if issubclass(type(base), metaclass):
                     metaclass = type(base)
-        anchor = metaclass(
-            name,
-            bases or (object,),
-            {"__slots__": (), "__module__": body.__globals__.get("__name__"), "__qualname__": name},
-            **keywords,
-        )
+        # One anchor per (metaclass, bases) when the class statement has no keyword: a class
+        # costs ~20 us to make at every cold start, and an anchor needs nothing of its class's.
+        key = (metaclass, bases) if not keywords else None
+        anchor = self._anchors.get(key) if key is not None else None
+        if anchor is None:
+            anchor = metaclass(
+                "_anchor" if key is not None else name,
+                bases or (object,),
+                {"__slots__": (), "__module__": body.__globals__.get("__name__")},
+                **keywords,
+            )
+            if key is not None:
+                self._anchors[key] = anchor
         cls: type = _real_build_class(body, name, anchor, metaclass=metaclass, **keywords)
         self.classes.append((anchor, cls))
         return cls
