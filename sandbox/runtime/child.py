@@ -179,7 +179,7 @@ CHILD_SITE_DIR = os.path.join(_dirname(os.path.abspath(__file__)), "child_site")
 
 # The variables that carry the sandbox's configuration to a child, and the ones a child's
 # environment must keep unchanged: a different value weakens or switches off its sandbox.
-SANDBOX_ENV = ("SANDBOX_MODE", "SANDBOX_PROFILE", "SANDBOX_PHASE")
+SANDBOX_ENV = ("SANDBOX_MODE", "SANDBOX_PROFILE", "SANDBOX_PROFILE_IDENTITY", "SANDBOX_PHASE")
 # The request id of the invocation a child was started in (kept current by the core, in C):
 # setting it is decided like any SANDBOX_ variable (a forged label); removing it protects nothing.
 REQUEST_ID_ENV = "SANDBOX_REQUEST_ID"
@@ -401,6 +401,7 @@ def prepare_environment(
     phase: str,
     environ: Mapping[str, str] | None = None,
     report: str | None = None,
+    identity: str | None = None,
 ) -> dict[str, str]:
     """The variables to set in this process so that every Python child installs the sandbox.
 
@@ -417,6 +418,10 @@ def prepare_environment(
     report:
         ``SANDBOX_REPORT``: where a Python child's records go when its own stderr is not this
         process's report stream (``sinks.LineSink.report_stream``); ``None`` leaves it as it is.
+    identity:
+        ``SANDBOX_PROFILE_IDENTITY``: the profile file's identity now (:func:`profile_identity`);
+        the child refuses a file that no longer has it (one the function rewrote, replaced or
+        linked since). ``None`` leaves it as it is.
 
     Returns
     -------
@@ -452,6 +457,8 @@ def prepare_environment(
     }
     if report is not None:
         wanted["SANDBOX_REPORT"] = report
+    if identity is not None:
+        wanted["SANDBOX_PROFILE_IDENTITY"] = identity
     if not _user_site_in_use():
         # Then the function runs without one, and so must its children: a user site
         # directory's .pth files would run before sitecustomize, i.e. before the sandbox.
@@ -459,6 +466,22 @@ def prepare_environment(
     if environ is None:
         _PROTECTED_PYTHONPATH[0] = wanted["PYTHONPATH"]  # this process's children's, from now on
     return {name: value for name, value in wanted.items() if env.get(name) != value}
+
+
+def profile_identity(path: str) -> str | None:
+    """The identity a Python child checks its profile file against: device, inode, link count,
+    change and modification times (ns), size and mode, as ``SANDBOX_PROFILE_IDENTITY`` holds
+    them; ``None`` when the file cannot be looked at. Any write, replacement or new hard link
+    changes the change time (which no call sets back), so a file the function rewrote after
+    install is not the one the parent was installed with.
+
+    Example
+    -------
+    >>> profile_identity("/no/such/profile.json") is None
+    True
+    """
+    found = _file_identity(path)
+    return None if found is None else _join_str(":", [_str(part) for part in found])
 
 
 def _with_child_site(pythonpath: str) -> str:

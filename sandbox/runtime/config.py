@@ -36,6 +36,8 @@ class ENV:
 
     MODE = "SANDBOX_MODE"
     PROFILE = "SANDBOX_PROFILE"
+    # set for Python children: the identity of the profile file the parent was installed with
+    PROFILE_IDENTITY = "SANDBOX_PROFILE_IDENTITY"
     PHASE = "SANDBOX_PHASE"  # set for Python child processes started during invoke
     ON_VIOLATION = "SANDBOX_ON_VIOLATION"
     OBSERVATIONS_FILE = "SANDBOX_OBSERVATIONS_FILE"
@@ -89,6 +91,10 @@ class Config:
         The profile or compiled profile (``SANDBOX_PROFILE``; default the profile layer's file).
     profile_explicit:
         Whether ``SANDBOX_PROFILE`` was set (a missing default file is not an error in learn).
+    profile_identity:
+        ``SANDBOX_PROFILE_IDENTITY``, set by a sandboxed parent for its Python children: the
+        identity (device, inode, links, change and modification times, size, mode) the profile
+        file had when the parent installed. The child loads the file only if it still has it.
     phase:
         ``init`` (default) or ``invoke`` (``SANDBOX_PHASE``: a Python child started during invoke).
     on_violation:
@@ -129,6 +135,7 @@ class Config:
         "phase",
         "problems",
         "profile_explicit",
+        "profile_identity",
         "profile_path",
         "runtime_api",
         "seccomp",
@@ -141,6 +148,7 @@ class Config:
         mode: str = "off",
         profile_path: str = DEFAULT_PROFILE_PATH,
         profile_explicit: bool = False,
+        profile_identity: str | None = None,
         phase: str = "init",
         on_violation: str = "raise",
         observations_file: str | None = None,
@@ -161,6 +169,7 @@ class Config:
         self.mode = mode
         self.profile_path = profile_path
         self.profile_explicit = profile_explicit
+        self.profile_identity = profile_identity
         self.phase = phase
         self.on_violation = on_violation
         self.observations_file = observations_file
@@ -212,6 +221,7 @@ class Config:
             mode=mode,
             profile_path=env.get(ENV.PROFILE) or DEFAULT_PROFILE_PATH,
             profile_explicit=bool(env.get(ENV.PROFILE)),
+            profile_identity=env.get(ENV.PROFILE_IDENTITY) or None,
             phase=phase,
             on_violation=on_violation,
             observations_file=env.get(ENV.OBSERVATIONS_FILE) or None,

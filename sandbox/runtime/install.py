@@ -146,7 +146,7 @@ def _install_on(
     roots = runtime.module("roots").Roots.detect(config.task_root)
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
     problems += stdout_sink.problems
-    policy, load_error = _load_policy(runtime, mode, profile, config, roots)
+    policy, load_error, compiled_file = _load_policy(runtime, mode, profile, config, roots)
     kernel_statuses, kernel_details = _kernel(
         policy, mode, config, runtime.module("core").KIND == "native"
     )
@@ -214,9 +214,9 @@ def _install_on(
         _protect_children(
             runtime,
             mode,
-            profile,
             config,
             policy,
+            compiled_file,
             stdout_sink.report_stream(os.environ.get("SANDBOX_REPORT")),
         )
     except (OSError, ValueError) as exc:
@@ -276,20 +276,20 @@ def _private_runtime() -> PrivateRuntime:
 def _protect_children(
     runtime: PrivateRuntime,
     mode: str,
-    profile: Any,
     config: Config,
     policy: Policy,
+    compiled_file: str | None,
     report: str | None = None,
 ) -> None:
     """Set the environment every Python child inherits so that it installs the sandbox first.
 
-    The child loads the same compiled profile: the given file, or — for a profile handed over
-    as a document — a private copy written now. Runs before the hook exists (no decision).
+    The child loads the same compiled profile: the compiled file this process loaded, or — for
+    a profile handed over as a document, or one compiled here from a plain profile (whose
+    ``extends`` files a child would read again) — a private copy written now. With the file's
+    identity: a child refuses a file changed since. Runs before the hook exists (no decision).
     """
     child, environ = runtime.module("child"), runtime.module("environ")
-    path = profile if isinstance(profile, (str, os.PathLike)) else None
-    if path is None and profile is None and os.path.exists(config.profile_path):
-        path = config.profile_path
+    path = compiled_file
     if path is None:
         import json
         import tempfile
@@ -298,7 +298,14 @@ def _protect_children(
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(dict(policy.document), out)
         path = name
-    changes = child.prepare_environment(mode, os.fspath(path), config.phase, report=report)
+    path = os.path.abspath(os.fspath(path))
+    # The file's identity now: a child loads it only if it still has it (the function may be
+    # allowed to write where it is -- the copy above is in the temp dir -- and every child
+    # would install from what it wrote there).
+    identity = child.profile_identity(path)
+    if identity is None:
+        raise ValueError(f"the profile file {path} cannot be looked at")
+    changes = child.prepare_environment(mode, path, config.phase, report=report, identity=identity)
     for name, value in changes.items():
         os.environ[name] = value
         environ.own(name, value)
@@ -306,51 +313,67 @@ def _protect_children(
 
 def _load_policy(
     runtime: PrivateRuntime, mode: str, profile: ProfileSource | None, config: Config, roots: Any
-) -> tuple[Policy, str | None]:
+) -> tuple[Policy, str | None, str | None]:
+    """The policy, why the profile could not be used (learn), and the compiled file it was
+    loaded from (``None``: it came from a document, or was compiled here)."""
     policy_class: type[Policy] = runtime.module("policy").Policy  # (the hook's own class)
     try:
-        return _policy_from(runtime, profile, config, roots, mode), None
+        policy, compiled_file = _policy_from(runtime, profile, config, roots, mode)
+        return policy, None, compiled_file
     except ProfileError as exc:
         if mode != "learn":
             raise
         # Learn fails open: record against the base bundles and say why.
         from .compiler import compile_profile
 
-        return policy_class.load(compile_profile(LEARN_BASE, kernel=False), roots), str(exc)
+        base = policy_class.load(compile_profile(LEARN_BASE, kernel=False), roots)
+        return base, str(exc), None
 
 
 def _policy_from(
     runtime: PrivateRuntime, profile: ProfileSource | None, config: Config, roots: Any, mode: str
-) -> Policy:
+) -> tuple[Policy, str | None]:
+    """The policy, and the compiled file it was loaded from (``None``: from a document, or
+    compiled here)."""
     policy_module = runtime.module("policy")
     policy_class: type[Policy] = policy_module.Policy  # (the hook's own class)
     is_compiled, load_json = policy_module.is_compiled, policy_module.load_json
     importable = sys.modules.get(_PACKAGE + ".policy")
     if importable is not None and isinstance(profile, importable.Policy):
         # A Policy of the importable module: the hook's own copy is loaded from its document.
-        return policy_class.load(dict(profile.document), roots)
+        return policy_class.load(dict(profile.document), roots), None
     if profile is None:
         profile = config.profile_path
         if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
             profile = LEARN_BASE
     if isinstance(profile, (str, os.PathLike)):
-        document = load_json(profile)
+        # A Python child checks the file is the one its parent was installed with.
+        document = load_json(profile, identity=config.profile_identity)
         if is_compiled(document):
-            return policy_class.load(document, roots)  # the fast path: no compiler import
-        from .compiler import load_any
+            # the fast path: no compiler import
+            return policy_class.load(document, roots), os.fspath(profile)
+        from pathlib import Path
 
-        return policy_class.load(load_any(profile, kernel_in_child=True), roots)
+        from .compiler import compile_profile
+
+        # (from the document read once: its file is not read again)
+        compiled = compile_profile(
+            document,
+            base_dir=Path(os.fspath(profile)).parent,
+            source=os.fspath(profile),
+            kernel_in_child=True,
+        )
+        return policy_class.load(compiled, roots), None
     if hasattr(profile, "model_dump"):  # the pydantic Profile of the tooling side
         profile = profile.model_dump(mode="json", exclude_none=True)
     if isinstance(profile, Mapping):
         document = dict(profile)
         if is_compiled(document):
-            return policy_class.load(document, roots)
+            return policy_class.load(document, roots), None
         from .compiler import compile_profile
 
-        return policy_class.load(
-            compile_profile(document, kernel=mode == "enforce", kernel_in_child=True), roots
-        )
+        compiled = compile_profile(document, kernel=mode == "enforce", kernel_in_child=True)
+        return policy_class.load(compiled, roots), None
     raise ProfileError(f"cannot use a {type(profile).__name__} as a profile")
 
 

@@ -20,6 +20,7 @@ from .globs import _CLASSES, glob_to_regex, is_glob, process_rule_regex
 from .regex_programs import KEY
 from .regex_programs import table as program_table
 from .roots import Roots
+from .values import stat_identity
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
@@ -31,11 +32,26 @@ FORMAT_VERSION = 1
 PHASES = ("init", "invoke")
 
 
-def load_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a JSON object from a file, naming the file in any error."""
+def load_json(path: str | os.PathLike[str], identity: str | None = None) -> dict[str, Any]:
+    """Read a JSON object from a file, naming the file in any error.
+
+    ``identity``: what the file read must still be (``child.profile_identity``'s form, the
+    identity of the file a sandboxed parent was installed with): checked on the open file after
+    reading it, so a file written, replaced or linked since is refused (``ProfileError``).
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+        with open(path, "rb") as handle:
+            data = handle.read()
+            if identity is not None:
+                found = ":".join(str(part) for part in stat_identity(os.fstat(handle.fileno())))
+                if found != identity:
+                    raise ProfileError(
+                        "changed since the parent process was installed with it (its identity "
+                        f"{found} is not {identity}): a Python child does not start on a "
+                        "profile its parent did not have",
+                        source=str(path),
+                    )
+        document = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ProfileError("file not found", source=str(path)) from None
     except OSError as exc:

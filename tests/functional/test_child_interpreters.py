@@ -489,3 +489,58 @@ print("stderr", json.dumps(child.stderr[-300:]))
     result = run_child(code, cwd=task, timeout=120)
     # THEN the child installs the sandbox and starts in the invoke phase (not refused: exit 70)
     assert "rc 0 child invoke" in result.lines, result.stdout + result.stderr
+
+
+# The parent installs from a document (its children then load a copy written in the temp dir,
+# which this profile lets the function write), optionally changes that file one way, then
+# starts a Python child that reads the secret.
+REWRITTEN = """
+import json, os, subprocess, sys
+import sandbox
+document = json.load(open("profile.json"))
+sandbox.install(mode="enforce", profile=document)
+path = os.environ["SANDBOX_PROFILE"]
+SECRET, HOW = {secret!r}, {how!r}
+if HOW == "rewrite":  # the rules widened in place: the secret allowed to the child
+    copy = json.load(open(path))
+    copy["rules"].setdefault("files/read/init", []).append(os.path.dirname(SECRET) + "/**")
+    with open(path, "w") as out:
+        json.dump(copy, out)
+elif HOW == "replace":  # the same bytes, another file renamed over it
+    data = open(path).read()
+    with open(path + ".new", "w") as out:
+        out.write(data)
+    os.replace(path + ".new", path)
+elif HOW == "touch":  # nothing written, the times set
+    os.utime(path)
+sys.stdout.flush()
+result = subprocess.run([sys.executable, "-c", f"import worker; worker.read_secret({{SECRET!r}})"])
+print("child exit", result.returncode, flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["untouched", "rewrite", "replace", "touch"])
+def test_a_child_refuses_a_profile_file_changed_after_its_parent_installed(
+    task: Path, how: str
+) -> None:
+    # GIVEN a parent installed from a profile document that lets the function write the
+    # compiled copy its Python children load (the sandbox writes it in the temp dir, and gives
+    # the children the file's identity)
+    document = json.loads((task / "profile.json").read_text())
+    for action in ("read", "write"):
+        document["rules"].setdefault(f"files/{action}/init", []).append("{tmp}/sandbox-profile-*")
+    (task / "profile.json").write_text(json.dumps(document))
+    code = REWRITTEN.format(secret=str(task.parent / "secret.txt"), how=how)
+    # WHEN the function changes that file (widens its rules, replaces it with the same bytes,
+    # or only sets its times), then starts a Python child
+    result = run_child(code, cwd=task, timeout=120)
+    if how == "untouched":
+        # THEN an untouched file protects the child as its parent is protected
+        assert "child: BLOCKED _lambda_sandbox.errors.PermissionViolation" in result.lines
+        assert "child exit 0" in result.lines, result.stdout + result.stderr
+    else:
+        # THEN the child refuses to start on it (fail closed: no code of the child's runs),
+        # saying why
+        assert not any(line.startswith("child:") for line in result.lines), result.stdout
+        assert "child exit 70" in result.lines, result.stdout + result.stderr
+        assert "changed since the parent process was installed with it" in result.stderr
