@@ -16,6 +16,12 @@ versions are immutable and ``/opt`` is read-only). The cost of that choice: an e
 an unzipped copy of the layer is ignored until its ``.pyc`` is removed (or the interpreter runs
 with ``--check-hash-based-pycs always``); rebuild the layer instead.
 
+Beside them, each interpreter writes the hook's bytecode bundle
+(``__pycache__/hook-modules.cpython-3XY.bundle``: the modules install executes privately, in
+one file; :mod:`sandbox.runtime.private_modules`), unchecked for the same reason: install reads
+it without looking at the sources, and an edited source in an unzipped copy is ignored there
+too until the bundle is removed.
+
 Each code object records the path its source will have in Lambda
 (``/opt/python/_lambda_sandbox/...``, :data:`LAYER_ROOT`), not the build directory's: no path
 of the build machine is in the bytes. Where the layer is unzipped elsewhere, the import system
