@@ -419,9 +419,9 @@ def prepare_environment(
         ``SANDBOX_REPORT``: where a Python child's records go when its own stderr is not this
         process's report stream (``sinks.LineSink.report_stream``); ``None`` leaves it as it is.
     identity:
-        ``SANDBOX_PROFILE_IDENTITY``: the profile file's identity now (:func:`profile_identity`);
-        the child refuses a file that no longer has it (one the function rewrote, replaced or
-        linked since). ``None`` leaves it as it is.
+        ``SANDBOX_PROFILE_IDENTITY``: the profile file's identity as this process read or wrote
+        it (``policy.file_identity_text``); the child refuses a file that no longer has it (one
+        the function rewrote, replaced or linked since). ``None`` leaves it as it is.
 
     Returns
     -------
@@ -466,22 +466,6 @@ def prepare_environment(
     if environ is None:
         _PROTECTED_PYTHONPATH[0] = wanted["PYTHONPATH"]  # this process's children's, from now on
     return {name: value for name, value in wanted.items() if env.get(name) != value}
-
-
-def profile_identity(path: str) -> str | None:
-    """The identity a Python child checks its profile file against: device, inode, link count,
-    change and modification times (ns), size and mode, as ``SANDBOX_PROFILE_IDENTITY`` holds
-    them; ``None`` when the file cannot be looked at. Any write, replacement or new hard link
-    changes the change time (which no call sets back), so a file the function rewrote after
-    install is not the one the parent was installed with.
-
-    Example
-    -------
-    >>> profile_identity("/no/such/profile.json") is None
-    True
-    """
-    found = _file_identity(path)
-    return None if found is None else _join_str(":", [_str(part) for part in found])
 
 
 def _with_child_site(pythonpath: str) -> str:

@@ -278,7 +278,7 @@ def _protect_children(
     mode: str,
     config: Config,
     policy: Policy,
-    compiled_file: str | None,
+    compiled_file: tuple[str, str] | None,
     report: str | None = None,
 ) -> None:
     """Set the environment every Python child inherits so that it installs the sandbox first.
@@ -289,23 +289,23 @@ def _protect_children(
     identity: a child refuses a file changed since. Runs before the hook exists (no decision).
     """
     child, environ = runtime.module("child"), runtime.module("environ")
-    path = compiled_file
-    if path is None:
+    if compiled_file is not None:
+        path, identity = compiled_file
+    else:
         import json
         import tempfile
 
-        handle, name = tempfile.mkstemp(prefix="sandbox-profile-", suffix=".json")
+        handle, path = tempfile.mkstemp(prefix="sandbox-profile-", suffix=".json")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(dict(policy.document), out)
-        path = name
-    path = os.path.abspath(os.fspath(path))
-    # The file's identity now: a child loads it only if it still has it (the function may be
-    # allowed to write where it is -- the copy above is in the temp dir -- and every child
-    # would install from what it wrote there).
-    identity = child.profile_identity(path)
-    if identity is None:
-        raise ValueError(f"the profile file {path} cannot be looked at")
-    changes = child.prepare_environment(mode, path, config.phase, report=report, identity=identity)
+            out.flush()
+            identity = runtime.module("policy").file_identity_text(os.fstat(out.fileno()))
+    # The identity of the file as this process read (or wrote) it: a child loads the file only
+    # if it still has it. The function may be allowed to write where it is (the copy above is
+    # in the temp dir), and a later stat of the path would take in what it wrote there.
+    changes = child.prepare_environment(
+        mode, os.path.abspath(path), config.phase, report=report, identity=identity
+    )
     for name, value in changes.items():
         os.environ[name] = value
         environ.own(name, value)
@@ -313,9 +313,9 @@ def _protect_children(
 
 def _load_policy(
     runtime: PrivateRuntime, mode: str, profile: ProfileSource | None, config: Config, roots: Any
-) -> tuple[Policy, str | None, str | None]:
+) -> tuple[Policy, str | None, tuple[str, str] | None]:
     """The policy, why the profile could not be used (learn), and the compiled file it was
-    loaded from (``None``: it came from a document, or was compiled here)."""
+    loaded from with its identity when read (``None``: a document, or compiled here)."""
     policy_class: type[Policy] = runtime.module("policy").Policy  # (the hook's own class)
     try:
         policy, compiled_file = _policy_from(runtime, profile, config, roots, mode)
@@ -332,12 +332,12 @@ def _load_policy(
 
 def _policy_from(
     runtime: PrivateRuntime, profile: ProfileSource | None, config: Config, roots: Any, mode: str
-) -> tuple[Policy, str | None]:
-    """The policy, and the compiled file it was loaded from (``None``: from a document, or
-    compiled here)."""
+) -> tuple[Policy, tuple[str, str] | None]:
+    """The policy, and the compiled file it was loaded from with that file's identity when read
+    (``None``: from a document, or compiled here)."""
     policy_module = runtime.module("policy")
     policy_class: type[Policy] = policy_module.Policy  # (the hook's own class)
-    is_compiled, load_json = policy_module.is_compiled, policy_module.load_json
+    is_compiled, read_json = policy_module.is_compiled, policy_module.read_json
     importable = sys.modules.get(_PACKAGE + ".policy")
     if importable is not None and isinstance(profile, importable.Policy):
         # A Policy of the importable module: the hook's own copy is loaded from its document.
@@ -347,11 +347,12 @@ def _policy_from(
         if not os.path.exists(profile) and mode == "learn" and not config.profile_explicit:
             profile = LEARN_BASE
     if isinstance(profile, (str, os.PathLike)):
-        # A Python child checks the file is the one its parent was installed with.
-        document = load_json(profile, identity=config.profile_identity)
+        # A Python child checks the file is the one its parent was installed with; the identity
+        # of what was read is what its own children check (never the file's later one).
+        document, identity = read_json(profile, identity=config.profile_identity)
         if is_compiled(document):
             # the fast path: no compiler import
-            return policy_class.load(document, roots), os.fspath(profile)
+            return policy_class.load(document, roots), (os.fspath(profile), identity)
         from pathlib import Path
 
         from .compiler import compile_profile

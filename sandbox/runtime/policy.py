@@ -33,24 +33,32 @@ PHASES = ("init", "invoke")
 
 
 def load_json(path: str | os.PathLike[str], identity: str | None = None) -> dict[str, Any]:
-    """Read a JSON object from a file, naming the file in any error.
+    """Read a JSON object from a file, naming the file in any error (:func:`read_json`)."""
+    return read_json(path, identity)[0]
 
-    ``identity``: what the file read must still be (``child.profile_identity``'s form, the
-    identity of the file a sandboxed parent was installed with): checked on the open file after
-    reading it, so a file written, replaced or linked since is refused (``ProfileError``).
+
+def read_json(
+    path: str | os.PathLike[str], identity: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """A JSON object read from a file, and the identity the file had when it was read
+    (:func:`file_identity_text` of the open file, after reading it: what a Python child is
+    given to check the same file against). Errors name the file.
+
+    ``identity``: what that identity must be (the one a sandboxed parent was installed with):
+    a file written, replaced or linked since -- every such change moves its change time, which
+    no call sets back -- is refused (``ProfileError``).
     """
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-            if identity is not None:
-                found = ":".join(str(part) for part in stat_identity(os.fstat(handle.fileno())))
-                if found != identity:
-                    raise ProfileError(
-                        "changed since the parent process was installed with it (its identity "
-                        f"{found} is not {identity}): a Python child does not start on a "
-                        "profile its parent did not have",
-                        source=str(path),
-                    )
+            found = file_identity_text(os.fstat(handle.fileno()))
+        if identity is not None and found != identity:
+            raise ProfileError(
+                f"changed since the parent process was installed with it (its identity {found} "
+                f"is not {identity}): a Python child does not start on a profile its parent "
+                "did not have",
+                source=str(path),
+            )
         document = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ProfileError("file not found", source=str(path)) from None
@@ -60,7 +68,19 @@ def load_json(path: str | os.PathLike[str], identity: str | None = None) -> dict
         raise ProfileError(f"not valid JSON: {exc}", source=str(path)) from exc
     if not isinstance(document, dict):
         raise ProfileError("expected a JSON object at the top level", source=str(path))
-    return document
+    return document, found
+
+
+def file_identity_text(st: os.stat_result) -> str:
+    """A file's identity as ``SANDBOX_PROFILE_IDENTITY`` holds it: device, inode, link count,
+    change and modification times (ns), size and mode, ``:``-separated.
+
+    Example
+    -------
+    >>> file_identity_text(os.stat("/")).count(":")
+    6
+    """
+    return ":".join([str(part) for part in stat_identity(st)])
 
 
 def is_compiled(document: Mapping[str, Any]) -> bool:

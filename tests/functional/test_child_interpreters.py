@@ -544,3 +544,33 @@ def test_a_child_refuses_a_profile_file_changed_after_its_parent_installed(
         assert not any(line.startswith("child:") for line in result.lines), result.stdout
         assert "child exit 70" in result.lines, result.stdout + result.stderr
         assert "changed since the parent process was installed with it" in result.stderr
+
+
+def test_a_child_passes_on_the_identity_it_read_not_a_later_one(task: Path) -> None:
+    # GIVEN a process that loaded its compiled profile (as a Python child does, from the path
+    # its parent gave it), and a function that rewrites the file right after that read (in a
+    # child, between its check and the environment it prepares for its own children)
+    code = """
+import json, os
+from sandbox.runtime import install
+from sandbox.runtime.config import Config
+from sandbox.runtime.policy import file_identity_text
+path = os.path.abspath("profile.json")
+runtime = install._private_runtime()
+config = Config(mode="enforce", profile_path=path)
+roots = runtime.module("roots").Roots.detect(None)
+policy, loaded = install._policy_from(runtime, path, config, roots, "enforce")
+with open(path, "a") as out:
+    out.write(" ")
+install._protect_children(runtime, "enforce", config, policy, loaded)
+runtime.finish()
+given = os.environ["SANDBOX_PROFILE_IDENTITY"]
+print("given is the one read", given == loaded[1])
+print("the file has another", file_identity_text(os.stat(path)) != given)
+"""
+    # WHEN it prepares its children's environment
+    result = run_child(code, cwd=task, timeout=120)
+    # THEN the identity it hands them is the one of what it read: a grandchild started after the
+    # rewrite refuses the file (red team 46: a second look at the path took the rewrite in)
+    assert "given is the one read True" in result.lines, result.stdout + result.stderr
+    assert "the file has another True" in result.lines, result.stdout + result.stderr
