@@ -23,6 +23,7 @@ __all__ = [
     "changes",
     "changes_elsewhere",
     "compile_verdict_add",
+    "content_digest",
     "defer_quiet_ends",
     "dir_module_verdict_add",
     "dir_verdict_add",
@@ -92,6 +93,7 @@ else:
         del _missing
 
 install = _impl.install
+content_digest = _impl.content_digest
 resolved_path = _impl.resolved_path
 mode = _impl.mode
 phase = _impl.phase

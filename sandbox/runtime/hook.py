@@ -137,6 +137,7 @@ INSTALL_TIME = frozenset(
         "_sealed",
         "_fork_exec_wrapper",
         "load_json",
+        "read_json",
         "glob_to_regex",
         "process_rule_regex",
         "LineSink.__init__",

@@ -295,11 +295,12 @@ def _protect_children(
         import json
         import tempfile
 
+        data = json.dumps(dict(policy.document)).encode("utf-8")
         handle, path = tempfile.mkstemp(prefix="sandbox-profile-", suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(dict(policy.document), out)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
             out.flush()
-            identity = runtime.module("policy").file_identity_text(os.fstat(out.fileno()))
+            identity = runtime.module("policy").file_identity_text(os.fstat(out.fileno()), data)
     # The identity of the file as this process read (or wrote) it: a child loads the file only
     # if it still has it. The function may be allowed to write where it is (the copy above is
     # in the temp dir), and a later stat of the path would take in what it wrote there.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
 from .categories import REGISTRY
+from .core import content_digest
 from .errors import ProfileError
 from .globs import _CLASSES, glob_to_regex, is_glob, process_rule_regex
 from .regex_programs import KEY
@@ -41,17 +42,18 @@ def read_json(
     path: str | os.PathLike[str], identity: str | None = None
 ) -> tuple[dict[str, Any], str]:
     """A JSON object read from a file, and the identity the file had when it was read
-    (:func:`file_identity_text` of the open file, after reading it: what a Python child is
-    given to check the same file against). Errors name the file.
+    (:func:`file_identity_text` of the open file, after reading it, with the digest of the
+    bytes read: what a Python child is given to check the same file against). Errors name the
+    file.
 
     ``identity``: what that identity must be (the one a sandboxed parent was installed with):
-    a file written, replaced or linked since -- every such change moves its change time, which
-    no call sets back -- is refused (``ProfileError``).
+    a file written, replaced or linked since (its change time moves, and its bytes' digest
+    differs) is refused (``ProfileError``).
     """
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-            found = file_identity_text(os.fstat(handle.fileno()))
+            found = file_identity_text(os.fstat(handle.fileno()), data)
         if identity is not None and found != identity:
             raise ProfileError(
                 f"changed since the parent process was installed with it (its identity {found} "
@@ -71,16 +73,18 @@ def read_json(
     return document, found
 
 
-def file_identity_text(st: os.stat_result) -> str:
+def file_identity_text(st: os.stat_result, data: bytes) -> str:
     """A file's identity as ``SANDBOX_PROFILE_IDENTITY`` holds it: device, inode, link count,
-    change and modification times (ns), size and mode, ``:``-separated.
+    change and modification times (ns), size and mode of its stat result ``st``, and the
+    SHA-256 of its bytes ``data``, ``:``-separated. (The times alone can be set back by a
+    process allowed to set the clock; the digest cannot.)
 
     Example
     -------
-    >>> file_identity_text(os.stat("/")).count(":")
-    6
+    >>> file_identity_text(os.stat("/"), b"").count(":")
+    7
     """
-    return ":".join([str(part) for part in stat_identity(st)])
+    return ":".join([*[str(part) for part in stat_identity(st)], content_digest(data)])
 
 
 def is_compiled(document: Mapping[str, Any]) -> bool:

@@ -566,7 +566,7 @@ install._protect_children(runtime, "enforce", config, policy, loaded)
 runtime.finish()
 given = os.environ["SANDBOX_PROFILE_IDENTITY"]
 print("given is the one read", given == loaded[1])
-print("the file has another", file_identity_text(os.stat(path)) != given)
+print("the file has another", file_identity_text(os.stat(path), open(path, "rb").read()) != given)
 """
     # WHEN it prepares its children's environment
     result = run_child(code, cwd=task, timeout=120)
@@ -574,3 +574,27 @@ print("the file has another", file_identity_text(os.stat(path)) != given)
     # rewrite refuses the file (red team 46: a second look at the path took the rewrite in)
     assert "given is the one read True" in result.lines, result.stdout + result.stderr
     assert "the file has another True" in result.lines, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("changed", ["nothing", "the bytes", "the times"])
+def test_a_childs_profile_identity_holds_its_bytes_digest(task: Path, changed: str) -> None:
+    # GIVEN the identity a parent hands its Python child for the profile file: its stat
+    # fields, and the SHA-256 of its bytes
+    from sandbox.runtime.policy import file_identity_text
+
+    path = task / "profile.json"
+    fields = file_identity_text(path.stat(), path.read_bytes()).split(":")
+    # WHEN one part of it differs from the file the child finds -- the bytes (as after a
+    # rewrite whose times were set back by a process allowed to set the clock), or a time
+    if changed == "the bytes":
+        fields[-1] = file_identity_text(path.stat(), path.read_bytes() + b" ").split(":")[-1]
+    elif changed == "the times":
+        fields[3] = str(int(fields[3]) - 1)
+    env = {**_site_env(task, "enforce", str(path)), "SANDBOX_PROFILE_IDENTITY": ":".join(fields)}
+    result = run_child("print('child code ran')", cwd=task, env=env)
+    # THEN only the identity of the very file and bytes lets the child start
+    if changed == "nothing":
+        assert "child code ran" in result.lines, result.stderr
+    else:
+        assert result.returncode == 70 and "child code ran" not in result.stdout
+        assert "changed since the parent process was installed with it" in result.stderr

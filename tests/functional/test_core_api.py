@@ -2012,6 +2012,30 @@ def test_resolved_path_is_realpaths_walk_where_every_name_exists(kind: str, tmp_
     assert result["bytes"] == "TypeError"
 
 
+def test_content_digest_is_sha256(kind: str, tmp_path: Path) -> None:
+    # GIVEN bytes of every length around SHA-256's block and padding edges, and larger ones
+    body = """
+    import hashlib
+    sizes = list(range(0, 130)) + [1000, 4096, 65536, 100001]
+    data = [bytes((i * 7 + n) % 256 for i in range(n)) for n in sizes]
+    out = {
+        "same": all(core.content_digest(d) == hashlib.sha256(d).hexdigest() for d in data),
+        "text": type(core.content_digest(b"")).__name__,
+    }
+    for bad in ("str", bytearray(b"x"), memoryview(b"x")):
+        try:
+            core.content_digest(bad)
+        except TypeError:
+            out.setdefault("refused", []).append(type(bad).__name__)
+    emit(**out)
+    """
+    # WHEN the core digests each
+    result = run_core(kind, body, tmp_path)
+    # THEN it is SHA-256's hex digest, and only exact bytes are taken
+    assert result["same"] is True and result["text"] == "str"
+    assert result["refused"] == ["str", "bytearray", "memoryview"]
+
+
 def test_a_stale_native_core_falls_back_to_the_python_core(child: RunChild) -> None:
     # GIVEN a native core object built from an older source (it lacks a function the
     # runtime binds): modelled by a module holding all but one of the core's names
