@@ -278,7 +278,7 @@ def _protect_children(
     mode: str,
     config: Config,
     policy: Policy,
-    compiled_file: tuple[str, str] | None,
+    compiled_file: tuple[str, Any, bytes] | None,
     report: str | None = None,
 ) -> None:
     """Set the environment every Python child inherits so that it installs the sandbox first.
@@ -290,7 +290,7 @@ def _protect_children(
     """
     child, environ = runtime.module("child"), runtime.module("environ")
     if compiled_file is not None:
-        path, identity = compiled_file
+        path, st, data = compiled_file
     else:
         import json
         import tempfile
@@ -300,7 +300,13 @@ def _protect_children(
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
-            identity = runtime.module("policy").file_identity_text(os.fstat(out.fileno()), data)
+            st = os.fstat(out.fileno())
+    # The digest of the bytes only where a Python child can start at all (learn and alert
+    # refuse no exec; in enforce, a rule must run a program): hashing a profile costs ~0.3 ms
+    # of init. Without it the identity matches no file: a child started anyway (the Python
+    # core cannot decide a direct fork_exec) refuses to run.
+    can_start = mode != "enforce" or policy.runs_programs()
+    identity = runtime.module("policy").file_identity_text(st, data if can_start else None)
     # The identity of the file as this process read (or wrote) it: a child loads the file only
     # if it still has it. The function may be allowed to write where it is (the copy above is
     # in the temp dir), and a later stat of the path would take in what it wrote there.
@@ -314,7 +320,7 @@ def _protect_children(
 
 def _load_policy(
     runtime: PrivateRuntime, mode: str, profile: ProfileSource | None, config: Config, roots: Any
-) -> tuple[Policy, str | None, tuple[str, str] | None]:
+) -> tuple[Policy, str | None, tuple[str, Any, bytes] | None]:
     """The policy, why the profile could not be used (learn), and the compiled file it was
     loaded from with its identity when read (``None``: a document, or compiled here)."""
     policy_class: type[Policy] = runtime.module("policy").Policy  # (the hook's own class)
@@ -333,9 +339,9 @@ def _load_policy(
 
 def _policy_from(
     runtime: PrivateRuntime, profile: ProfileSource | None, config: Config, roots: Any, mode: str
-) -> tuple[Policy, tuple[str, str] | None]:
-    """The policy, and the compiled file it was loaded from with that file's identity when read
-    (``None``: from a document, or compiled here)."""
+) -> tuple[Policy, tuple[str, Any, bytes] | None]:
+    """The policy, and the compiled file it was loaded from with the file's stat result and
+    bytes when read (``None``: from a document, or compiled here)."""
     policy_module = runtime.module("policy")
     policy_class: type[Policy] = policy_module.Policy  # (the hook's own class)
     is_compiled, read_json = policy_module.is_compiled, policy_module.read_json
@@ -350,10 +356,10 @@ def _policy_from(
     if isinstance(profile, (str, os.PathLike)):
         # A Python child checks the file is the one its parent was installed with; the identity
         # of what was read is what its own children check (never the file's later one).
-        document, identity = read_json(profile, identity=config.profile_identity)
+        document, st, data = read_json(profile, identity=config.profile_identity)
         if is_compiled(document):
             # the fast path: no compiler import
-            return policy_class.load(document, roots), (os.fspath(profile), identity)
+            return policy_class.load(document, roots), (os.fspath(profile), st, data)
         from pathlib import Path
 
         from .compiler import compile_profile

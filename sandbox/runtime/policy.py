@@ -40,27 +40,28 @@ def load_json(path: str | os.PathLike[str], identity: str | None = None) -> dict
 
 def read_json(
     path: str | os.PathLike[str], identity: str | None = None
-) -> tuple[dict[str, Any], str]:
-    """A JSON object read from a file, and the identity the file had when it was read
-    (:func:`file_identity_text` of the open file, after reading it, with the digest of the
-    bytes read: what a Python child is given to check the same file against). Errors name the
-    file.
+) -> tuple[dict[str, Any], os.stat_result, bytes]:
+    """A JSON object read from a file, with the open file's stat result after reading it and
+    the bytes read (:func:`file_identity_text` makes the identity a Python child is given to
+    check the same file against). Errors name the file.
 
-    ``identity``: what that identity must be (the one a sandboxed parent was installed with):
-    a file written, replaced or linked since (its change time moves, and its bytes' digest
-    differs) is refused (``ProfileError``).
+    ``identity``: what the file's identity must be (the one a sandboxed parent was installed
+    with): a file written, replaced or linked since (its change time moves, and its bytes'
+    digest differs) is refused (``ProfileError``).
     """
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-            found = file_identity_text(os.fstat(handle.fileno()), data)
-        if identity is not None and found != identity:
-            raise ProfileError(
-                f"changed since the parent process was installed with it (its identity {found} "
-                f"is not {identity}): a Python child does not start on a profile its parent "
-                "did not have",
-                source=str(path),
-            )
+            st = os.fstat(handle.fileno())
+        if identity is not None:
+            found = file_identity_text(st, data)
+            if found != identity:
+                raise ProfileError(
+                    f"changed since the parent process was installed with it (its identity "
+                    f"{found} is not {identity}): a Python child does not start on a profile "
+                    "its parent did not have",
+                    source=str(path),
+                )
         document = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ProfileError("file not found", source=str(path)) from None
@@ -70,21 +71,24 @@ def read_json(
         raise ProfileError(f"not valid JSON: {exc}", source=str(path)) from exc
     if not isinstance(document, dict):
         raise ProfileError("expected a JSON object at the top level", source=str(path))
-    return document, found
+    return document, st, data
 
 
-def file_identity_text(st: os.stat_result, data: bytes) -> str:
+def file_identity_text(st: os.stat_result, data: bytes | None) -> str:
     """A file's identity as ``SANDBOX_PROFILE_IDENTITY`` holds it: device, inode, link count,
     change and modification times (ns), size and mode of its stat result ``st``, and the
     SHA-256 of its bytes ``data``, ``:``-separated. (The times alone can be set back by a
-    process allowed to set the clock; the digest cannot.)
+    process allowed to set the clock; the digest cannot.) ``data`` ``None``: ``-`` for the
+    digest, which matches no file (for a profile that lets no program run: no Python child
+    can start under it, and one that did anyway would refuse to).
 
     Example
     -------
     >>> file_identity_text(os.stat("/"), b"").count(":")
     7
     """
-    return ":".join([*[str(part) for part in stat_identity(st)], content_digest(data)])
+    digest = content_digest(data) if data is not None else "-"
+    return ":".join([*[str(part) for part in stat_identity(st)], digest])
 
 
 def is_compiled(document: Mapping[str, Any]) -> bool:
@@ -838,6 +842,20 @@ class Policy:
         if ceiling is None:
             return group.packages
         return group.packages - ceiling.packages_reached(group.packages)
+
+    def runs_programs(self) -> bool:
+        """Whether a rule lets a program run (``processes exec``, any phase): whether a Python
+        child can start at all (the native core decides every way one starts).
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> Policy.load(compile_profile({"schema_version": 1, "function": "f"})).runs_programs()
+        False
+        """
+        return any(
+            category == "processes" and action == "exec" for category, action, _ in self._groups
+        )
 
     def ceiling(self, category: str, action: str, target: str) -> bool:
         """Whether the ceiling (denies no learning can override) forbids this access."""

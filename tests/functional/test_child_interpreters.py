@@ -565,7 +565,7 @@ with open(path, "a") as out:
 install._protect_children(runtime, "enforce", config, policy, loaded)
 runtime.finish()
 given = os.environ["SANDBOX_PROFILE_IDENTITY"]
-print("given is the one read", given == loaded[1])
+print("given is the one read", given == file_identity_text(loaded[1], loaded[2]))
 print("the file has another", file_identity_text(os.stat(path), open(path, "rb").read()) != given)
 """
     # WHEN it prepares its children's environment
@@ -598,3 +598,29 @@ def test_a_childs_profile_identity_holds_its_bytes_digest(task: Path, changed: s
     else:
         assert result.returncode == 70 and "child code ran" not in result.stdout
         assert "changed since the parent process was installed with it" in result.stderr
+
+
+def test_a_profile_that_runs_no_program_gives_children_an_identity_no_file_has(
+    task: Path,
+) -> None:
+    # GIVEN an enforce profile with no rule that runs a program (no Python child can start
+    # under it: its bytes are not hashed at install)
+    document = json.loads((task / "profile.json").read_text())
+    document["rules"] = {k: v for k, v in document["rules"].items() if "processes/exec" not in k}
+    (task / "profile.json").write_text(json.dumps(document))
+    code = """
+import os, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+print("digest", os.environ["SANDBOX_PROFILE_IDENTITY"].rsplit(":", 1)[1])
+"""
+    result = run_child(code, cwd=task, timeout=120)
+    # THEN the identity it hands children holds no digest, which no file matches
+    assert "digest -" in result.lines, result.stdout + result.stderr
+    # AND a Python child started with it anyway refuses to run (fail closed)
+    from sandbox.runtime.policy import file_identity_text
+
+    path = task / "profile.json"
+    identity = file_identity_text(path.stat(), None)
+    env = {**_site_env(task, "enforce", str(path)), "SANDBOX_PROFILE_IDENTITY": identity}
+    child = run_child("print('child code ran')", cwd=task, env=env)
+    assert child.returncode == 70 and "child code ran" not in child.stdout
