@@ -45,8 +45,9 @@ NEVER = frozenset(
 # Loaded only by learn (the recorder signs observations with OpenSSL's HMAC; the observations
 # are flushed at exit).
 LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "atexit"})
-# Loaded only when the Python core is the core.
-PYTHON_CORE_ONLY = frozenset({"mmap"})
+# Loaded only when the Python core is the core (its profile digest: the standard library's C
+# SHA-256, _sha256 before 3.12; the native core hashes in C).
+PYTHON_CORE_ONLY = frozenset({"mmap", "_sha2", "_sha256"})
 # The modules the hook runs: executed as private copies at install, never imported (none is in
 # sys.modules after install, in any mode; the recorder and the Python core among them).
 HOOK_MODULES = frozenset(
