@@ -234,6 +234,7 @@ class PrivateRuntime:
         self.errors: types.ModuleType = _functions_copied(errors, self.builtins, self.errors_codes)
         # The bundled modules' code, from one file (see the module docstring), when it is current.
         self.bundle: dict[str, tuple[types.CodeType, ...]] | None = None
+        self.uncached = False  # whether a module loaded without a usable .pyc
         self.bundle_path: str | None = None
         if _bytecode_as_imported():
             self.bundle_path = bundle_path(directory)
@@ -287,7 +288,11 @@ class PrivateRuntime:
         loader = SourceFileLoader(absolute, path)
         codes = self.bundle.get(relative) if self.bundle is not None else None
         if codes is None:
-            code = _cached_code(folder, path) or loader.get_code(absolute)
+            code = _cached_code(folder, path)
+            if code is None:
+                # (compiled from its source now, or read by the import system's own rules)
+                self.uncached = True
+                code = loader.get_code(absolute)
             if code is None:  # pragma: no cover - a source file always has code
                 raise ImportError(f"lambda-sandbox: no code for {absolute}", name=absolute)
             codes = tuple(nested_codes(code))
@@ -382,11 +387,17 @@ class PrivateRuntime:
     def save_bundle(self) -> bool:
         """Write the bundle of :data:`BUNDLED` when the one found was not current (or none was),
         as the import system writes a ``.pyc``: not under ``-B``/``PYTHONDONTWRITEBYTECODE``,
-        nor in a folder this process cannot write to. ``True`` when written.
+        nor in a folder this process cannot write to, nor when a module loaded so far had no
+        usable ``.pyc`` (that start compiled from source already). ``True`` when written.
 
         Called by install before the hook exists (its writes are no decision)."""
         path = self.bundle_path
         if self.bundle is not None or path is None or sys.dont_write_bytecode:
+            return False
+        if self.uncached:
+            # A module had no usable .pyc: this start compiled from source already (a fresh
+            # copy of the sources). Compiling all of them again for the bundle would double
+            # that; the next start, with the .pyc files the import system wrote, writes it.
             return False
         folder = path.rpartition("/")[0]
         if not _access(folder if _exists(folder) else self.directory, _W_OK):

@@ -147,10 +147,15 @@ def importable_copy(package: Path) -> Iterator[str]:
 def test_install_writes_the_bundle_once_and_the_next_one_reads_it(
     package: Path, importable_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN the copy, with no bundle, bytecode writing on
+    # GIVEN the copy, with no bundle, bytecode writing on, and the modules' .pyc files (a
+    # first start compiled them)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    compileall = __import__("compileall")
+    assert compileall.compile_dir(str(package), quiet=1)
     first = private_modules.load(importable_copy, str(package))
     assert first.bundle is None
+    first.module("paths")
+    assert first.uncached is False
     # WHEN a first runtime saves its bundle
     # THEN it is written, where the next load looks for it
     assert first.save_bundle() is True
@@ -182,6 +187,22 @@ def test_no_bundle_is_written_without_bytecode_writing_or_a_writable_folder(
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(private_modules, "_access", lambda path, mode: False)
     monkeypatch.setattr(private_modules, "build_bundle", pytest.fail)
+    assert runtime.save_bundle() is False
+    runtime.finish()
+    assert not Path(bundle_path(str(package))).exists()
+
+
+def test_a_start_that_compiled_from_source_leaves_the_bundle_to_the_next(
+    package: Path, importable_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the copy with no bundle and no .pyc files (a freshly staged copy of the sources)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    runtime = private_modules.load(importable_copy, str(package))
+    # WHEN a module is loaded (compiled from its source) and the bundle is asked for
+    runtime.module("paths")
+    # THEN it is not written: that start compiled from source once already, and compiling
+    # every module again would double it (the next start, with the .pyc files, writes it)
+    assert runtime.uncached is True
     assert runtime.save_bundle() is False
     runtime.finish()
     assert not Path(bundle_path(str(package))).exists()
