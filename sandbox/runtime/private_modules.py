@@ -38,7 +38,9 @@ opens, reads, header checks and unmarshals, ~3.5 ms of every cold start; from on
 one of each. The bundle is a cache, as a ``.pyc`` is: it sits in
 the runtime package's ``__pycache__`` (``hook-modules.<cache tag>.bundle``), says which
 interpreter wrote it (the import system's magic number), and is used only while it matches
-the sources, else ignored (the modules then load one by one, as before) and written again.
+the sources, else ignored (the modules then load one by one, as before) and written again --
+by a start that found every module's ``.pyc`` (one that compiled from source already would
+compile everything twice).
 
 Layout (little-endian)::
 
