@@ -416,7 +416,7 @@ def lambda_roots() -> Roots:
 
 def with_regex_programs(compiled: Mapping[str, Any], roots: Any = None) -> dict[str, Any]:
     """``compiled`` with this interpreter's programs of its rules' regexes, as each of ``roots``
-    (default: this machine's and Lambda's) expands them, under ``regex_programs``: install
+    (default: Lambda's, :func:`lambda_roots`) expands them, under ``regex_programs``: install
     then builds those regexes from their programs, without ``re``'s parse (~0.1 ms a regex
     of cold start). Tooling only.
 
@@ -435,11 +435,12 @@ def with_regex_programs(compiled: Mapping[str, Any], roots: Any = None) -> dict[
     """
     from .policy import Policy
     from .regex_programs import KEY, programs
-    from .roots import Roots
 
     shipped = programs()
     wanted: list[tuple[str, int]] = []
-    for each in roots or (Roots.detect(), lambda_roots()):
+    # (Lambda's roots only by default: the compiled form then depends on the profile and the
+    # Python alone, never on the machine or the folder it is compiled in)
+    for each in roots or (lambda_roots(),):
         for pattern in Policy.load(compiled, each).rule_regexes():
             if pattern not in shipped and pattern not in wanted:
                 wanted.append(pattern)

@@ -20,8 +20,8 @@ cheaper than importing the modules and then copying them).
   (``build_violation`` makes an instance without running any code of the class's).
 - Every class statement of the copies goes through the copies' ``__build_class__``: the class
   is made on an empty *anchor* class with the same bases (one anchor for every class with the
-  same bases), so the only list of subclasses that names it is its anchor's. The native core takes it out of that list and seals both at
-  install (``type.__subclasses__()``, with no audit event, would lead from ``object`` to a
+  same bases), so the only list of subclasses that names it is its anchor's. The native core
+  takes it out of that list and seals both at install (``type.__subclasses__()``, with no audit event, would lead from ``object`` to a
   private class, and through its methods' ``__globals__`` to every private module).
 - Both builtins go back to the interpreter's own when install ends (:meth:`PrivateRuntime.finish`):
   nothing of this module runs once the function's code does.
@@ -35,10 +35,9 @@ Where the code comes from: the bytecode bundle
 
 Install executes ~25 of the runtime's modules privately. From their ``.pyc`` files that is ~25
 opens, reads, header checks and unmarshals, ~3.5 ms of every cold start; from one file it is
-one of each. The bundle is a cache, as a ``.pyc`` is: it sits in
-the runtime package's ``__pycache__`` (``hook-modules.<cache tag>.bundle``), says which
-interpreter wrote it (the import system's magic number), and is used only while it matches
-the sources, else ignored (the modules then load one by one, as before) and written again --
+one of each. The bundle is a cache, as a ``.pyc`` is: it sits in the runtime package's
+``__pycache__`` (``hook-modules.<cache tag>.bundle``), says which interpreter wrote it (the
+import system's magic number), and is used only while it matches the sources, else ignored (the modules then load one by one, as before) and written again --
 by a start that found every module's ``.pyc`` (one that compiled from source already would
 compile everything twice).
 
@@ -660,8 +659,8 @@ def compile_stripped(source: str, shown: str | None = None) -> CodeType:
     """The module code of the file ``source``, its docstrings compiled out, recording ``shown``
     (default ``source``) as its file name.
 
-    Compiled at optimisation level 2, which also drops ``assert`` statements: the bundled
-    modules have none (tested), so only their docstrings go.
+    Compiled at optimisation level 2, which also drops ``assert`` statements and ``if
+    __debug__:`` blocks: the bundled modules have neither (tested), so only their docstrings go.
 
     Example
     -------

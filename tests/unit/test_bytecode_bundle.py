@@ -71,16 +71,16 @@ def test_the_bundle_compiles_docstrings_out_and_keeps_line_numbers(package: Path
     assert functions and all(c.co_firstlineno == lines[c.co_name] for c in functions)
 
 
-def test_the_bundled_modules_hold_no_assert(package: Path) -> None:
+def test_the_bundled_modules_hold_no_assert_nor_debug_switch(package: Path) -> None:
     # GIVEN the bundled modules' sources / WHEN looking for assert statements
     found = [
         f"{source}:{node.lineno}"
         for _, source in sources_of(package)
         for node in ast.walk(ast.parse(Path(source).read_text()))
-        if isinstance(node, ast.Assert)
+        if isinstance(node, ast.Assert) or (isinstance(node, ast.Name) and node.id == "__debug__")
     ]
-    # THEN there is none: the bundle compiles at optimisation level 2, which would drop them
-    # (only the docstrings are meant to go)
+    # THEN there is none, nor any use of __debug__: the bundle compiles at optimisation level
+    # 2, which would drop or change them (only the docstrings are meant to go)
     assert found == []
 
 
