@@ -92,8 +92,8 @@ import time
 
 from . import paths
 from .core import file_identity as _file_identity
-from .core import resolved_path as _resolved_path
 from .errors import ConfigError
+from .roots import resolved_dir as _resolved
 from .values import stat_identity as _stat_identity
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -159,9 +159,7 @@ _base_executable = getattr(sys, "_base_executable", sys.executable)
 # realpath walks per exec were most of an allowed exec's decision time (sys.executable may be
 # empty, hence the filter). Rebinding sys.executable later changes nothing here, by design.
 _INTERPRETERS = frozenset(
-    _resolved_path(interpreter) or os.path.realpath(interpreter)
-    for interpreter in (_executable, _base_executable)
-    if interpreter
+    _resolved(interpreter) for interpreter in (_executable, _base_executable) if interpreter
 )
 _stat = os.stat
 _time_ns = time.time_ns

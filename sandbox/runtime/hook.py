@@ -699,15 +699,15 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
     """Where the import system finds top-level modules, as install sees it (before the
     function's code runs): ``sys.path``'s folders (``lib-dynload`` among them) and the module
     roots, each resolved."""
-    from os.path import isabs, isdir, realpath
+    from os.path import isabs, isdir
 
-    # (the native core's walk where every name exists, else posixpath's)
-    resolved_path = core.resolved_path
-    found = set(module_roots) | {resolved_path(root) or realpath(root) for root in module_roots}
+    from .roots import resolved_dir
+
+    found = set(module_roots) | {resolved_dir(root) for root in module_roots}
     for entry in sys.path:
         # (One found already resolves to what is found: a root, or a root's resolved form.)
         if type(entry) is str and entry not in found and isabs(entry) and isdir(entry):
-            found.add(resolved_path(entry) or realpath(entry))
+            found.add(resolved_dir(entry))
     return tuple(sorted(found))
 
 

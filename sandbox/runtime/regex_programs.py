@@ -71,7 +71,8 @@ def compile_pattern(
     pattern: str, flags: int = 0, extra: dict[tuple[str, int], list[Any]] | None = None
 ) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, from a program when there is one for this interpreter:
-    the shipped one, else ``extra``'s (a compiled profile's own, :func:`capture`); else ``re``.
+    the shipped one, else ``extra``'s (a compiled profile's own:
+    ``compiler.with_regex_programs``); else ``re``.
 
     Example
     -------

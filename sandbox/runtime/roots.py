@@ -64,7 +64,8 @@ class Roots:
         }
         # Resolve symlinked roots too (macOS /tmp -> /private/tmp; /var/task may be a link).
         resolved = {
-            name: tuple(sorted({_resolved(d) for d in ds} | set(ds))) for name, ds in dirs.items()
+            name: tuple(sorted({resolved_dir(d) for d in ds} | set(ds)))
+            for name, ds in dirs.items()
         }
         return cls(resolved)
 
@@ -151,6 +152,13 @@ class Roots:
 _realpath = os.path.realpath
 
 
-def _resolved(path: str) -> str:
-    """``os.path.realpath(path)``: the native core's walk when every name on it exists."""
+def resolved_dir(path: str) -> str:
+    """``os.path.realpath(path)``, by the native core's walk when every name on it exists
+    (``core.resolved_path``: no Python per name). Install-time only.
+
+    Example
+    -------
+    >>> resolved_dir("/tmp/../tmp") == os.path.realpath("/tmp")
+    True
+    """
     return _resolved_path(path) or _realpath(path)
