@@ -5620,6 +5620,129 @@ core_seal_types(PyObject *self, PyObject *types)
     Py_RETURN_TRUE;
 }
 
+/* syntax_classes(): the syntax-node classes of CPython's parser, as a tuple of (name, class),
+ * from a module of the interpreter's own `_ast` made here (never the one in sys.modules, which
+ * the function can replace), every heap type of it but Constant and Tuple sealed (the ast
+ * module still sets properties on those two when it is imported). Once: later calls return the
+ * same tuple.
+ *
+ * Why here, and not at install: the classes cost ~1-2 ms to make (CPython makes ~120 heap types
+ * the first time anything needs them), and most functions never evaluate code at a site whose
+ * shape the profile knows. The shape decoder asks for them the first time it parses, and checks
+ * then that nothing of the function's changed them before (a compile() of a bad argument makes
+ * them with no audit event): see decoders/shape.py. The classes are the interpreter's by
+ * construction -- this function takes no argument -- so a call of the function's own can only
+ * seal them earlier. */
+static PyObject *g_syntax_classes;
+
+static int
+syntax_class_patched(PyObject *name)
+{
+    return PyUnicode_CompareWithASCIIString(name, "Constant") == 0 ||
+           PyUnicode_CompareWithASCIIString(name, "Tuple") == 0;
+}
+
+static PyObject *
+core_syntax_classes(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (g_syntax_classes != NULL) {
+        return Py_NewRef(g_syntax_classes);
+    }
+    PyObject *(*initfunc)(void) = NULL;
+    for (struct _inittab *entry = PyImport_Inittab; entry->name != NULL; entry++) {
+        if (strcmp(entry->name, "_ast") == 0) {
+            initfunc = entry->initfunc;
+            break;
+        }
+    }
+    if (initfunc == NULL) {
+        PyErr_SetString(PyExc_ImportError, "syntax_classes: this interpreter has no _ast");
+        return NULL;
+    }
+    PyObject *made = initfunc();
+    if (made == NULL) {
+        return NULL;
+    }
+    PyObject *module = NULL;
+    if (PyObject_TypeCheck(made, &PyModuleDef_Type)) {
+        /* Multi-phase (every supported version): a module of its own, only its name read
+         * from the "spec" (a bare module object standing in for one). */
+        PyModuleDef *def = (PyModuleDef *)made;
+        PyObject *spec = PyModule_New("_ast");
+        if (spec == NULL) {
+            return NULL;
+        }
+        PyObject *name = PyModule_GetNameObject(spec);
+        int named = name != NULL ? PyObject_SetAttrString(spec, "name", name) : -1;
+        Py_XDECREF(name);
+        if (named < 0) {
+            Py_DECREF(spec);
+            return NULL;
+        }
+        module = PyModule_FromDefAndSpec(def, spec);
+        Py_DECREF(spec);
+        if (module == NULL) {
+            return NULL;
+        }
+        if (PyModule_ExecDef(module, def) < 0) {
+            Py_DECREF(module);
+            return NULL;
+        }
+    }
+    else if (PyModule_Check(made)) {
+        module = made; /* (single-phase: what its init made) */
+    }
+    else {
+        Py_DECREF(made);
+        PyErr_SetString(PyExc_ImportError, "syntax_classes: _ast made no module");
+        return NULL;
+    }
+    PyObject *space = PyModule_GetDict(module);
+    PyObject *found = space != NULL ? PyList_New(0) : NULL;
+    if (found == NULL) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    PyObject *key;
+    PyObject *value;
+    Py_ssize_t at = 0;
+    while (PyDict_Next(space, &at, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyType_Check(value) ||
+            !(((PyTypeObject *)value)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            continue; /* (its flags: PyCF_ONLY_AST...) */
+        }
+        PyObject *pair = PyTuple_Pack(2, key, value);
+        if (pair == NULL || PyList_Append(found, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(found);
+            Py_DECREF(module);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    PyObject *result = PyList_AsTuple(found);
+    Py_DECREF(found);
+    if (result == NULL) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    /* Sealed with no Python code between the module's making and here: the GIL is held. */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(result); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(result, i);
+        if (syntax_class_patched(PyTuple_GET_ITEM(pair, 0))) {
+            continue;
+        }
+        PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(pair, 1);
+        type->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+        PyType_Modified(type);
+    }
+    Py_DECREF(module); /* (the classes live on in the interpreter's own state) */
+    g_syntax_classes = result;
+    return Py_NewRef(result);
+}
+
 /* hide_copies(pairs): take each frozen copy out of its original's list of subclasses.
  *
  * The hook's frozen classes subclass the sandbox's own (importable) classes, and
@@ -8472,6 +8595,10 @@ static PyMethodDef core_methods[] = {
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},
+    {"syntax_classes", core_syntax_classes, METH_NOARGS,
+     "syntax_classes() -> tuple of (name, class): the parser's syntax-node classes, from a"
+     " module of the interpreter's own _ast made here; each but Constant and Tuple sealed. Once:"
+     " later calls return the same tuple."},
     {"hide_copies", core_hide_copies, METH_O,
      "hide_copies(pairs: tuple) -> bool: before install, once: each (original, copy) pair's copy"
      " taken out of its original's __subclasses__(); False where the core cannot (the Python"

@@ -65,6 +65,7 @@ __all__ = [
     "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
+    "syntax_classes",
 ]
 
 KIND: str
@@ -131,6 +132,7 @@ ends_deferred = _impl.ends_deferred
 loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec
 seal_types = _impl.seal_types
+syntax_classes = _impl.syntax_classes
 hide_copies = _impl.hide_copies
 sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env

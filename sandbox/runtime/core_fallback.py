@@ -83,6 +83,7 @@ __all__ = [
     "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
+    "syntax_classes",
 ]
 
 CACHE_LIMIT = 8192
@@ -2969,6 +2970,39 @@ def content_digest(data: bytes) -> str:
         raise TypeError("content_digest: data must be bytes")
     digest: str = _sha256(data).hexdigest()
     return digest
+
+
+_create_builtin = __import__("_imp").create_builtin  # (the import system's own: always loaded)
+_exec_builtin = __import__("_imp").exec_builtin
+_ModuleType = type(sys)
+_SYNTAX_CLASSES: list[tuple[tuple[str, type], ...]] = []
+
+
+def syntax_classes() -> tuple[tuple[str, type], ...]:
+    """The parser's syntax-node classes as ``(name, class)`` pairs, from a module of the
+    interpreter's own ``_ast`` made here (never the one in ``sys.modules``). The native core
+    also seals each but ``Constant`` and ``Tuple``; the Python core cannot (a documented limit:
+    an attribute set on one later reaches the parser's nodes). Once: later calls return the
+    same tuple.
+
+    Example
+    -------
+    >>> dict(syntax_classes())["Name"].__name__
+    'Name'
+    """
+    if _SYNTAX_CLASSES:
+        return _SYNTAX_CLASSES[0]
+    spec = _ModuleType("_ast")  # (a bare module standing in for a spec: only its name is read)
+    spec.name = "_ast"  # type: ignore[attr-defined]
+    module = _create_builtin(spec)
+    _exec_builtin(module)
+    found = tuple(
+        (name, value)
+        for name, value in module.__dict__.items()
+        if type(name) is str and isinstance(value, type) and value.__flags__ & (1 << 9)
+    )
+    _SYNTAX_CLASSES.append(found)
+    return found
 
 
 def resolved_path(path: str) -> str | None:

@@ -323,6 +323,8 @@ def install_hook(
     from .decoders import aws, code, files, modules, native, network, processes, shape  # noqa: F401
 
     values.capture_pathlib()
+    if shape.syntax_at_install():
+        shape.load_syntax(trusted=True)
     generalisation._compiled()  # the table's regexes, compiled now: nothing compiles later
     book = address_book.AddressBook()
     policy.prepare()  # every regex compiled now, before the function's code runs
@@ -491,12 +493,11 @@ def install_hook(
     # would run when the hook reads a refusal it made.
     # (and importlib's ModuleSpec: C code inside the callback that looks a module up -- the
     # warning machinery, the regex engine's template -- asks its spec for _initializing)
-    # And the syntax-node classes CPython's parser fills with setattr inside the hook (the
-    # shape decoder), but the two the ast module still patches when it is imported.
+    # (The syntax-node classes CPython's parser fills inside the hook are sealed by the core
+    # when the shape decoder first loads them: shape.load_syntax.)
     core.seal_types(
         (
             type(sys.__spec__),
-            *(kind for kind in shape._AST_CLASSES if kind not in shape._PATCHED_BY_AST),
             *(kind for pair in private.classes for kind in pair),
             *private.error_classes,
         )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
+from sandbox.runtime.compiler import compile_profile
 from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
 
 HANDLER = """
@@ -209,6 +211,80 @@ def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_pat
         if f.get("action") == "shape" and not f["target"].startswith("<")
     ]
     assert targets and all(t.startswith("{task}/handler.py:calc#") for t in targets), targets
+
+
+# Made by a compile() of a bad argument (no audit event), found through __subclasses__() (no
+# audit event), then changed so that `__import__('os').getpid()` would look like the learned
+# arithmetic: calls and attributes made operators (unshaped), names and attributes with no
+# identifier fields.
+_SYNTAX_CHANGED = """
+try:
+    compile(0, "x", "exec")
+except TypeError:
+    pass
+base = next(c for c in object.__subclasses__() if c.__name__ == "AST")
+def every(c):
+    for s in type.__subclasses__(c):
+        yield s
+        yield from every(s)
+found = {c.__name__: c for c in every(base)}
+try:
+    for name in ("Call", "Attribute", "Name"):
+        found[name].__bases__ = (found["operator"],)
+    found["Name"]._fields = ()
+    found["Attribute"]._fields = ("value",)
+    print("changed")
+except TypeError:
+    print("sealed")  # (classes the sandbox read at install: sealed by the native core)
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_syntax_classes_changed_before_the_first_shape_shape_nothing(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a calculator whose eval site learned arithmetic only
+    (tmp_path / "handler.py").write_text(CALCULATOR)
+    site = "{task}/handler.py:calc"
+    rules = [{"action": "compile", "target": site}] + [
+        {"action": "shape", "target": f"{site}#{feature}"} for feature in ("BinOp", "Constant")
+    ]
+    document = profile_doc(code=rules, modules=[{"action": "import", "target": "handler"}])
+    # (compiled, as the layer ships it: a plain profile is compiled at install, whose tooling
+    # imports the ast module, and the classes are read then)
+    (tmp_path / "profile.json").write_text(json.dumps(compile_profile(document, kernel=False)))
+    # WHEN, in enforce, the function makes the parser's classes and changes them before the
+    # sandbox first reads them, then evaluates a call at that site
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    enforced = child(
+        """
+        import sys, sandbox
+        sys.path.insert(0, ".")
+        print("installed", sandbox.install(mode="enforce", profile="profile.json")["layers"]["audit"])
+        print("parser classes loaded", "_ast" in sys.modules)
+        import handler
+        from sandbox.runtime.control import mark_invoke_phase
+        mark_invoke_phase()
+        """
+        + textwrap.indent(_SYNTAX_CHANGED, "        ")
+        + """
+        try:
+            print("ran", handler.calc("__import__('os').getpid()"))
+        except PermissionError as exc:
+            print("blocked", exc.action, exc.target)
+        """,
+        env=env,
+    )
+    # THEN install did not load the classes, and the call is refused: nothing is shaped with
+    # classes the sandbox cannot trust (never the shorter list of features they would give)
+    assert enforced.lines == [
+        f"installed {core}",
+        "parser classes loaded False",
+        "changed",
+        "blocked shape <code shaped with parser classes changed before the sandbox read them>",
+    ], enforced.stderr
 
 
 def test_a_profile_without_shapes_keeps_deciding_by_site(child: RunChild, tmp_path: Path) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -219,22 +222,103 @@ def test_other_sources_are_not_annotation_expressions(source: object) -> None:
     assert not annotation_expression(source)
 
 
-def test_a_renamed_node_class_keeps_its_own_feature_name() -> None:
-    # GIVEN node classes the function renamed (a heap type's __name__ can be reassigned):
-    # a slice made to look like a constant, a keyword like an alias
-    names = {ast.Slice: ast.Slice.__name__, ast.keyword: ast.keyword.__name__}
-    try:
-        ast.Slice.__name__ = "Constant"
-        ast.keyword.__name__ = "alias"
-        # WHEN sources using them are shaped
-        sliced = features("x[0:10]")
-        called = features("f(sep=1)")
-    finally:
-        for cls, name in names.items():
-            cls.__name__ = name
-    # THEN the features carry the names the classes had at import, not the new ones
-    assert "Slice" in sliced
+CORES = pytest.mark.parametrize("native", ["on", "off"], ids=["native-core", "python-core"])
+
+
+def _shaped_in_a_fresh_process(native: str, before: str, sources: list[str]) -> list[object]:
+    """Run ``before`` in a fresh interpreter, then shape each source there (the syntax classes
+    load on the first shape, and the native core seals them: never in the test process)."""
+    script = (
+        "import ast, json, sys\n"
+        + before
+        + "\nfrom sandbox.runtime.decoders.shape import features\n"
+        + "print(json.dumps([features(s) for s in json.loads(sys.argv[1])]))\n"
+    )
+    env = {**os.environ, "SANDBOX_NATIVE": native}
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(sources)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    result: list[object] = json.loads(done.stdout)
+    return result
+
+
+@CORES
+def test_a_renamed_node_class_keeps_its_own_feature_name(native: str) -> None:
+    # GIVEN node classes the function renamed before anything was shaped (a heap type's
+    # __name__ can be reassigned): a slice made to look like a constant, a keyword like an alias
+    before = "ast.Slice.__name__ = 'Constant'; ast.keyword.__name__ = 'alias'"
+    # WHEN sources using them are shaped
+    sliced, called = _shaped_in_a_fresh_process(native, before, ["x[0:10]", "f(sep=1)"])
+    # THEN the features carry the classes' own names (the interpreter's), not the new ones
+    assert isinstance(sliced, list) and "Slice" in sliced
+    assert isinstance(called, list)
     assert "keyword.arg:sep" in called and "alias.arg:sep" not in called
+
+
+# Ways to change the parser's classes before the sandbox reads them: made by a compile() of
+# a bad argument (no audit event), reached through object.__subclasses__() (no audit event).
+_MADE_AND_FOUND = (
+    "try:\n    compile(0, 'x', 'exec')\nexcept TypeError:\n    pass\n"
+    "base = next(c for c in object.__subclasses__() if c.__name__ == 'AST')\n"
+    "def every(c):\n    for s in type.__subclasses__(c):\n        yield s\n        yield from every(s)\n"
+    "found = {c.__name__: c for c in every(base)}\n"
+)
+
+
+@CORES
+@pytest.mark.parametrize(
+    "change",
+    [
+        "found['Call']._fields = ('func',)",  # the call's arguments hidden from the walk
+        "found['Call'].args = property(lambda self: [])",  # a descriptor takes the setattr
+        "found['Call'].__bases__ = (found['operator'],)",  # a call made an unshaped operator
+        "base.__setattr__ = lambda self, k, v: None",  # every field dropped
+        "found['Constant'].value = property(len)",  # a C function runs at the parser's setattr
+    ],
+    ids=["fields", "descriptor", "bases", "setattr", "patched-class"],
+)
+def test_classes_changed_before_they_are_read_shape_nothing(native: str, change: str) -> None:
+    # GIVEN syntax classes made and changed by the function's code before anything was shaped
+    before = _MADE_AND_FOUND + change
+    # WHEN a source is shaped
+    (found,) = _shaped_in_a_fresh_process(native, before, ["__import__('os').system('id')"])
+    # THEN nothing is shaped: undecodable (refused in enforce), never a shorter list of features
+    assert isinstance(found, str) and found.startswith(UNDECODABLE)
+    assert "changed before the sandbox read them" in found
+
+
+@CORES
+def test_classes_made_early_but_unchanged_are_shaped(native: str) -> None:
+    # GIVEN syntax classes made by a compile() of a bad argument, and the ast module imported
+    # (it sets its properties on Constant and Tuple), before anything was shaped
+    before = _MADE_AND_FOUND + "import ast"
+    # WHEN a source is shaped
+    (found,) = _shaped_in_a_fresh_process(native, before, ["__import__('os').system('id')"])
+    # THEN as always
+    assert found == ["Attribute", "Call", "Constant", "Name", "attr:system", "name:__import__"]
+
+
+def test_the_layouts_are_this_pythons() -> None:
+    # GIVEN this interpreter's syntax classes, as CPython made them (a fresh process)
+    script = (
+        "from sandbox.runtime import core; from sandbox.runtime.decoders import shape;"
+        "print(shape.syntax_layout(core.syntax_classes()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    # THEN their layout is the one the table holds for this version
+    assert done.stdout.strip() == shape.SYNTAX_LAYOUTS[sys.version_info[:2]]
+
+
+def test_the_parser_flags_are_the_interpreters() -> None:
+    assert shape.PyCF_ONLY_AST == ast.PyCF_ONLY_AST
+    assert shape.PyCF_ALLOW_TOP_LEVEL_AWAIT == ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 def test_the_coding_declaration_is_read_as_pep_263s_regex_reads_it() -> None:

@@ -123,7 +123,7 @@ ANNOTATE_CALLERS = ("annotationlib.py:call_annotate_function",)
 AST_ONLY_SITES: frozenset[str] = frozenset()
 AST_PARSERS = ("ast.py:parse",)
 _AST_FLAGS_LOCAL = "flags"
-_PyCF_ONLY_AST = __import__("_ast").PyCF_ONLY_AST  # (0x400, the interpreter's own constant)
+_PyCF_ONLY_AST = 0x400  # (the interpreter's own constant, on every version: shape.PyCF_ONLY_AST)
 _NOT_AST = "#code"
 # The interpreter's own ``-c`` command (``python -c COMMAND``: a Python child's, such as
 # multiprocessing's spawn worker): compiled with no Python frame, as the bytes of COMMAND and a

@@ -31,7 +31,6 @@ sites (template engines, ``namedtuple``) are decided by site only.
 
 from __future__ import annotations
 
-import _ast
 import sys
 
 from .. import core
@@ -50,7 +49,6 @@ _list = list
 _len = len
 _compile_source = compile
 _object_getattribute = object.__getattribute__
-_node_dict = _ast.AST.__dict__["__dict__"].__get__  # (the AST base's own C getset)
 _str_isascii = str.isascii
 _ModuleSpec = type(sys.__spec__)  # importlib's ModuleSpec, as it was at import
 _type_dict = type.__dict__["__dict__"].__get__
@@ -62,17 +60,6 @@ _NO_FIELD = object()
 # captured at import (the module is loaded with the sandbox for that).
 _UNICODEDATA = (__import__("unicodedata"),)  # (in a tuple: the module is compared, never used)
 _NORMALIZE = _UNICODEDATA[0].normalize
-_AST_CLASSES = tuple(
-    kind for kind in vars(_ast).values() if isinstance(kind, type) and issubclass(kind, _ast.AST)
-)
-# The node classes the standard ast module still adds properties to when it is imported
-# (Constant.n/.s, Tuple.dims): not sealed; their own attributes are checked before a parse.
-_PATCHED_BY_AST = (_ast.Constant, _ast.Tuple)
-_PATCHED_KEYS = tuple(frozenset(_type_dict(kind)) | {"n", "s", "dims"} for kind in _PATCHED_BY_AST)
-# Their attributes' values as the sandbox found them (by identity): the parser's setattr on a
-# node calls a data descriptor of the class (round 20: a C function there raised inside the
-# hook), so a value that changed since must be one whose code the frame guard sees.
-_PATCHED_VALUES = tuple(dict(_type_dict(kind)) for kind in _PATCHED_BY_AST)
 _property = property
 _property_accessors = (
     _property.__dict__["fget"].__get__,
@@ -106,10 +93,12 @@ _dict_items = dict.items
 _mappingproxy_items = type(type.__dict__).items  # (a class dict's own items: no lookup)
 _FunctionType = type(lambda: None)
 _hold = core.hold
-_AST = _ast.AST
 # PyCF_ONLY_AST, and top-level await accepted: the widest grammar compile() itself can be asked
-# for, so a source this parser rejects is one compile rejects too.
-_FLAGS = _ast.PyCF_ONLY_AST | getattr(_ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+# for, so a source this parser rejects is one compile rejects too. (The interpreter's constants,
+# the same on every version: a test holds them to the ast module's.)
+PyCF_ONLY_AST = 0x400
+PyCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000
+_FLAGS = PyCF_ONLY_AST | PyCF_ALLOW_TOP_LEVEL_AWAIT
 MAX_SOURCE = 65536
 MAX_NODES = 20000
 
@@ -131,26 +120,185 @@ _list_pop = list.pop
 _CONTEXT_WARNINGS = bool(getattr(sys.flags, "context_aware_warnings", False))  # (3.14+)
 
 
-# Each node class's fields, captured now (the classes are mutable heap types). Module-level
-# code, not a function: nothing on the hook's path may look a module attribute up later.
-_FIELDS: dict[type, tuple[str, ...]] = {
-    value: tuple(f for f in getattr(value, "_fields", ()) if type(f) is str)
-    for value in vars(_ast).values()
-    if isinstance(value, type) and issubclass(value, _AST) and value is not _AST
+# The parser's syntax-node classes, and what the walk needs of them. CPython makes ~120 heap
+# types the first time anything needs them (~1-2 ms), and most functions never shape a source:
+# they are loaded (load_syntax) the first time a source is shaped, from a module of the
+# interpreter's own _ast the core makes (core.syntax_classes: never sys.modules' one), and the
+# native core seals them then. At install only where no layout below is known for this
+# version, or where _ast was loaded already.
+#
+# Loaded later, they may have been made earlier with no audit event (compile() makes them
+# before it even looks at its argument, so compile(0, ...) makes them and raises TypeError)
+# and changed by the function's code in between: a field dropped from `_fields` hides what
+# the walk would have read, a base swapped moves a class among the unshaped ones, a descriptor
+# on a class takes the parser's setattr. So they are trusted only as CPython makes them:
+# every class dict holds text, None, tuples of text, dicts, or its own C descriptors under
+# their own names; and their names, bases and fields hash to the layout recorded for this
+# version (SYNTAX_LAYOUTS; `python scripts/syntax_layouts.py PYTHON...` prints them, a test
+# holds the table to every supported Python). Anything else: no source is shaped (refused in
+# enforce), with the reason in the finding.
+SYNTAX_LAYOUTS: dict[tuple[int, int], str] = {
+    (3, 10): "0c6942c2ce5f173a01fbb6a4b9e9778de307a6a63926f82e10b8b0fba5e65bfb",
+    (3, 11): "9d92414b8c2b63b70568ac8e0d37e0dbdeab091e00c50510734c921cf0a465c1",
+    (3, 12): "1553ced03df0c1d8fc8a720d161bc3b56c194e5bfe3a56f0521106dad0dfe9a9",
+    (3, 13): "947211daf82fbd0f8ae2ee0c4b3f3404097753a2326a3224c50c7b9ff0b89357",
 }
-_UNSHAPED = frozenset(
-    cls
-    for cls in _FIELDS
-    if issubclass(cls, (_ast.operator, _ast.unaryop, _ast.cmpop, _ast.boolop, _ast.expr_context))
-    or issubclass(cls, _ast.mod)
-    or cls is _ast.Expr
-)
-_Name = _ast.Name
-_Constant = _ast.Constant
-_Attribute = _ast.Attribute
-# Each node class's name, captured now too: a heap type's __name__ can be reassigned, and a
-# renamed class (ast.Slice.__name__ = "Constant") must not pass for a learned feature.
-_NAMES: dict[type, str] = {cls: _type_name(cls) for cls in _FIELDS}
+_VERSION = (sys.version_info[0], sys.version_info[1])
+_NOT_LOADED = object()
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_NAMES: dict[type, str] = {}
+_UNSHAPED: frozenset[type] = frozenset()
+_Name: object = _NOT_LOADED
+_Constant: object = _NOT_LOADED
+_Attribute: object = _NOT_LOADED
+_node_dict: Any = None  # (the AST base's own C getset of a node's __dict__)
+_PATCHED_BY_AST: tuple[type, ...] = ()
+_PATCHED_KEYS: tuple[frozenset[str], ...] = ()
+_PATCHED_VALUES: tuple[dict[str, object], ...] = ()
+_SYNTAX: list[str] = []  # once loaded: "" when the classes are usable, else why not
+# The two classes the ast module sets properties on when it is imported, and those properties.
+_PATCHED_NAMES = ("Constant", "Tuple")
+_AST_PROPERTIES = frozenset({"n", "s", "dims"})
+# Syntax that is no feature: operators, comparisons, contexts, and the wrappers every source has.
+_UNSHAPED_ROOTS = ("operator", "unaryop", "cmpop", "boolop", "expr_context", "mod")
+_type_bases = type.__dict__["__bases__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+_types = __import__("types")
+_WRAPPER = _types.WrapperDescriptorType
+_METHOD = _types.MethodDescriptorType
+_GETSET = _types.GetSetDescriptorType
+_MEMBER = _types.MemberDescriptorType
+_BUILTIN = _types.BuiltinFunctionType
+_syntax_classes = core.syntax_classes
+_digest = core.content_digest
+
+
+def _class_value_plain(cls: type, name: str, key: object, value: object) -> bool:
+    """Whether a syntax class's own attribute is one CPython puts there: text, None, a tuple
+    of text, a dict (3.13's annotations), or a C descriptor of the class's own under its own
+    name (the AST base's slots, a ``__weakref__``); on the two classes the ast module patches,
+    its properties too. (Types compared by identity only: a value's type may be a class of the
+    function's whose metaclass hashes or compares with code of its own.)"""
+    if _type(key) is not _str:
+        return False
+    kind = _type(value)
+    if value is None or kind is _str or kind is dict:
+        return True
+    if kind is tuple:
+        return all(_type(item) is _str for item in value)  # type: ignore[attr-defined]
+    if kind is _WRAPPER or kind is _METHOD or kind is _GETSET or kind is _MEMBER:
+        return value.__objclass__ is cls and value.__name__ == key  # type: ignore[attr-defined]
+    if kind is _BUILTIN:
+        return value.__self__ is cls and value.__name__ == key  # type: ignore[attr-defined]
+    if name in _PATCHED_NAMES and key in _AST_PROPERTIES:
+        return _plain_class_value(value, _NOT_LOADED)
+    return False
+
+
+def _read_classes(
+    classes: tuple[tuple[str, type], ...],
+) -> tuple[str | None, dict[type, dict[str, object]]]:
+    """Each class's own attributes, read once (what is checked is what is kept: the two
+    unsealed classes can change meanwhile), and the SHA-256 of the classes' names, bases and
+    fields; ``None`` for it when a class is not as CPython makes it (a metaclass, a base from
+    elsewhere, a value of anyone's in its dict)."""
+    spaces: dict[type, dict[str, object]] = {}
+    for _, cls in classes:
+        if _type(cls) is not type:
+            return None, spaces
+        items = _list(_mappingproxy_items(_type_dict(cls)))
+        if not all(_type(key) is _str for key, _ in items):
+            return None, spaces
+        spaces[cls] = dict(items)
+    names = {cls: name for name, cls in classes}
+    rows = []
+    plain = True
+    for name, cls in sorted(classes, key=_first):
+        bases = []
+        for base in _type_bases(cls):
+            if base is object:
+                bases.append("object")
+            elif _type(base) is type and base in names:
+                bases.append(names[base])
+            else:
+                return None, spaces
+        space = spaces[cls]
+        for key, value in _dict_items(space):
+            plain = plain and _class_value_plain(cls, name, key, value)
+        rows.append((name, tuple(bases), _dict_get(space, "_fields")))
+    if not plain:
+        return None, spaces
+    return _digest(repr(tuple(rows)).encode()), spaces
+
+
+def syntax_layout(classes: tuple[tuple[str, type], ...]) -> str | None:
+    """The SHA-256 of the syntax classes' names, bases and fields; ``None`` when a class is not
+    as CPython makes it (a metaclass, a base from elsewhere, a value of anyone's in its dict).
+
+    Example
+    -------
+    >>> len(syntax_layout(core.syntax_classes()))
+    64
+    """
+    return _read_classes(classes)[0]
+
+
+def _first(pair: tuple[str, type]) -> str:
+    return pair[0]
+
+
+def load_syntax(trusted: bool = False) -> str:
+    """Load the syntax classes (once): ``""`` when they are usable, else why not.
+
+    ``trusted``: at install, where no code of the function's has run: the classes are taken
+    as they are. Otherwise they must be as CPython makes them (see ``SYNTAX_LAYOUTS``).
+    """
+    global _FIELDS, _NAMES, _UNSHAPED, _Name, _Constant, _Attribute, _node_dict
+    global _PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES
+    if _SYNTAX:
+        return _SYNTAX[0]
+    try:
+        classes = _syntax_classes()
+        layout, spaces = _read_classes(classes)
+        if not trusted and (layout is None or layout != SYNTAX_LAYOUTS.get(_VERSION)):
+            _SYNTAX.append("code shaped with parser classes changed before the sandbox read them")
+            return _SYNTAX[0]
+        by_name = dict(classes)
+        base = by_name["AST"]
+        roots = frozenset(by_name[name] for name in _UNSHAPED_ROOTS)
+        fields = {
+            cls: tuple(f for f in _dict_get(spaces[cls], "_fields", ()) if _type(f) is _str)  # type: ignore[attr-defined]
+            for _, cls in classes
+            if cls is not base
+        }
+        unshaped = frozenset(
+            cls
+            for cls in fields
+            if cls is by_name["Expr"] or any(kind in roots for kind in _type_mro(cls))
+        )
+        patched = tuple(by_name[name] for name in _PATCHED_NAMES)
+        node_dict = spaces[base]["__dict__"].__get__  # type: ignore[attr-defined]
+    except Exception as exc:  # (a MemoryError, or a version whose classes differ)
+        _forget_frames(exc)
+        _SYNTAX.append("code shaped where the parser's classes could not be read")
+        return _SYNTAX[0]
+    _FIELDS = fields
+    _NAMES = {cls: name for name, cls in classes if cls is not base}
+    _UNSHAPED = unshaped
+    _Name, _Constant, _Attribute = by_name["Name"], by_name["Constant"], by_name["Attribute"]
+    _node_dict = node_dict
+    _PATCHED_BY_AST = patched
+    _PATCHED_KEYS = tuple(frozenset(spaces[kind]) | _AST_PROPERTIES for kind in patched)
+    _PATCHED_VALUES = tuple(spaces[kind] for kind in patched)
+    _SYNTAX.append("")
+    return ""
+
+
+def syntax_at_install() -> bool:
+    """Whether install loads the syntax classes itself: no layout is known for this version
+    (nothing to check them against later), or ``_ast`` is loaded already (the classes exist:
+    only their reading is left)."""
+    return _VERSION not in SYNTAX_LAYOUTS or "_ast" in _LIVE_MODULES[0]
 
 
 def _identifier(cls: type, field: str, value: str) -> str:
@@ -340,6 +488,9 @@ def features(source: object) -> list[str] | str:
     >>> features("__import__('os').system('id')")
     ['Attribute', 'Call', 'Constant', 'Name', 'attr:system', 'name:__import__']
     """
+    unusable = _SYNTAX[0] if _SYNTAX else load_syntax()
+    if unusable:
+        return UNDECODABLE + unusable
     kind = _type(source)
     if kind is _str or kind is _bytes:
         if _len(source) > MAX_SOURCE:  # type: ignore[arg-type]
