@@ -981,10 +981,15 @@ dirs_seen_name(const struct stat *held, char *place, size_t *n_out)
 
 /* The name of the directory `fd` is open on, written to `place` (at most OPEN_PATH_MAX - 1
  * characters, NUL-terminated) with `held` its fstat: 1 for a directory /proc names by an
- * absolute ASCII name without a newline (not a removed one), else 0. */
+ * absolute ASCII name without a newline (not a removed one), else 0. `looked_now` (may be
+ * NULL): set to 1 when the name was found by dirs_seen_name, whose lstat of it, made here
+ * in this very call, found a directory (not a link) with `held`'s identity; else 0. */
 static int
-dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
+dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held, int *looked_now)
 {
+    if (looked_now != NULL) {
+        *looked_now = 0;
+    }
     if (fstat(fd, held) != 0 || !S_ISDIR(held->st_mode)) {
         return 0;
     }
@@ -998,7 +1003,8 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
         }
     }
     size_t n;
-    if (g_open_validate || !dirs_seen_name(held, place, &n)) {
+    int seen = 0;
+    if (g_open_validate || !(seen = dirs_seen_name(held, place, &n))) {
         /* "/proc/self/fd/" and the number (snprintf's machinery costs ~2 us cold) */
         char link[32] = "/proc/self/fd/", digits[16];
         size_t count = 0, at = 14;
@@ -1041,6 +1047,9 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held)
         g_fd_name_next = (g_fd_name_next + 1) % FD_NAMES;
     }
     *n_out = n;
+    if (looked_now != NULL) {
+        *looked_now = seen;
+    }
     return 1;
 }
 
@@ -1543,7 +1552,7 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
         if (dir_fd < 0 || dir_fd > INT_MAX) {
             return 0; /* relative to the working directory: the callback reads it */
         }
-        if (!dir_fd_name((int)dir_fd, place, &n, held)) {
+        if (!dir_fd_name((int)dir_fd, place, &n, held, NULL)) {
             return 0;
         }
         if (n == 1) {
@@ -1727,6 +1736,7 @@ list_answered(PyObject *args, int phase)
     size_t n;
     struct stat held;
     int fd = -1;
+    int looked_now = 0; /* the descriptor's name lstat-ed by dir_fd_name just now */
     if (PyLong_CheckExact(path)) {
         int overflow = 0;
         long long value = PyLong_AsLongLongAndOverflow(path, &overflow);
@@ -1735,7 +1745,7 @@ list_answered(PyObject *args, int phase)
             return 0;
         }
         fd = (int)value;
-        if (!dir_fd_name(fd, place, &n, &held)) {
+        if (!dir_fd_name(fd, place, &n, &held, &looked_now)) {
             return 0;
         }
     }
@@ -1765,6 +1775,12 @@ list_answered(PyObject *args, int phase)
     size_t cut = last_slash(place, n);
     if (pattern_for_name(place, cut, n, ACTION_LIST, phase) == NULL) {
         return 0;
+    }
+    if (looked_now) {
+        /* dir_fd_name found the name by an lstat of it made in this decision, with nothing
+         * run in between (the GIL held): a directory, not a link, the descriptor's own --
+         * the very test below, which would only repeat that lstat */
+        return 1;
     }
     struct stat st;
     if (lstat(place, &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -42,7 +42,7 @@ from .decoders import code as code_module
 from .decoders import files as files_module
 from .decoders import network as network_decoders
 from .decoders import processes as processes_module
-from .decoders.code import INVOKE_ONLY
+from .decoders.code import INVOKE_ONLY, UNPARSED
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .sealing import SEALED_CODES, sealed
@@ -824,6 +824,7 @@ def _build(
 
     violate = _violations(mode, roots, reporter, recorder, book, on_violation, invocation)
     check = _decider(mode, policy, reporter, book, api_target, state, finders, violate)
+    shapes_known = policy.shapes_known
     handlers, sqlite_decider, replay_invocations, sqlite_parts = _control(
         status,
         state,
@@ -971,6 +972,14 @@ def _build(
                 )
                 for access in accesses:
                     category, action, target, detail = access
+                    if action == UNPARSED and category == "code":
+                        # An eval/exec text no reading of which parses: at a site whose shapes
+                        # the profile knows, enforce raises what the parser raised (compile
+                        # would, unless the digit limit or the caller's flags change first:
+                        # then unshaped). Elsewhere the site's compile rule decides, as before.
+                        if mode == "enforce" and shapes_known(target + "#"):
+                            return rejected_compile(detail, args)
+                        continue
                     error = check(category, action, target, detail, raw if access is last else None)
                     if error is not None:
                         return error
@@ -1101,6 +1110,17 @@ def _build(
     forget_cached_paths = paths.forget_cached_paths
     names = frozenset(frozen_decoders) | CONTROL_EVENTS
     return names, callback, guard, sqlite_parts
+
+
+def rejected_compile(rejection: tuple[Any, ...], args: tuple[Any, ...]) -> BaseException:
+    """The exception a compile whose text the parser rejected raises (``shape.Rejection``:
+    its class, message and place), with the compile's own file name."""
+    kind, message, lineno, offset, text, end_lineno, end_offset = rejection
+    if kind is ValueError:
+        return ValueError(message)
+    filename = args[1] if len(args) > 1 and type(args[1]) is str else "<string>"
+    error: BaseException = kind(message, (filename, lineno, offset, text, end_lineno, end_offset))
+    return error
 
 
 def _module_verdicts(policy: Policy) -> Callable[[str, str], None]:

@@ -287,6 +287,167 @@ def test_syntax_classes_changed_before_the_first_shape_shape_nothing(
     ], enforced.stderr
 
 
+def _arithmetic_site(tmp_path: Path) -> None:
+    """The calculator, its eval site learned on arithmetic only (a compiled profile)."""
+    (tmp_path / "handler.py").write_text(CALCULATOR)
+    site = "{task}/handler.py:calc"
+    rules = [{"action": "compile", "target": site}] + [
+        {"action": "shape", "target": f"{site}#{feature}"} for feature in ("BinOp", "Constant")
+    ]
+    document = profile_doc(code=rules, modules=[{"action": "import", "target": "handler"}])
+    (tmp_path / "profile.json").write_text(json.dumps(compile_profile(document, kernel=False)))
+
+
+_ENFORCE_CALCULATOR = """
+import sys, sandbox
+sys.path.insert(0, ".")
+sandbox.install(mode="enforce", profile="profile.json")
+import handler
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+def attempt(label, source):
+    try:
+        print(label, "ran", handler.calc(source))
+    except PermissionError as exc:
+        print(label, "blocked", exc.action)
+    except SyntaxError as exc:
+        print(label, "syntax error")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_text_the_shape_parse_rejects_never_compiles_unshaped(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the calculator learned on arithmetic, and a call hidden behind a literal longer
+    # than the interpreter's digit limit (the shape parse rejects the text)
+    _arithmetic_site(tmp_path)
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN it is evaluated, then evaluated again after the limit is lifted (no audit event)
+    enforced = child(
+        _ENFORCE_CALCULATOR
+        + """
+source = "__import__('os').getpid() if 1 else " + "9" * 5000
+attempt("limited", source)
+sys.set_int_max_str_digits(0)
+attempt("unlimited", source)
+attempt("plain syntax error", "1 +")
+attempt("arithmetic", "2 ** 10")
+""",
+        env=env,
+    )
+    # THEN the first raises what the parser raised (nothing kept as allowed), the second is
+    # shaped and refused: the call never runs; a plain syntax error stays one
+    assert enforced.lines == [
+        "limited syntax error",
+        "unlimited blocked shape",
+        "plain syntax error syntax error",
+        "arithmetic ran 1024",
+    ], enforced.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_hand_built_tree_with_subclassed_nodes_is_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the calculator learned on arithmetic, its eval rebound to a compile of syntax trees
+    # (a C callable: the calculator stays the compile site)
+    _arithmetic_site(tmp_path)
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN it compiles trees that hide a call in a subclass of Call, or statements in a
+    # subclass of list
+    enforced = child(
+        _ENFORCE_CALCULATOR
+        + """
+import functools
+tree = handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval", flags=0x400)
+expression = handler.calc("1 + 2")
+AST = type(expression).__mro__[-2]
+def every(c):
+    for s in type.__subclasses__(c):
+        yield s
+        yield from every(s)
+found = {c.__name__: c for c in every(AST)}
+class HiddenCall(found["Call"]):
+    pass
+class HiddenList(list):
+    pass
+call = HiddenCall(func=found["Name"]("print", found["Load"]()), args=[], keywords=[])
+handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval")
+attempt("node subclass", found["Expression"](body=call))
+handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="exec")
+module = found["Module"](body=HiddenList([found["Expr"](value=call)]), type_ignores=[])
+attempt("list subclass", module)
+""",
+        env=env,
+    )
+    # THEN neither compiles: refused as undecodable, never shaped as the arithmetic they hide
+    assert enforced.lines == [
+        "node subclass blocked shape",
+        "list subclass blocked shape",
+    ], enforced.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_setter_on_a_syntax_class_never_runs_inside_the_shape_parse(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the calculator learned on arithmetic, its syntax classes loaded by a first shape
+    _arithmetic_site(tmp_path)
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    # WHEN the function puts a property of its own on a field the parser sets (on Constant,
+    # which the ast module patches and nothing seals; and on Call, sealed by the native core)
+    enforced = child(
+        _ENFORCE_CALCULATOR
+        + """
+attempt("first", "1 + 2")
+ran = []
+def setter(node, value):
+    ran.append(value)
+AST = next(c for c in object.__subclasses__() if c.__name__ == "AST")
+def every(c):
+    for s in type.__subclasses__(c):
+        yield s
+        yield from every(s)
+found = {c.__name__: c for c in every(AST)}
+Constant, Call = found["Constant"], found["Call"]
+try:
+    Constant.kind = property(lambda node: None, setter)
+    print("Constant changed")
+except TypeError:
+    print("Constant sealed")
+attempt("with a property on Constant", "3 * 4")
+del Constant.kind
+try:
+    Call.func = property(lambda node: None, setter)
+    print("Call changed")
+except TypeError:
+    print("Call sealed")
+attempt("with a property on Call", "5 - 1")
+print("setter ran", bool(ran))
+""",
+        env=env,
+    )
+    # THEN the setter never runs inside the hook: the texts are refused as unshapeable (the
+    # native core seals Call, so only the Constant change takes)
+    call = ["Call sealed", "with a property on Call ran 4"]
+    if core == "python":
+        call = ["Call changed", "with a property on Call blocked shape"]
+    assert enforced.lines == [
+        "first ran 3",
+        "Constant changed",
+        "with a property on Constant blocked shape",
+        *call,
+        "setter ran False",
+    ], enforced.stderr
+
+
 def test_a_profile_without_shapes_keeps_deciding_by_site(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile learned before shapes: the eval site's compile rule and nothing else
     (tmp_path / "handler.py").write_text(CALCULATOR)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -47,8 +48,11 @@ def test_a_syntax_tree_is_shaped_like_its_source() -> None:
     assert features(ast.parse("f(x)")) == features("f(x)")
 
 
-def test_what_cannot_be_shaped_is_undecodable_and_syntax_errors_are_left_to_compile() -> None:
-    assert features("1 +") == []
+def test_what_cannot_be_shaped_is_undecodable_and_syntax_errors_are_what_the_parser_raised() -> (
+    None
+):
+    rejected = features("1 +")
+    assert isinstance(rejected, tuple) and rejected[:4] == (SyntaxError, "invalid syntax", 1, 4)
     assert features("x" * (MAX_SOURCE + 1)) == UNDECODABLE + "code too large to shape"
     assert features(12) == UNDECODABLE + "code that is neither text nor a syntax tree"
     name = ast.Name(id=7, ctx=ast.Load())  # type: ignore[arg-type]
@@ -350,3 +354,53 @@ def test_the_coding_declaration_is_read_as_pep_263s_regex_reads_it() -> None:
         found = pattern.match(line)
         # THEN the runtime's reader finds exactly the regex's name, or none where it finds none
         assert shape._declared_coding(line) == (found.group(1) if found else None), line
+
+
+def test_a_text_the_parser_rejects_is_a_rejection_never_no_features() -> None:
+    # GIVEN texts the shape parse rejects for reasons the function can change with no audit
+    # event (the digit limit), or that no reading decodes
+    long_literal = "__import__('os').getpid() if 1 else " + "9" * 5000
+    # WHEN shaped
+    found = [features(long_literal), features(b"\xff\xfe x"), features("1 +")]
+    # THEN each is what compile would raise (the hook raises it at a site with shapes), not []
+    assert [f[0] for f in found] == [SyntaxError, SyntaxError, SyntaxError]  # type: ignore[index]
+    assert "limit" in found[0][1]  # type: ignore[index]
+
+
+class _HiddenCall(ast.Call):
+    pass
+
+
+class _HiddenList(list):  # type: ignore[type-arg]
+    pass
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        lambda: ast.Expression(
+            body=_HiddenCall(func=ast.Name("f", ast.Load()), args=[], keywords=[])
+        ),
+        lambda: ast.Module(body=_HiddenList([ast.Pass()]), type_ignores=[]),
+        lambda: ast.Expression(body=ast.Call(func=ast.Name("f", ast.Load()), args=(), keywords=[])),
+        lambda: ast.Expression(body=ast.Name(id="x", ctx=object())),
+    ],
+    ids=["node-subclass", "list-subclass", "tuple", "other-object"],
+)
+def test_a_hand_built_tree_with_values_the_parser_never_makes_is_undecodable(tree: Any) -> None:
+    # GIVEN a hand-built tree holding what CPython's tree-to-code step accepts but the walk
+    # cannot follow: a subclass of a node class, of list, or any other object
+    # WHEN shaped
+    found = features(tree())
+    # THEN it is refused (undecodable), never a shorter list of features (red team 48)
+    assert found == UNDECODABLE + "a syntax node field of a type the parser does not make"
+
+
+def test_scalar_fields_and_constants_are_still_shaped() -> None:
+    # GIVEN trees with an import's level, a conversion, a constant of any kind
+    sources = ["from . import x", "f'{x!r}'", "(1.5, 2j, b'x', None, ...)"]
+    # WHEN shaped, as text and as the parser's own trees
+    # THEN both give features
+    for source in sources:
+        assert isinstance(features(source), list)
+        assert features(ast.parse(source)) == features(source)

@@ -97,6 +97,10 @@ MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call te
 IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path at install and at init's end, module roots
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
+# The action of a compile at such a site whose text no reading parses; its detail is what the
+# parser raised (shape.features): never a rule's action, never learned.
+UNPARSED = "unparsed"
+_list = list
 # The standard library's annotation evaluators (sites, filled at install from {stdlib}): where a
 # compile of an annotation expression, and a function built from an ``__annotate__`` code
 # object, are the annotation machinery's own work (module docstring).
@@ -385,7 +389,7 @@ def annotation_expression(source: object) -> bool:
     False
     """
     found = _features(source)
-    if _type(found) is _str or not found:
+    if _type(found) is not _list or not found:
         return False
     for feature in found:
         kind, colon, name = _str_partition(feature, ":")
@@ -491,6 +495,10 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
             found = _features(args[0])
             if _type(found) is _str:
                 out.append(("code", "shape", found, None))  # undecodable: refused in enforce
+            elif _type(found) is tuple:
+                # No reading parses: where the profile knows the site's shapes, the hook raises
+                # what the parser raised, in place of the compile (never "no features").
+                out.append(("code", UNPARSED, site, found))
             else:
                 for feature in found:
                     out.append(("code", "shape", site + "#" + feature, None))

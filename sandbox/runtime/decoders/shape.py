@@ -156,11 +156,21 @@ _PATCHED_BY_AST: tuple[type, ...] = ()
 _PATCHED_KEYS: tuple[frozenset[str], ...] = ()
 _PATCHED_VALUES: tuple[dict[str, object], ...] = ()
 _SYNTAX: list[str] = []  # once loaded: "" when the classes are usable, else why not
+# The classes the core does not seal (all of them with the Python core, which cannot) but the two
+# above, each with its own attributes as read at load: checked before each parse.
+_UNSEALED = core.KIND != "native"
+_SNAPSHOTS: tuple[tuple[type, tuple[tuple[str, object], ...]], ...] = ()
 # The two classes the ast module sets properties on when it is imported, and those properties.
 _PATCHED_NAMES = ("Constant", "Tuple")
 _AST_PROPERTIES = frozenset({"n", "s", "dims"})
 # Syntax that is no feature: operators, comparisons, contexts, and the wrappers every source has.
 _UNSHAPED_ROOTS = ("operator", "unaryop", "cmpop", "boolop", "expr_context", "mod")
+# Which of a syntax class's own attributes CPython gives which kind of value: text, tuples of
+# text, dicts (3.13's); every other attribute is None (an optional field's default) or a C
+# descriptor of the class's own.
+_TEXT_KEYS = frozenset({"__module__", "__doc__", "__qualname__"})
+_TUPLE_KEYS = frozenset({"_fields", "_attributes", "__match_args__"})
+_DICT_KEYS = frozenset({"__annotations__", "_field_types"})
 _type_bases = type.__dict__["__bases__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
 _types = __import__("types")
@@ -182,10 +192,14 @@ def _class_value_plain(cls: type, name: str, key: object, value: object) -> bool
     if _type(key) is not _str:
         return False
     kind = _type(value)
-    if value is None or kind is _str or kind is dict:
-        return True
+    if value is None:
+        return True  # (the defaults of optional fields: never anything else)
+    if kind is _str:
+        return key in _TEXT_KEYS
+    if kind is dict:
+        return key in _DICT_KEYS
     if kind is tuple:
-        return all(_type(item) is _str for item in value)  # type: ignore[attr-defined]
+        return key in _TUPLE_KEYS and all(_type(item) is _str for item in value)  # type: ignore[attr-defined]
     if kind is _WRAPPER or kind is _METHOD or kind is _GETSET or kind is _MEMBER:
         return value.__objclass__ is cls and value.__name__ == key  # type: ignore[attr-defined]
     if kind is _BUILTIN:
@@ -254,7 +268,7 @@ def load_syntax(trusted: bool = False) -> str:
     as they are. Otherwise they must be as CPython makes them (see ``SYNTAX_LAYOUTS``).
     """
     global _FIELDS, _NAMES, _UNSHAPED, _Name, _Constant, _Attribute, _node_dict
-    global _PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES
+    global _PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, _SNAPSHOTS
     if _SYNTAX:
         return _SYNTAX[0]
     try:
@@ -290,8 +304,26 @@ def load_syntax(trusted: bool = False) -> str:
     _PATCHED_BY_AST = patched
     _PATCHED_KEYS = tuple(frozenset(spaces[kind]) | _AST_PROPERTIES for kind in patched)
     _PATCHED_VALUES = tuple(spaces[kind] for kind in patched)
+    if _UNSEALED:
+        _SNAPSHOTS = tuple(
+            (cls, tuple(_dict_items(spaces[cls]))) for _, cls in classes if cls not in patched
+        )
     _SYNTAX.append("")
     return ""
+
+
+def _classes_unchanged() -> bool:
+    """Whether every class of :data:`_SNAPSHOTS` holds the very attributes read at load, in
+    the same order (a dict's items come in insertion order: a key set again keeps its place
+    but not its value, a key added or removed changes the count)."""
+    for cls, before in _SNAPSHOTS:
+        now = _list(_mappingproxy_items(_type_dict(cls)))
+        if _len(now) != _len(before):
+            return False
+        for (key, value), (old_key, old_value) in zip(now, before):  # noqa: B905 (same length)
+            if key is not old_key or value is not old_value:
+                return False
+    return True
 
 
 def syntax_at_install() -> bool:
@@ -346,13 +378,22 @@ def _parser_plain(readings: list[object]) -> bool:
     it fills (with setattr) are sealed at install by the native core, except the two the ast
     module patches, whose own attributes must be what they were (or the ast module's); and
     for a non-ASCII reading, unicodedata in sys.modules is the real module with its real
-    normalize, with a plain spec."""
+    normalize, with a plain spec. With the Python core (nothing sealed) every other class's
+    own attributes are checked too: the ones read at load, each the same object."""
     for kind, keys, values in zip(_PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, strict=True):
         for key, value in _list(_mappingproxy_items(_type_dict(kind))):
             if _type(key) is not _str or key not in keys:
                 return False
-            if not _plain_class_value(value, _dict_get(values, key)):
+            before = _dict_get(values, key)
+            # Only the ast module's own names may hold a property (the parser never sets them);
+            # every other attribute -- a field the parser sets, a slot -- is the one read at
+            # load, or the parser's setattr could run a setter of anyone's (red team 48).
+            if not (
+                value is before or (key in _AST_PROPERTIES and _plain_class_value(value, before))
+            ):
                 return False
+    if _UNSEALED and not _classes_unchanged():
+        return False
     if all(_str_isascii(reading) for reading in readings):  # type: ignore[arg-type]
         return True
     module = lookup(_LIVE_MODULES[0], "unicodedata")
@@ -475,11 +516,20 @@ def _str_keyed(mapping: object) -> bool:
     return all(_type(key) is _str for key in mapping)
 
 
-def features(source: object) -> list[str] | str:
+if TYPE_CHECKING:
+    # (exception class, message, line, offset, text, end line, end offset)
+    Rejection = tuple[Any, ...]
+
+
+def features(source: object) -> list[str] | str | Rejection:
     """The sorted features of ``source`` (text or a syntax tree), or an undecodable target.
 
-    ``[]`` for text the parser rejects in every reading: compile raises ``SyntaxError`` on it
-    in turn.
+    For text the parser rejects in every reading, the :data:`Rejection` (what it raised): the
+    hook raises that at a site whose shapes the profile knows, in place of the compile. Never
+    "no features" -- whether the parser accepts a text is not the text's alone (the digit limit
+    of ``sys.set_int_max_str_digits``, the caller's ``__future__`` flags change it with no
+    audit event): a text the shape parse rejected could compile a moment later, unshaped
+    (red team 48).
 
     Example
     -------
@@ -511,6 +561,7 @@ def features(source: object) -> list[str] | str:
             return UNDECODABLE + "code shaped with a warnings machinery not the standard one"
         if not _parser_plain(readings):
             return UNDECODABLE + "code shaped with parser classes or modules that were changed"
+        rejected: Rejection | None = None
         for reading in readings:
             _list_insert(filters, 0, _IGNORE_ALL)
             try:
@@ -521,9 +572,13 @@ def features(source: object) -> list[str] | str:
                 _forget_frames(exc)
                 if _too_deep(exc):
                     return UNDECODABLE + "code too deeply nested to shape"
+                if rejected is None:
+                    rejected = _rejection(exc)
             except ValueError as exc:
                 _forget_frames(exc)
-                continue  # a NUL byte: compile refuses it in every reading too
+                if rejected is None:  # a NUL byte (3.11: ValueError; 3.12+: SyntaxError)
+                    rejected = (ValueError, _message_of(exc), None, None, None, None, None)
+                continue
             except (RecursionError, MemoryError) as exc:
                 _forget_frames(exc)
                 # The parser's nesting limit counts from the current stack depth, and this
@@ -536,6 +591,8 @@ def features(source: object) -> list[str] | str:
             finally:
                 if filters and filters[0] is _IGNORE_ALL:
                     _list_pop(filters, 0)
+        if not stack:  # no reading parsed (or none decoded): what compile would raise
+            return rejected if rejected is not None else _UNREADABLE
     elif _dict_get(_FIELDS, kind) is not None:
         stack = [source]  # compile() of a syntax tree built by hand
     else:
@@ -548,6 +605,36 @@ def features(source: object) -> list[str] | str:
         return _walk(stack, held)
     finally:
         _hold(held)
+
+
+_UNREADABLE: Rejection = (
+    SyntaxError,
+    "source code cannot be decoded",
+    None,
+    None,
+    None,
+    None,
+    None,
+)
+_SYNTAX_ERRORS = (SyntaxError, IndentationError, TabError)
+_int = int
+_bool = bool
+
+
+def _rejection(exc: SyntaxError) -> Rejection:
+    """What the parser raised, as plain values (the exception itself stays here)."""
+    kind = _type(exc)
+    if kind not in _SYNTAX_ERRORS:
+        kind = SyntaxError
+    details = []
+    for value in (exc.lineno, exc.offset, exc.text, exc.end_lineno, exc.end_offset):
+        details.append(value if _type(value) is _int or _type(value) is _str else None)
+    return (kind, _message_of(exc), *details)
+
+
+def _message_of(exc: BaseException) -> str:
+    message = exc.msg if _type(exc) in _SYNTAX_ERRORS else (exc.args[0] if exc.args else None)  # type: ignore[attr-defined]
+    return message if _type(message) is _str else "invalid syntax"
 
 
 def _walk(stack: list[object], held: list[object]) -> list[str] | str:
@@ -605,4 +692,12 @@ def _walk(stack: list[object], held: list[object]) -> list[str] | str:
                     found.add(_identifier(cls, field, value))
             elif (cls is _Name and field == "id") or (cls is _Attribute and field == "attr"):
                 return UNDECODABLE + "a name that is not text"
+            elif not (
+                value is None or value_type is _int or value_type is _bool or cls is _Constant
+            ):
+                # Anything else is refused, never passed over: CPython's tree-to-code step
+                # takes subclasses of the node classes and of list, which this walk would not
+                # follow (a Call subclass hid a call; red team 48). Scalars are an import's
+                # level, a conversion, a flag; a constant's value is never a feature.
+                return UNDECODABLE + "a syntax node field of a type the parser does not make"
     return sorted(found)
