@@ -17,6 +17,7 @@ from sandbox.runtime.decoders import shape
 from sandbox.runtime.decoders.code import annotation_expression
 from sandbox.runtime.decoders.shape import MAX_SOURCE, features
 from sandbox.runtime.policy import Policy
+from tests.conftest import hostile
 
 
 @pytest.mark.parametrize(
@@ -363,8 +364,8 @@ def test_a_text_the_parser_rejects_is_a_rejection_never_no_features() -> None:
     # WHEN shaped
     found = [features(long_literal), features(b"\xff\xfe x"), features("1 +")]
     # THEN each is what compile would raise (the hook raises it at a site with shapes), not []
-    assert [f[0] for f in found] == [SyntaxError, SyntaxError, SyntaxError]  # type: ignore[index]
-    assert "limit" in found[0][1]  # type: ignore[index]
+    assert [f[0] for f in found] == [SyntaxError, SyntaxError, SyntaxError]
+    assert "limit" in found[0][1]
 
 
 class _HiddenCall(ast.Call):
@@ -382,8 +383,10 @@ class _HiddenList(list):  # type: ignore[type-arg]
             body=_HiddenCall(func=ast.Name("f", ast.Load()), args=[], keywords=[])
         ),
         lambda: ast.Module(body=_HiddenList([ast.Pass()]), type_ignores=[]),
-        lambda: ast.Expression(body=ast.Call(func=ast.Name("f", ast.Load()), args=(), keywords=[])),
-        lambda: ast.Expression(body=ast.Name(id="x", ctx=object())),
+        lambda: ast.Expression(
+            body=ast.Call(func=ast.Name("f", ast.Load()), args=hostile(()), keywords=[])
+        ),
+        lambda: ast.Expression(body=ast.Name(id="x", ctx=hostile(object()))),
     ],
     ids=["node-subclass", "list-subclass", "tuple", "other-object"],
 )
