@@ -213,21 +213,49 @@ def test_eval_is_bound_to_the_shape_it_was_learned_with(child: RunChild, tmp_pat
     assert targets and all(t.startswith("{task}/handler.py:calc#") for t in targets), targets
 
 
-# Made by a compile() of a bad argument (no audit event), found through __subclasses__() (no
-# audit event), then changed so that `__import__('os').getpid()` would look like the learned
-# arithmetic: calls and attributes made operators (unshaped), names and attributes with no
-# identifier fields.
-_SYNTAX_CHANGED = """
-try:
-    compile(0, "x", "exec")
-except TypeError:
-    pass
+def _hook_only(core: str) -> dict[str, str]:
+    """The environment of a child in enforce with the audit layer alone, on ``core``."""
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    return env
+
+
+def _arithmetic_site(tmp_path: Path) -> None:
+    """The calculator, its eval site learned on arithmetic only (compiled, as the layer ships
+    it: a plain profile is compiled at install, whose tooling imports the ast module, and the
+    syntax classes are read then)."""
+    (tmp_path / "handler.py").write_text(CALCULATOR)
+    site = "{task}/handler.py:calc"
+    rules = [{"action": "compile", "target": site}] + [
+        {"action": "shape", "target": f"{site}#{feature}"} for feature in ("BinOp", "Constant")
+    ]
+    document = profile_doc(code=rules, modules=[{"action": "import", "target": "handler"}])
+    (tmp_path / "profile.json").write_text(json.dumps(compile_profile(document, kernel=False)))
+
+
+# Every syntax class by name, reached from object.__subclasses__() (no audit event).
+_FIND_SYNTAX_CLASSES = """
 base = next(c for c in object.__subclasses__() if c.__name__ == "AST")
 def every(c):
     for s in type.__subclasses__(c):
         yield s
         yield from every(s)
 found = {c.__name__: c for c in every(base)}
+"""
+
+# Made by a compile() of a bad argument (no audit event), then changed so that
+# `__import__('os').getpid()` would look like the learned arithmetic: calls and attributes
+# made operators (unshaped), names and attributes with no identifier fields.
+_SYNTAX_CHANGED = (
+    """
+try:
+    compile(0, "x", "exec")
+except TypeError:
+    pass
+"""
+    + _FIND_SYNTAX_CLASSES
+    + """
 try:
     for name in ("Call", "Attribute", "Name"):
         found[name].__bases__ = (found["operator"],)
@@ -237,6 +265,7 @@ try:
 except TypeError:
     print("sealed")  # (classes the sandbox read at install: sealed by the native core)
 """
+)
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
@@ -244,20 +273,9 @@ def test_syntax_classes_changed_before_the_first_shape_shape_nothing(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a calculator whose eval site learned arithmetic only
-    (tmp_path / "handler.py").write_text(CALCULATOR)
-    site = "{task}/handler.py:calc"
-    rules = [{"action": "compile", "target": site}] + [
-        {"action": "shape", "target": f"{site}#{feature}"} for feature in ("BinOp", "Constant")
-    ]
-    document = profile_doc(code=rules, modules=[{"action": "import", "target": "handler"}])
-    # (compiled, as the layer ships it: a plain profile is compiled at install, whose tooling
-    # imports the ast module, and the classes are read then)
-    (tmp_path / "profile.json").write_text(json.dumps(compile_profile(document, kernel=False)))
+    _arithmetic_site(tmp_path)
     # WHEN, in enforce, the function makes the parser's classes and changes them before the
     # sandbox first reads them, then evaluates a call at that site
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
     enforced = child(
         """
         import sys, sandbox
@@ -275,7 +293,7 @@ def test_syntax_classes_changed_before_the_first_shape_shape_nothing(
         except PermissionError as exc:
             print("blocked", exc.action, exc.target)
         """,
-        env=env,
+        env=_hook_only(core),
     )
     # THEN install did not load the classes, and the call is refused: nothing is shaped with
     # classes the sandbox cannot trust (never the shorter list of features they would give)
@@ -285,17 +303,6 @@ def test_syntax_classes_changed_before_the_first_shape_shape_nothing(
         "changed",
         "blocked shape <code shaped with parser classes changed before the sandbox read them>",
     ], enforced.stderr
-
-
-def _arithmetic_site(tmp_path: Path) -> None:
-    """The calculator, its eval site learned on arithmetic only (a compiled profile)."""
-    (tmp_path / "handler.py").write_text(CALCULATOR)
-    site = "{task}/handler.py:calc"
-    rules = [{"action": "compile", "target": site}] + [
-        {"action": "shape", "target": f"{site}#{feature}"} for feature in ("BinOp", "Constant")
-    ]
-    document = profile_doc(code=rules, modules=[{"action": "import", "target": "handler"}])
-    (tmp_path / "profile.json").write_text(json.dumps(compile_profile(document, kernel=False)))
 
 
 _ENFORCE_CALCULATOR = """
@@ -322,9 +329,6 @@ def test_a_text_the_shape_parse_rejects_never_compiles_unshaped(
     # GIVEN the calculator learned on arithmetic, and a call hidden behind a literal longer
     # than the interpreter's digit limit (the shape parse rejects the text)
     _arithmetic_site(tmp_path)
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
     # WHEN it is evaluated, then evaluated again after the limit is lifted (no audit event)
     enforced = child(
         _ENFORCE_CALCULATOR
@@ -336,7 +340,7 @@ attempt("unlimited", source)
 attempt("plain syntax error", "1 +")
 attempt("arithmetic", "2 ** 10")
 """,
-        env=env,
+        env=_hook_only(core),
     )
     # THEN the first raises what the parser raised (nothing kept as allowed), the second is
     # shaped and refused: the call never runs; a plain syntax error stays one
@@ -355,23 +359,17 @@ def test_a_hand_built_tree_with_subclassed_nodes_is_refused(
     # GIVEN the calculator learned on arithmetic, its eval rebound to a compile of syntax trees
     # (a C callable: the calculator stays the compile site)
     _arithmetic_site(tmp_path)
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
     # WHEN it compiles trees that hide a call in a subclass of Call, or statements in a
     # subclass of list
     enforced = child(
         _ENFORCE_CALCULATOR
         + """
 import functools
-tree = handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval", flags=0x400)
-expression = handler.calc("1 + 2")
-AST = type(expression).__mro__[-2]
-def every(c):
-    for s in type.__subclasses__(c):
-        yield s
-        yield from every(s)
-found = {c.__name__: c for c in every(AST)}
+handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval", flags=0x400)
+handler.calc("1 + 2")  # (a first shape: the classes are loaded)
+"""
+        + _FIND_SYNTAX_CLASSES
+        + """
 class HiddenCall(found["Call"]):
     pass
 class HiddenList(list):
@@ -383,7 +381,7 @@ handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mo
 module = found["Module"](body=HiddenList([found["Expr"](value=call)]), type_ignores=[])
 attempt("list subclass", module)
 """,
-        env=env,
+        env=_hook_only(core),
     )
     # THEN neither compiles: refused as undecodable, never shaped as the arithmetic they hide
     assert enforced.lines == [
@@ -398,9 +396,6 @@ def test_a_setter_on_a_syntax_class_never_runs_inside_the_shape_parse(
 ) -> None:
     # GIVEN the calculator learned on arithmetic, its syntax classes loaded by a first shape
     _arithmetic_site(tmp_path)
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
     # WHEN the function puts a property of its own on a field the parser sets (on Constant,
     # which the ast module patches and nothing seals; and on Call, sealed by the native core)
     enforced = child(
@@ -410,12 +405,9 @@ attempt("first", "1 + 2")
 ran = []
 def setter(node, value):
     ran.append(value)
-AST = next(c for c in object.__subclasses__() if c.__name__ == "AST")
-def every(c):
-    for s in type.__subclasses__(c):
-        yield s
-        yield from every(s)
-found = {c.__name__: c for c in every(AST)}
+"""
+        + _FIND_SYNTAX_CLASSES
+        + """
 Constant, Call = found["Constant"], found["Call"]
 try:
     Constant.kind = property(lambda node: None, setter)
@@ -432,7 +424,7 @@ except TypeError:
 attempt("with a property on Call", "5 - 1")
 print("setter ran", bool(ran))
 """,
-        env=env,
+        env=_hook_only(core),
     )
     # THEN the setter never runs inside the hook: the texts are refused as unshapeable (the
     # native core seals Call, so only the Constant change takes)
@@ -633,9 +625,6 @@ def test_a_kept_compile_answers_only_the_same_source_at_the_same_site(
     )
     # WHEN an allowed expression is evaluated again and again (the core keeps the answer),
     # then other sources at the same site, and the same source at another site
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
     enforced = child(
         """
         import sys, sandbox
@@ -656,7 +645,7 @@ def test_a_kept_compile_answers_only_the_same_source_at_the_same_site(
             print("other site blocked", exc.action)
         print("calc again", handler.calc("6 * 7"))
         """,
-        env=env,
+        env=_hook_only(core),
     )
     # THEN the kept answer is the same decision each time; a different source is shaped anew
     # (even one that starts with the allowed text), and the site is the compiling code's
