@@ -440,6 +440,98 @@ print("setter ran", bool(ran))
     ], enforced.stderr
 
 
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_syntax_tree_is_a_feature_of_its_own(child: RunChild, tmp_path: Path, core: str) -> None:
+    # GIVEN the calculator learned on arithmetic text, its eval rebound to a compile (a C
+    # callable: the calculator stays the compile site)
+    _arithmetic_site(tmp_path)
+    # WHEN it compiles the parser's own tree of arithmetic
+    enforced = child(
+        _ENFORCE_CALCULATOR
+        + """
+import functools
+handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval", flags=0x400)
+tree = handler.calc("1 + 2")
+handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval")
+try:
+    handler.calc(tree)
+    print("tree compiled")
+except PermissionError as exc:
+    print("tree blocked", exc.target.rpartition("#")[2])
+""",
+        env=_hook_only(core),
+    )
+    # THEN it is refused: a tree can change after the check (another thread), so a site
+    # accepts trees only where it learned them (the feature syntax-tree)
+    assert enforced.lines == ["tree blocked syntax-tree"], enforced.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_base_swapped_on_a_syntax_class_shapes_nothing(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the calculator learned on arithmetic, its syntax classes loaded by a first shape
+    _arithmetic_site(tmp_path)
+    # WHEN the function gives BinOp (sealed by the native core) or Constant (the ast module
+    # patches it: never sealed) a base of its own: a __setattr__ that stores nothing, a
+    # __class__ that answers another kind (red team 49)
+    enforced = child(
+        _ENFORCE_CALCULATOR
+        + """
+attempt("first", "1 + 2")
+"""
+        + _FIND_SYNTAX_CLASSES
+        + """
+class Shim(found["expr"]):
+    __setattr__ = {}.get
+for name in ("BinOp", "Constant"):
+    try:
+        found[name].__bases__ = (Shim,)
+        print(name, "changed")
+    except TypeError:
+        print(name, "sealed")
+attempt("with a base swapped", "0 + __import__('os').getpid()")
+attempt("arithmetic", "3 * 4")
+""",
+        env=_hook_only(core),
+    )
+    # THEN nothing is shaped with the swapped classes: refused, never run
+    binop = "BinOp sealed" if core == "native" else "BinOp changed"
+    assert enforced.lines == [
+        "first ran 3",
+        binop,
+        "Constant changed",
+        "with a base swapped blocked shape",
+        "arithmetic blocked shape",
+    ], enforced.stderr
+
+
+def test_a_mutable_source_is_read_by_cpython_after_the_hook_decided_a_copy(
+    child: RunChild,
+) -> None:
+    # GIVEN CPython alone, no sandbox: an audit hook that changes the bytearray being compiled
+    # while it decides the compile event (what another thread of the function's can do
+    # while the sandbox's hook decides)
+    result = child(
+        """
+        import sys
+        source = bytearray(b"1 + 2")
+        seen = []
+        def hook(event, args):
+            if event == "compile" and args and isinstance(args[0], bytes) and b"+" in args[0]:
+                seen.append(args[0])
+                source[:] = b"3 * 4"
+        sys.addaudithook(hook)
+        value = eval(source)
+        print(seen, value)
+        """
+    )
+    # THEN the hook saw a copy, and CPython evaluated the changed buffer: a documented limit
+    # (docs/PROFILES.md) -- a bytearray handed to eval, exec or compile can be changed by
+    # another thread between the sandbox's decision and the parse
+    assert result.lines == ["[b'1 + 2'] 12"], result.stderr
+
+
 def test_a_profile_without_shapes_keeps_deciding_by_site(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile learned before shapes: the eval site's compile rule and nothing else
     (tmp_path / "handler.py").write_text(CALCULATOR)

@@ -100,6 +100,8 @@ SHAPE_ROOTS: tuple[str, ...] = ()
 # The action of a compile at such a site whose text no reading parses; its detail is what the
 # parser raised (shape.features): never a rule's action, never learned.
 UNPARSED = "unparsed"
+# The feature of a compile of a syntax tree (not text) at such a site.
+SYNTAX_TREE = "syntax-tree"
 _list = list
 # The standard library's annotation evaluators (sites, filled at install from {stdlib}): where a
 # compile of an annotation expression, and a function built from an ``__annotate__`` code
@@ -502,6 +504,11 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
             else:
                 for feature in found:
                     out.append(("code", "shape", site + "#" + feature, None))
+                if _type(args[0]) is not _str and _type(args[0]) is not _bytes:
+                    # A syntax tree: a feature of its own. Another thread of the function's can
+                    # change a tree after the walk and before CPython reads it again; a site
+                    # that learned trees accepts that, any other refuses every tree.
+                    out.append(("code", "shape", site + "#" + SYNTAX_TREE, None))
             break
     return out
 

@@ -159,7 +159,8 @@ _SYNTAX: list[str] = []  # once loaded: "" when the classes are usable, else why
 # The classes the core does not seal (all of them with the Python core, which cannot) but the two
 # above, each with its own attributes as read at load: checked before each parse.
 _UNSEALED = core.KIND != "native"
-_SNAPSHOTS: tuple[tuple[type, tuple[tuple[str, object], ...]], ...] = ()
+_SNAPSHOTS: tuple[tuple[type, tuple[type, ...], tuple[tuple[str, object], ...]], ...] = ()
+_PATCHED_BASES: tuple[tuple[type, ...], ...] = ()  # Constant's and Tuple's, as read at load
 # The two classes the ast module sets properties on when it is imported, and those properties.
 _PATCHED_NAMES = ("Constant", "Tuple")
 _AST_PROPERTIES = frozenset({"n", "s", "dims"})
@@ -268,7 +269,7 @@ def load_syntax(trusted: bool = False) -> str:
     as they are. Otherwise they must be as CPython makes them (see ``SYNTAX_LAYOUTS``).
     """
     global _FIELDS, _NAMES, _UNSHAPED, _Name, _Constant, _Attribute, _node_dict
-    global _PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, _SNAPSHOTS
+    global _PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, _PATCHED_BASES, _SNAPSHOTS
     if _SYNTAX:
         return _SYNTAX[0]
     try:
@@ -304,19 +305,32 @@ def load_syntax(trusted: bool = False) -> str:
     _PATCHED_BY_AST = patched
     _PATCHED_KEYS = tuple(frozenset(spaces[kind]) | _AST_PROPERTIES for kind in patched)
     _PATCHED_VALUES = tuple(spaces[kind] for kind in patched)
+    _PATCHED_BASES = tuple(_type_bases(kind) for kind in patched)
     if _UNSEALED:
         _SNAPSHOTS = tuple(
-            (cls, tuple(_dict_items(spaces[cls]))) for _, cls in classes if cls not in patched
+            (cls, _type_bases(cls), tuple(_dict_items(spaces[cls])))
+            for _, cls in classes
+            if cls not in patched
         )
     _SYNTAX.append("")
     return ""
 
 
+def _same_bases(cls: type, before: tuple[type, ...]) -> bool:
+    """Whether ``cls`` has the very bases it had at load (a base swapped in brings attributes
+    of its own: a ``__class__`` that CPython's tree-to-code step asks, a ``__setattr__`` the
+    parser calls; the class's own dict does not show them: red team 49)."""
+    now = _type_bases(cls)
+    return _len(now) == _len(before) and all(a is b for a, b in zip(now, before))  # noqa: B905
+
+
 def _classes_unchanged() -> bool:
-    """Whether every class of :data:`_SNAPSHOTS` holds the very attributes read at load, in
-    the same order (a dict's items come in insertion order: a key set again keeps its place
-    but not its value, a key added or removed changes the count)."""
-    for cls, before in _SNAPSHOTS:
+    """Whether every class of :data:`_SNAPSHOTS` has the bases and holds the very attributes
+    read at load, in the same order (a dict's items come in insertion order: a key set again
+    keeps its place but not its value, a key added or removed changes the count)."""
+    for cls, bases, before in _SNAPSHOTS:
+        if not _same_bases(cls, bases):
+            return False
         now = _list(_mappingproxy_items(_type_dict(cls)))
         if _len(now) != _len(before):
             return False
@@ -380,7 +394,11 @@ def _parser_plain(readings: list[object]) -> bool:
     for a non-ASCII reading, unicodedata in sys.modules is the real module with its real
     normalize, with a plain spec. With the Python core (nothing sealed) every other class's
     own attributes are checked too: the ones read at load, each the same object."""
-    for kind, keys, values in zip(_PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, strict=True):
+    for kind, keys, values, bases in zip(
+        _PATCHED_BY_AST, _PATCHED_KEYS, _PATCHED_VALUES, _PATCHED_BASES, strict=True
+    ):
+        if not _same_bases(kind, bases):
+            return False
         for key, value in _list(_mappingproxy_items(_type_dict(kind))):
             if _type(key) is not _str or key not in keys:
                 return False
@@ -594,7 +612,11 @@ def features(source: object) -> list[str] | str | Rejection:
         if not stack:  # no reading parsed (or none decoded): what compile would raise
             return rejected if rejected is not None else _UNREADABLE
     elif _dict_get(_FIELDS, kind) is not None:
-        stack = [source]  # compile() of a syntax tree built by hand
+        # compile() of a syntax tree built by hand: CPython's tree-to-code step reads it by
+        # attribute lookup, through the classes, as the parser writes through them
+        if not _parser_plain([]):
+            return UNDECODABLE + "code shaped with parser classes or modules that were changed"
+        stack = [source]
     else:
         return UNDECODABLE + "code that is neither text nor a syntax tree"
     # Everything read from the tree is kept past the callback (core.hold): another thread of
