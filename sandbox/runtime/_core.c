@@ -7271,6 +7271,147 @@ core_seal_clock(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* eval, exec and compile parse a bytearray source from its live buffer, after the compile
+ * event, whose argument is a copy (`_Py_SourceAsString` keeps a pointer into a bytearray,
+ * where it copies any other buffer): another thread of the function's could change the
+ * buffer while the hook decides the copy, and the text parsed would not be the one decided
+ * (red team 49). The core's functions hand the originals an immutable copy of a bytearray
+ * source (as CPython does for every other buffer): the text decided is the text parsed. Each
+ * keeps the original's calling convention (METH_FASTCALL, with keywords or not: it varies by
+ * version). */
+enum { COMPILER_EVAL, COMPILER_EXEC, COMPILER_COMPILE, COMPILERS };
+static const char *const g_compiler_names[COMPILERS] = {"eval", "exec", "compile"};
+static PyCFunction g_compiler_original[COMPILERS];
+static int g_compiler_keywords[COMPILERS];
+static int g_compilers_sealed;
+
+static PyObject *
+compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
+{
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    Py_ssize_t at = -1; /* where the source is: the first positional, or `source=` */
+    if (nargs >= 1) {
+        at = 0;
+    }
+    else {
+        for (Py_ssize_t i = 0; i < nkw; i++) {
+            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "source") == 0) {
+                at = nargs + i;
+                break;
+            }
+        }
+    }
+    PyObject *result;
+    if (at >= 0 && PyByteArray_Check(args[at])) {
+        PyObject *stack[16];
+        Py_ssize_t total = nargs + nkw;
+        if (total > 16) {
+            PyErr_Format(PyExc_TypeError, "%s() takes at most 16 arguments", g_compiler_names[which]);
+            return NULL;
+        }
+        PyObject *copy = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(args[at]),
+                                                   PyByteArray_GET_SIZE(args[at]));
+        if (copy == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < total; i++) {
+            stack[i] = args[i];
+        }
+        stack[at] = copy;
+        result = g_compiler_keywords[which]
+                     ? ((_PyCFunctionFastWithKeywords)(void (*)(void))g_compiler_original[which])(
+                           module, stack, nargs, kwnames)
+                     : ((_PyCFunctionFast)(void (*)(void))g_compiler_original[which])(module, stack,
+                                                                                     nargs);
+        Py_DECREF(copy);
+        return result;
+    }
+    if (g_compiler_keywords[which]) {
+        return ((_PyCFunctionFastWithKeywords)(void (*)(void))g_compiler_original[which])(
+            module, args, nargs, kwnames);
+    }
+    return ((_PyCFunctionFast)(void (*)(void))g_compiler_original[which])(module, args, nargs);
+}
+
+static PyObject *
+eval_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return compiler_sealed(COMPILER_EVAL, module, args, nargs, kwnames);
+}
+
+static PyObject *
+exec_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return compiler_sealed(COMPILER_EXEC, module, args, nargs, kwnames);
+}
+
+static PyObject *
+compile_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return compiler_sealed(COMPILER_COMPILE, module, args, nargs, kwnames);
+}
+
+/* (METH_FASTCALL without keywords calls with three arguments; the fourth is then not read:
+ * each entry gets the function of its own convention below.) */
+static PyObject *
+eval_sealed_nokw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return compiler_sealed(COMPILER_EVAL, module, args, nargs, NULL);
+}
+
+static PyObject *
+exec_sealed_nokw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return compiler_sealed(COMPILER_EXEC, module, args, nargs, NULL);
+}
+
+static PyObject *
+compile_sealed_nokw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return compiler_sealed(COMPILER_COMPILE, module, args, nargs, NULL);
+}
+
+static PyObject *
+core_seal_compilers(PyObject *self, PyObject *args)
+{
+    (void)self;
+    static _PyCFunctionFastWithKeywords with_keywords[COMPILERS] = {eval_sealed, exec_sealed,
+                                                                    compile_sealed};
+    static _PyCFunctionFast without_keywords[COMPILERS] = {eval_sealed_nokw, exec_sealed_nokw,
+                                                           compile_sealed_nokw};
+    if (g_compilers_sealed || g_installed) {
+        return PyBool_FromLong(g_compilers_sealed); /* once, and only while installing */
+    }
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != COMPILERS) {
+        PyErr_SetString(PyExc_TypeError, "seal_compilers(eval, exec, compile)");
+        return NULL;
+    }
+    PyMethodDef *defs[COMPILERS];
+    int keywords[COMPILERS];
+    for (int i = 0; i < COMPILERS; i++) {
+        PyObject *function = PyTuple_GET_ITEM(args, i);
+        defs[i] = builtin_def(function, "builtins", g_compiler_names[i], METH_FASTCALL);
+        keywords[i] = 0;
+        if (defs[i] == NULL) {
+            defs[i] = builtin_def(function, "builtins", g_compiler_names[i],
+                                  METH_FASTCALL | METH_KEYWORDS);
+            keywords[i] = 1;
+        }
+        if (defs[i] == NULL) {
+            Py_RETURN_FALSE; /* not the interpreter's own: nothing sealed */
+        }
+    }
+    for (int i = 0; i < COMPILERS; i++) {
+        g_compiler_original[i] = defs[i]->ml_meth;
+        g_compiler_keywords[i] = keywords[i];
+        defs[i]->ml_meth = keywords[i] ? (PyCFunction)(void (*)(void))with_keywords[i]
+                                       : (PyCFunction)(void (*)(void))without_keywords[i];
+    }
+    g_compilers_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_seal_socket_addresses(PyObject *self, PyObject *type)
 {
@@ -8608,6 +8749,10 @@ static PyMethodDef core_methods[] = {
      " raises time.clock_settime (the clock id) first."},
     {"fork_exec_sealed", core_fork_exec_sealed, METH_NOARGS,
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
+    {"seal_compilers", core_seal_compilers, METH_VARARGS,
+     "seal_compilers(eval, exec, compile) -> bool: before install, once: each hands the"
+     " original an immutable copy of a bytearray source (CPython parses a bytearray from its"
+     " live buffer after the compile event)."},
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},

@@ -57,6 +57,7 @@ __all__ = [
     "request_env",
     "resolved_path",
     "seal_clock",
+    "seal_compilers",
     "seal_fork_exec",
     "seal_process_calls",
     "seal_resolvers",
@@ -140,6 +141,7 @@ seal_socket_addresses = _impl.seal_socket_addresses
 seal_process_calls = _impl.seal_process_calls
 seal_resolvers = _impl.seal_resolvers
 seal_clock = _impl.seal_clock
+seal_compilers = _impl.seal_compilers
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -75,6 +75,7 @@ __all__ = [
     "popen_verdict_add",
     "request_env",
     "seal_clock",
+    "seal_compilers",
     "seal_fork_exec",
     "seal_process_calls",
     "seal_resolvers",
@@ -2838,6 +2839,20 @@ def seal_clock(clock_settime: Any, clock_settime_ns: Any) -> bool:
     Example
     -------
     >>> seal_clock(None, None)
+    False
+    """
+    return False
+
+
+def seal_compilers(eval_: Any, exec_: Any, compile_: Any) -> bool:
+    """The native core has ``eval``, ``exec`` and ``compile`` hand CPython an immutable copy of
+    a ``bytearray`` source (CPython parses a bytearray from its live buffer, after the compile
+    event); the Python core cannot change C functions: always ``False`` (a documented limit:
+    another thread can change the buffer between the decision and the parse).
+
+    Example
+    -------
+    >>> seal_compilers(None, None, None)
     False
     """
     return False

@@ -440,6 +440,11 @@ def install_hook(
     core.seal_clock(
         getattr(time_module, "clock_settime", None), getattr(time_module, "clock_settime_ns", None)
     )
+    # eval, exec and compile parse a bytearray from its live buffer after the compile event
+    # (whose argument is a copy): the native core hands them an immutable copy first.
+    import builtins
+
+    core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
     # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
     # function can plant) after or before their event: the native core hands them bytes.
     resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)
