@@ -170,6 +170,40 @@ def test_kind_follows_sandbox_native(kind: str, tmp_path: Path) -> None:
         assert f"cpython-{''.join(map(str, kind_version(kind)))}-" in result["file"]
 
 
+def test_seal_compilers_copies_a_bytearray_source_and_nothing_else(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core asked to seal something that is not the builtins, then the builtins
+    body = """
+    import builtins, inspect
+    before = (eval, exec, compile, inspect.signature(compile), eval.__doc__)
+    not_builtins = core.seal_compilers(len, exec, compile)
+    sealed = core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    again = core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    seen = []
+    source = bytearray(b"(1+2)*3")
+    def later(event, args):
+        if event == "compile" and args and args[0] == b"(1+2)*3":
+            seen.append(args[0])
+            source[:] = b"'abc'*1"
+    sys.addaudithook(later)
+    value = eval(source)
+    same = (eval, exec, compile, inspect.signature(compile), eval.__doc__) == before
+    emit(not_builtins=not_builtins, sealed=sealed, again=again, value=value, seen=len(seen),
+         same=same, keyword=eval(compile(source=bytearray(b"6*7"), filename="<b>", mode="eval")))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only the builtins are sealed, once; a bytearray changed while the compile event is
+    # decided is parsed as it was decided by the native core (the Python core cannot: it
+    # parses the live buffer), and the builtins are the same objects with the same signatures
+    native = kind != "python"
+    assert result["not_builtins"] is False
+    assert result["sealed"] is native and result["again"] is native
+    assert result["seen"] == 1
+    assert result["value"] == (9 if native else "abc")
+    assert result["same"] is True and result["keyword"] == 42
+
+
 def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path) -> None:
     # GIVEN a core handling zz.a (with its caller) and zz.b
     body = """
