@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.runtime.compiler import compile_profile
-from tests.conftest import ATTEMPT, RunChild, profile_doc, profile_from_observations
+from tests.conftest import ATTEMPT, Child, RunChild, profile_doc, profile_from_observations
 
 HANDLER = """
 def calc(expr):
@@ -324,6 +324,12 @@ def attempt(label, source):
 """
 
 
+def _calculate(child: RunChild, core: str, script: str) -> Child:
+    """Run ``script`` after the calculator's enforce prelude (``attempt(label, source)``), with
+    the audit layer alone on ``core``."""
+    return child(_ENFORCE_CALCULATOR + script, env=_hook_only(core))
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_text_the_shape_parse_rejects_never_compiles_unshaped(
     child: RunChild, tmp_path: Path, core: str
@@ -332,9 +338,10 @@ def test_a_text_the_shape_parse_rejects_never_compiles_unshaped(
     # than the interpreter's digit limit (the shape parse rejects the text)
     _arithmetic_site(tmp_path)
     # WHEN it is evaluated, then evaluated again after the limit is lifted (no audit event)
-    enforced = child(
-        _ENFORCE_CALCULATOR
-        + """
+    enforced = _calculate(
+        child,
+        core,
+        """
 source = "__import__('os').getpid() if 1 else " + "9" * 5000
 attempt("limited", source)
 sys.set_int_max_str_digits(0)
@@ -342,7 +349,6 @@ attempt("unlimited", source)
 attempt("plain syntax error", "1 +")
 attempt("arithmetic", "2 ** 10")
 """,
-        env=_hook_only(core),
     )
     # THEN the first raises what the parser raised (nothing kept as allowed), the second is
     # shaped and refused: the call never runs; a plain syntax error stays one
@@ -363,9 +369,10 @@ def test_a_hand_built_tree_with_subclassed_nodes_is_refused(
     _arithmetic_site(tmp_path)
     # WHEN it compiles trees that hide a call in a subclass of Call, or statements in a
     # subclass of list
-    enforced = child(
-        _ENFORCE_CALCULATOR
-        + """
+    enforced = _calculate(
+        child,
+        core,
+        """
 import functools
 handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval", flags=0x400)
 handler.calc("1 + 2")  # (a first shape: the classes are loaded)
@@ -383,7 +390,6 @@ handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mo
 module = found["Module"](body=HiddenList([found["Expr"](value=call)]), type_ignores=[])
 attempt("list subclass", module)
 """,
-        env=_hook_only(core),
     )
     # THEN neither compiles: refused as undecodable, never shaped as the arithmetic they hide
     assert enforced.lines == [
@@ -400,9 +406,10 @@ def test_a_setter_on_a_syntax_class_never_runs_inside_the_shape_parse(
     _arithmetic_site(tmp_path)
     # WHEN the function puts a property of its own on a field the parser sets (on Constant,
     # which the ast module patches and nothing seals; and on Call, sealed by the native core)
-    enforced = child(
-        _ENFORCE_CALCULATOR
-        + """
+    enforced = _calculate(
+        child,
+        core,
+        """
 attempt("first", "1 + 2")
 ran = []
 def setter(node, value):
@@ -426,7 +433,6 @@ except TypeError:
 attempt("with a property on Call", "5 - 1")
 print("setter ran", bool(ran))
 """,
-        env=_hook_only(core),
     )
     # THEN the setter never runs inside the hook: the texts are refused as unshapeable (the
     # native core seals Call, so only the Constant change takes)
@@ -448,9 +454,10 @@ def test_a_syntax_tree_is_a_feature_of_its_own(child: RunChild, tmp_path: Path, 
     # callable: the calculator stays the compile site)
     _arithmetic_site(tmp_path)
     # WHEN it compiles the parser's own tree of arithmetic
-    enforced = child(
-        _ENFORCE_CALCULATOR
-        + """
+    enforced = _calculate(
+        child,
+        core,
+        """
 import functools
 handler.calc.__globals__["eval"] = functools.partial(compile, filename="<x>", mode="eval", flags=0x400)
 tree = handler.calc("1 + 2")
@@ -461,7 +468,6 @@ try:
 except PermissionError as exc:
     print("tree blocked", exc.target.rpartition("#")[2])
 """,
-        env=_hook_only(core),
     )
     # THEN it is refused: a tree can change after the check (another thread), so a site
     # accepts trees only where it learned them (the feature syntax-tree)
@@ -477,9 +483,10 @@ def test_a_base_swapped_on_a_syntax_class_shapes_nothing(
     # WHEN the function gives BinOp (sealed by the native core) or Constant (the ast module
     # patches it: never sealed) a base of its own: a __setattr__ that stores nothing, a
     # __class__ that answers another kind (red team 49)
-    enforced = child(
-        _ENFORCE_CALCULATOR
-        + """
+    enforced = _calculate(
+        child,
+        core,
+        """
 attempt("first", "1 + 2")
 """
         + _FIND_SYNTAX_CLASSES
@@ -495,7 +502,6 @@ for name in ("BinOp", "Constant"):
 attempt("with a base swapped", "0 + __import__('os').getpid()")
 attempt("arithmetic", "3 * 4")
 """,
-        env=_hook_only(core),
     )
     # THEN nothing is shaped with the swapped classes: refused, never run
     binop = "BinOp sealed" if core == "native" else "BinOp changed"
@@ -517,9 +523,10 @@ def test_a_bytearray_changed_after_the_decision_is_not_what_is_parsed(
     # it -- what another thread of the function's can do while the sandbox decides
     _arithmetic_site(tmp_path, {"action": "hook", "target": "<string>:<module>"})
     # WHEN the calculator evaluates that bytearray
-    enforced = child(
-        _ENFORCE_CALCULATOR
-        + """
+    enforced = _calculate(
+        child,
+        core,
+        """
 attempt("first", "1 + 2")
 source = bytearray(b"(1+2)*3")
 def later(event, args):
@@ -528,7 +535,6 @@ def later(event, args):
 sys.addaudithook(later)
 attempt("changed after the decision", source)
 """,
-        env=_hook_only(core),
     )
     # THEN the native core hands CPython a copy of what was decided: the arithmetic runs, the
     # call never does. The Python core cannot (a documented limit): CPython parses the live
