@@ -48,7 +48,6 @@ _bytes = bytes
 _list = list
 _len = len
 _compile_source = compile
-_object_getattribute = object.__getattribute__
 _str_isascii = str.isascii
 _ModuleSpec = type(sys.__spec__)  # importlib's ModuleSpec, as it was at import
 _type_dict = type.__dict__["__dict__"].__get__
@@ -87,7 +86,6 @@ def _plain_class_value(value: object, before: object) -> bool:
 # that open fails at once (a relative "<shape>" could be a FIFO the function made: it blocks).
 _SHAPE_FILE = "/dev/null/<shape>"
 _decode = bytes.decode
-_type_name = type.__dict__["__name__"].__get__
 _dict_get = dict.get
 _dict_items = dict.items
 _mappingproxy_items = type(type.__dict__).items  # (a class dict's own items: no lookup)
@@ -211,12 +209,13 @@ def _class_value_plain(cls: type, name: str, key: object, value: object) -> bool
 
 
 def _read_classes(
-    classes: tuple[tuple[str, type], ...],
+    classes: tuple[tuple[str, type], ...], check: bool = True
 ) -> tuple[str | None, dict[type, dict[str, object]]]:
     """Each class's own attributes, read once (what is checked is what is kept: the two
     unsealed classes can change meanwhile), and the SHA-256 of the classes' names, bases and
     fields; ``None`` for it when a class is not as CPython makes it (a metaclass, a base from
-    elsewhere, a value of anyone's in its dict)."""
+    elsewhere, a value of anyone's in its dict), or when not ``check``ed (install's own read:
+    nothing to compare it with)."""
     spaces: dict[type, dict[str, object]] = {}
     for _, cls in classes:
         if _type(cls) is not type:
@@ -225,6 +224,8 @@ def _read_classes(
         if not all(_type(key) is _str for key, _ in items):
             return None, spaces
         spaces[cls] = dict(items)
+    if not check:
+        return None, spaces
     names = {cls: name for name, cls in classes}
     rows = []
     plain = True
@@ -274,7 +275,7 @@ def load_syntax(trusted: bool = False) -> str:
         return _SYNTAX[0]
     try:
         classes = _syntax_classes()
-        layout, spaces = _read_classes(classes)
+        layout, spaces = _read_classes(classes, check=not trusted)
         if not trusted and (layout is None or layout != SYNTAX_LAYOUTS.get(_VERSION)):
             _SYNTAX.append("code shaped with parser classes changed before the sandbox read them")
             return _SYNTAX[0]
