@@ -67,6 +67,7 @@ __all__ = [
     "seal_types",
     "sqlite_authorizer",
     "syntax_classes",
+    "unmarshal_file",
 ]
 
 KIND: str
@@ -96,6 +97,7 @@ else:
 
 install = _impl.install
 content_digest = _impl.content_digest
+unmarshal_file = _impl.unmarshal_file
 resolved_path = _impl.resolved_path
 mode = _impl.mode
 phase = _impl.phase

@@ -131,6 +131,8 @@ _CLOCK_BOOTTIME = getattr(__import__("time"), "CLOCK_BOOTTIME", 7)
 _MAP_SHARED = __import__("mmap").MAP_SHARED
 _lstat = __import__("os").lstat
 _fstat = __import__("os").fstat
+_pread = __import__("os").pread
+_marshal_loads = __import__("marshal").loads
 _readlink = __import__("os").readlink
 _inet_pton = __import__("_socket").inet_pton
 _SOCKET_TYPE = __import__("_socket").socket
@@ -2985,6 +2987,38 @@ def content_digest(data: bytes) -> str:
         raise TypeError("content_digest: data must be bytes")
     digest: str = _sha256(data).hexdigest()
     return digest
+
+
+def unmarshal_file(fd: int, offset: int) -> object:
+    """``marshal.loads`` of the bytes of the regular file open at ``fd``, from ``offset`` to its
+    end (the native core maps the file instead of copying it: see docs/NATIVE.md).
+
+    Example
+    -------
+    >>> import marshal, tempfile
+    >>> with tempfile.TemporaryFile() as f:
+    ...     _ = f.write(b"head" + marshal.dumps((1, "two"))); _ = f.flush()
+    ...     unmarshal_file(f.fileno(), 4)
+    (1, 'two')
+    """
+    if type(fd) is not int or type(offset) is not int:
+        raise TypeError("unmarshal_file(fd: int, offset: int)")
+    if fd < 0 or fd > _INT_MAX:
+        raise ValueError("unmarshal_file: not a file descriptor")
+    size = _fstat(fd)
+    if not _S_ISREG(size.st_mode):
+        raise ValueError("unmarshal_file: not a regular file")
+    end = size.st_size
+    if offset < 0 or end <= offset:
+        raise EOFError("unmarshal_file: no data at that offset")
+    chunks = []
+    while offset < end:
+        chunk = _pread(fd, end - offset, offset)
+        if not chunk:
+            break  # (the file shrank: marshal says what is missing)
+        chunks.append(chunk)
+        offset += len(chunk)
+    return _marshal_loads(b"".join(chunks))
 
 
 _create_builtin = __import__("_imp").create_builtin  # (the import system's own: always loaded)

@@ -2070,6 +2070,64 @@ def test_content_digest_is_sha256(kind: str, tmp_path: Path) -> None:
     assert result["refused"] == ["str", "bytearray", "memoryview"]
 
 
+def test_unmarshal_file_loads_from_an_offset_to_the_end(kind: str, tmp_path: Path) -> None:
+    # GIVEN files holding a header, then a marshalled value: code objects and a large tuple
+    # (over many pages), a value cut short, and things that are not regular files
+    body = """
+    import marshal
+    code = compile("def f(x):\\n    return x * 2\\n", "<m>", "exec")
+    value = (code, tuple(str(i) * 7 for i in range(60000)), b"x" * 70000, {"k": 1.5})
+    data = marshal.dumps(value)
+    with open("bundle", "wb") as f:
+        f.write(b"HEADER16HEADER16" + data)
+    with open("short", "wb") as f:
+        f.write(b"HEADER16HEADER16" + data[: len(data) // 2])
+    out = {}
+    with open("bundle", "rb") as f:
+        loaded = core.unmarshal_file(f.fileno(), 16)
+        out["same"] = loaded[1:] == value[1:] and loaded[0] == value[0]
+        namespace = {}
+        exec(loaded[0], namespace)
+        out["runs"] = namespace["f"](21)
+        out["position"] = f.tell()
+    def error(*args):
+        try:
+            core.unmarshal_file(*args)
+        except Exception as exc:
+            return type(exc).__name__
+        return "no error"
+    with open("bundle", "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        out["at_end"] = error(f.fileno(), size)
+        out["negative"] = error(f.fileno(), -1)
+        out["huge"] = error(f.fileno(), 2**70)
+        out["bool"] = error(f.fileno(), True)
+        out["text"] = error(str(f.fileno()), 16)
+        out["arity"] = error(f.fileno())
+        out["garbage"] = error(f.fileno(), 1)
+    with open("short", "rb") as f:
+        out["short"] = error(f.fileno(), 16)
+    r, w = os.pipe()
+    out["pipe"] = error(r, 0)
+    os.close(r); os.close(w)
+    out["closed"] = error(r, 0)
+    out["not_fd"] = error(-1, 0)
+    emit(**out)
+    """
+    # WHEN the core loads each
+    result = run_core(kind, body, tmp_path)
+    # THEN the value from the offset comes back whole (its code runs), the file's own
+    # position untouched
+    assert result["same"] is True and result["runs"] == 42 and result["position"] == 0
+    # AND no data, cut-short or damaged data raise marshal's errors, nothing else is taken
+    assert result["at_end"] == "EOFError" and result["negative"] == "EOFError"
+    assert result["huge"] == "EOFError" and result["short"] == "EOFError"
+    assert result["garbage"] in ("ValueError", "EOFError")
+    assert result["bool"] == result["text"] == result["arity"] == "TypeError"
+    assert result["pipe"] == "ValueError" and result["not_fd"] == "ValueError"
+    assert result["closed"] == "OSError"
+
+
 def test_a_stale_native_core_falls_back_to_the_python_core(child: RunChild) -> None:
     # GIVEN a native core object built from an older source (it lacks a function the
     # runtime binds): modelled by a module holding all but one of the core's names

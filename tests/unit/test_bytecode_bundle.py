@@ -7,6 +7,8 @@ of the runtime package in a temporary folder (so the real package's cache is nev
 from __future__ import annotations
 
 import ast
+import io
+import marshal
 import os
 import shutil
 import sys
@@ -53,6 +55,38 @@ def test_a_bundle_gives_each_modules_code_and_its_nested_codes_by_identity(packa
         assert len(walked) == len(module_codes)
         assert all(a is b for a, b in zip(walked, module_codes, strict=True)), name
         assert all(code.co_filename == source for code in module_codes), name
+
+
+@pytest.mark.parametrize("native", ["on", "off"])
+def test_both_cores_read_the_same_bundle(
+    package: Path, native: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a bundle, read once by marshal from the file's bytes
+    sources = sources_of(package)
+    path = bundle_path(str(package))
+    build(path, sources)
+    data = Path(path).read_bytes()
+    end = private_modules._HEADER + int.from_bytes(data[8:12], "little")
+    expected = marshal.loads(data[end:])
+    # WHEN install's reader reads it with the native core (its mapping of the file) or with the
+    # Python core (SANDBOX_NATIVE=off: the file's bytes)
+    monkeypatch.setenv("SANDBOX_NATIVE", native)
+    if native == "on" and private_modules._native_unmarshal_file() is None:
+        pytest.skip("_core extension not built here")
+    assert (private_modules._native_unmarshal_file() is None) is (native == "off")
+    codes = read(path, sources)
+    # THEN each module's codes are the ones marshal gives
+    assert codes is not None
+    assert [c[0] for c in expected] == [codes[name][0] for name, _ in sources]
+
+
+def test_a_handle_without_a_descriptor_is_read() -> None:
+    # GIVEN what an io.open_code hook may return: a file object with no descriptor
+    head = b"0123456789abcdef"
+    handle = io.BytesIO(head + marshal.dumps(("codes", 1)))
+    handle.read(len(head))
+    # WHEN the rest is read / THEN it is unmarshalled from the handle's bytes
+    assert private_modules._read_rest(handle, len(head)) == ("codes", 1)
 
 
 def test_the_bundle_compiles_docstrings_out_and_keeps_line_numbers(package: Path) -> None:
