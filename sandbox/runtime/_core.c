@@ -6027,17 +6027,24 @@ core_content_digest(PyObject *self, PyObject *data)
 }
 
 /* unmarshal_file(fd, offset): the object marshalled in the regular file open at `fd`, from byte
- * `offset` to the file's end (marshal.loads of those bytes). Install reads the hook modules'
- * bytecode bundle (~450 KB) with it at every cold start: read(2) into a bytes object would
+ * `offset` to the file's end (marshal.loads of those bytes), before install only: it raises no
+ * audit event, and marshal.loads' event is the code category's unmarshal decision (code made
+ * from data), which this must not get round. Install reads the hook modules' bytecode bundle
+ * (~450 KB) with it at every cold start, before the hook exists: read(2) into a bytes object would
  * first copy the file into ~110 pages of fresh anonymous memory, each a page fault (3-5 us on
  * a Firecracker VM, ~0.4 ms in all), to be freed right after; a private read-only mapping of
  * the file, populated at once, hands marshal the page cache's own pages. The file must not
  * shrink while it is read (a page past the new end would fault with SIGBUS): the bundle is
  * replaced by renaming a new file over it, never rewritten in place. */
+static int kernel_before_install(const char *name); /* (below, with the kernel calls) */
+
 static PyObject *
 core_unmarshal_file(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
+    if (!kernel_before_install("unmarshal_file")) {
+        return NULL;
+    }
     if (nargs != 2 || !PyLong_CheckExact(args[0]) || !PyLong_CheckExact(args[1])) {
         PyErr_SetString(PyExc_TypeError, "unmarshal_file(fd: int, offset: int)");
         return NULL;
@@ -8829,7 +8836,8 @@ static PyMethodDef core_methods[] = {
      "content_digest(data): SHA-256 of bytes, as 64 lowercase hex digits"},
     {"unmarshal_file", (PyCFunction)(void (*)(void))core_unmarshal_file, METH_FASTCALL,
      "unmarshal_file(fd: int, offset: int) -> object: marshal.loads of the regular file's bytes"
-     " from offset to its end, read through a private mapping of the file (no copy)."},
+     " from offset to its end, read through a private mapping of the file (no copy); before"
+     " install only (PermissionError after)."},
     {"resolved_path", core_resolved_path, METH_O,
      "resolved_path(path): path with its links resolved, or None when a name on it is missing"},
     {"file_identity", core_file_identity, METH_O,

@@ -2991,7 +2991,8 @@ def content_digest(data: bytes) -> str:
 
 def unmarshal_file(fd: int, offset: int) -> object:
     """``marshal.loads`` of the bytes of the regular file open at ``fd``, from ``offset`` to its
-    end (the native core maps the file instead of copying it: see docs/NATIVE.md).
+    end (the native core maps the file instead of copying it: see docs/NATIVE.md); before
+    install only (``PermissionError`` after, as the native core).
 
     Example
     -------
@@ -3001,6 +3002,9 @@ def unmarshal_file(fd: int, offset: int) -> object:
     ...     unmarshal_file(f.fileno(), 4)
     (1, 'two')
     """
+    if _api:
+        # (as the native core: marshal.loads' event is a decision, which this must not skip)
+        raise PermissionError("unmarshal_file: only before install")
     if type(fd) is not int or type(offset) is not int:
         raise TypeError("unmarshal_file(fd: int, offset: int)")
     if fd < 0 or fd > _INT_MAX:

@@ -2070,7 +2070,7 @@ def test_content_digest_is_sha256(kind: str, tmp_path: Path) -> None:
     assert result["refused"] == ["str", "bytearray", "memoryview"]
 
 
-def test_unmarshal_file_loads_from_an_offset_to_the_end(kind: str, tmp_path: Path) -> None:
+def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(kind: str, tmp_path: Path) -> None:
     # GIVEN files holding a header, then a marshalled value: code objects and a large tuple
     # (over many pages), a value cut short, and things that are not regular files
     body = """
@@ -2112,6 +2112,11 @@ def test_unmarshal_file_loads_from_an_offset_to_the_end(kind: str, tmp_path: Pat
     os.close(r); os.close(w)
     out["closed"] = error(r, 0)
     out["not_fd"] = error(-1, 0)
+    # once the hook is in place: an unmarshal with no audit event would skip the code
+    # category's decision on marshal.loads
+    core.install(frozenset({"zz.a"}), lambda event, args, caller: None, frozenset(), "enforce")
+    with open("bundle", "rb") as f:
+        out["after_install"] = error(f.fileno(), 16)
     emit(**out)
     """
     # WHEN the core loads each
@@ -2126,6 +2131,8 @@ def test_unmarshal_file_loads_from_an_offset_to_the_end(kind: str, tmp_path: Pat
     assert result["bool"] == result["text"] == result["arity"] == "TypeError"
     assert result["pipe"] == "ValueError" and result["not_fd"] == "ValueError"
     assert result["closed"] == "OSError"
+    # AND once the hook is installed it is refused (a way round marshal.loads' audit event)
+    assert result["after_install"] == "PermissionError"
 
 
 def test_a_stale_native_core_falls_back_to_the_python_core(child: RunChild) -> None:
