@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fixtures, report, sinks
+from bench import fixtures, machine_speed, report, sinks
 from bench.run import (
     CHECK,
     FULL,
@@ -77,6 +77,7 @@ def run_session(
             "(python3 -m venv bench/.venv-ddtrace && bench/.venv-ddtrace/bin/pip install "
             "ddtrace boto3 psutil)"
         )
+    speed_at_start = machine_speed.measure()
     try:
         _say(f"working folder {session.work}")
         session.probe_core()
@@ -140,6 +141,7 @@ def run_session(
     results["budgets"] = report.budgets(results)
     results["checks"] = [v.__dict__ for v in check(check_pairs(results))]
     results["meta"] = machine()
+    results["meta"]["speed"] = {"start": speed_at_start, "end": machine_speed.measure()}
     results["plan"] = plan_dict(plan)
     results["notes"] = notes
     results["duration_s"] = round(time.perf_counter() - started, 1)

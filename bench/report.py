@@ -631,6 +631,33 @@ def terminal(results: dict[str, Any]) -> str:
     return "\n\n".join(chunks)
 
 
+def speed_line(speed: Any) -> str:
+    """What the machine's kernel costs in this run (:mod:`bench.machine_speed`), at its start
+    and at its end; empty when not measured.
+
+    Example
+    -------
+    >>> one = {"page_touch_us": 3.5, "lstat_us": 2.8, "lstat_missing_us": 2.1, "getppid_us": 0.3}
+    >>> speed_line({"start": one, "end": one})[:60]
+    'This machine in this run (at its start / end): a first touch'
+    """
+    if not isinstance(speed, dict) or not speed.get("start") or not speed.get("end"):
+        return ""
+    start, end = speed["start"], speed["end"]
+
+    def pair(key: str) -> str:
+        return f"{start.get(key, '?')} / {end.get(key, '?')} µs"
+
+    return (
+        "This machine in this run (at its start / end): a first touch of a fresh page "
+        f"{pair('page_touch_us')}, an `lstat` {pair('lstat_us')} ({pair('lstat_missing_us')} "
+        f"for a missing name), `getppid` {pair('getppid_us')}. Page faults and path lookups "
+        "are what a cold start and the file decisions pay beyond their instructions "
+        "(`bench/machine_speed.py`): absolute times, the init budget's among them, move with "
+        "them from one machine or session to the next."
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The markdown report (for docs/BENCHMARKS.md): date, machine, every table with its legend."""
     meta = results.get("meta", {})
@@ -641,6 +668,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results.get('plan', {}).get('repeats', '?')} interleaved runs, each in a fresh process.",
         "",
     ]
+    speed = speed_line(meta.get("speed"))
+    if speed:
+        lines += [speed, ""]
     for table in tables(results):
         lines.append(f"**{table.title}**")
         lines.append("")
