@@ -1841,6 +1841,24 @@ names_answered(const char *event, PyObject *args, int phase)
 /* Process state                                                                         */
 
 static int g_installed;
+
+/* The calls that change the process or the core -- the kernel filters, the seals, install,
+ * the bundle's unmarshal -- are for install alone, before the function's code runs. This copy's
+ * own statics say whether it is installed; they cannot say whether ANOTHER sandbox core is:
+ * the Python core, or a second copy of this extension loaded from another file (its own
+ * statics, all zero: red team 51). So a copy that is not installed announces every such call
+ * with the audit event "sandbox.core" (the call's name) before it acts: no hook exists yet
+ * while installing, and an installed hook of either core refuses the event outright. */
+#define CORE_CALL_EVENT "sandbox.core"
+static int
+announce_core_call(const char *name)
+{
+    if (g_installed) {
+        return 1; /* this copy holds the process: its own guards decide (seal_types, once) */
+    }
+    return PySys_Audit(CORE_CALL_EVENT, "s", name) == 0;
+}
+
 static int g_invoke;              /* phase: 0 init, 1 invoke (one way) */
 /* The phase as the whole process tree after fork sees it: an anonymous shared page, so a
  * child forked during init (a multiprocessing worker) moves to invoke with its parent.
@@ -2625,17 +2643,17 @@ import_name_known(const char *units, size_t len)
  * first steps for an exact str name are the decision-cache lookup of this very key
  * ("modules" SEP "import" SEP phase SEP name, built the same way), then the ceiling and the
  * rules, which a verdict answered for every name below its prefix. Names of another kind,
- * empty, too long or starting with the undecodable marker, and from invoke on a C extension's
- * event (it carries the file), go to the callback. */
+ * empty, too long or starting with the undecodable marker, and a C extension's event (it
+ * carries the file), go to the callback. */
 static int
 import_cached(PyObject *args)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
         return 0;
     }
-    if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None && invoke_now()) {
-        /* a C extension's file: from invoke on, the callback decides what loads it (at init
-         * the decision is the name's alone: modules._import reads the file only in invoke) */
+    if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None) {
+        /* a C extension's file: the callback decides what loads it, in every phase (the
+         * module's own file in a folder install trusts, else native code: modules._import) */
         return 0;
     }
     size_t len;
@@ -4279,6 +4297,13 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed) {
         return 0;
     }
+    if (event[0] == 's' && event[1] == 'a' && strcmp(event, CORE_CALL_EVENT) == 0) {
+        /* another core's install-time call (announce_core_call): refused in every mode */
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: the sandbox's core is installed: no other core may "
+                        "change the process");
+        return -1;
+    }
     if (!name_set_has(&g_names, event) &&
         (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
         return 0; /* (inside_only: refused to foreign code inside the callback, else ignored) */
@@ -4466,6 +4491,9 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     if (g_installed) {
         Py_RETURN_FALSE;
+    }
+    if (!announce_core_call("install")) {
+        return NULL;
     }
     if (!PyCallable_Check(callback)) {
         PyErr_SetString(PyExc_TypeError, "install: callback must be callable");
@@ -5617,6 +5645,9 @@ core_seal_types(PyObject *self, PyObject *types)
     if (g_types_sealed) {
         Py_RETURN_FALSE; /* (once: the install sealed what is the sandbox's) */
     }
+    if (!announce_core_call("seal_types")) {
+        return NULL;
+    }
     if (!PyTuple_CheckExact(types)) {
         PyErr_SetString(PyExc_TypeError, "seal_types: a tuple of classes is needed");
         return NULL;
@@ -5785,6 +5816,9 @@ core_hide_copies(PyObject *self, PyObject *pairs)
     (void)self;
     if (g_copies_hidden || g_installed) {
         return PyBool_FromLong(0); /* once, and only while installing */
+    }
+    if (!announce_core_call("hide_copies")) {
+        return NULL;
     }
     if (!PyTuple_CheckExact(pairs)) {
         PyErr_SetString(PyExc_TypeError, "hide_copies: a tuple of (original, copy) is needed");
@@ -6027,9 +6061,9 @@ core_content_digest(PyObject *self, PyObject *data)
 }
 
 /* unmarshal_file(fd, offset): the object marshalled in the regular file open at `fd`, from byte
- * `offset` to the file's end (marshal.loads of those bytes), before install only: it raises no
- * audit event, and marshal.loads' event is the code category's unmarshal decision (code made
- * from data), which this must not get round. Install reads the hook modules' bytecode bundle
+ * `offset` to the file's end (marshal.loads of those bytes: CPython's reader raises the same
+ * marshal.loads event, the code category's unmarshal decision), before install only, as every
+ * install-time call (announce_core_call: no other copy once a core is installed). Install reads the hook modules' bytecode bundle
  * (~450 KB) with it at every cold start, before the hook exists: read(2) into a bytes object would
  * first copy the file into ~110 pages of fresh anonymous memory, each a page fault (3-5 us on
  * a Firecracker VM, ~0.4 ms in all), to be freed right after; a private read-only mapping of
@@ -6447,6 +6481,9 @@ core_seal_fork_exec(PyObject *self, PyObject *function)
         /* once, and only while installing (before the function's code runs) */
         return PyBool_FromLong(g_fork_exec_sealed);
     }
+    if (!announce_core_call("seal_fork_exec")) {
+        return NULL;
+    }
     if (!PyCFunction_CheckExact(function)) {
         PyErr_SetString(PyExc_TypeError, "seal_fork_exec: a builtin function is needed");
         return NULL;
@@ -6769,6 +6806,9 @@ core_seal_spawn_env(PyObject *self, PyObject *args)
                                                 execve_sealed};
     if (g_env_sealed || g_installed) {
         return PyBool_FromLong(g_env_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_spawn_env")) {
+        return NULL;
     }
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 4) {
         PyErr_SetString(PyExc_TypeError,
@@ -7247,6 +7287,9 @@ core_seal_resolvers(PyObject *self, PyObject *args)
     if (g_resolvers_sealed || g_installed) {
         return PyBool_FromLong(g_resolvers_sealed); /* once, and only while installing */
     }
+    if (!announce_core_call("seal_resolvers")) {
+        return NULL;
+    }
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != RESOLVERS) {
         PyErr_SetString(PyExc_TypeError, "seal_resolvers(getaddrinfo, gethostbyname,"
                                          " gethostbyname_ex, gethostbyaddr)");
@@ -7303,6 +7346,9 @@ core_seal_clock(PyObject *self, PyObject *args)
     static const PyCFunction sealed[2] = {clock_settime_sealed, clock_settime_ns_sealed};
     if (g_clock_sealed || g_installed) {
         return PyBool_FromLong(g_clock_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_clock")) {
+        return NULL;
     }
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2) {
         PyErr_SetString(PyExc_TypeError, "seal_clock(clock_settime, clock_settime_ns)");
@@ -7441,6 +7487,9 @@ core_seal_compilers(PyObject *self, PyObject *args)
     if (g_compilers_sealed || g_installed) {
         return PyBool_FromLong(g_compilers_sealed); /* once, and only while installing */
     }
+    if (!announce_core_call("seal_compilers")) {
+        return NULL;
+    }
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != COMPILERS) {
         PyErr_SetString(PyExc_TypeError, "seal_compilers(eval, exec, compile)");
         return NULL;
@@ -7481,6 +7530,9 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
                                             METH_VARARGS, METH_VARARGS, METH_VARARGS};
     if (g_sock_sealed || g_installed) {
         return PyBool_FromLong(g_sock_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_socket_addresses")) {
+        return NULL;
     }
     if (!PyType_Check(type) || strcmp(((PyTypeObject *)type)->tp_name, "_socket.socket") != 0) {
         PyErr_SetString(PyExc_TypeError, "seal_socket_addresses: _socket.socket is needed");
@@ -7767,6 +7819,9 @@ core_seal_process_calls(PyObject *self, PyObject *args)
     if (g_process_calls_sealed || g_installed) {
         return PyBool_FromLong(g_process_calls_sealed); /* once, and only while installing */
     }
+    if (!announce_core_call("seal_process_calls")) {
+        return NULL;
+    }
     int chroot_keywords = 0, pidfd_keywords = 0;
     PyMethodDef *chroot_def = fastcall_def(chroot, "posix", "chroot", &chroot_keywords);
     PyMethodDef *pidfd_def = fastcall_def(pidfd, "_signal", "pidfd_send_signal", &pidfd_keywords);
@@ -7932,7 +7987,7 @@ kernel_before_install(const char *name)
         PyErr_Format(PyExc_PermissionError, "%s: only before install", name);
         return 0;
     }
-    return 1;
+    return announce_core_call(name);
 }
 
 /* An exact int in [low, high] into *out; TypeError or OverflowError otherwise. */
@@ -8670,6 +8725,9 @@ core_seal_sqlite(PyObject *self, PyObject *args)
     PyObject *authorizer, *trampoline;
     if (g_sqlite_sealed || g_installed) {
         return PyBool_FromLong(g_sqlite_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_sqlite")) {
+        return NULL;
     }
     if (!PyArg_ParseTuple(args, "OO:seal_sqlite", &authorizer, &trampoline)) {
         return NULL;

@@ -150,6 +150,9 @@ _IP_FAMILIES = (__import__("_socket").AF_INET, __import__("_socket").AF_INET6)
 _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
 _INT_MAX = 2**31 - 1
+# The audit event by which a copy of the native core that is not installed announces each of
+# its install-time calls (the native core's announce_core_call): refused once a core is.
+CORE_CALL_EVENT = "sandbox.core"
 _S_ISDIR = __import__("stat").S_ISDIR
 _S_ISLNK = __import__("stat").S_ISLNK
 _FS_ENCODING = sys.getfilesystemencoding()
@@ -1168,7 +1171,9 @@ def install(
         raise TypeError("install: callback must be callable")
     if not isinstance(mode, str):
         raise TypeError("install: mode must be str")
-    _names = frozenset(_strs(names, "install: names"))
+    # (and the native core's install-time calls, announced by any copy of it that is not the
+    # installed core: refused outright, see _hook)
+    _names = frozenset(_strs(names, "install: names")) | {CORE_CALL_EVENT}
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
     _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
     _refused_inside = frozenset(_strs(refused_inside, "install: refused_inside"))
@@ -1301,6 +1306,14 @@ def install(
     def _hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
             return  # (inside_only: refused to foreign code inside the callback, else ignored)
+        if event == CORE_CALL_EVENT:
+            # A native core's install-time call (a seal, a kernel filter, install): the
+            # extension cannot tell this core is installed, so it asks; no other core may
+            # change the process once this one holds it (red team 51). Every mode.
+            raise PermissionError(
+                "lambda-sandbox: the sandbox's core is installed: no other core may change "
+                "the process"
+            )
         if (
             event == "open"
             and _OWN_LOOKUP
@@ -1422,8 +1435,8 @@ def install(
             and (_cache or _modv)
             and type(args) is tuple
             and args
-            # (a C extension's file: from invoke on, the callback decides what loads it)
-            and (len(args) < 2 or args[1] is None or _phase_now() == "init")
+            # (a C extension's file: the callback decides what loads it, in every phase)
+            and (len(args) < 2 or args[1] is None)
             and _import_known(args[0])
         ):
             return  # the native core's import_cached: a decision-cache hit or a module verdict
@@ -3003,7 +3016,7 @@ def unmarshal_file(fd: int, offset: int) -> object:
     (1, 'two')
     """
     if _api:
-        # (as the native core: marshal.loads' event is a decision, which this must not skip)
+        # (as the native core: an install-time call)
         raise PermissionError("unmarshal_file: only before install")
     if type(fd) is not int or type(offset) is not int:
         raise TypeError("unmarshal_file(fd: int, offset: int)")

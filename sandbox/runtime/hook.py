@@ -393,6 +393,7 @@ def install_hook(
     frozen_code.MODULE_ROOTS = _module_roots(roots)
     frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)
     frozen_code.IMPORT_ROOTS = _import_roots(frozen_code.MODULE_ROOTS)
+    frozen_code.INSTALL_IMPORT_ROOTS = frozen_code.IMPORT_ROOTS
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     stdlib_dirs = roots.dirs.get("stdlib", ())
     frozen_code.ANNOTATION_COMPILE_SITES = frozenset(

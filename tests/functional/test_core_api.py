@@ -1226,9 +1226,9 @@ def test_an_import_the_decision_cache_allowed_is_answered_by_the_core(
     # THEN a cached name's import events are answered without the callback, in its phase only
     assert (result["first"], result["again"]) == (1, 0)
     assert (result["new_phase"], result["new_phase_again"]) == (1, 0)
-    # AND a C extension's event (it names the file being loaded) is answered by its name at
-    # init (the file is not decided then), and reaches the callback from invoke on
-    assert (result["extension"], result["extension_invoke"]) == (0, 1)
+    # AND a C extension's event (it names the file being loaded) always reaches the callback,
+    # init included: the file is decided in every phase (red team 51)
+    assert (result["extension"], result["extension_invoke"]) == (1, 1)
     # AND other names, and names of any other type, always reach the callback
     assert (result["other"], result["subclass"], result["not_str"]) == (1, 1, 1)
     assert result["wide"] == 1
@@ -2070,7 +2070,9 @@ def test_content_digest_is_sha256(kind: str, tmp_path: Path) -> None:
     assert result["refused"] == ["str", "bytearray", "memoryview"]
 
 
-def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(kind: str, tmp_path: Path) -> None:
+def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(
+    kind: str, tmp_path: Path
+) -> None:
     # GIVEN files holding a header, then a marshalled value: code objects and a large tuple
     # (over many pages), a value cut short, and things that are not regular files
     body = """
@@ -2112,8 +2114,7 @@ def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(kind
     os.close(r); os.close(w)
     out["closed"] = error(r, 0)
     out["not_fd"] = error(-1, 0)
-    # once the hook is in place: an unmarshal with no audit event would skip the code
-    # category's decision on marshal.loads
+    # once the hook is in place: an install-time call, refused like the seals and the kernel's
     core.install(frozenset({"zz.a"}), lambda event, args, caller: None, frozenset(), "enforce")
     with open("bundle", "rb") as f:
         out["after_install"] = error(f.fileno(), 16)
@@ -2131,8 +2132,67 @@ def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(kind
     assert result["bool"] == result["text"] == result["arity"] == "TypeError"
     assert result["pipe"] == "ValueError" and result["not_fd"] == "ValueError"
     assert result["closed"] == "OSError"
-    # AND once the hook is installed it is refused (a way round marshal.loads' audit event)
+    # AND once the hook is installed it is refused (an install-time call)
     assert result["after_install"] == "PermissionError"
+
+
+def test_no_other_copy_of_the_native_core_changes_the_process_once_a_core_is_installed(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN the native extension loaded a second time from another file (a copy: its own
+    # statics, so its own "installed" is false), beside the installed core of each kind
+    body = """
+    import glob, importlib.machinery, importlib.util, shutil
+    package_dir = os.path.dirname(core.__file__)
+    objects = [
+        path
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES  # (this interpreter's own object)
+        for path in glob.glob(os.path.join(package_dir, "_core" + suffix))
+    ]
+    if not objects:
+        emit(skip="no native extension beside the package")
+        sys.exit(0)
+    shutil.copy(objects[0], "copy.so")
+    name = core.__name__.rpartition(".")[0] + "._core"
+    real = sys.modules.get(name)  # (the installed native core's module; None for the Python core)
+    loader = importlib.machinery.ExtensionFileLoader(name, os.path.abspath("copy.so"))
+    copy = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    out = {"separate": copy is not real, "before": copy.installed()}
+    # before any core is installed the copy's install-time calls run (nothing refuses them)
+    out["seal_before"] = copy.seal_clock(lambda: 0, lambda: 0) in (True, False)
+    core.install(frozenset({"zz.a"}), lambda event, args, caller: None, frozenset(), "enforce")
+    def refused(call):
+        try:
+            call()
+        except PermissionError as exc:
+            return "refused" if "no other core" in str(exc) else "other: " + str(exc)
+        except Exception as exc:
+            return type(exc).__name__
+        return "ran"
+    with open("copy.so", "rb") as f:
+        fd = f.fileno()
+        out["after"] = {
+            "kernel_no_new_privs": refused(copy.kernel_no_new_privs),
+            "kernel_seccomp": refused(lambda: copy.kernel_seccomp(b"\\x06" + bytes(7))),
+            "seal_types": refused(lambda: copy.seal_types(())),
+            "hide_copies": refused(lambda: copy.hide_copies(())),
+            "seal_compilers": refused(lambda: copy.seal_compilers(eval, exec, compile)),
+            "unmarshal_file": refused(lambda: copy.unmarshal_file(fd, 0)),
+            "install": refused(
+                lambda: copy.install(frozenset({"zz.b"}), print, frozenset(), "enforce")
+            ),
+        }
+    emit(**out)
+    """
+    # WHEN, with a core installed, the copy is asked to change the process
+    result = run_core(kind, body, tmp_path)
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    # THEN it is a separate copy that believes itself not installed...
+    assert result["separate"] is True and result["before"] is False and result["seal_before"]
+    # AND every call that would change the process -- a kernel filter, a seal, a second hook,
+    # an unaudited unmarshal -- is refused by the installed core, whichever kind it is
+    assert set(result["after"].values()) == {"refused"}, result["after"]
 
 
 def test_a_stale_native_core_falls_back_to_the_python_core(child: RunChild) -> None:
@@ -2594,9 +2654,9 @@ def test_a_module_verdict_answers_the_names_below_its_prefix_only(
     assert (result["first"], result["pkg_again"], result["a_b_itself"]) == (1, 1, 1)
     assert (result["sibling"], result["a_other"], result["wide"]) == (1, 1, 1)
     assert (result["subclass"], result["not_str"]) == (1, 1)
-    # AND a C extension's event (it names the file being loaded) is answered by its name at
-    # init, and reaches the callback from invoke on (where the file is decided too)
-    assert result["extension"] == 0
+    # AND a C extension's event (it names the file being loaded) reaches the callback in every
+    # phase (the file is decided at init too)
+    assert result["extension"] == 1
     assert (result["first_invoke"], result["below_invoke"]) == (1, 0)
     assert result["extension_invoke"] == 1
     assert result["known"] == [True, True, False, False, False, False, False, False]
@@ -2679,7 +2739,7 @@ def test_package_verdicts_answer_a_top_level_name_and_every_name_below_it(
     assert result["known_before"] is False
     # AND each kept name, and every name below it, is answered by the core in its phase
     assert (result["again"], result["other"], result["below"], result["deep"]) == (0, 0, 0, 0)
-    assert result["extension_init"] == 0
+    assert result["extension_init"] == 1  # (a C extension's event: its file is decided)
     assert result["known"] == [True, True, False, False]
     # AND other names, names not kept, and a str subclass reach the callback
     assert (result["first"], result["shorter"], result["longer"]) == (1, 1, 1)
@@ -2687,8 +2747,8 @@ def test_package_verdicts_answer_a_top_level_name_and_every_name_below_it(
     assert result["subclass"] == 1
     # AND only the sandbox's own code inside the callback adds them
     assert result["foreign"] == "PermissionError" and result["evil"] == 1
-    # AND they hold in their phase only (a C extension's event reaches the callback in
-    # invoke), and go with the decision cache
+    # AND they hold in their phase only (a C extension's event reaches the callback), and go
+    # with the decision cache
     assert (result["new_phase"], result["first_invoke"], result["other_invoke"]) == (1, 1, 0)
     assert result["extension_invoke"] == 1
     assert result["after_clear"] == 1

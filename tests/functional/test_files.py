@@ -986,8 +986,10 @@ attempt("read", lambda: os.read(os.open("z", os.O_RDONLY, dir_fd=fds[-1]), 100))
     assert result.lines == ["read blocked"], result.stderr
 
 
-def test_a_c_extension_loaded_from_a_file_the_function_wrote_is_native_code(
-    child: RunChild, tmp_path: Path
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("phase", ["init", "invoke"])
+def test_a_c_extension_from_anywhere_but_its_own_place_is_native_code(
+    child: RunChild, tmp_path: Path, phase: str, core: str
 ) -> None:
     # GIVEN a standard-library extension module's shared object copied under out/ (the
     # function may write there; its name is an allowed {stdlib} module name)
@@ -1018,17 +1020,34 @@ def test_a_c_extension_loaded_from_a_file_the_function_wrote_is_native_code(
     shutil.copy(shared, tmp_path / "out" / "blob")
     body = """
 import importlib.machinery, importlib.util
-def load(path):
-    loader = importlib.machinery.ExtensionFileLoader(NAME, path)
-    spec = importlib.util.spec_from_file_location(NAME, path, loader=loader)
+def load(module, path):
+    loader = importlib.machinery.ExtensionFileLoader(module, path)
+    spec = importlib.util.spec_from_file_location(module, path, loader=loader)
     importlib.util.module_from_spec(spec)
-attempt("from out", lambda: load(task + "/out/blob"))
-attempt("its own file", lambda: load(SHARED))
+def decided(tag, fn):
+    try:
+        fn()
+        print(tag, "done")
+    except PermissionError as exc:
+        print(tag, getattr(exc, "category", "kernel"), getattr(exc, "action", ""))
+decided("from out", lambda: load(NAME, task + "/out/blob"))
+# its own file, under an allowed package's name (sandbox.**: the python-runtime bundle)
+decided("another name", lambda: load("sandbox.runtime." + NAME, SHARED))
+decided("its own file", lambda: load(NAME, SHARED))
 """.replace("NAME", repr(name)).replace("SHARED", repr(str(shared)))
-    result = child(ATTEMPT_LINES + body)
-    # THEN loading it from that file is decided as native code (not in the profile: blocked),
-    # while the module's own file under a module root loads
-    assert result.lines == ["from out blocked", "its own file done"], result.stderr
+    lines = ATTEMPT_LINES
+    if phase == "init":
+        lines = lines.replace("sandbox.runtime.hook.mark_invoke_phase()\n", "")
+    env = {"SANDBOX_NATIVE": "off"} if core == "python" else None
+    result = child(lines + body, env=env)
+    # THEN in either phase, loading it from that file, or its own file under another module's
+    # name, is loading native code (not in the profile: blocked) -- at init too, where a
+    # hijacked dependency runs -- while the module's own file under its own name loads
+    assert result.lines == [
+        "from out native dlopen",
+        "another name native dlopen",
+        "its own file done",
+    ], result.stderr
 
 
 def test_a_deny_matches_names_with_a_newline(child: RunChild, tmp_path: Path) -> None:

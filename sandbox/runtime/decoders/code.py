@@ -95,6 +95,9 @@ LOADED_FILES: frozenset[str] = frozenset()
 MODULE_ROOTS: tuple[str, ...] = ()
 MODULE_PREFIXES: tuple[str, ...] = ()  # each root + "/": one startswith call tests them all
 IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path at install and at init's end, module roots
+# IMPORT_ROOTS as install found them (init's end adds the folders sys.path holds then: the
+# function may have put one of its temp dir's there): see extension_at_home.
+INSTALL_IMPORT_ROOTS: tuple[str, ...] = ()
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
 # The action of a compile at such a site whose text no reading parses; its detail is what the
@@ -274,6 +277,32 @@ def module_file_at_root(path: str, name: str) -> bool:
     place = directory if stem == "__init__" else directory + "/" + stem
     tail = "/" + _str_replace(name, ".", "/")
     return any(place == root + tail for root in IMPORT_ROOTS)
+
+
+def extension_at_home(path: str, name: str) -> bool:
+    """Whether the C extension file ``path`` is module ``name``'s own file
+    (``<folder>/a/b.<suffix>`` for ``a.b``) in a folder the function cannot have planted: an
+    import root as install found it (``sys.path`` then, the module roots) or a folder below a
+    module root (a vendored folder of the task's). Not a folder only ``sys.path`` named since:
+    the temp dir is the function's to write, and a shared object written there loads under
+    any name as well as under its own (red team 51: a second copy of the sandbox's own core,
+    ``_ctypes`` under an allowed package's name).
+
+    Example
+    -------
+    >>> extension_at_home("/nowhere/a/b.so", "a.b")  # (no roots outside the hook)
+    False
+    """
+    directory, _, leaf = _str_rpartition(path, "/")
+    stem = _str_split(leaf, ".", 1)[0]
+    place = directory if stem == "__init__" else directory + "/" + stem
+    tail = "/" + _str_replace(name, ".", "/")
+    if not _str_endswith(place, tail):
+        return False
+    folder = place[: _len(place) - _len(tail)]
+    if folder in INSTALL_IMPORT_ROOTS:
+        return True
+    return _str_startswith(folder + "/", MODULE_PREFIXES) if MODULE_PREFIXES else False
 
 
 # sys.pycache_prefix as it was at import (PYTHONPYCACHEPREFIX, -X pycache_prefix): bytecode is

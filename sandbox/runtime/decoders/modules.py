@@ -5,15 +5,18 @@ module's ``__path__`` (both are code the function can influence). Whether a refu
 have loaded anything only decides whether the refusal is *reported* (see the hook): an optional
 import of a module that is not installed is refused silently, as "not found" would be.
 
-A C extension is native code: from the invoke phase on, the file it is loaded from must be the
-module's own file under a module root (``<root>/a/b.cpython-….so`` for ``a.b``); any other file
-(one the function wrote, under any module name) is decided as loading native code from it
-(``native dlopen``), like ``ctypes``.
+A C extension is native code: in every phase, the file it is loaded from must be the module's
+own file (``<folder>/a/b.cpython-….so`` for ``a.b``) in a folder the function cannot have
+planted -- an import root as install found it, or a folder below a module root
+(:func:`.code.extension_at_home`); any other file (one the function wrote, or a real module's
+file under another module's name) is decided as loading native code from it
+(``native dlopen``), like ``ctypes``. Init is no exception: code that runs at init (a hijacked
+dependency) could otherwise load the sandbox's own core a second time, from a copy with
+state of its own, or ``_ctypes`` under an allowed package's name (red team 51).
 """
 
 from __future__ import annotations
 
-from ..core import phase as _phase
 from ..values import as_text, undecodable
 from . import code as _code
 from .files import target_of as _target_of
@@ -45,9 +48,9 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
     raw = args[1] if _len(args) > 1 else None
     filename = as_text(raw) if raw is not None else None
     accesses = [("modules", "import", name, filename)]
-    if raw is not None and _phase() == "invoke":
+    if raw is not None:
         target = _target_of(filename) if filename is not None else None
-        if target is None or not _code.module_file_at_root(target, name):
+        if target is None or not _code.extension_at_home(target, name):
             accesses.append(("native", "dlopen", target or undecodable(raw), None))
     return accesses
 
