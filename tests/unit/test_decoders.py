@@ -474,3 +474,43 @@ def test_the_guarded_limit_numbers_are_linuxs() -> None:
     assert {n: getattr(resource, name) for n, name in _GUARDED_LIMITS.items()} == {
         n: n for n in _GUARDED_LIMITS
     }
+
+
+def test_a_c_extension_loads_on_its_name_only_from_its_own_place(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the folders install trusts: an import root of its (sys.path then) and a module root
+    from sandbox.runtime.decoders import code, modules
+
+    site, task = tmp_path / "site", tmp_path / "task"
+    for folder in (site / "pkg", task / "vendor" / "pkg", tmp_path / "tmp" / "pkg"):
+        folder.mkdir(parents=True)
+    monkeypatch.setattr(code, "INSTALL_IMPORT_ROOTS", (str(site),))
+    monkeypatch.setattr(code, "MODULE_PREFIXES", (str(task) + "/",))
+    # (a folder sys.path named only later is no import root of install's)
+    monkeypatch.setattr(code, "IMPORT_ROOTS", (str(site), str(tmp_path / "tmp")))
+    suffix = ".cpython-311-x86_64-linux-gnu.so"
+
+    def decided(name: str, path: str) -> list[tuple[str, str]]:
+        return [(c, a) for c, a, _, _ in modules.DECODERS["import"]((name, path, None, None))]
+
+    # WHEN C extensions' import events are decoded
+    own = str(site / "pkg" / ("mod" + suffix))
+    vendored = str(task / "vendor" / "pkg" / ("mod" + suffix))
+    written = str(tmp_path / "tmp" / "pkg" / ("mod" + suffix))
+    dotted = str(site) + "/../tmp/pkg/mod" + suffix
+    # THEN the module's own file in a trusted folder (or below a module root) loads on its name
+    assert decided("pkg.mod", own) == [("modules", "import")]
+    assert decided("pkg.mod", vendored) == [("modules", "import")]
+    assert decided("pkg", str(site / "pkg" / ("__init__" + suffix))) == [("modules", "import")]
+    # AND a file elsewhere, a real module's file under another name, or a spelling that leads
+    # elsewhere is native code
+    native = [("modules", "import"), ("native", "dlopen")]
+    assert decided("pkg.mod", written) == native
+    assert decided("sandbox.runtime.mod", own) == native
+    assert decided("mod", own) == native
+    assert decided("pkg.mod", dotted) == native
+    # AND the plain-spelling test the shortcut relies on
+    assert modules._plain(own) and not modules._plain(dotted)
+    assert not modules._plain("pkg/mod.so") and not modules._plain("/a//pkg/mod.so")
+    assert not modules._plain("/a/./pkg/mod.so") and not modules._plain("/a/pkg/mod.so\x00")
