@@ -510,6 +510,14 @@ def test_a_c_extension_loads_on_its_name_only_from_its_own_place(
     assert decided("sandbox.runtime.mod", own) == native
     assert decided("mod", own) == native
     assert decided("pkg.mod", dotted) == native
+    # AND a name the dynamic loader reads otherwise than the kernel -- a dynamic string token
+    # glibc expands ($ORIGIN is libpython's folder, not one of the working directory's), or no
+    # "/" at all (a library-path search) -- is native code whose file nothing can name
+    for spelled in ("$ORIGIN/../../tmp/calendar", "${ORIGIN}/x.so", str(site) + "/$LIB/m.so"):
+        assert decided("calendar", spelled) == native, spelled
+        (access,) = DECODERS["ctypes.dlopen"]((spelled, 0))
+        assert access[:2] == ("native", "dlopen") and access[2].startswith(UNDECODABLE)
+    assert decided("pkg.mod", "mod" + suffix) == native
     # AND the plain-spelling test the shortcut relies on
     assert modules._plain(own) and not modules._plain(dotted)
     assert not modules._plain("pkg/mod.so") and not modules._plain("/a//pkg/mod.so")

@@ -53,6 +53,20 @@ def _plain(path: str) -> bool:
     )
 
 
+def _loader_reads_as_spelled(path: str) -> bool:
+    """Whether the dynamic loader opens ``path`` as the kernel resolves it: a name with a ``/``
+    (without one, dlopen searches the library path) and no ``$`` (glibc expands ``$ORIGIN``,
+    ``$LIB``, ``$PLATFORM`` and their ``${...}`` forms in such a name: ``$ORIGIN/../../tmp/x``
+    is libpython's folder, not a folder of the working directory -- red team 52).
+
+    Example
+    -------
+    >>> [_loader_reads_as_spelled(p) for p in ("/a/b.so", "b.so", "$ORIGIN/../b.so", "/a/${LIB}/b.so")]
+    [True, False, False, False]
+    """
+    return "/" in path and "$" not in path
+
+
 def _import(args: tuple[Any, ...]) -> list[Access] | None:
     name = args[0]
     if _type(name) is not _str:
@@ -69,6 +83,11 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
     raw = args[1] if _len(args) > 1 else None
     filename = as_text(raw) if raw is not None else None
     accesses = [("modules", "import", name, filename)]
+    if raw is not None and (filename is None or not _loader_reads_as_spelled(filename)):
+        # dlopen's own reading of the name is not the kernel's (see _loader_reads_as_spelled):
+        # nothing here can say which file it loads
+        accesses.append(("native", "dlopen", undecodable(raw), None))
+        return accesses
     if raw is not None:
         if _type(raw) is _str and _plain(raw) and _code.extension_at_home(raw, name):
             # The module's own file, named as the kernel will open it (absolute, nothing to

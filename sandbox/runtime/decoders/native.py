@@ -24,7 +24,9 @@ def _dlopen(args: tuple[Any, ...]) -> list[Access] | None:
     if name is None:
         return [("native", "dlopen", "<main>", None)]
     text = as_path(name)
-    if _type(text) is not _str:
+    if _type(text) is not _str or "$" in text:
+        # ($ in a name with a "/": glibc expands $ORIGIN, $LIB, $PLATFORM -- the file it opens
+        # is not the one the name spells; in a bare name: no library is called that)
         return [("native", "dlopen", undecodable(name), None)]
     if "/" in text:
         target = target_of(text)
