@@ -1139,3 +1139,77 @@ def test_frame_locals_rewritten_inside_a_c_call_fool_the_ast_only_site_from_3_13
     else:
         # THEN before 3.12 a Python class cannot hand out a buffer at all
         assert outcome == "no buffer protocol for Python classes", result.stdout + result.stderr
+
+
+CACHED_CTYPES = """
+import importlib.util, _imp, json
+from importlib.machinery import ModuleSpec
+origin = importlib.util.find_spec("_ctypes").origin  # (found before install: no decision)
+import sandbox
+status = sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+try:
+    module = _imp.create_dynamic(ModuleSpec("_ctypes", None, origin=origin))
+    print("ctypes back", hasattr(module, "_memmove_addr"))
+except ImportError as exc:
+    print("refused", type(exc).__name__)
+print("layers", json.dumps(status["layers"], sort_keys=True))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_the_python_cores_kernel_layer_leaves_ctypes_to_be_taken_back(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with a profile that does not allow _ctypes, the kernel layers on (the
+    # Python core loads them through ctypes, at install; the native core through itself)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function asks CPython's extension loader for _ctypes directly
+    result = child(CACHED_CTYPES, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
+    assert result.returncode == 0, result.stderr
+    layers = json.loads(result.lines[-1].removeprefix("layers "))
+    # THEN with the native core it is an import like any other, refused by the profile
+    if core == "native":
+        assert result.lines[0] == "refused ImportViolation"
+        return
+    # AND with the Python core, when its kernel layer ran through ctypes, CPython hands back the
+    # _ctypes it keeps from that load with no audit event at all: raw memory, no decision.
+    # A documented limit of the Python core (red team 52; docs/ARCHITECTURE.md).
+    used_ctypes = "active" in (layers["seccomp"], layers["landlock"])
+    assert result.lines[0] == ("ctypes back True" if used_ctypes else "refused ImportViolation")
+
+
+DATACLASS_FIELD = """
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+import dataclasses
+try:
+    eval("6*7")
+    print("eval allowed")
+except PermissionError:
+    print("eval refused")
+payload = "print('injected', 6 * 7)"
+C = type("C", (), {"__annotations__": {"x," + payload: int}, "x": 1})
+D = dataclasses.dataclass(init=False, repr=False)(C)
+d = D()
+print("equal", d == d)
+"""
+
+
+def test_a_dataclass_field_name_is_pasted_into_the_code_dataclasses_compiles(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN enforce at invoke with the python-runtime bundle, which allows dataclasses' code
+    # generator to compile (decided by its site alone), and no eval for the function
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function makes a dataclass whose field name carries code
+    result = child(DATACLASS_FIELD)
+    assert result.returncode == 0, result.stderr
+    # THEN its own eval is refused, but the text pasted into __eq__ runs: a documented limit
+    # (red team 52; docs/ARCHITECTURE.md): dataclasses' site is not checked against its
+    # templates, as namedtuple's is
+    assert result.lines[0] == "eval refused" and result.lines[-1] == "equal True"
+    assert "injected 42" in result.lines  # (once for each side of the generated comparison)

@@ -399,6 +399,7 @@ def test_cached_resolution_matches_realpath(tmp_path: pathlib.Path) -> None:
         ("ctypes.string_at", (4096, 3), "read"),
         ("ctypes.wstring_at", (4096, -1), "read"),
         ("ctypes.cdata", (4096,), "write"),
+        ("ctypes.call_function", (4096, (1, 2)), "call"),  # (any foreign call: any memory)
     ],
 )
 def test_raw_memory_helpers_are_native_memory(

@@ -1,4 +1,5 @@
-"""Native code: ``ctypes.dlopen``/``dlsym``, SQLite extensions, raw memory at an address."""
+"""Native code: ``ctypes.dlopen``/``dlsym``, SQLite extensions, raw memory at an address, a
+foreign function called through ctypes."""
 
 from __future__ import annotations
 
@@ -75,11 +76,22 @@ def _memory_write(args: tuple[Any, ...]) -> list[Access] | None:
     return [("native", "memory", "write", None)]
 
 
+def _foreign_call(args: tuple[Any, ...]) -> list[Access] | None:
+    # ctypes.call_function (a foreign function called through a ctypes function pointer):
+    # native code that reads and writes any memory. The dlopen and dlsym events decide where a
+    # pointer came from, but _ctypes exports addresses of its own helpers (_memmove_addr,
+    # _cast_addr...) with no such event, and a _ctypes the process loaded before (the Python
+    # core's kernel layer) comes back from CPython's extension cache with no import event
+    # (red team 52). One capability, whatever the function: ``native memory call``.
+    return [("native", "memory", "call", None)]
+
+
 DECODERS = {
     "ctypes.memoryview_at": _memoryview_at,
     "ctypes.string_at": _memory_read,
     "ctypes.wstring_at": _memory_read,
     "ctypes.cdata": _memory_write,
+    "ctypes.call_function": _foreign_call,
     "ctypes.dlopen": _dlopen,
     "ctypes.dlsym": _dlsym,
     "ctypes.dlsym/handle": _dlsym,
