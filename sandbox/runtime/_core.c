@@ -4297,16 +4297,17 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed) {
         return 0;
     }
+    if (!name_set_has(&g_names, event) &&
+        (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
+        return 0; /* (inside_only: refused to foreign code inside the callback, else ignored) */
+    }
     if (event[0] == 's' && event[1] == 'a' && strcmp(event, CORE_CALL_EVENT) == 0) {
-        /* another core's install-time call (announce_core_call): refused in every mode */
+        /* another core's install-time call (announce_core_call; in g_names since install, so
+         * an ignored event pays nothing for it): refused in every mode */
         PyErr_SetString(PyExc_PermissionError,
                         "lambda-sandbox: the sandbox's core is installed: no other core may "
                         "change the process");
         return -1;
-    }
-    if (!name_set_has(&g_names, event) &&
-        (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
-        return 0; /* (inside_only: refused to foreign code inside the callback, else ignored) */
     }
     if (!invoke_now() && name_set_has(&g_invoke_only, event)) {
         return 0; /* init: the import system and the code generators at work (see install) */
@@ -4504,8 +4505,19 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     if (mode_utf8 == NULL) {
         return NULL;
     }
-    if (name_set_build(&g_names, names, "install: names") < 0) {
-        goto fail;
+    {
+        /* the names, and the event of another copy's install-time calls (refused: core_hook) */
+        PyObject *all = PySequence_List(names);
+        PyObject *event = all != NULL ? PyUnicode_FromString(CORE_CALL_EVENT) : NULL;
+        int rc = event != NULL ? PyList_Append(all, event) : -1;
+        Py_XDECREF(event);
+        if (rc == 0) {
+            rc = name_set_build(&g_names, all, "install: names");
+        }
+        Py_XDECREF(all);
+        if (rc < 0) {
+            goto fail;
+        }
     }
     if (caller_events != NULL) {
         if (name_set_build(&g_caller_events, caller_events, "install: caller_events") < 0) {
