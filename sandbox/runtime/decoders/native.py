@@ -1,5 +1,5 @@
-"""Native code: ``ctypes.dlopen``/``dlsym``, SQLite extensions, raw memory at an address, a
-foreign function called through ctypes."""
+"""Native code: ``ctypes.dlopen``/``dlsym``, SQLite extensions, raw memory at an address,
+``_ctypes.call_function``."""
 
 from __future__ import annotations
 
@@ -77,12 +77,11 @@ def _memory_write(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _foreign_call(args: tuple[Any, ...]) -> list[Access] | None:
-    # ctypes.call_function (a foreign function called through a ctypes function pointer):
-    # native code that reads and writes any memory. The dlopen and dlsym events decide where a
-    # pointer came from, but _ctypes exports addresses of its own helpers (_memmove_addr,
-    # _cast_addr...) with no such event, and a _ctypes the process loaded before (the Python
-    # core's kernel layer) comes back from CPython's extension cache with no import event
-    # (red team 52). One capability, whatever the function: ``native memory call``.
+    # ctypes.call_function: _ctypes.call_function(address, args), which calls the function at
+    # any address -- native code that reads and writes any memory, with no dlsym to decide
+    # where the address came from. One capability, whatever the function:
+    # ``native memory call``. (A ctypes function pointer's own call raises no event at all:
+    # the dlopen and dlsym events, and the import of _ctypes, are where ctypes is decided.)
     return [("native", "memory", "call", None)]
 
 
