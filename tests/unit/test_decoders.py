@@ -515,6 +515,8 @@ def test_a_c_extension_loads_on_its_name_only_from_its_own_place(
     # AND a name the dynamic loader reads otherwise than the kernel -- a dynamic string token
     # glibc expands ($ORIGIN is libpython's folder, not one of the working directory's), or no
     # "/" at all (a library-path search) -- is native code whose file nothing can name
+    monkeypatch.chdir(site / "pkg")  # (where "$ORIGIN/.." read as folders leads to pkg/mod)
+    assert decided("pkg.mod", "$ORIGIN/../mod" + suffix) == native
     for spelled in ("$ORIGIN/../../tmp/calendar", "${ORIGIN}/x.so", str(site) + "/$LIB/m.so"):
         assert decided("calendar", spelled) == native, spelled
         accesses = DECODERS["ctypes.dlopen"]((spelled, 0))
