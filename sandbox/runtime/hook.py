@@ -394,6 +394,12 @@ def install_hook(
     frozen_code.MODULE_PREFIXES = tuple(root + "/" for root in frozen_code.MODULE_ROOTS)
     frozen_code.IMPORT_ROOTS = _import_roots(frozen_code.MODULE_ROOTS)
     frozen_code.INSTALL_IMPORT_ROOTS = frozen_code.IMPORT_ROOTS
+    frozen_code.STEADY_PREFIXES = _steady_prefixes(roots, frozen_code.IMPORT_ROOTS)
+    (
+        frozen_code.WRITE_FOLDERS,
+        frozen_code.WRITE_STARTS,
+        frozen_code.WRITE_ANYWHERE,
+    ) = policy.write_reach()
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     stdlib_dirs = roots.dirs.get("stdlib", ())
     frozen_code.ANNOTATION_COMPILE_SITES = frozenset(
@@ -716,6 +722,18 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
         if type(entry) is str and entry not in found and isabs(entry) and isdir(entry):
             found.add(resolved_dir(entry))
     return tuple(sorted(found))
+
+
+def _steady_prefixes(roots: Roots, import_roots: tuple[str, ...]) -> tuple[str, ...]:
+    """The folders whose names the deployment sets, each + "/" (``code.folder_is_steady``): the
+    roots but ``{tmp}``, the import roots as install found them, the system's own folders;
+    less any that is a temp dir or holds one (a task root of ``/tmp`` when run from there)."""
+    from .decoders.code import SYSTEM_PREFIXES
+
+    temps = [d + "/" for d in roots.dirs.get("tmp", ())] + ["/tmp/", "/var/tmp/", "/dev/shm/"]
+    found = {d + "/" for name, ds in roots.dirs.items() if name != "tmp" for d in ds}
+    found |= {d + "/" for d in import_roots} | set(SYSTEM_PREFIXES)
+    return tuple(sorted(p for p in found if p != "//" and not any(t.startswith(p) for t in temps)))
 
 
 _clock_gettime = __import__("time").clock_gettime

@@ -162,10 +162,14 @@ def realpath(path: str) -> str | None:
     return _walk(canonical)[0] if canonical is not None else None
 
 
-def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
+def _walk(
+    path: str, seen: list[str] | None = None, turns: list[str] | None = None
+) -> tuple[str | None, bool]:
     """:func:`realpath`, and whether the walk went through ``/proc`` (a link into
     ``/proc/self/cwd``, ``/dev/fd``: resolves differently with no event, never cached).
-    ``seen`` collects every name the walk looked at (what the answer depends on)."""
+    ``seen`` collects every name the walk looked at (what the answer depends on); ``turns``
+    the folders where it turned: the folder of each link it followed, and the folder holding
+    each name a ``..`` walked back over (see :func:`walk_turns`)."""
     if _len(path) > PATH_MAX:
         return None, False
     volatile = False
@@ -180,6 +184,8 @@ def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
             continue
         if name == "..":
             if parts:
+                if turns is not None:
+                    turns.append("/" + "/".join(parts[:-1]))
                 parts.pop()
             missing = False  # back above the missing name: look again, as realpath does
             continue
@@ -209,6 +215,8 @@ def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
         links += 1
         if links > _MAX_LINKS:
             return None, volatile
+        if turns is not None:
+            turns.append("/" + "/".join(parts[:-1]))
         try:
             target = _readlink(current)
         except _OSError:
@@ -220,6 +228,24 @@ def _walk(path: str, seen: list[str] | None = None) -> tuple[str | None, bool]:
         more.reverse()
         pending.extend(more)
     return "/" + "/".join(parts), volatile
+
+
+def walk_turns(path: str) -> tuple[str | None, list[str], bool]:
+    """The real path of the absolute ``path`` (``None``: a loop, a name too long, a name that
+    cannot be looked at), the folders where the walk to it turned, and whether it went through
+    ``/proc``. A folder where it turned holds a link it followed, or a name a ``..`` walked
+    back over: whoever may change names in that folder can make the same spelling lead
+    elsewhere a moment later. Never cached (a load of native code is rare, and decided on what
+    the name is now).
+
+    Example
+    -------
+    >>> walk_turns("/usr/../usr/bin")[1]
+    ['/']
+    """
+    turns: list[str] = []
+    resolved, volatile = _walk(path, None, turns)
+    return resolved, turns, volatile
 
 
 def _identity(path: str) -> tuple[int, int]:

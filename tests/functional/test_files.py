@@ -1033,6 +1033,11 @@ def decided(tag, fn):
 decided("from out", lambda: load(NAME, task + "/out/blob"))
 # its own file, under an allowed package's name (sandbox.**: the python-runtime bundle)
 decided("another name", lambda: load("sandbox.runtime." + NAME, SHARED))
+# its own file named through what the function can turn elsewhere before dlopen follows the
+# name: a descriptor (os.dup2 raises no event), a link where it may write (red team 53)
+decided("a descriptor", lambda: load(NAME, "/proc/self/fd/%d" % os.open(SHARED, os.O_RDONLY)))
+os.symlink(SHARED, task + "/out/link")
+decided("a link", lambda: load(NAME, task + "/out/link"))
 decided("its own file", lambda: load(NAME, SHARED))
 """.replace("NAME", repr(name)).replace("SHARED", repr(str(shared)))
     lines = ATTEMPT_LINES
@@ -1043,9 +1048,12 @@ decided("its own file", lambda: load(NAME, SHARED))
     # THEN in either phase, loading it from that file, or its own file under another module's
     # name, is loading native code (not in the profile: blocked) -- at init too, where a
     # hijacked dependency runs -- while the module's own file under its own name loads
+    # AND so is its own file named through a descriptor or a link the function could swap
     assert result.lines == [
         "from out native dlopen",
         "another name native dlopen",
+        "a descriptor native dlopen",
+        "a link native dlopen",
         "its own file done",
     ], result.stderr
 

@@ -527,3 +527,79 @@ def test_a_c_extension_loads_on_its_name_only_from_its_own_place(
     assert modules._plain(own) and not modules._plain(dotted)
     assert not modules._plain("pkg/mod.so") and not modules._plain("/a//pkg/mod.so")
     assert not modules._plain("/a/./pkg/mod.so") and not modules._plain("/a/pkg/mod.so\x00")
+
+
+def test_a_native_load_is_decided_on_its_file_only_when_nothing_can_turn_its_name_elsewhere(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a deployment folder (site/, steady) holding an extension module, its own link to
+    # it, and out/ below it where the profile lets the function write; and a scratch folder
+    # outside every trusted one (the temp dir's part)
+    from sandbox.runtime.decoders import code, modules
+
+    site, scratch = tmp_path / "site", tmp_path / "scratch"
+    for folder in (site / "pkg" / "sub", site / "out", scratch / "d"):
+        folder.mkdir(parents=True)
+    suffix = ".cpython-311-x86_64-linux-gnu.so"
+    own = site / "pkg" / ("mod" + suffix)
+    own.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(code, "INSTALL_IMPORT_ROOTS", (str(site),))
+    monkeypatch.setattr(code, "IMPORT_ROOTS", (str(site),))
+    monkeypatch.setattr(code, "STEADY_PREFIXES", (str(site) + "/",))
+    monkeypatch.setattr(code, "WRITE_STARTS", (str(site / "out") + "/",))
+    (site / "pkg" / "libmod.so").symlink_to(own)  # the deployment's (libx.so -> libx.so.1)
+    (site / "out" / "link.so").symlink_to(own)
+    (scratch / "link.so").symlink_to(own)
+    fd = os.open(own, os.O_RDONLY)
+    self_fd = f"/proc/self/fd/{fd}"
+    climb = "/.." * len(site.parts)
+
+    def dlopen(name: str) -> str:
+        accesses = DECODERS["ctypes.dlopen"]((name, 0))
+        assert (
+            accesses is not None
+            and len(accesses) == 1
+            and accesses[0][:2]
+            == (
+                "native",
+                "dlopen",
+            )
+        )
+        return str(accesses[0][2])
+
+    def imported(path: str) -> list[tuple[str, str, str]]:
+        accesses = modules.DECODERS["import"](("pkg.mod", path, None, None)) or []
+        return [(c, a, str(t)) for c, a, t, _ in accesses if c == "native"]
+
+    try:
+        # WHEN loads are named through links, ".." and descriptors
+        # THEN a name that turns only in the deployment's folders is decided on its file
+        assert dlopen(str(site / "pkg" / "libmod.so")) == str(own)
+        assert dlopen(str(site / "pkg" / "sub") + "/../mod" + suffix) == str(own)
+        assert imported(str(site / "pkg" / "sub") + "/../mod" + suffix) == []  # (its own file)
+        # AND a name the function could turn elsewhere before the loader follows it is
+        # native code nothing can name: a descriptor's name (dup2 raises no event), a link in
+        # a folder outside the deployment's or where the profile lets it write, a ".." after
+        # a folder it may swap for a link, a name relative to the working directory
+        for name in (
+            self_fd,
+            "/dev/fd/" + str(fd),
+            str(scratch / "link.so"),
+            str(site / "out" / "link.so"),
+            str(scratch / "d") + climb + str(own),
+            str(site / "out") + "/.." + "/pkg/mod" + suffix,
+            str(site) + "/pkg/../pkg/mod" + suffix,  # ("pkg" is in site/, which holds out/)
+        ):
+            assert dlopen(name).startswith(UNDECODABLE), name
+            found = imported(name)
+            assert len(found) == 1 and found[0][2].startswith(UNDECODABLE), name
+        monkeypatch.chdir(site)
+        assert dlopen("pkg/mod" + suffix).startswith(UNDECODABLE)
+        # AND a folder is steady only inside a trusted one, never where writes may reach a
+        # name in it (out/ itself, a name in site/, may be swapped)
+        assert code.folder_is_steady(str(site / "pkg"))
+        assert not code.folder_is_steady(str(site / "out"))
+        assert not code.folder_is_steady(str(site))
+        assert not code.folder_is_steady(str(scratch)) and not code.folder_is_steady("/tmp")
+    finally:
+        os.close(fd)

@@ -98,6 +98,17 @@ IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path at install and at init's end, mod
 # IMPORT_ROOTS as install found them (init's end adds the folders sys.path holds then: the
 # function may have put one of its temp dir's there): see extension_at_home.
 INSTALL_IMPORT_ROOTS: tuple[str, ...] = ()
+# Folders whose names only the deployment sets (see folder_is_steady): each such folder + "/",
+# filled at install (hook.steady_prefixes): the roots but {tmp}, INSTALL_IMPORT_ROOTS and the
+# system's own folders, less any that is a temp dir or holds one.
+STEADY_PREFIXES: tuple[str, ...] = ()
+# What the profile's `files write` rules may reach (policy.write_reach, at install): a folder
+# where the function may change names is never steady, whatever holds it.
+WRITE_FOLDERS: frozenset[str] = frozenset()
+WRITE_STARTS: tuple[str, ...] = ()
+WRITE_ANYWHERE = False
+# The system's own folders: a link such as /lib -> usr/lib is the image's.
+SYSTEM_PREFIXES = ("/usr/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/bin/", "/sbin/", "/etc/")
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
 SHAPE_ROOTS: tuple[str, ...] = ()
 # The action of a compile at such a site whose text no reading parses; its detail is what the
@@ -303,6 +314,35 @@ def extension_at_home(path: str, name: str) -> bool:
     if folder in INSTALL_IMPORT_ROOTS:
         return True
     return _str_startswith(folder + "/", MODULE_PREFIXES) if MODULE_PREFIXES else False
+
+
+def folder_is_steady(folder: str) -> bool:
+    """Whether the names in ``folder`` are the deployment's, not the function's to change: the
+    root folder, a folder install trusts (the module roots, the interpreter's prefix, the
+    import roots as install found them, the system's own folders) or one below such a folder,
+    but never a temp dir or a folder holding one, nor a folder where a ``files write`` rule of
+    the profile may reach a name. A link there, or a name a ``..`` walks back over, leads where
+    it led at the decision when the loader follows it a moment later.
+
+    Example
+    -------
+    >>> folder_is_steady("/tmp"), folder_is_steady("/tmp/x")
+    (False, False)
+    """
+    below = folder if folder == "/" else folder + "/"
+    if below != "/" and not (STEADY_PREFIXES and _str_startswith(below, STEADY_PREFIXES)):
+        return False
+    if WRITE_ANYWHERE or below in WRITE_FOLDERS:
+        return False
+    for start in WRITE_STARTS:
+        # The start leads below the folder, or names something directly in it: a file, or a
+        # folder whose tree a rule covers ("out/**" may reach "out" itself: swapped for a link)
+        if _str_startswith(below, start) or (
+            _str_startswith(start, below)
+            and _str_find(start, "/", _len(below)) in (-1, _len(start) - 1)
+        ):
+            return False
+    return True
 
 
 # sys.pycache_prefix as it was at import (PYTHONPYCACHEPREFIX, -X pycache_prefix): bytecode is

@@ -10,16 +10,20 @@ own file (``<folder>/a/b.cpython-….so`` for ``a.b``) in a folder the function 
 planted -- an import root as install found it, or a folder below a module root
 (:func:`.code.extension_at_home`); any other file (one the function wrote, or a real module's
 file under another module's name) is decided as loading native code from it
-(``native dlopen``), like ``ctypes``. Init is no exception: code that runs at init (a hijacked
+(``native dlopen``), like ``ctypes``. A name other than the plain own-file spelling is decided
+on the file the loader will open, and only when nothing can turn it elsewhere before the
+loader follows it (:func:`.native.loaded_file`: not through ``/proc``, no link or ``..`` in a
+folder the function may change -- red team 53). Init is no exception: code that runs at init (a hijacked
 dependency) could otherwise load the sandbox's own core a second time, from a copy with
 state of its own, or ``_ctypes`` under an allowed package's name (red team 51).
 """
 
 from __future__ import annotations
 
+from ..categories import UNDECODABLE
 from ..values import as_text, undecodable
 from . import code as _code
-from .files import target_of as _target_of
+from .native import loaded_file as _loaded_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,9 +99,12 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
             # -- a link included -- is the deployment's, not the function's. No resolution
             # (~30 µs a C extension at init, ~30 of them in `import boto3`).
             return accesses
-        target = _target_of(filename) if filename is not None else None
-        if target is None or not _code.extension_at_home(target, name):
-            accesses.append(("native", "dlopen", target or undecodable(raw), None))
+        # Any other name is decided on the file the loader will open, if nothing can turn the
+        # name elsewhere before it does (a descriptor's name, a link in the temp dir: red
+        # team 53): the module's own file at home is the module, any other file native code.
+        target = _loaded_file(filename) if filename is not None else undecodable(raw)
+        if _str_startswith(target, UNDECODABLE) or not _code.extension_at_home(target, name):
+            accesses.append(("native", "dlopen", target, None))
     return accesses
 
 

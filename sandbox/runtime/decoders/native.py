@@ -1,10 +1,20 @@
 """Native code: ``ctypes.dlopen``/``dlsym``, SQLite extensions, raw memory at an address,
-``_ctypes.call_function``."""
+``_ctypes.call_function``.
+
+A load is decided on the file its name leads to now, and the dynamic loader follows the name
+again a moment later: the decision holds only for a name nothing can turn elsewhere in between
+(:func:`loaded_file`). A descriptor's name (``/proc/self/fd/N``: ``os.dup2`` raises no event),
+a link the function may swap, or a ``..`` after a folder it may replace made the hook decide on
+one file while the loader opened another (red team 53, both cores, init and invoke).
+"""
 
 from __future__ import annotations
 
+from .. import paths
+from ..categories import UNDECODABLE
 from ..values import as_path, as_text, undecodable
-from .files import target_of
+from ..values import unresolvable as _unresolvable
+from . import code as _code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,6 +30,53 @@ _bool = bool
 _str_startswith = str.startswith
 
 
+_SHOWN = 240  # (of a name in a refusal's target: a name may be megabytes long)
+_walk_turns = paths.walk_turns
+_absolute = paths.absolute
+
+
+def loaded_file(name: str) -> str:
+    """The file the dynamic loader opens for ``name`` (a name with a ``/`` and no ``$``), or an
+    undecodable marker when the name may lead elsewhere by the time the loader follows it, with
+    no event decided in between:
+
+    - a name relative to the working directory (another thread's ``chdir``);
+    - a name through ``/proc`` (``/proc/self/fd/N``, ``/dev/fd/N``: which file a descriptor
+      number stands for changes with ``dup2``, which raises no event);
+    - a name whose walk turns in a folder that is not the deployment's: a link there, or a
+      name there that a ``..`` walks back over (``code.folder_is_steady``: a link in the temp
+      dir can be swapped for another, a folder there for a link).
+
+    A name that turns only in the deployment's folders (``/lib -> usr/lib``, a library's
+    ``libx.so -> libx.so.1``) is decided on the file it leads to.
+
+    Example
+    -------
+    >>> loaded_file("lib/x.so").startswith(UNDECODABLE)
+    True
+    """
+    if not _str_startswith(name, "/"):
+        return UNDECODABLE + "a native library named from the working directory: " + name[:_SHOWN]
+    full = _absolute(name)
+    if full is None:
+        return _unresolvable(name)
+    resolved, turns, volatile = _walk_turns(full)
+    if resolved is None:
+        return _unresolvable(full)
+    if volatile or _str_startswith(resolved, "/proc/"):
+        return UNDECODABLE + "a native library named through /proc: " + full[:_SHOWN]
+    for folder in turns:
+        if not _code.folder_is_steady(folder):
+            return (
+                UNDECODABLE
+                + "a native library named through a link or .. in "
+                + folder[:_SHOWN]
+                + ": "
+                + full[:_SHOWN]
+            )
+    return resolved
+
+
 def _dlopen(args: tuple[Any, ...]) -> list[Access] | None:
     name = args[0]
     if name is None:
@@ -30,14 +87,20 @@ def _dlopen(args: tuple[Any, ...]) -> list[Access] | None:
         # is not the one the name spells; in a bare name: no library is called that)
         return [("native", "dlopen", undecodable(name), None)]
     if "/" in text:
-        target = target_of(text)
-        return [("native", "dlopen", target or text, None)]
+        return [("native", "dlopen", loaded_file(text), None)]
     return [("native", "dlopen", text, None)]
 
 
 def _sqlite_extension(args: tuple[Any, ...]) -> list[Access] | None:
-    # SQLite loading a native extension is native code like ctypes.dlopen.
-    return _dlopen((args[1],)) if _len(args) > 1 else None
+    # SQLite loading a native extension is native code like ctypes.dlopen. When the name
+    # itself does not load, SQLite tries it again with ".so" added: both names are decided.
+    if _len(args) < 2:
+        return None
+    first = _dlopen((args[1],)) or []
+    text = as_path(args[1])
+    if _type(text) is not _str:
+        return first
+    return first + (_dlopen((text + ".so",)) or [])
 
 
 def _dlsym(args: tuple[Any, ...]) -> list[Access] | None:
