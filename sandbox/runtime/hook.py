@@ -395,11 +395,7 @@ def install_hook(
     frozen_code.IMPORT_ROOTS = _import_roots(frozen_code.MODULE_ROOTS)
     frozen_code.INSTALL_IMPORT_ROOTS = frozen_code.IMPORT_ROOTS
     frozen_code.STEADY_PREFIXES = _steady_prefixes(roots, frozen_code.IMPORT_ROOTS)
-    (
-        frozen_code.WRITE_FOLDERS,
-        frozen_code.WRITE_STARTS,
-        frozen_code.WRITE_ANYWHERE,
-    ) = policy.write_reach()
+    frozen_code.WRITE_MATCHERS = policy.write_matchers()
     frozen_code.SHAPE_ROOTS = tuple(sorted(set(roots.dirs.get("task", ()))))
     stdlib_dirs = roots.dirs.get("stdlib", ())
     frozen_code.ANNOTATION_COMPILE_SITES = frozenset(
@@ -725,7 +721,7 @@ def _import_roots(module_roots: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _steady_prefixes(roots: Roots, import_roots: tuple[str, ...]) -> tuple[str, ...]:
-    """The folders whose names the deployment sets, each + "/" (``code.folder_is_steady``): the
+    """The folders whose names the deployment sets, each + "/" (``code.name_is_steady``): the
     roots but ``{tmp}``, the import roots as install found them, the system's own folders;
     less any that is a temp dir or holds one (a task root of ``/tmp`` when run from there)."""
     from .decoders.code import SYSTEM_PREFIXES

@@ -168,8 +168,8 @@ def _walk(
     """:func:`realpath`, and whether the walk went through ``/proc`` (a link into
     ``/proc/self/cwd``, ``/dev/fd``: resolves differently with no event, never cached).
     ``seen`` collects every name the walk looked at (what the answer depends on); ``turns``
-    the folders where it turned: the folder of each link it followed, and the folder holding
-    each name a ``..`` walked back over (see :func:`walk_turns`)."""
+    the names where it turned: each link it followed, and each name a ``..`` walked back
+    over (see :func:`walk_turns`)."""
     if _len(path) > PATH_MAX:
         return None, False
     volatile = False
@@ -185,7 +185,7 @@ def _walk(
         if name == "..":
             if parts:
                 if turns is not None:
-                    turns.append("/" + "/".join(parts[:-1]))
+                    turns.append("/" + "/".join(parts))
                 parts.pop()
             missing = False  # back above the missing name: look again, as realpath does
             continue
@@ -216,7 +216,7 @@ def _walk(
         if links > _MAX_LINKS:
             return None, volatile
         if turns is not None:
-            turns.append("/" + "/".join(parts[:-1]))
+            turns.append(current)
         try:
             target = _readlink(current)
         except _OSError:
@@ -232,16 +232,15 @@ def _walk(
 
 def walk_turns(path: str) -> tuple[str | None, list[str], bool]:
     """The real path of the absolute ``path`` (``None``: a loop, a name too long, a name that
-    cannot be looked at), the folders where the walk to it turned, and whether it went through
-    ``/proc``. A folder where it turned holds a link it followed, or a name a ``..`` walked
-    back over: whoever may change names in that folder can make the same spelling lead
-    elsewhere a moment later. Never cached (a load of native code is rare, and decided on what
-    the name is now).
+    cannot be looked at), the names where the walk to it turned, and whether it went through
+    ``/proc``. A name where it turned is a link it followed, or a name a ``..`` walked back
+    over: whoever may change that name can make the same spelling lead elsewhere a moment
+    later. Never cached (a load of native code is rare, and decided on what the name is now).
 
     Example
     -------
     >>> walk_turns("/usr/../usr/bin")[1]
-    ['/']
+    ['/usr']
     """
     turns: list[str] = []
     resolved, volatile = _walk(path, None, turns)

@@ -699,41 +699,20 @@ class Policy:
         matcher = self._groups.get((category, action, phase))
         return matcher is not None and matcher.match(target)
 
-    def write_reach(self) -> tuple[frozenset[str], tuple[str, ...], bool]:
-        """What the ``files write`` rules of every phase may reach, for the question "may the
-        function change a name in this folder?" (a link there, or a folder there swapped for
-        one: see ``decoders.code.folder_is_steady``): the folders (each + ``/``) of exact
-        targets, the starts that may reach further (directory prefixes, globs' literal
-        starts), and whether a rule of another kind may match anything. Conservative, as
-        :meth:`Matcher.may_match_below`: a start is kept even where its glob matches less.
+    def write_matchers(self) -> tuple[Matcher, ...]:
+        """The matchers of the ``files write`` rules of every phase: what answers "may the
+        function make, remove, rename or link this name?" (``decoders.code.name_writable``).
 
         Example
         -------
         >>> from .compiler import compile_profile
         >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
-        ...     "rules": {"files": [{"action": "write", "target": "/tmp/**", "phase": "any"},
-        ...                         {"action": "write", "target": "/srv/a.txt", "phase": "any"}]}}))
-        >>> folders, starts, anything = policy.write_reach()
-        >>> sorted(folders), any("/tmp/x/".startswith(s) for s in starts), anything
-        (['/srv/'], True, False)
+        ...     "rules": {"files": [{"action": "write", "target": "/tmp/**", "phase": "any"}]}}))
+        >>> [m.match("/tmp/x") for m in policy.write_matchers()]
+        [True, True]
         """
-        folders: set[str] = set()
-        starts: set[str] = set()
-        anything = False
-        for phase in PHASES:
-            matcher = self._groups.get(("files", "write", phase))
-            if matcher is None:
-                continue
-            if matcher.packages or matcher.heads:
-                anything = True
-            folders.update(t[: _str_rfind(t, "/") + 1] for t in matcher.exact)
-            starts.update(matcher.prefixes)
-            if matcher._globs and matcher._regex is None:
-                matcher.prepare()
-            starts.update(matcher._literals)
-        if "" in starts:
-            anything = True  # (a glob with no literal start: anything may match it)
-        return frozenset(folders), tuple(sorted(starts)), anything
+        found = (self._groups.get(("files", "write", phase)) for phase in PHASES)
+        return tuple(m for m in found if m is not None)
 
     def shapes_known(self, target: str) -> bool:
         """Whether the profile has ``code shape`` rules for this ``site#feature``'s site.

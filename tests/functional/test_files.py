@@ -1018,6 +1018,9 @@ def test_a_c_extension_from_anywhere_but_its_own_place_is_native_code(
     name, shared = simple[0]
     _out_only(tmp_path)
     shutil.copy(shared, tmp_path / "out" / "blob")
+    # (and the deployment's copy in a folder below the task root, which is no import root)
+    (tmp_path / "vendor").mkdir()
+    shutil.copy(shared, tmp_path / "vendor" / shared.name)
     body = """
 import importlib.machinery, importlib.util
 def load(module, path):
@@ -1033,6 +1036,9 @@ def decided(tag, fn):
 decided("from out", lambda: load(NAME, task + "/out/blob"))
 # its own file, under an allowed package's name (sandbox.**: the python-runtime bundle)
 decided("another name", lambda: load("sandbox.runtime." + NAME, SHARED))
+# a module's own file in a folder below a module root: a name that merely ends like its path
+# (red team 54: a package's extension as an allowed stdlib module's)
+decided("below a root", lambda: load(NAME, task + "/vendor/" + SHARED.rsplit("/", 1)[1]))
 # its own file named through what the function can turn elsewhere before dlopen follows the
 # name: a descriptor (os.dup2 raises no event), a link where it may write (red team 53)
 decided("a descriptor", lambda: load(NAME, "/proc/self/fd/%d" % os.open(SHARED, os.O_RDONLY)))
@@ -1052,6 +1058,7 @@ decided("its own file", lambda: load(NAME, SHARED))
     assert result.lines == [
         "from out native dlopen",
         "another name native dlopen",
+        "below a root native dlopen",
         "a descriptor native dlopen",
         "a link native dlopen",
         "its own file done",

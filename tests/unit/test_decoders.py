@@ -503,13 +503,14 @@ def test_a_c_extension_loads_on_its_name_only_from_its_own_place(
     vendored = str(task / "vendor" / "pkg" / ("mod" + suffix))
     written = str(tmp_path / "tmp" / "pkg" / ("mod" + suffix))
     dotted = str(site) + "/../tmp/pkg/mod" + suffix
-    # THEN the module's own file in a trusted folder (or below a module root) loads on its name
+    # THEN the module's own file at an import root install found loads on its name
     assert decided("pkg.mod", own) == [("modules", "import")]
-    assert decided("pkg.mod", vendored) == [("modules", "import")]
     assert decided("pkg", str(site / "pkg" / ("__init__" + suffix))) == [("modules", "import")]
     # AND a file elsewhere, a real module's file under another name, or a spelling that leads
-    # elsewhere is native code
+    # elsewhere is native code -- a folder below a module root too: there a package's file
+    # loads under a name that merely ends like its path (red team 54)
     native = [("modules", "import"), ("native", "dlopen")]
+    assert decided("pkg.mod", vendored) == native
     assert decided("pkg.mod", written) == native
     assert decided("sandbox.runtime.mod", own) == native
     assert decided("mod", own) == native
@@ -548,7 +549,9 @@ def test_a_native_load_is_decided_on_its_file_only_when_nothing_can_turn_its_nam
     monkeypatch.setattr(code, "INSTALL_IMPORT_ROOTS", (str(site),))
     monkeypatch.setattr(code, "IMPORT_ROOTS", (str(site),))
     monkeypatch.setattr(code, "STEADY_PREFIXES", (str(site) + "/",))
-    monkeypatch.setattr(code, "WRITE_STARTS", (str(site / "out") + "/",))
+    from sandbox.runtime.policy import Matcher
+
+    monkeypatch.setattr(code, "WRITE_MATCHERS", (Matcher((), (str(site / "out"),), []),))
     (site / "pkg" / "libmod.so").symlink_to(own)  # the deployment's (libx.so -> libx.so.1)
     (site / "out" / "link.so").symlink_to(own)
     (scratch / "link.so").symlink_to(own)
@@ -578,6 +581,7 @@ def test_a_native_load_is_decided_on_its_file_only_when_nothing_can_turn_its_nam
         # THEN a name that turns only in the deployment's folders is decided on its file
         assert dlopen(str(site / "pkg" / "libmod.so")) == str(own)
         assert dlopen(str(site / "pkg" / "sub") + "/../mod" + suffix) == str(own)
+        assert dlopen(str(site) + "/pkg/../pkg/mod" + suffix) == str(own)
         assert imported(str(site / "pkg" / "sub") + "/../mod" + suffix) == []  # (its own file)
         # AND a name the function could turn elsewhere before the loader follows it is
         # native code nothing can name: a descriptor's name (dup2 raises no event), a link in
@@ -590,18 +594,19 @@ def test_a_native_load_is_decided_on_its_file_only_when_nothing_can_turn_its_nam
             str(site / "out" / "link.so"),
             str(scratch / "d") + climb + str(own),
             str(site / "out") + "/.." + "/pkg/mod" + suffix,
-            str(site) + "/pkg/../pkg/mod" + suffix,  # ("pkg" is in site/, which holds out/)
         ):
             assert dlopen(name).startswith(UNDECODABLE), name
             found = imported(name)
             assert len(found) == 1 and found[0][2].startswith(UNDECODABLE), name
         monkeypatch.chdir(site)
         assert dlopen("pkg/mod" + suffix).startswith(UNDECODABLE)
-        # AND a folder is steady only inside a trusted one, never where writes may reach a
-        # name in it (out/ itself, a name in site/, may be swapped)
-        assert code.folder_is_steady(str(site / "pkg"))
-        assert not code.folder_is_steady(str(site / "out"))
-        assert not code.folder_is_steady(str(site))
-        assert not code.folder_is_steady(str(scratch)) and not code.folder_is_steady("/tmp")
+        # AND a name is steady only inside a trusted folder, and when no write rule matches it
+        assert code.name_is_steady(str(site / "pkg")) and code.name_is_steady("/usr")
+        assert not code.name_is_steady(str(site / "out"))
+        assert not code.name_is_steady(str(scratch / "d")) and not code.name_is_steady("/tmp/x")
+        # AND an extension's own file is not at home where the function may write it
+        (site / "out" / ("mod" + suffix)).write_bytes(b"\x7fELF")
+        planted = modules.DECODERS["import"](("out.mod", str(site / "out" / ("mod" + suffix))))
+        assert [a[:2] for a in planted or []] == [("modules", "import"), ("native", "dlopen")]
     finally:
         os.close(fd)

@@ -102,11 +102,9 @@ INSTALL_IMPORT_ROOTS: tuple[str, ...] = ()
 # filled at install (hook.steady_prefixes): the roots but {tmp}, INSTALL_IMPORT_ROOTS and the
 # system's own folders, less any that is a temp dir or holds one.
 STEADY_PREFIXES: tuple[str, ...] = ()
-# What the profile's `files write` rules may reach (policy.write_reach, at install): a folder
-# where the function may change names is never steady, whatever holds it.
-WRITE_FOLDERS: frozenset[str] = frozenset()
-WRITE_STARTS: tuple[str, ...] = ()
-WRITE_ANYWHERE = False
+# The profile's `files write` matchers, every phase (policy.write_matchers, at install): a
+# name one of them matches is one the function may change (name_writable).
+WRITE_MATCHERS: tuple[Any, ...] = ()
 # The system's own folders: a link such as /lib -> usr/lib is the image's.
 SYSTEM_PREFIXES = ("/usr/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/bin/", "/sbin/", "/etc/")
 # The function's own code ({task}): its eval/exec sites are decided by shape too (shape.py).
@@ -292,12 +290,17 @@ def module_file_at_root(path: str, name: str) -> bool:
 
 def extension_at_home(path: str, name: str) -> bool:
     """Whether the C extension file ``path`` is module ``name``'s own file
-    (``<folder>/a/b.<suffix>`` for ``a.b``) in a folder the function cannot have planted: an
-    import root as install found it (``sys.path`` then, the module roots) or a folder below a
-    module root (a vendored folder of the task's). Not a folder only ``sys.path`` named since:
-    the temp dir is the function's to write, and a shared object written there loads under
-    any name as well as under its own (red team 51: a second copy of the sandbox's own core,
-    ``_ctypes`` under an allowed package's name).
+    (``<root>/a/b.<suffix>`` for ``a.b``) where the import system finds it by that name: at an
+    import root as install found it (``sys.path`` then, the module roots). Not a folder only
+    ``sys.path`` named since: the temp dir is the function's to write, and a shared object
+    written there loads under any name as well as under its own (red team 51: a second copy
+    of the sandbox's own core, ``_ctypes`` under an allowed package's name). Nor any folder
+    below a root: a package's extension there is some other module's file, and under a name
+    that ends like its path it loaded as an allowed module (red team 54: scipy's
+    ``io._fast_matrix_market._fmm_core`` as the standard library's ``io`` package, the
+    interpreter's ``site-packages`` being a folder of ``{stdlib}``). Nor a file whose name, or the name of a folder
+    on the way to it from that folder, a ``files write`` rule of the profile matches (a local
+    profile that lets the function write into its own task folder).
 
     Example
     -------
@@ -311,38 +314,50 @@ def extension_at_home(path: str, name: str) -> bool:
     if not _str_endswith(place, tail):
         return False
     folder = place[: _len(place) - _len(tail)]
-    if folder in INSTALL_IMPORT_ROOTS:
-        return True
-    return _str_startswith(folder + "/", MODULE_PREFIXES) if MODULE_PREFIXES else False
+    if folder not in INSTALL_IMPORT_ROOTS:
+        return False
+    if WRITE_MATCHERS:
+        # Nor a file the function may have put there since: no name from the root down to
+        # the file is one a `files write` rule matches (it could be removed, or renamed, and
+        # another put in its place).
+        here = path
+        while _len(here) > _len(folder):
+            if name_writable(here):
+                return False
+            here = _str_rpartition(here, "/")[0]
+    return True
 
 
-def folder_is_steady(folder: str) -> bool:
-    """Whether the names in ``folder`` are the deployment's, not the function's to change: the
-    root folder, a folder install trusts (the module roots, the interpreter's prefix, the
-    import roots as install found them, the system's own folders) or one below such a folder,
-    but never a temp dir or a folder holding one, nor a folder where a ``files write`` rule of
-    the profile may reach a name. A link there, or a name a ``..`` walks back over, leads where
-    it led at the decision when the loader follows it a moment later.
+def name_is_steady(name: str) -> bool:
+    """Whether the name ``name`` (a link, or a folder a ``..`` walks back over) is the
+    deployment's, not the function's to change: it is in the root folder, a folder install
+    trusts (the module roots, the interpreter's prefix, the import roots as install found them,
+    the system's own folders) or one below such a folder -- never a temp dir or a folder
+    holding one -- and no ``files write`` rule of the profile matches it (the function may
+    remove or rename it, and put a link in its place). A steady name leads where it led at
+    the decision when the loader follows it a moment later.
 
     Example
     -------
-    >>> folder_is_steady("/tmp"), folder_is_steady("/tmp/x")
+    >>> name_is_steady("/tmp/x"), name_is_steady("/tmp/x/y")
     (False, False)
     """
-    below = folder if folder == "/" else folder + "/"
-    if below != "/" and not (STEADY_PREFIXES and _str_startswith(below, STEADY_PREFIXES)):
+    folder = _str_rpartition(name, "/")[0]
+    if folder and not (STEADY_PREFIXES and _str_startswith(folder + "/", STEADY_PREFIXES)):
         return False
-    if WRITE_ANYWHERE or below in WRITE_FOLDERS:
-        return False
-    for start in WRITE_STARTS:
-        # The start leads below the folder, or names something directly in it: a file, or a
-        # folder whose tree a rule covers ("out/**" may reach "out" itself: swapped for a link)
-        if _str_startswith(below, start) or (
-            _str_startswith(start, below)
-            and _str_find(start, "/", _len(below)) in (-1, _len(start) - 1)
-        ):
-            return False
-    return True
+    return not name_writable(name)
+
+
+def name_writable(name: str) -> bool:
+    """Whether a ``files write`` rule of the profile, in either phase, matches ``name``: the
+    function may make, remove, rename or link it.
+
+    Example
+    -------
+    >>> name_writable("/srv/x")  # (no rules outside the hook)
+    False
+    """
+    return any(matcher.match(name) for matcher in WRITE_MATCHERS)
 
 
 # sys.pycache_prefix as it was at import (PYTHONPYCACHEPREFIX, -X pycache_prefix): bytecode is

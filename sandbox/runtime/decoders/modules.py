@@ -6,8 +6,8 @@ have loaded anything only decides whether the refusal is *reported* (see the hoo
 import of a module that is not installed is refused silently, as "not found" would be.
 
 A C extension is native code: in every phase, the file it is loaded from must be the module's
-own file (``<folder>/a/b.cpython-….so`` for ``a.b``) in a folder the function cannot have
-planted -- an import root as install found it, or a folder below a module root
+own file (``<root>/a/b.cpython-….so`` for ``a.b``) at an import root as install found it, where
+the import system finds it by that name, and no name on the way one the function may write
 (:func:`.code.extension_at_home`); any other file (one the function wrote, or a real module's
 file under another module's name) is decided as loading native code from it
 (``native dlopen``), like ``ctypes``. A name other than the plain own-file spelling is decided

@@ -43,9 +43,10 @@ def loaded_file(name: str) -> str:
     - a name relative to the working directory (another thread's ``chdir``);
     - a name through ``/proc`` (``/proc/self/fd/N``, ``/dev/fd/N``: which file a descriptor
       number stands for changes with ``dup2``, which raises no event);
-    - a name whose walk turns in a folder that is not the deployment's: a link there, or a
-      name there that a ``..`` walks back over (``code.folder_is_steady``: a link in the temp
-      dir can be swapped for another, a folder there for a link).
+    - a name whose walk turns at a name that is not the deployment's: a link, or a name a
+      ``..`` walks back over, outside the deployment's folders or one a ``files write`` rule
+      matches (``code.name_is_steady``: a link in the temp dir can be swapped for another, a
+      folder there for a link).
 
     A name that turns only in the deployment's folders (``/lib -> usr/lib``, a library's
     ``libx.so -> libx.so.1``) is decided on the file it leads to.
@@ -65,12 +66,12 @@ def loaded_file(name: str) -> str:
         return _unresolvable(full)
     if volatile or _str_startswith(resolved, "/proc/"):
         return UNDECODABLE + "a native library named through /proc: " + full[:_SHOWN]
-    for folder in turns:
-        if not _code.folder_is_steady(folder):
+    for turn in turns:
+        if not _code.name_is_steady(turn):
             return (
                 UNDECODABLE
-                + "a native library named through a link or .. in "
-                + folder[:_SHOWN]
+                + "a native library named through a link or .. at "
+                + turn[:_SHOWN]
                 + ": "
                 + full[:_SHOWN]
             )
