@@ -206,7 +206,7 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/code.py", "importing"),
     ("object.__getattr__", "decoders/code.py", "_import_system_frame"),
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
-    ("open", "decoders/code.py", "_file_head"),
+    ("open", "decoders/code.py", "_file_is"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),
     ("object.__getattr__", "decoders/files.py", "_by_the_import_system"),
     ("object.__getattr__", "decoders/network.py", "_adopting"),
@@ -618,6 +618,13 @@ def _import_chain_codes() -> tuple[frozenset[CodeType], frozenset[CodeType]]:
         getattr(external, "_check_name", None),
     ]
     codes = set(_codes_of(*[f for f in chain if f is not None]))
+    # The botocore interposer's loader, which runs the real one for botocore.client and then
+    # patches the module: the sandbox's own code between _load_unlocked and exec_module.
+    from . import aws_calls
+
+    patching = getattr(getattr(aws_calls, "_PatchingLoader", None), "exec_module", None)
+    if patching is not None:
+        codes.add(patching.__code__)
     # Decorated helpers (_check_name's wrapper) and nested functions come with their code.
     return frozenset(codes), frozenset(_codes_of(getattr(_bootstrap, "_find_and_load")))  # noqa: B009
 

@@ -1213,3 +1213,68 @@ def test_a_dataclass_field_name_is_pasted_into_the_code_dataclasses_compiles(
     # templates, as namedtuple's is
     assert result.lines[0] == "eval refused" and result.lines[-1] == "equal True"
     assert "injected 42" in result.lines  # (once for each side of the generated comparison)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("phase", ["init", "invoke"])
+def test_code_made_from_bytes_is_decided_in_every_phase(
+    child: RunChild, tmp_path: Path, core: str, phase: str
+) -> None:
+    # GIVEN a module the deployment ships with its bytecode, and out/, where the profile lets
+    # the function write, holding a module's bytecode it could have written
+    import marshal
+    import py_compile
+
+    task = tmp_path / "task"
+    (task / "out").mkdir(parents=True)
+    (task / "shipped.py").write_text("VALUE = 1\n")
+    py_compile.compile(str(task / "shipped.py"))
+    (task / "planted.py").write_text("VALUE = 2\n")
+    py_compile.compile(str(task / "planted.py"), cfile=str(task / "out" / "planted.pyc"))
+    (task / "planted.py").unlink()
+    profile = profile_doc(
+        modules=[{"action": "import", "target": n, "phase": "any"} for n in ("shipped", "planted")],
+        files=[{"action": a, "target": "{task}/out/**", "phase": "any"} for a in ("read", "write")],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    script = (
+        ROUND25
+        + """
+import marshal, importlib.machinery as m, importlib.util
+task = os.environ["LAMBDA_TASK_ROOT"]
+attempt("replace", lambda: (lambda: None).__code__.replace(co_consts=(None, 1)))
+attempt("unmarshal", lambda: marshal.loads(marshal.dumps((lambda: 1).__code__)))
+shipped = importlib.util.cache_from_source(task + "/shipped.py")
+class OtherBytes(m.SourcelessFileLoader):
+    # importlib's own get_code and _compile_bytecode, given bytes that are not the file's
+    def get_data(self, path):
+        return HEADER + OTHER
+def other_bytes():
+    spec = importlib.util.spec_from_file_location("shipped", shipped,
+                                                  loader=OtherBytes("shipped", shipped))
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+attempt("other-bytes", other_bytes)
+sys.path[:0] = [task + "/out", task]
+attempt("written-bytecode", lambda: __import__("planted"))
+attempt("deployment-bytecode", lambda: __import__("shipped"))
+""".replace("HEADER", repr((task / "out" / "planted.pyc").read_bytes()[:16])).replace(
+            "OTHER", repr(marshal.dumps(compile("VALUE = 3", "x", "exec")))
+        )
+    )
+    if phase == "init":
+        script = script.replace("mark_invoke_phase()\n", "", 1)
+    # WHEN the function makes code from bytes, in either phase
+    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN code built by hand, bytes unmarshalled, importlib handed other bytes than the file's
+    # and bytecode where the function may write are refused -- at init too, where a hijacked
+    # dependency runs and keeps what it made (red team 54: a LOAD_CONST past the constants
+    # reads and writes any memory, the audit hooks included) -- while the deployment's own
+    # bytecode loads
+    assert outcome == {
+        "replace": "BLOCKED code construct",
+        "unmarshal": "BLOCKED code unmarshal",
+        "other-bytes": "BLOCKED code unmarshal",
+        "written-bytecode": "BLOCKED code unmarshal",
+        "deployment-bytecode": "ALLOWED",
+    }, result.stderr

@@ -358,6 +358,12 @@ def test_sqlite_extensions_are_native_code_and_thread_signals_are_kills() -> Non
         ("native", "dlopen", "libevil.so", None),
         ("native", "dlopen", "libevil.so.so", None),
     ]
+    # AND switching extension loading on is native code too (SQL's load_extension() then loads
+    # any library with no event of its own); switching it off is nothing
+    assert DECODERS["sqlite3.enable_load_extension"]((None, True)) == [
+        ("native", "dlopen", "<sqlite3 load_extension()>", None)
+    ]
+    assert DECODERS["sqlite3.enable_load_extension"]((None, False)) is None
     assert DECODERS["signal.pthread_kill"]((1, 9)) == [
         ("processes", "kill", "thread:SIGKILL", None)
     ]

@@ -25,16 +25,27 @@
   thread's state), ``sys.settrace``,
   ``sys.setprofile`` and ``sys.monitoring`` callbacks (``trace``) are capabilities of their own.
 
-During init, compiling, building and unmarshalling code is what the import system and the code
-generators (``namedtuple``, ``dataclasses``) do: only invoke decides those (see the hook).
+During init, compiling code is what the import system and the code generators
+(``namedtuple``, ``dataclasses``) do: only invoke decides ``compile``, ``exec`` and
+``function.__new__`` (see the hook). Building code by hand and unmarshalling bytes are decided
+in every phase: the interpreter does not verify bytecode, and code made at init is kept.
 """
 
 from __future__ import annotations
 
 import sys
+from os import O_CLOEXEC as _O_CLOEXEC
+from os import O_NONBLOCK as _O_NONBLOCK
+from os import O_RDONLY as _O_RDONLY
+from os import close as _close
+from os import fstat as _fstat
+from os import open as _os_open
+from os import pread as _pread
+from os import readlink as _readlink
 from os import stat as _stat
 from stat import S_ISDIR as _S_ISDIR
 
+from ..categories import UNDECODABLE
 from ..core import caller_local as _caller_local
 from ..core import frame_local as _frame_local
 from ..paths import absolute as _absolute
@@ -497,25 +508,39 @@ def annotation_expression(source: object) -> bool:
     return True
 
 
-def _file_head(path: str, limit: int) -> bytes | None:
-    """The first ``limit`` bytes of the file at ``path`` (an exact str), or None.
+def _file_is(path: str, offset: int, data: bytes) -> str | None:
+    """The real path of the file at ``path`` (an exact str) when its bytes from ``offset`` on
+    are exactly ``data`` (``bytes``), else None.
 
+    The file really read names itself (``/proc/self/fd/N``): no resolution of ``path`` before
+    or after, which another thread could change in between. One open, fstat (a length that
+    differs answers at once), pread and readlink: a buffered reader asked for up to 8 MiB
+    cost ~65 µs a module file here, this ~15 µs (a module's bytecode at init: hundreds of them
+    in ``import boto3``). ``O_NONBLOCK``: a FIFO at the name answers at once, with nothing.
     The one function of this module whose ``open`` the core takes for the sandbox's own
     (hook.OWN_SITES): it calls nothing of the function's, so nothing of the function's can run
     under it (its callers read frames' locals, where a key of the function's may compare)."""
     try:
-        with _open(path, "rb") as handle:
-            content = handle.read(limit)
+        fd = _os_open(path, _O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
     except (OSError, ValueError):
         return None
-    return content if _type(content) is _bytes else None
+    try:
+        if _fstat(fd).st_size != offset + _len(data):
+            return None
+        if _pread(fd, _len(data), offset) != data:
+            return None
+        return _readlink("/proc/self/fd/" + _str(fd))
+    except OSError:
+        return None
+    finally:
+        _close(fd)
 
 
 def _is_file_content(source: object, path: str) -> bool:
     """Whether ``source`` is exactly the bytes of the file at ``path`` (at most MAX_MODULE)."""
     if _type(source) is not _bytes or _len(source) > MAX_MODULE:
         return False
-    return _file_head(path, MAX_MODULE + 1) == source
+    return _file_is(path, 0, source) is not None
 
 
 def _site_of(caller: Any) -> str:
@@ -673,42 +698,101 @@ def _construct(args: tuple[Any, ...]) -> list[Access] | None:
 _PYC_HEADER = 16  # magic, flags, and the source's mtime and size (or hash): PEP 552
 
 
-def _module_bytecode(args: tuple[Any, ...]) -> bool:
-    """Whether ``marshal.loads`` is importlib unmarshalling a module's own ``.pyc``.
+def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
+    """Whether ``marshal.loads`` is importlib unmarshalling a module's own ``.pyc``: ``True``;
+    ``None`` when it is a real import's unmarshal of other bytes; ``False`` when it is no
+    import's.
 
-    Bytecode is not verified by the interpreter: hand-made bytes can corrupt memory. So the
-    import system's unmarshal passes only for a real import (every frame up to
-    ``_find_and_load`` importlib's), of a ``.pyc`` under a code root that is the file of the
-    module being imported, with exactly that file's bytes — a loader whose ``get_data``
-    returns other bytes, or a direct call of ``_compile_bytecode``, is an unmarshal like any.
+    Bytecode is not verified by the interpreter: hand-made bytes can corrupt memory (a
+    ``LOAD_CONST`` past the constants reads any address: red team 54). So the import system's
+    unmarshal passes only for a real import (every frame up to ``_find_and_load``
+    importlib's), of a file whose name is the module's ``.pyc``, that is the deployment's
+    (:func:`deployment_file`: not in a temp dir, no name on the way one the function may
+    write), with exactly that file's bytes -- a loader whose ``get_data`` returns other bytes,
+    bytecode the function wrote, or a direct call of ``_compile_bytecode`` is not.
     """
     frame = caller_frame(3)
     if frame is None or _id(frame.f_code) not in IMPORT_CODES or not args:
         return False
-    if not _immutable_bytes(_frame_local(frame, "data")):
-        return False  # (_compile_bytecode's buffer: what marshal reads after the event)
-    path = _frame_local(frame, "bytecode_path")
-    if _type(path) is not _str:
-        return False
     name = importing(frame)
-    # The module's own file where the import system finds it: resolved as the kernel opens it
-    # (links, ".."), then at <import root>/a/b/__pycache__/b.<tag>.pyc (or a sourceless
-    # <root>/a/b.pyc) for a.b — not merely a file whose name ends like the module's, in a
-    # folder the function put on sys.path.
-    resolved = _realpath(_absolute(path) or "")
-    if name is None or resolved is None or not module_file_at_root(resolved, name):
+    if name is None:
         return False
+    if not _immutable_bytes(_frame_local(frame, "data")):
+        return None  # (_compile_bytecode's buffer: what marshal reads after the event)
+    path = _frame_local(frame, "bytecode_path")
     data = args[0]
-    if _type(data) is not _bytes or _len(data) > MAX_MODULE:
+    if _type(path) is not _str or _type(data) is not _bytes or _len(data) > MAX_MODULE:
+        return None
+    # The file read (whatever its name led to), with these bytes: the module's .pyc, the
+    # deployment's.
+    real = _file_is(path, _PYC_HEADER, data)
+    if real is None or not file_is_module(real, name) or not deployment_file(real):
+        return None
+    return True
+
+
+# What deployment_file found of a folder (its answer depends on the folder's name and the
+# profile only): a module's bytecode at init asks about one folder again and again.
+_DEPLOYMENT_FOLDERS: dict[str, int] = {}
+_DEPLOYMENT_FOLDERS_KEPT = 4096
+
+
+def deployment_file(path: str) -> bool:
+    """Whether the file at the real ``path`` is the deployment's: below a folder whose names
+    the deployment sets (``STEADY_PREFIXES``: not a temp dir), and neither it nor any folder
+    on the way from ``/`` a name a ``files write`` rule matches (the function could have
+    written it, or put another in its place).
+
+    Example
+    -------
+    >>> deployment_file("/tmp/x.pyc")
+    False
+    """
+    if not (STEADY_PREFIXES and _str_startswith(path, STEADY_PREFIXES)):
         return False
-    content = _file_head(path, MAX_MODULE + _PYC_HEADER + 1)
-    return content is not None and content[_PYC_HEADER:] == data
+    if not WRITE_MATCHERS:
+        return True
+    folder = _str_rpartition(path, "/")[0]
+    known = _DEPLOYMENT_FOLDERS.get(folder)
+    if known is None:
+        known = _deployment_folder(folder)
+        if _len(_DEPLOYMENT_FOLDERS) < _DEPLOYMENT_FOLDERS_KEPT:
+            _DEPLOYMENT_FOLDERS[folder] = known
+    if known is _FOLDER_WRITABLE:
+        return False
+    # (a rule may reach some name in the folder: this one asked for by name)
+    return known is _FOLDER_STEADY or not name_writable(path)
+
+
+_FOLDER_WRITABLE = 0  # the folder, or one on the way to it, is a name a write rule matches
+_FOLDER_STEADY = 1  # and no write rule can reach any name in it
+_FOLDER_MIXED = 2  # a write rule may reach some name in it: each file asked for by name
+
+
+def _deployment_folder(folder: str) -> int:
+    here = folder
+    while here:
+        if name_writable(here):
+            return _FOLDER_WRITABLE
+        here = _str_rpartition(here, "/")[0]
+    for matcher in WRITE_MATCHERS:
+        if matcher.may_match_below(folder):
+            return _FOLDER_MIXED
+    return _FOLDER_STEADY
 
 
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
-    if _module_bytecode(args):
+    verdict = _module_bytecode(args)
+    if verdict:
         return None  # a module's cached bytecode; the module decides
+    if verdict is None:
+        # The import system about to run bytes that are not the deployment's bytecode file:
+        # no rule may allow that (it would allow any bytes through importlib's own site).
+        return [("code", "unmarshal", UNDECODABLE + _UNTRUSTED_BYTECODE, None)]
     return [("code", "unmarshal", caller_site(), None)]
+
+
+_UNTRUSTED_BYTECODE = "bytecode that is not the deployment's own file (the import system)"
 
 
 def _hook(args: tuple[Any, ...]) -> list[Access] | None:
@@ -723,10 +807,11 @@ def _trace(args: tuple[Any, ...]) -> list[Access] | None:
     return [("code", "trace", caller_site(), None)]
 
 
-# Events decided only during invoke (init is the import system and the code generators).
-INVOKE_ONLY = frozenset(
-    {"compile", "exec", "code.__new__", "function.__new__", "marshal.loads", "marshal.load"}
-)
+# Events decided only during invoke (init is the import system and the code generators). Not
+# code.__new__ and marshal.loads: bytes made into code with no compiler in between can read and
+# write any memory -- the audit hooks themselves -- and code that runs at init (a hijacked
+# dependency) keeps what it made (red team 54).
+INVOKE_ONLY = frozenset({"compile", "exec", "function.__new__"})
 
 DECODERS = {
     "compile": _compile,

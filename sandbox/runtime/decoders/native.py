@@ -104,6 +104,20 @@ def _sqlite_extension(args: tuple[Any, ...]) -> list[Access] | None:
     return first + (_dlopen((text + ".so",)) or [])
 
 
+# SQLite's own SQL function load_extension('any/library'), which enable_load_extension(True)
+# switches on with the C call: it loads native code named in SQL, with no audit event of its
+# own. Enabling it is that capability (a learned rule names it; SQL injection could use it).
+SQLITE_SQL_LOADER = "<sqlite3 load_extension()>"
+
+
+def _sqlite_enable_extensions(args: tuple[Any, ...]) -> list[Access] | None:
+    # (connection, enabled): switching extension loading off needs no decision
+    enabled = args[1] if _len(args) > 1 else True
+    if (_type(enabled) is _bool or _type(enabled) is _int) and not enabled:
+        return None
+    return [("native", "dlopen", SQLITE_SQL_LOADER, None)]
+
+
 def _dlsym(args: tuple[Any, ...]) -> list[Access] | None:
     name = args[1]
     text = as_text(name)
@@ -159,4 +173,5 @@ DECODERS = {
     "ctypes.dlsym": _dlsym,
     "ctypes.dlsym/handle": _dlsym,
     "sqlite3.load_extension": _sqlite_extension,
+    "sqlite3.enable_load_extension": _sqlite_enable_extensions,
 }
