@@ -378,6 +378,12 @@ def install_hook(
         frozenset(map(id, own_codes)) | {id(sealed)} | frozenset(map(id, _aws_own_codes()))
     )
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
+    import zipimport
+
+    zip_unmarshal = getattr(zipimport, "_unmarshal_code", None)
+    frozen_code.ZIP_UNMARSHAL_CODES = (
+        frozenset({id(zip_unmarshal.__code__)}) if zip_unmarshal is not None else frozenset()
+    )
     frozen_code.SOURCE_READER_CODES = frozenset(id(c) for c in _source_reader_codes())
     frozen_code.MACHINERY_CODES = frozen_code.IMPORT_CODES | frozen_code.SOURCE_READER_CODES
     chain, find_and_load = _import_chain_codes()

@@ -1232,9 +1232,15 @@ def test_code_made_from_bytes_is_decided_in_every_phase(
     (task / "planted.py").write_text("VALUE = 2\n")
     py_compile.compile(str(task / "planted.py"), cfile=str(task / "out" / "planted.pyc"))
     (task / "planted.py").unlink()
+    import zipfile
+
+    with zipfile.ZipFile(task / "zipped.zip", "w") as archive:  # (a module's bytecode only)
+        archive.writestr("zipped.pyc", (task / "out" / "planted.pyc").read_bytes())
+    names = ("shipped", "planted", "zipped")
     profile = profile_doc(
-        modules=[{"action": "import", "target": n, "phase": "any"} for n in ("shipped", "planted")],
-        files=[{"action": a, "target": "{task}/out/**", "phase": "any"} for a in ("read", "write")],
+        modules=[{"action": "import", "target": n, "phase": "any"} for n in names],
+        files=[{"action": a, "target": "{task}/out/**", "phase": "any"} for a in ("read", "write")]
+        + [{"action": "read", "target": "{task}/zipped.zip", "phase": "any"}],
     )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     script = (
@@ -1254,7 +1260,10 @@ def other_bytes():
                                                   loader=OtherBytes("shipped", shipped))
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 attempt("other-bytes", other_bytes)
-sys.path[:0] = [task + "/out", task]
+from importlib import _bootstrap_external
+attempt("by-hand", lambda: _bootstrap_external._compile_bytecode(OTHER))
+sys.path[:0] = [task + "/zipped.zip", task + "/out", task]
+attempt("zip-bytecode", lambda: __import__("zipped"))
 attempt("written-bytecode", lambda: __import__("planted"))
 attempt("deployment-bytecode", lambda: __import__("shipped"))
 """.replace("HEADER", repr((task / "out" / "planted.pyc").read_bytes()[:16])).replace(
@@ -1267,7 +1276,8 @@ attempt("deployment-bytecode", lambda: __import__("shipped"))
     result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN code built by hand, bytes unmarshalled, importlib handed other bytes than the file's
-    # and bytecode where the function may write are refused -- at init too, where a hijacked
+    # or called by hand, bytecode out of a zip archive, and bytecode where the function may
+    # write are refused -- at init too, where a hijacked
     # dependency runs and keeps what it made (red team 54: a LOAD_CONST past the constants
     # reads and writes any memory, the audit hooks included) -- while the deployment's own
     # bytecode loads
@@ -1275,6 +1285,8 @@ attempt("deployment-bytecode", lambda: __import__("shipped"))
         "replace": "BLOCKED code construct",
         "unmarshal": "BLOCKED code unmarshal",
         "other-bytes": "BLOCKED code unmarshal",
+        "by-hand": "BLOCKED code unmarshal",
+        "zip-bytecode": "BLOCKED code unmarshal",
         "written-bytecode": "BLOCKED code unmarshal",
         "deployment-bytecode": "ALLOWED",
     }, result.stderr

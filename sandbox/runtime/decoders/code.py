@@ -87,6 +87,9 @@ OWN_CODES: tuple[CodeType, ...] = ()
 # frozen copy's, and only the copy is the sandbox's own).
 OWN_IDS: frozenset[int] = frozenset()
 IMPORT_CODES: frozenset[int] = frozenset()  # ids (identity, not equality, counts)
+# zipimport's unmarshal of a module's bytecode from an archive (its code's id): bytes no file
+# holds as they are, never verified -- no rule may allow them (see _module_bytecode).
+ZIP_UNMARSHAL_CODES: frozenset[int] = frozenset()
 # importlib's _call_with_frames_removed: what called it decides.
 TRAMPOLINE_CODES: frozenset[int] = frozenset()
 # The import system's and the traceback machinery's readers (linecache, tokenize.open).
@@ -700,8 +703,8 @@ _PYC_HEADER = 16  # magic, flags, and the source's mtime and size (or hash): PEP
 
 def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
     """Whether ``marshal.loads`` is importlib unmarshalling a module's own ``.pyc``: ``True``;
-    ``None`` when it is a real import's unmarshal of other bytes; ``False`` when it is no
-    import's.
+    ``None`` when it is the import machinery's unmarshal of other bytes (importlib's, called
+    by an import or by hand, or zipimport's); ``False`` when the machinery has no part in it.
 
     Bytecode is not verified by the interpreter: hand-made bytes can corrupt memory (a
     ``LOAD_CONST`` past the constants reads any address: red team 54). So the import system's
@@ -712,11 +715,15 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
     bytecode the function wrote, or a direct call of ``_compile_bytecode`` is not.
     """
     frame = caller_frame(3)
-    if frame is None or _id(frame.f_code) not in IMPORT_CODES or not args:
+    if frame is None or not args:
         return False
+    code_id = _id(frame.f_code)
+    if code_id not in IMPORT_CODES:
+        # (zipimport's bytes come out of an archive: nothing here can say they are a file's)
+        return None if code_id in ZIP_UNMARSHAL_CODES else False
     name = importing(frame)
     if name is None:
-        return False
+        return None  # importlib's own unmarshal called by hand: never a rule's to allow
     if not _immutable_bytes(_frame_local(frame, "data")):
         return None  # (_compile_bytecode's buffer: what marshal reads after the event)
     path = _frame_local(frame, "bytecode_path")
