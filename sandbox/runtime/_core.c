@@ -7395,6 +7395,22 @@ core_seal_clock(PyObject *self, PyObject *args)
  * source (as CPython does for every other buffer): the text decided is the text parsed. Each
  * keeps the original's calling convention (METH_FASTCALL, with keywords or not: it varies by
  * version). */
+/* Whether the bytes a buffer hands out can change after the audit event that showed a copy of
+ * them: anything but an exact bytes, or a memoryview of one (a bytearray, a memoryview of one,
+ * an array.array, an mmap; from 3.12 a bytes subclass's __buffer__ may hand out any buffer). */
+static int
+buffer_may_change(PyObject *object)
+{
+    if (PyBytes_CheckExact(object)) {
+        return 0;
+    }
+    if (PyMemoryView_Check(object)) {
+        PyObject *base = PyMemoryView_GET_BUFFER(object)->obj;
+        return !(base != NULL && PyBytes_CheckExact(base));
+    }
+    return PyObject_CheckBuffer(object);
+}
+
 enum { COMPILER_EVAL, COMPILER_EXEC, COMPILER_COMPILE, COMPILERS };
 static const char *const g_compiler_names[COMPILERS] = {"eval", "exec", "compile"};
 static PyCFunction g_compiler_original[COMPILERS];
@@ -7419,15 +7435,14 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
         }
     }
     PyObject *result;
-    if (at >= 0 && PyByteArray_Check(args[at])) {
+    if (at >= 0 && !PyUnicode_Check(args[at]) && buffer_may_change(args[at])) {
         PyObject *stack[16];
         Py_ssize_t total = nargs + nkw;
         if (total > 16) {
             PyErr_Format(PyExc_TypeError, "%s() takes at most 16 arguments", g_compiler_names[which]);
             return NULL;
         }
-        PyObject *copy = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(args[at]),
-                                                   PyByteArray_GET_SIZE(args[at]));
+        PyObject *copy = PyBytes_FromObject(args[at]);
         if (copy == NULL) {
             return NULL;
         }
@@ -7528,6 +7543,84 @@ core_seal_compilers(PyObject *self, PyObject *args)
                                        : (PyCFunction)(void (*)(void))without_keywords[i];
     }
     g_compilers_sealed = 1;
+    Py_RETURN_TRUE;
+}
+
+/* marshal.loads reads its argument's live buffer after the marshal.loads event, which shows
+ * the hook a copy: a bytearray changed by another thread in between (while the hook reads the
+ * module file it compares the copy with) was unmarshalled as other bytes than those decided --
+ * hand-made bytecode through the import system's own unmarshal (red team 55). Sealed, it hands
+ * the original an immutable copy of any buffer that can change (buffer_may_change). 3.10-3.12:
+ * METH_O; 3.13: METH_FASTCALL | METH_KEYWORDS (allow_code=). */
+static PyCFunction g_loads_original;
+static int g_loads_keywords;
+static int g_loads_sealed;
+
+static PyObject *
+loads_sealed_o(PyObject *module, PyObject *data)
+{
+    if (!buffer_may_change(data)) {
+        return g_loads_original(module, data);
+    }
+    PyObject *copy = PyBytes_FromObject(data);
+    if (copy == NULL) {
+        return NULL;
+    }
+    PyObject *result = g_loads_original(module, copy);
+    Py_DECREF(copy);
+    return result;
+}
+
+static PyObject *
+loads_sealed_kw(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    _PyCFunctionFastWithKeywords original =
+        (_PyCFunctionFastWithKeywords)(void (*)(void))g_loads_original;
+    Py_ssize_t total = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (nargs < 1 || !buffer_may_change(args[0])) {
+        return original(module, args, nargs, kwnames);
+    }
+    PyObject *stack[8];
+    if (total > 8) {
+        PyErr_SetString(PyExc_TypeError, "loads() takes at most 8 arguments");
+        return NULL;
+    }
+    PyObject *copy = PyBytes_FromObject(args[0]);
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < total; i++) {
+        stack[i] = args[i];
+    }
+    stack[0] = copy;
+    PyObject *result = original(module, stack, nargs, kwnames);
+    Py_DECREF(copy);
+    return result;
+}
+
+static PyObject *
+core_seal_marshal(PyObject *self, PyObject *loads)
+{
+    (void)self;
+    if (g_loads_sealed || g_installed) {
+        return PyBool_FromLong(g_loads_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_marshal")) {
+        return NULL;
+    }
+    PyMethodDef *def = builtin_def(loads, "marshal", "loads", METH_O);
+    int keywords = 0;
+    if (def == NULL) {
+        def = builtin_def(loads, "marshal", "loads", METH_FASTCALL | METH_KEYWORDS);
+        keywords = 1;
+    }
+    if (def == NULL) {
+        Py_RETURN_FALSE; /* not the interpreter's own: nothing sealed */
+    }
+    g_loads_original = def->ml_meth;
+    g_loads_keywords = keywords;
+    def->ml_meth = keywords ? (PyCFunction)(void (*)(void))loads_sealed_kw : loads_sealed_o;
+    g_loads_sealed = 1;
     Py_RETURN_TRUE;
 }
 
@@ -8879,8 +8972,13 @@ static PyMethodDef core_methods[] = {
      "fork_exec_sealed() -> bool: whether seal_fork_exec took effect."},
     {"seal_compilers", core_seal_compilers, METH_VARARGS,
      "seal_compilers(eval, exec, compile) -> bool: before install, once: each hands the"
-     " original an immutable copy of a bytearray source (CPython parses a bytearray from its"
-     " live buffer after the compile event)."},
+     " original an immutable copy of a source buffer that can change (CPython parses a"
+     " bytearray, a memoryview of one, an array from its live buffer after the compile"
+     " event)."},
+    {"seal_marshal", core_seal_marshal, METH_O,
+     "seal_marshal(loads) -> bool: before install, once: marshal.loads hands the original an"
+     " immutable copy of a buffer that can change (it reads the live buffer after its"
+     " event); False where the core cannot (the Python core)."},
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},

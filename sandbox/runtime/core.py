@@ -59,6 +59,7 @@ __all__ = [
     "seal_clock",
     "seal_compilers",
     "seal_fork_exec",
+    "seal_marshal",
     "seal_process_calls",
     "seal_resolvers",
     "seal_socket_addresses",
@@ -144,6 +145,7 @@ seal_process_calls = _impl.seal_process_calls
 seal_resolvers = _impl.seal_resolvers
 seal_clock = _impl.seal_clock
 seal_compilers = _impl.seal_compilers
+seal_marshal = _impl.seal_marshal
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

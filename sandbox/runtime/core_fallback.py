@@ -77,6 +77,7 @@ __all__ = [
     "seal_clock",
     "seal_compilers",
     "seal_fork_exec",
+    "seal_marshal",
     "seal_process_calls",
     "seal_resolvers",
     "seal_socket_addresses",
@@ -2868,6 +2869,20 @@ def seal_compilers(eval_: Any, exec_: Any, compile_: Any) -> bool:
     Example
     -------
     >>> seal_compilers(None, None, None)
+    False
+    """
+    return False
+
+
+def seal_marshal(loads: Any) -> bool:
+    """The native core has ``marshal.loads`` hand CPython an immutable copy of a buffer that
+    can change (marshal reads the live buffer after its event, which shows a copy); the Python
+    core cannot change C functions: always ``False`` (a documented limit: another thread can
+    change the buffer between the decision and the read).
+
+    Example
+    -------
+    >>> seal_marshal(None)
     False
     """
     return False

@@ -378,6 +378,12 @@ def install_hook(
         frozenset(map(id, own_codes)) | {id(sealed)} | frozenset(map(id, _aws_own_codes()))
     )
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
+    from importlib import _bootstrap_external
+
+    compile_bytecode = getattr(_bootstrap_external, "_compile_bytecode", None)  # (private)
+    frozen_code.COMPILE_BYTECODE_CODES = (
+        frozenset({id(compile_bytecode.__code__)}) if compile_bytecode is not None else frozenset()
+    )
     import zipimport
 
     zip_unmarshal = getattr(zipimport, "_unmarshal_code", None)
@@ -449,11 +455,14 @@ def install_hook(
     core.seal_clock(
         getattr(time_module, "clock_settime", None), getattr(time_module, "clock_settime_ns", None)
     )
-    # eval, exec and compile parse a bytearray from its live buffer after the compile event
-    # (whose argument is a copy): the native core hands them an immutable copy first.
+    # eval, exec and compile parse a bytearray (a memoryview of one, an array) from its live
+    # buffer after the compile event (whose argument is a copy), and marshal.loads unmarshals
+    # one after its event: the native core hands them an immutable copy first.
     import builtins
+    import marshal
 
     core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    core.seal_marshal(marshal.loads)
     # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
     # function can plant) after or before their event: the native core hands them bytes.
     resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)
@@ -632,7 +641,13 @@ def _import_chain_codes() -> tuple[frozenset[CodeType], frozenset[CodeType]]:
     if patching is not None:
         codes.add(patching.__code__)
     # Decorated helpers (_check_name's wrapper) and nested functions come with their code.
-    return frozenset(codes), frozenset(_codes_of(getattr(_bootstrap, "_find_and_load")))  # noqa: B009
+    # _find_and_load, whose `name` is the module being imported; _exec, importlib.reload's
+    # (its `name` is the spec's).
+    loaders = [getattr(_bootstrap, "_find_and_load")]  # noqa: B009
+    reloader = getattr(_bootstrap, "_exec", None)
+    if reloader is not None:
+        loaders.append(reloader)
+    return frozenset(codes), frozenset(_codes_of(*loaders))
 
 
 def _loaded_files() -> frozenset[str]:

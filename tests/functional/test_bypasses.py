@@ -1290,3 +1290,54 @@ attempt("deployment-bytecode", lambda: __import__("shipped"))
         "written-bytecode": "BLOCKED code unmarshal",
         "deployment-bytecode": "ALLOWED",
     }, result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_bytes_changed_while_the_import_systems_unmarshal_is_decided_are_not_what_runs(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a module the deployment ships with its bytecode, a later audit hook of the
+    # function's (its site allowed) standing for another thread that changes a buffer while
+    # the sandbox decides, and importlib's marshal swapped for a C callable that unmarshals
+    # that buffer whatever importlib hands it (red team 55: no Python frame in between)
+    import marshal
+    import py_compile
+
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "shipped.py").write_text("VALUE = 'shipped' * 40\n")
+    pyc = Path(str(py_compile.compile(str(task / "shipped.py"))))
+    other = marshal.dumps(compile("VALUE = 'other'", "x", "exec"))
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "shipped", "phase": "any"}],
+        code=[{"action": "hook", "target": "<string>:<module>", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    script = (
+        ROUND25
+        + """
+import marshal, types, functools, collections, importlib.util
+from importlib import _bootstrap_external
+task = os.environ["LAMBDA_TASK_ROOT"]
+real = REAL
+live = bytearray(real)
+other = OTHER.ljust(len(real), b"\\0")  # (marshal reads one object: the rest is ignored)
+def later(event, args):
+    if event == "marshal.loads" and args and args[0] == real:
+        live[:] = other  # (the same length: the buffer stays where it is)
+sys.addaudithook(later)
+loads = collections.defaultdict(functools.partial(marshal.loads, live)).__getitem__
+_bootstrap_external.marshal = types.SimpleNamespace(loads=loads)
+sys.path.insert(0, task)
+import shipped
+print("value", shipped.VALUE[:8])
+""".replace("OTHER", repr(other)).replace("REAL", repr(pyc.read_bytes()[16:]))
+    )
+    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    # THEN the native core unmarshals the bytes it decided (marshal.loads hands CPython an
+    # immutable copy first: seal_marshal); the Python core cannot change a C function, and the
+    # changed bytes run -- a documented limit of the Python core (docs/ARCHITECTURE.md)
+    assert result.returncode == 0, result.stderr
+    assert result.lines[-1] == ("value shippeds" if core == "native" else "value other"), (
+        result.stderr
+    )

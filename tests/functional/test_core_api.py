@@ -188,9 +188,12 @@ def test_seal_compilers_copies_a_bytearray_source_and_nothing_else(
             source[:] = b"'abc'*1"
     sys.addaudithook(later)
     value = eval(source)
+    source[:] = b"(1+2)*3"
+    view = eval(memoryview(source))  # (a view of a bytearray: another buffer)
     same = (eval, exec, compile, inspect.signature(compile), eval.__doc__) == before
     emit(not_builtins=not_builtins, sealed=sealed, again=again, value=value, seen=len(seen),
-         same=same, keyword=eval(compile(source=bytearray(b"6*7"), filename="<b>", mode="eval")))
+         view=view, same=same,
+         keyword=eval(compile(source=bytearray(b"6*7"), filename="<b>", mode="eval")))
     """
     result = run_core(kind, body, tmp_path)
     # THEN only the builtins are sealed, once; a bytearray changed while the compile event is
@@ -199,9 +202,60 @@ def test_seal_compilers_copies_a_bytearray_source_and_nothing_else(
     native = kind != "python"
     assert result["not_builtins"] is False
     assert result["sealed"] is native and result["again"] is native
-    assert result["seen"] == 1
+    assert result["seen"] == 2
     assert result["value"] == (9 if native else "abc")
+    assert result["view"] == 9  # (CPython copies any other buffer before the event itself)
     assert result["same"] is True and result["keyword"] == 42
+
+
+def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core asked to seal something that is not marshal.loads, then marshal.loads
+    body = """
+    import marshal, array
+    before = (marshal.loads, marshal.loads.__doc__)
+    not_loads = core.seal_marshal(len)
+    sealed = core.seal_marshal(marshal.loads)
+    again = core.seal_marshal(marshal.loads)
+    one, two = marshal.dumps(1111), marshal.dumps(2222)
+    def later(event, args):
+        # (another thread of the function's, changing the buffer while the hook decides)
+        if event == "marshal.loads" and args and args[0] == one:
+            for live in live_buffers:
+                live[:] = two if not isinstance(live, array.array) else array.array("B", two)
+    live_buffers = []
+    sys.addaudithook(later)
+    values = {}
+    for label, make in (("bytearray", lambda: bytearray(one)),
+                        ("view of a bytearray", lambda: bytearray(one)),
+                        ("array", lambda: array.array("B", one))):
+        live = make()
+        live_buffers[:] = [live]
+        argument = memoryview(live) if label.startswith("view") else live
+        values[label] = marshal.loads(argument)
+    live_buffers[:] = []
+    values["bytes"] = marshal.loads(one)
+    values["view of bytes"] = marshal.loads(memoryview(b"xx" + one)[2:])
+    same = (marshal.loads, marshal.loads.__doc__) == before
+    emit(not_loads=not_loads, sealed=sealed, again=again, values=values, same=same)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN only marshal.loads is sealed, once; a buffer changed while the marshal.loads event
+    # is decided is unmarshalled as it was decided by the native core (the Python core cannot:
+    # marshal reads the live buffer), bytes and views of bytes as they are
+    native = kind != "python"
+    assert result["not_loads"] is False
+    assert result["sealed"] is native and result["again"] is native
+    changed = 1111 if native else 2222
+    assert result["values"] == {
+        "bytearray": changed,
+        "view of a bytearray": changed,
+        "array": changed,
+        "bytes": 1111,
+        "view of bytes": 1111,
+    }
+    assert result["same"] is True
 
 
 def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path) -> None:
@@ -2177,6 +2231,7 @@ def test_no_other_copy_of_the_native_core_changes_the_process_once_a_core_is_ins
             "seal_types": refused(lambda: copy.seal_types(())),
             "hide_copies": refused(lambda: copy.hide_copies(())),
             "seal_compilers": refused(lambda: copy.seal_compilers(eval, exec, compile)),
+            "seal_marshal": refused(lambda: copy.seal_marshal(__import__("marshal").loads)),
             "unmarshal_file": refused(lambda: copy.unmarshal_file(fd, 0)),
             "install": refused(
                 lambda: copy.install(frozenset({"zz.b"}), print, frozenset(), "enforce")

@@ -87,6 +87,10 @@ OWN_CODES: tuple[CodeType, ...] = ()
 # frozen copy's, and only the copy is the sandbox's own).
 OWN_IDS: frozenset[int] = frozenset()
 IMPORT_CODES: frozenset[int] = frozenset()  # ids (identity, not equality, counts)
+# importlib's _compile_bytecode (its code's id): the one frame from which marshal.loads is the
+# import system unmarshalling the `data` it holds (from get_code, marshal is called through
+# what that frame's `self` hands it -- any C callable, with any bytes: red team 55).
+COMPILE_BYTECODE_CODES: frozenset[int] = frozenset()
 # zipimport's unmarshal of a module's bytecode from an archive (its code's id): bytes no file
 # holds as they are, never verified -- no rule may allow them (see _module_bytecode).
 ZIP_UNMARSHAL_CODES: frozenset[int] = frozenset()
@@ -721,6 +725,8 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
     if code_id not in IMPORT_CODES:
         # (zipimport's bytes come out of an archive: nothing here can say they are a file's)
         return None if code_id in ZIP_UNMARSHAL_CODES else False
+    if code_id not in COMPILE_BYTECODE_CODES:
+        return None  # (another reader of importlib's: not its unmarshal of `data`)
     name = importing(frame)
     if name is None:
         return None  # importlib's own unmarshal called by hand: never a rule's to allow
