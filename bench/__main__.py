@@ -68,6 +68,7 @@ def run_session(
     """
     plan = plan or (CHECK if check_only else FULL)
     started = time.perf_counter()
+    fixtures.no_handler_bytecode()
     session = Session(plan, _say)
     notes = session.notes
     dd = ddtrace_python() if plan.ddtrace else None

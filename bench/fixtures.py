@@ -92,6 +92,13 @@ def make_data(root: Path, n_files: int, n_modules: int) -> dict[str, Any]:
     }
 
 
+def no_handler_bytecode() -> None:
+    """Remove the bytecode an earlier run left beside the benchmark's handlers (see
+    ``bench.child._load_handler``): the children compile them from source, in every mode."""
+    for folder in (ORDERS, STDLIB):
+        shutil.rmtree(Path(folder) / "__pycache__", ignore_errors=True)
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The parent's environment without sandbox, Datadog, Python and AWS settings; repo on path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES)}

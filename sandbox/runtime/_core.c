@@ -7555,19 +7555,27 @@ core_seal_compilers(PyObject *self, PyObject *args)
 static PyCFunction g_loads_original;
 static int g_loads_keywords;
 static int g_loads_sealed;
+/* Inside the sealed marshal.loads on this thread: its marshal.loads event is the one marshal
+ * raises for what it reads, from an immutable buffer. Another unmarshaller of CPython's
+ * (_imp.get_frozen_object(name, buffer) raises the same event, then reads the live buffer:
+ * red team 56) is not: see unmarshal_sealed. */
+static CORE_TLS int t_sealed_loads;
 
 static PyObject *
 loads_sealed_o(PyObject *module, PyObject *data)
 {
-    if (!buffer_may_change(data)) {
-        return g_loads_original(module, data);
+    PyObject *copy = NULL;
+    if (buffer_may_change(data)) {
+        copy = PyBytes_FromObject(data);
+        if (copy == NULL) {
+            return NULL;
+        }
     }
-    PyObject *copy = PyBytes_FromObject(data);
-    if (copy == NULL) {
-        return NULL;
-    }
-    PyObject *result = g_loads_original(module, copy);
-    Py_DECREF(copy);
+    int outer = t_sealed_loads;
+    t_sealed_loads = 1;
+    PyObject *result = g_loads_original(module, copy != NULL ? copy : data);
+    t_sealed_loads = outer;
+    Py_XDECREF(copy);
     return result;
 }
 
@@ -7578,7 +7586,11 @@ loads_sealed_kw(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObj
         (_PyCFunctionFastWithKeywords)(void (*)(void))g_loads_original;
     Py_ssize_t total = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
     if (nargs < 1 || !buffer_may_change(args[0])) {
-        return original(module, args, nargs, kwnames);
+        int outer = t_sealed_loads;
+        t_sealed_loads = nargs >= 1; /* (no positional data: keywords only, or an error) */
+        PyObject *result = original(module, args, nargs, kwnames);
+        t_sealed_loads = outer;
+        return result;
     }
     PyObject *stack[8];
     if (total > 8) {
@@ -7593,9 +7605,23 @@ loads_sealed_kw(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObj
         stack[i] = args[i];
     }
     stack[0] = copy;
+    int outer = t_sealed_loads;
+    t_sealed_loads = 1;
     PyObject *result = original(module, stack, nargs, kwnames);
+    t_sealed_loads = outer;
     Py_DECREF(copy);
     return result;
+}
+
+/* Whether the marshal.loads event being decided on this thread was raised by the sealed
+ * marshal.loads (what it unmarshals is the event's bytes); True when the core could not seal
+ * it (nothing can be told then: the Python core's answer). */
+static PyObject *
+core_unmarshal_sealed(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(!g_loads_sealed || t_sealed_loads);
 }
 
 static PyObject *
@@ -8975,6 +9001,10 @@ static PyMethodDef core_methods[] = {
      " original an immutable copy of a source buffer that can change (CPython parses a"
      " bytearray, a memoryview of one, an array from its live buffer after the compile"
      " event)."},
+    {"unmarshal_sealed", core_unmarshal_sealed, METH_NOARGS,
+     "unmarshal_sealed() -> bool: the marshal.loads event being decided on this thread comes"
+     " from the sealed marshal.loads (not another unmarshaller, such as"
+     " _imp.get_frozen_object's); True where marshal.loads is not sealed."},
     {"seal_marshal", core_seal_marshal, METH_O,
      "seal_marshal(loads) -> bool: before install, once: marshal.loads hands the original an"
      " immutable copy of a buffer that can change (it reads the live buffer after its"

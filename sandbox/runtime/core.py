@@ -69,6 +69,7 @@ __all__ = [
     "sqlite_authorizer",
     "syntax_classes",
     "unmarshal_file",
+    "unmarshal_sealed",
 ]
 
 KIND: str
@@ -146,6 +147,7 @@ seal_resolvers = _impl.seal_resolvers
 seal_clock = _impl.seal_clock
 seal_compilers = _impl.seal_compilers
 seal_marshal = _impl.seal_marshal
+unmarshal_sealed = _impl.unmarshal_sealed
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -3017,6 +3017,20 @@ def content_digest(data: bytes) -> str:
     return digest
 
 
+def unmarshal_sealed() -> bool:
+    """The native core tells whether the ``marshal.loads`` event being decided comes from its
+    sealed ``marshal.loads`` (not another unmarshaller, such as ``_imp.get_frozen_object``'s,
+    which reads the live buffer after the event); the Python core seals nothing and cannot
+    tell: always ``True`` (a documented limit).
+
+    Example
+    -------
+    >>> unmarshal_sealed()
+    True
+    """
+    return True
+
+
 def unmarshal_file(fd: int, offset: int) -> object:
     """``marshal.loads`` of the bytes of the regular file open at ``fd``, from ``offset`` to its
     end (the native core maps the file instead of copying it: see docs/NATIVE.md); before

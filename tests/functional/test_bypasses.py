@@ -1293,8 +1293,9 @@ attempt("deployment-bytecode", lambda: __import__("shipped"))
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("reader", ["marshal.loads", "_imp.get_frozen_object"])
 def test_bytes_changed_while_the_import_systems_unmarshal_is_decided_are_not_what_runs(
-    child: RunChild, tmp_path: Path, core: str
+    child: RunChild, tmp_path: Path, core: str, reader: str
 ) -> None:
     # GIVEN a module the deployment ships with its bytecode, a later audit hook of the
     # function's (its site allowed) standing for another thread that changes a buffer while
@@ -1326,18 +1327,79 @@ def later(event, args):
     if event == "marshal.loads" and args and args[0] == real:
         live[:] = other  # (the same length: the buffer stays where it is)
 sys.addaudithook(later)
-loads = collections.defaultdict(functools.partial(marshal.loads, live)).__getitem__
+import _imp
+reader = (functools.partial(marshal.loads, live) if READER == "marshal.loads"
+          else functools.partial(_imp.get_frozen_object, "shipped", live))
+loads = collections.defaultdict(reader).__getitem__
 _bootstrap_external.marshal = types.SimpleNamespace(loads=loads)
 sys.path.insert(0, task)
-import shipped
-print("value", shipped.VALUE[:8])
-""".replace("OTHER", repr(other)).replace("REAL", repr(pyc.read_bytes()[16:]))
+attempt("import", lambda: print("value", __import__("shipped").VALUE[:8]))
+""".replace("OTHER", repr(other))
+        .replace("REAL", repr(pyc.read_bytes()[16:]))
+        .replace("READER", repr(reader))
     )
     result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     # THEN the native core unmarshals the bytes it decided (marshal.loads hands CPython an
-    # immutable copy first: seal_marshal); the Python core cannot change a C function, and the
-    # changed bytes run -- a documented limit of the Python core (docs/ARCHITECTURE.md)
+    # immutable copy first: seal_marshal), and refuses any other unmarshaller importlib is
+    # made to reach (it knows its sealed marshal.loads raised the event: red team 56); the
+    # Python core cannot change or tell C functions, and the changed bytes run -- a documented
+    # limit of the Python core (docs/ARCHITECTURE.md)
     assert result.returncode == 0, result.stderr
-    assert result.lines[-1] == ("value shippeds" if core == "native" else "value other"), (
-        result.stderr
-    )
+    expected = ["value other", "import ALLOWED"]
+    if core == "native":
+        expected = (
+            ["value shippeds", "import ALLOWED"]
+            if reader == "marshal.loads"
+            # (_imp.get_frozen_object turns the refusal into an ImportError of its own; the
+            # finding says what was refused)
+            else ["import ERROR ImportError"]
+        )
+    assert result.lines[-len(expected) :] == expected, result.stderr
+    if core == "native" and reader != "marshal.loads":
+        refused = [json.loads(line) for line in result.stdout.splitlines() if "finding" in line]
+        assert any(
+            f.get("category") == "code" and f.get("action") == "unmarshal" for f in refused
+        ), result.stdout
+
+
+SITE_CLAIMED = """
+import os, sys, json, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+import _imp, dataclasses
+# at init: code compiled under another module's file name (compile is not decided at init)
+claimed = {}
+exec(compile("def payload():\\n    return eval('6*7')\\n", dataclasses.__file__, "exec"), claimed)
+def own():
+    return eval("6*7")
+def renamed():
+    return eval("6*7")
+mark_invoke_phase()
+for label, fn in (("own", own), ("compiled-as", claimed["payload"]), ("renamed", renamed)):
+    if label == "renamed":
+        _imp._fix_co_filename(renamed.__code__, dataclasses.__file__)  # (no audit event)
+    try:
+        print(label, fn())
+    except PermissionError:
+        print(label, "refused")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_site_is_the_file_name_its_code_claims(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the runtime bundle, which lets dataclasses' code generator compile at
+    # invoke (its site, {stdlib}/dataclasses.py:**), and no eval for the function's own code
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function's code evaluates text at invoke from its own function, from one
+    # compiled at init under dataclasses' file name, and from one renamed to it with
+    # _imp._fix_co_filename
+    result = child(SITE_CLAIMED, env=_audit_only(core))
+    # THEN its own site is refused, and the other two pass as dataclasses' site: a site is
+    # made of the file name a code object carries, which code compiled at init, or renamed
+    # by _imp._fix_co_filename (no audit event), chooses -- an open limit of both cores
+    # (red team 56; docs/ARCHITECTURE.md). A profile that grants a site code construction,
+    # unmarshal, hooks or tracing grants them to code that claims it.
+    assert result.returncode == 0, result.stderr
+    assert result.lines[-3:] == ["own refused", "compiled-as 42", "renamed 42"], result.stderr

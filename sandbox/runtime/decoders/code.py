@@ -48,6 +48,7 @@ from stat import S_ISDIR as _S_ISDIR
 from ..categories import UNDECODABLE
 from ..core import caller_local as _caller_local
 from ..core import frame_local as _frame_local
+from ..core import unmarshal_sealed as _unmarshal_sealed
 from ..paths import absolute as _absolute
 from ..paths import realpath as _realpath
 from ..values import as_text, code_text
@@ -727,6 +728,11 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
         return None if code_id in ZIP_UNMARSHAL_CODES else False
     if code_id not in COMPILE_BYTECODE_CODES:
         return None  # (another reader of importlib's: not its unmarshal of `data`)
+    if not _unmarshal_sealed():
+        # Not marshal.loads itself (the native core knows): another unmarshaller reached from
+        # importlib through a C callable planted in its `marshal` global, which reads the live
+        # buffer after this event (_imp.get_frozen_object: red team 56).
+        return None
     name = importing(frame)
     if name is None:
         return None  # importlib's own unmarshal called by hand: never a rule's to allow
