@@ -7553,7 +7553,6 @@ core_seal_compilers(PyObject *self, PyObject *args)
  * the original an immutable copy of any buffer that can change (buffer_may_change). 3.10-3.12:
  * METH_O; 3.13: METH_FASTCALL | METH_KEYWORDS (allow_code=). */
 static PyCFunction g_loads_original;
-static int g_loads_keywords;
 static int g_loads_sealed;
 /* Inside the sealed marshal.loads on this thread: its marshal.loads event is the one marshal
  * raises for what it reads, from an immutable buffer. Another unmarshaller of CPython's
@@ -7644,7 +7643,6 @@ core_seal_marshal(PyObject *self, PyObject *loads)
         Py_RETURN_FALSE; /* not the interpreter's own: nothing sealed */
     }
     g_loads_original = def->ml_meth;
-    g_loads_keywords = keywords;
     def->ml_meth = keywords ? (PyCFunction)(void (*)(void))loads_sealed_kw : loads_sealed_o;
     g_loads_sealed = 1;
     Py_RETURN_TRUE;

@@ -117,7 +117,7 @@ IMPORT_ROOTS: tuple[str, ...] = ()  # sys.path at install and at init's end, mod
 # IMPORT_ROOTS as install found them (init's end adds the folders sys.path holds then: the
 # function may have put one of its temp dir's there): see extension_at_home.
 INSTALL_IMPORT_ROOTS: tuple[str, ...] = ()
-# Folders whose names only the deployment sets (see folder_is_steady): each such folder + "/",
+# Folders whose names only the deployment sets (see name_is_steady): each such folder + "/",
 # filled at install (hook.steady_prefixes): the roots but {tmp}, INSTALL_IMPORT_ROOTS and the
 # system's own folders, less any that is a temp dir or holds one.
 STEADY_PREFIXES: tuple[str, ...] = ()
