@@ -4281,10 +4281,13 @@ static int sqlite_handle_answered(PyObject *args);
 static int sqlite_flush_event(void);
 static int sqlite_flush_from_trampoline(void);
 
+static inline void sealed_event_take(const char *event);
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
     (void)userdata;
+    sealed_event_take(event); /* (first: nothing that could run code may come before it) */
     if (t_depth == 0 && g_in_flight_count > 0) {
         in_flight_clear(); /* this thread's last audited call has returned */
     }
@@ -7551,14 +7554,52 @@ core_seal_compilers(PyObject *self, PyObject *args)
  * module file it compares the copy with) was unmarshalled as other bytes than those decided --
  * hand-made bytecode through the import system's own unmarshal (red team 55). Sealed, it hands
  * the original an immutable copy of any buffer that can change (buffer_may_change). 3.10-3.12:
- * METH_O; 3.13: METH_FASTCALL | METH_KEYWORDS (allow_code=). */
+ * METH_O; 3.13: METH_FASTCALL | METH_KEYWORDS (allow_code=). _imp.get_frozen_object(name,
+ * buffer) (3.11+) is another unmarshaller that raises the same event with a copy and reads the
+ * live buffer after it (red team 56): sealed the same way. */
 static PyCFunction g_loads_original;
 static int g_loads_sealed;
-/* Inside the sealed marshal.loads on this thread: its marshal.loads event is the one marshal
- * raises for what it reads, from an immutable buffer. Another unmarshaller of CPython's
- * (_imp.get_frozen_object(name, buffer) raises the same event, then reads the live buffer:
- * red team 56) is not: see unmarshal_sealed. */
+static PyCFunction g_frozen_original;
+/* The sealed call's token: armed just before the original runs, taken by the first
+ * marshal.loads event on this thread (core_hook, before anything else) -- the one the
+ * original raises for the immutable buffer it was handed, before it reads a byte. A flag that
+ * lasted the whole call was not enough (red team 57): a collection inside the unmarshal ran a
+ * finalizer made of C callables only (no frame: the innermost one still importlib's), which
+ * reached get_frozen_object on a buffer another thread changed, and its event counted as the
+ * sealed one. Nothing can run on this thread between arming and the original's event: the
+ * collector is held (3.10/3.11 collect inside an allocation, and marshal allocates its
+ * reference list first), the arguments are exact types whose parsing calls no code, and the
+ * GIL is not let go. Whether the event decided at each depth took it: t_sealed_event. */
 static CORE_TLS int t_sealed_loads;
+static CORE_TLS unsigned char t_sealed_event[CORE_MAX_NESTING + 1];
+
+static inline void
+sealed_event_take(const char *event)
+{
+    if (event[0] == 'm' && strcmp(event, "marshal.loads") == 0) {
+        t_sealed_event[t_depth < CORE_MAX_NESTING ? t_depth : CORE_MAX_NESTING] =
+            (unsigned char)t_sealed_loads;
+        t_sealed_loads = 0;
+    }
+}
+
+static inline int
+sealed_loads_arm(void)
+{
+    int gc_was_enabled = PyGC_Disable() || g_gc_held;
+    g_gc_held = 0; /* (held by a decision: this call gives it back) */
+    t_sealed_loads = 1;
+    return gc_was_enabled;
+}
+
+static inline void
+sealed_loads_disarm(int gc_was_enabled)
+{
+    t_sealed_loads = 0; /* (an original that failed before its event leaves nothing armed) */
+    if (gc_was_enabled) {
+        PyGC_Enable();
+    }
+}
 
 static PyObject *
 loads_sealed_o(PyObject *module, PyObject *data)
@@ -7570,10 +7611,9 @@ loads_sealed_o(PyObject *module, PyObject *data)
             return NULL;
         }
     }
-    int outer = t_sealed_loads;
-    t_sealed_loads = 1;
+    int gc_was_enabled = sealed_loads_arm();
     PyObject *result = g_loads_original(module, copy != NULL ? copy : data);
-    t_sealed_loads = outer;
+    sealed_loads_disarm(gc_was_enabled);
     Py_XDECREF(copy);
     return result;
 }
@@ -7584,63 +7624,103 @@ loads_sealed_kw(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObj
     _PyCFunctionFastWithKeywords original =
         (_PyCFunctionFastWithKeywords)(void (*)(void))g_loads_original;
     Py_ssize_t total = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
-    if (nargs < 1 || !buffer_may_change(args[0])) {
-        int outer = t_sealed_loads;
-        t_sealed_loads = nargs >= 1; /* (no positional data: keywords only, or an error) */
-        PyObject *result = original(module, args, nargs, kwnames);
-        t_sealed_loads = outer;
-        return result;
+    if (nargs < 1 || total > 8) {
+        return original(module, args, nargs, kwnames); /* (its own error: nothing is read) */
     }
+    /* The data as an immutable buffer, and each keyword's value (allow_code) as the bool the
+     * original would make of it: its __bool__ runs here, not inside the armed call. */
     PyObject *stack[8];
-    if (total > 8) {
-        PyErr_SetString(PyExc_TypeError, "loads() takes at most 8 arguments");
+    stack[0] = buffer_may_change(args[0]) ? PyBytes_FromObject(args[0]) : Py_NewRef(args[0]);
+    if (stack[0] == NULL) {
         return NULL;
     }
-    PyObject *copy = PyBytes_FromObject(args[0]);
+    Py_ssize_t made = 1;
+    PyObject *result = NULL;
+    for (; made < total; made++) {
+        if (made < nargs) {
+            stack[made] = Py_NewRef(args[made]); /* (too many: the original's TypeError) */
+            continue;
+        }
+        int truth = PyObject_IsTrue(args[made]);
+        if (truth < 0) {
+            goto done;
+        }
+        stack[made] = Py_NewRef(truth ? Py_True : Py_False);
+    }
+    int gc_was_enabled = sealed_loads_arm();
+    result = original(module, stack, nargs, kwnames);
+    sealed_loads_disarm(gc_was_enabled);
+done:
+    for (Py_ssize_t i = 0; i < made; i++) {
+        Py_DECREF(stack[i]);
+    }
+    return result;
+}
+
+/* _imp.get_frozen_object(name, data=None, /): METH_FASTCALL, 3.11+. */
+static PyObject *
+frozen_object_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    _PyCFunctionFast original = (_PyCFunctionFast)(void (*)(void))g_frozen_original;
+    if (nargs != 2 || args[1] == Py_None || !buffer_may_change(args[1])) {
+        return original(module, args, nargs);
+    }
+    PyObject *copy = PyBytes_FromObject(args[1]);
     if (copy == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < total; i++) {
-        stack[i] = args[i];
-    }
-    stack[0] = copy;
-    int outer = t_sealed_loads;
-    t_sealed_loads = 1;
-    PyObject *result = original(module, stack, nargs, kwnames);
-    t_sealed_loads = outer;
+    PyObject *stack[2] = {args[0], copy};
+    PyObject *result = original(module, stack, 2);
     Py_DECREF(copy);
     return result;
 }
 
 /* Whether the marshal.loads event being decided on this thread was raised by the sealed
- * marshal.loads (what it unmarshals is the event's bytes); True when the core could not seal
- * it (nothing can be told then: the Python core's answer). */
+ * marshal.loads for what it was handed (what it unmarshals is the event's bytes); True when
+ * the core could not seal it (nothing can be told then: the Python core's answer). */
 static PyObject *
 core_unmarshal_sealed(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return PyBool_FromLong(!g_loads_sealed || t_sealed_loads);
+    if (!g_loads_sealed) {
+        Py_RETURN_TRUE;
+    }
+    if (t_depth == 0) {
+        Py_RETURN_FALSE; /* (no decision on this thread) */
+    }
+    int at = t_depth - 1 < CORE_MAX_NESTING ? t_depth - 1 : CORE_MAX_NESTING;
+    return PyBool_FromLong(t_sealed_event[at]);
 }
 
 static PyObject *
-core_seal_marshal(PyObject *self, PyObject *loads)
+core_seal_marshal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "seal_marshal(loads, get_frozen_object)");
+        return NULL;
+    }
     if (g_loads_sealed || g_installed) {
         return PyBool_FromLong(g_loads_sealed); /* once, and only while installing */
     }
     if (!announce_core_call("seal_marshal")) {
         return NULL;
     }
-    PyMethodDef *def = builtin_def(loads, "marshal", "loads", METH_O);
+    PyMethodDef *def = builtin_def(args[0], "marshal", "loads", METH_O);
     int keywords = 0;
     if (def == NULL) {
-        def = builtin_def(loads, "marshal", "loads", METH_FASTCALL | METH_KEYWORDS);
+        def = builtin_def(args[0], "marshal", "loads", METH_FASTCALL | METH_KEYWORDS);
         keywords = 1;
     }
     if (def == NULL) {
         Py_RETURN_FALSE; /* not the interpreter's own: nothing sealed */
+    }
+    /* (3.10's takes a name only, METH_O: it reads no buffer of the caller's) */
+    PyMethodDef *frozen = builtin_def(args[1], "_imp", "get_frozen_object", METH_FASTCALL);
+    if (frozen != NULL) {
+        g_frozen_original = frozen->ml_meth;
+        frozen->ml_meth = (PyCFunction)(void (*)(void))frozen_object_sealed;
     }
     g_loads_original = def->ml_meth;
     def->ml_meth = keywords ? (PyCFunction)(void (*)(void))loads_sealed_kw : loads_sealed_o;
@@ -9003,10 +9083,11 @@ static PyMethodDef core_methods[] = {
      "unmarshal_sealed() -> bool: the marshal.loads event being decided on this thread comes"
      " from the sealed marshal.loads (not another unmarshaller, such as"
      " _imp.get_frozen_object's); True where marshal.loads is not sealed."},
-    {"seal_marshal", core_seal_marshal, METH_O,
-     "seal_marshal(loads) -> bool: before install, once: marshal.loads hands the original an"
-     " immutable copy of a buffer that can change (it reads the live buffer after its"
-     " event); False where the core cannot (the Python core)."},
+    {"seal_marshal", (PyCFunction)(void (*)(void))core_seal_marshal, METH_FASTCALL,
+     "seal_marshal(loads, get_frozen_object) -> bool: before install, once: marshal.loads and"
+     " _imp.get_frozen_object hand the original an immutable copy of a buffer that can change"
+     " (they read the live buffer after their event); False where the core cannot (the Python"
+     " core)."},
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},

@@ -2874,15 +2874,15 @@ def seal_compilers(eval_: Any, exec_: Any, compile_: Any) -> bool:
     return False
 
 
-def seal_marshal(loads: Any) -> bool:
-    """The native core has ``marshal.loads`` hand CPython an immutable copy of a buffer that
-    can change (marshal reads the live buffer after its event, which shows a copy); the Python
-    core cannot change C functions: always ``False`` (a documented limit: another thread can
-    change the buffer between the decision and the read).
+def seal_marshal(loads: Any, get_frozen_object: Any) -> bool:
+    """The native core has ``marshal.loads`` and ``_imp.get_frozen_object`` hand CPython an
+    immutable copy of a buffer that can change (they read the live buffer after their event,
+    which shows a copy); the Python core cannot change C functions: always ``False`` (a
+    documented limit: another thread can change the buffer between the decision and the read).
 
     Example
     -------
-    >>> seal_marshal(None)
+    >>> seal_marshal(None, None)
     False
     """
     return False

@@ -457,12 +457,14 @@ def install_hook(
     )
     # eval, exec and compile parse a bytearray (a memoryview of one, an array) from its live
     # buffer after the compile event (whose argument is a copy), and marshal.loads unmarshals
-    # one after its event: the native core hands them an immutable copy first.
+    # one after its event (so does _imp.get_frozen_object(name, buffer)): the native core hands
+    # them an immutable copy first.
+    import _imp
     import builtins
     import marshal
 
     core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
-    core.seal_marshal(marshal.loads)
+    core.seal_marshal(marshal.loads, _imp.get_frozen_object)
     # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
     # function can plant) after or before their event: the native core hands them bytes.
     resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)

@@ -1362,6 +1362,82 @@ attempt("import", lambda: print("value", __import__("shipped").VALUE[:8]))
         ), result.stdout
 
 
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("phase", ["init", "invoke"])
+def test_an_unmarshaller_run_inside_the_import_systems_unmarshal_is_not_it(
+    child: RunChild, tmp_path: Path, core: str, phase: str
+) -> None:
+    # GIVEN a module the deployment ships with its bytecode, a later audit hook of the
+    # function's (its site allowed) that, at the import system's marshal.loads event, leaves a
+    # garbage cycle whose finalizer is made of C callables only and lowers the collector's
+    # threshold, so that the collection falls inside the unmarshal that follows; the
+    # finalizer has _imp.get_frozen_object unmarshal a buffer holding the module file's
+    # bytes -- no Python frame in between, so the innermost one is still importlib's
+    # _compile_bytecode (red team 57: another thread then changed the buffer while the hook
+    # compared it, and hand-made bytecode ran)
+    import py_compile
+
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "shipped.py").write_text(
+        "VALUE = ('shipped',) * 40\nMORE = [(i, str(i)) for i in range(9)]\n"
+    )
+    pyc = Path(str(py_compile.compile(str(task / "shipped.py"))))
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "shipped", "phase": "any"}],
+        code=[{"action": "hook", "target": "<string>:<module>", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    script = (
+        ROUND25
+        + """
+import gc, functools, collections, _imp
+task = os.environ["LAMBDA_TASK_ROOT"]
+real = REAL
+live = bytearray(real)
+made = collections.defaultdict(functools.partial(_imp.get_frozen_object, "shipped", live))
+armed = [True]
+def later(event, args):
+    if armed and event == "marshal.loads" and args and args[0] == real:
+        armed.clear()
+        class Cycle:
+            __del__ = functools.partial(made.__getitem__, "inner")  # (no frame of its own)
+        c = Cycle()
+        c.me = c
+        del c, Cycle
+        gc.set_threshold(1)  # (the next allocation collects: marshal's first object)
+sys.unraisablehook = lambda unraisable: print("finalizer", type(unraisable.exc_value).__name__)
+sys.addaudithook(later)
+sys.path.insert(0, task)
+attempt("import", lambda: __import__("shipped"))
+gc.set_threshold(700, 10, 10)
+gc.collect()
+print("inner", type(made.get("inner")).__name__)
+""".replace("REAL", repr(pyc.read_bytes()[16:]))
+    )
+    if phase == "init":
+        script = script.replace("mark_invoke_phase()\n", "", 1)
+    # WHEN the function imports that module, in either phase
+    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.lines if not line.startswith("{")]
+    # THEN the native core counts as the import system's only the event its sealed
+    # marshal.loads raised first, for what it was handed, with the collector held until it
+    # returns: the finalizer's unmarshal is refused (it runs after the sealed call; no code
+    # object made) and the module imports; the Python core cannot tell the two apart, and
+    # the finalizer's unmarshal passes -- the documented limit of the Python core
+    assert "import ALLOWED" in lines, result.stdout + result.stderr
+    if core == "native":
+        # (_imp.get_frozen_object turns the refusal into an ImportError of its own)
+        assert "inner NoneType" in lines and "finalizer ImportError" in lines, lines
+        refused = [json.loads(line) for line in result.stdout.splitlines() if "finding" in line]
+        assert any(
+            f.get("category") == "code" and f.get("action") == "unmarshal" for f in refused
+        ), result.stdout
+    else:
+        assert "inner code" in lines, lines
+
+
 SITE_CLAIMED = """
 import os, sys, json, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
