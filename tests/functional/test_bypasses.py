@@ -1461,6 +1461,65 @@ for label, fn in (("own", own), ("compiled-as", claimed["payload"]), ("renamed",
 """
 
 
+BORROWED_FRAME = """
+import os, sys, gc, functools, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+import lib
+mark_invoke_phase()
+def attempt(label, fn):
+    try:
+        print(label, fn())
+    except PermissionError:
+        print(label, "refused")
+class Hashed:
+    __hash__ = functools.partial(eval, "6*7")  # (a C callable: no frame of its own)
+class Finalized:
+    __del__ = functools.partial(eval, "print('finalized', 6*7)")
+attempt("own", lambda: eval("6*7"))
+attempt("hashed-by-the-library", lambda: lib.helper(Hashed()))
+attempt("dropped-by-the-library", lambda: lib.helper([Finalized()]))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_c_callables_run_under_the_frame_that_calls_them(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a library whose function may evaluate text at invoke (its site is granted
+    # compile), and a function whose own code may not
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "lib.py").write_text(
+        "def helper(value):\n"
+        "    if isinstance(value, list):\n"
+        "        value.clear()\n"
+        "        return 'cleared'\n"
+        "    return {value: 1} and 'hashed'\n"
+    )
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "lib", "phase": "any"}],
+        code=[{"action": "compile", "target": "{task}/lib.py:helper", "phase": "invoke"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function evaluates text itself, then hands the library an object whose
+    # __hash__ is a C callable that evaluates text, and one whose finalizer is (the library's
+    # frame drops the last reference)
+    result = child(BORROWED_FRAME, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    # THEN its own eval is refused and the C callable's passes as the library's: code made
+    # only of C callables (a slot, a finalizer, a weakref callback) has no frame, and its
+    # events are charged to the frame that runs when it is called -- an open limit of both
+    # cores (docs/ARCHITECTURE.md), like the file name a code object claims (above)
+    assert result.returncode == 0, result.stderr
+    assert result.lines[-4:] == [
+        "own refused",
+        "hashed-by-the-library hashed",
+        "finalized 42",
+        "dropped-by-the-library cleared",
+    ], result.stderr
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_site_is_the_file_name_its_code_claims(
     child: RunChild, tmp_path: Path, core: str
