@@ -6158,6 +6158,85 @@ core_resolved_path(PyObject *self, PyObject *path)
     return out;
 }
 
+/* file_is(path, offset, data): the real path of the file at `path` when its bytes from `offset`
+ * on are exactly `data`, else None: whether bytes the import system unmarshals, or a source
+ * it compiles, are the file's (decoders/code). The file really read names itself
+ * (/proc/self/fd/N): no resolution of `path` before or after, which another thread could
+ * change in between. One open (O_NONBLOCK: a FIFO answers at once, with nothing), fstat (not
+ * a regular file, or a length that differs, answers at once), reads compared as they come,
+ * readlink: the Python
+ * core's steps (core_fallback.file_is), with no audit event of the sandbox's own to take and
+ * no object the size of the file (a module's bytecode at init: hundreds in `import boto3`).
+ * After install only the sandbox's own code may ask: it opens a file with no decision. */
+#define FILE_IS_CHUNK 65536
+static PyObject *
+core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (g_installed && (t_depth == 0 || !caller_is_site("core.file_is"))) {
+        return refuse("file_is");
+    }
+    if (nargs != 3 || !PyLong_CheckExact(args[1]) || !PyBytes_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "file_is(path: str, offset: int, data: bytes)");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(args[0])) {
+        Py_RETURN_NONE;
+    }
+    int overflow = 0;
+    long long offset = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+    if (overflow != 0 || offset < 0) {
+        Py_RETURN_NONE;
+    }
+    PyObject *encoded;
+    int named = fs_name_of(args[0], &encoded);
+    if (named <= 0) {
+        return named == 0 ? Py_NewRef(Py_None) : NULL;
+    }
+    PyObject *data = Py_NewRef(args[2]); /* (bytes: what is compared cannot change) */
+    const char *want = PyBytes_AS_STRING(data);
+    size_t size = (size_t)PyBytes_GET_SIZE(data);
+    char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
+    char link[32];
+    char real[PATH_MAX + 1];
+    ssize_t real_len = -1;
+    if (chunk != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        int fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd >= 0) {
+            struct stat st;
+            int same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                       (unsigned long long)st.st_size == (unsigned long long)offset + size;
+            size_t done = 0;
+            while (same && done < size) {
+                size_t want_now = size - done < FILE_IS_CHUNK ? size - done : FILE_IS_CHUNK;
+                ssize_t got = pread(fd, chunk, want_now, (off_t)(offset + (long long)done));
+                if (got < 0 && errno == EINTR) {
+                    continue;
+                }
+                same = got > 0 && memcmp(chunk, want + done, (size_t)got) == 0;
+                done += got > 0 ? (size_t)got : 0;
+            }
+            if (same) {
+                (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                real_len = readlink(link, real, PATH_MAX);
+            }
+            (void)close(fd);
+        }
+        Py_END_ALLOW_THREADS
+        PyMem_RawFree(chunk);
+    }
+    Py_DECREF(encoded);
+    Py_DECREF(data);
+    if (chunk == NULL) {
+        return PyErr_NoMemory();
+    }
+    if (real_len < 0) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeFSDefaultAndSize(real, real_len);
+}
+
 /* frame_local(frame, name): a local variable of a Python frame, read from the frame's own
  * slots. Never through f_locals: on 3.10-3.12 that is a dict kept with the frame, which the
  * function can reach and plant keys in (a str subclass with the name's hash would have its
@@ -9079,6 +9158,10 @@ static PyMethodDef core_methods[] = {
      " original an immutable copy of a source buffer that can change (CPython parses a"
      " bytearray, a memoryview of one, an array from its live buffer after the compile"
      " event)."},
+    {"file_is", (PyCFunction)(void (*)(void))core_file_is, METH_FASTCALL,
+     "file_is(path: str, offset: int, data: bytes) -> str | None: the real path of the file"
+     " at path when its bytes from offset on are exactly data (it names itself through"
+     " /proc/self/fd); after install, the sandbox's own code only."},
     {"unmarshal_sealed", core_unmarshal_sealed, METH_NOARGS,
      "unmarshal_sealed() -> bool: the marshal.loads event being decided on this thread comes"
      " from the sealed marshal.loads (not another unmarshaller, such as"

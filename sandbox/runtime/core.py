@@ -32,6 +32,7 @@ __all__ = [
     "enter_invoke",
     "exec_verdict_add",
     "file_identity",
+    "file_is",
     "forgotten",
     "fork_exec_sealed",
     "frame_local",
@@ -126,6 +127,7 @@ open_cache_validate = _impl.open_cache_validate
 inside = _impl.inside
 hold = _impl.hold
 file_identity = _impl.file_identity
+file_is = _impl.file_is
 frame_local = _impl.frame_local
 caller_local = _impl.caller_local
 plain_identity = _impl.plain_identity

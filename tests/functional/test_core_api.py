@@ -280,6 +280,66 @@ def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
     assert result["same"] is True
 
 
+def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a file (larger than one read), a link to it, a FIFO and a device
+    body = """
+    body = bytes(range(256)) * 1000
+    with open("mod.pyc", "wb") as f:
+        f.write(b"H" * 16 + body)
+    os.symlink("mod.pyc", "link.pyc")
+    os.mkfifo("fifo")
+    real = os.path.realpath("mod.pyc")
+    def named(answer):
+        return "the file" if answer == real else answer
+    out = {
+        "same bytes": named(core.file_is("mod.pyc", 16, body)),
+        "through a link": named(core.file_is("link.pyc", 16, body)),
+        "whole file": named(core.file_is(real, 0, b"H" * 16 + body)),
+        "last byte differs": core.file_is("mod.pyc", 16, body[:-1] + b"x"),
+        "shorter": core.file_is("mod.pyc", 16, body[:-1]),
+        "fifo": core.file_is("fifo", 0, b""),
+        "device": core.file_is(os.devnull, 0, b""),
+        "missing": core.file_is("nope", 0, b""),
+        "bytes name": core.file_is(b"mod.pyc", 16, body),
+        "NUL in name": core.file_is("mod.pyc\\0", 16, body),
+        "negative offset": core.file_is("mod.pyc", -16, body),
+    }
+    try:
+        core.file_is("mod.pyc", "16", body)
+    except TypeError:
+        out["str offset"] = "TypeError"
+    # WHEN the function's own code asks after install
+    assert core.install(frozenset({"zz.a"}), print, frozenset(), "enforce")
+    try:
+        out["after install"] = named(core.file_is("mod.pyc", 16, body))
+    except PermissionError:
+        out["after install"] = "refused"
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN it names the file really read when its bytes from the offset on are exactly the
+    # ones given, and nothing else (no other length or bytes, no FIFO or device, no odd
+    # name); after install the native core answers only the sandbox's own code (it opens a
+    # file with no decision) -- the Python core's open is an audited open like any other
+    assert result == {
+        "same bytes": "the file",
+        "through a link": "the file",
+        "whole file": "the file",
+        "last byte differs": None,
+        "shorter": None,
+        "fifo": None,
+        "device": None,
+        "missing": None,
+        "bytes name": None,
+        "NUL in name": None,
+        "negative offset": None,
+        "str offset": "TypeError",
+        "after install": "the file" if kind == "python" else "refused",
+    }
+
+
 def test_events_not_in_names_never_reach_the_callback(kind: str, tmp_path: Path) -> None:
     # GIVEN a core handling zz.a (with its caller) and zz.b
     body = """

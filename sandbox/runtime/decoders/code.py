@@ -34,19 +34,12 @@ in every phase: the interpreter does not verify bytecode, and code made at init 
 from __future__ import annotations
 
 import sys
-from os import O_CLOEXEC as _O_CLOEXEC
-from os import O_NONBLOCK as _O_NONBLOCK
-from os import O_RDONLY as _O_RDONLY
-from os import close as _close
-from os import fstat as _fstat
-from os import open as _os_open
-from os import pread as _pread
-from os import readlink as _readlink
 from os import stat as _stat
 from stat import S_ISDIR as _S_ISDIR
 
 from ..categories import UNDECODABLE
 from ..core import caller_local as _caller_local
+from ..core import file_is as _file_is
 from ..core import frame_local as _frame_local
 from ..core import unmarshal_sealed as _unmarshal_sealed
 from ..paths import absolute as _absolute
@@ -514,34 +507,6 @@ def annotation_expression(source: object) -> bool:
         if kind == "name" and name in _NOT_IN_ANNOTATIONS:
             return False
     return True
-
-
-def _file_is(path: str, offset: int, data: bytes) -> str | None:
-    """The real path of the file at ``path`` (an exact str) when its bytes from ``offset`` on
-    are exactly ``data`` (``bytes``), else None.
-
-    The file really read names itself (``/proc/self/fd/N``): no resolution of ``path`` before
-    or after, which another thread could change in between. One open, fstat (a length that
-    differs answers at once), pread and readlink: a buffered reader asked for up to 8 MiB
-    cost ~65 µs a module file here, this ~15 µs (a module's bytecode at init: hundreds of them
-    in ``import boto3``). ``O_NONBLOCK``: a FIFO at the name answers at once, with nothing.
-    The one function of this module whose ``open`` the core takes for the sandbox's own
-    (hook.OWN_SITES): it calls nothing of the function's, so nothing of the function's can run
-    under it (its callers read frames' locals, where a key of the function's may compare)."""
-    try:
-        fd = _os_open(path, _O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
-    except (OSError, ValueError):
-        return None
-    try:
-        if _fstat(fd).st_size != offset + _len(data):
-            return None
-        if _pread(fd, _len(data), offset) != data:
-            return None
-        return _readlink("/proc/self/fd/" + _str(fd))
-    except OSError:
-        return None
-    finally:
-        _close(fd)
 
 
 def _is_file_content(source: object, path: str) -> bool:
