@@ -1292,6 +1292,24 @@ attempt("deployment-bytecode", lambda: __import__("shipped"))
     }, result.stderr
 
 
+def _shipped_with_bytecode(tmp_path: Path, source: str) -> tuple[Path, bytes]:
+    """A task folder shipping module ``shipped`` (``source``) with its bytecode, and a profile
+    that imports it and lets the function's script add an audit hook: (the folder, the
+    ``.pyc``'s body after its 16-byte header)."""
+    import py_compile
+
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "shipped.py").write_text(source)
+    pyc = Path(str(py_compile.compile(str(task / "shipped.py"))))
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "shipped", "phase": "any"}],
+        code=[{"action": "hook", "target": "<string>:<module>", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    return task, pyc.read_bytes()[16:]
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 @pytest.mark.parametrize("reader", ["marshal.loads", "_imp.get_frozen_object"])
 def test_bytes_changed_while_the_import_systems_unmarshal_is_decided_are_not_what_runs(
@@ -1302,18 +1320,9 @@ def test_bytes_changed_while_the_import_systems_unmarshal_is_decided_are_not_wha
     # the sandbox decides, and importlib's marshal swapped for a C callable that unmarshals
     # that buffer whatever importlib hands it (red team 55: no Python frame in between)
     import marshal
-    import py_compile
 
-    task = tmp_path / "task"
-    task.mkdir()
-    (task / "shipped.py").write_text("VALUE = 'shipped' * 40\n")
-    pyc = Path(str(py_compile.compile(str(task / "shipped.py"))))
+    task, body = _shipped_with_bytecode(tmp_path, "VALUE = 'shipped' * 40\n")
     other = marshal.dumps(compile("VALUE = 'other'", "x", "exec"))
-    profile = profile_doc(
-        modules=[{"action": "import", "target": "shipped", "phase": "any"}],
-        code=[{"action": "hook", "target": "<string>:<module>", "phase": "any"}],
-    )
-    (tmp_path / "profile.json").write_text(json.dumps(profile))
     script = (
         ROUND25
         + """
@@ -1335,7 +1344,7 @@ _bootstrap_external.marshal = types.SimpleNamespace(loads=loads)
 sys.path.insert(0, task)
 attempt("import", lambda: print("value", __import__("shipped").VALUE[:8]))
 """.replace("OTHER", repr(other))
-        .replace("REAL", repr(pyc.read_bytes()[16:]))
+        .replace("REAL", repr(body))
         .replace("READER", repr(reader))
     )
     result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
@@ -1375,19 +1384,9 @@ def test_an_unmarshaller_run_inside_the_import_systems_unmarshal_is_not_it(
     # bytes -- no Python frame in between, so the innermost one is still importlib's
     # _compile_bytecode (red team 57: another thread then changed the buffer while the hook
     # compared it, and hand-made bytecode ran)
-    import py_compile
-
-    task = tmp_path / "task"
-    task.mkdir()
-    (task / "shipped.py").write_text(
-        "VALUE = ('shipped',) * 40\nMORE = [(i, str(i)) for i in range(9)]\n"
+    task, body = _shipped_with_bytecode(
+        tmp_path, "VALUE = ('shipped',) * 40\nMORE = [(i, str(i)) for i in range(9)]\n"
     )
-    pyc = Path(str(py_compile.compile(str(task / "shipped.py"))))
-    profile = profile_doc(
-        modules=[{"action": "import", "target": "shipped", "phase": "any"}],
-        code=[{"action": "hook", "target": "<string>:<module>", "phase": "any"}],
-    )
-    (tmp_path / "profile.json").write_text(json.dumps(profile))
     script = (
         ROUND25
         + """
@@ -1413,7 +1412,7 @@ attempt("import", lambda: __import__("shipped"))
 gc.set_threshold(700, 10, 10)
 gc.collect()
 print("inner", type(made.get("inner")).__name__)
-""".replace("REAL", repr(pyc.read_bytes()[16:]))
+""".replace("REAL", repr(body))
     )
     if phase == "init":
         script = script.replace("mark_invoke_phase()\n", "", 1)
