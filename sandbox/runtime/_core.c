@@ -7639,6 +7639,13 @@ core_seal_compilers(PyObject *self, PyObject *args)
 static PyCFunction g_loads_original;
 static int g_loads_sealed;
 static PyCFunction g_frozen_original;
+/* _imp._fix_co_filename(code, path) renames a code object and every one in its constants, with
+ * no audit event -- and a site is the file name its code claims (red team 56: code renamed to
+ * dataclasses' file passed as its code generator). After install only the import system
+ * renames, and only the code the sealed marshal.loads has just returned on this thread
+ * (importlib's _compile_bytecode: a module's code, named after its source file). */
+static PyCFunction g_rename_original;
+static CORE_TLS PyObject *t_unmarshalled; /* (strong, until renamed or the next one) */
 /* The sealed call's token: armed just before the original runs, taken by the first
  * marshal.loads event on this thread (core_hook, before anything else) -- the one the
  * original raises for the immutable buffer it was handed, before it reads a byte. A flag that
@@ -7680,6 +7687,34 @@ sealed_loads_disarm(int gc_was_enabled)
     }
 }
 
+/* (what the sealed marshal.loads returned: the code object _fix_co_filename may rename next) */
+static PyObject *
+sealed_loads_result(PyObject *result)
+{
+    if (result != NULL && PyCode_Check(result) && g_rename_original != NULL) {
+        Py_XSETREF(t_unmarshalled, Py_NewRef(result));
+    }
+    return result;
+}
+
+/* _imp._fix_co_filename(code, path, /): METH_FASTCALL. */
+static PyObject *
+rename_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    _PyCFunctionFast original = (_PyCFunctionFast)(void (*)(void))g_rename_original;
+    if (g_installed && nargs >= 1) {
+        if (t_unmarshalled == NULL || args[0] != t_unmarshalled) {
+            PyErr_SetString(PyExc_PermissionError,
+                            "lambda-sandbox: _imp._fix_co_filename refused: once the sandbox is "
+                            "installed, only the import system renames the code it has just "
+                            "unmarshalled");
+            return NULL;
+        }
+        Py_CLEAR(t_unmarshalled); /* (once: the caller holds its own reference) */
+    }
+    return original(module, args, nargs);
+}
+
 static PyObject *
 loads_sealed_o(PyObject *module, PyObject *data)
 {
@@ -7694,7 +7729,7 @@ loads_sealed_o(PyObject *module, PyObject *data)
     PyObject *result = g_loads_original(module, copy != NULL ? copy : data);
     sealed_loads_disarm(gc_was_enabled);
     Py_XDECREF(copy);
-    return result;
+    return sealed_loads_result(result);
 }
 
 static PyObject *
@@ -7727,7 +7762,7 @@ loads_sealed_kw(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObj
         stack[made] = Py_NewRef(truth ? Py_True : Py_False);
     }
     int gc_was_enabled = sealed_loads_arm();
-    result = original(module, stack, nargs, kwnames);
+    result = sealed_loads_result(original(module, stack, nargs, kwnames));
     sealed_loads_disarm(gc_was_enabled);
 done:
     for (Py_ssize_t i = 0; i < made; i++) {
@@ -7776,8 +7811,8 @@ static PyObject *
 core_seal_marshal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "seal_marshal(loads, get_frozen_object)");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "seal_marshal(loads, get_frozen_object, fix_co_filename)");
         return NULL;
     }
     if (g_loads_sealed || g_installed) {
@@ -7800,6 +7835,11 @@ core_seal_marshal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (frozen != NULL) {
         g_frozen_original = frozen->ml_meth;
         frozen->ml_meth = (PyCFunction)(void (*)(void))frozen_object_sealed;
+    }
+    PyMethodDef *rename = builtin_def(args[2], "_imp", "_fix_co_filename", METH_FASTCALL);
+    if (rename != NULL) {
+        g_rename_original = rename->ml_meth;
+        rename->ml_meth = (PyCFunction)(void (*)(void))rename_sealed;
     }
     g_loads_original = def->ml_meth;
     def->ml_meth = keywords ? (PyCFunction)(void (*)(void))loads_sealed_kw : loads_sealed_o;
@@ -9167,10 +9207,11 @@ static PyMethodDef core_methods[] = {
      " from the sealed marshal.loads (not another unmarshaller, such as"
      " _imp.get_frozen_object's); True where marshal.loads is not sealed."},
     {"seal_marshal", (PyCFunction)(void (*)(void))core_seal_marshal, METH_FASTCALL,
-     "seal_marshal(loads, get_frozen_object) -> bool: before install, once: marshal.loads and"
-     " _imp.get_frozen_object hand the original an immutable copy of a buffer that can change"
-     " (they read the live buffer after their event); False where the core cannot (the Python"
-     " core)."},
+     "seal_marshal(loads, get_frozen_object, fix_co_filename) -> bool: before install, once:"
+     " marshal.loads and _imp.get_frozen_object hand the original an immutable copy of a buffer"
+     " that can change (they read the live buffer after their event), and after install"
+     " _imp._fix_co_filename renames only the code the sealed marshal.loads has just returned;"
+     " False where the core cannot (the Python core)."},
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},

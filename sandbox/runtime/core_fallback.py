@@ -2875,15 +2875,18 @@ def seal_compilers(eval_: Any, exec_: Any, compile_: Any) -> bool:
     return False
 
 
-def seal_marshal(loads: Any, get_frozen_object: Any) -> bool:
+def seal_marshal(loads: Any, get_frozen_object: Any, fix_co_filename: Any) -> bool:
     """The native core has ``marshal.loads`` and ``_imp.get_frozen_object`` hand CPython an
     immutable copy of a buffer that can change (they read the live buffer after their event,
-    which shows a copy); the Python core cannot change C functions: always ``False`` (a
-    documented limit: another thread can change the buffer between the decision and the read).
+    which shows a copy), and, once installed, ``_imp._fix_co_filename`` rename only the code
+    object its ``marshal.loads`` has just returned on the thread (the import system's rename of
+    a module's code); the Python core cannot change C functions: always ``False`` (documented
+    limits: another thread can change the buffer between the decision and the read, and the
+    function can rename code to claim another file's site).
 
     Example
     -------
-    >>> seal_marshal(None, None)
+    >>> seal_marshal(None, None, None)
     False
     """
     return False

@@ -460,13 +460,18 @@ def install_hook(
     # eval, exec and compile parse a bytearray (a memoryview of one, an array) from its live
     # buffer after the compile event (whose argument is a copy), and marshal.loads unmarshals
     # one after its event (so does _imp.get_frozen_object(name, buffer)): the native core hands
-    # them an immutable copy first.
+    # them an immutable copy first. It also keeps _imp._fix_co_filename (which renames code
+    # with no event: a site is the file name its code claims) to the import system's use.
     import _imp
     import builtins
     import marshal
 
     core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
-    core.seal_marshal(marshal.loads, _imp.get_frozen_object)
+    core.seal_marshal(
+        marshal.loads,
+        _imp.get_frozen_object,
+        _imp._fix_co_filename,  # type: ignore[attr-defined]
+    )
     # The resolvers encode a str host with the codec registry's "idna" codec (Python code the
     # function can plant) after or before their event: the native core hands them bytes.
     resolvers = REAL_RESOLVERS  # (captured at import: the C functions, not the wrappers)

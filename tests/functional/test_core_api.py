@@ -216,9 +216,10 @@ def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
     body = """
     import marshal, array, _imp
     before = (marshal.loads, marshal.loads.__doc__)
-    not_loads = core.seal_marshal(len, _imp.get_frozen_object)
-    sealed = core.seal_marshal(marshal.loads, _imp.get_frozen_object)
-    again = core.seal_marshal(marshal.loads, _imp.get_frozen_object)
+    seals = (_imp.get_frozen_object, _imp._fix_co_filename)
+    not_loads = core.seal_marshal(len, *seals)
+    sealed = core.seal_marshal(marshal.loads, *seals)
+    again = core.seal_marshal(marshal.loads, *seals)
     one, two = marshal.dumps(1111), marshal.dumps(2222)
     # (get_frozen_object unmarshals code objects only)
     code_one = marshal.dumps(compile("1111", "x", "eval"))
@@ -2314,7 +2315,7 @@ def test_no_other_copy_of_the_native_core_changes_the_process_once_a_core_is_ins
             "hide_copies": refused(lambda: copy.hide_copies(())),
             "seal_compilers": refused(lambda: copy.seal_compilers(eval, exec, compile)),
             "seal_marshal": refused(
-                lambda: copy.seal_marshal(__import__("marshal").loads, None)
+                lambda: copy.seal_marshal(__import__("marshal").loads, None, None)
             ),
             "unmarshal_file": refused(lambda: copy.unmarshal_file(fd, 0)),
             "install": refused(
