@@ -6158,9 +6158,11 @@ core_resolved_path(PyObject *self, PyObject *path)
     return out;
 }
 
-/* file_is(path, offset, data): the real path of the file at `path` when its bytes from `offset`
- * on are exactly `data`, else None: whether bytes the import system unmarshals, or a source
- * it compiles, are the file's (decoders/code). The file really read names itself
+/* file_is(path, offset, data, head=b""): the real path of the file at `path` when its bytes
+ * from `offset` on are exactly `data`, and it starts with `head`, else None: whether bytes the
+ * import system unmarshals (after a .pyc header whose magic number must be this Python's: the
+ * interpreter runs whatever bytecode it is given, and another version's is hand-made code to
+ * it, red team 58), or a source it compiles, are the file's (decoders/code). The file really read names itself
  * (/proc/self/fd/N): no resolution of `path` before or after, which another thread could
  * change in between. One open (O_NONBLOCK: a FIFO answers at once, with nothing), fstat (not
  * a regular file, or a length that differs, answers at once), reads compared as they come,
@@ -6176,8 +6178,11 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (g_installed && (t_depth == 0 || !caller_is_site("core.file_is"))) {
         return refuse("file_is");
     }
-    if (nargs != 3 || !PyLong_CheckExact(args[1]) || !PyBytes_CheckExact(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "file_is(path: str, offset: int, data: bytes)");
+    if (nargs < 3 || nargs > 4 || !PyLong_CheckExact(args[1]) || !PyBytes_CheckExact(args[2]) ||
+        (nargs == 4 && (!PyBytes_CheckExact(args[3]) ||
+                        PyBytes_GET_SIZE(args[3]) > FILE_IS_CHUNK))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "file_is(path: str, offset: int, data: bytes, head: bytes = b'')");
         return NULL;
     }
     if (!PyUnicode_CheckExact(args[0])) {
@@ -6196,6 +6201,9 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *data = Py_NewRef(args[2]); /* (bytes: what is compared cannot change) */
     const char *want = PyBytes_AS_STRING(data);
     size_t size = (size_t)PyBytes_GET_SIZE(data);
+    PyObject *head = Py_NewRef(nargs == 4 ? args[3] : Py_None);
+    const char *head_want = head != Py_None ? PyBytes_AS_STRING(head) : NULL;
+    size_t head_size = head != Py_None ? (size_t)PyBytes_GET_SIZE(head) : 0;
     char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
     char link[32];
     char real[PATH_MAX + 1];
@@ -6207,6 +6215,13 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             struct stat st;
             int same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
                        (unsigned long long)st.st_size == (unsigned long long)offset + size;
+            if (same && head_size > 0) {
+                ssize_t got;
+                do {
+                    got = pread(fd, chunk, head_size, 0);
+                } while (got < 0 && errno == EINTR);
+                same = got == (ssize_t)head_size && memcmp(chunk, head_want, head_size) == 0;
+            }
             size_t done = 0;
             while (same && done < size) {
                 size_t want_now = size - done < FILE_IS_CHUNK ? size - done : FILE_IS_CHUNK;
@@ -6228,6 +6243,7 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_DECREF(encoded);
     Py_DECREF(data);
+    Py_DECREF(head);
     if (chunk == NULL) {
         return PyErr_NoMemory();
     }
@@ -9199,9 +9215,10 @@ static PyMethodDef core_methods[] = {
      " bytearray, a memoryview of one, an array from its live buffer after the compile"
      " event)."},
     {"file_is", (PyCFunction)(void (*)(void))core_file_is, METH_FASTCALL,
-     "file_is(path: str, offset: int, data: bytes) -> str | None: the real path of the file"
-     " at path when its bytes from offset on are exactly data (it names itself through"
-     " /proc/self/fd); after install, the sandbox's own code only."},
+     "file_is(path: str, offset: int, data: bytes, head: bytes = b'') -> str | None: the real"
+     " path of the regular file at path when its bytes from offset on are exactly data and it"
+     " starts with head (it names itself through /proc/self/fd); after install, the sandbox's"
+     " own code only."},
     {"unmarshal_sealed", core_unmarshal_sealed, METH_NOARGS,
      "unmarshal_sealed() -> bool: the marshal.loads event being decided on this thread comes"
      " from the sealed marshal.loads (not another unmarshaller, such as"

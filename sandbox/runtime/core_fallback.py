@@ -3133,13 +3133,16 @@ _os_open, _fstat, _pread, _readlink, _close = (
     _os.close,
 )
 _FILE_IS_FLAGS = _os.O_RDONLY | _os.O_CLOEXEC | _os.O_NONBLOCK
-_S_ISREG = __import__("stat").S_ISREG
+_FILE_IS_HEAD_MAX = 65536  # (the native core's one read)
+del _os
 
 
-def file_is(path: str, offset: int, data: bytes) -> str | None:
-    """The real path of the file at ``path`` when its bytes from ``offset`` on are exactly
-    ``data``, else ``None``: whether bytes the import system unmarshals, or a source it
-    compiles, are the file's.
+def file_is(path: str, offset: int, data: bytes, head: bytes = b"") -> str | None:
+    """The real path of the regular file at ``path`` when its bytes from ``offset`` on are
+    exactly ``data`` and it starts with ``head``, else ``None``: whether bytes the import
+    system unmarshals (after a ``.pyc`` header whose magic number must be this Python's: the
+    interpreter runs whatever bytecode it is given, and another version's is hand-made code
+    to it), or a source it compiles, are the file's.
 
     The file really read names itself (``/proc/self/fd/N``): no resolution of ``path`` before
     or after, which another thread could change in between. One open (``O_NONBLOCK``: a FIFO
@@ -3154,8 +3157,10 @@ def file_is(path: str, offset: int, data: bytes) -> str | None:
     >>> file_is("/no/such/file", 0, b"") is None
     True
     """
-    if type(offset) is not int or type(data) is not bytes:
-        raise TypeError("file_is(path: str, offset: int, data: bytes)")
+    if type(offset) is not int or type(data) is not bytes or type(head) is not bytes:
+        raise TypeError("file_is(path: str, offset: int, data: bytes, head: bytes = b'')")
+    if len(head) > _FILE_IS_HEAD_MAX:
+        raise TypeError("file_is: head is at most 65536 bytes")
     if type(path) is not str or offset < 0 or not fs_encodable(path):
         return None
     try:
@@ -3165,6 +3170,8 @@ def file_is(path: str, offset: int, data: bytes) -> str | None:
     try:
         st = _fstat(fd)
         if not _S_ISREG(st.st_mode) or st.st_size != offset + len(data):
+            return None
+        if head and _pread(fd, len(head), 0) != head:
             return None
         if _pread(fd, len(data), offset) != data:
             return None

@@ -1373,6 +1373,77 @@ attempt("import", lambda: print("value", __import__("shipped").VALUE[:8]))
 
 @pytest.mark.parametrize("core", ["native", "python"])
 @pytest.mark.parametrize("phase", ["init", "invoke"])
+def test_another_pythons_bytecode_is_not_the_deployments_own(
+    child: RunChild, tmp_path: Path, core: str, phase: str
+) -> None:
+    # GIVEN a module the deployment ships with its bytecode, and beside it the same body in
+    # files that are not this Python's: another magic number under this Python's cache tag,
+    # and this magic under another cache tag (red team 58 used a 3.12 .pyc of the machine's:
+    # 3.11 does not verify bytecode, and another version's reads past its tables)
+    import importlib.util
+    import sys
+
+    task, body = _shipped_with_bytecode(tmp_path, "VALUE = 'shipped' * 40\n")
+    cache = task / "__pycache__"
+    this_tag = sys.implementation.cache_tag
+    other_magic = bytes([importlib.util.MAGIC_NUMBER[0] ^ 0x55]) + importlib.util.MAGIC_NUMBER[1:]
+    header = importlib.util.MAGIC_NUMBER + bytes(12)
+    (cache / f"other_magic.{this_tag}.pyc").write_bytes(other_magic + bytes(12) + body)
+    (cache / "other_tag.cpython-01.pyc").write_bytes(header + body)
+    (cache / f"this_python.{this_tag}.pyc").write_bytes(header + body)
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    profile["rules"]["modules"] += [
+        {"action": "import", "target": name, "phase": "any"}
+        for name in ("other_magic", "other_tag", "this_python")
+    ]
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    script = (
+        ROUND25
+        + """
+from importlib import _bootstrap, _bootstrap_external, util
+task = os.environ["LAMBDA_TASK_ROOT"]
+class Finder:
+    # (each file's body handed to importlib after this Python's header, without reading the
+    # file: importlib's own magic check reads the bytes it is handed, not the file)
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        files = {n: f for n, f in FILES}
+        if name not in files:
+            return None
+        loader = _bootstrap_external.SourcelessFileLoader(name, os.path.join(task, files[name]))
+        loader.get_data = lambda p: util.MAGIC_NUMBER + bytes(12) + BODY
+        return _bootstrap.spec_from_loader(name, loader)
+sys.meta_path.insert(0, Finder)
+for name, _ in FILES:
+    attempt(name, lambda: print("value", __import__(name).VALUE[:7]))
+""".replace(
+            "FILES",
+            repr(
+                [
+                    ("other_magic", f"__pycache__/other_magic.{this_tag}.pyc"),
+                    ("other_tag", "__pycache__/other_tag.cpython-01.pyc"),
+                    ("this_python", f"__pycache__/this_python.{this_tag}.pyc"),
+                ]
+            ),
+        ).replace("BODY", repr(body))
+    )
+    if phase == "init":
+        script = script.replace("mark_invoke_phase()\n", "", 1)
+    # WHEN the function has the import system load each
+    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    # THEN only this Python's bytecode loads (its magic number in the file, its cache tag in
+    # the name); the others are refused as not the deployment's own bytecode, on both cores
+    assert result.returncode == 0, result.stderr
+    assert result.lines[-4:] == [
+        "other_magic BLOCKED code unmarshal",
+        "other_tag BLOCKED code unmarshal",
+        "value shipped",
+        "this_python ALLOWED",
+    ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("phase", ["init", "invoke"])
 def test_an_unmarshaller_run_inside_the_import_systems_unmarshal_is_not_it(
     child: RunChild, tmp_path: Path, core: str, phase: str
 ) -> None:

@@ -306,7 +306,14 @@ def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
         "bytes name": core.file_is(b"mod.pyc", 16, body),
         "NUL in name": core.file_is("mod.pyc\\0", 16, body),
         "negative offset": core.file_is("mod.pyc", -16, body),
+        "head": named(core.file_is("mod.pyc", 16, body, b"HHHH")),
+        "other head": core.file_is("mod.pyc", 16, body, b"HHHh"),
+        "a longer head": core.file_is("mod.pyc", 16, body, b"H" * 65536),
     }
+    try:
+        core.file_is("mod.pyc", 16, body, b"H" * 65537)
+    except TypeError:
+        out["head too long"] = "TypeError"
     try:
         core.file_is("mod.pyc", "16", body)
     except TypeError:
@@ -321,7 +328,7 @@ def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
     """
     result = run_core(kind, body, tmp_path)
     # THEN it names the file really read when its bytes from the offset on are exactly the
-    # ones given, and nothing else (no other length or bytes, no FIFO or device, no odd
+    # ones given (and it starts with the head given), and nothing else (no other length or bytes, no FIFO or device, no odd
     # name); after install the native core answers only the sandbox's own code (it opens a
     # file with no decision) -- the Python core's open is an audited open like any other
     assert result == {
@@ -336,6 +343,10 @@ def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
         "bytes name": None,
         "NUL in name": None,
         "negative offset": None,
+        "head": "the file",
+        "other head": None,
+        "a longer head": None,
+        "head too long": "TypeError",
         "str offset": "TypeError",
         "after install": "the file" if kind == "python" else "refused",
     }

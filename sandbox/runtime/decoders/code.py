@@ -669,6 +669,33 @@ def _construct(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 _PYC_HEADER = 16  # magic, flags, and the source's mtime and size (or hash): PEP 552
+# This interpreter's bytecode: its magic number (importlib's, read at install: the frozen
+# module is loaded at startup) and its cache tag. Another Python's .pyc is bytecode this one
+# does not verify either -- hand-made code to it (red team 58: a 3.12 .pyc of the machine's,
+# handed to importlib after 3.11's magic, read past a names tuple).
+_MAGIC: bytes = __import__("_frozen_importlib_external").MAGIC_NUMBER
+_CACHE_TAG: str | None = sys.implementation.cache_tag
+
+
+def bytecode_for_this_python(path: str) -> bool:
+    """Whether the ``.pyc`` file name ``path`` is for this interpreter: ``…/__pycache__/
+    <stem>.<cache tag>[.opt-N].pyc``, or a sourceless ``…/<stem>.pyc`` outside ``__pycache__``
+    (its magic number, checked with its bytes, then says which Python it is for).
+
+    Example
+    -------
+    >>> bytecode_for_this_python("/x/__pycache__/m.cpython-01.pyc")
+    False
+    """
+    directory, _, leaf = _str_rpartition(path, "/")
+    if not _str_endswith(leaf, ".pyc"):
+        return False
+    parts = _str_split(leaf[: -_len(".pyc")], ".")
+    if not _str_endswith(directory, "/__pycache__"):
+        return _len(parts) == 1
+    if _len(parts) == 3 and _str_startswith(parts[2], "opt-"):
+        parts = parts[:2]
+    return _len(parts) == 2 and _CACHE_TAG is not None and parts[1] == _CACHE_TAG
 
 
 def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
@@ -681,8 +708,9 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
     unmarshal passes only for a real import (every frame up to ``_find_and_load``
     importlib's), of a file whose name is the module's ``.pyc``, that is the deployment's
     (:func:`deployment_file`: not in a temp dir, no name on the way one the function may
-    write), with exactly that file's bytes -- a loader whose ``get_data`` returns other bytes,
-    bytecode the function wrote, or a direct call of ``_compile_bytecode`` is not.
+    write), for this Python (its magic number and cache tag), with exactly that file's bytes
+    -- a loader whose ``get_data`` returns other bytes, another Python's bytecode, bytecode
+    the function wrote, or a direct call of ``_compile_bytecode`` is not.
     """
     frame = caller_frame(3)
     if frame is None or not args:
@@ -707,10 +735,16 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
     data = args[0]
     if _type(path) is not _str or _type(data) is not _bytes or _len(data) > MAX_MODULE:
         return None
-    # The file read (whatever its name led to), with these bytes: the module's .pyc, the
-    # deployment's.
-    real = _file_is(path, _PYC_HEADER, data)
-    if real is None or not file_is_module(real, name) or not deployment_file(real):
+    # The file read (whatever its name led to), with these bytes after this Python's magic
+    # number (importlib checked the one in the bytes it was handed, not the file's): the
+    # module's .pyc for this Python, the deployment's.
+    real = _file_is(path, _PYC_HEADER, data, _MAGIC)
+    if (
+        real is None
+        or not bytecode_for_this_python(real)
+        or not file_is_module(real, name)
+        or not deployment_file(real)
+    ):
         return None
     return True
 
