@@ -4283,6 +4283,36 @@ static int sqlite_flush_from_trampoline(void);
 
 static inline void sealed_event_take(const char *event);
 
+/* A `compile` under an absolute module file name ("/….py", "/….pyc"; a str subclass's text
+ * read as it is, no method of it called): decided at init too. Code carries the file name it
+ * was compiled under and a site is that name, so code compiled at init under a module's file
+ * name passed for that module's code (red team 56); the callback decides it as a compile of
+ * that file unless it is that file's content (decoders/code). */
+static int
+compile_claims_module_file(const char *event, PyObject *args)
+{
+    if (event[0] != 'c' || strcmp(event, "compile") != 0 || !PyTuple_CheckExact(args) ||
+        PyTuple_GET_SIZE(args) < 2) {
+        return 0;
+    }
+    PyObject *name = PyTuple_GET_ITEM(args, 1);
+    if (!PyUnicode_Check(name)) {
+        return 0;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    if (n < 4 || PyUnicode_ReadChar(name, 0) != '/') {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_UCS4 last = PyUnicode_ReadChar(name, n - 1);
+    Py_ssize_t dot = last == 'c' ? n - 4 : n - 3; /* ".pyc" or ".py" */
+    int claims = (last == 'y' || last == 'c') && PyUnicode_ReadChar(name, dot) == '.' &&
+                 PyUnicode_ReadChar(name, dot + 1) == 'p' &&
+                 PyUnicode_ReadChar(name, dot + 2) == 'y';
+    PyErr_Clear(); /* (ReadChar's errors: none for an index in range) */
+    return claims;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -4312,7 +4342,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
                         "change the process");
         return -1;
     }
-    if (!invoke_now() && name_set_has(&g_invoke_only, event)) {
+    if (!invoke_now() && name_set_has(&g_invoke_only, event) &&
+        !compile_claims_module_file(event, args)) {
         return 0; /* init: the import system and the code generators at work (see install) */
     }
     if (PyInterpreterState_Get() != g_interp) {

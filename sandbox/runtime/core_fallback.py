@@ -1342,7 +1342,11 @@ def install(
                 # core's in_flight_clear; see _names_hold).
                 _changes[0] += 1
                 _local.own_changes += 1
-        if event in _invoke_only and _phase_now() == "init":
+        if (
+            event in _invoke_only
+            and _phase_now() == "init"
+            and not _claims_module_file(event, args)
+        ):
             return
         if (
             event == "open"
@@ -3180,6 +3184,19 @@ def file_is(path: str, offset: int, data: bytes, head: bytes = b"") -> str | Non
         return None
     finally:
         _close(fd)
+
+
+def _claims_module_file(event: str, args: object) -> bool:
+    """A ``compile`` under an absolute module file name (``….py``, ``….pyc``; a ``str``
+    subclass's text read with ``str``'s own slot): decided at init too (the native core's
+    compile_claims_module_file; the decoder says how)."""
+    if event != "compile" or type(args) is not tuple or len(args) < 2:
+        return False
+    name = args[1]
+    if not issubclass(type(name), str):
+        return False
+    text = str.__str__(name)
+    return str.startswith(text, "/") and str.endswith(text, (".py", ".pyc"))
 
 
 def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:

@@ -42,7 +42,7 @@ from .decoders import code as code_module
 from .decoders import files as files_module
 from .decoders import network as network_decoders
 from .decoders import processes as processes_module
-from .decoders.code import INVOKE_ONLY, UNPARSED
+from .decoders.code import INVOKE_ONLY, UNPARSED, claimed_module_file
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .sealing import SEALED_CODES, sealed
@@ -1008,7 +1008,12 @@ def _build(
                         return refusal
                 return None
             decoder = frozen_decoders[event]
-            if event in INVOKE_ONLY and phase_of() != "invoke":
+            if (
+                event in INVOKE_ONLY
+                and phase_of() != "invoke"
+                # (at init, a compile under a module file's name is decided: decoders/code)
+                and not (event == "compile" and len(args) > 1 and claimed_module_file(args[1]))
+            ):
                 return None
             try:
                 accesses = decoder(args, caller) if event in CALLER_DECODERS else decoder(args)

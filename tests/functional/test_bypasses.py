@@ -1513,15 +1513,33 @@ import os, sys, json, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
 from sandbox.runtime.control import mark_invoke_phase
 import _imp, dataclasses
-# at init: code compiled under another module's file name (compile is not decided at init)
 claimed = {}
-exec(compile("def payload():\\n    return eval('6*7')\\n", dataclasses.__file__, "exec"), claimed)
+class Text(str):
+    pass
+# at init: code compiled under another module's file name, and a subclass of that name;
+# other absolute names are not decided at init
+for label, name in (("compiled-as", dataclasses.__file__), ("compiled-as-text", Text(dataclasses.__file__)),
+                    ("template", "/var/task/templates/page.html")):
+    try:
+        exec(compile("def payload():\\n    return eval('6*7')\\n", name, "exec"), claimed)
+        claimed[label] = claimed["payload"]
+        print(label, "compiled")
+    except PermissionError:
+        print(label, "refused")
+# and a module file's own content under its own name (runpy): its code
+with open(dataclasses.__file__, "rb") as f:
+    own_content = f.read()
+try:
+    compile(own_content, dataclasses.__file__, "exec")
+    print("own-content compiled")
+except PermissionError:
+    print("own-content refused")
 def own():
     return eval("6*7")
 def renamed():
     return eval("6*7")
 mark_invoke_phase()
-for label, fn in (("own", own), ("compiled-as", claimed["payload"]), ("renamed", renamed)):
+for label, fn in (("own", own), ("renamed", renamed)):
     try:
         if label == "renamed":
             _imp._fix_co_filename(renamed.__code__, dataclasses.__file__)  # (no audit event)
@@ -1597,17 +1615,25 @@ def test_a_site_is_the_file_name_its_code_claims(
     # GIVEN enforce with the runtime bundle, which lets dataclasses' code generator compile at
     # invoke (its site, {stdlib}/dataclasses.py:**), and no eval for the function's own code
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
-    # WHEN the function's code evaluates text at invoke from its own function, from one
-    # compiled at init under dataclasses' file name, and from one renamed to it with
-    # _imp._fix_co_filename
+    # WHEN the function compiles code at init under dataclasses' file name (an exact str, a
+    # str subclass), under a template's name, and dataclasses' own content under its name;
+    # then evaluates text at invoke from its own function, and from one it renames to
+    # dataclasses' file with _imp._fix_co_filename (no audit event)
     result = child(SITE_CLAIMED, env=_audit_only(core))
-    # THEN its own site is refused, and code compiled at init under dataclasses' file name
-    # passes as dataclasses' site: a site is made of the file name a code object carries,
-    # which code compiled at init chooses -- an open limit of both cores (red team 56;
-    # docs/ARCHITECTURE.md). A profile that grants a site code construction, unmarshal, hooks
-    # or tracing grants them to code that claims it. The rename by _imp._fix_co_filename (no
-    # audit event) is refused by the native core (after install it renames only the code the
-    # import system has just unmarshalled); the Python core cannot seal it (the same limit)
+    # THEN code claiming a module's file that is not its content is refused at init too
+    # (decided as a compile of that file: no rule allows it), while other names stay
+    # undecided at init and a module's own content compiles; its own site is refused at
+    # invoke; the rename is refused by the native core (after install it renames only the
+    # code the import system has just unmarshalled) and passes as dataclasses' site with the
+    # Python core, which cannot seal it -- a documented limit (red team 56;
+    # docs/ARCHITECTURE.md), as are sites that are not module files ("<string>", a template)
     assert result.returncode == 0, result.stderr
     renamed = "renamed refused" if core == "native" else "renamed 42"
-    assert result.lines[-3:] == ["own refused", "compiled-as 42", renamed], result.stderr
+    assert result.lines[-6:] == [
+        "compiled-as refused",
+        "compiled-as-text refused",
+        "template compiled",
+        "own-content compiled",
+        "own refused",
+        renamed,
+    ], result.stderr
