@@ -295,7 +295,7 @@ def test_sitecustomize_chains_the_next_one_under_the_sandbox(task: Path, tmp_pat
     result = run_child("print('child code ran')", cwd=task, env=env)
     # THEN the other sitecustomize ran, after the sandbox was installed, then the child's code
     assert result.returncode == 0, result.stderr
-    assert result.lines == ["chained, sandbox enforce", "child code ran"]
+    assert result.lines == ["chained, sandbox enforce", "child code ran"], result.stderr
 
 
 def _older_interpreters() -> list[str]:

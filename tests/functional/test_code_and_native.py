@@ -653,8 +653,10 @@ UNMARSHAL = (
 import importlib.abc, importlib._bootstrap_external as external, importlib.machinery, marshal
 import importlib.util, os, sys, sandbox, sandbox.runtime.hook
 sys.path.insert(0, ".")
-sandbox.install(mode="enforce", profile="profile.json")
+# (made before install: a compile under a module file's name that is not its content is
+# decided in every phase since)
 gadget = compile("print('gadget ran')", os.path.abspath("hijacked.py"), "exec")
+sandbox.install(mode="enforce", profile="profile.json")
 evil = marshal.dumps(gadget)
 sandbox.runtime.hook.mark_invoke_phase()
 attempt("_compile_bytecode called directly", lambda: external._compile_bytecode(evil))

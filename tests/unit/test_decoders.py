@@ -330,20 +330,47 @@ def test_kill_names_self_group_all_or_other() -> None:
 
 
 def test_compile_is_located_at_its_call_site_whatever_it_compiles() -> None:
-    # GIVEN source, an AST, and source claiming to be a module file
+    # GIVEN source, an AST, and names that are no module file
     import ast
 
     here = "test_decoders.py:test_compile_is_located_at_its_call_site_whatever_it_compiles"
     for source, filename in (
         ("1+1", "<string>"),
         (ast.parse("1"), "<x>"),
-        (b"x=1", "/var/task/m.py"),
+        (b"x=1", "/var/task/templates/page.html"),
     ):
         accesses = DECODERS["compile"]((source, filename))
-        # THEN each is decided by where it was compiled (the claimed file does not count:
-        # only the import system compiling a module is decided by the file)
+        # THEN each is decided by where it was compiled
         assert accesses is not None and accesses[0][:2] == ("code", "compile")
         assert accesses[0][2].endswith(here), accesses
+
+
+def test_a_compile_claiming_a_module_file_is_decided_by_that_file_unless_it_is_its_content(
+    tmp_path: pathlib.Path,
+) -> None:
+    # GIVEN a module file, and source claiming its name: other text, an AST, its own content
+    import ast
+
+    module = tmp_path / "m.py"
+    module.write_bytes(b"x = 1\n")
+    claimed = str(module)
+
+    class Text(str):
+        pass
+
+    # WHEN each is decoded (not the import system's compile)
+    other = DECODERS["compile"]((b"x = 2\n", claimed))
+    tree = DECODERS["compile"]((ast.parse("x = 1"), claimed))
+    subclass = DECODERS["compile"]((b"x = 2\n", Text(claimed)))
+    bytecode = DECODERS["compile"]((b"x = 2\n", claimed + "c"))
+    own = DECODERS["compile"]((b"x = 1\n", claimed))
+    own_text = DECODERS["compile"](("x = 1\n", claimed))
+    # THEN code that is not the file's content is a compile of that file (it would carry that
+    # module's sites), a subclass of the name included, in every phase; the file's own
+    # content is a compile like any other (here, at init: not decided)
+    assert other == tree == subclass == [("code", "compile", claimed, None)]
+    assert bytecode == [("code", "compile", claimed + "c", None)]
+    assert own is None and own_text is None
 
 
 def test_aws_call_event() -> None:

@@ -575,15 +575,18 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         # is a compile of that file, decided by a rule for it.
         path = _norm(filename)
         name = module_name(path)
-        if (
-            name is not None
-            and args
+        content = (
+            args
             and _immutable_bytes(_frame_local(importer, "data"))  # (source_to_code's source)
             and _is_file_content(args[0], path)
-        ):
+        )
+        if content and _phase() != "invoke":
+            return None  # (init: the import system compiling a file's own content, as ever)
+        if content and name is not None:
             return [("code", "exec", path, None), ("modules", "import", name, path)]
         return [("code", "compile", path, None)]
-    claimed = claimed_module_file(args[1]) if _len(args) > 1 else None
+    # (no source object: the interpreter parsing the file itself, below)
+    claimed = claimed_module_file(args[1]) if _len(args) > 1 and args[0] is not None else None
     if claimed is not None:
         # Code claiming a module's file (not the import system's: above) that is not that
         # file's content would pass for that module's code -- its sites' grants (red team 56:
