@@ -7693,6 +7693,13 @@ static PyCFunction g_frozen_original;
  * (importlib's _compile_bytecode: a module's code, named after its source file). */
 static PyCFunction g_rename_original;
 static CORE_TLS PyObject *t_unmarshalled; /* (strong, until renamed or the next one) */
+/* ... and only to the source file its checked .pyc implies (`<dir>/__pycache__/<stem>.<tag>
+ * .pyc` -> `<dir>/<stem>.py`), which the import system's unmarshal decision names
+ * (core.unmarshal_renames_to) while the sealed call runs: the code was renamed to any file a
+ * loader claimed as its source, and a sourceless load's mark lasted until the function's own
+ * rename (red team 59). Both are forgotten when the next sealed call starts. */
+static CORE_TLS PyObject *t_rename_to;  /* (strong exact str, or NULL: no rename) */
+static CORE_TLS int t_in_sealed_loads;  /* inside a sealed marshal.loads on this thread */
 /* The sealed call's token: armed just before the original runs, taken by the first
  * marshal.loads event on this thread (core_hook, before anything else) -- the one the
  * original raises for the immutable buffer it was handed, before it reads a byte. A flag that
@@ -7719,6 +7726,11 @@ sealed_event_take(const char *event)
 static inline int
 sealed_loads_arm(void)
 {
+    /* (the last call's code and name go first: dropping them may run code, which must not
+     * run while the token is armed) */
+    Py_CLEAR(t_unmarshalled);
+    Py_CLEAR(t_rename_to);
+    t_in_sealed_loads++;
     int gc_was_enabled = PyGC_Disable() || g_gc_held;
     g_gc_held = 0; /* (held by a decision: this call gives it back) */
     t_sealed_loads = 1;
@@ -7729,6 +7741,7 @@ static inline void
 sealed_loads_disarm(int gc_was_enabled)
 {
     t_sealed_loads = 0; /* (an original that failed before its event leaves nothing armed) */
+    t_in_sealed_loads--;
     if (gc_was_enabled) {
         PyGC_Enable();
     }
@@ -7738,7 +7751,8 @@ sealed_loads_disarm(int gc_was_enabled)
 static PyObject *
 sealed_loads_result(PyObject *result)
 {
-    if (result != NULL && PyCode_Check(result) && g_rename_original != NULL) {
+    if (result != NULL && PyCode_Check(result) && g_rename_original != NULL &&
+        t_rename_to != NULL) {
         Py_XSETREF(t_unmarshalled, Py_NewRef(result));
     }
     return result;
@@ -7749,15 +7763,22 @@ static PyObject *
 rename_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     _PyCFunctionFast original = (_PyCFunctionFast)(void (*)(void))g_rename_original;
-    if (g_installed && nargs >= 1) {
-        if (t_unmarshalled == NULL || args[0] != t_unmarshalled) {
+    if (g_installed) {
+        int own = nargs == 2 && t_unmarshalled != NULL && args[0] == t_unmarshalled &&
+                  t_rename_to != NULL && PyUnicode_CheckExact(args[1]) &&
+                  PyUnicode_Compare(args[1], t_rename_to) == 0;
+        /* (once: the caller holds its own references) */
+        PyObject *code = t_unmarshalled, *name = t_rename_to;
+        t_unmarshalled = t_rename_to = NULL;
+        Py_XDECREF(code);
+        Py_XDECREF(name);
+        if (!own) {
             PyErr_SetString(PyExc_PermissionError,
                             "lambda-sandbox: _imp._fix_co_filename refused: once the sandbox is "
                             "installed, only the import system renames the code it has just "
-                            "unmarshalled");
+                            "unmarshalled, after the source its .pyc implies");
             return NULL;
         }
-        Py_CLEAR(t_unmarshalled); /* (once: the caller holds its own reference) */
     }
     return original(module, args, nargs);
 }
@@ -7834,6 +7855,26 @@ frozen_object_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = original(module, stack, 2);
     Py_DECREF(copy);
     return result;
+}
+
+/* unmarshal_renames_to(path): the import system's unmarshal decision names the source file
+ * the checked .pyc implies (None: a sourceless one), the one name _fix_co_filename may give
+ * the code this sealed call returns. From the sandbox's own code, inside the callback. */
+static PyObject *
+core_unmarshal_renames_to(PyObject *self, PyObject *path)
+{
+    (void)self;
+    if (g_installed && (t_depth == 0 || !caller_is_site("core.unmarshal_renames_to"))) {
+        return refuse("unmarshal_renames_to");
+    }
+    if (path != Py_None && !PyUnicode_CheckExact(path)) {
+        PyErr_SetString(PyExc_TypeError, "unmarshal_renames_to(path: str | None)");
+        return NULL;
+    }
+    if (t_in_sealed_loads > 0) {
+        Py_XSETREF(t_rename_to, path != Py_None ? Py_NewRef(path) : NULL);
+    }
+    Py_RETURN_NONE;
 }
 
 /* Whether the marshal.loads event being decided on this thread was raised by the sealed
@@ -9250,6 +9291,10 @@ static PyMethodDef core_methods[] = {
      " path of the regular file at path when its bytes from offset on are exactly data and it"
      " starts with head (it names itself through /proc/self/fd); after install, the sandbox's"
      " own code only."},
+    {"unmarshal_renames_to", core_unmarshal_renames_to, METH_O,
+     "unmarshal_renames_to(path: str | None) -> None: the source file the .pyc the import"
+     " system's unmarshal decision checked implies: the one name _imp._fix_co_filename may"
+     " give the code the sealed marshal.loads returns; the sandbox's own code only."},
     {"unmarshal_sealed", core_unmarshal_sealed, METH_NOARGS,
      "unmarshal_sealed() -> bool: the marshal.loads event being decided on this thread comes"
      " from the sealed marshal.loads (not another unmarshaller, such as"

@@ -70,6 +70,7 @@ __all__ = [
     "sqlite_authorizer",
     "syntax_classes",
     "unmarshal_file",
+    "unmarshal_renames_to",
     "unmarshal_sealed",
 ]
 
@@ -150,6 +151,7 @@ seal_clock = _impl.seal_clock
 seal_compilers = _impl.seal_compilers
 seal_marshal = _impl.seal_marshal
 unmarshal_sealed = _impl.unmarshal_sealed
+unmarshal_renames_to = _impl.unmarshal_renames_to
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -3025,6 +3025,20 @@ def content_digest(data: bytes) -> str:
     return digest
 
 
+def unmarshal_renames_to(path: str | None) -> None:
+    """The native core keeps the name ``_imp._fix_co_filename`` may give the code its sealed
+    ``marshal.loads`` returns (the source the checked ``.pyc`` implies); the Python core seals
+    nothing: it checks the argument and keeps nothing (a documented limit: the function can
+    rename code, and so claim another file's site).
+
+    Example
+    -------
+    >>> unmarshal_renames_to(None)
+    """
+    if path is not None and type(path) is not str:
+        raise TypeError("unmarshal_renames_to(path: str | None)")
+
+
 def unmarshal_sealed() -> bool:
     """The native core tells whether the ``marshal.loads`` event being decided comes from its
     sealed ``marshal.loads`` (not another unmarshaller, such as ``_imp.get_frozen_object``'s,

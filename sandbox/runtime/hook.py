@@ -207,6 +207,7 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/code.py", "_import_system_frame"),
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
     ("core.file_is", "decoders/code.py", "_module_bytecode"),
+    ("core.unmarshal_renames_to", "decoders/code.py", "_module_bytecode"),
     ("core.file_is", "decoders/code.py", "_is_file_content"),
     ("open", "core_fallback.py", "file_is"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),

@@ -1443,6 +1443,88 @@ for name, _ in FILES:
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_the_import_systems_rename_names_only_the_source_its_bytecode_is_the_cache_of(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a module the deployment ships with its bytecode, and another module's file name a
+    # site could be granted for (red team 59 used dataclasses' file, whose site may compile)
+    task, _ = _shipped_with_bytecode(tmp_path, "def f():\n    return 42\n")
+    (task / "claimed.py").write_text("")
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    profile["rules"]["modules"].append({"action": "import", "target": "claimed", "phase": "any"})
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    script = (
+        ROUND25
+        + """
+import _imp
+import _frozen_importlib as bootstrap, _frozen_importlib_external as external
+task = os.environ["LAMBDA_TASK_ROOT"]
+claimed = os.path.join(task, "claimed.py")
+pyc = external.cache_from_source(os.path.join(task, "shipped.py"))
+stats = {"mtime": os.stat(os.path.join(task, "shipped.py")).st_mtime, "size": 23}
+class Claiming(external.SourceFileLoader):
+    def path_stats(self, path):
+        return stats  # (the shipped source's: its .pyc is current)
+def find(loader_of):
+    class Finder:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            return bootstrap.spec_from_loader(name, loader_of(name)) if name == "shipped" else None
+    return Finder
+real_cache_from_source = external.cache_from_source
+def load(finder):
+    sys.modules.pop("shipped", None)
+    sys.meta_path.insert(0, finder)
+    try:
+        return __import__("shipped")
+    finally:
+        sys.meta_path.remove(finder)
+# 1. a loader that says its source is another file: importlib renames the code to it
+external.cache_from_source = lambda p, *a, **k: pyc if p == claimed else real_cache_from_source(p, *a, **k)
+def claimed_source():
+    print("claimed", load(find(lambda name: Claiming(name, claimed))).f.__code__.co_filename == claimed)
+attempt("claimed-source", claimed_source)
+external.cache_from_source = real_cache_from_source
+# 2. a sourceless load (importlib renames nothing), then the function's own rename
+caught = []
+real_call = bootstrap._call_with_frames_removed
+def keep(f, *args, **kw):
+    if f is exec and args and type(args[0]).__name__ == "code":
+        caught.append(args[0])
+        return None
+    return real_call(f, *args, **kw)
+bootstrap._call_with_frames_removed = keep
+load(find(lambda name: external.SourcelessFileLoader(name, pyc)))
+bootstrap._call_with_frames_removed = real_call
+def own_rename():
+    _imp._fix_co_filename(caught[0], claimed)
+    print("renamed", caught[0].co_filename == claimed)
+attempt("own-rename", own_rename)
+"""
+    )
+    # WHEN the function has importlib load it with a loader claiming the other file as its
+    # source, and loads it sourceless then renames its code itself
+    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    # THEN the native core lets the rename name only the source the checked .pyc is the cache
+    # of (importlib's own rename of a normal import passes: every other test imports so);
+    # the Python core cannot seal the rename, and both pass -- its documented limit
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.lines if not line.startswith("{")]
+    if core == "native":
+        assert lines[-2:] == [
+            "claimed-source ERROR PermissionError",
+            "own-rename ERROR PermissionError",
+        ], lines
+    else:
+        assert lines[-4:] == [
+            "claimed True",
+            "claimed-source ALLOWED",
+            "renamed True",
+            "own-rename ALLOWED",
+        ], lines
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 @pytest.mark.parametrize("phase", ["init", "invoke"])
 def test_an_unmarshaller_run_inside_the_import_systems_unmarshal_is_not_it(
     child: RunChild, tmp_path: Path, core: str, phase: str

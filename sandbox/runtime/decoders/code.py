@@ -42,6 +42,7 @@ from ..core import caller_local as _caller_local
 from ..core import file_is as _file_is
 from ..core import frame_local as _frame_local
 from ..core import phase as _phase
+from ..core import unmarshal_renames_to as _unmarshal_renames_to
 from ..core import unmarshal_sealed as _unmarshal_sealed
 from ..paths import absolute as _absolute
 from ..paths import realpath as _realpath
@@ -791,7 +792,29 @@ def _module_bytecode(args: tuple[Any, ...]) -> bool | None:
         or not deployment_file(real)
     ):
         return None
+    # The one name importlib may then give this code (_imp._fix_co_filename: no event), the
+    # source this .pyc is the cache of, as importlib itself names it: not a file a loader
+    # claims as the source (red team 59: timeit's code renamed to dataclasses' file).
+    _unmarshal_renames_to(source_of_bytecode(path))
     return True
+
+
+def source_of_bytecode(path: str) -> str | None:
+    """The source file a ``.pyc`` under ``__pycache__`` is the cache of, as importlib names it
+    (``<dir>/__pycache__/<stem>.<tag>[.opt-N].pyc`` -> ``<dir>/<stem>.py``); None for a
+    sourceless one (outside ``__pycache__``: importlib renames nothing then).
+
+    Example
+    -------
+    >>> source_of_bytecode("/x/__pycache__/m.cpython-311.opt-1.pyc")
+    '/x/m.py'
+    >>> source_of_bytecode("/x/m.pyc") is None
+    True
+    """
+    directory, _, leaf = _str_rpartition(path, "/")
+    if not _str_endswith(directory, "/__pycache__") or not _str_endswith(leaf, ".pyc"):
+        return None
+    return directory[: -_len("/__pycache__")] + "/" + _str_partition(leaf, ".")[0] + ".py"
 
 
 # What deployment_file found of a folder (its answer depends on the folder's name and the
