@@ -4283,11 +4283,13 @@ static int sqlite_flush_from_trampoline(void);
 
 static inline void sealed_event_take(const char *event);
 
-/* A `compile` under an absolute module file name ("/….py", "/….pyc"; a str subclass's text
- * read as it is, no method of it called): decided at init too. Code carries the file name it
- * was compiled under and a site is that name, so code compiled at init under a module's file
- * name passed for that module's code (red team 56); the callback decides it as a compile of
- * that file unless it is that file's content (decoders/code). */
+/* A `compile` the callback decides at init too: under an absolute file name (a str subclass's
+ * text read as it is, no method of it called), or of a syntax tree (CPython raises it with no
+ * file name: the code's name is the caller's choice). Code carries the file name it was
+ * compiled under and a site is that name, so code compiled at init under a module's file name
+ * passed for that module's code (red team 56; red team 60: names the site reads as the
+ * module's -- "D/", "D/.", "D:x" -- and trees); the callback tells which are claims
+ * (decoders/code). */
 static int
 compile_claims_module_file(const char *event, PyObject *args)
 {
@@ -4296,21 +4298,16 @@ compile_claims_module_file(const char *event, PyObject *args)
         return 0;
     }
     PyObject *name = PyTuple_GET_ITEM(args, 1);
-    if (!PyUnicode_Check(name)) {
+    if (name == Py_None) {
+        return PyTuple_GET_ITEM(args, 0) != Py_None; /* (a tree; no source: the interpreter's
+                                                       * own parse of a file names it) */
+    }
+    if (!PyUnicode_Check(name) || PyUnicode_GET_LENGTH(name) < 1) {
         return 0;
     }
-    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
-    if (n < 4 || PyUnicode_ReadChar(name, 0) != '/') {
-        PyErr_Clear();
-        return 0;
-    }
-    Py_UCS4 last = PyUnicode_ReadChar(name, n - 1);
-    Py_ssize_t dot = last == 'c' ? n - 4 : n - 3; /* ".pyc" or ".py" */
-    int claims = (last == 'y' || last == 'c') && PyUnicode_ReadChar(name, dot) == '.' &&
-                 PyUnicode_ReadChar(name, dot + 1) == 'p' &&
-                 PyUnicode_ReadChar(name, dot + 2) == 'y';
+    int absolute = PyUnicode_ReadChar(name, 0) == '/';
     PyErr_Clear(); /* (ReadChar's errors: none for an index in range) */
-    return claims;
+    return absolute;
 }
 
 static int

@@ -3201,16 +3201,17 @@ def file_is(path: str, offset: int, data: bytes, head: bytes = b"") -> str | Non
 
 
 def _claims_module_file(event: str, args: object) -> bool:
-    """A ``compile`` under an absolute module file name (``….py``, ``….pyc``; a ``str``
-    subclass's text read with ``str``'s own slot): decided at init too (the native core's
-    compile_claims_module_file; the decoder says how)."""
+    """A ``compile`` decided at init too: under an absolute file name (a ``str`` subclass's
+    text read with ``str``'s own slot), or of a syntax tree (raised with no file name). The
+    native core's compile_claims_module_file; the decoder tells which are claims."""
     if event != "compile" or type(args) is not tuple or len(args) < 2:
         return False
     name = args[1]
+    if name is None:
+        return args[0] is not None
     if not issubclass(type(name), str):
         return False
-    text = str.__str__(name)
-    return str.startswith(text, "/") and str.endswith(text, (".py", ".pyc"))
+    return str.startswith(str.__str__(name), "/")
 
 
 def file_identity(path: str) -> tuple[int, int, int, int, int, int, int] | None:

@@ -42,7 +42,7 @@ from .decoders import code as code_module
 from .decoders import files as files_module
 from .decoders import network as network_decoders
 from .decoders import processes as processes_module
-from .decoders.code import INVOKE_ONLY, UNPARSED, claimed_module_file
+from .decoders.code import INVOKE_ONLY, UNPARSED, compile_may_claim
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .sealing import SEALED_CODES, sealed
@@ -1012,8 +1012,8 @@ def _build(
             if (
                 event in INVOKE_ONLY
                 and phase_of() != "invoke"
-                # (at init, a compile under a module file's name is decided: decoders/code)
-                and not (event == "compile" and len(args) > 1 and claimed_module_file(args[1]))
+                # (at init, a compile that may claim a file is decided: decoders/code)
+                and not (event == "compile" and compile_may_claim(args))
             ):
                 return None
             try:

@@ -1600,10 +1600,16 @@ class Text(str):
     pass
 # at init: code compiled under another module's file name, and a subclass of that name;
 # other absolute names are not decided at init
-for label, name in (("compiled-as", dataclasses.__file__), ("compiled-as-text", Text(dataclasses.__file__)),
-                    ("template", "/var/task/templates/page.html")):
+import ast
+D = dataclasses.__file__
+for label, name in (("compiled-as", D), ("compiled-as-text", Text(D)),
+                    # (names a site reads as that file: red team 60)
+                    ("spelled", [D + "/", D + "/.", D + "/x/..", D + ":x", (D + "/").encode()]),
+                    ("tree", D), ("template", "/var/task/templates/page.html")):
     try:
-        exec(compile("def payload():\\n    return eval('6*7')\\n", name, "exec"), claimed)
+        for one in name if type(name) is list else [name]:
+            source = "def payload():\\n    return eval('6*7')\\n"
+            exec(compile(ast.parse(source) if label == "tree" else source, one, "exec"), claimed)
         claimed[label] = claimed["payload"]
         print(label, "compiled")
     except PermissionError:
@@ -1698,7 +1704,8 @@ def test_a_site_is_the_file_name_its_code_claims(
     # invoke (its site, {stdlib}/dataclasses.py:**), and no eval for the function's own code
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     # WHEN the function compiles code at init under dataclasses' file name (an exact str, a
-    # str subclass), under a template's name, and dataclasses' own content under its name;
+    # str subclass, spellings a site reads as that file, a syntax tree: CPython's event names
+    # no file for one), under a template's name, and dataclasses' own content under its name;
     # then evaluates text at invoke from its own function, and from one it renames to
     # dataclasses' file with _imp._fix_co_filename (no audit event)
     result = child(SITE_CLAIMED, env=_audit_only(core))
@@ -1711,9 +1718,11 @@ def test_a_site_is_the_file_name_its_code_claims(
     # docs/ARCHITECTURE.md), as are sites that are not module files ("<string>", a template)
     assert result.returncode == 0, result.stderr
     renamed = "renamed refused" if core == "native" else "renamed 42"
-    assert result.lines[-6:] == [
+    assert result.lines[-8:] == [
         "compiled-as refused",
         "compiled-as-text refused",
+        "spelled refused",
+        "tree refused",
         "template compiled",
         "own-content compiled",
         "own refused",

@@ -329,9 +329,16 @@ def test_kill_names_self_group_all_or_other() -> None:
     assert DECODERS["os.kill"]((-1, 9)) == [("processes", "kill", "all:SIGKILL", None)]
 
 
-def test_compile_is_located_at_its_call_site_whatever_it_compiles() -> None:
-    # GIVEN source, an AST, and names that are no module file
+def test_compile_is_located_at_its_call_site_whatever_it_compiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN source, an AST, and names that are no module file, at invoke (init decides only
+    # compiles that may claim a module's file)
     import ast
+
+    from sandbox.runtime.decoders import code
+
+    monkeypatch.setattr(code, "_phase", lambda: "invoke")
 
     here = "test_decoders.py:test_compile_is_located_at_its_call_site_whatever_it_compiles"
     for source, filename in (
@@ -368,7 +375,12 @@ def test_a_compile_claiming_a_module_file_is_decided_by_that_file_unless_it_is_i
     # THEN code that is not the file's content is a compile of that file (it would carry that
     # module's sites), a subclass of the name included, in every phase; the file's own
     # content is a compile like any other (here, at init: not decided)
+    spelled = [
+        DECODERS["compile"]((b"x = 2\n", name))
+        for name in (claimed + "/", claimed + "/.", claimed + "/x/..", claimed + ":x")
+    ]
     assert other == tree == subclass == [("code", "compile", claimed, None)]
+    assert spelled == [[("code", "compile", claimed, None)]] * 4
     assert bytecode == [("code", "compile", claimed + "c", None)]
     assert own is None and own_text is None
 

@@ -529,22 +529,39 @@ _MODULE_FILE_SUFFIXES = (".py", ".pyc")
 
 
 def claimed_module_file(filename: object) -> str | None:
-    """The module file a ``compile`` of code under ``filename`` would name: an absolute name
-    ending in ``.py`` or ``.pyc`` (a ``str`` subclass's text copied with ``str``'s own slot);
-    else None. Code carries the file name it was compiled under, and a site is that name: code
-    claiming a module's file would be charged to that module's sites and their grants.
+    """The module file a ``compile`` of code under ``filename`` would be charged to: the file
+    part of the site that name makes (normalised as sites are, up to the first ``:``) when it
+    is an absolute ``….py`` or ``….pyc``; else None. A ``str`` subclass's text is copied with
+    ``str``'s own slot. Code carries the file name it was compiled under, and a site is that
+    name: code claiming a module's file would be charged to that module's sites and their
+    grants -- whatever spelling the site logic reads as that file (red team 60: ``D/``,
+    ``D/.``, ``D/x/..``, ``D:x``).
 
     Example
     -------
-    >>> claimed_module_file("/usr/lib/python3.11/dataclasses.py")
+    >>> claimed_module_file("/usr/lib/python3.11/dataclasses.py/.")
     '/usr/lib/python3.11/dataclasses.py'
+    >>> claimed_module_file("/srv/app.py:x")
+    '/srv/app.py'
     >>> claimed_module_file("<string>") is None
     True
     """
     text = code_text(filename, "")  # ("" for anything but a str or a subclass)
-    if _str_startswith(text, "/") and _str_endswith(text, _MODULE_FILE_SUFFIXES):
-        return text
-    return None
+    if not _str_startswith(text, "/"):
+        return None
+    path = _str_partition(_norm(text), ":")[0]
+    return path if _str_endswith(path, _MODULE_FILE_SUFFIXES) else None
+
+
+def compile_may_claim(args: tuple[Any, ...]) -> bool:
+    """Whether a ``compile`` event may make code that claims a file, and so is decided at init
+    too: under an absolute name, or of a syntax tree (CPython raises that one with no file
+    name: the caller names the code as it likes)."""
+    if _len(args) < 2:
+        return False
+    if args[1] is None:
+        return args[0] is not None
+    return _str_startswith(code_text(args[1], ""), "/")
 
 
 def _site_of(caller: Any) -> str:
@@ -586,6 +603,11 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         if content and name is not None:
             return [("code", "exec", path, None), ("modules", "import", name, path)]
         return [("code", "compile", path, None)]
+    if _len(args) > 1 and args[1] is None and args[0] is not None and _phase() != "invoke":
+        # A syntax tree at init: CPython names no file in the event, and the code is named as
+        # its caller likes (a module's file included): decided by the caller's site, as at
+        # invoke (red team 60).
+        return [("code", "compile", _site_of(caller), None)]
     # (no source object: the interpreter parsing the file itself, below)
     claimed = claimed_module_file(args[1]) if _len(args) > 1 and args[0] is not None else None
     if claimed is not None:
@@ -598,7 +620,9 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         if not (args and _is_file_content(args[0], path)):
             return [("code", "compile", path, None)]
         if _phase() != "invoke":
-            return None  # (init decides compiles only of that kind)
+            return None  # (init decides only claims)
+    elif _phase() != "invoke":
+        return None  # (init: other absolute names, as ever)
     site = _site_of(caller)
     if site == _NO_SITE and args and args[0] is None and filename is not None:
         # No Python frame, no source object: the interpreter parsing a file it opened itself
