@@ -1614,6 +1614,24 @@ for label, name in (("compiled-as", D), ("compiled-as-text", Text(D)),
         print(label, "compiled")
     except PermissionError:
         print(label, "refused")
+# through importlib's own compile, under a name that reads as a site (red team 61), and a
+# syntax tree made code by ast.parse with its flag rebound (no file name in the event)
+from importlib import machinery
+def tree_to_code():
+    ast.PyCF_ONLY_AST = 0
+    try:
+        return ast.parse("x = 1", filename=D)
+    finally:
+        ast.PyCF_ONLY_AST = 1024
+for label, make in (
+    ("loader-site", lambda: machinery.SourceFileLoader("x", D).source_to_code(b"x = 1", D + ":x")),
+    ("parse-to-code", tree_to_code),
+):
+    try:
+        make()
+        print(label, "compiled")
+    except PermissionError:
+        print(label, "refused")
 # and a module file's own content under its own name (runpy): its code
 with open(dataclasses.__file__, "rb") as f:
     own_content = f.read()
@@ -1718,12 +1736,14 @@ def test_a_site_is_the_file_name_its_code_claims(
     # docs/ARCHITECTURE.md), as are sites that are not module files ("<string>", a template)
     assert result.returncode == 0, result.stderr
     renamed = "renamed refused" if core == "native" else "renamed 42"
-    assert result.lines[-8:] == [
+    assert result.lines[-10:] == [
         "compiled-as refused",
         "compiled-as-text refused",
         "spelled refused",
         "tree refused",
         "template compiled",
+        "loader-site refused",
+        "parse-to-code refused",
         "own-content compiled",
         "own refused",
         renamed,

@@ -602,12 +602,11 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
             return None  # (init: the import system compiling a file's own content, as ever)
         if content and name is not None:
             return [("code", "exec", path, None), ("modules", "import", name, path)]
-        return [("code", "compile", path, None)]
-    if _len(args) > 1 and args[1] is None and args[0] is not None and _phase() != "invoke":
-        # A syntax tree at init: CPython names no file in the event, and the code is named as
-        # its caller likes (a module's file included): decided by the caller's site, as at
-        # invoke (red team 60).
-        return [("code", "compile", _site_of(caller), None)]
+        return [("code", "compile", _file_target(path), None)]
+    # A syntax tree: CPython names no file in its event, and the code is named as its caller
+    # likes (a module's file included): decided by the caller's site in every phase, with
+    # the refinements below (red teams 60, 61).
+    tree = _len(args) > 1 and args[1] is None and args[0] is not None
     # (no source object: the interpreter parsing the file itself, below)
     claimed = claimed_module_file(args[1]) if _len(args) > 1 and args[0] is not None else None
     if claimed is not None:
@@ -618,11 +617,11 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         # content (runpy) is what the module's code is, decided by the site as before.
         path = _norm(claimed)
         if not (args and _is_file_content(args[0], path)):
-            return [("code", "compile", path, None)]
+            return [("code", "compile", _file_target(path), None)]
         if _phase() != "invoke":
-            return None  # (init decides only claims)
-    elif _phase() != "invoke":
-        return None  # (init: other absolute names, as ever)
+            return None  # (init decides only claims and trees)
+    elif _phase() != "invoke" and not tree:
+        return None  # (init: other names, as ever)
     site = _site_of(caller)
     if site == _NO_SITE and args and args[0] is None and filename is not None:
         # No Python frame, no source object: the interpreter parsing a file it opened itself
@@ -663,6 +662,16 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
                     out.append(("code", "shape", site + "#" + SYNTAX_TREE, None))
             break
     return out
+
+
+def _file_target(path: str) -> str:
+    """A compile's target that names a file: ``path``, unless it holds a ``:`` -- then rules
+    would read it as a site (``<file>:<function>``: a rule for ``{stdlib}/dataclasses.py:**``
+    matched the import system's compile of ``…/dataclasses.py:x``, red team 61), and no rule
+    may allow it."""
+    if ":" in path:
+        return UNDECODABLE + "a file name with ':' (it would read as a site)"
+    return path
 
 
 def namedtuple_source(source: Any) -> bool:
