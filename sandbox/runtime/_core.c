@@ -7543,6 +7543,23 @@ static PyCFunction g_compiler_original[COMPILERS];
 static int g_compiler_keywords[COMPILERS];
 static int g_compilers_sealed;
 
+static CORE_TLS PyObject *t_compile_tree; /* (borrowed, for the sealed compile's call) */
+static CORE_TLS PyObject *t_compile_name;
+static PyObject *compiler_call(int which, PyObject *module, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t at);
+
+/* compile_name(tree): the file name the sealed compile running on this thread was given with
+ * this very object as its source (None: another object, no sealed compile, no name given). */
+static PyObject *
+core_compile_name(PyObject *self, PyObject *tree)
+{
+    (void)self;
+    if (t_compile_tree == NULL || tree != t_compile_tree || t_compile_name == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_NewRef(t_compile_name);
+}
+
 static PyObject *
 compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
@@ -7560,6 +7577,34 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
             }
         }
     }
+    PyObject *result;
+    if (which == COMPILER_COMPILE && at >= 0) {
+        /* compile(tree, name): CPython raises the compile event of a syntax tree with no file
+         * name (a tree's code is named as its caller likes); the call's own name, for the
+         * event whose tree is this very object (compile_name). Borrowed: the caller holds both
+         * for the call. Nested calls keep their own. */
+        PyObject *name = nargs >= 2 ? args[1] : NULL;
+        for (Py_ssize_t i = 0; name == NULL && i < nkw; i++) {
+            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "filename") == 0) {
+                name = args[nargs + i];
+            }
+        }
+        PyObject *outer_tree = t_compile_tree, *outer_name = t_compile_name;
+        t_compile_tree = args[at];
+        t_compile_name = name;
+        result = compiler_call(which, module, args, nargs, kwnames, at);
+        t_compile_tree = outer_tree;
+        t_compile_name = outer_name;
+        return result;
+    }
+    return compiler_call(which, module, args, nargs, kwnames, at);
+}
+
+static PyObject *
+compiler_call(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames, Py_ssize_t at)
+{
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     PyObject *result;
     if (at >= 0 && !PyUnicode_Check(args[at]) && buffer_may_change(args[at])) {
         PyObject *stack[16];
@@ -9288,6 +9333,10 @@ static PyMethodDef core_methods[] = {
      " path of the regular file at path when its bytes from offset on are exactly data and it"
      " starts with head (it names itself through /proc/self/fd); after install, the sandbox's"
      " own code only."},
+    {"compile_name", core_compile_name, METH_O,
+     "compile_name(tree) -> object: the file name the sealed compile running on this thread was"
+     " given with this very object as its source; None otherwise (and where nothing is"
+     " sealed: the Python core)."},
     {"unmarshal_renames_to", core_unmarshal_renames_to, METH_O,
      "unmarshal_renames_to(path: str | None) -> None: the source file the .pyc the import"
      " system's unmarshal decision checked implies: the one name _imp._fix_co_filename may"

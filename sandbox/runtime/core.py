@@ -22,6 +22,7 @@ __all__ = [
     "caller_local",
     "changes",
     "changes_elsewhere",
+    "compile_name",
     "compile_verdict_add",
     "content_digest",
     "defer_quiet_ends",
@@ -152,6 +153,7 @@ seal_compilers = _impl.seal_compilers
 seal_marshal = _impl.seal_marshal
 unmarshal_sealed = _impl.unmarshal_sealed
 unmarshal_renames_to = _impl.unmarshal_renames_to
+compile_name = _impl.compile_name
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -3025,6 +3025,20 @@ def content_digest(data: bytes) -> str:
     return digest
 
 
+def compile_name(tree: object) -> object:
+    """The native core says which file name the sealed ``compile`` running on this thread was
+    given with ``tree`` as its source (CPython's event for a syntax tree carries none); the
+    Python core seals nothing: always ``None`` (a documented limit: a site allowed to compile
+    a tree can name its code as it likes).
+
+    Example
+    -------
+    >>> compile_name(None) is None
+    True
+    """
+    return None
+
+
 def unmarshal_renames_to(path: str | None) -> None:
     """The native core keeps the name ``_imp._fix_co_filename`` may give the code its sealed
     ``marshal.loads`` returns (the source the checked ``.pyc`` implies); the Python core seals

@@ -1715,6 +1715,58 @@ def test_c_callables_run_under_the_frame_that_calls_them(
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_syntax_tree_compiled_under_a_module_files_name_is_that_claim(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a site of the function's allowed to compile syntax trees at invoke (its rule and
+    # learned shapes), and another module's file (dataclasses', whose site may compile)
+    import ast
+
+    from sandbox.runtime.decoders.shape import features
+
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text(
+        "import ast\ndef build(name):\n    return compile(ast.parse('6 * 7', mode='eval'), name, 'eval')\n"
+    )
+    site = "{task}/app.py:build"
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "app", "phase": "any"}],
+        code=[
+            {"action": "compile", "target": site, "phase": "invoke"},
+            *(
+                {"action": "shape", "target": site + "#" + feature, "phase": "invoke"}
+                for feature in (*features(ast.parse("6 * 7", mode="eval")), "syntax-tree")
+            ),
+        ],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    script = (
+        ROUND25
+        + """
+import dataclasses
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+import app
+attempt("own-name", lambda: app.build("<tree>"))
+attempt("module-name", lambda: app.build(dataclasses.__file__))
+attempt("module-name-bytes", lambda: app.build((dataclasses.__file__ + "/").encode()))
+"""
+    )
+    # WHEN the site compiles a tree under its own kind of name, and under dataclasses' file
+    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    # THEN the native core refuses the tree named as another module's file (it knows the
+    # call's name: CPython's event carries none for a tree) and allows the other; the Python
+    # core cannot tell the name and allows both -- its documented limit
+    assert result.returncode == 0, result.stderr
+    refused = "BLOCKED code compile" if core == "native" else "ALLOWED"
+    assert result.lines[-3:] == [
+        "own-name ALLOWED",
+        f"module-name {refused}",
+        f"module-name-bytes {refused}",
+    ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_site_is_the_file_name_its_code_claims(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:

@@ -39,6 +39,7 @@ from stat import S_ISDIR as _S_ISDIR
 
 from ..categories import UNDECODABLE
 from ..core import caller_local as _caller_local
+from ..core import compile_name as _compile_name
 from ..core import file_is as _file_is
 from ..core import frame_local as _frame_local
 from ..core import phase as _phase
@@ -607,6 +608,17 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
     # likes (a module's file included): decided by the caller's site in every phase, with
     # the refinements below (red teams 60, 61).
     tree = _len(args) > 1 and args[1] is None and args[0] is not None
+    if tree:
+        # ... whose name the native core knows (the call's own, for this very tree): a tree
+        # under a module file's name is that claim, as text is (the Python core cannot tell).
+        named = _compile_name(args[0])
+        if named is not None:
+            text = as_text(named) if _type(named) is _bytes else code_text(named, "\0")
+            if text is None or text == "\0":
+                return [("code", "compile", UNDECODABLE + "a syntax tree's file name", None)]
+            tree_claim = claimed_module_file(text)
+            if tree_claim is not None:
+                return [("code", "compile", _file_target(tree_claim), None)]
     # (no source object: the interpreter parsing the file itself, below)
     claimed = claimed_module_file(args[1]) if _len(args) > 1 and args[0] is not None else None
     if claimed is not None:
