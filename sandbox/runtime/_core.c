@@ -4290,6 +4290,9 @@ static inline void sealed_event_take(const char *event);
  * passed for that module's code (red team 56; red team 60: names the site reads as the
  * module's -- "D/", "D/.", "D:x" -- and trees); the callback tells which are claims
  * (decoders/code). */
+static int module_bytecode_answered(PyObject *args); /* (below, with the marshal seal) */
+static int g_mb_ready;
+
 static int
 compile_claims_module_file(const char *event, PyObject *args)
 {
@@ -4416,6 +4419,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 'i' && strcmp(event, "import") == 0 &&
         (g_cache_count > 0 || g_modv_count > 0) && import_cached(args)) {
         return 0; /* the callback's answer: a decision-cache hit or a module verdict */
+    }
+    if (event[0] == 'm' && g_mb_ready && strcmp(event, "marshal.loads") == 0 &&
+        module_bytecode_answered(args)) {
+        return 0; /* the callback's answer: importlib unmarshalling a module's own .pyc */
     }
     if (event[0] == '_' && g_exec_count > 0 && strcmp(event, "_posixsubprocess.fork_exec") == 0 &&
         exec_answered(args, invoke_now())) {
@@ -6199,6 +6206,57 @@ core_resolved_path(PyObject *self, PyObject *path)
  * no object the size of the file (a module's bytecode at init: hundreds in `import boto3`).
  * After install only the sandbox's own code may ask: it opens a file with no decision. */
 #define FILE_IS_CHUNK 65536
+/* The real name of the regular file at `fspath` (readlink of /proc/self/fd/N: the file read
+ * names itself) when its bytes from `offset` on are exactly want[0, size) and it starts with
+ * head[0, head_size): its length in `real` (PATH_MAX + 1 bytes), else -1. `chunk` holds
+ * FILE_IS_CHUNK bytes. With a head the file is read in one pass from its first byte: a .pyc's
+ * magic number and its body come in one read when the file fits a chunk (the header's other
+ * bytes are read and not compared), one system call fewer a module than a read of each.
+ * Called with the GIL released: it touches no object. */
+static ssize_t
+file_is_read(const char *fspath, unsigned long long offset, const char *want, size_t size,
+             const char *head, size_t head_size, char *chunk, char *real)
+{
+    int fd = open(fspath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return -1;
+    }
+    unsigned long long end = offset + size;
+    struct stat st;
+    int same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+               (unsigned long long)st.st_size == end && head_size <= end;
+    unsigned long long at = head_size > 0 ? 0 : offset;
+    while (same && at < end) {
+        size_t want_now = end - at < FILE_IS_CHUNK ? (size_t)(end - at) : FILE_IS_CHUNK;
+        ssize_t got = pread(fd, chunk, want_now, (off_t)at);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            same = 0;
+            break;
+        }
+        size_t n = (size_t)got;
+        if (at < head_size) {
+            size_t in_head = head_size - at < n ? (size_t)(head_size - at) : n;
+            same = memcmp(chunk, head + at, in_head) == 0;
+        }
+        if (same && at + n > offset) {
+            size_t from = at < offset ? (size_t)(offset - at) : 0;
+            same = memcmp(chunk + from, want + (at + from - offset), n - from) == 0;
+        }
+        at += n;
+    }
+    ssize_t real_len = -1;
+    if (same) {
+        char link[32];
+        (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        real_len = readlink(link, real, PATH_MAX);
+    }
+    (void)close(fd);
+    return real_len;
+}
+
 static PyObject *
 core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -6233,39 +6291,12 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     const char *head_want = head != Py_None ? PyBytes_AS_STRING(head) : NULL;
     size_t head_size = head != Py_None ? (size_t)PyBytes_GET_SIZE(head) : 0;
     char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
-    char link[32];
     char real[PATH_MAX + 1];
     ssize_t real_len = -1;
     if (chunk != NULL) {
         Py_BEGIN_ALLOW_THREADS
-        int fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (fd >= 0) {
-            struct stat st;
-            int same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                       (unsigned long long)st.st_size == (unsigned long long)offset + size;
-            if (same && head_size > 0) {
-                ssize_t got;
-                do {
-                    got = pread(fd, chunk, head_size, 0);
-                } while (got < 0 && errno == EINTR);
-                same = got == (ssize_t)head_size && memcmp(chunk, head_want, head_size) == 0;
-            }
-            size_t done = 0;
-            while (same && done < size) {
-                size_t want_now = size - done < FILE_IS_CHUNK ? size - done : FILE_IS_CHUNK;
-                ssize_t got = pread(fd, chunk, want_now, (off_t)(offset + (long long)done));
-                if (got < 0 && errno == EINTR) {
-                    continue;
-                }
-                same = got > 0 && memcmp(chunk, want + done, (size_t)got) == 0;
-                done += got > 0 ? (size_t)got : 0;
-            }
-            if (same) {
-                (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-                real_len = readlink(link, real, PATH_MAX);
-            }
-            (void)close(fd);
-        }
+        real_len = file_is_read(PyBytes_AS_STRING(encoded), (unsigned long long)offset, want,
+                                size, head_want, head_size, chunk, real);
         Py_END_ALLOW_THREADS
         PyMem_RawFree(chunk);
     }
@@ -7937,6 +7968,471 @@ core_unmarshal_sealed(PyObject *self, PyObject *unused)
     return PyBool_FromLong(t_sealed_event[at]);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* The import system's unmarshal of a module's own .pyc, answered in the core: the callback's
+ * True of decoders/code._module_bytecode, the same steps in C, for the commonest case (every
+ * name plain ASCII, a folder the callback has already found the deployment's); anything else
+ * goes to the callback, which decides as it always did. At init this is one event per module
+ * loaded from bytecode (~260 in `import boto3`), each ~85K instructions in the callback
+ * (frames, the file compare, the folder test, the rule lookup, under the frame guard). The
+ * core answers only what the callback would allow: the code sets, prefixes, magic number and
+ * cache tag are the callback's own (module_bytecode_rules, at install), and a folder counts
+ * as the deployment's only once the callback has found it so (deployment_folder). */
+
+static PyObject *g_mb_code;         /* importlib's _compile_bytecode's code (strong) */
+static code_set g_mb_chain;         /* importlib's frames between it and _find_and_load */
+static code_set g_mb_find_and_load; /* _find_and_load (and reload's _exec): their `name` */
+#define MB_PREFIX_LIMIT 64
+static char *g_mb_prefixes[MB_PREFIX_LIMIT]; /* the deployment's steady folders (ASCII) */
+static size_t g_mb_prefix_lens[MB_PREFIX_LIMIT];
+static size_t g_mb_prefix_count;
+static int g_mb_write_rules; /* a `files write` rule exists: folders asked one by one */
+static char g_mb_magic[16];
+static size_t g_mb_magic_len;
+static char *g_mb_tag; /* sys.implementation.cache_tag (NULL: none, no __pycache__ name) */
+static size_t g_mb_tag_len;
+static Py_ssize_t g_mb_max; /* decoders/code.MAX_MODULE */
+#define MB_PYC_HEADER 16 /* magic, flags, the source's mtime and size (or hash): PEP 552 */
+static int g_mb_ready;
+static PyObject *g_mb_str_name, *g_mb_str_data, *g_mb_str_bytecode_path;
+
+/* The folders deployment_file found steady (the deployment's, no write rule reaching any
+ * name in them or on the way): a pure function of the name and the profile, kept for good. */
+#define MB_FOLDER_SLOTS 8192
+#define MB_FOLDER_LIMIT 4096
+typedef struct {
+    uint64_t hash;
+    size_t len;
+    char *name; /* NULL: empty slot */
+} mb_folder;
+static mb_folder g_mb_folders[MB_FOLDER_SLOTS];
+static size_t g_mb_folder_count;
+
+static size_t
+mb_folder_find(const char *name, size_t len, uint64_t h, int *found)
+{
+    size_t j = (size_t)h & (MB_FOLDER_SLOTS - 1);
+    while (g_mb_folders[j].name != NULL) {
+        if (g_mb_folders[j].hash == h && g_mb_folders[j].len == len &&
+            memcmp(g_mb_folders[j].name, name, len) == 0) {
+            *found = 1;
+            return j;
+        }
+        j = (j + 1) & (MB_FOLDER_SLOTS - 1);
+    }
+    *found = 0;
+    return j;
+}
+
+static inline int
+mb_ends_with(const char *s, size_t n, const char *tail, size_t m)
+{
+    return n >= m && memcmp(s + n - m, tail, m) == 0;
+}
+
+/* rpartition(path, "/"): the folder's length (0 and no leaf split when there is no "/") and
+ * where the leaf starts. */
+static inline void
+mb_split(const char *p, size_t n, size_t *dir_len, size_t *leaf_at)
+{
+    const char *slash = n > 0 ? memrchr(p, '/', n) : NULL;
+    *dir_len = slash != NULL ? (size_t)(slash - p) : 0;
+    *leaf_at = slash != NULL ? *dir_len + 1 : 0;
+}
+
+static const char mb_cache_dir[] = "/__pycache__";
+#define MB_CACHE_DIR_LEN (sizeof(mb_cache_dir) - 1)
+
+/* decoders/code.bytecode_for_this_python */
+static int
+mb_for_this_python(const char *p, size_t n)
+{
+    size_t dir_len, leaf_at;
+    mb_split(p, n, &dir_len, &leaf_at);
+    const char *leaf = p + leaf_at;
+    size_t leaf_len = n - leaf_at;
+    if (!mb_ends_with(leaf, leaf_len, ".pyc", 4)) {
+        return 0;
+    }
+    size_t body = leaf_len - 4;
+    const char *dot1 = memchr(leaf, '.', body);
+    if (!mb_ends_with(p, dir_len, mb_cache_dir, MB_CACHE_DIR_LEN)) {
+        return dot1 == NULL; /* (a sourceless one: one part) */
+    }
+    if (dot1 == NULL || g_mb_tag == NULL) {
+        return 0;
+    }
+    const char *tag = dot1 + 1;
+    const char *dot2 = memchr(tag, '.', (size_t)(leaf + body - tag));
+    size_t tag_len = dot2 != NULL ? (size_t)(dot2 - tag) : (size_t)(leaf + body - tag);
+    if (dot2 != NULL) {
+        const char *opt = dot2 + 1;
+        size_t opt_len = (size_t)(leaf + body - opt);
+        if (memchr(opt, '.', opt_len) != NULL || opt_len < 4 || memcmp(opt, "opt-", 4) != 0) {
+            return 0; /* (four parts or more, or a third that is no "opt-") */
+        }
+    }
+    return tag_len == g_mb_tag_len && memcmp(tag, g_mb_tag, tag_len) == 0;
+}
+
+/* Whether `candidate` (n bytes) ends with "/" + name, each "." of the name a "/". */
+static int
+mb_ends_with_module(const char *candidate, size_t n, const char *name, size_t name_len)
+{
+    if (n < name_len + 1) {
+        return 0;
+    }
+    const char *at = candidate + n - name_len;
+    if (at[-1] != '/') {
+        return 0;
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        char want = name[i] == '.' ? '/' : name[i];
+        if (at[i] != want) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* decoders/code.file_is_module */
+static int
+mb_file_is_module(const char *p, size_t n, const char *name, size_t name_len)
+{
+    size_t dir_len, leaf_at;
+    mb_split(p, n, &dir_len, &leaf_at);
+    if (mb_ends_with(p, dir_len, mb_cache_dir, MB_CACHE_DIR_LEN)) {
+        dir_len -= MB_CACHE_DIR_LEN;
+    }
+    const char *leaf = p + leaf_at;
+    size_t leaf_len = n - leaf_at;
+    const char *dot = memchr(leaf, '.', leaf_len);
+    size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
+    if (stem_len == 8 && memcmp(leaf, "__init__", 8) == 0) {
+        return mb_ends_with_module(p, dir_len, name, name_len);
+    }
+    /* directory + "/" + stem */
+    char joined[2 * PATH_MAX + 2];
+    if (dir_len + 1 + stem_len > sizeof joined) {
+        return 0;
+    }
+    memcpy(joined, p, dir_len);
+    joined[dir_len] = '/';
+    memcpy(joined + dir_len + 1, leaf, stem_len);
+    return mb_ends_with_module(joined, dir_len + 1 + stem_len, name, name_len);
+}
+
+/* decoders/code.deployment_file, where the callback has answered for the folder already. */
+static int
+mb_deployment_file(const char *p, size_t n)
+{
+    int steady = 0;
+    for (size_t i = 0; i < g_mb_prefix_count && !steady; i++) {
+        steady = n >= g_mb_prefix_lens[i] &&
+                 memcmp(p, g_mb_prefixes[i], g_mb_prefix_lens[i]) == 0;
+    }
+    if (!steady) {
+        return 0;
+    }
+    if (!g_mb_write_rules) {
+        return 1;
+    }
+    size_t dir_len, leaf_at;
+    mb_split(p, n, &dir_len, &leaf_at);
+    int found;
+    (void)mb_folder_find(p, dir_len, name_hash(p, dir_len), &found);
+    return found;
+}
+
+static int
+mb_plain_ascii(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)p[i] >= 0x80 || p[i] == '\0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* decoders/code._immutable_bytes: an exact bytes, or a live memoryview over one. */
+static int
+mb_immutable_bytes(PyObject *value)
+{
+    if (PyBytes_CheckExact(value)) {
+        return 1;
+    }
+    if (!Py_IS_TYPE(value, &PyMemoryView_Type) ||
+        (((PyMemoryViewObject *)value)->flags & _Py_MEMORYVIEW_RELEASED)) {
+        return 0;
+    }
+    PyObject *base = PyMemoryView_GET_BUFFER(value)->obj;
+    return base != NULL && PyBytes_CheckExact(base);
+}
+
+static PyObject *
+mb_local(PyFrameObject *frame, PyObject *name)
+{
+    PyObject *stack[2] = {(PyObject *)frame, name};
+    return core_frame_local(NULL, stack, 2);
+}
+
+/* decoders/code.importing: the module a real import loads, when every frame from `frame` up
+ * to _find_and_load is importlib's (new reference to an exact str, or NULL: not one). */
+static PyObject *
+mb_importing(PyFrameObject *frame)
+{
+    Py_XINCREF(frame);
+    while (frame != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        int loads = code_set_has(&g_mb_find_and_load, (PyObject *)code);
+        int chain = loads || code_set_has(&g_mb_chain, (PyObject *)code);
+        Py_DECREF(code);
+        if (loads) {
+            PyObject *name = mb_local(frame, g_mb_str_name);
+            Py_DECREF(frame);
+            if (name != NULL && !PyUnicode_CheckExact(name)) {
+                Py_CLEAR(name);
+            }
+            return name;
+        }
+        if (!chain) {
+            break;
+        }
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
+    return NULL;
+}
+
+/* The marshal.loads event the sealed marshal.loads raised (its token, taken at core_hook's
+ * first line) for a module's own .pyc that importlib's _compile_bytecode unmarshals in a real
+ * import: 1 (allowed: the callback's answer, and the rename it allows noted); 0 for the
+ * callback to decide (a Python error is never left set). */
+static int
+module_bytecode_answered(PyObject *args)
+{
+    int at = t_depth < CORE_MAX_NESTING ? t_depth : CORE_MAX_NESTING;
+    if (!g_mb_ready || !g_loads_sealed || !t_sealed_event[at] || t_in_sealed_loads <= 0 ||
+        !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *data = PyTuple_GET_ITEM(args, 0);
+    if (!PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) > g_mb_max) {
+        return 0;
+    }
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the frame calling marshal.loads */
+    if (frame == NULL) {
+        return 0;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int compiling = (PyObject *)code == g_mb_code;
+    Py_DECREF(code);
+    if (!compiling) {
+        return 0;
+    }
+    int answered = 0;
+    PyObject *name = mb_importing(frame);
+    PyObject *local_data = name != NULL ? mb_local(frame, g_mb_str_data) : NULL;
+    PyObject *path = local_data != NULL ? mb_local(frame, g_mb_str_bytecode_path) : NULL;
+    const char *name_units, *path_units;
+    Py_ssize_t name_len, path_len;
+    if (path == NULL || !mb_immutable_bytes(local_data) ||
+        ascii_of(name, &name_units, &name_len) != 1 ||
+        ascii_of(path, &path_units, &path_len) != 1 || path_len == 0 ||
+        memchr(path_units, '\0', (size_t)path_len) != NULL) {
+        goto done;
+    }
+    char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
+    if (chunk == NULL) {
+        goto done;
+    }
+    char real[PATH_MAX + 1];
+    ssize_t real_len;
+    Py_INCREF(data);
+    Py_BEGIN_ALLOW_THREADS
+    real_len = file_is_read(path_units, MB_PYC_HEADER, PyBytes_AS_STRING(data),
+                            (size_t)PyBytes_GET_SIZE(data), g_mb_magic, g_mb_magic_len, chunk,
+                            real);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(data);
+    PyMem_RawFree(chunk);
+    if (real_len <= 0 || !mb_plain_ascii(real, (size_t)real_len) ||
+        !mb_for_this_python(real, (size_t)real_len) ||
+        !mb_file_is_module(real, (size_t)real_len, name_units, (size_t)name_len) ||
+        !mb_deployment_file(real, (size_t)real_len)) {
+        goto done;
+    }
+    /* decoders/code.source_of_bytecode(path): the one name _fix_co_filename may give the code */
+    PyObject *rename_to = NULL;
+    size_t dir_len, leaf_at;
+    mb_split(path_units, (size_t)path_len, &dir_len, &leaf_at);
+    const char *leaf = path_units + leaf_at;
+    size_t leaf_len = (size_t)path_len - leaf_at;
+    if (mb_ends_with(path_units, dir_len, mb_cache_dir, MB_CACHE_DIR_LEN) &&
+        mb_ends_with(leaf, leaf_len, ".pyc", 4)) {
+        const char *dot = memchr(leaf, '.', leaf_len);
+        size_t stem_len = (size_t)(dot - leaf);
+        size_t base = dir_len - MB_CACHE_DIR_LEN;
+        rename_to = PyUnicode_New((Py_ssize_t)(base + 1 + stem_len + 3), 127);
+        if (rename_to == NULL) {
+            PyErr_Clear();
+            goto done;
+        }
+        char *out = (char *)PyUnicode_DATA(rename_to);
+        memcpy(out, path_units, base);
+        out[base] = '/';
+        memcpy(out + base + 1, leaf, stem_len);
+        memcpy(out + base + 1 + stem_len, ".py", 3);
+    }
+    Py_XSETREF(t_rename_to, rename_to);
+    answered = 1;
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(local_data);
+    Py_XDECREF(path);
+    if (PyErr_Occurred()) {
+        PyErr_Clear(); /* (the callback decides: it meets the same error, if any) */
+    }
+    return answered;
+}
+
+/* module_bytecode_rules(compile_bytecode, chain, find_and_load, steady_prefixes, write_rules,
+ * magic, cache_tag, max_module): what module_bytecode_answered checks with, the callback's
+ * own (decoders/code: COMPILE_BYTECODE_CODES, IMPORT_CHAIN_CODES | TRAMPOLINE_CODES,
+ * FIND_AND_LOAD_CODES, STEADY_PREFIXES, WRITE_MATCHERS, _MAGIC, _CACHE_TAG, MAX_MODULE);
+ * before install only, once. A prefix that is no plain ASCII is left out (the callback
+ * decides there). */
+static PyObject *
+core_module_bytecode_rules(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (g_installed) {
+        return refuse("module_bytecode_rules");
+    }
+    if (nargs != 8 || !PyCode_Check(args[0]) || !PyBytes_CheckExact(args[5]) ||
+        PyBytes_GET_SIZE(args[5]) > (Py_ssize_t)sizeof g_mb_magic ||
+        PyBytes_GET_SIZE(args[5]) == 0 ||
+        (args[6] != Py_None && !PyUnicode_CheckExact(args[6])) || !PyLong_CheckExact(args[7])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "module_bytecode_rules(compile_bytecode: code, chain, find_and_load, "
+                        "steady_prefixes, write_rules: bool, magic: bytes, cache_tag: str | None, "
+                        "max_module: int)");
+        return NULL;
+    }
+    if (g_mb_ready) {
+        Py_RETURN_FALSE; /* (once) */
+    }
+    if (!announce_core_call("module_bytecode_rules")) {
+        return NULL;
+    }
+    int write_rules = PyObject_IsTrue(args[4]);
+    Py_ssize_t max_module = PyLong_AsSsize_t(args[7]);
+    if (write_rules < 0 || (max_module == -1 && PyErr_Occurred())) {
+        return NULL;
+    }
+    if (g_mb_str_name == NULL) {
+        g_mb_str_name = PyUnicode_InternFromString("name");
+        g_mb_str_data = PyUnicode_InternFromString("data");
+        g_mb_str_bytecode_path = PyUnicode_InternFromString("bytecode_path");
+        if (g_mb_str_name == NULL || g_mb_str_data == NULL || g_mb_str_bytecode_path == NULL) {
+            return NULL;
+        }
+    }
+    if (code_set_build(&g_mb_chain, args[1]) < 0 ||
+        code_set_build(&g_mb_find_and_load, args[2]) < 0) {
+        code_set_free(&g_mb_chain);
+        return NULL;
+    }
+    PyObject *prefixes = PySequence_Fast(args[3], "module_bytecode_rules: steady_prefixes");
+    if (prefixes == NULL) {
+        code_set_free(&g_mb_chain);
+        code_set_free(&g_mb_find_and_load);
+        return NULL;
+    }
+    Py_ssize_t n_prefixes = PySequence_Fast_GET_SIZE(prefixes);
+    for (Py_ssize_t i = 0; i < n_prefixes && g_mb_prefix_count < MB_PREFIX_LIMIT; i++) {
+        const char *units;
+        Py_ssize_t len;
+        if (ascii_of(PySequence_Fast_GET_ITEM(prefixes, i), &units, &len) != 1 || len == 0) {
+            PyErr_Clear();
+            continue;
+        }
+        char *copy = PyMem_RawMalloc((size_t)len);
+        if (copy == NULL) {
+            continue;
+        }
+        memcpy(copy, units, (size_t)len);
+        g_mb_prefixes[g_mb_prefix_count] = copy;
+        g_mb_prefix_lens[g_mb_prefix_count++] = (size_t)len;
+    }
+    Py_DECREF(prefixes);
+    if (args[6] != Py_None) {
+        const char *units;
+        Py_ssize_t len;
+        if (ascii_of(args[6], &units, &len) == 1 && len > 0 &&
+            memchr(units, '.', (size_t)len) == NULL) {
+            g_mb_tag = PyMem_RawMalloc((size_t)len);
+            if (g_mb_tag != NULL) {
+                memcpy(g_mb_tag, units, (size_t)len);
+                g_mb_tag_len = (size_t)len;
+            }
+        }
+        PyErr_Clear();
+    }
+    memcpy(g_mb_magic, PyBytes_AS_STRING(args[5]), (size_t)PyBytes_GET_SIZE(args[5]));
+    g_mb_magic_len = (size_t)PyBytes_GET_SIZE(args[5]);
+    g_mb_write_rules = write_rules;
+    g_mb_max = max_module;
+    g_mb_code = Py_NewRef(args[0]);
+    /* (no tag where the callback has one: its answers for __pycache__ names stay its own) */
+    g_mb_ready = args[6] == Py_None || g_mb_tag != NULL;
+    return PyBool_FromLong(g_mb_ready);
+}
+
+/* deployment_folder(folder): the callback found `folder` the deployment's (decoders/code
+ * deployment_file: steady, no write rule reaching into it or a name on the way). From the
+ * sandbox's own code, inside the callback. */
+static PyObject *
+core_deployment_folder(PyObject *self, PyObject *folder)
+{
+    (void)self;
+    if (g_installed && (t_depth == 0 || !caller_is_site("core.deployment_folder"))) {
+        return refuse("deployment_folder");
+    }
+    if (!PyUnicode_CheckExact(folder)) {
+        PyErr_SetString(PyExc_TypeError, "deployment_folder(folder: str)");
+        return NULL;
+    }
+    const char *units;
+    Py_ssize_t len;
+    int plain = ascii_of(folder, &units, &len);
+    if (plain < 0) {
+        return NULL;
+    }
+    if (plain == 0 || g_mb_folder_count >= MB_FOLDER_LIMIT ||
+        memchr(units, '\0', (size_t)len) != NULL) {
+        Py_RETURN_NONE; /* (the callback keeps answering for it) */
+    }
+    uint64_t h = name_hash(units, (size_t)len);
+    int found;
+    size_t j = mb_folder_find(units, (size_t)len, h, &found);
+    if (!found) {
+        char *copy = PyMem_RawMalloc((size_t)len + 1);
+        if (copy == NULL) {
+            return PyErr_NoMemory();
+        }
+        memcpy(copy, units, (size_t)len + 1);
+        g_mb_folders[j].hash = h;
+        g_mb_folders[j].len = (size_t)len;
+        g_mb_folders[j].name = copy;
+        g_mb_folder_count++;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 core_seal_marshal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -9341,6 +9837,14 @@ static PyMethodDef core_methods[] = {
      "unmarshal_renames_to(path: str | None) -> None: the source file the .pyc the import"
      " system's unmarshal decision checked implies: the one name _imp._fix_co_filename may"
      " give the code the sealed marshal.loads returns; the sandbox's own code only."},
+    {"module_bytecode_rules", (PyCFunction)(void (*)(void))core_module_bytecode_rules,
+     METH_FASTCALL,
+     "module_bytecode_rules(compile_bytecode, chain, find_and_load, steady_prefixes, "
+     "write_rules, magic, cache_tag, max_module) -> bool: what the core answers the import "
+     "system's unmarshal of a module's own .pyc with (before install only, once)"},
+    {"deployment_folder", core_deployment_folder, METH_O,
+     "deployment_folder(folder: str) -> None: the callback found the folder the deployment's "
+     "(from the sandbox's own code only, once installed)"},
     {"unmarshal_sealed", core_unmarshal_sealed, METH_NOARGS,
      "unmarshal_sealed() -> bool: the marshal.loads event being decided on this thread comes"
      " from the sealed marshal.loads (not another unmarshaller, such as"

@@ -26,6 +26,7 @@ __all__ = [
     "compile_verdict_add",
     "content_digest",
     "defer_quiet_ends",
+    "deployment_folder",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "end_needed",
@@ -45,6 +46,7 @@ __all__ = [
     "installed",
     "loaded_sources",
     "mode",
+    "module_bytecode_rules",
     "module_packages_add",
     "module_verdict_add",
     "network_verdict_add",
@@ -153,6 +155,8 @@ seal_compilers = _impl.seal_compilers
 seal_marshal = _impl.seal_marshal
 unmarshal_sealed = _impl.unmarshal_sealed
 unmarshal_renames_to = _impl.unmarshal_renames_to
+module_bytecode_rules = _impl.module_bytecode_rules
+deployment_folder = _impl.deployment_folder
 compile_name = _impl.compile_name
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed

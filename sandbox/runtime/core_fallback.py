@@ -45,6 +45,7 @@ __all__ = [
     "changes_elsewhere",
     "compile_verdict_add",
     "defer_quiet_ends",
+    "deployment_folder",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "end_needed",
@@ -63,6 +64,7 @@ __all__ = [
     "installed",
     "loaded_sources",
     "mode",
+    "module_bytecode_rules",
     "module_packages_add",
     "module_verdict_add",
     "network_verdict_add",
@@ -3051,6 +3053,56 @@ def unmarshal_renames_to(path: str | None) -> None:
     """
     if path is not None and type(path) is not str:
         raise TypeError("unmarshal_renames_to(path: str | None)")
+
+
+def module_bytecode_rules(
+    compile_bytecode: object,
+    chain: object,
+    find_and_load: object,
+    steady_prefixes: object,
+    write_rules: object,
+    magic: bytes,
+    cache_tag: str | None,
+    max_module: int,
+) -> bool:
+    """The native core answers the import system's unmarshal of a module's own ``.pyc``
+    itself, with these (the callback's own code sets, folders, magic number, cache tag and
+    size bound); the Python core answers nothing itself (the callback decides every one, the
+    same way): ``False``. Before install only (``PermissionError`` after, as the native core).
+
+    Example
+    -------
+    >>> module_bytecode_rules((lambda: 0).__code__, (), (), (), False, b"x", None, 1)
+    False
+    """
+    if _api:
+        raise PermissionError("module_bytecode_rules: only before install")
+    if (
+        type(compile_bytecode) is not _CodeType
+        or type(magic) is not bytes
+        or not 0 < len(magic) <= 16
+        or (cache_tag is not None and type(cache_tag) is not str)
+        or type(max_module) is not int
+    ):
+        raise TypeError(
+            "module_bytecode_rules(compile_bytecode: code, chain, find_and_load, "
+            "steady_prefixes, write_rules: bool, magic: bytes, cache_tag: str | None, "
+            "max_module: int)"
+        )
+    return False
+
+
+def deployment_folder(folder: str) -> None:
+    """The native core keeps the folders the callback found the deployment's, to answer the
+    import system's unmarshal of the modules in them itself; the Python core keeps nothing
+    (its callback decides every one). Checks the argument only.
+
+    Example
+    -------
+    >>> deployment_folder("/var/task")
+    """
+    if type(folder) is not str:
+        raise TypeError("deployment_folder(folder: str)")
 
 
 def unmarshal_sealed() -> bool:

@@ -54,7 +54,7 @@ from .values import forget_frames, lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
-    from types import CodeType, FrameType
+    from types import CodeType, FrameType, ModuleType
     from typing import Any
 
     from .findings import Reporter
@@ -208,6 +208,7 @@ OWN_SITES = (
     ("object.__getattr__", "decoders/code.py", "_module_bytecode"),
     ("core.file_is", "decoders/code.py", "_module_bytecode"),
     ("core.unmarshal_renames_to", "decoders/code.py", "_module_bytecode"),
+    ("core.deployment_folder", "decoders/code.py", "deployment_file"),
     ("core.file_is", "decoders/code.py", "_is_file_content"),
     ("open", "core_fallback.py", "file_is"),
     ("object.__getattr__", "decoders/files.py", "_for_the_machinery"),
@@ -501,6 +502,7 @@ def install_hook(
     # private modules in it every other is reachable. The native core takes each class out of
     # its anchor's list (both sealed below); the Python core cannot (a documented limit).
     core.hide_copies(tuple(private.classes))
+    _answer_module_bytecode_in_core(frozen_code, chain, find_and_load)
     if not core.install(
         names,
         callback,
@@ -552,6 +554,36 @@ def install_hook(
         if loaded is not None:
             frozen_processes._route_fork_exec(loaded.__dict__, "_fork_exec")
     return True
+
+
+def _answer_module_bytecode_in_core(
+    frozen_code: ModuleType, chain: frozenset[CodeType], find_and_load: frozenset[CodeType]
+) -> None:
+    """Hand the native core what the import system's unmarshal decision checks a module's
+    ``.pyc`` with (``decoders/code._module_bytecode``), so that it answers the commonest case
+    itself: the code sets by identity (those of ``IMPORT_CHAIN_CODES``, ``TRAMPOLINE_CODES``
+    and ``FIND_AND_LOAD_CODES``), the deployment's folders, the magic number, cache tag and
+    size bound. The callback still decides everything the core does not answer."""
+    imports = _import_codes()
+    compile_bytecode = [c for c in imports if id(c) in frozen_code.COMPILE_BYTECODE_CODES]
+    if len(compile_bytecode) != 1:
+        return  # (this Python's importlib has no _compile_bytecode: the callback decides)
+    chain_codes = set(chain) | set(imports)
+    from importlib import _bootstrap
+
+    trampoline = getattr(_bootstrap, "_call_with_frames_removed", None)
+    if trampoline is not None:
+        chain_codes.add(trampoline.__code__)
+    core.module_bytecode_rules(
+        compile_bytecode[0],
+        tuple(chain_codes),
+        tuple(find_and_load),
+        frozen_code.STEADY_PREFIXES,
+        bool(frozen_code.WRITE_MATCHERS),
+        frozen_code._MAGIC,
+        frozen_code._CACHE_TAG,
+        frozen_code.MAX_MODULE,
+    )
 
 
 def own_site_pairs(own_codes: tuple[CodeType, ...]) -> list[tuple[str, CodeType]]:

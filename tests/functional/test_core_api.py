@@ -2218,6 +2218,133 @@ def test_content_digest_is_sha256(kind: str, tmp_path: Path) -> None:
     assert result["refused"] == ["str", "bytearray", "memoryview"]
 
 
+def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_native_core(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN modules compiled to this Python's bytecode in a deployment folder the callback has
+    # found steady, in a steady folder it has not judged yet, and outside the steady prefixes;
+    # the import system's own frames (recorded from a real import before install); the core
+    # told what the callback checks with, marshal.loads sealed, and a callback that counts
+    # the unmarshal events it decides
+    body = """
+    import marshal, py_compile, _imp
+    from importlib import _bootstrap_external as ext
+    here = os.path.realpath(".")
+    def module(folder, name, value):
+        os.makedirs(folder, exist_ok=True)
+        source = f"{here}/{folder}/{name}.py"
+        with open(source, "w") as f:
+            f.write(f"VALUE = {value!r}\\ndef where():\\n    return 1\\n")
+        py_compile.compile(source, cfile=ext.cache_from_source(source), doraise=True)
+        return source
+    told = module("dep", "fast_a", "a")
+    module("dep", "fast_b", "b")
+    module("dep/pkg", "__init__", "pkg")
+    module("dep2", "untold_c", "c")
+    module("out", "outside_d", "d")
+    module("dep", "other_bytes_e", "e")
+    module("dep", "by_hand_f", "f")
+    for folder in ("dep", "dep2", "out"):
+        sys.path.insert(0, f"{here}/{folder}")
+    frames = []
+    def spy(event, args):
+        if event == "marshal.loads" and not frames:
+            frame = sys._getframe(1)
+            while frame is not None:
+                frames.append(frame.f_code)
+                if frame.f_code.co_name == "_find_and_load":
+                    break
+                frame = frame.f_back
+    sys.addaudithook(spy)
+    module("dep2", "warm_up", "w")
+    __import__("warm_up")
+    chain, find_and_load = tuple(frames[:-1]), (frames[-1],)
+    assert frames[0] is ext._compile_bytecode.__code__, frames
+    core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
+    rules = core.module_bytecode_rules(
+        ext._compile_bytecode.__code__, chain, find_and_load,
+        (here + "/dep/", here + "/dep2/"), True, ext.MAGIC_NUMBER,
+        sys.implementation.cache_tag, 8 * 1024 * 1024)
+    core.deployment_folder(here + "/dep")
+    core.deployment_folder(here + "/dep/__pycache__")
+    core.deployment_folder(here + "/dep/pkg/__pycache__")
+    out = {"rules": rules, "seen": 0}
+    def callback(event, args, caller):
+        if event == "marshal.loads":
+            out["seen"] += 1
+            # (as the hook: the one name importlib may then give the code, its source's)
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code is not ext._compile_bytecode.__code__:
+                frame = frame.f_back
+            if frame is not None:
+                core.unmarshal_renames_to(frame.f_locals.get("source_path"))
+    assert core.install(frozenset({"marshal.loads"}), callback, frozenset({callback.__code__}),
+                        "enforce",
+                        own_sites=[("core.unmarshal_renames_to", callback.__code__)])
+    def counted(tag, load):
+        before = out["seen"]
+        value = load()
+        out[tag] = (out["seen"] - before, value)
+    # WHEN the import system loads each module (one unmarshal each)
+    counted("deployment", lambda: __import__("fast_a").VALUE)
+    counted("renamed", lambda: __import__("fast_b").where.__code__.co_filename
+            == f"{here}/dep/fast_b.py")
+    counted("package", lambda: __import__("pkg").VALUE)
+    counted("folder not judged", lambda: __import__("untold_c").VALUE)
+    counted("outside the prefixes", lambda: __import__("outside_d").VALUE)
+    class OtherBytes(ext.SourceFileLoader):
+        def get_data(self, path):
+            data = super().get_data(path)
+            if path.endswith(".pyc"):
+                other = marshal.dumps(compile("VALUE = 'other'", self.path, "exec"))
+                return data[:16] + other
+            return data
+    other_path = f"{here}/dep/other_bytes_e.py"
+    loader = OtherBytes("other_bytes_e", other_path)
+    spec = ext.spec_from_file_location("other_bytes_e", other_path, loader=loader)
+    sys.meta_path.insert(0, type("Finder", (), {"find_spec": staticmethod(
+        lambda name, path=None, target=None: spec if name == "other_bytes_e" else None)}))
+    counted("a loader's other bytes", lambda: __import__("other_bytes_e").VALUE)
+    pyc = ext.cache_from_source(f"{here}/dep/by_hand_f.py")
+    with open(pyc, "rb") as f:
+        data = f.read()
+    counted("by hand", lambda: ext._compile_bytecode(memoryview(data)[16:], name="by_hand_f",
+            bytecode_path=pyc) is not None)
+    # AND the function's own code tells the core of a folder, or its rules again
+    try:
+        out["told after install"] = core.deployment_folder(here + "/dep2")
+    except PermissionError:
+        out["told after install"] = "refused"
+    try:
+        core.module_bytecode_rules(ext._compile_bytecode.__code__, (), (), (), False,
+                                   b"x", None, 1)
+        out["rules after install"] = "accepted"
+    except PermissionError:
+        out["rules after install"] = "refused"
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    native = kind != "python"
+    answered = 0 if native else 1
+    # THEN the native core answers a module's own .pyc in a folder the callback found the
+    # deployment's, packages included, and lets importlib give its code the source's name; the
+    # Python core's callback decides each (the same answer: the module loads)
+    assert result["rules"] is native
+    assert result["deployment"] == [answered, "a"]
+    assert result["renamed"] == [answered, True]
+    assert result["package"] == [answered, "pkg"]
+    # AND a folder not judged yet, a name outside the deployment's folders, bytes that are not
+    # the file's, and the import system's unmarshal called by hand reach the callback
+    assert result["folder not judged"] == [1, "c"]
+    assert result["outside the prefixes"] == [1, "d"]
+    assert result["a loader's other bytes"] == [1, "other"]
+    assert result["by hand"] == [1, True]
+    # AND only the sandbox's own code tells the native core of a folder once installed, and
+    # the rules are an install-time call on both cores
+    assert result["told after install"] == ("refused" if native else None)
+    assert result["rules after install"] == "refused"
+
+
 def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(
     kind: str, tmp_path: Path
 ) -> None:

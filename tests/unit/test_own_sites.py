@@ -86,4 +86,5 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.pattern_verdict_add",
         "core.file_is",
         "core.unmarshal_renames_to",
+        "core.deployment_folder",
     }

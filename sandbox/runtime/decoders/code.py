@@ -40,6 +40,7 @@ from stat import S_ISDIR as _S_ISDIR
 from ..categories import UNDECODABLE
 from ..core import caller_local as _caller_local
 from ..core import compile_name as _compile_name
+from ..core import deployment_folder as _core_deployment_folder
 from ..core import file_is as _file_is
 from ..core import frame_local as _frame_local
 from ..core import phase as _phase
@@ -889,6 +890,10 @@ def deployment_file(path: str) -> bool:
         known = _deployment_folder(folder)
         if _len(_DEPLOYMENT_FOLDERS) < _DEPLOYMENT_FOLDERS_KEPT:
             _DEPLOYMENT_FOLDERS[folder] = known
+        if known is _FOLDER_STEADY:
+            # (the native core answers the import system's unmarshal of the next module's
+            # .pyc here itself: the same steps, this answer)
+            _core_deployment_folder(folder)
     if known is _FOLDER_WRITABLE:
         return False
     # (a rule may reach some name in the folder: this one asked for by name)
