@@ -121,6 +121,8 @@ def run_session(
     finally:
         if not keep:
             shutil.rmtree(session.work, ignore_errors=True)
+            if session.deployment is not None:
+                shutil.rmtree(session.deployment, ignore_errors=True)
     if plan.sinks:
         _say("sinks: decision costs on real sinks (python -m bench.sinks)")
         session.results["sinks"] = sinks.measure(
@@ -129,6 +131,8 @@ def run_session(
     results = dict(session.results)
     if keep:
         results["work"] = str(session.work)
+        if session.deployment is not None:
+            results["deployment"] = str(session.deployment)
     if dd:
         notes.append(
             "ddtrace: "

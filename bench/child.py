@@ -248,6 +248,9 @@ def micro_phase(spec: dict[str, Any], tag: str) -> dict[str, float]:
         "import": lambda: best_per_op(
             _import_each(data["modules"][tag]), len(data["modules"][tag]) // k, k
         ),
+        "import_tmp": lambda: best_per_op(
+            _import_each(data["modules_tmp"][tag]), len(data["modules_tmp"][tag]) // k, k
+        ),
         "subprocess": lambda: best_per_op(_spawn(data["true"]), sizes["subprocess"], 3),
     }
     return {name: benches[name]() for name in spec.get("benches", benches)}
@@ -261,6 +264,7 @@ def task_micro(spec: dict[str, Any]) -> dict[str, Any]:
     """
     import socket
 
+    sys.path.insert(0, spec["data"]["modules_tmp_dir"])
     sys.path.insert(0, spec["data"]["modules_dir"])
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

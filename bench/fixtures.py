@@ -42,33 +42,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_data(root: Path, n_files: int, n_modules: int) -> dict[str, Any]:
-    """Files to open and modules to import, two fresh sets (``a``: before install, ``b``: after).
+def deployment_root() -> Path:
+    """A fresh folder for the import benchmark's deployment modules, outside the temp dir.
 
-    Parameters
-    ----------
-    root : Path
-        An empty folder.
-    n_files, n_modules : int
-        Files and modules per set.
-
-    Returns
-    -------
-    dict
-        The ``data`` part of a micro spec.
+    A function's modules live where the deployment put them (``/var/task``, a layer's
+    ``/opt``): folders no ``files write`` rule reaches. The micro children's profile writes to
+    the temp dir (a learned ``{tmp}`` rule), so modules generated there are in a folder a write
+    rule may reach, and each ``.pyc`` is checked by name by the callback (the ``import (new
+    module, temp dir)`` row). The deployment case needs a folder beyond the temp dir: under the
+    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``), removed with the run's folder.
     """
-    files: dict[str, list[str]] = {}
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    base = cache / "lambda-sandbox" / "bench"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="deploy-", dir=base))
+
+
+def _make_modules(mods: Path, prefix: str, n_modules: int) -> dict[str, list[str]]:
+    """Packages ``<prefix>_a`` and ``<prefix>_b`` of ``n_modules`` modules each, with bytecode."""
     modules: dict[str, list[str]] = {}
-    mods = root / "mods"
     for tag in ("a", "b"):
-        folder = root / "files" / tag
-        folder.mkdir(parents=True)
-        files[tag] = []
-        for i in range(n_files):
-            path = folder / f"f{i:05d}.txt"
-            path.write_text("x")
-            files[tag].append(str(path))
-        package = mods / f"lsb_{tag}"
+        package = mods / f"{prefix}_{tag}"
         package.mkdir(parents=True)
         (package / "__init__.py").write_text("")
         py_compile.compile(str(package / "__init__.py"))
@@ -78,15 +72,48 @@ def make_data(root: Path, n_files: int, n_modules: int) -> dict[str, Any]:
             source.write_text(f"VALUE = {i}\n\ndef f():\n    return VALUE\n")
             # Bytecode up front: the import benchmark measures imports, not compilation.
             py_compile.compile(str(source))
-            modules[tag].append(f"lsb_{tag}.m{i:05d}")
+            modules[tag].append(f"{prefix}_{tag}.m{i:05d}")
+    return modules
+
+
+def make_data(root: Path, n_files: int, n_modules: int, deployment: Path) -> dict[str, Any]:
+    """Files to open and modules to import, two fresh sets (``a``: before install, ``b``: after).
+
+    Parameters
+    ----------
+    root : Path
+        The run's data folder (in the temp dir): the files, and the temp-dir modules.
+    n_files, n_modules : int
+        Files and modules per set.
+    deployment : Path
+        A folder outside the temp dir (:func:`deployment_root`): the deployment's modules.
+
+    Returns
+    -------
+    dict
+        The ``data`` part of a micro spec.
+    """
+    files: dict[str, list[str]] = {}
+    for tag in ("a", "b"):
+        folder = root / "files" / tag
+        folder.mkdir(parents=True)
+        files[tag] = []
+        for i in range(n_files):
+            path = folder / f"f{i:05d}.txt"
+            path.write_text("x")
+            files[tag].append(str(path))
+    modules = _make_modules(deployment / "mods", "lsb", n_modules)
+    modules_tmp = _make_modules(root / "mods", "lsbt", n_modules)
     same = root / "files" / "same.txt"
     same.write_text("x")
     true = shutil.which("true") or "/bin/true"
     return {
         "files": files,
         "modules": modules,
-        "modules_dir": str(mods),
-        "packages": ["lsb_a", "lsb_b"],
+        "modules_tmp": modules_tmp,
+        "modules_dir": str(deployment / "mods"),
+        "modules_tmp_dir": str(root / "mods"),
+        "packages": ["lsb_a", "lsb_b", "lsbt_a", "lsbt_b"],
         "same_file": str(same),
         "true": os.path.realpath(true),
     }

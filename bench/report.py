@@ -26,6 +26,7 @@ BENCH_LABELS = {
     "open_first": "open, first decision",
     "connect": "connect 127.0.0.1",
     "import": "import (new module)",
+    "import_tmp": "import (new module, temp dir)",
     "subprocess": "subprocess `true`",
 }
 

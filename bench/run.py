@@ -31,6 +31,7 @@ MICRO_BENCHES = (
     "open_first",
     "connect",
     "import",
+    "import_tmp",
     "subprocess",
 )
 DDTRACE_PYTHON_CANDIDATES = (
@@ -222,6 +223,8 @@ class Session:
         self.data: dict[str, Any] = {}
         self.port = fixtures.free_port()
         self.micro_profile: Path | None = None
+        # (the import benchmark's deployment modules: outside the temp dir, see fixtures)
+        self.deployment: Path | None = None
         self.orders_profile: Path | None = None
         self.stdlib_profile: Path | None = None
         self.orders_logs: list[Path] = []
@@ -282,7 +285,10 @@ class Session:
 
     def prepare_micro(self) -> None:
         """Generate files and modules; learn the micro children's own profile."""
-        self.data = fixtures.make_data(self.work / "data", self.plan.n_files, self.plan.n_modules)
+        self.deployment = fixtures.deployment_root()
+        self.data = fixtures.make_data(
+            self.work / "data", self.plan.n_files, self.plan.n_modules, self.deployment
+        )
         log = self.work / "micro-learn.log"
         self.micro_profile = None
         # Every benchmark, whatever the plan measures: the profile must allow them all.
@@ -291,11 +297,11 @@ class Session:
         # The import benchmark's package folders are listed by the import system when their
         # first submodule is imported; a learn run does not always record that listing (seen
         # on this machine, reported in docs/BENCHMARKS.md), so the rule is added by hand.
-        data_dir = str(self.work / "data")
         extra = {
             "files": [
-                {"action": "list", "phase": "any", "target": data_dir + "/**"},
-                {"action": "read", "phase": "any", "target": data_dir + "/**"},
+                {"action": action, "phase": "any", "target": folder + "/**"}
+                for folder in (str(self.work / "data"), str(self.deployment))
+                for action in ("list", "read")
             ]
         }
         self.micro_profile = fixtures.build_compiled("bench-micro", [log], self.work, extra)
