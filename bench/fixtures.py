@@ -50,12 +50,16 @@ def deployment_root() -> Path:
     the temp dir (a learned ``{tmp}`` rule), so modules generated there are in a folder a write
     rule may reach, and each ``.pyc`` is checked by name by the callback (the ``import (new
     module, temp dir)`` row). The deployment case needs a folder beyond the temp dir: under the
-    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``), removed with the run's folder.
+    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``), removed with the run's folder;
+    in the temp dir where that cannot be made (both rows then measure the temp-dir case).
     """
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     base = cache / "lambda-sandbox" / "bench"
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="deploy-", dir=base))
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="deploy-", dir=base))
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="lsbench-deploy-"))
 
 
 def _make_modules(mods: Path, prefix: str, n_modules: int) -> dict[str, list[str]]:
