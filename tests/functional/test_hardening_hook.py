@@ -6,6 +6,7 @@ core can (state reachable through frames of the Python core), the limit is state
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -1331,6 +1332,16 @@ print("ran-inside", [was for was in ran if was])
 attempt("after", secret)
 """
     )
+    if vector == "generaliser-global":
+        # (the sandbox's modules with their bytecode, as the layer ships them: this checkout's
+        # package is not under a module root, so the import system's compile of its source
+        # at invoke would be a compile no rule allows -- this probe imports one at invoke)
+        import py_compile
+
+        from sandbox.runtime import generalisation
+
+        source = str(generalisation.__file__)
+        py_compile.compile(source, cfile=importlib.util.cache_from_source(source), doraise=True)
     # WHEN the function makes the hook decide (a refusal, an annotation, a connection)
     result = _run(
         child, tmp_path, attack, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
