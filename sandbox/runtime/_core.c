@@ -4291,7 +4291,7 @@ static inline void sealed_event_take(const char *event);
  * module's -- "D/", "D/.", "D:x" -- and trees); the callback tells which are claims
  * (decoders/code). */
 static int module_bytecode_answered(PyObject *args); /* (below, with the marshal seal) */
-static int g_mb_ready;
+static int g_mb_ready; /* (module_bytecode_rules was given, and holds) */
 
 static int
 compile_claims_module_file(const char *event, PyObject *args)
@@ -7993,7 +7993,7 @@ static char *g_mb_tag; /* sys.implementation.cache_tag (NULL: none, no __pycache
 static size_t g_mb_tag_len;
 static Py_ssize_t g_mb_max; /* decoders/code.MAX_MODULE */
 #define MB_PYC_HEADER 16 /* magic, flags, the source's mtime and size (or hash): PEP 552 */
-static int g_mb_ready;
+static int g_mb_given; /* (module_bytecode_rules was called: once) */
 static PyObject *g_mb_str_name, *g_mb_str_data, *g_mb_str_bytecode_path;
 
 /* The folders deployment_file found steady (the deployment's, no write rule reaching any
@@ -8312,7 +8312,8 @@ core_module_bytecode_rules(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (g_installed) {
         return refuse("module_bytecode_rules");
     }
-    if (nargs != 8 || !PyCode_Check(args[0]) || !PyBytes_CheckExact(args[5]) ||
+    if (nargs != 8 || !PyCode_Check(args[0]) || !PyBool_Check(args[4]) ||
+        !PyBytes_CheckExact(args[5]) ||
         PyBytes_GET_SIZE(args[5]) > (Py_ssize_t)sizeof g_mb_magic ||
         PyBytes_GET_SIZE(args[5]) == 0 ||
         (args[6] != Py_None && !PyUnicode_CheckExact(args[6])) || !PyLong_CheckExact(args[7])) {
@@ -8322,15 +8323,15 @@ core_module_bytecode_rules(PyObject *self, PyObject *const *args, Py_ssize_t nar
                         "max_module: int)");
         return NULL;
     }
-    if (g_mb_ready) {
-        Py_RETURN_FALSE; /* (once) */
+    if (g_mb_given) {
+        Py_RETURN_FALSE; /* (once, whatever the first call made of it) */
     }
     if (!announce_core_call("module_bytecode_rules")) {
         return NULL;
     }
-    int write_rules = PyObject_IsTrue(args[4]);
+    int write_rules = args[4] == Py_True;
     Py_ssize_t max_module = PyLong_AsSsize_t(args[7]);
-    if (write_rules < 0 || (max_module == -1 && PyErr_Occurred())) {
+    if (max_module == -1 && PyErr_Occurred()) {
         return NULL;
     }
     if (g_mb_str_name == NULL) {
@@ -8341,6 +8342,7 @@ core_module_bytecode_rules(PyObject *self, PyObject *const *args, Py_ssize_t nar
             return NULL;
         }
     }
+    g_mb_given = 1;
     if (code_set_build(&g_mb_chain, args[1]) < 0 ||
         code_set_build(&g_mb_find_and_load, args[2]) < 0) {
         code_set_free(&g_mb_chain);

@@ -3060,7 +3060,7 @@ def module_bytecode_rules(
     chain: object,
     find_and_load: object,
     steady_prefixes: object,
-    write_rules: object,
+    write_rules: bool,
     magic: bytes,
     cache_tag: str | None,
     max_module: int,
@@ -3079,6 +3079,7 @@ def module_bytecode_rules(
         raise PermissionError("module_bytecode_rules: only before install")
     if (
         type(compile_bytecode) is not _CodeType
+        or type(write_rules) is not bool
         or type(magic) is not bytes
         or not 0 < len(magic) <= 16
         or (cache_tag is not None and type(cache_tag) is not str)

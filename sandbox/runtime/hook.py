@@ -54,7 +54,7 @@ from .values import forget_frames, lookup
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
-    from types import CodeType, FrameType, ModuleType
+    from types import CodeType, FrameType
     from typing import Any
 
     from .findings import Reporter
@@ -381,7 +381,8 @@ def install_hook(
     frozen_code.OWN_IDS = (
         frozenset(map(id, own_codes)) | {id(sealed)} | frozenset(map(id, _aws_own_codes()))
     )
-    frozen_code.IMPORT_CODES = frozenset(id(c) for c in _import_codes())
+    import_codes = _import_codes()
+    frozen_code.IMPORT_CODES = frozenset(id(c) for c in import_codes)
     from importlib import _bootstrap_external
 
     compile_bytecode = getattr(_bootstrap_external, "_compile_bytecode", None)  # (private)
@@ -502,7 +503,22 @@ def install_hook(
     # private modules in it every other is reachable. The native core takes each class out of
     # its anchor's list (both sealed below); the Python core cannot (a documented limit).
     core.hide_copies(tuple(private.classes))
-    _answer_module_bytecode_in_core(frozen_code, chain, find_and_load)
+    if compile_bytecode is not None:
+        # The import system's unmarshal of a module's own .pyc (decoders/code._module_bytecode)
+        # answered in the native core for its commonest case, with the callback's own data:
+        # the codes of IMPORT_CHAIN_CODES | TRAMPOLINE_CODES and FIND_AND_LOAD_CODES, the
+        # deployment's folders, magic number, cache tag and size bound (the Python core
+        # answers none itself: its callback decides each, the same way).
+        core.module_bytecode_rules(
+            compile_bytecode.__code__,
+            tuple(chain | import_codes | ({trampoline.__code__} if trampoline else set())),
+            tuple(find_and_load),
+            frozen_code.STEADY_PREFIXES,
+            bool(frozen_code.WRITE_MATCHERS),
+            frozen_code._MAGIC,
+            frozen_code._CACHE_TAG,
+            frozen_code.MAX_MODULE,
+        )
     if not core.install(
         names,
         callback,
@@ -515,7 +531,7 @@ def install_hook(
         inside_only=REFUSED_INSIDE - names,
         # (the files decoder's init shortcut for the import system's module reads, in C)
         module_prefixes=frozen_code.MODULE_PREFIXES,
-        import_codes=frozenset(_import_codes()),
+        import_codes=import_codes,
         own_sites=own_site_pairs(own_codes),
         # In enforce and alert no code but the sandbox's runs inside the callback; learn
         # defends nothing (it refuses nothing), and its S3 sink uploads from there (boto3).
@@ -554,36 +570,6 @@ def install_hook(
         if loaded is not None:
             frozen_processes._route_fork_exec(loaded.__dict__, "_fork_exec")
     return True
-
-
-def _answer_module_bytecode_in_core(
-    frozen_code: ModuleType, chain: frozenset[CodeType], find_and_load: frozenset[CodeType]
-) -> None:
-    """Hand the native core what the import system's unmarshal decision checks a module's
-    ``.pyc`` with (``decoders/code._module_bytecode``), so that it answers the commonest case
-    itself: the code sets by identity (those of ``IMPORT_CHAIN_CODES``, ``TRAMPOLINE_CODES``
-    and ``FIND_AND_LOAD_CODES``), the deployment's folders, the magic number, cache tag and
-    size bound. The callback still decides everything the core does not answer."""
-    imports = _import_codes()
-    compile_bytecode = [c for c in imports if id(c) in frozen_code.COMPILE_BYTECODE_CODES]
-    if len(compile_bytecode) != 1:
-        return  # (this Python's importlib has no _compile_bytecode: the callback decides)
-    chain_codes = set(chain) | set(imports)
-    from importlib import _bootstrap
-
-    trampoline = getattr(_bootstrap, "_call_with_frames_removed", None)
-    if trampoline is not None:
-        chain_codes.add(trampoline.__code__)
-    core.module_bytecode_rules(
-        compile_bytecode[0],
-        tuple(chain_codes),
-        tuple(find_and_load),
-        frozen_code.STEADY_PREFIXES,
-        bool(frozen_code.WRITE_MATCHERS),
-        frozen_code._MAGIC,
-        frozen_code._CACHE_TAG,
-        frozen_code.MAX_MODULE,
-    )
 
 
 def own_site_pairs(own_codes: tuple[CodeType, ...]) -> list[tuple[str, CodeType]]:

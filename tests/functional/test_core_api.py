@@ -2261,14 +2261,23 @@ def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_
     chain, find_and_load = tuple(frames[:-1]), (frames[-1],)
     assert frames[0] is ext._compile_bytecode.__code__, frames
     core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
+    try:  # (a flag that is not a bool: nothing of it is asked for its truth)
+        core.module_bytecode_rules(ext._compile_bytecode.__code__, chain, find_and_load, (),
+                                   1, ext.MAGIC_NUMBER, None, 1)
+        not_bool = "accepted"
+    except TypeError:
+        not_bool = "TypeError"
     rules = core.module_bytecode_rules(
         ext._compile_bytecode.__code__, chain, find_and_load,
         (here + "/dep/", here + "/dep2/"), True, ext.MAGIC_NUMBER,
         sys.implementation.cache_tag, 8 * 1024 * 1024)
+    again = core.module_bytecode_rules(
+        ext._compile_bytecode.__code__, chain, find_and_load, (), False, ext.MAGIC_NUMBER,
+        None, 1)
     core.deployment_folder(here + "/dep")
     core.deployment_folder(here + "/dep/__pycache__")
     core.deployment_folder(here + "/dep/pkg/__pycache__")
-    out = {"rules": rules, "seen": 0}
+    out = {"rules": rules, "again": again, "not_bool": not_bool, "seen": 0}
     def callback(event, args, caller):
         if event == "marshal.loads":
             out["seen"] += 1
@@ -2330,6 +2339,8 @@ def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_
     # deployment's, packages included, and lets importlib give its code the source's name; the
     # Python core's callback decides each (the same answer: the module loads)
     assert result["rules"] is native
+    # (once: a second call changes nothing; a flag must be a bool)
+    assert result["again"] is False and result["not_bool"] == "TypeError"
     assert result["deployment"] == [answered, "a"]
     assert result["renamed"] == [answered, True]
     assert result["package"] == [answered, "pkg"]
