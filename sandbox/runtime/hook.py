@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 _audit = sys.audit
 _getframe = sys._getframe
 _putenv = __import__("os").putenv
+_CODE_TYPE = type((lambda: 0).__code__)  # (types.CodeType without importing types)
 # os.environ's own data dict (bytes keys and values), taken at import: what subprocess and
 # posix_spawn read when given os.environ (in a tuple: it must stay the live one).
 _ENVIRON_DATA = (object.__getattribute__(__import__("os").environ, "__dict__").get("_data"),)
@@ -593,6 +594,7 @@ def own_site_pairs(own_codes: tuple[CodeType, ...]) -> list[tuple[str, CodeType]
 
 def _codes_of(*objects: Any) -> list[CodeType]:
     out: list[CodeType] = []
+    seen: set[int] = set()  # (by identity: equal code objects are two; `in` a list compares)
     pending: list[Any] = []
     for obj in objects:
         function = getattr(obj, "__func__", obj)
@@ -605,10 +607,12 @@ def _codes_of(*objects: Any) -> list[CodeType]:
                 pending.append(inner.__code__)
     while pending:
         code = pending.pop()
-        if code in out:
+        if id(code) in seen:
             continue
+        seen.add(id(code))
         out.append(code)
-        pending.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+        # (a constant is a code object or an immutable literal: its exact type tells)
+        pending.extend(c for c in code.co_consts if type(c) is _CODE_TYPE)
     return out
 
 

@@ -340,8 +340,11 @@ class PrivateRuntime:
             # (every import inside the runtime package is relative, with names: `from . import x`)
             return _real_import(name, globals, locals, fromlist, level)
         module = self._get(absolute)
+        namespace = module.__dict__
         for item in fromlist:
-            if item != "*" and not hasattr(module, item):
+            # (the namespace, not hasattr: a missing name's AttributeError is formatted, and
+            # most names asked for are submodules not yet run: ~250 at every install)
+            if item != "*" and item not in namespace:
                 try:
                     self._get(absolute + "." + item)
                 except ModuleNotFoundError as exc:
