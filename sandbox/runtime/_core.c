@@ -2645,6 +2645,123 @@ import_name_known(const char *units, size_t len)
  * rules, which a verdict answered for every name below its prefix. Names of another kind,
  * empty, too long or starting with the undecodable marker, and a C extension's event (it
  * carries the file), go to the callback. */
+/* ------------------------------------------------------------------------------------- */
+/* The deployment's trees: folders no write rule of the profile can reach into             */
+/*
+ * deployment_rules(steady_trees, import_roots), told once before install from the callback's
+ * own data: decoders/code.steady_trees(STEADY_PREFIXES) -- the steady folders (each + "/")
+ * below which no name at any depth, nor the folder or one on the way to it, is one a `files
+ * write` rule may match -- and INSTALL_IMPORT_ROOTS. Below such a tree every folder is one
+ * decoders/code.deployment_file finds steady (the unmarshal of a module's .pyc: answered in
+ * the first module of each folder too, not only once the callback has told the folder), and
+ * every name extension_at_home checks is no rule's to write (a C extension's own file at an
+ * import root: extension_answered). Items that are not plain ASCII are left out (the callback
+ * decides there). */
+#define DEP_LIMIT 64
+static char *g_dep_trees[DEP_LIMIT];
+static size_t g_dep_tree_lens[DEP_LIMIT];
+static size_t g_dep_tree_count;
+static char *g_ext_roots[DEP_LIMIT];
+static size_t g_ext_root_lens[DEP_LIMIT];
+static size_t g_ext_root_count;
+static int g_dep_given; /* (deployment_rules was called: once) */
+
+/* Whether the absolute name p[0, n) is below one of the trees (strictly: a tree ends in "/"). */
+static int
+dep_under_tree(const char *p, size_t n)
+{
+    for (size_t i = 0; i < g_dep_tree_count; i++) {
+        size_t len = g_dep_tree_lens[i];
+        if (n > len && memcmp(p, g_dep_trees[i], len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+dep_contains(const char *needle, const char *p, size_t n)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++) {
+        if (memcmp(p + i, needle, k) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* decoders/modules._import on a C extension's `import` event (name, file, ...), where it
+ * hands on the one access ("modules", "import", name) -- the file an exact str, plain
+ * (modules._plain), read by the loader as spelled (no "$"), the module's own file at an
+ * import root as install found it (decoders/code.extension_at_home) -- and the hook's
+ * check would allow it from its decision cache or a module verdict (import_name_known): the
+ * same test the `import` event with no file already gets here. Only below a deployment tree
+ * (extension_at_home's write-rule walk then finds nothing: see above). 1: allowed. Anything
+ * else -- non-ASCII, another file, another root, a name not known yet -- goes to the
+ * callback, which decides it as it always did (the first load of a name among them). */
+static int
+extension_answered(PyObject *args)
+{
+    if (g_ext_root_count == 0 || g_dep_tree_count == 0) {
+        return 0;
+    }
+    size_t name_len;
+    const char *name = import_name_units(PyTuple_GET_ITEM(args, 0), &name_len);
+    if (name == NULL) {
+        return 0;
+    }
+    const char *path;
+    Py_ssize_t path_len;
+    int plain = ascii_of(PyTuple_GET_ITEM(args, 1), &path, &path_len);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    size_t n = (size_t)path_len;
+    if (n < 2 || n > OPEN_PATH_MAX || path[0] != '/' || memchr(path, '\0', n) != NULL ||
+        memchr(path, '$', n) != NULL || dep_contains("//", path, n) ||
+        dep_contains("/./", path, n) || dep_contains("/../", path, n) ||
+        (n >= 2 && memcmp(path + n - 2, "/.", 2) == 0) ||
+        (n >= 3 && memcmp(path + n - 3, "/..", 3) == 0)) {
+        return 0; /* (modules._plain, _loader_reads_as_spelled) */
+    }
+    if (!dep_under_tree(path, n)) {
+        return 0;
+    }
+    /* extension_at_home: place = the folder, + "/" + the leaf up to its first "." (the folder
+     * alone for an __init__): a prefix of the path; it must end in "/" + the name's dotted
+     * parts as folders, and what is before that be an import root. */
+    size_t slash = n - 1;
+    while (path[slash] != '/') {
+        slash--; /* (path[0] is "/") */
+    }
+    const char *leaf = path + slash + 1;
+    size_t leaf_len = n - slash - 1;
+    const char *dot = memchr(leaf, '.', leaf_len);
+    size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
+    size_t place_len =
+        stem_len == 8 && memcmp(leaf, "__init__", 8) == 0 ? slash : slash + 1 + stem_len;
+    size_t tail_len = name_len + 1;
+    if (place_len < tail_len || path[place_len - tail_len] != '/') {
+        return 0;
+    }
+    const char *tail = path + place_len - name_len;
+    for (size_t i = 0; i < name_len; i++) {
+        if (tail[i] != (name[i] == '.' ? '/' : name[i])) {
+            return 0;
+        }
+    }
+    size_t root_len = place_len - tail_len;
+    int at_root = 0;
+    for (size_t i = 0; i < g_ext_root_count && !at_root; i++) {
+        at_root = g_ext_root_lens[i] == root_len && memcmp(g_ext_roots[i], path, root_len) == 0;
+    }
+    return at_root && import_name_known(name, name_len);
+}
+
 static int
 import_cached(PyObject *args)
 {
@@ -2653,8 +2770,10 @@ import_cached(PyObject *args)
     }
     if (PyTuple_GET_SIZE(args) > 1 && PyTuple_GET_ITEM(args, 1) != Py_None) {
         /* a C extension's file: the callback decides what loads it, in every phase (the
-         * module's own file in a folder install trusts, else native code: modules._import) */
-        return 0;
+         * module's own file in a folder install trusts, else native code: modules._import),
+         * but for the module's own file at home below a deployment tree, under a name
+         * already allowed */
+        return extension_answered(args);
     }
     size_t len;
     const char *units = import_name_units(PyTuple_GET_ITEM(args, 0), &len);
@@ -8134,8 +8253,8 @@ mb_deployment_file(const char *p, size_t n)
     if (!steady) {
         return 0;
     }
-    if (!g_mb_write_rules) {
-        return 1;
+    if (!g_mb_write_rules || dep_under_tree(p, n)) {
+        return 1; /* (below a deployment tree every folder is steady: deployment_rules) */
     }
     size_t dir_len, leaf_at;
     mb_split(p, n, &dir_len, &leaf_at);
@@ -8433,6 +8552,88 @@ core_deployment_folder(PyObject *self, PyObject *folder)
         g_mb_folder_count++;
     }
     Py_RETURN_NONE;
+}
+
+/* Copy the plain-ASCII str items of the exact tuple `items` into out/lens (up to DEP_LIMIT,
+ * each non-empty, no NUL); others are left out (the callback decides there). -1: no memory. */
+static int
+dep_copy_items(PyObject *items, char **out, size_t *lens, size_t *count)
+{
+    Py_ssize_t size = PyTuple_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < size && *count < DEP_LIMIT; i++) {
+        const char *units;
+        Py_ssize_t len;
+        int plain = ascii_of(PyTuple_GET_ITEM(items, i), &units, &len);
+        if (plain != 1 || len == 0 || memchr(units, '\0', (size_t)len) != NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        char *copy = PyMem_RawMalloc((size_t)len);
+        if (copy == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(copy, units, (size_t)len);
+        out[*count] = copy;
+        lens[(*count)++] = (size_t)len;
+    }
+    return 0;
+}
+
+static int
+dep_all_str(PyObject *items)
+{
+    if (!PyTuple_CheckExact(items)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(items, i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* deployment_rules(steady_trees, import_roots): see "The deployment's trees" above; before
+ * install only, once. Each a tuple of exact str: the trees each a folder + "/"
+ * (decoders/code.steady_trees), the roots folders (INSTALL_IMPORT_ROOTS). True when taken. */
+static PyObject *
+core_deployment_rules(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (g_installed) {
+        return refuse("deployment_rules");
+    }
+    if (nargs != 2 || !dep_all_str(args[0]) || !dep_all_str(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "deployment_rules(steady_trees: tuple[str, ...], "
+                        "import_roots: tuple[str, ...])");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[0]); i++) {
+        const char *units;
+        Py_ssize_t len;
+        /* (a tree is an absolute folder + "/"; one that is no plain ASCII is left out) */
+        if (ascii_of(PyTuple_GET_ITEM(args[0], i), &units, &len) == 1 &&
+            (len < 2 || units[0] != '/' || units[len - 1] != '/')) {
+            PyErr_SetString(PyExc_ValueError,
+                            "deployment_rules: a steady tree is an absolute folder + \"/\"");
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    if (g_dep_given) {
+        Py_RETURN_FALSE; /* (once, whatever the first call made of it) */
+    }
+    if (!announce_core_call("deployment_rules")) {
+        return NULL;
+    }
+    g_dep_given = 1;
+    if (dep_copy_items(args[0], g_dep_trees, g_dep_tree_lens, &g_dep_tree_count) < 0 ||
+        dep_copy_items(args[1], g_ext_roots, g_ext_root_lens, &g_ext_root_count) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
 }
 
 static PyObject *
@@ -9844,6 +10045,10 @@ static PyMethodDef core_methods[] = {
      "module_bytecode_rules(compile_bytecode, chain, find_and_load, steady_prefixes, "
      "write_rules, magic, cache_tag, max_module) -> bool: what the core answers the import "
      "system's unmarshal of a module's own .pyc with (before install only, once)"},
+    {"deployment_rules", (PyCFunction)(void (*)(void))core_deployment_rules, METH_FASTCALL,
+     "deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...]) -> bool: "
+     "the folders below which no write rule reaches, and the import roots (before install, "
+     "once)."},
     {"deployment_folder", core_deployment_folder, METH_O,
      "deployment_folder(folder: str) -> None: the callback found the folder the deployment's "
      "(from the sandbox's own code only, once installed)"},

@@ -27,6 +27,7 @@ __all__ = [
     "content_digest",
     "defer_quiet_ends",
     "deployment_folder",
+    "deployment_rules",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "end_needed",
@@ -157,6 +158,7 @@ unmarshal_sealed = _impl.unmarshal_sealed
 unmarshal_renames_to = _impl.unmarshal_renames_to
 module_bytecode_rules = _impl.module_bytecode_rules
 deployment_folder = _impl.deployment_folder
+deployment_rules = _impl.deployment_rules
 compile_name = _impl.compile_name
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed

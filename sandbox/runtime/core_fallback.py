@@ -46,6 +46,7 @@ __all__ = [
     "compile_verdict_add",
     "defer_quiet_ends",
     "deployment_folder",
+    "deployment_rules",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "end_needed",
@@ -3090,6 +3091,35 @@ def module_bytecode_rules(
             "steady_prefixes, write_rules: bool, magic: bytes, cache_tag: str | None, "
             "max_module: int)"
         )
+    return False
+
+
+def deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...]) -> bool:
+    """The native core answers, below these folders (``decoders.code.steady_trees``: no
+    ``files write`` rule reaches into them), the unmarshal of a module's ``.pyc`` in a folder
+    not yet judged, and the load of a C extension's own file at one of the import roots under
+    a name already allowed; the Python core answers neither itself (its callback decides
+    every one, the same way): ``False``. Before install only (``PermissionError`` after, as
+    the native core); the same checks of the arguments.
+
+    Example
+    -------
+    >>> deployment_rules(("/var/task/",), ("/var/task",))
+    False
+    """
+    if _api:
+        raise PermissionError("deployment_rules: only before install")
+    if (
+        type(steady_trees) is not tuple
+        or type(import_roots) is not tuple
+        or any(type(item) is not str for item in steady_trees + import_roots)
+    ):
+        raise TypeError(
+            "deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...])"
+        )
+    for tree in steady_trees:
+        if tree.isascii() and (len(tree) < 2 or tree[0] != "/" or tree[-1] != "/"):
+            raise ValueError('deployment_rules: a steady tree is an absolute folder + "/"')
     return False
 
 

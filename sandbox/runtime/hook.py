@@ -520,6 +520,14 @@ def install_hook(
             frozen_code._CACHE_TAG,
             frozen_code.MAX_MODULE,
         )
+    # The deployment's folders no write rule reaches into, at any depth (a pure function of
+    # the profile): below them the native core need not wait for the callback to find each
+    # package's folder steady before answering the unmarshal of its modules' .pyc, and answers
+    # a C extension's own file at an import root under a name already allowed (the Python core
+    # answers neither itself: its callback decides each, the same way).
+    core.deployment_rules(
+        frozen_code.steady_trees(frozen_code.STEADY_PREFIXES), frozen_code.INSTALL_IMPORT_ROOTS
+    )
     if not core.install(
         names,
         callback,

@@ -2356,6 +2356,162 @@ def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_
     assert result["rules after install"] == "refused"
 
 
+def test_below_a_deployment_tree_the_native_core_answers_module_bytecode_and_extensions_at_home(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN modules compiled to this Python's bytecode in folders below a steady tree no write
+    # rule reaches (never told one by one), and in a steady folder that is no such tree; the
+    # import system's frames (from a real import before install); the core told its unmarshal
+    # rules with write rules present, the tree and the import roots; and a callback that
+    # counts the unmarshal events and the C extension loads it decides, and makes a name
+    # known (the decision cache) when asked to
+    body = """
+    import marshal, py_compile, _imp
+    from importlib import _bootstrap_external as ext
+    here = os.path.realpath(".")
+    def module(folder, name, value):
+        os.makedirs(folder, exist_ok=True)
+        source = f"{here}/{folder}/{name}.py"
+        with open(source, "w") as f:
+            f.write(f"VALUE = {value!r}\\n")
+        py_compile.compile(source, cfile=ext.cache_from_source(source), doraise=True)
+    module("tree/a", "in_tree_a", "a")
+    module("tree/b/pkg", "__init__", "pkg")
+    module("mixed", "mixed_c", "c")
+    for folder in ("tree/a", "tree/b", "mixed"):
+        sys.path.insert(0, f"{here}/{folder}")
+    frames = []
+    def spy(event, args):
+        if event == "marshal.loads" and not frames:
+            frame = sys._getframe(1)
+            while frame is not None:
+                frames.append(frame.f_code)
+                if frame.f_code.co_name == "_find_and_load":
+                    break
+                frame = frame.f_back
+    sys.addaudithook(spy)
+    module("mixed", "warm_up", "w")
+    __import__("warm_up")
+    chain, find_and_load = tuple(frames[:-1]), (frames[-1],)
+    core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
+    core.module_bytecode_rules(
+        ext._compile_bytecode.__code__, chain, find_and_load,
+        (here + "/tree/", here + "/mixed/"), True, ext.MAGIC_NUMBER,
+        sys.implementation.cache_tag, 8 * 1024 * 1024)
+    out = {"seen": 0}
+    def error(*args):
+        try:
+            return core.deployment_rules(*args)
+        except Exception as exc:
+            return type(exc).__name__
+    out["rules: a list"] = error([here + "/tree/"], ())
+    out["rules: bytes"] = error((here.encode() + b"/tree/",), ())
+    out["rules: no slash"] = error((here + "/tree",), ())
+    out["rules: relative"] = error(("tree/",), ())
+    out["rules: arity"] = error(())
+    root, root2 = here + "/tree/ext", here + "/other/ext"
+    out["rules"] = core.deployment_rules((here + "/tree/",), (root, root2, here + "/tree/a"))
+    out["again"] = core.deployment_rules((), ())
+    def callback(event, args, caller):
+        if event == "zz.allow":
+            core.cache_add("modules\\x1fimport\\x1finit\\x1f" + args[0])
+        elif event == "import" and args[1] is not None:
+            out["seen"] += 1
+        elif event == "marshal.loads":
+            out["seen"] += 1
+            # (as the hook: the one name importlib may then give the code, its source's)
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code is not ext._compile_bytecode.__code__:
+                frame = frame.f_back
+            if frame is not None:
+                core.unmarshal_renames_to(frame.f_locals.get("source_path"))
+    assert core.install(frozenset({"marshal.loads", "import", "zz.allow"}), callback,
+                        frozenset({callback.__code__}), "enforce",
+                        own_sites=[("core.cache_add", callback.__code__),
+                                   ("core.unmarshal_renames_to", callback.__code__)])
+    def counted(tag, load):
+        before = out["seen"]
+        value = load()
+        out[tag] = [out["seen"] - before, value]
+    # WHEN the import system loads each module (one unmarshal each)
+    counted("below the tree", lambda: __import__("in_tree_a").VALUE)
+    counted("a package below it", lambda: __import__("pkg").VALUE)
+    counted("no tree", lambda: __import__("mixed_c").VALUE)
+    # AND a C extension's load is announced (the `import` event with its file) for names
+    # made known, and one not known
+    suffix = ext.EXTENSION_SUFFIXES[0]
+    for name in ("zzext", "zzpkg.mod", "zzpkg2", "zzext_b", "a.zzext_b"):
+        sys.audit("zz.allow", name)
+    def load(name, path):
+        return lambda: sys.audit("import", name, path, None, None, None)
+    counted("at home", load("zzext", f"{root}/zzext{suffix}"))
+    counted("in a package", load("zzpkg.mod", f"{root}/zzpkg/mod{suffix}"))
+    counted("a package's own", load("zzpkg2", f"{root}/zzpkg2/__init__{suffix}"))
+    counted("a name not known", load("zzunknown", f"{root}/zzunknown{suffix}"))
+    counted("another name's file", load("zzext", f"{root}/zzext_b{suffix}"))
+    counted("not an import root", load("zzext", f"{here}/tree/zzext{suffix}"))
+    counted("a root below no tree", load("zzext", f"{root2}/zzext{suffix}"))
+    counted("a name ending like its path", load("a.zzext_b", f"{here}/tree/a/zzext_b{suffix}"))
+    counted("a dot folder", load("zzext", f"{here}/tree/./ext/zzext{suffix}"))
+    counted("a double slash", load("zzext", f"{here}/tree//ext/zzext{suffix}"))
+    counted("a dot-dot", load("zzext", f"{here}/tree/x/../ext/zzext{suffix}"))
+    counted("a loader variable", load("zzext", f"{root}/$LIB/../zzext{suffix}"))
+    counted("relative", load("zzext", f"zzext{suffix}"))
+    counted("bytes", load("zzext", f"{root}/zzext{suffix}".encode()))
+    counted("not ASCII", load("zzext", f"{root}/zzext\\u00e9{suffix}"))
+    class Text(str):
+        pass
+    counted("a str subclass", load("zzext", Text(f"{root}/zzext{suffix}")))
+    try:
+        out["rules after install"] = core.deployment_rules((), ())
+    except PermissionError:
+        out["rules after install"] = "refused"
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    native = kind != "python"
+    answered = 0 if native else 1
+    # THEN both cores check the arguments alike; the native core takes the rules once
+    checks = ("a list", "bytes", "no slash", "relative", "arity")
+    assert [result["rules: " + k] for k in checks] == [
+        "TypeError",
+        "TypeError",
+        "ValueError",
+        "ValueError",
+        "TypeError",
+    ]
+    assert result["rules"] is native and result["again"] is False
+    assert result["rules after install"] == "refused"
+    # AND the native core answers a module's .pyc in a folder below the tree the callback was
+    # never asked about, package or not; the Python core's callback decides each (the same
+    # answer: the module loads)
+    assert result["below the tree"] == [answered, "a"]
+    assert result["a package below it"] == [answered, "pkg"]
+    # AND a steady folder that is no tree, not judged yet, still reaches the callback
+    assert result["no tree"] == [1, "c"]
+    # AND a C extension's own file at an import root below the tree, under a name already
+    # allowed, is answered by the native core (module, package member, package)
+    for case in ("at home", "in a package", "a package's own"):
+        assert result[case] == [answered, None], case
+    # AND anything else reaches the callback on both cores
+    for case in (
+        "a name not known",
+        "another name's file",
+        "not an import root",
+        "a root below no tree",
+        "a name ending like its path",
+        "a dot folder",
+        "a double slash",
+        "a dot-dot",
+        "a loader variable",
+        "relative",
+        "bytes",
+        "not ASCII",
+        "a str subclass",
+    ):
+        assert result[case] == [1, None], case
+
+
 def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(
     kind: str, tmp_path: Path
 ) -> None:

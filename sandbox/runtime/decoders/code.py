@@ -917,6 +917,43 @@ def _deployment_folder(folder: str) -> int:
     return _FOLDER_STEADY
 
 
+def steady_trees(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``prefixes`` (folders + ``/``, as :data:`STEADY_PREFIXES`) below which no name, at
+    any depth, is one a ``files write`` rule may match, nor the folder or one on the way to it
+    from ``/``: every folder below such a prefix is one :func:`deployment_file` finds steady,
+    and every name checked by :func:`extension_at_home` under it is no rule's to write. A pure
+    function of the profile, known at install: what the native core is told
+    (``core.deployment_rules``), so that it need not wait for the callback to find each
+    folder of a package tree steady, one module at a time (a third of the callbacks of
+    ``import boto3``). With no write rule, every prefix.
+
+    Example
+    -------
+    >>> steady_trees(("/var/task/", "/opt/python/"))  # (no rules outside the hook)
+    ('/var/task/', '/opt/python/')
+    """
+    if not WRITE_MATCHERS:
+        return prefixes
+    out = []
+    for prefix in prefixes:
+        folder = prefix[:-1] if _str_endswith(prefix, "/") else prefix
+        if not folder or _deployment_folder_reached(folder):
+            continue
+        out.append(prefix)
+    return tuple(out)
+
+
+def _deployment_folder_reached(folder: str) -> bool:
+    """Whether a write rule matches ``folder`` or a folder on the way to it, or may match a
+    name at any depth below it (conservative: :meth:`policy.Matcher.may_match_tree`)."""
+    here = folder
+    while here:
+        if name_writable(here):
+            return True
+        here = _str_rpartition(here, "/")[0]
+    return any(matcher.may_match_tree(folder) for matcher in WRITE_MATCHERS)
+
+
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
     verdict = _module_bytecode(args)
     if verdict:
