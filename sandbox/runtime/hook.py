@@ -525,8 +525,14 @@ def install_hook(
     # package's folder steady before answering the unmarshal of its modules' .pyc, and answers
     # a C extension's own file at an import root under a name already allowed (the Python core
     # answers neither itself: its callback decides each, the same way).
+    # (asked of the steady prefixes that are import or module roots, where module files are:
+    # each tree costs a walk of the write rules at every cold start, ~10 us)
+    roots_here = frozenset(frozen_code.INSTALL_IMPORT_ROOTS + frozen_code.MODULE_ROOTS)
     core.deployment_rules(
-        frozen_code.steady_trees(frozen_code.STEADY_PREFIXES), frozen_code.INSTALL_IMPORT_ROOTS
+        frozen_code.steady_trees(
+            tuple(p for p in frozen_code.STEADY_PREFIXES if p[:-1] in roots_here)
+        ),
+        frozen_code.INSTALL_IMPORT_ROOTS,
     )
     if not core.install(
         names,

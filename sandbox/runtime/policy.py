@@ -317,6 +317,38 @@ class Matcher:
         ``False`` only when no exact target, prefix or glob can reach below it)."""
         return self._may_reach(directory, _str_startswith)
 
+    def may_match_around(self, directory: str) -> bool:
+        """Whether the folder ``directory`` itself, a folder on the way to it from ``/``, or
+        some name at any depth below it might match (conservative: ``False`` only when no
+        exact target, prefix or glob's literal start can reach any of them; no regex is run).
+
+        Example
+        -------
+        >>> m = Matcher({"/dev/null"}, (), [])
+        >>> m.may_match_around("/var/task"), m.may_match_around("/dev"), m.may_match_around("/")
+        (False, True, True)
+        """
+        below = directory if directory == "/" else directory + "/"
+        if self.packages or self.heads:
+            return True  # (not file matchers: never asked; "might" is the safe answer)
+        for target in self.exact:
+            # (inside it, or the folder or one above it: "/" is above every folder)
+            if _str_startswith(target, below) or _str_startswith(
+                below, target if _str_endswith(target, "/") else target + "/"
+            ):
+                return True
+        for prefix in self.prefixes:
+            if _str_startswith(below, prefix) or _str_startswith(prefix, below):
+                return True
+        if self._globs and self._regex is None:
+            self.prepare()
+        # (a glob's match starts with its literal start: a folder on the way matched starts
+        # with it, and so does the folder's own name)
+        for literal in self._literals:
+            if _str_startswith(below, literal) or _str_startswith(literal, below):
+                return True
+        return False
+
     def may_match_below(self, directory: str) -> bool:
         """Whether some name directly in ``directory`` might match (conservative: ``False``
         only when no exact target, prefix or glob can reach below it)."""

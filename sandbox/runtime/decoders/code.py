@@ -925,7 +925,9 @@ def steady_trees(prefixes: tuple[str, ...]) -> tuple[str, ...]:
     function of the profile, known at install: what the native core is told
     (``core.deployment_rules``), so that it need not wait for the callback to find each
     folder of a package tree steady, one module at a time (a third of the callbacks of
-    ``import boto3``). With no write rule, every prefix.
+    ``import boto3``). With no write rule, every prefix. Conservative, and no regex is run
+    (:meth:`policy.Matcher.may_match_around`: an exact target, prefix or glob's literal start
+    that could reach the folder, one above it or a name below it keeps it out).
 
     Example
     -------
@@ -934,24 +936,18 @@ def steady_trees(prefixes: tuple[str, ...]) -> tuple[str, ...]:
     """
     if not WRITE_MATCHERS:
         return prefixes
-    out = []
-    for prefix in prefixes:
+    kept: list[str] = []
+    # (shortest first: a prefix below one kept is kept with no test -- nothing below the outer
+    # one is reachable, and the folders above it are the outer one's or below it)
+    for prefix in sorted(prefixes, key=_len):
         folder = prefix[:-1] if _str_endswith(prefix, "/") else prefix
-        if not folder or _deployment_folder_reached(folder):
+        if not folder:
             continue
-        out.append(prefix)
-    return tuple(out)
-
-
-def _deployment_folder_reached(folder: str) -> bool:
-    """Whether a write rule matches ``folder`` or a folder on the way to it, or may match a
-    name at any depth below it (conservative: :meth:`policy.Matcher.may_match_tree`)."""
-    here = folder
-    while here:
-        if name_writable(here):
-            return True
-        here = _str_rpartition(here, "/")[0]
-    return any(matcher.may_match_tree(folder) for matcher in WRITE_MATCHERS)
+        if any(_str_startswith(prefix, tree) for tree in kept) or not any(
+            matcher.may_match_around(folder) for matcher in WRITE_MATCHERS
+        ):
+            kept.append(prefix)
+    return tuple(prefix for prefix in prefixes if prefix in kept)
 
 
 def _unmarshal(args: tuple[Any, ...]) -> list[Access] | None:
