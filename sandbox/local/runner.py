@@ -30,6 +30,12 @@ _PASS_THROUGH_PREFIXES = ("AWS_", "SANDBOX_")
 # Upper bound on waiting for the log reader to catch up (normally well under a millisecond;
 # generous so a loaded machine does not reorder the log).
 _DRAIN_S = 5.0
+# Longest single sleep of the thread that runs run_function. CPython acts on a signal only when
+# the main thread next executes bytecode: a SIGINT that arrives just before the main thread
+# enters a blocking lock wait (or that the kernel hands to another thread) does not wake that
+# wait, and Ctrl-C would go unnoticed until it times out, which for a function can be many
+# minutes. Every wait of the caller's thread is therefore sliced to at most this long.
+_SLICE_S = 0.1
 
 
 def default_wrapper() -> Path:
@@ -129,13 +135,18 @@ class _LogPump(threading.Thread):
 
     def drain(self, timeout: float = _DRAIN_S) -> None:
         """Wait until the pipe has been read up to this moment (or EOF, or ``timeout``)."""
+        deadline = time.monotonic() + timeout
         with self._cond:
             if self._eof:
                 return
             target = self._idle_seq + 1
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"x")
-            self._cond.wait_for(lambda: self._eof or self._idle_seq >= target, timeout)
+            while not (self._eof or self._idle_seq >= target):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(min(remaining, _SLICE_S))
 
 
 class _Environment:
@@ -196,8 +207,35 @@ class _Environment:
     def close(self) -> None:
         self.kill()
         if self.pump is not None:
-            self.pump.join(timeout=_DRAIN_S)
+            _join(self.pump, _DRAIN_S)
         self.server.close()
+
+
+def _wait_first(futures: Sequence[Future[Any]], timeout: float) -> None:
+    """Return when one of ``futures`` is done or after ``timeout`` seconds, whichever is first.
+
+    ``concurrent.futures.wait`` sleeps in one lock acquire, which a SIGINT recorded just before
+    it (or delivered to another thread) does not wake; this wakes up every ``_SLICE_S``, so a
+    pending KeyboardInterrupt is raised within that time (see ``_SLICE_S``).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        done, _ = wait(
+            futures, timeout=max(0.0, min(remaining, _SLICE_S)), return_when=FIRST_COMPLETED
+        )
+        if done or remaining <= _SLICE_S:
+            return
+
+
+def _join(thread: threading.Thread, timeout: float) -> None:
+    """``thread.join(timeout)`` in slices of at most ``_SLICE_S`` (see ``_SLICE_S``)."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        thread.join(min(remaining, _SLICE_S))
 
 
 def _exit_description(code: int) -> str:
@@ -428,7 +466,7 @@ def _invoke(
     # bounded by the init limit; in a warm one the function's clock is already running.
     deadline = envt.started_at + init_timeout_s if cold else submitted + timeout_s
     waiters: list[Future[Any]] = [invocation.started, server.init_error, envt.exited]
-    wait(waiters, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+    _wait_first(waiters, max(0.0, deadline - time.monotonic()))
     if not invocation.started.done():
         if server.init_error.done():
             init_error = server.init_error.result()
@@ -465,11 +503,7 @@ def _invoke(
     # Phase 2: wait for the response, an exit or the deadline.
     deadline = (started if cold else submitted) + timeout_s
     phase2: list[Future[Any]] = [invocation.result, envt.exited]
-    wait(
-        phase2,
-        timeout=max(0.0, deadline - time.monotonic()),
-        return_when=FIRST_COMPLETED,
-    )
+    _wait_first(phase2, max(0.0, deadline - time.monotonic()))
     duration_ms = (time.monotonic() - started) * 1000
     memory = envt.max_memory_mb()
     status = ""

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -151,26 +152,62 @@ def test_learn_log_of_sandbox_run_builds_without_function(tmp_path: Path) -> Non
     ).read_text()
 
 
-def test_results_stream_and_survive_ctrl_c(code_dir: Path, tmp_path: Path) -> None:
+# `sandbox` with SIGINT blocked in its main thread (and so in every thread that one starts) but not
+# in an idle thread started first: the kernel hands SIGINT to that thread, CPython records it,
+# and the main thread acts on it only when it next runs bytecode. That is what happens by chance
+# when Ctrl-C lands just before the main thread blocks in a wait, made certain.
+SIGINT_SEEN_LATE = """
+import signal, sys, threading
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+from sandbox.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    "seen_late",
+    [
+        # Ctrl-C as soon as the first result is out, while the main thread is busy.
+        pytest.param(False, id="sigint-at-first-result"),
+        # Ctrl-C while the main thread waits for the second result, noticed only when it next
+        # runs bytecode: a wait that does not wake up by itself (the function's 900 s) holds it.
+        pytest.param(True, id="sigint-seen-late-while-waiting"),
+    ],
+)
+def test_results_stream_and_survive_ctrl_c(code_dir: Path, tmp_path: Path, seen_late: bool) -> None:
     # GIVEN three events, the second of which sleeps far longer than the test waits
     paths = []
     for i, doc in enumerate([{"n": 1}, {"sleep": 600}, {"n": 3}]):
         path = tmp_path / f"e{i}.json"
         path.write_text(json.dumps(doc))
         paths += ["--event", str(path)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.cli", "run", "app.handler", "--code-dir",
-         str(code_dir), "--timeout", "900", *paths],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+    launch = ["-c", SIGINT_SEEN_LATE] if seen_late else ["-m", "sandbox.cli"]
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, *launch, "run", "app.handler", "--code-dir", str(code_dir),
+             "--timeout", "900", *paths],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
     try:
         assert proc.stdout is not None
         # WHEN the first invocation finishes THEN its line is printed at once (not at the end)
         first = json.loads(proc.stdout.readline())
         assert first["count"] == 1 and first["event"] == {"n": 1}
+        if seen_late:
+            # (the second invocation is running: the main thread waits for its result)
+            deadline = time.monotonic() + 60
+            while "invocation 2 " not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
         # WHEN interrupted during the second THEN it stops cleanly (130), the first line stays
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
+        try:
+            status = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit 60 s after SIGINT; its log:\n{log.read_text()}")
+        assert status == 130, log.read_text()
         assert proc.stdout.read() == ""
     finally:
         if proc.poll() is None:
