@@ -2708,8 +2708,9 @@ extension_answered(PyObject *args)
     }
     size_t name_len;
     const char *name = import_name_units(PyTuple_GET_ITEM(args, 0), &name_len);
-    if (name == NULL) {
-        return 0;
+    if (name == NULL || name[0] == '.' || name[name_len - 1] == '.' ||
+        dep_contains("..", name, name_len) || memchr(name, '/', name_len) != NULL) {
+        return 0; /* (decoders/code._dotted_name: no empty part, no "/") */
     }
     const char *path;
     Py_ssize_t path_len;
@@ -2742,6 +2743,9 @@ extension_answered(PyObject *args)
     size_t leaf_len = n - slash - 1;
     const char *dot = memchr(leaf, '.', leaf_len);
     size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
+    if (stem_len == 0) {
+        return 0; /* (".<suffix>": the file of no module) */
+    }
     size_t place_len =
         stem_len == 8 && memcmp(leaf, "__init__", 8) == 0 ? slash : slash + 1 + stem_len;
     size_t tail_len = name_len + 1;

@@ -771,6 +771,45 @@ attempt("exact", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", None,
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("phase", ["init", "invoke"])
+def test_a_c_extension_file_loaded_under_the_empty_name_is_native_code(
+    child: RunChild, tmp_path: Path, core: str, phase: str
+) -> None:
+    # GIVEN enforce with the runtime bundle, and a C extension's file the function wrote to
+    # the temp dir under a name it may write (8 characters): a copy of a standard one, as a
+    # shared object of its own would be
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    import importlib.util
+
+    spec = importlib.util.find_spec("_bisect")
+    assert spec is not None and spec.origin
+    # WHEN the function loads that file under the empty module name (round 64: its
+    # constructors ran before any module was asked for), by spec and by loader, and the
+    # standard one the same way
+    prelude = ROUND25 if phase == "invoke" else ROUND25.replace("mark_invoke_phase()\n", "")
+    result = child(
+        prelude
+        + f"""
+import _imp, shutil, tempfile, importlib.machinery as m
+copy = os.path.join(tempfile.gettempdir(), "rt64evil")
+shutil.copyfile({spec.origin!r}, copy)
+attempt("spec", lambda: _imp.create_dynamic(m.ModuleSpec("", None, origin=copy)))
+attempt("loader", lambda: m.ExtensionFileLoader("", copy).create_module(
+    m.ModuleSpec("", None, origin=copy)))
+attempt("deployment", lambda: _imp.create_dynamic(m.ModuleSpec("", None,
+                                                                origin={spec.origin!r})))
+os.unlink(copy)
+""",
+        env=_audit_only(core),
+    )
+    outcome = dict(line.split(" ", 1) for line in result.lines)
+    # THEN each is refused before the file is opened, as native code no rule allows
+    assert outcome["spec"] == "BLOCKED native dlopen", result.stderr
+    assert outcome["loader"] == "BLOCKED native dlopen", result.stderr
+    assert outcome["deployment"] == "BLOCKED native dlopen", result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_finder_before_the_guard_cannot_load_an_undecided_module_with_importlibs_readers(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:

@@ -2452,6 +2452,13 @@ def test_below_a_deployment_tree_the_native_core_answers_module_bytecode_and_ext
     counted("not an import root", load("zzext", f"{here}/tree/zzext{suffix}"))
     counted("a root below no tree", load("zzext", f"{root2}/zzext{suffix}"))
     counted("a name ending like its path", load("a.zzext_b", f"{here}/tree/a/zzext_b{suffix}"))
+    for name in (".zzext", "zzext.", "zz..ext", "zz/ext", "zzdot."):
+        sys.audit("zz.allow", name)
+    counted("a name with an empty first part", load(".zzext", f"{root}//zzext{suffix}"))
+    counted("a name with an empty last part", load("zzext.", f"{root}/zzext/__init__{suffix}"))
+    counted("a name with an empty part", load("zz..ext", f"{root}/zz//ext{suffix}"))
+    counted("a name with a slash", load("zz/ext", f"{root}/zz/ext{suffix}"))
+    counted("a file with no stem", load("zzdot.", f"{root}/zzdot/{suffix}"))
     counted("a dot folder", load("zzext", f"{here}/tree/./ext/zzext{suffix}"))
     counted("a double slash", load("zzext", f"{here}/tree//ext/zzext{suffix}"))
     counted("a dot-dot", load("zzext", f"{here}/tree/x/../ext/zzext{suffix}"))
@@ -2500,6 +2507,11 @@ def test_below_a_deployment_tree_the_native_core_answers_module_bytecode_and_ext
         "not an import root",
         "a root below no tree",
         "a name ending like its path",
+        "a name with an empty first part",
+        "a name with an empty last part",
+        "a name with an empty part",
+        "a name with a slash",
+        "a file with no stem",
         "a dot folder",
         "a double slash",
         "a dot-dot",

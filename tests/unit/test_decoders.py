@@ -655,3 +655,27 @@ def test_a_native_load_is_decided_on_its_file_only_when_nothing_can_turn_its_nam
         assert [a[:2] for a in planted or []] == [("modules", "import"), ("native", "dlopen")]
     finally:
         os.close(fd)
+
+
+def test_an_extension_is_at_home_only_under_a_modules_dotted_name_and_its_own_stem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an import root install found, and no write rule
+    from sandbox.runtime.decoders import code
+
+    monkeypatch.setattr(code, "INSTALL_IMPORT_ROOTS", ("/opt/python",))
+    monkeypatch.setattr(code, "WRITE_MATCHERS", ())
+    suffix = ".cpython-311-x86_64-linux-gnu.so"
+    # WHEN a module's own file is asked about under its name THEN it is at home
+    assert code.extension_at_home(f"/opt/python/a/b{suffix}", "a.b")
+    assert code.extension_at_home(f"/opt/python/a/__init__{suffix}", "a")
+    # AND a name with an empty part or a "/", or a file with no stem, never is (red team 64:
+    # a file loaded under the empty name)
+    for path, name in [
+        (f"/opt/python/{suffix}", ""),
+        (f"/opt/python/a/{suffix}", "a."),
+        (f"/opt/python//b{suffix}", ".b"),
+        (f"/opt/python/a//b{suffix}", "a..b"),
+        (f"/opt/python/a/b{suffix}", "a/b"),
+    ]:
+        assert not code.extension_at_home(path, name), (path, name)

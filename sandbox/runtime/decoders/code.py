@@ -324,8 +324,12 @@ def extension_at_home(path: str, name: str) -> bool:
     >>> extension_at_home("/nowhere/a/b.so", "a.b")  # (no roots outside the hook)
     False
     """
+    if not _dotted_name(name):
+        return False  # (no module's own file: "", ".x", "x.", "x..y", "x/y" name none)
     directory, _, leaf = _str_rpartition(path, "/")
     stem = _str_split(leaf, ".", 1)[0]
+    if not stem:
+        return False  # (".<suffix>": the file of no module)
     place = directory if stem == "__init__" else directory + "/" + stem
     tail = "/" + _str_replace(name, ".", "/")
     if not _str_endswith(place, tail):
@@ -343,6 +347,11 @@ def extension_at_home(path: str, name: str) -> bool:
                 return False
             here = _str_rpartition(here, "/")[0]
     return True
+
+
+def _dotted_name(name: str) -> bool:
+    """Whether ``name`` is a module's dotted name: parts that are not empty, no ``/``."""
+    return bool(name) and "/" not in name and "" not in _str_split(name, ".")
 
 
 def name_is_steady(name: str) -> bool:

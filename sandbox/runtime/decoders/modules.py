@@ -75,16 +75,21 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
     name = args[0]
     if _type(name) is not _str:
         return [("modules", "import", undecodable(name), None)]
-    if not name:
-        return None
-    if _len(name) > 1024:
-        # No module has such a name (the file system could not hold it): decided at once, so
-        # matching never grows with an input of the attacker's.
-        return [("modules", "import", undecodable(name), None)]
     # A C extension raises a second event with its file: it exists and is being loaded now.
     # Any file given counts, of whatever type: CPython loads a str subclass's or a path
     # object's text too, so one that cannot be read here is undecodable, never "no file".
     raw = args[1] if _len(args) > 1 else None
+    if not name:
+        if raw is None:
+            return None  # (no module has the empty name: nothing is loaded)
+        # A file loaded under the empty name (a spec of the function's own making: CPython
+        # opens it all the same, and its constructors run before any module is asked for,
+        # red team 64): no module name allows that. Native code, decided on the file.
+        return [_native_load(raw)]
+    if _len(name) > 1024:
+        # No module has such a name (the file system could not hold it): decided at once, so
+        # matching never grows with an input of the attacker's.
+        return [("modules", "import", undecodable(name), None)]
     filename = as_text(raw) if raw is not None else None
     accesses = [("modules", "import", name, filename)]
     if raw is not None and (filename is None or not _loader_reads_as_spelled(filename)):
@@ -106,6 +111,16 @@ def _import(args: tuple[Any, ...]) -> list[Access] | None:
         if _str_startswith(target, UNDECODABLE) or not _code.extension_at_home(target, name):
             accesses.append(("native", "dlopen", target, None))
     return accesses
+
+
+def _native_load(raw: Any) -> Access:
+    """The load of the C extension file ``raw`` as native code: decided on the file it opens
+    (as ``_import`` decides a file that is not the module's own), undecodable where nothing
+    can say which file that is."""
+    filename = as_text(raw)
+    if filename is None or not _loader_reads_as_spelled(filename):
+        return ("native", "dlopen", undecodable(raw), None)
+    return ("native", "dlopen", _loaded_file(filename), None)
 
 
 DECODERS = {"import": _import}
