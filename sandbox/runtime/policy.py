@@ -328,26 +328,16 @@ class Matcher:
         >>> m.may_match_around("/var/task"), m.may_match_around("/dev"), m.may_match_around("/")
         (False, True, True)
         """
+        if self.may_match_tree(directory):
+            return True
+        # The folder or one above it: a prefix or a glob's literal start that could match one
+        # starts the folder's name, which may_match_tree asked already; an exact target names
+        # it ("/" is above every folder).
         below = directory if directory == "/" else directory + "/"
-        if self.packages or self.heads:
-            return True  # (not file matchers: never asked; "might" is the safe answer)
-        for target in self.exact:
-            # (inside it, or the folder or one above it: "/" is above every folder)
-            if _str_startswith(target, below) or _str_startswith(
-                below, target if _str_endswith(target, "/") else target + "/"
-            ):
-                return True
-        for prefix in self.prefixes:
-            if _str_startswith(below, prefix) or _str_startswith(prefix, below):
-                return True
-        if self._globs and self._regex is None:
-            self.prepare()
-        # (a glob's match starts with its literal start: a folder on the way matched starts
-        # with it, and so does the folder's own name)
-        for literal in self._literals:
-            if _str_startswith(below, literal) or _str_startswith(literal, below):
-                return True
-        return False
+        return any(
+            _str_startswith(below, target if _str_endswith(target, "/") else target + "/")
+            for target in self.exact
+        )
 
     def may_match_below(self, directory: str) -> bool:
         """Whether some name directly in ``directory`` might match (conservative: ``False``

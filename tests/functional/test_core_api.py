@@ -2218,34 +2218,20 @@ def test_content_digest_is_sha256(kind: str, tmp_path: Path) -> None:
     assert result["refused"] == ["str", "bytearray", "memoryview"]
 
 
-def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_native_core(
-    kind: str, tmp_path: Path
-) -> None:
-    # GIVEN modules compiled to this Python's bytecode in a deployment folder the callback has
-    # found steady, in a steady folder it has not judged yet, and outside the steady prefixes;
-    # the import system's own frames (recorded from a real import before install); the core
-    # told what the callback checks with, marshal.loads sealed, and a callback that counts
-    # the unmarshal events it decides
-    body = """
-    import marshal, py_compile, _imp
-    from importlib import _bootstrap_external as ext
-    here = os.path.realpath(".")
-    def module(folder, name, value):
-        os.makedirs(folder, exist_ok=True)
-        source = f"{here}/{folder}/{name}.py"
-        with open(source, "w") as f:
-            f.write(f"VALUE = {value!r}\\ndef where():\\n    return 1\\n")
-        py_compile.compile(source, cfile=ext.cache_from_source(source), doraise=True)
-        return source
-    told = module("dep", "fast_a", "a")
-    module("dep", "fast_b", "b")
-    module("dep/pkg", "__init__", "pkg")
-    module("dep2", "untold_c", "c")
-    module("out", "outside_d", "d")
-    module("dep", "other_bytes_e", "e")
-    module("dep", "by_hand_f", "f")
-    for folder in ("dep", "dep2", "out"):
-        sys.path.insert(0, f"{here}/{folder}")
+# Modules compiled to this Python's bytecode, and importlib's own frames between its unmarshal
+# and _find_and_load, recorded from a real import before install (what the core is told).
+PYC_HELPERS = """
+import marshal, py_compile, _imp
+from importlib import _bootstrap_external as ext
+here = os.path.realpath(".")
+def module(folder, name, value):
+    os.makedirs(folder, exist_ok=True)
+    source = f"{here}/{folder}/{name}.py"
+    with open(source, "w") as f:
+        f.write(f"VALUE = {value!r}\\ndef where():\\n    return 1\\n")
+    py_compile.compile(source, cfile=ext.cache_from_source(source), doraise=True)
+    return source
+def import_frames(folder):
     frames = []
     def spy(event, args):
         if event == "marshal.loads" and not frames:
@@ -2256,10 +2242,32 @@ def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_
                     break
                 frame = frame.f_back
     sys.addaudithook(spy)
-    module("dep2", "warm_up", "w")
+    module(folder, "warm_up", "w")
     __import__("warm_up")
-    chain, find_and_load = tuple(frames[:-1]), (frames[-1],)
     assert frames[0] is ext._compile_bytecode.__code__, frames
+    return tuple(frames[:-1]), (frames[-1],)
+"""
+
+
+def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_native_core(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN modules compiled to this Python's bytecode in a deployment folder the callback has
+    # found steady, in a steady folder it has not judged yet, and outside the steady prefixes;
+    # the import system's own frames (recorded from a real import before install); the core
+    # told what the callback checks with, marshal.loads sealed, and a callback that counts
+    # the unmarshal events it decides
+    body = PYC_HELPERS + textwrap.dedent("""
+    told = module("dep", "fast_a", "a")
+    module("dep", "fast_b", "b")
+    module("dep/pkg", "__init__", "pkg")
+    module("dep2", "untold_c", "c")
+    module("out", "outside_d", "d")
+    module("dep", "other_bytes_e", "e")
+    module("dep", "by_hand_f", "f")
+    for folder in ("dep", "dep2", "out"):
+        sys.path.insert(0, f"{here}/{folder}")
+    chain, find_and_load = import_frames("dep2")
     core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
     try:  # (a flag that is not a bool: nothing of it is asked for its truth)
         core.module_bytecode_rules(ext._compile_bytecode.__code__, chain, find_and_load, (),
@@ -2331,7 +2339,7 @@ def test_a_modules_own_pyc_unmarshalled_by_the_import_system_is_answered_by_the_
     except PermissionError:
         out["rules after install"] = "refused"
     emit(**{k: v for k, v in out.items() if k != "seen"})
-    """
+    """)
     result = run_core(kind, body, tmp_path)
     native = kind != "python"
     answered = 0 if native else 1
@@ -2365,34 +2373,13 @@ def test_below_a_deployment_tree_the_native_core_answers_module_bytecode_and_ext
     # rules with write rules present, the tree and the import roots; and a callback that
     # counts the unmarshal events and the C extension loads it decides, and makes a name
     # known (the decision cache) when asked to
-    body = """
-    import marshal, py_compile, _imp
-    from importlib import _bootstrap_external as ext
-    here = os.path.realpath(".")
-    def module(folder, name, value):
-        os.makedirs(folder, exist_ok=True)
-        source = f"{here}/{folder}/{name}.py"
-        with open(source, "w") as f:
-            f.write(f"VALUE = {value!r}\\n")
-        py_compile.compile(source, cfile=ext.cache_from_source(source), doraise=True)
+    body = PYC_HELPERS + textwrap.dedent("""
     module("tree/a", "in_tree_a", "a")
     module("tree/b/pkg", "__init__", "pkg")
     module("mixed", "mixed_c", "c")
     for folder in ("tree/a", "tree/b", "mixed"):
         sys.path.insert(0, f"{here}/{folder}")
-    frames = []
-    def spy(event, args):
-        if event == "marshal.loads" and not frames:
-            frame = sys._getframe(1)
-            while frame is not None:
-                frames.append(frame.f_code)
-                if frame.f_code.co_name == "_find_and_load":
-                    break
-                frame = frame.f_back
-    sys.addaudithook(spy)
-    module("mixed", "warm_up", "w")
-    __import__("warm_up")
-    chain, find_and_load = tuple(frames[:-1]), (frames[-1],)
+    chain, find_and_load = import_frames("mixed")
     core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
     core.module_bytecode_rules(
         ext._compile_bytecode.__code__, chain, find_and_load,
@@ -2474,7 +2461,7 @@ def test_below_a_deployment_tree_the_native_core_answers_module_bytecode_and_ext
     except PermissionError:
         out["rules after install"] = "refused"
     emit(**{k: v for k, v in out.items() if k != "seen"})
-    """
+    """)
     result = run_core(kind, body, tmp_path)
     native = kind != "python"
     answered = 0 if native else 1
