@@ -455,6 +455,7 @@ typedef struct {
     char *path;        /* NUL-terminated copy; NULL: empty slot */
     Py_ssize_t len;
     char mode[OPEN_MODE_MAX + 1];
+    size_t mode_len;   /* strlen(mode), kept: compared at every probe */
     int mode_none;     /* the event's mode was None (os.open) */
     long long flags;
     int phase;
@@ -512,10 +513,21 @@ last_slash(const char *path, size_t n)
     return slash != NULL ? (size_t)(slash - path) : 0;
 }
 
+/* open_key_of without its test for a NUL in the name: enough to probe the table (a slot's
+ * name never holds one, so a name that does matches none: see core_hook), not to use the
+ * name as a C string or to keep it. */
+static int open_key_parse(PyObject *args, open_key *key);
+
 /* The key of an `open` event's arguments, or 0 when they are not the plain kind this table
  * holds (no method of any argument is called: exact types only). */
 static int
 open_key_of(PyObject *args, open_key *key)
+{
+    return open_key_parse(args, key) && memchr(key->path, 0, (size_t)key->len) == NULL;
+}
+
+static int
+open_key_parse(PyObject *args, open_key *key)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 3) {
         return 0;
@@ -530,8 +542,7 @@ open_key_of(PyObject *args, open_key *key)
         }
         return 0;
     }
-    if (key->len < 1 || key->len > OPEN_PATH_MAX || key->path[0] != '/' ||
-        memchr(key->path, 0, (size_t)key->len) != NULL) {
+    if (key->len < 1 || key->len > OPEN_PATH_MAX || key->path[0] != '/') {
         return 0;
     }
     if (mode == Py_None) {
@@ -579,7 +590,7 @@ open_find(const open_key *key, int phase, uint64_t h, int *found)
         }
         if (slot->hash == h && slot->len == key->len && slot->phase == phase &&
             slot->flags == key->flags && slot->mode_none == key->mode_none &&
-            strlen(slot->mode) == (size_t)key->mode_len &&
+            slot->mode_len == (size_t)key->mode_len &&
             memcmp(slot->mode, key->mode, (size_t)key->mode_len) == 0 &&
             memcmp(slot->path, key->path, (size_t)key->len) == 0) {
             *found = 1;
@@ -4526,15 +4537,18 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     if (is_open && (g_open_count > 0 || g_pattern_count > 0)) {
         open_key key;
-        if (open_key_of(args, &key)) {
+        if (open_key_parse(args, &key)) {
             int found;
             int phase = invoke_now();
             uint64_t h = open_hash(&key, phase);
             size_t j = open_find(&key, phase, h, &found);
             if (found && open_still_valid(&g_open[j])) {
+                /* (a name holding a NUL matches no slot: each was kept from a name with none) */
                 return 0; /* allowed before, and the name still leads to the same file */
             }
-            if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase, h)) {
+            if ((g_dir_count > 0 || g_pattern_count > 0) &&
+                memchr(key.path, 0, (size_t)key.len) == NULL &&
+                dir_verdict_allows(&key, phase, h)) {
                 return 0; /* a new name in a directory whose every name is allowed */
             }
         }
@@ -5012,6 +5026,7 @@ open_remember_hashed(const open_key *key, int phase, uint64_t h, int kind,
         slot->len = key->len;
         memcpy(slot->mode, key->mode, (size_t)key->mode_len);
         slot->mode[key->mode_len] = '\0';
+        slot->mode_len = (size_t)key->mode_len;
         slot->mode_none = key->mode_none;
         slot->flags = key->flags;
         slot->phase = phase;
