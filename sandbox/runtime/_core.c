@@ -1344,6 +1344,18 @@ ends_with(const char *s, Py_ssize_t n, const char *suffix)
     return (size_t)n >= m && memcmp(s + n - (Py_ssize_t)m, suffix, m) == 0;
 }
 
+/* Whether the name p[0, n) is absolute and spelled with nothing to resolve but links: no NUL,
+ * no empty, "." or ".." component, no trailing "/" (decoders/modules._plain, stricter by the
+ * trailing "/"). */
+static int
+plain_absolute(const char *p, size_t n)
+{
+    return n >= 2 && p[0] == '/' && p[n - 1] != '/' && memchr(p, 0, n) == NULL &&
+           memmem(p, n, "//", 2) == NULL && memmem(p, n, "/./", 3) == NULL &&
+           memmem(p, n, "/../", 4) == NULL && !ends_with(p, (Py_ssize_t)n, "/.") &&
+           !ends_with(p, (Py_ssize_t)n, "/..");
+}
+
 /* Whether a name ends as a module file's does: ".py", ".pyc", ".pyi", ".so", ".pth", ".zip".
  * Each holds one ".", its first character, so a name ends with one exactly when the text
  * from its last "." is one (one memrchr; no strlen or compare for most names). */
@@ -1778,10 +1790,7 @@ list_answered(PyObject *args, int phase)
         n = (size_t)len;
     }
     place[n] = '\0';
-    if (n < 2 || place[0] != '/' || place[n - 1] == '/' || memchr(place, 0, n) != NULL ||
-        strstr(place, "//") != NULL || strstr(place, "/./") != NULL ||
-        strstr(place, "/../") != NULL || ends_with(place, (Py_ssize_t)n, "/.") ||
-        ends_with(place, (Py_ssize_t)n, "/..")) {
+    if (!plain_absolute(place, n)) {
         return 0; /* (" (deleted)" ends a removed folder's name: no pattern has that folder) */
     }
     size_t cut = last_slash(place, n);
@@ -2690,18 +2699,6 @@ dep_under_tree(const char *p, size_t n)
     return 0;
 }
 
-static int
-dep_contains(const char *needle, const char *p, size_t n)
-{
-    size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++) {
-        if (memcmp(p + i, needle, k) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* decoders/modules._import on a C extension's `import` event (name, file, ...), where it
  * hands on the one access ("modules", "import", name) -- the file an exact str, plain
  * (modules._plain), read by the loader as spelled (no "$"), the module's own file at an
@@ -2720,7 +2717,7 @@ extension_answered(PyObject *args)
     size_t name_len;
     const char *name = import_name_units(PyTuple_GET_ITEM(args, 0), &name_len);
     if (name == NULL || name[0] == '.' || name[name_len - 1] == '.' ||
-        dep_contains("..", name, name_len) || memchr(name, '/', name_len) != NULL) {
+        memmem(name, name_len, "..", 2) != NULL || memchr(name, '/', name_len) != NULL) {
         return 0; /* (decoders/code._dotted_name: no empty part, no "/") */
     }
     const char *path;
@@ -2733,11 +2730,7 @@ extension_answered(PyObject *args)
         return 0;
     }
     size_t n = (size_t)path_len;
-    if (n < 2 || n > OPEN_PATH_MAX || path[0] != '/' || memchr(path, '\0', n) != NULL ||
-        memchr(path, '$', n) != NULL || dep_contains("//", path, n) ||
-        dep_contains("/./", path, n) || dep_contains("/../", path, n) ||
-        (n >= 2 && memcmp(path + n - 2, "/.", 2) == 0) ||
-        (n >= 3 && memcmp(path + n - 3, "/..", 3) == 0)) {
+    if (n > OPEN_PATH_MAX || !plain_absolute(path, n) || memchr(path, '$', n) != NULL) {
         return 0; /* (modules._plain, _loader_reads_as_spelled) */
     }
     if (!dep_under_tree(path, n)) {
