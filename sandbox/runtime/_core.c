@@ -714,24 +714,32 @@ static int g_no_openat2; /* the kernel (before 5.6) or a filter refused openat2:
 /* The directory of `path` (absolute; its last "/" at `cut`) opened O_PATH through directories
  * only -- no link, ".", ".." or empty component on the way: the name must be its own real
  * path. -1 when it is not (or on any error). */
+/* Whether path[0, n) (absolute: it starts with "/") has no empty, "." or ".." component: walked
+ * with no link on the way, it is its own real path. */
+static int
+plain_components(const char *path, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && path[j] != '/') {
+            j++;
+        }
+        size_t len = j - i - 1;
+        if (len == 0 || (len == 1 && path[i + 1] == '.') ||
+            (len == 2 && path[i + 1] == '.' && path[i + 2] == '.')) {
+            return 0;
+        }
+        i = j;
+    }
+    return 1;
+}
+
 static int
 plain_parent_open(const char *path, size_t cut)
 {
     char dir[OPEN_PATH_MAX + 1];
-    if (path[0] != '/' || cut > OPEN_PATH_MAX) {
+    if (path[0] != '/' || cut > OPEN_PATH_MAX || !plain_components(path, cut)) {
         return -1;
-    }
-    for (size_t i = 0; i < cut;) {
-        size_t j = i + 1;
-        while (j < cut && path[j] != '/') {
-            j++;
-        }
-        size_t n = j - i - 1;
-        if (n == 0 || (n == 1 && path[i + 1] == '.') ||
-            (n == 2 && path[i + 1] == '.' && path[i + 2] == '.')) {
-            return -1;
-        }
-        i = j;
     }
     if (cut == 0) {
         dir[0] = '/';
@@ -2857,23 +2865,25 @@ import_system_at_root(const char *path, size_t n, int itself)
     return importing;
 }
 
+/* `key`: the event's, parsed once by core_hook (open_key_parse: its name may hold a NUL). */
 static int
-init_module_read(PyObject *args)
+init_module_read(const open_key *parsed)
 {
     if (g_module_prefix_count == 0 || g_loaded_count >= LOADED_LIMIT) {
         return 0;
     }
-    open_key key;
-    if (!open_key_of(args, &key)) {
+    /* (the name's suffix first: most files opened at init are no module's) */
+    if (!module_file_name(parsed->path, (size_t)parsed->len) ||
+        memchr(parsed->path, 0, (size_t)parsed->len) != NULL) {
         return 0;
     }
+    open_key key = *parsed;
     int reads, writes;
     open_actions(&key, &reads, &writes);
     if (!reads || writes) {
         return 0;
     }
-    if (!module_file_name(key.path, (size_t)key.len) || strstr(key.path, "/../") != NULL ||
-        strstr(key.path, "/./") != NULL) {
+    if (strstr(key.path, "/../") != NULL || strstr(key.path, "/./") != NULL) {
         return 0;
     }
     if (!import_system_at_root(key.path, (size_t)key.len, 0)) {
@@ -4515,35 +4525,38 @@ core_hook(const char *event, PyObject *args, void *userdata)
     }
     /* (told once: the commonest event, and the first test of every other "o..." one) */
     const int is_open = event[0] == 'o' && event[1] == 'p' && strcmp(event, "open") == 0;
-    if (is_open && open_under_dev_null(args)) {
+    /* An open's arguments, parsed once for every answer below (keyed: a plain absolute name,
+     * which may still hold a NUL: each answer that uses it as a C string tests that). */
+    open_key key;
+    const int keyed = is_open && open_key_parse(args, &key);
+    if (is_open && (keyed ? key.len > 10 && memcmp(key.path, "/dev/null/", 10) == 0
+                          : open_under_dev_null(args))) {
         return 0; /* no such name can be opened: /dev/null is no folder (ENOTDIR) */
     }
-    if (is_open && open_wraps_descriptor(args)) {
+    if (is_open && !keyed && open_wraps_descriptor(args)) {
+        /* (keyed: the name is a str, no descriptor) */
         return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
     }
-    if (is_open && g_module_prefix_count > 0 && !invoke_now() && init_module_read(args)) {
+    if (keyed && g_module_prefix_count > 0 && !invoke_now() && init_module_read(&key)) {
         return 0; /* the callback's answer: the import system reading a module file at init */
     }
     if (event[0] == 'o' && event[1] == 's' && g_module_prefix_count > 0 && !invoke_now() &&
         strcmp(event, "os.listdir") == 0 && init_module_list(args)) {
         return 0; /* the callback's answer: the import system listing a module folder at init */
     }
-    if (is_open && (g_open_count > 0 || g_pattern_count > 0)) {
-        open_key key;
-        if (open_key_parse(args, &key)) {
-            int found;
-            int phase = invoke_now();
-            uint64_t h = open_hash(&key, phase);
-            size_t j = open_find(&key, phase, h, &found);
-            if (found && open_still_valid(&g_open[j])) {
-                /* (a name holding a NUL matches no slot: each was kept from a name with none) */
-                return 0; /* allowed before, and the name still leads to the same file */
-            }
-            if ((g_dir_count > 0 || g_pattern_count > 0) &&
-                memchr(key.path, 0, (size_t)key.len) == NULL &&
-                dir_verdict_allows(&key, phase, h)) {
-                return 0; /* a new name in a directory whose every name is allowed */
-            }
+    if (keyed && (g_open_count > 0 || g_pattern_count > 0)) {
+        int found;
+        int phase = invoke_now();
+        uint64_t h = open_hash(&key, phase);
+        size_t j = open_find(&key, phase, h, &found);
+        if (found && open_still_valid(&g_open[j])) {
+            /* (a name holding a NUL matches no slot: each was kept from a name with none) */
+            return 0; /* allowed before, and the name still leads to the same file */
+        }
+        if ((g_dir_count > 0 || g_pattern_count > 0) &&
+            memchr(key.path, 0, (size_t)key.len) == NULL &&
+            dir_verdict_allows(&key, phase, h)) {
+            return 0; /* a new name in a directory whose every name is allowed */
         }
     }
     if (event[0] == 'i' && strcmp(event, "import") == 0 &&
@@ -6329,7 +6342,8 @@ core_resolved_path(PyObject *self, PyObject *path)
  * import system unmarshals (after a .pyc header whose magic number must be this Python's: the
  * interpreter runs whatever bytecode it is given, and another version's is hand-made code to
  * it, red team 58), or a source it compiles, are the file's (decoders/code). The file really read names itself
- * (/proc/self/fd/N): no resolution of `path` before or after, which another thread could
+ * (/proc/self/fd/N; or a plain absolute name opened with no link on the way is its own real
+ * name, with no readlink): no resolution of `path` before or after, which another thread could
  * change in between. One open (O_NONBLOCK: a FIFO answers at once, with nothing), fstat (not
  * a regular file, or a length that differs, answers at once), reads compared as they come,
  * readlink: the Python
@@ -6348,7 +6362,27 @@ static ssize_t
 file_is_read(const char *fspath, unsigned long long offset, const char *want, size_t size,
              const char *head, size_t head_size, char *chunk, char *real)
 {
-    int fd = open(fspath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    /* The name that needs no readlink: a plain absolute one (plain_components) opened with no
+     * link on the way (openat2's RESOLVE_NO_SYMLINKS) is the real name of the file it opened
+     * -- what /proc/self/fd/N would read (~4 us a readlink on these VMs: every module's .pyc
+     * at init pays it). A link, an odd name or any failure: the open and readlink below. */
+    int fd = -1;
+    size_t plain_len = 0;
+    if (!g_no_openat2 && fspath[0] == '/') {
+        size_t n = strlen(fspath);
+        if (n > 1 && n <= PATH_MAX && fspath[n - 1] != '/' && plain_components(fspath, n)) {
+            plain_open_how how = {(uint64_t)(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0,
+                                  PLAIN_RESOLVE_NO_SYMLINKS};
+            fd = (int)syscall(SYS_openat2, AT_FDCWD, fspath, &how, sizeof how);
+            plain_len = fd >= 0 ? n : 0;
+            if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG)) {
+                g_no_openat2 = 1; /* (a flag that only ever goes to 1: no lock needed) */
+            }
+        }
+    }
+    if (fd < 0) {
+        fd = open(fspath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    }
     if (fd < 0) {
         return -1;
     }
@@ -6379,7 +6413,11 @@ file_is_read(const char *fspath, unsigned long long offset, const char *want, si
         at += n;
     }
     ssize_t real_len = -1;
-    if (same) {
+    if (same && plain_len > 0) {
+        memcpy(real, fspath, plain_len);
+        real_len = (ssize_t)plain_len;
+    }
+    else if (same) {
         char link[32];
         (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         real_len = readlink(link, real, PATH_MAX);

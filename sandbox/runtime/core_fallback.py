@@ -3262,7 +3262,9 @@ def file_is(path: str, offset: int, data: bytes, head: bytes = b"") -> str | Non
     The file really read names itself (``/proc/self/fd/N``): no resolution of ``path`` before
     or after, which another thread could change in between. One open (``O_NONBLOCK``: a FIFO
     at the name answers at once, with nothing), fstat (not a regular file, or a length that
-    differs, answers at once), pread and readlink. The native core makes the same calls in C, with no audit event
+    differs, answers at once), pread and readlink. The native core makes the same calls in C
+    (and opens a plain absolute name with ``openat2``'s ``RESOLVE_NO_SYMLINKS``: opened, the
+    name is its own real name, with no readlink), with no audit event
     and no object the size of the file, and after install answers the sandbox's own code
     only (it opens a file with no decision); here the open is the sandbox's own event
     (``hook.OWN_SITES``): this calls nothing of the function's.

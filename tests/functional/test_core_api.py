@@ -284,7 +284,7 @@ def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
 def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
     kind: str, tmp_path: Path
 ) -> None:
-    # GIVEN a file (larger than one read), a link to it, a FIFO and a device
+    # GIVEN a file (larger than one read), links to it and its folder, a FIFO and a device
     body = """
     body = bytes(range(256)) * 1000
     with open("mod.pyc", "wb") as f:
@@ -292,12 +292,26 @@ def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
     os.symlink("mod.pyc", "link.pyc")
     os.mkfifo("fifo")
     real = os.path.realpath("mod.pyc")
+    here = os.path.dirname(real)
+    os.symlink(here, "folder-link")
     def named(answer):
         return "the file" if answer == real else answer
     out = {
         "same bytes": named(core.file_is("mod.pyc", 16, body)),
         "through a link": named(core.file_is("link.pyc", 16, body)),
         "whole file": named(core.file_is(real, 0, b"H" * 16 + body)),
+        "absolute": named(core.file_is(real, 16, body)),
+        "absolute, through a folder link": named(
+            core.file_is(here + "/folder-link/mod.pyc", 16, body)
+        ),
+        "absolute, through a file link": named(core.file_is(here + "/link.pyc", 16, body)),
+        "absolute, //": named(core.file_is(here + "//mod.pyc", 16, body)),
+        "absolute, /./": named(core.file_is(here + "/./mod.pyc", 16, body)),
+        "absolute, /../": named(
+            core.file_is(here + "/../" + os.path.basename(here) + "/mod.pyc", 16, body)
+        ),
+        "absolute, missing": core.file_is(here + "/nope.pyc", 0, b""),
+        "absolute, a folder": core.file_is(here, 0, b""),
         "last byte differs": core.file_is("mod.pyc", 16, body[:-1] + b"x"),
         "shorter": core.file_is("mod.pyc", 16, body[:-1]),
         "fifo": core.file_is("fifo", 0, b""),
@@ -327,7 +341,8 @@ def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
     emit(**out)
     """
     result = run_core(kind, body, tmp_path)
-    # THEN it names the file really read when its bytes from the offset on are exactly the
+    # THEN it names the file really read (its real name, whatever way the name given took:
+    # links, "//", "." and "..") when its bytes from the offset on are exactly the
     # ones given (and it starts with the head given), and nothing else (no other length or bytes, no FIFO or device, no odd
     # name); after install the native core answers only the sandbox's own code (it opens a
     # file with no decision) -- the Python core's open is an audited open like any other
@@ -335,6 +350,14 @@ def test_file_is_names_the_regular_file_read_when_its_bytes_are_the_ones_given(
         "same bytes": "the file",
         "through a link": "the file",
         "whole file": "the file",
+        "absolute": "the file",
+        "absolute, through a folder link": "the file",
+        "absolute, through a file link": "the file",
+        "absolute, //": "the file",
+        "absolute, /./": "the file",
+        "absolute, /../": "the file",
+        "absolute, missing": None,
+        "absolute, a folder": None,
         "last byte differs": None,
         "shorter": None,
         "fifo": None,
