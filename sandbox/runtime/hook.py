@@ -244,6 +244,7 @@ OWN_SITES = (
     ("core.dir_verdict_add", "hook.py", "remember_open"),
     ("core.dir_module_verdict_add", "hook.py", "remember_open"),
     ("core.dir_verdict_add", "hook.py", "remember_patterns"),
+    ("core.dir_module_verdict_add", "hook.py", "remember_patterns"),
     ("core.pattern_verdict_add", "hook.py", "remember_patterns"),
     ("core.defer_quiet_ends", "hook.py", "_defer_quiet_ends"),
     ("core.ends_deferred", "hook.py", "callback"),
@@ -1571,6 +1572,12 @@ def _decider(
                 dir_verdict_add(folder, action, identity)  # (the same verdict, kept as one)
             else:
                 pattern_verdict_add(folder, glob, action, depth, identity)
+            if depth == 0 and action == "read" and module_files_plain(folder):
+                # Outside the module roots a module file's read is decided like any other
+                # file's (as in remember_open): the folder's pattern answers module files too.
+                # A learned "…/__pycache__/*.pyc" outside the roots (a sys.path entry such as
+                # an EFS mount) then costs no callback a new module.
+                dir_module_verdict_add(folder, identity)
 
     def check(
         category: str, action: str, target: str, detail: Any, raw: tuple[Any, ...] | None = None

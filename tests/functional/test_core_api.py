@@ -1358,6 +1358,58 @@ def test_module_file_verdicts_answer_reads_with_the_folders_read_verdict_only(
     assert result["after_forget"] == 1
 
 
+def test_module_files_a_read_pattern_covers_are_answered_only_with_the_module_file_verdict(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN two folders of bytecode outside any module root, each with a read pattern for
+    # "*.pyc" (a learned ".../__pycache__/*.pyc" rule): "marked" also gets the module-file
+    # verdict (the hook's remember_patterns, for a folder outside the module roots), "bare" not
+    body = """
+    out = {"seen": []}
+    base = os.getcwd()
+    for folder in ("marked", "bare"):
+        os.mkdir(base + "/" + folder)
+        for name in ("a.pyc", "b.pyc", "c.py", "d.txt"):
+            open(base + "/" + folder + "/" + name, "w").close()
+    open(base + "/secret.txt", "w").close()
+    os.symlink(base + "/secret.txt", base + "/marked/link.pyc")
+    def callback(event, args, caller):
+        if event == "open":
+            out["seen"].append(args[0])
+        elif event == "zz.verdicts":
+            out["added"] = [
+                core.pattern_verdict_add(base + "/marked", "*.pyc", "read", 0, None),
+                core.dir_module_verdict_add(base + "/marked", None),
+                core.pattern_verdict_add(base + "/bare", "*.pyc", "read", 0, None),
+            ]
+    core.install(frozenset({"open", "zz.verdicts"}), callback, frozenset({callback.__code__}),
+                 "enforce")
+    sys.audit("zz.verdicts")
+    def opens(path, mode="rb"):
+        before = len(out["seen"])
+        try:
+            open(path, mode).close()
+        except OSError:
+            pass
+        return len(out["seen"]) - before   # 1: the callback decided; 0: the core answered
+    for folder in ("marked", "bare"):
+        out[folder] = [opens(base + "/" + folder + "/" + name)
+                       for name in ("a.pyc", "b.pyc", "new.pyc", "c.py", "d.txt")]
+    out["write"] = opens(base + "/marked/a.pyc", "ab")
+    out["link"] = opens(base + "/marked/link.pyc")
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    assert result["added"] == [True, True, True]
+    # THEN with the module-file verdict the pattern answers the bytecode it covers (new names
+    # too), and nothing it does not cover (a source, another file)
+    assert result["marked"] == [0, 0, 0, 1, 1]
+    # AND without it every module file still reaches the callback
+    assert result["bare"] == [1, 1, 1, 1, 1]
+    # AND a write and a link the pattern covers reach the callback
+    assert (result["write"], result["link"]) == (1, 1)
+
+
 def test_an_import_the_decision_cache_allowed_is_answered_by_the_core(
     kind: str, tmp_path: Path
 ) -> None:

@@ -1611,3 +1611,64 @@ def test_each_unresolvable_name_is_reported_on_its_own(
     assert heads == [f"{tmp_path}/{c}" for c in "ab"], targets
     assert all(t.startswith("<unresolvable path: ") and t.endswith("d>") for t in targets)
     assert all(len(t) < 300 for t in targets)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_bytecode_a_learned_pattern_covers_outside_the_module_roots_imports_and_links_there_are_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a package in a folder outside every module root (a sys.path entry such as a
+    # mounted file system), its bytecode compiled, and the rules learn writes for it: the
+    # folder listed, its "__pycache__/*.pyc" read, its modules imported and run -- no rule for
+    # anything else there (from the first module's read the core answers the next ones')
+    outside = tmp_path.parent / (tmp_path.name + "-mounted")
+    package = outside / "pk"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for i in range(4):
+        (package / f"m{i}.py").write_text(f"VALUE = {i}\n")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    _setup(tmp_path)
+    tag = sys.implementation.cache_tag
+    os.symlink(tmp_path / "data" / "secret.txt", package / "__pycache__" / f"evil.{tag}.pyc")
+    profile = profile_doc(
+        files=[
+            {"action": "list", "target": str(package)},
+            {"action": "read", "target": str(package / "__pycache__") + "/*.pyc"},
+        ],
+        modules=[{"action": "import", "target": t} for t in ("pk", "pk.*")],
+        code=[{"action": "exec", "target": str(package) + "/*.py"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    code = (
+        ATTEMPT
+        + f"""
+import sys, sandbox
+sys.path.insert(0, {str(outside)!r})
+sandbox.install(mode="enforce", profile="profile.json")
+# WHEN its modules are imported at init and in an invocation...
+import pk.m0, pk.m1
+print("init", pk.m0.VALUE, pk.m1.VALUE)
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+import pk.m2, pk.m3
+print("invoke", pk.m2.VALUE, pk.m3.VALUE)
+# ...and the folder's other names are read: a link to a secret the pattern covers, a source
+attempt("link", lambda: open({str(package / "__pycache__" / f"evil.{tag}.pyc")!r}, "rb").read())
+attempt("source", lambda: open({str(package / "m0.py")!r}).read())
+attempt("bytecode", lambda: open({str(package / "__pycache__" / f"m3.{tag}.pyc")!r}, "rb").read())
+"""
+    )
+    try:
+        result = child(code, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
+    finally:
+        shutil.rmtree(outside)
+    # THEN every module imports, the covered bytecode is read, and the link to the secret and
+    # the source no rule covers are refused
+    assert result.lines == [
+        "init 0 1",
+        "invoke 2 3",
+        "link BLOCKED PermissionViolation files read",
+        "source BLOCKED PermissionViolation files read",
+        "bytecode ALLOWED",
+    ], result.stdout + result.stderr
