@@ -3831,26 +3831,31 @@ lookup_of_literal(PyObject *args)
     return inet_pton(AF_INET, text, packed) == 1 || inet_pton(AF_INET6, text, packed) == 1;
 }
 
-/* An open of a name below /dev/null: the kernel refuses every one (ENOTDIR, whatever follows),
- * so deciding it changes nothing. The parser's error path asks for one (the shape decoder's
- * parse is named /dev/null/<shape>, so that nothing can be read back). */
+/* An open of a name of PATH_MAX characters or more: the kernel refuses every one
+ * (ENAMETOOLONG, before it looks at any file: each character is at least one byte of the name
+ * it is given), so deciding it changes nothing, whatever the file system holds. The shape
+ * parse's file name is one (decoders/shape._SHAPE_FILE: the parser's error path asks for it,
+ * inside the callback). Until red team 67 the answer was for any name below /dev/null, "which
+ * is no folder": a function allowed to write /dev/null (as root) removed it and put a link
+ * there, and read and wrote anything through /dev/null/<path>. A name's length is a fact of
+ * the call, not of the file system: nothing the function does makes such a name openable. */
 static int
-open_under_dev_null(PyObject *args)
+open_name_unopenable(PyObject *args)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
         return 0;
     }
     PyObject *path = PyTuple_GET_ITEM(args, 0);
-    const char *units;
-    Py_ssize_t len;
-    int plain = ascii_of(path, &units, &len);
-    if (plain < 0) {
-        PyErr_Clear(); /* (the callback decides it) */
-    }
-    if (plain != 1) {
+    if (!PyUnicode_CheckExact(path)) {
         return 0;
     }
-    return len > 10 && memcmp(units, "/dev/null/", 10) == 0;
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(path) < 0) {
+        PyErr_Clear(); /* (the callback decides it) */
+        return 0;
+    }
+#endif
+    return PyUnicode_GET_LENGTH(path) >= OPEN_PATH_MAX;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -4529,9 +4534,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
      * which may still hold a NUL: each answer that uses it as a C string tests that). */
     open_key key;
     const int keyed = is_open && open_key_parse(args, &key);
-    if (is_open && (keyed ? key.len > 10 && memcmp(key.path, "/dev/null/", 10) == 0
-                          : open_under_dev_null(args))) {
-        return 0; /* no such name can be opened: /dev/null is no folder (ENOTDIR) */
+    if (is_open && (keyed ? key.len >= OPEN_PATH_MAX : open_name_unopenable(args))) {
+        return 0; /* no name so long can be opened (ENAMETOOLONG) */
     }
     if (is_open && !keyed && open_wraps_descriptor(args)) {
         /* (keyed: the name is a str, no descriptor) */

@@ -1399,11 +1399,9 @@ def install(
             and type(args) is tuple
             and args
             and type(args[0]) is _str
-            and len(args[0]) > 10
-            and args[0][:10] == "/dev/null/"
-            and _str_isascii(args[0])
+            and len(args[0]) >= OPEN_PATH_MAX
         ):
-            return  # the native core's open_under_dev_null: no such name can be opened
+            return  # the native core's open_name_unopenable: no name so long can be opened
         if event == "socket.getaddrinfo" and _lookup_of_literal(args):
             return  # the native core's lookup_of_literal: the callback would answer None
         if event == "socket.getaddrinfo" and _nets:

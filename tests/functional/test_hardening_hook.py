@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.runtime.decoders.shape import _SHAPE_FILE
 from tests.conftest import HOOKS_CORE, REPO, Child, RunChild, profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
@@ -1425,25 +1426,120 @@ del planted
     assert "freed False ran 0" in result.lines, result.stdout + result.stderr
 
 
-def test_round17_a_name_under_dev_null_is_answered_without_a_decision(
+def test_round17_only_a_name_no_kernel_opens_is_answered_without_a_decision(
     child: RunChild, tmp_path: Path
 ) -> None:
-    # GIVEN enforce with no rule for it WHEN the function opens names below /dev/null (the
-    # shape parse's file name: the parser's error path asks for it)
+    # GIVEN enforce with no rule for them WHEN the function opens the shape parse's file name
+    # (PATH_MAX characters: the parser's error path asks for it), another name that long, and
+    # names below /dev/null (answered without a decision until red team 67)
     attack = """
-for name in ("/dev/null/<shape>", "/dev/null/../../etc/passwd"):
+from sandbox.runtime.decoders import shape
+for tag, name in (("shape", shape._SHAPE_FILE), ("long", "/" + "a" * 5000),
+                  ("null", "/dev/null/<shape>"), ("null-up", "/dev/null/../../etc/passwd")):
     try:
         open(name)
-        print(name, "OPENED")
+        print(tag, "OPENED")
     except NotADirectoryError:
-        print(name, "ENOTDIR")
+        print(tag, "ENOTDIR")
     except PermissionError:
-        print(name, "REFUSED")
+        print(tag, "REFUSED")
+    except OSError as exc:
+        print(tag, os.strerror(exc.errno) if exc.errno else "OSError")
 """
     result = _run(child, tmp_path, attack)
-    # THEN the kernel refuses each (nothing below /dev/null can be opened), with no finding
-    assert result.lines[-2:] == ["/dev/null/<shape> ENOTDIR", "/dev/null/../../etc/passwd ENOTDIR"]
-    assert not [f for f in result.findings if "/dev/null" in f.get("target", "")]
+    # THEN the kernel refuses the long names (ENAMETOOLONG) with no finding, and the names
+    # below /dev/null are decided as any other name: refused, reported
+    assert result.lines[-4:] == [
+        "shape File name too long",
+        "long File name too long",
+        "null REFUSED",
+        "null-up REFUSED",
+    ], result.stdout + result.stderr
+    assert not [f for f in result.findings if f.get("target", "").startswith("/aaaa")]
+    assert [f["target"] for f in result.findings if "/dev/null" in f.get("target", "")] == [
+        "/dev/null/<shape>"
+    ]
+
+
+def _private_dev_and_tmp() -> list[str] | None:
+    """``unshare`` + ``sh`` that give a command a mount namespace of its own with a fresh
+    ``/dev`` and ``/tmp`` (tmpfs), or ``None`` where this process may not make one (not root)."""
+    prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c"]
+    try:
+        probe = subprocess.run(
+            [*prefix, "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3"],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if probe.returncode == 0 else None
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_67_a_dev_null_replaced_by_a_link_leads_nowhere_unchecked(
+    tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce where the function may write /dev/null (the runtime bundle's rule) and
+    # runs as root, in a mount namespace of its own (a private /dev and /tmp)
+    prefix = _private_dev_and_tmp()
+    if prefix is None:
+        pytest.skip("needs a private mount namespace (unshare -m, mount): root only")
+    doc = profile_doc(files=[{"action": "write", "target": "/dev/null"}])
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    code = f"""
+import os, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+def attempt(tag, fn):
+    try:
+        fn()
+        print(tag, "ALLOWED")
+    except PermissionError:
+        print(tag, "REFUSED")
+    except OSError as exc:
+        print(tag, "OSError", exc.errno)
+# WHEN it removes /dev/null and puts a link to the root there, then reads and writes below it,
+# and opens the shape parse's own file name
+attempt("remove", lambda: os.remove("/dev/null"))
+attempt("link", lambda: os.symlink("/", "/dev/null"))
+attempt("read", lambda: open("/dev/null/etc/shadow").read())
+attempt("write", lambda: open("/dev/null/tmp/planted", "w").write("x"))
+attempt("shape-file", lambda: open({_SHAPE_FILE!r}).read())
+print("planted", os.path.exists("/tmp/planted"))
+"""
+    script = (
+        "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && "
+        'mount -t tmpfs tmpfs /tmp && exec "$0" -c "$1"'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
+    env.update(
+        PYTHONPATH=str(REPO),
+        LAMBDA_TASK_ROOT=str(tmp_path),
+        PYTHONDONTWRITEBYTECODE="1",
+        SANDBOX_SECCOMP="off",
+        SANDBOX_LANDLOCK="off",
+        **({"SANDBOX_NATIVE": "off"} if core == "python" else {}),
+    )
+    proc = subprocess.run(
+        [*prefix, script, sys.executable, code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("{")]
+    # THEN the swap itself is the allowed write of /dev/null, but nothing below the link is
+    # answered unchecked: the read of /etc/shadow and the planted write are refused, and the shape
+    # parse's file name still opens nothing (ENAMETOOLONG: 36)
+    assert lines == [
+        "remove ALLOWED",
+        "link ALLOWED",
+        "read REFUSED",
+        "write REFUSED",
+        "shape-file OSError 36",
+        "planted False",
+    ], proc.stdout + proc.stderr
 
 
 ROUND18_TEXT_OF_THE_FUNCTIONS = """
