@@ -2844,6 +2844,104 @@ static size_t g_module_prefix_count;
 static char *g_loaded[LOADED_LIMIT];
 static size_t g_loaded_count;
 
+/* ------------------------------------------------------------------------------------- */
+/* A module's code run in an invocation                                                    */
+/*
+ * module_exec_rules(exec_trees), told once before install (enforce and alert) from the
+ * policy: the module roots (each + "/") below which the invoke phase's `code exec` rules
+ * allow every file at any depth and no ceiling entry reaches (Policy.tree_allowed). An `exec`
+ * event of a module's code in an invocation (a "<module>" code object: an import loading it)
+ * is then answered here where the callback's decoders/code._exec would find both of its
+ * accesses allowed: `code exec <file>` (the file, plain ASCII and already normal, below such a
+ * tree) and `modules import <name>` for the name module_name derives from the file under the
+ * module roots (install's module_prefixes, in their order), which the decision cache or a
+ * module verdict already allows (the import event before it was decided). Anything else --
+ * another object, a name of another kind, a file outside the trees, a name not known -- goes
+ * to the callback. */
+static char *g_exec_trees[DEP_LIMIT];
+static size_t g_exec_tree_lens[DEP_LIMIT];
+static size_t g_exec_tree_count;
+static int g_exec_given;
+static int g_module_prefixes_cut; /* install's module_prefixes did not all fit: no answer */
+
+/* decoders/code.module_name over install's module prefixes: the dotted name of `path` (n
+ * units, plain ASCII) in out (IMPORT_NAME_MAX), its length, or 0 (none: the callback's None). */
+static size_t
+module_name_of(const char *path, size_t n, char *out)
+{
+    for (size_t i = 0; i < g_module_prefix_count; i++) {
+        size_t m = g_module_prefix_lens[i];
+        if (n < m || memcmp(path, g_module_prefixes[i], m) != 0) {
+            continue;
+        }
+        const char *rest = path + m;
+        size_t len = n - m;
+        if (len >= 12 && memcmp(rest + len - 12, "/__init__.py", 12) == 0) {
+            len -= 12;
+        }
+        else if (len >= 3 && memcmp(rest + len - 3, ".py", 3) == 0) {
+            len -= 3;
+        }
+        else if (len >= 4 && memcmp(rest + len - 4, ".pyc", 4) == 0) {
+            len -= 4;
+        }
+        else {
+            return 0;
+        }
+        if (len == 0 || len > IMPORT_NAME_MAX || memchr(rest, '.', len) != NULL) {
+            return 0;
+        }
+        for (size_t j = 0; j < len; j++) {
+            out[j] = rest[j] == '/' ? '.' : rest[j];
+        }
+        return len;
+    }
+    return 0;
+}
+
+static int
+exec_module_answered(PyObject *args)
+{
+    if (g_exec_tree_count == 0 || g_module_prefixes_cut || !invoke_now() ||
+        !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 0;
+    }
+    PyObject *code = PyTuple_GET_ITEM(args, 0);
+    if (!PyCode_Check(code)) {
+        return 0;
+    }
+    PyObject *name = ((PyCodeObject *)code)->co_name;
+    if (!PyUnicode_CheckExact(name) || PyUnicode_CompareWithASCIIString(name, "<module>") != 0) {
+        return 0;
+    }
+    const char *path;
+    Py_ssize_t n;
+    int plain = ascii_of(((PyCodeObject *)code)->co_filename, &path, &n);
+    if (plain != 1) {
+        if (plain < 0) {
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    /* (already what decoders/code._norm makes of it: no empty, "." or ".." component) */
+    if (n < 2 || n > OPEN_PATH_MAX || path[0] != '/' || path[n - 1] == '/' ||
+        memchr(path, '\0', (size_t)n) != NULL || !plain_components(path, (size_t)n)) {
+        return 0;
+    }
+    int in_tree = 0;
+    for (size_t i = 0; i < g_exec_tree_count && !in_tree; i++) {
+        in_tree = (size_t)n > g_exec_tree_lens[i] &&
+                  memcmp(path, g_exec_trees[i], g_exec_tree_lens[i]) == 0;
+    }
+    if (!in_tree) {
+        return 0;
+    }
+    char dotted[IMPORT_NAME_MAX];
+    size_t len = module_name_of(path, (size_t)n, dotted);
+    /* (no name: the callback's only access is the code exec, allowed by the tree) */
+    return len == 0 || import_name_known(dotted, len);
+}
+
 /* Whether `path` (n units) is at or below a module root (`itself`: the root itself counts),
  * and the innermost Python function is one of the import system's readers: the init-phase
  * answers' common test (init_module_read, init_module_list). */
@@ -2863,6 +2961,44 @@ import_system_at_root(const char *path, size_t n, int itself)
     int importing = code != NULL && code_set_has(&g_import_codes, code);
     Py_XDECREF(code);
     return importing;
+}
+
+/* Note a module file's source (code.module_source: .../__pycache__/b.<tag>.pyc -> .../b.py)
+ * as loaded, for the callback to take (loaded_sources()): 1, or 0 (no memory: the callback
+ * decides). `path` holds no NUL. */
+static int
+note_loaded_source(const char *path, size_t len)
+{
+    const char *slash = memrchr(path, '/', len);
+    size_t dir_len = slash != NULL ? (size_t)(slash - path) : 0;
+    static const char cache_dir[] = "/__pycache__";
+    size_t cache_len = sizeof(cache_dir) - 1;
+    char *source;
+    if (slash != NULL && ends_with(path, (Py_ssize_t)len, ".pyc") && dir_len >= cache_len &&
+        memcmp(path + dir_len - cache_len, cache_dir, cache_len) == 0) {
+        const char *leaf = slash + 1;
+        const char *dot = memchr(leaf, '.', len - dir_len - 1);
+        size_t stem = (size_t)(dot - leaf);
+        size_t base = dir_len - cache_len;
+        source = PyMem_RawMalloc(base + 1 + stem + 4);
+        if (source == NULL) {
+            return 0;
+        }
+        memcpy(source, path, base);
+        source[base] = '/';
+        memcpy(source + base + 1, leaf, stem);
+        memcpy(source + base + 1 + stem, ".py", 4);
+    }
+    else {
+        source = PyMem_RawMalloc(len + 1);
+        if (source == NULL) {
+            return 0;
+        }
+        memcpy(source, path, len);
+        source[len] = '\0';
+    }
+    g_loaded[g_loaded_count++] = source;
+    return 1;
 }
 
 /* `key`: the event's, parsed once by core_hook (open_key_parse: its name may hold a NUL). */
@@ -2893,38 +3029,131 @@ init_module_read(const open_key *parsed)
     if (lstat(key.path, &st) != 0 || !S_ISREG(st.st_mode)) {
         return 0; /* a link (its name says nothing of what it leads to), or no plain file */
     }
-    /* its source (code.module_source): .../__pycache__/b.<tag>.pyc -> .../b.py */
-    const char *path = key.path;
-    size_t len = (size_t)key.len;
-    const char *slash = strrchr(path, '/');
+    return note_loaded_source(key.path, (size_t)key.len);
+}
+
+/* Module files the import system reads in an invocation: decoders/files._for_the_machinery's
+ * answer for them (no access), in C. The callback resolves the name and proves a real import:
+ * every frame from the reader up to _find_and_load importlib's (importing), the file the
+ * module's own (file_is_module) where the import system finds it by that name
+ * (module_file_at_root), the import of that name decided already (import_known); and notes the
+ * module's source as loaded. The core does the same for a plain name (no empty, "." or ".."
+ * component) reached with no link on the way (plain_lstat: the name is its own resolution), a
+ * regular file (no FIFO), read only, under a module root, by one of the import system's
+ * readers (the innermost frame's code), a .py or a .pyc in a __pycache__ folder (no
+ * pycache_prefix tree), at one of install's import roots (the callback also counts the
+ * folders sys.path holds when init ends: reads there go to it). Anything else goes to the
+ * callback. */
+static PyObject *mb_importing(PyFrameObject *frame);
+static int mb_file_is_module(const char *p, size_t n, const char *name, size_t name_len);
+static int g_mb_ready; /* (module_bytecode_rules given: the frames below; defined there) */
+
+/* decoders/code.module_file_at_root over install's import roots (deployment_rules) */
+static int
+module_file_at_import_root(const char *path, size_t n, const char *name, size_t name_len)
+{
+    const char *slash = memrchr(path, '/', n);
+    if (slash == NULL) {
+        return 0;
+    }
     size_t dir_len = (size_t)(slash - path);
-    static const char cache_dir[] = "/__pycache__";
-    size_t cache_len = sizeof(cache_dir) - 1;
-    char *source;
-    if (ends_with(path, (Py_ssize_t)len, ".pyc") && dir_len >= cache_len &&
-        memcmp(path + dir_len - cache_len, cache_dir, cache_len) == 0) {
-        const char *leaf = slash + 1;
-        const char *dot = strchr(leaf, '.');
-        size_t stem = (size_t)(dot - leaf);
-        size_t base = dir_len - cache_len;
-        source = PyMem_RawMalloc(base + 1 + stem + 4);
-        if (source == NULL) {
+    const char *leaf = slash + 1;
+    size_t leaf_len = n - dir_len - 1;
+    if (leaf_len >= 4 && memcmp(leaf + leaf_len - 4, ".pyc", 4) == 0 && dir_len >= 12 &&
+        memcmp(path + dir_len - 12, "/__pycache__", 12) == 0) {
+        dir_len -= 12;
+    }
+    const char *dot = memchr(leaf, '.', leaf_len);
+    size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
+    int package = stem_len == 8 && memcmp(leaf, "__init__", 8) == 0;
+    /* place: the folder (a package's __init__) or the folder + "/" + the stem; it must be an
+     * import root + "/" + the name's parts as folders */
+    size_t place_len = package ? dir_len : dir_len + 1 + stem_len;
+    if (name_len == 0 || place_len < name_len + 1) {
+        return 0;
+    }
+    size_t root_len = place_len - name_len - 1;
+    for (size_t i = 0; i < name_len + 1; i++) {
+        size_t at = root_len + i; /* the place's character there */
+        char have = at < dir_len ? path[at] : (at == dir_len ? '/' : leaf[at - dir_len - 1]);
+        char want = i == 0 ? '/' : (name[i - 1] == '.' ? '/' : name[i - 1]);
+        if (have != want) {
             return 0;
         }
-        memcpy(source, path, base);
-        source[base] = '/';
-        memcpy(source + base + 1, leaf, stem);
-        memcpy(source + base + 1 + stem, ".py", 4);
     }
-    else {
-        source = PyMem_RawMalloc(len + 1);
-        if (source == NULL) {
-            return 0;
+    if (root_len > dir_len) {
+        return 0; /* (the root would end inside the stem) */
+    }
+    for (size_t i = 0; i < g_ext_root_count; i++) {
+        if (g_ext_root_lens[i] == root_len && memcmp(g_ext_roots[i], path, root_len) == 0) {
+            return 1;
         }
-        memcpy(source, path, len + 1);
     }
-    g_loaded[g_loaded_count++] = source;
-    return 1;
+    return 0;
+}
+
+static int
+invoke_module_read(const open_key *key)
+{
+    if (g_loaded_count >= LOADED_LIMIT || g_ext_root_count == 0 || !g_mb_ready) {
+        return 0;
+    }
+    const char *path = key->path;
+    size_t n = (size_t)key->len;
+    if (n < 2 || path[n - 1] == '/' || memchr(path, '\0', n) != NULL ||
+        !plain_components(path, n)) {
+        return 0;
+    }
+    int pyc = ends_with(path, (Py_ssize_t)n, ".pyc");
+    if (!pyc && !ends_with(path, (Py_ssize_t)n, ".py")) {
+        return 0;
+    }
+    const char *slash = memrchr(path, '/', n);
+    size_t dir_len = (size_t)(slash - path);
+    if (pyc && !(dir_len >= 12 && memcmp(path + dir_len - 12, "/__pycache__", 12) == 0)) {
+        return 0;
+    }
+    int reads, writes;
+    open_actions(key, &reads, &writes);
+    if (!reads || writes) {
+        return 0;
+    }
+    int under_root = 0;
+    for (size_t i = 0; i < g_module_prefix_count && !under_root; i++) {
+        size_t m = g_module_prefix_lens[i];
+        under_root = n > m && memcmp(path, g_module_prefixes[i], m) == 0;
+    }
+    if (!under_root) {
+        return 0;
+    }
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the reader's */
+    if (frame == NULL) {
+        return 0;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int reader = code_set_has(&g_import_codes, (PyObject *)code);
+    Py_DECREF(code);
+    if (!reader) {
+        return 0;
+    }
+    PyObject *name = mb_importing(frame);
+    if (name == NULL) {
+        return 0;
+    }
+    size_t name_len;
+    const char *units = import_name_units(name, &name_len);
+    int known = units != NULL && mb_file_is_module(path, n, units, name_len) &&
+                module_file_at_import_root(path, n, units, name_len) &&
+                import_name_known(units, name_len);
+    Py_DECREF(name);
+    if (!known) {
+        return 0;
+    }
+    struct stat st, folder;
+    if (plain_lstat(path, n, &st, &folder) != 0 || !S_ISREG(st.st_mode)) {
+        return 0; /* a link on the way or at the end, or no regular file: the callback resolves */
+    }
+    return note_loaded_source(path, n);
 }
 
 /* An `os.listdir` by the import system (its finder filling its cache) of a folder under a
@@ -4541,8 +4770,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
         /* (keyed: the name is a str, no descriptor) */
         return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
     }
-    if (keyed && g_module_prefix_count > 0 && !invoke_now() && init_module_read(&key)) {
-        return 0; /* the callback's answer: the import system reading a module file at init */
+    if (keyed && g_module_prefix_count > 0 &&
+        (invoke_now() ? invoke_module_read(&key) : init_module_read(&key))) {
+        return 0; /* the callback's answer: the import system reading a module file */
     }
     if (event[0] == 'o' && event[1] == 's' && g_module_prefix_count > 0 && !invoke_now() &&
         strcmp(event, "os.listdir") == 0 && init_module_list(args)) {
@@ -4606,8 +4836,9 @@ core_hook(const char *event, PyObject *args, void *userdata)
         net_answered(event[7] == 'c', args, invoke_now())) {
         return 0; /* allowed before: the same socket kind, or the same address literal */
     }
-    if (event[0] == 'e' && strcmp(event, "exec") == 0 && exec_runs_no_module(args)) {
-        return 0; /* the callback's answer: no module runs */
+    if (event[0] == 'e' && strcmp(event, "exec") == 0 &&
+        (exec_runs_no_module(args) || exec_module_answered(args))) {
+        return 0; /* the callback's answer: no module runs, or one its rules allow */
     }
     if (event[0] == 'o' && event[1] == 's' && event[2] == '.' &&
         (g_dir_count > 0 || g_pattern_count > 0) && change_answered(event, args, invoke_now())) {
@@ -4778,6 +5009,7 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
             goto fail;
         }
         Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+        g_module_prefixes_cut = n > MODULE_PREFIX_LIMIT;
         for (Py_ssize_t i = 0; i < n && g_module_prefix_count < MODULE_PREFIX_LIMIT; i++) {
             const char *units;
             Py_ssize_t len;
@@ -8690,6 +8922,44 @@ core_deployment_rules(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
 }
 
+/* module_exec_rules(exec_trees): see "A module's code run in an invocation" above; before
+ * install only, once. A tuple of exact str, each an absolute folder + "/" (the module roots
+ * the invoke phase's code exec rules cover whole: Policy.tree_allowed). True when taken. */
+static PyObject *
+core_module_exec_rules(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (g_installed) {
+        return refuse("module_exec_rules");
+    }
+    if (nargs != 1 || !dep_all_str(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "module_exec_rules(exec_trees: tuple[str, ...])");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[0]); i++) {
+        const char *units;
+        Py_ssize_t len;
+        if (ascii_of(PyTuple_GET_ITEM(args[0], i), &units, &len) == 1 &&
+            (len < 2 || units[0] != '/' || units[len - 1] != '/')) {
+            PyErr_SetString(PyExc_ValueError,
+                            "module_exec_rules: a tree is an absolute folder + \"/\"");
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    if (g_exec_given) {
+        Py_RETURN_FALSE; /* (once, whatever the first call made of it) */
+    }
+    if (!announce_core_call("module_exec_rules")) {
+        return NULL;
+    }
+    g_exec_given = 1;
+    if (dep_copy_items(args[0], g_exec_trees, g_exec_tree_lens, &g_exec_tree_count) < 0) {
+        return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 core_seal_marshal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -10099,6 +10369,10 @@ static PyMethodDef core_methods[] = {
      "module_bytecode_rules(compile_bytecode, chain, find_and_load, steady_prefixes, "
      "write_rules, magic, cache_tag, max_module) -> bool: what the core answers the import "
      "system's unmarshal of a module's own .pyc with (before install only, once)"},
+    {"module_exec_rules", (PyCFunction)(void (*)(void))core_module_exec_rules, METH_FASTCALL,
+     "module_exec_rules(exec_trees: tuple[str, ...]) -> bool: once, before install: the module"
+     " roots (each + \"/\") the invoke phase's code exec rules cover whole; a module's code run"
+     " in an invocation below one, under a name already allowed, is answered in the core."},
     {"deployment_rules", (PyCFunction)(void (*)(void))core_deployment_rules, METH_FASTCALL,
      "deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...]) -> bool: "
      "the folders below which no write rule reaches, and the import roots (before install, "

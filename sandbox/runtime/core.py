@@ -48,6 +48,7 @@ __all__ = [
     "loaded_sources",
     "mode",
     "module_bytecode_rules",
+    "module_exec_rules",
     "module_packages_add",
     "module_verdict_add",
     "network_verdict_add",
@@ -159,6 +160,7 @@ unmarshal_renames_to = _impl.unmarshal_renames_to
 module_bytecode_rules = _impl.module_bytecode_rules
 deployment_folder = _impl.deployment_folder
 deployment_rules = _impl.deployment_rules
+module_exec_rules = _impl.module_exec_rules
 compile_name = _impl.compile_name
 seal_sqlite = _impl.seal_sqlite
 fork_exec_sealed = _impl.fork_exec_sealed

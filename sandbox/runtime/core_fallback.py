@@ -66,6 +66,7 @@ __all__ = [
     "loaded_sources",
     "mode",
     "module_bytecode_rules",
+    "module_exec_rules",
     "module_packages_add",
     "module_verdict_add",
     "network_verdict_add",
@@ -3118,6 +3119,29 @@ def deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...
     for tree in steady_trees:
         if tree.isascii() and (len(tree) < 2 or tree[0] != "/" or tree[-1] != "/"):
             raise ValueError('deployment_rules: a steady tree is an absolute folder + "/"')
+    return False
+
+
+def module_exec_rules(exec_trees: tuple[str, ...]) -> bool:
+    """The native core answers, below these module roots (each + ``/``: the invoke phase's
+    ``code exec`` rules cover them whole, ``Policy.tree_allowed``), the ``exec`` event of a
+    module's code in an invocation whose name the decision cache already allows; the Python
+    core answers none itself (its callback decides every one, the same way): ``False``. Before
+    install only (``PermissionError`` after, as the native core); the same checks of the
+    argument.
+
+    Example
+    -------
+    >>> module_exec_rules(("/var/task/",))
+    False
+    """
+    if _api:
+        raise PermissionError("module_exec_rules: only before install")
+    if type(exec_trees) is not tuple or any(type(item) is not str for item in exec_trees):
+        raise TypeError("module_exec_rules(exec_trees: tuple[str, ...])")
+    for tree in exec_trees:
+        if tree.isascii() and (len(tree) < 2 or tree[0] != "/" or tree[-1] != "/"):
+            raise ValueError('module_exec_rules: a tree is an absolute folder + "/"')
     return False
 
 

@@ -536,6 +536,18 @@ def install_hook(
         ),
         frozen_code.INSTALL_IMPORT_ROOTS,
     )
+    if mode != "learn":
+        # The module roots whose every file the invoke phase's code exec rules allow (no
+        # ceiling below): there the native core answers a module's code run in an invocation
+        # under a name already allowed (an import's exec: decoders/code._exec's two accesses).
+        # Not in learn, which records what it sees. The Python core answers none itself.
+        core.module_exec_rules(
+            tuple(
+                root + "/"
+                for root in frozen_code.MODULE_ROOTS
+                if policy.tree_allowed("code", "exec", root, "invoke")
+            )
+        )
     if not core.install(
         names,
         callback,

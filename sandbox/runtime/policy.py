@@ -274,13 +274,17 @@ class Matcher:
 
     def covers_tree(self, directory: str) -> bool:
         """Whether every name at any depth below ``directory`` matches: a prefix at or above
-        it, or a glob ``<stem>/**`` whose stem matches it or a directory above it."""
+        it, a head (``<literal>**`` read as ``.*``) that ``directory/`` starts with, or a glob
+        ``<stem>/**`` whose stem matches it or a directory above it."""
         below = directory if directory == "/" else directory + "/"
         for prefix in self.prefixes:
             if _str_startswith(below, prefix) and (
                 _str_endswith(prefix, "/") or below[_len(prefix)] == "/"
             ):
                 return True
+        for head in self.heads:
+            if _str_startswith(below, head):
+                return True  # (every name below starts with the head: match() says yes)
         if self._globs and self._regex is None:
             self.prepare()
         name = "" if directory == "/" else directory
@@ -764,6 +768,28 @@ class Policy:
         if group is None or not group.covers_children(directory):
             return False
         ceiling = self._ceiling.get(("files", action))
+        return ceiling is None or not ceiling.may_match_below(directory)
+
+    def tree_allowed(self, category: str, action: str, directory: str, phase: str) -> bool:
+        """Whether every target at any depth below ``directory`` is allowed for ``category``
+        ``action`` in ``phase``: a rule covers the whole tree (:meth:`Matcher.covers_tree`)
+        and no ceiling entry can reach below it. For ``code exec`` below a module root, the
+        hook's core then answers a module's code run there itself.
+
+        Example
+        -------
+        >>> from .compiler import compile_profile
+        >>> policy = Policy.load(compile_profile({"schema_version": 1, "function": "f",
+        ...     "rules": {"code": [{"action": "exec", "target": "/var/task/**", "phase": "any"}]}}))
+        >>> policy.tree_allowed("code", "exec", "/var/task", "invoke")
+        True
+        >>> policy.tree_allowed("code", "exec", "/opt/python", "invoke")
+        False
+        """
+        group = self._groups.get((category, action, phase))
+        if group is None or not group.covers_tree(directory):
+            return False
+        ceiling = self._ceiling.get((category, action))
         return ceiling is None or not ceiling.may_match_below(directory)
 
     def name_patterns(self, action: str, target: str, phase: str) -> list[tuple[str, str, int]]:

@@ -1672,3 +1672,53 @@ attempt("bytecode", lambda: open({str(package / "__pycache__" / f"m3.{tag}.pyc")
         "source BLOCKED PermissionViolation files read",
         "bytecode ALLOWED",
     ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_modules_imported_in_an_invocation_need_no_file_rule_and_others_are_still_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a package under the task root, its bytecode compiled, and a profile allowing its
+    # import and its code to run (as learn writes them) -- no file rule
+    package = tmp_path / "pk"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "m1.py").write_text("VALUE = 1\n")
+    (package / "m2.py").write_text("def fail():\n    return 1 / 0\n")
+    (tmp_path / "other.py").write_text("VALUE = 'other'\n")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tmp_path)], check=True)
+    profile = profile_doc(
+        modules=[{"action": "import", "target": t, "phase": "any"} for t in ("pk", "pk.*")],
+        code=[{"action": "exec", "target": "{task}/**", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    tag = sys.implementation.cache_tag
+    code = (
+        ATTEMPT
+        + f"""
+import sys, traceback, sandbox
+from sandbox.runtime.control import mark_invoke_phase
+sys.path.insert(0, ".")
+sandbox.install(mode="enforce", profile="profile.json")
+mark_invoke_phase()
+# WHEN the invocation imports the package's modules (new to the process), one fails...
+import pk.m1, pk.m2
+print("imported", pk.m1.VALUE)
+try:
+    pk.m2.fail()
+except ZeroDivisionError:
+    print("line shown", "return 1 / 0" in traceback.format_exc())
+# ...and it imports a module no rule allows, and reads a module's bytecode itself
+attempt("other", lambda: __import__("other"))
+attempt("read", lambda: open("pk/__pycache__/m1.{tag}.pyc", "rb").read())
+"""
+    )
+    result = child(code, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
+    # THEN the allowed modules load with no file rule (their source lines shown in a
+    # traceback), and the other import and the function's own read are refused
+    assert result.lines == [
+        "imported 1",
+        "line shown True",
+        "other BLOCKED ImportViolation modules import",
+        "read BLOCKED PermissionViolation files read",
+    ], result.stdout + result.stderr
