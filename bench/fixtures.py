@@ -63,9 +63,10 @@ def deployment_root() -> Path:
 
 
 def _make_modules(mods: Path, prefix: str, n_modules: int) -> dict[str, list[str]]:
-    """Packages ``<prefix>_a`` and ``<prefix>_b`` of ``n_modules`` modules each, with bytecode."""
+    """Packages ``<prefix>_a``, ``_b`` and ``_c`` of ``n_modules`` modules each, with bytecode
+    (``a``: imported before install, ``b``: after it, at init, ``c``: in an invocation)."""
     modules: dict[str, list[str]] = {}
-    for tag in ("a", "b"):
+    for tag in ("a", "b", "c"):
         package = mods / f"{prefix}_{tag}"
         package.mkdir(parents=True)
         (package / "__init__.py").write_text("")
@@ -117,7 +118,7 @@ def make_data(root: Path, n_files: int, n_modules: int, deployment: Path) -> dic
         "modules_tmp": modules_tmp,
         "modules_dir": str(deployment / "mods"),
         "modules_tmp_dir": str(root / "mods"),
-        "packages": ["lsb_a", "lsb_b", "lsbt_a", "lsbt_b"],
+        "packages": ["lsb_a", "lsb_b", "lsb_c", "lsbt_a", "lsbt_b", "lsbt_c"],
         "same_file": str(same),
         "true": os.path.realpath(true),
     }

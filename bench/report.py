@@ -26,6 +26,7 @@ BENCH_LABELS = {
     "open_first": "open, first decision",
     "connect": "connect 127.0.0.1",
     "import": "import (new module)",
+    "import_invoke": "import (new module, in an invocation)",
     "import_tmp": "import (new module, temp dir)",
     "subprocess": "subprocess `true`",
 }
@@ -213,6 +214,12 @@ BUDGETS = (
         10.0,
         "µs",
         _micro_extra_us("import", "enforce-hook"),
+    ),
+    Budget(
+        "import of a new module in an invocation (audit hook): extra time",
+        10.0,
+        "µs",
+        _micro_extra_us("import_invoke", "enforce-hook"),
     ),
     Budget("`import boto3`", 1.05, "x off", _boto3_x_off),
     Budget(
