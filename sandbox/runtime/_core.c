@@ -2865,8 +2865,10 @@ static int g_exec_given;
 static int g_module_prefixes_cut; /* install's module_prefixes did not all fit: no answer */
 
 /* decoders/code.module_name over install's module prefixes: the dotted name of `path` (n
- * units, plain ASCII) in out (IMPORT_NAME_MAX), its length, or 0 (none: the callback's None). */
-static size_t
+ * units, plain ASCII) in out (IMPORT_NAME_MAX), its length; 0: none (the callback's None);
+ * -1: a name longer than IMPORT_NAME_MAX, which the callback decides (red team 68: taken for
+ * "none", a 1,100-character one ran as the code exec alone). */
+static Py_ssize_t
 module_name_of(const char *path, size_t n, char *out)
 {
     for (size_t i = 0; i < g_module_prefix_count; i++) {
@@ -2888,13 +2890,16 @@ module_name_of(const char *path, size_t n, char *out)
         else {
             return 0;
         }
-        if (len == 0 || len > IMPORT_NAME_MAX || memchr(rest, '.', len) != NULL) {
+        if (len == 0 || memchr(rest, '.', len) != NULL) {
             return 0;
+        }
+        if (len > IMPORT_NAME_MAX) {
+            return -1;
         }
         for (size_t j = 0; j < len; j++) {
             out[j] = rest[j] == '/' ? '.' : rest[j];
         }
-        return len;
+        return (Py_ssize_t)len;
     }
     return 0;
 }
@@ -2937,9 +2942,9 @@ exec_module_answered(PyObject *args)
         return 0;
     }
     char dotted[IMPORT_NAME_MAX];
-    size_t len = module_name_of(path, (size_t)n, dotted);
+    Py_ssize_t len = module_name_of(path, (size_t)n, dotted);
     /* (no name: the callback's only access is the code exec, allowed by the tree) */
-    return len == 0 || import_name_known(dotted, len);
+    return len == 0 || (len > 0 && import_name_known(dotted, (size_t)len));
 }
 
 /* Whether `path` (n units) is at or below a module root (`itself`: the root itself counts),
@@ -4060,31 +4065,27 @@ lookup_of_literal(PyObject *args)
     return inet_pton(AF_INET, text, packed) == 1 || inet_pton(AF_INET6, text, packed) == 1;
 }
 
-/* An open of a name of PATH_MAX characters or more: the kernel refuses every one
- * (ENAMETOOLONG, before it looks at any file: each character is at least one byte of the name
- * it is given), so deciding it changes nothing, whatever the file system holds. The shape
- * parse's file name is one (decoders/shape._SHAPE_FILE: the parser's error path asks for it,
- * inside the callback). Until red team 67 the answer was for any name below /dev/null, "which
- * is no folder": a function allowed to write /dev/null (as root) removed it and put a link
- * there, and read and wrote anything through /dev/null/<path>. A name's length is a fact of
- * the call, not of the file system: nothing the function does makes such a name openable. */
+/* An open of the shape parse's own file name (values.SHAPE_FILE: "/dev/null/<shape>/" and
+ * underscores to PATH_MAX characters): the parser's error path asks for it inside the callback,
+ * and the kernel refuses it (ENAMETOOLONG, before it looks at any file), whatever the file
+ * system holds -- so deciding it changes nothing. Any other name, however long, is decided
+ * (and reported) as before. Until red team 67 the answer was for any name below /dev/null,
+ * "which is no folder": a function allowed to write /dev/null (as root) removed it and put a
+ * link there, and read and wrote anything through /dev/null/<path>. */
+#define SHAPE_FILE_HEAD "/dev/null/<shape>/"
 static int
-open_name_unopenable(PyObject *args)
+open_is_shape_file(const char *path, size_t n)
 {
-    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+    size_t head = sizeof(SHAPE_FILE_HEAD) - 1;
+    if (n != OPEN_PATH_MAX || memcmp(path, SHAPE_FILE_HEAD, head) != 0) {
         return 0;
     }
-    PyObject *path = PyTuple_GET_ITEM(args, 0);
-    if (!PyUnicode_CheckExact(path)) {
-        return 0;
+    for (size_t i = head; i < n; i++) {
+        if (path[i] != '_') {
+            return 0;
+        }
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(path) < 0) {
-        PyErr_Clear(); /* (the callback decides it) */
-        return 0;
-    }
-#endif
-    return PyUnicode_GET_LENGTH(path) >= OPEN_PATH_MAX;
+    return 1;
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -4763,8 +4764,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
      * which may still hold a NUL: each answer that uses it as a C string tests that). */
     open_key key;
     const int keyed = is_open && open_key_parse(args, &key);
-    if (is_open && (keyed ? key.len >= OPEN_PATH_MAX : open_name_unopenable(args))) {
-        return 0; /* no name so long can be opened (ENAMETOOLONG) */
+    if (keyed && open_is_shape_file(key.path, (size_t)key.len)) {
+        return 0; /* the shape parse's own name, which no kernel opens (ENAMETOOLONG) */
     }
     if (is_open && !keyed && open_wraps_descriptor(args)) {
         /* (keyed: the name is a str, no descriptor) */

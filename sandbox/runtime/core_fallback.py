@@ -20,6 +20,7 @@ import gc
 import sys
 
 from .values import (
+    SHAPE_FILE,
     _exact_str_keys,
     _lookup,
     fs_encodable,
@@ -1400,9 +1401,9 @@ def install(
             and type(args) is tuple
             and args
             and type(args[0]) is _str
-            and len(args[0]) >= OPEN_PATH_MAX
+            and args[0] == SHAPE_FILE
         ):
-            return  # the native core's open_name_unopenable: no name so long can be opened
+            return  # the native core's open_is_shape_file: the shape parse's, which no kernel opens
         if event == "socket.getaddrinfo" and _lookup_of_literal(args):
             return  # the native core's lookup_of_literal: the callback would answer None
         if event == "socket.getaddrinfo" and _nets:

@@ -2675,6 +2675,8 @@ def test_in_an_invocation_the_native_core_answers_the_import_systems_module_read
     counted("run: a double slash", run(here + "/root//pk/m3.py"))
     counted("run: a dot-dot", run(here + "/root/x/../pk/m3.py"))
     counted("run: not a module's code", run(here + "/root/pk/m3.py", "f"))
+    sys.audit("zz.allow", "q" * 1100)
+    counted("run: a name too long", run(here + "/root/" + "q" * 1100 + ".py"))
     try:
         out["rules after install"] = core.module_exec_rules(())
     except PermissionError:
@@ -2718,6 +2720,8 @@ def test_in_an_invocation_the_native_core_answers_the_import_systems_module_read
     for case in ("a name not known", "outside the tree", "a dot folder", "a double slash"):
         assert result["run: " + case] == [0, 1, None], case
     assert result["run: a dot-dot"] == [0, 1, None]
+    # (red team 68: a module name longer than the core reads was taken for none)
+    assert result["run: a name too long"] == [0, 1, None]
     assert result["run: not a module's code"] == [0, 0, None]
 
 

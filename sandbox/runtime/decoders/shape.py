@@ -35,7 +35,7 @@ import sys
 
 from .. import core
 from ..categories import UNDECODABLE
-from ..values import PATH_MAX, _exact_str_keys, lookup
+from ..values import SHAPE_FILE, _exact_str_keys, lookup
 from ..values import forget_frames as _forget_frames
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -82,13 +82,9 @@ def _plain_class_value(value: object, before: object) -> bool:
     return True
 
 
-# The parse's file name: CPython may open it to show a syntax error's line. A name of PATH_MAX
-# characters can never be opened (ENAMETOOLONG, before the kernel looks at any file), whatever
-# the function did to the file system: that open fails at once, and the core answers it
-# without a decision (open_name_unopenable). (A relative "<shape>" could be a FIFO the function
-# made: it blocks. "/dev/null/<shape>", used until red team 67, reads whatever a function that
-# may replace /dev/null puts there -- a syntax error's line of any file, raised back to it.)
-_SHAPE_FILE = "/dev/null/<shape>/" + "_" * (PATH_MAX - 18)
+# The parse's file name: CPython may open it to show a syntax error's line (values.SHAPE_FILE:
+# no kernel opens it). (A relative "<shape>" could be a FIFO the function made: it blocks.)
+_SHAPE_FILE = SHAPE_FILE
 _decode = bytes.decode
 _dict_get = dict.get
 _dict_items = dict.items
