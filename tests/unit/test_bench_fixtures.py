@@ -36,7 +36,8 @@ def test_the_deployment_modules_and_the_temp_dir_modules_are_apart(tmp_path: Pat
     assert data["modules_tmp_dir"] == str(tmp_path / "data" / "mods")
     assert data["modules"]["b"] == ["lsb_b.m00000", "lsb_b.m00001", "lsb_b.m00002"]
     assert data["modules_tmp"]["a"][0] == "lsbt_a.m00000"
-    assert set(data["packages"]) == {"lsb_a", "lsb_b", "lsbt_a", "lsbt_b"}
+    assert set(data["packages"]) == {"lsb_a", "lsb_b", "lsb_c", "lsbt_a", "lsbt_b", "lsbt_c"}
+    assert data["modules"]["c"] == ["lsb_c.m00000", "lsb_c.m00001", "lsb_c.m00002"]
     for folder in (data["modules_dir"], data["modules_tmp_dir"]):
         assert list(Path(folder).glob("*_b/__pycache__/m00002.*.pyc"))
 
