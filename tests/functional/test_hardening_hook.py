@@ -1462,9 +1462,9 @@ for tag, name in (("shape", shape._SHAPE_FILE), ("long", "/" + "a" * 5000),
     ]
 
 
-def _private_dev_and_tmp() -> list[str] | None:
+def _private_dev() -> list[str] | None:
     """``unshare`` + ``sh`` that give a command a mount namespace of its own with a fresh
-    ``/dev`` and ``/tmp`` (tmpfs), or ``None`` where this process may not make one (not root)."""
+    ``/dev`` (tmpfs), or ``None`` where this process may not make one (not root)."""
     prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c"]
     try:
         probe = subprocess.run(
@@ -1482,8 +1482,8 @@ def test_red_team_67_a_dev_null_replaced_by_a_link_leads_nowhere_unchecked(
     tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce where the function may write /dev/null (the runtime bundle's rule) and
-    # runs as root, in a mount namespace of its own (a private /dev and /tmp)
-    prefix = _private_dev_and_tmp()
+    # runs as root, in a mount namespace of its own (a private /dev)
+    prefix = _private_dev()
     if prefix is None:
         pytest.skip("needs a private mount namespace (unshare -m, mount): root only")
     doc = profile_doc(files=[{"action": "write", "target": "/dev/null"}])
@@ -1504,14 +1504,12 @@ def attempt(tag, fn):
 attempt("remove", lambda: os.remove("/dev/null"))
 attempt("link", lambda: os.symlink("/", "/dev/null"))
 attempt("read", lambda: open("/dev/null/etc/shadow").read())
-attempt("write", lambda: open("/dev/null/tmp/planted", "w").write("x"))
+attempt("write", lambda: open("/dev/null" + {str(tmp_path / "planted")!r}, "w").write("x"))
 attempt("shape-file", lambda: open({_SHAPE_FILE!r}).read())
-print("planted", os.path.exists("/tmp/planted"))
+print("planted", os.path.exists({str(tmp_path / "planted")!r}))
 """
-    script = (
-        "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && "
-        'mount -t tmpfs tmpfs /tmp && exec "$0" -c "$1"'
-    )
+    # (/dev only: the interpreter, its venv and the test's folder may all be below /tmp)
+    script = 'mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && exec "$0" -c "$1"'
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "AWS_LAMBDA"))}
     env.update(
         PYTHONPATH=str(REPO),
