@@ -51,7 +51,9 @@ def deployment_root() -> Path:
     rule may reach, and each ``.pyc`` is checked by name by the callback (the ``import (new
     module, temp dir)`` row). The deployment case needs a folder beyond the temp dir: under the
     user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``), removed with the run's folder;
-    in the temp dir where that cannot be made (both rows then measure the temp-dir case).
+    in the temp dir where that cannot be made (both rows then measure the temp-dir case). The
+    micro children take it as their task root (``Session.micro_env``): its modules are then
+    below a module root, as a function's are in ``/var/task``.
     """
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     base = cache / "lambda-sandbox" / "bench"

@@ -249,8 +249,11 @@ class Session:
         }
 
     def micro_env(self) -> dict[str, str]:
-        """A micro child's environment: its own function name, an empty task root."""
-        return {"AWS_LAMBDA_FUNCTION_NAME": "bench-micro", "LAMBDA_TASK_ROOT": str(self.task_dir)}
+        """A micro child's environment: its own function name; the deployment folder as its
+        task root (the import rows' modules are the function's own, below a module root, as
+        in ``/var/task``), else an empty one."""
+        task = self.deployment or self.task_dir
+        return {"AWS_LAMBDA_FUNCTION_NAME": "bench-micro", "LAMBDA_TASK_ROOT": str(task)}
 
     def handler_spec(self, task: str, mode: str, **extra: Any) -> dict[str, Any]:
         """The spec of one e2e or cold child (the orders example)."""
