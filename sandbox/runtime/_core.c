@@ -8881,6 +8881,24 @@ dep_all_str(PyObject *items)
     return 1;
 }
 
+/* Whether every plain-ASCII item of the exact tuple `items` (of exact str) is an absolute
+ * folder + "/" (others are left out when copied); 0 with a ValueError of `message` if not. */
+static int
+trees_are_folders(PyObject *items, const char *message)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        const char *units;
+        Py_ssize_t len;
+        if (ascii_of(PyTuple_GET_ITEM(items, i), &units, &len) == 1 &&
+            (len < 2 || units[0] != '/' || units[len - 1] != '/')) {
+            PyErr_SetString(PyExc_ValueError, message);
+            return 0;
+        }
+        PyErr_Clear();
+    }
+    return 1;
+}
+
 /* deployment_rules(steady_trees, import_roots): see "The deployment's trees" above; before
  * install only, once. Each a tuple of exact str: the trees each a folder + "/"
  * (decoders/code.steady_trees), the roots folders (INSTALL_IMPORT_ROOTS). True when taken. */
@@ -8897,17 +8915,9 @@ core_deployment_rules(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                         "import_roots: tuple[str, ...])");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[0]); i++) {
-        const char *units;
-        Py_ssize_t len;
-        /* (a tree is an absolute folder + "/"; one that is no plain ASCII is left out) */
-        if (ascii_of(PyTuple_GET_ITEM(args[0], i), &units, &len) == 1 &&
-            (len < 2 || units[0] != '/' || units[len - 1] != '/')) {
-            PyErr_SetString(PyExc_ValueError,
-                            "deployment_rules: a steady tree is an absolute folder + \"/\"");
-            return NULL;
-        }
-        PyErr_Clear();
+    if (!trees_are_folders(args[0],
+                           "deployment_rules: a steady tree is an absolute folder + \"/\"")) {
+        return NULL;
     }
     if (g_dep_given) {
         Py_RETURN_FALSE; /* (once, whatever the first call made of it) */
@@ -8937,16 +8947,8 @@ core_module_exec_rules(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "module_exec_rules(exec_trees: tuple[str, ...])");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[0]); i++) {
-        const char *units;
-        Py_ssize_t len;
-        if (ascii_of(PyTuple_GET_ITEM(args[0], i), &units, &len) == 1 &&
-            (len < 2 || units[0] != '/' || units[len - 1] != '/')) {
-            PyErr_SetString(PyExc_ValueError,
-                            "module_exec_rules: a tree is an absolute folder + \"/\"");
-            return NULL;
-        }
-        PyErr_Clear();
+    if (!trees_are_folders(args[0], "module_exec_rules: a tree is an absolute folder + \"/\"")) {
+        return NULL;
     }
     if (g_exec_given) {
         Py_RETURN_FALSE; /* (once, whatever the first call made of it) */

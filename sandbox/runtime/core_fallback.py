@@ -3117,9 +3117,7 @@ def deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...
         raise TypeError(
             "deployment_rules(steady_trees: tuple[str, ...], import_roots: tuple[str, ...])"
         )
-    for tree in steady_trees:
-        if tree.isascii() and (len(tree) < 2 or tree[0] != "/" or tree[-1] != "/"):
-            raise ValueError('deployment_rules: a steady tree is an absolute folder + "/"')
+    _trees_are_folders(steady_trees, 'deployment_rules: a steady tree is an absolute folder + "/"')
     return False
 
 
@@ -3140,10 +3138,16 @@ def module_exec_rules(exec_trees: tuple[str, ...]) -> bool:
         raise PermissionError("module_exec_rules: only before install")
     if type(exec_trees) is not tuple or any(type(item) is not str for item in exec_trees):
         raise TypeError("module_exec_rules(exec_trees: tuple[str, ...])")
-    for tree in exec_trees:
-        if tree.isascii() and (len(tree) < 2 or tree[0] != "/" or tree[-1] != "/"):
-            raise ValueError('module_exec_rules: a tree is an absolute folder + "/"')
+    _trees_are_folders(exec_trees, 'module_exec_rules: a tree is an absolute folder + "/"')
     return False
+
+
+def _trees_are_folders(trees: tuple[str, ...], message: str) -> None:
+    """The native core's check: each plain-ASCII tree an absolute folder + ``/`` (else
+    ``ValueError(message)``); the others are left out there."""
+    for tree in trees:
+        if tree.isascii() and (len(tree) < 2 or tree[0] != "/" or tree[-1] != "/"):
+            raise ValueError(message)
 
 
 def deployment_folder(folder: str) -> None:
