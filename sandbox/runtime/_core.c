@@ -711,9 +711,6 @@ typedef struct {
 } plain_open_how;
 static int g_no_openat2; /* the kernel (before 5.6) or a filter refused openat2: walk instead */
 
-/* The directory of `path` (absolute; its last "/" at `cut`) opened O_PATH through directories
- * only -- no link, ".", ".." or empty component on the way: the name must be its own real
- * path. -1 when it is not (or on any error). */
 /* Whether path[0, n) (absolute: it starts with "/") has no empty, "." or ".." component: walked
  * with no link on the way, it is its own real path. */
 static int
@@ -734,6 +731,9 @@ plain_components(const char *path, size_t n)
     return 1;
 }
 
+/* The directory of `path` (absolute; its last "/" at `cut`) opened O_PATH through directories
+ * only -- no link, ".", ".." or empty component on the way: the name must be its own real
+ * path. -1 when it is not (or on any error). */
 static int
 plain_parent_open(const char *path, size_t cut)
 {
@@ -2707,6 +2707,56 @@ dep_under_tree(const char *p, size_t n)
     return 0;
 }
 
+/* decoders/code.module_file_at_root (and extension_at_home: a C extension's leaf is no ".pyc")
+ * over install's import roots: `path` (plain) is where the import system finds module `name`'s
+ * own file -- <root>/a/b.<suffix> or <root>/a/b/__init__.<suffix> for a.b, a .pyc in a
+ * __pycache__ folder standing for that folder. */
+static int
+module_file_at_import_root(const char *path, size_t n, const char *name, size_t name_len)
+{
+    const char *slash = memrchr(path, '/', n);
+    if (slash == NULL) {
+        return 0;
+    }
+    size_t dir_len = (size_t)(slash - path);
+    const char *leaf = slash + 1;
+    size_t leaf_len = n - dir_len - 1;
+    if (leaf_len >= 4 && memcmp(leaf + leaf_len - 4, ".pyc", 4) == 0 && dir_len >= 12 &&
+        memcmp(path + dir_len - 12, "/__pycache__", 12) == 0) {
+        dir_len -= 12;
+    }
+    const char *dot = memchr(leaf, '.', leaf_len);
+    size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
+    if (stem_len == 0) {
+        return 0; /* (".<suffix>": the file of no module) */
+    }
+    int package = stem_len == 8 && memcmp(leaf, "__init__", 8) == 0;
+    /* place: the folder (a package's __init__) or the folder + "/" + the stem; it must be an
+     * import root + "/" + the name's parts as folders */
+    size_t place_len = package ? dir_len : dir_len + 1 + stem_len;
+    if (name_len == 0 || place_len < name_len + 1) {
+        return 0;
+    }
+    size_t root_len = place_len - name_len - 1;
+    for (size_t i = 0; i < name_len + 1; i++) {
+        size_t at = root_len + i; /* the place's character there */
+        char have = at < dir_len ? path[at] : (at == dir_len ? '/' : leaf[at - dir_len - 1]);
+        char want = i == 0 ? '/' : (name[i - 1] == '.' ? '/' : name[i - 1]);
+        if (have != want) {
+            return 0;
+        }
+    }
+    if (root_len > dir_len) {
+        return 0; /* (the root would end inside the stem) */
+    }
+    for (size_t i = 0; i < g_ext_root_count; i++) {
+        if (g_ext_root_lens[i] == root_len && memcmp(g_ext_roots[i], path, root_len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* decoders/modules._import on a C extension's `import` event (name, file, ...), where it
  * hands on the one access ("modules", "import", name) -- the file an exact str, plain
  * (modules._plain), read by the loader as spelled (no "$"), the module's own file at an
@@ -2744,38 +2794,8 @@ extension_answered(PyObject *args)
     if (!dep_under_tree(path, n)) {
         return 0;
     }
-    /* extension_at_home: place = the folder, + "/" + the leaf up to its first "." (the folder
-     * alone for an __init__): a prefix of the path; it must end in "/" + the name's dotted
-     * parts as folders, and what is before that be an import root. */
-    size_t slash = n - 1;
-    while (path[slash] != '/') {
-        slash--; /* (path[0] is "/") */
-    }
-    const char *leaf = path + slash + 1;
-    size_t leaf_len = n - slash - 1;
-    const char *dot = memchr(leaf, '.', leaf_len);
-    size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
-    if (stem_len == 0) {
-        return 0; /* (".<suffix>": the file of no module) */
-    }
-    size_t place_len =
-        stem_len == 8 && memcmp(leaf, "__init__", 8) == 0 ? slash : slash + 1 + stem_len;
-    size_t tail_len = name_len + 1;
-    if (place_len < tail_len || path[place_len - tail_len] != '/') {
-        return 0;
-    }
-    const char *tail = path + place_len - name_len;
-    for (size_t i = 0; i < name_len; i++) {
-        if (tail[i] != (name[i] == '.' ? '/' : name[i])) {
-            return 0;
-        }
-    }
-    size_t root_len = place_len - tail_len;
-    int at_root = 0;
-    for (size_t i = 0; i < g_ext_root_count && !at_root; i++) {
-        at_root = g_ext_root_lens[i] == root_len && memcmp(g_ext_roots[i], path, root_len) == 0;
-    }
-    return at_root && import_name_known(name, name_len);
+    return module_file_at_import_root(path, n, name, name_len) &&
+           import_name_known(name, name_len);
 }
 
 static int
@@ -2929,8 +2949,7 @@ exec_module_answered(PyObject *args)
         return 0;
     }
     /* (already what decoders/code._norm makes of it: no empty, "." or ".." component) */
-    if (n < 2 || n > OPEN_PATH_MAX || path[0] != '/' || path[n - 1] == '/' ||
-        memchr(path, '\0', (size_t)n) != NULL || !plain_components(path, (size_t)n)) {
+    if (n > OPEN_PATH_MAX || !plain_absolute(path, (size_t)n)) {
         return 0;
     }
     int in_tree = 0;
@@ -3053,50 +3072,6 @@ static PyObject *mb_importing(PyFrameObject *frame);
 static int mb_file_is_module(const char *p, size_t n, const char *name, size_t name_len);
 static int g_mb_ready; /* (module_bytecode_rules given: the frames below; defined there) */
 
-/* decoders/code.module_file_at_root over install's import roots (deployment_rules) */
-static int
-module_file_at_import_root(const char *path, size_t n, const char *name, size_t name_len)
-{
-    const char *slash = memrchr(path, '/', n);
-    if (slash == NULL) {
-        return 0;
-    }
-    size_t dir_len = (size_t)(slash - path);
-    const char *leaf = slash + 1;
-    size_t leaf_len = n - dir_len - 1;
-    if (leaf_len >= 4 && memcmp(leaf + leaf_len - 4, ".pyc", 4) == 0 && dir_len >= 12 &&
-        memcmp(path + dir_len - 12, "/__pycache__", 12) == 0) {
-        dir_len -= 12;
-    }
-    const char *dot = memchr(leaf, '.', leaf_len);
-    size_t stem_len = dot != NULL ? (size_t)(dot - leaf) : leaf_len;
-    int package = stem_len == 8 && memcmp(leaf, "__init__", 8) == 0;
-    /* place: the folder (a package's __init__) or the folder + "/" + the stem; it must be an
-     * import root + "/" + the name's parts as folders */
-    size_t place_len = package ? dir_len : dir_len + 1 + stem_len;
-    if (name_len == 0 || place_len < name_len + 1) {
-        return 0;
-    }
-    size_t root_len = place_len - name_len - 1;
-    for (size_t i = 0; i < name_len + 1; i++) {
-        size_t at = root_len + i; /* the place's character there */
-        char have = at < dir_len ? path[at] : (at == dir_len ? '/' : leaf[at - dir_len - 1]);
-        char want = i == 0 ? '/' : (name[i - 1] == '.' ? '/' : name[i - 1]);
-        if (have != want) {
-            return 0;
-        }
-    }
-    if (root_len > dir_len) {
-        return 0; /* (the root would end inside the stem) */
-    }
-    for (size_t i = 0; i < g_ext_root_count; i++) {
-        if (g_ext_root_lens[i] == root_len && memcmp(g_ext_roots[i], path, root_len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int
 invoke_module_read(const open_key *key)
 {
@@ -3105,12 +3080,9 @@ invoke_module_read(const open_key *key)
     }
     const char *path = key->path;
     size_t n = (size_t)key->len;
-    if (n < 2 || path[n - 1] == '/' || memchr(path, '\0', n) != NULL ||
-        !plain_components(path, n)) {
-        return 0;
-    }
+    /* (the suffix first: this runs for every open in an invocation, most of them no module's) */
     int pyc = ends_with(path, (Py_ssize_t)n, ".pyc");
-    if (!pyc && !ends_with(path, (Py_ssize_t)n, ".py")) {
+    if ((!pyc && !ends_with(path, (Py_ssize_t)n, ".py")) || !plain_absolute(path, n)) {
         return 0;
     }
     const char *slash = memrchr(path, '/', n);
@@ -6607,7 +6579,7 @@ file_is_read(const char *fspath, unsigned long long offset, const char *want, si
     size_t plain_len = 0;
     if (!g_no_openat2 && fspath[0] == '/') {
         size_t n = strlen(fspath);
-        if (n > 1 && n <= PATH_MAX && fspath[n - 1] != '/' && plain_components(fspath, n)) {
+        if (n <= PATH_MAX && plain_absolute(fspath, n)) {
             plain_open_how how = {(uint64_t)(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0,
                                   PLAIN_RESOLVE_NO_SYMLINKS};
             fd = (int)syscall(SYS_openat2, AT_FDCWD, fspath, &how, sizeof how);

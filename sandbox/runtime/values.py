@@ -53,14 +53,14 @@ _dir_entry_path = getattr(_DirEntry, "path", None)
 # The kernel refuses longer paths (ENAMETOOLONG) and longer single arguments (E2BIG): an
 # input past these is decided at once, whatever its content, so no check grows with it.
 PATH_MAX = 4096
+ARG_MAX = 131072  # MAX_ARG_STRLEN: the longest single argv/env string execve accepts
+HOST_MAX = 253
 # The shape decoder's parse's file name (CPython may open it to show a syntax error's line):
 # PATH_MAX characters, so that no kernel opens it (ENAMETOOLONG, before any file is looked at)
 # whatever the function did to the file system; both cores answer an `open` of exactly this
 # name without a decision (the native core's open_is_shape_file). Red team 67: under
 # "/dev/null/<shape>" a function that may replace /dev/null (as root) chose what it read.
 SHAPE_FILE = "/dev/null/<shape>/" + "_" * (PATH_MAX - 18)
-ARG_MAX = 131072  # MAX_ARG_STRLEN: the longest single argv/env string execve accepts
-HOST_MAX = 253
 
 # The exact pathlib classes and their original conversion methods, captured once at install
 # (see :func:`capture_pathlib`): {class: (__fspath__, __str__)}.

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.runtime.decoders.shape import _SHAPE_FILE
+from sandbox.runtime.values import SHAPE_FILE
 from tests.conftest import HOOKS_CORE, REPO, Child, RunChild, profile_doc
 
 AUDIT_ALONE = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
@@ -1434,8 +1434,8 @@ def test_round17_only_the_shape_parses_own_name_is_answered_without_a_decision(
     # another name that long, and names below /dev/null (answered without a decision until
     # red team 67)
     attack = """
-from sandbox.runtime.decoders import shape
-for tag, name in (("shape", shape._SHAPE_FILE), ("long", "/" + "a" * 5000),
+from sandbox.runtime.values import SHAPE_FILE
+for tag, name in (("shape", SHAPE_FILE), ("long", "/" + "a" * 5000),
                   ("null", "/dev/null/<shape>"), ("null-up", "/dev/null/../../etc/passwd")):
     try:
         open(name)
@@ -1505,7 +1505,7 @@ attempt("remove", lambda: os.remove("/dev/null"))
 attempt("link", lambda: os.symlink("/", "/dev/null"))
 attempt("read", lambda: open("/dev/null/etc/shadow").read())
 attempt("write", lambda: open("/dev/null" + {str(tmp_path / "planted")!r}, "w").write("x"))
-attempt("shape-file", lambda: open({_SHAPE_FILE!r}).read())
+attempt("shape-file", lambda: open({SHAPE_FILE!r}).read())
 print("planted", os.path.exists({str(tmp_path / "planted")!r}))
 """
     # (/dev only: the interpreter, its venv and the test's folder may all be below /tmp)

@@ -82,9 +82,6 @@ def _plain_class_value(value: object, before: object) -> bool:
     return True
 
 
-# The parse's file name: CPython may open it to show a syntax error's line (values.SHAPE_FILE:
-# no kernel opens it). (A relative "<shape>" could be a FIFO the function made: it blocks.)
-_SHAPE_FILE = SHAPE_FILE
 _decode = bytes.decode
 _dict_get = dict.get
 _dict_items = dict.items
@@ -584,7 +581,9 @@ def features(source: object) -> list[str] | str | Rejection:
         for reading in readings:
             _list_insert(filters, 0, _IGNORE_ALL)
             try:
-                stack.append(_compile_source(reading, _SHAPE_FILE, "exec", _FLAGS, True))  # type: ignore[call-overload]
+                # (the parse's file name: CPython may open it to show a syntax error's line;
+                # no kernel opens SHAPE_FILE. A relative "<shape>" could be the function's FIFO)
+                stack.append(_compile_source(reading, SHAPE_FILE, "exec", _FLAGS, True))  # type: ignore[call-overload]
             # (Each exception caught loses its traceback first: one raised by an object of
             # the function's may be one it holds -- forget_frames.)
             except SyntaxError as exc:
