@@ -1101,6 +1101,20 @@ static CORE_TLS unsigned long long t_decision_changes;
  * change made after it); any other change there counts against it (decision_names_hold). */
 static CORE_TLS int t_forget_by_own_code;
 
+/* The module files io.open_code reads for the import system (core_open_code, below): the name
+ * of the open event it raises on this thread, until core_hook takes it (t_open_code_path: that
+ * very object, borrowed), and where an answer to that event made on a promise is told (the
+ * promise that the file is then opened with no link on the way and found regular: the lstat
+ * the module-read answers make is then the open's own check) -- a variable of that call's own,
+ * so a call made from a later hook while the event runs cannot change what this one was told.
+ * And the last .pyc it read, with no link on the way under a plain name (its own real name):
+ * what the import system unmarshals from it needs no second read (module_bytecode_answered). */
+static CORE_TLS PyObject *t_open_code_path;
+static CORE_TLS int *t_promise_slot;
+static CORE_TLS char *t_read_path; /* (PyMem_RawMalloc'd, NUL-terminated) */
+static CORE_TLS size_t t_read_path_len;
+static CORE_TLS PyObject *t_read_data; /* (strong: the file's bytes, as the reader got them) */
+
 /* Threads with a change in flight: an audited change fires before it is made, so from its
  * event until that thread's next audit event (by then the call returned) a name may change
  * under another thread's walk. While any other thread has one, resolutions keep nothing
@@ -2988,11 +3002,14 @@ import_system_at_root(const char *path, size_t n, int itself)
 }
 
 /* Note a module file's source (code.module_source: .../__pycache__/b.<tag>.pyc -> .../b.py)
- * as loaded, for the callback to take (loaded_sources()): 1, or 0 (no memory: the callback
- * decides). `path` holds no NUL. */
+ * as loaded, for the callback to take (loaded_sources()): 1, or 0 (no memory, or no room
+ * left: the callback decides). `path` holds no NUL. */
 static int
 note_loaded_source(const char *path, size_t len)
 {
+    if (g_loaded_count >= LOADED_LIMIT) {
+        return 0; /* (core_open_code notes after its open, which let other threads note first) */
+    }
     const char *slash = memrchr(path, '/', len);
     size_t dir_len = slash != NULL ? (size_t)(slash - path) : 0;
     static const char cache_dir[] = "/__pycache__";
@@ -3025,9 +3042,10 @@ note_loaded_source(const char *path, size_t len)
     return 1;
 }
 
-/* `key`: the event's, parsed once by core_hook (open_key_parse: its name may hold a NUL). */
+/* `key`: the event's, parsed once by core_hook (open_key_parse: its name may hold a NUL).
+ * `by_open_code`: the event core_open_code raised for the read it makes next itself. */
 static int
-init_module_read(const open_key *parsed)
+init_module_read(const open_key *parsed, int by_open_code)
 {
     if (g_module_prefix_count == 0 || g_loaded_count >= LOADED_LIMIT) {
         return 0;
@@ -3048,6 +3066,12 @@ init_module_read(const open_key *parsed)
     }
     if (!import_system_at_root(key.path, (size_t)key.len, 0)) {
         return 0;
+    }
+    if (by_open_code && t_promise_slot != NULL && !g_no_openat2 &&
+        plain_absolute(key.path, (size_t)key.len)) {
+        /* core_open_code opens it with no link on the way and notes its source, or asks again */
+        *t_promise_slot = 1;
+        return 1;
     }
     struct stat st;
     if (lstat(key.path, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -3073,7 +3097,7 @@ static int mb_file_is_module(const char *p, size_t n, const char *name, size_t n
 static int g_mb_ready; /* (module_bytecode_rules given: the frames below; defined there) */
 
 static int
-invoke_module_read(const open_key *key)
+invoke_module_read(const open_key *key, int by_open_code)
 {
     if (g_loaded_count >= LOADED_LIMIT || g_ext_root_count == 0 || !g_mb_ready) {
         return 0;
@@ -3125,6 +3149,11 @@ invoke_module_read(const open_key *key)
     Py_DECREF(name);
     if (!known) {
         return 0;
+    }
+    if (by_open_code && t_promise_slot != NULL && !g_no_openat2) {
+        /* core_open_code opens it with no link on the way and notes its source, or asks again */
+        *t_promise_slot = 1;
+        return 1;
     }
     struct stat st, folder;
     if (plain_lstat(path, n, &st, &folder) != 0 || !S_ISREG(st.st_mode)) {
@@ -4662,6 +4691,16 @@ core_hook(const char *event, PyObject *args, void *userdata)
 {
     (void)userdata;
     sealed_event_take(event); /* (first: nothing that could run code may come before it) */
+    /* The open event core_open_code raises, taken by the first open event after it on this
+     * thread, whatever that event's fate below: no later one can pass for it. (This hook is
+     * the first to see it: C hooks run before Python ones, and this one is the function's
+     * first.) It is that event when it carries the very name object core_open_code gave. */
+    int by_open_code = 0;
+    if (t_open_code_path != NULL && event[0] == 'o' && strcmp(event, "open") == 0) {
+        by_open_code = PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) >= 1 &&
+                       PyTuple_GET_ITEM(args, 0) == t_open_code_path && t_depth == 0;
+        t_open_code_path = NULL;
+    }
     if (t_depth == 0 && g_in_flight_count > 0) {
         in_flight_clear(); /* this thread's last audited call has returned */
     }
@@ -4744,7 +4783,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
         return 0; /* the callback's answer: open(fd) wraps a descriptor, decided when opened */
     }
     if (keyed && g_module_prefix_count > 0 &&
-        (invoke_now() ? invoke_module_read(&key) : init_module_read(&key))) {
+        (invoke_now() ? invoke_module_read(&key, by_open_code)
+                      : init_module_read(&key, by_open_code))) {
         return 0; /* the callback's answer: the import system reading a module file */
     }
     if (event[0] == 'o' && event[1] == 's' && g_module_prefix_count > 0 && !invoke_now() &&
@@ -4858,6 +4898,8 @@ release_state(void)
     PyMem_RawFree(g_mode);
     g_mode = NULL;
 }
+
+static int open_code_take(void); /* (below, with core_open_code) */
 
 static PyObject *
 core_install(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -5021,6 +5063,11 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     /* PySys_AddAuditHook drops a hook silently when an existing hook refuses the
      * sys.addaudithook event: ask first, so a refusal is an error here, not a silent gap. */
     if (PySys_Audit("sys.addaudithook", NULL) < 0) {
+        goto fail;
+    }
+    /* (the open_code hook first: core_open_code hands every read to _io.open until install
+     * ends, so an install that fails after it leaves reads as they were) */
+    if (open_code_take() < 0) {
         goto fail;
     }
     if (PySys_AddAuditHook(core_hook, NULL) < 0) {
@@ -6689,6 +6736,253 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     return PyUnicode_DecodeFSDefaultAndSize(real, real_len);
 }
+
+/* ------------------------------------------------------------------------------------- */
+/* io.open_code: the import system's reads of module files                               */
+
+/* CPython's io.open_code with no hook: _io.open(path, "rb"), which raises the open event
+ * itself (decided in full). (Another interpreter's objects are never called: it looks its own
+ * _io.open up.) */
+static PyObject *g_io_open;   /* _io.open */
+static PyObject *g_bytes_io;  /* _io.BytesIO */
+static int g_open_code;       /* core_open_code is the process's open_code hook */
+
+static PyObject *
+open_code_as_io_open(PyObject *path)
+{
+    if (g_io_open != NULL && PyInterpreterState_Get() == g_interp) {
+        return PyObject_CallFunction(g_io_open, "Os", path, "rb");
+    }
+    PyObject *io = PyImport_ImportModule("_io");
+    if (io == NULL) {
+        return NULL;
+    }
+    PyObject *f = PyObject_CallMethod(io, "open", "Os", path, "rb");
+    Py_DECREF(io);
+    return f;
+}
+
+/* The whole file open at `fd` (`size`: what fstat said, -1 when unknown), read as FileIO's
+ * readall would: reads until one returns nothing, except that a regular file whose read came
+ * back short of the room it was given, at the length fstat said, is at its end (no read more to
+ * learn it). NULL with OSError set (named `path`) on a read error. */
+static PyObject *
+open_code_read_all(int fd, long long size, PyObject *path)
+{
+    size_t room = size >= 0 ? (size_t)size + 1 : 8192;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)room);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t got = 0;
+    for (;;) {
+        ssize_t n;
+        char *at = PyBytes_AS_STRING(out) + got;
+        size_t want = room - got;
+        Py_BEGIN_ALLOW_THREADS
+        n = read(fd, at, want);
+        Py_END_ALLOW_THREADS
+        if (n < 0) {
+            if (errno == EINTR && PyErr_CheckSignals() == 0) {
+                continue;
+            }
+            if (!PyErr_Occurred()) {
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+            }
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += (size_t)n;
+        if (size >= 0 && got == (size_t)size && (size_t)n < want) {
+            break;
+        }
+        if (got == room) {
+            room = room < ((size_t)PY_SSIZE_T_MAX >> 1) ? room * 2 : (size_t)PY_SSIZE_T_MAX;
+            if (room == got || _PyBytes_Resize(&out, (Py_ssize_t)room) < 0) {
+                if (room == got) {
+                    Py_DECREF(out);
+                    PyErr_NoMemory();
+                }
+                return NULL;
+            }
+        }
+    }
+    if (_PyBytes_Resize(&out, (Py_ssize_t)got) < 0) {
+        return NULL;
+    }
+    return out;
+}
+
+/* The open event core_open_code raised, decided again by the core alone, in full: no
+ * promise (the event's other hooks saw it once, and are not asked again). 0 or -1. */
+static int
+open_code_decide_again(PyObject *path)
+{
+    PyObject *event_args = Py_BuildValue("(Osi)", path, "r", O_RDONLY | O_CLOEXEC);
+    if (event_args == NULL) {
+        return -1;
+    }
+    int decided = core_hook("open", event_args, NULL);
+    Py_DECREF(event_args);
+    return decided;
+}
+
+/* io.open_code(path), the import system's open of a module's source and bytecode
+ * (FileLoader.get_data), once install has made this the process's open_code hook (it cannot be
+ * replaced or removed after: CPython keeps the first). For a module file (".py", ".pyc", a
+ * plain ASCII str) it raises the very open event FileIO would (the name, "r", O_RDONLY |
+ * O_CLOEXEC: decided as before, by every hook), then reads the file itself and hands the reader
+ * its bytes (an _io.BytesIO: read() returns that bytes object itself).
+ *
+ * Why: the module-read answers (init_module_read, invoke_module_read) must know the name
+ * leads to a regular file with no link at the end (or on the way): an lstat, or a walk, of
+ * their own. Taken for an event this function raised, they answer on the promise that the file
+ * is opened here with openat2's RESOLVE_NO_SYMLINKS and found regular -- and when it is not, the
+ * core decides the open again in full, with no promise, then opens it as FileIO does. And the .pyc read that way
+ * is kept (t_read_data): its unmarshal is checked against those bytes, not against a second
+ * read of the file (module_bytecode_answered). Four system calls a module where FileIO alone
+ * makes nine (open, fstat, ioctl, two lseek, fstat, two reads, close) and the checks made six.
+ * Anything else (another name, another interpreter, an error before the event) is _io.open's,
+ * as with no hook. */
+static PyObject *
+core_open_code(PyObject *path, void *unused)
+{
+    (void)unused;
+    const char *units;
+    Py_ssize_t len;
+    if (!g_installed || PyInterpreterState_Get() != g_interp || !PyUnicode_CheckExact(path)) {
+        return open_code_as_io_open(path);
+    }
+    int plain = ascii_of(path, &units, &len);
+    if (plain < 0) {
+        return NULL;
+    }
+    int pyc = plain == 1 && ends_with(units, len, ".pyc");
+    if (plain != 1 || len > PATH_MAX || memchr(units, 0, (size_t)len) != NULL ||
+        (!pyc && !ends_with(units, len, ".py"))) {
+        return open_code_as_io_open(path);
+    }
+    int promise = 0;
+    int *outer_slot = t_promise_slot; /* (a call made from a hook while another's event runs) */
+    t_promise_slot = &promise;
+    t_open_code_path = path;
+    int refused = PySys_Audit("open", "Osi", path, "r", O_RDONLY | O_CLOEXEC);
+    t_open_code_path = NULL;
+    t_promise_slot = outer_slot;
+    if (refused < 0) {
+        return NULL;
+    }
+    int fd = -1, err = 0, regular = 0;
+    int no_links = !g_no_openat2 && plain_absolute(units, (size_t)len);
+    struct stat st;
+    Py_BEGIN_ALLOW_THREADS
+    if (no_links) {
+        /* (O_NONBLOCK: a FIFO's open returns at once; it is no regular file, and not read) */
+        plain_open_how how = {(uint64_t)(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0,
+                              PLAIN_RESOLVE_NO_SYMLINKS};
+        fd = (int)syscall(SYS_openat2, AT_FDCWD, units, &how, sizeof how);
+        err = fd < 0 ? errno : 0;
+        if (fd >= 0) {
+            regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+            if (!regular) {
+                (void)close(fd);
+                fd = -1;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (fd < 0 && (err == ENOSYS || err == EPERM || err == E2BIG || err == EINVAL)) {
+        g_no_openat2 = 1; /* (a flag that only ever goes to 1: no lock needed) */
+    }
+    if (fd < 0 && promise) {
+        /* the answer's promise does not hold (a link, no regular file, none there) */
+        if (open_code_decide_again(path) < 0) {
+            return NULL;
+        }
+        promise = 0;
+    }
+    if (fd < 0) {
+        /* decided in full already: opened as FileIO opens (links followed, blocking) */
+        Py_BEGIN_ALLOW_THREADS
+        fd = open(units, O_RDONLY | O_CLOEXEC);
+        err = errno;
+        regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        if (fd >= 0 && !regular && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+            (void)close(fd);
+            fd = -1;
+            err = EISDIR; /* (FileIO's refusal of a folder) */
+        }
+        Py_END_ALLOW_THREADS
+        if (fd < 0) {
+            errno = err;
+            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        }
+        no_links = 0;
+    }
+    PyObject *data = open_code_read_all(fd, regular ? (long long)st.st_size : -1, path);
+    (void)close(fd);
+    if (data == NULL) {
+        return NULL;
+    }
+    if (promise && !note_loaded_source(units, (size_t)len) && open_code_decide_again(path) < 0) {
+        /* (no room left to note the source -- other threads noted theirs while this one read:
+         * the callback decides the read, as the answer would have left it to with no room) */
+        Py_DECREF(data);
+        return NULL;
+    }
+    if (pyc && no_links) {
+        /* (the name it was opened by is its own real name: no link, nothing to resolve) */
+        char *copy = t_read_path;
+        if (copy == NULL) {
+            copy = PyMem_RawMalloc(PATH_MAX + 1);
+        }
+        if (copy != NULL) {
+            memcpy(copy, units, (size_t)len);
+            copy[len] = '\0';
+            t_read_path = copy;
+            t_read_path_len = (size_t)len;
+            Py_XSETREF(t_read_data, Py_NewRef(data));
+        }
+    }
+    PyObject *file = PyObject_CallOneArg(g_bytes_io, data);
+    Py_DECREF(data);
+    return file;
+}
+
+/* Make core_open_code the process's open_code hook (install, before the audit hook: until
+ * install ends it hands every read to _io.open). 0, or -1 with an error set; another hook
+ * there first is no error: the reads then go through it, checked as before. */
+static int
+open_code_take(void)
+{
+    if (g_open_code) {
+        return 0;
+    }
+    PyObject *io = PyImport_ImportModule("_io");
+    if (io == NULL) {
+        return -1;
+    }
+    g_io_open = PyObject_GetAttrString(io, "open");
+    g_bytes_io = g_io_open != NULL ? PyObject_GetAttrString(io, "BytesIO") : NULL;
+    Py_DECREF(io);
+    if (g_bytes_io == NULL) {
+        Py_CLEAR(g_io_open);
+        return -1;
+    }
+    if (PyFile_SetOpenCodeHook(core_open_code, NULL) < 0) {
+        if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_SystemError)) {
+            return -1; /* (an audit hook refused setopencodehook) */
+        }
+        PyErr_Clear(); /* another hook was set first */
+        return 0;
+    }
+    g_open_code = 1;
+    return 0;
+}
+
 
 /* frame_local(frame, name): a local variable of a Python frame, read from the frame's own
  * slots. Never through f_locals: on 3.10-3.12 that is a dict kept with the frame, which the
@@ -8585,6 +8879,29 @@ mb_importing(PyFrameObject *frame)
     return NULL;
 }
 
+/* Whether `data` (what the import system unmarshals) is exactly the body of the .pyc at `path`
+ * (n units) as core_open_code last read it on this thread (t_read_data: opened under that
+ * plain name with no link on the way, a regular file), after this Python's magic number: the
+ * answer file_is_read gives by reading the file again, from the bytes the reader was given.
+ * The record is taken either way (one answer, and no file's bytes kept longer). */
+static int
+read_record_is(const char *path, size_t n, PyObject *data)
+{
+    PyObject *read = t_read_data;
+    if (read == NULL) {
+        return 0;
+    }
+    size_t size = (size_t)PyBytes_GET_SIZE(data);
+    const char *got = PyBytes_AS_STRING(read);
+    int same = t_read_path_len == n && memcmp(t_read_path, path, n) == 0 &&
+               (size_t)PyBytes_GET_SIZE(read) == MB_PYC_HEADER + size &&
+               g_mb_magic_len <= MB_PYC_HEADER && memcmp(got, g_mb_magic, g_mb_magic_len) == 0 &&
+               memcmp(got + MB_PYC_HEADER, PyBytes_AS_STRING(data), size) == 0;
+    t_read_data = NULL;
+    Py_DECREF(read);
+    return same;
+}
+
 /* The marshal.loads event the sealed marshal.loads raised (its token, taken at core_hook's
  * first line) for a module's own .pyc that importlib's _compile_bytecode unmarshals in a real
  * import: 1 (allowed: the callback's answer, and the rename it allows noted); 0 for the
@@ -8623,20 +8940,27 @@ module_bytecode_answered(PyObject *args)
         memchr(path_units, '\0', (size_t)path_len) != NULL) {
         goto done;
     }
-    char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
-    if (chunk == NULL) {
-        goto done;
-    }
     char real[PATH_MAX + 1];
-    ssize_t real_len;
-    Py_INCREF(data);
-    Py_BEGIN_ALLOW_THREADS
-    real_len = file_is_read(path_units, MB_PYC_HEADER, PyBytes_AS_STRING(data),
-                            (size_t)PyBytes_GET_SIZE(data), g_mb_magic, g_mb_magic_len, chunk,
-                            real);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(data);
-    PyMem_RawFree(chunk);
+    ssize_t real_len = -1;
+    if (read_record_is(path_units, (size_t)path_len, data)) {
+        /* the file's bytes as core_open_code read them, with no link on the way: its own name */
+        memcpy(real, path_units, (size_t)path_len);
+        real_len = path_len;
+    }
+    else {
+        char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
+        if (chunk == NULL) {
+            goto done;
+        }
+        Py_INCREF(data);
+        Py_BEGIN_ALLOW_THREADS
+        real_len = file_is_read(path_units, MB_PYC_HEADER, PyBytes_AS_STRING(data),
+                                (size_t)PyBytes_GET_SIZE(data), g_mb_magic, g_mb_magic_len,
+                                chunk, real);
+        Py_END_ALLOW_THREADS
+        Py_DECREF(data);
+        PyMem_RawFree(chunk);
+    }
     if (real_len <= 0 || !mb_plain_ascii(real, (size_t)real_len) ||
         !mb_for_this_python(real, (size_t)real_len) ||
         !mb_file_is_module(real, (size_t)real_len, name_units, (size_t)name_len) ||

@@ -2725,6 +2725,147 @@ def test_in_an_invocation_the_native_core_answers_the_import_systems_module_read
     assert result["run: not a module's code"] == [0, 0, None]
 
 
+def test_the_native_core_reads_the_import_systems_module_files_after_the_same_open_event(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a package's modules compiled to bytecode below a module root (an import root, a
+    # tree no write rule reaches), one whose .pyc is a link to another's, a folder named like a
+    # module file and a source outside the root; the import system's frames and its reader;
+    # a callback that counts the module-file opens it decides and refuses the outside source;
+    # and, after install, an audit hook of the function's own that records every open event
+    body = PYC_HELPERS + textwrap.dedent("""
+    import io
+    for name in ("m1", "m2", "m3"):
+        module("root/pk", name, name)
+    module("root/pk", "__init__", "pk")
+    os.symlink(ext.cache_from_source(here + "/root/pk/m1.py"),
+               ext.cache_from_source(here + "/root/pk/m0.py"))
+    with open(here + "/root/pk/m0.py", "w") as f:
+        f.write("VALUE = 'm0'\\n")
+    os.makedirs(here + "/root/folder.py")
+    with open(here + "/outside.py", "w") as f:
+        f.write("TOKEN = 1\\n")
+    os.symlink(here + "/outside.py", here + "/root/pk/ln.py")
+    sys.path.insert(0, here + "/root")
+    chain, find_and_load = import_frames("root")
+    get_data = ext.FileLoader.get_data.__code__
+    core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
+    core.module_bytecode_rules(
+        ext._compile_bytecode.__code__, chain + (get_data,), find_and_load, (here + "/root/",),
+        False, ext.MAGIC_NUMBER, sys.implementation.cache_tag, 8 * 1024 * 1024)
+    core.deployment_rules((here + "/root/",), (here + "/root",))
+    out = {"opens": 0}
+    def callback(event, args, caller):
+        if event == "open" and type(args[0]) is str and args[0].endswith((".py", ".pyc")):
+            out["opens"] += 1
+            if args[0] in (here + "/outside.py", here + "/root/pk/ln.py"):
+                raise PermissionError("refused by the callback")
+        elif event == "marshal.loads":
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code is not ext._compile_bytecode.__code__:
+                frame = frame.f_back
+            if frame is not None:
+                core.unmarshal_renames_to(frame.f_locals.get("source_path"))
+    assert core.install(frozenset({"open", "marshal.loads"}), callback,
+                        frozenset({callback.__code__}), "enforce",
+                        module_prefixes=(here + "/root/",), import_codes=[get_data],
+                        own_sites=[("core.unmarshal_renames_to", callback.__code__)])
+    seen = []
+    def later_hook(event, args):
+        if event == "open" and type(args[0]) is str and args[0].endswith((".py", ".pyc")):
+            seen.append([args[0].removeprefix(here), args[1], args[2]])
+    sys.addaudithook(later_hook)
+    def nested_hook(event, args):
+        # (a hook of the function's that opens a module file itself while the event runs)
+        if event == "open" and type(args[0]) is str and args[0].endswith("/ln.py"):
+            with io.open_code(here + "/root/pk/m3.py") as f:
+                f.read()
+    sys.addaudithook(nested_hook)
+    def reads():
+        # read system calls so far (the kernel's count for this process)
+        with open("/proc/self/io", "rb", buffering=0) as f:
+            text = f.read()
+        return int(text.split(b"syscr: ")[1].split(b"\\n")[0])
+    def counted(tag, run):
+        before, events, read_calls = out["opens"], len(seen), reads()
+        try:
+            value = run()
+        except Exception as exc:
+            value = [type(exc).__name__, getattr(exc, "filename", None)]
+        out[tag] = {"decided": out["opens"] - before, "seen": seen[events:],
+                    "read calls": reads() - read_calls, "value": value}
+    counted("nothing", lambda: None)
+    # WHEN the import system loads modules at init, one of them through a linked .pyc
+    counted("the package", lambda: __import__("pk").VALUE)
+    counted("a module", lambda: __import__("pk.m2").m2.VALUE)
+    counted("a linked .pyc", lambda: __import__("pk.m0").m0.VALUE)
+    # AND the function itself opens module files with io.open_code
+    def open_code(path):
+        with io.open_code(path) as f:
+            return [type(f).__name__, f.read()[:12].decode()]
+    # AND the import system's reader reads a module source that is a link to a file the
+    # callback refuses, while a later hook opens another module file in the same event
+    link = here + "/root/pk/ln.py"
+    counted("a linked source", lambda: ext.SourceFileLoader("pk.ln", link).get_data(link).decode())
+    counted("open_code: a source", lambda: open_code(here + "/root/pk/m3.py"))
+    counted("open_code: refused", lambda: open_code(here + "/outside.py"))
+    counted("open_code: missing", lambda: open_code(here + "/root/pk/none.py"))
+    counted("open_code: a folder", lambda: open_code(here + "/root/folder.py"))
+    counted("open_code: another name", lambda: open_code(here + "/root/pk/m3.txt"))
+    emit(**{k: v for k, v in out.items() if k != "opens"})
+    """)
+    (tmp_path / "root" / "pk").mkdir(parents=True)
+    (tmp_path / "root" / "pk" / "m3.txt").write_text("not a module\n")
+    result = run_core(kind, body, tmp_path)
+    native = kind != "python"
+    # THEN a source that is a link is decided in full, whatever a later hook opens meanwhile:
+    # refused on both cores, its bytes never read
+    assert result["a linked source"]["value"] == ["PermissionError", None]
+    assert result["a linked source"]["decided"] >= 1
+    # AND every module file read raises one open event, the one FileIO raises (the name, "r",
+    # O_RDONLY | O_CLOEXEC), seen alike by a hook after the sandbox's on both cores
+    flags = os.O_RDONLY | os.O_CLOEXEC
+    tag = sys.implementation.cache_tag if kind in ("native", "python") else None
+    for case, value, module in (("the package", "pk", "__init__"), ("a module", "m2", "m2")):
+        got = result[case]
+        assert got["value"] == value, case
+        assert len(got["seen"]) == 1, case
+        name, mode, seen_flags = got["seen"][0]
+        assert name.startswith(f"/root/pk/__pycache__/{module}.") and name.endswith(".pyc"), case
+        assert (mode, seen_flags) == ("r", flags), case
+        if tag is not None:
+            assert name == f"/root/pk/__pycache__/{module}.{tag}.pyc", case
+    if native and kind != "native-arm64":
+        # AND the native core answers the import system's read of a module's .pyc at its home
+        # with no callback, and reads it once: one read system call for the import (FileIO
+        # makes two, and checking the bytes a second read of the file)
+        for case in ("the package", "a module"):
+            assert result[case]["decided"] == 0, case
+            assert result[case]["read calls"] - result["nothing"]["read calls"] == 1, case
+    # AND a linked .pyc is decided in full (the callback asked) and still loads (the link's
+    # bytecode is another module's, stale for m0.py: the import system compiles the source);
+    # its open events are the same on both cores
+    linked = result["a linked .pyc"]
+    assert linked["value"] == "m0" and linked["decided"] >= 1
+    assert [(n.split("/")[-1].split(".")[0], n.endswith(".pyc")) for n, _, _ in linked["seen"]] == [
+        ("m0", True),
+        ("m0", False),
+    ]
+    # AND io.open_code of a source reads it (the native core hands back its bytes in a
+    # BytesIO), of a name the callback refuses raises its refusal before any open, of a missing
+    # file or a folder raises what FileIO raises, and of another name is FileIO's own
+    source = result["open_code: a source"]
+    assert source["value"] == ["BytesIO" if native else "BufferedReader", "VALUE = 'm3'"]
+    assert source["decided"] == 1 and len(source["seen"]) == 1
+    assert result["open_code: refused"]["value"] == ["PermissionError", None]
+    assert result["open_code: refused"]["seen"] == []  # (the sandbox's hook refused it first)
+    missing = result["open_code: missing"]["value"]
+    assert missing[0] == "FileNotFoundError" and missing[1].endswith("/root/pk/none.py")
+    folder = result["open_code: a folder"]["value"]
+    assert folder[0] == "IsADirectoryError" and folder[1].endswith("/root/folder.py")
+    assert result["open_code: another name"]["value"] == ["BufferedReader", "not a module"]
+
+
 def test_unmarshal_file_loads_from_an_offset_to_the_end_before_install_only(
     kind: str, tmp_path: Path
 ) -> None:
