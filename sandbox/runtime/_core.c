@@ -1923,6 +1923,8 @@ static name_set g_setattr_names;  /* the attribute names an object.__setattr__ i
 static name_set g_refused_inside; /* refused when foreign code raises them inside the callback */
 static name_set g_inside_only;    /* of those, the ones not decided outside it */
 static int g_setattr_known;       /* whether install was given them */
+static code_set g_setattr_codes;  /* the code of the functions those names are guarded on */
+static int g_setattr_codes_known; /* whether install was given them */
 static code_set g_own_codes;
 static code_set g_import_codes; /* the import system's readers (init-phase module reads) */
 static PyObject *g_callback;      /* strong reference, held here only */
@@ -3997,8 +3999,12 @@ compile_answered(PyObject *args, int phase)
 
 /* An `object.__setattr__` the hook's answer is None for: no name, a name that is not an exact
  * str, or one not among the names install was given (the hook decides only those: rewriting
- * a function's code or defaults, a class, a finder). A name with a NUL reads as its start
- * here: looked up as that, it can only reach the callback more often. */
+ * a function's code or defaults, a class, a finder); or, when install was given the code of
+ * the functions they are guarded on, a guarded name set on anything but an exact function
+ * whose code is one of those (the hook refuses only that: the sandbox's own functions; a
+ * `__defaults__` set by a library's decorator, 17 in `import boto3`, is answered here). Only
+ * the target's exact type and its code slot are read: nothing of it runs. A name with a NUL
+ * reads as its start here: looked up as that, it can only reach the callback more often. */
 static int
 setattr_unprotected(PyObject *args)
 {
@@ -4019,7 +4025,15 @@ setattr_unprotected(PyObject *args)
         PyErr_Clear();
         return 0;
     }
-    return plain == 0 || !name_set_has(&g_setattr_names, units); /* (the names are ASCII) */
+    if (plain == 0 || !name_set_has(&g_setattr_names, units)) {
+        return 1; /* (the names are ASCII) */
+    }
+    if (!g_setattr_codes_known) {
+        return 0;
+    }
+    PyObject *target = PyTuple_GET_ITEM(args, 0);
+    return !Py_IS_TYPE(target, &PyFunction_Type) ||
+           !code_set_has(&g_setattr_codes, PyFunction_GET_CODE(target));
 }
 
 /* A `socket.getaddrinfo` whose host is None or an exact ASCII str or exact ASCII bytes (what
@@ -4883,6 +4897,8 @@ release_state(void)
     name_set_free(&g_caller_events);
     name_set_free(&g_invoke_only);
     name_set_free(&g_setattr_names);
+    code_set_free(&g_setattr_codes);
+    g_setattr_codes_known = 0;
     name_set_free(&g_refused_inside);
     name_set_free(&g_inside_only);
     g_setattr_known = 0;
@@ -4908,17 +4924,18 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
                              "mode",          "caller_events", "block_signals",
                              "invoke_only",   "setattr_names", "refused_inside",
                              "inside_only",   "module_prefixes", "import_codes",
-                             "own_sites",     "frame_guard",   NULL};
+                             "own_sites",     "frame_guard",   "setattr_codes", NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
     PyObject *module_prefixes = NULL, *import_codes = NULL, *own_sites = NULL;
+    PyObject *setattr_codes = NULL;
     int block_signals = 1, frame_guard = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOp:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOpO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
                                      &block_signals, &invoke_only, &setattr_names,
                                      &refused_inside, &inside_only, &module_prefixes,
-                                     &import_codes, &own_sites, &frame_guard)) {
+                                     &import_codes, &own_sites, &frame_guard, &setattr_codes)) {
         return NULL;
     }
     if (g_installed) {
@@ -4999,6 +5016,12 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
             goto fail;
         }
         g_setattr_known = 1;
+    }
+    if (setattr_codes != NULL && setattr_codes != Py_None) {
+        if (code_set_build(&g_setattr_codes, setattr_codes) < 0) {
+            goto fail;
+        }
+        g_setattr_codes_known = 1;
     }
     if (code_set_build(&g_own_codes, own_codes) < 0) {
         goto fail;

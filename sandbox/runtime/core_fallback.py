@@ -107,6 +107,7 @@ _IMPORT_KEY = "modules\x1fimport\x1f"  # the hook's decision-cache key of an imp
 _LONG_LONG = 1 << 63
 
 _CodeType = type((lambda: None).__code__)
+_FunctionType = type(lambda: None)
 _type_of = type
 _type_name_of = type.__dict__["__name__"].__get__  # (a class's own __name__, no metaclass code)
 
@@ -1115,6 +1116,7 @@ def install(
     import_codes: frozenset[CodeType] = frozenset(),
     own_sites: Iterable[tuple[str, CodeType]] | None = None,
     frame_guard: bool = False,
+    setattr_codes: Iterable[CodeType] | None = None,
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -1161,6 +1163,9 @@ def install(
         The native core's frame guard (no code but ``own_codes`` is evaluated inside the
         callback). The Python core cannot hold it (a Python audit hook sees no frame before it
         runs): accepted and ignored, a stated limit.
+    setattr_codes : iterable of code (by identity), optional
+        The code of the functions ``setattr_names`` are guarded on: given, a guarded name set on
+        anything but an exact function whose code is one of these is answered in the hook too.
 
     Returns
     -------
@@ -1195,6 +1200,9 @@ def install(
     _inside_only = frozenset(_strs(inside_only, "install: inside_only"))
     _setattr_names = (
         None if setattr_names is None else frozenset(_strs(setattr_names, "install: setattr_names"))
+    )
+    _setattr_codes = (
+        None if setattr_codes is None else frozenset(id(c) for c in _codes(setattr_codes))
     )
     # By identity: code objects compare by value, and a copy of the sandbox's code is not it.
     _own = frozenset(id(c) for c in _codes(own_codes))
@@ -1393,9 +1401,22 @@ def install(
             event == "object.__setattr__"
             and _setattr_names is not None
             and type(args) is tuple
-            and (len(args) < 2 or type(args[1]) is not _str or args[1] not in _setattr_names)
+            and (
+                len(args) < 2
+                or type(args[1]) is not _str
+                or args[1] not in _setattr_names
+                or (
+                    _setattr_codes is not None
+                    and (
+                        type(args[0]) is not _FunctionType
+                        or id(args[0].__code__) not in _setattr_codes
+                    )
+                )
+            )
         ):
-            return  # the native core's setattr_unprotected: not a name the callback guards
+            # the native core's setattr_unprotected: not a name the callback guards, or not
+            # on a function it guards it on (an exact function's code slot: nothing runs)
+            return
         if (
             event == "open"
             and type(args) is tuple

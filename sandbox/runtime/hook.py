@@ -380,9 +380,8 @@ def install_hook(
     frozen_code = code
     frozen_code.OWN_CODES = own_codes
     # (and the botocore interposer's functions, imported before: their state is their defaults)
-    frozen_code.OWN_IDS = (
-        frozenset(map(id, own_codes)) | {id(sealed)} | frozenset(map(id, _aws_own_codes()))
-    )
+    guarded_codes = (*own_codes, sealed, *_aws_own_codes())
+    frozen_code.OWN_IDS = frozenset(map(id, guarded_codes))
     import_codes = _import_codes()
     frozen_code.IMPORT_CODES = frozenset(id(c) for c in import_codes)
     from importlib import _bootstrap_external
@@ -556,6 +555,9 @@ def install_hook(
         CALLER_EVENTS,
         invoke_only=INVOKE_ONLY & names,
         setattr_names=PROTECTED_ATTRIBUTES,
+        # (on_setattr refuses a guarded name only on these functions: the sandbox's own and
+        # its control code; set on any other object, it is answered in the core)
+        setattr_codes=(*guarded_codes, *control_codes),
         refused_inside=REFUSED_INSIDE,
         inside_only=REFUSED_INSIDE - names,
         # (the files decoder's init shortcut for the import system's module reads, in C)

@@ -2053,6 +2053,50 @@ def test_a_setattr_of_a_name_the_callback_does_not_guard_is_answered_by_the_core
     assert result["nul"] == (0 if kind == "python" else 1)
 
 
+def test_a_guarded_name_set_on_no_function_the_callback_guards_is_answered_by_the_core(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback that counts `object.__setattr__` events, guards two names, and is told
+    # the code of the one function they are guarded on
+    body = """
+    out = {"seen": 0}
+    def callback(event, args, caller):
+        out["seen"] += 1
+    def guarded():
+        return 1
+    core.install(frozenset({"object.__setattr__"}), callback, frozenset({callback.__code__}),
+                 "enforce", setattr_names=frozenset({"__defaults__", "__class__"}),
+                 setattr_codes=(guarded.__code__,))
+    def sets(tag, *args):
+        before = out["seen"]
+        sys.audit("object.__setattr__", *args)
+        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    def other(x=1):
+        return x
+    class Holder:
+        pass
+    sets("the guarded function", guarded, "__defaults__", (2,))
+    sets("its class", guarded, "__class__", object)
+    sets("another function", other, "__defaults__", (2,))
+    sets("an object", Holder(), "__defaults__", (2,))
+    sets("a class", Holder, "__class__", type)
+    sets("a method", Holder().__init__, "__defaults__", (2,))
+    sets("not a name it guards", guarded, "x", 1)
+    other.__code__ = guarded.__code__
+    sets("another function, the guarded code", other, "__defaults__", (2,))
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN a guarded name set on the function whose code is guarded reaches the callback, and
+    # so it does on any function whose code is that code
+    for tag in ("the guarded function", "its class", "another function, the guarded code"):
+        assert result[tag] == 1, tag
+    # AND set on anything else -- another function, an object, a class, a bound method -- it
+    # is answered by the core (the callback's answer is None), on both cores
+    for tag in ("another function", "an object", "a class", "a method", "not a name it guards"):
+        assert result[tag] == 0, tag
+
+
 def test_an_init_read_of_a_module_file_by_the_import_system_is_answered_and_noted(
     kind: str, tmp_path: Path
 ) -> None:
