@@ -6630,6 +6630,28 @@ core_resolved_path(PyObject *self, PyObject *path)
  * no object the size of the file (a module's bytecode at init: hundreds in `import boto3`).
  * After install only the sandbox's own code may ask: it opens a file with no decision. */
 #define FILE_IS_CHUNK 65536
+
+/* Whether the .pyc at `path` (n units) as core_open_code last read it on this thread
+ * (t_read_data: opened under that plain name with no link on the way, a regular file) is
+ * exactly head[0, head_size) at its start and want[0, size) from `offset` to its end: the answer
+ * file_is_read gives by reading the file again, from the bytes the reader was given (its real
+ * name is `path` itself). The record stays until the thread's next such read replaces it: the
+ * unmarshal answer and then the callback may both ask of the same bytes. */
+static int
+read_record_holds(const char *path, size_t n, unsigned long long offset, const char *want,
+                  size_t size, const char *head, size_t head_size)
+{
+    PyObject *read = t_read_data;
+    if (read == NULL) {
+        return 0;
+    }
+    size_t got_size = (size_t)PyBytes_GET_SIZE(read);
+    const char *got = PyBytes_AS_STRING(read);
+    return t_read_path_len == n && memcmp(t_read_path, path, n) == 0 && offset <= got_size &&
+           got_size - offset == size && head_size <= got_size &&
+           (head_size == 0 || memcmp(got, head, head_size) == 0) &&
+           memcmp(got + offset, want, size) == 0;
+}
 /* The real name of the regular file at `fspath` (readlink of /proc/self/fd/N: the file read
  * names itself) when its bytes from `offset` on are exactly want[0, size) and it starts with
  * head[0, head_size): its length in `real` (PATH_MAX + 1 bytes), else -1. `chunk` holds
@@ -6738,20 +6760,32 @@ core_file_is(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *head = Py_NewRef(nargs == 4 ? args[3] : Py_None);
     const char *head_want = head != Py_None ? PyBytes_AS_STRING(head) : NULL;
     size_t head_size = head != Py_None ? (size_t)PyBytes_GET_SIZE(head) : 0;
-    char *chunk = PyMem_RawMalloc(FILE_IS_CHUNK);
+    char *chunk = NULL;
+    int no_memory = 0;
     char real[PATH_MAX + 1];
     ssize_t real_len = -1;
-    if (chunk != NULL) {
+    const char *fspath = PyBytes_AS_STRING(encoded);
+    size_t fspath_len = (size_t)PyBytes_GET_SIZE(encoded);
+    if (fspath_len <= PATH_MAX &&
+        read_record_holds(fspath, fspath_len, (unsigned long long)offset, want, size, head_want,
+                          head_size)) {
+        memcpy(real, fspath, fspath_len); /* (core_open_code's bytes, under their real name) */
+        real_len = (ssize_t)fspath_len;
+    }
+    else if ((chunk = PyMem_RawMalloc(FILE_IS_CHUNK)) != NULL) {
         Py_BEGIN_ALLOW_THREADS
         real_len = file_is_read(PyBytes_AS_STRING(encoded), (unsigned long long)offset, want,
                                 size, head_want, head_size, chunk, real);
         Py_END_ALLOW_THREADS
         PyMem_RawFree(chunk);
     }
+    else {
+        no_memory = 1;
+    }
     Py_DECREF(encoded);
     Py_DECREF(data);
     Py_DECREF(head);
-    if (chunk == NULL) {
+    if (no_memory) {
         return PyErr_NoMemory();
     }
     if (real_len < 0) {
@@ -8902,29 +8936,6 @@ mb_importing(PyFrameObject *frame)
     return NULL;
 }
 
-/* Whether `data` (what the import system unmarshals) is exactly the body of the .pyc at `path`
- * (n units) as core_open_code last read it on this thread (t_read_data: opened under that
- * plain name with no link on the way, a regular file), after this Python's magic number: the
- * answer file_is_read gives by reading the file again, from the bytes the reader was given.
- * The record is taken either way (one answer, and no file's bytes kept longer). */
-static int
-read_record_is(const char *path, size_t n, PyObject *data)
-{
-    PyObject *read = t_read_data;
-    if (read == NULL) {
-        return 0;
-    }
-    size_t size = (size_t)PyBytes_GET_SIZE(data);
-    const char *got = PyBytes_AS_STRING(read);
-    int same = t_read_path_len == n && memcmp(t_read_path, path, n) == 0 &&
-               (size_t)PyBytes_GET_SIZE(read) == MB_PYC_HEADER + size &&
-               g_mb_magic_len <= MB_PYC_HEADER && memcmp(got, g_mb_magic, g_mb_magic_len) == 0 &&
-               memcmp(got + MB_PYC_HEADER, PyBytes_AS_STRING(data), size) == 0;
-    t_read_data = NULL;
-    Py_DECREF(read);
-    return same;
-}
-
 /* The marshal.loads event the sealed marshal.loads raised (its token, taken at core_hook's
  * first line) for a module's own .pyc that importlib's _compile_bytecode unmarshals in a real
  * import: 1 (allowed: the callback's answer, and the rename it allows noted); 0 for the
@@ -8965,7 +8976,8 @@ module_bytecode_answered(PyObject *args)
     }
     char real[PATH_MAX + 1];
     ssize_t real_len = -1;
-    if (read_record_is(path_units, (size_t)path_len, data)) {
+    if (read_record_holds(path_units, (size_t)path_len, MB_PYC_HEADER, PyBytes_AS_STRING(data),
+                          (size_t)PyBytes_GET_SIZE(data), g_mb_magic, g_mb_magic_len)) {
         /* the file's bytes as core_open_code read them, with no link on the way: its own name */
         memcpy(real, path_units, (size_t)path_len);
         real_len = path_len;
