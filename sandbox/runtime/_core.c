@@ -10565,7 +10565,9 @@ static PyMethodDef core_methods[] = {
      " invoke_only=frozenset(), ..., own_sites=None) -> bool\n\nInstall the audit hook once per"
      " process; False if it already is. Events in invoke_only never reach the callback in the"
      " init phase. own_sites: (name, code) pairs, the events (and 'core.<function>' calls) each"
-     " code object of the sandbox's makes itself; given, nothing else is taken for its own."},
+     " code object of the sandbox's makes itself; given, nothing else is taken for its own."
+     " setattr_codes: the code of the functions setattr_names are guarded on; given, a guarded"
+     " name set on anything else is answered in the core."},
     {"mode", core_mode, METH_NOARGS, "mode() -> str: the mode given at install."},
     {"phase", core_phase, METH_NOARGS, "phase() -> str: 'init', then 'invoke' for good."},
     {"enter_invoke", core_enter_invoke, METH_NOARGS,
