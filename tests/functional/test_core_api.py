@@ -2015,20 +2015,30 @@ def test_a_popen_verdict_checks_the_sealed_wrapper_where_fork_exec_is_not_sealed
         assert result[tag] == 1, tag
 
 
+# A callback that counts the `object.__setattr__` events it decides; `sets(tag, *args)` raises
+# one and records 1 (the callback decided) or 0 (the core answered). `guarded` is a function
+# install may be told the code of ({install}: install's keyword arguments).
+SETATTR_COUNTER = """
+out = {{"seen": 0}}
+def callback(event, args, caller):
+    out["seen"] += 1
+def guarded():
+    return 1
+core.install(frozenset({{"object.__setattr__"}}), callback, frozenset({{callback.__code__}}),
+             "enforce", {install})
+def sets(tag, *args):
+    before = out["seen"]
+    sys.audit("object.__setattr__", *args)
+    out[tag] = out["seen"] - before
+"""
+
+
 def test_a_setattr_of_a_name_the_callback_does_not_guard_is_answered_by_the_core(
     kind: str, tmp_path: Path
 ) -> None:
     # GIVEN a callback that counts `object.__setattr__` events and guards two names
-    body = """
-    out = {"seen": 0}
-    def callback(event, args, caller):
-        out["seen"] += 1
-    core.install(frozenset({"object.__setattr__"}), callback, frozenset({callback.__code__}),
-                 "enforce", setattr_names=frozenset({"__code__", "find_spec"}))
-    def sets(tag, *args):
-        before = out["seen"]
-        sys.audit("object.__setattr__", *args)
-        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    body = SETATTR_COUNTER.format(install='setattr_names=frozenset({"__code__", "find_spec"})')
+    body += textwrap.dedent("""
     class Name(str):
         pass
     target = lambda: None
@@ -2041,7 +2051,7 @@ def test_a_setattr_of_a_name_the_callback_does_not_guard_is_answered_by_the_core
     sets("subclass", target, Name("x"), 1)
     sets("nul", target, "__code__\\x00", None)
     emit(**{k: v for k, v in out.items() if k != "seen"})
-    """
+    """)
     result = run_core(kind, body, tmp_path)
     # THEN names it does not guard (and no exact-str name at all, whose answer is None too)
     # are answered by the core; the guarded names reach the callback
@@ -2058,19 +2068,11 @@ def test_a_guarded_name_set_on_no_function_the_callback_guards_is_answered_by_th
 ) -> None:
     # GIVEN a callback that counts `object.__setattr__` events, guards two names, and is told
     # the code of the one function they are guarded on
-    body = """
-    out = {"seen": 0}
-    def callback(event, args, caller):
-        out["seen"] += 1
-    def guarded():
-        return 1
-    core.install(frozenset({"object.__setattr__"}), callback, frozenset({callback.__code__}),
-                 "enforce", setattr_names=frozenset({"__defaults__", "__class__"}),
-                 setattr_codes=(guarded.__code__,))
-    def sets(tag, *args):
-        before = out["seen"]
-        sys.audit("object.__setattr__", *args)
-        out[tag] = out["seen"] - before   # 1: the callback decided; 0: the core answered
+    body = SETATTR_COUNTER.format(
+        install='setattr_names=frozenset({"__defaults__", "__class__"}), '
+        "setattr_codes=(guarded.__code__,)"
+    )
+    body += textwrap.dedent("""
     def other(x=1):
         return x
     class Holder:
@@ -2085,7 +2087,7 @@ def test_a_guarded_name_set_on_no_function_the_callback_guards_is_answered_by_th
     other.__code__ = guarded.__code__
     sets("another function, the guarded code", other, "__defaults__", (2,))
     emit(**{k: v for k, v in out.items() if k != "seen"})
-    """
+    """)
     result = run_core(kind, body, tmp_path)
     # THEN a guarded name set on the function whose code is guarded reaches the callback, and
     # so it does on any function whose code is that code
@@ -2365,6 +2367,18 @@ def import_frames(folder):
     __import__("warm_up")
     assert frames[0] is ext._compile_bytecode.__code__, frames
     return tuple(frames[:-1]), (frames[-1],)
+def module_rules(folder):
+    # the import system's frames and reader (FileLoader.get_data, returned), marshal sealed,
+    # and the core told the module rules of a folder no write rule reaches
+    chain, find_and_load = import_frames(folder)
+    get_data = ext.FileLoader.get_data.__code__
+    core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
+    core.module_bytecode_rules(
+        ext._compile_bytecode.__code__, chain + (get_data,), find_and_load,
+        (f"{here}/{folder}/",), False, ext.MAGIC_NUMBER, sys.implementation.cache_tag,
+        8 * 1024 * 1024)
+    core.deployment_rules((f"{here}/{folder}/",), (f"{here}/{folder}",))
+    return get_data
 """
 
 
@@ -2648,13 +2662,7 @@ def test_in_an_invocation_the_native_core_answers_the_import_systems_module_read
     with open(here + "/root/pk/m0.py", "w") as f:
         f.write("VALUE = 'm0'\\n")
     sys.path.insert(0, here + "/root")
-    chain, find_and_load = import_frames("root")
-    get_data = ext.FileLoader.get_data.__code__
-    core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
-    core.module_bytecode_rules(
-        ext._compile_bytecode.__code__, chain + (get_data,), find_and_load, (here + "/root/",),
-        False, ext.MAGIC_NUMBER, sys.implementation.cache_tag, 8 * 1024 * 1024)
-    core.deployment_rules((here + "/root/",), (here + "/root",))
+    get_data = module_rules("root")
     out = {"opens": 0, "runs": 0}
     def error(*args):
         try:
@@ -2791,13 +2799,7 @@ def test_the_native_core_reads_the_import_systems_module_files_after_the_same_op
         f.write("TOKEN = 1\\n")
     os.symlink(here + "/outside.py", here + "/root/pk/ln.py")
     sys.path.insert(0, here + "/root")
-    chain, find_and_load = import_frames("root")
-    get_data = ext.FileLoader.get_data.__code__
-    core.seal_marshal(marshal.loads, _imp.get_frozen_object, _imp._fix_co_filename)
-    core.module_bytecode_rules(
-        ext._compile_bytecode.__code__, chain + (get_data,), find_and_load, (here + "/root/",),
-        False, ext.MAGIC_NUMBER, sys.implementation.cache_tag, 8 * 1024 * 1024)
-    core.deployment_rules((here + "/root/",), (here + "/root",))
+    get_data = module_rules("root")
     out = {"opens": 0}
     def callback(event, args, caller):
         if event == "open" and type(args[0]) is str and args[0].endswith((".py", ".pyc")):
