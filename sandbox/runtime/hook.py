@@ -43,6 +43,7 @@ from .decoders import files as files_module
 from .decoders import network as network_decoders
 from .decoders import processes as processes_module
 from .decoders.code import INVOKE_ONLY, UNPARSED, compile_may_claim
+from .decoders.files import special_files
 from .errors import PermissionViolation, SandboxViolation, build_violation
 from .findings import Invocation
 from .sealing import SEALED_CODES, sealed
@@ -1056,9 +1057,11 @@ def _build(
                 for action, path in attach_targets(args[0] if len(args) == 1 else None):
                     if path == SQLITE_UNDECODABLE:
                         path = UNDECODABLE + "sqlite database name"
-                    refusal = check("files", action, path, None)
-                    if refusal is not None:
-                        return refusal
+                    # (a device node outside /dev is refused as for an open: special_files)
+                    for _, act, target, _ in special_files([("files", action, path, None)], None):
+                        refusal = check("files", act, target, None)
+                        if refusal is not None:
+                            return refusal
                 return None
             decoder = frozen_decoders[event]
             if (

@@ -1463,6 +1463,77 @@ attempt("made-later", lambda: os.open(A + "/later", os.O_RDONLY))  # no answer k
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_device_node_made_outside_dev_is_refused_however_it_is_opened(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that runs as root where seccomp does not hold (mknodat is refused
+    # there), a folder whose every name may be read and written, a rule for /dev/shm, and
+    # device nodes made in both with os.mknod (no audit event): /dev/null's numbers
+    if os.geteuid() != 0:
+        pytest.skip("os.mknod of a device node needs root")
+    _scratch_profile(
+        tmp_path,
+        *({"action": a, "target": "/dev/shm/**", "phase": "any"} for a in ("read", "write")),
+    )
+    shm = f"/dev/shm/lsb-node-{os.getpid()}-{core}"
+    code = (
+        ENFORCE_INVOKE
+        + f"""
+import sqlite3, stat
+SHM = {shm!r}
+open(A + "/plain.txt", "w").write("x")
+open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
+try:
+    for name in (A + "/node", A + "/node.db", A + "/attached.db", SHM):
+        os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+except PermissionError:
+    print("NO-MKNOD")
+    raise SystemExit(0)
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except PermissionError:
+        print(label, "REFUSED")
+    except sqlite3.DatabaseError:
+        print(label, "REFUSED")
+# WHEN the function opens them: read, written, without blocking, as an SQLite database
+# (connected, attached), and through a name in /dev/shm (a folder there anyone may write)
+attempt("read", lambda: open(A + "/node", "rb").read(1))
+attempt("write", lambda: open(A + "/node", "wb").write(b"x"))
+attempt("non-blocking", lambda: os.close(os.open(A + "/node", os.O_RDONLY | os.O_NONBLOCK)))
+attempt("sqlite", lambda: sqlite3.connect(A + "/node.db").execute("select 1"))
+attach = f"ATTACH DATABASE '{{A}}/attached.db' AS other"
+attempt("attach", lambda: sqlite3.connect(":memory:").execute(attach))
+attempt("shm", lambda: open(SHM, "rb").read(1))
+attempt("plain", lambda: open(A + "/plain.txt").read())
+os.remove(SHM)
+"""
+    )
+    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (seccomp: no mknod)
+    try:
+        result = child(
+            code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
+        )
+    finally:
+        if os.path.lexists(shm):
+            os.remove(shm)
+    if result.lines == ["NO-MKNOD"]:
+        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    # THEN every open of a device node outside the system's /dev is refused, before the open;
+    # a regular file in the same folder is not
+    assert result.lines == [
+        "read REFUSED",
+        "write REFUSED",
+        "non-blocking REFUSED",
+        "sqlite REFUSED",
+        "attach REFUSED",
+        "shm REFUSED",
+        "plain ALLOWED",
+    ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_child_flipping_a_folder_and_a_link_leaves_no_stale_answer(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:

@@ -54,6 +54,8 @@ _stat = os.stat
 _lstat = os.lstat
 _S_ISDIR = __import__("stat").S_ISDIR
 _S_ISFIFO = __import__("stat").S_ISFIFO
+_S_ISCHR = __import__("stat").S_ISCHR
+_S_ISBLK = __import__("stat").S_ISBLK
 _S_ISREG = __import__("stat").S_ISREG
 _O_NONBLOCK = os.O_NONBLOCK
 _OSError = OSError
@@ -367,14 +369,14 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         and not _str_startswith(value, "/")
         and not _str_startswith(value, UNDECODABLE)
     ):
-        return _blocking_fifos(_relative_os_open(actions, value, as_int(flags)), flags)
+        return special_files(_relative_os_open(actions, value, as_int(flags)), flags)
     reading = actions is _READ
     if reading and _type(value) is _str and _phase() == "init" and _imports_at_init(value):
         return None
     accesses = _one(actions[0], path)
     if not accesses:
         return accesses
-    checked = _blocking_fifos(accesses, flags)
+    checked = special_files(accesses, flags)
     if checked is not accesses:
         return checked
     if reading:
@@ -391,15 +393,21 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
     ]
 
 
-def _blocking_fifos(accesses: list[Access], flags: Any) -> list[Access]:
-    """``accesses``, or a refusal when one of them opens a FIFO without ``O_NONBLOCK``. Such an
-    open blocks until the other end opens; a signal interrupts it, and CPython runs the Python
-    handler before it retries the open -- with no new audit event, on the name as it is then:
-    a handler that swaps the name for a link makes the retry open what the decision never saw.
-    (The native core answers opens of regular files and directories only: see _core.c.)"""
+def special_files(accesses: list[Access], flags: Any) -> list[Access]:
+    """``accesses``, or a refusal when one of them opens a FIFO without ``O_NONBLOCK``, or a
+    device node anywhere but the system's ``/dev``.
+
+    A blocking FIFO open waits until the other end opens; a signal interrupts it, and CPython
+    runs the Python handler before it retries the open -- with no new audit event, on the name
+    as it is then: a handler that swaps the name for a link makes the retry open what the
+    decision never saw. A device node is made with ``os.mknod``, which raises no audit event:
+    where the function runs as root and seccomp does not hold (``mknodat`` refused), one made at
+    a name the rules allow (a temp file's) would be an allowed open of a disk or of memory. The
+    system's nodes are in ``/dev`` (a name there resolves to them), never in its two folders
+    anyone may write, ``/dev/shm`` and ``/dev/mqueue``. (The native core answers opens of
+    regular files and directories only: see _core.c.)"""
     bits = as_int(flags)
-    if bits is None or bits & _O_NONBLOCK:
-        return accesses
+    blocking = bits is not None and not bits & _O_NONBLOCK
     for access in accesses:
         target = access[2]
         if _str_startswith(target, UNDECODABLE):
@@ -408,7 +416,7 @@ def _blocking_fifos(accesses: list[Access], flags: Any) -> list[Access]:
             mode = _stat(target).st_mode
         except (_OSError, _ValueError):
             continue  # not there (a create makes a regular file), or refused by the kernel
-        if _S_ISFIFO(mode):
+        if blocking and _S_ISFIFO(mode):
             return [
                 (
                     "files",
@@ -418,7 +426,31 @@ def _blocking_fifos(accesses: list[Access], flags: Any) -> list[Access]:
                     None,
                 )
             ]
+        if (_S_ISCHR(mode) or _S_ISBLK(mode)) and not _system_device(target):
+            return [
+                (
+                    "files",
+                    access[1],
+                    UNDECODABLE + "a device node outside /dev (os.mknod makes one with no "
+                    "audit event)",
+                    None,
+                )
+            ]
     return accesses
+
+
+def _system_device(target: str) -> bool:
+    """Whether a device node's real name is one of the system's: below ``/dev``, not in the
+    folders there anyone may write.
+
+    Example
+    -------
+    >>> _system_device("/dev/null"), _system_device("/dev/shm/x"), _system_device("/tmp/x")
+    (True, False, False)
+    """
+    return _str_startswith(target, "/dev/") and not _str_startswith(
+        target, ("/dev/shm/", "/dev/mqueue/")
+    )
 
 
 def _imports_at_init(value: str) -> bool:
@@ -582,14 +614,14 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
     if _str_startswith(value, "file:"):
         path, mode = _parse_uri(value)
         if path is None:
-            return out or None  # an authority SQLite refuses: the URI reading opens nothing
+            return special_files(out, None) or None  # (a URI SQLite refuses opens nothing)
         if path != "" and path != ":memory:" and mode != "memory":
             out += _one("read" if mode == "ro" else "write", path) or []
-    return out or None
+    return special_files(out, None) or None
 
 
 # fcntl commands that make this process's own later open of a file block, to be retried
-# after signal handlers run (see _blocking_fifos): a lease is broken by an open of the file,
+# after signal handlers run (see special_files): a lease is broken by an open of the file,
 # and its holder is signalled while that open waits.
 _F_SETLEASE = 1024
 
