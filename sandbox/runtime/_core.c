@@ -1285,6 +1285,15 @@ open_forget(const char *name, size_t n)
 
 /* Whether the name still leads where the entry's decision was made (one stat; two when the
  * name does not exist). The GIL is held: no other thread changes the table meanwhile. */
+/* Whether a name is in the system's /dev, where an open trusts the device node it finds (not
+ * /dev/shm or /dev/mqueue, which anyone may write): decoders/files._system_device. */
+static int
+system_device_name(const char *path)
+{
+    return strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/shm/", 9) != 0 &&
+           strncmp(path, "/dev/mqueue/", 12) != 0;
+}
+
 static int
 open_still_valid(const open_slot *slot)
 {
@@ -1296,8 +1305,13 @@ open_still_valid(const open_slot *slot)
     }
     struct stat st;
     if (stat(slot->path, &st) == 0) {
+        /* (and no device node now where a file was kept: its inode number may be the one a
+         * file removed with no audit event -- by SQLite, say -- left free; outside the
+         * system's /dev the callback refuses to open one: decoders/files.special_files) */
         return slot->identity == 1 && (unsigned long long)st.st_dev == slot->dev &&
-               (unsigned long long)st.st_ino == slot->ino;
+               (unsigned long long)st.st_ino == slot->ino &&
+               ((!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) ||
+                system_device_name(slot->path));
     }
     if (slot->identity != 2 || lstat(slot->path, &st) == 0) {
         return 0; /* it existed, or the name is there now (a dangling link: O_CREAT follows) */
@@ -1705,6 +1719,7 @@ change_answered(const char *event, PyObject *args, int phase)
                           &first_cut, &first_fd, &first_held) ||
             !change_place(PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 3), second,
                           &second_len, &second_cut, &second_fd, &second_held) ||
+            system_device_name(first) || system_device_name(second) ||
             !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase) ||
             !change_allowed(second, second_cut, second_len, second_fd, &second_held, phase)) {
             return 0;
@@ -1728,6 +1743,7 @@ change_answered(const char *event, PyObject *args, int phase)
     if (nargs != dir_fd_index + 1 ||
         !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, dir_fd_index), first,
                       &first_len, &first_cut, &first_fd, &first_held) ||
+        system_device_name(first) || /* (the callback refuses it: files._system_names_kept) */
         !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase)) {
         return 0;
     }
@@ -1860,9 +1876,24 @@ names_answered(const char *event, PyObject *args, int phase)
         return 0; /* (the rest are "shutil...") */
     }
     if (strcmp(event, "shutil.rmtree") == 0) {
-        /* (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback */
-        return (nargs == 1 || (nargs == 2 && PyTuple_GET_ITEM(args, 1) == Py_None)) &&
-               name_opens(PyTuple_GET_ITEM(args, 0), 1, phase);
+        /* (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback, and so does
+         * a tree in the system's /dev (refused there: files._system_names_kept) */
+        if (nargs != 1 && !(nargs == 2 && PyTuple_GET_ITEM(args, 1) == Py_None)) {
+            return 0;
+        }
+        PyObject *root = PyTuple_GET_ITEM(args, 0);
+        const char *units;
+        Py_ssize_t len;
+        int plain = ascii_of(root, &units, &len);
+        if (plain < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (plain == 1 && len >= 5 && strncmp(units, "/dev/", 5) == 0 &&
+            (!plain_absolute(units, (size_t)len) || system_device_name(units))) {
+            return 0;
+        }
+        return name_opens(root, 1, phase);
     }
     if (strcmp(event, "shutil.copyfile") == 0) {
         if (nargs != 2 || !name_opens(PyTuple_GET_ITEM(args, 0), 0, phase) ||
@@ -5288,10 +5319,43 @@ identity_of(PyObject *identity, const char *what, int *kind, long long *dev, lon
 
 /* Keep (or refresh) the entry for `key` in `phase`, whose open_hash is `h`. -1 on memory
  * exhaustion. */
+/* Whether a name is one SQLite makes and removes itself, in C, with no audit event: a
+ * database's journal, WAL and shared-memory files ("<db>-journal", "-wal", "-shm"), its
+ * super-journals ("<db>-mj" and 8 hex digits) and its temporary files ("etilqs_..."). No answer
+ * is kept for one: once SQLite has removed it, anything may be made at that name (a device
+ * node with os.mknod, no event either) where a kept answer would still hold (red team 70). */
+static int
+sqlite_own_name(const char *path, size_t n)
+{
+    const char *slash = memrchr(path, '/', n);
+    const char *leaf = slash != NULL ? slash + 1 : path;
+    size_t m = n - (size_t)(leaf - path);
+    if (m >= 7 && memcmp(leaf, "etilqs_", 7) == 0) {
+        return 1;
+    }
+    if (ends_with(leaf, (Py_ssize_t)m, "-journal") || ends_with(leaf, (Py_ssize_t)m, "-wal") ||
+        ends_with(leaf, (Py_ssize_t)m, "-shm")) {
+        return 1;
+    }
+    if (m >= 11 && memcmp(leaf + m - 11, "-mj", 3) == 0) {
+        for (size_t i = m - 8; i < m; i++) {
+            char c = leaf[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static int
 open_remember_hashed(const open_key *key, int phase, uint64_t h, int kind,
                      unsigned long long dev, unsigned long long ino)
 {
+    if (sqlite_own_name(key->path, (size_t)key->len)) {
+        return 0; /* (not kept: decided at each open) */
+    }
     int found;
     size_t j = open_find(key, phase, h, &found);
     if (!found && g_open_count >= OPEN_CACHE_LIMIT) {
@@ -5355,7 +5419,8 @@ core_open_cache_add(PyObject *self, PyObject *args)
     if (identity_of(identity, "open_cache_add", &kind, &dev, &ino) < 0) {
         return NULL;
     }
-    if ((g_open_validate && kind == 0) || !decision_names_hold()) {
+    if ((g_open_validate && kind == 0) || !decision_names_hold() ||
+        sqlite_own_name(key.path, (size_t)key.len)) {
         Py_RETURN_FALSE;
     }
     if (open_remember(&key, invoke_now(), kind, (unsigned long long)dev,

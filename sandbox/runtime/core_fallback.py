@@ -180,6 +180,8 @@ _str_rfind = str.rfind
 _str_endswith = str.endswith
 _str_find = str.find
 _S_ISREG = __import__("stat").S_ISREG
+_S_ISCHR = __import__("stat").S_ISCHR
+_S_ISBLK = __import__("stat").S_ISBLK
 _os = __import__("os")
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pth", ".zip")
 _DIR_VERDICT = "\x00dir"  # the mode of a directory verdict's key (no open has it)
@@ -810,7 +812,44 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
         except OSError:
             return False
         return (st.st_dev, st.st_ino) == (dev, ino)
-    return kind == 1 and (st.st_dev, st.st_ino) == (dev, ino)
+    # (and no device node now where a file was kept, outside the system's /dev: the inode a
+    # file removed with no audit event left free may be a node's now)
+    return (
+        kind == 1
+        and (st.st_dev, st.st_ino) == (dev, ino)
+        and (
+            not (_S_ISCHR(st.st_mode) or _S_ISBLK(st.st_mode))
+            or (path.startswith("/dev/") and not path.startswith(_OPEN_DEV_FOLDERS))
+        )
+    )
+
+
+_OPEN_DEV_FOLDERS = ("/dev/shm/", "/dev/mqueue/")  # (in /dev, but anyone may write there)
+_SQLITE_SUFFIXES = ("-journal", "-wal", "-shm")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _sqlite_own_name(path: Any) -> bool:
+    """Whether a name is one SQLite makes and removes itself with no audit event (the native
+    core's sqlite_own_name): a database's journal, WAL and shared-memory files, its
+    super-journals (``-mj`` and 8 hex digits) and its temporary files (``etilqs_...``). No
+    answer is kept for one (red team 70).
+
+    Example
+    -------
+    >>> [_sqlite_own_name(p) for p in ("/t/x.db-journal", "/t/etilqs_ab", "/t/x.db-mj0A1B2C3D")]
+    [True, True, True]
+    >>> _sqlite_own_name("/t/x.db"), _sqlite_own_name("/t/notes-mjournal")
+    (False, False)
+    """
+    if type(path) is not str:
+        return False
+    leaf = path[path.rfind("/") + 1 :]
+    return (
+        leaf.startswith("etilqs_")
+        or leaf.endswith(_SQLITE_SUFFIXES)
+        or (len(leaf) >= 11 and leaf[-11:-8] == "-mj" and all(c in _HEX for c in leaf[-8:]))
+    )
 
 
 _CHANGE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 2}  # → the dir_fd's index
@@ -1385,7 +1424,7 @@ def install(
                 before = _changes[0]
                 found = _dir_verdict(key, _open, _open_validate[0], _patterns, _dirs)
                 if found is not None:
-                    if found[0] and len(_open) < OPEN_CACHE_LIMIT:
+                    if found[0] and len(_open) < OPEN_CACHE_LIMIT and not _sqlite_own_name(key[0]):
                         _kept_unless_changed(_open, key, found, before)
                     return
         if event == "_posixsubprocess.fork_exec" and _execs:
@@ -1746,7 +1785,7 @@ def install(
         if key is None:
             return False
         kind, dev, ino = _identity_of(identity, "open_cache_add")
-        if _open_validate[0] and not kind:
+        if (_open_validate[0] and not kind) or _sqlite_own_name(key[0]):
             return False
         if key not in _open and len(_open) >= OPEN_CACHE_LIMIT:
             _open_cache_clear()

@@ -1036,6 +1036,38 @@ def test_every_thread_with_a_change_in_flight_is_seen_however_many(
     }
 
 
+def test_no_answer_is_kept_for_a_name_sqlite_makes_and_removes_itself(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a core whose callback keeps an open answer for each name it decides
+    body = """
+    out = {}
+    def callback(event, args, caller):
+        out[args[0].rsplit("/", 1)[1]] = core.open_cache_add((args[0], "r", 0), None)
+    core.install(frozenset({"zz.decide"}), callback, frozenset({callback.__code__}), "enforce")
+    # WHEN it decides the names SQLite makes and removes itself (red team 70), and others
+    for leaf in ("x.db-journal", "x.db-wal", "x.db-shm", "x.db-mj0A1b2C3d", "etilqs_Zq81",
+                 "x.db", "notes-mjournal", "x.db-mj0A1b2C3", "wal", "my-journal.txt"):
+        sys.audit("zz.decide", "/lsb/" + leaf)
+    emit(**out)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN none is kept for SQLite's own names (each open of one is decided again: SQLite
+    # removes them with no audit event, and anything may be made there); others are kept
+    assert result == {
+        "x.db-journal": False,
+        "x.db-wal": False,
+        "x.db-shm": False,
+        "x.db-mj0A1b2C3d": False,
+        "etilqs_Zq81": False,
+        "x.db": True,
+        "notes-mjournal": True,
+        "x.db-mj0A1b2C3": True,
+        "wal": True,
+        "my-journal.txt": True,
+    }
+
+
 def test_an_answer_is_not_kept_when_a_name_changed_during_its_decision(
     kind: str, tmp_path: Path
 ) -> None:

@@ -1534,6 +1534,118 @@ os.remove(SHM)
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("child_first", [False, True], ids=["no-child", "after-a-child"])
+def test_red_team_70_a_device_made_where_sqlite_removed_a_file_is_not_answered_from_a_cache(
+    child: RunChild, tmp_path: Path, core: str, child_first: bool
+) -> None:
+    # GIVEN a function that runs as root where seccomp does not hold, an SQLite database in a
+    # folder whose every name may be read and written, and the name of its journal opened by
+    # the function (an answer kept for it), with or without a child process run first
+    if os.geteuid() != 0:
+        pytest.skip("os.mknod of a device node needs root")
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + f"""
+import sqlite3, stat
+if {child_first!r}:
+    subprocess.run(["/bin/true"], check=True)
+J = A + "/x.db-journal"
+db = sqlite3.connect(A + "/x.db")
+db.execute("create table if not exists t (a)")
+db.commit()
+open(J, "wb").close()
+open(J, "rb").read()
+open(J, "r+b").close()
+# WHEN SQLite removes the journal itself (no audit event: its inode is free again), and a
+# device node is made at that name (no audit event either)
+db.execute("insert into t values (1)")
+db.commit()
+try:
+    os.mknod(J, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+except PermissionError:
+    print("NO-MKNOD")
+    raise SystemExit(0)
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except PermissionError:
+        print(label, "REFUSED")
+attempt("read", lambda: open(J, "rb").read(4))
+attempt("write", lambda: open(J, "r+b").write(b"x"))
+attempt("database", lambda: db.execute("select count(*) from t").fetchone())
+"""
+    )
+    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (seccomp: no mknod)
+    result = child(
+        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
+    )
+    if result.lines == ["NO-MKNOD"]:
+        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    # THEN the device node is opened by no answer kept for the name: both opens are decided
+    # again, and refused; the database itself still works
+    assert result.lines == ["read REFUSED", "write REFUSED", "database ALLOWED"], (
+        result.stdout + result.stderr
+    )
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_limit_sqlite_opens_a_device_node_at_its_journal_name_with_no_audit_event(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that runs as root where seccomp does not hold, an SQLite database in a
+    # folder whose every name may be read and written, and a device node made at the name of
+    # its journal after the connection was decided (red team 70; /dev/null's numbers here)
+    if os.geteuid() != 0:
+        pytest.skip("os.mknod of a device node needs root")
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+import sqlite3, stat
+db = sqlite3.connect(A + "/k.db", isolation_level=None)
+db.execute("create table if not exists t (a)")
+db.execute("insert into t values (1)")
+try:
+    os.mknod(A + "/k.db-journal", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+except PermissionError:
+    print("NO-MKNOD")
+    raise SystemExit(0)
+# WHEN a transaction writes: SQLite opens its journal itself (C, no audit event)
+db.execute("begin")
+db.execute("update t set a = 2")
+held = [fd for fd in range(3, 64) if _is_node(fd)]
+try:
+    db.execute("commit")
+except sqlite3.OperationalError:
+    pass  # (a journal that reads back as nothing: SQLite's "disk I/O error")
+print("journal opened by SQLite", bool(held))
+"""
+    ).replace(
+        "import sqlite3, stat\n",
+        "import sqlite3, stat\n"
+        "def _is_node(fd):\n"
+        "    try:\n"
+        "        st = os.fstat(fd)\n"
+        "    except OSError:\n"
+        "        return False\n"
+        "    return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)"
+        " and os.readlink(f'/proc/self/fd/{fd}').endswith('/k.db-journal')\n",
+    )
+    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    result = child(
+        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
+    )
+    if result.lines == ["NO-MKNOD"]:
+        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    # THEN the audit layer does not see it: SQLite holds the device node open as its journal
+    # (the files SQLite makes itself are a stated limit; seccomp refuses mknodat, and on AWS
+    # Lambda the function is not root)
+    assert result.lines == ["journal opened by SQLite True"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_child_flipping_a_folder_and_a_link_leaves_no_stale_answer(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:

@@ -1478,7 +1478,7 @@ def _private_dev() -> list[str] | None:
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
-def test_red_team_67_a_dev_null_replaced_by_a_link_leads_nowhere_unchecked(
+def test_red_teams_67_70_dev_null_is_never_replaced_and_nothing_below_it_is_unchecked(
     tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce where the function may write /dev/null (the runtime bundle's rule) and
@@ -1486,7 +1486,12 @@ def test_red_team_67_a_dev_null_replaced_by_a_link_leads_nowhere_unchecked(
     prefix = _private_dev()
     if prefix is None:
         pytest.skip("needs a private mount namespace (unshare -m, mount): root only")
-    doc = profile_doc(files=[{"action": "write", "target": "/dev/null"}])
+    doc = profile_doc(
+        files=[
+            {"action": "write", "target": "/dev/null"},
+            {"action": "write", "target": "{task}/plain"},
+        ]
+    )
     (tmp_path / "profile.json").write_text(json.dumps(doc))
     code = f"""
 import os, sandbox
@@ -1499,14 +1504,20 @@ def attempt(tag, fn):
         print(tag, "REFUSED")
     except OSError as exc:
         print(tag, "OSError", exc.errno)
-# WHEN it removes /dev/null and puts a link to the root there, then reads and writes below it,
-# and opens the shape parse's own file name
+# WHEN it removes /dev/null (to make a device of its choosing there with os.mknod, which
+# raises no event: red team 70), renames a file over it, makes a folder in /dev, and puts a
+# link to the root at /dev/null, then reads and writes below it, and opens the shape parse's
+# own file name
+open("plain", "w").close()
 attempt("remove", lambda: os.remove("/dev/null"))
+attempt("rename-over", lambda: os.rename("plain", "/dev/null"))
+attempt("mkdir", lambda: os.mkdir("/dev/zz"))
 attempt("link", lambda: os.symlink("/", "/dev/null"))
 attempt("read", lambda: open("/dev/null/etc/shadow").read())
 attempt("write", lambda: open("/dev/null" + {str(tmp_path / "planted")!r}, "w").write("x"))
 attempt("shape-file", lambda: open({SHAPE_FILE!r}).read())
 print("planted", os.path.exists({str(tmp_path / "planted")!r}))
+attempt("null", lambda: open("/dev/null", "w").write("x"))
 """
     # (/dev only: the interpreter, its venv and the test's folder may all be below /tmp)
     script = 'mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && exec "$0" -c "$1"'
@@ -1528,16 +1539,20 @@ print("planted", os.path.exists({str(tmp_path / "planted")!r}))
         timeout=120,
     )
     lines = [line for line in proc.stdout.splitlines() if not line.startswith("{")]
-    # THEN the swap itself is the allowed write of /dev/null, but nothing below the link is
-    # answered unchecked: the read of /etc/shadow and the planted write are refused, and the shape
-    # parse's file name still opens nothing (ENAMETOOLONG: 36)
+    # THEN no name in the system's /dev changes, though the rule lets the function write
+    # /dev/null (an open there trusts the device node it finds); nothing below /dev/null is
+    # answered unchecked: the read of /etc/shadow and the planted write are refused; the shape
+    # parse's file name still opens nothing (ENAMETOOLONG: 36); /dev/null is written as allowed
     assert lines == [
-        "remove ALLOWED",
-        "link ALLOWED",
+        "remove REFUSED",
+        "rename-over REFUSED",
+        "mkdir REFUSED",
+        "link REFUSED",
         "read REFUSED",
         "write REFUSED",
         "shape-file OSError 36",
         "planted False",
+        "null ALLOWED",
     ], proc.stdout + proc.stderr
 
 

@@ -536,12 +536,38 @@ def _mutating(action: str, path_index: int, dir_fd_index: int | None, follows: b
         name = spelled(_arg(args, path_index), dir_fd)
         out = decide(action, name)
         _changes(name, out)
-        return out
+        return out if follows else _system_names_kept(out)
 
     return decode
 
 
-def _two(first_action: str, second_action: str, dir_fds: bool, follows: bool = True) -> Any:
+def _system_names_kept(accesses: list[Access] | None) -> list[Access] | None:
+    """``accesses`` of a change of names (a removal, a rename, a new link or folder), or a
+    refusal when one of them is a name in the system's ``/dev``: an open there trusts the
+    device node it finds (:func:`special_files`), so none may be removed, replaced or added
+    -- a rule that lets the function write ``/dev/null`` lets it open it, not remove it and
+    make another device at its name with ``os.mknod`` (no audit event)."""
+    for access in accesses or ():
+        if _system_device(access[2]):
+            return [
+                (
+                    "files",
+                    access[1],
+                    UNDECODABLE + "a name in the system's /dev changed (an open there trusts "
+                    "the device node it finds)",
+                    None,
+                )
+            ]
+    return accesses
+
+
+def _two(
+    first_action: str,
+    second_action: str,
+    dir_fds: bool,
+    follows: bool = True,
+    changes_names: bool = False,
+) -> Any:
     decide = _one if follows else _the_name
 
     def decode(args: tuple[Any, ...]) -> list[Access] | None:
@@ -554,7 +580,8 @@ def _two(first_action: str, second_action: str, dir_fds: bool, follows: bool = T
             # either — a new link changes the file's link count, not where a name leads)
             _changes(first, first_out)
         _changes(second, second_out)
-        return ((first_out or []) + (second_out or [])) or None
+        out = ((first_out or []) + (second_out or [])) or None
+        return _system_names_kept(out) if changes_names else out
 
     return decode
 
@@ -564,7 +591,7 @@ def _tree_removal(args: tuple[Any, ...]) -> list[Access] | None:
     # It drops no cached answer itself: what it removes, it removes with os.unlink and
     # os.rmdir, each an audited change of its own that drops what depends on its name (the
     # answers for names still there, the directory verdicts, stay good until then).
-    return _one("write", spelled(_arg(args, 0), _arg(args, 1)))
+    return _system_names_kept(_one("write", spelled(_arg(args, 0), _arg(args, 1))))
 
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
@@ -572,7 +599,7 @@ def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     name = spelled(_arg(args, 1), _arg(args, 2))
     out = _the_name("write", name)
     _changes(name, out)
-    return out
+    return _system_names_kept(out)
 
 
 def _reads_first(args: tuple[Any, ...]) -> list[Access] | None:
@@ -751,9 +778,9 @@ DECODERS = {
     "os.removexattr": _mutating("write", 0, None),
     "os.getxattr": _reads_first,
     "os.listxattr": _reads_first,
-    "os.rename": _two("write", "write", True, follows=False),
+    "os.rename": _two("write", "write", True, follows=False, changes_names=True),
     # (a second name for a file is every access that name has: a write of the source too)
-    "os.link": _two("write", "write", True),
+    "os.link": _two("write", "write", True, changes_names=True),
     "os.symlink": _symlink,
     "os.listdir": _lists_first,
     "os.scandir": _lists_first,
@@ -762,7 +789,7 @@ DECODERS = {
     "shutil.copymode": _two("read", "write", False),
     "shutil.copystat": _two("read", "write", False),
     "shutil.copytree": _two("read", "write", False),
-    "shutil.move": _two("write", "write", False),
+    "shutil.move": _two("write", "write", False, changes_names=True),
     "shutil.rmtree": _tree_removal,
     "shutil.chown": _mutating("write", 0, None),
     "shutil.make_archive": _mutating("write", 0, None),
