@@ -5321,9 +5321,11 @@ identity_of(PyObject *identity, const char *what, int *kind, long long *dev, lon
  * exhaustion. */
 /* Whether a name is one SQLite makes and removes itself, in C, with no audit event: a
  * database's journal, WAL and shared-memory files ("<db>-journal", "-wal", "-shm"), its
- * super-journals ("<db>-mj" and 8 hex digits) and its temporary files ("etilqs_..."). No answer
+ * super-journals ("<db>-mj" and 8 hex digits), its temporary files ("etilqs_...") and the lock
+ * folder of its unix-dotfile VFS ("<db>.lock", made and removed with mkdir/rmdir). No answer
  * is kept for one: once SQLite has removed it, anything may be made at that name (a device
- * node with os.mknod, no event either) where a kept answer would still hold (red team 70). */
+ * node with os.mknod, no event either) where a kept answer would still hold (red teams 70,
+ * 71). */
 static int
 sqlite_own_name(const char *path, size_t n)
 {
@@ -5334,7 +5336,7 @@ sqlite_own_name(const char *path, size_t n)
         return 1;
     }
     if (ends_with(leaf, (Py_ssize_t)m, "-journal") || ends_with(leaf, (Py_ssize_t)m, "-wal") ||
-        ends_with(leaf, (Py_ssize_t)m, "-shm")) {
+        ends_with(leaf, (Py_ssize_t)m, "-shm") || ends_with(leaf, (Py_ssize_t)m, ".lock")) {
         return 1;
     }
     if (m >= 11 && memcmp(leaf + m - 11, "-mj", 3) == 0) {

@@ -825,15 +825,15 @@ def _open_still_valid(path: str, identity: tuple[int, int, int]) -> bool:
 
 
 _OPEN_DEV_FOLDERS = ("/dev/shm/", "/dev/mqueue/")  # (in /dev, but anyone may write there)
-_SQLITE_SUFFIXES = ("-journal", "-wal", "-shm")
+_SQLITE_SUFFIXES = ("-journal", "-wal", "-shm", ".lock")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _sqlite_own_name(path: Any) -> bool:
     """Whether a name is one SQLite makes and removes itself with no audit event (the native
     core's sqlite_own_name): a database's journal, WAL and shared-memory files, its
-    super-journals (``-mj`` and 8 hex digits) and its temporary files (``etilqs_...``). No
-    answer is kept for one (red team 70).
+    super-journals (``-mj`` and 8 hex digits), its temporary files (``etilqs_...``) and its
+    unix-dotfile lock folders (``<db>.lock``). No answer is kept for one (red teams 70, 71).
 
     Example
     -------

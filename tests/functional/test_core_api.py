@@ -1045,9 +1045,10 @@ def test_no_answer_is_kept_for_a_name_sqlite_makes_and_removes_itself(
     def callback(event, args, caller):
         out[args[0].rsplit("/", 1)[1]] = core.open_cache_add((args[0], "r", 0), None)
     core.install(frozenset({"zz.decide"}), callback, frozenset({callback.__code__}), "enforce")
-    # WHEN it decides the names SQLite makes and removes itself (red team 70), and others
+    # WHEN it decides the names SQLite makes and removes itself (red teams 70, 71), and others
     for leaf in ("x.db-journal", "x.db-wal", "x.db-shm", "x.db-mj0A1b2C3d", "etilqs_Zq81",
-                 "x.db", "notes-mjournal", "x.db-mj0A1b2C3", "wal", "my-journal.txt"):
+                 "x.db.lock", "x.db", "notes-mjournal", "x.db-mj0A1b2C3", "wal",
+                 "my-journal.txt"):
         sys.audit("zz.decide", "/lsb/" + leaf)
     emit(**out)
     """
@@ -1060,6 +1061,7 @@ def test_no_answer_is_kept_for_a_name_sqlite_makes_and_removes_itself(
         "x.db-shm": False,
         "x.db-mj0A1b2C3d": False,
         "etilqs_Zq81": False,
+        "x.db.lock": False,
         "x.db": True,
         "notes-mjournal": True,
         "x.db-mj0A1b2C3": True,

@@ -1591,6 +1591,55 @@ attempt("database", lambda: db.execute("select count(*) from t").fetchone())
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_71_a_device_made_where_sqlite_removed_its_lock_folder_is_not_answered(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that runs as root where seccomp does not hold, an SQLite database in a
+    # folder whose every name may be read and written, opened with the unix-dotfile VFS (its
+    # write lock is a folder "<db>.lock" SQLite makes and removes with no audit event), and
+    # the lock's name opened by the function while SQLite held it (an answer decided there)
+    if os.geteuid() != 0:
+        pytest.skip("os.mknod of a device node needs root")
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+import sqlite3, stat
+os.chdir(A)
+DB = A + "/d.db"
+L = DB + ".lock"
+db = sqlite3.connect(f"file:{DB}?vfs=unix-dotfile", uri=True, isolation_level=None)
+db.execute("begin immediate")
+try:
+    os.open(L, os.O_RDWR)
+except IsADirectoryError:
+    pass
+# WHEN SQLite removes its lock folder, and a device node is made at that name
+db.execute("commit")
+try:
+    os.mknod(L, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+except PermissionError:
+    print("NO-MKNOD")
+    raise SystemExit(0)
+try:
+    os.close(os.open(L, os.O_RDWR))
+    print("node ALLOWED")
+except PermissionError:
+    print("node REFUSED")
+os.remove(L)
+"""
+    )
+    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    result = child(
+        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
+    )
+    if result.lines == ["NO-MKNOD"]:
+        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    # THEN no answer was kept for the lock's name: the open of the node is decided, refused
+    assert result.lines == ["node REFUSED"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_limit_sqlite_opens_a_device_node_at_its_journal_name_with_no_audit_event(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
