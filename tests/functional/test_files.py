@@ -1462,41 +1462,65 @@ attempt("made-later", lambda: os.open(A + "/later", os.O_RDONLY))  # no answer k
     ], result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("core", ["native", "python"])
-def test_a_device_node_made_outside_dev_is_refused_however_it_is_opened(
-    child: RunChild, tmp_path: Path, core: str
-) -> None:
-    # GIVEN a function that runs as root where seccomp does not hold (mknodat is refused
-    # there), a folder whose every name may be read and written, a rule for /dev/shm, and
-    # device nodes made in both with os.mknod (no audit event): /dev/null's numbers
+# A child's helpers for device nodes: mknod(path, minor) makes a character device with
+# /dev/null's numbers (minor 3) or /dev/zero's (5), with no audit event, and ends the child
+# printing NO-MKNOD where the machine refuses it.
+DEVICE_HELPERS = """
+import sqlite3, stat
+def mknod(path, minor=3):
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    except PermissionError:
+        print("NO-MKNOD")
+        raise SystemExit(0)
+"""
+
+
+def _device_child(
+    child: RunChild, tmp_path: Path, core: str, code: str, *extra: dict[str, Any]
+) -> Any:
+    """Run ``code`` in enforce as root with the kernel layers off (seccomp refuses mknodat),
+    on ``core``, with the scratch profile (and ``extra`` rules); skipped where this machine
+    cannot make a device node."""
     if os.geteuid() != 0:
         pytest.skip("os.mknod of a device node needs root")
-    _scratch_profile(
-        tmp_path,
-        *({"action": a, "target": "/dev/shm/**", "phase": "any"} for a in ("read", "write")),
-    )
-    shm = f"/dev/shm/lsb-node-{os.getpid()}-{core}"
-    code = (
-        ENFORCE_INVOKE
-        + f"""
-import sqlite3, stat
-SHM = {shm!r}
-open(A + "/plain.txt", "w").write("x")
-open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
-try:
-    for name in (A + "/node", A + "/node.db", A + "/attached.db", SHM):
-        os.mknod(name, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-except PermissionError:
-    print("NO-MKNOD")
-    raise SystemExit(0)
+    _scratch_profile(tmp_path, *extra)
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(ENFORCE_INVOKE + DEVICE_HELPERS + code, env=env)
+    if result.lines == ["NO-MKNOD"]:
+        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    return result
+
+
+ATTEMPT = """
 def attempt(label, fn):
     try:
         fn()
         print(label, "ALLOWED")
-    except PermissionError:
+    except (PermissionError, sqlite3.DatabaseError):
         print(label, "REFUSED")
-    except sqlite3.DatabaseError:
-        print(label, "REFUSED")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_device_node_made_outside_dev_is_refused_however_it_is_opened(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that runs as root where seccomp does not hold, a folder whose every
+    # name may be read and written, a rule for /dev/shm, and device nodes made in both with
+    # os.mknod (no audit event)
+    shm = f"/dev/shm/lsb-node-{os.getpid()}-{core}"
+    rules = ({"action": a, "target": "/dev/shm/**", "phase": "any"} for a in ("read", "write"))
+    code = (
+        ATTEMPT
+        + f"""
+SHM = {shm!r}
+open(A + "/plain.txt", "w").write("x")
+open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
+for name in (A + "/node", A + "/node.db", A + "/attached.db", SHM):
+    mknod(name)
 # WHEN the function opens them: read, written, without blocking, as an SQLite database
 # (connected, attached), and through a name in /dev/shm (a folder there anyone may write)
 attempt("read", lambda: open(A + "/node", "rb").read(1))
@@ -1510,16 +1534,11 @@ attempt("plain", lambda: open(A + "/plain.txt").read())
 os.remove(SHM)
 """
     )
-    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (seccomp: no mknod)
     try:
-        result = child(
-            code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
-        )
+        result = _device_child(child, tmp_path, core, code, *rules)
     finally:
         if os.path.lexists(shm):
             os.remove(shm)
-    if result.lines == ["NO-MKNOD"]:
-        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
     # THEN every open of a device node outside the system's /dev is refused, before the open;
     # a regular file in the same folder is not
     assert result.lines == [
@@ -1541,13 +1560,9 @@ def test_red_team_70_a_device_made_where_sqlite_removed_a_file_is_not_answered_f
     # GIVEN a function that runs as root where seccomp does not hold, an SQLite database in a
     # folder whose every name may be read and written, and the name of its journal opened by
     # the function (an answer kept for it), with or without a child process run first
-    if os.geteuid() != 0:
-        pytest.skip("os.mknod of a device node needs root")
-    _scratch_profile(tmp_path)
     code = (
-        ENFORCE_INVOKE
+        ATTEMPT
         + f"""
-import sqlite3, stat
 if {child_first!r}:
     subprocess.run(["/bin/true"], check=True)
 J = A + "/x.db-journal"
@@ -1561,28 +1576,13 @@ open(J, "r+b").close()
 # device node is made at that name (no audit event either)
 db.execute("insert into t values (1)")
 db.commit()
-try:
-    os.mknod(J, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
-except PermissionError:
-    print("NO-MKNOD")
-    raise SystemExit(0)
-def attempt(label, fn):
-    try:
-        fn()
-        print(label, "ALLOWED")
-    except PermissionError:
-        print(label, "REFUSED")
+mknod(J, 5)
 attempt("read", lambda: open(J, "rb").read(4))
 attempt("write", lambda: open(J, "r+b").write(b"x"))
 attempt("database", lambda: db.execute("select count(*) from t").fetchone())
 """
     )
-    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}  # (seccomp: no mknod)
-    result = child(
-        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
-    )
-    if result.lines == ["NO-MKNOD"]:
-        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    result = _device_child(child, tmp_path, core, code)
     # THEN the device node is opened by no answer kept for the name: both opens are decided
     # again, and refused; the database itself still works
     assert result.lines == ["read REFUSED", "write REFUSED", "database ALLOWED"], (
@@ -1598,13 +1598,9 @@ def test_red_team_71_a_device_made_where_sqlite_removed_its_lock_folder_is_not_a
     # folder whose every name may be read and written, opened with the unix-dotfile VFS (its
     # write lock is a folder "<db>.lock" SQLite makes and removes with no audit event), and
     # the lock's name opened by the function while SQLite held it (an answer decided there)
-    if os.geteuid() != 0:
-        pytest.skip("os.mknod of a device node needs root")
-    _scratch_profile(tmp_path)
     code = (
-        ENFORCE_INVOKE
+        ATTEMPT
         + """
-import sqlite3, stat
 os.chdir(A)
 DB = A + "/d.db"
 L = DB + ".lock"
@@ -1616,25 +1612,12 @@ except IsADirectoryError:
     pass
 # WHEN SQLite removes its lock folder, and a device node is made at that name
 db.execute("commit")
-try:
-    os.mknod(L, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-except PermissionError:
-    print("NO-MKNOD")
-    raise SystemExit(0)
-try:
-    os.close(os.open(L, os.O_RDWR))
-    print("node ALLOWED")
-except PermissionError:
-    print("node REFUSED")
+mknod(L)
+attempt("node", lambda: os.close(os.open(L, os.O_RDWR)))
 os.remove(L)
 """
     )
-    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    result = child(
-        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
-    )
-    if result.lines == ["NO-MKNOD"]:
-        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    result = _device_child(child, tmp_path, core, code)
     # THEN no answer was kept for the lock's name: the open of the node is decided, refused
     assert result.lines == ["node REFUSED"], result.stdout + result.stderr
 
@@ -1645,22 +1628,19 @@ def test_limit_sqlite_opens_a_device_node_at_its_journal_name_with_no_audit_even
 ) -> None:
     # GIVEN a function that runs as root where seccomp does not hold, an SQLite database in a
     # folder whose every name may be read and written, and a device node made at the name of
-    # its journal after the connection was decided (red team 70; /dev/null's numbers here)
-    if os.geteuid() != 0:
-        pytest.skip("os.mknod of a device node needs root")
-    _scratch_profile(tmp_path)
-    code = (
-        ENFORCE_INVOKE
-        + """
-import sqlite3, stat
+    # its journal after the connection was decided (red team 70)
+    code = """
+def _is_node(fd):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
+            and os.readlink(f"/proc/self/fd/{fd}").endswith("/k.db-journal"))
 db = sqlite3.connect(A + "/k.db", isolation_level=None)
 db.execute("create table if not exists t (a)")
 db.execute("insert into t values (1)")
-try:
-    os.mknod(A + "/k.db-journal", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-except PermissionError:
-    print("NO-MKNOD")
-    raise SystemExit(0)
+mknod(A + "/k.db-journal")
 # WHEN a transaction writes: SQLite opens its journal itself (C, no audit event)
 db.execute("begin")
 db.execute("update t set a = 2")
@@ -1671,23 +1651,7 @@ except sqlite3.OperationalError:
     pass  # (a journal that reads back as nothing: SQLite's "disk I/O error")
 print("journal opened by SQLite", bool(held))
 """
-    ).replace(
-        "import sqlite3, stat\n",
-        "import sqlite3, stat\n"
-        "def _is_node(fd):\n"
-        "    try:\n"
-        "        st = os.fstat(fd)\n"
-        "    except OSError:\n"
-        "        return False\n"
-        "    return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)"
-        " and os.readlink(f'/proc/self/fd/{fd}').endswith('/k.db-journal')\n",
-    )
-    audit_alone = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    result = child(
-        code, env={**audit_alone, **({"SANDBOX_NATIVE": "off"} if core == "python" else {})}
-    )
-    if result.lines == ["NO-MKNOD"]:
-        pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
+    result = _device_child(child, tmp_path, core, code)
     # THEN the audit layer does not see it: SQLite holds the device node open as its journal
     # (the files SQLite makes itself are a stated limit; seccomp refuses mknodat, and on AWS
     # Lambda the function is not root)
