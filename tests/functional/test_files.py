@@ -1464,7 +1464,8 @@ attempt("made-later", lambda: os.open(A + "/later", os.O_RDONLY))  # no answer k
 
 # A child's helpers for device nodes: mknod(path, minor) makes a character device with
 # /dev/null's numbers (minor 3) or /dev/zero's (5), with no audit event, and ends the child
-# printing NO-MKNOD where the machine refuses it.
+# printing NO-MKNOD where the machine refuses it; device_attempt(label, fn) prints whether
+# the sandbox (or SQLite's authorizer, for it) refused fn.
 DEVICE_HELPERS = """
 import sqlite3, stat
 def mknod(path, minor=3):
@@ -1473,6 +1474,12 @@ def mknod(path, minor=3):
     except PermissionError:
         print("NO-MKNOD")
         raise SystemExit(0)
+def device_attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED")
+    except (PermissionError, sqlite3.DatabaseError):
+        print(label, "REFUSED")
 """
 
 
@@ -1494,16 +1501,6 @@ def _device_child(
     return result
 
 
-ATTEMPT = """
-def attempt(label, fn):
-    try:
-        fn()
-        print(label, "ALLOWED")
-    except (PermissionError, sqlite3.DatabaseError):
-        print(label, "REFUSED")
-"""
-
-
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_device_node_made_outside_dev_is_refused_however_it_is_opened(
     child: RunChild, tmp_path: Path, core: str
@@ -1513,9 +1510,7 @@ def test_a_device_node_made_outside_dev_is_refused_however_it_is_opened(
     # os.mknod (no audit event)
     shm = f"/dev/shm/lsb-node-{os.getpid()}-{core}"
     rules = ({"action": a, "target": "/dev/shm/**", "phase": "any"} for a in ("read", "write"))
-    code = (
-        ATTEMPT
-        + f"""
+    code = f"""
 SHM = {shm!r}
 open(A + "/plain.txt", "w").write("x")
 open(A + "/plain.txt").read()                   # (the folder's verdict is now the core's)
@@ -1523,17 +1518,16 @@ for name in (A + "/node", A + "/node.db", A + "/attached.db", SHM):
     mknod(name)
 # WHEN the function opens them: read, written, without blocking, as an SQLite database
 # (connected, attached), and through a name in /dev/shm (a folder there anyone may write)
-attempt("read", lambda: open(A + "/node", "rb").read(1))
-attempt("write", lambda: open(A + "/node", "wb").write(b"x"))
-attempt("non-blocking", lambda: os.close(os.open(A + "/node", os.O_RDONLY | os.O_NONBLOCK)))
-attempt("sqlite", lambda: sqlite3.connect(A + "/node.db").execute("select 1"))
+device_attempt("read", lambda: open(A + "/node", "rb").read(1))
+device_attempt("write", lambda: open(A + "/node", "wb").write(b"x"))
+device_attempt("non-blocking", lambda: os.close(os.open(A + "/node", os.O_RDONLY | os.O_NONBLOCK)))
+device_attempt("sqlite", lambda: sqlite3.connect(A + "/node.db").execute("select 1"))
 attach = f"ATTACH DATABASE '{{A}}/attached.db' AS other"
-attempt("attach", lambda: sqlite3.connect(":memory:").execute(attach))
-attempt("shm", lambda: open(SHM, "rb").read(1))
-attempt("plain", lambda: open(A + "/plain.txt").read())
+device_attempt("attach", lambda: sqlite3.connect(":memory:").execute(attach))
+device_attempt("shm", lambda: open(SHM, "rb").read(1))
+device_attempt("plain", lambda: open(A + "/plain.txt").read())
 os.remove(SHM)
 """
-    )
     try:
         result = _device_child(child, tmp_path, core, code, *rules)
     finally:
@@ -1560,9 +1554,7 @@ def test_red_team_70_a_device_made_where_sqlite_removed_a_file_is_not_answered_f
     # GIVEN a function that runs as root where seccomp does not hold, an SQLite database in a
     # folder whose every name may be read and written, and the name of its journal opened by
     # the function (an answer kept for it), with or without a child process run first
-    code = (
-        ATTEMPT
-        + f"""
+    code = f"""
 if {child_first!r}:
     subprocess.run(["/bin/true"], check=True)
 J = A + "/x.db-journal"
@@ -1577,11 +1569,10 @@ open(J, "r+b").close()
 db.execute("insert into t values (1)")
 db.commit()
 mknod(J, 5)
-attempt("read", lambda: open(J, "rb").read(4))
-attempt("write", lambda: open(J, "r+b").write(b"x"))
-attempt("database", lambda: db.execute("select count(*) from t").fetchone())
+device_attempt("read", lambda: open(J, "rb").read(4))
+device_attempt("write", lambda: open(J, "r+b").write(b"x"))
+device_attempt("database", lambda: db.execute("select count(*) from t").fetchone())
 """
-    )
     result = _device_child(child, tmp_path, core, code)
     # THEN the device node is opened by no answer kept for the name: both opens are decided
     # again, and refused; the database itself still works
@@ -1598,9 +1589,7 @@ def test_red_team_71_a_device_made_where_sqlite_removed_its_lock_folder_is_not_a
     # folder whose every name may be read and written, opened with the unix-dotfile VFS (its
     # write lock is a folder "<db>.lock" SQLite makes and removes with no audit event), and
     # the lock's name opened by the function while SQLite held it (an answer decided there)
-    code = (
-        ATTEMPT
-        + """
+    code = """
 os.chdir(A)
 DB = A + "/d.db"
 L = DB + ".lock"
@@ -1613,10 +1602,9 @@ except IsADirectoryError:
 # WHEN SQLite removes its lock folder, and a device node is made at that name
 db.execute("commit")
 mknod(L)
-attempt("node", lambda: os.close(os.open(L, os.O_RDWR)))
+device_attempt("node", lambda: os.close(os.open(L, os.O_RDWR)))
 os.remove(L)
 """
-    )
     result = _device_child(child, tmp_path, core, code)
     # THEN no answer was kept for the lock's name: the open of the node is decided, refused
     assert result.lines == ["node REFUSED"], result.stdout + result.stderr
