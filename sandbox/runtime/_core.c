@@ -711,6 +711,22 @@ typedef struct {
 } plain_open_how;
 static int g_no_openat2; /* the kernel (before 5.6) or a filter refused openat2: walk instead */
 
+/* `path` opened with `flags` and no symbolic link anywhere on the way (openat2's
+ * RESOLVE_NO_SYMLINKS): a descriptor, or -1 with errno (ELOOP: a link on the way). A kernel
+ * or filter that refuses openat2 itself sets g_no_openat2 for good (a flag that only goes to
+ * 1: no lock needed), and the callers take their other road from then on. No object touched:
+ * callable with the GIL released. */
+static int
+open_no_links(const char *path, int flags)
+{
+    plain_open_how how = {(uint64_t)flags, 0, PLAIN_RESOLVE_NO_SYMLINKS};
+    long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == EINVAL || errno == E2BIG)) {
+        g_no_openat2 = 1;
+    }
+    return (int)fd;
+}
+
 /* Whether path[0, n) (absolute: it starts with "/") has no empty, "." or ".." component: walked
  * with no link on the way, it is its own real path. */
 static int
@@ -750,16 +766,10 @@ plain_parent_open(const char *path, size_t cut)
         dir[cut] = '\0';
     }
     if (!g_no_openat2) {
-        plain_open_how how = {(uint64_t)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0,
-                              PLAIN_RESOLVE_NO_SYMLINKS};
-        long fd = syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
-        if (fd >= 0) {
-            return (int)fd;
+        int fd = open_no_links(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 || !g_no_openat2) {
+            return fd; /* (-1: ELOOP, a link on the way; ENOENT, ENOTDIR, EACCES...) */
         }
-        if (errno != ENOSYS && errno != EPERM && errno != EINVAL && errno != E2BIG) {
-            return -1; /* ELOOP: a link on the way; ENOENT, ENOTDIR, EACCES... */
-        }
-        g_no_openat2 = 1;
     }
     int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     for (size_t i = 0; fd >= 0 && i < cut;) {
@@ -6739,13 +6749,8 @@ file_is_read(const char *fspath, unsigned long long offset, const char *want, si
     if (!g_no_openat2 && fspath[0] == '/') {
         size_t n = strlen(fspath);
         if (n <= PATH_MAX && plain_absolute(fspath, n)) {
-            plain_open_how how = {(uint64_t)(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0,
-                                  PLAIN_RESOLVE_NO_SYMLINKS};
-            fd = (int)syscall(SYS_openat2, AT_FDCWD, fspath, &how, sizeof how);
+            fd = open_no_links(fspath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
             plain_len = fd >= 0 ? n : 0;
-            if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG)) {
-                g_no_openat2 = 1; /* (a flag that only ever goes to 1: no lock needed) */
-            }
         }
     }
     if (fd < 0) {
@@ -7005,10 +7010,7 @@ core_open_code(PyObject *path, void *unused)
     Py_BEGIN_ALLOW_THREADS
     if (no_links) {
         /* (O_NONBLOCK: a FIFO's open returns at once; it is no regular file, and not read) */
-        plain_open_how how = {(uint64_t)(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0,
-                              PLAIN_RESOLVE_NO_SYMLINKS};
-        fd = (int)syscall(SYS_openat2, AT_FDCWD, units, &how, sizeof how);
-        err = fd < 0 ? errno : 0;
+        fd = open_no_links(units, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd >= 0) {
             regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
             if (!regular) {
@@ -7018,9 +7020,6 @@ core_open_code(PyObject *path, void *unused)
         }
     }
     Py_END_ALLOW_THREADS
-    if (fd < 0 && (err == ENOSYS || err == EPERM || err == E2BIG || err == EINVAL)) {
-        g_no_openat2 = 1; /* (a flag that only ever goes to 1: no lock needed) */
-    }
     if (fd < 0 && promise) {
         /* the answer's promise does not hold (a link, no regular file, none there) */
         if (open_code_decide_again(path) < 0) {
