@@ -10219,6 +10219,160 @@ sqlite_set_authorizer_of(PyObject *connection)
     return NULL;
 }
 
+/* Connection.set_authorizer, sealed (red team 71's limit, closed in the native core): the C
+ * library keeps one authorizer per connection, and set_authorizer -- no audit event -- would
+ * let code that runs replace the sandbox's (None clears it from 3.11; any callable allows
+ * every ATTACH). At the first connection's `sqlite3.connect/handle` event the core takes the
+ * method's C function in its PyMethodDef (shared by every Connection class and every
+ * instance of the C library's module: each call of the method, bound or not, reads it
+ * there), so that whatever a call hands set_authorizer, the sandbox's authorizer stays first:
+ *   - the sandbox's own authorizer (the core's and the Python guard's installs) passes as is;
+ *   - None (3.11+: clear) installs the sandbox's alone; on 3.10, None is stored and denies
+ *     every statement, which holds the line already, so it passes as is;
+ *   - any other callable is chained behind the sandbox's: the sandbox's answer first, the
+ *     application's only where the sandbox's says SQLITE_OK (an application's own authorizer
+ *     keeps working);
+ *   - anything else passes as is: odd arguments get the library's own TypeError, and what
+ *     is not callable the library stores, to deny every statement then (as it always did).
+ * The Python core cannot change a C method: there this stays a documented limit. */
+static PyMethodDef *g_authorizer_def;  /* the sealed PyMethodDef, once sealed */
+static PyCFunction g_authorizer_original; /* its C function before */
+
+static PyObject *
+sqlite_chain_call(PyObject *pair, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *verdict = PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 0), args, (size_t)nargs, NULL);
+    if (verdict == NULL) {
+        return NULL; /* (SQLite denies a statement whose authorizer raised) */
+    }
+    if (PyLong_CheckExact(verdict)) {
+        int overflow = 0;
+        long code = PyLong_AsLongAndOverflow(verdict, &overflow);
+        if (code == 0 && overflow == 0) {
+            Py_DECREF(verdict);
+            return PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 1), args, (size_t)nargs, NULL);
+        }
+        PyErr_Clear();
+    }
+    return verdict; /* SQLITE_DENY or SQLITE_IGNORE: the sandbox's answer stands */
+}
+
+static PyMethodDef sqlite_chain_def = {
+    "sqlite_authorizer", (PyCFunction)(void (*)(void))sqlite_chain_call, METH_FASTCALL,
+    "The sandbox's SQLite authorizer, then the application's where the sandbox's allows."};
+
+/* What a call of set_authorizer hands the C library instead of `given`: a new reference, or
+ * NULL (pass `given` as is; no exception set). */
+static PyObject *
+sqlite_authorizer_for(PyObject *given)
+{
+    if (!g_sqlite_sealed || g_sqlite_authorizer == NULL || given == g_sqlite_authorizer) {
+        return NULL;
+    }
+    if (given == Py_None) {
+#if PY_VERSION_HEX >= 0x030B0000
+        return Py_NewRef(g_sqlite_authorizer);
+#else
+        return NULL; /* (3.10 stores None, which then denies everything) */
+#endif
+    }
+    if (!PyCallable_Check(given)) {
+        return NULL;
+    }
+    PyObject *pair = PyTuple_Pack(2, g_sqlite_authorizer, given);
+    if (pair == NULL) {
+        PyErr_Clear();
+        return Py_NewRef(g_sqlite_authorizer); /* (out of memory: the sandbox's alone) */
+    }
+    PyObject *chained = PyCFunction_New(&sqlite_chain_def, pair);
+    Py_DECREF(pair);
+    if (chained == NULL) {
+        PyErr_Clear();
+        return Py_NewRef(g_sqlite_authorizer);
+    }
+    return chained;
+}
+
+/* The arguments of one call, with the authorizer replaced: 1 when `copy` holds them (and
+ * *made the new reference in it), 0 to pass the call's own. One argument only, positional or
+ * the keyword authorizer_callback; anything else goes to the library as it came. */
+static int
+sqlite_authorizer_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                       PyObject **copy, PyObject **made)
+{
+    *made = NULL;
+    Py_ssize_t keywords = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    if (nargs + keywords != 1) {
+        return 0;
+    }
+    if (keywords == 1) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
+        if (!PyUnicode_CheckExact(key) ||
+            PyUnicode_CompareWithASCIIString(key, "authorizer_callback") != 0) {
+            return 0;
+        }
+    }
+    *made = sqlite_authorizer_for(args[0]);
+    if (*made == NULL) {
+        return 0;
+    }
+    copy[0] = *made;
+    return 1;
+}
+
+static PyObject *
+set_authorizer_sealed_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    PyObject *copy[1], *made;
+    int replaced = sqlite_authorizer_args(args, nargs, kwnames, copy, &made);
+    PyObject *result = ((fastcall_keywords)(void (*)(void))g_authorizer_original)(
+        self, replaced ? copy : args, nargs, kwnames);
+    Py_XDECREF(made);
+    return result;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+static PyObject *
+set_authorizer_sealed_method(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+                             size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *copy[1], *made;
+    int replaced = sqlite_authorizer_args(args, nargs, kwnames, copy, &made);
+    /* (a copy has no slot before it: the offset flag goes with the caller's array) */
+    PyObject *result = ((PyCMethod)(void (*)(void))g_authorizer_original)(
+        self, cls, replaced ? copy : args, replaced ? (size_t)nargs : nargsf, kwnames);
+    Py_XDECREF(made);
+    return result;
+}
+#endif
+
+/* Take set_authorizer's C function (`method`: the C library's method descriptor), once. A
+ * PyMethodDef of a shape not known here is left as it is (the limit stays). */
+static void
+sqlite_seal_set_authorizer(PyObject *method)
+{
+    PyMethodDef *def = ((PyMethodDescrObject *)method)->d_method;
+    if (g_authorizer_def != NULL || def == NULL) {
+        return;
+    }
+    int flags = def->ml_flags & ~(METH_CLASS | METH_STATIC | METH_COEXIST);
+#if PY_VERSION_HEX >= 0x030B0000
+    if (flags == (METH_METHOD | METH_FASTCALL | METH_KEYWORDS)) {
+        g_authorizer_original = def->ml_meth;
+        def->ml_meth = (PyCFunction)(void (*)(void))set_authorizer_sealed_method;
+        g_authorizer_def = def;
+        return;
+    }
+#endif
+    if (flags == (METH_FASTCALL | METH_KEYWORDS)) {
+        g_authorizer_original = def->ml_meth;
+        def->ml_meth = (PyCFunction)(void (*)(void))set_authorizer_sealed_plain;
+        g_authorizer_def = def;
+    }
+}
+
 /* 1: the exception classes `connection` raises are as SQLite made them; 0: changed; -1: an
  * error (sqlite_guard._errors_plain).
  *
@@ -10514,6 +10668,7 @@ sqlite_handle_answered_gc_off(PyObject *args)
     if (method == NULL) {
         return 1; /* not a connection: a forged event, left alone */
     }
+    sqlite_seal_set_authorizer(method); /* (the first connection's: before any statement) */
     PyTypeObject *cls = PyDescr_TYPE(method);
     PyObject *space = type_dict_ref(cls);
     PyObject *getter = own_attribute(space, "total_changes");

@@ -19,10 +19,13 @@ SQLite fail the statement (``sqlite3.DatabaseError: not authorized`` for ``ATTAC
 
 Limits, stated plainly:
 
-- This holds against *data-only* attackers (SQL injection: ``ATTACH '/tmp/x'`` smuggled into a
-  query string). It does not hold against code that already runs arbitrary Python: such code
-  can call ``connection.set_authorizer(None)`` (no audit event) and attach what it likes. An
-  application that installs its own authorizer replaces this one the same way.
+- With the Python core this holds against *data-only* attackers (SQL injection: ``ATTACH
+  '/tmp/x'`` smuggled into a query string), not against code that already runs arbitrary
+  Python: such code can call ``connection.set_authorizer(None)`` (no audit event) and attach
+  what it likes. An application that installs its own authorizer replaces this one the same
+  way. The native core takes ``set_authorizer``'s C function at the first connection: whatever
+  a call hands it, the sandbox's authorizer stays first (``None`` leaves it alone, another
+  callable is asked after it: docs/NATIVE.md).
 - ``ATTACH ? AS x`` (or any non-literal expression) reaches the authorizer without its value:
   it is decided as :data:`UNDECODABLE`, which the hook must refuse in enforce.
 - A ``file:`` name is checked under both readings (URI and plain file name), since whether

@@ -257,7 +257,8 @@ def test_limit_code_that_runs_can_remove_the_authorizer(tmp_path: Path) -> None:
         """,
         tmp_path,
     )
-    # THEN the ATTACH goes through: only a native hook could close this
+    # THEN the ATTACH goes through: the guard alone cannot close this (the native core does:
+    # test_sqlite_guard_installed)
     assert result(child) == {"out": "ok"}
     assert (tmp_path / "outside" / "z.db").exists()
 

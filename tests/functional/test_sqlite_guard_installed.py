@@ -226,8 +226,7 @@ attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
 def test_limit_a_statement_run_from_c_before_any_python_call(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN code that already runs in the function (a documented limit: it could as well
-    # clear the authorizer, which raises no event)
+    # GIVEN code that already runs in the function (a documented limit)
     code = """
 import operator
 attach = operator.methodcaller("execute", "ATTACH 'outside/c.db' AS c")
@@ -241,3 +240,72 @@ attempt("python-call", lambda: sqlite3.connect(":memory:").execute("ATTACH 'outs
     # Python code is refused
     assert out == {"c-to-c": "ok", "python-call": DENIED}, out
     assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["c.db"]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_code_that_clears_or_replaces_the_authorizer_leaves_the_sandboxs_first_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN code that already runs in the function, and set_authorizer, which raises no event
+    # (red team 71: None clears the authorizer from 3.11; any callable allows every ATTACH)
+    code = """
+cleared = sqlite3.connect(":memory:")
+cleared.set_authorizer(None)
+attempt("cleared", lambda: cleared.execute("ATTACH 'outside/cleared.db' AS x"))
+allow_all = sqlite3.connect(":memory:")
+allow_all.set_authorizer(lambda *args: sqlite3.SQLITE_OK)
+attempt("allow-all", lambda: allow_all.execute("ATTACH 'outside/allow-all.db' AS x"))
+by_class = sqlite3.connect(":memory:")
+sqlite3.Connection.set_authorizer(by_class, lambda *args: sqlite3.SQLITE_OK)
+attempt("by-class", lambda: by_class.execute("ATTACH 'outside/by-class.db' AS x"))
+class Sub(sqlite3.Connection):
+    pass
+keyword = sqlite3.connect(":memory:", factory=Sub)
+keyword.set_authorizer(authorizer_callback=lambda *args: sqlite3.SQLITE_OK)
+attempt("keyword", lambda: keyword.execute("ATTACH 'outside/keyword.db' AS x"))
+# an application's own authorizer: it keeps deciding what the sandbox allows
+app = sqlite3.connect(":memory:")
+app.execute("CREATE TABLE secret (x)")
+asked = []
+def mine(action, arg1, arg2, database, source):
+    asked.append([action, arg1])
+    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_READ and arg1 == "secret" else 0
+app.set_authorizer(mine)
+attempt("app-denies", lambda: app.execute("SELECT x FROM secret").fetchall())
+attempt("app-inside", lambda: app.execute("ATTACH 'allowed/app.db' AS i"))
+attempt("app-outside", lambda: app.execute("ATTACH 'outside/app.db' AS o"))
+OUT["app-asked"] = sorted({arg1 for action, arg1 in asked if action == sqlite3.SQLITE_ATTACH})
+stored = sqlite3.connect(":memory:")
+stored.set_authorizer(42)  # (the library stores it: every statement is then denied)
+attempt("not-callable", lambda: stored.execute("ATTACH 'outside/stored.db' AS x"))
+try:
+    stored.set_authorizer()
+    OUT["no-argument"] = "ok"
+except TypeError:
+    OUT["no-argument"] = "TypeError"
+"""
+    # WHEN it clears the authorizer, sets an allow-all one (bound, through the class, by
+    # keyword on a subclass), or an application sets its own, and each then attaches
+    out = _out(_run(child, tmp_path, core, code))
+    # THEN on the native core every ATTACH outside is still refused; the application's
+    # authorizer still denies what it denies and is asked about what the sandbox allows (the
+    # refused ATTACH never reaches it); what is not a callable is the library's to refuse
+    assert out["app-denies"].startswith("DatabaseError") and "prohibited" in out["app-denies"]
+    assert out["app-inside"] == "ok", out
+    assert out["not-callable"] == DENIED and out["no-argument"] == "TypeError", out
+    outside = sorted(p.name for p in (tmp_path / "outside").iterdir())
+    if core == "native":
+        assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [DENIED] * 4
+        assert out["app-outside"] == DENIED, out
+        assert out["app-asked"] == ["allowed/app.db"], out  # (as the statement names it)
+        assert outside == []
+        return
+    # AND on the Python core (a documented limit: it cannot change a C method) the same code
+    # replaces the sandbox's authorizer (3.10 stores None, which then denies everything)
+    cleared = DENIED if sys.version_info < (3, 11) else "ok"
+    assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [cleared] + [
+        "ok"
+    ] * 3
+    assert out["app-outside"] == "ok", out
+    expected = ["allow-all.db", "app.db", "by-class.db", "keyword.db"]
+    assert outside == sorted(expected + ([] if cleared == DENIED else ["cleared.db"]))
