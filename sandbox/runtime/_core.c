@@ -10373,6 +10373,275 @@ sqlite_seal_set_authorizer(PyObject *method)
     }
 }
 
+/* SQLite statements run before the connection's authorizer is in place (native core). The
+ * authorizer is installed at the creating thread's next profile event (set_authorizer is
+ * refused inside __init__); C code calling C code raises none (`map(methodcaller("execute",
+ * ...), map(sqlite3.connect, ...))`), and another thread may hold the connection meanwhile.
+ * So every connection still waiting for its authorizer is also kept in one list for the
+ * process, and the C functions that run statements -- Connection.execute, executemany,
+ * executescript and cursor, Cursor.execute, executemany and executescript -- are taken in
+ * their PyMethodDefs at the first connection, as set_authorizer is: a call on a connection
+ * (or a cursor of one) in that list installs its authorizer first. A call on any other
+ * connection costs one test of the list's length. The Cursor class is the C library's own
+ * (found from the module's `Cursor` through its MRO: a class the module made, immutable);
+ * when the module's `Cursor` leads to no such class (the function changed sqlite3 before its
+ * first connection), the connection is refused. A method of a shape not known here leaves all
+ * of them as they are (the window stays, as with the Python core). */
+static PyObject *g_sqlite_unguarded; /* list: connections waiting for their authorizer */
+static PyObject *g_cursor_connection; /* the C Cursor class's `connection` member descriptor */
+static int g_statements_sealed;
+
+enum {
+    ST_CONNECTION_EXECUTE,
+    ST_CONNECTION_EXECUTEMANY,
+    ST_CONNECTION_EXECUTESCRIPT,
+    ST_CONNECTION_CURSOR,
+    ST_CURSOR_EXECUTE,
+    ST_CURSOR_EXECUTEMANY,
+    ST_CURSOR_EXECUTESCRIPT,
+    ST_COUNT
+};
+static const char *const g_statement_names[ST_COUNT] = {
+    "execute", "executemany", "executescript", "cursor", "execute", "executemany", "executescript"};
+static PyCFunction g_statement_original[ST_COUNT];
+
+static Py_ssize_t
+unguarded_index(PyObject *connection)
+{
+    if (g_sqlite_unguarded == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(g_sqlite_unguarded); i++) {
+        if (PyList_GET_ITEM(g_sqlite_unguarded, i) == connection) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+unguarded_add(PyObject *connection)
+{
+    if (g_sqlite_unguarded == NULL) {
+        g_sqlite_unguarded = PyList_New(0);
+        if (g_sqlite_unguarded == NULL) {
+            return -1;
+        }
+    }
+    return unguarded_index(connection) >= 0 ? 0 : PyList_Append(g_sqlite_unguarded, connection);
+}
+
+/* (callers hold their own reference: no finalizer runs here) */
+static void
+unguarded_remove(PyObject *connection)
+{
+    Py_ssize_t at = unguarded_index(connection);
+    if (at >= 0 && PyList_SetSlice(g_sqlite_unguarded, at, at + 1, NULL) < 0) {
+        PyErr_Clear();
+    }
+}
+
+static int sqlite_set(PyObject *connection);
+
+/* Before a statement on `connection` (a new reference or NULL): 0 go on, -1 refused. */
+static int
+sqlite_guard_statement(PyObject *connection)
+{
+    if (connection == NULL || unguarded_index(connection) < 0) {
+        return 0;
+    }
+    int collecting = PyGC_Disable(); /* (no gc.callbacks between a check and its use) */
+    int outcome = sqlite_set(connection);
+    if (collecting) {
+        PyGC_Enable();
+    }
+    if (outcome == 1) {
+        unguarded_remove(connection);
+        return 0;
+    }
+    if (outcome == -2) {
+        /* SQLite's classes were changed: the callback decides it as at the profile event
+         * (refused, reported) */
+        PyObject *event_args = PyTuple_Pack(1, connection);
+        if (event_args == NULL || decide("sqlite3.connect/handle", event_args) == 0) {
+            PyErr_SetString(PyExc_PermissionError,
+                            "lambda-sandbox: SQLite's exception classes were changed");
+        }
+        Py_XDECREF(event_args);
+        return -1;
+    }
+    /* still inside __init__, closed, or another thread's (check_same_thread): the library
+     * refuses the statement itself, for the same reason */
+    return 0;
+}
+
+static int
+statement_guard(PyObject *self, int cursor)
+{
+    if (g_sqlite_unguarded == NULL || PyList_GET_SIZE(g_sqlite_unguarded) == 0) {
+        return 0;
+    }
+    PyObject *connection;
+    if (!cursor) {
+        connection = Py_NewRef(self);
+    }
+    else {
+        /* (the method's own class: the descriptor checked self's type before the call) */
+        connection = PyMember_GetOne(
+            (const char *)self, ((PyMemberDescrObject *)g_cursor_connection)->d_member);
+        if (connection == NULL) {
+            PyErr_Clear(); /* (not initialised: the library refuses the statement) */
+        }
+    }
+    int answer = sqlite_guard_statement(connection);
+    Py_XDECREF(connection);
+    return answer;
+}
+
+#define STATEMENT_WRAPPERS(I, CURSOR)                                                          \
+    static PyObject *statement_o_##I(PyObject *self, PyObject *arg)                            \
+    {                                                                                          \
+        if (statement_guard(self, CURSOR) < 0) {                                               \
+            return NULL;                                                                       \
+        }                                                                                      \
+        return g_statement_original[I](self, arg);                                             \
+    }                                                                                          \
+    static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)   \
+    {                                                                                          \
+        if (statement_guard(self, CURSOR) < 0) {                                               \
+            return NULL;                                                                       \
+        }                                                                                      \
+        return ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);       \
+    }                                                                                          \
+    static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,             \
+                                            Py_ssize_t n, PyObject *kwnames)                   \
+    {                                                                                          \
+        if (statement_guard(self, CURSOR) < 0) {                                               \
+            return NULL;                                                                       \
+        }                                                                                      \
+        return ((fastcall_keywords)(void (*)(void))g_statement_original[I])(self, args, n,     \
+                                                                           kwnames);           \
+    }
+
+STATEMENT_WRAPPERS(0, 0)
+STATEMENT_WRAPPERS(1, 0)
+STATEMENT_WRAPPERS(2, 0)
+STATEMENT_WRAPPERS(3, 0)
+STATEMENT_WRAPPERS(4, 1)
+STATEMENT_WRAPPERS(5, 1)
+STATEMENT_WRAPPERS(6, 1)
+
+#define STATEMENT_ROW(I)                                                                       \
+    {(PyCFunction)statement_o_##I, (PyCFunction)(void (*)(void))statement_fast_##I,            \
+     (PyCFunction)(void (*)(void))statement_keywords_##I}
+/* [method][0: METH_O, 1: METH_FASTCALL, 2: METH_FASTCALL | METH_KEYWORDS] */
+static const PyCFunction g_statement_sealed[ST_COUNT][3] = {
+    STATEMENT_ROW(0), STATEMENT_ROW(1), STATEMENT_ROW(2), STATEMENT_ROW(3),
+    STATEMENT_ROW(4), STATEMENT_ROW(5), STATEMENT_ROW(6)};
+
+static int
+statement_shape(const PyMethodDef *def)
+{
+    switch (def->ml_flags & ~METH_COEXIST) {
+    case METH_O:
+        return 0;
+    case METH_FASTCALL:
+        return 1;
+    case METH_FASTCALL | METH_KEYWORDS:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
+/* The C library's Cursor class for the module that made `connection_class` (borrowed), or
+ * NULL: the module's `Cursor` leads to none. */
+static PyTypeObject *
+sqlite_cursor_class(PyTypeObject *connection_class)
+{
+    PyObject *module = PyType_GetModule(connection_class);
+    if (module == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *named = own_attribute(PyModule_GetDict(module), "Cursor");
+    if (named == NULL || !PyType_Check(named)) {
+        return NULL;
+    }
+    PyObject *mro = ((PyTypeObject *)named)->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && PyTuple_CheckExact(mro) && i < PyTuple_GET_SIZE(mro);
+         i++) {
+        PyTypeObject *klass = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        unsigned long flags = klass->tp_flags;
+        if (!(flags & Py_TPFLAGS_HEAPTYPE) || !(flags & Py_TPFLAGS_IMMUTABLETYPE)) {
+            continue; /* (a class of Python's, or a static one no module made) */
+        }
+        const char *dot = strrchr(klass->tp_name, '.');
+        if (strcmp(dot != NULL ? dot + 1 : klass->tp_name, "Cursor") != 0) {
+            continue;
+        }
+        PyObject *maker = PyType_GetModule(klass);
+        if (maker == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if (maker == module) {
+            return klass;
+        }
+    }
+    return NULL;
+}
+
+/* Take the statement methods' C functions (once): 1 done (or before), 0 left as they are
+ * (a shape not known here), -1 refused (an exception set: no C Cursor class to be found). */
+static int
+sqlite_seal_statements(PyTypeObject *connection_class)
+{
+    if (g_statements_sealed) {
+        return 1;
+    }
+    PyTypeObject *cursor_class = sqlite_cursor_class(connection_class);
+    if (cursor_class == NULL) {
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: sqlite3's Cursor class is not the C library's (changed "
+                        "before the first connection)");
+        return -1;
+    }
+    PyMethodDef *defs[ST_COUNT];
+    int shapes[ST_COUNT];
+    PyObject *member = NULL;
+    int known = 1;
+    for (int with_cursor = 0; with_cursor < 2 && known; with_cursor++) {
+        PyObject *space = type_dict_ref(with_cursor ? cursor_class : connection_class);
+        for (int i = with_cursor ? ST_CURSOR_EXECUTE : 0;
+             known && i < (with_cursor ? ST_COUNT : ST_CURSOR_EXECUTE); i++) {
+            PyObject *method = own_attribute(space, g_statement_names[i]);
+            if (method == NULL || !Py_IS_TYPE(method, &PyMethodDescr_Type)) {
+                known = 0;
+                break;
+            }
+            defs[i] = ((PyMethodDescrObject *)method)->d_method;
+            shapes[i] = statement_shape(defs[i]);
+            known = shapes[i] >= 0;
+        }
+        if (with_cursor && known) {
+            member = own_attribute(space, "connection");
+            known = member != NULL && Py_IS_TYPE(member, &PyMemberDescr_Type);
+        }
+        Py_XDECREF(space);
+    }
+    if (!known) {
+        return 0;
+    }
+    g_cursor_connection = Py_NewRef(member);
+    for (int i = 0; i < ST_COUNT; i++) {
+        g_statement_original[i] = defs[i]->ml_meth;
+        defs[i]->ml_meth = g_statement_sealed[i][shapes[i]];
+    }
+    g_statements_sealed = 1;
+    return 1;
+}
+
 /* 1: the exception classes `connection` raises are as SQLite made them; 0: changed; -1: an
  * error (sqlite_guard._errors_plain).
  *
@@ -10599,10 +10868,16 @@ sqlite_flush_once(Py_tracefunc *previous, PyObject **previous_obj)
         if (outcome == 0 && PyList_Append(waiting, connection) < 0) {
             PyErr_Clear(); /* (memory: it stays unguarded, as a connection never seen) */
         }
+        if (outcome != 0) {
+            unguarded_remove(connection); /* (guarded now, or never will be: closed) */
+        }
     }
     pending->events++;
     int done = 0;
     if (!failed && (PyList_GET_SIZE(waiting) == 0 || pending->events > SQLITE_MAX_EVENTS)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(waiting); i++) {
+            unguarded_remove(PyList_GET_ITEM(waiting, i)); /* (given up on: never initialised) */
+        }
         t_sqlite = NULL;
         *previous = pending->previous;
         *previous_obj = pending->previous_obj; /* (its reference, handed on) */
@@ -10668,8 +10943,12 @@ sqlite_handle_answered_gc_off(PyObject *args)
     if (method == NULL) {
         return 1; /* not a connection: a forged event, left alone */
     }
-    sqlite_seal_set_authorizer(method); /* (the first connection's: before any statement) */
     PyTypeObject *cls = PyDescr_TYPE(method);
+    /* (the first connection's: before any statement of it) */
+    sqlite_seal_set_authorizer(method);
+    if (sqlite_seal_statements(cls) < 0) {
+        return -1;
+    }
     PyObject *space = type_dict_ref(cls);
     PyObject *getter = own_attribute(space, "total_changes");
     int getset = getter != NULL && Py_IS_TYPE(getter, &PyGetSetDescr_Type) &&
@@ -10711,7 +10990,7 @@ sqlite_handle_answered_gc_off(PyObject *args)
         }
         t_sqlite = pending;
     }
-    if (PyList_Append(pending->waiting, connection) < 0) {
+    if (PyList_Append(pending->waiting, connection) < 0 || unguarded_add(connection) < 0) {
         return -1;
     }
     if (!fresh && ts->c_profilefunc == sqlite_profile) {

@@ -32,14 +32,18 @@ Limits, stated plainly:
   SQLite parses URIs depends on how the connection was opened and how SQLite was compiled.
 - A relative name is resolved against the working directory when the statement is prepared;
   Python's statement cache may run the same prepared ``ATTACH`` again after a ``chdir``.
-- Between ``connect()`` and the next profile event of the creating thread, another thread
-  holding the connection could run a statement unguarded; so can the same thread when C code
-  calls C code (``map(methodcaller("execute", ...), map(sqlite3.connect, names))``: a call
-  from C raises no profile event) -- code that can do that can also remove the authorizer. A C-level profile function active at
-  that moment (``cProfile`` on Python 3.11 and older) cannot be put back from Python and is
-  switched off (the native core, which runs these steps in C, puts it back).
-  Code that clears the profile slot inside that window (a later audit hook at the same event)
-  leaves the connection unguarded until the thread's next connection arms the install again.
+- With the Python core, between ``connect()`` and the next profile event of the creating
+  thread, another thread holding the connection could run a statement unguarded; so can the
+  same thread when C code calls C code (``map(methodcaller("execute", ...),
+  map(sqlite3.connect, names))``: a call from C raises no profile event) -- code that can do
+  that can also remove the authorizer. A C-level profile function active at that moment
+  (``cProfile`` on Python 3.11 and older) cannot be put back from Python and is switched off
+  (the native core, which runs these steps in C, puts it back). Code that clears the profile
+  slot inside that window (a later audit hook at the same event) leaves the connection
+  unguarded until the thread's next connection arms the install again. The native core closes
+  the window: the C methods that run statements (``execute``, ``executemany``,
+  ``executescript`` of connections and cursors, and ``Connection.cursor``) install a waiting
+  connection's authorizer first, in any thread (docs/NATIVE.md).
 """
 
 from __future__ import annotations

@@ -223,23 +223,83 @@ attempt("outside", lambda: db.execute("ATTACH 'outside/o.db' AS o"))
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
-def test_limit_a_statement_run_from_c_before_any_python_call(
+def test_a_statement_run_before_any_python_call_or_from_another_thread(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN code that already runs in the function (a documented limit)
+    # GIVEN code that already runs in the function: the authorizer is installed at the creating
+    # thread's next profile event, and C code calling C code raises none
     code = """
-import operator
-attach = operator.methodcaller("execute", "ATTACH 'outside/c.db' AS c")
-attempt("c-to-c", lambda: list(map(attach, map(sqlite3.connect, [":memory:"]))))
+import _queue, _thread, itertools, operator, threading
+def attach(name):
+    return operator.methodcaller("execute", f"ATTACH 'outside/{name}.db' AS x")
+attempt("c-to-c", lambda: list(map(attach("c"), map(sqlite3.connect, [":memory:"]))))
+cursor = operator.methodcaller("cursor")
+attempt("cursor", lambda: list(map(attach("u"), map(cursor, map(sqlite3.connect, [":memory:"])))))
+made = map(sqlite3.Cursor, map(sqlite3.connect, [":memory:"]))
+attempt("cursor-class", lambda: list(map(attach("k"), made)))
+script = operator.methodcaller("executescript", "ATTACH 'outside/s.db' AS x;")
+attempt("script", lambda: list(map(script, map(sqlite3.connect, [":memory:"]))))
+many = operator.methodcaller("executemany", "ATTACH 'outside/m.db' AS x", [()])
+attempt("many", lambda: list(map(many, map(sqlite3.connect, [":memory:"]))))
+# another thread runs a statement while the creating thread waits in C, no Python call made
+handed, waiting = _queue.SimpleQueue(), _thread.allocate_lock()
+waiting.acquire()
+def other():
+    connection = handed.get()
+    attempt("thread", lambda: connection.execute("ATTACH 'outside/t.db' AS x"))
+    waiting.release()
+thread = threading.Thread(target=other, daemon=True)
+thread.start()
+shared = map(sqlite3.connect, [":memory:"], [5.0], [0], [None], [False])  # check_same_thread
+list(itertools.chain(map(handed.put, shared), map(type(waiting).acquire, [waiting])))
+thread.join()
 attempt("python-call", lambda: sqlite3.connect(":memory:").execute("ATTACH 'outside/p.db' AS p"))
 """
-    # WHEN it connects and runs a statement with C calling C (map, methodcaller): no Python
-    # call, no profile event in between
+    # WHEN it connects and runs a statement with C calling C (map, methodcaller: no Python
+    # call, no profile event in between), through a cursor, and from another thread
     out = _out(_run(child, tmp_path, core, code))
-    # THEN that statement runs before the authorizer is in place (both cores); the same from
-    # Python code is refused
-    assert out == {"c-to-c": "ok", "python-call": DENIED}, out
-    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["c.db"]
+    outside = sorted(p.name for p in (tmp_path / "outside").iterdir())
+    # THEN on the native core each is refused before SQLite opens anything: the statement
+    # methods install a waiting connection's authorizer first
+    window = ["c-to-c", "cursor", "cursor-class", "script", "many", "thread"]
+    assert out["python-call"] == DENIED, out
+    if core == "native":
+        assert {k: out[k] for k in window} == dict.fromkeys(window, DENIED), out
+        assert outside == []
+        return
+    # AND on the Python core (a documented limit) the statements run unguarded
+    assert out["script"] == "ok" and out["c-to-c"] == "ok" and out["thread"] == "ok", out
+    assert {"c.db", "s.db", "t.db"} <= set(outside), outside
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_cursor_class_swapped_before_the_first_connection(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN code that keeps SQLite's Cursor class and puts something else at its name before
+    # the process's first connection (where the native core finds the class it guards)
+    code = """
+import _sqlite3, operator
+real = _sqlite3.Cursor
+class Mine(sqlite3.Cursor):
+    pass
+sqlite3.Cursor = Mine  # (an application's rebinding of the public name: harmless)
+_sqlite3.Cursor = object
+attach = operator.methodcaller("execute", "ATTACH 'outside/x.db' AS x")
+attempt("swapped", lambda: list(map(attach, map(real, map(sqlite3.connect, [":memory:"])))))
+_sqlite3.Cursor = real
+attempt("restored", lambda: sqlite3.connect(":memory:").execute("SELECT 1"))
+"""
+    # WHEN it connects
+    out = _out(_run(child, tmp_path, core, code))
+    # THEN the native core refuses the connection (no C Cursor class to guard); once the name
+    # leads to the class again, connections work
+    outside = sorted(p.name for p in (tmp_path / "outside").iterdir())
+    assert out["restored"] == "ok", out
+    if core == "native":
+        assert out["swapped"].startswith("REFUSED") and outside == [], out
+    else:
+        assert out["swapped"] == "ok" and outside == ["x.db"], out  # (the documented limit)
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
