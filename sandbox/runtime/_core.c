@@ -1670,15 +1670,15 @@ change_place(PyObject *path, PyObject *dir_fd_obj, char *place, size_t *place_le
  * name relative to a descriptor, the descriptor is open on that very directory. */
 static int
 change_allowed(const char *place, size_t cut, size_t n, int dir_fd, const struct stat *held,
-               int phase)
+               int phase, int action)
 {
     open_key dir_key = {cut > 0 ? place : "/", cut > 0 ? (Py_ssize_t)cut : 1, "", 0,
                         DIR_VERDICT, 1};
     open_slot by_pattern;
-    const open_slot *dir = dir_verdict_for(&dir_key, 1, phase);
+    const open_slot *dir = dir_verdict_for(&dir_key, action, phase);
     if (dir == NULL) {
         /* or a depth-0 pattern covers the name: its folder's identity stands in */
-        const pattern_verdict *p = pattern_for_name(place, cut, n, 1, phase);
+        const pattern_verdict *p = pattern_for_name(place, cut, n, action, phase);
         if (p == NULL) {
             return 0;
         }
@@ -1707,7 +1707,8 @@ change_allowed(const char *place, size_t cut, size_t n, int dir_fd, const struct
 }
 
 /* A remove, rmdir, mkdir or rename of names in directories whose every name may be written
- * (a write verdict: see dir_verdict_allows), answered as the callback would (the files
+ * (a write verdict: see dir_verdict_allows; a rename's source read as well: the file is read
+ * through its new name under that name's rules), answered as the callback would (the files
  * decoder decides each on its unfollowed name, "write"), with what the callback does after
  * it: the open answers for each name and below it are dropped, and the names are queued for
  * the hook's path cache. Anything else goes to the callback. */
@@ -1730,8 +1731,10 @@ change_answered(const char *event, PyObject *args, int phase)
             !change_place(PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 3), second,
                           &second_len, &second_cut, &second_fd, &second_held) ||
             system_device_name(first) || system_device_name(second) ||
-            !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase) ||
-            !change_allowed(second, second_cut, second_len, second_fd, &second_held, phase)) {
+            !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase, 1) ||
+            /* (and read: the file is read through its new name under that name's rules) */
+            !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase, 0) ||
+            !change_allowed(second, second_cut, second_len, second_fd, &second_held, phase, 1)) {
             return 0;
         }
         open_forget(first, first_len);
@@ -1754,7 +1757,7 @@ change_answered(const char *event, PyObject *args, int phase)
         !change_place(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, dir_fd_index), first,
                       &first_len, &first_cut, &first_fd, &first_held) ||
         system_device_name(first) || /* (the callback refuses it: files._system_names_kept) */
-        !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase)) {
+        !change_allowed(first, first_cut, first_len, first_fd, &first_held, phase, 1)) {
         return 0;
     }
     open_forget(first, first_len);
@@ -1877,10 +1880,14 @@ names_answered(const char *event, PyObject *args, int phase)
         (strcmp(event, "os.listdir") == 0 || strcmp(event, "os.scandir") == 0)) {
         return list_answered(args, phase);
     }
-    if ((c0 == 't' && c1 == 'e' &&
-         (strcmp(event, "tempfile.mkstemp") == 0 || strcmp(event, "tempfile.mkdtemp") == 0)) ||
-        (c0 == 's' && c1 == 'q' && strcmp(event, "sqlite3.connect") == 0)) {
+    if (c0 == 't' && c1 == 'e' &&
+        (strcmp(event, "tempfile.mkstemp") == 0 || strcmp(event, "tempfile.mkdtemp") == 0)) {
         return nargs == 1 && name_opens(PyTuple_GET_ITEM(args, 0), 1, phase);
+    }
+    if (c0 == 's' && c1 == 'q' && strcmp(event, "sqlite3.connect") == 0) {
+        /* (SQLite reads the database it opens as well: files._sqlite decides both) */
+        return nargs == 1 && name_opens(PyTuple_GET_ITEM(args, 0), 1, phase) &&
+               name_opens(PyTuple_GET_ITEM(args, 0), 0, phase);
     }
     if (c0 != 's' || c1 != 'h') {
         return 0; /* (the rest are "shutil...") */
@@ -2450,11 +2457,17 @@ release_held(void)
     }
 }
 
+static unsigned long long g_cwd_changes; /* (seal_cwd_changes, below) */
+static int g_cwd_in_flight;
+static CORE_TLS int t_cwd_in_flight;
+
 /* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
 static int
 decide(const char *event, PyObject *args)
 {
     release_held();
+    /* (the working directory as at the decision's start: see seal_cwd_changes) */
+    const unsigned long long cwd_changes = g_cwd_changes;
     PyObject *caller = NULL;
     PyFrameObject *event_frame = NULL;
     if (name_set_has(&g_caller_events, event)) {
@@ -2546,6 +2559,15 @@ decide(const char *event, PyObject *args)
     }
     if (result == Py_None) {
         Py_DECREF(result);
+        if (g_cwd_changes != cwd_changes || g_cwd_in_flight > t_cwd_in_flight) {
+            /* another thread changed the working directory while this was decided: a
+             * relative name may lead elsewhere now (refused whatever it was: fail closed) */
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (another thread changed the working "
+                         "directory while it was decided)",
+                         event);
+            return -1;
+        }
         return 0;
     }
     if (PyExceptionInstance_Check(result)) {
@@ -9683,6 +9705,99 @@ fastcall_def(PyObject *function, const char *module_name, const char *name, int 
     return def != NULL ? def : builtin_def(function, module_name, name, METH_FASTCALL);
 }
 
+/* os.chdir and os.fchdir, held (red team 72): a decision on a relative name reads the working
+ * directory, and the system call after it resolves the name from the directory as it is
+ * then; another thread's chdir in between (the hook's own system calls let it run) makes the
+ * call reach what no decision saw. Each call runs through the core: counted when it begins and
+ * when it ends, and while it runs (the system call itself, with the GIL let go) it is "in
+ * flight". A decision during which another thread's chdir began, ended or was running is
+ * refused (decide): after the decision the GIL is held up to the system call (an open lets it
+ * go just before its own call; fork_exec not at all), so the directory a decision read is the
+ * one the call uses. */
+static fastcall_any g_cwd_original[2];
+static int g_cwd_keywords[2];
+
+static PyObject *
+cwd_change(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
+{
+    g_cwd_changes++;
+    g_cwd_in_flight++;
+    t_cwd_in_flight++;
+    PyObject *result =
+        call_fastcall(g_cwd_original[which], g_cwd_keywords[which], module, args, nargs, kwnames);
+    t_cwd_in_flight--;
+    g_cwd_in_flight--;
+    g_cwd_changes++;
+    return result;
+}
+
+static PyObject *
+chdir_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return cwd_change(0, module, args, nargs, kwnames);
+}
+
+static PyObject *
+chdir_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return cwd_change(0, module, args, nargs, NULL);
+}
+
+static PyObject *
+fchdir_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return cwd_change(1, module, args, nargs, kwnames);
+}
+
+static PyObject *
+fchdir_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return cwd_change(1, module, args, nargs, NULL);
+}
+
+/* Take posix.chdir and posix.fchdir (the module's own functions, from sys.modules before the
+ * function's code runs): 1 done, 0 not the functions or conventions this core knows (left as
+ * they are: the race stays, as with the Python core). */
+static int
+seal_cwd_changes(void)
+{
+    static const char *const names[2] = {"chdir", "fchdir"};
+    static const PyCFunction sealed[2][2] = {
+        {(PyCFunction)(void (*)(void))chdir_sealed,
+         (PyCFunction)(void (*)(void))chdir_sealed_positional},
+        {(PyCFunction)(void (*)(void))fchdir_sealed,
+         (PyCFunction)(void (*)(void))fchdir_sealed_positional}};
+    PyObject *key = PyUnicode_FromString("posix");
+    PyObject *posix = key != NULL ? PyImport_GetModule(key) : NULL; /* (no import: loaded) */
+    Py_XDECREF(key);
+    if (posix == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyMethodDef *defs[2] = {NULL, NULL};
+    int keywords[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        PyObject *function = PyObject_GetAttrString(posix, names[i]);
+        if (function == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        defs[i] = fastcall_def(function, "posix", names[i], &keywords[i]);
+        Py_DECREF(function);
+    }
+    Py_DECREF(posix);
+    if (defs[0] == NULL || defs[1] == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        g_cwd_original[i] = (fastcall_any)(void (*)(void))defs[i]->ml_meth;
+        g_cwd_keywords[i] = keywords[i];
+        defs[i]->ml_meth = sealed[i][keywords[i] ? 0 : 1];
+    }
+    return 1;
+}
+
 static PyObject *
 core_seal_process_calls(PyObject *self, PyObject *args)
 {
@@ -9762,6 +9877,7 @@ core_seal_process_calls(PyObject *self, PyObject *args)
         pidfd_def->ml_meth = pidfd_keywords ? (PyCFunction)(void (*)(void))pidfd_sealed
                                             : (PyCFunction)(void (*)(void))pidfd_sealed_positional;
     }
+    (void)seal_cwd_changes(); /* (left as they are when not of a shape known here) */
     g_process_calls_sealed = 1;
     Py_RETURN_TRUE;
 }

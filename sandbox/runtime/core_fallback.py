@@ -942,14 +942,15 @@ def _change_allowed(
     validate: bool,
     patterns: dict[tuple[str, str, int, int, str], tuple[int, int, int]],
     dirs: list[int],
+    action: int = 1,
 ) -> bool:
-    """The native core's ``change_allowed``: a write verdict on the name's directory holds, or
-    a depth-0 write pattern on the name (and a descriptor the name is relative to is open on
-    that very directory)."""
+    """The native core's ``change_allowed``: a write (``action`` 1) or read (0) verdict on the
+    name's directory holds, or a depth-0 pattern for it on the name (and a descriptor the name
+    is relative to is open on that very directory)."""
     name, directory, fd = place
-    entry = _folder_verdict(directory, 1, phase, table, patterns, validate, dirs)
+    entry = _folder_verdict(directory, action, phase, table, patterns, validate, dirs)
     if entry is None:
-        entry = _pattern_for_name(patterns, name, 1, phase, validate)
+        entry = _pattern_for_name(patterns, name, action, phase, validate)
         if entry is None:
             return False
     if fd >= 0:
@@ -988,6 +989,9 @@ def _change_answer(
         if first is None or second is None:
             return None
         if not _change_allowed(first, phase, table, validate, patterns, dirs):
+            return None
+        # (and read: the file is read through its new name under that name's rules)
+        if not _change_allowed(first, phase, table, validate, patterns, dirs, 0):
             return None
         if not _change_allowed(second, phase, table, validate, patterns, dirs):
             return None
@@ -1041,7 +1045,10 @@ def _names_answer(
     if event == "os.listdir" or event == "os.scandir":
         return [] if n == 1 and _list_answered(args[0], phase, patterns, validate) else None
     if event in _NAMED_WRITES:
-        return [] if n == 1 and opens(args[0], True) else None
+        if n != 1 or not opens(args[0], True):
+            return None
+        # (SQLite reads the database it opens as well: files._sqlite decides both)
+        return [] if event != "sqlite3.connect" or opens(args[0], False) else None
     if event == "shutil.rmtree":
         # (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback
         return [] if (n == 1 or (n == 2 and args[1] is None)) and opens(args[0], True) else None

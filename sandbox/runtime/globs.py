@@ -8,7 +8,9 @@ network       within one DNS label/port    any number of labels
 aws           within one ``:`` field       anything (``s3:GetObject:**``)
 modules       one dotted component         any number of components
 processes     anything inside one argv     —
-argv item     anything but ``/``          anything but ``..``
+argv item     only "word" characters,     "word" characters and ``/``,
+              no ``/``, never ``..``      never ``..``
+  (alone)     anything but ``/``          anything but ``..``
 shell cmd     only "word" characters, no ``/``, never ``..``
 ============  ==========================  ============================================
 
@@ -27,10 +29,17 @@ import re
 # because a new word is a new argument (``rm /tmp/* /etc/passwd``); so is "/", and ".." never
 # matches, so ``/tmp/*`` cannot climb to ``/tmp/../etc/shadow``.
 SHELL_WORD = r"(?:(?!\.\.)[A-Za-z0-9_.,:=+@%-])"
-# Inside one argv item (no shell): anything but "/" for "*"; "**" crosses directories but
-# never "..".
-_ARG_STAR = "[^\x1f/]*"
-_ARG_DOUBLE = "(?:(?!\\.\\.)[^\x1f])*"
+# Inside one argv item (no shell), a wildcard among literal text (``cat {tmp}/job-*.txt``,
+# ``--out=*.csv``) stands for the same characters, "/" too for "**" (never ".."): a program
+# may hand an argument to a shell or an interpreter of its own (``flock -c "cmd"``, ``su -c``,
+# a shell's options the parser below does not know), and the text around the wildcard is
+# then a command an injected ``; id`` would extend. The profile builder only generalises
+# values made of these characters. A whole argument that is a wildcard (``*``, ``**``) says
+# "any argument here" and means it: anything but "/" (``**``: anything, never "..").
+_ARG_STAR = SHELL_WORD + "*"
+_ARG_DOUBLE = "(?:(?!\\.\\.)[A-Za-z0-9_.,:=+@%/-])*"
+_ANY_ARG_STAR = "[^\x1f/]*"
+_ANY_ARG_DOUBLE = "(?:(?!\\.\\.)[^\x1f])*"
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
 ARG_SEP = "\x1f"  # separates exec path and argv items in a process target
 
@@ -94,29 +103,54 @@ def process_target(exec_path: str, argv: list[str]) -> str:
     return ARG_SEP.join([exec_path, *argv])
 
 
+# A shell's options that take the next word as their argument: ``-o``/``+o`` (set),
+# ``-O``/``+O`` (bash's shopt), and the long ones below. In a cluster (``-euo pipefail``) each
+# ``o``/``O`` takes one word.
+_SHELL_LONG_WITH_ARGUMENT = frozenset({"--rcfile", "--init-file"})
+
+
 def shell_command_index(exec_path: str, argv: list[str]) -> int:
     """Index in ``argv`` (without argv[0]) of a shell's ``-c`` command string, or -1.
 
     The shell may be the program itself or sit behind any number of wrappers (``timeout 5 sh
     -c …``, ``env -i X=1 bash -c …``, ``nice``, ``nohup``, ``xargs``, ``stdbuf``, ``sudo``,
-    ``busybox sh``…): wrappers are not parsed, the first shell word followed by a ``-c`` option
-    decides. Mistaking a plain argument ``sh`` for a shell only makes the glob stricter.
+    ``busybox sh``…): wrappers are not parsed, the first shell word whose options hold ``-c``
+    decides. The shell's options are read as the shell reads them: ``-o pipefail``, ``-O
+    extglob``, ``-euo pipefail`` and ``--rcfile FILE`` take the next word, and with ``-c`` the
+    command string is the first word after the options (``bash -c -o pipefail "cmd"`` too).
+    Mistaking a plain argument ``sh`` for a shell only makes the glob stricter.
 
     Example
     -------
     >>> shell_command_index("/usr/bin/timeout", ["5", "sh", "-c", "wc -l x"])
+    3
+    >>> shell_command_index("/bin/bash", ["-o", "pipefail", "-c", "cat x | wc -c"])
     3
     """
     words = [exec_path, *argv]
     for i, word in enumerate(words):
         if word.rsplit("/", 1)[-1] not in SHELLS:
             continue
-        for j in range(i + 1, len(words) - 1):
+        command = False
+        j = i + 1
+        while j < len(words):
             arg = words[j]
-            if arg == "-c" or (arg.startswith("-") and not arg.startswith("--") and "c" in arg):
-                return j  # the command string is words[j + 1], i.e. argv[j]
-            if not arg.startswith("-"):
-                break  # a script file: no command string
+            if arg in ("--", "-"):
+                j += 1  # the end of the options
+                break
+            if arg in _SHELL_LONG_WITH_ARGUMENT:
+                j += 2
+                continue
+            if arg.startswith("--"):
+                j += 1
+                continue
+            if len(arg) > 1 and arg[0] in "-+":
+                command = command or (arg[0] == "-" and "c" in arg)
+                j += 1 + arg.count("o") + arg.count("O")
+                continue
+            break
+        if command:
+            return j - 1 if j < len(words) else -1  # (argv's index: words[j] is argv[j - 1])
     return -1
 
 
@@ -133,6 +167,9 @@ def process_rule_regex(
     shell_at = shell_command_index(exec_pattern, argv)
     parts = [head]
     for i, arg in enumerate(argv):
+        if i != shell_at and arg in ("*", "**"):
+            parts.append(_ANY_ARG_STAR if arg == "*" else _ANY_ARG_DOUBLE)
+            continue
         kind = "shell" if i == shell_at else "arg"
         forms = alternatives[i] if alternatives else [arg]
         regexes = [glob_to_regex(form, kind) for form in forms]

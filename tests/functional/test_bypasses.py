@@ -1089,7 +1089,8 @@ def test_limit_files_sqlite_makes_itself_and_builtin_modules_made_by_hand(
     # GIVEN a database the profile allows writing, in a folder of its own (SQLite's default
     # temporary folder, $TMPDIR, set there too), and the interpreter's built-in modules
     (tmp_path / "db").mkdir()
-    profile = profile_doc(files=[{"action": "write", "target": str(tmp_path / "db" / "app.db")}])
+    database = str(tmp_path / "db" / "app.db")
+    profile = profile_doc(files=[{"action": a, "target": database} for a in ("read", "write")])
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     outside = sorted(set(sys.builtin_module_names) - set(sys.stdlib_module_names))
     # WHEN SQLite keeps its journal beside the database and spills a temporary table, and code

@@ -3162,14 +3162,17 @@ def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_p
     # GIVEN a write verdict on one folder (added from inside the callback, as the hook does
     # once the policy allows every name there) and none on another
     body = """
-    os.mkdir("d"); os.mkdir("other")
-    d, other = os.path.abspath("d"), os.path.abspath("other")
+    os.mkdir("d"); os.mkdir("other"); os.mkdir("w")
+    d, other, w = os.path.abspath("d"), os.path.abspath("other"), os.path.abspath("w")
     out = {"seen": 0}
     EVENTS = {"os.remove", "os.rmdir", "os.mkdir", "os.rename", "zz.verdict", "zz.take"}
     def callback(event, args, caller):
         if event == "zz.verdict":
             st = os.stat(d)
             core.dir_verdict_add(d, "write", (st.st_dev, st.st_ino))
+            core.dir_verdict_add(d, "read", (st.st_dev, st.st_ino))
+            st = os.stat(w)
+            core.dir_verdict_add(w, "write", (st.st_dev, st.st_ino))  # (written, not read)
         elif event == "zz.take":
             out["taken"] = core.forgotten()
         else:
@@ -3193,6 +3196,7 @@ def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_p
     # what the core cannot tell plainly, or no verdict covers, goes to the callback
     asked("other_folder", "os.remove", other + "/a", -1)
     asked("rename_out", "os.rename", d + "/a", other + "/a", -1, -1)
+    asked("rename_unreadable", "os.rename", w + "/a", w + "/b", -1, -1)
     asked("other_fd", "os.remove", "c", fd_other)
     asked("deeper_dir_fd", "os.remove", "x/c", fd)
     asked("cwd_relative", "os.remove", "d/a", -1)
@@ -3222,6 +3226,7 @@ def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_p
     result = run_core(kind, body, tmp_path)
     d = str(tmp_path / "d")
     # THEN removes, rmdirs, mkdirs and renames of names in the folder are answered by the core
+    # (a rename's source read too: the file is read through its new name)
     for tag in ("remove", "rmdir", "mkdir", "rename", "remove_dir_fd"):
         assert result[tag] == 0, tag
     # AND the names they change are handed to the hook once, in order
@@ -3231,6 +3236,7 @@ def test_changes_a_write_verdict_covers_are_answered_and_queued(kind: str, tmp_p
     for tag in (
         "other_folder",
         "rename_out",
+        "rename_unreadable",
         "other_fd",
         "deeper_dir_fd",
         "cwd_relative",

@@ -559,9 +559,11 @@ print("memory", sqlite3.connect("file::memory:?cache=shared", uri=True).execute(
 
 
 def test_sqlite_uris_are_decided_on_the_file_sqlite_opens(child: RunChild, tmp_path: Path) -> None:
-    # GIVEN writes allowed under allowed/ only (and the plain reading of a memory URI's name)
+    # GIVEN writes allowed under allowed/ only (and the plain reading of a memory URI's name,
+    # which SQLite would read and write)
+    plain = "{task}/file::memory:?cache=shared"
     _scratch_profile(
-        tmp_path, {"action": "write", "target": "{task}/file::memory:?cache=shared", "phase": "any"}
+        tmp_path, *({"action": a, "target": plain, "phase": "any"} for a in ("read", "write"))
     )
     # WHEN SQLite URIs name files outside it in ways a text search misreads
     result = child(SQLITE_URIS, env={"SANDBOX_LANDLOCK": "off"})
@@ -1906,3 +1908,105 @@ attempt("read", lambda: open("pk/__pycache__/m1.{tag}.pyc", "rb").read())
         "other BLOCKED ImportViolation modules import",
         "read BLOCKED PermissionViolation files read",
     ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_72_a_write_only_file_goes_nowhere_it_could_be_read(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder whose files the function may write but not read, and one where it may
+    # do both
+    (tmp_path / "writeonly").mkdir()
+    write_only = {"action": "write", "target": "{task}/writeonly/**", "phase": "any"}
+    _scratch_profile(tmp_path, write_only)
+    code = (
+        ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+import shutil, sqlite3
+W = BASE + "/writeonly"
+open(W + "/out.txt", "w").write("write-only")
+open(A + "/mine.txt", "w").write("mine")
+# WHEN the write-only file is read, renamed, linked or moved to the readable folder, or
+# opened as an SQLite database (which SQLite reads)
+attempt("read", lambda: open(W + "/out.txt").read())
+attempt("rename", lambda: os.rename(W + "/out.txt", A + "/renamed.txt"))
+attempt("replace", lambda: os.replace(W + "/out.txt", A + "/replaced.txt"))
+attempt("link", lambda: os.link(W + "/out.txt", A + "/linked.txt"))
+attempt("move", lambda: shutil.move(W + "/out.txt", A + "/moved.txt"))
+attempt("sqlite", lambda: sqlite3.connect(W + "/db.sqlite").execute("select 1"))
+attempt("rename-readable", lambda: os.rename(A + "/mine.txt", A + "/mine-2.txt"))
+attempt("link-readable", lambda: os.link(A + "/mine-2.txt", A + "/mine-3.txt"))
+"""
+    )
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(code, env=env)
+    # THEN each is refused before the file moves (a file moves only where the function could
+    # read it already); a readable file still moves and links within its folder
+    blocked = "BLOCKED PermissionViolation files read"
+    assert result.lines == [
+        f"read {blocked}",
+        f"rename {blocked}",
+        f"replace {blocked}",
+        f"link {blocked}",
+        f"move {blocked}",
+        f"sqlite {blocked}",
+        "rename-readable ALLOWED",
+        "link-readable ALLOWED",
+    ], result.stdout + result.stderr
+    assert sorted(p.name for p in (tmp_path / "allowed").iterdir()) == ["mine-2.txt", "mine-3.txt"]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_72_a_thread_changing_the_working_directory_during_a_decision(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a relative name that is a missing file of an allowed folder from one working
+    # directory, and the secret from another (both may be listed, so both may be entered)
+    _scratch_profile(tmp_path, {"action": "list", "target": "{task}/outside/**", "phase": "any"})
+    (tmp_path / "allowed" / "x1" / "x2" / "x3").mkdir(parents=True)
+    (tmp_path / "outside" / "y1" / "y2").mkdir(parents=True)
+    code = (
+        ENFORCE_INVOKE
+        + """
+deep, shallow = A + "/x1/x2/x3", BASE + "/outside/y1/y2"
+R = "../../../secret/key.txt"
+def outcome():
+    try:
+        with open(R) as handle:
+            return "LEAK" if "TOP-SECRET" in handle.read() else "read"
+    except FileNotFoundError:
+        return "missing"
+    except PermissionError:
+        return "refused"
+os.chdir(deep)
+print("deep", outcome())
+os.chdir(shallow)
+print("shallow", outcome())
+# WHEN another thread flips the working directory between the two while names are decided
+stop = []
+def flip():
+    while not stop:
+        os.chdir(deep)
+        os.chdir(shallow)
+thread = threading.Thread(target=flip, daemon=True)
+thread.start()
+seen = {outcome() for _ in range(1500)}
+stop.append(1)
+thread.join()
+print("race", "LEAK" if "LEAK" in seen else "held")
+"""
+    )
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(code, env=env)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    # THEN with no other thread the name is decided from the directory it is opened from
+    assert lines["deep"] == "missing" and lines["shallow"] == "refused", result.stdout
+    # AND on the native core no decision holds that another thread's chdir overlapped (each is
+    # refused): the secret is never read. The Python core cannot hold chdir: a documented limit
+    if core == "native":
+        assert lines["race"] == "held", result.stdout + result.stderr

@@ -286,7 +286,10 @@ os.replace({str(script)!r}, {str(tool)!r})
 attempt("swapped", run)
 attempt("own-swapped", raise_event)
 """
-    writes = {"files": [{"action": "write", "target": "{task}/**", "phase": "any"}]}
+    # (a rename's source is read too: the file is read through its new name)
+    writes = {
+        "files": [{"action": a, "target": "{task}/**", "phase": "any"} for a in ("read", "write")]
+    }
     result = _run(child, tmp_path, attack, core, program=str(tool), extra_rules=writes)
     # THEN the new file is judged: a Python child that would run unprotected is refused
     _assert_kept_then(

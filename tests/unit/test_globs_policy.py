@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from sandbox.errors import ProfileError
 from sandbox.runtime.compiler import compile_profile
-from sandbox.runtime.globs import glob_to_regex, process_rule_regex, process_target
+from sandbox.runtime.globs import (
+    glob_to_regex,
+    process_rule_regex,
+    process_target,
+    shell_command_index,
+)
 from sandbox.runtime.policy import Policy
 from sandbox.runtime.roots import Roots
 
@@ -79,10 +84,71 @@ def test_shell_wildcards_never_match_shell_syntax(command: str, expected: bool) 
     assert (re.fullmatch(regex, target) is not None) is expected
 
 
-def test_plain_argv_wildcard_is_one_whole_argument() -> None:
+def test_a_whole_argument_wildcard_is_any_one_argument() -> None:
+    # GIVEN a rule whose argument is a wildcard alone ("any argument here")
     regex = process_rule_regex("/usr/bin/gzip", ["-k", "*"])
+    # THEN it is any one argument but a path (one "*": no "/")
     assert re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "any thing; really"]))
     assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "a", "b"]))
+    assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "dir/name"]))
+
+
+def test_a_wildcard_among_an_arguments_text_stands_for_word_characters_only() -> None:
+    # GIVEN rules with a wildcard inside an argument's text (a program may hand the argument
+    # to a shell of its own: flock -c "cat {tmp}/job-*.txt", red team 72)
+    flock = process_rule_regex("/usr/bin/flock", ["-c", "cat /tmp/work/job-*.txt"])
+    deep = process_rule_regex("/usr/bin/gzip", ["-k", "/tmp/**.gz"])
+
+    def matches(pattern: str, program: str, *argv: str) -> bool:
+        return re.fullmatch(pattern, process_target(program, list(argv))) is not None
+
+    # THEN the wildcard is word characters, never shell syntax, a space or "/"
+    assert matches(flock, "/usr/bin/flock", "-c", "cat /tmp/work/job-2026-12.txt")
+    for hostile in ("x; id; echo ", "x|id|", "$(id)", "`id`", "x& ", "a\nid\n", "x>y", "a b"):
+        command = f"cat /tmp/work/job-{hostile}.txt"
+        assert not matches(flock, "/usr/bin/flock", "-c", command), command
+    assert not matches(flock, "/usr/bin/flock", "-c", "cat /tmp/work/job-a/b.txt")
+    # AND "**" crosses folders, never ".." nor syntax
+    assert matches(deep, "/usr/bin/gzip", "-k", "/tmp/a/b/c.gz")
+    assert not matches(deep, "/usr/bin/gzip", "-k", "/tmp/../etc/shadow.gz")
+    assert not matches(deep, "/usr/bin/gzip", "-k", "/tmp/x;id.gz")
+
+
+@pytest.mark.parametrize(
+    "argv, index",
+    [
+        (["-c", "cmd"], 1),
+        (["-ec", "cmd"], 1),
+        (["-o", "pipefail", "-c", "cmd"], 3),
+        (["-euo", "pipefail", "-c", "cmd"], 3),
+        (["-c", "-o", "pipefail", "cmd"], 3),
+        (["-O", "extglob", "-c", "cmd"], 3),
+        (["+o", "histexpand", "-c", "cmd"], 3),
+        (["--rcfile", "rc", "-c", "cmd"], 3),
+        (["--norc", "-c", "cmd"], 2),
+        (["-c", "--", "cmd"], 2),
+        (["script.sh", "-c", "x"], -1),
+        (["-x", "script.sh"], -1),
+        (["-c"], -1),
+    ],
+)
+def test_a_shells_options_with_arguments_are_read_as_the_shell_reads_them(
+    argv: list[str], index: int
+) -> None:
+    # GIVEN bash started with options, some taking the next word (red team 72: -o pipefail)
+    # WHEN the command string is looked for
+    # THEN it is the first word after the options, when -c is among them
+    assert shell_command_index("/bin/bash", argv) == index
+
+
+def test_a_learned_wildcard_after_set_options_never_matches_an_injected_command() -> None:
+    # GIVEN the rule learned from bash -o pipefail -c "cat {tmp}/job-*.txt | wc -c"
+    rule = ["-o", "pipefail", "-c", "cat /tmp/work/job-*.txt | wc -c"]
+    regex = process_rule_regex("/bin/bash", rule)
+    injected = "cat /tmp/work/job-x; S=$(printf '\\057'); id; echo .txt | wc -c"
+    # THEN the benign command matches and the injected one does not
+    assert re.fullmatch(regex, process_target("/bin/bash", [*rule[:3], rule[3].replace("*", "7")]))
+    assert not re.fullmatch(regex, process_target("/bin/bash", [*rule[:3], injected]))
 
 
 def _policy(rules: dict[str, Any], deny: dict[str, Any] | None = None) -> Policy:

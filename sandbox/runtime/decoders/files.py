@@ -574,6 +574,12 @@ def _two(
         first = spelled(args[0], _arg(args, 2) if dir_fds else None)
         second = spelled(_arg(args, 1), _arg(args, 3) if dir_fds else None)
         first_out = decide(first_action, first)
+        if changes_names and first_out is not None:
+            # A file moved or linked to a new name is read through that name under the new
+            # name's rules: only a file the function may read may go where it could be read
+            # (red team 72: a write-only file renamed or linked to a readable name, read, and
+            # renamed back).
+            first_out = first_out + (decide("read", first) or [])
         second_out = decide(second_action, second)
         if first_action == "write":
             # (a copy's or a hard link's source is read: no name changes, no file's identity
@@ -637,7 +643,8 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
         return _one("write", database)
     if value == "" or value == ":memory:":
         return None
-    out = _one("write", value) or []
+    # (SQLite reads the database it opens as well as writes it: both are decided)
+    out = (_one("write", value) or []) + (_one("read", value) or [])
     if _str_startswith(value, "file:"):
         path, mode = _parse_uri(value)
         if path is None:
