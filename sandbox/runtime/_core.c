@@ -9798,6 +9798,110 @@ seal_cwd_changes(void)
     return 1;
 }
 
+/* os.mkfifo and os.mknod raise no audit event: each makes a name (a FIFO, a regular file, a
+ * socket; a device node as root) wherever the process may write, whatever the profile says --
+ * on Lambda, where seccomp does not load (it refuses mknodat), with nothing else in the way.
+ * Held here, each raises os.mkfifo (path, mode, dir_fd) or os.mknod (path, mode, device,
+ * dir_fd) before the original runs, the arguments as given, taken by position or name (the
+ * decoder refuses a path that is not an exact str or bytes: CPython converts it again after
+ * the event). */
+static fastcall_any g_node_original[2];
+static int g_node_keywords[2];
+
+/* The argument at `position`, else the keyword `name`, else None (borrowed). */
+static PyObject *
+argument_named(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t position,
+               const char *name)
+{
+    if (position < nargs) {
+        return args[position];
+    }
+    Py_ssize_t keywords = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < keywords; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        if (PyUnicode_CheckExact(key) && PyUnicode_CompareWithASCIIString(key, name) == 0) {
+            return args[nargs + i];
+        }
+    }
+    return Py_None;
+}
+
+static PyObject *
+mkfifo_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (PySys_Audit("os.mkfifo", "OOO", argument_named(args, nargs, kwnames, 0, "path"),
+                    argument_named(args, nargs, kwnames, 1, "mode"),
+                    argument_named(args, nargs, kwnames, 99, "dir_fd")) < 0) {
+        return NULL;
+    }
+    return call_fastcall(g_node_original[0], g_node_keywords[0], module, args, nargs, kwnames);
+}
+
+static PyObject *
+mkfifo_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return mkfifo_sealed(module, args, nargs, NULL);
+}
+
+static PyObject *
+mknod_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (PySys_Audit("os.mknod", "OOOO", argument_named(args, nargs, kwnames, 0, "path"),
+                    argument_named(args, nargs, kwnames, 1, "mode"),
+                    argument_named(args, nargs, kwnames, 2, "device"),
+                    argument_named(args, nargs, kwnames, 99, "dir_fd")) < 0) {
+        return NULL;
+    }
+    return call_fastcall(g_node_original[1], g_node_keywords[1], module, args, nargs, kwnames);
+}
+
+static PyObject *
+mknod_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return mknod_sealed(module, args, nargs, NULL);
+}
+
+/* Take posix.mkfifo and posix.mknod, as seal_cwd_changes takes chdir: 1 done, 0 left. */
+static int
+seal_node_makers(void)
+{
+    static const char *const names[2] = {"mkfifo", "mknod"};
+    static const PyCFunction sealed[2][2] = {
+        {(PyCFunction)(void (*)(void))mkfifo_sealed,
+         (PyCFunction)(void (*)(void))mkfifo_sealed_positional},
+        {(PyCFunction)(void (*)(void))mknod_sealed,
+         (PyCFunction)(void (*)(void))mknod_sealed_positional}};
+    PyObject *key = PyUnicode_FromString("posix");
+    PyObject *posix = key != NULL ? PyImport_GetModule(key) : NULL; /* (no import: loaded) */
+    Py_XDECREF(key);
+    if (posix == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyMethodDef *defs[2] = {NULL, NULL};
+    int keywords[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        PyObject *function = PyObject_GetAttrString(posix, names[i]);
+        if (function == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        defs[i] = fastcall_def(function, "posix", names[i], &keywords[i]);
+        Py_DECREF(function);
+    }
+    Py_DECREF(posix);
+    int done = 0;
+    for (int i = 0; i < 2; i++) {
+        if (defs[i] != NULL && keywords[i]) { /* (their path and dir_fd are found by name) */
+            g_node_original[i] = (fastcall_any)(void (*)(void))defs[i]->ml_meth;
+            g_node_keywords[i] = keywords[i];
+            defs[i]->ml_meth = sealed[i][0];
+            done++;
+        }
+    }
+    return done == 2;
+}
+
 static PyObject *
 core_seal_process_calls(PyObject *self, PyObject *args)
 {
@@ -9878,6 +9982,7 @@ core_seal_process_calls(PyObject *self, PyObject *args)
                                             : (PyCFunction)(void (*)(void))pidfd_sealed_positional;
     }
     (void)seal_cwd_changes(); /* (left as they are when not of a shape known here) */
+    (void)seal_node_makers();
     g_process_calls_sealed = 1;
     Py_RETURN_TRUE;
 }

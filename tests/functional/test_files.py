@@ -1467,13 +1467,35 @@ attempt("made-later", lambda: os.open(A + "/later", os.O_RDONLY))  # no answer k
 # A child's helpers for device nodes: mknod(path, minor) makes a character device with
 # /dev/null's numbers (minor 3) or /dev/zero's (5), with no audit event, and ends the child
 # printing NO-MKNOD where the machine refuses it; device_attempt(label, fn) prints whether
-# the sandbox (or SQLite's authorizer, for it) refused fn.
+# the sandbox (or SQLite's authorizer, for it) refused fn. The nodes are made by a process
+# DEVICE_MAKER forks before install, which the sandbox never sees (as another process would
+# make them, or the function itself where the core cannot hold os.mknod): the native core
+# refuses the function's own os.mknod of a device (test_os_mknod_and_mkfifo_are_decided...).
+DEVICE_MAKER = """
+import os as _os, stat as _stat
+_requests, _ask = _os.pipe()
+_answers, _told = _os.pipe()
+if _os.fork() == 0:
+    _os.close(_ask)
+    _os.close(_answers)
+    with _os.fdopen(_requests, "rb") as _lines:
+        for _line in _lines:
+            _path, _minor = _line.decode().rstrip("\\n").rsplit(" ", 1)
+            try:
+                _os.mknod(_path, 0o666 | _stat.S_IFCHR, _os.makedev(1, int(_minor)))
+                _os.write(_told, b"y")
+            except PermissionError:
+                _os.write(_told, b"n")
+    _os._exit(0)
+_os.close(_requests)
+_os.close(_told)
+"""
+
 DEVICE_HELPERS = """
 import sqlite3, stat
 def mknod(path, minor=3):
-    try:
-        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
-    except PermissionError:
+    os.write(_ask, f"{path} {minor}\\n".encode())
+    if os.read(_answers, 1) != b"y":
         print("NO-MKNOD")
         raise SystemExit(0)
 def device_attempt(label, fn):
@@ -1497,7 +1519,7 @@ def _device_child(
     env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
     if core == "python":
         env["SANDBOX_NATIVE"] = "off"
-    result = child(ENFORCE_INVOKE + DEVICE_HELPERS + code, env=env)
+    result = child(DEVICE_MAKER + ENFORCE_INVOKE + DEVICE_HELPERS + code, env=env)
     if result.lines == ["NO-MKNOD"]:
         pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
     return result
@@ -2010,3 +2032,47 @@ print("race", "LEAK" if "LEAK" in seen else "held")
     # refused): the secret is never read. The Python core cannot hold chdir: a documented limit
     if core == "native":
         assert lines["race"] == "held", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_os_mknod_and_mkfifo_are_decided_as_writes_of_the_name_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder whose names may be written, and the kernel layers off (seccomp refuses
+    # mknodat where it loads; on Lambda it does not): CPython raises no event for either call
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+import stat
+out = BASE + "/outside"
+attempt("fifo-allowed", lambda: os.mkfifo(A + "/fifo"))
+attempt("fifo-outside", lambda: os.mkfifo(out + "/fifo"))
+attempt("regular-outside", lambda: os.mknod(out + "/file", 0o600 | stat.S_IFREG))
+attempt("fifo-by-name", lambda: os.mknod(path=out + "/named", mode=0o600 | stat.S_IFIFO))
+attempt("device-allowed", lambda: os.mknod(A + "/dev", 0o600 | stat.S_IFCHR, os.makedev(1, 3)))
+attempt("path-object", lambda: os.mkfifo(__import__("pathlib").Path(A + "/p")))
+"""
+    )
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    result = child(code, env=env)
+    made = sorted(p.name for p in (tmp_path / "outside").iterdir())
+    # THEN on the native core each is a write of its name: allowed in the folder, refused
+    # outside it (nothing made there), a device node refused anywhere, a path object refused
+    # (CPython converts it again after the event)
+    if core == "native":
+        assert result.lines == [
+            "fifo-allowed ALLOWED",
+            "fifo-outside BLOCKED PermissionViolation files write",
+            "regular-outside BLOCKED PermissionViolation files write",
+            "fifo-by-name BLOCKED PermissionViolation files write",
+            "device-allowed BLOCKED PermissionViolation files write",
+            "path-object BLOCKED PermissionViolation files write",
+        ], result.stdout + result.stderr
+        assert made == []
+        return
+    # AND the Python core cannot see them (a documented limit): every name is made
+    assert made == ["fifo", "file", "named"], result.stdout + result.stderr

@@ -541,6 +541,29 @@ def _mutating(action: str, path_index: int, dir_fd_index: int | None, follows: b
     return decode
 
 
+def _made_node(mode_index: int, dir_fd_index: int) -> Any:
+    """``os.mkfifo`` (path, mode, dir_fd) and ``os.mknod`` (path, mode, device, dir_fd): events
+    the native core raises (CPython raises none): a new name, written. Only an exact ``str`` or
+    ``bytes`` path is decided (CPython converts any other again after the event), and a device
+    node is refused wherever it would be made (an open outside the system's ``/dev`` would be
+    refused anyway: :func:`special_files`; none may be added there)."""
+
+    def decode(args: tuple[Any, ...]) -> list[Access] | None:
+        path, mode = _arg(args, 0), _arg(args, mode_index)
+        if _type(path) is not _str and _type(path) is not bytes:
+            return [("files", "write", undecodable(path), None)]
+        if mode is not None and _type(mode) is not _int:
+            return [("files", "write", undecodable(mode), None)]
+        if mode is not None and (_S_ISCHR(mode) or _S_ISBLK(mode)):
+            return [("files", "write", UNDECODABLE + "a device node (os.mknod)", None)]
+        name = spelled(path, _arg(args, dir_fd_index))
+        out = _the_name("write", name)
+        _changes(name, out)
+        return _system_names_kept(out)
+
+    return decode
+
+
 def _system_names_kept(accesses: list[Access] | None) -> list[Access] | None:
     """``accesses`` of a change of names (a removal, a rename, a new link or folder), or a
     refusal when one of them is a name in the system's ``/dev``: an open there trusts the
@@ -777,6 +800,8 @@ DECODERS = {
     "os.remove": _mutating("write", 0, 1, follows=False),
     "os.rmdir": _mutating("write", 0, 1, follows=False),
     "os.mkdir": _mutating("write", 0, 2, follows=False),
+    "os.mkfifo": _made_node(1, 2),  # (raised by the native core: CPython raises no event)
+    "os.mknod": _made_node(1, 3),
     "os.chmod": _mutating("write", 0, 2),
     "os.chown": _mutating("write", 0, 3),
     "os.utime": _mutating("write", 0, 3),
