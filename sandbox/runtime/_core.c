@@ -1769,8 +1769,18 @@ change_answered(const char *event, PyObject *args, int phase)
  * followed): answered when an open with those accesses would be -- the open table, or a
  * directory or pattern verdict (dir_verdict_allows: one lstat, links and module files go to
  * the callback). Only exact, absolute, ASCII names. */
+static int name_opens_as(PyObject *name, long long flags, int phase);
+
 static int
 name_opens(PyObject *name, int writes, int phase)
+{
+    return name_opens_as(name, writes ? (O_WRONLY | O_CREAT) : O_RDONLY, phase);
+}
+
+/* (the same with the open flags given: O_RDWR | O_CREAT asks for both accesses with one
+ * lookup of the name) */
+static int
+name_opens_as(PyObject *name, long long flags, int phase)
 {
     open_key key;
     int plain = ascii_of(name, &key.path, &key.len);
@@ -1787,7 +1797,7 @@ name_opens(PyObject *name, int writes, int phase)
     key.mode = "";
     key.mode_len = 0;
     key.mode_none = 1;
-    key.flags = writes ? (O_WRONLY | O_CREAT) : O_RDONLY;
+    key.flags = flags;
     int found;
     uint64_t h = open_hash(&key, phase);
     size_t j = open_find(&key, phase, h, &found);
@@ -1886,8 +1896,7 @@ names_answered(const char *event, PyObject *args, int phase)
     }
     if (c0 == 's' && c1 == 'q' && strcmp(event, "sqlite3.connect") == 0) {
         /* (SQLite reads the database it opens as well: files._sqlite decides both) */
-        return nargs == 1 && name_opens(PyTuple_GET_ITEM(args, 0), 1, phase) &&
-               name_opens(PyTuple_GET_ITEM(args, 0), 0, phase);
+        return nargs == 1 && name_opens_as(PyTuple_GET_ITEM(args, 0), O_RDWR | O_CREAT, phase);
     }
     if (c0 != 's' || c1 != 'h') {
         return 0; /* (the rest are "shutil...") */

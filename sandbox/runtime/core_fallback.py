@@ -157,6 +157,7 @@ _NET_AWS = 3  # (and the botocore interposer's sandbox.aws event)
 _IP_FAMILIES = (__import__("_socket").AF_INET, __import__("_socket").AF_INET6)
 _O_RDONLY = __import__("os").O_RDONLY
 _O_WRITE_NEW = __import__("os").O_WRONLY | __import__("os").O_CREAT  # (the core's synthetic open)
+_O_READ_WRITE_NEW = __import__("os").O_RDWR | __import__("os").O_CREAT
 _INT_MAX = 2**31 - 1
 # The audit event by which a copy of the native core that is not installed announces each of
 # its install-time calls (the native core's announce_core_call): refused once a core is.
@@ -1025,10 +1026,12 @@ def _names_answer(
     pattern covers; ``None``: the callback decides."""
     n = len(args)
 
-    def opens(name: Any, writes: bool) -> bool:
+    def opens(name: Any, writes: bool, flags: int | None = None) -> bool:
         if type(name) is not str:
             return False
-        key = _open_key((name, None, _O_WRITE_NEW if writes else _O_RDONLY), phase)
+        if flags is None:
+            flags = _O_WRITE_NEW if writes else _O_RDONLY
+        key = _open_key((name, None, flags), phase)
         if key is None:
             return False
         entry = table.get(key)
@@ -1044,11 +1047,11 @@ def _names_answer(
 
     if event == "os.listdir" or event == "os.scandir":
         return [] if n == 1 and _list_answered(args[0], phase, patterns, validate) else None
+    if event == "sqlite3.connect":
+        # (SQLite reads the database it opens as well: files._sqlite decides both, one lookup)
+        return [] if n == 1 and opens(args[0], True, _O_READ_WRITE_NEW) else None
     if event in _NAMED_WRITES:
-        if n != 1 or not opens(args[0], True):
-            return None
-        # (SQLite reads the database it opens as well: files._sqlite decides both)
-        return [] if event != "sqlite3.connect" or opens(args[0], False) else None
+        return [] if n == 1 and opens(args[0], True) else None
     if event == "shutil.rmtree":
         # (path) before 3.11, (path, dir_fd) since: a dir_fd goes to the callback
         return [] if (n == 1 or (n == 2 and args[1] is None)) and opens(args[0], True) else None
