@@ -2469,6 +2469,42 @@ release_held(void)
 static unsigned long long g_cwd_changes; /* (seal_cwd_changes, below) */
 static int g_cwd_in_flight;
 static CORE_TLS int t_cwd_in_flight;
+/* The thread that opens a relative SQLite database name now, or 0: _sqlite3 lets the GIL go
+ * between the sqlite3.connect event and SQLite's open (and SQLite reads the working directory
+ * itself then), so another thread's chdir is refused from that event to this thread's next
+ * one (the connection's sqlite3.connect/handle, right after the open: red team 73). */
+static unsigned long g_cwd_pinned_by;
+
+/* Whether the database name of a sqlite3.connect event is read from the working directory:
+ * anything but an absolute exact str or bytes name, a memory database or an absolute URI. */
+static int
+sqlite_name_relative(PyObject *args)
+{
+    if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
+        return 1;
+    }
+    PyObject *name = PyTuple_GET_ITEM(args, 0);
+    const char *text;
+    Py_ssize_t n;
+    if (PyUnicode_CheckExact(name)) {
+        text = PyUnicode_AsUTF8AndSize(name, &n);
+        if (text == NULL) {
+            PyErr_Clear();
+            return 1;
+        }
+    }
+    else if (PyBytes_CheckExact(name)) {
+        text = PyBytes_AS_STRING(name);
+        n = PyBytes_GET_SIZE(name);
+    }
+    else {
+        return 1;
+    }
+    if (n == 0 || (n == 8 && memcmp(text, ":memory:", 8) == 0) || text[0] == '/') {
+        return 0;
+    }
+    return !(n >= 6 && memcmp(text, "file:/", 6) == 0);
+}
 
 /* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
 static int
@@ -4786,6 +4822,13 @@ core_hook(const char *event, PyObject *args, void *userdata)
         by_open_code = PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) >= 1 &&
                        PyTuple_GET_ITEM(args, 0) == t_open_code_path && t_depth == 0;
         t_open_code_path = NULL;
+    }
+    if (g_cwd_pinned_by != 0 && t_depth == 0 && g_cwd_pinned_by == PyThread_get_thread_ident()) {
+        g_cwd_pinned_by = 0; /* this thread's open of a relative SQLite name has returned */
+    }
+    if (t_depth == 0 && event[0] == 's' && event[1] == 'q' && strcmp(event, "sqlite3.connect") == 0 &&
+        sqlite_name_relative(args)) {
+        g_cwd_pinned_by = PyThread_get_thread_ident();
     }
     if (t_depth == 0 && g_in_flight_count > 0) {
         in_flight_clear(); /* this thread's last audited call has returned */
@@ -9730,6 +9773,12 @@ static PyObject *
 cwd_change(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
            PyObject *kwnames)
 {
+    if (g_cwd_pinned_by != 0 && g_cwd_pinned_by != PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: the working directory cannot change now (another thread "
+                        "is opening an SQLite database by a relative name)");
+        return NULL;
+    }
     g_cwd_changes++;
     g_cwd_in_flight++;
     t_cwd_in_flight++;
@@ -10276,6 +10325,20 @@ core_kernel_landlock_restrict(PyObject *self, PyObject *ruleset_obj)
  * (its __self__), and nothing of the sandbox's runs for the other actions. */
 #define SQLITE_ATTACH_ACTION 24
 #define SQLITE_PRAGMA_ACTION 19
+#define SQLITE_FUNCTION_ACTION 31
+
+/* Whether a function a statement calls is fts3_tokenizer (any case): built with
+ * SQLITE_ENABLE_FTS3_TOKENIZER (Debian's SQLite, others), it hands out a library address and
+ * registers a tokenizer at any address SQLite then calls through -- native code from SQL (red
+ * team 73 took the instruction pointer). Denied, as the hook's authorizer does. */
+static int
+sqlite_function_refused(PyObject *name)
+{
+    static const char refused[] = "fts3_tokenizer";
+    return PyUnicode_CheckExact(name) && PyUnicode_IS_ASCII(name) &&
+           (size_t)PyUnicode_GET_LENGTH(name) == sizeof(refused) - 1 &&
+           strncasecmp((const char *)PyUnicode_DATA(name), refused, sizeof(refused) - 1) == 0;
+}
 
 /* Whether a PRAGMA is one the authorizer lets through at its first test: no value (a query),
  * or a name that is an exact ASCII str other than the two folder settings in any case
@@ -10301,6 +10364,13 @@ sqlite_pragma_plain(PyObject *name, PyObject *value)
     return 1;
 }
 
+/* The connection whose statement this thread is running (its address only, for the
+ * authorizer: see sqlite_callbacks_hold), set by the statement methods around the library's
+ * own call (a statement run from inside another -- a function of the function's -- puts the
+ * outer one back after). */
+static CORE_TLS const void *t_statement_connection;
+static int sqlite_callbacks_hold(const void *connection);
+
 static PyObject *
 sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -10310,8 +10380,17 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (action == -1 && PyErr_Occurred()) {
             return NULL; /* (not reached: an exact int converts, or overflows) */
         }
+        if (overflow == 0 && action == SQLITE_FUNCTION_ACTION && nargs >= 3) {
+            return PyLong_FromLong(sqlite_function_refused(args[2]) ? 1 : 0); /* SQLITE_DENY */
+        }
         if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
+        }
+        if (action == SQLITE_ATTACH_ACTION && t_statement_connection != NULL &&
+            sqlite_callbacks_hold(t_statement_connection)) {
+            /* a connection with Python code of the function's that SQLite may run between
+             * this check and the open: see sqlite_callbacks_mark (SQLITE_DENY) */
+            return PyLong_FromLong(1);
         }
         if (action == SQLITE_PRAGMA_ACTION && nargs >= 3 && sqlite_pragma_plain(args[1], args[2])) {
             return PyLong_FromLong(0); /* a pragma that names no folder (the authorizer's test) */
@@ -10705,12 +10784,11 @@ sqlite_guard_statement(PyObject *connection)
     return 0;
 }
 
+
 static int
-statement_guard(PyObject *self, int cursor)
+statement_guard(PyObject *self, int cursor, const void **saved)
 {
-    if (g_sqlite_unguarded == NULL || PyList_GET_SIZE(g_sqlite_unguarded) == 0) {
-        return 0;
-    }
+    *saved = t_statement_connection;
     PyObject *connection;
     if (!cursor) {
         connection = Py_NewRef(self);
@@ -10723,7 +10801,12 @@ statement_guard(PyObject *self, int cursor)
             PyErr_Clear(); /* (not initialised: the library refuses the statement) */
         }
     }
-    int answer = sqlite_guard_statement(connection);
+    int answer = 0;
+    if (g_sqlite_unguarded != NULL && PyList_GET_SIZE(g_sqlite_unguarded) > 0) {
+        answer = sqlite_guard_statement(connection);
+    }
+    /* (the cursor holds its connection for as long as the call runs) */
+    t_statement_connection = answer < 0 ? *saved : (const void *)connection;
     Py_XDECREF(connection);
     return answer;
 }
@@ -10731,26 +10814,36 @@ statement_guard(PyObject *self, int cursor)
 #define STATEMENT_WRAPPERS(I, CURSOR)                                                          \
     static PyObject *statement_o_##I(PyObject *self, PyObject *arg)                            \
     {                                                                                          \
-        if (statement_guard(self, CURSOR) < 0) {                                               \
+        const void *saved;                                                                     \
+        if (statement_guard(self, CURSOR, &saved) < 0) {                                       \
             return NULL;                                                                       \
         }                                                                                      \
-        return g_statement_original[I](self, arg);                                             \
+        PyObject *result = g_statement_original[I](self, arg);                                 \
+        t_statement_connection = saved;                                                        \
+        return result;                                                                         \
     }                                                                                          \
     static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)   \
     {                                                                                          \
-        if (statement_guard(self, CURSOR) < 0) {                                               \
+        const void *saved;                                                                     \
+        if (statement_guard(self, CURSOR, &saved) < 0) {                                       \
             return NULL;                                                                       \
         }                                                                                      \
-        return ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);       \
+        PyObject *result =                                                                     \
+            ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);          \
+        t_statement_connection = saved;                                                        \
+        return result;                                                                         \
     }                                                                                          \
     static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,             \
                                             Py_ssize_t n, PyObject *kwnames)                   \
     {                                                                                          \
-        if (statement_guard(self, CURSOR) < 0) {                                               \
+        const void *saved;                                                                     \
+        if (statement_guard(self, CURSOR, &saved) < 0) {                                       \
             return NULL;                                                                       \
         }                                                                                      \
-        return ((fastcall_keywords)(void (*)(void))g_statement_original[I])(self, args, n,     \
-                                                                           kwnames);           \
+        PyObject *result = ((fastcall_keywords)(void (*)(void))g_statement_original[I])(       \
+            self, args, n, kwnames);                                                           \
+        t_statement_connection = saved;                                                        \
+        return result;                                                                         \
     }
 
 STATEMENT_WRAPPERS(0, 0)
@@ -10822,6 +10915,172 @@ sqlite_cursor_class(PyTypeObject *connection_class)
     return NULL;
 }
 
+/* Python code of the function's run by SQLite between an ATTACH's check and its open (red team
+ * 73): SQLite asks the authorizer about an ATTACH's file while it compiles the statement and
+ * opens the file when the statement runs; the schema name and KEY are expressions evaluated
+ * just before (`ATTACH 'allowed.db' AS f()`: a function of the function's swaps the name for
+ * a link, or changes the working directory), and a progress handler or a trace callback runs
+ * as the statement starts. So once any Python callable is registered on a connection -- a
+ * function, aggregate, window function or collation, a progress handler, a trace callback --
+ * ATTACH (and VACUUM INTO's) is denied on it (sqlite_filter_call). The methods that register
+ * them are taken at the first connection like the statement methods; connections are kept by
+ * address (a connection made later at the same address is taken off at its
+ * sqlite3.connect/handle event), up to SQLITE_CALLBACK_SLOTS, past which every ATTACH of a
+ * statement the core sees is denied. A progress handler or trace callback cleared (None)
+ * leaves its connection marked: what else was registered there is not tracked (the safe
+ * side). */
+#define SQLITE_CALLBACK_SLOTS 64
+static const void *g_sqlite_callbacks[SQLITE_CALLBACK_SLOTS];
+static size_t g_sqlite_callback_count;
+static int g_sqlite_callbacks_overflow;
+
+static void
+sqlite_callbacks_mark(const void *connection)
+{
+    for (size_t i = 0; i < g_sqlite_callback_count; i++) {
+        if (g_sqlite_callbacks[i] == connection) {
+            return;
+        }
+    }
+    if (g_sqlite_callback_count == SQLITE_CALLBACK_SLOTS) {
+        g_sqlite_callbacks_overflow = 1; /* (sticky) */
+        return;
+    }
+    g_sqlite_callbacks[g_sqlite_callback_count++] = connection;
+}
+
+static void
+sqlite_callbacks_forget(const void *connection)
+{
+    for (size_t i = 0; i < g_sqlite_callback_count; i++) {
+        if (g_sqlite_callbacks[i] == connection) {
+            g_sqlite_callbacks[i] = g_sqlite_callbacks[--g_sqlite_callback_count];
+            return;
+        }
+    }
+}
+
+static int
+sqlite_callbacks_hold(const void *connection)
+{
+    if (g_sqlite_callbacks_overflow) {
+        return 1;
+    }
+    for (size_t i = 0; i < g_sqlite_callback_count; i++) {
+        if (g_sqlite_callbacks[i] == connection) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+enum { RG_FUNCTION, RG_AGGREGATE, RG_WINDOW, RG_COLLATION, RG_PROGRESS, RG_TRACE, RG_COUNT };
+static const char *const g_registrar_names[RG_COUNT] = {
+    "create_function",  "create_aggregate",     "create_window_function",
+    "create_collation", "set_progress_handler", "set_trace_callback"};
+static PyCFunction g_registrar_original[RG_COUNT];
+
+#define REGISTRAR_WRAPPERS(I)                                                                  \
+    static PyObject *registrar_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)   \
+    {                                                                                          \
+        PyObject *result =                                                                     \
+            ((fastcall_plain)(void (*)(void))g_registrar_original[I])(self, args, n);          \
+        if (result != NULL) {                                                                  \
+            sqlite_callbacks_mark(self);                                                       \
+        }                                                                                      \
+        return result;                                                                         \
+    }                                                                                          \
+    static PyObject *registrar_keywords_##I(PyObject *self, PyObject *const *args,             \
+                                            Py_ssize_t n, PyObject *kwnames)                   \
+    {                                                                                          \
+        PyObject *result = ((fastcall_keywords)(void (*)(void))g_registrar_original[I])(       \
+            self, args, n, kwnames);                                                           \
+        if (result != NULL) {                                                                  \
+            sqlite_callbacks_mark(self);                                                       \
+        }                                                                                      \
+        return result;                                                                         \
+    }                                                                                          \
+    REGISTRAR_METHOD(I)
+
+#if PY_VERSION_HEX >= 0x030B0000
+#define REGISTRAR_METHOD(I)                                                                    \
+    static PyObject *registrar_method_##I(PyObject *self, PyTypeObject *cls,                   \
+                                          PyObject *const *args, size_t nargsf,                \
+                                          PyObject *kwnames)                                   \
+    {                                                                                          \
+        PyObject *result = ((PyCMethod)(void (*)(void))g_registrar_original[I])(               \
+            self, cls, args, nargsf, kwnames);                                                 \
+        if (result != NULL) {                                                                  \
+            sqlite_callbacks_mark(self);                                                       \
+        }                                                                                      \
+        return result;                                                                         \
+    }
+#define REGISTRAR_METHOD_CELL(I) (PyCFunction)(void (*)(void))registrar_method_##I
+#else
+#define REGISTRAR_METHOD(I)
+#define REGISTRAR_METHOD_CELL(I) NULL
+#endif
+
+REGISTRAR_WRAPPERS(0)
+REGISTRAR_WRAPPERS(1)
+REGISTRAR_WRAPPERS(2)
+REGISTRAR_WRAPPERS(3)
+REGISTRAR_WRAPPERS(4)
+REGISTRAR_WRAPPERS(5)
+
+#define REGISTRAR_ROW(I)                                                                       \
+    {(PyCFunction)(void (*)(void))registrar_fast_##I,                                          \
+     (PyCFunction)(void (*)(void))registrar_keywords_##I, REGISTRAR_METHOD_CELL(I)}
+/* [method][0: METH_FASTCALL, 1: | METH_KEYWORDS, 2: METH_METHOD | METH_FASTCALL | KEYWORDS] */
+static const PyCFunction g_registrar_sealed[RG_COUNT][3] = {
+    REGISTRAR_ROW(0), REGISTRAR_ROW(1), REGISTRAR_ROW(2),
+    REGISTRAR_ROW(3), REGISTRAR_ROW(4), REGISTRAR_ROW(5)};
+
+static int
+registrar_shape(const PyMethodDef *def)
+{
+    switch (def->ml_flags & ~METH_COEXIST) {
+    case METH_FASTCALL:
+        return 0;
+    case METH_FASTCALL | METH_KEYWORDS:
+        return 1;
+#if PY_VERSION_HEX >= 0x030B0000
+    case METH_METHOD | METH_FASTCALL | METH_KEYWORDS:
+        return 2;
+#endif
+    default:
+        return -1;
+    }
+}
+
+/* Take the registering methods (with the statement methods). One the library lacks
+ * (create_window_function before 3.11) is skipped; one of a shape not known here leaves
+ * every ATTACH denied instead (the registry could not be complete). */
+static void
+sqlite_seal_registrars(PyTypeObject *connection_class)
+{
+    PyObject *space = type_dict_ref(connection_class);
+    for (int i = 0; i < RG_COUNT; i++) {
+        PyObject *method = own_attribute(space, g_registrar_names[i]);
+        if (method == NULL) {
+            continue;
+        }
+        if (!Py_IS_TYPE(method, &PyMethodDescr_Type)) {
+            g_sqlite_callbacks_overflow = 1;
+            continue;
+        }
+        PyMethodDef *def = ((PyMethodDescrObject *)method)->d_method;
+        int shape = registrar_shape(def);
+        if (shape < 0) {
+            g_sqlite_callbacks_overflow = 1;
+            continue;
+        }
+        g_registrar_original[i] = def->ml_meth;
+        def->ml_meth = g_registrar_sealed[i][shape];
+    }
+    Py_XDECREF(space);
+}
+
 /* Take the statement methods' C functions (once): 1 done (or before), 0 left as they are
  * (a shape not known here), -1 refused (an exception set: no C Cursor class to be found). */
 static int
@@ -10868,6 +11127,7 @@ sqlite_seal_statements(PyTypeObject *connection_class)
         g_statement_original[i] = defs[i]->ml_meth;
         defs[i]->ml_meth = g_statement_sealed[i][shapes[i]];
     }
+    sqlite_seal_registrars(connection_class);
     g_statements_sealed = 1;
     return 1;
 }
@@ -11176,6 +11436,7 @@ sqlite_handle_answered_gc_off(PyObject *args)
     PyTypeObject *cls = PyDescr_TYPE(method);
     /* (the first connection's: before any statement of it) */
     sqlite_seal_set_authorizer(method);
+    sqlite_callbacks_forget(connection); /* (a new connection: nothing registered on it yet) */
     if (sqlite_seal_statements(cls) < 0) {
         return -1;
     }

@@ -1057,8 +1057,13 @@ def _build(
                 for action, path in attach_targets(args[0] if len(args) == 1 else None):
                     if path == SQLITE_UNDECODABLE:
                         path = UNDECODABLE + "sqlite database name"
+                    # (an attached database is read as well as written: a write is both, as
+                    # for sqlite3.connect -- red team 73 read a write-only database so)
+                    wanted = [("files", action, path, None)]
+                    if action == "write":
+                        wanted.append(("files", "read", path, None))
                     # (a device node outside /dev is refused as for an open: special_files)
-                    for _, act, target, _ in special_files([("files", action, path, None)], None):
+                    for _, act, target, _ in special_files(wanted, None):
                         refusal = check("files", act, target, None)
                         if refusal is not None:
                             return refusal
@@ -1927,6 +1932,11 @@ def _control(
         audit, event, failure, folder_pragmas, folder_tag, lower, str_type, type_of = tools
         # (literals, not names of the enclosing function: those would be closure cells)
         pragma, attach, authorized, denied = 19, 24, 0, 1  # SQLITE_PRAGMA, _ATTACH, _OK, _DENY
+        if action == 31:  # SQLITE_FUNCTION: fts3_tokenizer (built in some SQLites) takes and
+            # hands out raw addresses, native code from SQL (red team 73): denied
+            if type_of(arg2) is str_type and lower(arg2) == "fts3_tokenizer":
+                return denied
+            return authorized
         if action == pragma:
             if type_of(arg1) is not str_type or lower(arg1) not in folder_pragmas or arg2 is None:
                 return authorized  # (any other pragma, or one that only asks)

@@ -9,6 +9,7 @@ function in place; where they differ (a C profiler put back), the test says whic
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,16 @@ def _run(
 ) -> Child:
     (tmp_path / "allowed").mkdir(exist_ok=True)
     (tmp_path / "outside").mkdir(exist_ok=True)
+    (tmp_path / "writeonly").mkdir(exist_ok=True)
+    # (an attached database is read as well as written: allowed/ both, writeonly/ written only)
     rules: dict[str, list[dict[str, Any]]] = {
-        "files": [{"action": "write", "target": "{task}/allowed/**", "phase": "any"}]
+        "files": [
+            *(
+                {"action": a, "target": "{task}/allowed/**", "phase": "any"}
+                for a in ("read", "write")
+            ),
+            {"action": "write", "target": "{task}/writeonly/**", "phase": "any"},
+        ]
     }
     if trace:
         rules["code"] = [{"action": "trace", "target": "**", "phase": "any"}]
@@ -369,3 +378,85 @@ except TypeError:
     assert out["app-outside"] == "ok", out
     expected = ["allow-all.db", "app.db", "by-class.db", "keyword.db"]
     assert outside == sorted(expected + ([] if cleared == DENIED else ["cleared.db"]))
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_73_a_write_only_database_is_not_attached_and_fts3_tokenizer_is_denied(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a database in a folder the function may write but not read, made before install
+    code = """
+attempt("connect", lambda: sqlite3.connect("writeonly/w.db"))
+db = sqlite3.connect(":memory:")
+# WHEN it is attached (and read), and SQLite's fts3_tokenizer() is called (built in some
+# SQLites: it hands out and takes raw addresses)
+attempt("attach", lambda: db.execute("ATTACH 'writeonly/w.db' AS w"))
+attempt("attach-readable", lambda: db.execute("ATTACH 'allowed/r.db' AS r"))
+attempt("fts3", lambda: db.execute("SELECT fts3_tokenizer('simple')").fetchone())
+attempt("fts3-case", lambda: db.execute("SELECT FTS3_Tokenizer('simple')").fetchone())
+"""
+    out = _out(_run(child, tmp_path, core, code))
+    # THEN the write-only database is neither connected nor attached (SQLite reads it), a
+    # readable one attaches, and fts3_tokenizer is denied (or absent from this SQLite)
+    assert out["connect"].startswith("REFUSED"), out
+    assert out["attach"] == DENIED and out["attach-readable"] == "ok", out
+    for label, name in (("fts3", "fts3_tokenizer"), ("fts3-case", "FTS3_Tokenizer")):
+        denied = f"OperationalError: not authorized to use function: {name}"
+        assert out[label] in (denied, f"OperationalError: no such function: {name}"), out
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_73_no_code_of_the_functions_runs_between_an_attachs_check_and_its_open(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a database outside the allowed folder, and code that already runs in the function
+    (tmp_path / "outside").mkdir()
+    secret = tmp_path / "outside" / "secret.db"
+    made = sqlite3.connect(secret)
+    made.execute("CREATE TABLE s (v)")
+    made.execute("INSERT INTO s VALUES ('top secret')")
+    made.commit()
+    made.close()
+    code = f"""
+SECRET = {str(secret)!r}
+def swap(name):
+    # (the allowed name becomes a link to the secret database: os.symlink raises an event,
+    # decided as a write of the link's name, which is allowed)
+    def run(*args):
+        path = os.path.abspath(name)
+        if os.path.lexists(path):
+            os.remove(path)
+        os.symlink(SECRET, path)
+        return 0
+    return run
+# WHEN SQLite runs the function's Python between its check of an ATTACH and the open: a
+# function in the schema name's expression, a progress handler, a trace callback, a collation
+by_function = sqlite3.connect(":memory:")
+by_function.create_function("f", 0, lambda: (swap("allowed/f.db")(), "x")[1])
+attempt("function", lambda: by_function.execute("ATTACH 'allowed/f.db' AS f()"))
+by_progress = sqlite3.connect(":memory:")
+by_progress.set_progress_handler(swap("allowed/p.db"), 1)
+attempt("progress", lambda: by_progress.execute("ATTACH 'allowed/p.db' AS x"))
+by_trace = sqlite3.connect(":memory:")
+by_trace.set_trace_callback(swap("allowed/t.db"))
+attempt("trace", lambda: by_trace.execute("ATTACH 'allowed/t.db' AS x"))
+by_collation = sqlite3.connect(":memory:")
+by_collation.create_collation("c", lambda a, b: swap("allowed/c.db")() or 0)
+name = "(CASE WHEN 'a' = 'b' COLLATE c THEN 'y' ELSE 'x' END)"
+attempt("collation", lambda: by_collation.execute(f"ATTACH 'allowed/c.db' AS {{name}}"))
+plain = sqlite3.connect(":memory:")
+attempt("plain", lambda: plain.execute("ATTACH 'allowed/plain.db' AS x"))
+fresh = sqlite3.connect(":memory:")
+fresh.set_trace_callback(None)
+attempt("cleared", lambda: fresh.execute("ATTACH 'allowed/cleared.db' AS x"))
+"""
+    out = _out(_run(child, tmp_path, core, code))
+    # THEN on the native core an ATTACH on a connection with any Python callable registered
+    # is denied (SQLite would run it after the check), one on a plain connection works
+    if core == "native":
+        callbacks = ("function", "progress", "trace", "collation", "cleared")
+        assert {k: out[k] for k in callbacks} == dict.fromkeys(callbacks, DENIED), out
+        assert out["plain"] == "ok", out
+    # AND nothing read the secret through a link on either core's refusals (the Python core:
+    # a documented limit, not asserted)
+    assert sqlite3.connect(secret).execute("SELECT v FROM s").fetchall() == [("top secret",)]
