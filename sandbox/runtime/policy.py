@@ -609,7 +609,10 @@ def build_matcher(
             for concrete in roots.expand(exec_pattern):
                 regexes.append(partial(process_rule_regex, concrete, argv, alternatives))
             continue
-        for concrete in roots.expand(pattern):
+        # (an environment entry's roots stand anywhere in its value: HOME={tmp}, as the profile
+        # builder writes what it learned -- red team 73 found HOME=/tmp refused by that rule)
+        forms = roots.expand_all(pattern) if kind == "env" else roots.expand(pattern)
+        for concrete in forms:
             if not is_glob(concrete):
                 exact.append(concrete)
             elif category == "files" and concrete.endswith("/**") and not is_glob(concrete[:-3]):

@@ -658,3 +658,23 @@ def test_literal_runs_translate_as_their_characters_one_by_one() -> None:
     for pattern in patterns:
         for kind in _CLASSES:
             assert glob_to_regex(pattern, kind) == _glob_to_regex_one_char_at_a_time(pattern, kind)
+
+
+def test_an_environment_rules_roots_stand_anywhere_in_its_value() -> None:
+    # GIVEN env rules as the profile builder writes them (red team 73: HOME=/tmp was refused
+    # by the learned HOME={tmp}, matched as text)
+    policy = _policy(
+        {
+            "processes": [
+                {"action": "env", "target": "HOME={tmp}", "phase": "any"},
+                {"action": "env", "target": "PYTHONPATH={task}/lib:{site}/*", "phase": "any"},
+            ]
+        }
+    )
+    # THEN each root is its directories, wherever it stands in the value
+    assert policy.allows("processes", "env", "HOME=/tmp", "invoke")
+    assert not policy.allows("processes", "env", "HOME=/etc", "invoke")
+    assert not policy.allows("processes", "env", "HOME={tmp}", "invoke")
+    for site in ("/opt/python", "/var/lang/lib/site-packages"):
+        value = f"PYTHONPATH=/var/task/lib:{site}/extra"
+        assert policy.allows("processes", "env", value, "invoke"), value
