@@ -9814,27 +9814,20 @@ fchdir_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return cwd_change(1, module, args, nargs, NULL);
 }
 
-/* Take posix.chdir and posix.fchdir (the module's own functions, from sys.modules before the
- * function's code runs): 1 done, 0 not the functions or conventions this core knows (left as
- * they are: the race stays, as with the Python core). */
-static int
-seal_cwd_changes(void)
+/* The PyMethodDefs of two of posix's own functions (from sys.modules, before the function's
+ * code runs: no import), each NULL where it is missing or of a convention not known here. */
+static void
+posix_defs(const char *const names[2], PyMethodDef *defs[2], int keywords[2])
 {
-    static const char *const names[2] = {"chdir", "fchdir"};
-    static const PyCFunction sealed[2][2] = {
-        {(PyCFunction)(void (*)(void))chdir_sealed,
-         (PyCFunction)(void (*)(void))chdir_sealed_positional},
-        {(PyCFunction)(void (*)(void))fchdir_sealed,
-         (PyCFunction)(void (*)(void))fchdir_sealed_positional}};
+    defs[0] = defs[1] = NULL;
+    keywords[0] = keywords[1] = 0;
     PyObject *key = PyUnicode_FromString("posix");
-    PyObject *posix = key != NULL ? PyImport_GetModule(key) : NULL; /* (no import: loaded) */
+    PyObject *posix = key != NULL ? PyImport_GetModule(key) : NULL;
     Py_XDECREF(key);
     if (posix == NULL) {
         PyErr_Clear();
-        return 0;
+        return;
     }
-    PyMethodDef *defs[2] = {NULL, NULL};
-    int keywords[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
         PyObject *function = PyObject_GetAttrString(posix, names[i]);
         if (function == NULL) {
@@ -9845,6 +9838,22 @@ seal_cwd_changes(void)
         Py_DECREF(function);
     }
     Py_DECREF(posix);
+}
+
+/* Take posix.chdir and posix.fchdir: 1 done, 0 not the functions or conventions this core
+ * knows (left as they are: the race stays, as with the Python core). */
+static int
+seal_cwd_changes(void)
+{
+    static const char *const names[2] = {"chdir", "fchdir"};
+    static const PyCFunction sealed[2][2] = {
+        {(PyCFunction)(void (*)(void))chdir_sealed,
+         (PyCFunction)(void (*)(void))chdir_sealed_positional},
+        {(PyCFunction)(void (*)(void))fchdir_sealed,
+         (PyCFunction)(void (*)(void))fchdir_sealed_positional}};
+    PyMethodDef *defs[2];
+    int keywords[2];
+    posix_defs(names, defs, keywords);
     if (defs[0] == NULL || defs[1] == NULL) {
         return 0;
     }
@@ -9929,25 +9938,9 @@ seal_node_makers(void)
          (PyCFunction)(void (*)(void))mkfifo_sealed_positional},
         {(PyCFunction)(void (*)(void))mknod_sealed,
          (PyCFunction)(void (*)(void))mknod_sealed_positional}};
-    PyObject *key = PyUnicode_FromString("posix");
-    PyObject *posix = key != NULL ? PyImport_GetModule(key) : NULL; /* (no import: loaded) */
-    Py_XDECREF(key);
-    if (posix == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    PyMethodDef *defs[2] = {NULL, NULL};
-    int keywords[2] = {0, 0};
-    for (int i = 0; i < 2; i++) {
-        PyObject *function = PyObject_GetAttrString(posix, names[i]);
-        if (function == NULL) {
-            PyErr_Clear();
-            continue;
-        }
-        defs[i] = fastcall_def(function, "posix", names[i], &keywords[i]);
-        Py_DECREF(function);
-    }
-    Py_DECREF(posix);
+    PyMethodDef *defs[2];
+    int keywords[2];
+    posix_defs(names, defs, keywords);
     int done = 0;
     for (int i = 0; i < 2; i++) {
         if (defs[i] != NULL && keywords[i]) { /* (their path and dir_fd are found by name) */
