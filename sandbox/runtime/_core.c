@@ -10531,8 +10531,8 @@ sqlite_set_authorizer_of(PyObject *connection)
  *   - the sandbox's own authorizer (the core's and the Python guard's installs) passes as is;
  *   - None (3.11+: clear) installs the sandbox's alone; on 3.10, None is stored and denies
  *     every statement, which holds the line already, so it passes as is;
- *   - any other callable is chained behind the sandbox's: the sandbox's answer first, the
- *     application's only where the sandbox's says SQLITE_OK (an application's own authorizer
+ *   - any other callable is chained with the sandbox's: the application's asked first, the
+ *     sandbox's last (sqlite_chain_call), both must allow (an application's own authorizer
  *     keeps working);
  *   - anything else passes as is: odd arguments get the library's own TypeError, and what
  *     is not callable the library stores, to deny every statement then (as it always did).
@@ -10540,10 +10540,15 @@ sqlite_set_authorizer_of(PyObject *connection)
 static PyMethodDef *g_authorizer_def;  /* the sealed PyMethodDef, once sealed */
 static PyCFunction g_authorizer_original; /* its C function before */
 
+/* The application's authorizer first, the sandbox's last: SQLite compiles an ATTACH, asks
+ * this, then opens the file when the statement runs; code of the application's run after the
+ * sandbox's answer could change what the name leads to before that (red team 73's ATTACH
+ * race, through the authorizer itself), while anything it changes before is what the
+ * sandbox's answer is about. Both must answer SQLITE_OK. */
 static PyObject *
 sqlite_chain_call(PyObject *pair, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *verdict = PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 0), args, (size_t)nargs, NULL);
+    PyObject *verdict = PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 1), args, (size_t)nargs, NULL);
     if (verdict == NULL) {
         return NULL; /* (SQLite denies a statement whose authorizer raised) */
     }
@@ -10552,11 +10557,11 @@ sqlite_chain_call(PyObject *pair, PyObject *const *args, Py_ssize_t nargs)
         long code = PyLong_AsLongAndOverflow(verdict, &overflow);
         if (code == 0 && overflow == 0) {
             Py_DECREF(verdict);
-            return PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 1), args, (size_t)nargs, NULL);
+            return PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 0), args, (size_t)nargs, NULL);
         }
         PyErr_Clear();
     }
-    return verdict; /* SQLITE_DENY or SQLITE_IGNORE: the sandbox's answer stands */
+    return verdict; /* the application's SQLITE_DENY or SQLITE_IGNORE (or its odd answer) */
 }
 
 static PyMethodDef sqlite_chain_def = {

@@ -25,7 +25,7 @@ Limits, stated plainly:
   what it likes. An application that installs its own authorizer replaces this one the same
   way. The native core takes ``set_authorizer``'s C function at the first connection: whatever
   a call hands it, the sandbox's authorizer stays first (``None`` leaves it alone, another
-  callable is asked after it: docs/NATIVE.md).
+  callable is asked before it, the sandbox's answer last: docs/NATIVE.md).
 - ``ATTACH ? AS x`` (or any non-literal expression) reaches the authorizer without its value:
   it is decided as :data:`UNDECODABLE`, which the hook must refuse in enforce.
 - A ``file:`` name is checked under both readings (URI and plain file name), since whether

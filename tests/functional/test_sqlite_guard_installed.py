@@ -357,8 +357,8 @@ except TypeError:
     # keyword on a subclass), or an application sets its own, and each then attaches
     out = _out(_run(child, tmp_path, core, code))
     # THEN on the native core every ATTACH outside is still refused; the application's
-    # authorizer still denies what it denies and is asked about what the sandbox allows (the
-    # refused ATTACH never reaches it); what is not a callable is the library's to refuse
+    # authorizer still denies what it denies (asked first: the sandbox's answer comes last);
+    # what is not a callable is the library's to refuse
     assert out["app-denies"].startswith("DatabaseError") and "prohibited" in out["app-denies"]
     assert out["app-inside"] == "ok", out
     assert out["not-callable"] == DENIED and out["no-argument"] == "TypeError", out
@@ -366,7 +366,8 @@ except TypeError:
     if core == "native":
         assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [DENIED] * 4
         assert out["app-outside"] == DENIED, out
-        assert out["app-asked"] == ["allowed/app.db"], out  # (as the statement names it)
+        # (the application's authorizer is asked first, the sandbox's last: both must allow)
+        assert out["app-asked"] == ["allowed/app.db", "outside/app.db"], out
         assert outside == []
         return
     # AND on the Python core (a documented limit: it cannot change a C method) the same code
@@ -444,6 +445,13 @@ by_collation = sqlite3.connect(":memory:")
 by_collation.create_collation("c", lambda a, b: swap("allowed/c.db")() or 0)
 name = "(CASE WHEN 'a' = 'b' COLLATE c THEN 'y' ELSE 'x' END)"
 attempt("collation", lambda: by_collation.execute(f"ATTACH 'allowed/c.db' AS {{name}}"))
+by_authorizer = sqlite3.connect(":memory:")
+def swapping(action, arg1, *rest):
+    if action == sqlite3.SQLITE_ATTACH:
+        swap("allowed/a.db")()
+    return sqlite3.SQLITE_OK
+by_authorizer.set_authorizer(swapping)
+attempt("authorizer", lambda: by_authorizer.execute("ATTACH 'allowed/a.db' AS x"))
 plain = sqlite3.connect(":memory:")
 attempt("plain", lambda: plain.execute("ATTACH 'allowed/plain.db' AS x"))
 fresh = sqlite3.connect(":memory:")
@@ -452,9 +460,10 @@ attempt("cleared", lambda: fresh.execute("ATTACH 'allowed/cleared.db' AS x"))
 """
     out = _out(_run(child, tmp_path, core, code))
     # THEN on the native core an ATTACH on a connection with any Python callable registered
-    # is denied (SQLite would run it after the check), one on a plain connection works
+    # is denied (SQLite would run it after the check), one on a plain connection works, and
+    # an application's authorizer runs before the sandbox's answer, which sees what it did
     if core == "native":
-        callbacks = ("function", "progress", "trace", "collation", "cleared")
+        callbacks = ("function", "progress", "trace", "collation", "cleared", "authorizer")
         assert {k: out[k] for k in callbacks} == dict.fromkeys(callbacks, DENIED), out
         assert out["plain"] == "ok", out
     # AND nothing read the secret through a link on either core's refusals (the Python core:
