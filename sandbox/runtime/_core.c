@@ -2477,13 +2477,21 @@ static unsigned long g_cwd_pinned_by;
 
 /* Whether the database name of a sqlite3.connect event is read from the working directory:
  * anything but an absolute exact str or bytes name, a memory database or an absolute URI. */
+static int sqlite_database_relative(PyObject *name);
+
 static int
 sqlite_name_relative(PyObject *args)
 {
     if (!PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < 1) {
         return 1;
     }
-    PyObject *name = PyTuple_GET_ITEM(args, 0);
+    return sqlite_database_relative(PyTuple_GET_ITEM(args, 0));
+}
+
+/* (one database name: sqlite3.connect's, or an ATTACH's as the authorizer gets it) */
+static int
+sqlite_database_relative(PyObject *name)
+{
     const char *text;
     Py_ssize_t n;
     if (PyUnicode_CheckExact(name)) {
@@ -10362,6 +10370,10 @@ sqlite_pragma_plain(PyObject *name, PyObject *value)
  * own call (a statement run from inside another -- a function of the function's -- puts the
  * outer one back after). */
 static CORE_TLS const void *t_statement_connection;
+/* Whether that statement was given parameters: binding them runs Python of the function's
+ * (an adapter, a value's __conform__, a mapping's __getitem__) after the statement is
+ * compiled -- the authorizer asked -- and before it runs (red team 74). */
+static CORE_TLS int t_statement_parameters;
 static int sqlite_callbacks_hold(const void *connection);
 
 static PyObject *
@@ -10380,10 +10392,20 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
         if (action == SQLITE_ATTACH_ACTION && t_statement_connection != NULL &&
-            sqlite_callbacks_hold(t_statement_connection)) {
-            /* a connection with Python code of the function's that SQLite may run between
-             * this check and the open: see sqlite_callbacks_mark (SQLITE_DENY) */
-            return PyLong_FromLong(1);
+            (t_statement_parameters || sqlite_callbacks_hold(t_statement_connection))) {
+            /* Python code of the function's that may run between this check and the open:
+             * parameters to bind, or a connection with callables (sqlite_callbacks_mark) */
+            return PyLong_FromLong(1); /* SQLITE_DENY */
+        }
+        if (action == SQLITE_ATTACH_ACTION && nargs >= 2 && sqlite_database_relative(args[1])) {
+            /* SQLite opens it when the statement runs, the GIL let go: once allowed, no
+             * other thread's chdir until this thread's next event (as for sqlite3.connect;
+             * red team 74). (After the decision: its own event would end the hold.) */
+            PyObject *answer = PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
+            if (answer != NULL) {
+                g_cwd_pinned_by = PyThread_get_thread_ident();
+            }
+            return answer;
         }
         if (action == SQLITE_PRAGMA_ACTION && nargs >= 3 && sqlite_pragma_plain(args[1], args[2])) {
             return PyLong_FromLong(0); /* a pragma that names no folder (the authorizer's test) */
@@ -10783,10 +10805,16 @@ sqlite_guard_statement(PyObject *connection)
 }
 
 
+typedef struct {
+    const void *connection;
+    int parameters;
+} statement_context;
+
 static int
-statement_guard(PyObject *self, int cursor, const void **saved)
+statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context *saved)
 {
-    *saved = t_statement_connection;
+    saved->connection = t_statement_connection;
+    saved->parameters = t_statement_parameters;
     PyObject *connection;
     if (!cursor) {
         connection = Py_NewRef(self);
@@ -10804,44 +10832,50 @@ statement_guard(PyObject *self, int cursor, const void **saved)
         answer = sqlite_guard_statement(connection);
     }
     /* (the cursor holds its connection for as long as the call runs) */
-    t_statement_connection = answer < 0 ? *saved : (const void *)connection;
+    t_statement_connection = answer < 0 ? saved->connection : (const void *)connection;
+    /* (execute's and executemany's second argument: parameters to bind) */
+    t_statement_parameters = answer < 0 ? saved->parameters : nargs >= 2;
     Py_XDECREF(connection);
     return answer;
 }
 
-#define STATEMENT_WRAPPERS(I, CURSOR)                                                          \
-    static PyObject *statement_o_##I(PyObject *self, PyObject *arg)                            \
-    {                                                                                          \
-        const void *saved;                                                                     \
-        if (statement_guard(self, CURSOR, &saved) < 0) {                                       \
-            return NULL;                                                                       \
-        }                                                                                      \
-        PyObject *result = g_statement_original[I](self, arg);                                 \
-        t_statement_connection = saved;                                                        \
-        return result;                                                                         \
-    }                                                                                          \
-    static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)   \
-    {                                                                                          \
-        const void *saved;                                                                     \
-        if (statement_guard(self, CURSOR, &saved) < 0) {                                       \
-            return NULL;                                                                       \
-        }                                                                                      \
-        PyObject *result =                                                                     \
-            ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);          \
-        t_statement_connection = saved;                                                        \
-        return result;                                                                         \
-    }                                                                                          \
-    static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,             \
-                                            Py_ssize_t n, PyObject *kwnames)                   \
-    {                                                                                          \
-        const void *saved;                                                                     \
-        if (statement_guard(self, CURSOR, &saved) < 0) {                                       \
-            return NULL;                                                                       \
-        }                                                                                      \
-        PyObject *result = ((fastcall_keywords)(void (*)(void))g_statement_original[I])(       \
-            self, args, n, kwnames);                                                           \
-        t_statement_connection = saved;                                                        \
-        return result;                                                                         \
+#define STATEMENT_WRAPPERS(I, CURSOR)                                                           \
+    static PyObject *statement_o_##I(PyObject *self, PyObject *arg)                             \
+    {                                                                                           \
+        statement_context saved;                                                                \
+        if (statement_guard(self, CURSOR, 0, &saved) < 0) {                                     \
+            return NULL;                                                                        \
+        }                                                                                       \
+        PyObject *result = g_statement_original[I](self, arg);                                  \
+        t_statement_connection = saved.connection;                                              \
+        t_statement_parameters = saved.parameters;                                              \
+        return result;                                                                          \
+    }                                                                                           \
+    static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)    \
+    {                                                                                           \
+        statement_context saved;                                                                \
+        if (statement_guard(self, CURSOR, n, &saved) < 0) {                                     \
+            return NULL;                                                                        \
+        }                                                                                       \
+        PyObject *result =                                                                      \
+            ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);           \
+        t_statement_connection = saved.connection;                                              \
+        t_statement_parameters = saved.parameters;                                              \
+        return result;                                                                          \
+    }                                                                                           \
+    static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,              \
+                                            Py_ssize_t n, PyObject *kwnames)                    \
+    {                                                                                           \
+        statement_context saved;                                                                \
+        Py_ssize_t given = n + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);               \
+        if (statement_guard(self, CURSOR, given, &saved) < 0) {                                 \
+            return NULL;                                                                        \
+        }                                                                                       \
+        PyObject *result = ((fastcall_keywords)(void (*)(void))g_statement_original[I])(        \
+            self, args, n, kwnames);                                                            \
+        t_statement_connection = saved.connection;                                              \
+        t_statement_parameters = saved.parameters;                                              \
+        return result;                                                                          \
     }
 
 STATEMENT_WRAPPERS(0, 0)

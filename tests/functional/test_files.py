@@ -2028,6 +2028,16 @@ def connect():
         pass
 for _ in range(400):
     connect()
+# AND while SQLite runs an ATTACH of a relative name (decided when compiled, opened when run)
+memory = sqlite3.connect(":memory:")
+def attach():
+    try:
+        memory.execute("ATTACH '../../../secret/attached.db' AS x")
+        memory.execute("DETACH x")
+    except (PermissionError, sqlite3.Error):
+        pass
+for _ in range(400):
+    attach()
 stop.append(1)
 thread.join()
 print("race", "LEAK" if "LEAK" in seen else "held")
@@ -2045,6 +2055,7 @@ print("race", "LEAK" if "LEAK" in seen else "held")
     if core == "native":
         assert lines.get("race") == "held", result.stdout + result.stderr
         assert not (tmp_path / "secret" / "made.db").exists()
+        assert not (tmp_path / "secret" / "attached.db").exists()
 
 
 @pytest.mark.parametrize("core", ["native", "python"])

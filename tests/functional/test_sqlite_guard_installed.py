@@ -452,6 +452,18 @@ def swapping(action, arg1, *rest):
     return sqlite3.SQLITE_OK
 by_authorizer.set_authorizer(swapping)
 attempt("authorizer", lambda: by_authorizer.execute("ATTACH 'allowed/a.db' AS x"))
+class Conforming:
+    def __conform__(self, protocol):
+        swap("allowed/b.db")()
+        return "x"
+bound = sqlite3.connect(":memory:")
+attempt("bound", lambda: bound.execute("ATTACH 'allowed/b.db' AS ?", (Conforming(),)))
+class Named(dict):
+    def __getitem__(self, key):
+        swap("allowed/m.db")()
+        return "x"
+mapped = sqlite3.connect(":memory:")
+attempt("mapping", lambda: mapped.execute("ATTACH 'allowed/m.db' AS :n", Named(n=1)))
 plain = sqlite3.connect(":memory:")
 attempt("plain", lambda: plain.execute("ATTACH 'allowed/plain.db' AS x"))
 fresh = sqlite3.connect(":memory:")
@@ -464,6 +476,7 @@ attempt("cleared", lambda: fresh.execute("ATTACH 'allowed/cleared.db' AS x"))
     # an application's authorizer runs before the sandbox's answer, which sees what it did
     if core == "native":
         callbacks = ("function", "progress", "trace", "collation", "cleared", "authorizer")
+        callbacks += ("bound", "mapping")  # (binding parameters runs Python too: red team 74)
         assert {k: out[k] for k in callbacks} == dict.fromkeys(callbacks, DENIED), out
         assert out["plain"] == "ok", out
     # AND nothing read the secret through a link on either core's refusals (the Python core:
