@@ -53,6 +53,15 @@ def hooks_core():
 
 
 # Child-side helper: run one operation, print whether the sandbox let it through.
+def audit_only(core: str, **extra: str) -> dict[str, str]:
+    """A child's environment with the kernel layers off (as on Lambda), on the chosen core
+    (``"native"``, or ``"python"``: ``SANDBOX_NATIVE=off``)."""
+    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", **extra}
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+    return env
+
+
 ATTEMPT = """
 import sandbox as _sandbox
 def attempt(label, fn):

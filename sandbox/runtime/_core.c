@@ -9773,7 +9773,8 @@ fastcall_def(PyObject *function, const char *module_name, const char *name, int 
  * flight". A decision during which another thread's chdir began, ended or was running is
  * refused (decide): after the decision the GIL is held up to the system call (an open lets it
  * go just before its own call; fork_exec not at all), so the directory a decision read is the
- * one the call uses. */
+ * one the call uses. SQLite lets it go before it opens a database (sqlite3.connect, ATTACH):
+ * there the directory is held from the decision to the thread's next event (g_cwd_pinned_by). */
 static fastcall_any g_cwd_original[2];
 static int g_cwd_keywords[2];
 
@@ -10365,11 +10366,14 @@ sqlite_pragma_plain(PyObject *name, PyObject *value)
     return 1;
 }
 
-/* The connection whose statement this thread is running (its address only, for the
- * authorizer: see sqlite_callbacks_hold), set by the statement methods around the library's
- * own call (a statement run from inside another -- a function of the function's -- puts the
- * outer one back after). */
-static CORE_TLS const void *t_statement_connection;
+/* The connection (or cursor: t_statement_cursor) whose statement this thread is running, for
+ * the authorizer (sqlite_callbacks_hold; its connection read only when an ATTACH is asked
+ * about: statement_connection), set by the statement methods around the library's own call
+ * (a statement run from inside another -- a function of the function's -- puts the outer one
+ * back after). The method's self: alive for as long as the call runs. */
+static CORE_TLS PyObject *t_statement_self;
+static CORE_TLS int t_statement_cursor;
+static const void *statement_connection(void);
 /* Whether that statement was given parameters: binding them runs Python of the function's
  * (an adapter, a value's __conform__, a mapping's __getitem__) after the statement is
  * compiled -- the authorizer asked -- and before it runs (red team 74). */
@@ -10391,8 +10395,8 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
-        if (action == SQLITE_ATTACH_ACTION && t_statement_connection != NULL &&
-            (t_statement_parameters || sqlite_callbacks_hold(t_statement_connection))) {
+        if (action == SQLITE_ATTACH_ACTION && t_statement_self != NULL &&
+            (t_statement_parameters || sqlite_callbacks_hold(statement_connection()))) {
             /* Python code of the function's that may run between this check and the open:
              * parameters to bind, or a connection with callables (sqlite_callbacks_mark) */
             return PyLong_FromLong(1); /* SQLITE_DENY */
@@ -10805,38 +10809,65 @@ sqlite_guard_statement(PyObject *connection)
 }
 
 
+/* The connection of a statement method's self (a new reference), or NULL: a cursor's, read
+ * from the C Cursor class's own member (the descriptor checked self's type before the call;
+ * NULL when the cursor was never initialised: the library refuses the statement itself). */
+static PyObject *
+connection_of(PyObject *self, int cursor)
+{
+    if (!cursor) {
+        return Py_NewRef(self);
+    }
+    PyObject *connection = PyMember_GetOne(
+        (const char *)self, ((PyMemberDescrObject *)g_cursor_connection)->d_member);
+    if (connection == NULL) {
+        PyErr_Clear();
+    }
+    return connection;
+}
+
+/* The running statement's connection, by address (the cursor holds it while the call runs). */
+static const void *
+statement_connection(void)
+{
+    PyObject *connection = connection_of(t_statement_self, t_statement_cursor);
+    Py_XDECREF(connection);
+    return connection;
+}
+
 typedef struct {
-    const void *connection;
+    PyObject *self;
+    int cursor;
     int parameters;
 } statement_context;
 
 static int
 statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context *saved)
 {
-    saved->connection = t_statement_connection;
+    saved->self = t_statement_self;
+    saved->cursor = t_statement_cursor;
     saved->parameters = t_statement_parameters;
-    PyObject *connection;
-    if (!cursor) {
-        connection = Py_NewRef(self);
-    }
-    else {
-        /* (the method's own class: the descriptor checked self's type before the call) */
-        connection = PyMember_GetOne(
-            (const char *)self, ((PyMemberDescrObject *)g_cursor_connection)->d_member);
-        if (connection == NULL) {
-            PyErr_Clear(); /* (not initialised: the library refuses the statement) */
+    if (g_sqlite_unguarded != NULL && PyList_GET_SIZE(g_sqlite_unguarded) > 0) {
+        PyObject *connection = connection_of(self, cursor);
+        int answer = sqlite_guard_statement(connection);
+        Py_XDECREF(connection);
+        if (answer < 0) {
+            return -1;
         }
     }
-    int answer = 0;
-    if (g_sqlite_unguarded != NULL && PyList_GET_SIZE(g_sqlite_unguarded) > 0) {
-        answer = sqlite_guard_statement(connection);
-    }
-    /* (the cursor holds its connection for as long as the call runs) */
-    t_statement_connection = answer < 0 ? saved->connection : (const void *)connection;
+    t_statement_self = self;
+    t_statement_cursor = cursor;
     /* (execute's and executemany's second argument: parameters to bind) */
-    t_statement_parameters = answer < 0 ? saved->parameters : nargs >= 2;
-    Py_XDECREF(connection);
-    return answer;
+    t_statement_parameters = nargs >= 2;
+    return 0;
+}
+
+static void
+statement_restore(const statement_context *saved)
+{
+    t_statement_self = saved->self;
+    t_statement_cursor = saved->cursor;
+    t_statement_parameters = saved->parameters;
 }
 
 #define STATEMENT_WRAPPERS(I, CURSOR)                                                           \
@@ -10847,8 +10878,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
             return NULL;                                                                        \
         }                                                                                       \
         PyObject *result = g_statement_original[I](self, arg);                                  \
-        t_statement_connection = saved.connection;                                              \
-        t_statement_parameters = saved.parameters;                                              \
+        statement_restore(&saved);                                                              \
         return result;                                                                          \
     }                                                                                           \
     static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)    \
@@ -10859,8 +10889,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
         }                                                                                       \
         PyObject *result =                                                                      \
             ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);           \
-        t_statement_connection = saved.connection;                                              \
-        t_statement_parameters = saved.parameters;                                              \
+        statement_restore(&saved);                                                              \
         return result;                                                                          \
     }                                                                                           \
     static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,              \
@@ -10873,8 +10902,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
         }                                                                                       \
         PyObject *result = ((fastcall_keywords)(void (*)(void))g_statement_original[I])(        \
             self, args, n, kwnames);                                                            \
-        t_statement_connection = saved.connection;                                              \
-        t_statement_parameters = saved.parameters;                                              \
+        statement_restore(&saved);                                                              \
         return result;                                                                          \
     }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FORK_EXEC_ARGS, RunChild, profile_doc
+from tests.conftest import FORK_EXEC_ARGS, RunChild, audit_only, profile_doc
 
 # ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
 # the audit layer then has no reason to object, and only the kernel can stop the exec.
@@ -713,14 +713,6 @@ def test_a_hard_link_is_a_write_of_the_file_it_names(child: RunChild, tmp_path: 
     assert (tmp_path / "allowed.txt").read_text() == "original"
 
 
-def _audit_only(core: str, **extra: str) -> dict[str, str]:
-    """A child's environment with the kernel layers off (as on Lambda), on the chosen core."""
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off", **extra}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
-    return env
-
-
 ROUND25 = """
 import os, sys, json, sandbox
 sandbox.install(mode="enforce", profile="profile.json")
@@ -762,7 +754,7 @@ attempt("subclass", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", No
 attempt("exact", lambda: _imp.create_dynamic(m.ModuleSpec("email._ctypes", None,
                                                            origin=origin)))
 """,
-        env=_audit_only(core),
+        env=audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN both are refused as loading native code from a file that is not the module's own
@@ -800,7 +792,7 @@ attempt("deployment", lambda: _imp.create_dynamic(m.ModuleSpec("", None,
                                                                 origin={spec.origin!r})))
 os.unlink(copy)
 """,
-        env=_audit_only(core),
+        env=audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN each is refused before the file is opened, as native code no rule allows
@@ -847,7 +839,7 @@ sys.meta_path.insert(0, Finder)
 attempt("undecided", lambda: importlib.import_module("private.settings"))
 attempt("allowed", lambda: importlib.import_module("allowed_mod"))
 """,
-        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task), PYTHONDONTWRITEBYTECODE="1"),
+        env=audit_only(core, LAMBDA_TASK_ROOT=str(task), PYTHONDONTWRITEBYTECODE="1"),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the module file's read is decided as importing that module: refused; the allowed
@@ -893,7 +885,7 @@ print("allowed", refused(here + "/allowed"))
 print("spelled", refused(here + "/elsewhere", "main.Temp_Store_DIRECTORY"))
 print("asks", sqlite3.connect(":memory:").execute("PRAGMA temp_store_directory").fetchall())
 """,
-        env=_audit_only(core),
+        env=audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the pragma is decided as a write in that folder: refused elsewhere (SQLite fails
@@ -939,7 +931,7 @@ attempt("finder", finder._fill_cache)
 print("names", sorted(finder._path_cache))
 attempt("read", lambda: open(task + "/private/names.txt").read())
 """,
-        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)),
+        env=audit_only(core, LAMBDA_TASK_ROOT=str(task)),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN (the stated limit) the generator compiles what it is given, and the finder lists
@@ -991,7 +983,7 @@ try:
 except sandbox.SandboxViolation as exc:
     print("blocked", exc.category, exc.action)
 """,
-        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)),
+        env=audit_only(core, LAMBDA_TASK_ROOT=str(task)),
     )
     # THEN such a tree is refused as unreadable; plain arithmetic still runs
     assert result.lines == ["arithmetic 42", "blocked code shape"], result.stderr
@@ -1047,7 +1039,7 @@ attempt("vendored", lambda: __import__("late_mod"))
             "sys.path.insert(0, os.environ['LAMBDA_TASK_ROOT'] + '/vendor')\nmark_invoke_phase()\n",
             1,
         ),
-        env=_audit_only(core, LAMBDA_TASK_ROOT=str(task), PYTHONDONTWRITEBYTECODE="1"),
+        env=audit_only(core, LAMBDA_TASK_ROOT=str(task), PYTHONDONTWRITEBYTECODE="1"),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN the claimed read is decided as the read of that file (refused at invoke); the
@@ -1073,7 +1065,7 @@ attempt("TMPDIR", lambda: os.environ.__setitem__("TMPDIR", os.getcwd()))
 attempt("putenv", lambda: os.putenv("SQLITE_TMPDIR", os.getcwd()))
 attempt("LANG", lambda: os.environ.__setitem__("LANG", "C.UTF-8"))
 """,
-        env=_audit_only(core),
+        env=audit_only(core),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN each is a decided environment change, refused without a rule; others are not
@@ -1121,7 +1113,7 @@ else:
     print("import BLOCKED (none)")
     print("by-hand module")
 """,
-        env=_audit_only(core, TMPDIR=str(tmp_path / "db")),
+        env=audit_only(core, TMPDIR=str(tmp_path / "db")),
     )
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN (the stated limits) SQLite writes its journal and temporary files itself, with no
@@ -1316,7 +1308,7 @@ attempt("deployment-bytecode", lambda: __import__("shipped"))
     if phase == "init":
         script = script.replace("mark_invoke_phase()\n", "", 1)
     # WHEN the function makes code from bytes, in either phase
-    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(script, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     outcome = dict(line.split(" ", 1) for line in result.lines)
     # THEN code built by hand, bytes unmarshalled, importlib handed other bytes than the file's
     # or called by hand, bytecode out of a zip archive, and bytecode where the function may
@@ -1392,7 +1384,7 @@ attempt("import", lambda: print("value", __import__("shipped").VALUE[:8]))
         .replace("REAL", repr(body))
         .replace("READER", repr(reader))
     )
-    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(script, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     # THEN the native core unmarshals the bytes it decided (marshal.loads hands CPython an
     # immutable copy first: seal_marshal), and refuses any other unmarshaller importlib is
     # made to reach (it knows its sealed marshal.loads raised the event: red team 56); the
@@ -1475,7 +1467,7 @@ for name, _ in FILES:
     if phase == "init":
         script = script.replace("mark_invoke_phase()\n", "", 1)
     # WHEN the function has the import system load each
-    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(script, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     # THEN only this Python's bytecode loads (its magic number in the file, its cache tag in
     # the name); the others are refused as not the deployment's own bytecode, on both cores
     assert result.returncode == 0, result.stderr
@@ -1549,7 +1541,7 @@ attempt("own-rename", own_rename)
     )
     # WHEN the function has importlib load it with a loader claiming the other file as its
     # source, and loads it sourceless then renames its code itself
-    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(script, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     # THEN the native core lets the rename name only the source the checked .pyc is the cache
     # of (importlib's own rename of a normal import passes: every other test imports so);
     # the Python core cannot seal the rename, and both pass -- its documented limit
@@ -1617,7 +1609,7 @@ print("inner", type(made.get("inner")).__name__)
     if phase == "init":
         script = script.replace("mark_invoke_phase()\n", "", 1)
     # WHEN the function imports that module, in either phase
-    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(script, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.lines if not line.startswith("{")]
     # THEN the native core counts as the import system's only the event its sealed
@@ -1747,7 +1739,7 @@ def test_c_callables_run_under_the_frame_that_calls_them(
     # WHEN the function evaluates text itself, then hands the library an object whose
     # __hash__ is a C callable that evaluates text, and one whose finalizer is (the library's
     # frame drops the last reference)
-    result = child(BORROWED_FRAME, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(BORROWED_FRAME, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     # THEN its own eval is refused and the C callable's passes as the library's: code made
     # only of C callables (a slot, a finalizer, a weakref callback) has no frame, and its
     # events are charged to the frame that runs when it is called -- an open limit of both
@@ -1800,7 +1792,7 @@ attempt("module-name-bytes", lambda: app.build((dataclasses.__file__ + "/").enco
 """
     )
     # WHEN the site compiles a tree under its own kind of name, and under dataclasses' file
-    result = child(script, env=_audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    result = child(script, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
     # THEN the native core refuses the tree named as another module's file (it knows the
     # call's name: CPython's event carries none for a tree) and allows the other; the Python
     # core cannot tell the name and allows both -- its documented limit
@@ -1825,7 +1817,7 @@ def test_a_site_is_the_file_name_its_code_claims(
     # no file for one), under a template's name, and dataclasses' own content under its name;
     # then evaluates text at invoke from its own function, and from one it renames to
     # dataclasses' file with _imp._fix_co_filename (no audit event)
-    result = child(SITE_CLAIMED, env=_audit_only(core))
+    result = child(SITE_CLAIMED, env=audit_only(core))
     # THEN code claiming a module's file that is not its content is refused at init too
     # (decided as a compile of that file: no rule allows it), while other names stay
     # undecided at init and a module's own content compiles; its own site is refused at

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ATTEMPT, REPO, RunChild, profile_doc, profile_from_observations
+from tests.conftest import (
+    ATTEMPT,
+    REPO,
+    RunChild,
+    audit_only,
+    profile_doc,
+    profile_from_observations,
+)
 
 LEARN = """
 import sandbox
@@ -1516,9 +1523,7 @@ def _device_child(
     if os.geteuid() != 0:
         pytest.skip("os.mknod of a device node needs root")
     _scratch_profile(tmp_path, *extra)
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = audit_only(core)
     result = child(DEVICE_MAKER + ENFORCE_INVOKE + DEVICE_HELPERS + code, env=env)
     if result.lines == ["NO-MKNOD"]:
         pytest.skip("this machine refuses os.mknod (no CAP_MKNOD)")
@@ -1720,10 +1725,7 @@ print("leaked", leaked)
     # WHEN the function opens allowed/L/key.txt while the child flips (a walk that saw the
     # folder may be kept after the swap: the won race itself is the documented
     # check-to-use window), then again once the child is gone and L is the link
-    env = {"SANDBOX_LANDLOCK": "off", "SANDBOX_SECCOMP": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
-    result = child(code, env=env)
+    result = child(code, env=audit_only(core))
     # THEN no answer kept during the race reads the secret afterwards
     assert result.lines == ["leaked 0"], result.stderr
 
@@ -1961,10 +1963,7 @@ attempt("rename-readable", lambda: os.rename(A + "/mine.txt", A + "/mine-2.txt")
 attempt("link-readable", lambda: os.link(A + "/mine-2.txt", A + "/mine-3.txt"))
 """
     )
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
-    result = child(code, env=env)
+    result = child(code, env=audit_only(core))
     # THEN each is refused before the file moves (a file moves only where the function could
     # read it already); a readable file still moves and links within its folder
     blocked = "BLOCKED PermissionViolation files read"
@@ -2043,10 +2042,7 @@ thread.join()
 print("race", "LEAK" if "LEAK" in seen else "held")
 """
     )
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
-    result = child(code, env=env)
+    result = child(code, env=audit_only(core))
     lines = dict(line.split(" ", 1) for line in result.lines)
     # THEN with no other thread the name is decided from the directory it is opened from
     assert lines["deep"] == "missing" and lines["shallow"] == "refused", result.stdout
@@ -2079,10 +2075,7 @@ attempt("device-allowed", lambda: os.mknod(A + "/dev", 0o600 | stat.S_IFCHR, os.
 attempt("path-object", lambda: os.mkfifo(__import__("pathlib").Path(A + "/p")))
 """
     )
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
-    result = child(code, env=env)
+    result = child(code, env=audit_only(core))
     made = sorted(p.name for p in (tmp_path / "outside").iterdir())
     # THEN on the native core each is a write of its name: allowed in the folder, refused
     # outside it (nothing made there), a device node refused anywhere, a path object refused

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HOOKS_CORE, Child, RunChild, profile_doc
+from tests.conftest import HOOKS_CORE, Child, RunChild, audit_only, profile_doc
 
 HARNESS = """
 import json, os, sqlite3, sys
@@ -62,9 +62,7 @@ def _run(
     if trace:
         rules["code"] = [{"action": "trace", "target": "**", "phase": "any"}]
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
-    env = {"SANDBOX_SECCOMP": "off", "SANDBOX_LANDLOCK": "off"}
-    if core == "python":
-        env["SANDBOX_NATIVE"] = "off"
+    env = audit_only(core)
     result = child(
         HARNESS.replace('"enforce"', repr(mode)) + code + '\nprint("OUT", json.dumps(OUT))\n',
         env=env,
