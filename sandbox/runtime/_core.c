@@ -9882,7 +9882,6 @@ seal_cwd_changes(void)
  * decoder refuses a path that is not an exact str or bytes: CPython converts it again after
  * the event). */
 static fastcall_any g_node_original[2];
-static int g_node_keywords[2];
 
 /* The argument at `position`, else the keyword `name`, else None (borrowed). */
 static PyObject *
@@ -9910,13 +9909,7 @@ mkfifo_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
                     argument_named(args, nargs, kwnames, 99, "dir_fd")) < 0) {
         return NULL;
     }
-    return call_fastcall(g_node_original[0], g_node_keywords[0], module, args, nargs, kwnames);
-}
-
-static PyObject *
-mkfifo_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    return mkfifo_sealed(module, args, nargs, NULL);
+    return g_node_original[0](module, args, nargs, kwnames);
 }
 
 static PyObject *
@@ -9928,13 +9921,7 @@ mknod_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
                     argument_named(args, nargs, kwnames, 99, "dir_fd")) < 0) {
         return NULL;
     }
-    return call_fastcall(g_node_original[1], g_node_keywords[1], module, args, nargs, kwnames);
-}
-
-static PyObject *
-mknod_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    return mknod_sealed(module, args, nargs, NULL);
+    return g_node_original[1](module, args, nargs, kwnames);
 }
 
 /* Take posix.mkfifo and posix.mknod, as seal_cwd_changes takes chdir: 1 done, 0 left. */
@@ -9942,20 +9929,17 @@ static int
 seal_node_makers(void)
 {
     static const char *const names[2] = {"mkfifo", "mknod"};
-    static const PyCFunction sealed[2][2] = {
-        {(PyCFunction)(void (*)(void))mkfifo_sealed,
-         (PyCFunction)(void (*)(void))mkfifo_sealed_positional},
-        {(PyCFunction)(void (*)(void))mknod_sealed,
-         (PyCFunction)(void (*)(void))mknod_sealed_positional}};
+    /* (METH_FASTCALL | METH_KEYWORDS only: their path and dir_fd are found by name) */
+    static const PyCFunction sealed[2] = {(PyCFunction)(void (*)(void))mkfifo_sealed,
+                                          (PyCFunction)(void (*)(void))mknod_sealed};
     PyMethodDef *defs[2];
     int keywords[2];
     posix_defs(names, defs, keywords);
     int done = 0;
     for (int i = 0; i < 2; i++) {
-        if (defs[i] != NULL && keywords[i]) { /* (their path and dir_fd are found by name) */
+        if (defs[i] != NULL && keywords[i]) {
             g_node_original[i] = (fastcall_any)(void (*)(void))defs[i]->ml_meth;
-            g_node_keywords[i] = keywords[i];
-            defs[i]->ml_meth = sealed[i][0];
+            defs[i]->ml_meth = sealed[i];
             done++;
         }
     }
