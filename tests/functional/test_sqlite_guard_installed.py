@@ -473,8 +473,9 @@ attempt("cleared", lambda: fresh.execute("ATTACH 'allowed/cleared.db' AS x"))
     # is denied (SQLite would run it after the check), one on a plain connection works, and
     # an application's authorizer runs before the sandbox's answer, which sees what it did
     if core == "native":
-        callbacks = ("function", "progress", "trace", "collation", "cleared", "authorizer")
-        callbacks += ("bound", "mapping")  # (binding parameters runs Python too: red team 74)
+        registered = ("function", "progress", "trace", "collation", "cleared", "authorizer")
+        bound = ("bound", "mapping")  # (binding parameters runs Python too: red team 74)
+        callbacks = registered + bound
         assert {k: out[k] for k in callbacks} == dict.fromkeys(callbacks, DENIED), out
         assert out["plain"] == "ok", out
     # AND nothing read the secret through a link on either core's refusals (the Python core:
