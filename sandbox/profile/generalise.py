@@ -44,7 +44,13 @@ from typing import Any
 from sandbox.runtime import generalisation as _table
 from sandbox.runtime.compiler import compile_profile
 from sandbox.runtime.decoders.network import norm_ip
-from sandbox.runtime.globs import ARG_SEP, glob_to_regex, is_glob
+from sandbox.runtime.globs import (
+    ARG_SEP,
+    PROGRAM_RUNNERS,
+    glob_to_regex,
+    is_glob,
+    shell_program_words,
+)
 from sandbox.runtime.policy import Policy, host_part
 from sandbox.runtime.roots import ROOT_NAMES, Roots
 
@@ -382,9 +388,9 @@ def exec_families(
     >>> sorted(set(exec_families(rules, 3).values()))
     [('-l', '{tmp}/*.txt')]
     """
-    clusters: dict[tuple[Any, ...], list[tuple[tuple[str, tuple[str, ...]], list[str]]]] = (
-        defaultdict(list)
-    )
+    # (exec path, argv shape) -> [(the rule, its slots, each slot's kind)]
+    Entry = tuple[tuple[str, tuple[str, ...]], list[str], list[str]]
+    clusters: dict[tuple[Any, ...], list[Entry]] = defaultdict(list)
     for exec_path, argv in sorted(set(rules)):
         shell_at = _table.shell_command_index(exec_path, argv)
         base = exec_path.rsplit("/", 1)[-1]
@@ -393,25 +399,36 @@ def exec_families(
             for i, arg in enumerate(argv[:-1]):
                 if arg in ("-c", "-e", "--eval"):
                     code_at = i + 1
+        # A program runner's arguments name the program it runs (``env gzip x``, ``timeout 5
+        # xz y``): never generalised, nor a shell command's words that name one (red team 75:
+        # ``sh -c "* {tmp}/*.txt"`` ran any program). A shell behind a runner (``timeout 5 sh
+        # -c …``) keeps its command string's own reading.
+        runner = base in PROGRAM_RUNNERS
         slots: list[str] = []
         shape: list[Any] = []
+        kinds: list[str] = []
         for i, arg in enumerate(argv):
             if i == shell_at:
                 words = re.split(r"(\s+)", arg)
                 slots.extend(words[0::2])
                 shape.append(("sh", tuple(words[1::2])))
+                kinds.extend("code" if names else "sh" for names in shell_program_words(arg))
             else:
                 slots.append(arg)
                 shape.append("code" if i == code_at else "arg")
-        clusters[(exec_path, tuple(shape))].append(((exec_path, argv), slots))
+                kinds.append("code" if i == code_at or runner else "arg")
+        clusters[(exec_path, tuple(shape))].append(((exec_path, argv), slots, kinds))
     out: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
-    for (_exec, structure), members in sorted(clusters.items(), key=lambda kv: str(kv[0])):
-        if len(members) < threshold:
+    for (_exec, structure), entries in sorted(clusters.items(), key=lambda kv: str(kv[0])):
+        if len(entries) < threshold:
             continue
-        kinds: list[str] = []
-        for item in structure:
-            kinds.extend(["sh"] * (len(item[1]) + 1) if isinstance(item, tuple) else [item])
-        width = len(kinds)
+        members = [(key, slots) for key, slots, _kinds in entries]
+        # (a position any member names a program at stays as it is)
+        width = len(members[0][1])
+        kinds = [
+            "code" if any(k[p] == "code" for _key, _slots, k in entries) else entries[0][2][p]
+            for p in range(width)
+        ]
         variable = [p for p in range(width) if len({s[p] for _k, s in members}) > 1]
         globs: dict[int, str] = {}
         for p in variable:
@@ -421,7 +438,10 @@ def exec_families(
                 glob = _value_glob(values, kinds[p] == "sh")
             if glob is not None:
                 globs[p] = glob
-        fixed = [p for p in variable if p not in globs]
+        # (members split by what varies and stays: but never by a program's name or code,
+        # which stay literal anyway -- the other positions' evidence is the whole family's:
+        # gzip and xz over six job files give ``gzip {tmp}/*.txt`` and ``xz {tmp}/*.txt``)
+        fixed = [p for p in variable if p not in globs and kinds[p] != "code"]
         subgroups: dict[tuple[str, ...], list[tuple[tuple[str, tuple[str, ...]], list[str]]]] = (
             defaultdict(list)
         )

@@ -9,6 +9,8 @@ write under {task}  ``files`` ``write`` under the function's own code (``app.py`
 write outside tmp   other ``files`` ``write`` not under ``{tmp}`` (``/dev/null`` excepted)
 /proc               any ``files`` rule under ``/proc``
 exec / shell        any ``processes`` rule; ``shell`` when the executable is a shell
+shell wildcard …    a shell command's wildcard where a program is named: matched literally
+                    (a profile built before that word was kept as learned)
 raw IP host         ``network`` rule whose host is an IP address
 native code         any ``native`` rule, or importing ``ctypes``/``_ctypes``/``cffi``
 code <action>      any ``code`` rule (``code compile``: ``eval``/``exec`` of strings after init)
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from sandbox.profile.model import Rule
 from sandbox.runtime.decoders.network import norm_ip
-from sandbox.runtime.globs import SHELLS
+from sandbox.runtime.globs import SHELLS, is_glob, shell_command_index, shell_pieces
 from sandbox.runtime.policy import host_part
 
 _NATIVE_MODULES = ("ctypes", "_ctypes", "cffi", "_cffi_backend")
@@ -90,6 +92,11 @@ def risk(category: str, rule: Rule) -> str | None:
         ):
             return "write outside {tmp}"
     elif category == "processes":
+        argv = rule.argv or []
+        at = shell_command_index(target, argv)
+        if at >= 0 and any(names and is_glob(p) for p, names in shell_pieces(argv[at])):
+            # (such a rule matches only the literal text: see globs.shell_pieces)
+            return "shell wildcard where a program is named (matched literally)"
         if target.rsplit("/", 1)[-1] in SHELLS:
             return "shell"
         return "exec"

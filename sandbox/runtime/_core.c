@@ -1099,6 +1099,10 @@ static uint32_t g_open_where[OPEN_CACHE_SLOTS];
 
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
 static CORE_TLS int t_depth;
+/* An SQLite ATTACH allowed and not yet run on this thread; the sandbox's authorizer running
+ * (sqlite_authorize, with the SQLite section). */
+static CORE_TLS int t_attach_armed;
+static CORE_TLS int t_in_sqlite_authorize;
 static unsigned long long g_changes;
 /* This thread's audited changes of names made outside any decision (its forgets and clears
  * of the open table, the ends of its changes in flight), and, when the decision running on
@@ -4865,6 +4869,14 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!invoke_now() && name_set_has(&g_invoke_only, event) &&
         !compile_claims_module_file(event, args)) {
         return 0; /* init: the import system and the code generators at work (see install) */
+    }
+    if (t_attach_armed && t_depth == 0 && !t_in_sqlite_authorize) {
+        /* Python of the function's runs between an allowed ATTACH's check and its open
+         * (sqlite_authorize): whatever it reaches for, it is refused there */
+        PyErr_Format(PyExc_PermissionError,
+                     "lambda-sandbox: %s refused (between an SQLite ATTACH's check and its open)",
+                     event);
+        return -1;
     }
     if (PyInterpreterState_Get() != g_interp) {
         /* C hooks are process-wide: a subinterpreter's event must not run the main
@@ -10363,6 +10375,42 @@ static const void *statement_connection(void);
  * compiled -- the authorizer asked -- and before it runs (red team 74). */
 static CORE_TLS int t_statement_parameters;
 static int sqlite_callbacks_hold(const void *connection);
+static int g_statements_sealed; /* (the statement methods taken: seal_sqlite, below) */
+
+/* An ATTACH allowed, not yet run: from the authorizer's SQLITE_OK for it (enforce) to the end of
+ * the statement method that runs it. SQLite compiles the statement, asks the authorizer, and
+ * opens the file only when the statement runs; whatever Python of the function's runs between
+ * -- parameters, callbacks and the application's authorizer are refused outright, but there is
+ * more: a Connection subclass's __call__ (the statement cache calls the connection to compile),
+ * a str subclass's __eq__ as the cache files the statement, a finalizer run by a collection or
+ * by a cache entry let go, a weakref callback (red team 75) -- could make the allowed name lead
+ * elsewhere (a link, a rename, a chdir). Each of those needs an audited call; while this
+ * thread's ATTACH is armed, every event the core handles on it is refused (core_hook), but the
+ * one the sandbox's own authorizer raises for a next statement's ATTACH or folder pragma
+ * (t_in_sqlite_authorize). The whole class, whatever runs the code. (Both declared with
+ * t_depth.) */
+
+static int
+enforcing(void)
+{
+    return g_mode != NULL && strcmp(g_mode, "enforce") == 0;
+}
+
+/* The sandbox's authorizer, its answer to an ATTACH arming the window above. */
+static PyObject *
+sqlite_authorize(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs, int attach)
+{
+    int outer = t_in_sqlite_authorize;
+    t_in_sqlite_authorize = 1;
+    PyObject *answer = PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
+    t_in_sqlite_authorize = outer;
+    if (attach && t_statement_self != NULL && answer != NULL && PyLong_CheckExact(answer) &&
+        PyLong_AsLong(answer) == 0 && enforcing()) {
+        /* (a statement method of the core's around it: its end disarms) */
+        t_attach_armed = 1;
+    }
+    return answer;
+}
 
 static PyObject *
 sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
@@ -10379,17 +10427,21 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
-        if (action == SQLITE_ATTACH_ACTION && t_statement_self != NULL &&
-            (t_statement_parameters || sqlite_callbacks_hold(statement_connection()))) {
+        if (action == SQLITE_ATTACH_ACTION &&
+            (t_statement_self == NULL ? g_statements_sealed
+                                       : t_statement_parameters ||
+                                             sqlite_callbacks_hold(statement_connection()))) {
             /* Python code of the function's that may run between this check and the open:
-             * parameters to bind, or a connection with callables (sqlite_callbacks_mark) */
+             * parameters to bind, or a connection with callables (sqlite_callbacks_mark); or
+             * no statement method of the core's around it (the window above would have no
+             * end: Connection.__call__ compiles a statement nothing runs) */
             return PyLong_FromLong(1); /* SQLITE_DENY */
         }
         if (action == SQLITE_ATTACH_ACTION && nargs >= 2 && sqlite_database_relative(args[1])) {
             /* SQLite opens it when the statement runs, the GIL let go: once allowed, no
              * other thread's chdir until this thread's next event (as for sqlite3.connect;
              * red team 74). (After the decision: its own event would end the hold.) */
-            PyObject *answer = PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
+            PyObject *answer = sqlite_authorize(authorize, args, nargs, 1);
             if (answer != NULL) {
                 g_cwd_pinned_by = PyThread_get_thread_ident();
             }
@@ -10398,8 +10450,9 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (action == SQLITE_PRAGMA_ACTION && nargs >= 3 && sqlite_pragma_plain(args[1], args[2])) {
             return PyLong_FromLong(0); /* a pragma that names no folder (the authorizer's test) */
         }
+        return sqlite_authorize(authorize, args, nargs, action == SQLITE_ATTACH_ACTION);
     }
-    return PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
+    return sqlite_authorize(authorize, args, nargs, 0);
 }
 
 static PyMethodDef sqlite_filter_def = {
@@ -10554,7 +10607,13 @@ static PyCFunction g_authorizer_original; /* its C function before */
  * this, then opens the file when the statement runs; code of the application's run after the
  * sandbox's answer could change what the name leads to before that (red team 73's ATTACH
  * race, through the authorizer itself), while anything it changes before is what the
- * sandbox's answer is about. Both must answer SQLITE_OK. */
+ * sandbox's answer is about. (A connection with an application's authorizer is also marked:
+ * SQLite asks it again, about the ATTACH's own expressions, after the sandbox's answer; red
+ * team 75.) The application's answer is read by value, as _sqlite3 reads it (an int
+ * subclass's value: no code of its runs): SQLITE_DENY (1) and SQLITE_IGNORE (2) stand;
+ * SQLITE_OK (0) goes on to the sandbox's, whose answer stands; anything else is SQLITE_DENY
+ * -- never handed to SQLite as it came (`False` is an int whose value _sqlite3 takes for
+ * SQLITE_OK: red team 75 skipped the sandbox's check with it). */
 static PyObject *
 sqlite_chain_call(PyObject *pair, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -10562,16 +10621,20 @@ sqlite_chain_call(PyObject *pair, PyObject *const *args, Py_ssize_t nargs)
     if (verdict == NULL) {
         return NULL; /* (SQLite denies a statement whose authorizer raised) */
     }
-    if (PyLong_CheckExact(verdict)) {
+    long code = 1; /* SQLITE_DENY */
+    if (PyLong_Check(verdict)) {
         int overflow = 0;
-        long code = PyLong_AsLongAndOverflow(verdict, &overflow);
-        if (code == 0 && overflow == 0) {
-            Py_DECREF(verdict);
-            return PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 0), args, (size_t)nargs, NULL);
+        code = PyLong_AsLongAndOverflow(verdict, &overflow);
+        if (overflow != 0 || code < 0 || code > 2) {
+            PyErr_Clear();
+            code = 1;
         }
-        PyErr_Clear();
     }
-    return verdict; /* the application's SQLITE_DENY or SQLITE_IGNORE (or its odd answer) */
+    Py_DECREF(verdict);
+    if (code != 0) {
+        return PyLong_FromLong(code);
+    }
+    return PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 0), args, (size_t)nargs, NULL);
 }
 
 static PyMethodDef sqlite_chain_def = {
@@ -10637,6 +10700,20 @@ sqlite_authorizer_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     return 1;
 }
 
+static void sqlite_callbacks_mark(const void *connection);
+
+/* After a call of set_authorizer: a connection given an authorizer of the application's (a
+ * chained one) has Python of the function's run by SQLite, as a registered function has. */
+static PyObject *
+set_authorizer_done(PyObject *self, PyObject *made, PyObject *result)
+{
+    if (result != NULL && made != NULL && made != g_sqlite_authorizer) {
+        sqlite_callbacks_mark(self);
+    }
+    Py_XDECREF(made);
+    return result;
+}
+
 static PyObject *
 set_authorizer_sealed_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                             PyObject *kwnames)
@@ -10645,8 +10722,7 @@ set_authorizer_sealed_plain(PyObject *self, PyObject *const *args, Py_ssize_t na
     int replaced = sqlite_authorizer_args(args, nargs, kwnames, copy, &made);
     PyObject *result = ((fastcall_keywords)(void (*)(void))g_authorizer_original)(
         self, replaced ? copy : args, nargs, kwnames);
-    Py_XDECREF(made);
-    return result;
+    return set_authorizer_done(self, made, result);
 }
 
 #if PY_VERSION_HEX >= 0x030B0000
@@ -10660,8 +10736,7 @@ set_authorizer_sealed_method(PyObject *self, PyTypeObject *cls, PyObject *const 
     /* (a copy has no slot before it: the offset flag goes with the caller's array) */
     PyObject *result = ((PyCMethod)(void (*)(void))g_authorizer_original)(
         self, cls, replaced ? copy : args, replaced ? (size_t)nargs : nargsf, kwnames);
-    Py_XDECREF(made);
-    return result;
+    return set_authorizer_done(self, made, result);
 }
 #endif
 
@@ -10823,7 +10898,72 @@ typedef struct {
     PyObject *self;
     int cursor;
     int parameters;
+    int armed;
 } statement_context;
+
+/* Connections on which a call that ran an allowed ATTACH failed (red team 75): when the open
+ * fails (the name a folder for now, no descriptor left) SQLite stops before the statement
+ * expires itself, so the compiled ATTACH stays in the connection's statement cache, and the
+ * same SQL text runs it again with no authorizer call -- after the name became a link, or the
+ * working directory changed. Such a connection runs no further statement (a new one is
+ * needed). Kept by address like the callbacks' registry (forgotten at a new connection's
+ * sqlite3.connect/handle event); past SQLITE_CALLBACK_SLOTS of them, no statement runs at all
+ * (the safe side). */
+#define SQLITE_FAILED_ATTACH_SLOTS 64
+static const void *g_failed_attach[SQLITE_FAILED_ATTACH_SLOTS];
+static size_t g_failed_attach_count;
+static int g_failed_attach_overflow;
+
+static void
+failed_attach_mark(PyObject *self, int cursor)
+{
+    PyObject *connection = connection_of(self, cursor);
+    Py_XDECREF(connection); /* (its address only) */
+    if (connection == NULL || g_failed_attach_count == SQLITE_FAILED_ATTACH_SLOTS) {
+        g_failed_attach_overflow = 1; /* (sticky) */
+        return;
+    }
+    for (size_t i = 0; i < g_failed_attach_count; i++) {
+        if (g_failed_attach[i] == connection) {
+            return;
+        }
+    }
+    g_failed_attach[g_failed_attach_count++] = connection;
+}
+
+static void
+failed_attach_forget(const void *connection)
+{
+    for (size_t i = 0; i < g_failed_attach_count; i++) {
+        if (g_failed_attach[i] == connection) {
+            g_failed_attach[i] = g_failed_attach[--g_failed_attach_count];
+            return;
+        }
+    }
+}
+
+/* 0: the statement may run; -1: refused (an exception set). Free while no ATTACH failed. */
+static int
+failed_attach_refuses(PyObject *self, int cursor)
+{
+    if (g_failed_attach_count == 0 && !g_failed_attach_overflow) {
+        return 0;
+    }
+    int refused = g_failed_attach_overflow;
+    PyObject *connection = connection_of(self, cursor);
+    for (size_t i = 0; !refused && connection != NULL && i < g_failed_attach_count; i++) {
+        refused = g_failed_attach[i] == connection;
+    }
+    Py_XDECREF(connection);
+    if (refused) {
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: an ATTACH failed on this SQLite connection, and SQLite "
+                        "would run its compiled statement again unchecked: the connection runs "
+                        "no further statement (open a new one)");
+        return -1;
+    }
+    return 0;
+}
 
 static int
 statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context *saved)
@@ -10831,6 +10971,10 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
     saved->self = t_statement_self;
     saved->cursor = t_statement_cursor;
     saved->parameters = t_statement_parameters;
+    saved->armed = t_attach_armed;
+    if (failed_attach_refuses(self, cursor) < 0) {
+        return -1;
+    }
     if (g_sqlite_unguarded != NULL && PyList_GET_SIZE(g_sqlite_unguarded) > 0) {
         PyObject *connection = connection_of(self, cursor);
         int answer = sqlite_guard_statement(connection);
@@ -10846,15 +10990,47 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
     return 0;
 }
 
-static void
-statement_restore(const statement_context *saved)
+/* Whether a statement's text is a VACUUM (VACUUM INTO's own ATTACH is compiled afresh, and
+ * asked about, each time the statement runs: nothing to replay). Anything else -- a comment
+ * first, not an exact str -- is not. */
+static int
+sql_is_vacuum(PyObject *sql)
 {
+    static const char vacuum[] = "vacuum";
+    const size_t n = sizeof(vacuum) - 1;
+    if (sql == NULL || !PyUnicode_CheckExact(sql) || !PyUnicode_IS_ASCII(sql)) {
+        return 0;
+    }
+    const char *text = (const char *)PyUnicode_DATA(sql);
+    size_t length = (size_t)PyUnicode_GET_LENGTH(sql), at = 0;
+    while (at < length && (text[at] == ' ' || (text[at] >= '\t' && text[at] <= '\r'))) {
+        at++;
+    }
+    return length - at >= n && strncasecmp(text + at, vacuum, n) == 0 &&
+           (length - at == n || !(Py_ISALNUM(text[at + n]) || text[at + n] == '_'));
+}
+
+/* After the library's call (`result` its answer): an ATTACH this call armed is disarmed (the
+ * statement has run), and a failed call that armed one leaves its connection refused -- where
+ * the statement went through the statement cache (execute, executemany: executescript compiles
+ * each statement afresh) and is not a VACUUM. */
+static PyObject *
+statement_restore(const statement_context *saved, PyObject *result, int cached, PyObject *sql)
+{
+    if (t_attach_armed && !saved->armed && result == NULL && cached && !sql_is_vacuum(sql)) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        failed_attach_mark(t_statement_self, t_statement_cursor);
+        PyErr_Restore(type, value, traceback);
+    }
+    t_attach_armed = saved->armed;
     t_statement_self = saved->self;
     t_statement_cursor = saved->cursor;
     t_statement_parameters = saved->parameters;
+    return result;
 }
 
-#define STATEMENT_WRAPPERS(I, CURSOR)                                                           \
+#define STATEMENT_WRAPPERS(I, CURSOR, CACHED)                                                   \
     static PyObject *statement_o_##I(PyObject *self, PyObject *arg)                             \
     {                                                                                           \
         statement_context saved;                                                                \
@@ -10862,8 +11038,7 @@ statement_restore(const statement_context *saved)
             return NULL;                                                                        \
         }                                                                                       \
         PyObject *result = g_statement_original[I](self, arg);                                  \
-        statement_restore(&saved);                                                              \
-        return result;                                                                          \
+        return statement_restore(&saved, result, CACHED, arg);                                  \
     }                                                                                           \
     static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)    \
     {                                                                                           \
@@ -10873,8 +11048,7 @@ statement_restore(const statement_context *saved)
         }                                                                                       \
         PyObject *result =                                                                      \
             ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);           \
-        statement_restore(&saved);                                                              \
-        return result;                                                                          \
+        return statement_restore(&saved, result, CACHED, n >= 1 ? args[0] : NULL);              \
     }                                                                                           \
     static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,              \
                                             Py_ssize_t n, PyObject *kwnames)                    \
@@ -10886,17 +11060,17 @@ statement_restore(const statement_context *saved)
         }                                                                                       \
         PyObject *result = ((fastcall_keywords)(void (*)(void))g_statement_original[I])(        \
             self, args, n, kwnames);                                                            \
-        statement_restore(&saved);                                                              \
-        return result;                                                                          \
+        return statement_restore(&saved, result, CACHED, n >= 1 ? args[0] : NULL);              \
     }
 
-STATEMENT_WRAPPERS(0, 0)
-STATEMENT_WRAPPERS(1, 0)
-STATEMENT_WRAPPERS(2, 0)
-STATEMENT_WRAPPERS(3, 0)
-STATEMENT_WRAPPERS(4, 1)
-STATEMENT_WRAPPERS(5, 1)
-STATEMENT_WRAPPERS(6, 1)
+/* (method index, on a cursor, runs its statements through the statement cache) */
+STATEMENT_WRAPPERS(0, 0, 1)
+STATEMENT_WRAPPERS(1, 0, 1)
+STATEMENT_WRAPPERS(2, 0, 0)
+STATEMENT_WRAPPERS(3, 0, 0)
+STATEMENT_WRAPPERS(4, 1, 1)
+STATEMENT_WRAPPERS(5, 1, 1)
+STATEMENT_WRAPPERS(6, 1, 0)
 
 #define STATEMENT_ROW(I)                                                                       \
     {(PyCFunction)statement_o_##I, (PyCFunction)(void (*)(void))statement_fast_##I,            \
@@ -11480,7 +11654,8 @@ sqlite_handle_answered_gc_off(PyObject *args)
     PyTypeObject *cls = PyDescr_TYPE(method);
     /* (the first connection's: before any statement of it) */
     sqlite_seal_set_authorizer(method);
-    sqlite_callbacks_forget(connection); /* (a new connection: nothing registered on it yet) */
+    sqlite_callbacks_forget(connection); /* (a new connection: nothing registered on it yet, */
+    failed_attach_forget(connection);    /* no ATTACH failed on it) */
     if (sqlite_seal_statements(cls) < 0) {
         return -1;
     }

@@ -42,12 +42,12 @@ modules and symbols are never rewritten by the table.
 
 from __future__ import annotations
 
+from .globs import shell_command_index as _shell_command_index
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
 if TYPE_CHECKING:
     from re import Match
     from typing import Any
-
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
 
 # (row name, regex source, replacement): compiled on first use by _compiled().
 _NAME_ROW_SOURCES: tuple[tuple[str, str, str], ...] = (
@@ -201,19 +201,15 @@ def generalise_shell(command: str) -> str:
 
 
 def shell_command_index(exec_path: str, argv: list[str] | tuple[str, ...]) -> int:
-    """Index in ``argv`` (without argv[0]) of a shell's ``-c`` command string, or -1.
+    """Index in ``argv`` (without argv[0]) of a shell's ``-c`` command string, or -1 (the
+    runtime's own reading of a shell's options: ``globs.shell_command_index``).
 
     Example
     -------
     >>> shell_command_index("/bin/sh", ["-c", "true"])
     1
     """
-    if exec_path.rsplit("/", 1)[-1] not in SHELLS:
-        return -1
-    for i, arg in enumerate(argv[:-1]):
-        if arg == "-c" or (arg.startswith("-") and not arg.startswith("--") and "c" in arg):
-            return i + 1
-    return -1
+    return _shell_command_index(exec_path, list(argv))
 
 
 def generalise_argv(exec_path: str, argv: tuple[str, ...]) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ processes     anything inside one argv     —
 argv item     only "word" characters,     "word" characters and ``/``,
               no ``/``, never ``..``      never ``..``
   (alone)     anything but ``/``          anything but ``..``
-shell cmd     only "word" characters, no ``/``, never ``..``
+shell cmd     only "word" characters, no ``/``, never ``..``; nothing where a program
+              is named (literal there)
 ============  ==========================  ============================================
 
 The shell row is the security-relevant one: a rule learned from ``sh -c "convert /tmp/a.png"``
@@ -154,6 +155,93 @@ def shell_command_index(exec_path: str, argv: list[str]) -> int:
     return -1
 
 
+# Where a shell reads a program name: the first word of a command, which follows the start of
+# the text, an operator (``| ; & ( )``, a backquote, a newline), a keyword that starts a
+# command (``then``, ``do``, ``!``, ``{``…), or assignments (``X=1 cmd``); and every word of a wrapper
+# that runs a program named among its own arguments (``env``, ``timeout 5``, ``xargs``,
+# ``sudo``…), up to the next operator. A wildcard there would stand for any program: a rule
+# learned from ``sh -c "gzip {tmp}/a.txt"`` and ``sh -c "xz {tmp}/b.txt"`` generalised to
+# ``* {tmp}/*.txt`` ran ``sh {tmp}/evil.txt`` (red team 75). The profile builder never
+# generalises these words, and in a rule they are matched literally, ``*`` included.
+_SHELL_SPLIT = re.compile(r"([|;&()`]|\s+)")
+_SHELL_OPERATOR = frozenset("|;&()`")
+_SHELL_KEYWORDS = frozenset(
+    {"!", "{", "if", "then", "elif", "else", "while", "until", "do", "time", "exec", "command"}
+)
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+PROGRAM_RUNNERS = frozenset(
+    {
+        "env", "nice", "nohup", "timeout", "xargs", "stdbuf", "sudo", "doas", "su", "runuser",
+        "setsid", "flock", "chroot", "ionice", "taskset", "chrt", "strace", "ltrace", "watch",
+        "unshare", "nsenter", "parallel", "builtin", "eval", "exec", "command", "time",
+        "busybox", "xvfb-run", "catchsegv", "valgrind",
+    }
+)  # fmt: skip
+
+
+def shell_pieces(text: str) -> list[tuple[str, bool]]:
+    """A shell command text cut into words and separators, each with whether a program is
+    named there (see above): ``(piece, names_program)``.
+
+    Example
+    -------
+    >>> [p for p, program in shell_pieces("gzip a|xargs rm -f b") if program]
+    ['gzip', 'xargs', 'rm', '-f', 'b']
+    """
+    out: list[tuple[str, bool]] = []
+    command = True  # the next word names a program
+    runner = False  # inside a program runner's arguments (up to the next operator)
+    for piece in _SHELL_SPLIT.split(text):
+        if not piece:
+            continue
+        if piece in _SHELL_OPERATOR:
+            out.append((piece, False))
+            command, runner = True, False
+            continue
+        if piece.isspace():
+            out.append((piece, False))
+            if "\n" in piece:  # (a newline ends a command, as ";" does)
+                command, runner = True, False
+            continue
+        if command and _ASSIGNMENT.match(piece):
+            out.append((piece, runner))  # (X=1 before a command: a value, not a program)
+            continue
+        out.append((piece, command or runner))
+        if command:
+            runner = runner or piece.rsplit("/", 1)[-1] in PROGRAM_RUNNERS
+            command = piece in _SHELL_KEYWORDS
+    return out
+
+
+def shell_program_words(text: str) -> list[bool]:
+    """For each word of ``re.split(r"(\\s+)", text)[0::2]``: whether a program is named in it.
+
+    Example
+    -------
+    >>> shell_program_words("timeout 5 gzip a; cat b")
+    [True, True, True, True, True, False]
+    """
+    flags = [False]
+    for piece, names in shell_pieces(text):
+        if piece.isspace():
+            flags.append(False)
+        elif names:
+            flags[-1] = True
+    return flags
+
+
+_escape = re.escape  # (bound at import: the hook's path looks no module up)
+
+
+def shell_text_regex(pattern: str) -> str:
+    """Regex source for a rule's shell command text: a wildcard matches only shell-safe word
+    characters (``SHELL_WORD``), and not at all where a program is named (literal there)."""
+    return "".join(
+        _escape(piece) if names else glob_to_regex(piece, "shell")
+        for piece, names in shell_pieces(pattern)
+    )
+
+
 def process_rule_regex(
     exec_pattern: str, argv: list[str] | None, alternatives: list[list[str]] | None = None
 ) -> str:
@@ -170,8 +258,10 @@ def process_rule_regex(
         if i != shell_at and arg in ("*", "**"):
             parts.append(_ANY_ARG_STAR if arg == "*" else _ANY_ARG_DOUBLE)
             continue
-        kind = "shell" if i == shell_at else "arg"
         forms = alternatives[i] if alternatives else [arg]
-        regexes = [glob_to_regex(form, kind) for form in forms]
+        if i == shell_at:
+            regexes = [shell_text_regex(form) for form in forms]
+        else:
+            regexes = [glob_to_regex(form, "arg") for form in forms]
         parts.append(regexes[0] if len(regexes) == 1 else "(?:" + "|".join(regexes) + ")")
     return ARG_SEP.join(parts)

@@ -358,12 +358,13 @@ except TypeError:
     # authorizer still denies what it denies (asked first: the sandbox's answer comes last);
     # what is not a callable is the library's to refuse
     assert out["app-denies"].startswith("DatabaseError") and "prohibited" in out["app-denies"]
-    assert out["app-inside"] == "ok", out
     assert out["not-callable"] == DENIED and out["no-argument"] == "TypeError", out
     outside = sorted(p.name for p in (tmp_path / "outside").iterdir())
     if core == "native":
         assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [DENIED] * 4
-        assert out["app-outside"] == DENIED, out
+        # (a connection with an application's authorizer attaches nothing: SQLite asks that
+        # authorizer again, about the ATTACH's own expressions, after the sandbox's answer)
+        assert out["app-inside"] == DENIED and out["app-outside"] == DENIED, out
         # (the application's authorizer is asked first, the sandbox's last: both must allow)
         assert out["app-asked"] == ["allowed/app.db", "outside/app.db"], out
         assert outside == []
@@ -374,7 +375,7 @@ except TypeError:
     assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [cleared] + [
         "ok"
     ] * 3
-    assert out["app-outside"] == "ok", out
+    assert out["app-inside"] == "ok" and out["app-outside"] == "ok", out
     expected = ["allow-all.db", "app.db", "by-class.db", "keyword.db"]
     assert outside == sorted(expected + ([] if cleared == DENIED else ["cleared.db"]))
 
@@ -481,3 +482,133 @@ attempt("cleared", lambda: fresh.execute("ATTACH 'allowed/cleared.db' AS x"))
     # AND nothing read the secret through a link on either core's refusals (the Python core:
     # a documented limit, not asserted)
     assert sqlite3.connect(secret).execute("SELECT v FROM s").fetchall() == [("top secret",)]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_75_no_code_between_an_attachs_check_and_its_open_and_no_replay(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a secret database outside the allowed folder, and code that already runs in the
+    # function, which may make links in the allowed folder (a write there)
+    (tmp_path / "outside").mkdir()
+    secret = tmp_path / "outside" / "secret.db"
+    made = sqlite3.connect(secret)
+    made.execute("CREATE TABLE s (v)")
+    made.execute("INSERT INTO s VALUES ('top secret')")
+    made.commit()
+    made.close()
+    code = f"""
+import gc
+SECRET = {str(secret)!r}
+def swap(name):
+    path = os.path.abspath(name)
+    if os.path.isdir(path):
+        os.rmdir(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+    os.symlink(SECRET, path)
+def read(label, db, schema):
+    try:
+        OUT[label + "-read"] = db.execute(f"SELECT v FROM {{schema}}.s").fetchall()
+    except Exception as exc:
+        OUT[label + "-read"] = type(exc).__name__
+# an authorizer of the application's that answers False (an int _sqlite3 takes for SQLITE_OK)
+falsy = sqlite3.connect(":memory:")
+falsy.set_authorizer(lambda *args: False)
+attempt("false-attach", lambda: falsy.execute(f"ATTACH '{{SECRET}}' AS x"))
+attempt("false-fts3", lambda: falsy.execute("SELECT fts3_tokenizer('simple')").fetchall())
+# a Connection subclass's __call__: the statement cache calls it to compile a statement
+class Compiling(sqlite3.Connection):
+    def __call__(self, sql):
+        statement = super().__call__(sql)
+        if "ATTACH" in sql:
+            swap("allowed/call.db")
+        return statement
+by_call = sqlite3.connect(":memory:", factory=Compiling)
+attempt("call", lambda: by_call.execute("ATTACH 'allowed/call.db' AS x"))
+read("call", by_call, "x")
+# a str subclass whose __eq__ runs as the statement cache files the compiled statement
+state = {{"on": False, "calls": 0}}
+class Text(str):
+    def __hash__(self):
+        return 12345
+    def __eq__(self, other):
+        if state["on"]:
+            state["calls"] += 1
+            if state["calls"] == 2:
+                swap("allowed/eq.db")
+        return False
+by_eq = sqlite3.connect(":memory:")
+by_eq.execute(Text("SELECT 1"))
+state["on"] = True
+attempt("eq", lambda: by_eq.execute(Text("ATTACH 'allowed/eq.db' AS x")))
+state["on"] = False
+read("eq", by_eq, "x")
+# a finalizer the collector runs at an allocation (before the check or after it: when, the
+# collector decides; either way nothing reads the secret)
+class Finalizing:
+    def __del__(self):
+        try:
+            swap("allowed/gc.db")
+            OUT["gc-swap"] = "ok"
+        except PermissionError:
+            OUT["gc-swap"] = "refused"
+def garbage():
+    cycle = Finalizing()
+    cycle.me = cycle
+by_gc = sqlite3.connect(":memory:")
+thresholds = gc.get_threshold()
+gc.collect()
+gc.set_threshold(1)
+garbage()
+attempt("gc", lambda: by_gc.execute("ATTACH 'allowed/gc.db' AS x"))
+gc.set_threshold(*thresholds)
+read("gc", by_gc, "x")
+# the same ATTACH text run again after its open failed (the name a folder for now): SQLite
+# keeps the compiled statement and runs it with no new authorizer call
+replayed = sqlite3.connect(":memory:")
+os.mkdir("allowed/replay.db")
+attempt("replay-first", lambda: replayed.execute("ATTACH 'allowed/replay.db' AS x"))
+swap("allowed/replay.db")
+attempt("replay", lambda: replayed.execute("ATTACH 'allowed/replay.db' AS x"))
+read("replay", replayed, "x")
+attempt("replay-other", lambda: replayed.execute("SELECT 1").fetchall())
+attempt("fresh", lambda: sqlite3.connect(":memory:").execute("SELECT 1").fetchall())
+# what compiles its ATTACH afresh each time it runs keeps its connection when it fails:
+# VACUUM INTO (its own ATTACH) and executescript (no statement cache)
+vacuumed = sqlite3.connect(":memory:")
+with open("allowed/exists.db", "w") as existing:
+    existing.write("not empty")  # (VACUUM INTO refuses an output file that holds anything)
+attempt("vacuum-exists", lambda: vacuumed.execute("VACUUM INTO 'allowed/exists.db'"))
+attempt("vacuum-after", lambda: vacuumed.execute("SELECT 1").fetchall())
+scripted = sqlite3.connect(":memory:")
+os.mkdir("allowed/script.db")
+attempt("script-first", lambda: scripted.executescript("ATTACH 'allowed/script.db' AS x"))
+attempt("script-after", lambda: scripted.execute("SELECT 1").fetchall())
+"""
+    # WHEN it answers False from its own authorizer, swaps the allowed name for a link to the
+    # secret from a Connection subclass's __call__, a str subclass's __eq__ or a finalizer,
+    # and replays a failed ATTACH after the swap
+    out = _out(_run(child, tmp_path, core, code))
+    if core == "native":
+        # THEN on the native core the sandbox's check still decides past the False answer
+        assert out["false-attach"] == DENIED, out
+        refused_fts3 = "OperationalError: not authorized to use function: fts3_tokenizer"
+        missing_fts3 = "OperationalError: no such function: fts3_tokenizer"
+        assert out["false-fts3"] in (refused_fts3, missing_fts3), out
+        # AND whatever runs between the check and the open is refused what it reaches for
+        # (the swap's own call), so no ATTACH reads the secret
+        assert out["call"] == "REFUSED ?" and out["eq"] == "REFUSED ?", out
+        for label in ("call", "eq", "gc", "replay"):
+            assert out[label + "-read"] != [["top secret"]], (label, out)
+        # AND a connection whose ATTACH failed runs no further statement; a new one does
+        assert out["replay-first"].startswith("OperationalError"), out
+        assert out["replay"] == "REFUSED ?" and out["replay-other"] == "REFUSED ?", out
+        assert out["fresh"] == "ok", out
+        assert out["vacuum-exists"] == "DatabaseError: file is not a database", out
+        assert out["script-first"].startswith("OperationalError"), out
+        assert out["vacuum-after"] == "ok" and out["script-after"] == "ok", out
+        return
+    # AND on the Python core (documented limits: it holds no C method) code that runs between
+    # the check and the open, and a replayed ATTACH, reach the secret
+    assert out["call-read"] == [["top secret"]] and out["replay-read"] == [["top secret"]], out

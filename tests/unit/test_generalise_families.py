@@ -263,6 +263,26 @@ def test_shell_word_family_and_its_counter_examples() -> None:
         assert not sh(attack), attack
 
 
+def test_a_program_name_never_generalises_but_its_arguments_do() -> None:
+    # GIVEN a shell command whose program varies (red team 75: gzip, bzip2, xz and zstd over
+    # job files once gave `* {tmp}/*.txt`), and program runners whose program varies
+    programs = ("gzip", "bzip2", "xz", "zstd", "gzip", "xz")
+    shell = [("/bin/sh", ("-c", f"{p} {{tmp}}/job-{i}.txt")) for i, p in enumerate(programs)]
+    runners = [("/usr/bin/env", (p, f"{{tmp}}/job-{i}.txt")) for i, p in enumerate(programs)]
+    # WHEN families form
+    families = exec_families([*shell, *runners], 3)
+    # THEN each program stays as it was seen, with the family's evidence for its file
+    assert set(families.values()) == {("-c", f"{p} {{tmp}}/*.txt") for p in set(programs)}
+    # AND a runner's arguments (the program it runs among them) stay literal
+    assert not any(exec_path == "/usr/bin/env" for exec_path, _argv in families)
+    policy = _exec_policy(shell)
+
+    def sh(command: str) -> bool:
+        return _allows(policy, "/bin/sh", "-c", command.replace("{tmp}", _root("{tmp}")))
+
+    assert sh("zstd {tmp}/job-99.txt") and not sh("sh {tmp}/job-99.txt")
+
+
 def test_flags_unsafe_values_and_interpreter_code_never_generalise() -> None:
     # GIVEN positions whose values are flags, shell syntax or code for an interpreter
     flags = [("/usr/bin/tool", (f"--{f}",)) for f in ("a", "b", "c")]

@@ -84,6 +84,36 @@ def test_shell_wildcards_never_match_shell_syntax(command: str, expected: bool) 
     assert (re.fullmatch(regex, target) is not None) is expected
 
 
+@pytest.mark.parametrize(
+    ("rule", "command", "expected"),
+    [
+        ("* /tmp/*.txt", "gzip /tmp/a.txt", False),
+        ("* /tmp/*.txt", "sh /tmp/evil.txt", False),
+        ("* /tmp/*.txt", "* /tmp/a.txt", True),  # (the literal text only)
+        ("gzip /tmp/*.txt", "gzip /tmp/a.txt", True),
+        ("cat /tmp/a.txt | *", "cat /tmp/a.txt | sh", False),
+        ("cat /tmp/a.txt|g*", "cat /tmp/a.txt|gzip", False),
+        ("X=1 * /tmp/a", "X=1 sh /tmp/a", False),
+        ("X=* gzip /tmp/a", "X=1 gzip /tmp/a", True),
+        ("timeout 5 * /tmp/a", "timeout 5 sh /tmp/a", False),
+        ("env * /tmp/a", "env sh /tmp/a", False),
+        ("if true; then *; fi", "if true; then sh; fi", False),
+        ("gzip /tmp/a\n*", "gzip /tmp/a\nsh", False),
+        ("gzip -k /tmp/*", "gzip -k /tmp/a1", True),
+    ],
+)
+def test_a_shell_wildcard_never_stands_for_a_program(
+    rule: str, command: str, expected: bool
+) -> None:
+    # GIVEN a shell rule with a wildcard where the shell names a program (red team 75: the
+    # builder once wrote `* {tmp}/*.txt` from gzip, bzip2, xz and zstd; `sh {tmp}/evil.txt`
+    # matched) or elsewhere
+    regex = process_rule_regex("/bin/sh", ["-c", rule])
+    target = process_target("/bin/sh", ["-c", command])
+    # THEN a program's name is matched literally, the other words as before
+    assert (re.fullmatch(regex, target) is not None) is expected
+
+
 def test_a_whole_argument_wildcard_is_any_one_argument() -> None:
     # GIVEN a rule whose argument is a wildcard alone ("any argument here")
     regex = process_rule_regex("/usr/bin/gzip", ["-k", "*"])
