@@ -1953,6 +1953,9 @@ static int g_installed;
  * with the audit event "sandbox.core" (the call's name) before it acts: no hook exists yet
  * while installing, and an installed hook of either core refuses the event outright. */
 #define CORE_CALL_EVENT "sandbox.core"
+/* A refusal the core made itself about SQLite, handed to the callback to be reported
+ * (sqlite_refusal); never an audit event: one raised by that name is refused (core_hook). */
+#define SQLITE_REFUSED_EVENT "sandbox.sqlite_refused"
 static int
 announce_core_call(const char *name)
 {
@@ -2642,6 +2645,21 @@ decide(const char *event, PyObject *args)
                  Py_TYPE(result)->tp_name);
     Py_DECREF(result);
     return -1;
+}
+
+/* A refusal of the core's own about SQLite (`what`: what was refused, and why), reported as a
+ * finding by the callback (its handler of SQLITE_REFUSED_EVENT): 0 allowed (learn, alert: the
+ * finding says "would-block"), -1 refused (enforce: the finding's exception set). */
+static int
+sqlite_refusal(const char *what)
+{
+    PyObject *args = Py_BuildValue("(s)", what);
+    if (args == NULL) {
+        return -1;
+    }
+    int answer = decide(SQLITE_REFUSED_EVENT, args);
+    Py_DECREF(args);
+    return answer;
 }
 
 /* Module verdicts: dotted prefixes ("a.", "a.b.") below which the policy allows importing
@@ -4858,6 +4876,11 @@ core_hook(const char *event, PyObject *args, void *userdata)
         (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
         return 0; /* (inside_only: refused to foreign code inside the callback, else ignored) */
     }
+    if (event[0] == 's' && event[1] == 'a' && strcmp(event, SQLITE_REFUSED_EVENT) == 0) {
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: " SQLITE_REFUSED_EVENT " is the core's own (forged)");
+        return -1;
+    }
     if (event[0] == 's' && event[1] == 'a' && strcmp(event, CORE_CALL_EVENT) == 0) {
         /* another core's install-time call (announce_core_call; in g_names since install, so
          * an ignored event pays nothing for it): refused in every mode */
@@ -4870,19 +4893,24 @@ core_hook(const char *event, PyObject *args, void *userdata)
         !compile_claims_module_file(event, args)) {
         return 0; /* init: the import system and the code generators at work (see install) */
     }
-    if (t_attach_armed && t_depth == 0 && !t_in_sqlite_authorize) {
-        /* Python of the function's runs between an allowed ATTACH's check and its open
-         * (sqlite_authorize): whatever it reaches for, it is refused there */
-        PyErr_Format(PyExc_PermissionError,
-                     "lambda-sandbox: %s refused (between an SQLite ATTACH's check and its open)",
-                     event);
-        return -1;
-    }
     if (PyInterpreterState_Get() != g_interp) {
         /* C hooks are process-wide: a subinterpreter's event must not run the main
          * interpreter's callback. Handled events there are refused (fail closed). */
         PyErr_SetString(PyExc_PermissionError,
                         "lambda-sandbox: audit event outside the main interpreter");
+        return -1;
+    }
+    if (t_attach_armed && t_depth == 0 && !t_in_sqlite_authorize) {
+        /* Python of the function's runs between an allowed ATTACH's check and its open
+         * (sqlite_authorize): whatever it reaches for, it is refused there (and reported) */
+        char what[200];
+        snprintf(what, sizeof(what), "%.120s between an ATTACH's check and its open", event);
+        if (sqlite_refusal(what) == 0) {
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (between an SQLite ATTACH's check and its "
+                         "open)",
+                         event);
+        }
         return -1;
     }
     if (t_depth > 0) {
@@ -10434,8 +10462,16 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
             /* Python code of the function's that may run between this check and the open:
              * parameters to bind, or a connection with callables (sqlite_callbacks_mark); or
              * no statement method of the core's around it (the window above would have no
-             * end: Connection.__call__ compiles a statement nothing runs) */
-            return PyLong_FromLong(1); /* SQLITE_DENY */
+             * end: Connection.__call__ compiles a statement nothing runs). Reported; denied
+             * in enforce (learn and alert: reported only, as every refusal). */
+            const char *why = t_statement_self == NULL ? "an ATTACH compiled outside a statement"
+                              : t_statement_parameters
+                                  ? "an ATTACH in a statement run with parameters"
+                                  : "an ATTACH on a connection with Python callables or an "
+                                    "authorizer of its own";
+            int answer = sqlite_refusal(why);
+            PyErr_Clear(); /* (SQLite's own error stands for the refusal) */
+            return PyLong_FromLong(answer == 0 ? 0 : 1); /* SQLITE_OK / SQLITE_DENY */
         }
         if (action == SQLITE_ATTACH_ACTION && nargs >= 2 && sqlite_database_relative(args[1])) {
             /* SQLite opens it when the statement runs, the GIL let go: once allowed, no
@@ -10955,14 +10991,15 @@ failed_attach_refuses(PyObject *self, int cursor)
         refused = g_failed_attach[i] == connection;
     }
     Py_XDECREF(connection);
-    if (refused) {
+    if (refused &&
+        sqlite_refusal("a statement on a connection whose ATTACH failed (SQLite would run the "
+                       "compiled ATTACH again unchecked: a new connection is needed)") == 0) {
         PyErr_SetString(PyExc_PermissionError,
                         "lambda-sandbox: an ATTACH failed on this SQLite connection, and SQLite "
                         "would run its compiled statement again unchecked: the connection runs "
                         "no further statement (open a new one)");
-        return -1;
     }
-    return 0;
+    return refused ? -1 : 0;
 }
 
 static int

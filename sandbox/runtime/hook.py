@@ -90,6 +90,7 @@ CONTROL_EVENTS = frozenset(
         "sandbox.import",
         "sandbox.sqlite",
         "sandbox.sqlite_flush",
+        "sandbox.sqlite_refused",
         "sandbox.resolved",
     }
 )
@@ -162,6 +163,10 @@ SQLITE_EVENT = "sandbox.sqlite"
 SQLITE_FOLDER = "folder"  # the event's second argument for a PRAGMA temp_store_directory's
 # Raised by the sealed one-shot profile function that installs pending SQLite authorizers.
 SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
+# What the native core refused itself about SQLite (an ATTACH on a connection with Python
+# callables, code between an ATTACH's check and its open...), handed to the callback from C to
+# be reported: never an audit event (the native core refuses one of that name).
+SQLITE_REFUSED_EVENT = "sandbox.sqlite_refused"
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 POPEN_EVENT = "subprocess.Popen"
 COMPILE_EVENT = "compile"
@@ -1992,6 +1997,18 @@ def _control(
             flush_pending()  # (the previous profile function is put back, not called here)
         return None
 
+    native_core = core.KIND == "native"
+
+    def on_sqlite_refused(args: tuple[Any, ...], caller: Any) -> Any:
+        # The native core's own refusal, reported (only the core hands it over: an audit
+        # event of that name is refused in C; the Python core never makes one)
+        if not native_core:
+            return refused(SQLITE_REFUSED_EVENT)
+        what = args[0] if args and type(args[0]) is str else "?"
+        return violate(
+            "code", "tamper", "sqlite: " + what, phase_of(), None, "SQLite's ATTACH guard"
+        )
+
     handlers: dict[str, Callable[[tuple[Any, ...], Any], Any]] = {
         "sandbox.status": on_status,
         "sandbox.phase": on_phase,
@@ -2004,6 +2021,7 @@ def _control(
         "object.__delattr__": on_setattr,
         "sqlite3.connect/handle": on_sqlite_handle,
         SQLITE_FLUSH_EVENT: on_sqlite_flush,
+        SQLITE_REFUSED_EVENT: on_sqlite_refused,
     }
     # (the native core guards connections itself: what it installs, and what a profiler sees)
     sqlite_parts = (installed_authorizer, sealed_trampoline)

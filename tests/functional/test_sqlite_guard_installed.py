@@ -589,7 +589,8 @@ attempt("script-after", lambda: scripted.execute("SELECT 1").fetchall())
     # WHEN it answers False from its own authorizer, swaps the allowed name for a link to the
     # secret from a Connection subclass's __call__, a str subclass's __eq__ or a finalizer,
     # and replays a failed ATTACH after the swap
-    out = _out(_run(child, tmp_path, core, code))
+    result = _run(child, tmp_path, core, code)
+    out = _out(result)
     if core == "native":
         # THEN on the native core the sandbox's check still decides past the False answer
         assert out["false-attach"] == DENIED, out
@@ -598,13 +599,19 @@ attempt("script-after", lambda: scripted.execute("SELECT 1").fetchall())
         assert out["false-fts3"] in (refused_fts3, missing_fts3), out
         # AND whatever runs between the check and the open is refused what it reaches for
         # (the swap's own call), so no ATTACH reads the secret
-        assert out["call"] == "REFUSED ?" and out["eq"] == "REFUSED ?", out
+        assert out["call"] == "REFUSED code" and out["eq"] == "REFUSED code", out
         for label in ("call", "eq", "gc", "replay"):
             assert out[label + "-read"] != [["top secret"]], (label, out)
         # AND a connection whose ATTACH failed runs no further statement; a new one does
         assert out["replay-first"].startswith("OperationalError"), out
-        assert out["replay"] == "REFUSED ?" and out["replay-other"] == "REFUSED ?", out
+        assert out["replay"] == "REFUSED code" and out["replay-other"] == "REFUSED code", out
         assert out["fresh"] == "ok", out
+        # AND each refusal the core made itself is reported (who, what and where)
+        reported = [r["target"] for r in result.records if r.get("type") == "sandbox.finding"]
+        window = "between an ATTACH's check and its open"
+        assert any(t.startswith("sqlite: os.") and t.endswith(window) for t in reported)
+        assert "sqlite: an ATTACH on a connection with Python callables" in " ".join(reported)
+        assert any(t.startswith("sqlite: a statement on a connection whose") for t in reported)
         assert out["vacuum-exists"] == "DatabaseError: file is not a database", out
         assert out["script-first"].startswith("OperationalError"), out
         assert out["vacuum-after"] == "ok" and out["script-after"] == "ok", out
