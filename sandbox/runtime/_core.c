@@ -4900,7 +4900,8 @@ core_hook(const char *event, PyObject *args, void *userdata)
                         "lambda-sandbox: audit event outside the main interpreter");
         return -1;
     }
-    if (t_attach_armed && t_depth == 0 && !t_in_sqlite_authorize) {
+    if (t_attach_armed && t_depth == 0 &&
+        !(t_in_sqlite_authorize && event[0] == 's' && strcmp(event, "sandbox.sqlite") == 0)) {
         /* Python of the function's runs between an allowed ATTACH's check and its open
          * (sqlite_authorize): whatever it reaches for, it is refused there (and reported) */
         char what[200];
@@ -10415,7 +10416,9 @@ static int g_statements_sealed; /* (the statement methods taken: seal_sqlite, be
  * elsewhere (a link, a rename, a chdir). Each of those needs an audited call; while this
  * thread's ATTACH is armed, every event the core handles on it is refused (core_hook), but the
  * one the sandbox's own authorizer raises for a next statement's ATTACH or folder pragma
- * (t_in_sqlite_authorize). The whole class, whatever runs the code. (Both declared with
+ * (`sandbox.sqlite` while t_in_sqlite_authorize: a signal handler that runs in there raises
+ * others), and so is every statement method (statement_guard). The whole class, whatever runs
+ * the code. (Both declared with
  * t_depth.) */
 
 static int
@@ -10428,14 +10431,20 @@ enforcing(void)
 static PyObject *
 sqlite_authorize(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs, int attach)
 {
+    /* Armed from before the decision (a statement method of the core's around it: its end
+     * disarms), kept only if it allows: the authorizer is Python, and a signal handler runs
+     * between its event and its return -- after the decision (red team 76). */
+    int was_armed = t_attach_armed;
+    int arming = attach && t_statement_self != NULL && enforcing();
+    if (arming) {
+        t_attach_armed = 1;
+    }
     int outer = t_in_sqlite_authorize;
     t_in_sqlite_authorize = 1;
     PyObject *answer = PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
     t_in_sqlite_authorize = outer;
-    if (attach && t_statement_self != NULL && answer != NULL && PyLong_CheckExact(answer) &&
-        PyLong_AsLong(answer) == 0 && enforcing()) {
-        /* (a statement method of the core's around it: its end disarms) */
-        t_attach_armed = 1;
+    if (arming && !(answer != NULL && PyLong_CheckExact(answer) && PyLong_AsLong(answer) == 0)) {
+        t_attach_armed = was_armed;
     }
     return answer;
 }
@@ -11009,6 +11018,17 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
     saved->cursor = t_statement_cursor;
     saved->parameters = t_statement_parameters;
     saved->armed = t_attach_armed;
+    if (t_attach_armed) {
+        /* Python of the function's inside another statement's ATTACH window (nothing else
+         * runs there): a statement method raises no event, and a failed ATTACH run from in
+         * there would have no call of its own to leave its connection refused (red team 76) */
+        if (sqlite_refusal("a statement between an ATTACH's check and its open") == 0) {
+            PyErr_SetString(PyExc_PermissionError,
+                            "lambda-sandbox: no SQLite statement between an ATTACH's check and "
+                            "its open");
+        }
+        return -1;
+    }
     if (failed_attach_refuses(self, cursor) < 0) {
         return -1;
     }
@@ -11691,8 +11711,6 @@ sqlite_handle_answered_gc_off(PyObject *args)
     PyTypeObject *cls = PyDescr_TYPE(method);
     /* (the first connection's: before any statement of it) */
     sqlite_seal_set_authorizer(method);
-    sqlite_callbacks_forget(connection); /* (a new connection: nothing registered on it yet, */
-    failed_attach_forget(connection);    /* no ATTACH failed on it) */
     if (sqlite_seal_statements(cls) < 0) {
         return -1;
     }
@@ -11720,7 +11738,14 @@ sqlite_handle_answered_gc_off(PyObject *args)
     if (refusal == 0) {
         return 1;
     }
-    /* Still inside __init__: it waits for the next profile event of this thread. */
+    /* Still inside __init__ -- a new connection, or one made anew (its old handle closed,
+     * its statement cache emptied) -- so nothing is registered on it yet and no ATTACH has
+     * failed on it: a connection at the address of one that is gone is taken off the core's
+     * lists here, and only here (an event forged on a live connection takes nothing off: red
+     * team 76 cleared a failed ATTACH's mark so). */
+    sqlite_callbacks_forget(connection);
+    failed_attach_forget(connection);
+    /* It waits for the next profile event of this thread. */
     PyThreadState *ts = PyThreadState_Get();
     sqlite_pending *pending = t_sqlite;
     int fresh = pending == NULL;

@@ -619,3 +619,111 @@ attempt("script-after", lambda: scripted.execute("SELECT 1").fetchall())
     # AND on the Python core (documented limits: it holds no C method) code that runs between
     # the check and the open, and a replayed ATTACH, reach the secret
     assert out["call-read"] == [["top secret"]] and out["replay-read"] == [["top secret"]], out
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_76_no_forged_event_nested_statement_or_signal_handler_opens_the_window(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a secret database outside the allowed folder, and code that already runs in the
+    # function, which may make links in the allowed folder (a write there)
+    (tmp_path / "outside").mkdir()
+    secret = tmp_path / "outside" / "secret.db"
+    made = sqlite3.connect(secret)
+    made.execute("CREATE TABLE s (v)")
+    made.execute("INSERT INTO s VALUES ('top secret')")
+    made.commit()
+    made.close()
+    code = f"""
+import signal, time
+SECRET = {str(secret)!r}
+def swap(name):
+    path = os.path.abspath(name)
+    if os.path.isdir(path):
+        os.rmdir(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+    os.symlink(SECRET, path)
+def read(label, db, schema):
+    try:
+        OUT[label + "-read"] = db.execute(f"SELECT v FROM {{schema}}.s").fetchall()
+    except Exception as exc:
+        OUT[label + "-read"] = type(exc).__name__
+# a forged sqlite3.connect/handle event on a live connection whose ATTACH failed...
+forged = sqlite3.connect(":memory:")
+os.mkdir("allowed/forged.db")
+attempt("forged-first", lambda: forged.execute("ATTACH 'allowed/forged.db' AS x"))
+attempt("forged-event", lambda: sys.audit("sqlite3.connect/handle", forged))
+swap("allowed/forged.db")
+attempt("forged-replay", lambda: forged.execute("ATTACH 'allowed/forged.db' AS x"))
+read("forged", forged, "x")
+# ...and on one with a Python function registered
+marked = sqlite3.connect(":memory:")
+marked.create_function("f", 0, lambda: 1)
+attempt("marked-event", lambda: sys.audit("sqlite3.connect/handle", marked))
+attempt("marked", lambda: marked.execute("ATTACH 'allowed/marked.db' AS x"))
+# a statement run from inside another's ATTACH window (a str subclass's __eq__ as the
+# statement cache files the statement)
+state = {{"on": False, "calls": 0}}
+inner = sqlite3.connect(":memory:")
+class Text(str):
+    def __hash__(self):
+        return 54321
+    def __eq__(self, other):
+        if state["on"]:
+            state["calls"] += 1
+            if state["calls"] == 2:
+                try:
+                    inner.execute("SELECT 1")
+                    OUT["nested"] = "ok"
+                except Exception as exc:
+                    OUT["nested"] = type(exc).__name__
+        return False
+outer = sqlite3.connect(":memory:")
+outer.execute(Text("SELECT 1"))
+state["on"] = True
+attempt("outer", lambda: outer.execute(Text("ATTACH 'allowed/outer.db' AS x")))
+state["on"] = False
+# a signal handler that runs inside the sandbox's authorizer, after its decision
+handled = {{"reached": 0, "swapped": 0}}
+def handler(number, frame):
+    if frame is not None and frame.f_code.co_name == "authorize" and frame.f_lasti > 0:
+        handled["reached"] += 1
+        swap("allowed/signal.db")
+        handled["swapped"] += 1
+signal.signal(signal.SIGALRM, handler)
+timed = sqlite3.connect(":memory:")
+for attempt_number in range(600):
+    if handled["reached"]:
+        break
+    open("allowed/signal.db", "w").close()
+    signal.setitimer(signal.ITIMER_REAL, (20 + 10 * (attempt_number % 38)) * 1e-6)
+    try:
+        timed.execute("ATTACH 'allowed/signal.db' AS x")
+        try:
+            OUT["signal-read"] = timed.execute("SELECT v FROM x.s").fetchall()
+        except Exception:
+            pass
+        timed.execute("DETACH x")
+    except Exception as exc:
+        OUT["signal-error"] = type(exc).__name__
+    time.sleep(0.0005)
+signal.setitimer(signal.ITIMER_REAL, 0)
+OUT.update(handled)
+"""
+    # WHEN it forges the connection event to clear what the core holds about a connection,
+    # runs a statement from inside another's window, and swaps the name from a signal handler
+    # that runs after the sandbox's decision
+    result = _run(child, tmp_path, core, code)
+    out = _out(result)
+    # THEN nothing reads the secret on the native core
+    if core == "native":
+        assert out["forged-replay"] == "REFUSED code" and out["forged-read"] != [["top secret"]]
+        assert out["marked"] == DENIED, out
+        assert out["nested"] == "PermissionViolation", out
+        assert out.get("signal-read") != [["top secret"]] and out["swapped"] == 0, out
+        if not out["reached"]:
+            pytest.skip("no timer signal landed inside the authorizer (timing): not exercised")
+        return
+    # AND the Python core keeps its documented limits (the replay: red team 75)
+    assert out["forged-read"] == [["top secret"]], out
