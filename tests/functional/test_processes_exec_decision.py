@@ -592,3 +592,32 @@ attempt("after", run)
             expected["fork-exec-str"] = "ERROR TypeError lambda-sandbox: fork_exec's argv"
     _assert_cached_then(result, **expected)
     assert "s3cr3t" not in result.stdout
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_an_argv0_that_is_not_the_programs_name_is_refused_after_a_cached_exec(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the learned `wc -c allowed.txt`, allowed twice (the second by the short way)
+    attack = f"""
+wc = {WC!r}
+target = os.path.abspath("allowed.txt")
+attempt("by-path", lambda: run([wc, "-c", target]))
+attempt("by-name", lambda: run(["wc", "-c", target], executable=wc))
+attempt("by-link", lambda: run([os.path.abspath("wc-link"), "-c", target], executable=wc))
+attempt("login", lambda: run(["-wc", "-c", target], executable=wc))
+attempt("other-tool", lambda: run(["cat", "-c", target], executable=wc))
+attempt("other-path", lambda: run(["/bin/cat", "-c", target], executable=wc))
+attempt("execv", lambda: os.waitpid(os.spawnv(os.P_NOWAIT, wc, ["-sh", "-c", target]), 0))
+"""
+    (tmp_path / "wc-link").symlink_to(WC)
+    # WHEN the same program and arguments run with argv[0] its name as given, as found or by a
+    # link to the same file, and then with a login shell's "-name" or another tool's name (a
+    # multi-call program runs the tool argv[0] names; red team 76's `-sh` read $HOME/.profile)
+    result = _run(child, tmp_path, attack, core)
+    # THEN the program's own names run; the others are refused before anything starts
+    _assert_cached_then(
+        result,
+        **{"by-path": "ALLOWED", "by-name": "ALLOWED", "by-link": "ALLOWED"},
+        **dict.fromkeys(("login", "other-tool", "other-path", "execv"), "REFUSED processes"),
+    )

@@ -427,6 +427,41 @@ _TARGETS_LIMIT = 256
 _TARGET_MAX = 4096
 
 
+_str_rpartition = str.rpartition
+_resolve = paths.resolve
+_ODD_ARGV0 = UNDECODABLE + (
+    "an argv[0] that is not the program's name (a login shell's -name, another tool of a "
+    "multi-call program)"
+)
+
+
+def _argv0_names(first: str, name: str, found: str) -> bool:
+    """Whether ``argv[0]`` names the program started: as given, as found, or its file name.
+
+    A rule matches the program and ``argv[1:]``, so argv[0] must not change what that program
+    does: a leading ``-`` makes a shell a login shell (it reads ``$HOME/.profile``: red team
+    76 ran any program so through a learned ``sh -c`` rule), and a multi-call program
+    (``busybox``) runs the tool its argv[0] names. Another spelling of the same file (a link
+    to it) is that program too.
+
+    Example
+    -------
+    >>> _argv0_names("gzip", "gzip", "/usr/bin/gzip"), _argv0_names("-sh", "/bin/sh", "/bin/sh")
+    (True, False)
+    """
+    if first in (name, found):  # (exact str all: as_argv, as_path)
+        return first[:1] != "-"
+    base = _str_rpartition(first, "/")[2]
+    if base[:1] == "-" or not base:
+        return False
+    if base == _str_rpartition(name, "/")[2] or base == _str_rpartition(found, "/")[2]:
+        return True
+    if not _str_startswith(first, "/"):
+        return False
+    same = _resolve(first)
+    return same is not None and same == _resolve(found)
+
+
 def exec_accesses(
     program: Any, args: Any, env: Any, cwd: Any, *, search: str | None = "env"
 ) -> list[Access]:
@@ -481,6 +516,8 @@ def exec_accesses(
                     _TARGETS[key] = target
     if target is not None:
         # The general case's answer for one program and no env= (below), in fewer steps.
+        if arguments and not _argv0_names(arguments[0], name, name):
+            return [("processes", "exec", _ODD_ARGV0, None)]
         if search == "env":
             # _python_environ_data, inlined: a rebound os.environ refuses the exec.
             namespace = _LIVE_OS[0]
@@ -558,6 +595,8 @@ def exec_accesses(
     for found in programs:
         if out and found in [o[2].partition(ARG_SEP)[0] for o in out]:
             continue
+        if arguments and not _argv0_names(arguments[0], name, found):
+            return [("processes", "exec", _ODD_ARGV0, None)]
         # argv, env and the tracked environment are plain str here (decoded above; the copy
         # holds only what as_text gave): for a program known to be neither Python, env nor a
         # script, the check's answer is None without decoding them again.
