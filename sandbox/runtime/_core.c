@@ -1103,6 +1103,38 @@ static CORE_TLS int t_depth;
  * (sqlite_authorize, with the SQLite section). */
 static CORE_TLS int t_attach_armed;
 static CORE_TLS int t_in_sqlite_authorize;
+/* How many threads are armed now (attach_arm): another thread's change of a name is refused
+ * meanwhile (core_hook). */
+static int g_attach_windows;
+
+static void
+attach_arm(int on)
+{
+    if (on != t_attach_armed) {
+        g_attach_windows += on ? 1 : -1;
+        t_attach_armed = on;
+    }
+}
+
+/* The events that change what a name leads to (a link made, a name moved or removed, a
+ * folder made or removed, the working directory changed, a node made): what another thread
+ * would need to make an armed ATTACH open something else. */
+static int
+changes_names(const char *event)
+{
+    static const char *const names[] = {"os.rename", "os.remove", "os.rmdir", "os.symlink",
+                                        "os.link",   "os.mkdir",  "os.chdir", "os.mkfifo",
+                                        "os.mknod",  "shutil.rmtree"};
+    if (event[0] != 'o' && event[0] != 's') {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(event, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
 static unsigned long long g_changes;
 /* This thread's audited changes of names made outside any decision (its forgets and clears
  * of the open table, the ends of its changes in flight), and, when the decision running on
@@ -4910,6 +4942,22 @@ core_hook(const char *event, PyObject *args, void *userdata)
             PyErr_Format(PyExc_PermissionError,
                          "lambda-sandbox: %s refused (between an SQLite ATTACH's check and its "
                          "open)",
+                         event);
+        }
+        return -1;
+    }
+    if (g_attach_windows > 0 && !t_attach_armed && t_depth == 0 && changes_names(event)) {
+        /* Another thread's ATTACH is between its check and its open, and the function's code
+         * may run in its window only to hand over to this thread (a lock, a sleep: red team
+         * 77): no name changes meanwhile, in any thread (one already in its system call when
+         * the window opened is the symlink race the docs name) */
+        char what[200];
+        snprintf(what, sizeof(what),
+                 "%.120s in another thread between an ATTACH's check and its open", event);
+        if (sqlite_refusal(what) == 0) {
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (another thread is between an SQLite "
+                         "ATTACH's check and its open)",
                          event);
         }
         return -1;
@@ -10437,14 +10485,14 @@ sqlite_authorize(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs, i
     int was_armed = t_attach_armed;
     int arming = attach && t_statement_self != NULL && enforcing();
     if (arming) {
-        t_attach_armed = 1;
+        attach_arm(1);
     }
     int outer = t_in_sqlite_authorize;
     t_in_sqlite_authorize = 1;
     PyObject *answer = PyObject_Vectorcall(authorize, args, (size_t)nargs, NULL);
     t_in_sqlite_authorize = outer;
     if (arming && !(answer != NULL && PyLong_CheckExact(answer) && PyLong_AsLong(answer) == 0)) {
-        t_attach_armed = was_armed;
+        attach_arm(was_armed);
     }
     return answer;
 }
@@ -11080,7 +11128,7 @@ statement_restore(const statement_context *saved, PyObject *result, int cached, 
         failed_attach_mark(t_statement_self, t_statement_cursor);
         PyErr_Restore(type, value, traceback);
     }
-    t_attach_armed = saved->armed;
+    attach_arm(saved->armed);
     t_statement_self = saved->self;
     t_statement_cursor = saved->cursor;
     t_statement_parameters = saved->parameters;

@@ -605,19 +605,23 @@ target = os.path.abspath("allowed.txt")
 attempt("by-path", lambda: run([wc, "-c", target]))
 attempt("by-name", lambda: run(["wc", "-c", target], executable=wc))
 attempt("by-link", lambda: run([os.path.abspath("wc-link"), "-c", target], executable=wc))
+attempt("elsewhere", lambda: run([os.path.abspath("wc"), "-c", target], executable=wc))
 attempt("login", lambda: run(["-wc", "-c", target], executable=wc))
 attempt("other-tool", lambda: run(["cat", "-c", target], executable=wc))
 attempt("other-path", lambda: run(["/bin/cat", "-c", target], executable=wc))
 attempt("execv", lambda: os.waitpid(os.spawnv(os.P_NOWAIT, wc, ["-sh", "-c", target]), 0))
 """
     (tmp_path / "wc-link").symlink_to(WC)
-    # WHEN the same program and arguments run with argv[0] its name as given, as found or by a
-    # link to the same file, and then with a login shell's "-name" or another tool's name (a
-    # multi-call program runs the tool argv[0] names; red team 76's `-sh` read $HOME/.profile)
+    # WHEN the same program and arguments run with argv[0] its path or its bare file name, and
+    # then with a login shell's "-name" (red team 76's `-sh` read $HOME/.profile), another
+    # tool's name, a link of another name to the same file (a multi-call program runs the tool
+    # argv[0] names: red team 77), or its file name in another folder (a program that finds its
+    # helpers from argv[0]'s folder, as gcc finds cc1: red team 77)
     result = _run(child, tmp_path, attack, core)
     # THEN the program's own names run; the others are refused before anything starts
+    refused = ("login", "other-tool", "other-path", "execv", "by-link", "elsewhere")
     _assert_cached_then(
         result,
-        **{"by-path": "ALLOWED", "by-name": "ALLOWED", "by-link": "ALLOWED"},
-        **dict.fromkeys(("login", "other-tool", "other-path", "execv"), "REFUSED processes"),
+        **{"by-path": "ALLOWED", "by-name": "ALLOWED"},
+        **dict.fromkeys(refused, "REFUSED processes"),
     )

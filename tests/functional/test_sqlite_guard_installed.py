@@ -684,6 +684,32 @@ outer.execute(Text("SELECT 1"))
 state["on"] = True
 attempt("outer", lambda: outer.execute(Text("ATTACH 'allowed/outer.db' AS x")))
 state["on"] = False
+# code in the window that only hands over to another thread, which swaps the name (red team
+# 77: a lock released and another awaited raise no event)
+import threading
+go, done = threading.Event(), threading.Event()
+def swapper():
+    go.wait(10)
+    try:
+        swap("allowed/handoff.db")
+        OUT["handoff-swap"] = "ok"
+    except PermissionError as exc:
+        OUT["handoff-swap"] = type(exc).__name__
+    done.set()
+class HandingOver(sqlite3.Connection):
+    def __call__(self, sql):
+        statement = super().__call__(sql)
+        if "ATTACH" in sql:
+            go.set()
+            done.wait(10)
+        return statement
+helper = threading.Thread(target=swapper)
+helper.start()
+open("allowed/handoff.db", "w").close()
+by_handoff = sqlite3.connect(":memory:", factory=HandingOver)
+attempt("handoff", lambda: by_handoff.execute("ATTACH 'allowed/handoff.db' AS x"))
+helper.join()
+read("handoff", by_handoff, "x")
 # a signal handler that runs inside the sandbox's authorizer, after its decision
 handled = {{"reached": 0, "swapped": 0}}
 def handler(number, frame):
@@ -721,6 +747,8 @@ OUT.update(handled)
         assert out["forged-replay"] == "REFUSED code" and out["forged-read"] != [["top secret"]]
         assert out["marked"] == DENIED, out
         assert out["nested"] == "PermissionViolation", out
+        assert out["handoff-swap"] == "PermissionViolation", out
+        assert out["handoff-read"] != [["top secret"]], out
         assert out.get("signal-read") != [["top secret"]] and out["swapped"] == 0, out
         if not out["reached"]:
             pytest.skip("no timer signal landed inside the authorizer (timing): not exercised")

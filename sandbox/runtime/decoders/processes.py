@@ -428,7 +428,6 @@ _TARGET_MAX = 4096
 
 
 _str_rpartition = str.rpartition
-_resolve = paths.resolve
 _ODD_ARGV0 = UNDECODABLE + (
     "an argv[0] that is not the program's name (a login shell's -name, another tool of a "
     "multi-call program)"
@@ -436,30 +435,32 @@ _ODD_ARGV0 = UNDECODABLE + (
 
 
 def _argv0_names(first: str, name: str, found: str) -> bool:
-    """Whether ``argv[0]`` names the program started: as given, as found, or its file name.
+    """Whether ``argv[0]`` names the program started: as given, as found, or by its bare
+    file name (what a PATH search hands it).
 
     A rule matches the program and ``argv[1:]``, so argv[0] must not change what that program
     does: a leading ``-`` makes a shell a login shell (it reads ``$HOME/.profile``: red team
-    76 ran any program so through a learned ``sh -c`` rule), and a multi-call program
-    (``busybox``) runs the tool its argv[0] names. Another spelling of the same file (a link
-    to it) is that program too.
+    76 ran any program so through a learned ``sh -c`` rule); a multi-call program
+    (``busybox``) runs the tool its argv[0] names, through a link of any name to it (red team
+    77); and a program that finds its helpers from argv[0]'s folder (``gcc``'s ``cc1``) finds
+    them wherever a path there says (red team 77). So a path must be the program's own, and a
+    name without a folder its own file name.
 
     Example
     -------
     >>> _argv0_names("gzip", "gzip", "/usr/bin/gzip"), _argv0_names("-sh", "/bin/sh", "/bin/sh")
     (True, False)
+    >>> _argv0_names("/tmp/bin/gzip", "/usr/bin/gzip", "/usr/bin/gzip")
+    False
     """
+    if first[:1] == "-":
+        return False
     if first in (name, found):  # (exact str all: as_argv, as_path)
-        return first[:1] != "-"
-    base = _str_rpartition(first, "/")[2]
-    if base[:1] == "-" or not base:
-        return False
-    if base == _str_rpartition(name, "/")[2] or base == _str_rpartition(found, "/")[2]:
         return True
-    if not _str_startswith(first, "/"):
-        return False
-    same = _resolve(first)
-    return same is not None and same == _resolve(found)
+    return "/" not in first and first in (
+        _str_rpartition(name, "/")[2],
+        _str_rpartition(found, "/")[2],
+    )
 
 
 def exec_accesses(
