@@ -1106,15 +1106,7 @@ static CORE_TLS int t_in_sqlite_authorize;
 /* How many threads are armed now (attach_arm): another thread's change of a name is refused
  * meanwhile (core_hook). */
 static int g_attach_windows;
-
-static void
-attach_arm(int on)
-{
-    if (on != t_attach_armed) {
-        g_attach_windows += on ? 1 : -1;
-        t_attach_armed = on;
-    }
-}
+static void attach_arm(int on); /* (with the frame guard, below) */
 
 /* The events that change what a name leads to (a link made, a name moved or removed, a
  * folder made or removed, the working directory changed, a node made): what another thread
@@ -2439,6 +2431,20 @@ frame_of_generator(guarded_frame *frame)
 static PyObject *
 guarded_eval(PyThreadState *ts, guarded_frame *frame, int throwflag)
 {
+    if (t_attach_armed && t_depth == 0 && !code_set_has(&g_own_codes, frame_code(frame))) {
+        /* Code of the function's in an ATTACH's window (attach_arm): refused, and raised
+         * (SQLite's caller fails the statement; a finalizer's is ignored) */
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: code between an SQLite ATTACH's check and its open "
+                        "refused");
+        raise_before_any_handler(frame);
+        PyObject *result = _PyEval_EvalFrameDefault(ts, frame, 1);
+        if (result != NULL) {
+            return result; /* (cannot happen: no handler covers the frame's start) */
+        }
+        strip_raised();
+        return NULL;
+    }
     if (t_depth > 0) {
         PyObject *code = frame_code(frame);
         if (!code_set_has(&g_own_codes, code)) {
@@ -2486,6 +2492,41 @@ frame_guard_off(void)
             interp->eval_frame = g_eval_before;
         }
     }
+}
+
+/* An SQLite ATTACH's window opened or closed on this thread (t_attach_armed). Refusing the
+ * events of code that runs in there is not enough: that code can hand over to another process
+ * without one (a pipe to a child started before, a forked one: red team 78). So no code of the
+ * function's runs there at all: the frame guard refuses its frames as inside the callback (a
+ * call raises PermissionError: a Connection subclass's __call__, a str subclass's __eq__ the
+ * statement cache calls), and what would run legitimately waits for the window's end as after
+ * a decision -- the collector and its finalizers, the main thread's signal handlers -- as
+ * does tracing. */
+static CORE_TLS unsigned long t_window_signals; /* the main thread's ident, deferred */
+static CORE_TLS int t_window_gc;                /* the collector was on */
+
+static void
+attach_arm(int on)
+{
+    if (on == t_attach_armed) {
+        return;
+    }
+    PyThreadState *ts = PyThreadState_Get();
+    g_attach_windows += on ? 1 : -1;
+    t_attach_armed = on;
+    if (on) {
+        frame_guard_on();
+        t_window_gc = PyGC_Disable() || g_gc_held; /* (a held collector: taken, as decide does) */
+        g_gc_held = 0;
+        t_window_signals = defer_signal_handlers();
+        tracing_off(ts);
+        return;
+    }
+    tracing_on(ts);
+    release_after_decision(ts, t_window_signals, t_window_gc);
+    t_window_signals = 0;
+    t_window_gc = 0;
+    frame_guard_off();
 }
 
 /* Objects the callback let go of that may be the function's (core.hold): a list only this
@@ -10451,6 +10492,24 @@ static const void *statement_connection(void);
  * (an adapter, a value's __conform__, a mapping's __getitem__) after the statement is
  * compiled -- the authorizer asked -- and before it runs (red team 74). */
 static CORE_TLS int t_statement_parameters;
+/* The Python frame running when that statement method was called (its caller's): at an
+ * ATTACH's check it is still the current one, unless code of the function's was called from
+ * inside the method (a Connection subclass's __call__, which the statement cache calls to
+ * compile) -- code that would go on running after the check, in the window (red team 78 handed
+ * over to another process from there). Compared by address only. */
+static CORE_TLS const void *t_statement_frame;
+
+static inline const void *
+current_frame(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return ts->current_frame;
+#elif PY_VERSION_HEX >= 0x030B0000
+    return ts->cframe->current_frame;
+#else
+    return ts->frame;
+#endif
+}
 static int sqlite_callbacks_hold(const void *connection);
 static int g_statements_sealed; /* (the statement methods taken: seal_sqlite, below) */
 
@@ -10513,19 +10572,22 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
         if (action == SQLITE_ATTACH_ACTION &&
-            (t_statement_self == NULL ? g_statements_sealed
-                                       : t_statement_parameters ||
-                                             sqlite_callbacks_hold(statement_connection()))) {
+            (t_statement_self == NULL
+                 ? g_statements_sealed
+                 : t_statement_parameters || sqlite_callbacks_hold(statement_connection()) ||
+                       current_frame(PyThreadState_Get()) != t_statement_frame)) {
             /* Python code of the function's that may run between this check and the open:
              * parameters to bind, or a connection with callables (sqlite_callbacks_mark); or
              * no statement method of the core's around it (the window above would have no
              * end: Connection.__call__ compiles a statement nothing runs). Reported; denied
              * in enforce (learn and alert: reported only, as every refusal). */
-            const char *why = t_statement_self == NULL ? "an ATTACH compiled outside a statement"
-                              : t_statement_parameters
-                                  ? "an ATTACH in a statement run with parameters"
-                                  : "an ATTACH on a connection with Python callables or an "
-                                    "authorizer of its own";
+            const char *why =
+                t_statement_self == NULL ? "an ATTACH compiled outside a statement"
+                : t_statement_parameters ? "an ATTACH in a statement run with parameters"
+                : current_frame(PyThreadState_Get()) != t_statement_frame
+                    ? "an ATTACH compiled while code of the function's runs inside the statement"
+                    : "an ATTACH on a connection with Python callables or an authorizer of its "
+                      "own";
             int answer = sqlite_refusal(why);
             PyErr_Clear(); /* (SQLite's own error stands for the refusal) */
             return PyLong_FromLong(answer == 0 ? 0 : 1); /* SQLITE_OK / SQLITE_DENY */
@@ -10992,6 +11054,7 @@ typedef struct {
     int cursor;
     int parameters;
     int armed;
+    const void *frame;
 } statement_context;
 
 /* Connections on which a call that ran an allowed ATTACH failed (red team 75): when the open
@@ -11066,6 +11129,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
     saved->cursor = t_statement_cursor;
     saved->parameters = t_statement_parameters;
     saved->armed = t_attach_armed;
+    saved->frame = t_statement_frame;
     if (t_attach_armed) {
         /* Python of the function's inside another statement's ATTACH window (nothing else
          * runs there): a statement method raises no event, and a failed ATTACH run from in
@@ -11089,6 +11153,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
         }
     }
     t_statement_self = self;
+    t_statement_frame = current_frame(PyThreadState_Get());
     t_statement_cursor = cursor;
     /* (execute's and executemany's second argument: parameters to bind) */
     t_statement_parameters = nargs >= 2;
@@ -11129,6 +11194,7 @@ statement_restore(const statement_context *saved, PyObject *result, int cached, 
         PyErr_Restore(type, value, traceback);
     }
     attach_arm(saved->armed);
+    t_statement_frame = saved->frame;
     t_statement_self = saved->self;
     t_statement_cursor = saved->cursor;
     t_statement_parameters = saved->parameters;

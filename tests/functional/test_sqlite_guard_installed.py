@@ -599,7 +599,10 @@ attempt("script-after", lambda: scripted.execute("SELECT 1").fetchall())
         assert out["false-fts3"] in (refused_fts3, missing_fts3), out
         # AND whatever runs between the check and the open is refused what it reaches for
         # (the swap's own call), so no ATTACH reads the secret
-        assert out["call"] == "REFUSED code" and out["eq"] == "REFUSED code", out
+        # (no code of the function's in the window, red team 78: an ATTACH compiled from code
+        # the statement method called -- the subclass's __call__ -- is denied; code that would
+        # start in the window -- the str subclass's __eq__ -- is refused as it starts)
+        assert out["call"] == DENIED and out["eq"] == "REFUSED ?", out
         for label in ("call", "eq", "gc", "replay"):
             assert out[label + "-read"] != [["top secret"]], (label, out)
         # AND a connection whose ATTACH failed runs no further statement; a new one does
@@ -608,8 +611,6 @@ attempt("script-after", lambda: scripted.execute("SELECT 1").fetchall())
         assert out["fresh"] == "ok", out
         # AND each refusal the core made itself is reported (who, what and where)
         reported = [r["target"] for r in result.records if r.get("type") == "sandbox.finding"]
-        window = "between an ATTACH's check and its open"
-        assert any(t.startswith("sqlite: os.") and t.endswith(window) for t in reported)
         assert "sqlite: an ATTACH on a connection with Python callables" in " ".join(reported)
         assert any(t.startswith("sqlite: a statement on a connection whose") for t in reported)
         assert out["vacuum-exists"] == "DatabaseError: file is not a database", out
@@ -688,8 +689,12 @@ state["on"] = False
 # 77: a lock released and another awaited raise no event)
 import threading
 go, done = threading.Event(), threading.Event()
+late = []
 def swapper():
     go.wait(10)
+    if late:
+        OUT["handoff-swap"] = "never asked"  # (no code of the function's ran in the window)
+        return
     try:
         swap("allowed/handoff.db")
         OUT["handoff-swap"] = "ok"
@@ -708,6 +713,9 @@ helper.start()
 open("allowed/handoff.db", "w").close()
 by_handoff = sqlite3.connect(":memory:", factory=HandingOver)
 attempt("handoff", lambda: by_handoff.execute("ATTACH 'allowed/handoff.db' AS x"))
+if not go.is_set():
+    late.append(True)
+    go.set()
 helper.join()
 read("handoff", by_handoff, "x")
 # a signal handler that runs inside the sandbox's authorizer, after its decision
@@ -746,12 +754,16 @@ OUT.update(handled)
     if core == "native":
         assert out["forged-replay"] == "REFUSED code" and out["forged-read"] != [["top secret"]]
         assert out["marked"] == DENIED, out
-        assert out["nested"] == "PermissionViolation", out
-        assert out["handoff-swap"] == "PermissionViolation", out
+        # (the str subclass's __eq__ and the subclass's __call__ are refused as they start: no
+        # code of the function's runs in the window, red team 78; were one to run, its
+        # statement method and another thread's name change would be refused)
+        assert out.get("nested") in (None, "PermissionViolation"), out
+        assert out["outer"] == "REFUSED ?" and out["handoff"] == DENIED, out
+        assert out["handoff-swap"] in ("never asked", "PermissionViolation"), out
         assert out["handoff-read"] != [["top secret"]], out
+        # (a signal's handler waits for the window's end: it never runs inside the authorizer)
         assert out.get("signal-read") != [["top secret"]] and out["swapped"] == 0, out
-        if not out["reached"]:
-            pytest.skip("no timer signal landed inside the authorizer (timing): not exercised")
+        assert out["reached"] == 0, out
         return
     # AND the Python core keeps its documented limits (the replay: red team 75)
     assert out["forged-read"] == [["top secret"]], out
