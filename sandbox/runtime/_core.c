@@ -11201,37 +11201,111 @@ statement_restore(const statement_context *saved, PyObject *result, int cached, 
     return result;
 }
 
+/* The arguments a statement method hands the library: a str subclass's text given as the SQL
+ * becomes an exact str of the same text (no code of its runs: _PyUnicode_Copy). The library
+ * keys its statement cache with the SQL, and evicts the oldest entry only after it compiled
+ * the new statement -- between an ATTACH's check and its open: the last reference to an
+ * evicted key is dropped there, and a subclass instance's fields can hold objects whose C
+ * cleanup does what the function wants (a pipe's file closed, waking a process that swaps the
+ * name: red team 79). With exact str keys only, an eviction frees a str and a statement. */
+#define STATEMENT_STACK 8
+typedef struct {
+    PyObject *stack[STATEMENT_STACK];
+    PyObject **heap;
+    PyObject *made;
+    PyObject *const *use;
+} statement_args;
+
+/* 0 (out->use: the arguments to pass) or -1 (an exception set). */
+static int
+statement_args_make(PyObject *const *args, Py_ssize_t total, statement_args *out)
+{
+    out->heap = NULL;
+    out->made = NULL;
+    out->use = args;
+    if (total < 1 || !PyUnicode_Check(args[0]) || PyUnicode_CheckExact(args[0])) {
+        return 0;
+    }
+    out->made = PyUnicode_FromObject(args[0]); /* (an exact copy of a subclass's text) */
+    if (out->made == NULL) {
+        return -1;
+    }
+    PyObject **slots = out->stack;
+    if (total > STATEMENT_STACK) {
+        slots = out->heap = PyMem_Malloc((size_t)total * sizeof(PyObject *));
+        if (slots == NULL) {
+            Py_CLEAR(out->made);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    slots[0] = out->made;
+    for (Py_ssize_t i = 1; i < total; i++) {
+        slots[i] = args[i];
+    }
+    out->use = slots;
+    return 0;
+}
+
+static void
+statement_args_free(statement_args *made)
+{
+    Py_XDECREF(made->made);
+    PyMem_Free(made->heap);
+}
+
 #define STATEMENT_WRAPPERS(I, CURSOR, CACHED)                                                   \
     static PyObject *statement_o_##I(PyObject *self, PyObject *arg)                             \
     {                                                                                           \
         statement_context saved;                                                                \
-        if (statement_guard(self, CURSOR, 0, &saved) < 0) {                                     \
+        statement_args given;                                                                   \
+        if (statement_args_make(&arg, 1, &given) < 0) {                                         \
             return NULL;                                                                        \
         }                                                                                       \
-        PyObject *result = g_statement_original[I](self, arg);                                  \
-        return statement_restore(&saved, result, CACHED, arg);                                  \
+        if (statement_guard(self, CURSOR, 0, &saved) < 0) {                                     \
+            statement_args_free(&given);                                                        \
+            return NULL;                                                                        \
+        }                                                                                       \
+        PyObject *result = g_statement_original[I](self, given.use[0]);                         \
+        result = statement_restore(&saved, result, CACHED, given.use[0]);                       \
+        statement_args_free(&given);                                                            \
+        return result;                                                                          \
     }                                                                                           \
     static PyObject *statement_fast_##I(PyObject *self, PyObject *const *args, Py_ssize_t n)    \
     {                                                                                           \
         statement_context saved;                                                                \
+        statement_args given;                                                                   \
+        if (statement_args_make(args, n, &given) < 0) {                                         \
+            return NULL;                                                                        \
+        }                                                                                       \
         if (statement_guard(self, CURSOR, n, &saved) < 0) {                                     \
+            statement_args_free(&given);                                                        \
             return NULL;                                                                        \
         }                                                                                       \
         PyObject *result =                                                                      \
-            ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, args, n);           \
-        return statement_restore(&saved, result, CACHED, n >= 1 ? args[0] : NULL);              \
+            ((fastcall_plain)(void (*)(void))g_statement_original[I])(self, given.use, n);      \
+        result = statement_restore(&saved, result, CACHED, n >= 1 ? given.use[0] : NULL);       \
+        statement_args_free(&given);                                                            \
+        return result;                                                                          \
     }                                                                                           \
     static PyObject *statement_keywords_##I(PyObject *self, PyObject *const *args,              \
                                             Py_ssize_t n, PyObject *kwnames)                    \
     {                                                                                           \
         statement_context saved;                                                                \
-        Py_ssize_t given = n + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);               \
-        if (statement_guard(self, CURSOR, given, &saved) < 0) {                                 \
+        statement_args given;                                                                   \
+        Py_ssize_t total = n + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);               \
+        if (statement_args_make(args, n >= 1 ? total : 0, &given) < 0) {                        \
+            return NULL;                                                                        \
+        }                                                                                       \
+        if (statement_guard(self, CURSOR, total, &saved) < 0) {                                 \
+            statement_args_free(&given);                                                        \
             return NULL;                                                                        \
         }                                                                                       \
         PyObject *result = ((fastcall_keywords)(void (*)(void))g_statement_original[I])(        \
-            self, args, n, kwnames);                                                            \
-        return statement_restore(&saved, result, CACHED, n >= 1 ? args[0] : NULL);              \
+            self, given.use, n, kwnames);                                                       \
+        result = statement_restore(&saved, result, CACHED, n >= 1 ? given.use[0] : NULL);       \
+        statement_args_free(&given);                                                            \
+        return result;                                                                          \
     }
 
 /* (method index, on a cursor, runs its statements through the statement cache) */

@@ -1017,8 +1017,11 @@ print("functions-in-reach", len(leads))
     # THEN the ATTACH is still refused, and the authorizer's frame holds no globals and no
     # Python function (nothing that leads to the sandbox's decision code or state)
     assert _outcomes(result)["attach-secret"] in ("REFUSED", "ERROR"), result.stdout
-    assert "authorizer-seen True" in result.lines, result.stdout + result.stderr
-    assert "its-globals ['__builtins__']" in result.lines, result.stdout
+    # (tracing waits from an ATTACH's window opening, before the authorizer runs: the profiler
+    # does not see that call at all -- red team 78; where it sees one, it finds nothing)
+    assert "authorizer-seen False" in result.lines or (
+        "its-globals ['__builtins__']" in result.lines
+    ), result.stdout + result.stderr
     assert "functions-in-reach 0" in result.lines, result.stdout
 
 
