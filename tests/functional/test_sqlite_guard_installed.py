@@ -71,6 +71,38 @@ def _run(
     return result
 
 
+def _secret_database(tmp_path: Path) -> Path:
+    """outside/secret.db, table s holding 'top secret': no rule names it."""
+    (tmp_path / "outside").mkdir()
+    secret = tmp_path / "outside" / "secret.db"
+    made = sqlite3.connect(secret)
+    made.execute("CREATE TABLE s (v)")
+    made.execute("INSERT INTO s VALUES ('top secret')")
+    made.commit()
+    made.close()
+    return secret
+
+
+# The child's helpers: swap(name) makes an allowed name a link to the secret database (each
+# step an event decided as a write in the allowed folder); read(label, db, schema) records
+# what a schema's table s gives.
+SWAP_AND_READ = """
+SECRET = {secret!r}
+def swap(name):
+    path = os.path.abspath(name)
+    if os.path.isdir(path):
+        os.rmdir(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+    os.symlink(SECRET, path)
+def read(label, db, schema):
+    try:
+        OUT[label + "-read"] = db.execute(f"SELECT v FROM {{schema}}.s").fetchall()
+    except Exception as exc:
+        OUT[label + "-read"] = type(exc).__name__
+"""
+
+
 def _out(result: Child) -> dict[str, Any]:
     line = next(line for line in result.lines if line.startswith("OUT "))
     return dict(json.loads(line[4:]))
@@ -410,13 +442,7 @@ def test_red_team_73_no_code_of_the_functions_runs_between_an_attachs_check_and_
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a database outside the allowed folder, and code that already runs in the function
-    (tmp_path / "outside").mkdir()
-    secret = tmp_path / "outside" / "secret.db"
-    made = sqlite3.connect(secret)
-    made.execute("CREATE TABLE s (v)")
-    made.execute("INSERT INTO s VALUES ('top secret')")
-    made.commit()
-    made.close()
+    secret = _secret_database(tmp_path)
     code = f"""
 SECRET = {str(secret)!r}
 def swap(name):
@@ -490,28 +516,10 @@ def test_red_team_75_no_code_between_an_attachs_check_and_its_open_and_no_replay
 ) -> None:
     # GIVEN a secret database outside the allowed folder, and code that already runs in the
     # function, which may make links in the allowed folder (a write there)
-    (tmp_path / "outside").mkdir()
-    secret = tmp_path / "outside" / "secret.db"
-    made = sqlite3.connect(secret)
-    made.execute("CREATE TABLE s (v)")
-    made.execute("INSERT INTO s VALUES ('top secret')")
-    made.commit()
-    made.close()
+    secret = _secret_database(tmp_path)
     code = f"""
 import gc
-SECRET = {str(secret)!r}
-def swap(name):
-    path = os.path.abspath(name)
-    if os.path.isdir(path):
-        os.rmdir(path)
-    elif os.path.lexists(path):
-        os.remove(path)
-    os.symlink(SECRET, path)
-def read(label, db, schema):
-    try:
-        OUT[label + "-read"] = db.execute(f"SELECT v FROM {{schema}}.s").fetchall()
-    except Exception as exc:
-        OUT[label + "-read"] = type(exc).__name__
+{SWAP_AND_READ.format(secret=str(secret))}
 # an authorizer of the application's that answers False (an int _sqlite3 takes for SQLITE_OK)
 falsy = sqlite3.connect(":memory:")
 falsy.set_authorizer(lambda *args: False)
@@ -628,28 +636,10 @@ def test_red_team_76_no_forged_event_nested_statement_or_signal_handler_opens_th
 ) -> None:
     # GIVEN a secret database outside the allowed folder, and code that already runs in the
     # function, which may make links in the allowed folder (a write there)
-    (tmp_path / "outside").mkdir()
-    secret = tmp_path / "outside" / "secret.db"
-    made = sqlite3.connect(secret)
-    made.execute("CREATE TABLE s (v)")
-    made.execute("INSERT INTO s VALUES ('top secret')")
-    made.commit()
-    made.close()
+    secret = _secret_database(tmp_path)
     code = f"""
 import signal, time
-SECRET = {str(secret)!r}
-def swap(name):
-    path = os.path.abspath(name)
-    if os.path.isdir(path):
-        os.rmdir(path)
-    elif os.path.lexists(path):
-        os.remove(path)
-    os.symlink(SECRET, path)
-def read(label, db, schema):
-    try:
-        OUT[label + "-read"] = db.execute(f"SELECT v FROM {{schema}}.s").fetchall()
-    except Exception as exc:
-        OUT[label + "-read"] = type(exc).__name__
+{SWAP_AND_READ.format(secret=str(secret))}
 # a forged sqlite3.connect/handle event on a live connection whose ATTACH failed...
 forged = sqlite3.connect(":memory:")
 os.mkdir("allowed/forged.db")
