@@ -10498,6 +10498,23 @@ static CORE_TLS int t_statement_parameters;
  * compile) -- code that would go on running after the check, in the window (red team 78 handed
  * over to another process from there). Compared by address only. */
 static CORE_TLS const void *t_statement_frame;
+/* The C library's Connection call slot (what compiles a statement: the statement cache calls
+ * the connection), taken at the first connection from the class that defines set_authorizer.
+ * A connection whose class has another (a subclass's __call__, even one made of C callables
+ * that push no frame: red team 80) compiles through code of the function's, whose own
+ * references it drops in the window; an ATTACH there is denied. */
+static ternaryfunc g_connection_call;
+static PyObject *connection_of(PyObject *self, int cursor);
+
+static int
+compiled_by_the_library(void)
+{
+    PyObject *connection = connection_of(t_statement_self, t_statement_cursor);
+    int plain = connection != NULL && g_connection_call != NULL &&
+                Py_TYPE(connection)->tp_call == g_connection_call;
+    Py_XDECREF(connection);
+    return plain;
+}
 
 static inline const void *
 current_frame(PyThreadState *ts)
@@ -10575,7 +10592,8 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
             (t_statement_self == NULL
                  ? g_statements_sealed
                  : t_statement_parameters || sqlite_callbacks_hold(statement_connection()) ||
-                       current_frame(PyThreadState_Get()) != t_statement_frame)) {
+                       current_frame(PyThreadState_Get()) != t_statement_frame ||
+                       !compiled_by_the_library())) {
             /* Python code of the function's that may run between this check and the open:
              * parameters to bind, or a connection with callables (sqlite_callbacks_mark); or
              * no statement method of the core's around it (the window above would have no
@@ -10584,7 +10602,8 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
             const char *why =
                 t_statement_self == NULL ? "an ATTACH compiled outside a statement"
                 : t_statement_parameters ? "an ATTACH in a statement run with parameters"
-                : current_frame(PyThreadState_Get()) != t_statement_frame
+                : current_frame(PyThreadState_Get()) != t_statement_frame ||
+                        !compiled_by_the_library()
                     ? "an ATTACH compiled while code of the function's runs inside the statement"
                     : "an ATTACH on a connection with Python callables or an authorizer of its "
                       "own";
@@ -11897,6 +11916,9 @@ sqlite_handle_answered_gc_off(PyObject *args)
         return 1; /* not a connection: a forged event, left alone */
     }
     PyTypeObject *cls = PyDescr_TYPE(method);
+    if (g_connection_call == NULL) {
+        g_connection_call = cls->tp_call; /* (the C class's: it defines set_authorizer) */
+    }
     /* (the first connection's: before any statement of it) */
     sqlite_seal_set_authorizer(method);
     if (sqlite_seal_statements(cls) < 0) {

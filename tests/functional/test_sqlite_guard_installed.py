@@ -708,6 +708,16 @@ if not go.is_set():
     go.set()
 helper.join()
 read("handoff", by_handoff, "x")
+# red team 80: a __call__ made of C callables (no frame of its own) that compiles through
+# the library, then drops references of the function's in the window
+import functools
+class Partial(sqlite3.Connection):
+    pass
+by_partial = sqlite3.connect(":memory:", factory=Partial)
+Partial.__call__ = functools.partial(sqlite3.Connection.__call__, by_partial)
+attempt("partial", lambda: by_partial.execute("ATTACH 'allowed/partial.db' AS x"))
+plain_subclass = sqlite3.connect(":memory:", factory=type("Plain", (sqlite3.Connection,), {{}}))
+attempt("plain-subclass", lambda: plain_subclass.execute("ATTACH 'allowed/sub.db' AS x"))
 # red team 79: a str subclass's SQL kept as the statement cache's key, whose eviction (in a
 # later ATTACH's window) drops its last reference: C cleanup of its fields runs there (a
 # pipe's file closed). The library now gets an exact str: the function's text is its own.
@@ -766,6 +776,9 @@ OUT.update(handled)
         assert out["handoff-swap"] in ("never asked", "PermissionViolation"), out
         assert out["handoff-read"] != [["top secret"]], out
         assert out["released"] == "closed when the text goes", out
+        # (a connection class whose call slot is not the library's compiles through code of
+        # the function's: its ATTACH is denied; a subclass that keeps the slot attaches)
+        assert out["partial"] == DENIED and out["plain-subclass"] == "ok", out
         # (a signal's handler waits for the window's end: it never runs inside the authorizer)
         assert out.get("signal-read") != [["top secret"]] and out["swapped"] == 0, out
         assert out["reached"] == 0, out
