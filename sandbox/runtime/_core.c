@@ -10498,6 +10498,21 @@ static CORE_TLS int t_statement_parameters;
  * compile) -- code that would go on running after the check, in the window (red team 78 handed
  * over to another process from there). Compared by address only. */
 static CORE_TLS const void *t_statement_frame;
+/* What else SQLite asked the authorizer in that statement method's call, and of what kind the
+ * call is: a plain ATTACH compiles with one question, SQLITE_ATTACH, and opens its file as its
+ * step begins; a name or KEY that is an expression asks more -- a function before the check,
+ * a subquery after it -- and runs at the step, before the open, for as long as the function
+ * wants (red team 81 held the window open a second with a recursive query, the GIL let go,
+ * while another thread woke a process that swapped the name). So in execute/executemany an
+ * ATTACH is denied when the call asked anything before it, and anything asked after it is
+ * denied (the statement is not compiled); in executescript, whose statements the core cannot
+ * tell apart, an ATTACH is denied. A VACUUM INTO's own ATTACH comes at its step, with its
+ * open at once: exempt. */
+static CORE_TLS unsigned t_statement_asked;
+static CORE_TLS int t_statement_script;
+static CORE_TLS int t_statement_vacuum;
+static CORE_TLS int t_attach_strict; /* a plain ATTACH armed in this call: nothing more asked */
+static int sql_is_vacuum(PyObject *sql);
 /* The C library's Connection call slot (what compiles a statement: the statement cache calls
  * the connection), taken at the first connection from the class that defines set_authorizer.
  * A connection whose class has another (a subclass's __call__, even one made of C callables
@@ -10570,12 +10585,25 @@ sqlite_authorize(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs, i
     if (arming && !(answer != NULL && PyLong_CheckExact(answer) && PyLong_AsLong(answer) == 0)) {
         attach_arm(was_armed);
     }
+    else if (arming && !t_statement_vacuum) {
+        t_attach_strict = 1; /* (nothing more may be asked in this call: an expression) */
+    }
     return answer;
 }
 
 static PyObject *
 sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
 {
+    t_statement_asked++;
+    if (t_attach_strict) {
+        /* asked more after a plain ATTACH's check: its name or KEY is an expression (above) */
+        int answer = sqlite_refusal("an ATTACH whose name or key is an expression run after "
+                                    "its check");
+        PyErr_Clear();
+        if (answer != 0) {
+            return PyLong_FromLong(1); /* SQLITE_DENY: the statement is not compiled */
+        }
+    }
     if (nargs >= 1 && PyLong_CheckExact(args[0])) {
         int overflow = 0;
         long action = PyLong_AsLongAndOverflow(args[0], &overflow);
@@ -10588,12 +10616,14 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
+        int expression = t_statement_self != NULL && !t_statement_vacuum &&
+                         (t_statement_script || t_statement_asked > 1);
         if (action == SQLITE_ATTACH_ACTION &&
             (t_statement_self == NULL
                  ? g_statements_sealed
                  : t_statement_parameters || sqlite_callbacks_hold(statement_connection()) ||
                        current_frame(PyThreadState_Get()) != t_statement_frame ||
-                       !compiled_by_the_library())) {
+                       !compiled_by_the_library() || expression)) {
             /* Python code of the function's that may run between this check and the open:
              * parameters to bind, or a connection with callables (sqlite_callbacks_mark); or
              * no statement method of the core's around it (the window above would have no
@@ -10602,6 +10632,8 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
             const char *why =
                 t_statement_self == NULL ? "an ATTACH compiled outside a statement"
                 : t_statement_parameters ? "an ATTACH in a statement run with parameters"
+                : t_statement_script && expression ? "an ATTACH in executescript"
+                : expression ? "an ATTACH whose name or key is an expression"
                 : current_frame(PyThreadState_Get()) != t_statement_frame ||
                         !compiled_by_the_library()
                     ? "an ATTACH compiled while code of the function's runs inside the statement"
@@ -11074,6 +11106,8 @@ typedef struct {
     int parameters;
     int armed;
     const void *frame;
+    unsigned asked;
+    int script, vacuum, strict;
 } statement_context;
 
 /* Connections on which a call that ran an allowed ATTACH failed (red team 75): when the open
@@ -11142,8 +11176,13 @@ failed_attach_refuses(PyObject *self, int cursor)
 }
 
 static int
-statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context *saved)
+statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context *saved,
+                int cached, PyObject *sql)
 {
+    saved->asked = t_statement_asked;
+    saved->script = t_statement_script;
+    saved->vacuum = t_statement_vacuum;
+    saved->strict = t_attach_strict;
     saved->self = t_statement_self;
     saved->cursor = t_statement_cursor;
     saved->parameters = t_statement_parameters;
@@ -11172,6 +11211,10 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
         }
     }
     t_statement_self = self;
+    t_statement_asked = 0;
+    t_statement_script = !cached;
+    t_statement_vacuum = cached && sql_is_vacuum(sql); /* (a script may hold anything after) */
+    t_attach_strict = 0;
     t_statement_frame = current_frame(PyThreadState_Get());
     t_statement_cursor = cursor;
     /* (execute's and executemany's second argument: parameters to bind) */
@@ -11213,6 +11256,10 @@ statement_restore(const statement_context *saved, PyObject *result, int cached, 
         PyErr_Restore(type, value, traceback);
     }
     attach_arm(saved->armed);
+    t_statement_asked = saved->asked;
+    t_statement_script = saved->script;
+    t_statement_vacuum = saved->vacuum;
+    t_attach_strict = saved->strict;
     t_statement_frame = saved->frame;
     t_statement_self = saved->self;
     t_statement_cursor = saved->cursor;
@@ -11281,7 +11328,7 @@ statement_args_free(statement_args *made)
         if (statement_args_make(&arg, 1, &given) < 0) {                                         \
             return NULL;                                                                        \
         }                                                                                       \
-        if (statement_guard(self, CURSOR, 0, &saved) < 0) {                                     \
+        if (statement_guard(self, CURSOR, 0, &saved, CACHED, given.use[0]) < 0) {               \
             statement_args_free(&given);                                                        \
             return NULL;                                                                        \
         }                                                                                       \
@@ -11297,7 +11344,7 @@ statement_args_free(statement_args *made)
         if (statement_args_make(args, n, &given) < 0) {                                         \
             return NULL;                                                                        \
         }                                                                                       \
-        if (statement_guard(self, CURSOR, n, &saved) < 0) {                                     \
+        if (statement_guard(self, CURSOR, n, &saved, CACHED, n >= 1 ? given.use[0] : NULL) < 0) { \
             statement_args_free(&given);                                                        \
             return NULL;                                                                        \
         }                                                                                       \
@@ -11316,7 +11363,8 @@ statement_args_free(statement_args *made)
         if (statement_args_make(args, n >= 1 ? total : 0, &given) < 0) {                        \
             return NULL;                                                                        \
         }                                                                                       \
-        if (statement_guard(self, CURSOR, total, &saved) < 0) {                                 \
+        if (statement_guard(self, CURSOR, total, &saved, CACHED,                                \
+                            n >= 1 ? given.use[0] : NULL) < 0) {                                \
             statement_args_free(&given);                                                        \
             return NULL;                                                                        \
         }                                                                                       \
