@@ -10510,7 +10510,7 @@ static CORE_TLS const void *t_statement_frame;
  * open at once: exempt. */
 static CORE_TLS unsigned t_statement_asked;
 static CORE_TLS int t_statement_script;
-static CORE_TLS int t_statement_vacuum;
+static CORE_TLS PyObject *t_statement_sql; /* (execute's, executemany's: borrowed) */
 static CORE_TLS int t_attach_strict; /* a plain ATTACH armed in this call: nothing more asked */
 static int sql_is_vacuum(PyObject *sql);
 /* The C library's Connection call slot (what compiles a statement: the statement cache calls
@@ -10585,7 +10585,7 @@ sqlite_authorize(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs, i
     if (arming && !(answer != NULL && PyLong_CheckExact(answer) && PyLong_AsLong(answer) == 0)) {
         attach_arm(was_armed);
     }
-    else if (arming && !t_statement_vacuum) {
+    else if (arming && !sql_is_vacuum(t_statement_sql)) {
         t_attach_strict = 1; /* (nothing more may be asked in this call: an expression) */
     }
     return answer;
@@ -10616,7 +10616,7 @@ sqlite_filter_call(PyObject *authorize, PyObject *const *args, Py_ssize_t nargs)
         if (overflow != 0 || (action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION)) {
             return PyLong_FromLong(0); /* SQLITE_OK, as the authorizer answers those */
         }
-        int expression = t_statement_self != NULL && !t_statement_vacuum &&
+        int expression = t_statement_self != NULL && !sql_is_vacuum(t_statement_sql) &&
                          (t_statement_script || t_statement_asked > 1);
         if (action == SQLITE_ATTACH_ACTION &&
             (t_statement_self == NULL
@@ -11107,62 +11107,90 @@ typedef struct {
     int armed;
     const void *frame;
     unsigned asked;
-    int script, vacuum, strict;
+    int script, strict;
+    PyObject *sql;
 } statement_context;
+
+/* A set of SQLite connections kept by address (up to CONNECTION_SET_SLOTS; past that it is
+ * "overflowed" for good and holds every connection: the safe side for both of its uses). A
+ * connection made later at the address of one that is gone is taken off at its
+ * sqlite3.connect/handle event, while it is inside __init__ (sqlite_handle_answered). */
+#define CONNECTION_SET_SLOTS 64
+typedef struct {
+    const void *slots[CONNECTION_SET_SLOTS];
+    size_t count;
+    int overflow;
+} connection_set;
+
+static void
+connection_set_add(connection_set *set, const void *connection)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->slots[i] == connection) {
+            return;
+        }
+    }
+    if (set->count == CONNECTION_SET_SLOTS) {
+        set->overflow = 1; /* (sticky) */
+        return;
+    }
+    set->slots[set->count++] = connection;
+}
+
+static void
+connection_set_forget(connection_set *set, const void *connection)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->slots[i] == connection) {
+            set->slots[i] = set->slots[--set->count];
+            return;
+        }
+    }
+}
+
+static int
+connection_set_has(const connection_set *set, const void *connection)
+{
+    if (set->overflow) {
+        return 1;
+    }
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->slots[i] == connection) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* Connections on which a call that ran an allowed ATTACH failed (red team 75): when the open
  * fails (the name a folder for now, no descriptor left) SQLite stops before the statement
  * expires itself, so the compiled ATTACH stays in the connection's statement cache, and the
  * same SQL text runs it again with no authorizer call -- after the name became a link, or the
  * working directory changed. Such a connection runs no further statement (a new one is
- * needed). Kept by address like the callbacks' registry (forgotten at a new connection's
- * sqlite3.connect/handle event); past SQLITE_CALLBACK_SLOTS of them, no statement runs at all
- * (the safe side). */
-#define SQLITE_FAILED_ATTACH_SLOTS 64
-static const void *g_failed_attach[SQLITE_FAILED_ATTACH_SLOTS];
-static size_t g_failed_attach_count;
-static int g_failed_attach_overflow;
+ * needed); past the set's slots, no statement runs at all. */
+static connection_set g_failed_attach;
 
 static void
 failed_attach_mark(PyObject *self, int cursor)
 {
     PyObject *connection = connection_of(self, cursor);
     Py_XDECREF(connection); /* (its address only) */
-    if (connection == NULL || g_failed_attach_count == SQLITE_FAILED_ATTACH_SLOTS) {
-        g_failed_attach_overflow = 1; /* (sticky) */
+    if (connection == NULL) {
+        g_failed_attach.overflow = 1; /* (no connection to name: every one) */
         return;
     }
-    for (size_t i = 0; i < g_failed_attach_count; i++) {
-        if (g_failed_attach[i] == connection) {
-            return;
-        }
-    }
-    g_failed_attach[g_failed_attach_count++] = connection;
-}
-
-static void
-failed_attach_forget(const void *connection)
-{
-    for (size_t i = 0; i < g_failed_attach_count; i++) {
-        if (g_failed_attach[i] == connection) {
-            g_failed_attach[i] = g_failed_attach[--g_failed_attach_count];
-            return;
-        }
-    }
+    connection_set_add(&g_failed_attach, connection);
 }
 
 /* 0: the statement may run; -1: refused (an exception set). Free while no ATTACH failed. */
 static int
 failed_attach_refuses(PyObject *self, int cursor)
 {
-    if (g_failed_attach_count == 0 && !g_failed_attach_overflow) {
+    if (g_failed_attach.count == 0 && !g_failed_attach.overflow) {
         return 0;
     }
-    int refused = g_failed_attach_overflow;
     PyObject *connection = connection_of(self, cursor);
-    for (size_t i = 0; !refused && connection != NULL && i < g_failed_attach_count; i++) {
-        refused = g_failed_attach[i] == connection;
-    }
+    int refused = connection_set_has(&g_failed_attach, connection);
     Py_XDECREF(connection);
     if (refused &&
         sqlite_refusal("a statement on a connection whose ATTACH failed (SQLite would run the "
@@ -11181,7 +11209,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
 {
     saved->asked = t_statement_asked;
     saved->script = t_statement_script;
-    saved->vacuum = t_statement_vacuum;
+    saved->sql = t_statement_sql;
     saved->strict = t_attach_strict;
     saved->self = t_statement_self;
     saved->cursor = t_statement_cursor;
@@ -11213,7 +11241,7 @@ statement_guard(PyObject *self, int cursor, Py_ssize_t nargs, statement_context 
     t_statement_self = self;
     t_statement_asked = 0;
     t_statement_script = !cached;
-    t_statement_vacuum = cached && sql_is_vacuum(sql); /* (a script may hold anything after) */
+    t_statement_sql = cached ? sql : NULL; /* (a script may hold anything after a VACUUM) */
     t_attach_strict = 0;
     t_statement_frame = current_frame(PyThreadState_Get());
     t_statement_cursor = cursor;
@@ -11258,7 +11286,7 @@ statement_restore(const statement_context *saved, PyObject *result, int cached, 
     attach_arm(saved->armed);
     t_statement_asked = saved->asked;
     t_statement_script = saved->script;
-    t_statement_vacuum = saved->vacuum;
+    t_statement_sql = saved->sql;
     t_attach_strict = saved->strict;
     t_statement_frame = saved->frame;
     t_statement_self = saved->self;
@@ -11455,53 +11483,22 @@ sqlite_cursor_class(PyTypeObject *connection_class)
  * ATTACH (and VACUUM INTO's) is denied on it (sqlite_filter_call). The methods that register
  * them are taken at the first connection like the statement methods; connections are kept by
  * address (a connection made later at the same address is taken off at its
- * sqlite3.connect/handle event), up to SQLITE_CALLBACK_SLOTS, past which every ATTACH of a
+ * sqlite3.connect/handle event), up to CONNECTION_SET_SLOTS, past which every ATTACH of a
  * statement the core sees is denied. A progress handler or trace callback cleared (None)
  * leaves its connection marked: what else was registered there is not tracked (the safe
  * side). */
-#define SQLITE_CALLBACK_SLOTS 64
-static const void *g_sqlite_callbacks[SQLITE_CALLBACK_SLOTS];
-static size_t g_sqlite_callback_count;
-static int g_sqlite_callbacks_overflow;
+static connection_set g_sqlite_callbacks;
 
 static void
 sqlite_callbacks_mark(const void *connection)
 {
-    for (size_t i = 0; i < g_sqlite_callback_count; i++) {
-        if (g_sqlite_callbacks[i] == connection) {
-            return;
-        }
-    }
-    if (g_sqlite_callback_count == SQLITE_CALLBACK_SLOTS) {
-        g_sqlite_callbacks_overflow = 1; /* (sticky) */
-        return;
-    }
-    g_sqlite_callbacks[g_sqlite_callback_count++] = connection;
-}
-
-static void
-sqlite_callbacks_forget(const void *connection)
-{
-    for (size_t i = 0; i < g_sqlite_callback_count; i++) {
-        if (g_sqlite_callbacks[i] == connection) {
-            g_sqlite_callbacks[i] = g_sqlite_callbacks[--g_sqlite_callback_count];
-            return;
-        }
-    }
+    connection_set_add(&g_sqlite_callbacks, connection);
 }
 
 static int
 sqlite_callbacks_hold(const void *connection)
 {
-    if (g_sqlite_callbacks_overflow) {
-        return 1;
-    }
-    for (size_t i = 0; i < g_sqlite_callback_count; i++) {
-        if (g_sqlite_callbacks[i] == connection) {
-            return 1;
-        }
-    }
-    return 0;
+    return connection_set_has(&g_sqlite_callbacks, connection);
 }
 
 enum { RG_FUNCTION, RG_AGGREGATE, RG_WINDOW, RG_COLLATION, RG_PROGRESS, RG_TRACE, RG_COUNT };
@@ -11596,13 +11593,13 @@ sqlite_seal_registrars(PyTypeObject *connection_class)
             continue;
         }
         if (!Py_IS_TYPE(method, &PyMethodDescr_Type)) {
-            g_sqlite_callbacks_overflow = 1;
+            g_sqlite_callbacks.overflow = 1;
             continue;
         }
         PyMethodDef *def = ((PyMethodDescrObject *)method)->d_method;
         int shape = registrar_shape(def);
         if (shape < 0) {
-            g_sqlite_callbacks_overflow = 1;
+            g_sqlite_callbacks.overflow = 1;
             continue;
         }
         g_registrar_original[i] = def->ml_meth;
@@ -12001,8 +11998,8 @@ sqlite_handle_answered_gc_off(PyObject *args)
      * failed on it: a connection at the address of one that is gone is taken off the core's
      * lists here, and only here (an event forged on a live connection takes nothing off: red
      * team 76 cleared a failed ATTACH's mark so). */
-    sqlite_callbacks_forget(connection);
-    failed_attach_forget(connection);
+    connection_set_forget(&g_sqlite_callbacks, connection);
+    connection_set_forget(&g_failed_attach, connection);
     /* It waits for the next profile event of this thread. */
     PyThreadState *ts = PyThreadState_Get();
     sqlite_pending *pending = t_sqlite;
