@@ -13,6 +13,7 @@ setup(
             "sandbox.runtime._core",
             sources=["sandbox/runtime/_core.c"],
             extra_compile_args=["-std=gnu11", "-O2", "-fvisibility=hidden"],
+            libraries=["dl"],  # dlopen/dlsym: SQLite's VFS (glibc < 2.34 keeps them in libdl)
             optional=True,
         )
     ]

@@ -43,6 +43,9 @@
 #include "internal/pycore_dict.h" /* Popen verdicts: whether a dict's keys are all exact str */
 #endif
 #pragma GCC diagnostic pop
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/sysmacros.h> /* makedev: the two device nodes SQLite opens itself */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -4911,6 +4914,10 @@ compile_claims_module_file(const char *event, PyObject *args)
     return absolute;
 }
 
+static int g_vfs_state;         /* (guarded_open, with the SQLite section at the end) */
+static void vfs_guard_try(void);
+#define SQLITE_OPEN_EVENT "sandbox.sqlite_open"
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -4945,6 +4952,10 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (!g_installed) {
         return 0;
     }
+    if (g_vfs_state == 0 && g_sqlite_sealed && t_depth == 0 && event[0] == 's' &&
+        event[1] == 'q' && strcmp(event, "sqlite3.connect") == 0) {
+        vfs_guard_try(); /* (before this connection's open: SQLite's opens decided at the open) */
+    }
     if (!name_set_has(&g_names, event) &&
         (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
         return 0; /* (inside_only: refused to foreign code inside the callback, else ignored) */
@@ -4952,6 +4963,11 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (event[0] == 's' && event[1] == 'a' && strcmp(event, SQLITE_REFUSED_EVENT) == 0) {
         PyErr_SetString(PyExc_PermissionError,
                         "lambda-sandbox: " SQLITE_REFUSED_EVENT " is the core's own (forged)");
+        return -1;
+    }
+    if (event[0] == 's' && event[1] == 'a' && strcmp(event, SQLITE_OPEN_EVENT) == 0) {
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: " SQLITE_OPEN_EVENT " is the core's own (forged)");
         return -1;
     }
     if (event[0] == 's' && event[1] == 'a' && strcmp(event, CORE_CALL_EVENT) == 0) {
@@ -5548,6 +5564,8 @@ identity_of(PyObject *identity, const char *what, int *kind, long long *dev, lon
  * is kept for one: once SQLite has removed it, anything may be made at that name (a device
  * node with os.mknod, no event either) where a kept answer would still hold (red teams 70,
  * 71). */
+static size_t sqlite_aux_suffix(const char *leaf, size_t m); /* (with guarded_open) */
+
 static int
 sqlite_own_name(const char *path, size_t n)
 {
@@ -5557,20 +5575,8 @@ sqlite_own_name(const char *path, size_t n)
     if (m >= 7 && memcmp(leaf, "etilqs_", 7) == 0) {
         return 1;
     }
-    if (ends_with(leaf, (Py_ssize_t)m, "-journal") || ends_with(leaf, (Py_ssize_t)m, "-wal") ||
-        ends_with(leaf, (Py_ssize_t)m, "-shm") || ends_with(leaf, (Py_ssize_t)m, ".lock")) {
-        return 1;
-    }
-    if (m >= 11 && memcmp(leaf + m - 11, "-mj", 3) == 0) {
-        for (size_t i = m - 8; i < m; i++) {
-            char c = leaf[i];
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    return 0;
+    /* (the suffixes: sqlite_aux_suffix, which guarded_open decides them by) */
+    return ends_with(leaf, (Py_ssize_t)m, ".lock") || sqlite_aux_suffix(leaf, m) > 0;
 }
 
 static int
@@ -12086,6 +12092,623 @@ core_seal_sqlite(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* SQLite's own opens, decided at the open (guarded_open)                                 */
+/*
+ * SQLite opens files itself, in C, with no audit event: the main database (after the
+ * sqlite3.connect event), ATTACH and VACUUM INTO targets (after the authorizer's check, at the
+ * statement's step), and its own files (journals, WAL, shared memory, super-journals, temporary
+ * files). Any check made before that open leaves a window in which the name can be made to lead
+ * elsewhere (a rename by a forked child, which no audit event of this process sees: red team
+ * 82). So the core replaces the open system call of SQLite's unix VFSes, through SQLite's own
+ * API (sqlite3_vfs.xSetSystemCall, VFS iVersion >= 3: SQLite 3.7.6 on), and decides each open
+ * on what the kernel actually opened, read back from the descriptor:
+ *
+ *   - a name that exists is opened O_PATH (no data, no device driver, no FIFO wait), its real
+ *     path read from /proc/self/fd, and decided; only then is the file opened for real, through
+ *     that descriptor's /proc link (the same inode, whatever the name leads to by then), and
+ *     the inode compared with the one decided (another thread may have put something else at
+ *     that descriptor number while the decision ran Python);
+ *   - a name that does not exist and O_CREAT: its folder is opened O_PATH, the folder's real
+ *     path read back, "<folder>/<leaf>" decided as a write, and the file created in that
+ *     folder with O_EXCL | O_NOFOLLOW (nothing is created before the decision; a name that
+ *     appears meanwhile starts the whole thing again, a bounded number of times);
+ *   - SQLite's own files are decided as the same access on their database, in the same real
+ *     folder ("x.db-journal", "-wal", "-shm", "-mj<8 hex>": as "x.db"), which is what profiles
+ *     hold (those opens were never audited); a temporary file ("etilqs_...") is allowed with no
+ *     decision only when SQLite asks for a new one (O_CREAT | O_EXCL) and it is created so;
+ *   - a FIFO, device node or socket is refused (a finding), except the two SQLite opens itself,
+ *     read-only: /dev/urandom (unixRandomness seeds its generator) and /dev/null (robust_open,
+ *     when an open would otherwise get descriptor 0, 1 or 2); a folder opened read-only passes
+ *     (unixSync's openDirectory opens a journal's folder to fsync it; nothing is read).
+ *
+ * The decision is the core's own file decision: the open table and directory verdicts first
+ * (no Python), then the callback's (SQLITE_OPEN_EVENT, handed over from C: never an audit
+ * event, whose name core_hook refuses), which checks the real path as is -- no second
+ * resolution of a name -- and keeps its answer in the open table as an os.open of that real
+ * path with the same access would. It runs with the GIL (PyGILState_Ensure: SQLite runs with
+ * it released) and, inside an ATTACH window, as a decision (t_depth > 0) does: the window's
+ * refusals are for the function's code, and none runs between this check and the open.
+ */
+#define VFS_CREATE_TRIES 4
+
+typedef int (*vfs_open_fn)(const char *, int, int);
+typedef void (*vfs_syscall_ptr)(void);
+
+/* sqlite3.h's struct sqlite3_vfs, as far as iVersion 3 (the fields are only appended). */
+typedef struct vfs_struct vfs_struct;
+struct vfs_struct {
+    int iVersion;
+    int szOsFile;
+    int mxPathname;
+    vfs_struct *pNext;
+    const char *zName;
+    void *pAppData;
+    void *xOpen, *xDelete, *xAccess, *xFullPathname, *xDlOpen, *xDlError, *xDlSym, *xDlClose;
+    void *xRandomness, *xSleep, *xCurrentTime, *xGetLastError;
+    void *xCurrentTimeInt64; /* (iVersion 2) */
+    int (*xSetSystemCall)(vfs_struct *, const char *, vfs_syscall_ptr); /* (iVersion 3) */
+    vfs_syscall_ptr (*xGetSystemCall)(vfs_struct *, const char *);
+    void *xNextSystemCall;
+};
+
+static vfs_open_fn g_vfs_open_orig; /* SQLite's open before guarded_open (posixOpen) */
+static int g_vfs_state;             /* 0: not tried yet; 1: on; -1: cannot be */
+static char g_vfs_why[200] = "not yet: installed at the first sqlite3.connect";
+static CORE_TLS int t_vfs_open;     /* guarded_open is deciding on this thread */
+
+/* The databases whose open guarded_open allowed (a kept answer: allowed by the rules, or
+ * recorded by learn), by real path and access, for their journals, WAL and shared-memory
+ * files, which are then answered with no GIL. SQLite opens the shared-memory file holding its
+ * global mutex (unixOpenSharedMemory: unixEnterMutex), and _sqlite3 closes connections with
+ * the GIL held (sqlite3_close_v2 takes that mutex): a GIL taken there could deadlock. The
+ * rules decide a real path by its text, and they do not change once installed; a database is
+ * opened (and decided) before its own files. Readers hold g_vfs_kept_lock, not the GIL. */
+#define VFS_KEPT 16
+typedef struct {
+    size_t len; /* 0: empty */
+    int access; /* vfs_decide's: 0 read, 1 write, 2 both */
+    char path[OPEN_PATH_MAX + 1];
+} vfs_kept_entry;
+static vfs_kept_entry g_vfs_kept[VFS_KEPT];
+static size_t g_vfs_kept_next;
+static pthread_mutex_t g_vfs_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+vfs_kept_after_fork(void)
+{
+    pthread_mutex_init(&g_vfs_kept_lock, NULL); /* (a thread that held it is not in the child) */
+}
+
+static void
+vfs_keep(const char *name, size_t n, int access)
+{
+    if (n == 0 || n > OPEN_PATH_MAX) {
+        return;
+    }
+    pthread_mutex_lock(&g_vfs_kept_lock);
+    size_t i;
+    for (i = 0; i < VFS_KEPT; i++) {
+        vfs_kept_entry *e = &g_vfs_kept[i];
+        if (e->len == n && e->access == access && memcmp(e->path, name, n) == 0) {
+            break;
+        }
+    }
+    if (i == VFS_KEPT) {
+        vfs_kept_entry *e = &g_vfs_kept[g_vfs_kept_next];
+        g_vfs_kept_next = (g_vfs_kept_next + 1) % VFS_KEPT;
+        memcpy(e->path, name, n);
+        e->path[n] = '\0';
+        e->access = access;
+        e->len = n;
+    }
+    pthread_mutex_unlock(&g_vfs_kept_lock);
+}
+
+/* Whether `name` was kept for `access` (or for both, when one is asked). No GIL needed. */
+static int
+vfs_kept(const char *name, size_t n, int access)
+{
+    int found = 0;
+    pthread_mutex_lock(&g_vfs_kept_lock);
+    for (size_t i = 0; i < VFS_KEPT && !found; i++) {
+        const vfs_kept_entry *e = &g_vfs_kept[i];
+        found = e->len == n && (e->access == access || e->access == 2) &&
+                memcmp(e->path, name, n) == 0;
+    }
+    pthread_mutex_unlock(&g_vfs_kept_lock);
+    return found;
+}
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define VFS_FINALIZING() Py_IsFinalizing()
+#else
+#define VFS_FINALIZING() _Py_IsFinalizing()
+#endif
+
+/* The real path of descriptor `fd` (from /proc/self/fd) in buf (NUL-terminated); its length,
+ * or -1: not a plain absolute name (a removed file's " (deleted)", an anonymous inode). */
+static ssize_t
+vfs_fd_path(int fd, char *buf, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, size - 1);
+    if (n <= 0 || (size_t)n >= size - 1 || buf[0] != '/') {
+        return -1;
+    }
+    buf[n] = '\0';
+    if (n >= 10 && memcmp(buf + n - 10, " (deleted)", 10) == 0) {
+        return -1;
+    }
+    return n;
+}
+
+/* Whether an open of `flags` asks for SQLite's temporary file: a new one, made O_EXCL. */
+static int
+vfs_temp_name(const char *leaf, size_t m, int flags)
+{
+    return m > 7 && memcmp(leaf, "etilqs_", 7) == 0 && (flags & O_CREAT) && (flags & O_EXCL);
+}
+
+/* The decision on `name` (a real path, n characters) for the access `canonical` (0 read,
+ * 1 write, 2 both: an os.open's O_RDONLY, O_WRONLY, O_RDWR), with the GIL: 0 allowed, -1
+ * refused. `st`: the file decided, when it is the one at `name` (a kept answer must be about
+ * that inode); NULL for a database decided for its journal, or a name not there yet (a kept
+ * answer holds while the name leads where it did: open_still_valid). */
+static int
+vfs_decide(const char *name, size_t n, int canonical, const struct stat *st)
+{
+    if (n <= OPEN_PATH_MAX && memchr(name, 0, n) == NULL) {
+        open_key key = {name, (Py_ssize_t)n, "", 0, 1, canonical};
+        int phase = invoke_now();
+        uint64_t h = open_hash(&key, phase);
+        int found;
+        size_t j = open_find(&key, phase, h, &found);
+        if (found) {
+            const open_slot *slot = &g_open[j];
+            int holds = st != NULL ? !g_open_validate ||
+                                         (slot->identity == 1 &&
+                                          slot->dev == (unsigned long long)st->st_dev &&
+                                          slot->ino == (unsigned long long)st->st_ino)
+                                   : open_still_valid(slot);
+            if (holds) {
+                vfs_keep(name, n, canonical);
+                return 0;
+            }
+        }
+        if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase, h)) {
+            vfs_keep(name, n, canonical);
+            return 0;
+        }
+    }
+    PyObject *path = PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)n);
+    PyObject *args = path != NULL ? Py_BuildValue("(Oi)", path, canonical) : NULL;
+    Py_XDECREF(path);
+    int answer = args != NULL ? decide(SQLITE_OPEN_EVENT, args) : -1;
+    Py_XDECREF(args);
+    if (answer < 0) {
+        PyErr_Clear(); /* (the finding is reported; SQLite sees EACCES) */
+    }
+    else if (n <= OPEN_PATH_MAX && memchr(name, 0, n) == NULL) {
+        /* allowed (enforce raises otherwise), or recorded by learn: the database's own files
+         * need no GIL from now on. In alert a reported access is let through too: kept only
+         * when the callback kept it (an allowed one) */
+        int found = 1;
+        if (g_mode != NULL && strcmp(g_mode, "alert") == 0) {
+            open_key key = {name, (Py_ssize_t)n, "", 0, 1, canonical};
+            int phase = invoke_now();
+            (void)open_find(&key, phase, open_hash(&key, phase), &found);
+        }
+        if (found) {
+            vfs_keep(name, n, canonical);
+        }
+    }
+    return answer;
+}
+
+/* SQLite's suffix on a leaf of m characters -- "-journal", "-wal", "-shm", "-mj" and 8 hex
+ * digits (a super-journal) -- as its length, or 0: the database is the leaf without it. */
+static size_t
+sqlite_aux_suffix(const char *leaf, size_t m)
+{
+    static const char *const suffixes[] = {"-journal", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        size_t k = strlen(suffixes[i]);
+        if (m >= k && memcmp(leaf + m - k, suffixes[i], k) == 0) {
+            return k;
+        }
+    }
+    if (m >= 11 && memcmp(leaf + m - 11, "-mj", 3) == 0) {
+        for (size_t i = m - 8; i < m; i++) {
+            char c = leaf[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+                return 0;
+            }
+        }
+        return 11;
+    }
+    return 0;
+}
+
+/* Decide a regular file SQLite opens, at `real` (n characters: its real path): a journal (and
+ * the like) as its database in the same folder, anything else as itself. */
+static int
+vfs_decide_file(const char *real, size_t n, int canonical, const struct stat *st)
+{
+    const char *slash = memrchr(real, '/', n);
+    const char *leaf = slash != NULL ? slash + 1 : real;
+    size_t m = n - (size_t)(leaf - real);
+    size_t cut = sqlite_aux_suffix(leaf, m);
+    if (cut == m) {
+        cut = 0; /* (no database name before the suffix: decided as itself) */
+    }
+    return vfs_decide(real, n - cut, canonical, cut > 0 ? NULL : st);
+}
+
+/* The access an open's flags ask, as vfs_decide takes it (a create writes). */
+static int
+vfs_canonical(int flags)
+{
+    int access = flags & O_ACCMODE;
+    if (access == O_RDWR) {
+        return 2;
+    }
+    if (access == O_WRONLY) {
+        return 1;
+    }
+    return (flags & O_CREAT) ? 2 : 0;
+}
+
+/* A name that is not there, opened O_CREAT: decided in its folder's real path, then created
+ * there (O_EXCL | O_NOFOLLOW). -1 with *err; *again: the name appeared meanwhile. */
+static int
+vfs_create(const char *path, int flags, int mode, int *err, int *again)
+{
+    const char *slash = strrchr(path, '/');
+    const char *leaf = slash != NULL ? slash + 1 : path;
+    size_t m = strlen(leaf);
+    char dir[OPEN_PATH_MAX + 1];
+    size_t dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
+    if (m == 0 || (m == 1 && leaf[0] == '.') || (m == 2 && leaf[0] == '.' && leaf[1] == '.') ||
+        dn > OPEN_PATH_MAX) {
+        *err = EACCES;
+        return -1;
+    }
+    if (slash == NULL) {
+        memcpy(dir, ".", 2);
+    }
+    else {
+        memcpy(dir, path, dn);
+        dir[dn] = '\0';
+    }
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        *err = errno;
+        return -1;
+    }
+    char full[OPEN_PATH_MAX + 2];
+    struct stat before, after;
+    ssize_t n = fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, full, sizeof(full)) : -1;
+    if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
+        close(dfd);
+        *err = n < 0 ? EACCES : ENAMETOOLONG;
+        return -1;
+    }
+    if (n > 1) {
+        full[n++] = '/';
+    }
+    memcpy(full + n, leaf, m + 1);
+    n += (ssize_t)m;
+    if (!vfs_temp_name(leaf, m, flags) &&
+        vfs_decide_file(full, (size_t)n, vfs_canonical(flags | O_CREAT), NULL) != 0) {
+        close(dfd);
+        *err = EACCES;
+        return -1;
+    }
+    /* (the same folder as decided: the decision ran Python, and another thread may have put
+     * another folder at that descriptor number meanwhile) */
+    if (fstat(dfd, &after) != 0 || after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
+        close(dfd);
+        *err = EACCES;
+        return -1;
+    }
+    int fd = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
+    *err = errno;
+    if (fd < 0 && *err == EEXIST && !(flags & O_EXCL)) {
+        *again = 1; /* made meanwhile (or a link there, which O_CREAT alone would follow) */
+    }
+    close(dfd);
+    return fd;
+}
+
+static int vfs_reopen(int pfd, int flags, int mode, const struct stat *st); /* (below) */
+
+/* One try of guarded_open's work (with the GIL). */
+static int
+vfs_open_once(const char *path, int flags, int mode, int *err, int *again)
+{
+    int pfd = open(path, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW));
+    if (pfd < 0) {
+        *err = errno;
+        if (*err == ENOENT && (flags & O_CREAT)) {
+            return vfs_create(path, flags, mode, err, again);
+        }
+        return -1;
+    }
+    char real[OPEN_PATH_MAX + 2];
+    struct stat st;
+    ssize_t n = fstat(pfd, &st) == 0 ? vfs_fd_path(pfd, real, sizeof(real)) : -1;
+    int refused = 0;
+    if (n < 0) {
+        refused = EACCES;
+    }
+    else if ((flags & O_CREAT) && (flags & O_EXCL)) {
+        refused = EEXIST; /* (what the kernel says: the name is there) */
+    }
+    else if (S_ISLNK(st.st_mode)) {
+        refused = ELOOP; /* (O_NOFOLLOW, and the name is a link) */
+    }
+    else if (S_ISDIR(st.st_mode)) {
+        /* a folder: unixSync's openDirectory, read-only, to fsync it (nothing is read) */
+        refused = (flags & O_ACCMODE) != O_RDONLY ? EISDIR : 0;
+    }
+    else if (S_ISREG(st.st_mode)) {
+        refused = vfs_decide_file(real, (size_t)n, vfs_canonical(flags), &st) != 0 ? EACCES : 0;
+    }
+    else if (!(S_ISCHR(st.st_mode) && (flags & O_ACCMODE) == O_RDONLY &&
+               (st.st_rdev == makedev(1, 3) || st.st_rdev == makedev(1, 9)))) {
+        char what[300];
+        snprintf(what, sizeof(what), "%s at %.200s, which SQLite would open itself (no audit event)",
+                 S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device node",
+                 real);
+        if (sqlite_refusal(what) != 0) {
+            PyErr_Clear();
+            refused = EACCES;
+        }
+    }
+    if (refused != 0) {
+        close(pfd);
+        *err = refused;
+        return -1;
+    }
+    int fd = vfs_reopen(pfd, flags, mode, &st);
+    *err = errno;
+    return fd;
+}
+
+/* Reopen the O_PATH descriptor `pfd` (closed here) with SQLite's flags, as the inode `st`
+ * only: -1 with errno otherwise. */
+static int
+vfs_reopen(int pfd, int flags, int mode, const struct stat *st)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", pfd);
+    int fd = g_vfs_open_orig(link, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), mode);
+    int err = errno;
+    struct stat now;
+    if (fd >= 0 && (fstat(fd, &now) != 0 || now.st_dev != st->st_dev ||
+                    now.st_ino != st->st_ino || now.st_rdev != st->st_rdev)) {
+        close(fd); /* not the file decided (its descriptor number was reused meanwhile) */
+        fd = -1;
+        err = EACCES;
+    }
+    close(pfd);
+    errno = err;
+    return fd;
+}
+
+/* What guarded_open answers with no GIL (SQLite may hold its global mutex: see g_vfs_kept):
+ * the two device nodes SQLite opens itself, read-only (/dev/null 1:3, /dev/urandom 1:9, known
+ * by their device numbers), a journal, WAL, shared-memory or super-journal file of a database
+ * kept, and a new temporary file. 1 with *fd (and errno) when answered; 0: the GIL's way.
+ * With no GIL another thread may move descriptors (dup2) between these system calls: what is
+ * opened is the inode first looked at (vfs_reopen), and a name read back from a descriptor is
+ * checked by name -- no link on the way -- to lead to that inode (plain_lstat). */
+static int
+vfs_open_fast(const char *path, int flags, int mode, int *fd)
+{
+    int pfd = open(path, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW));
+    if (pfd < 0) {
+        if (errno != ENOENT || !(flags & O_CREAT)) {
+            return 0;
+        }
+        const char *slash = strrchr(path, '/');
+        const char *leaf = slash != NULL ? slash + 1 : path;
+        size_t m = strlen(leaf), dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
+        char dir[OPEN_PATH_MAX + 2], full[OPEN_PATH_MAX + 2];
+        if (slash == NULL || dn > OPEN_PATH_MAX || m == 0) {
+            return 0;
+        }
+        int temp = vfs_temp_name(leaf, m, flags);
+        size_t cut = temp ? 0 : sqlite_aux_suffix(leaf, m);
+        if (!temp && (cut == 0 || cut == m)) {
+            return 0;
+        }
+        memcpy(dir, path, dn);
+        dir[dn] = '\0';
+        int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+            return 0;
+        }
+        ssize_t n = temp ? 0 : vfs_fd_path(dfd, full, sizeof(full));
+        if (!temp) {
+            if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
+                close(dfd);
+                return 0;
+            }
+            if (n > 1) {
+                full[n++] = '/';
+            }
+            memcpy(full + n, leaf, m + 1);
+            n += (ssize_t)m;
+            if (!vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
+                close(dfd);
+                return 0;
+            }
+        }
+        int made = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
+        int err = errno;
+        struct stat st, named, parent;
+        if (made >= 0 && !temp &&
+            (fstat(made, &st) != 0 || plain_lstat(full, (size_t)n, &named, &parent) != 0 ||
+             named.st_dev != st.st_dev || named.st_ino != st.st_ino)) {
+            close(made); /* made elsewhere than the folder read back (its descriptor moved) */
+            (void)unlinkat(dfd, leaf, 0);
+            made = -1;
+            err = EACCES;
+        }
+        close(dfd);
+        if (made < 0 && err == EEXIST && !(flags & O_EXCL)) {
+            return 0; /* (made meanwhile: the GIL's way decides what is there) */
+        }
+        *fd = made;
+        errno = err;
+        return 1;
+    }
+    struct stat st;
+    int ok = 0;
+    if (fstat(pfd, &st) == 0 && !((flags & O_CREAT) && (flags & O_EXCL))) {
+        if (S_ISCHR(st.st_mode)) {
+            ok = (flags & O_ACCMODE) == O_RDONLY &&
+                 (st.st_rdev == makedev(1, 3) || st.st_rdev == makedev(1, 9));
+        }
+        else if (S_ISREG(st.st_mode)) {
+            char real[OPEN_PATH_MAX + 2];
+            ssize_t n = vfs_fd_path(pfd, real, sizeof(real));
+            const char *slash = n > 0 ? memrchr(real, '/', (size_t)n) : NULL;
+            size_t m = slash != NULL ? (size_t)(real + n - slash - 1) : 0;
+            size_t cut = slash != NULL ? sqlite_aux_suffix(slash + 1, m) : 0;
+            struct stat named, parent;
+            ok = cut > 0 && cut < m && vfs_kept(real, (size_t)n - cut, vfs_canonical(flags)) &&
+                 plain_lstat(real, (size_t)n, &named, &parent) == 0 &&
+                 named.st_dev == st.st_dev && named.st_ino == st.st_ino;
+        }
+    }
+    if (!ok) {
+        close(pfd);
+        return 0;
+    }
+    *fd = vfs_reopen(pfd, flags, mode, &st);
+    return 1;
+}
+
+/* The open system call of SQLite's unix VFSes while the core is installed (see above). */
+static int
+guarded_open(const char *path, int flags, int mode)
+{
+    if (!g_installed || path == NULL) {
+        return g_vfs_open_orig(path, flags, mode);
+    }
+    int fast;
+    if (vfs_open_fast(path, flags, mode, &fast)) {
+        return fast;
+    }
+    if (t_vfs_open || VFS_FINALIZING()) {
+        errno = EACCES; /* (no SQLite open inside this decision; none decided at exit) */
+        return -1;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    t_vfs_open = 1;
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback); /* (none expected: SQLite runs outside Python) */
+    int fd = -1, err = EACCES;
+    if (PyInterpreterState_Get() == g_interp) {
+        for (int i = 0; i < VFS_CREATE_TRIES; i++) {
+            int again = 0;
+            fd = vfs_open_once(path, flags, mode, &err, &again);
+            if (!again) {
+                break;
+            }
+            err = EACCES; /* (a name that keeps appearing: refused after the last try) */
+        }
+    }
+    PyErr_Restore(type, value, traceback);
+    t_vfs_open = 0;
+    PyGILState_Release(gil);
+    if (fd < 0) {
+        errno = err;
+    }
+    return fd;
+}
+
+/* SQLite's sqlite3_vfs_find, from the library the _sqlite3 module was linked with: the module
+ * is found by its definition (C data of that module's shared object, which no Python code can
+ * pass for: the module in sys.modules may be anything), its object reopened RTLD_NOLOAD, and
+ * the symbol looked up in its dependency tree (libsqlite3.so.0, or an SQLite linked into it
+ * with its symbols exported). The system's libsqlite3.so.0 already loaded is the fallback. */
+static void *
+vfs_library(void)
+{
+    void *handle = NULL;
+    PyObject *name = PyUnicode_FromString("_sqlite3");
+    PyObject *module = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyModuleDef *def = module != NULL && PyModule_Check(module) ? PyModule_GetDef(module) : NULL;
+    Dl_info info;
+    if (def != NULL && def->m_name != NULL && strcmp(def->m_name, "_sqlite3") == 0 &&
+        dladdr((void *)def, &info) != 0 && info.dli_fname != NULL && info.dli_fname[0] != '\0') {
+        handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    }
+    Py_XDECREF(module);
+    PyErr_Clear();
+    if (handle == NULL || dlsym(handle, "sqlite3_vfs_find") == NULL) {
+        handle = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    }
+    return handle; /* (never closed: the library stays, as Python keeps its modules) */
+}
+
+/* Put guarded_open in SQLite's unix VFS (at the first sqlite3.connect after install: SQLite
+ * is loaded then, and not at every cold start). Once: on, or why not in g_vfs_why. */
+static void
+vfs_guard_try(void)
+{
+    void *handle = vfs_library();
+    void *find = handle != NULL ? dlsym(handle, "sqlite3_vfs_find") : NULL;
+    void *version = handle != NULL ? dlsym(handle, "sqlite3_libversion") : NULL;
+    const char *v = version != NULL ? ((const char *(*)(void))version)() : "?";
+    g_vfs_state = -1;
+    if (find == NULL) {
+        snprintf(g_vfs_why, sizeof(g_vfs_why),
+                 "off: no sqlite3_vfs_find in the SQLite library _sqlite3 uses (a static SQLite "
+                 "without exported symbols?)");
+        return;
+    }
+    vfs_struct *vfs = ((vfs_struct * (*)(const char *)) find)(NULL);
+    if (vfs == NULL || vfs->zName == NULL || strncmp(vfs->zName, "unix", 4) != 0) {
+        snprintf(g_vfs_why, sizeof(g_vfs_why), "off: SQLite %.40s's default VFS is not unix", v);
+        return;
+    }
+    if (vfs->iVersion < 3 || vfs->xSetSystemCall == NULL || vfs->xGetSystemCall == NULL) {
+        snprintf(g_vfs_why, sizeof(g_vfs_why),
+                 "off: SQLite %.40s's VFS has no system call table (iVersion %d < 3)", v,
+                 vfs->iVersion);
+        return;
+    }
+    vfs_open_fn original = (vfs_open_fn)vfs->xGetSystemCall(vfs, "open");
+    if (original == NULL || original == guarded_open) {
+        snprintf(g_vfs_why, sizeof(g_vfs_why), "off: SQLite %.40s has no \"open\" system call", v);
+        return;
+    }
+    (void)pthread_atfork(NULL, NULL, vfs_kept_after_fork);
+    g_vfs_open_orig = original; /* (first: SQLite threads may call it as soon as it is in) */
+    if (vfs->xSetSystemCall(vfs, "open", (vfs_syscall_ptr)guarded_open) != 0) {
+        snprintf(g_vfs_why, sizeof(g_vfs_why), "off: SQLite %.40s refused the open replaced", v);
+        return;
+    }
+    g_vfs_state = 1;
+    snprintf(g_vfs_why, sizeof(g_vfs_why),
+             "on: SQLite %.40s's opens are decided at the open (unix VFS \"open\" replaced)", v);
+}
+
+static PyObject *
+core_sqlite_open_guard(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(g_vfs_why);
+}
+
 static PyMethodDef core_methods[] = {
     {"install", (PyCFunction)(void (*)(void))core_install, METH_VARARGS | METH_KEYWORDS,
      "install(names, callback, own_codes, mode, caller_events=frozenset(), block_signals=True,"
@@ -12200,6 +12823,9 @@ static PyMethodDef core_methods[] = {
      " (socket_init: socket.py's socket.__init__ code, whose fileno-wrapping calls go to the"
      " callback), socket.connect events to this address literal, or socket.getaddrinfo events of"
      " this name, in this phase."},
+    {"sqlite_open_guard", core_sqlite_open_guard, METH_NOARGS,
+     "sqlite_open_guard() -> str: whether SQLite's own opens are decided at the open ('on: "
+     "...'), or why not ('off: ...', 'not yet: ...')."},
     {"seal_sqlite", core_seal_sqlite, METH_VARARGS,
      "seal_sqlite(authorizer, trampoline) -> bool: before install, once: SQLite connections are"
      " guarded in C (the authorizer installed at the thread's next profile event; trampoline is"
