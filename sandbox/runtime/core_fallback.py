@@ -91,6 +91,7 @@ __all__ = [
     "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
+    "sqlite_open_guard",
     "syntax_classes",
 ]
 
@@ -2923,6 +2924,19 @@ def seal_sqlite(authorizer: Any, trampoline: Any) -> bool:
     False
     """
     return False
+
+
+def sqlite_open_guard() -> str:
+    """The native core decides SQLite's own opens at the open (it replaces the open system call
+    of SQLite's unix VFS: docs/NATIVE.md); the Python core cannot replace a C function pointer,
+    so SQLite's opens stay decided before them, by name (a documented limit).
+
+    Example
+    -------
+    >>> sqlite_open_guard()[:4]
+    'off:'
+    """
+    return "off: the Python core cannot replace SQLite's open system call"
 
 
 def seal_clock(clock_settime: Any, clock_settime_ns: Any) -> bool:

@@ -91,6 +91,7 @@ CONTROL_EVENTS = frozenset(
         "sandbox.sqlite",
         "sandbox.sqlite_flush",
         "sandbox.sqlite_refused",
+        "sandbox.sqlite_open",
         "sandbox.resolved",
     }
 )
@@ -167,6 +168,11 @@ SQLITE_FLUSH_EVENT = "sandbox.sqlite_flush"
 # callables, code between an ATTACH's check and its open...), handed to the callback from C to
 # be reported: never an audit event (the native core refuses one of that name).
 SQLITE_REFUSED_EVENT = "sandbox.sqlite_refused"
+# An open SQLite makes itself (no audit event), asked by the native core at the open
+# (guarded_open): the real path of what was opened and the access (0 read, 1 write, 2 both).
+# Handed to the callback from C only: the native core refuses an audit event of that name.
+SQLITE_OPEN_EVENT = "sandbox.sqlite_open"
+_SQLITE_OPEN_ACTIONS = (("read",), ("write",), ("read", "write"))
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 POPEN_EVENT = "subprocess.Popen"
 COMPILE_EVENT = "compile"
@@ -955,6 +961,41 @@ def _build(
         violate,
         check,
     )
+    native_core = core.KIND == "native"
+
+    def on_sqlite_open(args: tuple[Any, ...], caller: Any) -> Any:
+        # SQLite's own open of a file, decided at the open by the native core (guarded_open):
+        # the real path of what it opened (no name is resolved again here) and the access, as
+        # an os.open of that path with O_RDONLY, O_WRONLY or O_RDWR would be -- and kept in
+        # the core's open table the same way (the raw arguments go with the last access, as
+        # for an open event). The Python core never asks: an event of that name is forged.
+        if (
+            not native_core
+            or len(args) != 2
+            or type(args[0]) is not str
+            or type(args[1]) is not int
+            or args[1] not in (0, 1, 2)
+        ):
+            return violate(
+                "code",
+                "tamper",
+                SQLITE_OPEN_EVENT,
+                phase_of(),
+                None,
+                "an event of the sandbox's own",
+            )
+        path, access = args
+        actions = _SQLITE_OPEN_ACTIONS[access]
+        raw = (path, None, access)
+        for action in actions:
+            last = action is actions[-1]
+            keep = raw if last and (len(actions) == 1 or mode != "alert") else None
+            refusal = check("files", action, path, None, keep)
+            if refusal is not None:
+                return refusal
+        return None
+
+    handlers[SQLITE_OPEN_EVENT] = on_sqlite_open
     guard = _import_guard()
     # Events the sandbox raises for itself (its finder, its SQLite authorizer, its botocore
     # interposer): honoured only from that code, never from the function's.
