@@ -2046,9 +2046,7 @@ def _control(
         if not native_core:
             return refused(SQLITE_REFUSED_EVENT)
         what = args[0] if args and type(args[0]) is str else "?"
-        return violate(
-            "code", "tamper", "sqlite: " + what, phase_of(), None, "SQLite's ATTACH guard"
-        )
+        return violate("code", "tamper", "sqlite: " + what, phase_of(), None, "SQLite's guard")
 
     handlers: dict[str, Callable[[tuple[Any, ...], Any], Any]] = {
         "sandbox.status": on_status,

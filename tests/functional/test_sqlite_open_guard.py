@@ -86,15 +86,19 @@ print("RESULT", json.dumps({"before": before, "after": core.sqlite_open_guard()}
         assert out["after"].startswith("off: the Python core"), out
 
 
+@pytest.mark.parametrize("how", ["connect", "attach"])
 def test_a_name_swapped_for_a_link_to_a_secret_between_the_check_and_sqlites_open_is_never_read(
-    child: RunChild, tmp_path: Path
+    child: RunChild, tmp_path: Path, how: str
 ) -> None:
     # GIVEN allowed/f.db (a table s: 'public'), and a forked child that keeps swapping that
     # name for a link to outside/secret.db and back (its renames and links in allowed/ are
     # allowed; a forked child's changes raise no audit event in this process). The
     # connect's check decides the name as it is then; SQLite opens it (and resolves it)
     # later, with the GIL released: on the core before this guard the secret was read there
-    # (dozens of times in a few seconds on a developer machine)
+    # (dozens of times in a few seconds on a developer machine). An ATTACH is padded with 20
+    # MB of whitespace, which keeps SQLite busy after the authorizer's check (red team 82's
+    # way to hold the window open; a new connection each time: one whose ATTACH failed runs
+    # no further statement)
     _profile(tmp_path)
     code = (
         ENFORCE
@@ -120,13 +124,20 @@ if pid == 0:
         os._exit(0)
 out = {"secret read": 0, "public read": 0, "refused at the check": 0, "not opened": 0}
 deadline = time.time() + 3
-# WHEN the function connects to the name (mode=rw: never a new file) and reads it, again
-# and again
+# WHEN the function connects to the name, or attaches it (mode=rw: never a new file), and
+# reads it, again and again
+PAD = " " * 20_000_000
 while time.time() < deadline:
     try:
-        db = sqlite3.connect(f"file:{F}?mode=rw", uri=True)
+        if HOW == "connect":
+            db = sqlite3.connect(f"file:{F}?mode=rw", uri=True)
+            table = "s"
+        else:
+            db = sqlite3.connect(":memory:", uri=True)
+            db.execute(f"attach 'file:{F}?mode=rw' as x" + PAD)
+            table = "x.s"
         try:
-            rows = db.execute("select v from s").fetchall()
+            rows = db.execute(f"select v from {table}").fetchall()
         finally:
             db.close()
         out["secret read" if rows == [("top secret",)] else "public read"] += 1
@@ -139,14 +150,18 @@ os.waitpid(pid, 0)
 print("RESULT", json.dumps(out))
 """
     )
-    result = child(code, env=audit_only("native"))
+    result = child(code.replace("HOW", repr(how)), env=audit_only("native"))
     out = _result(result)
     # THEN SQLite never reads the secret: whatever the name led to when the check ran, its
     # open is decided on the file it really opened (the secret's real path: refused)
     assert out["secret read"] == 0, out
-    assert out["public read"] > 0, out
+    assert out["public read"] + out["not opened"] > 0, out
     secret = [f for f in result.findings if f["target"] == "{task}/outside/secret.db"]
-    assert secret and all(f["decision"] == "blocked" for f in secret), out
+    assert all(f["decision"] == "blocked" for f in secret), out
+    if how == "connect":
+        # (thousands of tries: the name was a link to the secret at some check or some open;
+        # an ATTACH makes a few dozen, each refused in one of several ways)
+        assert secret, out
 
 
 def test_a_fifo_at_a_journal_name_is_refused_at_sqlites_open_and_reported(
