@@ -44,6 +44,7 @@
 #endif
 #pragma GCC diagnostic pop
 #include <dlfcn.h>
+#include <link.h> /* dl_iterate_phdr: the _sqlite3 module among the loaded objects */
 #include <pthread.h>
 #include <sys/sysmacros.h> /* makedev: the two device nodes SQLite opens itself */
 #include <errno.h>
@@ -12154,7 +12155,7 @@ struct vfs_struct {
 
 static vfs_open_fn g_vfs_open_orig; /* SQLite's open before guarded_open (posixOpen) */
 static int g_vfs_state;             /* 0: not tried yet; 1: on; -1: cannot be */
-static char g_vfs_why[200] = "not yet: installed at the first sqlite3.connect";
+static char g_vfs_why[320] = "not yet: installed at the first sqlite3.connect";
 static CORE_TLS int t_vfs_open;     /* guarded_open is deciding on this thread */
 
 /* The databases whose open guarded_open allowed (a kept answer: allowed by the rules, or
@@ -12632,30 +12633,60 @@ guarded_open(const char *path, int flags, int mode)
     return fd;
 }
 
-/* SQLite's sqlite3_vfs_find, from the library the _sqlite3 module was linked with: the module
- * is found by its definition (C data of that module's shared object, which no Python code can
- * pass for: the module in sys.modules may be anything), its object reopened RTLD_NOLOAD, and
- * the symbol looked up in its dependency tree (libsqlite3.so.0, or an SQLite linked into it
- * with its symbols exported). The system's libsqlite3.so.0 already loaded is the fallback. */
+/* SQLite's sqlite3_vfs_find, from the library the _sqlite3 module was linked with. The module
+ * is found among the objects loaded in the process (dl_iterate_phdr) as the one that defines
+ * PyInit__sqlite3 itself -- no Python object is read, nothing of sys.modules (which the
+ * function may have changed) --, reopened RTLD_NOLOAD, and the symbol looked up in its
+ * dependency tree (libsqlite3.so.0, or an SQLite linked into it with its symbols exported).
+ * A _sqlite3 built into the interpreter is the main program's. The system's libsqlite3.so.0
+ * already loaded is the fallback. */
+typedef struct {
+    void *handle;
+    char via[160]; /* where _sqlite3 was found (for the status) */
+} vfs_search;
+static char g_vfs_via[160];
+
+static int
+vfs_search_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    vfs_search *search = data;
+    const char *name = info->dlpi_name;
+    void *handle = dlopen(name != NULL && name[0] != '\0' ? name : NULL, RTLD_NOW | RTLD_NOLOAD);
+    if (handle == NULL) {
+        return 0;
+    }
+    /* (dlsym on a handle searches the object's dependencies too: the symbol must be in one
+     * of this object's own loaded segments) */
+    uintptr_t init = (uintptr_t)dlsym(handle, "PyInit__sqlite3");
+    int own = 0;
+    for (size_t i = 0; init != 0 && i < info->dlpi_phnum && !own; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+        own = ph->p_type == PT_LOAD && init >= start && init - start < (uintptr_t)ph->p_memsz;
+    }
+    if (own && dlsym(handle, "sqlite3_vfs_find") != NULL) {
+        search->handle = handle; /* (kept open: the library stays, as Python keeps modules) */
+        const char *leaf = name != NULL ? strrchr(name, '/') : NULL;
+        snprintf(search->via, sizeof(search->via), "%s",
+                 leaf != NULL ? leaf + 1 : (name != NULL && name[0] ? name : "the interpreter"));
+        return 1;
+    }
+    dlclose(handle);
+    return 0;
+}
+
 static void *
 vfs_library(void)
 {
-    void *handle = NULL;
-    PyObject *name = PyUnicode_FromString("_sqlite3");
-    PyObject *module = name != NULL ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    PyModuleDef *def = module != NULL && PyModule_Check(module) ? PyModule_GetDef(module) : NULL;
-    Dl_info info;
-    if (def != NULL && def->m_name != NULL && strcmp(def->m_name, "_sqlite3") == 0 &&
-        dladdr((void *)def, &info) != 0 && info.dli_fname != NULL && info.dli_fname[0] != '\0') {
-        handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    vfs_search search = {NULL, ""};
+    dl_iterate_phdr(vfs_search_object, &search);
+    if (search.handle == NULL) {
+        search.handle = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+        snprintf(search.via, sizeof(search.via), "libsqlite3.so.0, no _sqlite3 object found");
     }
-    Py_XDECREF(module);
-    PyErr_Clear();
-    if (handle == NULL || dlsym(handle, "sqlite3_vfs_find") == NULL) {
-        handle = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
-    }
-    return handle; /* (never closed: the library stays, as Python keeps its modules) */
+    memcpy(g_vfs_via, search.via, sizeof(g_vfs_via));
+    return search.handle;
 }
 
 /* Put guarded_open in SQLite's unix VFS (at the first sqlite3.connect after install: SQLite
@@ -12698,7 +12729,9 @@ vfs_guard_try(void)
     }
     g_vfs_state = 1;
     snprintf(g_vfs_why, sizeof(g_vfs_why),
-             "on: SQLite %.40s's opens are decided at the open (unix VFS \"open\" replaced)", v);
+             "on: SQLite %.40s's opens are decided at the open (unix VFS \"open\" replaced; "
+             "found from %.100s)",
+             v, g_vfs_via);
 }
 
 static PyObject *
