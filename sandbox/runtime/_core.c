@@ -12640,53 +12640,64 @@ guarded_open(const char *path, int flags, int mode)
  * dependency tree (libsqlite3.so.0, or an SQLite linked into it with its symbols exported).
  * A _sqlite3 built into the interpreter is the main program's. The system's libsqlite3.so.0
  * already loaded is the fallback. */
+#define VFS_OBJECTS 1024
 typedef struct {
-    void *handle;
-    char via[160]; /* where _sqlite3 was found (for the status) */
+    size_t count;
+    struct dl_phdr_info objects[VFS_OBJECTS]; /* (their names and headers stay while loaded) */
 } vfs_search;
-static char g_vfs_via[160];
+static char g_vfs_via[160]; /* where _sqlite3 was found (for the status) */
 
 static int
-vfs_search_object(struct dl_phdr_info *info, size_t size, void *data)
+vfs_list_object(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     vfs_search *search = data;
-    const char *name = info->dlpi_name;
-    void *handle = dlopen(name != NULL && name[0] != '\0' ? name : NULL, RTLD_NOW | RTLD_NOLOAD);
-    if (handle == NULL) {
-        return 0;
+    if (search->count < VFS_OBJECTS) {
+        search->objects[search->count++] = *info;
     }
-    /* (dlsym on a handle searches the object's dependencies too: the symbol must be in one
-     * of this object's own loaded segments) */
-    uintptr_t init = (uintptr_t)dlsym(handle, "PyInit__sqlite3");
-    int own = 0;
-    for (size_t i = 0; init != 0 && i < info->dlpi_phnum && !own; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
-        own = ph->p_type == PT_LOAD && init >= start && init - start < (uintptr_t)ph->p_memsz;
-    }
-    if (own && dlsym(handle, "sqlite3_vfs_find") != NULL) {
-        search->handle = handle; /* (kept open: the library stays, as Python keeps modules) */
-        const char *leaf = name != NULL ? strrchr(name, '/') : NULL;
-        snprintf(search->via, sizeof(search->via), "%s",
-                 leaf != NULL ? leaf + 1 : (name != NULL && name[0] ? name : "the interpreter"));
-        return 1;
-    }
-    dlclose(handle);
-    return 0;
+    return 0; /* (no dlopen in here: the loader's lock is held) */
 }
 
 static void *
 vfs_library(void)
 {
-    vfs_search search = {NULL, ""};
-    dl_iterate_phdr(vfs_search_object, &search);
-    if (search.handle == NULL) {
-        search.handle = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
-        snprintf(search.via, sizeof(search.via), "libsqlite3.so.0, no _sqlite3 object found");
+    vfs_search *search = PyMem_RawCalloc(1, sizeof(vfs_search));
+    void *found = NULL;
+    if (search != NULL) {
+        dl_iterate_phdr(vfs_list_object, search);
     }
-    memcpy(g_vfs_via, search.via, sizeof(g_vfs_via));
-    return search.handle;
+    for (size_t k = 0; search != NULL && k < search->count && found == NULL; k++) {
+        const struct dl_phdr_info *info = &search->objects[k];
+        const char *name = info->dlpi_name;
+        void *handle = dlopen(name != NULL && name[0] != '\0' ? name : NULL, RTLD_NOW | RTLD_NOLOAD);
+        if (handle == NULL) {
+            continue;
+        }
+        /* (dlsym on a handle searches the object's dependencies too: the symbol must be in
+         * one of this object's own loaded segments) */
+        uintptr_t init = (uintptr_t)dlsym(handle, "PyInit__sqlite3");
+        int own = 0;
+        for (size_t i = 0; init != 0 && i < info->dlpi_phnum && !own; i++) {
+            const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+            uintptr_t start = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+            own = ph->p_type == PT_LOAD && init >= start && init - start < (uintptr_t)ph->p_memsz;
+        }
+        if (own && dlsym(handle, "sqlite3_vfs_find") != NULL) {
+            found = handle; /* (kept open: the library stays, as Python keeps its modules) */
+            const char *leaf = name != NULL ? strrchr(name, '/') : NULL;
+            snprintf(g_vfs_via, sizeof(g_vfs_via), "%s",
+                     leaf != NULL ? leaf + 1 : (name != NULL && name[0] ? name : "the interpreter"));
+        }
+        else {
+            dlclose(handle);
+        }
+    }
+    PyMem_RawFree(search);
+    if (found == NULL) {
+        found = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+        snprintf(g_vfs_via, sizeof(g_vfs_via), "libsqlite3.so.0, no _sqlite3 object found");
+    }
+    return found;
 }
 
 /* Put guarded_open in SQLite's unix VFS (at the first sqlite3.connect after install: SQLite
