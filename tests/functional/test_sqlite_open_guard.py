@@ -316,3 +316,32 @@ os._exit(0)
     # deadlock without that either, in a few tries on 3.11-3.13)
     assert out["stuck"] is False, out
     assert out["wal"] > 10 and out["closed"] > 10, out
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_the_open_guards_question_cannot_be_forged_as_an_audit_event(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the installed sandbox in learn (where a forged question would record a rule)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    code = """
+import json, sys
+import sandbox
+from sandbox.runtime.control import mark_invoke_phase
+sandbox.install(mode="learn")
+mark_invoke_phase()
+# WHEN the function raises the event the native core hands its decision at SQLite's open
+try:
+    sys.audit("sandbox.sqlite_open", "/etc/forged-by-the-function", 2)
+    print("RESULT", json.dumps({"outcome": "raised"}))
+except PermissionError:
+    print("RESULT", json.dumps({"outcome": "refused"}))
+"""
+    result = child(code, env=audit_only(core))
+    # THEN it records nothing: the native core refuses the event outright; the Python core's
+    # hook reports it as a tamper (learn reports, and lets it through)
+    assert not [o for o in result.observations if "forged-by" in o["target"]], result.stdout
+    if core == "native":
+        assert _result(result) == {"outcome": "refused"}, result.stdout + result.stderr
+    else:
+        assert [f for f in result.findings if f["target"] == "sandbox.sqlite_open"], result.stdout
