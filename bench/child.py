@@ -12,6 +12,10 @@ Modes
     Nothing installed.
 ``floor``
     ``sys.addaudithook(lambda event, args: None)``: the cost of any Python-level hook.
+``floor-c``
+    An audit hook in C that does nothing (libc's ``memcmp`` with a zero length, added with
+    ``PySys_AddAuditHook`` through ctypes): what CPython itself spends on each audit event
+    once any hook exists (the argument tuple built and freed), the least any hook costs.
 ``learn`` / ``alert`` / ``enforce``
     ``sandbox.install(mode=..., profile=...)`` (``enforce`` also loads the seccomp filter).
 ``enforce-hook``
@@ -84,6 +88,9 @@ def install_mode(mode: str, profile: str | None) -> dict[str, Any]:
     if mode == "floor":
         sys.addaudithook(lambda event, args: None)
         return {"mode": "floor"}
+    if mode == "floor-c":
+        _add_empty_c_hook()
+        return {"mode": "floor-c"}
     if mode == "ddtrace":
         import ddtrace.auto  # noqa: F401  (patches boto3, urllib, logging; starts AppSec)
 
@@ -102,6 +109,21 @@ def install_mode(mode: str, profile: str | None) -> dict[str, Any]:
             raise RuntimeError(f"{mode}: the sandbox runs the {audit} core, not the Python one")
         return status
     raise ValueError(f"unknown mode {mode!r}")
+
+
+def _add_empty_c_hook() -> None:
+    """Add libc's ``memcmp`` as an audit hook: called as ``memcmp(event, args, NULL)``, it
+    compares zero bytes and returns 0 (carry on), so the hook does nothing at all."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    memcmp = ctypes.cast(libc.memcmp, ctypes.c_void_p)
+    add = ctypes.pythonapi.PySys_AddAuditHook
+    add.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    add.restype = ctypes.c_int
+    if add(memcmp, None) != 0:
+        raise RuntimeError("PySys_AddAuditHook refused the empty C hook")
 
 
 def best_per_op(run: Callable[[int], float], n: int, batches: int) -> float:

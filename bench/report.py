@@ -10,6 +10,7 @@ from typing import Any
 MODE_ORDER = (
     "off",
     "floor",
+    "floor-c",
     "learn",
     "alert",
     "enforce",
@@ -347,7 +348,9 @@ MICRO_LEGEND = [
 ]
 E2E_MODES = (
     "**mode**: `-py` runs the Python fallback core (`SANDBOX_NATIVE=off`), the others the native "
-    "one; `enforce-hook`: enforce without seccomp and Landlock."
+    "one; `enforce-hook`: enforce without seccomp and Landlock; `floor`: an empty Python audit "
+    "hook; `floor-c`: an empty C audit hook (what CPython itself spends on every audit event "
+    "once any hook exists: the least any hook, the sandbox's included, can cost)."
 )
 E2E_LEGEND = [
     "**per invocation**: median time of one warm call of `examples/orders` (boto3 to a local "
@@ -377,7 +380,8 @@ INSTRUCTIONS_LEGEND = [
     "Exact to a few thousandths from run to run, where the timed tables swing by 10-20 %; but "
     "user space only: the kernel's work for each system call (the I/O, the seccomp filter, "
     "Landlock), cache misses and page faults are not in it. Sandbox modes with the kernel "
-    "layers off (`enforce-hook`), as on Lambda.",
+    "layers off (`enforce-hook`), as on Lambda. `floor-c`: an empty C audit hook, CPython's "
+    "own cost per event once any hook exists (the part of a budget no hook can save).",
 ]
 CORE_LEGEND = [
     "The audit hook core alone (`python -m bench.core_micro`): fresh processes, the core "

@@ -107,6 +107,7 @@ class Plan:
     stdlib_modes: tuple[str, ...] = (
         "off",
         "floor",
+        "floor-c",
         "learn",
         "enforce",
         "enforce-hook",
@@ -136,7 +137,7 @@ class Plan:
     kernel_repeats: int = 3
     ddtrace: bool = True
     hotpath: bool = True
-    instruction_modes: tuple[str, ...] = ("enforce-hook", "enforce-hook-py")
+    instruction_modes: tuple[str, ...] = ("floor-c", "enforce-hook", "enforce-hook-py")
     instruction_calls: tuple[int, int] = (40, 200)
     core_rounds: int = 5
     core_events: int = 200_000

@@ -866,6 +866,8 @@ static int open_remember(const open_key *key, int phase, int kind, unsigned long
 static int open_remember_hashed(const open_key *key, int phase, uint64_t h, int kind,
                                 unsigned long long dev, unsigned long long ino);
 static int other_in_flight(void);
+static int memo_lstat(const char *path, size_t n, struct stat *st);
+static int sqlite_own_name(const char *path, size_t n);
 
 /* The directory verdict a depth-1 pattern gives the folder of `dir_key` (its action in
  * dir_key->flags): the folder must be a directory now (lstat: not a link); the verdict is
@@ -898,7 +900,7 @@ pattern_folder(open_key *dir_key, int phase)
             return NULL;
         }
     }
-    else if (lstat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    else if (memo_lstat(folder, len, &st) != 0 || !S_ISDIR(st.st_mode)) {
         return NULL;
     }
     if (open_remember(dir_key, phase, 1, (unsigned long long)st.st_dev,
@@ -937,6 +939,81 @@ fd_names_forget(const char *name, size_t n)
                               (e->len == n || e->path[n] == '/' || n == 1)))) {
             PyMem_RawFree(e->path);
             e->path = NULL;
+        }
+    }
+}
+
+/* What the core's own lstats of names found, kept for the next decisions about the same name
+ * (a copy's event and then its opens, a temp file's event and then its open, a listing, the
+ * tree removal and its open of the folder: each would look the name up again, 1-3 us on
+ * tmpfs). An answer is kept exactly as long as an answer the open table keeps from it: while
+ * no child has run (answers are not validated) and no change the core sees touches the name
+ * (open_forget drops the answers at and below a changed name, open_clear_all every one), and
+ * never while another thread has a change in flight. What may still change a name unseen is
+ * what the table trusts already: a regular file made by an open with O_CREAT (audited as the
+ * open) or by SQLite; os.mkfifo and os.mknod raise events (the core seals them), and a child
+ * turns validation on. Never a name SQLite makes and removes itself (sqlite_own_name: once
+ * removed, anything may be made there unseen -- the table keeps no answer for one either).
+ * Names of up to LSTAT_MEMO_PATH - 1 characters; errors other than ENOENT are not kept. */
+#define LSTAT_MEMO_SLOTS 16
+#define LSTAT_MEMO_PATH 256
+typedef struct {
+    size_t len; /* 0: empty */
+    int missing;
+    struct stat st;
+    char path[LSTAT_MEMO_PATH];
+} lstat_memo;
+static lstat_memo g_lstat_memo[LSTAT_MEMO_SLOTS];
+static size_t g_lstat_memo_next;
+
+/* lstat(path) (NUL-terminated, n characters), answered from what the core found last when it
+ * may be (above). */
+static int
+memo_lstat(const char *path, size_t n, struct stat *st)
+{
+    int usable = !g_open_validate && n > 0 && n < LSTAT_MEMO_PATH && !other_in_flight() &&
+                 !sqlite_own_name(path, n);
+    if (usable) {
+        for (size_t i = 0; i < LSTAT_MEMO_SLOTS; i++) {
+            const lstat_memo *e = &g_lstat_memo[i];
+            if (e->len == n && memcmp(e->path, path, n) == 0) {
+                if (e->missing) {
+                    errno = ENOENT;
+                    return -1;
+                }
+                *st = e->st;
+                return 0;
+            }
+        }
+    }
+    int found = lstat(path, st) == 0;
+    if (usable && (found || errno == ENOENT)) {
+        int saved = errno;
+        lstat_memo *e = &g_lstat_memo[g_lstat_memo_next];
+        g_lstat_memo_next = (g_lstat_memo_next + 1) % LSTAT_MEMO_SLOTS;
+        memcpy(e->path, path, n);
+        e->path[n] = '\0';
+        e->len = n;
+        e->missing = !found;
+        if (found) {
+            e->st = *st;
+        }
+        errno = saved;
+    }
+    return found ? 0 : -1;
+}
+
+/* Drop the kept lstats of `name` and below it (every one: NULL), as open_forget drops the
+ * table's entries. */
+static void
+memo_lstat_forget(const char *name, size_t n)
+{
+    for (size_t i = 0; i < LSTAT_MEMO_SLOTS; i++) {
+        lstat_memo *e = &g_lstat_memo[i];
+        if (e->len != 0 &&
+            (name == NULL || (e->len >= n && memcmp(e->path, name, n) == 0 &&
+                              (e->len == n || e->path[n] == '/' || n == 1)))) {
+            e->len = 0;
         }
     }
 }
@@ -1250,6 +1327,7 @@ open_clear_all(void)
     pattern_clear_all();
     fd_names_forget(NULL, 0);
     dirs_seen_forget(NULL, 0);
+    memo_lstat_forget(NULL, 0);
 }
 
 /* Whether an entry's name is `name` or below it (`name` + "/" ...). */
@@ -1313,6 +1391,7 @@ open_forget(const char *name, size_t n)
     pattern_forget(name, n);
     fd_names_forget(name, n);
     dirs_seen_forget(name, n);
+    memo_lstat_forget(name, n);
     size_t i = 0;
     while (i < g_open_count) {
         size_t slot = g_open_used[i];
@@ -1547,7 +1626,8 @@ dir_verdict_allows(const open_key *key, int phase, uint64_t key_hash)
     }
     else {
         /* (no child has run and no other thread changes names unseen: the name is the file) */
-        there = lstat(key->path, &st) == 0 ? 0 : (errno == ENOENT ? 1 : -1);
+        there = memo_lstat(key->path, (size_t)key->len, &st) == 0 ? 0
+                                                                   : (errno == ENOENT ? 1 : -1);
     }
     if (there == 0) { /* key->path: a str's data, NUL-terminated */
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -1896,8 +1976,11 @@ list_answered(PyObject *args, int phase)
          * the very test below, which would only repeat that lstat */
         return 1;
     }
+    /* (a descriptor's folder is checked against its name now, as dirs_seen_name does, never
+     * against a kept lookup: a descriptor may be open on a folder from anywhere -- inherited,
+     * or moved since it was opened -- and only the name's lookup now says it is that one) */
     struct stat st;
-    if (lstat(place, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if ((fd < 0 ? memo_lstat(place, n, &st) : lstat(place, &st)) != 0 || !S_ISDIR(st.st_mode)) {
         return 0;
     }
     return fd < 0 || (st.st_dev == held.st_dev && st.st_ino == held.st_ino);

@@ -9,10 +9,12 @@ aws           within one ``:`` field       anything (``s3:GetObject:**``)
 modules       one dotted component         any number of components
 processes     anything inside one argv     —
 argv item     only "word" characters,     "word" characters and ``/``,
-              no ``/``, never ``..``      never ``..``
+              no ``/``, never ``..``;     never ``..``; the same first
+              first character never       character rule
+              ``-``, ``+`` or ``@``
   (alone)     anything but ``/``          anything but ``..``
-shell cmd     only "word" characters, no ``/``, never ``..``; nothing where a program
-              is named (literal there)
+shell cmd     only "word" characters, no ``/``, never ``..``, a word's first character
+              never ``-``, ``+`` or ``@``; nothing where a program is named (literal there)
 ============  ==========================  ============================================
 
 The shell row is the security-relevant one: a rule learned from ``sh -c "convert /tmp/a.png"``
@@ -38,6 +40,12 @@ SHELL_WORD = r"(?:(?!\.\.)[A-Za-z0-9_.,:=+@%-])"
 # values made of these characters. A whole argument that is a wildcard (``*``, ``**``) says
 # "any argument here" and means it: anything but "/" (``**``: anything, never "..").
 _ARG_STAR = SHELL_WORD + "*"
+# A wildcard that starts an argument or a shell word never stands for a first character that
+# makes the argument something other than a value: "-" an option (tar's ``--files-from=x.txt``
+# matched ``*.txt``: red team 83), "+" a command for some programs (``less +!cmd``), "@" a file
+# of further arguments (gcc's, javac's ``@args.txt``). The builder generalises no value that
+# starts with one of them; a rule that means one names it literally (``--out=*.csv``).
+_NOT_OPTION = "(?![-+@])"
 _ARG_DOUBLE = "(?:(?!\\.\\.)[A-Za-z0-9_.,:=+@%/-])*"
 _ANY_ARG_STAR = "[^\x1f/]*"
 _ANY_ARG_DOUBLE = "(?:(?!\\.\\.)[^\x1f])*"
@@ -69,6 +77,8 @@ def glob_to_regex(pattern: str, kind: str) -> str:
     star, double = _CLASSES[kind]
     single = star[:-1] if star.endswith("*") else star
     out: list[str] = []
+    if (kind == "arg" or kind == "shell") and pattern[:1] in ("*", "?"):
+        out.append(_NOT_OPTION)
     i = 0
     n = len(pattern)
     while i < n:

@@ -1533,10 +1533,20 @@ def _decider(
         invocation's summary (a stated limit). A refused name stays refused whatever this
         answers.
         """
-        if "." in name or len(name) > 255:
-            # A submodule: its parent's search path lives in objects the function can shape
-            # (sys.modules, the package's dict). Reported; the guard's finders answer quietness.
+        if len(name) > 255:
             return True
+        if "." in name:
+            # A submodule: once its package is loaded, its search path lives in objects the
+            # function can shape (sys.modules, the package's dict): reported; the guard's
+            # finders answer quietness. A package that is not loaded is imported first, by
+            # its first name: when no file could hold that, nothing below it can load
+            # either (the standard library's own probes, copy's `org.python.core` in 3.10
+            # and 3.11, are optional imports of packages that exist nowhere).
+            top = name.partition(".")[0]
+            modules = lookup(sys_space, "modules")
+            if not top or type(modules) is not dict or top in modules:
+                return True
+            name = top
         leaf = name
         candidates = (leaf, leaf + ".py", leaf + ".pyc", *(leaf + s for s in extension_suffixes))
         search_path = lookup(sys_space, "path")

@@ -1270,6 +1270,10 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     opens("read_write", job + "/b.txt", "r+")
     opens("other_folder", base + "/other/x.txt")
     opens("below", job + "/sub/x.txt")
+    opens("gone", job + "/gone.txt")                 # not there: answered (a new name)
+    os.symlink(base + "/secret.txt", job + "/gone.txt")
+    sys.audit("zz.forget", job + "/gone.txt")        # (the hook forgets a name it saw made)
+    opens("gone_now_a_link", job + "/gone.txt", "rb")  # (another mode: not the kept answer)
     sys.audit("zz.forget", base + "/other")          # a name elsewhere: the verdict holds
     opens("after_other_forget", job + "/c.txt")
     sys.audit("zz.forget", job)                      # the folder itself: gone
@@ -1302,6 +1306,9 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     # writes (the verdict is a read's), reach the callback
     assert (result["newline"], result["read_write"]) == (1, 1)
     assert (result["other_folder"], result["below"]) == (1, 1)
+    # AND what a lookup of a name found is not trusted once the name was seen changed: a
+    # name that was missing and is a link now reaches the callback
+    assert (result["gone"], result["gone_now_a_link"]) == (0, 1)
     # AND forgetting the folder (or a name above it) drops the verdict; another name does not
     assert result["after_other_forget"] == 0
     assert (result["after_forget"], result["readd"]) == (1, 1)

@@ -188,14 +188,20 @@ def test_unix_socket_path_is_a_file(child: RunChild, tmp_path: Path) -> None:
 
 def test_a_symlink_swapped_in_later_is_still_resolved(child: RunChild, tmp_path: Path) -> None:
     # GIVEN a profile allowing reads and writes of one scratch file, and a secret next to it
+    # (and a link to the secret present before the sandbox started, in a staging place the
+    # function may move names out of)
     _setup(tmp_path)
     profile = profile_doc(
         files=[
-            {"action": "read", "target": "{task}/out/scratch.txt"},
-            {"action": "write", "target": "{task}/out/scratch.txt"},
+            {"action": action, "target": "{task}/" + target}
+            for target in ("out/scratch.txt", "staged/scratch.txt")
+            for action in ("read", "write")
         ]
     )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
+    (tmp_path / "staged").mkdir()
+    os.symlink(tmp_path / "data" / "secret.txt", tmp_path / "staged" / "scratch.txt")
+    # WHEN the scratch file is read (cached), removed, and the link moved into its place
     result = child(
         """
         import os, sandbox, sandbox.runtime.hook
@@ -204,7 +210,7 @@ def test_a_symlink_swapped_in_later_is_still_resolved(child: RunChild, tmp_path:
         open("out/scratch.txt", "w").write("mine")
         print(open("out/scratch.txt").read())           # resolved and cached as allowed
         os.remove("out/scratch.txt")
-        os.symlink(os.path.abspath("data/secret.txt"), "out/scratch.txt")
+        os.rename("staged/scratch.txt", "out/scratch.txt")  # the link moved into place
         try:
             print(open("out/scratch.txt").read())
         except PermissionError as exc:
@@ -218,7 +224,8 @@ def test_a_symlink_swapped_in_later_is_still_resolved(child: RunChild, tmp_path:
 def test_a_directory_swapped_for_a_symlink_is_still_resolved(
     child: RunChild, tmp_path: Path
 ) -> None:
-    # GIVEN a profile allowing reads and writes anywhere under one scratch directory
+    # GIVEN a profile allowing reads and writes anywhere under one scratch directory, and a
+    # link to data/ present there before the sandbox started (out/.staged/d)
     _setup(tmp_path)
     profile = profile_doc(
         files=[
@@ -227,6 +234,9 @@ def test_a_directory_swapped_for_a_symlink_is_still_resolved(
         ]
     )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "out" / ".staged" / "d")
+    # WHEN out/d is read through as a folder (cached), removed, and the link moved there
     result = child(
         """
         import os, sandbox, sandbox.runtime.hook
@@ -237,7 +247,7 @@ def test_a_directory_swapped_for_a_symlink_is_still_resolved(
         print(open("out/d/secret.txt").read())          # out/d resolved and cached
         os.remove("out/d/secret.txt")
         os.rmdir("out/d")
-        os.symlink(os.path.abspath("data"), "out/d")    # out/d now leads to data/
+        os.rename("out/.staged/d", "out/d")             # out/d now leads to data/
         try:
             print(open("out/d/secret.txt").read())
         except PermissionError:
@@ -443,8 +453,12 @@ except PermissionError:
 def test_a_missing_name_made_a_dangling_link_by_a_child_is_caught(
     child: RunChild, tmp_path: Path
 ) -> None:
-    # GIVEN a name that does not exist, opened (and cached) once a child exists
+    # GIVEN a name that does not exist, opened (and cached) once a child exists, and a
+    # dangling link to a file outside the profile present in allowed/.staged before the
+    # sandbox started
     _scratch_profile(tmp_path)
+    (tmp_path / "allowed" / ".staged").mkdir()
+    os.symlink(tmp_path / "outside" / "evil.txt", tmp_path / "allowed" / ".staged" / "new.txt")
     code = (
         ENFORCE_INVOKE
         + """
@@ -455,8 +469,8 @@ for _ in range(2):
     except FileNotFoundError:
         pass
 pid = os.fork()
-if pid == 0:      # the child makes the name a dangling link to a file outside the profile
-    os.symlink(BASE + "/outside/evil.txt", A + "/new.txt")
+if pid == 0:      # the child moves the dangling link to the file outside into the name
+    os.rename(A + "/.staged/new.txt", A + "/new.txt")
     os._exit(0)
 os.waitpid(pid, 0)
 try:
@@ -476,14 +490,16 @@ print("outside", os.path.exists(BASE + "/outside/evil.txt"))
 def test_a_decision_racing_an_audited_swap_in_another_thread_leaves_no_stale_answer(
     child: RunChild, tmp_path: Path
 ) -> None:
-    # GIVEN cur -> d1 (a public file k), d2/k -> the secret, and a thread opening cur/k
+    # GIVEN cur -> d1 (a public file k), d2/k -> the secret (a link present before the sandbox
+    # started), and a thread opening cur/k
     _scratch_profile(tmp_path)
+    (tmp_path / "allowed" / "d2").mkdir()
+    os.symlink(tmp_path / "secret" / "key.txt", tmp_path / "allowed" / "d2" / "k")
     code = (
         ENFORCE_INVOKE
         + """
-os.mkdir(A + "/d1"); os.mkdir(A + "/d2")
+os.mkdir(A + "/d1")
 open(A + "/d1/k", "w").write("public")
-os.symlink(BASE + "/secret/key.txt", A + "/d2/k")
 os.symlink("d1", A + "/cur")
 P = A + "/cur/k"
 def point(to):
@@ -614,13 +630,15 @@ except ZeroDivisionError:
 
 # Each audited change drops only the cached answers that depend on the name it changes; these
 # make the change through another spelling of the name than the one whose answer is cached.
+# (The links to data/ and data/nest were present in out/.staged before the sandbox started:
+# os.symlink to a file the profile does not allow is refused itself; a rename moves the link.)
 SWAP_SPELLINGS = {
     # the cached name goes through a link; the swap is made on the real directory
     "through-link": (
         "out/via/d/secret.txt",
         """
         os.remove("out/real/d/secret.txt"); os.rmdir("out/real/d")
-        os.symlink(os.path.abspath("data"), "out/real/d")
+        os.rename("out/.staged/data", "out/real/d")
         """,
     ),
     # the cached name is the real one; the swap is made through the link to its directory
@@ -628,7 +646,7 @@ SWAP_SPELLINGS = {
         "out/real/d/secret.txt",
         """
         os.remove("out/via/d/secret.txt"); os.rmdir("out/via/d")
-        os.symlink(os.path.abspath("data"), "out/via/d")
+        os.rename("out/.staged/data", "out/via/d")
         """,
     ),
     # the swap is made relative to a directory descriptor
@@ -637,7 +655,7 @@ SWAP_SPELLINGS = {
         """
         fd = os.open("out/real", os.O_RDONLY)
         os.remove("d/secret.txt", dir_fd=fd); os.rmdir("d", dir_fd=fd)
-        os.symlink(os.path.abspath("data"), "d", dir_fd=fd)
+        os.rename("out/.staged/data", "d", dst_dir_fd=fd)
         """,
     ),
     # an ancestor of the cached name is renamed away and replaced by a link
@@ -645,7 +663,7 @@ SWAP_SPELLINGS = {
         "out/real/d/secret.txt",
         """
         os.rename("out/real", "out/moved")
-        os.symlink(os.path.abspath("data/nest"), "out/real")
+        os.rename("out/.staged/nest", "out/real")
         """,
     ),
     # the directory is moved aside by shutil and the name relative to the cwd replaced
@@ -655,7 +673,7 @@ SWAP_SPELLINGS = {
         import shutil
         os.chdir("out/real")
         shutil.move("d", "../elsewhere")
-        os.symlink(os.path.abspath("../../data"), "d")
+        os.rename("../.staged/data", "d")
         os.chdir("../..")
         """,
     ),
@@ -667,7 +685,8 @@ def test_a_swap_through_another_spelling_drops_the_cached_answer(
     child: RunChild, tmp_path: Path, spelling: str
 ) -> None:
     # GIVEN everything under out/ allowed (read and write), a decoy out/real/d/secret.txt read
-    # once (its answer cached), and out/via a link to out/real
+    # once (its answer cached), out/via a link to out/real, and links to data/ and data/nest
+    # present in out/.staged before the sandbox started
     _setup(tmp_path)
     profile = profile_doc(
         files=[
@@ -683,6 +702,9 @@ def test_a_swap_through_another_spelling_drops_the_cached_answer(
     os.symlink(tmp_path / "out" / "real", tmp_path / "out" / "via")
     (tmp_path / "data" / "nest").mkdir()
     os.symlink(tmp_path / "data", tmp_path / "data" / "nest" / "d")  # nest/d/x is data/x
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "out" / ".staged" / "data")
+    os.symlink(tmp_path / "data" / "nest", tmp_path / "out" / ".staged" / "nest")
     cached, swap = SWAP_SPELLINGS[spelling]
     body = "\n".join(line.strip() for line in swap.strip().splitlines())
     source = f"""
@@ -697,7 +719,8 @@ try:
 except PermissionError as exc:
     print("blocked", exc.target.endswith("data/secret.txt") or exc.target)
 """
-    # WHEN the function swaps a directory on the way for a link to data/, through that spelling
+    # WHEN the function swaps a directory on the way for a link to data/ (moving the staged
+    # link in), through that spelling
     result = child(source)
     # THEN the cached name is decided again, on where it leads now: the secret, blocked
     assert result.lines == ["decoy", "decoy", "blocked True"], result.stderr
@@ -708,7 +731,8 @@ def test_new_names_in_an_allowed_folder_are_answered_but_a_link_there_is_decided
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN every name under out/ allowed (read, write), so the core answers new names in
-    # out/ itself after the first decision, and a secret outside
+    # out/ itself after the first decision, a secret outside, and a link to it present in
+    # out/.staged before the sandbox started
     _setup(tmp_path)
     profile = profile_doc(
         files=[{"action": action, "target": "{task}/out/**"} for action in ("read", "write")],
@@ -724,6 +748,10 @@ def test_new_names_in_an_allowed_folder_are_answered_but_a_link_there_is_decided
     for name in ("a.txt", "b.txt"):
         (tmp_path / "out" / name).write_text(name)
     secret = str(tmp_path / "data" / "secret.txt")
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink(secret, tmp_path / "out" / ".staged" / "by-event.txt")
+    # WHEN it reads and writes new names there, makes a link to the secret, moves the staged
+    # link into a new name, and a child process makes another link (no event)
     result = child(
         f"""
 import os, subprocess, sandbox, sandbox.runtime.hook
@@ -738,7 +766,12 @@ def attempt(tag, path, mode="r"):
 attempt("first", "out/a.txt")
 attempt("new", "out/b.txt")
 attempt("create", "out/c.txt", "w")
-os.symlink({secret!r}, "out/by-event.txt")                 # an audited link
+try:
+    os.symlink({secret!r}, "out/by-event.txt")             # an audited link: its target decided
+    print("make-link ok")
+except PermissionError as exc:
+    print("make-link blocked", exc.target.endswith("data/secret.txt"))
+os.rename("out/.staged/by-event.txt", "out/by-event.txt")  # an audited move of the link
 attempt("link", "out/by-event.txt")
 subprocess.run(["/bin/ln", "-s", {secret!r}, "out/by-child.txt"], check=True)  # unseen
 attempt("child-link", "out/by-child.txt")
@@ -746,11 +779,13 @@ attempt("still", "out/a.txt")
 """,
         env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
     )
-    # THEN new names are read and written, and both links lead to the secret: blocked
+    # THEN new names are read and written, making a link to the secret is refused, and both
+    # links (moved in, made by the child) lead to the secret: blocked
     assert result.lines == [
         "first ok a.txt",
         "new ok b.txt",
         "create ok ",
+        "make-link blocked True",
         "link blocked True",
         "child-link blocked True",
         "still ok a.txt",
@@ -785,15 +820,18 @@ def _out_only(tmp_path: Path, **extra: list[dict[str, Any]]) -> None:
 def test_two_spellings_of_one_name_are_one_name_to_the_cache(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN out/é cached as a plain folder
+    # GIVEN out/é cached as a plain folder, and a link to data/ present in out/.staged before
+    # the sandbox started
     _out_only(tmp_path)
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "out" / ".staged" / "L")
     body = """
 os.mkdir("out/\\u00e9")
 open("out/\\u00e9/x.txt", "w").close()
 attempt("cached", lambda: open("out/\\u00e9/x.txt").read())
-# WHEN it is swapped for a link to data/ through the other spelling of the same bytes
+# WHEN it is swapped for the link to data/ through the other spelling of the same bytes
 os.rename("out/\\udcc3\\udca9", "out/gone")
-os.symlink(task + "/data", "out/\\udcc3\\udca9")
+os.rename("out/.staged/L", "out/\\udcc3\\udca9")
 attempt("read", lambda: open("out/\\u00e9/secret.txt").read())
 attempt("write", lambda: open("out/\\u00e9/planted.txt", "w").write("x"))
 """
@@ -808,17 +846,18 @@ attempt("write", lambda: open("out/\\u00e9/planted.txt", "w").write("x"))
 def test_a_link_below_a_name_too_long_to_look_at_is_not_missed(
     child: RunChild, tmp_path: Path
 ) -> None:
-    # GIVEN a folder under out/ whose full name is just under PATH_MAX, a link to data/ moved
-    # into it, and a short link to it (the kernel walks on component by component)
+    # GIVEN a folder under out/ whose full name is just under PATH_MAX, a link to data/ (out/x/L,
+    # present before the sandbox started) moved into it, and a short link to it (the kernel
+    # walks on component by component)
     _out_only(tmp_path)
+    (tmp_path / "out" / "x").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "out" / "x" / "L")
     deep = str(tmp_path / "out")
     while 4092 - len(deep) > 101:
         deep += "/" + "d" * 100
     deep += "/" + "d" * (4092 - len(deep) - 1)  # 4092 characters: the link inside is past 4096
     os.makedirs(deep)
     body = """
-os.mkdir("out/x")
-os.symlink(task + "/data", "out/x/L")
 os.rename("out/x", DEEP)
 os.symlink(DEEP, "out/s")
 attempt("read", lambda: open("out/s/L/secret.txt").read())
@@ -836,8 +875,9 @@ attempt("write", lambda: open("out/s/L/planted.txt", "w").write("x"))
     reason="needs root and setpriv to drop to nobody",
 )
 def test_a_folder_without_search_permission_is_not_taken_for_missing() -> None:
-    # GIVEN a non-root function (as on Lambda: nobody here) with links to data/ in out/d, and
-    # out/dl -> d (in a folder nobody can reach: pytest's own is root's only)
+    # GIVEN a non-root function (as on Lambda: nobody here) with links to data/ in out/d
+    # (present before the sandbox started), and out/dl -> d (in a folder nobody can reach:
+    # pytest's own is root's only)
     command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     probe = subprocess.run(
         [*command, sys.executable, "-c", "import sandbox"],
@@ -853,10 +893,13 @@ def test_a_folder_without_search_permission_is_not_taken_for_missing() -> None:
         _out_only(task)
         for path in (task / "data", task / "out"):
             os.chmod(path, 0o777)
-        body = """
+        staged = """
+import os
 os.mkdir("out/d")
-os.symlink(task + "/data/secret.txt", "out/d/L")
-os.symlink(task + "/data", "out/d/M")
+os.symlink(os.getcwd() + "/data/secret.txt", "out/d/L")
+os.symlink(os.getcwd() + "/data", "out/d/M")
+"""
+        body = """
 os.symlink("d", "out/dl")
 os.chmod("out/d", 0)                       # lstat below it now fails with EACCES
 attempt("prime-read", lambda: open("out/d/L").read())
@@ -865,7 +908,7 @@ os.chmod("out/dl", 0o755)                  # restored through the link (chmod fo
 attempt("read", lambda: open("out/d/L").read())
 attempt("write", lambda: open("out/d/M/planted.txt", "w").write("x"))
 """
-        (task / "attack.py").write_text(ATTEMPT_LINES + body)
+        (task / "attack.py").write_text(staged + ATTEMPT_LINES + body)
         for name in ("attack.py", "profile.json"):
             os.chmod(task / name, 0o644)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PYTHON"))}
@@ -952,19 +995,24 @@ def test_os_open_relative_to_a_removed_working_directory_is_refused(
     # GIVEN the working directory removed under the function (getcwd fails; the kernel still
     # resolves relative names, ".." included, from it)
     _out_only(tmp_path)
+    # A name that is out/z read from "/" (allowed) but, from the removed out/a/b, a link planted
+    # under out/a (before the sandbox started) that leads to the secret
+    staged = """
+import os
+task = os.getcwd()
+rest = task.lstrip("/") + "/out/z"
+os.makedirs(os.path.dirname("out/a/" + rest))
+os.symlink(task + "/data/secret.txt", "out/a/" + rest)
+"""
     body = """
-# A name that is out/z read from "/" (allowed) but, from the removed out/a/b, a link planted
-# under out/a that leads to the secret
 rest = task.lstrip("/") + "/out/z"
 open("out/z", "w").close()
 os.makedirs("out/a/b")
-os.makedirs(os.path.dirname("out/a/" + rest))
-os.symlink(task + "/data/secret.txt", "out/a/" + rest)
 os.chdir("out/a/b")
 os.rmdir(task + "/out/a/b")
 attempt("read", lambda: os.read(os.open("../" + rest, os.O_RDONLY), 100))
 """
-    result = child(ATTEMPT_LINES + body)
+    result = child(staged + ATTEMPT_LINES + body)
     # THEN relative names are refused: there is no name to decide them on
     assert result.lines == ["read blocked"], result.stderr
 
@@ -973,17 +1021,19 @@ def test_os_open_relative_to_a_descriptor_whose_name_is_too_long_is_refused(
     child: RunChild, tmp_path: Path
 ) -> None:
     # GIVEN descriptors held down a chain of short folders under out/, a link to the secret at
-    # the bottom, and then every folder renamed (bottom up) to a 250-character name: the
-    # deepest descriptor's folder now has a name longer than PATH_MAX (its /proc link cannot
-    # be read), though the kernel resolves from it as before
+    # the bottom (present before the sandbox started), and then every folder renamed (bottom
+    # up) to a 250-character name: the deepest descriptor's folder now has a name longer than
+    # PATH_MAX (its /proc link cannot be read), though the kernel resolves from it as before
     _out_only(tmp_path)
+    levels = "abcdefghijklmnopqrst"
+    bottom = tmp_path.joinpath("out", *levels)
+    bottom.mkdir(parents=True)
+    os.symlink(tmp_path / "data" / "secret.txt", bottom / "z")
     body = """
 levels = "abcdefghijklmnopqrst"
-os.makedirs("out/" + "/".join(levels))
 fds = [os.open("out", os.O_RDONLY)]
 for level in levels:
     fds.append(os.open(level, os.O_RDONLY, dir_fd=fds[-1]))
-os.symlink(task + "/data/secret.txt", "z", dir_fd=fds[-1])
 for i in reversed(range(len(levels))):
     os.rename(levels[i], "d" * 250, src_dir_fd=fds[i], dst_dir_fd=fds[i])
 open("out/z", "w").close()   # "z" from the working directory: an allowed file
@@ -1030,6 +1080,9 @@ def test_a_c_extension_from_anywhere_but_its_own_place_is_native_code(
     # (and the deployment's copy in a folder below the task root, which is no import root)
     (tmp_path / "vendor").mkdir()
     shutil.copy(shared, tmp_path / "vendor" / shared.name)
+    # (and a link to its own file present before the sandbox started, in out/.staged)
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink(shared, tmp_path / "out" / ".staged" / "link")
     body = """
 import importlib.machinery, importlib.util
 def load(module, path):
@@ -1049,9 +1102,10 @@ decided("another name", lambda: load("sandbox.runtime." + NAME, SHARED))
 # (red team 54: a package's extension as an allowed stdlib module's)
 decided("below a root", lambda: load(NAME, task + "/vendor/" + SHARED.rsplit("/", 1)[1]))
 # its own file named through what the function can turn elsewhere before dlopen follows the
-# name: a descriptor (os.dup2 raises no event), a link where it may write (red team 53)
+# name: a descriptor (os.dup2 raises no event), a link where it may write (red team 53: the
+# staged link moved there)
 decided("a descriptor", lambda: load(NAME, "/proc/self/fd/%d" % os.open(SHARED, os.O_RDONLY)))
-os.symlink(SHARED, task + "/out/link")
+os.rename(task + "/out/.staged/link", task + "/out/link")
 decided("a link", lambda: load(NAME, task + "/out/link"))
 decided("its own file", lambda: load(NAME, SHARED))
 """.replace("NAME", repr(name)).replace("SHARED", repr(str(shared)))
@@ -1180,11 +1234,13 @@ def test_a_link_renamed_into_place_by_a_core_answered_change_is_seen(
 ) -> None:
     # GIVEN every name under out/ allowed (so the core answers removes and renames there
     # itself, after the first write), a link out/link to out/real whose resolution the path
-    # cache holds, and a second link out/evil to the secrets' folder
+    # cache holds, and a second link out/evil to the secrets' folder (present before the
+    # sandbox started)
     _out_only(tmp_path)
     (tmp_path / "out" / "real").mkdir()
     (tmp_path / "out" / "real" / "x.txt").write_text("x")
     (tmp_path / "data" / "x.txt").write_text("secret")
+    os.symlink(tmp_path / "data", tmp_path / "out" / "evil")
     result = child(
         ATTEMPT_LINES
         + """
@@ -1192,7 +1248,6 @@ out = task + "/out"
 open(out + "/first.txt", "w").close()              # the write verdict on out/
 os.symlink(out + "/real", out + "/link")
 attempt("through-link", lambda: open(out + "/link/x.txt").read())
-os.symlink(task + "/data", out + "/evil")
 os.rename(out + "/evil", out + "/link")             # answered by the core
 attempt("secret", lambda: print(open(out + "/link/x.txt").read()))  # the same name
 open(out + "/scratch", "w").close()
@@ -1222,10 +1277,11 @@ def handler(signum, frame):
         state["swaps"] += 1
 signal.signal(signal.SIGALRM, handler)
 def reset():
+    # (out/evil, the link to data/, was present before the sandbox started: moved back, as
+    # making it again would be refused)
     if os.readlink(out + "/cur") != out + "/real":
+        os.rename(out + "/cur", out + "/evil")
         os.symlink(out + "/real", out + "/cur2"); os.rename(out + "/cur2", out + "/cur")
-    if not os.path.lexists(out + "/evil"):
-        os.symlink(task + "/data", out + "/evil")
 reset()
 start = time.perf_counter()
 open(out + "/" + "x/../" * 600 + "cur/secret.txt").read()  # a long walk: a long decision
@@ -1252,9 +1308,11 @@ def test_a_signal_handler_cannot_run_between_a_decision_and_its_operation(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN every name under out/ allowed, a link out/cur to out/real, and a SIGALRM handler
-    # that renames a link to the secrets' folder over it, timed to fire while an open through
-    # out/cur is being decided (a long name: a long decision)
+    # that renames a link to the secrets' folder (out/evil, present before the sandbox
+    # started) over it, timed to fire while an open through out/cur is being decided (a long
+    # name: a long decision)
     _out_only(tmp_path)
+    os.symlink(tmp_path / "data", tmp_path / "out" / "evil")
     result = child(SIGNAL_SWAP, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
     assert result.returncode == 0, result.stderr
     line = result.lines[-1]
@@ -1306,8 +1364,11 @@ def test_new_job_folders_a_glob_covers_work_and_a_job_folder_made_a_link_is_deci
     # GIVEN a function that makes a folder per call (out/job-<n>) and works in it, with rules
     # for exactly that: the job folders (read, write, list) and the names in them (read,
     # write);
-    # the core then answers the next calls' new folders and names itself (pattern verdicts)
+    # the core then answers the next calls' new folders and names itself (pattern verdicts);
+    # and a link to the data folder present before the sandbox started (out/job-staged/link)
     _setup(tmp_path)
+    (tmp_path / "out" / "job-staged").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "out" / "job-staged" / "link")
     files = [{"action": a, "target": "{task}/out/job-*"} for a in ("read", "write", "list")]
     files += [{"action": a, "target": "{task}/out/job-*/*"} for a in ("read", "write")]
     profile = profile_doc(
@@ -1334,8 +1395,9 @@ for n in range(4):
 shutil.rmtree(task + "/out/job-0")
 print("removed", not os.path.exists(task + "/out/job-0"))
 # WHEN the function reaches for the data folder through names the glob covers: a job folder
-# that is a link (made with an audited call)...
-os.symlink(task + "/data", task + "/out/job-link")
+# that is a link (made with an audited call: refused itself; the staged one moved there)...
+attempt("link_made", lambda: os.symlink(task + "/data", task + "/out/job-link"))
+os.rename(task + "/out/job-staged/link", task + "/out/job-link")
 attempt("link_read", lambda: open(task + "/out/job-link/secret.txt").read())
 attempt("link_write", lambda: open(task + "/out/job-link/planted.txt", "w").write("x"))
 attempt("link_list", lambda: os.listdir(task + "/out/job-link"))
@@ -1350,8 +1412,9 @@ attempt("swapped_write", lambda: open(task + "/out/job-3/planted.txt", "w").writ
 attempt("swapped_list", lambda: os.listdir(task + "/out/job-3"))
 attempt("after_swap_new_job", lambda: job(4))
 """
-    # THEN the job folders work, new ones included, and every name that leads to data/ is
-    # blocked, whether the link was made before or after the core answered names there
+    # THEN the job folders work, new ones included, making a link to data/ is refused, and
+    # every name that leads to data/ is blocked, whether the link was moved in before or made
+    # after the core answered names there
     result = child(
         ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
     )
@@ -1361,6 +1424,7 @@ attempt("after_swap_new_job", lambda: job(4))
         "job2 done",
         "job3 done",
         "removed True",
+        "link_made blocked",
         "link_read blocked",
         "link_write blocked",
         "link_list blocked",
@@ -1380,12 +1444,15 @@ def test_an_answer_decided_while_another_thread_swaps_a_folder_is_not_kept(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a folder in allowed/ that another thread keeps swapping for a link to secret/
-    # (audited renames and links, all allowed: their events fire before the change is made)
+    # (present in allowed/.staged before the sandbox started; audited renames, all allowed:
+    # their events fire before the change is made)
     _scratch_profile(tmp_path)
+    (tmp_path / "allowed" / ".staged").mkdir()
+    os.symlink(tmp_path / "secret", tmp_path / "allowed" / ".staged" / "L")
     code = (
         ENFORCE_INVOKE
         + """
-L, R = A + "/L", A + "/real"
+L, R, S = A + "/L", A + "/real", A + "/.staged/L"
 X = L + "/key.txt"
 os.mkdir(L)
 sys.setswitchinterval(1e-5)
@@ -1393,10 +1460,10 @@ state = {"stop": False}
 def flipper():
     while True:
         os.rename(L, R)
-        os.symlink(BASE + "/secret", L)
+        os.rename(S, L)             # the link to secret/ moved in
         if state["stop"]:
             return                  # stops with L a link to secret/
-        os.remove(L)
+        os.rename(L, S)
         os.rename(R, L)
 thread = threading.Thread(target=flipper); thread.start()
 deadline = time.time() + 1.0
@@ -1695,19 +1762,22 @@ def test_a_child_flipping_a_folder_and_a_link_leaves_no_stale_answer(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN allowed/L a folder (no key.txt in it), and a forked child that flips it between
-    # a folder and a link to secret/ (its renames and links in allowed/ are allowed)
+    # a folder and a link to secret/ (present in allowed/.staged before the sandbox started;
+    # its renames in allowed/ are allowed)
     _scratch_profile(tmp_path)
+    (tmp_path / "allowed" / ".staged").mkdir()
+    os.symlink(tmp_path / "secret", tmp_path / "allowed" / ".staged" / "L")
     code = (
         ENFORCE_INVOKE
         + """
-L, R, STOP = A + "/L", A + "/R", A + "/stop"
+L, R, S, STOP = A + "/L", A + "/R", A + "/.staged/L", A + "/stop"
 X = L + "/key.txt"
 os.mkdir(L)
 def flipper():
     while not os.path.exists(STOP):
-        os.rename(L, R); os.symlink(BASE + "/secret", L)
-        os.remove(L); os.rename(R, L)
-    os.rename(L, R); os.symlink(BASE + "/secret", L)   # ends as the link
+        os.rename(L, R); os.rename(S, L)
+        os.rename(L, S); os.rename(R, L)
+    os.rename(L, R); os.rename(S, L)   # ends as the link
     os._exit(0)
 leaked = 0
 deadline = time.time() + 4
@@ -1733,7 +1803,7 @@ while time.time() < deadline:
             leaked += 1
         except PermissionError:
             pass
-    os.remove(L); os.rename(R, L)
+    os.rename(L, S); os.rename(R, L)
 print("leaked", leaked)
 """
     )
@@ -1755,8 +1825,10 @@ def test_new_names_a_glob_covers_are_answered_from_the_first_and_a_link_there_is
     # GIVEN a function that writes a new file per call (out/receipt-<n>.json), reads it back
     # and removes it, with rules for exactly that name pattern; the first call's write is of
     # a name that does not exist yet, and from it the core answers the next calls' names
-    # (a pattern verdict: each new name still looked at with one lstat)
+    # (a pattern verdict: each new name still looked at with one lstat); and a link to the
+    # secret present before the sandbox started, at a name the glob covers
     _setup(tmp_path)
+    os.symlink(tmp_path / "data" / "secret.txt", tmp_path / "out" / "receipt-staged.json")
     files = [{"action": a, "target": "{task}/out/receipt-*.json"} for a in ("read", "write")]
     profile = profile_doc(
         files=files,
@@ -1775,8 +1847,11 @@ def receipt(n):
 for n in range(3):
     attempt("receipt" + str(n), lambda: receipt(n))
 attempt("other_name", lambda: open(task + "/out/other.json", "w").write("x"))
-# WHEN names the glob covers lead to the data folder: a link made with an audited call...
-os.symlink(task + "/data/secret.txt", task + "/out/receipt-link.json")
+# WHEN names the glob covers lead to the data folder: a link made with an audited call
+# (refused itself; the staged one moved there)...
+attempt("link_made", lambda: os.symlink(task + "/data/secret.txt",
+                                        task + "/out/receipt-link.json"))
+os.rename(task + "/out/receipt-staged.json", task + "/out/receipt-link.json")
 attempt("link_read", lambda: open(task + "/out/receipt-link.json").read())
 attempt("link_write", lambda: open(task + "/out/receipt-link.json", "w").write("x"))
 # ...and one a child process planted
@@ -1788,13 +1863,15 @@ attempt("after_child", lambda: receipt(3))
     result = child(
         ATTEMPT_LINES + body, env={"SANDBOX_NATIVE": "off"} if core == "python" else None
     )
-    # THEN every call's new name works, a name the glob does not cover is refused, and every
-    # link to the data folder is refused, whether made before or after a child ran
+    # THEN every call's new name works, a name the glob does not cover is refused, making a
+    # link to the secret is refused, and every link to the data folder is refused, whether
+    # moved in before or made after a child ran
     assert result.lines == [
         "receipt0 done",
         "receipt1 done",
         "receipt2 done",
         "other_name blocked",
+        "link_made blocked",
         "link_read blocked",
         "link_write blocked",
         "planted_read blocked",

@@ -7,6 +7,7 @@ The ``open`` event carries no ``dir_fd``: the decision cannot know which directo
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +61,18 @@ def test_a_descriptor_whose_name_is_too_long_to_join_a_name_to_is_not_skipped(
 ) -> None:
     # GIVEN a descriptor D on a folder under out/ whose full name is 4093 characters (its
     # /proc link still reads, but D's name joined to any name is longer than PATH_MAX), with
-    # D/out a link to the task root: "out/..." names out/ from the working directory and the
-    # task root from D
+    # D/out a link to the task root (present in out/.staged before the sandbox started, moved
+    # there): "out/..." names out/ from the working directory and the task root from D
     _task(tmp_path)
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink(tmp_path, tmp_path / "out" / ".staged" / "out")
     body = """
 path = task + "/out"
 short = ["c%d" % i for i in range(17)]
 for name in short:
     path += "/" + name
     os.mkdir(path)
-os.symlink(task, path + "/out")
+os.rename(task + "/out/.staged/out", path + "/out")
 D = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 extra = 4093 - len(path)
 for i in reversed(range(len(short))):
@@ -163,13 +166,16 @@ def test_a_relative_open_is_refused_when_the_descriptor_table_cannot_be_read(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a descriptor D on out/d, where out/d/up leads to the task root ("up/data/..." is
-    # under out/ from the working directory out/, the task root's data/ from D)
+    # under out/ from the working directory out/, the task root's data/ from D; the relative
+    # link was present in out/.staged before the sandbox started, and is moved there)
     # (the function lowers its own RLIMIT_NOFILE: a rule of its profile)
     _task(tmp_path, processes=[{"action": "kill", "target": "self:setrlimit:RLIMIT_NOFILE"}])
+    (tmp_path / "out" / ".staged").mkdir()
+    os.symlink("../..", tmp_path / "out" / ".staged" / "up")
     body = """
 os.chdir("out")
 os.mkdir("d")
-os.symlink("../..", "d/up")
+os.rename(".staged/up", "d/up")
 make("d/g.txt")
 D = os.open("d", os.O_RDONLY | os.O_DIRECTORY)
 attempt("control", lambda: read("up/data/secret.txt", dir_fd=D))

@@ -53,7 +53,10 @@ def _run(
     rules: dict[str, list[dict[str, Any]]] | None = None,
     mode: str = "enforce",
     env: dict[str, str] | None = None,
+    staged: str = "",
 ) -> Child:
+    """Run ``attack`` in the harness; ``staged`` runs before the sandbox is installed (what
+    the deployment holds when it starts, such as links made there)."""
     doc = profile_doc(
         **(
             rules
@@ -72,7 +75,7 @@ def _run(
     (tmp_path / "profile.json").write_text(json.dumps(doc))
     (tmp_path / "secret.txt").write_text("s3cr3t")
     (tmp_path / "allowed.txt").write_text("ok")
-    return child(HARNESS.format(mode=mode) + attack, env={**AUDIT_ALONE, **(env or {})})
+    return child(staged + HARNESS.format(mode=mode) + attack, env={**AUDIT_ALONE, **(env or {})})
 
 
 def _outcomes(result: Child) -> dict[str, str]:
@@ -1922,19 +1925,26 @@ def test_round31_a_thread_with_no_frame_has_a_site_of_its_own(
 
 
 # Round 32 (a red team on the fixes of round 31): the same classes by other means.
+# (B, a link to the secret, is present before the sandbox starts: making it would be refused)
+ROUND32_STALE_PATH_LINK = """
+import os, tempfile
+_link = tempfile.gettempdir() + "/" + "%06d" % (os.getpid() % 1000000) + "bb"
+if os.path.lexists(_link):
+    os.remove(_link)
+os.symlink(os.path.abspath("secret.txt"), _link)
+"""
+
 ROUND32_STALE_PATH_CACHE = """
 import ast, tempfile
 tmp = tempfile.gettempdir()
 tag = "%06d" % (os.getpid() % 1000000)
 A, B = tmp + "/" + tag + "aa", tmp + "/" + tag + "bb"  # ({tmp}/????????: the base's rules)
 A2 = tmp + "/./" + tag + "aa"  # (a spelling the native core leaves to the callback)
-SECRET = os.path.abspath("secret.txt")
 def reset():
-    for p in (A, B):
-        try:
-            os.remove(p)
-        except FileNotFoundError:
-            pass
+    try:
+        os.remove(A)
+    except FileNotFoundError:
+        pass
 def down(n):
     if n == 0:
         try:
@@ -1950,7 +1960,6 @@ for offset in range(-14, 14):
     with open(A, "w") as f:
         f.write("plain")
     open(A2).read()  # the path cache keeps the answer for this spelling
-    os.symlink(SECRET, B)
     os.rename(B, A)  # answered by the core, which queues both names to be forgotten
     try:
         down(limit - 8 - offset)  # the next callback runs with almost no stack left
@@ -1960,7 +1969,9 @@ for offset in range(-14, 14):
         read.append(open(A2).read())
     except PermissionError:
         pass
+    os.rename(A, B)  # the link back to its own name, for the next round
 reset()
+os.remove(B)
 print("secret-read", any("s3cr3t" in data for data in read))
 """
 
@@ -1970,13 +1981,15 @@ def test_round32_a_failed_callback_leaves_no_stale_path_answer(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a path answer kept for one spelling of a temp file, the file then replaced by a link
-    # to the secret (a rename the core answers, queueing the names for the callback to forget)
+    # to the secret (present before the sandbox started; a rename the core answers, queueing
+    # the names for the callback to forget)
     # WHEN the next callback runs with the stack nearly full, at every depth around the limit
     result = _run(
         child,
         tmp_path,
         ROUND32_STALE_PATH_CACHE,
         env={"SANDBOX_NATIVE": "off"} if core == "python" else None,
+        staged=ROUND32_STALE_PATH_LINK,
     )
     # THEN no read through the stale spelling reaches the secret
     assert "secret-read False" in result.lines, result.stdout + result.stderr

@@ -250,6 +250,7 @@ sandbox.install(mode="enforce", profile="profile.json")
 from sandbox.runtime.control import mark_invoke_phase
 mark_invoke_phase()
 attempt("missing", lambda: __import__("lsb_not_installed_anywhere"))
+attempt("missing-package", lambda: __import__("lsb_no_such_package.core"))
 class Finder:
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -260,6 +261,7 @@ attempt("padded-ctypes", lambda: (sys.path.__setitem__(slice(0, 0), ["/nonexiste
 del sys.path[:300]
 sys.path = ["planted"] + list(sys.path)
 attempt("rebound-planted", lambda: __import__("evilmod"))
+attempt("planted-package", lambda: __import__("evilpkg.sub"))
 sys.path.insert(0, os.path.abspath("archive.zip"))
 attempt("zip-archive", lambda: __import__("zipmod"))
 from importlib.machinery import FileFinder, SourceFileLoader
@@ -279,6 +281,9 @@ def test_a_refused_import_of_a_module_that_can_load_is_reported_however_sys_path
     # nor ctypes
     (tmp_path / "planted").mkdir()
     (tmp_path / "planted" / "evilmod.py").write_text("VALUE = 1\n")
+    (tmp_path / "planted" / "evilpkg").mkdir()
+    (tmp_path / "planted" / "evilpkg" / "__init__.py").write_text("")
+    (tmp_path / "planted" / "evilpkg" / "sub.py").write_text("VALUE = 1\n")
     (tmp_path / "hidden").mkdir()
     (tmp_path / "hidden" / "hiddenmod.py").write_text("VALUE = 1\n")
     with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
@@ -295,12 +300,14 @@ def test_a_refused_import_of_a_module_that_can_load_is_reported_however_sys_path
     assert result.returncode == 0, result.stderr
     outcome = dict(line.split(" ", 1) for line in result.lines)
     reported = {f["target"] for f in result.findings if f["category"] == "modules"}
-    # THEN every import is refused; a module that is not installed anywhere is refused
+    # THEN every import is refused; a module that is not installed anywhere, or below a
+    # package that is not (the standard library's probes: copy's org.python.core), is refused
     # quietly (an optional import), but one that can load is reported however sys.path was
     # changed
     assert all(v == "BLOCKED ImportViolation modules import" for v in outcome.values()), outcome
     assert "lsb_not_installed_anywhere" not in reported
-    assert {"ctypes", "evilmod", "zipmod", "hiddenmod"} <= reported, result.findings
+    assert "lsb_no_such_package.core" not in reported
+    assert {"ctypes", "evilmod", "evilpkg.sub", "zipmod", "hiddenmod"} <= reported, result.findings
     # AND (a stated limit) a name only a finder of the function's in sys.meta_path could load
     # is refused as a missing one is: quietly (the finder's code cannot run inside the hook)
     assert "lsb_only_a_finder_knows" not in reported

@@ -9,6 +9,7 @@ function in place; where they differ (a C profiler put back), the test says whic
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -83,9 +84,19 @@ def _secret_database(tmp_path: Path) -> Path:
     return secret
 
 
-# The child's helpers: swap(name) makes an allowed name a link to the secret database (each
-# step an event decided as a write in the allowed folder); read(label, db, schema) records
-# what a schema's table s gives.
+def _staged_links(tmp_path: Path, secret: Path, *names: str) -> None:
+    """Links to the secret database in allowed/.staged, one per name swap(name) will use:
+    present before the sandbox starts (os.symlink to the secret would be refused itself)."""
+    staged = tmp_path / "allowed" / ".staged"
+    staged.mkdir(parents=True)
+    for name in names:
+        os.symlink(secret, staged / name)
+
+
+# The child's helpers: swap(name) makes an allowed name a link to the secret database, by
+# moving there the link of that name staged in allowed/.staged (each step an event decided
+# as a write in the allowed folder); read(label, db, schema) records what a schema's table s
+# gives.
 SWAP_AND_READ = """
 SECRET = {secret!r}
 def swap(name):
@@ -94,7 +105,7 @@ def swap(name):
         os.rmdir(path)
     elif os.path.lexists(path):
         os.remove(path)
-    os.symlink(SECRET, path)
+    os.rename(os.path.abspath("allowed/.staged/" + os.path.basename(name)), path)
 def read(label, db, schema):
     try:
         OUT[label + "-read"] = db.execute(f"SELECT v FROM {{schema}}.s").fetchall()
@@ -441,18 +452,22 @@ attempt("fts3-case", lambda: db.execute("SELECT FTS3_Tokenizer('simple')").fetch
 def test_red_team_73_no_code_of_the_functions_runs_between_an_attachs_check_and_its_open(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
-    # GIVEN a database outside the allowed folder, and code that already runs in the function
+    # GIVEN a database outside the allowed folder, links to it present before the sandbox
+    # started, and code that already runs in the function
     secret = _secret_database(tmp_path)
+    _staged_links(tmp_path, secret, "f.db", "p.db", "t.db", "c.db", "a.db", "b.db", "m.db")
     code = f"""
 SECRET = {str(secret)!r}
 def swap(name):
-    # (the allowed name becomes a link to the secret database: os.symlink raises an event,
-    # decided as a write of the link's name, which is allowed)
+    # (the allowed name becomes a link to the secret database: the staged link moved there,
+    # a write in the allowed folder; os.symlink to the secret would be refused itself)
     def run(*args):
         path = os.path.abspath(name)
-        if os.path.lexists(path):
-            os.remove(path)
-        os.symlink(SECRET, path)
+        staged = os.path.abspath("allowed/.staged/" + os.path.basename(name))
+        if os.path.lexists(staged):
+            if os.path.lexists(path):
+                os.remove(path)
+            os.rename(staged, path)
         return 0
     return run
 # WHEN SQLite runs the function's Python between its check of an ATTACH and the open: a
@@ -515,8 +530,10 @@ def test_red_team_75_no_code_between_an_attachs_check_and_its_open_and_no_replay
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a secret database outside the allowed folder, and code that already runs in the
-    # function, which may make links in the allowed folder (a write there)
+    # function, which may move links to it (present before the sandbox started) into the
+    # allowed folder (a write there)
     secret = _secret_database(tmp_path)
+    _staged_links(tmp_path, secret, "call.db", "eq.db", "gc.db", "replay.db")
     code = f"""
 import gc
 {SWAP_AND_READ.format(secret=str(secret))}
@@ -635,8 +652,10 @@ def test_red_team_76_no_forged_event_nested_statement_or_signal_handler_opens_th
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a secret database outside the allowed folder, and code that already runs in the
-    # function, which may make links in the allowed folder (a write there)
+    # function, which may move links to it (present before the sandbox started) into the
+    # allowed folder (a write there)
     secret = _secret_database(tmp_path)
+    _staged_links(tmp_path, secret, "forged.db", "handoff.db", "signal.db")
     code = f"""
 import signal, time
 {SWAP_AND_READ.format(secret=str(secret))}

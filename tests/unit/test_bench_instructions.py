@@ -11,6 +11,8 @@ import pytest
 
 from bench import instructions, report
 
+REPO = Path(__file__).resolve().parents[2]
+
 # Raw counts as Session.measure_instructions collects them: the runtime client alone, the
 # sandbox's import + install, then import boto3; each handler at 10 and 40 warm calls.
 COUNTS = {
@@ -125,3 +127,30 @@ def test_every_counted_child_runs_with_the_fixed_hash_seed(
     # THEN every child had the same string-hash seed, and the results say which
     assert seen and all(env == {"PYTHONHASHSEED": instructions.HASH_SEED} for env in seen)
     assert session.results["instructions"]["hash_seed"] == int(instructions.HASH_SEED)
+
+
+def test_the_empty_c_hook_is_added_and_lets_every_event_through() -> None:
+    # GIVEN a fresh interpreter (an audit hook cannot be removed)
+    code = (
+        "import os, sys, tempfile\n"
+        "from bench.child import install_mode\n"
+        "seen = []\n"
+        "sys.addaudithook(lambda e, a: seen.append(e) if e == 'bench.probe' else None)\n"
+        "print(install_mode('floor-c', None))\n"
+        "sys.audit('bench.probe', 1)\n"
+        "with tempfile.TemporaryFile() as handle:\n"
+        "    handle.write(b'x')\n"
+        "print(seen)\n"
+    )
+    # WHEN the floor-c mode adds libc's memcmp as a C audit hook
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=60,
+    )
+    # THEN it was added (PySys_AddAuditHook said 0) and events carry on past it
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["{'mode': 'floor-c'}", "['bench.probe']"]

@@ -231,6 +231,18 @@ def test_argv_position_family_from_three_values() -> None:
         assert not _allows(policy, "/usr/bin/wc", *argv), argv
 
 
+@pytest.mark.parametrize("lead", ["-", "+", "@"])
+def test_values_starting_as_an_option_a_command_or_an_argument_file_stay_literal(
+    lead: str,
+) -> None:
+    # GIVEN three learned values in one argument slot, one of them starting with "-", "+"
+    # or "@" (an option, a command to less or vim, a file of further arguments to gcc)
+    rules = [("/usr/bin/tar", ("-cf", "out.tar", v)) for v in ("a.txt", "b.txt", f"{lead}c.txt")]
+    # WHEN families form THEN the slot is not generalised (a wildcard there would stand for
+    # options: red team 83's --files-from=list.txt)
+    assert exec_families(rules, 3) == {}
+
+
 def test_two_values_are_not_evidence() -> None:
     # GIVEN only two distinct ids WHEN families form THEN nothing generalises
     rules = [("/opt/bin/job", ("--run", f"run-{i}")) for i in ("1", "2")]

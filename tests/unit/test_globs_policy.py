@@ -145,6 +145,37 @@ def test_a_wildcard_among_an_arguments_text_stands_for_word_characters_only() ->
 
 
 @pytest.mark.parametrize(
+    ("rule", "argument", "expected"),
+    [
+        ("*.txt", "notes.txt", True),
+        ("*.txt", "x-1.txt", True),
+        ("*.txt", "--files-from=list.txt", False),  # (red team 83: tar read a list's files)
+        ("*.txt", "-Tlist.txt", False),
+        ("*.txt", "+x.txt", False),
+        ("*.txt", "@args.txt", False),
+        ("?x.txt", "-x.txt", False),
+        ("?x.txt", "ax.txt", True),
+        ("--out=*.csv", "--out=a.csv", True),  # (an option the rule names literally)
+        ("job-*", "job--x", True),  # (inside a word: a value's own characters)
+        ("*", "--files-from=list.txt", True),  # (a whole-argument wildcard: any argument)
+    ],
+)
+def test_a_wildcard_starting_an_argument_never_stands_for_an_option(
+    rule: str, argument: str, expected: bool
+) -> None:
+    # GIVEN an exec rule and a shell rule with the wildcard where an argument or word starts
+    direct = process_rule_regex("/usr/bin/tar", ["-cf", "out.tar", rule])
+    shell = process_rule_regex("/bin/sh", ["-c", f"sort -u {rule}"])
+    # WHEN the argument is an option (-), a command (+) or an argument file (@)
+    got_direct = re.fullmatch(direct, process_target("/usr/bin/tar", ["-cf", "out.tar", argument]))
+    got_shell = re.fullmatch(shell, process_target("/bin/sh", ["-c", f"sort -u {argument}"]))
+    # THEN it matches only where the rule names that character itself
+    assert (got_direct is not None) is expected
+    if rule != "*":  # (a shell word "*" is word characters, never "any argument")
+        assert (got_shell is not None) is expected
+
+
+@pytest.mark.parametrize(
     "argv, index",
     [
         (["-c", "cmd"], 1),
@@ -644,12 +675,15 @@ def test_a_module_verdict_is_never_wider_than_the_rules(
 
 
 def _glob_to_regex_one_char_at_a_time(pattern: str, kind: str) -> str:
-    """The translation as it was written first: each literal character escaped on its own."""
+    """The translation as it was written first: each literal character escaped on its own
+    (and a wildcard starting an argument or shell word kept from standing for an option)."""
     from sandbox.runtime.globs import _CLASSES
 
     star, double = _CLASSES[kind]
     single = star[:-1] if star.endswith("*") else star
     out: list[str] = []
+    if kind in ("arg", "shell") and pattern[:1] in ("*", "?"):
+        out.append("(?![-+@])")
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]

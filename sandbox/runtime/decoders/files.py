@@ -624,11 +624,38 @@ def _tree_removal(args: tuple[Any, ...]) -> list[Access] | None:
 
 
 def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
-    # Only the new link is written; reads through it are resolved to the real file later.
+    # The new link is written; it is also a second name for its target, which programs the
+    # sandbox does not see open through it (a child handed the link's name: red team 83's
+    # learned `zip` of a name the function had made a link to a secret). The target is decided
+    # as os.link decides its source: read and written (a link grants no access its target's
+    # rules do not), on the file the link would lead to now -- a relative target from the
+    # link's own folder.
     name = spelled(_arg(args, 1), _arg(args, 2))
     out = _the_name("write", name)
     _changes(name, out)
-    return _system_names_kept(out)
+    out = _system_names_kept(out)
+    target = _link_target(_arg(args, 0), name)
+    accesses = (out or []) + (_one("read", target) or []) + (_one("write", target) or [])
+    return accesses or None
+
+
+def _link_target(value: Any, name: Any) -> str:
+    """Where a new link ``name`` (from :func:`spelled`) to ``value`` would lead: ``value``
+    itself when absolute, else joined to the link's folder; an undecodable marker when that
+    cannot be told (a target of another type than exact ``str``/``bytes``, a folder that
+    cannot be named)."""
+    target = as_path(value)
+    if _type(target) is not _str or _str_startswith(target, UNDECODABLE):
+        return target if _type(target) is _str else undecodable(value)
+    if not target or _str_find(target, "\x00") >= 0:
+        return UNDECODABLE + "a link's target the kernel refuses"
+    if _str_startswith(target, "/"):
+        return target
+    place = _changed_name(name) if _type(name) is _str and name else None
+    if place is None:
+        return UNDECODABLE + "a relative link whose folder cannot be named"
+    folder = place[: _str_rfind(place, "/")] or "/"
+    return (folder if folder != "/" else "") + "/" + target
 
 
 def _reads_first(args: tuple[Any, ...]) -> list[Access] | None:

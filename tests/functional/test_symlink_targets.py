@@ -1,0 +1,131 @@
+"""A symbolic link's target is decided when the function makes the link (red team 83).
+
+The function may write a name; a link there to a file it may not read made that file readable
+to every program it may run: an allowed child opens the name with no decision and follows the
+link (`zip -j out.zip report.txt` archived the secret). ``os.symlink`` is decided as a write of
+the link's name and, like ``os.link``'s source, a read and a write of the file the link leads
+to (a relative target from the link's own folder). Each case runs in its own child, on both
+cores.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ATTEMPT, RunChild, audit_only, profile_doc
+
+
+def _profile(tmp_path: Path, *extra: dict[str, Any]) -> None:
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "readonly").mkdir()
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "key.txt").write_text("TOP-SECRET\n")
+    (tmp_path / "readonly" / "config.txt").write_text("config\n")
+    files = [
+        {"action": action, "target": "{task}/allowed/**", "phase": "any"}
+        for action in ("read", "write", "list")
+    ]
+    files.append({"action": "read", "target": "{task}/readonly/**", "phase": "any"})
+    rules: dict[str, list[dict[str, Any]]] = {"files": files + [dict(r) for r in extra]}
+    cat = shutil.which("cat") or "/bin/cat"
+    rules["processes"] = [
+        {"action": "exec", "target": cat, "argv": ["{task}/allowed/report.txt"]},
+        {"action": "fork", "target": "fork"},
+    ]
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
+
+
+ENFORCE = (
+    """
+import os, subprocess, shutil, sandbox, sandbox.runtime.hook
+sandbox.install(mode="enforce", profile="profile.json")
+sandbox.runtime.hook.mark_invoke_phase()
+BASE = os.getcwd()
+A = BASE + "/allowed"
+SECRET = BASE + "/secret/key.txt"
+"""
+    + ATTEMPT
+)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_link_to_a_file_the_function_may_not_read_is_refused_where_it_would_be_made(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that may read and write one folder, read another, and run `cat` on a
+    # name in the first (the learned report)
+    _profile(tmp_path)
+    code = (
+        ENFORCE
+        + """
+open(A + "/report.txt", "w").write("report\\n")
+open(A + "/data.txt", "w").write("data\\n")
+os.remove(A + "/report.txt")
+# WHEN it makes links at names it may write: to the secret (absolute, relative, through
+# "..", dangling below a folder it may not read), to its own files, to a read-only file
+attempt("absolute", lambda: os.symlink(SECRET, A + "/report.txt"))
+attempt("relative", lambda: os.symlink("../secret/key.txt", A + "/rel.txt"))
+attempt("dotdot", lambda: os.symlink(A + "/../secret/key.txt", A + "/dd.txt"))
+attempt("dangling_outside", lambda: os.symlink(BASE + "/secret/later.txt", A + "/later.txt"))
+attempt("own_absolute", lambda: os.symlink(A + "/data.txt", A + "/own.txt"))
+attempt("own_relative", lambda: os.symlink("data.txt", A + "/own_rel.txt"))
+attempt("dangling_inside", lambda: os.symlink("new.txt", A + "/new_link.txt"))
+attempt("readonly", lambda: os.symlink(BASE + "/readonly/config.txt", A + "/cfg.txt"))
+class Name(str):
+    pass
+attempt("subclass", lambda: os.symlink(Name(A + "/data.txt"), A + "/sub.txt"))
+print("made", sorted(n for n in os.listdir(A) if os.path.islink(A + "/" + n)))
+# AND an allowed program is handed the name a link to the secret was refused at
+open(A + "/report.txt", "w").write("report\\n")
+print("cat", subprocess.run(["cat", A + "/report.txt"], capture_output=True, text=True).stdout.strip())
+"""
+    )
+    result = child(code, env=audit_only(core))
+    # THEN every link that leads where the function may not read and write is refused, before
+    # it exists; links among its own files are made
+    assert result.lines == [
+        "absolute BLOCKED PermissionViolation files read",
+        "relative BLOCKED PermissionViolation files read",
+        "dotdot BLOCKED PermissionViolation files read",
+        "dangling_outside BLOCKED PermissionViolation files read",
+        "own_absolute ALLOWED",
+        "own_relative ALLOWED",
+        "dangling_inside ALLOWED",
+        "readonly BLOCKED PermissionViolation files write",
+        "subclass BLOCKED PermissionViolation files read",
+        "made ['new_link.txt', 'own.txt', 'own_rel.txt']",
+        "cat report",
+    ], result.stdout + result.stderr
+    # AND each refusal is reported with the target the link would have led to
+    targets = {f["target"] for f in result.findings}
+    assert "{task}/secret/key.txt" in targets and "{task}/readonly/config.txt" in targets
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_learn_records_a_links_target_as_read_and_written(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function in learn mode that makes a link to a file of its own
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "data.txt").write_text("data\n")
+    code = """
+import os, sandbox, sandbox.runtime.hook
+sandbox.install(mode="learn")
+sandbox.runtime.hook.mark_invoke_phase()
+os.symlink("data.txt", os.getcwd() + "/work/link.txt")
+"""
+    # WHEN it runs
+    result = child(code, env=audit_only(core))
+    assert result.returncode == 0, result.stderr
+    # THEN the profile learns the link's name written and its target read and written
+    seen = {(o["action"], o["target"]) for o in result.observations if o["category"] == "files"}
+    assert {
+        ("write", "{task}/work/link.txt"),
+        ("read", "{task}/work/data.txt"),
+        ("write", "{task}/work/data.txt"),
+    } <= seen, seen
