@@ -12248,7 +12248,7 @@ static CORE_TLS int t_vfs_open;     /* guarded_open is deciding on this thread *
  * the GIL held (sqlite3_close_v2 takes that mutex): a GIL taken there could deadlock. The
  * rules decide a real path by its text, and they do not change once installed; a database is
  * opened (and decided) before its own files. Readers hold g_vfs_kept_lock, not the GIL. */
-#define VFS_KEPT 16
+#define VFS_KEPT 64
 typedef struct {
     size_t len; /* 0: empty */
     int access; /* vfs_decide's: 0 read, 1 write, 2 both */
@@ -12687,6 +12687,17 @@ guarded_open(const char *path, int flags, int mode)
     int fast;
     if (vfs_open_fast(path, flags, mode, &fast)) {
         return fast;
+    }
+    size_t n = strlen(path);
+    if (n >= 4 && memcmp(path + n - 4, "-shm", 4) == 0) {
+        /* SQLite opens a shared-memory file holding its global mutex (unixOpenSharedMemory):
+         * taking the GIL there could wait on a thread that holds the GIL and waits on that
+         * mutex (a connection closed or freed with the GIL held: 3.10 frees them so). One
+         * the fast way cannot answer -- its database not kept with that access -- is
+         * refused instead; SQLite then tries it read-only (answered when the database was
+         * kept for reading), else the database cannot run in WAL mode. */
+        errno = EACCES;
+        return -1;
     }
     if (t_vfs_open || VFS_FINALIZING()) {
         errno = EACCES; /* (no SQLite open inside this decision; none decided at exit) */
