@@ -1849,6 +1849,13 @@ change_answered(const char *event, PyObject *args, int phase)
             !change_allowed(second, second_cut, second_len, second_fd, &second_held, phase, 1)) {
             return 0;
         }
+        struct stat moved;
+        if ((first_cut != second_cut || memcmp(first, second, first_cut) != 0) &&
+            (lstat(first, &moved) == 0 ? S_ISLNK(moved.st_mode)
+                                        : (errno != ENOENT && errno != ENOTDIR))) {
+            return 0; /* (a link moved to another folder: the callback reads its text there,
+                       * where a relative one may lead elsewhere -- files._moved_link) */
+        }
         open_forget(first, first_len);
         open_forget(second, second_len);
         forget_queue_add(first, first_len);

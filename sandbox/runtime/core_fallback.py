@@ -165,6 +165,8 @@ _INT_MAX = 2**31 - 1
 CORE_CALL_EVENT = "sandbox.core"
 _S_ISDIR = __import__("stat").S_ISDIR
 _S_ISLNK = __import__("stat").S_ISLNK
+_ENOENT_CODE = __import__("errno").ENOENT
+_ENOTDIR_CODE = __import__("errno").ENOTDIR
 _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
 _os_open = __import__("os").open
@@ -972,6 +974,14 @@ def _change_allowed(
     return True
 
 
+def _maybe_a_link(name: str) -> bool:
+    """Whether ``name`` is a link now, or may be (it cannot be looked at)."""
+    try:
+        return bool(_S_ISLNK(_lstat(name).st_mode))
+    except OSError as exc:
+        return exc.errno not in (_ENOENT_CODE, _ENOTDIR_CODE)
+
+
 def _change_answer(
     event: str,
     args: tuple[Any, ...],
@@ -997,6 +1007,8 @@ def _change_answer(
             return None
         if not _change_allowed(second, phase, table, validate, patterns, dirs):
             return None
+        if first[1] != second[1] and _maybe_a_link(first[0]):
+            return None  # (a link moved to another folder: the callback reads its text there)
         return [first[0], second[0]]
     index = _CHANGE_EVENTS[event]
     if len(args) != index + 1:

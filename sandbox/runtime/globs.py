@@ -38,7 +38,10 @@ SHELL_WORD = r"(?:(?!\.\.)[A-Za-z0-9_.,:=+@%-])"
 # a shell's options the parser below does not know), and the text around the wildcard is
 # then a command an injected ``; id`` would extend. The profile builder only generalises
 # values made of these characters. A whole argument that is a wildcard (``*``, ``**``) says
-# "any argument here" and means it: anything but "/" (``**``: anything, never "..").
+# "any argument here": anything but "/" (``**``: anything, never ".."), but an option, a
+# command or an argument file (its first character "-", "+" or "@"), like every wildcard that
+# starts an argument: the builder writes one for a family of unrelated values (ids, names),
+# none of which was an option (red team 84: ``*`` took tar's ``--files-from=-``).
 _ARG_STAR = SHELL_WORD + "*"
 # A wildcard that starts an argument or a shell word never stands for a first character that
 # makes the argument something other than a value: "-" an option (tar's ``--files-from=x.txt``
@@ -47,8 +50,8 @@ _ARG_STAR = SHELL_WORD + "*"
 # starts with one of them; a rule that means one names it literally (``--out=*.csv``).
 _NOT_OPTION = "(?![-+@])"
 _ARG_DOUBLE = "(?:(?!\\.\\.)[A-Za-z0-9_.,:=+@%/-])*"
-_ANY_ARG_STAR = "[^\x1f/]*"
-_ANY_ARG_DOUBLE = "(?:(?!\\.\\.)[^\x1f])*"
+_ANY_ARG_STAR = _NOT_OPTION + "[^\x1f/]*"
+_ANY_ARG_DOUBLE = _NOT_OPTION + "(?:(?!\\.\\.)[^\x1f])*"
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
 ARG_SEP = "\x1f"  # separates exec path and argv items in a process target
 

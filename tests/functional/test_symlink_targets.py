@@ -129,3 +129,49 @@ os.symlink("data.txt", os.getcwd() + "/work/link.txt")
         ("read", "{task}/work/data.txt"),
         ("write", "{task}/work/data.txt"),
     } <= seen, seen
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_link_through_proc_or_a_relative_link_moved_where_it_leads_elsewhere_is_refused(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that may read and write allowed/** and list the secret's folder
+    _profile(tmp_path, {"action": "list", "target": "{task}/secret", "phase": "any"})
+    (tmp_path / "allowed" / "sub").mkdir()
+    (tmp_path / "allowed" / "sub" / "key.txt").write_text("mine\n")
+    code = (
+        ENFORCE
+        + """
+# WHEN it makes links whose way goes through /proc (each process reads /proc/self as its
+# own: from a child run in the secret's folder, /proc/self/cwd/key.txt is the secret)
+os.chdir(BASE + "/secret")
+attempt("proc_cwd", lambda: os.symlink("/proc/self/cwd/key.txt", A + "/p1"))
+os.chdir(A + "/sub")
+attempt("proc_cwd_allowed_here", lambda: os.symlink("/proc/self/cwd/key.txt", A + "/p2"))
+attempt("dev_fd", lambda: os.symlink("/dev/fd/0", A + "/p3"))
+attempt("dev_stdin", lambda: os.symlink("/dev/stdin", A + "/p4"))
+# AND a relative link allowed where it is (from allowed/sub, ../secret/key.txt is
+# allowed/secret/key.txt), then moved or hard-linked into allowed/, from where its text
+# leads to the secret
+attempt("relative_here", lambda: os.symlink("../secret/key.txt", A + "/sub/rel"))
+attempt("moved_within_its_folder", lambda: os.rename(A + "/sub/rel", A + "/sub/rel2"))
+attempt("moved_up", lambda: os.rename(A + "/sub/rel2", A + "/rel"))
+attempt("link_itself_linked_up", lambda: os.link(A + "/sub/rel2", A + "/rel3", follow_symlinks=False))
+print("links", sorted(os.listdir(A + "/sub")), sorted(n for n in os.listdir(A) if n.startswith(("p", "rel"))))
+"""
+    )
+    result = child(code, env=audit_only(core))
+    # THEN links through /proc are refused, wherever they lead from the function's own view
+    # (the third would be allowed/sub/key.txt there); a relative link moved within its folder
+    # is allowed, and one moved or linked where its text leads to the secret is refused
+    assert result.lines == [
+        "proc_cwd BLOCKED PermissionViolation files read",
+        "proc_cwd_allowed_here BLOCKED PermissionViolation files read",
+        "dev_fd BLOCKED PermissionViolation files read",
+        "dev_stdin BLOCKED PermissionViolation files read",
+        "relative_here ALLOWED",
+        "moved_within_its_folder ALLOWED",
+        "moved_up BLOCKED PermissionViolation files read",
+        "link_itself_linked_up BLOCKED PermissionViolation files read",
+        "links ['key.txt', 'rel2'] []",
+    ], result.stdout + result.stderr

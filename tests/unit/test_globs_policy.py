@@ -117,8 +117,17 @@ def test_a_shell_wildcard_never_stands_for_a_program(
 def test_a_whole_argument_wildcard_is_any_one_argument() -> None:
     # GIVEN a rule whose argument is a wildcard alone ("any argument here")
     regex = process_rule_regex("/usr/bin/gzip", ["-k", "*"])
-    # THEN it is any one argument but a path (one "*": no "/")
+    # THEN it is any one argument but a path (one "*": no "/") or an option, a command or an
+    # argument file (red team 84: the builder writes one for a family of unrelated names, and
+    # it took tar's --files-from=-)
     assert re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "any thing; really"]))
+    for option in ("--files-from=-", "-T-", "+x", "@args"):
+        assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", option]))
+    double = process_rule_regex("/usr/bin/gzip", ["-k", "**"])
+    assert re.fullmatch(double, process_target("/usr/bin/gzip", ["-k", "a/b c"]))
+    assert not re.fullmatch(
+        double, process_target("/usr/bin/gzip", ["-k", "--use-compress-program=sh"])
+    )
     assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "a", "b"]))
     assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "dir/name"]))
 
@@ -157,7 +166,8 @@ def test_a_wildcard_among_an_arguments_text_stands_for_word_characters_only() ->
         ("?x.txt", "ax.txt", True),
         ("--out=*.csv", "--out=a.csv", True),  # (an option the rule names literally)
         ("job-*", "job--x", True),  # (inside a word: a value's own characters)
-        ("*", "--files-from=list.txt", True),  # (a whole-argument wildcard: any argument)
+        ("*", "--files-from=-", False),  # (a whole-argument wildcard too: red team 84)
+        ("*", "north", True),
     ],
 )
 def test_a_wildcard_starting_an_argument_never_stands_for_an_option(
@@ -171,8 +181,7 @@ def test_a_wildcard_starting_an_argument_never_stands_for_an_option(
     got_shell = re.fullmatch(shell, process_target("/bin/sh", ["-c", f"sort -u {argument}"]))
     # THEN it matches only where the rule names that character itself
     assert (got_direct is not None) is expected
-    if rule != "*":  # (a shell word "*" is word characters, never "any argument")
-        assert (got_shell is not None) is expected
+    assert (got_shell is not None) is expected
 
 
 @pytest.mark.parametrize(

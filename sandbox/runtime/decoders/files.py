@@ -71,6 +71,8 @@ _changed_name = paths.changed_name
 _resolve = paths.resolve
 _fd_path = paths.fd_path
 _absolute = paths.absolute
+_walk_turns = paths.walk_turns
+_S_ISLNK = __import__("stat").S_ISLNK
 
 
 def target_of(path: Any, dir_fd: Any = None) -> str | None:
@@ -604,6 +606,9 @@ def _two(
             # renamed back).
             first_out = first_out + (decide("read", first) or [])
         second_out = decide(second_action, second)
+        if changes_names:
+            # (a link moved, or given a second name, is read from its new folder: red team 84)
+            second_out = (second_out or []) + _moved_link(first, second)
         if first_action == "write":
             # (a copy's or a hard link's source is read: no name changes, no file's identity
             # either — a new link changes the file's link count, not where a name leads)
@@ -634,9 +639,52 @@ def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     out = _the_name("write", name)
     _changes(name, out)
     out = _system_names_kept(out)
-    target = _link_target(_arg(args, 0), name)
-    accesses = (out or []) + (_one("read", target) or []) + (_one("write", target) or [])
+    accesses = (out or []) + _link_accesses(_link_target(_arg(args, 0), name))
     return accesses or None
+
+
+def _link_accesses(target: str) -> list[Access]:
+    """A link to ``target`` (from :func:`_link_target`) is a read and a write of the file it
+    leads to -- refused when the way there goes through ``/proc`` (``/proc/self/cwd``,
+    ``/dev/fd`` and the like): every process that follows the link reads those as its own,
+    so what the function's view says it leads to is not what an allowed program it hands the
+    name to opens (red team 84: ``/proc/self/cwd/x`` from a child run in another folder)."""
+    if not _str_startswith(target, UNDECODABLE) and _walk_turns(target)[2]:
+        target = UNDECODABLE + "a link that leads through /proc (each process reads it as its own)"
+    return (_one("read", target) or []) + (_one("write", target) or [])
+
+
+def _moved_link(source: Any, destination: Any) -> list[Access]:
+    """A link moved or given a second name (``os.rename``, ``os.link`` of the link itself:
+    its event does not say which) is a link with the same text in the destination's folder.
+    A relative text read from there may lead elsewhere (red team 84: a link allowed in its own
+    folder, hard-linked into ``/tmp``, led to the secret from there): decided as a new link
+    there, when it leads elsewhere than from where it is."""
+    if _type(source) is not _str or _type(destination) is not _str:
+        return []
+    place = _changed_name(source)
+    if place is None:
+        return []
+    try:
+        if not _S_ISLNK(_lstat(place).st_mode):
+            return []
+        text = _readlink(place)
+    except _OSError as exc:
+        if exc.errno in _ABSENT:
+            return []  # (no such name: the call fails, nothing is moved)
+        return [("files", "write", UNDECODABLE + "a moved name that cannot be looked at", None)]
+    if _str_startswith(text, "/"):
+        return []  # (the same text leads to the same place from anywhere)
+    there = _link_target(text, destination)
+    here = _link_target(text, source)
+    if (
+        not _str_startswith(there, UNDECODABLE)
+        and not _str_startswith(here, UNDECODABLE)
+        and not _walk_turns(here)[2]
+        and _resolve(there, None) == _resolve(here, None) is not None
+    ):
+        return []  # (it leads to the same file from both folders)
+    return _link_accesses(there)
 
 
 def _link_target(value: Any, name: Any) -> str:
