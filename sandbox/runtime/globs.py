@@ -50,8 +50,12 @@ _ARG_STAR = SHELL_WORD + "*"
 # starts with one of them; a rule that means one names it literally (``--out=*.csv``).
 _NOT_OPTION = "(?![-+@])"
 _ARG_DOUBLE = "(?:(?!\\.\\.)[A-Za-z0-9_.,:=+@%/-])*"
-_ANY_ARG_STAR = _NOT_OPTION + "[^\x1f/]*"
-_ANY_ARG_DOUBLE = _NOT_OPTION + "(?:(?!\\.\\.)[^\x1f])*"
+# (nor "." alone, or anything with "..": a folder's own name and its parent's, which a program
+# takes as a path relative to its working directory or its -C folder -- red team 85: a lone
+# "*" took tar's "..", and /tmp was archived)
+_NOT_A_DOT = "(?!\\.(?:\x1f|\\Z))"
+_ANY_ARG_STAR = _NOT_OPTION + _NOT_A_DOT + "(?:(?!\\.\\.)[^\x1f/])*"
+_ANY_ARG_DOUBLE = _NOT_OPTION + _NOT_A_DOT + "(?:(?!\\.\\.)[^\x1f])*"
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
 ARG_SEP = "\x1f"  # separates exec path and argv items in a process target
 

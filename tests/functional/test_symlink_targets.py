@@ -136,9 +136,12 @@ def test_a_link_through_proc_or_a_relative_link_moved_where_it_leads_elsewhere_i
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN a function that may read and write allowed/** and list the secret's folder
+    # (and a relative link present before the sandbox started, allowed/sub/rel ->
+    # ../secret/key.txt: from allowed/sub it leads to allowed/secret/key.txt)
     _profile(tmp_path, {"action": "list", "target": "{task}/secret", "phase": "any"})
     (tmp_path / "allowed" / "sub").mkdir()
     (tmp_path / "allowed" / "sub" / "key.txt").write_text("mine\n")
+    (tmp_path / "allowed" / "sub" / "rel").symlink_to("../secret/key.txt")
     code = (
         ENFORCE
         + """
@@ -150,10 +153,13 @@ os.chdir(A + "/sub")
 attempt("proc_cwd_allowed_here", lambda: os.symlink("/proc/self/cwd/key.txt", A + "/p2"))
 attempt("dev_fd", lambda: os.symlink("/dev/fd/0", A + "/p3"))
 attempt("dev_stdin", lambda: os.symlink("/dev/stdin", A + "/p4"))
-# AND a relative link allowed where it is (from allowed/sub, ../secret/key.txt is
-# allowed/secret/key.txt), then moved or hard-linked into allowed/, from where its text
-# leads to the secret
-attempt("relative_here", lambda: os.symlink("../secret/key.txt", A + "/sub/rel"))
+# AND makes relative links whose text climbs above their folder (one that leads where it
+# may from here leads elsewhere once the folder moves: red team 85), or one that stays below
+attempt("climbing", lambda: os.symlink("../secret/key.txt", A + "/sub/rel9"))
+attempt("climbing_inside", lambda: os.symlink("x/../../key.txt", A + "/sub/deeper"))
+attempt("staying_below", lambda: os.symlink("./key.txt", A + "/sub/below"))
+# AND moves the link present before, or hard-links the link itself, into allowed/, from
+# where its text leads to the secret
 attempt("moved_within_its_folder", lambda: os.rename(A + "/sub/rel", A + "/sub/rel2"))
 attempt("moved_up", lambda: os.rename(A + "/sub/rel2", A + "/rel"))
 attempt("link_itself_linked_up", lambda: os.link(A + "/sub/rel2", A + "/rel3", follow_symlinks=False))
@@ -162,16 +168,19 @@ print("links", sorted(os.listdir(A + "/sub")), sorted(n for n in os.listdir(A) i
     )
     result = child(code, env=audit_only(core))
     # THEN links through /proc are refused, wherever they lead from the function's own view
-    # (the third would be allowed/sub/key.txt there); a relative link moved within its folder
-    # is allowed, and one moved or linked where its text leads to the secret is refused
+    # (the second would be allowed/sub/key.txt there), and so are relative texts that climb
+    # above their folder; a relative link moved within its folder is allowed, and one moved
+    # or linked where its text leads to the secret is refused
     assert result.lines == [
         "proc_cwd BLOCKED PermissionViolation files read",
         "proc_cwd_allowed_here BLOCKED PermissionViolation files read",
         "dev_fd BLOCKED PermissionViolation files read",
         "dev_stdin BLOCKED PermissionViolation files read",
-        "relative_here ALLOWED",
+        "climbing BLOCKED PermissionViolation files read",
+        "climbing_inside BLOCKED PermissionViolation files read",
+        "staying_below ALLOWED",
         "moved_within_its_folder ALLOWED",
         "moved_up BLOCKED PermissionViolation files read",
         "link_itself_linked_up BLOCKED PermissionViolation files read",
-        "links ['key.txt', 'rel2'] []",
+        "links ['below', 'key.txt', 'rel2'] []",
     ], result.stdout + result.stderr

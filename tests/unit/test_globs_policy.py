@@ -121,7 +121,7 @@ def test_a_whole_argument_wildcard_is_any_one_argument() -> None:
     # argument file (red team 84: the builder writes one for a family of unrelated names, and
     # it took tar's --files-from=-)
     assert re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", "any thing; really"]))
-    for option in ("--files-from=-", "-T-", "+x", "@args"):
+    for option in ("--files-from=-", "-T-", "+x", "@args", "..", ".", "a..b"):
         assert not re.fullmatch(regex, process_target("/usr/bin/gzip", ["-k", option]))
     double = process_rule_regex("/usr/bin/gzip", ["-k", "**"])
     assert re.fullmatch(double, process_target("/usr/bin/gzip", ["-k", "a/b c"]))

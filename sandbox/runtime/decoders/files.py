@@ -40,6 +40,7 @@ _int = int
 _len = len
 _str_startswith = str.startswith
 _str_find = str.find
+_str_split = str.split
 _str_endswith = str.endswith
 _str_isascii = str.isascii
 _str_rfind = str.rfind
@@ -675,8 +676,8 @@ def _moved_link(source: Any, destination: Any) -> list[Access]:
         return [("files", "write", UNDECODABLE + "a moved name that cannot be looked at", None)]
     if _str_startswith(text, "/"):
         return []  # (the same text leads to the same place from anywhere)
-    there = _link_target(text, destination)
-    here = _link_target(text, source)
+    there = _link_target(text, destination, climbing=True)
+    here = _link_target(text, source, climbing=True)
     if (
         not _str_startswith(there, UNDECODABLE)
         and not _str_startswith(here, UNDECODABLE)
@@ -687,7 +688,20 @@ def _moved_link(source: Any, destination: Any) -> list[Access]:
     return _link_accesses(there)
 
 
-def _link_target(value: Any, name: Any) -> str:
+def _climbs(text: str) -> bool:
+    """Whether the relative path ``text`` goes above the folder it is read from."""
+    depth = 0
+    for part in _str_split(text, "/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part and part != ".":
+            depth += 1
+    return False
+
+
+def _link_target(value: Any, name: Any, climbing: bool = False) -> str:
     """Where a new link ``name`` (from :func:`spelled`) to ``value`` would lead: ``value``
     itself when absolute, else joined to the link's folder; an undecodable marker when that
     cannot be told (a target of another type than exact ``str``/``bytes``, a folder that
@@ -699,6 +713,13 @@ def _link_target(value: Any, name: Any) -> str:
         return UNDECODABLE + "a link's target the kernel refuses"
     if _str_startswith(target, "/"):
         return target
+    if not climbing and _climbs(target):
+        # A relative text that climbs above the link's own folder leads somewhere else as
+        # soon as that folder moves (red team 85: "../../secret" allowed from staging/north,
+        # then the folder published one level up). One that stays below its folder leads
+        # inside whatever the folder becomes; a move of the link itself is decided again
+        # (_moved_link).
+        return UNDECODABLE + "a relative link that climbs above its own folder"
     place = _changed_name(name) if _type(name) is _str and name else None
     if place is None:
         return UNDECODABLE + "a relative link whose folder cannot be named"
