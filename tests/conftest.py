@@ -185,7 +185,11 @@ class RunChild(Protocol):
     """The ``child`` fixture: run code in a fresh interpreter, return what it did."""
 
     def __call__(
-        self, code: str, env: dict[str, str] | None = None, cwd: Path | None = None
+        self,
+        code: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 60,
     ) -> Child: ...
 
 
@@ -193,7 +197,12 @@ class RunChild(Protocol):
 def child(tmp_path: Path) -> RunChild:
     """``child(code, env=...)``: run code in a subprocess whose task root is ``tmp_path``."""
 
-    def run(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Child:
-        return run_child(code, cwd=cwd or tmp_path, env=env)
+    def run(
+        code: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 60,
+    ) -> Child:
+        return run_child(code, cwd=cwd or tmp_path, env=env, timeout=timeout)
 
     return run

@@ -2141,7 +2141,10 @@ thread.join()
 print("race", "LEAK" if "LEAK" in seen else "held")
 """
     )
-    result = child(code, env=audit_only(core))
+    # (a generous timeout: with the SQLite open guard each of the 800 opens that needs a
+    # decision waits for the GIL while the flipping thread runs, up to a switch interval,
+    # 5 ms, each time; 30-60 s on a loaded 2-core machine)
+    result = child(code, env=audit_only(core), timeout=300)
     lines = dict(line.split(" ", 1) for line in result.lines)
     # THEN with no other thread the name is decided from the directory it is opened from
     assert lines["deep"] == "missing" and lines["shallow"] == "refused", result.stdout
