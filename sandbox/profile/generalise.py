@@ -355,7 +355,10 @@ def _value_glob(values: list[str], shell: bool) -> str | None:
     """The glob for one argv item or shell word from its distinct benign values, or None."""
     # (a value starting with "-", "+" or "@" is an option, a command or an argument file to
     # many programs: kept literal, and a wildcard never stands for one: globs._NOT_OPTION)
-    if any(not _WORD_SAFE.match(v) or v[:1] in ("-", "+", "@") or ".." in v for v in values):
+    # (nor "." itself: a wildcard never stands for it either, globs._NOT_A_DOT)
+    if any(
+        not _WORD_SAFE.match(v) or v[:1] in ("-", "+", "@") or ".." in v or v == "." for v in values
+    ):
         return None
     if all("/" in v for v in values):
         dirs = {v.rpartition("/")[0] for v in values}

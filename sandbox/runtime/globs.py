@@ -12,7 +12,9 @@ argv item     only "word" characters,     "word" characters and ``/``,
               no ``/``, never ``..``;     never ``..``; the same first
               first character never       character rule
               ``-``, ``+`` or ``@``
-  (alone)     anything but ``/``          anything but ``..``
+  (alone)     anything but ``/``, ``.``    anything but ``..`` or ``.``;
+              or ``..``; no first         no first ``-``, ``+``, ``@``
+              ``-``, ``+``, ``@``
 shell cmd     only "word" characters, no ``/``, never ``..``, a word's first character
               never ``-``, ``+`` or ``@``; nothing where a program is named (literal there)
 ============  ==========================  ============================================

@@ -231,13 +231,14 @@ def test_argv_position_family_from_three_values() -> None:
         assert not _allows(policy, "/usr/bin/wc", *argv), argv
 
 
-@pytest.mark.parametrize("lead", ["-", "+", "@"])
+@pytest.mark.parametrize("odd", ["-c.txt", "+c.txt", "@c.txt", "."])
 def test_values_starting_as_an_option_a_command_or_an_argument_file_stay_literal(
-    lead: str,
+    odd: str,
 ) -> None:
     # GIVEN three learned values in one argument slot, one of them starting with "-", "+"
-    # or "@" (an option, a command to less or vim, a file of further arguments to gcc)
-    rules = [("/usr/bin/tar", ("-cf", "out.tar", v)) for v in ("a.txt", "b.txt", f"{lead}c.txt")]
+    # or "@" (an option, a command to less or vim, a file of further arguments to gcc), or
+    # "." (the folder itself: a wildcard never matches it)
+    rules = [("/usr/bin/tar", ("-cf", "out.tar", v)) for v in ("a.txt", "b.txt", odd)]
     # WHEN families form THEN the slot is not generalised (a wildcard there would stand for
     # options: red team 83's --files-from=list.txt)
     assert exec_families(rules, 3) == {}
