@@ -12451,21 +12451,39 @@ vfs_canonical(int flags)
     return (flags & O_CREAT) ? 2 : 0;
 }
 
-/* A name that is not there, opened O_CREAT: decided in its folder's real path, then created
- * there (O_EXCL | O_NOFOLLOW). -1 with *err; *again: the name appeared meanwhile. */
+/* vfs_make's answer when it cannot answer without the GIL (see vfs_open_fast) */
+#define VFS_NOT_ANSWERED (-2)
+
+/* A name that is not there, opened O_CREAT: its folder opened O_PATH, the folder's real path
+ * read back, <real folder>/<leaf> decided, then created there (O_EXCL | O_NOFOLLOW). Both of
+ * guarded_open's ways make new files here:
+ *   - with the GIL (`with_gil`): decided by vfs_decide_file (which may run Python: another
+ *     thread may then put another folder at the descriptor's number, so the folder's inode is
+ *     compared before and after; nothing of the function's runs after that);
+ *   - without it: only a journal (or kin) of a database kept, and a temporary file; anything
+ *     else is VFS_NOT_ANSWERED. Another thread may move descriptors all along, so the file
+ *     made is read back from its own descriptor: its real path must be the name decided, or
+ *     it is removed and refused.
+ * A fd, or -1 with *err (*again: the name appeared meanwhile -- made, or a link there, which
+ * O_CREAT alone would follow -- and the open did not ask O_EXCL), or VFS_NOT_ANSWERED. */
 static int
-vfs_create(const char *path, int flags, int mode, int *err, int *again)
+vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *again)
 {
     const char *slash = strrchr(path, '/');
     const char *leaf = slash != NULL ? slash + 1 : path;
     size_t m = strlen(leaf);
-    char dir[OPEN_PATH_MAX + 1];
     size_t dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
+    int temp = vfs_temp_name(leaf, m, flags);
+    size_t cut = temp ? 0 : sqlite_aux_suffix(leaf, m);
+    if (!with_gil && (slash == NULL || (!temp && (cut == 0 || cut == m)))) {
+        return VFS_NOT_ANSWERED; /* (neither a journal's kin nor a temporary file) */
+    }
     if (m == 0 || (m == 1 && leaf[0] == '.') || (m == 2 && leaf[0] == '.' && leaf[1] == '.') ||
         dn > OPEN_PATH_MAX) {
         *err = EACCES;
-        return -1;
+        return with_gil ? -1 : VFS_NOT_ANSWERED;
     }
+    char dir[OPEN_PATH_MAX + 1];
     if (slash == NULL) {
         memcpy(dir, ".", 2);
     }
@@ -12476,38 +12494,55 @@ vfs_create(const char *path, int flags, int mode, int *err, int *again)
     int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         *err = errno;
-        return -1;
+        return with_gil ? -1 : VFS_NOT_ANSWERED;
     }
     char full[OPEN_PATH_MAX + 2];
     struct stat before, after;
-    ssize_t n = fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, full, sizeof(full)) : -1;
-    if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
-        close(dfd);
-        *err = n < 0 ? EACCES : ENAMETOOLONG;
-        return -1;
+    ssize_t n = 0;
+    if (with_gil || !temp) { /* (a temporary file is not decided: its folder's name unneeded) */
+        n = !with_gil || fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, full, sizeof(full)) : -1;
+        if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
+            close(dfd);
+            *err = n < 0 ? EACCES : ENAMETOOLONG;
+            return with_gil ? -1 : VFS_NOT_ANSWERED;
+        }
+        if (n > 1) {
+            full[n++] = '/';
+        }
+        memcpy(full + n, leaf, m + 1);
+        n += (ssize_t)m;
     }
-    if (n > 1) {
-        full[n++] = '/';
+    if (with_gil) {
+        if (!temp && vfs_decide_file(full, (size_t)n, vfs_canonical(flags | O_CREAT), NULL) != 0) {
+            close(dfd);
+            *err = EACCES;
+            return -1;
+        }
+        if (fstat(dfd, &after) != 0 || after.st_dev != before.st_dev ||
+            after.st_ino != before.st_ino) {
+            close(dfd);
+            *err = EACCES;
+            return -1;
+        }
     }
-    memcpy(full + n, leaf, m + 1);
-    n += (ssize_t)m;
-    if (!vfs_temp_name(leaf, m, flags) &&
-        vfs_decide_file(full, (size_t)n, vfs_canonical(flags | O_CREAT), NULL) != 0) {
+    else if (!temp && !vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
         close(dfd);
-        *err = EACCES;
-        return -1;
-    }
-    /* (the same folder as decided: the decision ran Python, and another thread may have put
-     * another folder at that descriptor number meanwhile) */
-    if (fstat(dfd, &after) != 0 || after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
-        close(dfd);
-        *err = EACCES;
-        return -1;
+        return VFS_NOT_ANSWERED;
     }
     int fd = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
     *err = errno;
+    if (fd >= 0 && !with_gil && !temp) {
+        char back[OPEN_PATH_MAX + 2];
+        ssize_t k = vfs_fd_path(fd, back, sizeof(back));
+        if (k != n || memcmp(back, full, (size_t)n) != 0) {
+            close(fd); /* made elsewhere than the folder read back (its descriptor moved) */
+            (void)unlinkat(dfd, leaf, 0);
+            fd = -1;
+            *err = EACCES;
+        }
+    }
     if (fd < 0 && *err == EEXIST && !(flags & O_EXCL)) {
-        *again = 1; /* made meanwhile (or a link there, which O_CREAT alone would follow) */
+        *again = 1;
     }
     close(dfd);
     return fd;
@@ -12523,7 +12558,7 @@ vfs_open_once(const char *path, int flags, int mode, int *err, int *again)
     if (pfd < 0) {
         *err = errno;
         if (*err == ENOENT && (flags & O_CREAT)) {
-            return vfs_create(path, flags, mode, err, again);
+            return vfs_make(path, flags, mode, 1, err, again);
         }
         return -1;
     }
@@ -12594,8 +12629,11 @@ vfs_reopen(int pfd, int flags, int mode, const struct stat *st)
  * by their device numbers), a journal, WAL, shared-memory or super-journal file of a database
  * kept, and a new temporary file. 1 with *fd (and errno) when answered; 0: the GIL's way.
  * With no GIL another thread may move descriptors (dup2) between these system calls: what is
- * opened is the inode first looked at (vfs_reopen), and a name read back from a descriptor is
- * checked by name -- no link on the way -- to lead to that inode (plain_lstat). */
+ * opened is the inode first looked at (vfs_reopen), a name read back from a descriptor is
+ * checked by name -- no link on the way -- to lead to that inode (plain_lstat), and a file
+ * made is read back from its own descriptor (vfs_make). An O_CREAT open is tried as a new
+ * file first (a journal is new at each transaction in SQLite's default journal mode), then,
+ * when the name is there, as an existing one. */
 /* Whether a name SQLite opens may be one vfs_open_fast answers: the two device nodes by their
  * names, a temporary file's name, a journal's (and its kin's). Anything else goes the GIL's
  * way at once (the answer is the same: the fast way only saves the GIL; this saves the fast
@@ -12619,63 +12657,19 @@ vfs_open_fast(const char *path, int flags, int mode, int *fd)
     if (!vfs_fast_candidate(path)) {
         return 0;
     }
+    if (flags & O_CREAT) {
+        /* (a journal is new at each transaction: made first, looked at only when there) */
+        int err = 0, again = 0;
+        int made = vfs_make(path, flags, mode, 0, &err, &again);
+        if (made != VFS_NOT_ANSWERED && !again) {
+            *fd = made;
+            errno = err;
+            return 1;
+        }
+    }
     int pfd = open(path, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW));
     if (pfd < 0) {
-        if (errno != ENOENT || !(flags & O_CREAT)) {
-            return 0;
-        }
-        const char *slash = strrchr(path, '/');
-        const char *leaf = slash != NULL ? slash + 1 : path;
-        size_t m = strlen(leaf), dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
-        char dir[OPEN_PATH_MAX + 2], full[OPEN_PATH_MAX + 2];
-        if (slash == NULL || dn > OPEN_PATH_MAX || m == 0) {
-            return 0;
-        }
-        int temp = vfs_temp_name(leaf, m, flags);
-        size_t cut = temp ? 0 : sqlite_aux_suffix(leaf, m);
-        if (!temp && (cut == 0 || cut == m)) {
-            return 0;
-        }
-        memcpy(dir, path, dn);
-        dir[dn] = '\0';
-        int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-            return 0;
-        }
-        ssize_t n = temp ? 0 : vfs_fd_path(dfd, full, sizeof(full));
-        if (!temp) {
-            if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
-                close(dfd);
-                return 0;
-            }
-            if (n > 1) {
-                full[n++] = '/';
-            }
-            memcpy(full + n, leaf, m + 1);
-            n += (ssize_t)m;
-            if (!vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
-                close(dfd);
-                return 0;
-            }
-        }
-        int made = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
-        int err = errno;
-        struct stat st, named, parent;
-        if (made >= 0 && !temp &&
-            (fstat(made, &st) != 0 || plain_lstat(full, (size_t)n, &named, &parent) != 0 ||
-             named.st_dev != st.st_dev || named.st_ino != st.st_ino)) {
-            close(made); /* made elsewhere than the folder read back (its descriptor moved) */
-            (void)unlinkat(dfd, leaf, 0);
-            made = -1;
-            err = EACCES;
-        }
-        close(dfd);
-        if (made < 0 && err == EEXIST && !(flags & O_EXCL)) {
-            return 0; /* (made meanwhile: the GIL's way decides what is there) */
-        }
-        *fd = made;
-        errno = err;
-        return 1;
+        return 0; /* (the GIL's way: a name removed meanwhile, or one not answered here) */
     }
     struct stat st;
     int ok = 0;
