@@ -721,14 +721,21 @@ static int g_no_openat2; /* the kernel (before 5.6) or a filter refused openat2:
  * 1: no lock needed), and the callers take their other road from then on. No object touched:
  * callable with the GIL released. */
 static int
-open_no_links(const char *path, int flags)
+open_no_links_mode(const char *path, int flags, int mode)
 {
-    plain_open_how how = {(uint64_t)flags, 0, PLAIN_RESOLVE_NO_SYMLINKS};
+    plain_open_how how = {(uint64_t)flags, (flags & O_CREAT) ? (uint64_t)mode : 0,
+                          PLAIN_RESOLVE_NO_SYMLINKS};
     long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
     if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == EINVAL || errno == E2BIG)) {
         g_no_openat2 = 1;
     }
     return (int)fd;
+}
+
+static int
+open_no_links(const char *path, int flags)
+{
+    return open_no_links_mode(path, flags, 0);
 }
 
 /* Whether path[0, n) (absolute: it starts with "/") has no empty, "." or ".." component: walked
@@ -12461,9 +12468,11 @@ vfs_canonical(int flags)
  *     thread may then put another folder at the descriptor's number, so the folder's inode is
  *     compared before and after; nothing of the function's runs after that);
  *   - without it: only a journal (or kin) of a database kept, and a temporary file; anything
- *     else is VFS_NOT_ANSWERED. Another thread may move descriptors all along, so the file
- *     made is read back from its own descriptor: its real path must be the name decided, or
- *     it is removed and refused.
+ *     else is VFS_NOT_ANSWERED. Another thread may move descriptors all along (os.dup2 raises
+ *     no audit event), so the journal is made by its real path's text with no link allowed
+ *     on the way (openat2's RESOLVE_NO_SYMLINKS): it lands where decided, or not at all.
+ *     Where openat2 is refused, it is made in the folder's descriptor and read back from its
+ *     own: its real path must be the name decided, else it is removed and refused.
  * A fd, or -1 with *err (*again: the name appeared meanwhile -- made, or a link there, which
  * O_CREAT alone would follow -- and the open did not ask O_EXCL), or VFS_NOT_ANSWERED. */
 static int
@@ -12529,9 +12538,23 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
         close(dfd);
         return VFS_NOT_ANSWERED;
     }
-    int fd = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
-    *err = errno;
-    if (fd >= 0 && !with_gil && !temp) {
+    int fd = -1, by_name = 0;
+    if (!with_gil && !temp && !g_no_openat2) {
+        /* made at the very text decided, with no link on the way (the folder's real path has
+         * none): no descriptor is used, which another thread could move meanwhile */
+        fd = open_no_links_mode(full, flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+        *err = errno;
+        by_name = !g_no_openat2;
+        if (fd < 0 && by_name && *err == ELOOP) {
+            close(dfd); /* (a link on the way now: the folder moved since it was read back) */
+            return VFS_NOT_ANSWERED;
+        }
+    }
+    if (!by_name) {
+        fd = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
+        *err = errno;
+    }
+    if (fd >= 0 && !with_gil && !temp && !by_name) {
         char back[OPEN_PATH_MAX + 2];
         ssize_t k = vfs_fd_path(fd, back, sizeof(back));
         if (k != n || memcmp(back, full, (size_t)n) != 0) {

@@ -345,3 +345,152 @@ except PermissionError:
         assert _result(result) == {"outcome": "refused"}, result.stdout + result.stderr
     else:
         assert [f for f in result.findings if f["target"] == "sandbox.sqlite_open"], result.stdout
+
+
+@pytest.mark.parametrize("journal_mode", ["delete", "persist", "truncate"])
+def test_journals_made_new_or_kept_between_transactions_work_under_enforce(
+    child: RunChild, tmp_path: Path, journal_mode: str
+) -> None:
+    # GIVEN a database in allowed/ in each of SQLite's rollback-journal modes: "delete" makes
+    # its journal new at every transaction (the guard makes it), "persist" and "truncate" keep
+    # it, so that the next transaction's open with O_CREAT finds it there (the guard tries it
+    # as a new file first, then opens the one there)
+    _profile(tmp_path)
+    code = (
+        ENFORCE
+        + """
+db = sqlite3.connect(A + "/j.db", isolation_level=None)
+db.execute("pragma journal_mode=MODE").fetchall()
+db.execute("create table t (a)")
+# WHEN five write transactions run, then a new connection reads
+for i in range(5):
+    db.execute("begin")
+    db.execute("insert into t values (?)", (i,))
+    db.execute("commit")
+db.close()
+again = sqlite3.connect(A + "/j.db")
+rows = [r[0] for r in again.execute("select a from t order by a")]
+again.close()
+kept = os.path.exists(A + "/j.db-journal")
+print("RESULT", json.dumps({"rows": rows, "journal kept": kept}))
+"""
+    )
+    result = child(code.replace("MODE", journal_mode), env=audit_only("native"))
+    # THEN every transaction ran (its journal opened each time) and nothing was reported
+    assert _result(result) == {"rows": [0, 1, 2, 3, 4], "journal kept": journal_mode != "delete"}
+    assert not result.findings, result.stdout
+
+
+def test_a_link_planted_at_a_journal_name_is_never_followed_to_a_file_no_rule_names(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN allowed/k.db, and at its journal's name a link to outside/secret.db (made before
+    # the function ran: a deployment or an earlier step left it). SQLite looks for a hot
+    # journal before it reads, and opens its journal with O_CREAT before it writes: followed,
+    # a rollback would write the database's old pages into the secret
+    _profile(tmp_path)
+    made = sqlite3.connect(tmp_path / "allowed" / "k.db")
+    made.execute("CREATE TABLE t (a)")
+    made.commit()
+    made.close()
+    secret = tmp_path / "outside" / "secret.db"
+    before = secret.read_bytes()
+    (tmp_path / "allowed" / "k.db-journal").symlink_to(secret)
+    code = (
+        ENFORCE
+        + """
+# WHEN the function reads and writes the database
+out = {}
+db = sqlite3.connect(A + "/k.db", isolation_level=None)
+for label, sql in (("read", "select a from t"), ("write", "insert into t values (1)")):
+    try:
+        out[label] = db.execute(sql).fetchall()
+    except sqlite3.DatabaseError as exc:
+        out[label] = str(exc)
+db.close()
+print("RESULT", json.dumps(out))
+"""
+    )
+    result = child(code, env=audit_only("native"))
+    # THEN SQLite never opens the secret through the link: SQLite asks its journal opened
+    # O_NOFOLLOW, which the guard keeps (the link itself is found: ELOOP, as the kernel would
+    # say), both when it is looked at as there and when it is made new; the secret is unchanged
+    out = _result(result)
+    assert out == {"read": "unable to open database file", "write": "unable to open database file"}
+    assert secret.read_bytes() == before
+    assert (tmp_path / "allowed" / "k.db-journal").is_symlink()
+
+
+# (a host filter refusing openat2, as a kernel before 5.6 would: the guard's other road)
+NO_OPENAT2 = """
+import errno, pyseccomp
+host = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+host.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "openat2")
+host.load()
+"""
+
+
+@pytest.mark.parametrize("openat2", ["there", "refused"])
+def test_a_journal_made_while_another_thread_moves_descriptors_lands_only_where_decided(
+    child: RunChild, tmp_path: Path, openat2: str
+) -> None:
+    # GIVEN a folder readonly/ the function may open and list but not write in, and a thread that keeps
+    # putting a descriptor of that folder (os.dup2: no audit event) at the number of any other
+    # folder's descriptor, as the guard opens a journal's folder: SQLite makes its journal with
+    # no GIL held, so the folder the guard read back may not be the one the journal is made
+    # in by the time it is made
+    _profile(tmp_path)
+    (tmp_path / "readonly").mkdir()
+    doc = json.loads((tmp_path / "profile.json").read_text())
+    doc["rules"]["files"] += [
+        {"action": a, "target": "{task}/readonly", "phase": "any"} for a in ("list", "read")
+    ]
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    code = (
+        (NO_OPENAT2 if openat2 == "refused" else "")
+        + ENFORCE
+        + """
+import threading
+R = BASE + "/readonly"
+held = os.open(R, os.O_RDONLY | os.O_DIRECTORY)
+stop = time.time() + 3
+import stat
+def mover():
+    # (any other folder open is the guard's: put readonly/ there instead)
+    while time.time() < stop:
+        for n in range(3, 40):
+            try:
+                if n != held and stat.S_ISDIR(os.fstat(n).st_mode):
+                    os.dup2(held, n)
+            except OSError:
+                pass
+seen = set()
+def writer():
+    i = 0
+    while time.time() < stop:
+        i += 1
+        try:
+            db = sqlite3.connect(f"{A}/m{i % 5}.db", isolation_level=None)
+            db.execute("create table if not exists t (a)")
+            db.execute("insert into t values (1)")
+            db.close()
+        except (sqlite3.Error, OSError, ValueError):
+            pass
+        seen.update(os.listdir(R))
+# WHEN the function writes databases in allowed/ while that thread runs
+threads = [threading.Thread(target=mover), threading.Thread(target=writer)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(60)
+seen.update(os.listdir(R))
+print("RESULT", json.dumps({"in readonly": sorted(seen)}))
+os._exit(0)
+"""
+    )
+    result = child(code, env=audit_only("native"), timeout=300)
+    # THEN no journal is ever made in readonly/: made by the real path's text with no link
+    # on the way (openat2), or, where openat2 is refused, made in the folder's descriptor and
+    # removed at once when its own real path is not the one decided
+    assert _result(result) == {"in readonly": []}
+    assert not list((tmp_path / "readonly").iterdir())
