@@ -10770,6 +10770,120 @@ static PyMethodDef sqlite_filter_def = {
     "The sandbox's SQLite authorizer: SQLITE_OK for every action but SQLITE_ATTACH and"
     " SQLITE_PRAGMA (a pragma may name the folder of SQLite's temporary files)."};
 
+/* The same authorizer put in SQLite itself (sqlite3_set_authorizer), where the library can be
+ * reached: _sqlite3's own callback takes the GIL and builds five Python objects for each of
+ * SQLite's questions (~1,000 instructions; about 40 questions for a small job), to hand them to
+ * sqlite_filter_call, which answers all but three kinds of them in C. Here those answers need
+ * no Python object and no GIL; an ATTACH, a PRAGMA, and anything asked after an armed ATTACH
+ * (t_attach_strict) take the GIL and go to sqlite_filter_call as _sqlite3's callback would
+ * hand them: (action, arg1, arg2, database, trigger), None for a NULL, its int answer or
+ * SQLITE_DENY when it raises or answers anything else. Put on a connection only once the
+ * C library's set_authorizer has installed the sandbox's authorizer on it (sqlite_set,
+ * set_authorizer_done): that call says the connection is initialised and open, and any later
+ * set_authorizer goes through the library again (chained, or the sandbox's: put back here).
+ * No question is answered otherwise than sqlite_filter_call answers it; an exception of the
+ * sandbox's is cleared, not printed (_sqlite3 prints it only when enable_callback_tracebacks
+ * is on, a module state this core cannot read). Without the GIL for most questions, a
+ * connection shared between threads (check_same_thread=False) no longer deadlocks on them:
+ * SQLite asks its authorizer holding the connection's mutex. */
+typedef int (*sqlite_auth_fn)(void *, int, const char *, const char *, const char *,
+                              const char *);
+typedef int (*sqlite_set_authorizer_fn)(void *, sqlite_auth_fn, void *);
+static sqlite_set_authorizer_fn g_sqlite_set_authorizer; /* (vfs_guard_try: the library's) */
+static void *(*g_sqlite_vfs_find)(const char *);
+static unsigned long g_c_authorized; /* connections given sqlite_c_authorizer (the status) */
+
+/* Whether a NUL-terminated `text` is `ascii` in any ASCII case (as SQLite compares names). */
+static int
+ascii_case_equal(const char *text, const char *ascii)
+{
+    for (; *ascii != '\0'; text++, ascii++) {
+        char c = *text;
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != *ascii) {
+            return 0;
+        }
+    }
+    return *text == '\0';
+}
+
+static PyObject *
+sqlite_text_or_none(const char *text)
+{
+    return text != NULL ? PyUnicode_FromString(text) : Py_NewRef(Py_None);
+}
+
+static int
+sqlite_c_authorizer(void *unused, int action, const char *arg1, const char *arg2,
+                    const char *database, const char *trigger)
+{
+    (void)unused;
+    if (!t_attach_strict && action != SQLITE_ATTACH_ACTION && action != SQLITE_PRAGMA_ACTION) {
+        t_statement_asked++; /* (sqlite_filter_call's count; this thread's own: no GIL) */
+        if (action == SQLITE_FUNCTION_ACTION) {
+            return arg2 != NULL && ascii_case_equal(arg2, "fts3_tokenizer") ? 1 : 0;
+        }
+        return 0; /* SQLITE_OK */
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int answer = 1; /* SQLITE_DENY */
+    PyObject *args[5] = {PyLong_FromLong(action), sqlite_text_or_none(arg1),
+                         sqlite_text_or_none(arg2), sqlite_text_or_none(database),
+                         sqlite_text_or_none(trigger)};
+    int built = 1;
+    for (int i = 0; i < 5; i++) {
+        built = built && args[i] != NULL;
+    }
+    if (built && g_sqlite_authorizer != NULL) {
+        PyObject *given = sqlite_filter_call(PyCFunction_GET_SELF(g_sqlite_authorizer), args, 5);
+        if (given != NULL && PyLong_Check(given)) {
+            int overflow = 0;
+            long value = PyLong_AsLongAndOverflow(given, &overflow);
+            if (overflow == 0 && value >= INT_MIN && value <= INT_MAX &&
+                !(value == -1 && PyErr_Occurred())) {
+                answer = (int)value;
+            }
+        }
+        Py_XDECREF(given);
+    }
+    for (int i = 0; i < 5; i++) {
+        Py_XDECREF(args[i]);
+    }
+    if (PyErr_Occurred()) {
+        PyErr_Clear(); /* (a refusal is reported by the decision; SQLite's error stands for it) */
+    }
+    PyGILState_Release(gil);
+    return answer;
+}
+
+/* Put sqlite_c_authorizer on `connection` (an initialised, open connection of the C library's
+ * class, whose set_authorizer just installed the sandbox's authorizer), when its sqlite3
+ * handle can be read: the first member after the object's header in _sqlite3's Connection on
+ * 3.10-3.14, and checked to be one by its own first member, the VFS it runs on, which must be
+ * SQLite's default one (any other: left as it is, _sqlite3's callback at work). */
+static void
+sqlite_c_authorizer_put(PyObject *connection)
+{
+#if PY_VERSION_HEX < 0x030F0000
+    if (g_sqlite_set_authorizer == NULL || g_sqlite_vfs_find == NULL) {
+        return;
+    }
+    void *db = *(void **)((char *)connection + sizeof(PyObject));
+    void *vfs = g_sqlite_vfs_find(NULL);
+    if (db == NULL || ((uintptr_t)db % sizeof(void *)) != 0 || vfs == NULL ||
+        *(void **)db != vfs) {
+        return;
+    }
+    if (g_sqlite_set_authorizer(db, sqlite_c_authorizer, NULL) == 0) {
+        g_c_authorized++;
+    }
+#else
+    (void)connection;
+#endif
+}
+
 static PyObject *
 core_sqlite_authorizer(PyObject *self, PyObject *authorize)
 {
@@ -11019,6 +11133,9 @@ set_authorizer_done(PyObject *self, PyObject *made, PyObject *result)
 {
     if (result != NULL && made != NULL && made != g_sqlite_authorizer) {
         sqlite_callbacks_mark(self);
+    }
+    else if (result != NULL && made == g_sqlite_authorizer && made != NULL) {
+        sqlite_c_authorizer_put(self); /* (the sandbox's alone again: in SQLite itself) */
     }
     Py_XDECREF(made);
     return result;
@@ -11921,6 +12038,7 @@ sqlite_set(PyObject *connection)
     Py_DECREF(method);
     if (result != NULL) {
         Py_DECREF(result);
+        sqlite_c_authorizer_put(connection);
         return 1;
     }
     int refusal = take_init_refusal();
@@ -12848,6 +12966,11 @@ vfs_guard_try(void)
     void *version = handle != NULL ? dlsym(handle, "sqlite3_libversion") : NULL;
     const char *v = version != NULL ? ((const char *(*)(void))version)() : "?";
     g_vfs_state = -1;
+    if (find != NULL) {
+        g_sqlite_vfs_find = (void *(*)(const char *))find;
+        g_sqlite_set_authorizer =
+            (sqlite_set_authorizer_fn)dlsym(handle, "sqlite3_set_authorizer");
+    }
     if (find == NULL) {
         snprintf(g_vfs_why, sizeof(g_vfs_why),
                  "off: no sqlite3_vfs_find in the SQLite library _sqlite3 uses (a static SQLite "
@@ -12888,7 +13011,11 @@ core_sqlite_open_guard(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    return PyUnicode_FromString(g_vfs_why);
+    if (g_vfs_state == 0) {
+        return PyUnicode_FromString(g_vfs_why);
+    }
+    return PyUnicode_FromFormat("%s; the authorizer in SQLite itself on %lu connection(s)",
+                                g_vfs_why, g_c_authorized);
 }
 
 static PyMethodDef core_methods[] = {

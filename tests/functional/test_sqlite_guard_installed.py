@@ -46,6 +46,7 @@ def _run(
     code: str,
     trace: bool = False,
     mode: str = "enforce",
+    timeout: float = 60,
 ) -> Child:
     (tmp_path / "allowed").mkdir(exist_ok=True)
     (tmp_path / "outside").mkdir(exist_ok=True)
@@ -67,6 +68,7 @@ def _run(
     result = child(
         HARNESS.replace('"enforce"', repr(mode)) + code + '\nprint("OUT", json.dumps(OUT))\n',
         env=env,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -824,3 +826,45 @@ OUT.update(handled)
         return
     # AND the Python core keeps its documented limits (the replay: red team 75)
     assert out["forged-read"] == [["top secret"]], out
+
+
+def test_a_connection_shared_by_threads_runs_statements_while_another_thread_registers(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN one connection shared by two threads (check_same_thread=False): one compiles
+    # statements (SQLite asks the authorizer holding the connection's mutex, the GIL let go),
+    # the other sets a progress handler again and again (a call that takes that mutex with the
+    # GIL held). An authorizer that takes the GIL for each question deadlocks the two (red
+    # team 84: the invocation hung until its timeout, every time)
+    code = """
+import threading, time
+from sandbox.runtime import core
+con = sqlite3.connect("allowed/shared.db", check_same_thread=False, isolation_level=None)
+con.execute("CREATE TABLE IF NOT EXISTS t (x)")
+stop = []
+counts = {"statements": 0, "registrations": 0}
+def register():
+    while not stop:
+        con.set_progress_handler(None, 0)
+        counts["registrations"] += 1
+def statements():
+    for i in range(3000):
+        con.execute("SELECT count(*) FROM t WHERE x = %d" % i).fetchone()
+        counts["statements"] += 1
+    stop.append(1)
+# WHEN both run (daemon threads: a deadlock leaves them behind, reported, not waited for)
+threads = [threading.Thread(target=f, daemon=True) for f in (register, statements)]
+for t in threads:
+    t.start()
+threads[1].join(60)
+stop.append(1)
+OUT.update(counts, stuck=threads[1].is_alive(), guard=core.sqlite_open_guard())
+print("OUT", json.dumps(OUT), flush=True)
+os._exit(0)
+"""
+    out = _out(_run(child, tmp_path, "native", code, timeout=120))
+    # THEN every statement runs: the native core answers SQLite's questions in SQLite itself,
+    # with no GIL, for everything but an ATTACH or a PRAGMA (a documented limit: those still
+    # take it, and the Python core's authorizer takes it for every question)
+    assert out["stuck"] is False and out["statements"] == 3000, out
+    assert "the authorizer in SQLite itself on 1 connection(s)" in out["guard"], out
