@@ -12576,6 +12576,43 @@ vfs_canonical(int flags)
     return (flags & O_CREAT) ? 2 : 0;
 }
 
+/* The name of the temporary file vfs_make made last on this thread, as SQLite gave it: SQLite
+ * removes it at once (unixOpen: osUnlink(zName) for a delete-on-close file), and that removal
+ * is answered by this name alone (guarded_unlink). Names longer than VFS_TEMP_NAME_MAX are not
+ * kept: their removal is decided as any other. */
+#define VFS_TEMP_NAME_MAX 255
+static pthread_key_t g_vfs_temp_key; /* (a per-thread buffer, freed at the thread's end: a
+                                      * static thread-local one this size would not fit in the
+                                      * static TLS an extension module may take) */
+static pthread_once_t g_vfs_temp_once = PTHREAD_ONCE_INIT;
+static int g_vfs_temp_keyed;
+
+static void
+vfs_temp_key_make(void)
+{
+    g_vfs_temp_keyed = pthread_key_create(&g_vfs_temp_key, free) == 0;
+}
+
+/* This thread's buffer (VFS_TEMP_NAME_MAX + 1), or NULL: none made and `make` is 0, or no
+ * memory. */
+static char *
+vfs_temp_made(int make)
+{
+    (void)pthread_once(&g_vfs_temp_once, vfs_temp_key_make);
+    if (!g_vfs_temp_keyed) {
+        return NULL;
+    }
+    char *buffer = pthread_getspecific(g_vfs_temp_key);
+    if (buffer == NULL && make) {
+        buffer = calloc(1, VFS_TEMP_NAME_MAX + 1);
+        if (buffer != NULL && pthread_setspecific(g_vfs_temp_key, buffer) != 0) {
+            free(buffer);
+            buffer = NULL;
+        }
+    }
+    return buffer;
+}
+
 /* vfs_make's answer when it cannot answer without the GIL (see vfs_open_fast) */
 #define VFS_NOT_ANSWERED (-2)
 
@@ -12684,6 +12721,10 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
     }
     if (fd < 0 && *err == EEXIST && !(flags & O_EXCL)) {
         *again = 1;
+    }
+    char *made = fd >= 0 && temp && strlen(path) <= VFS_TEMP_NAME_MAX ? vfs_temp_made(1) : NULL;
+    if (made != NULL) {
+        memcpy(made, path, strlen(path) + 1);
     }
     close(dfd);
     return fd;
@@ -12889,6 +12930,141 @@ guarded_open(const char *path, int flags, int mode)
     return fd;
 }
 
+/* SQLite's other changes by name: unlink (a journal, WAL, shared-memory or super-journal file,
+ * a temporary file), mkdir and rmdir (the unix-dotfile VFS's "<database>.lock" folder). Their
+ * names are not always SQLite's own: a super-journal's name is read from a hot journal's bytes,
+ * which the function may write (red team 86 had SQLite delete a file the profile only lets it
+ * read). Each is decided as a write of its real name -- the folder's real path read back, the
+ * leaf added -- like os.remove, os.mkdir and os.rmdir, and then made by that real name (no
+ * descriptor another thread could move; the folder's real path has no link on the way):
+ *   - with no GIL: the temporary file this thread made last (its name as SQLite gave it), and
+ *     a database's kin (its journal, WAL, shared-memory and super-journal files, its ".lock"
+ *     folder) when the database was kept with write access (see g_vfs_kept);
+ *   - with the GIL otherwise, except a shared-memory file, which SQLite removes holding its
+ *     global mutex: refused when the table cannot answer it (the file stays).
+ * Refused: -1 with errno EACCES (SQLite reports an I/O error for a journal it could not
+ * remove, and goes on for the rest). */
+typedef int (*vfs_unlink_fn)(const char *);
+typedef int (*vfs_mkdir_fn)(const char *, mode_t);
+static vfs_unlink_fn g_vfs_unlink_orig, g_vfs_rmdir_orig;
+static vfs_mkdir_fn g_vfs_mkdir_orig;
+
+enum { VFS_UNLINK, VFS_MKDIR, VFS_RMDIR };
+
+/* `path`'s real name in `full` (size OPEN_PATH_MAX + 2): its folder's real path read back from
+ * an O_PATH descriptor, "/" and the leaf. Its length, or -1 with errno. */
+static ssize_t
+vfs_real_name(const char *path, char *full)
+{
+    const char *slash = strrchr(path, '/');
+    const char *leaf = slash != NULL ? slash + 1 : path;
+    size_t m = strlen(leaf);
+    size_t dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
+    if (m == 0 || (m == 1 && leaf[0] == '.') || (m == 2 && leaf[0] == '.' && leaf[1] == '.') ||
+        dn > OPEN_PATH_MAX) {
+        errno = EACCES;
+        return -1;
+    }
+    char dir[OPEN_PATH_MAX + 1];
+    if (slash == NULL) {
+        memcpy(dir, ".", 2);
+    }
+    else {
+        memcpy(dir, path, dn);
+        dir[dn] = '\0';
+    }
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        return -1;
+    }
+    ssize_t n = vfs_fd_path(dfd, full, OPEN_PATH_MAX + 2);
+    close(dfd);
+    if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
+        errno = n < 0 ? EACCES : ENAMETOOLONG;
+        return -1;
+    }
+    if (n > 1) {
+        full[n++] = '/';
+    }
+    memcpy(full + n, leaf, m + 1);
+    return n + (ssize_t)m;
+}
+
+/* Whether the real name `full` (n characters) is a kin of a database kept with write access:
+ * its journal and the like, or (a folder: mkdir, rmdir) its ".lock". */
+static int
+vfs_kin_kept(const char *full, size_t n, int kind)
+{
+    const char *slash = memrchr(full, '/', n);
+    const char *leaf = slash != NULL ? slash + 1 : full;
+    size_t m = n - (size_t)(leaf - full);
+    size_t cut = kind == VFS_UNLINK ? sqlite_aux_suffix(leaf, m)
+                 : (m > 5 && memcmp(leaf + m - 5, ".lock", 5) == 0) ? 5
+                                                                    : 0;
+    return cut > 0 && cut < m && vfs_kept(full, n - cut, 1);
+}
+
+static int
+vfs_change(int kind, const char *path, mode_t mode)
+{
+    int (*plain)(const char *) = kind == VFS_UNLINK ? g_vfs_unlink_orig : g_vfs_rmdir_orig;
+    if (!g_installed || path == NULL) {
+        return kind == VFS_MKDIR ? g_vfs_mkdir_orig(path, mode) : plain(path);
+    }
+    char *made = kind == VFS_UNLINK ? vfs_temp_made(0) : NULL;
+    if (made != NULL && made[0] != '\0' && strcmp(path, made) == 0) {
+        made[0] = '\0'; /* (once: the file just made, by the name it was made by) */
+        return plain(path);
+    }
+    char full[OPEN_PATH_MAX + 2];
+    ssize_t n = vfs_real_name(path, full);
+    if (n < 0) {
+        return -1;
+    }
+    int allowed = vfs_kin_kept(full, (size_t)n, kind);
+    if (!allowed) {
+        size_t len = strlen(path);
+        if ((len >= 4 && memcmp(path + len - 4, "-shm", 4) == 0) || t_vfs_open ||
+            VFS_FINALIZING()) {
+            errno = EACCES; /* (SQLite's global mutex may be held: no GIL is waited for) */
+            return -1;
+        }
+        PyGILState_STATE gil = PyGILState_Ensure();
+        t_vfs_open = 1;
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        allowed = PyInterpreterState_Get() == g_interp &&
+                  (kind == VFS_UNLINK ? vfs_decide_file(full, (size_t)n, 1, NULL)
+                                      : vfs_decide(full, (size_t)n, 1, NULL)) == 0;
+        PyErr_Restore(type, value, traceback);
+        t_vfs_open = 0;
+        PyGILState_Release(gil);
+    }
+    if (!allowed) {
+        errno = EACCES;
+        return -1;
+    }
+    return kind == VFS_MKDIR ? g_vfs_mkdir_orig(full, mode) : plain(full);
+}
+
+static int
+guarded_unlink(const char *path)
+{
+    return vfs_change(VFS_UNLINK, path, 0);
+}
+
+static int
+guarded_mkdir(const char *path, mode_t mode)
+{
+    return vfs_change(VFS_MKDIR, path, mode);
+}
+
+static int
+guarded_rmdir(const char *path)
+{
+    return vfs_change(VFS_RMDIR, path, 0);
+}
+
 /* SQLite's sqlite3_vfs_find, from the library the _sqlite3 module was linked with. The module
  * is found among the objects loaded in the process (dl_iterate_phdr) as the one that defines
  * PyInit__sqlite3 itself -- no Python object is read, nothing of sys.modules (which the
@@ -13000,10 +13176,37 @@ vfs_guard_try(void)
         return;
     }
     g_vfs_state = 1;
+    /* (its changes by name too: each found and replaced, or named in the status) */
+    static const char *const changes[] = {"unlink", "mkdir", "rmdir"};
+    vfs_syscall_ptr guards[] = {(vfs_syscall_ptr)guarded_unlink, (vfs_syscall_ptr)guarded_mkdir,
+                                (vfs_syscall_ptr)guarded_rmdir};
+    char missing[64] = "";
+    for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+        vfs_syscall_ptr was = vfs->xGetSystemCall(vfs, changes[i]);
+        if (was == NULL || was == guards[i]) {
+            snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s",
+                     changes[i]);
+            continue;
+        }
+        if (i == 0) {
+            g_vfs_unlink_orig = (vfs_unlink_fn)was;
+        }
+        else if (i == 1) {
+            g_vfs_mkdir_orig = (vfs_mkdir_fn)was;
+        }
+        else {
+            g_vfs_rmdir_orig = (vfs_unlink_fn)was;
+        }
+        if (vfs->xSetSystemCall(vfs, changes[i], guards[i]) != 0) {
+            snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s",
+                     changes[i]);
+        }
+    }
     snprintf(g_vfs_why, sizeof(g_vfs_why),
-             "on: SQLite %.40s's opens are decided at the open (unix VFS \"open\" replaced; "
+             "on: SQLite %.40s's opens are decided at the open (unix VFS \"open\" replaced%s%s; "
              "found from %.100s)",
-             v, g_vfs_via);
+             v, missing[0] ? "; not replaced:" : ", \"unlink\", \"mkdir\", \"rmdir\" too",
+             missing, g_vfs_via);
 }
 
 static PyObject *

@@ -494,3 +494,85 @@ os._exit(0)
     # removed at once when its own real path is not the one decided
     assert _result(result) == {"in readonly": []}
     assert not list((tmp_path / "readonly").iterdir())
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_hot_journal_cannot_have_sqlite_delete_a_file_the_function_may_only_read(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN ro/keep.txt, which the function may read but not write, and allowed/x.db with a
+    # journal the function wrote itself (allowed/: it may): a hot journal whose super-journal
+    # pointer is ro/keep.txt's name. Rolling it back, SQLite reads the super-journal (a read:
+    # allowed) and, finding no child journal it names, removes it (red team 86)
+    _profile(tmp_path)
+    doc = json.loads((tmp_path / "profile.json").read_text())
+    doc["rules"]["files"].append({"action": "read", "target": "{task}/ro/**", "phase": "any"})
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "keep.txt").write_text("precious")
+    code = (
+        ENFORCE
+        + """
+import struct
+VICTIM = BASE + "/ro/keep.txt"
+db = A + "/x.db"
+made = sqlite3.connect(db)
+made.execute("create table t (a)")
+made.execute("insert into t values (1)")
+made.commit()
+made.close()
+name = VICTIM.encode()
+magic = bytes([0xD9, 0xD5, 0x05, 0xF9, 0x20, 0xA1, 0x63, 0xD7])
+with open(db + "-journal", "wb") as f:
+    f.write(b"X" * 512 + name + struct.pack(">II", len(name), sum(name) & 0xFFFFFFFF) + magic)
+# WHEN the function reads the database (SQLite finds the hot journal and rolls it back)
+out = {}
+try:
+    out["rows"] = sqlite3.connect(db).execute("select a from t").fetchall()
+except sqlite3.DatabaseError as exc:
+    out["rows"] = str(exc)
+out["victim there"] = os.path.exists(VICTIM)
+print("RESULT", json.dumps(out))
+"""
+    )
+    result = child(code, env=audit_only(core))
+    out = _result(result)
+    if core == "native":
+        # THEN SQLite's removal is decided as a write of ro/keep.txt (refused, reported), as
+        # os.remove is, and the file stays
+        assert out["victim there"] is True, out
+        assert [
+            f
+            for f in result.findings
+            if f["target"] == "{task}/ro/keep.txt" and f["decision"] == "blocked"
+        ], result.stdout
+        return
+    # AND on the Python core (a documented limit: it cannot replace SQLite's system calls)
+    # SQLite removes it
+    assert out["victim there"] is False, out
+
+
+def test_the_dotfile_vfs_lock_folders_of_an_allowed_database_work_under_enforce(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a database in allowed/ opened on SQLite's unix-dotfile VFS, which locks by making
+    # and removing a "<database>.lock" folder (mkdir and rmdir, now decided too)
+    _profile(tmp_path)
+    code = (
+        ENFORCE
+        + """
+os.chdir(A)  # (a relative URI: its plain-file reading, a name in allowed/, is decided too)
+db = sqlite3.connect("file:d.db?vfs=unix-dotfile", uri=True, isolation_level=None)
+db.execute("create table t (a)")
+# WHEN it writes and reads
+for i in range(3):
+    db.execute("insert into t values (?)", (i,))
+rows = [r[0] for r in db.execute("select a from t")]
+db.close()
+print("RESULT", json.dumps({"rows": rows, "left": sorted(os.listdir(A))}))
+"""
+    )
+    result = child(code, env=audit_only("native"))
+    # THEN its lock folders are made and removed (its database's kin), nothing reported
+    assert _result(result) == {"rows": [0, 1, 2], "left": ["d.db"]}
+    assert not result.findings, result.stdout
