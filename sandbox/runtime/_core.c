@@ -12622,8 +12622,8 @@ vfs_temp_made(int make)
  *   - with the GIL (`with_gil`): decided by vfs_decide_file (which may run Python: another
  *     thread may then put another folder at the descriptor's number, so the folder's inode is
  *     compared before and after; nothing of the function's runs after that);
- *   - without it: only a journal (or kin) of a database kept, and a temporary file; anything
- *     else is VFS_NOT_ANSWERED. Another thread may move descriptors all along (os.dup2 raises
+ *   - without it: only a journal (or kin) of a database kept, and a temporary file in a folder
+ *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED. Another thread may move descriptors all along (os.dup2 raises
  *     no audit event), so the journal is made by its real path's text with no link allowed
  *     on the way (openat2's RESOLVE_NO_SYMLINKS): it lands where decided, or not at all.
  *     Where openat2 is refused, it is made in the folder's descriptor and read back from its
@@ -12662,22 +12662,34 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
     }
     char full[OPEN_PATH_MAX + 2];
     struct stat before, after;
-    ssize_t n = 0;
-    if (with_gil || !temp) { /* (a temporary file is not decided: its folder's name unneeded) */
-        n = !with_gil || fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, full, sizeof(full)) : -1;
-        if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
-            close(dfd);
-            *err = n < 0 ? EACCES : ENAMETOOLONG;
-            return with_gil ? -1 : VFS_NOT_ANSWERED;
-        }
-        if (n > 1) {
-            full[n++] = '/';
-        }
-        memcpy(full + n, leaf, m + 1);
-        n += (ssize_t)m;
+    ssize_t n = !with_gil || fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, full, sizeof(full)) : -1;
+    if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
+        close(dfd);
+        *err = n < 0 ? EACCES : ENAMETOOLONG;
+        return with_gil ? -1 : VFS_NOT_ANSWERED;
     }
+    if (n > 1) {
+        full[n++] = '/';
+    }
+    /* What is decided: a journal (and kin) as its database (vfs_decide_file), a temporary
+     * file as the family of SQLite's temporary files in its folder, "<real folder>/etilqs_*"
+     * (read and written: SQLite names each one anew, 16 random characters; a rule names the
+     * family, and one answer holds for the folder -- red team 86 had them made, undecided,
+     * in a folder the function may not write, through temp_store_directory) */
+    char family[OPEN_PATH_MAX + 2];
+    size_t family_n = 0;
+    if (temp) {
+        memcpy(family, full, (size_t)n);
+        memcpy(family + n, "etilqs_*", 9);
+        family_n = (size_t)n + 8;
+    }
+    memcpy(full + n, leaf, m + 1);
+    n += (ssize_t)m;
     if (with_gil) {
-        if (!temp && vfs_decide_file(full, (size_t)n, vfs_canonical(flags | O_CREAT), NULL) != 0) {
+        int refused = temp ? vfs_decide(family, family_n, 2, NULL) != 0
+                           : vfs_decide_file(full, (size_t)n, vfs_canonical(flags | O_CREAT),
+                                             NULL) != 0;
+        if (refused) {
             close(dfd);
             *err = EACCES;
             return -1;
@@ -12689,12 +12701,13 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
             return -1;
         }
     }
-    else if (!temp && !vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
+    else if (temp ? !vfs_kept(family, family_n, 2)
+                  : !vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
         close(dfd);
         return VFS_NOT_ANSWERED;
     }
     int fd = -1, by_name = 0;
-    if (!with_gil && !temp && !g_no_openat2) {
+    if (!with_gil && !g_no_openat2) {
         /* made at the very text decided, with no link on the way (the folder's real path has
          * none): no descriptor is used, which another thread could move meanwhile */
         fd = open_no_links_mode(full, flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
@@ -12709,7 +12722,7 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
         fd = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
         *err = errno;
     }
-    if (fd >= 0 && !with_gil && !temp && !by_name) {
+    if (fd >= 0 && !with_gil && !by_name) {
         char back[OPEN_PATH_MAX + 2];
         ssize_t k = vfs_fd_path(fd, back, sizeof(back));
         if (k != n || memcmp(back, full, (size_t)n) != 0) {

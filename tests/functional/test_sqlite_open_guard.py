@@ -576,3 +576,52 @@ print("RESULT", json.dumps({"rows": rows, "left": sorted(os.listdir(A))}))
     # THEN its lock folders are made and removed (its database's kin), nothing reported
     assert _result(result) == {"rows": [0, 1, 2], "left": ["d.db"]}
     assert not result.findings, result.stdout
+
+
+@pytest.mark.parametrize("folder", ["allowed", "scratch"])
+def test_sqlites_temporary_files_are_decided_as_their_family_in_their_real_folder(
+    child: RunChild, tmp_path: Path, folder: str
+) -> None:
+    # GIVEN a profile that lets the function write in allowed/, and write the name scratch/
+    # alone (a folder it may make, not write in: the runtime's {tmp}/???????? is such a rule),
+    # and a temp_store_directory pragma naming one of them (decided as a write of the folder:
+    # allowed for both). SQLite makes its temporary files there itself (etilqs_ and 16 random
+    # characters, made new and removed at once), which no audit event shows (red team 86)
+    _profile(tmp_path)
+    (tmp_path / "scratch").mkdir()
+    doc = json.loads((tmp_path / "profile.json").read_text())
+    doc["rules"]["files"].append({"action": "write", "target": "{task}/scratch", "phase": "any"})
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    code = (
+        ENFORCE
+        + """
+db = sqlite3.connect(A + "/t.db", isolation_level=None)
+db.execute(f"pragma temp_store_directory = '{BASE}/FOLDER'")
+db.execute("pragma temp_store = FILE")
+db.execute("pragma temp.cache_size = -64")
+# WHEN a statement needs a temporary file (a temporary table bigger than its cache)
+try:
+    db.execute(
+        "create temp table k as with recursive c(x) as (select 1 union all select x + 1 from c"
+        " where x < 20000) select x, randomblob(64) as b from c"
+    )
+    out = {"temp table": db.execute("select count(*) from k").fetchall()}
+except sqlite3.DatabaseError as exc:
+    out = {"temp table": str(exc)}
+print("RESULT", json.dumps(out))
+"""
+    )
+    result = child(code.replace("FOLDER", folder), env=audit_only("native"))
+    out = _result(result)
+    blocked = [f["target"] for f in result.findings if f["decision"] == "blocked"]
+    if folder == "allowed":
+        # THEN in a folder the function may write in, they are made (one decision for the
+        # folder's family of temporary files), nothing reported
+        assert out == {"temp table": [[20000]]}, out
+        assert blocked == [], result.stdout
+    else:
+        # THEN in one it may not write in, SQLite cannot make them, and the refusal names
+        # their family in that folder
+        assert out == {"temp table": "unable to open database file"}, out
+        assert "{task}/scratch/etilqs_*" in blocked, result.stdout
+    assert list((tmp_path / "scratch").iterdir()) == []
