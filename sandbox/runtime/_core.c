@@ -12576,41 +12576,49 @@ vfs_canonical(int flags)
     return (flags & O_CREAT) ? 2 : 0;
 }
 
-/* The name of the temporary file vfs_make made last on this thread, as SQLite gave it: SQLite
- * removes it at once (unixOpen: osUnlink(zName) for a delete-on-close file), and that removal
- * is answered by this name alone (guarded_unlink). Names longer than VFS_TEMP_NAME_MAX are not
- * kept: their removal is decided as any other. */
-#define VFS_TEMP_NAME_MAX 255
-static pthread_key_t g_vfs_temp_key; /* (a per-thread buffer, freed at the thread's end: a
-                                      * static thread-local one this size would not fit in the
-                                      * static TLS an extension module may take) */
-static pthread_once_t g_vfs_temp_once = PTHREAD_ONCE_INIT;
-static int g_vfs_temp_keyed;
+/* What vfs_make made last on this thread, by the names SQLite gave (VFS_MADE_GIVEN_MAX at
+ * most; longer ones are not kept):
+ *   - a temporary file: SQLite removes it at once (unixOpen: osUnlink(zName) for a
+ *     delete-on-close file), and that removal is answered by this name alone;
+ *   - a journal (or kin) made with no GIL, with the real name it was made at: SQLite removes
+ *     it at the transaction's end by the name it gave, answered by that real name when it is
+ *     still a kin of a database kept (the rules decide a real name by its text), with no
+ *     second lookup of its folder.
+ * Kept in a per-thread buffer (freed at the thread's end: a static thread-local one this size
+ * would not fit in the static TLS an extension module may take). */
+#define VFS_MADE_GIVEN_MAX 255
+typedef struct {
+    char temp[VFS_MADE_GIVEN_MAX + 1];
+    char kin_given[VFS_MADE_GIVEN_MAX + 1];
+    char kin_real[OPEN_PATH_MAX + 2];
+} vfs_made_names;
+static pthread_key_t g_vfs_made_key;
+static pthread_once_t g_vfs_made_once = PTHREAD_ONCE_INIT;
+static int g_vfs_made_keyed;
 
 static void
-vfs_temp_key_make(void)
+vfs_made_key_make(void)
 {
-    g_vfs_temp_keyed = pthread_key_create(&g_vfs_temp_key, free) == 0;
+    g_vfs_made_keyed = pthread_key_create(&g_vfs_made_key, free) == 0;
 }
 
-/* This thread's buffer (VFS_TEMP_NAME_MAX + 1), or NULL: none made and `make` is 0, or no
- * memory. */
-static char *
-vfs_temp_made(int make)
+/* This thread's record, or NULL: none made yet and `make` is 0, or no memory. */
+static vfs_made_names *
+vfs_made(int make)
 {
-    (void)pthread_once(&g_vfs_temp_once, vfs_temp_key_make);
-    if (!g_vfs_temp_keyed) {
+    (void)pthread_once(&g_vfs_made_once, vfs_made_key_make);
+    if (!g_vfs_made_keyed) {
         return NULL;
     }
-    char *buffer = pthread_getspecific(g_vfs_temp_key);
-    if (buffer == NULL && make) {
-        buffer = calloc(1, VFS_TEMP_NAME_MAX + 1);
-        if (buffer != NULL && pthread_setspecific(g_vfs_temp_key, buffer) != 0) {
-            free(buffer);
-            buffer = NULL;
+    vfs_made_names *names = pthread_getspecific(g_vfs_made_key);
+    if (names == NULL && make) {
+        names = calloc(1, sizeof(vfs_made_names));
+        if (names != NULL && pthread_setspecific(g_vfs_made_key, names) != 0) {
+            free(names);
+            names = NULL;
         }
     }
-    return buffer;
+    return names;
 }
 
 /* vfs_make's answer when it cannot answer without the GIL (see vfs_open_fast) */
@@ -12735,9 +12743,16 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
     if (fd < 0 && *err == EEXIST && !(flags & O_EXCL)) {
         *again = 1;
     }
-    char *made = fd >= 0 && temp && strlen(path) <= VFS_TEMP_NAME_MAX ? vfs_temp_made(1) : NULL;
-    if (made != NULL) {
-        memcpy(made, path, strlen(path) + 1);
+    size_t given = strlen(path);
+    vfs_made_names *made = fd >= 0 && (temp || !with_gil) && given <= VFS_MADE_GIVEN_MAX
+                               ? vfs_made(1)
+                               : NULL;
+    if (made != NULL && temp) {
+        memcpy(made->temp, path, given + 1);
+    }
+    else if (made != NULL) {
+        memcpy(made->kin_given, path, given + 1);
+        memcpy(made->kin_real, full, (size_t)n + 1);
     }
     close(dfd);
     return fd;
@@ -13024,13 +13039,21 @@ vfs_change(int kind, const char *path, mode_t mode)
     if (!g_installed || path == NULL) {
         return kind == VFS_MKDIR ? g_vfs_mkdir_orig(path, mode) : plain(path);
     }
-    char *made = kind == VFS_UNLINK ? vfs_temp_made(0) : NULL;
-    if (made != NULL && made[0] != '\0' && strcmp(path, made) == 0) {
-        made[0] = '\0'; /* (once: the file just made, by the name it was made by) */
+    vfs_made_names *made = kind == VFS_UNLINK ? vfs_made(0) : NULL;
+    if (made != NULL && made->temp[0] != '\0' && strcmp(path, made->temp) == 0) {
+        made->temp[0] = '\0'; /* (once: the file just made, by the name it was made by) */
         return plain(path);
     }
     char full[OPEN_PATH_MAX + 2];
-    ssize_t n = vfs_real_name(path, full);
+    ssize_t n;
+    if (made != NULL && made->kin_given[0] != '\0' && strcmp(path, made->kin_given) == 0) {
+        made->kin_given[0] = '\0'; /* (once) */
+        n = (ssize_t)strlen(made->kin_real);
+        memcpy(full, made->kin_real, (size_t)n + 1);
+    }
+    else {
+        n = vfs_real_name(path, full);
+    }
     if (n < 0) {
         return -1;
     }
