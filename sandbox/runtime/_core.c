@@ -12680,10 +12680,11 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
         full[n++] = '/';
     }
     /* What is decided: a journal (and kin) as its database (vfs_decide_file), a temporary
-     * file as the family of SQLite's temporary files in its folder, "<real folder>/etilqs_*"
-     * (read and written: SQLite names each one anew, 16 random characters; a rule names the
-     * family, and one answer holds for the folder -- red team 86 had them made, undecided,
-     * in a folder the function may not write, through temp_store_directory) */
+     * file as the family of SQLite's temporary files in its folder, "<real folder>/etilqs_*",
+     * written (made new, O_EXCL, and removed at once: what SQLite reads back from it is its
+     * own; each one is named anew, 16 random characters, so a rule names the family, and one
+     * answer holds for the folder -- red team 86 had them made, undecided, in a folder the
+     * function may not write in, through temp_store_directory) */
     char family[OPEN_PATH_MAX + 2];
     size_t family_n = 0;
     if (temp) {
@@ -12694,7 +12695,7 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
     memcpy(full + n, leaf, m + 1);
     n += (ssize_t)m;
     if (with_gil) {
-        int refused = temp ? vfs_decide(family, family_n, 2, NULL) != 0
+        int refused = temp ? vfs_decide(family, family_n, 1, NULL) != 0
                            : vfs_decide_file(full, (size_t)n, vfs_canonical(flags | O_CREAT),
                                              NULL) != 0;
         if (refused) {
@@ -12709,7 +12710,7 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
             return -1;
         }
     }
-    else if (temp ? !vfs_kept(family, family_n, 2)
+    else if (temp ? !vfs_kept(family, family_n, 1)
                   : !vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
         close(dfd);
         return VFS_NOT_ANSWERED;
