@@ -12963,9 +12963,10 @@ guarded_open(const char *path, int flags, int mode)
  * a temporary file), mkdir and rmdir (the unix-dotfile VFS's "<database>.lock" folder). Their
  * names are not always SQLite's own: a super-journal's name is read from a hot journal's bytes,
  * which the function may write (red team 86 had SQLite delete a file the profile only lets it
- * read). Each is decided as a write of its real name -- the folder's real path read back, the
- * leaf added -- like os.remove, os.mkdir and os.rmdir, and then made by that real name (no
- * descriptor another thread could move; the folder's real path has no link on the way):
+ * read). Each is decided as a write of its real name -- the folder's real path read back from
+ * an O_PATH descriptor, the leaf added -- like os.remove, os.mkdir and os.rmdir, and then made
+ * in that descriptor (unlinkat, mkdirat: no folder on the way can be made a link after the
+ * decision, red team 87):
  *   - with no GIL: the temporary file this thread made last (its name as SQLite gave it), and
  *     a database's kin (its journal, WAL, shared-memory and super-journal files, its ".lock"
  *     folder) when the database was kept with write access (see g_vfs_kept);
@@ -12981,10 +12982,12 @@ static vfs_mkdir_fn g_vfs_mkdir_orig;
 enum { VFS_UNLINK, VFS_MKDIR, VFS_RMDIR };
 
 /* `path`'s real name in `full` (size OPEN_PATH_MAX + 2): its folder's real path read back from
- * an O_PATH descriptor, "/" and the leaf. Its length, or -1 with errno. */
+ * an O_PATH descriptor (left open in *dfd: the change is made in it), "/" and the leaf. Its
+ * length, or -1 with errno (*dfd closed). */
 static ssize_t
-vfs_real_name(const char *path, char *full)
+vfs_real_name(const char *path, char *full, int *dfd)
 {
+    *dfd = -1;
     const char *slash = strrchr(path, '/');
     const char *leaf = slash != NULL ? slash + 1 : path;
     size_t m = strlen(leaf);
@@ -13002,13 +13005,13 @@ vfs_real_name(const char *path, char *full)
         memcpy(dir, path, dn);
         dir[dn] = '\0';
     }
-    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
         return -1;
     }
-    ssize_t n = vfs_fd_path(dfd, full, OPEN_PATH_MAX + 2);
-    close(dfd);
+    ssize_t n = vfs_fd_path(fd, full, OPEN_PATH_MAX + 2);
     if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
+        close(fd);
         errno = n < 0 ? EACCES : ENAMETOOLONG;
         return -1;
     }
@@ -13016,6 +13019,7 @@ vfs_real_name(const char *path, char *full)
         full[n++] = '/';
     }
     memcpy(full + n, leaf, m + 1);
+    *dfd = fd;
     return n + (ssize_t)m;
 }
 
@@ -13046,23 +13050,29 @@ vfs_change(int kind, const char *path, mode_t mode)
         return plain(path);
     }
     char full[OPEN_PATH_MAX + 2];
-    ssize_t n;
     if (made != NULL && made->kin_given[0] != '\0' && strcmp(path, made->kin_given) == 0) {
+        /* SQLite's own journal, made on this thread: removed by the real name it was made at,
+         * still a kin of a database kept (a folder on that text made a link since would lead
+         * where a link the function may make leads: where it may write) */
         made->kin_given[0] = '\0'; /* (once) */
-        n = (ssize_t)strlen(made->kin_real);
-        memcpy(full, made->kin_real, (size_t)n + 1);
+        size_t k = strlen(made->kin_real);
+        memcpy(full, made->kin_real, k + 1);
+        if (vfs_kin_kept(full, k, kind)) {
+            return plain(full);
+        }
     }
-    else {
-        n = vfs_real_name(path, full);
-    }
+    int dfd;
+    ssize_t n = vfs_real_name(path, full, &dfd);
     if (n < 0) {
         return -1;
     }
+    const char *leaf = strrchr(full, '/') + 1;
     int allowed = vfs_kin_kept(full, (size_t)n, kind);
     if (!allowed) {
         size_t len = strlen(path);
         if ((len >= 4 && memcmp(path + len - 4, "-shm", 4) == 0) || t_vfs_open ||
             VFS_FINALIZING()) {
+            close(dfd);
             errno = EACCES; /* (SQLite's global mutex may be held: no GIL is waited for) */
             return -1;
         }
@@ -13070,18 +13080,43 @@ vfs_change(int kind, const char *path, mode_t mode)
         t_vfs_open = 1;
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
-        allowed = PyInterpreterState_Get() == g_interp &&
+        /* (the folder read back again with the GIL held, with its identity: before it, another
+         * thread could have moved the descriptor between its reading and now) */
+        struct stat before, after;
+        char again[OPEN_PATH_MAX + 2];
+        ssize_t k = fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, again, sizeof(again)) : -1;
+        size_t folder_n = (size_t)(leaf - full) - 1;
+        allowed = PyInterpreterState_Get() == g_interp && k >= 0 &&
+                  ((size_t)k == folder_n || (folder_n == 0 && k == 1)) &&
+                  memcmp(again, full, (size_t)k) == 0 &&
                   (kind == VFS_UNLINK ? vfs_decide_file(full, (size_t)n, 1, NULL)
                                       : vfs_decide(full, (size_t)n, 1, NULL)) == 0;
+        /* (the same folder as decided: the decision may have run Python, and another thread
+         * may have put another folder at the descriptor's number meanwhile; nothing of the
+         * function's runs from here to the change, the GIL held) */
+        allowed = allowed && fstat(dfd, &after) == 0 && after.st_dev == before.st_dev &&
+                  after.st_ino == before.st_ino;
+        int r = -1, err = EACCES;
+        if (allowed) {
+            r = kind == VFS_MKDIR ? mkdirat(dfd, leaf, mode)
+                                  : unlinkat(dfd, leaf, kind == VFS_RMDIR ? AT_REMOVEDIR : 0);
+            err = errno;
+        }
         PyErr_Restore(type, value, traceback);
         t_vfs_open = 0;
         PyGILState_Release(gil);
+        close(dfd);
+        errno = err;
+        return r;
     }
-    if (!allowed) {
-        errno = EACCES;
-        return -1;
-    }
-    return kind == VFS_MKDIR ? g_vfs_mkdir_orig(full, mode) : plain(full);
+    /* a database's kin, with no GIL: made in the folder whose real path was read (another
+     * thread may move descriptors meanwhile: a stated limit, the leaf a kin's name) */
+    int r = kind == VFS_MKDIR ? mkdirat(dfd, leaf, mode)
+                              : unlinkat(dfd, leaf, kind == VFS_RMDIR ? AT_REMOVEDIR : 0);
+    int err = errno;
+    close(dfd);
+    errno = err;
+    return r;
 }
 
 static int

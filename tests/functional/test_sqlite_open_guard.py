@@ -625,3 +625,73 @@ print("RESULT", json.dumps(out))
         assert out == {"temp table": "unable to open database file"}, out
         assert "{task}/scratch/etilqs_*" in blocked, result.stdout
     assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_a_removal_sqlite_makes_lands_in_the_folder_decided_while_a_folder_is_swapped(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a link allowed/S to a folder no rule names (secret/, holding victim.txt; made
+    # before the function ran), allowed/sw/victim.txt, a thread that keeps swapping allowed/sw
+    # with the link (renames in allowed/: allowed), another that keeps the GIL busy, and a hot
+    # journal naming allowed/sw/victim.txt as its super-journal: rolling back, SQLite removes
+    # it. Removed by its text after the decision, the name led into secret/ at times (red
+    # team 87, 5 runs of 5)
+    _profile(tmp_path)
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "victim.txt").write_text("keep")
+    (tmp_path / "allowed" / "S").symlink_to(tmp_path / "secret")
+    code = (
+        ENFORCE
+        + """
+import struct, threading
+MAGIC = bytes.fromhex("d9d505f920a163d7")
+def journal(name):
+    raw = name.encode()
+    return b"X" * 512 + raw + struct.pack(">II", len(raw), sum(raw) & 0xFFFFFFFF) + MAGIC
+db = sqlite3.connect(A + "/a.db")
+db.execute("create table t (x)")
+db.execute("insert into t values (1)")
+db.commit()
+os.makedirs(A + "/sw")
+open(A + "/sw/victim.txt", "w").close()
+stop = time.time() + 4
+def swapper():
+    while time.time() < stop:
+        try:
+            os.rename(A + "/sw", A + "/park")
+            if not os.path.exists(A + "/park/victim.txt"):
+                open(A + "/park/victim.txt", "w").close()
+            os.rename(A + "/S", A + "/sw")
+            os.rename(A + "/sw", A + "/S")
+            os.rename(A + "/park", A + "/sw")
+        except OSError:
+            pass
+done = []
+def busy():
+    while not done:
+        pass
+sys.setswitchinterval(1e-6)
+threads = [threading.Thread(target=swapper), threading.Thread(target=busy)]
+for t in threads:
+    t.start()
+# WHEN the function reads the database again and again, the journal written each time
+tries = 0
+while time.time() < stop:
+    tries += 1
+    with open(A + "/a.db-journal", "wb") as f:
+        f.write(journal(A + "/sw/victim.txt"))
+    try:
+        db.execute("select count(*) from t").fetchall()
+    except sqlite3.DatabaseError:
+        pass
+done.append(1)
+for t in threads:
+    t.join()
+print("RESULT", json.dumps({"tries": tries}))
+"""
+    )
+    result = child(code, env=audit_only("native"), timeout=120)
+    # THEN the removal is made in the folder whose real path was decided (its descriptor, the
+    # GIL held from the decision to the removal): secret/victim.txt is never removed
+    assert _result(result)["tries"] > 10
+    assert (tmp_path / "secret" / "victim.txt").exists()

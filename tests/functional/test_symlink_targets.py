@@ -153,10 +153,14 @@ os.chdir(A + "/sub")
 attempt("proc_cwd_allowed_here", lambda: os.symlink("/proc/self/cwd/key.txt", A + "/p2"))
 attempt("dev_fd", lambda: os.symlink("/dev/fd/0", A + "/p3"))
 attempt("dev_stdin", lambda: os.symlink("/dev/stdin", A + "/p4"))
-# AND makes relative links whose text climbs above their folder (one that leads where it
-# may from here leads elsewhere once the folder moves: red team 85), or one that stays below
+# AND makes links whose text holds ".." (a relative one that climbs above its folder leads
+# elsewhere once the folder moves: red team 85), or one that stays below with no ".."
 attempt("climbing", lambda: os.symlink("../secret/key.txt", A + "/sub/rel9"))
 attempt("climbing_inside", lambda: os.symlink("x/../../key.txt", A + "/sub/deeper"))
+# (a ".." climbs from wherever the component before it leads when the link is followed: x
+# may be made a link, or pointed elsewhere, after the check -- red team 87)
+attempt("dotdot_below", lambda: os.symlink("x/y/../../key.txt", A + "/sub/dotdot"))
+attempt("dotdot_absolute", lambda: os.symlink(A + "/sub/x/../key.txt", A + "/sub/absolute"))
 attempt("staying_below", lambda: os.symlink("./key.txt", A + "/sub/below"))
 # AND moves the link present before, or hard-links the link itself, into allowed/, from
 # where its text leads to the secret
@@ -168,8 +172,8 @@ print("links", sorted(os.listdir(A + "/sub")), sorted(n for n in os.listdir(A) i
     )
     result = child(code, env=audit_only(core))
     # THEN links through /proc are refused, wherever they lead from the function's own view
-    # (the second would be allowed/sub/key.txt there), and so are relative texts that climb
-    # above their folder; a relative link moved within its folder is allowed, and one moved
+    # (the second would be allowed/sub/key.txt there), and so are texts that hold "..",
+    # relative or absolute; a relative link moved within its folder is allowed, and one moved
     # or linked where its text leads to the secret is refused
     assert result.lines == [
         "proc_cwd BLOCKED PermissionViolation files read",
@@ -178,6 +182,8 @@ print("links", sorted(os.listdir(A + "/sub")), sorted(n for n in os.listdir(A) i
         "dev_stdin BLOCKED PermissionViolation files read",
         "climbing BLOCKED PermissionViolation files read",
         "climbing_inside BLOCKED PermissionViolation files read",
+        "dotdot_below BLOCKED PermissionViolation files read",
+        "dotdot_absolute BLOCKED PermissionViolation files read",
         "staying_below ALLOWED",
         "moved_within_its_folder ALLOWED",
         "moved_up BLOCKED PermissionViolation files read",

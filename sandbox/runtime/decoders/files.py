@@ -688,16 +688,11 @@ def _moved_link(source: Any, destination: Any) -> list[Access]:
     return _link_accesses(there)
 
 
-def _climbs(text: str) -> bool:
-    """Whether the relative path ``text`` goes above the folder it is read from."""
-    depth = 0
+def _holds_dotdot(text: str) -> bool:
+    """Whether the path ``text`` has a ``..`` component anywhere."""
     for part in _str_split(text, "/"):
         if part == "..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif part and part != ".":
-            depth += 1
+            return True
     return False
 
 
@@ -711,15 +706,19 @@ def _link_target(value: Any, name: Any, climbing: bool = False) -> str:
         return target if _type(target) is _str else undecodable(value)
     if not target or _str_find(target, "\x00") >= 0:
         return UNDECODABLE + "a link's target the kernel refuses"
+    if not climbing and _holds_dotdot(target):
+        # A ".." is taken from wherever the component before it leads when the link is
+        # followed, not from where it leads now: a relative text that climbs above the link's
+        # own folder leads elsewhere as soon as that folder moves (red team 85: "../../secret"
+        # from staging/north, then the folder published one level up), and any text --
+        # absolute too -- whose ".." comes after a component the function can later make a
+        # link (or point elsewhere) climbs from there (red team 87: /task/allowed/x/../../secret
+        # with x a link to allowed/deep/deeper, then x pointed at allowed/deep). A text with no
+        # ".." leads inside whatever its folders become; a move of the link itself is decided
+        # again (_moved_link).
+        return UNDECODABLE + "a link whose text holds '..'"
     if _str_startswith(target, "/"):
         return target
-    if not climbing and _climbs(target):
-        # A relative text that climbs above the link's own folder leads somewhere else as
-        # soon as that folder moves (red team 85: "../../secret" allowed from staging/north,
-        # then the folder published one level up). One that stays below its folder leads
-        # inside whatever the folder becomes; a move of the link itself is decided again
-        # (_moved_link).
-        return UNDECODABLE + "a relative link that climbs above its own folder"
     place = _changed_name(name) if _type(name) is _str and name else None
     if place is None:
         return UNDECODABLE + "a relative link whose folder cannot be named"
