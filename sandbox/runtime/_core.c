@@ -12621,6 +12621,32 @@ vfs_made(int make)
     return names;
 }
 
+/* The folder of `path` (a name SQLite gives) opened O_PATH | O_DIRECTORY ("." for a bare
+ * leaf), *leaf pointing at the leaf in `path`: a descriptor, or -1 with errno (EACCES for a
+ * leaf of "", "." or "..", or a folder name too long). */
+static int
+vfs_folder_open(const char *path, const char **leaf)
+{
+    const char *slash = strrchr(path, '/');
+    *leaf = slash != NULL ? slash + 1 : path;
+    size_t m = strlen(*leaf);
+    size_t dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
+    if (m == 0 || (m == 1 && (*leaf)[0] == '.') ||
+        (m == 2 && (*leaf)[0] == '.' && (*leaf)[1] == '.') || dn > OPEN_PATH_MAX) {
+        errno = EACCES;
+        return -1;
+    }
+    char dir[OPEN_PATH_MAX + 1];
+    if (slash == NULL) {
+        memcpy(dir, ".", 2);
+    }
+    else {
+        memcpy(dir, path, dn);
+        dir[dn] = '\0';
+    }
+    return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 /* vfs_make's answer when it cannot answer without the GIL (see vfs_open_fast) */
 #define VFS_NOT_ANSWERED (-2)
 
@@ -12644,26 +12670,12 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
     const char *slash = strrchr(path, '/');
     const char *leaf = slash != NULL ? slash + 1 : path;
     size_t m = strlen(leaf);
-    size_t dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
     int temp = vfs_temp_name(leaf, m, flags);
     size_t cut = temp ? 0 : sqlite_aux_suffix(leaf, m);
     if (!with_gil && (slash == NULL || (!temp && (cut == 0 || cut == m)))) {
         return VFS_NOT_ANSWERED; /* (neither a journal's kin nor a temporary file) */
     }
-    if (m == 0 || (m == 1 && leaf[0] == '.') || (m == 2 && leaf[0] == '.' && leaf[1] == '.') ||
-        dn > OPEN_PATH_MAX) {
-        *err = EACCES;
-        return with_gil ? -1 : VFS_NOT_ANSWERED;
-    }
-    char dir[OPEN_PATH_MAX + 1];
-    if (slash == NULL) {
-        memcpy(dir, ".", 2);
-    }
-    else {
-        memcpy(dir, path, dn);
-        dir[dn] = '\0';
-    }
-    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int dfd = vfs_folder_open(path, &leaf);
     if (dfd < 0) {
         *err = errno;
         return with_gil ? -1 : VFS_NOT_ANSWERED;
@@ -12988,27 +13000,12 @@ static ssize_t
 vfs_real_name(const char *path, char *full, int *dfd)
 {
     *dfd = -1;
-    const char *slash = strrchr(path, '/');
-    const char *leaf = slash != NULL ? slash + 1 : path;
-    size_t m = strlen(leaf);
-    size_t dn = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
-    if (m == 0 || (m == 1 && leaf[0] == '.') || (m == 2 && leaf[0] == '.' && leaf[1] == '.') ||
-        dn > OPEN_PATH_MAX) {
-        errno = EACCES;
-        return -1;
-    }
-    char dir[OPEN_PATH_MAX + 1];
-    if (slash == NULL) {
-        memcpy(dir, ".", 2);
-    }
-    else {
-        memcpy(dir, path, dn);
-        dir[dn] = '\0';
-    }
-    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const char *leaf;
+    int fd = vfs_folder_open(path, &leaf);
     if (fd < 0) {
         return -1;
     }
+    size_t m = strlen(leaf);
     ssize_t n = vfs_fd_path(fd, full, OPEN_PATH_MAX + 2);
     if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
         close(fd);

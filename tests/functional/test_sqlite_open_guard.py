@@ -54,6 +54,13 @@ def _profile(tmp_path: Path) -> None:
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
 
 
+def _allow_also(tmp_path: Path, *rules: dict[str, Any]) -> None:
+    """Add file rules to the profile _profile wrote."""
+    doc = json.loads((tmp_path / "profile.json").read_text())
+    doc["rules"]["files"] += list(rules)
+    (tmp_path / "profile.json").write_text(json.dumps(doc))
+
+
 def _result(result: Child) -> dict[str, Any]:
     line = next((x for x in result.lines if x.startswith("RESULT ")), None)
     assert line is not None, result.stdout + result.stderr
@@ -441,11 +448,10 @@ def test_a_journal_made_while_another_thread_moves_descriptors_lands_only_where_
     # in by the time it is made
     _profile(tmp_path)
     (tmp_path / "readonly").mkdir()
-    doc = json.loads((tmp_path / "profile.json").read_text())
-    doc["rules"]["files"] += [
-        {"action": a, "target": "{task}/readonly", "phase": "any"} for a in ("list", "read")
-    ]
-    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    _allow_also(
+        tmp_path,
+        *({"action": a, "target": "{task}/readonly", "phase": "any"} for a in ("list", "read")),
+    )
     code = (
         (NO_OPENAT2 if openat2 == "refused" else "")
         + ENFORCE
@@ -505,9 +511,7 @@ def test_a_hot_journal_cannot_have_sqlite_delete_a_file_the_function_may_only_re
     # pointer is ro/keep.txt's name. Rolling it back, SQLite reads the super-journal (a read:
     # allowed) and, finding no child journal it names, removes it (red team 86)
     _profile(tmp_path)
-    doc = json.loads((tmp_path / "profile.json").read_text())
-    doc["rules"]["files"].append({"action": "read", "target": "{task}/ro/**", "phase": "any"})
-    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    _allow_also(tmp_path, {"action": "read", "target": "{task}/ro/**", "phase": "any"})
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro" / "keep.txt").write_text("precious")
     code = (
@@ -589,9 +593,7 @@ def test_sqlites_temporary_files_are_decided_as_their_family_in_their_real_folde
     # characters, made new and removed at once), which no audit event shows (red team 86)
     _profile(tmp_path)
     (tmp_path / "scratch").mkdir()
-    doc = json.loads((tmp_path / "profile.json").read_text())
-    doc["rules"]["files"].append({"action": "write", "target": "{task}/scratch", "phase": "any"})
-    (tmp_path / "profile.json").write_text(json.dumps(doc))
+    _allow_also(tmp_path, {"action": "write", "target": "{task}/scratch", "phase": "any"})
     code = (
         ENFORCE
         + """
