@@ -1857,11 +1857,14 @@ change_answered(const char *event, PyObject *args, int phase)
             return 0;
         }
         struct stat moved;
-        if ((first_cut != second_cut || memcmp(first, second, first_cut) != 0) &&
-            (lstat(first, &moved) == 0 ? S_ISLNK(moved.st_mode)
-                                        : (errno != ENOENT && errno != ENOTDIR))) {
+        int elsewhere = first_cut != second_cut || memcmp(first, second, first_cut) != 0;
+        if (lstat(first, &moved) == 0 ? S_ISDIR(moved.st_mode) ||
+                                            (elsewhere && S_ISLNK(moved.st_mode))
+                                      : (errno != ENOENT && errno != ENOTDIR)) {
             return 0; /* (a link moved to another folder: the callback reads its text there,
-                       * where a relative one may lead elsewhere -- files._moved_link) */
+                       * where a relative one may lead elsewhere -- files._moved_link; a folder
+                       * moved anywhere: the callback decides what it carries, whose rules
+                       * change with its name -- files._moved_folder) */
         }
         open_forget(first, first_len);
         open_forget(second, second_len);

@@ -974,12 +974,14 @@ def _change_allowed(
     return True
 
 
-def _maybe_a_link(name: str) -> bool:
-    """Whether ``name`` is a link now, or may be (it cannot be looked at)."""
+def _maybe_a_link(name: str, or_folder: bool = False) -> bool:
+    """Whether ``name`` is a link now (or a folder, with ``or_folder``), or may be (it cannot
+    be looked at)."""
     try:
-        return bool(_S_ISLNK(_lstat(name).st_mode))
+        mode = _lstat(name).st_mode
     except OSError as exc:
         return exc.errno not in (_ENOENT_CODE, _ENOTDIR_CODE)
+    return bool(_S_ISLNK(mode)) or (or_folder and _S_ISDIR(mode))
 
 
 def _change_answer(
@@ -1007,8 +1009,12 @@ def _change_answer(
             return None
         if not _change_allowed(second, phase, table, validate, patterns, dirs):
             return None
-        if first[1] != second[1] and _maybe_a_link(first[0]):
-            return None  # (a link moved to another folder: the callback reads its text there)
+        if _maybe_a_link(first[0], or_folder=True) and (
+            first[1] != second[1] or not _maybe_a_link(first[0])
+        ):
+            # (a link moved to another folder: the callback reads its text there; a folder
+            # moved anywhere: the callback decides what it carries, files._moved_folder)
+            return None
         return [first[0], second[0]]
     index = _CHANGE_EVENTS[event]
     if len(args) != index + 1:

@@ -853,27 +853,36 @@ attempt("write", lambda: open("out/\\u00e9/planted.txt", "w").write("x"))
 def test_a_link_below_a_name_too_long_to_look_at_is_not_missed(
     child: RunChild, tmp_path: Path
 ) -> None:
-    # GIVEN a folder under out/ whose full name is just under PATH_MAX, a link to data/ (out/x/L,
-    # present before the sandbox started) moved into it, and a short link to it (the kernel
-    # walks on component by component)
+    # GIVEN a folder under out/ whose full name is just under PATH_MAX, a link to data/ (out/x/L)
+    # in it, and a short link to it (the kernel walks on component by component), all there
+    # before the sandbox started
     _out_only(tmp_path)
     (tmp_path / "out" / "x").mkdir()
     os.symlink(tmp_path / "data", tmp_path / "out" / "x" / "L")
+    (tmp_path / "out" / "y").mkdir()
     deep = str(tmp_path / "out")
     while 4092 - len(deep) > 101:
         deep += "/" + "d" * 100
     deep += "/" + "d" * (4092 - len(deep) - 1)  # 4092 characters: the link inside is past 4096
     os.makedirs(deep)
+    os.rename(tmp_path / "out" / "x", deep + "/x")
+    os.symlink(deep + "/x", tmp_path / "out" / "s")
     body = """
-os.rename("out/x", DEEP)
-os.symlink(DEEP, "out/s")
 attempt("read", lambda: open("out/s/L/secret.txt").read())
 attempt("write", lambda: open("out/s/L/planted.txt", "w").write("x"))
+attempt("link", lambda: os.symlink(DEEP, "out/s2"))
+attempt("move", lambda: os.rename("out/y", DEEP + "/y"))
 """.replace("DEEP", repr(deep + "/x"))
     result = child(ATTEMPT_LINES + body)
     # THEN a name the sandbox cannot look at (its resolution is longer than PATH_MAX) is
-    # refused, not taken for "missing"
-    assert result.lines == ["read blocked", "write blocked"], result.stderr
+    # refused, not taken for "missing"; so are a new link to that folder and a folder moved
+    # into it (everything under them is decided, and cannot be named)
+    assert result.lines == [
+        "read blocked",
+        "write blocked",
+        "link blocked",
+        "move blocked",
+    ], result.stderr
     assert not (tmp_path / "data" / "planted.txt").exists()
 
 

@@ -190,3 +190,43 @@ print("links", sorted(os.listdir(A + "/sub")), sorted(n for n in os.listdir(A) i
         "link_itself_linked_up BLOCKED PermissionViolation files read",
         "links ['below', 'key.txt', 'rel2'] []",
     ], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_folder_allowed_by_its_name_alone_is_never_a_way_to_its_contents(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a folder "named" whose name the function may read and write, but not what is in
+    # it (the runtime's {tmp}/????????, for tempfile's 8-character probe file, matches any
+    # 8-character folder in the temp folder), holding key.txt; and its own folders in allowed/
+    named = {"target": "{task}/named", "phase": "any"}
+    _profile(tmp_path, dict(named, action="read"), dict(named, action="write"))
+    (tmp_path / "named").mkdir()
+    (tmp_path / "named" / "key.txt").write_text("THEIRS\n")
+    code = (
+        ENFORCE
+        + """
+os.makedirs(A + "/mine/sub")
+# WHEN it makes a link to a name under allowed/d (not there yet: decided as that name), then
+# makes d a link to "named" (red team 88), or moves "named" to d (red team 86)
+attempt("link_under_d", lambda: os.symlink(A + "/d/key.txt", A + "/report.txt"))
+attempt("d_a_link_to_named", lambda: os.symlink(BASE + "/named", A + "/d"))
+attempt("named_moved_to_d", lambda: os.rename(BASE + "/named", A + "/d"))
+# AND links to, and moves, a folder of its own
+attempt("link_to_own_folder", lambda: os.symlink(A + "/mine", A + "/mine-link"))
+attempt("own_folder_moved", lambda: os.rename(A + "/mine", A + "/moved"))
+print("d", os.path.lexists(A + "/d"))
+"""
+    )
+    result = child(code, env=audit_only(core))
+    # THEN the way to "named" is refused both ways (everything under it, not its name, would
+    # be read and written through the function's folder); its own folders link and move
+    assert result.lines == [
+        "link_under_d ALLOWED",
+        "d_a_link_to_named BLOCKED PermissionViolation files read",
+        "named_moved_to_d BLOCKED PermissionViolation files read",
+        "link_to_own_folder ALLOWED",
+        "own_folder_moved ALLOWED",
+        "d False",
+    ], result.stdout + result.stderr
+    assert (tmp_path / "named" / "key.txt").read_text() == "THEIRS\n"

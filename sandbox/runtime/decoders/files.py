@@ -608,8 +608,10 @@ def _two(
             first_out = first_out + (decide("read", first) or [])
         second_out = decide(second_action, second)
         if changes_names:
-            # (a link moved, or given a second name, is read from its new folder: red team 84)
+            # (a link moved, or given a second name, is read from its new folder: red team 84;
+            # a folder moved carries what is under it: red team 86)
             second_out = (second_out or []) + _moved_link(first, second)
+            second_out += _moved_folder(first, second)
         if first_action == "write":
             # (a copy's or a hard link's source is read: no name changes, no file's identity
             # either — a new link changes the file's link count, not where a name leads)
@@ -649,10 +651,56 @@ def _link_accesses(target: str) -> list[Access]:
     leads to -- refused when the way there goes through ``/proc`` (``/proc/self/cwd``,
     ``/dev/fd`` and the like): every process that follows the link reads those as its own,
     so what the function's view says it leads to is not what an allowed program it hands the
-    name to opens (red team 84: ``/proc/self/cwd/x`` from a child run in another folder)."""
+    name to opens (red team 84: ``/proc/self/cwd/x`` from a child run in another folder). A
+    link to a folder is also a way to everything under it (:func:`_everything_under`)."""
     if not _str_startswith(target, UNDECODABLE) and _walk_turns(target)[2]:
         target = UNDECODABLE + "a link that leads through /proc (each process reads it as its own)"
-    return (_one("read", target) or []) + (_one("write", target) or [])
+    out = (_one("read", target) or []) + (_one("write", target) or [])
+    if not _str_startswith(target, UNDECODABLE):
+        try:
+            folder = _S_ISDIR(_stat(target).st_mode)
+        except _OSError:
+            folder = False  # (not there: what is made there later is decided then)
+        except ValueError:
+            folder = False  # (a name the kernel refuses: decided as itself above)
+        if folder:
+            out += _everything_under(target, ("read", "write"))
+    return out
+
+
+def _everything_under(folder: str, actions: tuple[str, ...]) -> list[Access]:
+    """``folder``'s contents, whatever they are or become, as the accesses ``actions`` of the
+    name ``<folder>/**``: allowed where a rule covers everything under the folder, not where
+    one allows the folder's name alone (the runtime's ``{tmp}/????????``, for tempfile's
+    probe file, matches an 8-character folder of anyone's in the temp folder: red teams 86
+    and 88 made it reachable from the function's own folders by a move and by a link)."""
+    under = (folder if folder != "/" else "") + "/**"
+    out: list[Access] = []
+    for action in actions:
+        out += _one(action, under) or []
+    return out
+
+
+def _moved_folder(source: Any, destination: Any) -> list[Access]:
+    """A folder moved (``os.rename``) carries everything under it: the names there are then
+    read and written under the destination's rules. Decided as a read and a write of
+    everything under the source (what the function may not read or change where it is, it
+    may not take elsewhere to read or change) and a write of everything under the
+    destination."""
+    if _type(source) is not _str or _type(destination) is not _str:
+        return []
+    place = _changed_name(source)
+    there = _changed_name(destination)
+    if place is None or there is None:
+        return []
+    try:
+        if not _S_ISDIR(_lstat(place).st_mode):
+            return []
+    except _OSError as exc:
+        if exc.errno in _ABSENT:
+            return []  # (no such name: the call fails, nothing is moved)
+        return [("files", "write", UNDECODABLE + "a moved name that cannot be looked at", None)]
+    return _everything_under(place, ("read", "write")) + _everything_under(there, ("write",))
 
 
 def _moved_link(source: Any, destination: Any) -> list[Access]:
@@ -690,10 +738,7 @@ def _moved_link(source: Any, destination: Any) -> list[Access]:
 
 def _holds_dotdot(text: str) -> bool:
     """Whether the path ``text`` has a ``..`` component anywhere."""
-    for part in _str_split(text, "/"):
-        if part == "..":
-            return True
-    return False
+    return ".." in _str_split(text, "/")
 
 
 def _link_target(value: Any, name: Any, climbing: bool = False) -> str:
