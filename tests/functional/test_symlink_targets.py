@@ -200,7 +200,11 @@ def test_a_folder_allowed_by_its_name_alone_is_never_a_way_to_its_contents(
     # it (the runtime's {tmp}/????????, for tempfile's 8-character probe file, matches any
     # 8-character folder in the temp folder), holding key.txt; and its own folders in allowed/
     named = {"target": "{task}/named", "phase": "any"}
-    _profile(tmp_path, dict(named, action="read"), dict(named, action="write"))
+    later = {"target": "{task}/later", "phase": "any"}
+    _profile(
+        tmp_path,
+        *(dict(rule, action=action) for rule in (named, later) for action in ("read", "write")),
+    )
     (tmp_path / "named").mkdir()
     (tmp_path / "named" / "key.txt").write_text("THEIRS\n")
     code = (
@@ -212,6 +216,9 @@ os.makedirs(A + "/mine/sub")
 attempt("link_under_d", lambda: os.symlink(A + "/d/key.txt", A + "/report.txt"))
 attempt("d_a_link_to_named", lambda: os.symlink(BASE + "/named", A + "/d"))
 attempt("named_moved_to_d", lambda: os.rename(BASE + "/named", A + "/d"))
+# AND links to "later", a name the rules allow alone, not there yet, to make it a folder after
+# (os.mkdir decides the name alone: red team 89 had a learned cp write in it through the link)
+attempt("link_to_a_name_not_there", lambda: os.symlink(BASE + "/later", A + "/out.txt"))
 # AND links to, and moves, a folder of its own
 attempt("link_to_own_folder", lambda: os.symlink(A + "/mine", A + "/mine-link"))
 attempt("own_folder_moved", lambda: os.rename(A + "/mine", A + "/moved"))
@@ -219,12 +226,14 @@ print("d", os.path.lexists(A + "/d"))
 """
     )
     result = child(code, env=audit_only(core))
-    # THEN the way to "named" is refused both ways (everything under it, not its name, would
-    # be read and written through the function's folder); its own folders link and move
+    # THEN the way to "named" is refused both ways, and so is the link to "later" (everything
+    # under a link's target, should it be or become a folder, is decided, not its name alone);
+    # its own folders link and move
     assert result.lines == [
         "link_under_d ALLOWED",
         "d_a_link_to_named BLOCKED PermissionViolation files read",
         "named_moved_to_d BLOCKED PermissionViolation files read",
+        "link_to_a_name_not_there BLOCKED PermissionViolation files read",
         "link_to_own_folder ALLOWED",
         "own_folder_moved ALLOWED",
         "d False",

@@ -652,19 +652,16 @@ def _link_accesses(target: str) -> list[Access]:
     ``/dev/fd`` and the like): every process that follows the link reads those as its own,
     so what the function's view says it leads to is not what an allowed program it hands the
     name to opens (red team 84: ``/proc/self/cwd/x`` from a child run in another folder). A
-    link to a folder is also a way to everything under it (:func:`_everything_under`)."""
+    link is also a way to everything under its target (:func:`_everything_under`), should
+    that be, or become, a folder."""
     if not _str_startswith(target, UNDECODABLE) and _walk_turns(target)[2]:
         target = UNDECODABLE + "a link that leads through /proc (each process reads it as its own)"
     out = (_one("read", target) or []) + (_one("write", target) or [])
     if not _str_startswith(target, UNDECODABLE):
-        try:
-            folder = _S_ISDIR(_stat(target).st_mode)
-        except _OSError:
-            folder = False  # (not there: what is made there later is decided then)
-        except ValueError:
-            folder = False  # (a name the kernel refuses: decided as itself above)
-        if folder:
-            out += _everything_under(target, ("read", "write"))
+        # (whatever the target is now: a name not there yet, or a file the function may
+        # remove, can be made a folder after the check -- os.mkdir decides the folder's name
+        # alone -- and the link then leads into it: red team 89 had a learned cp write there)
+        out += _everything_under(target, ("read", "write"))
     return out
 
 
