@@ -201,9 +201,14 @@ def test_a_folder_allowed_by_its_name_alone_is_never_a_way_to_its_contents(
     # 8-character folder in the temp folder), holding key.txt; and its own folders in allowed/
     named = {"target": "{task}/named", "phase": "any"}
     later = {"target": "{task}/later", "phase": "any"}
+    inter = {"target": "{task}/inter", "phase": "any"}
     _profile(
         tmp_path,
-        *(dict(rule, action=action) for rule in (named, later) for action in ("read", "write")),
+        *(
+            dict(rule, action=action)
+            for rule in (named, later, inter)
+            for action in ("read", "write")
+        ),
     )
     (tmp_path / "named").mkdir()
     (tmp_path / "named" / "key.txt").write_text("THEIRS\n")
@@ -219,6 +224,10 @@ attempt("named_moved_to_d", lambda: os.rename(BASE + "/named", A + "/d"))
 # AND links to "later", a name the rules allow alone, not there yet, to make it a folder after
 # (os.mkdir decides the name alone: red team 89 had a learned cp write in it through the link)
 attempt("link_to_a_name_not_there", lambda: os.symlink(BASE + "/later", A + "/out.txt"))
+# AND makes such a name a link into allowed/ first, then links to it (the name can be made a
+# folder after: red team 90)
+attempt("inter_a_link_to_allowed", lambda: os.symlink(A + "/dd", BASE + "/inter"))
+attempt("link_through_inter", lambda: os.symlink(BASE + "/inter", A + "/out2.txt"))
 # AND links to, and moves, a folder of its own
 attempt("link_to_own_folder", lambda: os.symlink(A + "/mine", A + "/mine-link"))
 attempt("own_folder_moved", lambda: os.rename(A + "/mine", A + "/moved"))
@@ -226,14 +235,16 @@ print("d", os.path.lexists(A + "/d"))
 """
     )
     result = child(code, env=audit_only(core))
-    # THEN the way to "named" is refused both ways, and so is the link to "later" (everything
-    # under a link's target, should it be or become a folder, is decided, not its name alone);
-    # its own folders link and move
+    # THEN the way to "named" is refused both ways, and so are the links to "later" and through
+    # "inter" (everything under a link's target, and under each link on its way, should it be
+    # or become a folder, is decided, not its name alone); its own folders link and move
     assert result.lines == [
         "link_under_d ALLOWED",
         "d_a_link_to_named BLOCKED PermissionViolation files read",
         "named_moved_to_d BLOCKED PermissionViolation files read",
         "link_to_a_name_not_there BLOCKED PermissionViolation files read",
+        "inter_a_link_to_allowed ALLOWED",
+        "link_through_inter BLOCKED PermissionViolation files read",
         "link_to_own_folder ALLOWED",
         "own_folder_moved ALLOWED",
         "d False",

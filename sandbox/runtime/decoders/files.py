@@ -654,14 +654,29 @@ def _link_accesses(target: str) -> list[Access]:
     name to opens (red team 84: ``/proc/self/cwd/x`` from a child run in another folder). A
     link is also a way to everything under its target (:func:`_everything_under`), should
     that be, or become, a folder."""
-    if not _str_startswith(target, UNDECODABLE) and _walk_turns(target)[2]:
-        target = UNDECODABLE + "a link that leads through /proc (each process reads it as its own)"
+    turns: list[str] = []
+    if not _str_startswith(target, UNDECODABLE):
+        _, turns, through_proc = _walk_turns(target)
+        if through_proc:
+            target = (
+                UNDECODABLE + "a link that leads through /proc (each process reads it as its own)"
+            )
     out = (_one("read", target) or []) + (_one("write", target) or [])
     if not _str_startswith(target, UNDECODABLE):
         # (whatever the target is now: a name not there yet, or a file the function may
         # remove, can be made a folder after the check -- os.mkdir decides the folder's name
         # alone -- and the link then leads into it: red team 89 had a learned cp write there)
         out += _everything_under(target, ("read", "write"))
+        # (and a link on the way, which leads elsewhere now, may be replaced by a folder at its
+        # own name: everything under that name, not under where it leads -- red team 90)
+        for turn in turns:
+            place = _changed_name(turn)
+            under = (
+                (place if place != "/" else "") + "/**"
+                if place is not None
+                else UNDECODABLE + "a link on a link's way that cannot be named"
+            )
+            out += [("files", "read", under, None), ("files", "write", under, None)]
     return out
 
 
