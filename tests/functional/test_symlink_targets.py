@@ -212,6 +212,10 @@ def test_a_folder_allowed_by_its_name_alone_is_never_a_way_to_its_contents(
     )
     (tmp_path / "named").mkdir()
     (tmp_path / "named" / "key.txt").write_text("THEIRS\n")
+    # (and an entry named "**" there, a link into allowed/: "everything under named" is the
+    # text named/**, never that entry followed -- red team 91's note)
+    (tmp_path / "allowed" / "ok").mkdir(parents=True)
+    (tmp_path / "named" / "**").symlink_to(tmp_path / "allowed" / "ok")
     code = (
         ENFORCE
         + """

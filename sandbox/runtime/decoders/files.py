@@ -686,11 +686,17 @@ def _everything_under(folder: str, actions: tuple[str, ...]) -> list[Access]:
     one allows the folder's name alone (the runtime's ``{tmp}/????????``, for tempfile's
     probe file, matches an 8-character folder of anyone's in the temp folder: red teams 86
     and 88 made it reachable from the function's own folders by a move and by a link)."""
-    under = (folder if folder != "/" else "") + "/**"
-    out: list[Access] = []
-    for action in actions:
-        out += _one(action, under) or []
-    return out
+    # (the folder resolved, then "/**" added as text: an entry of that name -- a link made
+    # there -- is not followed)
+    resolved = target_of(folder)
+    if resolved is None:
+        return []
+    under = (
+        resolved
+        if _str_startswith(resolved, UNDECODABLE)
+        else ((resolved if resolved != "/" else "") + "/**")
+    )
+    return [("files", action, under, None) for action in actions]
 
 
 def _moved_folder(source: Any, destination: Any) -> list[Access]:
