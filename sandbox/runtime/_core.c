@@ -12660,9 +12660,10 @@ vfs_folder_open(const char *path, const char **leaf)
  *     thread may then put another folder at the descriptor's number, so the folder's inode is
  *     compared before and after; nothing of the function's runs after that);
  *   - without it: only a journal (or kin) of a database kept, and a temporary file in a folder
- *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED. Another thread may move descriptors all along (os.dup2 raises
- *     no audit event), so the journal is made by its real path's text with no link allowed
- *     on the way (openat2's RESOLVE_NO_SYMLINKS): it lands where decided, or not at all.
+ *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED. Another
+ *     thread may move descriptors all along (os.dup2 raises no audit event), so the file is
+ *     made by its real path's text with no link allowed on the way (openat2's
+ *     RESOLVE_NO_SYMLINKS): it lands where decided, or not at all.
  *     Where openat2 is refused, it is made in the folder's descriptor and read back from its
  *     own: its real path must be the name decided, else it is removed and refused.
  * A fd, or -1 with *err (*again: the name appeared meanwhile -- made, or a link there, which

@@ -974,14 +974,16 @@ def _change_allowed(
     return True
 
 
-def _maybe_a_link(name: str, or_folder: bool = False) -> bool:
-    """Whether ``name`` is a link now (or a folder, with ``or_folder``), or may be (it cannot
-    be looked at)."""
+def _moved_elsewhere_decides(name: str, elsewhere: bool) -> bool:
+    """Whether a rename of ``name`` goes to the callback (as the native core's
+    ``change_answered``): a folder, wherever it goes (what it carries: ``files._moved_folder``),
+    a link moved to another folder (its text read there: ``files._moved_link``), or a name
+    that cannot be looked at."""
     try:
         mode = _lstat(name).st_mode
     except OSError as exc:
         return exc.errno not in (_ENOENT_CODE, _ENOTDIR_CODE)
-    return bool(_S_ISLNK(mode)) or (or_folder and _S_ISDIR(mode))
+    return bool(_S_ISDIR(mode)) or (elsewhere and bool(_S_ISLNK(mode)))
 
 
 def _change_answer(
@@ -1009,11 +1011,7 @@ def _change_answer(
             return None
         if not _change_allowed(second, phase, table, validate, patterns, dirs):
             return None
-        if _maybe_a_link(first[0], or_folder=True) and (
-            first[1] != second[1] or not _maybe_a_link(first[0])
-        ):
-            # (a link moved to another folder: the callback reads its text there; a folder
-            # moved anywhere: the callback decides what it carries, files._moved_folder)
+        if _moved_elsewhere_decides(first[0], first[1] != second[1]):
             return None
         return [first[0], second[0]]
     index = _CHANGE_EVENTS[event]

@@ -670,13 +670,7 @@ def _link_accesses(target: str) -> list[Access]:
         # (and a link on the way, which leads elsewhere now, may be replaced by a folder at its
         # own name: everything under that name, not under where it leads -- red team 90)
         for turn in turns:
-            place = _changed_name(turn)
-            under = (
-                (place if place != "/" else "") + "/**"
-                if place is not None
-                else UNDECODABLE + "a link on a link's way that cannot be named"
-            )
-            out += [("files", "read", under, None), ("files", "write", under, None)]
+            out += _under(_changed_name(turn), ("read", "write"))
     return out
 
 
@@ -686,16 +680,20 @@ def _everything_under(folder: str, actions: tuple[str, ...]) -> list[Access]:
     one allows the folder's name alone (the runtime's ``{tmp}/????????``, for tempfile's
     probe file, matches an 8-character folder of anyone's in the temp folder: red teams 86
     and 88 made it reachable from the function's own folders by a move and by a link)."""
-    # (the folder resolved, then "/**" added as text: an entry of that name -- a link made
-    # there -- is not followed)
     resolved = target_of(folder)
-    if resolved is None:
-        return []
-    under = (
-        resolved
-        if _str_startswith(resolved, UNDECODABLE)
-        else ((resolved if resolved != "/" else "") + "/**")
-    )
+    return [] if resolved is None else _under(resolved, actions)
+
+
+def _under(place: str | None, actions: tuple[str, ...]) -> list[Access]:
+    """The accesses ``actions`` of ``<place>/**``, ``place`` a name already resolved as the
+    caller means it: "/**" is added as text, so an entry of that name there (a link) is never
+    followed. ``None``: a place that cannot be named (refused)."""
+    if place is None:
+        under = UNDECODABLE + "a folder that cannot be named"
+    elif _str_startswith(place, UNDECODABLE):
+        under = place
+    else:
+        under = (place if place != "/" else "") + "/**"
     return [("files", action, under, None) for action in actions]
 
 
