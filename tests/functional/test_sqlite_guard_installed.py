@@ -848,23 +848,27 @@ def register():
         con.set_progress_handler(None, 0)
         counts["registrations"] += 1
 def statements():
-    for i in range(3000):
+    i = 0
+    while not stop:
+        i += 1
         con.execute("SELECT count(*) FROM t WHERE x = %d" % i).fetchone()
         counts["statements"] += 1
-    stop.append(1)
-# WHEN both run (daemon threads: a deadlock leaves them behind, reported, not waited for)
+# WHEN both run for three seconds (daemon threads: a deadlock leaves them behind, reported,
+# not waited for; a slow machine only makes fewer statements)
 threads = [threading.Thread(target=f, daemon=True) for f in (register, statements)]
 for t in threads:
     t.start()
-threads[1].join(60)
+time.sleep(3)
 stop.append(1)
+threads[1].join(60)
 OUT.update(counts, stuck=threads[1].is_alive(), guard=core.sqlite_open_guard())
 print("OUT", json.dumps(OUT), flush=True)
 os._exit(0)
 """
     out = _out(_run(child, tmp_path, "native", code, timeout=120))
-    # THEN every statement runs: the native core answers SQLite's questions in SQLite itself,
-    # with no GIL, for everything but an ATTACH or a PRAGMA (a documented limit: those still
-    # take it, and the Python core's authorizer takes it for every question)
-    assert out["stuck"] is False and out["statements"] == 3000, out
+    # THEN statements keep running, and the thread ends when asked: the native core answers
+    # SQLite's questions in SQLite itself, with no GIL, for everything but an ATTACH or a
+    # PRAGMA (a documented limit: those still take it, and the Python core's authorizer takes
+    # it for every question)
+    assert out["stuck"] is False and out["statements"] > 10, out
     assert "the authorizer in SQLite itself on 1 connection(s)" in out["guard"], out
