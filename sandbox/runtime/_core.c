@@ -1010,6 +1010,24 @@ memo_lstat(const char *path, size_t n, struct stat *st)
     return found ? 0 : -1;
 }
 
+/* Whether the core's last lstat of `path` (NUL-terminated, n characters), kept, found nothing
+ * there: a hint only (SQLite's open of a database the sqlite3.connect event just looked up is
+ * then tried as a new file first), never a decision. */
+static int
+memo_lstat_missing(const char *path, size_t n)
+{
+    if (g_open_validate || n == 0 || n >= LSTAT_MEMO_PATH) {
+        return 0;
+    }
+    for (size_t i = 0; i < LSTAT_MEMO_SLOTS; i++) {
+        const lstat_memo *e = &g_lstat_memo[i];
+        if (e->len == n && memcmp(e->path, path, n) == 0) {
+            return e->missing;
+        }
+    }
+    return 0;
+}
+
 /* Drop the kept lstats of `name` and below it (every one: NULL), as open_forget drops the
  * table's entries. */
 static void
@@ -1487,6 +1505,19 @@ open_actions(const open_key *key, int *reads, int *writes)
     }
 }
 
+/* Whether open flags can only make a new name: O_CREAT | O_EXCL, and not O_TMPFILE (whose
+ * name is a folder, followed, to make an unnamed file in). */
+static int
+makes_new_only(long long flags)
+{
+#ifdef O_TMPFILE
+    if (flags & (O_TMPFILE & ~O_DIRECTORY)) {
+        return 0;
+    }
+#endif
+    return (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+}
+
 /* The verdict for `action` (0 read, 1 write) on the folder of `dir_key`, if one holds. */
 static const open_slot *
 dir_verdict_for(open_key *dir_key, int action, int phase)
@@ -1630,6 +1661,13 @@ dir_verdict_allows(const open_key *key, int phase, uint64_t key_hash)
             (unsigned long long)folder.st_ino != folder_ino) {
             return 0;
         }
+    }
+    else if (makes_new_only(key->flags)) {
+        /* O_CREAT | O_EXCL makes the name or fails (EEXIST for anything there, a link
+         * included, which it never follows): no lookup is needed to know it lands in this
+         * folder, as a new regular file (the folder itself reached with no link: no child has
+         * run, every change was seen) */
+        there = 1;
     }
     else {
         /* (no child has run and no other thread changes names unseen: the name is the file) */
@@ -12476,30 +12514,40 @@ vfs_temp_name(const char *leaf, size_t m, int flags)
  * that inode); NULL for a database decided for its journal, or a name not there yet (a kept
  * answer holds while the name leads where it did: open_still_valid). */
 static int
+vfs_decide_in_c(const char *name, size_t n, int canonical, const struct stat *st)
+{
+    if (n > OPEN_PATH_MAX || memchr(name, 0, n) != NULL) {
+        return 0;
+    }
+    open_key key = {name, (Py_ssize_t)n, "", 0, 1, canonical};
+    int phase = invoke_now();
+    uint64_t h = open_hash(&key, phase);
+    int found;
+    size_t j = open_find(&key, phase, h, &found);
+    if (found) {
+        const open_slot *slot = &g_open[j];
+        int holds = st != NULL ? !g_open_validate ||
+                                     (slot->identity == 1 &&
+                                      slot->dev == (unsigned long long)st->st_dev &&
+                                      slot->ino == (unsigned long long)st->st_ino)
+                               : open_still_valid(slot);
+        if (holds) {
+            vfs_keep(name, n, canonical);
+            return 1;
+        }
+    }
+    if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase, h)) {
+        vfs_keep(name, n, canonical);
+        return 1;
+    }
+    return 0;
+}
+
+static int
 vfs_decide(const char *name, size_t n, int canonical, const struct stat *st)
 {
-    if (n <= OPEN_PATH_MAX && memchr(name, 0, n) == NULL) {
-        open_key key = {name, (Py_ssize_t)n, "", 0, 1, canonical};
-        int phase = invoke_now();
-        uint64_t h = open_hash(&key, phase);
-        int found;
-        size_t j = open_find(&key, phase, h, &found);
-        if (found) {
-            const open_slot *slot = &g_open[j];
-            int holds = st != NULL ? !g_open_validate ||
-                                         (slot->identity == 1 &&
-                                          slot->dev == (unsigned long long)st->st_dev &&
-                                          slot->ino == (unsigned long long)st->st_ino)
-                                   : open_still_valid(slot);
-            if (holds) {
-                vfs_keep(name, n, canonical);
-                return 0;
-            }
-        }
-        if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase, h)) {
-            vfs_keep(name, n, canonical);
-            return 0;
-        }
+    if (vfs_decide_in_c(name, n, canonical, st)) {
+        return 0;
     }
     PyObject *path = PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)n);
     PyObject *args = path != NULL ? Py_BuildValue("(Oi)", path, canonical) : NULL;
@@ -12550,19 +12598,33 @@ sqlite_aux_suffix(const char *leaf, size_t m)
     return 0;
 }
 
-/* Decide a regular file SQLite opens, at `real` (n characters: its real path): a journal (and
- * the like) as its database in the same folder, anything else as itself. */
-static int
-vfs_decide_file(const char *real, size_t n, int canonical, const struct stat *st)
+/* The length of what `real` (n characters) is decided as: a journal (and the like) as its
+ * database in the same folder, anything else as itself. */
+static size_t
+vfs_decided_length(const char *real, size_t n)
 {
     const char *slash = memrchr(real, '/', n);
     const char *leaf = slash != NULL ? slash + 1 : real;
     size_t m = n - (size_t)(leaf - real);
     size_t cut = sqlite_aux_suffix(leaf, m);
-    if (cut == m) {
-        cut = 0; /* (no database name before the suffix: decided as itself) */
-    }
-    return vfs_decide(real, n - cut, canonical, cut > 0 ? NULL : st);
+    return cut == m ? n : n - cut; /* (no database name before the suffix: itself) */
+}
+
+/* Decide a regular file SQLite opens, at `real` (n characters: its real path): a journal (and
+ * the like) as its database in the same folder, anything else as itself. */
+static int
+vfs_decide_file(const char *real, size_t n, int canonical, const struct stat *st)
+{
+    size_t decided = vfs_decided_length(real, n);
+    return vfs_decide(real, decided, canonical, decided < n ? NULL : st);
+}
+
+/* The same, answered only where the core answers without Python (vfs_decide_in_c), for a name
+ * not there yet: 1 allowed, 0 not answered. */
+static int
+vfs_decide_file_in_c(const char *real, size_t n, int canonical)
+{
+    return vfs_decide_in_c(real, vfs_decided_length(real, n), canonical, NULL);
 }
 
 /* The access an open's flags ask, as vfs_decide takes it (a create writes). */
@@ -12653,21 +12715,88 @@ vfs_folder_open(const char *path, const char **leaf)
 /* vfs_make's answer when it cannot answer without the GIL (see vfs_open_fast) */
 #define VFS_NOT_ANSWERED (-2)
 
+/* Keep what vfs_make made on this thread (see vfs_made_names): a temporary file by the name
+ * given, a database's kin made with no GIL by the name given and the real name made at. */
+static void
+vfs_made_keep(const char *path, const char *full, size_t n, int temp)
+{
+    size_t given = strlen(path);
+    vfs_made_names *made = given <= VFS_MADE_GIVEN_MAX ? vfs_made(1) : NULL;
+    if (made != NULL && temp) {
+        memcpy(made->temp, path, given + 1);
+    }
+    else if (made != NULL) {
+        memcpy(made->kin_given, path, given + 1);
+        memcpy(made->kin_real, full, n + 1);
+    }
+}
+
+/* vfs_make's first way, when openat2 is there: a name SQLite gives as an absolute path with no
+ * empty, "." or ".." component is its own real path if it can be walked with no link -- which
+ * openat2's RESOLVE_NO_SYMLINKS makes the kernel check as it makes the file. So the text is
+ * decided as the real name (a journal's kin: its database kept; a temporary file: its folder's
+ * family kept; with the GIL, anything the core answers itself -- the open table, a directory
+ * or pattern verdict --, with no Python run and nothing reported), and the file made at that
+ * very text: where decided, or not at all. SQLite gives such names (unixFullPathname), so a
+ * database's files are made without reading their folder back (an open, a readlink and a
+ * close each). A link on the way (ELOOP), a decision the core cannot take itself, or no
+ * openat2: VFS_NOT_ANSWERED, and vfs_make reads the folder back and decides its real path. */
+static int
+vfs_make_by_text(const char *path, const char *leaf, size_t m, size_t cut, int temp, int flags,
+                 int mode, int with_gil, int *err, int *again)
+{
+    size_t n = strlen(path);
+    if (g_no_openat2 || path[0] != '/' || n > OPEN_PATH_MAX || leaf == path ||
+        !plain_components(path, n)) {
+        return VFS_NOT_ANSWERED;
+    }
+    int allowed;
+    if (temp) {
+        char family[OPEN_PATH_MAX + 2];
+        size_t folder = n - m; /* (up to the leaf, its "/" included) */
+        memcpy(family, path, folder);
+        memcpy(family + folder, "etilqs_*", 9);
+        allowed = with_gil ? vfs_decide_in_c(family, folder + 8, 1, NULL)
+                           : vfs_kept(family, folder + 8, 1);
+    }
+    else {
+        int canonical = vfs_canonical(flags | O_CREAT);
+        allowed = with_gil ? vfs_decide_file_in_c(path, n, canonical)
+                           : cut > 0 && cut < m && vfs_kept(path, n - cut, canonical);
+    }
+    if (!allowed) {
+        return VFS_NOT_ANSWERED;
+    }
+    int fd = open_no_links_mode(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+    if (fd < 0 && (errno == ELOOP || g_no_openat2)) {
+        return VFS_NOT_ANSWERED; /* (a link on the way: its real path is read back) */
+    }
+    *err = fd < 0 ? errno : 0;
+    if (fd < 0 && *err == EEXIST && !(flags & O_EXCL)) {
+        *again = 1;
+    }
+    if (fd >= 0 && (temp || !with_gil)) {
+        vfs_made_keep(path, path, n, temp);
+    }
+    return fd;
+}
+
 /* A name that is not there, opened O_CREAT: its folder opened O_PATH, the folder's real path
- * read back, <real folder>/<leaf> decided, then created there (O_EXCL | O_NOFOLLOW). Both of
+ * read back, <real folder>/<leaf> decided, then created at that very text with no link on the
+ * way (openat2's RESOLVE_NO_SYMLINKS, O_EXCL | O_NOFOLLOW): it lands where decided, or not at
+ * all, whatever another thread does meanwhile -- runs Python while the decision does, or
+ * moves descriptors (os.dup2 raises no audit event) with or without the GIL. Both of
  * guarded_open's ways make new files here:
- *   - with the GIL (`with_gil`): decided by vfs_decide_file (which may run Python: another
- *     thread may then put another folder at the descriptor's number, so the folder's inode is
- *     compared before and after; nothing of the function's runs after that);
+ *   - with the GIL (`with_gil`): decided by vfs_decide_file (which may run Python);
  *   - without it: only a journal (or kin) of a database kept, and a temporary file in a folder
- *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED. Another
- *     thread may move descriptors all along (os.dup2 raises no audit event), so the file is
- *     made by its real path's text with no link allowed on the way (openat2's
- *     RESOLVE_NO_SYMLINKS): it lands where decided, or not at all.
- *     Where openat2 is refused, it is made in the folder's descriptor and read back from its
- *     own: its real path must be the name decided, else it is removed and refused.
+ *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED. A journal
+ *     is made in the folder read back last on this thread when it can be
+ *     (vfs_make_in_known_folder).
+ * Where openat2 is refused, the file is made in the folder's descriptor and read back from its
+ * own: its real path must be the name decided, else it is removed and refused.
  * A fd, or -1 with *err (*again: the name appeared meanwhile -- made, or a link there, which
- * O_CREAT alone would follow -- and the open did not ask O_EXCL), or VFS_NOT_ANSWERED. */
+ * O_CREAT alone would follow -- and the open did not ask O_EXCL; or, with the GIL, a link on
+ * the way now: the folder moved since it was read back), or VFS_NOT_ANSWERED. */
 static int
 vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *again)
 {
@@ -12679,14 +12808,17 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
     if (!with_gil && (slash == NULL || (!temp && (cut == 0 || cut == m)))) {
         return VFS_NOT_ANSWERED; /* (neither a journal's kin nor a temporary file) */
     }
+    int by_text = vfs_make_by_text(path, leaf, m, cut, temp, flags, mode, with_gil, err, again);
+    if (by_text != VFS_NOT_ANSWERED) {
+        return by_text;
+    }
     int dfd = vfs_folder_open(path, &leaf);
     if (dfd < 0) {
         *err = errno;
         return with_gil ? -1 : VFS_NOT_ANSWERED;
     }
     char full[OPEN_PATH_MAX + 2];
-    struct stat before, after;
-    ssize_t n = !with_gil || fstat(dfd, &before) == 0 ? vfs_fd_path(dfd, full, sizeof(full)) : -1;
+    ssize_t n = vfs_fd_path(dfd, full, sizeof(full));
     if (n < 0 || (size_t)n + 1 + m > OPEN_PATH_MAX) {
         close(dfd);
         *err = n < 0 ? EACCES : ENAMETOOLONG;
@@ -12719,12 +12851,6 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
             *err = EACCES;
             return -1;
         }
-        if (fstat(dfd, &after) != 0 || after.st_dev != before.st_dev ||
-            after.st_ino != before.st_ino) {
-            close(dfd);
-            *err = EACCES;
-            return -1;
-        }
     }
     else if (temp ? !vfs_kept(family, family_n, 1)
                   : !vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
@@ -12732,7 +12858,7 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
         return VFS_NOT_ANSWERED;
     }
     int fd = -1, by_name = 0;
-    if (!with_gil && !g_no_openat2) {
+    if (!g_no_openat2) {
         /* made at the very text decided, with no link on the way (the folder's real path has
          * none): no descriptor is used, which another thread could move meanwhile */
         fd = open_no_links_mode(full, flags | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
@@ -12740,36 +12866,33 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
         by_name = !g_no_openat2;
         if (fd < 0 && by_name && *err == ELOOP) {
             close(dfd); /* (a link on the way now: the folder moved since it was read back) */
-            return VFS_NOT_ANSWERED;
+            if (!with_gil) {
+                return VFS_NOT_ANSWERED;
+            }
+            *err = EACCES;
+            *again = 1; /* (read back again: guarded_open's tries) */
+            return -1;
         }
     }
     if (!by_name) {
         fd = openat(dfd, leaf, flags | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)mode);
         *err = errno;
-    }
-    if (fd >= 0 && !with_gil && !by_name) {
-        char back[OPEN_PATH_MAX + 2];
-        ssize_t k = vfs_fd_path(fd, back, sizeof(back));
-        if (k != n || memcmp(back, full, (size_t)n) != 0) {
-            close(fd); /* made elsewhere than the folder read back (its descriptor moved) */
-            (void)unlinkat(dfd, leaf, 0);
-            fd = -1;
-            *err = EACCES;
+        if (fd >= 0) {
+            char back[OPEN_PATH_MAX + 2];
+            ssize_t k = vfs_fd_path(fd, back, sizeof(back));
+            if (k != n || memcmp(back, full, (size_t)n) != 0) {
+                close(fd); /* made elsewhere than the folder read back (its descriptor moved) */
+                (void)unlinkat(dfd, leaf, 0);
+                fd = -1;
+                *err = EACCES;
+            }
         }
     }
     if (fd < 0 && *err == EEXIST && !(flags & O_EXCL)) {
         *again = 1;
     }
-    size_t given = strlen(path);
-    vfs_made_names *made = fd >= 0 && (temp || !with_gil) && given <= VFS_MADE_GIVEN_MAX
-                               ? vfs_made(1)
-                               : NULL;
-    if (made != NULL && temp) {
-        memcpy(made->temp, path, given + 1);
-    }
-    else if (made != NULL) {
-        memcpy(made->kin_given, path, given + 1);
-        memcpy(made->kin_real, full, (size_t)n + 1);
+    if (fd >= 0 && (temp || !with_gil)) {
+        vfs_made_keep(path, full, (size_t)n, temp);
     }
     close(dfd);
     return fd;
@@ -12781,6 +12904,14 @@ static int vfs_reopen(int pfd, int flags, int mode, const struct stat *st); /* (
 static int
 vfs_open_once(const char *path, int flags, int mode, int *err, int *again)
 {
+    if ((flags & O_CREAT) && memo_lstat_missing(path, strlen(path))) {
+        /* (not there when the core last looked: made first, looked at only when there) */
+        int there = 0;
+        int fd = vfs_make(path, flags, mode, 1, err, &there);
+        if (!there) {
+            return fd;
+        }
+    }
     int pfd = open(path, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW));
     if (pfd < 0) {
         *err = errno;

@@ -24,6 +24,7 @@ from .values import (
     _exact_str_keys,
     _lookup,
     fs_encodable,
+    makes_new_only,
     open_actions,
     stat_identity,
 )
@@ -786,6 +787,10 @@ def _dir_verdict(
         if found_st is None:
             return (2 if folder[0] == 1 else 0, folder[1], folder[2])
         st = found_st
+    elif makes_new_only(flags):
+        # (O_CREAT | O_EXCL makes the name or fails on anything there, a link included: no
+        # lookup is needed to know it lands in this folder as a new file)
+        return (2 if folder[0] == 1 else 0, folder[1], folder[2])
     else:
         try:
             st = _lstat(path)

@@ -1324,6 +1324,70 @@ def test_directory_verdicts_answer_new_names_but_never_a_link(kind: str, tmp_pat
     assert result["after_swap"] == 1
 
 
+def test_an_open_that_only_makes_a_new_name_is_answered_without_following_what_is_there(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a write verdict for a folder holding a link to a secret file and a link to
+    # another folder (the verdict added at the first open there, as the hook does)
+    body = """
+    import errno
+    out = {"seen": []}
+    base = os.getcwd()
+    job = base + "/job"
+    os.mkdir(job)
+    os.mkdir(base + "/elsewhere")
+    with open(base + "/secret.txt", "w") as handle:
+        handle.write("secret")
+    os.symlink(base + "/secret.txt", job + "/link.txt")
+    os.symlink(base + "/elsewhere", job + "/linked_folder")
+    def callback(event, args, caller):
+        if event == "open":
+            out["seen"].append(os.path.basename(args[0]) if type(args[0]) is str else "?")
+            if args[0] == job + "/first.txt":
+                core.dir_verdict_add(job, "write", None)
+                core.dir_verdict_add(job, "read", None)
+        elif event == "zz.validate":
+            core.open_cache_validate()
+    core.install(frozenset({"open", "zz.validate"}), callback,
+                 frozenset({callback.__code__}), "enforce")
+    def opens(tag, path, flags):
+        before = len(out["seen"])
+        try:
+            os.close(os.open(path, flags, 0o600))
+            result = "made"
+        except OSError as error:
+            result = errno.errorcode[error.errno]
+        out[tag] = (len(out["seen"]) - before, result)  # (1: the callback decided)
+    new = os.O_RDWR | os.O_CREAT | os.O_EXCL
+    opens("first", job + "/first.txt", os.O_WRONLY | os.O_CREAT)
+    opens("new", job + "/new.txt", new)
+    opens("on_a_link", job + "/link.txt", new)
+    opens("on_a_file", job + "/new.txt", new)
+    opens("create_on_a_link", job + "/link.txt", os.O_WRONLY | os.O_CREAT)
+    opens("tmpfile_in_a_linked_folder", job + "/linked_folder", os.O_TMPFILE | os.O_RDWR)
+    sys.audit("zz.validate")
+    opens("validating", job + "/newer.txt", new)
+    with open(base + "/secret.txt") as handle:
+        out["secret"] = handle.read()
+    emit(**{k: v for k, v in out.items() if k != "seen"})
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN an O_CREAT | O_EXCL open is answered by the core (no lookup of the name needed):
+    # a new name is made, a name there (a link included) fails with EEXIST, never followed
+    assert result["first"][0] == 1
+    assert result["new"] == [0, "made"]
+    assert result["on_a_link"] == [0, "EEXIST"]
+    assert result["on_a_file"] == [0, "EEXIST"]
+    assert result["secret"] == "secret"
+    # AND an open that may follow a link there still reaches the callback: O_CREAT alone, and
+    # O_TMPFILE (its name is a folder, followed)
+    assert result["create_on_a_link"][0] == 1
+    assert result["tmpfile_in_a_linked_folder"][0] == 1
+    # AND once validating (a child may have swapped a folder), the name's folder is looked
+    # up again: the open reaches the callback or is answered after that lookup
+    assert result["validating"][1] == "made"
+
+
 def test_module_file_verdicts_answer_reads_with_the_folders_read_verdict_only(
     kind: str, tmp_path: Path
 ) -> None:

@@ -428,6 +428,58 @@ print("RESULT", json.dumps(out))
     assert (tmp_path / "allowed" / "k.db-journal").is_symlink()
 
 
+def test_a_journal_made_by_the_name_sqlite_gives_never_goes_through_a_link_put_on_its_way(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a database in allowed/job/ with a transaction made (its journal made and removed
+    # by the name SQLite gives, its own real path), and another process that then moves the
+    # folder away and puts a link to outside/ at its name (no audit event: not the function's
+    # doing), with the database linked in outside/ as well, so that SQLite sees no moved
+    # database and goes on
+    _profile(tmp_path)
+    (tmp_path / "allowed" / "job").mkdir()
+    code = (
+        """
+import os
+BASE = os.getcwd()
+ask, told = os.pipe()
+done, answered = os.pipe()
+if os.fork() == 0:  # (before the sandbox: another process on the host)
+    os.read(ask, 1)
+    os.rename(BASE + "/allowed/job", BASE + "/allowed/moved")
+    # (the database linked there too: SQLite finds it at its name, not moved, and goes on)
+    os.link(BASE + "/allowed/moved/x.db", BASE + "/outside/x.db")
+    os.symlink(BASE + "/outside", BASE + "/allowed/job")
+    os.write(answered, b"x")
+    os._exit(0)
+"""
+        + ENFORCE
+        + """
+out = {}
+db = sqlite3.connect(A + "/job/x.db", isolation_level=None)
+db.execute("create table t (a)")
+db.execute("insert into t values (1)")
+os.write(told, b"x")
+os.read(done, 1)
+# WHEN the function's next transaction makes the database's journal by the name it gave
+try:
+    db.execute("insert into t values (2)")
+    out["second"] = "written"
+except sqlite3.Error as exc:
+    out["second"] = str(exc)
+print("RESULT", json.dumps(out))
+"""
+    )
+    result = child(code, env=audit_only("native"))
+    # THEN the journal is never made through the link in outside/ (a folder no rule lets the
+    # function write in): made at the name's text with no link on the way, that fails, and the
+    # folder read back and its real path decided is refused
+    out = _result(result)
+    assert out["second"] != "written", out
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["secret.db", "x.db"]
+    assert (tmp_path / "allowed" / "job").is_symlink()
+
+
 # (a host filter refusing openat2, as a kernel before 5.6 would: the guard's other road)
 NO_OPENAT2 = """
 import errno, pyseccomp
