@@ -1505,13 +1505,19 @@ open_actions(const open_key *key, int *reads, int *writes)
     }
 }
 
-/* Whether open flags can only make a new name: O_CREAT | O_EXCL, and not O_TMPFILE (whose
- * name is a folder, followed, to make an unnamed file in). */
+/* Whether open flags can only make a new name: O_CREAT | O_EXCL, and neither O_TMPFILE (whose
+ * name is a folder, followed, to make an unnamed file in) nor O_PATH (which ignores O_CREAT
+ * and O_EXCL and follows a link: red team 92). */
 static int
 makes_new_only(long long flags)
 {
 #ifdef O_TMPFILE
     if (flags & (O_TMPFILE & ~O_DIRECTORY)) {
+        return 0;
+    }
+#endif
+#ifdef O_PATH
+    if (flags & O_PATH) {
         return 0;
     }
 #endif
@@ -12425,6 +12431,7 @@ static CORE_TLS int t_vfs_open;     /* guarded_open is deciding on this thread *
 typedef struct {
     size_t len; /* 0: empty */
     int access; /* vfs_decide's: 0 read, 1 write, 2 both */
+    int companions; /* its journal and the like may be decided as it (see vfs_kept_kin) */
     char path[OPEN_PATH_MAX + 1];
 } vfs_kept_entry;
 static vfs_kept_entry g_vfs_kept[VFS_KEPT];
@@ -12438,7 +12445,7 @@ vfs_kept_after_fork(void)
 }
 
 static void
-vfs_keep(const char *name, size_t n, int access)
+vfs_keep(const char *name, size_t n, int access, int companions)
 {
     if (n == 0 || n > OPEN_PATH_MAX) {
         return;
@@ -12448,6 +12455,7 @@ vfs_keep(const char *name, size_t n, int access)
     for (i = 0; i < VFS_KEPT; i++) {
         vfs_kept_entry *e = &g_vfs_kept[i];
         if (e->len == n && e->access == access && memcmp(e->path, name, n) == 0) {
+            e->companions |= companions;
             break;
         }
     }
@@ -12457,24 +12465,45 @@ vfs_keep(const char *name, size_t n, int access)
         memcpy(e->path, name, n);
         e->path[n] = '\0';
         e->access = access;
+        e->companions = companions;
         e->len = n;
     }
     pthread_mutex_unlock(&g_vfs_kept_lock);
 }
 
-/* Whether `name` was kept for `access` (or for both, when one is asked). No GIL needed. */
 static int
-vfs_kept(const char *name, size_t n, int access)
+vfs_kept_as(const char *name, size_t n, int access, int companions)
 {
     int found = 0;
     pthread_mutex_lock(&g_vfs_kept_lock);
     for (size_t i = 0; i < VFS_KEPT && !found; i++) {
         const vfs_kept_entry *e = &g_vfs_kept[i];
         found = e->len == n && (e->access == access || e->access == 2) &&
-                memcmp(e->path, name, n) == 0;
+                (!companions || e->companions) && memcmp(e->path, name, n) == 0;
     }
     pthread_mutex_unlock(&g_vfs_kept_lock);
     return found;
+}
+
+/* Whether `name` was kept for `access` (or for both, when one is asked). No GIL needed. */
+static int
+vfs_kept(const char *name, size_t n, int access)
+{
+    return vfs_kept_as(name, n, access, 0);
+}
+
+/* Whether the database `name` was kept for `access` with its companions: its journal, WAL,
+ * shared-memory and super-journal files, and its ".lock" folder, which SQLite makes beside it
+ * and which are decided as the database -- the rules that allow a database allow its
+ * companions -- except where the database's own name is allowed only as a folder's (a
+ * "P/" + "**" rule's P itself holds P's contents, not names beside P: red team 92 made a
+ * database at such a folder's name, and so files beside the folder). The callback says which
+ * (the hook's companions_ok); a database the core allows by a verdict for its whole folder
+ * has them, the companions being in that folder. No GIL needed. */
+static int
+vfs_kept_kin(const char *name, size_t n, int access)
+{
+    return vfs_kept_as(name, n, access, 1);
 }
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -12513,6 +12542,23 @@ vfs_temp_name(const char *leaf, size_t m, int flags)
  * refused. `st`: the file decided, when it is the one at `name` (a kept answer must be about
  * that inode); NULL for a database decided for its journal, or a name not there yet (a kept
  * answer holds while the name leads where it did: open_still_valid). */
+/* Whether a verdict for its whole folder (every name directly in it: see dir_verdict_allows)
+ * holds for `name` (n characters) with the accesses of `canonical`: its companions, in the
+ * same folder, are allowed by it too (vfs_kept_kin). */
+static int
+vfs_folder_verdict(const char *name, size_t n, int canonical)
+{
+    const char *slash = memrchr(name, '/', n);
+    if (slash == NULL || g_dir_count + g_pattern_count == 0) {
+        return 0;
+    }
+    size_t cut = (size_t)(slash - name);
+    open_key dir_key = {cut > 0 ? name : "/", cut > 0 ? (Py_ssize_t)cut : 1, "", 0, DIR_VERDICT, 0};
+    int phase = invoke_now();
+    return (canonical == 1 || dir_verdict_for(&dir_key, 0, phase) != NULL) &&
+           (canonical == 0 || dir_verdict_for(&dir_key, 1, phase) != NULL);
+}
+
 static int
 vfs_decide_in_c(const char *name, size_t n, int canonical, const struct stat *st)
 {
@@ -12524,23 +12570,97 @@ vfs_decide_in_c(const char *name, size_t n, int canonical, const struct stat *st
     uint64_t h = open_hash(&key, phase);
     int found;
     size_t j = open_find(&key, phase, h, &found);
+    int allowed = 0;
     if (found) {
         const open_slot *slot = &g_open[j];
-        int holds = st != NULL ? !g_open_validate ||
-                                     (slot->identity == 1 &&
-                                      slot->dev == (unsigned long long)st->st_dev &&
-                                      slot->ino == (unsigned long long)st->st_ino)
-                               : open_still_valid(slot);
-        if (holds) {
-            vfs_keep(name, n, canonical);
-            return 1;
+        allowed = st != NULL ? !g_open_validate ||
+                                   (slot->identity == 1 &&
+                                    slot->dev == (unsigned long long)st->st_dev &&
+                                    slot->ino == (unsigned long long)st->st_ino)
+                             : open_still_valid(slot);
+    }
+    if (!allowed && (g_dir_count > 0 || g_pattern_count > 0)) {
+        allowed = dir_verdict_allows(&key, phase, h);
+    }
+    if (allowed) {
+        vfs_keep(name, n, canonical, vfs_folder_verdict(name, n, canonical));
+    }
+    return allowed;
+}
+
+/* The database whose decision is with the callback on this thread (vfs_ask), which its
+ * sqlite_companions_add may name: its companions are decided as it. */
+static CORE_TLS const char *t_vfs_asked;
+static CORE_TLS size_t t_vfs_asked_n;
+static CORE_TLS int t_vfs_companions;
+
+/* The callback's decision (SQLITE_OPEN_EVENT) on `name` (n characters), SQLite's open of it,
+ * or, with `database` (its first `decided` characters), of that database's companion: then
+ * the callback decides it as the database or as itself (the hook's on_sqlite_open). An
+ * allowed database is kept (with its companions when the callback said so): its own files
+ * need no GIL from then on. 0 allowed, -1 refused (the finding is reported). */
+static int
+vfs_ask(const char *name, size_t n, int canonical, size_t decided)
+{
+    PyObject *path = PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)n);
+    PyObject *database =
+        path != NULL && decided < n ? PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)decided)
+                                    : NULL;
+    PyObject *args = path == NULL || (decided < n && database == NULL) ? NULL
+                     : decided < n ? Py_BuildValue("(OiO)", path, canonical, database)
+                                   : Py_BuildValue("(Oi)", path, canonical);
+    Py_XDECREF(path);
+    Py_XDECREF(database);
+    t_vfs_asked = name;
+    t_vfs_asked_n = decided;
+    t_vfs_companions = 0;
+    int answer = args != NULL ? decide(SQLITE_OPEN_EVENT, args) : -1;
+    int companions = t_vfs_companions;
+    t_vfs_asked = NULL;
+    t_vfs_companions = 0;
+    Py_XDECREF(args);
+    if (answer < 0) {
+        PyErr_Clear(); /* (the finding is reported; SQLite sees EACCES) */
+    }
+    else if (decided <= OPEN_PATH_MAX && memchr(name, 0, decided) == NULL &&
+             (decided == n || companions)) {
+        /* allowed (enforce raises otherwise), or recorded by learn: the database's own files
+         * need no GIL from now on. In alert a reported access is let through too: kept only
+         * when the callback kept it (an allowed one) */
+        int found = 1;
+        if (g_mode != NULL && strcmp(g_mode, "alert") == 0) {
+            open_key key = {name, (Py_ssize_t)decided, "", 0, 1, canonical};
+            int phase = invoke_now();
+            (void)open_find(&key, phase, open_hash(&key, phase), &found);
+        }
+        if (found) {
+            vfs_keep(name, decided, canonical, companions);
         }
     }
-    if ((g_dir_count > 0 || g_pattern_count > 0) && dir_verdict_allows(&key, phase, h)) {
-        vfs_keep(name, n, canonical);
-        return 1;
+    return answer;
+}
+
+/* core.sqlite_companions_add(database): the callback's word, while it decides SQLite's open of
+ * `database` or of its companion (vfs_ask), that the database's companions are decided as it
+ * (the hook's companions_ok). Only the hook's on_sqlite_open, inside the decision; True when
+ * it names that database. */
+static PyObject *
+core_sqlite_companions_add(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (t_depth == 0 || !caller_is_site("core.sqlite_companions_add")) {
+        return refuse("sqlite_companions_add");
     }
-    return 0;
+    const char *units;
+    Py_ssize_t len;
+    int plain = PyUnicode_Check(arg) ? ascii_of(arg, &units, &len) : 0;
+    if (plain < 0) {
+        return NULL;
+    }
+    int named = plain == 1 && t_vfs_asked != NULL && (size_t)len == t_vfs_asked_n &&
+                memcmp(units, t_vfs_asked, (size_t)len) == 0;
+    t_vfs_companions = t_vfs_companions || named;
+    return PyBool_FromLong(named);
 }
 
 static int
@@ -12549,29 +12669,7 @@ vfs_decide(const char *name, size_t n, int canonical, const struct stat *st)
     if (vfs_decide_in_c(name, n, canonical, st)) {
         return 0;
     }
-    PyObject *path = PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)n);
-    PyObject *args = path != NULL ? Py_BuildValue("(Oi)", path, canonical) : NULL;
-    Py_XDECREF(path);
-    int answer = args != NULL ? decide(SQLITE_OPEN_EVENT, args) : -1;
-    Py_XDECREF(args);
-    if (answer < 0) {
-        PyErr_Clear(); /* (the finding is reported; SQLite sees EACCES) */
-    }
-    else if (n <= OPEN_PATH_MAX && memchr(name, 0, n) == NULL) {
-        /* allowed (enforce raises otherwise), or recorded by learn: the database's own files
-         * need no GIL from now on. In alert a reported access is let through too: kept only
-         * when the callback kept it (an allowed one) */
-        int found = 1;
-        if (g_mode != NULL && strcmp(g_mode, "alert") == 0) {
-            open_key key = {name, (Py_ssize_t)n, "", 0, 1, canonical};
-            int phase = invoke_now();
-            (void)open_find(&key, phase, open_hash(&key, phase), &found);
-        }
-        if (found) {
-            vfs_keep(name, n, canonical);
-        }
-    }
-    return answer;
+    return vfs_ask(name, n, canonical, n);
 }
 
 /* SQLite's suffix on a leaf of m characters -- "-journal", "-wal", "-shm", "-mj" and 8 hex
@@ -12611,20 +12709,30 @@ vfs_decided_length(const char *real, size_t n)
 }
 
 /* Decide a regular file SQLite opens, at `real` (n characters: its real path): a journal (and
- * the like) as its database in the same folder, anything else as itself. */
+ * the like) as its database's companion (vfs_kept_kin; the callback decides it as its
+ * database, or as itself beside a database allowed only as a folder's name), anything else
+ * as itself. */
 static int
 vfs_decide_file(const char *real, size_t n, int canonical, const struct stat *st)
 {
     size_t decided = vfs_decided_length(real, n);
-    return vfs_decide(real, decided, canonical, decided < n ? NULL : st);
+    if (decided == n) {
+        return vfs_decide(real, n, canonical, st);
+    }
+    if (vfs_kept_kin(real, decided, canonical) || vfs_decide_in_c(real, n, canonical, NULL)) {
+        return 0; /* (a companion of a database kept so, or allowed as itself) */
+    }
+    return vfs_ask(real, n, canonical, decided);
 }
 
-/* The same, answered only where the core answers without Python (vfs_decide_in_c), for a name
- * not there yet: 1 allowed, 0 not answered. */
+/* The same, answered only where the core answers without Python, for a name not there yet:
+ * 1 allowed, 0 not answered. */
 static int
 vfs_decide_file_in_c(const char *real, size_t n, int canonical)
 {
-    return vfs_decide_in_c(real, vfs_decided_length(real, n), canonical, NULL);
+    size_t decided = vfs_decided_length(real, n);
+    return (decided < n && vfs_kept_kin(real, decided, canonical)) ||
+           vfs_decide_in_c(real, n, canonical, NULL);
 }
 
 /* The access an open's flags ask, as vfs_decide takes it (a create writes). */
@@ -12762,7 +12870,7 @@ vfs_make_by_text(const char *path, const char *leaf, size_t m, size_t cut, int t
     else {
         int canonical = vfs_canonical(flags | O_CREAT);
         allowed = with_gil ? vfs_decide_file_in_c(path, n, canonical)
-                           : cut > 0 && cut < m && vfs_kept(path, n - cut, canonical);
+                           : cut > 0 && cut < m && vfs_kept_kin(path, n - cut, canonical);
     }
     if (!allowed) {
         return VFS_NOT_ANSWERED;
@@ -12853,7 +12961,7 @@ vfs_make(const char *path, int flags, int mode, int with_gil, int *err, int *aga
         }
     }
     else if (temp ? !vfs_kept(family, family_n, 1)
-                  : !vfs_kept(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
+                  : !vfs_kept_kin(full, (size_t)n - cut, vfs_canonical(flags | O_CREAT))) {
         close(dfd);
         return VFS_NOT_ANSWERED;
     }
@@ -13043,7 +13151,7 @@ vfs_open_fast(const char *path, int flags, int mode, int *fd)
             size_t m = slash != NULL ? (size_t)(real + n - slash - 1) : 0;
             size_t cut = slash != NULL ? sqlite_aux_suffix(slash + 1, m) : 0;
             struct stat named, parent;
-            ok = cut > 0 && cut < m && vfs_kept(real, (size_t)n - cut, vfs_canonical(flags)) &&
+            ok = cut > 0 && cut < m && vfs_kept_kin(real, (size_t)n - cut, vfs_canonical(flags)) &&
                  plain_lstat(real, (size_t)n, &named, &parent) == 0 &&
                  named.st_dev == st.st_dev && named.st_ino == st.st_ino;
         }
@@ -13166,7 +13274,7 @@ vfs_kin_kept(const char *full, size_t n, int kind)
     size_t cut = kind == VFS_UNLINK ? sqlite_aux_suffix(leaf, m)
                  : (m > 5 && memcmp(leaf + m - 5, ".lock", 5) == 0) ? 5
                                                                     : 0;
-    return cut > 0 && cut < m && vfs_kept(full, n - cut, 1);
+    return cut > 0 && cut < m && vfs_kept_kin(full, n - cut, 1);
 }
 
 static int
@@ -13456,6 +13564,9 @@ static PyMethodDef core_methods[] = {
      "changes() -> int: the audited name changes seen so far (forgets and clears)."},
     {"open_cache_clear", core_open_cache_clear, METH_NOARGS,
      "open_cache_clear(): forget every open answer (a path may resolve differently now)."},
+    {"sqlite_companions_add", core_sqlite_companions_add, METH_O,
+     "sqlite_companions_add(database): the callback's word that a database's companions "
+     "are decided as it (the sandbox's own code only)"},
     {"dir_verdict_add", core_dir_verdict_add, METH_VARARGS,
      "dir_verdict_add(directory, action, identity) -> bool: only from the sandbox's own code"
      " inside the callback; every name directly in directory may be opened for action."},

@@ -73,6 +73,7 @@ __all__ = [
     "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
+    "sqlite_companions_add",
     "sqlite_open_guard",
     "syntax_classes",
     "unmarshal_file",
@@ -164,6 +165,7 @@ deployment_rules = _impl.deployment_rules
 module_exec_rules = _impl.module_exec_rules
 compile_name = _impl.compile_name
 seal_sqlite = _impl.seal_sqlite
+sqlite_companions_add = _impl.sqlite_companions_add
 sqlite_open_guard = _impl.sqlite_open_guard
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -92,6 +92,7 @@ __all__ = [
     "seal_sqlite",
     "seal_types",
     "sqlite_authorizer",
+    "sqlite_companions_add",
     "sqlite_open_guard",
     "syntax_classes",
 ]
@@ -1897,6 +1898,11 @@ def install(
         _forgotten.clear()
         return out
 
+    def _sqlite_companions_add(database: str) -> bool:
+        if not _local.depth or not _is_own_caller("sqlite_companions_add"):
+            raise _refuse("sqlite_companions_add")
+        return False  # (no SQLite open is ever decided here: see sqlite_open_guard)
+
     def _dir_verdict_add(directory: str, action: str, identity: tuple[int, int] | None) -> bool:
         if not _local.depth or not _is_own_caller("dir_verdict_add"):
             raise _refuse("dir_verdict_add")
@@ -2129,6 +2135,7 @@ def install(
         open_cache_add=_open_cache_add,
         open_cache_clear=lambda: _open_cache_clear(_forget_caller_is_own()),
         dir_verdict_add=_dir_verdict_add,
+        sqlite_companions_add=_sqlite_companions_add,
         dir_module_verdict_add=_dir_module_verdict_add,
         pattern_verdict_add=_pattern_verdict_add,
         exec_verdict_add=_exec_verdict_add,
@@ -2945,6 +2952,29 @@ def seal_sqlite(authorizer: Any, trampoline: Any) -> bool:
     False
     """
     return False
+
+
+def sqlite_companions_add(database: str) -> bool:
+    """The callback's word, while it decides SQLite's own open of ``database`` or of one of its
+    companions (journal, WAL, shared-memory and super-journal files, ``.lock`` folder), that
+    the companions are decided as the database. Only from the sandbox's own code inside the
+    callback. The Python core never decides SQLite's own opens (:func:`sqlite_open_guard`):
+    ``False``, nothing named.
+
+    Returns
+    -------
+    bool
+        Whether ``database`` is the one being decided.
+
+    Example
+    -------
+    >>> sqlite_companions_add("/tmp/x.db")
+    Traceback (most recent call last):
+    PermissionError: lambda-sandbox: sqlite_companions_add refused
+    """
+    if not _api:
+        raise _refuse("sqlite_companions_add")
+    return bool(_api["sqlite_companions_add"](database))
 
 
 def sqlite_open_guard() -> str:

@@ -172,6 +172,9 @@ SQLITE_REFUSED_EVENT = "sandbox.sqlite_refused"
 # (guarded_open): the real path of what was opened and the access (0 read, 1 write, 2 both).
 # Handed to the callback from C only: the native core refuses an audit event of that name.
 SQLITE_OPEN_EVENT = "sandbox.sqlite_open"
+# A name below a database that only a rule reaching below it matches (no file name holds a
+# NUL): see companions_ok.
+_BELOW_PROBE = "/\x00"
 _SQLITE_OPEN_ACTIONS = (("read",), ("write",), ("read", "write"))
 FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
 POPEN_EVENT = "subprocess.Popen"
@@ -254,6 +257,7 @@ OWN_SITES = (
     ("core.module_packages_add", "hook.py", "remember_module"),
     ("core.open_cache_add", "hook.py", "remember_open"),
     ("core.dir_verdict_add", "hook.py", "remember_open"),
+    ("core.sqlite_companions_add", "hook.py", "on_sqlite_open"),
     ("core.dir_module_verdict_add", "hook.py", "remember_open"),
     ("core.dir_verdict_add", "hook.py", "remember_patterns"),
     ("core.dir_module_verdict_add", "hook.py", "remember_patterns"),
@@ -963,18 +967,42 @@ def _build(
     )
     native_core = core.KIND == "native"
 
+    allows = policy.allows
+    children_allowed = policy.children_allowed
+    companions_add = core.sqlite_companions_add
+
+    def companions_ok(database: str, actions: tuple[str, ...], ph: str) -> bool:
+        # A database's companions (journal, WAL, shared-memory and super-journal files, its
+        # ".lock" folder: SQLite makes them beside it, with no audit event) are decided as the
+        # database -- a rule that allows a database allows them -- except where the rules
+        # allow the database's own name only as a folder's: "P/" + "**" holds P's contents,
+        # not names beside P, and a database made at P (the folder removed) would have its
+        # companions made beside the folder, where no rule reaches (red team 92). Told by a
+        # name below the database (a rule reaching below it treats it as a folder) when no
+        # rule covers every name in the database's own folder.
+        folder = database[: database.rfind("/")] or "/"
+        for action in actions:
+            if allows("files", action, database + _BELOW_PROBE, ph) and not children_allowed(
+                action, folder, ph
+            ):
+                return False
+        return True
+
     def on_sqlite_open(args: tuple[Any, ...], caller: Any) -> Any:
         # SQLite's own open of a file, decided at the open by the native core (guarded_open):
         # the real path of what it opened (no name is resolved again here) and the access, as
         # an os.open of that path with O_RDONLY, O_WRONLY or O_RDWR would be -- and kept in
         # the core's open table the same way (the raw arguments go with the last access, as
-        # for an open event). The Python core never asks: an event of that name is forged.
+        # for an open event). With a third argument, the path is a companion of that database
+        # (its journal...): decided as the database when companions_ok, else as itself. The
+        # Python core never asks: an event of that name is forged.
         if (
             not native_core
-            or len(args) != 2
+            or len(args) not in (2, 3)
             or type(args[0]) is not str
             or type(args[1]) is not int
             or args[1] not in (0, 1, 2)
+            or (len(args) == 3 and (type(args[2]) is not str or not args[0].startswith(args[2])))
         ):
             return violate(
                 "code",
@@ -984,15 +1012,20 @@ def _build(
                 None,
                 "an event of the sandbox's own",
             )
-        path, access = args
+        path, access = args[0], args[1]
+        database = args[2] if len(args) == 3 else path
         actions = _SQLITE_OPEN_ACTIONS[access]
-        raw = (path, None, access)
+        companions = companions_ok(database, actions, phase_of())
+        target = database if companions else path
+        raw = (target, None, access)
         for action in actions:
             last = action is actions[-1]
             keep = raw if last and (len(actions) == 1 or mode != "alert") else None
-            refusal = check("files", action, path, None, keep)
+            refusal = check("files", action, target, None, keep)
             if refusal is not None:
                 return refusal
+        if companions:
+            companions_add(database)  # (the core keeps it so if it keeps the database)
         return None
 
     handlers[SQLITE_OPEN_EVENT] = on_sqlite_open

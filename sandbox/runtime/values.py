@@ -777,20 +777,24 @@ _CHANGING_FLAGS = (
 
 
 _NEW_ONLY = os.O_CREAT | os.O_EXCL
-_TMPFILE_BIT = getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0)
+# (O_TMPFILE's own bit: its name is a folder, followed; O_PATH ignores O_CREAT and O_EXCL and
+# follows a link)
+_NOT_NEW_ONLY = (getattr(os, "O_TMPFILE", 0) & ~getattr(os, "O_DIRECTORY", 0)) | getattr(
+    os, "O_PATH", 0
+)
 
 
 def makes_new_only(flags: int) -> bool:
     """Whether an open with these flags can only make a new name: ``O_CREAT | O_EXCL`` (it
-    fails on anything there, a link included, which it never follows), not ``O_TMPFILE``
-    (whose name is a folder, followed).
+    fails on anything there, a link included, which it never follows), neither ``O_TMPFILE``
+    (whose name is a folder, followed) nor ``O_PATH`` (which ignores both and follows a link).
 
     Example
     -------
     >>> makes_new_only(os.O_RDWR | os.O_CREAT | os.O_EXCL), makes_new_only(os.O_CREAT)
     (True, False)
     """
-    return flags & _NEW_ONLY == _NEW_ONLY and not flags & _TMPFILE_BIT
+    return flags & _NEW_ONLY == _NEW_ONLY and not flags & _NOT_NEW_ONLY
 
 
 def open_actions(mode: str | None, flags: int) -> tuple[bool, bool]:

@@ -1364,6 +1364,7 @@ def test_an_open_that_only_makes_a_new_name_is_answered_without_following_what_i
     opens("on_a_link", job + "/link.txt", new)
     opens("on_a_file", job + "/new.txt", new)
     opens("create_on_a_link", job + "/link.txt", os.O_WRONLY | os.O_CREAT)
+    opens("path_on_a_link", job + "/link.txt", os.O_PATH | new)
     opens("tmpfile_in_a_linked_folder", job + "/linked_folder", os.O_TMPFILE | os.O_RDWR)
     sys.audit("zz.validate")
     opens("validating", job + "/newer.txt", new)
@@ -1379,9 +1380,10 @@ def test_an_open_that_only_makes_a_new_name_is_answered_without_following_what_i
     assert result["on_a_link"] == [0, "EEXIST"]
     assert result["on_a_file"] == [0, "EEXIST"]
     assert result["secret"] == "secret"
-    # AND an open that may follow a link there still reaches the callback: O_CREAT alone, and
-    # O_TMPFILE (its name is a folder, followed)
+    # AND an open that may follow a link there still reaches the callback: O_CREAT alone,
+    # O_PATH (which ignores O_CREAT and O_EXCL) and O_TMPFILE (its name is a folder, followed)
     assert result["create_on_a_link"][0] == 1
+    assert result["path_on_a_link"][0] == 1
     assert result["tmpfile_in_a_linked_folder"][0] == 1
     # AND once validating (a child may have swapped a folder), the name's folder is looked
     # up again: the open reaches the callback or is answered after that lookup

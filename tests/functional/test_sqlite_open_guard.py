@@ -608,6 +608,54 @@ print("RESULT", json.dumps(out))
     assert out["victim there"] is False, out
 
 
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_database_made_at_an_allowed_folders_own_name_gets_no_companions_beside_the_folder(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the rule "{task}/allowed/" + "**", which also names the folder allowed/ itself, and
+    # a function that empties and removes that folder and opens a database at its name:
+    # SQLite makes the database's journal, WAL and shared-memory files beside it -- beside
+    # the folder, in {task}, where no rule lets the function write (red team 92)
+    _profile(tmp_path)
+    (tmp_path / "allowed" / "keep.txt").write_text("x")
+    code = (
+        ENFORCE
+        + """
+out = {}
+for name in os.listdir(A):
+    os.remove(A + "/" + name)
+os.rmdir(A)
+try:
+    db = sqlite3.connect(A, isolation_level=None)
+    db.execute("pragma journal_mode=persist")
+    db.execute("create table t (x)")
+    db.execute("insert into t values ('MARK')")
+    db.execute("pragma journal_mode=wal")
+    db.execute("insert into t values ('MARK-in-wal')")
+    out["database"] = "written"
+except sqlite3.Error as exc:
+    out["database"] = str(exc)
+print("RESULT", json.dumps(out))
+os._exit(0)  # (WAL files left as they are)
+"""
+    )
+    result = child(code, env=audit_only(core))
+    out = _result(result)
+    beside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("allowed-"))
+    if core == "native":
+        # THEN no companion is made beside the folder: a database the rules allow only as a
+        # folder's name has its companions decided as themselves (refused, reported)
+        assert beside == [], out
+        assert out["database"] != "written"
+        assert any(
+            f["target"].startswith("{task}/allowed-") and f["decision"] == "blocked"
+            for f in result.findings
+        ), result.stdout
+        return
+    # AND on the Python core (a documented limit: SQLite's own files are not decided) they are
+    assert beside, out
+
+
 def test_the_dotfile_vfs_lock_folders_of_an_allowed_database_work_under_enforce(
     child: RunChild, tmp_path: Path
 ) -> None:

@@ -78,6 +78,7 @@ def test_own_sites_name_only_the_events_and_calls_the_sandbox_makes() -> None:
         "core.network_verdict_add",
         "core.open_cache_add",
         "core.dir_verdict_add",
+        "core.sqlite_companions_add",
         "core.defer_quiet_ends",
         "core.ends_deferred",
         "core.end_needed",
