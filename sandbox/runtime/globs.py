@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import re
 
+from .regex_programs import compile_pattern
+
 # Characters a wildcard may stand for inside a shell command: letters, digits and a few
 # punctuation marks that the POSIX shell gives no meaning to. Whitespace is excluded too,
 # because a new word is a new argument (``rm /tmp/* /etc/passwd``); so is "/", and ".." never
@@ -182,12 +184,16 @@ def shell_command_index(exec_path: str, argv: list[str]) -> int:
 # learned from ``sh -c "gzip {tmp}/a.txt"`` and ``sh -c "xz {tmp}/b.txt"`` generalised to
 # ``* {tmp}/*.txt`` ran ``sh {tmp}/evil.txt`` (red team 75). The profile builder never
 # generalises these words, and in a rule they are matched literally, ``*`` included.
-_SHELL_SPLIT = re.compile(r"([|;&()`]|\s+)")
+_SHELL_SPLIT_SOURCE = r"([|;&()`]|\s+)"
+_ASSIGNMENT_SOURCE = r"[A-Za-z_][A-Za-z0-9_]*="
+# (their programs are shipped: no re parse at install, see regex_programs)
+PATTERNS = ((_SHELL_SPLIT_SOURCE, 0), (_ASSIGNMENT_SOURCE, 0))
+_SHELL_SPLIT = compile_pattern(_SHELL_SPLIT_SOURCE)
 _SHELL_OPERATOR = frozenset("|;&()`")
 _SHELL_KEYWORDS = frozenset(
     {"!", "{", "if", "then", "elif", "else", "while", "until", "do", "time", "exec", "command"}
 )
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_ASSIGNMENT = compile_pattern(_ASSIGNMENT_SOURCE)
 PROGRAM_RUNNERS = frozenset(
     {
         "env", "nice", "nohup", "timeout", "xargs", "stdbuf", "sudo", "doas", "su", "runuser",

@@ -698,7 +698,60 @@ def compile_stripped(source: str, shown: str | None = None) -> CodeType:
     with _open_code(source) as handle:
         text = handle.read()
     code: CodeType = compile(text, shown or source, "exec", dont_inherit=True, optimize=2)
-    return code
+    return _lines_only(code)
+
+
+# Since 3.11 a code object's location table holds each instruction's line and columns (the
+# carets under a traceback's line); the columns are two fifths of it, a fifth of the bundle,
+# and the bundle's code is never shown with carets (no traceback leaves the hook with its
+# frames). Kept: the lines, in the table's "no column" entries (what -X no_debug_ranges
+# writes, runs of one line merged).
+_NO_COLUMNS, _NO_LOCATION = 13, 15
+
+
+def _lines_only(code: CodeType) -> CodeType:
+    """``code`` and every code nested in it with a location table of lines only (3.11 and
+    later: 3.10 keeps no columns).
+
+    Example
+    -------
+    >>> code = compile("x = 1\\nif x:\\n    y = [x\\n         for _ in 'ab']", "<m>", "exec")
+    >>> lines = _lines_only(code)
+    >>> [p[0] for p in lines.co_positions()] == [p[0] for p in code.co_positions()]
+    True
+    >>> {p[2] for p in lines.co_positions()}
+    {None}
+    """
+    if sys.version_info < (3, 11):  # (no location table: nothing to strip)
+        return code
+    consts = tuple(_lines_only(c) if _type(c) is _CodeType else c for c in code.co_consts)
+    lines = [position[0] for position in code.co_positions()]  # (one per code unit)
+    table = bytearray()
+    previous = code.co_firstlineno
+    start = 0
+    while start < len(lines):
+        line = lines[start]
+        end = start + 1
+        while end < len(lines) and end - start < 8 and lines[end] == line:
+            end += 1
+        if line is None:
+            table.append(0x80 | _NO_LOCATION << 3 | (end - start - 1))
+        else:
+            table.append(0x80 | _NO_COLUMNS << 3 | (end - start - 1))
+            delta = line - previous
+            _varint(table, (-delta) << 1 | 1 if delta < 0 else delta << 1)  # (signed)
+            previous = line
+        start = end
+    return code.replace(co_consts=consts, co_linetable=bytes(table))
+
+
+def _varint(table: bytearray, value: int) -> None:
+    """Append ``value`` as the location table's varint: 6 bits a byte, bit 6 set when more
+    follow."""
+    while value >= 64:
+        table.append(0x40 | (value & 63))
+        value >>= 6
+    table.append(value)
 
 
 def nested_codes(code: CodeType) -> list[CodeType]:

@@ -109,11 +109,12 @@ def wanted() -> list[tuple[str, int]]:
     """
     from .compiler import compile_profile
     from .generalisation import PATTERNS
+    from .globs import PATTERNS as GLOB_PATTERNS
     from .install import LEARN_BASE
     from .policy import Policy
     from .roots import Roots
 
-    out = list(PATTERNS)
+    out = list(PATTERNS) + list(GLOB_PATTERNS)
     ceiling = compile_profile({"schema_version": 1, "function": "ceiling"}, kernel=False)
     bundles = compile_profile(LEARN_BASE, kernel=False)  # the bundles learning starts from
     lambda_tmp = Roots({"tmp": ("/tmp",)})
