@@ -2098,14 +2098,27 @@ names_answered(const char *event, PyObject *args, int phase)
         return name_opens(root, 1, phase);
     }
     if (strcmp(event, "shutil.copyfile") == 0) {
-        if (nargs != 2 || !name_opens(PyTuple_GET_ITEM(args, 0), 0, phase) ||
-            !name_opens(PyTuple_GET_ITEM(args, 1), 1, phase)) {
+        if (nargs != 2 || !name_opens(PyTuple_GET_ITEM(args, 0), 0, phase)) {
             return 0;
         }
+        /* The copy changes its destination: what was kept about it is dropped first, and the
+         * destination then decided as a write (an open of it would be), whose lookup is kept
+         * for the copy's own open of it, the next event (a name not there yet is made by that
+         * open, audited; anything there is what was looked at: no change is seen meanwhile) */
         const char *units;
         Py_ssize_t len;
-        (void)ascii_of(PyTuple_GET_ITEM(args, 1), &units, &len); /* (checked by name_opens) */
+        PyObject *destination = PyTuple_GET_ITEM(args, 1);
+        int plain = ascii_of(destination, &units, &len);
+        if (plain != 1) {
+            if (plain < 0) {
+                PyErr_Clear();
+            }
+            return 0;
+        }
         open_forget(units, (size_t)len);
+        if (!name_opens(destination, 1, phase)) {
+            return 0;
+        }
         forget_queue_add(units, (size_t)len);
         return 1;
     }
