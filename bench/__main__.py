@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -78,7 +79,7 @@ def run_session(
             "(python3 -m venv bench/.venv-ddtrace && bench/.venv-ddtrace/bin/pip install "
             "ddtrace boto3 psutil)"
         )
-    speed_at_start = machine_speed.measure()
+    speed_at_start = _speed_on_timed_cpu()
     try:
         _say(f"working folder {session.work}")
         session.probe_core()
@@ -146,7 +147,8 @@ def run_session(
     results["budgets"] = report.budgets(results)
     results["checks"] = [v.__dict__ for v in check(check_pairs(results))]
     results["meta"] = machine()
-    results["meta"]["speed"] = {"start": speed_at_start, "end": machine_speed.measure()}
+    results["meta"]["speed"] = {"start": speed_at_start, "end": _speed_on_timed_cpu()}
+    results["meta"]["timed_cpu"] = fixtures.timed_cpu()
     results["plan"] = plan_dict(plan)
     results["notes"] = notes
     results["duration_s"] = round(time.perf_counter() - started, 1)
@@ -167,6 +169,19 @@ def ddtrace_note(python: str) -> str:
     with contextlib.suppress(ValueError):  # named from the repository: no machine's paths
         shown = shown.relative_to(Path(__file__).resolve().parent.parent)
     return f"ddtrace {out.stdout.strip() or '?'} ({shown})"
+
+
+def _speed_on_timed_cpu() -> dict[str, float]:
+    """The machine's speed figures, measured on the CPU the timed children run on."""
+    cpu = fixtures.timed_cpu()
+    if cpu is None:
+        return machine_speed.measure()
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        return machine_speed.measure()
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def main(argv: list[str] | None = None) -> int:

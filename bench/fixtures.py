@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,35 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def timed_cpu() -> int | None:
+    """The CPU every timed child runs on: ``BENCH_CPU`` (a number, or ``none``: wherever the
+    scheduler puts them), by default the first this process may use, on a machine with more
+    than one.
+
+    The shared VMs this is measured on have CPUs of different speeds (one of two vCPUs has
+    run 35-45 % slower than the other for minutes at a time): a child the scheduler put on
+    the slow one made its mode look that much slower, and the ratios of two modes of the
+    same run swung with where each child landed (the orders handler's five off runs: 13.0,
+    12.0, 15.9, 13.3 and 20.8 ms). On one CPU, every mode is measured on the same one.
+
+    Example
+    -------
+    >>> timed_cpu() in (None, *os.sched_getaffinity(0))
+    True
+    """
+    chosen = os.environ.get("BENCH_CPU", "").strip().lower()
+    if chosen == "none":
+        return None
+    allowed = os.sched_getaffinity(0)
+    if chosen.isdigit():
+        if int(chosen) not in allowed:
+            raise ValueError(
+                f"BENCH_CPU={chosen}: not one of this process's CPUs {sorted(allowed)}"
+            )
+        return int(chosen)
+    return min(allowed) if len(allowed) > 1 else None
+
+
 class Harness:
     """Starts benchmark children (``python -m bench.child``) in a working folder.
 
@@ -157,6 +187,7 @@ class Harness:
         self.python = python
         self.count = 0
         self._lock = threading.Lock()
+        self.cpu = timed_cpu()
 
     def run(
         self,
@@ -201,6 +232,9 @@ class Harness:
                 # The child measures from here: interpreter start is part of its cold start.
                 spec["spawned"] = time.monotonic()
             spec_path.write_text(json.dumps(spec))
+            # A timed child runs on the same CPU as every other (a counted or traced one, under
+            # a wrapper, runs where it may: two at a time)
+            pinned = {self.cpu} if self.cpu is not None and wrapper is None else None
             proc = subprocess.run(
                 [*(wrapper or ()), python or self.python, "-m", "bench.child", str(spec_path)],
                 stdout=out,
@@ -210,6 +244,7 @@ class Harness:
                 pass_fds=(result.fileno(),),
                 timeout=timeout,
                 check=False,
+                preexec_fn=partial(os.sched_setaffinity, 0, pinned) if pinned else None,
             )
             result.seek(0)
             raw = result.read()

@@ -679,7 +679,12 @@ def markdown(results: dict[str, Any]) -> str:
         f"Measured {meta.get('date', '?')} on {meta.get('cpu', '?')} ({meta.get('cpus', '?')} CPUs), "
         f"Linux {meta.get('kernel', '?')}, Python {meta.get('python', '?')}; "
         f"`python -m bench` in {results.get('duration_s', '?')} s. Medians of "
-        f"{results.get('plan', {}).get('repeats', '?')} interleaved runs, each in a fresh process.",
+        f"{results.get('plan', {}).get('repeats', '?')} interleaved runs, each in a fresh process"
+        + (
+            f", every timed one on CPU {meta['timed_cpu']} (`BENCH_CPU`)."
+            if meta.get("timed_cpu") is not None
+            else "."
+        ),
         "",
     ]
     speed = speed_line(meta.get("speed"))

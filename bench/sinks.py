@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,7 @@ class Runner:
         extra = {"AWS_LAMBDA_FUNCTION_NAME": FUNCTION, "LAMBDA_TASK_ROOT": str(self.work / "task")}
         if core == "python":
             extra["SANDBOX_NATIVE"] = "off"
+        cpu = fixtures.timed_cpu()  # (every mode on the same CPU: see fixtures.timed_cpu)
         with tempfile.TemporaryFile() as result, open(log, "wb") as sink:
             fd = result.fileno()
             proc = subprocess.run(
@@ -272,6 +274,7 @@ class Runner:
                 pass_fds=(fd,),
                 timeout=300,
                 check=False,
+                preexec_fn=None if cpu is None else partial(os.sched_setaffinity, 0, {cpu}),
             )
             result.seek(0)
             raw = result.read()

@@ -4,6 +4,7 @@ its own, modules in the temp dir."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -57,3 +58,21 @@ def test_without_a_cache_folder_the_deployment_modules_fall_back_to_the_temp_dir
         assert str(deployment).startswith(tempfile.gettempdir())
     finally:
         deployment.rmdir()
+
+
+def test_timed_children_run_on_one_cpu_chosen_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN this process's CPUs
+    allowed = sorted(os.sched_getaffinity(0))
+    # WHEN no CPU is named, THEN the first one is used where there are several (none where
+    # there is one: nothing to choose between)
+    monkeypatch.delenv("BENCH_CPU", raising=False)
+    assert fixtures.timed_cpu() == (allowed[0] if len(allowed) > 1 else None)
+    # AND a CPU can be named, or pinning switched off
+    monkeypatch.setenv("BENCH_CPU", str(allowed[-1]))
+    assert fixtures.timed_cpu() == allowed[-1]
+    monkeypatch.setenv("BENCH_CPU", "none")
+    assert fixtures.timed_cpu() is None
+    # AND a CPU this process may not use is an error, not a silent fallback
+    monkeypatch.setenv("BENCH_CPU", str(max(allowed) + 1000))
+    with pytest.raises(ValueError, match="not one of this process's CPUs"):
+        fixtures.timed_cpu()
