@@ -8715,6 +8715,269 @@ core_seal_clock(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* OpenSSL reads files by name with no audit event: SSLContext.load_verify_locations (cafile,
+ * capath), load_cert_chain (certfile, keyfile) and _ssl._test_decode_cert hand the path to
+ * OpenSSL (SSL_CTX_load_verify_locations, SSL_CTX_use_certificate_chain_file, BIO_new_file),
+ * which opens it itself: red team 94 read a PEM file no rule names back with
+ * get_ca_certs(binary_form=True), and told an existing file from a missing one.
+ * (load_dh_params opens its file with _Py_fopen_obj: an open event.) The core's functions
+ * take each path argument's text once (os.fspath for a path object: exact str or bytes),
+ * raise "ssl.load_file" (text, "file" or "folder" -- a capath folder OpenSSL reads files of
+ * later) and hand the original that very text. `_ssl` loads when the function imports it
+ * (6 ms: not at install), so the import system's extension loader (_imp.create_dynamic and
+ * _imp.exec_dynamic, through which every extension is made, a direct call too) is sealed
+ * instead: the `_ssl` module it makes (its definition's name) has its functions sealed as
+ * soon as it exists, its _SSLContext methods as soon as its types do -- before any code of
+ * the function's gets the module. The PyMethodDef entries replaced are the extension's own
+ * static ones, shared by every module and type made from it. */
+enum { SSL_DECODE_CERT, SSL_VERIFY_LOCATIONS, SSL_CERT_CHAIN, SSL_SEALS };
+static PyCFunction g_ssl_original[SSL_SEALS];
+typedef PyObject *(*fast_keywords_fn)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+typedef PyObject *(*fast_fn)(PyObject *, PyObject *const *, Py_ssize_t);
+static PyCFunction g_ext_create_original, g_ext_exec_original;
+static int g_ext_sealed;
+
+/* `arg`'s text for OpenSSL: an exact str or bytes as is, a path object's os.fspath (its
+ * __fspath__ runs once, here); a new reference, or NULL with an exception. */
+static PyObject *
+ssl_path_text(PyObject *arg)
+{
+    if (PyUnicode_CheckExact(arg) || PyBytes_CheckExact(arg)) {
+        Py_INCREF(arg);
+        return arg;
+    }
+    PyObject *text = PyOS_FSPath(arg);
+    if (text != NULL && !PyUnicode_CheckExact(text) && !PyBytes_CheckExact(text)) {
+        Py_DECREF(text);
+        PyErr_SetString(PyExc_TypeError,
+                        "lambda-sandbox: a path for OpenSSL must be a str, bytes or os.PathLike "
+                        "whose __fspath__ returns one");
+        return NULL;
+    }
+    return text;
+}
+
+/* The text of `arg` (Py_None: none), raised as ssl.load_file; a new reference to the text
+ * (or to None), or NULL with the exception (a refusal). */
+static PyObject *
+ssl_path_decided(PyObject *arg, const char *kind)
+{
+    if (arg == Py_None) {
+        Py_INCREF(arg);
+        return arg;
+    }
+    PyObject *text = ssl_path_text(arg);
+    if (text != NULL && PySys_Audit("ssl.load_file", "Os", text, kind) < 0) {
+        Py_CLEAR(text);
+    }
+    return text;
+}
+
+static PyObject *
+ssl_decode_cert_sealed(PyObject *module, PyObject *path)
+{
+    PyObject *text = ssl_path_decided(path, "file");
+    if (text == NULL) {
+        return NULL;
+    }
+    PyObject *result = g_ssl_original[SSL_DECODE_CERT](module, text);
+    Py_DECREF(text);
+    return result;
+}
+
+/* A METH_FASTCALL | METH_KEYWORDS method whose arguments `names` (positions 0 and 1) are paths
+ * of the kinds `kinds`: each decided, the original called with the texts decided. */
+static PyObject *
+ssl_paths_sealed(int which, const char *const names[2], const char *const kinds[2],
+                 PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *copy[8];
+    if (nargs < 0 || nkw < 0 || nargs + nkw > 8) {
+        PyErr_SetString(PyExc_TypeError, "lambda-sandbox: too many arguments");
+        return NULL;
+    }
+    int owned[8] = {0};
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++) {
+        copy[i] = args[i];
+        int slot = -1;
+        if (i < nargs) {
+            slot = i < 2 ? (int)i : -1;
+        }
+        else {
+            PyObject *key = PyTuple_GET_ITEM(kwnames, i - nargs);
+            for (int k = 0; k < 2 && PyUnicode_CheckExact(key); k++) {
+                if (PyUnicode_CompareWithASCIIString(key, names[k]) == 0) {
+                    slot = k;
+                }
+            }
+        }
+        if (slot >= 0 && !failed) {
+            PyObject *text = ssl_path_decided(args[i], kinds[slot]);
+            if (text == NULL) {
+                failed = 1;
+                continue;
+            }
+            copy[i] = text;
+            owned[i] = 1;
+        }
+    }
+    PyObject *result = NULL;
+    if (!failed) {
+        result = ((fast_keywords_fn)(void (*)(void))g_ssl_original[which])(
+            self, copy, nargs, kwnames);
+    }
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++) {
+        if (owned[i]) {
+            Py_DECREF(copy[i]);
+        }
+    }
+    return result;
+}
+
+static PyObject *
+ssl_verify_locations_sealed(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    static const char *const names[2] = {"cafile", "capath"};
+    static const char *const kinds[2] = {"file", "folder"};
+    return ssl_paths_sealed(SSL_VERIFY_LOCATIONS, names, kinds, self, args, nargs, kwnames);
+}
+
+static PyObject *
+ssl_cert_chain_sealed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[2] = {"certfile", "keyfile"};
+    static const char *const kinds[2] = {"file", "file"};
+    return ssl_paths_sealed(SSL_CERT_CHAIN, names, kinds, self, args, nargs, kwnames);
+}
+
+/* Replace `def`'s function by `sealed` when it is the expected one (its name and calling
+ * convention), keeping the original once: a second module made from the same extension has
+ * the same entries (replaced already). 0 when not replaced. */
+static int
+ssl_seal_def(PyMethodDef *def, const char *name, int flags, int which, PyCFunction sealed)
+{
+    if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, name) != 0 ||
+        (def->ml_flags & ~METH_COEXIST) != flags) {
+        return 0;
+    }
+    if (def->ml_meth == sealed) {
+        return 1;
+    }
+    if (g_ssl_original[which] != NULL && g_ssl_original[which] != def->ml_meth) {
+        return 0; /* (another extension's entry of that name: not the one kept) */
+    }
+    g_ssl_original[which] = def->ml_meth;
+    def->ml_meth = sealed;
+    return 1;
+}
+
+/* Seal what `module` -- the `_ssl` module the extension loader just made or ran -- has now. */
+static void
+ssl_seal_module(PyObject *module)
+{
+    if (!PyModule_Check(module)) {
+        return;
+    }
+    PyModuleDef *definition = PyModule_GetDef(module);
+    if (definition == NULL || definition->m_name == NULL ||
+        strcmp(definition->m_name, "_ssl") != 0) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *space = PyModule_GetDict(module); /* (borrowed) */
+    PyObject *decode = space != NULL ? PyDict_GetItemString(space, "_test_decode_cert") : NULL;
+    if (decode != NULL && PyCFunction_CheckExact(decode)) {
+        (void)ssl_seal_def(((PyCFunctionObject *)decode)->m_ml, "_test_decode_cert", METH_O,
+                           SSL_DECODE_CERT, (PyCFunction)ssl_decode_cert_sealed);
+    }
+    PyObject *context = space != NULL ? PyDict_GetItemString(space, "_SSLContext") : NULL;
+    if (context == NULL || !PyType_Check(context) ||
+        ((PyTypeObject *)context)->tp_dict == NULL) {
+        return; /* (not made yet: the module's exec makes its types) */
+    }
+    static const char *const methods[2] = {"load_verify_locations", "load_cert_chain"};
+    static const int which[2] = {SSL_VERIFY_LOCATIONS, SSL_CERT_CHAIN};
+    const PyCFunction sealed[2] = {(PyCFunction)(void (*)(void))ssl_verify_locations_sealed,
+                                   (PyCFunction)(void (*)(void))ssl_cert_chain_sealed};
+    for (int i = 0; i < 2; i++) {
+        PyObject *descriptor =
+            PyDict_GetItemString(((PyTypeObject *)context)->tp_dict, methods[i]);
+        if (descriptor != NULL && Py_IS_TYPE(descriptor, &PyMethodDescr_Type)) {
+            (void)ssl_seal_def(((PyMethodDescrObject *)descriptor)->d_method, methods[i],
+                               METH_FASTCALL | METH_KEYWORDS, which[i], sealed[i]);
+        }
+    }
+}
+
+/* _imp.create_dynamic(spec, file=None) and _imp.exec_dynamic(module), sealed: the original,
+ * then the `_ssl` module sealed (see above). */
+static PyObject *
+ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *made = ((fast_fn)(void (*)(void))g_ext_create_original)(module, args, nargs);
+    if (made != NULL) {
+        ssl_seal_module(made);
+    }
+    return made;
+}
+
+static PyObject *
+ext_exec_sealed(PyObject *module, PyObject *target)
+{
+    PyObject *result = g_ext_exec_original(module, target);
+    if (result != NULL) {
+        ssl_seal_module(target);
+    }
+    return result;
+}
+
+/* seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _ssl module or None): before
+ * install, once. True when the extension loader is sealed. */
+static PyObject *
+core_seal_extensions(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *create, *exec, *loaded;
+    if (!PyArg_ParseTuple(args, "OOO:seal_extensions", &create, &exec, &loaded)) {
+        return NULL;
+    }
+    if (g_ext_sealed || g_installed) {
+        return PyBool_FromLong(g_ext_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_extensions")) {
+        return NULL;
+    }
+    PyMethodDef *create_def = builtin_def(create, "_imp", "create_dynamic", METH_FASTCALL);
+    PyMethodDef *exec_def = builtin_def(exec, "_imp", "exec_dynamic", METH_O);
+    if (create_def == NULL || exec_def == NULL) {
+        Py_RETURN_FALSE;
+    }
+    g_ext_create_original = create_def->ml_meth;
+    g_ext_exec_original = exec_def->ml_meth;
+    create_def->ml_meth = (PyCFunction)(void (*)(void))ext_create_sealed;
+    exec_def->ml_meth = ext_exec_sealed;
+    g_ext_sealed = 1;
+    if (loaded != Py_None) {
+        ssl_seal_module(loaded); /* (imported before the sandbox: sealed now) */
+    }
+    Py_RETURN_TRUE;
+}
+
+/* Whether `_ssl`'s file readers are sealed: [decode_cert, load_verify_locations,
+ * load_cert_chain] (for the tests). */
+static PyObject *
+core_ssl_sealed(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(OOO)", g_ssl_original[SSL_DECODE_CERT] ? Py_True : Py_False,
+                         g_ssl_original[SSL_VERIFY_LOCATIONS] ? Py_True : Py_False,
+                         g_ssl_original[SSL_CERT_CHAIN] ? Py_True : Py_False);
+}
+
 /* eval, exec and compile parse a bytearray source from its live buffer, after the compile
  * event, whose argument is a copy (`_Py_SourceAsString` keeps a pointer into a bytearray,
  * where it copies any other buffer): another thread of the function's could change the
@@ -13670,6 +13933,11 @@ static PyMethodDef core_methods[] = {
      "seal_sqlite(authorizer, trampoline) -> bool: before install, once: SQLite connections are"
      " guarded in C (the authorizer installed at the thread's next profile event; trampoline is"
      " what sys.getprofile() shows meanwhile)."},
+    {"seal_extensions", core_seal_extensions, METH_VARARGS,
+     "seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _ssl or None) -> bool: before "
+     "install, once: the _ssl module they make has its file readers raise ssl.load_file."},
+    {"ssl_sealed", core_ssl_sealed, METH_NOARGS,
+     "ssl_sealed() -> (decode_cert, load_verify_locations, load_cert_chain): which are sealed."},
     {"seal_clock", core_seal_clock, METH_VARARGS,
      "seal_clock(time.clock_settime, time.clock_settime_ns) -> bool: before install, once: each"
      " raises time.clock_settime (the clock id) first."},

@@ -64,6 +64,7 @@ __all__ = [
     "resolved_path",
     "seal_clock",
     "seal_compilers",
+    "seal_extensions",
     "seal_fork_exec",
     "seal_marshal",
     "seal_process_calls",
@@ -75,6 +76,7 @@ __all__ = [
     "sqlite_authorizer",
     "sqlite_companions_add",
     "sqlite_open_guard",
+    "ssl_sealed",
     "syntax_classes",
     "unmarshal_file",
     "unmarshal_renames_to",
@@ -156,6 +158,7 @@ seal_process_calls = _impl.seal_process_calls
 seal_resolvers = _impl.seal_resolvers
 seal_clock = _impl.seal_clock
 seal_compilers = _impl.seal_compilers
+seal_extensions = _impl.seal_extensions
 seal_marshal = _impl.seal_marshal
 unmarshal_sealed = _impl.unmarshal_sealed
 unmarshal_renames_to = _impl.unmarshal_renames_to
@@ -167,5 +170,6 @@ compile_name = _impl.compile_name
 seal_sqlite = _impl.seal_sqlite
 sqlite_companions_add = _impl.sqlite_companions_add
 sqlite_open_guard = _impl.sqlite_open_guard
+ssl_sealed = _impl.ssl_sealed
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

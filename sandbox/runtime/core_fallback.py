@@ -83,6 +83,7 @@ __all__ = [
     "request_env",
     "seal_clock",
     "seal_compilers",
+    "seal_extensions",
     "seal_fork_exec",
     "seal_marshal",
     "seal_process_calls",
@@ -94,6 +95,7 @@ __all__ = [
     "sqlite_authorizer",
     "sqlite_companions_add",
     "sqlite_open_guard",
+    "ssl_sealed",
     "syntax_classes",
 ]
 
@@ -2952,6 +2954,32 @@ def seal_sqlite(authorizer: Any, trampoline: Any) -> bool:
     False
     """
     return False
+
+
+def seal_extensions(create_dynamic: Any, exec_dynamic: Any, loaded: Any) -> bool:
+    """The native core has the extension loader seal the ``_ssl`` module it makes, so that
+    OpenSSL's reads of files by name (``load_verify_locations``, ``load_cert_chain``,
+    ``_test_decode_cert``: no audit event of CPython's) raise ``ssl.load_file`` first; the
+    Python core cannot replace C functions (a documented limit).
+
+    Example
+    -------
+    >>> seal_extensions(None, None, None)
+    False
+    """
+    return False
+
+
+def ssl_sealed() -> tuple[bool, bool, bool]:
+    """Which of ``_ssl``'s file readers are sealed (``_test_decode_cert``,
+    ``load_verify_locations``, ``load_cert_chain``): none on the Python core.
+
+    Example
+    -------
+    >>> ssl_sealed()
+    (False, False, False)
+    """
+    return (False, False, False)
 
 
 def sqlite_companions_add(database: str) -> bool:

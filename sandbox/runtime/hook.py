@@ -487,6 +487,11 @@ def install_hook(
     import marshal
 
     core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    # OpenSSL reads certificate files by name with no event (load_verify_locations,
+    # load_cert_chain, _ssl._test_decode_cert): the native core has the extension loader seal
+    # the `_ssl` module it makes (or the one loaded already) to raise ssl.load_file first; the
+    # Python core cannot replace C functions (a documented limit).
+    core.seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, sys.modules.get("_ssl"))
     core.seal_marshal(
         marshal.loads,
         _imp.get_frozen_object,

@@ -833,6 +833,18 @@ def _sqlite(args: tuple[Any, ...]) -> list[Access] | None:
     return special_files(out, None) or None
 
 
+def _ssl_file(args: tuple[Any, ...]) -> list[Access] | None:
+    """``ssl.load_file`` (raised by the native core before OpenSSL reads a file by name, which
+    it does with no audit event: ``load_verify_locations``, ``load_cert_chain``,
+    ``_ssl._test_decode_cert``): the path as SQLite's and every open's are, a read; a
+    ``"folder"`` (``capath``, whose files OpenSSL reads later, by hashed names) as a read of
+    everything under it."""
+    path = _arg(args, 0)
+    if _arg(args, 1) == "folder":
+        return _under(target_of(path), ("read",))
+    return _one("read", path) or _under(None, ("read",))
+
+
 # fcntl commands that make this process's own later open of a file block, to be retried
 # after signal handlers run (see special_files): a lease is broken by an open of the file,
 # and its holder is signalled while that open waits.
@@ -985,4 +997,5 @@ DECODERS = {
     "tempfile.mkstemp": _writes_first,
     "tempfile.mkdtemp": _writes_first,
     "sqlite3.connect": _sqlite,
+    "ssl.load_file": _ssl_file,
 }
