@@ -8757,8 +8757,41 @@ ssl_path_text(PyObject *arg)
     return text;
 }
 
-/* The text of `arg` (Py_None: none), raised as ssl.load_file; a new reference to the text
- * (or to None), or NULL with the exception (a refusal). */
+/* `text` (an exact str or bytes) made absolute against the working folder now: OpenSSL keeps a
+ * capath and opens files in it at each handshake, relative to the working folder then (red
+ * team 95 decided "../../x" from inside allowed/ and changed folders before the handshake), and
+ * load_cert_chain's password callback runs between its two reads. A new reference, or NULL. */
+static PyObject *
+ssl_absolute(PyObject *text)
+{
+    int bytes = PyBytes_CheckExact(text);
+    Py_ssize_t n = bytes ? PyBytes_GET_SIZE(text) : PyUnicode_GET_LENGTH(text);
+    if (bytes && (size_t)n != strlen(PyBytes_AS_STRING(text))) {
+        PyErr_SetString(PyExc_ValueError, "embedded null byte");
+        return NULL;
+    }
+    if (n > 0 &&
+        (bytes ? PyBytes_AS_STRING(text)[0] == '/' : PyUnicode_READ_CHAR(text, 0) == '/')) {
+        Py_INCREF(text);
+        return text;
+    }
+    char folder[OPEN_PATH_MAX + 1];
+    if (getcwd(folder, sizeof(folder)) == NULL || folder[0] != '/') {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (bytes) {
+        return PyBytes_FromFormat("%s/%s", folder, PyBytes_AS_STRING(text));
+    }
+    PyObject *named = PyUnicode_DecodeFSDefault(folder);
+    PyObject *joined = named != NULL ? PyUnicode_FromFormat("%U/%U", named, text) : NULL;
+    Py_XDECREF(named);
+    return joined;
+}
+
+/* The text of `arg` (Py_None: none), absolute, raised as ssl.load_file; a "folder" (capath) is
+ * a list OpenSSL splits on ":" (red team 95 hid a folder behind an allowed one): each part is
+ * raised, and OpenSSL gets the parts decided, joined again. A new reference to the text (or
+ * to None), or NULL with an exception (a refusal). */
 static PyObject *
 ssl_path_decided(PyObject *arg, const char *kind)
 {
@@ -8766,10 +8799,46 @@ ssl_path_decided(PyObject *arg, const char *kind)
         Py_INCREF(arg);
         return arg;
     }
-    PyObject *text = ssl_path_text(arg);
-    if (text != NULL && PySys_Audit("ssl.load_file", "Os", text, kind) < 0) {
-        Py_CLEAR(text);
+    PyObject *given = ssl_path_text(arg);
+    if (given == NULL) {
+        return NULL;
     }
+    int bytes = PyBytes_CheckExact(given);
+    int folder = strcmp(kind, "folder") == 0;
+    PyObject *separator = bytes ? PyBytes_FromString(":") : PyUnicode_FromString(":");
+    PyObject *parts = NULL;
+    if (separator != NULL && folder) {
+        parts = bytes ? PyObject_CallMethod(given, "split", "O", separator)
+                      : PyUnicode_Split(given, separator, -1);
+    }
+    else if (separator != NULL) {
+        parts = PyList_New(0);
+        if (parts != NULL && PyList_Append(parts, given) < 0) {
+            Py_CLEAR(parts);
+        }
+    }
+    Py_DECREF(given);
+    PyObject *decided = parts != NULL && PyList_CheckExact(parts) ? PyList_New(0) : NULL;
+    for (Py_ssize_t i = 0; decided != NULL && i < PyList_GET_SIZE(parts); i++) {
+        PyObject *part = PyList_GET_ITEM(parts, i);
+        if (folder && PyObject_Length(part) == 0) {
+            continue; /* (OpenSSL skips an empty part) */
+        }
+        PyObject *absolute = ssl_absolute(part);
+        if (absolute == NULL || PySys_Audit("ssl.load_file", "Os", absolute, kind) < 0 ||
+            PyList_Append(decided, absolute) < 0) {
+            Py_CLEAR(decided);
+        }
+        Py_XDECREF(absolute);
+    }
+    PyObject *text = NULL;
+    if (decided != NULL) {
+        text = bytes ? PyObject_CallMethod(separator, "join", "O", decided)
+                     : PyUnicode_Join(separator, decided);
+    }
+    Py_XDECREF(decided);
+    Py_XDECREF(parts);
+    Py_XDECREF(separator);
     return text;
 }
 
@@ -8806,8 +8875,17 @@ ssl_paths_sealed(int which, const char *const names[2], const char *const kinds[
             slot = i < 2 ? (int)i : -1;
         }
         else {
+            /* (a keyword's name must be an exact str: the original matches a str subclass's
+             * text too, which red team 95 passed as **{K("cafile"): ...}) */
             PyObject *key = PyTuple_GET_ITEM(kwnames, i - nargs);
-            for (int k = 0; k < 2 && PyUnicode_CheckExact(key); k++) {
+            if (!PyUnicode_CheckExact(key)) {
+                if (!failed) {
+                    PyErr_SetString(PyExc_TypeError, "lambda-sandbox: keywords must be strings");
+                }
+                failed = 1;
+                continue;
+            }
+            for (int k = 0; k < 2; k++) {
                 if (PyUnicode_CompareWithASCIIString(key, names[k]) == 0) {
                     slot = k;
                 }

@@ -11,6 +11,7 @@ documented limit).
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,129 @@ print("RESULT", json.dumps(out))
     out = _result(child(code, env=audit_only("native")))
     # THEN the module loaded already was sealed at install: refused, the allowed one read
     assert out == {"secret cafile": "refused", "secret decode": "refused", "allowed cafile": 1}
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    head = bytes([size]) if size < 128 else bytes([0x81, size])
+    return bytes([tag]) + head + body
+
+
+def _hashed_name(common_name: str) -> str:
+    """OpenSSL's subject hash of the name ``CN=<common_name>`` (lower-case ASCII, no space: its
+    canonical form is its own), the file name a ``capath`` lookup opens (``<hash>.0``)."""
+    canonical = _der(
+        0x31, _der(0x30, bytes.fromhex("0603550403") + _der(0x0C, common_name.encode()))
+    )
+    digest = hashlib.sha1(canonical).digest()  # noqa: S324 - OpenSSL's own name hash
+    return "%08x.0" % int.from_bytes(digest[:4], "little")
+
+
+def _hashed_authority(tmp_path: Path) -> None:
+    """secret/<hash>.0: a certificate authority (CN=sandboxtestca) no rule names; allowed/srv.pem
+    and srv.key: a server certificate it signed, for an in-memory handshake."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sandboxtestca")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "secret" / _hashed_name("sandboxtestca")).write_bytes(
+        ca.public_bytes(serialization.Encoding.PEM)
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "allowed" / "srv.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "allowed" / "srv.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def test_a_capath_is_decided_part_by_part_and_handed_to_openssl_absolute(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN an authority in secret/ under its hashed name (OpenSSL reads a capath's files at each
+    # handshake, by those names) and a server certificate it signed in allowed/
+    _task(tmp_path)
+    _hashed_authority(tmp_path)
+    code = (
+        ATTEMPT
+        + """
+import ssl
+def handshake(client):
+    server = context_server()
+    a, b, c, d = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+    ends = [client.wrap_bio(a, b, server_hostname="localhost"),
+            server.wrap_bio(c, d, server_side=True)]
+    done = [False, False]
+    for _ in range(20):
+        for i, end in enumerate(ends):
+            if not done[i]:
+                try:
+                    end.do_handshake()
+                    done[i] = True
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLError as exc:
+                    return type(exc).__name__
+        if b.pending:
+            c.write(b.read())
+        if d.pending:
+            a.write(d.read())
+    return all(done)
+def context_server():
+    made = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    made.load_cert_chain(A + "/srv.pem", A + "/srv.key")
+    return made
+def with_capath(capath):
+    made = context()
+    made.load_verify_locations(capath=capath)
+    return made
+class Named(str):
+    pass
+# WHEN the function hides secret/ behind an allowed folder in one capath ("a:b": OpenSSL
+# searches both), names the folder by a relative text that leads into allowed/ now and to
+# secret/ from where it goes next, or names cafile by a keyword that is a str subclass
+attempt("two folders", lambda: handshake(with_capath(A + "/x:" + S)))
+later = [p for p in sys.path if p.endswith("site-packages")][0]
+climb = len([p for p in later.split("/") if p])
+deep = A + "/" + "/".join("d%d" % i for i in range(climb + 2))
+os.makedirs(deep)
+os.chdir(deep)
+relative = with_capath("../" * climb + S.lstrip("/"))
+os.chdir(later)
+attempt("relative, after a change of folder", lambda: handshake(relative))
+attempt("a keyword of a str subclass",
+        lambda: context().load_verify_locations(**{Named("cafile"): A + "/ca.pem"}))
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only("native")))
+    # THEN the folder behind the allowed one is decided (refused), the relative one is handed
+    # to OpenSSL as it was decided (absolute: nothing there, so the handshake is not verified),
+    # and a keyword name of a str subclass is refused before OpenSSL reads anything
+    assert out["two folders"] == "refused"
+    assert out["relative, after a change of folder"] == "SSLCertVerificationError"
+    assert out["a keyword of a str subclass"] == "TypeError"
