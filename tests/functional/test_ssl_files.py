@@ -202,8 +202,8 @@ def _hashed_name(common_name: str) -> str:
     canonical = _der(
         0x31, _der(0x30, bytes.fromhex("0603550403") + _der(0x0C, common_name.encode()))
     )
-    digest = hashlib.sha1(canonical).digest()  # noqa: S324 - OpenSSL's own name hash
-    return "%08x.0" % int.from_bytes(digest[:4], "little")
+    digest = hashlib.sha1(canonical).digest()  # (OpenSSL's own name hash)
+    return f"{int.from_bytes(digest[:4], 'little'):08x}.0"
 
 
 def _hashed_authority(tmp_path: Path) -> None:
