@@ -8788,6 +8788,44 @@ ssl_absolute(PyObject *text)
     return joined;
 }
 
+/* `absolute` (an exact str or bytes, absolute) as its real path: no link, ".", ".." or "//"
+ * left in it (realpath: /proc's magic links too). OpenSSL keeps a capath's text and follows it
+ * again at each handshake: a ".." after a link the function repoints later, or after
+ * /proc/self/cwd, would climb from elsewhere then (red team 96). A name that cannot be
+ * resolved (not there yet) is kept as it is when it holds no "." or ".." component and does
+ * not go through /proc or /dev/fd; otherwise it is refused. A new reference, or NULL. */
+static PyObject *
+ssl_real(PyObject *absolute)
+{
+    int bytes = PyBytes_CheckExact(absolute);
+    PyObject *encoded = bytes ? (Py_INCREF(absolute), absolute) : PyUnicode_EncodeFSDefault(absolute);
+    if (encoded == NULL) {
+        return NULL;
+    }
+    const char *text = PyBytes_AS_STRING(encoded);
+    size_t n = (size_t)PyBytes_GET_SIZE(encoded);
+    if (n != strlen(text) || n > OPEN_PATH_MAX) {
+        Py_DECREF(encoded);
+        PyErr_SetString(PyExc_ValueError, "lambda-sandbox: a path OpenSSL cannot be given");
+        return NULL;
+    }
+    char real[PATH_MAX + 1];
+    if (realpath(text, real) != NULL) {
+        Py_DECREF(encoded);
+        return bytes ? PyBytes_FromString(real) : PyUnicode_DecodeFSDefault(real);
+    }
+    int plain = plain_components(text, n) && strncmp(text, "/proc/", 6) != 0 &&
+                strcmp(text, "/proc") != 0 && strncmp(text, "/dev/fd", 7) != 0;
+    if (!plain) {
+        Py_DECREF(encoded);
+        errno = EACCES;
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_PermissionError, absolute);
+    }
+    Py_DECREF(encoded);
+    Py_INCREF(absolute);
+    return absolute;
+}
+
 /* The text of `arg` (Py_None: none), absolute, raised as ssl.load_file; a "folder" (capath) is
  * a list OpenSSL splits on ":" (red team 95 hid a folder behind an allowed one): each part is
  * raised, and OpenSSL gets the parts decided, joined again. A new reference to the text (or
@@ -8825,10 +8863,12 @@ ssl_path_decided(PyObject *arg, const char *kind)
             continue; /* (OpenSSL skips an empty part) */
         }
         PyObject *absolute = ssl_absolute(part);
-        if (absolute == NULL || PySys_Audit("ssl.load_file", "Os", absolute, kind) < 0 ||
-            PyList_Append(decided, absolute) < 0) {
+        PyObject *real = absolute != NULL ? ssl_real(absolute) : NULL;
+        if (real == NULL || PySys_Audit("ssl.load_file", "Os", real, kind) < 0 ||
+            PyList_Append(decided, real) < 0) {
             Py_CLEAR(decided);
         }
+        Py_XDECREF(real);
         Py_XDECREF(absolute);
     }
     PyObject *text = NULL;

@@ -299,18 +299,30 @@ climb = len([p for p in later.split("/") if p])
 deep = A + "/" + "/".join("d%d" % i for i in range(climb + 2))
 os.makedirs(deep)
 os.chdir(deep)
-relative = with_capath("../" * climb + S.lstrip("/"))
-os.chdir(later)
-attempt("relative, after a change of folder", lambda: handshake(relative))
+attempt("relative", lambda: handshake(with_capath("../" * climb + S.lstrip("/"))))
+# (and a ".." after a link it repoints later, or after /proc/self/cwd: OpenSSL follows the
+# text again at each handshake -- red team 96)
+os.makedirs(A + "/a/b")
+os.symlink(A + "/a/b", A + "/sub")
+attempt("dotdot after a link", lambda: handshake(with_capath(A + "/sub/../../secret")))
+os.chdir(A + "/a/b")
+attempt("dotdot after the working folder",
+        lambda: handshake(with_capath("/proc/self/cwd/../../secret")))
+attempt("a link to an allowed folder", lambda: with_capath(A + "/sub") and "loaded")
 attempt("a keyword of a str subclass",
         lambda: context().load_verify_locations(**{Named("cafile"): A + "/ca.pem"}))
 print("RESULT", json.dumps(out))
 """
     )
     out = _result(child(code, env=audit_only("native")))
-    # THEN the folder behind the allowed one is decided (refused), the relative one is handed
-    # to OpenSSL as it was decided (absolute: nothing there, so the handshake is not verified),
-    # and a keyword name of a str subclass is refused before OpenSSL reads anything
+    # THEN the folder behind the allowed one is decided (refused); a folder is handed to OpenSSL
+    # as its real path, decided as such: one that cannot be resolved is refused when its text
+    # climbs ("..") or goes through /proc (what it leads to could change before a handshake),
+    # a link to an allowed folder is its target; and a keyword name of a str subclass is
+    # refused before OpenSSL reads anything -- the secret authority never verifies anything
     assert out["two folders"] == "refused"
-    assert out["relative, after a change of folder"] == "SSLCertVerificationError"
+    assert out["relative"] == "PermissionError"
+    assert out["dotdot after a link"] == "PermissionError"
+    assert out["dotdot after the working folder"] == "PermissionError"
+    assert out["a link to an allowed folder"] == "loaded"
     assert out["a keyword of a str subclass"] == "TypeError"
