@@ -50,30 +50,49 @@ def verify(**where):
 """
 
 
-def _pem_files(folder: Path, name: str) -> None:
-    """A self-signed certificate (``<name>.pem``) and its key (``<name>.key``) in ``folder``."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def _certificate(
+    name: str, key: Any, issuer: str | None = None, issuer_key: Any = None
+) -> x509.Certificate:
+    """A certificate for ``CN=<name>`` and ``key``: an authority signed by itself, or, with an
+    issuer, a server certificate for ``localhost`` that issuer signed."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer or name)]))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
-    (folder / f"{name}.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / f"{name}.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    if issuer is None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
         )
-    )
+    else:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+        )
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def _write(certificate: x509.Certificate, key: Any, pem: Path, key_file: Path | None) -> None:
+    pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    if key_file is not None:
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+
+def _pem_files(folder: Path, name: str) -> None:
+    """A self-signed certificate (``<name>.pem``) and its key (``<name>.key``) in ``folder``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write(_certificate(name, key), key, folder / f"{name}.pem", folder / f"{name}.key")
 
 
 def _task(tmp_path: Path) -> None:
@@ -210,42 +229,11 @@ def _hashed_authority(tmp_path: Path) -> None:
     """secret/<hash>.0: a certificate authority (CN=sandboxtestca) no rule names; allowed/srv.pem
     and srv.key: a server certificate it signed, for an in-memory handshake."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sandboxtestca")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (tmp_path / "secret" / _hashed_name("sandboxtestca")).write_bytes(
-        ca.public_bytes(serialization.Encoding.PEM)
-    )
+    ca = _certificate("sandboxtestca", ca_key)
+    _write(ca, ca_key, tmp_path / "secret" / _hashed_name("sandboxtestca"), None)
     key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (tmp_path / "allowed" / "srv.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "allowed" / "srv.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    server = _certificate("localhost", key, "sandboxtestca", ca_key)
+    _write(server, key, tmp_path / "allowed" / "srv.pem", tmp_path / "allowed" / "srv.key")
 
 
 def test_a_capath_is_decided_part_by_part_and_handed_to_openssl_absolute(
