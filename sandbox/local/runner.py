@@ -149,6 +149,21 @@ class _LogPump(threading.Thread):
                 self._cond.wait(min(remaining, _SLICE_S))
 
 
+def _workers(env: dict[str, str]) -> int:
+    """How many workers a runtime with this environment runs: ``AWS_LAMBDA_MAX_CONCURRENCY``
+    (awslambdaric's multi-concurrency mode), else one.
+
+    Example
+    -------
+    >>> _workers({"AWS_LAMBDA_MAX_CONCURRENCY": "4"}), _workers({})
+    (4, 1)
+    """
+    try:
+        return max(1, int(env.get("AWS_LAMBDA_MAX_CONCURRENCY", "1")))
+    except ValueError:
+        return 1
+
+
 class _Environment:
     """One execution environment: a Runtime API server plus one runtime process."""
 
@@ -158,6 +173,9 @@ class _Environment:
         self.exited: Future[int] = Future()
         # Set once the runtime fetched its first event: init is over.
         self.initialised = False
+        # Workers the runtime runs (awslambdaric's multi-concurrency mode: one per event at
+        # most AWS_LAMBDA_MAX_CONCURRENCY at a time)
+        self.workers = _workers(env)
         self.proc = subprocess.Popen(
             cmd,
             cwd=cwd,
@@ -457,10 +475,17 @@ def _invoke(
 ) -> tuple[InvocationResult | None, InvocationResult | None]:
     """Run one invocation; return its result (None: not delivered) and any init error."""
     server = envt.server
+    cold = not envt.initialised
+    if cold and envt.workers > 1:
+        # A runtime in multi-concurrency mode forks its workers, each with an init of its own:
+        # the first event goes out once all of them wait for one (or the init limit is up), so
+        # that one worker does not take every event while another is still starting.
+        server.wait_ready(
+            envt.workers, max(0.0, envt.started_at + init_timeout_s - time.monotonic())
+        )
     submitted = time.monotonic()
     invocation = server.submit(event)
     rid = invocation.request_id
-    cold = not envt.initialised
 
     # Phase 1: wait for the runtime to fetch the event. In a cold environment that is init,
     # bounded by the init limit; in a warm one the function's clock is already running.

@@ -346,6 +346,9 @@ class RuntimeAPIServer:
         self._httpd.api = self
         self._thread: threading.Thread | None = None
         self.on_next: Callable[[Invocation], None] | None = None
+        # GET /next requests waiting for an event: one per runtime worker ready
+        self._ready = threading.Condition()
+        self._waiting = 0
 
     @property
     def address(self) -> str:
@@ -435,7 +438,29 @@ class RuntimeAPIServer:
 
     # -- called from request-handler threads -------------------------------------------
 
+    def wait_ready(self, workers: int, timeout_s: float) -> bool:
+        """Wait until ``workers`` GET /next requests are waiting (every worker of a runtime in
+        multi-concurrency mode done with its init), at most ``timeout_s``. Whether they are.
+
+        Example
+        -------
+        >>> RuntimeAPIServer(function_arn="arn").wait_ready(0, 0.0)
+        True
+        """
+        with self._ready:
+            return self._ready.wait_for(lambda: self._waiting >= workers, timeout=timeout_s)
+
     def _next_invocation(self) -> Invocation | None:
+        with self._ready:
+            self._waiting += 1
+            self._ready.notify_all()
+        try:
+            return self._next_queued()
+        finally:
+            with self._ready:
+                self._waiting -= 1
+
+    def _next_queued(self) -> Invocation | None:
         while not self._closing.is_set():
             try:
                 invocation = self._queue.get(timeout=_POLL_S)
