@@ -8864,6 +8864,15 @@ ssl_path_decided(PyObject *arg, const char *kind)
         }
         PyObject *absolute = ssl_absolute(part);
         PyObject *real = absolute != NULL ? ssl_real(absolute) : NULL;
+        if (real != NULL && folder &&
+            (bytes ? memchr(PyBytes_AS_STRING(real), ':', (size_t)PyBytes_GET_SIZE(real)) != NULL
+                   : PyUnicode_FindChar(real, ':', 0, PyUnicode_GET_LENGTH(real), 1) != -1)) {
+            /* a ":" the working folder or a link brought in: OpenSSL would split the folder
+             * decided into others no one decided (red team 97) */
+            errno = EACCES;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_PermissionError, real);
+            Py_CLEAR(real);
+        }
         if (real == NULL || PySys_Audit("ssl.load_file", "Os", real, kind) < 0 ||
             PyList_Append(decided, real) < 0) {
             Py_CLEAR(decided);

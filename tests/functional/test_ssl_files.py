@@ -297,6 +297,11 @@ os.chdir(A + "/a/b")
 attempt("dotdot after the working folder",
         lambda: handshake(with_capath("/proc/self/cwd/../../secret")))
 attempt("a link to an allowed folder", lambda: with_capath(A + "/sub") and "loaded")
+# (and a folder whose real path holds a ":" -- from the working folder or a link's target --
+# which OpenSSL would split again: red team 97)
+os.makedirs(A + "/p:" + S)
+os.chdir(A + "/p:" + S)
+attempt("a colon from the working folder", lambda: handshake(with_capath(".")))
 attempt("a keyword of a str subclass",
         lambda: context().load_verify_locations(**{Named("cafile"): A + "/ca.pem"}))
 print("RESULT", json.dumps(out))
@@ -313,4 +318,5 @@ print("RESULT", json.dumps(out))
     assert out["dotdot after a link"] == "PermissionError"
     assert out["dotdot after the working folder"] == "PermissionError"
     assert out["a link to an allowed folder"] == "loaded"
+    assert out["a colon from the working folder"] == "PermissionError"
     assert out["a keyword of a str subclass"] == "TypeError"
