@@ -8798,7 +8798,7 @@ static PyObject *
 ssl_real(PyObject *absolute)
 {
     int bytes = PyBytes_CheckExact(absolute);
-    PyObject *encoded = bytes ? (Py_INCREF(absolute), absolute) : PyUnicode_EncodeFSDefault(absolute);
+    PyObject *encoded = bytes ? Py_NewRef(absolute) : PyUnicode_EncodeFSDefault(absolute);
     if (encoded == NULL) {
         return NULL;
     }
@@ -12940,11 +12940,6 @@ vfs_temp_name(const char *leaf, size_t m, int flags)
     return m > 7 && memcmp(leaf, "etilqs_", 7) == 0 && (flags & O_CREAT) && (flags & O_EXCL);
 }
 
-/* The decision on `name` (a real path, n characters) for the access `canonical` (0 read,
- * 1 write, 2 both: an os.open's O_RDONLY, O_WRONLY, O_RDWR), with the GIL: 0 allowed, -1
- * refused. `st`: the file decided, when it is the one at `name` (a kept answer must be about
- * that inode); NULL for a database decided for its journal, or a name not there yet (a kept
- * answer holds while the name leads where it did: open_still_valid). */
 /* Whether a verdict for its whole folder (every name directly in it: see dir_verdict_allows)
  * holds for `name` (n characters) with the accesses of `canonical`: its companions, in the
  * same folder, are allowed by it too (vfs_kept_kin). */
@@ -13066,6 +13061,11 @@ core_sqlite_companions_add(PyObject *self, PyObject *arg)
     return PyBool_FromLong(named);
 }
 
+/* The decision on `name` (a real path, n characters) for the access `canonical` (0 read,
+ * 1 write, 2 both: an os.open's O_RDONLY, O_WRONLY, O_RDWR), with the GIL: 0 allowed, -1
+ * refused. `st`: the file decided, when it is the one at `name` (a kept answer must be about
+ * that inode); NULL for a name not there yet (a kept answer holds while the name leads where
+ * it did: open_still_valid). A companion of a database is decided by vfs_decide_file. */
 static int
 vfs_decide(const char *name, size_t n, int canonical, const struct stat *st)
 {
@@ -13300,9 +13300,8 @@ vfs_make_by_text(const char *path, const char *leaf, size_t m, size_t cut, int t
  * guarded_open's ways make new files here:
  *   - with the GIL (`with_gil`): decided by vfs_decide_file (which may run Python);
  *   - without it: only a journal (or kin) of a database kept, and a temporary file in a folder
- *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED. A journal
- *     is made in the folder read back last on this thread when it can be
- *     (vfs_make_in_known_folder).
+ *     whose family of temporary files was kept; anything else is VFS_NOT_ANSWERED.
+ * Both first try the name's own text (vfs_make_by_text), with no folder read back.
  * Where openat2 is refused, the file is made in the folder's descriptor and read back from its
  * own: its real path must be the name decided, else it is removed and refused.
  * A fd, or -1 with *err (*again: the name appeared meanwhile -- made, or a link there, which

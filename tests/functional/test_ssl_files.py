@@ -320,3 +320,35 @@ print("RESULT", json.dumps(out))
     assert out["a link to an allowed folder"] == "loaded"
     assert out["a colon from the working folder"] == "PermissionError"
     assert out["a keyword of a str subclass"] == "TypeError"
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_forged_ssl_event_never_has_its_arguments_asked_anything(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN an object whose comparison and text run the function's code
+    _task(tmp_path)
+    code = (
+        ATTEMPT
+        + """
+asked = []
+class Kind:
+    def __eq__(self, other):
+        asked.append("eq")
+        return True
+    __hash__ = object.__hash__
+    def __str__(self):
+        asked.append("str")
+        return "folder"
+# WHEN the function raises the core's ssl.load_file itself with it as the kind, and as the path
+attempt("kind", lambda: sys.audit("ssl.load_file", S + "/ca.pem", Kind()))
+attempt("path", lambda: sys.audit("ssl.load_file", Kind(), "file"))
+out["asked"] = asked
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only(core)))
+    # THEN none of its methods ran inside the hook: a path of the secret folder is refused, a
+    # path that is not text too
+    assert out["asked"] == []
+    assert out["kind"] == "refused" and out["path"] == "refused"

@@ -839,8 +839,8 @@ def _ssl_file(args: tuple[Any, ...]) -> list[Access] | None:
     ``_ssl._test_decode_cert``): the path as SQLite's and every open's are, a read; a
     ``"folder"`` (``capath``, whose files OpenSSL reads later, by hashed names) as a read of
     everything under it."""
-    path = _arg(args, 0)
-    if _arg(args, 1) == "folder":
+    path, kind = _arg(args, 0), _arg(args, 1)
+    if _type(kind) is _str and kind == "folder":  # (a forged event's object is never asked)
         return _under(target_of(path), ("read",))
     return _one("read", path) or _under(None, ("read",))
 
