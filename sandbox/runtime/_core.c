@@ -8788,12 +8788,67 @@ ssl_absolute(PyObject *text)
     return joined;
 }
 
+/* `text` (absolute, n bytes) that realpath cannot resolve as its longest existing prefix's real
+ * path followed by the names not there yet, into `out` (OPEN_PATH_MAX + 1 bytes): 0, or -1
+ * when it cannot be put so. The names after the prefix must be plain (no empty, "." or ".."
+ * component) and the first of them absent (ENOENT from lstat: not a dangling link, nor a
+ * file's child, nor a folder this process cannot search). */
+static int
+ssl_real_missing(const char *text, size_t n, char *out)
+{
+    char prefix[OPEN_PATH_MAX + 1];
+    char real[PATH_MAX + 1];
+    memcpy(prefix, text, n);
+    prefix[n] = '\0';
+    size_t cut = n;
+    for (;;) {
+        while (cut > 0 && prefix[cut] != '/') {
+            cut--;
+        }
+        /* prefix[0, cut) is a shorter name ("/" when cut is 0); text + cut the names after it */
+        if (cut == 0) {
+            real[0] = '/';
+            real[1] = '\0';
+        }
+        else {
+            prefix[cut] = '\0';
+            if (realpath(prefix, real) == NULL) {
+                cut--;
+                continue;
+            }
+        }
+        break;
+    }
+    const char *rest = text + cut; /* "/name/..." */
+    size_t rest_n = n - cut;
+    size_t real_n = strcmp(real, "/") == 0 ? 0 : strlen(real);
+    if (rest_n < 2 || !plain_components(rest, rest_n) || real_n + rest_n > OPEN_PATH_MAX) {
+        return -1;
+    }
+    memcpy(out, real, real_n);
+    memcpy(out + real_n, rest, rest_n);
+    out[real_n + rest_n] = '\0';
+    const char *end = memchr(rest + 1, '/', rest_n - 1);
+    size_t first_n = real_n + (end != NULL ? (size_t)(end - rest) : rest_n);
+    char first[OPEN_PATH_MAX + 1];
+    memcpy(first, out, first_n);
+    first[first_n] = '\0';
+    struct stat st;
+    if (lstat(first, &st) == 0 || errno != ENOENT) {
+        return -1;
+    }
+    return 0;
+}
+
 /* `absolute` (an exact str or bytes, absolute) as its real path: no link, ".", ".." or "//"
  * left in it (realpath: /proc's magic links too). OpenSSL keeps a capath's text and follows it
  * again at each handshake: a ".." after a link the function repoints later, or after
  * /proc/self/cwd, would climb from elsewhere then (red team 96). A name that cannot be
- * resolved (not there yet) is kept as it is when it holds no "." or ".." component and does
- * not go through /proc or /dev/fd; otherwise it is refused. A new reference, or NULL. */
+ * resolved (not there yet) becomes its longest existing prefix's real path followed by the
+ * names not there yet (ssl_real_missing): kept as text, "/dev/stdin/certs" led OpenSSL through
+ * whatever descriptor 0 was at each handshake, repointed by an os.dup2 that raises no event
+ * (red team 98). Names through /proc or /dev/fd that cannot be resolved are refused, as is any
+ * name ssl_real_missing cannot put so. A new reference, or NULL. */
 static PyObject *
 ssl_real(PyObject *absolute)
 {
@@ -8814,16 +8869,15 @@ ssl_real(PyObject *absolute)
         Py_DECREF(encoded);
         return bytes ? PyBytes_FromString(real) : PyUnicode_DecodeFSDefault(real);
     }
-    int plain = plain_components(text, n) && strncmp(text, "/proc/", 6) != 0 &&
-                strcmp(text, "/proc") != 0 && strncmp(text, "/dev/fd", 7) != 0;
+    char missing[OPEN_PATH_MAX + 1];
+    int plain = strncmp(text, "/proc/", 6) != 0 && strcmp(text, "/proc") != 0 &&
+                strncmp(text, "/dev/fd", 7) != 0 && ssl_real_missing(text, n, missing) == 0;
+    Py_DECREF(encoded);
     if (!plain) {
-        Py_DECREF(encoded);
         errno = EACCES;
         return PyErr_SetFromErrnoWithFilenameObject(PyExc_PermissionError, absolute);
     }
-    Py_DECREF(encoded);
-    Py_INCREF(absolute);
-    return absolute;
+    return bytes ? PyBytes_FromString(missing) : PyUnicode_DecodeFSDefault(missing);
 }
 
 /* The text of `arg` (Py_None: none), absolute, raised as ssl.load_file; a "folder" (capath) is

@@ -244,7 +244,9 @@ def test_a_capath_is_decided_part_by_part_and_handed_to_openssl_absolute(
     _task(tmp_path)
     _hashed_authority(tmp_path)
     code = (
-        ATTEMPT
+        # (a descriptor on the task folder, taken before install: what the function may hold)
+        "import os\nHELD = os.open(os.getcwd(), os.O_PATH)\n"
+        + ATTEMPT
         + """
 import ssl
 def handshake(client):
@@ -297,6 +299,13 @@ os.chdir(A + "/a/b")
 attempt("dotdot after the working folder",
         lambda: handshake(with_capath("/proc/self/cwd/../../secret")))
 attempt("a link to an allowed folder", lambda: with_capath(A + "/sub") and "loaded")
+# (and a name not there yet behind a descriptor's link: /dev/stdin/secret is allowed/secret
+# while descriptor 0 is allowed/, and the task folder's secret/ once an os.dup2, which raises no
+# event, repoints it before the handshake -- red team 98)
+os.dup2(os.open(A, os.O_PATH), 0)
+through_stdin = with_capath("/dev/stdin/secret")
+os.dup2(HELD, 0)
+attempt("a missing name through a descriptor", lambda: handshake(through_stdin))
 # (and a folder whose real path holds a ":" -- from the working folder or a link's target --
 # which OpenSSL would split again: red team 97)
 os.makedirs(A + "/p:" + S)
@@ -309,16 +318,19 @@ print("RESULT", json.dumps(out))
     )
     out = _result(child(code, env=audit_only("native")))
     # THEN the folder behind the allowed one is decided (refused); a folder is handed to OpenSSL
-    # as its real path, decided as such: one that cannot be resolved is refused when its text
-    # climbs ("..") or goes through /proc (what it leads to could change before a handshake),
-    # a link to an allowed folder is its target; and a keyword name of a str subclass is
+    # as its real path, decided as such (what it leads to could change before a handshake): one
+    # not there yet is its existing part's real path (its "..", links and descriptors resolved
+    # now) and the names after it, so the relative, climbing and descriptor texts all lead into
+    # allowed/, where no authority is; one through /proc that cannot be resolved is refused; a
+    # link to an allowed folder is its target; and a keyword name of a str subclass is
     # refused before OpenSSL reads anything -- the secret authority never verifies anything
     assert out["two folders"] == "refused"
-    assert out["relative"] == "PermissionError"
-    assert out["dotdot after a link"] == "PermissionError"
+    assert out["relative"] == "SSLCertVerificationError"
+    assert out["dotdot after a link"] == "SSLCertVerificationError"
     assert out["dotdot after the working folder"] == "PermissionError"
     assert out["a link to an allowed folder"] == "loaded"
     assert out["a colon from the working folder"] == "PermissionError"
+    assert out["a missing name through a descriptor"] == "SSLCertVerificationError"
     assert out["a keyword of a str subclass"] == "TypeError"
 
 
