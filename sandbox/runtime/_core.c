@@ -8737,10 +8737,11 @@ typedef PyObject *(*fast_fn)(PyObject *, PyObject *const *, Py_ssize_t);
 static PyCFunction g_ext_create_original, g_ext_exec_original;
 static int g_ext_sealed;
 
-/* `arg`'s text for OpenSSL: an exact str or bytes as is, a path object's os.fspath (its
- * __fspath__ runs once, here); a new reference, or NULL with an exception. */
+/* `arg`'s text for a C library that opens it by name (OpenSSL, glibc's gettext): an exact str
+ * or bytes as is, a path object's os.fspath (its __fspath__ runs once, here); a new
+ * reference, or NULL with an exception. */
 static PyObject *
-ssl_path_text(PyObject *arg)
+lib_path_text(PyObject *arg)
 {
     if (PyUnicode_CheckExact(arg) || PyBytes_CheckExact(arg)) {
         Py_INCREF(arg);
@@ -8750,7 +8751,7 @@ ssl_path_text(PyObject *arg)
     if (text != NULL && !PyUnicode_CheckExact(text) && !PyBytes_CheckExact(text)) {
         Py_DECREF(text);
         PyErr_SetString(PyExc_TypeError,
-                        "lambda-sandbox: a path for OpenSSL must be a str, bytes or os.PathLike "
+                        "lambda-sandbox: a path for a C library must be a str, bytes or os.PathLike "
                         "whose __fspath__ returns one");
         return NULL;
     }
@@ -8762,7 +8763,7 @@ ssl_path_text(PyObject *arg)
  * team 95 decided "../../x" from inside allowed/ and changed folders before the handshake), and
  * load_cert_chain's password callback runs between its two reads. A new reference, or NULL. */
 static PyObject *
-ssl_absolute(PyObject *text)
+lib_path_absolute(PyObject *text)
 {
     int bytes = PyBytes_CheckExact(text);
     Py_ssize_t n = bytes ? PyBytes_GET_SIZE(text) : PyUnicode_GET_LENGTH(text);
@@ -8794,7 +8795,7 @@ ssl_absolute(PyObject *text)
  * component) and the first of them absent (ENOENT from lstat: not a dangling link, nor a
  * file's child, nor a folder this process cannot search). */
 static int
-ssl_real_missing(const char *text, size_t n, char *out)
+lib_path_missing(const char *text, size_t n, char *out)
 {
     char prefix[OPEN_PATH_MAX + 1];
     char real[PATH_MAX + 1];
@@ -8845,12 +8846,12 @@ ssl_real_missing(const char *text, size_t n, char *out)
  * again at each handshake: a ".." after a link the function repoints later, or after
  * /proc/self/cwd, would climb from elsewhere then (red team 96). A name that cannot be
  * resolved (not there yet) becomes its longest existing prefix's real path followed by the
- * names not there yet (ssl_real_missing): kept as text, "/dev/stdin/certs" led OpenSSL through
+ * names not there yet (lib_path_missing): kept as text, "/dev/stdin/certs" led OpenSSL through
  * whatever descriptor 0 was at each handshake, repointed by an os.dup2 that raises no event
  * (red team 98). Names through /proc or /dev/fd that cannot be resolved are refused, as is any
- * name ssl_real_missing cannot put so. A new reference, or NULL. */
+ * name lib_path_missing cannot put so. A new reference, or NULL. */
 static PyObject *
-ssl_real(PyObject *absolute)
+lib_path_real(PyObject *absolute)
 {
     int bytes = PyBytes_CheckExact(absolute);
     PyObject *encoded = bytes ? Py_NewRef(absolute) : PyUnicode_EncodeFSDefault(absolute);
@@ -8871,7 +8872,7 @@ ssl_real(PyObject *absolute)
     }
     char missing[OPEN_PATH_MAX + 1];
     int plain = strncmp(text, "/proc/", 6) != 0 && strcmp(text, "/proc") != 0 &&
-                strncmp(text, "/dev/fd", 7) != 0 && ssl_real_missing(text, n, missing) == 0;
+                strncmp(text, "/dev/fd", 7) != 0 && lib_path_missing(text, n, missing) == 0;
     Py_DECREF(encoded);
     if (!plain) {
         errno = EACCES;
@@ -8891,7 +8892,7 @@ ssl_path_decided(PyObject *arg, const char *kind)
         Py_INCREF(arg);
         return arg;
     }
-    PyObject *given = ssl_path_text(arg);
+    PyObject *given = lib_path_text(arg);
     if (given == NULL) {
         return NULL;
     }
@@ -8916,8 +8917,8 @@ ssl_path_decided(PyObject *arg, const char *kind)
         if (folder && PyObject_Length(part) == 0) {
             continue; /* (OpenSSL skips an empty part) */
         }
-        PyObject *absolute = ssl_absolute(part);
-        PyObject *real = absolute != NULL ? ssl_real(absolute) : NULL;
+        PyObject *absolute = lib_path_absolute(part);
+        PyObject *real = absolute != NULL ? lib_path_real(absolute) : NULL;
         if (real != NULL && folder &&
             (bytes ? memchr(PyBytes_AS_STRING(real), ':', (size_t)PyBytes_GET_SIZE(real)) != NULL
                    : PyUnicode_FindChar(real, ':', 0, PyUnicode_GET_LENGTH(real), 1) != -1)) {
@@ -9038,7 +9039,8 @@ ssl_cert_chain_sealed(PyObject *self, PyObject *const *args, Py_ssize_t nargs, P
  * convention), keeping the original once: a second module made from the same extension has
  * the same entries (replaced already). 0 when not replaced. */
 static int
-ssl_seal_def(PyMethodDef *def, const char *name, int flags, int which, PyCFunction sealed)
+seal_entry(PyMethodDef *def, const char *name, int flags, PyCFunction *original,
+           PyCFunction sealed)
 {
     if (def == NULL || def->ml_name == NULL || strcmp(def->ml_name, name) != 0 ||
         (def->ml_flags & ~METH_COEXIST) != flags) {
@@ -9047,37 +9049,46 @@ ssl_seal_def(PyMethodDef *def, const char *name, int flags, int which, PyCFuncti
     if (def->ml_meth == sealed) {
         return 1;
     }
-    if (g_ssl_original[which] != NULL && g_ssl_original[which] != def->ml_meth) {
+    if (*original != NULL && *original != def->ml_meth) {
         return 0; /* (another extension's entry of that name: not the one kept) */
     }
-    g_ssl_original[which] = def->ml_meth;
+    *original = def->ml_meth;
     def->ml_meth = sealed;
     return 1;
 }
 
-/* Seal what `module` -- the `_ssl` module the extension loader just made or ran -- has now. */
-static void
+static int
+ssl_seal_def(PyMethodDef *def, const char *name, int flags, int which, PyCFunction sealed)
+{
+    return seal_entry(def, name, flags, &g_ssl_original[which], sealed);
+}
+
+/* Seal what `module` -- the `_ssl` module the extension loader just made or ran -- has now.
+ * 0 when it is an `_ssl` module with a file reader that cannot be sealed: another copy of the
+ * extension (its own static entries, not the ones kept), or one this core does not know. */
+static int
 ssl_seal_module(PyObject *module)
 {
     if (!PyModule_Check(module)) {
-        return;
+        return 1;
     }
     PyModuleDef *definition = PyModule_GetDef(module);
     if (definition == NULL || definition->m_name == NULL ||
         strcmp(definition->m_name, "_ssl") != 0) {
         PyErr_Clear();
-        return;
+        return 1;
     }
+    int sealed_all = 1;
     PyObject *space = PyModule_GetDict(module); /* (borrowed) */
     PyObject *decode = space != NULL ? PyDict_GetItemString(space, "_test_decode_cert") : NULL;
     if (decode != NULL && PyCFunction_CheckExact(decode)) {
-        (void)ssl_seal_def(((PyCFunctionObject *)decode)->m_ml, "_test_decode_cert", METH_O,
-                           SSL_DECODE_CERT, (PyCFunction)ssl_decode_cert_sealed);
+        sealed_all &= ssl_seal_def(((PyCFunctionObject *)decode)->m_ml, "_test_decode_cert",
+                                   METH_O, SSL_DECODE_CERT, (PyCFunction)ssl_decode_cert_sealed);
     }
     PyObject *context = space != NULL ? PyDict_GetItemString(space, "_SSLContext") : NULL;
     if (context == NULL || !PyType_Check(context) ||
         ((PyTypeObject *)context)->tp_dict == NULL) {
-        return; /* (not made yet: the module's exec makes its types) */
+        return sealed_all; /* (not made yet: the module's exec makes its types) */
     }
     static const char *const methods[2] = {"load_verify_locations", "load_cert_chain"};
     static const int which[2] = {SSL_VERIFY_LOCATIONS, SSL_CERT_CHAIN};
@@ -9087,10 +9098,271 @@ ssl_seal_module(PyObject *module)
         PyObject *descriptor =
             PyDict_GetItemString(((PyTypeObject *)context)->tp_dict, methods[i]);
         if (descriptor != NULL && Py_IS_TYPE(descriptor, &PyMethodDescr_Type)) {
-            (void)ssl_seal_def(((PyMethodDescrObject *)descriptor)->d_method, methods[i],
-                               METH_FASTCALL | METH_KEYWORDS, which[i], sealed[i]);
+            sealed_all &= ssl_seal_def(((PyMethodDescrObject *)descriptor)->d_method,
+                                       methods[i], METH_FASTCALL | METH_KEYWORDS, which[i],
+                                       sealed[i]);
         }
     }
+    return sealed_all;
+}
+
+/* An `_ssl` module whose file readers cannot be sealed is not handed out (red team 99: a second
+ * copy of the extension, found under an allowed root, would keep its own entries). */
+static int
+ssl_refuse_unsealed(PyObject *module)
+{
+    if (ssl_seal_module(module)) {
+        return 0;
+    }
+    PyErr_SetString(PyExc_ImportError,
+                    "lambda-sandbox: an _ssl extension whose file readers cannot be sealed");
+    return -1;
+}
+
+/* Files CPython's own C code has a C library open by name, with no audit event of CPython's
+ * (red team 99), besides OpenSSL's:
+ * - glibc's gettext (_locale.bindtextdomain, textdomain, dgettext, dcgettext,
+ *   bind_textdomain_codeset; re-exported by `locale`): glibc keeps a domain's folder as text and
+ *   opens <folder>/<locale>/LC_<category>/<domain>.mo at each lookup of a new domain, locale or
+ *   category. A folder bound is made absolute and resolved (as OpenSSL's paths: what glibc
+ *   keeps cannot be repointed later), raised as locale.bindtextdomain (folder) -- a read of
+ *   everything under it -- and glibc gets that very text; a domain is an exact str with no
+ *   "/" ("../../x" climbs out of any folder), else refused.
+ * - sys.activate_stack_trampoline (3.12+): CPython itself makes and appends to
+ *   /tmp/perf-<pid>.map ("perf"), or /tmp/jit-<pid>.dump ("perf_jit", 3.14), each line naming
+ *   code that ran: raised as sys.perf_map_file (that name) first, a write; any other backend
+ *   refused (one a later CPython adds would write a file no decision saw).
+ * The functions' own static PyMethodDef entries are replaced (a module made again from its
+ * definition, `_imp.create_builtin`, has the same ones). */
+enum {
+    LIB_TEXTDOMAIN,
+    LIB_DGETTEXT,
+    LIB_DCGETTEXT,
+    LIB_BINDTEXTDOMAIN,
+    LIB_BIND_CODESET,
+    LIB_TRAMPOLINE,
+    LIB_SEALS
+};
+static PyCFunction g_lib_original[LIB_SEALS];
+static int g_lib_sealed;
+
+/* Whether `domain` (a gettext domain; None: the current one) may be handed to glibc: 0, or -1
+ * with an exception (not an exact str; a "/" in it). */
+static int
+gettext_domain_checked(PyObject *domain)
+{
+    if (domain == Py_None) {
+        return 0;
+    }
+    if (!PyUnicode_CheckExact(domain)) {
+        PyErr_SetString(PyExc_TypeError, "lambda-sandbox: a gettext domain must be a str");
+        return -1;
+    }
+    Py_ssize_t found = PyUnicode_FindChar(domain, '/', 0, PyUnicode_GET_LENGTH(domain), 1);
+    if (found == -2) {
+        return -1;
+    }
+    if (found >= 0) {
+        errno = EACCES;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_PermissionError, domain);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+textdomain_sealed(PyObject *module, PyObject *domain)
+{
+    if (gettext_domain_checked(domain) < 0) {
+        return NULL;
+    }
+    return g_lib_original[LIB_TEXTDOMAIN](module, domain);
+}
+
+/* dgettext, dcgettext and bind_textdomain_codeset: the domain first (positional only). */
+static PyObject *
+domain_first_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 1 && gettext_domain_checked(args[0]) < 0) {
+        return NULL;
+    }
+    return ((fast_fn)(void (*)(void))g_lib_original[which])(module, args, nargs);
+}
+
+static PyObject *
+dgettext_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return domain_first_sealed(LIB_DGETTEXT, module, args, nargs);
+}
+
+static PyObject *
+dcgettext_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return domain_first_sealed(LIB_DCGETTEXT, module, args, nargs);
+}
+
+static PyObject *
+bind_codeset_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return domain_first_sealed(LIB_BIND_CODESET, module, args, nargs);
+}
+
+static PyObject *
+bindtextdomain_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 1 && gettext_domain_checked(args[0]) < 0) {
+        return NULL;
+    }
+    if (nargs != 2 || args[1] == Py_None) { /* (None: asks which folder is bound) */
+        return ((fast_fn)(void (*)(void))g_lib_original[LIB_BINDTEXTDOMAIN])(module, args, nargs);
+    }
+    PyObject *text = lib_path_text(args[1]);
+    PyObject *absolute = text != NULL ? lib_path_absolute(text) : NULL;
+    PyObject *real = absolute != NULL ? lib_path_real(absolute) : NULL;
+    Py_XDECREF(absolute);
+    Py_XDECREF(text);
+    if (real == NULL || PySys_Audit("locale.bindtextdomain", "O", real) < 0) {
+        Py_XDECREF(real);
+        return NULL;
+    }
+    PyObject *decided[2] = {args[0], real};
+    PyObject *result =
+        ((fast_fn)(void (*)(void))g_lib_original[LIB_BINDTEXTDOMAIN])(module, decided, 2);
+    Py_DECREF(real);
+    return result;
+}
+
+static PyObject *
+trampoline_sealed(PyObject *module, PyObject *backend)
+{
+    const char *format = NULL;
+    if (PyUnicode_CheckExact(backend)) {
+        if (PyUnicode_CompareWithASCIIString(backend, "perf") == 0) {
+            format = "/tmp/perf-%ld.map";
+        }
+        else if (PyUnicode_CompareWithASCIIString(backend, "perf_jit") == 0) {
+            format = "/tmp/jit-%ld.dump";
+        }
+    }
+    if (format == NULL) {
+        PyErr_Format(PyExc_ValueError, "lambda-sandbox: a stack trampoline backend it knows "
+                                       "(perf, perf_jit), not %R", backend);
+        return NULL;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), format, (long)getpid());
+    if (PySys_Audit("sys.perf_map_file", "s", path) < 0) {
+        return NULL;
+    }
+    return g_lib_original[LIB_TRAMPOLINE](module, backend);
+}
+
+static const char *const g_lib_names[LIB_SEALS] = {
+    "textdomain",     "dgettext", "dcgettext", "bindtextdomain", "bind_textdomain_codeset",
+    "activate_stack_trampoline"};
+static const int g_lib_flags[LIB_SEALS] = {METH_O,        METH_FASTCALL, METH_FASTCALL,
+                                           METH_FASTCALL, METH_FASTCALL, METH_O};
+static PyCFunction g_builtin_create_original;
+
+static PyCFunction
+lib_sealed(int which)
+{
+    switch (which) {
+    case LIB_TEXTDOMAIN:
+        return textdomain_sealed;
+    case LIB_DGETTEXT:
+        return (PyCFunction)(void (*)(void))dgettext_sealed;
+    case LIB_DCGETTEXT:
+        return (PyCFunction)(void (*)(void))dcgettext_sealed;
+    case LIB_BINDTEXTDOMAIN:
+        return (PyCFunction)(void (*)(void))bindtextdomain_sealed;
+    case LIB_BIND_CODESET:
+        return (PyCFunction)(void (*)(void))bind_codeset_sealed;
+    default:
+        return trampoline_sealed;
+    }
+}
+
+/* Seal the gettext functions `module` has, when it is a `_locale` module (by its definition's
+ * name). 0 when it is one with a function that cannot be sealed (a convention this core does
+ * not know): not handed out. */
+static int
+locale_seal_module(PyObject *module)
+{
+    if (!PyModule_Check(module)) {
+        return 1;
+    }
+    PyModuleDef *definition = PyModule_GetDef(module);
+    if (definition == NULL || definition->m_name == NULL ||
+        strcmp(definition->m_name, "_locale") != 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    PyObject *space = PyModule_GetDict(module); /* (borrowed) */
+    int sealed_all = 1;
+    for (int i = 0; i < LIB_TRAMPOLINE; i++) {
+        PyObject *function = space != NULL ? PyDict_GetItemString(space, g_lib_names[i]) : NULL;
+        if (function == NULL) {
+            continue; /* (a build with no gettext: nothing opens catalogs) */
+        }
+        sealed_all &= PyCFunction_CheckExact(function) &&
+                      seal_entry(((PyCFunctionObject *)function)->m_ml, g_lib_names[i],
+                                 g_lib_flags[i], &g_lib_original[i], lib_sealed(i));
+    }
+    return sealed_all;
+}
+
+/* _imp.create_builtin(spec), sealed: the original, then a `_locale` module sealed (a module
+ * made again from the built-in's definition has its static entries, sealed already). */
+static PyObject *
+builtin_create_sealed(PyObject *module, PyObject *spec)
+{
+    PyObject *made = g_builtin_create_original(module, spec);
+    if (made != NULL && !locale_seal_module(made)) {
+        Py_CLEAR(made);
+        PyErr_SetString(PyExc_ImportError,
+                        "lambda-sandbox: a _locale module whose gettext functions cannot be "
+                        "sealed");
+    }
+    return made;
+}
+
+/* seal_library_files(_imp.create_builtin, _locale or None, activate_stack_trampoline or None):
+ * before install, once. `_locale` loads when the function imports `locale` (not at install),
+ * so the built-in module maker is sealed: the `_locale` it makes has its gettext functions
+ * sealed before any code of the function's gets it; one loaded before install is sealed now.
+ * True when sealed. */
+static PyObject *
+core_seal_library_files(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *create, *loaded, *trampoline;
+    if (!PyArg_ParseTuple(args, "OOO:seal_library_files", &create, &loaded, &trampoline)) {
+        return NULL;
+    }
+    if (g_lib_sealed || g_installed) {
+        return PyBool_FromLong(g_lib_sealed); /* once, and only while installing */
+    }
+    if (!announce_core_call("seal_library_files")) {
+        return NULL;
+    }
+    PyMethodDef *create_def = builtin_def(create, "_imp", "create_builtin", METH_O);
+    PyMethodDef *trampoline_def =
+        trampoline != Py_None ? builtin_def(trampoline, "sys", g_lib_names[LIB_TRAMPOLINE],
+                                            METH_O)
+                              : NULL;
+    if (create_def == NULL || (trampoline != Py_None && trampoline_def == NULL) ||
+        (loaded != Py_None && !locale_seal_module(loaded))) {
+        Py_RETURN_FALSE; /* not the functions (or the conventions) this core knows */
+    }
+    g_builtin_create_original = create_def->ml_meth;
+    create_def->ml_meth = builtin_create_sealed;
+    if (trampoline_def != NULL) {
+        g_lib_original[LIB_TRAMPOLINE] = trampoline_def->ml_meth;
+        trampoline_def->ml_meth = trampoline_sealed;
+    }
+    g_lib_sealed = 1;
+    Py_RETURN_TRUE;
 }
 
 /* _imp.create_dynamic(spec, file=None) and _imp.exec_dynamic(module), sealed: the original,
@@ -9099,8 +9371,8 @@ static PyObject *
 ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *made = ((fast_fn)(void (*)(void))g_ext_create_original)(module, args, nargs);
-    if (made != NULL) {
-        ssl_seal_module(made);
+    if (made != NULL && ssl_refuse_unsealed(made) < 0) {
+        Py_CLEAR(made);
     }
     return made;
 }
@@ -9109,8 +9381,8 @@ static PyObject *
 ext_exec_sealed(PyObject *module, PyObject *target)
 {
     PyObject *result = g_ext_exec_original(module, target);
-    if (result != NULL) {
-        ssl_seal_module(target);
+    if (result != NULL && ssl_refuse_unsealed(target) < 0) {
+        Py_CLEAR(result);
     }
     return result;
 }
@@ -9142,7 +9414,7 @@ core_seal_extensions(PyObject *self, PyObject *args)
     exec_def->ml_meth = ext_exec_sealed;
     g_ext_sealed = 1;
     if (loaded != Py_None) {
-        ssl_seal_module(loaded); /* (imported before the sandbox: sealed now) */
+        (void)ssl_seal_module(loaded); /* (imported before the sandbox: sealed now) */
     }
     Py_RETURN_TRUE;
 }
@@ -14116,6 +14388,11 @@ static PyMethodDef core_methods[] = {
     {"seal_extensions", core_seal_extensions, METH_VARARGS,
      "seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _ssl or None) -> bool: before "
      "install, once: the _ssl module they make has its file readers raise ssl.load_file."},
+    {"seal_library_files", core_seal_library_files, METH_VARARGS,
+     "seal_library_files(_imp.create_builtin, _locale or None, activate_stack_trampoline or "
+     "None) -> bool: before install, once: the _locale module made (or loaded) has glibc's "
+     "gettext folders raise locale.bindtextdomain (resolved) and a domain with '/' refused; a "
+     "stack trampoline raises sys.perf_map_file (the file CPython writes)."},
     {"ssl_sealed", core_ssl_sealed, METH_NOARGS,
      "ssl_sealed() -> (decode_cert, load_verify_locations, load_cert_chain): which are sealed."},
     {"seal_clock", core_seal_clock, METH_VARARGS,

@@ -66,6 +66,7 @@ __all__ = [
     "seal_compilers",
     "seal_extensions",
     "seal_fork_exec",
+    "seal_library_files",
     "seal_marshal",
     "seal_process_calls",
     "seal_resolvers",
@@ -159,6 +160,7 @@ seal_resolvers = _impl.seal_resolvers
 seal_clock = _impl.seal_clock
 seal_compilers = _impl.seal_compilers
 seal_extensions = _impl.seal_extensions
+seal_library_files = _impl.seal_library_files
 seal_marshal = _impl.seal_marshal
 unmarshal_sealed = _impl.unmarshal_sealed
 unmarshal_renames_to = _impl.unmarshal_renames_to

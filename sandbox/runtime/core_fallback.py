@@ -85,6 +85,7 @@ __all__ = [
     "seal_compilers",
     "seal_extensions",
     "seal_fork_exec",
+    "seal_library_files",
     "seal_marshal",
     "seal_process_calls",
     "seal_resolvers",
@@ -2965,6 +2966,21 @@ def seal_extensions(create_dynamic: Any, exec_dynamic: Any, loaded: Any) -> bool
     Example
     -------
     >>> seal_extensions(None, None, None)
+    False
+    """
+    return False
+
+
+def seal_library_files(create_builtin: Any, loaded: Any, trampoline: Any) -> bool:
+    """The native core has glibc's gettext (the ``_locale`` module the built-in module maker
+    makes: ``bindtextdomain`` and the functions taking a domain) and
+    ``sys.activate_stack_trampoline`` raise ``locale.bindtextdomain`` and ``sys.perf_map_file``
+    first, so that the catalogs glibc opens by name and the perf map file CPython writes are
+    decided; the Python core cannot replace C functions (a documented limit).
+
+    Example
+    -------
+    >>> seal_library_files(None, None, None)
     False
     """
     return False

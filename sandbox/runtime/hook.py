@@ -492,6 +492,14 @@ def install_hook(
     # the `_ssl` module it makes (or the one loaded already) to raise ssl.load_file first; the
     # Python core cannot replace C functions (a documented limit).
     core.seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, sys.modules.get("_ssl"))
+    # The same for files CPython's C code has glibc or itself open by name with no event:
+    # gettext's catalog folders and domains (the `_locale` the built-in module maker makes, or
+    # the one loaded already), the perf map file of a stack trampoline (3.12+).
+    core.seal_library_files(
+        _imp.create_builtin,
+        sys.modules.get("_locale"),
+        getattr(sys, "activate_stack_trampoline", None),
+    )
     core.seal_marshal(
         marshal.loads,
         _imp.get_frozen_object,

@@ -845,6 +845,20 @@ def _ssl_file(args: tuple[Any, ...]) -> list[Access] | None:
     return _one("read", path) or _under(None, ("read",))
 
 
+def _catalog_folder(args: tuple[Any, ...]) -> list[Access] | None:
+    """``locale.bindtextdomain`` (raised by the native core before glibc keeps a gettext
+    domain's folder, whose catalogs ``<folder>/<locale>/LC_<category>/<domain>.mo`` it opens
+    later by name, with no audit event): a read of everything under the folder."""
+    return _under(target_of(_arg(args, 0)), ("read",))
+
+
+def _perf_map_file(args: tuple[Any, ...]) -> list[Access] | None:
+    """``sys.perf_map_file`` (raised by the native core before ``sys.activate_stack_trampoline``
+    has CPython make and append to ``/tmp/perf-<pid>.map``, or 3.14's ``/tmp/jit-<pid>.dump``,
+    with no audit event): a write of that file."""
+    return _one("write", _arg(args, 0)) or _under(None, ("write",))
+
+
 # fcntl commands that make this process's own later open of a file block, to be retried
 # after signal handlers run (see special_files): a lease is broken by an open of the file,
 # and its holder is signalled while that open waits.
@@ -998,4 +1012,6 @@ DECODERS = {
     "tempfile.mkdtemp": _writes_first,
     "sqlite3.connect": _sqlite,
     "ssl.load_file": _ssl_file,
+    "locale.bindtextdomain": _catalog_folder,
+    "sys.perf_map_file": _perf_map_file,
 }

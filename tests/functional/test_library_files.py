@@ -1,0 +1,271 @@
+"""Files CPython's own C code has a C library (or itself) open by name, one subprocess each.
+
+Besides OpenSSL's (``test_ssl_files.py``), red team 99 found two with no audit event:
+
+- glibc's gettext (``_locale.bindtextdomain``, ``dgettext``, ``dcgettext``, ``textdomain``,
+  ``bind_textdomain_codeset``; re-exported by ``locale``): glibc keeps a domain's folder as text
+  and opens ``<folder>/<locale>/LC_MESSAGES/<domain>.mo`` itself at each lookup, and a domain
+  with ``../`` climbs out of any folder: a catalog no rule names was read back.
+- ``sys.activate_stack_trampoline`` (3.12+): CPython makes and appends to ``/tmp/perf-<pid>.map``.
+
+The native core seals those functions (a folder bound is resolved and decided as a read of
+everything under it, a domain with ``/`` is refused, a trampoline's file is decided as a write);
+the Python core cannot replace C functions (a documented limit, shown here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Child, RunChild, audit_only, profile_doc
+
+ATTEMPT = """
+import json, os, sys
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+BASE = os.getcwd()
+A, S = BASE + "/allowed", BASE + "/secret"
+out = {"pid": os.getpid()}
+def attempt(label, fn):
+    try:
+        out[label] = fn()
+    except PermissionError as exc:  # (the sandbox's refusal is one)
+        out[label] = "refused" if "lambda-sandbox blocked" in str(exc) else type(exc).__name__
+    except Exception as exc:
+        out[label] = type(exc).__name__
+"""
+
+
+def _catalog(path: Path, translations: dict[str, str]) -> None:
+    """A GNU gettext catalog (``.mo``) at ``path``: its header entry and ``translations``."""
+    entries = sorted({"": "Content-Type: text/plain; charset=UTF-8\n", **translations}.items())
+    originals = b"".join(key.encode() + b"\0" for key, _ in entries)
+    values = b"".join(value.encode() + b"\0" for _, value in entries)
+    count = len(entries)
+    start = 28 + 16 * count  # the header, then the two tables of (length, offset)
+    table_o, table_t, at_o, at_v = b"", b"", start, start + len(originals)
+    for key, value in entries:
+        table_o += struct.pack("<2I", len(key.encode()), at_o)
+        table_t += struct.pack("<2I", len(value.encode()), at_v)
+        at_o += len(key.encode()) + 1
+        at_v += len(value.encode()) + 1
+    head = struct.pack("<7I", 0x950412DE, 0, count, 28, 28 + 8 * count, 0, start)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(head + table_o + table_t + originals + values)
+
+
+def _task(tmp_path: Path, **extra: list[dict[str, Any]]) -> None:
+    """allowed/ (read, written, listed) and secret/ (named by no rule), each with catalogs for
+    the ``C.utf8`` locale (``app``; ``mine`` in allowed/, ``other`` in secret/); secret/creds.mo,
+    a catalog at its top."""
+    _catalog(tmp_path / "allowed/C.utf8/LC_MESSAGES/app.mo", {"key": "ALLOWEDVALUE"})
+    _catalog(tmp_path / "allowed/C.utf8/LC_MESSAGES/mine.mo", {"key": "ALLOWEDVALUE"})
+    _catalog(tmp_path / "secret/C.utf8/LC_MESSAGES/app.mo", {"key": "TOPSECRET"})
+    _catalog(tmp_path / "secret/C.utf8/LC_MESSAGES/other.mo", {"key": "TOPSECRET"})
+    _catalog(tmp_path / "secret/creds.mo", {"key": "TOPSECRET"})
+    rules: dict[str, list[dict[str, Any]]] = {
+        "files": [
+            {"action": a, "target": "{task}/allowed/**", "phase": "any"}
+            for a in ("read", "write", "list")
+        ]
+    }
+    for category, more in extra.items():
+        rules.setdefault(category, []).extend(more)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
+
+
+def _result(result: Child) -> dict[str, Any]:
+    line = next((x for x in result.lines if x.startswith("RESULT ")), None)
+    assert line is not None, result.stdout + result.stderr
+    return dict(json.loads(line[len("RESULT ") :]))
+
+
+def _locale_with_catalogs() -> None:
+    """Skip where glibc has no ``C.utf8`` locale (gettext looks no catalog up in ``C``)."""
+    import locale
+
+    try:
+        before = locale.setlocale(locale.LC_MESSAGES)
+        locale.setlocale(locale.LC_MESSAGES, "C.utf8")
+        locale.setlocale(locale.LC_MESSAGES, before)
+    except locale.Error:
+        pytest.skip("no C.utf8 locale here")
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_gettext_catalogs_are_decided_as_reads_of_their_folder(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN catalogs of one domain in allowed/ and in secret/, and a descriptor on the task
+    # folder taken before install
+    _locale_with_catalogs()
+    _task(tmp_path)
+    code = (
+        "import os\nHELD = os.open(os.getcwd(), os.O_PATH)\n"
+        + ATTEMPT
+        + """
+import _locale, locale
+locale.setlocale(locale.LC_MESSAGES, "C.utf8")
+# WHEN the function binds the domain to the secret folder and looks a message up, names a
+# catalog outside its folder by a domain that climbs, binds through a descriptor's link and
+# repoints the descriptor (os.dup2: no event) before the lookup, or binds its own folder
+attempt("bind secret", lambda: _locale.bindtextdomain("app", S))
+attempt("lookup after", lambda: _locale.dgettext("app", "key"))
+CLIMB = "../../../secret/creds"  # (allowed/C.utf8/LC_MESSAGES/../../../secret/creds.mo)
+attempt("climbing domain", lambda: [_locale.bindtextdomain(CLIMB, A), _locale.dgettext(CLIMB, "key")][1])
+attempt("climbing textdomain", lambda: _locale.textdomain("../secret/creds"))
+os.dup2(os.open(A, os.O_PATH), 0)
+attempt("bind stdin", lambda: _locale.bindtextdomain("other", "/dev/stdin"))
+os.dup2(HELD, 0)
+attempt("lookup stdin", lambda: _locale.dgettext("other", "key"))
+attempt("bind allowed", lambda: _locale.bindtextdomain("mine", A.encode()))
+attempt("lookup allowed", lambda: _locale.dcgettext("mine", "key", locale.LC_MESSAGES))
+attempt("domain of a str subclass", lambda: _locale.dgettext(type("D", (str,), {})("app"), "k"))
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only(core)))
+    if core == "native":
+        # THEN the secret folder is refused (and so never read), a domain that climbs is
+        # refused, a folder bound through a descriptor is the folder it led to then (allowed/,
+        # whose catalog is not the secret one), and the function's own folder works
+        assert out["bind secret"] == "refused"
+        assert out["lookup after"] == "key"
+        assert out["climbing domain"] == "PermissionError"
+        assert out["climbing textdomain"] == "PermissionError"
+        allowed = os.path.realpath(tmp_path / "allowed")
+        assert out["bind stdin"] == allowed
+        assert out["lookup stdin"] == "key"
+        assert out["bind allowed"] == allowed
+        assert out["lookup allowed"] == "ALLOWEDVALUE"
+        assert out["domain of a str subclass"] == "TypeError"
+    else:
+        # THEN (the Python core's documented limit) glibc reads the secret catalog undecided
+        assert out["lookup after"] == "TOPSECRET"
+        assert out["climbing domain"] == "TOPSECRET"
+
+
+@pytest.mark.parametrize("made", ["before install", "made again"])
+def test_every_locale_module_has_its_gettext_sealed(
+    child: RunChild, tmp_path: Path, made: str
+) -> None:
+    # GIVEN a _locale module imported before install, or one made again from its definition
+    _locale_with_catalogs()
+    _task(tmp_path)
+    code = (
+        ("import _locale\n" if made == "before install" else "")
+        + ATTEMPT
+        + """
+import _imp, importlib.util
+made = _imp.create_builtin(importlib.util.find_spec("_locale"))
+_imp.exec_builtin(made)
+made.setlocale(made.LC_MESSAGES, "C.utf8")
+# WHEN the function binds the secret folder, or a domain that climbs, through it
+attempt("bind secret", lambda: made.bindtextdomain("app", S))
+attempt("climbing domain", lambda: made.dgettext("../../../secret/creds", "key"))
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only("native")))
+    # THEN both are refused
+    assert out["bind secret"] == "refused"
+    assert out["climbing domain"] == "PermissionError"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="a stack trampoline is 3.12+")
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_stack_trampoline_file_is_decided_as_a_write(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a profile with no rule for /tmp/perf-<pid>.map
+    _task(tmp_path)
+    code = (
+        ATTEMPT
+        + """
+# WHEN the function activates the perf trampoline (CPython makes the file, appends to it), or
+# names a backend the core does not know
+attempt("perf", lambda: sys.activate_stack_trampoline("perf"))
+out["made"] = os.path.exists("/tmp/perf-%d.map" % os.getpid())
+attempt("unknown", lambda: sys.activate_stack_trampoline("perf_other"))
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only(core)))
+    made = Path(f"/tmp/perf-{out['pid']}.map")
+    try:
+        if core == "native":
+            # THEN the file is decided as a write (refused) before CPython makes it, and an
+            # unknown backend is refused
+            assert out["perf"] == "refused"
+            assert out["made"] is False and not made.exists()
+            assert out["unknown"] == "ValueError"
+        else:
+            # THEN (the Python core's documented limit) CPython makes the file undecided
+            assert out["perf"] is None and out["made"] is True
+    finally:
+        made.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="a stack trampoline is 3.12+")
+def test_a_stack_trampoline_file_a_rule_allows_is_written(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a rule for the perf map files
+    _task(tmp_path, files=[{"action": "write", "target": "{tmp}/perf-*.map", "phase": "any"}])
+    code = (
+        ATTEMPT
+        + """
+# WHEN the function activates the perf trampoline and runs new code
+attempt("perf", lambda: sys.activate_stack_trampoline("perf"))
+def later():
+    return 1
+later()
+sys.deactivate_stack_trampoline()
+out["size"] = os.path.getsize("/tmp/perf-%d.map" % os.getpid())
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only("native")))
+    try:
+        # THEN CPython writes it
+        assert out["perf"] is None and out["size"] > 0
+    finally:
+        Path(f"/tmp/perf-{out['pid']}.map").unlink(missing_ok=True)
+
+
+def test_an_unsealable_ssl_copy_is_never_handed_out(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a copy of the _ssl extension in a folder the function may load native code from
+    # (its own entries, not the ones the core sealed)
+    import _ssl
+
+    copy = tmp_path / "allowed" / Path(str(_ssl.__file__)).name
+    _task(tmp_path, native=[{"action": "dlopen", "target": "{task}/allowed/**", "phase": "any"}])
+    copy.write_bytes(Path(str(_ssl.__file__)).read_bytes())
+    os.chmod(copy, 0o755)
+    code = (
+        ATTEMPT
+        + f"""
+import _imp, importlib.util, ssl
+# WHEN the function makes a module of the copy through the extension loader
+spec = importlib.util.spec_from_file_location("_ssl", {str(copy)!r})
+attempt("copy", lambda: type(_imp.create_dynamic(spec)).__name__)
+try:
+    _imp.create_dynamic(spec)
+except ImportError as exc:
+    out["why"] = str(exc)
+out["sealed"] = list(__import__("sandbox.runtime.core", fromlist=["_"]).ssl_sealed())
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only("native")))
+    # THEN the copy's module is refused (its file readers could not be sealed); the first
+    # _ssl's stay sealed
+    assert out["copy"] == "ImportError" and "cannot be sealed" in out["why"]
+    assert out["sealed"] == [True, True, True]
