@@ -323,7 +323,7 @@ HARMLESS_PYTHON_ENV = frozenset(
 INERT_ENV = frozenset(
     {
         "LANG",  # a locale name (with a "/", glibc reads locale data from that path)
-        "LANGUAGE",  # gettext's language list (a "/" could reach another catalog folder)
+        "LANGUAGE",  # gettext's language list (a "/" or a ".." entry reaches another folder)
         "TZ",  # a zone name inside TZDIR (a leading ":" or a "/" names a file: decided)
         "TERM",  # a terminfo entry's name (looked up inside the terminfo folders)
         "COLUMNS",  # a terminal's width and height, numbers
@@ -340,11 +340,14 @@ def env_inert(name: str, value: str | None) -> bool:
     """Whether a child may get ``name`` set to ``value`` (``None``: removed) with no decision.
 
     Only :data:`INERT_ENV`, ``LC_*`` and :data:`HARMLESS_PYTHON_ENV` (but ``PYTHONNOUSERSITE``),
-    and only with a value that names no file.
+    and only with a value that names no file: no ``/``, no ``:``-separated entry that starts
+    with ``.``, for ``TZ`` no leading ``:``.
 
     Example
     -------
     >>> env_inert("LANG", "C.UTF-8"), env_inert("TZ", ":/tmp/zone"), env_inert("TAR_OPTIONS", "")
+    (True, False, False)
+    >>> env_inert("LANGUAGE", "de:fr"), env_inert("LANGUAGE", "de:.."), env_inert("LANG", "..@x")
     (True, False, False)
     """
     if name in HARMLESS_PYTHON_ENV:
@@ -353,7 +356,13 @@ def env_inert(name: str, value: str | None) -> bool:
         return False
     if value is None:
         return True
-    return "/" not in value and not (name == "TZ" and _startswith(value, ":"))
+    if "/" in value or (name == "TZ" and _startswith(value, ":")):
+        return False
+    # Nor an entry that starts with ".": gettext puts each of LANGUAGE's ":"-separated entries
+    # (or the language part of one, which a leading "." leaves empty: "..@x" is tried as "..")
+    # between a catalog folder and LC_<category>, and ".." there climbs out of the folder a
+    # decision allowed (red team 100). No locale, zone or terminal name starts with one.
+    return not any(_startswith(entry, ".") for entry in _split(value, ":"))
 
 
 def env_decided(name: str, value: str | None, installed: Mapping[str, str]) -> bool:

@@ -10,7 +10,8 @@ Besides OpenSSL's (``test_ssl_files.py``), red team 99 found two with no audit e
 
 The native core seals those functions (a folder bound is resolved and decided as a read of
 everything under it, a domain with ``/`` is refused, a trampoline's file is decided as a write);
-the Python core cannot replace C functions (a documented limit, shown here).
+the Python core cannot replace C functions (a documented limit, shown here). Also shown: a
+file's metadata and a link's text, told on either core (CPython raises no event for them).
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ def _catalog(path: Path, translations: dict[str, str]) -> None:
 def _task(tmp_path: Path, **extra: list[dict[str, Any]]) -> None:
     """allowed/ (read, written, listed) and secret/ (named by no rule), each with catalogs for
     the ``C.utf8`` locale (``app``; ``mine`` in allowed/, ``other`` in secret/); secret/creds.mo,
-    a catalog at its top."""
+    a catalog at its top; LC_MESSAGES/creds2.mo, at the task folder's top."""
     _catalog(tmp_path / "allowed/C.utf8/LC_MESSAGES/app.mo", {"key": "ALLOWEDVALUE"})
     _catalog(tmp_path / "allowed/C.utf8/LC_MESSAGES/mine.mo", {"key": "ALLOWEDVALUE"})
     _catalog(tmp_path / "secret/C.utf8/LC_MESSAGES/app.mo", {"key": "TOPSECRET"})
     _catalog(tmp_path / "secret/C.utf8/LC_MESSAGES/other.mo", {"key": "TOPSECRET"})
     _catalog(tmp_path / "secret/creds.mo", {"key": "TOPSECRET"})
+    _catalog(tmp_path / "LC_MESSAGES/creds2.mo", {"key": "TOPSECRET"})
     rules: dict[str, list[dict[str, Any]]] = {
         "files": [
             {"action": a, "target": "{task}/allowed/**", "phase": "any"}
@@ -130,6 +132,12 @@ attempt("lookup stdin", lambda: _locale.dgettext("other", "key"))
 attempt("bind allowed", lambda: _locale.bindtextdomain("mine", A.encode()))
 attempt("lookup allowed", lambda: _locale.dcgettext("mine", "key", locale.LC_MESSAGES))
 attempt("domain of a str subclass", lambda: _locale.dgettext(type("D", (str,), {})("app"), "k"))
+# (and a LANGUAGE entry "..": glibc reads <folder>/../LC_MESSAGES/<domain>.mo -- red team 100)
+def climb_by_language():
+    os.environ["LANGUAGE"] = ".."
+    _locale.bindtextdomain("creds2", A)
+    return _locale.dgettext("creds2", "key")
+attempt("language entry", climb_by_language)
 print("RESULT", json.dumps(out))
 """
     )
@@ -152,6 +160,9 @@ print("RESULT", json.dumps(out))
         # THEN (the Python core's documented limit) glibc reads the secret catalog undecided
         assert out["lookup after"] == "TOPSECRET"
         assert out["climbing domain"] == "TOPSECRET"
+    # AND on either core a LANGUAGE entry ".." is an environment change decided (refused): it
+    # would climb out of the folder bound
+    assert out["language entry"] == "refused"
 
 
 @pytest.mark.parametrize("made", ["before install", "made again"])
@@ -269,3 +280,29 @@ print("RESULT", json.dumps(out))
     # _ssl's stay sealed
     assert out["copy"] == "ImportError" and "cannot be sealed" in out["why"]
     assert out["sealed"] == [True, True, True]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_files_metadata_is_told_with_no_decision(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a file no rule names, and a link to it
+    _task(tmp_path)
+    (tmp_path / "secret" / "link").symlink_to("creds.mo")
+    code = (
+        ATTEMPT
+        + """
+# WHEN the function reads the file, and asks for its metadata and the link's text
+attempt("read", lambda: open(S + "/creds.mo", "rb").read())
+attempt("size", lambda: os.stat(S + "/creds.mo").st_size)
+attempt("exists", lambda: os.path.exists(S + "/creds.mo"))
+attempt("link", lambda: os.readlink(S + "/link"))
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = _result(child(code, env=audit_only(core)))
+    # THEN the read is refused, but (a documented limit: CPython raises no audit event for
+    # os.stat, os.access, os.readlink) the metadata and the link's text are told
+    assert out["read"] == "refused"
+    assert out["size"] == (tmp_path / "secret" / "creds.mo").stat().st_size
+    assert out["exists"] is True and out["link"] == "creds.mo"

@@ -121,6 +121,13 @@ def test_inert_variables_are_not_decided(name: str, value: str | None) -> None:
         ("LC_ALL", "/tmp/locale"),
         ("LANG", "../../tmp/x/y"),
         ("TERM", "../tmp/terminfo"),
+        # an entry gettext puts between a catalog folder and LC_<category>: ".." climbs out
+        # of it with no "/" (red team 100), as does the language part of "..@x"
+        ("LANGUAGE", ".."),
+        ("LANGUAGE", "de:.."),
+        ("LANGUAGE", "..@latin"),
+        ("LANG", ".."),
+        ("LC_MESSAGES", ".x"),
         ("PYTHONNOUSERSITE", None),
     ],
 )
