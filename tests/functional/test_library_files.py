@@ -91,16 +91,26 @@ def _result(result: Child) -> dict[str, Any]:
     return dict(json.loads(line[len("RESULT ") :]))
 
 
-def _locale_with_catalogs() -> None:
-    """Skip where glibc has no ``C.utf8`` locale (gettext looks no catalog up in ``C``)."""
+def _locale_with_catalogs(tmp_path: Path) -> None:
+    """Skip where this interpreter's gettext reads no catalog: no ``C.utf8`` locale in glibc
+    (gettext looks none up in ``C``), or a build whose ``_locale`` never opens one (CPython
+    3.14's standalone build here). Probed with a catalog of its own (a domain no test uses)."""
+    import _locale
     import locale
 
+    probe = tmp_path / "probe"
+    _catalog(probe / "C.utf8/LC_MESSAGES/lsprobe.mo", {"key": "found"})
+    before = locale.setlocale(locale.LC_MESSAGES)
     try:
-        before = locale.setlocale(locale.LC_MESSAGES)
         locale.setlocale(locale.LC_MESSAGES, "C.utf8")
-        locale.setlocale(locale.LC_MESSAGES, before)
+        _locale.bindtextdomain("lsprobe", str(probe))
+        found = _locale.dgettext("lsprobe", "key") == "found"
     except locale.Error:
-        pytest.skip("no C.utf8 locale here")
+        found = False
+    finally:
+        locale.setlocale(locale.LC_MESSAGES, before)
+    if not found:
+        pytest.skip("this interpreter's gettext reads no catalog here")
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
@@ -109,7 +119,7 @@ def test_gettext_catalogs_are_decided_as_reads_of_their_folder(
 ) -> None:
     # GIVEN catalogs of one domain in allowed/ and in secret/, and a descriptor on the task
     # folder taken before install
-    _locale_with_catalogs()
+    _locale_with_catalogs(tmp_path)
     _task(tmp_path)
     code = (
         "import os\nHELD = os.open(os.getcwd(), os.O_PATH)\n"
@@ -170,7 +180,6 @@ def test_every_locale_module_has_its_gettext_sealed(
     child: RunChild, tmp_path: Path, made: str
 ) -> None:
     # GIVEN a _locale module imported before install, or one made again from its definition
-    _locale_with_catalogs()
     _task(tmp_path)
     code = (
         ("import _locale\n" if made == "before install" else "")
@@ -179,7 +188,6 @@ def test_every_locale_module_has_its_gettext_sealed(
 import _imp, importlib.util
 made = _imp.create_builtin(importlib.util.find_spec("_locale"))
 _imp.exec_builtin(made)
-made.setlocale(made.LC_MESSAGES, "C.utf8")
 # WHEN the function binds the secret folder, or a domain that climbs, through it
 attempt("bind secret", lambda: made.bindtextdomain("app", S))
 attempt("climbing domain", lambda: made.dgettext("../../../secret/creds", "key"))
