@@ -9128,6 +9128,7 @@ ssl_refuse_unsealed(PyObject *module)
  *   keeps cannot be repointed later), raised as locale.bindtextdomain (folder) -- a read of
  *   everything under it -- and glibc gets that very text; a domain is an exact str with no
  *   "/" ("../../x" climbs out of any folder), else refused.
+ *   A locale name with a "/" (setlocale) is refused too: see setlocale_sealed.
  * - sys.activate_stack_trampoline (3.12+): CPython itself makes and appends to
  *   /tmp/perf-<pid>.map ("perf"), or /tmp/jit-<pid>.dump ("perf_jit", 3.14), each line naming
  *   code that ran: raised as sys.perf_map_file (that name) first, a write; any other backend
@@ -9140,6 +9141,7 @@ enum {
     LIB_DCGETTEXT,
     LIB_BINDTEXTDOMAIN,
     LIB_BIND_CODESET,
+    LIB_SETLOCALE,
     LIB_TRAMPOLINE,
     LIB_SEALS
 };
@@ -9232,6 +9234,31 @@ bindtextdomain_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* setlocale(category, locale=None): a locale name with a "/" is a path to locale data glibc
+ * reads, and the name's parts are what gettext puts between a catalog folder and
+ * LC_<category>: glibc accepts "/_t../x" and rejoins it, once it drops the territory, into a
+ * name that climbs ("/../x"); only its codeset check refused it (red team 101). Refused here. */
+static PyObject *
+setlocale_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 2 && args[1] != Py_None) {
+        if (!PyUnicode_CheckExact(args[1])) {
+            PyErr_SetString(PyExc_TypeError, "lambda-sandbox: a locale name must be a str");
+            return NULL;
+        }
+        Py_ssize_t found =
+            PyUnicode_FindChar(args[1], '/', 0, PyUnicode_GET_LENGTH(args[1]), 1);
+        if (found == -2) {
+            return NULL;
+        }
+        if (found >= 0) {
+            errno = EACCES;
+            return PyErr_SetFromErrnoWithFilenameObject(PyExc_PermissionError, args[1]);
+        }
+    }
+    return ((fast_fn)(void (*)(void))g_lib_original[LIB_SETLOCALE])(module, args, nargs);
+}
+
 static PyObject *
 trampoline_sealed(PyObject *module, PyObject *backend)
 {
@@ -9258,10 +9285,11 @@ trampoline_sealed(PyObject *module, PyObject *backend)
 }
 
 static const char *const g_lib_names[LIB_SEALS] = {
-    "textdomain",     "dgettext", "dcgettext", "bindtextdomain", "bind_textdomain_codeset",
-    "activate_stack_trampoline"};
+    "textdomain",     "dgettext",  "dcgettext", "bindtextdomain", "bind_textdomain_codeset",
+    "setlocale",      "activate_stack_trampoline"};
 static const int g_lib_flags[LIB_SEALS] = {METH_O,        METH_FASTCALL, METH_FASTCALL,
-                                           METH_FASTCALL, METH_FASTCALL, METH_O};
+                                           METH_FASTCALL, METH_FASTCALL, METH_FASTCALL,
+                                           METH_O};
 static PyCFunction g_builtin_create_original;
 
 static PyCFunction
@@ -9278,6 +9306,8 @@ lib_sealed(int which)
         return (PyCFunction)(void (*)(void))bindtextdomain_sealed;
     case LIB_BIND_CODESET:
         return (PyCFunction)(void (*)(void))bind_codeset_sealed;
+    case LIB_SETLOCALE:
+        return (PyCFunction)(void (*)(void))setlocale_sealed;
     default:
         return trampoline_sealed;
     }

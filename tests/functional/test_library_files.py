@@ -191,13 +191,17 @@ _imp.exec_builtin(made)
 # WHEN the function binds the secret folder, or a domain that climbs, through it
 attempt("bind secret", lambda: made.bindtextdomain("app", S))
 attempt("climbing domain", lambda: made.dgettext("../../../secret/creds", "key"))
+# (or sets a locale name with a "/": glibc rejoins "/_t../x" into a name that climbs, and
+# only its codeset check stops it -- red team 101)
+attempt("locale path", lambda: made.setlocale(made.LC_MESSAGES, "/_t../locale/C.utf8"))
 print("RESULT", json.dumps(out))
 """
     )
     out = _result(child(code, env=audit_only("native")))
-    # THEN both are refused
+    # THEN all three are refused
     assert out["bind secret"] == "refused"
     assert out["climbing domain"] == "PermissionError"
+    assert out["locale path"] == "PermissionError"
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="a stack trampoline is 3.12+")
