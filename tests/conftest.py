@@ -117,6 +117,35 @@ class Child:
         """Plain (non-JSON) output lines, i.e. what the test code printed."""
         return [line for line in self.stdout.splitlines() if not line.startswith("{")]
 
+    def result(self) -> dict[str, Any]:
+        """The JSON object the test code printed after ``RESULT `` (fails when it printed none:
+        the child's output is the message)."""
+        line = next((x for x in self.lines if x.startswith("RESULT ")), None)
+        assert line is not None, self.stdout + self.stderr
+        return dict(json.loads(line[len("RESULT ") :]))
+
+
+# The start of a child that installs enforce with ./profile.json and enters the invoke phase:
+# BASE, A (allowed/) and S (secret/) name the task's folders; attempt(label, fn) records in
+# `out` what fn returned, or "refused" (the sandbox's refusal), or the exception's type.
+ENFORCE_ATTEMPTS = """
+import json, os, sys
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+BASE = os.getcwd()
+A, S = BASE + "/allowed", BASE + "/secret"
+out = {}
+def attempt(label, fn):
+    try:
+        out[label] = fn()
+    except PermissionError as exc:  # (the sandbox's refusal is one)
+        out[label] = "refused" if "lambda-sandbox blocked" in str(exc) else type(exc).__name__
+    except Exception as exc:
+        out[label] = type(exc).__name__
+"""
+
 
 def run_child(
     code: str,

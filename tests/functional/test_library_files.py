@@ -25,25 +25,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Child, RunChild, audit_only, profile_doc
+from tests.conftest import ENFORCE_ATTEMPTS, RunChild, audit_only, profile_doc
 
-ATTEMPT = """
-import json, os, sys
-import sandbox
-sandbox.install(mode="enforce", profile="profile.json")
-from sandbox.runtime.control import mark_invoke_phase
-mark_invoke_phase()
-BASE = os.getcwd()
-A, S = BASE + "/allowed", BASE + "/secret"
-out = {"pid": os.getpid()}
-def attempt(label, fn):
-    try:
-        out[label] = fn()
-    except PermissionError as exc:  # (the sandbox's refusal is one)
-        out[label] = "refused" if "lambda-sandbox blocked" in str(exc) else type(exc).__name__
-    except Exception as exc:
-        out[label] = type(exc).__name__
-"""
+ATTEMPT = ENFORCE_ATTEMPTS + 'out["pid"] = os.getpid()\n'
 
 
 def _catalog(path: Path, translations: dict[str, str]) -> None:
@@ -83,12 +67,6 @@ def _task(tmp_path: Path, **extra: list[dict[str, Any]]) -> None:
     for category, more in extra.items():
         rules.setdefault(category, []).extend(more)
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
-
-
-def _result(result: Child) -> dict[str, Any]:
-    line = next((x for x in result.lines if x.startswith("RESULT ")), None)
-    assert line is not None, result.stdout + result.stderr
-    return dict(json.loads(line[len("RESULT ") :]))
 
 
 def _locale_with_catalogs(tmp_path: Path) -> None:
@@ -151,7 +129,7 @@ attempt("language entry", climb_by_language)
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only(core)))
+    out = child(code, env=audit_only(core)).result()
     if core == "native":
         # THEN the secret folder is refused (and so never read), a domain that climbs is
         # refused, a folder bound through a descriptor is the folder it led to then (allowed/,
@@ -197,7 +175,7 @@ attempt("locale path", lambda: made.setlocale(made.LC_MESSAGES, "/_t../locale/C.
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only("native")))
+    out = child(code, env=audit_only("native")).result()
     # THEN all three are refused
     assert out["bind secret"] == "refused"
     assert out["climbing domain"] == "PermissionError"
@@ -222,7 +200,7 @@ attempt("unknown", lambda: sys.activate_stack_trampoline("perf_other"))
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only(core)))
+    out = child(code, env=audit_only(core)).result()
     made = Path(f"/tmp/perf-{out['pid']}.map")
     try:
         if core == "native":
@@ -255,7 +233,7 @@ out["size"] = os.path.getsize("/tmp/perf-%d.map" % os.getpid())
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only("native")))
+    out = child(code, env=audit_only("native")).result()
     try:
         # THEN CPython writes it
         assert out["perf"] is None and out["size"] > 0
@@ -287,7 +265,7 @@ out["sealed"] = list(__import__("sandbox.runtime.core", fromlist=["_"]).ssl_seal
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only("native")))
+    out = child(code, env=audit_only("native")).result()
     # THEN the copy's module is refused (its file readers could not be sealed); the first
     # _ssl's stay sealed
     assert out["copy"] == "ImportError" and "cannot be sealed" in out["why"]
@@ -312,7 +290,7 @@ attempt("link", lambda: os.readlink(S + "/link"))
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only(core)))
+    out = child(code, env=audit_only(core)).result()
     # THEN the read is refused, but (a documented limit: CPython raises no audit event for
     # os.stat, os.access, os.readlink) the metadata and the link's text are told
     assert out["read"] == "refused"

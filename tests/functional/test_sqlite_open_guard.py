@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Child, RunChild, audit_only, profile_doc, profile_from_observations
+from tests.conftest import RunChild, audit_only, profile_doc, profile_from_observations
 
 ENFORCE = """
 import json, os, sqlite3, sys, time
@@ -61,12 +61,6 @@ def _allow_also(tmp_path: Path, *rules: dict[str, Any]) -> None:
     (tmp_path / "profile.json").write_text(json.dumps(doc))
 
 
-def _result(result: Child) -> dict[str, Any]:
-    line = next((x for x in result.lines if x.startswith("RESULT ")), None)
-    assert line is not None, result.stdout + result.stderr
-    return dict(json.loads(line[len("RESULT ") :]))
-
-
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_the_guard_is_on_at_the_first_connection_on_the_native_core_only(
     child: RunChild, tmp_path: Path, core: str
@@ -82,7 +76,7 @@ sqlite3.connect(A + "/x.db").close()
 print("RESULT", json.dumps({"before": before, "after": core.sqlite_open_guard()}))
 """
     )
-    out = _result(child(code, env=audit_only(core)))
+    out = child(code, env=audit_only(core)).result()
     # THEN the native core has replaced SQLite's open by then (not at install: no SQLite is
     # loaded at a cold start for it); the Python core says it cannot
     if core == "native":
@@ -158,7 +152,7 @@ print("RESULT", json.dumps(out))
 """
     )
     result = child(code.replace("HOW", repr(how)), env=audit_only("native"))
-    out = _result(result)
+    out = result.result()
     # THEN SQLite never reads the secret: whatever the name led to when the check ran, its
     # open is decided on the file it really opened (the secret's real path: refused)
     assert out["secret read"] == 0, out
@@ -198,7 +192,7 @@ print("RESULT", json.dumps(out))
 """
     )
     result = child(code, env=audit_only("native"))
-    out = _result(result)
+    out = result.result()
     # THEN nothing blocks and SQLite never opens the FIFO: its hot-journal probe cannot open
     # it (the read fails, as for a journal it may not read), nor can its journal be opened
     # (the write fails), and the refusal is reported
@@ -259,9 +253,9 @@ def test_a_sqlite_function_learned_without_the_guard_still_works_under_enforce(
     # the native core
     (tmp_path / "data").mkdir()
     learned_before = child(LEARN + WORKLOAD, env=audit_only("python"))
-    assert _result(learned_before) == {"copied": 20001, "sorted": 20001}, learned_before.stderr
+    assert learned_before.result() == {"copied": 20001, "sorted": 20001}, learned_before.stderr
     learned_now = child(LEARN + WORKLOAD, env=audit_only("native"))
-    assert _result(learned_now) == {"copied": 20001, "sorted": 20001}, learned_now.stderr
+    assert learned_now.result() == {"copied": 20001, "sorted": 20001}, learned_now.stderr
     # WHEN it runs under enforce on the native core with the profile learned before
     profile = profile_from_observations(learned_before.observations)
     (tmp_path / "profile.json").write_text(json.dumps(profile))
@@ -269,7 +263,7 @@ def test_a_sqlite_function_learned_without_the_guard_still_works_under_enforce(
     result = child(enforce + WORKLOAD, env=audit_only("native"))
     # THEN everything works and nothing is reported: each journal, WAL and shared-memory file
     # is decided as its database, each temporary file is a new one SQLite made O_EXCL
-    assert _result(result) == {"copied": 20001, "sorted": 20001}, result.stdout + result.stderr
+    assert result.result() == {"copied": 20001, "sorted": 20001}, result.stdout + result.stderr
     assert result.findings == [], result.findings
     # AND learning with the guard records nothing new: no journal or temporary file names,
     # the same file accesses as before
@@ -317,7 +311,7 @@ print("RESULT", json.dumps({"stuck": any(t.is_alive() for t in threads), **count
 os._exit(0)
 """
     )
-    out = _result(child(code, env=audit_only("native")))
+    out = child(code, env=audit_only("native")).result()
     # THEN neither waits for the other for good: a database's own files are answered with no
     # GIL once the database's open was allowed (a regression guard: this machine did not
     # deadlock without that either, in a few tries on 3.11-3.13)
@@ -349,7 +343,7 @@ except PermissionError:
     # hook reports it as a tamper (learn reports, and lets it through)
     assert not [o for o in result.observations if "forged-by" in o["target"]], result.stdout
     if core == "native":
-        assert _result(result) == {"outcome": "refused"}, result.stdout + result.stderr
+        assert result.result() == {"outcome": "refused"}, result.stdout + result.stderr
     else:
         assert [f for f in result.findings if f["target"] == "sandbox.sqlite_open"], result.stdout
 
@@ -384,7 +378,7 @@ print("RESULT", json.dumps({"rows": rows, "journal kept": kept}))
     )
     result = child(code.replace("MODE", journal_mode), env=audit_only("native"))
     # THEN every transaction ran (its journal opened each time) and nothing was reported
-    assert _result(result) == {"rows": [0, 1, 2, 3, 4], "journal kept": journal_mode != "delete"}
+    assert result.result() == {"rows": [0, 1, 2, 3, 4], "journal kept": journal_mode != "delete"}
     assert not result.findings, result.stdout
 
 
@@ -422,7 +416,7 @@ print("RESULT", json.dumps(out))
     # THEN SQLite never opens the secret through the link: SQLite asks its journal opened
     # O_NOFOLLOW, which the guard keeps (the link itself is found: ELOOP, as the kernel would
     # say), both when it is looked at as there and when it is made new; the secret is unchanged
-    out = _result(result)
+    out = result.result()
     assert out == {"read": "unable to open database file", "write": "unable to open database file"}
     assert secret.read_bytes() == before
     assert (tmp_path / "allowed" / "k.db-journal").is_symlink()
@@ -474,7 +468,7 @@ print("RESULT", json.dumps(out))
     # THEN the journal is never made through the link in outside/ (a folder no rule lets the
     # function write in): made at the name's text with no link on the way, that fails, and the
     # folder read back and its real path decided is refused
-    out = _result(result)
+    out = result.result()
     assert out["second"] != "written", out
     assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["secret.db", "x.db"]
     assert (tmp_path / "allowed" / "job").is_symlink()
@@ -550,7 +544,7 @@ os._exit(0)
     # THEN no journal is ever made in readonly/: made by the real path's text with no link
     # on the way (openat2), or, where openat2 is refused, made in the folder's descriptor and
     # removed at once when its own real path is not the one decided
-    assert _result(result) == {"in readonly": []}
+    assert result.result() == {"in readonly": []}
     assert not list((tmp_path / "readonly").iterdir())
 
 
@@ -592,7 +586,7 @@ print("RESULT", json.dumps(out))
 """
     )
     result = child(code, env=audit_only(core))
-    out = _result(result)
+    out = result.result()
     if core == "native":
         # THEN SQLite's removal is decided as a write of ro/keep.txt (refused, reported), as
         # os.remove is, and the file stays
@@ -640,7 +634,7 @@ os._exit(0)  # (WAL files left as they are)
 """
     )
     result = child(code, env=audit_only(core))
-    out = _result(result)
+    out = result.result()
     beside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("allowed-"))
     if core == "native":
         # THEN no companion is made beside the folder: a database the rules allow only as a
@@ -678,7 +672,7 @@ print("RESULT", json.dumps({"rows": rows, "left": sorted(os.listdir(A))}))
     )
     result = child(code, env=audit_only("native"))
     # THEN its lock folders are made and removed (its database's kin), nothing reported
-    assert _result(result) == {"rows": [0, 1, 2], "left": ["d.db"]}
+    assert result.result() == {"rows": [0, 1, 2], "left": ["d.db"]}
     assert not result.findings, result.stdout
 
 
@@ -714,7 +708,7 @@ print("RESULT", json.dumps(out))
 """
     )
     result = child(code.replace("FOLDER", folder), env=audit_only("native"))
-    out = _result(result)
+    out = result.result()
     blocked = [f["target"] for f in result.findings if f["decision"] == "blocked"]
     if folder == "allowed":
         # THEN in a folder the function may write in, they are made (one decision for the
@@ -795,5 +789,5 @@ print("RESULT", json.dumps({"tries": tries}))
     result = child(code, env=audit_only("native"), timeout=120)
     # THEN the removal is made in the folder whose real path was decided (its descriptor, the
     # GIL held from the decision to the removal): secret/victim.txt is never removed
-    assert _result(result)["tries"] > 10
+    assert result.result()["tries"] > 10
     assert (tmp_path / "secret" / "victim.txt").exists()

@@ -22,25 +22,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import Child, RunChild, audit_only, profile_doc
+from tests.conftest import ENFORCE_ATTEMPTS, RunChild, audit_only, profile_doc
 
-ATTEMPT = """
-import json, os, pathlib, ssl, sys
-import sandbox
-sandbox.install(mode="enforce", profile="profile.json")
+ATTEMPT = (
+    ENFORCE_ATTEMPTS
+    + """
+import pathlib, ssl
 from sandbox.runtime import core
-from sandbox.runtime.control import mark_invoke_phase
-mark_invoke_phase()
-BASE = os.getcwd()
-A, S = BASE + "/allowed", BASE + "/secret"
-out = {}
-def attempt(label, fn):
-    try:
-        out[label] = fn()
-    except PermissionError as exc:  # (the sandbox's refusal is one)
-        out[label] = "refused" if "lambda-sandbox blocked" in str(exc) else type(exc).__name__
-    except Exception as exc:
-        out[label] = type(exc).__name__
 def context():
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 def verify(**where):
@@ -48,6 +36,7 @@ def verify(**where):
     made.load_verify_locations(**where)
     return len(made.get_ca_certs())
 """
+)
 
 
 def _certificate(
@@ -111,12 +100,6 @@ def _task(tmp_path: Path) -> None:
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc(**rules)))
 
 
-def _result(result: Child) -> dict[str, Any]:
-    line = next((x for x in result.lines if x.startswith("RESULT ")), None)
-    assert line is not None, result.stdout + result.stderr
-    return dict(json.loads(line[len("RESULT ") :]))
-
-
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_files_openssl_reads_by_name_are_decided_as_reads(
     child: RunChild, tmp_path: Path, core: str
@@ -151,7 +134,7 @@ print("RESULT", json.dumps(out))
 """
     )
     result = child(code, env=audit_only(core))
-    out = _result(result)
+    out = result.result()
     # THEN what the rules allow is read as before
     assert out["allowed cafile"] == 1 and out["allowed capath"] == 0
     assert out["allowed chain"] is None
@@ -204,7 +187,7 @@ print("RESULT", json.dumps(out))
 """
         )
     )
-    out = _result(child(code, env=audit_only("native")))
+    out = child(code, env=audit_only("native")).result()
     # THEN the module loaded already was sealed at install: refused, the allowed one read
     assert out == {"secret cafile": "refused", "secret decode": "refused", "allowed cafile": 1}
 
@@ -316,7 +299,7 @@ attempt("a keyword of a str subclass",
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only("native")))
+    out = child(code, env=audit_only("native")).result()
     # THEN the folder behind the allowed one is decided (refused); a folder is handed to OpenSSL
     # as its real path, decided as such (what it leads to could change before a handshake): one
     # not there yet is its existing part's real path (its "..", links and descriptors resolved
@@ -359,7 +342,7 @@ out["asked"] = asked
 print("RESULT", json.dumps(out))
 """
     )
-    out = _result(child(code, env=audit_only(core)))
+    out = child(code, env=audit_only(core)).result()
     # THEN none of its methods ran inside the hook: a path of the secret folder is refused, a
     # path that is not text too
     assert out["asked"] == []
