@@ -2596,8 +2596,9 @@ guarded_eval(PyThreadState *ts, guarded_frame *frame, int throwflag)
         /* Code of the function's in an ATTACH's window (attach_arm): refused, and raised
          * (SQLite's caller fails the statement; a finalizer's is ignored) */
         PyErr_SetString(PyExc_PermissionError,
-                        "lambda-sandbox: code between an SQLite ATTACH's check and its open "
-                        "refused");
+                        "lambda-sandbox: code refused where none of the function's may run "
+                        "(between an SQLite ATTACH's check and its open, or in an _ssl "
+                        "module's exec)");
         raise_before_any_handler(frame);
         PyObject *result = _PyEval_EvalFrameDefault(ts, frame, 1);
         if (result != NULL) {
@@ -8727,14 +8728,15 @@ core_seal_clock(PyObject *self, PyObject *args)
  * (6 ms: not at install), so the import system's extension loader (_imp.create_dynamic and
  * _imp.exec_dynamic, through which every extension is made, a direct call too) is sealed
  * instead: the `_ssl` module it makes (its definition's name) has its functions sealed as
- * soon as it exists, its _SSLContext methods as soon as its types do -- before any code of
- * the function's gets the module. The PyMethodDef entries replaced are the extension's own
+ * soon as it exists, its _SSLContext methods as soon as its types do -- its exec runs where no
+ * code of the function's runs (ext_exec_guarded) -- before any code of the function's gets
+ * the module. The PyMethodDef entries replaced are the extension's own
  * static ones, shared by every module and type made from it. */
 enum { SSL_DECODE_CERT, SSL_VERIFY_LOCATIONS, SSL_CERT_CHAIN, SSL_SEALS };
 static PyCFunction g_ssl_original[SSL_SEALS];
 typedef PyObject *(*fast_keywords_fn)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
 typedef PyObject *(*fast_fn)(PyObject *, PyObject *const *, Py_ssize_t);
-static PyCFunction g_ext_create_original, g_ext_exec_original;
+static PyCFunction g_ext_create_original, g_ext_exec_original, g_ext_exec_builtin_original;
 static int g_ext_sealed;
 
 /* `arg`'s text for a C library that opens it by name (OpenSSL, glibc's gettext): an exact str
@@ -9067,15 +9069,24 @@ ssl_seal_def(PyMethodDef *def, const char *name, int flags, int which, PyCFuncti
  * 0 when it is an `_ssl` module with a file reader that cannot be sealed: another copy of the
  * extension (its own static entries, not the ones kept), or one this core does not know. */
 static int
-ssl_seal_module(PyObject *module)
+ssl_module(PyObject *module)
 {
     if (!PyModule_Check(module)) {
-        return 1;
+        return 0;
     }
     PyModuleDef *definition = PyModule_GetDef(module);
     if (definition == NULL || definition->m_name == NULL ||
         strcmp(definition->m_name, "_ssl") != 0) {
         PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static int
+ssl_seal_module(PyObject *module)
+{
+    if (!ssl_module(module)) {
         return 1;
     }
     int sealed_all = 1;
@@ -9348,6 +9359,9 @@ static PyObject *
 builtin_create_sealed(PyObject *module, PyObject *spec)
 {
     PyObject *made = g_builtin_create_original(module, spec);
+    if (made != NULL && ssl_refuse_unsealed(made) < 0) { /* (a build with _ssl built in) */
+        Py_CLEAR(made);
+    }
     if (made != NULL && !locale_seal_module(made)) {
         Py_CLEAR(made);
         PyErr_SetString(PyExc_ImportError,
@@ -9407,24 +9421,53 @@ ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return made;
 }
 
+/* An extension module's exec (`exec`: the original _imp.exec_dynamic or _imp.exec_builtin) of
+ * `target`, then what the module has sealed -- whether exec succeeded or not: a failed exec
+ * leaves the types it made. An `_ssl` module's exec runs in a window where no code of the
+ * function's runs (attach_arm: the frame guard refuses its frames, the collector and signal
+ * handlers wait): it makes _SSLContext, then imports _socket's C API through the calling
+ * frame's __import__, which the function can set -- its code ran there with the type's
+ * methods not sealed yet (red team 102), as it could from a finalizer or a gc callback. */
 static PyObject *
-ext_exec_sealed(PyObject *module, PyObject *target)
+ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
 {
-    PyObject *result = g_ext_exec_original(module, target);
-    if (result != NULL && ssl_refuse_unsealed(target) < 0) {
+    int window = ssl_module(target) && !t_attach_armed;
+    if (window) {
+        attach_arm(1);
+    }
+    PyObject *result = exec(module, target);
+    if (window) {
+        attach_arm(0);
+    }
+    if (ssl_refuse_unsealed(target) < 0) {
         Py_CLEAR(result);
     }
     return result;
 }
 
-/* seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _ssl module or None): before
- * install, once. True when the extension loader is sealed. */
+static PyObject *
+ext_exec_sealed(PyObject *module, PyObject *target)
+{
+    return ext_exec_guarded(g_ext_exec_original, module, target);
+}
+
+/* _imp.exec_builtin runs any module's exec slots, an extension's too (red team 102 made
+ * _SSLContext through it, with no seal): the same as exec_dynamic. */
+static PyObject *
+ext_exec_builtin_sealed(PyObject *module, PyObject *target)
+{
+    return ext_exec_guarded(g_ext_exec_builtin_original, module, target);
+}
+
+/* seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _imp.exec_builtin, _ssl module or
+ * None): before install, once. True when the extension loader is sealed. */
 static PyObject *
 core_seal_extensions(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *create, *exec, *loaded;
-    if (!PyArg_ParseTuple(args, "OOO:seal_extensions", &create, &exec, &loaded)) {
+    PyObject *create, *exec, *exec_builtin, *loaded;
+    if (!PyArg_ParseTuple(args, "OOOO:seal_extensions", &create, &exec, &exec_builtin,
+                          &loaded)) {
         return NULL;
     }
     if (g_ext_sealed || g_installed) {
@@ -9435,13 +9478,16 @@ core_seal_extensions(PyObject *self, PyObject *args)
     }
     PyMethodDef *create_def = builtin_def(create, "_imp", "create_dynamic", METH_FASTCALL);
     PyMethodDef *exec_def = builtin_def(exec, "_imp", "exec_dynamic", METH_O);
-    if (create_def == NULL || exec_def == NULL) {
+    PyMethodDef *exec_builtin_def = builtin_def(exec_builtin, "_imp", "exec_builtin", METH_O);
+    if (create_def == NULL || exec_def == NULL || exec_builtin_def == NULL) {
         Py_RETURN_FALSE;
     }
     g_ext_create_original = create_def->ml_meth;
     g_ext_exec_original = exec_def->ml_meth;
+    g_ext_exec_builtin_original = exec_builtin_def->ml_meth;
     create_def->ml_meth = (PyCFunction)(void (*)(void))ext_create_sealed;
     exec_def->ml_meth = ext_exec_sealed;
+    exec_builtin_def->ml_meth = ext_exec_builtin_sealed;
     g_ext_sealed = 1;
     if (loaded != Py_None) {
         (void)ssl_seal_module(loaded); /* (imported before the sandbox: sealed now) */
@@ -14416,8 +14462,9 @@ static PyMethodDef core_methods[] = {
      " guarded in C (the authorizer installed at the thread's next profile event; trampoline is"
      " what sys.getprofile() shows meanwhile)."},
     {"seal_extensions", core_seal_extensions, METH_VARARGS,
-     "seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _ssl or None) -> bool: before "
-     "install, once: the _ssl module they make has its file readers raise ssl.load_file."},
+     "seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, _imp.exec_builtin, _ssl or None) "
+     "-> bool: before install, once: the _ssl module they make has its file readers raise "
+     "ssl.load_file (its exec run where no code of the function's runs)."},
     {"seal_library_files", core_seal_library_files, METH_VARARGS,
      "seal_library_files(_imp.create_builtin, _locale or None, activate_stack_trampoline or "
      "None) -> bool: before install, once: the _locale module made (or loaded) has glibc's "

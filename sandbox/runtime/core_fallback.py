@@ -2957,7 +2957,7 @@ def seal_sqlite(authorizer: Any, trampoline: Any) -> bool:
     return False
 
 
-def seal_extensions(create_dynamic: Any, exec_dynamic: Any, loaded: Any) -> bool:
+def seal_extensions(create_dynamic: Any, exec_dynamic: Any, exec_builtin: Any, loaded: Any) -> bool:
     """The native core has the extension loader seal the ``_ssl`` module it makes, so that
     OpenSSL's reads of files by name (``load_verify_locations``, ``load_cert_chain``,
     ``_test_decode_cert``: no audit event of CPython's) raise ``ssl.load_file`` first; the
@@ -2965,7 +2965,7 @@ def seal_extensions(create_dynamic: Any, exec_dynamic: Any, loaded: Any) -> bool
 
     Example
     -------
-    >>> seal_extensions(None, None, None)
+    >>> seal_extensions(None, None, None, None)
     False
     """
     return False

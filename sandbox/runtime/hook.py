@@ -491,7 +491,9 @@ def install_hook(
     # load_cert_chain, _ssl._test_decode_cert): the native core has the extension loader seal
     # the `_ssl` module it makes (or the one loaded already) to raise ssl.load_file first; the
     # Python core cannot replace C functions (a documented limit).
-    core.seal_extensions(_imp.create_dynamic, _imp.exec_dynamic, sys.modules.get("_ssl"))
+    core.seal_extensions(
+        _imp.create_dynamic, _imp.exec_dynamic, _imp.exec_builtin, sys.modules.get("_ssl")
+    )
     # The same for files CPython's C code has glibc or itself open by name with no event:
     # gettext's catalog folders and domains (the `_locale` the built-in module maker makes, or
     # the one loaded already), the perf map file of a stack trampoline (3.12+).

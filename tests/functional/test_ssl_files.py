@@ -317,6 +317,52 @@ print("RESULT", json.dumps(out))
     assert out["a keyword of a str subclass"] == "TypeError"
 
 
+@pytest.mark.parametrize("way", ["exec_builtin", "code inside exec"])
+def test_an_ssl_module_run_by_hand_never_hands_out_unsealed_readers(
+    child: RunChild, tmp_path: Path, way: str
+) -> None:
+    # GIVEN a process where _ssl was never made yet (nothing imported ssl)
+    _task(tmp_path)
+    code = (
+        ENFORCE_ATTEMPTS
+        + f"""
+import _imp, builtins, importlib.util
+WAY = {way!r}
+def read(made):
+    context = made._SSLContext(2)
+    context.load_verify_locations(cafile=S + "/ca.pem")
+    return len(context.get_ca_certs())
+# WHEN the function makes the module and runs its exec by another door (exec_builtin), or has
+# its own code run inside the sealed exec (the module's exec imports _socket's C API through
+# the calling frame's __import__, after it made _SSLContext) to read with the type's methods
+made = _imp.create_dynamic(importlib.util.find_spec("_ssl"))
+inside = []
+def planted(name, *args, **kwargs):
+    inside.append(name)
+    out["inside"] = read(made)
+    return builtins.__import__(name, *args, **kwargs)
+if WAY == "exec_builtin":
+    attempt("exec", lambda: _imp.exec_builtin(made))
+else:
+    globals()["__builtins__"] = dict(vars(builtins), __import__=planted)
+    attempt("exec", lambda: _imp.exec_dynamic(made))
+    globals()["__builtins__"] = builtins
+out["ran inside"] = inside
+attempt("read after", lambda: read(made))
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = child(code, env=audit_only("native")).result()
+    # THEN no code of the function's ran inside the exec, and the type's readers are sealed
+    # afterwards (the secret authority is refused), whether the exec succeeded or not
+    assert out["ran inside"] == [] and "inside" not in out
+    assert out["read after"] == "refused"
+    # (the exec fails when the refused import was its own: ImportError, or on 3.10 the
+    # refusal itself)
+    expected = {0} if way == "exec_builtin" else {"ImportError", "PermissionError"}
+    assert out["exec"] in expected
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_forged_ssl_event_never_has_its_arguments_asked_anything(
     child: RunChild, tmp_path: Path, core: str
