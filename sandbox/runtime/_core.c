@@ -9158,6 +9158,7 @@ enum {
 };
 static PyCFunction g_lib_original[LIB_SEALS];
 static int g_lib_sealed;
+static int ssl_preseal(PyObject *made); /* (below, with the extension loader's seal) */
 
 /* Whether `domain` (a gettext domain; None: the current one) may be handed to glibc: 0, or -1
  * with an exception (not an exact str; a "/" in it). */
@@ -9359,8 +9360,8 @@ static PyObject *
 builtin_create_sealed(PyObject *module, PyObject *spec)
 {
     PyObject *made = g_builtin_create_original(module, spec);
-    if (made != NULL && ssl_refuse_unsealed(made) < 0) { /* (a build with _ssl built in) */
-        Py_CLEAR(made);
+    if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0)) {
+        Py_CLEAR(made); /* (a build with _ssl built in) */
     }
     if (made != NULL && !locale_seal_module(made)) {
         Py_CLEAR(made);
@@ -9409,13 +9410,82 @@ core_seal_library_files(PyObject *self, PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* The `_SSLContext` methods sealed before any exec of an `_ssl` module can make the type where
+ * code of the function's reaches it. Sealing after the exec left a window: red team 103 had
+ * the exec wait (a lock acquired through `sys.modules['_socket']`'s attribute lookup, made of
+ * C callables: no frame, no event) while another thread took the new type (its module's dict,
+ * or `object.__subclasses__()`) and read with it, or hid it from the seal. So at the first
+ * `_ssl` module made, a private module is made from the same definition and runs only its
+ * first exec slot -- the one that makes the types (3.10-3.14), nothing else: no import, no
+ * attribute of anyone's -- where no code of the function's runs (attach_arm: frame guard,
+ * collector, signal handlers), its `_SSLContext`'s entries (the extension's static ones,
+ * shared by every type made from it) are sealed, and it is dropped. 0, or -1 with
+ * ImportError: an `_ssl` whose readers cannot be sealed first is not handed out. */
+static PyModuleDef g_ssl_preseal_def;            /* the definition, with only its first slot */
+static PyModuleDef_Slot g_ssl_preseal_slots[2]; /* (alive as long as any module made from it) */
+
+static int
+ssl_preseal(PyObject *made)
+{
+    if (!ssl_module(made) ||
+        (g_ssl_original[SSL_VERIFY_LOCATIONS] != NULL && g_ssl_original[SSL_CERT_CHAIN] != NULL)) {
+        return 0;
+    }
+    PyModuleDef *definition = PyModule_GetDef(made);
+    int (*first_exec)(PyObject *) = NULL;
+    for (PyModuleDef_Slot *slot = definition != NULL ? definition->m_slots : NULL;
+         slot != NULL && slot->slot != 0; slot++) {
+        if (slot->slot == Py_mod_exec) {
+            first_exec = (int (*)(PyObject *))slot->value;
+            break;
+        }
+    }
+    int sealed = 0;
+    PyObject *spec = first_exec != NULL ? PyModule_New("_ssl") : NULL;
+    PyObject *name = spec != NULL ? PyUnicode_FromString("_ssl") : NULL;
+    if (name != NULL && PyDict_SetItemString(PyModule_GetDict(spec), "name", name) == 0) {
+        int window = !t_attach_armed;
+        if (window) {
+            attach_arm(1);
+        }
+        /* (a copy of the definition with that one slot: PyModule_ExecDef makes the module's
+         * state first, as for any module) */
+        memcpy(&g_ssl_preseal_def, definition, sizeof(PyModuleDef));
+        g_ssl_preseal_slots[0].slot = Py_mod_exec;
+        g_ssl_preseal_slots[0].value = (void *)first_exec;
+        g_ssl_preseal_slots[1].slot = 0;
+        g_ssl_preseal_slots[1].value = NULL;
+        g_ssl_preseal_def.m_slots = g_ssl_preseal_slots;
+        PyObject *private = PyModule_FromDefAndSpec(&g_ssl_preseal_def, spec);
+        if (private != NULL && PyModule_ExecDef(private, &g_ssl_preseal_def) == 0) {
+            sealed = ssl_seal_module(private) && g_ssl_original[SSL_VERIFY_LOCATIONS] != NULL &&
+                     g_ssl_original[SSL_CERT_CHAIN] != NULL;
+        }
+        PyErr_Clear();
+        Py_XDECREF(private);
+        if (window) {
+            attach_arm(0);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(name);
+    Py_XDECREF(spec);
+    if (!sealed) {
+        PyErr_SetString(PyExc_ImportError,
+                        "lambda-sandbox: an _ssl extension whose file readers cannot be sealed "
+                        "before its types exist");
+        return -1;
+    }
+    return 0;
+}
+
 /* _imp.create_dynamic(spec, file=None) and _imp.exec_dynamic(module), sealed: the original,
  * then the `_ssl` module sealed (see above). */
 static PyObject *
 ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *made = ((fast_fn)(void (*)(void))g_ext_create_original)(module, args, nargs);
-    if (made != NULL && ssl_refuse_unsealed(made) < 0) {
+    if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0)) {
         Py_CLEAR(made);
     }
     return made;

@@ -363,6 +363,43 @@ print("RESULT", json.dumps(out))
     assert out["exec"] in expected
 
 
+def test_an_ssl_type_taken_during_its_exec_already_has_sealed_readers(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a process where _ssl was never made yet, and a chain of C callables (no frame, no
+    # event) that runs when the module's exec looks _socket up, and takes the new _SSLContext
+    # out of the module's dict (red team 103)
+    _task(tmp_path)
+    code = (
+        ENFORCE_ATTEMPTS
+        + """
+import _imp, collections, functools, importlib.util
+made = _imp.create_dynamic(importlib.util.find_spec("_ssl"))
+store = collections.defaultdict(functools.partial(made.__dict__.pop, "_SSLContext", None))
+class Planted:
+    __getattribute__ = store.__getitem__
+real = sys.modules["_socket"]
+sys.modules["_socket"] = Planted()
+# WHEN the module's exec runs with it (and fails: the capsule is not there), and the function
+# reads with the type it took
+attempt("exec", lambda: _imp.exec_dynamic(made))
+sys.modules["_socket"] = real
+taken = store.get("__spec__")
+out["taken"] = isinstance(taken, type)
+def read():
+    context = taken(2)
+    context.load_verify_locations(cafile=S + "/ca.pem")
+    return len(context.get_ca_certs())
+attempt("read", read)
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = child(code, env=audit_only("native")).result()
+    # THEN the type's readers were sealed before it existed: the secret authority is refused
+    assert out["taken"] is True
+    assert out["read"] == "refused"
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_forged_ssl_event_never_has_its_arguments_asked_anything(
     child: RunChild, tmp_path: Path, core: str
