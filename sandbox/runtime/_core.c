@@ -9423,6 +9423,37 @@ core_seal_library_files(PyObject *self, PyObject *args)
  * ImportError: an `_ssl` whose readers cannot be sealed first is not handed out. */
 static PyModuleDef g_ssl_preseal_def;            /* the definition, with only its first slot */
 static PyModuleDef_Slot g_ssl_preseal_slots[2]; /* (alive as long as any module made from it) */
+static PyObject *g_ssl_preseal_kept;            /* the private modules, kept (see below) */
+
+/* The private module, made harmless and kept for good: only its first exec slot ran, so its
+ * state is half made, and an instance of one of its types, or a call of one of its functions,
+ * would read that state's NULL fields (red team 104 took it from gc.garbage, gc.DEBUG_SAVEALL
+ * set, and crashed the process). Its types can make no instance (tp_new NULL; they stay
+ * listed in object.__subclasses__()), its dict is emptied (its functions go), and a reference
+ * the core keeps means it is never garbage. */
+static void
+ssl_preseal_keep(PyObject *private)
+{
+    PyObject *space = PyModule_GetDict(private); /* (borrowed) */
+    PyObject *key, *value;
+    Py_ssize_t at = 0;
+    while (space != NULL && PyDict_Next(space, &at, &key, &value)) {
+        if (PyType_Check(value) && (((PyTypeObject *)value)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            ((PyTypeObject *)value)->tp_new = NULL;
+            PyType_Modified((PyTypeObject *)value);
+        }
+    }
+    if (space != NULL) {
+        PyDict_Clear(space);
+    }
+    if (g_ssl_preseal_kept == NULL) {
+        g_ssl_preseal_kept = PyList_New(0);
+    }
+    if (g_ssl_preseal_kept == NULL || PyList_Append(g_ssl_preseal_kept, private) < 0) {
+        PyErr_Clear();
+        Py_INCREF(private); /* (leaked rather than garbage) */
+    }
+}
 
 static int
 ssl_preseal(PyObject *made)
@@ -9462,7 +9493,10 @@ ssl_preseal(PyObject *made)
                      g_ssl_original[SSL_CERT_CHAIN] != NULL;
         }
         PyErr_Clear();
-        Py_XDECREF(private);
+        if (private != NULL) {
+            ssl_preseal_keep(private);
+            Py_DECREF(private);
+        }
         if (window) {
             attach_arm(0);
         }

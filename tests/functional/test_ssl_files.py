@@ -400,6 +400,49 @@ print("RESULT", json.dumps(out))
     assert out["read"] == "refused"
 
 
+def test_the_cores_own_ssl_module_is_never_a_way_to_crash(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN the collector keeping every cycle it finds (gc.DEBUG_SAVEALL: no audit event), then
+    # the first _ssl made (the core makes a private one from its definition, to seal its
+    # readers before any type exists: red team 104 took it from gc.garbage)
+    _task(tmp_path)
+    code = (
+        ENFORCE_ATTEMPTS
+        + """
+import gc
+gc.set_debug(gc.DEBUG_SAVEALL)
+import ssl
+gc.collect()
+gc.set_debug(0)
+# WHEN the function makes an instance of every _SSLContext type it can find (the collector's
+# garbage, object's subclasses), and calls every function of any _ssl module in the garbage
+kinds = [t for t in object.__subclasses__() if t.__name__ == "_SSLContext"]
+kinds += [t for t in gc.garbage if isinstance(t, type) and t.__name__ == "_SSLContext"]
+out["kinds"] = len({id(t) for t in kinds})
+results = []
+for kind in kinds:
+    try:
+        kind(2)
+        results.append("made")
+    except TypeError:
+        results.append("TypeError")
+out["results"] = sorted(set(results))
+modules = [m for m in gc.garbage if type(m).__name__ == "module" and m.__name__ == "_ssl"]
+out["garbage modules"] = [sorted(vars(m)) for m in modules]
+print("RESULT", json.dumps(out))
+"""
+    )
+    result = child(code, env=audit_only("native"))
+    out = result.result()
+    # THEN the process lives: the real type makes contexts, the core's own makes none (and its
+    # module, kept by the core, is never garbage with functions in it)
+    assert out["kinds"] >= 1
+    assert "made" in out["results"]
+    assert set(out["results"]) <= {"made", "TypeError"}
+    assert all(
+        not names or set(names) <= {"__name__", "__doc__"} for names in out["garbage modules"]
+    )
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_forged_ssl_event_never_has_its_arguments_asked_anything(
     child: RunChild, tmp_path: Path, core: str
