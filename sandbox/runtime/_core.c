@@ -2666,15 +2666,25 @@ frame_guard_off(void)
  * does tracing. */
 static CORE_TLS unsigned long t_window_signals; /* the main thread's ident, deferred */
 static CORE_TLS int t_window_gc;                /* the collector was on */
+static CORE_TLS int t_window_holds_others;      /* counted in g_attach_windows */
 
+/* The window opened or closed on this thread. `others`: whether other threads' name changes
+ * wait too (an ATTACH's: its open follows a name; an `_ssl` module's exec follows none). */
 static void
-attach_arm(int on)
+code_window(int on, int others)
 {
     if (on == t_attach_armed) {
         return;
     }
     PyThreadState *ts = PyThreadState_Get();
-    g_attach_windows += on ? 1 : -1;
+    if (on) {
+        t_window_holds_others = others;
+        g_attach_windows += others;
+    }
+    else {
+        g_attach_windows -= t_window_holds_others;
+        t_window_holds_others = 0;
+    }
     t_attach_armed = on;
     if (on) {
         frame_guard_on();
@@ -2689,6 +2699,12 @@ attach_arm(int on)
     t_window_signals = 0;
     t_window_gc = 0;
     frame_guard_off();
+}
+
+static void
+attach_arm(int on)
+{
+    code_window(on, 1);
 }
 
 /* Objects the callback let go of that may be the function's (core.hold): a list only this
@@ -5151,14 +5167,14 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (t_attach_armed && t_depth == 0 &&
         !(t_in_sqlite_authorize && event[0] == 's' && strcmp(event, "sandbox.sqlite") == 0)) {
         /* Python of the function's runs between an allowed ATTACH's check and its open
-         * (sqlite_authorize): whatever it reaches for, it is refused there (and reported) */
+         * (sqlite_authorize), or an event comes from an `_ssl` module's exec (code_window):
+         * whatever it reaches for, it is refused there (and reported) */
+        const char *where = t_window_holds_others ? "between an SQLite ATTACH's check and its open"
+                                                  : "in an _ssl module's exec";
         char what[200];
-        snprintf(what, sizeof(what), "%.120s between an ATTACH's check and its open", event);
+        snprintf(what, sizeof(what), "%.120s %s", event, where);
         if (sqlite_refusal(what) == 0) {
-            PyErr_Format(PyExc_PermissionError,
-                         "lambda-sandbox: %s refused (between an SQLite ATTACH's check and its "
-                         "open)",
-                         event);
+            PyErr_Format(PyExc_PermissionError, "lambda-sandbox: %s refused (%s)", event, where);
         }
         return -1;
     }
@@ -8753,8 +8769,8 @@ lib_path_text(PyObject *arg)
     if (text != NULL && !PyUnicode_CheckExact(text) && !PyBytes_CheckExact(text)) {
         Py_DECREF(text);
         PyErr_SetString(PyExc_TypeError,
-                        "lambda-sandbox: a path for a C library must be a str, bytes or os.PathLike "
-                        "whose __fspath__ returns one");
+                        "lambda-sandbox: a path for a C library must be a str, bytes or "
+                        "os.PathLike whose __fspath__ returns one");
         return NULL;
     }
     return text;
@@ -9065,24 +9081,32 @@ ssl_seal_def(PyMethodDef *def, const char *name, int flags, int which, PyCFuncti
     return seal_entry(def, name, flags, &g_ssl_original[which], sealed);
 }
 
-/* Seal what `module` -- the `_ssl` module the extension loader just made or ran -- has now.
- * 0 when it is an `_ssl` module with a file reader that cannot be sealed: another copy of the
- * extension (its own static entries, not the ones kept), or one this core does not know. */
+/* Whether `module` is a module made from the definition named `name` (not its __name__,
+ * which anyone can set). */
 static int
-ssl_module(PyObject *module)
+module_of_definition(PyObject *module, const char *name)
 {
     if (!PyModule_Check(module)) {
         return 0;
     }
     PyModuleDef *definition = PyModule_GetDef(module);
     if (definition == NULL || definition->m_name == NULL ||
-        strcmp(definition->m_name, "_ssl") != 0) {
+        strcmp(definition->m_name, name) != 0) {
         PyErr_Clear();
         return 0;
     }
     return 1;
 }
 
+static int
+ssl_module(PyObject *module)
+{
+    return module_of_definition(module, "_ssl");
+}
+
+/* Seal what `module` -- the `_ssl` module the extension loader just made or ran -- has now.
+ * 0 when it is an `_ssl` module with a file reader that cannot be sealed: another copy of the
+ * extension (its own static entries, not the ones kept), or one this core does not know. */
 static int
 ssl_seal_module(PyObject *module)
 {
@@ -9331,13 +9355,7 @@ lib_sealed(int which)
 static int
 locale_seal_module(PyObject *module)
 {
-    if (!PyModule_Check(module)) {
-        return 1;
-    }
-    PyModuleDef *definition = PyModule_GetDef(module);
-    if (definition == NULL || definition->m_name == NULL ||
-        strcmp(definition->m_name, "_locale") != 0) {
-        PyErr_Clear();
+    if (!module_of_definition(module, "_locale")) {
         return 1;
     }
     PyObject *space = PyModule_GetDict(module); /* (borrowed) */
@@ -9417,9 +9435,10 @@ core_seal_library_files(PyObject *self, PyObject *args)
  * or `object.__subclasses__()`) and read with it, or hid it from the seal. So at the first
  * `_ssl` module made, a private module is made from the same definition and runs only its
  * first exec slot -- the one that makes the types (3.10-3.14), nothing else: no import, no
- * attribute of anyone's -- where no code of the function's runs (attach_arm: frame guard,
+ * attribute of anyone's -- where no code of the function's runs (code_window: frame guard,
  * collector, signal handlers), its `_SSLContext`'s entries (the extension's static ones,
- * shared by every type made from it) are sealed, and it is dropped. 0, or -1 with
+ * shared by every type made from it) are sealed, and it is kept, harmless (ssl_preseal_keep).
+ * 0, or -1 with
  * ImportError: an `_ssl` whose readers cannot be sealed first is not handed out. */
 static PyModuleDef g_ssl_preseal_def;            /* the definition, with only its first slot */
 static PyModuleDef_Slot g_ssl_preseal_slots[2]; /* (alive as long as any module made from it) */
@@ -9477,7 +9496,7 @@ ssl_preseal(PyObject *made)
     if (name != NULL && PyDict_SetItemString(PyModule_GetDict(spec), "name", name) == 0) {
         int window = !t_attach_armed;
         if (window) {
-            attach_arm(1);
+            code_window(1, 0);
         }
         /* (a copy of the definition with that one slot: PyModule_ExecDef makes the module's
          * state first, as for any module) */
@@ -9498,7 +9517,7 @@ ssl_preseal(PyObject *made)
             Py_DECREF(private);
         }
         if (window) {
-            attach_arm(0);
+            code_window(0, 0);
         }
     }
     PyErr_Clear();
@@ -9528,7 +9547,7 @@ ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* An extension module's exec (`exec`: the original _imp.exec_dynamic or _imp.exec_builtin) of
  * `target`, then what the module has sealed -- whether exec succeeded or not: a failed exec
  * leaves the types it made. An `_ssl` module's exec runs in a window where no code of the
- * function's runs (attach_arm: the frame guard refuses its frames, the collector and signal
+ * function's runs (code_window: the frame guard refuses its frames, the collector and signal
  * handlers wait): it makes _SSLContext, then imports _socket's C API through the calling
  * frame's __import__, which the function can set -- its code ran there with the type's
  * methods not sealed yet (red team 102), as it could from a finalizer or a gc callback. */
@@ -9537,11 +9556,11 @@ ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
 {
     int window = ssl_module(target) && !t_attach_armed;
     if (window) {
-        attach_arm(1);
+        code_window(1, 0);
     }
     PyObject *result = exec(module, target);
     if (window) {
-        attach_arm(0);
+        code_window(0, 0);
     }
     if (ssl_refuse_unsealed(target) < 0) {
         Py_CLEAR(result);
