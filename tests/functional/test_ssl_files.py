@@ -400,6 +400,54 @@ print("RESULT", json.dumps(out))
     assert out["read"] == "refused"
 
 
+def test_an_ssl_exec_holds_no_other_threads_name_changes(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN an _ssl module's exec (which runs in a window of its own thread: no frame of the
+    # function's, no collection, no signal handler) made to wait there, with no frame, by C
+    # callables reached when it looks _socket up, after telling the main thread it is inside
+    _task(tmp_path)
+    code = (
+        ENFORCE_ATTEMPTS
+        + """
+import _imp, collections, functools, importlib.util, operator, queue, threading
+with open(A + "/old.txt", "w") as handle:
+    handle.write("x")
+made = _imp.create_dynamic(importlib.util.find_spec("_ssl"))
+inside, hold = queue.SimpleQueue(), threading.Lock()
+hold.acquire()
+steps = map(operator.methodcaller("__call__"), [functools.partial(inside.put, 1), hold.acquire])
+store = collections.defaultdict(functools.partial(collections.deque, steps, 0))
+class Planted:
+    __getattribute__ = store.__getitem__
+real = sys.modules["_socket"]
+sys.modules["_socket"] = Planted()
+runner = threading.Thread(target=attempt, args=("exec", lambda: _imp.exec_dynamic(made)))
+runner.start()
+out["inside"] = inside.get(timeout=30)
+# WHEN another thread renames a file the profile allows it to, while the exec waits
+renamer = threading.Thread(
+    target=attempt, args=("rename", lambda: os.rename(A + "/old.txt", A + "/new.txt"))
+)
+renamer.start()
+renamer.join(10)
+out.setdefault("rename", "still waiting")
+sys.modules["_socket"] = real
+hold.release()
+runner.join(30)
+renamer.join(30)
+out["renamed"] = os.path.exists(A + "/new.txt")
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = child(code, env=audit_only("native")).result()
+    # THEN the rename is decided as in any thread (the window holds its own thread only); the
+    # exec goes on once released (with the real _socket put back meanwhile; 3.14 keeps the
+    # planted object it was handed, which has no capsule)
+    assert out["inside"] == 1
+    assert out["rename"] is None
+    assert out["renamed"] is True
+    assert out["exec"] in (0, "ImportError")
+
+
 def test_the_cores_own_ssl_module_is_never_a_way_to_crash(child: RunChild, tmp_path: Path) -> None:
     # GIVEN the collector keeping every cycle it finds (gc.DEBUG_SAVEALL: no audit event), then
     # the first _ssl made (the core makes a private one from its definition, to seal its
