@@ -147,10 +147,21 @@ def _install_on(
     stdout_sink = LineSink(stdout=True, files=(config.findings_file,))
     problems += stdout_sink.problems
     policy, load_error, compiled_file = _load_policy(runtime, mode, profile, config, roots)
+    # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
+    # Before the hook, so the finder it adds is in place before the function's imports; and
+    # before the kernel layer, whose Landlock rules would refuse the write of its bytecode
+    # cache where none was written yet (every later start would compile it again: ~8 ms).
+    try:
+        from .aws_calls import interpose as interpose_aws_calls
+
+        interpose_aws_calls()
+        aws_calls = "active"
+    except ImportError:  # a layer built without it: no AWS-call category, said in the status
+        aws_calls = "unsupported"
     kernel_statuses, kernel_details = _kernel(
         policy, mode, config, runtime.module("core").KIND == "native"
     )
-    layers = {"audit": "active", **kernel_statuses}
+    layers = {"audit": "active", **kernel_statuses, "aws_calls": aws_calls}
     recorder: Recorder | None = None
     start_sinks: tuple[Any, ...] = ()
     if mode == "learn":
@@ -196,15 +207,6 @@ def _install_on(
         max_per_invocation=config.max_findings,
         suggest=runtime.module("generalisation").suggest,
     )
-    # AWS API calls as a category: wraps botocore when (and only if) the function imports it.
-    # Before the hook, so the finder it adds is in place before the function's imports.
-    try:
-        from .aws_calls import interpose as interpose_aws_calls
-
-        interpose_aws_calls()
-        layers["aws_calls"] = "active"
-    except ImportError:  # a layer built without it: no AWS-call category, said in the status
-        layers["aws_calls"] = "unsupported"
     if problems and mode == "enforce":
         # Fail closed: enforce never starts with a setting it could not use.
         raise ConfigError("cannot enforce: " + "; ".join(problems))

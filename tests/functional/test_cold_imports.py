@@ -135,21 +135,24 @@ STDLIB_SINCE = {
 }
 
 # "ever": every module imported at all, dropped again or not (the import system's audit
-# events, seen by a hook added before the sandbox's).
+# events, seen by a hook added before the sandbox's); "order": their names in that order.
 SCRIPT = """
 import json, sys
 before = set(sys.modules)
 ever = set()
+order = []
 def _seen(event, args):
     if event == "import":
         ever.add(args[0])
+        order.append(args[0])
 sys.addaudithook(_seen)
 import sandbox
 imported = sorted(set(sys.modules) - before)
 status = sandbox.install(mode=sys.argv[1], profile=sys.argv[2])
 installed = sorted(set(sys.modules) - before)
 print("MODULES " + json.dumps({"import": imported, "install": installed, "ever": sorted(ever),
-                               "audit": status["layers"]["audit"], "layers": status["layers"]}))
+                               "order": order, "audit": status["layers"]["audit"],
+                               "layers": status["layers"]}))
 """
 
 
@@ -214,6 +217,23 @@ def test_the_kernel_layer_loads_ctypes_only_without_the_native_core(
         # import of ctypes is a real one)
         assert ever >= CTYPES_PATH
     assert not installed & (CTYPES_PATH | {"ctypes"})
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_sandboxs_modules_are_imported_before_the_kernel_layer_loads(
+    tmp_path: Path, native: bool
+) -> None:
+    # GIVEN enforce with the kernel layer on (from the moment Landlock loads, a write outside
+    # the profile's folders is refused: a bytecode cache beside a module's source among them)
+    # WHEN the sandbox is imported and installed with either core
+    found = _modules(tmp_path, "enforce", native=native)
+    order: list[str] = found["order"]  # type: ignore[assignment]
+    own = [name for name in order if name.partition(".")[0] == "sandbox"]
+    # THEN every module of the sandbox's that install imports comes before the kernel layer's
+    # own (and its helpers): each can still write its cache where none was written yet, else
+    # every later start would compile it again (aws_calls: ~8 ms on CPython 3.12)
+    after = own[own.index("sandbox.runtime.kernel") + 1 :]
+    assert [n for n in after if not n.startswith("sandbox.runtime.kernel.")] == []
 
 
 @pytest.mark.parametrize(
