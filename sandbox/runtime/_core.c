@@ -9444,12 +9444,27 @@ static PyModuleDef g_ssl_preseal_def;            /* the definition, with only it
 static PyModuleDef_Slot g_ssl_preseal_slots[2]; /* (alive as long as any module made from it) */
 static PyObject *g_ssl_preseal_kept;            /* the private modules, kept (see below) */
 
+/* What each type of the core's private `_ssl` module makes in place of an instance: nothing.
+ * (A NULL tp_new is not enough: the `__new__` entry PyType_Ready put in the type's dict calls
+ * tp_new without checking it -- red team 105 called `T.__new__(T)`, and a subclass's
+ * `super().__new__`, and crashed the process. This refusal is what every way in reaches:
+ * calling the type, its `__new__`, a subclass's, `object.__new__`'s safety check.) */
+static PyObject *
+ssl_kept_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kwargs))
+{
+    PyErr_Format(PyExc_TypeError,
+                 "cannot create '%.100s' instances: a type of lambda-sandbox's own half-made "
+                 "_ssl module",
+                 type->tp_name);
+    return NULL;
+}
+
 /* The private module, made harmless and kept for good: only its first exec slot ran, so its
  * state is half made, and an instance of one of its types, or a call of one of its functions,
  * would read that state's NULL fields (red team 104 took it from gc.garbage, gc.DEBUG_SAVEALL
- * set, and crashed the process). Its types can make no instance (tp_new NULL; they stay
- * listed in object.__subclasses__()), its dict is emptied (its functions go), and a reference
- * the core keeps means it is never garbage. */
+ * set, and crashed the process). Its types make no instance (ssl_kept_new; they stay listed in
+ * object.__subclasses__()), its dict is emptied (its functions go), and a reference the core
+ * keeps means it is never garbage. */
 static void
 ssl_preseal_keep(PyObject *private)
 {
@@ -9458,10 +9473,25 @@ ssl_preseal_keep(PyObject *private)
     Py_ssize_t at = 0;
     while (space != NULL && PyDict_Next(space, &at, &key, &value)) {
         if (PyType_Check(value) && (((PyTypeObject *)value)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
-            ((PyTypeObject *)value)->tp_new = NULL;
+            ((PyTypeObject *)value)->tp_new = ssl_kept_new;
             PyType_Modified((PyTypeObject *)value);
         }
     }
+    /* (and every type made for it that its dict does not name: object's subclasses whose
+     * module is this one -- the slot makes its types on object) */
+    PyObject *subclasses = PyObject_CallMethod((PyObject *)&PyBaseObject_Type, "__subclasses__", NULL);
+    for (Py_ssize_t i = 0; subclasses != NULL && PyList_Check(subclasses) &&
+                           i < PyList_GET_SIZE(subclasses);
+         i++) {
+        PyTypeObject *kind = (PyTypeObject *)PyList_GET_ITEM(subclasses, i);
+        if ((kind->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+            ((PyHeapTypeObject *)kind)->ht_module == private) {
+            kind->tp_new = ssl_kept_new;
+            PyType_Modified(kind);
+        }
+    }
+    Py_XDECREF(subclasses);
+    PyErr_Clear();
     if (space != NULL) {
         PyDict_Clear(space);
     }

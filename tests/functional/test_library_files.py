@@ -8,6 +8,11 @@ Besides OpenSSL's (``test_ssl_files.py``), red team 99 found two with no audit e
   with ``../`` climbs out of any folder: a catalog no rule names was read back.
 - ``sys.activate_stack_trampoline`` (3.12+): CPython makes and appends to ``/tmp/perf-<pid>.map``.
 
+And red team 105 one a C library connects to by name: ``syslog`` (glibc's ``openlog``/``syslog``
+connect a datagram socket of their own to ``/dev/log``, with no ``socket`` event), which CPython
+3.14 builds in, so ``_imp.create_builtin`` makes it with no import decision: its own events are
+decided as that socket and that connect, on either core.
+
 The native core seals those functions (a folder bound is resolved and decided as a read of
 everything under it, a domain with ``/`` is refused, a trampoline's file is decided as a write);
 the Python core cannot replace C functions (a documented limit, shown here). Also shown: a
@@ -180,6 +185,40 @@ print("RESULT", json.dumps(out))
     assert out["bind secret"] == "refused"
     assert out["climbing domain"] == "PermissionError"
     assert out["locale path"] == "PermissionError"
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("made", ["imported before install", "built in, made by hand"])
+def test_syslog_is_decided_as_a_connect_to_its_socket(
+    child: RunChild, tmp_path: Path, core: str, made: str
+) -> None:
+    # GIVEN the syslog module (outside {stdlib}: no rule of the profile's names it, nor
+    # /dev/log): imported before install, or -- where it is built in (CPython 3.14) -- made by
+    # hand with _imp.create_builtin, which no import decision sees (red team 105)
+    if made == "built in, made by hand" and "syslog" not in sys.builtin_module_names:
+        pytest.skip("syslog is not built into this interpreter")
+    _task(tmp_path)
+    if made == "imported before install":
+        code = "import syslog as LOG\n" + ATTEMPT
+    else:
+        code = (
+            ATTEMPT
+            + """
+import _imp, importlib.machinery
+LOG = _imp.create_builtin(importlib.machinery.ModuleSpec("syslog", None, origin="built-in"))
+_imp.exec_builtin(LOG)
+"""
+        )
+    code += """
+# WHEN the function opens the log at once, and sends a message
+attempt("openlog", lambda: LOG.openlog("t", LOG.LOG_NDELAY))
+attempt("syslog", lambda: LOG.syslog(LOG.LOG_INFO, "t"))
+print("RESULT", json.dumps(out))
+"""
+    out = child(code, env=audit_only(core)).result()
+    # THEN both are refused before the C library connects anywhere
+    assert out["openlog"] == "refused"
+    assert out["syslog"] == "refused"
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="a stack trampoline is 3.12+")

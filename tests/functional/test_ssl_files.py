@@ -487,6 +487,59 @@ print("RESULT", json.dumps(out))
     assert out["garbage modules"] == []
 
 
+def test_no_type_of_the_cores_own_ssl_module_makes_an_instance_any_way(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN the first _ssl made (the core's private one is made with it) and every type of the
+    # core's own module, found where no audit event is raised (object.__subclasses__())
+    _task(tmp_path)
+    code = (
+        ENFORCE_ATTEMPTS
+        + """
+import ssl, _ssl
+private = [
+    kind for kind in object.__subclasses__()
+    if kind.__module__ == "_ssl" and getattr(_ssl, kind.__name__, None) is not kind
+]
+out["private"] = sorted(kind.__name__ for kind in private)
+# WHEN the function makes an instance of each every way CPython has: calling the type, its
+# __new__ (red team 105: a C __new__ entry that called a NULL tp_new), a subclass's __new__
+# through super(), object.__new__
+ways = {}
+for kind in private:
+    try:
+        class Sub(kind):
+            def __new__(cls, *args):
+                return super().__new__(cls, *args)
+    except TypeError:  # (a type that is no base)
+        Sub = None
+    tries = {
+        "call": lambda: kind(2),
+        "__new__": lambda: kind.__new__(kind, 2),
+        "object.__new__": lambda: object.__new__(kind),
+    }
+    if Sub is not None:
+        tries["subclass"] = lambda: Sub(2)
+    for way, make in tries.items():
+        try:
+            make()
+            result = "made"
+        except Exception as exc:
+            result = type(exc).__name__
+        ways.setdefault(way, set()).add(result)
+out["ways"] = {way: sorted(results) for way, results in ways.items()}
+print("RESULT", json.dumps(out))
+"""
+    )
+    out = child(code, env=audit_only("native")).result()
+    # THEN the process lives, and no way makes one: each is a TypeError
+    assert "_SSLContext" in out["private"] and "MemoryBIO" in out["private"]
+    assert out["ways"]["call"] == ["TypeError"]
+    assert out["ways"]["__new__"] == ["TypeError"]
+    assert out["ways"]["object.__new__"] == ["TypeError"]
+    assert out["ways"]["subclass"] == ["TypeError"]
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_forged_ssl_event_never_has_its_arguments_asked_anything(
     child: RunChild, tmp_path: Path, core: str

@@ -367,7 +367,26 @@ def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
     return [("network", "connect", UNDECODABLE + reason, None)]
 
 
+# Where the C library's syslog() sends (glibc and musl: _PATH_LOG).
+_SYSLOG_SOCKET = "/dev/log"
+
+
+def _syslog(args: tuple[Any, ...]) -> list[Access] | None:
+    """``syslog.openlog`` and ``syslog.syslog`` (``syslog`` opens the log itself when no
+    ``openlog`` did, raising that event first): the C library connects a datagram socket of its
+    own to ``/dev/log`` (at the ``openlog``, or at the first message), with no ``socket`` event
+    -- decided as that socket and that connect, as the same ones made through ``socket``. (The
+    module is outside ``{stdlib}``; these decide it wherever it came from: a profile that
+    allows its import, or CPython 3.14's built-in one made by hand.)"""
+    target = target_of(_SYSLOG_SOCKET)
+    if target is None:
+        return [("files", "connect", undecodable(_SYSLOG_SOCKET), None)]
+    return [("network", "socket", "unix/dgram", None), ("files", "connect", target, None)]
+
+
 DECODERS = {
+    "syslog.openlog": _syslog,
+    "syslog.syslog": _syslog,
     "socket.__new__": _socket_new,
     "socket.setsockopt": _setsockopt,
     "socket.connect": _connect,
