@@ -8257,6 +8257,12 @@ static const char *const g_sock_names[SOCK_METHODS] = {
     "connect", "connect_ex", "bind", "sendto", "sendmsg", "setsockopt", "listen"};
 static PyCFunction g_sock_original[SOCK_METHODS];
 static PyObject *g_sock_getsockname; /* _socket.socket's getsockname method descriptor */
+/* Its C function, which reads any socket object of this extension: every `_socket` made from
+ * it (another copy made by hand: `_imp.create_dynamic`, 3.14's `create_builtin`) has a type
+ * of its own, which the descriptor refuses (red team 106: the bind of such a socket's listen
+ * went undecided), while a sealed entry of the shared method table is only ever called with
+ * an object of one of those types (its descriptor checks). */
+static PyCFunction g_sock_getsockname_c;
 static int g_sock_sealed;
 
 /* Options that send the socket's packets elsewhere than the address its connect or sendto
@@ -8499,9 +8505,11 @@ sock_listen_sealed(PyObject *self, PyObject *args)
 {
     /* listen() on a socket never bound binds it (the kernel picks a port on every address):
      * raised as the bind of its current name, (address, 0) */
-    PyObject *name = PyObject_CallOneArg(g_sock_getsockname, self);
+    PyObject *name = g_sock_getsockname_c(self, NULL);
     if (name == NULL) {
-        PyErr_Clear(); /* (not a socket this can name: the original says why) */
+        /* (a name that cannot be read is no decision: the listen is not made -- its error is
+         * the one the listen would give, a closed or a non-socket descriptor) */
+        return NULL;
     }
     else {
         /* (an inet name with port 0, or an AF_UNIX socket with no name: the kernel gives
@@ -10765,7 +10773,12 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
     if (getsockname == NULL || !Py_IS_TYPE(getsockname, &PyMethodDescr_Type)) {
         Py_RETURN_FALSE;
     }
+    PyMethodDef *getsockname_def = ((PyMethodDescrObject *)getsockname)->d_method;
+    if (getsockname_def == NULL || (getsockname_def->ml_flags & ~METH_COEXIST) != METH_NOARGS) {
+        Py_RETURN_FALSE; /* a calling convention this core does not know: nothing sealed */
+    }
     g_sock_getsockname = Py_NewRef(getsockname);
+    g_sock_getsockname_c = getsockname_def->ml_meth;
     PyObject *family_name = PyUnicode_InternFromString("family");
     if (family_name == NULL) {
         return NULL;

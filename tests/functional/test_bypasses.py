@@ -639,6 +639,59 @@ def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
         assert lines["ip_options"] == "done", result.stderr
 
 
+ANOTHER_SOCKET_MODULE = """
+import _imp, importlib.util, socket, sys, sandbox
+from sandbox.runtime.control import mark_invoke_phase
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+# Another copy of _socket, made by hand: from its extension file (3.12, 3.13: a module of its
+# own, with a socket type of its own), or as a built-in (3.14's standalone build)
+spec = importlib.util.find_spec("_socket")
+if spec.origin == "built-in":
+    fresh = _imp.create_builtin(spec)
+    _imp.exec_builtin(fresh)
+else:
+    fresh = _imp.create_dynamic(spec)
+    _imp.exec_dynamic(fresh)
+print("copy", fresh is not sys.modules["_socket"] and fresh.socket is not socket.socket)
+
+def attempt(what, call):
+    try:
+        call()
+        print(what, "done")
+    except PermissionError as exc:
+        print(what, "refused", exc.category, exc.action)
+    except OSError as exc:
+        print(what, "error", exc.errno)
+
+attempt("listen_unbound", lambda: fresh.socket(fresh.AF_INET, fresh.SOCK_STREAM).listen())
+attempt("unix_listen_unbound", lambda: fresh.socket(fresh.AF_UNIX, fresh.SOCK_STREAM).listen())
+closed = fresh.socket(fresh.AF_INET, fresh.SOCK_STREAM)
+closed.close()
+attempt("closed", lambda: closed.listen())
+"""
+
+
+def test_a_listen_on_another_copy_of_socket_is_decided(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN enforce (the audit layer alone, native core) with no network rule, and a second
+    # copy of _socket the function made by hand, whose socket type is not the one the core
+    # captured at install (red team 106)
+    (tmp_path / "p.json").write_text(json.dumps(profile_doc()))
+    result = child(ANOTHER_SOCKET_MODULE, env=_audit_layer_only("native"))
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    if lines.get("copy") != "True":
+        pytest.skip("this interpreter hands back the loaded _socket (single-phase, 3.10/3.11)")
+    # WHEN the function listens on sockets of that copy it never bound (the kernel would bind
+    # them to every address, or to an abstract name any local process reaches)
+    # THEN each implicit bind is decided (refused: nothing names it), as on the real type;
+    # and a name that cannot be read (a closed socket) is no listen either
+    assert lines["listen_unbound"] == "refused network bind", result.stderr
+    # (an AF_UNIX one: the decoder reads no family off a type it did not capture, so the name
+    # is undecodable and refused as a bind, never taken for a name it could allow)
+    assert lines["unix_listen_unbound"] == "refused network bind", result.stderr
+    assert lines["closed"] == "error 9", result.stderr
+
+
 PLANTED_IDNA = """
 import codecs, encodings, socket, sandbox
 from sandbox.runtime.control import mark_invoke_phase

@@ -540,6 +540,33 @@ print("RESULT", json.dumps(out))
     assert out["ways"]["subclass"] == ["TypeError"]
 
 
+def test_an_ssl_module_made_and_never_executed_decides_before_it_crashes(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN an _ssl module the function made from its extension and never executed (its state
+    # is zeroed: CPython's own API, red team 106)
+    _task(tmp_path)
+    code = (
+        ENFORCE_ATTEMPTS
+        + """
+import _imp, importlib.util
+half = _imp.create_dynamic(importlib.util.find_spec("_ssl"))
+# WHEN it reads a certificate file no rule names, then an allowed file that is none
+attempt("secret", lambda: half._test_decode_cert(S + "/ca.pem"))
+print("RESULT", json.dumps(out), flush=True)
+half._test_decode_cert(A + "/ca.key")
+print("LIVED", flush=True)
+"""
+    )
+    result = child(code, env=audit_only("native"))
+    # THEN the read is decided first, as for the real module (refused); and the allowed one
+    # (a documented limit: the zeroed state's error path reads a NULL field) ends the process
+    assert result.result()["secret"] == "refused"
+    # (SIGSEGV on 3.10-3.14)
+    assert "LIVED" not in result.lines
+    assert result.returncode != 0
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_forged_ssl_event_never_has_its_arguments_asked_anything(
     child: RunChild, tmp_path: Path, core: str
