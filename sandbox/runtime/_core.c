@@ -8588,31 +8588,72 @@ host_without_codec(PyObject *host)
     return PyBytes_FromStringAndSize(text, n);
 }
 
+/* getaddrinfo's keywords as the original gets them (new reference, or NULL with the
+ * exception): a copy with exact str keys (their text: the argument parser matches keys by
+ * text), and a `host` given by keyword handed on as a positional one is (red team 107: a
+ * keyword host went to the original as given, through the codec registry's "idna"). */
+static PyObject *
+resolver_keywords(PyObject *kwargs)
+{
+    PyObject *copy = PyDict_New();
+    PyObject *key, *value;
+    Py_ssize_t at = 0;
+    while (copy != NULL && PyDict_Next(kwargs, &at, &key, &value)) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "keywords must be strings");
+            Py_CLEAR(copy);
+            break;
+        }
+        PyObject *text = PyUnicode_FromObject(key); /* (an exact str: a subclass's text copied) */
+        int is_host = text != NULL && PyUnicode_CompareWithASCIIString(text, "host") == 0;
+        PyObject *given = is_host ? host_without_codec(value) : Py_XNewRef(value);
+        if (text == NULL || given == NULL || PyDict_SetItem(copy, text, given) < 0) {
+            Py_CLEAR(copy);
+        }
+        Py_XDECREF(text);
+        Py_XDECREF(given);
+    }
+    return copy;
+}
+
 static PyObject *
 resolver_sealed(int which, PyObject *module, PyObject *args, PyObject *kwargs)
 {
+    PyObject *keywords = NULL;
+    if (which == RESOLVE_GETADDRINFO && kwargs != NULL && PyDict_Check(kwargs) &&
+        PyDict_GET_SIZE(kwargs) > 0) {
+        keywords = resolver_keywords(kwargs);
+        if (keywords == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *result = NULL;
     if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 1) {
-        return which == RESOLVE_GETADDRINFO
-                   ? ((PyCFunctionWithKeywords)(void (*)(void))g_resolver_original[which])(
-                         module, args, kwargs)
-                   : g_resolver_original[which](module, args);
+        result = which == RESOLVE_GETADDRINFO
+                     ? ((PyCFunctionWithKeywords)(void (*)(void))g_resolver_original[which])(
+                           module, args, keywords)
+                     : g_resolver_original[which](module, args);
+        Py_XDECREF(keywords);
+        return result;
     }
     PyObject *host = host_without_codec(PyTuple_GET_ITEM(args, 0));
     if (host == NULL) {
+        Py_XDECREF(keywords);
         return NULL;
     }
     PyObject *call = PyTuple_GetSlice(args, 0, PyTuple_GET_SIZE(args));
     if (call == NULL) {
         Py_DECREF(host);
+        Py_XDECREF(keywords);
         return NULL;
     }
     Py_SETREF(((PyTupleObject *)call)->ob_item[0], host);
-    PyObject *result =
-        which == RESOLVE_GETADDRINFO
-            ? ((PyCFunctionWithKeywords)(void (*)(void))g_resolver_original[which])(module, call,
-                                                                                     kwargs)
-            : g_resolver_original[which](module, call);
+    result = which == RESOLVE_GETADDRINFO
+                 ? ((PyCFunctionWithKeywords)(void (*)(void))g_resolver_original[which])(
+                       module, call, keywords)
+                 : g_resolver_original[which](module, call);
     Py_DECREF(call);
+    Py_XDECREF(keywords);
     return result;
 }
 
@@ -10826,18 +10867,32 @@ call_fastcall(fastcall_any original, int keywords, PyObject *module, PyObject *c
         module, args, nargs);
 }
 
-/* The i-th argument given (positional, then keyword values in order), or None. */
+/* The argument of parameter `i`, named `name`: the i-th positional one, else the keyword of
+ * that name (compared as text in C, as the argument parser compares it: no code of anyone's
+ * runs), else None (not given: its default). Not the i-th value given: a keyword's place
+ * among the values is the caller's choice (red team 107 had os.setns decided on its `fd` as
+ * `nstype` by giving `nstype=` first). */
 static PyObject *
-given_argument(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t i)
+given_argument(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t i,
+               const char *name)
 {
-    Py_ssize_t total = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
-    return i < total ? args[i] : Py_None;
+    if (i < nargs) {
+        return args[i];
+    }
+    Py_ssize_t count = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, name) == 0) {
+            return args[nargs + k];
+        }
+    }
+    return Py_None;
 }
 
 static PyObject *
 chroot_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (PySys_Audit("os.chroot", "O", given_argument(args, nargs, kwnames, 0)) < 0) {
+    if (PySys_Audit("os.chroot", "O", given_argument(args, nargs, kwnames, 0, "path")) < 0) {
         return NULL;
     }
     return call_fastcall(g_chroot_original, g_chroot_keywords, module, args, nargs, kwnames);
@@ -10856,7 +10911,7 @@ chroot_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nar
 static PyObject *
 unshare_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (PySys_Audit("os.unshare", "O", given_argument(args, nargs, kwnames, 0)) < 0) {
+    if (PySys_Audit("os.unshare", "O", given_argument(args, nargs, kwnames, 0, "flags")) < 0) {
         return NULL;
     }
     return call_fastcall(g_unshare_original, g_unshare_keywords, module, args, nargs, kwnames);
@@ -10865,8 +10920,8 @@ unshare_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObje
 static PyObject *
 setns_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (PySys_Audit("os.setns", "OO", given_argument(args, nargs, kwnames, 0),
-                    given_argument(args, nargs, kwnames, 1)) < 0) {
+    if (PySys_Audit("os.setns", "OO", given_argument(args, nargs, kwnames, 0, "fd"),
+                    given_argument(args, nargs, kwnames, 1, "nstype")) < 0) {
         return NULL;
     }
     return call_fastcall(g_setns_original, g_setns_keywords, module, args, nargs, kwnames);
@@ -10889,10 +10944,11 @@ static PyObject *
 target_call_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                    PyObject *kwnames)
 {
-    PyObject *first = given_argument(args, nargs, kwnames, 0);
+    PyObject *first = given_argument(args, nargs, kwnames, 0,
+                                     which == TARGET_SETPRIORITY ? "which" : "pid");
     int rc = which == TARGET_SETPRIORITY
                  ? PySys_Audit(g_target_events[which], "OO", first,
-                               given_argument(args, nargs, kwnames, 1))
+                               given_argument(args, nargs, kwnames, 1, "who"))
                  : PySys_Audit(g_target_events[which], "O", first);
     if (rc < 0) {
         return NULL;

@@ -482,7 +482,10 @@ attempt("prlimit", lambda: resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE
 if hasattr(os, "unshare"):
     attempt("unshare", lambda: os.unshare(0))  # (no namespace at all: harmless if it ran)
     attempt("setns", lambda: os.setns(-1, 0))
+    # (keywords in another order than the parameters': red team 107)
+    attempt("setns_keywords", lambda: os.setns(nstype=0x40000000, fd=-1))
 attempt("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 0))
+attempt("setpriority_keywords", lambda: os.setpriority(who=os.getppid(), which=os.PRIO_PROCESS, priority=0))
 attempt("sched_setaffinity", lambda: os.sched_setaffinity(os.getppid(), os.sched_getaffinity(0)))
 attempt("own_priority", lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0)))
 # the kernel signals a descriptor's owner when it is ready (O_ASYNC): the owner is decided
@@ -531,12 +534,17 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
         assert lines["chroot"] == "refused processes namespace chroot", result.stderr
         assert lines["clock_settime"] == "refused processes namespace clock_settime", result.stderr
         assert lines["setpriority"] == "refused processes kill other:setpriority", result.stderr
+        assert lines["setpriority_keywords"] == lines["setpriority"], result.stderr
         assert lines["sched_setaffinity"] == "refused processes kill other:sched_setaffinity", (
             result.stderr
         )
         if sys.version_info >= (3, 12):
             assert lines["unshare"] == "refused processes namespace unshare:0x0", result.stderr
             assert lines["setns"] == "refused processes namespace setns:0x0", result.stderr
+            # (each keyword read by its name: the type given is the one decided)
+            assert lines["setns_keywords"] == "refused processes namespace setns:newnet", (
+                result.stderr
+            )
     else:
         # AND the Python core cannot change C functions: they act undecided (documented limit)
         assert lines["pidfd_send_signal"] == "done", result.stderr
@@ -708,6 +716,23 @@ encodings._cache["idna"] = codecs.CodecInfo(encode, decode, name="idna")
 info = socket.getaddrinfo("127.0.0.1", 80, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_CANONNAME)
 print("canonname", info[0][3])
 print("byname", socket.gethostbyname_ex("127.0.0.1")[0])
+# The host given by keyword to the C resolver itself (red team 107's way past the positional
+# one): through a copy of _socket made by hand, whose getaddrinfo is the C function, not the
+# sandbox's wrapper; the interpreter's codec cache dropped, so "idna" is looked up again.
+import _imp, importlib.util
+spec = importlib.util.find_spec("_socket")
+if spec.origin == "built-in":
+    copy = _imp.create_builtin(spec)
+    _imp.exec_builtin(copy)
+else:
+    copy = _imp.create_dynamic(spec)
+    _imp.exec_dynamic(copy)
+def nothing(name):
+    return None
+codecs.register(nothing)
+codecs.unregister(nothing)
+info = copy.getaddrinfo(host="127.0.0.1", port=80, family=socket.AF_INET, flags=socket.AI_CANONNAME)
+print("keyword", info[0][3])
 """
 
 
@@ -724,11 +749,16 @@ def test_a_planted_idna_codec_does_not_change_the_name_looked_up(
     lines = dict(line.split(" ", 1) for line in result.lines)
     if core == "native":
         # THEN the resolvers get the host as bytes: no codec runs, the literal is looked up
-        assert lines == {"canonname": "127.0.0.1", "byname": "127.0.0.1"}, result.stderr
+        assert lines == {
+            "canonname": "127.0.0.1",
+            "byname": "127.0.0.1",
+            "keyword": "127.0.0.1",
+        }, result.stderr
     else:
         # AND the Python core cannot change C functions: the codec's name is looked up
         # (documented limit; localhost here, from the hosts file)
         assert lines["canonname"] == "localhost", result.stderr
+        assert lines["keyword"] == "localhost", result.stderr
 
 
 def test_a_hard_link_is_a_write_of_the_file_it_names(child: RunChild, tmp_path: Path) -> None:
