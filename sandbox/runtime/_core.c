@@ -10867,22 +10867,30 @@ call_fastcall(fastcall_any original, int keywords, PyObject *module, PyObject *c
         module, args, nargs);
 }
 
-/* The argument of parameter `i`, named `name`: the i-th positional one, else the keyword of
- * that name (compared as text in C, as the argument parser compares it: no code of anyone's
- * runs), else None (not given: its default). Not the i-th value given: a keyword's place
- * among the values is the caller's choice (red team 107 had os.setns decided on its `fd` as
- * `nstype` by giving `nstype=` first). */
+/* Whether the keyword `key` is the parameter `name`, as CPython's argument parser matches it:
+ * by its text, a str subclass's too (compared in C: no code of anyone's runs). A seal that
+ * matched exact str keys only never saw an argument `**{S("dir_fd"): fd}` gave the original
+ * (red team 108: os.mkfifo made a FIFO where no rule allows, SQLite's authorizer was removed). */
+static int
+keyword_is(PyObject *key, const char *name)
+{
+    return PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, name) == 0;
+}
+
+/* The argument of parameter `position`, named `name`: the positional one, else the keyword of
+ * that name (keyword_is), else None (not given: its default; borrowed). Not the value given
+ * at that place: a keyword's place among the values is the caller's choice (red team 107 had
+ * os.setns decided on its `fd` as `nstype` by giving `nstype=` first). */
 static PyObject *
-given_argument(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t i,
+argument_named(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t position,
                const char *name)
 {
-    if (i < nargs) {
-        return args[i];
+    if (position < nargs) {
+        return args[position];
     }
     Py_ssize_t count = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
-        if (PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, name) == 0) {
+        if (keyword_is(PyTuple_GET_ITEM(kwnames, k), name)) {
             return args[nargs + k];
         }
     }
@@ -10892,7 +10900,7 @@ given_argument(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ss
 static PyObject *
 chroot_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (PySys_Audit("os.chroot", "O", given_argument(args, nargs, kwnames, 0, "path")) < 0) {
+    if (PySys_Audit("os.chroot", "O", argument_named(args, nargs, kwnames, 0, "path")) < 0) {
         return NULL;
     }
     return call_fastcall(g_chroot_original, g_chroot_keywords, module, args, nargs, kwnames);
@@ -10911,7 +10919,7 @@ chroot_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nar
 static PyObject *
 unshare_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (PySys_Audit("os.unshare", "O", given_argument(args, nargs, kwnames, 0, "flags")) < 0) {
+    if (PySys_Audit("os.unshare", "O", argument_named(args, nargs, kwnames, 0, "flags")) < 0) {
         return NULL;
     }
     return call_fastcall(g_unshare_original, g_unshare_keywords, module, args, nargs, kwnames);
@@ -10920,8 +10928,8 @@ unshare_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObje
 static PyObject *
 setns_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (PySys_Audit("os.setns", "OO", given_argument(args, nargs, kwnames, 0, "fd"),
-                    given_argument(args, nargs, kwnames, 1, "nstype")) < 0) {
+    if (PySys_Audit("os.setns", "OO", argument_named(args, nargs, kwnames, 0, "fd"),
+                    argument_named(args, nargs, kwnames, 1, "nstype")) < 0) {
         return NULL;
     }
     return call_fastcall(g_setns_original, g_setns_keywords, module, args, nargs, kwnames);
@@ -10944,11 +10952,11 @@ static PyObject *
 target_call_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                    PyObject *kwnames)
 {
-    PyObject *first = given_argument(args, nargs, kwnames, 0,
+    PyObject *first = argument_named(args, nargs, kwnames, 0,
                                      which == TARGET_SETPRIORITY ? "which" : "pid");
     int rc = which == TARGET_SETPRIORITY
                  ? PySys_Audit(g_target_events[which], "OO", first,
-                               given_argument(args, nargs, kwnames, 1, "who"))
+                               argument_named(args, nargs, kwnames, 1, "who"))
                  : PySys_Audit(g_target_events[which], "O", first);
     if (rc < 0) {
         return NULL;
@@ -11190,24 +11198,6 @@ seal_cwd_changes(void)
  * decoder refuses a path that is not an exact str or bytes: CPython converts it again after
  * the event). */
 static fastcall_any g_node_original[2];
-
-/* The argument at `position`, else the keyword `name`, else None (borrowed). */
-static PyObject *
-argument_named(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t position,
-               const char *name)
-{
-    if (position < nargs) {
-        return args[position];
-    }
-    Py_ssize_t keywords = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
-    for (Py_ssize_t i = 0; i < keywords; i++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        if (PyUnicode_CheckExact(key) && PyUnicode_CompareWithASCIIString(key, name) == 0) {
-            return args[nargs + i];
-        }
-    }
-    return Py_None;
-}
 
 static PyObject *
 mkfifo_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -12185,8 +12175,7 @@ sqlite_authorizer_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwname
     }
     if (keywords == 1) {
         PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
-        if (!PyUnicode_CheckExact(key) ||
-            PyUnicode_CompareWithASCIIString(key, "authorizer_callback") != 0) {
+        if (!keyword_is(key, "authorizer_callback")) {
             return 0;
         }
     }

@@ -2174,7 +2174,8 @@ def test_os_mknod_and_mkfifo_are_decided_as_writes_of_the_name_on_the_native_cor
     # mknodat where it loads; on Lambda it does not): CPython raises no event for either call
     _scratch_profile(tmp_path)
     code = (
-        ENFORCE_INVOKE
+        "import os\nOUT_FD = os.open('outside', os.O_RDONLY | os.O_DIRECTORY)\n"
+        + ENFORCE_INVOKE
         + ATTEMPT
         + """
 import stat
@@ -2185,6 +2186,14 @@ attempt("regular-outside", lambda: os.mknod(out + "/file", 0o600 | stat.S_IFREG)
 attempt("fifo-by-name", lambda: os.mknod(path=out + "/named", mode=0o600 | stat.S_IFIFO))
 attempt("device-allowed", lambda: os.mknod(A + "/dev", 0o600 | stat.S_IFCHR, os.makedev(1, 3)))
 attempt("path-object", lambda: os.mkfifo(__import__("pathlib").Path(A + "/p")))
+# keywords named by a str subclass, which CPython's parser matches by text (red team 108): a
+# folder descriptor outside, from a working folder the name may be written in; a device's mode
+class K(str):
+    pass
+os.chdir(A)
+attempt("dir_fd-keyword", lambda: os.mkfifo("subclassed", **{K("dir_fd"): OUT_FD}))
+attempt("mode-keyword", lambda: os.mknod(A + "/dev2", **{K("mode"): 0o600 | stat.S_IFCHR,
+                                                      K("device"): os.makedev(1, 3)}))
 """
     )
     result = child(code, env=audit_only(core))
@@ -2200,8 +2209,10 @@ attempt("path-object", lambda: os.mkfifo(__import__("pathlib").Path(A + "/p")))
             "fifo-by-name BLOCKED PermissionViolation files write",
             "device-allowed BLOCKED PermissionViolation files write",
             "path-object BLOCKED PermissionViolation files write",
+            "dir_fd-keyword BLOCKED PermissionViolation files write",
+            "mode-keyword BLOCKED PermissionViolation files write",
         ], result.stdout + result.stderr
         assert made == []
         return
     # AND the Python core cannot see them (a documented limit): every name is made
-    assert made == ["fifo", "file", "named"], result.stdout + result.stderr
+    assert made == ["fifo", "file", "named", "subclassed"], result.stdout + result.stderr

@@ -375,6 +375,12 @@ class Sub(sqlite3.Connection):
 keyword = sqlite3.connect(":memory:", factory=Sub)
 keyword.set_authorizer(authorizer_callback=lambda *args: sqlite3.SQLITE_OK)
 attempt("keyword", lambda: keyword.execute("ATTACH 'outside/keyword.db' AS x"))
+# the keyword named by a str subclass, which the library's parser matches by text (red team 108)
+class K(str):
+    pass
+subclassed = sqlite3.connect(":memory:")
+subclassed.set_authorizer(**{K("authorizer_callback"): None})
+attempt("subclassed", lambda: subclassed.execute("ATTACH 'outside/subclassed.db' AS x"))
 # an application's own authorizer: it keeps deciding what the sandbox allows
 app = sqlite3.connect(":memory:")
 app.execute("CREATE TABLE secret (x)")
@@ -407,6 +413,7 @@ except TypeError:
     outside = sorted(p.name for p in (tmp_path / "outside").iterdir())
     if core == "native":
         assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [DENIED] * 4
+        assert out["subclassed"] == DENIED, out
         # (a connection with an application's authorizer attaches nothing: SQLite asks that
         # authorizer again, about the ATTACH's own expressions, after the sandbox's answer)
         assert out["app-inside"] == DENIED and out["app-outside"] == DENIED, out
@@ -421,8 +428,10 @@ except TypeError:
         "ok"
     ] * 3
     assert out["app-inside"] == "ok" and out["app-outside"] == "ok", out
+    assert out["subclassed"] == cleared, out
     expected = ["allow-all.db", "app.db", "by-class.db", "keyword.db"]
-    assert outside == sorted(expected + ([] if cleared == DENIED else ["cleared.db"]))
+    cleared_names = [] if cleared == DENIED else ["cleared.db", "subclassed.db"]
+    assert outside == sorted(expected + cleared_names)
 
 
 @pytest.mark.parametrize("core", ["native", "python"])

@@ -158,8 +158,9 @@ def _foreign_call(args: tuple[Any, ...]) -> list[Access] | None:
     # ctypes.call_function: _ctypes.call_function(address, args), which calls the function at
     # any address -- native code that reads and writes any memory, with no dlsym to decide
     # where the address came from. One capability, whatever the function:
-    # ``native memory call``. (A ctypes function pointer's own call raises no event at all:
-    # the dlopen and dlsym events, and the import of _ctypes, are where ctypes is decided.)
+    # ``native memory call``. (Up to 3.13 a ctypes function pointer's own call raises no event:
+    # the dlopen and dlsym events, and the import of _ctypes, are where ctypes is decided.
+    # CPython 3.14.x raises this event for every foreign call: each one is this capability.)
     return [("native", "memory", "call", None)]
 
 

@@ -137,6 +137,7 @@ SYNTAX_LAYOUTS: dict[tuple[int, int], str] = {
     (3, 11): "9d92414b8c2b63b70568ac8e0d37e0dbdeab091e00c50510734c921cf0a465c1",
     (3, 12): "1553ced03df0c1d8fc8a720d161bc3b56c194e5bfe3a56f0521106dad0dfe9a9",
     (3, 13): "947211daf82fbd0f8ae2ee0c4b3f3404097753a2326a3224c50c7b9ff0b89357",
+    (3, 14): "87f6ba0745ba53aedfccbcf10abd2c150527fb02e150e5bee52ef3859367b63d",
 }
 _VERSION = (sys.version_info[0], sys.version_info[1])
 _NOT_LOADED = object()
@@ -166,7 +167,9 @@ _UNSHAPED_ROOTS = ("operator", "unaryop", "cmpop", "boolop", "expr_context", "mo
 # descriptor of the class's own.
 _TEXT_KEYS = frozenset({"__module__", "__doc__", "__qualname__"})
 _TUPLE_KEYS = frozenset({"_fields", "_attributes", "__match_args__"})
-_DICT_KEYS = frozenset({"__annotations__", "_field_types"})
+# (3.14 keeps the classes' annotations, which CPython makes from their field types, under
+# __annotations_cache__: a dict nothing here reads)
+_DICT_KEYS = frozenset({"__annotations__", "__annotations_cache__", "_field_types"})
 _type_bases = type.__dict__["__bases__"].__get__
 _type_mro = type.__dict__["__mro__"].__get__
 _types = __import__("types")
@@ -181,7 +184,7 @@ _digest = core.content_digest
 
 def _class_value_plain(cls: type, name: str, key: object, value: object) -> bool:
     """Whether a syntax class's own attribute is one CPython puts there: text, None, a tuple
-    of text, a dict (3.13's annotations), or a C descriptor of the class's own under its own
+    of text, a dict (3.13's annotations, 3.14's annotations cache), or a C descriptor of the class's own under its own
     name (the AST base's slots, a ``__weakref__``); on the two classes the ast module patches,
     its properties too. (Types compared by identity only: a value's type may be a class of the
     function's whose metaclass hashes or compares with code of its own.)"""
