@@ -407,3 +407,37 @@ def test_scalar_fields_and_constants_are_still_shaped() -> None:
     for source in sources:
         assert isinstance(features(source), list)
         assert features(ast.parse(source)) == features(source)
+
+
+def test_a_parsed_node_missing_a_field_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the shape parse handing back a tree whose Tuple lacks its elts: what a setter of
+    # the function's leaves, set on the unsealed Tuple class by another thread between the
+    # check of the classes and the parse (red team 109; CPython's parser sets every field)
+    real = shape._compile_source
+
+    def diverted(*args: Any) -> Any:
+        tree = real(*args)
+        for node in ast.walk(tree):
+            if type(node) is ast.Tuple:
+                del node.__dict__["elts"]
+        return tree
+
+    monkeypatch.setattr(shape, "_compile_source", diverted)
+    # WHEN a source whose call sits in that tuple is shaped
+    found = features("(print(1), 2)")
+    # THEN it is refused, never shaped as a Tuple alone
+    assert isinstance(found, str) and found.startswith(UNDECODABLE), found
+    assert "changed" in found
+
+
+def test_a_tree_built_by_hand_may_leave_an_optional_field_out() -> None:
+    # GIVEN a syntax tree built by hand with no type_comment on its assignment (CPython's
+    # tree-to-code reads a missing optional field as None)
+    tree = ast.Module(
+        body=[ast.Assign(targets=[ast.Name(id="x", ctx=ast.Store())], value=ast.Constant(1))],
+        type_ignores=[],
+    )
+    tree.body[0].__dict__.pop("type_comment", None)  # (3.13+ sets the default None itself)
+    # WHEN it is shaped, THEN it is, as the code it compiles to
+    found = features(tree)
+    assert isinstance(found, list) and "Assign" in found and "name:x" in found

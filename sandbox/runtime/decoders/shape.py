@@ -627,7 +627,7 @@ def features(source: object) -> list[str] | str | Rejection:
     # walk's must not be the last (a finalizer of the function's would run inside the hook).
     held: list[object] = [stack]
     try:
-        return _walk(stack, held)
+        return _walk(stack, held, kind is _str or kind is _bytes)
     finally:
         _hold(held)
 
@@ -662,7 +662,17 @@ def _message_of(exc: BaseException) -> str:
     return message if _type(message) is _str else "invalid syntax"
 
 
-def _walk(stack: list[object], held: list[object]) -> list[str] | str:
+def _walk(stack: list[object], held: list[object], parsed: bool) -> list[str] | str:
+    """The features of the nodes on ``stack`` and under them, or an undecodable target.
+
+    ``parsed``: the tree is the shape parse's of a text, where CPython's parser sets every
+    field of every node (``None``, an empty list): a field missing there is a field whose
+    setting a class of the function's diverted -- ``Constant`` and ``Tuple`` stay unsealed (the
+    ``ast`` module patches them), and another thread can set a descriptor on one between the
+    check of the classes and the parse (red team 109 hid a call under a ``Tuple`` whose
+    ``elts`` a property's setter dropped, while the real compile read the text). Refused. (A
+    tree built by hand may leave an optional field out: CPython's tree-to-code reads it as
+    empty, and so does the walk.)"""
     keep = held.append
     found: set[str] = set()
     count = 0
@@ -695,6 +705,8 @@ def _walk(stack: list[object], held: list[object]) -> list[str] | str:
         for field in fields:
             value: Any = _dict_get(space, field, _NO_FIELD)
             if value is _NO_FIELD:
+                if parsed:
+                    return UNDECODABLE + "code shaped with parser classes that were changed"
                 continue
             value_type = _type(value)
             if value_type is _list:
