@@ -9756,10 +9756,86 @@ core_compile_name(PyObject *self, PyObject *tree)
     return Py_NewRef(t_compile_name);
 }
 
+/* CPython's C warning code keeps the filters list it read last, and at each warning takes
+ * warnings.filters again, dropping the one it kept: a list of the function's whose last
+ * reference that is runs finalizers of the function's -- inside the shape parse, where a
+ * warning (an invalid escape) is raised after the syntax classes were checked, they changed
+ * what the parser builds or compiled code as the sandbox's own (red team 110). So the shape
+ * decoder parses only where the kept list is warnings.filters (warnings_settled), and every
+ * sealed compiler first has CPython take warnings.filters in the caller's own context (a
+ * warning only the sandbox's "ignore" entry, put first for that call, ever matches): what
+ * the drop runs, runs there, as at any warning of the caller's. */
+static PyObject *g_warnings_ignore; /* ("ignore", None, Warning, None, 0) */
+
+static void
+warnings_settle(void)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    PyObject *name = PyUnicode_FromString("warnings");
+    PyObject *module = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *filters = module != NULL ? PyObject_GetAttrString(module, "filters") : NULL;
+    Py_XDECREF(module);
+    if (filters != NULL && PyList_CheckExact(filters) && interp->warnings.filters != filters) {
+        if (g_warnings_ignore == NULL) {
+            g_warnings_ignore = Py_BuildValue("(sOOOi)", "ignore", Py_None, PyExc_Warning,
+                                              Py_None, 0);
+        }
+        if (g_warnings_ignore != NULL && PyList_Insert(filters, 0, g_warnings_ignore) == 0) {
+            PyObject *text = PyUnicode_FromString("lambda-sandbox: warning filters taken");
+            PyObject *where = PyUnicode_FromString("<lambda-sandbox>");
+            if (text != NULL && where != NULL) {
+                (void)PyErr_WarnExplicitObject(PyExc_Warning, text, where, 0, NULL, NULL);
+            }
+            Py_XDECREF(text);
+            Py_XDECREF(where);
+            PyErr_Clear();
+            /* (its entry out again: wherever a finalizer of the function's moved it) */
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(filters); i++) {
+                if (PyList_GET_ITEM(filters, i) == g_warnings_ignore) {
+                    (void)PySequence_DelItem(filters, i);
+                    break;
+                }
+            }
+        }
+    }
+    Py_XDECREF(filters);
+    PyErr_Clear();
+}
+
+/* warnings_settled(filters) -> bool: whether CPython's C warning code keeps `filters` (what
+ * warnings.filters is) as the list it read last -- a warning then drops nothing -- and, from
+ * 3.14, no warnings context is set (its filters are asked before the global list, whatever
+ * sys.flags.context_aware_warnings says: red team 110). */
+static PyObject *
+core_warnings_settled(PyObject *Py_UNUSED(self), PyObject *filters)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    if (interp->warnings.filters != filters) {
+        Py_RETURN_FALSE;
+    }
+#if PY_VERSION_HEX >= 0x030E0000
+    PyObject *var = interp->warnings.context;
+    if (var != NULL) {
+        PyObject *value = NULL;
+        if (!PyContextVar_CheckExact(var) || PyContextVar_Get(var, NULL, &value) < 0) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
+        if (value != NULL) {
+            Py_DECREF(value);
+            Py_RETURN_FALSE;
+        }
+    }
+#endif
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
+    warnings_settle();
     Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     Py_ssize_t at = -1; /* where the source is: the first positional, or `source=` */
     if (nargs >= 1) {
@@ -14735,6 +14811,10 @@ static PyMethodDef core_methods[] = {
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},
+    {"warnings_settled", core_warnings_settled, METH_O,
+     "warnings_settled(filters) -> bool: whether CPython's C warning code keeps `filters` as the"
+     " list it read last, and (3.14) no warnings context is set: a warning then runs nothing of"
+     " anyone's. True where the core cannot tell (the Python core)."},
     {"syntax_classes", core_syntax_classes, METH_NOARGS,
      "syntax_classes() -> tuple of (name, class): the parser's syntax-node classes, from a"
      " module of the interpreter's own _ast made here; each but Constant and Tuple sealed. Once:"

@@ -82,6 +82,7 @@ __all__ = [
     "unmarshal_file",
     "unmarshal_renames_to",
     "unmarshal_sealed",
+    "warnings_settled",
 ]
 
 KIND: str
@@ -151,6 +152,7 @@ loaded_sources = _impl.loaded_sources
 seal_fork_exec = _impl.seal_fork_exec
 seal_types = _impl.seal_types
 syntax_classes = _impl.syntax_classes
+warnings_settled = _impl.warnings_settled
 hide_copies = _impl.hide_copies
 sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env

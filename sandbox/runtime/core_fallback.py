@@ -3398,6 +3398,20 @@ _ModuleType = type(sys)
 _SYNTAX_CLASSES: list[tuple[tuple[str, type], ...]] = []
 
 
+def warnings_settled(filters: object) -> bool:
+    """Whether CPython's C warning code keeps ``filters`` as the list it read last (a warning
+    then drops no list of anyone's, whose finalizers would run inside the hook) and, from 3.14,
+    no warnings context is set. The native core reads the interpreter's own state; the Python
+    core cannot (a documented limit): ``True``.
+
+    Example
+    -------
+    >>> warnings_settled([])
+    True
+    """
+    return True
+
+
 def syntax_classes() -> tuple[tuple[str, type], ...]:
     """The parser's syntax-node classes as ``(name, class)`` pairs, from a module of the
     interpreter's own ``_ast`` made here (never the one in ``sys.modules``). The native core

@@ -1839,6 +1839,125 @@ def test_c_callables_run_under_the_frame_that_calls_them(
     ], result.stderr
 
 
+WARNINGS_DURING_THE_SHAPE = """
+import sys, _ast, warnings, functools, itertools, collections
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+sys.path.insert(0, "task")
+import app
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+SOURCE = "(print('RAN'), '\\d')"  # (an invalid escape: the parse warns)
+def attempt(label):
+    try:
+        app.calc(SOURCE)
+        print(label, "ran")
+    except PermissionError as exc:
+        print(label, "refused", exc.category, exc.action)
+    except Exception as exc:
+        print(label, "error", type(exc).__name__)
+attempt("plain")
+# C callables only (no frame of their own): when run, they make Tuple's nodes keep a line
+# number for their elements, hiding the call from the shape
+T = _ast.Tuple
+steps = itertools.starmap(setattr, [(T, "_fields", ("elts",)),
+                                    (T, "lineno", property(None, _ast.AST.__init__))])
+class Finalized:
+    __del__ = staticmethod(functools.partial(collections.deque, steps, 0))
+# A filters list CPython's C warning code keeps, then swaps out (dropping it) at the next
+# warning: the shape parse's own
+kept = [("ignore", None, Warning, None, 0), ("ignore", Finalized(), Warning, None, 0)]
+warnings.filters, before = kept, warnings.filters
+warnings.warn("kept")
+warnings.filters = list(before)
+del kept
+attempt("dropped-list")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_code_run_by_a_warning_during_the_shape_parse_changes_nothing(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN an eval site whose rules allow tuples of constants only
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text("def calc(s):\n    return eval(s)\n")
+    site = "{task}/app.py:calc"
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "app", "phase": "any"}],
+        code=[
+            {"action": "compile", "target": site, "phase": "any"},
+            *(
+                {"action": "shape", "target": f"{site}#{f}", "phase": "any"}
+                for f in ("Tuple", "Constant")
+            ),
+        ],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN a source with a call is evaluated there, plainly, and after the function had
+    # CPython's C warning code keep a filters list whose drop runs C callables of its own
+    # (the shape parse warns: red team 110)
+    result = child(
+        WARNINGS_DURING_THE_SHAPE, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path
+    )
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    # THEN the plain call is refused by its shape; and on the native core the dropped list's
+    # finalizer runs before the decision (in the caller's own context), so the shape sees what
+    # it did: refused too. The Python core cannot tell the C warning state: a documented limit
+    assert lines["plain"] == "refused code shape", result.stdout + result.stderr
+    if core == "native":
+        assert lines["dropped-list"] == "refused code shape", result.stdout + result.stderr
+        assert "RAN" not in result.lines
+    else:
+        assert lines["dropped-list"] == "ran", result.stdout + result.stderr
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="warnings contexts are 3.14's")
+def test_a_warnings_context_refuses_the_shape_parse(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN an eval site whose rules allow tuples of constants, and a warnings context set by
+    # the function (3.14: its filters are asked before the global list, whatever
+    # sys.flags.context_aware_warnings says; a match of the function's would run in the parse)
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text("def calc(s):\n    return eval(s)\n")
+    site = "{task}/app.py:calc"
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "app", "phase": "any"}],
+        code=[
+            {"action": "compile", "target": site, "phase": "any"},
+            *(
+                {"action": "shape", "target": f"{site}#{f}", "phase": "any"}
+                for f in ("Tuple", "Constant")
+            ),
+        ],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    code = """
+import sys, warnings
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+sys.path.insert(0, "task")
+import app
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+print("allowed", app.calc("(1, 2)"))
+class Context:
+    _filters = [("ignore", None, Warning, None, 0)]
+warnings._warnings_context.set(Context())
+try:
+    app.calc("(3, 4)")  # (another source: not one decided before)
+    print("context", "ran")
+except PermissionError as exc:
+    print("context", "refused", exc.target)
+"""
+    result = child(code, env=audit_only("native", LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    # THEN with the context set, even a harmless source is not shaped: refused
+    assert lines["allowed"] == "(1, 2)", result.stdout + result.stderr
+    assert lines["context"].startswith("refused <code shaped while the warning filters"), lines
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_syntax_tree_compiled_under_a_module_files_name_is_that_claim(
     child: RunChild, tmp_path: Path, core: str

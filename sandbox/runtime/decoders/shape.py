@@ -179,6 +179,8 @@ _GETSET = _types.GetSetDescriptorType
 _MEMBER = _types.MemberDescriptorType
 _BUILTIN = _types.BuiltinFunctionType
 _syntax_classes = core.syntax_classes
+_warnings_settled = core.warnings_settled
+_inside_the_hook = core.inside
 _digest = core.content_digest
 
 
@@ -578,6 +580,13 @@ def features(source: object) -> list[str] | str | Rejection:
         filters = _warning_filters()
         if filters is None:
             return UNDECODABLE + "code shaped with a warnings machinery not the standard one"
+        if _inside_the_hook() and not _warnings_settled(filters):
+            # (a warning in the parse would drop the filters list CPython's C code kept, or ask
+            # a warnings context's filters: code of anyone's run inside the parse, after the
+            # classes' check -- red team 110. The sealed compilers settle it in the caller's
+            # own context first: this holds where anything changed it since. Outside the hook
+            # -- the tooling's own shapes -- no code of the function's runs at all.)
+            return UNDECODABLE + "code shaped while the warning filters were changing"
         if not _parser_plain(readings):
             return UNDECODABLE + "code shaped with parser classes or modules that were changed"
         rejected: Rejection | None = None
