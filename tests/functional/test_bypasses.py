@@ -596,12 +596,8 @@ def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
         assert lines["made-by-child.txt"] == "spawned", result.stderr
 
 
-SOCKET_OPTIONS = """
-import socket, sandbox
-from sandbox.runtime.control import mark_invoke_phase
-sandbox.install(mode="enforce", profile="p.json")
-mark_invoke_phase()
-
+# A child's attempt at a socket call: what the sandbox said, or the errno.
+SOCKET_ATTEMPT = """
 def attempt(what, call):
     try:
         call()
@@ -610,7 +606,18 @@ def attempt(what, call):
         print(what, "refused", exc.category, exc.action)
     except OSError as exc:
         print(what, "error", exc.errno)
+"""
 
+SOCKET_OPTIONS = (
+    """
+import socket, sandbox
+from sandbox.runtime.control import mark_invoke_phase
+sandbox.install(mode="enforce", profile="p.json")
+mark_invoke_phase()
+
+"""
+    + SOCKET_ATTEMPT
+    + """
 # an IPv4 loose source route whose first hop is 127.0.0.2 (loopback: nothing leaves)
 route = bytes([1, 131, 7, 4, 127, 0, 0, 2])
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -620,6 +627,7 @@ attempt("per_message_route", lambda: udp.sendmsg([b"x"], [(socket.IPPROTO_IP, 7,
 attempt("listen_unbound", lambda: socket.socket().listen())
 attempt("unix_listen_unbound", lambda: socket.socket(socket.AF_UNIX).listen())
 """
+)
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
@@ -649,7 +657,8 @@ def test_options_that_reroute_packets_and_an_implicit_bind_are_decided(
         assert lines["ip_options"] == "done", result.stderr
 
 
-ANOTHER_SOCKET_MODULE = """
+ANOTHER_SOCKET_MODULE = (
+    """
 import _imp, importlib.util, socket, sys, sandbox
 from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="p.json")
@@ -665,21 +674,16 @@ else:
     _imp.exec_dynamic(fresh)
 print("copy", fresh is not sys.modules["_socket"] and fresh.socket is not socket.socket)
 
-def attempt(what, call):
-    try:
-        call()
-        print(what, "done")
-    except PermissionError as exc:
-        print(what, "refused", exc.category, exc.action)
-    except OSError as exc:
-        print(what, "error", exc.errno)
-
+"""
+    + SOCKET_ATTEMPT
+    + """
 attempt("listen_unbound", lambda: fresh.socket(fresh.AF_INET, fresh.SOCK_STREAM).listen())
 attempt("unix_listen_unbound", lambda: fresh.socket(fresh.AF_UNIX, fresh.SOCK_STREAM).listen())
 closed = fresh.socket(fresh.AF_INET, fresh.SOCK_STREAM)
 closed.close()
 attempt("closed", lambda: closed.listen())
 """
+)
 
 
 def test_a_listen_on_another_copy_of_socket_is_decided(child: RunChild, tmp_path: Path) -> None:
@@ -1875,11 +1879,9 @@ attempt("dropped-list")
 """
 
 
-@pytest.mark.parametrize("core", ["native", "python"])
-def test_code_run_by_a_warning_during_the_shape_parse_changes_nothing(
-    child: RunChild, tmp_path: Path, core: str
-) -> None:
-    # GIVEN an eval site whose rules allow tuples of constants only
+def _tuple_site(tmp_path: Path) -> Path:
+    """``task/app.py``'s ``calc`` (an eval site) and a profile that lets it evaluate tuples of
+    constants only; the task folder."""
     task = tmp_path / "task"
     task.mkdir()
     (task / "app.py").write_text("def calc(s):\n    return eval(s)\n")
@@ -1895,6 +1897,15 @@ def test_code_run_by_a_warning_during_the_shape_parse_changes_nothing(
         ],
     )
     (tmp_path / "profile.json").write_text(json.dumps(profile))
+    return task
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_code_run_by_a_warning_during_the_shape_parse_changes_nothing(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN an eval site whose rules allow tuples of constants only
+    task = _tuple_site(tmp_path)
     # WHEN a source with a call is evaluated there, plainly, and after the function had
     # CPython's C warning code keep a filters list whose drop runs C callables of its own
     # (the shape parse warns: red team 110)
@@ -1918,21 +1929,7 @@ def test_a_warnings_context_refuses_the_shape_parse(child: RunChild, tmp_path: P
     # GIVEN an eval site whose rules allow tuples of constants, and a warnings context set by
     # the function (3.14: its filters are asked before the global list, whatever
     # sys.flags.context_aware_warnings says; a match of the function's would run in the parse)
-    task = tmp_path / "task"
-    task.mkdir()
-    (task / "app.py").write_text("def calc(s):\n    return eval(s)\n")
-    site = "{task}/app.py:calc"
-    profile = profile_doc(
-        modules=[{"action": "import", "target": "app", "phase": "any"}],
-        code=[
-            {"action": "compile", "target": site, "phase": "any"},
-            *(
-                {"action": "shape", "target": f"{site}#{f}", "phase": "any"}
-                for f in ("Tuple", "Constant")
-            ),
-        ],
-    )
-    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    task = _tuple_site(tmp_path)
     code = """
 import sys, warnings
 import sandbox
