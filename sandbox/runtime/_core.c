@@ -9803,6 +9803,55 @@ warnings_settle(void)
     PyErr_Clear();
 }
 
+/* type_versions(types) -> tuple of int: each type's version tag, assigned first where it has
+ * none (a type's attribute set or deleted drops its tag; the next one assigned is a new
+ * number): equal before a shape parse and after its walk only when nothing of the two
+ * unsealed syntax classes changed in between, even a descriptor set and deleted again around
+ * the check (red team 111 caught the parser's nodes with a setter that way, and emptied one
+ * from another thread before the walk read it). 0 where none can be assigned: never equal to
+ * a reading that tells (the caller refuses on 0). */
+static PyObject *
+core_type_versions(PyObject *Py_UNUSED(self), PyObject *types)
+{
+    if (!PyTuple_CheckExact(types)) {
+        PyErr_SetString(PyExc_TypeError, "type_versions: a tuple of types is needed");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(types);
+    PyObject *out = PyTuple_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *kind = PyTuple_GET_ITEM(types, i);
+        unsigned long tag = 0;
+        if (PyType_Check(kind)) {
+#if PY_VERSION_HEX >= 0x030C0000
+            if (PyUnstable_Type_AssignVersionTag((PyTypeObject *)kind)) {
+                tag = ((PyTypeObject *)kind)->tp_version_tag;
+            }
+#else
+            /* (a lookup assigns the tag where it can: 3.10 and 3.11 have no call for it) */
+            static PyObject *doc_name;
+            if (doc_name == NULL) {
+                doc_name = PyUnicode_InternFromString("__doc__");
+            }
+            if (doc_name != NULL) {
+                (void)_PyType_Lookup((PyTypeObject *)kind, doc_name);
+            }
+            PyErr_Clear();
+            if (PyType_HasFeature((PyTypeObject *)kind, Py_TPFLAGS_VALID_VERSION_TAG)) {
+                tag = ((PyTypeObject *)kind)->tp_version_tag;
+            }
+#endif
+        }
+        PyObject *value = PyLong_FromUnsignedLong(tag);
+        if (value == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, i, value);
+    }
+    return out;
+}
+
 /* warnings_settled(filters) -> bool: whether CPython's C warning code keeps `filters` (what
  * warnings.filters is) as the list it read last -- a warning then drops nothing -- and, from
  * 3.14, no warnings context is set (its filters are asked before the global list, whatever
@@ -14811,6 +14860,10 @@ static PyMethodDef core_methods[] = {
     {"seal_types", core_seal_types, METH_O,
      "seal_types(types: tuple) -> bool: each heap type made immutable (its attributes can no"
      " longer be set or deleted); False where the core cannot (the Python core)."},
+    {"type_versions", core_type_versions, METH_O,
+     "type_versions(types: tuple) -> tuple of int: each type's version tag (assigned first; 0"
+     " where none can be): a set or deleted attribute changes it. The Python core returns"
+     " zeros (it cannot read them)."},
     {"warnings_settled", core_warnings_settled, METH_O,
      "warnings_settled(filters) -> bool: whether CPython's C warning code keeps `filters` as the"
      " list it read last, and (3.14) no warnings context is set: a warning then runs nothing of"

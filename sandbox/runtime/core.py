@@ -79,6 +79,7 @@ __all__ = [
     "sqlite_open_guard",
     "ssl_sealed",
     "syntax_classes",
+    "type_versions",
     "unmarshal_file",
     "unmarshal_renames_to",
     "unmarshal_sealed",
@@ -153,6 +154,7 @@ seal_fork_exec = _impl.seal_fork_exec
 seal_types = _impl.seal_types
 syntax_classes = _impl.syntax_classes
 warnings_settled = _impl.warnings_settled
+type_versions = _impl.type_versions
 hide_copies = _impl.hide_copies
 sqlite_authorizer = _impl.sqlite_authorizer
 seal_spawn_env = _impl.seal_spawn_env

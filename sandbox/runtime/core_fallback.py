@@ -3398,6 +3398,18 @@ _ModuleType = type(sys)
 _SYNTAX_CLASSES: list[tuple[tuple[str, type], ...]] = []
 
 
+def type_versions(types: tuple[type, ...]) -> tuple[int, ...]:
+    """Each type's version tag, which a set or deleted attribute changes; the native core reads
+    them, the Python core cannot (a documented limit): zeros.
+
+    Example
+    -------
+    >>> type_versions((int, str))
+    (0, 0)
+    """
+    return (0,) * len(types)
+
+
 def warnings_settled(filters: object) -> bool:
     """Whether CPython's C warning code keeps ``filters`` as the list it read last (a warning
     then drops no list of anyone's, whose finalizers would run inside the hook) and, from 3.14,

@@ -1924,6 +1924,63 @@ def test_code_run_by_a_warning_during_the_shape_parse_changes_nothing(
         assert lines["dropped-list"] == "ran", result.stdout + result.stderr
 
 
+NODES_CAUGHT_DURING_THE_SHAPE = """
+import sys, threading, time, _ast
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+sys.path.insert(0, "task")
+import app
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+# Another thread sets and deletes a property on Tuple (an attribute the parser sets after the
+# fields) whose C setter keeps each node it is handed, and empties a kept node's elements:
+# the walk, which pops the padding's constants first, would read a tuple with no call in it
+caught = {}
+setter = property(None, caught.__setitem__)
+stop = []
+def race():
+    while not stop:
+        _ast.Tuple.end_col_offset = setter
+        time.sleep(0)
+        del _ast.Tuple.end_col_offset
+        for node in list(caught):
+            elements = vars(node).get("elts")
+            if type(elements) is list:
+                elements.clear()
+        caught.clear()
+        time.sleep(0)
+sys.setswitchinterval(1e-6)
+racer = threading.Thread(target=race)
+racer.start()
+ran = []
+for attempt in range(ATTEMPTS):
+    try:
+        app.calc("((ran.append(%d), 2)," % attempt + "0," * 3000 + ")")
+    except PermissionError:
+        pass
+stop.append(True)
+racer.join()
+print("ran", len(ran))
+"""
+
+
+def test_nodes_caught_by_a_descriptor_set_around_the_check_change_no_shape(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN an eval site whose rules allow tuples of constants only
+    task = _tuple_site(tmp_path)
+    # WHEN another thread sets and deletes, again and again, a descriptor on the unsealed Tuple
+    # class that catches the parser's nodes, and empties them before the walk reads them, while
+    # the function evaluates a tuple holding a call (red team 111: it ran within 84 to 11,571
+    # attempts on the core before the fix)
+    code = NODES_CAUGHT_DURING_THE_SHAPE.replace("ATTEMPTS", "3000")
+    result = child(
+        code, env=audit_only("native", LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path, timeout=300
+    )
+    # THEN the call never runs: the class's version changed between its check and the walk
+    assert "ran 0" in result.lines, result.stdout[-2000:] + result.stderr[-2000:]
+
+
 @pytest.mark.skipif(sys.version_info < (3, 14), reason="warnings contexts are 3.14's")
 def test_a_warnings_context_refuses_the_shape_parse(child: RunChild, tmp_path: Path) -> None:
     # GIVEN an eval site whose rules allow tuples of constants, and a warnings context set by

@@ -180,6 +180,7 @@ _MEMBER = _types.MemberDescriptorType
 _BUILTIN = _types.BuiltinFunctionType
 _syntax_classes = core.syntax_classes
 _warnings_settled = core.warnings_settled
+_type_versions = core.type_versions
 _inside_the_hook = core.inside
 _digest = core.content_digest
 
@@ -587,6 +588,13 @@ def features(source: object) -> list[str] | str | Rejection:
             # own context first: this holds where anything changed it since. Outside the hook
             # -- the tooling's own shapes -- no code of the function's runs at all.)
             return UNDECODABLE + "code shaped while the warning filters were changing"
+        # The two unsealed classes' versions (native core, in the hook): read before their
+        # check and again after the walk, equal only when nothing of theirs changed meanwhile
+        # -- a descriptor set and deleted again around the check caught the parser's nodes
+        # for another thread to change before the walk read them (red team 111).
+        versions = _type_versions(_PATCHED_BY_AST) if not _UNSEALED and _inside_the_hook() else None
+        if versions is not None and 0 in versions:
+            return UNDECODABLE + "code shaped with parser classes whose changes cannot be told"
         if not _parser_plain(readings):
             return UNDECODABLE + "code shaped with parser classes or modules that were changed"
         rejected: Rejection | None = None
@@ -629,6 +637,7 @@ def features(source: object) -> list[str] | str | Rejection:
         if not _parser_plain([]):
             return UNDECODABLE + "code shaped with parser classes or modules that were changed"
         stack = [source]
+        versions = None
     else:
         return UNDECODABLE + "code that is neither text nor a syntax tree"
     # Everything read from the tree is kept past the callback (core.hold): another thread of
@@ -636,9 +645,12 @@ def features(source: object) -> list[str] | str | Rejection:
     # walk's must not be the last (a finalizer of the function's would run inside the hook).
     held: list[object] = [stack]
     try:
-        return _walk(stack, held, kind is _str or kind is _bytes)
+        found = _walk(stack, held, kind is _str or kind is _bytes)
     finally:
         _hold(held)
+    if versions is not None and _type_versions(_PATCHED_BY_AST) != versions:
+        return UNDECODABLE + "code shaped with parser classes that were changed meanwhile"
+    return found
 
 
 _UNREADABLE: Rejection = (
