@@ -7992,6 +7992,36 @@ argv_snapshot(PyObject *argv)
     return out;
 }
 
+/* Whether the keyword `key` is the parameter `name`, as CPython's argument parser matches it:
+ * by its text, a str subclass's too (compared in C: no code of anyone's runs). A seal that
+ * matched exact str keys only never saw an argument `**{S("dir_fd"): fd}` gave the original
+ * (red team 108: os.mkfifo made a FIFO where no rule allows, SQLite's authorizer was removed). */
+static int
+keyword_is(PyObject *key, const char *name)
+{
+    return PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, name) == 0;
+}
+
+/* The argument of parameter `position`, named `name`: the positional one, else the keyword of
+ * that name (keyword_is), else None (not given: its default; borrowed). Not the value given
+ * at that place: a keyword's place among the values is the caller's choice (red team 107 had
+ * os.setns decided on its `fd` as `nstype` by giving `nstype=` first). */
+static PyObject *
+argument_named(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t position,
+               const char *name)
+{
+    if (position < nargs) {
+        return args[position];
+    }
+    Py_ssize_t count = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (keyword_is(PyTuple_GET_ITEM(kwnames, k), name)) {
+            return args[nargs + k];
+        }
+    }
+    return Py_None;
+}
+
 /* posix_spawn's file_actions, copied (a tuple of tuples: what the original then reads) and
  * decided: each POSIX_SPAWN_OPEN (tag 0: tag, fd, path, flags, mode) makes the child open a
  * file before it runs the program, with no event of CPython's -- raised here as the `open`
@@ -8055,13 +8085,11 @@ spawn_with_snapshot(int which, PyObject *module, PyObject *const *args, Py_ssize
     for (Py_ssize_t j = 0; j < nkw; j++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, j);
         int known = 0;
-        if (which != 2 && PyUnicode_Check(name) &&
-            PyUnicode_CompareWithASCIIString(name, "file_actions") == 0) {
+        if (which != 2 && keyword_is(name, "file_actions")) {
             actions_at = nargs + j;
         }
         for (int k = 0; k < 3; k++) {
-            if (which == 2 && PyUnicode_Check(name) &&
-                PyUnicode_CompareWithASCIIString(name, names[k]) == 0) {
+            if (which == 2 && keyword_is(name, names[k])) {
                 at[k] = nargs + j;
                 known = 1;
             }
@@ -9766,15 +9794,28 @@ core_compile_name(PyObject *self, PyObject *tree)
  * warning only the sandbox's "ignore" entry, put first for that call, ever matches): what
  * the drop runs, runs there, as at any warning of the caller's. */
 static PyObject *g_warnings_ignore; /* ("ignore", None, Warning, None, 0) */
+static PyObject *g_warnings_name, *g_filters_name; /* (interned once: every compile reads them) */
+
+static int
+warnings_names(void)
+{
+    if (g_filters_name == NULL) {
+        g_warnings_name = PyUnicode_InternFromString("warnings");
+        g_filters_name = g_warnings_name != NULL ? PyUnicode_InternFromString("filters") : NULL;
+    }
+    return g_filters_name != NULL;
+}
 
 static void
 warnings_settle(void)
 {
+    if (!warnings_names()) {
+        PyErr_Clear();
+        return;
+    }
     PyInterpreterState *interp = PyInterpreterState_Get();
-    PyObject *name = PyUnicode_FromString("warnings");
-    PyObject *module = name != NULL ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    PyObject *filters = module != NULL ? PyObject_GetAttrString(module, "filters") : NULL;
+    PyObject *module = PyImport_GetModule(g_warnings_name);
+    PyObject *filters = module != NULL ? PyObject_GetAttr(module, g_filters_name) : NULL;
     Py_XDECREF(module);
     if (filters != NULL && PyList_CheckExact(filters) && interp->warnings.filters != filters) {
         if (g_warnings_ignore == NULL) {
@@ -9852,16 +9893,15 @@ core_type_versions(PyObject *Py_UNUSED(self), PyObject *types)
     return out;
 }
 
-/* warnings_settled(filters) -> bool: whether CPython's C warning code keeps `filters` (what
- * warnings.filters is) as the list it read last -- a warning then drops nothing -- and, from
- * 3.14, no warnings context is set (its filters are asked before the global list, whatever
- * sys.flags.context_aware_warnings says: red team 110). */
-static PyObject *
-core_warnings_settled(PyObject *Py_UNUSED(self), PyObject *filters)
+/* Whether CPython's C warning code keeps `filters` as the list it read last -- a warning then
+ * drops nothing -- and, from 3.14, no warnings context is set (its filters are asked before
+ * the global list, whatever sys.flags.context_aware_warnings says: red team 110). */
+static int
+warnings_kept(PyObject *filters)
 {
     PyInterpreterState *interp = PyInterpreterState_Get();
     if (interp->warnings.filters != filters) {
-        Py_RETURN_FALSE;
+        return 0;
     }
 #if PY_VERSION_HEX >= 0x030E0000
     PyObject *var = interp->warnings.context;
@@ -9869,22 +9909,120 @@ core_warnings_settled(PyObject *Py_UNUSED(self), PyObject *filters)
         PyObject *value = NULL;
         if (!PyContextVar_CheckExact(var) || PyContextVar_Get(var, NULL, &value) < 0) {
             PyErr_Clear();
-            Py_RETURN_FALSE;
+            return 0;
         }
         if (value != NULL) {
             Py_DECREF(value);
-            Py_RETURN_FALSE;
+            return 0;
         }
     }
 #endif
-    Py_RETURN_TRUE;
+    return 1;
+}
+
+/* warnings_settled(filters) -> bool: warnings_kept, for the shape decoder's own check. */
+static PyObject *
+core_warnings_settled(PyObject *Py_UNUSED(self), PyObject *filters)
+{
+    return PyBool_FromLong(warnings_kept(filters));
+}
+
+/* Whether every key of `table` is an exact str: a lookup in it compares no object of anyone's
+ * with code of its own (a planted key of a colliding hash would have its __eq__ run). */
+static int
+str_keyed(PyObject *table)
+{
+    if (!PyDict_CheckExact(table)) {
+        return 0;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(table, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether a warning raised now, inside a compile, runs no code of anyone's: CPython's C
+ * warning code finds warnings.filters with plain lookups (sys.modules and the module's dict
+ * keyed by exact str only, a plain module, a plain list), that list is the one it keeps
+ * (warnings_kept: nothing is dropped), and its first entry is ("ignore", None, Warning, None,
+ * 0), which matches every warning before any other entry's objects are asked. Checked in C
+ * just before the shape parse: the decoder's own checks are Python, between whose lines
+ * another thread can swap the list or put a filter first (the parse's warning would then run
+ * its code, or a dropped list's finalizers, inside the hook, after the classes' check). */
+static int
+warnings_quiet(void)
+{
+    if (!warnings_names()) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *modules = PyImport_GetModuleDict();
+    if (modules == NULL || !str_keyed(modules)) {
+        return 0;
+    }
+    PyObject *module = PyDict_GetItemWithError(modules, g_warnings_name);
+    if (module == NULL || !PyModule_CheckExact(module)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *space = PyModule_GetDict(module);
+    if (space == NULL || !str_keyed(space)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *filters = PyDict_GetItemWithError(space, g_filters_name);
+    if (filters == NULL || !PyList_CheckExact(filters) || PyList_GET_SIZE(filters) == 0 ||
+        !warnings_kept(filters)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *first = PyList_GET_ITEM(filters, 0);
+    if (!PyTuple_CheckExact(first) || PyTuple_GET_SIZE(first) != 5) {
+        return 0;
+    }
+    PyObject *action = PyTuple_GET_ITEM(first, 0), *line = PyTuple_GET_ITEM(first, 4);
+    int ignores_all = PyUnicode_CheckExact(action) &&
+                      PyUnicode_CompareWithASCIIString(action, "ignore") == 0 &&
+                      PyTuple_GET_ITEM(first, 1) == Py_None &&
+                      PyTuple_GET_ITEM(first, 2) == PyExc_Warning &&
+                      PyTuple_GET_ITEM(first, 3) == Py_None && PyLong_CheckExact(line) &&
+                      PyLong_AsLong(line) == 0;
+    PyErr_Clear(); /* (a line too large for a long: not 0) */
+    return ignores_all;
+}
+
+/* Whether a sealed compiler's call parses its source to a syntax tree: compile() with
+ * PyCF_ONLY_AST in its flags (or flags that are not a plain int: read with code of their own).
+ * eval() and exec() of text parse too -- to code, but through the same warnings. */
+static int
+parses_to_tree(int which, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (which != COMPILER_COMPILE) {
+        return 1;
+    }
+    PyObject *flags = argument_named(args, nargs, kwnames, 3, "flags");
+    if (flags == Py_None) {
+        return 0;
+    }
+    if (!PyLong_CheckExact(flags)) {
+        return 1;
+    }
+    long value = PyLong_AsLong(flags);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
+    return (value & PyCF_ONLY_AST) != 0;
 }
 
 static PyObject *
 compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
-    warnings_settle();
     Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     Py_ssize_t at = -1; /* where the source is: the first positional, or `source=` */
     if (nargs >= 1) {
@@ -9892,11 +10030,25 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
     }
     else {
         for (Py_ssize_t i = 0; i < nkw; i++) {
-            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "source") == 0) {
+            if (keyword_is(PyTuple_GET_ITEM(kwnames, i), "source")) {
                 at = nargs + i;
                 break;
             }
         }
+    }
+    if (t_depth == 0) {
+        warnings_settle();
+    }
+    else if (at >= 0 && !PyCode_Check(args[at]) && parses_to_tree(which, args, nargs, kwnames) &&
+             !warnings_quiet()) {
+        /* Inside the callback, a parse of text to a syntax tree: the shape decoder's (or code
+         * of anyone's run inside the hook). Nothing is settled here -- a list dropped now would
+         * run its finalizers inside the hook -- and a parse whose warning could run code of
+         * anyone's is not made. (The sandbox's own modules, compiled to code where no .pyc
+         * serves, are its own text: they raise no warning.) */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "lambda-sandbox: the warning filters changed before the shape parse");
+        return NULL;
     }
     PyObject *result;
     if (which == COMPILER_COMPILE && at >= 0) {
@@ -9906,7 +10058,7 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
          * for the call. Nested calls keep their own. */
         PyObject *name = nargs >= 2 ? args[1] : NULL;
         for (Py_ssize_t i = 0; name == NULL && i < nkw; i++) {
-            if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "filename") == 0) {
+            if (keyword_is(PyTuple_GET_ITEM(kwnames, i), "filename")) {
                 name = args[nargs + i];
             }
         }
@@ -10990,36 +11142,6 @@ call_fastcall(fastcall_any original, int keywords, PyObject *module, PyObject *c
     }
     return ((PyObject * (*)(PyObject *, PyObject *const *, Py_ssize_t))(void (*)(void))original)(
         module, args, nargs);
-}
-
-/* Whether the keyword `key` is the parameter `name`, as CPython's argument parser matches it:
- * by its text, a str subclass's too (compared in C: no code of anyone's runs). A seal that
- * matched exact str keys only never saw an argument `**{S("dir_fd"): fd}` gave the original
- * (red team 108: os.mkfifo made a FIFO where no rule allows, SQLite's authorizer was removed). */
-static int
-keyword_is(PyObject *key, const char *name)
-{
-    return PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, name) == 0;
-}
-
-/* The argument of parameter `position`, named `name`: the positional one, else the keyword of
- * that name (keyword_is), else None (not given: its default; borrowed). Not the value given
- * at that place: a keyword's place among the values is the caller's choice (red team 107 had
- * os.setns decided on its `fd` as `nstype` by giving `nstype=` first). */
-static PyObject *
-argument_named(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t position,
-               const char *name)
-{
-    if (position < nargs) {
-        return args[position];
-    }
-    Py_ssize_t count = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        if (keyword_is(PyTuple_GET_ITEM(kwnames, k), name)) {
-            return args[nargs + k];
-        }
-    }
-    return Py_None;
 }
 
 static PyObject *

@@ -208,6 +208,62 @@ def test_seal_compilers_copies_a_bytearray_source_and_nothing_else(
     assert result["same"] is True and result["keyword"] == 42
 
 
+def test_a_parse_inside_the_hook_runs_no_warning_code_of_anyones(kind: str, tmp_path: Path) -> None:
+    # GIVEN sealed compilers, and a callback that parses a source that warns (an invalid
+    # escape) to a syntax tree, as the shape decoder does: once with the list CPython's C
+    # warning code keeps as warnings.filters and an "ignore" entry first; once with another
+    # entry put first; once with another list put in place of a kept one whose finalizer
+    # records where it ran (what another thread can do between the decoder's Python checks)
+    body = """
+    import ast, builtins, warnings
+    core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    IGNORE = ("ignore", None, Warning, None, 0)
+    ORIGINAL = list(warnings.filters)
+    ran = []
+    class Finalized:
+        def __del__(self):
+            ran.append("inside" if core.inside() else "outside")
+    def keep_then_swap():
+        warnings.filters = [IGNORE, ("ignore", Finalized(), Warning, None, 0)]
+        warnings.warn("kept")  # (the C code keeps that list)
+        warnings.filters = [IGNORE, *ORIGINAL]
+    def parse():
+        try:
+            compile("'\\d'", "<shape>", "exec", ast.PyCF_ONLY_AST, True)
+            return "parsed"
+        except RuntimeError as exc:
+            return "refused: " + str(exc)
+    found = {}
+    def callback(event, args, caller):
+        found["settled"] = parse()
+        warnings.filters.insert(0, ("default", None, Warning, None, 0))
+        found["other-first"] = parse()
+        del warnings.filters[0]
+        keep_then_swap()
+        found["swapped"] = parse()
+        found["ran-in-callback"] = list(ran)
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce")
+    warnings.filters = [IGNORE, *ORIGINAL]
+    warnings.warn("settle")
+    # WHEN the event is decided, and then the function compiles something itself
+    sys.audit("zz.ev")
+    eval("1")
+    emit(**found, ran=ran)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the native core parses only where the warning can run nothing but the "ignore"
+    # entry, and settles nothing inside the hook: the kept list is dropped (its finalizer
+    # run) at the function's own compile, outside. The Python core cannot tell (a limit)
+    assert result["settled"] == "parsed"
+    if kind == "python":
+        assert result["other-first"] == result["swapped"] == "parsed"
+        return
+    refused = "refused: lambda-sandbox: the warning filters changed before the shape parse"
+    assert result["other-first"] == refused
+    assert result["swapped"] == refused
+    assert result["ran-in-callback"] == [] and result["ran"] == ["outside"]
+
+
 def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
     kind: str, tmp_path: Path
 ) -> None:
