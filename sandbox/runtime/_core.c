@@ -5361,6 +5361,101 @@ release_state(void)
 
 static int open_code_take(void); /* (below, with core_open_code) */
 
+/* A class's `__dict__` is a mappingproxy over its real dict, and the proxy's comparisons and
+ * `|` hand that dict to the other operand: `str.__dict__ == G()` -- dict's own comparison
+ * declines an object that is not a dict, and Python then asks G.__eq__(real dict) -- and so
+ * do `!=`, `<`..., `G() | str.__dict__`, a dict subclass's reflected method, a proxy over a
+ * mapping of the function's. With the real dict, code changes any class -- a built-in's, a
+ * sealed one's -- with no audit event and no version change: `str.startswith` or
+ * `re.Pattern.match` swapped around a decision made the policy's matchers answer yes, and a
+ * descriptor put in `object`'s dict caught the shape parser's nodes (red team 112). Sealed at
+ * install: the proxy's comparison and `|` (its slots, and the slot wrappers in its dict that
+ * call them) hand a real dict on only to an exact dict or another proxy over one -- whose
+ * own code compares keys and values, never passing the dict itself -- and otherwise decline
+ * (Python then asks the other operand with the proxy, as for any object). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *mapping;
+} core_mappingproxy; /* (CPython's mappingproxyobject: the same fields since 3.3) */
+
+static richcmpfunc g_proxy_compare;
+static binaryfunc g_proxy_or;
+
+static int
+proxy_operand_plain(PyObject *operand)
+{
+    return PyDict_CheckExact(operand) ||
+           (Py_IS_TYPE(operand, &PyDictProxy_Type) &&
+            PyDict_CheckExact(((core_mappingproxy *)operand)->mapping));
+}
+
+static PyObject *
+proxy_compare_sealed(PyObject *proxy, PyObject *other, int op)
+{
+    if (Py_IS_TYPE(proxy, &PyDictProxy_Type) &&
+        PyDict_CheckExact(((core_mappingproxy *)proxy)->mapping) && !proxy_operand_plain(other)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    return g_proxy_compare(proxy, other, op);
+}
+
+static PyObject *
+proxy_or_sealed(PyObject *left, PyObject *right)
+{
+    if (!proxy_operand_plain(left) || !proxy_operand_plain(right)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    return g_proxy_or(left, right);
+}
+
+/* Seal the proxy's operators (once; 0, or -1 with an exception where a slot is not the one
+ * this code knows: install then fails rather than run with the door open). */
+static int
+proxy_seal(void)
+{
+    if (g_proxy_compare != NULL) {
+        return 0;
+    }
+    PyTypeObject *kind = &PyDictProxy_Type;
+    if (kind->tp_richcompare == NULL || kind->tp_as_number == NULL ||
+        kind->tp_as_number->nb_or == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "lambda-sandbox: mappingproxy has no comparison or `|` to seal");
+        return -1;
+    }
+    static const char *names[] = {"__eq__", "__ne__", "__lt__", "__le__",
+                                  "__gt__", "__ge__", "__or__", "__ror__"};
+    richcmpfunc compare = kind->tp_richcompare;
+    binaryfunc or_ = kind->tp_as_number->nb_or;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *name = PyUnicode_InternFromString(names[i]);
+        if (name == NULL) {
+            return -1;
+        }
+        PyObject *descr = _PyType_Lookup(kind, name); /* (borrowed) */
+        Py_DECREF(name);
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyWrapperDescr_Type)) {
+            PyErr_Format(PyExc_RuntimeError,
+                         "lambda-sandbox: mappingproxy.%s is not its slot wrapper", names[i]);
+            return -1;
+        }
+        PyWrapperDescrObject *wrapper = (PyWrapperDescrObject *)descr;
+        void *sealed = i < 6 ? (void *)proxy_compare_sealed : (void *)proxy_or_sealed;
+        void *original = i < 6 ? (void *)compare : (void *)or_;
+        if (wrapper->d_wrapped != original && wrapper->d_wrapped != sealed) {
+            PyErr_Format(PyExc_RuntimeError,
+                         "lambda-sandbox: mappingproxy.%s wraps another function", names[i]);
+            return -1;
+        }
+        wrapper->d_wrapped = sealed;
+    }
+    g_proxy_compare = compare;
+    g_proxy_or = or_;
+    kind->tp_richcompare = proxy_compare_sealed;
+    kind->tp_as_number->nb_or = proxy_or_sealed;
+    return 0;
+}
+
 static PyObject *
 core_install(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -5537,7 +5632,7 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     if (open_code_take() < 0) {
         goto fail;
     }
-    if (PySys_AddAuditHook(core_hook, NULL) < 0) {
+    if (proxy_seal() < 0 || PySys_AddAuditHook(core_hook, NULL) < 0) {
         goto fail;
     }
     {

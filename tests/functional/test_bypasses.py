@@ -2012,6 +2012,126 @@ except PermissionError as exc:
     assert lines["context"].startswith("refused <code shaped while the warning filters"), lines
 
 
+CLASS_DICT_ROUTES = """
+import collections.abc, operator, types
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+handed = []
+class Keep:  # (every comparison and `|` keeps what it is handed)
+    def __eq__(self, other):
+        handed.append(other)
+        return NotImplemented
+    __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __or__ = __ror__ = __eq__
+    __hash__ = None
+class KeepDict(dict):  # (a dict subclass's reflected methods are asked first)
+    __eq__ = __or__ = __ror__ = Keep.__eq__
+class KeepMapping(collections.abc.Mapping):
+    __getitem__ = dict().__getitem__
+    __len__ = lambda self: 0
+    __iter__ = lambda self: iter(())
+    __eq__ = __or__ = __ror__ = Keep.__eq__
+    __hash__ = None
+P = str.__dict__
+Proxy = type(P)
+routes = {
+    "==": lambda: P == Keep(), "!=": lambda: P != Keep(), "<": lambda: P < Keep(),
+    ">= reflected": lambda: Keep() >= P, "|": lambda: P | Keep(), "| reflected": lambda: Keep() | P,
+    "dict subclass ==": lambda: P == KeepDict(), "dict subclass |": lambda: KeepDict() | P,
+    "proxy of a mapping ==": lambda: types.MappingProxyType(KeepMapping()) == P,
+    "proxy of a mapping |": lambda: P | types.MappingProxyType(KeepMapping()),
+    "wrapper __eq__": lambda: Proxy.__eq__(P, Keep()), "wrapper __ror__": lambda: Proxy.__ror__(P, Keep()),
+    "operator.eq": lambda: operator.eq(P, Keep()), "list.index": lambda: [Keep()].index(P),
+}
+leaked = []
+for name, route in routes.items():
+    del handed[:]
+    try:
+        route()
+    except Exception:
+        pass
+    if any(type(seen) is dict for seen in handed):
+        leaked.append(name)
+print("leaked", leaked)
+print("plain", P == dict(P), (P | {"x": 1})["x"], dict(P) == P, P == types.MappingProxyType(dict(P)))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_no_operator_of_a_class_dict_hands_the_real_dict_to_the_functions_code(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN an enforced function that compares a class's __dict__ (a mappingproxy) with, and
+    # `|`s it with, objects that keep what they are handed: its own, a dict subclass, a proxy
+    # over a mapping of its own, through the operators, the slot wrappers and C callers
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    result = child(CLASS_DICT_ROUTES, env=audit_only(core), cwd=tmp_path)
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    # THEN on the native core no route hands over the real dict (with it, red team 112 changed
+    # str, re.Pattern and object with no audit event: matchers said yes to any path, the shape
+    # parser's nodes were caught); comparisons with plain dicts and proxies answer as before.
+    # The Python core cannot change CPython's proxy: every route leaks (a documented limit)
+    assert lines["plain"] == "True 1 True True", result.stdout + result.stderr
+    if core == "native":
+        assert lines["leaked"] == "[]", result.stdout + result.stderr
+    else:
+        assert "'=='" in lines["leaked"] and "'|'" in lines["leaked"], lines
+
+
+METHOD_SWAPPED_THROUGH_A_CLASS_DICT = """
+import re, sys
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+handed = []
+class Keep:
+    def __eq__(self, other):
+        handed.append(other)
+        return True
+    __hash__ = None
+re.Pattern.__dict__ == Keep()
+real = next((seen for seen in handed if type(seen) is dict), None)
+print("dict", real is not None)
+if real is not None:
+    # Pattern.match is Pattern.search now: a rule's regex found at the end of any deeper path
+    real["match"] = real["search"]
+    (getattr(sys, "_clear_internal_caches", None) or sys._clear_type_cache)()  # (3.14's name)
+try:
+    open(TARGET, "w").close()
+    print("write", "done")
+except PermissionError:
+    print("write", "refused")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_regex_method_swapped_through_a_class_dict_widens_no_rule(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the runtime's rule that lets a function write an 8-character file directly in the
+    # temp folder, and a folder outside every rule whose path ends as the temp folder's does
+    import tempfile
+
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    deeper = tmp_path / "w" / tempfile.gettempdir().strip("/")
+    deeper.mkdir(parents=True)
+    target = deeper / "abcdefgh"
+    # WHEN the function takes re.Pattern's real dict through its proxy's comparison and makes
+    # `match` search, then writes that file (red team 112: allowed, and made)
+    code = METHOD_SWAPPED_THROUGH_A_CLASS_DICT.replace("TARGET", repr(str(target)))
+    result = child(code, env=audit_only(core), cwd=tmp_path)
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    # THEN on the native core the dict never reaches it: the write is refused, nothing made.
+    # The Python core cannot close the proxy: the write is made (a documented limit)
+    if core == "native":
+        assert lines == {"dict": "False", "write": "refused"}, result.stdout + result.stderr
+        assert not target.exists()
+    else:
+        assert lines == {"dict": "True", "write": "done"}, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_syntax_tree_compiled_under_a_module_files_name_is_that_claim(
     child: RunChild, tmp_path: Path, core: str

@@ -2216,8 +2216,8 @@ def test_round34_an_init_deleted_behind_the_class_s_back_never_runs_in_the_hook(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN ProgrammingError's __init__ set, looked up (the interpreter caches it), then
-    # deleted from the class's real dict (handed over by a mapping proxy comparison: no audit
-    # event, no cache invalidation): its dict looks as SQLite made it
+    # deleted from the class's real dict where a mapping proxy comparison hands it over (no
+    # audit event, no cache invalidation): its dict looks as SQLite made it
     attack = """
 import sqlite3
 core = hooks_core()
@@ -2234,15 +2234,22 @@ def init(self, *a):
 sqlite3.ProgrammingError.__init__ = init
 sqlite3.ProgrammingError.__init__
 sqlite3.ProgrammingError.__dict__ == Grab()
-del Grab.real["__init__"]
+print("handed", type(Grab.real).__name__)
+if type(Grab.real) is dict:
+    del Grab.real["__init__"]
 print("clean", "__init__" not in sqlite3.ProgrammingError.__dict__)
 attempt("connect", lambda: sqlite3.connect(":memory:"))
 print("ran-inside", [was for was in inside if was])
 """
     result = _run(child, tmp_path, attack, env=CORE_ENV[core])
-    # THEN nothing of the function's runs inside the hook (the native core reads the class's
-    # slots; the Python core empties the interpreter's method cache before it looks)
-    assert "clean True" in result.lines, result.stdout + result.stderr
+    # THEN nothing of the function's runs inside the hook. The native core never hands the
+    # real dict over (red team 112: the proxy's comparison is sealed), so the __init__ stays
+    # where the class shows it (and the core reads the class's slots anyway); with the Python
+    # core the dict is handed over and emptied, and it empties the interpreter's method cache
+    # before it looks
+    handed = "mappingproxy" if core == "native" else "dict"
+    assert f"handed {handed}" in result.lines, result.stdout + result.stderr
+    assert f"clean {core != 'native'}" in result.lines, result.stdout + result.stderr
     assert "ran-inside []" in result.lines, result.stdout + result.stderr
 
 
