@@ -2538,16 +2538,48 @@ frame_code(guarded_frame *frame)
 }
 #endif
 
+/* Every exception reachable from `exc` -- its context and cause, theirs, a group's members --
+ * loses its traceback: any of them may be an object the function holds (red team 113 raised
+ * one of its own inside the hook and read the hook's frames from its traceback afterwards).
+ * Bounded: a chain longer than that is cut where the walk stops. */
+static void
+forget_frames_of(PyObject *first, int budget)
+{
+    PyObject *exc = Py_XNewRef(first);
+    while (exc != NULL && exc != Py_None && PyExceptionInstance_Check(exc) && budget-- > 0) {
+        PyException_SetTraceback(exc, Py_None);
+#if PY_VERSION_HEX >= 0x030B0000
+        if (PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_BaseExceptionGroup)) {
+            PyObject *members = ((PyBaseExceptionGroupObject *)exc)->excs;
+            Py_XINCREF(members);
+            for (Py_ssize_t i = 0; members != NULL && PyTuple_Check(members) &&
+                                   i < PyTuple_GET_SIZE(members) && budget > 0;
+                 i++) {
+                forget_frames_of(PyTuple_GET_ITEM(members, i), --budget);
+            }
+            Py_XDECREF(members);
+        }
+#endif
+        PyObject *cause = PyException_GetCause(exc); /* (new references, or NULL) */
+        if (cause != NULL) {
+            forget_frames_of(cause, budget / 2);
+            Py_DECREF(cause);
+        }
+        PyObject *context = PyException_GetContext(exc);
+        PyException_SetContext(exc, NULL);
+        PyException_SetCause(exc, NULL);
+        Py_DECREF(exc);
+        exc = context; /* (owned) */
+    }
+    Py_XDECREF(exc);
+}
+
 static void
 strip_raised(void)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *exc = PyErr_GetRaisedException();
-    if (exc != NULL) {
-        PyException_SetTraceback(exc, Py_None);
-        PyException_SetContext(exc, NULL);
-        PyException_SetCause(exc, NULL);
-    }
+    forget_frames_of(exc, 64);
     PyErr_SetRaisedException(exc);
 #else
     PyObject *type, *value, *tb;
@@ -2555,11 +2587,7 @@ strip_raised(void)
     Py_CLEAR(tb);
     PyErr_NormalizeException(&type, &value, &tb);
     Py_CLEAR(tb);
-    if (value != NULL) {
-        PyException_SetTraceback(value, Py_None);
-        PyException_SetContext(value, NULL);
-        PyException_SetCause(value, NULL);
-    }
+    forget_frames_of(value, 64);
     PyErr_Restore(type, value, NULL);
 #endif
 }
@@ -2853,6 +2881,7 @@ decide(const char *event, PyObject *args)
          * its exception holds the callback's frames in its traceback (and its context's),
          * whose locals lead to everything the hook decides with. It never leaves: a fresh
          * PermissionError stands for it, naming its type only (fail closed). */
+        strip_raised(); /* (its chain too: the function may hold any exception in it) */
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         const char *what = type != NULL && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name
@@ -5408,6 +5437,104 @@ proxy_or_sealed(PyObject *left, PyObject *right)
     return g_proxy_or(left, right);
 }
 
+/* object.__getstate__(cls) (3.11+) hands out the class's real dict too: CPython's default state
+ * is PyObject_GenericGetDict(obj), and for a class that reads `type`'s dict offset -- its
+ * tp_dict (every class on 3.11; heap types, _ast's and the sandbox's sealed ones among them,
+ * from 3.12). Red team 113 wrote _io's and _ast's classes that way. Sealed at install on the
+ * descriptor itself, for a class only: its unbound call (the descriptor's vectorcall) and its
+ * binding to a class (its type's descr_get, a subtype of method_descriptor made here) give a
+ * read-only proxy of the dict (None where it is empty or there is none, as CPython's own).
+ * Every other object keeps CPython's function and binding -- the pickler compares the bound
+ * function with its own to pass on whether a state is required. */
+#if PY_VERSION_HEX >= 0x030B0000
+static vectorcallfunc g_getstate_vectorcall;
+static descrgetfunc g_method_descr_get;
+
+static PyObject *
+getstate_of_a_class(PyObject *cls, PyObject *Py_UNUSED(unused))
+{
+    PyObject **slot = _PyObject_GetDictPtr(cls);
+    if (slot == NULL || *slot == NULL || !PyDict_Check(*slot) || PyDict_GET_SIZE(*slot) == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyDictProxy_New(*slot);
+}
+
+static PyMethodDef g_getstate_of_a_class_def = {
+    "__getstate__", getstate_of_a_class, METH_NOARGS,
+    "Helper for pickle (a class's: a read-only view of its dict)."};
+
+static PyObject *
+getstate_descr_vectorcall(PyObject *descr, PyObject *const *args, size_t nargsf,
+                          PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs == 1 && PyType_Check(args[0]) &&
+        (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0)) {
+        return getstate_of_a_class(args[0], NULL);
+    }
+    return g_getstate_vectorcall(descr, args, nargsf, kwnames);
+}
+
+static PyObject *
+getstate_descr_get(PyObject *descr, PyObject *obj, PyObject *type)
+{
+    if (obj != NULL && PyType_Check(obj)) {
+        return PyCFunction_NewEx(&g_getstate_of_a_class_def, obj, NULL);
+    }
+    return g_method_descr_get(descr, obj, type);
+}
+
+static PyTypeObject g_getstate_descr_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "method_descriptor",
+    .tp_basicsize = sizeof(PyMethodDescrObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR | Py_TPFLAGS_IMMUTABLETYPE,
+    .tp_vectorcall_offset = offsetof(PyMethodDescrObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_descr_get = getstate_descr_get,
+};
+
+static int
+getstate_seal(void)
+{
+    if (g_getstate_vectorcall != NULL) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_InternFromString("__getstate__");
+    if (name == NULL) {
+        return -1;
+    }
+    PyObject *descr = _PyType_Lookup(&PyBaseObject_Type, name); /* (borrowed) */
+    Py_DECREF(name);
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMethodDescr_Type) ||
+        ((PyMethodDescrObject *)descr)->vectorcall == NULL ||
+        PyMethodDescr_Type.tp_descr_get == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "lambda-sandbox: object.__getstate__ is not the method this core seals");
+        return -1;
+    }
+    g_getstate_descr_type.tp_base = &PyMethodDescr_Type;
+    g_getstate_descr_type.tp_traverse = PyMethodDescr_Type.tp_traverse;
+    g_getstate_descr_type.tp_dealloc = PyMethodDescr_Type.tp_dealloc;
+    if (PyType_Ready(&g_getstate_descr_type) < 0) {
+        return -1;
+    }
+    g_method_descr_get = PyMethodDescr_Type.tp_descr_get;
+    g_getstate_vectorcall = ((PyMethodDescrObject *)descr)->vectorcall;
+    ((PyMethodDescrObject *)descr)->vectorcall = getstate_descr_vectorcall;
+    Py_INCREF(&g_getstate_descr_type);
+    Py_SET_TYPE(descr, &g_getstate_descr_type);
+    return 0;
+}
+#else
+static int
+getstate_seal(void)
+{
+    return 0; /* (3.10 has no object.__getstate__) */
+}
+#endif
+
 /* Seal the proxy's operators (once; 0, or -1 with an exception where a slot is not the one
  * this code knows: install then fails rather than run with the door open). */
 static int
@@ -5632,7 +5759,7 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     if (open_code_take() < 0) {
         goto fail;
     }
-    if (proxy_seal() < 0 || PySys_AddAuditHook(core_hook, NULL) < 0) {
+    if (proxy_seal() < 0 || getstate_seal() < 0 || PySys_AddAuditHook(core_hook, NULL) < 0) {
         goto fail;
     }
     {
@@ -9075,6 +9202,57 @@ lib_path_real(PyObject *absolute)
  * a list OpenSSL splits on ":" (red team 95 hid a folder behind an allowed one): each part is
  * raised, and OpenSSL gets the parts decided, joined again. A new reference to the text (or
  * to None), or NULL with an exception (a refusal). */
+/* bytes split at ':' and joined with ':' in C: no method of bytes' class is looked up (a
+ * class's dict was once reachable and changeable by the function's code: red team 113). */
+static PyObject *
+bytes_split_colon(PyObject *given)
+{
+    PyObject *parts = PyList_New(0);
+    const char *p = PyBytes_AS_STRING(given), *end = p + PyBytes_GET_SIZE(given);
+    while (parts != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        PyObject *part = PyBytes_FromStringAndSize(p, (colon != NULL ? colon : end) - p);
+        if (part == NULL || PyList_Append(parts, part) < 0) {
+            Py_XDECREF(part);
+            Py_CLEAR(parts);
+            break;
+        }
+        Py_DECREF(part);
+        if (colon == NULL) {
+            break;
+        }
+        p = colon + 1;
+    }
+    return parts;
+}
+
+static PyObject *
+bytes_join_colon(PyObject *parts)
+{
+    Py_ssize_t n = PyList_GET_SIZE(parts), size = n > 0 ? n - 1 : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(parts, i))) {
+            PyErr_SetString(PyExc_TypeError, "lambda-sandbox: a path part is not bytes");
+            return NULL;
+        }
+        size += PyBytes_GET_SIZE(PyList_GET_ITEM(parts, i));
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        return NULL;
+    }
+    char *at = PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *part = PyList_GET_ITEM(parts, i);
+        if (i > 0) {
+            *at++ = ':';
+        }
+        memcpy(at, PyBytes_AS_STRING(part), (size_t)PyBytes_GET_SIZE(part));
+        at += PyBytes_GET_SIZE(part);
+    }
+    return out;
+}
+
 static PyObject *
 ssl_path_decided(PyObject *arg, const char *kind)
 {
@@ -9091,8 +9269,7 @@ ssl_path_decided(PyObject *arg, const char *kind)
     PyObject *separator = bytes ? PyBytes_FromString(":") : PyUnicode_FromString(":");
     PyObject *parts = NULL;
     if (separator != NULL && folder) {
-        parts = bytes ? PyObject_CallMethod(given, "split", "O", separator)
-                      : PyUnicode_Split(given, separator, -1);
+        parts = bytes ? bytes_split_colon(given) : PyUnicode_Split(given, separator, -1);
     }
     else if (separator != NULL) {
         parts = PyList_New(0);
@@ -9127,8 +9304,7 @@ ssl_path_decided(PyObject *arg, const char *kind)
     }
     PyObject *text = NULL;
     if (decided != NULL) {
-        text = bytes ? PyObject_CallMethod(separator, "join", "O", decided)
-                     : PyUnicode_Join(separator, decided);
+        text = bytes ? bytes_join_colon(decided) : PyUnicode_Join(separator, decided);
     }
     Py_XDECREF(decided);
     Py_XDECREF(parts);
@@ -10040,6 +10216,96 @@ str_keyed(PyObject *table)
     return 1;
 }
 
+/* CPython's parser imports unicodedata and calls its normalize() for every non-ASCII name (an
+ * import through the module's spec, an attribute read): the shape decoder checks in Python
+ * that the module, its dict, normalize and its spec are the real ones -- and another thread
+ * can change any of them before the parse. So the objects it found real at its load (at
+ * install, before the function's code: the first call only) are compared again in C just
+ * before a non-ASCII parse inside the hook (unicodedata_quiet). */
+static PyObject *g_unicodedata, *g_normalize, *g_spec_type;
+
+static PyObject *
+core_expect_unicodedata(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *module, *normalize, *spec_type;
+    if (!PyArg_ParseTuple(args, "O!OO!:expect_unicodedata", &PyModule_Type, &module, &normalize,
+                          &PyType_Type, &spec_type)) {
+        return NULL;
+    }
+    if (g_unicodedata != NULL) {
+        Py_RETURN_FALSE; /* (the first call's, made at install) */
+    }
+    g_unicodedata = Py_NewRef(module);
+    g_normalize = Py_NewRef(normalize);
+    g_spec_type = Py_NewRef(spec_type);
+    Py_RETURN_TRUE;
+}
+
+/* Whether a parse that normalizes names runs no code of anyone's: the module found (plain
+ * lookups) is the expected one, of exact ModuleType, its dict keyed by exact str, its
+ * normalize the expected function and its spec of the expected class (sealed) with a dict of
+ * exact str keys holding no `_initializing` or an exact bool. */
+static int
+unicodedata_quiet(PyObject *modules)
+{
+    static PyObject *unicodedata_name, *normalize_name, *spec_name, *initializing_name;
+    if (initializing_name == NULL) {
+        unicodedata_name = PyUnicode_InternFromString("unicodedata");
+        normalize_name = PyUnicode_InternFromString("normalize");
+        spec_name = PyUnicode_InternFromString("__spec__");
+        initializing_name = PyUnicode_InternFromString("_initializing");
+        if (initializing_name == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    if (g_unicodedata == NULL) {
+        return 0;
+    }
+    PyObject *module = PyDict_GetItemWithError(modules, unicodedata_name);
+    if (module != g_unicodedata || !PyModule_CheckExact(module)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *space = PyModule_GetDict(module);
+    if (space == NULL || !str_keyed(space) ||
+        PyDict_GetItemWithError(space, normalize_name) != g_normalize) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *spec = PyDict_GetItemWithError(space, spec_name);
+    if (spec == NULL || (PyObject *)Py_TYPE(spec) != g_spec_type) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject **slot = _PyObject_GetDictPtr(spec);
+    if (slot == NULL || *slot == NULL || !str_keyed(*slot)) {
+        return 0;
+    }
+    PyObject *initializing = PyDict_GetItemWithError(*slot, initializing_name);
+    PyErr_Clear();
+    return initializing == NULL || PyBool_Check(initializing);
+}
+
+/* Whether a source holds anything but ASCII (a name in it would be normalized). */
+static int
+source_not_ascii(PyObject *source)
+{
+    if (PyUnicode_Check(source)) {
+        return !PyUnicode_IS_ASCII(source);
+    }
+    if (PyBytes_Check(source)) {
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(source);
+        for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(source); i++) {
+            if (p[i] >= 0x80) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1; /* (another buffer: read as text elsewhere; checked as if not ASCII) */
+}
+
 /* Whether a warning raised now, inside a compile, runs no code of anyone's: CPython's C
  * warning code finds warnings.filters with plain lookups (sys.modules and the module's dict
  * keyed by exact str only, a plain module, a plain list), that list is the one it keeps
@@ -10049,7 +10315,7 @@ str_keyed(PyObject *table)
  * another thread can swap the list or put a filter first (the parse's warning would then run
  * its code, or a dropped list's finalizers, inside the hook, after the classes' check). */
 static int
-warnings_quiet(void)
+warnings_quiet(PyObject *source)
 {
     if (!warnings_names()) {
         PyErr_Clear();
@@ -10057,6 +10323,9 @@ warnings_quiet(void)
     }
     PyObject *modules = PyImport_GetModuleDict();
     if (modules == NULL || !str_keyed(modules)) {
+        return 0;
+    }
+    if (source_not_ascii(source) && !unicodedata_quiet(modules)) {
         return 0;
     }
     PyObject *module = PyDict_GetItemWithError(modules, g_warnings_name);
@@ -10135,14 +10404,15 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
         warnings_settle();
     }
     else if (at >= 0 && !PyCode_Check(args[at]) && parses_to_tree(which, args, nargs, kwnames) &&
-             !warnings_quiet()) {
+             !warnings_quiet(args[at])) {
         /* Inside the callback, a parse of text to a syntax tree: the shape decoder's (or code
          * of anyone's run inside the hook). Nothing is settled here -- a list dropped now would
          * run its finalizers inside the hook -- and a parse whose warning could run code of
          * anyone's is not made. (The sandbox's own modules, compiled to code where no .pyc
          * serves, are its own text: they raise no warning.) */
         PyErr_SetString(PyExc_RuntimeError,
-                        "lambda-sandbox: the warning filters changed before the shape parse");
+                        "lambda-sandbox: the warning filters or unicodedata changed before the "
+                        "shape parse");
         return NULL;
     }
     PyObject *result;
@@ -15081,6 +15351,10 @@ static PyMethodDef core_methods[] = {
      "type_versions(types: tuple) -> tuple of int: each type's version tag (assigned first; 0"
      " where none can be): a set or deleted attribute changes it. The Python core returns"
      " zeros (it cannot read them)."},
+    {"expect_unicodedata", core_expect_unicodedata, METH_VARARGS,
+     "expect_unicodedata(module, normalize, spec_type) -> bool: the real unicodedata, its normalize "
+     "and importlib's ModuleSpec, for the check before a non-ASCII shape parse (the first call "
+     "only)."},
     {"warnings_settled", core_warnings_settled, METH_O,
      "warnings_settled(filters) -> bool: whether CPython's C warning code keeps `filters` as the"
      " list it read last, and (3.14) no warnings context is set: a warning then runs nothing of"

@@ -34,6 +34,7 @@ __all__ = [
     "ends_deferred",
     "enter_invoke",
     "exec_verdict_add",
+    "expect_unicodedata",
     "file_identity",
     "file_is",
     "forgotten",
@@ -154,6 +155,7 @@ seal_fork_exec = _impl.seal_fork_exec
 seal_types = _impl.seal_types
 syntax_classes = _impl.syntax_classes
 warnings_settled = _impl.warnings_settled
+expect_unicodedata = _impl.expect_unicodedata
 type_versions = _impl.type_versions
 hide_copies = _impl.hide_copies
 sqlite_authorizer = _impl.sqlite_authorizer

@@ -23,6 +23,7 @@ from .values import (
     SHAPE_FILE,
     _exact_str_keys,
     _lookup,
+    forget_frames,
     fs_encodable,
     makes_new_only,
     open_actions,
@@ -1358,8 +1359,10 @@ def install(
             result = _callback(event, args, caller)
         except _BaseException as exc:
             # (the native core's rule: the callback's exception, whose traceback holds its
-            # frames, never leaves; a fresh PermissionError, raised outside this handler so it
-            # has no context, names its type only)
+            # frames, never leaves -- nor the frames: every exception in its chain may be one
+            # the function holds (red team 113); a fresh PermissionError, raised outside this
+            # handler so it has no context, names its type only)
+            forget_frames(exc)
             failed = _type_name(exc)
             result = None
             del exc
@@ -3408,6 +3411,26 @@ def type_versions(types: tuple[type, ...]) -> tuple[int, ...]:
     (0, 0)
     """
     return (0,) * len(types)
+
+
+_UNICODEDATA_EXPECTED: list[object] = []
+
+
+def expect_unicodedata(module: object, normalize: object, spec_type: type) -> bool:
+    """The real ``unicodedata``, its ``normalize`` and importlib's ``ModuleSpec``, for the native
+    core's check just before a non-ASCII shape parse; ``True`` for the first call only. The
+    Python core keeps them and checks nothing in C (a documented limit: another thread can
+    change them between the shape decoder's checks and the parse).
+
+    Example
+    -------
+    >>> expect_unicodedata(sys, len, type) in (True, False)
+    True
+    """
+    if _UNICODEDATA_EXPECTED:
+        return False
+    _UNICODEDATA_EXPECTED.append((module, normalize, spec_type))
+    return True
 
 
 def warnings_settled(filters: object) -> bool:

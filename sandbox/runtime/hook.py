@@ -877,7 +877,10 @@ def _origin_of_this_thread(history: list[tuple[float, Invocation]]) -> Invocatio
         with open("/proc/self/task/" + str(_native_id()) + "/stat", "rb") as stat:
             fields = stat.read().rpartition(b")")[2].split()
         started = int(fields[19]) / _TICKS  # field 22 (starttime), after "pid (comm)"
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError) as exc:
+        # (its frames forgotten: with the Python core a method of the file's class can be
+        # the function's, raising an exception it holds -- red team 113)
+        forget_frames(exc)
         return None
     # The start time has clock-tick granularity (usually 10 ms) and is rounded down: the
     # invocation running at that instant is the earliest the thread can belong to, and the

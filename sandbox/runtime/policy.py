@@ -544,7 +544,9 @@ def _wildcard_at(pattern: str, wildcard: str) -> int:
 # event, where no hook would see it: a whole Tcl interpreter (open, exec, socket), readline's
 # history and init files, the dbm.gnu/dbm.ndbm databases, curses' terminal database, POSIX
 # shared memory (files in /dev/shm), syslog's socket, the NIS and shadow
-# password databases. A function that uses one learns its import like any other module's.
+# password databases, 3.14's _remote_debugging (it reads a process's memory and stacks with
+# process_vm_readv: red team 113). A function that uses one learns its import like any other
+# module's.
 STDLIB_EXCLUDED = frozenset(
     {
         "ctypes",
@@ -564,6 +566,7 @@ STDLIB_EXCLUDED = frozenset(
         "nis",
         "spwd",
         "ossaudiodev",
+        "_remote_debugging",
     }
 )
 

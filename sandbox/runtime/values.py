@@ -467,6 +467,9 @@ _context_of = _exception_slots["__context__"].__get__
 _set_context = _exception_slots["__context__"].__set__
 _cause_of = _exception_slots["__cause__"].__get__
 _set_cause = _exception_slots["__cause__"].__set__
+# (3.11+: a group's members, read through its own slot)
+_group_class = getattr(__import__("builtins"), "BaseExceptionGroup", None)
+_members_of = _group_class.__dict__["exceptions"].__get__ if _group_class is not None else None
 
 
 def forget_frames(error: BaseException) -> None:
@@ -496,6 +499,8 @@ def forget_frames(error: BaseException) -> None:
         seen.append(item)
         pending.append(_context_of(item))
         pending.append(_cause_of(item))
+        if _members_of is not None and isinstance(item, _group_class):  # type: ignore[arg-type]
+            pending.extend(_members_of(item))
         _set_traceback(item, None)
     _set_context(error, None)
     _set_cause(error, None)

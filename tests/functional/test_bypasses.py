@@ -2044,6 +2044,16 @@ routes = {
     "wrapper __eq__": lambda: Proxy.__eq__(P, Keep()), "wrapper __ror__": lambda: Proxy.__ror__(P, Keep()),
     "operator.eq": lambda: operator.eq(P, Keep()), "list.index": lambda: [Keep()].index(P),
 }
+# object.__getstate__ (3.11+) of a class: CPython's default state is the class's own dict
+# (every class on 3.11, heap types -- re.Pattern, sealed classes -- from 3.12)
+import re
+for label, cls in (("str", str), ("re.Pattern", re.Pattern)):
+    if hasattr(object, "__getstate__"):
+        routes["getstate " + label] = lambda cls=cls: handed.append(object.__getstate__(cls))
+        routes["bound getstate " + label] = lambda cls=cls: handed.append(
+            object.__getstate__.__get__(cls)())
+        routes["super getstate " + label] = lambda cls=cls: handed.append(
+            super(type, cls).__getstate__())
 leaked = []
 for name, route in routes.items():
     del handed[:]
@@ -2064,7 +2074,9 @@ def test_no_operator_of_a_class_dict_hands_the_real_dict_to_the_functions_code(
 ) -> None:
     # GIVEN an enforced function that compares a class's __dict__ (a mappingproxy) with, and
     # `|`s it with, objects that keep what they are handed: its own, a dict subclass, a proxy
-    # over a mapping of its own, through the operators, the slot wrappers and C callers
+    # over a mapping of its own, through the operators, the slot wrappers and C callers; and
+    # that asks object.__getstate__ for a class's state, unbound, bound and through super()
+    # (red team 113)
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     result = child(CLASS_DICT_ROUTES, env=audit_only(core), cwd=tmp_path)
     lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
@@ -2077,6 +2089,74 @@ def test_no_operator_of_a_class_dict_hands_the_real_dict_to_the_functions_code(
         assert lines["leaked"] == "[]", result.stdout + result.stderr
     else:
         assert "'=='" in lines["leaked"] and "'|'" in lines["leaked"], lines
+
+
+UNICODEDATA_OF_ANOTHER_CLASS = """
+import functools, sys, types
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+sys.path.insert(0, "task")
+import app
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+print("plain", app.calc("('\\u00e9t\\u00e9', 1)"))
+asked = {}
+class Answering(types.ModuleType):  # (C callables only: no frame of its own)
+    __getattribute__ = staticmethod(functools.partial(dict.__setitem__, asked))
+sys.modules["unicodedata"].__class__ = Answering
+try:
+    app.calc("(\\u00e9t\\u00e9, 1)")  # (a non-ASCII name: normalized with unicodedata)
+    print("swapped", "ran")
+except PermissionError as exc:
+    print("swapped", "refused", exc.target)
+print("asked", len(asked))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_unicodedata_of_another_class_is_never_asked_inside_the_shape_parse(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN an eval site whose rules allow tuples of constants, and the real unicodedata
+    # module given a class of the function's whose attribute lookup is a C callable (red team
+    # 113 raised an exception of its own from it inside the parse and read the hook's frames)
+    task = _tuple_site(tmp_path)
+    # WHEN a source with a non-ASCII name is evaluated there
+    result = child(
+        UNICODEDATA_OF_ANOTHER_CLASS, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path
+    )
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    # THEN it is refused unshaped, and the module's class was never asked anything
+    assert lines["plain"] == "('\u00e9t\u00e9', 1)", result.stdout + result.stderr
+    assert lines["swapped"] == (
+        "refused <code shaped with parser classes or modules that were changed>"
+    ), result.stdout + result.stderr
+    assert lines["asked"] == "0"
+
+
+@pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("_remote_debugging") is None,
+    reason="_remote_debugging is CPython 3.14's",
+)
+def test_the_remote_debugging_module_is_not_a_standard_library_import(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN a profile that allows the standard library's imports ({stdlib}, the runtime's)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function imports 3.14's _remote_debugging (it reads a process's memory and
+    # stacks with process_vm_readv, no audit event: red team 113)
+    code = """
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+try:
+    import _remote_debugging
+    print("import", "done")
+except ImportError as exc:
+    print("import", "refused", type(exc).__name__)
+"""
+    result = child(code, env=audit_only("native"), cwd=tmp_path)
+    # THEN it is refused, as ctypes is: a capability a profile names on its own
+    assert "import refused ImportViolation" in result.lines, result.stdout + result.stderr
 
 
 METHOD_SWAPPED_THROUGH_A_CLASS_DICT = """

@@ -213,7 +213,8 @@ def test_a_parse_inside_the_hook_runs_no_warning_code_of_anyones(kind: str, tmp_
     # escape) to a syntax tree, as the shape decoder does: once with the list CPython's C
     # warning code keeps as warnings.filters and an "ignore" entry first; once with another
     # entry put first; once with another list put in place of a kept one whose finalizer
-    # records where it ran (what another thread can do between the decoder's Python checks)
+    # records where it ran (what another thread can do between the decoder's Python checks);
+    # and a source with a non-ASCII name with the real unicodedata, and with another module
     body = """
     import ast, builtins, warnings
     core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
@@ -234,11 +235,24 @@ def test_a_parse_inside_the_hook_runs_no_warning_code_of_anyones(kind: str, tmp_
         except RuntimeError as exc:
             return "refused: " + str(exc)
     found = {}
+    import types, unicodedata
+    core.expect_unicodedata(unicodedata, unicodedata.normalize, type(unicodedata.__spec__))
+    def parse_name():  # (a non-ASCII name: the parser imports unicodedata to normalize it)
+        try:
+            compile("\u00e9t\u00e9 = 1", "<shape>", "exec", ast.PyCF_ONLY_AST, True)
+            return "parsed"
+        except RuntimeError as exc:
+            return "refused: " + str(exc)
     def callback(event, args, caller):
         found["settled"] = parse()
         warnings.filters.insert(0, ("default", None, Warning, None, 0))
         found["other-first"] = parse()
         del warnings.filters[0]
+        found["real-unicodedata"] = parse_name()
+        sys.modules["unicodedata"] = types.ModuleType("unicodedata")
+        sys.modules["unicodedata"].normalize = unicodedata.normalize
+        found["other-unicodedata"] = parse_name()
+        sys.modules["unicodedata"] = unicodedata
         keep_then_swap()
         found["swapped"] = parse()
         found["ran-in-callback"] = list(ran)
@@ -254,14 +268,58 @@ def test_a_parse_inside_the_hook_runs_no_warning_code_of_anyones(kind: str, tmp_
     # THEN the native core parses only where the warning can run nothing but the "ignore"
     # entry, and settles nothing inside the hook: the kept list is dropped (its finalizer
     # run) at the function's own compile, outside. The Python core cannot tell (a limit)
-    assert result["settled"] == "parsed"
+    assert result["settled"] == result["real-unicodedata"] == "parsed"
     if kind == "python":
         assert result["other-first"] == result["swapped"] == "parsed"
+        assert result["other-unicodedata"] == "parsed"
         return
-    refused = "refused: lambda-sandbox: the warning filters changed before the shape parse"
+    refused = (
+        "refused: lambda-sandbox: the warning filters or unicodedata changed before the shape parse"
+    )
     assert result["other-first"] == refused
     assert result["swapped"] == refused
+    assert result["other-unicodedata"] == refused
     assert result["ran-in-callback"] == [] and result["ran"] == ["outside"]
+
+
+def test_no_exception_the_callback_raised_keeps_its_frames(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that raises exceptions the function holds: a BaseException (no
+    # `except Exception` catches it) whose context is another held one, and an exception
+    # group holding a third, each raised inside the callback (red team 113 read the hook's
+    # frames from such an exception's traceback afterwards)
+    body = """
+    class Held(BaseException):
+        pass
+    first, second, member = Held("first"), ValueError("second"), KeyError("member")
+    def callback(event, args, caller):
+        if args[0] == "chain":
+            try:
+                raise second
+            except ValueError:
+                raise first
+        try:
+            raise member
+        except KeyError:
+            pass
+        raise BaseExceptionGroup("group", [member])  # (3.10: NameError, member left out)
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce")
+    outcomes = []
+    for label in ("chain", "group"):
+        try:
+            sys.audit("zz.ev", label)
+            outcomes.append("allowed")
+        except PermissionError as exc:
+            outcomes.append(type(exc).__name__)
+    emit(outcomes=outcomes, tracebacks=[e.__traceback__ is None for e in (first, second, member)],
+         context=first.__context__ is None)
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN each event is refused, and none of the held exceptions keeps a traceback
+    assert result["outcomes"] == ["PermissionError", "PermissionError"]
+    assert result["tracebacks"][:2] == [True, True]
+    assert result["context"] is True
+    if kind_version(kind) >= (3, 11):  # (a group's members too)
+        assert result["tracebacks"][2] is True
 
 
 def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(

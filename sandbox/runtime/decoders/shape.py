@@ -59,6 +59,9 @@ _NO_FIELD = object()
 # captured at import (the module is loaded with the sandbox for that).
 _UNICODEDATA = (__import__("unicodedata"),)  # (in a tuple: the module is compared, never used)
 _NORMALIZE = _UNICODEDATA[0].normalize
+# (and handed to the native core, which compares them again just before a non-ASCII parse
+# inside the hook: another thread can change them after the checks below)
+core.expect_unicodedata(_UNICODEDATA[0], _NORMALIZE, _ModuleSpec)
 _property = property
 _property_accessors = (
     _property.__dict__["fget"].__get__,
@@ -418,8 +421,13 @@ def _parser_plain(readings: list[object]) -> bool:
         return False
     if all(_str_isascii(reading) for reading in readings):  # type: ignore[arg-type]
         return True
-    module = lookup(_LIVE_MODULES[0], "unicodedata")
-    if module is not _UNICODEDATA[0]:
+    modules = _LIVE_MODULES[0]
+    if not _str_keyed(modules):
+        return False
+    module = lookup(modules, "unicodedata")
+    # (its class too: a module subclass's __getattribute__ would answer the parser's reads --
+    # red team 113 raised an exception of its own there and read the hook's frames)
+    if module is not _UNICODEDATA[0] or _type(module) is not _ModuleType:
         return False
     space = _module_dict(module)
     return (
