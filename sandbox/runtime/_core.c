@@ -2175,6 +2175,10 @@ static int g_setattr_known;       /* whether install was given them */
 static code_set g_setattr_codes;  /* the code of the functions those names are guarded on */
 static int g_setattr_codes_known; /* whether install was given them */
 static code_set g_own_codes;
+/* The codes whose frames no code of the function's may read: the hook's (its private modules',
+ * its callback's), never the published wrappers the function calls (an error through one is
+ * the function's to show). See frame_of_the_hook_read. */
+static code_set g_hidden_codes;
 static code_set g_import_codes; /* the import system's readers (init-phase module reads) */
 static PyObject *g_callback;      /* strong reference, held here only */
 static int g_block_signals;       /* defer Python signal handlers while the callback runs */
@@ -5122,6 +5126,33 @@ static int g_vfs_state;         /* (guarded_open, with the SQLite section at the
 static void vfs_guard_try(void);
 #define SQLITE_OPEN_EVENT "sandbox.sqlite_open"
 
+/* Whether an audited attribute read (`object.__getattr__`: obj, name) is a traceback's
+ * `tb_frame` whose frame runs code of the hook's. The hook never lets an exception leave with
+ * its frames (strip_raised); an exception of the function's raised inside it by C code is
+ * stripped too -- and should any such path remain, its traceback still leads nowhere: the
+ * frame itself is refused, outside the callback as inside. Tracebacks through the published
+ * wrappers (the resolver's, SQLite's) are the function's own to show. */
+static int
+frame_of_the_hook_read(PyObject *args)
+{
+    if (g_hidden_codes.slots == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) != 2) {
+        return 0;
+    }
+    PyObject *owner = PyTuple_GET_ITEM(args, 0), *name = PyTuple_GET_ITEM(args, 1);
+    if (!PyTraceBack_Check(owner) || !PyUnicode_Check(name) ||
+        PyUnicode_CompareWithASCIIString(name, "tb_frame") != 0) {
+        return 0;
+    }
+    PyFrameObject *frame = ((PyTracebackObject *)owner)->tb_frame;
+    if (frame == NULL) {
+        return 0;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int hidden = code != NULL && code_set_has(&g_hidden_codes, (PyObject *)code);
+    Py_XDECREF(code);
+    return hidden;
+}
+
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
@@ -5159,6 +5190,13 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (g_vfs_state == 0 && g_sqlite_sealed && t_depth == 0 && event[0] == 's' &&
         event[1] == 'q' && strcmp(event, "sqlite3.connect") == 0) {
         vfs_guard_try(); /* (before this connection's open: SQLite's opens decided at the open) */
+    }
+    if (t_depth == 0 && event[0] == 'o' && event[1] == 'b' &&
+        strcmp(event, "object.__getattr__") == 0 && frame_of_the_hook_read(args)) {
+        PyErr_SetString(PyExc_PermissionError,
+                        "lambda-sandbox: object.__getattr__ refused (a frame of the sandbox's "
+                        "hook: its locals lead to what it decides with)");
+        return -1;
     }
     if (!name_set_has(&g_names, event) &&
         (t_depth == 0 || !name_set_has(&g_inside_only, event))) {
@@ -5376,6 +5414,7 @@ release_state(void)
     name_set_free(&g_inside_only);
     g_setattr_known = 0;
     code_set_free(&g_own_codes);
+    code_set_free(&g_hidden_codes);
     own_sites_free();
     g_frame_guard = 0;
     code_set_free(&g_import_codes);
@@ -5590,18 +5629,20 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
                              "mode",          "caller_events", "block_signals",
                              "invoke_only",   "setattr_names", "refused_inside",
                              "inside_only",   "module_prefixes", "import_codes",
-                             "own_sites",     "frame_guard",   "setattr_codes", NULL};
+                             "own_sites",     "frame_guard",   "setattr_codes",
+                             "hidden_codes",  NULL};
     PyObject *names, *callback, *own_codes, *mode, *caller_events = NULL, *invoke_only = NULL;
     PyObject *setattr_names = NULL, *refused_inside = NULL, *inside_only = NULL;
     PyObject *module_prefixes = NULL, *import_codes = NULL, *own_sites = NULL;
-    PyObject *setattr_codes = NULL;
+    PyObject *setattr_codes = NULL, *hidden_codes = NULL;
     int block_signals = 1, frame_guard = 0;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOpO:install", kwlist, &names,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOU|OpOOOOOOOpOO:install", kwlist, &names,
                                      &callback, &own_codes, &mode, &caller_events,
                                      &block_signals, &invoke_only, &setattr_names,
                                      &refused_inside, &inside_only, &module_prefixes,
-                                     &import_codes, &own_sites, &frame_guard, &setattr_codes)) {
+                                     &import_codes, &own_sites, &frame_guard, &setattr_codes,
+                                     &hidden_codes)) {
         return NULL;
     }
     if (g_installed) {
@@ -5690,6 +5731,10 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
         g_setattr_codes_known = 1;
     }
     if (code_set_build(&g_own_codes, own_codes) < 0) {
+        goto fail;
+    }
+    if (hidden_codes != NULL && hidden_codes != Py_None &&
+        code_set_build(&g_hidden_codes, hidden_codes) < 0) {
         goto fail;
     }
     if (own_sites != NULL && own_sites != Py_None && own_sites_build(own_sites, &g_own_codes) < 0) {

@@ -134,6 +134,10 @@ _gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
 # What the hook's own frame lookup raises (sys._getframe; f_code is an audited attribute):
 # the only events ignored while it looks.
 _FETCH_EVENTS = frozenset({"sys._getframe", "object.__getattr__"})
+# (a traceback's frame and a frame's code, through their own descriptors: no class of anyone's)
+_TracebackType = __import__("types").TracebackType
+_tb_frame = _TracebackType.__dict__["tb_frame"].__get__
+_frame_code = __import__("types").FrameType.__dict__["f_code"].__get__
 _stat = __import__("os").stat
 _realpath = __import__("os").path.realpath  # (install-time only: resolved_path)
 try:  # the C SHA-256 of the standard library (not OpenSSL's: ~2 ms to load)
@@ -1193,6 +1197,7 @@ def install(
     own_sites: Iterable[tuple[str, CodeType]] | None = None,
     frame_guard: bool = False,
     setattr_codes: Iterable[CodeType] | None = None,
+    hidden_codes: Iterable[CodeType] | None = None,
 ) -> bool:
     """Install the audit hook once per process; ``False`` (nothing changed) if already there.
 
@@ -1242,6 +1247,9 @@ def install(
     setattr_codes : iterable of code (by identity), optional
         The code of the functions ``setattr_names`` are guarded on: given, a guarded name set on
         anything but an exact function whose code is one of these is answered in the hook too.
+    hidden_codes : iterable of code (by identity), optional
+        The hook's own code: a traceback's ``tb_frame`` running one of these is refused to
+        the function's code (its locals lead to everything the hook decides with).
 
     Returns
     -------
@@ -1262,6 +1270,8 @@ def install(
     # (and the native core's install-time calls, announced by any copy of it that is not the
     # installed core: refused outright, see _hook)
     _names = frozenset(_strs(names, "install: names")) | {CORE_CALL_EVENT}
+    _hidden_codes = tuple(_codes(hidden_codes or ()))  # (held: their ids stay theirs)
+    _hidden = frozenset(id(c) for c in _hidden_codes)
     _caller_events = frozenset(_strs(caller_events, "install: caller_events"))
     _invoke_only = frozenset(_strs(invoke_only, "install: invoke_only"))
     _refused_inside = frozenset(_strs(refused_inside, "install: refused_inside"))
@@ -1397,6 +1407,29 @@ def install(
     _CHANGE_COUNT[0] = lambda: _changes[0]
 
     def _hook(event: str, args: tuple[Any, ...]) -> None:
+        if (
+            event == "object.__getattr__"
+            and _hidden
+            and not _local.depth
+            and not _local.fetching
+            and type(args) is tuple
+            and len(args) == 2
+            and type(args[0]) is _TracebackType
+            and type(args[1]) is str
+            and args[1] == "tb_frame"
+        ):
+            # (a frame of the hook's: the native core's frame_of_the_hook_read; read with
+            # `fetching` set, so that the reads' own events pass)
+            _local.fetching = True
+            try:
+                hidden = id(_frame_code(_tb_frame(args[0]))) in _hidden
+            finally:
+                _local.fetching = False
+            if hidden:
+                raise _PermissionError(
+                    "lambda-sandbox: object.__getattr__ refused (a frame of the sandbox's hook: "
+                    "its locals lead to what it decides with)"
+                )
         if event not in _names and not (_inside[0] and event in _inside_only and _local.depth):
             return  # (inside_only: refused to foreign code inside the callback, else ignored)
         if event == CORE_CALL_EVENT:

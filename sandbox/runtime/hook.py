@@ -388,6 +388,12 @@ def install_hook(
     # The sealed fork_exec wrapper's code, made at import and published (subprocess calls it):
     # the sandbox's own for the decoders (its ids), not for the core (own_codes).
     sealed = processes._FORK_EXEC_WRAPPER[0].__code__
+    # The hook's own code -- not the published functions', whose frames an error the function
+    # sees may pass through: a traceback's frame running it is refused to the function
+    # (core: hidden_codes; red team 113 read the private policy from such a frame's locals).
+    hidden_codes = tuple(c for c in private.codes() if c is not sealed) + tuple(
+        _codes_of(callback, guard)
+    )
     own_codes = (
         tuple(c for c in private.codes() if c is not sealed)
         + tuple(SEALED_CODES)  # (the published functions': resolver wrappers, guard, SQLite)
@@ -589,6 +595,7 @@ def install_hook(
         # (on_setattr refuses a guarded name only on these functions: the sandbox's own and
         # its control code; set on any other object, it is answered in the core)
         setattr_codes=(*guarded_codes, *control_codes),
+        hidden_codes=hidden_codes,
         refused_inside=REFUSED_INSIDE,
         inside_only=REFUSED_INSIDE - names,
         # (the files decoder's init shortcut for the import system's module reads, in C)

@@ -322,6 +322,39 @@ def test_no_exception_the_callback_raised_keeps_its_frames(kind: str, tmp_path: 
         assert result["tracebacks"][2] is True
 
 
+def test_a_frame_of_the_hooks_own_code_is_never_read_from_a_traceback(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a callback whose code is hidden, which keeps a traceback of its own frame (as an
+    # exception the function holds would, raised by C code inside the hook), and a traceback
+    # of the function's own
+    body = """
+    kept = []
+    def callback(event, args, caller):
+        try:
+            raise KeyError("inside")
+        except KeyError as exc:
+            kept.append(exc.__traceback__)
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce",
+                 hidden_codes=(callback.__code__,))
+    sys.audit("zz.ev")
+    def read(tb):
+        try:
+            return tb.tb_frame.f_code.co_name
+        except PermissionError as exc:
+            return "refused: " + str(exc)
+    try:
+        raise ValueError("outside")
+    except ValueError as exc:
+        own = exc.__traceback__
+    emit(hook=read(kept[0]), own=read(own))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN the hook's frame is refused, the function's own is read as ever
+    assert result["hook"].startswith("refused: lambda-sandbox: object.__getattr__ refused")
+    assert result["own"] == "<module>"
+
+
 def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
     kind: str, tmp_path: Path
 ) -> None:

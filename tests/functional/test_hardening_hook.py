@@ -529,7 +529,10 @@ def sandbox_frames(exc):
         seen.add(id(e))
         tb = e.__traceback__
         while tb is not None:
-            frame = tb.tb_frame
+            try:
+                frame = tb.tb_frame
+            except PermissionError:  # (a frame of the hook's own code: refused to read)
+                frame = None
             while frame is not None:
                 if frame.f_code.co_filename.startswith(RUNTIME):
                     found.append(frame.f_code.co_name)
