@@ -5481,10 +5481,12 @@ proxy_or_sealed(PyObject *left, PyObject *right)
  * tp_dict (every class on 3.11; heap types, _ast's and the sandbox's sealed ones among them,
  * from 3.12). Red team 113 wrote _io's and _ast's classes that way. Sealed at install on the
  * descriptor itself, for a class only: its unbound call (the descriptor's vectorcall) and its
- * binding to a class (its type's descr_get, a subtype of method_descriptor made here) give a
+ * binding to a class give a
  * read-only proxy of the dict (None where it is empty or there is none, as CPython's own).
  * Every other object keeps CPython's function and binding -- the pickler compares the bound
- * function with its own to pass on whether a state is required. */
+ * function with its own to pass on whether a state is required. The binding is sealed where
+ * every binding goes: method_descriptor's own (its slot and its `__get__` wrapper, which red
+ * team 114 called on the descriptor directly). */
 #if PY_VERSION_HEX >= 0x030B0000
 static vectorcallfunc g_getstate_vectorcall;
 static descrgetfunc g_method_descr_get;
@@ -5515,24 +5517,19 @@ getstate_descr_vectorcall(PyObject *descr, PyObject *const *args, size_t nargsf,
     return g_getstate_vectorcall(descr, args, nargsf, kwnames);
 }
 
+static PyObject *g_getstate_descr; /* (borrowed: object's dict holds it for good) */
+
+/* method_descriptor's binding (its tp_descr_get, and the `__get__` slot wrapper in its dict,
+ * which calls the function it was made with): object.__getstate__ bound to a class binds the
+ * class's function; every other binding is CPython's own. */
 static PyObject *
-getstate_descr_get(PyObject *descr, PyObject *obj, PyObject *type)
+method_descr_get_sealed(PyObject *descr, PyObject *obj, PyObject *type)
 {
-    if (obj != NULL && PyType_Check(obj)) {
+    if (descr == g_getstate_descr && obj != NULL && obj != Py_None && PyType_Check(obj)) {
         return PyCFunction_NewEx(&g_getstate_of_a_class_def, obj, NULL);
     }
     return g_method_descr_get(descr, obj, type);
 }
-
-static PyTypeObject g_getstate_descr_type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "method_descriptor",
-    .tp_basicsize = sizeof(PyMethodDescrObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
-                Py_TPFLAGS_METHOD_DESCRIPTOR | Py_TPFLAGS_IMMUTABLETYPE,
-    .tp_vectorcall_offset = offsetof(PyMethodDescrObject, vectorcall),
-    .tp_call = PyVectorcall_Call,
-    .tp_descr_get = getstate_descr_get,
-};
 
 static int
 getstate_seal(void)
@@ -5541,29 +5538,30 @@ getstate_seal(void)
         return 0;
     }
     PyObject *name = PyUnicode_InternFromString("__getstate__");
-    if (name == NULL) {
+    PyObject *get_name = name != NULL ? PyUnicode_InternFromString("__get__") : NULL;
+    if (get_name == NULL) {
+        Py_XDECREF(name);
         return -1;
     }
     PyObject *descr = _PyType_Lookup(&PyBaseObject_Type, name); /* (borrowed) */
+    PyObject *get = _PyType_Lookup(&PyMethodDescr_Type, get_name);
     Py_DECREF(name);
+    Py_DECREF(get_name);
+    descrgetfunc binding = PyMethodDescr_Type.tp_descr_get;
     if (descr == NULL || !Py_IS_TYPE(descr, &PyMethodDescr_Type) ||
-        ((PyMethodDescrObject *)descr)->vectorcall == NULL ||
-        PyMethodDescr_Type.tp_descr_get == NULL) {
+        ((PyMethodDescrObject *)descr)->vectorcall == NULL || binding == NULL || get == NULL ||
+        !Py_IS_TYPE(get, &PyWrapperDescr_Type) ||
+        ((PyWrapperDescrObject *)get)->d_wrapped != (void *)binding) {
         PyErr_SetString(PyExc_RuntimeError,
                         "lambda-sandbox: object.__getstate__ is not the method this core seals");
         return -1;
     }
-    g_getstate_descr_type.tp_base = &PyMethodDescr_Type;
-    g_getstate_descr_type.tp_traverse = PyMethodDescr_Type.tp_traverse;
-    g_getstate_descr_type.tp_dealloc = PyMethodDescr_Type.tp_dealloc;
-    if (PyType_Ready(&g_getstate_descr_type) < 0) {
-        return -1;
-    }
-    g_method_descr_get = PyMethodDescr_Type.tp_descr_get;
+    g_getstate_descr = descr;
+    g_method_descr_get = binding;
     g_getstate_vectorcall = ((PyMethodDescrObject *)descr)->vectorcall;
     ((PyMethodDescrObject *)descr)->vectorcall = getstate_descr_vectorcall;
-    Py_INCREF(&g_getstate_descr_type);
-    Py_SET_TYPE(descr, &g_getstate_descr_type);
+    PyMethodDescr_Type.tp_descr_get = method_descr_get_sealed;
+    ((PyWrapperDescrObject *)get)->d_wrapped = (void *)method_descr_get_sealed;
     return 0;
 }
 #else
@@ -5573,6 +5571,50 @@ getstate_seal(void)
     return 0; /* (3.10 has no object.__getstate__) */
 }
 #endif
+
+/* type.__abstractmethods__'s setter writes the class's own dict and flags with no check of the
+ * immutable flag and no audit event (CPython checks it for every other attribute of a type):
+ * red team 114 used it to drop a built-in class's method caches after changing its dict, and
+ * it makes any class abstract (uninstantiable). Sealed at install: refused on an immutable
+ * type -- a built-in's, an extension's, the sandbox's sealed ones -- as setattr would be. */
+static setter g_abstract_set;
+
+static int
+abstractmethods_set_sealed(PyObject *type, PyObject *value, void *context)
+{
+    if (PyType_Check(type) &&
+        PyType_HasFeature((PyTypeObject *)type, Py_TPFLAGS_IMMUTABLETYPE)) {
+        PyErr_Format(PyExc_TypeError,
+                     "cannot set '__abstractmethods__' attribute of immutable type '%s'",
+                     ((PyTypeObject *)type)->tp_name);
+        return -1;
+    }
+    return g_abstract_set(type, value, context);
+}
+
+static int
+abstractmethods_seal(void)
+{
+    if (g_abstract_set != NULL) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_InternFromString("__abstractmethods__");
+    if (name == NULL) {
+        return -1;
+    }
+    PyObject *descr = _PyType_Lookup(&PyType_Type, name); /* (borrowed) */
+    Py_DECREF(name);
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyGetSetDescr_Type) ||
+        ((PyGetSetDescrObject *)descr)->d_getset == NULL ||
+        ((PyGetSetDescrObject *)descr)->d_getset->set == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "lambda-sandbox: type.__abstractmethods__ is not the setter this core seals");
+        return -1;
+    }
+    g_abstract_set = ((PyGetSetDescrObject *)descr)->d_getset->set;
+    ((PyGetSetDescrObject *)descr)->d_getset->set = abstractmethods_set_sealed;
+    return 0;
+}
 
 /* Seal the proxy's operators (once; 0, or -1 with an exception where a slot is not the one
  * this code knows: install then fails rather than run with the door open). */
@@ -5804,7 +5846,8 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
     if (open_code_take() < 0) {
         goto fail;
     }
-    if (proxy_seal() < 0 || getstate_seal() < 0 || PySys_AddAuditHook(core_hook, NULL) < 0) {
+    if (proxy_seal() < 0 || getstate_seal() < 0 || abstractmethods_seal() < 0 ||
+        PySys_AddAuditHook(core_hook, NULL) < 0) {
         goto fail;
     }
     {
@@ -9984,6 +10027,17 @@ ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
     PyObject *result = exec(module, target);
     if (window) {
         code_window(0, 0);
+    }
+    if (result == NULL) {
+        /* A failed exec may still have made the module's functions: sealed all the same, and
+         * the exec's own error stands (the seal clears the errors it meets: red team 114 saw
+         * a SystemError, "error return without exception set"). */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        (void)ssl_seal_module(target);
+        PyErr_Clear();
+        PyErr_Restore(type, value, traceback);
+        return NULL;
     }
     if (ssl_refuse_unsealed(target) < 0) {
         Py_CLEAR(result);

@@ -467,9 +467,12 @@ _context_of = _exception_slots["__context__"].__get__
 _set_context = _exception_slots["__context__"].__set__
 _cause_of = _exception_slots["__cause__"].__get__
 _set_cause = _exception_slots["__cause__"].__set__
-# (3.11+: a group's members, read through its own slot)
+# (3.11+: a group's members, read through its own slot; whether an exception is a group, by
+# identity in its class's MRO -- isinstance() reads an object's __class__, which a class of
+# the function's can answer with code of its own: red team 114)
 _group_class = getattr(__import__("builtins"), "BaseExceptionGroup", None)
 _members_of = _group_class.__dict__["exceptions"].__get__ if _group_class is not None else None
+_mro_of = type.__dict__["__mro__"].__get__
 
 
 def forget_frames(error: BaseException) -> None:
@@ -497,11 +500,11 @@ def forget_frames(error: BaseException) -> None:
         if item is None or any(item is s for s in seen):  # (the slots hold exceptions only)
             continue
         seen.append(item)
+        _set_traceback(item, None)  # (first: nothing below may run before it is gone)
         pending.append(_context_of(item))
         pending.append(_cause_of(item))
-        if _members_of is not None and isinstance(item, _group_class):  # type: ignore[arg-type]
+        if _members_of is not None and any(c is _group_class for c in _mro_of(_type(item))):
             pending.extend(_members_of(item))
-        _set_traceback(item, None)
     _set_context(error, None)
     _set_cause(error, None)
 

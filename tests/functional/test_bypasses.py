@@ -2054,6 +2054,9 @@ for label, cls in (("str", str), ("re.Pattern", re.Pattern)):
             object.__getstate__.__get__(cls)())
         routes["super getstate " + label] = lambda cls=cls: handed.append(
             super(type, cls).__getstate__())
+        # (method_descriptor's own __get__, called on the descriptor: red team 114)
+        routes["descriptor __get__ getstate " + label] = lambda cls=cls: handed.append(
+            type(str.join).__get__(vars(object)["__getstate__"], cls)())
 leaked = []
 for name, route in routes.items():
     del handed[:]
@@ -2065,6 +2068,20 @@ for name, route in routes.items():
         leaked.append(name)
 print("leaked", leaked)
 print("plain", P == dict(P), (P | {"x": 1})["x"], dict(P) == P, P == types.MappingProxyType(dict(P)))
+# type.__abstractmethods__'s setter writes a class's dict and flags with no check of the
+# immutable flag (red team 114): a built-in's, a sealed one's; a class of the function's
+abstract = type.__dict__["__abstractmethods__"]
+class Mine:
+    pass
+outcomes = []
+for cls in (str, re.Pattern, Mine):
+    try:
+        abstract.__set__(cls, frozenset({"x"}))
+        outcomes.append("set")
+        abstract.__delete__(cls)
+    except TypeError:
+        outcomes.append("refused")
+print("abstract", " ".join(outcomes))
 """
 
 
@@ -2087,8 +2104,11 @@ def test_no_operator_of_a_class_dict_hands_the_real_dict_to_the_functions_code(
     assert lines["plain"] == "True 1 True True", result.stdout + result.stderr
     if core == "native":
         assert lines["leaked"] == "[]", result.stdout + result.stderr
+        # AND no immutable class is made abstract (its dict written) behind its back
+        assert lines["abstract"] == "refused refused set", result.stdout + result.stderr
     else:
         assert "'=='" in lines["leaked"] and "'|'" in lines["leaked"], lines
+        assert lines["abstract"] == "set set set", result.stdout + result.stderr
 
 
 UNICODEDATA_OF_ANOTHER_CLASS = """
@@ -2157,6 +2177,29 @@ except ImportError as exc:
     result = child(code, env=audit_only("native"), cwd=tmp_path)
     # THEN it is refused, as ctypes is: a capability a profile names on its own
     assert "import refused ImportViolation" in result.lines, result.stdout + result.stderr
+
+
+def test_an_extension_whose_exec_fails_keeps_its_own_error(child: RunChild, tmp_path: Path) -> None:
+    # GIVEN a profile with no rule for asyncio, and _asyncio's exec, which imports it
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    code = """
+import sys, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+sys.modules.pop("asyncio", None)
+try:
+    import _asyncio
+    print("import", "done")
+except BaseException as exc:
+    print("import", type(exc).__name__)
+"""
+    # WHEN the function imports _asyncio in an invocation
+    result = child(code, env=audit_only("native"), cwd=tmp_path)
+    # THEN the import fails with the refusal its exec met (red team 114: a SystemError,
+    # "error return without exception set", where the core's check after it cleared it)
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    assert lines.get("import") == "PermissionViolation", result.stdout + result.stderr
 
 
 METHOD_SWAPPED_THROUGH_A_CLASS_DICT = """
