@@ -5664,6 +5664,109 @@ proxy_seal(void)
     return 0;
 }
 
+/* globals(), locals(), and vars() and dir() without an argument read the innermost Python
+ * frame -- inside the callback, always one of the hook's own (the frame guard runs no other):
+ * called there by a C callable of the function's (a metaclass's __hash__ made of them, red
+ * team 115), globals() handed over a private module's dict, and with it everything the hook
+ * decides with. No audit event. Sealed at install (their method entries, each by its calling
+ * convention): refused inside the callback, as they are nowhere in the hook's own code. */
+static PyMethodDef *builtin_def(PyObject *function, const char *module_name, const char *name,
+                                int flags);
+#define FRAME_READERS 4
+static const char *g_frame_reader_names[FRAME_READERS] = {"globals", "locals", "vars", "dir"};
+static PyCFunction g_frame_reader_original[FRAME_READERS];
+
+static int
+frame_read_refused(int which, Py_ssize_t nargs)
+{
+    if (t_depth > 0 && (which < 2 || nargs == 0)) {
+        PyErr_Format(PyExc_PermissionError,
+                     "lambda-sandbox: %s() refused inside the sandbox's hook (it reads the "
+                     "hook's own frame)",
+                     g_frame_reader_names[which]);
+        return 1;
+    }
+    return 0;
+}
+
+#define FRAME_READER(i)                                                                     \
+    static PyObject *frame_reader_noargs_##i(PyObject *self, PyObject *unused)              \
+    {                                                                                       \
+        return frame_read_refused(i, 0) ? NULL : g_frame_reader_original[i](self, unused);  \
+    }                                                                                       \
+    static PyObject *frame_reader_varargs_##i(PyObject *self, PyObject *args)               \
+    {                                                                                       \
+        return frame_read_refused(i, PyTuple_GET_SIZE(args))                                \
+                   ? NULL                                                                   \
+                   : g_frame_reader_original[i](self, args);                                \
+    }                                                                                       \
+    static PyObject *frame_reader_fast_##i(PyObject *self, PyObject *const *args,           \
+                                           Py_ssize_t nargs)                                \
+    {                                                                                       \
+        return frame_read_refused(i, nargs)                                                 \
+                   ? NULL                                                                   \
+                   : ((_PyCFunctionFast)(void (*)(void))g_frame_reader_original[i])(self, args, \
+                                                                                   nargs);  \
+    }
+FRAME_READER(0)
+FRAME_READER(1)
+FRAME_READER(2)
+FRAME_READER(3)
+#undef FRAME_READER
+
+static int
+frame_readers_seal(void)
+{
+    static PyCFunction noargs[FRAME_READERS] = {frame_reader_noargs_0, frame_reader_noargs_1,
+                                                frame_reader_noargs_2, frame_reader_noargs_3};
+    static PyCFunction varargs[FRAME_READERS] = {frame_reader_varargs_0, frame_reader_varargs_1,
+                                                 frame_reader_varargs_2, frame_reader_varargs_3};
+    static _PyCFunctionFast fast[FRAME_READERS] = {frame_reader_fast_0, frame_reader_fast_1,
+                                                   frame_reader_fast_2, frame_reader_fast_3};
+    if (g_frame_reader_original[0] != NULL) {
+        return 0;
+    }
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    if (builtins == NULL) {
+        return -1;
+    }
+    PyMethodDef *defs[FRAME_READERS];
+    PyCFunction replacements[FRAME_READERS];
+    for (int i = 0; i < FRAME_READERS; i++) {
+        PyObject *function = PyObject_GetAttrString(builtins, g_frame_reader_names[i]);
+        if (function == NULL) {
+            Py_DECREF(builtins);
+            return -1;
+        }
+        if ((defs[i] = builtin_def(function, "builtins", g_frame_reader_names[i], METH_NOARGS))) {
+            replacements[i] = noargs[i];
+        }
+        else if ((defs[i] = builtin_def(function, "builtins", g_frame_reader_names[i],
+                                        METH_VARARGS))) {
+            replacements[i] = varargs[i];
+        }
+        else if ((defs[i] = builtin_def(function, "builtins", g_frame_reader_names[i],
+                                        METH_FASTCALL))) {
+            replacements[i] = (PyCFunction)(void (*)(void))fast[i];
+        }
+        Py_DECREF(function);
+        if (defs[i] == NULL) {
+            Py_DECREF(builtins);
+            PyErr_Format(PyExc_RuntimeError,
+                         "lambda-sandbox: builtins.%s has a calling convention this core does "
+                         "not seal",
+                         g_frame_reader_names[i]);
+            return -1;
+        }
+    }
+    Py_DECREF(builtins);
+    for (int i = 0; i < FRAME_READERS; i++) {
+        g_frame_reader_original[i] = defs[i]->ml_meth;
+        defs[i]->ml_meth = replacements[i];
+    }
+    return 0;
+}
+
 static PyObject *
 core_install(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -5847,7 +5950,7 @@ core_install(PyObject *self, PyObject *args, PyObject *kwargs)
         goto fail;
     }
     if (proxy_seal() < 0 || getstate_seal() < 0 || abstractmethods_seal() < 0 ||
-        PySys_AddAuditHook(core_hook, NULL) < 0) {
+        frame_readers_seal() < 0 || PySys_AddAuditHook(core_hook, NULL) < 0) {
         goto fail;
     }
     {
@@ -10497,6 +10600,18 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
                 at = nargs + i;
                 break;
             }
+        }
+    }
+    if (t_depth > 0 && which != COMPILER_COMPILE) {
+        /* eval()/exec() with no globals of their own run in the innermost frame's: inside the
+         * callback, one of the hook's (a C callable of the function's calling them there would
+         * run code with a private module's globals: red team 115). The hook's own pass them. */
+        PyObject *globals = argument_named(args, nargs, kwnames, 1, "globals");
+        if (globals == Py_None) {
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s() without globals refused inside the sandbox's hook",
+                         g_compiler_names[which]);
+            return NULL;
         }
     }
     if (t_depth == 0) {

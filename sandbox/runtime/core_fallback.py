@@ -436,7 +436,7 @@ def _exec_key(args: Any) -> tuple[Any, ...] | None:
     if type(args) is not tuple or not (len(args) == 3 or (len(args) == 5 and args[4] is False)):
         return None
     candidates = args[0]
-    if type(candidates) not in (list, tuple) or len(candidates) != 1:
+    if (type(candidates) is not list and type(candidates) is not tuple) or len(candidates) != 1:
         return None
     program = candidates[0]
     if type(program) is not bytes or not 2 <= len(program) <= OPEN_PATH_MAX:
@@ -466,7 +466,7 @@ def _exec_key(args: Any) -> tuple[Any, ...] | None:
 
 
 def _exec_items(items: Any, str_ok: bool) -> tuple[Any, ...] | None:
-    if type(items) not in (list, tuple) or len(items) > 4096:
+    if (type(items) is not list and type(items) is not tuple) or len(items) > 4096:
         return None
     out: list[Any] = []
     for item in items:
@@ -902,7 +902,9 @@ def _plain_source_copy(who: Any) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     for key, value in dict.items(who):
-        if type(key) is not str or (value is not None and type(value) not in _PLAIN_SOURCE_TYPES):
+        if type(key) is not str or (
+            value is not None and not any(type(value) is k for k in _PLAIN_SOURCE_TYPES)
+        ):
             return None
         out[key] = value
     return out

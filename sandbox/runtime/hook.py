@@ -795,7 +795,7 @@ def _command_sources(argv: Any) -> frozenset[bytes]:
     >>> _command_sources(["python", "app.py", "-c", "x"])
     frozenset()
     """
-    if type(argv) not in (list, tuple):
+    if type(argv) is not list and type(argv) is not tuple:
         return frozenset()
     args = [a for a in argv if type(a) is str]
     i = 1
@@ -899,6 +899,13 @@ def _origin_of_this_thread(history: list[tuple[float, Invocation]]) -> Invocatio
     return chosen
 
 
+def _plain_scalar(value: object) -> bool:
+    """Whether ``value`` is an exact str, int, float or bool -- by identity of its class: ``in``
+    a tuple of classes would compare a class of anyone's with its metaclass's code."""
+    kind = type(value)
+    return kind is str or kind is int or kind is float or kind is bool
+
+
 def _plain_who(value: Any) -> dict[str, Any]:
     """The event source as plain data: only exact str/int/float/bool/None values (and lists of
     them) are kept, so nothing in a finding can run code when it is written."""
@@ -908,10 +915,10 @@ def _plain_who(value: Any) -> dict[str, Any]:
     for key, item in dict.items(value):
         if type(key) is not str:
             continue
-        if item is None or type(item) in (str, int, float, bool):
+        if item is None or _plain_scalar(item):
             out[key] = item
         elif type(item) is list:
-            out[key] = [x for x in item if x is None or type(x) in (str, int, float, bool)]
+            out[key] = [x for x in item if x is None or _plain_scalar(x)]
     return out
 
 

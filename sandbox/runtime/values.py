@@ -579,7 +579,7 @@ def as_path(value: object) -> str | int | None:
         return _int_index(value)  # type: ignore[arg-type]
     if kind is _DirEntry and _dir_entry_path is not None:
         path = _dir_entry_path.__get__(value)  # the C struct member: what os.fspath() returns
-        return as_path(path) if _type(path) in (_str, _bytes) else undecodable(value)
+        return as_path(path) if _type(path) is _str or _type(path) is _bytes else undecodable(value)
     for path_type, fspath, to_str in _PATH_TYPES:
         if kind is not path_type:
             continue

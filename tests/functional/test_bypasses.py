@@ -2202,6 +2202,62 @@ except BaseException as exc:
     assert lines.get("import") == "PermissionViolation", result.stdout + result.stderr
 
 
+SYNTAX_CLASS_OF_ANOTHER_METACLASS = """
+import ast, itertools, sys
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+sys.path.insert(0, "task")
+import app
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+hashed = []
+class Answering(type):  # (C callables only: no frame of their own)
+    __hash__ = map(
+        {}.get, map(hashed.append, itertools.repeat("hashed")), itertools.repeat(12345)
+    ).__next__
+    __eq__ = bool
+class Root(ast.Expression, metaclass=Answering):
+    pass
+tree = ast.fix_missing_locations(Root(body=ast.Constant(1)))
+try:
+    app.cc(tree, "<tree>", "eval")
+    print("compiled", "yes")
+except PermissionError as exc:
+    print("compiled", "refused")
+print("hashed", len(hashed))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_syntax_class_of_another_metaclass_runs_nothing_in_the_shape_walk(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a compile site whose rules allow trees of constants, and a subclass of a syntax
+    # class whose metaclass hashes with C callables of the function's (red team 115: they
+    # ran inside the hook, where globals() handed over a private module's dict)
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text("def cc(*args):\n    return compile(*args)\n")
+    site = "{task}/app.py:cc"
+    rules = [{"action": "compile", "target": site, "phase": "any"}] + [
+        {"action": "shape", "target": f"{site}#{f}", "phase": "any"}
+        for f in ("syntax-tree", "Constant", "Expression")
+    ]
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "app", "phase": "any"}], code=rules
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function compiles a tree whose root is of that class
+    result = child(
+        SYNTAX_CLASS_OF_ANOTHER_METACLASS,
+        env=audit_only(core, LAMBDA_TASK_ROOT=str(task)),
+        cwd=tmp_path,
+    )
+    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    # THEN it is refused, and the class's hash never ran
+    assert lines == {"compiled": "refused", "hashed": "0"}, result.stdout + result.stderr
+
+
 METHOD_SWAPPED_THROUGH_A_CLASS_DICT = """
 import re, sys
 import sandbox

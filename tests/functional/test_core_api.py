@@ -355,6 +355,49 @@ def test_a_frame_of_the_hooks_own_code_is_never_read_from_a_traceback(
     assert result["own"] == "<module>"
 
 
+def test_no_builtin_reads_the_hooks_frame_inside_the_callback(kind: str, tmp_path: Path) -> None:
+    # GIVEN a callback that calls the builtins which read the innermost frame -- globals(),
+    # locals(), vars() and dir() without an argument, eval() with no globals -- as a C
+    # callable of the function's could there (red team 115: a metaclass's __hash__ made of
+    # them handed over a private module's globals), and their forms that read no frame
+    body = """
+    import builtins
+    core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    class Plain:
+        pass
+    one = compile("1", "<one>", "eval")  # (code: no parse inside the callback)
+    tries = {
+        "globals": lambda: globals(), "locals": lambda: locals(), "vars": lambda: vars(),
+        "dir": lambda: dir(), "eval": lambda: eval(one), "vars(obj)": lambda: vars(Plain()),
+        "dir(obj)": lambda: dir(Plain), "eval(globals)": lambda: eval(one, {}),
+    }
+    def run_all():
+        out = {}
+        for name, attempt in tries.items():
+            try:
+                attempt()
+                out[name] = "done"
+            except PermissionError:
+                out[name] = "refused"
+        return out
+    inside = {}
+    def callback(event, args, caller):
+        inside.update(run_all())
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce")
+    sys.audit("zz.ev")
+    emit(inside=inside, outside=run_all())
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN on the native core each frame read is refused inside the callback and nowhere
+    # else; the forms with an object of their own work everywhere. The Python core cannot
+    # seal builtins (a documented limit)
+    assert set(result["outside"].values()) == {"done"}
+    frame_reads = {"globals", "locals", "vars", "dir", "eval"}
+    for name, outcome in result["inside"].items():
+        refused = kind != "python" and name in frame_reads
+        assert outcome == ("refused" if refused else "done"), (name, result)
+
+
 def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
     kind: str, tmp_path: Path
 ) -> None:

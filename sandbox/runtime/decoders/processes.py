@@ -868,7 +868,9 @@ def popen_checks() -> tuple[Any, ...] | None:
 
 def _popen_locals_problem(fds: Any, preexec: Any) -> str | None:
     """Why Popen's ``pass_fds`` and ``preexec_fn`` would run code after the decision, or None."""
-    if _type(fds) not in (_tuple, _list) or any(_type(fd) is not _int for fd in fds):
+    if (_type(fds) is not _tuple and _type(fds) is not _list) or any(
+        _type(fd) is not _int for fd in fds
+    ):
         return "pass_fds holds objects that run code after the decision"
     if preexec is not None:
         return _PREEXEC

@@ -48,6 +48,7 @@ _bytes = bytes
 _list = list
 _len = len
 _compile_source = compile
+_type_class = type  # (the syntax classes' metaclass: identity hash and equality, no code)
 _str_isascii = str.isascii
 _ModuleSpec = type(sys.__spec__)  # importlib's ModuleSpec, as it was at import
 _type_dict = type.__dict__["__dict__"].__get__
@@ -639,7 +640,7 @@ def features(source: object) -> list[str] | str | Rejection:
                     _list_pop(filters, 0)
         if not stack:  # no reading parsed (or none decoded): what compile would raise
             return rejected if rejected is not None else _UNREADABLE
-    elif _dict_get(_FIELDS, kind) is not None:
+    elif _type(kind) is _type_class and _dict_get(_FIELDS, kind) is not None:
         # compile() of a syntax tree built by hand: CPython's tree-to-code step reads it by
         # attribute lookup, through the classes, as the parser writes through them
         if not _parser_plain([]):
@@ -687,7 +688,8 @@ def _rejection(exc: SyntaxError) -> Rejection:
 
 
 def _message_of(exc: BaseException) -> str:
-    message = exc.msg if _type(exc) in _SYNTAX_ERRORS else (exc.args[0] if exc.args else None)  # type: ignore[attr-defined]
+    syntax = any(_type(exc) is k for k in _SYNTAX_ERRORS)
+    message = exc.msg if syntax else (exc.args[0] if exc.args else None)  # type: ignore[attr-defined]
     return message if _type(message) is _str else "invalid syntax"
 
 
@@ -712,7 +714,9 @@ def _walk(stack: list[object], held: list[object], parsed: bool) -> list[str] | 
         if count > MAX_NODES:
             return UNDECODABLE + "code too large to shape"
         cls = _type(node)
-        fields = _dict_get(_FIELDS, cls)
+        # (a class of another metaclass is no syntax class: and its hash or equality would be
+        # code of the function's, run by this very lookup -- red team 115)
+        fields = _dict_get(_FIELDS, cls) if _type(cls) is _type_class else None
         if fields is None:
             return UNDECODABLE + "a syntax node of an unknown type"
         if cls not in _UNSHAPED:
@@ -742,14 +746,18 @@ def _walk(stack: list[object], held: list[object], parsed: bool) -> list[str] | 
                 value = _list(value)  # (a snapshot, held: the same reasons)
                 keep(value)
                 for item in value:
-                    if _dict_get(_FIELDS, _type(item)) is not None:
+                    item_type = _type(item)
+                    if (
+                        _type(item_type) is _type_class
+                        and _dict_get(_FIELDS, item_type) is not None
+                    ):
                         stack.append(item)
                     elif _type(item) is _str:
                         if cls is not _Constant:
                             found.add(_identifier(cls, field, item))  # Global/Nonlocal names
                     elif item is not None:
                         return UNDECODABLE + "a syntax node of an unknown type"
-            elif _dict_get(_FIELDS, value_type) is not None:
+            elif _type(value_type) is _type_class and _dict_get(_FIELDS, value_type) is not None:
                 stack.append(value)
             elif value_type is _str:
                 # Every identifier is a feature: what is read, imported, renamed (``as``),
