@@ -505,6 +505,9 @@ def test_own_limits_that_silence_the_sandbox_are_decided() -> None:
     assert setrlimit((resource.RLIMIT_FSIZE, hostile(range(2)))) == fsize
     # AND unlimited values, other limits and reads pass; another process stays other:prlimit
     assert setrlimit((resource.RLIMIT_FSIZE, (inf, inf))) is None
+    # BUT unlimited in a list is decided: CPython reads the list again after the event, and
+    # another thread can lower an item in between (red team 116)
+    assert setrlimit((resource.RLIMIT_FSIZE, [inf, inf])) == fsize
     assert setrlimit((resource.RLIMIT_CORE, (0, 0))) is None
     assert prlimit((0, resource.RLIMIT_FSIZE, None)) is None
     assert prlimit((1, resource.RLIMIT_FSIZE, (1, 1))) == [

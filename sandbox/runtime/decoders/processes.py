@@ -1071,14 +1071,17 @@ def _own_limit(which: Any, limits: Any) -> list[Access] | None:
     if name is None:
         return None
     # Unlimited (soft, and so hard) takes nothing away. Any other value is decided, whichever
-    # way it moves the limit: the decision needs no reading of the current one. (Read from an
-    # exact tuple or list only: another sequence's items are its own code's to give.)
-    kind = _type(limits)
+    # way it moves the limit: the decision needs no reading of the current one. Unlimited is
+    # read from an exact tuple of exact ints only: CPython reads the limits again after the
+    # event, and another thread can change a list's items in between (red team 116 lowered
+    # RLIMIT_FSIZE with a list it flipped), or another sequence's code answer otherwise.
     if (
-        (kind is _tuple or kind is _list)
+        _type(limits) is _tuple
         and _len(limits) == 2
-        and as_int(limits[0]) == _RLIM_INFINITY
-        and as_int(limits[1]) == _RLIM_INFINITY
+        and _type(limits[0]) is _int
+        and _type(limits[1]) is _int
+        and limits[0] == _RLIM_INFINITY
+        and limits[1] == _RLIM_INFINITY
     ):
         return None
     return [("processes", "kill", "self:setrlimit:" + name, None)]
