@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FORK_EXEC_ARGS, RunChild, audit_only, profile_doc
+from tests.conftest import FORK_EXEC_ARGS, Child, RunChild, audit_only, profile_doc
 
 # ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
 # the audit layer then has no reason to object, and only the kernel can stop the exec. (From
@@ -1900,19 +1900,25 @@ def _tuple_site(tmp_path: Path) -> Path:
     return task
 
 
+def _at_tuple_site(
+    child: RunChild, tmp_path: Path, code: str, core: str
+) -> tuple[Child, dict[str, str]]:
+    """Run ``code`` in a child whose task is :func:`_tuple_site`'s, on ``core``: the result and
+    its ``label value`` lines as a dict."""
+    task = _tuple_site(tmp_path)
+    result = child(code, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path)
+    return result, dict(line.split(" ", 1) for line in result.lines if " " in line)
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_code_run_by_a_warning_during_the_shape_parse_changes_nothing(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN an eval site whose rules allow tuples of constants only
-    task = _tuple_site(tmp_path)
     # WHEN a source with a call is evaluated there, plainly, and after the function had
     # CPython's C warning code keep a filters list whose drop runs C callables of its own
     # (the shape parse warns: red team 110)
-    result = child(
-        WARNINGS_DURING_THE_SHAPE, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path
-    )
-    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    result, lines = _at_tuple_site(child, tmp_path, WARNINGS_DURING_THE_SHAPE, core)
     # THEN the plain call is refused by its shape; and on the native core the dropped list's
     # finalizer runs before the decision (in the caller's own context), so the shape sees what
     # it did: refused too. The Python core cannot tell the C warning state: a documented limit
@@ -2140,12 +2146,8 @@ def test_unicodedata_of_another_class_is_never_asked_inside_the_shape_parse(
     # GIVEN an eval site whose rules allow tuples of constants, and the real unicodedata
     # module given a class of the function's whose attribute lookup is a C callable (red team
     # 113 raised an exception of its own from it inside the parse and read the hook's frames)
-    task = _tuple_site(tmp_path)
     # WHEN a source with a non-ASCII name is evaluated there
-    result = child(
-        UNICODEDATA_OF_ANOTHER_CLASS, env=audit_only(core, LAMBDA_TASK_ROOT=str(task)), cwd=tmp_path
-    )
-    lines = dict(line.split(" ", 1) for line in result.lines if " " in line)
+    result, lines = _at_tuple_site(child, tmp_path, UNICODEDATA_OF_ANOTHER_CLASS, core)
     # THEN it is refused unshaped, and the module's class was never asked anything
     assert lines["plain"] == "('\u00e9t\u00e9', 1)", result.stdout + result.stderr
     assert lines["swapped"] == (
