@@ -1205,6 +1205,11 @@ static uint32_t g_open_where[OPEN_CACHE_SLOTS];
 
 /* Depth of callback calls on this thread (0: not inside). Never a Python object. */
 static CORE_TLS int t_depth;
+/* A parse to a syntax tree inside the callback (the shape decoder's): 1 while its own compile
+ * event is awaited, 2 after -- when any event this thread raises is of code that ran inside
+ * the parse (a setter of the function's on the unsealed Tuple, called by the parser with no
+ * frame: its compile passed as the decoder's own site; red team 117). See compiler_sealed. */
+static CORE_TLS int t_shape_parse;
 /* An SQLite ATTACH allowed and not yet run on this thread; the sandbox's authorizer running
  * (sqlite_authorize, with the SQLite section). */
 static CORE_TLS int t_attach_armed;
@@ -5190,6 +5195,18 @@ core_hook(const char *event, PyObject *args, void *userdata)
     if (g_vfs_state == 0 && g_sqlite_sealed && t_depth == 0 && event[0] == 's' &&
         event[1] == 'q' && strcmp(event, "sqlite3.connect") == 0) {
         vfs_guard_try(); /* (before this connection's open: SQLite's opens decided at the open) */
+    }
+    if (t_shape_parse != 0 && t_depth > 0) {
+        if (t_shape_parse == 1 && event[0] == 'c' && strcmp(event, "compile") == 0) {
+            t_shape_parse = 2; /* the parse's own event: decided as ever */
+        }
+        else {
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (raised inside the shape parse: nothing "
+                         "but the parser runs there)",
+                         event);
+            return -1;
+        }
     }
     if (t_depth == 0 && event[0] == 'o' && event[1] == 'b' &&
         strcmp(event, "object.__getattr__") == 0 && frame_of_the_hook_read(args)) {
@@ -10614,11 +10631,17 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
             return NULL;
         }
     }
+    if (t_depth > 0 && t_shape_parse != 0) {
+        PyErr_Format(PyExc_PermissionError,
+                     "lambda-sandbox: %s() refused inside the shape parse", g_compiler_names[which]);
+        return NULL;
+    }
+    int parse = t_depth > 0 && at >= 0 && !PyCode_Check(args[at]) &&
+                parses_to_tree(which, args, nargs, kwnames);
     if (t_depth == 0) {
         warnings_settle();
     }
-    else if (at >= 0 && !PyCode_Check(args[at]) && parses_to_tree(which, args, nargs, kwnames) &&
-             !warnings_quiet(args[at])) {
+    else if (parse && !warnings_quiet(args[at])) {
         /* Inside the callback, a parse of text to a syntax tree: the shape decoder's (or code
          * of anyone's run inside the hook). Nothing is settled here -- a list dropped now would
          * run its finalizers inside the hook -- and a parse whose warning could run code of
@@ -10644,12 +10667,17 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
         PyObject *outer_tree = t_compile_tree, *outer_name = t_compile_name;
         t_compile_tree = args[at];
         t_compile_name = name;
+        t_shape_parse = parse;
         result = compiler_call(which, module, args, nargs, kwnames, at);
+        t_shape_parse = 0;
         t_compile_tree = outer_tree;
         t_compile_name = outer_name;
         return result;
     }
-    return compiler_call(which, module, args, nargs, kwnames, at);
+    t_shape_parse = parse;
+    result = compiler_call(which, module, args, nargs, kwnames, at);
+    t_shape_parse = 0;
+    return result;
 }
 
 static PyObject *

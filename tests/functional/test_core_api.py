@@ -398,6 +398,43 @@ def test_no_builtin_reads_the_hooks_frame_inside_the_callback(kind: str, tmp_pat
         assert outcome == ("refused" if refused else "done"), (name, result)
 
 
+def test_nothing_but_the_parser_runs_inside_a_parse_in_the_callback(
+    kind: str, tmp_path: Path
+) -> None:
+    # GIVEN a setter of C callables on Tuple's line number (the parser sets it on each node:
+    # no frame of its own) that compiles code of the function's, and a callback that parses
+    # a tuple to a syntax tree as the shape decoder does (red team 117: that compile passed as
+    # the decoder's own, and the code ran later undecided)
+    body = """
+    import ast, builtins, functools, itertools
+    core.seal_compilers(builtins.eval, builtins.exec, builtins.compile)
+    made = []
+    steps = map(made.append, itertools.starmap(compile, itertools.repeat(("1", "<x>", "exec"))))
+    outcome = {}
+    def callback(event, args, caller):
+        try:
+            compile("(1, 2)", "<shape>", "exec", ast.PyCF_ONLY_AST, True)
+            outcome["parse"] = "parsed"
+        except Exception as exc:
+            outcome["parse"] = type(exc).__name__
+    core.install(frozenset({"zz.ev"}), callback, frozenset({callback.__code__}), "enforce")
+    import warnings  # (the warning state a parse inside the callback needs: the decoder's)
+    warnings.filters.insert(0, ("ignore", None, Warning, None, 0))
+    warnings.warn("settled")
+    ast.Tuple.lineno = property(None, functools.partial(max, key=functools.partial(next, steps)))
+    sys.audit("zz.ev")
+    del ast.Tuple.lineno
+    emit(parse=outcome["parse"], made=len(made))
+    """
+    result = run_core(kind, body, tmp_path)
+    # THEN on the native core the compile inside the parse is refused (and the parse fails
+    # with it): no code is made. The Python core cannot tell a parse apart (a documented limit)
+    if kind == "python":
+        assert result["made"] > 0
+        return
+    assert result == {"parse": "PermissionError", "made": 0}
+
+
 def test_seal_marshal_copies_a_buffer_that_can_change_and_nothing_else(
     kind: str, tmp_path: Path
 ) -> None:
