@@ -391,14 +391,11 @@ def install_hook(
     # The hook's own code -- not the published functions', whose frames an error the function
     # sees may pass through: a traceback's frame running it is refused to the function
     # (core: hidden_codes; red team 113 read the private policy from such a frame's locals).
-    hidden_codes = tuple(c for c in private.codes() if c is not sealed) + tuple(
-        _codes_of(callback, guard)
-    )
-    own_codes = (
-        tuple(c for c in private.codes() if c is not sealed)
-        + tuple(SEALED_CODES)  # (the published functions': resolver wrappers, guard, SQLite)
-        + tuple(_codes_of(callback, guard))
-    )
+    private_codes = tuple(c for c in private.codes() if c is not sealed)
+    callback_codes = tuple(_codes_of(callback, guard))
+    hidden_codes = private_codes + callback_codes
+    # (and the published functions': resolver wrappers, guard, SQLite)
+    own_codes = private_codes + tuple(SEALED_CODES) + callback_codes
     frozen_code = code
     frozen_code.OWN_CODES = own_codes
     # (and the botocore interposer's functions, imported before: their state is their defaults)

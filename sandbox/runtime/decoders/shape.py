@@ -193,8 +193,9 @@ def _class_value_plain(cls: type, name: str, key: object, value: object) -> bool
     """Whether a syntax class's own attribute is one CPython puts there: text, None, a tuple
     of text, a dict (3.13's annotations, 3.14's annotations cache), or a C descriptor of the
     class's own under its own name (the AST base's slots, a ``__weakref__``); on the two
-    classes the ast module patches, its properties too. (Types compared by identity only: a value's type may be a class of the
-    function's whose metaclass hashes or compares with code of its own.)"""
+    classes the ast module patches, its properties too. (Types compared by identity only: a
+    value's type may be a class of the function's whose metaclass hashes or compares with
+    code of its own.)"""
     if _type(key) is not _str:
         return False
     kind = _type(value)
