@@ -38,6 +38,7 @@ from bench.run import (
     ddtrace_python,
     machine,
     plan_dict,
+    sections_to_confirm,
 )
 from bench.stats import check
 
@@ -102,6 +103,8 @@ def run_session(
             session.measure_stdlib()
             _say(f"cold start: 2 x {plan.cold_repeats} x {len(plan.cold_modes)} children")
             session.measure_cold()
+            if check_only:
+                _confirm_regressions(session, dd)
             if plan.lambda_modes and plan.lambda_repeats:
                 _say(
                     f"cold start through awslambdaric: {plan.lambda_repeats} x {len(plan.lambda_modes)}"
@@ -153,6 +156,25 @@ def run_session(
     results["notes"] = notes
     results["duration_s"] = round(time.perf_counter() - started, 1)
     return results
+
+
+def _confirm_regressions(session: Session, dd: str | None) -> None:
+    """Measure again every section whose check failed; only the second figures are judged.
+
+    A shared CI machine can slow one mode's children for seconds at a time; a gross
+    regression in the sandbox shows in every measurement, a neighbour's burst seldom twice in
+    a row. The first verdicts are kept in the results (``checks_first``).
+    """
+    first = check(check_pairs(session.results))
+    sections = sections_to_confirm(first)
+    if not sections:
+        return
+    session.results["checks_first"] = [v.__dict__ for v in first]
+    for verdict in first:
+        if not verdict.ok:
+            _say(f"over its limit, measuring again: {verdict.line()}")
+    for section in sections:
+        session.remeasure(section, dd)
 
 
 def ddtrace_note(python: str) -> str:

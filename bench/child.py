@@ -438,15 +438,20 @@ def task_e2e(spec: dict[str, Any]) -> dict[str, Any]:
         profiler = cProfile.Profile()
         profiler.enable()
     times: list[float] = []
+    cpu: list[float] = []
     for i in range(spec["invocations"]):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         _invoke(handler, events[i % len(events)], spec["warm"] + i)
+        cpu.append((time.process_time() - c0) * 1e3)
         times.append((time.perf_counter() - t0) * 1e3)
     if profiler is not None:
         profiler.disable()
         _dump_profile(profiler, sink)
     times.sort()
+    cpu.sort()
     return {
+        "cpu_median_ms": cpu[len(cpu) // 2],
         "status": _short_status(status),
         "install_ms": (installed - started) * 1e3,
         "init_ms": (init_done - started) * 1e3,

@@ -93,7 +93,15 @@ CHECKS = (
         60.0,
         "ignored audit event (sys._getframe) overhead, enforce-py (Python core) ÷ empty hook (ns)",
     ),
-    Threshold("e2e_enforce_vs_off", 1.5, 2.0, "orders handler per invocation, enforce ÷ off (ms)"),
+    # CPU of the function's process per call (~4 ms off, ~4.5 ms enforce): its wall time (~10
+    # ms) waits on loopback services that share this machine and doubles at random, whatever
+    # the mode, which failed CI once at 1.66x with no change in the sandbox.
+    Threshold(
+        "e2e_enforce_vs_off",
+        1.5,
+        1.0,
+        "orders handler per invocation, enforce ÷ off (CPU ms of the function's process)",
+    ),
     # ~0.5 ms a call, ~24 decisions: enforce measures ~1.7-1.9x today; 2.5x and +0.2 ms
     # over that is a gross regression (decisions no longer cached, a decoder gone slow).
     Threshold(

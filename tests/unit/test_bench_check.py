@@ -296,3 +296,95 @@ def test_every_table_has_a_legend_naming_its_columns() -> None:
             if column in ("Δ peak", "Δ RSS", "met"):
                 continue  # explained together with the column they qualify
             assert f"**{column}**" in legend or column in legend, (table.title, column)
+
+
+def test_the_orders_check_judges_the_functions_cpu_not_its_wait_on_the_services() -> None:
+    # GIVEN an orders run whose wall time doubled in two enforce children (the loopback
+    # services slowed), while the function's own CPU per call stayed where it was
+    wall_off, wall_enforce = [10.0, 10.0, 10.0, 10.0, 10.0], [23.0, 23.0, 10.5, 23.0, 10.4]
+    cpu_off, cpu_enforce = [3.6, 3.7, 3.5, 3.6, 3.6], [4.0, 4.1, 3.9, 4.0, 4.0]
+    results = {
+        "e2e": {
+            "off": {"median_series": wall_off, "cpu_median_series": cpu_off},
+            "enforce": {"median_series": wall_enforce, "cpu_median_series": cpu_enforce},
+        }
+    }
+    # WHEN the pairs are extracted and checked
+    pairs = check_pairs(results)
+    # THEN the CPU series are judged and the check passes
+    assert pairs["e2e_enforce_vs_off"] == (cpu_enforce, cpu_off)
+    assert _verdicts(pairs)["e2e_enforce_vs_off"] is True
+    # AND results without CPU figures (older files) are judged on wall time
+    for mode in ("off", "enforce"):
+        del results["e2e"][mode]["cpu_median_series"]
+    assert check_pairs(results)["e2e_enforce_vs_off"] == (wall_enforce, wall_off)
+    assert _verdicts(check_pairs(results))["e2e_enforce_vs_off"] is False
+
+
+def test_only_the_sections_of_failed_checks_are_measured_again() -> None:
+    # GIVEN both micro checks and the boto3 check failing, the others passing
+    from bench.run import CHECK_SECTIONS, sections_to_confirm
+
+    off = [15.0] * 5
+    pairs = {
+        "ignored_event_vs_floor": ([v * 3 for v in FLOOR], FLOOR),
+        "ignored_event_py_vs_floor": ([v * 3 for v in FLOOR], FLOOR),
+        "e2e_enforce_vs_off": (off, off),
+        "import_boto3_enforce_vs_off": ([900.0] * 5, [200.0] * 5),
+    }
+    # WHEN the sections to confirm are chosen THEN micro once and cold, in check order
+    assert sections_to_confirm(check(pairs)) == ["micro", "cold"]
+    # AND every check names a section, none when all pass
+    assert set(CHECK_SECTIONS) == {t.name for t in CHECKS}
+    assert sections_to_confirm(check({})) == []
+
+
+class _Remeasured:
+    """A session whose sections, measured again, give the figures queued for them."""
+
+    def __init__(self, first: dict[str, Any], again: dict[str, dict[str, Any]]) -> None:
+        self.results = first
+        self.again = again
+        self.measured: list[str] = []
+
+    def remeasure(self, section: str, ddtrace: str | None) -> None:
+        self.measured.append(section)
+        self.results[section] = self.again[section]
+
+
+def _e2e(enforce: list[float], off: list[float]) -> dict[str, Any]:
+    return {"enforce": {"median_series": enforce}, "off": {"median_series": off}}
+
+
+def test_a_failed_check_is_judged_on_its_second_measurement() -> None:
+    # GIVEN a first e2e measurement over its limit, and a second one healthy
+    from bench.__main__ import _confirm_regressions
+
+    off = [4.0] * 5
+    session = _Remeasured({"e2e": _e2e([9.0] * 5, off)}, {"e2e": _e2e([4.3] * 5, off)})
+    # WHEN the regressions are confirmed
+    _confirm_regressions(session, None)  # type: ignore[arg-type]
+    # THEN only e2e was measured again, the first verdicts are kept, and the final ones pass
+    assert session.measured == ["e2e"]
+    first = {v["name"]: v["ok"] for v in session.results["checks_first"]}
+    assert first["e2e_enforce_vs_off"] is False
+    assert all(v.ok for v in check(check_pairs(session.results)))
+
+
+def test_a_regression_seen_twice_still_fails() -> None:
+    # GIVEN a regression in both measurements
+    from bench.__main__ import _confirm_regressions
+
+    off = [4.0] * 5
+    session = _Remeasured({"e2e": _e2e([9.0] * 5, off)}, {"e2e": _e2e([9.5] * 5, off)})
+    # WHEN confirmed THEN the final verdict fails
+    _confirm_regressions(session, None)  # type: ignore[arg-type]
+    assert _verdicts(check_pairs(session.results))["e2e_enforce_vs_off"] is False
+
+
+def test_nothing_is_measured_again_when_every_check_passes() -> None:
+    from bench.__main__ import _confirm_regressions
+
+    session = _Remeasured({"e2e": _e2e([4.2] * 5, [4.0] * 5)}, {})
+    _confirm_regressions(session, None)  # type: ignore[arg-type]
+    assert session.measured == [] and "checks_first" not in session.results
