@@ -644,7 +644,8 @@ def e2e_figures(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for mode, runs in raw.items():
         base = dd_off if mode == "ddtrace" and dd_off else off
         med = _series(runs, "median_ms")
-        cpu = _series(runs, "cpu_median_ms")
+        # (results of children that did not report it, e.g. an older bench, have none)
+        cpu = _series(runs, "cpu_median_ms") if all("cpu_median_ms" in r for r in runs) else []
         rss = _series(runs, "rss_mb")
         peak = _series(runs, "ru_maxrss_mb")
         out[mode] = {
