@@ -2809,6 +2809,227 @@ sqlite_database_relative(PyObject *name)
     return !(n >= 6 && memcmp(text, "file:/", 6) == 0);
 }
 
+/* ------------------------------------------------------------------------------------- */
+/* Descriptors pinned for a decision (red team 116)                                      */
+/*
+ * A name given with a dir_fd is resolved by the kernel from the directory the descriptor names
+ * when the system call runs; a descriptor given for a path (os.listdir(fd), os.chmod(fd),
+ * fexecve...) is acted on as it is then. The descriptor table changes with no audit event
+ * (os.dup2, close, a descriptor received over a Unix socket), and the hook's own system calls
+ * let other threads run: another thread could put another directory under the same number
+ * after the decision read it (or while it read it, and put the first back before the end).
+ * So for each such descriptor, the core reads what it names once, when the decision starts
+ * (its identity and its /proc/self/fd name, or the error), hands the callback that name
+ * (descriptors_pinned: paths.fd_path and the open decoder read it instead of the live table),
+ * and takes the decision only if the descriptor names the same thing when it ends; from there
+ * the GIL is held up to the system call. os.open's event does not carry its dir_fd: os.open
+ * is held so that the core knows it (dir_fd_call). */
+
+#define PINS_MAX 2
+
+typedef struct {
+    int fd;
+    int got;                      /* fstat's result: 0, or the errno */
+    unsigned long long dev, ino;  /* (got == 0) */
+    unsigned int mode;            /* (got == 0) */
+    ssize_t n;                    /* readlink's length, or -1 */
+    char name[OPEN_PATH_MAX + 1];
+} fd_pin;
+
+typedef struct {
+    int count;
+    fd_pin pin[PINS_MAX];
+} fd_pins;
+
+/* os.dup2 calls begun and ended so far (each counts twice), those running now, and this
+ * thread's (see seal_descriptor_swaps). */
+static unsigned long long g_fd_swaps;
+static int g_fd_swaps_in_flight;
+static CORE_TLS int t_fd_swaps_in_flight;
+
+/* The pins of the decision this thread is in (NULL: none): its stack's. */
+static CORE_TLS fd_pins *t_pins;
+/* os.open's dir_fd while its original runs on this thread, at decision depth t_open_depth
+ * (-1: none; see open_dir_fd_sealed). */
+static CORE_TLS int t_open_dir_fd = -1;
+static CORE_TLS int t_open_depth;
+
+static void
+pin_read(int fd, fd_pin *pin)
+{
+    struct stat st;
+    pin->fd = fd;
+    pin->got = fstat(fd, &st) == 0 ? 0 : errno;
+    pin->dev = pin->got == 0 ? (unsigned long long)st.st_dev : 0;
+    pin->ino = pin->got == 0 ? (unsigned long long)st.st_ino : 0;
+    pin->mode = pin->got == 0 ? (unsigned int)st.st_mode : 0;
+    char link[32];
+    (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    pin->n = pin->got == 0 ? readlink(link, pin->name, OPEN_PATH_MAX) : -1;
+    if (pin->n < 0 || pin->n >= OPEN_PATH_MAX) {
+        pin->n = -1;
+    }
+    pin->name[pin->n < 0 ? 0 : pin->n] = '\0';
+}
+
+/* Whether the descriptor still names what `pin` read. */
+static int
+pin_holds(const fd_pin *pin)
+{
+    fd_pin now;
+    pin_read(pin->fd, &now);
+    return now.got == pin->got && now.dev == pin->dev && now.ino == pin->ino &&
+           now.mode == pin->mode && now.n == pin->n &&
+           (now.n < 0 || memcmp(now.name, pin->name, (size_t)now.n) == 0);
+}
+
+static void
+pin_add(fd_pins *pins, PyObject *value)
+{
+    if (!PyLong_Check(value) || pins->count >= PINS_MAX) {
+        return; /* (the events pass a dir_fd as an exact int, -1 for none) */
+    }
+    int overflow;
+    long fd = PyLong_AsLongAndOverflow(value, &overflow);
+    if (overflow || fd < 0 || fd > INT_MAX) {
+        PyErr_Clear(); /* (no descriptor: the kernel refuses it, or it is AT_FDCWD) */
+        return;
+    }
+    for (int i = 0; i < pins->count; i++) {
+        if (pins->pin[i].fd == (int)fd) {
+            return;
+        }
+    }
+    pin_read((int)fd, &pins->pin[pins->count++]);
+}
+
+/* Whether a path argument is a name the kernel resolves from the root (then a dir_fd is not
+ * used): an exact str or bytes starting with '/'. Anything else may be relative. */
+static int
+path_is_absolute(PyObject *path)
+{
+    if (PyUnicode_CheckExact(path)) {
+        return PyUnicode_GET_LENGTH(path) > 0 && PyUnicode_READ_CHAR(path, 0) == '/';
+    }
+    if (PyBytes_CheckExact(path)) {
+        return PyBytes_GET_SIZE(path) > 0 && PyBytes_AS_STRING(path)[0] == '/';
+    }
+    return 0;
+}
+
+/* The events whose system call resolves a name from a descriptor or acts on one: (path, dir_fd)
+ * argument pairs; a pair with path == fd is a descriptor given for a path. A descriptor given
+ * as the path of a pair is pinned too (os.chmod(fd), os.utime(fd)...). */
+typedef struct {
+    const char *event;
+    signed char pairs[2][2];
+} fd_event;
+
+static const fd_event g_fd_events[] = {
+    {"os.mkdir", {{0, 2}, {-1, -1}}},     {"os.rmdir", {{0, 1}, {-1, -1}}},
+    {"os.remove", {{0, 1}, {-1, -1}}},    {"os.rename", {{0, 2}, {1, 3}}},
+    {"os.link", {{0, 2}, {1, 3}}},        {"os.symlink", {{1, 2}, {-1, -1}}},
+    {"os.chmod", {{0, 2}, {-1, -1}}},     {"os.chown", {{0, 3}, {-1, -1}}},
+    {"os.utime", {{0, 3}, {-1, -1}}},     {"os.mkfifo", {{0, 2}, {-1, -1}}},
+    {"os.mknod", {{0, 3}, {-1, -1}}},     {"os.truncate", {{0, 0}, {-1, -1}}},
+    {"os.listdir", {{0, 0}, {-1, -1}}},   {"os.scandir", {{0, 0}, {-1, -1}}},
+    {"os.chdir", {{0, 0}, {-1, -1}}},     {"os.setxattr", {{0, 0}, {-1, -1}}},
+    {"os.getxattr", {{0, 0}, {-1, -1}}},  {"os.removexattr", {{0, 0}, {-1, -1}}},
+    {"os.listxattr", {{0, 0}, {-1, -1}}}, {"os.exec", {{0, 0}, {-1, -1}}},
+};
+
+/* Pin the descriptors of this event (see above); `pins->count` 0 when it has none. */
+static void
+pins_take(const char *event, PyObject *args, fd_pins *pins)
+{
+    pins->count = 0;
+    if (event[0] == 'o' && event[1] == 'p' && strcmp(event, "open") == 0) {
+        /* os.open's event (the sealed os.open's, at this depth): its dir_fd, for a name that
+         * may be relative */
+        if (t_open_dir_fd >= 0 && t_open_depth == t_depth && PyTuple_CheckExact(args) &&
+            PyTuple_GET_SIZE(args) >= 1 && !path_is_absolute(PyTuple_GET_ITEM(args, 0))) {
+            PyObject *fd = PyLong_FromLong(t_open_dir_fd);
+            if (fd == NULL) {
+                PyErr_Clear();
+                return;
+            }
+            pin_add(pins, fd);
+            Py_DECREF(fd);
+        }
+        return;
+    }
+    if (event[0] != 'o' || event[1] != 's' || event[2] != '.' || !PyTuple_CheckExact(args)) {
+        return;
+    }
+    const Py_ssize_t size = PyTuple_GET_SIZE(args);
+    for (size_t e = 0; e < sizeof g_fd_events / sizeof g_fd_events[0]; e++) {
+        if (strcmp(event, g_fd_events[e].event) != 0) {
+            continue;
+        }
+        for (int p = 0; p < 2; p++) {
+            const int at = g_fd_events[e].pairs[p][0], fd_at = g_fd_events[e].pairs[p][1];
+            if (at < 0 || at >= size) {
+                continue;
+            }
+            PyObject *path = PyTuple_GET_ITEM(args, at);
+            if (PyLong_Check(path)) {
+                pin_add(pins, path); /* a descriptor given for a path */
+            }
+            else if (fd_at != at && fd_at < size && !path_is_absolute(path)) {
+                pin_add(pins, PyTuple_GET_ITEM(args, fd_at));
+            }
+        }
+        return;
+    }
+}
+
+/* The descriptor whose pin no longer holds, or -1 (every one does). */
+static int
+pins_changed(const fd_pins *pins)
+{
+    for (int i = 0; i < pins->count; i++) {
+        if (!pin_holds(&pins->pin[i])) {
+            return pins->pin[i].fd;
+        }
+    }
+    return -1;
+}
+
+/* core.descriptors_pinned(): what the descriptors this thread's decision pinned named when it
+ * began, one (fd, st_mode, st_dev, st_ino, name or None) each -- (fd, 0, 0, 0, None) for one
+ * that was not open then; name None where /proc gives none -- () outside a decision or when
+ * it pinned none. */
+static PyObject *
+core_descriptors_pinned(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    const fd_pins *pins = t_pins;
+    const int count = pins != NULL ? pins->count : 0;
+    PyObject *out = PyTuple_New(count);
+    for (int i = 0; out != NULL && i < count; i++) {
+        const fd_pin *pin = &pins->pin[i];
+        PyObject *name = Py_None;
+        if (pin->got == 0 && pin->n >= 0) {
+            name = PyUnicode_DecodeFSDefaultAndSize(pin->name, pin->n);
+            if (name == NULL) {
+                Py_CLEAR(out);
+                break;
+            }
+        }
+        else {
+            Py_INCREF(name);
+        }
+        PyObject *item = Py_BuildValue("(iIKKN)", pin->fd, pin->mode, pin->dev, pin->ino, name);
+        if (item == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
 /* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
 static int
 decide(const char *event, PyObject *args)
@@ -2816,6 +3037,10 @@ decide(const char *event, PyObject *args)
     release_held();
     /* (the working directory as at the decision's start: see seal_cwd_changes) */
     const unsigned long long cwd_changes = g_cwd_changes;
+    /* (this decision's descriptors, read once, at the depth of its event: see "Descriptors
+     * pinned") */
+    fd_pins pins;
+    pins_take(event, args, &pins);
     PyObject *caller = NULL;
     PyFrameObject *event_frame = NULL;
     if (name_set_has(&g_caller_events, event)) {
@@ -2853,10 +3078,14 @@ decide(const char *event, PyObject *args)
     t_decision_changes = g_changes - t_own_changes;
     frame_guard_on();
 
+    fd_pins *outer_pins = t_pins;
+    t_pins = &pins; /* (a nested decision sees its own only) */
+
     PyObject *argv[3] = {name, args, caller};
     stack_grant(ts, HOOK_STACK);
     PyObject *result = PyObject_Vectorcall(callback, argv, 3, NULL);
     stack_grant(ts, -HOOK_STACK);
+    t_pins = outer_pins;
 
     frame_guard_off();
     t_event_frame = outer_event_frame;
@@ -2915,6 +3144,15 @@ decide(const char *event, PyObject *args)
                          "lambda-sandbox: %s refused (another thread changed the working "
                          "directory while it was decided)",
                          event);
+            return -1;
+        }
+        int changed = pins_changed(&pins);
+        if (changed >= 0) {
+            /* what the call will act on is not what was decided (fail closed) */
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (descriptor %d was changed while it was "
+                         "decided)",
+                         event, changed);
             return -1;
         }
         return 0;
@@ -5158,8 +5396,31 @@ frame_of_the_hook_read(PyObject *args)
     return hidden;
 }
 
+static int core_hook_answer(const char *event, PyObject *args, void *userdata);
+
+/* The audit hook: the answer (core_hook_answer), taken only if no descriptor was re-pointed
+ * meanwhile by another thread when the event's call uses one (see seal_descriptor_swaps). */
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
+{
+    const unsigned long long swaps = g_fd_swaps;
+    int answer = core_hook_answer(event, args, userdata);
+    if (answer == 0 && (g_fd_swaps != swaps || g_fd_swaps_in_flight > t_fd_swaps_in_flight)) {
+        fd_pins pins;
+        pins_take(event, args, &pins);
+        if (pins.count > 0) {
+            PyErr_Format(PyExc_PermissionError,
+                         "lambda-sandbox: %s refused (another thread re-pointed a descriptor "
+                         "with os.dup2 while it was decided)",
+                         event);
+            return -1;
+        }
+    }
+    return answer;
+}
+
+static int
+core_hook_answer(const char *event, PyObject *args, void *userdata)
 {
     (void)userdata;
     sealed_event_take(event); /* (first: nothing that could run code may come before it) */
@@ -12098,6 +12359,495 @@ seal_node_makers(void)
     return done == 2;
 }
 
+/* Every posix function that takes a dir_fd, held (red team 116). The kernel resolves a
+ * relative name from the directory the descriptor names when the system call runs; the
+ * descriptor table changes with no audit event, and a call that changes it (os.dup2, a
+ * close, a descriptor received over a Unix socket) may be in flight in another thread, its
+ * GIL let go, whatever the hook holds. So the descriptor is not handed to the kernel at all:
+ * the directory's name is read here, before the event (the descriptor's /proc/self/fd name,
+ * which must lead to the very directory it is open on), the relative name joined to it, and
+ * the original called with that absolute name and no dir_fd. Its event then names what the
+ * kernel will resolve, and is decided as any absolute name is (a folder swapped for a link
+ * in between is the race every name has: see docs/ARCHITECTURE.md). Where the descriptor
+ * names no directory with such a name (not open, not a directory, removed, a mount over it,
+ * too long with the name), the call is left as it is -- its decision reads the descriptor as
+ * it was when it began and is refused if it changed by the end (pins_take; os.open's event
+ * does not carry its dir_fd, so it is kept here for that) -- and the descriptor is held in use
+ * until the call returns: os.dup2 onto it is refused meanwhile (dup2_sealed). So is a
+ * descriptor given for a path (os.listdir(fd), os.fchmod...: the rest of this table). The
+ * path is converted here (its __fspath__, or __index__ for a descriptor) once, as CPython
+ * would, and the dir_fd by its __index__: nothing runs inside the original before its event. */
+typedef struct {
+    const char *name;
+    /* (path parameter, its position, dir_fd parameter) for up to two names */
+    struct {
+        const char *path;
+        int position;
+        const char *dir_fd;
+    } names[2];
+    fastcall_any original;
+    int keywords; /* (METH_FASTCALL | METH_KEYWORDS, or METH_FASTCALL: ftruncate's) */
+} dir_fd_function;
+
+static dir_fd_function g_dir_fd_functions[] = {
+    {"open", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"mkdir", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"rmdir", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"unlink", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"remove", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"rename", {{"src", 0, "src_dir_fd"}, {"dst", 1, "dst_dir_fd"}}, NULL, 0},
+    {"replace", {{"src", 0, "src_dir_fd"}, {"dst", 1, "dst_dir_fd"}}, NULL, 0},
+    {"link", {{"src", 0, "src_dir_fd"}, {"dst", 1, "dst_dir_fd"}}, NULL, 0},
+    {"symlink", {{"dst", 1, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"chmod", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"chown", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"utime", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"mkfifo", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    {"mknod", {{"path", 0, "dir_fd"}, {NULL, 0, NULL}}, NULL, 0},
+    /* (a descriptor for a path, no dir_fd: only held in use) */
+    {"listdir", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"scandir", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"truncate", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"ftruncate", {{"fd", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"fchmod", {{"fd", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"fchown", {{"fd", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"getxattr", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"setxattr", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"removexattr", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"listxattr", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+    {"execve", {{"path", 0, NULL}, {NULL, 0, NULL}}, NULL, 0},
+};
+#define DIR_FD_FUNCTIONS (sizeof g_dir_fd_functions / sizeof g_dir_fd_functions[0])
+
+/* The index in the call's values of parameter `name` (positional at `position`, or keyword-
+ * only when position < 0), or -1 when not given. */
+static Py_ssize_t
+argument_at(Py_ssize_t nargs, PyObject *kwnames, int position, const char *name)
+{
+    if (position >= 0 && position < nargs) {
+        return position;
+    }
+    Py_ssize_t count = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (keyword_is(PyTuple_GET_ITEM(kwnames, k), name)) {
+            return nargs + k;
+        }
+    }
+    return -1;
+}
+
+/* The name of the directory `fd` is open on, when it leads to that very directory: 1 and
+ * `place` (NUL-terminated, length `*n`); else 0 (not open, not a directory, or one with no
+ * such name: removed, longer than PATH_MAX, or its name leads elsewhere -- a mount over it). */
+static int
+dir_fd_real_name(int fd, char *place, size_t *n)
+{
+    struct stat held, named;
+    char link[32];
+    if (fstat(fd, &held) != 0 || !S_ISDIR(held.st_mode) || held.st_nlink == 0) {
+        return 0; /* (removed: the kernel still resolves ".." from it) */
+    }
+    (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t got = readlink(link, place, OPEN_PATH_MAX);
+    if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
+        return 0;
+    }
+    place[got] = '\0';
+    if (stat(place, &named) != 0 || named.st_dev != held.st_dev || named.st_ino != held.st_ino) {
+        return 0;
+    }
+    *n = (size_t)got;
+    return 1;
+}
+
+/* `path` (an exact str or bytes, relative) joined to the directory `fd` is open on: a new
+ * reference; NULL with `*status` 0 when it cannot be (see dir_fd_real_name; or a joined name
+ * longer than PATH_MAX: left to the kernel), NULL with `*status` -1 and an error on failure. */
+static PyObject *
+joined_to_dir_fd(PyObject *path, int fd, int *status)
+{
+    char place[OPEN_PATH_MAX + 1];
+    size_t n;
+    *status = 0;
+    if (!dir_fd_real_name(fd, place, &n)) {
+        return NULL;
+    }
+    const size_t base = n == 1 ? 0 : n; /* ("/" joins as "/name") */
+    PyObject *out;
+    if (PyBytes_CheckExact(path)) {
+        if ((size_t)PyBytes_GET_SIZE(path) + base + 1 >= OPEN_PATH_MAX) {
+            return NULL;
+        }
+        out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)base + 1 + PyBytes_GET_SIZE(path));
+        if (out != NULL) {
+            char *to = PyBytes_AS_STRING(out);
+            memcpy(to, place, base);
+            to[base] = '/';
+            memcpy(to + base + 1, PyBytes_AS_STRING(path), (size_t)PyBytes_GET_SIZE(path));
+        }
+    }
+    else {
+        place[base] = '/';
+        PyObject *folder = PyUnicode_DecodeFSDefaultAndSize(place, (Py_ssize_t)base + 1);
+        out = folder != NULL ? PyUnicode_Concat(folder, path) : NULL;
+        Py_XDECREF(folder);
+        if (out != NULL && PyUnicode_GET_LENGTH(out) >= OPEN_PATH_MAX) {
+            Py_CLEAR(out); /* (longer than the kernel takes: left to it) */
+            return NULL;
+        }
+    }
+    if (out == NULL) {
+        *status = -1;
+    }
+    return out;
+}
+
+/* Descriptors in use by a call some thread is making through the functions below, from
+ * before its event to its return (a count each): os.dup2 onto one is refused meanwhile
+ * (dup2_sealed). Changed and read with the GIL held only. */
+#define FDS_IN_USE 64
+static struct {
+    int fd;
+    int count;
+} g_fds_in_use[FDS_IN_USE];
+
+static int
+fd_in_use(long fd)
+{
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Count `fd` in use: 1, or 0 when the table is full (64 calls at once: the call goes on
+ * without, as a call through a function not held here). */
+static int
+fd_use(int fd)
+{
+    int free_at = -1;
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
+            g_fds_in_use[i].count++;
+            return 1;
+        }
+        if (g_fds_in_use[i].count == 0 && free_at < 0) {
+            free_at = i;
+        }
+    }
+    if (free_at < 0) {
+        return 0;
+    }
+    g_fds_in_use[free_at].fd = fd;
+    g_fds_in_use[free_at].count = 1;
+    return 1;
+}
+
+static void
+fd_unuse(int fd)
+{
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
+            g_fds_in_use[i].count--;
+            return;
+        }
+    }
+}
+
+/* `value` as CPython's path converter reads a path argument, converted here where that runs
+ * code (so that nothing runs inside the original before its event): its __fspath__, or its
+ * __index__ (a descriptor). A new reference; NULL with the error. */
+static PyObject *
+path_converted(PyObject *value)
+{
+    if (PyUnicode_Check(value) || PyBytes_Check(value) || PyLong_Check(value) ||
+        value == Py_None) {
+        return Py_NewRef(value);
+    }
+    if (PyObject_HasAttrString((PyObject *)Py_TYPE(value), "__fspath__")) {
+        return PyOS_FSPath(value);
+    }
+    if (PyIndex_Check(value)) {
+        return PyNumber_Index(value);
+    }
+    return Py_NewRef(value); /* (the original's own TypeError) */
+}
+
+/* A descriptor's number, or -1 for anything else (or a number no descriptor has). */
+static int
+descriptor_number(PyObject *value)
+{
+    if (!PyLong_Check(value)) {
+        return -1;
+    }
+    int overflow;
+    long fd = PyLong_AsLongAndOverflow(value, &overflow);
+    if (fd == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    return !overflow && fd >= 0 && fd <= INT_MAX ? (int)fd : -1;
+}
+
+static PyObject *
+dir_fd_call(size_t which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
+{
+    const dir_fd_function *f = &g_dir_fd_functions[which];
+    const Py_ssize_t count = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+    /* (the common call -- names, no dir_fd -- goes straight on) */
+    int held_here = 0;
+    for (int p = 0; p < 2 && f->names[p].path != NULL; p++) {
+        Py_ssize_t path_at = argument_at(nargs, kwnames, f->names[p].position, f->names[p].path);
+        Py_ssize_t fd_at = f->names[p].dir_fd != NULL
+                               ? argument_at(nargs, kwnames, -1, f->names[p].dir_fd)
+                               : -1;
+        held_here |= (fd_at >= 0 && args[fd_at] != Py_None) ||
+                     (path_at >= 0 && !PyUnicode_Check(args[path_at]) &&
+                      !PyBytes_Check(args[path_at]) && args[path_at] != Py_None);
+    }
+    if (!held_here || count > 16) {
+        /* (its own errors past 16) */
+        return call_fastcall(f->original, f->keywords, module, args, nargs, kwnames);
+    }
+    PyObject *given[16];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        given[i] = Py_NewRef(args[i]);
+    }
+    int failed = 0, kept_fd = -1, used[4], n_used = 0;
+    for (int p = 0; p < 2 && f->names[p].path != NULL && !failed; p++) {
+        Py_ssize_t fd_at = f->names[p].dir_fd != NULL
+                               ? argument_at(nargs, kwnames, -1, f->names[p].dir_fd)
+                               : -1;
+        Py_ssize_t path_at =
+            argument_at(nargs, kwnames, f->names[p].position, f->names[p].path);
+        if (path_at < 0) {
+            continue;
+        }
+        PyObject *path = path_converted(given[path_at]);
+        if (path == NULL) {
+            failed = 1;
+            break;
+        }
+        Py_SETREF(given[path_at], path);
+        int number = descriptor_number(path);
+        if (number >= 0) {
+            used[n_used++] = number; /* a descriptor given for a path */
+            continue;
+        }
+        if (fd_at < 0 || given[fd_at] == Py_None) {
+            continue;
+        }
+        if (!PyLong_Check(given[fd_at])) {
+            PyObject *converted = PyNumber_Index(given[fd_at]);
+            if (converted == NULL) {
+                failed = 1;
+                break;
+            }
+            Py_SETREF(given[fd_at], converted);
+        }
+        int fd = descriptor_number(given[fd_at]);
+        if (fd < 0 || !(PyUnicode_CheckExact(path) || PyBytes_CheckExact(path)) ||
+            path_is_absolute(path)) {
+            continue; /* (the original's own answer: an error, the working directory, or an
+                       * absolute name, for which the kernel ignores the dir_fd) */
+        }
+        int status;
+        PyObject *full = joined_to_dir_fd(path, fd, &status);
+        if (status < 0) {
+            failed = 1;
+            break;
+        }
+        if (full == NULL) {
+            kept_fd = fd; /* (left to the kernel: pinned by the decision, held in use) */
+            used[n_used++] = fd;
+            continue;
+        }
+        Py_SETREF(given[path_at], full);
+        Py_SETREF(given[fd_at], Py_NewRef(Py_None));
+    }
+    PyObject *result = NULL;
+    if (!failed) {
+        int counted[4];
+        for (int i = 0; i < n_used; i++) {
+            counted[i] = fd_use(used[i]);
+        }
+        const int outer_fd = t_open_dir_fd, outer_depth = t_open_depth;
+        if (which == 0) { /* open: its event carries no dir_fd */
+            t_open_dir_fd = kept_fd;
+            t_open_depth = t_depth;
+        }
+        result = call_fastcall(f->original, f->keywords, module, given, nargs, kwnames);
+        t_open_dir_fd = outer_fd;
+        t_open_depth = outer_depth;
+        for (int i = 0; i < n_used; i++) {
+            if (counted[i]) {
+                fd_unuse(used[i]);
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_DECREF(given[i]);
+    }
+    return result;
+}
+
+#define DIR_FD_SEALED(i)                                                                     \
+    static PyObject *dir_fd_sealed_##i(PyObject *module, PyObject *const *args,              \
+                                       Py_ssize_t nargs, PyObject *kwnames)                  \
+    {                                                                                        \
+        return dir_fd_call(i, module, args, nargs, kwnames);                                 \
+    }                                                                                        \
+    static PyObject *dir_fd_sealed_positional_##i(PyObject *module, PyObject *const *args,   \
+                                                  Py_ssize_t nargs)                          \
+    {                                                                                        \
+        return dir_fd_call(i, module, args, nargs, NULL);                                    \
+    }
+DIR_FD_SEALED(0)
+DIR_FD_SEALED(1)
+DIR_FD_SEALED(2)
+DIR_FD_SEALED(3)
+DIR_FD_SEALED(4)
+DIR_FD_SEALED(5)
+DIR_FD_SEALED(6)
+DIR_FD_SEALED(7)
+DIR_FD_SEALED(8)
+DIR_FD_SEALED(9)
+DIR_FD_SEALED(10)
+DIR_FD_SEALED(11)
+DIR_FD_SEALED(12)
+DIR_FD_SEALED(13)
+DIR_FD_SEALED(14)
+DIR_FD_SEALED(15)
+DIR_FD_SEALED(16)
+DIR_FD_SEALED(17)
+DIR_FD_SEALED(18)
+DIR_FD_SEALED(19)
+DIR_FD_SEALED(20)
+DIR_FD_SEALED(21)
+DIR_FD_SEALED(22)
+DIR_FD_SEALED(23)
+DIR_FD_SEALED(24)
+
+#define DIR_FD_SEALED_PAIR(i)                                                                \
+    {(PyCFunction)(void (*)(void))dir_fd_sealed_##i,                                         \
+     (PyCFunction)(void (*)(void))dir_fd_sealed_positional_##i}
+
+/* os.dup2, held: the one call that puts another file under a descriptor's number in one step
+ * (no audit event), and its system call runs with the GIL let go -- it can land at any moment,
+ * after a decision ended and before the call it allowed looks the descriptor up (a decision
+ * on os.listdir(fd) or os.chmod(fd) answered, then another folder listed: red team 116's
+ * race, for descriptors given for a path). Each call is counted when it begins and ends and
+ * is "in flight" in between; an event whose call uses a descriptor is refused when a
+ * dup2 of another thread's began, ended or ran while it was answered (core_hook). What stays
+ * open: a close in flight followed by a new descriptor landing on the freed number (two
+ * calls of other threads that must both fall in that instant); os.login_tty's dup2 onto
+ * 0-2. */
+static fastcall_any g_dup2_original;
+static int g_dup2_keywords;
+
+static PyObject *
+dup2_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *target = argument_named(args, nargs, kwnames, 1, "fd2");
+    if (!PyLong_Check(target) && target != Py_None && PyIndex_Check(target)) {
+        /* (its __index__, once, here: the number checked is the number the call gets) */
+        PyObject *given[8];
+        Py_ssize_t count = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+        if (count > 8) {
+            return call_fastcall(g_dup2_original, g_dup2_keywords, module, args, nargs, kwnames);
+        }
+        PyObject *number = PyNumber_Index(target);
+        if (number == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < count; i++) {
+            given[i] = args[i] == target ? number : args[i];
+        }
+        PyObject *result = dup2_sealed(module, given, nargs, kwnames);
+        Py_DECREF(number);
+        return result;
+    }
+    int overflow = 0;
+    long fd2 = PyLong_Check(target) ? PyLong_AsLongAndOverflow(target, &overflow) : -1;
+    if (fd2 == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    if (!overflow && fd2 >= 0 && fd_in_use(fd2)) {
+        PyErr_Format(PyExc_PermissionError,
+                     "lambda-sandbox: os.dup2 onto descriptor %ld refused (another call is "
+                     "using it: its decision named what it names now)",
+                     fd2);
+        return NULL;
+    }
+    g_fd_swaps++;
+    g_fd_swaps_in_flight++;
+    t_fd_swaps_in_flight++;
+    PyObject *result = call_fastcall(g_dup2_original, g_dup2_keywords, module, args, nargs, kwnames);
+    t_fd_swaps_in_flight--;
+    g_fd_swaps_in_flight--;
+    g_fd_swaps++;
+    return result;
+}
+
+static PyObject *
+dup2_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return dup2_sealed(module, args, nargs, NULL);
+}
+
+/* Take posix.dup2: 1 done, 0 not of a convention known here. */
+static int
+seal_descriptor_swaps(void)
+{
+    static const char *const names[2] = {"dup2", "dup2"};
+    PyMethodDef *defs[2];
+    int keywords[2];
+    posix_defs(names, defs, keywords);
+    if (defs[0] == NULL || g_dup2_original != NULL) {
+        return 0;
+    }
+    g_dup2_original = (fastcall_any)(void (*)(void))defs[0]->ml_meth;
+    g_dup2_keywords = keywords[0];
+    defs[0]->ml_meth = keywords[0] ? (PyCFunction)(void (*)(void))dup2_sealed
+                                   : (PyCFunction)(void (*)(void))dup2_sealed_positional;
+    return 1;
+}
+
+/* Take the functions above (after seal_node_makers: mkfifo and mknod's event comes from it):
+ * the count taken (each of the convention known here; the others are left as they are). */
+static int
+seal_dir_fd_takers(void)
+{
+    static const PyCFunction sealed[][2] = {
+        DIR_FD_SEALED_PAIR(0),  DIR_FD_SEALED_PAIR(1),  DIR_FD_SEALED_PAIR(2),
+        DIR_FD_SEALED_PAIR(3),  DIR_FD_SEALED_PAIR(4),  DIR_FD_SEALED_PAIR(5),
+        DIR_FD_SEALED_PAIR(6),  DIR_FD_SEALED_PAIR(7),  DIR_FD_SEALED_PAIR(8),
+        DIR_FD_SEALED_PAIR(9),  DIR_FD_SEALED_PAIR(10), DIR_FD_SEALED_PAIR(11),
+        DIR_FD_SEALED_PAIR(12), DIR_FD_SEALED_PAIR(13), DIR_FD_SEALED_PAIR(14),
+        DIR_FD_SEALED_PAIR(15), DIR_FD_SEALED_PAIR(16), DIR_FD_SEALED_PAIR(17),
+        DIR_FD_SEALED_PAIR(18), DIR_FD_SEALED_PAIR(19), DIR_FD_SEALED_PAIR(20),
+        DIR_FD_SEALED_PAIR(21), DIR_FD_SEALED_PAIR(22), DIR_FD_SEALED_PAIR(23),
+        DIR_FD_SEALED_PAIR(24),
+    };
+    _Static_assert(sizeof sealed / sizeof sealed[0] == DIR_FD_FUNCTIONS, "one each");
+    int done = 0;
+    for (size_t i = 0; i < DIR_FD_FUNCTIONS; i++) {
+        const char *names[2] = {g_dir_fd_functions[i].name, g_dir_fd_functions[i].name};
+        PyMethodDef *defs[2];
+        int keywords[2];
+        posix_defs(names, defs, keywords);
+        if (defs[0] != NULL && g_dir_fd_functions[i].original == NULL) {
+            g_dir_fd_functions[i].original = (fastcall_any)(void (*)(void))defs[0]->ml_meth;
+            g_dir_fd_functions[i].keywords = keywords[0];
+            defs[0]->ml_meth = sealed[i][keywords[0] ? 0 : 1];
+            done++;
+        }
+    }
+    return done;
+}
+
 static PyObject *
 core_seal_process_calls(PyObject *self, PyObject *args)
 {
@@ -12179,6 +12929,8 @@ core_seal_process_calls(PyObject *self, PyObject *args)
     }
     (void)seal_cwd_changes(); /* (left as they are when not of a shape known here) */
     (void)seal_node_makers();
+    (void)seal_dir_fd_takers();
+    (void)seal_descriptor_swaps();
     g_process_calls_sealed = 1;
     Py_RETURN_TRUE;
 }
@@ -15505,6 +16257,9 @@ static PyMethodDef core_methods[] = {
      "seal_socket_addresses(_socket.socket) -> bool: before install, once: a host name given to"
      " connect, connect_ex, bind, sendto or sendmsg is raised as socket.getaddrinfo (decided)"
      " before CPython looks it up."},
+    {"descriptors_pinned", core_descriptors_pinned, METH_NOARGS,
+     "descriptors_pinned(): (fd, st_mode, st_dev, st_ino, name or None) of each descriptor "
+     "this thread's decision pinned when it began."},
     {"seal_process_calls", core_seal_process_calls, METH_VARARGS,
      "seal_process_calls(os.chroot, signal.pidfd_send_signal, os.unshare, os.setns, (os.setpriority,"
      " os.sched_setaffinity, os.sched_setscheduler, os.sched_setparam)) -> bool: before install,"

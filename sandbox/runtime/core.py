@@ -28,6 +28,7 @@ __all__ = [
     "defer_quiet_ends",
     "deployment_folder",
     "deployment_rules",
+    "descriptors_pinned",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "end_needed",
@@ -131,6 +132,7 @@ popen_verdict_add = _impl.popen_verdict_add
 compile_verdict_add = _impl.compile_verdict_add
 changes = _impl.changes
 changes_elsewhere = _impl.changes_elsewhere
+descriptors_pinned = _impl.descriptors_pinned
 module_verdict_add = _impl.module_verdict_add
 network_verdict_add = _impl.network_verdict_add
 module_packages_add = _impl.module_packages_add

@@ -50,6 +50,7 @@ __all__ = [
     "defer_quiet_ends",
     "deployment_folder",
     "deployment_rules",
+    "descriptors_pinned",
     "dir_module_verdict_add",
     "dir_verdict_add",
     "end_needed",
@@ -1173,6 +1174,86 @@ class _Depth(_thread._local):
     # (see _names_hold)
     own_changes = 0
     decision_changes = 0
+    # The descriptors pinned by the decision running here (_pins_take)
+    pins: tuple[tuple[int, int, int, int, str | None], ...] = ()
+
+
+# The events whose system call resolves a name from a descriptor or acts on one: (path,
+# dir_fd) argument pairs; path == dir_fd is a descriptor given for a path. (The native core's
+# g_fd_events; its os.open is held so that the `open` event's dir_fd is known there: not here.)
+_FD_EVENTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "os.mkdir": ((0, 2),),
+    "os.rmdir": ((0, 1),),
+    "os.remove": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.link": ((0, 2), (1, 3)),
+    "os.symlink": ((1, 2),),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.utime": ((0, 3),),
+    "os.mkfifo": ((0, 2),),
+    "os.mknod": ((0, 3),),
+    "os.truncate": ((0, 0),),
+    "os.listdir": ((0, 0),),
+    "os.scandir": ((0, 0),),
+    "os.chdir": ((0, 0),),
+    "os.setxattr": ((0, 0),),
+    "os.getxattr": ((0, 0),),
+    "os.removexattr": ((0, 0),),
+    "os.listxattr": ((0, 0),),
+    "os.exec": ((0, 0),),
+}
+
+
+def _pin_read(fd: int) -> tuple[int, int, int, int, str | None]:
+    """(fd, st_mode, st_dev, st_ino, /proc name or None); (fd, 0, 0, 0, None) if not open."""
+    try:
+        held = _fstat(fd)
+    except OSError:
+        return (fd, 0, 0, 0, None)
+    try:
+        name: str | None = _readlink("/proc/self/fd/" + str(fd))
+    except OSError:
+        name = None
+    return (fd, held.st_mode, held.st_dev, held.st_ino, name)
+
+
+def _descriptor(value: Any) -> int | None:
+    """A descriptor argument's number (an int's stored value, a subclass's too), or None."""
+    kind = type(value)
+    if kind is not int and kind is not bool and int not in kind.__mro__:
+        return None
+    number = int.__index__(value)
+    return number if 0 <= number <= _INT_MAX else None
+
+
+def _absolute_name(path: Any) -> bool:
+    kind = type(path)
+    return (kind is str and path.startswith("/")) or (kind is bytes and path.startswith(b"/"))
+
+
+def _pins_take(event: str, args: Any) -> tuple[tuple[int, int, int, int, str | None], ...]:
+    """The native core's pins_take: what each descriptor this event's call uses names now."""
+    pairs = _FD_EVENTS.get(event) if type(event) is str else None
+    if pairs is None or type(args) is not tuple:
+        return ()
+    fds: list[int] = []
+    for at, fd_at in pairs:
+        if at >= len(args):
+            continue
+        fd = _descriptor(args[at])
+        if fd is None and fd_at != at and fd_at < len(args) and not _absolute_name(args[at]):
+            fd = _descriptor(args[fd_at])
+        if fd is not None and fd not in fds:
+            fds.append(fd)
+    return tuple(_pin_read(fd) for fd in fds)
+
+
+def _pins_changed(pins: tuple[tuple[int, int, int, int, str | None], ...]) -> int | None:
+    for pin in pins:
+        if _pin_read(pin[0]) != pin:
+            return pin[0]
+    return None
 
 
 def _refuse(what: str) -> PermissionError:
@@ -1367,6 +1448,8 @@ def install(
         _local.depth += 1
         _inside[0] += 1
         failed = None
+        outer_pins = _local.pins
+        pins = _local.pins = _pins_take(event, args)
         try:
             result = _callback(event, args, caller)
         except _BaseException as exc:
@@ -1384,6 +1467,7 @@ def install(
             _local.decision_phase = outer_phase
             _local.decision_changes = outer_changes
             _local.own_changes = outer_own  # (the native core's: to an outer decision, not its own)
+            _local.pins = outer_pins
             _inside[0] -= 1
             if was_enabled:
                 _gc_enable()
@@ -1392,6 +1476,14 @@ def install(
                 f"lambda-sandbox: {event} refused (the hook failed deciding it: {failed})"
             )
         if result is None:
+            changed = _pins_changed(pins)
+            if changed is not None:
+                # (narrower than the native core's: bytecode runs between this look and the
+                # system call, and another thread may run in between)
+                raise _PermissionError(
+                    f"lambda-sandbox: {event} refused (descriptor {changed} was changed while "
+                    "it was decided)"
+                )
             return
         if isinstance(result, _BaseException):
             result.__context__ = result.__cause__ = None
@@ -2169,6 +2261,7 @@ def install(
     _api.update(
         mode=lambda: _mode,
         phase=_phase_now,
+        descriptors_pinned=lambda: _local.pins,
         enter_invoke=_enter_invoke,
         cache_has=_cache_has,
         cache_add=_cache_add,
@@ -2405,6 +2498,24 @@ def changes() -> int:
     if not _api:
         return 0
     return int(_api["changes"]())
+
+
+def descriptors_pinned() -> tuple[tuple[int, int, int, int, str | None], ...]:
+    """What the descriptors this thread's decision pinned named when it began.
+
+    One ``(fd, st_mode, st_dev, st_ino, name or None)`` each (``(fd, 0, 0, 0, None)`` for one
+    that was not open then; the name is the ``/proc/self/fd`` link's text, ``None`` where it
+    has none); ``()`` outside a decision, or when its event uses no descriptor. The decoders
+    read these instead of the live descriptor table, which another thread can change while
+    the hook decides (``os.dup2`` raises no event); the decision is taken only if each still
+    names the same thing when it ends.
+
+    Example
+    -------
+    >>> descriptors_pinned()
+    ()
+    """
+    return tuple(_api["descriptors_pinned"]()) if _api else ()
 
 
 def changes_elsewhere() -> bool:

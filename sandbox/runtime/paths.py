@@ -53,6 +53,7 @@ _lstat = os.lstat
 _changes = _core.changes
 _plain_identity = _core.plain_identity
 _changes_elsewhere = _core.changes_elsewhere
+_descriptors_pinned = _core.descriptors_pinned
 _stat = os.stat
 _readlink = os.readlink
 _getcwd = os.getcwd
@@ -100,16 +101,35 @@ _THROUGH_LINKS_LIMIT = 256
 
 
 def fd_path(fd: int) -> str | None:
-    """The path an open descriptor refers to, or ``None`` (a socket, pipe, deleted file...)."""
+    """The path an open descriptor refers to, or ``None`` (a socket, pipe, deleted file...).
+
+    A descriptor the running decision pinned (``core.descriptors_pinned``) is read as it was
+    when the decision began: the one the call will use, checked again when it ends.
+    """
     if fd < 0:
         return None
-    try:
-        target = _readlink("/proc/self/fd/" + str(fd))
-    except (_OSError, _ValueError):
-        return None
+    pin = pinned(fd)
+    if pin is not None:
+        if pin[4] is None:
+            return None
+        target = pin[4]
+    else:
+        try:
+            target = _readlink("/proc/self/fd/" + str(fd))
+        except (_OSError, _ValueError):
+            return None
     if not _str_startswith(target, "/") or _str_endswith(target, " (deleted)"):
         return None
     return target
+
+
+def pinned(fd: int) -> tuple[int, int, int, int, str | None] | None:
+    """What the running decision pinned for ``fd``: ``(fd, st_mode, st_dev, st_ino, name)``
+    (see ``core.descriptors_pinned``), or ``None`` when it did not pin it."""
+    for pin in _descriptors_pinned():
+        if pin[0] == fd:
+            return pin
+    return None
 
 
 def cwd() -> str | None:

@@ -2166,6 +2166,132 @@ print("race", "LEAK" if "LEAK" in seen else "held")
         assert not (tmp_path / "secret" / "attached.db").exists()
 
 
+# A thread that puts the secret's folder under a dir_fd's number with os.dup2 (no audit event)
+# while names relative to it are decided, taking the folder back out of the descriptor table
+# each time (it waits in a Unix socket's queue, where the hook's listing of /proc/self/fd
+# cannot see it), and puts the allowed folder back: red team 116's race, for every function
+# that takes a dir_fd.
+DIR_FD_SWAP = """
+import socket, stat
+sys.setswitchinterval(1e-6)
+W = os.open(A, os.O_RDONLY | os.O_DIRECTORY)
+E = os.open(BASE + "/secret", os.O_RDONLY | os.O_DIRECTORY)
+near, far = socket.socketpair()
+socket.send_fds(near, [b"x"], [E])
+os.close(E)
+D = os.dup(W)
+stop, flips, denied = [], [0], [0]
+def swap(source):
+    while not stop:
+        try:
+            return os.dup2(source, D)
+        except PermissionError:
+            denied[0] += 1  # (refused while a call uses D: tried again)
+def flip():
+    inside = False
+    while not stop:
+        if not inside:
+            _, fds, _, _ = socket.recv_fds(far, 1, 1)
+            swap(fds[0])
+            os.close(fds[0])
+        else:
+            socket.send_fds(near, [b"x"], [D])
+            swap(W)
+        inside = not inside
+        flips[0] += 1
+open(A + "/key.txt", "w").write("decoy")
+open(A + "/moved.txt", "w").write("mine")
+def read_key():
+    fd = os.open("key.txt", os.O_RDONLY, dir_fd=D)
+    try:
+        return "LEAK" if b"TOP-SECRET" in os.read(fd, 100) else "read"
+    finally:
+        os.close(fd)
+OPERATIONS = [
+    ("read", read_key),
+    ("create", lambda: os.close(os.open("made.txt", os.O_WRONLY | os.O_CREAT, dir_fd=D))),
+    ("mkdir", lambda: os.mkdir("made-dir", dir_fd=D)),
+    ("mkfifo", lambda: os.mkfifo("made-fifo", dir_fd=D)),
+    ("symlink", lambda: os.symlink(A + "/key.txt", "made-link", dir_fd=D)),
+    ("rename", lambda: os.rename(A + "/moved.txt", "moved.txt", dst_dir_fd=D)),
+    ("chmod", lambda: os.chmod("key.txt", 0o666, dir_fd=D)),
+    ("unlink", lambda: os.unlink("key.txt", dir_fd=D)),
+    ("listdir", lambda: "LEAK" if "hidden-name" in os.listdir(D) else "listed"),
+    ("scandir", lambda: "LEAK" if "hidden-name" in [e.name for e in os.scandir(D)] else "listed"),
+]
+thread = threading.Thread(target=flip, daemon=True)
+thread.start()
+outcomes = {}
+started = time.monotonic()
+rounds = 0
+while time.monotonic() - started < 4:
+    rounds += 1
+    for name, operation in OPERATIONS:
+        try:
+            got = operation()
+        except PermissionError:
+            got = "refused"
+        except OSError:
+            got = "kernel"
+        outcomes.setdefault(name, set()).add(got or "done")
+        for made in ("made.txt", "made-dir", "made-fifo", "made-link"):
+            try:
+                os.rmdir(A + "/" + made) if made == "made-dir" else os.unlink(A + "/" + made)
+            except OSError:
+                pass
+        for mine, text in (("key.txt", "decoy"), ("moved.txt", "mine")):
+            if not os.path.exists(A + "/" + mine):
+                open(A + "/" + mine, "w").write(text)  # (removed or moved: again, for the next)
+stop.append(1)
+thread.join()
+sys.setswitchinterval(0.005)
+print("rounds", rounds, "flips", flips[0], "denied", denied[0])
+for name, _ in OPERATIONS:
+    print(name, " ".join(sorted(outcomes.get(name, ()))))
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_116_a_thread_swapping_a_dir_fd_during_a_decision(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN the allowed folder, the secret's folder (which may be opened, not listed, and none
+    # of its files), and a descriptor that another thread keeps swapping between the two
+    _scratch_profile(tmp_path, {"action": "read", "target": "{task}/secret", "phase": "any"})
+    (tmp_path / "secret" / "hidden-name").write_text("")
+    mode = (tmp_path / "secret" / "key.txt").stat().st_mode
+    # WHEN names relative to it are read, made, moved there, changed and removed, by every
+    # kind of function that takes a dir_fd, and it is listed (a descriptor for a path), for 4 s
+    result = child(ENFORCE_INVOKE + DIR_FD_SWAP, env=audit_only(core), timeout=180)
+    lines = dict(line.split(" ", 1) for line in result.lines)
+    assert int(lines["rounds"].split()[0]) > 50, result.stdout + result.stderr
+    secret = tmp_path / "secret"
+    leaks = {
+        "read": "LEAK" in lines["read"],
+        "listed": "LEAK" in lines["listdir"] + lines["scandir"],
+        "made": sorted(
+            p.name for p in secret.iterdir() if p.name not in ("key.txt", "hidden-name")
+        ),
+        "key": (secret / "key.txt").read_text() if (secret / "key.txt").exists() else None,
+        "mode": (secret / "key.txt").stat().st_mode if (secret / "key.txt").exists() else None,
+    }
+    # THEN the native core hands the kernel the name it decided (the folder's name joined to
+    # the relative one, no descriptor), and holds a descriptor given for a path against
+    # os.dup2 while the call uses it: nothing is read, made, moved, changed, removed or listed
+    # in the secret's folder, while the allowed folder's names still work
+    if core == "native":
+        assert leaks == {
+            "read": False,
+            "listed": False,
+            "made": [],
+            "key": "TOP-SECRET\n",
+            "mode": mode,
+        }, result.stdout + result.stderr
+        assert "read" in lines["read"].split() and "done" in lines["mkdir"].split(), result.stdout
+        assert "listed" in lines["listdir"].split(), result.stdout
+    # (the Python core cannot hold the call: a documented limit, docs/ARCHITECTURE.md)
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_os_mknod_and_mkfifo_are_decided_as_writes_of_the_name_on_the_native_core(
     child: RunChild, tmp_path: Path, core: str
@@ -2199,8 +2325,9 @@ attempt("mode-keyword", lambda: os.mknod(A + "/dev2", **{K("mode"): 0o600 | stat
     result = child(code, env=audit_only(core))
     made = sorted(p.name for p in (tmp_path / "outside").iterdir())
     # THEN on the native core each is a write of its name: allowed in the folder, refused
-    # outside it (nothing made there), a device node refused anywhere, a path object refused
-    # (CPython converts it again after the event)
+    # outside it (nothing made there), a device node refused anywhere; a path object is
+    # converted once before the event (the core's holder of path functions), so the name
+    # decided is the name the call gets: allowed in the folder
     if core == "native":
         assert result.lines == [
             "fifo-allowed ALLOWED",
@@ -2208,7 +2335,7 @@ attempt("mode-keyword", lambda: os.mknod(A + "/dev2", **{K("mode"): 0o600 | stat
             "regular-outside BLOCKED PermissionViolation files write",
             "fifo-by-name BLOCKED PermissionViolation files write",
             "device-allowed BLOCKED PermissionViolation files write",
-            "path-object BLOCKED PermissionViolation files write",
+            "path-object ALLOWED",
             "dir_fd-keyword BLOCKED PermissionViolation files write",
             "mode-keyword BLOCKED PermissionViolation files write",
         ], result.stdout + result.stderr

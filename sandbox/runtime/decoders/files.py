@@ -20,6 +20,7 @@ import sys
 
 from .. import paths
 from ..categories import UNDECODABLE
+from ..core import descriptors_pinned as _descriptors_pinned
 from ..core import import_known as _import_known
 from ..core import phase as _phase
 from ..sqlite_guard import parse_uri as _parse_uri
@@ -133,7 +134,25 @@ def _directory_fds() -> tuple[list[str], list[int]] | None:
         names = _listdir("/proc/self/fd")
     except _OSError:
         return None
+    # A descriptor the decision pinned (the native core's os.open dir_fd) is taken as it was
+    # when the decision began, listed now or not: the one the call will use (checked again
+    # when the decision ends), whatever another thread put under its number meanwhile.
+    pins = _descriptors_pinned()
+    pinned = [pin[0] for pin in pins]
+    for pin in pins:
+        fd, mode, dev, ino, target = pin
+        if not _S_ISDIR(mode):
+            continue
+        named: str | None = None
+        if target is not None and _str_startswith(target, "/"):
+            try:
+                named = target if _same_identity(_stat(target), dev, ino) else None
+            except _OSError:
+                pass
+        _add_folder(found, unnamed, fd, named)
     for name in names:
+        if _int(name) in pinned:
+            continue
         link = "/proc/self/fd/" + name
         try:
             held = _stat(link)  # the descriptor's own file, whatever its name
@@ -143,18 +162,27 @@ def _directory_fds() -> tuple[list[str], list[int]] | None:
             return None  # a descriptor the sandbox cannot look at may be a folder
         if not _S_ISDIR(held.st_mode):
             continue
+        named = None
         try:
             # A name that cannot be read (longer than PATH_MAX...) is no name to decide on.
             target = _readlink(link)
-            named = _str_startswith(target, "/") and _same_file(_stat(target), held)
+            if _str_startswith(target, "/") and _same_file(_stat(target), held):
+                named = target
         except _OSError:
-            named = False
-        if named:
-            if target not in found:
-                found.append(target)
-        else:
-            unnamed.append(_int(name))
+            pass
+        _add_folder(found, unnamed, _int(name), named)
     return found, unnamed
+
+
+def _add_folder(found: list[str], unnamed: list[int], fd: int, target: str | None) -> None:
+    if target is None:
+        unnamed.append(fd)
+    elif target not in found:
+        found.append(target)
+
+
+def _same_identity(a: Any, dev: int, ino: int) -> bool:
+    return bool(a.st_dev == dev and a.st_ino == ino)
 
 
 def _same_file(a: Any, b: Any) -> bool:
@@ -189,6 +217,10 @@ def _relative_os_open(actions: tuple[str, ...], name: str, flags: int | None) ->
     if fds is None:
         return _undecidable(actions, "a descriptor table that cannot be read")
     folders, unnamed = fds
+    if any(pin[0] in unnamed for pin in _descriptors_pinned()):
+        # The native core's os.open knows its dir_fd (pinned): a folder with no name, from
+        # which the kernel resolves the name, ".." included, wherever it is there.
+        return _undecidable(actions, "a name under a removed folder's descriptor")
     here = paths.cwd()
     if here is None:
         # The working directory has no name (removed, or longer than PATH_MAX): the kernel
