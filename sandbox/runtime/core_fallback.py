@@ -1448,10 +1448,15 @@ def install(
         _local.depth += 1
         _inside[0] += 1
         failed = None
+        changed = None
         outer_pins = _local.pins
         pins = _local.pins = _pins_take(event, args)
         try:
             result = _callback(event, args, caller)
+            if pins and result is None:
+                # (here, with the collector still off: no gc callback of the function's runs
+                # with this hook's frames under it, which its own-code checks would trust)
+                changed = _pins_changed(pins)
         except _BaseException as exc:
             # (the native core's rule: the callback's exception, whose traceback holds its
             # frames, never leaves -- nor the frames: every exception in its chain may be one
@@ -1476,7 +1481,6 @@ def install(
                 f"lambda-sandbox: {event} refused (the hook failed deciding it: {failed})"
             )
         if result is None:
-            changed = _pins_changed(pins)
             if changed is not None:
                 # (narrower than the native core's: bytecode runs between this look and the
                 # system call, and another thread may run in between)
