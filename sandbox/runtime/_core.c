@@ -12797,6 +12797,18 @@ dup2_sealed_positional(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     return dup2_sealed(module, args, nargs, NULL);
 }
 
+/* In a forked child only the thread that forked runs: the calls other threads had in flight
+ * or in use never end there, and would refuse every later answer (or dup2) for good. */
+static void
+descriptors_after_fork(void)
+{
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        g_fds_in_use[i].count = 0; /* (the forking thread is in no held call: os.fork is not) */
+    }
+    g_fd_swaps_in_flight = t_fd_swaps_in_flight;
+    g_cwd_in_flight = t_cwd_in_flight;
+}
+
 /* Take posix.dup2: 1 done, 0 not of a convention known here. */
 static int
 seal_descriptor_swaps(void)
@@ -12808,6 +12820,7 @@ seal_descriptor_swaps(void)
     if (defs[0] == NULL || g_dup2_original != NULL) {
         return 0;
     }
+    (void)pthread_atfork(NULL, NULL, descriptors_after_fork);
     g_dup2_original = (fastcall_any)(void (*)(void))defs[0]->ml_meth;
     g_dup2_keywords = keywords[0];
     defs[0]->ml_meth = keywords[0] ? (PyCFunction)(void (*)(void))dup2_sealed
