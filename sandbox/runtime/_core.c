@@ -12648,13 +12648,14 @@ dir_fd_call(size_t which, PyObject *module, PyObject *const *args, Py_ssize_t na
             Py_SETREF(given[fd_at], converted);
         }
         int fd = descriptor_number(given[fd_at]);
-        if (fd < 0 || !(PyUnicode_CheckExact(path) || PyBytes_CheckExact(path)) ||
-            path_is_absolute(path)) {
+        if (fd < 0 || path_is_absolute(path)) {
             continue; /* (the original's own answer: an error, the working directory, or an
                        * absolute name, for which the kernel ignores the dir_fd) */
         }
-        int status;
-        PyObject *full = joined_to_dir_fd(path, fd, &status);
+        int status = 0;
+        PyObject *full = PyUnicode_CheckExact(path) || PyBytes_CheckExact(path)
+                             ? joined_to_dir_fd(path, fd, &status)
+                             : NULL; /* (a str subclass: kept, as the decoder refuses it) */
         if (status < 0) {
             failed = 1;
             break;

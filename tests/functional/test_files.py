@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -2290,6 +2291,81 @@ def test_red_team_116_a_thread_swapping_a_dir_fd_during_a_decision(
         assert "read" in lines["read"].split() and "done" in lines["mkdir"].split(), result.stdout
         assert "listed" in lines["listdir"].split(), result.stdout
     # (the Python core cannot hold the call: a documented limit, docs/ARCHITECTURE.md)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_names_relative_to_a_dir_fd_are_decided_where_the_kernel_resolves_them(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN descriptors on the allowed folder, on a folder since removed, on a file, and a
+    # number no descriptor has
+    _scratch_profile(tmp_path)
+    (tmp_path / "allowed" / "sub").mkdir()
+    code = (
+        ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+D = os.open(A, os.O_RDONLY | os.O_DIRECTORY)
+os.mkdir(A + "/gone")
+GONE = os.open(A + "/gone", os.O_RDONLY | os.O_DIRECTORY)
+os.rmdir(A + "/gone")
+FILE = os.open(A + "/file.txt", os.O_WRONLY | os.O_CREAT)
+FREE = os.dup(D)
+os.close(FREE)
+class Flip:  # a path object naming another place at each conversion
+    names = ["made-by-flip", "../secret/made-by-flip"]
+    def __fspath__(self):
+        return self.names.pop(0)
+class Text(str):
+    pass
+# WHEN names relative to them are made, read and removed
+attempt("mkdir", lambda: os.mkdir("made", dir_fd=D))
+attempt("open-sub", lambda: os.close(os.open("sub/../made/f", os.O_WRONLY | os.O_CREAT, dir_fd=D)))
+attempt("bytes", lambda: os.mkdir(b"made-bytes", dir_fd=D))
+attempt("escape", lambda: os.mkdir("../secret/made", dir_fd=D))
+attempt("read-escape", lambda: os.open("../secret/key.txt", os.O_RDONLY, dir_fd=D))
+flip = Flip()
+attempt("flip-1", lambda: os.mkdir(flip, dir_fd=D))
+attempt("flip-2", lambda: os.mkdir(flip, dir_fd=D))
+attempt("removed", lambda: os.open("../secret/key.txt", os.O_RDONLY, dir_fd=GONE))
+attempt("subclass", lambda: os.mkdir(Text("made-text"), dir_fd=D))
+for label, fd in (("file", FILE), ("free", FREE)):
+    try:
+        os.mkdir("x", dir_fd=fd)
+        print(label, "ALLOWED")
+    except PermissionError:
+        print(label, "BLOCKED")
+    except OSError as exc:
+        print(label, "kernel", exc.errno)
+print("rename", os.rename("made", "renamed", src_dir_fd=D, dst_dir_fd=D) or "done")
+print("unlink", os.unlink("renamed/f", dir_fd=D) or "done")
+print("listed", sorted(os.listdir(D)))
+"""
+    )
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    blocked = "BLOCKED PermissionViolation files"
+    # THEN names inside the allowed folder are made, moved and removed; a name that leads out
+    # of it is refused before anything is made; a descriptor on a removed folder (from which
+    # the kernel still resolves "..") and a name that is not a plain str are refused
+    assert outcomes["mkdir"] == "ALLOWED" and outcomes["open-sub"] == "ALLOWED", result.stdout
+    assert outcomes["bytes"] == "ALLOWED", result.stdout
+    assert outcomes["escape"] == f"{blocked} write", result.stdout + result.stderr
+    assert outcomes["read-escape"] == f"{blocked} read", result.stdout
+    assert outcomes["flip-2"] == f"{blocked} write", result.stdout
+    assert outcomes["removed"].startswith(blocked), result.stdout
+    assert outcomes["subclass"].startswith(blocked), result.stdout
+    assert outcomes["rename"] == "done" and outcomes["unlink"] == "done", result.stdout
+    # AND a descriptor on a file, or none, never makes anything
+    assert outcomes["file"] in ("BLOCKED", f"kernel {errno.ENOTDIR}"), result.stdout
+    assert outcomes["free"] in ("BLOCKED", f"kernel {errno.EBADF}"), result.stdout
+    assert sorted(p.name for p in (tmp_path / "secret").iterdir()) == ["key.txt"]
+    # AND a path object is converted once, before the event (by CPython's parser; on the
+    # native core by its holder of the function, as the parser would), so each name it gives
+    # is decided as the name the call gets
+    assert outcomes["flip-1"] == "ALLOWED", result.stdout
+    made = sorted(p.name for p in (tmp_path / "allowed").iterdir())
+    assert made == ["file.txt", "made-by-flip", "made-bytes", "renamed", "sub"], made
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
