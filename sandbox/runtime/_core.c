@@ -2825,7 +2825,7 @@ sqlite_database_relative(PyObject *name)
  * the GIL is held up to the system call. os.open's event does not carry its dir_fd: os.open
  * is held so that the core knows it (dir_fd_call). */
 
-#define PINS_MAX 2
+#define PINS_MAX 4
 
 typedef struct {
     int fd;
@@ -2846,6 +2846,76 @@ typedef struct {
 static unsigned long long g_fd_swaps;
 static int g_fd_swaps_in_flight;
 static CORE_TLS int t_fd_swaps_in_flight;
+
+/* Descriptors in use (a count each): by a call some thread is making through a function the
+ * core holds (dir_fd_call), from before its event to its return; or named through /proc by a
+ * decision (descriptor_hold), up to its thread's next event. os.dup2 onto one is refused
+ * meanwhile (dup2_sealed). Changed and read with the GIL held only. */
+#define FDS_IN_USE 64
+static struct {
+    int fd;
+    int count;
+} g_fds_in_use[FDS_IN_USE];
+
+static int
+fd_in_use(long fd)
+{
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Count `fd` in use: 1, or 0 when the table is full (64 calls at once: the call goes on
+ * without, as a call through a function not held here). */
+static int
+fd_use(int fd)
+{
+    int free_at = -1;
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
+            g_fds_in_use[i].count++;
+            return 1;
+        }
+        if (g_fds_in_use[i].count == 0 && free_at < 0) {
+            free_at = i;
+        }
+    }
+    if (free_at < 0) {
+        return 0;
+    }
+    g_fds_in_use[free_at].fd = fd;
+    g_fds_in_use[free_at].count = 1;
+    return 1;
+}
+
+static void
+fd_unuse(int fd)
+{
+    for (int i = 0; i < FDS_IN_USE; i++) {
+        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
+            g_fds_in_use[i].count--;
+            return;
+        }
+    }
+}
+
+/* A descriptor's number, or -1 for anything else (or a number no descriptor has). */
+static int
+descriptor_number(PyObject *value)
+{
+    if (!PyLong_Check(value)) {
+        return -1;
+    }
+    int overflow;
+    long fd = PyLong_AsLongAndOverflow(value, &overflow);
+    if (fd == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    return !overflow && fd >= 0 && fd <= INT_MAX ? (int)fd : -1;
+}
 
 /* The pins of the decision this thread is in (NULL: none): its stack's. */
 static CORE_TLS fd_pins *t_pins;
@@ -3028,6 +3098,121 @@ core_descriptors_pinned(PyObject *self, PyObject *unused)
         PyTuple_SET_ITEM(out, i, item);
     }
     return out;
+}
+
+/* Descriptors this thread's last answer named through /proc (/proc/self/fd/N, /dev/fd/N,
+ * /dev/stdout...: the kernel follows the link again at the system call, which an unheld
+ * caller such as io.open makes after the event): held in use from the decision up to the
+ * thread's next event (core_hook), its native id kept so that a hold of a thread that ended
+ * is let go (dup2_sealed). */
+#define HELD_MAX 4
+static CORE_TLS int t_held[HELD_MAX];
+static CORE_TLS int t_held_n;
+static CORE_TLS int t_held_new; /* (held by the answer running now: see core_hook) */
+static struct {
+    int fd;
+    long tid;
+} g_held_by[FDS_IN_USE];
+
+static void
+held_release(void)
+{
+    for (int i = 0; i < t_held_n; i++) {
+        fd_unuse(t_held[i]);
+        for (int j = 0; j < FDS_IN_USE; j++) {
+            if (g_held_by[j].fd == t_held[i] && g_held_by[j].tid == (long)syscall(SYS_gettid)) {
+                g_held_by[j].tid = 0;
+                break;
+            }
+        }
+    }
+    t_held_n = 0;
+}
+
+/* core.descriptor_hold(fd): from the sandbox's own code inside a decision whose name goes
+ * through the /proc link of descriptor `fd` of this process: what it names, read once and
+ * pinned for the decision (as descriptors_pinned gives it: (fd, st_mode, st_dev, st_ino, name
+ * or None)) -- the walk follows that name, not the live link -- and the descriptor held in use
+ * up to this thread's next event. None outside a decision; False when no more can be held
+ * (the caller refuses the name). */
+static PyObject *
+core_descriptor_hold(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (!PyLong_CheckExact(arg)) {
+        PyErr_SetString(PyExc_TypeError, "descriptor_hold: fd must be int");
+        return NULL;
+    }
+    int fd = descriptor_number(arg);
+    fd_pins *pins = t_pins;
+    if (pins == NULL || t_depth != 1) {
+        Py_RETURN_NONE; /* (only the top decision's: a nested one ends before its call) */
+    }
+    if (fd < 0) {
+        Py_RETURN_FALSE;
+    }
+    int at = -1;
+    for (int i = 0; i < pins->count; i++) {
+        if (pins->pin[i].fd == fd) {
+            at = i;
+        }
+    }
+    int held = 0;
+    for (int i = 0; i < t_held_n; i++) {
+        held |= t_held[i] == fd;
+    }
+    if ((at < 0 && pins->count >= PINS_MAX) || (!held && t_held_n >= HELD_MAX)) {
+        Py_RETURN_FALSE;
+    }
+    if (!held) {
+        if (!fd_use(fd)) {
+            Py_RETURN_FALSE;
+        }
+        t_held[t_held_n++] = fd;
+        t_held_new = 1;
+        for (int j = 0; j < FDS_IN_USE; j++) {
+            if (g_held_by[j].tid == 0) {
+                g_held_by[j].fd = fd;
+                g_held_by[j].tid = (long)syscall(SYS_gettid);
+                break;
+            }
+        }
+    }
+    if (at < 0) {
+        at = pins->count++;
+        pin_read(fd, &pins->pin[at]);
+    }
+    const fd_pin *pin = &pins->pin[at];
+    PyObject *name = Py_None;
+    if (pin->got == 0 && pin->n >= 0) {
+        name = PyUnicode_DecodeFSDefaultAndSize(pin->name, pin->n);
+        if (name == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        Py_INCREF(name);
+    }
+    return Py_BuildValue("(iIKKN)", pin->fd, pin->mode, pin->dev, pin->ino, name);
+}
+
+/* Whether a hold of `fd` belongs to a thread that no longer runs (its hold is let go then). */
+static int
+held_by_gone_thread(long fd)
+{
+    int any = 0, gone = 1;
+    for (int j = 0; j < FDS_IN_USE; j++) {
+        if (g_held_by[j].tid != 0 && g_held_by[j].fd == fd) {
+            char task[48];
+            struct stat st;
+            any = 1;
+            (void)snprintf(task, sizeof task, "/proc/self/task/%ld", g_held_by[j].tid);
+            if (stat(task, &st) == 0) {
+                gone = 0;
+            }
+        }
+    }
+    return any && gone;
 }
 
 /* Call the callback with tracing, the cyclic GC and Python signal handlers off; decide. */
@@ -5403,12 +5588,19 @@ static int core_hook_answer(const char *event, PyObject *args, void *userdata);
 static int
 core_hook(const char *event, PyObject *args, void *userdata)
 {
+    if (t_held_n > 0 && t_depth == 0) {
+        held_release(); /* (the call the last answer held them for has been made) */
+    }
     const unsigned long long swaps = g_fd_swaps;
+    const int outer_new = t_held_new;
+    t_held_new = 0;
     int answer = core_hook_answer(event, args, userdata);
+    const int held_now = t_held_new;
+    t_held_new = outer_new;
     if (answer == 0 && (g_fd_swaps != swaps || g_fd_swaps_in_flight > t_fd_swaps_in_flight)) {
         fd_pins pins;
         pins_take(event, args, &pins);
-        if (pins.count > 0) {
+        if (pins.count > 0 || held_now) {
             PyErr_Format(PyExc_PermissionError,
                          "lambda-sandbox: %s refused (another thread re-pointed a descriptor "
                          "with os.dup2 while it was decided)",
@@ -8752,9 +8944,11 @@ file_actions_decided(PyObject *actions)
             Py_DECREF(out);
             return NULL;
         }
+        /* (a fourth argument, True: the name is the child's to resolve, after the actions
+         * before it -- one through /proc or /dev/fd may lead elsewhere there: red team 118) */
         if (tag == 0 /* POSIX_SPAWN_OPEN */ &&
-            PySys_Audit("open", "OOO", PyTuple_GET_ITEM(item, 2), Py_None,
-                        PyTuple_GET_ITEM(item, 3)) < 0) {
+            PySys_Audit("open", "OOOO", PyTuple_GET_ITEM(item, 2), Py_None,
+                        PyTuple_GET_ITEM(item, 3), Py_True) < 0) {
             Py_DECREF(out);
             return NULL;
         }
@@ -12437,14 +12631,21 @@ argument_at(Py_ssize_t nargs, PyObject *kwnames, int position, const char *name)
 }
 
 /* The name of the directory `fd` is open on, when it leads to that very directory: 1 and
- * `place` (NUL-terminated, length `*n`); else 0 (not open, not a directory, or one with no
- * such name: removed, longer than PATH_MAX, or its name leads elsewhere -- a mount over it). */
+ * `place` (NUL-terminated, length `*n`); 0 for a directory with no such name (removed,
+ * longer than PATH_MAX, or its name leads elsewhere -- a mount over it); else the errno the
+ * kernel gives every relative name from it: EBADF (not open), ENOTDIR. */
 static int
 dir_fd_real_name(int fd, char *place, size_t *n)
 {
     struct stat held, named;
     char link[32];
-    if (fstat(fd, &held) != 0 || !S_ISDIR(held.st_mode) || held.st_nlink == 0) {
+    if (fstat(fd, &held) != 0) {
+        return EBADF;
+    }
+    if (!S_ISDIR(held.st_mode)) {
+        return ENOTDIR;
+    }
+    if (held.st_nlink == 0) {
         return 0; /* (removed: the kernel still resolves ".." from it) */
     }
     (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -12460,16 +12661,18 @@ dir_fd_real_name(int fd, char *place, size_t *n)
     return 1;
 }
 
-/* `path` (an exact str or bytes, relative) joined to the directory `fd` is open on: a new
- * reference; NULL with `*status` 0 when it cannot be (see dir_fd_real_name; or a joined name
- * longer than PATH_MAX: left to the kernel), NULL with `*status` -1 and an error on failure. */
+/* `path` (an exact str or bytes, relative, not empty) joined to the directory `fd` is open
+ * on: a new reference; NULL with `*status` 0 when it cannot be (a directory with no name to
+ * join to, or a joined name longer than PATH_MAX: left to the kernel), NULL with `*status`
+ * the errno the kernel would give (dir_fd_real_name), NULL with `*status` -1 and an error. */
 static PyObject *
 joined_to_dir_fd(PyObject *path, int fd, int *status)
 {
     char place[OPEN_PATH_MAX + 1];
     size_t n;
-    *status = 0;
-    if (!dir_fd_real_name(fd, place, &n)) {
+    int named = dir_fd_real_name(fd, place, &n);
+    *status = named == 1 ? 0 : named;
+    if (named != 1) {
         return NULL;
     }
     const size_t base = n == 1 ? 0 : n; /* ("/" joins as "/name") */
@@ -12491,69 +12694,22 @@ joined_to_dir_fd(PyObject *path, int fd, int *status)
         PyObject *folder = PyUnicode_DecodeFSDefaultAndSize(place, (Py_ssize_t)base + 1);
         out = folder != NULL ? PyUnicode_Concat(folder, path) : NULL;
         Py_XDECREF(folder);
-        if (out != NULL && PyUnicode_GET_LENGTH(out) >= OPEN_PATH_MAX) {
-            Py_CLEAR(out); /* (longer than the kernel takes: left to it) */
-            return NULL;
+        if (out != NULL && PyUnicode_GET_LENGTH(out) * 4 >= OPEN_PATH_MAX) {
+            /* (the kernel's limit is in bytes: measured so where characters may be several) */
+            PyObject *bytes = PyUnicode_EncodeFSDefault(out);
+            Py_ssize_t size = bytes != NULL ? PyBytes_GET_SIZE(bytes) : OPEN_PATH_MAX;
+            Py_XDECREF(bytes);
+            PyErr_Clear(); /* (a name no bytes stand for: the original's own error) */
+            if (size >= OPEN_PATH_MAX) {
+                Py_CLEAR(out); /* (longer than the kernel takes: left to it) */
+                return NULL;
+            }
         }
     }
     if (out == NULL) {
         *status = -1;
     }
     return out;
-}
-
-/* Descriptors in use by a call some thread is making through the functions below, from
- * before its event to its return (a count each): os.dup2 onto one is refused meanwhile
- * (dup2_sealed). Changed and read with the GIL held only. */
-#define FDS_IN_USE 64
-static struct {
-    int fd;
-    int count;
-} g_fds_in_use[FDS_IN_USE];
-
-static int
-fd_in_use(long fd)
-{
-    for (int i = 0; i < FDS_IN_USE; i++) {
-        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Count `fd` in use: 1, or 0 when the table is full (64 calls at once: the call goes on
- * without, as a call through a function not held here). */
-static int
-fd_use(int fd)
-{
-    int free_at = -1;
-    for (int i = 0; i < FDS_IN_USE; i++) {
-        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
-            g_fds_in_use[i].count++;
-            return 1;
-        }
-        if (g_fds_in_use[i].count == 0 && free_at < 0) {
-            free_at = i;
-        }
-    }
-    if (free_at < 0) {
-        return 0;
-    }
-    g_fds_in_use[free_at].fd = fd;
-    g_fds_in_use[free_at].count = 1;
-    return 1;
-}
-
-static void
-fd_unuse(int fd)
-{
-    for (int i = 0; i < FDS_IN_USE; i++) {
-        if (g_fds_in_use[i].count > 0 && g_fds_in_use[i].fd == fd) {
-            g_fds_in_use[i].count--;
-            return;
-        }
-    }
 }
 
 /* `value` as CPython's path converter reads a path argument, converted here where that runs
@@ -12575,19 +12731,35 @@ path_converted(PyObject *value)
     return Py_NewRef(value); /* (the original's own TypeError) */
 }
 
-/* A descriptor's number, or -1 for anything else (or a number no descriptor has). */
-static int
-descriptor_number(PyObject *value)
+/* The OSError a call raised names the path as the caller gave it, not the name joined here
+ * (its filename and filename2, where they are a joined name: by identity). */
+static void
+errors_name_as_given(PyObject *joined[2], PyObject *spelled[2])
 {
-    if (!PyLong_Check(value)) {
-        return -1;
+    if (joined[0] == NULL && joined[1] == NULL) {
+        return;
     }
-    int overflow;
-    long fd = PyLong_AsLongAndOverflow(value, &overflow);
-    if (fd == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (value != NULL && PyObject_TypeCheck(value, (PyTypeObject *)PyExc_OSError)) {
+        static const char *const fields[2] = {"filename", "filename2"};
+        for (int k = 0; k < 2; k++) {
+            PyObject *named = PyObject_GetAttrString(value, fields[k]);
+            if (named == NULL) {
+                PyErr_Clear();
+                continue;
+            }
+            for (int p = 0; p < 2; p++) {
+                if (joined[p] != NULL && named == joined[p] &&
+                    PyObject_SetAttrString(value, fields[k], spelled[p]) < 0) {
+                    PyErr_Clear();
+                }
+            }
+            Py_DECREF(named);
+        }
     }
-    return !overflow && fd >= 0 && fd <= INT_MAX ? (int)fd : -1;
+    PyErr_Restore(type, value, traceback);
 }
 
 static PyObject *
@@ -12616,6 +12788,7 @@ dir_fd_call(size_t which, PyObject *module, PyObject *const *args, Py_ssize_t na
         given[i] = Py_NewRef(args[i]);
     }
     int failed = 0, kept_fd = -1, used[4], n_used = 0;
+    PyObject *joined[2] = {NULL, NULL}, *spelled[2] = {NULL, NULL}; /* (see below) */
     for (int p = 0; p < 2 && f->names[p].path != NULL && !failed; p++) {
         Py_ssize_t fd_at = f->names[p].dir_fd != NULL
                                ? argument_at(nargs, kwnames, -1, f->names[p].dir_fd)
@@ -12648,15 +12821,25 @@ dir_fd_call(size_t which, PyObject *module, PyObject *const *args, Py_ssize_t na
             Py_SETREF(given[fd_at], converted);
         }
         int fd = descriptor_number(given[fd_at]);
-        if (fd < 0 || path_is_absolute(path)) {
-            continue; /* (the original's own answer: an error, the working directory, or an
-                       * absolute name, for which the kernel ignores the dir_fd) */
+        const int plain = PyUnicode_CheckExact(path) || PyBytes_CheckExact(path);
+        if (fd < 0 || path_is_absolute(path) || (plain && PyObject_Length(path) == 0)) {
+            continue; /* (the original's own answer: an error, the working directory, an
+                       * absolute name, for which the kernel ignores the dir_fd, or the empty
+                       * name, ENOENT whatever it names) */
         }
         int status = 0;
-        PyObject *full = PyUnicode_CheckExact(path) || PyBytes_CheckExact(path)
-                             ? joined_to_dir_fd(path, fd, &status)
-                             : NULL; /* (a str subclass: kept, as the decoder refuses it) */
+        PyObject *full = plain ? joined_to_dir_fd(path, fd, &status)
+                               : NULL; /* (a str subclass: kept, as the decoder refuses it) */
         if (status < 0) {
+            failed = 1;
+            break;
+        }
+        if (status > 0) {
+            /* The kernel's own answer, given here without the call: a descriptor that names
+             * no directory now could name one by the system call (a descriptor landing on a
+             * free number: red team 118), from which the name would lead elsewhere. */
+            errno = status;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
             failed = 1;
             break;
         }
@@ -12665,7 +12848,9 @@ dir_fd_call(size_t which, PyObject *module, PyObject *const *args, Py_ssize_t na
             used[n_used++] = fd;
             continue;
         }
-        Py_SETREF(given[path_at], full);
+        joined[p] = full;
+        spelled[p] = Py_NewRef(path);
+        Py_SETREF(given[path_at], Py_NewRef(full));
         Py_SETREF(given[fd_at], Py_NewRef(Py_None));
     }
     PyObject *result = NULL;
@@ -12687,6 +12872,13 @@ dir_fd_call(size_t which, PyObject *module, PyObject *const *args, Py_ssize_t na
                 fd_unuse(used[i]);
             }
         }
+        if (result == NULL) {
+            errors_name_as_given(joined, spelled);
+        }
+    }
+    for (int p = 0; p < 2; p++) {
+        Py_XDECREF(joined[p]);
+        Py_XDECREF(spelled[p]);
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         Py_DECREF(given[i]);
@@ -12774,6 +12966,14 @@ dup2_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
     long fd2 = PyLong_Check(target) ? PyLong_AsLongAndOverflow(target, &overflow) : -1;
     if (fd2 == -1 && PyErr_Occurred()) {
         PyErr_Clear();
+    }
+    if (!overflow && fd2 >= 0 && fd_in_use(fd2) && held_by_gone_thread(fd2)) {
+        for (int j = 0; j < FDS_IN_USE; j++) {
+            if (g_held_by[j].tid != 0 && g_held_by[j].fd == fd2) {
+                g_held_by[j].tid = 0;
+                fd_unuse((int)fd2); /* (its thread ended after the call it was held for) */
+            }
+        }
     }
     if (!overflow && fd2 >= 0 && fd_in_use(fd2)) {
         PyErr_Format(PyExc_PermissionError,
@@ -16271,6 +16471,9 @@ static PyMethodDef core_methods[] = {
      "seal_socket_addresses(_socket.socket) -> bool: before install, once: a host name given to"
      " connect, connect_ex, bind, sendto or sendmsg is raised as socket.getaddrinfo (decided)"
      " before CPython looks it up."},
+    {"descriptor_hold", core_descriptor_hold, METH_O,
+     "descriptor_hold(fd): pin and hold a descriptor a decision's name goes through /proc for "
+     "(see _core.c)."},
     {"descriptors_pinned", core_descriptors_pinned, METH_NOARGS,
      "descriptors_pinned(): (fd, st_mode, st_dev, st_ino, name or None) of each descriptor "
      "this thread's decision pinned when it began."},

@@ -28,6 +28,7 @@ __all__ = [
     "defer_quiet_ends",
     "deployment_folder",
     "deployment_rules",
+    "descriptor_hold",
     "descriptors_pinned",
     "dir_module_verdict_add",
     "dir_verdict_add",
@@ -132,6 +133,7 @@ popen_verdict_add = _impl.popen_verdict_add
 compile_verdict_add = _impl.compile_verdict_add
 changes = _impl.changes
 changes_elsewhere = _impl.changes_elsewhere
+descriptor_hold = _impl.descriptor_hold
 descriptors_pinned = _impl.descriptors_pinned
 module_verdict_add = _impl.module_verdict_add
 network_verdict_add = _impl.network_verdict_add

@@ -50,6 +50,7 @@ __all__ = [
     "defer_quiet_ends",
     "deployment_folder",
     "deployment_rules",
+    "descriptor_hold",
     "descriptors_pinned",
     "dir_module_verdict_add",
     "dir_verdict_add",
@@ -1450,9 +1451,10 @@ def install(
         failed = None
         changed = None
         outer_pins = _local.pins
-        pins = _local.pins = _pins_take(event, args)
+        _local.pins = _pins_take(event, args)
         try:
             result = _callback(event, args, caller)
+            pins = _local.pins  # (with the descriptors its names went through: descriptor_hold)
             if pins and result is None:
                 # (here, with the collector still off: no gc callback of the function's runs
                 # with this hook's frames under it, which its own-code checks would trust)
@@ -2260,12 +2262,25 @@ def install(
             _open_validate[0] = True
             _open_cache_clear()
 
+    def _descriptor_hold(fd: int) -> tuple[int, int, int, int, str | None] | bool | None:
+        if _local.depth != 1:
+            return None  # (only the top decision's: a nested one ends before its call)
+        if not 0 <= fd <= _INT_MAX:
+            return False
+        for pin in _local.pins:
+            if pin[0] == fd:
+                return pin
+        pin = _pin_read(fd)
+        _local.pins = (*_local.pins, pin)
+        return pin
+
     _audit("sys.addaudithook")  # refused by an existing hook: raise, as the native core
     _addaudithook(_hook)
     _api.update(
         mode=lambda: _mode,
         phase=_phase_now,
         descriptors_pinned=lambda: _local.pins,
+        descriptor_hold=_descriptor_hold,
         enter_invoke=_enter_invoke,
         cache_has=_cache_has,
         cache_add=_cache_add,
@@ -2520,6 +2535,24 @@ def descriptors_pinned() -> tuple[tuple[int, int, int, int, str | None], ...]:
     ()
     """
     return tuple(_api["descriptors_pinned"]()) if _api else ()
+
+
+def descriptor_hold(fd: int) -> tuple[int, int, int, int, str | None] | bool | None:
+    """Pin, for the decision running on this thread, a descriptor its name goes through
+    ``/proc`` for (``/proc/self/fd/N``, ``/dev/fd/N``, ``/dev/stdout``...): what it names now,
+    as :func:`descriptors_pinned` gives it; the walk follows that name, and the decision is
+    refused if the descriptor names something else when it ends. ``None`` outside a decision;
+    ``False`` for a number no descriptor can have. (The native core also holds it against
+    ``os.dup2`` up to the thread's next event; this core cannot.)
+
+    Example
+    -------
+    >>> descriptor_hold(0) is None  # (no decision runs here)
+    True
+    """
+    if type(fd) is not int:
+        raise TypeError("descriptor_hold: fd must be int")
+    return _api["descriptor_hold"](fd) if _api else None
 
 
 def changes_elsewhere() -> bool:

@@ -54,6 +54,7 @@ _changes = _core.changes
 _plain_identity = _core.plain_identity
 _changes_elsewhere = _core.changes_elsewhere
 _descriptors_pinned = _core.descriptors_pinned
+_descriptor_hold = _core.descriptor_hold
 _stat = os.stat
 _readlink = os.readlink
 _getcwd = os.getcwd
@@ -69,6 +70,8 @@ _type = type
 _str = str
 _int = int
 _str_isascii = str.isascii
+_str_isdigit = str.isdigit
+_getpid = os.getpid
 _str_encode = str.encode
 _bytes_decode = bytes.decode
 _FS_ENCODING = __import__("sys").getfilesystemencoding()
@@ -237,9 +240,22 @@ def _walk(
             return None, volatile
         if turns is not None:
             turns.append(current)
+        number = _descriptor_link(parts)
+        if number is not None and any(p and p != "." for p in pending):
+            # A name below a descriptor's folder (/proc/self/fd/N/x, /dev/fd/N/x): the kernel
+            # follows the link again at the system call, to whatever another thread has put
+            # under N by then (os.dup2 raises no event; red team 118): undecidable.
+            return None, volatile
+        pin = _descriptor_hold(number) if number is not None else None
+        if pin is False:
+            return None, volatile
         try:
-            target = _readlink(current)
+            # (a descriptor of this process held for the decision: the name it named when
+            # held, which the decision's end checks it still names, never the live link)
+            target = _readlink(current) if pin is None else pin[4]  # type: ignore[index]
         except _OSError:
+            return None, volatile
+        if target is None:
             return None, volatile
         parts.pop()
         if _str_startswith(target, "/"):
@@ -248,6 +264,37 @@ def _walk(
         more.reverse()
         pending.extend(more)
     return "/" + "/".join(parts), volatile
+
+
+def _descriptor_link(parts: list[str]) -> int | None:
+    """The descriptor number when ``parts`` spell a descriptor's link in ``/proc``
+    (``proc/<self|thread-self|pid|tid>[/task/<tid>]/fd/<N>``), else ``None``; a link of another
+    process's descriptor is that process's name (``None``), followed as it reads now."""
+    count = _len(parts)
+    if count not in (4, 6) or parts[0] != "proc" or parts[-2] != "fd":
+        return None
+    if count == 6 and parts[2] != "task":
+        return None
+    number = parts[-1]
+    if not (_str_isdigit(number) and _str_isascii(number)) or _len(number) > 10:
+        return None
+    for who in (parts[1], parts[3]) if count == 6 else (parts[1],):
+        if who not in ("self", "thread-self") and not _own_task(who):
+            return None
+    return _int(number)
+
+
+def _own_task(who: str) -> bool:
+    """Whether ``/proc/<who>`` is this process or one of its threads (same descriptor table)."""
+    if not (_str_isdigit(who) and _str_isascii(who)):
+        return False
+    if who == _str(_getpid()):
+        return True
+    try:
+        _lstat("/proc/self/task/" + who)
+    except _OSError:
+        return False
+    return True
 
 
 def walk_turns(path: str) -> tuple[str | None, list[str], bool]:

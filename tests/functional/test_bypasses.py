@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -558,15 +559,25 @@ import os, sandbox
 from sandbox.runtime.control import mark_invoke_phase
 sandbox.install(mode="enforce", profile="p.json")
 mark_invoke_phase()
-for name, flags in (("made-by-child.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                    ("secret.txt", os.O_RDONLY)):
+os.mkdir("open-here")
+HERE = os.open("open-here", os.O_RDONLY | os.O_DIRECTORY)
+TASK = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+for label, name, flags, first in (
+    ("made-by-child.txt", "made-by-child.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, []),
+    ("secret.txt", "secret.txt", os.O_RDONLY, []),
+    # a name through a descriptor's folder, which an earlier action re-points in the child
+    ("through-fd", f"/proc/self/fd/{HERE}/secret.txt", os.O_RDONLY,
+     [(os.POSIX_SPAWN_DUP2, TASK, HERE)]),
+    ("through-dev-fd", f"/dev/fd/{HERE}/made-by-child.txt", os.O_WRONLY | os.O_CREAT,
+     [(os.POSIX_SPAWN_DUP2, TASK, HERE)]),
+):
     try:
         pid = os.posix_spawn("/usr/bin/true", ["true"], os.environ,
-                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, name, flags, 0o600)])
+                             file_actions=[*first, (os.POSIX_SPAWN_OPEN, 1, name, flags, 0o600)])
         os.waitpid(pid, 0)
-        print(name, "spawned")
+        print(label, "spawned")
     except PermissionError as exc:
-        print(name, "refused", exc.category, exc.action)
+        print(label, "refused", exc.category, exc.action)
 print("exists", os.path.exists("made-by-child.txt"))
 """
 
@@ -576,9 +587,17 @@ def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce (the audit layer alone) with a profile that runs /usr/bin/true and lets
-    # the function open nothing in its folder
+    # the function open nothing in its folder but a folder of its own, open-here/
     (tmp_path / "secret.txt").write_text("s3cr3t")
-    rules = {"processes": [{"action": "exec", "target": "/usr/bin/true", "argv": []}]}
+    rules: dict[str, list[dict[str, Any]]] = {
+        "processes": [{"action": "exec", "target": "/usr/bin/true", "argv": []}],
+        "files": [
+            {"action": action, "target": "{task}/open-here" + below, "phase": "any"}
+            for action in ("read", "write")
+            for below in ("", "/**")
+        ]
+        + [{"action": "read", "target": "{task}", "phase": "any"}],
+    }
     (tmp_path / "p.json").write_text(json.dumps(profile_doc(**rules)))
     env = _audit_layer_only(core)
     # WHEN posix_spawn's file actions have the child open a file to write and the secret to
@@ -589,6 +608,10 @@ def test_posix_spawn_file_actions_open_only_what_the_profile_allows(
         # THEN each open is decided like os.open's: both refused, nothing made
         assert lines["made-by-child.txt"] == "refused files write", result.stderr
         assert lines["secret.txt"] == "refused files read", result.stderr
+        # AND a name through /proc or /dev/fd is the child's to resolve, after its earlier
+        # actions (red team 118: a dup2 action put the task folder under the number): refused
+        assert lines["through-fd"] == "refused files read", result.stderr
+        assert lines["through-dev-fd"] == "refused files write", result.stderr
         assert lines["exists"] == "False", result.stderr
     else:
         # AND the Python core cannot read the actions before the C function does: the child

@@ -105,3 +105,34 @@ def test_outside_a_decision_nothing_is_pinned() -> None:
     # GIVEN the core this process loaded (native where it builds) WHEN asked outside any
     # decision THEN nothing is pinned
     assert core.descriptors_pinned() == ()
+
+
+def test_a_descriptors_proc_link_is_told_by_its_spelling() -> None:
+    # GIVEN the spellings of a descriptor link in /proc, this process's and others'
+    from sandbox.runtime.paths import _descriptor_link
+
+    own, thread = str(os.getpid()), str(__import__("threading").get_native_id())
+    # WHEN told THEN this process's (any of its tasks) give the number, others' give None
+    assert _descriptor_link(["proc", "self", "fd", "7"]) == 7
+    assert _descriptor_link(["proc", "thread-self", "fd", "0"]) == 0
+    assert _descriptor_link(["proc", own, "fd", "3"]) == 3
+    assert _descriptor_link(["proc", own, "task", thread, "fd", "3"]) == 3
+    assert _descriptor_link(["proc", "self", "task", thread, "fd", "3"]) == 3
+    assert _descriptor_link(["proc", "1", "fd", "3"]) is None  # (pid 1: another process)
+    assert _descriptor_link(["proc", "self", "cwd"]) is None
+    assert _descriptor_link(["proc", "self", "fd", "x"]) is None
+    assert _descriptor_link(["proc", "self", "fd", "\u0663"]) is None  # (a digit, not ASCII)
+    assert _descriptor_link(["dev", "fd", "3"]) is None  # (a link to /proc/self/fd: followed)
+
+
+def test_a_name_below_a_descriptors_folder_is_not_walked(two_folders: tuple[int, int]) -> None:
+    # GIVEN a descriptor on a folder, outside any decision (nothing is held)
+    from sandbox.runtime.paths import realpath
+
+    a, _ = two_folders
+    # WHEN a name through its /proc link is walked THEN the link itself resolves (to its
+    # folder), and a name below it does not: the kernel would follow the link again
+    assert realpath(f"/proc/self/fd/{a}") == os.readlink(f"/proc/self/fd/{a}")
+    assert realpath(f"/dev/fd/{a}") == os.readlink(f"/proc/self/fd/{a}")
+    assert realpath(f"/proc/self/fd/{a}/x") is None
+    assert realpath(f"/dev/fd/{a}/../x") is None

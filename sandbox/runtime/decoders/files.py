@@ -397,6 +397,10 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
     value = as_path(path)
     if _type(value) is _int:
         return None  # open(fd): wraps a descriptor already open (decided when it was opened)
+    if _len(args) > 3 and args[3] is True and _in_the_child_elsewhere(path):
+        # (the native core's posix_spawn OPEN action: the child resolves the name after the
+        # actions before it, which may put anything under a descriptor's number there)
+        return [("files", action, _CHILD_ELSEWHERE, None) for action in actions]
     if (
         mode is None
         and _type(value) is _str
@@ -426,6 +430,22 @@ def decode_open(args: tuple[Any, ...]) -> list[Access] | None:
         for category, _, target, detail in accesses
         for action in actions
     ]
+
+
+_CHILD_ELSEWHERE = (
+    UNDECODABLE + "a name that leads elsewhere in the child (/proc, /dev/fd, /dev/std*)"
+)
+
+
+def _in_the_child_elsewhere(path: Any) -> bool:
+    """Whether a name a child will open may lead elsewhere there than here: one whose walk
+    goes through ``/proc`` (``/proc/self/fd/N``, ``/dev/fd/N``, ``/dev/stdout``: the child's
+    own, after its earlier file actions), or one that cannot be walked."""
+    name = spelled(path)
+    if _type(name) is not _str or _str_startswith(name, UNDECODABLE):
+        return False  # (decided as it is: undecodable, or no file)
+    resolved, _, volatile = paths.walk_turns(name)
+    return resolved is None or volatile
 
 
 def special_files(accesses: list[Access], flags: Any) -> list[Access]:
