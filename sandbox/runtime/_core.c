@@ -13005,7 +13005,9 @@ descriptors_after_fork(void)
 {
     for (int i = 0; i < FDS_IN_USE; i++) {
         g_fds_in_use[i].count = 0; /* (the forking thread is in no held call: os.fork is not) */
+        g_held_by[i].tid = 0;      /* (and the child's thread ids are new) */
     }
+    t_held_n = 0;
     g_fd_swaps_in_flight = t_fd_swaps_in_flight;
     g_cwd_in_flight = t_cwd_in_flight;
 }
