@@ -257,6 +257,19 @@ def _walk(
             return None, volatile
         if target is None:
             return None, volatile
+        if _str_startswith(target, "/") and _str_startswith(current, "/proc/"):
+            # A link /proc keeps for a process (its working directory, root, executable, a
+            # descriptor): its text is only what the kernel last called the object, which the
+            # kernel itself never follows -- a removed folder's "<name> (deleted)" can be a link
+            # of the function's, from which ".." climbs elsewhere (red team 119). Followed only
+            # where the text leads to the very object the link does.
+            try:
+                named = _stat(target)
+                held = (pin[2], pin[3]) if pin is not None else _stat_identity(_stat(current))  # type: ignore[index]
+            except _OSError:
+                return None, volatile
+            if (named.st_dev, named.st_ino) != held:
+                return None, volatile
         parts.pop()
         if _str_startswith(target, "/"):
             parts = []
@@ -264,6 +277,10 @@ def _walk(
         more.reverse()
         pending.extend(more)
     return "/" + "/".join(parts), volatile
+
+
+def _stat_identity(st: Any) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
 
 
 def _descriptor_link(parts: list[str]) -> int | None:

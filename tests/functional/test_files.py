@@ -2403,6 +2403,53 @@ print("listed", sorted(os.listdir(D)))
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_proc_link_is_followed_only_where_its_text_leads_to_its_object(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a working directory since removed (/proc/self/cwd reads "<name> (deleted)"), a
+    # descriptor on a file since removed, and links of the function's planted under both
+    # "(deleted)" names, leading deeper into the allowed folder (red team 119)
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+os.makedirs(A + "/x/y/z")
+os.mkdir(A + "/d")
+os.chdir(A + "/d")
+os.rmdir(A + "/d")
+os.symlink(A + "/x/y/z", A + "/d (deleted)")
+open(A + "/gone.txt", "w").write("mine")
+N = os.open(A + "/gone.txt", os.O_RDONLY)
+os.unlink(A + "/gone.txt")
+open(A + "/planted.txt", "w").write("planted")
+os.symlink(A + "/planted.txt", A + "/gone.txt (deleted)")
+# WHEN names through those /proc links are opened: the kernel follows each link to its
+# object (the removed folder, whose ".." is the allowed folder; the removed file), never the
+# text
+attempt("cwd-climb", lambda: open("/proc/self/cwd/../../secret/key.txt").read())
+attempt("cwd-list", lambda: os.listdir("/proc/self/cwd/../.."))
+attempt("fd-write", lambda: open(f"/proc/self/fd/{N}", "w").close())
+attempt("exe", lambda: open("/proc/self/exe", "rb").close())
+"""
+    )
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    # THEN each name whose link text leads elsewhere than its object is refused, as a name
+    # the sandbox cannot resolve: the secret's folder is neither read nor listed
+    for label in ("cwd-climb", "cwd-list", "fd-write"):
+        assert outcomes[label].startswith("BLOCKED"), result.stdout + result.stderr
+    targets = [f["target"] for f in result.findings]
+    assert len(targets) == 3 and all("unresolvable path: /proc/self/" in t for t in targets), (
+        targets
+    )
+    assert (tmp_path / "allowed" / "planted.txt").read_text() == "planted"
+    # AND a link whose text leads to its object is followed as before: the interpreter's
+    # file, which the runtime's rules let the function read
+    assert outcomes["exe"] == "ALLOWED", result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_os_mknod_and_mkfifo_are_decided_as_writes_of_the_name_on_the_native_core(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
