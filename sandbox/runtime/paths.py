@@ -56,6 +56,7 @@ _changes_elsewhere = _core.changes_elsewhere
 _descriptors_pinned = _core.descriptors_pinned
 _descriptor_hold = _core.descriptor_hold
 _stat = os.stat
+_fstat = os.fstat
 _readlink = os.readlink
 _getcwd = os.getcwd
 _S_ISLNK = _stat_module.S_ISLNK
@@ -112,18 +113,19 @@ def fd_path(fd: int) -> str | None:
     if fd < 0:
         return None
     pin = pinned(fd)
-    if pin is not None:
-        if pin[4] is None:
-            return None
-        target = pin[4]
-    else:
-        try:
+    try:
+        if pin is not None:
+            target, held = pin[4], (pin[2], pin[3])
+        else:
             target = _readlink("/proc/self/fd/" + str(fd))
-        except (_OSError, _ValueError):
+            held = _stat_identity(_fstat(fd))
+        if target is None or not _str_startswith(target, "/"):
             return None
-    if not _str_startswith(target, "/") or _str_endswith(target, " (deleted)"):
+        # (the link's text is only the object's last name: a removed one reads "<name>
+        # (deleted)", which may be anyone's now; taken only where it leads to the object)
+        return target if _stat_identity(_stat(target)) == held else None
+    except (_OSError, _ValueError):
         return None
-    return target
 
 
 def pinned(fd: int) -> tuple[int, int, int, int, str | None] | None:
@@ -240,13 +242,14 @@ def _walk(
             return None, volatile
         if turns is not None:
             turns.append(current)
-        number = _descriptor_link(parts)
+        number = _fd_link_number(parts)
         if number is not None and any(p and p != "." for p in pending):
-            # A name below a descriptor's folder (/proc/self/fd/N/x, /dev/fd/N/x): the kernel
-            # follows the link again at the system call, to whatever another thread has put
-            # under N by then (os.dup2 raises no event; red team 118): undecidable.
+            # A name below a descriptor's folder (/proc/self/fd/N/x, /dev/fd/N/x, another
+            # process's too): the kernel follows the link again at the system call, to
+            # whatever has been put under N by then (os.dup2 raises no event; red team 118).
             return None, volatile
-        pin = _descriptor_hold(number) if number is not None else None
+        own = number is not None and _descriptor_link(parts) is not None
+        pin = _descriptor_hold(number) if own and number is not None else None
         if pin is False:
             return None, volatile
         try:
@@ -259,17 +262,31 @@ def _walk(
             return None, volatile
         if _str_startswith(target, "/") and _str_startswith(current, "/proc/"):
             # A link /proc keeps for a process (its working directory, root, executable, a
-            # descriptor): its text is only what the kernel last called the object, which the
-            # kernel itself never follows -- a removed folder's "<name> (deleted)" can be a link
-            # of the function's, from which ".." climbs elsewhere (red team 119). Followed only
-            # where the text leads to the very object the link does.
+            # descriptor): its text is only what the kernel last called the object; the
+            # kernel never walks it -- a removed folder's "<name> (deleted)" can be a link of
+            # the function's, from which ".." climbs elsewhere (red team 119). The text is
+            # walked on its own, and followed only where that walk ends at the very object
+            # the link does: checked after the walk, so that no link planted in the text's
+            # names while it is walked can turn it elsewhere (red team 120).
+            if seen is not None and _len(seen) > _PROC_DEPTH:
+                return None, volatile  # (texts of /proc links naming /proc links: refused)
+            inner = [] if seen is None else seen
+            inner.append(current)
+            walked, inner_volatile = _walk(target, inner, turns)
+            volatile = volatile or inner_volatile
+            if walked is None:
+                return None, volatile
             try:
-                named = _stat(target)
                 held = (pin[2], pin[3]) if pin is not None else _stat_identity(_stat(current))  # type: ignore[index]
+                # (looked at with no link on the way: a link planted in the walked names since
+                # cannot stand in for the object)
+                reached = _plain_identity(walked) if walked != "/" else _stat_identity(_stat("/"))
+                if reached != held:
+                    return None, volatile
             except _OSError:
                 return None, volatile
-            if (named.st_dev, named.st_ino) != held:
-                return None, volatile
+            parts = _str_split(walked, "/")[1:] if walked != "/" else []
+            continue
         parts.pop()
         if _str_startswith(target, "/"):
             parts = []
@@ -281,6 +298,23 @@ def _walk(
 
 def _stat_identity(st: Any) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
+
+
+_PROC_DEPTH = 4096  # (names looked at by one walk, /proc links' texts included)
+
+
+def _fd_link_number(parts: list[str]) -> int | None:
+    """The descriptor number when ``parts`` spell any process's descriptor link in ``/proc``
+    (``proc/<pid, tid, self, thread-self>[/task/<tid>]/fd/<N>``), else ``None``."""
+    count = _len(parts)
+    if count not in (4, 6) or parts[0] != "proc" or parts[-2] != "fd":
+        return None
+    if count == 6 and parts[2] != "task":
+        return None
+    number = parts[-1]
+    if not (_str_isdigit(number) and _str_isascii(number)) or _len(number) > 10:
+        return None
+    return _int(number)
 
 
 def _descriptor_link(parts: list[str]) -> int | None:

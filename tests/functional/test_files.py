@@ -2450,6 +2450,59 @@ attempt("exe", lambda: open("/proc/self/exe", "rb").close())
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_red_team_120_a_link_planted_while_the_cwds_text_is_walked(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a working directory two folders deep in the allowed folder, a decoy folder as
+    # deep one level further, and a thread that keeps renaming the working directory's parent
+    # away and planting a link in its place to the decoy (every change allowed): the text of
+    # /proc/self/cwd then leads, while it is walked, into the decoy, from which "../../.."
+    # stays in the allowed folder -- the kernel climbs from the real folder to the secret's
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+os.makedirs(A + "/d/e")
+os.makedirs(A + "/p/q/e")
+os.chdir(A + "/d/e")
+NAME = "/proc/self/cwd/../../../secret/key.txt"
+stop = []
+def flip():
+    while not stop:
+        try:
+            os.rename(A + "/d", A + "/dd")
+            os.symlink("p/q", A + "/d")
+            os.remove(A + "/d")
+            os.rename(A + "/dd", A + "/d")
+        except OSError:
+            pass
+thread = threading.Thread(target=flip)
+thread.start()
+sys.setswitchinterval(1e-6)
+outcomes = set()
+started = time.monotonic()
+while time.monotonic() - started < 3:
+    try:
+        outcomes.add("LEAK" if "TOP-SECRET" in open(NAME).read() else "read")
+    except PermissionError:
+        outcomes.add("refused")
+    except OSError:
+        outcomes.add("kernel")
+stop.append(1)
+thread.join()
+sys.setswitchinterval(0.005)
+print("outcomes", " ".join(sorted(outcomes)))
+"""
+    )
+    # WHEN the name through /proc/self/cwd is opened again and again for 3 s
+    result = child(code, env=audit_only(core), timeout=120)
+    # THEN the secret is never read, on either core: the walk of the link's text is checked
+    # after it ends to have reached the working directory itself, with no link on the way
+    assert result.lines[-1].startswith("outcomes"), result.stdout + result.stderr
+    assert "LEAK" not in result.lines[-1], result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_os_mknod_and_mkfifo_are_decided_as_writes_of_the_name_on_the_native_core(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
