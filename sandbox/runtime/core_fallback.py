@@ -1206,6 +1206,9 @@ _FD_EVENTS: dict[str, tuple[tuple[int, int], ...]] = {
 }
 
 
+_fd_events_get = _FD_EVENTS.get  # (a C call: no pending signal handler runs in it)
+
+
 def _pin_read(fd: int) -> tuple[int, int, int, int, str | None]:
     """(fd, st_mode, st_dev, st_ino, /proc name or None); (fd, 0, 0, 0, None) if not open."""
     try:
@@ -1451,8 +1454,11 @@ def install(
         failed = None
         changed = None
         outer_pins = _local.pins
-        _local.pins = _pins_take(event, args)
         try:
+            # (inside the try, and a Python call only for the rare events that use a
+            # descriptor: a call is where a pending signal handler runs, and one that raised
+            # here, before the try, left the depth and the collector as set above)
+            _local.pins = _pins_take(event, args) if _fd_events_get(event) else ()
             result = _callback(event, args, caller)
             pins = _local.pins  # (with the descriptors its names went through: descriptor_hold)
             if pins and result is None:
