@@ -12563,8 +12563,10 @@ seal_node_makers(void)
  * the original called with that absolute name and no dir_fd. Its event then names what the
  * kernel will resolve, and is decided as any absolute name is (a folder swapped for a link
  * in between is the race every name has: see docs/ARCHITECTURE.md). Where the descriptor
- * names no directory with such a name (not open, not a directory, removed, a mount over it,
- * too long with the name), the call is left as it is -- its decision reads the descriptor as
+ * is on a directory with no such name (removed, a mount over it, too long with the name),
+ * the call is left as it is (one not open, or not on a directory, gets the kernel's EBADF or
+ * ENOTDIR here without the call: a folder landing on the number meanwhile would lead the name
+ * there, red team 118) -- its decision reads the descriptor as
  * it was when it began and is refused if it changed by the end (pins_take; os.open's event
  * does not carry its dir_fd, so it is kept here for that) -- and the descriptor is held in use
  * until the call returns: os.dup2 onto it is refused meanwhile (dup2_sealed). So is a

@@ -23,6 +23,7 @@ from .values import (
     SHAPE_FILE,
     _exact_str_keys,
     _lookup,
+    as_int,
     forget_frames,
     fs_encodable,
     makes_new_only,
@@ -1223,12 +1224,10 @@ def _pin_read(fd: int) -> tuple[int, int, int, int, str | None]:
 
 
 def _descriptor(value: Any) -> int | None:
-    """A descriptor argument's number (an int's stored value, a subclass's too), or None."""
-    kind = type(value)
-    if kind is not int and kind is not bool and int not in kind.__mro__:
-        return None
-    number = int.__index__(value)
-    return number if 0 <= number <= _INT_MAX else None
+    """A descriptor argument's number (an int's stored value, a subclass's too, read as the C
+    API reads it: no code of its class runs), or None."""
+    number = as_int(value)
+    return number if number is not None and 0 <= number <= _INT_MAX else None
 
 
 def _absolute_name(path: Any) -> bool:

@@ -248,8 +248,8 @@ def _walk(
             # process's too): the kernel follows the link again at the system call, to
             # whatever has been put under N by then (os.dup2 raises no event; red team 118).
             return None, volatile
-        own = number is not None and _descriptor_link(parts) is not None
-        pin = _descriptor_hold(number) if own and number is not None else None
+        own = _descriptor_link(parts) if number is not None else None
+        pin = _descriptor_hold(own) if own is not None else None
         if pin is False:
             return None, volatile
         try:
@@ -318,21 +318,17 @@ def _fd_link_number(parts: list[str]) -> int | None:
 
 
 def _descriptor_link(parts: list[str]) -> int | None:
-    """The descriptor number when ``parts`` spell a descriptor's link in ``/proc``
-    (``proc/<self|thread-self|pid|tid>[/task/<tid>]/fd/<N>``), else ``None``; a link of another
-    process's descriptor is that process's name (``None``), followed as it reads now."""
-    count = _len(parts)
-    if count not in (4, 6) or parts[0] != "proc" or parts[-2] != "fd":
+    """The descriptor number when ``parts`` spell a descriptor's link in ``/proc`` of this
+    process (``proc/<self|thread-self|pid|tid>[/task/<tid>]/fd/<N>``), else ``None``; a link
+    of another process's descriptor is that process's name (``None``), followed as it reads
+    now."""
+    number = _fd_link_number(parts)
+    if number is None:
         return None
-    if count == 6 and parts[2] != "task":
-        return None
-    number = parts[-1]
-    if not (_str_isdigit(number) and _str_isascii(number)) or _len(number) > 10:
-        return None
-    for who in (parts[1], parts[3]) if count == 6 else (parts[1],):
+    for who in (parts[1], parts[3]) if _len(parts) == 6 else (parts[1],):
         if who not in ("self", "thread-self") and not _own_task(who):
             return None
-    return _int(number)
+    return number
 
 
 def _own_task(who: str) -> bool:
