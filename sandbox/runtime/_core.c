@@ -1115,6 +1115,65 @@ dirs_seen_name(const struct stat *held, char *place, size_t *n_out)
     return 0;
 }
 
+/* Keep `place` (n characters, NUL-terminated) as the name of the directory `fd` is open on,
+ * `held` its fstat: 1 when it is a name dir_fd_name gives (an absolute ASCII name without a
+ * newline, not a removed folder's " (deleted)"), kept or not (out of memory); else 0. */
+static int
+fd_name_keep(int fd, const struct stat *held, const char *place, size_t n)
+{
+    static const char deleted[] = " (deleted)";
+    if (n >= sizeof(deleted) - 1 &&
+        memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)place[i] >= 0x80 || place[i] == '\n' || place[i] == '\0') {
+            return 0;
+        }
+    }
+    fd_name *e = &g_fd_names[g_fd_name_next];
+    char *copy = PyMem_RawMalloc(n + 1);
+    if (copy != NULL) {
+        PyMem_RawFree(e->path);
+        memcpy(copy, place, n);
+        copy[n] = '\0';
+        e->fd = fd;
+        e->dev = (unsigned long long)held->st_dev;
+        e->ino = (unsigned long long)held->st_ino;
+        e->path = copy;
+        e->len = n;
+        g_fd_name_next = (g_fd_name_next + 1) % FD_NAMES;
+    }
+    return 1;
+}
+
+/* A name kept for the directory `fd` is open on (`held` its fstat): dir_fd_name's for this
+ * descriptor, else a name the core found the directory at (dirs_seen). Written to `place`
+ * (NUL-terminated); 1 when one is kept. Where it leads now is the caller's to check. */
+static int
+fd_name_kept(int fd, const struct stat *held, char *place, size_t *n_out)
+{
+    for (size_t i = 0; i < FD_NAMES; i++) {
+        const fd_name *e = &g_fd_names[i];
+        if (e->path != NULL && e->fd == fd && e->dev == (unsigned long long)held->st_dev &&
+            e->ino == (unsigned long long)held->st_ino) {
+            memcpy(place, e->path, e->len + 1);
+            *n_out = e->len;
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < DIRS_SEEN; i++) {
+        const fd_name *e = &g_dirs_seen[i];
+        if (e->path != NULL && e->dev == (unsigned long long)held->st_dev &&
+            e->ino == (unsigned long long)held->st_ino && e->len < OPEN_PATH_MAX) {
+            memcpy(place, e->path, e->len + 1);
+            *n_out = e->len;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The name of the directory `fd` is open on, written to `place` (at most OPEN_PATH_MAX - 1
  * characters, NUL-terminated) with `held` its fstat: 1 for a directory /proc names by an
  * absolute ASCII name without a newline (not a removed one), else 0. `looked_now` (may be
@@ -1160,27 +1219,8 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held, int *looked_n
         n = (size_t)got;
         place[n] = '\0';
     }
-    static const char deleted[] = " (deleted)";
-    if (n >= sizeof(deleted) - 1 &&
-        memcmp(place + n - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0) {
+    if (!fd_name_keep(fd, held, place, n)) {
         return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)place[i] >= 0x80 || place[i] == '\n' || place[i] == '\0') {
-            return 0;
-        }
-    }
-    fd_name *e = &g_fd_names[g_fd_name_next];
-    char *copy = PyMem_RawMalloc(n + 1);
-    if (copy != NULL) {
-        PyMem_RawFree(e->path);
-        memcpy(copy, place, n + 1);
-        e->fd = fd;
-        e->dev = (unsigned long long)held->st_dev;
-        e->ino = (unsigned long long)held->st_ino;
-        e->path = copy;
-        e->len = n;
-        g_fd_name_next = (g_fd_name_next + 1) % FD_NAMES;
     }
     *n_out = n;
     if (looked_now != NULL) {
@@ -12650,6 +12690,16 @@ dir_fd_real_name(int fd, char *place, size_t *n)
     if (held.st_nlink == 0) {
         return 0; /* (removed: the kernel still resolves ".." from it) */
     }
+    /* A name kept for the directory, where an lstat of it now finds the very directory (not
+     * a link): no readlink in /proc (shutil.rmtree removes a folder's entries through one
+     * descriptor, which its listing named already). What makes the join safe is that the
+     * original is handed the joined name, the name decided: wherever it leads, the call acts
+     * where the decision looked. The lookup now keeps the call where the caller meant it,
+     * even after a rename the core did not see (another process's); a kept lookup would not. */
+    if (fd_name_kept(fd, &held, place, n) && lstat(place, &named) == 0 &&
+        S_ISDIR(named.st_mode) && named.st_dev == held.st_dev && named.st_ino == held.st_ino) {
+        return 1;
+    }
     (void)snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t got = readlink(link, place, OPEN_PATH_MAX);
     if (got <= 0 || got >= OPEN_PATH_MAX || place[0] != '/') {
@@ -12660,6 +12710,7 @@ dir_fd_real_name(int fd, char *place, size_t *n)
         return 0;
     }
     *n = (size_t)got;
+    (void)fd_name_keep(fd, &held, place, *n); /* (the next join from it: no readlink) */
     return 1;
 }
 

@@ -2403,6 +2403,55 @@ print("listed", sorted(os.listdir(D)))
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_names_relative_to_a_dir_fd_follow_its_folder_when_it_moves(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a descriptor on an allowed folder, used once (its name is then kept: the next
+    # relative name is joined to it without a read of /proc), and a process started before
+    # the sandbox -- one the sandbox never sees -- that moves the folder when asked
+    _scratch_profile(tmp_path)
+    (tmp_path / "allowed" / "box").mkdir()
+    code = (
+        """
+import subprocess
+MOVER = subprocess.Popen(
+    ["sh", "-c", "while [ ! -e go ]; do sleep 0.01; done; mv again unseen; touch moved"],
+    cwd="allowed",
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+)
+"""
+        + ENFORCE_INVOKE
+        + """
+D = os.open(A + "/box", os.O_RDONLY | os.O_DIRECTORY)
+for name in ("d1", "d2", "d3"):
+    os.mkdir(name, dir_fd=D)
+print("listed", sorted(os.listdir(D)))
+# WHEN the folder is moved by the function (a change the sandbox sees), then by the other
+# process (one it does not), and names relative to the descriptor are used after each move
+os.rename(A + "/box", A + "/again")
+os.rmdir("d1", dir_fd=D)
+os.rmdir("d3", dir_fd=D)
+os.close(os.open(A + "/go", os.O_WRONLY | os.O_CREAT))
+while not os.path.exists(A + "/moved") and MOVER.poll() is None:
+    time.sleep(0.01)
+os.rmdir("d2", dir_fd=D)
+os.mkdir("sub", dir_fd=D)
+print("left", sorted(os.listdir(A + "/unseen")))
+"""
+    )
+    result = child(code, env=audit_only(core))
+    # THEN each name is used in the folder the descriptor is open on, wherever it is now
+    assert "listed ['d1', 'd2', 'd3']" in result.lines, result.stdout + result.stderr
+    assert "left ['sub']" in result.lines, result.stdout + result.stderr
+    assert sorted(p.name for p in (tmp_path / "allowed").iterdir()) == [
+        "go",
+        "moved",
+        "unseen",
+    ]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_proc_link_is_followed_only_where_its_text_leads_to_its_object(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
