@@ -154,8 +154,12 @@ def absolute(path: str, dir_fd: int | None = None) -> str | None:
 
     The result is in one canonical spelling: two ``str`` that the kernel receives as the same
     bytes (``"é"`` and ``"\\udcc3\\udca9"``, its undecodable-bytes spelling) come out equal, so
-    the caches and the rules see one name; a ``str`` no bytes stand for is ``None``.
+    the caches and the rules see one name; a ``str`` no bytes stand for is ``None``, and so
+    is one with a NUL (no system call takes it: CPython raises ``ValueError`` first, and the
+    decoders' own markers of an undecodable name begin with one).
     """
+    if "\x00" in path:
+        return None
     if not _str_startswith(path, "/"):
         # No dir_fd (the events pass -1) or AT_FDCWD: the working directory.
         base = cwd() if dir_fd is None or dir_fd < 0 else fd_path(dir_fd)

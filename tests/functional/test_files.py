@@ -2452,6 +2452,40 @@ print("left", sorted(os.listdir(A + "/unseen")))
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_rename_or_link_from_a_removed_folders_descriptor_is_a_files_refusal(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a descriptor on a folder since removed (no name joins to it: the kernel still
+    # resolves ".." from it)
+    _scratch_profile(tmp_path)
+    code = (
+        ENFORCE_INVOKE
+        + """
+os.mkdir(A + "/gone")
+G = os.open(A + "/gone", os.O_RDONLY | os.O_DIRECTORY)
+os.rmdir(A + "/gone")
+# WHEN names relative to it are renamed, linked and made links
+for label, call in (
+    ("rename", lambda: os.rename("../../secret/key.txt", "k", src_dir_fd=G, dst_dir_fd=G)),
+    ("link", lambda: os.link("../../secret/key.txt", "k", src_dir_fd=G, dst_dir_fd=G)),
+    ("symlink", lambda: os.symlink("x", "../l", dir_fd=G)),
+):
+    try:
+        call()
+        print(label, "ALLOWED")
+    except PermissionError as exc:
+        print(label, getattr(exc, "category", "kernel"))
+"""
+    )
+    result = child(code, env=audit_only(core))
+    # THEN each is refused as a change of files (an undecodable name), not by an error inside
+    # the sandbox's own decision (a marker with a NUL was looked up: "embedded null byte")
+    assert result.lines == ["rename files", "link files", "symlink files"], result.stdout
+    assert '"sandbox.error"' not in result.stdout + result.stderr, result.stdout
+    assert sorted(p.name for p in (tmp_path / "secret").iterdir()) == ["key.txt"]
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_proc_link_is_followed_only_where_its_text_leads_to_its_object(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
