@@ -1612,10 +1612,32 @@ ends_with(const char *s, Py_ssize_t n, const char *suffix)
 static int
 plain_absolute(const char *p, size_t n)
 {
-    return n >= 2 && p[0] == '/' && p[n - 1] != '/' && memchr(p, 0, n) == NULL &&
-           memmem(p, n, "//", 2) == NULL && memmem(p, n, "/./", 3) == NULL &&
-           memmem(p, n, "/../", 4) == NULL && !ends_with(p, (Py_ssize_t)n, "/.") &&
-           !ends_with(p, (Py_ssize_t)n, "/..");
+    if (n < 2 || p[0] != '/' || p[n - 1] == '/') {
+        return 0;
+    }
+    /* (one pass, each component looked at from its "/": three memmem scans cost ~350
+     * instructions a name, several names a handler call) */
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\0') {
+            return 0;
+        }
+        if (p[i] != '/') {
+            continue;
+        }
+        const size_t j = i + 1; /* (< n: the name does not end with "/") */
+        if (p[j] == '/') {
+            return 0; /* an empty component */
+        }
+        if (p[j] == '.') {
+            if (j + 1 == n || p[j + 1] == '/') {
+                return 0; /* "." */
+            }
+            if (p[j + 1] == '.' && (j + 2 == n || p[j + 2] == '/')) {
+                return 0; /* ".." */
+            }
+        }
+    }
+    return 1;
 }
 
 /* Whether a name ends as a module file's does: ".py", ".pyc", ".pyi", ".so", ".pth", ".zip".
@@ -15584,11 +15606,15 @@ vfs_decide(const char *name, size_t n, int canonical, const struct stat *st)
 static size_t
 sqlite_aux_suffix(const char *leaf, size_t m)
 {
-    static const char *const suffixes[] = {"-journal", "-wal", "-shm"};
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        size_t k = strlen(suffixes[i]);
-        if (m >= k && memcmp(leaf + m - k, suffixes[i], k) == 0) {
-            return k;
+    /* (constant lengths, compared inline: asked of every name the open table keeps, ~40
+     * times a handler call) */
+    if (m >= 4) {
+        const char *end = leaf + m;
+        if (m >= 8 && memcmp(end - 8, "-journal", 8) == 0) {
+            return 8;
+        }
+        if (memcmp(end - 4, "-wal", 4) == 0 || memcmp(end - 4, "-shm", 4) == 0) {
+            return 4;
         }
     }
     if (m >= 11 && memcmp(leaf + m - 11, "-mj", 3) == 0) {
