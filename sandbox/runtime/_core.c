@@ -1173,11 +1173,10 @@ fd_name_keep(int fd, const struct stat *held, const char *place, size_t n)
     return 1;
 }
 
-/* A name kept for the directory `fd` is open on (`held` its fstat): dir_fd_name's for this
- * descriptor, else a name the core found the directory at (dirs_seen). Written to `place`
- * (NUL-terminated); 1 when one is kept. Where it leads now is the caller's to check. */
+/* The name dir_fd_name kept for descriptor `fd` on the directory `held` (its fstat), written
+ * to `place` (NUL-terminated): 1 when one is kept. */
 static int
-fd_name_kept(int fd, const struct stat *held, char *place, size_t *n_out)
+fd_names_find(int fd, const struct stat *held, char *place, size_t *n_out)
 {
     for (size_t i = 0; i < FD_NAMES; i++) {
         const fd_name *e = &g_fd_names[i];
@@ -1187,6 +1186,18 @@ fd_name_kept(int fd, const struct stat *held, char *place, size_t *n_out)
             *n_out = e->len;
             return 1;
         }
+    }
+    return 0;
+}
+
+/* A name kept for the directory `fd` is open on (`held` its fstat): dir_fd_name's for this
+ * descriptor, else a name the core found the directory at (dirs_seen). Written to `place`
+ * (NUL-terminated); 1 when one is kept. Where it leads now is the caller's to check. */
+static int
+fd_name_kept(int fd, const struct stat *held, char *place, size_t *n_out)
+{
+    if (fd_names_find(fd, held, place, n_out)) {
+        return 1;
     }
     for (size_t i = 0; i < DIRS_SEEN; i++) {
         const fd_name *e = &g_dirs_seen[i];
@@ -1214,14 +1225,8 @@ dir_fd_name(int fd, char *place, size_t *n_out, struct stat *held, int *looked_n
     if (fstat(fd, held) != 0 || !S_ISDIR(held->st_mode)) {
         return 0;
     }
-    for (size_t i = 0; i < FD_NAMES; i++) {
-        const fd_name *e = &g_fd_names[i];
-        if (e->path != NULL && e->fd == fd && e->dev == (unsigned long long)held->st_dev &&
-            e->ino == (unsigned long long)held->st_ino) {
-            memcpy(place, e->path, e->len + 1);
-            *n_out = e->len;
-            return 1;
-        }
+    if (fd_names_find(fd, held, place, n_out)) {
+        return 1;
     }
     size_t n;
     int seen = 0;
