@@ -2486,6 +2486,46 @@ for label, call in (
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_climb_over_a_folder_a_child_could_move_is_refused_once_one_exists(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN folders inside the allowed one, a decoy secret there, and names that climb out of
+    # a folder with ".." (red team 123: a forked child moved the folder between the decision
+    # and the system call, and "c/../../secret" led to the real secret)
+    _scratch_profile(tmp_path)
+    for folder in ("allowed/a/b/c", "allowed/a/secret"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    code = (
+        ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+C = A + "/a/b/c"
+# WHEN the names are opened before any child process exists, and after one has run
+attempt("before", lambda: open(C + "/../../secret/key.txt").read())
+os.chdir(C)
+attempt("before-relative", lambda: open("../../secret/key.txt").read())
+subprocess.run(["/bin/true"], check=True)
+attempt("after", lambda: open(C + "/../../secret/key.txt").read())
+attempt("after-relative", lambda: open("../../secret/key.txt").read())
+attempt("after-plain", lambda: open(A + "/a/secret/key.txt").read())
+"""
+    )
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    # THEN a climb is decided where it leads while no other process can move the folders (a
+    # thread's move is an event of this process); once a child exists, a climb over a folder
+    # that can be moved (its own folder writable) is refused before the open, and the same
+    # file by its plain name is still read
+    assert outcomes["before"] == "ALLOWED" and outcomes["before-relative"] == "ALLOWED", (
+        result.stdout + result.stderr
+    )
+    assert outcomes["after"].startswith("BLOCKED PermissionViolation files read"), result.stdout
+    assert outcomes["after-relative"].startswith("BLOCKED PermissionViolation files read")
+    assert outcomes["after-plain"] == "ALLOWED", result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_proc_link_is_followed_only_where_its_text_leads_to_its_object(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
