@@ -274,6 +274,12 @@ def _walk(
             return None, volatile
         if target is None:
             return None, volatile
+        if _STATE["validate"] and _str_startswith(current, "/proc/") and not _own_proc_link(parts):
+            # Another process's link in /proc (its cwd, root, a descriptor): once a child
+            # exists it may be that child's, which can re-point it (os.chdir, os.dup2) between
+            # this walk and the system call with no event here -- the folder-move race of
+            # red team 123 by another road.
+            return None, volatile
         if _str_startswith(target, "/") and _str_startswith(current, "/proc/"):
             # A link /proc keeps for a process (its working directory, root, executable, a
             # descriptor): its text is only what the kernel last called the object; the
@@ -355,6 +361,21 @@ def _descriptor_link(parts: list[str]) -> int | None:
         if who not in ("self", "thread-self") and not _own_task(who):
             return None
     return number
+
+
+def _own_proc_link(parts: list[str]) -> bool:
+    """Whether a link in ``/proc`` (``parts``: ``proc/<who>/...``) is this process's or one
+    of its threads' (``self``, ``thread-self``, its pid, its threads' ids, under ``task/``
+    too): links no other process can re-point."""
+    if _len(parts) < 3:
+        return True  # (/proc/self, /proc/thread-self: links to this process's own folder)
+    whose = [parts[1]]
+    if _len(parts) >= 5 and parts[2] == "task":
+        whose.append(parts[3])
+    own = True
+    for who in whose:
+        own = own and (who in ("self", "thread-self") or _own_task(who))
+    return own
 
 
 def _own_task(who: str) -> bool:

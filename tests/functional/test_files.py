@@ -2509,6 +2509,22 @@ subprocess.run(["/bin/true"], check=True)
 attempt("after", lambda: open(C + "/../../secret/key.txt").read())
 attempt("after-relative", lambda: open("../../secret/key.txt").read())
 attempt("after-plain", lambda: open(A + "/a/secret/key.txt").read())
+# (a child's own links in /proc: it can re-point them, os.chdir or os.dup2, at any moment)
+READ_END, WRITE_END = os.pipe()
+PID = os.fork()
+if PID == 0:
+    try:
+        os.close(WRITE_END)  # (the parent's end only: its exit ends the wait)
+        os.chdir(A + "/a/secret")
+        os.read(READ_END, 1)
+    finally:
+        os._exit(0)
+os.close(READ_END)
+attempt("child-cwd", lambda: open(f"/proc/{PID}/cwd/key.txt").read())
+open(C + "/f.txt", "w").close()
+attempt("own-cwd", lambda: open("/proc/self/cwd/f.txt").read())
+os.write(WRITE_END, b"x")
+os.waitpid(PID, 0)
 """
     )
     result = child(code, env=audit_only(core))
@@ -2523,6 +2539,9 @@ attempt("after-plain", lambda: open(A + "/a/secret/key.txt").read())
     assert outcomes["after"].startswith("BLOCKED PermissionViolation files read"), result.stdout
     assert outcomes["after-relative"].startswith("BLOCKED PermissionViolation files read")
     assert outcomes["after-plain"] == "ALLOWED", result.stdout
+    # AND a name through a child's link in /proc is refused, one through the process's own not
+    assert outcomes["child-cwd"].startswith("BLOCKED PermissionViolation files read"), result.stdout
+    assert outcomes["own-cwd"] == "ALLOWED", result.stdout
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
