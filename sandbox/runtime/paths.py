@@ -62,6 +62,7 @@ _getcwd = os.getcwd
 _access = os.access
 _W_OK = os.W_OK
 _S_ISLNK = _stat_module.S_ISLNK
+_S_ISDIR = _stat_module.S_ISDIR
 _str_split = str.split
 _str_rfind = str.rfind
 _str_startswith = str.startswith
@@ -215,7 +216,7 @@ def _walk(
             continue
         if name == "..":
             if parts:
-                if _STATE["validate"] and not _climb_holds(parts):
+                if _STATE["validate"] and (missing or not _climb_holds(parts)):
                     # A child process exists, and could move the folder ".." walks back over
                     # between this walk and the system call, with no event here: the kernel's
                     # ".." then leads to the folder's new parent, outside what was decided
@@ -319,10 +320,16 @@ def _walk(
 def _climb_holds(parts: list[str]) -> bool:
     """Whether the folder ``"/" + "/".join(parts)`` (which a ``..`` walks back over) stays
     where it is until the system call: no process of this user can move it, the folder it is
-    in giving no write right (a read-only tree: the deployment's, the runtime's). A
-    folder's move is what changes where ``..`` leads from it; its own rights do not matter."""
+    in being there and giving no write right (a read-only tree: the deployment's, the
+    runtime's). A folder's move is what changes where ``..`` leads from it; its own rights do
+    not matter. (A ``..`` after a name that is not there is refused by the caller: a child
+    could put a link there.)"""
     parent = "/" + "/".join(parts[:-1])
     try:
+        # (a folder that is not there now -- moved away by a child: red team 124 -- holds
+        # nothing; os.access answers False for it, as for a read-only one)
+        if not _S_ISDIR(_lstat(parent).st_mode):
+            return False
         return not _access(parent, _W_OK)
     except (_OSError, _ValueError):
         return False
