@@ -235,3 +235,15 @@ def child(tmp_path: Path) -> RunChild:
         return run_child(code, cwd=cwd or tmp_path, env=env, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_child_process_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the path resolver's "a child process exists" state off.
+
+    It is process-wide (``paths._STATE``): a test that makes the sandbox see a child would
+    change how every later test in the same process resolves a ``..`` (refused once a child
+    exists, where a child could move the folder it climbs over)."""
+    from sandbox.runtime import paths
+
+    monkeypatch.setitem(paths._STATE, "validate", False)

@@ -158,7 +158,13 @@ def test_vulnerable_attacks_blocked_benign_pass(services: dict[str, int], tmp_pa
         assert f["who"]["user_agent"].startswith("sqlmap")
         assert f["site"].startswith(("{task}/app.py:", "<string>:"))
         assert f["phase"] == "invoke"
-    assert attack_findings[1]["target"] == "/etc/passwd"
+    # (the command injection before it started a child process: from then on a ".." over a
+    # folder that can be moved is refused as undecidable, and the finding names the traversal
+    # as the function spelled it)
+    traversal = attack_findings[1]["target"]
+    assert traversal == "/etc/passwd" or (
+        traversal.startswith("<unresolvable") and traversal.endswith("/etc/passwd>")
+    ), traversal
 
 
 def test_alert_mode_reports_without_blocking(services: dict[str, int], tmp_path: Path) -> None:
