@@ -358,16 +358,10 @@ def _fd_link_number(parts: list[str]) -> int | None:
 
 def _descriptor_link(parts: list[str]) -> int | None:
     """The descriptor number when ``parts`` spell a descriptor's link in ``/proc`` of this
-    process (``proc/<self|thread-self|pid|tid>[/task/<tid>]/fd/<N>``), else ``None``; a link
-    of another process's descriptor is that process's name (``None``), followed as it reads
-    now."""
+    process (``proc/<self|thread-self|pid|tid>[/task/<tid>]/fd/<N>``), else ``None`` (another
+    process's descriptor: see :func:`_walk`)."""
     number = _fd_link_number(parts)
-    if number is None:
-        return None
-    for who in (parts[1], parts[3]) if _len(parts) == 6 else (parts[1],):
-        if who not in ("self", "thread-self") and not _own_task(who):
-            return None
-    return number
+    return number if number is not None and _own_proc_link(parts) else None
 
 
 def _own_proc_link(parts: list[str]) -> bool:
