@@ -195,13 +195,18 @@ def realpath(path: str) -> str | None:
 
 
 def _walk(
-    path: str, seen: list[str] | None = None, turns: list[str] | None = None
+    path: str,
+    seen: list[str] | None = None,
+    turns: list[str] | None = None,
+    climbs_alone: list[str] | None = None,
 ) -> tuple[str | None, bool]:
     """:func:`realpath`, and whether the walk went through ``/proc`` (a link into
     ``/proc/self/cwd``, ``/dev/fd``: resolves differently with no event, never cached).
     ``seen`` collects every name the walk looked at (what the answer depends on); ``turns``
     the names where it turned: each link it followed, and each name a ``..`` walked back
-    over (see :func:`walk_turns`)."""
+    over (see :func:`walk_turns`); ``climbs_alone`` the names a ``..`` walked back over that
+    were decidable only because nothing else could move them now (:func:`_alone`): an
+    answer with one is right for this call only, never kept."""
     if _len(path) > PATH_MAX:
         return None, False
     volatile = False
@@ -210,19 +215,26 @@ def _walk(
     parts: list[str] = []  # resolved components
     links = 0
     missing = False
+    alone: bool | None = None  # (asked of the kernel once a walk, at its first "..")
     while pending:
         name = pending.pop()
         if not name or name == ".":
             continue
         if name == "..":
             if parts:
-                if _STATE["validate"] and (missing or not _climb_holds(parts)):
-                    # A child process exists, and could move the folder ".." walks back over
-                    # between this walk and the system call, with no event here: the kernel's
-                    # ".." then leads to the folder's new parent, outside what was decided
-                    # (red team 123: a forked child's renames inside an allowed folder led
-                    # "c/../../secret" to the real secret, 3-5 % of tries). Only a folder no
-                    # one can move keeps the climb decidable.
+                if alone is None:
+                    alone = _alone()
+                if alone:
+                    if climbs_alone is not None:
+                        climbs_alone.append("/" + "/".join(parts))
+                elif missing or not _climb_holds(parts):
+                    # Another process (a child) or thread exists, and could move the folder
+                    # ".." walks back over between this walk and the system call, with no
+                    # event here: the kernel's ".." then leads to the folder's new parent,
+                    # outside what was decided (red team 123: a forked child's renames inside
+                    # an allowed folder led "c/../../secret" to the real secret, 3-5 % of
+                    # tries; red team 125: a thread swapping a link the name climbs from).
+                    # Only a folder no one can move keeps the climb decidable.
                     return None, volatile
                 if turns is not None:
                     turns.append("/" + "/".join(parts))
@@ -293,7 +305,7 @@ def _walk(
                 return None, volatile  # (texts of /proc links naming /proc links: refused)
             inner = [] if seen is None else seen
             inner.append(current)
-            walked, inner_volatile = _walk(target, inner, turns)
+            walked, inner_volatile = _walk(target, inner, turns, climbs_alone)
             volatile = volatile or inner_volatile
             if walked is None:
                 return None, volatile
@@ -315,6 +327,24 @@ def _walk(
         more.reverse()
         pending.extend(more)
     return "/" + "/".join(parts), volatile
+
+
+def _alone() -> bool:
+    """Whether nothing but this thread can change a name until the system call it decides: no
+    child process was ever started (one may outlive anything this process sees) and this
+    process has one thread now -- counted by the kernel, so that threads started by C code
+    count too (a link in ``/proc/self/task`` per thread: its count of links is 2 more). Any
+    doubt (no ``/proc``) is not alone.
+
+    Between a decision and its system call nothing else runs in this thread (the hook defers
+    signal handlers and the collector), so an answer that depends on this holds for the call
+    it decides, and only for it: a thread may be started before the next."""
+    if _STATE["validate"] or _threads_running():
+        return False
+    try:
+        return _stat("/proc/self/task").st_nlink == 3
+    except (_OSError, _ValueError):
+        return False
 
 
 def _climb_holds(parts: list[str]) -> bool:
@@ -442,13 +472,13 @@ def resolve(path: str, dir_fd: int | None = None) -> str | None:
     full = absolute(path, dir_fd)
     if full is None or _len(full) > PATH_MAX:
         return None
-    if _str_startswith(full, _VOLATILE):
-        return realpath(full)
     if not _STATE["validate"] and _threads_running():
         # Another thread may resolve while an audited change is under way (the event fires
         # before it): its answer could be kept after the clear. From now on every answer is
         # checked before use, as once a child exists.
         child_started()
+    if _str_startswith(full, _VOLATILE):
+        return realpath(full)
     resolved = _cached(full)
     if resolved is not None:
         return resolved
@@ -460,10 +490,11 @@ def resolve(path: str, dir_fd: int | None = None) -> str | None:
     fresh = _below_a_known_ancestor(full, generation)
     if fresh is None:
         seen: list[str] = []
-        fresh, volatile = _walk(full, seen)
+        climbs_alone: list[str] = []
+        fresh, volatile = _walk(full, seen, None, climbs_alone)
         if fresh is None:
             return None
-        if not volatile:
+        if not volatile and not climbs_alone:
             _keep(full, fresh, seen, generation)
     return fresh
 

@@ -2529,8 +2529,8 @@ os.waitpid(PID, 0)
     )
     result = child(code, env=audit_only(core))
     outcomes = dict(line.split(" ", 1) for line in result.lines)
-    # THEN a climb is decided where it leads while no other process can move the folders (a
-    # thread's move is an event of this process); once a child exists, a climb over a folder
+    # THEN a climb is decided where it leads while nothing else can move the folders (no
+    # child, no other thread: see the next test); once a child exists, a climb over a folder
     # that can be moved (its own folder writable) is refused before the open, and the same
     # file by its plain name is still read
     assert outcomes["before"] == "ALLOWED" and outcomes["before-relative"] == "ALLOWED", (
@@ -2542,6 +2542,75 @@ os.waitpid(PID, 0)
     # AND a name through a child's link in /proc is refused, one through the process's own not
     assert outcomes["child-cwd"].startswith("BLOCKED PermissionViolation files read"), result.stdout
     assert outcomes["own-cwd"] == "ALLOWED", result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+@pytest.mark.parametrize("starter", ["python", "c"])
+def test_a_climb_over_a_folder_another_thread_could_move_is_refused_while_one_exists(
+    child: RunChild, tmp_path: Path, core: str, starter: str
+) -> None:
+    # GIVEN folders inside the allowed one, a decoy secret there, and names that climb out of a
+    # folder with ".." -- plainly and through /proc/self/cwd (red team 125: a thread swapped a
+    # link the name climbed from between the decision and the system call, and the kernel's
+    # ".." led to the real secret; the thread's renames are events, but they come after the
+    # decision). Another thread, started by Python (threading) or by C code, which Python
+    # does not count (pthread_create, made here before the sandbox: a function may not load
+    # ctypes, an extension it ships may start threads)
+    _scratch_profile(tmp_path)
+    for folder in ("allowed/a/b/c", "allowed/a/secret"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    if starter == "c":
+        start = """
+import ctypes
+_libc = ctypes.CDLL(None)
+_create, _sleep = _libc.pthread_create, ctypes.cast(_libc.sleep, ctypes.c_void_p)  # (before install)
+def start_thread(seconds):
+    ident = ctypes.c_ulong()
+    assert _create(ctypes.byref(ident), None, _sleep, ctypes.c_void_p(seconds)) == 0
+    return ident
+"""
+    else:
+        start = """
+import threading as _threading
+_stop = _threading.Event()
+def start_thread(seconds):
+    worker = _threading.Thread(target=_stop.wait, args=(seconds,), daemon=True)
+    worker.start()
+    return worker
+"""
+    code = (
+        start
+        + ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+C = A + "/a/b/c"
+os.chdir(A + "/a/b")
+# WHEN the names are opened while the process has one thread, then while another runs
+attempt("alone", lambda: open(C + "/../../secret/key.txt").read())
+attempt("alone-again", lambda: open(C + "/../../secret/key.txt").read())
+attempt("alone-proc", lambda: open("/proc/self/cwd/c/../../secret/key.txt").read())
+THREAD = start_thread(60)
+attempt("thread-proc", lambda: open("/proc/self/cwd/c/../../secret/key.txt").read())
+attempt("thread", lambda: open(C + "/../../secret/key.txt").read())
+attempt("thread-relative", lambda: open("c/../../secret/key.txt").read())
+attempt("thread-plain", lambda: open(A + "/a/secret/key.txt").read())
+"""
+    )
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    # THEN a climb is decided where it leads while nothing else can move the folders (the
+    # same name twice: an answer that depended on it is not kept for a later call)
+    assert outcomes["alone"] == "ALLOWED", result.stdout + result.stderr
+    assert outcomes["alone-again"] == "ALLOWED" and outcomes["alone-proc"] == "ALLOWED"
+    # AND while another thread exists a climb over a folder that can be moved is refused
+    # before the open, however the name is spelled; the same file by its plain name is read
+    for label in ("thread", "thread-proc", "thread-relative"):
+        assert outcomes[label].startswith("BLOCKED PermissionViolation files read"), (
+            label,
+            result.stdout,
+        )
+    assert outcomes["thread-plain"] == "ALLOWED", result.stdout
 
 
 @pytest.mark.parametrize("core", ["native", "python"])

@@ -1,7 +1,9 @@
-"""When a ``..`` still leads where it was decided once a child process exists (paths._walk).
+"""When a ``..`` still leads where it was decided, once a child process or another thread
+exists (paths._walk).
 
-A child can move folders with no event in the parent: once one exists, a ``..`` is decided
-only over a folder no one can move (red teams 123 and 124).
+A child can move folders with no event in the parent, and another thread's move comes after
+the decision: once either exists, a ``..`` is decided only over a folder no one can move (red
+teams 123, 124 and 125).
 """
 
 from __future__ import annotations
@@ -56,3 +58,43 @@ def test_climbs_after_a_child_are_refused_where_a_child_could_change_them(
     # THEN the climbs resolve to nothing (the caller refuses them), the plain name as usual
     assert moved is None and after_missing is None
     assert plain == os.path.realpath(tmp_path / "a" / "x")
+
+
+def test_a_climb_decided_because_nothing_else_runs_is_named_and_never_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a process with no child and no other thread (as the kernel counts them)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.setattr(paths, "_alone", lambda: True)
+    name = f"{tmp_path}/a/b/../x"
+    # WHEN a name climbing over a folder that can be moved is walked, then resolved
+    climbs: list[str] = []
+    walked, _ = paths._walk(name, None, None, climbs)
+    resolved = paths.resolve(name)
+    # THEN the climb is decided where it leads now, the folder it depended on is named, and
+    # the answer is not kept: a thread started before the next call could move the folder
+    assert walked == resolved == os.path.realpath(tmp_path / "a" / "x")
+    assert climbs == [os.path.realpath(tmp_path / "a" / "b")]
+    assert name not in paths._RESOLVED
+
+
+def test_a_process_with_another_thread_is_not_alone() -> None:
+    # GIVEN another thread running in this process
+    import threading
+
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, args=(30,), daemon=True)
+    worker.start()
+    try:
+        # WHEN / THEN a climb over a folder it could move is not decidable by being alone
+        assert paths._alone() is False
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_a_process_that_started_a_child_is_never_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a child process was started (it may outlive anything this process sees)
+    monkeypatch.setitem(paths._STATE, "validate", True)
+    # WHEN / THEN the process is not alone, whatever its threads
+    assert paths._alone() is False
