@@ -37,6 +37,7 @@ only the kernel layer (Landlock) closes that.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # (no stubs: the C module signal wraps)
 import _thread
 import os
 import stat as _stat_module
@@ -81,6 +82,14 @@ _bytes_decode = bytes.decode
 _FS_ENCODING = __import__("sys").getfilesystemencoding()
 _FS_ERRORS = __import__("sys").getfilesystemencodeerrors()
 _threads_running = _thread._count  # threads started by Python code, not counting the main one
+_getsignal = (
+    _signal.getsignal
+)  # (the C function: signal.getsignal is Python the function could rebind)
+_SIGNALS = tuple(sorted(_signal.valid_signals()))
+_default_int_handler = _signal.default_int_handler
+# The Python core decides in Python code: a signal's Python handler can run inside a decision
+# (the native core defers them to after the system call).
+_HANDLERS_RUN_INSIDE = _core.KIND != "native"
 _AT_FDCWD = -100
 # The lstat errors that mean "no such name here" (a missing name, or a file where a folder
 # would be): what is below cannot be a link. Any other error leaves the name unknown.
@@ -336,15 +345,35 @@ def _alone() -> bool:
     count too (a link in ``/proc/self/task`` per thread: its count of links is 2 more). Any
     doubt (no ``/proc``) is not alone.
 
-    Between a decision and its system call nothing else runs in this thread (the hook defers
-    signal handlers and the collector), so an answer that depends on this holds for the call
-    it decides, and only for it: a thread may be started before the next."""
+    Between a decision and its system call nothing else runs in this thread (the native core
+    defers signal handlers and the collector to after the call; the Python core turns the
+    collector off, but a signal's Python handler runs inside its decisions: with the Python
+    core a process with one is not alone -- red team 126's handler swapped a link between the
+    walk and the open), so an answer that depends on this holds for the call it decides, and
+    only for it: a thread may be started before the next."""
     if _STATE["validate"] or _threads_running():
+        return False
+    if _HANDLERS_RUN_INSIDE and _python_signal_handlers():
         return False
     try:
         return _stat("/proc/self/task").st_nlink == 3
     except (_OSError, _ValueError):
         return False
+
+
+def _python_signal_handlers() -> bool:
+    """Whether a signal has a Python handler that could run code (not ``SIG_DFL``, ``SIG_IGN``,
+    ``None`` -- set from C -- nor the interpreter's own SIGINT handler, which only raises).
+    Compared by identity and type: a handler's own ``__eq__`` is code of the function's."""
+    for number in _SIGNALS:
+        handler = _getsignal(number)
+        if (
+            handler is not None
+            and _type(handler) is not _int
+            and handler is not _default_int_handler
+        ):
+            return True
+    return False
 
 
 def _climb_holds(parts: list[str]) -> bool:

@@ -1302,9 +1302,12 @@ def reset():
         os.symlink(out + "/real", out + "/cur2"); os.rename(out + "/cur2", out + "/cur")
 reset()
 start = time.perf_counter()
-open(out + "/" + "x/../" * 600 + "cur/secret.txt").read()  # a long walk: a long decision
+try:
+    open(out + "/" + "x/../" * 600 + "cur/secret.txt").read()  # a long walk: a long decision
+except PermissionError:
+    pass  # (the Python core: see the test)
 took = time.perf_counter() - start
-leaks = 0
+leaks = refused = 0
 for i in range(120):
     name = out + "/" + "x/../" * (500 + i % 200) + "cur/secret.txt"  # a new name: decided
     state["armed"] = True
@@ -1312,11 +1315,12 @@ for i in range(120):
     try:
         leaks += "secret" in open(name).read()
     except PermissionError:
-        pass
+        refused += 1
     signal.setitimer(signal.ITIMER_REAL, 0)
     state["armed"] = False
     reset()
 print("swaps", state["swaps"] > 0, "leaks", leaks)
+print("refused", refused)
 """
 )
 
@@ -1333,12 +1337,18 @@ def test_a_signal_handler_cannot_run_between_a_decision_and_its_operation(
     os.symlink(tmp_path / "data", tmp_path / "out" / "evil")
     result = child(SIGNAL_SWAP, env={"SANDBOX_NATIVE": "off"} if core == "python" else None)
     assert result.returncode == 0, result.stderr
-    line = result.lines[-1]
+    line, refused = result.lines[-2:]
     assert line.startswith("swaps True"), result.stdout
     if core == "native":
-        # THEN (native) the handler runs after the open: it never reads through the swapped link
+        # THEN (native) the handler runs after the open: it never reads through the swapped
+        # link (and the climbs are decided: nothing but this thread runs until the open)
         assert line == "swaps True leaks 0", result.stdout
-    # (the Python core cannot hold handlers back: a documented limit, no assertion on leaks)
+        assert refused == "refused 0", result.stdout
+    else:
+        # THEN (Python) the handler can run inside the decision, so with one set the process
+        # is not alone and each climb over a folder that can be moved is refused (red team
+        # 126); a swap inside the decision of a name with no ".." stays a documented limit
+        assert line == "swaps True leaks 0" and refused == "refused 120", result.stdout
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
@@ -2611,6 +2621,49 @@ attempt("thread-plain", lambda: open(A + "/a/secret/key.txt").read())
             result.stdout,
         )
     assert outcomes["thread-plain"] == "ALLOWED", result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_climb_is_refused_on_the_python_core_while_a_signal_handler_could_move_the_folder(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a process with no child and no other thread, a climb out of a folder inside the
+    # allowed one, and a signal handler of the function's (red team 126: a SIGALRM handler
+    # swapped a link the name climbed from; the Python core decides in Python code, so the
+    # handler ran between its walk and the open, ~2 % of opens won the secret)
+    _scratch_profile(tmp_path)
+    for folder in ("allowed/a/b/c", "allowed/a/secret"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    code = (
+        ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+import signal
+C = A + "/a/b/c"
+# WHEN the name is opened with only Python's own SIGINT handler, then with one of the function's
+attempt("no-handler", lambda: open(C + "/../../secret/key.txt").read())
+signal.signal(signal.SIGALRM, lambda number, frame: None)
+attempt("handler", lambda: open(C + "/../../secret/key.txt").read())
+attempt("handler-plain", lambda: open(A + "/a/secret/key.txt").read())
+signal.signal(signal.SIGALRM, signal.SIG_DFL)
+attempt("handler-gone", lambda: open(C + "/../../secret/key.txt").read())
+"""
+    )
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    # THEN the native core decides the climb either way (it runs handlers after the system
+    # call); the Python core refuses it while a handler that could run inside its decision is
+    # set, and decides it again once none is; the plain name is read on both
+    assert outcomes["no-handler"] == "ALLOWED", result.stdout + result.stderr
+    assert outcomes["handler-plain"] == "ALLOWED", result.stdout
+    assert outcomes["handler-gone"] == "ALLOWED", result.stdout
+    if core == "native":
+        assert outcomes["handler"] == "ALLOWED", result.stdout
+    else:
+        assert outcomes["handler"].startswith("BLOCKED PermissionViolation files read"), (
+            result.stdout
+        )
 
 
 @pytest.mark.parametrize("core", ["native", "python"])

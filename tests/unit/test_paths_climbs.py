@@ -98,3 +98,23 @@ def test_a_process_that_started_a_child_is_never_alone(monkeypatch: pytest.Monke
     monkeypatch.setitem(paths._STATE, "validate", True)
     # WHEN / THEN the process is not alone, whatever its threads
     assert paths._alone() is False
+
+
+def test_a_python_signal_handler_is_one_that_could_run_inside_a_decision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the interpreter's own SIGINT handler (it only raises KeyboardInterrupt)
+    import signal
+
+    monkeypatch.setattr(paths, "_SIGNALS", (signal.SIGINT, signal.SIGUSR2))
+    previous = signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    try:
+        with_default = paths._python_signal_handlers()
+        # WHEN the function sets a handler of its own
+        signal.signal(signal.SIGUSR2, lambda number, frame: None)
+        with_own = paths._python_signal_handlers()
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+    # THEN only the function's handler counts (on the Python core it makes a process not alone)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert with_default is False and with_own is True
