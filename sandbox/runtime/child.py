@@ -782,9 +782,11 @@ def _plain_identity(path: str) -> tuple[int, int, int, int, int, int, int] | Non
         return None
     # A name that resolves through /proc (/proc/self/cwd/..., /dev/fd/N, a link there) leads
     # to another file in a child, and one that cannot be walked is unknown: never kept (the
-    # core's exec verdicts are kept only for programs judged plain, see judged_plain).
-    resolved, volatile = _walk(path)
-    if volatile or resolved is None:
+    # core's exec verdicts are kept only for programs judged plain, see judged_plain); nor
+    # one whose ".." was decidable only while nothing else ran (right for this call only).
+    climbs_alone: list[str] = []
+    resolved, volatile = _walk(path, None, None, climbs_alone)
+    if volatile or resolved is None or climbs_alone:
         return None
     identity = _file_identity(path)
     if identity is None:
