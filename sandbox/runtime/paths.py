@@ -214,8 +214,9 @@ def _walk(
     ``seen`` collects every name the walk looked at (what the answer depends on); ``turns``
     the names where it turned: each link it followed, and each name a ``..`` walked back
     over (see :func:`walk_turns`); ``climbs_alone`` the names a ``..`` walked back over that
-    were decidable only because nothing else could move them now (:func:`_alone`): an
-    answer with one is right for this call only, never kept."""
+    could be moved, decidable only because nothing else runs now (:func:`_alone`): an answer
+    with one is right for this call only, never kept. (A climb over a folder no one can move,
+    in a read-only tree, is decided and kept either way.)"""
     if _len(path) > PATH_MAX:
         return None, False
     volatile = False
@@ -231,20 +232,21 @@ def _walk(
             continue
         if name == "..":
             if parts:
-                if alone is None:
-                    alone = _alone()
-                if alone:
+                if missing or not _climb_holds(parts):
+                    if alone is None:
+                        alone = _alone()
+                    if not alone:
+                        # Another process (a child) or thread exists, and could move the
+                        # folder ".." walks back over between this walk and the system call,
+                        # with no event here: the kernel's ".." then leads to the folder's new
+                        # parent, outside what was decided (red team 123: a forked child's
+                        # renames inside an allowed folder led "c/../../secret" to the real
+                        # secret, 3-5 % of tries; red team 125: a thread swapping a link the
+                        # name climbs from). Only a folder no one can move keeps the climb
+                        # decidable then.
+                        return None, volatile
                     if climbs_alone is not None:
                         climbs_alone.append("/" + "/".join(parts))
-                elif missing or not _climb_holds(parts):
-                    # Another process (a child) or thread exists, and could move the folder
-                    # ".." walks back over between this walk and the system call, with no
-                    # event here: the kernel's ".." then leads to the folder's new parent,
-                    # outside what was decided (red team 123: a forked child's renames inside
-                    # an allowed folder led "c/../../secret" to the real secret, 3-5 % of
-                    # tries; red team 125: a thread swapping a link the name climbs from).
-                    # Only a folder no one can move keeps the climb decidable.
-                    return None, volatile
                 if turns is not None:
                     turns.append("/" + "/".join(parts))
                 parts.pop()

@@ -118,3 +118,22 @@ def test_a_python_signal_handler_is_one_that_could_run_inside_a_decision(
     # THEN only the function's handler counts (on the Python core it makes a process not alone)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert with_default is False and with_own is True
+
+
+def test_a_climb_over_a_folder_no_one_can_move_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a process with other threads, and a folder no one can move (a read-only tree, as
+    # the deployment's on Lambda; made so here by the check's answer: root may write anywhere)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.setattr(paths, "_alone", lambda: False)
+    monkeypatch.setattr(paths, "_climb_holds", lambda parts: True)
+    name = f"{tmp_path}/a/b/../x"
+    # WHEN a name climbing over it is walked, then resolved
+    climbs: list[str] = []
+    walked, _ = paths._walk(name, None, None, climbs)
+    resolved = paths.resolve(name)
+    # THEN it is decided where it leads, depends on nothing that can move, and is kept
+    assert walked == resolved == os.path.realpath(tmp_path / "a" / "x")
+    assert climbs == []
+    assert paths._RESOLVED[name][0] == resolved
