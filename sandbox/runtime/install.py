@@ -239,6 +239,11 @@ def _install_on(
         start_phase=config.phase,
         parent_request_id=config.parent_request_id,
     )
+    if config.profile_identity:
+        # A protected Python child: its parent, a sandboxed function, runs on and may move
+        # folders or swap links at any moment with no event here -- the race a child of this
+        # process would be: every kept answer validated, no '..' over a folder that can move.
+        runtime.module("paths").child_started()
     layers["audit"] = runtime.module("core").KIND  # native or python: which core holds the hook
     status = {
         "type": "sandbox.start",

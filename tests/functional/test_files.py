@@ -2624,6 +2624,56 @@ attempt("thread-plain", lambda: open(A + "/a/secret/key.txt").read())
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_climb_in_a_protected_python_child_is_refused_where_its_parent_could_move_the_folder(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that may run Python, and a climb out of a folder inside the allowed
+    # one: the function (the child's parent) runs on while the child decides, and can move
+    # the folder with no event in the child -- the race of red team 123 the other way round
+    _scratch_profile(tmp_path)
+    for folder in ("allowed/a/b/c", "allowed/a/secret"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    for program in {sys.executable, os.path.realpath(sys.executable)}:
+        profile["rules"]["processes"].append({"action": "exec", "target": program})
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    code = """
+import os, sys, subprocess, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+A = os.getcwd() + "/allowed"
+C = A + "/a/b/c"
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED", flush=True)
+    except PermissionError as exc:
+        print(label, "BLOCKED", type(exc).__name__, getattr(exc, "category", None), flush=True)
+attempt("parent", lambda: open(C + "/../../secret/key.txt").read())
+# WHEN a protected Python child (init phase: its -c code is the function's own) opens the
+# same names
+CHILD = f'''
+def attempt(label, fn):
+    try:
+        fn()
+        print(label, "ALLOWED", flush=True)
+    except PermissionError as exc:
+        print(label, "BLOCKED", type(exc).__name__, getattr(exc, "category", None), flush=True)
+attempt("child", lambda: open({C!r} + "/../../secret/key.txt").read())
+attempt("child-plain", lambda: open({A!r} + "/a/secret/key.txt").read())
+'''
+subprocess.run([sys.executable, "-c", CHILD], check=True)
+"""
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    # THEN the parent, alone, decides the climb; the child refuses it (another process, its
+    # parent, could move the folder) and reads the same file by its plain name
+    assert outcomes["parent"] == "ALLOWED", result.stdout + result.stderr
+    assert outcomes["child"] == "BLOCKED PermissionViolation files", result.stdout + result.stderr
+    assert outcomes["child-plain"] == "ALLOWED", result.stdout
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_climb_is_refused_on_the_python_core_while_a_signal_handler_could_move_the_folder(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
