@@ -2495,6 +2495,16 @@ for label, call in (
     assert sorted(p.name for p in (tmp_path / "secret").iterdir()) == ["key.txt"]
 
 
+def _climb_profile(tmp_path: Path) -> None:
+    """The scratch profile, folders allowed/a/b/c and a decoy allowed/a/secret/key.txt: from
+    c, "../../secret/key.txt" is the decoy where the sandbox decides it, and would be the
+    real secret were c moved to allowed/c between the decision and the system call."""
+    _scratch_profile(tmp_path)
+    for folder in ("allowed/a/b/c", "allowed/a/secret"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_climb_over_a_folder_a_child_could_move_is_refused_once_one_exists(
     child: RunChild, tmp_path: Path, core: str
@@ -2502,10 +2512,7 @@ def test_a_climb_over_a_folder_a_child_could_move_is_refused_once_one_exists(
     # GIVEN folders inside the allowed one, a decoy secret there, and names that climb out of
     # a folder with ".." (red team 123: a forked child moved the folder between the decision
     # and the system call, and "c/../../secret" led to the real secret)
-    _scratch_profile(tmp_path)
-    for folder in ("allowed/a/b/c", "allowed/a/secret"):
-        (tmp_path / folder).mkdir(parents=True)
-    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    _climb_profile(tmp_path)
     code = (
         ENFORCE_INVOKE
         + ATTEMPT
@@ -2566,10 +2573,7 @@ def test_a_climb_over_a_folder_another_thread_could_move_is_refused_while_one_ex
     # decision). Another thread, started by Python (threading) or by C code, which Python
     # does not count (pthread_create, made here before the sandbox: a function may not load
     # ctypes, an extension it ships may start threads)
-    _scratch_profile(tmp_path)
-    for folder in ("allowed/a/b/c", "allowed/a/secret"):
-        (tmp_path / folder).mkdir(parents=True)
-    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    _climb_profile(tmp_path)
     if starter == "c":
         start = """
 import ctypes
@@ -2630,10 +2634,7 @@ def test_a_climb_in_a_protected_python_child_is_refused_where_its_parent_could_m
     # GIVEN a function that may run Python, and a climb out of a folder inside the allowed
     # one: the function (the child's parent) runs on while the child decides, and can move
     # the folder with no event in the child -- the race of red team 123 the other way round
-    _scratch_profile(tmp_path)
-    for folder in ("allowed/a/b/c", "allowed/a/secret"):
-        (tmp_path / folder).mkdir(parents=True)
-    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    _climb_profile(tmp_path)
     profile = json.loads((tmp_path / "profile.json").read_text())
     for program in {sys.executable, os.path.realpath(sys.executable)}:
         profile["rules"]["processes"].append({"action": "exec", "target": program})
@@ -2681,10 +2682,7 @@ def test_a_climb_is_refused_on_the_python_core_while_a_signal_handler_could_move
     # allowed one, and a signal handler of the function's (red team 126: a SIGALRM handler
     # swapped a link the name climbed from; the Python core decides in Python code, so the
     # handler ran between its walk and the open, ~2 % of opens won the secret)
-    _scratch_profile(tmp_path)
-    for folder in ("allowed/a/b/c", "allowed/a/secret"):
-        (tmp_path / folder).mkdir(parents=True)
-    (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
+    _climb_profile(tmp_path)
     code = (
         ENFORCE_INVOKE
         + ATTEMPT
