@@ -2675,6 +2675,35 @@ subprocess.run([sys.executable, "-c", CHILD], check=True)
 
 
 @pytest.mark.parametrize("core", ["native", "python"])
+def test_a_process_this_one_did_not_start_is_not_seen_by_the_climb_check(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a process of the same user that the sandbox did not see start (here started
+    # before it; red team 128 used an orphan an earlier sandboxed process left behind, which
+    # renamed folders in a loop), and a climb out of a folder inside the allowed one
+    _climb_profile(tmp_path)
+    code = (
+        """
+import subprocess
+OTHER = subprocess.Popen(["cat"], stdin=subprocess.PIPE)  # (ends when its input does)
+"""
+        + ENFORCE_INVOKE
+        + ATTEMPT
+        + """
+C = A + "/a/b/c"
+# WHEN the climbing name is opened while that process runs
+attempt("other-process", lambda: open(C + "/../../secret/key.txt").read())
+OTHER.stdin.close()
+"""
+    )
+    result = child(code, env=audit_only(core))
+    outcomes = dict(line.split(" ", 1) for line in result.lines)
+    # THEN it is decided as if nothing else could move the folder: a documented limit (the
+    # threat model's "still open"; the fix is to hand the kernel the decided name itself)
+    assert outcomes["other-process"] == "ALLOWED", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
 def test_a_climb_is_refused_on_the_python_core_while_a_signal_handler_could_move_the_folder(
     child: RunChild, tmp_path: Path, core: str
 ) -> None:
