@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sandbox.runtime import paths
@@ -128,6 +128,9 @@ def _decide_then_do(base: Path, spelling: str, op: str, first: str, second: str)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(st.lists(st.tuples(OPERATIONS, SPELLINGS), min_size=1, max_size=14))
+# (found on 3.10: a link made under a name whose target lies below that name, a loop -- the
+# target's own resolution kept answers below the link's name, stale once the link existed)
+@example(steps=[(("rmtree", "a", ""), "absolute"), (("symlink", "a/x", "a"), "absolute")])
 def test_after_any_change_every_cached_answer_is_the_walks(
     tmp_path_factory: Any, steps: list[tuple[tuple[str, str, str], str]]
 ) -> None:

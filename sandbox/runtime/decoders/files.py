@@ -691,10 +691,13 @@ def _symlink(args: tuple[Any, ...]) -> list[Access] | None:
     # rules do not), on the file the link would lead to now -- a relative target from the
     # link's own folder.
     name = spelled(_arg(args, 1), _arg(args, 2))
-    out = _the_name("write", name)
-    _changes(name, out)
-    out = _system_names_kept(out)
+    written = _the_name("write", name)
+    _changes(name, written)
+    out = _system_names_kept(written)
     accesses = (out or []) + _link_accesses(_link_target(_arg(args, 0), name))
+    # (deciding the target resolved names, and kept the answers: one below the link's own
+    # name -- a target under the link, which the link makes a loop -- is stale once it exists)
+    _changes(name, written)
     return accesses or None
 
 
