@@ -82,9 +82,8 @@ _bytes_decode = bytes.decode
 _FS_ENCODING = __import__("sys").getfilesystemencoding()
 _FS_ERRORS = __import__("sys").getfilesystemencodeerrors()
 _threads_running = _thread._count  # threads started by Python code, not counting the main one
-_getsignal = (
-    _signal.getsignal
-)  # (the C function: signal.getsignal is Python the function could rebind)
+# (the C function: signal.getsignal is Python code whose globals the function could rebind)
+_getsignal = _signal.getsignal
 _SIGNALS = tuple(sorted(_signal.valid_signals()))
 _default_int_handler = _signal.default_int_handler
 # The Python core decides in Python code: a signal's Python handler can run inside a decision
