@@ -90,6 +90,7 @@ _default_int_handler = _signal.default_int_handler
 # (the native core defers them to after the system call).
 _HANDLERS_RUN_INSIDE = _core.KIND != "native"
 _AT_FDCWD = -100
+_OWN_NAMES = ("self", "thread-self")  # (/proc's names for the process or thread asking)
 # The lstat errors that mean "no such name here" (a missing name, or a file where a folder
 # would be): what is below cannot be a link. Any other error leaves the name unknown.
 _ABSENT = frozenset({__import__("errno").ENOENT, __import__("errno").ENOTDIR})
@@ -382,8 +383,8 @@ def _climb_holds(parts: list[str]) -> bool:
     where it is until the system call: no process of this user can move it, the folder it is
     in being there and giving no write right (a read-only tree: the deployment's, the
     runtime's). A folder's move is what changes where ``..`` leads from it; its own rights do
-    not matter. (A ``..`` after a name that is not there is refused by the caller: a child
-    could put a link there.)"""
+    not matter. (A ``..`` after a name that is not there is the caller's: decidable only while
+    the process is alone, as another process or thread could put a link there.)"""
     parent = "/" + "/".join(parts[:-1])
     try:
         # (a folder that is not there now -- moved away by a child: red team 124 -- holds
@@ -430,13 +431,10 @@ def _own_proc_link(parts: list[str]) -> bool:
     too): links no other process can re-point."""
     if _len(parts) < 3:
         return True  # (/proc/self, /proc/thread-self: links to this process's own folder)
-    whose = [parts[1]]
-    if _len(parts) >= 5 and parts[2] == "task":
-        whose.append(parts[3])
-    own = True
-    for who in whose:
-        own = own and (who in ("self", "thread-self") or _own_task(who))
-    return own
+    if parts[1] not in _OWN_NAMES and not _own_task(parts[1]):
+        return False
+    task = parts[3] if _len(parts) >= 5 and parts[2] == "task" else "self"
+    return task in _OWN_NAMES or _own_task(task)
 
 
 def _own_task(who: str) -> bool:

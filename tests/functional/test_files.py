@@ -2505,6 +2505,18 @@ def _climb_profile(tmp_path: Path) -> None:
     (tmp_path / "allowed/a/secret/key.txt").write_text("decoy\n")
 
 
+def _climbs(
+    child: RunChild, tmp_path: Path, core: str, body: str, before: str = ""
+) -> tuple[dict[str, str], Any]:
+    """Run ``body`` in an enforcing invoke phase over :func:`_climb_profile`'s folders (with
+    ``attempt``, ``A`` the allowed folder and ``C`` its ``a/b/c``), ``before`` ahead of the
+    install; the outcomes by label, and the run."""
+    _climb_profile(tmp_path)
+    code = before + ENFORCE_INVOKE + ATTEMPT + 'C = A + "/a/b/c"\n' + body
+    result = child(code, env=audit_only(core))
+    return dict(line.split(" ", 1) for line in result.lines), result
+
+
 @pytest.mark.parametrize("core", ["native", "python"])
 def test_a_climb_over_a_folder_a_child_could_move_is_refused_once_one_exists(
     child: RunChild, tmp_path: Path, core: str
@@ -2512,12 +2524,11 @@ def test_a_climb_over_a_folder_a_child_could_move_is_refused_once_one_exists(
     # GIVEN folders inside the allowed one, a decoy secret there, and names that climb out of
     # a folder with ".." (red team 123: a forked child moved the folder between the decision
     # and the system call, and "c/../../secret" led to the real secret)
-    _climb_profile(tmp_path)
-    code = (
-        ENFORCE_INVOKE
-        + ATTEMPT
-        + """
-C = A + "/a/b/c"
+    outcomes, result = _climbs(
+        child,
+        tmp_path,
+        core,
+        """
 # WHEN the names are opened before any child process exists, and after one has run
 attempt("before", lambda: open(C + "/../../secret/key.txt").read())
 os.chdir(C)
@@ -2542,10 +2553,8 @@ open(C + "/f.txt", "w").close()
 attempt("own-cwd", lambda: open("/proc/self/cwd/f.txt").read())
 os.write(WRITE_END, b"x")
 os.waitpid(PID, 0)
-"""
+""",
     )
-    result = child(code, env=audit_only(core))
-    outcomes = dict(line.split(" ", 1) for line in result.lines)
     # THEN a climb is decided where it leads while nothing else can move the folders (no
     # child, no other thread: see the next test); once a child exists, a climb over a folder
     # that can be moved (its own folder writable) is refused before the open, and the same
@@ -2573,7 +2582,6 @@ def test_a_climb_over_a_folder_another_thread_could_move_is_refused_while_one_ex
     # decision). Another thread, started by Python (threading) or by C code, which Python
     # does not count (pthread_create, made here before the sandbox: a function may not load
     # ctypes, an extension it ships may start threads)
-    _climb_profile(tmp_path)
     if starter == "c":
         start = """
 import ctypes
@@ -2593,12 +2601,11 @@ def start_thread(seconds):
     worker.start()
     return worker
 """
-    code = (
-        start
-        + ENFORCE_INVOKE
-        + ATTEMPT
-        + """
-C = A + "/a/b/c"
+    outcomes, result = _climbs(
+        child,
+        tmp_path,
+        core,
+        """
 os.chdir(A + "/a/b")
 # WHEN the names are opened while the process has one thread, then while another runs
 attempt("alone", lambda: open(C + "/../../secret/key.txt").read())
@@ -2609,10 +2616,9 @@ attempt("thread-proc", lambda: open("/proc/self/cwd/c/../../secret/key.txt").rea
 attempt("thread", lambda: open(C + "/../../secret/key.txt").read())
 attempt("thread-relative", lambda: open("c/../../secret/key.txt").read())
 attempt("thread-plain", lambda: open(A + "/a/secret/key.txt").read())
-"""
+""",
+        before=start,
     )
-    result = child(code, env=audit_only(core))
-    outcomes = dict(line.split(" ", 1) for line in result.lines)
     # THEN a climb is decided where it leads while nothing else can move the folders (the
     # same name twice: an answer that depended on it is not kept for a later call)
     assert outcomes["alone"] == "ALLOWED", result.stdout + result.stderr
@@ -2681,23 +2687,20 @@ def test_a_process_this_one_did_not_start_is_not_seen_by_the_climb_check(
     # GIVEN a process of the same user that the sandbox did not see start (here started
     # before it; red team 128 used an orphan an earlier sandboxed process left behind, which
     # renamed folders in a loop), and a climb out of a folder inside the allowed one
-    _climb_profile(tmp_path)
-    code = (
+    outcomes, result = _climbs(
+        child,
+        tmp_path,
+        core,
         """
-import subprocess
-OTHER = subprocess.Popen(["cat"], stdin=subprocess.PIPE)  # (ends when its input does)
-"""
-        + ENFORCE_INVOKE
-        + ATTEMPT
-        + """
-C = A + "/a/b/c"
 # WHEN the climbing name is opened while that process runs
 attempt("other-process", lambda: open(C + "/../../secret/key.txt").read())
 OTHER.stdin.close()
-"""
+""",
+        before="""
+import subprocess
+OTHER = subprocess.Popen(["cat"], stdin=subprocess.PIPE)  # (ends when its input does)
+""",
     )
-    result = child(code, env=audit_only(core))
-    outcomes = dict(line.split(" ", 1) for line in result.lines)
     # THEN it is decided as if nothing else could move the folder: a documented limit (the
     # threat model's "still open"; the fix is to hand the kernel the decided name itself)
     assert outcomes["other-process"] == "ALLOWED", result.stdout + result.stderr
@@ -2711,13 +2714,12 @@ def test_a_climb_is_refused_on_the_python_core_while_a_signal_handler_could_move
     # allowed one, and a signal handler of the function's (red team 126: a SIGALRM handler
     # swapped a link the name climbed from; the Python core decides in Python code, so the
     # handler ran between its walk and the open, ~2 % of opens won the secret)
-    _climb_profile(tmp_path)
-    code = (
-        ENFORCE_INVOKE
-        + ATTEMPT
-        + """
+    outcomes, result = _climbs(
+        child,
+        tmp_path,
+        core,
+        """
 import signal
-C = A + "/a/b/c"
 # WHEN the name is opened with only Python's own SIGINT handler, then with one of the function's
 attempt("no-handler", lambda: open(C + "/../../secret/key.txt").read())
 signal.signal(signal.SIGALRM, lambda number, frame: None)
@@ -2725,10 +2727,8 @@ attempt("handler", lambda: open(C + "/../../secret/key.txt").read())
 attempt("handler-plain", lambda: open(A + "/a/secret/key.txt").read())
 signal.signal(signal.SIGALRM, signal.SIG_DFL)
 attempt("handler-gone", lambda: open(C + "/../../secret/key.txt").read())
-"""
+""",
     )
-    result = child(code, env=audit_only(core))
-    outcomes = dict(line.split(" ", 1) for line in result.lines)
     # THEN the native core decides the climb either way (it runs handlers after the system
     # call); the Python core refuses it while a handler that could run inside its decision is
     # set, and decides it again once none is; the plain name is read on both
