@@ -58,6 +58,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h> /* core_dumps_off */
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
@@ -13392,6 +13393,32 @@ kernel_fprog(PyObject *program, kernel_sock_fprog *fprog)
     return 1;
 }
 
+/* A core dump is a file the kernel writes itself (core_pattern, in the crashing process's
+ * working directory) when a signal ends the process: no system call of the process's, so no
+ * audit event, could decide it (red team 129 made `core` outside the rules with fork and
+ * SIGQUIT). Only the soft limit is lowered: a profile that learned a raise of it can still
+ * make it, and the hard limit, which a process without CAP_SYS_RESOURCE cannot raise again,
+ * stays the function's. Lowering only, so allowed at any time. The soft limit found (-1:
+ * unlimited). */
+static PyObject *
+core_core_dumps_off(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_CORE, &limit) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    const rlim_t found = limit.rlim_cur;
+    if (found != 0) {
+        limit.rlim_cur = 0;
+        if (setrlimit(RLIMIT_CORE, &limit) != 0) {
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+    }
+    return PyLong_FromLongLong(found == RLIM_INFINITY ? -1LL : (long long)found);
+}
+
 static PyObject *
 core_kernel_no_new_privs(PyObject *self, PyObject *unused)
 {
@@ -16704,6 +16731,8 @@ static PyMethodDef core_methods[] = {
     {"file_identity", core_file_identity, METH_O,
      "file_identity(path: str) -> (dev, ino, nlink, ctime_ns, mtime_ns, size, mode) | None:"
      " what os.stat(path) says of the file path leads to; None where it raises."},
+    {"core_dumps_off", core_core_dumps_off, METH_NOARGS,
+     "core_dumps_off() -> int: RLIMIT_CORE's soft limit set to 0; the one found (-1: unlimited)."},
     {"kernel_no_new_privs", core_kernel_no_new_privs, METH_NOARGS,
      "kernel_no_new_privs(): prctl(PR_SET_NO_NEW_PRIVS, 1); before install only; OSError."},
     {"kernel_seccomp", core_kernel_seccomp, METH_O,

@@ -25,6 +25,7 @@ __all__ = [
     "compile_name",
     "compile_verdict_add",
     "content_digest",
+    "core_dumps_off",
     "defer_quiet_ends",
     "deployment_folder",
     "deployment_rules",
@@ -116,6 +117,7 @@ else:
 
 install = _impl.install
 content_digest = _impl.content_digest
+core_dumps_off = _impl.core_dumps_off
 unmarshal_file = _impl.unmarshal_file
 resolved_path = _impl.resolved_path
 mode = _impl.mode

@@ -48,6 +48,7 @@ __all__ = [
     "changes",
     "changes_elsewhere",
     "compile_verdict_add",
+    "core_dumps_off",
     "defer_quiet_ends",
     "deployment_folder",
     "deployment_rules",
@@ -3545,6 +3546,24 @@ def unmarshal_sealed() -> bool:
     True
     """
     return True
+
+
+def core_dumps_off() -> int:
+    """``RLIMIT_CORE``'s soft limit set to 0 (the hard one left as it is); the soft limit found
+    (``-1``: unlimited). A core dump is a file the kernel writes with no system call of the
+    process's, so no audit event could decide it (see docs/NATIVE.md).
+
+    Example
+    -------
+    >>> core_dumps_off() >= -1
+    True
+    """
+    import resource  # (only the Python core loads it: the native one calls setrlimit itself)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if soft != 0:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    return -1 if soft == resource.RLIM_INFINITY else soft
 
 
 def unmarshal_file(fd: int, offset: int) -> object:

@@ -162,6 +162,14 @@ def _install_on(
         policy, mode, config, runtime.module("core").KIND == "native"
     )
     layers = {"audit": "active", **kernel_statuses, "aws_calls": aws_calls}
+    if mode == "enforce":
+        # A core dump is a file the kernel writes with no system call of the process's (no
+        # audit event: red team 129), in whatever folder the crashing process, or a child
+        # that inherits the limit, is in. Raising the limit again is decided (the decoder).
+        try:
+            runtime.module("core").core_dumps_off()
+        except OSError as exc:
+            problems.append(f"cannot switch core dumps off: {exc}")
     recorder: Recorder | None = None
     start_sinks: tuple[Any, ...] = ()
     if mode == "learn":

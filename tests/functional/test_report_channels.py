@@ -86,7 +86,7 @@ print("fsize-now", resource.getrlimit(resource.RLIMIT_FSIZE)[0])
         "self:setrlimit:RLIMIT_AS",
     } <= {f["target"] for f in result.findings if f["category"] == "processes"}
     assert "fsize-now -1" in result.lines
-    # AND a core dump limit, a read of its own limits and an unlimited value pass
+    # AND a core dump limit of 0, a read of its own limits and an unlimited value pass
     assert outcome["core"] == "DONE"
     assert outcome["read-own"] == "DONE"
     assert outcome["unlimited"] == "DONE"
@@ -104,6 +104,88 @@ attempt("fsize", lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 30, -1)
     # THEN it is allowed, with no finding
     assert _outcomes(result)["fsize"] == "DONE", result.stdout + result.stderr
     assert not result.findings
+
+
+# Before install: the core dump limit the process inherits, as high as it can be raised (a
+# shell's `ulimit -c unlimited`, a container's default).
+CORE_RAISED = """
+import resource
+try:
+    resource.setrlimit(resource.RLIMIT_CORE, (-1, -1))
+except (ValueError, OSError):
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+print("inherited", resource.getrlimit(resource.RLIMIT_CORE)[0], flush=True)
+"""
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_core_dumps_are_switched_off_and_raising_their_limit_is_decided(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a process that inherits a core dump limit above 0, enforcing a profile that names
+    # no limit (a core dump is a file the kernel writes with no audit event: red team 129)
+    _profile(tmp_path)
+    # WHEN the function reads the limit, raises it, and sets it to 0 itself
+    attack = """
+print("now", resource.getrlimit(resource.RLIMIT_CORE)[0])
+hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+attempt("raise", lambda: resource.setrlimit(resource.RLIMIT_CORE, (-1, -1)))
+attempt("raise-prlimit", lambda: resource.prlimit(0, resource.RLIMIT_CORE, (1 << 20, hard)))
+attempt("raise-list", lambda: resource.setrlimit(resource.RLIMIT_CORE, [0, hard]))
+attempt("zero", lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, hard)))
+print("after", resource.getrlimit(resource.RLIMIT_CORE)[0])
+"""
+    result = child(
+        CORE_RAISED + HARNESS.format(mode="enforce") + attack, env={**AUDIT_ALONE, **CORES[core]}
+    )
+    outcome = _outcomes(result)
+    # THEN install set the soft limit to 0, and every raise of it (or a list, which CPython
+    # reads again after the event) is refused and reported; setting 0 passes
+    assert "now 0" in result.lines, result.stdout + result.stderr
+    assert outcome["raise"] == "REFUSED"
+    assert outcome["raise-prlimit"] == "REFUSED"
+    assert outcome["raise-list"] == "REFUSED"
+    assert outcome["zero"] == "DONE"
+    assert "after 0" in result.lines
+    assert {f["target"] for f in result.findings if f["category"] == "processes"} == {
+        "self:setrlimit:RLIMIT_CORE"
+    }
+
+
+def _core_pattern() -> str:
+    try:
+        return Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    except OSError:
+        return ""
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_a_child_that_dumps_core_writes_no_file(child: RunChild, tmp_path: Path, core: str) -> None:
+    pattern = _core_pattern()
+    if not pattern or pattern.startswith("|") or "/" in pattern:
+        # (a program receives the dump, or it goes to a fixed folder: not this test's case,
+        # and a crash here would hand the machine's own handler a dump)
+        pytest.skip(f"core_pattern {pattern!r} is not a plain file name")
+    # GIVEN enforce in a process that inherits a core dump limit above 0, allowed to fork
+    _profile(tmp_path, processes=[{"action": "fork", "target": "fork", "phase": "any"}])
+    # WHEN a forked child ends on SIGQUIT (no audit event: its default action dumps core, a
+    # file the kernel makes in the working directory, outside every rule here)
+    attack = """
+print("inherited-now", resource.getrlimit(resource.RLIMIT_CORE)[0], flush=True)
+pid = os.fork()
+if pid == 0:
+    signal.raise_signal(signal.SIGQUIT)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("signalled", os.WTERMSIG(status), "dumped", bool(os.WCOREDUMP(status)))
+"""
+    result = child(
+        CORE_RAISED + HARNESS.format(mode="enforce") + attack, env={**AUDIT_ALONE, **CORES[core]}
+    )
+    # THEN the child ended on the signal and no core file was written
+    assert "signalled 3 dumped False" in result.lines, result.stdout + result.stderr
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("core")]
 
 
 FSIZE_ATTACK = """

@@ -509,6 +509,15 @@ def test_own_limits_that_silence_the_sandbox_are_decided() -> None:
     # another thread can lower an item in between (red team 116)
     assert setrlimit((resource.RLIMIT_FSIZE, [inf, inf])) == fsize
     assert setrlimit((resource.RLIMIT_CORE, (0, 0))) is None
+    assert setrlimit((resource.RLIMIT_CORE, (0, inf))) is None
+    # AND raising the core dump limit is decided, the other way round: a dump is a file the
+    # kernel writes with no audit event (red team 129); a list is read again after the event
+    core = [("processes", "kill", "self:setrlimit:RLIMIT_CORE", None)]
+    assert setrlimit((resource.RLIMIT_CORE, (inf, inf))) == core
+    assert setrlimit((resource.RLIMIT_CORE, (1, 1))) == core
+    assert prlimit((0, resource.RLIMIT_CORE, (4096, inf))) == core
+    assert setrlimit((resource.RLIMIT_CORE, [0, inf])) == core
+    assert setrlimit((resource.RLIMIT_CORE, (False, inf))) == core
     assert prlimit((0, resource.RLIMIT_FSIZE, None)) is None
     assert prlimit((1, resource.RLIMIT_FSIZE, (1, 1))) == [
         ("processes", "kill", "other:prlimit", None)

@@ -1050,7 +1050,8 @@ def _setrlimit(args: tuple[Any, ...]) -> list[Access] | None:
 # to a regular file (EFBIG: a findings file, stdout sent to a file), NOFILE its opens (/proc
 # lookups, a file sink), AS/DATA/STACK its allocations and its recursion. Each is decided on
 # itself (``processes kill self:setrlimit:RLIMIT_<NAME>``), learnable like a signal; the others
-# (CORE, CPU, NPROC...) pass: they stop nothing the sandbox does, or end the process visibly.
+# (CPU, NPROC...) pass: they stop nothing the sandbox does, or end the process visibly.
+# CORE is the other way round (see _own_limit): raising it is what is decided.
 _GUARDED_LIMITS = {
     1: "RLIMIT_FSIZE",
     2: "RLIMIT_DATA",
@@ -1059,6 +1060,7 @@ _GUARDED_LIMITS = {
     9: "RLIMIT_AS",
 }
 _RLIM_INFINITY = -1
+_RLIMIT_CORE = 4
 
 
 def _own_limit(which: Any, limits: Any) -> list[Access] | None:
@@ -1067,6 +1069,21 @@ def _own_limit(which: Any, limits: Any) -> list[Access] | None:
     number = as_int(which)
     if number is None:
         return [("processes", "kill", "self:setrlimit:" + undecodable(which), None)]
+    if number == _RLIMIT_CORE:
+        # A core dump is a file the kernel writes itself, in the crashing process's folder,
+        # with no system call of the process's: no audit event could decide it (red team 129
+        # made `core` outside the rules with fork and SIGQUIT). Enforce starts with the soft
+        # limit at 0; any value but an exact soft 0 (one that cannot change after the event,
+        # as below) is decided, learnable like the others.
+        if (
+            _type(limits) is _tuple
+            and _len(limits) == 2
+            and _type(limits[0]) is _int
+            and _type(limits[1]) is _int
+            and limits[0] == 0
+        ):
+            return None
+        return [("processes", "kill", "self:setrlimit:RLIMIT_CORE", None)]
     name = _GUARDED_LIMITS.get(number)
     if name is None:
         return None
