@@ -59,6 +59,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h> /* core_dumps_off */
+#include <sys/vfs.h>      /* statfs: where glibc's shm_open puts its files */
+#include <gnu/libc-version.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
@@ -10657,13 +10659,199 @@ ssl_preseal(PyObject *made)
     return 0;
 }
 
+/* `_posixshmem` (multiprocessing.shared_memory): shm_open and shm_unlink have glibc make, open
+ * and remove /dev/shm/<name> with no audit event of CPython's (red team 130 wrote, read and
+ * removed files there no rule allowed, on both cores, once the module's import was learned).
+ * Sealed as the module is made (its static method table: every function object made from it,
+ * before or after, calls through it): each raises the event os.open or os.remove would, on the
+ * file glibc names, before it runs. */
+enum { SHM_OPEN, SHM_UNLINK };
+typedef PyObject *(*shm_fastcall)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+static Py_ssize_t argument_at(Py_ssize_t nargs, PyObject *kwnames, int position, const char *name);
+static shm_fastcall g_shm_original[2];
+static PyMethodDef *g_shm_def[2];
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+#ifndef RAMFS_MAGIC
+#define RAMFS_MAGIC 0x858458f6
+#endif
+
+/* The file glibc's shm_open and shm_unlink use for `path`: "/dev/shm/" and the name without
+ * its leading slashes, read as the original reads it (UTF-8, up to a NUL). Py_None where glibc
+ * refuses the name itself (EINVAL, no file touched) or where the original refuses the argument
+ * (not a str: its TypeError); NULL with an exception. glibc before 2.34 uses /dev/shm only where
+ * it is a tmpfs (else the first tmpfs in /proc/mounts): refused there, not guessed. */
+static PyObject *
+shm_file(PyObject *path)
+{
+    if (path == NULL || !PyUnicode_Check(path)) {
+        Py_RETURN_NONE;
+    }
+    const char *name = PyUnicode_AsUTF8AndSize(path, NULL);
+    if (name == NULL) {
+        return NULL;
+    }
+    while (*name == '/') {
+        name++;
+    }
+    const size_t length = strlen(name);
+    if (length == 0 || length + 1 >= NAME_MAX || strchr(name, '/') != NULL) {
+        Py_RETURN_NONE;
+    }
+    int major = 0, minor = 0;
+    if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) != 2 ||
+        major < 2 || (major == 2 && minor < 34)) {
+        struct statfs shm;
+        if (statfs("/dev/shm", &shm) != 0 ||
+            ((unsigned long)shm.f_type != TMPFS_MAGIC && (unsigned long)shm.f_type != RAMFS_MAGIC)) {
+            errno = EPERM;
+            PyErr_SetString(PyExc_PermissionError,
+                            "lambda-sandbox: shm_open where /dev/shm is not a tmpfs (glibc would "
+                            "pick another folder, which the sandbox does not guess)");
+            return NULL;
+        }
+    }
+    return PyUnicode_FromFormat("/dev/shm/%s", name);
+}
+
+static PyObject *
+shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
+{
+    const Py_ssize_t count = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (count > 8) {
+        return g_shm_original[which](module, args, nargs, kwnames); /* (its own error) */
+    }
+    PyObject *given[8];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        given[i] = Py_NewRef(args[i]);
+    }
+    PyObject *result = NULL, *file = NULL;
+    int flags = 0;
+    if (which == SHM_OPEN) {
+        /* (flags read once, as an exact int the original then reads: an __index__ of the
+         * function's cannot answer one way here and another there) */
+        Py_ssize_t at = argument_at(nargs, kwnames, 1, "flags");
+        if (at >= 0 && !PyLong_CheckExact(given[at])) {
+            PyObject *exact = PyNumber_Index(given[at]);
+            if (exact == NULL) {
+                goto done;
+            }
+            Py_SETREF(given[at], exact);
+        }
+        if (at >= 0) {
+            long value = PyLong_AsLong(given[at]);
+            if (value == -1 && PyErr_Occurred()) {
+                goto done;
+            }
+            if (value > INT_MAX || value < INT_MIN) {
+                PyErr_SetString(PyExc_OverflowError, "shm_open: flags do not fit a C int");
+                goto done;
+            }
+            flags = (int)value;
+        }
+    }
+    Py_ssize_t path_at = argument_at(nargs, kwnames, 0, "path");
+    file = shm_file(path_at >= 0 ? given[path_at] : NULL);
+    if (file == NULL) {
+        goto done;
+    }
+    if (file != Py_None) {
+        int raised = which == SHM_OPEN
+                         ? PySys_Audit("open", "OOi", file, Py_None,
+                                       flags | O_NOFOLLOW | O_CLOEXEC)
+                         : PySys_Audit("os.remove", "Oi", file, -1);
+        if (raised < 0) {
+            goto done;
+        }
+    }
+    result = g_shm_original[which](module, given, nargs, kwnames);
+done:
+    Py_XDECREF(file);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_DECREF(given[i]);
+    }
+    return result;
+}
+
+static PyObject *
+shm_open_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return shm_sealed(SHM_OPEN, module, args, nargs, kwnames);
+}
+
+static PyObject *
+shm_unlink_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return shm_sealed(SHM_UNLINK, module, args, nargs, kwnames);
+}
+
+/* `made`'s shm_open and shm_unlink sealed when it is the `_posixshmem` module: 0 (or not that
+ * module), -1 with ImportError where a function has a shape the seal does not know (the
+ * module is then not made: fail closed). */
+static int
+shm_seal_module(PyObject *made)
+{
+    if (made == NULL || !PyModule_Check(made)) {
+        return 0;
+    }
+    const char *name = PyModule_GetName(made);
+    if (name == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (strcmp(name, "_posixshmem") != 0) {
+        return 0;
+    }
+    PyModuleDef *definition = PyModule_GetDef(made);
+    static const char *const names[2] = {"shm_open", "shm_unlink"};
+    static const shm_fastcall sealed[2] = {shm_open_sealed, shm_unlink_sealed};
+    int found = 0;
+    for (PyMethodDef *def = definition != NULL ? definition->m_methods : NULL;
+         def != NULL && def->ml_name != NULL; def++) {
+        for (int which = 0; which < 2; which++) {
+            if (strcmp(def->ml_name, names[which]) != 0) {
+                continue;
+            }
+            found |= 1 << which;
+            if ((shm_fastcall)(void (*)(void))def->ml_meth == sealed[which]) {
+                continue; /* (sealed already: the same table, made again) */
+            }
+            if ((def->ml_flags & ~METH_COEXIST) != (METH_FASTCALL | METH_KEYWORDS) ||
+                (g_shm_def[which] != NULL && g_shm_def[which] != def)) {
+                PyErr_SetString(PyExc_ImportError,
+                                "lambda-sandbox: a _posixshmem whose shm_open or shm_unlink "
+                                "cannot be sealed");
+                return -1;
+            }
+            g_shm_original[which] = (shm_fastcall)(void (*)(void))def->ml_meth;
+            g_shm_def[which] = def;
+            def->ml_meth = (PyCFunction)(void (*)(void))sealed[which];
+        }
+    }
+    (void)found; /* (a build without shm_unlink, or without both: nothing to seal) */
+    return 0;
+}
+
+/* Which of _posixshmem's shm_open and shm_unlink are sealed (for the tests). */
+static PyObject *
+core_shm_sealed(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(OO)", g_shm_def[SHM_OPEN] != NULL ? Py_True : Py_False,
+                         g_shm_def[SHM_UNLINK] != NULL ? Py_True : Py_False);
+}
+
 /* _imp.create_dynamic(spec, file=None) and _imp.exec_dynamic(module), sealed: the original,
  * then the `_ssl` module sealed (see above). */
 static PyObject *
 ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *made = ((fast_fn)(void (*)(void))g_ext_create_original)(module, args, nargs);
-    if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0)) {
+    if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0 ||
+                         shm_seal_module(made) < 0)) {
         Py_CLEAR(made);
     }
     return made;
@@ -10750,6 +10938,10 @@ core_seal_extensions(PyObject *self, PyObject *args)
     g_ext_sealed = 1;
     if (loaded != Py_None) {
         (void)ssl_seal_module(loaded); /* (imported before the sandbox: sealed now) */
+    }
+    PyObject *shm = PyDict_GetItemString(PyImport_GetModuleDict(), "_posixshmem");
+    if (shm != NULL && shm_seal_module(shm) < 0) {
+        return NULL; /* (imported before the sandbox with a shape the seal does not know) */
     }
     Py_RETURN_TRUE;
 }
@@ -16636,6 +16828,8 @@ static PyMethodDef core_methods[] = {
      "None) -> bool: before install, once: the _locale module made (or loaded) has glibc's "
      "gettext folders raise locale.bindtextdomain (resolved) and a domain with '/' refused; a "
      "stack trampoline raises sys.perf_map_file (the file CPython writes)."},
+    {"shm_sealed", core_shm_sealed, METH_NOARGS,
+     "shm_sealed() -> (shm_open, shm_unlink): which of _posixshmem's are sealed."},
     {"ssl_sealed", core_ssl_sealed, METH_NOARGS,
      "ssl_sealed() -> (decode_cert, load_verify_locations, load_cert_chain): which are sealed."},
     {"seal_clock", core_seal_clock, METH_VARARGS,

@@ -98,6 +98,7 @@ __all__ = [
     "seal_spawn_env",
     "seal_sqlite",
     "seal_types",
+    "shm_sealed",
     "sqlite_authorizer",
     "sqlite_companions_add",
     "sqlite_open_guard",
@@ -3176,6 +3177,19 @@ def seal_library_files(create_builtin: Any, loaded: Any, trampoline: Any) -> boo
     False
     """
     return False
+
+
+def shm_sealed() -> tuple[bool, bool]:
+    """Which of ``_posixshmem``'s ``shm_open`` and ``shm_unlink`` are sealed: none with the
+    Python core (a documented limit: they make, open and remove files in ``/dev/shm`` with no
+    audit event once the module's import is allowed; the native core decides each).
+
+    Example
+    -------
+    >>> shm_sealed()
+    (False, False)
+    """
+    return (False, False)
 
 
 def ssl_sealed() -> tuple[bool, bool, bool]:

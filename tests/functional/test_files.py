@@ -2894,3 +2894,92 @@ attempt("mode-keyword", lambda: os.mknod(A + "/dev2", **{K("mode"): 0o600 | stat
         return
     # AND the Python core cannot see them (a documented limit): every name is made
     assert made == ["fifo", "file", "named", "subclassed"], result.stdout + result.stderr
+
+
+SHM_ATTEMPTS = (
+    """
+import os, sys
+import _posixshmem
+NAME = sys.argv[1] if len(sys.argv) > 1 else os.environ["SHM_NAME"]
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+"""
+    + ATTEMPT
+    + """
+def made(name, flags):
+    os.close(_posixshmem.shm_open(name, flags, 0o600))
+class Flips:
+    # read-only at a first look, a create at the next (the original reads flags again)
+    def __init__(self):
+        self.seen = 0
+    def __index__(self):
+        self.seen += 1
+        return os.O_RDONLY if self.seen == 1 else os.O_CREAT | os.O_RDWR
+attempt("make-allowed", lambda: made("/" + NAME + "-ok", os.O_CREAT | os.O_RDWR))
+attempt("read-allowed", lambda: made(NAME + "-ok", os.O_RDONLY))
+attempt("unlink-allowed", lambda: _posixshmem.shm_unlink("//" + NAME + "-ok"))
+attempt("make-other", lambda: made("/other-" + NAME, os.O_CREAT | os.O_RDWR))
+attempt("read-victim", lambda: made("victim-" + NAME, os.O_RDONLY))
+attempt("unlink-victim", lambda: _posixshmem.shm_unlink(path="victim-" + NAME))
+def flip():
+    fd = _posixshmem.shm_open(path=NAME + "-ro", flags=Flips(), mode=0o600)
+    import fcntl
+    print("flags-flip opened", "rdonly" if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY else "writable")
+    os.close(fd)
+attempt("flags-flip", flip)
+"""
+)
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm on this machine")
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_posix_shared_memory_files_are_decided_as_their_dev_shm_names_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a profile that learned the import of _posixshmem (multiprocessing.shared_memory)
+    # and may read and write /dev/shm/<name>-*, but may only read /dev/shm/<name>-ro; glibc's
+    # shm_open and shm_unlink make, open and remove /dev/shm files with no CPython audit event
+    name = f"lsb-{os.getpid()}-{tmp_path.name}"[:80]
+    shm = Path("/dev/shm")
+    (shm / f"victim-{name}").write_text("victim")
+    (shm / f"{name}-ro").write_text("read only")
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "_posixshmem", "phase": "any"}],
+        files=[
+            {"action": action, "target": f"/dev/shm/{name}-ok", "phase": "any"}
+            for action in ("read", "write")
+        ]
+        + [{"action": "read", "target": f"/dev/shm/{name}-ro", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    try:
+        # WHEN the function makes, opens and removes names through _posixshmem, allowed and
+        # not, with a flags object that answers read-only once and a create after
+        result = child(SHM_ATTEMPTS, env=audit_only(core, SHM_NAME=name))
+        victim_left = (shm / f"victim-{name}").exists()
+        other_made = (shm / f"other-{name}").exists()
+    finally:
+        for leftover in (f"victim-{name}", f"{name}-ro", f"{name}-ok", f"other-{name}"):
+            (shm / leftover).unlink(missing_ok=True)
+    if core == "native":
+        # THEN on the native core each call is the open or removal of the file glibc names
+        # (leading slashes dropped), decided before it runs: allowed where the rules allow it,
+        # refused elsewhere with nothing made or removed, and the flags decided are the flags
+        # the call gets (read once, as an exact int)
+        assert result.lines == [
+            "make-allowed ALLOWED",
+            "read-allowed ALLOWED",
+            "unlink-allowed ALLOWED",
+            "make-other BLOCKED PermissionViolation files read",
+            "read-victim BLOCKED PermissionViolation files read",
+            "unlink-victim BLOCKED PermissionViolation files write",
+            "flags-flip opened rdonly",
+            "flags-flip ALLOWED",
+        ], result.stdout + result.stderr
+        assert victim_left and not other_made
+        return
+    # AND the Python core cannot see them (a documented limit): the victim is read and removed
+    assert "unlink-victim ALLOWED" in result.lines, result.stdout + result.stderr
+    assert not victim_left and other_made
