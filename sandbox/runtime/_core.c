@@ -10678,10 +10678,14 @@ static PyMethodDef *g_shm_def[2];
 #endif
 
 /* The file glibc's shm_open and shm_unlink use for `path`: "/dev/shm/" and the name without
- * its leading slashes, read as the original reads it (UTF-8, up to a NUL). Py_None where glibc
- * refuses the name itself (EINVAL, no file touched) or where the original refuses the argument
- * (not a str: its TypeError); NULL with an exception. glibc before 2.34 uses /dev/shm only where
- * it is a tmpfs (else the first tmpfs in /proc/mounts): refused there, not guessed. */
+ * its leading slashes, read as the original reads it (UTF-8, up to a NUL). Py_None where the
+ * original refuses the argument before any call of glibc's (not a str: its TypeError); NULL
+ * with an exception. A name glibc refuses (empty, or with a '/' after the leading ones) is
+ * refused here with its error, EINVAL, never passed on undecided: a wrong guess about what
+ * glibc refuses must cost an error, not a file (red team 131 made and removed files with
+ * 254- and 255-byte names that an extra length test here had let through undecided; the
+ * kernel bounds the length). glibc before 2.34 uses /dev/shm only where it is a tmpfs (else
+ * the first tmpfs in /proc/mounts): refused there, not guessed. */
 static PyObject *
 shm_file(PyObject *path)
 {
@@ -10695,9 +10699,9 @@ shm_file(PyObject *path)
     while (*name == '/') {
         name++;
     }
-    const size_t length = strlen(name);
-    if (length == 0 || length + 1 >= NAME_MAX || strchr(name, '/') != NULL) {
-        Py_RETURN_NONE;
+    if (*name == '\0' || strchr(name, '/') != NULL) {
+        errno = EINVAL;
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     }
     int major = 0, minor = 0;
     if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) != 2 ||

@@ -48,6 +48,9 @@ LEARN_ONLY = frozenset({"_hashlib", "hashlib", "hmac", "atexit"})
 # Loaded only when the Python core is the core (its profile digest: the standard library's C
 # SHA-256, _sha256 before 3.12; the native core hashes in C).
 PYTHON_CORE_ONLY = frozenset({"mmap", "_sha2", "_sha256"})
+# Loaded only by an enforce install on the Python core: it switches core dumps off through the
+# resource module (the native core calls setrlimit itself).
+PYTHON_CORE_ENFORCE = frozenset({"resource"})
 # The modules the hook runs: executed as private copies at install, never imported (none is in
 # sys.modules after install, in any mode; the recorder and the Python core among them).
 HOOK_MODULES = frozenset(
@@ -273,7 +276,7 @@ def test_init_loads_only_the_listed_modules(tmp_path: Path, mode: str, native: b
     if found["audit"] == "python":
         allowed |= PYTHON_CORE_ONLY
         if mode == "enforce":
-            allowed |= VIA_CTYPES_LAYOUT
+            allowed |= VIA_CTYPES_LAYOUT | PYTHON_CORE_ENFORCE
     if mode == "learn":
         allowed |= LEARN_ONLY
     unexpected = sorted(installed - allowed)

@@ -2929,6 +2929,14 @@ def flip():
     print("flags-flip opened", "rdonly" if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY else "writable")
     os.close(fd)
 attempt("flags-flip", flip)
+# the longest names the kernel takes (red team 131: 254 and 255 bytes passed undecided once)
+attempt("make-longest", lambda: made("/" + NAME[:8] + "z" * 247, os.O_CREAT | os.O_RDWR))
+def refused_by_glibc():
+    try:
+        made("a/b", os.O_CREAT | os.O_RDWR)
+    except OSError as exc:
+        print("slash-name errno", exc.errno)
+attempt("slash-name", refused_by_glibc)
 """
 )
 
@@ -2961,7 +2969,8 @@ def test_posix_shared_memory_files_are_decided_as_their_dev_shm_names_on_the_nat
         victim_left = (shm / f"victim-{name}").exists()
         other_made = (shm / f"other-{name}").exists()
     finally:
-        for leftover in (f"victim-{name}", f"{name}-ro", f"{name}-ok", f"other-{name}"):
+        longest = name[:8] + "z" * 247
+        for leftover in (f"victim-{name}", f"{name}-ro", f"{name}-ok", f"other-{name}", longest):
             (shm / leftover).unlink(missing_ok=True)
     if core == "native":
         # THEN on the native core each call is the open or removal of the file glibc names
@@ -2977,6 +2986,9 @@ def test_posix_shared_memory_files_are_decided_as_their_dev_shm_names_on_the_nat
             "unlink-victim BLOCKED PermissionViolation files write",
             "flags-flip opened rdonly",
             "flags-flip ALLOWED",
+            "make-longest BLOCKED PermissionViolation files read",
+            "slash-name errno 22",
+            "slash-name ALLOWED",
         ], result.stdout + result.stderr
         assert victim_left and not other_made
         return
