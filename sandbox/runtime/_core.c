@@ -14285,9 +14285,10 @@ sqlite_authorizer_for(PyObject *given)
         return NULL; /* (3.10 stores None, which then denies everything) */
 #endif
     }
-    if (!PyCallable_Check(given)) {
-        return NULL;
-    }
+    /* (what is not callable now is chained all the same: the library stores it, and its class
+     * can gain a __call__ later -- red team 132 set one that allowed everything, in place of
+     * the sandbox's; chained, a call that fails denies the statement, as the library's own
+     * call of it would) */
     PyObject *pair = PyTuple_Pack(2, g_sqlite_authorizer, given);
     if (pair == NULL) {
         PyErr_Clear();

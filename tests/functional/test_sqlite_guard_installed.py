@@ -396,6 +396,15 @@ OUT["app-asked"] = sorted({arg1 for action, arg1 in asked if action == sqlite3.S
 stored = sqlite3.connect(":memory:")
 stored.set_authorizer(42)  # (the library stores it: every statement is then denied)
 attempt("not-callable", lambda: stored.execute("ATTACH 'outside/stored.db' AS x"))
+# an object that is not callable when it is set, whose class gains a __call__ that allows
+# everything afterwards (red team 132: passed to the library as it came, it replaced the
+# sandbox's authorizer)
+class Later:
+    pass
+later = sqlite3.connect(":memory:")
+later.set_authorizer(Later())
+Later.__call__ = lambda self, *args: sqlite3.SQLITE_OK
+attempt("callable-later", lambda: later.execute("ATTACH 'outside/later.db' AS x"))
 try:
     stored.set_authorizer()
     OUT["no-argument"] = "ok"
@@ -414,6 +423,7 @@ except TypeError:
     if core == "native":
         assert [out[k] for k in ("cleared", "allow-all", "by-class", "keyword")] == [DENIED] * 4
         assert out["subclassed"] == DENIED, out
+        assert out["callable-later"] == DENIED, out
         # (a connection with an application's authorizer attaches nothing: SQLite asks that
         # authorizer again, about the ATTACH's own expressions, after the sandbox's answer)
         assert out["app-inside"] == DENIED and out["app-outside"] == DENIED, out
@@ -429,7 +439,8 @@ except TypeError:
     ] * 3
     assert out["app-inside"] == "ok" and out["app-outside"] == "ok", out
     assert out["subclassed"] == cleared, out
-    expected = ["allow-all.db", "app.db", "by-class.db", "keyword.db"]
+    assert out["callable-later"] == "ok", out
+    expected = ["allow-all.db", "app.db", "by-class.db", "keyword.db", "later.db"]
     cleared_names = [] if cleared == DENIED else ["cleared.db", "subclassed.db"]
     assert outside == sorted(expected + cleared_names)
 
