@@ -10800,15 +10800,15 @@ shm_seal_module(PyObject *made)
     if (made == NULL || !PyModule_Check(made)) {
         return 0;
     }
-    const char *name = PyModule_GetName(made);
-    if (name == NULL) {
+    /* (known by its definition's name, not the module's: a spec can name a module anything;
+     * red team 132 loaded the file again as `multiprocessing._posixshmem`, which the import
+     * decision refused) */
+    PyModuleDef *definition = PyModule_GetDef(made);
+    if (definition == NULL || definition->m_name == NULL ||
+        strcmp(definition->m_name, "_posixshmem") != 0) {
         PyErr_Clear();
         return 0;
     }
-    if (strcmp(name, "_posixshmem") != 0) {
-        return 0;
-    }
-    PyModuleDef *definition = PyModule_GetDef(made);
     static const char *const names[2] = {"shm_open", "shm_unlink"};
     static const shm_fastcall sealed[2] = {shm_open_sealed, shm_unlink_sealed};
     int found = 0;
