@@ -10668,7 +10668,7 @@ ssl_preseal(PyObject *made)
 enum { SHM_OPEN, SHM_UNLINK };
 typedef PyObject *(*shm_fastcall)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
 static Py_ssize_t argument_at(Py_ssize_t nargs, PyObject *kwnames, int position, const char *name);
-static shm_fastcall g_shm_original[2];
+static PyCFunction g_shm_original[2]; /* (cast to its shape at the call) */
 static PyMethodDef *g_shm_def[2];
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -10719,19 +10719,12 @@ shm_file(PyObject *path)
     return PyUnicode_FromFormat("/dev/shm/%s", name);
 }
 
-static PyObject *
-shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
-           PyObject *kwnames)
+/* The decision of one call, its arguments in `given` as the original will read them (the
+ * flags replaced by an exact int read once): 0 when allowed (or the original's own error is
+ * to come, for an argument that is not a str), -1 with the exception. */
+static int
+shm_decide(int which, PyObject **given, Py_ssize_t nargs, PyObject *kwnames)
 {
-    const Py_ssize_t count = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
-    if (count > 8) {
-        return g_shm_original[which](module, args, nargs, kwnames); /* (its own error) */
-    }
-    PyObject *given[8];
-    for (Py_ssize_t i = 0; i < count; i++) {
-        given[i] = Py_NewRef(args[i]);
-    }
-    PyObject *result = NULL, *file = NULL;
     int flags = 0;
     if (which == SHM_OPEN) {
         /* (flags read once, as an exact int the original then reads: an __index__ of the
@@ -10740,41 +10733,128 @@ shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         if (at >= 0 && !PyLong_CheckExact(given[at])) {
             PyObject *exact = PyNumber_Index(given[at]);
             if (exact == NULL) {
-                goto done;
+                return -1;
             }
             Py_SETREF(given[at], exact);
         }
         if (at >= 0) {
             long value = PyLong_AsLong(given[at]);
             if (value == -1 && PyErr_Occurred()) {
-                goto done;
+                return -1;
             }
             if (value > INT_MAX || value < INT_MIN) {
                 PyErr_SetString(PyExc_OverflowError, "shm_open: flags do not fit a C int");
-                goto done;
+                return -1;
             }
             flags = (int)value;
         }
     }
     Py_ssize_t path_at = argument_at(nargs, kwnames, 0, "path");
-    file = shm_file(path_at >= 0 ? given[path_at] : NULL);
+    PyObject *file = shm_file(path_at >= 0 ? given[path_at] : NULL);
     if (file == NULL) {
-        goto done;
+        return -1;
     }
+    int raised = 0;
     if (file != Py_None) {
-        int raised = which == SHM_OPEN
-                         ? PySys_Audit("open", "OOi", file, Py_None,
-                                       flags | O_NOFOLLOW | O_CLOEXEC)
-                         : PySys_Audit("os.remove", "Oi", file, -1);
-        if (raised < 0) {
+        raised = which == SHM_OPEN
+                     ? PySys_Audit("open", "OOi", file, Py_None, flags | O_NOFOLLOW | O_CLOEXEC)
+                     : PySys_Audit("os.remove", "Oi", file, -1);
+    }
+    Py_DECREF(file);
+    return raised < 0 ? -1 : 0;
+}
+
+/* A METH_FASTCALL | METH_KEYWORDS original (3.10-3.12). */
+static PyObject *
+shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
+{
+    shm_fastcall original = (shm_fastcall)(void (*)(void))g_shm_original[which];
+    const Py_ssize_t count = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (count > 8) {
+        return original(module, args, nargs, kwnames); /* (its parser's own error: at most 3) */
+    }
+    PyObject *given[8];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        given[i] = Py_NewRef(args[i]);
+    }
+    PyObject *result = NULL;
+    if (shm_decide(which, given, nargs, kwnames) == 0) {
+        result = original(module, given, nargs, kwnames);
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_DECREF(given[i]);
+    }
+    return result;
+}
+
+/* A METH_VARARGS | METH_KEYWORDS original (3.13+, built on the limited API): the call made
+ * positional here -- keywords only as exact str names of the parameters, each once -- and
+ * the original given that tuple alone, so that what it parses is what was decided. */
+static PyObject *
+shm_sealed_varargs(int which, PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    typedef PyObject *(*varargs_fn)(PyObject *, PyObject *, PyObject *);
+    varargs_fn original = (varargs_fn)(void (*)(void))g_shm_original[which];
+    static const char *const names[3] = {"path", "flags", "mode"};
+    const Py_ssize_t most = which == SHM_OPEN ? 3 : 1, least = which == SHM_OPEN ? 2 : 1;
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > most) {
+        return original(module, args, kwargs); /* (its parser's own error) */
+    }
+    PyObject *given[3] = {NULL, NULL, NULL};
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        given[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
+    }
+    PyObject *result = NULL, *call = NULL;
+    if (kwargs != NULL && PyDict_Check(kwargs)) {
+        PyObject *key, *value;
+        Py_ssize_t position = 0;
+        while (PyDict_Next(kwargs, &position, &key, &value)) {
+            Py_ssize_t at = -1;
+            for (Py_ssize_t k = 0; key != NULL && PyUnicode_CheckExact(key) && k < most; k++) {
+                if (PyUnicode_CompareWithASCIIString(key, names[k]) == 0) {
+                    at = k;
+                }
+            }
+            if (at < 0 || given[at] != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s: keyword arguments are path%s, each once",
+                             which == SHM_OPEN ? "shm_open" : "shm_unlink",
+                             which == SHM_OPEN ? ", flags and mode" : "");
+                goto done;
+            }
+            given[at] = Py_NewRef(value);
+        }
+    }
+    else if (kwargs != NULL) {
+        return original(module, args, kwargs);
+    }
+    n = 0;
+    while (n < most && given[n] != NULL) {
+        n++;
+    }
+    for (Py_ssize_t k = n; k < most; k++) {
+        if (given[k] != NULL || k < least) {
+            PyErr_Format(PyExc_TypeError, "%s: missing required argument '%s'",
+                         which == SHM_OPEN ? "shm_open" : "shm_unlink", names[k < least ? k : n]);
             goto done;
         }
     }
-    result = g_shm_original[which](module, given, nargs, kwnames);
+    if (shm_decide(which, given, n, NULL) < 0) {
+        goto done;
+    }
+    call = PyTuple_New(n);
+    if (call == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(call, i, Py_NewRef(given[i]));
+    }
+    result = original(module, call, NULL);
 done:
-    Py_XDECREF(file);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Py_DECREF(given[i]);
+    Py_XDECREF(call);
+    for (Py_ssize_t i = 0; i < 3; i++) {
+        Py_XDECREF(given[i]);
     }
     return result;
 }
@@ -10789,6 +10869,18 @@ static PyObject *
 shm_unlink_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     return shm_sealed(SHM_UNLINK, module, args, nargs, kwnames);
+}
+
+static PyObject *
+shm_open_sealed_varargs(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return shm_sealed_varargs(SHM_OPEN, module, args, kwargs);
+}
+
+static PyObject *
+shm_unlink_sealed_varargs(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return shm_sealed_varargs(SHM_UNLINK, module, args, kwargs);
 }
 
 /* `made`'s shm_open and shm_unlink sealed when it is the `_posixshmem` module: 0 (or not that
@@ -10810,28 +10902,33 @@ shm_seal_module(PyObject *made)
         return 0;
     }
     static const char *const names[2] = {"shm_open", "shm_unlink"};
-    static const shm_fastcall sealed[2] = {shm_open_sealed, shm_unlink_sealed};
+    static const PyCFunction sealed[2][2] = {
+        {(PyCFunction)(void (*)(void))shm_open_sealed, (PyCFunction)(void (*)(void))shm_unlink_sealed},
+        {(PyCFunction)(void (*)(void))shm_open_sealed_varargs,
+         (PyCFunction)(void (*)(void))shm_unlink_sealed_varargs}};
     int found = 0;
-    for (PyMethodDef *def = definition != NULL ? definition->m_methods : NULL;
-         def != NULL && def->ml_name != NULL; def++) {
+    for (PyMethodDef *def = definition->m_methods; def != NULL && def->ml_name != NULL; def++) {
         for (int which = 0; which < 2; which++) {
             if (strcmp(def->ml_name, names[which]) != 0) {
                 continue;
             }
             found |= 1 << which;
-            if ((shm_fastcall)(void (*)(void))def->ml_meth == sealed[which]) {
+            if (def->ml_meth == sealed[0][which] || def->ml_meth == sealed[1][which]) {
                 continue; /* (sealed already: the same table, made again) */
             }
-            if ((def->ml_flags & ~METH_COEXIST) != (METH_FASTCALL | METH_KEYWORDS) ||
-                (g_shm_def[which] != NULL && g_shm_def[which] != def)) {
+            const int shape = def->ml_flags & ~METH_COEXIST;
+            const int kind = shape == (METH_FASTCALL | METH_KEYWORDS)   ? 0
+                             : shape == (METH_VARARGS | METH_KEYWORDS) ? 1
+                                                                       : -1;
+            if (kind < 0 || (g_shm_def[which] != NULL && g_shm_def[which] != def)) {
                 PyErr_SetString(PyExc_ImportError,
                                 "lambda-sandbox: a _posixshmem whose shm_open or shm_unlink "
                                 "cannot be sealed");
                 return -1;
             }
-            g_shm_original[which] = (shm_fastcall)(void (*)(void))def->ml_meth;
+            g_shm_original[which] = def->ml_meth;
             g_shm_def[which] = def;
-            def->ml_meth = (PyCFunction)(void (*)(void))sealed[which];
+            def->ml_meth = sealed[kind][which];
         }
     }
     (void)found; /* (a build without shm_unlink, or without both: nothing to seal) */
