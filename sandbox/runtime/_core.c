@@ -10770,11 +10770,32 @@ shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
            PyObject *kwnames)
 {
     shm_fastcall original = (shm_fastcall)(void (*)(void))g_shm_original[which];
-    const Py_ssize_t count = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
-    if (count > 8) {
-        return original(module, args, nargs, kwnames); /* (its parser's own error: at most 3) */
+    static const char *const names[3] = {"path", "flags", "mode"};
+    const Py_ssize_t most = which == SHM_OPEN ? 3 : 1;
+    const Py_ssize_t keywords = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    const Py_ssize_t count = nargs + keywords;
+    /* Refused here, not left to the original's parser: more arguments than it takes, and a
+     * keyword that is not an exact str name of a parameter not given yet (the parser would
+     * refuse those too, but a keyword matched by text here and by identity there could name
+     * two values: red team 133's note). A call the seal cannot read is never passed on. */
+    int ok = nargs >= 0 && count <= most;
+    for (Py_ssize_t k = 0; ok && k < keywords; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        ok = 0;
+        for (Py_ssize_t at = 0; PyUnicode_CheckExact(key) && at < most; at++) {
+            if (PyUnicode_CompareWithASCIIString(key, names[at]) == 0) {
+                ok = at >= nargs && argument_at(nargs, kwnames, -1, names[at]) == nargs + k;
+                break;
+            }
+        }
     }
-    PyObject *given[8];
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%s: at most %zd arguments, keywords %s, each once",
+                     which == SHM_OPEN ? "shm_open" : "shm_unlink", most,
+                     which == SHM_OPEN ? "path, flags and mode" : "path");
+        return NULL;
+    }
+    PyObject *given[3];
     for (Py_ssize_t i = 0; i < count; i++) {
         given[i] = Py_NewRef(args[i]);
     }
