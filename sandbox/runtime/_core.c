@@ -10764,36 +10764,45 @@ shm_decide(int which, PyObject **given, Py_ssize_t nargs, PyObject *kwnames)
     return raised < 0 ? -1 : 0;
 }
 
+/* The parameters' names, by position, and the refusal of a call the seal cannot read: never
+ * passed on to the original's parser (red team 133's note: a keyword matched by text here and
+ * by identity there could name two values). */
+static const char *const g_shm_parameters[3] = {"path", "flags", "mode"};
+
+static PyObject *
+shm_call_refused(int which)
+{
+    PyErr_Format(PyExc_TypeError, "%s: at most %d arguments, keywords %s, each once",
+                 which == SHM_OPEN ? "shm_open" : "shm_unlink", which == SHM_OPEN ? 3 : 1,
+                 which == SHM_OPEN ? "path, flags and mode" : "path");
+    return NULL;
+}
+
 /* A METH_FASTCALL | METH_KEYWORDS original (3.10-3.12). */
 static PyObject *
 shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
            PyObject *kwnames)
 {
     shm_fastcall original = (shm_fastcall)(void (*)(void))g_shm_original[which];
-    static const char *const names[3] = {"path", "flags", "mode"};
     const Py_ssize_t most = which == SHM_OPEN ? 3 : 1;
     const Py_ssize_t keywords = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
     const Py_ssize_t count = nargs + keywords;
-    /* Refused here, not left to the original's parser: more arguments than it takes, and a
-     * keyword that is not an exact str name of a parameter not given yet (the parser would
-     * refuse those too, but a keyword matched by text here and by identity there could name
-     * two values: red team 133's note). A call the seal cannot read is never passed on. */
-    int ok = nargs >= 0 && count <= most;
+    /* (more arguments than it takes, or a keyword that is not an exact str name of a
+     * parameter not given by position, each once: refused) */
+    int ok = count <= most;
     for (Py_ssize_t k = 0; ok && k < keywords; k++) {
         PyObject *key = PyTuple_GET_ITEM(kwnames, k);
         ok = 0;
         for (Py_ssize_t at = 0; PyUnicode_CheckExact(key) && at < most; at++) {
-            if (PyUnicode_CompareWithASCIIString(key, names[at]) == 0) {
-                ok = at >= nargs && argument_at(nargs, kwnames, -1, names[at]) == nargs + k;
+            if (PyUnicode_CompareWithASCIIString(key, g_shm_parameters[at]) == 0) {
+                ok = at >= nargs &&
+                     argument_at(nargs, kwnames, -1, g_shm_parameters[at]) == nargs + k;
                 break;
             }
         }
     }
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s: at most %zd arguments, keywords %s, each once",
-                     which == SHM_OPEN ? "shm_open" : "shm_unlink", most,
-                     which == SHM_OPEN ? "path, flags and mode" : "path");
-        return NULL;
+        return shm_call_refused(which);
     }
     PyObject *given[3];
     for (Py_ssize_t i = 0; i < count; i++) {
@@ -10817,10 +10826,10 @@ shm_sealed_varargs(int which, PyObject *module, PyObject *args, PyObject *kwargs
 {
     typedef PyObject *(*varargs_fn)(PyObject *, PyObject *, PyObject *);
     varargs_fn original = (varargs_fn)(void (*)(void))g_shm_original[which];
-    static const char *const names[3] = {"path", "flags", "mode"};
     const Py_ssize_t most = which == SHM_OPEN ? 3 : 1, least = which == SHM_OPEN ? 2 : 1;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > most) {
-        return original(module, args, kwargs); /* (its parser's own error) */
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > most ||
+        (kwargs != NULL && !PyDict_Check(kwargs))) {
+        return shm_call_refused(which);
     }
     PyObject *given[3] = {NULL, NULL, NULL};
     Py_ssize_t n = PyTuple_GET_SIZE(args);
@@ -10828,27 +10837,22 @@ shm_sealed_varargs(int which, PyObject *module, PyObject *args, PyObject *kwargs
         given[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
     }
     PyObject *result = NULL, *call = NULL;
-    if (kwargs != NULL && PyDict_Check(kwargs)) {
+    if (kwargs != NULL) {
         PyObject *key, *value;
         Py_ssize_t position = 0;
         while (PyDict_Next(kwargs, &position, &key, &value)) {
             Py_ssize_t at = -1;
             for (Py_ssize_t k = 0; key != NULL && PyUnicode_CheckExact(key) && k < most; k++) {
-                if (PyUnicode_CompareWithASCIIString(key, names[k]) == 0) {
+                if (PyUnicode_CompareWithASCIIString(key, g_shm_parameters[k]) == 0) {
                     at = k;
                 }
             }
             if (at < 0 || given[at] != NULL) {
-                PyErr_Format(PyExc_TypeError, "%s: keyword arguments are path%s, each once",
-                             which == SHM_OPEN ? "shm_open" : "shm_unlink",
-                             which == SHM_OPEN ? ", flags and mode" : "");
+                shm_call_refused(which);
                 goto done;
             }
             given[at] = Py_NewRef(value);
         }
-    }
-    else if (kwargs != NULL) {
-        return original(module, args, kwargs);
     }
     n = 0;
     while (n < most && given[n] != NULL) {
@@ -10857,7 +10861,8 @@ shm_sealed_varargs(int which, PyObject *module, PyObject *args, PyObject *kwargs
     for (Py_ssize_t k = n; k < most; k++) {
         if (given[k] != NULL || k < least) {
             PyErr_Format(PyExc_TypeError, "%s: missing required argument '%s'",
-                         which == SHM_OPEN ? "shm_open" : "shm_unlink", names[k < least ? k : n]);
+                         which == SHM_OPEN ? "shm_open" : "shm_unlink",
+                         g_shm_parameters[k < least ? k : n]);
             goto done;
         }
     }
@@ -10927,13 +10932,11 @@ shm_seal_module(PyObject *made)
         {(PyCFunction)(void (*)(void))shm_open_sealed, (PyCFunction)(void (*)(void))shm_unlink_sealed},
         {(PyCFunction)(void (*)(void))shm_open_sealed_varargs,
          (PyCFunction)(void (*)(void))shm_unlink_sealed_varargs}};
-    int found = 0;
     for (PyMethodDef *def = definition->m_methods; def != NULL && def->ml_name != NULL; def++) {
         for (int which = 0; which < 2; which++) {
             if (strcmp(def->ml_name, names[which]) != 0) {
                 continue;
             }
-            found |= 1 << which;
             if (def->ml_meth == sealed[0][which] || def->ml_meth == sealed[1][which]) {
                 continue; /* (sealed already: the same table, made again) */
             }
@@ -10952,8 +10955,7 @@ shm_seal_module(PyObject *made)
             def->ml_meth = sealed[kind][which];
         }
     }
-    (void)found; /* (a build without shm_unlink, or without both: nothing to seal) */
-    return 0;
+    return 0; /* (a build without either function: nothing to seal) */
 }
 
 /* Which of _posixshmem's shm_open and shm_unlink are sealed (for the tests). */
