@@ -10280,6 +10280,8 @@ enum {
 static PyCFunction g_lib_original[LIB_SEALS];
 static int g_lib_sealed;
 static int ssl_preseal(PyObject *made); /* (below, with the extension loader's seal) */
+static int shm_seal_module(PyObject *made);
+static int sem_refuse_unsealed(PyObject *module);
 
 /* Whether `domain` (a gettext domain; None: the current one) may be handed to glibc: 0, or -1
  * with an exception (not an exact str; a "/" in it). */
@@ -10475,8 +10477,9 @@ static PyObject *
 builtin_create_sealed(PyObject *module, PyObject *spec)
 {
     PyObject *made = g_builtin_create_original(module, spec);
-    if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0)) {
-        Py_CLEAR(made); /* (a build with _ssl built in) */
+    if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0 ||
+                         shm_seal_module(made) < 0 || sem_refuse_unsealed(made) < 0)) {
+        Py_CLEAR(made); /* (a build with _ssl, _posixshmem or _multiprocessing built in) */
     }
     if (made != NULL && !locale_seal_module(made)) {
         Py_CLEAR(made);
@@ -10677,9 +10680,9 @@ static PyMethodDef *g_shm_def[2];
 #define RAMFS_MAGIC 0x858458f6
 #endif
 
-/* The file glibc's shm_open and shm_unlink use for `path`: "/dev/shm/" and the name without
- * its leading slashes, read as the original reads it (UTF-8, up to a NUL). Py_None where the
- * original refuses the argument before any call of glibc's (not a str: its TypeError); NULL
+/* The file glibc's shm_open and shm_unlink use for `path`: "/dev/shm/", `prefix` ("sem." for
+ * sem_open and sem_unlink) and the name without its leading slashes, read as the original
+ * reads it (UTF-8, up to a NUL). Py_None where the original refuses the argument before any call of glibc's (not a str: its TypeError); NULL
  * with an exception. A name glibc refuses (empty, or with a '/' after the leading ones) is
  * refused here with its error, EINVAL, never passed on undecided: a wrong guess about what
  * glibc refuses must cost an error, not a file (red team 131 made and removed files with
@@ -10687,7 +10690,7 @@ static PyMethodDef *g_shm_def[2];
  * kernel bounds the length). glibc before 2.34 uses /dev/shm only where it is a tmpfs (else
  * the first tmpfs in /proc/mounts): refused there, not guessed. */
 static PyObject *
-shm_file(PyObject *path)
+shm_file(PyObject *path, const char *prefix)
 {
     if (path == NULL || !PyUnicode_Check(path)) {
         Py_RETURN_NONE;
@@ -10716,7 +10719,7 @@ shm_file(PyObject *path)
             return NULL;
         }
     }
-    return PyUnicode_FromFormat("/dev/shm/%s", name);
+    return PyUnicode_FromFormat("/dev/shm/%s%s", prefix, name);
 }
 
 /* The decision of one call, its arguments in `given` as the original will read them (the
@@ -10750,7 +10753,7 @@ shm_decide(int which, PyObject **given, Py_ssize_t nargs, PyObject *kwnames)
         }
     }
     Py_ssize_t path_at = argument_at(nargs, kwnames, 0, "path");
-    PyObject *file = shm_file(path_at >= 0 ? given[path_at] : NULL);
+    PyObject *file = shm_file(path_at >= 0 ? given[path_at] : NULL, "");
     if (file == NULL) {
         return -1;
     }
@@ -10968,6 +10971,251 @@ core_shm_sealed(PyObject *self, PyObject *unused)
                          g_shm_def[SHM_UNLINK] != NULL ? Py_True : Py_False);
 }
 
+/* `_multiprocessing` (multiprocessing's locks, semaphores and queues): glibc's sem_open and
+ * sem_unlink make, open and remove /dev/shm/sem.<name> with no audit event of CPython's (red
+ * team 133), and SemLock._rebuild(handle, kind, maxvalue, None) takes `handle` as the address
+ * of a semaphore: a SemLock over any memory, whose _get_value reads and whose release and
+ * acquire add to and take from the word there -- this core's own state included. Sealed as
+ * the module is made and run (the SemLock type is made by its exec):
+ * - SemLock(kind, value, maxvalue, name, unlink) raises `open` on the file it makes (O_CREAT |
+ *   O_EXCL), then `os.remove` on it where `unlink` is true (or not an int: decided as true),
+ *   and the original is given the five arguments by position, those that were decided;
+ * - SemLock._rebuild(...) with a name raises `open` on the file it opens (the handle is not
+ *   read then); with None, `ctypes.cdata` on the handle: memory at an address, as ctypes'
+ *   from_address (`native memory write`), never learned from multiprocessing's own use (on
+ *   Linux it always passes the name);
+ * - sem_unlink(name) raises `os.remove` on the file.
+ * The type's tp_new is replaced in the type (a static type up to 3.11; 3.12+ makes a heap type
+ * at each exec, each sealed before the exec returns: no code of the function's runs in that
+ * exec, see ext_exec_guarded), and subclasses made before the seal are sealed with it; the
+ * _rebuild and sem_unlink entries are the extension's static PyMethodDef entries. */
+enum { SEM_REBUILD, SEM_UNLINK, SEM_ENTRIES };
+static PyCFunction g_sem_original[SEM_ENTRIES];
+static newfunc g_sem_new_original;
+static const char *const g_sem_parameters[5] = {"kind", "value", "maxvalue", "name", "unlink"};
+
+/* `name`'s file decided as `open` with `flags`, then (where `remove`) as `os.remove`: 0 or -1
+ * with the exception. A name that is not a str is left to the original (its TypeError). */
+static int
+sem_decide(PyObject *name, int flags, int remove)
+{
+    PyObject *file = shm_file(name, "sem.");
+    if (file == NULL) {
+        return -1;
+    }
+    int raised = 0;
+    if (file != Py_None) {
+        raised = PySys_Audit("open", "OOi", file, Py_None, flags | O_NOFOLLOW | O_CLOEXEC);
+        if (raised >= 0 && remove) {
+            raised = PySys_Audit("os.remove", "Oi", file, -1);
+        }
+    }
+    Py_DECREF(file);
+    return raised < 0 ? -1 : 0;
+}
+
+/* SemLock's tp_new, sealed: the call made positional here -- keywords only as exact str names
+ * of the parameters, each once, as shm_sealed_varargs -- decided, and the original given that
+ * tuple alone. */
+static PyObject *
+sem_new_sealed(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > 5 ||
+        (kwargs != NULL && !PyDict_Check(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "SemLock: at most 5 arguments, keywords kind, value, "
+                                         "maxvalue, name and unlink, each once");
+        return NULL;
+    }
+    PyObject *given[5] = {NULL, NULL, NULL, NULL, NULL};
+    const Py_ssize_t n = PyTuple_GET_SIZE(args);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        given[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
+    }
+    PyObject *result = NULL, *call = NULL;
+    if (kwargs != NULL) {
+        PyObject *key, *value;
+        Py_ssize_t position = 0;
+        while (PyDict_Next(kwargs, &position, &key, &value)) {
+            Py_ssize_t at = -1;
+            for (Py_ssize_t k = 0; PyUnicode_CheckExact(key) && k < 5; k++) {
+                if (PyUnicode_CompareWithASCIIString(key, g_sem_parameters[k]) == 0) {
+                    at = k;
+                }
+            }
+            if (at < 0 || given[at] != NULL) {
+                PyErr_SetString(PyExc_TypeError, "SemLock: at most 5 arguments, keywords kind, "
+                                                 "value, maxvalue, name and unlink, each once");
+                goto done;
+            }
+            given[at] = Py_NewRef(value);
+        }
+    }
+    for (int k = 0; k < 5; k++) {
+        if (given[k] == NULL) {
+            PyErr_Format(PyExc_TypeError, "SemLock: missing required argument '%s'",
+                         g_sem_parameters[k]);
+            goto done;
+        }
+    }
+    /* (an int's truth is read from its digits, as the original reads it; anything else may
+     * answer differently each time it is asked: decided as an unlink) */
+    int remove = 1;
+    if (PyLong_Check(given[4])) {
+        int overflow = 0;
+        long value = PyLong_AsLongAndOverflow(given[4], &overflow);
+        if (value == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        remove = value != 0 || overflow != 0;
+    }
+    if (sem_decide(given[3], O_RDWR | O_CREAT | O_EXCL, remove) < 0) {
+        goto done;
+    }
+    call = PyTuple_New(5);
+    if (call == NULL) {
+        goto done;
+    }
+    for (int i = 0; i < 5; i++) {
+        PyTuple_SET_ITEM(call, i, Py_NewRef(given[i]));
+    }
+    result = g_sem_new_original(type, call, NULL);
+done:
+    Py_XDECREF(call);
+    for (int i = 0; i < 5; i++) {
+        Py_XDECREF(given[i]);
+    }
+    return result;
+}
+
+/* SemLock._rebuild(handle, kind, maxvalue, name), sealed (METH_FASTCALL | METH_CLASS). */
+static PyObject *
+sem_rebuild_sealed(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 4) {
+        int raised = args[3] == Py_None ? PySys_Audit("ctypes.cdata", "O", args[0])
+                                        : sem_decide(args[3], O_RDWR, 0);
+        if (raised < 0) {
+            return NULL;
+        }
+    }
+    /* (any other count: the original's TypeError, before it reads a handle or a name) */
+    return ((fast_fn)(void (*)(void))g_sem_original[SEM_REBUILD])(type, args, nargs);
+}
+
+/* sem_unlink(name), sealed (METH_O). */
+static PyObject *
+sem_unlink_sealed(PyObject *module, PyObject *name)
+{
+    if (PyUnicode_Check(name)) {
+        PyObject *file = shm_file(name, "sem.");
+        if (file == NULL) {
+            return NULL;
+        }
+        int raised = PySys_Audit("os.remove", "Oi", file, -1);
+        Py_DECREF(file);
+        if (raised < 0) {
+            return NULL;
+        }
+    }
+    return g_sem_original[SEM_UNLINK](module, name);
+}
+
+/* `type` and the subclasses made from it before the seal (which copied its tp_new) given the
+ * sealed tp_new: 0, -1 with an exception where a tp_new is not the one kept. */
+static int
+sem_seal_new(PyTypeObject *type)
+{
+    if (type->tp_new != sem_new_sealed) {
+        if (g_sem_new_original != NULL && type->tp_new != g_sem_new_original) {
+            return 0; /* (its own __new__, written in Python: it calls SemLock's) */
+        }
+        g_sem_new_original = type->tp_new;
+        type->tp_new = sem_new_sealed;
+    }
+    PyObject *subclasses = PyObject_CallMethod((PyObject *)type, "__subclasses__", NULL);
+    if (subclasses == NULL) {
+        return -1;
+    }
+    int failed = !PyList_Check(subclasses);
+    for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(subclasses); i++) {
+        PyObject *sub = PyList_GET_ITEM(subclasses, i);
+        failed = !PyType_Check(sub) || sem_seal_new((PyTypeObject *)sub) < 0;
+    }
+    Py_DECREF(subclasses);
+    return failed ? -1 : 0;
+}
+
+/* What `module` -- a `_multiprocessing` module the extension loader just made or ran -- has
+ * now, sealed: 1 (or not that module), 0 where something cannot be sealed (another copy of
+ * the extension, or a shape this core does not know: the module is then not handed out). */
+static int
+sem_seal_module(PyObject *module)
+{
+    if (!module_of_definition(module, "_multiprocessing")) {
+        return 1;
+    }
+    int sealed_all = 1;
+    PyModuleDef *definition = PyModule_GetDef(module);
+    for (PyMethodDef *def = definition->m_methods; def != NULL && def->ml_name != NULL; def++) {
+        if (strcmp(def->ml_name, "sem_unlink") == 0) {
+            sealed_all &= seal_entry(def, "sem_unlink", METH_O, &g_sem_original[SEM_UNLINK],
+                                     (PyCFunction)sem_unlink_sealed);
+        }
+    }
+    PyObject *space = PyModule_GetDict(module); /* (borrowed) */
+    PyObject *semlock = space != NULL ? PyDict_GetItemString(space, "SemLock") : NULL;
+    if (semlock == NULL) {
+        return sealed_all; /* (not made yet -- its exec makes it -- or a build without it) */
+    }
+    if (!PyType_Check(semlock)) {
+        return 0;
+    }
+    PyTypeObject *type = (PyTypeObject *)semlock;
+    int rebuild_found = 0;
+    for (PyMethodDef *def = type->tp_methods; def != NULL && def->ml_name != NULL; def++) {
+        if (strcmp(def->ml_name, "_rebuild") == 0) {
+            rebuild_found = 1;
+            sealed_all &= seal_entry(def, "_rebuild", METH_FASTCALL | METH_CLASS,
+                                     &g_sem_original[SEM_REBUILD],
+                                     (PyCFunction)(void (*)(void))sem_rebuild_sealed);
+        }
+    }
+    if (!rebuild_found || (type->tp_new != sem_new_sealed && g_sem_new_original != NULL &&
+                           type->tp_new != g_sem_new_original)) {
+        return 0;
+    }
+    if (sem_seal_new(type) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return sealed_all;
+}
+
+/* A `_multiprocessing` module whose semaphores cannot be sealed is not handed out. */
+static int
+sem_refuse_unsealed(PyObject *module)
+{
+    if (sem_seal_module(module)) {
+        return 0;
+    }
+    PyErr_SetString(PyExc_ImportError,
+                    "lambda-sandbox: a _multiprocessing extension whose semaphores cannot be "
+                    "sealed");
+    return -1;
+}
+
+/* Which of _multiprocessing's are sealed: (SemLock, SemLock._rebuild, sem_unlink) (for the
+ * tests). */
+static PyObject *
+core_sem_sealed(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(OOO)", g_sem_new_original != NULL ? Py_True : Py_False,
+                         g_sem_original[SEM_REBUILD] != NULL ? Py_True : Py_False,
+                         g_sem_original[SEM_UNLINK] != NULL ? Py_True : Py_False);
+}
+
 /* _imp.create_dynamic(spec, file=None) and _imp.exec_dynamic(module), sealed: the original,
  * then the `_ssl` module sealed (see above). */
 static PyObject *
@@ -10975,7 +11223,7 @@ ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *made = ((fast_fn)(void (*)(void))g_ext_create_original)(module, args, nargs);
     if (made != NULL && (ssl_refuse_unsealed(made) < 0 || ssl_preseal(made) < 0 ||
-                         shm_seal_module(made) < 0)) {
+                         shm_seal_module(made) < 0 || sem_refuse_unsealed(made) < 0)) {
         Py_CLEAR(made);
     }
     return made;
@@ -10991,7 +11239,8 @@ ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
 {
-    int window = ssl_module(target) && !t_attach_armed;
+    int window = (ssl_module(target) || module_of_definition(target, "_multiprocessing")) &&
+                 !t_attach_armed;
     if (window) {
         code_window(1, 0);
     }
@@ -11006,11 +11255,12 @@ ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         (void)ssl_seal_module(target);
+        (void)sem_seal_module(target);
         PyErr_Clear();
         PyErr_Restore(type, value, traceback);
         return NULL;
     }
-    if (ssl_refuse_unsealed(target) < 0) {
+    if (ssl_refuse_unsealed(target) < 0 || sem_refuse_unsealed(target) < 0) {
         Py_CLEAR(result);
     }
     return result;
@@ -11066,6 +11316,10 @@ core_seal_extensions(PyObject *self, PyObject *args)
     PyObject *shm = PyDict_GetItemString(PyImport_GetModuleDict(), "_posixshmem");
     if (shm != NULL && shm_seal_module(shm) < 0) {
         return NULL; /* (imported before the sandbox with a shape the seal does not know) */
+    }
+    PyObject *sem = PyDict_GetItemString(PyImport_GetModuleDict(), "_multiprocessing");
+    if (sem != NULL && sem_refuse_unsealed(sem) < 0) {
+        return NULL;
     }
     Py_RETURN_TRUE;
 }
@@ -16953,6 +17207,9 @@ static PyMethodDef core_methods[] = {
      "None) -> bool: before install, once: the _locale module made (or loaded) has glibc's "
      "gettext folders raise locale.bindtextdomain (resolved) and a domain with '/' refused; a "
      "stack trampoline raises sys.perf_map_file (the file CPython writes)."},
+    {"sem_sealed", core_sem_sealed, METH_NOARGS,
+     "sem_sealed() -> (SemLock, SemLock._rebuild, sem_unlink): which of _multiprocessing's are "
+     "sealed."},
     {"shm_sealed", core_shm_sealed, METH_NOARGS,
      "shm_sealed() -> (shm_open, shm_unlink): which of _posixshmem's are sealed."},
     {"ssl_sealed", core_ssl_sealed, METH_NOARGS,

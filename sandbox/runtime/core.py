@@ -78,6 +78,7 @@ __all__ = [
     "seal_spawn_env",
     "seal_sqlite",
     "seal_types",
+    "sem_sealed",
     "shm_sealed",
     "sqlite_authorizer",
     "sqlite_companions_add",
@@ -187,5 +188,6 @@ sqlite_companions_add = _impl.sqlite_companions_add
 sqlite_open_guard = _impl.sqlite_open_guard
 ssl_sealed = _impl.ssl_sealed
 shm_sealed = _impl.shm_sealed
+sem_sealed = _impl.sem_sealed
 fork_exec_sealed = _impl.fork_exec_sealed
 installed = _impl.installed

@@ -98,6 +98,7 @@ __all__ = [
     "seal_spawn_env",
     "seal_sqlite",
     "seal_types",
+    "sem_sealed",
     "shm_sealed",
     "sqlite_authorizer",
     "sqlite_companions_add",
@@ -3190,6 +3191,21 @@ def shm_sealed() -> tuple[bool, bool]:
     (False, False)
     """
     return (False, False)
+
+
+def sem_sealed() -> tuple[bool, bool, bool]:
+    """Which of ``_multiprocessing``'s are sealed (``SemLock``, ``SemLock._rebuild``,
+    ``sem_unlink``): none with the Python core (a documented limit: once the module's import
+    is allowed they make, open and remove ``/dev/shm/sem.*`` files with no audit event, and
+    ``SemLock._rebuild(address, kind, maxvalue, None)`` reads and changes memory at any
+    address; the native core decides each).
+
+    Example
+    -------
+    >>> sem_sealed()
+    (False, False, False)
+    """
+    return (False, False, False)
 
 
 def ssl_sealed() -> tuple[bool, bool, bool]:

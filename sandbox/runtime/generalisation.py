@@ -17,6 +17,8 @@ row                 literal                                          rule
 ``uuid``            ``3f2c…-…-…-…-…`` (8-4-4-4-12 hex)              ``*``
 ``tempfile``        ``tmpab12cd_x`` (``tmp`` + 8 of ``[a-z0-9_]``)  ``tmp*``
 ``multiprocessing`` ``pymp-ab12cd_x``, ``listener-ab12cd_x``         ``pymp-*``, ``listener-*``
+``semaphore``       ``/dev/shm/sem.mp-ab12cd_x``                     ``/dev/shm/sem.mp-*``
+``mp-descriptor``   ``…resource_tracker import main;main(8)``         ``…main(*)`` (exec arguments)
 ``s3transfer``      ``report.csv.6fA3b2C1`` (a name + 8 hex digits)  ``report.csv.*``
 ``tempfile-prefix`` ``{tmp}/job-x1y2z3w4.nml`` (``-`` + 8 of tempfile's characters, a digit or ``_``)  ``{tmp}/job-*.nml``
 ``hex-id``          ≥ 8 hex digits with a digit and a letter, or of mixed case   ``*``
@@ -25,7 +27,9 @@ row                 literal                                          rule
 
 Where the names come from: :mod:`tempfile` (``tmp`` + 8 of ``[a-z0-9_]``, any prefix;
 ``gettempdir()``'s 8-character probe), :mod:`multiprocessing` (``pymp-`` directories,
-``listener-`` sockets), s3transfer (``download_file`` writes ``<name>.<8 of string.hexdigits>``
+``listener-`` sockets, ``mp-`` semaphores, and the descriptor numbers its resource tracker,
+fork server and spawned children are started with: ``python -c "from multiprocessing.… import
+main;main(8)"``, a number that differs between runs), s3transfer (``download_file`` writes ``<name>.<8 of string.hexdigits>``
 and renames it), botocore (its credential cache writes ``tmpXXXXXXXX.tmp`` then
 ``<sha1 hex>.json``), Powertools (idempotency keys ``<function>#<md5 hex>``), uuids and
 timestamps everywhere. urllib3 creates no files (its import-time IPv6 probe ``bind [::1]:0``
@@ -61,6 +65,8 @@ _NAME_ROW_SOURCES: tuple[tuple[str, str, str], ...] = (
     ),
     ("tempfile", r"(?<![A-Za-z0-9])tmp[a-z0-9_]{8}(?![a-z0-9_])", "tmp*"),
     ("multiprocessing", r"(?<![A-Za-z0-9])(pymp|listener)-[a-z0-9_]{8}(?![a-z0-9_])", r"\1-*"),
+    # a SemLock's file: glibc's sem.<name>, multiprocessing's name /mp-<8 of tempfile's>
+    ("semaphore", r"(?<=/sem\.)mp-[a-z0-9_]{8}(?![a-z0-9_])", "mp-*"),
     # s3transfer's download temp file: <name>.<8 of string.hexdigits>, at the end of a name.
     ("s3transfer", r"(?<=[^/.])\.[0-9a-fA-F]{8}(?=$|/)", ".*"),
     (
@@ -78,7 +84,14 @@ TABLE_ROWS = (
     "tmp-probe",
     "tempfile-prefix",
     *(row[0] for row in _NAME_ROW_SOURCES),
+    "mp-descriptor",
 )
+# multiprocessing's own `python -c` programs: main(8), main(8, 11, ...), spawn_main(
+# tracker_fd=9, pipe_handle=12). A number there is a descriptor the parent happened to get.
+# Only the argument that starts with this is rewritten; a `*` inside an argument matches
+# word characters only (no parenthesis, quote, space or ";": globs), so the program stays
+# the one learned.
+_MP_PROGRAM = "from multiprocessing."
 
 # The table's other regexes, by the name _compiled() gives them.
 _OTHER_SOURCES: tuple[tuple[str, str], ...] = (
@@ -92,6 +105,7 @@ _OTHER_SOURCES: tuple[tuple[str, str], ...] = (
         r"(?<=[A-Za-z0-9]-)(?=[a-z0-9_]{0,7}[0-9_])[a-z0-9_]{8}(?=$|/|\.[A-Za-z0-9]+(?:$|/))",
     ),
     ("stars", r"\*{2,}"),
+    ("mp_descriptor", r"(?<=[(=])[0-9]+(?=[,)])|(?<=, )[0-9]+(?=[,)])"),
     ("region", r"(?<=\.)[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9](?=\.)"),
     ("space", r"(\s+)"),
 )
@@ -219,6 +233,8 @@ def generalise_argv(exec_path: str, argv: tuple[str, ...]) -> tuple[str, ...]:
     -------
     >>> generalise_argv("/bin/sh", ("-c", "cat /tmp/tmpab12cd_x"))
     ('-c', 'cat /tmp/tmp*')
+    >>> generalise_argv("/bin/python3", ("-c", "from multiprocessing.resource_tracker import main;main(8)"))
+    ('-c', 'from multiprocessing.resource_tracker import main;main(*)')
     """
     shell_at = shell_command_index(exec_path, argv)
     out = []
@@ -227,6 +243,8 @@ def generalise_argv(exec_path: str, argv: tuple[str, ...]) -> tuple[str, ...]:
             out.append(generalise_shell(arg))
         elif arg.startswith(("/", "{")):
             out.append(generalise_path(arg))
+        elif arg.startswith(_MP_PROGRAM):
+            out.append(generalise_name(_compiled()["mp_descriptor"].sub("*", arg)))
         else:
             out.append(generalise_name(arg))
     return tuple(out)

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from sandbox.runtime.compiler import compile_profile
-from tests.conftest import ATTEMPT, Child, RunChild, profile_doc, profile_from_observations
+from tests.conftest import (
+    ATTEMPT,
+    Child,
+    RunChild,
+    audit_only,
+    profile_doc,
+    profile_from_observations,
+)
 
 HANDLER = """
 def calc(expr):
@@ -627,6 +634,56 @@ def test_raw_memory_at_an_address_is_a_capability_of_its_own(
         # included: refused as a native memory call before its read is asked)
         assert ("memory", "write") in targets
         assert targets <= {("memory", "read"), ("memory", "write"), ("memory", "call")}
+
+
+SEMAPHORE_AT_AN_ADDRESS = (
+    ATTEMPT
+    + """
+import os, sandbox
+import _multiprocessing
+sandbox.install(mode="enforce", profile="profile.json")
+word = bytes([7, 0, 0, 0, 0, 0, 0, 0]) + os.urandom(8)  # (not a shared constant)
+address = id(word) + 32  # the bytes' own data, after the object's header (64-bit)
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+def read_word():
+    lock = _multiprocessing.SemLock._rebuild(address, 1, 1 << 30, None)
+    print("read", lock._get_value())
+attempt("semaphore-at-address", read_word)
+"""
+)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_semaphore_rebuilt_over_an_address_is_native_memory_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with _multiprocessing importable (what a function using multiprocessing's
+    # locks or queues learns) and no native memory rule; SemLock._rebuild(handle, kind,
+    # maxvalue, None) takes the handle as the address of a semaphore: its _get_value reads the
+    # word there, release and acquire add to it and take from it (this core's state included)
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "_multiprocessing", "phase": "any"}]
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    # WHEN the function rebuilds a semaphore over the address of a word of its choosing
+    result = child(
+        SEMAPHORE_AT_AN_ADDRESS,
+        env=audit_only(core),
+    )
+    assert result.returncode == 0, result.stderr
+    if core == "native":
+        # THEN the native core decides it as memory at an address, like ctypes' from_address,
+        # before the semaphore exists
+        assert result.lines == ["semaphore-at-address BLOCKED PermissionViolation native memory"], (
+            result.stdout
+        )
+        assert [(f["category"], f["action"], f["target"]) for f in result.findings] == [
+            ("native", "memory", "write")
+        ]
+        return
+    # AND the Python core cannot (a documented limit): the word is read
+    assert result.lines == ["read 7", "semaphore-at-address ALLOWED"], result.stdout
 
 
 @pytest.mark.skipif(

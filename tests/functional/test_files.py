@@ -3016,3 +3016,109 @@ def test_posix_shared_memory_files_are_decided_as_their_dev_shm_names_on_the_nat
     # AND the Python core cannot see them (a documented limit): the victim is read and removed
     assert "unlink-victim ALLOWED" in result.lines, result.stdout + result.stderr
     assert not victim_left and other_made
+
+
+SEM_ATTEMPTS = (
+    """
+import os, sys
+import _multiprocessing
+NAME = os.environ["SEM_NAME"]
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+"""
+    + ATTEMPT
+    + """
+SemLock = _multiprocessing.SemLock
+attempt("make-allowed", lambda: SemLock(1, 1, 1, "/" + NAME + "-ok", False))
+attempt("reopen-allowed", lambda: SemLock._rebuild(0, 1, 1, NAME + "-ok"))
+attempt("unlink-allowed", lambda: _multiprocessing.sem_unlink("//" + NAME + "-ok"))
+attempt("make-other", lambda: SemLock(kind=1, value=1, maxvalue=1, name="/other-" + NAME, unlink=False))
+attempt("reopen-victim", lambda: SemLock._rebuild(0, 1, 1, "/victim-" + NAME))
+attempt("unlink-victim", lambda: _multiprocessing.sem_unlink("victim-" + NAME))
+# made and removed at once: both decided, before the file is made
+attempt("make-unlinked", lambda: SemLock(1, 1, 1, "/" + NAME + "-ro", True))
+class Truth:
+    # an unlink flag that is not an int may answer differently each time: decided as true
+    def __bool__(self):
+        return False
+attempt("make-truth", lambda: SemLock(1, 1, 1, "/" + NAME + "-ro", Truth()))
+# through __new__, and through a subclass (which copies the type's constructor)
+attempt("new-other", lambda: SemLock.__new__(SemLock, 1, 1, 1, "/other-" + NAME, False))
+class Mine(SemLock):
+    pass
+attempt("subclass-other", lambda: Mine(1, 1, 1, "/other-" + NAME, False))
+class K(str):
+    pass
+def subclassed_keyword():
+    try:
+        SemLock(1, 1, 1, unlink=False, **{K("name"): "/other-" + NAME})
+    except TypeError:
+        print("keyword-subclass refused TypeError")
+attempt("keyword-subclass", subclassed_keyword)
+def refused_by_glibc():
+    try:
+        SemLock(1, 1, 1, "a/b", True)
+    except OSError as exc:
+        print("slash-name errno", exc.errno)
+attempt("slash-name", refused_by_glibc)
+"""
+)
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm on this machine")
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_multiprocessing_semaphore_files_are_decided_as_their_dev_shm_names_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN a profile that learned the import of _multiprocessing (multiprocessing's locks and
+    # queues) and may read and write /dev/shm/sem.<name>-ok but only read .../sem.<name>-ro;
+    # glibc's sem_open and sem_unlink make, open and remove /dev/shm/sem.* files with no
+    # CPython audit event
+    name = f"lsb-{os.getpid()}-{tmp_path.name}"[:80]
+    shm = Path("/dev/shm")
+    (shm / f"sem.victim-{name}").write_bytes(bytes(32))
+    profile = profile_doc(
+        modules=[{"action": "import", "target": "_multiprocessing", "phase": "any"}],
+        files=[
+            {"action": action, "target": f"/dev/shm/sem.{name}-ok", "phase": "any"}
+            for action in ("read", "write")
+        ]
+        + [{"action": "read", "target": f"/dev/shm/sem.{name}-ro", "phase": "any"}],
+    )
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    try:
+        # WHEN the function makes, reopens and removes semaphores, allowed and not
+        result = child(SEM_ATTEMPTS, env=audit_only(core, SEM_NAME=name))
+        victim_left = (shm / f"sem.victim-{name}").exists()
+        made = sorted(p.name for p in shm.glob(f"sem.*{name}*"))
+    finally:
+        for leftover in shm.glob(f"sem.*{name}*"):
+            leftover.unlink(missing_ok=True)
+    if core == "native":
+        # THEN on the native core each is the open or removal of the file glibc names, decided
+        # before it runs: allowed where the rules allow it, refused elsewhere with nothing made
+        # or removed (a make that unlinks at once needs the write too)
+        assert result.lines == [
+            "make-allowed ALLOWED",
+            "reopen-allowed ALLOWED",
+            "unlink-allowed ALLOWED",
+            "make-other BLOCKED PermissionViolation files read",
+            "reopen-victim BLOCKED PermissionViolation files read",
+            "unlink-victim BLOCKED PermissionViolation files write",
+            "make-unlinked BLOCKED PermissionViolation files write",
+            "make-truth BLOCKED PermissionViolation files write",
+            "new-other BLOCKED PermissionViolation files read",
+            "subclass-other BLOCKED PermissionViolation files read",
+            "keyword-subclass refused TypeError",
+            "keyword-subclass ALLOWED",
+            "slash-name errno 22",
+            "slash-name ALLOWED",
+        ], result.stdout + result.stderr
+        assert victim_left and made == [f"sem.victim-{name}"]
+        return
+    # AND the Python core cannot see them (a documented limit): the victim is removed and
+    # other files are made
+    assert "unlink-victim ALLOWED" in result.lines, result.stdout + result.stderr
+    assert not victim_left and f"sem.other-{name}" in made

@@ -9,6 +9,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sandbox.profile.build import build_profile
 
@@ -188,3 +191,110 @@ def test_parallel_learn_build_is_order_independent_and_enforce_blocks_neighbours
     finally:
         server.close()
         other.close()
+
+
+MULTIPROCESSING_FUNCTION = textwrap.dedent(
+    """
+    import json, multiprocessing, os, sys
+
+    def work(queue, lock):
+        with lock:
+            queue.put(21 * 2)
+
+    def run(method):
+        context = multiprocessing.get_context(method)
+        queue, lock = context.Queue(), context.Lock()
+        process = context.Process(target=work, args=(queue, lock))
+        process.start()
+        value = queue.get(timeout=30)
+        process.join()
+        return value
+
+    if __name__ == "__main__":
+        mode, profile, shift = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        # (descriptors held open: multiprocessing's helpers get other numbers than in learn)
+        held = [os.open(os.devnull, os.O_RDONLY) for _ in range(shift)]
+        # (imported here, not at the top: a spawned child runs this file again as
+        # __mp_main__, with the sandbox installed already, which refuses a second copy)
+        import sandbox
+        if mode == "learn":
+            sandbox.install(mode="learn")
+        else:
+            sandbox.install(mode="enforce", profile=profile)
+        from sandbox.runtime.control import mark_invoke_phase
+        mark_invoke_phase()
+        result = {method: run(method) for method in ("fork", "spawn")}
+        if mode == "enforce":
+            import _multiprocessing
+            neighbours = {
+                "other semaphore": lambda: _multiprocessing.SemLock(1, 1, 1, "/evil-1", False),
+                "remove semaphore": lambda: _multiprocessing.sem_unlink("/victim-1"),
+                "semaphore at an address": lambda: _multiprocessing.SemLock._rebuild(
+                    id(result), 1, 1, None
+                ),
+            }
+            for label, attempt in neighbours.items():
+                try:
+                    attempt()
+                    result[label] = "allowed"
+                except sandbox.SandboxViolation:
+                    result[label] = "blocked"
+                except OSError as exc:
+                    result[label] = "error " + type(exc).__name__
+        print("RESULT " + json.dumps(result), flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm on this machine")
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_multiprocessing_learned_is_enforced_with_new_names_and_descriptors(
+    tmp_path: Path, core: str
+) -> None:
+    # GIVEN a function that runs work in a child process through multiprocessing (fork and
+    # spawn), with a queue and a lock: semaphores in /dev/shm named mp-<random>, a resource
+    # tracker and spawned children started as `python -c` programs naming descriptor numbers
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "fn.py").write_text(MULTIPROCESSING_FUNCTION)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    observations = tmp_path / "learn.jsonl"
+    env = _env(task, scratch, observations)
+    if core == "python":
+        env["SANDBOX_NATIVE"] = "off"
+
+    def run(mode: str, profile: str, shift: int, env: dict[str, str]) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, str(task / "fn.py"), mode, profile, str(shift)],
+            cwd=task,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        line = next(ln for ln in done.stdout.splitlines() if ln.startswith("RESULT "))
+        result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+        return result
+
+    # WHEN it is learned once, built, and enforced with other descriptors held open
+    assert run("learn", "-", 0, env) == {"fork": 42, "spawn": 42}
+    profile, _report = build_profile(FUNCTION, [str(observations)], warn=lambda m: None)
+    rules = {(c, r.action, r.target) for c, rs in profile.rules.items() for r in rs}
+    argvs = [r.argv for r in profile.rules.get("processes", []) if r.argv]
+    compiled = tmp_path / "compiled.json"
+    compiled.write_text(json.dumps(profile.compile(kernel=False)))
+    enforce_env = {k: v for k, v in env.items() if k != "SANDBOX_OBSERVATIONS_FILE"}
+    result = run("enforce", str(compiled), 3, enforce_env)
+    # THEN the rules name the semaphores and the helpers' descriptors as families
+    assert any(argv[-1].endswith("main(*)") for argv in argvs), argvs
+    if core == "native":
+        assert ("files", "write", "/dev/shm/sem.mp-*") in rules
+    # AND the function runs under enforce with new names and descriptor numbers
+    assert result["fork"] == result["spawn"] == 42
+    if core == "native":
+        # AND the native core refuses another semaphore, a removal and an address
+        assert result["other semaphore"] == "blocked"
+        assert result["remove semaphore"] == "blocked"
+        assert result["semaphore at an address"] == "blocked"
