@@ -494,7 +494,20 @@ attempt("own_priority", lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriorit
 # the kernel signals a descriptor's owner when it is ready (O_ASYNC): the owner is decided
 attempt("setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getppid()))
 attempt("setown_ex", lambda: fcntl.fcntl(ends[0].fileno(), 15, (1).to_bytes(4, sys.byteorder) + os.getppid().to_bytes(4, sys.byteorder)))
-attempt("fiosetown", lambda: fcntl.ioctl(ends[0].fileno(), 0x8901, os.getppid()))
+attempt("fiosetown", lambda: fcntl.ioctl(ends[0].fileno(), 0x8901, os.getppid().to_bytes(4, sys.byteorder)))
+# an int where the kernel takes a pointer is an address: FIONREAD writes its count there,
+# F_GETLK the lock, FIOSETOWN reads the owner there (any memory below 4 GB: a non-PIE
+# interpreter's data and heap); 0 is NULL, and a buffer is CPython's copy or the caller's own
+low = 0x601000  # (a non-PIE binary's data; nothing is mapped there on this machine's PIE builds)
+attempt("fionread_address", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, low))
+attempt("fiosetown_address", lambda: fcntl.ioctl(ends[0].fileno(), 0x8901, low))
+attempt("getlk_address", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_GETLK, low))
+class Index:
+    def __index__(self):
+        return low
+attempt("fionread_index", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, Index()))
+attempt("fionread_buffer", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, bytearray(4)))
+attempt("fionread_null", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, 0))
 attempt("own_setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getpid()))
 attempt("sethostname", lambda: socket.sethostname(socket.gethostname()))  # (the same name)
 import time
@@ -529,6 +542,12 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
     for way in ("setown", "setown_ex", "fiosetown"):
         assert lines[way] == "refused processes kill other:setown", (way, result.stderr)
     assert lines["own_setown"] == "done", result.stderr
+    # AND an int the kernel takes as an address is memory at that address, decided before the
+    # call on both cores (ints, and objects it reads as ints); a buffer and NULL are not
+    for way in ("fionread_address", "fiosetown_address", "getlk_address", "fionread_index"):
+        assert lines[way] == "refused native memory write", (way, result.stderr)
+    assert lines["fionread_buffer"] == "done", result.stderr
+    assert lines["fionread_null"] in ("done", "error OSError"), result.stderr
     # AND renaming the host is a change of the process's namespace, on both cores
     assert lines["sethostname"] == "refused processes namespace sethostname", result.stderr
     if core == "native":

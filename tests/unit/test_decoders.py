@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import array
 import os
 import pathlib
 import socket
+import sys
 
 import pytest
 
@@ -257,7 +259,7 @@ def test_ioctl_requests_beyond_the_open_file_are_native_accesses() -> None:
     # WHEN they are decoded
     reads = ioctl((3, 0x541B, 0))
     others = [ioctl((3, request, b"")) for request in (0x40086602, 0x8922)]
-    owner = ioctl((3, 0x8901, os.getppid()))
+    owner = ioctl((3, 0x8901, os.getppid().to_bytes(4, sys.byteorder)))
     odd = ioctl((3, "0x8922", b""))
     # THEN only the read passes undecided; the others are decided (refused unless a rule
     # names the request), the owner as a signal to that process
@@ -268,6 +270,40 @@ def test_ioctl_requests_beyond_the_open_file_are_native_accesses() -> None:
     ]
     assert owner == [("processes", "kill", "other:setown", None)]
     assert odd is not None and odd[0][2].startswith(UNDECODABLE)
+
+
+def test_an_int_the_kernel_takes_as_an_address_is_memory_at_that_address() -> None:
+    # GIVEN fcntl/ioctl calls whose third argument the kernel reads as a pointer: CPython
+    # hands it an int as it is, its own copy of a bytes or str, the caller's writable buffer
+    ioctl, fcntl_ = DECODERS["fcntl.ioctl"], DECODERS["fcntl.fcntl"]
+
+    class Index:  # (a class of Python's: CPython reads it through __index__)
+        def __index__(self) -> int:
+            return 0x601000
+
+    memory = [("native", "memory", "write", None)]
+    # WHEN an address is passed as an int, or as anything CPython reads as one
+    # THEN it is memory at that address: FIONREAD's count, F_GETLK's lock written there, the
+    # owner FIOSETOWN reads there, an unknown request's anything
+    for call in (
+        ioctl((3, 0x541B, 0x601000)),
+        ioctl((3, 0x8901, 0x601000)),
+        ioctl((3, 0x541B, Index())),
+        ioctl((3, 0x541B, True)),
+        ioctl((3, 0x40086602, -1)),
+        fcntl_((3, 5, 0x601000)),  # F_GETLK
+        fcntl_((3, 16, 0x601000)),  # F_GETOWN_EX
+        fcntl_((3, 0x7FFF, 1)),  # a command this table does not know
+    ):
+        assert call == memory
+    # AND NULL, CPython's copies, the caller's buffers and commands that take a value pass
+    assert ioctl((3, 0x541B, 0)) is None
+    assert ioctl((3, 0x541B, bytearray(4))) is None
+    assert ioctl((3, 0x541B, array.array("i", [0]))) is None
+    assert ioctl((3, 0x5451, 7)) is None  # FIOCLEX: no argument
+    assert fcntl_((3, 5, bytes(32))) is None
+    assert fcntl_((3, 4, os.O_NONBLOCK)) is None  # F_SETFL
+    assert fcntl_((3, 1030, 10)) is None  # F_DUPFD_CLOEXEC
 
 
 def test_unix_and_abstract_socket_addresses_are_files() -> None:

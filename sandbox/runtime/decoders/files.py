@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     Access = tuple[str, str, str, Any]
 
 _type = type
+_memoryview = memoryview
+_Exception = Exception
+# (tp_flags read by type's own descriptor: a metaclass cannot answer for it)
+_type_flags = type.__dict__["__flags__"].__get__
+_IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: set on C types, never on a class statement's
 _str = str
 _int = int
 _len = len
@@ -928,14 +933,89 @@ _TIOCSPGRP = 0x5410  # a terminal's foreground process group: signalled from the
 _F_OWNER_PGRP = 2
 
 
+# An int argument is handed to the kernel as it is: where a command or request takes a pointer
+# (a lock's struct flock, an owner's struct, FIONREAD's count), the int is the address the
+# kernel reads and writes -- any memory of the process below 4 GB (the C int CPython passes),
+# which is where a non-PIE interpreter keeps its static data and its malloc heap (the audit
+# hooks' list among them). CPython's own copy is used only for a bytes or buffer argument.
+# So a nonzero int where the kernel takes a pointer is `native memory write`, like ctypes'
+# from_address; 0 (NULL) is the kernel's EFAULT. The commands and requests below take a value
+# (or nothing): their int is not an address.
+_FCNTL_VALUE_COMMANDS = frozenset(
+    {
+        0,  # F_DUPFD
+        1,  # F_GETFD
+        2,  # F_SETFD
+        3,  # F_GETFL
+        4,  # F_SETFL
+        8,  # F_SETOWN
+        9,  # F_GETOWN
+        10,  # F_SETSIG
+        11,  # F_GETSIG
+        1024,  # F_SETLEASE
+        1025,  # F_GETLEASE
+        1026,  # F_NOTIFY
+        1029,  # F_CANCELLK
+        1030,  # F_DUPFD_CLOEXEC
+        1031,  # F_SETPIPE_SZ
+        1032,  # F_GETPIPE_SZ
+        1033,  # F_ADD_SEALS
+        1034,  # F_GET_SEALS
+    }
+)
+_IOCTL_VALUE_REQUESTS = frozenset(
+    {
+        0x5450,  # FIONCLEX (no argument)
+        0x5451,  # FIOCLEX (no argument)
+        0x5409,  # TCSBRK
+        0x540A,  # TCXONC
+        0x540B,  # TCFLSH
+        0x540C,  # TIOCEXCL (no argument)
+        0x540D,  # TIOCNXCL (no argument)
+        0x540E,  # TIOCSCTTY
+        0x5422,  # TIOCNOTTY (no argument)
+        0x5427,  # TIOCSBRK (no argument)
+        0x5428,  # TIOCCBRK (no argument)
+    }
+)
+_MEMORY_AT_AN_ADDRESS: list[Access] = [("native", "memory", "write", None)]
+
+
+def _address_argument(value: Any) -> bool:
+    """Whether ``value``, the third argument of ``fcntl.fcntl``/``fcntl.ioctl``, reaches the
+    kernel as an address. CPython takes a buffer first (a str, bytes or read-only buffer: its
+    own copy; a writable buffer: the caller's memory), else an int (0 is NULL). An object of a
+    class written in Python is an address: its ``__index__`` or ``__buffer__`` is code the
+    hook does not run, so it cannot tell which."""
+    kind = _type(value)
+    if value is None or kind is str or kind is bytes or kind is bytearray or kind is memoryview:
+        return False
+    number = as_int(value)
+    if number is not None:
+        return number != 0
+    if not _type_flags(kind) & _IMMUTABLE_TYPE:
+        return True
+    # A type of C's (array.array, mmap.mmap...): asking for its buffer runs only its C code.
+    try:
+        _memoryview(value).release()
+    except _Exception:
+        return True  # (no buffer: CPython reads it as an int, through its __index__)
+    return False
+
+
 def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
     """``fcntl.fcntl(fd, cmd, arg)``: a lease (``F_SETLEASE``) is refused, whatever the file:
     with a lease held, an open of the file blocks until the holder's signal handler runs, then
     is retried on the name as it is then (a handler that swaps it for a link opens what no
     decision saw). ``F_SETOWN``/``F_SETOWN_EX`` name the process the kernel signals when the
-    descriptor is ready (with ``O_ASYNC``): decided like a signal to it. Every other command
-    changes no name, opens nothing and signals no one."""
+    descriptor is ready (with ``O_ASYNC``): decided like a signal to it. An int handed to a
+    command that takes a pointer (``F_GETLK``: the kernel writes the lock there) is memory at
+    that address. Every other command changes no name, opens nothing and signals no one."""
     command = as_int(_arg(args, 1))
+    if (command is None or command not in _FCNTL_VALUE_COMMANDS) and _address_argument(
+        _arg(args, 2)
+    ):
+        return _MEMORY_AT_AN_ADDRESS
     if command == _F_SETLEASE:
         reason = "a file lease (an open of the file then blocks, retried after signal handlers)"
         return [("files", "write", UNDECODABLE + reason, None)]
@@ -990,6 +1070,8 @@ def _ioctl(args: tuple[Any, ...]) -> list[Access] | None:
     if request is None:
         return [("native", "ioctl", undecodable(_arg(args, 1)), None)]
     request &= 0xFFFFFFFF  # (as the kernel reads it: an unsigned int)
+    if request not in _IOCTL_VALUE_REQUESTS and _address_argument(_arg(args, 2)):
+        return _MEMORY_AT_AN_ADDRESS  # (FIONREAD's count written there, an owner read there)
     if request in _IOCTL_HARMLESS:
         return None
     if request not in (_FIOSETOWN, _SIOCSPGRP, _TIOCSPGRP):
