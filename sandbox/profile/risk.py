@@ -21,7 +21,12 @@ from __future__ import annotations
 
 from sandbox.profile.model import Rule
 from sandbox.runtime.decoders.network import norm_ip
-from sandbox.runtime.globs import SHELLS, is_glob, shell_command_index, shell_pieces
+from sandbox.runtime.globs import (
+    SHELLS,
+    has_wildcard,
+    shell_command_index,
+    shell_pieces,
+)
 from sandbox.runtime.policy import host_part
 
 _NATIVE_MODULES = ("ctypes", "_ctypes", "cffi", "_cffi_backend")
@@ -94,7 +99,9 @@ def risk(category: str, rule: Rule) -> str | None:
     elif category == "processes":
         argv = rule.argv or []
         at = shell_command_index(target, argv)
-        if at >= 0 and any(names and is_glob(p) for p, names in shell_pieces(argv[at])):
+        if at >= 0 and any(
+            names and has_wildcard(p, "shell") for p, names in shell_pieces(argv[at])
+        ):
             # (such a rule matches only the literal text: see globs.shell_pieces)
             return "shell wildcard where a program is named (matched literally)"
         if target.rsplit("/", 1)[-1] in SHELLS:

@@ -46,6 +46,7 @@ modules and symbols are never rewritten by the table.
 
 from __future__ import annotations
 
+from .globs import escape_argument as _escape_argument
 from .globs import shell_command_index as _shell_command_index
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (cold start)
@@ -227,7 +228,9 @@ def shell_command_index(exec_path: str, argv: list[str] | tuple[str, ...]) -> in
 
 
 def generalise_argv(exec_path: str, argv: tuple[str, ...]) -> tuple[str, ...]:
-    """The table applied to each argument; a shell's ``-c`` string word by word.
+    """The table applied to each argument; a shell's ``-c`` string word by word. The text is
+    first written as a rule's literal text (a ``*``, ``?`` or backslash of the argument's own
+    escaped: ``globs.escape_argument``), so that a wildcard is only what the table writes.
 
     Example
     -------
@@ -235,10 +238,13 @@ def generalise_argv(exec_path: str, argv: tuple[str, ...]) -> tuple[str, ...]:
     ('-c', 'cat /tmp/tmp*')
     >>> generalise_argv("/bin/python3", ("-c", "from multiprocessing.resource_tracker import main;main(8)"))
     ('-c', 'from multiprocessing.resource_tracker import main;main(*)')
+    >>> generalise_argv("/usr/bin/find", (".", "-name", "*.py"))
+    ('.', '-name', '\\\\*.py')
     """
     shell_at = shell_command_index(exec_path, argv)
     out = []
-    for i, arg in enumerate(argv):
+    for i, observed in enumerate(argv):
+        arg = _escape_argument(observed)
         if i == shell_at:
             out.append(generalise_shell(arg))
         elif arg.startswith(("/", "{")):

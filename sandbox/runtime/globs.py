@@ -19,6 +19,9 @@ shell cmd     only "word" characters, no ``/``, never ``..``, a word's first cha
               never ``-``, ``+`` or ``@``; nothing where a program is named (literal there)
 ============  ==========================  ============================================
 
+In "argv item" and "shell cmd" text, ``\\*``, ``\\?`` and ``\\\\`` are a literal ``*``, ``?`` and
+backslash (an argument's own ``*``: ``find -name '*.py'``); the builder escapes what it saw.
+
 The shell row is the security-relevant one: a rule learned from ``sh -c "convert /tmp/a.png"``
 and generalised to ``convert /tmp/*`` must not match ``convert /tmp/x; curl evil``. Inside a
 shell command string a wildcard never matches shell syntax (``; & | ` $ ( ) < > \\ ' "``,
@@ -83,17 +86,74 @@ def is_glob(pattern: str) -> bool:
     return "*" in pattern or "?" in pattern
 
 
+# Inside an exec argument or a shell command string ("arg", "shell"), a backslash before "*",
+# "?" or another backslash makes that character literal: a program's own argument can hold a
+# "*" (find's -name '*.py', Python's **kwargs in multiprocessing's fork server program), which
+# a wildcard never matches. The builder writes the observed text so (escape_argument); a
+# backslash before any other character is itself (rules written before stay as they were).
+_ESCAPABLE = "*?\\"
+_KINDS_WITH_ESCAPES = ("arg", "shell")
+
+
+def escape_argument(text: str) -> str:
+    """An observed argument (or shell command string) as a rule's literal text.
+
+    Example
+    -------
+    >>> escape_argument("*.py")
+    '\\\\*.py'
+    """
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def unescape_argument(text: str) -> str:
+    """A rule's argument text with its escapes read (what a literal match compares)."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "\\" and i + 1 < n and text[i + 1] in _ESCAPABLE:
+            out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def has_wildcard(text: str, kind: str) -> bool:
+    """Whether ``text`` holds a wildcard: escaped ``*``/``?`` do not count in "arg" and
+    "shell" text."""
+    if kind not in _KINDS_WITH_ESCAPES or "\\" not in text:
+        return is_glob(text)
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "\\" and i + 1 < n and text[i + 1] in _ESCAPABLE:
+            i += 2
+            continue
+        if text[i] == "*" or text[i] == "?":
+            return True
+        i += 1
+    return False
+
+
 def glob_to_regex(pattern: str, kind: str) -> str:
     """Translate one glob into a regex source (no anchors) for a category ``kind``."""
     star, double = _CLASSES[kind]
     single = star[:-1] if star.endswith("*") else star
     out: list[str] = []
-    if (kind == "arg" or kind == "shell") and pattern[:1] in ("*", "?"):
+    escapes = kind == "arg" or kind == "shell"
+    if escapes and pattern[:1] in ("*", "?"):
         out.append(_NOT_OPTION)
     i = 0
     n = len(pattern)
     while i < n:
         c = pattern[i]
+        if escapes and c == "\\" and i + 1 < n and pattern[i + 1] in _ESCAPABLE:
+            out.append(re.escape(pattern[i + 1]))  # (a literal "*", "?" or backslash)
+            i += 2
+            continue
         if c == "*":
             if i + 1 < n and pattern[i + 1] == "*":
                 # "/**" at the end also matches the directory itself.
@@ -112,6 +172,8 @@ def glob_to_regex(pattern: str, kind: str) -> str:
             # character: the same text as one call per character, at a fraction of the cost).
             j = i + 1
             while j < n and pattern[j] != "*" and pattern[j] != "?":
+                if escapes and pattern[j] == "\\":
+                    break
                 j += 1
             out.append(re.escape(pattern[i:j]))
             i = j
@@ -262,7 +324,7 @@ def shell_text_regex(pattern: str) -> str:
     """Regex source for a rule's shell command text: a wildcard matches only shell-safe word
     characters (``SHELL_WORD``), and not at all where a program is named (literal there)."""
     return "".join(
-        _escape(piece) if names else glob_to_regex(piece, "shell")
+        _escape(unescape_argument(piece)) if names else glob_to_regex(piece, "shell")
         for piece, names in shell_pieces(pattern)
     )
 

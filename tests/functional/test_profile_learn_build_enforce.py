@@ -223,7 +223,7 @@ MULTIPROCESSING_FUNCTION = textwrap.dedent(
             sandbox.install(mode="enforce", profile=profile)
         from sandbox.runtime.control import mark_invoke_phase
         mark_invoke_phase()
-        result = {method: run(method) for method in ("fork", "spawn")}
+        result = {method: run(method) for method in ("fork", "spawn", "forkserver")}
         if mode == "enforce":
             import _multiprocessing
             neighbours = {
@@ -251,8 +251,8 @@ MULTIPROCESSING_FUNCTION = textwrap.dedent(
 def test_multiprocessing_learned_is_enforced_with_new_names_and_descriptors(
     tmp_path: Path, core: str
 ) -> None:
-    # GIVEN a function that runs work in a child process through multiprocessing (fork and
-    # spawn), with a queue and a lock: semaphores in /dev/shm named mp-<random>, a resource
+    # GIVEN a function that runs work in a child process through multiprocessing (fork, spawn
+    # and the fork server, 3.14's default), with a queue and a lock: semaphores in /dev/shm named mp-<random>, a resource
     # tracker and spawned children started as `python -c` programs naming descriptor numbers
     task = tmp_path / "task"
     task.mkdir()
@@ -279,7 +279,7 @@ def test_multiprocessing_learned_is_enforced_with_new_names_and_descriptors(
         return result
 
     # WHEN it is learned once, built, and enforced with other descriptors held open
-    assert run("learn", "-", 0, env) == {"fork": 42, "spawn": 42}
+    assert run("learn", "-", 0, env) == {"fork": 42, "spawn": 42, "forkserver": 42}
     profile, _report = build_profile(FUNCTION, [str(observations)], warn=lambda m: None)
     rules = {(c, r.action, r.target) for c, rs in profile.rules.items() for r in rs}
     argvs = [r.argv for r in profile.rules.get("processes", []) if r.argv]
@@ -287,12 +287,14 @@ def test_multiprocessing_learned_is_enforced_with_new_names_and_descriptors(
     compiled.write_text(json.dumps(profile.compile(kernel=False)))
     enforce_env = {k: v for k, v in env.items() if k != "SANDBOX_OBSERVATIONS_FILE"}
     result = run("enforce", str(compiled), 3, enforce_env)
-    # THEN the rules name the semaphores and the helpers' descriptors as families
+    # THEN the rules name the semaphores and the helpers' descriptors as families, and the
+    # fork server's program keeps its own "**" literal (a wildcard never matches a "*")
     assert any(argv[-1].endswith("main(*)") for argv in argvs), argvs
+    assert any("main(*, *, ['__main__'], \\*\\*{" in argv[-1] for argv in argvs), argvs
     if core == "native":
         assert ("files", "write", "/dev/shm/sem.mp-*") in rules
     # AND the function runs under enforce with new names and descriptor numbers
-    assert result["fork"] == result["spawn"] == 42
+    assert result["fork"] == result["spawn"] == result["forkserver"] == 42
     if core == "native":
         # AND the native core refuses another semaphore, a removal and an address
         assert result["other semaphore"] == "blocked"

@@ -406,3 +406,56 @@ def test_names_of_several_extensions_split_only_with_evidence_for_each() -> None
     assert set(path_families(["{tmp}/a.txt", "{tmp}/b.csv", "{tmp}/c.json"], 3).values()) == {
         "{tmp}/*"
     }
+
+
+# --------------------------------------------------------------------------- literal wildcards
+
+
+def test_an_observed_star_is_learned_as_a_literal_star(tmp_path: Path) -> None:
+    # GIVEN a function that runs find with a pattern of its own, directly and through a shell
+    # (an argument's own "*" is text; a wildcard never matches a "*")
+    policy = _policy(
+        tmp_path,
+        _obs(1, "processes", "exec", "/usr/bin/find", argv=[".", "-name", "*.py"]),
+        _obs(2, "processes", "exec", "/bin/sh", argv=["-c", "find . -name '*.py' -o -name 'a?'"]),
+    )
+    # WHEN the built policy decides the same calls, and others
+    # THEN the learned ones pass, with their "*" and "?" as they were
+    assert _allows(policy, "/usr/bin/find", ".", "-name", "*.py")
+    assert _allows(policy, "/bin/sh", "-c", "find . -name '*.py' -o -name 'a?'")
+    # AND those characters stand for nothing else: another name, another pattern, or
+    # anything appended, is refused
+    assert not _allows(policy, "/usr/bin/find", ".", "-name", "x.py")
+    assert not _allows(policy, "/usr/bin/find", ".", "-name", "*.pyc")
+    assert not _allows(policy, "/bin/sh", "-c", "find . -name 'x.py' -o -name 'ab'")
+    assert not _allows(policy, "/bin/sh", "-c", "find . -name '*.py' -o -name 'a?'; id")
+
+
+def test_a_backslash_before_other_characters_is_itself() -> None:
+    # GIVEN rules written before escapes existed, with a backslash of the argument's own
+    # (sed's '\.'), and a rule with an escaped backslash
+    policy = _exec_policy(
+        [
+            ("/bin/sed", ("-e", "s/\\./,/g")),
+            ("/bin/echo", ("a\\\\b",)),
+        ]
+    )
+    # WHEN decided THEN the backslash before "." is a backslash, "\\" is one backslash
+    assert _allows(policy, "/bin/sed", "-e", "s/\\./,/g")
+    assert not _allows(policy, "/bin/sed", "-e", "s/x./,/g")
+    assert _allows(policy, "/bin/echo", "a\\b")
+    assert not _allows(policy, "/bin/echo", "a\\\\b")
+
+
+def test_an_escaped_star_where_a_shell_names_a_program_is_no_wildcard_mark() -> None:
+    # GIVEN a learned shell command whose program word holds an escaped star
+    from sandbox.profile.model import Rule
+    from sandbox.profile.risk import risk
+
+    learned = Rule(action="exec", target="/bin/sh", argv=["-c", "./run\\*.sh {tmp}/a"])
+    hand_written = Rule(action="exec", target="/bin/sh", argv=["-c", "./run*.sh {tmp}/a"])
+    # WHEN their risk is marked THEN only a real wildcard there is marked
+    assert risk("processes", learned) == "shell"
+    assert risk("processes", hand_written) == (
+        "shell wildcard where a program is named (matched literally)"
+    )

@@ -685,7 +685,8 @@ def test_a_module_verdict_is_never_wider_than_the_rules(
 
 def _glob_to_regex_one_char_at_a_time(pattern: str, kind: str) -> str:
     """The translation as it was written first: each literal character escaped on its own
-    (and a wildcard starting an argument or shell word kept from standing for an option)."""
+    (and a wildcard starting an argument or shell word kept from standing for an option; in
+    those, a backslash before "*", "?" or a backslash makes that character literal)."""
     from sandbox.runtime.globs import _CLASSES
 
     star, double = _CLASSES[kind]
@@ -696,6 +697,10 @@ def _glob_to_regex_one_char_at_a_time(pattern: str, kind: str) -> str:
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
+        if kind in ("arg", "shell") and c == "\\" and i + 1 < n and pattern[i + 1] in "*?\\":
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
         if c == "*":
             if i + 1 < n and pattern[i + 1] == "*":
                 if kind == "files" and out and out[-1] == "/" and i + 2 == n:
