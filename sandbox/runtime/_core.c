@@ -11145,57 +11145,148 @@ sem_seal_new(PyTypeObject *type)
     return failed ? -1 : 0;
 }
 
-/* What `module` -- a `_multiprocessing` module the extension loader just made or ran -- has
- * now, sealed: 1 (or not that module), 0 where something cannot be sealed (another copy of
- * the extension, or a shape this core does not know: the module is then not handed out). */
+/* `type`, a SemLock type, sealed: its `_rebuild` entry (the extension's static table, shared by
+ * every type made from it) and its tp_new, with its subclasses'. 1, or 0 where it is not the
+ * shape this core knows, or another copy of the extension's. */
 static int
-sem_seal_module(PyObject *module)
+sem_seal_type(PyTypeObject *type)
 {
-    if (!module_of_definition(module, "_multiprocessing")) {
-        return 1;
-    }
-    int sealed_all = 1;
-    PyModuleDef *definition = PyModule_GetDef(module);
-    for (PyMethodDef *def = definition->m_methods; def != NULL && def->ml_name != NULL; def++) {
-        if (strcmp(def->ml_name, "sem_unlink") == 0) {
-            sealed_all &= seal_entry(def, "sem_unlink", METH_O, &g_sem_original[SEM_UNLINK],
-                                     (PyCFunction)sem_unlink_sealed);
-        }
-    }
-    PyObject *space = PyModule_GetDict(module); /* (borrowed) */
-    PyObject *semlock = space != NULL ? PyDict_GetItemString(space, "SemLock") : NULL;
-    if (semlock == NULL) {
-        return sealed_all; /* (not made yet -- its exec makes it -- or a build without it) */
-    }
-    if (!PyType_Check(semlock)) {
-        return 0;
-    }
-    PyTypeObject *type = (PyTypeObject *)semlock;
-    int rebuild_found = 0;
+    int sealed = 0;
     for (PyMethodDef *def = type->tp_methods; def != NULL && def->ml_name != NULL; def++) {
         if (strcmp(def->ml_name, "_rebuild") == 0) {
-            rebuild_found = 1;
-            sealed_all &= seal_entry(def, "_rebuild", METH_FASTCALL | METH_CLASS,
-                                     &g_sem_original[SEM_REBUILD],
-                                     (PyCFunction)(void (*)(void))sem_rebuild_sealed);
+            sealed = seal_entry(def, "_rebuild", METH_FASTCALL | METH_CLASS,
+                                &g_sem_original[SEM_REBUILD],
+                                (PyCFunction)(void (*)(void))sem_rebuild_sealed);
         }
     }
-    if (!rebuild_found || (type->tp_new != sem_new_sealed && g_sem_new_original != NULL &&
-                           type->tp_new != g_sem_new_original)) {
+    if (!sealed || (type->tp_new != sem_new_sealed && g_sem_new_original != NULL &&
+                    type->tp_new != g_sem_new_original)) {
         return 0;
     }
     if (sem_seal_new(type) < 0) {
         PyErr_Clear();
         return 0;
     }
+    return 1;
+}
+
+/* Every SemLock type made so far, sealed: object's subclasses whose tp_new is the original
+ * (the type is made on object). Found by that, not by a name in the module's dict: an exec
+ * the function made fail -- a key of its own in the dict, whose comparison raises, stopped
+ * the exec after the type was made and hid it from a lookup by name (red team 135) -- still
+ * made the type, which object.__subclasses__() hands out. 1, or 0 where one cannot be. */
+static int
+sem_seal_made_types(void)
+{
+    if (g_sem_new_original == NULL) {
+        return 1; /* (none made from an original this core knows: see sem_preseal) */
+    }
+    PyObject *subclasses =
+        PyObject_CallMethod((PyObject *)&PyBaseObject_Type, "__subclasses__", NULL);
+    if (subclasses == NULL || !PyList_Check(subclasses)) {
+        Py_XDECREF(subclasses);
+        PyErr_Clear();
+        return 0;
+    }
+    int sealed_all = 1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subclasses); i++) {
+        PyTypeObject *kind = (PyTypeObject *)PyList_GET_ITEM(subclasses, i);
+        if (PyType_Check(kind) && kind->tp_new == g_sem_new_original) {
+            sealed_all &= sem_seal_type(kind);
+        }
+    }
+    Py_DECREF(subclasses);
     return sealed_all;
 }
 
-/* A `_multiprocessing` module whose semaphores cannot be sealed is not handed out. */
+/* `_multiprocessing`'s sem_unlink (the definition's static table), sealed: 1, or 0. */
+static int
+sem_seal_functions(PyObject *module)
+{
+    int sealed_all = 1;
+    PyModuleDef *definition = PyModule_GetDef(module);
+    for (PyMethodDef *def = definition != NULL ? definition->m_methods : NULL;
+         def != NULL && def->ml_name != NULL; def++) {
+        if (strcmp(def->ml_name, "sem_unlink") == 0) {
+            sealed_all &= seal_entry(def, "sem_unlink", METH_O, &g_sem_original[SEM_UNLINK],
+                                     (PyCFunction)sem_unlink_sealed);
+        }
+    }
+    return sealed_all;
+}
+
+/* The first SemLock type, found where no code of the function's can reach it, and sealed --
+ * with it the static `_rebuild` entry, and the original tp_new every later type is known by.
+ * A module with an exec slot makes its types there: that exec is run first on a private
+ * module made from the same definition, in the code window (as ssl_preseal); a module made
+ * whole by its init function (`made`, just made, not handed out yet) has it in its dict. 1,
+ * or 0 where no SemLock type could be found and sealed. */
+static PyModuleDef g_sem_preseal_def;
+static PyModuleDef_Slot g_sem_preseal_slots[2];
+
+static int
+sem_preseal(PyObject *made)
+{
+    if (g_sem_new_original != NULL && g_sem_original[SEM_REBUILD] != NULL) {
+        return 1;
+    }
+    PyModuleDef *definition = PyModule_GetDef(made);
+    int (*first_exec)(PyObject *) = NULL;
+    for (PyModuleDef_Slot *slot = definition != NULL ? definition->m_slots : NULL;
+         slot != NULL && slot->slot != 0; slot++) {
+        if (slot->slot == Py_mod_exec) {
+            first_exec = (int (*)(PyObject *))slot->value;
+            break;
+        }
+    }
+    PyObject *space = NULL, *private = NULL;
+    if (first_exec == NULL) {
+        space = PyModule_GetDict(made); /* (borrowed: made whole, not handed out yet) */
+    }
+    else {
+        PyObject *spec = PyModule_New("_multiprocessing");
+        PyObject *name = spec != NULL ? PyUnicode_FromString("_multiprocessing") : NULL;
+        if (name != NULL && PyDict_SetItemString(PyModule_GetDict(spec), "name", name) == 0) {
+            int window = !t_attach_armed;
+            if (window) {
+                code_window(1, 0);
+            }
+            memcpy(&g_sem_preseal_def, definition, sizeof(PyModuleDef));
+            g_sem_preseal_slots[0].slot = Py_mod_exec;
+            g_sem_preseal_slots[0].value = (void *)first_exec;
+            g_sem_preseal_slots[1].slot = 0;
+            g_sem_preseal_slots[1].value = NULL;
+            g_sem_preseal_def.m_slots = g_sem_preseal_slots;
+            private = PyModule_FromDefAndSpec(&g_sem_preseal_def, spec);
+            if (private != NULL && PyModule_ExecDef(private, &g_sem_preseal_def) == 0) {
+                space = PyModule_GetDict(private);
+            }
+            if (window) {
+                code_window(0, 0);
+            }
+        }
+        Py_XDECREF(name);
+        Py_XDECREF(spec);
+    }
+    PyObject *semlock = space != NULL ? PyDict_GetItemString(space, "SemLock") : NULL;
+    int sealed = semlock != NULL && PyType_Check(semlock) &&
+                 sem_seal_type((PyTypeObject *)semlock) && g_sem_new_original != NULL &&
+                 g_sem_original[SEM_REBUILD] != NULL;
+    Py_XDECREF(private); /* (a whole module like any other: its type is sealed) */
+    PyErr_Clear();
+    return sealed;
+}
+
+/* What a `_multiprocessing` module the extension loader just made (`made`) or ran has made,
+ * sealed; 0 when it is that module and something could not be: an ImportError set (the
+ * module is then not handed out). */
 static int
 sem_refuse_unsealed(PyObject *module)
 {
-    if (sem_seal_module(module)) {
+    if (!module_of_definition(module, "_multiprocessing")) {
+        return 0;
+    }
+    if (sem_seal_functions(module) && sem_preseal(module) && sem_seal_made_types()) {
         return 0;
     }
     PyErr_SetString(PyExc_ImportError,
@@ -11255,7 +11346,7 @@ ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         (void)ssl_seal_module(target);
-        (void)sem_seal_module(target);
+        (void)sem_refuse_unsealed(target); /* (its types sealed: the exec's error stands) */
         PyErr_Clear();
         PyErr_Restore(type, value, traceback);
         return NULL;

@@ -686,6 +686,65 @@ def test_a_semaphore_rebuilt_over_an_address_is_native_memory_on_the_native_core
     assert result.lines == ["read 7", "semaphore-at-address ALLOWED"], result.stdout
 
 
+FAILED_EXEC_SEMAPHORE = (
+    ATTEMPT
+    + """
+import array, importlib.util, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+# _multiprocessing not imported yet: its module made, then its exec made to fail after its
+# SemLock type exists (a key of the function's in the module's dict, whose comparison raises
+# in C, collides with "SemLock"), so that no lookup by name finds the type (red team 135)
+spec = importlib.util.find_spec("_multiprocessing")
+module = importlib.util.module_from_spec(spec)
+class Key(str):
+    def __hash__(self):
+        return hash("SemLock")
+    __eq__ = int.__add__
+module.__dict__[Key("x")] = 1
+try:
+    spec.loader.exec_module(module)
+    print("exec ran")
+except Exception as exc:
+    print("exec failed", type(exc).__name__)
+made = [t for t in object.__subclasses__() if t.__name__ == "SemLock"]
+print("types", len(made) > 0)
+word = array.array("q", [41, 0])
+address = word.buffer_info()[0]
+def read_word():
+    print("read", made[-1]._rebuild(address, 1, 1 << 30, None)._get_value())
+attempt("rebuild-at-address", read_word)
+attempt("make-file", lambda: made[-1](1, 1, 1, "/lsb-failed-exec", True))
+"""
+)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_semaphore_type_from_a_failed_exec_is_sealed_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with _multiprocessing importable (in every profile: it is standard
+    # library) and no native memory rule or /dev/shm rule
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function makes the module's first exec fail after its SemLock type was made,
+    # then takes the type from object.__subclasses__()
+    result = child(FAILED_EXEC_SEMAPHORE, env=audit_only(core))
+    Path("/dev/shm/sem.lsb-failed-exec").unlink(missing_ok=True)
+    assert result.returncode == 0, result.stderr
+    assert result.lines[:2] == ["exec failed TypeError", "types True"], result.stdout
+    if core == "native":
+        # THEN on the native core the type is sealed all the same: memory at an address and
+        # the semaphore's file are decided, and refused
+        assert result.lines[2:] == [
+            "rebuild-at-address BLOCKED PermissionViolation native memory",
+            "make-file BLOCKED PermissionViolation files read",
+        ], result.stdout
+        return
+    # AND the Python core cannot see either (a documented limit)
+    assert result.lines[2:] == ["read 41", "rebuild-at-address ALLOWED", "make-file ALLOWED"]
+
+
 @pytest.mark.skipif(
     sys.version_info < (3, 14), reason="ctypes.memoryview_at and its audit event are new in 3.14"
 )
