@@ -9267,6 +9267,19 @@ static int g_sock_sealed;
 /* Options that send the socket's packets elsewhere than the address its connect or sendto
  * was decided on: an IPv4 source route (IP_OPTIONS; per message IP_RETOPTS), an IPv6 routing
  * header or next hop. Linux routes the flow to the route's first hop. */
+/* Options whose value is a struct holding a pointer the kernel reads: SO_ATTACH_FILTER and
+ * SO_ATTACH_REUSEPORT_CBPF (struct sock_fprog: a classic BPF program at any address -- red
+ * team 137 read memory back through SO_GET_FILTER, and an unmapped address's EFAULT tells
+ * which are mapped), and PACKET_FANOUT_DATA (the same struct). Raised as the setsockopt event
+ * too: the decoder decides them as `native memory read`. */
+static int
+pointer_option(long level, long name)
+{
+    return (level == 1 /* SOL_SOCKET */ && (name == 26 /* SO_ATTACH_FILTER */ ||
+                                            name == 51 /* SO_ATTACH_REUSEPORT_CBPF */)) ||
+           (level == 263 /* SOL_PACKET */ && name == 22 /* PACKET_FANOUT_DATA */);
+}
+
 static int
 rerouting_option(long level, long name)
 {
@@ -9286,7 +9299,7 @@ reroute_decided(PyObject *sock, PyObject *level, PyObject *name)
         if ((l == -1 || n == -1) && PyErr_Occurred()) {
             PyErr_Clear();
         }
-        else if (!rerouting_option(l, n)) {
+        else if (!rerouting_option(l, n) && !pointer_option(l, n)) {
             return 0;
         }
     }
@@ -10821,43 +10834,72 @@ shm_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     return result;
 }
 
+/* A call in the METH_VARARGS | METH_KEYWORDS shape (a tuple and a dict, as a tp_new's too)
+ * made positional: each argument in `given[k]` (new references; NULL where not given) by its
+ * parameter's place among the `count` `names`, keywords only as exact str names, each once.
+ * 0, or -1 (nothing kept, no exception set) where the call cannot be read so -- the caller's
+ * own refusal then: never passed on to the original's parser (red team 133: a keyword
+ * matched by text here and by identity there could name two values). */
+static int
+call_made_positional(PyObject *args, PyObject *kwargs, const char *const *names,
+                     Py_ssize_t count, PyObject **given)
+{
+    for (Py_ssize_t k = 0; k < count; k++) {
+        given[k] = NULL;
+    }
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > count ||
+        (kwargs != NULL && !PyDict_Check(kwargs))) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+        given[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
+    }
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (kwargs != NULL && PyDict_Next(kwargs, &position, &key, &value)) {
+        Py_ssize_t at = -1;
+        for (Py_ssize_t k = 0; PyUnicode_CheckExact(key) && k < count; k++) {
+            if (PyUnicode_CompareWithASCIIString(key, names[k]) == 0) {
+                at = k;
+            }
+        }
+        if (at < 0 || given[at] != NULL) {
+            for (Py_ssize_t k = 0; k < count; k++) {
+                Py_CLEAR(given[k]);
+            }
+            return -1;
+        }
+        given[at] = Py_NewRef(value);
+    }
+    return 0;
+}
+
+/* A tuple of the first `n` of `given` (what the original is then given alone). */
+static PyObject *
+positional_tuple(PyObject *const *given, Py_ssize_t n)
+{
+    PyObject *call = PyTuple_New(n);
+    for (Py_ssize_t i = 0; call != NULL && i < n; i++) {
+        PyTuple_SET_ITEM(call, i, Py_NewRef(given[i]));
+    }
+    return call;
+}
+
 /* A METH_VARARGS | METH_KEYWORDS original (3.13+, built on the limited API): the call made
- * positional here -- keywords only as exact str names of the parameters, each once -- and
- * the original given that tuple alone, so that what it parses is what was decided. */
+ * positional here (call_made_positional) and the original given that tuple alone, so that
+ * what it parses is what was decided. */
 static PyObject *
 shm_sealed_varargs(int which, PyObject *module, PyObject *args, PyObject *kwargs)
 {
     typedef PyObject *(*varargs_fn)(PyObject *, PyObject *, PyObject *);
     varargs_fn original = (varargs_fn)(void (*)(void))g_shm_original[which];
     const Py_ssize_t most = which == SHM_OPEN ? 3 : 1, least = which == SHM_OPEN ? 2 : 1;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > most ||
-        (kwargs != NULL && !PyDict_Check(kwargs))) {
+    PyObject *given[3];
+    if (call_made_positional(args, kwargs, g_shm_parameters, most, given) < 0) {
         return shm_call_refused(which);
     }
-    PyObject *given[3] = {NULL, NULL, NULL};
-    Py_ssize_t n = PyTuple_GET_SIZE(args);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        given[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
-    }
     PyObject *result = NULL, *call = NULL;
-    if (kwargs != NULL) {
-        PyObject *key, *value;
-        Py_ssize_t position = 0;
-        while (PyDict_Next(kwargs, &position, &key, &value)) {
-            Py_ssize_t at = -1;
-            for (Py_ssize_t k = 0; key != NULL && PyUnicode_CheckExact(key) && k < most; k++) {
-                if (PyUnicode_CompareWithASCIIString(key, g_shm_parameters[k]) == 0) {
-                    at = k;
-                }
-            }
-            if (at < 0 || given[at] != NULL) {
-                shm_call_refused(which);
-                goto done;
-            }
-            given[at] = Py_NewRef(value);
-        }
-    }
-    n = 0;
+    Py_ssize_t n = 0;
     while (n < most && given[n] != NULL) {
         n++;
     }
@@ -10872,17 +10914,13 @@ shm_sealed_varargs(int which, PyObject *module, PyObject *args, PyObject *kwargs
     if (shm_decide(which, given, n, NULL) < 0) {
         goto done;
     }
-    call = PyTuple_New(n);
-    if (call == NULL) {
-        goto done;
+    call = positional_tuple(given, n);
+    if (call != NULL) {
+        result = original(module, call, NULL);
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyTuple_SET_ITEM(call, i, Py_NewRef(given[i]));
-    }
-    result = original(module, call, NULL);
 done:
     Py_XDECREF(call);
-    for (Py_ssize_t i = 0; i < 3; i++) {
+    for (Py_ssize_t i = 0; i < most; i++) {
         Py_XDECREF(given[i]);
     }
     return result;
@@ -11020,36 +11058,13 @@ sem_decide(PyObject *name, int flags, int remove)
 static PyObject *
 sem_new_sealed(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) > 5 ||
-        (kwargs != NULL && !PyDict_Check(kwargs))) {
+    PyObject *given[5];
+    if (call_made_positional(args, kwargs, g_sem_parameters, 5, given) < 0) {
         PyErr_SetString(PyExc_TypeError, "SemLock: at most 5 arguments, keywords kind, value, "
                                          "maxvalue, name and unlink, each once");
         return NULL;
     }
-    PyObject *given[5] = {NULL, NULL, NULL, NULL, NULL};
-    const Py_ssize_t n = PyTuple_GET_SIZE(args);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        given[i] = Py_NewRef(PyTuple_GET_ITEM(args, i));
-    }
     PyObject *result = NULL, *call = NULL;
-    if (kwargs != NULL) {
-        PyObject *key, *value;
-        Py_ssize_t position = 0;
-        while (PyDict_Next(kwargs, &position, &key, &value)) {
-            Py_ssize_t at = -1;
-            for (Py_ssize_t k = 0; PyUnicode_CheckExact(key) && k < 5; k++) {
-                if (PyUnicode_CompareWithASCIIString(key, g_sem_parameters[k]) == 0) {
-                    at = k;
-                }
-            }
-            if (at < 0 || given[at] != NULL) {
-                PyErr_SetString(PyExc_TypeError, "SemLock: at most 5 arguments, keywords kind, "
-                                                 "value, maxvalue, name and unlink, each once");
-                goto done;
-            }
-            given[at] = Py_NewRef(value);
-        }
-    }
     for (int k = 0; k < 5; k++) {
         if (given[k] == NULL) {
             PyErr_Format(PyExc_TypeError, "SemLock: missing required argument '%s'",
@@ -11071,14 +11086,10 @@ sem_new_sealed(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (sem_decide(given[3], O_RDWR | O_CREAT | O_EXCL, remove) < 0) {
         goto done;
     }
-    call = PyTuple_New(5);
-    if (call == NULL) {
-        goto done;
+    call = positional_tuple(given, 5);
+    if (call != NULL) {
+        result = g_sem_new_original(type, call, NULL);
     }
-    for (int i = 0; i < 5; i++) {
-        PyTuple_SET_ITEM(call, i, Py_NewRef(given[i]));
-    }
-    result = g_sem_new_original(type, call, NULL);
 done:
     Py_XDECREF(call);
     for (int i = 0; i < 5; i++) {
@@ -11327,11 +11338,64 @@ ext_create_sealed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  * handlers wait): it makes _SSLContext, then imports _socket's C API through the calling
  * frame's __import__, which the function can set -- its code ran there with the type's
  * methods not sealed yet (red team 102), as it could from a finalizer or a gc callback. */
+/* Whether `module`'s dict holds only what the import system and the module's definition put
+ * there before its exec: exact str keys, each a dunder name or one of the definition's
+ * functions. The exec inserts its types and constants into that dict: a key of another type
+ * is compared with them by its own __eq__, and a value the exec replaces is dropped, running
+ * its finalizer -- code of the function's, run inside the exec, where the module's types are
+ * made but not sealed yet. The code window refuses Python frames there, not C callables: red
+ * team 137 made a key's __eq__ a functools.partial over map/methodcaller calls, which called
+ * the new SemLock type (3.12+: a heap type each exec) before the seal. A module whose exec
+ * will not run again (its state made already) passes. */
+static int
+extension_dict_untouched(PyObject *module)
+{
+    PyModuleDef *definition = PyModule_GetDef(module);
+    PyObject *space = PyModule_GetDict(module); /* (borrowed) */
+    if (definition == NULL || space == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (definition->m_size > 0 && PyModule_GetState(module) != NULL) {
+        return 1;
+    }
+    PyObject *key, *value;
+    Py_ssize_t at = 0;
+    while (PyDict_Next(space, &at, &key, &value)) {
+        Py_ssize_t n = 0;
+        const char *text = PyUnicode_CheckExact(key) ? PyUnicode_AsUTF8AndSize(key, &n) : NULL;
+        if (text == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (n >= 4 && text[0] == '_' && text[1] == '_' && text[n - 2] == '_' &&
+            text[n - 1] == '_') {
+            continue;
+        }
+        int known = 0;
+        for (PyMethodDef *def = definition->m_methods; !known && def != NULL && def->ml_name != NULL;
+             def++) {
+            known = strcmp(def->ml_name, text) == 0;
+        }
+        if (!known) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static PyObject *
 ext_exec_guarded(PyCFunction exec, PyObject *module, PyObject *target)
 {
     int window = (ssl_module(target) || module_of_definition(target, "_multiprocessing")) &&
                  !t_attach_armed;
+    if (window && !extension_dict_untouched(target)) {
+        PyErr_SetString(PyExc_ImportError,
+                        "lambda-sandbox: the exec of an extension module whose types are sealed "
+                        "as they are made, on a module dict holding more than the import "
+                        "system put there");
+        return NULL;
+    }
     if (window) {
         code_window(1, 0);
     }
@@ -11459,8 +11523,25 @@ static int g_compilers_sealed;
 
 static CORE_TLS PyObject *t_compile_tree; /* (borrowed, for the sealed compile's call) */
 static CORE_TLS PyObject *t_compile_name;
+/* Whether the sealed compiler call running on this thread (the innermost) parses to a syntax
+ * tree only: compile() with flags an exact int holding PyCF_ONLY_AST. A parser's site (the
+ * standard library's ast.parse) is decided on that, not on the flags its frame holds: the
+ * function can point the name ast.parse calls at a C callable of its own that hands
+ * compile() other flags (red team 136: functools.partial's __call__, shifting the arguments by
+ * one, gave compile() flags 0 while ast.parse's local said "tree", and the code ran). */
+static CORE_TLS int t_compile_to_tree;
 static PyObject *compiler_call(int which, PyObject *module, PyObject *const *args,
                                Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t at);
+
+/* compile_to_tree(): whether the sealed compiler call running on this thread parses to a
+ * syntax tree only (False: to code, or no sealed call running). */
+static PyObject *
+core_compile_to_tree(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(t_compile_to_tree == 1);
+}
 
 /* compile_name(tree): the file name the sealed compile running on this thread was given with
  * this very object as its source (None: another object, no sealed compile, no name given). */
@@ -11853,6 +11934,16 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     PyObject *result;
+    /* (flags read as CPython's compile reads an exact int; anything else reads as code) */
+    PyObject *flags = which == COMPILER_COMPILE ? argument_named(args, nargs, kwnames, 3, "flags")
+                                                : Py_None;
+    long flag_bits = PyLong_CheckExact(flags) ? PyLong_AsLong(flags) : 0;
+    if (flag_bits == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        flag_bits = 0;
+    }
+    const int outer_to_tree = t_compile_to_tree;
+    t_compile_to_tree = (flag_bits & PyCF_ONLY_AST) != 0 ? 1 : 0;
     if (which == COMPILER_COMPILE && at >= 0) {
         /* compile(tree, name): CPython raises the compile event of a syntax tree with no file
          * name (a tree's code is named as its caller likes); the call's own name, for the
@@ -11872,11 +11963,13 @@ compiler_sealed(int which, PyObject *module, PyObject *const *args, Py_ssize_t n
         t_shape_parse = 0;
         t_compile_tree = outer_tree;
         t_compile_name = outer_name;
+        t_compile_to_tree = outer_to_tree;
         return result;
     }
     t_shape_parse = parse;
     result = compiler_call(which, module, args, nargs, kwnames, at);
     t_shape_parse = 0;
+    t_compile_to_tree = outer_to_tree;
     return result;
 }
 
@@ -17320,6 +17413,9 @@ static PyMethodDef core_methods[] = {
      " path of the regular file at path when its bytes from offset on are exactly data and it"
      " starts with head (it names itself through /proc/self/fd); after install, the sandbox's"
      " own code only."},
+    {"compile_to_tree", core_compile_to_tree, METH_NOARGS,
+     "compile_to_tree() -> bool: whether the sealed compile running on this thread parses to a "
+     "syntax tree only."},
     {"compile_name", core_compile_name, METH_O,
      "compile_name(tree) -> object: the file name the sealed compile running on this thread was"
      " given with this very object as its source; None otherwise (and where nothing is"

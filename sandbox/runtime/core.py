@@ -23,6 +23,7 @@ __all__ = [
     "changes",
     "changes_elsewhere",
     "compile_name",
+    "compile_to_tree",
     "compile_verdict_add",
     "content_digest",
     "core_dumps_off",
@@ -183,6 +184,7 @@ deployment_folder = _impl.deployment_folder
 deployment_rules = _impl.deployment_rules
 module_exec_rules = _impl.module_exec_rules
 compile_name = _impl.compile_name
+compile_to_tree = _impl.compile_to_tree
 seal_sqlite = _impl.seal_sqlite
 sqlite_companions_add = _impl.sqlite_companions_add
 sqlite_open_guard = _impl.sqlite_open_guard

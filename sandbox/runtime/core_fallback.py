@@ -47,6 +47,7 @@ __all__ = [
     "caller_local",
     "changes",
     "changes_elsewhere",
+    "compile_to_tree",
     "compile_verdict_add",
     "core_dumps_off",
     "defer_quiet_ends",
@@ -3441,6 +3442,43 @@ def compile_name(tree: object) -> object:
     True
     """
     return None
+
+
+_compile_original = compile  # (the builtin, taken at import: before the function's code runs)
+_PyCF_ONLY_AST = 0x400
+
+
+def compile_to_tree() -> bool:
+    """Whether the compile whose event is being decided on this thread parses to a syntax tree
+    only. The native core reads the flags its sealed ``compile`` was given; here, the frame
+    that raised the event must hold ``flags`` with ``PyCF_ONLY_AST`` and call the builtin
+    ``compile`` by that name: no global of its module and no other builtin answers for it
+    (red team 136 pointed ``ast.compile`` at a C callable that handed ``compile()`` other
+    flags). Only exact-``str`` keys are compared, with the built-in comparison; a module or
+    builtins dict with another key is taken as answering otherwise. Another thread can still
+    rebind the name between the call and this check (a documented limit of this core).
+
+    Example
+    -------
+    >>> compile_to_tree()
+    False
+    """
+    frame = _api["event_frame"]() if _api else None
+    if frame is None:
+        return False
+    flags = frame_local(frame, "flags")
+    if _type_of(flags) is not int or not flags & _PyCF_ONLY_AST:
+        return False
+    for key, _value in _dict_items(frame.f_globals):
+        if _type_of(key) is not str or str.__eq__(key, "compile"):
+            return False
+    found = False
+    for key, value in _dict_items(frame.f_builtins):
+        if _type_of(key) is not str:
+            return False
+        if str.__eq__(key, "compile"):
+            found = value is _compile_original
+    return found
 
 
 def unmarshal_renames_to(path: str | None) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FORK_EXEC_ARGS, Child, RunChild, audit_only, profile_doc
+from tests.conftest import ATTEMPT, FORK_EXEC_ARGS, Child, RunChild, audit_only, profile_doc
 
 # ctypes and libc's system() are allowed by this profile, as if a dependency had learned them:
 # the audit layer then has no reason to object, and only the kernel can stop the exec. (From
@@ -508,6 +508,13 @@ class Index:
 attempt("fionread_index", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, Index()))
 attempt("fionread_buffer", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, bytearray(4)))
 attempt("fionread_null", lambda: fcntl.ioctl(ends[0].fileno(), 0x541B, 0))
+# SIOCGIFCONF's struct ifconf names the buffer the kernel writes the interface list to
+import struct
+inet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+attempt("ifconf_pointer", lambda: fcntl.ioctl(inet.fileno(), 0x8912, bytearray(struct.pack("iiQ", 40, 0, low))))
+# SO_ATTACH_FILTER's struct sock_fprog names the program the kernel reads (native core only:
+# CPython raises no event for setsockopt)
+attempt("attach_filter", lambda: inet.setsockopt(socket.SOL_SOCKET, 26, struct.pack("HxxxxxxQ", 1, low)))
 attempt("own_setown", lambda: fcntl.fcntl(ends[0].fileno(), fcntl.F_SETOWN, os.getpid()))
 attempt("sethostname", lambda: socket.sethostname(socket.gethostname()))  # (the same name)
 import time
@@ -547,6 +554,9 @@ def test_calls_without_an_audit_event_that_change_the_root_or_reach_other_proces
     for way in ("fionread_address", "fiosetown_address", "getlk_address", "fionread_index"):
         assert lines[way] == "refused native memory write", (way, result.stderr)
     assert lines["fionread_buffer"] == "done", result.stderr
+    assert lines["ifconf_pointer"] == "refused native ioctl 0x8912", result.stderr
+    if core == "native":
+        assert lines["attach_filter"] == "refused native memory read", result.stderr
     assert lines["fionread_null"] in ("done", "error OSError"), result.stderr
     # AND renaming the host is a change of the process's namespace, on both cores
     assert lines["sethostname"] == "refused processes namespace sethostname", result.stderr
@@ -1256,9 +1266,11 @@ else:
 
 
 # ast.parse's flags come from the ast module's PyCF_ONLY_AST (a global the function can
-# rebind); the hook decides the compile at ast.parse's site by ast.parse's own local `flags`.
-# A source object with __buffer__ (PEP 688, 3.12+) runs while compile() takes its buffer,
-# after the flags were passed: from 3.13 (PEP 667) it can write ast.parse's local back.
+# rebind). The native core decides the compile at ast.parse's site by the flags its sealed
+# compile() was given; the Python core by ast.parse's own local `flags` (and the name
+# `compile` resolving to the builtin). A source object with __buffer__ (PEP 688, 3.12+) runs
+# while compile() takes its buffer, after the flags were passed: from 3.13 (PEP 667) it can
+# write ast.parse's local back.
 AST_FLAGS_LOCAL = """
 import ast, sys
 import sandbox
@@ -1282,27 +1294,84 @@ except TypeError:
 """
 
 
-def test_frame_locals_rewritten_inside_a_c_call_fool_the_ast_only_site_from_3_13(
-    child: RunChild, tmp_path: Path
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_frame_locals_rewritten_inside_a_c_call_fool_the_python_cores_ast_only_site_from_3_13(
+    child: RunChild, tmp_path: Path, core: str
 ) -> None:
     # GIVEN enforce with the base bundle, which allows compiling at ast.parse's site only for
-    # a syntax tree (decided by ast.parse's local `flags`)
+    # a syntax tree
     (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
     # WHEN the function makes ast.parse ask for a code object, and rewrites the local from
     # inside the compile call (a source object's __buffer__)
-    result = child(AST_FLAGS_LOCAL)
+    result = child(AST_FLAGS_LOCAL, env=audit_only(core))
     outcome = result.lines[-1] if result.lines else result.stderr
-    if sys.version_info >= (3, 13):
-        # THEN from 3.13 the hook reads the rewritten local and allows it: a code object is
-        # made at the site (the stated limit: frame locals that code run inside a C call can
-        # rewrite are not evidence; README, "What each layer does not stop")
-        assert outcome == "made code", result.stdout + result.stderr
-    elif sys.version_info >= (3, 12):
-        # THEN on 3.12 the write does not reach the frame's fast locals: refused
-        assert outcome == "refused", result.stdout + result.stderr
-    else:
+    if sys.version_info < (3, 12):
         # THEN before 3.12 a Python class cannot hand out a buffer at all
         assert outcome == "no buffer protocol for Python classes", result.stdout + result.stderr
+    elif core == "native" or sys.version_info < (3, 13):
+        # THEN the native core decides on the flags compile() was given: refused; so does the
+        # Python core on 3.12, where the write does not reach the frame's fast locals
+        assert outcome == "refused", result.stdout + result.stderr
+    else:
+        # AND from 3.13 the Python core reads the rewritten local and allows it: a code object
+        # is made at the site (the stated limit: frame locals that code run inside a C call
+        # can rewrite are not evidence; README, "What each layer does not stop")
+        assert outcome == "made code", result.stdout + result.stderr
+
+
+# ast.parse calls `compile` by a name its module (ast.compile) or the builtins answer. A C
+# callable there adds no frame, so the compile's site is still ast.parse's: red team 136 made
+# it functools.partial's __call__, which shifted the arguments by one, so compile() got flags
+# 0 (code) while ast.parse's local said "syntax tree".
+AST_COMPILE_REBOUND = (
+    ATTEMPT
+    + """
+import ast, builtins, functools
+import sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+SOURCE = "PWNED = 6 * 7"
+def through(where):
+    source = functools.partial(builtins.compile, SOURCE, "<made>")
+    saved = getattr(where, "compile", None)
+    setattr(where, "compile", type(source).__call__)
+    try:
+        made = ast.parse(source, "exec", 0)  # -> compile(SOURCE, "<made>", "exec", 0, 0x400...)
+    finally:
+        if where is builtins:
+            builtins.compile = saved
+        else:
+            del ast.compile
+    space = {}
+    exec(made, space)
+    print("ran", space["PWNED"])
+attempt("module-global", lambda: through(ast))
+attempt("builtins", lambda: through(builtins))
+attempt("a-tree", lambda: print("tree", type(ast.parse("x = 1")).__name__))
+"""
+)
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_ast_parse_calling_another_compile_is_not_the_parsers_work(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with the base bundle (ast.parse's site may compile to a syntax tree only)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function points the name ast.parse calls (its module's global, or the
+    # builtin) at a C callable that hands compile() flags 0, then runs what comes back
+    result = child(AST_COMPILE_REBOUND, env=audit_only(core))
+    # THEN on both cores the compile is decided as the site's code compile (not the parser's
+    # tree), and refused; a real parse still passes
+    assert result.lines == [
+        "module-global BLOCKED PermissionViolation code compile",
+        "builtins BLOCKED PermissionViolation code compile",
+        "tree Module",
+        "a-tree ALLOWED",
+    ], result.stdout + result.stderr
+    targets = {f["target"] for f in result.findings}
+    assert all(t.endswith("ast.py:parse#code") for t in targets), targets
 
 
 CACHED_CTYPES = """

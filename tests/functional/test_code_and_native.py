@@ -732,17 +732,74 @@ def test_a_semaphore_type_from_a_failed_exec_is_sealed_on_the_native_core(
     result = child(FAILED_EXEC_SEMAPHORE, env=audit_only(core))
     Path("/dev/shm/sem.lsb-failed-exec").unlink(missing_ok=True)
     assert result.returncode == 0, result.stderr
-    assert result.lines[:2] == ["exec failed TypeError", "types True"], result.stdout
     if core == "native":
-        # THEN on the native core the type is sealed all the same: memory at an address and
-        # the semaphore's file are decided, and refused
+        # THEN on the native core the exec is refused before it runs (a module dict holding
+        # more than the import system put there), and every SemLock type there is is sealed
+        # all the same -- found by its constructor, not by name: memory at an address and the
+        # semaphore's file are decided, and refused
+        assert result.lines[:2] == ["exec failed ImportError", "types True"], result.stdout
         assert result.lines[2:] == [
             "rebuild-at-address BLOCKED PermissionViolation native memory",
             "make-file BLOCKED PermissionViolation files read",
         ], result.stdout
         return
-    # AND the Python core cannot see either (a documented limit)
-    assert result.lines[2:] == ["read 41", "rebuild-at-address ALLOWED", "make-file ALLOWED"]
+    # AND the Python core cannot see either (a documented limit): the exec fails where the
+    # function made it fail, after the type was made, and the type is used
+    assert result.lines == [
+        "exec failed TypeError",
+        "types True",
+        "read 41",
+        "rebuild-at-address ALLOWED",
+        "make-file ALLOWED",
+    ], result.stdout
+
+
+EXEC_WITH_A_KEY_OF_ITS_OWN = (
+    ATTEMPT
+    + """
+import _imp, functools, operator, os, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+import _multiprocessing
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+# a fresh module, its dict given a key whose __eq__ is a C callable (no Python frame) that
+# calls the module's SemLock type when the exec inserts "flags" -- before the exec returns,
+# so before the seal (red team 137; 3.12+ makes a new type at each exec)
+module = _imp.create_dynamic(_multiprocessing.__spec__)
+space = module.__dict__
+made = []
+calls = map(operator.methodcaller("__call__", 1, 1, 1, "/lsb-in-exec", 0),
+            map(space.__getitem__, ["SemLock"]))
+keep = map(made.append, calls)
+class Key(str):
+    __eq__ = staticmethod(functools.partial(dict.fromkeys, keep))
+    __hash__ = str.__hash__
+space[Key("flags")] = None
+def run_exec():
+    try:
+        _imp.exec_dynamic(module)
+        print("exec ran")
+    except ImportError as exc:
+        print("exec refused", "lambda-sandbox" in str(exc))
+attempt("exec", run_exec)
+print("made", len(made), os.path.exists("/dev/shm/sem.lsb-in-exec"))
+"""
+)
+
+
+def test_an_extension_exec_on_a_module_dict_with_keys_of_the_functions_own_is_refused(
+    child: RunChild, tmp_path: Path
+) -> None:
+    # GIVEN enforce on the native core, with no /dev/shm rule
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function runs a _multiprocessing exec on a module dict holding a key of its
+    # own, whose comparison would call the type the exec just made
+    result = child(EXEC_WITH_A_KEY_OF_ITS_OWN, env=audit_only("native"))
+    Path("/dev/shm/sem.lsb-in-exec").unlink(missing_ok=True)
+    # THEN the exec is refused before it runs: nothing made, no file
+    assert result.lines == ["exec refused True", "exec ALLOWED", "made 0 False"], (
+        result.stdout + result.stderr
+    )
 
 
 @pytest.mark.skipif(

@@ -299,6 +299,8 @@ def test_an_int_the_kernel_takes_as_an_address_is_memory_at_that_address() -> No
     # AND NULL, CPython's copies, the caller's buffers and commands that take a value pass
     assert ioctl((3, 0x541B, 0)) is None
     assert ioctl((3, 0x541B, bytearray(4))) is None
+    # (SIOCGIFCONF is none of those: its struct names the buffer the kernel writes to)
+    assert ioctl((3, 0x8912, bytearray(16))) == [("native", "ioctl", "0x8912", None)]
     assert ioctl((3, 0x541B, array.array("i", [0]))) is None
     assert ioctl((3, 0x5451, 7)) is None  # FIOCLEX: no argument
     assert fcntl_((3, 5, bytes(32))) is None

@@ -38,8 +38,8 @@ from os import stat as _stat
 from stat import S_ISDIR as _S_ISDIR
 
 from ..categories import UNDECODABLE
-from ..core import caller_local as _caller_local
 from ..core import compile_name as _compile_name
+from ..core import compile_to_tree as _compile_to_tree
 from ..core import deployment_folder as _core_deployment_folder
 from ..core import file_is as _file_is
 from ..core import frame_local as _frame_local
@@ -151,14 +151,14 @@ ANNOTATION_COMPILERS = (
 )
 ANNOTATE_CALLERS = ("annotationlib.py:call_annotate_function",)
 # The standard library's parsers that compile to a syntax tree only (sites, filled at install
-# from {stdlib}), and the local holding the flags they pass to compile(): ``ast.parse`` takes
-# them from its module's global ``PyCF_ONLY_AST``, which the function can rebind with no event
-# (0: a code object, run by exec). A compile there without the syntax-tree flag is not the
-# parser's work, and is decided as a site of its own (``…:parse#code``).
+# from {stdlib}): ``ast.parse`` takes its flags from its module's global ``PyCF_ONLY_AST``, and
+# calls ``compile`` by a name its module or the builtins answer, both of which the function can
+# rebind with no event (0: a code object, run by exec; a C callable that hands compile() other
+# flags). A compile there that does not parse to a tree only (core.compile_to_tree: the flags
+# compile() was given) is not the parser's work, and is decided as a site of its own
+# (``…:parse#code``).
 AST_ONLY_SITES: frozenset[str] = frozenset()
 AST_PARSERS = ("ast.py:parse",)
-_AST_FLAGS_LOCAL = "flags"
-_PyCF_ONLY_AST = 0x400  # (the interpreter's own constant, on every version: shape.PyCF_ONLY_AST)
 _NOT_AST = "#code"
 # The interpreter's own ``-c`` command (``python -c COMMAND``: a Python child's, such as
 # multiprocessing's spawn worker): compiled with no Python frame, as the bytes of COMMAND and a
@@ -657,10 +657,10 @@ def _compile(args: tuple[Any, ...], caller: Any = None) -> list[Access] | None:
         site = _FRAMELESS_SITE  # (not the interpreter's -c command: see COMMAND_SOURCES)
     if site in ANNOTATION_COMPILE_SITES and args and annotation_expression(args[0]):
         return None  # the standard library evaluating a type annotation (module docstring)
-    if site in AST_ONLY_SITES:
-        flags = _caller_local(_AST_FLAGS_LOCAL)
-        if _type(flags) is not _int or not flags & _PyCF_ONLY_AST:
-            site = site + _NOT_AST  # a code object, not a syntax tree (AST_ONLY_SITES)
+    if site in AST_ONLY_SITES and not _compile_to_tree():
+        # (the flags compile() itself was given, not the ones the parser's frame holds: the
+        # name it calls can be a C callable of the function's that hands over others)
+        site = site + _NOT_AST  # a code object, not a syntax tree (AST_ONLY_SITES)
     elif site in NAMEDTUPLE_SITES and not (args and namedtuple_source(args[0])):
         site = site + _NOT_NAMEDTUPLE  # not namedtuple's own template (NAMEDTUPLE_SITES)
     out: list[Access] = [("code", "compile", site, None)]

@@ -1026,8 +1026,10 @@ def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
     return None
 
 
-# ioctl requests that only read, or act on the descriptor's own open file description:
-# answered without a decision. Every other request can change the file's inode (its flags,
+# ioctl requests that only read, or act on the descriptor's own open file description, and
+# whose argument holds no pointer: answered without a decision. (SIOCGIFCONF is not one: its
+# struct ifconf names the buffer the kernel writes the interface list to -- any address, red
+# team 137 rewrote an immutable bytes object through it.) Every other request can change the file's inode (its flags,
 # attributes), the file system, the host's network or a terminal beyond the process: a
 # `native ioctl 0x<request>` access, refused unless a rule names it (learn records it).
 _IOCTL_HARMLESS = frozenset(
@@ -1046,7 +1048,6 @@ _IOCTL_HARMLESS = frozenset(
         0x8905,  # SIOCATMARK
         0x8906,  # SIOCGSTAMP
         0x8910,  # SIOCGIFNAME
-        0x8912,  # SIOCGIFCONF
         0x8913,  # SIOCGIFFLAGS
         0x8915,  # SIOCGIFADDR
         0x891B,  # SIOCGIFNETMASK

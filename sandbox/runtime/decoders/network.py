@@ -360,9 +360,19 @@ def _socket_new(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access]
     return [("network", "socket", fam + "/" + typ, None)]
 
 
+# setsockopt options whose value holds a pointer the kernel reads (a struct sock_fprog: a
+# classic BPF program at any address): (level, name). The native core raises them.
+_POINTER_OPTIONS = frozenset({(1, 26), (1, 51), (263, 22)})
+
+
 def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
     # (raised by the native core, for setsockopt and sendmsg's ancillary data) an option that
-    # sends the packets elsewhere than the decided address, or one it could not read
+    # sends the packets elsewhere than the decided address, or one it could not read; or one
+    # that has the kernel read memory at an address the value names: native memory
+    level = as_int(args[1]) if _len(args) > 1 else None
+    name = as_int(args[2]) if _len(args) > 2 else None
+    if (level, name) in _POINTER_OPTIONS:
+        return [("native", "memory", "read", None)]
     reason = "a route set on the socket (an IP source route, an IPv6 routing header or next hop)"
     return [("network", "connect", UNDECODABLE + reason, None)]
 
