@@ -9250,10 +9250,11 @@ enum {
     SOCK_SENDMSG,
     SOCK_SETSOCKOPT,
     SOCK_LISTEN,
+    SOCK_GETSOCKOPT,
     SOCK_METHODS
 };
 static const char *const g_sock_names[SOCK_METHODS] = {
-    "connect", "connect_ex", "bind", "sendto", "sendmsg", "setsockopt", "listen"};
+    "connect", "connect_ex", "bind", "sendto", "sendmsg", "setsockopt", "listen", "getsockopt"};
 static PyCFunction g_sock_original[SOCK_METHODS];
 static PyObject *g_sock_getsockname; /* _socket.socket's getsockname method descriptor */
 /* Its C function, which reads any socket object of this extension: every `_socket` made from
@@ -9262,6 +9263,7 @@ static PyObject *g_sock_getsockname; /* _socket.socket's getsockname method desc
  * went undecided), while a sealed entry of the shared method table is only ever called with
  * an object of one of those types (its descriptor checks). */
 static PyCFunction g_sock_getsockname_c;
+static PyCFunction g_sock_fileno_c; /* (fileno's, the same way: the descriptor as CPython keeps it) */
 static int g_sock_sealed;
 
 /* Options that send the socket's packets elsewhere than the address its connect or sendto
@@ -9277,7 +9279,12 @@ pointer_option(long level, long name)
 {
     return (level == 1 /* SOL_SOCKET */ && (name == 26 /* SO_ATTACH_FILTER */ ||
                                             name == 51 /* SO_ATTACH_REUSEPORT_CBPF */)) ||
-           (level == 263 /* SOL_PACKET */ && name == 22 /* PACKET_FANOUT_DATA */);
+           (level == 263 /* SOL_PACKET */ && name == 22 /* PACKET_FANOUT_DATA */) ||
+           /* the firewall tables' replace and counters (iptables, arptables, ebtables; IPv6:
+            * ip6tables): a struct whose `counters` pointer the kernel writes (red team 138) */
+           (level == 0 /* SOL_IP */ && (name == 64 || name == 65 || name == 96 || name == 97 ||
+                                        name == 128 || name == 129)) ||
+           (level == 41 /* SOL_IPV6 */ && (name == 64 || name == 65));
 }
 
 static int
@@ -9510,6 +9517,58 @@ sock_setsockopt_sealed(PyObject *self, PyObject *args)
         return NULL;
     }
     return g_sock_original[SOCK_SETSOCKOPT](self, args);
+}
+
+/* getsockopt(level, option, buflen): CPython hands the kernel a buffer it allocated and never
+ * set, which the kernel reads first for some options -- TCP_ZEROCOPY_RECEIVE's struct names
+ * the address the kernel copies received bytes to, and the function chose it by freeing a
+ * bytes object of the same size just before (red team 138 rewrote an immutable object, then
+ * `_PyRuntime`'s audit hook list: every hook gone). Made here as CPython makes it, with the
+ * buffer zeroed: no option reads anything of the function's. The int form (no buflen, or 0)
+ * reads into an int of CPython's own: the original, given the values read here. */
+static PyObject *
+sock_getsockopt_sealed(PyObject *self, PyObject *args)
+{
+    int level = 0, option = 0, buflen = 0;
+    if (!PyArg_ParseTuple(args, "ii|i:getsockopt", &level, &option, &buflen)) {
+        return NULL;
+    }
+    if (buflen == 0) {
+        PyObject *call = Py_BuildValue("(ii)", level, option);
+        if (call == NULL) {
+            return NULL;
+        }
+        PyObject *result = g_sock_original[SOCK_GETSOCKOPT](self, call);
+        Py_DECREF(call);
+        return result;
+    }
+    if (buflen < 0 || buflen > 1024) {
+        PyErr_SetString(PyExc_OSError, "getsockopt buflen out of range");
+        return NULL;
+    }
+    PyObject *descriptor = g_sock_fileno_c(self, NULL);
+    if (descriptor == NULL) {
+        return NULL;
+    }
+    long fd = PyLong_AsLong(descriptor);
+    Py_DECREF(descriptor);
+    if (fd == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *buffer = PyBytes_FromStringAndSize(NULL, buflen);
+    if (buffer == NULL) {
+        return NULL;
+    }
+    memset(PyBytes_AS_STRING(buffer), 0, (size_t)buflen);
+    socklen_t length = (socklen_t)buflen;
+    if (getsockopt((int)fd, level, option, PyBytes_AS_STRING(buffer), &length) < 0) {
+        Py_DECREF(buffer);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (_PyBytes_Resize(&buffer, (Py_ssize_t)length) < 0) {
+        return NULL;
+    }
+    return buffer;
 }
 
 static PyObject *
@@ -12952,10 +13011,11 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
 {
     (void)self;
     static const PyCFunction sealed[SOCK_METHODS] = {
-        sock_connect_sealed, sock_connect_ex_sealed, sock_bind_sealed,  sock_sendto_sealed,
-        sock_sendmsg_sealed, sock_setsockopt_sealed, sock_listen_sealed};
-    static const int flags[SOCK_METHODS] = {METH_O,       METH_O,       METH_O,      METH_VARARGS,
-                                            METH_VARARGS, METH_VARARGS, METH_VARARGS};
+        sock_connect_sealed, sock_connect_ex_sealed, sock_bind_sealed,   sock_sendto_sealed,
+        sock_sendmsg_sealed, sock_setsockopt_sealed, sock_listen_sealed, sock_getsockopt_sealed};
+    static const int flags[SOCK_METHODS] = {METH_O,       METH_O,       METH_O,
+                                            METH_VARARGS, METH_VARARGS, METH_VARARGS,
+                                            METH_VARARGS, METH_VARARGS};
     if (g_sock_sealed || g_installed) {
         return PyBool_FromLong(g_sock_sealed); /* once, and only while installing */
     }
@@ -12995,6 +13055,18 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
     if (getsockname_def == NULL || (getsockname_def->ml_flags & ~METH_COEXIST) != METH_NOARGS) {
         Py_RETURN_FALSE; /* a calling convention this core does not know: nothing sealed */
     }
+    PyObject *fileno_name = PyUnicode_InternFromString("fileno");
+    if (fileno_name == NULL) {
+        return NULL;
+    }
+    PyObject *fileno = _PyType_Lookup((PyTypeObject *)type, fileno_name);
+    Py_DECREF(fileno_name);
+    if (fileno == NULL || !Py_IS_TYPE(fileno, &PyMethodDescr_Type) ||
+        ((PyMethodDescrObject *)fileno)->d_method == NULL ||
+        (((PyMethodDescrObject *)fileno)->d_method->ml_flags & ~METH_COEXIST) != METH_NOARGS) {
+        Py_RETURN_FALSE;
+    }
+    g_sock_fileno_c = ((PyMethodDescrObject *)fileno)->d_method->ml_meth;
     g_sock_getsockname = Py_NewRef(getsockname);
     g_sock_getsockname_c = getsockname_def->ml_meth;
     PyObject *family_name = PyUnicode_InternFromString("family");

@@ -2510,3 +2510,74 @@ def test_a_site_is_the_file_name_its_code_claims(
         "own refused",
         renamed,
     ], result.stderr
+
+
+# getsockopt(level, option, buflen): CPython hands the kernel a buffer it allocated and never
+# set. For TCP_ZEROCOPY_RECEIVE the kernel reads it first -- its struct names the address the
+# received bytes are copied to -- and a bytes object of the same size freed just before leaves
+# its contents there (red team 138: an immutable object rewritten, then the audit hook list).
+ZEROCOPY_TARGET = """
+import os, socket, struct, select, time, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+target = bytes([0x41]) * 24  # an immutable object: its data at id() + 32 (64-bit)
+address = id(target) + 32
+peer = socket.create_connection(("127.0.0.1", int(os.environ["PEER_PORT"])))
+select.select([peer], [], [], 5)
+time.sleep(0.2)
+planted = 0
+for attempt in range(50):
+    layout = struct.pack("<QIIIiQiIQQII", 0, 0, 0, 0, 0, address, 64, 0, 0, 0, 0, 0)
+    del layout  # (its memory is the next 64-byte buffer's)
+    try:
+        reply = peer.getsockopt(socket.IPPROTO_TCP, 35, 64)  # TCP_ZEROCOPY_RECEIVE
+    except OSError as exc:
+        print("error", exc.errno)
+        break
+    planted += struct.unpack("<QIIIiQiIQQII", reply)[5] == address
+print("planted seen", planted > 0)
+print("target", "unchanged" if target == bytes([0x41]) * 24 else "rewritten")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_getsockopt_hands_the_kernel_no_bytes_of_the_functions(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce with one loopback peer allowed, which sends the function 16 bytes
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        try:
+            connection, _ = server.accept()
+            with connection:
+                connection.sendall(b"REWRITTEN-BY-TCP")
+                connection.recv(1)  # (until the child goes)
+        except OSError:
+            pass  # (the child reset the connection, or the test closed the server)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    rules = [{"action": "connect", "target": f"127.0.0.1:{port}", "phase": "any"}]
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc(network=rules)))
+    try:
+        # WHEN the function plants a struct naming an immutable object's data where CPython's
+        # next getsockopt buffer comes from, and asks for TCP_ZEROCOPY_RECEIVE
+        result = child(ZEROCOPY_TARGET, env=audit_only(core, PEER_PORT=str(port)))
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    if core == "native":
+        # THEN the native core hands the kernel a zeroed buffer: nothing planted is read, and
+        # the object is untouched
+        assert result.lines[-2:] == ["planted seen False", "target unchanged"], result.stdout
+        return
+    # AND the Python core cannot (a documented limit): the call is not even seen
+    assert result.lines[-1] in ("target unchanged", "target rewritten"), result.stdout

@@ -362,7 +362,11 @@ def _socket_new(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access]
 
 # setsockopt options whose value holds a pointer the kernel reads (a struct sock_fprog: a
 # classic BPF program at any address): (level, name). The native core raises them.
-_POINTER_OPTIONS = frozenset({(1, 26), (1, 51), (263, 22)})
+# The firewall tables' replace and counters options (iptables, arptables, ebtables at SOL_IP;
+# ip6tables at SOL_IPV6) hold a `counters` pointer the kernel writes: decided the same way.
+_POINTER_OPTIONS = frozenset(
+    {(1, 26), (1, 51), (263, 22), *((0, n) for n in (64, 65, 96, 97, 128, 129)), (41, 64), (41, 65)}
+)
 
 
 def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
@@ -372,7 +376,8 @@ def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
     level = as_int(args[1]) if _len(args) > 1 else None
     name = as_int(args[2]) if _len(args) > 2 else None
     if (level, name) in _POINTER_OPTIONS:
-        return [("native", "memory", "read", None)]
+        # (a filter program the kernel reads; the firewall tables' counters it writes)
+        return [("native", "memory", "read" if level == 1 or level == 263 else "write", None)]
     reason = "a route set on the socket (an IP source route, an IPv6 routing header or next hop)"
     return [("network", "connect", UNDECODABLE + reason, None)]
 
