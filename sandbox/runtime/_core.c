@@ -9251,10 +9251,13 @@ enum {
     SOCK_SETSOCKOPT,
     SOCK_LISTEN,
     SOCK_GETSOCKOPT,
+    SOCK_RECV,
+    SOCK_RECVFROM,
     SOCK_METHODS
 };
 static const char *const g_sock_names[SOCK_METHODS] = {
-    "connect", "connect_ex", "bind", "sendto", "sendmsg", "setsockopt", "listen", "getsockopt"};
+    "connect", "connect_ex", "bind",       "sendto", "sendmsg",
+    "setsockopt", "listen", "getsockopt", "recv",   "recvfrom"};
 static PyCFunction g_sock_original[SOCK_METHODS];
 static PyObject *g_sock_getsockname; /* _socket.socket's getsockname method descriptor */
 /* Its C function, which reads any socket object of this extension: every `_socket` made from
@@ -9569,6 +9572,60 @@ sock_getsockopt_sealed(PyObject *self, PyObject *args)
         return NULL;
     }
     return buffer;
+}
+
+/* recv(bufsize[, flags]) and recvfrom(bufsize[, flags]): with MSG_TRUNC on a datagram socket
+ * the kernel answers the datagram's whole length while it copied `bufsize` bytes, and CPython
+ * grows its result to that length: the bytes past `bufsize` are heap memory nobody wrote --
+ * freed memory of the process (red team 139 read back a freed str's text). The original is
+ * given the two ints read here, and what it returns has its bytes past `bufsize` zeroed (the
+ * length stays the kernel's answer, which is what MSG_TRUNC asks). */
+static PyObject *
+received_cleared(PyObject *received, Py_ssize_t bufsize)
+{
+    PyObject *data = received != NULL && PyTuple_Check(received) && PyTuple_GET_SIZE(received) > 0
+                         ? PyTuple_GET_ITEM(received, 0)
+                         : received;
+    if (data == NULL || !PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) <= bufsize) {
+        return received;
+    }
+    if (Py_REFCNT(data) != 1) {
+        Py_DECREF(received); /* (shared: never written) */
+        PyErr_SetString(PyExc_OSError, "lambda-sandbox: a truncated datagram's result was shared");
+        return NULL;
+    }
+    memset(PyBytes_AS_STRING(data) + bufsize, 0, (size_t)(PyBytes_GET_SIZE(data) - bufsize));
+    return received;
+}
+
+static PyObject *
+sock_received_sealed(int which, PyObject *self, PyObject *args)
+{
+    Py_ssize_t bufsize = 0;
+    int flags = 0;
+    if (!PyArg_ParseTuple(args, which == SOCK_RECV ? "n|i:recv" : "n|i:recvfrom", &bufsize,
+                          &flags)) {
+        return NULL;
+    }
+    PyObject *call = Py_BuildValue("(ni)", bufsize, flags);
+    if (call == NULL) {
+        return NULL;
+    }
+    PyObject *received = g_sock_original[which](self, call);
+    Py_DECREF(call);
+    return received_cleared(received, bufsize < 0 ? 0 : bufsize);
+}
+
+static PyObject *
+sock_recv_sealed(PyObject *self, PyObject *args)
+{
+    return sock_received_sealed(SOCK_RECV, self, args);
+}
+
+static PyObject *
+sock_recvfrom_sealed(PyObject *self, PyObject *args)
+{
+    return sock_received_sealed(SOCK_RECVFROM, self, args);
 }
 
 static PyObject *
@@ -13011,10 +13068,12 @@ core_seal_socket_addresses(PyObject *self, PyObject *type)
 {
     (void)self;
     static const PyCFunction sealed[SOCK_METHODS] = {
-        sock_connect_sealed, sock_connect_ex_sealed, sock_bind_sealed,   sock_sendto_sealed,
-        sock_sendmsg_sealed, sock_setsockopt_sealed, sock_listen_sealed, sock_getsockopt_sealed};
-    static const int flags[SOCK_METHODS] = {METH_O,       METH_O,       METH_O,
-                                            METH_VARARGS, METH_VARARGS, METH_VARARGS,
+        sock_connect_sealed,    sock_connect_ex_sealed, sock_bind_sealed,
+        sock_sendto_sealed,     sock_sendmsg_sealed,    sock_setsockopt_sealed,
+        sock_listen_sealed,     sock_getsockopt_sealed, sock_recv_sealed,
+        sock_recvfrom_sealed};
+    static const int flags[SOCK_METHODS] = {METH_O,       METH_O,       METH_O,       METH_VARARGS,
+                                            METH_VARARGS, METH_VARARGS, METH_VARARGS, METH_VARARGS,
                                             METH_VARARGS, METH_VARARGS};
     if (g_sock_sealed || g_installed) {
         return PyBool_FromLong(g_sock_sealed); /* once, and only while installing */

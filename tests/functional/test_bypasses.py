@@ -2581,3 +2581,42 @@ def test_getsockopt_hands_the_kernel_no_bytes_of_the_functions(
         return
     # AND the Python core cannot (a documented limit): the call is not even seen
     assert result.lines[-1] in ("target unchanged", "target rewritten"), result.stdout
+
+
+# recv(n, MSG_TRUNC) on a datagram socket: the kernel answers the datagram's whole length while
+# it copied n bytes, and CPython grows its result to that length -- the rest is heap memory
+# nobody wrote, freed memory of the process (red team 139 read back a freed str's text).
+TRUNCATED_DATAGRAM = """
+import re, socket, sandbox
+sandbox.install(mode="enforce", profile="profile.json")
+from sandbox.runtime.control import mark_invoke_phase
+mark_invoke_phase()
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+for way in ("recv", "recvfrom"):
+    freed = "".join("token=%06d;" % i for i in range(800))
+    ours.send(b"\\x00" * (len(freed) + 15))
+    del freed
+    got = getattr(theirs, way)(1, socket.MSG_TRUNC)
+    data = got if way == "recv" else got[0]
+    print(way, len(data) > 1, "tokens" if re.search(rb"token=[0-9]{6};", data) else "zeros"
+          if data == bytes(len(data)) else "other")
+"""
+
+
+@pytest.mark.parametrize("core", ["native", "python"])
+def test_a_truncated_datagram_hands_back_no_freed_memory_on_the_native_core(
+    child: RunChild, tmp_path: Path, core: str
+) -> None:
+    # GIVEN enforce (a socket pair needs no rule)
+    (tmp_path / "profile.json").write_text(json.dumps(profile_doc()))
+    # WHEN the function frees a long str, then receives one byte of a longer datagram with
+    # MSG_TRUNC, through recv and recvfrom
+    result = child(TRUNCATED_DATAGRAM, env=audit_only(core))
+    assert result.returncode == 0, result.stderr
+    if core == "native":
+        # THEN the length is the kernel's answer (what MSG_TRUNC asks for) and the rest is
+        # zeros: nothing freed is read back
+        assert result.lines == ["recv True zeros", "recvfrom True zeros"], result.stdout
+        return
+    # AND the Python core cannot see the call (a documented limit): the length is the same
+    assert [line.split()[:2] for line in result.lines] == [["recv", "True"], ["recvfrom", "True"]]
