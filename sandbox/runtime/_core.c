@@ -10669,6 +10669,60 @@ core_seal_library_files(PyObject *self, PyObject *args)
  * shared by every type made from it) are sealed, and it is kept, harmless (ssl_preseal_keep).
  * 0, or -1 with
  * ImportError: an `_ssl` whose readers cannot be sealed first is not handed out. */
+/* The first Py_mod_exec slot of `definition` (NULL: none, a module its init makes whole). */
+static int (*first_exec_slot(PyModuleDef *definition))(PyObject *)
+{
+    for (PyModuleDef_Slot *slot = definition != NULL ? definition->m_slots : NULL;
+         slot != NULL && slot->slot != 0; slot++) {
+        if (slot->slot == Py_mod_exec) {
+            return (int (*)(PyObject *))slot->value;
+        }
+    }
+    return NULL;
+}
+
+/* A private module named `name`, made from a copy of `definition` with only its `first_exec`
+ * slot (`copy` and `slots`: alive as long as any module made from them), that exec run, and
+ * `then` given the module and whether it ran -- all inside the code window: no code of the
+ * function's runs (the collector and the signal handlers wait) until `then` has sealed what
+ * the exec made. `then`'s answer; 0 where the spec could not be made. */
+static int
+private_first_exec(PyModuleDef *definition, int (*first_exec)(PyObject *), const char *name,
+                   PyModuleDef *copy, PyModuleDef_Slot *slots,
+                   int (*then)(PyObject *private, int ran))
+{
+    int answer = 0;
+    PyObject *spec = PyModule_New(name);
+    PyObject *text = spec != NULL ? PyUnicode_FromString(name) : NULL;
+    if (text != NULL && PyDict_SetItemString(PyModule_GetDict(spec), "name", text) == 0) {
+        int window = !t_attach_armed;
+        if (window) {
+            code_window(1, 0);
+        }
+        /* (a copy of the definition with that one slot: PyModule_ExecDef makes the module's
+         * state first, as for any module) */
+        memcpy(copy, definition, sizeof(PyModuleDef));
+        slots[0].slot = Py_mod_exec;
+        slots[0].value = (void *)first_exec;
+        slots[1].slot = 0;
+        slots[1].value = NULL;
+        copy->m_slots = slots;
+        PyObject *private = PyModule_FromDefAndSpec(copy, spec);
+        int ran = private != NULL && PyModule_ExecDef(private, copy) == 0;
+        PyErr_Clear();
+        answer = then(private, ran);
+        PyErr_Clear();
+        Py_XDECREF(private);
+        if (window) {
+            code_window(0, 0);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(spec);
+    return answer;
+}
+
 static PyModuleDef g_ssl_preseal_def;            /* the definition, with only its first slot */
 static PyModuleDef_Slot g_ssl_preseal_slots[2]; /* (alive as long as any module made from it) */
 static PyObject *g_ssl_preseal_kept;            /* the private modules, kept (see below) */
@@ -10733,6 +10787,19 @@ ssl_preseal_keep(PyObject *private)
     }
 }
 
+/* (the private module's exec ran: its `_SSLContext`'s entries sealed, and it kept) */
+static int
+ssl_preseal_then(PyObject *private, int ran)
+{
+    int sealed = ran && ssl_seal_module(private) && g_ssl_original[SSL_VERIFY_LOCATIONS] != NULL &&
+                 g_ssl_original[SSL_CERT_CHAIN] != NULL;
+    PyErr_Clear();
+    if (private != NULL) {
+        ssl_preseal_keep(private);
+    }
+    return sealed;
+}
+
 static int
 ssl_preseal(PyObject *made)
 {
@@ -10741,47 +10808,11 @@ ssl_preseal(PyObject *made)
         return 0;
     }
     PyModuleDef *definition = PyModule_GetDef(made);
-    int (*first_exec)(PyObject *) = NULL;
-    for (PyModuleDef_Slot *slot = definition != NULL ? definition->m_slots : NULL;
-         slot != NULL && slot->slot != 0; slot++) {
-        if (slot->slot == Py_mod_exec) {
-            first_exec = (int (*)(PyObject *))slot->value;
-            break;
-        }
-    }
-    int sealed = 0;
-    PyObject *spec = first_exec != NULL ? PyModule_New("_ssl") : NULL;
-    PyObject *name = spec != NULL ? PyUnicode_FromString("_ssl") : NULL;
-    if (name != NULL && PyDict_SetItemString(PyModule_GetDict(spec), "name", name) == 0) {
-        int window = !t_attach_armed;
-        if (window) {
-            code_window(1, 0);
-        }
-        /* (a copy of the definition with that one slot: PyModule_ExecDef makes the module's
-         * state first, as for any module) */
-        memcpy(&g_ssl_preseal_def, definition, sizeof(PyModuleDef));
-        g_ssl_preseal_slots[0].slot = Py_mod_exec;
-        g_ssl_preseal_slots[0].value = (void *)first_exec;
-        g_ssl_preseal_slots[1].slot = 0;
-        g_ssl_preseal_slots[1].value = NULL;
-        g_ssl_preseal_def.m_slots = g_ssl_preseal_slots;
-        PyObject *private = PyModule_FromDefAndSpec(&g_ssl_preseal_def, spec);
-        if (private != NULL && PyModule_ExecDef(private, &g_ssl_preseal_def) == 0) {
-            sealed = ssl_seal_module(private) && g_ssl_original[SSL_VERIFY_LOCATIONS] != NULL &&
-                     g_ssl_original[SSL_CERT_CHAIN] != NULL;
-        }
-        PyErr_Clear();
-        if (private != NULL) {
-            ssl_preseal_keep(private);
-            Py_DECREF(private);
-        }
-        if (window) {
-            code_window(0, 0);
-        }
-    }
+    int (*first_exec)(PyObject *) = first_exec_slot(definition);
+    int sealed = first_exec != NULL &&
+                 private_first_exec(definition, first_exec, "_ssl", &g_ssl_preseal_def,
+                                    g_ssl_preseal_slots, ssl_preseal_then);
     PyErr_Clear();
-    Py_XDECREF(name);
-    Py_XDECREF(spec);
     if (!sealed) {
         PyErr_SetString(PyExc_ImportError,
                         "lambda-sandbox: an _ssl extension whose file readers cannot be sealed "
@@ -11351,6 +11382,16 @@ sem_seal_functions(PyObject *module)
 static PyModuleDef g_sem_preseal_def;
 static PyModuleDef_Slot g_sem_preseal_slots[2];
 
+/* (the private module's exec ran: its SemLock type sealed, inside the window -- a signal
+ * handler or a finalizer of the function's run at the window's end would otherwise find the
+ * unsealed type among object's subclasses) */
+static int
+sem_preseal_then(PyObject *private, int ran)
+{
+    PyObject *semlock = ran ? PyDict_GetItemString(PyModule_GetDict(private), "SemLock") : NULL;
+    return semlock != NULL && PyType_Check(semlock) && sem_seal_type((PyTypeObject *)semlock);
+}
+
 static int
 sem_preseal(PyObject *made)
 {
@@ -11358,50 +11399,19 @@ sem_preseal(PyObject *made)
         return 1;
     }
     PyModuleDef *definition = PyModule_GetDef(made);
-    int (*first_exec)(PyObject *) = NULL;
-    for (PyModuleDef_Slot *slot = definition != NULL ? definition->m_slots : NULL;
-         slot != NULL && slot->slot != 0; slot++) {
-        if (slot->slot == Py_mod_exec) {
-            first_exec = (int (*)(PyObject *))slot->value;
-            break;
-        }
-    }
-    PyObject *space = NULL, *private = NULL;
+    int (*first_exec)(PyObject *) = first_exec_slot(definition);
+    int sealed;
     if (first_exec == NULL) {
-        space = PyModule_GetDict(made); /* (borrowed: made whole, not handed out yet) */
+        /* (made whole by its init, not handed out yet: its own dict) */
+        PyObject *semlock = PyDict_GetItemString(PyModule_GetDict(made), "SemLock");
+        sealed = semlock != NULL && PyType_Check(semlock) && sem_seal_type((PyTypeObject *)semlock);
     }
     else {
-        PyObject *spec = PyModule_New("_multiprocessing");
-        PyObject *name = spec != NULL ? PyUnicode_FromString("_multiprocessing") : NULL;
-        if (name != NULL && PyDict_SetItemString(PyModule_GetDict(spec), "name", name) == 0) {
-            int window = !t_attach_armed;
-            if (window) {
-                code_window(1, 0);
-            }
-            memcpy(&g_sem_preseal_def, definition, sizeof(PyModuleDef));
-            g_sem_preseal_slots[0].slot = Py_mod_exec;
-            g_sem_preseal_slots[0].value = (void *)first_exec;
-            g_sem_preseal_slots[1].slot = 0;
-            g_sem_preseal_slots[1].value = NULL;
-            g_sem_preseal_def.m_slots = g_sem_preseal_slots;
-            private = PyModule_FromDefAndSpec(&g_sem_preseal_def, spec);
-            if (private != NULL && PyModule_ExecDef(private, &g_sem_preseal_def) == 0) {
-                space = PyModule_GetDict(private);
-            }
-            if (window) {
-                code_window(0, 0);
-            }
-        }
-        Py_XDECREF(name);
-        Py_XDECREF(spec);
+        sealed = private_first_exec(definition, first_exec, "_multiprocessing",
+                                    &g_sem_preseal_def, g_sem_preseal_slots, sem_preseal_then);
     }
-    PyObject *semlock = space != NULL ? PyDict_GetItemString(space, "SemLock") : NULL;
-    int sealed = semlock != NULL && PyType_Check(semlock) &&
-                 sem_seal_type((PyTypeObject *)semlock) && g_sem_new_original != NULL &&
-                 g_sem_original[SEM_REBUILD] != NULL;
-    Py_XDECREF(private); /* (a whole module like any other: its type is sealed) */
     PyErr_Clear();
-    return sealed;
+    return sealed && g_sem_new_original != NULL && g_sem_original[SEM_REBUILD] != NULL;
 }
 
 /* What a `_multiprocessing` module the extension loader just made (`made`) or ran has made,
