@@ -10842,7 +10842,8 @@ static PyMethodDef *g_shm_def[2];
 
 /* The file glibc's shm_open and shm_unlink use for `path`: "/dev/shm/", `prefix` ("sem." for
  * sem_open and sem_unlink) and the name without its leading slashes, read as the original
- * reads it (UTF-8, up to a NUL). Py_None where the original refuses the argument before any call of glibc's (not a str: its TypeError); NULL
+ * reads it (UTF-8, up to a NUL). Py_None where the original refuses the argument before any
+ * call of glibc's (not a str: its TypeError); NULL
  * with an exception. A name glibc refuses (empty, or with a '/' after the leading ones) is
  * refused here with its error, EINVAL, never passed on undecided: a wrong guess about what
  * glibc refuses must cost an error, not a file (red team 131 made and removed files with
@@ -11179,8 +11180,9 @@ static PyCFunction g_sem_original[SEM_ENTRIES];
 static newfunc g_sem_new_original;
 static const char *const g_sem_parameters[5] = {"kind", "value", "maxvalue", "name", "unlink"};
 
-/* `name`'s file decided as `open` with `flags`, then (where `remove`) as `os.remove`: 0 or -1
- * with the exception. A name that is not a str is left to the original (its TypeError). */
+/* `name`'s file decided as `open` with `flags` (none where -1), then (where `remove`) as
+ * `os.remove`: 0 or -1 with the exception. A name that is not a str is left to the original
+ * (its TypeError). */
 static int
 sem_decide(PyObject *name, int flags, int remove)
 {
@@ -11190,7 +11192,9 @@ sem_decide(PyObject *name, int flags, int remove)
     }
     int raised = 0;
     if (file != Py_None) {
-        raised = PySys_Audit("open", "OOi", file, Py_None, flags | O_NOFOLLOW | O_CLOEXEC);
+        if (flags != -1) {
+            raised = PySys_Audit("open", "OOi", file, Py_None, flags | O_NOFOLLOW | O_CLOEXEC);
+        }
         if (raised >= 0 && remove) {
             raised = PySys_Audit("os.remove", "Oi", file, -1);
         }
@@ -11264,16 +11268,8 @@ sem_rebuild_sealed(PyObject *type, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sem_unlink_sealed(PyObject *module, PyObject *name)
 {
-    if (PyUnicode_Check(name)) {
-        PyObject *file = shm_file(name, "sem.");
-        if (file == NULL) {
-            return NULL;
-        }
-        int raised = PySys_Audit("os.remove", "Oi", file, -1);
-        Py_DECREF(file);
-        if (raised < 0) {
-            return NULL;
-        }
+    if (sem_decide(name, -1, 1) < 0) {
+        return NULL;
     }
     return g_sem_original[SEM_UNLINK](module, name);
 }

@@ -29,8 +29,8 @@ Where the names come from: :mod:`tempfile` (``tmp`` + 8 of ``[a-z0-9_]``, any pr
 ``gettempdir()``'s 8-character probe), :mod:`multiprocessing` (``pymp-`` directories,
 ``listener-`` sockets, ``mp-`` semaphores, and the descriptor numbers its resource tracker,
 fork server and spawned children are started with: ``python -c "from multiprocessing.… import
-main;main(8)"``, a number that differs between runs), s3transfer (``download_file`` writes ``<name>.<8 of string.hexdigits>``
-and renames it), botocore (its credential cache writes ``tmpXXXXXXXX.tmp`` then
+main;main(8)"``, a number that differs between runs), s3transfer (``download_file`` writes
+``<name>.<8 of string.hexdigits>`` and renames it), botocore (its credential cache writes ``tmpXXXXXXXX.tmp`` then
 ``<sha1 hex>.json``), Powertools (idempotency keys ``<function>#<md5 hex>``), uuids and
 timestamps everywhere. urllib3 creates no files (its import-time IPv6 probe ``bind [::1]:0``
 is in the ``aws-sdk`` bundle).

@@ -106,20 +106,22 @@ def escape_argument(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
 
+def _argument_characters(text: str) -> list[tuple[str, bool]]:
+    """Each character of a rule's argument text, with whether it was escaped."""
+    out: list[tuple[str, bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        escaped = text[i] == "\\" and i + 1 < n and text[i + 1] in _ESCAPABLE
+        out.append((text[i + 1], True) if escaped else (text[i], False))
+        i += 2 if escaped else 1
+    return out
+
+
 def unescape_argument(text: str) -> str:
     """A rule's argument text with its escapes read (what a literal match compares)."""
     if "\\" not in text:
         return text
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == "\\" and i + 1 < n and text[i + 1] in _ESCAPABLE:
-            out.append(text[i + 1])
-            i += 2
-            continue
-        out.append(text[i])
-        i += 1
-    return "".join(out)
+    return "".join(character for character, _escaped in _argument_characters(text))
 
 
 def has_wildcard(text: str, kind: str) -> bool:
@@ -127,15 +129,7 @@ def has_wildcard(text: str, kind: str) -> bool:
     "shell" text."""
     if kind not in _KINDS_WITH_ESCAPES or "\\" not in text:
         return is_glob(text)
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == "\\" and i + 1 < n and text[i + 1] in _ESCAPABLE:
-            i += 2
-            continue
-        if text[i] == "*" or text[i] == "?":
-            return True
-        i += 1
-    return False
+    return any(c in "*?" and not escaped for c, escaped in _argument_characters(text))
 
 
 def glob_to_regex(pattern: str, kind: str) -> str:
@@ -143,7 +137,7 @@ def glob_to_regex(pattern: str, kind: str) -> str:
     star, double = _CLASSES[kind]
     single = star[:-1] if star.endswith("*") else star
     out: list[str] = []
-    escapes = kind == "arg" or kind == "shell"
+    escapes = kind in _KINDS_WITH_ESCAPES
     if escapes and pattern[:1] in ("*", "?"):
         out.append(_NOT_OPTION)
     i = 0

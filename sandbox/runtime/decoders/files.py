@@ -1028,10 +1028,11 @@ def _fcntl(args: tuple[Any, ...]) -> list[Access] | None:
 
 # ioctl requests that only read, or act on the descriptor's own open file description, and
 # whose argument holds no pointer: answered without a decision. (SIOCGIFCONF is not one: its
-# struct ifconf names the buffer the kernel writes the interface list to -- any address, red
-# team 137 rewrote an immutable bytes object through it.) Every other request can change the file's inode (its flags,
-# attributes), the file system, the host's network or a terminal beyond the process: a
-# `native ioctl 0x<request>` access, refused unless a rule names it (learn records it).
+# struct ifconf names the buffer the kernel writes the interface list to -- any address; red
+# team 137 rewrote an immutable bytes object through it.) Every other request can change the
+# file's inode (its flags, attributes), the file system, the host's network or a terminal
+# beyond the process: a `native ioctl 0x<request>` access, refused unless a rule names it
+# (learn records it).
 _IOCTL_HARMLESS = frozenset(
     {
         0x541B,  # FIONREAD / SIOCINQ

@@ -360,13 +360,19 @@ def _socket_new(args: tuple[Any, ...], caller: Any = _NO_CALLER) -> list[Access]
     return [("network", "socket", fam + "/" + typ, None)]
 
 
-# setsockopt options whose value holds a pointer the kernel reads (a struct sock_fprog: a
-# classic BPF program at any address): (level, name). The native core raises them.
-# The firewall tables' replace and counters options (iptables, arptables, ebtables at SOL_IP;
-# ip6tables at SOL_IPV6) hold a `counters` pointer the kernel writes: decided the same way.
-_POINTER_OPTIONS = frozenset(
-    {(1, 26), (1, 51), (263, 22), *((0, n) for n in (64, 65, 96, 97, 128, 129)), (41, 64), (41, 65)}
-)
+# setsockopt options whose value holds a pointer the kernel follows, (level, name) -> what it
+# does there: a struct sock_fprog's classic BPF program is read (SO_ATTACH_FILTER,
+# SO_ATTACH_REUSEPORT_CBPF, PACKET_FANOUT_DATA); the firewall tables' replace and counters
+# options (iptables, arptables, ebtables at SOL_IP; ip6tables at SOL_IPV6) have their
+# `counters` written. The native core raises them (CPython has no setsockopt event).
+_POINTER_OPTIONS: dict[tuple[int | None, int | None], str] = {
+    (1, 26): "read",
+    (1, 51): "read",
+    (263, 22): "read",
+    **{(0, n): "write" for n in (64, 65, 96, 97, 128, 129)},
+    (41, 64): "write",
+    (41, 65): "write",
+}
 
 
 def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
@@ -375,9 +381,9 @@ def _setsockopt(args: tuple[Any, ...]) -> list[Access] | None:
     # that has the kernel read memory at an address the value names: native memory
     level = as_int(args[1]) if _len(args) > 1 else None
     name = as_int(args[2]) if _len(args) > 2 else None
-    if (level, name) in _POINTER_OPTIONS:
-        # (a filter program the kernel reads; the firewall tables' counters it writes)
-        return [("native", "memory", "read" if level == 1 or level == 263 else "write", None)]
+    follows = _POINTER_OPTIONS.get((level, name))
+    if follows is not None:
+        return [("native", "memory", follows, None)]
     reason = "a route set on the socket (an IP source route, an IPv6 routing header or next hop)"
     return [("network", "connect", UNDECODABLE + reason, None)]
 
